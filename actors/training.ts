@@ -1,0 +1,105 @@
+/**
+ * The public way to train: build a training from a topology, data and (optionally) initial
+ * parameters, run it, get the trained parameters and the per-step losses.
+ */
+import type { Observable } from 'rxjs';
+import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
+import { type Dataset, validateDataset } from '../lib/data.ts';
+import { TopologyError } from '../lib/errors.ts';
+import type { StepMetrics } from '../lib/history.ts';
+import { buildNetwork } from '../lib/network.ts';
+import { type ParameterSet, initParameters, parameterShapes } from '../lib/params.ts';
+import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
+import { firstNonFinite } from '../lib/matrix.ts';
+import { type SchedulerName, schedulerFor } from './schedulers.ts';
+import { trainerMachine } from './trainerMachine.ts';
+
+export interface TrainingOptions {
+  /** a topology from {@link defineTopology}, or a spec to validate */
+  topology: Topology | TopologySpec;
+  data: Dataset;
+  /** batch steps to train (batch t is rows `[(t mod n) B, …)` of the data) */
+  steps: number;
+  /** initial parameters (copied, never modified); default {@link initParameters} with `seed` */
+  params?: ParameterSet;
+  /** seed of the default initial parameters. Default 1. */
+  seed?: number;
+  /** Default `'queue'`: the seed's sequential order. */
+  scheduler?: SchedulerName;
+  /** an xstate inspection observer, attached to the root actor (sees every child) */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+}
+
+export interface TrainingResult {
+  /** the trained parameters (pending refits applied) */
+  params: ParameterSet;
+  /** head loss of each step's forward pass */
+  losses: Float64Array;
+  /** sum over synthesizers of each step's synthesizer loss */
+  synthesizerLosses: Float64Array;
+  steps: number;
+}
+
+export interface Training {
+  readonly topology: Topology;
+  /** the root actor (`trainer`); its system holds `layer:i`, `synthesizer:i` and `head` */
+  readonly actor: Actor<typeof trainerMachine>;
+  /** one value per finished step */
+  readonly metrics$: Observable<StepMetrics>;
+  /** start (once) and settle when every step is trained and every refit applied */
+  run(): Promise<TrainingResult>;
+}
+
+/**
+ * Validate everything, build the actors (not started).
+ *
+ * @example
+ * const training = createTraining({
+ *   topology: { inputs: 24, batch: 10, lr: 0.5, layers: [{ units: 128, decoupled: true }, { units: 12 }] },
+ *   data: { x, y },
+ *   steps: 1000,
+ * });
+ * training.metrics$.subscribe((m) => console.log(m.batch, m.loss));
+ * const { params, losses } = await training.run();
+ */
+export function createTraining(options: TrainingOptions): Training {
+  const topology = isTopology(options.topology) ? options.topology : defineTopology(options.topology);
+  const { steps } = options;
+  if (!Number.isInteger(steps) || steps < 0) throw new TopologyError(`training: steps must be an integer >= 0, got ${steps}`);
+  validateDataset(options.data, topology);
+  const initial = options.params ?? initParameters(topology, options.seed ?? 1);
+  for (const s of parameterShapes(topology)) {
+    const m = initial[s.key];
+    const at = m ? firstNonFinite(m.data) : -1;
+    if (at >= 0) throw new TopologyError(`parameters: '${s.key}' holds ${m.data[at]} at element ${at}`);
+  }
+  const network = buildNetwork(topology, initial);
+  const actor = createActor(trainerMachine, {
+    input: { network, data: options.data, steps, scheduler: schedulerFor(options.scheduler ?? 'queue') },
+    inspect: options.inspect,
+  });
+  let result: Promise<TrainingResult> | null = null;
+  const run = () =>
+    (result ??= new Promise<TrainingResult>((resolve, reject) => {
+      actor.subscribe({
+        complete: () => {
+          const c = actor.getSnapshot().context;
+          if (c.error) return reject(c.error);
+          resolve({ params: network.params, losses: c.history.losses, synthesizerLosses: c.history.synthesizerLosses(), steps });
+        },
+        error: reject,
+      });
+      actor.start();
+      actor.send({ type: 'START' });
+    }));
+  return { topology, actor, metrics$: actor.getSnapshot().context.ports.metrics.asObservable(), run };
+}
+
+/** Build and run a training in one call. */
+export function train(options: TrainingOptions): Promise<TrainingResult> {
+  return createTraining(options).run();
+}
+
+function isTopology(t: Topology | TopologySpec): t is Topology {
+  return Array.isArray(t.layers) && t.layers.every((l) => 'index' in l && 'inputs' in l) && 'labels' in t && 'loss' in t;
+}

@@ -1,0 +1,88 @@
+"""Plain numpy implementation of the DNI maths in DESIGN.md (sequential order).
+
+Used two ways:
+  python3 bench/dni_numpy.py CASE.json [--dtype float32]   -> prints max deviations from the case
+  python3 bench/dni_numpy.py --time [--steps N] [--json]   -> time per batch step, seed network, DNI
+It is the numpy side of `npm run bench -- seed`; run it with OPENBLAS_NUM_THREADS=1.
+"""
+import json, sys, time
+import numpy as np
+
+ACT = {
+    'sigmoid': (lambda z: 1 / (1 + np.exp(-z)), lambda h: h * (1 - h)),
+    'tanh': (np.tanh, lambda h: 1 - h * h),
+    'relu': (lambda z: np.maximum(z, 0), lambda h: (h > 0).astype(h.dtype)),
+    'linear': (lambda z: z, lambda h: np.ones_like(h)),
+}
+
+
+def train(cfg, x, y, params, steps, dtype=np.float64):
+    p = {k: np.array(v, dtype=dtype) for k, v in params.items()}
+    x = np.asarray(x, dtype=dtype); y = np.asarray(y, dtype=dtype)
+    sizes, acts, dec = cfg['sizes'], cfg['activations'], cfg['decoupled']
+    L, B, lr, lrs, delay = len(sizes) - 1, cfg['batch'], cfg['lr'], cfg['lr_synthesizer'], cfg['delay']
+    cond = cfg.get('conditioned', False)
+    n = x.shape[0] // B
+    pending = {i: [] for i in range(L) if dec[i]}  # (batch, h, y, target)
+    losses, slosses = [], []
+
+    def refit(i, h, yb, g):
+        M, c = p[f'synth{i}.M'], p[f'synth{i}.c']
+        e = h @ M + c + (yb @ p[f'synth{i}.N'] if cond else 0) - g
+        p[f'synth{i}.M'] = M - lrs * h.T @ e / B
+        p[f'synth{i}.c'] = c - lrs * e.mean(0)
+        if cond: p[f'synth{i}.N'] -= lrs * yb.T @ e / B
+
+    for t in range(steps):
+        r = (t % n) * B
+        xb, yb = x[r:r + B], y[r:r + B]
+        hs, preds, a = [], {}, xb
+        for i in range(L):
+            h = ACT[acts[i]][0](a @ p[f'layer{i}.W'] + p[f'layer{i}.b'])
+            hs.append((a, h))
+            if dec[i]:
+                while pending[i] and pending[i][0][0] <= t - 1 - delay:
+                    _, ph, py, pg = pending[i].pop(0); refit(i, ph, py, pg)
+                g_hat = h @ p[f'synth{i}.M'] + p[f'synth{i}.c'] + (yb @ p[f'synth{i}.N'] if cond else 0)
+                preds[i] = g_hat
+            a = h
+        losses.append(float(0.5 * ((a - yb) ** 2).sum(1).mean()))
+        # gradients: decoupled layers update with g_hat, others with what comes from above
+        g_above = a - yb
+        upstream = [None] * L
+        for i in reversed(range(L)):
+            xin, h = hs[i]
+            g = preds[i] if dec[i] else g_above
+            d = g * ACT[acts[i]][1](h)
+            gx = d @ p[f'layer{i}.W'].T
+            p[f'layer{i}.W'] -= lr * xin.T @ d / B
+            p[f'layer{i}.b'] -= lr * d.mean(0)
+            target = g_above
+            if dec[i]: pending[i].append((t, h, yb, target))
+            g_above = gx
+        sl = 0.0
+        for i in pending:
+            bt, ph, py, pg = pending[i][-1]
+            sl += float(0.5 * ((preds[i] - pg) ** 2).sum(1).mean())
+        slosses.append(sl)
+    for i in pending:
+        while pending[i]:
+            _, ph, py, pg = pending[i].pop(0); refit(i, ph, py, pg)
+    return p, losses, slosses
+
+
+def check(path, dtype):
+    d = json.load(open(path))
+    p, losses, sl = train(d['config'], d['x'], d['y'], d['initial'], d['config']['steps'], dtype)
+    dp = max(float(np.abs(p[k] - np.array(v)).max()) for k, v in d['final'].items())
+    rl = max(abs(a - b) / abs(b) for a, b in zip(losses, d['losses']))
+    ds = max(abs(a - b) for a, b in zip(sl, d['synthesizer_losses']))
+    print(f"{d['case']:12s} {np.dtype(dtype).name}: max|param diff| {dp:.2e}  max rel loss diff {rl:.2e}  max synth loss diff {ds:.2e}")
+
+
+if __name__ == '__main__':
+    args = sys.argv[1:]
+    if args and args[0] != '--time':
+        dtype = np.float32 if '--dtype' in args and args[args.index('--dtype') + 1] == 'float32' else np.float64
+        for a in args:
+            if a.endswith('.json'): check(a, dtype)

@@ -1,0 +1,52 @@
+/**
+ * Per-step losses as they arrive from the head and the synthesizers, in any order, and the
+ * step metrics once a batch has all of them.
+ */
+export interface StepMetrics {
+  readonly batch: number;
+  /** head loss of the batch's forward pass */
+  readonly loss: number;
+  /** sum over synthesizers (layer order) of 0.5 mean_rows |g_hat - target|² (0 without synthesizers) */
+  readonly synthesizerLoss: number;
+}
+
+export class History {
+  readonly losses: Float64Array;
+  private readonly perSynthesizer: Float64Array[];
+  private readonly arrived: Uint16Array;
+  private readonly expected: number;
+
+  /** `synthesizerLayers`: the layer index of each synthesizer, in layer order */
+  constructor(readonly steps: number, readonly synthesizerLayers: readonly number[]) {
+    this.losses = new Float64Array(steps);
+    this.perSynthesizer = synthesizerLayers.map(() => new Float64Array(steps));
+    this.arrived = new Uint16Array(steps);
+    this.expected = 1 + synthesizerLayers.length;
+  }
+
+  /** Record the head loss; returns the step's metrics when it was the last piece. */
+  recordLoss(batch: number, loss: number): StepMetrics | null {
+    this.losses[batch] = loss;
+    return this.arrive(batch);
+  }
+
+  /** Record synthesizer k's loss (k-th in layer order). */
+  recordSynthesizerLoss(k: number, batch: number, loss: number): StepMetrics | null {
+    this.perSynthesizer[k][batch] = loss;
+    return this.arrive(batch);
+  }
+
+  /** Per-step sum over synthesizers, added in layer order so every scheduler gets the same bits. */
+  synthesizerLosses(): Float64Array {
+    const out = new Float64Array(this.steps);
+    for (const l of this.perSynthesizer) for (let t = 0; t < this.steps; t++) out[t] += l[t];
+    return out;
+  }
+
+  private arrive(batch: number): StepMetrics | null {
+    if (++this.arrived[batch] !== this.expected) return null;
+    let s = 0;
+    for (const l of this.perSynthesizer) s += l[batch];
+    return { batch, loss: this.losses[batch], synthesizerLoss: s };
+  }
+}

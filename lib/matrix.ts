@@ -1,0 +1,86 @@
+/**
+ * Matrix: a row-major float32 matrix on a typed array. Plain data, no methods, so it can be
+ * sent to a worker, viewed into (a batch is a zero-copy view of the data set) and handed to any
+ * kernel backend.
+ */
+import { backend } from './kernels.ts';
+
+export interface Matrix {
+  readonly rows: number;
+  readonly cols: number;
+  /** row-major, `rows * cols` long; element (i, j) is `data[i * cols + j]` */
+  readonly data: Float32Array;
+}
+
+/** A new zero matrix whose storage comes from the active kernel backend (WebAssembly memory when it is active). */
+export function zeros(rows: number, cols: number): Matrix {
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 0 || cols < 0) {
+    throw new RangeError(`zeros: shape must be two non-negative integers, got ${rows}x${cols}`);
+  }
+  return { rows, cols, data: backend().alloc(rows * cols) };
+}
+
+/** A matrix holding a copy of `values` (row-major). */
+export function fromArray(rows: number, cols: number, values: ArrayLike<number>): Matrix {
+  if (values.length !== rows * cols) {
+    throw new RangeError(`fromArray: ${values.length} values do not fill a ${rows}x${cols} matrix`);
+  }
+  const m = zeros(rows, cols);
+  m.data.set(values);
+  return m;
+}
+
+/** A matrix from nested rows (`[[1, 2], [3, 4]]`), or a 1 x n row from a flat vector. */
+export function fromNested(values: readonly (readonly number[])[] | readonly number[]): Matrix {
+  if (values.length > 0 && Array.isArray(values[0])) {
+    const rows = values as readonly (readonly number[])[];
+    const cols = rows[0].length;
+    const m = zeros(rows.length, cols);
+    rows.forEach((row, i) => {
+      if (row.length !== cols) throw new RangeError(`fromNested: row ${i} has ${row.length} values, row 0 has ${cols}`);
+      m.data.set(row, i * cols);
+    });
+    return m;
+  }
+  return fromArray(1, values.length, values as readonly number[]);
+}
+
+/** Nested rows as plain numbers (for JSON); a 1 x n matrix becomes a flat vector when `flat`. */
+export function toNested(m: Matrix, flat = false): number[][] | number[] {
+  if (flat) return Array.from(m.data);
+  const out: number[][] = [];
+  for (let i = 0; i < m.rows; i++) out.push(Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));
+  return out;
+}
+
+/** A zero-copy view of rows `[start, start + count)`. */
+export function rowsView(m: Matrix, start: number, count: number): Matrix {
+  if (start < 0 || count < 0 || start + count > m.rows) {
+    throw new RangeError(`rowsView: rows [${start}, ${start + count}) are outside a ${m.rows}-row matrix`);
+  }
+  return { rows: count, cols: m.cols, data: m.data.subarray(start * m.cols, (start + count) * m.cols) };
+}
+
+/** Copy `src` into `dst` (same shape). */
+export function copyInto(dst: Matrix, src: Matrix): Matrix {
+  if (dst.rows !== src.rows || dst.cols !== src.cols) {
+    throw new RangeError(`copyInto: ${src.rows}x${src.cols} does not fit ${dst.rows}x${dst.cols}`);
+  }
+  dst.data.set(src.data);
+  return dst;
+}
+
+/** A deep copy with storage from the active backend. */
+export function clone(m: Matrix): Matrix {
+  return copyInto(zeros(m.rows, m.cols), m);
+}
+
+export function shapeOf(m: Matrix): string {
+  return `${m.rows}x${m.cols}`;
+}
+
+/** Index of the first non-finite element, or -1. */
+export function firstNonFinite(data: Float32Array): number {
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
+}

@@ -1,0 +1,88 @@
+/**
+ * Parameter sets in the reference key format: `layer{i}.W` (inputs x units), `layer{i}.b`,
+ * `synth{i}.M`, `synth{i}.c`, `synth{i}.N` (conditioned only), i the layer index.
+ * Vectors are stored as 1 x n matrices and written to JSON as flat arrays.
+ */
+import { TopologyError } from './errors.ts';
+import { type Matrix, firstNonFinite, fromNested, shapeOf, toNested, zeros } from './matrix.ts';
+import { Rng } from './rng.ts';
+import type { Topology } from './topology.ts';
+
+export type ParameterSet = Record<string, Matrix>;
+/** JSON form: nested rows for matrices, flat arrays for vectors. */
+export type ParameterJSON = Record<string, number[][] | number[]>;
+
+export interface ParameterShape {
+  key: string;
+  rows: number;
+  cols: number;
+  /** written as a flat vector in JSON */
+  vector: boolean;
+}
+
+/** Every parameter a topology has, in a fixed order. */
+export function parameterShapes(t: Topology): ParameterShape[] {
+  const out: ParameterShape[] = [];
+  for (const l of t.layers) {
+    out.push({ key: `layer${l.index}.W`, rows: l.inputs, cols: l.units, vector: false });
+    out.push({ key: `layer${l.index}.b`, rows: 1, cols: l.units, vector: true });
+  }
+  for (const l of t.layers) {
+    const s = l.synthesizer;
+    if (!s) continue;
+    out.push({ key: `synth${l.index}.M`, rows: s.units, cols: s.units, vector: false });
+    out.push({ key: `synth${l.index}.c`, rows: 1, cols: s.units, vector: true });
+    if (s.conditioned) out.push({ key: `synth${l.index}.N`, rows: s.labels, cols: s.units, vector: false });
+  }
+  return out;
+}
+
+/**
+ * Fresh parameters: layer weights Glorot-uniform (He-uniform for relu), biases zero, and
+ * synthesizers zero (so they start by predicting no gradient, as in the paper).
+ */
+export function initParameters(t: Topology, seed = 1): ParameterSet {
+  const rng = new Rng(seed);
+  const params: ParameterSet = {};
+  for (const s of parameterShapes(t)) {
+    const m = zeros(s.rows, s.cols);
+    const layer = /^layer(\d+)\.W$/.exec(s.key);
+    if (layer) {
+      const act = t.layers[Number(layer[1])].activation;
+      const a = act === 'relu' ? Math.sqrt(6 / s.rows) : Math.sqrt(6 / (s.rows + s.cols));
+      for (let i = 0; i < m.data.length; i++) m.data[i] = rng.uniform(-a, a);
+    }
+    params[s.key] = m;
+  }
+  return params;
+}
+
+/** Read and check parameters from JSON: every key the topology needs, with its shape, all finite. */
+export function parametersFromJSON(json: ParameterJSON, t: Topology): ParameterSet {
+  if (!json || typeof json !== 'object') throw new TopologyError('parameters: expected an object of named arrays');
+  const params: ParameterSet = {};
+  for (const s of parameterShapes(t)) {
+    const v = json[s.key];
+    if (!Array.isArray(v)) throw new TopologyError(`parameters: '${s.key}' is missing (the topology needs ${s.rows}x${s.cols})`);
+    let m: Matrix;
+    try {
+      m = s.vector && !Array.isArray(v[0]) ? fromNested(v as number[]) : fromNested(v);
+    } catch (e) {
+      throw new TopologyError(`parameters: '${s.key}' is not a matrix (${(e as Error).message})`);
+    }
+    if (m.data.length !== s.rows * s.cols || (!s.vector && (m.rows !== s.rows || m.cols !== s.cols))) {
+      throw new TopologyError(`parameters: '${s.key}' is ${shapeOf(m)}, the topology needs ${s.rows}x${s.cols}`);
+    }
+    const at = firstNonFinite(m.data);
+    if (at >= 0) throw new TopologyError(`parameters: '${s.key}' holds ${m.data[at]} at element ${at}`);
+    params[s.key] = s.vector ? { rows: 1, cols: s.cols, data: m.data } : m;
+  }
+  return params;
+}
+
+/** Parameters as JSON (float32 values widened to float64 numbers). */
+export function parametersToJSON(params: ParameterSet, t: Topology): ParameterJSON {
+  const out: ParameterJSON = {};
+  for (const s of parameterShapes(t)) out[s.key] = toNested(params[s.key], s.vector);
+  return out;
+}

@@ -1,0 +1,53 @@
+/**
+ * The maths of DESIGN.md in a bare loop, without actors or streams: the seed's sequential
+ * order. It is the baseline that shows what the actors cost, and a second, independent
+ * driver of the same maths objects (the actors must match it bit for bit).
+ */
+import { type Dataset, batchAt } from './data.ts';
+import type { Matrix } from './matrix.ts';
+import type { Network } from './network.ts';
+import { History } from './history.ts';
+
+export interface TrainingHistory {
+  /** head loss of each batch's forward pass */
+  losses: Float64Array;
+  /** sum over synthesizers (in layer order) of each batch's synthesizer loss */
+  synthesizerLosses: Float64Array;
+}
+
+/** Train `net` in place for `steps` batches and drain the pending refits. */
+export function trainSequential(net: Network, data: Dataset, steps: number): TrainingHistory {
+  const { layers, synthesizers, head } = net;
+  const synthesizerLayers = synthesizers.flatMap((s, i) => (s ? [i] : []));
+  const history = new History(steps, synthesizerLayers);
+
+  // the gradient of the loss with respect to layer i's output, arriving from above
+  const deliver = (t: number, i: number, g: Matrix): void => {
+    const s = synthesizers[i];
+    if (s) {
+      history.recordSynthesizerLoss(synthesizerLayers.indexOf(i), t, s.target(t, g));
+      return;
+    }
+    const gx = layers[i].update(t, g, i > 0);
+    if (gx) deliver(t, i - 1, gx);
+  };
+
+  for (let t = 0; t < steps; t++) {
+    const batch = batchAt(data, net.topology.batch, t);
+    let a = batch.x;
+    for (let i = 0; i < layers.length; i++) {
+      const h = layers[i].forward(t, a);
+      const s = synthesizers[i];
+      if (s) {
+        const gx = layers[i].update(t, s.predict(t, h, s.spec.conditioned ? batch.y : null), i > 0);
+        if (gx) deliver(t, i - 1, gx);
+      }
+      a = h;
+    }
+    const { loss, gradient } = head.evaluate(t, a, batch.y);
+    history.recordLoss(t, loss);
+    deliver(t, layers.length - 1, gradient);
+  }
+  for (const s of synthesizers) s?.drain();
+  return { losses: history.losses, synthesizerLosses: history.synthesizerLosses() };
+}
