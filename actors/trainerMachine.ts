@@ -6,7 +6,7 @@
  *   idle ──START──▶ training ──BATCHES_DONE──▶ draining ──(every synthesizer drained)──▶ done
  *   any child error ──▶ failed
  */
-import { type SchedulerLike, Subscription } from 'rxjs';
+import { Subscription } from 'rxjs';
 import { type ActorRefFrom, assign, setup } from 'xstate';
 import type { Dataset } from '../lib/data.ts';
 import { History } from '../lib/history.ts';
@@ -14,20 +14,21 @@ import { HEAD_ID, type Network, layerId, synthesizerId } from '../lib/network.ts
 import { headMachine } from './headMachine.ts';
 import { layerMachine } from './layerMachine.ts';
 import { synthesizerMachine } from './synthesizerMachine.ts';
+import type { Scheduling } from './schedulers.ts';
 import { type NetworkPorts, connect, createPorts } from './wiring.ts';
 
 export interface TrainerInput {
   network: Network;
   data: Dataset;
   steps: number;
-  scheduler: SchedulerLike;
+  scheduling: Scheduling;
 }
 
 export interface TrainerContext {
   readonly network: Network;
   readonly data: Dataset;
   readonly steps: number;
-  readonly scheduler: SchedulerLike;
+  readonly scheduling: Scheduling;
   readonly ports: NetworkPorts;
   readonly history: History;
   readonly layers: ActorRefFrom<typeof layerMachine>[];

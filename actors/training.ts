@@ -6,12 +6,12 @@ import type { Observable } from 'rxjs';
 import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
 import { type Dataset, validateDataset } from '../lib/data.ts';
 import { TopologyError } from '../lib/errors.ts';
-import type { StepMetrics } from '../lib/history.ts';
 import { buildNetwork } from '../lib/network.ts';
 import { type ParameterSet, initParameters, parameterShapes } from '../lib/params.ts';
 import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
 import { firstNonFinite } from '../lib/matrix.ts';
-import { type SchedulerName, schedulerFor } from './schedulers.ts';
+import { type SchedulerName, schedulingFor } from './schedulers.ts';
+import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
 import { trainerMachine } from './trainerMachine.ts';
 
 export interface TrainingOptions {
@@ -44,8 +44,8 @@ export interface Training {
   readonly topology: Topology;
   /** the root actor (`trainer`); its system holds `layer:i`, `synthesizer:i` and `head` */
   readonly actor: Actor<typeof trainerMachine>;
-  /** one value per finished step */
-  readonly metrics$: Observable<StepMetrics>;
+  /** one value per finished step (loss, synthesizer loss, cosine, steps per second); computes nothing unless subscribed */
+  readonly metrics$: Observable<TrainingMetrics>;
   /** start (once) and settle when every step is trained and every refit applied */
   run(): Promise<TrainingResult>;
 }
@@ -75,7 +75,9 @@ export function createTraining(options: TrainingOptions): Training {
   }
   const network = buildNetwork(topology, initial);
   const actor = createActor(trainerMachine, {
-    input: { network, data: options.data, steps, scheduler: schedulerFor(options.scheduler ?? 'queue') },
+    input: { network, data: options.data, steps, scheduling: schedulingFor(options.scheduler ?? 'queue') },
+    id: 'trainer',
+    systemId: 'trainer',
     inspect: options.inspect,
   });
   let result: Promise<TrainingResult> | null = null;
@@ -92,7 +94,7 @@ export function createTraining(options: TrainingOptions): Training {
       actor.start();
       actor.send({ type: 'START' });
     }));
-  return { topology, actor, metrics$: actor.getSnapshot().context.ports.metrics.asObservable(), run };
+  return { topology, actor, metrics$: trainingMetrics(topology, actor.getSnapshot().context.ports), run };
 }
 
 /** Build and run a training in one call. */

@@ -8,7 +8,7 @@
  *             ▼ │ g_hat    ▼ │ g_hat        │ dl/dy_hat
  *       synthesizer:0  synthesizer:1 ◀──────┘   (targets: the g_x each layer sends upstream)
  */
-import { type Observable, type SchedulerLike, type Subscription, filter, merge, observeOn, take } from 'rxjs';
+import { type Observable, type Subscription, bufferCount, filter, map, merge, observeOn, take } from 'rxjs';
 import type { AnyActorRef } from 'xstate';
 import { type Dataset, batchAt } from '../lib/data.ts';
 import type { StepMetrics } from '../lib/history.ts';
@@ -19,6 +19,7 @@ import { type ActivationMessage, Edge, type GradientMessage, type LossMessage } 
 import type { HeadPorts } from './headMachine.ts';
 import type { LayerPorts } from './layerMachine.ts';
 import type { SynthesizerPorts } from './synthesizerMachine.ts';
+import type { Scheduling } from './schedulers.ts';
 
 export interface NetworkPorts {
   /** batch indices to feed into layer 0 */
@@ -59,7 +60,7 @@ export interface Connection {
   head: AnyActorRef;
   data: Dataset;
   steps: number;
-  scheduler: SchedulerLike;
+  scheduling: Scheduling;
   history: History;
   /** called once every layer has applied its last update and every synthesizer has its last target */
   onBatchesDone: () => void;
@@ -67,7 +68,8 @@ export interface Connection {
 
 /** Subscribe every receiving end; returns the subscription that disconnects them all. */
 export function connect(c: Connection): Subscription {
-  const { ports, scheduler, topology, steps } = c;
+  const { ports, topology, steps } = c;
+  const { scheduler, pipelined } = c.scheduling;
   const on = <T>(edge: Observable<T>, deliver: (m: T) => void): Subscription =>
     edge.pipe(observeOn(scheduler)).subscribe(deliver);
   const last = topology.layers.length - 1;
@@ -81,8 +83,19 @@ export function connect(c: Connection): Subscription {
     const b = batchAt(c.data, topology.batch, t);
     c.layers[0].send({ type: 'FORWARD', batch: t, x: b.x, y: b.y });
   });
-  // layer 0 takes the next batch once it has applied its update for this one
-  links.add(ports.layers[0].updated.subscribe((t) => t + 1 < steps && ports.source.next(t + 1)));
+  // every layer's update and every synthesizer's target, per batch: a batch is finished when all are in
+  const finished = [
+    ...ports.layers.map((p) => p.updated.asObservable()),
+    ...c.history.synthesizerLayers.map((layer) => ports.synthesizers[layer]!.loss.pipe(map((m) => m.batch))),
+  ];
+  const feed = (t: number) => t + 1 < steps && ports.source.next(t + 1);
+  if (pipelined) {
+    // layer 0 takes the next batch once it has applied its update for this one
+    links.add(ports.layers[0].updated.subscribe(feed));
+  } else {
+    // one batch in flight: the next enters once this one is finished everywhere
+    links.add(merge(...finished).pipe(bufferCount(finished.length)).subscribe((b) => feed(b[0])));
+  }
 
   topology.layers.forEach((_, i) => {
     const p = ports.layers[i];
@@ -105,10 +118,7 @@ export function connect(c: Connection): Subscription {
   );
 
   const lastBatch = steps - 1;
-  const finals: Observable<unknown>[] = [
-    ...ports.layers.map((p) => p.updated.pipe(filter((b) => b === lastBatch))),
-    ...c.history.synthesizerLayers.map((layer) => ports.synthesizers[layer]!.loss.pipe(filter((m) => m.batch === lastBatch))),
-  ];
-  links.add(merge(...finals).pipe(take(finals.length)).subscribe({ complete: c.onBatchesDone }));
+  const lastOnes = finished.map((e) => e.pipe(filter((b) => b === lastBatch)));
+  links.add(merge(...lastOnes).pipe(take(lastOnes.length)).subscribe({ complete: c.onBatchesDone }));
   return links;
 }

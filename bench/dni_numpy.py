@@ -2,6 +2,7 @@
 
 Used two ways:
   python3 bench/dni_numpy.py CASE.json [--dtype float32]   -> prints max deviations from the case
+  python3 bench/dni_numpy.py CASE.json --emit OUT.json      -> writes {final, losses, synthesizer_losses}
   python3 bench/dni_numpy.py --time [--steps N] [--json]   -> time per batch step, seed network, DNI
 It is the numpy side of `npm run bench -- seed`; run it with OPENBLAS_NUM_THREADS=1.
 """
@@ -82,7 +83,12 @@ def check(path, dtype):
 
 if __name__ == '__main__':
     args = sys.argv[1:]
-    if args and args[0] != '--time':
+    if '--emit' in args:
+        d = json.load(open(args[0]))
+        p, losses, sl = train(d['config'], d['x'], d['y'], d['initial'], d['config']['steps'])
+        out = {'final': {k: v.tolist() for k, v in p.items()}, 'losses': losses, 'synthesizer_losses': sl}
+        json.dump(out, open(args[args.index('--emit') + 1], 'w'))
+    elif args and args[0] != '--time':
         dtype = np.float32 if '--dtype' in args and args[args.index('--dtype') + 1] == 'float32' else np.float64
         for a in args:
             if a.endswith('.json'): check(a, dtype)

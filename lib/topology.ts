@@ -108,8 +108,12 @@ export function defineTopology(spec: TopologySpec): Topology {
   if (!(LOSSES as readonly string[]).includes(loss)) {
     throw new TopologyError(`topology: unknown loss '${String(loss)}' (expected one of ${LOSSES.join(', ')})`);
   }
+  spec.layers.forEach((l, i) => {
+    if (l === null || typeof l !== 'object') throw new TopologyError(`layer ${i}: expected { units, activation, ... }, got ${String(l)}`);
+    positiveInt(l.units, `layer ${i}: units`);
+  });
   const last = spec.layers[spec.layers.length - 1];
-  const labels = spec.labels ?? last?.units;
+  const labels = spec.labels ?? last.units;
   positiveInt(labels, 'topology: labels');
   const lr = rate(spec.lr ?? DEFAULT_LR, 'topology: lr');
   const defaults = spec.synthesizer ?? {};
@@ -117,8 +121,6 @@ export function defineTopology(spec: TopologySpec): Topology {
   let inputs = spec.inputs;
   const layers = spec.layers.map((l, index): LayerTopology => {
     const name = `layer ${index}`;
-    if (l === null || typeof l !== 'object') throw new TopologyError(`${name}: expected { units, activation, ... }, got ${String(l)}`);
-    positiveInt(l.units, `${name}: units`);
     const activation = l.activation ?? 'sigmoid';
     if (!isActivation(activation)) {
       throw new TopologyError(`${name}: unknown activation '${String(activation)}' (expected one of ${ACTIVATIONS.join(', ')})`);
