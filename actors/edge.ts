@@ -30,4 +30,6 @@ export interface GradientMessage {
 export interface LossMessage {
   readonly batch: number;
   readonly loss: number;
+  /** the head's accuracy on the batch (head losses only) */
+  readonly accuracy?: number;
 }

@@ -4,7 +4,7 @@
  * synthesizer as the refit target when the last layer is decoupled.
  */
 import { setup } from 'xstate';
-import type { MseHead } from '../lib/head.ts';
+import type { Head } from '../lib/head.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import type { Edge, GradientMessage, LossMessage } from './edge.ts';
 
@@ -16,7 +16,7 @@ export interface HeadPorts {
 }
 
 export interface HeadInput {
-  head: MseHead;
+  head: Head;
   ports: HeadPorts;
 }
 
@@ -28,8 +28,8 @@ export const headMachine = setup({
   },
   actions: {
     evaluateLoss: ({ context: { head, ports } }, e: HeadEvent) => {
-      const { loss, gradient } = head.evaluate(e.batch, e.x, e.y);
-      ports.loss.next({ batch: e.batch, loss });
+      const { loss, accuracy, gradient } = head.evaluate(e.batch, e.x, e.y);
+      ports.loss.next({ batch: e.batch, loss, accuracy });
       ports.gradient.next({ batch: e.batch, g: gradient });
     },
   },

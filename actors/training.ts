@@ -37,6 +37,8 @@ export interface TrainingResult {
   losses: Float64Array;
   /** sum over synthesizers of each step's synthesizer loss */
   synthesizerLosses: Float64Array;
+  /** the head's accuracy on each step's forward pass */
+  accuracies: Float64Array;
   steps: number;
 }
 
@@ -87,7 +89,8 @@ export function createTraining(options: TrainingOptions): Training {
         complete: () => {
           const c = actor.getSnapshot().context;
           if (c.error) return reject(c.error);
-          resolve({ params: network.params, losses: c.history.losses, synthesizerLosses: c.history.synthesizerLosses(), steps });
+          const { losses, accuracies } = c.history;
+          resolve({ params: network.params, losses, accuracies, synthesizerLosses: c.history.synthesizerLosses(), steps });
         },
         error: reject,
       });

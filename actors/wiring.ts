@@ -112,7 +112,7 @@ export function connect(c: Connection): Subscription {
   links.add(on(ports.head.gradient, gradientInto(last)));
 
   const step = (m: StepMetrics | null) => m && ports.metrics.next(m);
-  links.add(ports.head.loss.subscribe((m) => step(c.history.recordLoss(m.batch, m.loss))));
+  links.add(ports.head.loss.subscribe((m) => step(c.history.recordLoss(m.batch, m.loss, m.accuracy ?? NaN))));
   c.history.synthesizerLayers.forEach((layer, k) =>
     links.add(ports.synthesizers[layer]!.loss.subscribe((m) => step(c.history.recordSynthesizerLoss(k, m.batch, m.loss)))),
   );

@@ -6,12 +6,15 @@ export interface StepMetrics {
   readonly batch: number;
   /** head loss of the batch's forward pass */
   readonly loss: number;
+  /** the head's accuracy on the batch's forward pass (see the head) */
+  readonly accuracy: number;
   /** sum over synthesizers (layer order) of 0.5 mean_rows |g_hat - target|² (0 without synthesizers) */
   readonly synthesizerLoss: number;
 }
 
 export class History {
   readonly losses: Float64Array;
+  readonly accuracies: Float64Array;
   private readonly perSynthesizer: Float64Array[];
   private readonly arrived: Uint16Array;
   private readonly expected: number;
@@ -19,14 +22,16 @@ export class History {
   /** `synthesizerLayers`: the layer index of each synthesizer, in layer order */
   constructor(readonly steps: number, readonly synthesizerLayers: readonly number[]) {
     this.losses = new Float64Array(steps);
+    this.accuracies = new Float64Array(steps);
     this.perSynthesizer = synthesizerLayers.map(() => new Float64Array(steps));
     this.arrived = new Uint16Array(steps);
     this.expected = 1 + synthesizerLayers.length;
   }
 
   /** Record the head loss; returns the step's metrics when it was the last piece. */
-  recordLoss(batch: number, loss: number): StepMetrics | null {
+  recordLoss(batch: number, loss: number, accuracy: number): StepMetrics | null {
     this.losses[batch] = loss;
+    this.accuracies[batch] = accuracy;
     return this.arrive(batch);
   }
 
@@ -47,6 +52,6 @@ export class History {
     if (++this.arrived[batch] !== this.expected) return null;
     let s = 0;
     for (const l of this.perSynthesizer) s += l[batch];
-    return { batch, loss: this.losses[batch], synthesizerLoss: s };
+    return { batch, loss: this.losses[batch], accuracy: this.accuracies[batch], synthesizerLoss: s };
   }
 }

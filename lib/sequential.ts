@@ -11,6 +11,8 @@ import { History } from './history.ts';
 export interface TrainingHistory {
   /** head loss of each batch's forward pass */
   losses: Float64Array;
+  /** the head's accuracy on each batch's forward pass */
+  accuracies: Float64Array;
   /** sum over synthesizers (in layer order) of each batch's synthesizer loss */
   synthesizerLosses: Float64Array;
 }
@@ -44,10 +46,10 @@ export function trainSequential(net: Network, data: Dataset, steps: number): Tra
       }
       a = h;
     }
-    const { loss, gradient } = head.evaluate(t, a, batch.y);
-    history.recordLoss(t, loss);
+    const { loss, accuracy, gradient } = head.evaluate(t, a, batch.y);
+    history.recordLoss(t, loss, accuracy);
     deliver(t, layers.length - 1, gradient);
   }
   for (const s of synthesizers) s?.drain();
-  return { losses: history.losses, synthesizerLosses: history.synthesizerLosses() };
+  return { losses: history.losses, accuracies: history.accuracies, synthesizerLosses: history.synthesizerLosses() };
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { AnyActorRef } from 'xstate';
 import { createTraining, train } from '../../actors/training.ts';
 import { DivergenceError, TopologyError } from '../../lib/errors.ts';
 import { fromArray, zeros } from '../../lib/matrix.ts';
@@ -16,7 +17,7 @@ async function eventLog(steps: number): Promise<string[]> {
     topology: dni.topology, data: dni.data, params: dni.initial, steps,
     inspect: (e) => {
       if (e.type !== '@xstate.event' || e.event.type.startsWith('xstate.')) return;
-      const id = e.actorRef.id;
+      const id = (e.actorRef as AnyActorRef).id;
       const batch = (e.event as { batch?: number }).batch;
       log.push(`${id}:${e.event.type}${batch === undefined ? '' : `#${batch}`}`);
     },
