@@ -14,11 +14,10 @@ export class Edge<T> extends Subject<T> {
   }
 }
 
-/** Batch t's activations on their way down: h, and the batch's labels (for the head and conditioned synthesizers). */
+/** Batch t's activations on their way down. */
 export interface ActivationMessage {
   readonly batch: number;
   readonly h: Matrix;
-  readonly y: Matrix;
 }
 
 /** A gradient with respect to some layer's output, for batch t. */

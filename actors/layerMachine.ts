@@ -13,7 +13,7 @@ import type { DenseLayer } from '../lib/dense.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import type { ActivationMessage, Edge, GradientMessage } from './edge.ts';
 
-export type ForwardEvent = { type: 'FORWARD'; batch: number; x: Matrix; y: Matrix };
+export type ForwardEvent = { type: 'FORWARD'; batch: number; x: Matrix };
 export type LayerEvent =
   | ForwardEvent
   | { type: 'SYNTHETIC_GRADIENT'; batch: number; g: Matrix }
@@ -40,7 +40,7 @@ export interface LayerContext extends LayerInput {
 }
 
 function forward({ layer, ports }: LayerContext, e: ForwardEvent): void {
-  ports.output.next({ batch: e.batch, h: layer.forward(e.batch, e.x), y: e.y });
+  ports.output.next({ batch: e.batch, h: layer.forward(e.batch, e.x) });
 }
 
 function update({ layer, ports }: LayerContext, e: { batch: number; g: Matrix }): void {

@@ -9,11 +9,38 @@
  *
  *     batch 0: layer:0 FORWARD, layer:1 FORWARD, synthesizer:0 PREDICT, …, synthesizer:1 REFIT
  *     batch 1: layer:0 FORWARD, …
+ *
+ * - `async`: an {@link EventLoopScheduler}, first-in first-out on the event loop, pipelined:
+ *   layer 0 takes batch t+1 as soon as it has applied batch t's update, so batch t+1 enters
+ *   while batch t is further down, as far as each synthesizer's delay allows.
+ *
+ *     layer:0 FORWARD#0, layer:1 FORWARD#0, …, layer:0 SYNTHETIC_GRADIENT#0, layer:0 FORWARD#1, head FORWARD#0, …
+ *
+ * - `worker`: the actors are placed on pipeline stages, one `worker_threads` thread each (see
+ *   lib/placement.ts and actors/workerStage.ts); inside a stage a trampoline runs whatever
+ *   arrives, and stages run at the same time, so batch t+1 is in stage 0 while batch t is in
+ *   stage 1. Tensors cross in shared memory.
+ *
+ *     stage:0  layer:0 FORWARD#1 …            stage:1  layer:2 FORWARD#0 …   (at the same time)
  */
 import { type SchedulerLike, queueScheduler } from 'rxjs';
+import { EventLoopScheduler } from './eventLoopScheduler.ts';
 
-export const SCHEDULERS = ['queue'] as const;
+export const SCHEDULERS = ['queue', 'async', 'worker'] as const;
 export type SchedulerName = (typeof SCHEDULERS)[number];
+
+/** The worker scheduler's options. */
+export interface WorkerSchedulerOptions {
+  name: 'worker';
+  /**
+   * How many pipeline stages (worker threads), planned to balance the work; or an explicit plan,
+   * the actors of each stage in pipeline order, e.g. `[['layer:0', 'synthesizer:0'], ['layer:1', 'head']]`.
+   * Default: one stage per core, at most one per actor.
+   */
+  stages?: number | string[][];
+}
+
+export type SchedulerOption = SchedulerName | WorkerSchedulerOptions;
 
 export interface Scheduling {
   readonly name: SchedulerName;
@@ -30,6 +57,10 @@ export function schedulingFor(name: SchedulerName): Scheduling {
   switch (name) {
     case 'queue':
       return { name, scheduler: queueScheduler, pipelined: false };
+    case 'async':
+      return { name, scheduler: new EventLoopScheduler(), pipelined: true };
+    case 'worker':
+      return { name, scheduler: queueScheduler, pipelined: true };
     default:
       throw new RangeError(`unknown scheduler '${String(name)}' (expected one of ${SCHEDULERS.join(', ')})`);
   }

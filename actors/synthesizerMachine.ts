@@ -35,6 +35,9 @@ export interface SynthesizerContext extends SynthesizerInput {
 
 function predict({ synthesizer, ports }: SynthesizerContext, e: PredictEvent): void {
   ports.prediction.next({ batch: e.batch, g: synthesizer.predict(e.batch, e.h, e.y) });
+  // a target that came first (from another stage) completes the batch's loss now
+  const loss = synthesizer.lossOf(e.batch);
+  if (loss !== null) ports.loss.next({ batch: e.batch, loss });
 }
 
 export const synthesizerMachine = setup({
@@ -51,8 +54,10 @@ export const synthesizerMachine = setup({
       context.held = null;
       predict(context, e);
     },
-    recordTarget: ({ context: { synthesizer, ports } }, e: RefitEvent) =>
-      ports.loss.next({ batch: e.batch, loss: synthesizer.target(e.batch, e.target) }),
+    recordTarget: ({ context: { synthesizer, ports } }, e: RefitEvent) => {
+      const loss = synthesizer.target(e.batch, e.target);
+      if (loss !== null) ports.loss.next({ batch: e.batch, loss });
+    },
     drain: ({ context }) => context.synthesizer.drain(),
   },
   guards: {

@@ -1,27 +1,40 @@
 /**
- * The trainer: the single root actor. It spawns one actor per layer (`layer:i`), one per
- * synthesizer (`synthesizer:i`) and the head (`head`), connects them with rxjs edges under the
- * chosen scheduler, feeds the batches, and drains the synthesizers' pending refits at the end.
+ * The trainer: the single root actor. In one thread it spawns one actor per layer (`layer:i`),
+ * one per synthesizer (`synthesizer:i`) and the head (`head`) and connects them with rxjs edges
+ * under the chosen scheduler; with the worker scheduler it spawns one `stage:k` actor per
+ * pipeline stage, each owning a worker thread in which that stage's layer, synthesizer and head
+ * actors live (the same machines). Either way it feeds the batches, collects the losses, and
+ * drains the synthesizers' pending refits at the end.
  *
- *   idle ──START──▶ training ──BATCHES_DONE──▶ draining ──(every synthesizer drained)──▶ done
- *   any child error ──▶ failed
+ *   idle ──START──▶ training ──(every batch finished everywhere)──▶ draining ──(all drained)──▶ done
+ *   any child error ──▶ failed          STOP ──▶ stopped
  */
+import type { Worker } from 'node:worker_threads';
 import { Subscription } from 'rxjs';
-import { type ActorRefFrom, assign, setup } from 'xstate';
+import { type AnyActorRef, assign, setup } from 'xstate';
 import type { Dataset } from '../lib/data.ts';
 import { History } from '../lib/history.ts';
-import { HEAD_ID, type Network, layerId, synthesizerId } from '../lib/network.ts';
+import type { Network } from '../lib/network.ts';
+import type { Stage } from '../lib/placement.ts';
+import type { LossMessage } from './edge.ts';
 import { headMachine } from './headMachine.ts';
+import type { TraceEvent } from './inspection.ts';
 import { layerMachine } from './layerMachine.ts';
-import { synthesizerMachine } from './synthesizerMachine.ts';
 import type { Scheduling } from './schedulers.ts';
+import { spawnNetworkActors } from './spawn.ts';
+import { synthesizerMachine } from './synthesizerMachine.ts';
 import { type NetworkPorts, connect, createPorts } from './wiring.ts';
+import { type WorkerStageReport, prepareStages, workerStage } from './workerStage.ts';
 
 export interface TrainerInput {
   network: Network;
   data: Dataset;
   steps: number;
   scheduling: Scheduling;
+  /** pipeline stages, one worker thread each; null to run every actor in this thread */
+  stages: readonly Stage[] | null;
+  /** receives worker-hosted actors' inspection events, as trace lines */
+  relay?: (line: TraceEvent) => void;
 }
 
 export interface TrainerContext {
@@ -31,11 +44,17 @@ export interface TrainerContext {
   readonly scheduling: Scheduling;
   readonly ports: NetworkPorts;
   readonly history: History;
-  readonly layers: ActorRefFrom<typeof layerMachine>[];
-  readonly synthesizers: (ActorRefFrom<typeof synthesizerMachine> | null)[];
-  readonly head: ActorRefFrom<typeof headMachine>;
+  /** actors living in this thread, by systemId (none with worker stages) */
+  readonly actors: ReadonlyMap<string, AnyActorRef>;
+  /** what must report drained before training is done: synthesizers here, or stages */
+  readonly drainers: readonly AnyActorRef[];
+  /** `stage:k` actors (worker scheduler) */
+  readonly stages: readonly AnyActorRef[];
+  /** the stages' worker threads, in stage order */
+  readonly workers: Worker[];
   /** the edges' subscriptions, closed when training ends */
   readonly links: Subscription;
+  finishedStages: number;
   drained: number;
   error: unknown;
 }
@@ -44,10 +63,20 @@ export type TrainerEvent =
   | { type: 'START' }
   | { type: 'BATCHES_DONE' }
   | { type: 'STOP' }
+  | WorkerStageReport
   /** a child actor threw (a DivergenceError, a bad message): training fails with its error */
   | { type: `xstate.error.actor.${string}`; error: unknown }
   /** a synthesizer reached its final state: its pending refits are applied */
   | { type: `xstate.done.actor.${string}` };
+
+/** Record a loss and emit the step's metrics once the step has all of its losses. */
+function recordLoss(history: History, ports: NetworkPorts, source: 'head' | number, m: LossMessage): void {
+  const step =
+    source === 'head'
+      ? history.recordLoss(m.batch, m.loss, m.accuracy ?? NaN)
+      : history.recordSynthesizerLoss(history.synthesizerLayers.indexOf(source), m.batch, m.loss);
+  if (step) ports.metrics.next(step);
+}
 
 export const trainerMachine = setup({
   types: {
@@ -55,64 +84,85 @@ export const trainerMachine = setup({
     context: {} as TrainerContext,
     events: {} as TrainerEvent,
   },
-  actors: { layer: layerMachine, synthesizer: synthesizerMachine, head: headMachine },
+  actors: { layer: layerMachine, synthesizer: synthesizerMachine, head: headMachine, workerStage },
   actions: {
-    connectInterfaces: ({ context: c, self }) => {
+    startTraining: ({ context: c, self }) => {
+      if (c.stages.length) {
+        for (const s of c.stages) s.send({ type: 'START' });
+        return;
+      }
       c.links.add(
-        connect({ ...c, topology: c.network.topology, onBatchesDone: () => self.send({ type: 'BATCHES_DONE' }) }),
+        connect({
+          ...c,
+          topology: c.network.topology,
+          onLoss: (source, m) => recordLoss(c.history, c.ports, source, m),
+          onFinished: () => self.send({ type: 'BATCHES_DONE' }),
+        }),
       );
+      c.ports.source.next(0);
     },
-    feedFirstBatch: ({ context: c }) => c.ports.source.next(0),
-    drainSynthesizers: ({ context: c }) => {
-      for (const s of c.synthesizers) s?.send({ type: 'DRAIN' });
+    drain: ({ context }) => {
+      for (const d of context.drainers) d.send({ type: 'DRAIN' });
     },
+    countFinishedStage: assign({ finishedStages: ({ context }) => context.finishedStages + 1 }),
     countDrained: assign({ drained: ({ context }) => context.drained + 1 }),
     disconnect: ({ context }) => context.links.unsubscribe(),
     recordFailure: assign({ error: ({ event }) => ('error' in event ? event.error : event) }),
   },
   guards: {
     noSteps: ({ context }) => context.steps === 0,
-    allDrained: ({ context }) => context.drained === context.synthesizers.filter(Boolean).length,
+    everyStageFinished: ({ context }) => context.stages.length > 0 && context.finishedStages === context.stages.length,
+    allDrained: ({ context }) => context.drained === context.drainers.length,
   },
 }).createMachine({
   id: 'trainer',
   context: ({ input, spawn }) => {
-    const { network } = input;
-    const ports = createPorts(network.topology);
-    return {
-      ...input,
-      ports,
-      history: new History(input.steps, network.topology.layers.flatMap((l) => (l.synthesizer ? [l.index] : []))),
-      layers: network.layers.map((layer, i) =>
-        spawn('layer', { id: layerId(i), systemId: layerId(i), input: { layer, ports: ports.layers[i] } }),
-      ),
-      synthesizers: network.synthesizers.map((synthesizer, i) =>
-        synthesizer
-          ? spawn('synthesizer', { id: synthesizerId(i), systemId: synthesizerId(i), input: { synthesizer, ports: ports.synthesizers[i]! } })
-          : null,
-      ),
-      head: spawn('head', { id: HEAD_ID, systemId: HEAD_ID, input: { head: network.head, ports: ports.head } }),
-      links: new Subscription(),
-      drained: 0,
-      error: null,
-    };
+    const { network, data, steps } = input;
+    const topology = network.topology;
+    const ports = createPorts(topology);
+    const history = new History(steps, topology.layers.flatMap((l) => (l.synthesizer ? [l.index] : [])));
+    const base = { ...input, ports, history, links: new Subscription(), finishedStages: 0, drained: 0, error: null, workers: [] as Worker[] };
+    if (!input.stages) {
+      const { byId, synthesizers } = spawnNetworkActors(spawn, network, ports);
+      return { ...base, actors: byId, drainers: synthesizers, stages: [] };
+    }
+    const prepared = prepareStages(network, data, steps, input.stages, Boolean(input.relay));
+    const stages = prepared.map(({ init, transfer }) =>
+      spawn('workerStage', {
+        id: `stage:${init.stage.index}`,
+        systemId: `stage:${init.stage.index}`,
+        input: {
+          init,
+          transfer,
+          onLoss: (source, batch, loss, accuracy) => recordLoss(history, ports, source, { batch, loss, accuracy }),
+          onParams: (params) => {
+            for (const [k, v] of Object.entries(params)) network.params[k].data.set(v);
+          },
+          onInspection: input.relay && ((events) => events.forEach(input.relay!)),
+          onWorker: (w) => (base.workers[init.stage.index] = w),
+        },
+      }),
+    );
+    return { ...base, actors: new Map(), drainers: stages, stages };
   },
   initial: 'idle',
   on: {
     'xstate.error.actor.*': { target: '.failed', actions: 'recordFailure' },
+    STAGE_FAILED: { target: '.failed', actions: 'recordFailure' },
   },
   states: {
     idle: {
       on: { START: [{ guard: 'noSteps', target: 'draining' }, { target: 'training' }] },
     },
     training: {
-      entry: ['connectInterfaces', 'feedFirstBatch'],
-      on: { BATCHES_DONE: 'draining', STOP: 'stopped' },
+      entry: 'startTraining',
+      always: { guard: 'everyStageFinished', target: 'draining' },
+      on: { BATCHES_DONE: 'draining', STAGE_FINISHED: { actions: 'countFinishedStage' }, STOP: 'stopped' },
     },
     draining: {
-      entry: 'drainSynthesizers',
+      entry: 'drain',
       always: { guard: 'allDrained', target: 'done' },
-      on: { 'xstate.done.actor.*': { actions: 'countDrained' } },
+      on: { 'xstate.done.actor.*': { actions: 'countDrained' }, STAGE_DRAINED: { actions: 'countDrained' } },
     },
     done: { type: 'final', entry: 'disconnect' },
     stopped: { type: 'final', entry: 'disconnect' },

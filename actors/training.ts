@@ -6,11 +6,14 @@ import type { Observable } from 'rxjs';
 import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
 import { type Dataset, validateDataset } from '../lib/data.ts';
 import { TopologyError } from '../lib/errors.ts';
-import { buildNetwork } from '../lib/network.ts';
+import { type OptimizerStates, buildNetwork, optimizerStates, restoreOptimizerStates } from '../lib/network.ts';
 import { type ParameterSet, initParameters, parameterShapes } from '../lib/params.ts';
 import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
 import { firstNonFinite } from '../lib/matrix.ts';
-import { type SchedulerName, schedulingFor } from './schedulers.ts';
+import { availableParallelism } from 'node:os';
+import { type SchedulerOption, schedulingFor } from './schedulers.ts';
+import { type Stage, planStages, validatePlan } from '../lib/placement.ts';
+import type { TraceEvent } from './inspection.ts';
 import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
 import { trainerMachine } from './trainerMachine.ts';
 
@@ -24,8 +27,19 @@ export interface TrainingOptions {
   params?: ParameterSet;
   /** seed of the default initial parameters. Default 1. */
   seed?: number;
-  /** Default `'queue'`: the seed's sequential order. */
-  scheduler?: SchedulerName;
+  /**
+   * optimiser states to continue from (a previous result's `optimizerState`): Adam's moments and
+   * step counts, momentum buffers. Default: fresh (zero moments, step 0).
+   */
+  optimizerState?: OptimizerStates;
+  /**
+   * `'queue'` (default): the seed's sequential order, one batch in flight. `'async'`: pipelined on
+   * the event loop. `'worker'` or `{ name: 'worker', stages }`: pipeline stages on worker threads.
+   * All give bit-identical results.
+   */
+  scheduler?: SchedulerOption;
+  /** receives the inspection events of worker-hosted actors, already converted to trace lines */
+  relay?: (line: TraceEvent) => void;
   /** an xstate inspection observer, attached to the root actor (sees every child) */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 }
@@ -39,6 +53,8 @@ export interface TrainingResult {
   synthesizerLosses: Float64Array;
   /** the head's accuracy on each step's forward pass */
   accuracies: Float64Array;
+  /** every layer's and synthesizer's optimiser state at the end, keyed `layer:i` / `synthesizer:i` (copies) */
+  optimizerState: OptimizerStates;
   steps: number;
 }
 
@@ -76,8 +92,13 @@ export function createTraining(options: TrainingOptions): Training {
     if (at >= 0) throw new TopologyError(`parameters: '${s.key}' holds ${m.data[at]} at element ${at}`);
   }
   const network = buildNetwork(topology, initial);
+  if (options.optimizerState) restoreOptimizerStates(network, options.optimizerState);
+  const option = options.scheduler ?? 'queue';
+  const name = typeof option === 'string' ? option : option.name;
+  const scheduling = schedulingFor(name);
+  const stages = name === 'worker' ? stagesFor(topology, typeof option === 'string' ? undefined : option.stages) : null;
   const actor = createActor(trainerMachine, {
-    input: { network, data: options.data, steps, scheduling: schedulingFor(options.scheduler ?? 'queue') },
+    input: { network, data: options.data, steps, scheduling, stages, relay: options.relay },
     id: 'trainer',
     systemId: 'trainer',
     inspect: options.inspect,
@@ -90,7 +111,8 @@ export function createTraining(options: TrainingOptions): Training {
           const c = actor.getSnapshot().context;
           if (c.error) return reject(c.error);
           const { losses, accuracies } = c.history;
-          resolve({ params: network.params, losses, accuracies, synthesizerLosses: c.history.synthesizerLosses(), steps });
+          const optimizerState = optimizerStates(network);
+          resolve({ params: network.params, losses, accuracies, synthesizerLosses: c.history.synthesizerLosses(), optimizerState, steps });
         },
         error: reject,
       });
@@ -103,6 +125,11 @@ export function createTraining(options: TrainingOptions): Training {
 /** Build and run a training in one call. */
 export function train(options: TrainingOptions): Promise<TrainingResult> {
   return createTraining(options).run();
+}
+
+function stagesFor(topology: Topology, stages: number | string[][] | undefined): Stage[] {
+  if (Array.isArray(stages)) return validatePlan(topology, stages);
+  return planStages(topology, stages ?? availableParallelism());
 }
 
 function isTopology(t: Topology | TopologySpec): t is Topology {

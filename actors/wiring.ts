@@ -7,19 +7,24 @@
  *             │ ▲          │ ▲              │
  *             ▼ │ g_hat    ▼ │ g_hat        │ dl/dy_hat
  *       synthesizer:0  synthesizer:1 ◀──────┘   (targets: the g_x each layer sends upstream)
+ *
+ * Every message becomes a {@link Delivery} (a target actor, an event type, a batch, one tensor).
+ * A delivery to an actor that lives here is sent to it; one to an actor on another stage (a
+ * worker) goes to `sendRemote`, and deliveries from other stages come in on `incoming`. So the
+ * same wiring connects a whole network in one thread or one stage of it in a worker.
  */
 import { type Observable, type Subscription, bufferCount, filter, map, merge, observeOn, take } from 'rxjs';
 import type { AnyActorRef } from 'xstate';
 import { type Dataset, batchAt } from '../lib/data.ts';
 import type { StepMetrics } from '../lib/history.ts';
-import { History } from '../lib/history.ts';
+import type { Matrix } from '../lib/matrix.ts';
 import { HEAD_ID, layerId, synthesizerId } from '../lib/network.ts';
 import type { Topology } from '../lib/topology.ts';
 import { type ActivationMessage, Edge, type GradientMessage, type LossMessage } from './edge.ts';
 import type { HeadPorts } from './headMachine.ts';
 import type { LayerPorts } from './layerMachine.ts';
-import type { SynthesizerPorts } from './synthesizerMachine.ts';
 import type { Scheduling } from './schedulers.ts';
+import type { SynthesizerPorts } from './synthesizerMachine.ts';
 
 export interface NetworkPorts {
   /** batch indices to feed into layer 0 */
@@ -34,12 +39,11 @@ export interface NetworkPorts {
 
 export function createPorts(t: Topology): NetworkPorts {
   const last = t.layers.length - 1;
-  const below = (i: number) => (t.layers[i].synthesizer ? synthesizerId(i) : layerId(i));
   return {
     source: new Edge(`data → ${layerId(0)}`),
     layers: t.layers.map((_, i) => ({
       output: new Edge<ActivationMessage>(`${layerId(i)} → ${i === last ? HEAD_ID : layerId(i + 1)}`),
-      upstream: i === 0 ? null : new Edge<GradientMessage>(`${layerId(i)} → ${below(i - 1)}`),
+      upstream: i === 0 ? null : new Edge<GradientMessage>(`${layerId(i)} → ${gradientTarget(t, i - 1)}`),
       updated: new Edge<number>(`${layerId(i)} updated`),
     })),
     synthesizers: t.layers.map((l, i) =>
@@ -47,78 +51,115 @@ export function createPorts(t: Topology): NetworkPorts {
         ? { prediction: new Edge<GradientMessage>(`${synthesizerId(i)} → ${layerId(i)}`), loss: new Edge<LossMessage>(`${synthesizerId(i)} loss`) }
         : null,
     ),
-    head: { gradient: new Edge<GradientMessage>(`${HEAD_ID} → ${below(last)}`), loss: new Edge<LossMessage>(`${HEAD_ID} loss`) },
+    head: { gradient: new Edge<GradientMessage>(`${HEAD_ID} → ${gradientTarget(t, last)}`), loss: new Edge<LossMessage>(`${HEAD_ID} loss`) },
     metrics: new Edge<StepMetrics>('metrics'),
   };
 }
 
+/** Who receives the gradient with respect to layer i's output: its synthesizer (as a refit target) or the layer itself. */
+function gradientTarget(t: Topology, i: number): string {
+  return t.layers[i].synthesizer ? synthesizerId(i) : layerId(i);
+}
+
+export type DeliveryType = 'FORWARD' | 'PREDICT' | 'SYNTHETIC_GRADIENT' | 'GRADIENT' | 'REFIT';
+
+/** A message to one actor, in a form that can cross to another stage. */
+export interface Delivery {
+  /** systemId of the receiving actor */
+  readonly target: string;
+  readonly type: DeliveryType;
+  readonly batch: number;
+  readonly tensor: Matrix;
+}
+
+/** The actor event a delivery stands for (labels come from the local copy of the data). */
+function eventOf(d: Delivery, y: Matrix) {
+  switch (d.type) {
+    case 'FORWARD':
+      return { type: d.type, batch: d.batch, x: d.tensor, y };
+    case 'PREDICT':
+      return { type: d.type, batch: d.batch, h: d.tensor, y };
+    case 'REFIT':
+      return { type: d.type, batch: d.batch, target: d.tensor };
+    default:
+      return { type: d.type, batch: d.batch, g: d.tensor };
+  }
+}
+
 export interface Connection {
   topology: Topology;
-  ports: NetworkPorts;
-  layers: readonly AnyActorRef[];
-  synthesizers: readonly (AnyActorRef | null)[];
-  head: AnyActorRef;
   data: Dataset;
   steps: number;
   scheduling: Scheduling;
-  history: History;
-  /** called once every layer has applied its last update and every synthesizer has its last target */
-  onBatchesDone: () => void;
+  ports: NetworkPorts;
+  /** the actors that live here, by systemId */
+  actors: ReadonlyMap<string, AnyActorRef>;
+  /** where a delivery to an actor that does not live here goes */
+  sendRemote?: (d: Delivery) => void;
+  /** deliveries from other stages to actors that live here */
+  incoming?: Observable<Delivery>;
+  /** a head loss (`source` 'head') or a synthesizer loss (`source` its layer index) */
+  onLoss: (source: 'head' | number, m: LossMessage) => void;
+  /** called once every actor here has finished the last batch */
+  onFinished: () => void;
 }
 
 /** Subscribe every receiving end; returns the subscription that disconnects them all. */
 export function connect(c: Connection): Subscription {
-  const { ports, topology, steps } = c;
+  const { ports, topology, steps, actors, data } = c;
   const { scheduler, pipelined } = c.scheduling;
-  const on = <T>(edge: Observable<T>, deliver: (m: T) => void): Subscription =>
-    edge.pipe(observeOn(scheduler)).subscribe(deliver);
+  const here = (id: string) => actors.has(id);
+  const labels = (batch: number) => batchAt(data, topology.batch, batch).y;
+  const route = (d: Delivery) => {
+    const actor = actors.get(d.target);
+    if (actor) actor.send(eventOf(d, labels(d.batch)));
+    else if (c.sendRemote) c.sendRemote(d);
+    else throw new Error(`no actor '${d.target}' here and no stage to send it to`);
+  };
+  const on = <T>(edge: Observable<T>, deliver: (m: T) => void): Subscription => edge.pipe(observeOn(scheduler)).subscribe(deliver);
   const last = topology.layers.length - 1;
-  // the gradient with respect to layer i's output: its synthesizer's target, or its own gradient
+  const links = on(ports.source, (batch) => route({ target: layerId(0), type: 'FORWARD', batch, tensor: batchAt(data, topology.batch, batch).x }));
+  if (c.incoming) links.add(on(c.incoming, route));
+
   const gradientInto = (i: number) => (m: GradientMessage) =>
-    c.synthesizers[i]
-      ? c.synthesizers[i]!.send({ type: 'REFIT', batch: m.batch, target: m.g })
-      : c.layers[i].send({ type: 'GRADIENT', batch: m.batch, g: m.g });
-
-  const links = on(ports.source, (t) => {
-    const b = batchAt(c.data, topology.batch, t);
-    c.layers[0].send({ type: 'FORWARD', batch: t, x: b.x, y: b.y });
-  });
-  // every layer's update and every synthesizer's target, per batch: a batch is finished when all are in
-  const finished = [
-    ...ports.layers.map((p) => p.updated.asObservable()),
-    ...c.history.synthesizerLayers.map((layer) => ports.synthesizers[layer]!.loss.pipe(map((m) => m.batch))),
-  ];
-  const feed = (t: number) => t + 1 < steps && ports.source.next(t + 1);
-  if (pipelined) {
-    // layer 0 takes the next batch once it has applied its update for this one
-    links.add(ports.layers[0].updated.subscribe(feed));
-  } else {
-    // one batch in flight: the next enters once this one is finished everywhere
-    links.add(merge(...finished).pipe(bufferCount(finished.length)).subscribe((b) => feed(b[0])));
-  }
-
-  topology.layers.forEach((_, i) => {
+    route({ target: gradientTarget(topology, i), type: topology.layers[i].synthesizer ? 'REFIT' : 'GRADIENT', batch: m.batch, tensor: m.g });
+  topology.layers.forEach((l, i) => {
+    if (!here(layerId(i))) return;
     const p = ports.layers[i];
-    const next = i === last ? c.head : c.layers[i + 1];
-    links.add(on(p.output, (m) => next.send({ type: 'FORWARD', batch: m.batch, x: m.h, y: m.y })));
-    const synth = c.synthesizers[i];
-    if (synth) {
-      const sp = ports.synthesizers[i]!;
-      links.add(on(p.output, (m) => synth.send({ type: 'PREDICT', batch: m.batch, h: m.h, y: m.y })));
-      links.add(on(sp.prediction, (m) => c.layers[i].send({ type: 'SYNTHETIC_GRADIENT', batch: m.batch, g: m.g })));
-    }
+    const next = i === last ? HEAD_ID : layerId(i + 1);
+    links.add(on(p.output, (m) => route({ target: next, type: 'FORWARD', batch: m.batch, tensor: m.h })));
+    if (l.synthesizer) links.add(on(p.output, (m) => route({ target: synthesizerId(i), type: 'PREDICT', batch: m.batch, tensor: m.h })));
     if (p.upstream) links.add(on(p.upstream, gradientInto(i - 1)));
   });
-  links.add(on(ports.head.gradient, gradientInto(last)));
+  topology.layers.forEach((l, i) => {
+    if (!l.synthesizer || !here(synthesizerId(i))) return;
+    const sp = ports.synthesizers[i]!;
+    links.add(on(sp.prediction, (m) => route({ target: layerId(i), type: 'SYNTHETIC_GRADIENT', batch: m.batch, tensor: m.g })));
+    links.add(sp.loss.subscribe((m) => c.onLoss(i, m)));
+  });
+  if (here(HEAD_ID)) {
+    links.add(on(ports.head.gradient, gradientInto(last)));
+    links.add(ports.head.loss.subscribe((m) => c.onLoss('head', m)));
+  }
 
-  const step = (m: StepMetrics | null) => m && ports.metrics.next(m);
-  links.add(ports.head.loss.subscribe((m) => step(c.history.recordLoss(m.batch, m.loss, m.accuracy ?? NaN))));
-  c.history.synthesizerLayers.forEach((layer, k) =>
-    links.add(ports.synthesizers[layer]!.loss.subscribe((m) => step(c.history.recordSynthesizerLoss(k, m.batch, m.loss)))),
-  );
-
-  const lastBatch = steps - 1;
-  const lastOnes = finished.map((e) => e.pipe(filter((b) => b === lastBatch)));
-  links.add(merge(...lastOnes).pipe(take(lastOnes.length)).subscribe({ complete: c.onBatchesDone }));
+  // every local layer's update and every local synthesizer's target, per batch
+  const finished: Observable<number>[] = [
+    ...topology.layers.filter((l) => here(layerId(l.index))).map((l) => ports.layers[l.index].updated.asObservable()),
+    ...topology.layers
+      .filter((l) => l.synthesizer && here(synthesizerId(l.index)))
+      .map((l) => ports.synthesizers[l.index]!.loss.pipe(map((m) => m.batch))),
+  ];
+  const feed = (t: number) => t + 1 < steps && ports.source.next(t + 1);
+  if (here(layerId(0))) {
+    if (pipelined) {
+      // layer 0 takes the next batch once it has applied its update for this one
+      links.add(ports.layers[0].updated.subscribe(feed));
+    } else {
+      // one batch in flight: the next enters once this one is finished everywhere
+      links.add(merge(...finished).pipe(bufferCount(finished.length)).subscribe((b) => feed(b[0])));
+    }
+  }
+  const lastOnes = finished.map((e) => e.pipe(filter((b) => b === steps - 1)));
+  links.add(merge(...lastOnes).pipe(take(lastOnes.length)).subscribe({ complete: c.onFinished }));
   return links;
 }

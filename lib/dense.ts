@@ -7,10 +7,13 @@
 import { DivergenceError } from './errors.ts';
 import { backend } from './kernels.ts';
 import { type Matrix, copyInto, firstNonFinite, shapeOf, zeros } from './matrix.ts';
+import { Optimizer, optimizerOf } from './optimizers.ts';
 import { MatrixRing } from './ring.ts';
 import type { LayerTopology } from './topology.ts';
 
 export class DenseLayer {
+  /** the updates' optimiser, over [W, b] (plain SGD: `W -= lr xᵀd / B` fused into one GEMM) */
+  readonly optimizer: Optimizer;
   private readonly x: Matrix;
   private readonly d: Matrix;
   private readonly outputs: MatrixRing;
@@ -36,6 +39,7 @@ export class DenseLayer {
     this.d = zeros(batchSize, spec.units);
     this.outputs = new MatrixRing(ringDepth, batchSize, spec.units);
     this.upstream = new MatrixRing(ringDepth, batchSize, spec.inputs);
+    this.optimizer = new Optimizer(optimizerOf(spec), [W, b]);
   }
 
   /** h = f(x W + b) for `batch`; returns h (a ring slot valid while the batch is in flight). */
@@ -65,11 +69,12 @@ export class DenseLayer {
     if (g.rows !== this.batchSize || g.cols !== this.spec.units) {
       throw new RangeError(`${this.id}: gradient of batch ${batch} is ${shapeOf(g)}, expected ${this.batchSize}x${this.spec.units}`);
     }
-    const k = this.kernels, h = this.outputs.slot(batch), lr = this.spec.lr;
+    const k = this.kernels, h = this.outputs.slot(batch), opt = this.optimizer;
     k.activationGrad(this.spec.activation, h, g, this.d);
     const gx = withUpstream ? k.matmulTB(this.d, this.W, this.upstream.slot(batch)) : null;
-    k.matmulTA(this.x, this.d, this.W, -lr / this.batchSize, 1);
-    k.meanRows(this.d, this.b, -lr, 1);
+    opt.outer(0, this.x, this.d);
+    opt.mean(1, this.d);
+    opt.step();
     return gx;
   }
 }

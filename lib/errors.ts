@@ -14,8 +14,21 @@ export class DivergenceError extends Error {
     readonly batch: number,
     /** which tensor: `h`, `g_hat`, `loss`, ... */
     readonly tensor: string,
-    detail: string,
+    /** where and what, e.g. `h[3, 17] = NaN` */
+    readonly detail: string,
   ) {
     super(`${actor}: non-finite ${tensor} at batch ${batch} (${detail}); training stopped`);
+  }
+}
+
+/** A worker stage failed: it threw, or its thread exited. Names the stage and the actors it hosted. */
+export class StageError extends Error {
+  override name = 'StageError';
+  constructor(
+    readonly stage: number,
+    readonly actors: readonly string[],
+    reason: string,
+  ) {
+    super(`stage:${stage} (${actors.join(', ')}): ${reason}; training stopped`);
   }
 }

@@ -14,6 +14,11 @@ export interface KernelBackend {
   readonly name: string;
   /** Float32 storage for `length` elements, zero-filled. */
   alloc(length: number): Float32Array;
+  /**
+   * Give storage from `alloc` back, where the backend manages its own memory (wasm: a fixed
+   * arena; the array must not be used afterwards). Absent where the garbage collector does it.
+   */
+  free?(data: Float32Array): void;
   /** out = alpha · A·B + beta · out   (A: m×k, B: k×n, out: m×n) */
   matmul(a: Matrix, b: Matrix, out: Matrix, alpha?: number, beta?: number): Matrix;
   /** out = alpha · Aᵀ·B + beta · out  (A: k×m, B: k×n, out: m×n) */

@@ -4,8 +4,9 @@
  * actors each own one of these; the bare loop in `sequential.ts` drives them directly.
  */
 import { DenseLayer } from './dense.ts';
-import { MseHead } from './head.ts';
+import { type Head, createHead } from './head.ts';
 import { clone } from './matrix.ts';
+import type { OptimizerState } from './optimizers.ts';
 import { type ParameterSet, parameterShapes } from './params.ts';
 import { Synthesizer } from './synthesizer.ts';
 import type { Topology } from './topology.ts';
@@ -16,7 +17,7 @@ export interface Network {
   readonly layers: DenseLayer[];
   /** indexed by layer; null where the layer learns by backprop */
   readonly synthesizers: (Synthesizer | null)[];
-  readonly head: MseHead;
+  readonly head: Head;
   /** the live parameters (the layers and synthesizers update these in place) */
   readonly params: ParameterSet;
 }
@@ -55,8 +56,37 @@ export function buildNetwork(topology: Topology, initial: ParameterSet): Network
           params[`synth${l.index}.c`],
           params[`synth${l.index}.N`] ?? null,
           B,
+          (l.synthesizer.hidden ?? []).map((_, j) => ({
+            W: params[`synth${l.index}.hidden${j}.W`],
+            b: params[`synth${l.index}.hidden${j}.b`],
+            N: params[`synth${l.index}.hidden${j}.N`] ?? null,
+          })),
         )
       : null,
   );
-  return { topology, layers, synthesizers, head: new MseHead(HEAD_ID, topology, depth), params };
+  return { topology, layers, synthesizers, head: createHead(HEAD_ID, topology, depth), params };
+}
+
+/** Every optimiser's state (step count, moments), keyed by actor name (`layer:i`, `synthesizer:i`), copied. */
+export type OptimizerStates = Record<string, OptimizerState>;
+
+export function optimizerStates(net: Network): OptimizerStates {
+  const out: OptimizerStates = {};
+  net.layers.forEach((l) => (out[l.id] = l.optimizer.state()));
+  net.synthesizers.forEach((s) => s && (out[s.id] = s.optimizer.state()));
+  return out;
+}
+
+/** Restore {@link optimizerStates} into a network of the same topology (every optimiser must be there). */
+export function restoreOptimizerStates(net: Network, states: OptimizerStates): void {
+  const owners = [...net.layers, ...net.synthesizers.filter((s): s is Synthesizer => s !== null)];
+  for (const o of owners) {
+    const s = states[o.id];
+    if (!s) throw new TopologyError(`optimizer state: '${o.id}' is missing`);
+    try {
+      o.optimizer.setState(s);
+    } catch (e) {
+      throw new TopologyError(`optimizer state: '${o.id}': ${(e as Error).message}`);
+    }
+  }
 }

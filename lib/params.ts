@@ -1,6 +1,10 @@
 /**
  * Parameter sets in the reference key format: `layer{i}.W` (inputs x units), `layer{i}.b`,
  * `synth{i}.M`, `synth{i}.c`, `synth{i}.N` (conditioned only), i the layer index.
+ * An MLP synthesizer adds `synth{i}.hidden{j}.W` (inputs x width) and `synth{i}.hidden{j}.b` per
+ * hidden layer j; its output layer keeps `synth{i}.M` (last width x units) and `synth{i}.c`, and a
+ * conditioned one takes its labels in its first layer, `synth{i}.hidden0.N` (labels x width),
+ * instead of `synth{i}.N`: N always weighs the labels where they enter.
  * Vectors are stored as 1 x n matrices and written to JSON as flat arrays.
  */
 import { TopologyError } from './errors.ts';
@@ -30,16 +34,29 @@ export function parameterShapes(t: Topology): ParameterShape[] {
   for (const l of t.layers) {
     const s = l.synthesizer;
     if (!s) continue;
-    out.push({ key: `synth${l.index}.M`, rows: s.units, cols: s.units, vector: false });
+    const hidden = s.hidden ?? [], last = hidden.length > 0 ? hidden[hidden.length - 1] : s.units;
+    out.push({ key: `synth${l.index}.M`, rows: last, cols: s.units, vector: false });
     out.push({ key: `synth${l.index}.c`, rows: 1, cols: s.units, vector: true });
-    if (s.conditioned) out.push({ key: `synth${l.index}.N`, rows: s.labels, cols: s.units, vector: false });
+    if (s.conditioned && hidden.length === 0) out.push({ key: `synth${l.index}.N`, rows: s.labels, cols: s.units, vector: false });
+  }
+  // after every key of a linear topology, so adding MLP synthesizers leaves the others' initial values alone
+  for (const l of t.layers) {
+    const hidden = l.synthesizer?.hidden ?? [];
+    hidden.forEach((w, j) => {
+      const key = `synth${l.index}.hidden${j}`;
+      out.push({ key: `${key}.W`, rows: j === 0 ? l.units : hidden[j - 1], cols: w, vector: false });
+      out.push({ key: `${key}.b`, rows: 1, cols: w, vector: true });
+      if (j === 0 && l.synthesizer!.conditioned) out.push({ key: `${key}.N`, rows: l.synthesizer!.labels, cols: w, vector: false });
+    });
   }
   return out;
 }
 
 /**
  * Fresh parameters: layer weights Glorot-uniform (He-uniform for relu), biases zero, and
- * synthesizers zero (so they start by predicting no gradient, as in the paper).
+ * synthesizers' output layers zero (so they start by predicting no gradient, as in the paper);
+ * an MLP synthesizer's hidden weights are drawn like a layer's (W and N of its first layer as one
+ * layer whose inputs are h and the labels).
  */
 export function initParameters(t: Topology, seed = 1): ParameterSet {
   const rng = new Rng(seed);
@@ -47,9 +64,15 @@ export function initParameters(t: Topology, seed = 1): ParameterSet {
   for (const s of parameterShapes(t)) {
     const m = zeros(s.rows, s.cols);
     const layer = /^layer(\d+)\.W$/.exec(s.key);
+    const hidden = /^synth(\d+)\.hidden(\d+)\.(W|N)$/.exec(s.key);
     if (layer) {
       const act = t.layers[Number(layer[1])].activation;
       const a = act === 'relu' ? Math.sqrt(6 / s.rows) : Math.sqrt(6 / (s.rows + s.cols));
+      for (let i = 0; i < m.data.length; i++) m.data[i] = rng.uniform(-a, a);
+    } else if (hidden) {
+      const synth = t.layers[Number(hidden[1])].synthesizer!, j = Number(hidden[2]);
+      const fanIn = j === 0 ? synth.units + (synth.conditioned ? synth.labels : 0) : synth.hidden![j - 1];
+      const a = synth.activation === 'relu' ? Math.sqrt(6 / fanIn) : Math.sqrt(6 / (fanIn + s.cols));
       for (let i = 0; i < m.data.length; i++) m.data[i] = rng.uniform(-a, a);
     }
     params[s.key] = m;

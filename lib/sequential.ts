@@ -27,7 +27,10 @@ export function trainSequential(net: Network, data: Dataset, steps: number): Tra
   const deliver = (t: number, i: number, g: Matrix): void => {
     const s = synthesizers[i];
     if (s) {
-      history.recordSynthesizerLoss(synthesizerLayers.indexOf(i), t, s.target(t, g));
+      // in this order a batch is always predicted before its target arrives, so the loss is known
+      const loss = s.target(t, g);
+      if (loss === null) throw new Error(`${s.id}: target of batch ${t} before its prediction`);
+      history.recordSynthesizerLoss(synthesizerLayers.indexOf(i), t, loss);
       return;
     }
     const gx = layers[i].update(t, g, i > 0);

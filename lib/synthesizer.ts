@@ -1,6 +1,9 @@
 /**
- * A linear synthetic-gradient generator (the paper's *synthesizer*):
- * `g_hat = h M + c (+ y N when conditioned)`, zero-initialised, refitted by one SGD step on
+ * A synthetic-gradient generator (the paper's *synthesizer*). Linear by default:
+ * `g_hat = h M + c (+ y N when conditioned)`; an MLP when the topology gives hidden widths:
+ * `a₀ = f(h W₀ + b₀ (+ y N₀))`, `a_j = f(a_{j-1} W_j + b_j)`, `g_hat = a_last M + c` (the labels
+ * of a conditioned one enter its first layer). The output layer (M, c, N) starts at zero, so it
+ * first predicts no gradient. Refitted by one optimiser step on the batch mean of
  * `0.5 |g_hat' - g|²` computed at its *current* parameters. With `delay` d, the prediction for
  * batch t uses exactly the refits of batches s <= t-1-d, applied oldest first; so the parameter
  * trajectory never depends on when targets arrive, only the version a prediction sees.
@@ -8,11 +11,24 @@
 import { DivergenceError } from './errors.ts';
 import { backend } from './kernels.ts';
 import { type Matrix, copyInto, firstNonFinite, shapeOf, zeros } from './matrix.ts';
+import { Optimizer, optimizerOf } from './optimizers.ts';
 import type { SynthesizerTopology } from './topology.ts';
 
+/** One hidden layer of an MLP synthesizer (`synth{i}.hidden{j}.W`, `.b`, and `.N` on the first of a conditioned one). */
+export interface SynthesizerHiddenLayer {
+  /** inputs x width */
+  readonly W: Matrix;
+  /** 1 x width */
+  readonly b: Matrix;
+  /** labels x width: the labels' weights, first layer of a conditioned synthesizer only */
+  readonly N: Matrix | null;
+}
+
 interface PendingRefit {
+  /** the batch this slot holds, -1 when free */
   batch: number;
   hasTarget: boolean;
+  hasPrediction: boolean;
   readonly h: Matrix;
   readonly y: Matrix | null;
   readonly prediction: Matrix;
@@ -20,8 +36,15 @@ interface PendingRefit {
 }
 
 export class Synthesizer {
+  /** the refits' optimiser, over [W₀, b₀, (N₀), …, M, c, (N)] */
+  readonly optimizer: Optimizer;
   private readonly slots: PendingRefit[];
   private readonly error: Matrix;
+  /** hidden activations of the last evaluation, and the gradients with respect to them */
+  private readonly activations: Matrix[];
+  private readonly deltas: Matrix[];
+  /** where each layer's parameters sit in the optimiser's list: [W, b, N or -1]; the output layer last */
+  private readonly slotsOf: [number, number, number][] = [];
   private readonly kernels = backend();
   /** the oldest batch whose refit is not applied yet */
   private nextRefit = 0;
@@ -35,17 +58,42 @@ export class Synthesizer {
     readonly c: Matrix,
     readonly N: Matrix | null,
     readonly batchSize: number,
+    /** the hidden layers of an MLP synthesizer (as many as `spec.hidden` lists) */
+    readonly hidden: readonly SynthesizerHiddenLayer[] = [],
   ) {
-    const u = spec.units;
-    if (M.rows !== u || M.cols !== u) throw new RangeError(`${id}: M is ${shapeOf(M)}, the topology needs ${u}x${u}`);
+    const u = spec.units, widths = spec.hidden ?? [];
+    if (hidden.length !== widths.length) throw new RangeError(`${id}: ${hidden.length} hidden layers given, the topology has ${widths.length}`);
+    const params: Matrix[] = [];
+    const add = (m: Matrix | null) => (m ? params.push(m) - 1 : -1);
+    let inputs = u;
+    hidden.forEach((l, j) => {
+      const w = widths[j], at = `${id}: hidden layer ${j}`;
+      if (l.W.rows !== inputs || l.W.cols !== w) throw new RangeError(`${at}: W is ${shapeOf(l.W)}, the topology needs ${inputs}x${w}`);
+      if (l.b.data.length !== w) throw new RangeError(`${at}: b has ${l.b.data.length} values, the topology needs ${w}`);
+      const wantN = spec.conditioned && j === 0;
+      if (wantN !== Boolean(l.N) || (l.N && (l.N.rows !== spec.labels || l.N.cols !== w))) {
+        throw new RangeError(`${at}: ${wantN ? `a conditioned synthesizer needs N of ${spec.labels}x${w}` : 'takes no N'}, got ${l.N ? shapeOf(l.N) : 'none'}`);
+      }
+      this.slotsOf.push([add(l.W), add(l.b), add(l.N)]);
+      inputs = w;
+    });
+    if (M.rows !== inputs || M.cols !== u) throw new RangeError(`${id}: M is ${shapeOf(M)}, the topology needs ${inputs}x${u}`);
     if (c.data.length !== u) throw new RangeError(`${id}: c has ${c.data.length} values, the topology needs ${u}`);
-    if (spec.conditioned && (!N || N.rows !== spec.labels || N.cols !== u)) {
+    const outputN = spec.conditioned && hidden.length === 0;
+    if (outputN && (!N || N.rows !== spec.labels || N.cols !== u)) {
       throw new RangeError(`${id}: a conditioned synthesizer needs N of ${spec.labels}x${u}, got ${N ? shapeOf(N) : 'none'}`);
     }
-    // predictions t-d..t are pending when t is predicted: d + 1 slots
-    this.slots = Array.from({ length: spec.delay + 1 }, () => ({
+    if (!outputN && N) throw new RangeError(`${id}: N (${shapeOf(N)}) given, but ${spec.conditioned ? 'an MLP synthesizer takes its labels in hidden layer 0' : 'the synthesizer is not conditioned'}`);
+    this.slotsOf.push([add(M), add(c), add(N)]);
+    this.optimizer = new Optimizer(optimizerOf(spec), params);
+    this.activations = widths.map((w) => zeros(batchSize, w));
+    this.deltas = widths.map((w) => zeros(batchSize, w));
+    // predictions t-d..t are pending when t is predicted (d + 1 slots), and the target of the
+    // next batch may arrive before its prediction when the two come from different threads
+    this.slots = Array.from({ length: spec.delay + 2 }, () => ({
       batch: -1,
       hasTarget: false,
+      hasPrediction: false,
       h: zeros(batchSize, u),
       y: spec.conditioned ? zeros(batchSize, spec.labels) : null,
       prediction: zeros(batchSize, u),
@@ -57,7 +105,8 @@ export class Synthesizer {
   /** The batches whose targets must have arrived before batch `batch` can be predicted. */
   canPredict(batch: number): boolean {
     for (let s = this.nextRefit; s <= batch - 1 - this.spec.delay; s++) {
-      if (!this.slotOf(s).hasTarget) return false;
+      const slot = this.slotOf(s);
+      if (slot.batch !== s || !slot.hasTarget) return false;
     }
     return true;
   }
@@ -69,9 +118,8 @@ export class Synthesizer {
   predict(batch: number, h: Matrix, y: Matrix | null): Matrix {
     if (batch !== this.nextPrediction) throw new Error(`${this.id}: asked to predict batch ${batch}, expected batch ${this.nextPrediction}`);
     this.applyRefitsThrough(batch - 1 - this.spec.delay);
-    const slot = this.slotOf(batch);
-    slot.batch = batch;
-    slot.hasTarget = false;
+    const slot = this.claim(batch);
+    slot.hasPrediction = true;
     copyInto(slot.h, h);
     if (slot.y) copyInto(slot.y, y ?? missingLabels(this.id));
     this.evaluate(slot.h, slot.y, slot.prediction);
@@ -86,15 +134,21 @@ export class Synthesizer {
 
   /**
    * Record the target batch `batch` produced (the true gradient, or the one the next layer sent
-   * upstream). Returns this batch's synthesizer loss `0.5 mean_rows(sum_cols((g_hat - g)²))`.
+   * upstream). Returns this batch's synthesizer loss `0.5 mean_rows(sum_cols((g_hat - g)²))`, or
+   * null when the target came before the prediction (then {@link lossOf} gives it after `predict`).
    */
-  target(batch: number, g: Matrix): number {
-    const slot = this.slotOf(batch);
-    if (slot.batch !== batch || slot.hasTarget) {
-      throw new Error(`${this.id}: target for batch ${batch}, which has no pending prediction`);
-    }
+  target(batch: number, g: Matrix): number | null {
+    const slot = this.claim(batch);
+    if (slot.hasTarget) throw new Error(`${this.id}: a second target for batch ${batch}`);
     copyInto(slot.target, g);
     slot.hasTarget = true;
+    return this.lossOf(batch);
+  }
+
+  /** The synthesizer loss of `batch` once both its prediction and its target are in, else null. */
+  lossOf(batch: number): number | null {
+    const slot = this.slotOf(batch);
+    if (slot.batch !== batch || !slot.hasTarget || !slot.hasPrediction) return null;
     const p = slot.prediction.data, t = slot.target.data;
     let sum = 0;
     for (let i = 0; i < p.length; i++) {
@@ -107,6 +161,19 @@ export class Synthesizer {
   /** Apply every refit whose target has arrived (the end of training). */
   drain(): void {
     while (this.nextRefit < this.nextPrediction && this.slotOf(this.nextRefit).hasTarget) this.applyRefitsThrough(this.nextRefit);
+  }
+
+  /** The slot of `batch`, taken for it if free (a slot frees when its refit is applied). */
+  private claim(batch: number): PendingRefit {
+    const slot = this.slotOf(batch);
+    if (slot.batch === batch) return slot;
+    if (slot.batch !== -1) {
+      throw new Error(`${this.id}: batch ${batch} arrived while batch ${slot.batch}'s refit is still pending (more than delay + 2 batches in flight)`);
+    }
+    slot.batch = batch;
+    slot.hasTarget = false;
+    slot.hasPrediction = false;
+    return slot;
   }
 
   /** Number of predictions whose refit is not applied yet. */
@@ -123,19 +190,50 @@ export class Synthesizer {
     }
   }
 
+  /**
+   * One optimiser step on the batch mean of `0.5 |g_hat - target|²` at the current parameters.
+   * Backpropagation through the hidden layers uses each layer's weights before their own step
+   * (plain SGD applies a layer's step as soon as the gradient below it is taken).
+   */
   private refit({ h, y, target }: PendingRefit): void {
-    const k = this.kernels, e = this.error, lr = this.spec.lr, B = this.batchSize;
+    const k = this.kernels, e = this.error, opt = this.optimizer, acts = this.activations, deltas = this.deltas;
     this.evaluate(h, y, e);
     const E = e.data, T = target.data;
     for (let i = 0; i < E.length; i++) E[i] -= T[i];
-    k.matmulTA(h, e, this.M, -lr / B, 1);
-    k.meanRows(e, this.c, -lr, 1);
-    if (this.N && y) k.matmulTA(y, e, this.N, -lr / B, 1);
+    const top = acts.length - 1, act = this.spec.activation ?? 'relu';
+    const below = (j: number, d: Matrix, W: Matrix) => {
+      // gradient with respect to hidden layer j's output, through W (not stepped yet)
+      k.matmulTB(d, W, deltas[j]);
+      k.activationGrad(act, acts[j], deltas[j], deltas[j]);
+    };
+    if (top >= 0) below(top, e, this.M);
+    const [iM, ic, iN] = this.slotsOf[this.slotsOf.length - 1];
+    opt.outer(iM, top >= 0 ? acts[top] : h, e);
+    opt.mean(ic, e);
+    if (iN >= 0 && y) opt.outer(iN, y, e);
+    for (let j = top; j >= 0; j--) {
+      const l = this.hidden[j], [iW, ib, iNj] = this.slotsOf[j];
+      if (j > 0) below(j - 1, deltas[j], l.W);
+      opt.outer(iW, j > 0 ? acts[j - 1] : h, deltas[j]);
+      opt.mean(ib, deltas[j]);
+      if (iNj >= 0 && y) opt.outer(iNj, y, deltas[j]);
+    }
+    opt.step();
   }
 
+  /** g_hat of (h, y) at the current parameters into `out` (hidden activations kept for a refit). */
   private evaluate(h: Matrix, y: Matrix | null, out: Matrix): void {
-    const k = this.kernels;
-    k.matmul(h, this.M, out);
+    const k = this.kernels, act = this.spec.activation ?? 'relu';
+    let a = h;
+    this.hidden.forEach((l, j) => {
+      const z = this.activations[j];
+      k.matmul(a, l.W, z);
+      k.addRowVector(z, l.b);
+      if (l.N && y) k.matmul(y, l.N, z, 1, 1);
+      k.activate(act, z);
+      a = z;
+    });
+    k.matmul(a, this.M, out);
     k.addRowVector(out, this.c);
     if (this.N && y) k.matmul(y, this.N, out, 1, 1);
   }

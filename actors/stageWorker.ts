@@ -1,0 +1,74 @@
+/**
+ * Worker thread entry of a pipeline stage: builds the stage's share of the network from
+ * `workerData`, runs it as a {@link stageMachine} actor, and answers the trainer's START and
+ * DRAIN. Every tensor between stages goes through shared memory (see transport.ts).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { type AnyActorRef, createActor } from 'xstate';
+import { DivergenceError } from '../lib/errors.ts';
+import { buildNetwork } from '../lib/network.ts';
+import { stageMachine } from './stageMachine.ts';
+import { schedulingFor } from './schedulers.ts';
+import { workerStageLink } from './transport.ts';
+import { type StageWorkerInit, type WorkerMessage, relayInspection, selectKernels } from './workerProtocol.ts';
+
+const init = workerData as StageWorkerInit;
+const port = parentPort!;
+const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer);
+
+selectKernels(init.kernels);
+const network = buildNetwork(init.topology, init.params);
+const link = workerStageLink(init.link);
+const relay = init.inspect ? relayInspection((events) => post({ kind: 'inspection', events }), `worker:${init.stage.index}`) : undefined;
+
+const ownKeys = Object.keys(network.params).filter((key) =>
+  init.stage.actors.some((id) => {
+    const [kind, i] = id.split(':');
+    return (kind === 'layer' && key.startsWith(`layer${i}.`)) || (kind === 'synthesizer' && key.startsWith(`synth${i}.`));
+  }),
+);
+
+const actor: AnyActorRef = createActor(stageMachine, {
+  id: `stage:${init.stage.index}`,
+  systemId: `stage:${init.stage.index}`,
+  inspect: relay,
+  input: {
+    network,
+    data: init.data,
+    steps: init.steps,
+    stage: init.stage,
+    // inside a stage the trampoline runs whatever arrives; the pipeline is across stages
+    scheduling: { ...schedulingFor('queue'), pipelined: true },
+    link,
+    report: (r) => {
+      switch (r.kind) {
+        case 'loss':
+          return post({ kind: 'loss', source: r.source, batch: r.message.batch, loss: r.message.loss, accuracy: r.message.accuracy });
+        case 'finished':
+          return post({ kind: 'finished' });
+        case 'drained': {
+          const params = Object.fromEntries(ownKeys.map((k) => [k, network.params[k].data.slice()]));
+          relay?.flush();
+          post({ kind: 'drained', params }, Object.values(params).map((d) => d.buffer as ArrayBuffer));
+          return link.close();
+        }
+        case 'failed': {
+          relay?.flush();
+          const e = r.error as Error;
+          return post({
+            kind: 'failed',
+            error: {
+              name: e?.name ?? 'Error',
+              message: e?.message ?? String(e),
+              stack: e?.stack,
+              divergence: e instanceof DivergenceError ? { actor: e.actor, batch: e.batch, tensor: e.tensor, detail: e.detail } : undefined,
+            },
+          });
+        }
+      }
+    },
+  },
+});
+
+port.on('message', (m: { kind: 'start' | 'drain' }) => actor.send({ type: m.kind === 'start' ? 'START' : 'DRAIN' }));
+actor.start();

@@ -1,0 +1,82 @@
+/**
+ * What the trainer and a worker stage say to each other: the stage's start-up data, and the
+ * messages it posts back. Tensors never go through here on the hot path (see transport.ts);
+ * losses are a few numbers; parameters cross once each way.
+ */
+import type { Dataset } from '../lib/data.ts';
+import { backend } from '../lib/kernels.ts';
+import type { Matrix } from '../lib/matrix.ts';
+import type { ParameterSet } from '../lib/params.ts';
+import type { Stage } from '../lib/placement.ts';
+import type { Topology } from '../lib/topology.ts';
+import { type TraceEvent, createTraceRelay } from './inspection.ts';
+import type { StageLinkInit } from './transport.ts';
+
+export interface StageWorkerInit {
+  stage: Stage;
+  topology: Topology;
+  /** every parameter (each stage builds the whole network and spawns its own actors) */
+  params: ParameterSet;
+  /** the data set in shared memory */
+  data: Dataset;
+  steps: number;
+  /** the kernel backend the trainer uses */
+  kernels: string;
+  /** relay inspection events as trace lines */
+  inspect: boolean;
+  link: StageLinkInit;
+}
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  /** set for a DivergenceError */
+  divergence?: { actor: string; batch: number; tensor: string; detail: string };
+}
+
+export type WorkerMessage =
+  | { kind: 'loss'; source: 'head' | number; batch: number; loss: number; accuracy?: number }
+  | { kind: 'finished' }
+  | { kind: 'drained'; params: Record<string, Float32Array> }
+  | { kind: 'failed'; error: SerializedError }
+  | { kind: 'inspection'; events: TraceEvent[] };
+
+/** A copy of a matrix in a SharedArrayBuffer, readable by every worker without copying. */
+export function shareMatrix(m: Matrix): Matrix {
+  const data = new Float32Array(new SharedArrayBuffer(m.data.length * 4));
+  data.set(m.data);
+  return { rows: m.rows, cols: m.cols, data };
+}
+
+/** A plain copy (never post a view into a larger buffer: structured clone would copy all of it). */
+export function detachMatrix(m: Matrix): Matrix {
+  return { rows: m.rows, cols: m.cols, data: m.data.slice() };
+}
+
+/** Use the kernel backend the trainer uses. */
+export function selectKernels(name: string): void {
+  if (backend().name !== name) throw new Error(`worker: kernel backend '${name}' is not available in this thread (have '${backend().name}')`);
+}
+
+/**
+ * A worker's inspection observer: each event becomes a trace line at once (no live tensors),
+ * posted in batches once per turn of the event loop.
+ */
+export function relayInspection(post: (events: TraceEvent[]) => void, thread: string) {
+  let pending: TraceEvent[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length) post(pending);
+    pending = [];
+  };
+  const observer = createTraceRelay((line) => {
+    pending.push(line);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  }, { thread });
+  return Object.assign(observer, { flush });
+}

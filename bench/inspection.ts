@@ -1,0 +1,135 @@
+/**
+ * `npm run bench -- inspection [--steps N] [--rounds R] [--backend typescript|wasm] [--no-stately] [--json]`:
+ * what watching the actors costs, on the seed network (24-128-64-12 DNI, batch 10,
+ * `shared/reference/dni.json`). The faster the kernels, the larger the share of inspection.
+ *
+ * Arms, run interleaved in one process (each round runs every arm once, in a rotated order) and
+ * compared by their median time per step:
+ * - `off`: no inspection, nobody on `metrics$` (what a training costs by default);
+ * - `off again`: the same, a second time: the ratio off-again / off is the noise floor, and the
+ *   figure for "inspection off costs nothing" (the off path runs no inspection code at all);
+ * - `metrics`: `metrics$` subscribed (loss, synthesizer loss, cosine, steps per second);
+ * - `trace`: the trace recorder writing every event to a JSONL file;
+ * - `trace, sample 10`: the same, keeping every 10th batch's events;
+ * - `stately`: `@statelyai/inspect` through our relay (no page connected).
+ */
+import { readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Inspection, createTraceRecorder } from '../actors/inspection.ts';
+import { createTraining } from '../actors/training.ts';
+import { backend, useBackend } from '../lib/kernels.ts';
+import { type LoadedCase, loadCase } from '../lib/reference.ts';
+
+interface Arm {
+  name: string;
+  /** an inspection for one run, and what it wrote */
+  make?: () => Promise<{ inspection: Inspection; done(): { lines?: number; bytes?: number } }>;
+  metrics?: boolean;
+}
+
+interface Result {
+  arm: string;
+  /** median µs per step over the rounds */
+  microsPerStep: number;
+  /** median over rounds ÷ the `off` median */
+  ratio: number;
+  linesPerStep?: number;
+  bytesPerStep?: number;
+}
+
+function option(args: string[], name: string, fallback: number): number {
+  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return fallback;
+  const raw = args[i].includes('=') ? args[i].split('=')[1] : args[i + 1];
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new RangeError(`--${name} needs a positive integer, got ${raw}`);
+  return n;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+async function runOnce(c: LoadedCase, steps: number, arm: Arm): Promise<{ seconds: number; lines?: number; bytes?: number }> {
+  const made = arm.make ? await arm.make() : null;
+  const training = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps, inspect: made?.inspection.inspect });
+  const sub = arm.metrics ? training.metrics$.subscribe(() => {}) : null;
+  const t0 = performance.now();
+  await training.run();
+  // what an inspector defers to timers belongs to the run: let those timers fire (every arm waits alike)
+  await new Promise((r) => setTimeout(r, 1));
+  await made?.inspection.close();
+  const seconds = (performance.now() - t0) / 1e3;
+  sub?.unsubscribe();
+  return { seconds, ...made?.done() };
+}
+
+export async function main(args: string[]): Promise<void> {
+  const steps = option(args, 'steps', 300);
+  const rounds = option(args, 'rounds', 7);
+  const json = args.includes('--json');
+  const file = join(tmpdir(), `dni-bench-trace-${process.pid}.jsonl`);
+  const b = args.find((a, i) => args[i - 1] === '--backend' || a.startsWith('--backend='));
+  const wanted = b?.replace('--backend=', '');
+  if (wanted === 'wasm') {
+    const wasm = await import('../lib/kernels-wasm.ts');
+    const w = wasm.wasmBackend();
+    if (!w) throw new Error(`the wasm backend is unavailable: ${wasm.wasmUnavailableReason()}`);
+    useBackend(w);
+  } else if (wanted !== undefined && wanted !== 'typescript') throw new RangeError(`--backend: typescript or wasm, got ${wanted}`);
+  const kernels = backend().name;
+  const c = loadCase(JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'shared', 'reference', 'dni.json'), 'utf8')));
+
+  const recorder = (sample: number): Arm['make'] => async () => {
+    const r = createTraceRecorder({ file, sample });
+    return { inspection: r, done: () => ({ lines: r.lines, bytes: statSync(file).size }) };
+  };
+  const arms: Arm[] = [
+    { name: 'off' },
+    { name: 'off again' },
+    { name: 'metrics', metrics: true },
+    { name: 'trace', make: recorder(1) },
+    { name: 'trace, sample 10', make: recorder(10) },
+  ];
+  if (!args.includes('--no-stately')) {
+    const { attachStatelyInspector } = await import('../actors/stately.ts');
+    arms.push({ name: 'stately', make: async () => ({ inspection: await attachStatelyInspector({ port: 0 }), done: () => ({}) }) });
+  }
+
+  // warm-up: JIT tiers for every path
+  for (const arm of arms) await runOnce(c, Math.min(steps, 100), arm);
+  const times = new Map<string, number[]>(arms.map((a) => [a.name, []]));
+  const written = new Map<string, { lines?: number; bytes?: number }>();
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < arms.length; k++) {
+      const arm = arms[(k + r) % arms.length];
+      const { seconds, ...w } = await runOnce(c, steps, arm);
+      times.get(arm.name)!.push(seconds / steps);
+      written.set(arm.name, w);
+    }
+    if (!json) process.stderr.write(`round ${r + 1}/${rounds}\r`);
+  }
+  rmSync(file, { force: true });
+
+  const off = median(times.get('off')!);
+  const results: Result[] = arms.map((a) => {
+    const m = median(times.get(a.name)!);
+    const w = written.get(a.name) ?? {};
+    const out: Result = { arm: a.name, microsPerStep: m * 1e6, ratio: m / off };
+    if (w.lines !== undefined) out.linesPerStep = w.lines / steps;
+    if (w.bytes !== undefined) out.bytesPerStep = w.bytes / steps;
+    return out;
+  });
+
+  if (!json) {
+    console.log(`inspection cost, seed network 24-128-64-12 DNI, ${kernels} kernels, ${steps} steps x ${rounds} interleaved rounds (median per step)\n`);
+    console.log(`${'arm'.padEnd(18)} ${'µs/step'.padStart(9)} ${'× off'.padStart(7)} ${'lines/step'.padStart(11)} ${'bytes/step'.padStart(11)}`);
+    for (const r of results) {
+      console.log(
+        `${r.arm.padEnd(18)} ${r.microsPerStep.toFixed(1).padStart(9)} ${r.ratio.toFixed(3).padStart(7)} ` +
+          `${r.linesPerStep === undefined ? '' : r.linesPerStep.toFixed(1).padStart(11)} ${r.bytesPerStep === undefined ? '' : r.bytesPerStep.toFixed(0).padStart(11)}`,
+      );
+    }
+    console.log('\n"off again" ÷ "off" is the noise floor: with inspection off no inspection code runs.');
+  }
+  console.log(JSON.stringify({ bench: 'inspection', kernels, steps, rounds, results }));
+}

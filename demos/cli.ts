@@ -1,0 +1,278 @@
+/**
+ * The command line every demo shares: `--steps N` or `--epochs N`, `--scheduler NAME`,
+ * `--trace FILE` (and `--sample N`), `--inspect` (and `--inspect-port N`), `--json`, plus the
+ * demo's own options. A bad or unknown flag prints the usage and exits with code 2.
+ */
+import { parseArgs } from 'node:util';
+import { type Inspection, type JsonValue, combineInspections, createTraceRecorder } from '../actors/inspection.ts';
+import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
+
+/** A demo's own option: `--learning-rate X` is `learningRate` in the result. */
+export interface DemoOption {
+  type: 'number' | 'string' | 'boolean';
+  /** one line for the usage text */
+  help: string;
+  /** the value's name in the usage text (`X`, `FILE`) */
+  value?: string;
+  default?: number | string | boolean;
+}
+
+type ValueOf<O extends DemoOption> = O['type'] extends 'number' ? number : O['type'] extends 'boolean' ? boolean : string;
+type DemoValues<E extends Record<string, DemoOption>> = {
+  -readonly [K in keyof E]: E[K] extends { default: number | string | boolean } ? ValueOf<E[K]> : ValueOf<E[K]> | undefined;
+};
+
+export interface DemoArgs {
+  /** `--steps N`: batch steps; undefined when `--epochs` was given instead */
+  steps: number | undefined;
+  /** `--epochs N`: passes over the data; undefined when `--steps` was given instead */
+  epochs: number | undefined;
+  scheduler: SchedulerName;
+  /** `--trace FILE`: write the actors' inspection events as JSON lines */
+  trace: string | undefined;
+  /** `--sample N`: with --trace or --inspect, keep only every Nth batch's events */
+  sample: number;
+  /** `--inspect`: show the actors in Stately's inspector through a page on 127.0.0.1 */
+  inspect: boolean;
+  inspectPort: number;
+  /** `--json`: results as one JSON object on the last stdout line */
+  json: boolean;
+  /** the arguments that are not options (only when the spec allows them) */
+  positionals: string[];
+}
+
+export interface DemoSpec<E extends Record<string, DemoOption> = Record<never, DemoOption>> {
+  /** the demo's file name without `.ts`, e.g. `binary-addition` */
+  name: string;
+  /** what the demo does, a line or two, printed above the options */
+  usage?: string;
+  /** defaults of the shared options (steps 1000 when neither steps nor epochs has one) */
+  defaults?: { steps?: number; epochs?: number; scheduler?: SchedulerName; sample?: number; inspectPort?: number };
+  /** the demo's own options */
+  options?: E;
+  /** what positional arguments mean (e.g. `[FILE]`); without it any is an error */
+  positionals?: string;
+}
+
+/** A bad command line; `exitCode` is 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+  readonly exitCode = 2;
+}
+
+const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** The usage text of a demo. */
+export function demoUsage(spec: DemoSpec<Record<string, DemoOption>>): string {
+  const d = spec.defaults ?? {};
+  const rows: [string, string][] = [
+    ['--steps N', `batch steps to train${d.steps !== undefined ? ` (default ${d.steps})` : d.epochs === undefined ? ' (default 1000)' : ''}`],
+    ['--epochs N', `passes over the data, instead of --steps${d.epochs !== undefined ? ` (default ${d.epochs})` : ''}`],
+    ['--scheduler NAME', `${SCHEDULERS.join(' | ')} (default ${d.scheduler ?? 'queue'})`],
+    ['--trace FILE', 'record what every actor does as JSON lines; view with: npm run inspect -- FILE'],
+    ['--sample N', `with --trace or --inspect: keep every Nth batch's events only (default ${d.sample ?? 1})`],
+    ['--inspect', "watch the actors in Stately's inspector: open the printed http://127.0.0.1 page (it needs internet)"],
+    ['--inspect-port N', `port of that page (default ${d.inspectPort ?? 8080})`],
+    ['--json', 'print the results as one JSON object on the last line'],
+  ];
+  for (const [key, o] of Object.entries(spec.options ?? {})) {
+    const flag = `--${kebab(key)}${o.type === 'boolean' ? '' : ` ${o.value ?? (o.type === 'number' ? 'X' : 'VALUE')}`}`;
+    rows.push([flag, `${o.help}${o.default !== undefined && o.type !== 'boolean' ? ` (default ${o.default})` : ''}`]);
+  }
+  rows.push(['-h, --help', 'this text']);
+  const width = Math.max(...rows.map(([f]) => f.length));
+  return [
+    `usage: npx tsx demos/${spec.name}.ts [options]${spec.positionals ? ` ${spec.positionals}` : ''}`,
+    ...(spec.usage ? ['', spec.usage] : []),
+    '',
+    ...rows.map(([f, h]) => `  ${f.padEnd(width)}  ${h}`),
+  ].join('\n');
+}
+
+/**
+ * Parse a demo's arguments, or throw a {@link UsageError} (see {@link parseDemoArgs} for the
+ * version that prints the usage and exits). Returns null for `--help`.
+ */
+export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<never, DemoOption>>(
+  argv: readonly string[],
+  spec: DemoSpec<E>,
+): (DemoArgs & DemoValues<E>) | null {
+  const extra = Object.entries(spec.options ?? {}) as [string, DemoOption][];
+  const shared = ['steps', 'epochs', 'scheduler', 'trace', 'sample', 'inspect', 'inspect-port', 'json', 'help'];
+  for (const [key] of extra) if (shared.includes(kebab(key))) throw new TypeError(`${spec.name}: option '${key}' is one of the shared ones`);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: true,
+      options: {
+        steps: { type: 'string' },
+        epochs: { type: 'string' },
+        scheduler: { type: 'string' },
+        trace: { type: 'string' },
+        sample: { type: 'string' },
+        inspect: { type: 'boolean' },
+        'inspect-port': { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+        ...Object.fromEntries(extra.map(([k, o]) => [kebab(k), { type: o.type === 'boolean' ? ('boolean' as const) : ('string' as const) }])),
+      },
+    });
+  } catch (err) {
+    // node's messages name the flag: "Unknown option '--stpes'", "Option '--steps <value>' argument missing"
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  if (v.help) return null;
+  if (parsed.positionals.length && !spec.positionals) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+  const d = spec.defaults ?? {};
+
+  if (v.steps !== undefined && v.epochs !== undefined) throw new UsageError('give --steps or --epochs, not both');
+  let steps = v.steps !== undefined ? integer(v.steps as string, '--steps', 0) : undefined;
+  const epochs = v.epochs !== undefined ? positive(v.epochs as string, '--epochs') : undefined;
+  if (steps === undefined && epochs === undefined && d.epochs === undefined) steps = d.steps ?? 1000;
+  const scheduler = (v.scheduler ?? d.scheduler ?? 'queue') as string;
+  if (!(SCHEDULERS as readonly string[]).includes(scheduler)) {
+    throw new UsageError(`unknown scheduler '${scheduler}' (expected one of ${SCHEDULERS.join(', ')})`);
+  }
+  const trace = v.trace as string | undefined;
+  if (trace === '') throw new UsageError('--trace needs a file name');
+  const sample = v.sample !== undefined ? integer(v.sample as string, '--sample', 1) : (d.sample ?? 1);
+  const inspectPort = v['inspect-port'] !== undefined ? integer(v['inspect-port'] as string, '--inspect-port', 0, 65535) : (d.inspectPort ?? 8080);
+  if (v.sample !== undefined && !trace && !v.inspect) throw new UsageError('--sample applies to --trace or --inspect: give one of them');
+
+  const out: Record<string, unknown> = {
+    steps,
+    epochs: epochs ?? (steps === undefined ? d.epochs : undefined),
+    scheduler,
+    trace,
+    sample,
+    inspect: Boolean(v.inspect),
+    inspectPort,
+    json: Boolean(v.json),
+    positionals: parsed.positionals,
+  };
+  for (const [key, o] of extra) {
+    const raw = v[kebab(key)];
+    if (raw === undefined) out[key] = o.type === 'boolean' ? Boolean(o.default) : o.default;
+    else if (o.type === 'number') {
+      const n = Number(raw);
+      if (raw === '' || !Number.isFinite(n)) throw new UsageError(`--${kebab(key)} needs a number, got '${String(raw)}'`);
+      out[key] = n;
+    } else out[key] = raw;
+  }
+  return out as DemoArgs & DemoValues<E>;
+}
+
+/**
+ * Parse a demo's arguments. On `--help` print the usage and exit 0; on a bad or unknown flag
+ * print what is wrong and the usage to stderr and exit 2.
+ *
+ * @example
+ * const args = parseDemoArgs(process.argv.slice(2), {
+ *   name: 'binary-addition',
+ *   usage: 'The seed network trained by backprop, DNI and cDNI side by side.',
+ *   defaults: { steps: 20_000 },
+ *   options: { lr: { type: 'number', default: 0.5, help: 'learning rate of every layer' } },
+ * });
+ * args.steps; args.scheduler; args.trace; args.lr;
+ */
+export function parseDemoArgs<E extends Record<string, DemoOption> = Record<never, DemoOption>>(
+  argv: readonly string[],
+  spec: DemoSpec<E>,
+): DemoArgs & DemoValues<E> {
+  try {
+    const args = tryParseDemoArgs(argv, spec);
+    if (args) return args;
+    console.log(demoUsage(spec));
+    process.exit(0);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`${spec.name}: ${err.message}\n\n${demoUsage(spec)}`);
+    process.exit(err.exitCode);
+  }
+}
+
+/** The steps to train: `--steps`, or `--epochs` times the batches in one pass over the data. */
+export function stepsOf(args: Pick<DemoArgs, 'steps' | 'epochs'>, batchesPerEpoch: number): number {
+  return args.steps ?? Math.round((args.epochs ?? 1) * batchesPerEpoch);
+}
+
+/** `out.jsonl` with label `dni` is `out.dni.jsonl`: one trace per training when a demo runs several. */
+export function traceFileFor(file: string, label?: string): string {
+  if (!label) return file;
+  const safe = label.replace(/[^\w.-]+/g, '-');
+  const dot = file.lastIndexOf('.');
+  return dot > file.lastIndexOf('/') ? `${file.slice(0, dot)}.${safe}${file.slice(dot)}` : `${file}.${safe}`;
+}
+
+export interface DemoInspector {
+  /**
+   * The inspection of one training (null when neither --trace nor --inspect was given): its
+   * own trace file (suffixed with `label` when given, see {@link traceFileFor}) and the shared
+   * Stately relay. Close it when that training has finished.
+   */
+  forRun(label?: string, meta?: { [key: string]: JsonValue }): Inspection | null;
+  /** with --inspect: keep serving Stately's page until Ctrl+C (it replays every event to a late page), then stop */
+  finish(): Promise<void>;
+}
+
+/**
+ * What `--trace`, `--sample` and `--inspect` ask for, ready to hand to each training.
+ *
+ * @example
+ * const inspector = await demoInspector(args, 'binary-addition');
+ * const inspection = inspector.forRun();
+ * const training = createTraining({ topology, data, steps, scheduler: args.scheduler, inspect: inspection?.inspect });
+ * await training.run();
+ * await inspection?.close();
+ * await inspector.finish();
+ */
+export async function demoInspector(args: DemoArgs, demo: string): Promise<DemoInspector> {
+  const stately = args.inspect
+    ? await (await import('../actors/stately.ts')).attachStatelyInspector({ port: args.inspectPort, sample: args.sample })
+    : null;
+  if (stately) {
+    console.error(
+      `${demo}: Stately inspector: open ${stately.url} in a browser with internet access ` +
+        '(the page embeds https://stately.ai/inspect; every event is replayed to a page opened later)',
+    );
+  }
+  return {
+    forRun(label, meta) {
+      const file = args.trace ? traceFileFor(args.trace, label) : null;
+      const recorder = file
+        ? createTraceRecorder({ file, sample: args.sample, meta: { demo, scheduler: args.scheduler, ...(label ? { run: label } : {}), ...meta } })
+        : null;
+      if (!recorder && !stately) return null;
+      if (file) console.error(`${demo}: recording the actors to ${file} (view: npm run inspect -- ${file})`);
+      // the relay outlives each training: closing a run closes its trace file only
+      const shared = stately ? { ...stately, close: async () => {} } : null;
+      return combineInspections(recorder, shared);
+    },
+    async finish() {
+      if (!stately) return;
+      console.error(`${demo}: training finished; ${stately.url} still serves the Stately inspector. Ctrl+C to stop.`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
+      await stately.close();
+    },
+  };
+}
+
+function integer(raw: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
+    throw new UsageError(`${flag} needs an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`}, got '${raw}'`);
+  }
+  return n;
+}
+
+function positive(raw: string, flag: string): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} needs a number > 0, got '${raw}'`);
+  return n;
+}

@@ -1,0 +1,410 @@
+/**
+ * The WebAssembly SIMD kernel backend (kernels in `lib/wasm/kernels.as.ts`, built to
+ * `lib/wasm/kernels.wasm` on install by `scripts/build-wasm.mjs`).
+ *
+ * Storage lives in one WebAssembly memory that never grows: growing would detach every
+ * Float32Array already handed out (a grown memory gets a new ArrayBuffer), so the memory is reserved
+ * once at its full size (1 GiB by default; untouched pages cost no RAM) and `alloc` carves it with a
+ * free list. When it is full, `alloc` throws and says how much was asked for and how much is free.
+ * Matrices allocated here are used by the kernels in place, with no copies; operands from anywhere
+ * else (a plain Float32Array, a subarray of a data set) are copied into a scratch region for the
+ * call, and an output outside is copied back.
+ *
+ * Never post a Float32Array from `alloc` to a worker as it is: structured clone copies its whole
+ * ArrayBuffer, which is the entire wasm memory (and listing it for transfer throws: a wasm memory's
+ * buffer cannot be detached). Copy it out (`slice()`) and transfer the copy.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Activation } from './activations.ts';
+import { type KernelBackend, typescriptBackend } from './kernels.ts';
+import type { Matrix } from './matrix.ts';
+
+/** The WebAssembly backend: a KernelBackend plus its memory and allocator. */
+export interface WasmKernelBackend extends KernelBackend {
+  /** Give an array from `alloc` back (the array must not be used afterwards). */
+  free(data: Float32Array): void;
+  /** Whether `data` is a view into this backend's memory (so kernels use it without copying). */
+  owns(data: Float32Array): boolean;
+  /** Bytes reserved, in use by `alloc`, and free (the largest free block bounds one allocation). */
+  usage(): { reservedBytes: number; usedBytes: number; freeBytes: number; largestFreeBytes: number };
+}
+
+export interface WasmBackendOptions {
+  /** Size of the (never growing) memory in MiB; default 1024, or `DNI_WASM_MEMORY_MB`. */
+  memoryMiB?: number;
+  /** Path of the compiled kernels; default lib/wasm/kernels.wasm. */
+  wasmPath?: string;
+}
+
+interface Exports {
+  scratchFloats(): number;
+  init(scratch: number): void;
+  heapBase(): number;
+  matmul(pa: number, pb: number, pc: number, m: number, k: number, n: number, alpha: number, beta: number): void;
+  matmulTA(pa: number, pb: number, pc: number, m: number, k: number, n: number, alpha: number, beta: number): void;
+  matmulTB(pa: number, pb: number, pc: number, m: number, k: number, n: number, alpha: number, beta: number): void;
+  addRowVector(pm: number, pv: number, rows: number, cols: number): void;
+  meanRows(pm: number, pout: number, rows: number, cols: number, alpha: number, beta: number): void;
+  activate(kind: number, p: number, len: number): number;
+  activationGrad(kind: number, ph: number, pg: number, pout: number, len: number): void;
+}
+
+const KIND: Record<Activation, number> = { sigmoid: 0, tanh: 1, relu: 2, linear: 3 };
+const ALIGN = 64; // bytes: a cache line, and 16-byte v128 alignment for every allocation
+const GUARD = 64; // bytes left unused at the top: vector tails may read up to 12 bytes past an operand
+const PAGE = 65536;
+const DEFAULT_WASM = fileURLToPath(new URL('./wasm/kernels.wasm', import.meta.url));
+
+// `() -> v128 { f32x4.add(i8x16.splat(0), i8x16.splat(0)) }`: validates only where wasm SIMD exists.
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 0, 253, 15, 65, 0, 253, 15, 253,
+  228, 1, 11,
+]);
+
+/**
+ * First-fit free list over [start, end) of the memory, in ALIGN-byte units. Blocks are kept sorted
+ * by offset and merged with their neighbours on free, so a training that allocates once and frees at
+ * the end never fragments.
+ */
+class FreeList {
+  private readonly starts: number[] = [];
+  private readonly sizes: number[] = [];
+  private readonly live = new Map<number, { bytes: number; length: number }>();
+  used = 0;
+
+  constructor(start: number, private readonly end: number) {
+    this.starts.push(start);
+    this.sizes.push(end - start);
+  }
+
+  alloc(bytes: number, length: number): number {
+    const need = Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+    for (let i = 0; i < this.starts.length; i++) {
+      if (this.sizes[i] < need) continue;
+      const at = this.starts[i];
+      if (this.sizes[i] === need) {
+        this.starts.splice(i, 1);
+        this.sizes.splice(i, 1);
+      } else {
+        this.starts[i] += need;
+        this.sizes[i] -= need;
+      }
+      this.live.set(at, { bytes: need, length });
+      this.used += need;
+      return at;
+    }
+    return -1;
+  }
+
+  /** Size in bytes of the live block at `at` of `length` floats, or -1 when there is none. */
+  release(at: number, length: number): number {
+    const block = this.live.get(at);
+    if (!block || block.length !== length) return -1;
+    this.live.delete(at);
+    this.used -= block.bytes;
+    // binary search for the first free block after `at`, then merge with both neighbours
+    let lo = 0, hi = this.starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.starts[mid] < at) lo = mid + 1;
+      else hi = mid;
+    }
+    let start = at, size = block.bytes;
+    if (lo < this.starts.length && at + size === this.starts[lo]) {
+      size += this.sizes[lo];
+      this.starts.splice(lo, 1);
+      this.sizes.splice(lo, 1);
+    }
+    if (lo > 0 && this.starts[lo - 1] + this.sizes[lo - 1] === start) {
+      lo--;
+      start = this.starts[lo];
+      size += this.sizes[lo];
+      this.starts.splice(lo, 1);
+      this.sizes.splice(lo, 1);
+    }
+    this.starts.splice(lo, 0, start);
+    this.sizes.splice(lo, 0, size);
+    return block.bytes;
+  }
+
+  free(): { freeBytes: number; largestFreeBytes: number } {
+    let freeBytes = 0, largestFreeBytes = 0;
+    for (const s of this.sizes) {
+      freeBytes += s;
+      largestFreeBytes = Math.max(largestFreeBytes, s);
+    }
+    return { freeBytes, largestFreeBytes };
+  }
+
+  get capacity(): number {
+    return this.end;
+  }
+}
+
+function checkGemm(op: string, m: number, k: number, k2: number, n: number, out: Matrix): void {
+  if (k !== k2 || out.rows !== m || out.cols !== n) {
+    throw new RangeError(`${op}: inner sizes ${k} and ${k2} with output ${out.rows}x${out.cols} (expected ${m}x${n})`);
+  }
+}
+
+function checkLength(op: string, name: string, x: Matrix): void {
+  if (x.data.length < x.rows * x.cols) {
+    throw new RangeError(`${op}: ${name} is ${x.rows}x${x.cols} but holds only ${x.data.length} values`);
+  }
+}
+
+/**
+ * A new WebAssembly backend with its own memory, or throws with the reason it cannot be built
+ * (missing .wasm, no SIMD, memory not available). Most code wants {@link wasmBackend} instead.
+ *
+ * @example
+ * const wasm = createWasmBackend({ memoryMiB: 64 });
+ * const a = { rows: 2, cols: 2, data: wasm.alloc(4) };
+ */
+export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelBackend {
+  const path = options.wasmPath ?? DEFAULT_WASM;
+  const mib = options.memoryMiB ?? Number(process.env.DNI_WASM_MEMORY_MB ?? 1024);
+  if (!Number.isInteger(mib) || mib < 1 || mib > 4095) throw new RangeError(`wasm backend: memory of ${mib} MiB (must be 1..4095)`);
+  if (!WebAssembly.validate(SIMD_PROBE)) throw new Error('wasm backend: this engine has no WebAssembly SIMD');
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (err) {
+    throw new Error(`wasm backend: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err}); run \`npm run build:wasm\``);
+  }
+  const pages = (mib * 1024 * 1024) / PAGE;
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+  const wasm = instance.exports as unknown as Exports;
+
+  // the memory never grows, so this buffer (and every view on it) stays valid for good
+  const buffer = memory.buffer;
+  const heap = new Float32Array(buffer);
+  const base = Math.ceil(wasm.heapBase() / ALIGN) * ALIGN;
+  const arena = new FreeList(base, buffer.byteLength - GUARD);
+
+  const reserve = (length: number, what: string): number => {
+    const at = arena.alloc(length * 4, length);
+    if (at < 0) {
+      const { freeBytes, largestFreeBytes } = arena.free();
+      throw new RangeError(
+        `wasm backend: out of memory ${what}: ${length} floats (${length * 4} bytes) requested, ` +
+          `${arena.used} of ${arena.capacity} bytes in use, ${freeBytes} free, largest free block ${largestFreeBytes}; ` +
+          `free() matrices you no longer need or raise DNI_WASM_MEMORY_MB`,
+      );
+    }
+    return at;
+  };
+
+  const scratchFloats = wasm.scratchFloats();
+  wasm.init(reserve(scratchFloats, 'for the kernel scratch'));
+
+  // staging for operands outside the memory; grows on demand and is reused across calls, except
+  // that a stage above STAGE_KEEP floats is given back after its call (see copyBack)
+  const STAGE_KEEP = 1 << 22;
+  let stage = -1, stageFloats = 0, stageUsed = 0;
+  const stageReset = (floats: number): void => {
+    if (floats > stageFloats) {
+      const want = Math.max(floats, stageFloats * 2, 4096);
+      if (stage >= 0) arena.release(stage, stageFloats);
+      stage = -1;
+      stageFloats = 0;
+      stage = reserve(want, 'to stage operands that live outside it');
+      stageFloats = want;
+    }
+    stageUsed = 0;
+  };
+  /** Byte offset of `x`'s first `len` floats in the memory, staging a copy when it lives elsewhere. */
+  const place = (x: Float32Array, len: number, copyIn: boolean): number => {
+    if (x.buffer === buffer) return x.byteOffset;
+    const at = stage + stageUsed * 4;
+    if (copyIn) heap.set(len === x.length ? x : x.subarray(0, len), at >> 2);
+    stageUsed += Math.ceil(len / 16) * 16;
+    return at;
+  };
+  const outside = (x: Float32Array, len: number): number => (x.buffer === buffer ? 0 : Math.ceil(len / 16) * 16);
+  /** After a staged call: copy an output that lives elsewhere back, and give a huge stage back. */
+  const copyBack = (x: Float32Array, at: number, len: number): void => {
+    if (x.buffer !== buffer) x.set(heap.subarray(at >> 2, (at >> 2) + len));
+    if (stageFloats > STAGE_KEEP) {
+      arena.release(stage, stageFloats);
+      stage = -1;
+      stageFloats = 0;
+    }
+  };
+
+  type Gemm = 'matmul' | 'matmulTA' | 'matmulTB';
+  const gemm = (op: Gemm, a: Matrix, b: Matrix, out: Matrix, m: number, k: number, n: number, alpha: number, beta: number): Matrix => {
+    checkLength(op, 'A', a);
+    checkLength(op, 'B', b);
+    checkLength(op, 'out', out);
+    const la = a.rows * a.cols, lb = b.rows * b.cols, lc = m * n;
+    const A = a.data, B = b.data, C = out.data;
+    if (A.buffer === buffer && B.buffer === buffer && C.buffer === buffer) {
+      wasm[op](A.byteOffset, B.byteOffset, C.byteOffset, m, k, n, alpha, beta);
+      return out;
+    }
+    stageReset(outside(A, la) + outside(B, lb) + outside(C, lc));
+    const pa = place(A, la, true), pb = place(B, lb, true), pc = place(C, lc, beta !== 0);
+    wasm[op](pa, pb, pc, m, k, n, alpha, beta);
+    copyBack(C, pc, lc);
+    return out;
+  };
+
+  const backend: WasmKernelBackend = {
+    name: 'wasm',
+
+    alloc(length) {
+      if (!Number.isInteger(length) || length < 0) throw new RangeError(`wasm backend: alloc(${length})`);
+      if (length === 0) return new Float32Array(buffer, base, 0);
+      const at = reserve(length, 'in alloc');
+      const data = new Float32Array(buffer, at, length);
+      data.fill(0); // a recycled block holds old values
+      return data;
+    },
+
+    free(data) {
+      if (data.length === 0 && data.buffer === buffer) return;
+      if (data.buffer !== buffer || arena.release(data.byteOffset, data.length) < 0) {
+        throw new RangeError(`wasm backend: free() of ${data.length} floats that alloc() did not return (or freed twice)`);
+      }
+    },
+
+    owns: (data) => data.buffer === buffer,
+
+    usage() {
+      return { reservedBytes: buffer.byteLength, usedBytes: arena.used, ...arena.free() };
+    },
+
+    matmul(a, b, out, alpha = 1, beta = 0) {
+      checkGemm('matmul', a.rows, a.cols, b.rows, b.cols, out);
+      return gemm('matmul', a, b, out, a.rows, a.cols, b.cols, alpha, beta);
+    },
+
+    matmulTA(a, b, out, alpha = 1, beta = 0) {
+      checkGemm('matmulTA', a.cols, a.rows, b.rows, b.cols, out);
+      return gemm('matmulTA', a, b, out, a.cols, a.rows, b.cols, alpha, beta);
+    },
+
+    matmulTB(a, b, out, alpha = 1, beta = 0) {
+      checkGemm('matmulTB', a.rows, a.cols, b.cols, b.rows, out);
+      return gemm('matmulTB', a, b, out, a.rows, a.cols, b.rows, alpha, beta);
+    },
+
+    addRowVector(m, v) {
+      if (v.data.length !== m.cols) throw new RangeError(`addRowVector: vector of ${v.data.length} for ${m.cols} columns`);
+      checkLength('addRowVector', 'm', m);
+      const M = m.data, V = v.data, len = m.rows * m.cols;
+      if (M.buffer === buffer && V.buffer === buffer) {
+        wasm.addRowVector(M.byteOffset, V.byteOffset, m.rows, m.cols);
+        return m;
+      }
+      stageReset(outside(M, len) + outside(V, m.cols));
+      const pm = place(M, len, true), pv = place(V, m.cols, true);
+      wasm.addRowVector(pm, pv, m.rows, m.cols);
+      copyBack(M, pm, len);
+      return m;
+    },
+
+    meanRows(m, out, alpha = 1, beta = 0) {
+      if (out.data.length !== m.cols) throw new RangeError(`meanRows: output of ${out.data.length} for ${m.cols} columns`);
+      checkLength('meanRows', 'm', m);
+      const M = m.data, O = out.data, len = m.rows * m.cols;
+      if (M.buffer === buffer && O.buffer === buffer) {
+        wasm.meanRows(M.byteOffset, O.byteOffset, m.rows, m.cols, alpha, beta);
+        return out;
+      }
+      stageReset(outside(M, len) + outside(O, m.cols));
+      const pm = place(M, len, true), po = place(O, m.cols, beta !== 0);
+      wasm.meanRows(pm, po, m.rows, m.cols, alpha, beta);
+      copyBack(O, po, m.cols);
+      return out;
+    },
+
+    activate(kind, z) {
+      const code = KIND[kind];
+      if (code === undefined) throw new RangeError(`activate: unknown activation ${String(kind)}`);
+      const Z = z.data, len = Z.length;
+      if (Z.buffer === buffer) return wasm.activate(code, Z.byteOffset, len);
+      stageReset(outside(Z, len));
+      const pz = place(Z, len, true);
+      const sum = wasm.activate(code, pz, len);
+      copyBack(Z, pz, len);
+      return sum;
+    },
+
+    activationGrad(kind, h, g, out) {
+      const code = KIND[kind];
+      if (code === undefined) throw new RangeError(`activationGrad: unknown activation ${String(kind)}`);
+      const H = h.data, G = g.data, O = out.data, len = H.length;
+      if (G.length < len || O.length < len) {
+        throw new RangeError(`activationGrad: h has ${len} values, g ${G.length}, out ${O.length}`);
+      }
+      if (kind === 'linear') {
+        if (O !== G) O.set(G.length === len ? G : G.subarray(0, len));
+        return out;
+      }
+      if (H.buffer === buffer && G.buffer === buffer && O.buffer === buffer) {
+        wasm.activationGrad(code, H.byteOffset, G.byteOffset, O.byteOffset, len);
+        return out;
+      }
+      stageReset(outside(H, len) + outside(G, len) + outside(O, len));
+      const ph = place(H, len, true), pg = place(G, len, true), po = O === G ? pg : place(O, len, false);
+      wasm.activationGrad(code, ph, pg, po, len);
+      copyBack(O, po, len);
+      return out;
+    },
+  };
+  return backend;
+}
+
+let shared: WasmKernelBackend | null | undefined;
+let unavailable: string | undefined;
+
+/**
+ * The process-wide WebAssembly backend (built on first use, synchronously), or null when it cannot
+ * run here; {@link wasmUnavailableReason} then says why.
+ *
+ * @example
+ * useBackend(wasmBackend() ?? typescriptBackend);
+ */
+export function wasmBackend(): WasmKernelBackend | null {
+  if (shared === undefined) {
+    try {
+      shared = createWasmBackend();
+    } catch (err) {
+      shared = null;
+      unavailable = (err as Error).message;
+    }
+  }
+  return shared;
+}
+
+/** Why {@link wasmBackend} returned null (undefined when it did not). */
+export function wasmUnavailableReason(): string | undefined {
+  wasmBackend();
+  return unavailable;
+}
+
+/**
+ * The fastest backend available: wasm when it loads, else typescript. `DNI_BACKEND=typescript|wasm`
+ * overrides the choice (`wasm` throws when it cannot load rather than falling back quietly).
+ * It only picks: pass the result to `useBackend` before building a training.
+ *
+ * @example
+ * useBackend(autoBackend());
+ */
+export function autoBackend(): KernelBackend {
+  const wanted = process.env.DNI_BACKEND;
+  if (wanted === 'typescript') return typescriptBackend;
+  if (wanted === 'wasm') {
+    const b = wasmBackend();
+    if (!b) throw new Error(`DNI_BACKEND=wasm but the wasm backend is unavailable: ${unavailable}`);
+    return b;
+  }
+  if (wanted !== undefined && wanted !== '') {
+    throw new RangeError(`DNI_BACKEND=${wanted}: expected typescript or wasm`);
+  }
+  return wasmBackend() ?? typescriptBackend;
+}

@@ -1,0 +1,603 @@
+// @ts-nocheck: AssemblyScript (v128, f32, usize, @inline), compiled by scripts/build-wasm.mjs with asc, not by tsc.
+/**
+ * WebAssembly SIMD kernels behind `lib/kernels-wasm.ts`. Same semantics as the TypeScript backend in
+ * `lib/kernels.ts`; row-major float32 matrices; every pointer is a byte offset into the memory the
+ * host imports (`env.memory`). No allocation here: the host owns the memory and hands over one
+ * scratch region (`init`) for packed panels and ragged edges.
+ *
+ * GEMM: a 4×8 register tile (8 f32x4 accumulators, 2 loads of B and 4 broadcasts of A per step):
+ * V8 gives wasm 16 xmm registers, and 4×8 leaves room for the operands without spills. Small
+ * problems (the DNI seed: 10 rows) read B in place; tall ones pack KC×NC blocks of B into 8-wide
+ * panels first so the inner loop streams contiguous memory. A·Bᵀ with few rows uses dot products
+ * along k (both operands contiguous) instead of packing a transposed B it would use only once.
+ * Every multiply-add is an f32x4.mul and an f32x4.add: Node 20 has no relaxed SIMD (no FMA) by
+ * default, and a fused madd would round differently from engine to engine. Two instructions per
+ * four multiply-adds is what bounds these kernels (~12 flops per cycle on the machines here).
+ */
+
+const KC: i32 = 256; // k rows per packed block
+const NC: i32 = 256; // columns per packed block (a multiple of 8)
+const PACK_MIN_ROWS: i32 = 32; // packing pays once a panel is reused by >= 8 row tiles
+const PACK_MIN_B: i32 = 8192; // ... and B is too big to stay in L1 while it is read in place
+
+let pack: usize = 0; // KC*NC floats of packed B
+let edge: usize = 0; // 4×8 floats for ragged tiles and vector tails
+
+/** Floats the host must reserve for `init`. */
+export function scratchFloats(): i32 {
+  return KC * NC + 32;
+}
+
+/** Hand over the scratch region (64-byte aligned, `scratchFloats()` long). */
+export function init(scratch: usize): void {
+  pack = scratch;
+  edge = scratch + <usize>(KC * NC) * 4;
+}
+
+/** First byte after this module's static data: the host's allocator starts above it. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+// ---------------------------------------------------------------------------------------------
+// GEMM tiles. MR is a literal at every call site; the branches on it fold away after inlining.
+
+// @ts-ignore: decorator
+@inline function finish(pc: usize, acc: v128, va: v128, vb: v128, useBeta: bool): void {
+  let r = f32x4.mul(acc, va);
+  if (useBeta) r = f32x4.add(r, f32x4.mul(v128.load(pc), vb));
+  v128.store(pc, r);
+}
+
+/**
+ * C[0:MR, 0:8] = alpha * Σ_p A(r, p) B(p, 0:8) (+ beta * C): A(r, p) at pa + r*ars + p*aps,
+ * B row p at pb + p*bps, C row r at pc + r*cs (all strides in bytes).
+ */
+// @ts-ignore: decorator
+@inline function tile8(
+  MR: i32, pa: usize, ars: usize, aps: usize, pb: usize, bps: usize, pc: usize, cs: usize,
+  k: i32, va: v128, vb: v128, useBeta: bool,
+): void {
+  let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+  let a0 = pa, a1 = pa + ars, a2 = pa + 2 * ars, a3 = pa + 3 * ars;
+  for (let p = 0; p < k; p++) {
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(a0);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    if (MR > 1) {
+      a = v128.load32_splat(a1);
+      c10 = f32x4.add(c10, f32x4.mul(a, b0));
+      c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    }
+    if (MR > 2) {
+      a = v128.load32_splat(a2);
+      c20 = f32x4.add(c20, f32x4.mul(a, b0));
+      c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    }
+    if (MR > 3) {
+      a = v128.load32_splat(a3);
+      c30 = f32x4.add(c30, f32x4.mul(a, b0));
+      c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    }
+    a0 += aps; a1 += aps; a2 += aps; a3 += aps; pb += bps;
+  }
+  finish(pc, c00, va, vb, useBeta);
+  finish(pc + 16, c01, va, vb, useBeta);
+  if (MR > 1) { finish(pc + cs, c10, va, vb, useBeta); finish(pc + cs + 16, c11, va, vb, useBeta); }
+  if (MR > 2) { finish(pc + 2 * cs, c20, va, vb, useBeta); finish(pc + 2 * cs + 16, c21, va, vb, useBeta); }
+  if (MR > 3) { finish(pc + 3 * cs, c30, va, vb, useBeta); finish(pc + 3 * cs + 16, c31, va, vb, useBeta); }
+}
+
+/** As tile8 for 4 columns. */
+// @ts-ignore: decorator
+@inline function tile4(
+  MR: i32, pa: usize, ars: usize, aps: usize, pb: usize, bps: usize, pc: usize, cs: usize,
+  k: i32, va: v128, vb: v128, useBeta: bool,
+): void {
+  let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0;
+  let a0 = pa, a1 = pa + ars, a2 = pa + 2 * ars, a3 = pa + 3 * ars;
+  for (let p = 0; p < k; p++) {
+    const b = v128.load(pb);
+    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(a0), b));
+    if (MR > 1) c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(a1), b));
+    if (MR > 2) c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(a2), b));
+    if (MR > 3) c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(a3), b));
+    a0 += aps; a1 += aps; a2 += aps; a3 += aps; pb += bps;
+  }
+  finish(pc, c0, va, vb, useBeta);
+  if (MR > 1) finish(pc + cs, c1, va, vb, useBeta);
+  if (MR > 2) finish(pc + 2 * cs, c2, va, vb, useBeta);
+  if (MR > 3) finish(pc + 3 * cs, c3, va, vb, useBeta);
+}
+
+// @ts-ignore: decorator
+@inline function finish1(pc: usize, acc: f32, alpha: f32, beta: f32, useBeta: bool): void {
+  store<f32>(pc, useBeta ? alpha * acc + beta * load<f32>(pc) : alpha * acc);
+}
+
+/** As tile8 for one column (scalar). */
+// @ts-ignore: decorator
+@inline function tile1(
+  MR: i32, pa: usize, ars: usize, aps: usize, pb: usize, bps: usize, pc: usize, cs: usize,
+  k: i32, alpha: f32, beta: f32, useBeta: bool,
+): void {
+  let c0: f32 = 0, c1: f32 = 0, c2: f32 = 0, c3: f32 = 0;
+  let a0 = pa, a1 = pa + ars, a2 = pa + 2 * ars, a3 = pa + 3 * ars;
+  for (let p = 0; p < k; p++) {
+    const b = load<f32>(pb);
+    c0 += load<f32>(a0) * b;
+    if (MR > 1) c1 += load<f32>(a1) * b;
+    if (MR > 2) c2 += load<f32>(a2) * b;
+    if (MR > 3) c3 += load<f32>(a3) * b;
+    a0 += aps; a1 += aps; a2 += aps; a3 += aps; pb += bps;
+  }
+  finish1(pc, c0, alpha, beta, useBeta);
+  if (MR > 1) finish1(pc + cs, c1, alpha, beta, useBeta);
+  if (MR > 2) finish1(pc + 2 * cs, c2, alpha, beta, useBeta);
+  if (MR > 3) finish1(pc + 3 * cs, c3, alpha, beta, useBeta);
+}
+
+/** Row tails (m % 4) of one column strip, so every caller reads as "4 rows at a time". */
+// @ts-ignore: decorator
+@inline function strip8(
+  pa: usize, ars: usize, aps: usize, pb: usize, bps: usize, pc: usize, cs: usize,
+  m: i32, k: i32, va: v128, vb: v128, useBeta: bool,
+): void {
+  let i = 0;
+  for (; i + 4 <= m; i += 4) tile8(4, pa + <usize>i * ars, ars, aps, pb, bps, pc + <usize>i * cs, cs, k, va, vb, useBeta);
+  const r = m - i, ai = pa + <usize>i * ars, ci = pc + <usize>i * cs;
+  if (r == 3) tile8(3, ai, ars, aps, pb, bps, ci, cs, k, va, vb, useBeta);
+  else if (r == 2) tile8(2, ai, ars, aps, pb, bps, ci, cs, k, va, vb, useBeta);
+  else if (r == 1) tile8(1, ai, ars, aps, pb, bps, ci, cs, k, va, vb, useBeta);
+}
+
+/**
+ * C = alpha * A·B + beta * C with B read in place (row p of B at pb + p*bps; columns contiguous).
+ * `useBeta` false means C is write-only (beta == 0 ignores whatever C held, NaN included).
+ */
+function gemmDirect(
+  pa: usize, ars: usize, aps: usize, pb: usize, bps: usize, pc: usize, cs: usize,
+  m: i32, k: i32, n: i32, alpha: f32, beta: f32, useBeta: bool,
+): void {
+  const va = f32x4.splat(alpha), vb = f32x4.splat(beta);
+  let j = 0;
+  for (; j + 8 <= n; j += 8) strip8(pa, ars, aps, pb + <usize>j * 4, bps, pc + <usize>j * 4, cs, m, k, va, vb, useBeta);
+  if (j + 4 <= n) {
+    const bj = pb + <usize>j * 4, cj = pc + <usize>j * 4;
+    let i = 0;
+    for (; i + 4 <= m; i += 4) tile4(4, pa + <usize>i * ars, ars, aps, bj, bps, cj + <usize>i * cs, cs, k, va, vb, useBeta);
+    for (; i < m; i++) tile4(1, pa + <usize>i * ars, ars, aps, bj, bps, cj + <usize>i * cs, cs, k, va, vb, useBeta);
+    j += 4;
+  }
+  for (; j < n; j++) {
+    const bj = pb + <usize>j * 4, cj = pc + <usize>j * 4;
+    let i = 0;
+    for (; i + 4 <= m; i += 4) tile1(4, pa + <usize>i * ars, ars, aps, bj, bps, cj + <usize>i * cs, cs, k, alpha, beta, useBeta);
+    for (; i < m; i++) tile1(1, pa + <usize>i * ars, ars, aps, bj, bps, cj + <usize>i * cs, cs, k, alpha, beta, useBeta);
+  }
+}
+
+/**
+ * Pack B(kb:kb+kc, jb:jb+nc) into 8-wide panels, panel q at pack + q*kc*32, row p of it 32 bytes;
+ * columns past n are zero. B(p, j) is at pb + (p*ldb + j)*4, or pb + (j*ldb + p)*4 when transposed.
+ */
+function packB(pb: usize, ldb: i32, trans: bool, kb: i32, kc: i32, jb: i32, nc: i32, n: i32): void {
+  for (let q = 0; q < nc; q += 8) {
+    const dst = pack + <usize>q * <usize>kc * 4, j0 = jb + q, w = min(8, n - j0);
+    if (!trans && w == 8) {
+      let src = pb + (<usize>kb * <usize>ldb + <usize>j0) * 4;
+      for (let p = 0; p < kc; p++) {
+        v128.store(dst + <usize>p * 32, v128.load(src));
+        v128.store(dst + <usize>p * 32, v128.load(src, 16), 16);
+        src += <usize>ldb * 4;
+      }
+    } else {
+      if (w < 8) memory.fill(dst, 0, <usize>kc * 32);
+      for (let c = 0; c < w; c++) {
+        const j = j0 + c;
+        for (let p = 0; p < kc; p++) {
+          const src = trans ? pb + (<usize>j * <usize>ldb + <usize>(kb + p)) * 4 : pb + (<usize>(kb + p) * <usize>ldb + <usize>j) * 4;
+          store<f32>(dst + <usize>p * 32 + <usize>c * 4, load<f32>(src));
+        }
+      }
+    }
+  }
+}
+
+/** A ragged last panel (w < 8 columns of C): compute into the edge tile, copy the w columns back. */
+function raggedPanel(
+  pa: usize, ars: usize, aps: usize, pp: usize, pc: usize, cs: usize,
+  m: i32, kc: i32, w: i32, va: v128, vb: v128, useBeta: bool,
+): void {
+  for (let i = 0; i < m; i += 4) {
+    const rows = min(4, m - i);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < w; c++) store<f32>(edge + <usize>(r * 8 + c) * 4, load<f32>(pc + <usize>(i + r) * cs + <usize>c * 4));
+    }
+    strip8(pa + <usize>i * ars, ars, aps, pp, 32, edge, 32, rows, kc, va, vb, useBeta);
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < w; c++) store<f32>(pc + <usize>(i + r) * cs + <usize>c * 4, load<f32>(edge + <usize>(r * 8 + c) * 4));
+    }
+  }
+}
+
+/** C = alpha * A·op(B) + beta * C through packed KC×NC blocks of B (k > 0). */
+function gemmPacked(
+  pa: usize, ars: usize, aps: usize, pb: usize, ldb: i32, transB: bool, pc: usize,
+  m: i32, k: i32, n: i32, alpha: f32, beta: f32,
+): void {
+  const cs = <usize>n * 4, va = f32x4.splat(alpha);
+  for (let kb = 0; kb < k; kb += KC) {
+    const kc = min(KC, k - kb);
+    // the first k block applies beta; later ones accumulate onto it
+    const useBeta = kb > 0 || beta != 0, vb = f32x4.splat(kb > 0 ? 1 : beta);
+    const ak = pa + <usize>kb * aps;
+    for (let jb = 0; jb < n; jb += NC) {
+      const nc = min(NC, n - jb);
+      packB(pb, ldb, transB, kb, kc, jb, nc, n);
+      const full = nc & ~7;
+      for (let i = 0; i < m; i += 4) {
+        const ai = ak + <usize>i * ars, ci = pc + <usize>i * cs + <usize>jb * 4, rows = min(4, m - i);
+        for (let q = 0; q < full; q += 8) {
+          const pp = pack + <usize>q * <usize>kc * 4, cq = ci + <usize>q * 4;
+          if (rows == 4) tile8(4, ai, ars, aps, pp, 32, cq, cs, kc, va, vb, useBeta);
+          else if (rows == 3) tile8(3, ai, ars, aps, pp, 32, cq, cs, kc, va, vb, useBeta);
+          else if (rows == 2) tile8(2, ai, ars, aps, pp, 32, cq, cs, kc, va, vb, useBeta);
+          else tile8(1, ai, ars, aps, pp, 32, cq, cs, kc, va, vb, useBeta);
+        }
+      }
+      if (full < nc) {
+        raggedPanel(ak, ars, aps, pack + <usize>full * <usize>kc * 4, pc + <usize>(jb + full) * 4, cs, m, kc, nc - full, va, vb, useBeta);
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function packs(m: i32, k: i32, n: i32): bool {
+  return m >= PACK_MIN_ROWS && k > 0 && n >= 8 && <i64>k * <i64>n >= PACK_MIN_B;
+}
+
+/** out = alpha · A·B + beta · out   (A m×k, B k×n, out m×n) */
+export function matmul(pa: usize, pb: usize, pc: usize, m: i32, k: i32, n: i32, alpha: f32, beta: f32): void {
+  if (packs(m, k, n)) gemmPacked(pa, <usize>k * 4, 4, pb, n, false, pc, m, k, n, alpha, beta);
+  else gemmDirect(pa, <usize>k * 4, 4, pb, <usize>n * 4, pc, <usize>n * 4, m, k, n, alpha, beta, beta != 0);
+}
+
+/** out = alpha · Aᵀ·B + beta · out  (A k×m, B k×n, out m×n) */
+export function matmulTA(pa: usize, pb: usize, pc: usize, m: i32, k: i32, n: i32, alpha: f32, beta: f32): void {
+  if (packs(m, k, n)) gemmPacked(pa, 4, <usize>m * 4, pb, n, false, pc, m, k, n, alpha, beta);
+  else gemmDirect(pa, 4, <usize>m * 4, pb, <usize>n * 4, pc, <usize>n * 4, m, k, n, alpha, beta, beta != 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A·Bᵀ with few rows: dot products along k, 2 rows × 4 columns of C per tile.
+
+/** [Σ c0, Σ c1, Σ c2, Σ c3] (lane sums). */
+// @ts-ignore: decorator
+@inline function hsum4(c0: v128, c1: v128, c2: v128, c3: v128): v128 {
+  const s01 = f32x4.add(f32x4.shuffle(c0, c1, 0, 4, 1, 5), f32x4.shuffle(c0, c1, 2, 6, 3, 7));
+  const s23 = f32x4.add(f32x4.shuffle(c2, c3, 0, 4, 1, 5), f32x4.shuffle(c2, c3, 2, 6, 3, 7));
+  return f32x4.add(f32x4.shuffle(s01, s23, 0, 1, 4, 5), f32x4.shuffle(s01, s23, 2, 3, 6, 7));
+}
+
+// @ts-ignore: decorator
+@inline function hsum1(c: v128): f32 {
+  const s = f32x4.add(c, f32x4.shuffle(c, c, 2, 3, 0, 1));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1);
+}
+
+/** Lanes [0, rem) all ones, the rest zero (rem in 0..3). */
+// @ts-ignore: decorator
+@inline function laneMask(rem: i32): v128 {
+  return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(rem));
+}
+
+/**
+ * C[0:MR, 0:NR] for A rows at pa (+lda), B rows at pb (+ldb), NR 4 (vector store) or 1.
+ * k runs in steps of 4; the last partial step loads 4 lanes and masks the ones past k (reading
+ * up to 12 bytes past a row stays inside the memory: the host keeps a guard at its top).
+ */
+// @ts-ignore: decorator
+@inline function dotTile(
+  MR: i32, NR: i32, pa: usize, lda: usize, pb: usize, ldb: usize, pc: usize, cs: usize,
+  k: i32, alpha: f32, beta: f32, useBeta: bool,
+): void {
+  let c00 = f32x4.splat(0), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+  const a1 = pa + lda, b1 = pb + ldb, b2 = pb + 2 * ldb, b3 = pb + 3 * ldb;
+  const k4 = k & ~3;
+  let o: usize = 0;
+  for (; o < <usize>k4 * 4; o += 16) {
+    const x0 = v128.load(pa + o);
+    const y0 = v128.load(pb + o);
+    c00 = f32x4.add(c00, f32x4.mul(x0, y0));
+    if (NR > 1) {
+      const y1 = v128.load(b1 + o), y2 = v128.load(b2 + o), y3 = v128.load(b3 + o);
+      c01 = f32x4.add(c01, f32x4.mul(x0, y1));
+      c02 = f32x4.add(c02, f32x4.mul(x0, y2));
+      c03 = f32x4.add(c03, f32x4.mul(x0, y3));
+      if (MR > 1) {
+        const x1 = v128.load(a1 + o);
+        c10 = f32x4.add(c10, f32x4.mul(x1, y0));
+        c11 = f32x4.add(c11, f32x4.mul(x1, y1));
+        c12 = f32x4.add(c12, f32x4.mul(x1, y2));
+        c13 = f32x4.add(c13, f32x4.mul(x1, y3));
+      }
+    } else if (MR > 1) {
+      c10 = f32x4.add(c10, f32x4.mul(v128.load(a1 + o), y0));
+    }
+  }
+  if (k4 < k) {
+    const mask = laneMask(k - k4);
+    const x0 = v128.and(v128.load(pa + o), mask), y0 = v128.and(v128.load(pb + o), mask);
+    c00 = f32x4.add(c00, f32x4.mul(x0, y0));
+    if (NR > 1) {
+      const y1 = v128.and(v128.load(b1 + o), mask), y2 = v128.and(v128.load(b2 + o), mask), y3 = v128.and(v128.load(b3 + o), mask);
+      c01 = f32x4.add(c01, f32x4.mul(x0, y1));
+      c02 = f32x4.add(c02, f32x4.mul(x0, y2));
+      c03 = f32x4.add(c03, f32x4.mul(x0, y3));
+      if (MR > 1) {
+        const x1 = v128.and(v128.load(a1 + o), mask);
+        c10 = f32x4.add(c10, f32x4.mul(x1, y0));
+        c11 = f32x4.add(c11, f32x4.mul(x1, y1));
+        c12 = f32x4.add(c12, f32x4.mul(x1, y2));
+        c13 = f32x4.add(c13, f32x4.mul(x1, y3));
+      }
+    } else if (MR > 1) {
+      c10 = f32x4.add(c10, f32x4.mul(v128.and(v128.load(a1 + o), mask), y0));
+    }
+  }
+  if (NR > 1) {
+    const va = f32x4.splat(alpha), vb = f32x4.splat(beta);
+    finish(pc, hsum4(c00, c01, c02, c03), va, vb, useBeta);
+    if (MR > 1) finish(pc + cs, hsum4(c10, c11, c12, c13), va, vb, useBeta);
+  } else {
+    finish1(pc, hsum1(c00), alpha, beta, useBeta);
+    if (MR > 1) finish1(pc + cs, hsum1(c10), alpha, beta, useBeta);
+  }
+}
+
+function gemmDotTB(pa: usize, pb: usize, pc: usize, m: i32, k: i32, n: i32, alpha: f32, beta: f32): void {
+  const lda = <usize>k * 4, ldb = <usize>k * 4, cs = <usize>n * 4, useBeta = beta != 0;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const bj = pb + <usize>j * ldb, cj = pc + <usize>j * 4;
+    let i = 0;
+    for (; i + 2 <= m; i += 2) dotTile(2, 4, pa + <usize>i * lda, lda, bj, ldb, cj + <usize>i * cs, cs, k, alpha, beta, useBeta);
+    if (i < m) dotTile(1, 4, pa + <usize>i * lda, lda, bj, ldb, cj + <usize>i * cs, cs, k, alpha, beta, useBeta);
+  }
+  for (; j < n; j++) {
+    const bj = pb + <usize>j * ldb, cj = pc + <usize>j * 4;
+    let i = 0;
+    for (; i + 2 <= m; i += 2) dotTile(2, 1, pa + <usize>i * lda, lda, bj, ldb, cj + <usize>i * cs, cs, k, alpha, beta, useBeta);
+    if (i < m) dotTile(1, 1, pa + <usize>i * lda, lda, bj, ldb, cj + <usize>i * cs, cs, k, alpha, beta, useBeta);
+  }
+}
+
+/** out = alpha · A·Bᵀ + beta · out  (A m×k, B n×k, out m×n) */
+export function matmulTB(pa: usize, pb: usize, pc: usize, m: i32, k: i32, n: i32, alpha: f32, beta: f32): void {
+  if (packs(m, k, n)) gemmPacked(pa, <usize>k * 4, 4, pb, k, true, pc, m, k, n, alpha, beta);
+  else gemmDotTB(pa, pb, pc, m, k, n, alpha, beta);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row vectors. meanRows and activationGrad run in f64 lanes with the TypeScript backend's operation
+// order, so they agree with it bit for bit (f64 products of f32 values are exact; one rounding).
+
+// @ts-ignore: decorator
+@inline function promoteHigh(v: v128): v128 {
+  return f64x2.promote_low_f32x4(i64x2.shuffle(v, v, 1, 1));
+}
+
+// @ts-ignore: decorator
+@inline function demote2(lo: v128, hi: v128): v128 {
+  return i64x2.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 2);
+}
+
+/** m[i, :] += v for every row i */
+export function addRowVector(pm: usize, pv: usize, rows: i32, cols: i32): void {
+  const c4 = cols & ~3;
+  for (let i = 0; i < rows; i++) {
+    const row = pm + <usize>i * <usize>cols * 4;
+    let j = 0;
+    for (; j < c4; j += 4) {
+      const o = <usize>j * 4;
+      v128.store(row + o, f32x4.add(v128.load(row + o), v128.load(pv + o)));
+    }
+    for (; j < cols; j++) {
+      const o = <usize>j * 4;
+      store<f32>(row + o, load<f32>(row + o) + load<f32>(pv + o));
+    }
+  }
+}
+
+/** out[j] = alpha/rows · Σ_i m[i, j] + beta · out[j] (beta == 0 ignores out) */
+export function meanRows(pm: usize, pout: usize, rows: i32, cols: i32, alpha: f64, beta: f64): void {
+  const s = alpha / <f64>rows, vs = f64x2.splat(s), vbeta = f64x2.splat(beta), rs = <usize>cols * 4;
+  const c4 = cols & ~3;
+  let j = 0;
+  for (; j < c4; j += 4) {
+    let lo = f64x2.splat(0), hi = lo, p = pm + <usize>j * 4;
+    for (let i = 0; i < rows; i++) {
+      const v = v128.load(p);
+      lo = f64x2.add(lo, f64x2.promote_low_f32x4(v));
+      hi = f64x2.add(hi, promoteHigh(v));
+      p += rs;
+    }
+    const po = pout + <usize>j * 4;
+    let tlo = f64x2.splat(0), thi = tlo;
+    if (beta != 0) {
+      const o = v128.load(po);
+      tlo = f64x2.mul(vbeta, f64x2.promote_low_f32x4(o));
+      thi = f64x2.mul(vbeta, promoteHigh(o));
+    }
+    v128.store(po, demote2(f64x2.add(f64x2.mul(vs, lo), tlo), f64x2.add(f64x2.mul(vs, hi), thi)));
+  }
+  for (; j < cols; j++) {
+    let acc: f64 = 0;
+    for (let i = 0; i < rows; i++) acc += <f64>load<f32>(pm + (<usize>i * <usize>cols + <usize>j) * 4);
+    const po = pout + <usize>j * 4;
+    store<f32>(po, <f32>(s * acc + (beta == 0 ? 0 : beta * <f64>load<f32>(po))));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations. Kinds: 0 sigmoid, 1 tanh, 2 relu, 3 linear (the host maps the names).
+
+// Constants of the activation loops, read with one broadcast load each: V8 rebuilds a v128.const
+// at every use inside a loop (three instructions), and TurboFan does not hoist it out.
+const K_MIN = 0, K_LOG2E = 1, K_LN2_HI = 2, K_LN2_LO = 3, K_E0 = 4, K_ONE = 10, K_BIAS = 11, K_SIGN = 12;
+const K_T0 = 13, K_TANH_SMALL = 18, K_MINUS2 = 19, K_ZERO = 20, K_MAGIC = 21;
+const K: usize = memory.data<f32>([
+  -104, // exp(-104) is below half the smallest subnormal
+  1.44269504088896341, 0.693359375, -2.12194440e-4, // log2(e); ln 2 in two parts (n * hi is exact)
+  1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1, // Cephes expf
+  1,
+  reinterpret<f32>(127), reinterpret<f32>(0x80000000), // exponent bias; sign bit
+  -5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1, // Cephes tanhf
+  0.625, -2, 0,
+  12582912, // 1.5·2^23
+]);
+
+// @ts-ignore: decorator
+@inline function kv(i: i32): v128 {
+  return v128.load32_splat(K + <usize>i * 4);
+}
+
+/**
+ * exp(x) for x <= 0 (NaN stays NaN): Cephes expf (range reduction by ln 2 in two parts, degree-6
+ * polynomial), scaled by 2^n in two halves so results down to the subnormals round once.
+ */
+// @ts-ignore: decorator
+@inline function expNonPositive(x0: v128): v128 {
+  const x = f32x4.pmax(x0, kv(K_MIN)); // pmax keeps a NaN in x0 and is a single maxps
+  // n = round(x log2 e): adding 1.5·2^23 rounds to an integer held in the low mantissa bits
+  const t = f32x4.add(f32x4.mul(x, kv(K_LOG2E)), kv(K_MAGIC));
+  const n = f32x4.sub(t, kv(K_MAGIC));
+  let r = f32x4.sub(x, f32x4.mul(n, kv(K_LN2_HI)));
+  r = f32x4.sub(r, f32x4.mul(n, kv(K_LN2_LO)));
+  let y = kv(K_E0);
+  y = f32x4.add(f32x4.mul(y, r), kv(K_E0 + 1));
+  y = f32x4.add(f32x4.mul(y, r), kv(K_E0 + 2));
+  y = f32x4.add(f32x4.mul(y, r), kv(K_E0 + 3));
+  y = f32x4.add(f32x4.mul(y, r), kv(K_E0 + 4));
+  y = f32x4.add(f32x4.mul(y, r), kv(K_E0 + 5));
+  y = f32x4.add(f32x4.add(f32x4.mul(y, f32x4.mul(r, r)), r), kv(K_ONE));
+  const ni = i32x4.sub(t, kv(K_MAGIC));
+  const n1 = i32x4.shr_s(ni, 1), n2 = i32x4.sub(ni, n1);
+  const bias = kv(K_BIAS);
+  const s1 = i32x4.shl(i32x4.add(n1, bias), 23), s2 = i32x4.shl(i32x4.add(n2, bias), 23);
+  return f32x4.mul(f32x4.mul(y, s1), s2);
+}
+
+/** 1/(1+e^-z) = (z >= 0 ? 1 : e) / (1 + e) with e = e^-|z| (never overflows). */
+// @ts-ignore: decorator
+@inline function sigmoid4(z: v128): v128 {
+  const one = kv(K_ONE);
+  const e = expNonPositive(v128.or(z, kv(K_SIGN)));
+  const num = v128.bitselect(one, e, f32x4.ge(z, kv(K_ZERO)));
+  return f32x4.div(num, f32x4.add(one, e));
+}
+
+/** tanh: Cephes tanhf's odd polynomial below 0.625, (1 - e)/(1 + e) with e = e^-2|z| above; sign of z. */
+// @ts-ignore: decorator
+@inline function tanh4(z: v128): v128 {
+  const sign = kv(K_SIGN), one = kv(K_ONE);
+  const a = v128.andnot(z, sign);
+  const zz = f32x4.mul(a, a);
+  let p = kv(K_T0);
+  p = f32x4.add(f32x4.mul(p, zz), kv(K_T0 + 1));
+  p = f32x4.add(f32x4.mul(p, zz), kv(K_T0 + 2));
+  p = f32x4.add(f32x4.mul(p, zz), kv(K_T0 + 3));
+  p = f32x4.add(f32x4.mul(p, zz), kv(K_T0 + 4));
+  p = f32x4.add(f32x4.mul(f32x4.mul(p, zz), a), a);
+  const e = expNonPositive(f32x4.mul(a, kv(K_MINUS2)));
+  const q = f32x4.div(f32x4.sub(one, e), f32x4.add(one, e));
+  const t = v128.bitselect(p, q, f32x4.lt(a, kv(K_TANH_SMALL)));
+  return v128.or(t, v128.and(z, sign));
+}
+
+// @ts-ignore: decorator
+@inline function activate4(kind: i32, z: v128): v128 {
+  if (kind == 0) return sigmoid4(z);
+  if (kind == 1) return tanh4(z);
+  if (kind == 2) return v128.and(z, f32x4.gt(z, kv(K_ZERO))); // NaN -> 0, as `z > 0 ? z : 0`
+  return z;
+}
+
+// @ts-ignore: decorator
+@inline function activateKind(kind: i32, p: usize, len: i32): f64 {
+  let lo = f64x2.splat(0), hi = lo;
+  const n4 = len & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    const q = p + <usize>i * 4;
+    const h = activate4(kind, v128.load(q));
+    v128.store(q, h);
+    lo = f64x2.add(lo, f64x2.promote_low_f32x4(h));
+    hi = f64x2.add(hi, promoteHigh(h));
+  }
+  if (n4 < len) {
+    // the tail goes through the same vector code (same result for an element wherever it sits)
+    const rem = len - n4, q = p + <usize>n4 * 4;
+    v128.store(edge, f32x4.splat(0));
+    memory.copy(edge, q, <usize>rem * 4);
+    const h = v128.and(activate4(kind, v128.load(edge)), laneMask(rem));
+    v128.store(edge, h);
+    memory.copy(q, edge, <usize>rem * 4);
+    lo = f64x2.add(lo, f64x2.promote_low_f32x4(h));
+    hi = f64x2.add(hi, promoteHigh(h));
+  }
+  const s = f64x2.add(lo, hi);
+  return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+}
+
+/** h = f(z) in place; returns the sum of h (non-finite when any element is). */
+export function activate(kind: i32, p: usize, len: i32): f64 {
+  if (kind == 0) return activateKind(0, p, len);
+  if (kind == 1) return activateKind(1, p, len);
+  if (kind == 2) return activateKind(2, p, len);
+  return activateKind(3, p, len);
+}
+
+/** f'(h) * g in f64 lanes, in the TypeScript backend's order: g * (h * (1 - h)), g * (1 - h * h). */
+// @ts-ignore: decorator
+@inline function gradHalf(kind: i32, h: v128, g: v128): v128 {
+  const one = f64x2.splat(1);
+  if (kind == 0) return f64x2.mul(g, f64x2.mul(h, f64x2.sub(one, h)));
+  return f64x2.mul(g, f64x2.sub(one, f64x2.mul(h, h)));
+}
+
+// @ts-ignore: decorator
+@inline function grad4(kind: i32, h: v128, g: v128): v128 {
+  if (kind == 2) return v128.and(g, f32x4.gt(h, f32x4.splat(0)));
+  const lo = gradHalf(kind, f64x2.promote_low_f32x4(h), f64x2.promote_low_f32x4(g));
+  const hi = gradHalf(kind, promoteHigh(h), promoteHigh(g));
+  return demote2(lo, hi);
+}
+
+// @ts-ignore: decorator
+@inline function gradKind(kind: i32, ph: usize, pg: usize, pout: usize, len: i32): void {
+  const n4 = len & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    const o = <usize>i * 4;
+    v128.store(pout + o, grad4(kind, v128.load(ph + o), v128.load(pg + o)));
+  }
+  for (let i = n4; i < len; i++) {
+    // scalar tail: the same operations on one element
+    const o = <usize>i * 4, h = <f64>load<f32>(ph + o), g = <f64>load<f32>(pg + o);
+    let r: f32;
+    if (kind == 0) r = <f32>(g * (h * (1 - h)));
+    else if (kind == 1) r = <f32>(g * (1 - h * h));
+    else r = h > 0 ? load<f32>(pg + o) : 0;
+    store<f32>(pout + o, r);
+  }
+}
+
+/** out = g * f'(h) element-wise, f' from the output h; `out` may alias `g` (same pointer). */
+export function activationGrad(kind: i32, ph: usize, pg: usize, pout: usize, len: i32): void {
+  if (kind == 0) gradKind(0, ph, pg, pout, len);
+  else if (kind == 1) gradKind(1, ph, pg, pout, len);
+  else if (kind == 2) gradKind(2, ph, pg, pout, len);
+  else if (pout != pg) memory.copy(pout, pg, <usize>len * 4);
+}

@@ -1,0 +1,86 @@
+/**
+ * A scheduler changes when things run, never what is computed: for every reference case and
+ * delays 0, 1 and 2, queue, async and worker give bit-identical parameters and losses.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Worker } from 'node:worker_threads';
+import { createTraining, train, type TrainingResult } from '../../actors/training.ts';
+import { DivergenceError, StageError } from '../../lib/errors.ts';
+import { fromArray } from '../../lib/matrix.ts';
+import { type ReferenceCase, loadCase } from '../../lib/reference.ts';
+import { referenceCases } from '../helpers.ts';
+
+const STEPS = 120;
+
+function withDelay(json: ReferenceCase, delay: number) {
+  return loadCase({ ...json, config: { ...json.config, delay } });
+}
+
+function expectSameBits(a: TrainingResult, b: TrainingResult, what: string) {
+  expect(Array.from(b.losses), `${what}: losses`).toEqual(Array.from(a.losses));
+  expect(Array.from(b.synthesizerLosses), `${what}: synthesizer losses`).toEqual(Array.from(a.synthesizerLosses));
+  expect(Object.keys(b.params).sort()).toEqual(Object.keys(a.params).sort());
+  for (const k of Object.keys(a.params)) expect(b.params[k].data, `${what}: ${k}`).toEqual(a.params[k].data);
+}
+
+describe.each(referenceCases())('$name: every scheduler, same bits', ({ name, json }) => {
+  it.each([0, 1, 2])('delay %i', async (delay) => {
+    const c = withDelay(json, delay);
+    const run = (scheduler: 'queue' | 'async' | 'worker') =>
+      train({ topology: c.topology, data: c.data, params: c.initial, steps: STEPS, scheduler });
+    const queue = await run('queue');
+    expectSameBits(queue, await run('async'), `${name} delay ${delay} async`);
+    expectSameBits(queue, await run('worker'), `${name} delay ${delay} worker`);
+  });
+});
+
+describe('worker scheduler', () => {
+  const dni = referenceCases().find((c) => c.name === 'dni')!.json;
+
+  it('takes any number of stages or an explicit plan, with the same bits', async () => {
+    const c = withDelay(dni, 1);
+    const base = { topology: c.topology, data: c.data, params: c.initial, steps: 40 };
+    const queue = await train({ ...base, scheduler: 'queue' });
+    for (const stages of [1, 3, 5]) expectSameBits(queue, await train({ ...base, scheduler: { name: 'worker', stages } }), `${stages} stages`);
+    const plan = [['layer:0'], ['synthesizer:0', 'layer:1', 'synthesizer:1'], ['layer:2', 'head']];
+    expectSameBits(queue, await train({ ...base, scheduler: { name: 'worker', stages: plan } }), 'explicit plan');
+    expect(() => createTraining({ ...base, scheduler: { name: 'worker', stages: [['layer:1'], ['layer:0']] } })).toThrow(/in pipeline order/);
+  });
+
+  it('fails promptly, naming the stage, when a worker dies mid-run, and leaves no thread behind', async () => {
+    const c = withDelay(dni, 1);
+    const t = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps: 1_000_000, scheduler: 'worker' });
+    const workers: Worker[] = t.actor.getSnapshot().context.workers;
+    const exited = new Set<number>();
+    let killedAt = 0;
+    t.metrics$.subscribe((m) => {
+      if (m.batch === 50) {
+        killedAt = performance.now();
+        void workers[1].terminate();
+      }
+    });
+    await t.run().then(
+      () => expect.unreachable('a training whose worker died must fail'),
+      (e: unknown) => {
+        expect(e).toBeInstanceOf(StageError);
+        expect((e as StageError).stage).toBe(1);
+        expect((e as Error).message).toMatch(/^stage:1 \(.*head\): its worker exited with code 1/);
+      },
+    );
+    expect(performance.now() - killedAt).toBeLessThan(2000);
+    await Promise.all(workers.map((w) => new Promise<void>((resolve) => (w.threadId < 0 ? resolve() : w.once('exit', () => resolve())))));
+    for (const w of workers) exited.add(w.threadId);
+    expect(workers.every((w) => w.threadId === -1)).toBe(true);
+    expect(t.actor.getSnapshot().value).toBe('failed');
+  });
+
+  it('reports a divergence inside a worker with the actor, batch and tensor', async () => {
+    const x = fromArray(8, 2, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+    const y = fromArray(8, 1, [1, -1, 1, -1, 1, -1, 1, -1]);
+    const topology = { inputs: 2, batch: 2, lr: 1e6, layers: [{ units: 4, activation: 'linear' as const, decoupled: true }, { units: 1, activation: 'linear' as const }], synthesizer: { lr: 1e6 } };
+    const queueError = await train({ topology, data: { x, y }, steps: 200 }).catch((e: unknown) => e);
+    const workerError = await train({ topology, data: { x, y }, steps: 200, scheduler: 'worker' }).catch((e: unknown) => e);
+    expect(workerError).toBeInstanceOf(DivergenceError);
+    expect((workerError as Error).message).toBe((queueError as Error).message);
+  });
+});

@@ -1,0 +1,526 @@
+// @ts-check
+/**
+ * The offline inspector page: loads /trace.jsonl (the lines written by the trace recorder in
+ * actors/inspection.ts), draws the actors as a graph with the state each one is in at the
+ * cursor, and a timeline of the events of the current step, one lane per actor.
+ *
+ * The cursor is an index into the trace's lines. "Next batch" moves it to the last line of the
+ * next batch in the trace; "event ›" moves it one line. Everything is derived from the lines up
+ * to the cursor, so stepping back shows exactly what stepping forward showed.
+ */
+
+const SVG = 'http://www.w3.org/2000/svg';
+const NODE_W = 196, NODE_H = 80, COL = 236, MARGIN = 24;
+const ROW_TRAINER = 16, ROW_LAYERS = 150, ROW_SYNTH = 292, ROW_OTHER = 420;
+
+/** @param {string} id */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/**
+ * @typedef {{ t: number, actor: string, type: string, event: ({ type: string } & Record<string, unknown>) | null,
+ *   state: unknown, batch: number | null, status?: string, actions?: string[], source?: string, parent?: string,
+ *   context?: any, thread?: string, meta?: Record<string, unknown> }} Line
+ * @typedef {{ name: string, parent: string | null, context: any, thread: string | null }} Actor
+ * @typedef {{ kind: 'setup' } | { kind: 'batch', batch: number } | { kind: 'end' }} View
+ */
+
+/** @type {ReturnType<typeof buildModel>} */
+let model;
+/** @type {View} */
+let view = { kind: 'setup' };
+let cursor = -1;
+
+main().catch((err) => {
+  const el = $('error');
+  el.hidden = false;
+  el.textContent = String(err && err.message ? err.message : err);
+  $('position').textContent = 'no trace';
+});
+
+async function main() {
+  const res = await fetch('/trace.jsonl', { cache: 'no-store' });
+  if (!res.ok) throw new Error(`could not load the trace: HTTP ${res.status}`);
+  $('source').textContent = res.headers.get('x-trace-file') || 'trace';
+  model = buildModel(parseTrace(await res.text()));
+  if (model.events.length === 0) throw new Error('the trace has no events');
+  $('meta').textContent = describeMeta(model);
+  const stops = model.stops;
+  goToStop(stops[0]);
+  wireControls();
+  document.body.dataset.ready = 'true';
+}
+
+/** @param {string} text */
+function parseTrace(text) {
+  /** @type {Line[]} */
+  const out = [];
+  const rows = text.split('\n');
+  rows.forEach((row, i) => {
+    if (!row.trim()) return;
+    try {
+      out.push(JSON.parse(row));
+    } catch (err) {
+      if (i < rows.length - 1) throw new Error(`trace line ${i + 1} is not JSON: ${/** @type {Error} */ (err).message}`);
+    }
+  });
+  return out;
+}
+
+/** @param {Line[]} lines */
+function buildModel(lines) {
+  const meta = lines.find((l) => l.type === '@trace.meta')?.meta ?? {};
+  const events = lines.filter((l) => l.type !== '@trace.meta');
+  /** @type {Map<string, Actor>} */
+  const actors = new Map();
+  for (const e of events) {
+    let a = actors.get(e.actor);
+    if (!a) actors.set(e.actor, (a = { name: e.actor, parent: null, context: null, thread: null }));
+    if (e.parent) a.parent = e.parent;
+    if (e.context != null && a.context == null) a.context = e.context;
+    if (e.thread) a.thread = e.thread;
+  }
+  /** @type {Map<number, number>} */ const first = new Map();
+  /** @type {Map<number, number>} */ const last = new Map();
+  events.forEach((e, i) => {
+    if (e.batch == null) return;
+    if (!first.has(e.batch)) first.set(e.batch, i);
+    last.set(e.batch, i);
+  });
+  const batches = [...first.keys()].sort((a, b) => a - b);
+
+  // pair each received event with the snapshot it led to (per actor, first in first out)
+  const outcome = new Int32Array(events.length).fill(-1);
+  const cause = new Int32Array(events.length).fill(-1);
+  /** @type {Map<string, number[]>} */
+  const waiting = new Map();
+  events.forEach((e, i) => {
+    if (e.type === '@xstate.event') {
+      const q = waiting.get(e.actor) ?? [];
+      q.push(i);
+      waiting.set(e.actor, q);
+    } else if (e.type === '@xstate.snapshot') {
+      const q = waiting.get(e.actor);
+      const k = q ? q.findIndex((j) => events[j].event?.type === e.event?.type && events[j].batch === e.batch) : -1;
+      if (q && k >= 0) {
+        const j = q.splice(k, 1)[0];
+        outcome[j] = i;
+        cause[i] = j;
+      }
+    }
+  });
+
+  const firstBatched = batches.length ? /** @type {number} */ (first.get(batches[0])) : events.length;
+  const lastBatchStart = batches.length ? /** @type {number} */ (first.get(batches[batches.length - 1])) : events.length;
+  /** @type {View[]} */
+  const stops = [];
+  if (firstBatched > 0) stops.push({ kind: 'setup' });
+  for (const batch of batches) stops.push({ kind: 'batch', batch });
+  if (events.slice(lastBatchStart + 1).some((e) => e.batch == null) || batches.length === 0) stops.push({ kind: 'end' });
+  return { meta, events, actors: orderActors([...actors.values()]), batches, first, last, outcome, cause, firstBatched, lastBatchStart, stops };
+}
+
+/** trainer, then each layer followed by its synthesizer, then the head, then anything else */
+function orderActors(/** @type {Actor[]} */ list) {
+  const rank = (/** @type {string} */ n) => {
+    if (n === 'trainer') return [0, 0, 0];
+    let m = /^layer:(\d+)$/.exec(n);
+    if (m) return [1, Number(m[1]), 0];
+    m = /^synthesizer:(\d+)$/.exec(n);
+    if (m) return [1, Number(m[1]), 1];
+    if (n === 'head') return [2, 0, 0];
+    return [3, 0, 0];
+  };
+  return list.sort((a, b) => {
+    const ra = rank(a.name), rb = rank(b.name);
+    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2] || a.name.localeCompare(b.name);
+  });
+}
+
+/** @param {ReturnType<typeof buildModel>} m */
+function describeMeta(m) {
+  const trainer = m.actors.find((a) => a.name === 'trainer')?.context;
+  const parts = [];
+  if (m.meta.demo) parts.push(String(m.meta.demo));
+  if (trainer?.sizes) parts.push(trainer.sizes.join('-'));
+  const scheduler = m.meta.scheduler ?? trainer?.scheduler;
+  if (scheduler) parts.push(`scheduler ${scheduler}`);
+  if (trainer?.steps != null) parts.push(`${trainer.steps} steps`);
+  if (Number(m.meta.sample) > 1) parts.push(`sampled: every ${m.meta.sample}th batch`);
+  parts.push(`${m.events.length} events`);
+  if (m.meta.startedAt) parts.push(`recorded ${String(m.meta.startedAt).replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`);
+  return parts.join(' · ');
+}
+
+// ---------------------------------------------------------------- navigation
+
+/** The trace lines a view's timeline shows. @param {View} v */
+function windowOf(v) {
+  const { events, firstBatched, lastBatchStart } = model;
+  /** @type {number[]} */
+  const out = [];
+  events.forEach((e, i) => {
+    if (v.kind === 'batch' ? e.batch === v.batch : e.batch == null && (v.kind === 'setup' ? i < firstBatched : i > lastBatchStart)) out.push(i);
+  });
+  return out;
+}
+
+/** The cursor a stop puts: the last line of that step. @param {View} v */
+function cursorOf(v) {
+  if (v.kind === 'setup') return model.firstBatched - 1;
+  if (v.kind === 'batch') return /** @type {number} */ (model.last.get(v.batch));
+  return model.events.length - 1;
+}
+
+/** The view the line at i belongs to. @param {number} i */
+function viewAt(i) {
+  const e = model.events[i];
+  if (!e) return model.stops[0];
+  if (e.batch != null) return /** @type {View} */ ({ kind: 'batch', batch: e.batch });
+  if (i < model.firstBatched) return /** @type {View} */ ({ kind: 'setup' });
+  if (i > model.lastBatchStart) return /** @type {View} */ ({ kind: 'end' });
+  return view; // a line without a batch between batches: stay where we are
+}
+
+function stopIndex() {
+  return model.stops.findIndex((s) => s.kind === view.kind && (s.kind !== 'batch' || (view.kind === 'batch' && s.batch === view.batch)));
+}
+
+/** @param {View} v */
+function goToStop(v) {
+  view = v;
+  cursor = cursorOf(v);
+  render();
+}
+
+/** @param {number} i */
+function goToLine(i) {
+  cursor = Math.max(-1, Math.min(model.events.length - 1, i));
+  view = cursor >= 0 ? viewAt(cursor) : model.stops[0];
+  render();
+}
+
+function step(/** @type {number} */ by) {
+  const k = stopIndex();
+  const next = model.stops[Math.max(0, Math.min(model.stops.length - 1, (k < 0 ? 0 : k) + by))];
+  goToStop(next);
+}
+
+function wireControls() {
+  $('first').addEventListener('click', () => goToStop(model.stops[0]));
+  $('last').addEventListener('click', () => goToStop(model.stops[model.stops.length - 1]));
+  $('prev-batch').addEventListener('click', () => step(-1));
+  $('next-batch').addEventListener('click', () => step(1));
+  $('prev-event').addEventListener('click', () => goToLine(cursor - 1));
+  $('next-event').addEventListener('click', () => goToLine(cursor + 1));
+  document.addEventListener('keydown', (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const keys = {
+      ArrowRight: () => (e.shiftKey ? goToLine(cursor + 1) : step(1)),
+      ArrowLeft: () => (e.shiftKey ? goToLine(cursor - 1) : step(-1)),
+      '.': () => goToLine(cursor + 1),
+      ',': () => goToLine(cursor - 1),
+      Home: () => goToStop(model.stops[0]),
+      End: () => goToStop(model.stops[model.stops.length - 1]),
+    };
+    const act = /** @type {Record<string, () => void>} */ (keys)[e.key];
+    if (act) {
+      e.preventDefault();
+      act();
+    }
+  });
+  const overview = /** @type {HTMLCanvasElement} */ ($('overview'));
+  overview.addEventListener('click', (e) => {
+    const r = overview.getBoundingClientRect();
+    goToLine(Math.round(((e.clientX - r.left) / r.width) * (model.events.length - 1)));
+  });
+  window.addEventListener('resize', () => drawOverview());
+}
+
+// ---------------------------------------------------------------- state at the cursor
+
+/**
+ * Every actor's state after the lines up to the cursor, the last event it received, and the
+ * events it has received but not finished handling (e.g. the trainer's START, whose entry
+ * action feeds the batches).
+ */
+function statesAt(/** @type {number} */ at) {
+  /** @type {Map<string, { state: unknown, status: string, last: Line | null, handling: Set<number> }>} */
+  const out = new Map(model.actors.map((a) => [a.name, { state: null, status: 'active', last: null, handling: new Set() }]));
+  for (let i = 0; i <= at; i++) {
+    const e = model.events[i];
+    const s = /** @type {NonNullable<ReturnType<typeof out.get>>} */ (out.get(e.actor));
+    if (e.type === '@xstate.event') {
+      if (s.state == null) s.state = e.state;
+      s.last = e;
+      s.handling.add(i);
+    } else if (e.type === '@xstate.snapshot') {
+      s.state = e.state;
+      s.status = e.status ?? 'active';
+      const c = model.cause[i];
+      if (c >= 0) s.handling.delete(c);
+    }
+  }
+  return out;
+}
+
+function stateText(/** @type {unknown} */ v) {
+  if (v == null) return '—';
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v).replace(/[{}"]/g, '').replace(/:/g, '.');
+}
+
+function stateClass(/** @type {unknown} */ value, /** @type {string} */ status) {
+  const v = stateText(value);
+  if (status === 'error' || /failed/.test(v)) return 'failed';
+  if (status === 'stopped' || v === 'stopped') return 'stopped';
+  if (status === 'done' || v === 'drained' || v === 'done') return 'finished';
+  if (/^awaiting/.test(v)) return 'awaiting';
+  if (value == null) return 'unknown';
+  return 'ready';
+}
+
+function eventLabel(/** @type {Line} */ e) {
+  const type = e.event?.type ?? (e.type === '@xstate.actor' ? 'created' : e.type);
+  const short = type.replace(/^xstate\.done\.actor\./, 'done: ').replace(/^xstate\.error\.actor\./, 'error: ').replace(/^xstate\./, '');
+  return e.batch != null ? `${short} #${e.batch}` : short;
+}
+
+function summaryOf(/** @type {Actor} */ a) {
+  const c = a.context;
+  if (!c || typeof c !== 'object') return a.thread ? `on ${a.thread}` : '';
+  let s = '';
+  if (a.name.startsWith('layer:')) s = `${c.inputs}→${c.units} ${c.activation} · ${c.decoupled ? 'decoupled' : 'backprop'}`;
+  else if (a.name.startsWith('synthesizer:')) s = `${c.units} units · delay ${c.delay}${c.conditioned ? ' · cDNI' : ''}`;
+  else if (a.name === 'head') s = `${c.loss} · ${c.labels} labels`;
+  else if (a.name === 'trainer' && c.sizes) s = `${c.sizes.join('-')} · ${c.scheduler ?? ''}`;
+  return a.thread ? `${s} · ${a.thread}` : s;
+}
+
+// ---------------------------------------------------------------- rendering
+
+function render() {
+  const states = statesAt(cursor);
+  const current = model.events[cursor];
+  const k = stopIndex();
+  const n = model.batches.length;
+  $('position').textContent =
+    view.kind === 'batch'
+      ? `batch ${view.batch} · ${model.batches.indexOf(view.batch) + 1} of ${n}`
+      : view.kind === 'setup'
+        ? 'setup (before the first batch)'
+        : 'end (after the last batch)';
+  const t0 = model.events[0]?.t ?? 0;
+  $('cursor').textContent = cursor < 0 ? `before event 1 of ${model.events.length}` : `event ${cursor + 1} of ${model.events.length} · +${(current.t - t0).toFixed(3)} ms`;
+  /** @type {HTMLButtonElement} */ ($('prev-batch')).disabled = k <= 0;
+  /** @type {HTMLButtonElement} */ ($('first')).disabled = k <= 0;
+  /** @type {HTMLButtonElement} */ ($('next-batch')).disabled = k >= model.stops.length - 1;
+  /** @type {HTMLButtonElement} */ ($('last')).disabled = k >= model.stops.length - 1;
+  /** @type {HTMLButtonElement} */ ($('prev-event')).disabled = cursor < 0;
+  /** @type {HTMLButtonElement} */ ($('next-event')).disabled = cursor >= model.events.length - 1;
+  $('timeline-title').textContent = `Timeline · ${$('position').textContent}`;
+  drawGraph(states, current?.actor ?? null);
+  drawTimeline();
+  drawOverview();
+  $('detail').textContent = current ? JSON.stringify(current, null, 2) : '(before the first event)';
+}
+
+/** @param {string} tag @param {Record<string, string | number>} attrs @param {Element} [parent] */
+function el(tag, attrs, parent) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  if (parent) parent.appendChild(e);
+  return e;
+}
+
+/** Where each actor sits: layers in a row, their synthesizers under them, the head after the last layer. */
+function layout() {
+  /** @type {Map<string, { x: number, y: number }>} */
+  const at = new Map();
+  const layers = model.actors.filter((a) => /^layer:\d+$/.test(a.name)).map((a) => Number(a.name.slice(6)));
+  const columns = Math.max(1, layers.length ? Math.max(...layers) + 2 : 1);
+  let other = 0;
+  for (const a of model.actors) {
+    let m;
+    if ((m = /^layer:(\d+)$/.exec(a.name))) at.set(a.name, { x: MARGIN + Number(m[1]) * COL, y: ROW_LAYERS });
+    else if ((m = /^synthesizer:(\d+)$/.exec(a.name))) at.set(a.name, { x: MARGIN + Number(m[1]) * COL, y: ROW_SYNTH });
+    else if (a.name === 'head') at.set(a.name, { x: MARGIN + (columns - 1) * COL, y: ROW_LAYERS });
+    else if (a.name === 'trainer') at.set(a.name, { x: MARGIN + ((columns - 1) * COL) / 2, y: ROW_TRAINER });
+    else at.set(a.name, { x: MARGIN + other++ * COL, y: ROW_OTHER });
+  }
+  const width = MARGIN * 2 + Math.max(columns, other) * COL - (COL - NODE_W);
+  const height = (other ? ROW_OTHER : model.actors.some((a) => a.name.startsWith('synthesizer:')) ? ROW_SYNTH : ROW_LAYERS) + NODE_H + 16;
+  return { at, width, height };
+}
+
+/**
+ * @param {ReturnType<typeof statesAt>} states
+ * @param {string | null} active
+ */
+function drawGraph(states, active) {
+  const svg = /** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('graph')));
+  const { at, width, height } = layout();
+  svg.replaceChildren();
+  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
+  const defs = el('defs', {}, svg);
+  for (const [id, color] of [['arrow', '#444'], ['arrow-red', '#c0392b'], ['arrow-grey', '#bbb']]) {
+    const marker = el('marker', { id, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, defs);
+    el('path', { d: 'M0,0 L10,5 L0,10 z', fill: color }, marker);
+  }
+  const edges = el('g', { class: 'edges' }, svg);
+  /** @param {number} x1 @param {number} y1 @param {number} x2 @param {number} y2 @param {string} kind @param {string} [label] */
+  const edge = (x1, y1, x2, y2, kind, label) => {
+    const marker = kind === 'gradient' ? 'arrow-red' : kind === 'spawn' ? 'arrow-grey' : 'arrow';
+    el('path', { class: `edge ${kind}`, d: `M${x1},${y1} L${x2},${y2}`, 'marker-end': `url(#${marker})` }, edges);
+    if (label) {
+      const below = kind === 'gradient' && y1 === y2;
+      const t = el('text', { class: `edge-label ${kind}`, x: (x1 + x2) / 2 - 6, y: (y1 + y2) / 2 + (below ? 13 : -4) }, edges);
+      t.textContent = label;
+    }
+  };
+  const trainer = at.get('trainer');
+  if (trainer) {
+    for (const a of model.actors) {
+      const p = at.get(a.name);
+      // to the row below only: the synthesizers hang under their layers (the legend says so)
+      if (a.name === 'trainer' || !p || a.parent !== 'trainer' || p.y !== ROW_LAYERS) continue;
+      edge(trainer.x + NODE_W / 2, trainer.y + NODE_H, p.x + NODE_W / 2, p.y, 'spawn');
+    }
+  }
+  const layers = model.actors.filter((a) => /^layer:\d+$/.test(a.name)).map((a) => Number(a.name.slice(6))).sort((a, b) => a - b);
+  const last = layers[layers.length - 1];
+  // what receives the gradient with respect to layer i's output: its synthesizer (as a target), or the layer
+  const gradientInto = (/** @type {number} */ i) => (at.has(`synthesizer:${i}`) ? `synthesizer:${i}` : `layer:${i}`);
+  const into = (/** @type {string} */ from, /** @type {string} */ to, /** @type {string} */ label) => {
+    const a = at.get(from), b = at.get(to);
+    if (!a || !b) return;
+    if (b.y === a.y) edge(a.x, a.y + NODE_H * 0.72, b.x + NODE_W, b.y + NODE_H * 0.72, 'gradient', label);
+    else edge(a.x + NODE_W * 0.12, a.y + NODE_H, b.x + NODE_W, b.y + NODE_H * 0.4, 'gradient', label);
+  };
+  for (const i of layers) {
+    const p = /** @type {{ x: number, y: number }} */ (at.get(`layer:${i}`));
+    const next = i === last ? at.get('head') : at.get(`layer:${i + 1}`);
+    if (next) edge(p.x + NODE_W, p.y + NODE_H * 0.28, next.x, next.y + NODE_H * 0.28, 'activation', 'h');
+    const s = at.get(`synthesizer:${i}`);
+    if (s) {
+      edge(p.x + NODE_W * 0.3, p.y + NODE_H, s.x + NODE_W * 0.3, s.y, 'activation', 'h');
+      edge(s.x + NODE_W * 0.62, s.y, p.x + NODE_W * 0.62, p.y + NODE_H, 'gradient', 'ĝ');
+    }
+    if (i > 0) into(`layer:${i}`, gradientInto(i - 1), 'g');
+  }
+  if (last !== undefined) into('head', gradientInto(last), '∂l/∂ŷ');
+
+  for (const a of model.actors) {
+    const p = at.get(a.name);
+    if (!p) continue;
+    const s = /** @type {NonNullable<ReturnType<typeof states.get>>} */ (states.get(a.name));
+    const cls = stateClass(s.state, s.status);
+    const g = el('g', { class: `node ${cls}${a.name === active ? ' active' : ''}`, 'data-actor': a.name, 'data-state': stateText(s.state), transform: `translate(${p.x},${p.y})` }, svg);
+    el('rect', { width: NODE_W, height: NODE_H }, g);
+    const text = (/** @type {string} */ cls, /** @type {number} */ y, /** @type {string} */ value) => {
+      const t = el('text', { class: cls, x: 8, y }, g);
+      t.textContent = value;
+      return t;
+    };
+    text('name', 17, a.name);
+    text('summary', 32, summaryOf(a));
+    text('state', 52, stateText(s.state) + (s.status !== 'active' ? ` (${s.status})` : ''));
+    const handling = [...s.handling].map((i) => eventLabel(model.events[i]));
+    text('last', 70, handling.length ? `handling ${handling.join(', ')}` : s.last ? `last: ${eventLabel(s.last)}` : '');
+    const title = el('title', {}, g);
+    title.textContent = `${a.name}\n${JSON.stringify(a.context ?? {}, null, 1)}`;
+  }
+}
+
+/** One lane per actor; one chip per event received in this step, in the order they happened. */
+function drawTimeline() {
+  const box = $('timeline');
+  const lines = windowOf(view);
+  // a chip is an event with the snapshot it led to, or a lone snapshot / actor creation
+  const chips = lines.filter((i) => {
+    const e = model.events[i];
+    return e.type === '@xstate.event' || e.type === '@xstate.actor' || (e.type === '@xstate.snapshot' && model.cause[i] < 0);
+  });
+  box.replaceChildren();
+  box.style.gridTemplateColumns = `max-content repeat(${Math.max(chips.length, 1)}, max-content)`;
+  if (chips.length === 0) {
+    const p = document.createElement('div');
+    p.className = 'empty';
+    p.textContent = 'no events in this step';
+    box.appendChild(p);
+    return;
+  }
+  model.actors.forEach((a, row) => {
+    const name = document.createElement('div');
+    name.className = 'lane-name';
+    name.textContent = a.name;
+    name.style.gridRow = String(row + 1);
+    name.style.gridColumn = '1';
+    box.appendChild(name);
+    const lane = document.createElement('div');
+    lane.className = 'lane';
+    lane.dataset.actor = a.name;
+    lane.style.display = 'contents';
+    box.appendChild(lane);
+    chips.forEach((i, col) => {
+      const e = model.events[i];
+      if (e.actor !== a.name) return;
+      const done = model.outcome[i];
+      const end = done >= 0 ? done : i;
+      const chip = document.createElement('div');
+      chip.className = `chip ${e.event?.type ?? ''}`;
+      if (i > cursor) chip.classList.add('future');
+      if (i === cursor || done === cursor || (i <= cursor && cursor < end)) chip.classList.add('current');
+      chip.dataset.index = String(i);
+      chip.dataset.event = e.event?.type ?? e.type;
+      chip.style.gridRow = String(row + 1);
+      chip.style.gridColumn = String(col + 2);
+      const label = document.createElement('span');
+      label.className = 'type';
+      label.textContent = eventLabel(e);
+      chip.appendChild(label);
+      const to = document.createElement('span');
+      to.className = 'to';
+      const after = done >= 0 ? model.events[done] : e.type === '@xstate.snapshot' ? e : null;
+      to.textContent = after ? `→ ${stateText(after.state)}${after.status ? ` (${after.status})` : ''}` : e.type === '@xstate.event' ? '(not handled)' : '';
+      chip.appendChild(to);
+      const actions = after?.actions?.length ? `\nactions: ${after.actions.join(', ')}` : '';
+      chip.title = `${JSON.stringify(e.event ?? {})}${actions}\n+${(e.t - model.events[0].t).toFixed(3)} ms`;
+      chip.addEventListener('click', () => goToLine(end));
+      lane.appendChild(chip);
+    });
+  });
+}
+
+/** Every event of the trace as a tick in its actor's lane; the current step shaded, the cursor a line. */
+function drawOverview() {
+  const canvas = /** @type {HTMLCanvasElement} */ ($('overview'));
+  const ratio = window.devicePixelRatio || 1;
+  const w = canvas.clientWidth || 800;
+  const lanes = model.actors.length;
+  const laneH = 12;
+  canvas.style.height = `${lanes * laneH + 8}px`;
+  canvas.width = Math.round(w * ratio);
+  canvas.height = Math.round((lanes * laneH + 8) * ratio);
+  const ctx = canvas.getContext('2d');
+  if (!ctx) return;
+  ctx.scale(ratio, ratio);
+  ctx.clearRect(0, 0, w, lanes * laneH + 8);
+  const n = Math.max(model.events.length - 1, 1);
+  const x = (/** @type {number} */ i) => 4 + (i / n) * (w - 8);
+  const lines = windowOf(view);
+  if (lines.length) {
+    ctx.fillStyle = 'rgba(29, 78, 216, 0.10)';
+    ctx.fillRect(x(lines[0]) - 1, 0, Math.max(x(lines[lines.length - 1]) - x(lines[0]) + 2, 2), lanes * laneH + 8);
+  }
+  const lane = new Map(model.actors.map((a, k) => [a.name, k]));
+  model.events.forEach((e, i) => {
+    if (e.type !== '@xstate.event') return;
+    const type = e.event?.type ?? '';
+    ctx.fillStyle = /GRADIENT|REFIT/.test(type) ? '#c0392b' : /FORWARD|PREDICT/.test(type) ? '#2f8a3b' : '#888';
+    ctx.fillRect(x(i), 4 + (lane.get(e.actor) ?? 0) * laneH, 1, laneH - 3);
+  });
+  if (cursor >= 0) {
+    ctx.fillStyle = '#1d4ed8';
+    ctx.fillRect(x(cursor) - 1, 0, 2, lanes * laneH + 8);
+  }
+}
