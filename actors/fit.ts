@@ -55,7 +55,7 @@ export interface EpochReport {
   readonly synthesizerLoss: number;
   /** on the validation set after the epoch, when one was given */
   readonly validation: Evaluation | null;
-  /** wall time of the epoch's training (the evaluation not included) */
+  /** wall time of the epoch's training: shuffle, build, every step (the evaluation not included) */
   readonly seconds: number;
 }
 
@@ -93,10 +93,10 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   for (let epoch = 1; epoch <= epochs && remaining > 0; epoch++) {
     const steps = Math.min(perEpoch, remaining);
     remaining -= steps;
+    const started = performance.now();
     const data = rng && order ? shuffleRows(options.train, rng, order) : options.train;
     const training = createTraining({ topology, data, steps, params, optimizerState, scheduler: options.scheduler });
     const sub = options.onStep ? training.metrics$.subscribe((m) => options.onStep!(m, epoch)) : null;
-    const started = performance.now();
     const result = await training.run().finally(() => sub?.unsubscribe());
     const seconds = (performance.now() - started) / 1000;
     params = result.params;

@@ -64,6 +64,15 @@ export function actorName(ref: { sessionId: string }): string {
   return r.logic?.config?.id ?? r.sessionId;
 }
 
+/** An actor's snapshot, or undefined while it has none (xstate's development build throws inside its constructor). */
+function snapshotOf(ref: { getSnapshot(): unknown }): unknown {
+  try {
+    return ref.getSnapshot();
+  } catch {
+    return undefined;
+  }
+}
+
 interface MatrixLike {
   rows: number;
   cols: number;
@@ -186,7 +195,7 @@ export function toTraceEvent(e: InspectionEvent, t: number = traceClock()): Trac
       return line;
     }
     case '@xstate.event': {
-      const snapshot = e.actorRef.getSnapshot() as { value?: unknown } | undefined;
+      const snapshot = snapshotOf(e.actorRef) as { value?: unknown } | undefined;
       const line: TraceEvent = {
         t,
         actor: actorName(e.actorRef),
@@ -252,6 +261,11 @@ export function traceObserver(emit: (line: TraceEvent) => void, options: TraceOp
       else actions.set(e.actorRef, [e.action.type]);
       return;
     }
+    // a sampled-out batch costs a look at its number only
+    if ((e.type === '@xstate.event' || e.type === '@xstate.snapshot') && !keepBatch(batchOf(e.event), sample)) {
+      if (e.type === '@xstate.snapshot') actions.delete(e.actorRef);
+      return;
+    }
     const line = toTraceEvent(e);
     if (!line) return;
     if (line.type === '@xstate.snapshot') {
@@ -261,7 +275,6 @@ export function traceObserver(emit: (line: TraceEvent) => void, options: TraceOp
         actions.delete(e.actorRef);
       }
     }
-    if (!keepBatch(line.batch, sample)) return;
     if (thread) line.thread = thread;
     emit(line);
   };

@@ -19,13 +19,13 @@ import type { Scheduling } from './schedulers.ts';
 import { spawnNetworkActors } from './spawn.ts';
 import { synthesizerMachine } from './synthesizerMachine.ts';
 import type { StageLink } from './transport.ts';
-import { type NetworkPorts, connect, createPorts } from './wiring.ts';
+import { type NetworkPorts, QueueGauge, connect, createPorts } from './wiring.ts';
 
 /** What a stage tells the trainer. */
 export type StageReport =
   | { kind: 'loss'; source: 'head' | number; message: LossMessage }
   | { kind: 'finished' }
-  | { kind: 'drained' }
+  | { kind: 'drained'; queues: Record<string, number> }
   | { kind: 'failed'; error: unknown };
 
 export interface StageInput {
@@ -43,6 +43,7 @@ interface StageContext extends StageInput {
   readonly actors: ReadonlyMap<string, AnyActorRef>;
   readonly synthesizers: readonly AnyActorRef[];
   readonly links: Subscription;
+  readonly gauge: QueueGauge;
   drained: number;
 }
 
@@ -73,7 +74,7 @@ export const stageMachine = setup({
       for (const s of context.synthesizers) s.send({ type: 'DRAIN' });
     },
     countDrained: assign({ drained: ({ context }) => context.drained + 1 }),
-    reportDrained: ({ context }) => context.report({ kind: 'drained' }),
+    reportDrained: ({ context }) => context.report({ kind: 'drained', queues: context.gauge.toJSON() }),
     reportFailure: ({ context, event }) => context.report({ kind: 'failed', error: 'error' in event ? event.error : event }),
     disconnect: ({ context }) => context.links.unsubscribe(),
   },
@@ -86,7 +87,7 @@ export const stageMachine = setup({
     const ports = createPorts(input.network.topology);
     const here = new Set(input.stage.actors);
     const { byId, synthesizers } = spawnNetworkActors(spawn, input.network, ports, (id) => here.has(id));
-    return { ...input, ports, actors: byId, synthesizers, links: new Subscription(), drained: 0 };
+    return { ...input, ports, actors: byId, synthesizers, links: new Subscription(), gauge: new QueueGauge(), drained: 0 };
   },
   initial: 'idle',
   on: { 'xstate.error.actor.*': { target: '.failed' } },

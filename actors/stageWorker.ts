@@ -49,7 +49,7 @@ const actor: AnyActorRef = createActor(stageMachine, {
         case 'drained': {
           const params = Object.fromEntries(ownKeys.map((k) => [k, network.params[k].data.slice()]));
           relay?.flush();
-          post({ kind: 'drained', params }, Object.values(params).map((d) => d.buffer as ArrayBuffer));
+          post({ kind: 'drained', params, queues: r.queues }, Object.values(params).map((d) => d.buffer as ArrayBuffer));
           return link.close();
         }
         case 'failed': {

@@ -106,7 +106,7 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
     { send: (event: unknown) => broadcast(stringify(event)), start() {}, stop() {} },
     { sanitizeContext: (context: unknown) => summarizeContext(context) as object },
   );
-  const local = new Map<string, string>(); // systemId → sessionId, for relayed events of known actors
+  const local = new Map<string, string>(); // systemId → sessionId of the actors on this thread
   let rootRef: FakeRef | null = null;
 
   // Summarise at once: the package serialises in a timer, when tensors hold later values
@@ -142,22 +142,28 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
   const relayed = new Map<string, FakeRef>();
   const relay = (line: TraceEvent) => {
     if (line.type === '@trace.meta' || !keepBatch(line.batch, sample)) return;
-    let ref = relayed.get(line.actor);
+    const thread = line.thread ?? 'worker';
+    let ref = relayed.get(`${thread}/${line.actor}`);
     if (!ref) {
-      const sessionId = local.get(line.actor) ?? `relay:${line.thread ?? 'worker'}:${line.actor}`;
+      // its own session; named `stage:0@worker:0` when the main thread has an actor of that name too
+      const sessionId = `relay:${thread}:${line.actor}`;
+      const name = local.has(line.actor) ? `${line.actor}@${thread}` : line.actor;
+      const machine = machineFor(line.actor);
       ref = {
         sessionId,
-        id: line.actor,
-        systemId: line.actor,
-        logic: machineFor(line.actor),
+        id: name,
+        systemId: name,
+        logic: machine,
         _parent: rootRef ?? undefined,
-        snapshot: { status: 'active', value: line.state, context: line.context ?? {}, children: {} },
+        snapshot: { status: 'active', value: line.state ?? (machine?.config.initial as string | undefined) ?? null, context: line.context ?? {}, children: {} },
         getSnapshot() {
           return this.snapshot;
         },
       };
-      relayed.set(line.actor, ref);
-      if (!local.has(line.actor)) stately.inspect.next?.({ type: '@xstate.actor', actorRef: ref, rootId: rootRef?.sessionId ?? sessionId } as unknown as InspectionEvent);
+      relayed.set(`${thread}/${line.actor}`, ref);
+      const snapshot = initialSnapshot(ref);
+      const pinned = Object.assign(Object.create(ref) as FakeRef, { getSnapshot: () => snapshot });
+      stately.inspect.next?.({ type: '@xstate.actor', actorRef: pinned, rootId: rootRef?.sessionId ?? sessionId } as unknown as InspectionEvent);
     }
     const rootId = rootRef?.sessionId ?? ref.sessionId;
     const event = line.event ?? { type: '' };
@@ -210,9 +216,18 @@ function stringify(event: unknown): string {
 
 /** An actor's snapshot as it is now, or (in its constructor, before it has one) its machine's initial state. */
 function initialSnapshot(ref: FakeRef): object {
-  const now = (ref.getSnapshot() ?? null) as { status?: string; value?: unknown; context?: unknown } | null;
-  if (now) return { status: now.status, value: now.value, context: summarizeContext(now.context), children: {} };
+  const now = snapshotOf(ref) as { status?: string; value?: unknown; context?: unknown } | null;
+  if (now) return { status: now.status, value: now.value, context: ref.sessionId.startsWith('relay:') ? now.context : summarizeContext(now.context), children: {} };
   return { status: 'active', value: (ref.logic?.config as { initial?: unknown } | undefined)?.initial ?? null, context: {}, children: {} };
+}
+
+/** xstate's development build throws when the snapshot is read inside the actor's constructor */
+function snapshotOf(ref: { getSnapshot(): unknown }): unknown {
+  try {
+    return ref.getSnapshot() ?? null;
+  } catch {
+    return null;
+  }
 }
 
 function nameOf(ref: { sessionId: string; systemId?: string; id?: string }): string {

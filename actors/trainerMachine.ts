@@ -23,7 +23,7 @@ import { layerMachine } from './layerMachine.ts';
 import type { Scheduling } from './schedulers.ts';
 import { spawnNetworkActors } from './spawn.ts';
 import { synthesizerMachine } from './synthesizerMachine.ts';
-import { type NetworkPorts, connect, createPorts } from './wiring.ts';
+import { type NetworkPorts, QueueGauge, connect, createPorts } from './wiring.ts';
 import { type WorkerStageReport, prepareStages, workerStage } from './workerStage.ts';
 
 export interface TrainerInput {
@@ -54,6 +54,8 @@ export interface TrainerContext {
   readonly workers: Worker[];
   /** the edges' subscriptions, closed when training ends */
   readonly links: Subscription;
+  /** queue high-water marks per route (from every stage with workers) */
+  readonly gauge: QueueGauge;
   finishedStages: number;
   drained: number;
   error: unknown;
@@ -121,7 +123,7 @@ export const trainerMachine = setup({
     const topology = network.topology;
     const ports = createPorts(topology);
     const history = new History(steps, topology.layers.flatMap((l) => (l.synthesizer ? [l.index] : [])));
-    const base = { ...input, ports, history, links: new Subscription(), finishedStages: 0, drained: 0, error: null, workers: [] as Worker[] };
+    const base = { ...input, ports, history, links: new Subscription(), gauge: new QueueGauge(), finishedStages: 0, drained: 0, error: null, workers: [] as Worker[] };
     if (!input.stages) {
       const { byId, synthesizers } = spawnNetworkActors(spawn, network, ports);
       return { ...base, actors: byId, drainers: synthesizers, stages: [] };
@@ -135,8 +137,9 @@ export const trainerMachine = setup({
           init,
           transfer,
           onLoss: (source, batch, loss, accuracy) => recordLoss(history, ports, source, { batch, loss, accuracy }),
-          onParams: (params) => {
+          onDrained: (params, queues) => {
             for (const [k, v] of Object.entries(params)) network.params[k].data.set(v);
+            base.gauge.merge(queues);
           },
           onInspection: input.relay && ((events) => events.forEach(input.relay!)),
           onWorker: (w) => (base.workers[init.stage.index] = w),

@@ -53,6 +53,11 @@ export interface TrainingResult {
   synthesizerLosses: Float64Array;
   /** the head's accuracy on each step's forward pass */
   accuracies: Float64Array;
+  /**
+   * the most messages that waited on each route (`FORWARD>layer:1`, `REFIT>synthesizer:0`, …) at
+   * any time: sent and not yet taken by the target. With delay d, at most d + 2.
+   */
+  queues: Record<string, number>;
   /** every layer's and synthesizer's optimiser state at the end, keyed `layer:i` / `synthesizer:i` (copies) */
   optimizerState: OptimizerStates;
   steps: number;
@@ -112,7 +117,7 @@ export function createTraining(options: TrainingOptions): Training {
           if (c.error) return reject(c.error);
           const { losses, accuracies } = c.history;
           const optimizerState = optimizerStates(network);
-          resolve({ params: network.params, losses, accuracies, synthesizerLosses: c.history.synthesizerLosses(), optimizerState, steps });
+          resolve({ params: network.params, losses, accuracies, synthesizerLosses: c.history.synthesizerLosses(), optimizerState, queues: c.gauge.toJSON(), steps });
         },
         error: reject,
       });

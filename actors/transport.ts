@@ -52,10 +52,14 @@ export function routesOf(t: Topology): Route[] {
   return out;
 }
 
-/** A ring of tensors in shared memory, with a stamp per slot saying which batch it holds. */
+/**
+ * A ring of tensors in shared memory, with a stamp per slot saying which batch it holds and two
+ * counters (sent, received) that give the route's queue length on either side.
+ */
 export interface SharedRing {
   readonly buffer: SharedArrayBuffer;
   readonly stamps: SharedArrayBuffer;
+  readonly counters: SharedArrayBuffer;
   readonly depth: number;
   readonly rows: number;
   readonly cols: number;
@@ -65,6 +69,7 @@ export function createSharedRing(depth: number, rows: number, cols: number): Sha
   return {
     buffer: new SharedArrayBuffer(depth * rows * cols * 4),
     stamps: new SharedArrayBuffer(depth * 4),
+    counters: new SharedArrayBuffer(8),
     depth,
     rows,
     cols,
@@ -74,20 +79,26 @@ export function createSharedRing(depth: number, rows: number, cols: number): Sha
 class RingView {
   private readonly slots: Matrix[];
   private readonly stamps: Int32Array;
+  /** [sent, received] */
+  private readonly counters: Int32Array;
   constructor(readonly ring: SharedRing) {
     const n = ring.rows * ring.cols;
     this.slots = Array.from({ length: ring.depth }, (_, i) => ({ rows: ring.rows, cols: ring.cols, data: new Float32Array(ring.buffer, i * n * 4, n) }));
     this.stamps = new Int32Array(ring.stamps);
+    this.counters = new Int32Array(ring.counters);
   }
   write(batch: number, m: Matrix): void {
     const i = batch % this.ring.depth;
     this.slots[i].data.set(m.data);
     Atomics.store(this.stamps, i, batch);
+    Atomics.add(this.counters, 0, 1);
   }
-  read(batch: number, route: string): Matrix {
+  /** The tensor of `batch`, and how many of this route's messages were waiting, this one included. */
+  read(batch: number, route: string): { tensor: Matrix; queued: number } {
     const i = batch % this.ring.depth, stamp = Atomics.load(this.stamps, i);
     if (stamp !== batch) throw new Error(`transport: ${route} slot for batch ${batch} holds batch ${stamp} (ring of ${this.ring.depth} overrun)`);
-    return this.slots[i];
+    const queued = Atomics.load(this.counters, 0) - Atomics.add(this.counters, 1, 1);
+    return { tensor: this.slots[i], queued };
   }
 }
 
@@ -111,7 +122,8 @@ export function workerStageLink(init: StageLinkInit): StageLink {
   for (const port of ports) {
     port.on('message', ({ route, batch }: WireMessage) => {
       const sep = route.indexOf('>');
-      incoming.next({ type: route.slice(0, sep) as DeliveryType, target: route.slice(sep + 1), batch, tensor: views.get(route)!.read(batch, route) });
+      const { tensor, queued } = views.get(route)!.read(batch, route);
+      incoming.next({ type: route.slice(0, sep) as DeliveryType, target: route.slice(sep + 1), batch, tensor, queued });
     });
   }
   return {

@@ -13,7 +13,7 @@
  * worker) goes to `sendRemote`, and deliveries from other stages come in on `incoming`. So the
  * same wiring connects a whole network in one thread or one stage of it in a worker.
  */
-import { type Observable, type Subscription, bufferCount, filter, map, merge, observeOn, take } from 'rxjs';
+import { type Observable, type Subscription, bufferCount, filter, map, merge, observeOn, take, tap } from 'rxjs';
 import type { AnyActorRef } from 'xstate';
 import { type Dataset, batchAt } from '../lib/data.ts';
 import type { StepMetrics } from '../lib/history.ts';
@@ -70,6 +70,41 @@ export interface Delivery {
   readonly type: DeliveryType;
   readonly batch: number;
   readonly tensor: Matrix;
+  /** set by a transport: deliveries of this route sent and not yet received, this one included */
+  readonly queued?: number;
+}
+
+/**
+ * How many messages wait on each route (a target actor and an event type): sent but not yet
+ * taken by the target, counting the FORWARDs a layer defers and a PREDICT a synthesizer holds.
+ * The high-water marks show the backpressure: with delay d, at most d + 2 batches.
+ */
+export class QueueGauge {
+  private readonly waiting = new Map<string, number>();
+  readonly highWater = new Map<string, number>();
+
+  sent(route: string): void {
+    this.waiting.set(route, (this.waiting.get(route) ?? 0) + 1);
+  }
+
+  /** A message of `route` reaches its target, which already holds `backlog` earlier ones. */
+  delivered(route: string, backlog: number): void {
+    const n = this.waiting.get(route) ?? 0;
+    this.observe(route, n + backlog);
+    this.waiting.set(route, n - 1);
+  }
+
+  observe(route: string, queued: number): void {
+    if (queued > (this.highWater.get(route) ?? 0)) this.highWater.set(route, queued);
+  }
+
+  merge(other: Record<string, number>): void {
+    for (const [k, v] of Object.entries(other)) this.observe(k, v);
+  }
+
+  toJSON(): Record<string, number> {
+    return Object.fromEntries([...this.highWater].sort());
+  }
 }
 
 /** The actor event a delivery stands for (labels come from the local copy of the data). */
@@ -102,6 +137,15 @@ export interface Connection {
   onLoss: (source: 'head' | number, m: LossMessage) => void;
   /** called once every actor here has finished the last batch */
   onFinished: () => void;
+  /** where the queue lengths are recorded */
+  gauge: QueueGauge;
+}
+
+/** Messages of one type an actor has taken but not yet handled: FORWARDs a layer deferred, a PREDICT a synthesizer holds. */
+function backlogOf(actor: AnyActorRef, type: DeliveryType): number {
+  if (type !== 'FORWARD' && type !== 'PREDICT') return 0;
+  const c = actor.getSnapshot().context as { deferred?: unknown[]; held?: unknown };
+  return type === 'FORWARD' ? (c.deferred?.length ?? 0) : c.held ? 1 : 0;
 }
 
 /** Subscribe every receiving end; returns the subscription that disconnects them all. */
@@ -110,35 +154,54 @@ export function connect(c: Connection): Subscription {
   const { scheduler, pipelined } = c.scheduling;
   const here = (id: string) => actors.has(id);
   const labels = (batch: number) => batchAt(data, topology.batch, batch).y;
+  const { gauge } = c;
   const route = (d: Delivery) => {
     const actor = actors.get(d.target);
-    if (actor) actor.send(eventOf(d, labels(d.batch)));
-    else if (c.sendRemote) c.sendRemote(d);
+    if (actor) {
+      if (d.queued !== undefined) gauge.observe(`${d.type}>${d.target}`, d.queued + backlogOf(actor, d.type));
+      actor.send(eventOf(d, labels(d.batch)));
+    } else if (c.sendRemote) c.sendRemote(d);
     else throw new Error(`no actor '${d.target}' here and no stage to send it to`);
   };
-  const on = <T>(edge: Observable<T>, deliver: (m: T) => void): Subscription => edge.pipe(observeOn(scheduler)).subscribe(deliver);
+  // one route's deliveries: counted when sent, and when they reach a target that lives here
+  const on = <T>(edge: Observable<T>, target: string, type: DeliveryType, delivery: (m: T) => Delivery): Subscription => {
+    const key = `${type}>${target}`, local = actors.get(target);
+    return edge
+      .pipe(
+        tap(() => local && gauge.sent(key)),
+        observeOn(scheduler),
+      )
+      .subscribe((m) => {
+        if (local) gauge.delivered(key, backlogOf(local, type));
+        route(delivery(m));
+      });
+  };
   const last = topology.layers.length - 1;
-  const links = on(ports.source, (batch) => route({ target: layerId(0), type: 'FORWARD', batch, tensor: batchAt(data, topology.batch, batch).x }));
-  if (c.incoming) links.add(on(c.incoming, route));
+  const links = on(ports.source, layerId(0), 'FORWARD', (batch) => ({ target: layerId(0), type: 'FORWARD', batch, tensor: batchAt(data, topology.batch, batch).x }));
+  if (c.incoming) links.add(c.incoming.pipe(observeOn(scheduler)).subscribe(route));
 
-  const gradientInto = (i: number) => (m: GradientMessage) =>
-    route({ target: gradientTarget(topology, i), type: topology.layers[i].synthesizer ? 'REFIT' : 'GRADIENT', batch: m.batch, tensor: m.g });
+  const gradientInto = (i: number) => {
+    const target = gradientTarget(topology, i), type = topology.layers[i].synthesizer ? 'REFIT' : 'GRADIENT';
+    return (edge: Observable<GradientMessage>) => on(edge, target, type, (m) => ({ target, type, batch: m.batch, tensor: m.g }));
+  };
   topology.layers.forEach((l, i) => {
     if (!here(layerId(i))) return;
     const p = ports.layers[i];
     const next = i === last ? HEAD_ID : layerId(i + 1);
-    links.add(on(p.output, (m) => route({ target: next, type: 'FORWARD', batch: m.batch, tensor: m.h })));
-    if (l.synthesizer) links.add(on(p.output, (m) => route({ target: synthesizerId(i), type: 'PREDICT', batch: m.batch, tensor: m.h })));
-    if (p.upstream) links.add(on(p.upstream, gradientInto(i - 1)));
+    links.add(on(p.output, next, 'FORWARD', (m) => ({ target: next, type: 'FORWARD', batch: m.batch, tensor: m.h })));
+    const synth = synthesizerId(i);
+    if (l.synthesizer) links.add(on(p.output, synth, 'PREDICT', (m) => ({ target: synth, type: 'PREDICT', batch: m.batch, tensor: m.h })));
+    if (p.upstream) links.add(gradientInto(i - 1)(p.upstream));
   });
   topology.layers.forEach((l, i) => {
     if (!l.synthesizer || !here(synthesizerId(i))) return;
     const sp = ports.synthesizers[i]!;
-    links.add(on(sp.prediction, (m) => route({ target: layerId(i), type: 'SYNTHETIC_GRADIENT', batch: m.batch, tensor: m.g })));
+    const layer = layerId(i);
+    links.add(on(sp.prediction, layer, 'SYNTHETIC_GRADIENT', (m) => ({ target: layer, type: 'SYNTHETIC_GRADIENT', batch: m.batch, tensor: m.g })));
     links.add(sp.loss.subscribe((m) => c.onLoss(i, m)));
   });
   if (here(HEAD_ID)) {
-    links.add(on(ports.head.gradient, gradientInto(last)));
+    links.add(gradientInto(last)(ports.head.gradient));
     links.add(ports.head.loss.subscribe((m) => c.onLoss('head', m)));
   }
 

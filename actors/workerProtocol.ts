@@ -38,7 +38,7 @@ export interface SerializedError {
 export type WorkerMessage =
   | { kind: 'loss'; source: 'head' | number; batch: number; loss: number; accuracy?: number }
   | { kind: 'finished' }
-  | { kind: 'drained'; params: Record<string, Float32Array> }
+  | { kind: 'drained'; params: Record<string, Float32Array>; queues: Record<string, number> }
   | { kind: 'failed'; error: SerializedError }
   | { kind: 'inspection'; events: TraceEvent[] };
 

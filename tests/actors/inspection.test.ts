@@ -10,6 +10,7 @@ import {
   summarize,
   toTraceEvent,
 } from '../../actors/inspection.ts';
+import { SCHEDULERS } from '../../actors/schedulers.ts';
 import { createTraining } from '../../actors/training.ts';
 import { fromArray } from '../../lib/matrix.ts';
 import { type ReferenceCase, loadCase } from '../../lib/reference.ts';
@@ -116,6 +117,29 @@ describe('the trace recorder', () => {
     expect(lines).toHaveLength(posted.length + 1);
     expect(lines.slice(1)).toEqual(posted);
     expect(recorder.lines).toBe(lines.length);
+  });
+});
+
+describe('the trace under every scheduler', () => {
+  it.each(SCHEDULERS)('%s: every layer, synthesizer and the head shows its events, worker-hosted ones relayed', async (scheduler) => {
+    let text = '';
+    const recorder = createTraceRecorder({ write: (chunk) => void (text += chunk) });
+    const training = createTraining({
+      topology: dni.topology, data: dni.data, params: dni.initial, steps: 3, scheduler,
+      inspect: recorder.inspect, relay: recorder.relay,
+    });
+    await training.run();
+    await recorder.close();
+    const lines = parseTrace(text);
+    for (const batch of [0, 1, 2]) {
+      expect(received(lines, 'layer:1', batch), `layer:1 #${batch}`).toEqual(['FORWARD', 'SYNTHETIC_GRADIENT']);
+      expect(received(lines, 'layer:2', batch), `layer:2 #${batch}`).toEqual(['FORWARD', 'GRADIENT']);
+      expect(received(lines, 'synthesizer:0', batch), `synthesizer:0 #${batch}`).toEqual(['PREDICT', 'REFIT']);
+      expect(received(lines, 'head', batch), `head #${batch}`).toEqual(['FORWARD']);
+    }
+    const threads = new Set(lines.filter((l) => l.actor === 'layer:0').map((l) => l.thread ?? 'main'));
+    expect([...threads]).toEqual([scheduler === 'worker' ? 'worker:0' : 'main']);
+    expect(lines.filter((l) => l.actor === 'trainer' && l.type === '@xstate.snapshot').at(-1)!.state).toBe('done');
   });
 });
 

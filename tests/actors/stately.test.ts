@@ -1,0 +1,111 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { attachStatelyInspector } from '../../actors/stately.ts';
+import { createTraining } from '../../actors/training.ts';
+import { type ReferenceCase, loadCase } from '../../lib/reference.ts';
+import { REFERENCE_DIR } from '../helpers.ts';
+
+const dni = loadCase(JSON.parse(readFileSync(join(REFERENCE_DIR, 'dni.json'), 'utf8')) as ReferenceCase);
+
+interface StatelyEvent {
+  type: string;
+  name?: string;
+  sessionId: string;
+  parentId?: string;
+  definition?: string;
+  snapshot?: { value: unknown; status: string; context: unknown };
+  event?: { type: string; batch?: number };
+}
+
+/** Connect like the relay page does and collect what arrives (everything so far is replayed). */
+async function view(url: string, settleMs = 200): Promise<StatelyEvent[]> {
+  const got: StatelyEvent[] = [];
+  const ws = new WebSocket(url.replace('http', 'ws'));
+  ws.on('message', (m) => got.push(JSON.parse(String(m))));
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  await new Promise((r) => setTimeout(r, settleMs));
+  ws.close();
+  return got;
+}
+
+describe("Stately's inspector through our relay", () => {
+  it('serves the page that embeds the inspector, on 127.0.0.1 only', async () => {
+    const stately = await attachStatelyInspector({ port: 0 });
+    try {
+      expect(stately.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const page = await (await fetch(stately.url)).text();
+      expect(page).toContain('<iframe id="inspector" src="https://stately.ai/inspect">');
+      expect(page).toContain("new WebSocket('ws://' + location.host)");
+      expect((await fetch(`${stately.url}/elsewhere`)).status).toBe(404);
+    } finally {
+      await stately.close();
+    }
+  });
+
+  it('shows every actor with its machine, parent and states, and replays them to a page opened later', async () => {
+    const stately = await attachStatelyInspector({ port: 0 });
+    try {
+      const training = createTraining({ topology: dni.topology, data: dni.data, params: dni.initial, steps: 3 });
+      stately.attach(training.actor);
+      await training.run();
+      const events = await view(stately.url); // opened after the training: everything is replayed
+      const actors = events.filter((e) => e.type === '@xstate.actor');
+      expect(actors.map((a) => a.name)).toEqual(['trainer', 'layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1', 'head']);
+      const trainer = actors[0];
+      for (const a of actors.slice(1)) expect(a.parentId).toBe(trainer.sessionId);
+      const layer0 = actors[1];
+      expect(JSON.parse(layer0.definition!)).toMatchObject({ id: 'layer', initial: 'ready' });
+      expect(layer0.snapshot).toMatchObject({ value: 'ready', status: 'active', context: { units: 128, activation: 'sigmoid', decoupled: true } });
+
+      const ofLayer0 = events.filter((e) => e.sessionId === layer0.sessionId && e.type === '@xstate.snapshot' && e.event?.batch === 1);
+      expect(ofLayer0.map((e) => `${e.event!.type}→${String(e.snapshot!.value)}`)).toEqual(['FORWARD→awaitingSyntheticGradient', 'SYNTHETIC_GRADIENT→ready']);
+      expect(events.find((e) => e.type === '@xstate.event' && e.event?.type === 'FORWARD')!.event).toMatchObject({ x: '10x24' });
+      // summaries, never tensors
+      expect(Math.max(...events.map((e) => JSON.stringify(e).length))).toBeLessThan(4000);
+      expect(JSON.stringify(events)).not.toMatch(/"data":\[|"0":-?\d/);
+    } finally {
+      await stately.close();
+    }
+  });
+
+  it('shows the actors the worker scheduler hosts on worker threads', async () => {
+    const stately = await attachStatelyInspector({ port: 0 });
+    try {
+      const training = createTraining({
+        topology: dni.topology, data: dni.data, params: dni.initial, steps: 2, scheduler: 'worker',
+        inspect: stately.inspect, relay: stately.relay,
+      });
+      await training.run();
+      await new Promise((r) => setTimeout(r, 20));
+      const events = await view(stately.url);
+      const names = events.filter((e) => e.type === '@xstate.actor').map((e) => e.name!);
+      for (const actor of ['trainer', 'layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1', 'head']) expect(names).toContain(actor);
+      const head = events.find((e) => e.type === '@xstate.actor' && e.name === 'head')!;
+      expect(head.sessionId).toMatch(/^relay:worker:\d+:head$/);
+      expect(events.filter((e) => e.sessionId === head.sessionId && e.type === '@xstate.event').map((e) => e.event!.type)).toEqual(['xstate.init', 'FORWARD', 'FORWARD']);
+    } finally {
+      await stately.close();
+    }
+  });
+
+  it("shows a worker's relayed actors too, with their machine definitions", async () => {
+    const stately = await attachStatelyInspector({ port: 0 });
+    try {
+      const t = performance.timeOrigin + performance.now();
+      stately.relay({ t, actor: 'layer:3', type: '@xstate.actor', event: null, state: null, batch: null, parent: 'trainer', thread: 'worker:1' });
+      stately.relay({ t, actor: 'layer:3', type: '@xstate.event', event: { type: 'FORWARD', batch: 0, x: '10x64' }, state: 'ready', batch: 0, thread: 'worker:1' });
+      stately.relay({ t, actor: 'layer:3', type: '@xstate.snapshot', event: { type: 'FORWARD', batch: 0, x: '10x64' }, state: 'awaitingGradient', batch: 0, thread: 'worker:1' });
+      await new Promise((r) => setTimeout(r, 20));
+      const events = await view(stately.url, 50);
+      const actor = events.find((e) => e.type === '@xstate.actor')!;
+      expect(actor.name).toBe('layer:3');
+      expect(JSON.parse(actor.definition!)).toMatchObject({ id: 'layer' });
+      const snapshot = events.find((e) => e.type === '@xstate.snapshot')!;
+      expect([snapshot.sessionId, snapshot.snapshot!.value]).toEqual([actor.sessionId, 'awaitingGradient']);
+    } finally {
+      await stately.close();
+    }
+  });
+});
