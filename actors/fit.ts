@@ -19,7 +19,7 @@ import { Rng } from '../lib/rng.ts';
 import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
 import type { TrainingMetrics } from './metrics.ts';
 import type { SchedulerName } from './schedulers.ts';
-import { createTraining } from './training.ts';
+import { type TrainingOptions, createTraining } from './training.ts';
 
 export interface FitOptions {
   /** a topology from defineTopology, or a spec to validate */
@@ -39,6 +39,8 @@ export interface FitOptions {
   shuffle?: number | null;
   /** Default `'queue'`. */
   scheduler?: SchedulerName;
+  /** an xstate inspection observer, attached to every epoch's training */
+  inspect?: TrainingOptions['inspect'];
   /** every finished step (`epoch` from 1) */
   onStep?: (metrics: TrainingMetrics, epoch: number) => void;
   /** every finished epoch */
@@ -95,11 +97,12 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     remaining -= steps;
     const started = performance.now();
     const data = rng && order ? shuffleRows(options.train, rng, order) : options.train;
-    const training = createTraining({ topology, data, steps, params, optimizerState, scheduler: options.scheduler });
+    const training = createTraining({ topology, data, steps, params, optimizerState, scheduler: options.scheduler, inspect: options.inspect });
     const sub = options.onStep ? training.metrics$.subscribe((m) => options.onStep!(m, epoch)) : null;
     const result = await training.run().finally(() => sub?.unsubscribe());
     const seconds = (performance.now() - started) / 1000;
     params = result.params;
+    checkAdvanced(optimizerState, result.optimizerState, steps, epoch, options.scheduler ?? 'queue');
     optimizerState = result.optimizerState;
     const report: EpochReport = {
       epoch,
@@ -114,6 +117,23 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     options.onEpoch?.(report);
   }
   return { topology, params, optimizerState, epochs: reports };
+}
+
+/**
+ * Every optimiser must have taken the epoch's steps: a scheduler that trains copies of the network
+ * elsewhere (worker threads) and does not hand their optimiser states back would otherwise restart
+ * Adam's moments every epoch without a word.
+ */
+function checkAdvanced(before: OptimizerStates | undefined, after: OptimizerStates, steps: number, epoch: number, scheduler: string): void {
+  for (const [owner, s] of Object.entries(after)) {
+    const expected = (before?.[owner]?.step ?? 0) + steps;
+    if (s.step !== expected) {
+      throw new Error(
+        `fit: after epoch ${epoch} the '${scheduler}' scheduler reports ${owner}'s optimiser at step ${s.step}, expected ${expected}: ` +
+          'it does not carry optimiser state across trainings yet, so epochs cannot continue one another',
+      );
+    }
+  }
 }
 
 function mean(a: Float64Array): number {

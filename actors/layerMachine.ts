@@ -7,8 +7,9 @@
  *
  *   ready ──FORWARD──▶ awaitingSyntheticGradient ──SYNTHETIC_GRADIENT──▶ ready   (decoupled)
  *   ready ──FORWARD──▶ awaitingGradient ──GRADIENT──▶ ready                      (backprop)
+ *   (with a FORWARD deferred, the update is followed by that forward, and the layer keeps waiting)
  */
-import { and, setup } from 'xstate';
+import { setup } from 'xstate';
 import type { DenseLayer } from '../lib/dense.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import type { ActivationMessage, Edge, GradientMessage } from './edge.ts';
@@ -72,10 +73,6 @@ export const layerMachine = setup({
   initial: 'ready',
   states: {
     ready: {
-      always: [
-        { guard: and(['hasDeferredForward', 'isDecoupled']), target: 'awaitingSyntheticGradient', actions: 'forwardDeferred' },
-        { guard: 'hasDeferredForward', target: 'awaitingGradient', actions: 'forwardDeferred' },
-      ],
       on: {
         FORWARD: [
           { guard: 'isDecoupled', target: 'awaitingSyntheticGradient', actions: { type: 'forward', params: ({ event }) => event } },
@@ -85,13 +82,20 @@ export const layerMachine = setup({
     },
     awaitingSyntheticGradient: {
       on: {
-        SYNTHETIC_GRADIENT: { target: 'ready', actions: { type: 'applySyntheticGradient', params: ({ event }) => event } },
+        // with a deferred FORWARD waiting, apply the update and go straight on to that batch
+        SYNTHETIC_GRADIENT: [
+          { guard: 'hasDeferredForward', actions: [{ type: 'applySyntheticGradient', params: ({ event }) => event }, 'forwardDeferred'] },
+          { target: 'ready', actions: { type: 'applySyntheticGradient', params: ({ event }) => event } },
+        ],
         FORWARD: { actions: { type: 'deferForward', params: ({ event }) => event } },
       },
     },
     awaitingGradient: {
       on: {
-        GRADIENT: { target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
+        GRADIENT: [
+          { guard: 'hasDeferredForward', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardDeferred'] },
+          { target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
+        ],
         FORWARD: { actions: { type: 'deferForward', params: ({ event }) => event } },
       },
     },

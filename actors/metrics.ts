@@ -6,7 +6,7 @@
  * Nothing here runs until someone subscribes: the cosine taps on the edges are made by the
  * subscription and removed with it, so an unobserved training computes no cosine at all.
  */
-import { Observable, Subscription, defer, share } from 'rxjs';
+import { Observable, type Subscribable, Subscription, defer, share } from 'rxjs';
 import type { StepMetrics } from '../lib/history.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { cosine, trueGradientInterfaces } from '../lib/metrics.ts';
@@ -30,15 +30,15 @@ const RATE_WINDOW = 16;
 const COSINE_RING = 64;
 
 /**
- * The metrics stream of a network's ports. Shared: every subscriber sees the same values,
- * and the taps live while at least one subscription does.
+ * The metrics stream of a network's ports, ending when `end` (the root actor) completes. Shared:
+ * every subscriber sees the same values, and the taps live while at least one subscription does.
  *
  * @example
  * const training = createTraining({ topology, data, steps: 300 });
  * training.metrics$.subscribe((m) => console.log(m.batch, m.loss, m.cosine[1], m.stepsPerSecond));
  * await training.run();
  */
-export function trainingMetrics(topology: Topology, ports: NetworkPorts): Observable<TrainingMetrics> {
+export function trainingMetrics(topology: Topology, ports: NetworkPorts, end?: Subscribable<unknown>): Observable<TrainingMetrics> {
   return defer(() => {
     const taps = new Subscription();
     const cosines = trueGradientInterfaces(topology).map((i) => ({
@@ -53,6 +53,8 @@ export function trainingMetrics(topology: Topology, ports: NetworkPorts): Observ
 
     return new Observable<TrainingMetrics>((subscriber) => {
       subscriber.add(taps);
+      // the stream ends with the training (the root actor's completion)
+      if (end) subscriber.add(end.subscribe({ complete: () => subscriber.complete(), error: (e) => subscriber.error(e) }));
       subscriber.add(
         ports.metrics.subscribe((m) => {
           const now = performance.now();

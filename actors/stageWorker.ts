@@ -3,6 +3,7 @@
  * `workerData`, runs it as a {@link stageMachine} actor, and answers the trainer's START and
  * DRAIN. Every tensor between stages goes through shared memory (see transport.ts).
  */
+import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type AnyActorRef, createActor } from 'xstate';
 import { DivergenceError } from '../lib/errors.ts';
@@ -49,7 +50,9 @@ const actor: AnyActorRef = createActor(stageMachine, {
         case 'drained': {
           const params = Object.fromEntries(ownKeys.map((k) => [k, network.params[k].data.slice()]));
           relay?.flush();
-          post({ kind: 'drained', params, queues: r.queues }, Object.values(params).map((d) => d.buffer as ArrayBuffer));
+          // the share of time this thread was busy since START: how well the plan balances the stages
+          const utilization = performance.eventLoopUtilization(started ?? undefined).utilization;
+          post({ kind: 'drained', params, queues: r.queues, utilization }, Object.values(params).map((d) => d.buffer as ArrayBuffer));
           return link.close();
         }
         case 'failed': {
@@ -70,5 +73,9 @@ const actor: AnyActorRef = createActor(stageMachine, {
   },
 });
 
-port.on('message', (m: { kind: 'start' | 'drain' }) => actor.send({ type: m.kind === 'start' ? 'START' : 'DRAIN' }));
+let started: ReturnType<typeof performance.eventLoopUtilization> | null = null;
+port.on('message', (m: { kind: 'start' | 'drain' }) => {
+  if (m.kind === 'start') started = performance.eventLoopUtilization();
+  actor.send({ type: m.kind === 'start' ? 'START' : 'DRAIN' });
+});
 actor.start();

@@ -22,8 +22,11 @@ import { headMachine } from './headMachine.ts';
 import {
   type Inspection,
   type TraceEvent,
+  type TraceEventObject,
+  actorName,
   attachTo,
   keepBatch,
+  summarize,
   summarizeContext,
   summarizeEvent,
 } from './inspection.ts';
@@ -101,77 +104,84 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
   });
   const { port } = http.address() as AddressInfo;
 
-  // the package's conversion to Stately's format (definitions, sessions, parents), sent to our relay
-  const stately = createInspector(
-    { send: (event: unknown) => broadcast(stringify(event)), start() {}, stop() {} },
-    { sanitizeContext: (context: unknown) => summarizeContext(context) as object },
-  );
+  // Stately's event format comes from the package's own builders (`actor`, `event`, `snapshot`),
+  // called at once with summaries: its `inspect` observer would serialise each event later, in a
+  // timer of its own (tensors by then hold later values; and it doubled a step's time). What those
+  // builders leave out (an actor's name, the root's session) is set here, on the way out.
+  let patch: { name?: string; rootId?: string } = {};
+  const stately = createInspector({
+    send: (event: { type: string; name?: string; rootId?: string }) => {
+      if (patch.name) event.name = patch.name;
+      if (patch.rootId) event.rootId = patch.rootId;
+      broadcast(stringify(event));
+    },
+    start() {},
+    stop() {},
+  } as never);
+  const emit = (p: typeof patch, build: () => void) => {
+    patch = p;
+    try {
+      build();
+    } finally {
+      patch = {};
+    }
+  };
   const local = new Map<string, string>(); // systemId → sessionId of the actors on this thread
-  let rootRef: FakeRef | null = null;
+  let rootId: string | undefined;
+  let rootRef: StandIn | undefined;
 
-  // Summarise at once: the package serialises in a timer, when tensors hold later values
+  const register = (ref: StandIn, name: string) =>
+    emit({ name, rootId: rootId ?? ref.sessionId }, () => stately.actor(ref as never, initialSnapshot(ref) as never));
+  const received = (sessionId: string, event: TraceEventObject, source?: string) =>
+    emit({ rootId }, () => stately.event(sessionId, event, source ? { source } : undefined));
+  const took = (sessionId: string, snapshot: object, event: TraceEventObject) =>
+    emit({ rootId }, () => stately.snapshot(sessionId, snapshot as never, { event }));
+
   const inspect = (e: InspectionEvent) => {
     switch (e.type) {
       case '@xstate.actor': {
-        const ref = e.actorRef as unknown as FakeRef;
-        local.set(nameOf(ref), ref.sessionId);
-        if (!ref._parent) rootRef ??= ref;
-        // the package reads the snapshot in its timer, when the actor may have finished: pin it now
-        const snapshot = initialSnapshot(ref);
-        const pinned = Object.assign(Object.create(ref) as FakeRef, { getSnapshot: () => snapshot });
-        stately.inspect.next?.({ ...e, actorRef: pinned } as unknown as InspectionEvent);
+        const ref = e.actorRef as unknown as StandIn;
+        const name = actorName(ref);
+        local.set(name, ref.sessionId);
+        if (!ref._parent) {
+          rootId ??= ref.sessionId;
+          rootRef ??= ref;
+        }
+        register(ref, name);
         return;
       }
       case '@xstate.event':
         if (!keepBatch(batchOf(e.event), sample)) return;
-        stately.inspect.next?.({ ...e, event: summarizeEvent(e.event) });
+        received(e.actorRef.sessionId, summarizeEvent(e.event), e.sourceRef?.sessionId);
         return;
-      case '@xstate.snapshot': {
+      case '@xstate.snapshot':
         if (!keepBatch(batchOf(e.event), sample)) return;
-        const s = e.snapshot as { context?: unknown; children?: unknown };
-        const snapshot = { ...e.snapshot, context: summarizeContext(s.context), children: {} };
-        stately.inspect.next?.({ ...e, snapshot, event: summarizeEvent(e.event) } as InspectionEvent);
+        took(e.actorRef.sessionId, statelySnapshot(e.snapshot), summarizeEvent(e.event));
         return;
-      }
       default:
-        return; // actions and microsteps: Stately's conversion drops them anyway
+        return; // actions and microsteps: Stately's format has no place for them
     }
   };
 
-  // a relayed line becomes the inspection event it came from, on a stand-in actor ref
-  const relayed = new Map<string, FakeRef>();
+  // a relayed line (a worker's actor) gets a session of its own, under the trainer
+  const relayed = new Map<string, string>();
   const relay = (line: TraceEvent) => {
     if (line.type === '@trace.meta' || !keepBatch(line.batch, sample)) return;
     const thread = line.thread ?? 'worker';
-    let ref = relayed.get(`${thread}/${line.actor}`);
-    if (!ref) {
-      // its own session; named `stage:0@worker:0` when the main thread has an actor of that name too
-      const sessionId = `relay:${thread}:${line.actor}`;
+    let sessionId = relayed.get(`${thread}/${line.actor}`);
+    if (!sessionId) {
+      sessionId = `relay:${thread}:${line.actor}`;
+      relayed.set(`${thread}/${line.actor}`, sessionId);
+      // named `stage:0@worker:0` when this thread has an actor of that name too
       const name = local.has(line.actor) ? `${line.actor}@${thread}` : line.actor;
-      const machine = machineFor(line.actor);
-      ref = {
-        sessionId,
-        id: name,
-        systemId: name,
-        logic: machine,
-        _parent: rootRef ?? undefined,
-        snapshot: { status: 'active', value: line.state ?? (machine?.config.initial as string | undefined) ?? null, context: line.context ?? {}, children: {} },
-        getSnapshot() {
-          return this.snapshot;
-        },
-      };
-      relayed.set(`${thread}/${line.actor}`, ref);
-      const snapshot = initialSnapshot(ref);
-      const pinned = Object.assign(Object.create(ref) as FakeRef, { getSnapshot: () => snapshot });
-      stately.inspect.next?.({ type: '@xstate.actor', actorRef: pinned, rootId: rootRef?.sessionId ?? sessionId } as unknown as InspectionEvent);
+      const logic = machineFor(line.actor);
+      const value = line.state ?? (logic?.config.initial as string | undefined) ?? null;
+      register({ sessionId, id: name, logic, _parent: rootRef, getSnapshot: () => ({ status: 'active', value, context: line.context ?? {} }) }, name);
     }
-    const rootId = rootRef?.sessionId ?? ref.sessionId;
     const event = line.event ?? { type: '' };
-    if (line.type === '@xstate.event') {
-      stately.inspect.next?.({ type: '@xstate.event', actorRef: ref, sourceRef: undefined, event, rootId } as unknown as InspectionEvent);
-    } else if (line.type === '@xstate.snapshot') {
-      ref.snapshot = { status: line.status ?? 'active', value: line.state, context: line.context ?? ref.snapshot.context, children: {} };
-      stately.inspect.next?.({ type: '@xstate.snapshot', actorRef: ref, snapshot: ref.snapshot, event, rootId } as unknown as InspectionEvent);
+    if (line.type === '@xstate.event') received(sessionId, event);
+    else if (line.type === '@xstate.snapshot') {
+      took(sessionId, { status: line.status ?? 'active', value: line.state, context: line.context ?? {}, children: {}, tags: [] }, event);
     }
   };
 
@@ -185,8 +195,6 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
     attach: (root: AnyActorRef) => attachTo(root, inspect),
     relay,
     close: async () => {
-      // the package converts each event in a setTimeout(0): let the last ones through
-      await new Promise((r) => setTimeout(r, 5));
       for (const ws of clients) ws.close(1000, 'training finished');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       await new Promise<void>((resolve) => http.close(() => resolve()));
@@ -194,31 +202,37 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
   };
 }
 
-interface FakeRef {
+/** What the package's `actor` builder reads of an actor ref (real, or standing in for a worker's actor). */
+interface StandIn {
   sessionId: string;
-  id: string;
-  systemId?: string;
+  id?: string;
   logic?: AnyStateMachine;
-  _parent?: FakeRef;
-  snapshot: { status: string; value: unknown; context: unknown; children: object };
+  _parent?: StandIn;
   getSnapshot(): unknown;
 }
 
-function stringify(event: unknown): string {
-  try {
-    return JSON.stringify(event);
-  } catch (err) {
-    // never let one odd value throw inside the package's timer and end the process
-    const e = event as { type?: string; sessionId?: string };
-    return JSON.stringify({ type: e.type, sessionId: e.sessionId, error: String(err) });
-  }
-}
-
 /** An actor's snapshot as it is now, or (in its constructor, before it has one) its machine's initial state. */
-function initialSnapshot(ref: FakeRef): object {
+function initialSnapshot(ref: StandIn): object {
   const now = snapshotOf(ref) as { status?: string; value?: unknown; context?: unknown } | null;
   if (now) return { status: now.status, value: now.value, context: ref.sessionId.startsWith('relay:') ? now.context : summarizeContext(now.context), children: {} };
   return { status: 'active', value: (ref.logic?.config as { initial?: unknown } | undefined)?.initial ?? null, context: {}, children: {} };
+}
+
+/** A machine snapshot as Stately shows it (its JSON form), with a summary for the context. */
+function statelySnapshot(snapshot: unknown): object {
+  const s = snapshot as { status?: string; value?: unknown; context?: unknown; error?: unknown; output?: unknown; children?: Record<string, { id?: string }>; tags?: Iterable<string> };
+  const children: Record<string, { xstate$$type: number; id: string | undefined }> = {};
+  for (const [key, child] of Object.entries(s.children ?? {})) children[key] = { xstate$$type: 1, id: child?.id };
+  return {
+    status: s.status,
+    value: s.value,
+    context: summarizeContext(s.context),
+    children,
+    historyValue: {},
+    tags: s.tags ? [...s.tags] : [],
+    ...(s.error !== undefined ? { error: summarize(s.error, 0) } : {}),
+    ...(s.output !== undefined ? { output: summarize(s.output, 1) } : {}),
+  };
 }
 
 /** xstate's development build throws when the snapshot is read inside the actor's constructor */
@@ -230,8 +244,14 @@ function snapshotOf(ref: { getSnapshot(): unknown }): unknown {
   }
 }
 
-function nameOf(ref: { sessionId: string; systemId?: string; id?: string }): string {
-  return ref.systemId ?? (ref.id && ref.id !== ref.sessionId ? ref.id : ref.sessionId);
+function stringify(event: unknown): string {
+  try {
+    return JSON.stringify(event);
+  } catch (err) {
+    // one odd value must not end a training
+    const e = event as { type?: string; sessionId?: string };
+    return JSON.stringify({ type: e.type, sessionId: e.sessionId, error: String(err) });
+  }
 }
 
 function batchOf(event: unknown): number | null {

@@ -62,7 +62,7 @@ export const synthesizerMachine = setup({
   },
   guards: {
     refitsDue: ({ context }, e: PredictEvent) => context.synthesizer.canPredict(e.batch),
-    heldIsDue: ({ context }) => context.synthesizer.canPredict(context.held!.batch),
+    completesHeld: ({ context }, e: RefitEvent) => context.synthesizer.canPredict(context.held!.batch, e.batch),
   },
 }).createMachine({
   id: 'synthesizer',
@@ -80,9 +80,16 @@ export const synthesizerMachine = setup({
       },
     },
     awaitingTarget: {
-      always: { guard: 'heldIsDue', target: 'ready', actions: 'predictHeld' },
       on: {
-        REFIT: { actions: { type: 'recordTarget', params: ({ event }) => event } },
+        REFIT: [
+          // the last target the held prediction needed: record it, predict, and be ready again
+          {
+            guard: { type: 'completesHeld', params: ({ event }) => event },
+            target: 'ready',
+            actions: [{ type: 'recordTarget', params: ({ event }) => event }, 'predictHeld'],
+          },
+          { actions: { type: 'recordTarget', params: ({ event }) => event } },
+        ],
       },
     },
     drained: { type: 'final' },

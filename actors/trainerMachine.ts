@@ -56,6 +56,8 @@ export interface TrainerContext {
   readonly links: Subscription;
   /** queue high-water marks per route (from every stage with workers) */
   readonly gauge: QueueGauge;
+  /** with worker stages: the share of time each stage's thread was busy */
+  readonly utilization: number[];
   finishedStages: number;
   drained: number;
   error: unknown;
@@ -123,7 +125,7 @@ export const trainerMachine = setup({
     const topology = network.topology;
     const ports = createPorts(topology);
     const history = new History(steps, topology.layers.flatMap((l) => (l.synthesizer ? [l.index] : [])));
-    const base = { ...input, ports, history, links: new Subscription(), gauge: new QueueGauge(), finishedStages: 0, drained: 0, error: null, workers: [] as Worker[] };
+    const base = { ...input, ports, history, links: new Subscription(), gauge: new QueueGauge(), utilization: [] as number[], finishedStages: 0, drained: 0, error: null, workers: [] as Worker[] };
     if (!input.stages) {
       const { byId, synthesizers } = spawnNetworkActors(spawn, network, ports);
       return { ...base, actors: byId, drainers: synthesizers, stages: [] };
@@ -137,9 +139,10 @@ export const trainerMachine = setup({
           init,
           transfer,
           onLoss: (source, batch, loss, accuracy) => recordLoss(history, ports, source, { batch, loss, accuracy }),
-          onDrained: (params, queues) => {
+          onDrained: (params, queues, utilization) => {
             for (const [k, v] of Object.entries(params)) network.params[k].data.set(v);
             base.gauge.merge(queues);
+            base.utilization[init.stage.index] = utilization;
           },
           onInspection: input.relay && ((events) => events.forEach(input.relay!)),
           onWorker: (w) => (base.workers[init.stage.index] = w),

@@ -58,6 +58,8 @@ export interface TrainingResult {
    * any time: sent and not yet taken by the target. With delay d, at most d + 2.
    */
   queues: Record<string, number>;
+  /** worker scheduler: the share of the training each stage's thread was busy (a balanced plan keeps them all high) */
+  stageUtilization: number[];
   /** every layer's and synthesizer's optimiser state at the end, keyed `layer:i` / `synthesizer:i` (copies) */
   optimizerState: OptimizerStates;
   steps: number;
@@ -117,14 +119,14 @@ export function createTraining(options: TrainingOptions): Training {
           if (c.error) return reject(c.error);
           const { losses, accuracies } = c.history;
           const optimizerState = optimizerStates(network);
-          resolve({ params: network.params, losses, accuracies, synthesizerLosses: c.history.synthesizerLosses(), optimizerState, queues: c.gauge.toJSON(), steps });
+          resolve({ params: network.params, losses, accuracies, synthesizerLosses: c.history.synthesizerLosses(), optimizerState, queues: c.gauge.toJSON(), stageUtilization: c.utilization, steps });
         },
         error: reject,
       });
       actor.start();
       actor.send({ type: 'START' });
     }));
-  return { topology, actor, metrics$: trainingMetrics(topology, actor.getSnapshot().context.ports), run };
+  return { topology, actor, metrics$: trainingMetrics(topology, actor.getSnapshot().context.ports, actor), run };
 }
 
 /** Build and run a training in one call. */

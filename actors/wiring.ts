@@ -15,7 +15,7 @@
  */
 import { type Observable, type Subscription, bufferCount, filter, map, merge, observeOn, take, tap } from 'rxjs';
 import type { AnyActorRef } from 'xstate';
-import { type Dataset, batchAt } from '../lib/data.ts';
+import { type Dataset, batchViews } from '../lib/data.ts';
 import type { StepMetrics } from '../lib/history.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { HEAD_ID, layerId, synthesizerId } from '../lib/network.ts';
@@ -108,12 +108,12 @@ export class QueueGauge {
 }
 
 /** The actor event a delivery stands for (labels come from the local copy of the data). */
-function eventOf(d: Delivery, y: Matrix) {
+function eventOf(d: Delivery, labels: (batch: number) => Matrix) {
   switch (d.type) {
     case 'FORWARD':
-      return { type: d.type, batch: d.batch, x: d.tensor, y };
+      return d.target === HEAD_ID ? { type: d.type, batch: d.batch, x: d.tensor, y: labels(d.batch) } : { type: d.type, batch: d.batch, x: d.tensor };
     case 'PREDICT':
-      return { type: d.type, batch: d.batch, h: d.tensor, y };
+      return { type: d.type, batch: d.batch, h: d.tensor, y: labels(d.batch) };
     case 'REFIT':
       return { type: d.type, batch: d.batch, target: d.tensor };
     default:
@@ -153,13 +153,14 @@ export function connect(c: Connection): Subscription {
   const { ports, topology, steps, actors, data } = c;
   const { scheduler, pipelined } = c.scheduling;
   const here = (id: string) => actors.has(id);
-  const labels = (batch: number) => batchAt(data, topology.batch, batch).y;
+  const views = batchViews(data, topology.batch);
+  const labels = (batch: number) => views[batch % views.length].y;
   const { gauge } = c;
   const route = (d: Delivery) => {
     const actor = actors.get(d.target);
     if (actor) {
       if (d.queued !== undefined) gauge.observe(`${d.type}>${d.target}`, d.queued + backlogOf(actor, d.type));
-      actor.send(eventOf(d, labels(d.batch)));
+      actor.send(eventOf(d, labels));
     } else if (c.sendRemote) c.sendRemote(d);
     else throw new Error(`no actor '${d.target}' here and no stage to send it to`);
   };
@@ -177,7 +178,7 @@ export function connect(c: Connection): Subscription {
       });
   };
   const last = topology.layers.length - 1;
-  const links = on(ports.source, layerId(0), 'FORWARD', (batch) => ({ target: layerId(0), type: 'FORWARD', batch, tensor: batchAt(data, topology.batch, batch).x }));
+  const links = on(ports.source, layerId(0), 'FORWARD', (batch) => ({ target: layerId(0), type: 'FORWARD', batch, tensor: views[batch % views.length].x }));
   if (c.incoming) links.add(c.incoming.pipe(observeOn(scheduler)).subscribe(route));
 
   const gradientInto = (i: number) => {

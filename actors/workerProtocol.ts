@@ -4,7 +4,8 @@
  * losses are a few numbers; parameters cross once each way.
  */
 import type { Dataset } from '../lib/data.ts';
-import { backend } from '../lib/kernels.ts';
+import { typescriptBackend, useBackend } from '../lib/kernels.ts';
+import { wasmBackend, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import type { ParameterSet } from '../lib/params.ts';
 import type { Stage } from '../lib/placement.ts';
@@ -38,7 +39,7 @@ export interface SerializedError {
 export type WorkerMessage =
   | { kind: 'loss'; source: 'head' | number; batch: number; loss: number; accuracy?: number }
   | { kind: 'finished' }
-  | { kind: 'drained'; params: Record<string, Float32Array>; queues: Record<string, number> }
+  | { kind: 'drained'; params: Record<string, Float32Array>; queues: Record<string, number>; utilization: number }
   | { kind: 'failed'; error: SerializedError }
   | { kind: 'inspection'; events: TraceEvent[] };
 
@@ -54,9 +55,14 @@ export function detachMatrix(m: Matrix): Matrix {
   return { rows: m.rows, cols: m.cols, data: m.data.slice() };
 }
 
-/** Use the kernel backend the trainer uses. */
+/** Use the kernel backend the trainer uses (the backends agree only to float32 rounding, and every scheduler must give the same bits). */
 export function selectKernels(name: string): void {
-  if (backend().name !== name) throw new Error(`worker: kernel backend '${name}' is not available in this thread (have '${backend().name}')`);
+  if (name === typescriptBackend.name) useBackend(typescriptBackend);
+  else if (name === 'wasm') {
+    const wasm = wasmBackend();
+    if (!wasm) throw new Error(`the trainer uses the wasm kernels, but they do not load in this worker: ${wasmUnavailableReason()}`);
+    useBackend(wasm);
+  } else throw new Error(`unknown kernel backend '${name}'`);
 }
 
 /**

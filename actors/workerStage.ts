@@ -64,7 +64,7 @@ export interface WorkerStageInput {
   init: StageWorkerInit;
   transfer: MessagePort[];
   onLoss: (source: 'head' | number, batch: number, loss: number, accuracy: number | undefined) => void;
-  onDrained: (params: Record<string, Float32Array>, queues: Record<string, number>) => void;
+  onDrained: (params: Record<string, Float32Array>, queues: Record<string, number>, utilization: number) => void;
   onInspection?: (events: TraceEvent[]) => void;
   /** gives the trainer the thread, e.g. for tests that kill it */
   onWorker?: (worker: Worker) => void;
@@ -101,7 +101,7 @@ export const workerStage = fromCallback<{ type: 'START' } | { type: 'DRAIN' }, W
           return sendBack({ type: 'STAGE_FINISHED', stage: stage.index });
         case 'drained':
           ended = true;
-          input.onDrained(m.params, m.queues);
+          input.onDrained(m.params, m.queues, m.utilization);
           return sendBack({ type: 'STAGE_DRAINED', stage: stage.index });
         case 'failed':
           return fail(deserializeError(m.error, stage));

@@ -81,8 +81,51 @@ def check(path, dtype):
     print(f"{d['case']:12s} {np.dtype(dtype).name}: max|param diff| {dp:.2e}  max rel loss diff {rl:.2e}  max synth loss diff {ds:.2e}")
 
 
+def time_seed(steps, dtype):
+    """Time per batch step of the seed network (24-128-64-12 sigmoid, batch 10, DNI after layers 0, 1)."""
+    rng = np.random.default_rng(1)
+    a, b = rng.integers(0, 2048, 1000), rng.integers(0, 2048, 1000)
+    bits = lambda v: ((v[:, None] >> np.arange(11, -1, -1)) & 1)
+    x, y = np.hstack([bits(a), bits(b)]).astype(dtype), bits(a + b).astype(dtype)
+    sizes = [24, 128, 64, 12]
+    params = {}
+    for i in range(3):
+        lim = np.sqrt(6 / (sizes[i] + sizes[i + 1]))
+        params[f'layer{i}.W'] = rng.uniform(-lim, lim, (sizes[i], sizes[i + 1]))
+        params[f'layer{i}.b'] = np.zeros(sizes[i + 1])
+    for i in range(2):
+        params[f'synth{i}.M'] = np.zeros((sizes[i + 1], sizes[i + 1]))
+        params[f'synth{i}.c'] = np.zeros(sizes[i + 1])
+    cfg = {'sizes': sizes, 'activations': ['sigmoid'] * 3, 'decoupled': [True, True, False], 'conditioned': False,
+           'delay': 0, 'batch': 10, 'lr': 0.5, 'lr_synthesizer': 0.01}
+    train(cfg, x, y, params, 200, dtype)  # warm-up
+    best = float('inf')
+    for _ in range(5):
+        t0 = time.perf_counter()
+        train(cfg, x, y, params, steps, dtype)
+        best = min(best, (time.perf_counter() - t0) / steps)
+    return best
+
+
 if __name__ == '__main__':
     args = sys.argv[1:]
+    if args and args[0] == '--time':
+        steps = int(args[args.index('--steps') + 1]) if '--steps' in args else 2000
+        info = {}
+        try:
+            from threadpoolctl import threadpool_info
+            info = [{k: p.get(k) for k in ('internal_api', 'num_threads', 'architecture', 'version')} for p in threadpool_info()]
+        except Exception as e:  # threadpoolctl is optional
+            info = f'threadpoolctl unavailable ({type(e).__name__})'
+        import os
+        print(json.dumps({
+            'us_per_step_float32': time_seed(steps, np.float32) * 1e6,
+            'us_per_step_float64': time_seed(steps, np.float64) * 1e6,
+            'numpy': np.__version__,
+            'blas': info,
+            'env': {k: os.environ.get(k) for k in ('OPENBLAS_NUM_THREADS', 'OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE')},
+        }))
+        sys.exit(0)
     if '--emit' in args:
         d = json.load(open(args[0]))
         p, losses, sl = train(d['config'], d['x'], d['y'], d['initial'], d['config']['steps'])

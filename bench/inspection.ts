@@ -3,12 +3,14 @@
  * what watching the actors costs, on the seed network (24-128-64-12 DNI, batch 10,
  * `shared/reference/dni.json`). The faster the kernels, the larger the share of inspection.
  *
- * Arms, run interleaved in one process (each round runs every arm once, in a rotated order) and
- * compared by their median time per step:
+ * Arms, run interleaved in one process (each round runs every arm once, in a shuffled order, after
+ * a full garbage collection so no run pays for the previous one's garbage), each compared with the
+ * `off` run of the same round (the median of those ratios is printed):
  * - `off`: no inspection, nobody on `metrics$` (what a training costs by default);
  * - `off again`: the same, a second time: the ratio off-again / off is the noise floor, and the
  *   figure for "inspection off costs nothing" (the off path runs no inspection code at all);
  * - `metrics`: `metrics$` subscribed (loss, synthesizer loss, cosine, steps per second);
+ * - `no-op observer`: an inspection observer that does nothing: what xstate itself spends;
  * - `trace`: the trace recorder writing every event to a JSONL file;
  * - `trace, sample 10`: the same, keeping every 10th batch's events;
  * - `stately`: `@statelyai/inspect` through our relay (no page connected).
@@ -16,6 +18,8 @@
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { type Inspection, createTraceRecorder } from '../actors/inspection.ts';
 import { createTraining } from '../actors/training.ts';
 import { backend, useBackend } from '../lib/kernels.ts';
@@ -32,7 +36,7 @@ interface Result {
   arm: string;
   /** median µs per step over the rounds */
   microsPerStep: number;
-  /** median over rounds ÷ the `off` median */
+  /** median over rounds of (this arm ÷ `off` in the same round): paired, so slow drifts of a shared machine cancel */
   ratio: number;
   linesPerStep?: number;
   bytesPerStep?: number;
@@ -49,7 +53,24 @@ function option(args: string[], name: string, fallback: number): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
+// a full collection between runs (outside the timed part)
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** The arms' order for round r: a fixed-seed shuffle, so every run of the bench is alike. */
+function shuffled<T>(xs: T[], r: number): T[] {
+  const out = [...xs];
+  let s = (r + 1) * 2654435761;
+  for (let i = out.length - 1; i > 0; i--) {
+    s = (Math.imul(s ^ (s >>> 15), 2246822519) + 1) >>> 0;
+    const j = s % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
 async function runOnce(c: LoadedCase, steps: number, arm: Arm): Promise<{ seconds: number; lines?: number; bytes?: number }> {
+  gc();
   const made = arm.make ? await arm.make() : null;
   const training = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps, inspect: made?.inspection.inspect });
   const sub = arm.metrics ? training.metrics$.subscribe(() => {}) : null;
@@ -64,8 +85,8 @@ async function runOnce(c: LoadedCase, steps: number, arm: Arm): Promise<{ second
 }
 
 export async function main(args: string[]): Promise<void> {
-  const steps = option(args, 'steps', 300);
-  const rounds = option(args, 'rounds', 7);
+  const steps = option(args, 'steps', 500);
+  const rounds = option(args, 'rounds', 10);
   const json = args.includes('--json');
   const file = join(tmpdir(), `dni-bench-trace-${process.pid}.jsonl`);
   const b = args.find((a, i) => args[i - 1] === '--backend' || a.startsWith('--backend='));
@@ -87,6 +108,8 @@ export async function main(args: string[]): Promise<void> {
     { name: 'off' },
     { name: 'off again' },
     { name: 'metrics', metrics: true },
+    // xstate's own share: it builds inspection events (event, action, microstep, snapshot) once anyone listens
+    { name: 'no-op observer', make: async () => ({ inspection: { inspect: () => {}, attach: () => ({ unsubscribe() {} }), relay() {}, close: async () => {} }, done: () => ({}) }) },
     { name: 'trace', make: recorder(1) },
     { name: 'trace, sample 10', make: recorder(10) },
   ];
@@ -100,8 +123,7 @@ export async function main(args: string[]): Promise<void> {
   const times = new Map<string, number[]>(arms.map((a) => [a.name, []]));
   const written = new Map<string, { lines?: number; bytes?: number }>();
   for (let r = 0; r < rounds; r++) {
-    for (let k = 0; k < arms.length; k++) {
-      const arm = arms[(k + r) % arms.length];
+    for (const arm of shuffled(arms, r)) {
       const { seconds, ...w } = await runOnce(c, steps, arm);
       times.get(arm.name)!.push(seconds / steps);
       written.set(arm.name, w);
@@ -110,18 +132,18 @@ export async function main(args: string[]): Promise<void> {
   }
   rmSync(file, { force: true });
 
-  const off = median(times.get('off')!);
+  const off = times.get('off')!;
   const results: Result[] = arms.map((a) => {
-    const m = median(times.get(a.name)!);
+    const mine = times.get(a.name)!;
     const w = written.get(a.name) ?? {};
-    const out: Result = { arm: a.name, microsPerStep: m * 1e6, ratio: m / off };
+    const out: Result = { arm: a.name, microsPerStep: median(mine) * 1e6, ratio: median(mine.map((t, r) => t / off[r])) };
     if (w.lines !== undefined) out.linesPerStep = w.lines / steps;
     if (w.bytes !== undefined) out.bytesPerStep = w.bytes / steps;
     return out;
   });
 
   if (!json) {
-    console.log(`inspection cost, seed network 24-128-64-12 DNI, ${kernels} kernels, ${steps} steps x ${rounds} interleaved rounds (median per step)\n`);
+    console.log(`inspection cost, seed network 24-128-64-12 DNI, ${kernels} kernels, ${steps} steps x ${rounds} interleaved rounds (median µs per step; × off: median of per-round ratios)\n`);
     console.log(`${'arm'.padEnd(18)} ${'µs/step'.padStart(9)} ${'× off'.padStart(7)} ${'lines/step'.padStart(11)} ${'bytes/step'.padStart(11)}`);
     for (const r of results) {
       console.log(

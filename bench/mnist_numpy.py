@@ -214,7 +214,7 @@ def run(method, args, data):
         if not args.json: print(f'  {method:8s} epoch {epoch + 1:3d}  loss {loss:.4f}  val acc {va:.4f}  {seconds[-1]:.3f}s', file=sys.stderr)
     _, ta = evaluate(p, L, xt, lt) if args.report_test else (None, float('nan'))
     return {'test_accuracy': ta, 'train_loss': curve[-1]['train_loss'], 'validation_accuracy': curve[-1]['validation_accuracy'],
-            'epochs': args.epochs, 'seconds_per_epoch': float(np.median(seconds)), 'curve': curve}
+            'epochs': args.epochs, 'seconds_per_epoch': float(np.median(seconds)), 'best_seconds_per_epoch': float(min(seconds)), 'curve': curve}
 
 
 def main():
@@ -247,7 +247,10 @@ def main():
         if not args.json:
             print(f"{m:8s} test {r['test_accuracy']:.4f}  val {r['validation_accuracy']:.4f}  loss {r['train_loss']:.4f}  {r['seconds_per_epoch']:.3f} s/epoch")
     if args.json:
-        for r in out['methods'].values(): r.pop('curve')
+        for r in out['methods'].values():
+            r.pop('curve')
+            for k, v in r.items():
+                if isinstance(v, float) and v != v: r[k] = None  # NaN is not JSON
         print(json.dumps(out))
 
 

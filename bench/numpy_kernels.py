@@ -1,7 +1,7 @@
 """numpy's side of `npm run bench -- kernels`: float32 A·B, Aᵀ·B and A·Bᵀ with the same timing scheme.
 
 Usage: python3 bench/numpy_kernels.py '{"sizes": [[m, k, n], ...], "warmup": s, "budget": s}'
-Prints one JSON object: the settings numpy ran with and seconds per call (median of timed rounds).
+Prints one JSON object: the settings numpy ran with and seconds per call (best and median round).
 Run it with OPENBLAS_NUM_THREADS=1 (bench/kernels.ts does, and removes OPENBLAS_CORETYPE and
 OPENBLAS_L2_SIZE from this process only: on this machine they make OpenBLAS 25-35% slower).
 """
@@ -55,7 +55,7 @@ def openblas_corename():
 
 
 def time_call(fn, warmup, budget):
-    """Median seconds per call over rounds of ~10 ms after `warmup` seconds of calls."""
+    """(best, median) seconds per call over rounds of ~10 ms after `warmup` seconds of calls."""
     end = time.perf_counter() + warmup
     calls = 0
     while calls < 3 or time.perf_counter() < end:
@@ -73,7 +73,7 @@ def time_call(fn, warmup, budget):
             fn()
         rounds.append((time.perf_counter() - t) / reps)
     rounds.sort()
-    return rounds[len(rounds) // 2]
+    return rounds[0], rounds[len(rounds) // 2]
 
 
 def main():
@@ -92,7 +92,8 @@ def main():
             "matmulTB": lambda: np.matmul(a, bt.T, out=c),
         }
         for op, fn in ops.items():
-            results.append({"op": op, "m": m, "k": k, "n": n, "seconds": time_call(fn, cfg["warmup"], cfg["budget"])})
+            best, median = time_call(fn, cfg["warmup"], cfg["budget"])
+            results.append({"op": op, "m": m, "k": k, "n": n, "seconds": best, "medianSeconds": median})
     print(json.dumps({"settings": blas_info(), "results": results}))
 
 

@@ -214,8 +214,11 @@ export interface DemoInspector {
    * Stately relay. Close it when that training has finished.
    */
   forRun(label?: string, meta?: { [key: string]: JsonValue }): Inspection | null;
-  /** with --inspect: keep serving Stately's page until Ctrl+C (it replays every event to a late page), then stop */
-  finish(): Promise<void>;
+  /**
+   * With --inspect: keep serving Stately's page until Ctrl+C (it replays every event to a page
+   * opened late), then stop it. `wait: false` stops it at once (the demo waited already).
+   */
+  finish(wait?: boolean): Promise<void>;
 }
 
 /**
@@ -251,16 +254,28 @@ export async function demoInspector(args: DemoArgs, demo: string): Promise<DemoI
       const shared = stately ? { ...stately, close: async () => {} } : null;
       return combineInspections(recorder, shared);
     },
-    async finish() {
+    async finish(wait = true) {
       if (!stately) return;
-      console.error(`${demo}: training finished; ${stately.url} still serves the Stately inspector. Ctrl+C to stop.`);
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-      });
+      if (wait) {
+        console.error(`${demo}: training finished; ${stately.url} still serves the Stately inspector. Ctrl+C to stop.`);
+        await untilInterrupted();
+      }
       await stately.close();
     },
   };
+}
+
+/** Resolves on the first Ctrl+C (SIGINT) or SIGTERM. */
+export function untilInterrupted(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
 }
 
 function integer(raw: string, flag: string, min: number, max = Number.MAX_SAFE_INTEGER): number {

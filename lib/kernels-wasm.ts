@@ -17,7 +17,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Activation } from './activations.ts';
-import { type KernelBackend, typescriptBackend } from './kernels.ts';
+import type { KernelBackend } from './kernels.ts';
+import { typescriptBackend } from './kernels-typescript.ts';
 import type { Matrix } from './matrix.ts';
 
 /** The WebAssembly backend: a KernelBackend plus its memory and allocator. */

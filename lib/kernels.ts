@@ -4,10 +4,12 @@
  * Every backend computes `out = alpha * op(A, B) + beta * out` (a GEMM with either operand
  * transposed), so a weight update `W -= lr * xᵀd / B` is one call with no temporary:
  * `matmulTA(x, d, W, -lr / B, 1)`. Storage comes from the backend (`alloc`) so a WebAssembly
- * backend can work on its own memory without copies. Pick one with {@link useBackend}
- * before building a training; the plain TypeScript backend is always available.
+ * backend can work on its own memory without copies. The backend is chosen automatically on
+ * first use (WebAssembly SIMD, else the always-available TypeScript kernels); override it with
+ * `DNI_BACKEND=typescript|wasm` or {@link useBackend} before building a training.
  */
-import { type Activation, activateInPlace, activationGrad } from './activations.ts';
+import type { Activation } from './activations.ts';
+import { autoBackend } from './kernels-wasm.ts';
 import type { Matrix } from './matrix.ts';
 
 export interface KernelBackend {
@@ -35,99 +37,17 @@ export interface KernelBackend {
   activationGrad(kind: Activation, h: Matrix, g: Matrix, out: Matrix): Matrix;
 }
 
-function checkGemm(op: string, m: number, k: number, k2: number, n: number, out: Matrix): void {
-  if (k !== k2 || out.rows !== m || out.cols !== n) {
-    throw new RangeError(`${op}: inner sizes ${k} and ${k2} with output ${out.rows}x${out.cols} (expected ${m}x${n})`);
-  }
-}
+export { typescriptBackend } from './kernels-typescript.ts';
 
-function scaleOut(out: Float32Array, beta: number): void {
-  if (beta === 0) out.fill(0);
-  else if (beta !== 1) for (let i = 0; i < out.length; i++) out[i] *= beta;
-}
+let active: KernelBackend | null = null;
 
-/** Plain TypeScript kernels: loop orders chosen so the innermost loop walks contiguous memory. */
-export const typescriptBackend: KernelBackend = {
-  name: 'typescript',
-  alloc: (length) => new Float32Array(length),
-
-  matmul(a, b, out, alpha = 1, beta = 0) {
-    checkGemm('matmul', a.rows, a.cols, b.rows, b.cols, out);
-    const { rows: m, cols: k } = a, n = b.cols, A = a.data, B = b.data, C = out.data;
-    scaleOut(C, beta);
-    for (let i = 0; i < m; i++) {
-      const ci = i * n;
-      for (let p = 0; p < k; p++) {
-        const s = alpha * A[i * k + p];
-        if (s === 0) continue;
-        const bp = p * n;
-        for (let j = 0; j < n; j++) C[ci + j] += s * B[bp + j];
-      }
-    }
-    return out;
-  },
-
-  matmulTA(a, b, out, alpha = 1, beta = 0) {
-    checkGemm('matmulTA', a.cols, a.rows, b.rows, b.cols, out);
-    const { rows: k, cols: m } = a, n = b.cols, A = a.data, B = b.data, C = out.data;
-    scaleOut(C, beta);
-    for (let p = 0; p < k; p++) {
-      const bp = p * n;
-      for (let i = 0; i < m; i++) {
-        const s = alpha * A[p * m + i];
-        if (s === 0) continue;
-        const ci = i * n;
-        for (let j = 0; j < n; j++) C[ci + j] += s * B[bp + j];
-      }
-    }
-    return out;
-  },
-
-  matmulTB(a, b, out, alpha = 1, beta = 0) {
-    checkGemm('matmulTB', a.rows, a.cols, b.cols, b.rows, out);
-    const { rows: m, cols: k } = a, n = b.rows, A = a.data, B = b.data, C = out.data;
-    for (let i = 0; i < m; i++) {
-      const ai = i * k;
-      for (let j = 0; j < n; j++) {
-        const bj = j * k;
-        let s = 0;
-        for (let p = 0; p < k; p++) s += A[ai + p] * B[bj + p];
-        C[i * n + j] = alpha * s + (beta === 0 ? 0 : beta * C[i * n + j]);
-      }
-    }
-    return out;
-  },
-
-  addRowVector(m, v) {
-    if (v.data.length !== m.cols) throw new RangeError(`addRowVector: vector of ${v.data.length} for ${m.cols} columns`);
-    const M = m.data, V = v.data, n = m.cols;
-    for (let i = 0; i < m.rows; i++) for (let j = 0; j < n; j++) M[i * n + j] += V[j];
-    return m;
-  },
-
-  meanRows(m, out, alpha = 1, beta = 0) {
-    if (out.data.length !== m.cols) throw new RangeError(`meanRows: output of ${out.data.length} for ${m.cols} columns`);
-    const M = m.data, O = out.data, n = m.cols, s = alpha / m.rows;
-    for (let j = 0; j < n; j++) {
-      let acc = 0;
-      for (let i = 0; i < m.rows; i++) acc += M[i * n + j];
-      O[j] = s * acc + (beta === 0 ? 0 : beta * O[j]);
-    }
-    return out;
-  },
-
-  activate: (kind, z) => activateInPlace(kind, z.data),
-  activationGrad(kind, h, g, out) {
-    activationGrad(kind, h.data, g.data, out.data);
-    return out;
-  },
-};
-
-let active: KernelBackend = typescriptBackend;
-
-/** The backend new matrices and layers use. */
+/**
+ * The backend new matrices and layers use: chosen on first use by {@link autoBackend}
+ * (WebAssembly SIMD when it loads, else TypeScript; `DNI_BACKEND=typescript|wasm` overrides),
+ * or whatever {@link useBackend} set.
+ */
 export function backend(): KernelBackend {
-  return active;
+  return (active ??= autoBackend());
 }
 
 /** Make `b` the active backend (build trainings after this call; matrices keep the storage they were made with). */

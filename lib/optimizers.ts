@@ -104,8 +104,9 @@ export class Optimizer {
     // fold the bias corrections into the step size and ε (same result as m̂ / (√v̂ + ε))
     const c1 = 1 - Math.pow(c.beta1, this.steps), c2 = Math.sqrt(1 - Math.pow(c.beta2, this.steps));
     const lr = (c.lr * c2) / c1, eps = c.eps * c2;
+    const kernel = (this.kernels as Partial<AdamKernel>).adamStep?.bind(this.kernels) ?? adamStep;
     for (let i = 0; i < n; i++) {
-      adamStep(this.params[i].data, this.gradients[i].data, this.moments[i].data, this.moments[n + i].data, lr, c.beta1, c.beta2, eps);
+      kernel(this.params[i].data, this.gradients[i].data, this.moments[i].data, this.moments[n + i].data, lr, c.beta1, c.beta2, eps);
     }
   }
 
@@ -135,6 +136,15 @@ function momentumStep(p: Float32Array, g: Float32Array, v: Float32Array, lr: num
     const vj = (v[j] = mu * v[j] + g[j]);
     p[j] -= lr * vj;
   }
+}
+
+/**
+ * An optional kernel a backend may offer (e.g. WebAssembly SIMD): one Adam step over whole arrays,
+ * `m = β1 m + (1-β1) g`, `v = β2 v + (1-β2) g²`, `p -= lr m / (√v + ε)`, the bias corrections
+ * already folded into lr and ε. The plain loop below is used where the backend has none.
+ */
+export interface AdamKernel {
+  adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number): void;
 }
 
 function adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, b1: number, b2: number, eps: number): void {

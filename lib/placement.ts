@@ -1,9 +1,11 @@
 /**
  * Placing actors on pipeline stages (one worker thread each). The actors in pipeline order are
  * `layer:0, synthesizer:0, layer:1, …, layer:L-1, synthesizer:L-1, head`; a stage is a
- * contiguous run of them, so data only ever crosses to the neighbouring stage. The default plan
- * balances the estimated multiply-adds per batch row (forward, upstream gradient and update of a
- * layer; prediction and refit of a synthesizer) across the stages.
+ * contiguous run of them. The default plan keeps each layer with its synthesizer (and the head
+ * with the last layer), since a layer waits for its synthesizer's prediction every batch: across
+ * threads that wait would sit on every step's critical path. It balances the estimated
+ * multiply-adds per batch row (forward, upstream gradient and update of a layer; prediction and
+ * refit of a synthesizer) across the stages. An explicit plan may split them anyway.
  */
 import { TopologyError } from './errors.ts';
 import { HEAD_ID, layerId, synthesizerId } from './network.ts';
@@ -33,16 +35,25 @@ export function pipelineActors(t: Topology): { id: string; cost: number }[] {
 }
 
 /**
- * Split the pipeline into `count` contiguous stages minimising the largest stage's cost
- * (an exact dynamic programme: the pipeline is a few dozen actors at most).
+ * Split the pipeline into at most `count` contiguous stages of whole blocks (a layer with its
+ * synthesizer; the head with the last layer), minimising the largest stage's cost: an exact
+ * dynamic programme (a pipeline is a few dozen blocks at most).
  */
 export function planStages(t: Topology, count: number): Stage[] {
-  const actors = pipelineActors(t);
   if (!Number.isInteger(count) || count < 1) throw new TopologyError(`stages: expected a positive integer, got ${count}`);
-  const n = actors.length, k = Math.min(count, n);
+  const blocks: { ids: string[]; cost: number }[] = [];
+  for (const a of pipelineActors(t)) {
+    if (a.id.startsWith('layer:')) blocks.push({ ids: [a.id], cost: a.cost });
+    else {
+      const last = blocks[blocks.length - 1];
+      last.ids.push(a.id);
+      last.cost += a.cost;
+    }
+  }
+  const n = blocks.length, k = Math.min(count, n);
   const prefix = [0];
-  for (const a of actors) prefix.push(prefix[prefix.length - 1] + a.cost);
-  // best[j][i]: the smallest possible largest stage when the first i actors form j stages
+  for (const b of blocks) prefix.push(prefix[prefix.length - 1] + b.cost);
+  // best[j][i]: the smallest possible largest stage when the first i blocks form j stages
   const best = Array.from({ length: k + 1 }, () => new Array<number>(n + 1).fill(Infinity));
   const cut = Array.from({ length: k + 1 }, () => new Array<number>(n + 1).fill(0));
   best[0][0] = 0;
@@ -57,7 +68,7 @@ export function planStages(t: Topology, count: number): Stage[] {
   const stages: Stage[] = [];
   for (let j = k, i = n; j > 0; j--) {
     const p = cut[j][i];
-    stages.unshift({ index: j - 1, actors: actors.slice(p, i).map((a) => a.id) });
+    stages.unshift({ index: j - 1, actors: blocks.slice(p, i).flatMap((b) => b.ids) });
     i = p;
   }
   return stages;

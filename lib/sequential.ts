@@ -3,7 +3,7 @@
  * order. It is the baseline that shows what the actors cost, and a second, independent
  * driver of the same maths objects (the actors must match it bit for bit).
  */
-import { type Dataset, batchAt } from './data.ts';
+import { type Dataset, batchViews } from './data.ts';
 import type { Matrix } from './matrix.ts';
 import type { Network } from './network.ts';
 import { History } from './history.ts';
@@ -37,8 +37,9 @@ export function trainSequential(net: Network, data: Dataset, steps: number): Tra
     if (gx) deliver(t, i - 1, gx);
   };
 
+  const views = batchViews(data, net.topology.batch);
   for (let t = 0; t < steps; t++) {
-    const batch = batchAt(data, net.topology.batch, t);
+    const batch = views[t % views.length];
     let a = batch.x;
     for (let i = 0; i < layers.length; i++) {
       const h = layers[i].forward(t, a);

@@ -102,11 +102,14 @@ export class Synthesizer {
     this.error = zeros(batchSize, u);
   }
 
-  /** The batches whose targets must have arrived before batch `batch` can be predicted. */
-  canPredict(batch: number): boolean {
+  /**
+   * Whether every target batch `batch` must see (those of batches <= batch-1-delay) has arrived,
+   * counting `arriving` as arrived too (a target about to be recorded).
+   */
+  canPredict(batch: number, arriving = -1): boolean {
     for (let s = this.nextRefit; s <= batch - 1 - this.spec.delay; s++) {
       const slot = this.slotOf(s);
-      if (slot.batch !== s || !slot.hasTarget) return false;
+      if (s !== arriving && (slot.batch !== s || !slot.hasTarget)) return false;
     }
     return true;
   }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import type { TrainingMetrics } from '../../actors/metrics.ts';
 import { createTraining } from '../../actors/training.ts';
@@ -50,10 +51,10 @@ function sequentialCosines(name: string, steps: number, layer: number): number[]
 async function actorMetrics(name: string, steps: number): Promise<TrainingMetrics[]> {
   const c = load(name);
   const training = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps });
-  const out: TrainingMetrics[] = [];
-  training.metrics$.subscribe((m) => out.push(m));
+  // the stream completes with the training
+  const all = lastValueFrom(training.metrics$.pipe(toArray()));
   await training.run();
-  return out;
+  return all;
 }
 
 describe('metrics$', () => {

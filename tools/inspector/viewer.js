@@ -10,7 +10,7 @@
  */
 
 const SVG = 'http://www.w3.org/2000/svg';
-const NODE_W = 196, NODE_H = 80, COL = 236, MARGIN = 24;
+const NODE_W = 196, NODE_H = 80, COL = 250, MARGIN = 24;
 const ROW_TRAINER = 16, ROW_LAYERS = 150, ROW_SYNTH = 292, ROW_OTHER = 420;
 
 /** @param {string} id */
@@ -70,6 +70,9 @@ function parseTrace(text) {
 function buildModel(lines) {
   const meta = lines.find((l) => l.type === '@trace.meta')?.meta ?? {};
   const events = lines.filter((l) => l.type !== '@trace.meta');
+  // an actor relayed from a worker keeps its name unless the main thread has one of that name too
+  const local = new Set(events.filter((e) => !e.thread).map((e) => e.actor));
+  for (const e of events) if (e.thread && local.has(e.actor)) e.actor = `${e.actor}@${e.thread}`;
   /** @type {Map<string, Actor>} */
   const actors = new Map();
   for (const e of events) {
@@ -287,13 +290,13 @@ function eventLabel(/** @type {Line} */ e) {
 
 function summaryOf(/** @type {Actor} */ a) {
   const c = a.context;
-  if (!c || typeof c !== 'object') return a.thread ? `on ${a.thread}` : '';
+  if (!c || typeof c !== 'object') return '';
   let s = '';
   if (a.name.startsWith('layer:')) s = `${c.inputs}→${c.units} ${c.activation} · ${c.decoupled ? 'decoupled' : 'backprop'}`;
   else if (a.name.startsWith('synthesizer:')) s = `${c.units} units · delay ${c.delay}${c.conditioned ? ' · cDNI' : ''}`;
   else if (a.name === 'head') s = `${c.loss} · ${c.labels} labels`;
   else if (a.name === 'trainer' && c.sizes) s = `${c.sizes.join('-')} · ${c.scheduler ?? ''}`;
-  return a.thread ? `${s} · ${a.thread}` : s;
+  return s;
 }
 
 // ---------------------------------------------------------------- rendering
@@ -422,6 +425,7 @@ function drawGraph(states, active) {
       return t;
     };
     text('name', 17, a.name);
+    if (a.thread && !a.name.includes('@')) text('thread', 17, a.thread).setAttribute('x', String(NODE_W - 8));
     text('summary', 32, summaryOf(a));
     text('state', 52, stateText(s.state) + (s.status !== 'active' ? ` (${s.status})` : ''));
     const handling = [...s.handling].map((i) => eventLabel(model.events[i]));

@@ -1,0 +1,49 @@
+/** `npm run demo:mnist`: strict flags with a usage text, the JSON last line, the SVG curves. */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+const demo = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', join(root, 'demos', 'mnist.ts'), ...args], { cwd: root, encoding: 'utf8' });
+
+describe('demo:mnist', () => {
+  it.each([
+    [['--epoch', '3'], /Unknown option '--epoch'/],
+    [['--scheduler', 'fastest'], /unknown scheduler 'fastest' \(expected one of queue/],
+    [['--epochs', 'two'], /--epochs needs a number > 0, got 'two'/],
+    [['--batch', '0'], /--batch needs an integer >= 1, got 0/],
+    [['--hidden', '256,x'], /--hidden needs widths like 256,256, got '256,x'/],
+    [['--methods', 'backprop,sgd'], /unknown method 'sgd' \(expected backprop, dni, cdni\)/],
+  ])('refuses %j with exit code 2 and the usage text', (args, message) => {
+    const r = demo(...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/usage: npx tsx demos\/mnist.ts \[options\][\s\S]*--synthesizer-lr X[\s\S]*--plot FILE/);
+  });
+
+  it('trains, prints the table, writes the curves, and ends stdout with one JSON object', () => {
+    const svg = join(mkdtempSync(join(tmpdir(), 'mnist-')), 'curves.svg');
+    const r = demo('--methods', 'backprop,cdni', '--train', '300', '--validation', '50', '--test', '100', '--batch', '25', '--epochs', '2',
+      '--hidden', '32,32', '--backend', 'typescript', '--json', '--plot', svg);
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const out = JSON.parse(lines[lines.length - 1]);
+    expect(out).toMatchObject({ network: [784, 32, 32, 10], batch: 25, scheduler: 'queue', backend: 'typescript', split: { train: 250, validation: 50, test: 100 } });
+    expect(Object.keys(out.methods)).toEqual(['backprop', 'cdni']);
+    for (const m of Object.values(out.methods) as Record<string, number>[]) {
+      expect(m.epochs).toBe(2);
+      expect(m.test_accuracy).toBeGreaterThanOrEqual(0);
+      expect(m.test_accuracy).toBeLessThanOrEqual(1);
+      expect(m.wall_seconds).toBeGreaterThan(0);
+    }
+    expect(r.stdout).toMatch(/method\s+test accuracy\s+validation accuracy\s+final training loss\s+epochs/);
+    const chart = readFileSync(svg, 'utf8');
+    expect(chart).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(chart.match(/<path /g)).toHaveLength(4);
+    expect(chart).toContain('validation accuracy');
+  });
+});
