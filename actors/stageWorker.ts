@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type AnyActorRef, createActor } from 'xstate';
 import { DivergenceError } from '../lib/errors.ts';
-import { buildNetwork } from '../lib/network.ts';
+import { buildNetwork, optimizerStates, restoreOptimizerStates } from '../lib/network.ts';
 import { stageMachine } from './stageMachine.ts';
 import { schedulingFor } from './schedulers.ts';
 import { workerStageLink } from './transport.ts';
@@ -19,6 +19,7 @@ const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessag
 
 selectKernels(init.kernels);
 const network = buildNetwork(init.topology, init.params);
+restoreOptimizerStates(network, init.optimizerState);
 const link = workerStageLink(init.link);
 const relay = init.inspect ? relayInspection((events) => post({ kind: 'inspection', events }), `worker:${init.stage.index}`) : undefined;
 
@@ -49,10 +50,13 @@ const actor: AnyActorRef = createActor(stageMachine, {
           return post({ kind: 'finished' });
         case 'drained': {
           const params = Object.fromEntries(ownKeys.map((k) => [k, network.params[k].data.slice()]));
+          const all = optimizerStates(network);
+          const optimizerState = Object.fromEntries(init.stage.actors.filter((id) => all[id]).map((id) => [id, all[id]]));
           relay?.flush();
           // the share of time this thread was busy since START: how well the plan balances the stages
           const utilization = performance.eventLoopUtilization(started ?? undefined).utilization;
-          post({ kind: 'drained', params, queues: r.queues, utilization }, Object.values(params).map((d) => d.buffer as ArrayBuffer));
+          const transfer = [...Object.values(params), ...Object.values(optimizerState).flatMap((s) => s.moments)].map((d) => d.buffer as ArrayBuffer);
+          post({ kind: 'drained', params, optimizerState, queues: r.queues, utilization }, transfer);
           return link.close();
         }
         case 'failed': {

@@ -139,8 +139,11 @@ export const trainerMachine = setup({
           init,
           transfer,
           onLoss: (source, batch, loss, accuracy) => recordLoss(history, ports, source, { batch, loss, accuracy }),
-          onDrained: (params, queues, utilization) => {
+          onDrained: ({ params, optimizerState, queues, utilization }) => {
             for (const [k, v] of Object.entries(params)) network.params[k].data.set(v);
+            for (const owner of [...network.layers, ...network.synthesizers]) {
+              if (owner && optimizerState[owner.id]) owner.optimizer.setState(optimizerState[owner.id]);
+            }
             base.gauge.merge(queues);
             base.utilization[init.stage.index] = utilization;
           },

@@ -7,6 +7,7 @@ import type { Dataset } from '../lib/data.ts';
 import { typescriptBackend, useBackend } from '../lib/kernels.ts';
 import { wasmBackend, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
+import type { OptimizerStates } from '../lib/network.ts';
 import type { ParameterSet } from '../lib/params.ts';
 import type { Stage } from '../lib/placement.ts';
 import type { Topology } from '../lib/topology.ts';
@@ -18,6 +19,8 @@ export interface StageWorkerInit {
   topology: Topology;
   /** every parameter (each stage builds the whole network and spawns its own actors) */
   params: ParameterSet;
+  /** every optimiser's state (Adam's moments and step count, momentum buffers) */
+  optimizerState: OptimizerStates;
   /** the data set in shared memory */
   data: Dataset;
   steps: number;
@@ -39,7 +42,14 @@ export interface SerializedError {
 export type WorkerMessage =
   | { kind: 'loss'; source: 'head' | number; batch: number; loss: number; accuracy?: number }
   | { kind: 'finished' }
-  | { kind: 'drained'; params: Record<string, Float32Array>; queues: Record<string, number>; utilization: number }
+  | {
+      kind: 'drained';
+      /** the hosted actors' parameters and optimiser states */
+      params: Record<string, Float32Array>;
+      optimizerState: OptimizerStates;
+      queues: Record<string, number>;
+      utilization: number;
+    }
   | { kind: 'failed'; error: SerializedError }
   | { kind: 'inspection'; events: TraceEvent[] };
 

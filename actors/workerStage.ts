@@ -10,7 +10,7 @@ import { fromCallback } from 'xstate';
 import type { Dataset } from '../lib/data.ts';
 import { DivergenceError, StageError } from '../lib/errors.ts';
 import { backend } from '../lib/kernels.ts';
-import { type Network, ringDepth } from '../lib/network.ts';
+import { type Network, type OptimizerStates, optimizerStates, ringDepth } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
 import type { TraceEvent } from './inspection.ts';
 import { type SharedRing, type StageLinkInit, createSharedRing, routesOf } from './transport.ts';
@@ -35,6 +35,7 @@ export function prepareStages(
   for (const s of stages) for (const id of s.actors) stageOf[id] = s.index;
   const shared = { x: shareMatrix(data.x), y: shareMatrix(data.y) };
   const params = Object.fromEntries(Object.entries(network.params).map(([k, m]) => [k, detachMatrix(m)]));
+  const optimizerState = optimizerStates(network);
   const links: StageLinkInit[] = stages.map(() => ({ peers: {}, rings: {}, stageOf }));
   const depth = ringDepth(topology);
   for (const r of routesOf(topology)) {
@@ -55,7 +56,7 @@ export function prepareStages(
     }
   }
   return stages.map((stage, i) => ({
-    init: { stage, topology, params, data: shared, steps, kernels: backend().name, inspect, link: links[i] },
+    init: { stage, topology, params, optimizerState, data: shared, steps, kernels: backend().name, inspect, link: links[i] },
     transfer: transfers[i],
   }));
 }
@@ -64,7 +65,7 @@ export interface WorkerStageInput {
   init: StageWorkerInit;
   transfer: MessagePort[];
   onLoss: (source: 'head' | number, batch: number, loss: number, accuracy: number | undefined) => void;
-  onDrained: (params: Record<string, Float32Array>, queues: Record<string, number>, utilization: number) => void;
+  onDrained: (m: { params: Record<string, Float32Array>; optimizerState: OptimizerStates; queues: Record<string, number>; utilization: number }) => void;
   onInspection?: (events: TraceEvent[]) => void;
   /** gives the trainer the thread, e.g. for tests that kill it */
   onWorker?: (worker: Worker) => void;
@@ -101,7 +102,7 @@ export const workerStage = fromCallback<{ type: 'START' } | { type: 'DRAIN' }, W
           return sendBack({ type: 'STAGE_FINISHED', stage: stage.index });
         case 'drained':
           ended = true;
-          input.onDrained(m.params, m.queues, m.utilization);
+          input.onDrained(m);
           return sendBack({ type: 'STAGE_DRAINED', stage: stage.index });
         case 'failed':
           return fail(deserializeError(m.error, stage));

@@ -84,3 +84,37 @@ describe('worker scheduler', () => {
     expect((workerError as Error).message).toBe((queueError as Error).message);
   });
 });
+
+describe('optimiser state under every scheduler', () => {
+  it('Adam, momentum, softmax head and an MLP synthesizer: same bits, and a second training continues the first', async () => {
+    const { zeros } = await import('../../lib/matrix.ts');
+    const { Rng } = await import('../../lib/rng.ts');
+    const rng = new Rng(4), rows = 96, x = zeros(rows, 20), y = zeros(rows, 5);
+    for (let i = 0; i < x.data.length; i++) x.data[i] = rng.uniform(-1, 1);
+    for (let r = 0; r < rows; r++) y.data[r * 5 + (rng.nextUint32() % 5)] = 1;
+    const topology = {
+      inputs: 20, batch: 8, loss: 'softmax-cross-entropy' as const,
+      optimizer: { kind: 'adam' as const, lr: 1e-2 },
+      synthesizer: { optimizer: { kind: 'sgd' as const, lr: 1e-2, momentum: 0.9 }, delay: 1 },
+      layers: [
+        { units: 16, activation: 'relu' as const, decoupled: true, synthesizer: { hidden: [12], conditioned: true } },
+        { units: 12, activation: 'tanh' as const, decoupled: true },
+        { units: 5 },
+      ],
+    };
+    const twice = async (scheduler: 'queue' | 'async' | 'worker') => {
+      const first = await train({ topology, data: { x, y }, steps: 30, seed: 3, scheduler });
+      return train({ topology, data: { x, y }, steps: 30, params: first.params, optimizerState: first.optimizerState, scheduler });
+    };
+    const queue = await twice('queue');
+    expect(Object.values(queue.optimizerState).every((s) => s.step === 60)).toBe(true);
+    for (const scheduler of ['async', 'worker'] as const) {
+      const other = await twice(scheduler);
+      expectSameBits(queue, other, scheduler);
+      for (const [id, s] of Object.entries(queue.optimizerState)) {
+        expect(other.optimizerState[id].step, `${scheduler}: ${id} step`).toBe(s.step);
+        s.moments.forEach((m, i) => expect(other.optimizerState[id].moments[i], `${scheduler}: ${id} moment ${i}`).toEqual(m));
+      }
+    }
+  });
+});
