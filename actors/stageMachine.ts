@@ -26,12 +26,17 @@ export type StageReport =
   | { kind: 'loss'; source: 'head' | number; message: LossMessage }
   | { kind: 'finished' }
   | { kind: 'drained'; queues: Record<string, number> }
-  | { kind: 'failed'; error: unknown };
+  | { kind: 'failed'; error: unknown }
+  | { kind: 'cut'; step: number };
 
 export interface StageInput {
   network: Network;
   data: Dataset;
   steps: number;
+  /** the first batch to train */
+  firstBatch: number;
+  /** checkpoint cuts: before these batches, the stage reports `cut` once its actors finished the batch before */
+  cuts: readonly number[];
   stage: Stage;
   scheduling: Scheduling;
   link: StageLink;
@@ -44,11 +49,14 @@ interface StageContext extends StageInput {
   readonly synthesizers: readonly AnyActorRef[];
   readonly links: Subscription;
   readonly gauge: QueueGauge;
+  /** feeds the batch held back at a cut */
+  readonly control: { resume: (step: number) => void };
   drained: number;
 }
 
 export type StageEvent =
   | { type: 'START' }
+  | { type: 'RESUME'; step: number }
   | { type: 'DRAIN' }
   | { type: `xstate.error.actor.${string}`; error: unknown }
   | { type: `xstate.done.actor.${string}` };
@@ -58,18 +66,20 @@ export const stageMachine = setup({
   actors: { layer: layerMachine, synthesizer: synthesizerMachine, head: headMachine },
   actions: {
     connectInterfaces: ({ context: c }) => {
-      c.links.add(
-        connect({
-          ...c,
-          topology: c.network.topology,
-          sendRemote: (d) => c.link.send(d),
-          incoming: c.link.incoming,
-          onLoss: (source, message) => c.report({ kind: 'loss', source, message }),
-          onFinished: () => c.report({ kind: 'finished' }),
-        }),
-      );
-      if (c.actors.has('layer:0') && c.steps > 0) c.ports.source.next(0);
+      const connected = connect({
+        ...c,
+        topology: c.network.topology,
+        sendRemote: (d) => c.link.send(d),
+        incoming: c.link.incoming,
+        onLoss: (source, message) => c.report({ kind: 'loss', source, message }),
+        onFinished: () => c.report({ kind: 'finished' }),
+        cuts: c.cuts.length ? { due: (t) => c.cuts.includes(t), onCut: (step) => c.report({ kind: 'cut', step }) } : undefined,
+      });
+      c.links.add(connected.links);
+      c.control.resume = connected.resume;
+      connected.start();
     },
+    resumeFeeding: ({ context, event }) => event.type === 'RESUME' && context.control.resume(event.step),
     drainSynthesizers: ({ context }) => {
       for (const s of context.synthesizers) s.send({ type: 'DRAIN' });
     },
@@ -87,13 +97,13 @@ export const stageMachine = setup({
     const ports = createPorts(input.network.topology);
     const here = new Set(input.stage.actors);
     const { byId, synthesizers } = spawnNetworkActors(spawn, input.network, ports, (id) => here.has(id));
-    return { ...input, ports, actors: byId, synthesizers, links: new Subscription(), gauge: new QueueGauge(), drained: 0 };
+    return { ...input, ports, actors: byId, synthesizers, links: new Subscription(), gauge: new QueueGauge(), control: { resume: () => {} }, drained: 0 };
   },
   initial: 'idle',
   on: { 'xstate.error.actor.*': { target: '.failed' } },
   states: {
     idle: { on: { START: 'running', DRAIN: 'draining' } },
-    running: { entry: 'connectInterfaces', on: { DRAIN: 'draining' } },
+    running: { entry: 'connectInterfaces', on: { DRAIN: 'draining', RESUME: { actions: 'resumeFeeding' } } },
     draining: {
       entry: 'drainSynthesizers',
       always: { guard: 'allDrained', target: 'drained' },

@@ -7,7 +7,8 @@ import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type AnyActorRef, createActor } from 'xstate';
 import { DivergenceError } from '../lib/errors.ts';
-import { buildNetwork, optimizerStates, restoreOptimizerStates } from '../lib/network.ts';
+import { captureNetworkState, restoreNetworkState } from '../lib/checkpoint.ts';
+import { buildNetwork, optimizerStates } from '../lib/network.ts';
 import { stageMachine } from './stageMachine.ts';
 import { schedulingFor } from './schedulers.ts';
 import { workerStageLink } from './transport.ts';
@@ -19,7 +20,8 @@ const post = (m: WorkerMessage, transfer: ArrayBuffer[] = []) => port.postMessag
 
 selectKernels(init.kernels);
 const network = buildNetwork(init.topology, init.params);
-restoreOptimizerStates(network, init.optimizerState);
+restoreNetworkState(network, { optimizers: init.optimizerState, synthesizers: init.synthesizers });
+const own = new Set(init.stage.actors);
 const link = workerStageLink(init.link);
 const relay = init.inspect ? relayInspection((events) => post({ kind: 'inspection', events }), `worker:${init.stage.index}`) : undefined;
 
@@ -38,6 +40,8 @@ const actor: AnyActorRef = createActor(stageMachine, {
     network,
     data: init.data,
     steps: init.steps,
+    firstBatch: init.firstBatch,
+    cuts: init.cuts,
     stage: init.stage,
     // inside a stage the trampoline runs whatever arrives; the pipeline is across stages
     scheduling: { ...schedulingFor('queue'), pipelined: true },
@@ -48,6 +52,8 @@ const actor: AnyActorRef = createActor(stageMachine, {
           return post({ kind: 'loss', source: r.source, batch: r.message.batch, loss: r.message.loss, accuracy: r.message.accuracy });
         case 'finished':
           return post({ kind: 'finished' });
+        case 'cut':
+          return post({ kind: 'cut', step: r.step, state: captureNetworkState(network, own) });
         case 'drained': {
           const params = Object.fromEntries(ownKeys.map((k) => [k, network.params[k].data.slice()]));
           const all = optimizerStates(network);
@@ -78,8 +84,8 @@ const actor: AnyActorRef = createActor(stageMachine, {
 });
 
 let started: ReturnType<typeof performance.eventLoopUtilization> | null = null;
-port.on('message', (m: { kind: 'start' | 'drain' }) => {
+port.on('message', (m: { kind: 'start' | 'drain' } | { kind: 'resume'; step: number }) => {
   if (m.kind === 'start') started = performance.eventLoopUtilization();
-  actor.send({ type: m.kind === 'start' ? 'START' : 'DRAIN' });
+  actor.send(m.kind === 'resume' ? { type: 'RESUME', step: m.step } : { type: m.kind === 'start' ? 'START' : 'DRAIN' });
 });
 actor.start();

@@ -12,6 +12,7 @@
 import type { Worker } from 'node:worker_threads';
 import { Subscription } from 'rxjs';
 import { type AnyActorRef, assign, setup } from 'xstate';
+import { type NetworkState, type TrainingState, captureNetworkState } from '../lib/checkpoint.ts';
 import type { Dataset } from '../lib/data.ts';
 import { History } from '../lib/history.ts';
 import type { Network } from '../lib/network.ts';
@@ -35,6 +36,12 @@ export interface TrainerInput {
   stages: readonly Stage[] | null;
   /** receives worker-hosted actors' inspection events, as trace lines */
   relay?: (line: TraceEvent) => void;
+  /** the first batch to train (a resumed training's step; its network and history are already restored) */
+  firstBatch: number;
+  /** the losses of the steps before `firstBatch`, from the checkpoint */
+  resumedHistory: TrainingState['history'] | null;
+  /** checkpoints: the steps to cut at, and what to do with the state there */
+  checkpoints: { steps: readonly number[]; save: (state: TrainingState) => void } | null;
 }
 
 export interface TrainerContext {
@@ -42,6 +49,8 @@ export interface TrainerContext {
   readonly data: Dataset;
   readonly steps: number;
   readonly scheduling: Scheduling;
+  readonly firstBatch: number;
+  readonly checkpoints: TrainerInput['checkpoints'];
   readonly ports: NetworkPorts;
   readonly history: History;
   /** actors living in this thread, by systemId (none with worker stages) */
@@ -58,6 +67,8 @@ export interface TrainerContext {
   readonly gauge: QueueGauge;
   /** with worker stages: the share of time each stage's thread was busy */
   readonly utilization: number[];
+  /** feeds the batch held back at a cut (set once the edges are connected) */
+  readonly control: { resume: (step: number) => void };
   finishedStages: number;
   drained: number;
   error: unknown;
@@ -67,11 +78,18 @@ export type TrainerEvent =
   | { type: 'START' }
   | { type: 'BATCHES_DONE' }
   | { type: 'STOP' }
+  /** something outside the actors failed (writing a checkpoint): training fails with its error */
+  | { type: 'FAIL'; error: unknown }
   | WorkerStageReport
   /** a child actor threw (a DivergenceError, a bad message): training fails with its error */
   | { type: `xstate.error.actor.${string}`; error: unknown }
   /** a synthesizer reached its final state: its pending refits are applied */
   | { type: `xstate.done.actor.${string}` };
+
+/** The training's state at a cut before batch t. */
+function stateAt(c: Pick<TrainerContext, 'network' | 'history'>, t: number, part: NetworkState): TrainingState {
+  return { topology: c.network.topology, step: t, ...part, history: c.history.snapshot(t), rng: null };
+}
 
 /** Record a loss and emit the step's metrics once the step has all of its losses. */
 function recordLoss(history: History, ports: NetworkPorts, source: 'head' | number, m: LossMessage): void {
@@ -95,15 +113,27 @@ export const trainerMachine = setup({
         for (const s of c.stages) s.send({ type: 'START' });
         return;
       }
-      c.links.add(
-        connect({
-          ...c,
-          topology: c.network.topology,
-          onLoss: (source, m) => recordLoss(c.history, c.ports, source, m),
-          onFinished: () => self.send({ type: 'BATCHES_DONE' }),
-        }),
-      );
-      c.ports.source.next(0);
+      const cuts = c.checkpoints && {
+        due: (t: number) => c.checkpoints!.steps.includes(t),
+        onCut: (t: number) => {
+          try {
+            c.checkpoints!.save(stateAt(c, t, captureNetworkState(c.network)));
+          } catch (error) {
+            return self.send({ type: 'FAIL', error });
+          }
+          c.control.resume(t);
+        },
+      };
+      const connected = connect({
+        ...c,
+        topology: c.network.topology,
+        cuts: cuts ?? undefined,
+        onLoss: (source, m) => recordLoss(c.history, c.ports, source, m),
+        onFinished: () => self.send({ type: 'BATCHES_DONE' }),
+      });
+      c.links.add(connected.links);
+      c.control.resume = connected.resume;
+      connected.start();
     },
     drain: ({ context }) => {
       for (const d of context.drainers) d.send({ type: 'DRAIN' });
@@ -114,7 +144,7 @@ export const trainerMachine = setup({
     recordFailure: assign({ error: ({ event }) => ('error' in event ? event.error : event) }),
   },
   guards: {
-    noSteps: ({ context }) => context.steps === 0,
+    noSteps: ({ context }) => context.firstBatch >= context.steps,
     everyStageFinished: ({ context }) => context.stages.length > 0 && context.finishedStages === context.stages.length,
     allDrained: ({ context }) => context.drained === context.drainers.length,
   },
@@ -125,12 +155,44 @@ export const trainerMachine = setup({
     const topology = network.topology;
     const ports = createPorts(topology);
     const history = new History(steps, topology.layers.flatMap((l) => (l.synthesizer ? [l.index] : [])));
-    const base = { ...input, ports, history, links: new Subscription(), gauge: new QueueGauge(), utilization: [] as number[], finishedStages: 0, drained: 0, error: null, workers: [] as Worker[] };
+    if (input.resumedHistory) history.restore(input.resumedHistory);
+    const base = {
+      ...input,
+      ports,
+      history,
+      links: new Subscription(),
+      gauge: new QueueGauge(),
+      utilization: [] as number[],
+      control: { resume: () => {} },
+      finishedStages: 0,
+      drained: 0,
+      error: null,
+      workers: [] as Worker[],
+    };
     if (!input.stages) {
       const { byId, synthesizers } = spawnNetworkActors(spawn, network, ports);
       return { ...base, actors: byId, drainers: synthesizers, stages: [] };
     }
-    const prepared = prepareStages(network, data, steps, input.stages, Boolean(input.relay));
+    const prepared = prepareStages(network, data, steps, input.stages, {
+      inspect: Boolean(input.relay),
+      firstBatch: input.firstBatch,
+      cuts: input.checkpoints?.steps ?? [],
+    });
+    // each stage's share of a cut, until every stage has sent its own
+    const cuts = new Map<number, NetworkState[]>();
+    const onCut = (t: number, part: NetworkState) => {
+      const parts = [...(cuts.get(t) ?? []), part];
+      if (parts.length < prepared.length) return void cuts.set(t, parts);
+      cuts.delete(t);
+      const merged: NetworkState = { params: {}, optimizers: {}, synthesizers: {} };
+      for (const p of parts) for (const k of ['params', 'optimizers', 'synthesizers'] as const) Object.assign(merged[k], p[k]);
+      try {
+        input.checkpoints!.save(stateAt({ ...input, history }, t, merged));
+      } catch (error) {
+        return stages[0].send({ type: 'FAIL_CUT', error });
+      }
+      stages[0].send({ type: 'RESUME', step: t });
+    };
     const stages = prepared.map(({ init, transfer }) =>
       spawn('workerStage', {
         id: `stage:${init.stage.index}`,
@@ -148,6 +210,7 @@ export const trainerMachine = setup({
             base.utilization[init.stage.index] = utilization;
           },
           onInspection: input.relay && ((events) => events.forEach(input.relay!)),
+          onCut,
           onWorker: (w) => (base.workers[init.stage.index] = w),
         },
       }),
@@ -158,6 +221,7 @@ export const trainerMachine = setup({
   on: {
     'xstate.error.actor.*': { target: '.failed', actions: 'recordFailure' },
     STAGE_FAILED: { target: '.failed', actions: 'recordFailure' },
+    FAIL: { target: '.failed', actions: 'recordFailure' },
   },
   states: {
     idle: {

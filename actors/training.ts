@@ -7,6 +7,7 @@ import { type Actor, type InspectionEvent, type Observer, createActor } from 'xs
 import { type Dataset, validateDataset } from '../lib/data.ts';
 import { TopologyError } from '../lib/errors.ts';
 import { type OptimizerStates, buildNetwork, optimizerStates, restoreOptimizerStates } from '../lib/network.ts';
+import { type TrainingState, checkTopology, readCheckpoint, restoreNetworkState, writeCheckpoint } from '../lib/checkpoint.ts';
 import { type ParameterSet, initParameters, parameterShapes } from '../lib/params.ts';
 import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
 import { firstNonFinite } from '../lib/matrix.ts';
@@ -42,6 +43,23 @@ export interface TrainingOptions {
   relay?: (line: TraceEvent) => void;
   /** an xstate inspection observer, attached to the root actor (sees every child) */
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /**
+   * Continue from a checkpoint (its state, or the path of its file): parameters, optimiser
+   * states, pending refits, the losses so far and the step. `steps` stays the total.
+   */
+  resume?: TrainingState | string;
+  /** save checkpoints while training */
+  checkpoint?: CheckpointOptions;
+}
+
+/** Where and when to save checkpoints. */
+export interface CheckpointOptions {
+  /** the file; each checkpoint replaces the last, atomically */
+  path: string;
+  /** save before these batches (a checkpoint at step S holds batches 0 … S-1 done) */
+  at?: number[];
+  /** save every N batches */
+  every?: number;
 }
 
 export interface TrainingResult {
@@ -92,7 +110,14 @@ export function createTraining(options: TrainingOptions): Training {
   const { steps } = options;
   if (!Number.isInteger(steps) || steps < 0) throw new TopologyError(`training: steps must be an integer >= 0, got ${steps}`);
   validateDataset(options.data, topology);
-  const initial = options.params ?? initParameters(topology, options.seed ?? 1);
+  const resume = typeof options.resume === 'string' ? readCheckpoint(options.resume) : (options.resume ?? null);
+  if (resume) {
+    checkTopology(resume, topology, typeof options.resume === 'string' ? options.resume : 'checkpoint');
+    if (options.params || options.optimizerState) throw new TopologyError('training: give `resume` or `params`/`optimizerState`, not both');
+    if (resume.step > steps) throw new TopologyError(`training: the checkpoint is at step ${resume.step}, past the ${steps} steps asked for`);
+  }
+  const cutSteps = checkpointSteps(options.checkpoint, resume?.step ?? 0, steps);
+  const initial = resume?.params ?? options.params ?? initParameters(topology, options.seed ?? 1);
   for (const s of parameterShapes(topology)) {
     const m = initial[s.key];
     const at = m ? firstNonFinite(m.data) : -1;
@@ -100,12 +125,23 @@ export function createTraining(options: TrainingOptions): Training {
   }
   const network = buildNetwork(topology, initial);
   if (options.optimizerState) restoreOptimizerStates(network, options.optimizerState);
+  if (resume) restoreNetworkState(network, resume, typeof options.resume === 'string' ? options.resume : 'checkpoint');
   const option = options.scheduler ?? 'queue';
   const name = typeof option === 'string' ? option : option.name;
   const scheduling = schedulingFor(name);
   const stages = name === 'worker' ? stagesFor(topology, typeof option === 'string' ? undefined : option.stages) : null;
   const actor = createActor(trainerMachine, {
-    input: { network, data: options.data, steps, scheduling, stages, relay: options.relay },
+    input: {
+      network,
+      data: options.data,
+      steps,
+      scheduling,
+      stages,
+      relay: options.relay,
+      firstBatch: resume?.step ?? 0,
+      resumedHistory: resume?.history ?? null,
+      checkpoints: cutSteps.length ? { steps: cutSteps, save: (state: TrainingState) => writeCheckpoint(options.checkpoint!.path, state) } : null,
+    },
     id: 'trainer',
     systemId: 'trainer',
     inspect: options.inspect,
@@ -129,9 +165,21 @@ export function createTraining(options: TrainingOptions): Training {
   return { topology, actor, metrics$: trainingMetrics(topology, actor.getSnapshot().context.ports, actor), run };
 }
 
-/** Build and run a training in one call. */
-export function train(options: TrainingOptions): Promise<TrainingResult> {
+/** Build and run a training in one call (bad input rejects the promise, before any work). */
+export async function train(options: TrainingOptions): Promise<TrainingResult> {
   return createTraining(options).run();
+}
+
+/** The steps to cut at, strictly inside the batches this training runs. */
+function checkpointSteps(c: CheckpointOptions | undefined, first: number, steps: number): number[] {
+  if (!c) return [];
+  if (typeof c.path !== 'string' || !c.path) throw new TopologyError('checkpoint: a path is needed');
+  if (c.every !== undefined && (!Number.isInteger(c.every) || c.every < 1)) throw new TopologyError(`checkpoint: every must be a positive integer, got ${c.every}`);
+  for (const s of c.at ?? []) {
+    if (!Number.isInteger(s) || s <= first || s >= steps) throw new TopologyError(`checkpoint: step ${s} is not between the first batch ${first} and the last ${steps - 1}`);
+  }
+  const every = c.every ? Array.from({ length: Math.ceil(steps / c.every) }, (_, i) => (i + 1) * c.every!).filter((s) => s > first && s < steps) : [];
+  return [...new Set([...(c.at ?? []), ...every])].sort((a, b) => a - b);
 }
 
 function stagesFor(topology: Topology, stages: number | string[][] | undefined): Stage[] {

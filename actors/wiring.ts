@@ -139,6 +139,26 @@ export interface Connection {
   onFinished: () => void;
   /** where the queue lengths are recorded */
   gauge: QueueGauge;
+  /** the first batch to train (a resumed training starts where its checkpoint stopped) */
+  firstBatch?: number;
+  /**
+   * Cuts for checkpoints: `due(t)` says batch t must wait until every batch before it is finished
+   * everywhere; then `onCut(t)` is called (here, once every actor here has finished batch t-1),
+   * and layer 0 takes batch t once {@link Connected.resume} is called.
+   */
+  cuts?: { due: (batch: number) => boolean; onCut: (batch: number) => void };
+}
+
+export interface Connected {
+  /** disconnects every edge */
+  readonly links: Subscription;
+  /**
+   * Feed the first batch, if layer 0 lives here. Under the queue scheduler the whole training
+   * may run inside this call, so set up everything that reacts to it first.
+   */
+  start(): void;
+  /** the cut before batch `step` is saved: layer 0 may take that batch (whether or not it is already waiting) */
+  resume(step: number): void;
 }
 
 /** Messages of one type an actor has taken but not yet handled: FORWARDs a layer deferred, a PREDICT a synthesizer holds. */
@@ -148,8 +168,8 @@ function backlogOf(actor: AnyActorRef, type: DeliveryType): number {
   return type === 'FORWARD' ? (c.deferred?.length ?? 0) : c.held ? 1 : 0;
 }
 
-/** Subscribe every receiving end; returns the subscription that disconnects them all. */
-export function connect(c: Connection): Subscription {
+/** Subscribe every receiving end; `start()` then feeds the batches. */
+export function connect(c: Connection): Connected {
   const { ports, topology, steps, actors, data } = c;
   const { scheduler, pipelined } = c.scheduling;
   const here = (id: string) => actors.has(id);
@@ -213,7 +233,25 @@ export function connect(c: Connection): Subscription {
       .filter((l) => l.synthesizer && here(synthesizerId(l.index)))
       .map((l) => ports.synthesizers[l.index]!.loss.pipe(map((m) => m.batch))),
   ];
-  const feed = (t: number) => t + 1 < steps && ports.source.next(t + 1);
+  let held: number | null = null;
+  const released = new Set<number>();
+  const offer = (t: number) => {
+    if (t >= steps) return;
+    if (c.cuts?.due(t) && t > (c.firstBatch ?? 0) && !released.delete(t)) held = t;
+    else ports.source.next(t);
+  };
+  const feed = (t: number) => offer(t + 1);
+  if (c.cuts) {
+    const { due, onCut } = c.cuts;
+    links.add(
+      merge(...finished)
+        .pipe(
+          filter((b) => b + 1 < steps && due(b + 1)),
+          bufferCount(finished.length),
+        )
+        .subscribe((b) => onCut(b[0] + 1)),
+    );
+  }
   if (here(layerId(0))) {
     if (pipelined) {
       // layer 0 takes the next batch once it has applied its update for this one
@@ -225,5 +263,16 @@ export function connect(c: Connection): Subscription {
   }
   const lastOnes = finished.map((e) => e.pipe(filter((b) => b === steps - 1)));
   links.add(merge(...lastOnes).pipe(take(lastOnes.length)).subscribe({ complete: c.onFinished }));
-  return links;
+  return {
+    links,
+    start() {
+      if (here(layerId(0))) offer(c.firstBatch ?? 0);
+    },
+    resume(step) {
+      if (held === step) {
+        held = null;
+        ports.source.next(step);
+      } else released.add(step);
+    },
+  };
 }

@@ -7,7 +7,9 @@ import type { Dataset } from '../lib/data.ts';
 import { typescriptBackend, useBackend } from '../lib/kernels.ts';
 import { wasmBackend, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
+import type { NetworkState } from '../lib/checkpoint.ts';
 import type { OptimizerStates } from '../lib/network.ts';
+import type { SynthesizerSnapshot } from '../lib/synthesizer.ts';
 import type { ParameterSet } from '../lib/params.ts';
 import type { Stage } from '../lib/placement.ts';
 import type { Topology } from '../lib/topology.ts';
@@ -21,6 +23,12 @@ export interface StageWorkerInit {
   params: ParameterSet;
   /** every optimiser's state (Adam's moments and step count, momentum buffers) */
   optimizerState: OptimizerStates;
+  /** every synthesizer's pending refits (a resumed training's) */
+  synthesizers: Record<string, SynthesizerSnapshot>;
+  /** the first batch to train */
+  firstBatch: number;
+  /** checkpoint cuts: before these batches, every stage sends its state */
+  cuts: number[];
   /** the data set in shared memory */
   data: Dataset;
   steps: number;
@@ -51,7 +59,8 @@ export type WorkerMessage =
       utilization: number;
     }
   | { kind: 'failed'; error: SerializedError }
-  | { kind: 'inspection'; events: TraceEvent[] };
+  | { kind: 'inspection'; events: TraceEvent[] }
+  | { kind: 'cut'; step: number; state: NetworkState };
 
 /** A copy of a matrix in a SharedArrayBuffer, readable by every worker without copying. */
 export function shareMatrix(m: Matrix): Matrix {

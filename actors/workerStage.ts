@@ -7,6 +7,7 @@
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { fromCallback } from 'xstate';
+import type { NetworkState } from '../lib/checkpoint.ts';
 import type { Dataset } from '../lib/data.ts';
 import { DivergenceError, StageError } from '../lib/errors.ts';
 import { backend } from '../lib/kernels.ts';
@@ -28,7 +29,7 @@ export function prepareStages(
   data: Dataset,
   steps: number,
   stages: readonly Stage[],
-  inspect: boolean,
+  options: { inspect: boolean; firstBatch: number; cuts: readonly number[] },
 ): { init: StageWorkerInit; transfer: MessagePort[] }[] {
   const topology = network.topology;
   const stageOf: Record<string, number> = {};
@@ -36,6 +37,8 @@ export function prepareStages(
   const shared = { x: shareMatrix(data.x), y: shareMatrix(data.y) };
   const params = Object.fromEntries(Object.entries(network.params).map(([k, m]) => [k, detachMatrix(m)]));
   const optimizerState = optimizerStates(network);
+  // pending refits (empty unless the training resumes from a checkpoint)
+  const synthesizers = Object.fromEntries(network.synthesizers.flatMap((s) => (s ? [[s.id, s.snapshot()]] : [])));
   const links: StageLinkInit[] = stages.map(() => ({ peers: {}, rings: {}, stageOf }));
   const depth = ringDepth(topology);
   for (const r of routesOf(topology)) {
@@ -56,7 +59,20 @@ export function prepareStages(
     }
   }
   return stages.map((stage, i) => ({
-    init: { stage, topology, params, optimizerState, data: shared, steps, kernels: backend().name, inspect, link: links[i] },
+    init: {
+      stage,
+      topology,
+      params,
+      optimizerState,
+      synthesizers,
+      data: shared,
+      steps,
+      firstBatch: options.firstBatch,
+      cuts: [...options.cuts],
+      kernels: backend().name,
+      inspect: options.inspect,
+      link: links[i],
+    },
     transfer: transfers[i],
   }));
 }
@@ -67,6 +83,8 @@ export interface WorkerStageInput {
   onLoss: (source: 'head' | number, batch: number, loss: number, accuracy: number | undefined) => void;
   onDrained: (m: { params: Record<string, Float32Array>; optimizerState: OptimizerStates; queues: Record<string, number>; utilization: number }) => void;
   onInspection?: (events: TraceEvent[]) => void;
+  /** this stage's share of the state at a checkpoint cut */
+  onCut?: (step: number, state: NetworkState) => void;
   /** gives the trainer the thread, e.g. for tests that kill it */
   onWorker?: (worker: Worker) => void;
 }
@@ -79,7 +97,9 @@ export type WorkerStageReport =
 
 const workerUrl = new URL('./stageWorker.mjs', import.meta.url);
 
-export const workerStage = fromCallback<{ type: 'START' } | { type: 'DRAIN' }, WorkerStageInput, WorkerStageReport>(
+export type WorkerStageCommand = { type: 'START' } | { type: 'DRAIN' } | { type: 'RESUME'; step: number } | { type: 'FAIL_CUT'; error: unknown };
+
+export const workerStage = fromCallback<WorkerStageCommand, WorkerStageInput, WorkerStageReport>(
   ({ input, sendBack, receive }) => {
     const { stage } = input.init;
     let ended = false;
@@ -108,11 +128,16 @@ export const workerStage = fromCallback<{ type: 'START' } | { type: 'DRAIN' }, W
           return fail(deserializeError(m.error, stage));
         case 'inspection':
           return input.onInspection?.(m.events);
+        case 'cut':
+          return input.onCut?.(m.step, m.state);
       }
     });
     worker.on('error', (e) => fail(new StageError(stage.index, stage.actors, `its worker threw ${e.name}: ${e.message}`)));
     worker.on('exit', (code) => fail(new StageError(stage.index, stage.actors, `its worker exited with code ${code}`)));
-    receive((e) => worker.postMessage({ kind: e.type === 'START' ? 'start' : 'drain' }));
+    receive((e) => {
+      if (e.type === 'FAIL_CUT') return fail(e.error instanceof Error ? e.error : new Error(String(e.error)));
+      worker.postMessage(e.type === 'RESUME' ? { kind: 'resume', step: e.step } : { kind: e.type === 'START' ? 'start' : 'drain' });
+    });
     return () => {
       ended = true;
       void worker.terminate();

@@ -13,14 +13,33 @@ import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
 import { train } from '../actors/training.ts';
 import { compareWithCase } from '../lib/compare.ts';
 
-const usage = `usage: npm run reference -- CASE.json --out FINAL.json [--scheduler ${SCHEDULERS.join('|')}]`;
+const usage = [
+  `usage: npm run reference -- CASE.json --out FINAL.json [--scheduler ${SCHEDULERS.join('|')}]`,
+  '                            [--save-at STEP --checkpoint FILE]   run to the end, saving a checkpoint at STEP',
+  '                            [--resume FILE]                      continue from a checkpoint to the last step',
+].join('\n');
 
-function parse(argv: string[]): { casePath: string; out: string; scheduler: SchedulerName } {
-  let casePath = '', out = '', scheduler: string = 'queue';
+interface Args {
+  casePath: string;
+  out: string;
+  scheduler: SchedulerName;
+  saveAt: number | null;
+  checkpoint: string;
+  resume: string;
+}
+
+function parse(argv: string[]): Args {
+  let casePath = '', out = '', scheduler: string = 'queue', saveAt: number | null = null, checkpoint = '', resume = '';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--out') out = argv[++i] ?? '';
     else if (a === '--scheduler') scheduler = argv[++i] ?? '';
+    else if (a === '--checkpoint') checkpoint = argv[++i] ?? '';
+    else if (a === '--resume') resume = argv[++i] ?? '';
+    else if (a === '--save-at') {
+      saveAt = Number(argv[++i]);
+      if (!Number.isInteger(saveAt) || saveAt < 1) fail(`--save-at needs a step >= 1, got ${argv[i]}`);
+    }
     else if (a === '--help' || a === '-h') fail('', 0);
     else if (a.startsWith('--')) fail(`unknown option ${a}`);
     else if (!casePath) casePath = a;
@@ -29,7 +48,8 @@ function parse(argv: string[]): { casePath: string; out: string; scheduler: Sche
   if (!casePath) fail('missing CASE.json');
   if (!out) fail('missing --out FINAL.json');
   if (!(SCHEDULERS as readonly string[]).includes(scheduler)) fail(`unknown scheduler '${scheduler}'`);
-  return { casePath, out, scheduler: scheduler as SchedulerName };
+  if ((saveAt === null) !== !checkpoint) fail('--save-at and --checkpoint go together');
+  return { casePath, out, scheduler: scheduler as SchedulerName, saveAt, checkpoint, resume };
 }
 
 function fail(message: string, code = 2): never {
@@ -38,7 +58,7 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-const { casePath, out, scheduler } = parse(process.argv.slice(2));
+const { casePath, out, scheduler, saveAt, checkpoint, resume } = parse(process.argv.slice(2));
 let json: ReferenceCase;
 try {
   json = JSON.parse(readFileSync(casePath, 'utf8')) as ReferenceCase;
@@ -47,7 +67,14 @@ try {
 }
 const c = loadCase(json, basename(casePath, '.json'));
 const started = performance.now();
-const result = await train({ topology: c.topology, data: c.data, params: c.initial, steps: c.steps, scheduler });
+const result = await train({
+  topology: c.topology,
+  data: c.data,
+  steps: c.steps,
+  scheduler,
+  ...(resume ? { resume } : { params: c.initial }),
+  ...(saveAt !== null ? { checkpoint: { path: checkpoint, at: [saveAt] } } : {}),
+}).catch((e: Error) => fail(e.message, 1));
 const seconds = (performance.now() - started) / 1000;
 const written = {
   final: parametersToJSON(result.params, c.topology),
@@ -57,7 +84,10 @@ const written = {
 // write atomically: a failed run never leaves a half-written file in place of a good one
 writeFileSync(`${out}.tmp`, JSON.stringify(written));
 renameSync(`${out}.tmp`, out);
-console.log(`${c.name}: ${c.steps} steps under the ${scheduler} scheduler in ${seconds.toFixed(2)} s → ${out}`);
+console.log(
+  `${c.name}: ${resume ? `resumed from ${resume}, ` : ''}${c.steps} steps under the ${scheduler} scheduler in ${seconds.toFixed(2)} s → ${out}` +
+    (saveAt !== null ? ` (checkpoint at step ${saveAt} → ${checkpoint})` : ''),
+);
 if (json.final && json.losses) {
   const d = compareWithCase(written, json);
   console.log(

@@ -21,6 +21,17 @@ export class DivergenceError extends Error {
   }
 }
 
+/** A checkpoint that cannot be used: unreadable, truncated, corrupt, another format or version, or another topology. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(`checkpoint ${path}: ${reason}`);
+  }
+}
+
 /** A worker stage failed: it threw, or its thread exited. Names the stage and the actors it hosted. */
 export class StageError extends Error {
   override name = 'StageError';

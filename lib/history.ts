@@ -12,6 +12,13 @@ export interface StepMetrics {
   readonly synthesizerLoss: number;
 }
 
+export interface HistorySnapshot {
+  losses: number[];
+  accuracies: number[];
+  /** per synthesizer, in layer order */
+  synthesizerLosses: number[][];
+}
+
 export class History {
   readonly losses: Float64Array;
   readonly accuracies: Float64Array;
@@ -46,6 +53,27 @@ export class History {
     const out = new Float64Array(this.steps);
     for (const l of this.perSynthesizer) for (let t = 0; t < this.steps; t++) out[t] += l[t];
     return out;
+  }
+
+  /** Losses of the steps before `step`, for a checkpoint (per synthesizer, so sums stay bit-identical). */
+  snapshot(step: number): HistorySnapshot {
+    return {
+      losses: Array.from(this.losses.subarray(0, step)),
+      accuracies: Array.from(this.accuracies.subarray(0, step)),
+      synthesizerLosses: this.perSynthesizer.map((l) => Array.from(l.subarray(0, step))),
+    };
+  }
+
+  /** Take the steps before a checkpoint's step as already recorded. */
+  restore(s: HistorySnapshot): void {
+    const n = s.losses.length;
+    if (n > this.steps || s.accuracies.length !== n || s.synthesizerLosses.length !== this.perSynthesizer.length || s.synthesizerLosses.some((l) => l.length !== n)) {
+      throw new RangeError(`history: a snapshot of ${n} steps and ${s.synthesizerLosses.length} synthesizers does not fit ${this.steps} steps and ${this.perSynthesizer.length}`);
+    }
+    this.losses.set(s.losses);
+    this.accuracies.set(s.accuracies);
+    s.synthesizerLosses.forEach((l, k) => this.perSynthesizer[k].set(l));
+    this.arrived.fill(this.expected, 0, n);
   }
 
   private arrive(batch: number): StepMetrics | null {

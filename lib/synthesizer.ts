@@ -10,7 +10,7 @@
  */
 import { DivergenceError } from './errors.ts';
 import { backend } from './kernels.ts';
-import { type Matrix, copyInto, firstNonFinite, shapeOf, zeros } from './matrix.ts';
+import { type Matrix, copyInto, firstNonFinite, release, shapeOf, zeros } from './matrix.ts';
 import { Optimizer, optimizerOf } from './optimizers.ts';
 import type { SynthesizerTopology } from './topology.ts';
 
@@ -35,6 +35,16 @@ interface PendingRefit {
   readonly target: Matrix;
 }
 
+/** The refits a synthesizer still owes, at a step boundary: what a checkpoint keeps. */
+export interface SynthesizerSnapshot {
+  /** the oldest batch whose refit is not applied yet */
+  readonly nextRefit: number;
+  /** the next batch to predict */
+  readonly nextPrediction: number;
+  /** batches nextRefit … nextPrediction-1: their inputs, labels (conditioned) and targets */
+  readonly pending: { batch: number; h: Float32Array; y: Float32Array | null; target: Float32Array }[];
+}
+
 export class Synthesizer {
   /** the refits' optimiser, over [W₀, b₀, (N₀), …, M, c, (N)] */
   readonly optimizer: Optimizer;
@@ -50,6 +60,15 @@ export class Synthesizer {
   private nextRefit = 0;
   /** the next batch to be predicted (batches are predicted in order) */
   private nextPrediction = 0;
+  /** refits applied by this object so far */
+  private refits = 0;
+  /**
+   * The last prediction's batch and the refit count it was made at. While no refit has happened
+   * since (delay 0: its own refit comes next), its g_hat and hidden activations are exactly what
+   * the refit would recompute, so the refit reuses them.
+   */
+  private readonly lastPrediction = { batch: -1, refits: -1 };
+  private disposed = false;
 
   constructor(
     readonly id: string,
@@ -119,6 +138,7 @@ export class Synthesizer {
    * Returns g_hat (valid until the next prediction; the layer uses it at once).
    */
   predict(batch: number, h: Matrix, y: Matrix | null): Matrix {
+    if (this.disposed) throw new Error(`${this.id}: prediction of batch ${batch} after dispose()`);
     if (batch !== this.nextPrediction) throw new Error(`${this.id}: asked to predict batch ${batch}, expected batch ${this.nextPrediction}`);
     this.applyRefitsThrough(batch - 1 - this.spec.delay);
     const slot = this.claim(batch);
@@ -126,6 +146,8 @@ export class Synthesizer {
     copyInto(slot.h, h);
     if (slot.y) copyInto(slot.y, y ?? missingLabels(this.id));
     this.evaluate(slot.h, slot.y, slot.prediction);
+    this.lastPrediction.batch = batch;
+    this.lastPrediction.refits = this.refits;
     const at = firstNonFinite(slot.prediction.data);
     if (at >= 0) {
       const p = slot.prediction;
@@ -141,6 +163,7 @@ export class Synthesizer {
    * null when the target came before the prediction (then {@link lossOf} gives it after `predict`).
    */
   target(batch: number, g: Matrix): number | null {
+    if (this.disposed) throw new Error(`${this.id}: target of batch ${batch} after dispose()`);
     const slot = this.claim(batch);
     if (slot.hasTarget) throw new Error(`${this.id}: a second target for batch ${batch}`);
     copyInto(slot.target, g);
@@ -179,6 +202,60 @@ export class Synthesizer {
     return slot;
   }
 
+  /**
+   * Copies of the pending refits, taken between batches: every prediction made must have its
+   * target (a checkpoint is taken once every batch before it is finished everywhere).
+   */
+  snapshot(): SynthesizerSnapshot {
+    const pending: SynthesizerSnapshot['pending'] = [];
+    for (let b = this.nextRefit; b < this.nextPrediction; b++) {
+      const slot = this.slotOf(b);
+      if (slot.batch !== b || !slot.hasTarget) throw new Error(`${this.id}: cannot snapshot while batch ${b}'s target is outstanding`);
+      pending.push({ batch: b, h: slot.h.data.slice(), y: slot.y ? slot.y.data.slice() : null, target: slot.target.data.slice() });
+    }
+    return { nextRefit: this.nextRefit, nextPrediction: this.nextPrediction, pending };
+  }
+
+  /** Continue from a {@link snapshot} (of a synthesizer with the same topology). */
+  restore(s: SynthesizerSnapshot): void {
+    if (s.nextPrediction - s.nextRefit !== s.pending.length || s.pending.length > this.spec.delay + 1) {
+      throw new RangeError(`${this.id}: a snapshot with ${s.pending.length} pending refits (batches ${s.nextRefit}..${s.nextPrediction - 1}) does not fit delay ${this.spec.delay}`);
+    }
+    for (const slot of this.slots) (slot.batch = -1), (slot.hasTarget = slot.hasPrediction = false);
+    for (const p of s.pending) {
+      const slot = this.slotOf(p.batch);
+      if (p.h.length !== slot.h.data.length || p.target.length !== slot.target.data.length || (slot.y && p.y?.length !== slot.y.data.length)) {
+        throw new RangeError(`${this.id}: the snapshot's pending refit of batch ${p.batch} has the wrong shape`);
+      }
+      slot.batch = p.batch;
+      slot.hasTarget = slot.hasPrediction = true;
+      slot.h.data.set(p.h);
+      slot.target.data.set(p.target);
+      if (slot.y && p.y) slot.y.data.set(p.y);
+    }
+    this.nextRefit = s.nextRefit;
+    this.nextPrediction = s.nextPrediction;
+  }
+
+  /**
+   * Give every buffer this synthesizer allocated back to the backend: the pending-refit slots (h,
+   * labels, prediction, target), the error, the hidden activations and their gradients, the
+   * optimiser's gradients and moments. Its parameters belong to the parameter set it was given and
+   * stay. Pending refits are dropped (drain first); the synthesizer cannot be used afterwards.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const k = this.kernels;
+    for (const s of this.slots.splice(0)) {
+      for (const m of [s.h, s.y, s.prediction, s.target]) if (m) release(m, k);
+    }
+    for (const m of [this.error, ...this.activations, ...this.deltas]) release(m, k);
+    this.activations.length = 0;
+    this.deltas.length = 0;
+    this.optimizer.dispose();
+  }
+
   /** Number of predictions whose refit is not applied yet. */
   get pending(): number {
     return this.nextPrediction - this.nextRefit;
@@ -198,11 +275,14 @@ export class Synthesizer {
    * Backpropagation through the hidden layers uses each layer's weights before their own step
    * (plain SGD applies a layer's step as soon as the gradient below it is taken).
    */
-  private refit({ h, y, target }: PendingRefit): void {
+  private refit(slot: PendingRefit): void {
+    const { h, y, target } = slot;
     const k = this.kernels, e = this.error, opt = this.optimizer, acts = this.activations, deltas = this.deltas;
-    this.evaluate(h, y, e);
+    const current = slot.batch === this.lastPrediction.batch && this.refits === this.lastPrediction.refits;
+    const G = current ? slot.prediction.data : (this.evaluate(h, y, e), e.data);
     const E = e.data, T = target.data;
-    for (let i = 0; i < E.length; i++) E[i] -= T[i];
+    for (let i = 0; i < E.length; i++) E[i] = G[i] - T[i];
+    this.refits++;
     const top = acts.length - 1, act = this.spec.activation ?? 'relu';
     const below = (j: number, d: Matrix, W: Matrix) => {
       // gradient with respect to hidden layer j's output, through W (not stepped yet)
