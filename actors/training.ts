@@ -5,7 +5,7 @@
 import type { Observable } from 'rxjs';
 import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
 import { type Dataset, validateDataset } from '../lib/data.ts';
-import { TopologyError } from '../lib/errors.ts';
+import { StageError, TopologyError } from '../lib/errors.ts';
 import { type OptimizerStates, buildNetwork, optimizerStates, restoreOptimizerStates } from '../lib/network.ts';
 import { type TrainingState, checkTopology, readCheckpoint, restoreNetworkState, writeCheckpoint } from '../lib/checkpoint.ts';
 import { type ParameterSet, initParameters, parameterShapes } from '../lib/params.ts';
@@ -60,6 +60,8 @@ export interface CheckpointOptions {
   at?: number[];
   /** save every N batches */
   every?: number;
+  /** called after each checkpoint is safely on disk */
+  onSaved?: (step: number) => void;
 }
 
 export interface TrainingResult {
@@ -140,7 +142,15 @@ export function createTraining(options: TrainingOptions): Training {
       relay: options.relay,
       firstBatch: resume?.step ?? 0,
       resumedHistory: resume?.history ?? null,
-      checkpoints: cutSteps.length ? { steps: cutSteps, save: (state: TrainingState) => writeCheckpoint(options.checkpoint!.path, state) } : null,
+      checkpoints: cutSteps.length
+        ? {
+            steps: cutSteps,
+            save: (state: TrainingState) => {
+              writeCheckpoint(options.checkpoint!.path, state);
+              options.checkpoint!.onSaved?.(state.step);
+            },
+          }
+        : null,
     },
     id: 'trainer',
     systemId: 'trainer',
@@ -168,6 +178,44 @@ export function createTraining(options: TrainingOptions): Training {
 /** Build and run a training in one call (bad input rejects the promise, before any work). */
 export async function train(options: TrainingOptions): Promise<TrainingResult> {
   return createTraining(options).run();
+}
+
+export interface RestartOptions {
+  /** how many times a failed stage may be restarted (default 3) */
+  attempts?: number;
+  /** each attempt's training, before it runs (e.g. to watch its metrics) */
+  onAttempt?: (training: Training, attempt: number) => void;
+}
+
+/**
+ * Train with checkpoints and restart on a worker failure: when a stage's thread dies
+ * ({@link StageError}), train again from the last checkpoint this run saved (or from the start
+ * if it saved none yet), in fresh threads. The result is the same, bit for bit, as an unbroken
+ * run. Divergence and bad input are not retried.
+ *
+ * @example
+ * await trainWithRestarts({ topology, data, steps: 100_000, scheduler: 'worker', checkpoint: { path: 'run.ckpt', every: 1000 } });
+ */
+export async function trainWithRestarts(options: TrainingOptions & { checkpoint: CheckpointOptions }, restart: RestartOptions = {}): Promise<TrainingResult> {
+  const attempts = restart.attempts ?? 3;
+  let saved = false;
+  const checkpoint: CheckpointOptions = {
+    ...options.checkpoint,
+    onSaved: (step) => {
+      saved = true;
+      options.checkpoint.onSaved?.(step);
+    },
+  };
+  for (let attempt = 0; ; attempt++) {
+    const resume = saved ? { resume: options.checkpoint.path, params: undefined, optimizerState: undefined } : {};
+    const training = createTraining({ ...options, ...resume, checkpoint });
+    restart.onAttempt?.(training, attempt);
+    try {
+      return await training.run();
+    } catch (e) {
+      if (!(e instanceof StageError) || attempt >= attempts) throw e;
+    }
+  }
 }
 
 /** The steps to cut at, strictly inside the batches this training runs. */

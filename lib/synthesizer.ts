@@ -148,6 +148,7 @@ export class Synthesizer {
     this.evaluate(slot.h, slot.y, slot.prediction);
     this.lastPrediction.batch = batch;
     this.lastPrediction.refits = this.refits;
+    if (this.spec.clip !== undefined) clipNorm(slot.prediction.data, this.spec.clip);
     const at = firstNonFinite(slot.prediction.data);
     if (at >= 0) {
       const p = slot.prediction;
@@ -186,6 +187,7 @@ export class Synthesizer {
 
   /** Apply every refit whose target has arrived (the end of training). */
   drain(): void {
+    if (this.disposed) throw new Error(`${this.id}: drain after dispose()`);
     while (this.nextRefit < this.nextPrediction && this.slotOf(this.nextRefit).hasTarget) this.applyRefitsThrough(this.nextRefit);
   }
 
@@ -235,6 +237,7 @@ export class Synthesizer {
     }
     this.nextRefit = s.nextRefit;
     this.nextPrediction = s.nextPrediction;
+    this.lastPrediction.batch = -1; // restored slots hold no prediction: their refits recompute g_hat
   }
 
   /**
@@ -324,6 +327,16 @@ export class Synthesizer {
   private slotOf(batch: number): PendingRefit {
     return this.slots[batch % this.slots.length];
   }
+}
+
+/** Scale `g` in place so that its norm is at most `max` (a non-finite norm is left for the divergence check). */
+function clipNorm(g: Float32Array, max: number): void {
+  let sq = 0;
+  for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
+  const norm = Math.sqrt(sq);
+  if (!(norm > max) || !Number.isFinite(norm)) return;
+  const scale = max / norm;
+  for (let i = 0; i < g.length; i++) g[i] *= scale;
 }
 
 function missingLabels(id: string): never {

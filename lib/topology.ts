@@ -33,6 +33,11 @@ export interface SynthesizerSpec {
   hidden?: number[];
   /** Activation of the hidden layers. Default `'relu'`. */
   activation?: Activation;
+  /**
+   * A divergence guard: scale each predicted synthetic gradient down so its norm (over the
+   * whole batch) is at most this. Default: no clipping.
+   */
+  clip?: number;
 }
 
 /** One dense layer `h = f(x W + b)`. */
@@ -88,6 +93,8 @@ export interface SynthesizerTopology {
   /** present for an MLP synthesizer: hidden widths (non-empty) and their activation */
   readonly hidden?: readonly number[];
   readonly activation?: Activation;
+  /** present when predictions are clipped: their largest norm over a batch */
+  readonly clip?: number;
 }
 
 export interface LayerTopology {
@@ -224,12 +231,18 @@ function synthesizerAt(index: number, l: LayerSpec, defaults: SynthesizerSpec, l
     ...withOptimizer(opt),
     labels,
     ...(hidden.length > 0 ? { hidden: Object.freeze([...hidden]), activation } : {}),
+    ...(s.clip !== undefined ? { clip: positive(s.clip, `${where} clip`) } : {}),
   });
 }
 
 /** `lr`, plus the optimiser itself when it is not plain SGD (so a plain-SGD topology reads as before). */
 function withOptimizer(c: OptimizerConfig): { lr: number; optimizer?: OptimizerConfig } {
   return isPlainSgd(c) ? { lr: c.lr } : { lr: c.lr, optimizer: c };
+}
+
+function positive(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new TopologyError(`${what} must be a finite number > 0, got ${String(v)}`);
+  return v;
 }
 
 function sgd(lr: number): OptimizerConfig {

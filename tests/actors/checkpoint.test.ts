@@ -132,3 +132,53 @@ describe('bad checkpoints are refused, and nothing is overwritten', () => {
     }
   });
 });
+
+describe('restart from checkpoint', () => {
+  it('a worker killed mid-run: the training resumes from its last checkpoint and ends as an unbroken run', async () => {
+    const { trainWithRestarts } = await import('../../actors/training.ts');
+    const json = cases.find((c) => c.name === 'dni-delay2')!.json;
+    const c = loadCase(json);
+    const base = { topology: c.topology, data: c.data, params: c.initial, steps: 300, scheduler: 'worker' as const };
+    const unbroken = await train(base);
+    const path = join(dir, 'restart.ckpt');
+    const attempts: number[] = [];
+    const saved: number[] = [];
+    const result = await trainWithRestarts(
+      { ...base, checkpoint: { path, every: 40, onSaved: (s) => saved.push(s) } },
+      {
+        onAttempt: (t, attempt) => {
+          attempts.push(attempt);
+          if (attempt > 0) return;
+          const workers = t.actor.getSnapshot().context.workers;
+          t.metrics$.subscribe((m) => m.batch === 130 && void workers[1].terminate());
+        },
+      },
+    );
+    expect(attempts).toEqual([0, 1]);
+    // saved at 40, 80, 120 in the first attempt; the second resumed from 120 and saved on
+    expect(saved.slice(0, 3)).toEqual([40, 80, 120]);
+    expect(saved).toContain(280);
+    expectSame(unbroken, result, 'restarted');
+  });
+
+  it('without restarts, the same kill fails fast and names the stage', async () => {
+    const { trainWithRestarts } = await import('../../actors/training.ts');
+    const c = loadCase(cases.find((c) => c.name === 'dni')!.json);
+    const t0 = performance.now();
+    let killed = 0;
+    await expect(
+      trainWithRestarts(
+        { topology: c.topology, data: c.data, params: c.initial, steps: 1_000_000, scheduler: 'worker', checkpoint: { path: join(dir, 'norestart.ckpt'), every: 100 } },
+        {
+          attempts: 0,
+          onAttempt: (t) => {
+            const workers = t.actor.getSnapshot().context.workers;
+            t.metrics$.subscribe((m) => m.batch === 50 && ((killed = performance.now()), void workers[0].terminate()));
+          },
+        },
+      ),
+    ).rejects.toThrow(/^stage:0 \(layer:0, synthesizer:0\): its worker exited with code 1/);
+    expect(performance.now() - killed).toBeLessThan(2000);
+    expect(performance.now() - t0).toBeLessThan(30_000);
+  });
+});
