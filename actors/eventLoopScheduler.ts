@@ -37,8 +37,11 @@ class EventLoopAction<T> extends Subscription implements SchedulerAction<T> {
 }
 
 export class EventLoopScheduler implements SchedulerLike {
-  private queue: EventLoopAction<unknown>[] = [];
+  // a ring buffer: it grows only when more actions wait at once than it holds (a few dozen at
+  // most with bounded queues), never with the number of actions that pass through it
+  private ring: (EventLoopAction<unknown> | undefined)[] = new Array(64);
   private head = 0;
+  private count = 0;
   private pending = false;
 
   constructor(private readonly sliceMs = 8) {}
@@ -53,24 +56,34 @@ export class EventLoopScheduler implements SchedulerLike {
 
   /** Number of actions waiting to run. */
   get size(): number {
-    return this.queue.length - this.head;
+    return this.count;
   }
 
   enqueue(action: EventLoopAction<unknown>): void {
-    this.queue.push(action);
+    if (this.count === this.ring.length) this.grow();
+    this.ring[(this.head + this.count++) & (this.ring.length - 1)] = action;
     if (!this.pending) {
       this.pending = true;
       setImmediate(this.drain);
     }
   }
 
+  private grow(): void {
+    const bigger = new Array<EventLoopAction<unknown> | undefined>(this.ring.length * 2);
+    for (let i = 0; i < this.count; i++) bigger[i] = this.ring[(this.head + i) & (this.ring.length - 1)];
+    this.ring = bigger;
+    this.head = 0;
+  }
+
   private readonly drain = (): void => {
     const until = performance.now() + this.sliceMs;
     let error: unknown = null;
     let ran = 0;
-    while (this.head < this.queue.length) {
-      const action = this.queue[this.head];
-      this.queue[this.head++] = undefined as never;
+    while (this.count > 0) {
+      const action = this.ring[this.head]!;
+      this.ring[this.head] = undefined;
+      this.head = (this.head + 1) & (this.ring.length - 1);
+      this.count--;
       try {
         action.execute();
       } catch (e) {
@@ -79,17 +92,8 @@ export class EventLoopScheduler implements SchedulerLike {
       // checking the clock every action would cost more than most actions
       if ((++ran & 15) === 0 && performance.now() > until) break;
     }
-    if (this.head === this.queue.length) {
-      this.queue.length = 0;
-      this.head = 0;
-      this.pending = false;
-    } else {
-      if (this.head > 1024) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      }
-      setImmediate(this.drain);
-    }
+    if (this.count > 0) setImmediate(this.drain);
+    else this.pending = false;
     if (error !== null) throw error;
   };
 }
