@@ -8,7 +8,8 @@
  * their own inspection events with {@link createTraceRelay} and post the plain objects; the
  * main thread hands them to {@link Inspection.relay}.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -368,6 +369,7 @@ const FLUSH_AT = 1 << 16;
 export function createTraceRecorder(options: TraceRecorderOptions): TraceRecorder {
   const sample = checkSample(options.sample);
   if (!options.file === !options.write) throw new TypeError('createTraceRecorder: give exactly one of `file` and `write`');
+  if (options.file) mkdirSync(dirname(options.file), { recursive: true });
   const fd = options.file ? openSync(options.file, 'w') : -1;
   const sink = options.write ?? ((chunk: string) => void writeSync(fd, chunk));
   let buffer = '';

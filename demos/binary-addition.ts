@@ -2,82 +2,67 @@
  * The seed's network: 12-bit binary addition, 24-128-64-12 sigmoid, batch 10, 1,000 examples,
  * trained by backprop, DNI and cDNI side by side through the actors.
  *
- *   npm run demo                       # all three methods, default steps
- *   npm run demo -- --steps 2000       # shorter
- *   npm run demo -- --scheduler queue
+ *   npm run demo                                  # all three methods, 60,000 steps each (~20 s)
+ *   npm run demo -- --steps 5000                  # shorter
+ *   npm run demo -- --scheduler async|worker      # same results, bit for bit
+ *   npm run demo -- --steps 50 --trace out/add.jsonl   # record the actors (npm run inspect -- out/add.backprop.jsonl)
  */
 import { createTraining } from '../actors/training.ts';
-import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
-import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { batchesPerEpoch } from '../lib/data.ts';
+import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { defineTopology, describeSizes } from '../lib/topology.ts';
+import { demoInspector, parseDemoArgs, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
 
-const usage = `usage: npm run demo -- [--steps N] [--scheduler ${SCHEDULERS.join('|')}] [--lr X] [--synthesizer-lr X] [--seed N]`;
-const options = { steps: 20_000, scheduler: 'queue' as SchedulerName, lr: 0.5, synthesizerLr: 0.01, seed: 1 };
-const argv = process.argv.slice(2);
-for (let i = 0; i < argv.length; i++) {
-  const [flag, value] = [argv[i], argv[i + 1]];
-  const num = () => {
-    i++;
-    const v = Number(value);
-    if (value === undefined || !Number.isFinite(v)) exit(`${flag} needs a number, got ${value ?? 'nothing'}`);
-    return v;
-  };
-  if (flag === '--steps') options.steps = num();
-  else if (flag === '--lr') options.lr = num();
-  else if (flag === '--synthesizer-lr') options.synthesizerLr = num();
-  else if (flag === '--seed') options.seed = num();
-  else if (flag === '--scheduler') {
-    i++;
-    if (!(SCHEDULERS as readonly string[]).includes(value)) exit(`unknown scheduler '${value}'`);
-    options.scheduler = value as SchedulerName;
-  } else if (flag === '--help' || flag === '-h') exit('', 0);
-  else exit(`unknown option ${flag}`);
-}
+const args = parseDemoArgs(process.argv.slice(2), {
+  name: 'binary-addition',
+  usage: "The seed's 12-bit binary addition network trained by backprop, DNI and cDNI side by side.",
+  defaults: { steps: 60_000 },
+  options: {
+    lr: { type: 'number', default: 1, help: 'learning rate of every layer' },
+    synthesizerLr: { type: 'number', default: 0.003, help: 'learning rate of every synthesizer' },
+    seed: { type: 'number', default: 1, help: 'seed of the data and the initial weights', value: 'N' },
+  },
+});
 
-function exit(message: string, code = 2): never {
-  if (message) console.error(`binary-addition: ${message}`);
-  console.error(usage);
-  process.exit(code);
-}
-
-const data = binaryAddition(1000, 12, options.seed);
+const data = binaryAddition(1000, 12, args.seed);
+const epoch = batchesPerEpoch(data, 10);
+const steps = stepsOf(args, epoch);
 const methods = [
   { name: 'backprop', decoupled: false, conditioned: false },
   { name: 'DNI', decoupled: true, conditioned: false },
   { name: 'cDNI', decoupled: true, conditioned: true },
 ];
-const epoch = batchesPerEpoch(data, 10);
+const inspector = await demoInspector(args, 'binary-addition');
 const rows: (string | number)[][] = [];
-let first = true;
+const results: Record<string, { loss: number; synthesizer_loss: number | null; bit_accuracy: number; steps_per_second: number; seconds: number }> = {};
 
-for (const m of methods) {
+for (const [i, m] of methods.entries()) {
   const topology = defineTopology({
     inputs: 24,
     batch: 10,
-    lr: options.lr,
-    synthesizer: { lr: options.synthesizerLr, conditioned: m.conditioned },
+    lr: args.lr,
+    synthesizer: { lr: args.synthesizerLr, conditioned: m.conditioned },
     layers: [
       { units: 128, activation: 'sigmoid', decoupled: m.decoupled },
       { units: 64, activation: 'sigmoid', decoupled: m.decoupled },
       { units: 12, activation: 'sigmoid' },
     ],
   });
-  if (first) {
+  if (i === 0) {
     console.log(
       `binary addition, 12 bits: ${describeSizes(topology)} sigmoid, batch 10, ${data.x.rows} examples, ` +
-        `${options.steps} steps (${(options.steps / epoch).toFixed(0)} epochs) per method, ${options.scheduler} scheduler\n`,
+        `${steps} steps (${(steps / epoch).toFixed(0)} epochs) per method, ${args.scheduler} scheduler\n`,
     );
-    first = false;
   }
-  const training = createTraining({ topology, data, steps: options.steps, seed: options.seed, scheduler: options.scheduler });
-  const bar = new ProgressLine(m.name.padEnd(8), options.steps);
+  const inspection = inspector.forRun(methods.length > 1 ? m.name.toLowerCase() : undefined, { steps });
+  const training = createTraining({ topology, data, steps, seed: args.seed, scheduler: args.scheduler, inspect: inspection?.inspect, relay: inspection?.relay });
+  const bar = new ProgressLine(m.name.padEnd(8), steps);
   // running means over the last epoch (every example seen once)
   let loss = 0, synth = 0, acc = 0;
   const mean = (a: number, v: number, n: number) => a + (v - a) / Math.min(n, epoch);
   const detail = () => `loss ${loss.toFixed(4)}  synthesizer ${m.decoupled ? synth.toFixed(4) : '—'}  bit accuracy ${(100 * acc).toFixed(1)}%`;
-  const every = Math.max(1, Math.floor(options.steps / 200));
+  const every = Math.max(1, Math.floor(steps / 200));
   training.metrics$.subscribe((s) => {
     const n = s.batch + 1;
     loss = mean(loss, s.loss, n);
@@ -88,16 +73,19 @@ for (const m of methods) {
   const started = performance.now();
   await training.run();
   const seconds = (performance.now() - started) / 1000;
+  await inspection?.close();
   bar.done(detail());
-  rows.push([
-    m.name,
-    loss.toFixed(4),
-    m.decoupled ? synth.toFixed(4) : '—',
-    `${(100 * acc).toFixed(1)}%`,
-    Math.round(options.steps / seconds),
-    seconds.toFixed(1),
-  ]);
+  results[m.name.toLowerCase()] = {
+    loss,
+    synthesizer_loss: m.decoupled ? synth : null,
+    bit_accuracy: acc,
+    steps_per_second: steps / seconds,
+    seconds,
+  };
+  rows.push([m.name, loss.toFixed(4), m.decoupled ? synth.toFixed(4) : '—', `${(100 * acc).toFixed(1)}%`, Math.round(steps / seconds), seconds.toFixed(1)]);
 }
 
 console.log(`\n${table(['method', 'loss', 'synthesizer loss', 'bit accuracy', 'steps/s', 'seconds'], rows)}`);
 console.log('\n(loss, synthesizer loss and bit accuracy: means over the last epoch of training batches)');
+if (args.json) console.log(JSON.stringify({ network: [24, 128, 64, 12], batch: 10, steps, scheduler: args.scheduler, methods: results }));
+await inspector.finish();
