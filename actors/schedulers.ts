@@ -35,7 +35,9 @@ export interface WorkerSchedulerOptions {
   /**
    * How many pipeline stages (worker threads), planned to balance the work; or an explicit plan,
    * the actors of each stage in pipeline order, e.g. `[['layer:0', 'synthesizer:0'], ['layer:1', 'head']]`.
-   * Default: one stage per core, at most one per actor.
+   * Default: the count that predicts the fastest step on this machine's cores (see
+   * `defaultStageCount` in lib/placement.ts): one per core, or one more when that evens out
+   * uneven stages.
    */
   stages?: number | string[][];
 }

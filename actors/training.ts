@@ -13,7 +13,7 @@ import { type Topology, type TopologySpec, defineTopology } from '../lib/topolog
 import { firstNonFinite } from '../lib/matrix.ts';
 import { availableParallelism } from 'node:os';
 import { type SchedulerOption, schedulingFor } from './schedulers.ts';
-import { type Stage, planStages, validatePlan } from '../lib/placement.ts';
+import { type Stage, defaultStageCount, planStages, validatePlan } from '../lib/placement.ts';
 import type { TraceEvent } from './inspection.ts';
 import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
 import { trainerMachine } from './trainerMachine.ts';
@@ -232,7 +232,7 @@ function checkpointSteps(c: CheckpointOptions | undefined, first: number, steps:
 
 function stagesFor(topology: Topology, stages: number | string[][] | undefined): Stage[] {
   if (Array.isArray(stages)) return validatePlan(topology, stages);
-  return planStages(topology, stages ?? availableParallelism());
+  return planStages(topology, stages ?? defaultStageCount(topology, availableParallelism()));
 }
 
 function isTopology(t: Topology | TopologySpec): t is Topology {

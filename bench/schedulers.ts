@@ -19,7 +19,7 @@ import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { backend } from '../lib/kernels.ts';
 import { zeros } from '../lib/matrix.ts';
 import { initParameters } from '../lib/params.ts';
-import { planStages } from '../lib/placement.ts';
+import { defaultStageCount, planStages } from '../lib/placement.ts';
 import { Rng } from '../lib/rng.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
 
@@ -84,7 +84,7 @@ export async function main(argv: string[]): Promise<void> {
   console.log(`${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), kernels: ${backend().name}`);
   const results: Record<string, unknown> = {};
   for (const c of cases) {
-    const stages = planStages(c.topology, stagesArg ?? cores);
+    const stages = planStages(c.topology, stagesArg ?? defaultStageCount(c.topology, cores));
     const worker: SchedulerOption = { name: 'worker', stages: stages.map((st) => [...st.actors]) };
     // warm up both paths once (JIT, wasm compile, thread start), then measure
     await measure(c.topology, c.data, c.warm + 5, 0, 'queue');

@@ -74,6 +74,34 @@ export function planStages(t: Topology, count: number): Stage[] {
   return stages;
 }
 
+/**
+ * The default number of stages for `cores` cores: the count whose plan predicts the shortest
+ * step, where a step takes at least its slowest stage and at least the total work shared by the
+ * cores (more threads than cores lets the OS even out uneven stages). Ties go to fewer stages:
+ * each costs messages.
+ *
+ * @example
+ * // 784-1024-1024-1024-10 with interfaces: 2 stages are 10.6 | 6.0 (M mult-adds/row), 3 are 4.6 | 6.0 | 6.0 → 3
+ * defaultStageCount(wide, 2); // 3
+ */
+export function defaultStageCount(t: Topology, cores: number): number {
+  const total = pipelineActors(t).reduce((s, a) => s + a.cost, 0);
+  const blocks = t.layers.length;
+  let best = 1, bestTime = Infinity;
+  for (let k = 1; k <= Math.min(blocks, 2 * cores); k++) {
+    const slowest = Math.max(...planStages(t, k).map((s) => stageCost(t, s)));
+    const time = Math.max(slowest, total / cores);
+    if (time < bestTime * (1 - 1e-9)) (best = k), (bestTime = time);
+  }
+  return best;
+}
+
+/** Estimated multiply-adds per batch row of a stage. */
+export function stageCost(t: Topology, stage: Stage): number {
+  const cost = new Map(pipelineActors(t).map((a) => [a.id, a.cost]));
+  return stage.actors.reduce((s, id) => s + (cost.get(id) ?? 0), 0);
+}
+
 /** Check an explicit plan: every actor placed exactly once, stages contiguous in pipeline order. */
 export function validatePlan(t: Topology, stages: readonly (readonly string[])[]): Stage[] {
   const order = pipelineActors(t).map((a) => a.id);
