@@ -20,6 +20,7 @@ import { backend } from '../lib/kernels.ts';
 import { zeros } from '../lib/matrix.ts';
 import { initParameters } from '../lib/params.ts';
 import { defaultStageCount, planStages } from '../lib/placement.ts';
+import { parallelCapacity } from './_parallel.ts';
 import { Rng } from '../lib/rng.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
 
@@ -89,8 +90,10 @@ export async function main(argv: string[]): Promise<void> {
     // warm up both paths once (JIT, wasm compile, thread start), then measure
     await measure(c.topology, c.data, c.warm + 5, 0, 'queue');
     await measure(c.topology, c.data, c.warm + 5, 0, worker);
+    const capacityBefore = await parallelCapacity();
     const queue = await measure(c.topology, c.data, c.steps, c.warm, 'queue');
     const staged = await measure(c.topology, c.data, c.steps, c.warm, worker);
+    const capacity = Math.min(capacityBefore, await parallelCapacity());
     const ratio = staged.stepsPerSecond / queue.stepsPerSecond;
     const identical = sameBits(queue.params, staged.params);
     results[c.name] = {
@@ -105,12 +108,14 @@ export async function main(argv: string[]): Promise<void> {
       queue_wall_seconds: queue.wallSeconds,
       worker_wall_seconds: staged.wallSeconds,
       bit_identical: identical,
+      machine_parallel_capacity: capacity,
     };
     console.log(`\n${c.name}: ${describeSizes(c.topology)}, batch ${c.topology.batch}, ${c.steps} steps (steady state from step ${c.warm})`);
     console.log(`  stages: ${stages.map((s) => `[${s.actors.join(' ')}]`).join(' | ')}`);
     console.log(`  queue   ${queue.stepsPerSecond.toFixed(1).padStart(9)} steps/s   (${queue.wallSeconds.toFixed(2)} s wall)`);
     console.log(`  worker  ${staged.stepsPerSecond.toFixed(1).padStart(9)} steps/s   (${staged.wallSeconds.toFixed(2)} s wall, threads started included; stages busy ${staged.utilization.map((u) => `${(100 * u).toFixed(0)}%`).join(', ')})`);
     console.log(`  ratio worker / queue: ${ratio.toFixed(2)}   parameters bit-identical: ${identical ? 'yes' : 'NO'}`);
+    console.log(`  the machine's parallel capacity around this run: ${capacity.toFixed(2)}x (two threads of plain compute vs one; the ceiling for any speed-up)`);
   }
   const w = results.wide as { ratio: number };
   if (json) console.log(JSON.stringify({ ratio: w.ratio, cores, kernels: backend().name, ...results }));
