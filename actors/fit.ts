@@ -7,13 +7,19 @@
  * Each epoch ends by draining the synthesizers' pending refits, as every training does: with
  * delay 0 that is exactly what one long training would do; with delay d > 0 the first d batches
  * of the next epoch see those refits d batches early.
+ *
+ * Memory: each epoch's network is disposed once the next one is built from its parameters (and
+ * the last one, but for the parameters fit() returns), so a long fit holds one network at a time
+ * in the WebAssembly backend's arena, which never grows.
  */
 import type { Dataset } from '../lib/data.ts';
-import { batchesPerEpoch, shuffleRows } from '../lib/data.ts';
+import { batchesPerEpoch, distrustDataset, shuffleRows, trustDataset, validateDataset } from '../lib/data.ts';
 import { TopologyError } from '../lib/errors.ts';
 import { type Evaluation, evaluate } from '../lib/evaluate.ts';
-import { zeros } from '../lib/matrix.ts';
-import type { OptimizerStates } from '../lib/network.ts';
+import { type LrSchedule, scaleLearningRates } from '../lib/lr-schedule.ts';
+import { backend, type KernelBackend } from '../lib/kernels.ts';
+import { type Matrix, release, zeros } from '../lib/matrix.ts';
+import { type Network, type OptimizerStates, disposeNetwork } from '../lib/network.ts';
 import { type ParameterSet, initParameters } from '../lib/params.ts';
 import { Rng } from '../lib/rng.ts';
 import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
@@ -37,6 +43,11 @@ export interface FitOptions {
   seed?: number;
   /** seed of the per-epoch shuffle (one generator for the whole fit); null keeps the rows in order. Default 1. */
   shuffle?: number | null;
+  /**
+   * Learning-rate schedule: a factor on every learning rate of the topology (layers' and
+   * synthesizers') for each epoch, from 1; e.g. `cosineLr(epochs)`. Default: 1 for every epoch.
+   */
+  lrSchedule?: LrSchedule;
   /** Default `'queue'`. */
   scheduler?: SchedulerName;
   /** an xstate inspection observer, attached to every epoch's training */
@@ -55,6 +66,8 @@ export interface EpochReport {
   readonly loss: number;
   readonly accuracy: number;
   readonly synthesizerLoss: number;
+  /** the learning-rate schedule's factor for this epoch (1 without one) */
+  readonly lrFactor: number;
   /** on the validation set after the epoch, when one was given */
   readonly validation: Evaluation | null;
   /** wall time of the epoch's training: shuffle, build, every step (the evaluation not included) */
@@ -87,36 +100,75 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   if (!Number.isInteger(remaining) || remaining < 0) throw new TopologyError(`fit: steps must be an integer >= 0, got ${options.steps}`);
   const shuffle = options.shuffle === undefined ? 1 : options.shuffle;
   const rng = shuffle === null ? null : new Rng(shuffle);
-  // one buffer for every epoch's order (no allocation per epoch)
+  const kernels = backend();
+  // validated once: every epoch's data is these rows (in another order, in a buffer fit alone writes)
+  validateDataset(options.train, topology);
   const order = rng ? { x: zeros(options.train.x.rows, options.train.x.cols), y: zeros(options.train.y.rows, options.train.y.cols) } : null;
-  let params = options.params ?? initParameters(topology, options.seed ?? 1);
+  const data = order ?? { ...options.train };
+  trustDataset(data, topology);
+  const initial = options.params ?? initParameters(topology, options.seed ?? 1);
+  let params = initial;
   let optimizerState: OptimizerStates | undefined;
+  /** the last finished epoch's network: its parameters seed the next epoch's */
+  let previous: Network | null = null;
+  /** the running epoch's network, until it finishes */
+  let running: Network | null = null;
+  let ownInitial = !options.params;
   const reports: EpochReport[] = [];
-  for (let epoch = 1; epoch <= epochs && remaining > 0; epoch++) {
-    const steps = Math.min(perEpoch, remaining);
-    remaining -= steps;
-    const started = performance.now();
-    const data = rng && order ? shuffleRows(options.train, rng, order) : options.train;
-    const training = createTraining({ topology, data, steps, params, optimizerState, scheduler: options.scheduler, inspect: options.inspect });
-    const sub = options.onStep ? training.metrics$.subscribe((m) => options.onStep!(m, epoch)) : null;
-    const result = await training.run().finally(() => sub?.unsubscribe());
-    const seconds = (performance.now() - started) / 1000;
-    params = result.params;
-    checkAdvanced(optimizerState, result.optimizerState, steps, epoch, options.scheduler ?? 'queue');
-    optimizerState = result.optimizerState;
-    const report: EpochReport = {
-      epoch,
-      steps,
-      loss: mean(result.losses),
-      accuracy: mean(result.accuracies),
-      synthesizerLoss: mean(result.synthesizerLosses),
-      validation: options.validation ? evaluate(params, topology, options.validation) : null,
-      seconds,
-    };
-    reports.push(report);
-    options.onEpoch?.(report);
+  try {
+    for (let epoch = 1; epoch <= epochs && remaining > 0; epoch++) {
+      const steps = Math.min(perEpoch, remaining);
+      remaining -= steps;
+      const started = performance.now();
+      if (rng && order) shuffleRows(options.train, rng, order);
+      const lrFactor = options.lrSchedule ? options.lrSchedule(epoch) : 1;
+      const scheduled = scaleLearningRates(topology, lrFactor);
+      const training = createTraining({ topology: scheduled, data, steps, params, optimizerState, scheduler: options.scheduler, inspect: options.inspect });
+      running = training.actor.getSnapshot().context.network;
+      // the new network holds copies of `params`: the previous network (parameters included) is done
+      if (previous) disposeNetwork(previous, { params: true });
+      previous = null;
+      if (ownInitial) {
+        releaseAll(initial, kernels);
+        ownInitial = false;
+      }
+      const sub = options.onStep ? training.metrics$.subscribe((m) => options.onStep!(m, epoch)) : null;
+      const result = await training.run().finally(() => sub?.unsubscribe());
+      const seconds = (performance.now() - started) / 1000;
+      [previous, running] = [running, null];
+      params = result.params;
+      checkAdvanced(optimizerState, result.optimizerState, steps, epoch, options.scheduler ?? 'queue');
+      optimizerState = result.optimizerState;
+      const report: EpochReport = {
+        epoch,
+        steps,
+        loss: mean(result.losses),
+        accuracy: mean(result.accuracies),
+        synthesizerLoss: mean(result.synthesizerLosses),
+        lrFactor,
+        validation: options.validation ? evaluate(params, topology, options.validation) : null,
+        seconds,
+      };
+      reports.push(report);
+      options.onEpoch?.(report);
+    }
+  } catch (e) {
+    // nothing is returned: free every network, parameters included (a disposed layer or
+    // synthesizer refuses any late call rather than write into freed memory)
+    for (const net of [previous, running]) if (net) disposeNetwork(net, { params: true });
+    if (ownInitial) releaseAll(initial, kernels);
+    previous = null;
+    throw e;
+  } finally {
+    if (previous) disposeNetwork(previous); // its parameters are the result
+    distrustDataset(data);
+    if (order) releaseAll({ x: order.x, y: order.y }, kernels);
   }
   return { topology, params, optimizerState, epochs: reports };
+}
+
+function releaseAll(matrices: Record<string, Matrix>, kernels: KernelBackend): void {
+  for (const m of Object.values(matrices)) release(m, kernels);
 }
 
 /**

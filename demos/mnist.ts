@@ -7,7 +7,7 @@
  *   npm run demo:mnist                          # 20 epochs per method, a table at the end
  *   npm run demo:mnist -- --epochs 5 --json     # the last stdout line is one JSON object
  *   npm run demo:mnist -- --plot mnist.svg      # loss and accuracy curves
- *   npm run demo:mnist -- --validation 1000     # tuning: hold 1,000 training digits out, curves on them
+ *   npm run demo:mnist -- --validation 1000 --no-test   # tuning: hold 1,000 training digits out, curves on them, test never read
  *
  * Hyperparameters are chosen with `--validation` (a hold-out of the training split), never on the
  * test split; the default run then trains on the whole training split. Its accuracy curve shows the
@@ -20,6 +20,7 @@ import { type EpochReport, fit } from '../actors/fit.ts';
 import { batchesPerEpoch } from '../lib/data.ts';
 import { loadMnist } from '../lib/datasets/mnist.ts';
 import { evaluate } from '../lib/evaluate.ts';
+import { type LrSchedule, parseLrSchedule } from '../lib/lr-schedule.ts';
 import { type KernelBackend, backend, typescriptBackend, useBackend } from '../lib/kernels.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
 import { type DemoOption, type DemoSpec, demoInspector, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';
@@ -40,6 +41,7 @@ const spec = {
     hidden: { type: 'string', value: 'N,N', default: '256,256', help: 'hidden layer widths (relu)' },
     batch: { type: 'number', value: 'N', default: 64, help: 'rows per batch' },
     lr: { type: 'number', default: 1e-3, help: "the layers' Adam learning rate" },
+    eps: { type: 'number', default: 1e-8, help: "the layers' Adam epsilon" },
     synthesizerLr: { type: 'number', default: 3e-3, help: "the synthesizers' Adam learning rate" },
     synthesizerHidden: { type: 'string', value: 'N,N', help: 'hidden widths of MLP synthesizers (default: linear ones)' },
     train: { type: 'number', value: 'N', default: 8000, help: 'digits in the training split' },
@@ -49,6 +51,13 @@ const spec = {
     splitSeed: { type: 'number', value: 'N', default: 1, help: 'seed of the train/test split' },
     shuffleSeed: { type: 'number', value: 'N', default: 1, help: 'seed of the per-epoch shuffle' },
     noShuffle: { type: 'boolean', help: 'keep the training rows in one order every epoch' },
+    lrSchedule: {
+      type: 'string',
+      value: 'SPEC',
+      default: 'constant',
+      help: 'learning-rate factor per epoch, for layers and synthesizers alike: constant, cosine[:FLOOR], exp:GAMMA, step:EVERY:GAMMA',
+    },
+    noTest: { type: 'boolean', help: 'tuning: never evaluate the test split (with --validation)' },
     backend: { type: 'string', value: 'auto|wasm|typescript', default: 'auto', help: 'kernels (auto: wasm when it loads; DNI_BACKEND overrides)' },
     plot: { type: 'string', value: 'FILE', help: 'write the loss and accuracy curves to this SVG file' },
   },
@@ -71,6 +80,7 @@ const batch = int(args.batch, 'batch', 1);
 for (const [v, flag] of [[args.train, 'train'], [args.test, 'test']] as const) int(v, flag, 1);
 for (const [v, flag] of [[args.validation, 'validation'], [args.seed, 'seed'], [args.splitSeed, 'split-seed'], [args.shuffleSeed, 'shuffle-seed']] as const) int(v, flag, 0);
 for (const [v, flag] of [[args.lr, 'lr'], [args.synthesizerLr, 'synthesizer-lr']] as const) if (!(v >= 0)) usageError(`--${flag} must be >= 0, got ${v}`);
+if (!(args.eps > 0)) usageError(`--eps must be > 0, got ${args.eps}`);
 
 useBackend(await pickBackend(args.backend));
 const split = loadMnist({ train: args.train, test: args.test, validation: args.validation, seed: args.splitSeed });
@@ -82,7 +92,7 @@ function topologyFor(method: Method): Topology {
     inputs: 784,
     batch,
     loss: 'softmax-cross-entropy',
-    optimizer: { kind: 'adam', lr: args.lr },
+    optimizer: { kind: 'adam', lr: args.lr, eps: args.eps },
     synthesizer: {
       optimizer: { kind: 'adam', lr: args.synthesizerLr },
       conditioned: method === 'cdni',
@@ -93,16 +103,24 @@ function topologyFor(method: Method): Topology {
 }
 
 const heldOut = split.validation.x.rows > 0 ? 'validation' : 'test';
+const heldOutSet = heldOut === 'validation' ? split.validation : args.noTest ? undefined : split.test;
 const perEpoch = batchesPerEpoch(split.train, batch);
 const steps = stepsOf(args, perEpoch);
 const epochs = Math.ceil(steps / perEpoch);
+let lrSchedule: LrSchedule;
+try {
+  lrSchedule = parseLrSchedule(args.lrSchedule, epochs);
+} catch (e) {
+  usageError(`--lr-schedule: ${(e as Error).message}`);
+}
 const synthesizers = synthesizerHidden.length ? `MLP synthesizers (${synthesizerHidden.join('-')} relu)` : 'linear synthesizers';
 console.log(
   `MNIST (the mnist package's real digits, split seed ${args.splitSeed}): ` +
     `train ${split.train.x.rows}${split.validation.x.rows ? `, validation ${split.validation.x.rows} (held out of training)` : ''}, test ${split.test.x.rows}\n` +
-    `${describeSizes(topologyFor('backprop'))} relu, softmax cross-entropy, batch ${batch}, Adam lr ${args.lr}; ` +
+    `${describeSizes(topologyFor('backprop'))} relu, softmax cross-entropy, batch ${batch}, Adam lr ${args.lr}${args.eps !== 1e-8 ? ` eps ${args.eps}` : ''}; ` +
     `${synthesizers} after every hidden layer, Adam lr ${args.synthesizerLr}\n` +
-    `${epochs} epochs of ${perEpoch} steps per method${args.noShuffle ? '' : ' (shuffled each epoch)'}, ${args.scheduler} scheduler, ${backend().name} kernels\n`,
+    `${epochs} epochs of ${perEpoch} steps per method${args.noShuffle ? '' : ' (shuffled each epoch)'}, learning rates × ${args.lrSchedule} schedule, ` +
+    `${args.scheduler} scheduler, ${backend().name} kernels\n`,
 );
 
 interface MethodResult {
@@ -129,7 +147,8 @@ for (const method of methods) {
     topology,
     train: split.train,
     // the held-out curve: validation digits when held out, else the test digits (observed only)
-    validation: split.validation.x.rows > 0 ? split.validation : split.test,
+    validation: heldOutSet,
+    lrSchedule,
     epochs,
     steps,
     seed: args.seed,
@@ -157,7 +176,7 @@ for (const method of methods) {
   const wallSeconds = (performance.now() - started) / 1000;
   await inspection?.close();
   bar.done(detail(epochs));
-  results.push({ method, epochs: result.epochs, testAccuracy: evaluate(result.params, topology, split.test).accuracy, wallSeconds });
+  results.push({ method, epochs: result.epochs, testAccuracy: args.noTest ? NaN : evaluate(result.params, topology, split.test).accuracy, wallSeconds });
 }
 
 const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '—' : `${(100 * v).toFixed(2)}%`);
@@ -216,6 +235,9 @@ if (args.json) {
           s.method,
           {
             test_accuracy: round(s.test),
+            curve: results
+              .find((r) => r.method === s.method)!
+              .epochs.map((e) => ({ epoch: e.epoch, train_loss: round(e.loss), lr_factor: round(e.lrFactor), [`${heldOut}_accuracy`]: round(e.validation?.accuracy) })),
             validation_accuracy: round(s.validation),
             train_loss: round(s.loss),
             epochs: s.epochs,

@@ -37,9 +37,31 @@ export function batchViews(data: Dataset, batch: number): { x: Matrix; y: Matrix
   return Array.from({ length: batchesPerEpoch(data, batch) }, (_, i) => ({ x: rowsView(data.x, i * batch, batch), y: rowsView(data.y, i * batch, batch) }));
 }
 
+/**
+ * Data sets whose owner has validated them for a topology and promises not to break them while
+ * they are marked: fit() marks its own per-epoch copy (a permutation of rows it validated once), so
+ * the training it builds each epoch does not scan every value again. See {@link trustDataset}.
+ */
+const trusted = new WeakMap<Dataset, Topology>();
+
+/**
+ * Mark `data` as valid for `topology` until {@link distrustDataset}: {@link validateDataset} then
+ * returns at once for it and any topology of the same inputs, labels, batch and loss. Only for a data set the caller validated and alone writes to.
+ */
+export function trustDataset(data: Dataset, topology: Topology): void {
+  trusted.set(data, topology);
+}
+
+export function distrustDataset(data: Dataset): void {
+  trusted.delete(data);
+}
+
 /** Refuse, by name, a data set that cannot feed the topology. */
 export function validateDataset(data: Dataset, topology: Topology): void {
   if (!data || !data.x || !data.y) throw new TopologyError('data: expected { x, y } matrices');
+  const t = trusted.get(data);
+  // what validity depends on (a learning-rate schedule changes nothing here)
+  if (t && t.inputs === topology.inputs && t.labels === topology.labels && t.batch === topology.batch && t.loss === topology.loss) return;
   const { x, y } = data;
   if (x.rows === 0) throw new TopologyError('data: x has no rows');
   if (x.cols !== topology.inputs) {

@@ -7,7 +7,7 @@
  */
 import { DivergenceError } from './errors.ts';
 import { backend } from './kernels.ts';
-import { type Matrix, copyInto, firstNonFinite, shapeOf, zeros } from './matrix.ts';
+import { type Matrix, copyInto, firstNonFinite, release, shapeOf, zeros } from './matrix.ts';
 import { Optimizer, optimizerOf } from './optimizers.ts';
 import { MatrixRing } from './ring.ts';
 import type { LayerTopology } from './topology.ts';
@@ -22,6 +22,7 @@ export class DenseLayer {
   private readonly kernels = backend();
   /** the batch whose forward pass was the last one (its h and x are held for the update) */
   private batch = -1;
+  private disposed = false;
 
   constructor(
     /** systemId-style name used in errors, e.g. `layer:1` */
@@ -45,6 +46,7 @@ export class DenseLayer {
 
   /** h = f(x W + b) for `batch`; returns h (a ring slot valid while the batch is in flight). */
   forward(batch: number, x: Matrix): Matrix {
+    if (this.disposed) throw new Error(`${this.id}: forward of batch ${batch} after dispose()`);
     if (x.rows !== this.batchSize || x.cols !== this.spec.inputs) {
       throw new RangeError(`${this.id}: forward of batch ${batch} got x ${shapeOf(x)}, expected ${this.batchSize}x${this.spec.inputs}`);
     }
@@ -66,6 +68,7 @@ export class DenseLayer {
    * `d Wᵀ` (computed before the update) when `withUpstream`, else null (the first layer).
    */
   update(batch: number, g: Matrix, withUpstream: boolean): Matrix | null {
+    if (this.disposed) throw new Error(`${this.id}: update of batch ${batch} after dispose()`);
     if (batch !== this.batch) throw new Error(`${this.id}: gradient for batch ${batch}, but the last forward was batch ${this.batch}`);
     if (g.rows !== this.batchSize || g.cols !== this.spec.units) {
       throw new RangeError(`${this.id}: gradient of batch ${batch} is ${shapeOf(g)}, expected ${this.batchSize}x${this.spec.units}`);
@@ -77,5 +80,20 @@ export class DenseLayer {
     opt.mean(1, this.d);
     opt.step();
     return gx;
+  }
+
+  /**
+   * Give every buffer this layer allocated back to the backend: the input copy, d, the output and
+   * upstream rings, the optimiser's gradients and moments. W and b are not the layer's (they belong
+   * to the parameter set it was given) and stay. The layer cannot be used afterwards.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    release(this.x, this.kernels);
+    release(this.d, this.kernels);
+    this.outputs.dispose();
+    this.upstream.dispose();
+    this.optimizer.dispose();
   }
 }

@@ -7,7 +7,7 @@ import { type Dataset } from './data.ts';
 import { TopologyError } from './errors.ts';
 import { createHead } from './head.ts';
 import { backend } from './kernels.ts';
-import { type Matrix, rowsView, shapeOf, zeros } from './matrix.ts';
+import { type Matrix, release, rowsView, shapeOf, zeros } from './matrix.ts';
 import type { ParameterSet } from './params.ts';
 import type { Topology } from './topology.ts';
 
@@ -59,19 +59,27 @@ export function evaluate(params: ParameterSet, topology: Topology, data: Dataset
     return p;
   };
   let loss = 0, accuracy = 0;
-  for (let start = 0; start < x.rows; start += chunk) {
-    const rows = Math.min(chunk, x.rows - start), { outputs, head } = passFor(rows);
-    let a = rowsView(x, start, rows);
-    topology.layers.forEach((l, i) => {
-      const h = outputs[i];
-      k.matmul(a, weights[i].W, h);
-      k.addRowVector(h, weights[i].b);
-      k.activate(l.activation, h);
-      a = h;
-    });
-    const r = head.evaluate(0, a, rowsView(y, start, rows));
-    loss += r.loss * rows;
-    accuracy += r.accuracy * rows;
+  try {
+    for (let start = 0; start < x.rows; start += chunk) {
+      const rows = Math.min(chunk, x.rows - start), { outputs, head } = passFor(rows);
+      let a = rowsView(x, start, rows);
+      topology.layers.forEach((l, i) => {
+        const h = outputs[i];
+        k.matmul(a, weights[i].W, h);
+        k.addRowVector(h, weights[i].b);
+        k.activate(l.activation, h);
+        a = h;
+      });
+      const r = head.evaluate(0, a, rowsView(y, start, rows));
+      loss += r.loss * rows;
+      accuracy += r.accuracy * rows;
+    }
+  } finally {
+    // the buffers are this call's alone: give them back (the wasm arena never grows)
+    for (const p of passes.values()) {
+      for (const m of p.outputs) release(m, k);
+      p.head.dispose();
+    }
   }
   return { loss: loss / x.rows, accuracy: accuracy / x.rows, rows: x.rows };
 }

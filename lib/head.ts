@@ -44,12 +44,18 @@ export class MseHead {
     if (!Number.isFinite(loss)) throw new DivergenceError(this.id, batch, 'loss', `loss = ${loss}`);
     return { loss, accuracy: close / G.length, gradient };
   }
+
+  dispose(): void {
+    this.gradients.dispose();
+  }
 }
 
 /** A head: the loss, accuracy and true gradient of a batch's output (what the head actor runs). */
 export interface Head {
   readonly id: string;
   evaluate(batch: number, yHat: Matrix, y: Matrix): HeadResult;
+  /** Give the head's buffers (its gradient ring) back to the backend; the head cannot be used afterwards. */
+  dispose(): void;
 }
 
 /** The head the topology's `loss` names, for batches of `topology.batch` rows. */

@@ -12,6 +12,13 @@ function checkGemm(op: string, m: number, k: number, k2: number, n: number, out:
   }
 }
 
+/** Refuse optimiser operands of different lengths (a loop over p would read past the others). */
+export function checkSameLength(op: string, ...arrays: Float32Array[]): void {
+  for (const a of arrays) {
+    if (a.length !== arrays[0].length) throw new RangeError(`${op}: arrays of ${arrays.map((x) => x.length).join(', ')} values (must be equal)`);
+  }
+}
+
 function scaleOut(out: Float32Array, beta: number): void {
   if (beta === 0) out.fill(0);
   else if (beta !== 1) for (let i = 0; i < out.length; i++) out[i] *= beta;
@@ -84,6 +91,25 @@ export const typescriptBackend: KernelBackend = {
       O[j] = s * acc + (beta === 0 ? 0 : beta * O[j]);
     }
     return out;
+  },
+
+  adamStep(p, g, m, v, lr, b1, b2, eps) {
+    checkSameLength('adamStep', p, g, m, v);
+    const a1 = 1 - b1, a2 = 1 - b2;
+    for (let j = 0; j < p.length; j++) {
+      const gj = g[j];
+      const mj = (m[j] = b1 * m[j] + a1 * gj);
+      const vj = (v[j] = b2 * v[j] + a2 * gj * gj);
+      p[j] -= (lr * mj) / (Math.sqrt(vj) + eps);
+    }
+  },
+
+  momentumStep(p, g, v, lr, mu) {
+    checkSameLength('momentumStep', p, g, v);
+    for (let j = 0; j < p.length; j++) {
+      const vj = (v[j] = mu * v[j] + g[j]);
+      p[j] -= lr * vj;
+    }
   },
 
   activate: (kind, z) => activateInPlace(kind, z.data),

@@ -18,7 +18,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Activation } from './activations.ts';
 import type { KernelBackend } from './kernels.ts';
-import { typescriptBackend } from './kernels-typescript.ts';
+import { checkSameLength, typescriptBackend } from './kernels-typescript.ts';
 import type { Matrix } from './matrix.ts';
 
 /** The WebAssembly backend: a KernelBackend plus its memory and allocator. */
@@ -27,6 +27,9 @@ export interface WasmKernelBackend extends KernelBackend {
   free(data: Float32Array): void;
   /** Whether `data` is a view into this backend's memory (so kernels use it without copying). */
   owns(data: Float32Array): boolean;
+  /** SIMD optimiser steps on arrays in its memory (others take the TypeScript loops). */
+  adamStep: NonNullable<KernelBackend['adamStep']>;
+  momentumStep: NonNullable<KernelBackend['momentumStep']>;
   /** Bytes reserved, in use by `alloc`, and free (the largest free block bounds one allocation). */
   usage(): { reservedBytes: number; usedBytes: number; freeBytes: number; largestFreeBytes: number };
 }
@@ -49,6 +52,8 @@ interface Exports {
   meanRows(pm: number, pout: number, rows: number, cols: number, alpha: number, beta: number): void;
   activate(kind: number, p: number, len: number): number;
   activationGrad(kind: number, ph: number, pg: number, pout: number, len: number): void;
+  adamStep(pp: number, pg: number, pm: number, pv: number, len: number, lr: number, beta1: number, beta2: number, eps: number): void;
+  momentumStep(pp: number, pg: number, pv: number, len: number, lr: number, momentum: number): void;
 }
 
 const KIND: Record<Activation, number> = { sigmoid: 0, tanh: 1, relu: 2, linear: 3 };
@@ -355,6 +360,22 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       wasm.activationGrad(code, ph, pg, po, len);
       copyBack(O, po, len);
       return out;
+    },
+
+    // optimiser state lives where its parameters do: arrays outside the memory take the TypeScript
+    // loop rather than four copies in and three back
+    adamStep(p, g, m, v, lr, beta1, beta2, eps) {
+      checkSameLength('adamStep', p, g, m, v);
+      if (p.buffer !== buffer || g.buffer !== buffer || m.buffer !== buffer || v.buffer !== buffer) {
+        return typescriptBackend.adamStep!(p, g, m, v, lr, beta1, beta2, eps);
+      }
+      wasm.adamStep(p.byteOffset, g.byteOffset, m.byteOffset, v.byteOffset, p.length, lr, beta1, beta2, eps);
+    },
+
+    momentumStep(p, g, v, lr, momentum) {
+      checkSameLength('momentumStep', p, g, v);
+      if (p.buffer !== buffer || g.buffer !== buffer || v.buffer !== buffer) return typescriptBackend.momentumStep!(p, g, v, lr, momentum);
+      wasm.momentumStep(p.byteOffset, g.byteOffset, v.byteOffset, p.length, lr, momentum);
     },
   };
   return backend;

@@ -35,6 +35,22 @@ export interface KernelBackend {
   activate(kind: Activation, z: Matrix): number;
   /** out = g * f'(h) element-wise, f' written from the output h */
   activationGrad(kind: Activation, h: Matrix, g: Matrix, out: Matrix): Matrix;
+  /**
+   * One Adam step over whole arrays of the same length, in place:
+   * `m = β1 m + (1-β1) g`, `v = β2 v + (1-β2) g²`, `p -= lr m / (√v + eps)`, with Adam's bias
+   * corrections already folded into `lr` and `eps` by the caller (see optimizers.ts). Optional:
+   * an optimiser uses the TypeScript backend's loop where a backend has none. Results agree with
+   * that loop to float32 rounding (not necessarily bit for bit).
+   *
+   * @example
+   * backend().adamStep?.(W.data, gradW.data, m.data, v.data, 1e-3, 0.9, 0.999, 1e-8);
+   */
+  adamStep?(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number): void;
+  /**
+   * One step of SGD with momentum μ (PyTorch's form) over whole arrays of the same length, in place:
+   * `v = μ v + g`, `p -= lr v`. Optional, as {@link KernelBackend.adamStep}.
+   */
+  momentumStep?(p: Float32Array, g: Float32Array, v: Float32Array, lr: number, momentum: number): void;
 }
 
 export { typescriptBackend } from './kernels-typescript.ts';

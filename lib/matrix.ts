@@ -3,7 +3,7 @@
  * sent to a worker, viewed into (a batch is a zero-copy view of the data set) and handed to any
  * kernel backend.
  */
-import { backend } from './kernels.ts';
+import { type KernelBackend, backend } from './kernels.ts';
 
 export interface Matrix {
   readonly rows: number;
@@ -68,6 +68,15 @@ export function copyInto(dst: Matrix, src: Matrix): Matrix {
   }
   dst.data.set(src.data);
   return dst;
+}
+
+/**
+ * Give a matrix's storage back to the backend that allocated it (`kernels`: the one that was
+ * active when it was made), where that backend manages its own memory (wasm); a no-op elsewhere.
+ * The matrix must not be used afterwards.
+ */
+export function release(m: Matrix, kernels: KernelBackend = backend()): void {
+  kernels.free?.(m.data);
 }
 
 /** A deep copy with storage from the active backend. */

@@ -5,7 +5,8 @@
  */
 import { DenseLayer } from './dense.ts';
 import { type Head, createHead } from './head.ts';
-import { clone } from './matrix.ts';
+import { type KernelBackend, backend } from './kernels.ts';
+import { clone, release } from './matrix.ts';
 import type { OptimizerState } from './optimizers.ts';
 import { type ParameterSet, parameterShapes } from './params.ts';
 import { Synthesizer } from './synthesizer.ts';
@@ -34,6 +35,7 @@ export const HEAD_ID = 'head';
 
 /** Build the maths objects on a private copy of `params` (the caller's matrices are not touched). */
 export function buildNetwork(topology: Topology, initial: ParameterSet): Network {
+  const kernels = backend();
   const params: ParameterSet = {};
   for (const s of parameterShapes(topology)) {
     const m = initial[s.key];
@@ -64,7 +66,49 @@ export function buildNetwork(topology: Topology, initial: ParameterSet): Network
         )
       : null,
   );
-  return { topology, layers, synthesizers, head: createHead(HEAD_ID, topology, depth), params };
+  const net: Network = { topology, layers, synthesizers, head: createHead(HEAD_ID, topology, depth), params };
+  builtWith.set(net, kernels);
+  return net;
+}
+
+export interface DisposeOptions {
+  /**
+   * Free the parameter matrices too. Default false: a training's result hands `net.params` to its
+   * caller, who keeps using them. Pass true only when nothing holds them any more (they were
+   * copied, or cloned into the next network).
+   */
+  params?: boolean;
+}
+
+const paramsReleased = new WeakSet<Network>();
+/** The backend each network's buffers came from (the one active when it was built). */
+const builtWith = new WeakMap<Network, KernelBackend>();
+
+/**
+ * Give back every buffer {@link buildNetwork} allocated for `net` except, by default, its
+ * parameters: each layer's input copy, d and rings, each synthesizer's pending-refit slots,
+ * error and hidden activations, the head's gradient ring, every optimiser's gradients and
+ * moments. On the WebAssembly backend that returns them to its fixed arena (which never grows,
+ * so a process that builds network after network must dispose them); on the TypeScript backend
+ * it only drops references. Call it once training is over (take `optimizerStates(net)` first if
+ * you need them); the network's layers, synthesizers and head cannot be used afterwards.
+ * Calling it again does nothing more (except free the parameters, when asked this time).
+ *
+ * @example
+ * const net = buildNetwork(topology, initial);
+ * // ... train ...
+ * const { params } = net, state = optimizerStates(net);
+ * disposeNetwork(net); // params stay valid
+ */
+export function disposeNetwork(net: Network, options: DisposeOptions = {}): void {
+  for (const l of net.layers) l.dispose();
+  for (const s of net.synthesizers) s?.dispose();
+  net.head.dispose();
+  if (options.params && !paramsReleased.has(net)) {
+    paramsReleased.add(net);
+    const kernels = builtWith.get(net) ?? backend();
+    for (const m of Object.values(net.params)) release(m, kernels);
+  }
 }
 
 /** Every optimiser's state (step count, moments), keyed by actor name (`layer:i`, `synthesizer:i`), copied. */

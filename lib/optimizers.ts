@@ -7,9 +7,12 @@
  * - `sgd` with momentum μ (PyTorch's form): `v = μ v + g`, `p -= lr v`.
  * - `adam` (Kingma & Ba, with bias correction): `m = β1 m + (1-β1) g`, `v = β2 v + (1-β2) g²`,
  *   `p -= lr m̂ / (√v̂ + ε)`, `m̂ = m / (1-β1ᵗ)`, `v̂ = v / (1-β2ᵗ)`, t the owner's step count.
+ *
+ * The step itself is the backend's `adamStep` / `momentumStep` kernel (WebAssembly SIMD on the wasm
+ * backend), or the TypeScript backend's loop where a backend has none.
  */
-import { backend } from './kernels.ts';
-import { type Matrix, shapeOf, zeros } from './matrix.ts';
+import { type KernelBackend, backend, typescriptBackend } from './kernels.ts';
+import { type Matrix, release, shapeOf, zeros } from './matrix.ts';
 
 /** Options of an optimiser, as a topology spec gives them. */
 export type OptimizerSpec =
@@ -59,8 +62,12 @@ export class Optimizer {
   readonly gradients: readonly Matrix[];
   private readonly moments: Matrix[];
   private readonly kernels = backend();
+  /** the backend's optimiser kernels, or the TypeScript loops where it has none */
+  private readonly adamStep: NonNullable<KernelBackend['adamStep']>;
+  private readonly momentumStep: NonNullable<KernelBackend['momentumStep']>;
   private readonly plain: boolean;
   private steps = 0;
+  private disposed = false;
 
   constructor(
     readonly config: OptimizerConfig,
@@ -70,6 +77,9 @@ export class Optimizer {
     this.gradients = this.plain ? [] : params.map((p) => zeros(p.rows, p.cols));
     const perParam = config.kind === 'adam' ? 2 : this.plain ? 0 : 1;
     this.moments = Array.from({ length: perParam }, () => params.map((p) => zeros(p.rows, p.cols))).flat();
+    const k = this.kernels, ts = typescriptBackend;
+    this.adamStep = k.adamStep ? k.adamStep.bind(k) : ts.adamStep!.bind(ts);
+    this.momentumStep = k.momentumStep ? k.momentumStep.bind(k) : ts.momentumStep!.bind(ts);
   }
 
   /** Number of steps taken (Adam's t). */
@@ -93,30 +103,32 @@ export class Optimizer {
 
   /** Apply the gradients given since the last step (every parameter's gradient must have been given). */
   step(): void {
+    if (this.disposed) throw new Error('optimizer: step() after dispose()');
     this.steps++;
     const c = this.config;
     if (this.plain) return;
     const n = this.params.length;
     if (c.kind === 'sgd') {
-      for (let i = 0; i < n; i++) momentumStep(this.params[i].data, this.gradients[i].data, this.moments[i].data, c.lr, c.momentum);
+      for (let i = 0; i < n; i++) this.momentumStep(this.params[i].data, this.gradients[i].data, this.moments[i].data, c.lr, c.momentum);
       return;
     }
     // fold the bias corrections into the step size and ε (same result as m̂ / (√v̂ + ε))
     const c1 = 1 - Math.pow(c.beta1, this.steps), c2 = Math.sqrt(1 - Math.pow(c.beta2, this.steps));
     const lr = (c.lr * c2) / c1, eps = c.eps * c2;
-    const kernel = (this.kernels as Partial<AdamKernel>).adamStep?.bind(this.kernels) ?? adamStep;
     for (let i = 0; i < n; i++) {
-      kernel(this.params[i].data, this.gradients[i].data, this.moments[i].data, this.moments[n + i].data, lr, c.beta1, c.beta2, eps);
+      this.adamStep(this.params[i].data, this.gradients[i].data, this.moments[i].data, this.moments[n + i].data, lr, c.beta1, c.beta2, eps);
     }
   }
 
   /** A copy of the step count and moments (for checkpoints). */
   state(): OptimizerState {
+    if (this.disposed) throw new Error('optimizer: state() after dispose() (take the state before disposing)');
     return { kind: this.config.kind, step: this.steps, moments: this.moments.map((m) => m.data.slice()) };
   }
 
   /** Restore a {@link state} taken from an optimiser of the same kind over parameters of the same shapes. */
   setState(s: OptimizerState): void {
+    if (this.disposed) throw new Error('optimizer: setState() after dispose()');
     if (s.kind !== this.config.kind || s.moments.length !== this.moments.length) {
       throw new RangeError(`optimizer: a ${s.kind} state with ${s.moments.length} moment buffers does not fit this ${this.config.kind} optimizer (${this.moments.length})`);
     }
@@ -129,30 +141,16 @@ export class Optimizer {
     s.moments.forEach((m, i) => this.moments[i].data.set(m));
     this.steps = s.step;
   }
-}
 
-function momentumStep(p: Float32Array, g: Float32Array, v: Float32Array, lr: number, mu: number): void {
-  for (let j = 0; j < p.length; j++) {
-    const vj = (v[j] = mu * v[j] + g[j]);
-    p[j] -= lr * vj;
-  }
-}
-
-/**
- * An optional kernel a backend may offer (e.g. WebAssembly SIMD): one Adam step over whole arrays,
- * `m = β1 m + (1-β1) g`, `v = β2 v + (1-β2) g²`, `p -= lr m / (√v + ε)`, the bias corrections
- * already folded into lr and ε. The plain loop below is used where the backend has none.
- */
-export interface AdamKernel {
-  adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number): void;
-}
-
-function adamStep(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, b1: number, b2: number, eps: number): void {
-  const a1 = 1 - b1, a2 = 1 - b2;
-  for (let j = 0; j < p.length; j++) {
-    const gj = g[j];
-    const mj = (m[j] = b1 * m[j] + a1 * gj);
-    const vj = (v[j] = b2 * v[j] + a2 * gj * gj);
-    p[j] -= (lr * mj) / (Math.sqrt(vj) + eps);
+  /**
+   * Give the gradient and moment buffers back to the backend (the parameters are the owner's and
+   * stay). The optimiser cannot step or report its state afterwards: take {@link state} first.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const m of [...this.gradients, ...this.moments]) release(m, this.kernels);
+    (this.gradients as Matrix[]).length = 0;
+    this.moments.length = 0;
   }
 }

@@ -1,4 +1,5 @@
-import { type Matrix, zeros } from './matrix.ts';
+import { backend } from './kernels.ts';
+import { type Matrix, release, zeros } from './matrix.ts';
 
 /**
  * A fixed ring of same-shaped buffers, one slot per batch (`batch % depth`). A sender writes
@@ -9,10 +10,19 @@ import { type Matrix, zeros } from './matrix.ts';
  */
 export class MatrixRing {
   private readonly slots: Matrix[];
+  private readonly kernels = backend();
   constructor(readonly depth: number, rows: number, cols: number) {
     this.slots = Array.from({ length: depth }, () => zeros(rows, cols));
   }
   slot(batch: number): Matrix {
-    return this.slots[batch % this.depth];
+    return this.slots[batch % this.depth] ?? disposedRing();
   }
+  /** Give every slot's storage back (see `release`); the ring must not be used afterwards. */
+  dispose(): void {
+    for (const m of this.slots.splice(0)) release(m, this.kernels);
+  }
+}
+
+function disposedRing(): never {
+  throw new Error('ring: used after dispose()');
 }

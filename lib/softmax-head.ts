@@ -32,6 +32,10 @@ export class SoftmaxCrossEntropyHead {
     if (!Number.isFinite(loss)) throw new DivergenceError(this.id, batch, 'loss', `loss = ${loss}`);
     return { loss, accuracy: correct / z.rows, gradient };
   }
+
+  dispose(): void {
+    this.gradients.dispose();
+  }
 }
 
 /**

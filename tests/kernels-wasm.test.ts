@@ -10,7 +10,8 @@ import { type KernelBackend, typescriptBackend as ts, useBackend } from '../lib/
 import { autoBackend, createWasmBackend, wasmBackend, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { buildNetwork } from '../lib/network.ts';
-import { parametersToJSON } from '../lib/params.ts';
+import { initParameters, parametersToJSON } from '../lib/params.ts';
+import { defineTopology } from '../lib/topology.ts';
 import { loadCase } from '../lib/reference.ts';
 import { trainSequential } from '../lib/sequential.ts';
 import { referenceCases } from './helpers.ts';
@@ -57,6 +58,13 @@ function offsetView(m: Matrix): Matrix {
   const data = big.subarray(3, 3 + m.data.length);
   data.set(m.data);
   return { rows: m.rows, cols: m.cols, data };
+}
+
+/** One-hot rows as a plain matrix (outside any backend's memory). */
+function oneHotOf(classes: number[], n: number): Matrix {
+  const data = new Float32Array(classes.length * n);
+  classes.forEach((c, i) => (data[i * n + c] = 1));
+  return { rows: classes.length, cols: n, data };
 }
 
 const bits = (x: Float32Array): number[] => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length));
@@ -363,6 +371,104 @@ describe('wasm backend: activate', () => {
     inf.data.set([Infinity, -Infinity, -0, 0]);
     wasm.activate('tanh', inf);
     expect(bits(inf.data)).toEqual(bits(new Float32Array([1, -1, -0, 0])));
+  });
+});
+
+describe('wasm backend: optimiser steps agree with the typescript loops to float32 rounding', () => {
+  /** Random state for one parameter array: p, g of mixed magnitudes (tiny to large, zeros), m, v >= 0. */
+  function state(b: KernelBackend | 'plain', n: number, seed: number) {
+    const next = rng(seed), mk = () => (b === 'plain' ? new Float32Array(n) : b.alloc(n));
+    const p = mk(), g = mk(), m = mk(), v = mk();
+    for (let i = 0; i < n; i++) {
+      p[i] = next();
+      g[i] = i % 11 === 0 ? 0 : next() * 10 ** Math.round(3 * next() - 2);
+      m[i] = 0.1 * next();
+      v[i] = 0.01 * Math.abs(next());
+    }
+    return { p, g, m, v };
+  }
+  const copyOf = (s: ReturnType<typeof state>) => ({ p: s.p.slice(), g: s.g.slice(), m: s.m.slice(), v: s.v.slice() });
+  const LENGTHS = [1, 3, 4, 7, 64, 1001, 4099];
+
+  it.each(LENGTHS)('adamStep over %i values, five steps with bias-corrected lr and eps', (n) => {
+    const w = state(wasm, n, 100 + n), t = copyOf(w);
+    const b1 = 0.9, b2 = 0.999;
+    for (let step = 1; step <= 5; step++) {
+      const before = copyOf(t);
+      const c1 = 1 - b1 ** step, c2 = Math.sqrt(1 - b2 ** step), lr = (1e-3 * c2) / c1, eps = 1e-8 * c2;
+      // both start this step from the typescript state, so each step's error is measured alone
+      w.p.set(before.p), w.m.set(before.m), w.v.set(before.v);
+      wasm.adamStep(w.p, w.g, w.m, w.v, lr, b1, b2, eps);
+      ts.adamStep!(t.p, t.g, t.m, t.v, lr, b1, b2, eps);
+      for (let i = 0; i < n; i++) {
+        // each side rounds a handful of times: bound each result by a few units of roundoff of its terms
+        const mTerms = Math.abs(b1 * before.m[i]) + Math.abs((1 - b1) * before.g[i]);
+        const vTerms = Math.abs(b2 * before.v[i]) + Math.abs((1 - b2) * before.g[i] ** 2);
+        const stepSize = (lr * mTerms) / (Math.sqrt(t.v[i]) + eps);
+        expect(Math.abs(w.m[i] - t.m[i]), `m[${i}]`).toBeLessThanOrEqual(4 * U * mTerms);
+        expect(Math.abs(w.v[i] - t.v[i]), `v[${i}]`).toBeLessThanOrEqual(4 * U * vTerms);
+        expect(Math.abs(w.p[i] - t.p[i]), `p[${i}]`).toBeLessThanOrEqual(2 * U * Math.abs(before.p[i]) + 12 * U * stepSize);
+      }
+      // a step that moved nothing would pass the bounds above: it must move every p whose gradient history is not zero
+      expect(w.p.some((x, i) => x !== before.p[i])).toBe(true);
+    }
+  });
+
+  it.each(LENGTHS)('momentumStep over %i values', (n) => {
+    const w = state(wasm, n, 200 + n), t = copyOf(w), before = copyOf(w);
+    wasm.momentumStep(w.p, w.g, w.v, 0.05, 0.9);
+    ts.momentumStep!(t.p, t.g, t.v, 0.05, 0.9);
+    for (let i = 0; i < n; i++) {
+      const vTerms = Math.abs(0.9 * before.v[i]) + Math.abs(before.g[i]);
+      expect(Math.abs(w.v[i] - t.v[i]), `v[${i}]`).toBeLessThanOrEqual(3 * U * vTerms);
+      expect(Math.abs(w.p[i] - t.p[i]), `p[${i}]`).toBeLessThanOrEqual(2 * U * Math.abs(before.p[i]) + 6 * U * 0.05 * vTerms);
+    }
+    expect(w.p.some((x, i) => x !== before.p[i])).toBe(true);
+  });
+
+  it('arrays outside its memory take the typescript loop (bit for bit); mismatched lengths throw', () => {
+    const w = state('plain', 37, 7), t = copyOf(w);
+    wasm.adamStep(w.p, w.g, w.m, w.v, 1e-3, 0.9, 0.999, 1e-8);
+    ts.adamStep!(t.p, t.g, t.m, t.v, 1e-3, 0.9, 0.999, 1e-8);
+    expect([bits(w.p), bits(w.m), bits(w.v)]).toEqual([bits(t.p), bits(t.m), bits(t.v)]);
+    wasm.momentumStep(w.p, w.g, w.v, 0.1, 0.5);
+    ts.momentumStep!(t.p, t.g, t.v, 0.1, 0.5);
+    expect([bits(w.p), bits(w.v)]).toEqual([bits(t.p), bits(t.v)]);
+    const short = wasm.alloc(36);
+    for (const b of [wasm, ts]) {
+      expect(() => b.adamStep!(w.p, w.g, short, w.v, 1e-3, 0.9, 0.999, 1e-8)).toThrow(/adamStep: arrays of 37, 37, 36, 37 values/);
+      expect(() => b.momentumStep!(w.p, short, w.v, 0.1, 0.9)).toThrow(/momentumStep: arrays of 37, 36, 37 values/);
+    }
+    wasm.free(short);
+  });
+
+  it('an Adam training on the wasm kernels follows the typescript one (float32 rounding apart)', () => {
+    const topology = defineTopology({
+      inputs: 6, batch: 8, loss: 'softmax-cross-entropy', optimizer: { kind: 'adam', lr: 0.01 },
+      synthesizer: { optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9 }, conditioned: true },
+      layers: [{ units: 16, activation: 'relu', decoupled: true }, { units: 3 }],
+    });
+    const next = rng(5), classes = Array.from({ length: 64 }, () => Math.floor(3 * Math.abs(next())) % 3);
+    const x = Array.from({ length: 64 * 6 }, (_, i) => next() + (i % 6 === classes[Math.floor(i / 6)] ? 1 : 0));
+    const runOn = (b: KernelBackend) => {
+      useBackend(b);
+      try {
+        const data = { x: { rows: 64, cols: 6, data: Float32Array.from(x) }, y: oneHotOf(classes, 3) };
+        const net = buildNetwork(topology, initParameters(topology, 3));
+        const run = trainSequential(net, data, 80);
+        return { params: parametersToJSON(net.params, topology), losses: run.losses };
+      } finally {
+        useBackend(ts);
+      }
+    };
+    const a = runOn(wasm), b = runOn(ts);
+    expect(a.losses[79]).toBeLessThan(a.losses[0] * 0.5); // it learns
+    let worst = 0;
+    for (const [k, v] of Object.entries(a.params)) {
+      const w = (v as number[] | number[][]).flat(), t = (b.params[k] as number[] | number[][]).flat();
+      w.forEach((value, i) => (worst = Math.max(worst, Math.abs(value - t[i]))));
+    }
+    expect(worst).toBeLessThan(1e-4);
   });
 });
 

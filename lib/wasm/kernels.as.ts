@@ -9,10 +9,13 @@
  * V8 gives wasm 16 xmm registers, and 4×8 leaves room for the operands without spills. Small
  * problems (the DNI seed: 10 rows) read B in place; tall ones pack KC×NC blocks of B into 8-wide
  * panels first so the inner loop streams contiguous memory. A·Bᵀ with few rows uses dot products
- * along k (both operands contiguous) instead of packing a transposed B it would use only once.
+ * along k (both operands contiguous) instead of packing a transposed B it would use only once,
+ * except when k is short: then Bᵀ is small, and transposing it once feeds the register tiles.
  * Every multiply-add is an f32x4.mul and an f32x4.add: Node 20 has no relaxed SIMD (no FMA) by
  * default, and a fused madd would round differently from engine to engine. Two instructions per
  * four multiply-adds is what bounds these kernels (~12 flops per cycle on the machines here).
+ *
+ * Optimiser steps (Adam, SGD with momentum) run over whole parameter arrays in f32 lanes.
  */
 
 const KC: i32 = 256; // k rows per packed block
@@ -375,10 +378,19 @@ function gemmDotTB(pa: usize, pb: usize, pc: usize, m: i32, k: i32, n: i32, alph
   }
 }
 
+const SHORT_DOT: i32 = 16; // below this k, dot products are mostly horizontal sums and masks
+
 /** out = alpha · A·Bᵀ + beta · out  (A m×k, B n×k, out m×n) */
 export function matmulTB(pa: usize, pb: usize, pc: usize, m: i32, k: i32, n: i32, alpha: f32, beta: f32): void {
   if (packs(m, k, n)) gemmPacked(pa, <usize>k * 4, 4, pb, k, true, pc, m, k, n, alpha, beta);
-  else gemmDotTB(pa, pb, pc, m, k, n, alpha, beta);
+  else if (k > 0 && k < SHORT_DOT && m >= 4 && n >= 8 && k * n <= KC * NC) {
+    // short k (a layer's upstream gradient from a narrow output): transpose B into the scratch
+    // once, then run the register tiles over Bᵀ read in place
+    for (let j = 0; j < n; j++) {
+      for (let p = 0; p < k; p++) store<f32>(pack + (<usize>p * <usize>n + <usize>j) * 4, load<f32>(pb + (<usize>j * <usize>k + <usize>p) * 4));
+    }
+    gemmDirect(pa, <usize>k * 4, 4, pack, <usize>n * 4, pc, <usize>n * 4, m, k, n, alpha, beta, beta != 0);
+  } else gemmDotTB(pa, pb, pc, m, k, n, alpha, beta);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -600,4 +612,56 @@ export function activationGrad(kind: i32, ph: usize, pg: usize, pout: usize, len
   else if (kind == 1) gradKind(1, ph, pg, pout, len);
   else if (kind == 2) gradKind(2, ph, pg, pout, len);
   else if (pout != pg) memory.copy(pout, pg, <usize>len * 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Optimiser steps over whole parameter arrays (p, g and the moments all `len` floats).
+
+/**
+ * Adam with the bias corrections folded into lr and eps: m = β1 m + (1-β1) g, v = β2 v + (1-β2) g²,
+ * p -= lr m / (√v + eps). In f32 lanes, in the TypeScript backend's order of operations (that one
+ * rounds once per stored value; this one at every operation: the results agree to float32 rounding).
+ */
+export function adamStep(pp: usize, pg: usize, pm: usize, pv: usize, len: i32, lr64: f64, b164: f64, b264: f64, eps64: f64): void {
+  // 1 - β in f64 first: in f32, 1 - 0.999f is 1.3e-5 away from 0.001 in relative terms
+  const lr = <f32>lr64, eps = <f32>eps64, b1 = <f32>b164, b2 = <f32>b264, a1 = <f32>(1 - b164), a2 = <f32>(1 - b264);
+  const vb1 = f32x4.splat(b1), vb2 = f32x4.splat(b2), va1 = f32x4.splat(a1), va2 = f32x4.splat(a2);
+  const vlr = f32x4.splat(lr), veps = f32x4.splat(eps);
+  const n4 = len & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    const o = <usize>i * 4;
+    const g = v128.load(pg + o);
+    const m = f32x4.add(f32x4.mul(vb1, v128.load(pm + o)), f32x4.mul(va1, g));
+    const v = f32x4.add(f32x4.mul(vb2, v128.load(pv + o)), f32x4.mul(f32x4.mul(va2, g), g));
+    v128.store(pm + o, m);
+    v128.store(pv + o, v);
+    const step = f32x4.div(f32x4.mul(vlr, m), f32x4.add(f32x4.sqrt(v), veps));
+    v128.store(pp + o, f32x4.sub(v128.load(pp + o), step));
+  }
+  for (let i = n4; i < len; i++) {
+    const o = <usize>i * 4, g = load<f32>(pg + o);
+    const m = b1 * load<f32>(pm + o) + a1 * g;
+    const v = b2 * load<f32>(pv + o) + a2 * g * g;
+    store<f32>(pm + o, m);
+    store<f32>(pv + o, v);
+    store<f32>(pp + o, load<f32>(pp + o) - (lr * m) / (Mathf.sqrt(v) + eps));
+  }
+}
+
+/** SGD with momentum μ (PyTorch's form): v = μ v + g, p -= lr v. */
+export function momentumStep(pp: usize, pg: usize, pv: usize, len: i32, lr: f32, mu: f32): void {
+  const vmu = f32x4.splat(mu), vlr = f32x4.splat(lr);
+  const n4 = len & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    const o = <usize>i * 4;
+    const v = f32x4.add(f32x4.mul(vmu, v128.load(pv + o)), v128.load(pg + o));
+    v128.store(pv + o, v);
+    v128.store(pp + o, f32x4.sub(v128.load(pp + o), f32x4.mul(vlr, v)));
+  }
+  for (let i = n4; i < len; i++) {
+    const o = <usize>i * 4;
+    const v = mu * load<f32>(pv + o) + load<f32>(pg + o);
+    store<f32>(pv + o, v);
+    store<f32>(pp + o, load<f32>(pp + o) - lr * v);
+  }
 }
