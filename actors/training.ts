@@ -6,11 +6,11 @@ import type { Observable } from 'rxjs';
 import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
 import { type Dataset, validateDataset } from '../lib/data.ts';
 import { StageError, TopologyError } from '../lib/errors.ts';
-import { type OptimizerStates, buildNetwork, optimizerStates, restoreOptimizerStates } from '../lib/network.ts';
+import { type OptimizerStates, buildNetwork, disposeNetwork, optimizerStates, restoreOptimizerStates } from '../lib/network.ts';
 import { type TrainingState, checkTopology, readCheckpoint, restoreNetworkState, writeCheckpoint } from '../lib/checkpoint.ts';
 import { type ParameterSet, initParameters, parameterShapes } from '../lib/params.ts';
 import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
-import { firstNonFinite } from '../lib/matrix.ts';
+import { firstNonFinite, release } from '../lib/matrix.ts';
 import { availableParallelism } from 'node:os';
 import { type SchedulerOption, schedulingFor } from './schedulers.ts';
 import { type Stage, defaultStageCount, planStages, validatePlan } from '../lib/placement.ts';
@@ -65,7 +65,11 @@ export interface CheckpointOptions {
 }
 
 export interface TrainingResult {
-  /** the trained parameters (pending refits applied) */
+  /**
+   * The trained parameters (pending refits applied), in the kernel backend's memory. Everything
+   * else the training allocated is freed when it ends; with the WebAssembly backend (a fixed
+   * arena, no garbage collection) `release()` these too once they are not needed.
+   */
   params: ParameterSet;
   /** head loss of each step's forward pass */
   losses: Float64Array;
@@ -126,6 +130,8 @@ export function createTraining(options: TrainingOptions): Training {
     if (at >= 0) throw new TopologyError(`parameters: '${s.key}' holds ${m.data[at]} at element ${at}`);
   }
   const network = buildNetwork(topology, initial);
+  // the network trains a copy: parameters this function made (or read) are not needed any more
+  if (initial !== options.params) for (const m of Object.values(initial)) release(m);
   if (options.optimizerState) restoreOptimizerStates(network, options.optimizerState);
   if (resume) restoreNetworkState(network, resume, typeof options.resume === 'string' ? options.resume : 'checkpoint');
   const option = options.scheduler ?? 'queue';
@@ -162,9 +168,12 @@ export function createTraining(options: TrainingOptions): Training {
       actor.subscribe({
         complete: () => {
           const c = actor.getSnapshot().context;
-          if (c.error) return reject(c.error);
+          const optimizerState = c.error ? null : optimizerStates(network);
+          // the buffers behind the actors go back to the backend (the WebAssembly arena does not
+          // collect garbage); the parameters stay: they are the result
+          disposeNetwork(network);
+          if (c.error || !optimizerState) return reject(c.error);
           const { losses, accuracies } = c.history;
-          const optimizerState = optimizerStates(network);
           resolve({ params: network.params, losses, accuracies, synthesizerLosses: c.history.synthesizerLosses(), optimizerState, queues: c.gauge.toJSON(), stageUtilization: c.utilization, steps });
         },
         error: reject,
