@@ -12,7 +12,7 @@ import { type ParameterSet, initParameters, parameterShapes } from '../lib/param
 import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
 import { firstNonFinite, release } from '../lib/matrix.ts';
 import { availableParallelism } from 'node:os';
-import { type SchedulerOption, schedulingFor } from './schedulers.ts';
+import { SCHEDULERS, type SchedulerOption, schedulingFor } from './schedulers.ts';
 import { type Stage, defaultStageCount, planStages, validatePlan } from '../lib/placement.ts';
 import type { TraceEvent } from './inspection.ts';
 import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
@@ -123,6 +123,13 @@ export function createTraining(options: TrainingOptions): Training {
     if (resume.step > steps) throw new TopologyError(`training: the checkpoint is at step ${resume.step}, past the ${steps} steps asked for`);
   }
   const cutSteps = checkpointSteps(options.checkpoint, resume?.step ?? 0, steps);
+  const option = options.scheduler ?? 'queue';
+  const name = typeof option === 'string' ? option : option?.name;
+  if (!(SCHEDULERS as readonly string[]).includes(name)) {
+    throw new TopologyError(`training: unknown scheduler ${JSON.stringify(option)} (expected one of ${SCHEDULERS.join(', ')}, or { name: 'worker', stages })`);
+  }
+  const scheduling = schedulingFor(name);
+  const stages = name === 'worker' ? stagesFor(topology, typeof option === 'string' ? undefined : option.stages) : null;
   const initial = resume?.params ?? options.params ?? initParameters(topology, options.seed ?? 1);
   for (const s of parameterShapes(topology)) {
     const m = initial[s.key];
@@ -134,10 +141,6 @@ export function createTraining(options: TrainingOptions): Training {
   if (initial !== options.params) for (const m of Object.values(initial)) release(m);
   if (options.optimizerState) restoreOptimizerStates(network, options.optimizerState);
   if (resume) restoreNetworkState(network, resume, typeof options.resume === 'string' ? options.resume : 'checkpoint');
-  const option = options.scheduler ?? 'queue';
-  const name = typeof option === 'string' ? option : option.name;
-  const scheduling = schedulingFor(name);
-  const stages = name === 'worker' ? stagesFor(topology, typeof option === 'string' ? undefined : option.stages) : null;
   const actor = createActor(trainerMachine, {
     input: {
       network,

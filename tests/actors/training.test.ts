@@ -89,6 +89,8 @@ describe('bad input is refused before any actor starts', () => {
     [{ topology, data: { x: zeros(20, 4), y: zeros(20, 3) }, steps: 1 }, /y is 20x3 but the head takes labels of width 2/],
     [{ topology: { ...topology, batch: 0 }, data, steps: 1 }, /batch must be a positive integer, got 0/],
     [{ topology: { ...topology, batch: 21 }, data, steps: 1 }, /batch 21 is larger than the 20 rows/],
+    [{ topology, data, steps: 1, scheduler: 'fast' }, /unknown scheduler "fast" \(expected one of queue, async, worker/],
+    [{ topology, data, steps: 1, scheduler: { name: 'worker', stages: 0 } }, /stages: expected a positive integer, got 0/],
   ])('%#', (options, message) => {
     expect(() => createTraining(options as never)).toThrow(TopologyError);
     expect(() => createTraining(options as never)).toThrow(message);
