@@ -1,42 +1,11 @@
 /**
- * The softmax cross-entropy head of a classifier. The last layer is linear and gives logits z;
+ * The maths of the softmax cross-entropy head of a classifier (the head itself is in head.ts). The last layer is linear and gives logits z;
  * `p = softmax(z)` per row, `loss = -mean_rows(sum_cols(y log p))`, and the per-example gradient
  * with respect to z is `p - y` (the layer update takes the batch mean, as for every gradient).
  * Labels are one-hot rows (`oneHot` in data.ts makes them from class indices); accuracy is the fraction of rows whose largest
  * logit is at the label's largest entry.
  */
-import { DivergenceError } from './errors.ts';
-import type { HeadResult } from './head.ts';
-import { type Matrix, shapeOf } from './matrix.ts';
-import { MatrixRing } from './ring.ts';
-import type { Topology } from './topology.ts';
-
-export class SoftmaxCrossEntropyHead {
-  private readonly gradients: MatrixRing;
-
-  constructor(
-    readonly id: string,
-    readonly topology: Topology,
-    ringDepth: number,
-  ) {
-    this.gradients = new MatrixRing(ringDepth, topology.batch, topology.labels);
-  }
-
-  evaluate(batch: number, z: Matrix, y: Matrix): HeadResult {
-    if (z.rows !== y.rows || z.cols !== y.cols) {
-      throw new RangeError(`${this.id}: logits ${shapeOf(z)} and labels ${shapeOf(y)} differ at batch ${batch}`);
-    }
-    const gradient = this.gradients.slot(batch);
-    if (gradient.rows !== z.rows) throw new RangeError(`${this.id}: batch ${batch} has ${z.rows} rows, the head takes ${gradient.rows}`);
-    const { loss, correct } = softmaxCrossEntropy(z, y, gradient);
-    if (!Number.isFinite(loss)) throw new DivergenceError(this.id, batch, 'loss', `loss = ${loss}`);
-    return { loss, accuracy: correct / z.rows, gradient };
-  }
-
-  dispose(): void {
-    this.gradients.dispose();
-  }
-}
+import type { Matrix } from './matrix.ts';
 
 /**
  * Mean cross-entropy of softmax(z) against y over the rows, computed stably (max subtracted, float64),

@@ -5,10 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { classesOf, oneHot, validateDataset } from '../../lib/data.ts';
 import { DivergenceError, TopologyError } from '../../lib/errors.ts';
-import { createHead } from '../../lib/head.ts';
+import { SoftmaxCrossEntropyHead, createHead } from '../../lib/head.ts';
 import { fromArray, fromNested, zeros } from '../../lib/matrix.ts';
 import { Rng } from '../../lib/rng.ts';
-import { SoftmaxCrossEntropyHead } from '../../lib/softmax-head.ts';
 import { defineTopology } from '../../lib/topology.ts';
 import { maxAbsDiff, numericGradient, randomMatrix } from '../helpers.ts';
 
