@@ -80,22 +80,17 @@ export interface Delivery {
  * The high-water marks show the backpressure: with delay d, at most d + 2 batches.
  */
 export class QueueGauge {
-  private readonly waiting = new Map<string, number>();
-  readonly highWater = new Map<string, number>();
+  private readonly routes = new Map<string, RouteCounter>();
 
-  sent(route: string): void {
-    this.waiting.set(route, (this.waiting.get(route) ?? 0) + 1);
+  /** The counter of one route (made once per route, so a delivery touches no map). */
+  route(key: string): RouteCounter {
+    let c = this.routes.get(key);
+    if (!c) this.routes.set(key, (c = new RouteCounter()));
+    return c;
   }
 
-  /** A message of `route` reaches its target, which already holds `backlog` earlier ones. */
-  delivered(route: string, backlog: number): void {
-    const n = this.waiting.get(route) ?? 0;
-    this.observe(route, n + backlog);
-    this.waiting.set(route, n - 1);
-  }
-
-  observe(route: string, queued: number): void {
-    if (queued > (this.highWater.get(route) ?? 0)) this.highWater.set(route, queued);
+  observe(key: string, queued: number): void {
+    this.route(key).observe(queued);
   }
 
   merge(other: Record<string, number>): void {
@@ -103,7 +98,26 @@ export class QueueGauge {
   }
 
   toJSON(): Record<string, number> {
-    return Object.fromEntries([...this.highWater].sort());
+    return Object.fromEntries([...this.routes].filter(([, c]) => c.highWater > 0).map(([k, c]) => [k, c.highWater]).sort(([a], [b]) => (a < b ? -1 : 1)));
+  }
+}
+
+class RouteCounter {
+  waiting = 0;
+  highWater = 0;
+
+  sent(): void {
+    this.waiting++;
+  }
+
+  /** A message reaches its target, which already holds `backlog` earlier ones. */
+  delivered(backlog: number): void {
+    this.observe(this.waiting + backlog);
+    this.waiting--;
+  }
+
+  observe(queued: number): void {
+    if (queued > this.highWater) this.highWater = queued;
   }
 }
 
@@ -186,14 +200,14 @@ export function connect(c: Connection): Connected {
   };
   // one route's deliveries: counted when sent, and when they reach a target that lives here
   const on = <T>(edge: Observable<T>, target: string, type: DeliveryType, delivery: (m: T) => Delivery): Subscription => {
-    const key = `${type}>${target}`, local = actors.get(target);
+    const local = actors.get(target), counter = gauge.route(`${type}>${target}`);
     return edge
       .pipe(
-        tap(() => local && gauge.sent(key)),
+        tap(() => local && counter.sent()),
         observeOn(scheduler),
       )
       .subscribe((m) => {
-        if (local) gauge.delivered(key, backlogOf(local, type));
+        if (local) counter.delivered(backlogOf(local, type));
         route(delivery(m));
       });
   };
