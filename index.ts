@@ -35,7 +35,7 @@ export { binaryAddition } from './lib/datasets/binaryAddition.ts';
 export { Rng } from './lib/rng.ts';
 export { TopologyError, DivergenceError, StageError, CheckpointError } from './lib/errors.ts';
 export { backend, useBackend, typescriptBackend, type KernelBackend } from './lib/kernels.ts';
-export { autoBackend, wasmBackend, wasmUnavailableReason } from './lib/kernels-wasm.ts';
+export { autoBackend, backendByName, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from './lib/kernels-wasm.ts';
 export type { StepMetrics } from './lib/history.ts';
 export { type TrainingMetrics } from './actors/metrics.ts';
 export { cosine, trueGradientInterfaces } from './lib/metrics.ts';

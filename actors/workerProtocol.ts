@@ -5,7 +5,7 @@
  */
 import type { Dataset } from '../lib/data.ts';
 import { typescriptBackend, useBackend } from '../lib/kernels.ts';
-import { wasmBackend, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
+import { wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import type { NetworkState } from '../lib/checkpoint.ts';
 import type { OptimizerStates } from '../lib/network.ts';
@@ -81,6 +81,10 @@ export function selectKernels(name: string): void {
     const wasm = wasmBackend();
     if (!wasm) throw new Error(`the trainer uses the wasm kernels, but they do not load in this worker: ${wasmUnavailableReason()}`);
     useBackend(wasm);
+  } else if (name === 'wasm-fma') {
+    const fma = wasmFmaBackend(); // switches relaxed SIMD on in V8 before compiling its module
+    if (!fma) throw new Error(`the trainer uses the wasm-fma kernels, but they do not load in this worker: ${wasmFmaUnavailableReason()}`);
+    useBackend(fma);
   } else throw new Error(`unknown kernel backend '${name}'`);
 }
 

@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- kernels [--json] [--budget=SECONDS] [--no-numpy]`: GFLOP/s of A·B, Aᵀ·B and A·Bᵀ
- * for every kernel backend, and numpy's figure measured in the same run (when python3 has numpy),
+ * for every kernel backend (typescript, wasm, wasm-fma where relaxed SIMD fuses), and numpy's figure measured in the same run (when python3 has numpy),
  * with ratios ours ÷ numpy. Sizes are m×k·k×n (output m×n, 2mkn flops): the DNI seed's layers
  * (batch 10: 24-128-64-12) and one large product.
  *
@@ -12,7 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type KernelBackend, typescriptBackend } from '../lib/kernels.ts';
-import { wasmBackend, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
+import { type WasmKernelBackend, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
 
 type Op = 'matmul' | 'matmulTA' | 'matmulTB';
@@ -88,9 +88,14 @@ export async function main(args: string[]): Promise<void> {
   const log = json ? () => {} : (line = '') => console.log(line);
 
   const backends: KernelBackend[] = [typescriptBackend];
+  const wasms: WasmKernelBackend[] = [];
   const wasm = wasmBackend();
-  if (wasm) backends.push(wasm);
+  if (wasm) wasms.push(wasm);
   else log(`wasm backend unavailable: ${wasmUnavailableReason()}`);
+  const fma = wasmFmaBackend();
+  if (fma) wasms.push(fma);
+  else log(`wasm-fma backend unavailable: ${wasmFmaUnavailableReason()}`);
+  backends.push(...wasms);
 
   const rows: Row[] = [];
   for (const [m, k, n] of SIZES) {
@@ -103,7 +108,8 @@ export async function main(args: string[]): Promise<void> {
         const big = b === typescriptBackend && m * k * n > 1e7;
         const t = big ? timeCall(() => b[op](a, bm, c), 0, 0, 1) : timeCall(() => b[op](a, bm, c), warmup, budget);
         rows.push({ op, m, k, n, backend: b.name, seconds: t.best, medianSeconds: t.median, gflops: (2 * m * k * n) / t.best / 1e9 });
-        if (wasm && b === wasm) for (const x of [a, bm, c]) wasm.free(x.data);
+        const w = wasms.find((x) => x === b);
+        if (w) for (const x of [a, bm, c]) w.free(x.data);
       }
     }
   }

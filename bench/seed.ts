@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- seed [--json] [--steps N] [--backend typescript|wasm]`: time per batch step
+ * `npm run bench -- seed [--json] [--steps N] [--backend typescript|wasm|wasm-fma]`: time per batch step
  * of the seed network (24-128-64-12 sigmoid, batch 10, DNI after layers 0 and 1) through the
  * actors under the queue scheduler, the same maths in a bare loop (lib/sequential.ts: no actors,
  * no streams), and a numpy implementation of the same maths (bench/dni_numpy.py, float32, one
@@ -7,8 +7,8 @@
  */
 import { train } from '../actors/training.ts';
 import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
-import { type KernelBackend, backend, typescriptBackend, useBackend } from '../lib/kernels.ts';
-import { autoBackend, wasmBackend } from '../lib/kernels-wasm.ts';
+import { backend, useBackend } from '../lib/kernels.ts';
+import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
 import { buildNetwork } from '../lib/network.ts';
 import { initParameters } from '../lib/params.ts';
 import { trainSequential } from '../lib/sequential.ts';
@@ -20,9 +20,7 @@ export async function main(argv: string[]): Promise<void> {
   const at = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
   const steps = Number(at('--steps') ?? 3000);
   const wanted = at('--backend');
-  const chosen: KernelBackend | null = wanted === 'typescript' ? typescriptBackend : wanted === 'wasm' ? wasmBackend() : autoBackend();
-  if (!chosen) throw new Error('the wasm backend is unavailable here');
-  useBackend(chosen);
+  useBackend(wanted ? backendByName(wanted) : autoBackend());
 
   const topology = defineTopology({
     inputs: 24, batch: 10, lr: 0.5, synthesizer: { lr: 0.01 },

@@ -21,7 +21,8 @@ import { batchesPerEpoch } from '../lib/data.ts';
 import { loadMnist } from '../lib/datasets/mnist.ts';
 import { evaluate } from '../lib/evaluate.ts';
 import { type LrSchedule, parseLrSchedule } from '../lib/lr-schedule.ts';
-import { type KernelBackend, backend, typescriptBackend, useBackend } from '../lib/kernels.ts';
+import { type KernelBackend, backend, useBackend } from '../lib/kernels.ts';
+import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
 import { type DemoOption, type DemoSpec, demoInspector, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
@@ -58,7 +59,7 @@ const spec = {
       help: 'learning-rate factor per epoch, for layers and synthesizers alike: constant, cosine[:FLOOR], exp:GAMMA, step:EVERY:GAMMA',
     },
     noTest: { type: 'boolean', help: 'tuning: never evaluate the test split (with --validation)' },
-    backend: { type: 'string', value: 'auto|wasm|typescript', default: 'auto', help: 'kernels (auto: wasm when it loads; DNI_BACKEND overrides)' },
+    backend: { type: 'string', value: 'auto|wasm-fma|wasm|typescript', default: 'auto', help: 'kernels (auto: the fastest that loads; DNI_BACKEND overrides)' },
     plot: { type: 'string', value: 'FILE', help: 'write the loss and accuracy curves to this SVG file' },
   },
 } satisfies DemoSpec<Record<string, DemoOption>>;
@@ -73,7 +74,7 @@ const ints = (v: string, flag: string) =>
   v === '' ? [] : v.split(',').map((w) => (/^\d+$/.test(w.trim()) && Number(w) > 0 ? Number(w) : usageError(`--${flag} needs widths like 256,256, got '${v}'`)));
 const methods = args.methods.split(',').map((m) => m.trim().toLowerCase()) as Method[];
 for (const m of methods) if (!METHODS.includes(m)) usageError(`unknown method '${m}' (expected ${METHODS.join(', ')})`);
-if (!['auto', 'wasm', 'typescript'].includes(args.backend)) usageError(`--backend must be auto, wasm or typescript, got '${args.backend}'`);
+if (!['auto', 'wasm-fma', 'wasm', 'typescript'].includes(args.backend)) usageError(`--backend must be auto, wasm-fma, wasm or typescript, got '${args.backend}'`);
 const hidden = ints(args.hidden, 'hidden');
 const synthesizerHidden = ints(args.synthesizerHidden ?? '', 'synthesizer-hidden');
 const batch = int(args.batch, 'batch', 1);
@@ -82,7 +83,7 @@ for (const [v, flag] of [[args.validation, 'validation'], [args.seed, 'seed'], [
 for (const [v, flag] of [[args.lr, 'lr'], [args.synthesizerLr, 'synthesizer-lr']] as const) if (!(v >= 0)) usageError(`--${flag} must be >= 0, got ${v}`);
 if (!(args.eps > 0)) usageError(`--eps must be > 0, got ${args.eps}`);
 
-useBackend(await pickBackend(args.backend));
+useBackend(pickBackend(args.backend));
 const split = loadMnist({ train: args.train, test: args.test, validation: args.validation, seed: args.splitSeed });
 const network = [784, ...hidden, 10];
 
@@ -250,19 +251,6 @@ if (args.json) {
   );
 }
 
-async function pickBackend(choice: string): Promise<KernelBackend> {
-  if (choice === 'typescript') return typescriptBackend;
-  try {
-    const wasm = await import('../lib/kernels-wasm.ts');
-    if (choice === 'wasm') {
-      const b = wasm.wasmBackend();
-      if (!b) throw new Error(wasm.wasmUnavailableReason() ?? 'unavailable');
-      return b;
-    }
-    return wasm.autoBackend();
-  } catch (e) {
-    if (choice === 'wasm') throw e;
-    process.stderr.write(`(the wasm kernels are not available: ${(e as Error).message}; using the typescript ones)\n`);
-    return typescriptBackend;
-  }
+function pickBackend(choice: string): KernelBackend {
+  return choice === 'auto' ? autoBackend() : backendByName(choice);
 }

@@ -5,8 +5,9 @@
  * transposed), so a weight update `W -= lr * xᵀd / B` is one call with no temporary:
  * `matmulTA(x, d, W, -lr / B, 1)`. Storage comes from the backend (`alloc`) so a WebAssembly
  * backend can work on its own memory without copies. The backend is chosen automatically on
- * first use (WebAssembly SIMD, else the always-available TypeScript kernels); override it with
- * `DNI_BACKEND=typescript|wasm` or {@link useBackend} before building a training.
+ * first use (WebAssembly SIMD with fused multiply-adds, else plain WebAssembly SIMD, else the
+ * always-available TypeScript kernels); override it with `DNI_BACKEND=typescript|wasm|wasm-fma`
+ * or {@link useBackend} before building a training.
  */
 import type { Activation } from './activations.ts';
 import { autoBackend } from './kernels-wasm.ts';
@@ -59,7 +60,7 @@ let active: KernelBackend | null = null;
 
 /**
  * The backend new matrices and layers use: chosen on first use by {@link autoBackend}
- * (WebAssembly SIMD when it loads, else TypeScript; `DNI_BACKEND=typescript|wasm` overrides),
+ * (wasm-fma, else wasm, else TypeScript; `DNI_BACKEND=typescript|wasm|wasm-fma` overrides),
  * or whatever {@link useBackend} set.
  */
 export function backend(): KernelBackend {

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * Compile lib/wasm/kernels.as.ts (AssemblyScript) to lib/wasm/kernels.wasm. Runs on `npm install`
- * and `npm ci` through the root package's `prepare` script, and by hand as `npm run build:wasm`
- * (`-- --wat` also writes kernels.wat to read the generated code). The .wasm is a build output:
- * gitignored, never committed.
+ * Compile lib/wasm/kernels.as.ts (AssemblyScript) twice: to lib/wasm/kernels.wasm (SIMD) and to
+ * lib/wasm/kernels-fma.wasm (SIMD + relaxed SIMD: the GEMMs use f32x4.relaxed_madd, see the
+ * `madd` switch in the source). Runs on `npm install` and `npm ci` through the root package's
+ * `prepare` script, and by hand as `npm run build:wasm` (`-- --wat` also writes the .wat files to
+ * read the generated code). The .wasm files are build outputs: gitignored, never committed.
  *
  * Without the assemblyscript dev dependency (`npm ci --omit=dev`) it warns and exits 0: the library
  * then runs on the TypeScript backend (`wasmBackend()` returns null and says why).
@@ -15,19 +16,16 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const source = join(root, 'lib/wasm/kernels.as.ts');
-const output = join(root, 'lib/wasm/kernels.wasm');
 
 let asc;
 try {
   asc = (await import('assemblyscript/asc')).default;
 } catch (err) {
-  console.warn(`build-wasm: assemblyscript is not installed (${err.code ?? err.message}); skipping ${output}`);
+  console.warn(`build-wasm: assemblyscript is not installed (${err.code ?? err.message}); skipping lib/wasm/*.wasm`);
   process.exit(0);
 }
 
-const argv = [
-  source,
-  '--outFile', output,
+const common = [
   '--optimizeLevel', '3',
   '--shrinkLevel', '0',
   '--converge',
@@ -37,17 +35,26 @@ const argv = [
   '--noExportMemory',
   '--enable', 'simd',
 ];
-if (process.argv.includes('--wat')) argv.push('--textFile', join(root, 'lib/wasm/kernels.wat'));
+const variants = [
+  { name: 'kernels', features: [] },
+  { name: 'kernels-fma', features: ['--enable', 'relaxed-simd'] },
+];
 
-const started = performance.now();
-const { error, stderr } = await asc.main(argv, { stdout: process.stdout, stderr: process.stderr });
-if (error) {
-  console.error(`build-wasm: asc failed: ${error.message}`);
-  if (stderr) console.error(stderr.toString());
-  process.exit(1);
+for (const { name, features } of variants) {
+  const output = join(root, `lib/wasm/${name}.wasm`);
+  const argv = [source, '--outFile', output, ...common, ...features];
+  if (process.argv.includes('--wat')) argv.push('--textFile', join(root, `lib/wasm/${name}.wat`));
+
+  const started = performance.now();
+  const { error, stderr } = await asc.main(argv, { stdout: process.stdout, stderr: process.stderr });
+  if (error) {
+    console.error(`build-wasm: asc failed on ${name}: ${error.message}`);
+    if (stderr) console.error(stderr.toString());
+    process.exit(1);
+  }
+  if (!existsSync(output)) {
+    console.error(`build-wasm: asc reported success but ${output} is missing`);
+    process.exit(1);
+  }
+  console.log(`build-wasm: ${output} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
 }
-if (!existsSync(output)) {
-  console.error(`build-wasm: asc reported success but ${output} is missing`);
-  process.exit(1);
-}
-console.log(`build-wasm: ${output} (${((performance.now() - started) / 1000).toFixed(1)} s)`);

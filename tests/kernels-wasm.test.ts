@@ -1,13 +1,15 @@
 /**
- * The WebAssembly SIMD backend against the TypeScript backend (and a float64 recomputation):
+ * The WebAssembly SIMD backends against the TypeScript backend (and a float64 recomputation):
  * every op, odd and seed-sized shapes, alpha/beta, aliasing, operands outside the wasm memory,
- * the allocator, backend selection, and the reference trainings run on wasm kernels.
+ * the allocator, backend selection, and the reference trainings run on wasm kernels. The GEMM and
+ * reference tests run on both `wasm` and `wasm-fma` (fused multiply-adds: one rounding where the
+ * other has two, so the same tolerances hold).
  */
 import { describe, expect, it } from 'vitest';
 import { ACTIVATIONS, type Activation } from '../lib/activations.ts';
 import { compareWithCase } from '../lib/compare.ts';
 import { type KernelBackend, typescriptBackend as ts, useBackend } from '../lib/kernels.ts';
-import { autoBackend, createWasmBackend, wasmBackend, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
+import { type WasmKernelBackend, autoBackend, backendByName, createWasmBackend, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { buildNetwork } from '../lib/network.ts';
 import { initParameters, parametersToJSON } from '../lib/params.ts';
@@ -21,6 +23,10 @@ const maybeWasm = wasmBackend();
 // could never fail.
 if (!maybeWasm) throw new Error(`wasm backend unavailable: ${wasmUnavailableReason()}`);
 const wasm = maybeWasm;
+// wasm-fma may be missing for a reason of the machine (no relaxed SIMD, no FMA3 in the CPU), never
+// for a missing build: that is checked below, and every GEMM test runs on it when it loads
+const fma = wasmFmaBackend();
+const WASMS: readonly WasmKernelBackend[] = fma ? [wasm, fma] : [wasm];
 
 type Gemm = 'matmul' | 'matmulTA' | 'matmulTB';
 const GEMMS: readonly Gemm[] = ['matmul', 'matmulTA', 'matmulTB'];
@@ -105,19 +111,19 @@ function checkGemm(op: Gemm, m: number, k: number, n: number, alpha: number, bet
   expect(worst).toBeLessThanOrEqual(1);
 }
 
-function runGemm(op: Gemm, m: number, k: number, n: number, alpha: number, beta: number, place: 'wasm' | 'plain' | 'views', seed: number): void {
+function runGemm(op: Gemm, m: number, k: number, n: number, alpha: number, beta: number, place: 'wasm' | 'plain' | 'views', seed: number, w: WasmKernelBackend = wasm): void {
   const next = rng(seed);
   const [[ar, ac], [br, bc]] = shapes(op, m, k, n);
   const a = filled('plain', ar, ac, next), b = filled('plain', br, bc, next), c = filled('plain', m, n, next);
   if (beta === 0) c.data.fill(Number.NaN); // beta 0 must ignore whatever out held
   const want = copy('plain', c);
   ts[op](a, b, want, alpha, beta);
-  const on = (x: Matrix) => (place === 'wasm' ? copy(wasm, x) : place === 'views' ? offsetView(x) : copy('plain', x));
+  const on = (x: Matrix) => (place === 'wasm' ? copy(w, x) : place === 'views' ? offsetView(x) : copy('plain', x));
   const got = on(c);
-  const ret = wasm[op](on(a), on(b), got, alpha, beta);
+  const ret = w[op](on(a), on(b), got, alpha, beta);
   expect(ret).toBe(got);
   checkGemm(op, m, k, n, alpha, beta, got.data, want.data, a, b, c.data);
-  if (place === 'wasm') for (const x of [got]) wasm.free(x.data);
+  if (place === 'wasm') for (const x of [got]) w.free(x.data);
 }
 
 const ODD = [1, 3, 7, 13, 17, 33, 127];
@@ -127,9 +133,9 @@ const SEED: [number, number, number][] = [[10, 24, 128], [10, 128, 128], [10, 12
 const PACKED: [number, number, number][] = [[37, 300, 261], [64, 513, 520], [35, 257, 9], [256, 256, 256]];
 const ALPHA_BETA: [number, number][] = [[1, 0], [0.5, 0], [-0.01, 1], [0.7, 0.3], [2, -1.5]];
 
-describe('wasm backend: GEMMs agree with the typescript backend', () => {
+describe.each(WASMS)('$name backend: GEMMs agree with the typescript backend', (wasm) => {
   it('loads with SIMD and hands out views into its own memory', () => {
-    expect(wasm.name).toBe('wasm');
+    expect(wasm.name).toMatch(/^wasm(-fma)?$/);
     const x = wasm.alloc(5);
     expect(wasm.owns(x)).toBe(true);
     expect(x.buffer).toBeInstanceOf(ArrayBuffer);
@@ -140,12 +146,12 @@ describe('wasm backend: GEMMs agree with the typescript backend', () => {
   describe.each(GEMMS)('%s', (op) => {
     it('every odd shape (m, k, n in 1, 3, 7, 13, 17, 33, 127)', () => {
       let seed = 1;
-      for (const m of ODD) for (const k of ODD) for (const n of ODD) runGemm(op, m, k, n, 1, 0, 'wasm', seed++);
+      for (const m of ODD) for (const k of ODD) for (const n of ODD) runGemm(op, m, k, n, 1, 0, 'wasm', seed++, wasm);
     });
 
     it('the seed shapes and packed-path shapes, every alpha/beta', () => {
       let seed = 1000;
-      for (const [m, k, n] of [...SEED, ...PACKED]) for (const [alpha, beta] of ALPHA_BETA) runGemm(op, m, k, n, alpha, beta, 'wasm', seed++);
+      for (const [m, k, n] of [...SEED, ...PACKED]) for (const [alpha, beta] of ALPHA_BETA) runGemm(op, m, k, n, alpha, beta, 'wasm', seed++, wasm);
     });
 
     it('defaults alpha = 1, beta = 0', () => {
@@ -162,8 +168,8 @@ describe('wasm backend: GEMMs agree with the typescript backend', () => {
       let seed = 5000;
       for (const [m, k, n] of [[10, 128, 64], [3, 7, 13], [33, 127, 17], [37, 300, 261]] as const) {
         for (const [alpha, beta] of [[1, 0], [0.7, 0.3]] as const) {
-          runGemm(op, m, k, n, alpha, beta, 'plain', seed++);
-          runGemm(op, m, k, n, alpha, beta, 'views', seed++);
+          runGemm(op, m, k, n, alpha, beta, 'plain', seed++, wasm);
+          runGemm(op, m, k, n, alpha, beta, 'views', seed++, wasm);
         }
       }
       // mixed: A in wasm memory, B a plain view, out in wasm memory
@@ -186,6 +192,65 @@ describe('wasm backend: GEMMs agree with the typescript backend', () => {
       expect(() => wasm[op](a, b, bad)).toThrow(RangeError);
       expect(() => ts[op](a, b, bad)).toThrow(RangeError);
     });
+  });
+});
+
+describe('wasm-fma backend', () => {
+  it('loads here, or says why (a machine without relaxed SIMD or FMA, never a missing build)', () => {
+    if (fma) expect(fma.name).toBe('wasm-fma');
+    else expect(wasmFmaUnavailableReason()).toMatch(/no relaxed SIMD|do(es)? not fuse/);
+  });
+
+  it.runIf(fma)('fuses: its GEMMs round once per multiply-add, so they differ from the wasm ones in the last bits', () => {
+    const f = fma!;
+    const next = rng(31);
+    const a = filled('plain', 64, 256, next), b = filled('plain', 256, 64, next);
+    const c1 = filled(wasm, 64, 64, () => 0), c2 = filled(f, 64, 64, () => 0);
+    wasm.matmul(copy(wasm, a), copy(wasm, b), c1);
+    f.matmul(copy(f, a), copy(f, b), c2);
+    const differ = bits(c1.data).filter((x, i) => x !== bits(c2.data)[i]).length;
+    expect(differ).toBeGreaterThan(0);
+    // the same call twice gives the same bits (a training is deterministic on it)
+    const c3 = filled(f, 64, 64, () => 0);
+    f.matmul(copy(f, a), copy(f, b), c3);
+    expect(bits(c3.data)).toEqual(bits(c2.data));
+  });
+
+  it.runIf(fma)('shares every non-GEMM kernel with the wasm backend bit for bit (activations, row vectors, optimisers)', () => {
+    const f = fma!;
+    const next = rng(77);
+    const z = filled('plain', 13, 37, () => 6 * next()), g = filled('plain', 13, 37, next), v = filled('plain', 1, 37, next);
+    for (const kind of ACTIVATIONS) {
+      const h1 = copy(wasm, z), h2 = copy(f, z);
+      expect(f.activate(kind, h2)).toBe(wasm.activate(kind, h1));
+      expect(bits(h2.data)).toEqual(bits(h1.data));
+      const o1 = copy(wasm, g), o2 = copy(f, g);
+      wasm.activationGrad(kind, h1, copy(wasm, g), o1);
+      f.activationGrad(kind, h2, copy(f, g), o2);
+      expect(bits(o2.data)).toEqual(bits(o1.data));
+    }
+    const r1 = copy(wasm, z), r2 = copy(f, z);
+    wasm.addRowVector(r1, copy(wasm, v));
+    f.addRowVector(r2, copy(f, v));
+    expect(bits(r2.data)).toEqual(bits(r1.data));
+    const m1 = copy(wasm, v), m2 = copy(f, v);
+    wasm.meanRows(r1, m1, 0.7, 0.3);
+    f.meanRows(r2, m2, 0.7, 0.3);
+    expect(bits(m2.data)).toEqual(bits(m1.data));
+    const st = (b: WasmKernelBackend) => [z, g, z, g].map((x) => copy(b, x).data);
+    const [p1, g1, mm1, v1] = st(wasm), [p2, g2, mm2, v2] = st(f);
+    for (const x of [v1, v2]) for (let i = 0; i < x.length; i++) x[i] = Math.abs(x[i]);
+    wasm.adamStep(p1, g1, mm1, v1, 1e-3, 0.9, 0.999, 1e-8);
+    f.adamStep(p2, g2, mm2, v2, 1e-3, 0.9, 0.999, 1e-8);
+    wasm.momentumStep(p1, g1, mm1, 0.05, 0.9);
+    f.momentumStep(p2, g2, mm2, 0.05, 0.9);
+    expect([bits(p2), bits(mm2), bits(v2)]).toEqual([bits(p1), bits(mm1), bits(v1)]);
+  });
+
+  it('a relaxed-SIMD build is refused as plain wasm, and a plain build as wasm-fma', () => {
+    const dir = new URL('../lib/wasm/', import.meta.url).pathname;
+    expect(() => createWasmBackend({ memoryMiB: 2, wasmPath: `${dir}kernels-fma.wasm` })).toThrow(/a relaxed-SIMD build/);
+    expect(() => createWasmBackend({ memoryMiB: 2, fma: true, wasmPath: `${dir}kernels.wasm` })).toThrow(/does not fuse/);
   });
 });
 
@@ -520,17 +585,22 @@ describe('wasm backend: memory', () => {
 });
 
 describe('backend selection', () => {
-  it('autoBackend picks wasm by default and honours DNI_BACKEND', () => {
+  it('autoBackend picks wasm-fma (else wasm) by default and honours DNI_BACKEND', () => {
     const saved = process.env.DNI_BACKEND;
     try {
       delete process.env.DNI_BACKEND;
-      expect(autoBackend()).toBe(wasm);
+      expect(autoBackend()).toBe(fma ?? wasm);
       process.env.DNI_BACKEND = 'typescript';
       expect(autoBackend()).toBe(ts);
       process.env.DNI_BACKEND = 'wasm';
       expect(autoBackend()).toBe(wasm);
+      process.env.DNI_BACKEND = 'wasm-fma';
+      if (fma) expect(autoBackend()).toBe(fma);
+      else expect(() => autoBackend()).toThrow(/DNI_BACKEND=wasm-fma but the wasm-fma backend is unavailable/);
       process.env.DNI_BACKEND = 'gpu';
-      expect(() => autoBackend()).toThrow(/expected typescript or wasm/);
+      expect(() => autoBackend()).toThrow(/expected typescript, wasm or wasm-fma/);
+      for (const b of [ts, ...WASMS]) expect(backendByName(b.name)).toBe(b);
+      expect(() => backendByName('gpu')).toThrow(/unknown kernel backend 'gpu'/);
     } finally {
       if (saved === undefined) delete process.env.DNI_BACKEND;
       else process.env.DNI_BACKEND = saved;
@@ -542,7 +612,7 @@ describe('backend selection', () => {
   });
 });
 
-describe('reference trainings on the wasm kernels', () => {
+describe.each(WASMS)('reference trainings on the $name kernels', (wasm) => {
   // float32 kernels against the float64 numpy reference after 300 steps (DESIGN.md: within 1e-6 is
   // typical; the library promises 1e-5)
   it.each(referenceCases())('$name: final parameters within 1e-5 of the float64 reference', ({ name, json }) => {

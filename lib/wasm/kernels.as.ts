@@ -11,12 +11,31 @@
  * panels first so the inner loop streams contiguous memory. A·Bᵀ with few rows uses dot products
  * along k (both operands contiguous) instead of packing a transposed B it would use only once,
  * except when k is short: then Bᵀ is small, and transposing it once feeds the register tiles.
- * Every multiply-add is an f32x4.mul and an f32x4.add: Node 20 has no relaxed SIMD (no FMA) by
- * default, and a fused madd would round differently from engine to engine. Two instructions per
- * four multiply-adds is what bounds these kernels (~12 flops per cycle on the machines here).
+ * The GEMM multiply-adds go through `madd`, chosen when the module is compiled: this source builds
+ * twice (scripts/build-wasm.mjs). kernels.wasm uses an f32x4.mul and an f32x4.add (Node 20 has no
+ * relaxed SIMD by default, and two instructions per four multiply-adds is what bounds it, ~12 flops
+ * per cycle here); kernels-fma.wasm is built with `--enable relaxed-simd` and uses
+ * f32x4.relaxed_madd, which V8 compiles to one FMA where the CPU has FMA3 (one rounding instead of
+ * two; the host checks at load time that it really fuses). Everything else is the same code in
+ * both builds: activations, row vectors and optimiser steps never fuse.
  *
  * Optimiser steps (Adam, SGD with momentum) run over whole parameter arrays in f32 lanes.
  */
+
+/** acc + a·b: fused (one rounding) in the relaxed-SIMD build, mul then add in the plain one. */
+// @ts-ignore: decorator
+@inline function madd(a: v128, b: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
+/**
+ * a·b + c through `madd` (lane 0): the host compares it with the exact value to tell whether this
+ * build fuses (with a = b = 1 + 2⁻²³ and c = -(1 + 2⁻²²), fused gives 2⁻⁴⁶, unfused 0).
+ */
+export function maddProbe(a: f32, b: f32, c: f32): f32 {
+  return f32x4.extract_lane(madd(f32x4.splat(a), f32x4.splat(b), f32x4.splat(c)), 0);
+}
 
 const KC: i32 = 256; // k rows per packed block
 const NC: i32 = 256; // columns per packed block (a multiple of 8)
@@ -66,22 +85,22 @@ export function heapBase(): usize {
   for (let p = 0; p < k; p++) {
     const b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let a = v128.load32_splat(a0);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
     if (MR > 1) {
       a = v128.load32_splat(a1);
-      c10 = f32x4.add(c10, f32x4.mul(a, b0));
-      c11 = f32x4.add(c11, f32x4.mul(a, b1));
+      c10 = madd(a, b0, c10);
+      c11 = madd(a, b1, c11);
     }
     if (MR > 2) {
       a = v128.load32_splat(a2);
-      c20 = f32x4.add(c20, f32x4.mul(a, b0));
-      c21 = f32x4.add(c21, f32x4.mul(a, b1));
+      c20 = madd(a, b0, c20);
+      c21 = madd(a, b1, c21);
     }
     if (MR > 3) {
       a = v128.load32_splat(a3);
-      c30 = f32x4.add(c30, f32x4.mul(a, b0));
-      c31 = f32x4.add(c31, f32x4.mul(a, b1));
+      c30 = madd(a, b0, c30);
+      c31 = madd(a, b1, c31);
     }
     a0 += aps; a1 += aps; a2 += aps; a3 += aps; pb += bps;
   }
@@ -102,10 +121,10 @@ export function heapBase(): usize {
   let a0 = pa, a1 = pa + ars, a2 = pa + 2 * ars, a3 = pa + 3 * ars;
   for (let p = 0; p < k; p++) {
     const b = v128.load(pb);
-    c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(a0), b));
-    if (MR > 1) c1 = f32x4.add(c1, f32x4.mul(v128.load32_splat(a1), b));
-    if (MR > 2) c2 = f32x4.add(c2, f32x4.mul(v128.load32_splat(a2), b));
-    if (MR > 3) c3 = f32x4.add(c3, f32x4.mul(v128.load32_splat(a3), b));
+    c0 = madd(v128.load32_splat(a0), b, c0);
+    if (MR > 1) c1 = madd(v128.load32_splat(a1), b, c1);
+    if (MR > 2) c2 = madd(v128.load32_splat(a2), b, c2);
+    if (MR > 3) c3 = madd(v128.load32_splat(a3), b, c3);
     a0 += aps; a1 += aps; a2 += aps; a3 += aps; pb += bps;
   }
   finish(pc, c0, va, vb, useBeta);
@@ -314,41 +333,41 @@ export function matmulTA(pa: usize, pb: usize, pc: usize, m: i32, k: i32, n: i32
   for (; o < <usize>k4 * 4; o += 16) {
     const x0 = v128.load(pa + o);
     const y0 = v128.load(pb + o);
-    c00 = f32x4.add(c00, f32x4.mul(x0, y0));
+    c00 = madd(x0, y0, c00);
     if (NR > 1) {
       const y1 = v128.load(b1 + o), y2 = v128.load(b2 + o), y3 = v128.load(b3 + o);
-      c01 = f32x4.add(c01, f32x4.mul(x0, y1));
-      c02 = f32x4.add(c02, f32x4.mul(x0, y2));
-      c03 = f32x4.add(c03, f32x4.mul(x0, y3));
+      c01 = madd(x0, y1, c01);
+      c02 = madd(x0, y2, c02);
+      c03 = madd(x0, y3, c03);
       if (MR > 1) {
         const x1 = v128.load(a1 + o);
-        c10 = f32x4.add(c10, f32x4.mul(x1, y0));
-        c11 = f32x4.add(c11, f32x4.mul(x1, y1));
-        c12 = f32x4.add(c12, f32x4.mul(x1, y2));
-        c13 = f32x4.add(c13, f32x4.mul(x1, y3));
+        c10 = madd(x1, y0, c10);
+        c11 = madd(x1, y1, c11);
+        c12 = madd(x1, y2, c12);
+        c13 = madd(x1, y3, c13);
       }
     } else if (MR > 1) {
-      c10 = f32x4.add(c10, f32x4.mul(v128.load(a1 + o), y0));
+      c10 = madd(v128.load(a1 + o), y0, c10);
     }
   }
   if (k4 < k) {
     const mask = laneMask(k - k4);
     const x0 = v128.and(v128.load(pa + o), mask), y0 = v128.and(v128.load(pb + o), mask);
-    c00 = f32x4.add(c00, f32x4.mul(x0, y0));
+    c00 = madd(x0, y0, c00);
     if (NR > 1) {
       const y1 = v128.and(v128.load(b1 + o), mask), y2 = v128.and(v128.load(b2 + o), mask), y3 = v128.and(v128.load(b3 + o), mask);
-      c01 = f32x4.add(c01, f32x4.mul(x0, y1));
-      c02 = f32x4.add(c02, f32x4.mul(x0, y2));
-      c03 = f32x4.add(c03, f32x4.mul(x0, y3));
+      c01 = madd(x0, y1, c01);
+      c02 = madd(x0, y2, c02);
+      c03 = madd(x0, y3, c03);
       if (MR > 1) {
         const x1 = v128.and(v128.load(a1 + o), mask);
-        c10 = f32x4.add(c10, f32x4.mul(x1, y0));
-        c11 = f32x4.add(c11, f32x4.mul(x1, y1));
-        c12 = f32x4.add(c12, f32x4.mul(x1, y2));
-        c13 = f32x4.add(c13, f32x4.mul(x1, y3));
+        c10 = madd(x1, y0, c10);
+        c11 = madd(x1, y1, c11);
+        c12 = madd(x1, y2, c12);
+        c13 = madd(x1, y3, c13);
       }
     } else if (MR > 1) {
-      c10 = f32x4.add(c10, f32x4.mul(v128.and(v128.load(a1 + o), mask), y0));
+      c10 = madd(v128.and(v128.load(a1 + o), mask), y0, c10);
     }
   }
   if (NR > 1) {
