@@ -8,9 +8,7 @@
  * the table shows the best round (the JSON has the median too). numpy runs with one OpenBLAS thread and without
  * OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (they slow it down here; they are removed for that child only).
  */
-import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runNumpy } from './_numpy.ts';
 import { type KernelBackend, typescriptBackend } from '../lib/kernels.ts';
 import { type WasmKernelBackend, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
@@ -71,14 +69,7 @@ function random(b: KernelBackend, rows: number, cols: number, seed: number): Mat
 }
 
 function numpy(sizes: readonly (readonly number[])[], warmup: number, budget: number): { settings: unknown; results: { op: Op; m: number; k: number; n: number; seconds: number; medianSeconds: number }[] } | string {
-  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  if (spawnSync('python3', ['-c', 'import numpy'], { env }).status !== 0) return 'python3 with numpy not found';
-  const script = join(dirname(fileURLToPath(import.meta.url)), 'numpy_kernels.py');
-  const run = spawnSync('python3', [script, JSON.stringify({ sizes, warmup, budget })], { env, encoding: 'utf8' });
-  if (run.status !== 0) return `numpy_kernels.py failed: ${run.stderr.trim().split('\n').pop()}`;
-  return JSON.parse(run.stdout.trim().split('\n').pop()!);
+  return runNumpy('numpy_kernels.py', [JSON.stringify({ sizes, warmup, budget })], 1);
 }
 
 export async function main(args: string[]): Promise<void> {

@@ -9,8 +9,7 @@
  * OPENBLAS_L2_SIZE (removed for that child only: they slow numpy down on this machine).
  */
 import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runNumpy } from './_numpy.ts';
 import { fit } from '../actors/fit.ts';
 import { loadMnist } from '../lib/datasets/mnist.ts';
 import { backend, useBackend } from '../lib/kernels.ts';
@@ -20,13 +19,13 @@ import { defineTopology } from '../lib/topology.ts';
 const METHODS = ['backprop', 'dni', 'cdni'] as const;
 
 function numpyEpochs(method: string, epochs: number): { best: number; median: number; accuracy: number } | string {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  delete env.OPENBLAS_CORETYPE;
-  delete env.OPENBLAS_L2_SIZE;
-  const script = join(dirname(fileURLToPath(import.meta.url)), 'mnist_numpy.py');
-  const run = spawnSync('python3', [script, '--json', '--validation', '0', '--methods', method, '--epochs', String(epochs)], { env, encoding: 'utf8' });
-  if (run.status !== 0) return `mnist_numpy.py failed: ${(run.stderr || run.error?.message || '').trim().split('\n').pop()}`;
-  const r = JSON.parse(run.stdout.trim().split('\n').pop()!).methods[method];
+  // both sides may use both cores here: OpenBLAS keeps its default threads
+  const out = runNumpy<{ methods: Record<string, { best_seconds_per_epoch: number; seconds_per_epoch: number; test_accuracy: number }> }>(
+    'mnist_numpy.py',
+    ['--json', '--validation', '0', '--methods', method, '--epochs', String(epochs)],
+  );
+  if (typeof out === 'string') return out;
+  const r = out.methods[method];
   return { best: r.best_seconds_per_epoch, median: r.seconds_per_epoch, accuracy: r.test_accuracy };
 }
 

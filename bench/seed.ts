@@ -47,7 +47,7 @@ export async function main(argv: string[]): Promise<void> {
     bestActors = Math.min(bestActors, await actors());
   }
   const numpy = runNumpy<{ us_per_step_float32: number; us_per_step_float64: number; numpy: string; blas: unknown }>(
-    'dni_numpy.py', ['--time', '--steps', String(steps)],
+    'dni_numpy.py', ['--time', '--steps', String(steps)], 1,
   );
   const us = (ms: number) => ms * 1000;
   const result = {
@@ -59,7 +59,7 @@ export async function main(argv: string[]): Promise<void> {
     actor_overhead: (bestActors - bestBare) / bestActors,
     numpy_us_per_step: typeof numpy === 'string' ? null : numpy.us_per_step_float32,
     numpy_float64_us_per_step: typeof numpy === 'string' ? null : numpy.us_per_step_float64,
-    numpy_settings: typeof numpy === 'string' ? numpy : `${numpySettings()}; numpy ${numpy.numpy}; BLAS ${JSON.stringify(numpy.blas)}`,
+    numpy_settings: typeof numpy === 'string' ? numpy : `${numpySettings(1)}; numpy ${numpy.numpy}; BLAS ${JSON.stringify(numpy.blas)}`,
     speedup_vs_numpy: typeof numpy === 'string' ? null : numpy.us_per_step_float32 / us(bestActors),
   };
   const f = (v: number) => `${v.toFixed(1)} µs`;
