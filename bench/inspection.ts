@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- inspection [--steps N] [--rounds R] [--backend typescript|wasm] [--no-stately] [--json]`
+ * `npm run bench -- inspection [--steps N] [--rounds R] [--backend typescript|wasm|wasm-fma] [--no-stately] [--json]`
  * (default: the library's default kernels):
  * what watching the actors costs, on the seed network (24-128-64-12 DNI, batch 10,
  * `shared/reference/dni.json`). The faster the kernels, the larger the share of inspection.
@@ -23,7 +23,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { type Inspection, createTraceRecorder } from '../actors/inspection.ts';
 import { createTraining } from '../actors/training.ts';
-import { backend, typescriptBackend, useBackend } from '../lib/kernels.ts';
+import { backend, useBackend } from '../lib/kernels.ts';
+import { backendByName } from '../lib/kernels-wasm.ts';
 import { type LoadedCase, loadCase } from '../lib/reference.ts';
 
 interface Arm {
@@ -92,13 +93,7 @@ export async function main(args: string[]): Promise<void> {
   const file = join(tmpdir(), `dni-bench-trace-${process.pid}.jsonl`);
   const b = args.find((a, i) => args[i - 1] === '--backend' || a.startsWith('--backend='));
   const wanted = b?.replace('--backend=', '');
-  if (wanted === 'wasm') {
-    const wasm = await import('../lib/kernels-wasm.ts');
-    const w = wasm.wasmBackend();
-    if (!w) throw new Error(`the wasm backend is unavailable: ${wasm.wasmUnavailableReason()}`);
-    useBackend(w);
-  } else if (wanted === 'typescript') useBackend(typescriptBackend);
-  else if (wanted !== undefined) throw new RangeError(`--backend: typescript or wasm, got ${wanted}`);
+  if (wanted !== undefined) useBackend(backendByName(wanted));
   const kernels = backend().name;
   const c = loadCase(JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'shared', 'reference', 'dni.json'), 'utf8')));
 
