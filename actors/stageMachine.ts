@@ -13,11 +13,9 @@ import type { Dataset } from '../lib/data.ts';
 import type { Network } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
 import type { LossMessage } from './edge.ts';
-import { headMachine } from './headMachine.ts';
-import { layerMachine } from './layerMachine.ts';
+import { networkMachines } from './machines.ts';
 import type { Scheduling } from './schedulers.ts';
 import { spawnNetworkActors } from './spawn.ts';
-import { synthesizerMachine } from './synthesizerMachine.ts';
 import type { StageLink } from './transport.ts';
 import { type NetworkPorts, QueueGauge, connect, createPorts } from './wiring.ts';
 
@@ -63,7 +61,7 @@ export type StageEvent =
 
 export const stageMachine = setup({
   types: { input: {} as StageInput, context: {} as StageContext, events: {} as StageEvent },
-  actors: { layer: layerMachine, synthesizer: synthesizerMachine, head: headMachine },
+  actors: networkMachines(),
   actions: {
     connectInterfaces: ({ context: c }) => {
       const connected = connect({

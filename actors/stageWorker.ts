@@ -9,6 +9,7 @@ import { type AnyActorRef, createActor } from 'xstate';
 import { DivergenceError } from '../lib/errors.ts';
 import { captureNetworkState, restoreNetworkState } from '../lib/checkpoint.ts';
 import { buildNetwork, optimizerStates } from '../lib/network.ts';
+import { networkMachines } from './machines.ts';
 import { stageMachine } from './stageMachine.ts';
 import { schedulingFor } from './schedulers.ts';
 import { workerStageLink } from './transport.ts';
@@ -32,7 +33,7 @@ const ownKeys = Object.keys(network.params).filter((key) =>
   }),
 );
 
-const actor: AnyActorRef = createActor(stageMachine, {
+const actor: AnyActorRef = createActor(stageMachine.provide({ actors: networkMachines(init.interpreter) }), {
   id: `stage:${init.stage.index}`,
   systemId: `stage:${init.stage.index}`,
   inspect: relay,

@@ -18,12 +18,10 @@ import { History } from '../lib/history.ts';
 import type { Network } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
 import type { LossMessage } from './edge.ts';
-import { headMachine } from './headMachine.ts';
 import type { TraceEvent } from './inspection.ts';
-import { layerMachine } from './layerMachine.ts';
+import { type Interpreter, networkMachines } from './machines.ts';
 import type { Scheduling } from './schedulers.ts';
 import { spawnNetworkActors } from './spawn.ts';
-import { synthesizerMachine } from './synthesizerMachine.ts';
 import { type NetworkPorts, QueueGauge, connect, createPorts } from './wiring.ts';
 import { type WorkerStageReport, prepareStages, workerStage } from './workerStage.ts';
 
@@ -42,6 +40,8 @@ export interface TrainerInput {
   resumedHistory: TrainingState['history'] | null;
   /** checkpoints: the steps to cut at, and what to do with the state there */
   checkpoints: { steps: readonly number[]; save: (state: TrainingState) => void } | null;
+  /** how the network's machines are interpreted (here and in worker stages) */
+  interpreter: Interpreter;
 }
 
 export interface TrainerContext {
@@ -106,7 +106,7 @@ export const trainerMachine = setup({
     context: {} as TrainerContext,
     events: {} as TrainerEvent,
   },
-  actors: { layer: layerMachine, synthesizer: synthesizerMachine, head: headMachine, workerStage },
+  actors: { ...networkMachines(), workerStage },
   actions: {
     startTraining: ({ context: c, self }) => {
       if (c.stages.length) {
@@ -175,6 +175,7 @@ export const trainerMachine = setup({
     }
     const prepared = prepareStages(network, data, steps, input.stages, {
       inspect: Boolean(input.relay),
+      interpreter: input.interpreter,
       firstBatch: input.firstBatch,
       cuts: input.checkpoints?.steps ?? [],
     });

@@ -16,6 +16,7 @@ import { SCHEDULERS, type SchedulerOption, schedulingFor } from './schedulers.ts
 import { type Stage, defaultStageCount, planStages, validatePlan } from '../lib/placement.ts';
 import type { TraceEvent } from './inspection.ts';
 import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
+import { INTERPRETERS, type Interpreter, networkMachines } from './machines.ts';
 import { trainerMachine } from './trainerMachine.ts';
 
 export interface TrainingOptions {
@@ -50,6 +51,12 @@ export interface TrainingOptions {
   resume?: TrainingState | string;
   /** save checkpoints while training */
   checkpoint?: CheckpointOptions;
+  /**
+   * How the layer, synthesizer and head machines are interpreted: `'compiled'` (default; the
+   * same definitions, hot transitions from a precomputed table, see actors/compiled.ts) or
+   * `'xstate'` (xstate's interpreter for every event). Results are bit-identical.
+   */
+  interpreter?: Interpreter;
 }
 
 /** Where and when to save checkpoints. */
@@ -128,6 +135,10 @@ export function createTraining(options: TrainingOptions): Training {
   if (!(SCHEDULERS as readonly string[]).includes(name)) {
     throw new TopologyError(`training: unknown scheduler ${JSON.stringify(option)} (expected one of ${SCHEDULERS.join(', ')}, or { name: 'worker', stages })`);
   }
+  const interpreter = options.interpreter ?? 'compiled';
+  if (!(INTERPRETERS as readonly string[]).includes(interpreter)) {
+    throw new TopologyError(`training: unknown interpreter ${JSON.stringify(interpreter)} (expected one of ${INTERPRETERS.join(', ')})`);
+  }
   const scheduling = schedulingFor(name);
   const stages = name === 'worker' ? stagesFor(topology, typeof option === 'string' ? undefined : option.stages) : null;
   const initial = resume?.params ?? options.params ?? initParameters(topology, options.seed ?? 1);
@@ -141,8 +152,9 @@ export function createTraining(options: TrainingOptions): Training {
   if (initial !== options.params) for (const m of Object.values(initial)) release(m);
   if (options.optimizerState) restoreOptimizerStates(network, options.optimizerState);
   if (resume) restoreNetworkState(network, resume, typeof options.resume === 'string' ? options.resume : 'checkpoint');
-  const actor = createActor(trainerMachine, {
+  const actor = createActor(trainerMachine.provide({ actors: networkMachines(interpreter) }), {
     input: {
+      interpreter,
       network,
       data: options.data,
       steps,

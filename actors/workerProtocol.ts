@@ -14,6 +14,7 @@ import type { ParameterSet } from '../lib/params.ts';
 import type { Stage } from '../lib/placement.ts';
 import type { Topology } from '../lib/topology.ts';
 import { type TraceEvent, createTraceRelay } from './inspection.ts';
+import type { Interpreter } from './machines.ts';
 import type { StageLinkInit } from './transport.ts';
 
 export interface StageWorkerInit {
@@ -36,6 +37,8 @@ export interface StageWorkerInit {
   kernels: string;
   /** relay inspection events as trace lines */
   inspect: boolean;
+  /** how the stage's machines are interpreted */
+  interpreter: Interpreter;
   link: StageLinkInit;
 }
 

@@ -14,6 +14,7 @@ import { backend } from '../lib/kernels.ts';
 import { type Network, type OptimizerStates, optimizerStates, ringDepth } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
 import type { TraceEvent } from './inspection.ts';
+import type { Interpreter } from './machines.ts';
 import { type SharedRing, type StageLinkInit, createSharedRing, routesOf } from './transport.ts';
 import {
   type SerializedError,
@@ -29,7 +30,7 @@ export function prepareStages(
   data: Dataset,
   steps: number,
   stages: readonly Stage[],
-  options: { inspect: boolean; firstBatch: number; cuts: readonly number[] },
+  options: { inspect: boolean; interpreter: Interpreter; firstBatch: number; cuts: readonly number[] },
 ): { init: StageWorkerInit; transfer: MessagePort[] }[] {
   const topology = network.topology;
   const stageOf: Record<string, number> = {};
@@ -71,6 +72,7 @@ export function prepareStages(
       cuts: [...options.cuts],
       kernels: backend().name,
       inspect: options.inspect,
+      interpreter: options.interpreter,
       link: links[i],
     },
     transfer: transfers[i],

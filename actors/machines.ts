@@ -1,0 +1,24 @@
+/**
+ * The machines a network's actors run, under either interpreter: `compiled` (default; see
+ * compiled.ts: the same definitions, the hot transitions taken from a precomputed table) or
+ * `xstate` (xstate's own interpreter for every event). Both give the same transitions, the same
+ * actions in the same order, and bit-identical trainings; `xstate` is there to check that, and to
+ * see every microstep in xstate's general algorithm when debugging.
+ */
+import { compileMachine } from './compiled.ts';
+import { headMachine } from './headMachine.ts';
+import { layerMachine } from './layerMachine.ts';
+import { synthesizerMachine } from './synthesizerMachine.ts';
+
+export const INTERPRETERS = ['compiled', 'xstate'] as const;
+export type Interpreter = (typeof INTERPRETERS)[number];
+
+const interpreted = { layer: layerMachine, synthesizer: synthesizerMachine, head: headMachine };
+const compiled = { layer: compileMachine(layerMachine), synthesizer: compileMachine(synthesizerMachine), head: compileMachine(headMachine) };
+
+/** The layer, synthesizer and head machines to spawn under `interpreter`. */
+export function networkMachines(interpreter: Interpreter = 'compiled'): typeof interpreted {
+  if (interpreter === 'compiled') return compiled;
+  if (interpreter === 'xstate') return interpreted;
+  throw new RangeError(`unknown interpreter '${String(interpreter)}' (expected one of ${INTERPRETERS.join(', ')})`);
+}
