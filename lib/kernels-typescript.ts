@@ -112,6 +112,31 @@ export const typescriptBackend: KernelBackend = {
     }
   },
 
+  subtract(a, b, out) {
+    const A = a.data, B = b.data, O = out.data;
+    checkSameLength('subtract', A, B, O);
+    for (let i = 0; i < O.length; i++) O[i] = A[i] - B[i];
+    return out;
+  },
+
+  squaredDistance(a, b) {
+    const A = a.data, B = b.data;
+    checkSameLength('squaredDistance', A, B);
+    let sum = 0;
+    for (let i = 0; i < A.length; i++) {
+      const e = A[i] - B[i];
+      sum += e * e;
+    }
+    return sum;
+  },
+
+  sum(m) {
+    const M = m.data;
+    let sum = 0;
+    for (let i = 0; i < M.length; i++) sum += M[i];
+    return sum;
+  },
+
   activate: (kind, z) => activateInPlace(kind, z.data),
   activationGrad(kind, h, g, out) {
     activationGrad(kind, h.data, g.data, out.data);

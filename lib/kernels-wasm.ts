@@ -67,6 +67,9 @@ interface Exports {
   meanRows(pm: number, pout: number, rows: number, cols: number, alpha: number, beta: number): void;
   activate(kind: number, p: number, len: number): number;
   activationGrad(kind: number, ph: number, pg: number, pout: number, len: number): void;
+  subtract(pa: number, pb: number, pout: number, len: number): void;
+  squaredDistance(pa: number, pb: number, len: number): number;
+  sum(p: number, len: number): number;
   adamStep(pp: number, pg: number, pm: number, pv: number, len: number, lr: number, beta1: number, beta2: number, eps: number): void;
   momentumStep(pp: number, pg: number, pv: number, len: number, lr: number, momentum: number): void;
 }
@@ -430,6 +433,27 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       wasm.activationGrad(code, ph, pg, po, len);
       copyBack(O, po, len);
       return out;
+    },
+
+    // element-wise passes: arrays outside the memory take the TypeScript loop (one pass, no copies)
+    subtract(a, b, out) {
+      const A = a.data, B = b.data, O = out.data;
+      checkSameLength('subtract', A, B, O);
+      if (A.buffer !== buffer || B.buffer !== buffer || O.buffer !== buffer) return typescriptBackend.subtract(a, b, out);
+      wasm.subtract(A.byteOffset, B.byteOffset, O.byteOffset, O.length);
+      return out;
+    },
+
+    squaredDistance(a, b) {
+      const A = a.data, B = b.data;
+      checkSameLength('squaredDistance', A, B);
+      if (A.buffer !== buffer || B.buffer !== buffer) return typescriptBackend.squaredDistance(a, b);
+      return wasm.squaredDistance(A.byteOffset, B.byteOffset, A.length);
+    },
+
+    sum(m) {
+      const M = m.data;
+      return M.buffer === buffer ? wasm.sum(M.byteOffset, M.length) : typescriptBackend.sum(m);
     },
 
     // optimiser state lives where its parameters do: arrays outside the memory take the TypeScript

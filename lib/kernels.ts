@@ -36,6 +36,12 @@ export interface KernelBackend {
   activate(kind: Activation, z: Matrix): number;
   /** out = g * f'(h) element-wise, f' written from the output h */
   activationGrad(kind: Activation, h: Matrix, g: Matrix, out: Matrix): Matrix;
+  /** out = a - b element-wise (out may be a or b); bit-identical in every backend */
+  subtract(a: Matrix, b: Matrix, out: Matrix): Matrix;
+  /** Σ (a - b)², differences and sum in float64: a synthesizer's loss without a temporary */
+  squaredDistance(a: Matrix, b: Matrix): number;
+  /** Σ m in float64: non-finite exactly when some element is (float32 values cannot overflow it) */
+  sum(m: Matrix): number;
   /**
    * One Adam step over whole arrays of the same length, in place:
    * `m = β1 m + (1-β1) g`, `v = β2 v + (1-β2) g²`, `p -= lr m / (√v + eps)`, with Adam's bias

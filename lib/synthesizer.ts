@@ -149,9 +149,8 @@ export class Synthesizer {
     this.lastPrediction.batch = batch;
     this.lastPrediction.refits = this.refits;
     if (this.spec.clip !== undefined) clipNorm(slot.prediction.data, this.spec.clip);
-    const at = firstNonFinite(slot.prediction.data);
-    if (at >= 0) {
-      const p = slot.prediction;
+    if (!Number.isFinite(this.kernels.sum(slot.prediction))) {
+      const p = slot.prediction, at = firstNonFinite(p.data);
       throw new DivergenceError(this.id, batch, 'g_hat', `g_hat[${Math.floor(at / p.cols)}, ${at % p.cols}] = ${p.data[at]}`);
     }
     this.nextPrediction = batch + 1;
@@ -176,13 +175,7 @@ export class Synthesizer {
   lossOf(batch: number): number | null {
     const slot = this.slotOf(batch);
     if (slot.batch !== batch || !slot.hasTarget || !slot.hasPrediction) return null;
-    const p = slot.prediction.data, t = slot.target.data;
-    let sum = 0;
-    for (let i = 0; i < p.length; i++) {
-      const e = p[i] - t[i];
-      sum += e * e;
-    }
-    return (0.5 * sum) / this.batchSize;
+    return (0.5 * this.kernels.squaredDistance(slot.prediction, slot.target)) / this.batchSize;
   }
 
   /** Apply every refit whose target has arrived (the end of training). */
@@ -282,9 +275,8 @@ export class Synthesizer {
     const { h, y, target } = slot;
     const k = this.kernels, e = this.error, opt = this.optimizer, acts = this.activations, deltas = this.deltas;
     const current = slot.batch === this.lastPrediction.batch && this.refits === this.lastPrediction.refits;
-    const G = current ? slot.prediction.data : (this.evaluate(h, y, e), e.data);
-    const E = e.data, T = target.data;
-    for (let i = 0; i < E.length; i++) E[i] = G[i] - T[i];
+    if (!current) this.evaluate(h, y, e);
+    k.subtract(current ? slot.prediction : e, target, e);
     this.refits++;
     const top = acts.length - 1, act = this.spec.activation ?? 'relu';
     const below = (j: number, d: Matrix, W: Matrix) => {

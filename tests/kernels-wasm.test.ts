@@ -332,6 +332,51 @@ describe('wasm backend: row-vector ops agree bit for bit', () => {
   });
 });
 
+describe('wasm backends: the synthesizers\' element-wise passes', () => {
+  const LENGTHS = [1, 3, 4, 7, 640, 1280, 1283];
+  const on = (b: WasmKernelBackend, place: 'wasm' | 'plain' | 'views', x: Matrix) => (place === 'wasm' ? copy(b, x) : place === 'views' ? offsetView(x) : copy('plain', x));
+
+  it.each(WASMS.map((b) => [b.name, b] as const))('%s: subtract bit for bit (out aliasing either operand), sums to float64 rounding', (_, b) => {
+    let seed = 900;
+    for (const len of LENGTHS) {
+      for (const place of ['wasm', 'plain', 'views'] as const) {
+        const next = rng(seed++);
+        const x = filled('plain', 1, len, () => 3 * next()), y = filled('plain', 1, len, () => 3 * next());
+        const want = filled('plain', 1, len, () => 0);
+        ts.subtract(x, y, want);
+        for (const alias of ['none', 'a', 'b'] as const) {
+          const a = on(b, place, x), c = on(b, place, y);
+          const out = alias === 'a' ? a : alias === 'b' ? c : on(b, place, filled('plain', 1, len, () => Number.NaN));
+          expect(b.subtract(a, c, out)).toBe(out);
+          expect(bits(out.data), `${len} ${place} alias ${alias}`).toEqual(bits(want.data));
+        }
+        // float64 sums in another order of additions: agreement to a float64 sum's rounding (n ε Σ|terms|)
+        const bound = (terms: number) => 4 * len * Number.EPSILON * terms;
+        const d2 = ts.squaredDistance(x, y);
+        expect(Math.abs(b.squaredDistance(on(b, place, x), on(b, place, y)) - d2)).toBeLessThanOrEqual(bound(d2));
+        const magnitude = x.data.reduce((t, v) => t + Math.abs(v), 0);
+        expect(Math.abs(b.sum(on(b, place, x)) - ts.sum(x))).toBeLessThanOrEqual(bound(magnitude));
+      }
+    }
+    expect(() => b.subtract(filled(b, 1, 4, Math.random), filled(b, 1, 5, Math.random), filled(b, 1, 4, Math.random))).toThrow(/subtract: arrays of 4, 5, 4 values/);
+    expect(() => b.squaredDistance(filled(b, 1, 4, Math.random), filled(b, 1, 3, Math.random))).toThrow(/squaredDistance: arrays of 4, 3 values/);
+  });
+
+  it.each(WASMS.map((b) => [b.name, b] as const))('%s: sum is non-finite exactly when an element is, wherever it sits, and never overflows', (_, b) => {
+    for (const len of [1, 5, 8, 1283]) {
+      for (const at of [0, len - 1, Math.floor(len / 2)]) {
+        for (const bad of [Number.NaN, Infinity, -Infinity]) {
+          const m = filled(b, 1, len, () => 1);
+          m.data[at] = bad;
+          expect(Number.isFinite(b.sum(m)), `${len} ${at} ${bad}`).toBe(false);
+        }
+      }
+      const big = Math.fround(3.4e38);
+      expect(b.sum(filled(b, 1, len, () => big)) / (big * len)).toBeCloseTo(1, 12);
+    }
+  });
+});
+
 /** Distance in float32 ulps (representations ordered as integers; +0 and -0 are 0 apart). */
 function ulps(a: number, b: number): number {
   const f = new Float32Array([a, b]), i = new Int32Array(f.buffer);

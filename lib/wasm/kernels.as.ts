@@ -634,6 +634,57 @@ export function activationGrad(kind: i32, ph: usize, pg: usize, pout: usize, len
 }
 
 // ---------------------------------------------------------------------------------------------
+// Element-wise passes of the synthesizers' bookkeeping (error, loss, finiteness).
+
+/** out = a - b element-wise; `out` may be `a` or `b` (f32 subtraction: the same bits as any backend). */
+export function subtract(pa: usize, pb: usize, pout: usize, len: i32): void {
+  const n4 = len & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    const o = <usize>i * 4;
+    v128.store(pout + o, f32x4.sub(v128.load(pa + o), v128.load(pb + o)));
+  }
+  for (let i = n4; i < len; i++) {
+    const o = <usize>i * 4;
+    store<f32>(pout + o, load<f32>(pa + o) - load<f32>(pb + o));
+  }
+}
+
+/** Σ (a - b)², each difference and the sum in f64 (a float64 loop's result, to rounding of the sum's order). */
+export function squaredDistance(pa: usize, pb: usize, len: i32): f64 {
+  let lo = f64x2.splat(0), hi = lo;
+  const n4 = len & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    const o = <usize>i * 4, a = v128.load(pa + o), b = v128.load(pb + o);
+    const dl = f64x2.sub(f64x2.promote_low_f32x4(a), f64x2.promote_low_f32x4(b));
+    const dh = f64x2.sub(promoteHigh(a), promoteHigh(b));
+    lo = f64x2.add(lo, f64x2.mul(dl, dl));
+    hi = f64x2.add(hi, f64x2.mul(dh, dh));
+  }
+  const s = f64x2.add(lo, hi);
+  let sum = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+  for (let i = n4; i < len; i++) {
+    const o = <usize>i * 4, d = <f64>load<f32>(pa + o) - <f64>load<f32>(pb + o);
+    sum += d * d;
+  }
+  return sum;
+}
+
+/** Σ p in f64: non-finite exactly when an element is (f32 values cannot overflow an f64 sum). */
+export function sum(p: usize, len: i32): f64 {
+  let lo = f64x2.splat(0), hi = lo;
+  const n4 = len & ~3;
+  for (let i = 0; i < n4; i += 4) {
+    const v = v128.load(p + <usize>i * 4);
+    lo = f64x2.add(lo, f64x2.promote_low_f32x4(v));
+    hi = f64x2.add(hi, promoteHigh(v));
+  }
+  const s = f64x2.add(lo, hi);
+  let total = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1);
+  for (let i = n4; i < len; i++) total += <f64>load<f32>(p + <usize>i * 4);
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Optimiser steps over whole parameter arrays (p, g and the moments all `len` floats).
 
 /**

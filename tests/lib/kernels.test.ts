@@ -43,6 +43,15 @@ describe('typescript kernels', () => {
     expect(Array.from(out.data)).toEqual([1 - 25, 1 - 47, 1 - 69]);
   });
 
+  it('subtracts, and sums squared differences and values in float64', () => {
+    const a = fromArray(1, 3, [1.5, -2, 3]), b = fromArray(1, 3, [0.5, 1, -1]);
+    expect(Array.from(k.subtract(a, b, zeros(1, 3)).data)).toEqual([1, -3, 4]);
+    expect(k.squaredDistance(a, b)).toBe(1 + 9 + 16);
+    expect(k.sum(a)).toBe(2.5);
+    expect(k.sum(fromArray(1, 2, [Math.fround(3e38), Math.fround(3e38)]))).toBe(2 * Math.fround(3e38)); // no float32 overflow
+    expect(() => k.subtract(a, zeros(1, 2), zeros(1, 3))).toThrow(/subtract: arrays of 3, 2, 3 values/);
+  });
+
   it('refuses shapes that do not chain, naming them', () => {
     expect(() => k.matmul(zeros(2, 3), zeros(4, 5), zeros(2, 5))).toThrow(/inner sizes 3 and 4/);
     expect(() => k.matmulTB(zeros(2, 3), zeros(5, 3), zeros(2, 4))).toThrow(/expected 2x5/);
