@@ -7,41 +7,13 @@
  *   schedule(a); schedule(b)   // a runs, then b, on a later turn of the event loop
  *   inside a: schedule(c)      // c runs after b (FIFO), in the same slice if time allows
  */
-import { type SchedulerAction, type SchedulerLike, Subscription } from 'rxjs';
+import type { SchedulerAction, Subscription } from 'rxjs';
+import { DirectAction, type DirectScheduler, WorkQueue } from './directScheduler.ts';
 
-class EventLoopAction<T> extends Subscription implements SchedulerAction<T> {
-  private state: T | undefined;
-
-  constructor(
-    private readonly scheduler: EventLoopScheduler,
-    private readonly work: (this: SchedulerAction<T>, state?: T) => void,
-  ) {
-    super();
-  }
-
-  schedule(state?: T, delay = 0): Subscription {
-    if (this.closed) return this;
-    this.state = state;
-    if (delay > 0) {
-      const timer = setTimeout(() => this.execute(), delay);
-      this.add(() => clearTimeout(timer));
-    } else {
-      this.scheduler.enqueue(this as EventLoopAction<unknown>);
-    }
-    return this;
-  }
-
-  execute(): void {
-    if (!this.closed) this.work.call(this, this.state);
-  }
-}
-
-export class EventLoopScheduler implements SchedulerLike {
-  // a ring buffer: it grows only when more actions wait at once than it holds (a few dozen at
-  // most with bounded queues), never with the number of actions that pass through it
-  private ring: (EventLoopAction<unknown> | undefined)[] = new Array(64);
-  private head = 0;
-  private count = 0;
+export class EventLoopScheduler implements DirectScheduler {
+  // grows only when more work waits at once than it holds (a few dozen at most with bounded
+  // queues), never with the amount of work that passes through
+  private readonly queue = new WorkQueue();
   private pending = false;
 
   constructor(private readonly sliceMs = 8) {}
@@ -51,48 +23,36 @@ export class EventLoopScheduler implements SchedulerLike {
   }
 
   schedule<T>(work: (this: SchedulerAction<T>, state?: T) => void, delay = 0, state?: T): Subscription {
-    return new EventLoopAction<T>(this, work).schedule(state, delay);
+    return new DirectAction<T>(this, work).schedule(state, delay);
   }
 
-  /** Number of actions waiting to run. */
+  /** Number of pieces of work waiting to run. */
   get size(): number {
-    return this.count;
+    return this.queue.size;
   }
 
-  enqueue(action: EventLoopAction<unknown>): void {
-    if (this.count === this.ring.length) this.grow();
-    this.ring[(this.head + this.count++) & (this.ring.length - 1)] = action;
+  post<T>(fn: (value: T) => void, value: T): void {
+    this.queue.push(fn, value);
     if (!this.pending) {
       this.pending = true;
       setImmediate(this.drain);
     }
   }
 
-  private grow(): void {
-    const bigger = new Array<EventLoopAction<unknown> | undefined>(this.ring.length * 2);
-    for (let i = 0; i < this.count; i++) bigger[i] = this.ring[(this.head + i) & (this.ring.length - 1)];
-    this.ring = bigger;
-    this.head = 0;
-  }
-
   private readonly drain = (): void => {
     const until = performance.now() + this.sliceMs;
     let error: unknown = null;
     let ran = 0;
-    while (this.count > 0) {
-      const action = this.ring[this.head]!;
-      this.ring[this.head] = undefined;
-      this.head = (this.head + 1) & (this.ring.length - 1);
-      this.count--;
+    while (this.queue.size > 0) {
       try {
-        action.execute();
+        this.queue.runNext();
       } catch (e) {
         error ??= e;
       }
-      // checking the clock every action would cost more than most actions
+      // checking the clock every time would cost more than most pieces of work
       if ((++ran & 15) === 0 && performance.now() > until) break;
     }
-    if (this.count > 0) setImmediate(this.drain);
+    if (this.queue.size > 0) setImmediate(this.drain);
     else this.pending = false;
     if (error !== null) throw error;
   };

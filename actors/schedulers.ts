@@ -2,7 +2,7 @@
  * The scheduler behind every edge decides *when* an actor receives a message, never *what*
  * it computes: every scheduler gives bit-identical parameters.
  *
- * - `queue`: rxjs `queueScheduler`, a trampoline, one batch in flight. A message sent while
+ * - `queue`: a {@link Trampoline} (rxjs's `queueScheduler`, lighter), one batch in flight. A message sent while
  *   another is being handled waits for it, and batch t+1 enters layer 0 only once every layer
  *   has applied batch t's update and every synthesizer has its target: the seed's sequential
  *   order.
@@ -23,7 +23,8 @@
  *
  *     stage:0  layer:0 FORWARD#1 …            stage:1  layer:2 FORWARD#0 …   (at the same time)
  */
-import { type SchedulerLike, queueScheduler } from 'rxjs';
+import type { SchedulerLike } from 'rxjs';
+import { Trampoline } from './directScheduler.ts';
 import { EventLoopScheduler } from './eventLoopScheduler.ts';
 
 export const SCHEDULERS = ['queue', 'async', 'worker'] as const;
@@ -58,11 +59,11 @@ export interface Scheduling {
 export function schedulingFor(name: SchedulerName): Scheduling {
   switch (name) {
     case 'queue':
-      return { name, scheduler: queueScheduler, pipelined: false };
+      return { name, scheduler: new Trampoline(), pipelined: false };
     case 'async':
       return { name, scheduler: new EventLoopScheduler(), pipelined: true };
     case 'worker':
-      return { name, scheduler: queueScheduler, pipelined: true };
+      return { name, scheduler: new Trampoline(), pipelined: true };
     default:
       throw new RangeError(`unknown scheduler '${String(name)}' (expected one of ${SCHEDULERS.join(', ')})`);
   }

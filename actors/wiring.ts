@@ -1,6 +1,7 @@
 /**
  * The rxjs edges of a network and their connection to the actors. Every edge is an
- * {@link Edge} (a named Subject); each receiving end goes through `observeOn(scheduler)`, so
+ * {@link Edge} (a named Subject); each receiving end goes through `deliverOn(scheduler)` (rxjs's
+ * `observeOn`, without an allocation per message on our schedulers), so
  * the scheduler alone decides the order in which actors see their messages.
  *
  *   data ─▶ layer:0 ─h─▶ layer:1 ─h─▶ … ─▶ head
@@ -13,7 +14,7 @@
  * worker) goes to `sendRemote`, and deliveries from other stages come in on `incoming`. So the
  * same wiring connects a whole network in one thread or one stage of it in a worker.
  */
-import { type Observable, type Subscription, bufferCount, filter, map, merge, observeOn, take, tap } from 'rxjs';
+import { type Observable, type Subscription, bufferCount, filter, map, merge, take, tap } from 'rxjs';
 import type { AnyActorRef } from 'xstate';
 import { type Dataset, batchViews } from '../lib/data.ts';
 import type { StepMetrics } from '../lib/history.ts';
@@ -21,6 +22,7 @@ import type { Matrix } from '../lib/matrix.ts';
 import { HEAD_ID, layerId, synthesizerId } from '../lib/network.ts';
 import type { Topology } from '../lib/topology.ts';
 import { type ActivationMessage, Edge, type GradientMessage, type LossMessage } from './edge.ts';
+import { deliverOn } from './directScheduler.ts';
 import type { HeadPorts } from './headMachine.ts';
 import type { LayerPorts } from './layerMachine.ts';
 import type { Scheduling } from './schedulers.ts';
@@ -204,7 +206,7 @@ export function connect(c: Connection): Connected {
     return edge
       .pipe(
         tap(() => local && counter.sent()),
-        observeOn(scheduler),
+        deliverOn(scheduler),
       )
       .subscribe((m) => {
         if (local) counter.delivered(backlogOf(local, type));
@@ -213,7 +215,7 @@ export function connect(c: Connection): Connected {
   };
   const last = topology.layers.length - 1;
   const links = on(ports.source, layerId(0), 'FORWARD', (batch) => ({ target: layerId(0), type: 'FORWARD', batch, tensor: views[batch % views.length].x }));
-  if (c.incoming) links.add(c.incoming.pipe(observeOn(scheduler)).subscribe(route));
+  if (c.incoming) links.add(c.incoming.pipe(deliverOn(scheduler)).subscribe(route));
 
   const gradientInto = (i: number) => {
     const target = gradientTarget(topology, i), type = topology.layers[i].synthesizer ? 'REFIT' : 'GRADIENT';
