@@ -129,8 +129,9 @@ function runGemm(op: Gemm, m: number, k: number, n: number, alpha: number, beta:
 const ODD = [1, 3, 7, 13, 17, 33, 127];
 // the DNI seed (24-128-64-12, batch 10): forward x·W, weight step xᵀ·d, upstream d·Wᵀ
 const SEED: [number, number, number][] = [[10, 24, 128], [10, 128, 128], [10, 128, 64], [10, 64, 12], [24, 10, 128], [128, 10, 128], [64, 10, 12]];
-// packed path with several k blocks (KC 256), several column blocks (NC 256) and a ragged last panel
-const PACKED: [number, number, number][] = [[37, 300, 261], [64, 513, 520], [35, 257, 9], [256, 256, 256]];
+// packed path with several k blocks (KC 256), several column blocks (NC 256) and a ragged last panel;
+// more rows than one packed block of a transposed A (MC 256), with a row tail
+const PACKED: [number, number, number][] = [[37, 300, 261], [64, 513, 520], [35, 257, 9], [256, 256, 256], [518, 230, 37], [261, 300, 40]];
 const ALPHA_BETA: [number, number][] = [[1, 0], [0.5, 0], [-0.01, 1], [0.7, 0.3], [2, -1.5]];
 
 describe.each(WASMS)('$name backend: GEMMs agree with the typescript backend', (wasm) => {

@@ -44,16 +44,19 @@ const PACK_MIN_B: i32 = 8192; // ... and B is too big to stay in L1 while it is 
 
 let pack: usize = 0; // KC*NC floats of packed B
 let edge: usize = 0; // 4×8 floats for ragged tiles and vector tails
+const MC: i32 = 256; // rows of a transposed A packed at once
+let packA: usize = 0; // MC×KC floats: a transposed A's rows in 4-row panels, k-major within each
 
 /** Floats the host must reserve for `init`. */
 export function scratchFloats(): i32 {
-  return KC * NC + 32;
+  return KC * NC + 32 + MC * KC;
 }
 
 /** Hand over the scratch region (64-byte aligned, `scratchFloats()` long). */
 export function init(scratch: usize): void {
   pack = scratch;
   edge = scratch + <usize>(KC * NC) * 4;
+  packA = edge + 32 * 4;
 }
 
 /** First byte after this module's static data: the host's allocator starts above it. */
@@ -214,6 +217,24 @@ function packB(pb: usize, ldb: i32, trans: bool, kb: i32, kc: i32, jb: i32, nc: 
         v128.store(dst + <usize>p * 32, v128.load(src, 16), 16);
         src += <usize>ldb * 4;
       }
+    } else if (trans && w == 8) {
+      // Bᵀ rows j0..j0+7 hold B's columns: 4×4 blocks transposed in registers, 4 k rows at a time
+      const ld = <usize>ldb * 4, k4 = kc & ~3;
+      for (let p = 0; p < k4; p += 4) {
+        for (let h = 0; h < 2; h++) {
+          const src = pb + (<usize>(j0 + 4 * h) * <usize>ldb + <usize>(kb + p)) * 4, out = dst + <usize>p * 32 + <usize>h * 16;
+          const r0 = v128.load(src), r1 = v128.load(src + ld), r2 = v128.load(src + 2 * ld), r3 = v128.load(src + 3 * ld);
+          const t0 = f32x4.shuffle(r0, r1, 0, 4, 1, 5), t1 = f32x4.shuffle(r0, r1, 2, 6, 3, 7);
+          const t2 = f32x4.shuffle(r2, r3, 0, 4, 1, 5), t3 = f32x4.shuffle(r2, r3, 2, 6, 3, 7);
+          v128.store(out, f32x4.shuffle(t0, t2, 0, 1, 4, 5));
+          v128.store(out + 32, f32x4.shuffle(t0, t2, 2, 3, 6, 7));
+          v128.store(out + 64, f32x4.shuffle(t1, t3, 0, 1, 4, 5));
+          v128.store(out + 96, f32x4.shuffle(t1, t3, 2, 3, 6, 7));
+        }
+      }
+      for (let p = k4; p < kc; p++) {
+        for (let c = 0; c < 8; c++) store<f32>(dst + <usize>p * 32 + <usize>c * 4, load<f32>(pb + (<usize>(j0 + c) * <usize>ldb + <usize>(kb + p)) * 4));
+      }
     } else {
       if (w < 8) memory.fill(dst, 0, <usize>kc * 32);
       for (let c = 0; c < w; c++) {
@@ -244,33 +265,55 @@ function raggedPanel(
   }
 }
 
-/** C = alpha * A·op(B) + beta * C through packed KC×NC blocks of B (k > 0). */
+/**
+ * Pack a transposed A's rows mb..mb+mc (mc a multiple of 4) for k rows kb..kb+kc into 4-row panels:
+ * A(r, p) sits at pa + r*4 + p*aps, so 4 rows are one 16-byte load; panel t at packA + t*kc*16.
+ */
+function packTransposedA(pa: usize, aps: usize, mb: i32, mc: i32, kc: i32): void {
+  for (let t = 0; t < mc; t += 4) {
+    const src = pa + <usize>(mb + t) * 4, dst = packA + <usize>t * <usize>kc * 4;
+    for (let p = 0; p < kc; p++) v128.store(dst + <usize>p * 16, v128.load(src + <usize>p * aps));
+  }
+}
+
+/**
+ * C = alpha * A·op(B) + beta * C through packed KC×NC blocks of B (k > 0). A transposed A (its rows
+ * side by side, `ars` 4) is packed too, MC rows at a time, so its tiles read 16-byte steps.
+ */
 function gemmPacked(
   pa: usize, ars: usize, aps: usize, pb: usize, ldb: i32, transB: bool, pc: usize,
   m: i32, k: i32, n: i32, alpha: f32, beta: f32,
 ): void {
-  const cs = <usize>n * 4, va = f32x4.splat(alpha);
+  const cs = <usize>n * 4, va = f32x4.splat(alpha), transA = ars == 4;
+  const rowBlock = transA ? MC : m;
   for (let kb = 0; kb < k; kb += KC) {
     const kc = min(KC, k - kb);
     // the first k block applies beta; later ones accumulate onto it
     const useBeta = kb > 0 || beta != 0, vb = f32x4.splat(kb > 0 ? 1 : beta);
     const ak = pa + <usize>kb * aps;
-    for (let jb = 0; jb < n; jb += NC) {
-      const nc = min(NC, n - jb);
-      packB(pb, ldb, transB, kb, kc, jb, nc, n);
-      const full = nc & ~7;
-      for (let i = 0; i < m; i += 4) {
-        const ai = ak + <usize>i * ars, ci = pc + <usize>i * cs + <usize>jb * 4, rows = min(4, m - i);
-        for (let q = 0; q < full; q += 8) {
-          const pp = pack + <usize>q * <usize>kc * 4, cq = ci + <usize>q * 4;
-          if (rows == 4) tile8(4, ai, ars, aps, pp, 32, cq, cs, kc, va, vb, useBeta);
-          else if (rows == 3) tile8(3, ai, ars, aps, pp, 32, cq, cs, kc, va, vb, useBeta);
-          else if (rows == 2) tile8(2, ai, ars, aps, pp, 32, cq, cs, kc, va, vb, useBeta);
-          else tile8(1, ai, ars, aps, pp, 32, cq, cs, kc, va, vb, useBeta);
+    for (let mb = 0; mb < m; mb += rowBlock) {
+      const mc = min(rowBlock, m - mb), packed = transA ? mc & ~3 : 0;
+      if (packed > 0) packTransposedA(ak, aps, mb, packed, kc);
+      for (let jb = 0; jb < n; jb += NC) {
+        const nc = min(NC, n - jb);
+        packB(pb, ldb, transB, kb, kc, jb, nc, n);
+        const full = nc & ~7;
+        for (let i = mb; i < mb + mc; i += 4) {
+          const ci = pc + <usize>i * cs + <usize>jb * 4, rows = min(4, mb + mc - i);
+          const inPack = i - mb < packed;
+          const ai = inPack ? packA + <usize>(i - mb) * <usize>kc * 4 : ak + <usize>i * ars, ps = inPack ? 16 : aps;
+          for (let q = 0; q < full; q += 8) {
+            const pp = pack + <usize>q * <usize>kc * 4, cq = ci + <usize>q * 4;
+            if (rows == 4) tile8(4, ai, ars, ps, pp, 32, cq, cs, kc, va, vb, useBeta);
+            else if (rows == 3) tile8(3, ai, ars, ps, pp, 32, cq, cs, kc, va, vb, useBeta);
+            else if (rows == 2) tile8(2, ai, ars, ps, pp, 32, cq, cs, kc, va, vb, useBeta);
+            else tile8(1, ai, ars, ps, pp, 32, cq, cs, kc, va, vb, useBeta);
+          }
         }
-      }
-      if (full < nc) {
-        raggedPanel(ak, ars, aps, pack + <usize>full * <usize>kc * 4, pc + <usize>(jb + full) * 4, cs, m, kc, nc - full, va, vb, useBeta);
+        if (full < nc) {
+          const ai = ak + <usize>mb * ars;
+          raggedPanel(ai, ars, aps, pack + <usize>full * <usize>kc * 4, pc + <usize>mb * cs + <usize>(jb + full) * 4, cs, mc, kc, nc - full, va, vb, useBeta);
+        }
       }
     }
   }
