@@ -14,6 +14,9 @@ export {
 } from './actors/training.ts';
 export { SCHEDULERS, type SchedulerName, type SchedulerOption, type WorkerSchedulerOptions } from './actors/schedulers.ts';
 export { EventLoopScheduler } from './actors/eventLoopScheduler.ts';
+export { Trampoline, deliverOn, type DirectScheduler } from './actors/directScheduler.ts';
+export { compileMachine } from './actors/compiled.ts';
+export { INTERPRETERS, networkMachines, type Interpreter } from './actors/machines.ts';
 export { planStages, pipelineActors, type Stage } from './lib/placement.ts';
 export { readCheckpoint, writeCheckpoint, encodeCheckpoint, decodeCheckpoint, type TrainingState } from './lib/checkpoint.ts';
 export { fit, type FitOptions, type FitResult, type EpochReport } from './actors/fit.ts';
