@@ -166,12 +166,23 @@ export function compileMachine<M extends AnyStateMachine>(machine: M): M {
   compiled.transition = function transition(this: M, snapshot, event, scope) {
     const candidates = snapshot.status === 'active' ? table.get(snapshot.value as string)?.get(event.type) : undefined;
     if (!candidates) return interpret.call(this, snapshot, event, scope);
-    return take(candidates, snapshot, event, scope, root.states[snapshot.value as string].id);
+    return take(candidates, snapshot, event, scope, root);
   } as M['transition'];
   return compiled;
 }
 
-function take(candidates: readonly CompiledTransition[], snapshot: AnyMachineSnapshot, event: EventObject, scope: AnyActorScope, stateId: string) {
+/** The `@xstate.microstep` inspection event xstate's interpreter sends after each microstep. */
+function microstep(scope: AnyActorScope, event: EventObject, snapshot: AnyMachineSnapshot, transitions: unknown[]): void {
+  (scope.system as { _sendInspectionEvent?: (e: object) => void })._sendInspectionEvent?.({
+    type: '@xstate.microstep',
+    actorRef: scope.self,
+    event,
+    snapshot,
+    _transitions: transitions,
+  });
+}
+
+function take(candidates: readonly CompiledTransition[], snapshot: AnyMachineSnapshot, event: EventObject, scope: AnyActorScope, root: NodeShape) {
   const { context } = snapshot;
   for (const t of candidates) {
     const g = t.guard;
@@ -180,6 +191,7 @@ function take(candidates: readonly CompiledTransition[], snapshot: AnyMachineSna
       try {
         passed = g.check({ context, event }, resolveParams(g.params, context, event));
       } catch (err) {
+        const stateId = root.states[snapshot.value as string].id;
         throw new Error(`Unable to evaluate guard ${g.type ? `'${g.type}' ` : ''}in transition for event '${event.type}' in state node '${stateId}':\n${(err as Error).message}`);
       }
       if (!passed) continue;
@@ -193,22 +205,10 @@ function take(candidates: readonly CompiledTransition[], snapshot: AnyMachineSna
       });
     }
     const next = t.target ? ({ ...snapshot, ...t.target } as AnyMachineSnapshot) : snapshot;
-    (scope.system as { _sendInspectionEvent?: (e: object) => void })._sendInspectionEvent?.({
-      type: '@xstate.microstep',
-      actorRef: scope.self,
-      event,
-      snapshot: next,
-      _transitions: [t.definition],
-    });
+    microstep(scope, event, next, [t.definition]);
     return next;
   }
   // no candidate's guard passed: xstate leaves the snapshot as it is
-  (scope.system as { _sendInspectionEvent?: (e: object) => void })._sendInspectionEvent?.({
-    type: '@xstate.microstep',
-    actorRef: scope.self,
-    event,
-    snapshot,
-    _transitions: [],
-  });
+  microstep(scope, event, snapshot, []);
   return snapshot;
 }
