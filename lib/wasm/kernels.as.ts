@@ -402,9 +402,9 @@ function gemmPacked(
   for (let kb = 0; kb < k; kb += KC) {
     const kc = min(KC, k - kb);
     // the first k block applies beta; later ones accumulate onto it
-    const useBeta = kb > 0 || beta != 0, vb = f32x4.splat(kb > 0 ? 1 : beta);
+    const useBeta = kb > 0 || beta != 0, kbBeta: f32 = kb > 0 ? 1 : beta, vb = f32x4.splat(kbBeta);
     tileAlpha = alpha;
-    tileBeta = kb > 0 ? 1 : beta;
+    tileBeta = kbBeta;
     const ak = pa + <usize>kb * aps;
     for (let mb = 0; mb < m; mb += MC) {
       const mc = min(MC, m - mb), packed = mc - mc % PANEL_ROWS;
@@ -417,15 +417,10 @@ function gemmPacked(
           const ci = pc + <usize>i * cs + <usize>jb * 4, pi = packA + <usize>(i - mb) * <usize>kc * 4;
           for (let q = 0; q < full; q += 8) tilePacked(pi, pack + <usize>q * <usize>kc * 4, ci + <usize>q * 4, cs, kc, useBeta);
         }
-        for (let i = mb + packed; i < mb + mc; i += 4) {
-          const ci = pc + <usize>i * cs + <usize>jb * 4, rows = min(4, mb + mc - i), ai = ak + <usize>i * ars;
-          for (let q = 0; q < full; q += 8) {
-            const pp = pack + <usize>q * <usize>kc * 4, cq = ci + <usize>q * 4;
-            if (rows == 4) tile8(4, ai, ars, aps, pp, 32, cq, cs, kc, va, vb, useBeta);
-            else if (rows == 3) tile8(3, ai, ars, aps, pp, 32, cq, cs, kc, va, vb, useBeta);
-            else if (rows == 2) tile8(2, ai, ars, aps, pp, 32, cq, cs, kc, va, vb, useBeta);
-            else tile8(1, ai, ars, aps, pp, 32, cq, cs, kc, va, vb, useBeta);
-          }
+        if (packed < mc) {
+          // the rows past the last panel, 4 at a time, reading A in place
+          const tail = mb + packed, ai = ak + <usize>tail * ars, ci = pc + <usize>tail * cs + <usize>jb * 4;
+          for (let q = 0; q < full; q += 8) strip8(ai, ars, aps, pack + <usize>q * <usize>kc * 4, 32, ci + <usize>q * 4, cs, mc - packed, kc, va, vb, useBeta);
         }
         if (full < nc) {
           raggedPanel(ak + <usize>mb * ars, ars, aps, pack + <usize>full * <usize>kc * 4, pc + <usize>mb * cs + <usize>(jb + full) * 4, cs, mc, kc, nc - full, va, vb, useBeta);
