@@ -7,11 +7,21 @@ import { Rng } from '../lib/rng.ts';
 
 export const REFERENCE_DIR = join(import.meta.dirname, '..', '..', 'shared', 'reference');
 
-export function referenceCases(): { name: string; json: ReferenceCase }[] {
+/** The kinds of reference case: dense chains (no `config.kind`), graphs and recurrent cores. */
+export type CaseKind = 'chain' | 'graph' | 'rnn';
+
+export function caseKind(json: { config?: { kind?: unknown } }): CaseKind {
+  const k = json.config?.kind;
+  return k === 'graph' || k === 'rnn' ? k : 'chain';
+}
+
+/** Every reference case of `kind` (default: the dense chains), by name. */
+export function referenceCases(kind: CaseKind = 'chain'): { name: string; json: ReferenceCase }[] {
   return readdirSync(REFERENCE_DIR)
     .filter((f) => f.endsWith('.json'))
     .sort()
-    .map((f) => ({ name: f.slice(0, -5), json: JSON.parse(readFileSync(join(REFERENCE_DIR, f), 'utf8')) as ReferenceCase }));
+    .map((f) => ({ name: f.slice(0, -5), json: JSON.parse(readFileSync(join(REFERENCE_DIR, f), 'utf8')) as ReferenceCase }))
+    .filter((c) => caseKind(c.json) === kind);
 }
 
 export function randomMatrix(rng: Rng, rows: number, cols: number, scale = 1): Matrix {
