@@ -114,6 +114,7 @@ def random_graph(args):
     """--random-graph SEED [--steps N] [--out FILE | --print]"""
     seed = int(args[args.index('--random-graph') + 1])
     steps = int(args[args.index('--steps') + 1]) if '--steps' in args else 30
+    if steps < 1: sys.exit('--random-graph: --steps must be at least 1')
     case = random_graph_case(seed, steps)
     if '--print' in args:
         print(describe(case['config']))

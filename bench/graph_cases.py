@@ -101,7 +101,7 @@ def random_heads(rng, n_nodes):
     out_at = sorted(set(int(i) for i in rng.choice(n_nodes - 1, n_out - 1, replace=False)) | {n_nodes - 1})
     kind_at = {i: str(rng.choice(list(HEAD_KINDS))) for i in out_at}
     heads = [(kind_at[i], i) for i in out_at]
-    for _ in range(n_heads - n_out):  # more heads than nodes: a second head on some head's node
+    for _ in range(n_heads - n_out):  # more heads than head nodes: a second head on one of them
         i = out_at[int(rng.integers(len(out_at)))]
         heads.append((kind_at[i], i))
     return kind_at, heads
@@ -173,7 +173,6 @@ def random_structure(rng, inputs):
             return nodes, heads
 
 
-
 def random_graph_config(seed, steps=30):
     """A random graph config (structure, interfaces, sizes, rates) and its number of data rows."""
     rng = np.random.default_rng([seed, STRUCTURE_STREAM])
@@ -189,23 +188,26 @@ def random_graph_config(seed, steps=30):
     return cfg, rows
 
 
-def tame(losses, final):
-    """Finite throughout, the loss never above 3 times the largest of its first 4 batches (a batch's
-    loss is noisy; divergence is not), no parameter above 20 in magnitude."""
-    finite = np.isfinite(losses).all() and all(np.isfinite(v).all() for v in final.values())
-    return bool(finite and max(losses) <= 3 * max(losses[:4]) and max(np.abs(v).max() for v in final.values()) <= 20)
+def tame(cfg, x, y, initial, final, losses):
+    """Training that neither diverges nor swings (where float32 drifts from float64): finite, no
+    parameter above 20 in magnitude, and no batch's loss above twice that batch's loss at the
+    initial parameters (the batches differ too much for a comparison with the first batch)."""
+    if not (np.isfinite(losses).all() and all(np.isfinite(v).all() for v in final.values())): return False
+    frozen = dict(cfg, lr=0.0, lr_synthesizer=0.0)
+    at_start = train_graph(frozen, x, y, initial, min(cfg['steps'], len(x) // cfg['batch']))[1]
+    swing = max((l / at_start[t % len(at_start)] for t, l in enumerate(losses)), default=1.0)
+    return bool(swing <= 2 and max(np.abs(v).max() for v in final.values()) <= 20)
 
 
-def random_graph_case(seed, steps=30, backprop_only=False):
+def random_graph_case(seed, steps=30):
     """A complete graph case: config, x, y, initial and the float64 answers.
-    The learning rate is halved until training is tame (see `tame`), so no case diverges."""
+    The learning rate is halved until training is tame (see `tame`)."""
     cfg, rows = random_graph_config(seed, steps)
-    if backprop_only: cfg['interfaces'] = []
     x, y, initial = draw_case_data(cfg, rows)
     validate_graph(cfg, y)
     for _ in range(10):
         final, losses, synthesizer_losses = train_graph(cfg, x, y, initial, steps)
-        if tame(losses, final) and np.isfinite(synthesizer_losses).all(): break
+        if tame(cfg, x, y, initial, final, losses) and np.isfinite(synthesizer_losses).all(): break
         cfg['lr'] /= 2
     else:
         raise ArithmeticError(f'random graph {seed}: not tame even at lr {cfg["lr"]}')
