@@ -103,6 +103,9 @@ def train_case(d, dtype=np.float64):
 
 def check(path, dtype):
     d = json.load(open(path))
+    if d['config'].get('kind') == 'rnn':
+        print(f"{d['case']:12s} skipped: recurrent cases are not implemented here")
+        return
     p, losses, sl = train_case(d, dtype)
     dp = max(float(np.abs(p[k] - np.array(v)).max()) for k, v in d['final'].items())
     rl = max(abs(a - b) / abs(b) for a, b in zip(losses, d['losses']))
