@@ -12,6 +12,8 @@ Modes (run with OPENBLAS_NUM_THREADS=1):
       write a random graph case (answers computed in float64) to CASE.json, or to stdout without --out
   python3 bench/dni_numpy.py --random-graph SEED [--steps N] --print
       print that case's structure, and how far float32 lands from its float64 answers
+  python3 bench/dni_numpy.py --chain-as-graph CHAIN.json --out GRAPH.json
+      write a chain case (answers included) as the graph case it is: nodes layer{i}, head `head`
   python3 bench/dni_numpy.py --selftest
       check the graph code against the reference files, the chain code, float32 and finite
       differences; exits non-zero on a failure
@@ -24,7 +26,7 @@ bench/graph_selftest.py.
 import json, sys, time
 import numpy as np
 from dni_graph_numpy import train_graph
-from graph_cases import describe, random_graph_case
+from graph_cases import chain_as_graph, describe, random_graph_case
 
 ACT = {
     'sigmoid': (lambda z: 1 / (1 + np.exp(-z)), lambda h: h * (1 - h)),
@@ -182,6 +184,9 @@ if __name__ == '__main__':
         sys.exit(1 if selftest(train) else 0)
     if '--random-graph' in args:
         random_graph(args)
+    elif '--chain-as-graph' in args:
+        graph = chain_as_graph(json.load(open(args[args.index('--chain-as-graph') + 1])))
+        json.dump(graph, open(args[args.index('--out') + 1], 'w'))
     elif '--emit' in args:
         d = json.load(open(args[0]))
         p, losses, sl = train_case(d)
