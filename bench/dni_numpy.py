@@ -1,13 +1,35 @@
-"""Plain numpy implementation of the DNI maths in DESIGN.md (sequential order).
+"""Plain numpy implementation of the DNI maths in DESIGN.md (sequential order): chains and graphs.
 
-Used two ways:
-  python3 bench/dni_numpy.py CASE.json [--dtype float32]   -> prints max deviations from the case
-  python3 bench/dni_numpy.py CASE.json --emit OUT.json      -> writes {final, losses, synthesizer_losses}
-  python3 bench/dni_numpy.py --time [--steps N] [--json]   -> time per batch step, seed network, DNI
-It is the numpy side of `npm run bench -- seed`; run it with OPENBLAS_NUM_THREADS=1.
+Modes (run with OPENBLAS_NUM_THREADS=1):
+  python3 bench/dni_numpy.py CASE.json... [--dtype float32]
+      train each case and print its max deviations from the case's answers
+      (parameters absolute, losses relative, synthesizer losses absolute)
+  python3 bench/dni_numpy.py CASE.json --emit OUT.json
+      train the case in float64 and write {final, losses, synthesizer_losses}
+  python3 bench/dni_numpy.py --time [--steps N] [--json]
+      time per batch step of the seed network with DNI (the numpy side of `npm run bench -- seed`)
+  python3 bench/dni_numpy.py --random-graph SEED [--steps N] [--out CASE.json]
+      write a random graph case (answers computed in float64) to CASE.json, or to stdout without --out
+  python3 bench/dni_numpy.py --random-graph FIRST-LAST [--steps N] --out DIR
+      write the cases of seeds FIRST..LAST as DIR/random-graph-SEED.json (one process: python and
+      numpy start once, ~0.2 s, where a case takes ~5 ms)
+  python3 bench/dni_numpy.py --random-graph SEED [--steps N] --print
+      print that case's structure, and how far float32 lands from its float64 answers
+  python3 bench/dni_numpy.py --chain-as-graph CHAIN.json --out GRAPH.json
+      write a chain case (answers included) as the graph case it is: nodes layer{i}, head `head`
+  python3 bench/dni_numpy.py --selftest
+      check the graph code against the reference files, the chain code, float32 and finite
+      differences; exits non-zero on a failure
+
+A case is a graph case when `config.kind == "graph"` (DESIGN.md, "Graphs": bench/dni_graph_numpy.py,
+which shares no code with the chain `train()` below); otherwise it is a chain case (`config.sizes`).
+Random graph cases and chains written as graphs: bench/graph_cases.py; the self-test:
+bench/graph_selftest.py.
 """
-import json, sys, time
+import json, os, sys, time
 import numpy as np
+from dni_graph_numpy import train_graph
+from graph_cases import chain_as_graph, describe, random_graph_case
 
 ACT = {
     'sigmoid': (lambda z: 1 / (1 + np.exp(-z)), lambda h: h * (1 - h)),
@@ -72,13 +94,56 @@ def train(cfg, x, y, params, steps, dtype=np.float64):
     return p, losses, slosses
 
 
+def is_graph(case):
+    return case['config'].get('kind') == 'graph'
+
+
+def train_case(d, dtype=np.float64):
+    """(final, losses, synthesizer_losses) of a chain or graph case."""
+    c = d['config']
+    if is_graph(d):
+        return train_graph(c, d['x'], d['y'], d['initial'], c['steps'], dtype)
+    return train(c, d['x'], d['y'], d['initial'], c['steps'], dtype)
+
+
 def check(path, dtype):
     d = json.load(open(path))
-    p, losses, sl = train(d['config'], d['x'], d['y'], d['initial'], d['config']['steps'], dtype)
+    if d['config'].get('kind') == 'rnn':
+        print(f"{d['case']:12s} skipped: recurrent cases are not implemented here")
+        return
+    p, losses, sl = train_case(d, dtype)
     dp = max(float(np.abs(p[k] - np.array(v)).max()) for k, v in d['final'].items())
     rl = max(abs(a - b) / abs(b) for a, b in zip(losses, d['losses']))
     ds = max(abs(a - b) for a, b in zip(sl, d['synthesizer_losses']))
     print(f"{d['case']:12s} {np.dtype(dtype).name}: max|param diff| {dp:.2e}  max rel loss diff {rl:.2e}  max synth loss diff {ds:.2e}")
+
+
+def random_graph(args):
+    """--random-graph SEED [--steps N] [--out FILE | --print], or --random-graph FIRST-LAST --out DIR"""
+    seeds = args[args.index('--random-graph') + 1]
+    steps = int(args[args.index('--steps') + 1]) if '--steps' in args else 30
+    if steps < 1: sys.exit('--random-graph: --steps must be at least 1')
+    if '-' in seeds:
+        first, last = (int(s) for s in seeds.split('-'))
+        if '--out' not in args: sys.exit('--random-graph FIRST-LAST needs --out DIR')
+        out = args[args.index('--out') + 1]
+        os.makedirs(out, exist_ok=True)
+        for seed in range(first, last + 1):
+            with open(os.path.join(out, f'random-graph-{seed}.json'), 'w') as f: json.dump(random_graph_case(seed, steps), f)
+        return
+    seed = int(seeds)
+    case = random_graph_case(seed, steps)
+    if '--print' in args:
+        print(describe(case['config']))
+        print(f"  rows {len(case['x'])}, losses {case['losses'][0]:.4g} -> {case['losses'][-1]:.4g}")
+        p, losses, sl = train_graph(case['config'], case['x'], case['y'], case['initial'], steps, np.float32)
+        dp = max(float(np.abs(p[k] - np.array(v)).max()) for k, v in case['final'].items())
+        rl = max(abs(a - b) / max(abs(b), 1e-3) for a, b in zip(losses + sl, case['losses'] + case['synthesizer_losses']))
+        print(f'  float32 vs these float64 answers: max|param diff| {dp:.1e}, max rel loss diff {rl:.1e}')
+    elif '--out' in args:
+        with open(args[args.index('--out') + 1], 'w') as f: json.dump(case, f)
+    else:
+        json.dump(case, sys.stdout)
 
 
 def time_seed(steps, dtype):
@@ -126,9 +191,17 @@ if __name__ == '__main__':
             'env': {k: os.environ.get(k) for k in ('OPENBLAS_NUM_THREADS', 'OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE')},
         }))
         sys.exit(0)
-    if '--emit' in args:
+    if args and args[0] == '--selftest':
+        from graph_selftest import selftest
+        sys.exit(1 if selftest(train) else 0)
+    if '--random-graph' in args:
+        random_graph(args)
+    elif '--chain-as-graph' in args:
+        graph = chain_as_graph(json.load(open(args[args.index('--chain-as-graph') + 1])))
+        json.dump(graph, open(args[args.index('--out') + 1], 'w'))
+    elif '--emit' in args:
         d = json.load(open(args[0]))
-        p, losses, sl = train(d['config'], d['x'], d['y'], d['initial'], d['config']['steps'])
+        p, losses, sl = train_case(d)
         out = {'final': {k: v.tolist() for k, v in p.items()}, 'losses': losses, 'synthesizer_losses': sl}
         json.dump(out, open(args[args.index('--emit') + 1], 'w'))
     elif args and args[0] != '--time':
