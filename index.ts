@@ -17,16 +17,41 @@ export { EventLoopScheduler } from './actors/eventLoopScheduler.ts';
 export { Trampoline, deliverOn, type DirectScheduler } from './actors/directScheduler.ts';
 export { compileMachine } from './actors/compiled.ts';
 export { INTERPRETERS, networkMachines, type Interpreter } from './actors/machines.ts';
-export { planStages, pipelineActors, type Stage } from './lib/placement.ts';
+export { planStages, pipelineActors, validatePlan, defaultStageCount, type Stage } from './lib/placement.ts';
 export { readCheckpoint, writeCheckpoint, encodeCheckpoint, decodeCheckpoint, type TrainingState } from './lib/checkpoint.ts';
 export { fit, type FitOptions, type FitResult, type EpochReport } from './actors/fit.ts';
 export { trainerMachine } from './actors/trainerMachine.ts';
+export { stageMachine } from './actors/stageMachine.ts';
 export { layerMachine } from './actors/layerMachine.ts';
 export { synthesizerMachine } from './actors/synthesizerMachine.ts';
 export { headMachine } from './actors/headMachine.ts';
 export { defineTopology, describeSizes, type Topology, type TopologySpec, type LayerSpec, type SynthesizerSpec } from './lib/topology.ts';
+export {
+  defineGraph,
+  describeGraph,
+  graphSpecOf,
+  isGraph,
+  INPUT,
+  LOSSES,
+  MERGES,
+  INTERFACE_KINDS,
+  type Graph,
+  type GraphSpec,
+  type NodeSpec,
+  type HeadSpec,
+  type InterfaceSpec,
+  type SynthesizerOptions,
+  type GraphNode,
+  type GraphHead,
+  type GraphEdge,
+  type GraphSynthesizer,
+  type LabelSet,
+  type Loss,
+  type Merge,
+  type InterfaceKind,
+} from './lib/graph.ts';
 export { type Matrix, zeros, fromArray, fromNested, toNested, release } from './lib/matrix.ts';
-export { type Dataset, batchAt, batchesPerEpoch, oneHot, classesOf, shuffleRows, selectRows } from './lib/data.ts';
+export { type Dataset, type Labels, batchAt, batchesPerEpoch, oneHot, classesOf, shuffleRows, selectRows, labelSet } from './lib/data.ts';
 export { evaluate, type Evaluation } from './lib/evaluate.ts';
 export { type LrSchedule, constantLr, cosineLr, exponentialLr, stepLr, parseLrSchedule, scaleLearningRates } from './lib/lr-schedule.ts';
 export { Optimizer, type OptimizerSpec, type OptimizerConfig, type OptimizerState } from './lib/optimizers.ts';

@@ -13,23 +13,24 @@
  * in the WebAssembly backend's arena, which never grows.
  */
 import type { Dataset } from '../lib/data.ts';
-import { batchesPerEpoch, distrustDataset, shuffleRows, trustDataset, validateDataset } from '../lib/data.ts';
+import { batchesPerEpoch, distrustDataset, labelSets, shuffleRows, trustDataset, validateDataset, zerosLike } from '../lib/data.ts';
 import { TopologyError } from '../lib/errors.ts';
 import { type Evaluation, evaluate } from '../lib/evaluate.ts';
 import { type LrSchedule, scaleLearningRates } from '../lib/lr-schedule.ts';
 import { backend, type KernelBackend } from '../lib/kernels.ts';
-import { type Matrix, release, zeros } from '../lib/matrix.ts';
+import { type Matrix, release } from '../lib/matrix.ts';
 import { type Network, type OptimizerStates, disposeNetwork } from '../lib/network.ts';
 import { type ParameterSet, initParameters } from '../lib/params.ts';
 import { Rng } from '../lib/rng.ts';
-import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
+import type { GraphSpec } from '../lib/graph.ts';
+import type { Topology, TopologySpec } from '../lib/topology.ts';
 import type { TrainingMetrics } from './metrics.ts';
 import type { SchedulerName } from './schedulers.ts';
-import { type TrainingOptions, createTraining } from './training.ts';
+import { type TrainingOptions, createTraining, topologyOf } from './training.ts';
 
 export interface FitOptions {
-  /** a topology from defineTopology, or a spec to validate */
-  topology: Topology | TopologySpec;
+  /** a topology from defineTopology or defineGraph, or a chain or graph spec to validate */
+  topology: Topology | TopologySpec | GraphSpec;
   /** the training rows (a remainder shorter than a batch is left out of each epoch) */
   train: Dataset;
   /** evaluated after every epoch, never trained on */
@@ -91,8 +92,7 @@ export interface FitResult {
  * console.log(evaluate(result.params, result.topology, test).accuracy);
  */
 export async function fit(options: FitOptions): Promise<FitResult> {
-  const t = options.topology;
-  const topology = 'loss' in t && 'labels' in t && t.layers.every((l) => 'index' in l) ? (t as Topology) : defineTopology(t as TopologySpec);
+  const topology = topologyOf(options.topology);
   const { epochs } = options;
   if (!Number.isInteger(epochs) || epochs < 0) throw new TopologyError(`fit: epochs must be an integer >= 0, got ${epochs}`);
   const perEpoch = batchesPerEpoch(options.train, topology.batch);
@@ -103,7 +103,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const kernels = backend();
   // validated once: every epoch's data is these rows (in another order, in a buffer fit alone writes)
   validateDataset(options.train, topology);
-  const order = rng ? { x: zeros(options.train.x.rows, options.train.x.cols), y: zeros(options.train.y.rows, options.train.y.cols) } : null;
+  const order = rng ? zerosLike(options.train) : null;
   const data = order ?? { ...options.train };
   trustDataset(data, topology);
   const initial = options.params ?? initParameters(topology, options.seed ?? 1);
@@ -162,7 +162,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   } finally {
     if (previous) disposeNetwork(previous); // its parameters are the result
     distrustDataset(data);
-    if (order) releaseAll({ x: order.x, y: order.y }, kernels);
+    if (order) releaseAll({ x: order.x, ...Object.fromEntries(labelSets(order).map(([k, m]) => [`y.${k}`, m])) }, kernels);
   }
   return { topology, params, optimizerState, epochs: reports };
 }

@@ -1,23 +1,30 @@
 /**
- * The head as an actor: FORWARD (the last layer's output and the batch's labels) computes the
- * loss and the true gradient `dl/dy_hat`, which goes up to the last layer, or to its
- * synthesizer as the refit target when the last layer is decoupled.
+ * A head as an actor: FORWARD (its node's output) computes the loss against the batch's labels
+ * (read from the data) and the weighted true gradient `weight · dl/dy_hat`, which goes back to the
+ * node (GRADIENT), or to the edge's synthesizer as its refit target (REFIT) when the edge into the
+ * head is decoupled.
  */
 import { setup } from 'xstate';
 import type { Head } from '../lib/head.ts';
 import type { Matrix } from '../lib/matrix.ts';
-import type { Edge, GradientMessage, LossMessage } from './edge.ts';
+import type { Edge, ForwardEvent, LossMessage } from './events.ts';
+import { type Port, send } from './layerMachine.ts';
 
-export type HeadEvent = { type: 'FORWARD'; batch: number; x: Matrix; y: Matrix };
+export type HeadEvent = ForwardEvent;
 
 export interface HeadPorts {
-  readonly gradient: Edge<GradientMessage>;
+  readonly gradient: Port;
   readonly loss: Edge<LossMessage>;
+  readonly done: Edge<number>;
 }
 
 export interface HeadInput {
   head: Head;
+  /** its index in the topology (how its losses are reported) */
+  index: number;
   ports: HeadPorts;
+  /** batch t's labels */
+  labels: (batch: number) => Matrix;
 }
 
 export const headMachine = setup({
@@ -27,10 +34,11 @@ export const headMachine = setup({
     events: {} as HeadEvent,
   },
   actions: {
-    evaluateLoss: ({ context: { head, ports } }, e: HeadEvent) => {
-      const { loss, accuracy, gradient } = head.evaluate(e.batch, e.x, e.y);
-      ports.loss.next({ batch: e.batch, loss, accuracy });
-      ports.gradient.next({ batch: e.batch, g: gradient });
+    evaluateLoss: ({ context: { head, index, ports, labels } }, e: HeadEvent) => {
+      const { loss, accuracy, gradient } = head.evaluate(e.batch, e.x, labels(e.batch));
+      ports.loss.next({ type: 'LOSS', kind: 'head', index, batch: e.batch, loss, accuracy });
+      send(ports.gradient, e.batch, gradient);
+      ports.done.next(e.batch);
     },
   },
 }).createMachine({

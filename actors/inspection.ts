@@ -11,6 +11,7 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
+import type { Topology } from '../lib/topology.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -142,36 +143,65 @@ export function summarizeEvent(event: { type: string }): TraceEventObject {
 }
 
 /**
- * What an actor is, from its context: a layer's sizes and activation, a synthesizer's
- * interface, the head's loss, the trainer's network. Never parameters.
+ * What an actor is, from its context: a layer's sizes, sources and activation, a synthesizer's
+ * edge, a head's loss, a stage's actors, the trainer's graph. Never parameters.
  */
 export function summarizeContext(context: unknown): JsonValue {
   if (context === null || typeof context !== 'object') return summarize(context, 0);
   const c = context as Record<string, any>;
   if (c.layer?.spec) {
     const s = c.layer.spec;
-    return { index: s.index, inputs: s.inputs, units: s.units, activation: s.activation, lr: s.lr, decoupled: s.synthesizer != null };
+    return { id: s.id, index: s.index, inputs: s.inputs, units: s.units, activation: s.activation, merge: s.merge, lr: s.lr, decoupled: s.decoupled };
   }
   if (c.synthesizer?.spec) {
     const s = c.synthesizer.spec;
-    return { layer: s.layer, units: s.units, conditioned: s.conditioned, delay: s.delay, lr: s.lr };
+    return { name: s.name, from: s.from, units: s.units, conditioned: s.conditioned, delay: s.delay, lr: s.lr };
   }
-  if (c.head?.topology) {
-    const t = c.head.topology;
-    return { loss: t.loss, labels: t.labels, batch: t.batch };
+  if (c.head?.spec) {
+    const s = c.head.spec;
+    return { id: s.id, node: s.node, loss: s.loss, labels: s.labels, width: s.width, weight: s.weight };
   }
+  if (c.stage?.actors && c.routes) return { stage: c.stage.index, actors: [...c.stage.actors] };
   if (c.network?.topology) {
-    const t = c.network.topology;
+    const t = c.network.topology as Topology;
     return {
-      sizes: [t.inputs, ...t.layers.map((l: { units: number }) => l.units)],
-      activations: t.layers.map((l: { activation: string }) => l.activation),
-      decoupled: t.layers.map((l: { synthesizer: unknown }) => l.synthesizer != null),
+      ...(t.naming === 'chain'
+        ? {
+            sizes: [t.inputs, ...t.nodes.map((n) => n.units)],
+            activations: t.nodes.map((n) => n.activation),
+            decoupled: t.nodes.map((n) => n.decoupled),
+          }
+        : {}),
+      graph: graphSummary(t),
       batch: t.batch,
       steps: summarize(c.steps, 0),
       scheduler: summarize(c.scheduling?.name ?? null, 0),
     };
   }
   return summarize(context, 2);
+}
+
+/** A graph as the inspector draws it: its actors and the edges between them (by actor name). */
+export function graphSummary(t: Topology): { [key: string]: JsonValue } {
+  return {
+    inputs: t.inputs,
+    nodes: t.nodes.map((n) => ({
+      actor: n.actor,
+      id: n.id,
+      units: n.units,
+      activation: n.activation,
+      merge: n.merge,
+      sources: n.sources.map((s) => (s.node < 0 ? 'input' : t.nodes[s.node].actor)),
+      decoupled: n.decoupled,
+    })),
+    heads: t.heads.map((h) => ({ actor: h.actor, id: h.id, node: t.nodes[h.node].actor, loss: h.loss, weight: h.weight })),
+    edges: t.edges.map((e) => ({
+      from: t.nodes[e.from].actor,
+      to: e.toNode >= 0 ? t.nodes[e.toNode].actor : t.heads[e.toHead].actor,
+      synthesizer: e.synthesizer >= 0 ? t.synthesizers[e.synthesizer].actor : null,
+      conditioned: e.synthesizer >= 0 ? t.synthesizers[e.synthesizer].conditioned : false,
+    })),
+  };
 }
 
 function batchOf(event: unknown): number | null {
@@ -294,6 +324,28 @@ export function traceObserver(emit: (line: TraceEvent) => void, options: TraceOp
  */
 export function createTraceRelay(post: (line: TraceEvent) => void, options: TraceOptions = {}): (e: InspectionEvent) => void {
   return traceObserver(post, options);
+}
+
+/**
+ * A worker's inspection observer: each event becomes a trace line at once (no live tensors),
+ * posted in batches once per turn of the event loop; `flush()` posts what waits now.
+ */
+export function relayInspection(post: (events: TraceEvent[]) => void, thread: string): ((e: InspectionEvent) => void) & { flush(): void } {
+  let pending: TraceEvent[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (pending.length) post(pending);
+    pending = [];
+  };
+  const observer = createTraceRelay((line) => {
+    pending.push(line);
+    if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
+  }, { thread });
+  return Object.assign(observer, { flush });
 }
 
 /**

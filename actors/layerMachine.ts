@@ -1,54 +1,146 @@
 /**
- * A dense layer as an actor. FORWARD computes h and sends it down (and to its synthesizer);
- * SYNTHETIC_GRADIENT (decoupled) or GRADIENT (backprop) applies the update and sends `g_x`
- * upstream. A layer applies its update for batch t before its forward of batch t+1: a FORWARD
- * that arrives while the layer awaits a gradient is deferred. For a backprop layer that wait is
- * the update lock DNI removes.
+ * A graph node (a dense layer) as an actor. FORWARD brings batch t's input from one source; once
+ * every source's is in (and the layer has applied its update for batch t-1), the layer computes h
+ * and sends it down every outgoing edge (and to the edge's synthesizer where it is decoupled).
+ * GRADIENT (a consumer's share, on a backprop edge) and SYNTHETIC_GRADIENT (a synthesizer's
+ * prediction, on a decoupled edge) bring the gradient of each outgoing edge; once every edge's is
+ * in, the layer applies its update and sends each source its share of `d Wᵀ`. A layer applies
+ * its update for batch t before its forward of batch t+1: inputs of later batches wait in its
+ * inbox. For a layer with a backprop edge that wait is the update lock DNI removes; a layer whose
+ * every edge is decoupled never waits for anything above it.
  *
- *   ready ──FORWARD──▶ awaitingSyntheticGradient ──SYNTHETIC_GRADIENT──▶ ready   (decoupled)
- *   ready ──FORWARD──▶ awaitingGradient ──GRADIENT──▶ ready                      (backprop)
- *   (with a FORWARD deferred, the update is followed by that forward, and the layer keeps waiting)
+ *   ready ──FORWARD (inputs complete)──▶ awaitingSyntheticGradient ──SYNTHETIC_GRADIENT (all in)──▶ ready   (decoupled)
+ *   ready ──FORWARD (inputs complete)──▶ awaitingGradient ──GRADIENT | SYNTHETIC_GRADIENT (all in)──▶ ready
+ *   (with the next batch's inputs complete, the update is followed by that forward, and the layer keeps waiting)
  */
 import { setup } from 'xstate';
 import type { DenseLayer } from '../lib/dense.ts';
 import type { Matrix } from '../lib/matrix.ts';
-import type { ActivationMessage, Edge, GradientMessage } from './edge.ts';
+import { type Edge, type ForwardEvent, type GradientEvent, type LayerEvent, type NetworkEvent, type Route, type SyntheticGradientEvent, eventOf } from './events.ts';
 
-export type ForwardEvent = { type: 'FORWARD'; batch: number; x: Matrix };
-export type LayerEvent =
-  | ForwardEvent
-  | { type: 'SYNTHETIC_GRADIENT'; batch: number; g: Matrix }
-  | { type: 'GRADIENT'; batch: number; g: Matrix };
+export type { ForwardEvent, GradientEvent, LayerEvent, SyntheticGradientEvent } from './events.ts';
+
+/** An outgoing route and the edge that carries it. */
+export interface Port {
+  readonly route: Route;
+  readonly edge: Edge<NetworkEvent>;
+}
+
+/** Send `tensor` for `batch` on a port, as the receiving actor's event. */
+export function send(port: Port, batch: number, tensor: Matrix): void {
+  port.edge.next(eventOf(port.route, batch, tensor));
+}
 
 export interface LayerPorts {
-  /** h to the next layer (or the head) and to this layer's synthesizer */
-  readonly output: Edge<ActivationMessage>;
-  /** g_x to the layer below, or to its synthesizer as a refit target; null for the first layer */
-  readonly upstream: Edge<GradientMessage> | null;
+  /** h to each consumer (FORWARD) and each decoupled edge's synthesizer (PREDICT), edge by edge */
+  readonly outputs: readonly Port[];
+  /** per source: its share of `d Wᵀ` (GRADIENT, or REFIT to the edge's synthesizer); null for the data's x */
+  readonly upstream: readonly (Port | null)[];
   /** the batch whose update was just applied */
-  readonly updated: Edge<number>;
+  readonly done: Edge<number>;
 }
 
 export interface LayerInput {
   layer: DenseLayer;
   ports: LayerPorts;
+  /** how many batches its inputs can run ahead (the network's ring depth) */
+  depth: number;
+  /** the first batch it will see (a resumed training's step) */
+  firstBatch: number;
 }
 
-export interface LayerContext extends LayerInput {
+/**
+ * Inputs of batches the layer has not forwarded yet, by source: a ring of `depth` batches (a
+ * source runs at most delay + 2 batches ahead, see ring.ts).
+ */
+export class Inbox {
+  private readonly batches: Int32Array;
+  private readonly counts: Int32Array;
+  private readonly tensors: (Matrix | null)[][];
+  /** inputs waiting per source (for the queue gauge) */
+  private readonly waitingBySource: Int32Array;
+
+  constructor(
+    readonly sources: number,
+    readonly depth: number,
+  ) {
+    this.batches = new Int32Array(depth).fill(-1);
+    this.counts = new Int32Array(depth);
+    this.tensors = Array.from({ length: depth }, () => new Array<Matrix | null>(sources).fill(null));
+    this.waitingBySource = new Int32Array(sources);
+  }
+
+  put(e: ForwardEvent): void {
+    const i = e.batch % this.depth;
+    if (this.batches[i] !== e.batch) {
+      if (this.counts[i] !== 0) throw new Error(`inbox: batch ${e.batch} arrived while batch ${this.batches[i]}'s inputs still wait (more than ${this.depth} batches ahead)`);
+      this.batches[i] = e.batch;
+    }
+    if (this.tensors[i][e.slot]) throw new Error(`inbox: a second input ${e.slot} for batch ${e.batch}`);
+    this.tensors[i][e.slot] = e.x;
+    this.counts[i]++;
+    this.waitingBySource[e.slot]++;
+  }
+
+  /** Whether every source's input for `batch` is in (counting `arriving`, about to be put, as in). */
+  complete(batch: number, arriving: ForwardEvent | null = null): boolean {
+    const i = batch % this.depth;
+    const have = this.batches[i] === batch ? this.counts[i] : 0;
+    return have + (arriving && arriving.batch === batch ? 1 : 0) === this.sources;
+  }
+
+  /** Take batch `batch`'s inputs out (the array is reused: use it at once). */
+  take(batch: number): readonly Matrix[] {
+    const i = batch % this.depth, out = this.tensors[i];
+    this.taken.length = 0;
+    for (let s = 0; s < this.sources; s++) {
+      this.taken.push(out[s]!);
+      out[s] = null;
+      this.waitingBySource[s]--;
+    }
+    this.counts[i] = 0;
+    this.batches[i] = -1;
+    return this.taken;
+  }
+
+  /** Inputs from source `slot` that wait. */
+  waiting(slot: number): number {
+    return this.waitingBySource[slot];
+  }
+
+  private readonly taken: Matrix[] = [];
+}
+
+export interface LayerContext {
+  readonly layer: DenseLayer;
+  readonly ports: LayerPorts;
   readonly decoupled: boolean;
-  /** FORWARD events that arrived while awaiting a gradient, oldest first */
-  readonly deferred: ForwardEvent[];
+  readonly inbox: Inbox;
+  /** the next batch to forward, and the gradients of the batch in flight (by output edge) */
+  readonly progress: { next: number; arrived: number };
+  readonly gradients: Matrix[];
 }
 
-function forward({ layer, ports }: LayerContext, e: ForwardEvent): void {
-  ports.output.next({ batch: e.batch, h: layer.forward(e.batch, e.x) });
+/** Forward batch `progress.next`, whose inputs are all in the inbox. */
+function forward(c: LayerContext): void {
+  const batch = c.progress.next++;
+  const h = c.layer.forward(batch, c.inbox.take(batch));
+  for (const p of c.ports.outputs) send(p, batch, h);
 }
 
-function update({ layer, ports }: LayerContext, e: { batch: number; g: Matrix }): void {
-  const gx = layer.update(e.batch, e.g, ports.upstream !== null);
-  if (gx && ports.upstream) ports.upstream.next({ batch: e.batch, g: gx });
-  ports.updated.next(e.batch);
+function update(c: LayerContext, e: GradientEvent | SyntheticGradientEvent): void {
+  c.gradients[e.slot] = e.g;
+  c.progress.arrived = 0;
+  const shares = c.layer.update(e.batch, c.gradients);
+  const up = c.ports.upstream;
+  for (let s = 0; s < up.length; s++) {
+    const p = up[s];
+    if (p) send(p, e.batch, shares[s]!);
+  }
+  c.ports.done.next(e.batch);
 }
+
+type GradientIn = GradientEvent | SyntheticGradientEvent;
 
 export const layerMachine = setup({
   types: {
@@ -57,46 +149,73 @@ export const layerMachine = setup({
     events: {} as LayerEvent,
   },
   actions: {
-    forward: ({ context }, e: ForwardEvent) => forward(context, e),
-    forwardDeferred: ({ context }) => forward(context, context.deferred.shift()!),
-    deferForward: ({ context }, e: ForwardEvent) => void context.deferred.push(e),
-    applySyntheticGradient: ({ context }, e: { batch: number; g: Matrix }) => update(context, e),
-    applyGradient: ({ context }, e: { batch: number; g: Matrix }) => update(context, e),
+    forward: ({ context }, e: ForwardEvent) => {
+      context.inbox.put(e);
+      forward(context);
+    },
+    forwardNext: ({ context }) => forward(context),
+    keepInput: ({ context }, e: ForwardEvent) => context.inbox.put(e),
+    keepGradient: ({ context }, e: GradientIn) => {
+      context.gradients[e.slot] = e.g;
+      context.progress.arrived++;
+    },
+    applyGradient: ({ context }, e: GradientIn) => update(context, e),
   },
   guards: {
-    isDecoupled: ({ context }) => context.decoupled,
-    hasDeferredForward: ({ context }) => context.deferred.length > 0,
+    /** this input completes the next batch's, and every edge out of the layer is decoupled */
+    completesInputsDecoupled: ({ context: c }, e: ForwardEvent) => c.decoupled && e.batch === c.progress.next && c.inbox.complete(e.batch, e),
+    completesInputs: ({ context: c }, e: ForwardEvent) => e.batch === c.progress.next && c.inbox.complete(e.batch, e),
+    /** this gradient is the last one of the batch in flight, and the next batch's inputs are all in */
+    completesGradientNextReady: ({ context: c }) => c.progress.arrived + 1 === c.gradients.length && c.inbox.complete(c.progress.next),
+    completesGradient: ({ context: c }) => c.progress.arrived + 1 === c.gradients.length,
   },
 }).createMachine({
   id: 'layer',
-  context: ({ input }) => ({ ...input, decoupled: input.layer.spec.synthesizer !== null, deferred: [] }),
+  context: ({ input }) => {
+    const spec = input.layer.spec;
+    return {
+      ...input,
+      decoupled: spec.decoupled,
+      inbox: new Inbox(spec.sources.length, input.depth),
+      progress: { next: input.firstBatch, arrived: 0 },
+      gradients: new Array<Matrix>(spec.outputs.length),
+    };
+  },
   initial: 'ready',
   states: {
     ready: {
       on: {
         FORWARD: [
-          { guard: 'isDecoupled', target: 'awaitingSyntheticGradient', actions: { type: 'forward', params: ({ event }) => event } },
-          { target: 'awaitingGradient', actions: { type: 'forward', params: ({ event }) => event } },
+          { guard: { type: 'completesInputsDecoupled', params: ({ event }) => event }, target: 'awaitingSyntheticGradient', actions: { type: 'forward', params: ({ event }) => event } },
+          { guard: { type: 'completesInputs', params: ({ event }) => event }, target: 'awaitingGradient', actions: { type: 'forward', params: ({ event }) => event } },
+          { actions: { type: 'keepInput', params: ({ event }) => event } },
         ],
       },
     },
     awaitingSyntheticGradient: {
       on: {
-        // with a deferred FORWARD waiting, apply the update and go straight on to that batch
+        // with the next batch's inputs waiting, apply the update and go straight on to that batch
         SYNTHETIC_GRADIENT: [
-          { guard: 'hasDeferredForward', actions: [{ type: 'applySyntheticGradient', params: ({ event }) => event }, 'forwardDeferred'] },
-          { target: 'ready', actions: { type: 'applySyntheticGradient', params: ({ event }) => event } },
+          { guard: 'completesGradientNextReady', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardNext'] },
+          { guard: 'completesGradient', target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
+          { actions: { type: 'keepGradient', params: ({ event }) => event } },
         ],
-        FORWARD: { actions: { type: 'deferForward', params: ({ event }) => event } },
+        FORWARD: { actions: { type: 'keepInput', params: ({ event }) => event } },
       },
     },
     awaitingGradient: {
       on: {
         GRADIENT: [
-          { guard: 'hasDeferredForward', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardDeferred'] },
-          { target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
+          { guard: 'completesGradientNextReady', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardNext'] },
+          { guard: 'completesGradient', target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
+          { actions: { type: 'keepGradient', params: ({ event }) => event } },
         ],
-        FORWARD: { actions: { type: 'deferForward', params: ({ event }) => event } },
+        SYNTHETIC_GRADIENT: [
+          { guard: 'completesGradientNextReady', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardNext'] },
+          { guard: 'completesGradient', target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
+          { actions: { type: 'keepGradient', params: ({ event }) => event } },
+        ],
+        FORWARD: { actions: { type: 'keepInput', params: ({ event }) => event } },
       },
     },
   },

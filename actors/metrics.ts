@@ -6,21 +6,25 @@
  * Nothing here runs until someone subscribes: the cosine taps on the edges are made by the
  * subscription and removed with it, so an unobserved training computes no cosine at all.
  */
-import { Observable, type Subscribable, Subscription, defer, share } from 'rxjs';
+import { Observable, Subscription, defer, share } from 'rxjs';
+import type { Actor } from 'xstate';
+import type { GraphSynthesizer } from '../lib/graph.ts';
 import type { StepMetrics } from '../lib/history.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { cosine, trueGradientInterfaces } from '../lib/metrics.ts';
 import type { Topology } from '../lib/topology.ts';
-import type { NetworkPorts } from './wiring.ts';
+import { type Edge, type NetworkEvent, routesOf, tensorOf } from './events.ts';
+import type { trainerMachine } from './trainerMachine.ts';
 
 export interface TrainingMetrics extends StepMetrics {
   /**
-   * `cos(g_hat, g)` over the whole batch, keyed by layer index, for each interface whose
-   * synthesizer is refitted toward the true gradient (see {@link trueGradientInterfaces}: the
-   * topmost interface only; bootstrapped interfaces below it never see a true gradient).
-   * Empty without such an interface. 0 when either gradient is all zeros.
+   * `cos(g_hat, g)` over the whole batch, keyed by synthesizer name (a chain's: the layer index,
+   * so `cosine[1]`; a graph's: `'trunk>a'`), for each interface whose synthesizer is refitted
+   * toward the true gradient (see {@link trueGradientInterfaces}; bootstrapped interfaces never
+   * see a true gradient). Empty without such an interface, and under the worker scheduler. 0 when
+   * either gradient is all zeros.
    */
-  readonly cosine: Readonly<Record<number, number>>;
+  readonly cosine: Readonly<Record<string, number>>;
   /** steps finished per second over the last (up to) 16 steps; for the first, since batch 0 entered */
   readonly stepsPerSecond: number;
 }
@@ -39,7 +43,7 @@ class StepReport implements TrainingMetrics {
   readonly synthesizerLoss: number;
   constructor(
     m: StepMetrics,
-    readonly cosine: Readonly<Record<number, number>>,
+    readonly cosine: Readonly<Record<string, number>>,
     readonly stepsPerSecond: number,
   ) {
     this.batch = m.batch;
@@ -52,66 +56,68 @@ class StepReport implements TrainingMetrics {
 const COSINE_RING = 64;
 
 /**
- * The metrics stream of a network's ports, ending when `end` (the root actor) completes. Shared:
- * every subscriber sees the same values, and the taps live while at least one subscription does.
+ * The metrics stream of a training's root actor, ending when it completes. Shared: every
+ * subscriber sees the same values, and the cosine taps live while at least one subscription does.
  *
  * @example
  * const training = createTraining({ topology, data, steps: 300 });
  * training.metrics$.subscribe((m) => console.log(m.batch, m.loss, m.cosine[1], m.stepsPerSecond));
  * await training.run();
  */
-export function trainingMetrics(topology: Topology, ports: NetworkPorts, end?: Subscribable<unknown>): Observable<TrainingMetrics> {
+export function trainingMetrics(topology: Topology, trainer: Actor<typeof trainerMachine>): Observable<TrainingMetrics> {
   return defer(() => {
     const taps = new Subscription();
-    const cosines = trueGradientInterfaces(topology).map((i) => ({
-      layer: i,
-      ...tapCosine(taps, ports, topology, i),
-    }));
-
-    let started = performance.now();
+    const context = trainer.getSnapshot().context;
+    // the edges of a stage in this thread (none with worker stages)
+    const local = (context.stages[0]?.getSnapshot() as { context?: { edges?: ReadonlyMap<string, Edge<NetworkEvent>> } } | undefined)?.context?.edges;
+    const cosines = local ? trueGradientInterfaces(topology).map((s) => ({ name: s.name, ...tapCosine(taps, local, topology, s) })) : [];
+    const started = performance.now();
     const finished = new Float64Array(RATE_WINDOW);
     let count = 0;
-    taps.add(ports.source.subscribe((t) => t === 0 && count === 0 && (started = performance.now())));
 
     return new Observable<TrainingMetrics>((subscriber) => {
       subscriber.add(taps);
-      // the stream ends with the training (the root actor's completion)
-      if (end) subscriber.add(end.subscribe({ complete: () => subscriber.complete(), error: (e) => subscriber.error(e) }));
       subscriber.add(
-        ports.metrics.subscribe((m) => {
-          const now = performance.now();
-          const full = count >= RATE_WINDOW;
-          const since = full ? finished[count % RATE_WINDOW] : started;
-          const stepsPerSecond = ((full ? RATE_WINDOW : count + 1) * 1000) / Math.max(now - since, 1e-6);
-          finished[count++ % RATE_WINDOW] = now;
-          const cosine: Record<number, number> = {};
-          for (const c of cosines) {
-            const v = c.take(m.batch);
-            if (v !== undefined) cosine[c.layer] = v;
-          }
-          subscriber.next(new StepReport(m, cosine, stepsPerSecond));
+        context.metrics.subscribe({
+          next: (m) => {
+            const now = performance.now();
+            const full = count >= RATE_WINDOW;
+            const since = full ? finished[count % RATE_WINDOW] : Math.max(started, context.clock.started);
+            const stepsPerSecond = ((full ? RATE_WINDOW : count + 1) * 1000) / Math.max(now - since, 1e-6);
+            finished[count++ % RATE_WINDOW] = now;
+            const cosine: Record<string, number> = {};
+            for (const c of cosines) {
+              const v = c.take(m.batch);
+              if (v !== undefined) cosine[c.name] = v;
+            }
+            subscriber.next(new StepReport(m, cosine, stepsPerSecond));
+          },
+          complete: () => subscriber.complete(),
         }),
       );
+      // the stream ends with the training, however it ends (run() says how)
+      subscriber.add(trainer.subscribe({ complete: () => subscriber.complete(), error: () => subscriber.complete() }));
     });
   }).pipe(share());
 }
 
 /**
- * Watch interface i's predictions and targets as they are sent, and take the cosine as soon as
+ * Watch an interface's predictions and targets as they are sent, and take the cosine as soon as
  * batch t has both, from the live buffers, without copying. Either may come first (a decoupled
- * last layer's target leaves the head before its synthesizer has predicted). Both are still
- * intact then: the synthesizer cannot predict t + delay + 1 before it has received target t,
- * and a sender's ring slot outlives the batches in flight.
+ * edge into a head gets its target before its synthesizer has predicted). Both are still intact
+ * then: the synthesizer cannot predict t + delay + 1 before it has received target t, and a
+ * sender's ring slot outlives the batches in flight.
  */
-function tapCosine(taps: Subscription, ports: NetworkPorts, topology: Topology, i: number) {
-  const depth = topology.layers[i].synthesizer!.delay + 3;
+function tapCosine(taps: Subscription, edges: ReadonlyMap<string, Edge<NetworkEvent>>, topology: Topology, s: GraphSynthesizer) {
+  const depth = s.delay + 3;
   const predictions: (Matrix | null)[] = new Array(depth).fill(null);
   const targets: (Matrix | null)[] = new Array(depth).fill(null);
   const batches = new Int32Array(depth).fill(-1);
   const values = new Float64Array(COSINE_RING);
   const known = new Int32Array(COSINE_RING).fill(-1);
-  const last = topology.layers.length - 1;
-  const targetEdge = i === last ? ports.head.gradient : ports.layers[i + 1].upstream!;
+  const routes = routesOf(topology);
+  const predictionEdge = edges.get(routes.find((r) => r.type === 'SYNTHETIC_GRADIENT' && r.source === s.actor)!.key);
+  const targetEdge = edges.get(routes.find((r) => r.type === 'REFIT' && r.target === s.actor)!.key);
 
   const arrive = (batch: number, g: Matrix, mine: (Matrix | null)[], other: (Matrix | null)[]) => {
     const k = batch % depth;
@@ -126,8 +132,10 @@ function tapCosine(taps: Subscription, ports: NetworkPorts, topology: Topology, 
     known[batch % COSINE_RING] = batch;
     predictions[k] = targets[k] = null;
   };
-  taps.add(ports.synthesizers[i]!.prediction.subscribe((m) => arrive(m.batch, m.g, predictions, targets)));
-  taps.add(targetEdge.subscribe((m) => arrive(m.batch, m.g, targets, predictions)));
+  if (predictionEdge && targetEdge) {
+    taps.add(predictionEdge.subscribe((e) => arrive(e.batch, tensorOf(e), predictions, targets)));
+    taps.add(targetEdge.subscribe((e) => arrive(e.batch, tensorOf(e), targets, predictions)));
+  }
   return {
     take(batch: number): number | undefined {
       return known[batch % COSINE_RING] === batch ? values[batch % COSINE_RING] : undefined;

@@ -1,89 +1,282 @@
 /**
- * A pipeline stage: the root actor inside a worker thread. It spawns the stage's share of the
- * layers, synthesizers and head (same machines, same systemIds as in one thread), connects them
- * to each other and, through a {@link StageLink}, to the neighbouring stages, and reports losses,
- * the end of its batches and its drained parameters to the trainer on the main thread.
+ * A stage: a set of the network's actors that run in one thread, and everything that connects
+ * them. The trainer always trains through stages: in one thread there is one stage holding every
+ * actor and no link; with the worker scheduler each worker thread runs one stage, linked to the
+ * others. Either way the stage
+ *
+ * - spawns its layers, synthesizers and heads (systemIds `layer:…`, `synthesizer:…`, `head…`);
+ * - makes an rxjs {@link Edge} for every route its actors send on, each carrying the receiving
+ *   actor's events, observed on the scheduler (`deliverOn`) when the target lives here, or handed
+ *   to the {@link StageLink} when it lives on another stage (events from other stages come in on
+ *   the link, observed on the same scheduler);
+ * - feeds its layers that read the data, batch by batch, as far as the trainer allows
+ *   (`ALLOW`): pipelined, batch t+1 once those layers have applied their update for batch t;
+ *   otherwise once batch t is finished here;
+ * - reports every loss and every batch its actors are all done with (`STEP_FINISHED`): the one
+ *   stream that drives the trainer's metrics, checkpoint cuts and end.
  *
  *   idle ──START──▶ running ──DRAIN──▶ draining ──(its synthesizers drained)──▶ drained
+ *   running: ALLOW (feed further), CAPTURE (report the state at a cut)
  *   any child error ──▶ failed
  */
-import { Subscription } from 'rxjs';
-import { type AnyActorRef, assign, setup } from 'xstate';
-import type { Dataset } from '../lib/data.ts';
-import type { Network } from '../lib/network.ts';
+import { Subscription, tap } from 'rxjs';
+import { type AnyActorRef, setup } from 'xstate';
+import { captureNetworkState } from '../lib/checkpoint.ts';
+import { type Dataset, batchSource } from '../lib/data.ts';
+import type { Matrix } from '../lib/matrix.ts';
+import { type Network, ringDepth } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
-import type { LossMessage } from './edge.ts';
+import { deliverOn } from './directScheduler.ts';
+import { DATA, Edge, type LossMessage, type NetworkEvent, type Route, routesOf } from './events.ts';
+import type { HeadInput } from './headMachine.ts';
+import { type LayerInput, type Port, send } from './layerMachine.ts';
 import { networkMachines } from './machines.ts';
+import { QueueGauge } from './queueGauge.ts';
 import type { Scheduling } from './schedulers.ts';
-import { spawnNetworkActors } from './spawn.ts';
-import type { StageLink } from './transport.ts';
-import { type NetworkPorts, QueueGauge, connect, createPorts } from './wiring.ts';
-
-/** What a stage tells the trainer. */
-export type StageReport =
-  | { kind: 'loss'; source: 'head' | number; message: LossMessage }
-  | { kind: 'finished' }
-  | { kind: 'drained'; queues: Record<string, number> }
-  | { kind: 'failed'; error: unknown }
-  | { kind: 'cut'; step: number };
+import type { StageCommand, StageReport } from './stageProtocol.ts';
+import type { StageLink } from './stageLink.ts';
+import type { SynthesizerInput } from './synthesizerMachine.ts';
 
 export interface StageInput {
+  stage: Stage;
   network: Network;
   data: Dataset;
   steps: number;
-  /** the first batch to train */
+  /** the first batch to train (a resumed training's step) */
   firstBatch: number;
-  /** checkpoint cuts: before these batches, the stage reports `cut` once its actors finished the batch before */
-  cuts: readonly number[];
-  stage: Stage;
   scheduling: Scheduling;
-  link: StageLink;
+  /** to the other stages; null when this stage holds every actor */
+  link: StageLink | null;
   report: (r: StageReport) => void;
+  /** the share of the training this stage's thread was busy (worker stages) */
+  utilization?: () => number;
+}
+
+/**
+ * Which batch enters next: as far as the trainer allows, and (pipelined) once the stage's layers
+ * that read the data have applied their update for the batch before, or (not pipelined) once the
+ * batch before is finished here.
+ */
+export class Feeder {
+  private next: number;
+  private allowed = -1;
+  private finished: number;
+  /** per layer that reads the data: the last batch it applied its update for */
+  private readonly updated: Int32Array;
+
+  constructor(
+    private readonly first: number,
+    private readonly steps: number,
+    private readonly pipelined: boolean,
+    readers: number,
+    private readonly emit: (batch: number) => void,
+  ) {
+    this.next = first;
+    this.finished = first - 1;
+    this.updated = new Int32Array(readers).fill(first - 1);
+  }
+
+  allow(through: number): void {
+    if (through > this.allowed) this.allowed = through;
+    this.pump();
+  }
+
+  /** reader k applied its update for `batch` */
+  readerUpdated(k: number, batch: number): void {
+    this.updated[k] = batch;
+    if (this.pipelined) this.pump();
+  }
+
+  stepFinished(batch: number): void {
+    this.finished = batch;
+    if (!this.pipelined) this.pump();
+  }
+
+  private pump(): void {
+    if (this.updated.length === 0) return;
+    while (this.next < this.steps && this.next <= this.allowed && this.ready(this.next)) this.emit(this.next++);
+  }
+
+  private ready(t: number): boolean {
+    if (t === this.first) return true;
+    if (!this.pipelined) return this.finished >= t - 1;
+    for (let k = 0; k < this.updated.length; k++) if (this.updated[k] < t - 1) return false;
+    return true;
+  }
+}
+
+/** Counts, per batch, the actors done with it; calls `finished` in batch order once all are. */
+export class StepCounter {
+  private readonly batches: Int32Array;
+  private readonly counts: Int32Array;
+
+  constructor(
+    private readonly expected: number,
+    depth: number,
+    private readonly finished: (batch: number) => void,
+  ) {
+    this.batches = new Int32Array(depth).fill(-1);
+    this.counts = new Int32Array(depth);
+  }
+
+  done(batch: number): void {
+    const i = batch % this.batches.length;
+    if (this.batches[i] !== batch) {
+      if (this.counts[i] !== 0) throw new Error(`stage: batch ${batch} finished somewhere while batch ${this.batches[i]} is not finished everywhere here`);
+      this.batches[i] = batch;
+    }
+    if (++this.counts[i] === this.expected) {
+      this.counts[i] = 0;
+      this.batches[i] = -1;
+      this.finished(batch);
+    }
+  }
 }
 
 interface StageContext extends StageInput {
-  readonly ports: NetworkPorts;
+  readonly routes: readonly Route[];
+  /** the edge of every route whose source lives here (the data's included), by route key */
+  readonly edges: ReadonlyMap<string, Edge<NetworkEvent>>;
+  readonly losses: Edge<LossMessage>;
+  /** each actor's "done with batch t" */
+  readonly done: ReadonlyMap<string, Edge<number>>;
+  /** the actors that live here, by systemId */
   readonly actors: ReadonlyMap<string, AnyActorRef>;
   readonly synthesizers: readonly AnyActorRef[];
   readonly links: Subscription;
   readonly gauge: QueueGauge;
-  /** feeds the batch held back at a cut */
-  readonly control: { resume: (step: number) => void };
+  readonly feeder: Feeder;
   drained: number;
 }
 
-export type StageEvent =
-  | { type: 'START' }
-  | { type: 'RESUME'; step: number }
-  | { type: 'DRAIN' }
-  | { type: `xstate.error.actor.${string}`; error: unknown }
-  | { type: `xstate.done.actor.${string}` };
+export type StageEvent = StageCommand | { type: `xstate.error.actor.${string}`; error: unknown } | { type: `xstate.done.actor.${string}` };
+
+/** Messages a target has taken but not yet used: inputs a layer keeps for a later batch, a PREDICT a synthesizer holds. */
+function backlogOf(actor: AnyActorRef, route: Route): number {
+  const c = actor.getSnapshot().context as { inbox?: { waiting(slot: number): number }; held?: unknown };
+  if (route.type === 'FORWARD') return c.inbox ? c.inbox.waiting(route.slot) : 0;
+  return route.type === 'PREDICT' && c.held ? 1 : 0;
+}
+
+type Spawner = (src: 'layer' | 'synthesizer' | 'head', options: { id: string; systemId: string; input: LayerInput | SynthesizerInput | HeadInput }) => AnyActorRef;
+
+/** Build the stage's edges and spawn its actors (in the context factory, so they exist before START). */
+function build(input: StageInput, spawn: Spawner) {
+  const { network, stage } = input;
+  const g = network.topology;
+  const here = new Set(stage.actors);
+  const routes = routesOf(g);
+  const edges = new Map<string, Edge<NetworkEvent>>();
+  for (const r of routes) if (here.has(r.source) || (r.source === DATA && here.has(r.target))) edges.set(r.key, new Edge(r.key));
+  const port = (r: Route): Port => ({ route: r, edge: edges.get(r.key)! });
+  const from = (source: string, type?: Route['type']) => routes.filter((r) => r.source === source && (!type || r.type === type));
+  const done = new Map(stage.actors.map((id) => [id, new Edge<number>(`${id} done`)]));
+  const losses = new Edge<LossMessage>(`stage:${stage.index} losses`);
+  const source = batchSource(input.data, g);
+  const depth = ringDepth(g);
+  const actors = new Map<string, AnyActorRef>();
+  const synthesizers: AnyActorRef[] = [];
+  const add = (src: 'layer' | 'synthesizer' | 'head', id: string, actorInput: LayerInput | SynthesizerInput | HeadInput) => {
+    const ref = spawn(src, { id, systemId: id, input: actorInput });
+    actors.set(id, ref);
+    return ref;
+  };
+  // in the topology's order (layers, synthesizers, heads), so the inspector lists them so
+  for (const n of g.nodes) {
+    if (!here.has(n.actor)) continue;
+    const upstream = n.sources.map((s) => (s.node < 0 ? null : port(routes.find((r) => r.source === n.actor && r.edge === s.edge && (r.type === 'GRADIENT' || r.type === 'REFIT'))!)));
+    const outputs = routes.filter((r) => r.source === n.actor && (r.type === 'FORWARD' || r.type === 'PREDICT')).map(port);
+    add('layer', n.actor, { layer: network.layers[n.index], ports: { outputs, upstream, done: done.get(n.actor)! }, depth, firstBatch: input.firstBatch });
+  }
+  for (const s of g.synthesizers) {
+    if (!here.has(s.actor)) continue;
+    const prediction = port(from(s.actor, 'SYNTHETIC_GRADIENT')[0]);
+    const labels = s.contextLabels ? source.labels(s.contextLabels) : null;
+    synthesizers.push(add('synthesizer', s.actor, { synthesizer: network.synthesizers[s.index], index: s.index, ports: { prediction, loss: losses, done: done.get(s.actor)! }, labels }));
+  }
+  for (const h of g.heads) {
+    if (!here.has(h.actor)) continue;
+    const gradient = port(from(h.actor)[0]);
+    add('head', h.actor, { head: network.heads[h.index], index: h.index, ports: { gradient, loss: losses, done: done.get(h.actor)! }, labels: source.labels(h.labels) });
+  }
+  // the layers here that read the data, and the data's routes to them
+  const data = routes.filter((r) => r.source === DATA && here.has(r.target));
+  const readers = [...new Set(data.map((r) => r.target))];
+  const feeds = data.map(port);
+  const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (t) => {
+    const x: Matrix = source.x(t);
+    for (const p of feeds) send(p, t, x);
+  });
+  return { routes, edges, losses, done, actors, synthesizers, feeder, readers };
+}
+
+/** Connect every edge (on START): local targets through the scheduler, remote ones through the link. */
+function connect(c: StageContext, readers: readonly string[]): void {
+  const { scheduler } = c.scheduling;
+  for (const r of c.routes) {
+    const edge = c.edges.get(r.key);
+    if (!edge) continue;
+    const target = c.actors.get(r.target);
+    if (target) {
+      const counter = c.gauge.route(r.key);
+      c.links.add(
+        edge
+          .pipe(
+            tap(() => counter.sent()),
+            deliverOn(scheduler),
+          )
+          .subscribe((e) => {
+            counter.delivered(backlogOf(target, r));
+            target.send(e);
+          }),
+      );
+    } else if (c.link) {
+      const link = c.link;
+      c.links.add(edge.subscribe((e) => link.send(r, e)));
+    } else throw new Error(`stage:${c.stage.index}: no actor '${r.target}' here and no link to the stage that has it`);
+  }
+  if (c.link) {
+    c.links.add(
+      c.link.incoming.pipe(deliverOn(scheduler)).subscribe((a) => {
+        const target = c.actors.get(a.route.target);
+        if (!target) throw new Error(`stage:${c.stage.index}: an event for '${a.route.target}', which does not live here`);
+        c.gauge.observe(a.route.key, a.queued + backlogOf(target, a.route));
+        target.send(a.event);
+      }),
+    );
+  }
+  c.links.add(c.losses.subscribe(c.report));
+  const steps = new StepCounter(c.actors.size, 2 * ringDepth(c.network.topology) + 2, (batch) => {
+    c.report({ type: 'STEP_FINISHED', stage: c.stage.index, batch });
+    c.feeder.stepFinished(batch);
+  });
+  for (const [id, edge] of c.done) {
+    const reader = readers.indexOf(id);
+    c.links.add(edge.subscribe((batch) => steps.done(batch)));
+    if (reader >= 0) c.links.add(edge.subscribe((batch) => c.feeder.readerUpdated(reader, batch)));
+  }
+}
 
 export const stageMachine = setup({
-  types: { input: {} as StageInput, context: {} as StageContext, events: {} as StageEvent },
+  types: { input: {} as StageInput, context: {} as StageContext & { readers: readonly string[] }, events: {} as StageEvent },
   actors: networkMachines(),
   actions: {
-    connectInterfaces: ({ context: c }) => {
-      const connected = connect({
-        ...c,
-        topology: c.network.topology,
-        sendRemote: (d) => c.link.send(d),
-        incoming: c.link.incoming,
-        onLoss: (source, message) => c.report({ kind: 'loss', source, message }),
-        onFinished: () => c.report({ kind: 'finished' }),
-        cuts: c.cuts.length ? { due: (t) => c.cuts.includes(t), onCut: (step) => c.report({ kind: 'cut', step }) } : undefined,
-      });
-      c.links.add(connected.links);
-      c.control.resume = connected.resume;
-      connected.start();
-    },
-    resumeFeeding: ({ context, event }) => event.type === 'RESUME' && context.control.resume(event.step),
+    connect: ({ context }) => connect(context, context.readers),
+    allow: ({ context }, e: { through: number }) => context.feeder.allow(e.through),
+    capture: ({ context: c }, e: { step: number }) => c.report({ type: 'CUT', stage: c.stage.index, step: e.step, state: captureNetworkState(c.network, new Set(c.stage.actors)) }),
     drainSynthesizers: ({ context }) => {
       for (const s of context.synthesizers) s.send({ type: 'DRAIN' });
     },
-    countDrained: assign({ drained: ({ context }) => context.drained + 1 }),
-    reportDrained: ({ context }) => context.report({ kind: 'drained', queues: context.gauge.toJSON() }),
-    reportFailure: ({ context, event }) => context.report({ kind: 'failed', error: 'error' in event ? event.error : event }),
+    countDrained: ({ context }) => void context.drained++,
+    reportDrained: ({ context: c }) =>
+      c.report({
+        type: 'DRAINED',
+        stage: c.stage.index,
+        state: captureNetworkState(c.network, new Set(c.stage.actors)),
+        queues: c.gauge.toJSON(),
+        utilization: c.utilization?.() ?? null,
+      }),
+    reportFailure: ({ context: c, event }) => c.report({ type: 'FAILED', stage: c.stage.index, error: 'error' in event ? event.error : event }),
     disconnect: ({ context }) => context.links.unsubscribe(),
   },
   guards: {
@@ -91,17 +284,25 @@ export const stageMachine = setup({
   },
 }).createMachine({
   id: 'stage',
-  context: ({ input, spawn }) => {
-    const ports = createPorts(input.network.topology);
-    const here = new Set(input.stage.actors);
-    const { byId, synthesizers } = spawnNetworkActors(spawn, input.network, ports, (id) => here.has(id));
-    return { ...input, ports, actors: byId, synthesizers, links: new Subscription(), gauge: new QueueGauge(), control: { resume: () => {} }, drained: 0 };
-  },
+  context: ({ input, spawn }) => ({
+    ...input,
+    ...build(input, spawn as unknown as Spawner),
+    links: new Subscription(),
+    gauge: new QueueGauge(),
+    drained: 0,
+  }),
   initial: 'idle',
   on: { 'xstate.error.actor.*': { target: '.failed' } },
   states: {
     idle: { on: { START: 'running', DRAIN: 'draining' } },
-    running: { entry: 'connectInterfaces', on: { DRAIN: 'draining', RESUME: { actions: 'resumeFeeding' } } },
+    running: {
+      entry: 'connect',
+      on: {
+        ALLOW: { actions: { type: 'allow', params: ({ event }) => event } },
+        CAPTURE: { actions: { type: 'capture', params: ({ event }) => event } },
+        DRAIN: 'draining',
+      },
+    },
     draining: {
       entry: 'drainSynthesizers',
       always: { guard: 'allDrained', target: 'drained' },
@@ -111,3 +312,4 @@ export const stageMachine = setup({
     failed: { type: 'final', entry: ['disconnect', 'reportFailure'] },
   },
 });
+

@@ -1,8 +1,9 @@
 /**
- * A synthesizer as an actor. PREDICT (the layer's h) answers with a synthetic gradient once
- * every refit that prediction must see has its target; REFIT brings the target for some batch
- * (the true gradient, or the one the next layer sent upstream) and queues its refit, applied
- * when a later prediction is due for it (`delay`) or at DRAIN, when training ends.
+ * A synthesizer as an actor. PREDICT (its layer's h) answers with a synthetic gradient once every
+ * refit that prediction must see has its target; REFIT brings the target for some batch (a head's
+ * true gradient, or the share its consumer sent back) and queues its refit, applied when a later
+ * prediction is due for it (`delay`) or at DRAIN, when training ends. A cDNI synthesizer reads its
+ * context labels for the batch from the data itself.
  *
  *   ready ──PREDICT (a due target missing)──▶ awaitingTarget ──REFIT…──▶ ready
  *   ready ──DRAIN──▶ drained (final)
@@ -10,22 +11,28 @@
 import { setup } from 'xstate';
 import type { Matrix } from '../lib/matrix.ts';
 import type { Synthesizer } from '../lib/synthesizer.ts';
-import type { Edge, GradientMessage, LossMessage } from './edge.ts';
+import type { Edge, LossMessage, PredictEvent, RefitEvent } from './events.ts';
+import { type Port, send } from './layerMachine.ts';
 
-export type PredictEvent = { type: 'PREDICT'; batch: number; h: Matrix; y: Matrix };
-export type RefitEvent = { type: 'REFIT'; batch: number; target: Matrix };
+export type { PredictEvent, RefitEvent } from './events.ts';
 export type SynthesizerEvent = PredictEvent | RefitEvent | { type: 'DRAIN' };
 
 export interface SynthesizerPorts {
-  /** g_hat to the layer */
-  readonly prediction: Edge<GradientMessage>;
-  /** per batch: 0.5 mean_rows |g_hat - target|², sent when the target arrives */
+  /** g_hat to the layer (SYNTHETIC_GRADIENT) */
+  readonly prediction: Port;
+  /** per batch: 0.5 mean_rows |g_hat - target|², once both are in */
   readonly loss: Edge<LossMessage>;
+  /** the batch whose prediction and target are both in */
+  readonly done: Edge<number>;
 }
 
 export interface SynthesizerInput {
   synthesizer: Synthesizer;
+  /** its index in the topology (how its losses are reported) */
+  index: number;
   ports: SynthesizerPorts;
+  /** batch t's context labels (cDNI), or null */
+  labels: ((batch: number) => Matrix) | null;
 }
 
 export interface SynthesizerContext extends SynthesizerInput {
@@ -33,11 +40,17 @@ export interface SynthesizerContext extends SynthesizerInput {
   held: PredictEvent | null;
 }
 
-function predict({ synthesizer, ports }: SynthesizerContext, e: PredictEvent): void {
-  ports.prediction.next({ batch: e.batch, g: synthesizer.predict(e.batch, e.h, e.y) });
+function reportLoss({ synthesizer, index, ports }: SynthesizerContext, batch: number): void {
+  const loss = synthesizer.lossOf(batch);
+  if (loss === null) return;
+  ports.loss.next({ type: 'LOSS', kind: 'synthesizer', index, batch, loss, accuracy: NaN });
+  ports.done.next(batch);
+}
+
+function predict(c: SynthesizerContext, e: PredictEvent): void {
+  send(c.ports.prediction, e.batch, c.synthesizer.predict(e.batch, e.h, c.labels ? c.labels(e.batch) : null));
   // a target that came first (from another stage) completes the batch's loss now
-  const loss = synthesizer.lossOf(e.batch);
-  if (loss !== null) ports.loss.next({ batch: e.batch, loss });
+  reportLoss(c, e.batch);
 }
 
 export const synthesizerMachine = setup({
@@ -54,9 +67,9 @@ export const synthesizerMachine = setup({
       context.held = null;
       predict(context, e);
     },
-    recordTarget: ({ context: { synthesizer, ports } }, e: RefitEvent) => {
-      const loss = synthesizer.target(e.batch, e.target);
-      if (loss !== null) ports.loss.next({ batch: e.batch, loss });
+    recordTarget: ({ context }, e: RefitEvent) => {
+      context.synthesizer.target(e.batch, e.target);
+      reportLoss(context, e.batch);
     },
     drain: ({ context }) => context.synthesizer.drain(),
   },

@@ -1,43 +1,45 @@
 /**
- * The trainer: the single root actor. In one thread it spawns one actor per layer (`layer:i`),
- * one per synthesizer (`synthesizer:i`) and the head (`head`) and connects them with rxjs edges
- * under the chosen scheduler; with the worker scheduler it spawns one `stage:k` actor per
- * pipeline stage, each owning a worker thread in which that stage's layer, synthesizer and head
- * actors live (the same machines). Either way it feeds the batches, collects the losses, and
- * drains the synthesizers' pending refits at the end.
+ * The trainer: the single root actor. It trains through stages, always: one in-thread `stage:0`
+ * holding every actor (queue and async schedulers), or one `stage:k` per worker thread (worker
+ * scheduler); both speak the stage protocol (stageProtocol.ts). It tells the stages how far they
+ * may feed, and takes one stream back: every loss, and every batch a stage is done with. A batch
+ * every stage is done with is a finished step, and the finished steps drive everything else: the
+ * step's metrics, a checkpoint cut before the next step when one is due (every stage reports its
+ * share of the state, the trainer saves it, then lets the stages feed on), and the end (the
+ * stages drain their synthesizers' pending refits and report their state).
  *
- *   idle ──START──▶ training ──(every batch finished everywhere)──▶ draining ──(all drained)──▶ done
- *   any child error ──▶ failed          STOP ──▶ stopped
+ *   idle ──START──▶ training ──(the last step finished)──▶ draining ──(every stage drained)──▶ done
+ *   any stage failure ──▶ failed          STOP ──▶ stopped
  */
 import type { Worker } from 'node:worker_threads';
-import { Subscription } from 'rxjs';
 import { type AnyActorRef, assign, setup } from 'xstate';
-import { type NetworkState, type TrainingState, captureNetworkState } from '../lib/checkpoint.ts';
+import type { NetworkState, TrainingState } from '../lib/checkpoint.ts';
 import type { Dataset } from '../lib/data.ts';
-import { History } from '../lib/history.ts';
-import type { Network } from '../lib/network.ts';
+import { History, type HistorySnapshot, type StepMetrics } from '../lib/history.ts';
+import { type Network, optimizerOwners } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
-import type { LossMessage } from './edge.ts';
+import { Edge } from './events.ts';
 import type { TraceEvent } from './inspection.ts';
 import { type Interpreter, networkMachines } from './machines.ts';
+import { QueueGauge } from './queueGauge.ts';
+import { prepareStages, remoteStage } from './remoteStage.ts';
 import type { Scheduling } from './schedulers.ts';
-import { spawnNetworkActors } from './spawn.ts';
-import { type NetworkPorts, QueueGauge, connect, createPorts } from './wiring.ts';
-import { type WorkerStageReport, prepareStages, workerStage } from './workerStage.ts';
+import { stageMachine } from './stageMachine.ts';
+import type { StageCommand, StageReport } from './stageProtocol.ts';
 
 export interface TrainerInput {
   network: Network;
   data: Dataset;
   steps: number;
   scheduling: Scheduling;
-  /** pipeline stages, one worker thread each; null to run every actor in this thread */
+  /** worker stages, one thread each; null for one stage in this thread */
   stages: readonly Stage[] | null;
   /** receives worker-hosted actors' inspection events, as trace lines */
   relay?: (line: TraceEvent) => void;
   /** the first batch to train (a resumed training's step; its network and history are already restored) */
   firstBatch: number;
   /** the losses of the steps before `firstBatch`, from the checkpoint */
-  resumedHistory: TrainingState['history'] | null;
+  resumedHistory: HistorySnapshot | null;
   /** checkpoints: the steps to cut at, and what to do with the state there */
   checkpoints: { steps: readonly number[]; save: (state: TrainingState) => void } | null;
   /** how the network's machines are interpreted (here and in worker stages) */
@@ -50,26 +52,21 @@ export interface TrainerContext {
   readonly steps: number;
   readonly scheduling: Scheduling;
   readonly firstBatch: number;
-  readonly checkpoints: TrainerInput['checkpoints'];
-  readonly ports: NetworkPorts;
   readonly history: History;
-  /** actors living in this thread, by systemId (none with worker stages) */
-  readonly actors: ReadonlyMap<string, AnyActorRef>;
-  /** what must report drained before training is done: synthesizers here, or stages */
-  readonly drainers: readonly AnyActorRef[];
-  /** `stage:k` actors (worker scheduler) */
+  /** every finished step's metrics */
+  readonly metrics: Edge<StepMetrics>;
+  /** the `stage:k` actors */
   readonly stages: readonly AnyActorRef[];
-  /** the stages' worker threads, in stage order */
+  /** the stages' worker threads, in stage order (none for an in-thread stage) */
   readonly workers: Worker[];
-  /** the edges' subscriptions, closed when training ends */
-  readonly links: Subscription;
-  /** queue high-water marks per route (from every stage with workers) */
+  /** queue high-water marks per route, from every stage */
   readonly gauge: QueueGauge;
   /** with worker stages: the share of time each stage's thread was busy */
   readonly utilization: number[];
-  /** feeds the batch held back at a cut (set once the edges are connected) */
-  readonly control: { resume: (step: number) => void };
-  finishedStages: number;
+  /** the last batch the stages may feed before the trainer lets them go on */
+  readonly allowance: number;
+  /** when training started (performance.now()) */
+  readonly clock: { started: number };
   drained: number;
   error: unknown;
 }
@@ -80,24 +77,16 @@ export type TrainerEvent =
   | { type: 'STOP' }
   /** something outside the actors failed (writing a checkpoint): training fails with its error */
   | { type: 'FAIL'; error: unknown }
-  | WorkerStageReport
-  /** a child actor threw (a DivergenceError, a bad message): training fails with its error */
+  | { type: 'STAGE_DRAINED'; stage: number }
+  | { type: 'STAGE_FAILED'; stage: number; error: unknown }
+  /** a child actor threw: training fails with its error */
   | { type: `xstate.error.actor.${string}`; error: unknown }
-  /** a synthesizer reached its final state: its pending refits are applied */
   | { type: `xstate.done.actor.${string}` };
 
-/** The training's state at a cut before batch t. */
-function stateAt(c: Pick<TrainerContext, 'network' | 'history'>, t: number, part: NetworkState): TrainingState {
-  return { topology: c.network.topology, step: t, ...part, history: c.history.snapshot(t), rng: null };
-}
-
-/** Record a loss and emit the step's metrics once the step has all of its losses. */
-function recordLoss(history: History, ports: NetworkPorts, source: 'head' | number, m: LossMessage): void {
-  const step =
-    source === 'head'
-      ? history.recordLoss(m.batch, m.loss, m.accuracy ?? NaN)
-      : history.recordSynthesizerLoss(history.synthesizerLayers.indexOf(source), m.batch, m.loss);
-  if (step) ports.metrics.next(step);
+/** The last batch that may enter once `step`'s cut (or the start) is behind: the batch before the next cut, or the last. */
+function allowanceAfter(step: number, steps: number, cuts: readonly number[]): number {
+  const next = cuts.find((c) => c > step);
+  return (next ?? steps) - 1;
 }
 
 export const trainerMachine = setup({
@@ -106,117 +95,123 @@ export const trainerMachine = setup({
     context: {} as TrainerContext,
     events: {} as TrainerEvent,
   },
-  actors: { ...networkMachines(), workerStage },
+  actors: { stage: stageMachine, remoteStage },
   actions: {
-    startTraining: ({ context: c, self }) => {
-      if (c.stages.length) {
-        for (const s of c.stages) s.send({ type: 'START' });
-        return;
-      }
-      const cuts = c.checkpoints && {
-        due: (t: number) => c.checkpoints!.steps.includes(t),
-        onCut: (t: number) => {
-          try {
-            c.checkpoints!.save(stateAt(c, t, captureNetworkState(c.network)));
-          } catch (error) {
-            return self.send({ type: 'FAIL', error });
-          }
-          c.control.resume(t);
-        },
-      };
-      const connected = connect({
-        ...c,
-        topology: c.network.topology,
-        cuts: cuts ?? undefined,
-        onLoss: (source, m) => recordLoss(c.history, c.ports, source, m),
-        onFinished: () => self.send({ type: 'BATCHES_DONE' }),
-      });
-      c.links.add(connected.links);
-      c.control.resume = connected.resume;
-      connected.start();
+    startStages: ({ context }) => {
+      context.clock.started = performance.now();
+      for (const s of context.stages) s.send({ type: 'START' } satisfies StageCommand);
+      for (const s of context.stages) s.send({ type: 'ALLOW', through: context.allowance } satisfies StageCommand);
     },
-    drain: ({ context }) => {
-      for (const d of context.drainers) d.send({ type: 'DRAIN' });
+    drainStages: ({ context }) => {
+      for (const s of context.stages) s.send({ type: 'DRAIN' } satisfies StageCommand);
     },
-    countFinishedStage: assign({ finishedStages: ({ context }) => context.finishedStages + 1 }),
     countDrained: assign({ drained: ({ context }) => context.drained + 1 }),
-    disconnect: ({ context }) => context.links.unsubscribe(),
+    endMetrics: ({ context }) => context.metrics.complete(),
     recordFailure: assign({ error: ({ event }) => ('error' in event ? event.error : event) }),
   },
   guards: {
     noSteps: ({ context }) => context.firstBatch >= context.steps,
-    everyStageFinished: ({ context }) => context.stages.length > 0 && context.finishedStages === context.stages.length,
-    allDrained: ({ context }) => context.drained === context.drainers.length,
+    allDrained: ({ context }) => context.drained === context.stages.length,
   },
 }).createMachine({
   id: 'trainer',
-  context: ({ input, spawn }) => {
-    const { network, data, steps } = input;
+  context: ({ input, spawn, self }) => {
+    const { network, data, steps, firstBatch } = input;
     const topology = network.topology;
-    const ports = createPorts(topology);
-    const history = new History(steps, topology.layers.flatMap((l) => (l.synthesizer ? [l.index] : [])));
+    const history = new History(steps, topology.heads.map((h) => h.weight), topology.synthesizers.length);
     if (input.resumedHistory) history.restore(input.resumedHistory);
-    const base = {
-      ...input,
-      ports,
-      history,
-      links: new Subscription(),
-      gauge: new QueueGauge(),
-      utilization: [] as number[],
-      control: { resume: () => {} },
-      finishedStages: 0,
-      drained: 0,
-      error: null,
-      workers: [] as Worker[],
+    const metrics = new Edge<StepMetrics>('metrics');
+    const gauge = new QueueGauge(), utilization: number[] = [], workers: Worker[] = [];
+    const cuts = input.checkpoints?.steps ?? [];
+    const stages: AnyActorRef[] = [];
+    const broadcast = (c: StageCommand) => stages.forEach((s) => s.send(c));
+    const count = input.stages?.length ?? 1;
+    // each stage reports its batches in order, but stages run apart (and a worker's messages
+    // may come many at once): a step is finished when the slowest stage has reported it
+    const reported = new Array<number>(count).fill(firstBatch - 1);
+    let finished = firstBatch - 1;
+    const stageFinished = (stage: number, batch: number) => {
+      reported[stage] = batch;
+      const upTo = Math.min(...reported);
+      while (finished < upTo) {
+        const t = ++finished;
+        metrics.next(history.finish(t));
+        if (t + 1 >= steps) self.send({ type: 'BATCHES_DONE' });
+        else if (cuts.includes(t + 1)) broadcast({ type: 'CAPTURE', step: t + 1 });
+      }
+    };
+    // each stage's share of a cut, until every stage has sent its own
+    const parts = new Map<number, NetworkState[]>();
+    const onCut = (step: number, part: NetworkState) => {
+      const all = [...(parts.get(step) ?? []), part];
+      if (all.length < count) return void parts.set(step, all);
+      parts.delete(step);
+      const merged: NetworkState = { params: {}, optimizers: {}, synthesizers: {} };
+      for (const p of all) for (const k of ['params', 'optimizers', 'synthesizers'] as const) Object.assign(merged[k], p[k]);
+      try {
+        input.checkpoints!.save({ topology, step, ...merged, history: history.snapshot(step), rng: null });
+      } catch (error) {
+        return self.send({ type: 'FAIL', error });
+      }
+      broadcast({ type: 'ALLOW', through: allowanceAfter(step, steps, cuts) });
+    };
+    const report = (r: StageReport): void => {
+      switch (r.type) {
+        case 'LOSS':
+          if (r.kind === 'head') history.recordHeadLoss(r.index, r.batch, r.loss, r.accuracy);
+          else history.recordSynthesizerLoss(r.index, r.batch, r.loss);
+          return;
+        case 'STEP_FINISHED':
+          return stageFinished(r.stage, r.batch);
+        case 'CUT':
+          return onCut(r.step, r.state);
+        case 'DRAINED': {
+          // a worker trained copies: take its actors' parameters and optimiser states back
+          for (const [k, m] of Object.entries(r.state.params)) network.params[k].data.set(m.data);
+          for (const owner of optimizerOwners(network)) if (r.state.optimizers[owner.id]) owner.optimizer.setState(r.state.optimizers[owner.id]);
+          gauge.merge(r.queues);
+          if (r.utilization !== null) utilization[r.stage] = r.utilization;
+          return self.send({ type: 'STAGE_DRAINED', stage: r.stage });
+        }
+        case 'FAILED':
+          return self.send({ type: 'STAGE_FAILED', stage: r.stage, error: r.error });
+        case 'TRACE':
+          return input.relay && r.events.forEach(input.relay);
+      }
     };
     if (!input.stages) {
-      const { byId, synthesizers } = spawnNetworkActors(spawn, network, ports);
-      return { ...base, actors: byId, drainers: synthesizers, stages: [] };
-    }
-    const prepared = prepareStages(network, data, steps, input.stages, {
-      inspect: Boolean(input.relay),
-      interpreter: input.interpreter,
-      firstBatch: input.firstBatch,
-      cuts: input.checkpoints?.steps ?? [],
-    });
-    // each stage's share of a cut, until every stage has sent its own
-    const cuts = new Map<number, NetworkState[]>();
-    const onCut = (t: number, part: NetworkState) => {
-      const parts = [...(cuts.get(t) ?? []), part];
-      if (parts.length < prepared.length) return void cuts.set(t, parts);
-      cuts.delete(t);
-      const merged: NetworkState = { params: {}, optimizers: {}, synthesizers: {} };
-      for (const p of parts) for (const k of ['params', 'optimizers', 'synthesizers'] as const) Object.assign(merged[k], p[k]);
-      try {
-        input.checkpoints!.save(stateAt({ ...input, history }, t, merged));
-      } catch (error) {
-        return stages[0].send({ type: 'FAIL_CUT', error });
+      const stage = { index: 0, actors: [...topology.nodes.map((n) => n.actor), ...topology.synthesizers.map((s) => s.actor), ...topology.heads.map((h) => h.actor)] };
+      stages.push(
+        spawn('stage', {
+          id: 'stage:0',
+          systemId: 'stage:0',
+          input: { stage, network, data, steps, firstBatch, scheduling: input.scheduling, link: null, report },
+        }),
+      );
+    } else {
+      const prepared = prepareStages(network, data, steps, input.stages, { inspect: Boolean(input.relay), interpreter: input.interpreter, firstBatch });
+      for (const { init, transfer } of prepared) {
+        const id = `stage:${init.stage.index}`;
+        stages.push(spawn('remoteStage', { id, systemId: id, input: { init, transfer, report, onWorker: (w) => (workers[init.stage.index] = w) } }));
       }
-      stages[0].send({ type: 'RESUME', step: t });
+    }
+    return {
+      network,
+      data,
+      steps,
+      scheduling: input.scheduling,
+      firstBatch,
+      history,
+      metrics,
+      stages,
+      workers,
+      gauge,
+      utilization,
+      allowance: allowanceAfter(firstBatch - 1, steps, cuts),
+      clock: { started: performance.now() },
+      drained: 0,
+      error: null,
     };
-    const stages = prepared.map(({ init, transfer }) =>
-      spawn('workerStage', {
-        id: `stage:${init.stage.index}`,
-        systemId: `stage:${init.stage.index}`,
-        input: {
-          init,
-          transfer,
-          onLoss: (source, batch, loss, accuracy) => recordLoss(history, ports, source, { batch, loss, accuracy }),
-          onDrained: ({ params, optimizerState, queues, utilization }) => {
-            for (const [k, v] of Object.entries(params)) network.params[k].data.set(v);
-            for (const owner of [...network.layers, ...network.synthesizers]) {
-              if (owner && optimizerState[owner.id]) owner.optimizer.setState(optimizerState[owner.id]);
-            }
-            base.gauge.merge(queues);
-            base.utilization[init.stage.index] = utilization;
-          },
-          onInspection: input.relay && ((events) => events.forEach(input.relay!)),
-          onCut,
-          onWorker: (w) => (base.workers[init.stage.index] = w),
-        },
-      }),
-    );
-    return { ...base, actors: new Map(), drainers: stages, stages };
   },
   initial: 'idle',
   on: {
@@ -229,17 +224,21 @@ export const trainerMachine = setup({
       on: { START: [{ guard: 'noSteps', target: 'draining' }, { target: 'training' }] },
     },
     training: {
-      entry: 'startTraining',
-      always: { guard: 'everyStageFinished', target: 'draining' },
-      on: { BATCHES_DONE: 'draining', STAGE_FINISHED: { actions: 'countFinishedStage' }, STOP: 'stopped' },
+      entry: 'startStages',
+      on: { BATCHES_DONE: 'draining', STOP: 'stopped' },
     },
     draining: {
-      entry: 'drain',
+      entry: 'drainStages',
       always: { guard: 'allDrained', target: 'done' },
-      on: { 'xstate.done.actor.*': { actions: 'countDrained' }, STAGE_DRAINED: { actions: 'countDrained' } },
+      on: { STAGE_DRAINED: { actions: 'countDrained' } },
     },
-    done: { type: 'final', entry: 'disconnect' },
-    stopped: { type: 'final', entry: 'disconnect' },
-    failed: { type: 'final', entry: 'disconnect' },
+    done: { type: 'final', entry: 'endMetrics' },
+    stopped: { type: 'final', entry: 'endMetrics' },
+    failed: { type: 'final', entry: 'endMetrics' },
   },
 });
+
+/** The trainer with its stages' machines interpreted as `interpreter` says. */
+export function trainerFor(interpreter: Interpreter) {
+  return trainerMachine.provide({ actors: { stage: stageMachine.provide({ actors: networkMachines(interpreter) }), remoteStage } });
+}

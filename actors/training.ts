@@ -9,6 +9,7 @@ import { StageError, TopologyError } from '../lib/errors.ts';
 import { type OptimizerStates, buildNetwork, disposeNetwork, optimizerStates, restoreOptimizerStates } from '../lib/network.ts';
 import { type TrainingState, checkTopology, readCheckpoint, restoreNetworkState, writeCheckpoint } from '../lib/checkpoint.ts';
 import { type ParameterSet, initParameters, parameterShapes } from '../lib/params.ts';
+import { type GraphSpec, defineGraph, isGraph } from '../lib/graph.ts';
 import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
 import { firstNonFinite, release } from '../lib/matrix.ts';
 import { availableParallelism } from 'node:os';
@@ -16,12 +17,12 @@ import { SCHEDULERS, type SchedulerOption, schedulingFor } from './schedulers.ts
 import { type Stage, defaultStageCount, planStages, validatePlan } from '../lib/placement.ts';
 import type { TraceEvent } from './inspection.ts';
 import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
-import { INTERPRETERS, type Interpreter, networkMachines } from './machines.ts';
-import { trainerMachine } from './trainerMachine.ts';
+import { INTERPRETERS, type Interpreter } from './machines.ts';
+import { type trainerMachine, trainerFor } from './trainerMachine.ts';
 
 export interface TrainingOptions {
-  /** a topology from {@link defineTopology}, or a spec to validate */
-  topology: Topology | TopologySpec;
+  /** a topology from {@link defineTopology} or {@link defineGraph}, or a chain or graph spec to validate */
+  topology: Topology | TopologySpec | GraphSpec;
   data: Dataset;
   /** batch steps to train (batch t is rows `[(t mod n) B, …)` of the data) */
   steps: number;
@@ -78,12 +79,14 @@ export interface TrainingResult {
    * arena, no garbage collection) `release()` these too once they are not needed.
    */
   params: ParameterSet;
-  /** head loss of each step's forward pass */
+  /** each step's loss: the weighted sum of its heads' losses (a chain's one head: its loss) */
   losses: Float64Array;
   /** sum over synthesizers of each step's synthesizer loss */
   synthesizerLosses: Float64Array;
-  /** the head's accuracy on each step's forward pass */
+  /** the first head's accuracy on each step's forward pass */
   accuracies: Float64Array;
+  /** each head's own (unweighted) loss and accuracy per step, by head id */
+  heads: Record<string, { losses: Float64Array; accuracies: Float64Array }>;
   /**
    * the most messages that waited on each route (`FORWARD>layer:1`, `REFIT>synthesizer:0`, …) at
    * any time: sent and not yet taken by the target. With delay d, at most d + 2.
@@ -98,7 +101,7 @@ export interface TrainingResult {
 
 export interface Training {
   readonly topology: Topology;
-  /** the root actor (`trainer`); its system holds `layer:i`, `synthesizer:i` and `head` */
+  /** the root actor (`trainer`); its system holds its stages (`stage:k`) and their `layer:…`, `synthesizer:…` and `head…` actors */
   readonly actor: Actor<typeof trainerMachine>;
   /** one value per finished step (loss, synthesizer loss, cosine, steps per second); computes nothing unless subscribed */
   readonly metrics$: Observable<TrainingMetrics>;
@@ -119,7 +122,7 @@ export interface Training {
  * const { params, losses } = await training.run();
  */
 export function createTraining(options: TrainingOptions): Training {
-  const topology = isTopology(options.topology) ? options.topology : defineTopology(options.topology);
+  const topology = topologyOf(options.topology);
   const { steps } = options;
   if (!Number.isInteger(steps) || steps < 0) throw new TopologyError(`training: steps must be an integer >= 0, got ${steps}`);
   validateDataset(options.data, topology);
@@ -152,7 +155,7 @@ export function createTraining(options: TrainingOptions): Training {
   if (initial !== options.params) for (const m of Object.values(initial)) release(m);
   if (options.optimizerState) restoreOptimizerStates(network, options.optimizerState);
   if (resume) restoreNetworkState(network, resume, typeof options.resume === 'string' ? options.resume : 'checkpoint');
-  const actor = createActor(trainerMachine.provide({ actors: networkMachines(interpreter) }), {
+  const actor = createActor(trainerFor(interpreter), {
     input: {
       interpreter,
       network,
@@ -188,15 +191,16 @@ export function createTraining(options: TrainingOptions): Training {
           // collect garbage); the parameters stay: they are the result
           disposeNetwork(network);
           if (c.error || !optimizerState) return reject(c.error);
-          const { losses, accuracies } = c.history;
-          resolve({ params: network.params, losses, accuracies, synthesizerLosses: c.history.synthesizerLosses(), optimizerState, queues: c.gauge.toJSON(), stageUtilization: c.utilization, steps });
+          const { losses, accuracies, headLosses, headAccuracies } = c.history;
+          const heads = Object.fromEntries(topology.heads.map((h) => [h.id, { losses: headLosses[h.index], accuracies: headAccuracies[h.index] }]));
+          resolve({ params: network.params, losses, accuracies, heads, synthesizerLosses: c.history.synthesizerLosses(), optimizerState, queues: c.gauge.toJSON(), stageUtilization: c.utilization, steps });
         },
         error: reject,
       });
       actor.start();
       actor.send({ type: 'START' });
     }));
-  return { topology, actor, metrics$: trainingMetrics(topology, actor.getSnapshot().context.ports, actor), run };
+  return { topology, actor, metrics$: trainingMetrics(topology, actor), run };
 }
 
 /** Build and run a training in one call (bad input rejects the promise, before any work). */
@@ -259,6 +263,9 @@ function stagesFor(topology: Topology, stages: number | string[][] | undefined):
   return planStages(topology, stages ?? defaultStageCount(topology, availableParallelism()));
 }
 
-function isTopology(t: Topology | TopologySpec): t is Topology {
-  return Array.isArray(t.layers) && t.layers.every((l) => 'index' in l && 'inputs' in l) && 'labels' in t && 'loss' in t;
+/** A validated topology as it is; a chain spec (`layers`) through defineTopology, a graph spec (`nodes`) through defineGraph. */
+export function topologyOf(t: Topology | TopologySpec | GraphSpec): Topology {
+  if (isGraph(t)) return t;
+  if (t !== null && typeof t === 'object' && 'nodes' in t) return defineGraph(t);
+  return defineTopology(t as TopologySpec);
 }

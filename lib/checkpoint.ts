@@ -19,10 +19,13 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, w
 import { CheckpointError } from './errors.ts';
 import type { HistorySnapshot } from './history.ts';
 import { type Matrix, zeros } from './matrix.ts';
-import type { Network, OptimizerStates } from './network.ts';
+import { type Network, type OptimizerStates, optimizerOwners, optimizerStates, parameterOwners } from './network.ts';
 import { type ParameterSet, parameterShapes } from './params.ts';
 import type { SynthesizerSnapshot } from './synthesizer.ts';
-import type { Topology } from './topology.ts';
+import type { Activation } from './activations.ts';
+import { GRAPH_NAMING, type Loss, buildGraph, graphSpecOf, isGraph } from './graph.ts';
+import type { OptimizerConfig } from './optimizers.ts';
+import { CHAIN_NAMING, type Topology, defineTopology } from './topology.ts';
 
 export const CHECKPOINT_FORMAT = 'dni-actors/checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -130,7 +133,7 @@ export function decodeCheckpoint(text: string, path = 'checkpoint'): TrainingSta
     };
   }
   if (!Number.isInteger(p.step) || p.step < 0 || !p.topology || !p.history) throw new CheckpointError(path, 'the payload lacks its step, topology or history');
-  return { topology: p.topology, step: p.step, params, optimizers, synthesizers, history: p.history, rng: p.rng ?? null };
+  return { topology: topologyOf(p.topology, path), step: p.step, params, optimizers, synthesizers, history: p.history, rng: p.rng ?? null };
 }
 
 /** Write atomically: a temporary file in the same folder, flushed, then renamed over `path`. */
@@ -160,6 +163,58 @@ export function readCheckpoint(path: string): TrainingState {
   return decodeCheckpoint(text, path);
 }
 
+/**
+ * The topology a checkpoint holds, validated again (a checksum proves the bytes were not damaged,
+ * not that they describe a topology): a graph is rebuilt from its spec and must come back the
+ * same; a version-1 chain (saved before chains were graphs: `layers` with their synthesizers) is
+ * rebuilt through defineTopology, so it resumes as it always did.
+ */
+function topologyOf(t: unknown, path: string): Topology {
+  try {
+    const legacy = t as { inputs: number; batch: number; labels: number; loss: Loss; layers?: LegacyLayer[] };
+    if (Array.isArray(legacy?.layers)) {
+      const opt = (x: { lr: number; optimizer?: OptimizerConfig }) => (x.optimizer ? { optimizer: x.optimizer } : { lr: x.lr });
+      return defineTopology({
+        inputs: legacy.inputs,
+        batch: legacy.batch,
+        labels: legacy.labels,
+        loss: legacy.loss,
+        layers: legacy.layers.map((l) => ({
+          units: l.units,
+          activation: l.activation,
+          ...opt(l),
+          decoupled: l.synthesizer !== null,
+          ...(l.synthesizer
+            ? {
+                synthesizer: {
+                  conditioned: l.synthesizer.conditioned,
+                  delay: l.synthesizer.delay,
+                  ...opt(l.synthesizer),
+                  ...(l.synthesizer.hidden ? { hidden: l.synthesizer.hidden, activation: l.synthesizer.activation } : {}),
+                  ...(l.synthesizer.clip !== undefined ? { clip: l.synthesizer.clip } : {}),
+                },
+              }
+            : {}),
+        })),
+      });
+    }
+    if (!isGraph(t)) throw new Error('not a topology');
+    const rebuilt = buildGraph(graphSpecOf(t), t.naming === 'chain' ? CHAIN_NAMING : GRAPH_NAMING);
+    if (JSON.stringify(rebuilt) !== JSON.stringify(t)) throw new Error('it does not describe itself consistently');
+    return rebuilt;
+  } catch (e) {
+    throw new CheckpointError(path, `its topology is not valid (${(e as Error).message})`);
+  }
+}
+
+interface LegacyLayer {
+  units: number;
+  activation: Activation;
+  lr: number;
+  optimizer?: OptimizerConfig;
+  synthesizer: { conditioned: boolean; delay: number; lr: number; optimizer?: OptimizerConfig; hidden?: number[]; activation?: Activation; clip?: number } | null;
+}
+
 /** Refuse a checkpoint made for another topology, naming the first difference. */
 export function checkTopology(state: TrainingState, topology: Topology, path = 'checkpoint'): void {
   const a = JSON.stringify(state.topology), b = JSON.stringify(topology);
@@ -180,29 +235,21 @@ export type NetworkState = Pick<TrainingState, 'params' | 'optimizers' | 'synthe
 /** Copies of the state of a network's actors (every actor, or those whose systemId is in `ids`), taken between batches. */
 export function captureNetworkState(net: Network, ids?: ReadonlySet<string>): NetworkState {
   const has = (id: string) => !ids || ids.has(id);
-  const params: ParameterSet = {}, optimizers: OptimizerStates = {}, synthesizers: Record<string, SynthesizerSnapshot> = {};
-  const copy = (key: string) => {
-    const m = net.params[key];
-    params[key] = { rows: m.rows, cols: m.cols, data: m.data.slice() };
-  };
-  for (const l of net.layers) {
-    if (!has(l.id)) continue;
-    Object.keys(net.params).filter((k) => k.startsWith(`layer${l.spec.index}.`)).forEach(copy);
-    optimizers[l.id] = l.optimizer.state();
+  const params: ParameterSet = {}, synthesizers: Record<string, SynthesizerSnapshot> = {};
+  for (const [owner, keys] of parameterOwners(net.topology)) {
+    if (!has(owner)) continue;
+    for (const key of keys) {
+      const m = net.params[key];
+      params[key] = { rows: m.rows, cols: m.cols, data: m.data.slice() };
+    }
   }
-  for (const s of net.synthesizers) {
-    if (!s || !has(s.id)) continue;
-    Object.keys(net.params).filter((k) => k.startsWith(`synth${s.spec.layer}.`)).forEach(copy);
-    optimizers[s.id] = s.optimizer.state();
-    synthesizers[s.id] = s.snapshot();
-  }
-  return { params, optimizers, synthesizers };
+  for (const s of net.synthesizers) if (has(s.id)) synthesizers[s.id] = s.snapshot();
+  return { params, optimizers: optimizerStates(net, ids), synthesizers };
 }
 
 /** Put a captured state back into a network built from the same topology (parameters are set by building it). */
 export function restoreNetworkState(net: Network, state: Pick<NetworkState, 'optimizers' | 'synthesizers'>, path = 'checkpoint'): void {
-  for (const owner of [...net.layers, ...net.synthesizers]) {
-    if (!owner) continue;
+  for (const owner of optimizerOwners(net)) {
     const o = state.optimizers[owner.id];
     if (!o) throw new CheckpointError(path, `no optimiser state for ${owner.id}`);
     try {
@@ -212,7 +259,6 @@ export function restoreNetworkState(net: Network, state: Pick<NetworkState, 'opt
     }
   }
   for (const s of net.synthesizers) {
-    if (!s) continue;
     const snap = state.synthesizers[s.id];
     if (!snap) throw new CheckpointError(path, `no pending refits for ${s.id}`);
     try {

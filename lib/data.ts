@@ -1,18 +1,24 @@
 /**
- * Data sets as two row-aligned matrices, and the batch order of DESIGN.md: batch t is rows
- * `[(t mod n) B, (t mod n) B + B)`, n = floor(rows / B), no shuffling. Batches are views.
- * Shuffling, where wanted, makes a new data set in a seeded order ({@link shuffleRows}).
+ * Data sets: the inputs x and the labels, one example a row, and the batch order of DESIGN.md:
+ * batch t is rows `[(t mod n) B, (t mod n) B + B)`, n = floor(rows / B), no shuffling. Batches are
+ * views. A graph with several heads reads several label sets (`y: { sum, mod4 }`); a chain, or any
+ * graph with one label set, takes `y` as one matrix. Shuffling, where wanted, makes a new data set
+ * in a seeded order ({@link shuffleRows}).
  */
 import { TopologyError } from './errors.ts';
+import type { Graph } from './graph.ts';
 import { type Matrix, firstNonFinite, rowsView, shapeOf, zeros } from './matrix.ts';
 import type { Rng } from './rng.ts';
 import type { Topology } from './topology.ts';
 
-export interface Dataset {
+/** One label matrix, or named label sets (a graph's heads each read one, by name). */
+export type Labels = Matrix | Readonly<Record<string, Matrix>>;
+
+export interface Dataset<Y extends Labels = Labels> {
   /** inputs, one example a row */
   readonly x: Matrix;
-  /** labels, one example a row */
-  readonly y: Matrix;
+  /** labels, one example a row: one matrix, or named label sets */
+  readonly y: Y;
 }
 
 export interface Batch {
@@ -21,20 +27,61 @@ export interface Batch {
   readonly y: Matrix;
 }
 
+/** Is `v` a matrix (rather than named label sets)? */
+export function isMatrix(v: unknown): v is Matrix {
+  const m = v as Partial<Matrix> | null;
+  return m !== null && typeof m === 'object' && typeof m.rows === 'number' && typeof m.cols === 'number' && ArrayBuffer.isView(m.data);
+}
+
+/** The label set `name` of `data` (its one matrix when `y` is not named). */
+export function labelSet(data: Dataset, name: string): Matrix {
+  if (isMatrix(data.y)) return data.y;
+  const m = (data.y as Record<string, Matrix>)[name];
+  if (!m) throw new TopologyError(`data: y has no label set '${name}' (it has ${Object.keys(data.y).join(', ') || 'none'})`);
+  return m;
+}
+
+/** Every label matrix of `data`, by name (`y` for a single matrix). */
+export function labelSets(data: Dataset): [string, Matrix][] {
+  return isMatrix(data.y) ? [['y', data.y]] : Object.entries(data.y);
+}
+
 /** Number of whole batches in one pass over the data (a remainder shorter than a batch is not used). */
 export function batchesPerEpoch(data: Dataset, batch: number): number {
   return Math.floor(data.x.rows / batch);
 }
 
-/** Batch t of the data (zero-copy views). */
-export function batchAt(data: Dataset, batch: number, t: number): Batch {
+/** Batch t of the data (zero-copy views; `y` the single label matrix, or the set `labels`). */
+export function batchAt(data: Dataset, batch: number, t: number, labels = 'y'): Batch {
   const start = (t % batchesPerEpoch(data, batch)) * batch;
-  return { index: t, x: rowsView(data.x, start, batch), y: rowsView(data.y, start, batch) };
+  return { index: t, x: rowsView(data.x, start, batch), y: rowsView(labelSet(data, labels), start, batch) };
 }
 
-/** Every batch of one pass as views, made once: batch t is `views[t % views.length]`. */
-export function batchViews(data: Dataset, batch: number): { x: Matrix; y: Matrix }[] {
-  return Array.from({ length: batchesPerEpoch(data, batch) }, (_, i) => ({ x: rowsView(data.x, i * batch, batch), y: rowsView(data.y, i * batch, batch) }));
+/** Every batch of one pass as views of one matrix, made once: batch t is `views[t % views.length]`. */
+export function matrixBatches(m: Matrix, batch: number): Matrix[] {
+  return Array.from({ length: Math.floor(m.rows / batch) }, (_, i) => rowsView(m, i * batch, batch));
+}
+
+/**
+ * The batches a training reads: x, and each label set a head or a conditioned synthesizer reads,
+ * as views made once. `x(t)`, `labels(name)(t)`.
+ */
+export interface BatchSource {
+  readonly x: (t: number) => Matrix;
+  labels(name: string): (t: number) => Matrix;
+}
+
+export function batchSource(data: Dataset, topology: Graph): BatchSource {
+  const B = topology.batch, xs = matrixBatches(data.x, B);
+  const sets = new Map(topology.labels.map((l) => [l.name, matrixBatches(labelSet(data, l.name), B)]));
+  return {
+    x: (t) => xs[t % xs.length],
+    labels(name) {
+      const views = sets.get(name);
+      if (!views) throw new Error(`data: the topology has no label set '${name}'`);
+      return (t) => views[t % views.length];
+    },
+  };
 }
 
 /**
@@ -42,14 +89,20 @@ export function batchViews(data: Dataset, batch: number): { x: Matrix; y: Matrix
  * they are marked: fit() marks its own per-epoch copy (a permutation of rows it validated once), so
  * the training it builds each epoch does not scan every value again. See {@link trustDataset}.
  */
-const trusted = new WeakMap<Dataset, Topology>();
+const trusted = new WeakMap<Dataset, string>();
+
+/** What a data set's validity depends on (a learning-rate schedule changes nothing here). */
+function shapeKey(t: Topology): string {
+  return JSON.stringify([t.inputs, t.batch, t.labels, t.heads.map((h) => [h.labels, h.loss])]);
+}
 
 /**
  * Mark `data` as valid for `topology` until {@link distrustDataset}: {@link validateDataset} then
- * returns at once for it and any topology of the same inputs, labels, batch and loss. Only for a data set the caller validated and alone writes to.
+ * returns at once for it and any topology of the same inputs, label sets, batch and losses. Only
+ * for a data set the caller validated and alone writes to.
  */
 export function trustDataset(data: Dataset, topology: Topology): void {
-  trusted.set(data, topology);
+  trusted.set(data, shapeKey(topology));
 }
 
 export function distrustDataset(data: Dataset): void {
@@ -58,35 +111,62 @@ export function distrustDataset(data: Dataset): void {
 
 /** Refuse, by name, a data set that cannot feed the topology. */
 export function validateDataset(data: Dataset, topology: Topology): void {
-  if (!data || !data.x || !data.y) throw new TopologyError('data: expected { x, y } matrices');
-  const t = trusted.get(data);
-  // what validity depends on (a learning-rate schedule changes nothing here)
-  if (t && t.inputs === topology.inputs && t.labels === topology.labels && t.batch === topology.batch && t.loss === topology.loss) return;
-  const { x, y } = data;
+  if (!data || typeof data !== 'object' || !isMatrix(data.x) || !data.y || typeof data.y !== 'object') throw new TopologyError('data: expected { x, y } matrices');
+  if (trusted.get(data) === shapeKey(topology)) return;
+  const { x } = data;
+  checkMatrix(x, 'x');
   if (x.rows === 0) throw new TopologyError('data: x has no rows');
   if (x.cols !== topology.inputs) {
-    throw new TopologyError(`data: x is ${shapeOf(x)} but layer 0 takes ${topology.inputs} inputs`);
+    const first = topology.nodes.find((n) => n.sources.some((s) => s.node < 0))!;
+    throw new TopologyError(`data: x is ${shapeOf(x)} but ${topology.naming === 'chain' ? 'layer 0' : `node '${first.id}'`} takes ${topology.inputs} inputs`);
   }
-  if (y.cols !== topology.labels) {
-    throw new TopologyError(`data: y is ${shapeOf(y)} but the head takes labels of width ${topology.labels}`);
+  if (isMatrix(data.y) && topology.labels.length !== 1) {
+    throw new TopologyError(`data: y is one matrix, but the heads read ${topology.labels.length} label sets (${topology.labels.map((l) => l.name).join(', ')}): give y as { ${topology.labels.map((l) => `${l.name}: Matrix`).join(', ')} }`);
   }
-  if (x.rows !== y.rows) throw new TopologyError(`data: x has ${x.rows} rows but y has ${y.rows}`);
+  if (!isMatrix(data.y)) {
+    // label sets no head reads are allowed (a case file may carry more than its graph uses)
+    for (const l of topology.labels) {
+      if (!isMatrix((data.y as Record<string, unknown>)[l.name])) throw new TopologyError(`data: y has no label set '${l.name}' (a matrix), which ${headsReading(topology, l.name)} reads`);
+    }
+  }
   if (topology.batch > x.rows) {
     throw new TopologyError(`data: batch ${topology.batch} is larger than the ${x.rows} rows of data`);
   }
-  for (const [name, m] of [['x', x], ['y', y]] as const) {
-    const at = firstNonFinite(m.data);
-    if (at >= 0) throw new TopologyError(`data: ${name}[${Math.floor(at / m.cols)}, ${at % m.cols}] is ${m.data[at]}`);
+  const at = firstNonFinite(x.data);
+  if (at >= 0) throw new TopologyError(`data: x[${Math.floor(at / x.cols)}, ${at % x.cols}] is ${x.data[at]}`);
+  for (const set of topology.labels) {
+    const y = labelSet(data, set.name);
+    const name = isMatrix(data.y) ? 'y' : `y.${set.name}`;
+    checkMatrix(y, name);
+    const head = headsReading(topology, set.name);
+    if (y.cols !== set.width) throw new TopologyError(`data: ${name} is ${shapeOf(y)} but ${head} takes labels of width ${set.width}`);
+    if (x.rows !== y.rows) throw new TopologyError(`data: x has ${x.rows} rows but ${name} has ${y.rows}`);
+    const bad = firstNonFinite(y.data);
+    if (bad >= 0) throw new TopologyError(`data: ${name}[${Math.floor(bad / y.cols)}, ${bad % y.cols}] is ${y.data[bad]}`);
+    if (topology.heads.some((h) => h.labels === set.name && h.loss === 'softmax-cross-entropy')) checkOneHot(y, name);
   }
-  if (topology.loss === 'softmax-cross-entropy') {
-    for (let i = 0; i < y.rows; i++) {
-      let sum = 0, negative = false;
-      for (let j = 0; j < y.cols; j++) (sum += y.data[i * y.cols + j]), (negative ||= y.data[i * y.cols + j] < 0);
-      if (negative || Math.abs(sum - 1) > 1e-4) {
-        throw new TopologyError(
-          `data: y row ${i} ${negative ? 'has a negative entry' : `sums to ${sum}`}; the softmax-cross-entropy head needs one-hot (or probability) rows: make them with oneHot(classes, ${y.cols})`,
-        );
-      }
+}
+
+function headsReading(t: Topology, set: string): string {
+  return t.heads.filter((h) => h.labels === set).map((h) => (t.naming === 'chain' ? 'the head' : `head '${h.id}'`)).join(' and ');
+}
+
+/** A matrix whose storage holds exactly rows × cols values. */
+function checkMatrix(m: Matrix, name: string): void {
+  if (!Number.isInteger(m.rows) || !Number.isInteger(m.cols) || m.rows < 0 || m.cols < 0 || !(m.data instanceof Float32Array)) {
+    throw new TopologyError(`data: ${name} must be a Matrix of float32 values (rows, cols, data: Float32Array)`);
+  }
+  if (m.data.length !== m.rows * m.cols) throw new TopologyError(`data: ${name} says ${shapeOf(m)} but holds ${m.data.length} values`);
+}
+
+function checkOneHot(y: Matrix, name: string): void {
+  for (let i = 0; i < y.rows; i++) {
+    let sum = 0, negative = false;
+    for (let j = 0; j < y.cols; j++) (sum += y.data[i * y.cols + j]), (negative ||= y.data[i * y.cols + j] < 0);
+    if (negative || Math.abs(sum - 1) > 1e-4) {
+      throw new TopologyError(
+        `data: ${name} row ${i} ${negative ? 'has a negative entry' : `sums to ${sum}`}; the softmax-cross-entropy head needs one-hot (or probability) rows: make them with oneHot(classes, ${y.cols})`,
+      );
     }
   }
 }
@@ -132,7 +212,15 @@ export function selectRows(data: Dataset, order: ArrayLike<number>, into?: Datas
     }
     return out;
   };
-  return { x: pick(data.x, into?.x), y: pick(data.y, into?.y) };
+  if (isMatrix(data.y)) return { x: pick(data.x, into?.x), y: pick(data.y, into && isMatrix(into.y) ? into.y : undefined) };
+  const target = into && !isMatrix(into.y) ? (into.y as Record<string, Matrix>) : undefined;
+  return { x: pick(data.x, into?.x), y: Object.fromEntries(Object.entries(data.y).map(([k, m]) => [k, pick(m, target?.[k])])) };
+}
+
+/** A data set of zeros shaped like `data` (x and every label set). */
+export function zerosLike(data: Dataset): Dataset {
+  const like = (m: Matrix) => zeros(m.rows, m.cols);
+  return { x: like(data.x), y: isMatrix(data.y) ? like(data.y) : Object.fromEntries(Object.entries(data.y).map(([k, m]) => [k, like(m)])) };
 }
 
 /**

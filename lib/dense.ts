@@ -1,24 +1,37 @@
 /**
- * A dense layer's maths: `h = f(x W + b)`, and its update from a gradient g of the loss with
- * respect to h (synthetic when the layer is decoupled, true or backpropagated otherwise):
- * `d = g * f'(h)`, upstream `g_x = d Wᵀ` with the pre-update W, then `W -= lr xᵀd / B`,
- * `b -= lr mean_rows(d)` (plain SGD; with momentum or Adam the layer's optimiser takes the step
- * from the same batch-mean gradients).
+ * A graph node's maths: a dense layer `h = f(x W + b)` whose input x is the merge of its sources
+ * (side by side for `concat`, added for `sum`), and its update from the gradient of the loss with
+ * respect to h, summed over its outgoing edges in their fixed order (synthetic on a decoupled
+ * edge, what the consumer sends back on a backprop edge): `d = g * f'(h)`, to each source its
+ * share of `d Wᵀ` with the pre-update W (its columns for concat, the whole for sum), then
+ * `W -= lr xᵀd / B`, `b -= lr mean_rows(d)` (plain SGD; with momentum or Adam the node's
+ * optimiser takes the step from the same batch-mean gradients). A chain's layer is a node with one
+ * source and one outgoing edge.
  */
 import { DivergenceError } from './errors.ts';
+import type { GraphNode } from './graph.ts';
 import { backend } from './kernels.ts';
-import { type Matrix, copyInto, firstNonFinite, release, shapeOf, zeros } from './matrix.ts';
+import { type Matrix, copyInto, firstNonFinite, release, rowsView, shapeOf, zeros } from './matrix.ts';
 import { Optimizer, optimizerOf } from './optimizers.ts';
 import { MatrixRing } from './ring.ts';
-import type { LayerTopology } from './topology.ts';
 
 export class DenseLayer {
   /** the updates' optimiser, over [W, b] (plain SGD: `W -= lr xᵀd / B` fused into one GEMM) */
   readonly optimizer: Optimizer;
+  /**
+   * Per source: the ring its share of `d Wᵀ` is written to, or null for the data's x (nothing to
+   * send). A sum merge's sources share one ring (they all get the whole of `d Wᵀ`).
+   */
+  private readonly upstream: (MatrixRing | null)[];
+  /** per source: the rows of W that multiply it (W itself for one source or a sum) */
+  private readonly weightsOf: Matrix[];
+  /** the shares of batch t's upstream gradient, by source (reused every update) */
+  private readonly shares: (Matrix | null)[];
   private readonly x: Matrix;
   private readonly d: Matrix;
+  /** the sum of the gradients of several outgoing edges */
+  private readonly g: Matrix | null;
   private readonly outputs: MatrixRing;
-  private readonly upstream: MatrixRing;
   private readonly kernels = backend();
   /** the batch whose forward pass was the last one (its h and x are held for the update) */
   private batch = -1;
@@ -27,7 +40,7 @@ export class DenseLayer {
   constructor(
     /** systemId-style name used in errors, e.g. `layer:1` */
     readonly id: string,
-    readonly spec: LayerTopology,
+    readonly spec: GraphNode,
     readonly W: Matrix,
     readonly b: Matrix,
     readonly batchSize: number,
@@ -39,22 +52,36 @@ export class DenseLayer {
     if (b.data.length !== spec.units) throw new RangeError(`${id}: b has ${b.data.length} values, the topology needs ${spec.units}`);
     this.x = zeros(batchSize, spec.inputs);
     this.d = zeros(batchSize, spec.units);
+    this.g = spec.outputs.length > 1 ? zeros(batchSize, spec.units) : null;
     this.outputs = new MatrixRing(ringDepth, batchSize, spec.units);
-    this.upstream = new MatrixRing(ringDepth, batchSize, spec.inputs);
+    const whole = spec.merge === 'sum' || spec.sources.length === 1;
+    const shared = whole && spec.sources.some((s) => s.node >= 0) ? new MatrixRing(ringDepth, batchSize, spec.inputs) : null;
+    this.upstream = spec.sources.map((s) => (s.node < 0 ? null : whole ? shared : new MatrixRing(ringDepth, batchSize, s.width)));
+    this.weightsOf = spec.sources.map((s) => (whole ? W : rowsView(W, s.offset, s.width)));
+    this.shares = spec.sources.map(() => null);
     this.optimizer = new Optimizer(optimizerOf(spec), [W, b]);
   }
 
-  /** h = f(x W + b) for `batch`; returns h (a ring slot valid while the batch is in flight). */
-  forward(batch: number, x: Matrix): Matrix {
+  /**
+   * h = f(x W + b) for `batch`, x the merge of `sources` (one matrix per source, in the node's
+   * order); returns h (a ring slot valid while the batch is in flight).
+   */
+  forward(batch: number, sources: readonly Matrix[]): Matrix {
     if (this.disposed) throw new Error(`${this.id}: forward of batch ${batch} after dispose()`);
-    if (x.rows !== this.batchSize || x.cols !== this.spec.inputs) {
-      throw new RangeError(`${this.id}: forward of batch ${batch} got x ${shapeOf(x)}, expected ${this.batchSize}x${this.spec.inputs}`);
-    }
-    copyInto(this.x, x);
+    const spec = this.spec;
+    if (sources.length !== spec.sources.length) throw new RangeError(`${this.id}: forward of batch ${batch} got ${sources.length} inputs, the node has ${spec.sources.length} sources`);
+    sources.forEach((m, k) => {
+      if (m.rows !== this.batchSize || m.cols !== spec.sources[k].width) {
+        throw new RangeError(`${this.id}: forward of batch ${batch} got input ${k} ${shapeOf(m)}, expected ${this.batchSize}x${spec.sources[k].width}`);
+      }
+    });
+    if (sources.length === 1) copyInto(this.x, sources[0]);
+    else if (spec.merge === 'concat') concatInto(this.x, sources, spec.sources);
+    else sumInto(this.x, sources);
     const h = this.outputs.slot(batch), k = this.kernels;
     k.matmul(this.x, this.W, h);
     k.addRowVector(h, this.b);
-    const sum = k.activate(this.spec.activation, h);
+    const sum = k.activate(spec.activation, h);
     if (!Number.isFinite(sum)) {
       const at = firstNonFinite(h.data);
       throw new DivergenceError(this.id, batch, 'h', `h[${Math.floor(at / h.cols)}, ${at % h.cols}] = ${h.data[at]}`);
@@ -64,36 +91,70 @@ export class DenseLayer {
   }
 
   /**
-   * Apply the gradient g = dl/dh of the last forward batch. Returns the upstream gradient
-   * `d Wᵀ` (computed before the update) when `withUpstream`, else null (the first layer).
+   * Apply the gradient of the last forward batch, given by outgoing edge (in the node's output
+   * order; summed in that order). Returns each source's share of the upstream gradient `d Wᵀ`
+   * (computed before the update), null for the data's x; the array is reused by the next update.
    */
-  update(batch: number, g: Matrix, withUpstream: boolean): Matrix | null {
+  update(batch: number, gradients: readonly Matrix[]): readonly (Matrix | null)[] {
     if (this.disposed) throw new Error(`${this.id}: update of batch ${batch} after dispose()`);
     if (batch !== this.batch) throw new Error(`${this.id}: gradient for batch ${batch}, but the last forward was batch ${this.batch}`);
-    if (g.rows !== this.batchSize || g.cols !== this.spec.units) {
-      throw new RangeError(`${this.id}: gradient of batch ${batch} is ${shapeOf(g)}, expected ${this.batchSize}x${this.spec.units}`);
+    if (gradients.length !== this.spec.outputs.length) {
+      throw new RangeError(`${this.id}: ${gradients.length} gradients for batch ${batch}, the node has ${this.spec.outputs.length} outgoing edges`);
     }
+    for (const g of gradients) {
+      if (g.rows !== this.batchSize || g.cols !== this.spec.units) {
+        throw new RangeError(`${this.id}: gradient of batch ${batch} is ${shapeOf(g)}, expected ${this.batchSize}x${this.spec.units}`);
+      }
+    }
+    const g = this.g ? sumInto(this.g, gradients) : gradients[0];
     const k = this.kernels, h = this.outputs.slot(batch), opt = this.optimizer;
     k.activationGrad(this.spec.activation, h, g, this.d);
-    const gx = withUpstream ? k.matmulTB(this.d, this.W, this.upstream.slot(batch)) : null;
+    let last: MatrixRing | null = null;
+    for (let s = 0; s < this.upstream.length; s++) {
+      const ring = this.upstream[s];
+      if (!ring) this.shares[s] = null;
+      else if (ring === last) this.shares[s] = this.shares[s - 1]; // a sum's sources share d Wᵀ
+      else this.shares[s] = k.matmulTB(this.d, this.weightsOf[s], ring.slot(batch));
+      last = ring ?? last;
+    }
     opt.outer(0, this.x, this.d);
     opt.mean(1, this.d);
     opt.step();
-    return gx;
+    return this.shares;
   }
 
   /**
-   * Give every buffer this layer allocated back to the backend: the input copy, d, the output and
-   * upstream rings, the optimiser's gradients and moments. W and b are not the layer's (they belong
-   * to the parameter set it was given) and stay. The layer cannot be used afterwards.
+   * Give every buffer this layer allocated back to the backend: the input copy, d, the gradient
+   * sum, the output and upstream rings, the optimiser's gradients and moments. W and b are not
+   * the layer's (they belong to the parameter set it was given) and stay. The layer cannot be
+   * used afterwards.
    */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    release(this.x, this.kernels);
-    release(this.d, this.kernels);
+    for (const m of [this.x, this.d, this.g]) if (m) release(m, this.kernels);
     this.outputs.dispose();
-    this.upstream.dispose();
+    for (const r of new Set(this.upstream)) r?.dispose();
     this.optimizer.dispose();
   }
+}
+
+/** x = the sources side by side (row by row, each at its column offset). */
+function concatInto(x: Matrix, sources: readonly Matrix[], layout: GraphNode['sources']): void {
+  const X = x.data, n = x.cols;
+  sources.forEach((m, k) => {
+    const { offset, width } = layout[k];
+    for (let r = 0; r < x.rows; r++) X.set(m.data.subarray(r * width, (r + 1) * width), r * n + offset);
+  });
+}
+
+/** out = the sum of `parts` in order (float32 adds: the same bits whatever order they arrived in). */
+function sumInto(out: Matrix, parts: readonly Matrix[]): Matrix {
+  const O = out.data;
+  O.set(parts[0].data);
+  for (let k = 1; k < parts.length; k++) {
+    const P = parts[k].data;
+    for (let i = 0; i < O.length; i++) O[i] += P[i];
+  }
+  return out;
 }

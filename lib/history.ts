@@ -1,85 +1,114 @@
 /**
- * Per-step losses as they arrive from the head and the synthesizers, in any order, and the
- * step metrics once a batch has all of them.
+ * Per-step losses as they arrive from the heads and the synthesizers, in any order, and the
+ * step's totals once the step is finished everywhere: the loss is the weighted sum of the heads'
+ * losses, the synthesizer loss the sum over synthesizers, each added in a fixed order so every
+ * scheduler gets the same bits.
  */
 export interface StepMetrics {
   readonly batch: number;
-  /** head loss of the batch's forward pass */
+  /** the weighted sum of the heads' losses on the batch's forward pass */
   readonly loss: number;
-  /** the head's accuracy on the batch's forward pass (see the head) */
+  /** the first head's accuracy on the batch's forward pass (see the head) */
   readonly accuracy: number;
-  /** sum over synthesizers (layer order) of 0.5 mean_rows |g_hat - target|² (0 without synthesizers) */
+  /** sum over synthesizers of 0.5 mean_rows |g_hat - target|² (0 without synthesizers) */
   readonly synthesizerLoss: number;
 }
 
 export interface HistorySnapshot {
   losses: number[];
   accuracies: number[];
-  /** per synthesizer, in layer order */
+  /** per synthesizer, in the topology's order */
   synthesizerLosses: number[][];
+  /** per head, its own (unweighted) losses and accuracies; absent in version-1 checkpoints of one head */
+  heads?: { losses: number[]; accuracies: number[] }[];
 }
 
 export class History {
+  /** weighted sum over heads, per finished step */
   readonly losses: Float64Array;
+  /** the first head's accuracy, per finished step */
   readonly accuracies: Float64Array;
+  /** per head: its own loss and accuracy per step */
+  readonly headLosses: Float64Array[];
+  readonly headAccuracies: Float64Array[];
   private readonly perSynthesizer: Float64Array[];
-  private readonly arrived: Uint16Array;
-  private readonly expected: number;
 
-  /** `synthesizerLayers`: the layer index of each synthesizer, in layer order */
-  constructor(readonly steps: number, readonly synthesizerLayers: readonly number[]) {
+  /** `weights`: each head's weight, in the topology's head order */
+  constructor(
+    readonly steps: number,
+    readonly weights: readonly number[],
+    readonly synthesizers: number,
+  ) {
     this.losses = new Float64Array(steps);
     this.accuracies = new Float64Array(steps);
-    this.perSynthesizer = synthesizerLayers.map(() => new Float64Array(steps));
-    this.arrived = new Uint16Array(steps);
-    this.expected = 1 + synthesizerLayers.length;
+    this.headLosses = weights.map(() => new Float64Array(steps));
+    this.headAccuracies = weights.map(() => new Float64Array(steps));
+    this.perSynthesizer = Array.from({ length: synthesizers }, () => new Float64Array(steps));
   }
 
-  /** Record the head loss; returns the step's metrics when it was the last piece. */
-  recordLoss(batch: number, loss: number, accuracy: number): StepMetrics | null {
-    this.losses[batch] = loss;
-    this.accuracies[batch] = accuracy;
-    return this.arrive(batch);
+  /** Record head k's loss and accuracy on a batch. */
+  recordHeadLoss(k: number, batch: number, loss: number, accuracy: number): void {
+    this.headLosses[k][batch] = loss;
+    this.headAccuracies[k][batch] = accuracy;
   }
 
-  /** Record synthesizer k's loss (k-th in layer order). */
-  recordSynthesizerLoss(k: number, batch: number, loss: number): StepMetrics | null {
+  /** Record synthesizer k's loss on a batch. */
+  recordSynthesizerLoss(k: number, batch: number, loss: number): void {
     this.perSynthesizer[k][batch] = loss;
-    return this.arrive(batch);
   }
 
-  /** Per-step sum over synthesizers, added in layer order so every scheduler gets the same bits. */
+  /** The step is finished everywhere (every loss of it recorded): its totals, as metrics. */
+  finish(batch: number): StepMetrics {
+    let loss = 0;
+    for (let k = 0; k < this.weights.length; k++) loss += this.weights[k] === 1 ? this.headLosses[k][batch] : this.weights[k] * this.headLosses[k][batch];
+    this.losses[batch] = loss;
+    this.accuracies[batch] = this.headAccuracies[0][batch];
+    let s = 0;
+    for (const l of this.perSynthesizer) s += l[batch];
+    return { batch, loss, accuracy: this.accuracies[batch], synthesizerLoss: s };
+  }
+
+  /** Per-step sum over synthesizers, added in the topology's order so every scheduler gets the same bits. */
   synthesizerLosses(): Float64Array {
     const out = new Float64Array(this.steps);
     for (const l of this.perSynthesizer) for (let t = 0; t < this.steps; t++) out[t] += l[t];
     return out;
   }
 
-  /** Losses of the steps before `step`, for a checkpoint (per synthesizer, so sums stay bit-identical). */
+  /** Losses of the steps before `step`, for a checkpoint (per head and per synthesizer, so sums stay bit-identical). */
   snapshot(step: number): HistorySnapshot {
+    const upTo = (a: Float64Array) => Array.from(a.subarray(0, step));
     return {
-      losses: Array.from(this.losses.subarray(0, step)),
-      accuracies: Array.from(this.accuracies.subarray(0, step)),
-      synthesizerLosses: this.perSynthesizer.map((l) => Array.from(l.subarray(0, step))),
+      losses: upTo(this.losses),
+      accuracies: upTo(this.accuracies),
+      synthesizerLosses: this.perSynthesizer.map(upTo),
+      heads: this.headLosses.map((l, k) => ({ losses: upTo(l), accuracies: upTo(this.headAccuracies[k]) })),
     };
   }
 
   /** Take the steps before a checkpoint's step as already recorded. */
   restore(s: HistorySnapshot): void {
     const n = s.losses.length;
-    if (n > this.steps || s.accuracies.length !== n || s.synthesizerLosses.length !== this.perSynthesizer.length || s.synthesizerLosses.some((l) => l.length !== n)) {
-      throw new RangeError(`history: a snapshot of ${n} steps and ${s.synthesizerLosses.length} synthesizers does not fit ${this.steps} steps and ${this.perSynthesizer.length}`);
+    const heads = s.heads ?? (this.weights.length === 1 ? [{ losses: s.losses, accuracies: s.accuracies }] : null);
+    const fits =
+      n <= this.steps &&
+      s.accuracies.length === n &&
+      s.synthesizerLosses.length === this.perSynthesizer.length &&
+      s.synthesizerLosses.every((l) => l.length === n) &&
+      heads !== null &&
+      heads.length === this.weights.length &&
+      heads.every((h) => h.losses.length === n && h.accuracies.length === n);
+    if (!fits) {
+      throw new RangeError(
+        `history: a snapshot of ${n} steps, ${s.heads?.length ?? 1} heads and ${s.synthesizerLosses.length} synthesizers does not fit ${this.steps} steps, ${this.weights.length} heads and ${this.perSynthesizer.length} synthesizers`,
+      );
     }
     this.losses.set(s.losses);
     this.accuracies.set(s.accuracies);
     s.synthesizerLosses.forEach((l, k) => this.perSynthesizer[k].set(l));
-    this.arrived.fill(this.expected, 0, n);
-  }
-
-  private arrive(batch: number): StepMetrics | null {
-    if (++this.arrived[batch] !== this.expected) return null;
-    let s = 0;
-    for (const l of this.perSynthesizer) s += l[batch];
-    return { batch, loss: this.losses[batch], accuracy: this.accuracies[batch], synthesizerLoss: s };
+    heads.forEach((h, k) => {
+      this.headLosses[k].set(h.losses);
+      this.headAccuracies[k].set(h.accuracies);
+    });
   }
 }

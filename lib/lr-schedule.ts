@@ -6,7 +6,8 @@
  */
 import { TopologyError } from './errors.ts';
 import type { OptimizerConfig } from './optimizers.ts';
-import type { LayerTopology, SynthesizerTopology, Topology } from './topology.ts';
+import type { GraphNode, GraphSynthesizer } from './graph.ts';
+import type { Topology } from './topology.ts';
 
 /** Epoch (from 1) to a factor on every learning rate. */
 export type LrSchedule = (epoch: number) => number;
@@ -82,12 +83,9 @@ export function scaleLearningRates(topology: Topology, factor: number): Topology
   if (!(factor >= 0) || !Number.isFinite(factor)) throw new TopologyError(`lr schedule: the factor must be finite and >= 0, got ${factor}`);
   if (factor === 1) return topology;
   const opt = (o: OptimizerConfig | undefined) => (o ? Object.freeze({ ...o, lr: o.lr * factor }) : undefined);
-  const scaled = <T extends LayerTopology | SynthesizerTopology>(x: T): T => {
+  const scaled = <T extends GraphNode | GraphSynthesizer>(x: T): T => {
     const o = opt(x.optimizer);
-    return { ...x, lr: x.lr * factor, ...(o ? { optimizer: o } : {}) };
+    return Object.freeze({ ...x, lr: x.lr * factor, ...(o ? { optimizer: o } : {}) }) as unknown as T;
   };
-  const layers = topology.layers.map((l) =>
-    Object.freeze({ ...scaled(l), synthesizer: l.synthesizer ? Object.freeze(scaled(l.synthesizer)) : null }),
-  );
-  return Object.freeze({ ...topology, layers: Object.freeze(layers) });
+  return Object.freeze({ ...topology, nodes: Object.freeze(topology.nodes.map(scaled)), synthesizers: Object.freeze(topology.synthesizers.map(scaled)) });
 }

@@ -3,6 +3,7 @@
  * have a true gradient to compare with at all. Plain maths, no streams.
  */
 import type { Matrix } from './matrix.ts';
+import type { GraphEdge, GraphSynthesizer } from './graph.ts';
 import type { Topology } from './topology.ts';
 
 /**
@@ -29,23 +30,21 @@ export function cosine(a: Matrix, b: Matrix): number {
 }
 
 /**
- * The layers whose synthesizer is refitted toward the *true* gradient `dl/dh`: those with no
- * interface above them, so the target comes from the head through plain backprop only (for a
- * decoupled last layer, straight from the head). A synthesizer with another interface above it
- * is refitted toward a bootstrapped target (derived from that interface's synthetic gradient),
- * and the true gradient at its layer is never computed.
+ * The synthesizers refitted toward the *true* gradient: their consumer is a head, or a node whose
+ * own gradient is entirely true (every edge out of it is backprop, into heads or such nodes). The
+ * others are refitted toward bootstrapped targets (derived from a synthetic gradient further up),
+ * and the true gradient at their node is never computed.
  *
  * @example
  * // 24-128-64-12 with interfaces after layers 0 and 1: only layer 1's target is the true gradient
- * trueGradientInterfaces(topology); // [1]
+ * trueGradientInterfaces(topology).map((s) => s.name); // ['1']
  */
-export function trueGradientInterfaces(t: Topology): number[] {
-  const out: number[] = [];
-  for (let i = t.layers.length - 1; i >= 0; i--) {
-    if (t.layers[i].synthesizer) {
-      out.push(i);
-      break;
-    }
-  }
-  return out;
+export function trueGradientInterfaces(t: Topology): GraphSynthesizer[] {
+  const trueAt = new Array<boolean>(t.nodes.length).fill(false);
+  const edgeTrue = (e: GraphEdge) => e.synthesizer < 0 && (e.toHead >= 0 || trueAt[e.toNode]);
+  for (let i = t.nodes.length - 1; i >= 0; i--) trueAt[i] = t.nodes[i].outputs.every((e) => edgeTrue(t.edges[e]));
+  return t.synthesizers.filter((s) => {
+    const e = t.edges[s.edge];
+    return e.toHead >= 0 || trueAt[e.toNode];
+  });
 }

@@ -1,40 +1,37 @@
 /**
- * A network's live maths objects, built from a validated topology and a parameter set: one
- * {@link DenseLayer} per layer, the {@link Synthesizer} at each interface, and the head. The
- * actors each own one of these; the bare loop in `sequential.ts` drives them directly.
+ * A network's live maths objects, built from a validated graph and a parameter set: one
+ * {@link DenseLayer} per node, one {@link Synthesizer} per decoupled edge, one {@link Head} per head.
+ * The actors each own one of these; the bare loop in `sequential.ts` drives them directly.
  */
 import { DenseLayer } from './dense.ts';
+import { TopologyError } from './errors.ts';
+import type { Graph } from './graph.ts';
 import { type Head, createHead } from './head.ts';
 import { type KernelBackend, backend } from './kernels.ts';
 import { clone, release } from './matrix.ts';
 import type { OptimizerState } from './optimizers.ts';
 import { type ParameterSet, parameterShapes } from './params.ts';
 import { Synthesizer } from './synthesizer.ts';
-import type { Topology } from './topology.ts';
-import { TopologyError } from './errors.ts';
 
 export interface Network {
-  readonly topology: Topology;
+  readonly topology: Graph;
+  /** by node index */
   readonly layers: DenseLayer[];
-  /** indexed by layer; null where the layer learns by backprop */
-  readonly synthesizers: (Synthesizer | null)[];
-  readonly head: Head;
+  /** by synthesizer index (one per decoupled edge) */
+  readonly synthesizers: Synthesizer[];
+  /** by head index */
+  readonly heads: Head[];
   /** the live parameters (the layers and synthesizers update these in place) */
   readonly params: ParameterSet;
 }
 
 /** Ring depth that covers how far a sender can run ahead of its receivers (see ring.ts). */
-export function ringDepth(t: Topology): number {
-  return Math.max(0, ...t.layers.map((l) => l.synthesizer?.delay ?? 0)) + 3;
+export function ringDepth(g: Graph): number {
+  return Math.max(0, ...g.synthesizers.map((s) => s.delay)) + 3;
 }
 
-/** Actor names, also their systemIds. */
-export const layerId = (i: number): string => `layer:${i}`;
-export const synthesizerId = (i: number): string => `synthesizer:${i}`;
-export const HEAD_ID = 'head';
-
 /** Build the maths objects on a private copy of `params` (the caller's matrices are not touched). */
-export function buildNetwork(topology: Topology, initial: ParameterSet): Network {
+export function buildNetwork(topology: Graph, initial: ParameterSet): Network {
   const kernels = backend();
   const params: ParameterSet = {};
   for (const s of parameterShapes(topology)) {
@@ -46,27 +43,25 @@ export function buildNetwork(topology: Topology, initial: ParameterSet): Network
     params[s.key] = { ...clone(m), rows: s.rows, cols: s.cols };
   }
   const depth = ringDepth(topology), B = topology.batch;
-  const layers = topology.layers.map(
-    (l) => new DenseLayer(layerId(l.index), l, params[`layer${l.index}.W`], params[`layer${l.index}.b`], B, depth),
+  const layers = topology.nodes.map((n) => new DenseLayer(n.actor, n, params[`${n.key}.W`], params[`${n.key}.b`], B, depth));
+  const synthesizers = topology.synthesizers.map(
+    (s) =>
+      new Synthesizer(
+        s.actor,
+        s,
+        params[`${s.key}.M`],
+        params[`${s.key}.c`],
+        params[`${s.key}.N`] ?? null,
+        B,
+        (s.hidden ?? []).map((_, j) => ({
+          W: params[`${s.key}.hidden${j}.W`],
+          b: params[`${s.key}.hidden${j}.b`],
+          N: params[`${s.key}.hidden${j}.N`] ?? null,
+        })),
+      ),
   );
-  const synthesizers = topology.layers.map((l) =>
-    l.synthesizer
-      ? new Synthesizer(
-          synthesizerId(l.index),
-          l.synthesizer,
-          params[`synth${l.index}.M`],
-          params[`synth${l.index}.c`],
-          params[`synth${l.index}.N`] ?? null,
-          B,
-          (l.synthesizer.hidden ?? []).map((_, j) => ({
-            W: params[`synth${l.index}.hidden${j}.W`],
-            b: params[`synth${l.index}.hidden${j}.b`],
-            N: params[`synth${l.index}.hidden${j}.N`] ?? null,
-          })),
-        )
-      : null,
-  );
-  const net: Network = { topology, layers, synthesizers, head: createHead(HEAD_ID, topology, depth), params };
+  const heads = topology.heads.map((h) => createHead(h.actor, h, B, depth));
+  const net: Network = { topology, layers, synthesizers, heads, params };
   builtWith.set(net, kernels);
   return net;
 }
@@ -87,11 +82,11 @@ const builtWith = new WeakMap<Network, KernelBackend>();
 /**
  * Give back every buffer {@link buildNetwork} allocated for `net` except, by default, its
  * parameters: each layer's input copy, d and rings, each synthesizer's pending-refit slots,
- * error and hidden activations, the head's gradient ring, every optimiser's gradients and
+ * error and hidden activations, each head's gradient ring, every optimiser's gradients and
  * moments. On the WebAssembly backend that returns them to its fixed arena (which never grows,
  * so a process that builds network after network must dispose them); on the TypeScript backend
  * it only drops references. Call it once training is over (take `optimizerStates(net)` first if
- * you need them); the network's layers, synthesizers and head cannot be used afterwards.
+ * you need them); the network's layers, synthesizers and heads cannot be used afterwards.
  * Calling it again does nothing more (except free the parameters, when asked this time).
  *
  * @example
@@ -102,8 +97,8 @@ const builtWith = new WeakMap<Network, KernelBackend>();
  */
 export function disposeNetwork(net: Network, options: DisposeOptions = {}): void {
   for (const l of net.layers) l.dispose();
-  for (const s of net.synthesizers) s?.dispose();
-  net.head.dispose();
+  for (const s of net.synthesizers) s.dispose();
+  for (const h of net.heads) h.dispose();
   if (options.params && !paramsReleased.has(net)) {
     paramsReleased.add(net);
     const kernels = builtWith.get(net) ?? backend();
@@ -114,17 +109,20 @@ export function disposeNetwork(net: Network, options: DisposeOptions = {}): void
 /** Every optimiser's state (step count, moments), keyed by actor name (`layer:i`, `synthesizer:i`), copied. */
 export type OptimizerStates = Record<string, OptimizerState>;
 
-export function optimizerStates(net: Network): OptimizerStates {
+/** The optimisers' owners: every layer and synthesizer, by actor name. */
+export function optimizerOwners(net: Network): (DenseLayer | Synthesizer)[] {
+  return [...net.layers, ...net.synthesizers];
+}
+
+export function optimizerStates(net: Network, ids?: ReadonlySet<string>): OptimizerStates {
   const out: OptimizerStates = {};
-  net.layers.forEach((l) => (out[l.id] = l.optimizer.state()));
-  net.synthesizers.forEach((s) => s && (out[s.id] = s.optimizer.state()));
+  for (const o of optimizerOwners(net)) if (!ids || ids.has(o.id)) out[o.id] = o.optimizer.state();
   return out;
 }
 
 /** Restore {@link optimizerStates} into a network of the same topology (every optimiser must be there). */
 export function restoreOptimizerStates(net: Network, states: OptimizerStates): void {
-  const owners = [...net.layers, ...net.synthesizers.filter((s): s is Synthesizer => s !== null)];
-  for (const o of owners) {
+  for (const o of optimizerOwners(net)) {
     const s = states[o.id];
     if (!s) throw new TopologyError(`optimizer state: '${o.id}' is missing`);
     try {
@@ -133,4 +131,20 @@ export function restoreOptimizerStates(net: Network, states: OptimizerStates): v
       throw new TopologyError(`optimizer state: '${o.id}': ${(e as Error).message}`);
     }
   }
+}
+
+/** The parameter keys each actor owns (`layer:1` → `layer1.W`, `layer1.b`; `synthesizer:0` → `synth0.*`). */
+export function parameterOwners(g: Graph): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const s of parameterShapes(g)) {
+    const owner = ownerOfKey(g, s.key);
+    out.set(owner, [...(out.get(owner) ?? []), s.key]);
+  }
+  return out;
+}
+
+function ownerOfKey(g: Graph, key: string): string {
+  for (const n of g.nodes) if (key === `${n.key}.W` || key === `${n.key}.b`) return n.actor;
+  for (const s of g.synthesizers) if (key.startsWith(`${s.key}.`)) return s.actor;
+  throw new Error(`parameters: no actor owns '${key}'`);
 }

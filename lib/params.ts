@@ -1,15 +1,17 @@
 /**
- * Parameter sets in the reference key format: `layer{i}.W` (inputs x units), `layer{i}.b`,
- * `synth{i}.M`, `synth{i}.c`, `synth{i}.N` (conditioned only), i the layer index.
- * An MLP synthesizer adds `synth{i}.hidden{j}.W` (inputs x width) and `synth{i}.hidden{j}.b` per
- * hidden layer j; its output layer keeps `synth{i}.M` (last width x units) and `synth{i}.c`, and a
- * conditioned one takes its labels in its first layer, `synth{i}.hidden0.N` (labels x width),
- * instead of `synth{i}.N`: N always weighs the labels where they enter.
+ * Parameter sets in the reference key format. A graph: `{node}.W` (inputs x units), `{node}.b`,
+ * and per decoupled edge `synth:{from}>{to}.M`, `.c`, `.N` (conditioned only). A chain:
+ * `layer{i}.W`, `layer{i}.b`, `synth{i}.M`, `synth{i}.c`, `synth{i}.N`, i the layer index.
+ * An MLP synthesizer adds `{synth}.hidden{j}.W` (inputs x width) and `{synth}.hidden{j}.b` per
+ * hidden layer j; its output layer keeps `{synth}.M` (last width x units) and `{synth}.c`, and a
+ * conditioned one takes its labels in its first layer, `{synth}.hidden0.N` (labels x width),
+ * instead of `{synth}.N`: N always weighs the labels where they enter.
  * Vectors are stored as 1 x n matrices and written to JSON as flat arrays.
  */
 import { TopologyError } from './errors.ts';
 import { type Matrix, firstNonFinite, fromNested, shapeOf, toNested, zeros } from './matrix.ts';
 import { Rng } from './rng.ts';
+import type { GraphSynthesizer } from './graph.ts';
 import type { Topology } from './topology.ts';
 
 export type ParameterSet = Record<string, Matrix>;
@@ -24,36 +26,34 @@ export interface ParameterShape {
   vector: boolean;
 }
 
-/** Every parameter a topology has, in a fixed order. */
+/** Every parameter a topology has, in a fixed order: nodes, then synthesizers' output layers, then their hidden layers. */
 export function parameterShapes(t: Topology): ParameterShape[] {
   const out: ParameterShape[] = [];
-  for (const l of t.layers) {
-    out.push({ key: `layer${l.index}.W`, rows: l.inputs, cols: l.units, vector: false });
-    out.push({ key: `layer${l.index}.b`, rows: 1, cols: l.units, vector: true });
+  for (const n of t.nodes) {
+    out.push({ key: `${n.key}.W`, rows: n.inputs, cols: n.units, vector: false });
+    out.push({ key: `${n.key}.b`, rows: 1, cols: n.units, vector: true });
   }
-  for (const l of t.layers) {
-    const s = l.synthesizer;
-    if (!s) continue;
+  for (const s of t.synthesizers) {
     const hidden = s.hidden ?? [], last = hidden.length > 0 ? hidden[hidden.length - 1] : s.units;
-    out.push({ key: `synth${l.index}.M`, rows: last, cols: s.units, vector: false });
-    out.push({ key: `synth${l.index}.c`, rows: 1, cols: s.units, vector: true });
-    if (s.conditioned && hidden.length === 0) out.push({ key: `synth${l.index}.N`, rows: s.labels, cols: s.units, vector: false });
+    out.push({ key: `${s.key}.M`, rows: last, cols: s.units, vector: false });
+    out.push({ key: `${s.key}.c`, rows: 1, cols: s.units, vector: true });
+    if (s.conditioned && hidden.length === 0) out.push({ key: `${s.key}.N`, rows: s.labels, cols: s.units, vector: false });
   }
   // after every key of a linear topology, so adding MLP synthesizers leaves the others' initial values alone
-  for (const l of t.layers) {
-    const hidden = l.synthesizer?.hidden ?? [];
+  for (const s of t.synthesizers) {
+    const hidden = s.hidden ?? [];
     hidden.forEach((w, j) => {
-      const key = `synth${l.index}.hidden${j}`;
-      out.push({ key: `${key}.W`, rows: j === 0 ? l.units : hidden[j - 1], cols: w, vector: false });
+      const key = `${s.key}.hidden${j}`;
+      out.push({ key: `${key}.W`, rows: j === 0 ? s.units : hidden[j - 1], cols: w, vector: false });
       out.push({ key: `${key}.b`, rows: 1, cols: w, vector: true });
-      if (j === 0 && l.synthesizer!.conditioned) out.push({ key: `${key}.N`, rows: l.synthesizer!.labels, cols: w, vector: false });
+      if (j === 0 && s.conditioned) out.push({ key: `${key}.N`, rows: s.labels, cols: w, vector: false });
     });
   }
   return out;
 }
 
 /**
- * Fresh parameters: layer weights Glorot-uniform (He-uniform for relu), biases zero, and
+ * Fresh parameters: node weights Glorot-uniform (He-uniform for relu), biases zero, and
  * synthesizers' output layers zero (so they start by predicting no gradient, as in the paper);
  * an MLP synthesizer's hidden weights are drawn like a layer's (W and N of its first layer as one
  * layer whose inputs are h and the labels).
@@ -61,21 +61,22 @@ export function parameterShapes(t: Topology): ParameterShape[] {
 export function initParameters(t: Topology, seed = 1): ParameterSet {
   const rng = new Rng(seed);
   const params: ParameterSet = {};
-  for (const s of parameterShapes(t)) {
-    const m = zeros(s.rows, s.cols);
-    const layer = /^layer(\d+)\.W$/.exec(s.key);
-    const hidden = /^synth(\d+)\.hidden(\d+)\.(W|N)$/.exec(s.key);
-    if (layer) {
-      const act = t.layers[Number(layer[1])].activation;
-      const a = act === 'relu' ? Math.sqrt(6 / s.rows) : Math.sqrt(6 / (s.rows + s.cols));
+  const nodeOf = new Map(t.nodes.map((n) => [`${n.key}.W`, n]));
+  const hiddenOf = new Map<string, { s: GraphSynthesizer; j: number }>();
+  for (const s of t.synthesizers) (s.hidden ?? []).forEach((_, j) => ['W', 'N'].forEach((p) => hiddenOf.set(`${s.key}.hidden${j}.${p}`, { s, j })));
+  for (const shape of parameterShapes(t)) {
+    const m = zeros(shape.rows, shape.cols);
+    const node = nodeOf.get(shape.key), hidden = hiddenOf.get(shape.key);
+    if (node) {
+      const a = node.activation === 'relu' ? Math.sqrt(6 / shape.rows) : Math.sqrt(6 / (shape.rows + shape.cols));
       for (let i = 0; i < m.data.length; i++) m.data[i] = rng.uniform(-a, a);
     } else if (hidden) {
-      const synth = t.layers[Number(hidden[1])].synthesizer!, j = Number(hidden[2]);
-      const fanIn = j === 0 ? synth.units + (synth.conditioned ? synth.labels : 0) : synth.hidden![j - 1];
-      const a = synth.activation === 'relu' ? Math.sqrt(6 / fanIn) : Math.sqrt(6 / (fanIn + s.cols));
+      const { s, j } = hidden;
+      const fanIn = j === 0 ? s.units + (s.conditioned ? s.labels : 0) : s.hidden![j - 1];
+      const a = s.activation === 'relu' ? Math.sqrt(6 / fanIn) : Math.sqrt(6 / (fanIn + shape.cols));
       for (let i = 0; i < m.data.length; i++) m.data[i] = rng.uniform(-a, a);
     }
-    params[s.key] = m;
+    params[shape.key] = m;
   }
   return params;
 }

@@ -1,55 +1,60 @@
 /**
- * Placing actors on pipeline stages (one worker thread each). The actors in pipeline order are
- * `layer:0, synthesizer:0, layer:1, …, layer:L-1, synthesizer:L-1, head`; a stage is a
- * contiguous run of them. The default plan keeps each layer with its synthesizer (and the head
- * with the last layer), since a layer waits for its synthesizer's prediction every batch: across
- * threads that wait would sit on every step's critical path. It balances the estimated
- * multiply-adds per batch row (forward, upstream gradient and update of a layer; prediction and
- * refit of a synthesizer) across the stages. An explicit plan may split them anyway.
+ * Placing actors on stages (one worker thread each). A node's *block* is its actor, the
+ * synthesizers of its outgoing edges and the heads on it: a node waits for its synthesizers'
+ * predictions every batch, so across threads that wait would sit on every step's critical path.
+ * The default plan cuts the nodes, in topological order, into contiguous runs of blocks that
+ * balance the estimated multiply-adds per batch row (forward, upstream gradient and update of a
+ * node; prediction and refit of a synthesizer). An explicit plan may place actors anyhow.
  */
 import { TopologyError } from './errors.ts';
-import { HEAD_ID, layerId, synthesizerId } from './network.ts';
 import type { Topology } from './topology.ts';
 
 export interface Stage {
   readonly index: number;
-  /** systemIds of the actors it hosts, in pipeline order */
+  /** systemIds of the actors it hosts */
   readonly actors: readonly string[];
 }
 
-/** Every actor in pipeline order, with its estimated multiply-adds per batch row. */
-export function pipelineActors(t: Topology): { id: string; cost: number }[] {
-  const out: { id: string; cost: number }[] = [];
-  for (const l of t.layers) {
-    const upstream = l.index > 0 ? 1 : 0;
-    out.push({ id: layerId(l.index), cost: l.inputs * l.units * (2 + upstream) });
-    const s = l.synthesizer;
-    if (s) {
-      const mac = s.units * s.units + (s.conditioned ? s.labels * s.units : 0);
+/** Every actor, node by node (each node's block: the node, its synthesizers, its heads), with its estimated multiply-adds per batch row. */
+export function pipelineActors(t: Topology): { id: string; cost: number; block: number }[] {
+  const out: { id: string; cost: number; block: number }[] = [];
+  for (const n of t.nodes) {
+    const upstream = n.sources.some((s) => s.node >= 0) ? 1 : 0;
+    out.push({ id: n.actor, cost: n.inputs * n.units * (2 + upstream), block: n.index });
+    for (const e of n.outputs) {
+      const s = t.synthesizers[t.edges[e].synthesizer];
+      if (!s) continue;
+      let mac = s.units * s.units + s.labels * s.units, inputs = s.units;
+      if (s.hidden) {
+        mac = s.labels * s.hidden[0];
+        for (const w of s.hidden) (mac += inputs * w), (inputs = w);
+        mac += inputs * s.units;
+      }
       // predict, then refit: re-evaluate and the parameter step
-      out.push({ id: synthesizerId(l.index), cost: 3 * mac });
+      out.push({ id: s.actor, cost: 3 * mac, block: n.index });
     }
+    for (const h of t.heads) if (h.node === n.index) out.push({ id: h.actor, cost: h.width, block: n.index });
   }
-  out.push({ id: HEAD_ID, cost: t.labels });
   return out;
 }
 
+function blocksOf(t: Topology): { ids: string[]; cost: number }[] {
+  const blocks = t.nodes.map(() => ({ ids: [] as string[], cost: 0 }));
+  for (const a of pipelineActors(t)) {
+    blocks[a.block].ids.push(a.id);
+    blocks[a.block].cost += a.cost;
+  }
+  return blocks;
+}
+
 /**
- * Split the pipeline into at most `count` contiguous stages of whole blocks (a layer with its
- * synthesizer; the head with the last layer), minimising the largest stage's cost: an exact
- * dynamic programme (a pipeline is a few dozen blocks at most).
+ * Split the nodes (in topological order) into at most `count` contiguous stages of whole blocks,
+ * minimising the largest stage's cost: an exact dynamic programme (a graph has a few dozen nodes
+ * at most).
  */
 export function planStages(t: Topology, count: number): Stage[] {
   if (!Number.isInteger(count) || count < 1) throw new TopologyError(`stages: expected a positive integer, got ${count}`);
-  const blocks: { ids: string[]; cost: number }[] = [];
-  for (const a of pipelineActors(t)) {
-    if (a.id.startsWith('layer:')) blocks.push({ ids: [a.id], cost: a.cost });
-    else {
-      const last = blocks[blocks.length - 1];
-      last.ids.push(a.id);
-      last.cost += a.cost;
-    }
-  }
+  const blocks = blocksOf(t);
   const n = blocks.length, k = Math.min(count, n);
   const prefix = [0];
   for (const b of blocks) prefix.push(prefix[prefix.length - 1] + b.cost);
@@ -86,9 +91,8 @@ export function planStages(t: Topology, count: number): Stage[] {
  */
 export function defaultStageCount(t: Topology, cores: number): number {
   const total = pipelineActors(t).reduce((s, a) => s + a.cost, 0);
-  const blocks = t.layers.length;
   let best = 1, bestTime = Infinity;
-  for (let k = 1; k <= Math.min(blocks, 2 * cores); k++) {
+  for (let k = 1; k <= Math.min(t.nodes.length, 2 * cores); k++) {
     const slowest = Math.max(...planStages(t, k).map((s) => stageCost(t, s)));
     const time = Math.max(slowest, total / cores);
     if (time < bestTime * (1 - 1e-9)) (best = k), (bestTime = time);
@@ -102,15 +106,36 @@ export function stageCost(t: Topology, stage: Stage): number {
   return stage.actors.reduce((s, id) => s + (cost.get(id) ?? 0), 0);
 }
 
-/** Check an explicit plan: every actor placed exactly once, stages contiguous in pipeline order. */
+/**
+ * Check an explicit plan and expand it: each stage lists actor systemIds (`layer:1`,
+ * `synthesizer:0`, `head`) or node ids (`trunk`: the node with its block, except the actors the
+ * plan places elsewhere by name). Every actor must end up on exactly one stage.
+ *
+ * @example
+ * validatePlan(graph, [['trunk', 'a'], ['b', 'mod4_out']]);
+ * validatePlan(chain, [['layer:0'], ['synthesizer:0', 'layer:1', 'synthesizer:1'], ['layer:2', 'head']]);
+ */
 export function validatePlan(t: Topology, stages: readonly (readonly string[])[]): Stage[] {
-  const order = pipelineActors(t).map((a) => a.id);
-  const flat = stages.flat();
-  if (flat.length !== order.length || flat.some((id, i) => id !== order[i])) {
-    throw new TopologyError(
-      `stages: a plan must place every actor once, in pipeline order (${order.join(', ')}); got ${JSON.stringify(stages)}`,
-    );
+  if (!Array.isArray(stages) || stages.length === 0 || stages.some((s) => !Array.isArray(s))) {
+    throw new TopologyError(`stages: a plan is a non-empty array of stages, each a list of actors or node ids; got ${JSON.stringify(stages)}`);
   }
-  if (stages.some((s) => s.length === 0)) throw new TopologyError('stages: a stage hosts no actor');
-  return stages.map((actors, index) => ({ index, actors }));
+  const actors = pipelineActors(t), ids = new Set(actors.map((a) => a.id));
+  const named = new Set(stages.flat().filter((x) => ids.has(x)));
+  const placed = new Map<string, number>();
+  const place = (id: string, k: number) => {
+    if (placed.has(id)) throw new TopologyError(`stages: '${id}' is placed on stage ${placed.get(id)} and on stage ${k}`);
+    placed.set(id, k);
+  };
+  stages.forEach((stage, k) => {
+    if (stage.length === 0) throw new TopologyError(`stages: stage ${k} hosts no actor`);
+    for (const name of stage) {
+      const node = t.nodes.find((n) => n.id === name && !ids.has(name));
+      if (ids.has(name)) place(name, k);
+      else if (node) for (const a of actors) a.block === node.index && (a.id === node.actor || !named.has(a.id)) && place(a.id, k);
+      else throw new TopologyError(`stages: '${name}' is neither an actor (${[...ids].join(', ')}) nor a node`);
+    }
+  });
+  const missing = actors.filter((a) => !placed.has(a.id)).map((a) => a.id);
+  if (missing.length) throw new TopologyError(`stages: a plan must place every actor once; ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} on no stage`);
+  return stages.map((_, index) => ({ index, actors: actors.filter((a) => placed.get(a.id) === index).map((a) => a.id) }));
 }

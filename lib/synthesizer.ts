@@ -1,20 +1,40 @@
 /**
  * A synthetic-gradient generator (the paper's *synthesizer*). Linear by default:
- * `g_hat = h M + c (+ y N when conditioned)`; an MLP when the topology gives hidden widths:
- * `a₀ = f(h W₀ + b₀ (+ y N₀))`, `a_j = f(a_{j-1} W_j + b_j)`, `g_hat = a_last M + c` (the labels
- * of a conditioned one enter its first layer). The output layer (M, c, N) starts at zero, so it
- * first predicts no gradient. Refitted by one optimiser step on the batch mean of
- * `0.5 |g_hat' - g|²` computed at its *current* parameters. With `delay` d, the prediction for
- * batch t uses exactly the refits of batches s <= t-1-d, applied oldest first; so the parameter
- * trajectory never depends on when targets arrive, only the version a prediction sees.
+ * `g_hat = h M + c (+ y N when conditioned)`; an MLP when it has hidden widths:
+ * `a₀ = f(h W₀ + b₀ (+ y N₀))`, `a_j = f(a_{j-1} W_j + b_j)`, `g_hat = a_last M + c` (the context
+ * labels of a conditioned one enter its first layer). The output layer (M, c, N) starts at zero,
+ * so it first predicts no gradient. Refitted by one optimiser step on the batch mean of
+ * `0.5 |g_hat' - g|²` computed at its *current* parameters.
+ *
+ * The maths is two plain functions, {@link predictSynthetic} and {@link refitSynthesizer}; the
+ * delay bookkeeping (which refits a prediction must see) is a {@link RefitQueue}; the
+ * {@link Synthesizer} class puts them together for an actor (or the bare loop) to drive.
  */
+import type { Activation } from './activations.ts';
 import { DivergenceError } from './errors.ts';
-import { backend } from './kernels.ts';
+import { type KernelBackend, backend } from './kernels.ts';
 import { type Matrix, copyInto, firstNonFinite, release, shapeOf, zeros } from './matrix.ts';
-import { Optimizer, optimizerOf } from './optimizers.ts';
-import type { SynthesizerTopology } from './topology.ts';
+import { Optimizer, type OptimizerConfig, optimizerOf } from './optimizers.ts';
+import { type PendingRefit, RefitQueue, type SynthesizerSnapshot } from './refit-queue.ts';
 
-/** One hidden layer of an MLP synthesizer (`synth{i}.hidden{j}.W`, `.b`, and `.N` on the first of a conditioned one). */
+export type { SynthesizerSnapshot } from './refit-queue.ts';
+
+/** What a synthesizer is: the part of a graph's synthesizer description its maths reads. */
+export interface SynthesizerShape {
+  /** width of the output it reads, and of the gradient it predicts */
+  readonly units: number;
+  readonly conditioned: boolean;
+  /** width of the context labels (conditioned) */
+  readonly labels: number;
+  readonly delay: number;
+  readonly lr: number;
+  readonly optimizer?: OptimizerConfig;
+  readonly hidden?: readonly number[];
+  readonly activation?: Activation;
+  readonly clip?: number;
+}
+
+/** One hidden layer of an MLP synthesizer (`….hidden{j}.W`, `.b`, and `.N` on the first of a conditioned one). */
 export interface SynthesizerHiddenLayer {
   /** inputs x width */
   readonly W: Matrix;
@@ -24,42 +44,135 @@ export interface SynthesizerHiddenLayer {
   readonly N: Matrix | null;
 }
 
-interface PendingRefit {
-  /** the batch this slot holds, -1 when free */
-  batch: number;
-  hasTarget: boolean;
-  hasPrediction: boolean;
-  readonly h: Matrix;
-  readonly y: Matrix | null;
-  readonly prediction: Matrix;
-  readonly target: Matrix;
+/** A synthesizer's parameters: the hidden layers (MLP only) and the output layer. */
+export interface SynthesizerParameters {
+  readonly hidden: readonly SynthesizerHiddenLayer[];
+  readonly M: Matrix;
+  readonly c: Matrix;
+  /** labels x units: a linear conditioned synthesizer's label weights */
+  readonly N: Matrix | null;
 }
 
-/** The refits a synthesizer still owes, at a step boundary: what a checkpoint keeps. */
-export interface SynthesizerSnapshot {
-  /** the oldest batch whose refit is not applied yet */
-  readonly nextRefit: number;
-  /** the next batch to predict */
-  readonly nextPrediction: number;
-  /** batches nextRefit … nextPrediction-1: their inputs, labels (conditioned) and targets */
-  readonly pending: { batch: number; h: Float32Array; y: Float32Array | null; target: Float32Array }[];
+/** Buffers the maths reuses: the hidden activations of the last evaluation and their gradients. */
+export interface SynthesizerScratch {
+  readonly activations: Matrix[];
+  readonly deltas: Matrix[];
+}
+
+/**
+ * `g_hat` of (h, y) at parameters `p`, into `out`; the hidden activations stay in `scratch` (a
+ * refit at the same parameters can use them).
+ *
+ * @example
+ * predictSynthetic(k, { hidden: [], M, c, N: null }, 'relu', h, null, out, { activations: [], deltas: [] });
+ */
+export function predictSynthetic(k: KernelBackend, p: SynthesizerParameters, activation: Activation, h: Matrix, y: Matrix | null, out: Matrix, scratch: SynthesizerScratch): Matrix {
+  let a = h;
+  p.hidden.forEach((l, j) => {
+    const z = scratch.activations[j];
+    k.matmul(a, l.W, z);
+    k.addRowVector(z, l.b);
+    if (l.N && y) k.matmul(y, l.N, z, 1, 1);
+    k.activate(activation, z);
+    a = z;
+  });
+  k.matmul(a, p.M, out);
+  k.addRowVector(out, p.c);
+  if (p.N && y) k.matmul(y, p.N, out, 1, 1);
+  return out;
+}
+
+/**
+ * Where each layer's parameters sit in the optimiser's list, `[W, b, N or -1]` per hidden layer
+ * then `[M, c, N or -1]`, and that list ([W₀, b₀, (N₀), …, M, c, (N)]).
+ */
+export function parameterList(p: SynthesizerParameters): { params: Matrix[]; slots: [number, number, number][] } {
+  const params: Matrix[] = [];
+  const add = (m: Matrix | null) => (m ? params.push(m) - 1 : -1);
+  const slots: [number, number, number][] = p.hidden.map((l) => [add(l.W), add(l.b), add(l.N)]);
+  slots.push([add(p.M), add(p.c), add(p.N)]);
+  return { params, slots };
+}
+
+/**
+ * One optimiser step on the batch mean of `0.5 |g_hat - target|²` at the current parameters.
+ * `error` receives `g_hat - target`; `current`, when given, is g_hat already evaluated at these
+ * parameters for this (h, y) (with its hidden activations in `scratch`), so it is not recomputed.
+ * Backpropagation through the hidden layers uses each layer's weights before their own step
+ * (plain SGD applies a layer's step as soon as the gradient below it is taken).
+ */
+export function refitSynthesizer(
+  k: KernelBackend,
+  p: SynthesizerParameters,
+  activation: Activation,
+  opt: Optimizer,
+  slots: readonly (readonly [number, number, number])[],
+  h: Matrix,
+  y: Matrix | null,
+  target: Matrix,
+  error: Matrix,
+  scratch: SynthesizerScratch,
+  current: Matrix | null,
+): void {
+  const e = error, acts = scratch.activations, deltas = scratch.deltas;
+  if (!current) predictSynthetic(k, p, activation, h, y, e, scratch);
+  k.subtract(current ?? e, target, e);
+  const top = acts.length - 1;
+  const below = (j: number, d: Matrix, W: Matrix) => {
+    // gradient with respect to hidden layer j's output, through W (not stepped yet)
+    k.matmulTB(d, W, deltas[j]);
+    k.activationGrad(activation, acts[j], deltas[j], deltas[j]);
+  };
+  if (top >= 0) below(top, e, p.M);
+  const [iM, ic, iN] = slots[slots.length - 1];
+  opt.outer(iM, top >= 0 ? acts[top] : h, e);
+  opt.mean(ic, e);
+  if (iN >= 0 && y) opt.outer(iN, y, e);
+  for (let j = top; j >= 0; j--) {
+    const l = p.hidden[j], [iW, ib, iNj] = slots[j];
+    if (j > 0) below(j - 1, deltas[j], l.W);
+    opt.outer(iW, j > 0 ? acts[j - 1] : h, deltas[j]);
+    opt.mean(ib, deltas[j]);
+    if (iNj >= 0 && y) opt.outer(iNj, y, deltas[j]);
+  }
+  opt.step();
+}
+
+/** Check a parameter set against a synthesizer's shape; throws naming the parameter. */
+function checkParameters(id: string, spec: SynthesizerShape, p: SynthesizerParameters): void {
+  const u = spec.units, widths = spec.hidden ?? [];
+  if (p.hidden.length !== widths.length) throw new RangeError(`${id}: ${p.hidden.length} hidden layers given, the topology has ${widths.length}`);
+  let inputs = u;
+  p.hidden.forEach((l, j) => {
+    const w = widths[j], at = `${id}: hidden layer ${j}`;
+    if (l.W.rows !== inputs || l.W.cols !== w) throw new RangeError(`${at}: W is ${shapeOf(l.W)}, the topology needs ${inputs}x${w}`);
+    if (l.b.data.length !== w) throw new RangeError(`${at}: b has ${l.b.data.length} values, the topology needs ${w}`);
+    const wantN = spec.conditioned && j === 0;
+    if (wantN !== Boolean(l.N) || (l.N && (l.N.rows !== spec.labels || l.N.cols !== w))) {
+      throw new RangeError(`${at}: ${wantN ? `a conditioned synthesizer needs N of ${spec.labels}x${w}` : 'takes no N'}, got ${l.N ? shapeOf(l.N) : 'none'}`);
+    }
+    inputs = w;
+  });
+  const { M, c, N } = p;
+  if (M.rows !== inputs || M.cols !== u) throw new RangeError(`${id}: M is ${shapeOf(M)}, the topology needs ${inputs}x${u}`);
+  if (c.data.length !== u) throw new RangeError(`${id}: c has ${c.data.length} values, the topology needs ${u}`);
+  const outputN = spec.conditioned && p.hidden.length === 0;
+  if (outputN && (!N || N.rows !== spec.labels || N.cols !== u)) {
+    throw new RangeError(`${id}: a conditioned synthesizer needs N of ${spec.labels}x${u}, got ${N ? shapeOf(N) : 'none'}`);
+  }
+  if (!outputN && N) throw new RangeError(`${id}: N (${shapeOf(N)}) given, but ${spec.conditioned ? 'an MLP synthesizer takes its labels in hidden layer 0' : 'the synthesizer is not conditioned'}`);
 }
 
 export class Synthesizer {
   /** the refits' optimiser, over [W₀, b₀, (N₀), …, M, c, (N)] */
   readonly optimizer: Optimizer;
-  private readonly slots: PendingRefit[];
+  readonly parameters: SynthesizerParameters;
+  private readonly queue: RefitQueue;
+  private readonly slotsOf: [number, number, number][];
   private readonly error: Matrix;
-  /** hidden activations of the last evaluation, and the gradients with respect to them */
-  private readonly activations: Matrix[];
-  private readonly deltas: Matrix[];
-  /** where each layer's parameters sit in the optimiser's list: [W, b, N or -1]; the output layer last */
-  private readonly slotsOf: [number, number, number][] = [];
+  private readonly scratch: SynthesizerScratch;
+  private readonly activation: Activation;
   private readonly kernels = backend();
-  /** the oldest batch whose refit is not applied yet */
-  private nextRefit = 0;
-  /** the next batch to be predicted (batches are predicted in order) */
-  private nextPrediction = 0;
   /** refits applied by this object so far */
   private refits = 0;
   /**
@@ -68,11 +181,12 @@ export class Synthesizer {
    * the refit would recompute, so the refit reuses them.
    */
   private readonly lastPrediction = { batch: -1, refits: -1 };
+  private readonly refitSlot = (slot: PendingRefit) => this.refit(slot);
   private disposed = false;
 
   constructor(
     readonly id: string,
-    readonly spec: SynthesizerTopology,
+    readonly spec: SynthesizerShape,
     readonly M: Matrix,
     readonly c: Matrix,
     readonly N: Matrix | null,
@@ -80,45 +194,16 @@ export class Synthesizer {
     /** the hidden layers of an MLP synthesizer (as many as `spec.hidden` lists) */
     readonly hidden: readonly SynthesizerHiddenLayer[] = [],
   ) {
-    const u = spec.units, widths = spec.hidden ?? [];
-    if (hidden.length !== widths.length) throw new RangeError(`${id}: ${hidden.length} hidden layers given, the topology has ${widths.length}`);
-    const params: Matrix[] = [];
-    const add = (m: Matrix | null) => (m ? params.push(m) - 1 : -1);
-    let inputs = u;
-    hidden.forEach((l, j) => {
-      const w = widths[j], at = `${id}: hidden layer ${j}`;
-      if (l.W.rows !== inputs || l.W.cols !== w) throw new RangeError(`${at}: W is ${shapeOf(l.W)}, the topology needs ${inputs}x${w}`);
-      if (l.b.data.length !== w) throw new RangeError(`${at}: b has ${l.b.data.length} values, the topology needs ${w}`);
-      const wantN = spec.conditioned && j === 0;
-      if (wantN !== Boolean(l.N) || (l.N && (l.N.rows !== spec.labels || l.N.cols !== w))) {
-        throw new RangeError(`${at}: ${wantN ? `a conditioned synthesizer needs N of ${spec.labels}x${w}` : 'takes no N'}, got ${l.N ? shapeOf(l.N) : 'none'}`);
-      }
-      this.slotsOf.push([add(l.W), add(l.b), add(l.N)]);
-      inputs = w;
-    });
-    if (M.rows !== inputs || M.cols !== u) throw new RangeError(`${id}: M is ${shapeOf(M)}, the topology needs ${inputs}x${u}`);
-    if (c.data.length !== u) throw new RangeError(`${id}: c has ${c.data.length} values, the topology needs ${u}`);
-    const outputN = spec.conditioned && hidden.length === 0;
-    if (outputN && (!N || N.rows !== spec.labels || N.cols !== u)) {
-      throw new RangeError(`${id}: a conditioned synthesizer needs N of ${spec.labels}x${u}, got ${N ? shapeOf(N) : 'none'}`);
-    }
-    if (!outputN && N) throw new RangeError(`${id}: N (${shapeOf(N)}) given, but ${spec.conditioned ? 'an MLP synthesizer takes its labels in hidden layer 0' : 'the synthesizer is not conditioned'}`);
-    this.slotsOf.push([add(M), add(c), add(N)]);
+    this.parameters = { hidden, M, c, N };
+    checkParameters(id, spec, this.parameters);
+    const { params, slots } = parameterList(this.parameters);
+    this.slotsOf = slots;
     this.optimizer = new Optimizer(optimizerOf(spec), params);
-    this.activations = widths.map((w) => zeros(batchSize, w));
-    this.deltas = widths.map((w) => zeros(batchSize, w));
-    // predictions t-d..t are pending when t is predicted (d + 1 slots), and the target of the
-    // next batch may arrive before its prediction when the two come from different threads
-    this.slots = Array.from({ length: spec.delay + 2 }, () => ({
-      batch: -1,
-      hasTarget: false,
-      hasPrediction: false,
-      h: zeros(batchSize, u),
-      y: spec.conditioned ? zeros(batchSize, spec.labels) : null,
-      prediction: zeros(batchSize, u),
-      target: zeros(batchSize, u),
-    }));
-    this.error = zeros(batchSize, u);
+    const widths = spec.hidden ?? [];
+    this.scratch = { activations: widths.map((w) => zeros(batchSize, w)), deltas: widths.map((w) => zeros(batchSize, w)) };
+    this.activation = spec.activation ?? 'relu';
+    this.queue = new RefitQueue(id, spec.delay, batchSize, spec.units, spec.conditioned ? spec.labels : 0);
+    this.error = zeros(batchSize, spec.units);
   }
 
   /**
@@ -126,209 +211,105 @@ export class Synthesizer {
    * counting `arriving` as arrived too (a target about to be recorded).
    */
   canPredict(batch: number, arriving = -1): boolean {
-    for (let s = this.nextRefit; s <= batch - 1 - this.spec.delay; s++) {
-      const slot = this.slotOf(s);
-      if (s !== arriving && (slot.batch !== s || !slot.hasTarget)) return false;
-    }
-    return true;
+    return this.queue.canPredict(batch, arriving);
   }
 
   /**
    * Apply the refits batch `batch` must see, then predict its synthetic gradient.
-   * Returns g_hat (valid until the next prediction; the layer uses it at once).
+   * Returns g_hat (valid while the batch is in flight: its slot frees when its refit is applied).
    */
   predict(batch: number, h: Matrix, y: Matrix | null): Matrix {
     if (this.disposed) throw new Error(`${this.id}: prediction of batch ${batch} after dispose()`);
-    if (batch !== this.nextPrediction) throw new Error(`${this.id}: asked to predict batch ${batch}, expected batch ${this.nextPrediction}`);
-    this.applyRefitsThrough(batch - 1 - this.spec.delay);
-    const slot = this.claim(batch);
-    slot.hasPrediction = true;
+    const slot = this.queue.beginPrediction(batch, this.refitSlot);
     copyInto(slot.h, h);
     if (slot.y) copyInto(slot.y, y ?? missingLabels(this.id));
-    this.evaluate(slot.h, slot.y, slot.prediction);
+    predictSynthetic(this.kernels, this.parameters, this.activation, slot.h, slot.y, slot.prediction, this.scratch);
     this.lastPrediction.batch = batch;
     this.lastPrediction.refits = this.refits;
-    if (this.spec.clip !== undefined) clipNorm(slot.prediction.data, this.spec.clip);
+    // a clipped prediction is not g_hat at these parameters: its refit recomputes g_hat
+    if (this.spec.clip !== undefined && clipNorm(slot.prediction.data, this.spec.clip)) this.lastPrediction.batch = -1;
     if (!Number.isFinite(this.kernels.sum(slot.prediction))) {
       const p = slot.prediction, at = firstNonFinite(p.data);
       throw new DivergenceError(this.id, batch, 'g_hat', `g_hat[${Math.floor(at / p.cols)}, ${at % p.cols}] = ${p.data[at]}`);
     }
-    this.nextPrediction = batch + 1;
     return slot.prediction;
   }
 
   /**
-   * Record the target batch `batch` produced (the true gradient, or the one the next layer sent
-   * upstream). Returns this batch's synthesizer loss `0.5 mean_rows(sum_cols((g_hat - g)²))`, or
-   * null when the target came before the prediction (then {@link lossOf} gives it after `predict`).
+   * Record the target batch `batch` produced (the true gradient, or the one the consumer sent
+   * back). Returns this batch's synthesizer loss `0.5 mean_rows(sum_cols((g_hat - g)²))`, or null
+   * when the target came before the prediction (then {@link lossOf} gives it after `predict`).
    */
   target(batch: number, g: Matrix): number | null {
     if (this.disposed) throw new Error(`${this.id}: target of batch ${batch} after dispose()`);
-    const slot = this.claim(batch);
-    if (slot.hasTarget) throw new Error(`${this.id}: a second target for batch ${batch}`);
-    copyInto(slot.target, g);
-    slot.hasTarget = true;
+    copyInto(this.queue.targetSlot(batch).target, g);
     return this.lossOf(batch);
   }
 
   /** The synthesizer loss of `batch` once both its prediction and its target are in, else null. */
   lossOf(batch: number): number | null {
-    const slot = this.slotOf(batch);
-    if (slot.batch !== batch || !slot.hasTarget || !slot.hasPrediction) return null;
-    return (0.5 * this.kernels.squaredDistance(slot.prediction, slot.target)) / this.batchSize;
+    const slot = this.queue.complete(batch);
+    return slot ? (0.5 * this.kernels.squaredDistance(slot.prediction, slot.target)) / this.batchSize : null;
   }
 
   /** Apply every refit whose target has arrived (the end of training). */
   drain(): void {
     if (this.disposed) throw new Error(`${this.id}: drain after dispose()`);
-    while (this.nextRefit < this.nextPrediction && this.slotOf(this.nextRefit).hasTarget) this.applyRefitsThrough(this.nextRefit);
+    this.queue.drain(this.refitSlot);
   }
 
-  /** The slot of `batch`, taken for it if free (a slot frees when its refit is applied). */
-  private claim(batch: number): PendingRefit {
-    const slot = this.slotOf(batch);
-    if (slot.batch === batch) return slot;
-    if (slot.batch !== -1) {
-      throw new Error(`${this.id}: batch ${batch} arrived while batch ${slot.batch}'s refit is still pending (more than delay + 2 batches in flight)`);
-    }
-    slot.batch = batch;
-    slot.hasTarget = false;
-    slot.hasPrediction = false;
-    return slot;
-  }
-
-  /**
-   * Copies of the pending refits, taken between batches: every prediction made must have its
-   * target (a checkpoint is taken once every batch before it is finished everywhere).
-   */
+  /** Copies of the pending refits, taken between batches (see {@link RefitQueue.snapshot}). */
   snapshot(): SynthesizerSnapshot {
-    const pending: SynthesizerSnapshot['pending'] = [];
-    for (let b = this.nextRefit; b < this.nextPrediction; b++) {
-      const slot = this.slotOf(b);
-      if (slot.batch !== b || !slot.hasTarget) throw new Error(`${this.id}: cannot snapshot while batch ${b}'s target is outstanding`);
-      pending.push({ batch: b, h: slot.h.data.slice(), y: slot.y ? slot.y.data.slice() : null, target: slot.target.data.slice() });
-    }
-    return { nextRefit: this.nextRefit, nextPrediction: this.nextPrediction, pending };
+    return this.queue.snapshot();
   }
 
   /** Continue from a {@link snapshot} (of a synthesizer with the same topology). */
   restore(s: SynthesizerSnapshot): void {
-    if (s.nextPrediction - s.nextRefit !== s.pending.length || s.pending.length > this.spec.delay + 1) {
-      throw new RangeError(`${this.id}: a snapshot with ${s.pending.length} pending refits (batches ${s.nextRefit}..${s.nextPrediction - 1}) does not fit delay ${this.spec.delay}`);
-    }
-    for (const slot of this.slots) (slot.batch = -1), (slot.hasTarget = slot.hasPrediction = false);
-    for (const p of s.pending) {
-      const slot = this.slotOf(p.batch);
-      if (p.h.length !== slot.h.data.length || p.target.length !== slot.target.data.length || (slot.y && p.y?.length !== slot.y.data.length)) {
-        throw new RangeError(`${this.id}: the snapshot's pending refit of batch ${p.batch} has the wrong shape`);
-      }
-      slot.batch = p.batch;
-      slot.hasTarget = slot.hasPrediction = true;
-      slot.h.data.set(p.h);
-      slot.target.data.set(p.target);
-      if (slot.y && p.y) slot.y.data.set(p.y);
-    }
-    this.nextRefit = s.nextRefit;
-    this.nextPrediction = s.nextPrediction;
+    this.queue.restore(s);
     this.lastPrediction.batch = -1; // restored slots hold no prediction: their refits recompute g_hat
   }
 
+  /** Number of predictions whose refit is not applied yet. */
+  get pending(): number {
+    return this.queue.pending;
+  }
+
   /**
-   * Give every buffer this synthesizer allocated back to the backend: the pending-refit slots (h,
-   * labels, prediction, target), the error, the hidden activations and their gradients, the
-   * optimiser's gradients and moments. Its parameters belong to the parameter set it was given and
-   * stay. Pending refits are dropped (drain first); the synthesizer cannot be used afterwards.
+   * Give every buffer this synthesizer allocated back to the backend: the pending-refit slots, the
+   * error, the hidden activations and their gradients, the optimiser's gradients and moments. Its
+   * parameters belong to the parameter set it was given and stay. Pending refits are dropped
+   * (drain first); the synthesizer cannot be used afterwards.
    */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     const k = this.kernels;
-    for (const s of this.slots.splice(0)) {
-      for (const m of [s.h, s.y, s.prediction, s.target]) if (m) release(m, k);
-    }
-    for (const m of [this.error, ...this.activations, ...this.deltas]) release(m, k);
-    this.activations.length = 0;
-    this.deltas.length = 0;
+    this.queue.dispose(k);
+    for (const m of [this.error, ...this.scratch.activations, ...this.scratch.deltas]) release(m, k);
+    this.scratch.activations.length = 0;
+    this.scratch.deltas.length = 0;
     this.optimizer.dispose();
   }
 
-  /** Number of predictions whose refit is not applied yet. */
-  get pending(): number {
-    return this.nextPrediction - this.nextRefit;
-  }
-
-  private applyRefitsThrough(last: number): void {
-    for (; this.nextRefit <= last; this.nextRefit++) {
-      const slot = this.slotOf(this.nextRefit);
-      if (!slot.hasTarget) throw new Error(`${this.id}: refit of batch ${this.nextRefit} is due but its target has not arrived`);
-      this.refit(slot);
-      slot.batch = -1;
-    }
-  }
-
-  /**
-   * One optimiser step on the batch mean of `0.5 |g_hat - target|²` at the current parameters.
-   * Backpropagation through the hidden layers uses each layer's weights before their own step
-   * (plain SGD applies a layer's step as soon as the gradient below it is taken).
-   */
   private refit(slot: PendingRefit): void {
-    const { h, y, target } = slot;
-    const k = this.kernels, e = this.error, opt = this.optimizer, acts = this.activations, deltas = this.deltas;
     const current = slot.batch === this.lastPrediction.batch && this.refits === this.lastPrediction.refits;
-    if (!current) this.evaluate(h, y, e);
-    k.subtract(current ? slot.prediction : e, target, e);
     this.refits++;
-    const top = acts.length - 1, act = this.spec.activation ?? 'relu';
-    const below = (j: number, d: Matrix, W: Matrix) => {
-      // gradient with respect to hidden layer j's output, through W (not stepped yet)
-      k.matmulTB(d, W, deltas[j]);
-      k.activationGrad(act, acts[j], deltas[j], deltas[j]);
-    };
-    if (top >= 0) below(top, e, this.M);
-    const [iM, ic, iN] = this.slotsOf[this.slotsOf.length - 1];
-    opt.outer(iM, top >= 0 ? acts[top] : h, e);
-    opt.mean(ic, e);
-    if (iN >= 0 && y) opt.outer(iN, y, e);
-    for (let j = top; j >= 0; j--) {
-      const l = this.hidden[j], [iW, ib, iNj] = this.slotsOf[j];
-      if (j > 0) below(j - 1, deltas[j], l.W);
-      opt.outer(iW, j > 0 ? acts[j - 1] : h, deltas[j]);
-      opt.mean(ib, deltas[j]);
-      if (iNj >= 0 && y) opt.outer(iNj, y, deltas[j]);
-    }
-    opt.step();
-  }
-
-  /** g_hat of (h, y) at the current parameters into `out` (hidden activations kept for a refit). */
-  private evaluate(h: Matrix, y: Matrix | null, out: Matrix): void {
-    const k = this.kernels, act = this.spec.activation ?? 'relu';
-    let a = h;
-    this.hidden.forEach((l, j) => {
-      const z = this.activations[j];
-      k.matmul(a, l.W, z);
-      k.addRowVector(z, l.b);
-      if (l.N && y) k.matmul(y, l.N, z, 1, 1);
-      k.activate(act, z);
-      a = z;
-    });
-    k.matmul(a, this.M, out);
-    k.addRowVector(out, this.c);
-    if (this.N && y) k.matmul(y, this.N, out, 1, 1);
-  }
-
-  private slotOf(batch: number): PendingRefit {
-    return this.slots[batch % this.slots.length];
+    refitSynthesizer(this.kernels, this.parameters, this.activation, this.optimizer, this.slotsOf, slot.h, slot.y, slot.target, this.error, this.scratch, current ? slot.prediction : null);
   }
 }
 
-/** Scale `g` in place so that its norm is at most `max` (a non-finite norm is left for the divergence check). */
-function clipNorm(g: Float32Array, max: number): void {
+/**
+ * Scale `g` in place so that its norm is at most `max` (a non-finite norm is left for the
+ * divergence check); whether it scaled.
+ */
+function clipNorm(g: Float32Array, max: number): boolean {
   let sq = 0;
   for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
   const norm = Math.sqrt(sq);
-  if (!(norm > max) || !Number.isFinite(norm)) return;
+  if (!(norm > max) || !Number.isFinite(norm)) return false;
   const scale = max / norm;
   for (let i = 0; i < g.length; i++) g[i] *= scale;
+  return true;
 }
 
 function missingLabels(id: string): never {

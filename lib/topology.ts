@@ -1,129 +1,99 @@
 /**
- * Topologies as plain data: a chain of dense layers, each optionally *decoupled* by an
- * interface (a synthesizer after it). {@link defineTopology} validates a spec and fills every
- * default, so the result can be printed, saved, sent to a worker and trusted by everything
- * that runs it.
+ * Chains, the common case, as sugar for graphs: a chain of dense layers, each optionally
+ * *decoupled* by an interface after it (a synthesizer predicting the gradient the layer above, or
+ * the head, sends back). {@link defineTopology} validates a chain spec and returns the {@link Graph}
+ * it describes, with the chain's names: actors `layer:i`, `synthesizer:i`, `head`; parameters
+ * `layer{i}.W`, `layer{i}.b`, `synth{i}.M`, `synth{i}.c`, `synth{i}.N`; one label set, the data's y.
  */
-import { type Activation, ACTIVATIONS, isActivation } from './activations.ts';
+import type { Activation } from './activations.ts';
 import { TopologyError } from './errors.ts';
-import { OPTIMIZERS, type OptimizerConfig, type OptimizerSpec, isPlainSgd } from './optimizers.ts';
+import { type Graph, type GraphSpec, INPUT, type InterfaceSpec, LOSSES, type Loss, type Naming, buildGraph, describeGraph } from './graph.ts';
+import type { OptimizerSpec } from './optimizers.ts';
+import { activation as checkActivation, bool, knownKeys, nonNegativeInt, object, optimizerAt, positive, positiveInt, show } from './validate.ts';
 
-/**
- * Head losses. `mse`: `0.5 mean_rows(sum_cols((y_hat - y)²))`. `softmax-cross-entropy`:
- * `-mean_rows(sum_cols(y log softmax(z)))` on the last layer's (linear) outputs z, labels one-hot
- * (or probability) rows; its gradient is `softmax(z) - y`.
- */
-export const LOSSES = ['mse', 'softmax-cross-entropy'] as const;
-export type Loss = (typeof LOSSES)[number];
+export { LOSSES, type Loss } from './graph.ts';
+
+/** A validated topology: a graph (a chain is a graph with the chain's names). */
+export type Topology = Graph;
 
 /** Options of the synthesizer at a layer's interface. */
 export interface SynthesizerSpec {
   /** cDNI: the synthesizer also sees the batch's labels (`g_hat = h M + c + y N`). Default false. */
-  conditioned?: boolean;
+  readonly conditioned?: boolean;
   /** How many batches its refits may lag its predictions (0 = the seed's sequential order). Default 0. */
-  delay?: number;
+  readonly delay?: number;
   /** Learning rate of plain-SGD refits. Default 0.01. Give this or `optimizer`, not both. */
-  lr?: number;
+  readonly lr?: number;
   /** The refits' optimiser (e.g. `{ kind: 'adam', lr: 3e-3 }`); `lr` alone means plain SGD. */
-  optimizer?: OptimizerSpec;
+  readonly optimizer?: OptimizerSpec;
   /**
    * Widths of hidden layers: an MLP synthesizer `g_hat = f(… f(h W₀ + b₀ (+ y N₀)) …) M + c`
    * (the labels of a conditioned one enter its first layer). Default `[]`: linear.
    */
-  hidden?: number[];
+  readonly hidden?: readonly number[];
   /** Activation of the hidden layers. Default `'relu'`. */
-  activation?: Activation;
+  readonly activation?: Activation;
   /**
    * A divergence guard: scale each predicted synthetic gradient down so its norm (over the
    * whole batch) is at most this. Default: no clipping.
    */
-  clip?: number;
+  readonly clip?: number;
 }
 
 /** One dense layer `h = f(x W + b)`. */
 export interface LayerSpec {
   /** Output width. */
-  units: number;
+  readonly units: number;
   /** Default `'sigmoid'`. */
-  activation?: Activation;
+  readonly activation?: Activation;
   /** Learning rate of plain-SGD updates; defaults to the topology's `lr` or `optimizer`. Give this or `optimizer`, not both. */
-  lr?: number;
+  readonly lr?: number;
   /** Its optimiser; defaults to the topology's. */
-  optimizer?: OptimizerSpec;
+  readonly optimizer?: OptimizerSpec;
   /** Put an interface after this layer: it updates at once from a synthetic gradient. Default false. */
-  decoupled?: boolean;
+  readonly decoupled?: boolean;
   /** Options of that interface's synthesizer (over the topology's `synthesizer` defaults). */
-  synthesizer?: SynthesizerSpec;
+  readonly synthesizer?: SynthesizerSpec;
 }
 
 export interface TopologySpec {
   /** Width of the input rows. */
-  inputs: number;
+  readonly inputs: number;
   /** Rows per batch. */
-  batch: number;
-  layers: LayerSpec[];
+  readonly batch: number;
+  readonly layers: readonly LayerSpec[];
   /**
    * Head loss. Default `'mse'`: `0.5 * mean_rows(sum_cols((y_hat - y)^2))`.
    * `'softmax-cross-entropy'` needs a `'linear'` last layer (its default there) and one-hot labels.
    */
-  loss?: Loss;
+  readonly loss?: Loss;
   /** Width of the label rows; default the last layer's units. */
-  labels?: number;
+  readonly labels?: number;
   /** Default learning rate of every layer (plain SGD). Default 0.1. Give this or `optimizer`, not both. */
-  lr?: number;
+  readonly lr?: number;
   /** Default optimiser of every layer, e.g. `{ kind: 'adam', lr: 1e-3 }`. */
-  optimizer?: OptimizerSpec;
+  readonly optimizer?: OptimizerSpec;
   /** Defaults for every synthesizer. */
-  synthesizer?: SynthesizerSpec;
+  readonly synthesizer?: SynthesizerSpec;
 }
 
-export interface SynthesizerTopology {
-  /** index of the layer whose output it reads */
-  readonly layer: number;
-  /** width of that output, which is also the width of the gradient it predicts */
-  readonly units: number;
-  readonly conditioned: boolean;
-  readonly delay: number;
-  /** learning rate of its refits (its optimiser's) */
-  readonly lr: number;
-  /** label width (the context of a conditioned synthesizer) */
-  readonly labels: number;
-  /** present when the refits are not plain SGD at `lr` (momentum or adam) */
-  readonly optimizer?: OptimizerConfig;
-  /** present for an MLP synthesizer: hidden widths (non-empty) and their activation */
-  readonly hidden?: readonly number[];
-  readonly activation?: Activation;
-  /** present when predictions are clipped: their largest norm over a batch */
-  readonly clip?: number;
-}
+/** The chain's node ids, head id and label set: `layer0`, `layer1`, …, `head`, `y`. */
+export const CHAIN_HEAD = 'head';
+export const CHAIN_LABELS = 'y';
+export const chainNodeId = (i: number): string => `layer${i}`;
 
-export interface LayerTopology {
-  readonly index: number;
-  readonly inputs: number;
-  readonly units: number;
-  readonly activation: Activation;
-  /** learning rate of its updates (its optimiser's) */
-  readonly lr: number;
-  /** present when the updates are not plain SGD at `lr` (momentum or adam) */
-  readonly optimizer?: OptimizerConfig;
-  /** the synthesizer at this layer's interface, or null when it learns by backprop */
-  readonly synthesizer: SynthesizerTopology | null;
-}
+/** Actors `layer:i`, `synthesizer:i`, `head`; parameters `layer{i}.*`, `synth{i}.*`. */
+export const CHAIN_NAMING: Naming = {
+  kind: 'chain',
+  node: (_id, index) => ({ actor: `layer:${index}`, key: chainNodeId(index) }),
+  synthesizer: (from) => ({ name: String(from.index), actor: `synthesizer:${from.index}`, key: `synth${from.index}` }),
+  head: () => CHAIN_HEAD,
+};
 
-/** A validated topology with every default filled in. Plain, frozen, JSON-safe data. */
-export interface Topology {
-  readonly inputs: number;
-  readonly batch: number;
-  readonly labels: number;
-  readonly loss: Loss;
-  readonly layers: readonly LayerTopology[];
-}
-
-const DEFAULT_LR = 0.1;
-const DEFAULT_SYNTHESIZER_LR = 0.01;
+const SYNTH_KEYS = ['conditioned', 'delay', 'lr', 'optimizer', 'hidden', 'activation', 'clip'];
 
 /**
- * Validate a spec and fill its defaults.
+ * Validate a chain spec and fill its defaults: the graph of the chain.
  *
  * @example
  * const topology = defineTopology({
@@ -134,6 +104,7 @@ const DEFAULT_SYNTHESIZER_LR = 0.01;
  *     { units: 12, activation: 'sigmoid' },
  *   ],
  * });
+ * topology.synthesizers.map((s) => s.actor); // ['synthesizer:0', 'synthesizer:1']
  * // a classifier: Adam everywhere, MLP synthesizers, softmax cross-entropy head
  * const mnist = defineTopology({
  *   inputs: 784, batch: 64, loss: 'softmax-cross-entropy', optimizer: { kind: 'adam', lr: 1e-3 },
@@ -142,49 +113,54 @@ const DEFAULT_SYNTHESIZER_LR = 0.01;
  * });
  */
 export function defineTopology(spec: TopologySpec): Topology {
-  if (spec === null || typeof spec !== 'object') throw new TopologyError(`topology: expected an object, got ${String(spec)}`);
-  positiveInt(spec.inputs, 'topology: inputs');
-  positiveInt(spec.batch, 'topology: batch');
-  if (!Array.isArray(spec.layers) || spec.layers.length === 0) {
+  const s = object(spec, 'topology', '{ inputs, batch, layers, ... }');
+  knownKeys(s, ['inputs', 'batch', 'layers', 'loss', 'labels', 'lr', 'optimizer', 'synthesizer'], 'topology');
+  const inputs = positiveInt(s.inputs, 'topology: inputs');
+  const batch = positiveInt(s.batch, 'topology: batch');
+  const layers = s.layers;
+  if (!Array.isArray(layers) || layers.length === 0) {
     throw new TopologyError('topology: layers must be a non-empty array of { units, activation, ... }');
   }
-  const loss = spec.loss ?? 'mse';
-  if (!(LOSSES as readonly string[]).includes(loss)) {
-    throw new TopologyError(`topology: unknown loss '${String(loss)}' (expected one of ${LOSSES.join(', ')})`);
+  const loss = s.loss ?? 'mse';
+  if (!(LOSSES as readonly unknown[]).includes(loss)) {
+    throw new TopologyError(`topology: unknown loss ${show(loss)} (expected one of ${LOSSES.join(', ')})`);
   }
-  spec.layers.forEach((l, i) => {
-    if (l === null || typeof l !== 'object') throw new TopologyError(`layer ${i}: expected { units, activation, ... }, got ${String(l)}`);
-    positiveInt(l.units, `layer ${i}: units`);
+  const ls = layers.map((l: unknown, i: number) => {
+    const o = object(l, `layer ${i}`, '{ units, activation, ... }');
+    knownKeys(o, ['units', 'activation', 'lr', 'optimizer', 'decoupled', 'synthesizer'], `layer ${i}`);
+    positiveInt(o.units, `layer ${i}: units`);
+    return o;
   });
-  const last = spec.layers[spec.layers.length - 1];
-  const labels = spec.labels ?? last.units;
-  positiveInt(labels, 'topology: labels');
-  const topLevel = { lr: spec.lr, optimizer: spec.optimizer };
-  optimizerAt(topLevel, 'topology');
-  const defaults = spec.synthesizer ?? {};
-  if (spec.synthesizer !== undefined) optimizerAt(defaults, 'topology: synthesizer');
+  const last = ls[ls.length - 1];
+  const labels = positiveInt(s.labels ?? last.units, 'topology: labels');
+  optimizerAt(s, 'topology');
+  const defaults = s.synthesizer === undefined ? {} : object(s.synthesizer, 'topology: synthesizer', '{ conditioned, delay, lr, ... }');
+  knownKeys(defaults, SYNTH_KEYS, 'topology: synthesizer');
+  if (s.synthesizer !== undefined) optimizerAt(defaults, 'topology: synthesizer');
 
-  let inputs = spec.inputs;
-  const layers = spec.layers.map((l, index): LayerTopology => {
+  const interfaces: InterfaceSpec[] = [];
+  const nodes = ls.map((l, index) => {
     const name = `layer ${index}`;
-    const isLast = index === spec.layers.length - 1;
-    const activation = l.activation ?? (isLast && loss === 'softmax-cross-entropy' ? 'linear' : 'sigmoid');
-    if (!isActivation(activation)) {
-      throw new TopologyError(`${name}: unknown activation '${String(activation)}' (expected one of ${ACTIVATIONS.join(', ')})`);
-    }
+    const isLast = index === ls.length - 1;
+    const activation = checkActivation(l.activation ?? (isLast && loss === 'softmax-cross-entropy' ? 'linear' : 'sigmoid'), name);
     if (isLast && loss === 'softmax-cross-entropy' && activation !== 'linear') {
       throw new TopologyError(
         `${name}: the softmax-cross-entropy head applies the softmax itself, so the last layer must be 'linear' (its logits), got '${activation}'`,
       );
     }
-    if (l.synthesizer !== undefined && !l.decoupled) {
+    const decoupled = bool(l.decoupled, `${name}: decoupled`, false);
+    if (l.synthesizer !== undefined && !decoupled) {
       throw new TopologyError(`${name}: synthesizer options given but the layer is not decoupled (set decoupled: true)`);
     }
-    const synthesizer: SynthesizerTopology | null = l.decoupled ? synthesizerAt(index, l, defaults, labels, name) : null;
-    const opt = optimizerAt(l, name) ?? optimizerAt(topLevel, 'topology') ?? sgd(DEFAULT_LR);
-    const layer: LayerTopology = Object.freeze({ index, inputs, units: l.units, activation, ...withOptimizer(opt), synthesizer });
-    inputs = l.units;
-    return layer;
+    if (decoupled) interfaces.push(interfaceAt(index, isLast, l.synthesizer, defaults));
+    const opt = optimizerAt(l, name) ?? optimizerAt(s, 'topology');
+    return {
+      id: chainNodeId(index),
+      units: l.units as number,
+      activation,
+      inputs: [index === 0 ? INPUT : chainNodeId(index - 1)],
+      ...(opt ? (opt.kind === 'sgd' && opt.momentum === 0 ? { lr: opt.lr } : { optimizer: opt }) : {}),
+    };
   });
   if (loss === 'mse' && labels !== last.units) {
     throw new TopologyError(`topology: the mse head compares the last layer's ${last.units} outputs with labels of width ${labels}; they must match`);
@@ -194,106 +170,47 @@ export function defineTopology(spec: TopologySpec): Topology {
       `topology: the softmax-cross-entropy head needs one-hot labels of width ${last.units} (the last layer's units), got labels of width ${labels}`,
     );
   }
-  return Object.freeze({ inputs: spec.inputs, batch: spec.batch, labels, loss, layers: Object.freeze(layers) });
+  const graph: GraphSpec = {
+    inputs,
+    batch,
+    nodes,
+    heads: [{ id: CHAIN_HEAD, node: chainNodeId(ls.length - 1), loss: loss as Loss, labels: CHAIN_LABELS }],
+    interfaces,
+    ...(s.lr !== undefined ? { lr: s.lr as number } : {}),
+    ...(s.optimizer !== undefined ? { optimizer: s.optimizer as OptimizerSpec } : {}),
+  };
+  return buildGraph(graph, CHAIN_NAMING);
 }
 
-/** The layer sizes as a chain, e.g. `24-128-64-12`. */
-export function describeSizes(t: Topology): string {
-  return [t.inputs, ...t.layers.map((l) => l.units)].join('-');
-}
-
-/** The synthesizers of a topology, in layer order. */
-export function synthesizersOf(t: Topology): SynthesizerTopology[] {
-  return t.layers.flatMap((l) => (l.synthesizer ? [l.synthesizer] : []));
-}
-
-function synthesizerAt(index: number, l: LayerSpec, defaults: SynthesizerSpec, labels: number, name: string): SynthesizerTopology {
-  const own = l.synthesizer ?? {};
-  if (own === null || typeof own !== 'object') throw new TopologyError(`${name}: synthesizer options must be an object, got ${String(own)}`);
-  const s = { ...defaults, ...own };
-  const where = `${name}: synthesizer`;
-  const opt = optimizerAt(own, where) ?? optimizerAt(defaults, 'topology: synthesizer') ?? sgd(DEFAULT_SYNTHESIZER_LR);
+/** The interface after layer `index`, its options checked with the chain's words. */
+function interfaceAt(index: number, isLast: boolean, own: unknown, defaults: Record<string, unknown>): InterfaceSpec {
+  const where = `layer ${index}: synthesizer`;
+  const o = own === undefined ? {} : object(own, where, '{ conditioned, delay, lr, ... }');
+  knownKeys(o, SYNTH_KEYS, where);
+  const s = { ...defaults, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
+  const conditioned = bool(s.conditioned, `${where} conditioned`, false);
+  const delay = nonNegativeInt(s.delay ?? 0, `${where} delay`);
+  const opt = optimizerAt(o, `layer ${index}: synthesizer`) ?? optimizerAt(defaults, 'topology: synthesizer');
   const hidden = s.hidden ?? [];
-  if (!Array.isArray(hidden)) throw new TopologyError(`${where} hidden must be an array of widths, got ${String(hidden)}`);
+  if (!Array.isArray(hidden)) throw new TopologyError(`${where} hidden must be an array of widths, got ${show(hidden)}`);
   hidden.forEach((w, j) => positiveInt(w, `${where} hidden[${j}]`));
-  const activation = s.activation ?? 'relu';
-  if (!isActivation(activation)) {
-    throw new TopologyError(`${where} activation: unknown '${String(activation)}' (expected one of ${ACTIVATIONS.join(', ')})`);
+  if (s.activation !== undefined) checkActivation(s.activation, `${where} activation`);
+  if (hidden.length === 0 && o.activation !== undefined) {
+    throw new TopologyError(`${where} activation '${String(o.activation)}' given but the synthesizer is linear (no hidden layers)`);
   }
-  if (hidden.length === 0 && own.activation !== undefined) {
-    throw new TopologyError(`${where} activation '${own.activation}' given but the synthesizer is linear (no hidden layers)`);
-  }
-  return Object.freeze({
-    layer: index,
-    units: l.units,
-    conditioned: Boolean(s.conditioned),
-    delay: delay(s.delay ?? 0, `${where} delay`),
-    ...withOptimizer(opt),
-    labels,
-    ...(hidden.length > 0 ? { hidden: Object.freeze([...hidden]), activation } : {}),
+  return {
+    from: chainNodeId(index),
+    to: isLast ? CHAIN_HEAD : chainNodeId(index + 1),
+    kind: conditioned ? 'cdni' : 'dni',
+    ...(conditioned ? { context: CHAIN_HEAD } : {}),
+    delay,
+    ...(opt ? (opt.kind === 'sgd' && opt.momentum === 0 ? { lr: opt.lr } : { optimizer: opt }) : {}),
+    ...(hidden.length > 0 ? { hidden: hidden as number[], activation: (s.activation as Activation | undefined) ?? 'relu' } : {}),
     ...(s.clip !== undefined ? { clip: positive(s.clip, `${where} clip`) } : {}),
-  });
+  };
 }
 
-/** `lr`, plus the optimiser itself when it is not plain SGD (so a plain-SGD topology reads as before). */
-function withOptimizer(c: OptimizerConfig): { lr: number; optimizer?: OptimizerConfig } {
-  return isPlainSgd(c) ? { lr: c.lr } : { lr: c.lr, optimizer: c };
-}
-
-function positive(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new TopologyError(`${what} must be a finite number > 0, got ${String(v)}`);
-  return v;
-}
-
-function sgd(lr: number): OptimizerConfig {
-  return Object.freeze({ kind: 'sgd', lr, momentum: 0 });
-}
-
-/** The optimiser one level of a spec gives (`lr` alone: plain SGD), or undefined when it gives neither. */
-function optimizerAt(level: { lr?: number; optimizer?: OptimizerSpec }, where: string): OptimizerConfig | undefined {
-  const { lr, optimizer: o } = level;
-  if (lr !== undefined && o !== undefined) {
-    throw new TopologyError(`${where}: give lr (plain SGD) or optimizer, not both (got lr ${lr} and optimizer ${JSON.stringify(o)})`);
-  }
-  if (o === undefined) return lr === undefined ? undefined : sgd(rate(lr, `${where}: lr`));
-  if (o === null || typeof o !== 'object' || !(OPTIMIZERS as readonly string[]).includes(o.kind)) {
-    throw new TopologyError(`${where}: optimizer must be { kind: ${OPTIMIZERS.map((k) => `'${k}'`).join(' | ')}, lr, ... }, got ${JSON.stringify(o)}`);
-  }
-  const what = `${where}: optimizer`;
-  const known = o.kind === 'sgd' ? ['kind', 'lr', 'momentum'] : ['kind', 'lr', 'beta1', 'beta2', 'eps'];
-  const unknown = Object.keys(o).filter((k) => !known.includes(k));
-  if (unknown.length > 0) {
-    throw new TopologyError(`${what} ${o.kind} has no option ${unknown.map((k) => `'${k}'`).join(', ')} (it takes ${known.slice(1).join(', ')})`);
-  }
-  const olr = rate(o.lr, `${what} lr`);
-  if (o.kind === 'sgd') return Object.freeze({ kind: 'sgd', lr: olr, momentum: fraction(o.momentum ?? 0, `${what} momentum`) });
-  const eps = o.eps ?? 1e-8;
-  if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) throw new TopologyError(`${what} eps must be a finite number > 0, got ${String(eps)}`);
-  return Object.freeze({ kind: 'adam', lr: olr, beta1: fraction(o.beta1 ?? 0.9, `${what} beta1`), beta2: fraction(o.beta2 ?? 0.999, `${what} beta2`), eps });
-}
-
-/** A number in [0, 1). */
-function fraction(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new TopologyError(`${what} must be a number in [0, 1), got ${String(v)}`);
-  return v;
-}
-
-function positiveInt(v: unknown, what: string): asserts v is number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
-    throw new TopologyError(`${what} must be a positive integer, got ${String(v)}`);
-  }
-}
-
-function rate(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
-    throw new TopologyError(`${what} must be a finite number >= 0, got ${String(v)}`);
-  }
-  return v;
-}
-
-function delay(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    throw new TopologyError(`${what} must be an integer >= 0, got ${String(v)}`);
-  }
-  return v;
+/** The layer sizes of a chain, e.g. `24-128-64-12` (a graph's nodes otherwise). */
+export function describeSizes(t: Topology): string {
+  return describeGraph(t);
 }

@@ -3,10 +3,10 @@
  * significant first (2 * bits columns); its label is the sum's bits (bits columns).
  */
 import type { Dataset } from '../data.ts';
-import { zeros } from '../matrix.ts';
+import { type Matrix, zeros } from '../matrix.ts';
 import { Rng } from '../rng.ts';
 
-export function binaryAddition(rows = 1000, bits = 12, seed = 1): Dataset {
+export function binaryAddition(rows = 1000, bits = 12, seed = 1): Dataset<Matrix> {
   if (!Number.isInteger(bits) || bits < 2 || bits > 30) throw new RangeError(`binaryAddition: bits must be an integer in [2, 30], got ${bits}`);
   const rng = new Rng(seed);
   const x = zeros(rows, 2 * bits), y = zeros(rows, bits);

@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { type Dataset, oneHot } from '../data.ts';
-import { fromArray } from '../matrix.ts';
+import { type Matrix, fromArray } from '../matrix.ts';
 import { Rng } from '../rng.ts';
 
 export const MNIST_PIXELS = 28 * 28;
@@ -62,9 +62,9 @@ export interface MnistSplitOptions {
 
 export interface MnistSplit {
   /** the training rows minus the validation hold-out; labels one-hot */
-  readonly train: Dataset;
-  readonly validation: Dataset;
-  readonly test: Dataset;
+  readonly train: Dataset<Matrix>;
+  readonly validation: Dataset<Matrix>;
+  readonly test: Dataset<Matrix>;
   readonly options: Required<MnistSplitOptions>;
 }
 
@@ -86,7 +86,7 @@ export function loadMnist(options: MnistSplitOptions = {}): MnistSplit {
   }
   if (o.validation >= o.train) throw new RangeError(`mnist: validation ${o.validation} must be smaller than train ${o.train}`);
   const order = new Rng(o.seed).shuffle(Array.from({ length: digits.count }, (_, i) => i));
-  const take = (start: number, rows: number): Dataset => {
+  const take = (start: number, rows: number): Dataset<Matrix> => {
     const x = new Float32Array(rows * MNIST_PIXELS), classes = new Uint8Array(rows);
     for (let i = 0; i < rows; i++) {
       const r = order[start + i];

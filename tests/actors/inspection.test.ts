@@ -43,14 +43,24 @@ describe('the trace recorder', () => {
     const { lines } = await record(3);
     expect(lines[0]).toMatchObject({ type: '@trace.meta', actor: 'trace', meta: { sample: 1, demo: 'test' } });
     const created = lines.filter((l) => l.type === '@xstate.actor');
-    expect(created.map((l) => l.actor)).toEqual(ACTORS);
-    expect(created.filter((l) => l.actor !== 'trainer').every((l) => l.parent === 'trainer')).toBe(true);
+    expect(created.map((l) => l.actor)).toEqual(['trainer', 'stage:0', ...ACTORS.slice(1)]);
+    // the trainer holds one stage here, and the stage holds every layer, synthesizer and head
+    expect(created.find((l) => l.actor === 'stage:0')!.parent).toBe('trainer');
+    expect(created.filter((l) => !['trainer', 'stage:0'].includes(l.actor)).every((l) => l.parent === 'stage:0')).toBe(true);
 
     const context = (actor: string) => lines.find((l) => l.actor === actor && l.context)?.context;
-    expect(context('layer:0')).toEqual({ index: 0, inputs: 24, units: 128, activation: 'sigmoid', lr: 0.5, decoupled: true });
+    expect(context('layer:0')).toEqual({ id: 'layer0', index: 0, inputs: 24, units: 128, activation: 'sigmoid', merge: 'concat', lr: 0.5, decoupled: true });
     expect(context('layer:2')).toMatchObject({ inputs: 64, units: 12, decoupled: false });
-    expect(context('synthesizer:1')).toEqual({ layer: 1, units: 64, conditioned: false, delay: 0, lr: 0.01 });
+    expect(context('synthesizer:1')).toEqual({ name: '1', from: 1, units: 64, conditioned: false, delay: 0, lr: 0.01 });
+    expect(context('head')).toEqual({ id: 'head', node: 2, loss: 'mse', labels: 'y', width: 12, weight: 1 });
+    expect(context('stage:0')).toEqual({ stage: 0, actors: ['layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1', 'head'] });
     expect(context('trainer')).toMatchObject({ sizes: [24, 128, 64, 12], decoupled: [true, true, false], steps: 3, scheduler: 'queue' });
+    // the graph, for the viewer to draw: which actor sends h to which, and where the synthesizers sit
+    expect((context('trainer') as { graph: { edges: unknown[] } }).graph.edges).toEqual([
+      { from: 'layer:0', to: 'layer:1', synthesizer: 'synthesizer:0', conditioned: false },
+      { from: 'layer:1', to: 'layer:2', synthesizer: 'synthesizer:1', conditioned: false },
+      { from: 'layer:2', to: 'head', synthesizer: null, conditioned: false },
+    ]);
 
     for (const batch of [0, 1, 2]) {
       expect(received(lines, 'layer:0', batch)).toEqual(['FORWARD', 'SYNTHETIC_GRADIENT']);
@@ -76,9 +86,13 @@ describe('the trace recorder', () => {
     expect(lines.find((l) => l.event?.type === 'REFIT')!.event).toMatchObject({ target: expect.stringMatching(/^10x(128|64)$/) });
     // no array of more than 8 numbers anywhere, and no line longer than a summary can make it
     const longest = (v: unknown): number =>
-      Array.isArray(v) ? Math.max(v.length, ...v.map(longest)) : v && typeof v === 'object' ? Math.max(0, ...Object.values(v).map(longest)) : 0;
+      Array.isArray(v)
+        ? Math.max(v.every((x) => typeof x === 'number') ? v.length : 0, ...v.map(longest))
+        : v && typeof v === 'object' ? Math.max(0, ...Object.values(v).map(longest)) : 0;
     expect(Math.max(...lines.map(longest))).toBeLessThanOrEqual(8);
-    expect(Math.max(...text.split('\n').map((l) => l.length))).toBeLessThan(700);
+    // (the trainer's first snapshot carries the graph for the viewer: as long as the graph, no longer)
+    const summaries = text.split('\n').filter((l) => !l.includes('"actor":"trainer","type":"@xstate.snapshot","event":{"type":"xstate.init"}'));
+    expect(Math.max(...summaries.map((l) => l.length))).toBeLessThan(700);
     expect(text).not.toMatch(/"data":\[|Float32Array\(/);
   });
 

@@ -31,7 +31,7 @@ function naiveCosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 function sequentialCosines(name: string, steps: number, layer: number): number[] {
   const c = load(name);
   const net = buildNetwork(c.topology, c.initial);
-  const s = net.synthesizers[layer]!;
+  const s = net.synthesizers[layer];
   const predicted = new Map<number, Float32Array>();
   const cosines: number[] = [];
   const predict = s.predict.bind(s), target = s.target.bind(s);
@@ -102,8 +102,9 @@ describe('metrics$', () => {
   it('taps the edges only while someone subscribes: unobserved, no cosine is computed', () => {
     const c = load('dni');
     const training = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps: 3 });
-    const ports = training.actor.getSnapshot().context.ports;
-    const target = ports.layers[2].upstream!, prediction = ports.synthesizers[1]!.prediction;
+    // the stage connects its edges on START: before that only the metrics' taps observe them
+    const edges = training.actor.getSnapshot().context.stages[0].getSnapshot().context.edges as ReadonlyMap<string, { observed: boolean }>;
+    const target = edges.get('REFIT>synthesizer:1')!, prediction = edges.get('SYNTHETIC_GRADIENT>layer:1')!;
     expect([target.observed, prediction.observed]).toEqual([false, false]);
     const a = training.metrics$.subscribe(), b = training.metrics$.subscribe();
     expect([target.observed, prediction.observed]).toEqual([true, true]);

@@ -44,7 +44,11 @@ describe('worker scheduler', () => {
     for (const stages of [1, 3, 5]) expectSameBits(queue, await train({ ...base, scheduler: { name: 'worker', stages } }), `${stages} stages`);
     const plan = [['layer:0'], ['synthesizer:0', 'layer:1', 'synthesizer:1'], ['layer:2', 'head']];
     expectSameBits(queue, await train({ ...base, scheduler: { name: 'worker', stages: plan } }), 'explicit plan');
-    expect(() => createTraining({ ...base, scheduler: { name: 'worker', stages: [['layer:1'], ['layer:0']] } })).toThrow(/in pipeline order/);
+    expect(() => createTraining({ ...base, scheduler: { name: 'worker', stages: [['layer:1'], ['layer:0']] } })).toThrow(
+      /a plan must place every actor once; synthesizer:0, synthesizer:1, layer:2, head are on no stage/,
+    );
+    // by node ids: each brings its synthesizers and heads
+    expectSameBits(queue, await train({ ...base, scheduler: { name: 'worker', stages: [['layer0', 'layer2'], ['layer1']] } }), 'plan by node ids');
   });
 
   it('fails promptly, naming the stage, when a worker dies mid-run, and leaves no thread behind', async () => {

@@ -52,10 +52,11 @@ describe("Stately's inspector through our relay", () => {
       await training.run();
       const events = await view(stately.url); // opened after the training: everything is replayed
       const actors = events.filter((e) => e.type === '@xstate.actor');
-      expect(actors.map((a) => a.name)).toEqual(['trainer', 'layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1', 'head']);
-      const trainer = actors[0];
-      for (const a of actors.slice(1)) expect(a.parentId).toBe(trainer.sessionId);
-      const layer0 = actors[1];
+      expect(actors.map((a) => a.name)).toEqual(['trainer', 'stage:0', 'layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1', 'head']);
+      const [trainer, stage] = actors;
+      expect(stage.parentId).toBe(trainer.sessionId);
+      for (const a of actors.slice(2)) expect(a.parentId).toBe(stage.sessionId);
+      const layer0 = actors[2];
       expect(JSON.parse(layer0.definition!)).toMatchObject({ id: 'layer', initial: 'ready' });
       expect(layer0.snapshot).toMatchObject({ value: 'ready', status: 'active', context: { units: 128, activation: 'sigmoid', decoupled: true } });
 

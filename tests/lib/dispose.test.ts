@@ -69,16 +69,16 @@ describe('disposeNetwork', () => {
   it('a disposed network refuses any further use by name, rather than write into freed memory', () => {
     const data = dataset(16, 3);
     const net = buildNetwork(topology, initParameters(topology, 2));
-    const h = net.layers[0].forward(0, { rows: 8, cols: 12, data: data.x.data.subarray(0, 96) });
-    const g = net.synthesizers[0]!.predict(0, h, { rows: 8, cols: 4, data: data.y.data.subarray(0, 32) });
+    const h = net.layers[0].forward(0, [{ rows: 8, cols: 12, data: data.x.data.subarray(0, 96) }]);
+    const g = net.synthesizers[0].predict(0, h, { rows: 8, cols: 4, data: data.y.data.subarray(0, 32) });
     disposeNetwork(net, { params: true });
-    expect(() => net.layers[0].update(0, g, false)).toThrow(/layer:0: update of batch 0 after dispose\(\)/);
-    expect(() => net.layers[1].forward(0, h)).toThrow(/layer:1: forward of batch 0 after dispose\(\)/);
-    expect(() => net.synthesizers[0]!.target(0, g)).toThrow(/synthesizer:0: target of batch 0 after dispose\(\)/);
-    expect(() => net.synthesizers[1]!.predict(0, h, null)).toThrow(/synthesizer:1: prediction of batch 0 after dispose\(\)/);
-    expect(() => net.synthesizers[0]!.drain()).toThrow(/after dispose/);
+    expect(() => net.layers[0].update(0, [g])).toThrow(/layer:0: update of batch 0 after dispose\(\)/);
+    expect(() => net.layers[1].forward(0, [h])).toThrow(/layer:1: forward of batch 0 after dispose\(\)/);
+    expect(() => net.synthesizers[0].target(0, g)).toThrow(/synthesizer:0: target of batch 0 after dispose\(\)/);
+    expect(() => net.synthesizers[1].predict(0, h, null)).toThrow(/synthesizer:1: prediction of batch 0 after dispose\(\)/);
+    expect(() => net.synthesizers[0].drain()).toThrow(/after dispose/);
     const z = { rows: 8, cols: 4, data: new Float32Array(32) };
-    expect(() => net.head.evaluate(0, z, { rows: 8, cols: 4, data: data.y.data.subarray(0, 32) })).toThrow(/after dispose/);
+    expect(() => net.heads[0].evaluate(0, z, { rows: 8, cols: 4, data: data.y.data.subarray(0, 32) })).toThrow(/after dispose/);
     expect(() => optimizerStates(net)).toThrow(/optimizer: state\(\) after dispose\(\)/);
   });
 });

@@ -17,7 +17,8 @@ describe('evaluate', () => {
     layers: [{ units: 7, activation: 'relu', decoupled: true }, { units: 6, activation: 'tanh', decoupled: true }, { units: 3 }],
   });
   const rows = 23;
-  const data = { x: randomMatrix(rng, rows, 5), y: oneHot(Array.from({ length: rows }, () => rng.nextUint32() % 3), 3) };
+  const labels = oneHot(Array.from({ length: rows }, () => rng.nextUint32() % 3), 3);
+  const data = { x: randomMatrix(rng, rows, 5), y: labels };
   const params = initParameters(topology, 6);
 
   /** float64 forward pass, cross-entropy and accuracy */
@@ -25,14 +26,14 @@ describe('evaluate', () => {
     let loss = 0, correct = 0;
     for (let r = 0; r < rows; r++) {
       let a = Array.from(data.x.data.subarray(r * 5, r * 5 + 5));
-      for (const l of topology.layers) {
-        const W = params[`layer${l.index}.W`].data, b = params[`layer${l.index}.b`].data;
+      for (const l of topology.nodes) {
+        const W = params[`${l.key}.W`].data, b = params[`${l.key}.b`].data;
         a = Array.from({ length: l.units }, (_, j) => {
           const z = a.reduce((s, v, q) => s + v * W[q * l.units + j], b[j]);
           return l.activation === 'relu' ? Math.max(z, 0) : l.activation === 'tanh' ? Math.tanh(z) : z;
         });
       }
-      const label = Array.from(data.y.data.subarray(r * 3, r * 3 + 3)).indexOf(1);
+      const label = Array.from(labels.data.subarray(r * 3, r * 3 + 3)).indexOf(1);
       const logSum = Math.log(a.reduce((s, v) => s + Math.exp(v), 0));
       loss += logSum - a[label];
       if (a.indexOf(Math.max(...a)) === label) correct++;
@@ -61,7 +62,7 @@ describe('evaluate', () => {
   });
 
   it('refuses data that does not fit the topology, by name', () => {
-    expect(() => evaluate(params, topology, { x: randomMatrix(rng, 3, 4), y: oneHot([0, 1, 2], 3) })).toThrow(/evaluate: x is 3x4 but layer 0 takes 5 inputs/);
+    expect(() => evaluate(params, topology, { x: randomMatrix(rng, 3, 4), y: oneHot([0, 1, 2], 3) })).toThrow(/data: x is 3x4 but layer 0 takes 5 inputs/);
     expect(() => evaluate(params, topology, { x: randomMatrix(rng, 3, 5), y: oneHot([0, 1], 3) })).toThrow(/x has 3 rows but y has 2/);
     const { ['layer1.W']: _, ...missing } = params;
     expect(() => evaluate(missing, topology, data)).toThrow(/'layer1.W' is missing, the topology needs 7x6/);

@@ -38,7 +38,8 @@ describe('gradient checks', () => {
 
   it.each(['sigmoid', 'tanh', 'linear'] as const)('%s dense layer: the W, b step and the upstream g_x are the gradients of sum(g * h)', (activation) => {
     const B = 4, nIn = 5, nOut = 3, lr = 0.1;
-    const spec = defineTopology({ inputs: nIn, batch: B, lr, layers: [{ units: nOut, activation }] }).layers[0];
+    // the second node of a chain: its source is a node, so it sends g_x upstream
+    const spec = defineTopology({ inputs: 2, batch: B, lr, layers: [{ units: nIn }, { units: nOut, activation }] }).nodes[1];
     const W = randomMatrix(rng, nIn, nOut), b = randomMatrix(rng, 1, nOut, 0.1);
     const x = randomMatrix(rng, B, nIn), g = randomMatrix(rng, B, nOut);
     const w64 = Float64Array.from(W.data), b64 = Float64Array.from(b.data), x64 = Float64Array.from(x.data);
@@ -51,9 +52,9 @@ describe('gradient checks', () => {
       }
       return s;
     };
-    const layer = new DenseLayer('layer:0', spec, clone(W), clone(b), B, 3);
-    layer.forward(0, x);
-    const gx = layer.update(0, g, true)!;
+    const layer = new DenseLayer('layer:1', spec, clone(W), clone(b), B, 3);
+    layer.forward(0, [x]);
+    const gx = layer.update(0, [g])[0]!;
     const stepW = W.data.map((v, i) => (v - layer.W.data[i]) / (lr / B));
     const stepB = b.data.map((v, i) => (v - layer.b.data[i]) / (lr / B));
     expect(relErr(stepW, numericGradient(objective, w64))).toBeLessThan(1e-4);
@@ -63,7 +64,7 @@ describe('gradient checks', () => {
 
   it('conditioned synthesizer: the refit step on M, c, N is the gradient of 0.5 |h M + c + y N - target|²', () => {
     const B = 3, u = 4, labels = 2, lr = 0.05;
-    const spec = { layer: 0, units: u, conditioned: true, delay: 0, lr, labels };
+    const spec = { units: u, conditioned: true, delay: 0, lr, labels };
     const M = randomMatrix(rng, u, u), c = randomMatrix(rng, 1, u), N = randomMatrix(rng, labels, u);
     const h = randomMatrix(rng, B, u), y = randomMatrix(rng, B, labels), target = randomMatrix(rng, B, u);
     const m64 = Float64Array.from(M.data), c64 = Float64Array.from(c.data), n64 = Float64Array.from(N.data);
@@ -89,11 +90,10 @@ describe('gradient checks', () => {
 
   it('mse head: the per-example gradient is B times the gradient of the batch loss', () => {
     const B = 5, n = 4;
-    const topology = defineTopology({ inputs: 2, batch: B, layers: [{ units: n }] });
     const yHat = randomMatrix(rng, B, n), y = randomMatrix(rng, B, n);
     const p64 = Float64Array.from(yHat.data);
     const objective = () => p64.reduce((s, v, i) => s + 0.5 * (v - y.data[i]) ** 2, 0) / B;
-    const { loss, gradient } = new MseHead('head', topology, 3).evaluate(0, yHat, y);
+    const { loss, gradient } = new MseHead('head', { loss: 'mse', width: n, weight: 1 }, B, 3).evaluate(0, yHat, y);
     expect(loss).toBeCloseTo(objective(), 6);
     expect(relErr(gradient.data.map((v) => v / B), numericGradient(objective, p64))).toBeLessThan(1e-5);
   });
@@ -101,7 +101,7 @@ describe('gradient checks', () => {
   it('a synthesizer with delay d predicts batch t from exactly the refits of batches <= t-1-d', () => {
     const B = 2, u = 3;
     const make = (delay: number) =>
-      new Synthesizer('synthesizer:0', { layer: 0, units: u, conditioned: false, delay, lr: 0.5, labels: 1 }, fromArray(u, u, new Float32Array(u * u)), fromArray(1, u, [0, 0, 0]), null, B);
+      new Synthesizer('synthesizer:0', { units: u, conditioned: false, delay, lr: 0.5, labels: 0 }, fromArray(u, u, new Float32Array(u * u)), fromArray(1, u, [0, 0, 0]), null, B);
     const h = randomMatrix(rng, B, u), g = randomMatrix(rng, B, u);
     const s = make(2);
     expect(Array.from(s.predict(0, h, null).data)).toEqual(new Array(B * u).fill(0));

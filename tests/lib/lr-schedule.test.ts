@@ -44,12 +44,12 @@ describe('learning-rate schedules', () => {
   it('scale every learning rate of a topology (layers and synthesizers, plain SGD and optimisers) and nothing else', () => {
     const half = scaleLearningRates(topology, 0.5);
     const lrs = (t: typeof topology) =>
-      t.layers.flatMap((l) => [l.lr, l.optimizer?.lr, l.synthesizer?.lr, l.synthesizer?.optimizer?.lr]);
+      [...t.nodes, ...t.synthesizers].flatMap((l) => [l.lr, l.optimizer?.lr]);
     expect(lrs(half)).toEqual(lrs(topology).map((v) => (v === undefined ? undefined : v * 0.5)));
     const strip = (t: typeof topology) => JSON.parse(JSON.stringify(t, (k, v) => (k === 'lr' ? undefined : v)));
     expect(strip(half)).toEqual(strip(topology));
-    expect(topology.layers[0].optimizer?.lr).toBe(0.01); // the original is untouched
-    expect(Object.isFrozen(half.layers[1].synthesizer)).toBe(true);
+    expect(topology.nodes[0].optimizer?.lr).toBe(0.01); // the original is untouched
+    expect(Object.isFrozen(half.synthesizers[1])).toBe(true);
     expect(scaleLearningRates(topology, 1)).toBe(topology);
     expect(() => scaleLearningRates(topology, -1)).toThrow(/factor must be finite and >= 0/);
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fromArray } from '../../lib/matrix.ts';
 import { cosine, trueGradientInterfaces } from '../../lib/metrics.ts';
+import { defineGraph } from '../../lib/graph.ts';
 import { defineTopology } from '../../lib/topology.ts';
 
 describe('cosine', () => {
@@ -27,10 +28,32 @@ describe('trueGradientInterfaces', () => {
   const topology = (decoupled: boolean[]) =>
     defineTopology({ inputs: 4, batch: 2, layers: decoupled.map((d) => ({ units: 3, decoupled: d })) });
 
-  it('is the topmost interface: its target comes from the head through backprop only', () => {
-    expect(trueGradientInterfaces(topology([true, true, false]))).toEqual([1]);
-    expect(trueGradientInterfaces(topology([true, false, false]))).toEqual([0]);
-    expect(trueGradientInterfaces(topology([true, true, true]))).toEqual([2]);
-    expect(trueGradientInterfaces(topology([false, false, false]))).toEqual([]);
+  const names = (t: ReturnType<typeof topology> | ReturnType<typeof defineGraph>) => trueGradientInterfaces(t).map((s) => s.name);
+
+  it('in a chain, is the topmost interface: its target comes from the head through backprop only', () => {
+    expect(names(topology([true, true, false]))).toEqual(['1']);
+    expect(names(topology([true, false, false]))).toEqual(['0']);
+    expect(names(topology([true, true, true]))).toEqual(['2']);
+    expect(names(topology([false, false, false]))).toEqual([]);
+  });
+
+  it('in a graph, is every interface whose consumer is a head or learns from heads through backprop only', () => {
+    const g = defineGraph({
+      inputs: 4, batch: 2,
+      nodes: [
+        { id: 'trunk', units: 5, inputs: ['input'] },
+        { id: 'a', units: 3, inputs: ['trunk'] },
+        { id: 'b', units: 3, inputs: ['trunk'] },
+        { id: 'c', units: 2, inputs: ['b'] },
+      ],
+      heads: [{ id: 'ha', node: 'a' }, { id: 'hc', node: 'c' }],
+      interfaces: [
+        { from: 'trunk', to: 'a', kind: 'dni' }, // a learns from its head by backprop: a true target
+        { from: 'trunk', to: 'b', kind: 'dni' }, // b's own gradient is synthetic (b > c is decoupled): bootstrapped
+        { from: 'b', to: 'c', kind: 'dni' },
+        { from: 'c', to: 'hc', kind: 'dni' }, // straight from a head
+      ],
+    });
+    expect(names(g)).toEqual(['trunk>a', 'c>hc']);
   });
 });

@@ -12,16 +12,17 @@ import { initParameters, parameterShapes } from '../../lib/params.ts';
 import { Rng } from '../../lib/rng.ts';
 import { trainSequential } from '../../lib/sequential.ts';
 import { Synthesizer } from '../../lib/synthesizer.ts';
-import { type SynthesizerTopology, defineTopology } from '../../lib/topology.ts';
+import type { GraphSynthesizer } from '../../lib/graph.ts';
+import { defineTopology } from '../../lib/topology.ts';
 import { maxAbsDiff, numericGradient, randomMatrix } from '../helpers.ts';
 
 const relErr = (got: ArrayLike<number>, want: ArrayLike<number>) => maxAbsDiff(got, want) / Math.max(1e-12, ...Array.from(want, Math.abs));
 
-function mlpSpec(conditioned: boolean, hidden: number[], lr: number, delay = 0): SynthesizerTopology {
+function mlpSpec(conditioned: boolean, hidden: number[], lr: number, delay = 0): GraphSynthesizer {
   return defineTopology({
     inputs: 2, batch: 3, labels: 2, synthesizer: { lr, hidden, activation: 'tanh', conditioned, delay },
     layers: [{ units: 4, decoupled: true }, { units: 2 }],
-  }).layers[0].synthesizer!;
+  }).synthesizers[0];
 }
 
 describe('MLP synthesizer', () => {
@@ -76,7 +77,7 @@ describe('MLP synthesizer', () => {
     const topology = defineTopology({ inputs: 2, batch: B, synthesizer: { lr: 0.5, hidden: [6], delay: 1 }, layers: [{ units: u, decoupled: true }, { units: 2 }] });
     const make = (delay: number) => {
       const net = buildNetwork(defineTopology({ ...topologySpec(topology), synthesizer: { lr: 0.5, hidden: [6], delay } }), initParameters(topology, 4));
-      return net.synthesizers[0]!;
+      return net.synthesizers[0];
     };
     const h = randomMatrix(rng, B, u), g = randomMatrix(rng, B, u);
     const s = make(1);
@@ -105,7 +106,7 @@ describe('MLP synthesizer', () => {
 });
 
 function topologySpec(t: ReturnType<typeof defineTopology>) {
-  return { inputs: t.inputs, batch: t.batch, labels: t.labels, layers: t.layers.map((l) => ({ units: l.units, activation: l.activation, decoupled: l.synthesizer !== null })) };
+  return { inputs: t.inputs, batch: t.batch, labels: t.labels[0].width, layers: t.nodes.map((l) => ({ units: l.units, activation: l.activation, decoupled: l.decoupled })) };
 }
 
 describe('MLP synthesizers in a topology', () => {
@@ -120,8 +121,8 @@ describe('MLP synthesizers in a topology', () => {
 
   it('keeps synth{i}.M/c(/N) for linear ones and adds synth{i}.hidden{j}.W/b (and hidden0.N) for MLP ones, after every other key', () => {
     const t = defineTopology(spec);
-    expect(t.layers[0].synthesizer).toMatchObject({ hidden: [10, 7], activation: 'relu', conditioned: true });
-    expect(t.layers[1].synthesizer!.hidden).toBeUndefined();
+    expect(t.synthesizers[0]).toMatchObject({ hidden: [10, 7], activation: 'relu', conditioned: true });
+    expect(t.synthesizers[1].hidden).toBeUndefined();
     expect(parameterShapes(t).map((s) => `${s.key}:${s.rows}x${s.cols}`)).toEqual([
       'layer0.W:6x8', 'layer0.b:1x8', 'layer1.W:8x5', 'layer1.b:1x5', 'layer2.W:5x3', 'layer2.b:1x3',
       'synth0.M:7x8', 'synth0.c:1x8', 'synth1.M:5x5', 'synth1.c:1x5',
@@ -144,7 +145,7 @@ describe('MLP synthesizers in a topology', () => {
   it.each([
     [{ hidden: 5 }, /layer 0: synthesizer hidden must be an array of widths, got 5/],
     [{ hidden: [4, 0] }, /layer 0: synthesizer hidden\[1\] must be a positive integer, got 0/],
-    [{ hidden: [4], activation: 'softplus' }, /layer 0: synthesizer activation: unknown 'softplus'/],
+    [{ hidden: [4], activation: 'softplus' }, /layer 0: synthesizer activation: unknown activation 'softplus'/],
     [{ activation: 'tanh' }, /layer 0: synthesizer activation 'tanh' given but the synthesizer is linear \(no hidden layers\)/],
   ])('refuses bad MLP options by layer and value (%#)', (synthesizer, message) => {
     const bad = { inputs: 2, batch: 2, layers: [{ units: 3, decoupled: true, synthesizer }, { units: 2 }] };

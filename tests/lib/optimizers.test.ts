@@ -101,11 +101,11 @@ describe('optimizers', () => {
   });
 
   it("a dense layer with plain SGD still updates W and b by the fused rule (the reference path)", () => {
-    const spec = defineTopology({ inputs: n, batch: B, lr: 0.25, layers: [{ units: m, activation: 'tanh' }] }).layers[0];
+    const spec = defineTopology({ inputs: n, batch: B, lr: 0.25, layers: [{ units: m, activation: 'tanh' }] }).nodes[0];
     expect(spec.optimizer).toBeUndefined();
     const layer = new DenseLayer('layer:0', spec, clone(W), zeros(1, m), B, 3);
-    const h = clone(layer.forward(0, xs[0]));
-    layer.update(0, ds[0], false);
+    const h = clone(layer.forward(0, [xs[0]]));
+    layer.update(0, [ds[0]]);
     const d = zeros(B, m), wantW = clone(W), wantB = zeros(1, m);
     backend().activationGrad('tanh', h, ds[0], d);
     backend().matmulTA(xs[0], d, wantW, -0.25 / B, 1);
@@ -129,16 +129,17 @@ describe('optimizers in a topology', () => {
         { units: 2, optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.5 } },
       ],
     });
-    expect(t.layers[0].optimizer).toEqual({ kind: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
-    expect(t.layers[0].lr).toBe(1e-3);
-    expect(t.layers[0].synthesizer!.optimizer).toEqual({ kind: 'sgd', lr: 0.05, momentum: 0.9 });
-    expect(t.layers[1]).toMatchObject({ lr: 0.2 });
-    expect(t.layers[1].optimizer).toBeUndefined();
-    expect(t.layers[1].synthesizer).toEqual({ layer: 1, units: 3, conditioned: false, delay: 0, lr: 0.01, labels: 2 });
-    expect(t.layers[2].optimizer).toEqual({ kind: 'sgd', lr: 0.1, momentum: 0.5 });
+    expect(t.nodes[0].optimizer).toEqual({ kind: 'adam', lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8 });
+    expect(t.nodes[0].lr).toBe(1e-3);
+    expect(t.synthesizers[0].optimizer).toEqual({ kind: 'sgd', lr: 0.05, momentum: 0.9 });
+    expect(t.nodes[1]).toMatchObject({ lr: 0.2 });
+    expect(t.nodes[1].optimizer).toBeUndefined();
+    expect(t.synthesizers[1]).toMatchObject({ units: 3, conditioned: false, delay: 0, lr: 0.01, labels: 0 });
+    expect(t.synthesizers[1].optimizer).toBeUndefined();
+    expect(t.nodes[2].optimizer).toEqual({ kind: 'sgd', lr: 0.1, momentum: 0.5 });
     // sgd without momentum is plain SGD: the topology reads as one given by lr alone
-    expect(defineTopology({ ...base, optimizer: { kind: 'sgd', lr: 0.3 }, layers: [{ units: 2 }] }).layers[0]).toEqual(
-      defineTopology({ ...base, lr: 0.3, layers: [{ units: 2 }] }).layers[0],
+    expect(defineTopology({ ...base, optimizer: { kind: 'sgd', lr: 0.3 }, layers: [{ units: 2 }] }).nodes[0]).toEqual(
+      defineTopology({ ...base, lr: 0.3, layers: [{ units: 2 }] }).nodes[0],
     );
     expect(JSON.parse(JSON.stringify(t))).toEqual(t);
   });

@@ -33,7 +33,7 @@ describe('softmax cross-entropy head', () => {
     const z = randomMatrix(rng, B, n, 3);
     const y = oneHot(Array.from({ length: B }, (_, i) => (i * 3) % n), n);
     const z64 = Float64Array.from(z.data);
-    const { loss, gradient } = new SoftmaxCrossEntropyHead('head', classifier(B, n), 3).evaluate(0, z, y);
+    const { loss, gradient } = new SoftmaxCrossEntropyHead('head', classifier(B, n).heads[0], B, 3).evaluate(0, z, y);
     expect(Math.abs(loss - crossEntropy64(z64, y.data, B, n))).toBeLessThan(1e-6);
     const numeric = numericGradient(() => crossEntropy64(z64, y.data, B, n), z64);
     const scaled = gradient.data.map((v) => v / B);
@@ -46,7 +46,7 @@ describe('softmax cross-entropy head', () => {
     const B = 3, n = 3;
     const z = randomMatrix(rng, B, n), y = fromNested([[0.2, 0.5, 0.3], [1, 0, 0], [0, 0.25, 0.75]]);
     const z64 = Float64Array.from(z.data);
-    const { gradient } = new SoftmaxCrossEntropyHead('head', classifier(B, n), 1).evaluate(0, z, y);
+    const { gradient } = new SoftmaxCrossEntropyHead('head', classifier(B, n).heads[0], B, 1).evaluate(0, z, y);
     const numeric = numericGradient(() => crossEntropy64(z64, y.data, B, n), z64);
     expect(maxAbsDiff(gradient.data.map((v) => v / B), numeric)).toBeLessThan(1e-6);
   });
@@ -54,11 +54,11 @@ describe('softmax cross-entropy head', () => {
   it('counts a row as correct when its largest logit is at the label', () => {
     const z = fromNested([[2, 1, 0], [0, 3, 1], [5, 0, 6], [0, 0, 1]]);
     const y = oneHot([0, 1, 0, 2], 3);
-    expect(new SoftmaxCrossEntropyHead('head', classifier(4, 3), 1).evaluate(0, z, y).accuracy).toBe(0.75);
+    expect(new SoftmaxCrossEntropyHead('head', classifier(4, 3).heads[0], 4, 1).evaluate(0, z, y).accuracy).toBe(0.75);
   });
 
   it('stays finite for huge logits (the max is subtracted) and stops on a non-finite one by name', () => {
-    const head = new SoftmaxCrossEntropyHead('head', classifier(2, 3), 1);
+    const head = new SoftmaxCrossEntropyHead('head', classifier(2, 3).heads[0], 2, 1);
     const { loss, gradient } = head.evaluate(0, fromNested([[1000, -1000, 0], [-500, 500, 499]]), oneHot([0, 2], 3));
     expect(loss).toBeCloseTo(0.5 * (0 + (1 + Math.log(1 + Math.exp(-1) + Math.exp(-1000)))), 5);
     expect(Array.from(gradient.data).every(Number.isFinite)).toBe(true);
@@ -68,13 +68,13 @@ describe('softmax cross-entropy head', () => {
   });
 
   it('is the head a softmax-cross-entropy topology builds', () => {
-    expect(createHead('head', classifier(2, 3), 1)).toBeInstanceOf(SoftmaxCrossEntropyHead);
+    expect(createHead('head', classifier(2, 3).heads[0], 2, 1)).toBeInstanceOf(SoftmaxCrossEntropyHead);
   });
 });
 
 describe('classification topologies', () => {
   it("default the last layer to 'linear' and refuse any other activation there, by name", () => {
-    expect(classifier(4, 10).layers[1].activation).toBe('linear');
+    expect(classifier(4, 10).nodes[1].activation).toBe('linear');
     const spec = { inputs: 3, batch: 2, loss: 'softmax-cross-entropy' as const, layers: [{ units: 4, activation: 'relu' as const }, { units: 10, activation: 'sigmoid' as const }] };
     expect(() => defineTopology(spec)).toThrow(TopologyError);
     expect(() => defineTopology(spec)).toThrow(/layer 1: the softmax-cross-entropy head applies the softmax itself, so the last layer must be 'linear' \(its logits\), got 'sigmoid'/);

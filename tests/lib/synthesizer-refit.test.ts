@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { oneHot } from '../../lib/data.ts';
+import type { KernelBackend } from '../../lib/kernels.ts';
 import { fromArray } from '../../lib/matrix.ts';
 import { type Network, buildNetwork } from '../../lib/network.ts';
 import { initParameters } from '../../lib/params.ts';
@@ -14,18 +15,25 @@ import { trainSequential } from '../../lib/sequential.ts';
 import { type SynthesizerSpec, defineTopology } from '../../lib/topology.ts';
 
 interface Internals {
-  evaluate: (...args: unknown[]) => void;
+  kernels: KernelBackend;
   lastPrediction: { batch: number };
 }
 
-/** Count g_hat evaluations; with `recompute`, forget every prediction so each refit recomputes. */
+/**
+ * Count g_hat evaluations (each multiplies by the output layer's M exactly once); with
+ * `recompute`, forget every prediction so each refit recomputes.
+ */
 function instrument(net: Network, recompute: boolean): { evaluations: number } {
   const counter = { evaluations: 0 };
   for (const s of net.synthesizers) {
-    if (!s) continue;
     const inner = s as unknown as Internals;
-    const evaluate = inner.evaluate.bind(s), predict = s.predict.bind(s);
-    inner.evaluate = (...args) => (counter.evaluations++, evaluate(...args));
+    const k = inner.kernels, counting = Object.create(k) as KernelBackend;
+    counting.matmul = (a, b, out, alpha, beta) => {
+      if (b === s.M) counter.evaluations++;
+      return k.matmul(a, b, out, alpha, beta);
+    };
+    inner.kernels = counting;
+    const predict = s.predict.bind(s);
     s.predict = (batch, h, y) => {
       const g = predict(batch, h, y);
       if (recompute) inner.lastPrediction.batch = -1;

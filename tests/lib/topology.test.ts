@@ -12,21 +12,35 @@ describe('defineTopology', () => {
   it('fills defaults and chains the sizes', () => {
     const t = defineTopology({ ...seed, lr: 0.5, synthesizer: { lr: 0.02, delay: 1 } });
     expect(describeSizes(t)).toBe('24-128-64-12');
-    expect(t.layers.map((l) => [l.inputs, l.units, l.activation, l.lr])).toEqual([
-      [24, 128, 'sigmoid', 0.5],
-      [128, 64, 'sigmoid', 0.5],
-      [64, 12, 'sigmoid', 0.5],
+    expect(t.nodes.map((l) => [l.id, l.actor, l.inputs, l.units, l.activation, l.lr])).toEqual([
+      ['layer0', 'layer:0', 24, 128, 'sigmoid', 0.5],
+      ['layer1', 'layer:1', 128, 64, 'sigmoid', 0.5],
+      ['layer2', 'layer:2', 64, 12, 'sigmoid', 0.5],
     ]);
-    expect(t.layers[1].synthesizer).toEqual({ layer: 1, units: 64, conditioned: false, delay: 1, lr: 0.02, labels: 12 });
-    expect(t.layers[2].synthesizer).toBeNull();
+    // a chain is a graph: an edge per layer, the last into the head, an interface after each decoupled layer
+    expect(t.edges.map((e) => e.name)).toEqual(['layer0>layer1', 'layer1>layer2', 'layer2>head']);
+    expect(t.synthesizers[1]).toEqual({
+      index: 1, edge: 1, name: '1', actor: 'synthesizer:1', key: 'synth1', from: 1, units: 64,
+      conditioned: false, context: null, contextLabels: null, labels: 0, delay: 1, lr: 0.02,
+    });
+    expect(t.synthesizers).toHaveLength(2);
+    expect(t.heads).toEqual([{ index: 0, id: 'head', actor: 'head', node: 2, loss: 'mse', labels: 'y', width: 12, weight: 1, edge: 2 }]);
     expect(Object.isFrozen(t)).toBe(true);
     expect(JSON.parse(JSON.stringify(t))).toEqual(t);
   });
 
   it('lets each interface override the defaults', () => {
     const t = defineTopology({ ...seed, synthesizer: { delay: 2 }, layers: [{ units: 8, decoupled: true, synthesizer: { conditioned: true, delay: 0, lr: 0.3 } }, { units: 12, decoupled: true }] });
-    expect(t.layers[0].synthesizer).toMatchObject({ conditioned: true, delay: 0, lr: 0.3 });
-    expect(t.layers[1].synthesizer).toMatchObject({ conditioned: false, delay: 2 });
+    expect(t.synthesizers[0]).toMatchObject({ conditioned: true, context: 'head', contextLabels: 'y', labels: 12, delay: 0, lr: 0.3 });
+    expect(t.synthesizers[1]).toMatchObject({ conditioned: false, delay: 2, edge: 1, name: '1' });
+  });
+
+  it('accepts readonly (as const) specs, and refuses what it does not know rather than coerce it', () => {
+    const spec = { inputs: 4, batch: 2, layers: [{ units: 3, decoupled: true }, { units: 2 }] } as const;
+    expect(defineTopology(spec).synthesizers).toHaveLength(1);
+    expect(() => defineTopology({ ...seed, layers: [{ units: 3, decoupled: 'false' }, { units: 12 }] } as never)).toThrow(/layer 0: decoupled must be true or false, got 'false'/);
+    expect(() => defineTopology({ ...seed, layer: [] } as never)).toThrow(/topology: unknown option 'layer'/);
+    expect(() => defineTopology({ ...seed, layers: [{ units: 3, decoupled: true, synthesizer: { dealy: 1 } }, { units: 12 }] } as never)).toThrow(/layer 0: synthesizer: unknown option 'dealy'/);
   });
 
   it.each([

@@ -1,0 +1,624 @@
+/**
+ * DNI graphs as plain data: the library's one topology model. Nodes are dense layers whose input
+ * is the `concat` (in listed order) or the `sum` of their sources (`'input'` is the data's x); a
+ * node's output may feed several nodes and heads. Heads put a loss on a node's output, with a
+ * weight. Every edge u→v (v a node or a head) carries an **interface**: `backprop` (the default:
+ * the true gradient flows back through it), `dni` (a synthesizer predicts the gradient v will send
+ * back, so u need not wait for it) or `cdni` (the same, the synthesizer also seeing the labels of a
+ * head it names: its context).
+ *
+ * {@link defineGraph} validates a spec and fills every default; the result is frozen, JSON-safe,
+ * and names everything the rest of the library uses: each node's and synthesizer's actor
+ * (`layer:trunk`, `synthesizer:trunk>a`, `head:sum`) and parameter keys (`trunk.W`,
+ * `synth:trunk>a.M`). A chain ({@link defineTopology}) is a graph too, with the chain's names
+ * (`layer:0`, `synthesizer:0`, `head`, `layer0.W`, `synth0.M`).
+ *
+ *   input ─▶ trunk ─dni─▶ a ─dni─▶ sum_out ─▶ head sum (mse)
+ *              │ └─cdni(mod4)─▶ b ─┐
+ *              └──────────────────┴─concat─▶ mod4_out ─▶ head mod4 (softmax, weight 0.5)
+ */
+import type { Activation } from './activations.ts';
+import { TopologyError } from './errors.ts';
+import type { OptimizerConfig, OptimizerSpec } from './optimizers.ts';
+import {
+  activation as checkActivation,
+  knownKeys,
+  nonNegativeInt,
+  object,
+  oneOf,
+  optimizerAt,
+  positive,
+  positiveInt,
+  sgd,
+  show,
+  withOptimizer,
+} from './validate.ts';
+
+/**
+ * Head losses. `mse`: `0.5 mean_rows(sum_cols((out - y)²))`, gradient `out - y`.
+ * `softmax-cross-entropy`: `-mean_rows(sum_cols(y log softmax(out)))` on a linear node's outputs
+ * (its logits), labels one-hot (or probability) rows; gradient `softmax(out) - y`.
+ */
+export const LOSSES = ['mse', 'softmax-cross-entropy'] as const;
+export type Loss = (typeof LOSSES)[number];
+
+export const MERGES = ['concat', 'sum'] as const;
+export type Merge = (typeof MERGES)[number];
+
+export const INTERFACE_KINDS = ['backprop', 'dni', 'cdni'] as const;
+export type InterfaceKind = (typeof INTERFACE_KINDS)[number];
+
+/** The data's x, as a node's source. */
+export const INPUT = 'input';
+
+/** Options of a synthesizer (an interface's, or the defaults of every interface). */
+export interface SynthesizerOptions {
+  /** How many batches its refits may lag its predictions (0 = the seed's sequential order). Default 0. */
+  readonly delay?: number;
+  /** Learning rate of plain-SGD refits. Default 0.01. Give this or `optimizer`, not both. */
+  readonly lr?: number;
+  /** The refits' optimiser (e.g. `{ kind: 'adam', lr: 3e-3 }`); `lr` alone means plain SGD. */
+  readonly optimizer?: OptimizerSpec;
+  /**
+   * Widths of hidden layers: an MLP synthesizer `g_hat = f(… f(h W₀ + b₀ (+ y N₀)) …) M + c`
+   * (the context labels enter its first layer). Default `[]`: linear, `g_hat = h M + c (+ y N)`.
+   */
+  readonly hidden?: readonly number[];
+  /** Activation of the hidden layers. Default `'relu'`. */
+  readonly activation?: Activation;
+  /** Scale each prediction down so its norm over the batch is at most this. Default: no clipping. */
+  readonly clip?: number;
+}
+
+/** A dense layer `h = f(x W + b)`, x the merge of its sources. */
+export interface NodeSpec {
+  /** Its name: letters, digits, `_` and `-` (not `input`); its parameters are `{id}.W`, `{id}.b`. */
+  readonly id: string;
+  /** Output width. */
+  readonly units: number;
+  /** Default `'sigmoid'` (`'linear'` on a node that carries a softmax-cross-entropy head). */
+  readonly activation?: Activation;
+  /** Its sources, node ids or `'input'` (the data's x), listed once each. */
+  readonly inputs: readonly string[];
+  /** `'concat'` (default: x is the sources side by side, in listed order) or `'sum'` (equal widths). */
+  readonly merge?: Merge;
+  /** Learning rate of plain-SGD updates; defaults to the graph's `lr` or `optimizer`. Give this or `optimizer`. */
+  readonly lr?: number;
+  readonly optimizer?: OptimizerSpec;
+}
+
+/** A loss on a node's output. */
+export interface HeadSpec {
+  /** Its name (distinct from every node's). */
+  readonly id: string;
+  /** The node whose output it scores. */
+  readonly node: string;
+  /** Default `'mse'`. */
+  readonly loss?: Loss;
+  /** The label set it reads from the data (`data.y[labels]`). Default: the head's id. */
+  readonly labels?: string;
+  /** Its weight in the total loss (its true gradient is scaled by it too). Default 1. */
+  readonly weight?: number;
+}
+
+/** The interface on the edge `from → to` (`to` a node or a head). Edges not listed are `backprop`. */
+export interface InterfaceSpec extends SynthesizerOptions {
+  readonly from: string;
+  readonly to: string;
+  readonly kind: InterfaceKind;
+  /** `cdni`: the head whose labels the synthesizer also sees. */
+  readonly context?: string;
+}
+
+export interface GraphSpec {
+  /** Width of the data's x. */
+  readonly inputs: number;
+  /** Rows per batch. */
+  readonly batch: number;
+  /** Any order; a stable topological order is kept (listed order where it is one). */
+  readonly nodes: readonly NodeSpec[];
+  readonly heads: readonly HeadSpec[];
+  readonly interfaces?: readonly InterfaceSpec[];
+  /** Default learning rate of every node (plain SGD). Default 0.1. Give this or `optimizer`. */
+  readonly lr?: number;
+  readonly optimizer?: OptimizerSpec;
+  /** Defaults of every decoupled interface's synthesizer. */
+  readonly synthesizer?: SynthesizerOptions;
+}
+
+/** A label set the data must provide: `data.y[name]`, `width` columns. */
+export interface LabelSet {
+  readonly name: string;
+  readonly width: number;
+}
+
+/** Where part of a node's input comes from. */
+export interface NodeSource {
+  /** index of the source node, or -1 for the data's x */
+  readonly node: number;
+  /** first column of this source in the node's input (concat), 0 for sum */
+  readonly offset: number;
+  readonly width: number;
+  /** the edge source → node, or -1 for the data's x */
+  readonly edge: number;
+}
+
+export interface GraphNode {
+  readonly index: number;
+  readonly id: string;
+  /** systemId of its actor */
+  readonly actor: string;
+  /** its parameters are `{key}.W` and `{key}.b` */
+  readonly key: string;
+  readonly units: number;
+  readonly activation: Activation;
+  readonly merge: Merge;
+  /** width of its input x (after the merge) */
+  readonly inputs: number;
+  readonly sources: readonly NodeSource[];
+  /** its outgoing edges, in the order their gradients are summed: nodes in node order, then heads */
+  readonly outputs: readonly number[];
+  /** every outgoing edge is decoupled: it never waits for anything above it */
+  readonly decoupled: boolean;
+  /** learning rate of its updates (its optimiser's) */
+  readonly lr: number;
+  /** present when its updates are not plain SGD at `lr` */
+  readonly optimizer?: OptimizerConfig;
+}
+
+export interface GraphHead {
+  readonly index: number;
+  readonly id: string;
+  readonly actor: string;
+  /** index of the node it scores */
+  readonly node: number;
+  readonly loss: Loss;
+  /** the label set it reads */
+  readonly labels: string;
+  readonly width: number;
+  readonly weight: number;
+  /** the edge node → head */
+  readonly edge: number;
+}
+
+export interface GraphEdge {
+  readonly index: number;
+  /** `from>to`, by ids */
+  readonly name: string;
+  /** index of the node it leaves */
+  readonly from: number;
+  /** index of the node it enters, or -1 */
+  readonly toNode: number;
+  /** index of the head it enters, or -1 */
+  readonly toHead: number;
+  /** which of the consumer node's sources it is (0 for a head) */
+  readonly slot: number;
+  /** index of its synthesizer, or -1 (backprop) */
+  readonly synthesizer: number;
+}
+
+/** The synthesizer at a decoupled edge: what it predicts and how it is refitted. */
+export interface GraphSynthesizer {
+  readonly index: number;
+  /** the edge it decouples */
+  readonly edge: number;
+  /** short name: `trunk>a` (a chain's: the layer index, `'1'`) */
+  readonly name: string;
+  readonly actor: string;
+  /** its parameters are `{key}.M`, `{key}.c`, `{key}.N`, `{key}.hidden{j}.W` … */
+  readonly key: string;
+  /** index of the node whose output it reads */
+  readonly from: number;
+  /** width of that output, which is also the width of the gradient it predicts */
+  readonly units: number;
+  /** cDNI: it also sees its context's labels */
+  readonly conditioned: boolean;
+  /** the head whose labels it sees (cdni), or null */
+  readonly context: string | null;
+  /** that head's label set, or null */
+  readonly contextLabels: string | null;
+  /** width of the context labels (0 when not conditioned) */
+  readonly labels: number;
+  readonly delay: number;
+  readonly lr: number;
+  readonly optimizer?: OptimizerConfig;
+  readonly hidden?: readonly number[];
+  readonly activation?: Activation;
+  readonly clip?: number;
+}
+
+/** A validated graph with every default filled in. Plain, frozen, JSON-safe data. */
+export interface Graph {
+  readonly inputs: number;
+  readonly batch: number;
+  readonly labels: readonly LabelSet[];
+  /** in topological order */
+  readonly nodes: readonly GraphNode[];
+  readonly heads: readonly GraphHead[];
+  readonly edges: readonly GraphEdge[];
+  readonly synthesizers: readonly GraphSynthesizer[];
+  /** `'chain'` when made by defineTopology: a chain's actor names and parameter keys */
+  readonly naming: 'chain' | 'graph';
+}
+
+const DEFAULT_LR = 0.1;
+const DEFAULT_SYNTHESIZER_LR = 0.01;
+const ID = /^[A-Za-z0-9_-]+$/;
+
+/** How a graph names its actors and parameters. */
+export interface Naming {
+  readonly kind: Graph['naming'];
+  node(id: string, index: number): { actor: string; key: string };
+  synthesizer(from: GraphNode, to: string): { name: string; actor: string; key: string };
+  head(id: string): string;
+}
+
+export const GRAPH_NAMING: Naming = {
+  kind: 'graph',
+  node: (id) => ({ actor: `layer:${id}`, key: id }),
+  synthesizer: (from, to) => ({ name: `${from.id}>${to}`, actor: `synthesizer:${from.id}>${to}`, key: `synth:${from.id}>${to}` }),
+  head: (id) => `head:${id}`,
+};
+
+/**
+ * Validate a graph spec and fill its defaults. Errors name the node, head or edge and what is
+ * wrong (cycles, unknown nodes, widths that do not meet at a sum, a cdni context naming no head,
+ * a node that reaches no head), before anything is built.
+ *
+ * @example
+ * const graph = defineGraph({
+ *   inputs: 24, batch: 10, lr: 0.5, synthesizer: { lr: 0.01 },
+ *   nodes: [
+ *     { id: 'trunk', units: 64, activation: 'tanh', inputs: ['input'] },
+ *     { id: 'a', units: 12, inputs: ['trunk'] },
+ *     { id: 'b', units: 4, activation: 'linear', inputs: ['trunk', 'input'] },
+ *   ],
+ *   heads: [
+ *     { id: 'sum', node: 'a' },
+ *     { id: 'mod4', node: 'b', loss: 'softmax-cross-entropy', weight: 0.5 },
+ *   ],
+ *   interfaces: [
+ *     { from: 'trunk', to: 'a', kind: 'dni' },
+ *     { from: 'trunk', to: 'b', kind: 'cdni', context: 'mod4', delay: 1 },
+ *   ],
+ * });
+ * graph.synthesizers.map((s) => s.actor); // ['synthesizer:trunk>a', 'synthesizer:trunk>b']
+ */
+export function defineGraph(spec: GraphSpec): Graph {
+  return buildGraph(spec, GRAPH_NAMING);
+}
+
+/** {@link defineGraph} with a naming of one's own (defineTopology's chain names). */
+export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
+  const s = object(spec, 'graph', '{ inputs, batch, nodes, heads, interfaces }');
+  knownKeys(s, ['inputs', 'batch', 'nodes', 'heads', 'interfaces', 'lr', 'optimizer', 'synthesizer'], 'graph');
+  const inputs = positiveInt(s.inputs, 'graph: inputs');
+  const batch = positiveInt(s.batch, 'graph: batch');
+  if (!Array.isArray(s.nodes) || s.nodes.length === 0) throw new TopologyError('graph: nodes must be a non-empty array of { id, units, inputs, ... }');
+  if (!Array.isArray(s.heads) || s.heads.length === 0) throw new TopologyError('graph: heads must be a non-empty array of { id, node, loss, ... }');
+  const interfaceSpecs = s.interfaces ?? [];
+  if (!Array.isArray(interfaceSpecs)) throw new TopologyError(`graph: interfaces must be an array of { from, to, kind, ... }, got ${show(interfaceSpecs)}`);
+  const nodeLr = optimizerAt(s, 'graph') ?? sgd(DEFAULT_LR);
+  const synthDefaults = s.synthesizer === undefined ? {} : object(s.synthesizer, 'graph: synthesizer', '{ delay, lr, optimizer, hidden, ... }');
+  knownKeys(synthDefaults, SYNTH_KEYS, 'graph: synthesizer');
+  const synthLr = optimizerAt(synthDefaults, 'graph: synthesizer') ?? sgd(DEFAULT_SYNTHESIZER_LR);
+
+  // ids: nodes and heads share one namespace
+  const names = new Set<string>();
+  const claim = (id: unknown, what: string): string => {
+    if (typeof id !== 'string' || !ID.test(id) || id === INPUT) {
+      throw new TopologyError(`${what}: id must be letters, digits, '_' or '-' (and not '${INPUT}'), got ${show(id)}`);
+    }
+    if (names.has(id)) throw new TopologyError(`${what}: id '${id}' is used twice`);
+    names.add(id);
+    return id;
+  };
+  const nodeSpecs = s.nodes.map((n: unknown, i: number) => {
+    const o = object(n, `node ${i}`, '{ id, units, inputs, ... }');
+    const id = claim(o.id, `node ${i}`);
+    knownKeys(o, ['id', 'units', 'activation', 'inputs', 'merge', 'lr', 'optimizer'], `node '${id}'`);
+    return { o, id };
+  });
+  const headSpecs = s.heads.map((h: unknown, i: number) => {
+    const o = object(h, `head ${i}`, '{ id, node, loss, labels, weight }');
+    const id = claim(o.id, `head ${i}`);
+    knownKeys(o, ['id', 'node', 'loss', 'labels', 'weight'], `head '${id}'`);
+    return { o, id };
+  });
+  const nodeIds = nodeSpecs.map((n) => n.id);
+  const headIds = headSpecs.map((h) => h.id);
+
+  const order = topologicalOrder(nodeSpecs.map(({ o, id }) => ({ id, inputs: sourcesOf(o, id, nodeIds) })));
+  const headsOn = (id: string) => headSpecs.filter((h) => h.o.node === id);
+  for (const h of headSpecs) {
+    if (typeof h.o.node !== 'string' || !nodeIds.includes(h.o.node)) {
+      throw new TopologyError(`head '${h.id}': node ${show(h.o.node)} is not a node (nodes: ${nodeIds.join(', ')})`);
+    }
+  }
+
+  // nodes, in topological order, with their widths
+  const units = new Map<string, number>();
+  const nodes0 = order.map((i, index) => {
+    const { o, id } = nodeSpecs[i];
+    const u = positiveInt(o.units, `node '${id}': units`);
+    units.set(id, u);
+    const softmax = headsOn(id).some((h) => h.o.loss === 'softmax-cross-entropy');
+    const act = checkActivation(o.activation ?? (softmax ? 'linear' : 'sigmoid'), `node '${id}'`);
+    const merge = oneOf(o.merge ?? 'concat', MERGES, `node '${id}': merge`);
+    const srcs = sourcesOf(o, id, nodeIds);
+    const widths = srcs.map((src) => (src === INPUT ? inputs : units.get(src)!));
+    if (merge === 'sum' && widths.some((w) => w !== widths[0])) {
+      throw new TopologyError(`node '${id}': a sum merge needs sources of one width, got ${srcs.map((src, k) => `${src} (${widths[k]})`).join(', ')}`);
+    }
+    const opt = optimizerAt(o, `node '${id}'`) ?? nodeLr;
+    return { index, id, act, merge, srcs, widths, u, opt, ...naming.node(id, index) };
+  });
+  const nodeIndex = new Map(nodes0.map((n) => [n.id, n.index]));
+
+  // heads and their label sets
+  const labelWidths = new Map<string, number>();
+  const heads0 = headSpecs.map(({ o, id }, index) => {
+    const node = nodeIndex.get(o.node as string)!;
+    const loss = oneOf(o.loss ?? 'mse', LOSSES, `head '${id}': loss`);
+    const n = nodes0[node];
+    if (loss === 'softmax-cross-entropy' && n.act !== 'linear') {
+      throw new TopologyError(`head '${id}': the softmax-cross-entropy head applies the softmax itself, so node '${n.id}' must be 'linear' (its logits), got '${n.act}'`);
+    }
+    const labels = o.labels ?? id;
+    if (typeof labels !== 'string' || labels === '') throw new TopologyError(`head '${id}': labels must name a label set, got ${show(labels)}`);
+    const known = labelWidths.get(labels);
+    if (known !== undefined && known !== n.u) {
+      throw new TopologyError(`head '${id}': label set '${labels}' is ${known} wide for another head, but node '${n.id}' has ${n.u} outputs`);
+    }
+    labelWidths.set(labels, n.u);
+    const weight = o.weight === undefined ? 1 : positive(o.weight, `head '${id}': weight`);
+    return { index, id, actor: naming.head(id), node, loss, labels, width: n.u, weight };
+  });
+
+  // edges: each node's consumers in node order, then its heads in head order
+  const edges: GraphEdge[] = [];
+  const edgeByName = new Map<string, number>();
+  const outputs: number[][] = nodes0.map(() => []);
+  const sourceEdges: number[][] = nodes0.map((n) => n.srcs.map(() => -1));
+  for (const u of nodes0) {
+    const add = (toNode: number, toHead: number, slot: number, to: string) => {
+      const e = { index: edges.length, name: `${u.id}>${to}`, from: u.index, toNode, toHead, slot, synthesizer: -1 };
+      edgeByName.set(e.name, e.index);
+      outputs[u.index].push(e.index);
+      edges.push(e);
+      return e.index;
+    };
+    for (const v of nodes0) v.srcs.forEach((src, slot) => src === u.id && (sourceEdges[v.index][slot] = add(v.index, -1, slot, v.id)));
+    for (const h of heads0) if (h.node === u.index) add(-1, h.index, 0, h.id);
+  }
+  for (const u of nodes0) {
+    if (outputs[u.index].length === 0) throw new TopologyError(`node '${u.id}': its output feeds no node and no head, so it would never learn`);
+  }
+
+  // interfaces
+  const decoupled = new Map<number, { o: Record<string, unknown>; kind: 'dni' | 'cdni' }>();
+  const listed = new Set<number>();
+  interfaceSpecs.forEach((raw: unknown, i: number) => {
+    const o = object(raw, `interface ${i}`, '{ from, to, kind, ... }');
+    const where = `interface ${show(o.from)} → ${show(o.to)}`;
+    knownKeys(o, ['from', 'to', 'kind', 'context', ...SYNTH_KEYS], where);
+    if (typeof o.from !== 'string' || !nodeIndex.has(o.from)) throw new TopologyError(`${where}: from ${show(o.from)} is not a node (nodes: ${nodeIds.join(', ')})`);
+    if (typeof o.to !== 'string' || (!nodeIndex.has(o.to) && !headIds.includes(o.to))) {
+      throw new TopologyError(`${where}: to ${show(o.to)} is neither a node nor a head (nodes: ${nodeIds.join(', ')}; heads: ${headIds.join(', ')})`);
+    }
+    const e = edgeByName.get(`${o.from}>${o.to}`);
+    if (e === undefined) throw new TopologyError(`${where}: there is no such edge ('${o.to}' does not read '${o.from}')`);
+    if (listed.has(e)) throw new TopologyError(`${where}: the edge has two interfaces`);
+    listed.add(e);
+    const kind = oneOf(o.kind, INTERFACE_KINDS, `${where}: kind`);
+    if (kind === 'backprop') {
+      const extra = ['context', ...SYNTH_KEYS].filter((k) => o[k] !== undefined);
+      if (extra.length) throw new TopologyError(`${where}: a backprop interface has no synthesizer, so ${extra.map((k) => `'${k}'`).join(', ')} mean nothing there`);
+      return;
+    }
+    if (kind === 'cdni') {
+      if (typeof o.context !== 'string' || !headIds.includes(o.context)) {
+        throw new TopologyError(`${where}: a cdni interface needs a context naming a head (heads: ${headIds.join(', ')}), got ${show(o.context)}`);
+      }
+    } else if (o.context !== undefined) throw new TopologyError(`${where}: context ${show(o.context)} given, but only a cdni interface sees labels`);
+    decoupled.set(e, { o, kind });
+  });
+
+  const synthesizers: GraphSynthesizer[] = [];
+  const finalEdges = edges.map((e) => {
+    const d = decoupled.get(e.index);
+    if (!d) return Object.freeze(e);
+    const from = nodes0[e.from];
+    const to = e.toNode >= 0 ? nodes0[e.toNode].id : heads0[e.toHead].id;
+    const synth = synthesizerOf(synthesizers.length, e.index, from, to, d.o, d.kind, synthDefaults, synthLr, heads0, naming);
+    synthesizers.push(synth);
+    return Object.freeze({ ...e, synthesizer: synth.index });
+  });
+
+  const nodes: GraphNode[] = nodes0.map((n) => {
+    let offset = 0;
+    const sources = n.srcs.map((src, k) => {
+      const source = Object.freeze({ node: src === INPUT ? -1 : nodeIndex.get(src)!, offset: n.merge === 'concat' ? offset : 0, width: n.widths[k], edge: sourceEdges[n.index][k] });
+      offset += n.widths[k];
+      return source;
+    });
+    const outs = outputs[n.index];
+    return Object.freeze({
+      index: n.index,
+      id: n.id,
+      actor: n.actor,
+      key: n.key,
+      units: n.u,
+      activation: n.act,
+      merge: n.merge,
+      inputs: n.merge === 'concat' ? offset : n.widths[0],
+      sources: Object.freeze(sources),
+      outputs: Object.freeze(outs),
+      decoupled: outs.every((e) => finalEdges[e].synthesizer >= 0),
+      ...withOptimizer(n.opt),
+    });
+  });
+  const heads: GraphHead[] = heads0.map((h) => Object.freeze({ ...h, edge: edgeByName.get(`${nodes[h.node].id}>${h.id}`)! }));
+  const labels = [...labelWidths].map(([name, width]) => Object.freeze({ name, width }));
+  return Object.freeze({
+    inputs,
+    batch,
+    labels: Object.freeze(labels),
+    nodes: Object.freeze(nodes),
+    heads: Object.freeze(heads),
+    edges: Object.freeze(finalEdges),
+    synthesizers: Object.freeze(synthesizers),
+    naming: naming.kind,
+  });
+}
+
+const SYNTH_KEYS = ['delay', 'lr', 'optimizer', 'hidden', 'activation', 'clip'];
+
+function sourcesOf(o: Record<string, unknown>, id: string, nodeIds: readonly string[]): string[] {
+  const inputs = o.inputs;
+  if (!Array.isArray(inputs) || inputs.length === 0) {
+    throw new TopologyError(`node '${id}': inputs must list its sources (node ids or '${INPUT}'), got ${show(inputs)}`);
+  }
+  const seen = new Set<string>();
+  for (const src of inputs) {
+    if (src !== INPUT && (typeof src !== 'string' || !nodeIds.includes(src))) {
+      throw new TopologyError(`node '${id}': input ${show(src)} is not a node (nodes: ${nodeIds.join(', ')}; or '${INPUT}' for the data)`);
+    }
+    if (src === id) throw new TopologyError(`node '${id}': it reads its own output (a cycle)`);
+    if (seen.has(src)) throw new TopologyError(`node '${id}': input '${src}' is listed twice`);
+    seen.add(src);
+  }
+  return inputs as string[];
+}
+
+/** Indices of the nodes in a stable topological order (listed order where it is one); names a cycle. */
+function topologicalOrder(nodes: readonly { id: string; inputs: readonly string[] }[]): number[] {
+  const index = new Map(nodes.map((n, i) => [n.id, i]));
+  const done = new Set<number>();
+  const order: number[] = [];
+  while (order.length < nodes.length) {
+    const next = nodes.findIndex((n, i) => !done.has(i) && n.inputs.every((src) => src === INPUT || done.has(index.get(src)!)));
+    if (next < 0) {
+      // every node left waits on another node left: follow the waits until one repeats
+      let at = nodes.findIndex((_, i) => !done.has(i));
+      const path: number[] = [];
+      while (!path.includes(at)) {
+        path.push(at);
+        at = index.get(nodes[at].inputs.find((src) => src !== INPUT && !done.has(index.get(src)!))!)!;
+      }
+      const cycle = path.slice(path.indexOf(at)).reverse();
+      throw new TopologyError(`graph: nodes ${[...cycle, cycle[0]].map((i) => `'${nodes[i].id}'`).join(' → ')} form a cycle`);
+    }
+    done.add(next);
+    order.push(next);
+  }
+  return order;
+}
+
+function synthesizerOf(
+  index: number,
+  edge: number,
+  from: { index: number; id: string; u: number },
+  to: string,
+  own: Record<string, unknown>,
+  kind: 'dni' | 'cdni',
+  defaults: Record<string, unknown>,
+  defaultOptimizer: OptimizerConfig,
+  heads: readonly { id: string; labels: string; width: number }[],
+  naming: Naming,
+): GraphSynthesizer {
+  const names = naming.synthesizer({ index: from.index, id: from.id } as GraphNode, to);
+  const where = `interface ${from.id} → ${to}`;
+  const s = { ...defaults, ...Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined)) };
+  const opt = optimizerAt(own, where) ?? defaultOptimizer;
+  const hidden = s.hidden ?? [];
+  if (!Array.isArray(hidden)) throw new TopologyError(`${where}: hidden must be an array of widths, got ${show(hidden)}`);
+  hidden.forEach((w, j) => positiveInt(w, `${where}: hidden[${j}]`));
+  const activation = checkActivation(s.activation ?? 'relu', `${where}: synthesizer`);
+  if (hidden.length === 0 && own.activation !== undefined) {
+    throw new TopologyError(`${where}: activation '${String(own.activation)}' given but the synthesizer is linear (no hidden layers)`);
+  }
+  const context = kind === 'cdni' ? heads.find((h) => h.id === own.context)! : null;
+  return Object.freeze({
+    index,
+    edge,
+    ...names,
+    from: from.index,
+    units: from.u,
+    conditioned: context !== null,
+    context: context?.id ?? null,
+    contextLabels: context?.labels ?? null,
+    labels: context?.width ?? 0,
+    delay: nonNegativeInt(s.delay ?? 0, `${where}: delay`),
+    ...withOptimizer(opt),
+    ...(hidden.length > 0 ? { hidden: Object.freeze([...(hidden as number[])]), activation } : {}),
+    ...(s.clip !== undefined ? { clip: positive(s.clip, `${where}: clip`) } : {}),
+  });
+}
+
+/** Is `t` already a validated graph (as opposed to a spec)? */
+export function isGraph(t: unknown): t is Graph {
+  const g = t as Partial<Graph> | null;
+  return g !== null && typeof g === 'object' && Array.isArray(g.edges) && Array.isArray(g.synthesizers) && Array.isArray(g.nodes) && typeof g.naming === 'string';
+}
+
+/** The synthesizer of the edge, or null. */
+export function synthesizerOfEdge(g: Graph, edge: number): GraphSynthesizer | null {
+  const s = g.edges[edge].synthesizer;
+  return s >= 0 ? g.synthesizers[s] : null;
+}
+
+/** The id of an edge's consumer (a node's or a head's). */
+export function consumerId(g: Graph, e: GraphEdge): string {
+  return e.toNode >= 0 ? g.nodes[e.toNode].id : g.heads[e.toHead].id;
+}
+
+/** The actor that receives what flows down an edge (the consumer node's or head's). */
+export function consumerActor(g: Graph, e: GraphEdge): string {
+  return e.toNode >= 0 ? g.nodes[e.toNode].actor : g.heads[e.toHead].actor;
+}
+
+/**
+ * A short description: a chain's sizes (`24-128-64-12`), else its nodes
+ * (`24 → trunk 64, a 32, …; heads sum, mod4`).
+ */
+export function describeGraph(g: Graph): string {
+  if (g.naming === 'chain') return [g.inputs, ...g.nodes.map((n) => n.units)].join('-');
+  return `${g.inputs} → ${g.nodes.map((n) => `${n.id} ${n.units}`).join(', ')}; heads ${g.heads.map((h) => h.id).join(', ')}`;
+}
+
+/**
+ * The spec a graph was made from, defaults filled in: what a case file's `nodes`, `heads` and
+ * `interfaces` hold (`defineGraph(graphSpecOf(g))` gives `g` back, under graph naming).
+ */
+export function graphSpecOf(g: Graph): GraphSpec {
+  const opt = (x: { lr: number; optimizer?: OptimizerConfig }) => (x.optimizer ? { optimizer: x.optimizer } : { lr: x.lr });
+  return {
+    inputs: g.inputs,
+    batch: g.batch,
+    nodes: g.nodes.map((n) => ({
+      id: n.id,
+      units: n.units,
+      activation: n.activation,
+      inputs: n.sources.map((s) => (s.node < 0 ? INPUT : g.nodes[s.node].id)),
+      merge: n.merge,
+      ...opt(n),
+    })),
+    heads: g.heads.map((h) => ({ id: h.id, node: g.nodes[h.node].id, loss: h.loss, labels: h.labels, weight: h.weight })),
+    interfaces: g.synthesizers.map((s) => {
+      const e = g.edges[s.edge];
+      const context = s.context ?? undefined;
+      return {
+        from: g.nodes[e.from].id,
+        to: consumerId(g, e),
+        kind: s.conditioned ? 'cdni' : 'dni',
+        ...(context ? { context } : {}),
+        delay: s.delay,
+        ...opt(s),
+        ...(s.hidden ? { hidden: s.hidden, activation: s.activation } : {}),
+        ...(s.clip !== undefined ? { clip: s.clip } : {}),
+      } as InterfaceSpec;
+    }),
+  };
+}
+

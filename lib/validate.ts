@@ -1,0 +1,114 @@
+/**
+ * The small checks every spec validator shares (graphs, chains, recurrent cores): each throws a
+ * {@link TopologyError} that says where (`what`) and the value it got, and never coerces
+ * (`"1"`, `true`, `null` are not numbers; `"false"` is not a boolean).
+ */
+import { ACTIVATIONS, type Activation, isActivation } from './activations.ts';
+import { TopologyError } from './errors.ts';
+import { OPTIMIZERS, type OptimizerConfig, type OptimizerSpec, isPlainSgd } from './optimizers.ts';
+
+/** A value as an error message shows it: strings quoted, objects as JSON. */
+export function show(v: unknown): string {
+  if (typeof v === 'string') return `'${v}'`;
+  if (v === null || typeof v !== 'object') return String(v);
+  try {
+    const s = JSON.stringify(v);
+    return s.length > 80 ? `${s.slice(0, 77)}...` : s;
+  } catch {
+    return Object.prototype.toString.call(v);
+  }
+}
+
+export function positiveInt(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new TopologyError(`${what} must be a positive integer, got ${show(v)}`);
+  if (v > max) throw new TopologyError(`${what} is ${v}, above the limit of ${max}`);
+  return v;
+}
+
+export function nonNegativeInt(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new TopologyError(`${what} must be an integer >= 0, got ${show(v)}`);
+  if (v > max) throw new TopologyError(`${what} is ${v}, above the limit of ${max}`);
+  return v;
+}
+
+export function positive(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new TopologyError(`${what} must be a finite number > 0, got ${show(v)}`);
+  return v;
+}
+
+export function rate(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TopologyError(`${what} must be a finite number >= 0, got ${show(v)}`);
+  return v;
+}
+
+/** A number in [0, 1). */
+export function fraction(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new TopologyError(`${what} must be a number in [0, 1), got ${show(v)}`);
+  return v;
+}
+
+export function bool(v: unknown, what: string, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new TopologyError(`${what} must be true or false, got ${show(v)}`);
+  return v;
+}
+
+export function activation(v: unknown, what: string): Activation {
+  if (!isActivation(v)) throw new TopologyError(`${what}: unknown activation ${show(v)} (expected one of ${ACTIVATIONS.join(', ')})`);
+  return v;
+}
+
+/** One of `options`, or a message that lists them. */
+export function oneOf<T extends string>(v: unknown, options: readonly T[], what: string): T {
+  if (typeof v !== 'string' || !(options as readonly string[]).includes(v)) {
+    throw new TopologyError(`${what}: unknown ${show(v)} (expected one of ${options.join(', ')})`);
+  }
+  return v as T;
+}
+
+export function object(v: unknown, what: string, shape: string): Record<string, unknown> {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new TopologyError(`${what}: expected ${shape}, got ${show(v)}`);
+  return v as Record<string, unknown>;
+}
+
+/** Refuse keys a spec does not know (a typo would otherwise be a silent default). */
+export function knownKeys(v: Record<string, unknown>, known: readonly string[], what: string): void {
+  const unknown = Object.keys(v).filter((k) => !known.includes(k) && v[k] !== undefined);
+  if (unknown.length > 0) {
+    throw new TopologyError(`${what}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')} (it takes ${known.join(', ')})`);
+  }
+}
+
+export function sgd(lr: number): OptimizerConfig {
+  return Object.freeze({ kind: 'sgd', lr, momentum: 0 });
+}
+
+/** `lr`, plus the optimiser itself when it is not plain SGD (so a plain-SGD topology reads as before). */
+export function withOptimizer(c: OptimizerConfig): { lr: number; optimizer?: OptimizerConfig } {
+  return isPlainSgd(c) ? { lr: c.lr } : { lr: c.lr, optimizer: c };
+}
+
+/** The optimiser one level of a spec gives (`lr` alone: plain SGD), or undefined when it gives neither. */
+export function optimizerAt(level: { readonly lr?: unknown; readonly optimizer?: unknown }, where: string): OptimizerConfig | undefined {
+  const { lr, optimizer: o } = level;
+  if (lr !== undefined && o !== undefined) {
+    throw new TopologyError(`${where}: give lr (plain SGD) or optimizer, not both (got lr ${show(lr)} and optimizer ${show(o)})`);
+  }
+  if (o === undefined) return lr === undefined ? undefined : sgd(rate(lr, `${where}: lr`));
+  const spec = o as Partial<OptimizerSpec> | null;
+  if (spec === null || typeof spec !== 'object' || !(OPTIMIZERS as readonly string[]).includes(spec.kind as string)) {
+    throw new TopologyError(`${where}: optimizer must be { kind: ${OPTIMIZERS.map((k) => `'${k}'`).join(' | ')}, lr, ... }, got ${show(o)}`);
+  }
+  const what = `${where}: optimizer`;
+  const known = spec.kind === 'sgd' ? ['kind', 'lr', 'momentum'] : ['kind', 'lr', 'beta1', 'beta2', 'eps'];
+  const unknown = Object.keys(spec).filter((k) => !known.includes(k));
+  if (unknown.length > 0) {
+    throw new TopologyError(`${what} ${spec.kind} has no option ${unknown.map((k) => `'${k}'`).join(', ')} (it takes ${known.slice(1).join(', ')})`);
+  }
+  const olr = rate(spec.lr, `${what} lr`);
+  if (spec.kind === 'sgd') return Object.freeze({ kind: 'sgd', lr: olr, momentum: fraction(spec.momentum ?? 0, `${what} momentum`) });
+  const a = spec as Partial<Extract<OptimizerSpec, { kind: 'adam' }>>;
+  const eps = a.eps ?? 1e-8;
+  if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) throw new TopologyError(`${what} eps must be a finite number > 0, got ${show(eps)}`);
+  return Object.freeze({ kind: 'adam', lr: olr, beta1: fraction(a.beta1 ?? 0.9, `${what} beta1`), beta2: fraction(a.beta2 ?? 0.999, `${what} beta2`), eps });
+}
