@@ -5,7 +5,7 @@
  * training at once with a {@link StageError} naming the stage, and stopping the actor (the
  * trainer stops its children when it ends) terminates the thread.
  */
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { fromCallback } from 'xstate';
 import type { NetworkState } from '../lib/checkpoint.ts';
 import type { Dataset } from '../lib/data.ts';
@@ -15,6 +15,7 @@ import { type Network, type OptimizerStates, optimizerStates, ringDepth } from '
 import type { Stage } from '../lib/placement.ts';
 import type { TraceEvent } from './inspection.ts';
 import type { Interpreter } from './machines.ts';
+import { workerEntry } from './workerEntry.ts';
 import { type SharedRing, type StageLinkInit, createSharedRing, routesOf } from './transport.ts';
 import {
   type SerializedError,
@@ -97,8 +98,6 @@ export type WorkerStageReport =
   | { type: 'STAGE_DRAINED'; stage: number }
   | { type: 'STAGE_FAILED'; stage: number; error: Error };
 
-const workerUrl = new URL('./stageWorker.mjs', import.meta.url);
-
 export type WorkerStageCommand = { type: 'START' } | { type: 'DRAIN' } | { type: 'RESUME'; step: number } | { type: 'FAIL_CUT'; error: unknown };
 
 export const workerStage = fromCallback<WorkerStageCommand, WorkerStageInput, WorkerStageReport>(
@@ -110,11 +109,11 @@ export const workerStage = fromCallback<WorkerStageCommand, WorkerStageInput, Wo
       ended = true;
       sendBack({ type: 'STAGE_FAILED', stage: stage.index, error });
     };
-    const worker = new Worker(workerUrl, {
+    const worker = new Worker(...workerEntry(new URL('./stageWorker.ts', import.meta.url), {
       workerData: input.init,
       transferList: input.transfer as never[],
       name: `stage:${stage.index}`,
-    });
+    }));
     input.onWorker?.(worker);
     worker.on('message', (m: WorkerMessage) => {
       switch (m.kind) {
