@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * dni-actors: Decoupled Neural Interfaces where every layer and synthesizer is an xstate actor
  * and rxjs streams carry activations and gradients between them.

@@ -4,5 +4,6 @@
 import { register } from 'tsx/esm/api';
 
 const entry = process.argv.pop();
+if (!entry?.endsWith('.ts')) throw new Error(`tsxWorker.mjs: expected a .ts entry module last on argv, got ${entry}`);
 register();
 await import(entry);
