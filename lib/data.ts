@@ -3,7 +3,7 @@
  * `[(t mod n) B, (t mod n) B + B)`, n = floor(rows / B), no shuffling. Batches are views.
  * Shuffling, where wanted, makes a new data set in a seeded order ({@link shuffleRows}).
  */
-import { TopologyError } from './errors.ts';
+import { DataError } from './errors.ts';
 import { type Matrix, firstNonFinite, rowsView, shapeOf, zeros } from './matrix.ts';
 import type { Rng } from './rng.ts';
 import type { Topology } from './topology.ts';
@@ -58,32 +58,32 @@ export function distrustDataset(data: Dataset): void {
 
 /** Refuse, by name, a data set that cannot feed the topology. */
 export function validateDataset(data: Dataset, topology: Topology): void {
-  if (!data || !data.x || !data.y) throw new TopologyError('data: expected { x, y } matrices');
+  if (!data || !data.x || !data.y) throw new DataError('data: expected { x, y } matrices');
   const t = trusted.get(data);
   // what validity depends on (a learning-rate schedule changes nothing here)
   if (t && t.inputs === topology.inputs && t.labels === topology.labels && t.batch === topology.batch && t.loss === topology.loss) return;
   const { x, y } = data;
-  if (x.rows === 0) throw new TopologyError('data: x has no rows');
+  if (x.rows === 0) throw new DataError('data: x has no rows');
   if (x.cols !== topology.inputs) {
-    throw new TopologyError(`data: x is ${shapeOf(x)} but layer 0 takes ${topology.inputs} inputs`);
+    throw new DataError(`data: x is ${shapeOf(x)} but layer 0 takes ${topology.inputs} inputs`);
   }
   if (y.cols !== topology.labels) {
-    throw new TopologyError(`data: y is ${shapeOf(y)} but the head takes labels of width ${topology.labels}`);
+    throw new DataError(`data: y is ${shapeOf(y)} but the head takes labels of width ${topology.labels}`);
   }
-  if (x.rows !== y.rows) throw new TopologyError(`data: x has ${x.rows} rows but y has ${y.rows}`);
+  if (x.rows !== y.rows) throw new DataError(`data: x has ${x.rows} rows but y has ${y.rows}`);
   if (topology.batch > x.rows) {
-    throw new TopologyError(`data: batch ${topology.batch} is larger than the ${x.rows} rows of data`);
+    throw new DataError(`data: batch ${topology.batch} is larger than the ${x.rows} rows of data`);
   }
   for (const [name, m] of [['x', x], ['y', y]] as const) {
     const at = firstNonFinite(m.data);
-    if (at >= 0) throw new TopologyError(`data: ${name}[${Math.floor(at / m.cols)}, ${at % m.cols}] is ${m.data[at]}`);
+    if (at >= 0) throw new DataError(`data: ${name}[${Math.floor(at / m.cols)}, ${at % m.cols}] is ${m.data[at]}`);
   }
   if (topology.loss === 'softmax-cross-entropy') {
     for (let i = 0; i < y.rows; i++) {
       let sum = 0, negative = false;
       for (let j = 0; j < y.cols; j++) (sum += y.data[i * y.cols + j]), (negative ||= y.data[i * y.cols + j] < 0);
       if (negative || Math.abs(sum - 1) > 1e-4) {
-        throw new TopologyError(
+        throw new DataError(
           `data: y row ${i} ${negative ? 'has a negative entry' : `sums to ${sum}`}; the softmax-cross-entropy head needs one-hot (or probability) rows: make them with oneHot(classes, ${y.cols})`,
         );
       }

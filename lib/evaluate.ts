@@ -4,7 +4,7 @@
  * that a training holds (no parameter, optimiser, synthesizer or ring buffer).
  */
 import { type Dataset } from './data.ts';
-import { TopologyError } from './errors.ts';
+import { DataError, TopologyError } from './errors.ts';
 import { createHead } from './head.ts';
 import { backend } from './kernels.ts';
 import { type Matrix, release, rowsView, shapeOf, zeros } from './matrix.ts';
@@ -32,10 +32,10 @@ export interface EvaluateOptions {
  */
 export function evaluate(params: ParameterSet, topology: Topology, data: Dataset, options: EvaluateOptions = {}): Evaluation {
   const { x, y } = data;
-  if (x.cols !== topology.inputs) throw new TopologyError(`evaluate: x is ${shapeOf(x)} but layer 0 takes ${topology.inputs} inputs`);
-  if (y.cols !== topology.labels) throw new TopologyError(`evaluate: y is ${shapeOf(y)} but the head takes labels of width ${topology.labels}`);
-  if (x.rows !== y.rows) throw new TopologyError(`evaluate: x has ${x.rows} rows but y has ${y.rows}`);
-  if (x.rows === 0) throw new TopologyError('evaluate: the data set has no rows');
+  if (x.cols !== topology.inputs) throw new DataError(`evaluate: x is ${shapeOf(x)} but layer 0 takes ${topology.inputs} inputs`);
+  if (y.cols !== topology.labels) throw new DataError(`evaluate: y is ${shapeOf(y)} but the head takes labels of width ${topology.labels}`);
+  if (x.rows !== y.rows) throw new DataError(`evaluate: x has ${x.rows} rows but y has ${y.rows}`);
+  if (x.rows === 0) throw new DataError('evaluate: the data set has no rows');
   const weights = topology.layers.map((l) => {
     const W = params[`layer${l.index}.W`], b = params[`layer${l.index}.b`];
     if (!W || W.rows !== l.inputs || W.cols !== l.units) {
