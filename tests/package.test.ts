@@ -90,13 +90,14 @@ function tscErrors(out: string): string[] {
 }
 
 describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm is not on PATH)'}`, () => {
-  const work = mkdtempSync(join(tmpdir(), 'dni-actors-package-'));
-  const consumer = join(work, 'consumer');
-  const installed = join(consumer, 'node_modules', 'dni-actors');
+  let work = '', consumer = '', installed = '';
   let packed: { filename: string; files: { path: string }[]; unpackedSize: number };
   const readme = readmeExamples();
 
   beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'dni-actors-package-'));
+    consumer = join(work, 'consumer');
+    installed = join(consumer, 'node_modules', 'dni-actors');
     // --json prints one JSON array; the prepack build's log comes before it on stdout
     const out = ok(run('npm', ['pack', '--json', '--pack-destination', work], ROOT), 'npm pack');
     packed = JSON.parse(out.slice(out.search(/^\[/m)))[0];
@@ -112,7 +113,9 @@ describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm 
     ok(run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], consumer), 'npm ci --offline in the consumer project');
   }, 240_000);
 
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
 
   it('holds dist (built JavaScript, declarations, the .wasm kernels), README, LICENSE and CHANGELOG, and nothing else', () => {
     const paths = packed.files.map((f) => f.path).sort();
