@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * dni-actors: Decoupled Neural Interfaces where every layer and synthesizer is an xstate actor
  * and rxjs streams carry activations and gradients between them.
@@ -61,7 +62,7 @@ export { initParameters, parametersFromJSON, parametersToJSON, parameterShapes, 
 export { loadCase, type ReferenceCase } from './lib/reference.ts';
 export { binaryAddition } from './lib/datasets/binaryAddition.ts';
 export { Rng } from './lib/rng.ts';
-export { TopologyError, DivergenceError, StageError, CheckpointError } from './lib/errors.ts';
+export { DniError, TopologyError, DataError, TrainingOptionsError, DivergenceError, StageError, CheckpointError } from './lib/errors.ts';
 export { backend, useBackend, typescriptBackend, type KernelBackend } from './lib/kernels.ts';
 export { autoBackend, backendByName, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from './lib/kernels-wasm.ts';
 export type { StepMetrics } from './lib/history.ts';

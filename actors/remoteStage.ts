@@ -6,7 +6,7 @@
  * the stage, at once, and stopping the actor (the trainer stops its children when it ends)
  * terminates the thread.
  */
-import { MessageChannel, Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { fromCallback } from 'xstate';
 import type { Dataset } from '../lib/data.ts';
 import { StageError } from '../lib/errors.ts';
@@ -18,6 +18,7 @@ import { routesOf } from './events.ts';
 import type { Interpreter } from './machines.ts';
 import { type SharedRing, type StageLinkInit, createSharedRing } from './stageLink.ts';
 import { type SerializedError, type StageCommand, type StageReport, type StageThreadInit, deserializeError } from './stageProtocol.ts';
+import { workerEntry } from './workerEntry.ts';
 
 /** A copy of a matrix in a SharedArrayBuffer, readable by every worker without copying. */
 export function shareMatrix(m: Matrix): Matrix {
@@ -101,7 +102,6 @@ export interface RemoteStageInput {
   onWorker?: (worker: Worker) => void;
 }
 
-const workerUrl = new URL('./stageThread.mjs', import.meta.url);
 
 export const remoteStage = fromCallback<StageCommand, RemoteStageInput>(({ input, receive }) => {
   const { stage } = input.init;
@@ -111,7 +111,7 @@ export const remoteStage = fromCallback<StageCommand, RemoteStageInput>(({ input
     ended = true;
     input.report({ type: 'FAILED', stage: stage.index, error });
   };
-  const worker = new Worker(workerUrl, { workerData: input.init, transferList: input.transfer as never[], name: `stage:${stage.index}` });
+  const worker = new Worker(...workerEntry(new URL('./stageThread.ts', import.meta.url), { workerData: input.init, transferList: input.transfer as never[], name: `stage:${stage.index}` }));
   input.onWorker?.(worker);
   worker.on('message', (r: StageReport) => {
     if (ended) return;

@@ -133,7 +133,7 @@ export class StepCounter {
   }
 }
 
-interface StageContext extends StageInput {
+export interface StageContext extends StageInput {
   readonly routes: readonly Route[];
   /** the edge of every route whose source lives here (the data's included), by route key */
   readonly edges: ReadonlyMap<string, Edge<NetworkEvent>>;

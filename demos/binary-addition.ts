@@ -12,6 +12,7 @@ import { batchesPerEpoch } from '../lib/data.ts';
 import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { defineTopology, describeSizes } from '../lib/topology.ts';
 import { demoInspector, parseDemoArgs, stepsOf } from './cli.ts';
+import { explainResults } from './explain.ts';
 import { ProgressLine, table } from './progress.ts';
 
 const args = parseDemoArgs(process.argv.slice(2), {
@@ -87,5 +88,7 @@ for (const [i, m] of methods.entries()) {
 
 console.log(`\n${table(['method', 'loss', 'synthesizer loss', 'bit accuracy', 'steps/s', 'seconds'], rows)}`);
 console.log('\n(loss, synthesizer loss and bit accuracy: means over the last epoch of training batches)');
+const why = explainResults(results, steps);
+if (why.length) console.log(`\n${why.join('\n')}`);
 if (args.json) console.log(JSON.stringify({ network: [24, 128, 64, 12], batch: 10, steps, scheduler: args.scheduler, methods: results }));
 await inspector.finish();

@@ -129,7 +129,8 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
   const d = spec.defaults ?? {};
 
   if (v.steps !== undefined && v.epochs !== undefined) throw new UsageError('give --steps or --epochs, not both');
-  let steps = v.steps !== undefined ? integer(v.steps as string, '--steps', 0) : undefined;
+  // 0 steps would train nothing and print a table of zeros that reads like a perfect score
+  let steps = v.steps !== undefined ? integer(v.steps as string, '--steps', 1) : undefined;
   const epochs = v.epochs !== undefined ? positive(v.epochs as string, '--epochs') : undefined;
   if (steps === undefined && epochs === undefined && d.epochs === undefined) steps = d.steps ?? 1000;
   const scheduler = (v.scheduler ?? d.scheduler ?? 'queue') as string;
@@ -194,9 +195,17 @@ export function parseDemoArgs<E extends Record<string, DemoOption> = Record<neve
   }
 }
 
-/** The steps to train: `--steps`, or `--epochs` times the batches in one pass over the data. */
+/**
+ * The steps to train: `--steps`, or `--epochs` times the batches in one pass over the data. Fewer
+ * than one step (a tiny `--epochs`) trains nothing: it says so and exits with code 2.
+ */
 export function stepsOf(args: Pick<DemoArgs, 'steps' | 'epochs'>, batchesPerEpoch: number): number {
-  return args.steps ?? Math.round((args.epochs ?? 1) * batchesPerEpoch);
+  const steps = args.steps ?? Math.round((args.epochs ?? 1) * batchesPerEpoch);
+  if (steps < 1) {
+    console.error(`--epochs ${args.epochs} is ${steps} steps (an epoch is ${batchesPerEpoch} batches): nothing would be trained`);
+    process.exit(2);
+  }
+  return steps;
 }
 
 /** `out.jsonl` with label `dni` is `out.dni.jsonl`: one trace per training when a demo runs several. */
@@ -242,9 +251,11 @@ export async function demoInspector(args: DemoArgs, demo: string): Promise<DemoI
         '(the page embeds https://stately.ai/inspect; every event is replayed to a page opened later)',
     );
   }
+  const traces: string[] = [];
   return {
     forRun(label, meta) {
       const file = args.trace ? traceFileFor(args.trace, label) : null;
+      if (file) traces.push(file);
       const recorder = file
         ? createTraceRecorder({ file, sample: args.sample, meta: { demo, scheduler: args.scheduler, ...(label ? { run: label } : {}), ...meta } })
         : null;
@@ -255,6 +266,9 @@ export async function demoInspector(args: DemoArgs, demo: string): Promise<DemoI
       return combineInspections(recorder, shared);
     },
     async finish(wait = true) {
+      // one trace per training: say how to open each (`npm run inspect -- FILE` also lists them)
+      if (traces.length > 1) console.error(`${demo}: traces written; open each with\n${traces.map((f) => `  npm run inspect -- ${f}`).join('\n')}`);
+      else if (traces.length === 1) console.error(`${demo}: trace written; open it with npm run inspect -- ${traces[0]}`);
       if (!stately) return;
       if (wait) {
         console.error(`${demo}: training finished; ${stately.url} still serves the Stately inspector. Ctrl+C to stop.`);

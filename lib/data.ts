@@ -5,7 +5,7 @@
  * graph with one label set, takes `y` as one matrix. Shuffling, where wanted, makes a new data set
  * in a seeded order ({@link shuffleRows}).
  */
-import { TopologyError } from './errors.ts';
+import { DataError } from './errors.ts';
 import type { Graph } from './graph.ts';
 import { type Matrix, firstNonFinite, rowsView, shapeOf, zeros } from './matrix.ts';
 import type { Rng } from './rng.ts';
@@ -37,7 +37,7 @@ export function isMatrix(v: unknown): v is Matrix {
 export function labelSet(data: Dataset, name: string): Matrix {
   if (isMatrix(data.y)) return data.y;
   const m = (data.y as Record<string, Matrix>)[name];
-  if (!m) throw new TopologyError(`data: y has no label set '${name}' (it has ${Object.keys(data.y).join(', ') || 'none'})`);
+  if (!m) throw new DataError(`data: y has no label set '${name}' (it has ${Object.keys(data.y).join(', ') || 'none'})`);
   return m;
 }
 
@@ -111,38 +111,38 @@ export function distrustDataset(data: Dataset): void {
 
 /** Refuse, by name, a data set that cannot feed the topology. */
 export function validateDataset(data: Dataset, topology: Topology): void {
-  if (!data || typeof data !== 'object' || !isMatrix(data.x) || !data.y || typeof data.y !== 'object') throw new TopologyError('data: expected { x, y } matrices');
+  if (!data || typeof data !== 'object' || !isMatrix(data.x) || !data.y || typeof data.y !== 'object') throw new DataError('data: expected { x, y } matrices');
   if (trusted.get(data) === shapeKey(topology)) return;
   const { x } = data;
   checkMatrix(x, 'x');
-  if (x.rows === 0) throw new TopologyError('data: x has no rows');
+  if (x.rows === 0) throw new DataError('data: x has no rows');
   if (x.cols !== topology.inputs) {
     const first = topology.nodes.find((n) => n.sources.some((s) => s.node < 0))!;
-    throw new TopologyError(`data: x is ${shapeOf(x)} but ${topology.naming === 'chain' ? 'layer 0' : `node '${first.id}'`} takes ${topology.inputs} inputs`);
+    throw new DataError(`data: x is ${shapeOf(x)} but ${topology.naming === 'chain' ? 'layer 0' : `node '${first.id}'`} takes ${topology.inputs} inputs`);
   }
   if (isMatrix(data.y) && topology.labels.length !== 1) {
-    throw new TopologyError(`data: y is one matrix, but the heads read ${topology.labels.length} label sets (${topology.labels.map((l) => l.name).join(', ')}): give y as { ${topology.labels.map((l) => `${l.name}: Matrix`).join(', ')} }`);
+    throw new DataError(`data: y is one matrix, but the heads read ${topology.labels.length} label sets (${topology.labels.map((l) => l.name).join(', ')}): give y as { ${topology.labels.map((l) => `${l.name}: Matrix`).join(', ')} }`);
   }
   if (!isMatrix(data.y)) {
     // label sets no head reads are allowed (a case file may carry more than its graph uses)
     for (const l of topology.labels) {
-      if (!isMatrix((data.y as Record<string, unknown>)[l.name])) throw new TopologyError(`data: y has no label set '${l.name}' (a matrix), which ${headsReading(topology, l.name)} reads`);
+      if (!isMatrix((data.y as Record<string, unknown>)[l.name])) throw new DataError(`data: y has no label set '${l.name}' (a matrix), which ${headsReading(topology, l.name)} reads`);
     }
   }
   if (topology.batch > x.rows) {
-    throw new TopologyError(`data: batch ${topology.batch} is larger than the ${x.rows} rows of data`);
+    throw new DataError(`data: batch ${topology.batch} is larger than the ${x.rows} rows of data`);
   }
   const at = firstNonFinite(x.data);
-  if (at >= 0) throw new TopologyError(`data: x[${Math.floor(at / x.cols)}, ${at % x.cols}] is ${x.data[at]}`);
+  if (at >= 0) throw new DataError(`data: x[${Math.floor(at / x.cols)}, ${at % x.cols}] is ${x.data[at]}`);
   for (const set of topology.labels) {
     const y = labelSet(data, set.name);
     const name = isMatrix(data.y) ? 'y' : `y.${set.name}`;
     checkMatrix(y, name);
     const head = headsReading(topology, set.name);
-    if (y.cols !== set.width) throw new TopologyError(`data: ${name} is ${shapeOf(y)} but ${head} takes labels of width ${set.width}`);
-    if (x.rows !== y.rows) throw new TopologyError(`data: x has ${x.rows} rows but ${name} has ${y.rows}`);
+    if (y.cols !== set.width) throw new DataError(`data: ${name} is ${shapeOf(y)} but ${head} takes labels of width ${set.width}`);
+    if (x.rows !== y.rows) throw new DataError(`data: x has ${x.rows} rows but ${name} has ${y.rows}`);
     const bad = firstNonFinite(y.data);
-    if (bad >= 0) throw new TopologyError(`data: ${name}[${Math.floor(bad / y.cols)}, ${bad % y.cols}] is ${y.data[bad]}`);
+    if (bad >= 0) throw new DataError(`data: ${name}[${Math.floor(bad / y.cols)}, ${bad % y.cols}] is ${y.data[bad]}`);
     if (topology.heads.some((h) => h.labels === set.name && h.loss === 'softmax-cross-entropy')) checkOneHot(y, name);
   }
 }
@@ -154,9 +154,9 @@ function headsReading(t: Topology, set: string): string {
 /** A matrix whose storage holds exactly rows × cols values. */
 function checkMatrix(m: Matrix, name: string): void {
   if (!Number.isInteger(m.rows) || !Number.isInteger(m.cols) || m.rows < 0 || m.cols < 0 || !(m.data instanceof Float32Array)) {
-    throw new TopologyError(`data: ${name} must be a Matrix of float32 values (rows, cols, data: Float32Array)`);
+    throw new DataError(`data: ${name} must be a Matrix of float32 values (rows, cols, data: Float32Array)`);
   }
-  if (m.data.length !== m.rows * m.cols) throw new TopologyError(`data: ${name} says ${shapeOf(m)} but holds ${m.data.length} values`);
+  if (m.data.length !== m.rows * m.cols) throw new DataError(`data: ${name} says ${shapeOf(m)} but holds ${m.data.length} values`);
 }
 
 function checkOneHot(y: Matrix, name: string): void {
@@ -164,7 +164,7 @@ function checkOneHot(y: Matrix, name: string): void {
     let sum = 0, negative = false;
     for (let j = 0; j < y.cols; j++) (sum += y.data[i * y.cols + j]), (negative ||= y.data[i * y.cols + j] < 0);
     if (negative || Math.abs(sum - 1) > 1e-4) {
-      throw new TopologyError(
+      throw new DataError(
         `data: ${name} row ${i} ${negative ? 'has a negative entry' : `sums to ${sum}`}; the softmax-cross-entropy head needs one-hot (or probability) rows: make them with oneHot(classes, ${y.cols})`,
       );
     }

@@ -1,12 +1,38 @@
-/** Errors that name what is at fault: the actor or layer, the batch, the tensor, the shapes. */
+/**
+ * Errors that name what is at fault: the actor or layer, the batch, the tensor, the shapes. One
+ * class per kind of mistake or failure, all {@link DniError}s, so a caller can tell "my input was
+ * wrong" (TopologyError, DataError, TrainingOptionsError, CheckpointError) from "the training
+ * failed" (DivergenceError, StageError) without reading messages.
+ */
 
-/** A topology, data set or parameter set that cannot train; thrown when a training is built, before any work. */
-export class TopologyError extends Error {
+/**
+ * What every error this library throws on purpose extends (programming errors inside it, and
+ * errors from Node or the dependencies, pass through as they are).
+ *
+ * @example
+ * try { await train(options); } catch (err) { if (err instanceof DniError) console.error(err.message); else throw err; }
+ */
+export class DniError extends Error {
+  override name = 'DniError';
+}
+
+/** A topology or parameter set that cannot train; thrown when a training is built, before any work. */
+export class TopologyError extends DniError {
   override name = 'TopologyError';
 }
 
+/** A data set (or sequence) that cannot be trained on: not matrices, empty, non-finite, or the wrong shape for the topology. */
+export class DataError extends DniError {
+  override name = 'DataError';
+}
+
+/** An option of a training that cannot be used: steps, scheduler, checkpoint options, a learning-rate schedule, … */
+export class TrainingOptionsError extends DniError {
+  override name = 'TrainingOptionsError';
+}
+
 /** A non-finite loss, activation or synthetic gradient: training stops at once. */
-export class DivergenceError extends Error {
+export class DivergenceError extends DniError {
   override name = 'DivergenceError';
   constructor(
     /** systemId of the actor that saw it, e.g. `layer:1` */
@@ -22,7 +48,7 @@ export class DivergenceError extends Error {
 }
 
 /** A checkpoint that cannot be used: unreadable, truncated, corrupt, another format or version, or another topology. */
-export class CheckpointError extends Error {
+export class CheckpointError extends DniError {
   override name = 'CheckpointError';
   constructor(
     readonly path: string,
@@ -33,7 +59,7 @@ export class CheckpointError extends Error {
 }
 
 /** A worker stage failed: it threw, or its thread exited. Names the stage and the actors it hosted. */
-export class StageError extends Error {
+export class StageError extends DniError {
   override name = 'StageError';
   constructor(
     readonly stage: number,

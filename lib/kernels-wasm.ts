@@ -74,6 +74,19 @@ interface Exports {
   momentumStep(pp: number, pg: number, pv: number, len: number, lr: number, momentum: number): void;
 }
 
+/**
+ * The part of WebAssembly's JavaScript API used here. Node has the `WebAssembly` global, but
+ * TypeScript types it only in the DOM lib, which a Node library should neither need nor impose on
+ * the projects that install it.
+ */
+interface WebAssemblyApi {
+  validate(bytes: Uint8Array<ArrayBuffer>): boolean;
+  Memory: new (descriptor: { initial: number; maximum: number }) => { readonly buffer: ArrayBuffer };
+  Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { readonly exports: object };
+}
+const WebAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
+
 const KIND: Record<Activation, number> = { sigmoid: 0, tanh: 1, relu: 2, linear: 3 };
 const ALIGN = 64; // bytes: a cache line, and 16-byte v128 alignment for every allocation
 const GUARD = 64; // bytes left unused at the top: vector tails may read up to 12 bytes past an operand
@@ -81,6 +94,10 @@ const PAGE = 65536;
 const DEFAULT_WASM = fileURLToPath(new URL('./wasm/kernels.wasm', import.meta.url));
 const DEFAULT_FMA_WASM = fileURLToPath(new URL('./wasm/kernels-fma.wasm', import.meta.url));
 const RELAXED_SIMD_FLAG = '--experimental-wasm-relaxed-simd';
+// in the repository (this module is .ts) the .wasm files are built by `npm ci`; the npm package ships them
+const MISSING_BUILD_ADVICE = import.meta.url.endsWith('.ts')
+  ? 'run `npm run build:wasm`'
+  : 'this installation of dni-actors is incomplete (its package ships the .wasm files): reinstall it';
 
 // `() -> v128 { f32x4.add(i8x16.splat(0), i8x16.splat(0)) }`: validates only where wasm SIMD exists.
 const SIMD_PROBE = new Uint8Array([
@@ -224,7 +241,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
   try {
     bytes = new Uint8Array(readFileSync(path));
   } catch (err) {
-    throw new Error(`${name} backend: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err}); run \`npm run build:wasm\``);
+    throw new Error(`${name} backend: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err}); ${MISSING_BUILD_ADVICE}`);
   }
   const pages = (mib * 1024 * 1024) / PAGE;
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
@@ -545,8 +562,9 @@ export function backendByName(name: string): KernelBackend {
 /**
  * The fastest backend available: wasm-fma when it loads and fuses, else wasm, else typescript.
  * `DNI_BACKEND=typescript|wasm|wasm-fma` overrides the choice (a wasm one throws when it cannot load
- * rather than falling back quietly). It only picks: pass the result to `useBackend` before building
- * a training.
+ * rather than falling back quietly). Falling back from wasm-fma is said once per process, on stderr
+ * as a Node warning (`DNI_BACKEND_FALLBACK`) with the reason; an explicit choice is silent. It only
+ * picks: pass the result to `useBackend` before building a training.
  *
  * @example
  * useBackend(autoBackend());
@@ -563,5 +581,29 @@ export function autoBackend(): KernelBackend {
   if (wanted !== undefined && wanted !== '') {
     throw new RangeError(`DNI_BACKEND=${wanted}: expected typescript, wasm or wasm-fma`);
   }
-  return wasmFmaBackend() ?? wasmBackend() ?? typescriptBackend;
+  const chosen = wasmFmaBackend() ?? wasmBackend() ?? typescriptBackend;
+  const warning = fallbackWarning(built['wasm-fma'].reason, built.wasm.reason);
+  if (warning !== undefined && !warned) {
+    warned = true;
+    process.emitWarning(warning, { type: 'DniActorsWarning', code: 'DNI_BACKEND_FALLBACK' });
+  }
+  return chosen;
+}
+
+let warned = false;
+
+/**
+ * What {@link autoBackend} says on stderr (once per process, as a Node warning) when it cannot
+ * pick wasm-fma, given why wasm-fma and wasm failed to load; undefined when wasm-fma loaded.
+ * Choosing a backend explicitly (`DNI_BACKEND`, `useBackend`) is silent.
+ */
+export function fallbackWarning(fmaReason: string | undefined, wasmReason: string | undefined): string | undefined {
+  if (fmaReason === undefined) return undefined;
+  if (wasmReason === undefined) {
+    return `dni-actors: using the wasm kernels, not wasm-fma (${fmaReason}). Set DNI_BACKEND=wasm to choose them and silence this.`;
+  }
+  return (
+    `dni-actors: using the TypeScript kernels, several times slower: no WebAssembly kernels load here ` +
+    `(${fmaReason}; ${wasmReason}). Set DNI_BACKEND=typescript to choose them and silence this.`
+  );
 }

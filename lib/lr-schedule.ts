@@ -4,7 +4,7 @@
  * a plain function `epoch (from 1) -> factor`; {@link parseLrSchedule} reads the short forms a
  * command line gives. The optimisers' state (Adam's moments, momentum) carries over unchanged.
  */
-import { TopologyError } from './errors.ts';
+import { TrainingOptionsError } from './errors.ts';
 import type { OptimizerConfig } from './optimizers.ts';
 import type { GraphNode, GraphSynthesizer } from './graph.ts';
 import type { Topology } from './topology.ts';
@@ -80,7 +80,7 @@ export function parseLrSchedule(text: string, epochs: number): LrSchedule {
  * optimiser states carry over between the two.
  */
 export function scaleLearningRates(topology: Topology, factor: number): Topology {
-  if (!(factor >= 0) || !Number.isFinite(factor)) throw new TopologyError(`lr schedule: the factor must be finite and >= 0, got ${factor}`);
+  if (!(factor >= 0) || !Number.isFinite(factor)) throw new TrainingOptionsError(`lr schedule: the factor must be finite and >= 0, got ${factor}`);
   if (factor === 1) return topology;
   const opt = (o: OptimizerConfig | undefined) => (o ? Object.freeze({ ...o, lr: o.lr * factor }) : undefined);
   const scaled = <T extends GraphNode | GraphSynthesizer>(x: T): T => {

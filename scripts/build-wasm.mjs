@@ -6,21 +6,40 @@
  * `prepare` script, and by hand as `npm run build:wasm` (`-- --wat` also writes the .wat files to
  * read the generated code). The .wasm files are build outputs: gitignored, never committed.
  *
+ * `--out DIR` writes them to DIR instead (`npm run build` puts them in dist/lib/wasm, inside the
+ * npm package). `--prepare` (the `prepare` script) does nothing under `npm pack` / `npm publish`,
+ * where `prepack` has just built everything.
+ *
  * Without the assemblyscript dev dependency (`npm ci --omit=dev`) it warns and exits 0: the library
- * then runs on the TypeScript backend (`wasmBackend()` returns null and says why).
- * A compile error fails the install.
+ * then runs on the TypeScript backend (`wasmBackend()` returns null and says why); with `--out` that
+ * fails instead (a package must not ship without its kernels). A compile error fails the install.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const source = join(root, 'lib/wasm/kernels.as.ts');
+const outIndex = process.argv.indexOf('--out');
+const outDir = outIndex > 0 ? resolve(process.argv[outIndex + 1] ?? '') : join(root, 'lib/wasm');
+if (outIndex > 0 && !process.argv[outIndex + 1]) {
+  console.error('build-wasm: --out needs a directory');
+  process.exit(2);
+}
+
+if (process.argv.includes('--prepare') && ['pack', 'publish'].includes(process.env.npm_command ?? '')) {
+  console.log(`build-wasm: npm ${process.env.npm_command}: prepack has built the kernels into dist/; nothing to do`);
+  process.exit(0);
+}
 
 let asc;
 try {
   asc = (await import('assemblyscript/asc')).default;
 } catch (err) {
+  if (outIndex > 0) {
+    console.error(`build-wasm: assemblyscript is not installed (${err.code ?? err.message}); cannot build ${outDir}`);
+    process.exit(1);
+  }
   console.warn(`build-wasm: assemblyscript is not installed (${err.code ?? err.message}); skipping lib/wasm/*.wasm`);
   process.exit(0);
 }
@@ -40,10 +59,11 @@ const variants = [
   { name: 'kernels-fma', features: ['--enable', 'relaxed-simd'] },
 ];
 
+mkdirSync(outDir, { recursive: true });
 for (const { name, features } of variants) {
-  const output = join(root, `lib/wasm/${name}.wasm`);
+  const output = join(outDir, `${name}.wasm`);
   const argv = [source, '--outFile', output, ...common, ...features];
-  if (process.argv.includes('--wat')) argv.push('--textFile', join(root, `lib/wasm/${name}.wat`));
+  if (process.argv.includes('--wat')) argv.push('--textFile', join(outDir, `${name}.wat`));
 
   const started = performance.now();
   const { error, stderr } = await asc.main(argv, { stdout: process.stdout, stderr: process.stderr });

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ACTIVATIONS, type Activation } from '../lib/activations.ts';
 import { compareWithCase } from '../lib/compare.ts';
 import { type KernelBackend, typescriptBackend as ts, useBackend } from '../lib/kernels.ts';
-import { type WasmKernelBackend, autoBackend, backendByName, createWasmBackend, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
+import { type WasmKernelBackend, autoBackend, backendByName, createWasmBackend, fallbackWarning, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { buildNetwork } from '../lib/network.ts';
 import { initParameters, parametersToJSON } from '../lib/params.ts';
@@ -651,6 +651,18 @@ describe('backend selection', () => {
       if (saved === undefined) delete process.env.DNI_BACKEND;
       else process.env.DNI_BACKEND = saved;
     }
+  });
+
+  it('falling back from wasm-fma is said with the reasons; loading wasm-fma says nothing', () => {
+    expect(fallbackWarning(undefined, undefined)).toBeUndefined();
+    expect(fallbackWarning(undefined, 'x')).toBeUndefined();
+    expect(fallbackWarning('wasm-fma backend: this engine has no relaxed SIMD', undefined)).toBe(
+      'dni-actors: using the wasm kernels, not wasm-fma (wasm-fma backend: this engine has no relaxed SIMD). Set DNI_BACKEND=wasm to choose them and silence this.',
+    );
+    const both = fallbackWarning('wasm-fma backend: cannot read a (ENOENT)', 'wasm backend: cannot read b (ENOENT)')!;
+    expect(both).toMatch(/^dni-actors: using the TypeScript kernels, several times slower/);
+    expect(both).toContain('(wasm-fma backend: cannot read a (ENOENT); wasm backend: cannot read b (ENOENT))');
+    expect(both).toMatch(/DNI_BACKEND=typescript to choose them and silence this\.$/);
   });
 
   it('a missing .wasm makes a clear error', () => {

@@ -1,13 +1,13 @@
 /**
  * Property tests over random topologies and data: building either succeeds and one step trains
- * with finite numbers, or it throws a TopologyError whose message names what is wrong
+ * with finite numbers, or it throws a TopologyError (DataError for the data) whose message names what is wrong
  * (the topology, a layer, the data, the parameters) before any actor runs.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createTraining } from '../actors/training.ts';
 import { ACTIVATIONS } from '../lib/activations.ts';
-import { TopologyError } from '../lib/errors.ts';
+import { DataError, TopologyError } from '../lib/errors.ts';
 import { zeros } from '../lib/matrix.ts';
 import { Rng } from '../lib/rng.ts';
 
@@ -83,7 +83,7 @@ describe('random topologies', () => {
         } catch (e) {
           refused++;
           messages.add((e as Error).message.replace(/[-\d.]+/g, 'N').slice(0, 70));
-          expect(e).toBeInstanceOf(TopologyError);
+          expect(e).toBeInstanceOf((e as Error).message.startsWith('data') ? DataError : TopologyError);
           expect((e as Error).message).toMatch(/^(topology|layer \d+|data|parameters|training)\b/);
           return;
         }

@@ -39,7 +39,8 @@ describe('parseDemoArgs', () => {
     };
     expect(refused(['--stpes', '5'])).toMatch(/Unknown option '--stpes'/);
     expect(refused(['--steps'])).toMatch(/--steps/);
-    expect(refused(['--steps=-3'])).toMatch(/--steps needs an integer >= 0, got '-3'/);
+    expect(refused(['--steps=-3'])).toMatch(/--steps needs an integer >= 1, got '-3'/);
+    expect(refused(['--steps', '0'])).toMatch(/--steps needs an integer >= 1, got '0'/);
     expect(refused(['--steps', '-3'])).toMatch(/'--steps' argument is ambiguous/);
     expect(refused(['--steps', '1.5'])).toMatch(/--steps/);
     expect(refused(['--steps', '5', '--epochs', '1'])).toMatch(/not both/);

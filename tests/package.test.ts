@@ -1,0 +1,251 @@
+/**
+ * What users install: `npm pack` (which runs `prepack`, the build), then a fresh `npm init -y`
+ * project in a temp folder installs the tarball and uses it with plain node and a default strict
+ * `tsc --init`: the README's examples run and print what they say, a TypeScript consumer
+ * type-checks with no error in the package's declarations, the default backend is the fast one,
+ * a broken install says why it is slow, a worker-scheduler training runs on the built JavaScript
+ * (no tsx in the project), and `require` behaves as the README says.
+ *
+ * Offline: `npm ci` fills npm's cache with tarballs but not with the registry's package metadata,
+ * so `npm install --offline ./dni-actors-0.1.0.tgz` cannot resolve the package's dependencies
+ * (ENOTCACHED). The consumer gets a lockfile instead, with the tarball and the versions this
+ * repository's package-lock.json pins (the ones its tests ran with), and `npm ci --offline`
+ * installs everything from the cache.
+ */
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, examples, mismatch, readmeExamples } from './examples.ts';
+
+const hasNpm = spawnSync('npm', ['--version'], { encoding: 'utf8' }).status === 0;
+
+// children run as a user's shell would: no backend choice, no loader or options inherited from the test run
+const env: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k !== 'DNI_BACKEND' && k !== 'NODE_OPTIONS' && !k.startsWith('TSX_') && !k.startsWith('VITEST')),
+);
+
+function run(cmd: string, args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...env, ...extraEnv }, timeout: 180_000 });
+}
+
+function ok(r: SpawnSyncReturns<string>, what: string): string {
+  if (r.status !== 0) throw new Error(`${what} failed (${r.error?.message ?? `exit ${r.status}`}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+interface LockEntry {
+  version: string;
+  dependencies?: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
+  dev?: boolean;
+  devOptional?: boolean;
+  [field: string]: unknown;
+}
+
+/**
+ * A consumer lockfile: the tarball, plus the entries of this repository's package-lock.json that
+ * its dependencies (and the consumer's dev dependencies) need, found as npm nests them.
+ */
+function consumerLock(name: string, tarball: string, devDependencies: Record<string, string>) {
+  const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  const packages: Record<string, LockEntry> = {};
+  const locate = (from: string, dep: string): string => {
+    for (let at = from; ; at = at.slice(0, Math.max(0, at.lastIndexOf('/node_modules/')))) {
+      const key = `${at ? `${at}/` : ''}node_modules/${dep}`;
+      if (lock.packages[key]) return key;
+      if (!at) throw new Error(`package-lock.json has no ${dep} (needed by ${from || 'the consumer'})`);
+    }
+  };
+  const add = (from: string, dep: string, dev: boolean): void => {
+    const key = locate(from, dep);
+    if (packages[key] && (packages[key].dev || !dev)) return;
+    const { dev: _, devOptional: __, ...entry } = lock.packages[key]!;
+    packages[key] = dev ? { ...entry, dev: true } : entry;
+    for (const d of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies })) add(key, d, dev);
+  };
+  for (const d of Object.keys(pkg.dependencies)) add('', d, false);
+  for (const d of Object.keys(devDependencies)) add('', d, true);
+  const file = `file:${basename(tarball)}`;
+  const integrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
+  return {
+    name,
+    version: '1.0.0',
+    lockfileVersion: 3,
+    requires: true,
+    packages: {
+      '': { name, version: '1.0.0', dependencies: { 'dni-actors': file }, devDependencies },
+      'node_modules/dni-actors': { version: pkg.version, resolved: file, integrity, license: pkg.license, dependencies: pkg.dependencies, engines: pkg.engines },
+      ...packages,
+    },
+  };
+}
+
+/** `file(line,col): error TSxxxx` lines of tsc's output, by file. */
+function tscErrors(out: string): string[] {
+  return out.split('\n').filter((l) => /^\S.*\(\d+,\d+\): error TS\d+/.test(l));
+}
+
+describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm is not on PATH)'}`, () => {
+  let work = '', consumer = '', installed = '';
+  let packed: { filename: string; files: { path: string }[]; unpackedSize: number };
+  const readme = readmeExamples();
+
+  beforeAll(() => {
+    work = mkdtempSync(join(tmpdir(), 'dni-actors-package-'));
+    consumer = join(work, 'consumer');
+    installed = join(consumer, 'node_modules', 'dni-actors');
+    // --json prints one JSON array; the prepack build's log comes before it on stdout
+    const out = ok(run('npm', ['pack', '--json', '--pack-destination', work], ROOT), 'npm pack');
+    packed = JSON.parse(out.slice(out.search(/^\[/m)))[0];
+    mkdirSync(consumer);
+    ok(run('npm', ['init', '-y'], consumer), 'npm init -y');
+    const tarball = join(work, packed.filename);
+    copyFileSync(tarball, join(consumer, packed.filename));
+    // what a TypeScript user installs beside it: `npm i -D typescript @types/node`, at this repository's versions
+    const devDependencies = Object.fromEntries(['typescript', '@types/node'].map((d) => [d, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).devDependencies[d]]));
+    const manifest = JSON.parse(readFileSync(join(consumer, 'package.json'), 'utf8'));
+    writeFileSync(join(consumer, 'package.json'), JSON.stringify({ ...manifest, dependencies: { 'dni-actors': `file:${packed.filename}` }, devDependencies }, null, 2));
+    writeFileSync(join(consumer, 'package-lock.json'), JSON.stringify(consumerLock(manifest.name, tarball, devDependencies), null, 2));
+    ok(run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], consumer), 'npm ci --offline in the consumer project');
+  }, 240_000);
+
+  afterAll(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('holds dist (built JavaScript, declarations, the .wasm kernels), README, LICENSE and CHANGELOG, and nothing else', () => {
+    const paths = packed.files.map((f) => f.path).sort();
+    for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/index.js.map', 'dist/actors/stageThread.js', 'dist/lib/wasm/kernels.wasm', 'dist/lib/wasm/kernels-fma.wasm']) {
+      expect(paths).toContain(f);
+    }
+    expect(paths.filter((p) => !/^(dist\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(p))).toEqual([]);
+    expect(paths.filter((p) => p.endsWith('.ts') && !p.endsWith('.d.ts'))).toEqual([]);
+    // the project is a CommonJS one (npm init -y), as the README's `.mjs` instruction assumes
+    expect(JSON.parse(readFileSync(join(consumer, 'package.json'), 'utf8')).type).not.toBe('module');
+  });
+
+  it("runs the README's examples with plain node, printing what they say", () => {
+    expect(readme.has('custom-topology.mjs')).toBe(true);
+    const readmeText = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    expect(readmeText).toContain('save this as **`train.mjs`** and run\n`node train.mjs`');
+    for (const [name, code] of readme) {
+      // the first one under the name the README tells users to give it
+      const file = name === 'custom-topology.mjs' ? 'train.mjs' : name;
+      const dir = mkdtempSync(join(consumer, `run-${name.replace('.mjs', '')}-`));
+      writeFileSync(join(dir, file), code);
+      const r = run(process.execPath, [file], dir);
+      expect(r.stderr, `${file}: stderr`).toBe('');
+      expect(r.status).toBe(0);
+      const example = examples().find((e) => e.name === name)!;
+      expect(mismatch(r.stdout.trimEnd().split('\n'), example.prints), file).toBeUndefined();
+    }
+  }, 120_000);
+
+  it("type-checks a TypeScript consumer under tsc --init's strict defaults, with no error in the package's declarations", () => {
+    const tsc = join(consumer, 'node_modules', 'typescript', 'bin', 'tsc');
+    ok(run(process.execPath, [tsc, '--init'], consumer), 'tsc --init');
+    const config = readFileSync(join(consumer, 'tsconfig.json'), 'utf8');
+    expect(config).toMatch(/"strict": true/);
+    expect(config).toMatch(/"noUncheckedIndexedAccess": true/);
+    expect(config).toMatch(/"exactOptionalPropertyTypes": true/);
+    // the README's examples as TypeScript (.mts: ES modules in a CommonJS project), and the API's types at work
+    for (const [name, code] of readme) writeFileSync(join(consumer, name.replace(/\.mjs$/, '.mts')), code);
+    writeFileSync(
+      join(consumer, 'api.mts'),
+      `import { DataError, DniError, TopologyError, backend, binaryAddition, createTraining, defineTopology, type KernelBackend, type TrainingMetrics, type TrainingOptions } from 'dni-actors';
+
+const topology = defineTopology({ inputs: 24, batch: 10, layers: [{ units: 12, activation: 'sigmoid' }] });
+const options: TrainingOptions = { topology, data: binaryAddition(100, 12), steps: 10 };
+const kernels: KernelBackend = backend();
+createTraining(options).metrics$.subscribe((m: TrainingMetrics) => console.log(m.loss, kernels.name));
+// @ts-expect-error: not an activation
+defineTopology({ inputs: 24, batch: 10, layers: [{ units: 12, activation: 'softplus' }] });
+// @ts-expect-error: not a scheduler
+export const bad: TrainingOptions = { ...options, scheduler: 'gpu' };
+export const kinds: DniError[] = [new TopologyError('t'), new DataError('d')];
+`,
+    );
+    const strict = run(process.execPath, [tsc, '--noEmit', '-p', '.'], consumer);
+    expect(strict.stdout + strict.stderr).toBe('');
+    expect(strict.status).toBe(0);
+    // declarations checked too (no skipLibCheck), and without the DOM lib: nothing of ours; xstate's own
+    // declarations fail exactOptionalPropertyTypes (xstate 5.33.3), which is xstate's to fix
+    for (const extra of [['--skipLibCheck', 'false'], ['--skipLibCheck', 'false', '--lib', 'esnext']]) {
+      const r = run(process.execPath, [tsc, '--noEmit', '-p', '.', ...extra], consumer);
+      const errors = tscErrors(r.stdout);
+      expect(errors.filter((e) => !e.startsWith('node_modules/xstate/')), extra.join(' ')).toEqual([]);
+      expect(r.stdout.split('\n').filter((l) => /error TS/.test(l)).length).toBe(errors.length);
+    }
+  }, 120_000);
+
+  it('defaults to the WebAssembly kernels, silently', () => {
+    writeFileSync(join(consumer, 'backend.mjs'), "import { autoBackend, backend } from 'dni-actors';\nconsole.log(backend().name);\nautoBackend();\n");
+    const r = run(process.execPath, ['backend.mjs'], consumer);
+    expect(r.status).toBe(0);
+    const name = r.stdout.trim();
+    expect(['wasm-fma', 'wasm']).toContain(name);
+    if (name === 'wasm-fma') expect(r.stderr).toBe('');
+    // on an engine or CPU without fused multiply-adds: said once, with the reason
+    else expect(r.stderr.match(/DNI_BACKEND_FALLBACK/g)).toHaveLength(1);
+  });
+
+  it('says once, with the reason, when an install lacks its kernels; an explicit choice is silent', () => {
+    const wasm = join(installed, 'dist', 'lib', 'wasm');
+    renameSync(wasm, `${wasm}.away`);
+    try {
+      const r = run(process.execPath, ['backend.mjs'], consumer);
+      expect(r.stdout.trim()).toBe('typescript');
+      expect(r.stderr.match(/DNI_BACKEND_FALLBACK/g)).toHaveLength(1);
+      expect(r.stderr).toMatch(/dni-actors: using the TypeScript kernels, several times slower: no WebAssembly kernels load here/);
+      expect(r.stderr).toMatch(/cannot read \S+kernels-fma\.wasm \(ENOENT\); this installation of dni-actors is incomplete/);
+      expect(r.stderr).toMatch(/cannot read \S+kernels\.wasm \(ENOENT\)/);
+      const chosen = run(process.execPath, ['backend.mjs'], consumer, { DNI_BACKEND: 'typescript' });
+      expect(chosen.stdout.trim()).toBe('typescript');
+      expect(chosen.stderr).toBe('');
+      const insisted = run(process.execPath, ['backend.mjs'], consumer, { DNI_BACKEND: 'wasm' });
+      expect(insisted.status).not.toBe(0);
+      expect(insisted.stderr).toMatch(/DNI_BACKEND=wasm but the wasm backend is unavailable: wasm backend: cannot read/);
+    } finally {
+      renameSync(`${wasm}.away`, wasm);
+    }
+  });
+
+  it('trains under the worker scheduler on the built JavaScript, with no tsx anywhere in the project', () => {
+    expect(existsSync(join(consumer, 'node_modules', 'tsx'))).toBe(false);
+    const sources = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : /\.[cm]?ts$/.test(e.name) && !/\.d\.[cm]?ts$/.test(e.name) ? [e.name] : []));
+    expect(sources(installed)).toEqual([]);
+    writeFileSync(
+      join(consumer, 'worker.mjs'),
+      `import { binaryAddition, createTraining, defineTopology } from 'dni-actors';
+const topology = defineTopology({ inputs: 24, batch: 10, lr: 1, synthesizer: { lr: 0.003 }, layers: [
+  { units: 32, activation: 'sigmoid', decoupled: true }, { units: 16, activation: 'tanh', decoupled: true }, { units: 12, activation: 'sigmoid' }] });
+const run = (scheduler) => createTraining({ topology, data: binaryAddition(200, 12), steps: 300, scheduler }).run();
+const threads = await run({ name: 'worker', stages: 2 });
+const queue = await run('queue');
+const same = Object.keys(queue.params).every((k) => queue.params[k].data.every((v, i) => v === threads.params[k].data[i]));
+console.log(JSON.stringify({ stages: threads.stageUtilization.length, steps: threads.losses.length, same }));
+`,
+    );
+    const r = run(process.execPath, ['worker.mjs'], consumer);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ stages: 2, steps: 300, same: true });
+  }, 60_000);
+
+  it("require('dni-actors') works where Node can require ES modules, and fails with ERR_REQUIRE_ESM where it cannot", () => {
+    const script = "const m = require('dni-actors'); console.log(typeof m.createTraining);";
+    const r = run(process.execPath, ['-e', script], consumer);
+    if (process.features.require_module) {
+      expect(r.stdout.trim()).toBe('function');
+      expect(r.status).toBe(0);
+    }
+    const off = run(process.execPath, ['--no-experimental-require-module', '-e', script], consumer);
+    expect(off.status).not.toBe(0);
+    expect(off.stderr).toMatch(/ERR_REQUIRE_ESM/);
+  });
+});
