@@ -272,5 +272,6 @@ function checkSameData(resume: TrainingState, data: Dataset, path: string): void
 }
 
 function isTopology(t: Topology | TopologySpec): t is Topology {
-  return Array.isArray(t.layers) && t.layers.every((l) => 'index' in l && 'inputs' in l) && 'labels' in t && 'loss' in t;
+  const layers = (t as { layers?: unknown } | null)?.layers;
+  return Array.isArray(layers) && layers.length > 0 && layers.every((l) => l !== null && typeof l === 'object' && 'index' in l && 'inputs' in l) && 'labels' in t && 'loss' in t;
 }

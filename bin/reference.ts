@@ -11,16 +11,19 @@
  * result that cannot be written is one line with exit code 1, and no output file.
  */
 import { basename } from 'node:path';
-import { type TrainingResult, createTraining } from '../actors/training.ts';
-import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
+import type { TrainingResult } from '../actors/training.ts';
+import type { SchedulerName } from '../actors/schedulers.ts';
 import { compareWithCase } from '../lib/compare.ts';
 import { FileError, checkWritable, readTextBounded, sameFile, writeFileAtomic } from '../lib/files.ts';
 import { MAX_CASE_BYTES } from '../lib/limits.ts';
 import { parametersFromJSON, parametersToJSON } from '../lib/params.ts';
 import { type LoadedCase, type ReferenceCase, loadCase } from '../lib/reference.ts';
 
-const usage = [
-  `usage: npm run reference -- CASE.json --out FINAL.json [--scheduler ${SCHEDULERS.join('|')}]`,
+// the actors (xstate, rxjs, threads) load only once the arguments and the case are known to be good
+const schedulers = async () => (await import('../actors/schedulers.ts')).SCHEDULERS as readonly string[];
+
+const usage = async () => [
+  `usage: npm run reference -- CASE.json --out FINAL.json [--scheduler ${(await schedulers()).join('|')}]`,
   '                            [--save-at STEP --checkpoint FILE]   run to the end, saving a checkpoint at STEP',
   '                            [--resume FILE]                      continue from a checkpoint to the last step',
   `A case file may be up to ${MAX_CASE_BYTES.bytes / 2 ** 20} MiB (${MAX_CASE_BYTES.env}=BYTES to raise it).`,
@@ -42,13 +45,13 @@ function fail(message: string, code: 1 | 2 = 2): never {
   process.exit(code);
 }
 
-function parse(argv: string[]): Args {
+async function parse(argv: string[]): Promise<Args> {
   const values: Record<string, string> = {};
   let casePath = '';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') {
-      process.stdout.write(`${usage}\n`);
+      process.stdout.write(`${await usage()}\n`);
       process.exit(0);
     }
     if (['--out', '--scheduler', '--checkpoint', '--resume', '--save-at'].includes(a)) {
@@ -64,7 +67,10 @@ function parse(argv: string[]): Args {
   const out = values['--out'];
   if (!out) fail('missing --out FILE: where to write the result');
   const scheduler = values['--scheduler'] ?? 'queue';
-  if (!(SCHEDULERS as readonly string[]).includes(scheduler)) fail(`unknown scheduler '${scheduler}' (expected one of ${SCHEDULERS.join(', ')})`);
+  if (scheduler !== 'queue') {
+    const names = await schedulers();
+    if (!names.includes(scheduler)) fail(`unknown scheduler '${scheduler}' (expected one of ${names.join(', ')})`);
+  }
   let saveAt: number | null = null;
   if (values['--save-at'] !== undefined) {
     const raw = values['--save-at'];
@@ -115,7 +121,7 @@ function firstNonFinite(written: { final: Record<string, number[][] | number[]>;
   return null;
 }
 
-const args = parse(process.argv.slice(2));
+const args = await parse(process.argv.slice(2));
 const { casePath, out, scheduler, saveAt, checkpoint, resume } = args;
 checkDistinct(args);
 
@@ -149,6 +155,7 @@ for (const path of checkpoint ? [out, checkpoint] : [out]) {
     fail((e as Error).message);
   }
 }
+const { createTraining } = await import('../actors/training.ts');
 let training;
 try {
   training = createTraining({

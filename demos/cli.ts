@@ -108,6 +108,7 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
       args: [...argv],
       strict: true,
       allowPositionals: true,
+      tokens: true,
       options: {
         steps: { type: 'string' },
         epochs: { type: 'string' },
@@ -123,10 +124,17 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
     });
   } catch (err) {
     // node's messages name the flag: "Unknown option '--stpes'", "Option '--steps <value>' argument missing"
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, '').replace(/\s*\n\s*/g, ' '));
   }
   const v = parsed.values as Record<string, string | boolean | undefined>;
   if (v.help) return null;
+  // parseArgs keeps the last of a repeated option: `--steps abc --steps 10` would pass
+  const seen = new Set<string>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option') continue;
+    if (seen.has(t.name)) throw new UsageError(`${t.rawName} given twice`);
+    seen.add(t.name);
+  }
   if (parsed.positionals.length && !spec.positionals) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
   const d = spec.defaults ?? {};
 

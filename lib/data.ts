@@ -4,7 +4,7 @@
  * Shuffling, where wanted, makes a new data set in a seeded order ({@link shuffleRows}).
  */
 import { TopologyError } from './errors.ts';
-import { type Matrix, firstNonFinite, rowsView, shapeOf, zeros } from './matrix.ts';
+import { type Matrix, firstNonFinite, matrixProblem, rowsView, shapeOf, zeros } from './matrix.ts';
 import type { Rng } from './rng.ts';
 import type { Topology } from './topology.ts';
 
@@ -58,11 +58,15 @@ export function distrustDataset(data: Dataset): void {
 
 /** Refuse, by name, a data set that cannot feed the topology. */
 export function validateDataset(data: Dataset, topology: Topology): void {
-  if (!data || !data.x || !data.y) throw new TopologyError('data: expected { x, y } matrices');
+  if (!data || typeof data !== 'object' || !data.x || !data.y) throw new TopologyError('data: expected { x, y } matrices');
   const t = trusted.get(data);
   // what validity depends on (a learning-rate schedule changes nothing here)
   if (t && t.inputs === topology.inputs && t.labels === topology.labels && t.batch === topology.batch && t.loss === topology.loss) return;
   const { x, y } = data;
+  for (const [name, m] of [['x', x], ['y', y]] as const) {
+    const problem = matrixProblem(m, name);
+    if (problem) throw new TopologyError(`data: ${problem}`);
+  }
   if (x.rows === 0) throw new TopologyError('data: x has no rows');
   if (x.cols !== topology.inputs) {
     throw new TopologyError(`data: x is ${shapeOf(x)} but layer 0 takes ${topology.inputs} inputs`);

@@ -119,6 +119,24 @@ export function shapeOf(m: Matrix): string {
   return `${m.rows}x${m.cols}`;
 }
 
+/**
+ * Why `m` is not a well-formed {@link Matrix} (rows and cols non-negative integers, data a
+ * Float32Array of exactly rows x cols values), or null when it is. `name` names it.
+ */
+export function matrixProblem(m: unknown, name: string): string | null {
+  if (m === null || typeof m !== 'object') return `${name} is ${describeValue(m)}, expected a matrix { rows, cols, data }`;
+  const { rows, cols, data } = m as Record<string, unknown>;
+  for (const [k, v] of [['rows', rows], ['cols', cols]] as const) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return `${name}.${k} is ${describeValue(v)}, expected an integer >= 0`;
+  }
+  if (!(data instanceof Float32Array)) {
+    const what = data === null || typeof data !== 'object' ? describeValue(data) : `a ${(data as object).constructor?.name ?? 'object'}`;
+    return `${name}.data is ${what}, expected a Float32Array`;
+  }
+  if (data.length !== (rows as number) * (cols as number)) return `${name}.data has ${data.length} values, ${rows}x${cols} needs ${(rows as number) * (cols as number)}`;
+  return null;
+}
+
 /** Index of the first non-finite element, or -1. */
 export function firstNonFinite(data: Float32Array): number {
   for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;

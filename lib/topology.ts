@@ -7,6 +7,7 @@
 import { type Activation, ACTIVATIONS, isActivation } from './activations.ts';
 import { TopologyError } from './errors.ts';
 import { OPTIMIZERS, type OptimizerConfig, type OptimizerSpec, isPlainSgd } from './optimizers.ts';
+import { checkSpecShape } from './topology-spec.ts';
 
 /**
  * Head losses. `mse`: `0.5 mean_rows(sum_cols((y_hat - y)²))`. `softmax-cross-entropy`:
@@ -142,7 +143,8 @@ const DEFAULT_SYNTHESIZER_LR = 0.01;
  * });
  */
 export function defineTopology(spec: TopologySpec): Topology {
-  if (spec === null || typeof spec !== 'object') throw new TopologyError(`topology: expected an object, got ${String(spec)}`);
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new TopologyError(`topology: expected an object, got ${String(spec)}`);
+  checkSpecShape(spec as unknown as Record<string, unknown>);
   positiveInt(spec.inputs, 'topology: inputs');
   positiveInt(spec.batch, 'topology: batch');
   if (!Array.isArray(spec.layers) || spec.layers.length === 0) {
