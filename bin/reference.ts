@@ -14,6 +14,7 @@ import { basename } from 'node:path';
 import type { TrainingResult } from '../actors/training.ts';
 import type { SchedulerName } from '../actors/schedulers.ts';
 import { compareWithCase } from '../lib/compare.ts';
+import { CheckpointError } from '../lib/errors.ts';
 import { FileError, checkWritable, readTextBounded, sameFile, writeFileAtomic } from '../lib/files.ts';
 import { MAX_CASE_BYTES } from '../lib/limits.ts';
 import { parametersFromJSON, parametersToJSON } from '../lib/params.ts';
@@ -167,7 +168,8 @@ try {
     ...(saveAt !== null ? { checkpoint: { path: checkpoint, at: [saveAt] } } : {}),
   });
 } catch (e) {
-  fail(`${casePath}: ${(e as Error).message}`);
+  // a checkpoint's error names its own file
+  fail(e instanceof CheckpointError ? e.message : `${casePath}: ${(e as Error).message}`);
 }
 
 const started = performance.now();
@@ -175,7 +177,7 @@ let result: TrainingResult;
 try {
   result = await training.run();
 } catch (e) {
-  fail(`${(e as Error).message}; nothing written`, 1);
+  fail(`${(e as Error).message}; nothing written to ${out}`, 1);
 }
 const seconds = (performance.now() - started) / 1000;
 const written = {
@@ -184,7 +186,7 @@ const written = {
   synthesizer_losses: Array.from(result.synthesizerLosses),
 };
 const bad = firstNonFinite(written);
-if (bad) fail(`the training diverged: ${bad} (non-finite); nothing written`, 1);
+if (bad) fail(`the training diverged: ${bad} (non-finite); nothing written to ${out}`, 1);
 try {
   writeFileAtomic(out, JSON.stringify(written));
 } catch (e) {
