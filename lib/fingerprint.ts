@@ -23,6 +23,9 @@ export function datasetFingerprint(data: Dataset): string {
     h.update(new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength));
   };
   add('x', data.x);
-  add('y', data.y);
+  // one label matrix, or (a graph with several heads) named label sets, in the order of their names
+  const y = data.y as Matrix | Readonly<Record<string, Matrix>>;
+  if (y.data instanceof Float32Array) add('y', y as Matrix);
+  else for (const k of Object.keys(y).sort()) add(`y.${k}`, (y as Record<string, Matrix>)[k]);
   return `sha256:${h.digest('hex')}`;
 }
