@@ -5,7 +5,7 @@
  * trace file at once.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, rmSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -142,6 +142,7 @@ describe('the trace viewer', () => {
       expect(peak).toBeLessThan(400 * 2 ** 20);
     } finally {
       child.kill();
+      rmSync(big);
     }
   });
 });

@@ -5,7 +5,7 @@
  * training was saved with is fingerprinted, and resuming on other data is refused.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, rmSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -177,6 +177,7 @@ describe('checkpoints are read within a limit', () => {
     closeSync(openSync(huge, 'w'));
     truncateSync(huge, 3e9);
     expect(() => readCheckpoint(huge)).toThrow(/huge\.ckpt: is 2\.8 GiB .* larger than the limit of 256 MiB .* for a checkpoint \(set DNI_MAX_CHECKPOINT_BYTES=BYTES to raise it\)/);
+    rmSync(huge);
     expect(() => readCheckpoint(join(dir, 'sgd.ckpt'), { maxBytes: 100 })).toThrow(/limit of 100 bytes/);
     expect(performance.now() - t0).toBeLessThan(2000);
   });

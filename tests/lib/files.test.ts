@@ -3,7 +3,7 @@
  * behind; bounded reads that refuse devices, FIFOs and huge files before reading anything.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, rmSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -151,6 +151,7 @@ describe('readFileBounded', () => {
     );
     expect(performance.now() - t0).toBeLessThan(1000);
     expect(() => readFileBounded(path, MAX_CASE_BYTES, 10)).toThrow(/limit of 10 bytes .*raise maxBytes/);
+    rmSync(path);
   });
 
   it('the environment variable raises the limit; a malformed one is an error, not the default', () => {
