@@ -19,7 +19,10 @@ export { Trampoline, deliverOn, type DirectScheduler } from './actors/directSche
 export { compileMachine } from './actors/compiled.ts';
 export { INTERPRETERS, networkMachines, type Interpreter } from './actors/machines.ts';
 export { planStages, pipelineActors, validatePlan, defaultStageCount, type Stage } from './lib/placement.ts';
-export { readCheckpoint, writeCheckpoint, encodeCheckpoint, decodeCheckpoint, type TrainingState } from './lib/checkpoint.ts';
+export { readCheckpoint, writeCheckpoint, encodeCheckpoint, decodeCheckpoint, CHECKPOINT_VERSION, type TrainingState } from './lib/checkpoint.ts';
+export { datasetFingerprint } from './lib/fingerprint.ts';
+export { FileError, writeFileAtomic, readFileBounded, checkWritable, sameFile } from './lib/files.ts';
+export { MAX_CASE_BYTES, MAX_CHECKPOINT_BYTES, MAX_TRACE_BYTES, type ByteLimit } from './lib/limits.ts';
 export { fit, type FitOptions, type FitResult, type EpochReport } from './actors/fit.ts';
 export { trainerMachine } from './actors/trainerMachine.ts';
 export { stageMachine } from './actors/stageMachine.ts';
@@ -61,7 +64,7 @@ export { loadMnist, mnistDigits, type MnistSplit, type MnistSplitOptions } from 
 export { initParameters, parametersFromJSON, parametersToJSON, parameterShapes, type ParameterSet } from './lib/params.ts';
 export { loadCase, type ReferenceCase } from './lib/reference.ts';
 export { binaryAddition } from './lib/datasets/binaryAddition.ts';
-export { Rng } from './lib/rng.ts';
+export { Rng, MAX_SEED, checkSeed } from './lib/rng.ts';
 export { DniError, TopologyError, DataError, TrainingOptionsError, DivergenceError, StageError, CheckpointError } from './lib/errors.ts';
 export { backend, useBackend, typescriptBackend, type KernelBackend } from './lib/kernels.ts';
 export { autoBackend, backendByName, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from './lib/kernels-wasm.ts';

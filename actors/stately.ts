@@ -8,7 +8,8 @@
  * and a relay of our own, because the package's `createInspectorServer` listens on every
  * interface, replays only the last 200 events to a page opened later (a training of a few
  * batches already makes more), and runs `xdg-open`. Ours listens on 127.0.0.1, replays every
- * event to each page that connects, and opens nothing.
+ * event to each page that connects, opens nothing, and answers only its own Host and its own page
+ * (403 otherwise: DNS rebinding, WebSockets opened by other sites; see lib/localhost.ts).
  *
  * So: the page at {@link StatelyInspector.url} must be opened in a browser that can reach
  * stately.ai. Offline, record a trace instead (`--trace FILE`) and open it with
@@ -17,6 +18,7 @@
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { foreignRequest } from '../lib/localhost.ts';
 import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
 import { headMachine } from './headMachine.ts';
 import {
@@ -82,14 +84,28 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
     for (const ws of clients) ws.send(message);
   };
 
+  let port = 0;
   const http = createServer((req: IncomingMessage, res: ServerResponse) => {
+    // its own Host and its own page only: a web page must not read the events through DNS rebinding
+    const foreign = foreignRequest(req.headers, { port });
+    if (foreign) {
+      res.writeHead(403, { 'content-type': 'text/plain' }).end(`${foreign}\n`);
+      return;
+    }
     if (req.url !== '/' && req.url !== '/index.html') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
       return;
     }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(bridgePage(inspectorUrl));
   });
-  const wss = new WebSocketServer({ server: http });
+  const wss = new WebSocketServer({
+    server: http,
+    // a WebSocket is not bound by the same-origin policy: any page could open one to 127.0.0.1
+    verifyClient: ({ req }, done) => {
+      const foreign = foreignRequest(req.headers, { port });
+      done(!foreign, 403, foreign ?? undefined);
+    },
+  });
   wss.on('connection', (ws) => {
     for (const m of history) ws.send(m);
     clients.add(ws);
@@ -102,7 +118,7 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
     http.once('error', reject);
     http.listen(options.port ?? 8080, '127.0.0.1', () => resolve());
   });
-  const { port } = http.address() as AddressInfo;
+  port = (http.address() as AddressInfo).port;
 
   // Stately's event format comes from the package's own builders (`actor`, `event`, `snapshot`),
   // called at once with summaries: its `inspect` observer would serialise each event later, in a

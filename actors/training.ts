@@ -5,7 +5,8 @@
 import type { Observable } from 'rxjs';
 import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
 import { type Dataset, validateDataset } from '../lib/data.ts';
-import { StageError, TopologyError } from '../lib/errors.ts';
+import { CheckpointError, StageError, TopologyError } from '../lib/errors.ts';
+import { datasetFingerprint } from '../lib/fingerprint.ts';
 import { type OptimizerStates, buildNetwork, disposeNetwork, optimizerStates, restoreOptimizerStates } from '../lib/network.ts';
 import { type TrainingState, checkTopology, readCheckpoint, restoreNetworkState, writeCheckpoint } from '../lib/checkpoint.ts';
 import { type ParameterSet, initParameters, parameterShapes } from '../lib/params.ts';
@@ -131,7 +132,9 @@ export function createTraining(options: TrainingOptions): Training {
     checkTopology(resume, topology, typeof options.resume === 'string' ? options.resume : 'checkpoint');
     if (options.params || options.optimizerState) throw new TopologyError('training: give `resume` or `params`/`optimizerState`, not both');
     if (resume.step > steps) throw new TopologyError(`training: the checkpoint is at step ${resume.step}, past the ${steps} steps asked for`);
+    checkSameData(resume, options.data, typeof options.resume === 'string' ? options.resume : 'checkpoint');
   }
+  let fingerprint: string | undefined; // of the data, computed at the first checkpoint
   const cutSteps = checkpointSteps(options.checkpoint, resume?.step ?? 0, steps);
   const option = options.scheduler ?? 'queue';
   const name = typeof option === 'string' ? option : option?.name;
@@ -170,7 +173,7 @@ export function createTraining(options: TrainingOptions): Training {
         ? {
             steps: cutSteps,
             save: (state: TrainingState) => {
-              writeCheckpoint(options.checkpoint!.path, state);
+              writeCheckpoint(options.checkpoint!.path, { ...state, dataFingerprint: (fingerprint ??= datasetFingerprint(options.data)) });
               options.checkpoint!.onSaved?.(state.step);
             },
           }
@@ -261,6 +264,15 @@ function checkpointSteps(c: CheckpointOptions | undefined, first: number, steps:
 function stagesFor(topology: Topology, stages: number | string[][] | undefined): Stage[] {
   if (Array.isArray(stages)) return validatePlan(topology, stages);
   return planStages(topology, stages ?? defaultStageCount(topology, availableParallelism()));
+}
+
+/** Refuse to resume a checkpoint that recorded other data (of the same shape: the topology check saw to that). */
+function checkSameData(resume: TrainingState, data: Dataset, path: string): void {
+  if (!resume.dataFingerprint) return; // version 1 files record none
+  const f = datasetFingerprint(data);
+  if (f !== resume.dataFingerprint) {
+    throw new CheckpointError(path, `made with other data: the data given has fingerprint ${f.slice(0, 19)}…, the checkpoint's is ${resume.dataFingerprint.slice(0, 19)}…`);
+  }
 }
 
 /** A validated topology as it is; a chain spec (`layers`) through defineTopology, a graph spec (`nodes`) through defineGraph. */

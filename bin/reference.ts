@@ -4,19 +4,31 @@
  * Train any case in the format of shared/reference/*.json through the actors and write
  * `{ "final": {...}, "losses": [...], "synthesizer_losses": [...] }`. If the case carries its
  * expected answers, also print the largest deviations from them.
+ *
+ * It never destroys its input and never exits 0 on a broken run: a bad argument or a case it
+ * cannot run is refused in one line (`reference: FILE: what is wrong`) with exit code 2, before
+ * any work and with nothing written; a training that fails (divergence, a worker's death) or a
+ * result that cannot be written is one line with exit code 1, and no output file.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { parametersToJSON } from '../lib/params.ts';
-import { type ReferenceCase, loadCase } from '../lib/reference.ts';
-import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
-import { train } from '../actors/training.ts';
+import type { TrainingResult } from '../actors/training.ts';
+import type { SchedulerName } from '../actors/schedulers.ts';
 import { compareWithCase } from '../lib/compare.ts';
+import { CheckpointError } from '../lib/errors.ts';
+import { FileError, checkWritable, readTextBounded, sameFile, writeFileAtomic } from '../lib/files.ts';
+import { MAX_CASE_BYTES } from '../lib/limits.ts';
+import { parametersFromJSON, parametersToJSON } from '../lib/params.ts';
+import { type LoadedCase, type ReferenceCase, loadCase } from '../lib/reference.ts';
 
-const usage = [
-  `usage: npm run reference -- CASE.json --out FINAL.json [--scheduler ${SCHEDULERS.join('|')}]`,
+// the actors (xstate, rxjs, threads) load only once the arguments and the case are known to be good
+const schedulers = async () => (await import('../actors/schedulers.ts')).SCHEDULERS as readonly string[];
+
+const usage = async () => [
+  `usage: npm run reference -- CASE.json --out FINAL.json [--scheduler ${(await schedulers()).join('|')}]`,
   '                            [--save-at STEP --checkpoint FILE]   run to the end, saving a checkpoint at STEP',
   '                            [--resume FILE]                      continue from a checkpoint to the last step',
+  `A case file may be up to ${MAX_CASE_BYTES.bytes / 2 ** 20} MiB (${MAX_CASE_BYTES.env}=BYTES to raise it).`,
+  'Exit codes: 0 done, 1 the training or the write failed (nothing written), 2 a bad argument or a case it cannot run.',
 ].join('\n');
 
 interface Args {
@@ -28,62 +40,158 @@ interface Args {
   resume: string;
 }
 
-function parse(argv: string[]): Args {
-  let casePath = '', out = '', scheduler: string = 'queue', saveAt: number | null = null, checkpoint = '', resume = '';
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--out') out = argv[++i] ?? '';
-    else if (a === '--scheduler') scheduler = argv[++i] ?? '';
-    else if (a === '--checkpoint') checkpoint = argv[++i] ?? '';
-    else if (a === '--resume') resume = argv[++i] ?? '';
-    else if (a === '--save-at') {
-      saveAt = Number(argv[++i]);
-      if (!Number.isInteger(saveAt) || saveAt < 1) fail(`--save-at needs a step >= 1, got ${argv[i]}`);
-    }
-    else if (a === '--help' || a === '-h') fail('', 0);
-    else if (a.startsWith('--')) fail(`unknown option ${a}`);
-    else if (!casePath) casePath = a;
-    else fail(`unexpected argument ${a}`);
-  }
-  if (!casePath) fail('missing CASE.json');
-  if (!out) fail('missing --out FINAL.json');
-  if (!(SCHEDULERS as readonly string[]).includes(scheduler)) fail(`unknown scheduler '${scheduler}'`);
-  if ((saveAt === null) !== !checkpoint) fail('--save-at and --checkpoint go together');
-  return { casePath, out, scheduler: scheduler as SchedulerName, saveAt, checkpoint, resume };
-}
-
-function fail(message: string, code = 2): never {
-  if (message) console.error(`reference: ${message}`);
-  console.error(usage);
+/** One line on stderr, then exit: 2 for what was refused before any work, 1 for a failure after. */
+function fail(message: string, code: 1 | 2 = 2): never {
+  process.stderr.write(`reference: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
   process.exit(code);
 }
 
-const { casePath, out, scheduler, saveAt, checkpoint, resume } = parse(process.argv.slice(2));
+async function parse(argv: string[]): Promise<Args> {
+  const values: Record<string, string> = {};
+  let casePath = '';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--help' || a === '-h') {
+      process.stdout.write(`${await usage()}\n`);
+      process.exit(0);
+    }
+    if (['--out', '--scheduler', '--checkpoint', '--resume', '--save-at'].includes(a)) {
+      const v = argv[++i];
+      if (v === undefined || v === '' || (v.startsWith('--') && v.length > 2)) fail(`${a} needs a value`);
+      if (a in values) fail(`${a} given twice`);
+      values[a] = v;
+    } else if (a.startsWith('-') && a !== '-') fail(`unknown option ${a} (see --help)`);
+    else if (!casePath) casePath = a;
+    else fail(`unexpected argument ${a} (one case at a time)`);
+  }
+  if (!casePath) fail('missing CASE.json (see --help)');
+  const out = values['--out'];
+  if (!out) fail('missing --out FILE: where to write the result');
+  const scheduler = values['--scheduler'] ?? 'queue';
+  if (scheduler !== 'queue') {
+    const names = await schedulers();
+    if (!names.includes(scheduler)) fail(`unknown scheduler '${scheduler}' (expected one of ${names.join(', ')})`);
+  }
+  let saveAt: number | null = null;
+  if (values['--save-at'] !== undefined) {
+    const raw = values['--save-at'];
+    saveAt = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isSafeInteger(saveAt) || saveAt < 1) fail(`--save-at needs an integer step >= 1, got '${raw}'`);
+  }
+  const checkpoint = values['--checkpoint'] ?? '';
+  if ((saveAt === null) !== !checkpoint) fail('--save-at and --checkpoint go together');
+  return { casePath, out, scheduler: scheduler as SchedulerName, saveAt, checkpoint, resume: values['--resume'] ?? '' };
+}
+
+/** Refuse any two roles that name the same file (by inode, so ./x, x, hard and symbolic links all count). */
+function checkDistinct({ casePath, out, checkpoint, resume }: Args): void {
+  if (sameFile(out, casePath)) fail(`--out ${out} is the case file ${casePath}: it would be overwritten`);
+  if (checkpoint && sameFile(checkpoint, casePath)) fail(`--checkpoint ${checkpoint} is the case file ${casePath}: it would be overwritten`);
+  if (checkpoint && sameFile(out, checkpoint)) fail(`--out ${out} and --checkpoint ${checkpoint} are the same file`);
+  if (resume && sameFile(out, resume)) fail(`--out ${out} is the checkpoint to resume from (--resume ${resume}): it would be overwritten`);
+}
+
+/** The case's expected answers, when it has any, must be comparable: checked now, not after training. */
+function checkAnswers(json: ReferenceCase, c: LoadedCase): void {
+  if (json.final !== undefined) {
+    parametersFromJSON(json.final, c.topology, 'final');
+    const extra = Object.keys(json.final).filter((k) => !(k in c.initial));
+    if (extra.length) throw new Error(`final: '${extra[0]}' is not a parameter of this topology`);
+  }
+  for (const key of ['losses', 'synthesizer_losses'] as const) {
+    const v = json[key];
+    if (v === undefined) continue;
+    if (!Array.isArray(v)) throw new Error(`${key} must be an array of numbers, got ${JSON.stringify(v)?.slice(0, 40)}`);
+    v.forEach((n, i) => {
+      if (typeof n !== 'number') throw new Error(`${key}[${i}] is ${JSON.stringify(n)?.slice(0, 40)}, expected a number`);
+    });
+  }
+}
+
+/** The first non-finite number in what is about to be written, by name (JSON would write it as null). */
+function firstNonFinite(written: { final: Record<string, number[][] | number[]>; losses: number[]; synthesizer_losses: number[] }): string | null {
+  for (const [key, v] of Object.entries(written.final)) {
+    const flat = (v as (number | number[])[]).flat();
+    const i = flat.findIndex((x) => !Number.isFinite(x));
+    if (i >= 0) return `final ${key}[${i}] is ${flat[i]}`;
+  }
+  for (const key of ['losses', 'synthesizer_losses'] as const) {
+    const i = written[key].findIndex((x) => !Number.isFinite(x));
+    if (i >= 0) return `${key}[${i}] is ${written[key][i]}`;
+  }
+  return null;
+}
+
+const args = await parse(process.argv.slice(2));
+const { casePath, out, scheduler, saveAt, checkpoint, resume } = args;
+checkDistinct(args);
+
+let text: string;
+try {
+  text = readTextBounded(casePath, MAX_CASE_BYTES);
+} catch (e) {
+  fail((e as Error).message);
+}
 let json: ReferenceCase;
 try {
-  json = JSON.parse(readFileSync(casePath, 'utf8')) as ReferenceCase;
+  json = JSON.parse(text) as ReferenceCase;
 } catch (e) {
-  fail(`cannot read ${casePath}: ${(e as Error).message}`, 1);
+  fail(`${casePath}: not JSON (${(e as Error).message})`);
 }
-const c = loadCase(json, basename(casePath, '.json'));
+let c: LoadedCase;
+try {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`not a case: expected an object with config, x, y and initial, got ${Array.isArray(json) ? 'an array' : JSON.stringify(json)}`);
+  c = loadCase(json, basename(casePath, '.json'));
+  checkAnswers(json, c);
+} catch (e) {
+  // loadCase names the case by its file's base name; the line names the file already
+  fail(`${casePath}: ${(e as Error).message.replace(`${basename(casePath, '.json')}: `, '')}`);
+}
+
+// everything that can be known before training is checked before training
+for (const path of checkpoint ? [out, checkpoint] : [out]) {
+  try {
+    checkWritable(path);
+  } catch (e) {
+    fail((e as Error).message);
+  }
+}
+const { createTraining } = await import('../actors/training.ts');
+let training;
+try {
+  training = createTraining({
+    topology: c.topology,
+    data: c.data,
+    steps: c.steps,
+    scheduler,
+    ...(resume ? { resume } : { params: c.initial }),
+    ...(saveAt !== null ? { checkpoint: { path: checkpoint, at: [saveAt] } } : {}),
+  });
+} catch (e) {
+  // a checkpoint's error names its own file
+  fail(e instanceof CheckpointError ? e.message : `${casePath}: ${(e as Error).message}`);
+}
+
 const started = performance.now();
-const result = await train({
-  topology: c.topology,
-  data: c.data,
-  steps: c.steps,
-  scheduler,
-  ...(resume ? { resume } : { params: c.initial }),
-  ...(saveAt !== null ? { checkpoint: { path: checkpoint, at: [saveAt] } } : {}),
-}).catch((e: Error) => fail(e.message, 1));
+let result: TrainingResult;
+try {
+  result = await training.run();
+} catch (e) {
+  fail(`${(e as Error).message}; nothing written to ${out}`, 1);
+}
 const seconds = (performance.now() - started) / 1000;
 const written = {
   final: parametersToJSON(result.params, c.topology),
   losses: Array.from(result.losses),
   synthesizer_losses: Array.from(result.synthesizerLosses),
 };
-// write atomically: a failed run never leaves a half-written file in place of a good one
-writeFileSync(`${out}.tmp`, JSON.stringify(written));
-renameSync(`${out}.tmp`, out);
+const bad = firstNonFinite(written);
+if (bad) fail(`the training diverged: ${bad} (non-finite); nothing written to ${out}`, 1);
+try {
+  writeFileAtomic(out, JSON.stringify(written));
+} catch (e) {
+  fail(`${e instanceof FileError ? e.message : `${out}: ${(e as Error).message}`}; the training's result is lost`, 1);
+}
 console.log(
   `${c.name}: ${resume ? `resumed from ${resume}, ` : ''}${c.steps} steps under the ${scheduler} scheduler in ${seconds.toFixed(2)} s → ${out}` +
     (saveAt !== null ? ` (checkpoint at step ${saveAt} → ${checkpoint})` : ''),

@@ -22,7 +22,7 @@ const args = parseDemoArgs(process.argv.slice(2), {
   options: {
     lr: { type: 'number', default: 1, help: 'learning rate of every layer' },
     synthesizerLr: { type: 'number', default: 0.003, help: 'learning rate of every synthesizer' },
-    seed: { type: 'number', default: 1, help: 'seed of the data and the initial weights', value: 'N' },
+    seed: { type: 'seed', default: 1, help: 'seed of the data and the initial weights', value: 'N' },
   },
 });
 

@@ -6,10 +6,12 @@
 import { parseArgs } from 'node:util';
 import { type Inspection, type JsonValue, combineInspections, createTraceRecorder } from '../actors/inspection.ts';
 import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
+import { MAX_SEED } from '../lib/rng.ts';
 
 /** A demo's own option: `--learning-rate X` is `learningRate` in the result. */
 export interface DemoOption {
-  type: 'number' | 'string' | 'boolean';
+  /** `'seed'`: an integer in [0, 2^32 - 1] (a number in the result) */
+  type: 'number' | 'string' | 'boolean' | 'seed';
   /** one line for the usage text */
   help: string;
   /** the value's name in the usage text (`X`, `FILE`) */
@@ -17,7 +19,7 @@ export interface DemoOption {
   default?: number | string | boolean;
 }
 
-type ValueOf<O extends DemoOption> = O['type'] extends 'number' ? number : O['type'] extends 'boolean' ? boolean : string;
+type ValueOf<O extends DemoOption> = O['type'] extends 'number' | 'seed' ? number : O['type'] extends 'boolean' ? boolean : string;
 type DemoValues<E extends Record<string, DemoOption>> = {
   -readonly [K in keyof E]: E[K] extends { default: number | string | boolean } ? ValueOf<E[K]> : ValueOf<E[K]> | undefined;
 };
@@ -76,7 +78,7 @@ export function demoUsage(spec: DemoSpec<Record<string, DemoOption>>): string {
     ['--json', 'print the results as one JSON object on the last line'],
   ];
   for (const [key, o] of Object.entries(spec.options ?? {})) {
-    const flag = `--${kebab(key)}${o.type === 'boolean' ? '' : ` ${o.value ?? (o.type === 'number' ? 'X' : 'VALUE')}`}`;
+    const flag = `--${kebab(key)}${o.type === 'boolean' ? '' : ` ${o.value ?? (o.type === 'number' ? 'X' : o.type === 'seed' ? 'N' : 'VALUE')}`}`;
     rows.push([flag, `${o.help}${o.default !== undefined && o.type !== 'boolean' ? ` (default ${o.default})` : ''}`]);
   }
   rows.push(['-h, --help', 'this text']);
@@ -106,6 +108,7 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
       args: [...argv],
       strict: true,
       allowPositionals: true,
+      tokens: true,
       options: {
         steps: { type: 'string' },
         epochs: { type: 'string' },
@@ -121,10 +124,17 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
     });
   } catch (err) {
     // node's messages name the flag: "Unknown option '--stpes'", "Option '--steps <value>' argument missing"
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, '').replace(/\s*\n\s*/g, ' '));
   }
   const v = parsed.values as Record<string, string | boolean | undefined>;
   if (v.help) return null;
+  // parseArgs keeps the last of a repeated option: `--steps abc --steps 10` would pass
+  const seen = new Set<string>();
+  for (const t of parsed.tokens ?? []) {
+    if (t.kind !== 'option') continue;
+    if (seen.has(t.name)) throw new UsageError(`${t.rawName} given twice`);
+    seen.add(t.name);
+  }
   if (parsed.positionals.length && !spec.positionals) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
   const d = spec.defaults ?? {};
 
@@ -157,7 +167,11 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
   for (const [key, o] of extra) {
     const raw = v[kebab(key)];
     if (raw === undefined) out[key] = o.type === 'boolean' ? Boolean(o.default) : o.default;
-    else if (o.type === 'number') {
+    else if (o.type === 'seed') {
+      const n = /^\d+$/.test(String(raw)) ? Number(raw) : NaN;
+      if (!(n <= MAX_SEED)) throw new UsageError(`--${kebab(key)} needs a seed, an integer in 0..${MAX_SEED}, got '${String(raw)}'`);
+      out[key] = n;
+    } else if (o.type === 'number') {
       const n = Number(raw);
       if (raw === '' || !Number.isFinite(n)) throw new UsageError(`--${kebab(key)} needs a number, got '${String(raw)}'`);
       out[key] = n;

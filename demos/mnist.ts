@@ -48,9 +48,9 @@ const spec = {
     train: { type: 'number', value: 'N', default: 8000, help: 'digits in the training split' },
     validation: { type: 'number', value: 'N', default: 0, help: 'digits of the training split held out for validation (for tuning)' },
     test: { type: 'number', value: 'N', default: 2000, help: 'digits in the test split' },
-    seed: { type: 'number', value: 'N', default: 1, help: 'seed of the initial parameters (the same for every method)' },
-    splitSeed: { type: 'number', value: 'N', default: 1, help: 'seed of the train/test split' },
-    shuffleSeed: { type: 'number', value: 'N', default: 1, help: 'seed of the per-epoch shuffle' },
+    seed: { type: 'seed', value: 'N', default: 1, help: 'seed of the initial parameters (the same for every method)' },
+    splitSeed: { type: 'seed', value: 'N', default: 1, help: 'seed of the train/test split' },
+    shuffleSeed: { type: 'seed', value: 'N', default: 1, help: 'seed of the per-epoch shuffle' },
     noShuffle: { type: 'boolean', help: 'keep the training rows in one order every epoch' },
     lrSchedule: {
       type: 'string',

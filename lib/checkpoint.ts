@@ -2,33 +2,41 @@
  * Checkpoints: everything a training needs to go on exactly as if it had never stopped, at a
  * step boundary: the topology, every parameter, every optimiser's state, each synthesizer's
  * pending refits (inputs, labels and targets of the batches whose refit is still due), the
- * losses so far, the step counter and (for callers that shuffle) an RNG state.
+ * losses so far, the step counter, (for callers that shuffle) an RNG state, and the fingerprint
+ * of the data it was trained on.
  *
- * File format (version 1), two lines of UTF-8 text:
+ * File format (version 2), two lines of UTF-8 text:
  *
- *   {"format":"dni-actors/checkpoint","version":1,"bytes":N,"sha256":"…"}   the header
+ *   {"format":"dni-actors/checkpoint","version":2,"bytes":N,"sha256":"…"}   the header
  *   {…}                                                                      the payload: N bytes of JSON
  *
+ * Version 2 adds `dataFingerprint` to the payload (version 1 files are still read, without it).
  * Float32 arrays are stored as base64 of their little-endian bytes, so every bit survives. A
- * file is written to a temporary name, flushed, then renamed over the old one: a crash leaves
- * either the old checkpoint or the new one, never half of one. Reading checks the header, the
- * length (truncation), the SHA-256 (corruption) and, against a topology, that it is the same.
+ * file is written to a temporary file, flushed, then renamed over the old one (lib/files.ts): a
+ * crash leaves either the old checkpoint or the new one, never half of one. Reading is bounded
+ * ({@link MAX_CHECKPOINT_BYTES}) and checks the header, the length (truncation), the SHA-256
+ * (corruption), then every field against what the checkpoint's own topology implies (a payload
+ * edited and resealed with a fresh checksum is refused too, by name), before anything is
+ * allocated; and, against a training's topology, that it is the same ({@link checkTopology}).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { CheckpointError } from './errors.ts';
+import { FileError, readTextBounded, writeFileAtomic } from './files.ts';
+import { FINGERPRINT } from './fingerprint.ts';
 import type { HistorySnapshot } from './history.ts';
-import { type Matrix, zeros } from './matrix.ts';
-import { type Network, type OptimizerStates, optimizerOwners, optimizerStates, parameterOwners } from './network.ts';
-import { type ParameterSet, parameterShapes } from './params.ts';
-import type { SynthesizerSnapshot } from './synthesizer.ts';
+import { MAX_CHECKPOINT_BYTES } from './limits.ts';
 import type { Activation } from './activations.ts';
 import { GRAPH_NAMING, type Loss, buildGraph, graphSpecOf, isGraph } from './graph.ts';
-import type { OptimizerConfig } from './optimizers.ts';
+import { type Matrix, describeValue, zeros } from './matrix.ts';
+import { type Network, type OptimizerStates, optimizerOwners, optimizerStates, parameterOwners } from './network.ts';
+import { type OptimizerConfig, isPlainSgd, optimizerOf } from './optimizers.ts';
+import { type ParameterSet, type ParameterShape, parameterShapes } from './params.ts';
+import type { SynthesizerSnapshot } from './synthesizer.ts';
 import { CHAIN_NAMING, type Topology, defineTopology } from './topology.ts';
 
 export const CHECKPOINT_FORMAT = 'dni-actors/checkpoint';
-export const CHECKPOINT_VERSION = 1;
+/** The version written; versions 1 and 2 are read. */
+export const CHECKPOINT_VERSION = 2;
 
 /** A training between two steps. */
 export interface TrainingState {
@@ -43,19 +51,16 @@ export interface TrainingState {
   readonly history: HistorySnapshot;
   /** the state of an Rng a caller draws from between trainings (e.g. epoch shuffles), or null */
   readonly rng: { s: number[]; spare: number | null } | null;
+  /**
+   * {@link datasetFingerprint} of the data trained on (null or absent: not recorded, as in
+   * version 1 files); a training resumed from the checkpoint refuses other data.
+   */
+  readonly dataFingerprint?: string | null;
 }
 
 /** Entries sorted by key: the same state gives the same file, whichever thread held which part. */
 const sorted = <T>(o: Record<string, T>): [string, T][] => Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 const f32 = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-function fromF32(s: unknown, what: string, path: string): Float32Array {
-  if (typeof s !== 'string') throw new CheckpointError(path, `${what} is not an encoded array`);
-  const b = Buffer.from(s, 'base64');
-  if (b.length % 4) throw new CheckpointError(path, `${what} has ${b.length} bytes, not a whole number of float32 values`);
-  const out = new Float32Array(b.length / 4);
-  new Uint8Array(out.buffer).set(b);
-  return out;
-}
 
 /** The checkpoint's text. */
 export function encodeCheckpoint(state: TrainingState): string {
@@ -78,87 +83,289 @@ export function encodeCheckpoint(state: TrainingState): string {
     ),
     history: state.history,
     rng: state.rng,
+    dataFingerprint: state.dataFingerprint ?? null,
   });
   const bytes = Buffer.byteLength(payload);
   const sha256 = createHash('sha256').update(payload).digest('hex');
   return `${JSON.stringify({ format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, bytes, sha256 })}\n${payload}\n`;
 }
 
-/** Parse and verify a checkpoint's text; `path` names it in errors. */
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The checks of one file: each failure is a CheckpointError naming the file and what is wrong. */
+class Checker {
+  constructor(readonly path: string) {}
+
+  fail(reason: string): never {
+    throw new CheckpointError(this.path, reason);
+  }
+
+  object(v: unknown, what: string): Json {
+    if (!isObject(v)) this.fail(`${what} is ${describeValue(v)}, expected an object`);
+    return v;
+  }
+
+  /** exactly these keys (those in `optional` may be absent) */
+  keys(o: Json, required: readonly string[], what: string, optional: readonly string[] = []): void {
+    for (const k of Object.keys(o)) if (!required.includes(k) && !optional.includes(k)) this.fail(`${what} has an unknown key '${k}'`);
+    for (const k of required) if (!(k in o)) this.fail(`${what} lacks '${k}'`);
+  }
+
+  integer(v: unknown, what: string, min = 0): number {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) this.fail(`${what} is ${describeValue(v)}, expected an integer >= ${min}`);
+    return v;
+  }
+
+  /** Base64 of little-endian float32 values, `length` of them when given, all finite. */
+  floats(v: unknown, what: string, length: number | null, shape = ''): Float32Array {
+    if (typeof v !== 'string') this.fail(`${what} is ${describeValue(v)}, expected base64 text`);
+    if (v.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) this.fail(`${what} is not base64`);
+    const b = Buffer.from(v, 'base64');
+    if (b.length % 4) this.fail(`${what} has ${b.length} bytes, not a whole number of float32 values`);
+    if (length !== null && b.length / 4 !== length) this.fail(`${what} has ${b.length / 4} values, expected ${length}${shape ? ` (${shape})` : ''}`);
+    const out = new Float32Array(b.length / 4);
+    new Uint8Array(out.buffer).set(b);
+    for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i])) this.fail(`${what} holds ${out[i]} at element ${i}`);
+    return out;
+  }
+
+  numbers(v: unknown, what: string, length: number): number[] {
+    if (!Array.isArray(v)) this.fail(`${what} is ${describeValue(v)}, expected an array of numbers`);
+    if (v.length !== length) this.fail(`${what} has ${v.length} values, expected ${length} (one per step)`);
+    v.forEach((n, i) => {
+      if (typeof n !== 'number' || !Number.isFinite(n)) this.fail(`${what}[${i}] is ${describeValue(n)}, expected a finite number`);
+    });
+    return v as number[];
+  }
+}
+
+/** What a checkpoint's topology implies for one actor's state. */
+interface ActorShape {
+  /** its parameters, in parameterShapes order */
+  params: ParameterShape[];
+  /** the optimiser's kind and its moment buffers per parameter (0 plain SGD, 1 momentum, 2 Adam) */
+  kind: string;
+  perParam: number;
+  /** a synthesizer's pending refits: values of h (and target) and of y (null: not conditioned), and its delay */
+  refits?: { h: string; hSize: number; y: string | null; ySize: number; delay: number };
+}
+
+/**
+ * The actors a topology implies, keyed by systemId: each layer's and synthesizer's parameters
+ * (in parameterShapes order), its optimiser's kind and moment buffers per parameter, and for a
+ * synthesizer the shapes of its pending refits and its delay.
+ */
+function actorsOf(t: Topology): Map<string, ActorShape> {
+  const shapes = new Map(parameterShapes(t).map((s) => [s.key, s]));
+  const owners = parameterOwners(t);
+  const optimizer = (o: { lr: number; optimizer?: OptimizerConfig }) => {
+    const c = optimizerOf(o);
+    return { kind: c.kind, perParam: c.kind === 'adam' ? 2 : isPlainSgd(c) ? 0 : 1 };
+  };
+  const actors = new Map<string, ActorShape>();
+  for (const n of t.nodes) actors.set(n.actor, { params: owners.get(n.actor)!.map((k) => shapes.get(k)!), ...optimizer(n) });
+  for (const s of t.synthesizers) {
+    const B = t.batch;
+    actors.set(s.actor, {
+      params: owners.get(s.actor)!.map((k) => shapes.get(k)!),
+      ...optimizer(s),
+      refits: { h: `${B}x${s.units}`, hSize: B * s.units, y: s.conditioned ? `${B}x${s.labels}` : null, ySize: s.conditioned ? B * s.labels : 0, delay: s.delay },
+    });
+  }
+  return actors;
+}
+
+/** Parse and verify a checkpoint's text (versions 1 and 2); `path` names it in errors. */
 export function decodeCheckpoint(text: string, path = 'checkpoint'): TrainingState {
+  const c: Checker = new Checker(path);
   const newline = text.indexOf('\n');
-  let header: { format?: unknown; version?: unknown; bytes?: unknown; sha256?: unknown };
+  let header: unknown;
   try {
     header = JSON.parse(newline < 0 ? text : text.slice(0, newline));
   } catch {
-    throw new CheckpointError(path, 'not a checkpoint (no header line)');
+    c.fail('not a checkpoint (no header line)');
   }
-  if (header?.format !== CHECKPOINT_FORMAT) throw new CheckpointError(path, `not a checkpoint (format ${JSON.stringify(header?.format)})`);
-  if (header.version !== CHECKPOINT_VERSION) {
-    throw new CheckpointError(path, `version ${String(header.version)} is not supported (this library reads version ${CHECKPOINT_VERSION})`);
-  }
+  if (!isObject(header) || header.format !== CHECKPOINT_FORMAT) c.fail(`not a checkpoint (format ${describeValue(isObject(header) ? header.format : header)})`);
+  const version = header.version;
+  if (version !== 1 && version !== 2) c.fail(`version ${describeValue(version)} is not supported (this library reads versions 1 and ${CHECKPOINT_VERSION})`);
+  c.keys(header, ['format', 'version', 'bytes', 'sha256'], 'the header');
   const payload = newline < 0 ? '' : text.slice(newline + 1).replace(/\n$/, '');
   const bytes = Buffer.byteLength(payload);
-  if (bytes !== header.bytes) throw new CheckpointError(path, `truncated or padded: the payload has ${bytes} bytes, the header says ${String(header.bytes)}`);
-  if (createHash('sha256').update(payload).digest('hex') !== header.sha256) throw new CheckpointError(path, 'corrupt: the payload does not match its SHA-256');
-  let p: Record<string, any>;
+  if (bytes !== header.bytes) c.fail(`truncated or padded: the payload has ${bytes} bytes, the header says ${describeValue(header.bytes)}`);
+  if (createHash('sha256').update(payload).digest('hex') !== header.sha256) c.fail('corrupt: the payload does not match its SHA-256');
+  let parsed: unknown;
   try {
-    p = JSON.parse(payload);
+    parsed = JSON.parse(payload);
   } catch (e) {
-    throw new CheckpointError(path, `corrupt payload (${(e as Error).message})`);
+    c.fail(`corrupt payload (${(e as Error).message})`);
   }
-  const params: ParameterSet = {};
-  for (const [k, m] of Object.entries<{ rows: number; cols: number; data: string }>(p.params ?? {})) {
-    const data = fromF32(m.data, `parameter '${k}'`, path);
-    if (data.length !== m.rows * m.cols) throw new CheckpointError(path, `parameter '${k}' has ${data.length} values for ${m.rows}x${m.cols}`);
-    const out: Matrix = zeros(m.rows, m.cols);
-    out.data.set(data);
-    params[k] = out;
+  const p = c.object(parsed, 'the payload');
+  const v1 = ['topology', 'step', 'params', 'optimizers', 'synthesizers', 'history'];
+  if (version === 1) c.keys(p, v1, 'the payload', ['rng']);
+  else c.keys(p, [...v1, 'rng', 'dataFingerprint'], 'the payload');
+
+  // the topology, validated again: it says what every other field must be
+  const topology = topologyOf(p.topology, path);
+  const shapes = parameterShapes(topology);
+  const step = c.integer(p.step, 'step');
+  const actors = actorsOf(topology);
+  const synthesizerIds = [...actors.keys()].filter((id) => actors.get(id)!.refits);
+
+  // parameters: exactly those of the topology, with their shapes
+  const params = c.object(p.params, 'params');
+  const paramData = new Map<string, Float32Array>();
+  for (const k of Object.keys(params)) if (!shapes.some((s) => s.key === k)) c.fail(`parameter '${k}' is not a parameter of its topology`);
+  for (const s of shapes) {
+    if (!(s.key in params)) c.fail(`parameter '${s.key}' is missing (its topology needs ${s.rows}x${s.cols})`);
+    const what = `parameter '${s.key}'`;
+    const m = c.object(params[s.key], what);
+    c.keys(m, ['rows', 'cols', 'data'], what);
+    const rows = c.integer(m.rows, `${what} rows`), cols = c.integer(m.cols, `${what} cols`);
+    if (rows !== s.rows || cols !== s.cols) c.fail(`${what} is ${rows}x${cols}, its topology needs ${s.rows}x${s.cols}`);
+    paramData.set(s.key, c.floats(m.data, `${what} data`, rows * cols, `${rows}x${cols}`));
   }
+
+  // optimisers: one per actor, of the topology's kind, with its moment buffers
+  const optimizersJson = c.object(p.optimizers, 'optimizers');
+  for (const id of Object.keys(optimizersJson)) if (!actors.has(id)) c.fail(`optimizer '${id}' is not an actor of its topology`);
   const optimizers: OptimizerStates = {};
-  for (const [id, o] of Object.entries<{ kind: 'sgd' | 'adam'; step: number; moments: string[] }>(p.optimizers ?? {})) {
-    optimizers[id] = { kind: o.kind, step: o.step, moments: o.moments.map((m, i) => fromF32(m, `${id} optimiser moment ${i}`, path)) };
+  for (const [id, a] of actors) {
+    const what = `optimizer '${id}'`;
+    if (!(id in optimizersJson)) c.fail(`${what} is missing`);
+    const o = c.object(optimizersJson[id], what);
+    c.keys(o, ['kind', 'step', 'moments'], what);
+    if (o.kind !== a.kind) c.fail(`${what} kind is ${describeValue(o.kind)}, its topology has ${a.kind}`);
+    const oStep = c.integer(o.step, `${what} step`);
+    if (!Array.isArray(o.moments)) c.fail(`${what} moments is ${describeValue(o.moments)}, expected an array`);
+    const n = a.params.length, want = n * a.perParam;
+    if (o.moments.length !== want) c.fail(`${what} has ${o.moments.length} moment buffers, its topology needs ${want}`);
+    const moments = o.moments.map((m, i) => c.floats(m, `${what} moment ${i}`, null));
+    // each block of n buffers holds one per parameter (in the optimiser's own order): the same sizes
+    const sizes = a.params.map((s) => s.rows * s.cols).sort((x, y) => x - y);
+    for (let b = 0; b < a.perParam; b++) {
+      const got = moments.slice(b * n, (b + 1) * n).map((m) => m.length);
+      const unmatched = [...sizes];
+      got.forEach((len, j) => {
+        const at = unmatched.indexOf(len);
+        if (at < 0) c.fail(`${what} moment ${b * n + j} has ${len} values, which fits none of its parameters (${sizes.join(', ')})`);
+        unmatched.splice(at, 1);
+      });
+    }
+    optimizers[id] = { kind: o.kind as 'sgd' | 'adam', step: oStep, moments };
   }
+
+  // pending refits: the batches nextRefit … step-1, in order, each with its inputs, labels and target
+  const synthesizersJson = c.object(p.synthesizers, 'synthesizers');
+  for (const id of Object.keys(synthesizersJson)) if (!synthesizerIds.includes(id)) c.fail(`synthesizer '${id}' is not an actor of its topology`);
   const synthesizers: Record<string, SynthesizerSnapshot> = {};
-  for (const [id, s] of Object.entries<any>(p.synthesizers ?? {})) {
-    synthesizers[id] = {
-      nextRefit: s.nextRefit,
-      nextPrediction: s.nextPrediction,
-      pending: s.pending.map((q: any) => ({
-        batch: q.batch,
-        h: fromF32(q.h, `${id} pending h`, path),
-        y: q.y === null ? null : fromF32(q.y, `${id} pending y`, path),
-        target: fromF32(q.target, `${id} pending target`, path),
-      })),
-    };
+  for (const id of synthesizerIds) {
+    const r = actors.get(id)!.refits!, what = `synthesizer '${id}'`;
+    if (!(id in synthesizersJson)) c.fail(`${what} is missing`);
+    const s = c.object(synthesizersJson[id], what);
+    c.keys(s, ['nextRefit', 'nextPrediction', 'pending'], what);
+    const nextRefit = c.integer(s.nextRefit, `${what} nextRefit`), nextPrediction = c.integer(s.nextPrediction, `${what} nextPrediction`);
+    if (nextPrediction !== step) c.fail(`${what} nextPrediction is ${nextPrediction}, expected the step ${step} (every batch before it is predicted)`);
+    if (!Array.isArray(s.pending)) c.fail(`${what} pending is ${describeValue(s.pending)}, expected an array`);
+    if (s.pending.length !== nextPrediction - nextRefit) c.fail(`${what} has ${s.pending.length} pending refits for batches ${nextRefit}..${nextPrediction - 1}`);
+    if (s.pending.length > r.delay + 1) c.fail(`${what} has ${s.pending.length} pending refits, delay ${r.delay} allows at most ${r.delay + 1}`);
+    const pending = s.pending.map((q, k) => {
+      const at = `${what} pending[${k}]`;
+      const e = c.object(q, at);
+      c.keys(e, ['batch', 'h', 'y', 'target'], at);
+      if (e.batch !== nextRefit + k) c.fail(`${at} is batch ${describeValue(e.batch)}, expected ${nextRefit + k}`);
+      if (r.y === null && e.y !== null) c.fail(`${at} y is ${describeValue(e.y)}, expected null (the synthesizer is not conditioned)`);
+      if (r.y !== null && e.y === null) c.fail(`${at} y is null, expected ${r.ySize} values (${r.y})`);
+      return {
+        batch: nextRefit + k,
+        h: c.floats(e.h, `${at} h`, r.hSize, r.h),
+        y: r.y === null ? null : c.floats(e.y, `${at} y`, r.ySize, r.y),
+        target: c.floats(e.target, `${at} target`, r.hSize, r.h),
+      };
+    });
+    synthesizers[id] = { nextRefit, nextPrediction, pending };
   }
-  if (!Number.isInteger(p.step) || p.step < 0 || !p.topology || !p.history) throw new CheckpointError(path, 'the payload lacks its step, topology or history');
-  return { topology: topologyOf(p.topology, path), step: p.step, params, optimizers, synthesizers, history: p.history, rng: p.rng ?? null };
+
+  // history: a loss and an accuracy per step done, and each synthesizer's losses
+  const h = c.object(p.history, 'history');
+  // version 2 records each head's losses; version 1 (one head) did not
+  if (version === 1) c.keys(h, ['losses', 'accuracies', 'synthesizerLosses'], 'history', ['heads']);
+  else c.keys(h, ['losses', 'accuracies', 'synthesizerLosses', 'heads'], 'history');
+  const losses = c.numbers(h.losses, 'history losses', step);
+  const accuracies = c.numbers(h.accuracies, 'history accuracies', step);
+  if (!Array.isArray(h.synthesizerLosses)) c.fail(`history synthesizerLosses is ${describeValue(h.synthesizerLosses)}, expected an array of lists`);
+  if (h.synthesizerLosses.length !== synthesizerIds.length) {
+    c.fail(`history synthesizerLosses has ${h.synthesizerLosses.length} lists, expected ${synthesizerIds.length} (one per synthesizer)`);
+  }
+  const synthesizerLosses = h.synthesizerLosses.map((l, k) => c.numbers(l, `history synthesizerLosses[${k}]`, step));
+  let heads: HistorySnapshot['heads'];
+  if (h.heads !== undefined) {
+    if (!Array.isArray(h.heads) || h.heads.length !== topology.heads.length) c.fail(`history heads is ${describeValue(h.heads)}, expected ${topology.heads.length} (one per head)`);
+    heads = h.heads.map((x, k) => {
+      const o = c.object(x, `history heads[${k}]`);
+      c.keys(o, ['losses', 'accuracies'], `history heads[${k}]`);
+      return { losses: c.numbers(o.losses, `history heads[${k}] losses`, step), accuracies: c.numbers(o.accuracies, `history heads[${k}] accuracies`, step) };
+    });
+  } else if (topology.heads.length !== 1) c.fail(`history lacks 'heads' (its topology has ${topology.heads.length} heads)`);
+
+  let rng: TrainingState['rng'] = null;
+  if (p.rng !== undefined && p.rng !== null) {
+    const o = c.object(p.rng, 'rng');
+    c.keys(o, ['s', 'spare'], 'rng');
+    if (!Array.isArray(o.s) || o.s.length !== 4 || !o.s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)) c.fail(`rng s must be 4 integers in [0, 2^32), got ${describeValue(o.s)}`);
+    if (o.s.every((w) => w === 0)) c.fail('rng s must not be all zero (xoshiro128** would only ever draw 0)');
+    if (o.spare !== null && (typeof o.spare !== 'number' || !Number.isFinite(o.spare))) c.fail(`rng spare is ${describeValue(o.spare)}, expected null or a finite number`);
+    rng = { s: [...(o.s as number[])], spare: o.spare as number | null };
+  }
+  const dataFingerprint = p.dataFingerprint ?? null;
+  if (dataFingerprint !== null && (typeof dataFingerprint !== 'string' || !FINGERPRINT.test(dataFingerprint))) {
+    c.fail(`dataFingerprint is ${describeValue(dataFingerprint)}, expected null or sha256: and 64 hex digits`);
+  }
+
+  // all checked: now allocate
+  const out: ParameterSet = {};
+  for (const s of shapes) {
+    const m: Matrix = zeros(s.rows, s.cols);
+    m.data.set(paramData.get(s.key)!);
+    out[s.key] = m;
+  }
+  return {
+    topology,
+    step,
+    params: out,
+    optimizers,
+    synthesizers,
+    history: { losses, accuracies, synthesizerLosses, ...(heads ? { heads } : {}) },
+    rng,
+    dataFingerprint: dataFingerprint as string | null,
+  };
 }
 
-/** Write atomically: a temporary file in the same folder, flushed, then renamed over `path`. */
+/**
+ * Write atomically (see lib/files.ts: an exclusive temporary file in the same folder, flushed,
+ * then renamed over `path`); a failure is a CheckpointError naming the file, and leaves the old
+ * checkpoint and no temporary file.
+ */
 export function writeCheckpoint(path: string, state: TrainingState): void {
-  const tmp = `${path}.tmp-${process.pid}-${Date.now()}`;
-  const fd = openSync(tmp, 'w');
+  const text = encodeCheckpoint(state);
   try {
-    writeSync(fd, encodeCheckpoint(state));
-    fsyncSync(fd);
+    writeFileAtomic(path, text);
   } catch (e) {
-    closeSync(fd);
-    unlinkSync(tmp);
-    throw e;
+    throw new CheckpointError(path, e instanceof FileError ? e.message.slice(path.length + 2) : (e as Error).message);
   }
-  closeSync(fd);
-  renameSync(tmp, path);
 }
 
-/** Read and verify a checkpoint file. */
-export function readCheckpoint(path: string): TrainingState {
+/**
+ * Read and verify a checkpoint file, refusing (before reading it) anything that is not a regular
+ * file or is larger than `maxBytes` (default {@link MAX_CHECKPOINT_BYTES}, or the
+ * `DNI_MAX_CHECKPOINT_BYTES` environment variable).
+ */
+export function readCheckpoint(path: string, options: { maxBytes?: number } = {}): TrainingState {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readTextBounded(path, MAX_CHECKPOINT_BYTES, options.maxBytes);
   } catch (e) {
-    throw new CheckpointError(path, `cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new CheckpointError(path, e instanceof FileError ? e.message.slice(path.length + 2) : (e as Error).message);
   }
   return decodeCheckpoint(text, path);
 }
@@ -203,7 +410,7 @@ function topologyOf(t: unknown, path: string): Topology {
     if (JSON.stringify(rebuilt) !== JSON.stringify(t)) throw new Error('it does not describe itself consistently');
     return rebuilt;
   } catch (e) {
-    throw new CheckpointError(path, `its topology is not valid (${(e as Error).message})`);
+    throw new CheckpointError(path, `its topology is not usable: ${(e as Error).message}`);
   }
 }
 

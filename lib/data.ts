@@ -7,7 +7,7 @@
  */
 import { DataError } from './errors.ts';
 import type { Graph } from './graph.ts';
-import { type Matrix, firstNonFinite, rowsView, shapeOf, zeros } from './matrix.ts';
+import { type Matrix, firstNonFinite, matrixProblem, rowsView, shapeOf, zeros } from './matrix.ts';
 import type { Rng } from './rng.ts';
 import type { Topology } from './topology.ts';
 
@@ -111,7 +111,7 @@ export function distrustDataset(data: Dataset): void {
 
 /** Refuse, by name, a data set that cannot feed the topology. */
 export function validateDataset(data: Dataset, topology: Topology): void {
-  if (!data || typeof data !== 'object' || !isMatrix(data.x) || !data.y || typeof data.y !== 'object') throw new DataError('data: expected { x, y } matrices');
+  if (!data || typeof data !== 'object' || !data.y || typeof data.y !== 'object') throw new DataError('data: expected { x, y } matrices');
   if (trusted.get(data) === shapeKey(topology)) return;
   const { x } = data;
   checkMatrix(x, 'x');
@@ -153,10 +153,8 @@ function headsReading(t: Topology, set: string): string {
 
 /** A matrix whose storage holds exactly rows × cols values. */
 function checkMatrix(m: Matrix, name: string): void {
-  if (!Number.isInteger(m.rows) || !Number.isInteger(m.cols) || m.rows < 0 || m.cols < 0 || !(m.data instanceof Float32Array)) {
-    throw new DataError(`data: ${name} must be a Matrix of float32 values (rows, cols, data: Float32Array)`);
-  }
-  if (m.data.length !== m.rows * m.cols) throw new DataError(`data: ${name} says ${shapeOf(m)} but holds ${m.data.length} values`);
+  const problem = matrixProblem(m, name);
+  if (problem) throw new DataError(`data: ${problem}`);
 }
 
 function checkOneHot(y: Matrix, name: string): void {

@@ -20,29 +20,60 @@ export function zeros(rows: number, cols: number): Matrix {
   return { rows, cols, data: backend().alloc(rows * cols) };
 }
 
-/** A matrix holding a copy of `values` (row-major). */
+/** A matrix holding a copy of `values` (row-major); a plain array must hold numbers only (nothing is coerced). */
 export function fromArray(rows: number, cols: number, values: ArrayLike<number>): Matrix {
+  if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
+    throw new TypeError(`fromArray: values is ${describeValue(values)}, expected an array of numbers`);
+  }
   if (values.length !== rows * cols) {
     throw new RangeError(`fromArray: ${values.length} values do not fill a ${rows}x${cols} matrix`);
+  }
+  if (!ArrayBuffer.isView(values)) {
+    for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'number') throw new TypeError(`fromArray: values[${i}] is ${describeValue(values[i])}, expected a number`);
   }
   const m = zeros(rows, cols);
   m.data.set(values);
   return m;
 }
 
-/** A matrix from nested rows (`[[1, 2], [3, 4]]`), or a 1 x n row from a flat vector. */
-export function fromNested(values: readonly (readonly number[])[] | readonly number[]): Matrix {
+/**
+ * A matrix from nested rows (`[[1, 2], [3, 4]]`), or a 1 x n row from a flat vector. Every
+ * element must be a number: `null`, `true`, `"1"` or `[1]` are refused with a TypeError naming
+ * `name` and the position (`x[3][7] is "1", expected a number`), never coerced; rows must all
+ * have the same length.
+ */
+export function fromNested(values: readonly (readonly number[])[] | readonly number[], name = 'values'): Matrix {
+  if (!Array.isArray(values)) throw new TypeError(`${name} is ${describeValue(values)}, expected an array`);
   if (values.length > 0 && Array.isArray(values[0])) {
-    const rows = values as readonly (readonly number[])[];
+    const rows = values as readonly (readonly unknown[])[];
     const cols = rows[0].length;
-    const m = zeros(rows.length, cols);
     rows.forEach((row, i) => {
-      if (row.length !== cols) throw new RangeError(`fromNested: row ${i} has ${row.length} values, row 0 has ${cols}`);
-      m.data.set(row, i * cols);
+      if (!Array.isArray(row)) throw new TypeError(`${name}[${i}] is ${describeValue(row)}, expected a row (an array of ${cols} numbers)`);
+      if (row.length !== cols) throw new RangeError(`${name}[${i}] has ${row.length} values, ${name}[0] has ${cols}`);
+      for (let j = 0; j < cols; j++) if (typeof row[j] !== 'number') throw new TypeError(`${name}[${i}][${j}] is ${describeValue(row[j])}, expected a number`);
     });
+    const m = zeros(rows.length, cols);
+    rows.forEach((row, i) => m.data.set(row as readonly number[], i * cols));
     return m;
   }
-  return fromArray(1, values.length, values as readonly number[]);
+  for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'number') throw new TypeError(`${name}[${i}] is ${describeValue(values[i])}, expected a number`);
+  const m = zeros(1, values.length);
+  m.data.set(values as readonly number[]);
+  return m;
+}
+
+/** A value as it appears in an error: JSON where it has one, shortened. */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'missing (undefined)';
+  if (typeof v === 'number') return String(v);
+  if (typeof v === 'function' || typeof v === 'symbol' || typeof v === 'bigint') return `${typeof v} ${String(v)}`.slice(0, 60);
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 40 ? `${s.slice(0, 37)}...` : s;
 }
 
 /** Nested rows as plain numbers (for JSON); a 1 x n matrix becomes a flat vector when `flat`. */
@@ -86,6 +117,24 @@ export function clone(m: Matrix): Matrix {
 
 export function shapeOf(m: Matrix): string {
   return `${m.rows}x${m.cols}`;
+}
+
+/**
+ * Why `m` is not a well-formed {@link Matrix} (rows and cols non-negative integers, data a
+ * Float32Array of exactly rows x cols values), or null when it is. `name` names it.
+ */
+export function matrixProblem(m: unknown, name: string): string | null {
+  if (m === null || typeof m !== 'object') return `${name} is ${describeValue(m)}, expected a matrix { rows, cols, data }`;
+  const { rows, cols, data } = m as Record<string, unknown>;
+  for (const [k, v] of [['rows', rows], ['cols', cols]] as const) {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return `${name}.${k} is ${describeValue(v)}, expected an integer >= 0`;
+  }
+  if (!(data instanceof Float32Array)) {
+    const what = data === null || typeof data !== 'object' ? describeValue(data) : `a ${(data as object).constructor?.name ?? 'object'}`;
+    return `${name}.data is ${what}, expected a Float32Array`;
+  }
+  if (data.length !== (rows as number) * (cols as number)) return `${name}.data has ${data.length} values, ${rows}x${cols} needs ${(rows as number) * (cols as number)}`;
+  return null;
 }
 
 /** Index of the first non-finite element, or -1. */

@@ -9,8 +9,8 @@
  * Vectors are stored as 1 x n matrices and written to JSON as flat arrays.
  */
 import { TopologyError } from './errors.ts';
-import { type Matrix, firstNonFinite, fromNested, shapeOf, toNested, zeros } from './matrix.ts';
-import { Rng } from './rng.ts';
+import { type Matrix, describeValue, firstNonFinite, fromNested, release, shapeOf, toNested, zeros } from './matrix.ts';
+import { Rng, checkSeed } from './rng.ts';
 import type { GraphSynthesizer } from './graph.ts';
 import type { Topology } from './topology.ts';
 
@@ -56,10 +56,10 @@ export function parameterShapes(t: Topology): ParameterShape[] {
  * Fresh parameters: node weights Glorot-uniform (He-uniform for relu), biases zero, and
  * synthesizers' output layers zero (so they start by predicting no gradient, as in the paper);
  * an MLP synthesizer's hidden weights are drawn like a layer's (W and N of its first layer as one
- * layer whose inputs are h and the labels).
+ * layer whose inputs are h and the labels). `seed`: an integer in [0, 2^32 - 1].
  */
 export function initParameters(t: Topology, seed = 1): ParameterSet {
-  const rng = new Rng(seed);
+  const rng = new Rng(checkSeed(seed, 'initParameters: seed'));
   const params: ParameterSet = {};
   const nodeOf = new Map(t.nodes.map((n) => [`${n.key}.W`, n]));
   const hiddenOf = new Map<string, { s: GraphSynthesizer; j: number }>();
@@ -81,27 +81,43 @@ export function initParameters(t: Topology, seed = 1): ParameterSet {
   return params;
 }
 
-/** Read and check parameters from JSON: every key the topology needs, with its shape, all finite. */
-export function parametersFromJSON(json: ParameterJSON, t: Topology): ParameterSet {
-  if (!json || typeof json !== 'object') throw new TopologyError('parameters: expected an object of named arrays');
+/**
+ * Read and check parameters from JSON: every key the topology needs, with its shape, numbers
+ * only (nothing coerced), all finite, and no key it does not need. `what` names the set in
+ * errors (`initial`, `final`).
+ */
+export function parametersFromJSON(json: ParameterJSON, t: Topology, what = 'parameters'): ParameterSet {
+  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new TopologyError(`${what}: expected an object of named arrays, got ${describeValue(json)}`);
+  const shapes = parameterShapes(t);
+  const unknown = Object.keys(json).filter((k) => !shapes.some((s) => s.key === k));
+  if (unknown.length) {
+    throw new TopologyError(`${what}: '${unknown[0]}' is not a parameter of this topology (it has ${shapes.map((s) => s.key).join(', ')})`);
+  }
   const params: ParameterSet = {};
-  for (const s of parameterShapes(t)) {
-    const v = json[s.key];
-    if (!Array.isArray(v)) throw new TopologyError(`parameters: '${s.key}' is missing (the topology needs ${s.rows}x${s.cols})`);
-    let m: Matrix;
-    try {
-      m = s.vector && !Array.isArray(v[0]) ? fromNested(v as number[]) : fromNested(v);
-    } catch (e) {
-      throw new TopologyError(`parameters: '${s.key}' is not a matrix (${(e as Error).message})`);
-    }
-    if (m.data.length !== s.rows * s.cols || (!s.vector && (m.rows !== s.rows || m.cols !== s.cols))) {
-      throw new TopologyError(`parameters: '${s.key}' is ${shapeOf(m)}, the topology needs ${s.rows}x${s.cols}`);
-    }
-    const at = firstNonFinite(m.data);
-    if (at >= 0) throw new TopologyError(`parameters: '${s.key}' holds ${m.data[at]} at element ${at}`);
-    params[s.key] = s.vector ? { rows: 1, cols: s.cols, data: m.data } : m;
+  try {
+    for (const s of shapes) params[s.key] = parameterFromJSON(json[s.key], s, what);
+  } catch (e) {
+    for (const m of Object.values(params)) release(m); // the WebAssembly arena collects no garbage
+    throw e;
   }
   return params;
+}
+
+function parameterFromJSON(v: number[][] | number[] | undefined, s: ParameterShape, what: string): Matrix {
+  if (v === undefined) throw new TopologyError(`${what}: '${s.key}' is missing (the topology needs ${s.rows}x${s.cols})`);
+  let m: Matrix;
+  try {
+    m = fromNested(v, s.key);
+  } catch (e) {
+    throw new TopologyError(`${what}: ${(e as Error).message}`);
+  }
+  // a vector may be written flat or as one row or one column; a matrix exactly as its shape
+  const fits = m.data.length === s.rows * s.cols && (s.vector ? m.rows === 1 || m.cols === 1 : m.rows === s.rows && m.cols === s.cols);
+  const at = fits ? firstNonFinite(m.data) : -1;
+  if (fits && at < 0) return s.vector ? { rows: 1, cols: s.cols, data: m.data } : m;
+  const problem = fits ? `holds ${m.data[at]} at element ${at}` : `is ${shapeOf(m)}, the topology needs ${s.rows}x${s.cols}`;
+  release(m);
+  throw new TopologyError(`${what}: '${s.key}' ${problem}`);
 }
 
 /** Parameters as JSON (float32 values widened to float64 numbers). */

@@ -11,7 +11,7 @@ import type { Activation } from './activations.ts';
 import type { Dataset } from './data.ts';
 import { TopologyError } from './errors.ts';
 import { type GraphSpec, type HeadSpec, type InterfaceSpec, type NodeSpec, defineGraph } from './graph.ts';
-import { fromNested } from './matrix.ts';
+import { type Matrix, describeValue, fromNested, release } from './matrix.ts';
 import { type ParameterJSON, type ParameterSet, parametersFromJSON } from './params.ts';
 import { type Topology, defineTopology } from './topology.ts';
 import { show } from './validate.ts';
@@ -55,7 +55,7 @@ export interface LoadedCase {
 }
 
 /** Turn a case's config into a topology and check its data and parameters against it. */
-export function loadCase(c: ReferenceCase, name = c?.case ?? 'case'): LoadedCase {
+export function loadCase(c: ReferenceCase, name = typeof c?.case === 'string' ? c.case : 'case'): LoadedCase {
   if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new TopologyError(`${name}: not a case (expected an object with config, x, y, initial)`);
   const cfg = c.config;
   if (!cfg || typeof cfg !== 'object') throw new TopologyError(`${name}: no 'config' object`);
@@ -64,18 +64,25 @@ export function loadCase(c: ReferenceCase, name = c?.case ?? 'case'): LoadedCase
     throw new TopologyError(`${name}: config.kind ${show(kind)} is not a case this loader runs (it runs dense chains and kind 'graph')`);
   }
   if (!Number.isInteger(cfg.steps) || cfg.steps < 0) throw new TopologyError(`${name}: config.steps must be an integer >= 0, got ${show(cfg.steps)}`);
-  if (!Array.isArray(c.x)) throw new TopologyError(`${name}: 'x' must be an array of rows`);
-  const topology = kind === 'graph' ? graphOf(cfg, name) : chainOf(c, name);
-  const x = matrixOf(c.x, `${name}: x`);
-  let y: Dataset['y'];
-  if (kind === 'graph') {
-    if (c.y === null || typeof c.y !== 'object' || Array.isArray(c.y)) throw new TopologyError(`${name}: a graph case's 'y' must be an object of label sets`);
-    y = Object.fromEntries(Object.entries(c.y).map(([k, rows]) => [k, matrixOf(rows, `${name}: y.${k}`)]));
-  } else {
-    if (!Array.isArray(c.y)) throw new TopologyError(`${name}: 'y' must be an array of rows`);
-    y = matrixOf(c.y, `${name}: y`);
+  if (!Array.isArray(c.x)) throw new TopologyError(`${name}: 'x' must be an array of rows, got ${describeValue(c.x)}`);
+  if (kind === 'graph' ? c.y === null || typeof c.y !== 'object' || Array.isArray(c.y) : !Array.isArray(c.y)) {
+    throw new TopologyError(`${name}: 'y' must be ${kind === 'graph' ? "an object of label sets (a graph case's)" : 'an array of rows'}, got ${describeValue(c.y)}`);
   }
-  return { name, topology, data: { x, y }, initial: parametersFromJSON(c.initial, topology), steps: cfg.steps };
+  const topology = kind === 'graph' ? graphOf(cfg, name) : chainOf(c, name);
+  const made: Matrix[] = [];
+  const rows = (v: unknown, key: string) => {
+    const m = matrixOf(v, key, name);
+    made.push(m);
+    return m;
+  };
+  try {
+    const x = rows(c.x, 'x');
+    const y = Array.isArray(c.y) ? rows(c.y, 'y') : Object.fromEntries(Object.entries(c.y).map(([k, v]) => [k, rows(v, `y.${k}`)]));
+    return { name, topology, data: { x, y }, initial: parametersFromJSON(c.initial, topology, 'initial'), steps: cfg.steps };
+  } catch (e) {
+    made.forEach((m) => release(m)); // the WebAssembly arena collects no garbage
+    throw e;
+  }
 }
 
 function chainOf(c: ReferenceCase, name: string): Topology {
@@ -87,6 +94,12 @@ function chainOf(c: ReferenceCase, name: string): Topology {
     if (!Array.isArray(v) || v.length !== n) {
       throw new TopologyError(`${name}: config.${key} must have one entry per layer (${n}), got ${JSON.stringify(v)}`);
     }
+  }
+  decoupled!.forEach((d, i) => {
+    if (typeof d !== 'boolean') throw new TopologyError(`${name}: config.decoupled[${i}] is ${describeValue(d)}, expected true or false`);
+  });
+  if (cfg.conditioned !== undefined && typeof cfg.conditioned !== 'boolean') {
+    throw new TopologyError(`${name}: config.conditioned is ${describeValue(cfg.conditioned)}, expected true or false`);
   }
   const labels = Array.isArray(c.y) && Array.isArray(c.y[0]) ? c.y[0].length : sizes[n];
   try {
@@ -120,11 +133,11 @@ function graphOf(cfg: ReferenceConfig, name: string): Topology {
   }
 }
 
-function matrixOf(rows: unknown, what: string) {
-  if (!Array.isArray(rows) || rows.length === 0) throw new TopologyError(`${what} must be a non-empty array of rows`);
+function matrixOf(v: unknown, key: string, name: string): Matrix {
+  if (!Array.isArray(v) || v.length === 0 || !Array.isArray(v[0])) throw new TopologyError(`${name}: '${key}' must be a non-empty array of rows, got ${describeValue(v)}`);
   try {
-    return fromNested(rows as number[][]);
+    return fromNested(v as number[][], key);
   } catch (e) {
-    throw new TopologyError(`${what}: ${(e as Error).message}`);
+    throw new TopologyError(`${name}: ${(e as Error).message}`);
   }
 }

@@ -2,12 +2,28 @@
  * Seeded random numbers: xoshiro128** seeded through splitmix32. Its whole state is four
  * uint32 words, so a checkpoint can save and restore it exactly.
  */
+
+/** The largest seed: seeds are uint32, integers in [0, {@link MAX_SEED}]. */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/**
+ * `seed` if it is an integer in [0, 2^32 - 1]; otherwise a TypeError (not a number) or RangeError
+ * naming `what` and the accepted range. Nothing is coerced: `NaN`, `"7"`, `1.5`, `-1` and `2**40`
+ * would all have meant some other seed (0, 7, 1, 4294967295, 0) without a word.
+ */
+export function checkSeed(seed: unknown, what = 'seed'): number {
+  if (typeof seed !== 'number') throw new TypeError(`${what} must be an integer in [0, ${MAX_SEED}], got ${typeof seed === 'string' ? JSON.stringify(seed) : String(seed)} (a ${typeof seed})`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) throw new RangeError(`${what} must be an integer in [0, ${MAX_SEED}], got ${seed}`);
+  return seed;
+}
+
 export class Rng {
   private s = new Uint32Array(4);
   private spare: number | null = null;
 
+  /** `seed`: an integer in [0, 2^32 - 1] (see {@link checkSeed}). */
   constructor(seed = 1) {
-    let x = seed >>> 0;
+    let x = checkSeed(seed, 'Rng: seed');
     for (let i = 0; i < 4; i++) {
       x = (x + 0x9e3779b9) >>> 0;
       let z = x;
@@ -70,8 +86,16 @@ export class Rng {
     return { s: Array.from(this.s), spare: this.spare };
   }
 
+  /** Continue from a {@link getState}: four uint32 words, not all zero, and a spare normal or null. */
   setState(state: { s: number[]; spare: number | null }): void {
-    this.s.set(state.s);
+    const s = state?.s;
+    if (!Array.isArray(s) || s.length !== 4 || !s.every((w) => Number.isInteger(w) && w >= 0 && w <= MAX_SEED) || s.every((w) => w === 0)) {
+      throw new RangeError(`Rng: a state needs s = 4 integers in [0, ${MAX_SEED}], not all zero, got ${JSON.stringify(s)}`);
+    }
+    if (state.spare !== null && (typeof state.spare !== 'number' || !Number.isFinite(state.spare))) {
+      throw new RangeError(`Rng: a state's spare must be null or a finite number, got ${String(state.spare)}`);
+    }
+    this.s.set(s);
     this.spare = state.spare;
   }
 }

@@ -71,12 +71,17 @@ export function object(v: unknown, what: string, shape: string): Record<string, 
   return v as Record<string, unknown>;
 }
 
-/** Refuse keys a spec does not know (a typo would otherwise be a silent default). */
+/**
+ * Refuse keys a spec does not know (a typo would otherwise be a silent default), and `null`
+ * anywhere (leave an option out for its default: null is not "the default").
+ */
 export function knownKeys(v: Record<string, unknown>, known: readonly string[], what: string): void {
   const unknown = Object.keys(v).filter((k) => !known.includes(k) && v[k] !== undefined);
   if (unknown.length > 0) {
     throw new TopologyError(`${what}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')} (it takes ${known.join(', ')})`);
   }
+  const nulls = Object.keys(v).filter((k) => v[k] === null);
+  if (nulls.length > 0) throw new TopologyError(`${what}: ${nulls.map((k) => `'${k}'`).join(', ')} is null (leave an option out for its default)`);
 }
 
 export function sgd(lr: number): OptimizerConfig {
@@ -105,6 +110,8 @@ export function optimizerAt(level: { readonly lr?: unknown; readonly optimizer?:
   if (unknown.length > 0) {
     throw new TopologyError(`${what} ${spec.kind} has no option ${unknown.map((k) => `'${k}'`).join(', ')} (it takes ${known.slice(1).join(', ')})`);
   }
+  const nulls = Object.keys(spec).filter((k) => (spec as Record<string, unknown>)[k] === null);
+  if (nulls.length > 0) throw new TopologyError(`${what}: ${nulls.map((k) => `'${k}'`).join(', ')} is null (leave an option out for its default)`);
   const olr = rate(spec.lr, `${what} lr`);
   if (spec.kind === 'sgd') return Object.freeze({ kind: 'sgd', lr: olr, momentum: fraction(spec.momentum ?? 0, `${what} momentum`) });
   const a = spec as Partial<Extract<OptimizerSpec, { kind: 'adam' }>>;

@@ -102,8 +102,8 @@ describe('bad checkpoints are refused, and nothing is overwritten', () => {
     await refused(text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1), /corrupt: the payload does not match its SHA-256/);
     await refused(text.slice(0, text.length - 1000), /truncated or padded/);
     await refused('{"hello":"world"}\n{}', /not a checkpoint/);
-    await refused(text.replace('"version":1', '"version":99'), /version 99 is not supported/);
-    await expect(train({ ...base, resume: join(dir, 'nope.ckpt') })).rejects.toThrow(/cannot be read \(ENOENT\)/);
+    await refused(text.replace(/"version":\d+/, '"version":99'), /version 99 is not supported/);
+    await expect(train({ ...base, resume: join(dir, 'nope.ckpt') })).rejects.toThrow(/cannot be read \(ENOENT: no such file/);
   });
 
   it('made for another topology', async () => {

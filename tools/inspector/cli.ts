@@ -2,7 +2,10 @@
  * `npm run inspect -- TRACE.jsonl [--port N] [--host ADDRESS]`: serve the offline inspector for
  * a trace recorded with `--trace`, until Ctrl+C.
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { FileError } from '../../lib/files.ts';
+import { MAX_TRACE_BYTES } from '../../lib/limits.ts';
 import { serveInspector } from './server.ts';
 import { tracesFor } from './traces.ts';
 
@@ -13,10 +16,13 @@ their states and a timeline per actor, with controls to step through the batches
 When a demo ran several trainings (--trace out.jsonl wrote out.backprop.jsonl,
 out.dni.jsonl, …), TRACE.jsonl lists them and serves the first.
   --port N        port to listen on (default 8090; 0 picks a free one)
-  --host ADDRESS  address to listen on (default 127.0.0.1: this machine only)`;
+  --host ADDRESS  address to listen on (default 127.0.0.1: this machine only)
+A trace may be up to ${MAX_TRACE_BYTES.bytes / 2 ** 20} MiB (${MAX_TRACE_BYTES.env}=BYTES to raise it; the page parses
+all of it in the browser, so record with --sample N instead where you can).`;
 
+/** One line on stderr and exit 2: nothing was served. */
 function fail(message: string): never {
-  console.error(`inspect: ${message}\n\n${USAGE}`);
+  process.stderr.write(`inspect: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
   process.exit(2);
 }
 
@@ -28,24 +34,26 @@ try {
     options: { port: { type: 'string' }, host: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
 } catch (err) {
-  fail((err as Error).message);
+  fail(`${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see --help)`);
 }
 if (parsed.values.help) {
   console.log(USAGE);
   process.exit(0);
 }
 const [trace, ...extra] = parsed.positionals;
-if (!trace) fail('which trace? give the file written by --trace');
+const port = parsed.values.port === undefined ? 8090 : /^\d+$/.test(parsed.values.port) ? Number(parsed.values.port) : NaN;
+if (!(port >= 0 && port <= 65535)) fail(`--port must be an integer in 0..65535, got ${parsed.values.port}`);
+if (parsed.values.host === '') fail('--host needs an address');
+if (!trace) fail('which trace? give the file written by --trace (see --help)');
 if (extra.length) fail(`one trace at a time (got ${parsed.positionals.join(', ')})`);
+// a demo that ran several trainings wrote one trace each; anything else is served (or refused) as given
 const traces = tracesFor(trace);
-if (!traces.length) fail(`no such file: ${trace}`);
-const file = traces[0]!;
+if (!traces.length && !existsSync(trace)) fail(`no such file: ${trace}`);
+const file = traces[0] ?? trace;
 if (file !== trace) {
   // a demo that ran several trainings wrote one trace each (out.backprop.jsonl, out.dni.jsonl, …)
   console.log(`inspect: ${trace} is ${traces.length} traces, one per training:\n${traces.map((f) => `  npm run inspect -- ${f}`).join('\n')}\nserving the first.`);
 }
-const port = parsed.values.port === undefined ? 8090 : Number(parsed.values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be an integer in 0..65535, got ${parsed.values.port}`);
 
 try {
   const inspector = await serveInspector({ trace: file, port, host: parsed.values.host });
@@ -54,6 +62,8 @@ try {
   process.once('SIGTERM', () => void inspector.close().then(() => process.exit(0)));
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
+  if (err instanceof FileError) fail(err.message);
   if (e.code === 'EADDRINUSE') fail(`port ${port} is in use: pick another with --port N (0: any free port)`);
-  throw err;
+  if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EACCES') fail(`cannot listen on ${parsed.values.host ?? '127.0.0.1'}:${port} (${e.code})`);
+  fail(e.message);
 }

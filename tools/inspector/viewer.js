@@ -39,8 +39,8 @@ main().catch((err) => {
 
 async function main() {
   const res = await fetch('/trace.jsonl', { cache: 'no-store' });
-  if (!res.ok) throw new Error(`could not load the trace: HTTP ${res.status}`);
-  $('source').textContent = res.headers.get('x-trace-file') || 'trace';
+  if (!res.ok) throw new Error(`could not load the trace: HTTP ${res.status} ${(await res.text()).trim()}`);
+  $('source').textContent = decodeURIComponent(res.headers.get('x-trace-file') || 'trace');
   model = buildModel(parseTrace(await res.text()));
   if (model.events.length === 0) throw new Error('the trace has no events');
   $('meta').textContent = describeMeta(model);

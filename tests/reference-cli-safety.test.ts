@@ -1,0 +1,232 @@
+/**
+ * The reference CLI never destroys its input and never exits 0 on a broken run: every case it
+ * cannot run and every bad argument is refused in one line with exit code 2 (no stack trace,
+ * nothing written); a training or write failure is one line with exit code 1 and no output file.
+ */
+import { spawn } from 'node:child_process';
+import { linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REFERENCE_DIR } from './helpers.ts';
+import { tinyCase } from './fuzz/_cases.ts';
+
+const root = join(import.meta.dirname, '..');
+const bin = join(root, 'bin', 'reference.ts');
+/** tsx by absolute URL: the CLI runs in temporary folders */
+const tsx = import.meta.resolve('tsx');
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Run the CLI (under `bash -c 'ulimit …; exec …'` when `ulimit` is given), killed after 60 s. */
+function cli(args: string[], options: { cwd?: string; ulimit?: string } = {}): Promise<Run> {
+  const t0 = performance.now();
+  const argv = [process.execPath, '--import', tsx, bin, ...args];
+  const child = options.ulimit
+    ? spawn('bash', ['-c', `ulimit ${options.ulimit}; exec "$@"`, 'bash', ...argv], { cwd: options.cwd ?? root, timeout: 60_000 })
+    : spawn(argv[0], argv.slice(1), { cwd: options.cwd ?? root, timeout: 60_000 });
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr, ms: performance.now() - t0 })));
+}
+
+/** Exit `code`, one line on stderr matching `message`, no stack trace, nothing on stdout. */
+function refused(r: Run, code: number, message: RegExp) {
+  expect(r.stderr, r.stderr).not.toMatch(/^\s+at /m);
+  expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+  expect(r.stderr.trimEnd()).toMatch(message);
+  expect(r.stderr).toMatch(/^reference: /);
+  expect(r.stdout).toBe('');
+  expect(r.status).toBe(code);
+}
+
+const fresh = () => mkdtempSync(join(tmpdir(), 'dni-cli-'));
+/** a folder with the tiny case in it; returns the folder and the case's path */
+function withCase(c: object = tinyCase(3)): { dir: string; path: string; text: string } {
+  const dir = fresh(), path = join(dir, 'case.json'), text = JSON.stringify(c);
+  writeFileSync(path, text);
+  return { dir, path, text };
+}
+
+describe('the CLI never destroys its input', () => {
+  it('--out equal to the case file, by any name (./x, x, a hard link, a symlink): exit 2, the case intact', async () => {
+    const { dir, path, text } = withCase();
+    linkSync(path, join(dir, 'hard.json'));
+    symlinkSync(path, join(dir, 'soft.json'));
+    const runs = await Promise.all([
+      cli(['case.json', '--out', 'case.json'], { cwd: dir }),
+      cli(['./case.json', '--out', 'case.json'], { cwd: dir }),
+      cli(['case.json', '--out', join(dir, 'sub', '..', 'case.json')], { cwd: dir }),
+      cli(['case.json', '--out', 'hard.json'], { cwd: dir }),
+      cli(['soft.json', '--out', 'case.json'], { cwd: dir }),
+    ]);
+    for (const r of runs) refused(r, 2, /^reference: --out .* is the case file .*: it would be overwritten$/);
+    expect(readFileSync(path, 'utf8')).toBe(text);
+    expect(readdirSync(dir).sort()).toEqual(['case.json', 'hard.json', 'soft.json']);
+  });
+
+  it('--checkpoint equal to the case file, --out equal to --checkpoint, --resume equal to --out: exit 2', async () => {
+    const { dir, path, text } = withCase();
+    writeFileSync(join(dir, 'run.ckpt'), 'not touched');
+    const [a, b, c] = await Promise.all([
+      cli(['case.json', '--out', 'out.json', '--save-at', '2', '--checkpoint', './case.json'], { cwd: dir }),
+      cli(['case.json', '--out', 'same.json', '--save-at', '2', '--checkpoint', 'same.json'], { cwd: dir }),
+      cli(['case.json', '--out', 'run.ckpt', '--resume', './run.ckpt'], { cwd: dir }),
+    ]);
+    refused(a, 2, /^reference: --checkpoint \.\/case\.json is the case file case\.json: it would be overwritten$/);
+    refused(b, 2, /^reference: --out same\.json and --checkpoint same\.json are the same file$/);
+    refused(c, 2, /^reference: --out run\.ckpt is the checkpoint to resume from \(--resume \.\/run\.ckpt\): it would be overwritten$/);
+    expect(readFileSync(path, 'utf8')).toBe(text);
+    expect(readFileSync(join(dir, 'run.ckpt'), 'utf8')).toBe('not touched');
+    expect(readdirSync(dir).sort()).toEqual(['case.json', 'run.ckpt']);
+  });
+
+  it('a symlink planted at the old temporary name OUT.tmp is not written through', async () => {
+    const { dir } = withCase();
+    writeFileSync(join(dir, 'victim'), 'precious');
+    symlinkSync(join(dir, 'victim'), join(dir, 'out.json.tmp'));
+    const r = await cli(['case.json', '--out', 'out.json'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(readFileSync(join(dir, 'victim'), 'utf8')).toBe('precious');
+    expect(Object.keys(JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')))).toEqual(['final', 'losses', 'synthesizer_losses']);
+  });
+});
+
+describe('outputs are checked before training, and a failed write loses nothing', () => {
+  it('--out or --checkpoint in a missing folder, or naming a folder: exit 2 at once', async () => {
+    const { dir } = withCase();
+    mkdirSync(join(dir, 'taken'));
+    const runs = await Promise.all([
+      cli(['case.json', '--out', 'nope/out.json'], { cwd: dir }),
+      cli(['case.json', '--out', 'taken'], { cwd: dir }),
+      cli(['case.json', '--out', 'out.json', '--save-at', '2', '--checkpoint', 'nope/run.ckpt'], { cwd: dir }),
+      cli(['case.json', '--out', '/proc/out.json'], { cwd: dir }),
+    ]);
+    refused(runs[0], 2, /^reference: .*nope\/out\.json: its folder .*nope cannot be used \(ENOENT/);
+    refused(runs[1], 2, /^reference: taken: is a folder/);
+    refused(runs[2], 2, /^reference: .*nope\/run\.ckpt: its folder .*nope cannot be used/);
+    refused(runs[3], 2, /^reference: \/proc\/out\.json: cannot be written in \/proc/);
+    expect(readdirSync(dir).sort()).toEqual(['case.json', 'taken']);
+  });
+
+  it('a write that fails after training (file size limit: EFBIG): one line, exit 1, no partial file', async () => {
+    const big = tinyCase(4, { steps: 4000 }); // ~100 kB of losses: more than ulimit -f 64 allows
+    const { dir } = withCase(big);
+    const r = await cli(['case.json', '--out', 'out.json'], { cwd: dir, ulimit: '-f 64' });
+    refused(r, 1, /^reference: out\.json: cannot be written \(EFBIG: .*\); the training's result is lost$/);
+    expect(readdirSync(dir)).toEqual(['case.json']);
+  });
+});
+
+describe('cases it cannot run: one line, exit 2', () => {
+  it('a case of another kind, valid JSON that is not a case, not JSON, an empty file', async () => {
+    const dir = fresh();
+    const files: Record<string, string> = { 'array.json': '[1, 2, 3]', 'null.json': 'null', 'string.json': '"case"', 'empty.json': '', 'broken.json': '{"config": ', 'number.json': '42' };
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    const names = Object.keys(files);
+    const runs = await Promise.all([
+      cli([join(REFERENCE_DIR, 'rnn-dni.json'), '--out', join(dir, 'out.json')]),
+      ...names.map((n) => cli([n, '--out', 'out.json'], { cwd: dir })),
+    ]);
+    refused(runs[0], 2, /^reference: .*rnn-dni\.json: /);
+    runs.slice(1).forEach((r, i) => refused(r, 2, new RegExp(`^reference: ${names[i].replace('.', '\\.')}: `)));
+    expect(runs[4].stderr).toMatch(/not JSON/);
+    expect(readdirSync(dir).sort()).toEqual(names.sort());
+  });
+
+  it('non-numbers in x, y or initial are refused by position, never coerced', async () => {
+    const c = tinyCase(5);
+    const bad = [
+      { ...c, x: c.x.map((row, i) => (i === 3 ? row.map((v, j) => (j === 2 ? '1' : v)) : row)) },
+      { ...c, y: (c.y as number[][]).map((row, i) => (i === 1 ? [null, row[1]] : row)) },
+      { ...c, initial: { ...c.initial, 'layer0.b': [0, true, 0, 0] } },
+      { ...c, x: c.x.map((row, i) => (i === 0 ? [[1], row[1], row[2]] : row)) },
+    ];
+    const dir = fresh();
+    bad.forEach((b, i) => writeFileSync(join(dir, `bad${i}.json`), JSON.stringify(b)));
+    const runs = await Promise.all(bad.map((_, i) => cli([`bad${i}.json`, '--out', 'out.json'], { cwd: dir })));
+    refused(runs[0], 2, /^reference: bad0\.json: .*x\[3\]\[2\] is "1", expected a number/);
+    refused(runs[1], 2, /^reference: bad1\.json: .*y\[1\]\[0\] is null, expected a number/);
+    refused(runs[2], 2, /^reference: bad2\.json: .*layer0\.b.*\[1\] is true, expected a number/);
+    refused(runs[3], 2, /^reference: bad3\.json: .*x\[0\]\[0\] is \[1\], expected a number/);
+    expect(readdirSync(dir)).toHaveLength(bad.length);
+  });
+
+  it('/dev/zero as the case or the checkpoint to resume: refused at once', async () => {
+    const { dir } = withCase();
+    const [a, b] = await Promise.all([cli(['/dev/zero', '--out', 'out.json'], { cwd: dir }), cli(['case.json', '--out', 'out.json', '--resume', '/dev/zero'], { cwd: dir })]);
+    refused(a, 2, /^reference: \/dev\/zero: is a character device, not a regular file: a case file must be a file$/);
+    refused(b, 2, /^reference: checkpoint \/dev\/zero: is a character device, not a regular file/);
+    expect(Math.max(a.ms, b.ms)).toBeLessThan(20_000);
+    expect(readdirSync(dir)).toEqual(['case.json']);
+  });
+
+  it('malformed expected answers (final, losses) are refused before training', async () => {
+    const c = tinyCase(6);
+    const dir = fresh();
+    writeFileSync(join(dir, 'a.json'), JSON.stringify({ ...c, final: 'done' }));
+    writeFileSync(join(dir, 'b.json'), JSON.stringify({ ...c, final: c.initial, losses: [1, 'x'] }));
+    const [a, b] = await Promise.all([cli(['a.json', '--out', 'out.json'], { cwd: dir }), cli(['b.json', '--out', 'out.json'], { cwd: dir })]);
+    refused(a, 2, /^reference: a\.json: final: /);
+    refused(b, 2, /^reference: b\.json: losses\[1\] is "x", expected a number/);
+    expect(readdirSync(dir).sort()).toEqual(['a.json', 'b.json']);
+  });
+});
+
+describe('bad arguments: one line, exit 2', () => {
+  it.each([
+    [[], /missing CASE\.json/],
+    [['case.json'], /missing --out FILE/],
+    [['case.json', '--out'], /--out needs a value/],
+    [['case.json', '--out', 'a.json', '--out', 'b.json'], /--out given twice/],
+    [['case.json', '--out', 'a.json', '--frobnicate'], /unknown option --frobnicate/],
+    [['case.json', 'other.json', '--out', 'a.json'], /unexpected argument other\.json/],
+    [['case.json', '--out', 'a.json', '--scheduler', 'fast'], /unknown scheduler 'fast'/],
+    [['case.json', '--out', 'a.json', '--save-at', 'abc', '--checkpoint', 'c'], /--save-at needs an integer step >= 1, got 'abc'/],
+    [['case.json', '--out', 'a.json', '--save-at', '2'], /--save-at and --checkpoint go together/],
+    [['case.json', '--out', 'a.json', '--save-at', '99', '--checkpoint', 'c.ckpt'], /case\.json: checkpoint: step 99 is not between the first batch 0 and the last 7/],
+    [['case.json', '--out', ''], /--out needs a value/],
+  ] as [string[], RegExp][])('%j', async (args, message) => {
+    const { dir } = withCase();
+    const r = await cli(args, { cwd: dir });
+    refused(r, 2, new RegExp(`^reference: ${message.source}`));
+    expect(readdirSync(dir)).toEqual(['case.json']);
+  });
+
+  it('--help prints the usage on stdout and exits 0', async () => {
+    const r = await cli(['--help']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^usage: npm run reference -- CASE\.json --out FINAL\.json/);
+  });
+});
+
+describe('training failures: one line, exit 1, nothing written', () => {
+  it('divergence in the last steps (lr_synthesizer 1e6, 6 steps of dni.json) never writes nulls', async () => {
+    const json = JSON.parse(readFileSync(join(REFERENCE_DIR, 'dni.json'), 'utf8'));
+    const { dir } = withCase({ ...json, config: { ...json.config, lr_synthesizer: 1e6, steps: 6 } });
+    const r = await cli(['case.json', '--out', 'out.json'], { cwd: dir });
+    refused(r, 1, /^reference: .*(non-finite|diverged).*; nothing written to out\.json$/);
+    expect(readdirSync(dir)).toEqual(['case.json']);
+  });
+
+  it('a run that works exits 0 and writes finite numbers only', async () => {
+    const { dir } = withCase();
+    const r = await cli(['case.json', '--out', 'out.json', '--save-at', '3', '--checkpoint', 'run.ckpt'], { cwd: dir });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['case.json', 'out.json', 'run.ckpt']);
+    const out = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
+    expect(out.losses).toHaveLength(8);
+    expect(JSON.stringify(out)).not.toMatch(/null/);
+    const resumed = await cli(['case.json', '--out', 'again.json', '--resume', 'run.ckpt'], { cwd: dir });
+    expect(resumed.status).toBe(0);
+    expect(readFileSync(join(dir, 'again.json'), 'utf8')).toBe(readFileSync(join(dir, 'out.json'), 'utf8'));
+  });
+});
