@@ -4,7 +4,9 @@
  * 1e-5 (every final parameter absolute; every per-step loss and synthesizer loss relative, with a
  * floor of 1e-3 so exact zeros compare absolutely), on the default kernels and the TypeScript ones.
  */
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type KernelBackend, backend, typescriptBackend, useBackend } from '../../lib/kernels.ts';
@@ -77,5 +79,38 @@ describe('recurrent reference parity (bare loop)', () => {
     expect(() => loadRecurrentCase({ ...json, config: { ...json.config, kind: 'graph' as 'rnn' } }, 'x')).toThrow("x: config.kind is 'graph', expected 'rnn'");
     expect(() => loadRecurrentCase({ ...json, config: { ...json.config, truncation: 0 } }, 'x')).toThrow('x: recurrent topology: truncation T must be an integer >= 1');
     expect(() => loadRecurrentCase({ ...json, mask: json.mask.slice(1) }, 'x')).toThrow('x: sequences: mask has 39 rows, x has 40 sequences');
+  });
+});
+
+/**
+ * An LSTM case from bench/rnn_numpy.py (float64, written independently of lib/recurrent): DNI with
+ * Adam on the core, readout and synthesizer, gradient clipping at 1, forget bias 1, three windows of
+ * T = 3 per sequence. Committed as tests/fixtures/rnn-lstm-dni.json; when python3 with numpy is
+ * here, the script is run again and must write the same case.
+ */
+describe('LSTM parity with bench/rnn_numpy.py', () => {
+  const fixture = join(import.meta.dirname, '..', 'fixtures', 'rnn-lstm-dni.json');
+
+  it('the committed LSTM + DNI + Adam + clip case, on the default and TypeScript kernels', () => {
+    const json = JSON.parse(readFileSync(fixture, 'utf8')) as RecurrentCase;
+    expect(json.config.cell).toBe('lstm');
+    const d = checkCase(json);
+    const saved = backend();
+    useBackend(typescriptBackend);
+    try {
+      const t = checkCase(json);
+      console.info(`rnn-lstm-dni: ${saved.name} param ${d.param.toExponential(2)}, loss ${d.loss.toExponential(2)}, synthesizer ${d.synthesizer.toExponential(2)}; typescript param ${t.param.toExponential(2)}, loss ${t.loss.toExponential(2)}, synthesizer ${t.synthesizer.toExponential(2)}`);
+    } finally {
+      useBackend(saved);
+    }
+  });
+
+  it.skipIf(spawnSync('python3', ['-c', 'import numpy']).status !== 0)('bench/rnn_numpy.py writes the committed case again', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'rnn-')), 'case.json');
+    const run = spawnSync('python3', [join(import.meta.dirname, '..', '..', 'bench', 'rnn_numpy.py'), '--emit-lstm', out], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const fresh = JSON.parse(readFileSync(out, 'utf8')) as RecurrentCase, committed = JSON.parse(readFileSync(fixture, 'utf8')) as RecurrentCase;
+    expect(maxParamDiff(fresh.final!, committed.final!).diff).toBeLessThan(1e-12);
+    expect(maxRelative(fresh.losses!, committed.losses!)).toBeLessThan(1e-12);
   });
 });
