@@ -24,12 +24,23 @@ class Adam:
         self.lr, self.b1, self.b2, self.eps, self.t, self.m, self.v = lr, b1, b2, eps, 0, {}, {}
 
     def __call__(self, p, grads):
+        # in place, bias corrections folded into the step size and eps (same maths as m̂ / (√v̂ + ε))
         self.t += 1
+        c1, c2 = 1 - self.b1 ** self.t, np.sqrt(1 - self.b2 ** self.t)
+        lr, eps = self.lr * c2 / c1, self.eps * c2
         for k, g in grads.items():
-            m = self.m[k] = self.b1 * self.m.get(k, 0) + (1 - self.b1) * g
-            v = self.v[k] = self.b2 * self.v.get(k, 0) + (1 - self.b2) * g * g
-            mh, vh = m / (1 - self.b1 ** self.t), v / (1 - self.b2 ** self.t)
-            p[k] = p[k] - self.lr * mh / (np.sqrt(vh) + self.eps)
+            if k not in self.m:
+                self.m[k], self.v[k] = np.zeros_like(g), np.zeros_like(g)
+            m, v = self.m[k], self.v[k]
+            m *= self.b1
+            m += (1 - self.b1) * g
+            v *= self.b2
+            v += (1 - self.b2) * (g * g)
+            d = np.sqrt(v)
+            d += eps
+            np.divide(m, d, out=d)
+            d *= lr
+            p[k] -= d
 
 
 class Sgd:
@@ -94,14 +105,15 @@ def train(cfg, x, y, mask, params, steps, dtype=np.float64):
         # (2) prediction for the boundary, none after the last window
         g_hat = s_last @ p['synth.M'] + p['synth.c'] if cfg['dni'] and k < W - 1 else np.zeros((B, S), dtype)
         # (3) BPTT, per-example gradients
-        dWy, dby = np.zeros_like(p['readout.W']), np.zeros_like(p['readout.b'])
-        dWx, dWh, db = np.zeros_like(p['core.Wx']), np.zeros_like(p['core.Wh']), np.zeros_like(p['core.b'])
+        # readout gradients of every step at once (step-major rows), then BPTT step by step
+        Hcur = np.concatenate(hs[1:])
+        dZ = (sig(np.concatenate(logits)) - yb.transpose(1, 0, 2).reshape(n * B, -1)) * mb.T.reshape(n * B, 1)
+        dWy, dby = Hcur.T @ dZ, dZ.sum(0)
+        dH = dZ @ p['readout.W'].T
+        dpres = [None] * n
         dh_next, dc_next = g_hat[:, :H].copy(), (g_hat[:, H:].copy() if lstm else None)
         for t in reversed(range(n)):
-            dz = (sig(logits[t]) - yb[:, t]) * mb[:, t][:, None]
-            dWy += hs[t + 1].T @ dz
-            dby += dz.sum(0)
-            dh = dh_next + dz @ p['readout.W'].T
+            dh = dh_next + dH[t * B:(t + 1) * B]
             if lstm:
                 i, f, o, g, tc = acts[t]
                 dc = dc_next + dh * o * (1 - tc * tc)
@@ -109,10 +121,12 @@ def train(cfg, x, y, mask, params, steps, dtype=np.float64):
                 dc_next = dc * f
             else:
                 dpre = dh * (1 - hs[t + 1] ** 2)
-            dWx += xb[:, t].T @ dpre
-            dWh += hs[t].T @ dpre
-            db += dpre.sum(0)
+            dpres[t] = dpre
             dh_next = dpre @ p['core.Wh'].T
+        D = np.concatenate(dpres)
+        dWx = xb.transpose(1, 0, 2).reshape(n * B, -1).T @ D
+        dWh = np.concatenate(hs[:-1]).T @ D
+        db = D.sum(0)
         delta_in = np.concatenate([dh_next, dc_next], 1) if lstm else dh_next
         # (4) refit on (s_in, delta_in) for k > 0, at current parameters
         sl = 0.0

@@ -109,7 +109,6 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
     gatherWindow(seqs, typeof data === 'function' ? 0 : first, B, k * T, n, xBuf.data, yBuf.data, mBuf);
     const hasPrediction = k < W - 1, hasRefit = k > 0;
     const outputs: Matrix[] = [];
-    const done = new Array<boolean>(layers.length).fill(false);
 
     // (2)–(5) for layer ℓ given dL/dh_t from above; its input gradient goes down
     const backward = (l: number, fromAbove: Matrix): void => {
@@ -124,7 +123,6 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
         else backward(l - 1, dx);
       }
       layer.updateParameters(s);
-      done[l] = true;
     };
 
     let input: Matrix = views[n].x;

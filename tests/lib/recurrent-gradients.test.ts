@@ -151,7 +151,7 @@ function check(cell: Cell, hidden: number[], opts: { loss?: RecurrentLoss; aux?:
   const J = () => objective(t, P, w, sIn, gHat);
   const keys = Object.keys(params).filter((k) => !/^synth/.test(k));
   for (const k of keys) expect(relErr(steps[k], numericGradient(J, P[k])), k).toBeLessThan(1e-4);
-  t.layers.forEach((l, i) => {
+  t.layers.forEach((_, i) => {
     const numeric = numericGradient(J, sIn[i]).map((v) => v * t.batch);
     expect(relErr(deltas[i], numeric), `δ_in of layer ${i}`).toBeLessThan(1e-4);
   });
