@@ -61,6 +61,8 @@ export interface RecurrentLoopOptions {
   onStep?: (info: RecurrentStepInfo) => boolean | void;
   /** drain pending refits at the end (default true; false to checkpoint mid-training) */
   drain?: boolean;
+  /** keep per-step losses (default true; false for open-ended runs that stop from `onStep`: the arrays are empty) */
+  history?: boolean;
 }
 
 export interface RecurrentRun extends RecurrentHistory {
@@ -84,11 +86,12 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
   if (typeof data !== 'function') validateSequences(data, t);
   const xBuf = zeros(T * B, t.inputs), yBuf = zeros(T * B, t.outputs), mBuf = new Float32Array(T * B);
   const views = Array.from({ length: T + 1 }, (_, n) => ({ x: { rows: n * B, cols: t.inputs, data: xBuf.data.subarray(0, n * B * t.inputs) }, y: { rows: n * B, cols: t.outputs, data: yBuf.data.subarray(0, n * B * t.outputs) } }));
-  const losses = new Float64Array(steps), synthesizerLosses = new Float64Array(steps), auxLosses = new Float64Array(steps);
+  const kept = options.history ?? true ? steps : 0;
+  const losses = new Float64Array(kept), synthesizerLosses = new Float64Array(kept), auxLosses = new Float64Array(kept);
   const from = options.from ?? { step: 0, batch: 0, window: 0 };
   const record = (s: number, loss: number) => {
     const i = s - from.step;
-    if (i >= 0 && i < steps) synthesizerLosses[i] += loss;
+    if (i >= 0 && i < kept) synthesizerLosses[i] += loss;
   };
   for (const s of [...net.synthesizers, ...net.links]) if (s) s.onLoss = record;
 
@@ -109,13 +112,14 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
     gatherWindow(seqs, typeof data === 'function' ? 0 : first, B, k * T, n, xBuf.data, yBuf.data, mBuf);
     const hasPrediction = k < W - 1, hasRefit = k > 0;
     const outputs: Matrix[] = [];
+    let aux = 0;
 
     // (2)–(5) for layer ℓ given dL/dh_t from above; its input gradient goes down
     const backward = (l: number, fromAbove: Matrix): void => {
       const layer = layers[l], synth = synthesizers[l];
       const gHat = synth && hasPrediction ? synth.predict(s, layer.boundaryState()) : null;
       const deltaIn = layer.backwardWindow(s, gHat, fromAbove);
-      auxLosses[run] += layer.auxLoss;
+      aux += layer.auxLoss;
       if (synth && hasRefit) synth.refit(s, layer.inputState(), deltaIn);
       if (l > 0) {
         const dx = layer.inputGradient();
@@ -134,10 +138,10 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
       input = h;
     }
     const loss = readout.forward(s, outputs[top], views[n].y, mBuf);
-    losses[run] = loss;
+    if (run < kept) (losses[run] = loss), (auxLosses[run] = aux);
     backward(top, readout.backward(s));
     readout.updateParameters(s);
-    if (!Number.isFinite(auxLosses[run])) throw new DivergenceError('aux', s, 'loss', `aux loss = ${auxLosses[run]}`);
+    if (!Number.isFinite(aux)) throw new DivergenceError('aux', s, 'loss', `aux loss = ${aux}`);
 
     const stop = options.onStep?.({ step: s, batch: j, window: k, windows: W, loss, outputs: readout.outputs(), y: views[n].y, mask: mBuf.subarray(0, n * B) });
     if (++k === W) (k = 0), j++;
@@ -148,7 +152,7 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
   }
   if (options.drain ?? true) for (const s of [...synthesizers, ...links]) s?.drain();
   for (const s of [...synthesizers, ...links]) if (s) s.onLoss = null;
-  const cut = (a: Float64Array) => (run === steps ? a : a.slice(0, run));
+  const cut = (a: Float64Array) => (run >= kept ? a : a.slice(0, run));
   return { losses: cut(losses), synthesizerLosses: cut(synthesizerLosses), auxLosses: cut(auxLosses), steps: run, next: { step: from.step + run, batch: j, window: k } };
 }
 
