@@ -8,6 +8,7 @@
  * update (a bit is wrong when its output is on the wrong side of 0.5, on the masked steps).
  */
 import { copyTask, repeatCopyTask } from '../datasets/copy.ts';
+import { release } from '../matrix.ts';
 import { Rng } from '../rng.ts';
 import { buildRecurrentNetwork, disposeRecurrentNetwork } from './network.ts';
 import { initRecurrentParameters } from './params.ts';
@@ -64,7 +65,12 @@ export function runCurriculum(topology: RecurrentTopology, o: CurriculumOptions)
   const make = (n: number): Sequences =>
     task === 'copy' ? copyTask({ sequences: B, length: n, width, rng }) : repeatCopyTask({ sequences: B, length: n, repeats: n, maxRepeats: o.maxRepeats ?? 10, width, rng });
   let wrong = 0;
-  const source = () => make(length);
+  // each batch is made when its first window comes; the last one's storage goes back first (wasm memory)
+  let current: Sequences | null = null;
+  const source = () => {
+    if (current) for (const m of [current.x, current.y, current.mask]) release(m);
+    return (current = make(length));
+  };
   const out = topology.outputs;
   const run = trainRecurrentSequential(net, source, Number.MAX_SAFE_INTEGER, {
     history: false,
@@ -92,5 +98,6 @@ export function runCurriculum(topology: RecurrentTopology, o: CurriculumOptions)
     },
   });
   disposeRecurrentNetwork(net);
+  if (current) for (const m of [current.x, current.y, current.mask]) release(m);
   return { maxLength: solved, sequences, steps: run.steps, wallSeconds: (performance.now() - t0) / 1000, curve };
 }
