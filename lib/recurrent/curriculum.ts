@@ -98,6 +98,7 @@ export function runCurriculum(topology: RecurrentTopology, o: CurriculumOptions)
     },
   });
   disposeRecurrentNetwork(net);
-  if (current) for (const m of [current.x, current.y, current.mask]) release(m);
+  const last = current as Sequences | null; // assigned inside the source
+  if (last) for (const m of [last.x, last.y, last.mask]) release(m);
   return { maxLength: solved, sequences, steps: run.steps, wallSeconds: (performance.now() - t0) / 1000, curve };
 }
