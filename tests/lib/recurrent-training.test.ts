@@ -126,3 +126,17 @@ describe('the bare loop', () => {
     expect(other.params['synth.M'].data).not.toEqual(net.params['synth.M'].data); // the layer learns from other ĝ
   });
 });
+
+describe('copy-task curriculum (smoke)', () => {
+  it('learns length 1 within a small budget, lengthens, and repeats itself for a seed', async () => {
+    const { runCurriculum } = await import('../../lib/recurrent/curriculum.ts');
+    const t = defineRecurrent({ cell: 'lstm', inputs: 9, hidden: 16, outputs: 8, truncation: 3, batch: 8, clip: 1, optimizer: { kind: 'adam', lr: 1e-2 }, dni: true });
+    const seen: number[] = [];
+    const a = runCurriculum(t, { budget: 3000, seed: 2, onBatch: (_, length) => seen.push(length) });
+    expect(a.maxLength).toBeGreaterThanOrEqual(1);
+    expect(a.curve[0][1]).toBe(1);
+    expect(seen[seen.length - 1]).toBe(a.maxLength + 1); // training goes on at the next length
+    const b = runCurriculum(t, { budget: 3000, seed: 2 });
+    expect([b.maxLength, b.steps, b.curve]).toEqual([a.maxLength, a.steps, a.curve]);
+  });
+});
