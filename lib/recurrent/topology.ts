@@ -1,0 +1,317 @@
+/**
+ * Recurrent topologies as plain data: a stack of recurrent layers (`tanh` or `lstm` cells), a
+ * per-step readout with its loss, the truncation T of truncated BPTT, and the synthesizers of
+ * DNI: one at each layer's truncation boundary (predicting the gradient of all future loss with
+ * respect to the carried state) and, optionally, one on the interface between two stacked layers.
+ * {@link defineRecurrent} validates a spec and fills every default, so the result can be printed,
+ * saved, sent to a worker and trusted by everything that runs it.
+ *
+ * Parameter keys (see params.ts): layer 0 is `core`, layer ℓ ≥ 1 is `core{ℓ}`; its boundary
+ * synthesizer is `synth` / `synth{ℓ}`, the aux head `aux` / `aux{ℓ}`, the interface above layer ℓ
+ * `link{ℓ}`; the readout is `readout`. A one-layer tanh topology has exactly DESIGN.md's keys.
+ */
+import { ACTIVATIONS, type Activation, isActivation } from '../activations.ts';
+import { TopologyError } from '../errors.ts';
+import { OPTIMIZERS, type OptimizerConfig, type OptimizerSpec } from '../optimizers.ts';
+
+export const CELLS = ['tanh', 'lstm'] as const;
+/** `tanh`: `h_t = tanh(x_t Wx + h_{t-1} Wh + b)`; `lstm`: gates [i f o g], carried state (h, c). */
+export type Cell = (typeof CELLS)[number];
+
+/**
+ * Per-step losses, each summed over the steps whose mask is 1 and averaged over the batch:
+ * `sigmoid-cross-entropy` (`p = sigmoid(h Wy + by)`, `Σ_j BCE(p_j, y_j)`, gradient `p - y`; DESIGN.md),
+ * `mse` (linear output o, `0.5 Σ_j (o_j - y_j)²`, gradient `o - y`),
+ * `softmax-cross-entropy` (`p = softmax(o)`, `-Σ_j y_j log p_j`, gradient `p - y`).
+ */
+export const RECURRENT_LOSSES = ['sigmoid-cross-entropy', 'mse', 'softmax-cross-entropy'] as const;
+export type RecurrentLoss = (typeof RECURRENT_LOSSES)[number];
+
+/** Options of a synthesizer (a boundary one, or one on an interface between stacked layers). */
+export interface RecurrentSynthesizerSpec {
+  /** Learning rate of plain-SGD refits. Default 0.01. Give this or `optimizer`, not both. */
+  lr?: number;
+  /** The refits' optimiser, e.g. `{ kind: 'adam', lr: 1e-4 }`. */
+  optimizer?: OptimizerSpec;
+  /** Hidden widths of an MLP synthesizer (zero-initialised output layer). Default `[]`: linear `ĝ = s M + c`. */
+  hidden?: number[];
+  /** Activation of the hidden layers. Default `'relu'`. */
+  activation?: Activation;
+  /** Scale each prediction down so its norm over the batch is at most this. Default: no clipping. */
+  clip?: number;
+  /**
+   * Boundary synthesizers only: the core receives `scale · ĝ`, and the bootstrapped target carries
+   * the scaled ĝ too, so the synthesizer learns a future gradient discounted by `scale` per window
+   * (koz4k/dni-pytorch uses 0.1 for language models). Default 1 (DESIGN.md).
+   */
+  scale?: number;
+  /** How many steps its refits may lag its predictions (0 = DESIGN.md's order). Default 0. */
+  delay?: number;
+}
+
+/** The paper's "+Aux" variant, as implemented here (see core.ts): a linear head on the core. */
+export interface AuxSpec {
+  /** Weight of the aux loss in the core's objective. Default 1. */
+  weight?: number;
+  /** Learning rate / optimiser of the aux head; default the core's. */
+  lr?: number;
+  optimizer?: OptimizerSpec;
+}
+
+export interface DniSpec {
+  /** Defaults of every boundary synthesizer. */
+  synthesizer?: RecurrentSynthesizerSpec;
+  /** The auxiliary task: each layer also predicts its boundary's synthetic gradient from the window's first output. Default off. */
+  aux?: boolean | AuxSpec;
+}
+
+export interface RecurrentLayerSpec {
+  units: number;
+  /** Decouple the interface above this layer (not the top layer): it updates from a synthesizer of dL/dh_t. */
+  decoupled?: boolean;
+  /** Options of that interface's synthesizer (over the topology's `interfaces` defaults). */
+  interface?: RecurrentSynthesizerSpec;
+}
+
+export interface RecurrentSpec {
+  /** `'tanh'` (default) or `'lstm'`. */
+  cell?: Cell;
+  /** Width of x_t. */
+  inputs: number;
+  /** Hidden widths, one per stacked layer (a number for one layer), or layer specs. */
+  hidden: number | (number | RecurrentLayerSpec)[];
+  /** Width of y_t. */
+  outputs: number;
+  /** Default `'sigmoid-cross-entropy'`. */
+  loss?: RecurrentLoss;
+  /** Truncation T: steps per window (one training step = one window). */
+  truncation: number;
+  /** Sequences per batch. */
+  batch: number;
+  /** Learning rate of plain SGD on every core layer and the readout. Default 0.1. Give this or `optimizer`. */
+  lr?: number;
+  /** The core's optimiser (each layer has its own instance), e.g. `{ kind: 'adam', lr: 1e-3 }`. */
+  optimizer?: OptimizerSpec;
+  /** The readout's optimiser (or `{ lr }`); default the core's. */
+  readout?: { lr?: number; optimizer?: OptimizerSpec };
+  /** Clip the norm of each layer's (and the readout's) batch-mean parameter gradient to this. Default: off. */
+  clip?: number;
+  /** LSTM only: initial forget-gate bias. Default 1. */
+  forgetBias?: number;
+  /** `false` (default): plain truncated BPTT. `true` or options: a synthesizer at every layer's boundary. */
+  dni?: boolean | DniSpec;
+  /** Defaults of the synthesizers on decoupled interfaces between layers. */
+  interfaces?: RecurrentSynthesizerSpec;
+}
+
+/** A synthesizer with every default filled in. */
+export interface RecurrentSynthesizerTopology {
+  /** width of what it reads and predicts */
+  readonly units: number;
+  readonly optimizer: OptimizerConfig;
+  readonly hidden: readonly number[];
+  readonly activation: Activation;
+  readonly clip: number | null;
+  readonly scale: number;
+  readonly delay: number;
+}
+
+export interface RecurrentLayerTopology {
+  readonly index: number;
+  /** parameter key prefix: `core`, `core1`, ... */
+  readonly key: string;
+  readonly inputs: number;
+  readonly units: number;
+  /** width of the carried state: units (tanh) or 2·units (lstm: h then c) */
+  readonly state: number;
+  readonly optimizer: OptimizerConfig;
+  /** the boundary synthesizer (DNI), or null (plain truncated BPTT) */
+  readonly synthesizer: RecurrentSynthesizerTopology | null;
+  /** the aux head, or null */
+  readonly aux: { readonly weight: number; readonly optimizer: OptimizerConfig } | null;
+  /** the synthesizer on the interface above this layer, or null (backprop from the layer above) */
+  readonly link: RecurrentSynthesizerTopology | null;
+}
+
+/** A validated recurrent topology with every default filled in. Plain, frozen, JSON-safe data. */
+export interface RecurrentTopology {
+  readonly kind: 'recurrent';
+  readonly cell: Cell;
+  readonly inputs: number;
+  readonly outputs: number;
+  readonly loss: RecurrentLoss;
+  readonly truncation: number;
+  readonly batch: number;
+  readonly clip: number | null;
+  readonly forgetBias: number;
+  readonly layers: readonly RecurrentLayerTopology[];
+  readonly readout: { readonly optimizer: OptimizerConfig };
+  readonly dni: boolean;
+}
+
+const DEFAULT_LR = 0.1;
+const DEFAULT_SYNTHESIZER_LR = 0.01;
+
+/**
+ * Validate a recurrent spec and fill its defaults. Errors name the field and the value.
+ *
+ * @example
+ * const topology = defineRecurrent({
+ *   cell: 'lstm', inputs: 9, hidden: 256, outputs: 8, truncation: 4, batch: 16,
+ *   optimizer: { kind: 'adam', lr: 1e-3 }, clip: 1,
+ *   dni: { synthesizer: { optimizer: { kind: 'adam', lr: 1e-4 } }, aux: true },
+ * });
+ */
+export function defineRecurrent(spec: RecurrentSpec): RecurrentTopology {
+  if (spec === null || typeof spec !== 'object') throw new TopologyError(`recurrent topology: expected an object, got ${String(spec)}`);
+  const known = ['cell', 'inputs', 'hidden', 'outputs', 'loss', 'truncation', 'batch', 'lr', 'optimizer', 'readout', 'clip', 'forgetBias', 'dni', 'interfaces'];
+  const unknown = Object.keys(spec).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw new TopologyError(`recurrent topology: unknown field ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
+  const cell = spec.cell ?? 'tanh';
+  if (!(CELLS as readonly string[]).includes(cell)) throw new TopologyError(`recurrent topology: unknown cell '${String(cell)}' (expected one of ${CELLS.join(', ')})`);
+  positiveInt(spec.inputs, 'recurrent topology: inputs');
+  positiveInt(spec.outputs, 'recurrent topology: outputs');
+  positiveInt(spec.batch, 'recurrent topology: batch');
+  if (typeof spec.truncation !== 'number' || !Number.isInteger(spec.truncation) || spec.truncation < 1) {
+    throw new TopologyError(`recurrent topology: truncation T must be an integer >= 1 (steps per window), got ${String(spec.truncation)}`);
+  }
+  const loss = spec.loss ?? 'sigmoid-cross-entropy';
+  if (!(RECURRENT_LOSSES as readonly string[]).includes(loss)) {
+    throw new TopologyError(`recurrent topology: unknown loss '${String(loss)}' (expected one of ${RECURRENT_LOSSES.join(', ')})`);
+  }
+  const hiddenList = typeof spec.hidden === 'number' ? [spec.hidden] : spec.hidden;
+  if (!Array.isArray(hiddenList) || hiddenList.length === 0) {
+    throw new TopologyError(`recurrent topology: hidden must be a width or a non-empty array of widths, got ${JSON.stringify(spec.hidden)}`);
+  }
+  const core = optimizerAt(spec, 'recurrent topology') ?? sgd(DEFAULT_LR);
+  const readout = (spec.readout !== undefined ? optimizerAt(spec.readout, 'recurrent topology: readout') : undefined) ?? core;
+  const clip = spec.clip === undefined ? null : positive(spec.clip, 'recurrent topology: clip');
+  const forgetBias = spec.forgetBias ?? 1;
+  if (typeof forgetBias !== 'number' || !Number.isFinite(forgetBias)) throw new TopologyError(`recurrent topology: forgetBias must be a finite number, got ${String(forgetBias)}`);
+  if (spec.forgetBias !== undefined && cell !== 'lstm') throw new TopologyError(`recurrent topology: forgetBias ${spec.forgetBias} given, but the '${cell}' cell has no forget gate`);
+
+  const dniSpec: DniSpec | null = spec.dni === undefined || spec.dni === false ? null : spec.dni === true ? {} : spec.dni;
+  if (dniSpec !== null && (typeof dniSpec !== 'object' || Array.isArray(dniSpec))) {
+    throw new TopologyError(`recurrent topology: dni must be true, false or { synthesizer, aux }, got ${JSON.stringify(spec.dni)}`);
+  }
+  const auxRaw = dniSpec?.aux;
+  if (auxRaw !== undefined && auxRaw !== false && auxRaw !== true && (auxRaw === null || typeof auxRaw !== 'object')) {
+    throw new TopologyError(`recurrent topology: dni.aux must be true, false or { weight, lr | optimizer }, got ${JSON.stringify(auxRaw)}`);
+  }
+  const auxSpec: AuxSpec | null = auxRaw === undefined || auxRaw === false ? null : auxRaw === true ? {} : auxRaw;
+
+  const layers = hiddenList.map((h, index): RecurrentLayerTopology => {
+    const l: RecurrentLayerSpec = typeof h === 'number' ? { units: h } : h;
+    const where = `recurrent topology: hidden[${index}]`;
+    if (l === null || typeof l !== 'object') throw new TopologyError(`${where}: expected a width or { units, decoupled }, got ${String(h)}`);
+    positiveInt(l.units, `${where} units`);
+    const isTop = index === hiddenList.length - 1;
+    if (l.decoupled && isTop) throw new TopologyError(`${where}: the top layer feeds the readout; only an interface between two layers can be decoupled`);
+    if (l.interface !== undefined && !l.decoupled) throw new TopologyError(`${where}: interface options given but decoupled is not true`);
+    const inputs = index === 0 ? spec.inputs : unitsOf(hiddenList[index - 1]);
+    const state = cell === 'lstm' ? 2 * l.units : l.units;
+    const synthesizer = dniSpec ? synthesizerOf({ ...(dniSpec.synthesizer ?? {}) }, state, `recurrent topology: dni.synthesizer`, true) : null;
+    const aux = auxSpec
+      ? Object.freeze({
+          weight: auxSpec.weight === undefined ? 1 : positive(auxSpec.weight, 'recurrent topology: dni.aux weight'),
+          optimizer: optimizerAt(auxSpec, 'recurrent topology: dni.aux') ?? core,
+        })
+      : null;
+    const link = l.decoupled ? synthesizerOf({ ...(spec.interfaces ?? {}), ...(l.interface ?? {}) }, l.units, `${where} interface`, false) : null;
+    return Object.freeze({ index, key: index === 0 ? 'core' : `core${index}`, inputs, units: l.units, state, optimizer: core, synthesizer, aux, link });
+  });
+  return Object.freeze({
+    kind: 'recurrent',
+    cell,
+    inputs: spec.inputs,
+    outputs: spec.outputs,
+    loss,
+    truncation: spec.truncation,
+    batch: spec.batch,
+    clip,
+    forgetBias: cell === 'lstm' ? forgetBias : 0,
+    layers: Object.freeze(layers),
+    readout: Object.freeze({ optimizer: readout }),
+    dni: dniSpec !== null,
+  });
+}
+
+/** Number of windows of a sequence of length L: ceil(L / T). */
+export function windowsPerSequence(t: RecurrentTopology, length: number): number {
+  return Math.ceil(length / t.truncation);
+}
+
+/** Key prefix of layer ℓ's parts: `core`/`synth`/`aux` for ℓ = 0, `core1`/`synth1`/`aux1` for ℓ = 1, … */
+export function keyOf(part: 'core' | 'synth' | 'aux' | 'link', layer: number): string {
+  return part === 'link' ? `link${layer}` : layer === 0 ? part : `${part}${layer}`;
+}
+
+function unitsOf(h: number | RecurrentLayerSpec): number {
+  return typeof h === 'number' ? h : h.units;
+}
+
+function synthesizerOf(s: RecurrentSynthesizerSpec, units: number, where: string, boundary: boolean): RecurrentSynthesizerTopology {
+  if (s === null || typeof s !== 'object') throw new TopologyError(`${where}: expected an object, got ${String(s)}`);
+  const known = ['lr', 'optimizer', 'hidden', 'activation', 'clip', 'scale', 'delay'];
+  const unknown = Object.keys(s).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw new TopologyError(`${where}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
+  const hidden = s.hidden ?? [];
+  if (!Array.isArray(hidden)) throw new TopologyError(`${where} hidden must be an array of widths, got ${String(hidden)}`);
+  hidden.forEach((w, j) => positiveInt(w, `${where} hidden[${j}]`));
+  const activation = s.activation ?? 'relu';
+  if (!isActivation(activation)) throw new TopologyError(`${where} activation: unknown '${String(activation)}' (expected one of ${ACTIVATIONS.join(', ')})`);
+  if (s.scale !== undefined && !boundary) throw new TopologyError(`${where}: scale is a boundary-synthesizer option (the discount of the bootstrapped target)`);
+  const delay = s.delay ?? 0;
+  if (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0) throw new TopologyError(`${where} delay must be an integer >= 0, got ${String(delay)}`);
+  return Object.freeze({
+    units,
+    optimizer: optimizerAt(s, where) ?? sgd(DEFAULT_SYNTHESIZER_LR),
+    hidden: Object.freeze([...hidden]),
+    activation,
+    clip: s.clip === undefined ? null : positive(s.clip, `${where} clip`),
+    scale: s.scale === undefined ? 1 : positive(s.scale, `${where} scale`),
+    delay,
+  });
+}
+
+function sgd(lr: number): OptimizerConfig {
+  return Object.freeze({ kind: 'sgd', lr, momentum: 0 });
+}
+
+/** The optimiser one level of a spec gives (`lr` alone: plain SGD), or undefined when it gives neither. */
+function optimizerAt(level: { lr?: number; optimizer?: OptimizerSpec }, where: string): OptimizerConfig | undefined {
+  const { lr, optimizer: o } = level;
+  if (lr !== undefined && o !== undefined) throw new TopologyError(`${where}: give lr (plain SGD) or optimizer, not both (got lr ${lr} and optimizer ${JSON.stringify(o)})`);
+  if (o === undefined) return lr === undefined ? undefined : sgd(rate(lr, `${where}: lr`));
+  if (o === null || typeof o !== 'object' || !(OPTIMIZERS as readonly string[]).includes(o.kind)) {
+    throw new TopologyError(`${where}: optimizer must be { kind: ${OPTIMIZERS.map((k) => `'${k}'`).join(' | ')}, lr, ... }, got ${JSON.stringify(o)}`);
+  }
+  const what = `${where}: optimizer`;
+  const fields = o.kind === 'sgd' ? ['kind', 'lr', 'momentum'] : ['kind', 'lr', 'beta1', 'beta2', 'eps'];
+  const unknown = Object.keys(o).filter((k) => !fields.includes(k));
+  if (unknown.length > 0) throw new TopologyError(`${what} ${o.kind} has no option ${unknown.map((k) => `'${k}'`).join(', ')} (it takes ${fields.slice(1).join(', ')})`);
+  const olr = rate(o.lr, `${what} lr`);
+  if (o.kind === 'sgd') return Object.freeze({ kind: 'sgd', lr: olr, momentum: fraction(o.momentum ?? 0, `${what} momentum`) });
+  const eps = o.eps ?? 1e-8;
+  if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) throw new TopologyError(`${what} eps must be a finite number > 0, got ${String(eps)}`);
+  return Object.freeze({ kind: 'adam', lr: olr, beta1: fraction(o.beta1 ?? 0.9, `${what} beta1`), beta2: fraction(o.beta2 ?? 0.999, `${what} beta2`), eps });
+}
+
+function fraction(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new TopologyError(`${what} must be a number in [0, 1), got ${String(v)}`);
+  return v;
+}
+
+function positiveInt(v: unknown, what: string): asserts v is number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new TopologyError(`${what} must be a positive integer, got ${String(v)}`);
+}
+
+function positive(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new TopologyError(`${what} must be a finite number > 0, got ${String(v)}`);
+  return v;
+}
+
+function rate(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TopologyError(`${what} must be a finite number >= 0, got ${String(v)}`);
+  return v;
+}
