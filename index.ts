@@ -16,7 +16,6 @@ export {
 export { SCHEDULERS, type SchedulerName, type SchedulerOption, type WorkerSchedulerOptions } from './actors/schedulers.ts';
 export { EventLoopScheduler } from './actors/eventLoopScheduler.ts';
 export { Trampoline, deliverOn, type DirectScheduler } from './actors/directScheduler.ts';
-export { compileMachine } from './actors/compiled.ts';
 export { INTERPRETERS, networkMachines, type Interpreter } from './actors/machines.ts';
 export { planStages, pipelineActors, validatePlan, defaultStageCount, type Stage } from './lib/placement.ts';
 export { readCheckpoint, writeCheckpoint, encodeCheckpoint, decodeCheckpoint, CHECKPOINT_VERSION, type TrainingState } from './lib/checkpoint.ts';

@@ -30,6 +30,7 @@
  * const actor = createActor(compileMachine(layerMachine), { input });
  */
 import type { AnyActorScope, AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
+import { type StateFields, compiledSnapshots, inState, sendMicrostep, stateFields } from './xstateInternals.ts';
 
 type ParamsOf = undefined | ((args: { context: unknown; event: EventObject }) => unknown) | unknown;
 
@@ -51,7 +52,7 @@ interface CompiledTransition {
   readonly guard: CompiledGuard | null;
   readonly actions: readonly CompiledAction[];
   /** the target state's snapshot fields, or null to stay (no target, or the state itself) */
-  readonly target: { readonly _nodes: unknown[]; readonly value: unknown; readonly tags: Set<string> } | null;
+  readonly target: StateFields | null;
 }
 
 /** Per state key, per event type: the candidates, or null where xstate's interpreter must decide. */
@@ -137,13 +138,12 @@ function compileTable(machine: AnyStateMachine): Table {
           compiled.length = 0;
           break;
         }
-        // the target's snapshot fields, exactly as xstate computes them for that state
-        const resolved = leaves ? (machine.resolveState({ value: to.key, context: {} }) as AnyMachineSnapshot) : null;
         compiled.push({
           definition: t,
           guard: guard ?? null,
           actions: actions as CompiledAction[],
-          target: resolved && { _nodes: resolved._nodes, value: resolved.value, tags: resolved.tags },
+          // the target's snapshot fields, exactly as xstate computes them for that state
+          target: leaves ? stateFields(machine, to.key) : null,
         });
       }
       byEvent.set(eventType, compiled.length === candidates.length ? compiled : null);
@@ -155,11 +155,12 @@ function compileTable(machine: AnyStateMachine): Table {
 
 /**
  * The machine, interpreted faster where it is flat (see the module comment); the machine itself
- * when nothing in it can be. Compile once and create any number of actors from the result.
+ * when nothing in it can be, or when this xstate's snapshots do not check out (see
+ * xstateInternals.ts). Compile once and create any number of actors from the result.
  */
 export function compileMachine<M extends AnyStateMachine>(machine: M): M {
   const root = machine.root as unknown as NodeShape;
-  if (!isFlat(root)) return machine;
+  if (!compiledSnapshots || !isFlat(root)) return machine;
   const table = compileTable(machine);
   const interpret = machine.transition;
   const compiled = Object.create(machine) as M;
@@ -169,17 +170,6 @@ export function compileMachine<M extends AnyStateMachine>(machine: M): M {
     return take(candidates, snapshot, event, scope, root);
   } as M['transition'];
   return compiled;
-}
-
-/** The `@xstate.microstep` inspection event xstate's interpreter sends after each microstep. */
-function microstep(scope: AnyActorScope, event: EventObject, snapshot: AnyMachineSnapshot, transitions: unknown[]): void {
-  (scope.system as { _sendInspectionEvent?: (e: object) => void })._sendInspectionEvent?.({
-    type: '@xstate.microstep',
-    actorRef: scope.self,
-    event,
-    snapshot,
-    _transitions: transitions,
-  });
 }
 
 function take(candidates: readonly CompiledTransition[], snapshot: AnyMachineSnapshot, event: EventObject, scope: AnyActorScope, root: NodeShape) {
@@ -204,11 +194,11 @@ function take(candidates: readonly CompiledTransition[], snapshot: AnyMachineSna
         exec: a.exec as never,
       });
     }
-    const next = t.target ? ({ ...snapshot, ...t.target } as AnyMachineSnapshot) : snapshot;
-    microstep(scope, event, next, [t.definition]);
+    const next = t.target ? inState(snapshot, t.target) : snapshot;
+    sendMicrostep(scope, event, next, [t.definition]);
     return next;
   }
   // no candidate's guard passed: xstate leaves the snapshot as it is
-  microstep(scope, event, snapshot, []);
+  sendMicrostep(scope, event, snapshot, []);
   return snapshot;
 }

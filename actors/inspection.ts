@@ -12,6 +12,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
 import type { Topology } from '../lib/topology.ts';
+import { parentOf } from './xstateInternals.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -220,7 +221,7 @@ function batchOf(event: unknown): number | null {
 export function toTraceEvent(e: InspectionEvent, t: number = traceClock()): TraceEvent | null {
   switch (e.type) {
     case '@xstate.actor': {
-      const parent = (e.actorRef as { _parent?: { sessionId: string } })._parent;
+      const parent = parentOf(e.actorRef as AnyActorRef);
       const line: TraceEvent = { t, actor: actorName(e.actorRef), type: e.type, event: null, state: null, batch: null };
       if (parent) line.parent = actorName(parent);
       return line;
@@ -368,8 +369,9 @@ export interface Inspection {
 
 /**
  * Register the actors of `root`'s system as they are now (an `@xstate.actor` each, parents
- * first, and the current snapshot of those already started: the others will report their own
- * `xstate.init`), then follow the system. Shared by every {@link Inspection}.
+ * first, with its current snapshot as its `xstate.init` one), then follow the system. An actor
+ * not started yet sends its own `xstate.init` snapshot when it starts: that one is skipped, since
+ * it was given already. Shared by every {@link Inspection}.
  */
 export function attachTo(root: AnyActorRef, inspect: (e: InspectionEvent) => void): Subscription {
   const system = root.system as AnyActorRef['system'] & { getAll?: () => Record<string, AnyActorRef> };
@@ -378,15 +380,14 @@ export function attachTo(root: AnyActorRef, inspect: (e: InspectionEvent) => voi
   for (const ref of Object.values(system.getAll?.() ?? {})) known.set(ref.sessionId, ref);
   const order = [...known.values()].sort((a, b) => sessionOrder(a) - sessionOrder(b));
   for (const actorRef of order) inspect({ type: '@xstate.actor', actorRef, rootId });
-  for (const actorRef of order.filter(isRunning)) {
+  for (const actorRef of order) {
     inspect({ type: '@xstate.snapshot', actorRef, rootId, snapshot: actorRef.getSnapshot(), event: { type: 'xstate.init' } });
   }
-  return system.inspect(inspect);
-}
-
-function isRunning(ref: AnyActorRef): boolean {
-  // xstate's ProcessingStatus.Running; a not-yet-started actor will send its own init events
-  return (ref as unknown as { _processingStatus?: number })._processingStatus === 1;
+  const given = new Set<unknown>(order);
+  return system.inspect((e) => {
+    if (e.type === '@xstate.snapshot' && e.event.type === 'xstate.init' && given.delete(e.actorRef)) return;
+    inspect(e);
+  });
 }
 
 function sessionOrder(ref: AnyActorRef): number {

@@ -23,7 +23,6 @@ import { Subscription, tap } from 'rxjs';
 import { type AnyActorRef, setup } from 'xstate';
 import { captureNetworkState } from '../lib/checkpoint.ts';
 import { type Dataset, batchSource } from '../lib/data.ts';
-import type { Matrix } from '../lib/matrix.ts';
 import { type Network, ringDepth } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
 import { deliverOn } from './directScheduler.ts';
@@ -53,15 +52,16 @@ export interface StageInput {
 }
 
 /**
- * Which batch enters next: as far as the trainer allows, and (pipelined) once the stage's layers
- * that read the data have applied their update for the batch before, or (not pipelined) once the
- * batch before is finished here.
+ * Which batch enters next, per layer of the stage that reads the data: as far as the trainer
+ * allows, and (pipelined) once that layer has applied its update for the batch before, or (not
+ * pipelined) once the batch before is finished here. A layer that reads the data and waits for
+ * its consumers does not hold back one that is decoupled.
  */
 export class Feeder {
-  private next: number;
   private allowed = -1;
   private finished: number;
-  /** per layer that reads the data: the last batch it applied its update for */
+  /** per reader: the next batch to send it, and the last batch it applied its update for */
+  private readonly next: Int32Array;
   private readonly updated: Int32Array;
 
   constructor(
@@ -69,39 +69,40 @@ export class Feeder {
     private readonly steps: number,
     private readonly pipelined: boolean,
     readers: number,
-    private readonly emit: (batch: number) => void,
+    /** send reader k batch t's x */
+    private readonly emit: (reader: number, batch: number) => void,
   ) {
-    this.next = first;
     this.finished = first - 1;
+    this.next = new Int32Array(readers).fill(first);
     this.updated = new Int32Array(readers).fill(first - 1);
   }
 
   allow(through: number): void {
     if (through > this.allowed) this.allowed = through;
-    this.pump();
+    for (let k = 0; k < this.next.length; k++) this.pump(k);
   }
 
   /** reader k applied its update for `batch` */
   readerUpdated(k: number, batch: number): void {
     this.updated[k] = batch;
-    if (this.pipelined) this.pump();
+    if (this.pipelined) this.pump(k);
   }
 
   stepFinished(batch: number): void {
     this.finished = batch;
-    if (!this.pipelined) this.pump();
+    if (!this.pipelined) for (let k = 0; k < this.next.length; k++) this.pump(k);
   }
 
-  private pump(): void {
-    if (this.updated.length === 0) return;
-    while (this.next < this.steps && this.next <= this.allowed && this.ready(this.next)) this.emit(this.next++);
+  private pump(k: number): void {
+    for (let t = this.next[k]; t < this.steps && t <= this.allowed && this.ready(k, t); t = this.next[k]) {
+      this.next[k] = t + 1;
+      this.emit(k, t);
+    }
   }
 
-  private ready(t: number): boolean {
+  private ready(k: number, t: number): boolean {
     if (t === this.first) return true;
-    if (!this.pipelined) return this.finished >= t - 1;
-    for (let k = 0; k < this.updated.length; k++) if (this.updated[k] < t - 1) return false;
-    return true;
+    return (this.pipelined ? this.updated[k] : this.finished) >= t - 1;
   }
 }
 
@@ -199,14 +200,11 @@ function build(input: StageInput, spawn: Spawner) {
     const gradient = port(from(h.actor)[0]);
     add('head', h.actor, { head: network.heads[h.index], index: h.index, ports: { gradient, loss: losses, done: done.get(h.actor)! }, labels: source.labels(h.labels) });
   }
-  // the layers here that read the data, and the data's routes to them
+  // the layers here that read the data (each once), and the data's route to each
   const data = routes.filter((r) => r.source === DATA && here.has(r.target));
-  const readers = [...new Set(data.map((r) => r.target))];
-  const feeds = data.map(port);
-  const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (t) => {
-    const x: Matrix = source.x(t);
-    for (const p of feeds) send(p, t, x);
-  });
+  const readers = data.map((r) => r.target);
+  const feeds = readers.map((id) => port(data.find((r) => r.target === id)!));
+  const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (k, t) => send(feeds[k], t, source.x(t)));
   return { routes, edges, losses, done, actors, synthesizers, feeder, readers };
 }
 

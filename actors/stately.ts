@@ -34,6 +34,7 @@ import {
 } from './inspection.ts';
 import { layerMachine } from './layerMachine.ts';
 import { synthesizerMachine } from './synthesizerMachine.ts';
+import { parentOf } from './xstateInternals.ts';
 import { trainerMachine } from './trainerMachine.ts';
 
 export interface StatelyInspectorOptions {
@@ -159,7 +160,7 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
         const ref = e.actorRef as unknown as StandIn;
         const name = actorName(ref);
         local.set(name, ref.sessionId);
-        if (!ref._parent) {
+        if (!parentOf(e.actorRef as AnyActorRef)) {
           rootId ??= ref.sessionId;
           rootRef ??= ref;
         }

@@ -57,6 +57,7 @@ function testMachine(log: string[]) {
         },
       },
       busy: {
+        tags: ['working'],
         on: {
           A: { target: 'idle', actions: 'plain' },
           B: [{ guard: 'isEven', actions: 'plain' }],
@@ -86,7 +87,18 @@ function observe(logic: AnyStateMachine, events: Ev[], log: string[]) {
   for (const e of events) {
     actor.send(e);
     const s = actor.getSnapshot();
-    steps.push({ value: s.value, status: s.status, context: structuredClone(s.context), error: s.error ? String(s.error) : null, log: log.splice(0) });
+    steps.push({
+      value: s.value,
+      status: s.status,
+      context: structuredClone(s.context),
+      error: s.error ? String(s.error) : null,
+      log: log.splice(0),
+      // what a snapshot built by compiled.ts must answer as xstate's does (see xstateInternals.ts)
+      matches: ['idle', 'busy', 'finished'].map((v) => s.matches(v as never)),
+      hasTag: s.hasTag('working' as never),
+      can: s.status === 'active' ? (['A', 'D', 'UNKNOWN'] as const).map((type) => s.can({ type, n: 2 })) : null,
+      json: JSON.stringify(s.toJSON()),
+    });
   }
   return { steps, inspected };
 }
