@@ -306,8 +306,10 @@ export const stageMachine = setup({
       always: { guard: 'allDrained', target: 'drained' },
       on: { 'xstate.done.actor.*': { actions: 'countDrained' } },
     },
-    drained: { type: 'final', entry: ['disconnect', 'reportDrained'] },
-    failed: { type: 'final', entry: ['disconnect', 'reportFailure'] },
+    // not final states: a stage reports how it ended to the trainer itself (it speaks the same
+    // protocol from a worker thread), and its trainer stops it
+    drained: { entry: ['disconnect', 'reportDrained'] },
+    failed: { entry: ['disconnect', 'reportFailure'] },
   },
 });
 

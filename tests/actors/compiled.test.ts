@@ -4,7 +4,7 @@
  * a training under either gives the same bits and the same trace.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type AnyStateMachine, type InspectionEvent, assign, createActor, setup } from 'xstate';
 import { compileMachine } from '../../actors/compiled.ts';
 import { headMachine } from '../../actors/headMachine.ts';
@@ -73,6 +73,9 @@ function testMachine(log: string[]) {
 /** Run `events` through an actor of `logic`; everything observable, step by step. */
 function observe(logic: AnyStateMachine, events: Ev[], log: string[]) {
   const inspected: string[] = [];
+  // events sent after the final state: xstate warns (on the console); both interpreters must alike
+  const warnings: string[] = [];
+  const warn = vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void warnings.push(String(args[0]).replace(/\(x:\d+\)|x:\d+/g, 'x')));
   const actor = createActor(logic, {
     inspect: (e: InspectionEvent) => {
       if (e.type === '@xstate.action') inspected.push(`action ${e.action.type} ${JSON.stringify(e.action.params)}`);
@@ -100,7 +103,8 @@ function observe(logic: AnyStateMachine, events: Ev[], log: string[]) {
       json: JSON.stringify(s.toJSON()),
     });
   }
-  return { steps, inspected };
+  warn.mockRestore();
+  return { steps, inspected, warnings };
 }
 
 describe('compileMachine', () => {
