@@ -14,7 +14,7 @@
  */
 import type { Dataset } from '../lib/data.ts';
 import { batchesPerEpoch, distrustDataset, labelSets, shuffleRows, trustDataset, validateDataset, zerosLike } from '../lib/data.ts';
-import { TopologyError } from '../lib/errors.ts';
+import { TrainingAbortedError, TrainingOptionsError } from '../lib/errors.ts';
 import { type Evaluation, evaluate } from '../lib/evaluate.ts';
 import { type LrSchedule, scaleLearningRates } from '../lib/lr-schedule.ts';
 import { backend, type KernelBackend } from '../lib/kernels.ts';
@@ -57,6 +57,8 @@ export interface FitOptions {
   onStep?: (metrics: TrainingMetrics, epoch: number) => void;
   /** every finished epoch */
   onEpoch?: (report: EpochReport) => void;
+  /** stop (at a consistent cut of the running epoch): fit() rejects with a TrainingAbortedError */
+  signal?: AbortSignal;
 }
 
 export interface EpochReport {
@@ -94,10 +96,10 @@ export interface FitResult {
 export async function fit(options: FitOptions): Promise<FitResult> {
   const topology = topologyOf(options.topology);
   const { epochs } = options;
-  if (!Number.isInteger(epochs) || epochs < 0) throw new TopologyError(`fit: epochs must be an integer >= 0, got ${epochs}`);
+  if (!Number.isInteger(epochs) || epochs < 0) throw new TrainingOptionsError(`fit: epochs must be an integer >= 0, got ${epochs}`);
   const perEpoch = batchesPerEpoch(options.train, topology.batch);
   let remaining = options.steps ?? epochs * perEpoch;
-  if (!Number.isInteger(remaining) || remaining < 0) throw new TopologyError(`fit: steps must be an integer >= 0, got ${options.steps}`);
+  if (!Number.isInteger(remaining) || remaining < 0) throw new TrainingOptionsError(`fit: steps must be an integer >= 0, got ${options.steps}`);
   const shuffle = options.shuffle === undefined ? 1 : options.shuffle;
   const rng = shuffle === null ? null : new Rng(shuffle);
   const kernels = backend();
@@ -123,7 +125,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       if (rng && order) shuffleRows(options.train, rng, order);
       const lrFactor = options.lrSchedule ? options.lrSchedule(epoch) : 1;
       const scheduled = scaleLearningRates(topology, lrFactor);
-      const training = createTraining({ topology: scheduled, data, steps, params, optimizerState, scheduler: options.scheduler, inspect: options.inspect });
+      if (options.signal?.aborted) throw new TrainingAbortedError(0, null, options.signal.reason);
+      const training = createTraining({ topology: scheduled, data, steps, params, optimizerState, scheduler: options.scheduler, inspect: options.inspect, signal: options.signal });
       running = training.actor.getSnapshot().context.network;
       // the new network holds copies of `params`: the previous network (parameters included) is done
       if (previous) disposeNetwork(previous, { params: true });

@@ -49,6 +49,8 @@ export interface StageInput {
   report: (r: StageReport) => void;
   /** the share of the training this stage's thread was busy (worker stages) */
   utilization?: () => number;
+  /** where its edges' subscriptions go (its owner may close them); default its own */
+  links?: Subscription;
 }
 
 /**
@@ -60,6 +62,10 @@ export interface StageInput {
 export class Feeder {
   private allowed = -1;
   private finished: number;
+  /** not pipelined, the whole training runs inside one call unless it yields: it does so every SLICE_MS */
+  private sliceEnd = performance.now() + SLICE_MS;
+  /** waiting for the event loop's turn (not pipelined) */
+  private paused = false;
   /** per reader: the next batch to send it, and the last batch it applied its update for */
   private readonly next: Int32Array;
   private readonly updated: Int32Array;
@@ -77,9 +83,17 @@ export class Feeder {
     this.updated = new Int32Array(readers).fill(first - 1);
   }
 
+  /**
+   * Batches up to `through` may enter. They are fed from a microtask, not within the ALLOW that
+   * the stage is handling: so neither the stage nor its trainer is busy while batches run, and a
+   * stop (or anything else) sent to them from inside a batch takes effect at once.
+   */
   allow(through: number): void {
-    if (through > this.allowed) this.allowed = through;
-    for (let k = 0; k < this.next.length; k++) this.pump(k);
+    this.allowed = through;
+    queueMicrotask(() => {
+      this.sliceEnd = performance.now() + SLICE_MS;
+      for (let k = 0; k < this.next.length; k++) this.pump(k);
+    });
   }
 
   /** reader k applied its update for `batch` */
@@ -90,11 +104,33 @@ export class Feeder {
 
   stepFinished(batch: number): void {
     this.finished = batch;
-    if (!this.pipelined) for (let k = 0; k < this.next.length; k++) this.pump(k);
+    if (this.pipelined) return;
+    // give the event loop a turn now and then (timers, signals, I/O, a progress bar), then go on
+    if (this.paused) return;
+    if (performance.now() > this.sliceEnd) {
+      this.paused = true;
+      setImmediate(() => {
+        this.paused = false;
+        this.sliceEnd = performance.now() + SLICE_MS;
+        for (let k = 0; k < this.next.length; k++) this.pump(k);
+      });
+      return;
+    }
+    for (let k = 0; k < this.next.length; k++) this.pump(k);
+  }
+
+  /**
+   * Feed no batch past the last one fed to any reader here (readers that lag still get up to it),
+   * until the trainer allows more; returns that batch (`first - 1` when none).
+   */
+  halt(): number {
+    const last = Math.max(this.first, ...this.next) - 1;
+    this.allowed = Math.min(this.allowed, last);
+    return last;
   }
 
   private pump(k: number): void {
-    for (let t = this.next[k]; t < this.steps && t <= this.allowed && this.ready(k, t); t = this.next[k]) {
+    for (let t = this.next[k]; !this.paused && t < this.steps && t <= this.allowed && this.ready(k, t); t = this.next[k]) {
       this.next[k] = t + 1;
       this.emit(k, t);
     }
@@ -105,6 +141,8 @@ export class Feeder {
     return (this.pipelined ? this.updated[k] : this.finished) >= t - 1;
   }
 }
+
+const SLICE_MS = 10;
 
 /** Counts, per batch, the actors done with it; calls `finished` in batch order once all are. */
 export class StepCounter {
@@ -235,11 +273,15 @@ function connect(c: StageContext, readers: readonly string[]): void {
   }
   if (c.link) {
     c.links.add(
-      c.link.incoming.pipe(deliverOn(scheduler)).subscribe((a) => {
-        const target = c.actors.get(a.route.target);
-        if (!target) throw new Error(`stage:${c.stage.index}: an event for '${a.route.target}', which does not live here`);
-        c.gauge.observe(a.route.key, a.queued + backlogOf(target, a.route));
-        target.send(a.event);
+      c.link.incoming.pipe(deliverOn(scheduler)).subscribe({
+        next: (a) => {
+          const target = c.actors.get(a.route.target);
+          if (!target) throw new Error(`stage:${c.stage.index}: an event for '${a.route.target}', which does not live here`);
+          c.gauge.observe(a.route.key, a.queued + backlogOf(target, a.route));
+          target.send(a.event);
+        },
+        // a broken link (a message on no known route) fails the stage, by name
+        error: (error) => c.report({ type: 'FAILED', stage: c.stage.index, error }),
       }),
     );
   }
@@ -261,6 +303,7 @@ export const stageMachine = setup({
   actions: {
     connect: ({ context }) => connect(context, context.readers),
     allow: ({ context }, e: { through: number }) => context.feeder.allow(e.through),
+    halt: ({ context: c }) => c.report({ type: 'HALTED', stage: c.stage.index, fed: c.feeder.halt() }),
     capture: ({ context: c }, e: { step: number }) => c.report({ type: 'CUT', stage: c.stage.index, step: e.step, state: captureNetworkState(c.network, new Set(c.stage.actors)) }),
     drainSynthesizers: ({ context }) => {
       for (const s of context.synthesizers) s.send({ type: 'DRAIN' });
@@ -285,19 +328,20 @@ export const stageMachine = setup({
   context: ({ input, spawn }) => ({
     ...input,
     ...build(input, spawn as unknown as Spawner),
-    links: new Subscription(),
+    links: input.links ?? new Subscription(),
     gauge: new QueueGauge(),
     drained: 0,
   }),
   initial: 'idle',
   on: { 'xstate.error.actor.*': { target: '.failed' } },
   states: {
-    idle: { on: { START: 'running', DRAIN: 'draining' } },
+    idle: { on: { START: 'running', DRAIN: 'draining', HALT: { actions: 'halt' } } },
     running: {
       entry: 'connect',
       on: {
         ALLOW: { actions: { type: 'allow', params: ({ event }) => event } },
         CAPTURE: { actions: { type: 'capture', params: ({ event }) => event } },
+        HALT: { actions: 'halt' },
         DRAIN: 'draining',
       },
     },

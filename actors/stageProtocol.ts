@@ -5,8 +5,8 @@
  * Tensors never go through here (see stageLink.ts); losses are a few numbers; parameters cross
  * once each way.
  *
- *   trainer ──START, ALLOW{through}, CAPTURE{step}, DRAIN──▶ stage
- *   trainer ◀──LOSS, STEP_FINISHED{batch}, CUT{step, state}, DRAINED{state}, FAILED, TRACE── stage
+ *   trainer ──START, ALLOW{through}, CAPTURE{step}, DRAIN, HALT──▶ stage
+ *   trainer ◀──LOSS, STEP_FINISHED{batch}, CUT{step, state}, DRAINED{state}, HALTED{fed}, FAILED, TRACE── stage
  */
 import type { NetworkState } from '../lib/checkpoint.ts';
 import type { Dataset } from '../lib/data.ts';
@@ -30,7 +30,9 @@ export type StageCommand =
   /** every batch before `step` is finished everywhere: report the stage's share of the state (a checkpoint cut) */
   | { readonly type: 'CAPTURE'; readonly step: number }
   /** every batch is finished: apply the synthesizers' pending refits and report the state */
-  | { readonly type: 'DRAIN' };
+  | { readonly type: 'DRAIN' }
+  /** feed no further batch, and report the last one fed (the training is stopping) */
+  | { readonly type: 'HALT' };
 
 /** What a stage tells the trainer. */
 export type StageReport =
@@ -49,6 +51,8 @@ export type StageReport =
       /** the share of the training its thread was busy (worker stages), or null */
       readonly utilization: number | null;
     }
+  /** the stage feeds no more; `fed`: the last batch it fed (its first batch - 1 when none) */
+  | { readonly type: 'HALTED'; readonly stage: number; readonly fed: number }
   | { readonly type: 'FAILED'; readonly stage: number; readonly error: unknown }
   /** trace lines of worker-hosted actors (their inspection events, converted there) */
   | { readonly type: 'TRACE'; readonly stage: number; readonly events: TraceEvent[] };

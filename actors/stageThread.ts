@@ -66,8 +66,22 @@ const actor = createActor(stageMachine.provide({ actors: networkMachines(init.in
   },
 });
 
+const COMMANDS: readonly string[] = ['START', 'ALLOW', 'CAPTURE', 'DRAIN', 'HALT'] satisfies StageCommand['type'][];
 port.on('message', (command: StageCommand) => {
+  // anything but the trainer's commands is a fault: say so and stop, rather than wait forever
+  if (command === null || typeof command !== 'object' || !COMMANDS.includes(command.type)) {
+    report({ type: 'FAILED', stage: init.stage.index, error: new Error(`a stray message reached the stage: ${describeMessage(command)}`) });
+    return;
+  }
   if (command.type === 'START') started = performance.eventLoopUtilization();
   actor.send(command);
 });
 actor.start();
+
+function describeMessage(m: unknown): string {
+  try {
+    return JSON.stringify(m)?.slice(0, 120) ?? String(m);
+  } catch {
+    return String(m);
+  }
+}

@@ -12,11 +12,12 @@
  *   any stage failure ──▶ failed          STOP ──▶ stopped
  */
 import type { Worker } from 'node:worker_threads';
+import { Subscription } from 'rxjs';
 import { type AnyActorRef, assign, setup } from 'xstate';
-import type { NetworkState, TrainingState } from '../lib/checkpoint.ts';
+import type { TrainingState } from '../lib/checkpoint.ts';
 import type { Dataset } from '../lib/data.ts';
 import { History, type HistorySnapshot, type StepMetrics } from '../lib/history.ts';
-import { type Network, optimizerOwners } from '../lib/network.ts';
+import type { Network } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
 import { Edge } from './events.ts';
 import type { TraceEvent } from './inspection.ts';
@@ -25,7 +26,8 @@ import { QueueGauge } from './queueGauge.ts';
 import { prepareStages, remoteStage } from './remoteStage.ts';
 import type { Scheduling } from './schedulers.ts';
 import { stageMachine } from './stageMachine.ts';
-import type { StageCommand, StageReport } from './stageProtocol.ts';
+import type { StageCommand } from './stageProtocol.ts';
+import { TrainerProgress } from './trainerProgress.ts';
 
 export interface TrainerInput {
   network: Network;
@@ -63,18 +65,24 @@ export interface TrainerContext {
   readonly gauge: QueueGauge;
   /** with worker stages: the share of time each stage's thread was busy */
   readonly utilization: number[];
-  /** the last batch the stages may feed before the trainer lets them go on */
-  readonly allowance: number;
+  /** what the stages report, turned into finished steps, cuts, the end and stops */
+  readonly progress: TrainerProgress;
+  /** the edges of an in-thread stage (closed when the training ends, however it ends) */
+  readonly links: Subscription;
   /** when training started (performance.now()) */
   readonly clock: { started: number };
   drained: number;
   error: unknown;
+  /** why it was stopped (a STOP's reason) */
+  reason: unknown;
 }
 
 export type TrainerEvent =
   | { type: 'START' }
   | { type: 'BATCHES_DONE' }
-  | { type: 'STOP' }
+  /** stop at a consistent cut (saving a checkpoint there when `checkpoint` and the training saves them) */
+  | { type: 'STOP'; checkpoint?: boolean; reason?: unknown }
+  | { type: 'STOPPED' }
   /** something outside the actors failed (writing a checkpoint): training fails with its error */
   | { type: 'FAIL'; error: unknown }
   | { type: 'STAGE_DRAINED'; stage: number }
@@ -82,12 +90,6 @@ export type TrainerEvent =
   /** a child actor threw: training fails with its error */
   | { type: `xstate.error.actor.${string}`; error: unknown }
   | { type: `xstate.done.actor.${string}` };
-
-/** The last batch that may enter once `step`'s cut (or the start) is behind: the batch before the next cut, or the last. */
-function allowanceAfter(step: number, steps: number, cuts: readonly number[]): number {
-  const next = cuts.find((c) => c > step);
-  return (next ?? steps) - 1;
-}
 
 export const trainerMachine = setup({
   types: {
@@ -100,13 +102,21 @@ export const trainerMachine = setup({
     startStages: ({ context }) => {
       context.clock.started = performance.now();
       for (const s of context.stages) s.send({ type: 'START' } satisfies StageCommand);
-      for (const s of context.stages) s.send({ type: 'ALLOW', through: context.allowance } satisfies StageCommand);
+      const through = context.progress.allowanceAfter(context.firstBatch - 1);
+      for (const s of context.stages) s.send({ type: 'ALLOW', through } satisfies StageCommand);
     },
     drainStages: ({ context }) => {
       for (const s of context.stages) s.send({ type: 'DRAIN' } satisfies StageCommand);
     },
+    haltStages: ({ context, event }) => context.progress.stop(event.type === 'STOP' && event.checkpoint !== false),
+    recordReason: assign({ reason: ({ event }) => (event.type === 'STOP' ? event.reason : undefined) }),
     countDrained: assign({ drained: ({ context }) => context.drained + 1 }),
-    endMetrics: ({ context }) => context.metrics.complete(),
+    end: ({ context }) => {
+      context.progress.end();
+      // an in-thread stage's edges: nothing more is delivered once the training has ended
+      context.links.unsubscribe();
+      context.metrics.complete();
+    },
     recordFailure: assign({ error: ({ event }) => ('error' in event ? event.error : event) }),
   },
   guards: {
@@ -122,70 +132,30 @@ export const trainerMachine = setup({
     if (input.resumedHistory) history.restore(input.resumedHistory);
     const metrics = new Edge<StepMetrics>('metrics');
     const gauge = new QueueGauge(), utilization: number[] = [], workers: Worker[] = [];
-    const cuts = input.checkpoints?.steps ?? [];
     const stages: AnyActorRef[] = [];
-    const broadcast = (c: StageCommand) => stages.forEach((s) => s.send(c));
-    const count = input.stages?.length ?? 1;
-    // each stage reports its batches in order, but stages run apart (and a worker's messages
-    // may come many at once): a step is finished when the slowest stage has reported it
-    const reported = new Array<number>(count).fill(firstBatch - 1);
-    let finished = firstBatch - 1;
-    const stageFinished = (stage: number, batch: number) => {
-      reported[stage] = batch;
-      const upTo = Math.min(...reported);
-      while (finished < upTo) {
-        const t = ++finished;
-        metrics.next(history.finish(t));
-        if (t + 1 >= steps) self.send({ type: 'BATCHES_DONE' });
-        else if (cuts.includes(t + 1)) broadcast({ type: 'CAPTURE', step: t + 1 });
-      }
-    };
-    // each stage's share of a cut, until every stage has sent its own
-    const parts = new Map<number, NetworkState[]>();
-    const onCut = (step: number, part: NetworkState) => {
-      const all = [...(parts.get(step) ?? []), part];
-      if (all.length < count) return void parts.set(step, all);
-      parts.delete(step);
-      const merged: NetworkState = { params: {}, optimizers: {}, synthesizers: {} };
-      for (const p of all) for (const k of ['params', 'optimizers', 'synthesizers'] as const) Object.assign(merged[k], p[k]);
-      try {
-        input.checkpoints!.save({ topology, step, ...merged, history: history.snapshot(step), rng: null });
-      } catch (error) {
-        return self.send({ type: 'FAIL', error });
-      }
-      broadcast({ type: 'ALLOW', through: allowanceAfter(step, steps, cuts) });
-    };
-    const report = (r: StageReport): void => {
-      switch (r.type) {
-        case 'LOSS':
-          if (r.kind === 'head') history.recordHeadLoss(r.index, r.batch, r.loss, r.accuracy);
-          else history.recordSynthesizerLoss(r.index, r.batch, r.loss);
-          return;
-        case 'STEP_FINISHED':
-          return stageFinished(r.stage, r.batch);
-        case 'CUT':
-          return onCut(r.step, r.state);
-        case 'DRAINED': {
-          // a worker trained copies: take its actors' parameters and optimiser states back
-          for (const [k, m] of Object.entries(r.state.params)) network.params[k].data.set(m.data);
-          for (const owner of optimizerOwners(network)) if (r.state.optimizers[owner.id]) owner.optimizer.setState(r.state.optimizers[owner.id]);
-          gauge.merge(r.queues);
-          if (r.utilization !== null) utilization[r.stage] = r.utilization;
-          return self.send({ type: 'STAGE_DRAINED', stage: r.stage });
-        }
-        case 'FAILED':
-          return self.send({ type: 'STAGE_FAILED', stage: r.stage, error: r.error });
-        case 'TRACE':
-          return input.relay && r.events.forEach(input.relay);
-      }
-    };
+    const links = new Subscription();
+    const progress = new TrainerProgress({
+      network,
+      history,
+      metrics,
+      steps,
+      firstBatch,
+      stages: input.stages?.length ?? 1,
+      checkpoints: input.checkpoints,
+      gauge,
+      utilization,
+      relay: input.relay,
+      broadcast: (c) => stages.forEach((s) => s.send(c)),
+      send: (e) => self.send(e),
+    });
+    const report = progress.report;
     if (!input.stages) {
       const stage = { index: 0, actors: [...topology.nodes.map((n) => n.actor), ...topology.synthesizers.map((s) => s.actor), ...topology.heads.map((h) => h.actor)] };
       stages.push(
         spawn('stage', {
           id: 'stage:0',
           systemId: 'stage:0',
-          input: { stage, network, data, steps, firstBatch, scheduling: input.scheduling, link: null, report },
+          input: { stage, network, data, steps, firstBatch, scheduling: input.scheduling, link: null, report, links },
         }),
       );
     } else {
@@ -207,10 +177,12 @@ export const trainerMachine = setup({
       workers,
       gauge,
       utilization,
-      allowance: allowanceAfter(firstBatch - 1, steps, cuts),
+      progress,
+      links,
       clock: { started: performance.now() },
       drained: 0,
       error: null,
+      reason: undefined,
     };
   },
   initial: 'idle',
@@ -221,20 +193,25 @@ export const trainerMachine = setup({
   },
   states: {
     idle: {
-      on: { START: [{ guard: 'noSteps', target: 'draining' }, { target: 'training' }] },
+      on: { START: [{ guard: 'noSteps', target: 'draining' }, { target: 'training' }], STOP: { target: 'stopped', actions: 'recordReason' } },
     },
     training: {
       entry: 'startStages',
-      on: { BATCHES_DONE: 'draining', STOP: 'stopped' },
+      on: { BATCHES_DONE: 'draining', STOP: { target: 'stopping', actions: 'recordReason' } },
+    },
+    // the stages feed nothing new; every batch fed finishes (and is saved, when asked)
+    stopping: {
+      entry: 'haltStages',
+      on: { STOPPED: 'stopped' },
     },
     draining: {
       entry: 'drainStages',
       always: { guard: 'allDrained', target: 'done' },
       on: { STAGE_DRAINED: { actions: 'countDrained' } },
     },
-    done: { type: 'final', entry: 'endMetrics' },
-    stopped: { type: 'final', entry: 'endMetrics' },
-    failed: { type: 'final', entry: 'endMetrics' },
+    done: { type: 'final', entry: 'end' },
+    stopped: { type: 'final', entry: 'end' },
+    failed: { type: 'final', entry: 'end' },
   },
 });
 

@@ -2,12 +2,13 @@
  * The public way to train: build a training from a topology, data and (optionally) initial
  * parameters, run it, get the trained parameters and the per-step losses.
  */
-import type { Observable } from 'rxjs';
+import { Observable, type Subscription } from 'rxjs';
 import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
 import { type Dataset, validateDataset } from '../lib/data.ts';
-import { CheckpointError, StageError, TopologyError } from '../lib/errors.ts';
+import { CheckpointError, DivergenceError, StageError, TopologyError, TrainingAbortedError, TrainingOptionsError } from '../lib/errors.ts';
+import { checkFootprint } from '../lib/footprint.ts';
 import { datasetFingerprint } from '../lib/fingerprint.ts';
-import { type OptimizerStates, buildNetwork, disposeNetwork, optimizerStates, restoreOptimizerStates } from '../lib/network.ts';
+import { type Network, type OptimizerStates, buildNetwork, disposeNetwork, optimizerStates, parameterOwners, restoreOptimizerStates } from '../lib/network.ts';
 import { type TrainingState, checkTopology, readCheckpoint, restoreNetworkState, writeCheckpoint } from '../lib/checkpoint.ts';
 import { type ParameterSet, initParameters, parameterShapes } from '../lib/params.ts';
 import { type GraphSpec, defineGraph, isGraph } from '../lib/graph.ts';
@@ -59,6 +60,12 @@ export interface TrainingOptions {
    * `'xstate'` (xstate's interpreter for every event). Results are bit-identical.
    */
   interpreter?: Interpreter;
+  /**
+   * Stop the training when this signal aborts: at a consistent cut (every batch fed finishes,
+   * none is fed after), saving a checkpoint there when `checkpoint` is given (unless its `onStop`
+   * is false); `run()` then rejects with a {@link TrainingAbortedError} (`name` `'AbortError'`).
+   */
+  signal?: AbortSignal;
 }
 
 /** Where and when to save checkpoints. */
@@ -71,6 +78,8 @@ export interface CheckpointOptions {
   every?: number;
   /** called after each checkpoint is safely on disk */
   onSaved?: (step: number) => void;
+  /** save one at the cut where a stopped training stops (its signal, `stop()`). Default true. */
+  onStop?: boolean;
 }
 
 export interface TrainingResult {
@@ -106,8 +115,17 @@ export interface Training {
   readonly actor: Actor<typeof trainerMachine>;
   /** one value per finished step (loss, synthesizer loss, cosine, steps per second); computes nothing unless subscribed */
   readonly metrics$: Observable<TrainingMetrics>;
-  /** start (once) and settle when every step is trained and every refit applied */
+  /**
+   * Start (once) and settle when every step is trained and every refit applied; rejects with the
+   * training's error, or a {@link TrainingAbortedError} when it was stopped.
+   */
   run(): Promise<TrainingResult>;
+  /**
+   * Stop at the next consistent cut (as the `signal` option does); `run()` rejects with a
+   * {@link TrainingAbortedError}. `checkpoint: false` skips the checkpoint the training would save
+   * there.
+   */
+  stop(options?: { checkpoint?: boolean; reason?: unknown }): void;
 }
 
 /**
@@ -125,13 +143,15 @@ export interface Training {
 export function createTraining(options: TrainingOptions): Training {
   const topology = topologyOf(options.topology);
   const { steps } = options;
-  if (!Number.isInteger(steps) || steps < 0) throw new TopologyError(`training: steps must be an integer >= 0, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 0) throw new TrainingOptionsError(`training: steps must be an integer >= 0, got ${steps}`);
   validateDataset(options.data, topology);
+  checkFootprint(topology, steps);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TrainingOptionsError('training: signal must be an AbortSignal');
   const resume = typeof options.resume === 'string' ? readCheckpoint(options.resume) : (options.resume ?? null);
   if (resume) {
     checkTopology(resume, topology, typeof options.resume === 'string' ? options.resume : 'checkpoint');
-    if (options.params || options.optimizerState) throw new TopologyError('training: give `resume` or `params`/`optimizerState`, not both');
-    if (resume.step > steps) throw new TopologyError(`training: the checkpoint is at step ${resume.step}, past the ${steps} steps asked for`);
+    if (options.params || options.optimizerState) throw new TrainingOptionsError('training: give `resume` or `params`/`optimizerState`, not both');
+    if (resume.step > steps) throw new TrainingOptionsError(`training: the checkpoint is at step ${resume.step}, past the ${steps} steps asked for`);
     checkSameData(resume, options.data, typeof options.resume === 'string' ? options.resume : 'checkpoint');
   }
   let fingerprint: string | undefined; // of the data, computed at the first checkpoint
@@ -139,11 +159,11 @@ export function createTraining(options: TrainingOptions): Training {
   const option = options.scheduler ?? 'queue';
   const name = typeof option === 'string' ? option : option?.name;
   if (!(SCHEDULERS as readonly string[]).includes(name)) {
-    throw new TopologyError(`training: unknown scheduler ${JSON.stringify(option)} (expected one of ${SCHEDULERS.join(', ')}, or { name: 'worker', stages })`);
+    throw new TrainingOptionsError(`training: unknown scheduler ${JSON.stringify(option)} (expected one of ${SCHEDULERS.join(', ')}, or { name: 'worker', stages })`);
   }
   const interpreter = options.interpreter ?? 'compiled';
   if (!(INTERPRETERS as readonly string[]).includes(interpreter)) {
-    throw new TopologyError(`training: unknown interpreter ${JSON.stringify(interpreter)} (expected one of ${INTERPRETERS.join(', ')})`);
+    throw new TrainingOptionsError(`training: unknown interpreter ${JSON.stringify(interpreter)} (expected one of ${INTERPRETERS.join(', ')})`);
   }
   const scheduling = schedulingFor(name);
   const stages = name === 'worker' ? stagesFor(topology, typeof option === 'string' ? undefined : option.stages) : null;
@@ -169,7 +189,7 @@ export function createTraining(options: TrainingOptions): Training {
       relay: options.relay,
       firstBatch: resume?.step ?? 0,
       resumedHistory: resume?.history ?? null,
-      checkpoints: cutSteps.length
+      checkpoints: options.checkpoint
         ? {
             steps: cutSteps,
             save: (state: TrainingState) => {
@@ -181,29 +201,124 @@ export function createTraining(options: TrainingOptions): Training {
     },
     id: 'trainer',
     systemId: 'trainer',
-    inspect: options.inspect,
+    inspect: options.inspect && guardInspection(options.inspect, (error) => actor.send({ type: 'FAIL', error })),
   });
   let result: Promise<TrainingResult> | null = null;
+  // before start(), xstate keeps the event in the trainer's mailbox: it is handled first
+  const stop = (o: { checkpoint?: boolean; reason?: unknown } = {}) =>
+    actor.send({ type: 'STOP', checkpoint: o.checkpoint ?? options.checkpoint?.onStop !== false, reason: o.reason });
+  const onAbort = () => stop({ reason: options.signal!.reason });
   const run = () =>
     (result ??= new Promise<TrainingResult>((resolve, reject) => {
       actor.subscribe({
         complete: () => {
-          const c = actor.getSnapshot().context;
-          const optimizerState = c.error ? null : optimizerStates(network);
+          options.signal?.removeEventListener('abort', onAbort);
+          const snapshot = actor.getSnapshot(), c = snapshot.context;
+          const failed = c.error ?? (snapshot.value === 'done' ? nonFinite(network, steps) : null);
+          const optimizerState = failed || snapshot.value !== 'done' ? null : optimizerStates(network);
           // the buffers behind the actors go back to the backend (the WebAssembly arena does not
           // collect garbage); the parameters stay: they are the result
           disposeNetwork(network);
-          if (c.error || !optimizerState) return reject(c.error);
+          if (failed) return reject(failed);
+          if (snapshot.value === 'stopped') {
+            const at = c.progress.stopped;
+            return reject(new TrainingAbortedError(at?.step ?? c.firstBatch, at?.saved ? options.checkpoint!.path : null, c.reason));
+          }
+          if (!optimizerState) return reject(new Error(`training: ended in state ${JSON.stringify(snapshot.value)}`));
           const { losses, accuracies, headLosses, headAccuracies } = c.history;
           const heads = Object.fromEntries(topology.heads.map((h) => [h.id, { losses: headLosses[h.index], accuracies: headAccuracies[h.index] }]));
           resolve({ params: network.params, losses, accuracies, heads, synthesizerLosses: c.history.synthesizerLosses(), optimizerState, queues: c.gauge.toJSON(), stageUtilization: c.utilization, steps });
         },
         error: reject,
       });
+      // stopped before it ran: the stop is the first thing the trainer sees (no stage ever starts)
+      if (options.signal?.aborted) stop({ reason: options.signal.reason });
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
       actor.start();
-      actor.send({ type: 'START' });
+      if (actor.getSnapshot().status === 'active') actor.send({ type: 'START' });
     }));
-  return { topology, actor, metrics$: trainingMetrics(topology, actor), run };
+  const metrics$ = guardSubscribers(trainingMetrics(topology, actor), (error) => actor.send({ type: 'FAIL', error }));
+  return { topology, actor, metrics$, run, stop };
+}
+
+/**
+ * The trained parameters must be finite: a divergence in the last steps or in the final refits
+ * (which no later forward pass would see) is a DivergenceError too, naming the parameter.
+ */
+function nonFinite(network: Network, steps: number): DivergenceError | null {
+  for (const [owner, keys] of parameterOwners(network.topology)) {
+    for (const key of keys) {
+      const m = network.params[key], at = firstNonFinite(m.data);
+      if (at >= 0) return new DivergenceError(owner, steps - 1, key, `${key}[${Math.floor(at / m.cols)}, ${at % m.cols}] = ${m.data[at]} after the last step and refits`);
+    }
+  }
+  return null;
+}
+
+/**
+ * An inspection observer that cannot take the training down by throwing: the first error it
+ * throws fails the training (through `fail`), and it is not called again.
+ */
+function guardInspection(inspect: Observer<InspectionEvent> | ((e: InspectionEvent) => void), fail: (e: unknown) => void): (e: InspectionEvent) => void {
+  const next = typeof inspect === 'function' ? inspect : inspect.next?.bind(inspect);
+  let broken = false;
+  return (e) => {
+    if (broken || !next) return;
+    try {
+      next(e);
+    } catch (error) {
+      broken = true;
+      fail(new TrainingOptionsError(`training: the inspection observer threw ${describeError(error)}; training stopped`));
+    }
+  };
+}
+
+/**
+ * `source`, whose subscribers' callbacks cannot take the process down by throwing (rxjs would
+ * rethrow such an error asynchronously, where nothing catches it): the callbacks given to
+ * `subscribe` are wrapped before rxjs sees them, and the first error one throws fails the
+ * training (through `fail`) and ends that subscription. (Callbacks at the end of a `pipe(...)`
+ * chain are rxjs's to wrap: there a throw is reported as rxjs reports it.)
+ */
+class GuardedObservable<T> extends Observable<T> {
+  constructor(
+    private readonly inner: Observable<T>,
+    private readonly fail: (e: unknown) => void,
+  ) {
+    super((subscriber) => inner.subscribe(subscriber));
+  }
+
+  override subscribe(observerOrNext?: Partial<Observer<T>> | ((value: T) => void) | null): Subscription {
+    let subscription: Subscription | null = null, broken = false;
+    const guard = <A extends unknown[]>(what: string, f: ((...args: A) => void) | undefined) =>
+      f &&
+      ((...args: A) => {
+        if (broken) return;
+        try {
+          f(...args);
+        } catch (error) {
+          broken = true;
+          subscription?.unsubscribe();
+          this.fail(new TrainingOptionsError(`training: a metrics$ subscriber's ${what} threw ${describeError(error)}; training stopped`));
+        }
+      });
+    const o = typeof observerOrNext === 'function' ? { next: observerOrNext } : (observerOrNext ?? {});
+    subscription = this.inner.subscribe({
+      next: guard('next', o.next?.bind(o)),
+      error: guard('error', o.error?.bind(o)) ?? (() => {}),
+      complete: guard('complete', o.complete?.bind(o)),
+    });
+    if (broken) subscription.unsubscribe();
+    return subscription;
+  }
+}
+
+function guardSubscribers<T>(source: Observable<T>, fail: (e: unknown) => void): Observable<T> {
+  return new GuardedObservable(source, fail);
+}
+
+function describeError(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
 /** Build and run a training in one call (bad input rejects the promise, before any work). */
@@ -252,10 +367,10 @@ export async function trainWithRestarts(options: TrainingOptions & { checkpoint:
 /** The steps to cut at, strictly inside the batches this training runs. */
 function checkpointSteps(c: CheckpointOptions | undefined, first: number, steps: number): number[] {
   if (!c) return [];
-  if (typeof c.path !== 'string' || !c.path) throw new TopologyError('checkpoint: a path is needed');
-  if (c.every !== undefined && (!Number.isInteger(c.every) || c.every < 1)) throw new TopologyError(`checkpoint: every must be a positive integer, got ${c.every}`);
+  if (typeof c.path !== 'string' || !c.path) throw new TrainingOptionsError('checkpoint: a path is needed');
+  if (c.every !== undefined && (!Number.isInteger(c.every) || c.every < 1)) throw new TrainingOptionsError(`checkpoint: every must be a positive integer, got ${c.every}`);
   for (const s of c.at ?? []) {
-    if (!Number.isInteger(s) || s <= first || s >= steps) throw new TopologyError(`checkpoint: step ${s} is not between the first batch ${first} and the last ${steps - 1}`);
+    if (!Number.isInteger(s) || s <= first || s >= steps) throw new TrainingOptionsError(`checkpoint: step ${s} is not between the first batch ${first} and the last ${steps - 1}`);
   }
   const every = c.every ? Array.from({ length: Math.ceil(steps / c.every) }, (_, i) => (i + 1) * c.every!).filter((s) => s > first && s < steps) : [];
   return [...new Set([...(c.at ?? []), ...every])].sort((a, b) => a - b);

@@ -14,7 +14,8 @@ import { basename } from 'node:path';
 import type { TrainingResult } from '../actors/training.ts';
 import type { SchedulerName } from '../actors/schedulers.ts';
 import { compareWithCase } from '../lib/compare.ts';
-import { CheckpointError } from '../lib/errors.ts';
+import { CheckpointError, TrainingAbortedError } from '../lib/errors.ts';
+import { interruptSignal } from '../lib/interrupt.ts';
 import { FileError, checkWritable, readTextBounded, sameFile, writeFileAtomic } from '../lib/files.ts';
 import { MAX_CASE_BYTES } from '../lib/limits.ts';
 import { parametersFromJSON, parametersToJSON } from '../lib/params.ts';
@@ -26,6 +27,7 @@ const schedulers = async () => (await import('../actors/schedulers.ts')).SCHEDUL
 const usage = async () => [
   `usage: npm run reference -- CASE.json --out FINAL.json [--scheduler ${(await schedulers()).join('|')}]`,
   '                            [--save-at STEP --checkpoint FILE]   run to the end, saving a checkpoint at STEP',
+  '                            [--checkpoint FILE]                  where Ctrl+C saves the state it stops at',
   '                            [--resume FILE]                      continue from a checkpoint to the last step',
   `A case file may be up to ${MAX_CASE_BYTES.bytes / 2 ** 20} MiB (${MAX_CASE_BYTES.env}=BYTES to raise it).`,
   'Exit codes: 0 done, 1 the training or the write failed (nothing written), 2 a bad argument or a case it cannot run.',
@@ -41,7 +43,7 @@ interface Args {
 }
 
 /** One line on stderr, then exit: 2 for what was refused before any work, 1 for a failure after. */
-function fail(message: string, code: 1 | 2 = 2): never {
+function fail(message: string, code: 1 | 2 | 130 = 2): never {
   process.stderr.write(`reference: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
   process.exit(code);
 }
@@ -79,7 +81,7 @@ async function parse(argv: string[]): Promise<Args> {
     if (!Number.isSafeInteger(saveAt) || saveAt < 1) fail(`--save-at needs an integer step >= 1, got '${raw}'`);
   }
   const checkpoint = values['--checkpoint'] ?? '';
-  if ((saveAt === null) !== !checkpoint) fail('--save-at and --checkpoint go together');
+  if (saveAt !== null && !checkpoint) fail('--save-at needs --checkpoint FILE');
   return { casePath, out, scheduler: scheduler as SchedulerName, saveAt, checkpoint, resume: values['--resume'] ?? '' };
 }
 
@@ -157,6 +159,7 @@ for (const path of checkpoint ? [out, checkpoint] : [out]) {
   }
 }
 const { createTraining } = await import('../actors/training.ts');
+const interrupt = interruptSignal(() => console.error(`reference: stopping at the next consistent cut${checkpoint ? ` and saving it to ${checkpoint}` : ''} (Ctrl+C again to quit at once)`));
 let training;
 try {
   training = createTraining({
@@ -165,7 +168,8 @@ try {
     steps: c.steps,
     scheduler,
     ...(resume ? { resume } : { params: c.initial }),
-    ...(saveAt !== null ? { checkpoint: { path: checkpoint, at: [saveAt] } } : {}),
+    ...(checkpoint ? { checkpoint: { path: checkpoint, at: saveAt !== null ? [saveAt] : [] } } : {}),
+    signal: interrupt.signal,
   });
 } catch (e) {
   // a checkpoint's error names its own file
@@ -177,7 +181,12 @@ let result: TrainingResult;
 try {
   result = await training.run();
 } catch (e) {
+  if (e instanceof TrainingAbortedError) {
+    fail(`stopped before step ${e.step} of ${c.steps}${e.checkpoint ? `; the state there is in ${e.checkpoint} (go on with --resume ${e.checkpoint})` : ''}; nothing written to ${out}`, 130);
+  }
   fail(`${(e as Error).message}; nothing written to ${out}`, 1);
+} finally {
+  interrupt.dispose();
 }
 const seconds = (performance.now() - started) / 1000;
 const written = {

@@ -8,6 +8,8 @@
  *   npm run demo -- --steps 50 --trace out/add.jsonl   # record the actors (npm run inspect -- out/add.backprop.jsonl)
  */
 import { createTraining } from '../actors/training.ts';
+import { TrainingAbortedError } from '../lib/errors.ts';
+import { interruptSignal } from '../lib/interrupt.ts';
 import { batchesPerEpoch } from '../lib/data.ts';
 import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { defineTopology, describeSizes } from '../lib/topology.ts';
@@ -38,6 +40,8 @@ const inspector = await demoInspector(args, 'binary-addition');
 const rows: (string | number)[][] = [];
 const results: Record<string, { loss: number; synthesizer_loss: number | null; bit_accuracy: number; steps_per_second: number; seconds: number }> = {};
 
+// Ctrl+C stops the running training at a consistent cut (a second one quits at once)
+const interrupt = interruptSignal(() => console.error('\nbinary-addition: stopping at the next consistent cut (Ctrl+C again to quit at once)'));
 for (const [i, m] of methods.entries()) {
   const topology = defineTopology({
     inputs: 24,
@@ -57,7 +61,7 @@ for (const [i, m] of methods.entries()) {
     );
   }
   const inspection = inspector.forRun(methods.length > 1 ? m.name.toLowerCase() : undefined, { steps });
-  const training = createTraining({ topology, data, steps, seed: args.seed, scheduler: args.scheduler, inspect: inspection?.inspect, relay: inspection?.relay });
+  const training = createTraining({ topology, data, steps, seed: args.seed, scheduler: args.scheduler, inspect: inspection?.inspect, relay: inspection?.relay, signal: interrupt.signal });
   const bar = new ProgressLine(m.name.padEnd(8), steps);
   // running means over the last epoch (every example seen once)
   let loss = 0, synth = 0, acc = 0;
@@ -72,7 +76,12 @@ for (const [i, m] of methods.entries()) {
     if (n % every === 0) bar.update(n, detail());
   });
   const started = performance.now();
-  await training.run();
+  await training.run().catch((e: unknown) => {
+    if (!(e instanceof TrainingAbortedError)) throw e;
+    bar.done(detail());
+    console.error(`binary-addition: ${m.name} stopped before step ${e.step} of ${steps} (Ctrl+C); no table`);
+    process.exit(130);
+  });
   const seconds = (performance.now() - started) / 1000;
   await inspection?.close();
   bar.done(detail());
@@ -86,6 +95,7 @@ for (const [i, m] of methods.entries()) {
   rows.push([m.name, loss.toFixed(4), m.decoupled ? synth.toFixed(4) : '—', `${(100 * acc).toFixed(1)}%`, Math.round(steps / seconds), seconds.toFixed(1)]);
 }
 
+interrupt.dispose();
 console.log(`\n${table(['method', 'loss', 'synthesizer loss', 'bit accuracy', 'steps/s', 'seconds'], rows)}`);
 console.log('\n(loss, synthesizer loss and bit accuracy: means over the last epoch of training batches)');
 const why = explainResults(results, steps);

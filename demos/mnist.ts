@@ -18,6 +18,11 @@
 import { writeFileSync } from 'node:fs';
 import { type EpochReport, fit } from '../actors/fit.ts';
 import { batchesPerEpoch } from '../lib/data.ts';
+import { TrainingAbortedError } from '../lib/errors.ts';
+import { interruptSignal } from '../lib/interrupt.ts';
+
+// Ctrl+C stops the running epoch at a consistent cut (a second one quits at once)
+const interrupt = interruptSignal(() => process.stderr.write('\nmnist: stopping at the next consistent cut (Ctrl+C again to quit at once)\n'));
 import { loadMnist } from '../lib/datasets/mnist.ts';
 import { evaluate } from '../lib/evaluate.ts';
 import { type LrSchedule, parseLrSchedule } from '../lib/lr-schedule.ts';
@@ -156,6 +161,7 @@ for (const method of methods) {
     shuffle: args.noShuffle ? null : args.shuffleSeed,
     scheduler: args.scheduler,
     inspect: inspection?.inspect,
+    signal: interrupt.signal,
     onStep: perStep
       ? (m, epoch) => {
           done++;
@@ -172,7 +178,7 @@ for (const method of methods) {
     },
   }).catch((e: Error) => {
     process.stderr.write(`\nmnist: ${method}: ${e.message}\n`);
-    process.exit(1);
+    process.exit(e instanceof TrainingAbortedError ? 130 : 1);
   });
   const wallSeconds = (performance.now() - started) / 1000;
   await inspection?.close();
@@ -220,6 +226,7 @@ if (args.plot) {
   console.log(`curves written to ${args.plot}`);
 }
 
+interrupt.dispose();
 await inspector.finish();
 
 if (args.json) {

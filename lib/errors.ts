@@ -69,3 +69,24 @@ export class StageError extends DniError {
     super(`stage:${stage} (${actors.join(', ')}): ${reason}; training stopped`);
   }
 }
+
+/**
+ * A training stopped before its end (its AbortSignal fired, `training.stop()` was called, SIGINT
+ * in a demo): its `name` is `'AbortError'`, as the web platform's is. It stopped at a consistent
+ * cut: every batch before `step` was finished everywhere and none after it began; when the
+ * training had a checkpoint path, the state at that cut is saved there (`checkpoint`), so
+ * `resume` goes on exactly as if it had never stopped.
+ */
+export class TrainingAbortedError extends DniError {
+  override name = 'AbortError';
+  constructor(
+    /** the first batch not trained */
+    readonly step: number,
+    /** where the state at `step` was saved, or null */
+    readonly checkpoint: string | null,
+    /** what the signal or `stop()` gave as the reason */
+    readonly reason?: unknown,
+  ) {
+    super(`training stopped before step ${step}${checkpoint ? `; the state at that step is saved in ${checkpoint} (resume from it to go on)` : ''}`, reason === undefined ? undefined : { cause: reason });
+  }
+}

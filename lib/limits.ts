@@ -59,3 +59,10 @@ export function formatBytes(n: number): string {
   while (v >= 1024 && u < units.length - 1) (v /= 1024), u++;
   return u === 0 ? `${n} bytes` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]} (${n} bytes)`;
 }
+
+/**
+ * What one training may allocate for its network (parameters, optimiser moments, buffers, rings,
+ * pending refits, the per-step history): 4 GiB by default. With a WebAssembly backend the
+ * backend's own arena (1 GiB unless `DNI_WASM_MEMORY_MB` says otherwise) is the tighter bound.
+ */
+export const MAX_TRAINING_BYTES: ByteLimit = { bytes: 4 * 2 ** 30, env: 'DNI_MAX_TRAINING_BYTES', what: 'a training' };

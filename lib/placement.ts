@@ -6,7 +6,7 @@
  * balance the estimated multiply-adds per batch row (forward, upstream gradient and update of a
  * node; prediction and refit of a synthesizer). An explicit plan may place actors anyhow.
  */
-import { TopologyError } from './errors.ts';
+import { TrainingOptionsError } from './errors.ts';
 import type { Topology } from './topology.ts';
 
 export interface Stage {
@@ -53,7 +53,7 @@ function blocksOf(t: Topology): { ids: string[]; cost: number }[] {
  * at most).
  */
 export function planStages(t: Topology, count: number): Stage[] {
-  if (!Number.isInteger(count) || count < 1) throw new TopologyError(`stages: expected a positive integer, got ${count}`);
+  if (!Number.isInteger(count) || count < 1) throw new TrainingOptionsError(`stages: expected a positive integer, got ${count}`);
   const blocks = blocksOf(t);
   const n = blocks.length, k = Math.min(count, n);
   const prefix = [0];
@@ -117,25 +117,25 @@ export function stageCost(t: Topology, stage: Stage): number {
  */
 export function validatePlan(t: Topology, stages: readonly (readonly string[])[]): Stage[] {
   if (!Array.isArray(stages) || stages.length === 0 || stages.some((s) => !Array.isArray(s))) {
-    throw new TopologyError(`stages: a plan is a non-empty array of stages, each a list of actors or node ids; got ${JSON.stringify(stages)}`);
+    throw new TrainingOptionsError(`stages: a plan is a non-empty array of stages, each a list of actors or node ids; got ${JSON.stringify(stages)}`);
   }
   const actors = pipelineActors(t), ids = new Set(actors.map((a) => a.id));
   const named = new Set(stages.flat().filter((x) => ids.has(x)));
   const placed = new Map<string, number>();
   const place = (id: string, k: number) => {
-    if (placed.has(id)) throw new TopologyError(`stages: '${id}' is placed on stage ${placed.get(id)} and on stage ${k}`);
+    if (placed.has(id)) throw new TrainingOptionsError(`stages: '${id}' is placed on stage ${placed.get(id)} and on stage ${k}`);
     placed.set(id, k);
   };
   stages.forEach((stage, k) => {
-    if (stage.length === 0) throw new TopologyError(`stages: stage ${k} hosts no actor`);
+    if (stage.length === 0) throw new TrainingOptionsError(`stages: stage ${k} hosts no actor`);
     for (const name of stage) {
       const node = t.nodes.find((n) => n.id === name && !ids.has(name));
       if (ids.has(name)) place(name, k);
       else if (node) for (const a of actors) a.block === node.index && (a.id === node.actor || !named.has(a.id)) && place(a.id, k);
-      else throw new TopologyError(`stages: '${name}' is neither an actor (${[...ids].join(', ')}) nor a node`);
+      else throw new TrainingOptionsError(`stages: '${name}' is neither an actor (${[...ids].join(', ')}) nor a node`);
     }
   });
   const missing = actors.filter((a) => !placed.has(a.id)).map((a) => a.id);
-  if (missing.length) throw new TopologyError(`stages: a plan must place every actor once; ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} on no stage`);
+  if (missing.length) throw new TrainingOptionsError(`stages: a plan must place every actor once; ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} on no stage`);
   return stages.map((_, index) => ({ index, actors: actors.filter((a) => placed.get(a.id) === index).map((a) => a.id) }));
 }

@@ -97,7 +97,8 @@ describe.runIf(haveChromium)('the inspector page, in headless Chromium', () => {
     expect(await node('synthesizer:1').locator('.summary').textContent()).toBe('64 units · delay 0');
     expect(await node('trainer').locator('.summary').textContent()).toBe('24-128-64-12 · queue');
     for (const actor of ['layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1', 'head']) expect(await state(actor).textContent()).toBe('ready');
-    expect(await state('trainer').textContent()).toBe('idle');
+    // the trainer has started (its START handled); the stages feed the first batch after that
+    expect(await state('trainer').textContent()).toBe('training');
     expect(await page.locator('#meta').textContent()).toContain('inspector e2e · 24-128-64-12 · scheduler queue · 5 steps');
     expect(await page.locator('#prev-batch').isDisabled()).toBe(true);
     // edges: h along the chain (3) and into each synthesizer (2); g_hat from each synthesizer (2),
@@ -118,9 +119,9 @@ describe.runIf(haveChromium)('the inspector page, in headless Chromium', () => {
       '→ ready',
     ]);
     for (const actor of ['layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1']) expect(await state(actor).textContent()).toBe('ready');
-    // the queue scheduler runs every batch inside the trainer's START transition
-    expect(await state('trainer').textContent()).toBe('idle');
-    expect(await node('trainer').locator('.last').textContent()).toBe('handling START');
+    // batches run after the trainer has handled START (and entered training), never inside it
+    expect(await state('trainer').textContent()).toBe('training');
+    expect(await node('trainer').locator('.last').textContent()).toBe('last: START');
     expect(await node('layer:2').locator('.last').textContent()).toBe('last: GRADIENT #0');
   });
 

@@ -190,7 +190,7 @@ describe('bad arguments: one line, exit 2', () => {
     [['case.json', 'other.json', '--out', 'a.json'], /unexpected argument other\.json/],
     [['case.json', '--out', 'a.json', '--scheduler', 'fast'], /unknown scheduler 'fast'/],
     [['case.json', '--out', 'a.json', '--save-at', 'abc', '--checkpoint', 'c'], /--save-at needs an integer step >= 1, got 'abc'/],
-    [['case.json', '--out', 'a.json', '--save-at', '2'], /--save-at and --checkpoint go together/],
+    [['case.json', '--out', 'a.json', '--save-at', '2'], /--save-at needs --checkpoint FILE$/],
     [['case.json', '--out', 'a.json', '--save-at', '99', '--checkpoint', 'c.ckpt'], /case\.json: checkpoint: step 99 is not between the first batch 0 and the last 7/],
     [['case.json', '--out', ''], /--out needs a value/],
   ] as [string[], RegExp][])('%j', async (args, message) => {

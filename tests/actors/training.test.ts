@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AnyActorRef } from 'xstate';
 import { createTraining, train } from '../../actors/training.ts';
-import { DataError, DivergenceError, DniError, TopologyError } from '../../lib/errors.ts';
+import { DataError, DivergenceError, DniError, TopologyError, TrainingOptionsError } from '../../lib/errors.ts';
 import { fromArray, zeros } from '../../lib/matrix.ts';
 import { type ReferenceCase, loadCase } from '../../lib/reference.ts';
 import { REFERENCE_DIR } from '../helpers.ts';
@@ -85,15 +85,15 @@ describe('bad input is refused before any actor starts', () => {
   const topology = { inputs: 4, batch: 5, layers: [{ units: 3, decoupled: true }, { units: 2 }] };
 
   it.each([
-    [{ topology, data, steps: -1 }, /steps must be an integer >= 0, got -1/, TopologyError],
+    [{ topology, data, steps: -1 }, /steps must be an integer >= 0, got -1/, TrainingOptionsError],
     [{ topology: { ...topology, inputs: 5 }, data, steps: 1 }, /x is 20x4 but layer 0 takes 5 inputs/, DataError],
     [{ topology, data: { x: zeros(20, 4), y: zeros(20, 3) }, steps: 1 }, /y is 20x3 but the head takes labels of width 2/, DataError],
     [{ topology: { ...topology, batch: 0 }, data, steps: 1 }, /batch must be a positive integer, got 0/, TopologyError],
     [{ topology: { ...topology, batch: 21 }, data, steps: 1 }, /batch 21 is larger than the 20 rows/, DataError],
-    [{ topology, data, steps: 1, scheduler: 'fast' }, /unknown scheduler "fast" \(expected one of queue, async, worker/, TopologyError],
-    [{ topology, data, steps: 1, scheduler: { name: 'worker', stages: 0 } }, /stages: expected a positive integer, got 0/, TopologyError],
+    [{ topology, data, steps: 1, scheduler: 'fast' }, /unknown scheduler "fast" \(expected one of queue, async, worker/, TrainingOptionsError],
+    [{ topology, data, steps: 1, scheduler: { name: 'worker', stages: 0 } }, /stages: expected a positive integer, got 0/, TrainingOptionsError],
   ])('%#', (options, message, kind) => {
-    // every kind is a DniError; the steps and scheduler ones become TrainingOptionsError when actors/training.ts throws them
+    // every kind is a DniError
     expect(() => createTraining(options as never)).toThrow(kind);
     expect(() => createTraining(options as never)).toThrow(DniError);
     expect(() => createTraining(options as never)).toThrow(message);
