@@ -61,7 +61,7 @@ export { Optimizer, type OptimizerSpec, type OptimizerConfig, type OptimizerStat
 export { optimizerStates, restoreOptimizerStates, disposeNetwork, type DisposeOptions, type OptimizerStates } from './lib/network.ts';
 export { loadMnist, mnistDigits, type MnistSplit, type MnistSplitOptions } from './lib/datasets/mnist.ts';
 export { initParameters, parametersFromJSON, parametersToJSON, parameterShapes, type ParameterSet } from './lib/params.ts';
-export { loadCase, type ReferenceCase } from './lib/reference.ts';
+export { loadCase, graphCase, type ReferenceCase, type CaseAnswers } from './lib/reference.ts';
 export { binaryAddition } from './lib/datasets/binaryAddition.ts';
 export { Rng, MAX_SEED, checkSeed } from './lib/rng.ts';
 export { DniError, TopologyError, DataError, TrainingOptionsError, DivergenceError, StageError, CheckpointError, TrainingAbortedError } from './lib/errors.ts';

@@ -109,12 +109,13 @@ export class DenseLayer {
     const g = this.g ? sumInto(this.g, gradients) : gradients[0];
     const k = this.kernels, h = this.outputs.slot(batch), opt = this.optimizer;
     k.activationGrad(this.spec.activation, h, g, this.d);
-    let last: MatrixRing | null = null;
+    // a sum's node sources share one d Wᵀ (the data's x may sit between them in the list)
+    let last: MatrixRing | null = null, lastShare: Matrix | null = null;
     for (let s = 0; s < this.upstream.length; s++) {
       const ring = this.upstream[s];
       if (!ring) this.shares[s] = null;
-      else if (ring === last) this.shares[s] = this.shares[s - 1]; // a sum's sources share d Wᵀ
-      else this.shares[s] = k.matmulTB(this.d, this.weightsOf[s], ring.slot(batch));
+      else if (ring === last) this.shares[s] = lastShare;
+      else this.shares[s] = lastShare = k.matmulTB(this.d, this.weightsOf[s], ring.slot(batch));
       last = ring ?? last;
     }
     opt.outer(0, this.x, this.d);

@@ -413,7 +413,7 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
     const kind = oneOf(o.kind, INTERFACE_KINDS, `${where}: kind`);
     if (kind === 'backprop') {
       const extra = ['context', ...SYNTH_KEYS].filter((k) => o[k] !== undefined);
-      if (extra.length) throw new TopologyError(`${where}: a backprop interface has no synthesizer, so ${extra.map((k) => `'${k}'`).join(', ')} mean nothing there`);
+      if (extra.length) throw new TopologyError(`${where}: a backprop interface has no synthesizer, so ${extra.map((k) => `'${k}'`).join(', ')} ${extra.length === 1 ? 'means' : 'mean'} nothing there`);
       return;
     }
     if (kind === 'cdni') {
@@ -528,7 +528,7 @@ function synthesizerOf(
   naming: Naming,
 ): GraphSynthesizer {
   const names = naming.synthesizer({ index: from.index, id: from.id } as GraphNode, to);
-  const where = `interface ${from.id} → ${to}`;
+  const where = `interface '${from.id}' → '${to}'`; // as the interface's other errors name it
   const s = { ...defaults, ...Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined)) };
   const opt = optimizerAt(own, where) ?? defaultOptimizer;
   const hidden = s.hidden ?? [];

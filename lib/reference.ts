@@ -5,14 +5,15 @@
  * `inputs`, `batch`, `lr`, `lr_synthesizer`, `steps` and the graph itself: `nodes`, `heads`,
  * `interfaces`, exactly a {@link GraphSpec}'s fields, and its `y` is an object of label sets.
  * Then `x`, `y`, `initial`; the expected `final`, `losses` and `synthesizer_losses` are optional
- * (a case to run need not carry its answers).
+ * (a case to run need not carry its answers). {@link graphCase} writes a graph made in code as a case.
  */
 import type { Activation } from './activations.ts';
-import type { Dataset } from './data.ts';
+import { type Dataset, labelSet, validateDataset } from './data.ts';
 import { TopologyError } from './errors.ts';
-import { type GraphSpec, type HeadSpec, type InterfaceSpec, type NodeSpec, defineGraph } from './graph.ts';
-import { type Matrix, describeValue, fromNested, release } from './matrix.ts';
-import { type ParameterJSON, type ParameterSet, parametersFromJSON } from './params.ts';
+import { type GraphSpec, type HeadSpec, type InterfaceSpec, type NodeSpec, consumerId, defineGraph, graphSpecOf, isGraph } from './graph.ts';
+import { type Matrix, describeValue, firstNonFinite, fromNested, release, shapeOf, toNested } from './matrix.ts';
+import type { OptimizerConfig } from './optimizers.ts';
+import { type ParameterJSON, type ParameterSet, parameterShapes, parametersFromJSON } from './params.ts';
 import { type Topology, defineTopology } from './topology.ts';
 import { show } from './validate.ts';
 
@@ -116,7 +117,29 @@ function chainOf(c: ReferenceCase, name: string): Topology {
   }
 }
 
+/** The fields a graph case's nodes, heads and interfaces hold (DESIGN.md, "Graphs"): nothing the numpy side would not read. */
+const CASE_FIELDS = {
+  nodes: ['id', 'units', 'activation', 'inputs', 'merge'],
+  heads: ['id', 'node', 'loss', 'labels', 'weight'],
+  interfaces: ['from', 'to', 'kind', 'delay', 'context'],
+} as const;
+
 function graphOf(cfg: ReferenceConfig, name: string): Topology {
+  // a per-node lr, an optimiser, an MLP synthesizer or clipping would train here and be ignored by
+  // an independent implementation of the format: refused, by name
+  for (const [field, keys] of Object.entries(CASE_FIELDS)) {
+    const list = cfg[field as keyof typeof CASE_FIELDS];
+    if (!Array.isArray(list)) continue; // defineGraph says what is wrong
+    list.forEach((o: unknown, i: number) => {
+      if (o === null || typeof o !== 'object') return;
+      const extra = Object.keys(o).find((k) => !(keys as readonly string[]).includes(k));
+      if (extra !== undefined) {
+        throw new TopologyError(
+          `${name}: config.${field}[${i}] has '${extra}', which a case file does not hold (its ${field} have ${keys.join(', ')}; one lr for every node, config.lr, and one for every synthesizer, config.lr_synthesizer)`,
+        );
+      }
+    });
+  }
   const spec: GraphSpec = {
     inputs: cfg.inputs as number,
     batch: cfg.batch,
@@ -140,4 +163,108 @@ function matrixOf(v: unknown, key: string, name: string): Matrix {
   } catch (e) {
     throw new TopologyError(`${name}: ${(e as Error).message}`);
   }
+}
+
+/** What a training answered: its result, or anything with these fields. */
+export interface CaseAnswers {
+  /** the final parameters (pending refits applied), keyed as the topology keys them */
+  readonly params: ParameterSet;
+  readonly losses: ArrayLike<number>;
+  readonly synthesizerLosses: ArrayLike<number>;
+}
+
+/**
+ * A graph made in code as a graph case (DESIGN.md, "Graphs"; `config.kind = "graph"`), which
+ * {@link loadCase}, `npm run reference` and the independent `bench/dni_numpy.py` all run: its
+ * config (`inputs`, `batch`, `lr`, `lr_synthesizer`, `steps`, and `nodes`, `heads`, `interfaces`
+ * from {@link graphSpecOf}), `x`, `y` as label sets, `initial`, and, when `answers` are given (a
+ * training's result), `losses`, `synthesizer_losses` and `final`. A chain from defineTopology is
+ * written as the graph it is, its synthesizers' keys renamed (`synth0.M` → `synth:layer0>layer1.M`).
+ *
+ * The format has plain SGD with one learning rate for every node and one for every synthesizer,
+ * linear synthesizers and no clipping: a graph using anything else is refused, by name (a
+ * TopologyError), as is data that cannot feed it (a DataError), before anything is written.
+ *
+ * @example
+ * const initial = initParameters(graph, 7);
+ * const result = await train({ topology: graph, data, params: initial, steps: 200 });
+ * writeFileSync('my-graph.json', JSON.stringify(graphCase(graph, data, initial, 200, result)));
+ * // npm run reference -- my-graph.json --out ours.json
+ * // python3 bench/dni_numpy.py my-graph.json --emit numpy.json
+ */
+export function graphCase(topology: Topology, data: Dataset, initial: ParameterSet, steps: number, answers?: CaseAnswers, name = 'graph'): ReferenceCase {
+  if (!isGraph(topology)) throw new TopologyError('graphCase: expected a topology from defineGraph or defineTopology');
+  if (!Number.isInteger(steps) || steps < 0) throw new TopologyError(`graphCase: steps must be an integer >= 0, got ${show(steps)}`);
+  const g = topology;
+  const optimizerName = (o: OptimizerConfig) => (o.kind === 'sgd' ? `SGD with momentum ${o.momentum}` : o.kind);
+  for (const n of g.nodes) {
+    if (n.optimizer) throw new TopologyError(`graphCase: node '${n.id}' learns with ${optimizerName(n.optimizer)}; a case file has plain SGD only`);
+  }
+  for (const s of g.synthesizers) {
+    if (s.optimizer) throw new TopologyError(`graphCase: synthesizer '${s.name}' is refitted with ${optimizerName(s.optimizer)}; a case file has plain SGD only`);
+    if (s.hidden) throw new TopologyError(`graphCase: synthesizer '${s.name}' is an MLP (hidden ${s.hidden.join(', ')}); a case file's synthesizers are linear`);
+    if (s.clip !== undefined) throw new TopologyError(`graphCase: synthesizer '${s.name}' clips its predictions (clip ${s.clip}); a case file has no clipping`);
+  }
+  const one = (what: string, lrs: { id: string; lr: number }[], fallback: number) => {
+    if (new Set(lrs.map((x) => x.lr)).size > 1) {
+      throw new TopologyError(`graphCase: the ${what}' learning rates differ (${lrs.map((x) => `${x.id} ${x.lr}`).join(', ')}); a case file has one for every ${what.slice(0, -1)}`);
+    }
+    return lrs[0]?.lr ?? fallback;
+  };
+  const lr = one('nodes', g.nodes.map((n) => ({ id: n.id, lr: n.lr })), 0.1);
+  const lrSynthesizer = one('synthesizers', g.synthesizers.map((s) => ({ id: s.name, lr: s.lr })), 0.01);
+  validateDataset(data, g);
+
+  // the topology's parameter keys as a graph's (a chain's synth{i} is synth:{from}>{to})
+  const keyOf = new Map<string, string>();
+  for (const n of g.nodes) for (const f of ['W', 'b']) keyOf.set(`${n.key}.${f}`, `${n.id}.${f}`);
+  for (const s of g.synthesizers) {
+    const e = g.edges[s.edge];
+    for (const f of ['M', 'c', 'N']) keyOf.set(`${s.key}.${f}`, `synth:${g.nodes[e.from].id}>${consumerId(g, e)}.${f}`);
+  }
+  const parameters = (p: ParameterSet, what: string): ParameterJSON => {
+    if (p === null || typeof p !== 'object') throw new TopologyError(`graphCase: ${what} must be a parameter set, got ${describeValue(p)}`);
+    const out: ParameterJSON = {};
+    for (const s of parameterShapes(g)) {
+      const m = p[s.key];
+      if (!m) throw new TopologyError(`graphCase: ${what}: '${s.key}' is missing (the topology needs ${s.rows}x${s.cols})`);
+      if (m.data.length !== s.rows * s.cols) throw new TopologyError(`graphCase: ${what}: '${s.key}' is ${shapeOf(m)}, the topology needs ${s.rows}x${s.cols}`);
+      const at = firstNonFinite(m.data);
+      if (at >= 0) throw new TopologyError(`graphCase: ${what}: '${s.key}' holds ${m.data[at]} at element ${at}`);
+      out[keyOf.get(s.key)!] = toNested({ rows: s.rows, cols: s.cols, data: m.data }, s.vector);
+    }
+    return out;
+  };
+  const numbers = (v: ArrayLike<number>, what: string): number[] => {
+    const a = Array.from(v ?? []);
+    if (a.length !== steps) throw new TopologyError(`graphCase: answers: ${what} has ${a.length} values for ${steps} steps`);
+    const bad = a.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) throw new TopologyError(`graphCase: answers: ${what}[${bad}] is ${a[bad]}`);
+    return a;
+  };
+
+  const spec = graphSpecOf(g);
+  const c: ReferenceCase = {
+    case: name,
+    config: {
+      kind: 'graph',
+      inputs: g.inputs,
+      batch: g.batch,
+      lr,
+      lr_synthesizer: lrSynthesizer,
+      steps,
+      nodes: spec.nodes.map(({ id, units, activation, inputs, merge }) => ({ id, units, activation, inputs, merge })),
+      heads: spec.heads.map(({ id, node, loss, labels, weight }) => ({ id, node, loss, labels, weight })),
+      interfaces: (spec.interfaces ?? []).map(({ from, to, kind, delay, context }) => ({ from, to, kind, delay, ...(context !== undefined ? { context } : {}) })),
+    },
+    x: toNested(data.x) as number[][],
+    y: Object.fromEntries(g.labels.map((l) => [l.name, toNested(labelSet(data, l.name)) as number[][]])),
+    initial: parameters(initial, 'initial'),
+  };
+  if (answers) {
+    c.losses = numbers(answers.losses, 'losses');
+    c.synthesizer_losses = numbers(answers.synthesizerLosses, 'synthesizer losses');
+    c.final = parameters(answers.params, 'answers: params');
+  }
+  return c;
 }

@@ -9,6 +9,7 @@ import { type Dataset } from '../../lib/data.ts';
 import type { Matrix } from '../../lib/matrix.ts';
 import { Rng } from '../../lib/rng.ts';
 import type { TopologySpec } from '../../lib/topology.ts';
+import type { GraphSpec } from '../../lib/graph.ts';
 import { tinyCase } from './_cases.ts';
 
 /** What an input was refused with, or that it was accepted. */
@@ -538,6 +539,293 @@ export function malformedData(seed: number): DataInput {
   ];
   const label = p.one(mutations)();
   return { label, data: (d as Json).__replace ? (d as Json).__value : d };
+}
+
+// ---------------------------------------------------------------------------------------------
+// graph specs and graph data
+
+/**
+ * A valid graph spec whose every option is given: fan-out, a concat with an input skip, a sum, two
+ * heads (mse; softmax with a weight), dni with an MLP synthesizer and clipping, cdni with a delay,
+ * an interface into a head, a listed backprop edge, Adam, momentum, a node's own lr. Its data:
+ * {@link goodGraphData}.
+ */
+export function fullGraphSpec(): GraphSpec {
+  return {
+    inputs: 3,
+    batch: 2,
+    optimizer: { kind: 'adam', lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8 },
+    synthesizer: { delay: 1, optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.5 } },
+    nodes: [
+      { id: 'trunk', units: 4, activation: 'tanh', inputs: ['input'] },
+      { id: 'a', units: 3, activation: 'sigmoid', inputs: ['trunk', 'input'], merge: 'concat', lr: 0.1 },
+      { id: 'b', units: 4, activation: 'relu', inputs: ['trunk'] },
+      { id: 'logits', units: 2, activation: 'linear', inputs: ['b', 'trunk'], merge: 'sum' },
+    ],
+    heads: [
+      { id: 'bits', node: 'a', loss: 'mse', labels: 'bits', weight: 1 },
+      { id: 'class', node: 'logits', loss: 'softmax-cross-entropy', labels: 'class', weight: 0.5 },
+    ],
+    interfaces: [
+      { from: 'trunk', to: 'a', kind: 'dni', hidden: [3], activation: 'relu', clip: 5 },
+      { from: 'trunk', to: 'b', kind: 'cdni', context: 'class', delay: 2 },
+      { from: 'b', to: 'logits', kind: 'backprop' },
+      { from: 'logits', to: 'class', kind: 'dni', lr: 0.05 },
+    ],
+  };
+}
+
+/** Valid data for {@link fullGraphSpec}: 8 rows, x 8x3, y.bits 8x3 in [0, 1], y.class one-hot 8x2. */
+export function goodGraphData(seed = 1): Dataset {
+  const rng = new Rng(seed);
+  const m = (rows: number, cols: number, f: (i: number) => number): Matrix => ({ rows, cols, data: Float32Array.from({ length: rows * cols }, (_, i) => f(i)) });
+  return { x: m(8, 3, () => rng.uniform(-1, 1)), y: { bits: m(8, 3, () => rng.next()), class: m(8, 2, (i) => ((i >> 1) + (i & 1)) % 2) } };
+}
+
+/** `show`, naming non-finite numbers (JSON would write them as null) */
+const showValue = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : show(v));
+
+/** A malformed graph spec from `seed`: {@link fullGraphSpec} broken in one way that must be refused. */
+export function malformedGraph(seed: number): TopologyInput {
+  const p = new Pick(seed);
+  const s = fullGraphSpec() as Json;
+  const node = () => p.int(s.nodes.length), head = () => p.int(s.heads.length), iface = () => p.int(s.interfaces.length);
+  const finite = (v: unknown) => (v === INF ? Infinity : v === `-${INF}` ? -Infinity : v);
+  const mutations: (() => string)[] = [
+    () => {
+      const [o, k, name] = p.one<[Json, string, string]>([[s, 'inputs', 'inputs'], [s, 'batch', 'batch'], ...s.nodes.map((n: Json, i: number): [Json, string, string] => [n, 'units', `nodes[${i}].units`])]);
+      const v = p.one([...NOT_POSITIVE_INTS.map(finite), NaN]);
+      o[k] = v;
+      return `${name} := ${showValue(v)}`;
+    },
+    () => {
+      const i = node(), v = p.one(NOT_ACTIVATIONS);
+      s.nodes[i].activation = v;
+      return `nodes[${i}].activation := ${showValue(v)}`;
+    },
+    () => {
+      const i = node(), v = p.one<unknown>(['max', 'Sum', 'add', '', 3, null, true, ['sum']]);
+      s.nodes[i].merge = v;
+      return `nodes[${i}].merge := ${showValue(v)}`;
+    },
+    () => {
+      const i = node(), v = p.one<unknown>([[], 'input', null, {}, 3, [3], [null], ['input', 'input'], ['trunkk'], ['INPUT'], [s.nodes[i].id]]);
+      s.nodes[i].inputs = v;
+      return `nodes[${i}].inputs := ${showValue(v)}`;
+    },
+    () => {
+      // a node reads one that depends on it: a cycle
+      const [i, j] = p.one([[0, 1], [0, 2], [0, 3], [2, 3]]);
+      s.nodes[i].inputs = [...s.nodes[i].inputs, s.nodes[j].id];
+      return `nodes[${i}] also reads ${s.nodes[j].id} (a cycle)`;
+    },
+    () => {
+      s.nodes[3].inputs = p.one([['b', 'a'], ['a', 'trunk'], ['input', 'b']]);
+      return `the sum node reads ${s.nodes[3].inputs.join(' + ')} (widths differ)`;
+    },
+    () => {
+      s.nodes.push({ id: 'lonely', units: 2, inputs: [p.one(['input', 'trunk', 'a'])] });
+      return 'a node that feeds nothing';
+    },
+    () => {
+      const [o, name] = p.one<[Json, string]>([...s.nodes.map((n: Json, i: number): [Json, string] => [n, `nodes[${i}]`]), ...s.heads.map((h: Json, i: number): [Json, string] => [h, `heads[${i}]`])]);
+      const v = p.one<unknown>(['input', '', 'a b', 'x.y', 'trunk/1', 3, null, true, [], s.nodes[p.int(s.nodes.length)].id, s.heads[p.int(s.heads.length)].id]);
+      if (v === o.id) o.id = 'input';
+      else o.id = v;
+      return `${name}.id := ${showValue(o.id)}`;
+    },
+    () => {
+      const i = head(), v = p.one<unknown>(['logit', 'input', '', 3, null, s.heads[1 - i].id]);
+      s.heads[i].node = v;
+      return `heads[${i}].node := ${showValue(v)}`;
+    },
+    () => {
+      const i = head(), v = p.one<unknown>(['MSE', 'cross-entropy', 'softmax', '', 3, null, ['mse']]);
+      s.heads[i].loss = v;
+      return `heads[${i}].loss := ${showValue(v)}`;
+    },
+    () => {
+      const i = head(), v = p.one<unknown>([0, -1, '1', null, true, Infinity, NaN, [1]]);
+      s.heads[i].weight = v;
+      return `heads[${i}].weight := ${showValue(v)}`;
+    },
+    () => {
+      const i = head(), v = p.one<unknown>(['', 3, null, true, [], s.heads[1 - i].labels]);
+      s.heads[i].labels = v;
+      return `heads[${i}].labels := ${showValue(v)}`;
+    },
+    () => {
+      s.heads[1].node = p.one(['a', 'b', 'trunk']);
+      return `the softmax head on ${s.heads[1].node}, not a linear node`;
+    },
+    () => {
+      const i = iface(), k = p.one(['from', 'to']), v = p.one<unknown>(['x', 'input', '', 3, null, 'a>b', k === 'from' ? 'bits' : 'trunk']);
+      s.interfaces[i][k] = v;
+      return `interfaces[${i}].${k} := ${showValue(v)}`;
+    },
+    () => {
+      const i = iface(), v = p.one<unknown>(['DNI', 'sdni', '', 'synthetic', 3, null, undefined]);
+      s.interfaces[i].kind = v;
+      return `interfaces[${i}].kind := ${showValue(v)}`;
+    },
+    () => {
+      const v = p.one<unknown>([undefined, 'digits', 'trunk', '', 3, null, 'input']);
+      if (v === undefined) delete s.interfaces[1].context;
+      else s.interfaces[1].context = v;
+      return `the cdni interface's context := ${showValue(v)}`;
+    },
+    () => {
+      const i = p.one([0, 3]);
+      s.interfaces[i].context = p.one(['bits', 'class']);
+      return `interfaces[${i}] (dni) has a context`;
+    },
+    () => {
+      const e = p.one([['a', 'b'], ['b', 'a'], ['logits', 'bits'], ['input', 'trunk'], ['bits', 'a'], ['trunk', 'class'], ['a', 'a']]);
+      s.interfaces.push({ from: e[0], to: e[1], kind: 'dni' });
+      return `an interface on ${e[0]} → ${e[1]}: not an edge`;
+    },
+    () => {
+      const i = iface();
+      s.interfaces.push({ ...clone(s.interfaces[i]) });
+      return `interfaces[${i}] listed twice`;
+    },
+    () => {
+      const k = p.one(['delay', 'lr', 'hidden', 'context', 'clip']);
+      s.interfaces[2][k] = k === 'hidden' ? [2] : k === 'context' ? 'class' : 1;
+      return `the backprop interface has '${k}'`;
+    },
+    () => {
+      const o = p.one<Json>([s.synthesizer, s.interfaces[p.int(s.interfaces.length)]]), v = p.one<unknown>([-1, 1.5, '1', true, [1], {}, Infinity, NaN]);
+      if (o.kind === 'backprop') {
+        s.interfaces[1].delay = v;
+        return `interfaces[1].delay := ${showValue(v)}`;
+      }
+      o.delay = v;
+      return `a synthesizer delay := ${showValue(v)}`;
+    },
+    () => {
+      const v = p.one<unknown>([[0], [-1], [1.5], ['3'], [null], '3', 3, {}, null, true]);
+      s.interfaces[0].hidden = v;
+      return `interfaces[0].hidden := ${showValue(v)}`;
+    },
+    () => {
+      const v = p.one<unknown>([0, -1, '5', null, true, Infinity, NaN, [5]]);
+      s.interfaces[0].clip = v;
+      return `interfaces[0].clip := ${showValue(v)}`;
+    },
+    () => {
+      const i = p.one([1, 3]);
+      s.interfaces[i].activation = p.one(['relu', 'tanh']);
+      return `interfaces[${i}] (linear) has an activation`;
+    },
+    () => {
+      const v = p.one(NOT_ACTIVATIONS);
+      s.interfaces[0].activation = v;
+      return `interfaces[0].activation := ${showValue(v)}`;
+    },
+    () => {
+      const [o, name] = p.one<[Json, string]>([[s.optimizer, 'optimizer'], [s.synthesizer.optimizer, 'synthesizer.optimizer']]);
+      const k = p.one(Object.keys(o).filter((x) => x !== 'kind'));
+      const bad: Record<string, unknown[]> = {
+        lr: NOT_RATES.map(finite),
+        momentum: [1, 1.5, -0.1, '0.5', null, true, NaN],
+        beta1: [1, 1.5, -0.1, '0.9', null, true, NaN],
+        beta2: [1, 2, -0.5, '0.999', null, NaN],
+        eps: [0, -1e-8, '1e-8', null, Infinity, NaN],
+      };
+      const v = p.one(bad[k]);
+      o[k] = v;
+      return `${name}.${k} := ${showValue(v)}`;
+    },
+    () => {
+      const [o, name] = p.one<[Json, string]>([[s.nodes[1], 'nodes[1] (lr 0.1)'], [s.interfaces[3], 'interfaces[3] (lr 0.05)'], [s, 'the spec (its optimizer)']]);
+      if (o === s) s.lr = 0.1;
+      else o.optimizer = { kind: 'sgd', lr: 0.1 };
+      return `${name} gives both lr and optimizer`;
+    },
+    () => {
+      const v = p.one<unknown>([-0.1, '0.1', null, true, Infinity, NaN, [0.1]]);
+      const [o, name] = p.one<[Json, string]>([[s.nodes[1], 'nodes[1].lr'], [s.interfaces[3], 'interfaces[3].lr']]);
+      o.lr = v;
+      return `${name} := ${showValue(v)}`;
+    },
+    () => {
+      const [o, name] = p.one<[Json, string]>([
+        [s, 'the spec'], [s.nodes[p.int(4)], 'a node'], [s.heads[p.int(2)], 'a head'], [s.interfaces[p.int(4)], 'an interface'],
+        [s.synthesizer, 'synthesizer'], [s.optimizer, 'optimizer'],
+      ]);
+      const k = p.one(['unit', 'input', 'activaton', 'Merge', 'layers', 'label', 'weights', 'decoupled', 'conditioned', 'delays', 'kinds', 'extra']);
+      o[k] = p.one<unknown>([1, true, 'tanh', [4], {}]);
+      return `${name} has an unknown key '${k}'`;
+    },
+    () => {
+      const [k, v] = p.one<[string, unknown]>([['nodes', []], ['nodes', null], ['nodes', {}], ['nodes', [null]], ['nodes', 'trunk'], ['heads', []], ['heads', [3]], ['heads', null], ['interfaces', {}], ['interfaces', 'dni'], ['interfaces', [null]]]);
+      s[k] = v;
+      return `${k} := ${showValue(v)}`;
+    },
+    () => {
+      const v = p.one<unknown>([null, 'graph', 3, [], true, undefined]);
+      return `the spec := ${showValue(v)}${(Object.assign(s, { __replace: true, __value: v }), '')}`;
+    },
+  ];
+  const label = p.one(mutations)();
+  return { label, spec: s.__replace ? s.__value : s };
+}
+
+/** A malformed data set for {@link fullGraphSpec} from `seed`. */
+export function malformedGraphData(seed: number): DataInput {
+  const p = new Pick(seed);
+  const d = goodGraphData(1 + (seed % 5)) as { x: Json; y: Json };
+  const set = p.one(['bits', 'class']), m = d.y[set];
+  const mutations: (() => string)[] = [
+    () => {
+      delete d.y[set];
+      return `y.${set} missing`;
+    },
+    () => {
+      const cols = m.cols + p.one([1, -1]);
+      d.y[set] = { rows: 8, cols, data: new Float32Array(8 * cols).fill(cols === 1 ? 1 : 0).map((v, i) => (i % cols === 0 ? 1 : v)) };
+      return `y.${set} is 8x${cols}`;
+    },
+    () => {
+      d.y = p.one([d.y.bits, d.y.class]);
+      return 'y is one matrix for two label sets';
+    },
+    () => {
+      const r = p.int(8), v = p.one([0.5, 2, -1, 0]);
+      d.y.class.data[r * 2] = v;
+      d.y.class.data[r * 2 + 1] = v === -1 ? 2 : 0;
+      return `y.class row ${r} := [${v}, ${d.y.class.data[r * 2 + 1]}] (not one-hot)`;
+    },
+    () => {
+      const k = p.one(['x', 'bits', 'class']), at = p.int(k === 'x' ? 24 : k === 'bits' ? 24 : 16), v = p.one([NaN, Infinity, -Infinity]);
+      (k === 'x' ? d.x : d.y[k]).data[at] = v;
+      return `${k}.data[${at}] := ${v}`;
+    },
+    () => {
+      const rows = p.one([7, 9]);
+      d.y[set] = { rows, cols: m.cols, data: new Float32Array(rows * m.cols).map((_, i) => (i % m.cols === 0 ? 1 : 0)) };
+      return `y.${set} has ${rows} rows, x 8`;
+    },
+    () => {
+      const cols = p.one([2, 4]);
+      d.x = { rows: 8, cols, data: new Float32Array(8 * cols) };
+      return `x is 8x${cols}`;
+    },
+    () => {
+      const v = p.one<unknown>([null, 'y', 3, [], [[1, 0]], { rows: 8, cols: 2 }, Array.from(m.data)]);
+      d.y[set] = v;
+      return `y.${set} := ${showValue(v)}`;
+    },
+    () => {
+      const v = p.one<unknown>([undefined, null, 'y', 3, []]);
+      if (v === undefined) delete (d as Json).y;
+      else d.y = v as Json;
+      return `y := ${showValue(v)}`;
+    },
+  ];
+  const label = p.one(mutations)();
+  return { label, data: d };
 }
 
 // ---------------------------------------------------------------------------------------------

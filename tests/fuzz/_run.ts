@@ -13,8 +13,9 @@ import { type Dataset, labelSets } from '../../lib/data.ts';
 import { type Matrix, release } from '../../lib/matrix.ts';
 import { loadCase } from '../../lib/reference.ts';
 import type { Topology, TopologySpec } from '../../lib/topology.ts';
+import type { GraphSpec } from '../../lib/graph.ts';
 import type { Verdict } from './_generators.ts';
-import { goodData } from './_generators.ts';
+import { goodData, goodGraphData } from './_generators.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -60,6 +61,16 @@ export async function runCheckpoint(text: string, base: { topology: Topology; da
 export async function runTopology(spec: unknown): Promise<Verdict> {
   try {
     await trainBriefly({ topology: spec as TopologySpec, data: goodData(), steps: 4 });
+    return { kind: 'accepted' };
+  } catch (e) {
+    return refused(e);
+  }
+}
+
+/** Define a graph from a spec and train it on valid graph data (3 inputs, label sets bits 3 and class 2, 8 rows). */
+export async function runGraph(spec: unknown): Promise<Verdict> {
+  try {
+    await trainBriefly({ topology: spec as GraphSpec, data: goodGraphData(), steps: 4 });
     return { kind: 'accepted' };
   } catch (e) {
     return refused(e);

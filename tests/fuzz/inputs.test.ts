@@ -1,6 +1,6 @@
 /**
  * Fuzz, in this process: thousands of malformed reference cases, checkpoints (bytes flipped,
- * truncated, padded, payloads edited and resealed), topology specs and data sets, and the demos'
+ * truncated, padded, payloads edited and resealed), chain and graph specs, data sets, and the demos'
  * command lines. Each input is a valid one broken in a way that must be refused (see
  * _generators.ts), and each must end with one of the library's named errors: never accepted,
  * never a TypeError from inside. Each property has a fixed number of runs and a wall-clock cap;
@@ -13,9 +13,24 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { train } from '../../actors/training.ts';
 import { defineTopology } from '../../lib/topology.ts';
-import { NAMED_ERRORS, type Verdict, fullSpec, goodData, malformedCase, malformedCheckpoint, malformedData, malformedDemoArgs, malformedTopology } from './_generators.ts';
+import { defineGraph } from '../../lib/graph.ts';
+import {
+  NAMED_ERRORS,
+  type Verdict,
+  fullGraphSpec,
+  fullSpec,
+  goodData,
+  goodGraphData,
+  malformedCase,
+  malformedCheckpoint,
+  malformedData,
+  malformedDemoArgs,
+  malformedGraph,
+  malformedGraphData,
+  malformedTopology,
+} from './_generators.ts';
 import { tinyCase } from './_cases.ts';
-import { baseCheckpoints, runCase, runCheckpoint, runData, runDemoArgs, runTopology } from './_run.ts';
+import { baseCheckpoints, runCase, runCheckpoint, runData, runDemoArgs, runGraph, runTopology } from './_run.ts';
 
 const seedArb = fc.integer({ min: 0, max: 2 ** 32 - 1 });
 const options = (numRuns: number) => ({
@@ -48,6 +63,8 @@ describe('the inputs the generators break are good ones (else a refusal would pr
     const topology = defineTopology({ inputs: 3, batch: 2, layers: [{ units: 4, decoupled: true }, { units: 2 }] });
     expect(await runData(topology, goodData(2))).toEqual({ kind: 'accepted' });
     expect(runDemoArgs(['--steps', '10', '--scheduler', 'async', '--seed', '7', '--lr', '0.5'])).toEqual({ kind: 'accepted' });
+    expect(await runGraph(fullGraphSpec())).toEqual({ kind: 'accepted' });
+    expect(await runData(defineGraph(fullGraphSpec()), goodGraphData(2))).toEqual({ kind: 'accepted' });
   });
 });
 
@@ -125,6 +142,31 @@ describe('malformed inputs end with a named error', () => {
           expectNamed(await runData(topology, input.data), `seed ${seed}: ${input.label}`);
         }),
         options(1500),
+      ),
+    );
+  });
+
+  it('graph specs: defined and trained', async () => {
+    await boundedMemory(256, () =>
+      fc.assert(
+        fc.asyncProperty(seedArb, async (seed) => {
+          const input = malformedGraph(seed);
+          expectNamed(await runGraph(input.spec), `seed ${seed}: ${input.label}`);
+        }),
+        options(1500),
+      ),
+    );
+  });
+
+  it('graph data sets: trained on', async () => {
+    const graph = defineGraph(fullGraphSpec());
+    await boundedMemory(256, () =>
+      fc.assert(
+        fc.asyncProperty(seedArb, async (seed) => {
+          const input = malformedGraphData(seed);
+          expectNamed(await runData(graph, input.data), `seed ${seed}: ${input.label}`);
+        }),
+        options(800),
       ),
     );
   });

@@ -1,0 +1,98 @@
+/**
+ * `npm run reference` on graph cases: graph-branch.json (shared/reference) reproduced within 1e-5
+ * under queue, async and worker, with the keys of DESIGN.md; `--save-at/--checkpoint` then
+ * `--resume` ends with the bits of the unbroken run (across schedulers); graph cases it cannot run
+ * are refused in one line, exit 2, nothing written.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { ReferenceCase } from '../../lib/reference.ts';
+import { REFERENCE_DIR } from '../helpers.ts';
+import { type Answers, ROOT, deviations } from './_numpy.ts';
+
+const BIN = join(ROOT, 'bin', 'reference.ts');
+const tsx = import.meta.resolve('tsx');
+const BRANCH = join(REFERENCE_DIR, 'graph-branch.json');
+const branch = JSON.parse(readFileSync(BRANCH, 'utf8')) as ReferenceCase;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], cwd: string): Promise<Run> {
+  const child = spawn(process.execPath, ['--import', tsx, BIN, ...args], { cwd, timeout: 60_000 });
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+/** Two at a time: the machine has two cores. */
+async function pairs<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < jobs.length; i += 2) out.push(...(await Promise.all(jobs.slice(i, i + 2).map((j) => j()))));
+  return out;
+}
+
+const read = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Answers;
+
+describe('npm run reference on graph cases', () => {
+  it('reproduces graph-branch.json under queue, async and worker; a run saved and resumed ends with the same bits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dni-graph-cli-'));
+    const runs = await pairs([
+      () => cli([BRANCH, '--out', 'queue.json'], dir),
+      () => cli([BRANCH, '--out', 'async.json', '--scheduler', 'async'], dir),
+      () => cli([BRANCH, '--out', 'worker.json', '--scheduler', 'worker', '--save-at', '120', '--checkpoint', 'run.ckpt'], dir),
+    ]);
+    for (const r of runs) expect(r.status, r.stderr).toBe(0);
+    expect(runs[2].stdout).toMatch(/checkpoint at step 120 → run\.ckpt/);
+    const resumed = await cli([BRANCH, '--out', 'resumed.json', '--resume', 'run.ckpt', '--scheduler', 'async'], dir);
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/^graph-branch: resumed from run\.ckpt, 300 steps under the async scheduler/);
+
+    const want = branch as unknown as Answers;
+    const keys = ['trunk.W', 'trunk.b', 'a.W', 'a.b', 'sum_out.W', 'sum_out.b', 'b.W', 'b.b', 'mod4_out.W', 'mod4_out.b', 'synth:trunk>a.M', 'synth:trunk>a.c', 'synth:trunk>b.M', 'synth:trunk>b.c', 'synth:trunk>b.N', 'synth:a>sum_out.M', 'synth:a>sum_out.c'];
+    expect(Object.keys(want.final).sort()).toEqual([...keys].sort());
+    for (const name of ['queue', 'async', 'worker', 'resumed']) {
+      const got = read(join(dir, `${name}.json`));
+      expect(Object.keys(got.final).sort(), `${name}: keys`).toEqual([...keys].sort());
+      const d = deviations(got, want);
+      expect(d.param, `${name}: worst parameter ${d.worstParam}`).toBeLessThan(1e-5);
+      expect(d.loss, `${name}: losses`).toBeLessThan(1e-5);
+      expect(d.synthesizerLoss, `${name}: synthesizer losses`).toBeLessThan(1e-5);
+    }
+    // one computation: every file holds the same numbers, the resumed run's included
+    const queue = readFileSync(join(dir, 'queue.json'), 'utf8');
+    for (const name of ['async', 'worker', 'resumed']) expect(readFileSync(join(dir, `${name}.json`), 'utf8'), name).toBe(queue);
+  });
+
+  it('refuses graph cases it cannot run in one line, exit 2, writing nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dni-graph-cli-bad-'));
+    const cfg = branch.config;
+    const bad: [string, ReferenceCase, RegExp][] = [
+      ['cycle', { ...branch, config: { ...cfg, nodes: cfg.nodes!.map((n) => (n.id === 'trunk' ? { ...n, inputs: ['input', 'a'] } : n)) } }, /graph: nodes 'a' → 'trunk' → 'a' form a cycle$/],
+      ['unknown-node', { ...branch, config: { ...cfg, heads: cfg.heads!.map((h) => (h.id === 'sum' ? { ...h, node: 'sum_output' } : h)) } }, /head 'sum': node 'sum_output' is not a node \(nodes: trunk, a, sum_out, b, mod4_out\)$/],
+      ['no-context', { ...branch, config: { ...cfg, interfaces: cfg.interfaces!.map((i) => (i.kind === 'cdni' ? { ...i, context: 'digits' } : i)) } }, /interface 'trunk' → 'b': a cdni interface needs a context naming a head \(heads: sum, mod4\), got 'digits'$/],
+      ['no-label-set', { ...branch, y: { sum: (branch.y as Record<string, number[][]>).sum } }, /data: y has no label set 'mod4' \(a matrix\), which head 'mod4' reads$/],
+      ['y-matrix', { ...branch, y: (branch.y as Record<string, number[][]>).sum }, /'y' must be an object of label sets \(a graph case's\), got /],
+      ['chain-keys', { ...branch, final: { ...branch.final, 'synth0.M': [[0]] } }, /final: 'synth0\.M' is not a parameter of this topology/],
+    ];
+    for (const [name, c] of bad) writeFileSync(join(dir, `${name}.json`), JSON.stringify(c));
+    const before = readdirSync(dir).sort();
+    const runs = await pairs(bad.map(([name]) => () => cli([`${name}.json`, '--out', `${name}.out.json`], dir)));
+    runs.forEach((r, i) => {
+      const [name, , message] = bad[i];
+      expect(r.stderr, name).not.toMatch(/^\s+at /m);
+      expect(r.stderr.trimEnd().split('\n'), `${name}: ${r.stderr}`).toHaveLength(1);
+      expect(r.stderr.trimEnd(), name).toMatch(new RegExp(`^reference: ${name}\\.json: ${message.source}`));
+      expect(r.status, name).toBe(2);
+      expect(r.stdout, name).toBe('');
+    });
+    expect(readdirSync(dir).sort()).toEqual(before);
+  });
+});
