@@ -58,6 +58,7 @@ for (const [i, m] of methods.entries()) {
   }
   const inspection = inspector.forRun(methods.length > 1 ? m.name.toLowerCase() : undefined, { steps });
   const training = createTraining({ topology, data, steps, seed: args.seed, scheduler: args.scheduler, inspect: inspection?.inspect, relay: inspection?.relay });
+  inspection?.watch(training);
   const bar = new ProgressLine(m.name.padEnd(8), steps);
   // running means over the last epoch (every example seen once)
   let loss = 0, synth = 0, acc = 0;
