@@ -5,7 +5,7 @@
  * what it shows while stepping through the batches.
  *
  * Skips when /usr/bin/chromium is missing, except in CI (see tests/browser.ts).
- * INSPECTOR_SCREENSHOT=docs/inspector.png saves the README picture.
+ * INSPECTOR_SCREENSHOT=docs/inspector.png saves the README picture (the graph, in batch 1).
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -141,12 +141,6 @@ describe.runIf(haveChromium)('the inspector page, in headless Chromium', () => {
     expect(JSON.parse((await page.locator('#detail').textContent())!)).toMatchObject({ actor: 'synthesizer:0', type: '@xstate.snapshot', event: { type: 'PREDICT', batch: 3, h: '10x128' } });
     expect(await state('layer:1').textContent()).toBe('awaitingSyntheticGradient');
 
-    if (process.env.INSPECTOR_SCREENSHOT) {
-      const shot = join(dir, 'inspector.png');
-      await page.screenshot({ path: shot, fullPage: true });
-      copyFileSync(shot, process.env.INSPECTOR_SCREENSHOT);
-    }
-
     await page.click('#last');
     expect(await position().textContent()).toBe('end (after the last batch)');
     expect(await state('synthesizer:0').textContent()).toBe('drained (done)');
@@ -276,6 +270,15 @@ describe.runIf(haveChromium)('the inspector page draws graphs, in headless Chrom
     for (const n of t.nodes) expect(await lane(n.actor), n.actor).toContain('FORWARD #0');
     for (const h of t.heads) expect(await lane(h.actor), h.actor).toEqual(['FORWARD #0']);
     for (const s of t.synthesizers) expect(await lane(s.actor), s.actor).toEqual(['PREDICT #0', 'REFIT #0']);
+
+    if (process.env.INSPECTOR_SCREENSHOT) {
+      // batch 1, half way through: trunk waits for its gradient while the branches run
+      await page.keyboard.press('ArrowRight');
+      await page.locator('#timeline .lane[data-actor="synthesizer:trunk>b"] .chip', { hasText: 'PREDICT #1' }).click();
+      const shot = join(dir, 'inspector.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      copyFileSync(shot, process.env.INSPECTOR_SCREENSHOT);
+    }
     await page.keyboard.press('End');
     for (const s of t.synthesizers) expect(await node(s.actor).locator('.state').textContent(), s.actor).toBe('drained (done)');
   });

@@ -6,7 +6,7 @@
  */
 
 const SVG = 'http://www.w3.org/2000/svg';
-const W = 420, H = 190, L = 46, R = 10, T = 10, B = 24;
+const W = 340, H = 190, L = 42, R = 8, T = 10, B = 22;
 
 /**
  * @typedef {{ label: string, color: string, dash?: string, x: number[], y: number[] }} Line
@@ -30,11 +30,11 @@ function tick(v) {
   return v.toPrecision(2);
 }
 
-/** Round bounds to something an axis can show. @param {number} lo @param {number} hi */
+/** Bounds with a little room; a metric that is never negative (a loss) keeps 0 as its floor. @param {number} lo @param {number} hi */
 function niceRange(lo, hi) {
   if (!(hi > lo)) return [lo - 1, hi + 1];
   const pad = (hi - lo) * 0.06;
-  return [lo - pad, hi + pad];
+  return [lo >= 0 ? Math.max(0, lo - pad) : lo - pad, hi + pad];
 }
 
 /** A centered moving average over `w` points on either side. @param {number[]} y @param {number} w */

@@ -426,7 +426,7 @@ export function buildScene(svg, actors, graph) {
       t.textContent = value;
       return t;
     };
-    text('name', 17, a.name.replace(/@worker:\d+$/, ''));
+    fit(text('name', 17, a.name.replace(/@worker:\d+$/, '')), p.w - 16);
     if (a.thread) {
       // a tab above the box: long names fill the box's first line
       const t = text('thread', -4, a.thread);
@@ -434,7 +434,7 @@ export function buildScene(svg, actors, graph) {
       if (color) t.setAttribute('fill', color);
     }
     const link = /^stage:\d+$/.test(a.name) && !a.context ? actors.find((o) => o.name.startsWith(`${a.name}@`)) : undefined;
-    text('summary', 32, link ? `the trainer's link to ${link.thread}` : summaryOf(a, graph));
+    fit(text('summary', 32, link ? `the trainer's link to ${link.thread}` : summaryOf(a, graph)), p.w - 16);
     const state = text('state', 52, '—');
     const last = text('last', 70, '');
     const title = el('title', {}, g);
@@ -454,6 +454,17 @@ export function buildScene(svg, actors, graph) {
   return { boxes, width: L.width, height: L.height };
 }
 
+/** Squeeze a text that would run past its box (`last: SYNTHETIC_GRADIENT #24488`) into it. @param {Element} t @param {number} max */
+function fit(t, max) {
+  t.removeAttribute('textLength');
+  t.removeAttribute('lengthAdjust');
+  const text = /** @type {SVGTextContentElement} */ (t);
+  if (typeof text.getComputedTextLength === 'function' && text.getComputedTextLength() > max) {
+    t.setAttribute('textLength', String(max));
+    t.setAttribute('lengthAdjust', 'spacingAndGlyphs');
+  }
+}
+
 /**
  * Write each actor's state and last event into the scene.
  * @param {Scene} scene
@@ -467,7 +478,14 @@ export function paint(scene, views) {
     box.g.setAttribute('class', `node ${stateClass(v.state, v.status)} ${kind}${v.active ? ' active' : ''}`);
     const text = stateText(v.state);
     box.g.setAttribute('data-state', text);
-    box.state.textContent = text + (v.status !== 'active' ? ` (${v.status})` : '');
-    box.last.textContent = v.last;
+    const label = text + (v.status !== 'active' ? ` (${v.status})` : '');
+    if (box.state.textContent !== label) {
+      box.state.textContent = label;
+      fit(box.state, NODE_W - 16);
+    }
+    if (box.last.textContent !== v.last) {
+      box.last.textContent = v.last;
+      fit(box.last, NODE_W - 16);
+    }
   }
 }
