@@ -6,6 +6,7 @@
  *   npm run demo -- --steps 5000                  # shorter
  *   npm run demo -- --scheduler async|worker      # same results, bit for bit
  *   npm run demo -- --steps 50 --trace out/add.jsonl   # record the actors (npm run inspect -- out/add.backprop.jsonl)
+ *   npm run demo -- --inspect                     # watch them live: http://127.0.0.1:8080 (offline)
  */
 import { createTraining } from '../actors/training.ts';
 import { batchesPerEpoch } from '../lib/data.ts';

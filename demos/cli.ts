@@ -82,7 +82,7 @@ export function demoUsage(spec: DemoSpec<Record<string, DemoOption>>): string {
     ['--epochs N', `passes over the data, instead of --steps${d.epochs !== undefined ? ` (default ${d.epochs})` : ''}`],
     ['--scheduler NAME', `${SCHEDULERS.join(' | ')} (default ${d.scheduler ?? 'queue'}; async with --inspect, which queue would hold up)`],
     ['--trace FILE', 'record what every actor does as JSON lines; view with: npm run inspect -- FILE'],
-    ['--sample N', `with --trace or --inspect: keep every Nth batch's events only (default ${d.sample ?? 1})`],
+    ['--sample N', `with --trace or --inspect: keep every Nth batch's actor events only (default ${d.sample ?? 1})`],
     ['--inspect', 'watch the actors and the metrics live: open the printed http://127.0.0.1 page (offline)'],
     ['--inspect stately', "the same actors in Stately's online inspector instead (the page needs internet)"],
     ['--inspect-port N', `port of that page (default ${d.inspectPort ?? 8080})`],
