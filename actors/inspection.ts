@@ -369,9 +369,9 @@ export interface Inspection {
 
 /**
  * Register the actors of `root`'s system as they are now (an `@xstate.actor` each, parents
- * first, with its current snapshot as its `xstate.init` one), then follow the system. An actor
- * not started yet sends its own `xstate.init` snapshot when it starts: that one is skipped, since
- * it was given already. Shared by every {@link Inspection}.
+ * first, with its `xstate.init` event and its current snapshot as the init one), then follow the
+ * system. An actor not started yet sends its own `xstate.init` event and snapshot when it starts:
+ * those are skipped, since they were given already. Shared by every {@link Inspection}.
  */
 export function attachTo(root: AnyActorRef, inspect: (e: InspectionEvent) => void): Subscription {
   const system = root.system as AnyActorRef['system'] & { getAll?: () => Record<string, AnyActorRef> };
@@ -380,11 +380,15 @@ export function attachTo(root: AnyActorRef, inspect: (e: InspectionEvent) => voi
   for (const ref of Object.values(system.getAll?.() ?? {})) known.set(ref.sessionId, ref);
   const order = [...known.values()].sort((a, b) => sessionOrder(a) - sessionOrder(b));
   for (const actorRef of order) inspect({ type: '@xstate.actor', actorRef, rootId });
+  // the init event before the snapshot it led to, as xstate sends them (a trace pairs them in that order)
   for (const actorRef of order) {
+    inspect({ type: '@xstate.event', actorRef, rootId, event: { type: 'xstate.init' }, sourceRef: undefined });
     inspect({ type: '@xstate.snapshot', actorRef, rootId, snapshot: actorRef.getSnapshot(), event: { type: 'xstate.init' } });
   }
   const given = new Set<unknown>(order);
+  const announced = new Set<unknown>(order);
   return system.inspect((e) => {
+    if (e.type === '@xstate.event' && e.event.type === 'xstate.init' && announced.delete(e.actorRef)) return;
     if (e.type === '@xstate.snapshot' && e.event.type === 'xstate.init' && given.delete(e.actorRef)) return;
     inspect(e);
   });
