@@ -33,6 +33,7 @@ import {
   summarizeEvent,
 } from './inspection.ts';
 import { layerMachine } from './layerMachine.ts';
+import { stageMachine } from './stageMachine.ts';
 import { synthesizerMachine } from './synthesizerMachine.ts';
 import { parentOf } from './xstateInternals.ts';
 import { trainerMachine } from './trainerMachine.ts';
@@ -143,7 +144,7 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
       patch = {};
     }
   };
-  const local = new Map<string, string>(); // systemId → sessionId of the actors on this thread
+  const local = new Map<string, StandIn>(); // systemId → the actors on this thread
   let rootId: string | undefined;
   let rootRef: StandIn | undefined;
 
@@ -159,7 +160,7 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
       case '@xstate.actor': {
         const ref = e.actorRef as unknown as StandIn;
         const name = actorName(ref);
-        local.set(name, ref.sessionId);
+        local.set(name, ref);
         if (!parentOf(e.actorRef as AnyActorRef)) {
           rootId ??= ref.sessionId;
           rootRef ??= ref;
@@ -180,21 +181,25 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
     }
   };
 
-  // a relayed line (a worker's actor) gets a session of its own, under the trainer
-  const relayed = new Map<string, string>();
+  // a relayed line (a worker's actor) gets a session of its own: under its parent on that thread
+  // (the worker's stage), and the worker's stage under this thread's stand-in for it (`stage:k`)
+  const relayed = new Map<string, StandIn>();
   const relay = (line: TraceEvent) => {
     if (line.type === '@trace.meta' || !keepBatch(line.batch, sample)) return;
     const thread = line.thread ?? 'worker';
-    let sessionId = relayed.get(`${thread}/${line.actor}`);
-    if (!sessionId) {
-      sessionId = `relay:${thread}:${line.actor}`;
-      relayed.set(`${thread}/${line.actor}`, sessionId);
+    let ref = relayed.get(`${thread}/${line.actor}`);
+    if (!ref) {
+      const sessionId = `relay:${thread}:${line.actor}`;
       // named `stage:0@worker:0` when this thread has an actor of that name too
       const name = local.has(line.actor) ? `${line.actor}@${thread}` : line.actor;
       const logic = machineFor(line.actor);
       const value = line.state ?? (logic?.config.initial as string | undefined) ?? null;
-      register({ sessionId, id: name, logic, _parent: rootRef, getSnapshot: () => ({ status: 'active', value, context: line.context ?? {} }) }, name);
+      const parent = (line.parent ? relayed.get(`${thread}/${line.parent}`) : undefined) ?? local.get(line.actor) ?? rootRef;
+      ref = { sessionId, id: name, logic, _parent: parent, getSnapshot: () => ({ status: 'active', value, context: line.context ?? {} }) };
+      relayed.set(`${thread}/${line.actor}`, ref);
+      register(ref, name);
     }
+    const { sessionId } = ref;
     const event = line.event ?? { type: '' };
     if (line.type === '@xstate.event') received(sessionId, event);
     else if (line.type === '@xstate.snapshot') {
@@ -276,11 +281,12 @@ function batchOf(event: unknown): number | null {
   return typeof b === 'number' ? b : null;
 }
 
-/** The machine behind a systemId, so a relayed actor shows its definition too. */
+/** The machine behind a systemId (a chain's `head`, a graph's `head:sum`), so a relayed actor shows its definition too. */
 function machineFor(actor: string): AnyStateMachine | undefined {
   if (actor.startsWith('layer:')) return layerMachine;
   if (actor.startsWith('synthesizer:')) return synthesizerMachine;
-  if (actor === 'head') return headMachine;
+  if (actor === 'head' || actor.startsWith('head:')) return headMachine;
+  if (actor.startsWith('stage:')) return stageMachine;
   if (actor === 'trainer') return trainerMachine;
   return undefined;
 }

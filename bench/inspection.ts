@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- inspection [--steps N] [--rounds R] [--backend typescript|wasm|wasm-fma] [--no-stately] [--json]`
+ * `npm run bench -- inspection [--steps N] [--rounds R] [--backend typescript|wasm|wasm-fma] [--scheduler queue|async] [--no-stately] [--json]`
  * (default: the library's default kernels):
  * what watching the actors costs, on the seed network (24-128-64-12 DNI, batch 10,
  * `shared/reference/dni.json`). The faster the kernels, the larger the share of inspection.
@@ -14,7 +14,11 @@
  * - `no-op observer`: an inspection observer that does nothing: what xstate itself spends;
  * - `trace`: the trace recorder writing every event to a JSONL file;
  * - `trace, sample 10`: the same, keeping every 10th batch's events;
- * - `stately`: `@statelyai/inspect` through our relay (no page connected).
+ * - `stately`: `@statelyai/inspect` through our relay (no page connected);
+ * - `live`: the live inspector (`--inspect`: tools/inspector/live.ts) with `metrics$` charted, no
+ *   page open; `live, page open`: the same with a page (an EventSource reading /events) following
+ *   it. Under `--scheduler queue` (the default) its updates wait for the end of the training, as a
+ *   page's would; `--scheduler async` is what `--inspect` trains on.
  */
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +26,7 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { type Inspection, createTraceRecorder } from '../actors/inspection.ts';
+import type { SchedulerName } from '../actors/schedulers.ts';
 import { createTraining } from '../actors/training.ts';
 import { backend, useBackend } from '../lib/kernels.ts';
 import { backendByName } from '../lib/kernels-wasm.ts';
@@ -29,8 +34,8 @@ import { type LoadedCase, loadCase } from '../lib/reference.ts';
 
 interface Arm {
   name: string;
-  /** an inspection for one run, and what it wrote */
-  make?: () => Promise<{ inspection: Inspection; done(): { lines?: number; bytes?: number } }>;
+  /** an inspection for one run, and what it wrote; `watch` is handed the training (the live page's charts) */
+  make?: () => Promise<{ inspection: Inspection; watch?: (training: ReturnType<typeof createTraining>) => void; done(): { lines?: number; bytes?: number } }>;
   metrics?: boolean;
 }
 
@@ -71,10 +76,11 @@ function shuffled<T>(xs: T[], r: number): T[] {
   return out;
 }
 
-async function runOnce(c: LoadedCase, steps: number, arm: Arm): Promise<{ seconds: number; lines?: number; bytes?: number }> {
+async function runOnce(c: LoadedCase, steps: number, arm: Arm, scheduler: SchedulerName): Promise<{ seconds: number; lines?: number; bytes?: number }> {
   gc();
   const made = arm.make ? await arm.make() : null;
-  const training = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps, inspect: made?.inspection.inspect });
+  const training = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps, scheduler, inspect: made?.inspection.inspect });
+  made?.watch?.(training);
   const sub = arm.metrics ? training.metrics$.subscribe(() => {}) : null;
   const t0 = performance.now();
   await training.run();
@@ -90,6 +96,9 @@ export async function main(args: string[]): Promise<void> {
   const steps = option(args, 'steps', 500);
   const rounds = option(args, 'rounds', 10);
   const json = args.includes('--json');
+  const s = args.find((a, i) => args[i - 1] === '--scheduler' || a.startsWith('--scheduler='))?.replace('--scheduler=', '') ?? 'queue';
+  if (s !== 'queue' && s !== 'async') throw new RangeError(`--scheduler must be queue or async, got ${s}`);
+  const scheduler: SchedulerName = s;
   const file = join(tmpdir(), `dni-bench-trace-${process.pid}.jsonl`);
   const b = args.find((a, i) => args[i - 1] === '--backend' || a.startsWith('--backend='));
   const wanted = b?.replace('--backend=', '');
@@ -110,24 +119,41 @@ export async function main(args: string[]): Promise<void> {
     { name: 'trace', make: recorder(1) },
     { name: 'trace, sample 10', make: recorder(10) },
   ];
+  const { serveLiveInspector } = await import('../tools/inspector/live.ts');
+  const alone = await serveLiveInspector({ port: 0 });
+  const followed = await serveLiveInspector({ port: 0 });
+  // a page following it: an EventSource's request, read as it comes
+  const page = await fetch(`${followed.url}events`);
+  const reading = page.body!.pipeTo(new WritableStream()).catch(() => {});
+  const liveArm = (name: string, server: typeof alone): Arm => ({
+    name,
+    make: async () => {
+      const run = server.run(name);
+      return { inspection: run, watch: (t) => void run.watch(t), done: () => ({}) };
+    },
+  });
+  arms.push(liveArm('live', alone), liveArm('live, page open', followed));
   if (!args.includes('--no-stately')) {
     const { attachStatelyInspector } = await import('../actors/stately.ts');
     arms.push({ name: 'stately', make: async () => ({ inspection: await attachStatelyInspector({ port: 0 }), done: () => ({}) }) });
   }
 
   // warm-up: JIT tiers for every path
-  for (const arm of arms) await runOnce(c, Math.min(steps, 100), arm);
+  for (const arm of arms) await runOnce(c, Math.min(steps, 100), arm, scheduler);
   const times = new Map<string, number[]>(arms.map((a) => [a.name, []]));
   const written = new Map<string, { lines?: number; bytes?: number }>();
   for (let r = 0; r < rounds; r++) {
     for (const arm of shuffled(arms, r)) {
-      const { seconds, ...w } = await runOnce(c, steps, arm);
+      const { seconds, ...w } = await runOnce(c, steps, arm, scheduler);
       times.get(arm.name)!.push(seconds / steps);
       written.set(arm.name, w);
     }
     if (!json) process.stderr.write(`round ${r + 1}/${rounds}\r`);
   }
   rmSync(file, { force: true });
+  await alone.close();
+  await followed.close();
+  await reading;
 
   const off = times.get('off')!;
   const results: Result[] = arms.map((a) => {
@@ -140,7 +166,7 @@ export async function main(args: string[]): Promise<void> {
   });
 
   if (!json) {
-    console.log(`inspection cost, seed network 24-128-64-12 DNI, ${kernels} kernels, ${steps} steps x ${rounds} interleaved rounds (median µs per step; × off: median of per-round ratios)\n`);
+    console.log(`inspection cost, seed network 24-128-64-12 DNI, ${kernels} kernels, ${scheduler} scheduler, ${steps} steps x ${rounds} interleaved rounds (median µs per step; × off: median of per-round ratios)\n`);
     console.log(`${'arm'.padEnd(18)} ${'µs/step'.padStart(9)} ${'× off'.padStart(7)} ${'lines/step'.padStart(11)} ${'bytes/step'.padStart(11)}`);
     for (const r of results) {
       console.log(
@@ -150,5 +176,5 @@ export async function main(args: string[]): Promise<void> {
     }
     console.log('\n"off again" ÷ "off" is the noise floor: with inspection off no inspection code runs.');
   }
-  console.log(JSON.stringify({ bench: 'inspection', kernels, steps, rounds, results }));
+  console.log(JSON.stringify({ bench: 'inspection', kernels, scheduler, steps, rounds, results }));
 }

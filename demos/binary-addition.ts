@@ -6,6 +6,7 @@
  *   npm run demo -- --steps 5000                  # shorter
  *   npm run demo -- --scheduler async|worker      # same results, bit for bit
  *   npm run demo -- --steps 50 --trace out/add.jsonl   # record the actors (npm run inspect -- out/add.backprop.jsonl)
+ *   npm run demo -- --inspect                     # watch them live: http://127.0.0.1:8080 (offline)
  */
 import { createTraining } from '../actors/training.ts';
 import { TrainingAbortedError } from '../lib/errors.ts';
@@ -62,6 +63,7 @@ for (const [i, m] of methods.entries()) {
   }
   const inspection = inspector.forRun(methods.length > 1 ? m.name.toLowerCase() : undefined, { steps });
   const training = createTraining({ topology, data, steps, seed: args.seed, scheduler: args.scheduler, inspect: inspection?.inspect, relay: inspection?.relay, signal: interrupt.signal });
+  inspection?.watch(training);
   const bar = new ProgressLine(m.name.padEnd(8), steps);
   // running means over the last epoch (every example seen once)
   let loss = 0, synth = 0, acc = 0;

@@ -1,10 +1,12 @@
 /**
  * The command line every demo shares: `--steps N` or `--epochs N`, `--scheduler NAME`,
- * `--trace FILE` (and `--sample N`), `--inspect` (and `--inspect-port N`), `--json`, plus the
- * demo's own options. A bad or unknown flag prints the usage and exits with code 2.
+ * `--trace FILE` (and `--sample N`), `--inspect [stately]` (and `--inspect-port N`), `--json`,
+ * plus the demo's own options. A bad or unknown flag prints the usage and exits with code 2.
  */
 import { parseArgs } from 'node:util';
+import type { Observable } from 'rxjs';
 import { type Inspection, type JsonValue, combineInspections, createTraceRecorder } from '../actors/inspection.ts';
+import type { TrainingMetrics } from '../actors/metrics.ts';
 import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
 import { MAX_SEED } from '../lib/rng.ts';
 
@@ -34,8 +36,12 @@ export interface DemoArgs {
   trace: string | undefined;
   /** `--sample N`: with --trace or --inspect, keep only every Nth batch's events */
   sample: number;
-  /** `--inspect`: show the actors in Stately's inspector through a page on 127.0.0.1 */
-  inspect: boolean;
+  /**
+   * `--inspect`: `'live'`, our own page on 127.0.0.1 (the actors and the metrics as they train,
+   * nothing from the network); `--inspect stately`: Stately's online inspector through a page on
+   * 127.0.0.1; false without the flag
+   */
+  inspect: InspectMode | false;
   inspectPort: number;
   /** `--json`: results as one JSON object on the last stdout line */
   json: boolean;
@@ -56,6 +62,10 @@ export interface DemoSpec<E extends Record<string, DemoOption> = Record<never, D
   positionals?: string;
 }
 
+/** What `--inspect` serves: our live page (the default), or Stately's online inspector. */
+export const INSPECT_MODES = ['live', 'stately'] as const;
+export type InspectMode = (typeof INSPECT_MODES)[number];
+
 /** A bad command line; `exitCode` is 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -72,8 +82,9 @@ export function demoUsage(spec: DemoSpec<Record<string, DemoOption>>): string {
     ['--epochs N', `passes over the data, instead of --steps${d.epochs !== undefined ? ` (default ${d.epochs})` : ''}`],
     ['--scheduler NAME', `${SCHEDULERS.join(' | ')} (default ${d.scheduler ?? 'queue'})`],
     ['--trace FILE', 'record what every actor does as JSON lines; view with: npm run inspect -- FILE'],
-    ['--sample N', `with --trace or --inspect: keep every Nth batch's events only (default ${d.sample ?? 1})`],
-    ['--inspect', "watch the actors in Stately's inspector: open the printed http://127.0.0.1 page (it needs internet)"],
+    ['--sample N', `with --trace or --inspect: keep every Nth batch's actor events only (default ${d.sample ?? 1})`],
+    ['--inspect', 'watch the actors and the metrics live: open the printed http://127.0.0.1 page (offline)'],
+    ['--inspect stately', "the same actors in Stately's online inspector instead (the page needs internet)"],
     ['--inspect-port N', `port of that page (default ${d.inspectPort ?? 8080})`],
     ['--json', 'print the results as one JSON object on the last line'],
   ];
@@ -102,10 +113,27 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
   const extra = Object.entries(spec.options ?? {}) as [string, DemoOption][];
   const shared = ['steps', 'epochs', 'scheduler', 'trace', 'sample', 'inspect', 'inspect-port', 'json', 'help'];
   for (const [key] of extra) if (shared.includes(kebab(key))) throw new TypeError(`${spec.name}: option '${key}' is one of the shared ones`);
+  // `--inspect` takes an optional word: parseArgs has no such option type, so take it out first
+  const args = [...argv];
+  let mode: InspectMode | undefined;
+  for (let i = 0; i < args.length && args[i] !== '--'; i++) {
+    const a = args[i];
+    if (a === '--inspect' && (INSPECT_MODES as readonly string[]).includes(args[i + 1] ?? '')) {
+      mode = args[i + 1] as InspectMode;
+      args.splice(i + 1, 1);
+    } else if (a.startsWith('--inspect=')) {
+      const value = a.slice('--inspect='.length);
+      if (!(INSPECT_MODES as readonly string[]).includes(value)) {
+        throw new UsageError(`--inspect takes nothing (the live page) or 'stately', got '${value}'`);
+      }
+      mode = value as InspectMode;
+      args[i] = '--inspect';
+    }
+  }
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args,
       strict: true,
       allowPositionals: true,
       tokens: true,
@@ -159,7 +187,7 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
     scheduler,
     trace,
     sample,
-    inspect: Boolean(v.inspect),
+    inspect: v.inspect ? (mode ?? 'live') : false,
     inspectPort,
     json: Boolean(v.json),
     positionals: parsed.positionals,
@@ -230,40 +258,74 @@ export function traceFileFor(file: string, label?: string): string {
   return dot > file.lastIndexOf('/') ? `${file.slice(0, dot)}.${safe}${file.slice(dot)}` : `${file}.${safe}`;
 }
 
+/** One training's inspection, as a demo hands it to `createTraining`. */
+export interface DemoInspection extends Inspection {
+  /** with the live page (`--inspect`): chart this training's metrics; a no-op otherwise */
+  watch(training: { readonly metrics$: Observable<TrainingMetrics> }): void;
+  /** the same for one step's metrics, where the demo has no training to hand (fit's `onStep`) */
+  step(metrics: TrainingMetrics): void;
+  /** true when `watch`/`step` go somewhere (so a demo subscribes to the metrics only then) */
+  readonly charts: boolean;
+}
+
 export interface DemoInspector {
   /**
    * The inspection of one training (null when neither --trace nor --inspect was given): its
    * own trace file (suffixed with `label` when given, see {@link traceFileFor}) and the shared
-   * Stately relay. Close it when that training has finished.
+   * live page or Stately relay. Close it when that training has finished.
    */
-  forRun(label?: string, meta?: { [key: string]: JsonValue }): Inspection | null;
+  forRun(label?: string, meta?: { [key: string]: JsonValue }): DemoInspection | null;
   /**
-   * With --inspect: keep serving Stately's page until Ctrl+C (it replays every event to a page
-   * opened late), then stop it. `wait: false` stops it at once (the demo waited already).
+   * With --inspect: keep serving the page until Ctrl+C (a page opened late still gets the last
+   * state), then stop it. `wait: false` stops it at once (the demo waited already).
    */
   finish(wait?: boolean): Promise<void>;
 }
 
 /**
- * What `--trace`, `--sample` and `--inspect` ask for, ready to hand to each training.
+ * What `--trace`, `--sample` and `--inspect` ask for, ready to hand to each training. A port
+ * already in use ends the demo with one line and exit code 2.
  *
  * @example
  * const inspector = await demoInspector(args, 'binary-addition');
  * const inspection = inspector.forRun();
- * const training = createTraining({ topology, data, steps, scheduler: args.scheduler, inspect: inspection?.inspect });
+ * const training = createTraining({ topology, data, steps, scheduler: args.scheduler, inspect: inspection?.inspect, relay: inspection?.relay });
+ * inspection?.watch(training);
  * await training.run();
  * await inspection?.close();
  * await inspector.finish();
  */
 export async function demoInspector(args: DemoArgs, demo: string): Promise<DemoInspector> {
-  const stately = args.inspect
-    ? await (await import('../actors/stately.ts')).attachStatelyInspector({ port: args.inspectPort, sample: args.sample })
-    : null;
+  let page: { url: string; close(): Promise<void> } | null = null;
+  let live: import('../tools/inspector/live.ts').LiveInspector | null = null;
+  let stately: import('../actors/stately.ts').StatelyInspector | null = null;
+  try {
+    if (args.inspect === 'stately') {
+      page = stately = await (await import('../actors/stately.ts')).attachStatelyInspector({ port: args.inspectPort, sample: args.sample });
+    } else if (args.inspect === 'live') {
+      page = live = await (await import('../tools/inspector/live.ts')).serveLiveInspector({ port: args.inspectPort, sample: args.sample });
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'is in use: pick another with --inspect-port N (0: any free port)' : `cannot be listened on (${code ?? (err as Error).message})`;
+    console.error(`${demo}: --inspect: port ${args.inspectPort} on 127.0.0.1 ${why}`);
+    process.exit(2);
+  }
   if (stately) {
     console.error(
       `${demo}: Stately inspector: open ${stately.url} in a browser with internet access ` +
         '(the page embeds https://stately.ai/inspect; every event is replayed to a page opened later)',
     );
+  }
+  if (live) {
+    console.error(`${demo}: live inspector: open ${live.url} (the actors and the metrics as they train; served from this machine, nothing from the network)`);
+  }
+  // Ctrl+C while training: tell the pages the demo has gone (rather than cut their streams), then
+  // exit as the signal would have (every scheduler gives the event loop a turn while it trains)
+  const interrupted = () => void page!.close().finally(() => process.exit(130));
+  if (page) {
+    process.once('SIGINT', interrupted);
+    process.once('SIGTERM', interrupted);
   }
   const traces: string[] = [];
   return {
@@ -273,22 +335,29 @@ export async function demoInspector(args: DemoArgs, demo: string): Promise<DemoI
       const recorder = file
         ? createTraceRecorder({ file, sample: args.sample, meta: { demo, scheduler: args.scheduler, ...(label ? { run: label } : {}), ...meta } })
         : null;
-      if (!recorder && !stately) return null;
+      if (!recorder && !page) return null;
       if (file) console.error(`${demo}: recording the actors to ${file} (view: npm run inspect -- ${file})`);
-      // the relay outlives each training: closing a run closes its trace file only
+      // the page outlives each training: closing a run closes its trace file (and marks the run finished)
+      const run = live?.run(label, { demo, scheduler: args.scheduler, sample: args.sample, ...meta }) ?? null;
       const shared = stately ? { ...stately, close: async () => {} } : null;
-      return combineInspections(recorder, shared);
+      return Object.assign(combineInspections(recorder, shared, run), {
+        watch: (training: { readonly metrics$: Observable<TrainingMetrics> }) => void run?.watch(training),
+        step: (m: TrainingMetrics) => run?.step(m),
+        charts: run !== null,
+      });
     },
     async finish(wait = true) {
       // one trace per training: say how to open each (`npm run inspect -- FILE` also lists them)
       if (traces.length > 1) console.error(`${demo}: traces written; open each with\n${traces.map((f) => `  npm run inspect -- ${f}`).join('\n')}`);
       else if (traces.length === 1) console.error(`${demo}: trace written; open it with npm run inspect -- ${traces[0]}`);
-      if (!stately) return;
+      if (!page) return;
+      process.off('SIGINT', interrupted);
+      process.off('SIGTERM', interrupted);
       if (wait) {
-        console.error(`${demo}: training finished; ${stately.url} still serves the Stately inspector. Ctrl+C to stop.`);
+        console.error(`${demo}: training finished; ${page.url} still serves the ${stately ? 'Stately' : 'live'} inspector. Ctrl+C to stop.`);
         await untilInterrupted();
       }
-      await stately.close();
+      await page.close();
     },
   };
 }

@@ -1,12 +1,13 @@
 /**
  * Watch the actors work: train the seed's DNI network (binary addition, 24-128-64-12, interfaces
- * after layers 0 and 1) for a few steps, record what every actor does, print the metrics stream
- * (loss, synthesizer loss, cosine between synthetic and true gradient, steps per second), then
- * serve the offline inspector page for the recording.
+ * after layers 0 and 1), record what every actor does, print the metrics stream (loss,
+ * synthesizer loss, cosine between synthetic and true gradient, steps per second), then serve the
+ * offline trace viewer for the recording. With `--inspect`, watch it live as it trains.
  *
  *   npx tsx demos/inspector.ts                          # 20 steps, then http://127.0.0.1:8090
  *   npx tsx demos/inspector.ts --steps 200 --sample 10 --trace out/dni.jsonl --no-serve
- *   npx tsx demos/inspector.ts --scheduler worker --inspect   # and Stately's inspector, live
+ *   npx tsx demos/inspector.ts --inspect --steps 30000 --sample 100   # live at http://127.0.0.1:8080 (offline)
+ *   npx tsx demos/inspector.ts --inspect stately --scheduler worker    # in Stately's online inspector
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -20,7 +21,8 @@ const args = parseDemoArgs(process.argv.slice(2), {
   name: 'inspector',
   usage:
     "Trains the seed's DNI network briefly, records every actor's events (default out/inspector.jsonl)\n" +
-    'and serves the page that steps through them.',
+    'and serves the page that steps through them. With --inspect, a page shows the actors and the\n' +
+    'metrics live while it trains (give it --steps 30000 to have time to look).',
   defaults: { steps: 20 },
   options: {
     noServe: { type: 'boolean', help: 'write the trace and stop: do not serve the page' },
@@ -47,6 +49,7 @@ mkdirSync(dirname(trace), { recursive: true });
 const inspector = await demoInspector({ ...args, trace }, 'inspector');
 const inspection = inspector.forRun(undefined, { steps });
 const training = createTraining({ topology, data, steps, scheduler: args.scheduler, inspect: inspection?.inspect, relay: inspection?.relay });
+inspection?.watch(training);
 
 const every = Math.max(1, Math.floor(steps / 20));
 const last: Record<string, number> = {};

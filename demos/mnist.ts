@@ -138,7 +138,7 @@ interface MethodResult {
 const results: MethodResult[] = [];
 const inspector = await demoInspector(args, 'mnist');
 for (const method of methods) {
-  const inspection = inspector.forRun(method);
+  const inspection = inspector.forRun(method, { steps });
   const topology = topologyFor(method);
   const bar = new ProgressLine(method.padEnd(8), steps);
   let done = 0, last: EpochReport | null = null, running = 0, seen = 0;
@@ -162,8 +162,10 @@ for (const method of methods) {
     scheduler: args.scheduler,
     inspect: inspection?.inspect,
     signal: interrupt.signal,
-    onStep: perStep
+    onStep: perStep || inspection?.charts
       ? (m, epoch) => {
+          inspection?.step(m);
+          if (!perStep) return;
           done++;
           // running mean of the training loss over (up to) the last epoch
           seen = Math.min(seen + 1, perEpoch);

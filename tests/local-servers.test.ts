@@ -1,5 +1,5 @@
 /**
- * The local servers (the offline trace viewer and the Stately bridge) answer only requests for
+ * The local servers (the offline trace viewer, the live page and the Stately bridge) answer only requests for
  * their own Host from their own pages (DNS rebinding, cross-site WebSockets); the trace viewer
  * streams the trace within a size limit instead of holding it, and its CLI refuses what is not a
  * trace file at once.
@@ -14,6 +14,7 @@ import WebSocket from 'ws';
 import { type StatelyInspector, attachStatelyInspector } from '../actors/stately.ts';
 import { FileError } from '../lib/files.ts';
 import { foreignRequest } from '../lib/localhost.ts';
+import { type LiveInspector, serveLiveInspector } from '../tools/inspector/live.ts';
 import { type InspectorServer, serveInspector } from '../tools/inspector/server.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -194,5 +195,28 @@ describe('the Stately bridge', () => {
     expect(await ws(port, { origin: 'null' })).toBe(403);
     expect(await ws(port, { host: `evil.example:${port}`, origin: `http://evil.example:${port}` })).toBe(403);
     expect(stately.viewers).toBe(0);
+  });
+});
+
+describe('the live page', () => {
+  let live: LiveInspector, port: number;
+  beforeAll(async () => {
+    live = await serveLiveInspector({ port: 0 });
+    port = Number(new URL(live.url).port);
+  });
+  afterAll(() => live.close());
+
+  it('serves its own Host and Origin (page, assets, state) and refuses others with 403', async () => {
+    for (const path of ['/', '/live.js', '/state.json']) {
+      expect((await get(port, path, { host: `127.0.0.1:${port}` })).status).toBe(200);
+      expect((await get(port, path, { host: `localhost:${port}`, origin: `http://localhost:${port}` })).status).toBe(200);
+      expect((await get(port, path, { host: `evil.example:${port}` })).status).toBe(403);
+      expect((await get(port, path, { host: `127.0.0.1:${port}`, origin: 'http://evil.example' })).status).toBe(403);
+      expect((await get(port, path, { host: `127.0.0.1:${port}`, origin: 'null' })).status).toBe(403);
+    }
+    // the event stream too (it stays open when accepted: only refusals are asked for here)
+    expect((await get(port, '/events', { host: `evil.example:${port}` })).status).toBe(403);
+    expect((await get(port, '/events', { host: `127.0.0.1:${port}`, origin: 'http://evil.example' })).status).toBe(403);
+    expect(live.viewers).toBe(0);
   });
 });

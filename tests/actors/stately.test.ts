@@ -8,6 +8,14 @@ import { type ReferenceCase, loadCase } from '../../lib/reference.ts';
 import { REFERENCE_DIR } from '../helpers.ts';
 
 const dni = loadCase(JSON.parse(readFileSync(join(REFERENCE_DIR, 'dni.json'), 'utf8')) as ReferenceCase);
+const graph = loadCase(JSON.parse(readFileSync(join(REFERENCE_DIR, 'graph-branch.json'), 'utf8')) as ReferenceCase);
+const graphActors = [
+  ...graph.topology.nodes.map((n) => n.actor),
+  ...graph.topology.heads.map((h) => h.actor),
+  ...graph.topology.synthesizers.map((s) => s.actor),
+];
+/** the machine each of a graph's actors runs, by its name */
+const machineOf = (name: string) => (name.startsWith('layer:') ? 'layer' : name.startsWith('synthesizer:') ? 'synthesizer' : name.startsWith('head') ? 'head' : name.startsWith('stage:') ? 'stage' : 'trainer');
 
 interface StatelyEvent {
   type: string;
@@ -105,6 +113,70 @@ describe("Stately's inspector through our relay", () => {
       expect(JSON.parse(actor.definition!)).toMatchObject({ id: 'layer' });
       const snapshot = events.find((e) => e.type === '@xstate.snapshot')!;
       expect([snapshot.sessionId, snapshot.snapshot!.value]).toEqual([actor.sessionId, 'awaitingGradient']);
+    } finally {
+      await stately.close();
+    }
+  });
+
+  it("shows a graph's actors, the stage included, each with its machine and parent", async () => {
+    const stately = await attachStatelyInspector({ port: 0 });
+    try {
+      const training = createTraining({ topology: graph.topology, data: graph.data, params: graph.initial, steps: 3, inspect: stately.inspect });
+      await training.run();
+      const events = await view(stately.url);
+      const actors = events.filter((e) => e.type === '@xstate.actor');
+      expect(actors.map((a) => a.name).sort()).toEqual(['stage:0', 'trainer', ...graphActors].sort());
+      const byName = new Map(actors.map((a) => [a.name!, a]));
+      const trainer = byName.get('trainer')!, stage = byName.get('stage:0')!;
+      expect(trainer.parentId).toBeUndefined();
+      expect(stage.parentId).toBe(trainer.sessionId);
+      for (const a of actors) {
+        expect(JSON.parse(a.definition!), a.name).toMatchObject({ id: machineOf(a.name!) });
+        if (graphActors.includes(a.name!)) expect(a.parentId, a.name).toBe(stage.sessionId);
+      }
+      // what each is: its first snapshot's context (created inside the training: the actor event came before it had one)
+      const first = (name: string) => events.find((e) => e.type === '@xstate.snapshot' && e.sessionId === byName.get(name)!.sessionId && e.event?.type === 'xstate.init')!.snapshot;
+      expect(first('head:mod4')).toMatchObject({ value: 'ready', context: { id: 'mod4', loss: 'softmax-cross-entropy', width: 4, weight: 0.5 } });
+      expect(first('layer:mod4_out')).toMatchObject({ context: { inputs: 80, units: 4, merge: 'concat' } });
+      expect(first('synthesizer:trunk>b')).toMatchObject({ context: { name: 'trunk>b', conditioned: true, delay: 1 } });
+      expect(first('trainer')!.context).toMatchObject({ graph: { heads: [{ actor: 'head:sum' }, { actor: 'head:mod4' }] } });
+      // every actor's events reach the page: the heads' forward passes of each batch
+      const mod4 = byName.get('head:mod4')!.sessionId;
+      expect(events.filter((e) => e.sessionId === mod4 && e.type === '@xstate.event').map((e) => e.event!.type)).toEqual(['xstate.init', 'FORWARD', 'FORWARD', 'FORWARD']);
+    } finally {
+      await stately.close();
+    }
+  });
+
+  it("shows a graph on worker threads: each worker's stage under the trainer's link to it, its actors under it, every machine", async () => {
+    const stately = await attachStatelyInspector({ port: 0 });
+    try {
+      const training = createTraining({
+        topology: graph.topology, data: graph.data, params: graph.initial, steps: 2, scheduler: 'worker',
+        inspect: stately.inspect, relay: stately.relay,
+      });
+      await training.run();
+      await new Promise((r) => setTimeout(r, 20));
+      const events = await view(stately.url);
+      const actors = events.filter((e) => e.type === '@xstate.actor');
+      const byName = new Map(actors.map((a) => [a.name!, a]));
+      const bySession = new Map(actors.map((a) => [a.sessionId, a]));
+      const trainer = byName.get('trainer')!;
+      for (const name of graphActors) {
+        const a = byName.get(name);
+        expect(a, name).toBeDefined();
+        expect(a!.sessionId, name).toMatch(/^relay:worker:\d+:/);
+        expect(JSON.parse(a!.definition!), name).toMatchObject({ id: machineOf(name) });
+        // its parent: the stage on its worker, a child of the trainer's stand-in for that stage
+        const stage = bySession.get(a!.parentId!)!;
+        const k = /^relay:worker:(\d+):/.exec(a!.sessionId)![1];
+        expect(stage.name, name).toBe(`stage:${k}@worker:${k}`);
+        expect(JSON.parse(stage.definition!)).toMatchObject({ id: 'stage' });
+        const link = bySession.get(stage.parentId!)!;
+        expect([link.name, link.parentId]).toEqual([`stage:${k}`, trainer.sessionId]);
+      }
+      const head = byName.get('head:sum')!;
+      expect(events.filter((e) => e.sessionId === head.sessionId && e.type === '@xstate.event').map((e) => e.event!.type)).toEqual(['xstate.init', 'FORWARD', 'FORWARD']);
     } finally {
       await stately.close();
     }

@@ -22,9 +22,25 @@ describe('parseDemoArgs', () => {
     const given = tryParseDemoArgs(['--steps', '5', '--trace=out.jsonl', '--sample', '10', '--json', '--lr', '0.1', '--method', 'dni', '--quiet'], spec)!;
     expect(given).toMatchObject({ steps: 5, trace: 'out.jsonl', sample: 10, json: true, lr: 0.1, method: 'dni', quiet: true });
     const epochs = tryParseDemoArgs(['--epochs', '2', '--inspect', '--inspect-port', '0'], spec)!;
-    expect([epochs.steps, epochs.epochs, epochs.inspect, epochs.inspectPort]).toEqual([undefined, 2, true, 0]);
+    expect([epochs.steps, epochs.epochs, epochs.inspect, epochs.inspectPort]).toEqual([undefined, 2, 'live', 0]);
     expect(stepsOf(epochs, 100)).toBe(200);
     expect(stepsOf(given, 100)).toBe(5);
+  });
+
+  it('--inspect is the live page, --inspect stately Stately’s; the scheduler stays the demo’s unless told otherwise', () => {
+    const parse = (argv: string[]) => {
+      const a = tryParseDemoArgs(argv, spec)!;
+      return [a.inspect, a.scheduler];
+    };
+    expect(parse([])).toEqual([false, 'queue']);
+    expect(parse(['--inspect'])).toEqual(['live', 'queue']);
+    expect(parse(['--inspect', 'live'])).toEqual(['live', 'queue']);
+    expect(parse(['--inspect', 'stately'])).toEqual(['stately', 'queue']);
+    expect(parse(['--inspect=stately', '--steps', '5'])).toEqual(['stately', 'queue']);
+    expect(parse(['--steps', '5', '--inspect', '--scheduler', 'async'])).toEqual(['live', 'async']);
+    expect(parse(['--inspect', '--scheduler', 'queue'])).toEqual(['live', 'queue']);
+    expect(parse(['--inspect', 'stately', '--scheduler', 'worker'])).toEqual(['stately', 'worker']);
+    expect(tryParseDemoArgs(['--inspect', '--sample', '10'], spec)!.sample).toBe(10);
   });
 
   it('refuses what it does not know, with a message that names the flag', () => {
@@ -49,6 +65,9 @@ describe('parseDemoArgs', () => {
     expect(refused(['--sample', '5'])).toMatch(/--trace or --inspect/);
     expect(refused(['--lr', 'fast'])).toMatch(/--lr needs a number/);
     expect(refused(['extra'])).toMatch(/unexpected argument 'extra'/);
+    expect(refused(['--inspect=sky'])).toBe("--inspect takes nothing (the live page) or 'stately', got 'sky'");
+    expect(refused(['--inspect', 'sky'])).toMatch(/unexpected argument 'sky'/);
+    expect(refused(['--inspect', '--inspect', 'stately'])).toMatch(/--inspect given twice/);
     expect(tryParseDemoArgs(['--help'], spec)).toBeNull();
   });
 
@@ -70,7 +89,7 @@ describe('parseDemoArgs', () => {
 
   it('documents every option', () => {
     const usage = demoUsage(spec);
-    for (const flag of ['--steps N', '--epochs N', '--scheduler NAME', '--trace FILE', '--sample N', '--inspect', '--inspect-port N', '--json', '--lr X', '--method NAME', '--quiet']) {
+    for (const flag of ['--steps N', '--epochs N', '--scheduler NAME', '--trace FILE', '--sample N', '--inspect', '--inspect stately', '--inspect-port N', '--json', '--lr X', '--method NAME', '--quiet']) {
       expect(usage).toContain(flag);
     }
     expect(usage).toContain('(default 200)');

@@ -9,9 +9,7 @@
  * to the cursor, so stepping back shows exactly what stepping forward showed.
  */
 
-const SVG = 'http://www.w3.org/2000/svg';
-const NODE_W = 196, NODE_H = 80, COL = 250, MARGIN = 24;
-const ROW_TRAINER = 16, ROW_LAYERS = 150, ROW_SYNTH = 292, ROW_OTHER = 420;
+import { buildScene, graphOf, orderActors, paint, stateText } from './graph.js';
 
 /** @param {string} id */
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -26,6 +24,8 @@ const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
 /** @type {ReturnType<typeof buildModel>} */
 let model;
+/** @type {import('./graph.js').Scene} */
+let scene;
 /** @type {View} */
 let view = { kind: 'setup' };
 let cursor = -1;
@@ -44,6 +44,7 @@ async function main() {
   model = buildModel(parseTrace(await res.text()));
   if (model.events.length === 0) throw new Error('the trace has no events');
   $('meta').textContent = describeMeta(model);
+  scene = buildScene(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('graph'))), model.actors, model.graph);
   const stops = model.stops;
   goToStop(stops[0]);
   wireControls();
@@ -119,24 +120,8 @@ function buildModel(lines) {
   if (firstBatched > 0) stops.push({ kind: 'setup' });
   for (const batch of batches) stops.push({ kind: 'batch', batch });
   if (events.slice(lastBatchStart + 1).some((e) => e.batch == null) || batches.length === 0) stops.push({ kind: 'end' });
-  return { meta, events, actors: orderActors([...actors.values()]), batches, first, last, outcome, cause, firstBatched, lastBatchStart, stops };
-}
-
-/** trainer, then each layer followed by its synthesizer, then the head, then anything else */
-function orderActors(/** @type {Actor[]} */ list) {
-  const rank = (/** @type {string} */ n) => {
-    if (n === 'trainer') return [0, 0, 0];
-    let m = /^layer:(\d+)$/.exec(n);
-    if (m) return [1, Number(m[1]), 0];
-    m = /^synthesizer:(\d+)$/.exec(n);
-    if (m) return [1, Number(m[1]), 1];
-    if (n === 'head') return [2, 0, 0];
-    return [3, 0, 0];
-  };
-  return list.sort((a, b) => {
-    const ra = rank(a.name), rb = rank(b.name);
-    return ra[0] - rb[0] || ra[1] - rb[1] || ra[2] - rb[2] || a.name.localeCompare(b.name);
-  });
+  const graph = graphOf([...actors.values()]);
+  return { meta, events, graph, actors: orderActors([...actors.values()], graph), batches, first, last, outcome, cause, firstBatched, lastBatchStart, stops };
 }
 
 /** @param {ReturnType<typeof buildModel>} m */
@@ -145,6 +130,9 @@ function describeMeta(m) {
   const parts = [];
   if (m.meta.demo) parts.push(String(m.meta.demo));
   if (trainer?.sizes) parts.push(trainer.sizes.join('-'));
+  else if (m.graph) parts.push(`${m.graph.nodes.length} nodes, ${m.graph.heads.length} head${m.graph.heads.length === 1 ? '' : 's'}`);
+  const threads = new Set(m.actors.map((a) => a.thread).filter(Boolean));
+  if (threads.size) parts.push(`${threads.size} worker thread${threads.size === 1 ? '' : 's'}`);
   const scheduler = m.meta.scheduler ?? trainer?.scheduler;
   if (scheduler) parts.push(`scheduler ${scheduler}`);
   if (trainer?.steps != null) parts.push(`${trainer.steps} steps`);
@@ -266,37 +254,10 @@ function statesAt(/** @type {number} */ at) {
   return out;
 }
 
-function stateText(/** @type {unknown} */ v) {
-  if (v == null) return '—';
-  if (typeof v === 'string') return v;
-  return JSON.stringify(v).replace(/[{}"]/g, '').replace(/:/g, '.');
-}
-
-function stateClass(/** @type {unknown} */ value, /** @type {string} */ status) {
-  const v = stateText(value);
-  if (status === 'error' || /failed/.test(v)) return 'failed';
-  if (status === 'stopped' || v === 'stopped') return 'stopped';
-  if (status === 'done' || v === 'drained' || v === 'done') return 'finished';
-  if (/^awaiting/.test(v)) return 'awaiting';
-  if (value == null) return 'unknown';
-  return 'ready';
-}
-
 function eventLabel(/** @type {Line} */ e) {
   const type = e.event?.type ?? (e.type === '@xstate.actor' ? 'created' : e.type);
   const short = type.replace(/^xstate\.done\.actor\./, 'done: ').replace(/^xstate\.error\.actor\./, 'error: ').replace(/^xstate\./, '');
   return e.batch != null ? `${short} #${e.batch}` : short;
-}
-
-function summaryOf(/** @type {Actor} */ a) {
-  const c = a.context;
-  if (!c || typeof c !== 'object') return '';
-  let s = '';
-  if (a.name.startsWith('layer:')) s = `${c.inputs}→${c.units} ${c.activation} · ${c.decoupled ? 'decoupled' : 'backprop'}`;
-  else if (a.name.startsWith('synthesizer:')) s = `${c.units} units · delay ${c.delay}${c.conditioned ? ' · cDNI' : ''}`;
-  else if (a.name === 'head') s = `${c.loss} · ${c.labels} labels`;
-  else if (a.name === 'trainer' && c.sizes) s = `${c.sizes.join('-')} · ${c.scheduler ?? ''}`;
-  return s;
 }
 
 // ---------------------------------------------------------------- rendering
@@ -327,112 +288,19 @@ function render() {
   $('detail').textContent = current ? JSON.stringify(current, null, 2) : '(before the first event)';
 }
 
-/** @param {string} tag @param {Record<string, string | number>} attrs @param {Element} [parent] */
-function el(tag, attrs, parent) {
-  const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  if (parent) parent.appendChild(e);
-  return e;
-}
-
-/** Where each actor sits: layers in a row, their synthesizers under them, the head after the last layer. */
-function layout() {
-  /** @type {Map<string, { x: number, y: number }>} */
-  const at = new Map();
-  const layers = model.actors.filter((a) => /^layer:\d+$/.test(a.name)).map((a) => Number(a.name.slice(6)));
-  const columns = Math.max(1, layers.length ? Math.max(...layers) + 2 : 1);
-  let other = 0;
-  for (const a of model.actors) {
-    let m;
-    if ((m = /^layer:(\d+)$/.exec(a.name))) at.set(a.name, { x: MARGIN + Number(m[1]) * COL, y: ROW_LAYERS });
-    else if ((m = /^synthesizer:(\d+)$/.exec(a.name))) at.set(a.name, { x: MARGIN + Number(m[1]) * COL, y: ROW_SYNTH });
-    else if (a.name === 'head') at.set(a.name, { x: MARGIN + (columns - 1) * COL, y: ROW_LAYERS });
-    else if (a.name === 'trainer') at.set(a.name, { x: MARGIN + ((columns - 1) * COL) / 2, y: ROW_TRAINER });
-    else at.set(a.name, { x: MARGIN + other++ * COL, y: ROW_OTHER });
-  }
-  const width = MARGIN * 2 + Math.max(columns, other) * COL - (COL - NODE_W);
-  const height = (other ? ROW_OTHER : model.actors.some((a) => a.name.startsWith('synthesizer:')) ? ROW_SYNTH : ROW_LAYERS) + NODE_H + 16;
-  return { at, width, height };
-}
-
 /**
+ * Each actor's state at the cursor, and what it is handling or handled last.
  * @param {ReturnType<typeof statesAt>} states
  * @param {string | null} active
  */
 function drawGraph(states, active) {
-  const svg = /** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('graph')));
-  const { at, width, height } = layout();
-  svg.replaceChildren();
-  svg.setAttribute('viewBox', `0 0 ${width} ${height}`);
-  const defs = el('defs', {}, svg);
-  for (const [id, color] of [['arrow', '#444'], ['arrow-red', '#c0392b'], ['arrow-grey', '#bbb']]) {
-    const marker = el('marker', { id, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, defs);
-    el('path', { d: 'M0,0 L10,5 L0,10 z', fill: color }, marker);
-  }
-  const edges = el('g', { class: 'edges' }, svg);
-  /** @param {number} x1 @param {number} y1 @param {number} x2 @param {number} y2 @param {string} kind @param {string} [label] */
-  const edge = (x1, y1, x2, y2, kind, label) => {
-    const marker = kind === 'gradient' ? 'arrow-red' : kind === 'spawn' ? 'arrow-grey' : 'arrow';
-    el('path', { class: `edge ${kind}`, d: `M${x1},${y1} L${x2},${y2}`, 'marker-end': `url(#${marker})` }, edges);
-    if (label) {
-      const below = kind === 'gradient' && y1 === y2;
-      const t = el('text', { class: `edge-label ${kind}`, x: (x1 + x2) / 2 - 6, y: (y1 + y2) / 2 + (below ? 13 : -4) }, edges);
-      t.textContent = label;
-    }
-  };
-  const trainer = at.get('trainer');
-  if (trainer) {
-    for (const a of model.actors) {
-      const p = at.get(a.name);
-      // to the row below only: the synthesizers hang under their layers (the legend says so)
-      if (a.name === 'trainer' || !p || a.parent !== 'trainer' || p.y !== ROW_LAYERS) continue;
-      edge(trainer.x + NODE_W / 2, trainer.y + NODE_H, p.x + NODE_W / 2, p.y, 'spawn');
-    }
-  }
-  const layers = model.actors.filter((a) => /^layer:\d+$/.test(a.name)).map((a) => Number(a.name.slice(6))).sort((a, b) => a - b);
-  const last = layers[layers.length - 1];
-  // what receives the gradient with respect to layer i's output: its synthesizer (as a target), or the layer
-  const gradientInto = (/** @type {number} */ i) => (at.has(`synthesizer:${i}`) ? `synthesizer:${i}` : `layer:${i}`);
-  const into = (/** @type {string} */ from, /** @type {string} */ to, /** @type {string} */ label) => {
-    const a = at.get(from), b = at.get(to);
-    if (!a || !b) return;
-    if (b.y === a.y) edge(a.x, a.y + NODE_H * 0.72, b.x + NODE_W, b.y + NODE_H * 0.72, 'gradient', label);
-    else edge(a.x + NODE_W * 0.12, a.y + NODE_H, b.x + NODE_W, b.y + NODE_H * 0.4, 'gradient', label);
-  };
-  for (const i of layers) {
-    const p = /** @type {{ x: number, y: number }} */ (at.get(`layer:${i}`));
-    const next = i === last ? at.get('head') : at.get(`layer:${i + 1}`);
-    if (next) edge(p.x + NODE_W, p.y + NODE_H * 0.28, next.x, next.y + NODE_H * 0.28, 'activation', 'h');
-    const s = at.get(`synthesizer:${i}`);
-    if (s) {
-      edge(p.x + NODE_W * 0.3, p.y + NODE_H, s.x + NODE_W * 0.3, s.y, 'activation', 'h');
-      edge(s.x + NODE_W * 0.62, s.y, p.x + NODE_W * 0.62, p.y + NODE_H, 'gradient', 'ĝ');
-    }
-    if (i > 0) into(`layer:${i}`, gradientInto(i - 1), 'g');
-  }
-  if (last !== undefined) into('head', gradientInto(last), '∂l/∂ŷ');
-
-  for (const a of model.actors) {
-    const p = at.get(a.name);
-    if (!p) continue;
-    const s = /** @type {NonNullable<ReturnType<typeof states.get>>} */ (states.get(a.name));
-    const cls = stateClass(s.state, s.status);
-    const g = el('g', { class: `node ${cls}${a.name === active ? ' active' : ''}`, 'data-actor': a.name, 'data-state': stateText(s.state), transform: `translate(${p.x},${p.y})` }, svg);
-    el('rect', { width: NODE_W, height: NODE_H }, g);
-    const text = (/** @type {string} */ cls, /** @type {number} */ y, /** @type {string} */ value) => {
-      const t = el('text', { class: cls, x: 8, y }, g);
-      t.textContent = value;
-      return t;
-    };
-    text('name', 17, a.name);
-    if (a.thread && !a.name.includes('@')) text('thread', 17, a.thread).setAttribute('x', String(NODE_W - 8));
-    text('summary', 32, summaryOf(a));
-    text('state', 52, stateText(s.state) + (s.status !== 'active' ? ` (${s.status})` : ''));
+  /** @type {Map<string, import('./graph.js').ActorView>} */
+  const views = new Map();
+  for (const [name, s] of states) {
     const handling = [...s.handling].map((i) => eventLabel(model.events[i]));
-    text('last', 70, handling.length ? `handling ${handling.join(', ')}` : s.last ? `last: ${eventLabel(s.last)}` : '');
-    const title = el('title', {}, g);
-    title.textContent = `${a.name}\n${JSON.stringify(a.context ?? {}, null, 1)}`;
+    views.set(name, { state: s.state, status: s.status, last: handling.length ? `handling ${handling.join(', ')}` : s.last ? `last: ${eventLabel(s.last)}` : '', active: name === active });
   }
+  paint(scene, views);
 }
 
 /** One lane per actor; one chip per event received in this step, in the order they happened. */
