@@ -1,12 +1,14 @@
 /**
- * A stage in a worker thread, seen from the trainer: planning the threads (start-up data, shared
- * rings, ports) and the `stage:k` actor that owns one. It posts the trainer's commands to its
- * worker as they are (see stageProtocol.ts) and hands the trainer what the worker reports, as an
- * in-thread stage would; a worker that throws or exits is reported as a {@link StageError} naming
- * the stage, at once, and stopping the actor (the trainer stops its children when it ends)
- * terminates the thread.
+ * A stage in a worker thread, seen from the trainer: planning the threads (start-up data, and
+ * the shared memory their stages talk through: doorbells, channels, rings; see stageLink.ts) and
+ * the `stage:k` actor that owns one. It posts the trainer's commands to its worker as they are
+ * (see stageProtocol.ts) and rings the stage's doorbell, so a stage waiting on shared memory turns
+ * to them; it hands the trainer what the worker reports, as an in-thread stage would (a batch of
+ * losses and finished steps as the reports it stands for). A worker that throws or exits is
+ * reported as a {@link StageError} naming the stage, at once, and stopping the actor (the trainer
+ * stops its children when it ends) terminates the thread.
  */
-import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import { fromCallback } from 'xstate';
 import type { Dataset } from '../lib/data.ts';
 import { StageError } from '../lib/errors.ts';
@@ -16,8 +18,8 @@ import { type Network, optimizerStates, ringDepth } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
 import { routesOf } from './events.ts';
 import type { Interpreter } from './machines.ts';
-import { type SharedRing, type StageLinkInit, createSharedRing } from './stageLink.ts';
-import { type SerializedError, type StageCommand, type StageReport, type StageThreadInit, deserializeError } from './stageProtocol.ts';
+import { type SharedChannel, type SharedRing, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, ringControl } from './stageLink.ts';
+import { type SerializedError, type StageCommand, type StageReport, type StageThreadInit, type WorkerReport, deserializeError, unpackProgress } from './stageProtocol.ts';
 import { workerEntry } from './workerEntry.ts';
 
 /** A copy of a matrix in a SharedArrayBuffer, readable by every worker without copying. */
@@ -32,21 +34,26 @@ function detachMatrix(m: Matrix): Matrix {
   return { rows: m.rows, cols: m.cols, data: m.data.slice() };
 }
 
+/** In shared memory: as it is when it is there already (a data set fit() rewrites between epochs), else a copy. */
+function shared(m: Matrix): Matrix {
+  return m.data.buffer instanceof SharedArrayBuffer ? m : shareMatrix(m);
+}
+
 /** The data set in shared memory, label sets included. */
 function shareDataset(data: Dataset): Dataset {
   const y = data.y as Matrix | Record<string, Matrix>;
-  const shared = 'data' in y && ArrayBuffer.isView(y.data) ? shareMatrix(y as Matrix) : Object.fromEntries(Object.entries(y as Record<string, Matrix>).map(([k, m]) => [k, shareMatrix(m)]));
-  return { x: shareMatrix(data.x), y: shared };
+  const labels = 'data' in y && ArrayBuffer.isView(y.data) ? shared(y as Matrix) : Object.fromEntries(Object.entries(y as Record<string, Matrix>).map(([k, m]) => [k, shared(m)]));
+  return { x: shared(data.x), y: labels };
 }
 
-/** Start-up data and the transfer list of every stage's worker. */
+/** Start-up data and the doorbell of every stage's worker. */
 export function prepareStages(
   network: Network,
   data: Dataset,
   steps: number,
   stages: readonly Stage[],
   options: { inspect: boolean; interpreter: Interpreter; firstBatch: number },
-): { init: StageThreadInit; transfer: MessagePort[] }[] {
+): { init: StageThreadInit; bell: SharedArrayBuffer }[] {
   const topology = network.topology;
   const stageOf: Record<string, number> = {};
   for (const s of stages) for (const id of s.actors) stageOf[id] = s.index;
@@ -55,24 +62,26 @@ export function prepareStages(
   const optimizerState = optimizerStates(network);
   // pending refits (empty unless the training resumes from a checkpoint)
   const synthesizers = Object.fromEntries(network.synthesizers.map((s) => [s.id, s.snapshot()]));
-  const links: StageLinkInit[] = stages.map(() => ({ peers: {}, rings: {}, stageOf }));
+  const bells = stages.map(() => createDoorbell());
+  const start = new SharedArrayBuffer(4);
+  const links: StageLinkInit[] = stages.map((s) => ({ stage: s.index, bells, channels: [], rings: {}, start, stages: stages.length }));
   const depth = ringDepth(topology);
+  // the routes between each ordered pair of stages, in the routes' order
+  const between = new Map<string, string[]>();
   for (const route of routesOf(topology)) {
     const from = stageOf[route.source], to = stageOf[route.target];
     if (from === undefined || from === to) continue; // data routes stay inside their stage
     const ring: SharedRing = createSharedRing(depth, route.rows, route.cols);
     links[from].rings[route.key] = { route, ring };
     links[to].rings[route.key] = { route, ring };
+    const pair = `${from}>${to}`;
+    between.set(pair, [...(between.get(pair) ?? []), route.key]);
   }
-  const transfers: MessagePort[][] = stages.map(() => []);
-  for (let a = 0; a < stages.length; a++) {
-    for (let b = a + 1; b < stages.length; b++) {
-      const { port1, port2 } = new MessageChannel();
-      links[a].peers[b] = port1;
-      links[b].peers[a] = port2;
-      transfers[a].push(port1 as unknown as MessagePort);
-      transfers[b].push(port2 as unknown as MessagePort);
-    }
+  for (const [pair, keys] of between) {
+    const [from, to] = pair.split('>').map(Number);
+    const channel: SharedChannel = createSharedChannel(from, to, keys, keys.length * depth);
+    links[from].channels.push(channel);
+    links[to].channels.push(channel);
   }
   return stages.map((stage, i) => ({
     init: {
@@ -89,13 +98,14 @@ export function prepareStages(
       interpreter: options.interpreter,
       link: links[i],
     },
-    transfer: transfers[i],
+    bell: bells[i],
   }));
 }
 
 export interface RemoteStageInput {
   init: StageThreadInit;
-  transfer: MessagePort[];
+  /** the stage's doorbell: rung after each command */
+  bell: SharedArrayBuffer;
   /** where the stage's reports go (the trainer) */
   report: (r: StageReport) => void;
   /** gives the trainer the thread, e.g. for tests that kill it */
@@ -111,17 +121,22 @@ export const remoteStage = fromCallback<StageCommand, RemoteStageInput>(({ input
     ended = true;
     input.report({ type: 'FAILED', stage: stage.index, error });
   };
-  const worker = new Worker(...workerEntry(new URL('./stageThread.ts', import.meta.url), { workerData: input.init, transferList: input.transfer as never[], name: `stage:${stage.index}` }));
+  const worker = new Worker(...workerEntry(new URL('./stageThread.ts', import.meta.url), { workerData: input.init, name: `stage:${stage.index}` }));
+  const bell = new Int32Array(input.bell);
   input.onWorker?.(worker);
-  worker.on('message', (r: StageReport) => {
+  worker.on('message', (r: WorkerReport) => {
     if (ended) return;
+    if (r.type === 'PROGRESS') return unpackProgress(r, input.report);
     if (r.type === 'FAILED') return fail(deserializeError(r.error as SerializedError, stage));
     if (r.type === 'DRAINED') ended = true;
     input.report(r);
   });
   worker.on('error', (e) => fail(new StageError(stage.index, stage.actors, `its worker threw ${e.name}: ${e.message}`)));
   worker.on('exit', (code) => fail(new StageError(stage.index, stage.actors, `its worker exited with code ${code}`)));
-  receive((command) => worker.postMessage(command));
+  receive((command) => {
+    worker.postMessage(command);
+    ringControl(bell);
+  });
   return () => {
     ended = true;
     void worker.terminate();

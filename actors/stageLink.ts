@@ -1,12 +1,23 @@
 /**
  * How events cross between stages. A {@link StageLink} carries a route's events to the stage
- * that hosts its target, and translates them to and from the wire: the worker implementation
- * below writes each tensor into a slot of a SharedArrayBuffer ring (one ring per route) and posts
- * only `{ route, batch }` on a MessagePort, so nothing is serialised and nothing is allocated per
- * message but the small wire object. Another transport (a message broker between machines)
- * implements the same interface.
+ * that hosts its target, and translates them to and from the wire. The worker implementation
+ * below ({@link SharedMemoryLink}) needs no message and no event-loop turn per event: everything
+ * lives in SharedArrayBuffers that both threads map.
+ *
+ * - a **ring** per route: `depth` tensor slots (the route's k-th message in slot k mod depth), the
+ *   batch each slot holds, and two counters (sent, taken) that give the route's queue length;
+ * - a **channel** per directed pair of stages: a FIFO of route numbers, so a stage takes one
+ *   peer's events in the order that peer sent them, across its routes;
+ * - a **doorbell** per stage: a word every sender (and the trainer, after a command) bumps, so a
+ *   stage waits for anything at all on one word: spinning on it, or asleep in `Atomics.wait`
+ *   (senders then `Atomics.notify`; a sleeping stage says so in a second word, so a sender
+ *   whose receiver is awake pays no system call).
+ *
+ *   stage a: send(route, e) ─ tensor → ring slot, stamp batch, sent++ ─ route no. → channel a→b ─ bell(b)++ ─▶ stage b: poll()
+ *
+ * Nothing is allocated per message but the event object the receiving actor gets. A transport
+ * between machines (a message broker) implements the same {@link StageLink} interface.
  */
-import type { MessagePort } from 'node:worker_threads';
 import { type Observable, Subject } from 'rxjs';
 import type { Matrix } from '../lib/matrix.ts';
 import { type NetworkEvent, type Route, eventOf, tensorOf } from './events.ts';
@@ -26,9 +37,33 @@ export interface StageLink {
   close(): void;
 }
 
+/** Int32 words per cache line: words written by different threads sit a line apart. */
+const LINE = 16;
+
+/** The doorbell's words: bumped by every sender; set while its stage sleeps; bumped by the trainer after a command. */
+export const BELL = 0, SLEEPING = LINE, CONTROL = 2 * LINE;
+const BELL_WORDS = 3 * LINE;
+
+/** A stage's doorbell, in shared memory. */
+export function createDoorbell(): SharedArrayBuffer {
+  return new SharedArrayBuffer(BELL_WORDS * 4);
+}
+
+/** Wake whoever waits on this doorbell (a no-op system-call-wise when its stage is awake). */
+export function ring(bell: Int32Array): void {
+  Atomics.add(bell, BELL, 1);
+  if (Atomics.load(bell, SLEEPING) !== 0) Atomics.notify(bell, BELL);
+}
+
+/** The trainer posted a command: say so on the stage's doorbell (a stage that waits on shared memory then turns to its event loop). */
+export function ringControl(bell: Int32Array): void {
+  Atomics.add(bell, CONTROL, 1);
+  ring(bell);
+}
+
 /**
- * A ring of tensors in shared memory, with a stamp per slot saying which batch it holds and two
- * counters (sent, received) that give the route's queue length on either side.
+ * A ring of tensors in shared memory: the route's k-th message in slot k mod depth, the batch
+ * each slot holds, and [sent, taken] counters (a line apart: each is written by one side).
  */
 export interface SharedRing {
   readonly buffer: SharedArrayBuffer;
@@ -39,11 +74,13 @@ export interface SharedRing {
   readonly cols: number;
 }
 
+const SENT = 0, TAKEN = LINE;
+
 export function createSharedRing(depth: number, rows: number, cols: number): SharedRing {
   return {
     buffer: new SharedArrayBuffer(depth * rows * cols * 4),
     stamps: new SharedArrayBuffer(depth * 4),
-    counters: new SharedArrayBuffer(8),
+    counters: new SharedArrayBuffer(2 * LINE * 4),
     depth,
     rows,
     cols,
@@ -53,66 +90,183 @@ export function createSharedRing(depth: number, rows: number, cols: number): Sha
 class RingView {
   private readonly slots: Matrix[];
   private readonly stamps: Int32Array;
-  /** [sent, received] */
   private readonly counters: Int32Array;
-  constructor(readonly ring: SharedRing) {
+  /** this side's own count: messages sent (sender) or taken (receiver) */
+  private count = 0;
+  constructor(
+    readonly ring: SharedRing,
+    readonly route: Route,
+  ) {
     const n = ring.rows * ring.cols;
     this.slots = Array.from({ length: ring.depth }, (_, i) => ({ rows: ring.rows, cols: ring.cols, data: new Float32Array(ring.buffer, i * n * 4, n) }));
     this.stamps = new Int32Array(ring.stamps);
     this.counters = new Int32Array(ring.counters);
   }
+
+  /** Sender: copy `m` into the next slot. A slot still unread `depth` messages later is a broken bound, said by name. */
   write(batch: number, m: Matrix): void {
-    const i = batch % this.ring.depth;
+    const k = this.count;
+    if (k - Atomics.load(this.counters, TAKEN) >= this.ring.depth) {
+      throw new Error(`stage link: ${this.route.key} holds ${this.ring.depth} batches its target has not taken (ring of ${this.ring.depth} overrun at batch ${batch})`);
+    }
+    const i = k % this.ring.depth;
     this.slots[i].data.set(m.data);
-    Atomics.store(this.stamps, i, batch);
-    Atomics.add(this.counters, 0, 1);
+    this.stamps[i] = batch;
+    this.count = k + 1;
+    Atomics.store(this.counters, SENT, k + 1);
   }
-  /** The tensor of `batch`, and how many of this route's messages were waiting, this one included. */
-  read(batch: number, route: string): { tensor: Matrix; queued: number } {
-    const i = batch % this.ring.depth, stamp = Atomics.load(this.stamps, i);
-    if (stamp !== batch) throw new Error(`stage link: ${route} slot for batch ${batch} holds batch ${stamp} (ring of ${this.ring.depth} overrun)`);
-    const queued = Atomics.load(this.counters, 0) - Atomics.add(this.counters, 1, 1);
-    return { tensor: this.slots[i], queued };
+
+  /** Receiver: the next message's event, and how many of the route's messages were waiting, this one included. */
+  take(): Arrival {
+    const k = this.count, i = k % this.ring.depth;
+    const queued = Atomics.load(this.counters, SENT) - k;
+    this.count = k + 1;
+    Atomics.store(this.counters, TAKEN, k + 1);
+    return { route: this.route, event: eventOf(this.route, this.stamps[i], this.slots[i]), queued };
   }
 }
 
-/** What a worker stage needs to talk to the others: its ports to peer stages and the rings of the routes it sends or receives. */
+/**
+ * A FIFO of route numbers from one stage to another: `[written, …one line…, entries]`. It cannot
+ * overflow: its capacity is the sum of its routes' ring depths, and a ring refuses more.
+ */
+export interface SharedChannel {
+  readonly from: number;
+  readonly to: number;
+  readonly buffer: SharedArrayBuffer;
+  readonly capacity: number;
+  /** the route keys its entries number */
+  readonly routes: readonly string[];
+}
+
+const WRITTEN = 0, ENTRIES = LINE;
+
+export function createSharedChannel(from: number, to: number, routes: readonly string[], capacity: number): SharedChannel {
+  return { from, to, routes, capacity, buffer: new SharedArrayBuffer((ENTRIES + capacity) * 4) };
+}
+
+/** What a worker stage needs to talk to the others. */
 export interface StageLinkInit {
-  /** stage index → port to that stage */
-  peers: Record<number, MessagePort>;
+  /** this stage's index */
+  stage: number;
+  /** every stage's doorbell, by stage index (this stage waits on its own, rings its peers') */
+  bells: SharedArrayBuffer[];
+  /** the channels from and to this stage */
+  channels: SharedChannel[];
   /** route key → the route and its ring (only routes crossing from or to this stage) */
   rings: Record<string, { route: Route; ring: SharedRing }>;
-  /** target actor → the stage that hosts it */
-  stageOf: Record<string, number>;
+  /** counted up by each stage as it starts; the stages begin together */
+  start: SharedArrayBuffer;
+  stages: number;
 }
 
-type WireMessage = { route: string; batch: number };
+interface Inbound {
+  readonly entries: Int32Array;
+  readonly capacity: number;
+  readonly views: RingView[];
+  /** entries taken so far */
+  read: number;
+}
 
-/** The worker_threads implementation of {@link StageLink}. */
-export function workerStageLink(init: StageLinkInit): StageLink {
-  const views = new Map(Object.entries(init.rings).map(([key, { route, ring }]) => [key, { route, view: new RingView(ring) }]));
-  const incoming = new Subject<Arrival>();
-  const ports = Object.values(init.peers);
-  for (const port of ports) {
-    port.on('message', ({ route: key, batch }: WireMessage) => {
-      const r = views.get(key);
-      if (!r) return incoming.error(new Error(`stage link: a message on unknown route '${key}'`));
-      const { tensor, queued } = r.view.read(batch, key);
-      incoming.next({ route: r.route, event: eventOf(r.route, batch, tensor), queued });
-    });
+interface Outbound {
+  readonly view: RingView;
+  readonly channel: Int32Array;
+  readonly capacity: number;
+  /** the route's number on its channel */
+  readonly entry: number;
+  readonly bell: Int32Array;
+  /** the channel's entries written so far (shared by every route of the channel) */
+  readonly written: { n: number };
+}
+
+/**
+ * The shared-memory {@link StageLink}: `send` writes and rings; `poll` (called by the stage's
+ * driver, see stageDriver.ts) delivers whatever has arrived, on `incoming`.
+ */
+export class SharedMemoryLink implements StageLink {
+  readonly incoming = new Subject<Arrival>();
+  /** this stage's doorbell */
+  readonly bell: Int32Array;
+  private readonly inbound: Inbound[] = [];
+  private readonly outbound = new Map<string, Outbound>();
+  private readonly start: Int32Array;
+  private closed = false;
+
+  constructor(private readonly init: StageLinkInit) {
+    this.bell = new Int32Array(init.bells[init.stage]);
+    this.start = new Int32Array(init.start);
+    const views = new Map<string, RingView>();
+    const view = (key: string) => {
+      const r = init.rings[key];
+      if (!r) throw new Error(`stage link: no ring for route '${key}'`);
+      let v = views.get(key);
+      if (!v) views.set(key, (v = new RingView(r.ring, r.route)));
+      return v;
+    };
+    for (const c of init.channels) {
+      const words = new Int32Array(c.buffer);
+      if (c.to === init.stage) this.inbound.push({ entries: words, capacity: c.capacity, views: c.routes.map(view), read: 0 });
+      else if (c.from === init.stage) {
+        const written = { n: 0 };
+        c.routes.forEach((key, entry) => this.outbound.set(key, { view: view(key), channel: words, capacity: c.capacity, entry, bell: new Int32Array(init.bells[c.to]), written }));
+      }
+    }
   }
-  return {
-    incoming,
-    send(route, event) {
-      const r = views.get(route.key);
-      const port = init.peers[init.stageOf[route.target]];
-      if (!r || !port) throw new Error(`stage link: no route ${route.key} from this stage`);
-      r.view.write(event.batch, tensorOf(event));
-      port.postMessage({ route: route.key, batch: event.batch } satisfies WireMessage);
-    },
-    close() {
-      for (const p of ports) p.close();
-      incoming.complete();
-    },
-  };
+
+  send(route: Route, event: NetworkEvent): void {
+    const o = this.outbound.get(route.key);
+    if (!o) throw new Error(`stage link: no route ${route.key} from stage ${this.init.stage}`);
+    o.view.write(event.batch, tensorOf(event));
+    const w = o.written.n;
+    o.channel[ENTRIES + (w % o.capacity)] = o.entry;
+    o.written.n = w + 1;
+    Atomics.store(o.channel, WRITTEN, w + 1);
+    ring(o.bell);
+  }
+
+  /** Deliver every event that has arrived, each peer's in the order it sent them; returns how many. */
+  poll(): number {
+    let n = 0;
+    for (let p = 0; p < this.inbound.length; p++) {
+      const c = this.inbound[p];
+      const written = Atomics.load(c.entries, WRITTEN);
+      while (c.read < written && !this.closed) {
+        const view = c.views[c.entries[ENTRIES + (c.read % c.capacity)]];
+        c.read++;
+        n++;
+        this.incoming.next(view.take());
+      }
+    }
+    return n;
+  }
+
+  /** Whether an event has arrived that {@link poll} has not delivered. */
+  pending(): boolean {
+    for (let p = 0; p < this.inbound.length; p++) if (Atomics.load(this.inbound[p].entries, WRITTEN) !== this.inbound[p].read) return true;
+    return false;
+  }
+
+  /**
+   * Count this stage in, then wait (here, blocking: a worker may) until every stage has: so
+   * the stages begin together, however long each took to load. `timeoutMs` against a peer
+   * that never comes (the trainer fails the training and ends every thread long before).
+   */
+  awaitPeers(timeoutMs = 60_000): void {
+    const count = Atomics.add(this.start, 0, 1) + 1;
+    if (count >= this.init.stages) {
+      Atomics.notify(this.start, 0);
+      return;
+    }
+    const until = performance.now() + timeoutMs;
+    for (let seen = count; seen < this.init.stages; seen = Atomics.load(this.start, 0)) {
+      if (performance.now() > until) throw new Error(`stage link: stage ${this.init.stage} waited ${timeoutMs} ms for the other stages to start`);
+      Atomics.wait(this.start, 0, seen, 50);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.incoming.complete();
+  }
 }

@@ -3,10 +3,14 @@
  * same objects are the stage machine's events (in this thread) and the messages a worker thread
  * gets and posts (a worker-hosted stage), so both kinds of stage speak exactly one language.
  * Tensors never go through here (see stageLink.ts); losses are a few numbers; parameters cross
- * once each way.
+ * once each way (and at each cut).
  *
- *   trainer ──START, ALLOW{through}, CAPTURE{step}, DRAIN, HALT──▶ stage
+ *   trainer ──START, ALLOW{through, lrFactor?}, CAPTURE{step}, END_EPOCH{step}, DRAIN, HALT──▶ stage
  *   trainer ◀──LOSS, STEP_FINISHED{batch}, CUT{step, state}, DRAINED{state}, HALTED{fed}, FAILED, TRACE── stage
+ *
+ * A worker stage posts its losses and finished steps in batches ({@link ProgressReport}: one
+ * message every few milliseconds, not one per step), which its trainer-side actor unpacks into the
+ * LOSS and STEP_FINISHED above; every other report goes as it is, after the batch before it.
  */
 import type { NetworkState } from '../lib/checkpoint.ts';
 import type { Dataset } from '../lib/data.ts';
@@ -25,10 +29,20 @@ import type { StageLinkInit } from './stageLink.ts';
 export type StageCommand =
   /** connect the stage's actors and wait for batches */
   | { readonly type: 'START' }
-  /** batches up to `through` may enter (a stage feeds its layers that read the data) */
-  | { readonly type: 'ALLOW'; readonly through: number }
+  /**
+   * batches up to `through` may enter (a stage feeds its layers that read the data); with
+   * `lrFactor`, from now on every learning rate of the stage's actors is the topology's times it
+   * (an epoch's learning-rate schedule, see fit.ts)
+   */
+  | { readonly type: 'ALLOW'; readonly through: number; readonly lrFactor?: number }
   /** every batch before `step` is finished everywhere: report the stage's share of the state (a checkpoint cut) */
   | { readonly type: 'CAPTURE'; readonly step: number }
+  /**
+   * every batch before `step` is finished everywhere and an epoch ends there: apply the
+   * synthesizers' pending refits (as at the end of a training, but go on afterwards) and report
+   * the stage's share of the state (CUT)
+   */
+  | { readonly type: 'END_EPOCH'; readonly step: number }
   /** every batch is finished: apply the synthesizers' pending refits and report the state */
   | { readonly type: 'DRAIN' }
   /** feed no further batch, and report the last one fed (the training is stopping) */
@@ -56,6 +70,75 @@ export type StageReport =
   | { readonly type: 'FAILED'; readonly stage: number; readonly error: unknown }
   /** trace lines of worker-hosted actors (their inspection events, converted there) */
   | { readonly type: 'TRACE'; readonly stage: number; readonly events: TraceEvent[] };
+
+/**
+ * A worker stage's losses and finished steps since its last such message: `losses` holds
+ * {@link LOSS_FIELDS} numbers per loss (kind: 0 head, 1 synthesizer; index; batch; loss;
+ * accuracy); `finished`, the last batch every actor of the stage is done with (or the stage's
+ * first batch - 1).
+ */
+export interface ProgressReport {
+  readonly type: 'PROGRESS';
+  readonly stage: number;
+  readonly finished: number;
+  readonly losses: Float64Array;
+}
+
+export const LOSS_FIELDS = 5;
+
+/** What a worker thread posts: a report, or a batch of them. */
+export type WorkerReport = StageReport | ProgressReport;
+
+/** Losses and finished steps, gathered between two {@link ProgressReport}s (in a reused buffer). */
+export class ProgressBatch {
+  private losses = new Float64Array(LOSS_FIELDS * 256);
+  private count = 0;
+  private finished: number;
+  private sent: number;
+
+  constructor(
+    readonly stage: number,
+    firstBatch: number,
+  ) {
+    this.finished = this.sent = firstBatch - 1;
+  }
+
+  loss(l: LossMessage): void {
+    if ((this.count + 1) * LOSS_FIELDS > this.losses.length) {
+      const grown = new Float64Array(2 * this.losses.length);
+      grown.set(this.losses);
+      this.losses = grown;
+    }
+    const at = this.count++ * LOSS_FIELDS, o = this.losses;
+    o[at] = l.kind === 'head' ? 0 : 1;
+    o[at + 1] = l.index;
+    o[at + 2] = l.batch;
+    o[at + 3] = l.loss;
+    o[at + 4] = l.accuracy;
+  }
+
+  stepFinished(batch: number): void {
+    this.finished = batch;
+  }
+
+  /** What was gathered since the last call, or null when nothing was. */
+  take(): ProgressReport | null {
+    if (this.count === 0 && this.finished === this.sent) return null;
+    const r: ProgressReport = { type: 'PROGRESS', stage: this.stage, finished: this.finished, losses: this.losses.slice(0, this.count * LOSS_FIELDS) };
+    this.count = 0;
+    this.sent = this.finished;
+    return r;
+  }
+}
+
+/** A {@link ProgressReport} as the reports it stands for: each LOSS, then STEP_FINISHED when the stage finished a batch. */
+export function unpackProgress(p: ProgressReport, report: (r: StageReport) => void): void {
+  const o = p.losses;
+  for (let at = 0; at + LOSS_FIELDS <= o.length; at += LOSS_FIELDS) {
+    report({ type: 'LOSS', kind: o[at] === 0 ? 'head' : 'synthesizer', index: o[at + 1], batch: o[at + 2], loss: o[at + 3], accuracy: o[at + 4] });
+  }
+  report({ type: 'STEP_FINISHED', stage: p.stage, batch: p.finished });
+}
 
 /** What a worker thread needs to host a stage. */
 export interface StageThreadInit {

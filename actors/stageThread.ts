@@ -2,8 +2,10 @@
  * Worker thread entry of a stage: builds the network from `workerData` (every parameter; it
  * spawns only its own actors), runs a {@link stageMachine} as its root actor, and speaks the
  * stage protocol with the trainer: each command it receives is the stage machine's event, each
- * report it posts is the stage's own. Tensors to and from other stages go through shared memory
- * (see stageLink.ts).
+ * report it posts is the stage's own, except that losses and finished steps go in batches
+ * ({@link ProgressBatch}: at most every FLUSH_MS, and at once when the stage reaches the last
+ * batch it may feed). Tensors to and from other stages go through shared memory (stageLink.ts),
+ * taken by the stage's {@link StageDriver}: no message and no event-loop turn per batch.
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
@@ -15,41 +17,72 @@ import { backendByName } from '../lib/kernels-wasm.ts';
 import { relayInspection } from './inspection.ts';
 import { networkMachines } from './machines.ts';
 import { schedulingFor } from './schedulers.ts';
+import { StageDriver } from './stageDriver.ts';
 import { stageMachine } from './stageMachine.ts';
-import { workerStageLink } from './stageLink.ts';
-import { type StageCommand, type StageReport, type StageThreadInit, serializeError } from './stageProtocol.ts';
+import { SharedMemoryLink } from './stageLink.ts';
+import { ProgressBatch, type StageCommand, type StageReport, type StageThreadInit, type WorkerReport, serializeError } from './stageProtocol.ts';
 
 const init = workerData as StageThreadInit;
 const port = parentPort!;
+const stage = init.stage.index;
+/** the longest a finished step waits before the trainer hears of it while the stage is busy (ms) */
+const FLUSH_MS = 2;
 
 // the trainer's backend: the backends agree only to float32 rounding, and every scheduler must give the same bits
 useBackend(backendByName(init.kernels));
 const network = buildNetwork(init.topology, init.params);
 restoreNetworkState(network, { optimizers: init.optimizerState, synthesizers: init.synthesizers });
-const link = workerStageLink(init.link);
-const relay = init.inspect ? relayInspection((events) => port.postMessage({ type: 'TRACE', stage: init.stage.index, events } satisfies StageReport), `worker:${init.stage.index}`) : undefined;
+const link = new SharedMemoryLink(init.link);
+const post = (r: WorkerReport, transfer?: ArrayBuffer[]) => port.postMessage(r, transfer);
+const relay = init.inspect ? relayInspection((events) => post({ type: 'TRACE', stage, events }), `worker:${stage}`) : undefined;
+const progress = new ProgressBatch(stage, init.firstBatch);
+let lastFlush = performance.now();
+/** the last batch the trainer allows: reaching it, the stage tells the trainer at once */
+let allowed = init.firstBatch - 1;
 let started: ReturnType<typeof performance.eventLoopUtilization> | null = null;
 
-const report = (r: StageReport): void => {
+function flush(): void {
+  const p = progress.take();
+  lastFlush = performance.now();
+  if (p) post(p);
+}
+
+const driver = new StageDriver(link, {
+  idle: () => performance.now() - lastFlush >= FLUSH_MS && flush(),
+  fail: (error) => report({ type: 'FAILED', stage, error }),
+});
+
+function report(r: StageReport): void {
   switch (r.type) {
+    case 'LOSS':
+      return progress.loss(r);
+    case 'STEP_FINISHED':
+      progress.stepFinished(r.batch);
+      if (r.batch >= allowed || performance.now() - lastFlush >= FLUSH_MS) flush();
+      return;
     case 'DRAINED': {
+      flush();
       relay?.flush();
+      driver.stop();
       const { params, optimizers } = r.state;
       const transfer = [...Object.values(params).map((m) => m.data), ...Object.values(optimizers).flatMap((s) => s.moments)].map((d) => d.buffer as ArrayBuffer);
-      port.postMessage(r, transfer);
+      post(r, transfer);
       return link.close();
     }
     case 'FAILED':
+      flush();
       relay?.flush();
-      return port.postMessage({ ...r, error: serializeError(r.error) });
+      driver.stop();
+      return post({ ...r, error: serializeError(r.error) });
     default:
-      port.postMessage(r);
+      flush();
+      post(r);
   }
-};
+}
 
 const actor = createActor(stageMachine.provide({ actors: networkMachines(init.interpreter) }), {
-  id: `stage:${init.stage.index}`,
-  systemId: `stage:${init.stage.index}`,
+  id: `stage:${stage}`,
+  systemId: `stage:${stage}`,
   inspect: relay,
   input: {
     stage: init.stage,
@@ -61,20 +94,31 @@ const actor = createActor(stageMachine.provide({ actors: networkMachines(init.in
     scheduling: { ...schedulingFor('queue'), pipelined: true },
     link,
     report,
-    // the share of time this thread was busy since START: how well the plan balances the stages
-    utilization: () => performance.eventLoopUtilization(started ?? undefined).utilization,
+    // the share of time since START this thread was working: not idle on its event loop, not spinning or asleep on its doorbell
+    utilization: () => {
+      const u = performance.eventLoopUtilization(started ?? undefined), wall = u.active + u.idle;
+      return wall > 0 ? Math.max(0, u.active - driver.waited) / wall : 0;
+    },
   },
 });
 
-const COMMANDS: readonly string[] = ['START', 'ALLOW', 'CAPTURE', 'DRAIN', 'HALT'] satisfies StageCommand['type'][];
+const COMMANDS: readonly string[] = ['START', 'ALLOW', 'CAPTURE', 'END_EPOCH', 'DRAIN', 'HALT'] satisfies StageCommand['type'][];
 port.on('message', (command: StageCommand) => {
   // anything but the trainer's commands is a fault: say so and stop, rather than wait forever
   if (command === null || typeof command !== 'object' || !COMMANDS.includes(command.type)) {
-    report({ type: 'FAILED', stage: init.stage.index, error: new Error(`a stray message reached the stage: ${describeMessage(command)}`) });
+    report({ type: 'FAILED', stage, error: new Error(`a stray message reached the stage: ${describeMessage(command)}`) });
     return;
   }
-  if (command.type === 'START') started = performance.eventLoopUtilization();
+  driver.commandHandled();
+  if (command.type === 'START') {
+    // begin with the other stages (each took its own time to load), then count the time from here
+    link.awaitPeers();
+    started = performance.eventLoopUtilization();
+    driver.waited = 0;
+  }
+  if (command.type === 'ALLOW') allowed = command.through;
   actor.send(command);
+  driver.wake();
 });
 actor.start();
 

@@ -160,9 +160,9 @@ export const trainerMachine = setup({
       );
     } else {
       const prepared = prepareStages(network, data, steps, input.stages, { inspect: Boolean(input.relay), interpreter: input.interpreter, firstBatch });
-      for (const { init, transfer } of prepared) {
-        const id = `stage:${init.stage.index}`;
-        stages.push(spawn('remoteStage', { id, systemId: id, input: { init, transfer, report, onWorker: (w) => (workers[init.stage.index] = w) } }));
+      for (const p of prepared) {
+        const id = `stage:${p.init.stage.index}`;
+        stages.push(spawn('remoteStage', { id, systemId: id, input: { ...p, report, onWorker: (w) => (workers[p.init.stage.index] = w) } }));
       }
     }
     return {
