@@ -1,32 +1,37 @@
 /**
- * Training by epochs with a held-out evaluation after each: one {@link createTraining} per epoch
- * (one pass over the training rows, optionally in a fresh seeded order), the parameters and the
- * optimiser states carried from each epoch to the next, and {@link evaluate} on the validation set
- * between epochs (no side effects on the training).
+ * Training by epochs with a held-out evaluation after each: one training for the whole fit
+ * (built once: under the worker scheduler its threads start once), whose stages pause at every
+ * epoch's end (an epoch cut, see {@link EpochPlan}): there they apply their synthesizers' pending
+ * refits, the trainer takes the parameters, fit() evaluates them on the validation set (no side
+ * effects on the training), writes the next epoch's row order into the data the stages read (a
+ * buffer fit alone writes; in shared memory under the worker scheduler) and says the next epoch's
+ * learning-rate factor; then the stages go on.
  *
- * Each epoch ends by draining the synthesizers' pending refits, as every training does: with
- * delay 0 that is exactly what one long training would do; with delay d > 0 the first d batches
- * of the next epoch see those refits d batches early.
+ * This computes exactly what one training per epoch would (a fresh seeded order per epoch, the
+ * parameters and optimiser states carried from each epoch to the next): each epoch ends by
+ * applying the pending refits, as every training does at its end; with delay 0 that is what one
+ * long training would do anyway; with delay d > 0 the first d batches of the next epoch see those
+ * refits d batches early.
  *
- * Memory: each epoch's network is disposed once the next one is built from its parameters (and
- * the last one, but for the parameters fit() returns), so a long fit holds one network at a time
- * in the WebAssembly backend's arena, which never grows.
+ * Memory: one network for the whole fit; what it allocated is freed when the training ends, but
+ * the parameters fit() returns.
  */
 import type { Dataset } from '../lib/data.ts';
-import { batchesPerEpoch, distrustDataset, labelSets, shuffleRows, trustDataset, validateDataset, zerosLike } from '../lib/data.ts';
+import { batchesPerEpoch, distrustDataset, isMatrix, labelSets, shuffleRows, trustDataset, validateDataset, zerosLike } from '../lib/data.ts';
 import { TrainingAbortedError, TrainingOptionsError } from '../lib/errors.ts';
 import { type Evaluation, evaluate } from '../lib/evaluate.ts';
 import { type LrSchedule, scaleLearningRates } from '../lib/lr-schedule.ts';
 import { backend, type KernelBackend } from '../lib/kernels.ts';
 import { type Matrix, release } from '../lib/matrix.ts';
-import { type Network, type OptimizerStates, disposeNetwork } from '../lib/network.ts';
+import { type OptimizerStates, disposeNetwork } from '../lib/network.ts';
 import { type ParameterSet, initParameters } from '../lib/params.ts';
 import { Rng } from '../lib/rng.ts';
 import type { GraphSpec } from '../lib/graph.ts';
 import type { Topology, TopologySpec } from '../lib/topology.ts';
 import type { TrainingMetrics } from './metrics.ts';
-import type { SchedulerName } from './schedulers.ts';
-import { type TrainingOptions, createTraining, topologyOf } from './training.ts';
+import type { SchedulerOption } from './schedulers.ts';
+import type { EpochPlan } from './trainerProgress.ts';
+import { type Training, type TrainingOptions, topologyOf, trainingInEpochs } from './training.ts';
 
 export interface FitOptions {
   /** a topology from defineTopology or defineGraph, or a chain or graph spec to validate */
@@ -49,15 +54,15 @@ export interface FitOptions {
    * synthesizers') for each epoch, from 1; e.g. `cosineLr(epochs)`. Default: 1 for every epoch.
    */
   lrSchedule?: LrSchedule;
-  /** Default `'queue'`. */
-  scheduler?: SchedulerName;
-  /** an xstate inspection observer, attached to every epoch's training */
+  /** Default `'queue'`; `'worker'` or `{ name: 'worker', stages }` as in createTraining. */
+  scheduler?: SchedulerOption;
+  /** an xstate inspection observer, attached to the training */
   inspect?: TrainingOptions['inspect'];
-  /** every finished step (`epoch` from 1) */
+  /** every finished step (`epoch` from 1; `metrics.batch` counts from the fit's first step) */
   onStep?: (metrics: TrainingMetrics, epoch: number) => void;
   /** every finished epoch */
   onEpoch?: (report: EpochReport) => void;
-  /** stop (at a consistent cut of the running epoch): fit() rejects with a TrainingAbortedError */
+  /** stop (at a consistent cut): fit() rejects with a TrainingAbortedError (its `step` counts from the fit's first step) */
   signal?: AbortSignal;
 }
 
@@ -73,7 +78,7 @@ export interface EpochReport {
   readonly lrFactor: number;
   /** on the validation set after the epoch, when one was given */
   readonly validation: Evaluation | null;
-  /** wall time of the epoch's training: shuffle, build, every step (the evaluation not included) */
+  /** wall time of the epoch's training: shuffle, every step (the first epoch: building the training and starting its threads too; the evaluation not included) */
   readonly seconds: number;
 }
 
@@ -98,76 +103,105 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const { epochs } = options;
   if (!Number.isInteger(epochs) || epochs < 0) throw new TrainingOptionsError(`fit: epochs must be an integer >= 0, got ${epochs}`);
   const perEpoch = batchesPerEpoch(options.train, topology.batch);
-  let remaining = options.steps ?? epochs * perEpoch;
-  if (!Number.isInteger(remaining) || remaining < 0) throw new TrainingOptionsError(`fit: steps must be an integer >= 0, got ${options.steps}`);
+  const asked = options.steps ?? epochs * perEpoch;
+  if (!Number.isInteger(asked) || asked < 0) throw new TrainingOptionsError(`fit: steps must be an integer >= 0, got ${options.steps}`);
+  const steps = Math.min(asked, epochs * perEpoch);
   const shuffle = options.shuffle === undefined ? 1 : options.shuffle;
   const rng = shuffle === null ? null : new Rng(shuffle);
+  const scheduler = typeof options.scheduler === 'object' && options.scheduler !== null ? options.scheduler.name : (options.scheduler ?? 'queue');
+  const lrOf = (epoch: number) => {
+    const factor = options.lrSchedule ? options.lrSchedule(epoch) : 1;
+    scaleLearningRates(topology, factor); // refuses a bad factor by name
+    return factor;
+  };
   const kernels = backend();
   // validated once: every epoch's data is these rows (in another order, in a buffer fit alone writes)
   validateDataset(options.train, topology);
-  const order = rng ? zerosLike(options.train) : null;
+  const initial = options.params ?? initParameters(topology, options.seed ?? 1);
+  if (steps === 0) return { topology, params: initial, optimizerState: undefined, epochs: [] };
+  // worker stages read the rows from shared memory: the order is written there, where they see it
+  const order = rng ? (scheduler === 'worker' ? sharedZerosLike(options.train) : zerosLike(options.train)) : null;
   const data = order ?? { ...options.train };
   trustDataset(data, topology);
-  const initial = options.params ?? initParameters(topology, options.seed ?? 1);
-  let params = initial;
-  let optimizerState: OptimizerStates | undefined;
-  /** the last finished epoch's network: its parameters seed the next epoch's */
-  let previous: Network | null = null;
-  /** the running epoch's network, until it finishes */
-  let running: Network | null = null;
-  let ownInitial = !options.params;
   const reports: EpochReport[] = [];
-  try {
-    for (let epoch = 1; epoch <= epochs && remaining > 0; epoch++) {
-      const steps = Math.min(perEpoch, remaining);
-      remaining -= steps;
-      const started = performance.now();
+  let epochStarted = performance.now();
+  let lrFactor = 1;
+  let training: Training | null = null;
+  /** the epoch's report, from the training's history of its steps */
+  const report = (epoch: number, from: number, to: number): EpochReport => {
+    const seconds = (performance.now() - epochStarted) / 1000;
+    const { history, network } = training!.actor.getSnapshot().context;
+    const synthesizerLosses = history.synthesizerLosses();
+    const r: EpochReport = {
+      epoch,
+      steps: to - from,
+      loss: mean(history.losses, from, to),
+      accuracy: mean(history.accuracies, from, to),
+      synthesizerLoss: mean(synthesizerLosses, from, to),
+      lrFactor,
+      validation: options.validation ? evaluate(network.params, topology, options.validation) : null,
+      seconds,
+    };
+    reports.push(r);
+    options.onEpoch?.(r);
+    return r;
+  };
+  const plan: EpochPlan = {
+    length: perEpoch,
+    lrFactor: 0,
+    end: (epoch, step) => {
+      report(epoch, step - perEpoch, step);
+      epochStarted = performance.now();
       if (rng && order) shuffleRows(options.train, rng, order);
-      const lrFactor = options.lrSchedule ? options.lrSchedule(epoch) : 1;
-      const scheduled = scaleLearningRates(topology, lrFactor);
-      if (options.signal?.aborted) throw new TrainingAbortedError(0, null, options.signal.reason);
-      const training = createTraining({ topology: scheduled, data, steps, params, optimizerState, scheduler: options.scheduler, inspect: options.inspect, signal: options.signal });
-      running = training.actor.getSnapshot().context.network;
-      // the new network holds copies of `params`: the previous network (parameters included) is done
-      if (previous) disposeNetwork(previous, { params: true });
-      previous = null;
-      if (ownInitial) {
-        releaseAll(initial, kernels);
-        ownInitial = false;
-      }
-      const sub = options.onStep ? training.metrics$.subscribe((m) => options.onStep!(m, epoch)) : null;
-      const result = await training.run().finally(() => sub?.unsubscribe());
-      const seconds = (performance.now() - started) / 1000;
-      [previous, running] = [running, null];
-      params = result.params;
-      checkAdvanced(optimizerState, result.optimizerState, steps, epoch, options.scheduler ?? 'queue');
-      optimizerState = result.optimizerState;
-      const report: EpochReport = {
-        epoch,
-        steps,
-        loss: mean(result.losses),
-        accuracy: mean(result.accuracies),
-        synthesizerLoss: mean(result.synthesizerLosses),
-        lrFactor,
-        validation: options.validation ? evaluate(params, topology, options.validation) : null,
-        seconds,
-      };
-      reports.push(report);
-      options.onEpoch?.(report);
-    }
+      return (lrFactor = lrOf(epoch + 1));
+    },
+  };
+  try {
+    if (rng && order) shuffleRows(options.train, rng, order);
+    lrFactor = lrOf(1);
+    if (options.signal?.aborted) throw new TrainingAbortedError(0, null, options.signal.reason);
+    training = trainingInEpochs(
+      { topology, data, steps, params: initial, scheduler: options.scheduler, inspect: options.inspect, signal: options.signal },
+      { ...plan, lrFactor },
+    );
+    // the network holds copies of `initial`
+    if (!options.params) releaseAll(initial, kernels);
   } catch (e) {
-    // nothing is returned: free every network, parameters included (a disposed layer or
-    // synthesizer refuses any late call rather than write into freed memory)
-    for (const net of [previous, running]) if (net) disposeNetwork(net, { params: true });
-    if (ownInitial) releaseAll(initial, kernels);
-    previous = null;
+    if (!options.params) releaseAll(initial, kernels);
+    release0(order, data, kernels);
+    throw e;
+  }
+  const sub = options.onStep ? training.metrics$.subscribe((m) => options.onStep!(m, Math.floor(m.batch / perEpoch) + 1)) : null;
+  let params: FitResult['params'], optimizerState: OptimizerStates;
+  try {
+    const result = await training.run();
+    params = result.params;
+    optimizerState = result.optimizerState;
+    checkAdvanced(optimizerState, steps, scheduler);
+    const last = Math.floor((steps - 1) / perEpoch) + 1;
+    report(last, (last - 1) * perEpoch, steps);
+  } catch (e) {
+    // nothing is returned: free the parameters too (a disposed layer or synthesizer refuses any
+    // late call rather than write into freed memory)
+    disposeNetwork(training.actor.getSnapshot().context.network, { params: true });
     throw e;
   } finally {
-    if (previous) disposeNetwork(previous); // its parameters are the result
-    distrustDataset(data);
-    if (order) releaseAll({ x: order.x, ...Object.fromEntries(labelSets(order).map(([k, m]) => [`y.${k}`, m])) }, kernels);
+    sub?.unsubscribe();
+    release0(order, data, kernels);
   }
   return { topology, params, optimizerState, epochs: reports };
+}
+
+/** A data set of zeros shaped like `data`, in shared memory (worker stages read it where it is). */
+function sharedZerosLike(data: Dataset): Dataset {
+  const like = (m: Matrix): Matrix => ({ rows: m.rows, cols: m.cols, data: new Float32Array(new SharedArrayBuffer(m.data.length * 4)) });
+  return { x: like(data.x), y: isMatrix(data.y) ? like(data.y) : Object.fromEntries(Object.entries(data.y).map(([k, m]) => [k, like(m)])) };
+}
+
+/** fit's own data: no longer trusted, and (in the backend's memory) given back. */
+function release0(order: Dataset | null, data: Dataset, kernels: KernelBackend): void {
+  distrustDataset(data);
+  if (order && !(order.x.data.buffer instanceof SharedArrayBuffer)) releaseAll({ x: order.x, ...Object.fromEntries(labelSets(order).map(([k, m]) => [`y.${k}`, m])) }, kernels);
 }
 
 function releaseAll(matrices: Record<string, Matrix>, kernels: KernelBackend): void {
@@ -175,24 +209,21 @@ function releaseAll(matrices: Record<string, Matrix>, kernels: KernelBackend): v
 }
 
 /**
- * Every optimiser must have taken the epoch's steps: a scheduler that trains copies of the network
- * elsewhere (worker threads) and does not hand their optimiser states back would otherwise restart
- * Adam's moments every epoch without a word.
+ * Every optimiser must have taken every step: a scheduler that trains copies of the network
+ * elsewhere (worker threads) and did not hand their optimiser states back would otherwise leave
+ * Adam's moments where they started without a word.
  */
-function checkAdvanced(before: OptimizerStates | undefined, after: OptimizerStates, steps: number, epoch: number, scheduler: string): void {
+function checkAdvanced(after: OptimizerStates, steps: number, scheduler: string): void {
   for (const [owner, s] of Object.entries(after)) {
-    const expected = (before?.[owner]?.step ?? 0) + steps;
-    if (s.step !== expected) {
-      throw new Error(
-        `fit: after epoch ${epoch} the '${scheduler}' scheduler reports ${owner}'s optimiser at step ${s.step}, expected ${expected}: ` +
-          'it does not carry optimiser state across trainings yet, so epochs cannot continue one another',
-      );
+    if (s.step !== steps) {
+      throw new Error(`fit: after ${steps} steps the '${scheduler}' scheduler reports ${owner}'s optimiser at step ${s.step}: it did not carry the optimiser state back`);
     }
   }
 }
 
-function mean(a: Float64Array): number {
+/** The mean of `a[from..to)`, added in order (as one training's result for those steps would be). */
+function mean(a: Float64Array, from: number, to: number): number {
   let s = 0;
-  for (const v of a) s += v;
-  return a.length ? s / a.length : NaN;
+  for (let t = from; t < to; t++) s += a[t];
+  return to > from ? s / (to - from) : NaN;
 }

@@ -16,12 +16,14 @@
  *   stream that drives the trainer's metrics, checkpoint cuts and end.
  *
  *   idle ──START──▶ running ──DRAIN──▶ draining ──(its synthesizers drained)──▶ drained
- *   running: ALLOW (feed further), CAPTURE (report the state at a cut)
+ *   running: ALLOW (feed further, at an epoch's learning rates), CAPTURE (report the state at a
+ *   cut), END_EPOCH (apply the synthesizers' pending refits, then report the state)
  *   any child error ──▶ failed
  */
 import { Subscription, tap } from 'rxjs';
 import { type AnyActorRef, setup } from 'xstate';
 import { captureNetworkState } from '../lib/checkpoint.ts';
+import { applyLearningRates } from '../lib/lr-schedule.ts';
 import { type Dataset, batchSource } from '../lib/data.ts';
 import { type Network, ringDepth } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
@@ -302,7 +304,16 @@ export const stageMachine = setup({
   actors: networkMachines(),
   actions: {
     connect: ({ context }) => connect(context, context.readers),
-    allow: ({ context }, e: { through: number }) => context.feeder.allow(e.through),
+    allow: ({ context }, e: { through: number; lrFactor?: number }) => {
+      // between batches (the stage feeds nothing past a cut until allowed): no actor is mid-update
+      if (e.lrFactor !== undefined) applyLearningRates(context.network, context.network.topology, e.lrFactor);
+      context.feeder.allow(e.through);
+    },
+    // an epoch's end: every batch before the cut is finished here, so every synthesizer is ready,
+    // holding only refits whose targets are in; FLUSH applies them (each synthesizer handles it at once)
+    flushSynthesizers: ({ context }) => {
+      for (const s of context.synthesizers) s.send({ type: 'FLUSH' });
+    },
     halt: ({ context: c }) => c.report({ type: 'HALTED', stage: c.stage.index, fed: c.feeder.halt() }),
     capture: ({ context: c }, e: { step: number }) => c.report({ type: 'CUT', stage: c.stage.index, step: e.step, state: captureNetworkState(c.network, new Set(c.stage.actors)) }),
     drainSynthesizers: ({ context }) => {
@@ -341,6 +352,7 @@ export const stageMachine = setup({
       on: {
         ALLOW: { actions: { type: 'allow', params: ({ event }) => event } },
         CAPTURE: { actions: { type: 'capture', params: ({ event }) => event } },
+        END_EPOCH: { actions: ['flushSynthesizers', { type: 'capture', params: ({ event }) => event }] },
         HALT: { actions: 'halt' },
         DRAIN: 'draining',
       },

@@ -61,6 +61,7 @@ function report(r: StageReport): void {
       if (r.batch >= allowed || performance.now() - lastFlush >= FLUSH_MS) flush();
       return;
     case 'DRAINED': {
+      if (process.env.DNI_DEBUG_DRIVER) console.error(`stage ${stage}: waits ${driver.policy.waits} found ${driver.policy.found} waited ${driver.waited.toFixed(1)} ms`);
       flush();
       relay?.flush();
       driver.stop();

@@ -2,11 +2,12 @@
  * A synthesizer as an actor. PREDICT (its layer's h) answers with a synthetic gradient once every
  * refit that prediction must see has its target; REFIT brings the target for some batch (a head's
  * true gradient, or the share its consumer sent back) and queues its refit, applied when a later
- * prediction is due for it (`delay`) or at DRAIN, when training ends. A cDNI synthesizer reads its
- * context labels for the batch from the data itself.
+ * prediction is due for it (`delay`) or at DRAIN, when training ends (or at FLUSH, when an epoch
+ * ends and training goes on). A cDNI synthesizer reads its context labels for the batch from the
+ * data itself.
  *
  *   ready ──PREDICT (a due target missing)──▶ awaitingTarget ──REFIT…──▶ ready
- *   ready ──DRAIN──▶ drained (final)
+ *   ready ──FLUSH──▶ ready                    ready ──DRAIN──▶ drained (final)
  */
 import { setup } from 'xstate';
 import type { Matrix } from '../lib/matrix.ts';
@@ -15,7 +16,7 @@ import type { Edge, LossMessage, PredictEvent, RefitEvent } from './events.ts';
 import { type Port, send } from './layerMachine.ts';
 
 export type { PredictEvent, RefitEvent } from './events.ts';
-export type SynthesizerEvent = PredictEvent | RefitEvent | { type: 'DRAIN' };
+export type SynthesizerEvent = PredictEvent | RefitEvent | { type: 'DRAIN' } | { type: 'FLUSH' };
 
 export interface SynthesizerPorts {
   /** g_hat to the layer (SYNTHETIC_GRADIENT) */
@@ -90,6 +91,7 @@ export const synthesizerMachine = setup({
         ],
         REFIT: { actions: { type: 'recordTarget', params: ({ event }) => event } },
         DRAIN: { target: 'drained', actions: 'drain' },
+        FLUSH: { actions: 'drain' },
       },
     },
     awaitingTarget: {

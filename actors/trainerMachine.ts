@@ -27,7 +27,7 @@ import { prepareStages, remoteStage } from './remoteStage.ts';
 import type { Scheduling } from './schedulers.ts';
 import { stageMachine } from './stageMachine.ts';
 import type { StageCommand } from './stageProtocol.ts';
-import { TrainerProgress } from './trainerProgress.ts';
+import { type EpochPlan, TrainerProgress } from './trainerProgress.ts';
 
 export interface TrainerInput {
   network: Network;
@@ -46,6 +46,8 @@ export interface TrainerInput {
   checkpoints: { steps: readonly number[]; save: (state: TrainingState) => void } | null;
   /** how the network's machines are interpreted (here and in worker stages) */
   interpreter: Interpreter;
+  /** a training in epochs (fit.ts): where the stages pause, and what happens there */
+  epochs?: EpochPlan | null;
 }
 
 export interface TrainerContext {
@@ -102,8 +104,8 @@ export const trainerMachine = setup({
     startStages: ({ context }) => {
       context.clock.started = performance.now();
       for (const s of context.stages) s.send({ type: 'START' } satisfies StageCommand);
-      const through = context.progress.allowanceAfter(context.firstBatch - 1);
-      for (const s of context.stages) s.send({ type: 'ALLOW', through } satisfies StageCommand);
+      const allow = context.progress.firstAllow();
+      for (const s of context.stages) s.send(allow);
     },
     drainStages: ({ context }) => {
       for (const s of context.stages) s.send({ type: 'DRAIN' } satisfies StageCommand);
@@ -142,6 +144,7 @@ export const trainerMachine = setup({
       firstBatch,
       stages: input.stages?.length ?? 1,
       checkpoints: input.checkpoints,
+      epochs: input.epochs,
       gauge,
       utilization,
       relay: input.relay,

@@ -3,9 +3,12 @@
  * records losses, turns every stage's STEP_FINISHED into finished steps (a step is finished when
  * the slowest stage has reported it), and from the finished steps decides everything else: each
  * step's metrics, a checkpoint cut when one is due (CAPTURE, then save the stages' shares, then
- * ALLOW them on), the end (BATCHES_DONE), and a stop at a consistent cut (HALT, then the cut after
- * the last batch any stage fed). Lifecycle outcomes go to the trainer as events; the rest is plain
- * calls, since it happens every step.
+ * ALLOW them on), an epoch's end when the training has epochs (END_EPOCH: the stages apply their
+ * pending refits and send their parameters; the trainer's network takes them, the epoch plan's
+ * `end` runs — fit() evaluates, reorders the data — and its learning-rate factor goes with the
+ * ALLOW that lets the stages on), the end (BATCHES_DONE), and a stop at a consistent cut (HALT,
+ * then the cut after the last batch any stage fed). Lifecycle outcomes go to the trainer as
+ * events; the rest is plain calls, since it happens every step.
  */
 import type { NetworkState, TrainingState } from '../lib/checkpoint.ts';
 import type { History, StepMetrics } from '../lib/history.ts';
@@ -14,6 +17,24 @@ import type { Edge } from './events.ts';
 import type { TraceEvent } from './inspection.ts';
 import type { QueueGauge } from './queueGauge.ts';
 import type { StageCommand, StageReport } from './stageProtocol.ts';
+
+/**
+ * A training in epochs (fit.ts): the stages pause at every epoch's end, apply their synthesizers'
+ * pending refits there as a training's end does, and go on once `end` has said at what learning
+ * rates. The threads of worker stages stay up from the first epoch to the last.
+ */
+export interface EpochPlan {
+  /** batches per epoch (the last epoch may be cut short by the training's steps) */
+  readonly length: number;
+  /** the first epoch's factor on every learning rate of the topology */
+  readonly lrFactor: number;
+  /**
+   * Epoch `epoch` (from 1) ended before batch `step`: every batch before it is finished, every
+   * refit applied, and the trainer's network holds the parameters. Returns the next epoch's
+   * learning-rate factor; the stages wait until it settles (a rejection fails the training).
+   */
+  end(epoch: number, step: number): number | Promise<number>;
+}
 
 /** What progress tells its trainer. */
 export type ProgressEvent =
@@ -33,6 +54,8 @@ export interface ProgressOptions {
   stages: number;
   /** steps to cut at, and what to do with the state there (null: no checkpoints) */
   checkpoints: { steps: readonly number[]; save: (state: TrainingState) => void } | null;
+  /** epochs, or null (a training with epochs saves no checkpoints) */
+  epochs?: EpochPlan | null;
   gauge: QueueGauge;
   utilization: number[];
   relay?: (line: TraceEvent) => void;
@@ -67,16 +90,26 @@ export class TrainerProgress {
   private ended = false;
   /** the cut whose state the stages are sending, or -1 */
   private capturing = -1;
+  /** whether that cut ends an epoch (else it is a checkpoint's) */
+  private epochEnd = false;
 
   constructor(private readonly o: ProgressOptions) {
+    if (o.epochs && o.checkpoints) throw new Error('training: a training in epochs saves no checkpoints');
     this.reported = new Array<number>(o.stages).fill(o.firstBatch - 1);
     this.finished = o.firstBatch - 1;
   }
 
   /** The last batch the stages may feed before a cut is due (or the last batch). */
   allowanceAfter(step: number): number {
-    const next = this.o.checkpoints?.steps.find((c) => c > step);
-    return (next ?? this.o.steps) - 1;
+    const epochs = this.o.epochs;
+    const next = epochs ? Math.max(epochs.length, (Math.floor(step / epochs.length) + 1) * epochs.length) : this.o.checkpoints?.steps.find((c) => c > step);
+    return Math.min(next ?? this.o.steps, this.o.steps) - 1;
+  }
+
+  /** The first ALLOW: as far as the first cut, at the first epoch's learning rates. */
+  firstAllow(): StageCommand {
+    const through = this.allowanceAfter(this.o.firstBatch - 1);
+    return this.o.epochs ? { type: 'ALLOW', through, lrFactor: this.o.epochs.lrFactor } : { type: 'ALLOW', through };
   }
 
   /** Every batch before `step` is finished everywhere. */
@@ -147,12 +180,25 @@ export class TrainerProgress {
         if (this.stopping.cut === t + 1) this.endStop();
       } else if (t + 1 >= o.steps) o.send({ type: 'BATCHES_DONE' });
       else if (o.checkpoints?.steps.includes(t + 1)) this.capture(t + 1);
+      else if (o.epochs && (t + 1) % o.epochs.length === 0) this.endEpoch(t + 1);
     }
   }
 
   private capture(step: number): void {
     this.capturing = step;
+    this.epochEnd = false;
     this.o.broadcast({ type: 'CAPTURE', step });
+  }
+
+  /**
+   * An epoch ends before `step`. The command waits for a microtask: the report that finished the
+   * step comes from inside an actor's transition (an in-thread stage), and the synthesizers must
+   * be between transitions to flush.
+   */
+  private endEpoch(step: number): void {
+    this.capturing = step;
+    this.epochEnd = true;
+    queueMicrotask(() => this.ended || this.stopping || this.o.broadcast({ type: 'END_EPOCH', step }));
   }
 
   private cut(step: number, part: NetworkState): void {
@@ -163,6 +209,7 @@ export class TrainerProgress {
     this.capturing = -1;
     const merged: NetworkState = { params: {}, optimizers: {}, synthesizers: {} };
     for (const p of all) for (const k of ['params', 'optimizers', 'synthesizers'] as const) Object.assign(merged[k], p[k]);
+    if (this.epochEnd) return this.epochEnded(step, merged);
     try {
       o.checkpoints!.save({ topology: o.network.topology, step, ...merged, history: o.history.snapshot(step), rng: null });
     } catch (error) {
@@ -174,6 +221,26 @@ export class TrainerProgress {
       return o.send({ type: 'STOPPED' });
     }
     o.broadcast({ type: 'ALLOW', through: this.allowanceAfter(step) });
+  }
+
+  /** Every stage has applied its refits and sent its parameters: hand the epoch to its plan, then let the stages on. */
+  private epochEnded(step: number, state: NetworkState): void {
+    const o = this.o, epochs = o.epochs!;
+    if (this.stopping) return;
+    // worker stages trained copies: the trainer's network takes their parameters (an in-thread stage's are these already)
+    for (const [k, m] of Object.entries(state.params)) if (o.network.params[k].data !== m.data) o.network.params[k].data.set(m.data);
+    const go = (lrFactor: number) => {
+      if (this.ended || this.stopping) return;
+      o.broadcast({ type: 'ALLOW', through: this.allowanceAfter(step), lrFactor });
+    };
+    const fail = (error: unknown) => this.ended || o.send({ type: 'FAIL', error });
+    try {
+      const next = epochs.end(step / epochs.length, step);
+      if (typeof next === 'number') go(next);
+      else Promise.resolve(next).then(go, fail);
+    } catch (error) {
+      fail(error);
+    }
   }
 
   private halted(fed: number): void {

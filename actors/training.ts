@@ -21,6 +21,7 @@ import type { TraceEvent } from './inspection.ts';
 import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
 import { INTERPRETERS, type Interpreter } from './machines.ts';
 import { type trainerMachine, trainerFor } from './trainerMachine.ts';
+import type { EpochPlan } from './trainerProgress.ts';
 
 export interface TrainingOptions {
   /** a topology from {@link defineTopology} or {@link defineGraph}, or a chain or graph spec to validate */
@@ -141,6 +142,14 @@ export interface Training {
  * const { params, losses } = await training.run();
  */
 export function createTraining(options: TrainingOptions): Training {
+  return trainingInEpochs(options, null);
+}
+
+/**
+ * {@link createTraining} for fit(): with `epochs`, the stages pause at every epoch's end, apply
+ * their pending refits, and go on at the plan's learning rates (see {@link EpochPlan}).
+ */
+export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | null): Training {
   const topology = topologyOf(options.topology);
   const { steps } = options;
   if (!Number.isInteger(steps) || steps < 0) throw new TrainingOptionsError(`training: steps must be an integer >= 0, got ${steps}`);
@@ -189,6 +198,7 @@ export function createTraining(options: TrainingOptions): Training {
       relay: options.relay,
       firstBatch: resume?.step ?? 0,
       resumedHistory: resume?.history ?? null,
+      epochs,
       checkpoints: options.checkpoint
         ? {
             steps: cutSteps,

@@ -5,7 +5,8 @@
  * command line gives. The optimisers' state (Adam's moments, momentum) carries over unchanged.
  */
 import { TrainingOptionsError } from './errors.ts';
-import type { OptimizerConfig } from './optimizers.ts';
+import type { Network } from './network.ts';
+import { type OptimizerConfig, optimizerOf } from './optimizers.ts';
 import type { GraphNode, GraphSynthesizer } from './graph.ts';
 import type { Topology } from './topology.ts';
 
@@ -88,4 +89,15 @@ export function scaleLearningRates(topology: Topology, factor: number): Topology
     return Object.freeze({ ...x, lr: x.lr * factor, ...(o ? { optimizer: o } : {}) }) as unknown as T;
   };
   return Object.freeze({ ...topology, nodes: Object.freeze(topology.nodes.map(scaled)), synthesizers: Object.freeze(topology.synthesizers.map(scaled)) });
+}
+
+/**
+ * Set every layer's and synthesizer's learning rate in a live network to `topology`'s times
+ * `factor`: exactly what a network built from {@link scaleLearningRates}`(topology, factor)` would
+ * use, without rebuilding it (optimiser states carry on).
+ */
+export function applyLearningRates(network: Network, topology: Topology, factor: number): void {
+  const scaled = scaleLearningRates(topology, factor);
+  network.layers.forEach((l, i) => l.optimizer.setLearningRate(optimizerOf(scaled.nodes[i]).lr));
+  network.synthesizers.forEach((s, i) => s.optimizer.setLearningRate(optimizerOf(scaled.synthesizers[i]).lr));
 }

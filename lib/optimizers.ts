@@ -70,16 +70,30 @@ export class Optimizer {
   private disposed = false;
 
   constructor(
-    readonly config: OptimizerConfig,
+    private settings: OptimizerConfig,
     readonly params: readonly Matrix[],
   ) {
-    this.plain = isPlainSgd(config);
+    this.plain = isPlainSgd(settings);
     this.gradients = this.plain ? [] : params.map((p) => zeros(p.rows, p.cols));
-    const perParam = config.kind === 'adam' ? 2 : this.plain ? 0 : 1;
+    const perParam = settings.kind === 'adam' ? 2 : this.plain ? 0 : 1;
     this.moments = Array.from({ length: perParam }, () => params.map((p) => zeros(p.rows, p.cols))).flat();
     const k = this.kernels, ts = typescriptBackend;
     this.adamStep = k.adamStep ? k.adamStep.bind(k) : ts.adamStep!.bind(ts);
     this.momentumStep = k.momentumStep ? k.momentumStep.bind(k) : ts.momentumStep!.bind(ts);
+  }
+
+  /** Its kind and settings (the learning rate as last set). */
+  get config(): OptimizerConfig {
+    return this.settings;
+  }
+
+  /**
+   * Go on at another learning rate (a learning-rate schedule between epochs); everything else,
+   * moments and step count included, carries on.
+   */
+  setLearningRate(lr: number): void {
+    if (!(lr >= 0) || !Number.isFinite(lr)) throw new RangeError(`optimizer: the learning rate must be finite and >= 0, got ${lr}`);
+    this.settings = Object.freeze({ ...this.settings, lr });
   }
 
   /** Number of steps taken (Adam's t). */
