@@ -3,9 +3,15 @@
  * batches of the seed network (DNI: synthesizers after layers 0 and 1), numbered like the seed's
  * figures: under `queue` batch t finishes before batch t+1 enters (the sequential figure); under
  * `async` and `worker` batch t+1 enters while batch t is further down (the concurrent figure).
- * The numbers in a cell are the batch. Same parameters, bit for bit, in every case.
+ * The numbers in a cell are the batch. Same parameters, bit for bit, in every case. Under `worker`
+ * each event also shows when its actor handled it (µs from the first event): the seed's "blue box"
+ * was after layer 1's refit running while layer 2 computes its forward, which here is
+ * synthesizer:0 (its refits run as it predicts) on one thread while layer:1 forwards on another.
  *
- *   npx tsx demos/orderings.ts [--steps 3] [--delay 1]
+ * The batches shown come after `--from` batches the actors have already handled (so that worker
+ * threads, which start cold, show how they run once warm).
+ *
+ *   npx tsx demos/orderings.ts [--steps 3] [--delay 1] [--from 30]
  */
 import { traceObserver, type TraceEvent } from '../actors/inspection.ts';
 import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
@@ -19,7 +25,10 @@ const args = parseDemoArgs(process.argv.slice(2), {
   name: 'orderings',
   usage: 'The order of transitions under each scheduler, numbered, for the first few batches of the seed network.',
   defaults: { steps: 3 },
-  options: { delay: { type: 'number', default: 1, help: 'how many batches the refits may lag', value: 'D' } },
+  options: {
+    delay: { type: 'number', default: 1, help: 'how many batches the refits may lag', value: 'D' },
+    from: { type: 'number', default: 30, help: 'batches handled before the ones shown (warm threads)', value: 'N' },
+  },
 });
 
 const topology = defineTopology({
@@ -31,7 +40,10 @@ const topology = defineTopology({
 });
 const data = binaryAddition(1000, 12);
 const params = initParameters(topology, 1);
-const steps = args.steps ?? 3;
+const shown = args.steps ?? 3;
+const from = args.from;
+if (!Number.isInteger(from) || from < 0) throw new RangeError(`orderings: --from needs an integer >= 0, got ${from}`);
+const steps = from + shown;
 const columns = ['layer:0', 'synthesizer:0', 'layer:1', 'synthesizer:1', 'layer:2', 'head'];
 const letter: Record<string, string> = { FORWARD: 'F', PREDICT: 'P', SYNTHETIC_GRADIENT: 'S', GRADIENT: 'G', REFIT: 'R' };
 const figure: Record<SchedulerName, string> = {
@@ -43,24 +55,48 @@ const figure: Record<SchedulerName, string> = {
 console.log(`F forward · P predict (synthesizer) · S synthetic update · G gradient update (backprop) · R refit target\n`);
 let reference: Float32Array | null = null;
 for (const scheduler of SCHEDULERS) {
-  const lines: TraceEvent[] = [];
-  const keep = (l: TraceEvent) => l.type === '@xstate.event' && l.batch !== null && letter[l.event!.type] && lines.push(l);
+  const lines: TraceEvent[] = [], snapshots: TraceEvent[] = [];
+  const keep = (l: TraceEvent) => {
+    if (l.batch === null || l.batch < from) return;
+    if (l.type === '@xstate.event' && letter[l.event!.type]) lines.push(l);
+    else if (l.type === '@xstate.snapshot') snapshots.push(l);
+  };
   const result = await train({ topology, data, params, steps, scheduler, inspect: traceObserver(keep), relay: keep });
   lines.sort((a, b) => a.t - b.t);
+  // an event is handled from its line to its actor's next snapshot
+  const end = (l: TraceEvent) => snapshots.find((s) => s.actor === l.actor && s.t >= l.t && s.batch === l.batch)?.t ?? l.t;
+  const t0 = lines[0]?.t ?? 0;
+  const us = (t: number) => ((t - t0) * 1000).toFixed(0);
   const same = reference === null || result.params['layer0.W'].data.every((v, i) => v === reference![i]);
   reference ??= result.params['layer0.W'].data.slice();
   console.log(`${scheduler}: ${figure[scheduler]}${same ? '' : '  (DIFFERENT PARAMETERS!)'}`);
   const width = 14;
-  console.log(`   #  ${columns.map((c) => c.padEnd(width)).join('')}${scheduler === 'worker' ? 'thread' : ''}`);
+  console.log(`   #  ${columns.map((c) => c.padEnd(width)).join('')}${scheduler === 'worker' ? 'thread     µs' : ''}`);
   lines.forEach((l, n) => {
     const cells = columns.map((c) => (c === l.actor ? `${letter[l.event!.type]}${l.batch}` : '').padEnd(width));
-    console.log(`  ${String(n + 1).padStart(2)}  ${cells.join('')}${l.thread ?? ''}`);
+    console.log(`  ${String(n + 1).padStart(2)}  ${cells.join('')}${l.thread ? `${l.thread.padEnd(11)}${us(l.t)}–${us(end(l))}` : ''}`);
   });
-  const lastOfFirst = lines.reduce((m, l, i) => (l.batch === 0 ? i : m), -1);
-  const firstOfSecond = lines.findIndex((l) => l.batch === 1);
+  if (scheduler === 'worker') {
+    // the blue box: synthesizer:0 (refitting as it predicts: at a PREDICT, or at the REFIT a held prediction waited for) while layer:1 forwards, on another thread
+    const name = (l: TraceEvent) => `${l.actor} ${letter[l.event!.type]}${l.batch}`;
+    const blue = lines.flatMap((a) =>
+      a.actor !== 'synthesizer:0'
+        ? []
+        : lines.filter((b) => b.actor === 'layer:1' && b.event!.type === 'FORWARD' && b.thread !== a.thread && b.t < end(a) && a.t < end(b)).map((b) => [a, b] as const),
+    );
+    const overlapping = lines.filter((a) => lines.some((b) => b.thread !== a.thread && b.t < end(a) && a.t < end(b))).length;
+    console.log(`  ${overlapping} of ${lines.length} events ran while the other thread was handling one of its own`);
+    console.log(
+      blue.length
+        ? `  the blue box: ${blue.map(([a, b]) => `${name(a)} (${a.thread}, ${us(a.t)}–${us(end(a))} µs) while ${name(b)} (${b.thread}, ${us(b.t)}–${us(end(b))} µs)`).join('; ')}`
+        : '  the blue box: in this run no synthesizer:0 refit or prediction ran at the same time as a layer:1 forward (a busy machine? run it again, or with --steps 6)',
+    );
+  }
+  const lastOfFirst = lines.reduce((m, l, i) => (l.batch === from ? i : m), -1);
+  const firstOfSecond = lines.findIndex((l) => l.batch === from + 1);
   console.log(
     firstOfSecond > lastOfFirst
-      ? `  batch 1 entered at #${firstOfSecond + 1}, after batch 0's last event (#${lastOfFirst + 1})\n`
-      : `  batch 1 entered at #${firstOfSecond + 1}, while batch 0 was still in flight (its last event is #${lastOfFirst + 1})\n`,
+      ? `  batch ${from + 1} entered at #${firstOfSecond + 1}, after batch ${from}'s last event (#${lastOfFirst + 1})\n`
+      : `  batch ${from + 1} entered at #${firstOfSecond + 1}, while batch ${from} was still in flight (its last event is #${lastOfFirst + 1})\n`,
   );
 }
