@@ -127,7 +127,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       const scheduled = scaleLearningRates(topology, lrFactor);
       if (options.signal?.aborted) throw new TrainingAbortedError(0, null, options.signal.reason);
       const training = createTraining({ topology: scheduled, data, steps, params, optimizerState, scheduler: options.scheduler, inspect: options.inspect, signal: options.signal });
-      running = training.actor.getSnapshot().context.network;
+      running = training.actor.getSnapshot().context.network as Network;
       // the new network holds copies of `params`: the previous network (parameters included) is done
       if (previous) disposeNetwork(previous, { params: true });
       previous = null;

@@ -8,13 +8,12 @@
  */
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import { fromCallback } from 'xstate';
-import type { Dataset } from '../lib/data.ts';
 import { StageError } from '../lib/errors.ts';
 import { backend } from '../lib/kernels.ts';
 import type { Matrix } from '../lib/matrix.ts';
-import { type Network, optimizerStates, ringDepth } from '../lib/network.ts';
+import { type Model, type ModelData, type ModelState, captureModelState, ringDepthOf } from '../lib/model.ts';
 import type { Stage } from '../lib/placement.ts';
-import { routesOf } from './events.ts';
+import { routesFor } from './events.ts';
 import type { Interpreter } from './machines.ts';
 import { type SharedRing, type StageLinkInit, createSharedRing } from './stageLink.ts';
 import { type SerializedError, type StageCommand, type StageReport, type StageThreadInit, deserializeError } from './stageProtocol.ts';
@@ -32,8 +31,9 @@ function detachMatrix(m: Matrix): Matrix {
   return { rows: m.rows, cols: m.cols, data: m.data.slice() };
 }
 
-/** The data set in shared memory, label sets included. */
-function shareDataset(data: Dataset): Dataset {
+/** The data set (or sequences) in shared memory, label sets included. */
+function shareDataset(data: ModelData): ModelData {
+  if ('mask' in data) return { ...data, x: shareMatrix(data.x), y: shareMatrix(data.y), mask: shareMatrix(data.mask) };
   const y = data.y as Matrix | Record<string, Matrix>;
   const shared = 'data' in y && ArrayBuffer.isView(y.data) ? shareMatrix(y as Matrix) : Object.fromEntries(Object.entries(y as Record<string, Matrix>).map(([k, m]) => [k, shareMatrix(m)]));
   return { x: shareMatrix(data.x), y: shared };
@@ -41,8 +41,8 @@ function shareDataset(data: Dataset): Dataset {
 
 /** Start-up data and the transfer list of every stage's worker. */
 export function prepareStages(
-  network: Network,
-  data: Dataset,
+  network: Model,
+  data: ModelData,
   steps: number,
   stages: readonly Stage[],
   options: { inspect: boolean; interpreter: Interpreter; firstBatch: number },
@@ -52,12 +52,11 @@ export function prepareStages(
   for (const s of stages) for (const id of s.actors) stageOf[id] = s.index;
   const shared = shareDataset(data);
   const params = Object.fromEntries(Object.entries(network.params).map(([k, m]) => [k, detachMatrix(m)]));
-  const optimizerState = optimizerStates(network);
-  // pending refits (empty unless the training resumes from a checkpoint)
-  const synthesizers = Object.fromEntries(network.synthesizers.map((s) => [s.id, s.snapshot()]));
+  // optimisers, pending refits and carried states (fresh unless the training resumes from a checkpoint)
+  const { params: _, ...state } = captureModelState(network);
   const links: StageLinkInit[] = stages.map(() => ({ peers: {}, rings: {}, stageOf }));
-  const depth = ringDepth(topology);
-  for (const route of routesOf(topology)) {
+  const depth = ringDepthOf(topology);
+  for (const route of routesFor(topology)) {
     const from = stageOf[route.source], to = stageOf[route.target];
     if (from === undefined || from === to) continue; // data routes stay inside their stage
     const ring: SharedRing = createSharedRing(depth, route.rows, route.cols);
@@ -79,8 +78,7 @@ export function prepareStages(
       stage,
       topology,
       params,
-      optimizerState,
-      synthesizers,
+      state: { params: {}, ...state } as ModelState,
       data: shared,
       steps,
       firstBatch: options.firstBatch,

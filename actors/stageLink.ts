@@ -67,12 +67,14 @@ class RingView {
     Atomics.store(this.stamps, i, batch);
     Atomics.add(this.counters, 0, 1);
   }
-  /** The tensor of `batch`, and how many of this route's messages were waiting, this one included. */
-  read(batch: number, route: string): { tensor: Matrix; queued: number } {
+  /** The tensor of `batch` (its first `rows` rows: a recurrent window may be shorter than the route's), and how many of this route's messages were waiting, this one included. */
+  read(batch: number, rows: number, route: string): { tensor: Matrix; queued: number } {
     const i = batch % this.ring.depth, stamp = Atomics.load(this.stamps, i);
     if (stamp !== batch) throw new Error(`stage link: ${route} slot for batch ${batch} holds batch ${stamp} (ring of ${this.ring.depth} overrun)`);
+    if (!(rows >= 0 && rows <= this.ring.rows)) throw new Error(`stage link: ${route} message of ${rows} rows (the route has ${this.ring.rows})`);
     const queued = Atomics.load(this.counters, 0) - Atomics.add(this.counters, 1, 1);
-    return { tensor: this.slots[i], queued };
+    const slot = this.slots[i];
+    return { tensor: rows === slot.rows ? slot : { rows, cols: slot.cols, data: slot.data.subarray(0, rows * slot.cols) }, queued };
   }
 }
 
@@ -86,7 +88,7 @@ export interface StageLinkInit {
   stageOf: Record<string, number>;
 }
 
-type WireMessage = { route: string; batch: number };
+type WireMessage = { route: string; batch: number; rows: number };
 
 /** The worker_threads implementation of {@link StageLink}. */
 export function workerStageLink(init: StageLinkInit): StageLink {
@@ -94,10 +96,10 @@ export function workerStageLink(init: StageLinkInit): StageLink {
   const incoming = new Subject<Arrival>();
   const ports = Object.values(init.peers);
   for (const port of ports) {
-    port.on('message', ({ route: key, batch }: WireMessage) => {
+    port.on('message', ({ route: key, batch, rows }: WireMessage) => {
       const r = views.get(key);
       if (!r) return incoming.error(new Error(`stage link: a message on unknown route '${key}'`));
-      const { tensor, queued } = r.view.read(batch, key);
+      const { tensor, queued } = r.view.read(batch, rows, key);
       incoming.next({ route: r.route, event: eventOf(r.route, batch, tensor), queued });
     });
   }
@@ -107,8 +109,9 @@ export function workerStageLink(init: StageLinkInit): StageLink {
       const r = views.get(route.key);
       const port = init.peers[init.stageOf[route.target]];
       if (!r || !port) throw new Error(`stage link: no route ${route.key} from this stage`);
-      r.view.write(event.batch, tensorOf(event));
-      port.postMessage({ route: route.key, batch: event.batch } satisfies WireMessage);
+      const tensor = tensorOf(event);
+      r.view.write(event.batch, tensor);
+      port.postMessage({ route: route.key, batch: event.batch, rows: tensor.rows } satisfies WireMessage);
     },
     close() {
       for (const p of ports) p.close();

@@ -8,14 +8,10 @@
  *   trainer ──START, ALLOW{through}, CAPTURE{step}, DRAIN, HALT──▶ stage
  *   trainer ◀──LOSS, STEP_FINISHED{batch}, CUT{step, state}, DRAINED{state}, HALTED{fed}, FAILED, TRACE── stage
  */
-import type { NetworkState } from '../lib/checkpoint.ts';
-import type { Dataset } from '../lib/data.ts';
 import { DivergenceError, StageError } from '../lib/errors.ts';
-import type { OptimizerStates } from '../lib/network.ts';
+import type { AnyTopology, ModelData, ModelState } from '../lib/model.ts';
 import type { ParameterSet } from '../lib/params.ts';
 import type { Stage } from '../lib/placement.ts';
-import type { SynthesizerSnapshot } from '../lib/synthesizer.ts';
-import type { Topology } from '../lib/topology.ts';
 import type { LossMessage } from './events.ts';
 import type { TraceEvent } from './inspection.ts';
 import type { Interpreter } from './machines.ts';
@@ -40,12 +36,12 @@ export type StageReport =
   | LossMessage
   /** every actor of the stage is done with `batch` (its losses are all reported) */
   | { readonly type: 'STEP_FINISHED'; readonly stage: number; readonly batch: number }
-  | { readonly type: 'CUT'; readonly stage: number; readonly step: number; readonly state: NetworkState }
+  | { readonly type: 'CUT'; readonly stage: number; readonly step: number; readonly state: ModelState }
   | {
       readonly type: 'DRAINED';
       readonly stage: number;
       /** the hosted actors' parameters, optimiser states and (drained) synthesizers */
-      readonly state: NetworkState;
+      readonly state: ModelState;
       /** queue high-water marks of the routes into the stage */
       readonly queues: Record<string, number>;
       /** the share of the training its thread was busy (worker stages), or null */
@@ -60,17 +56,15 @@ export type StageReport =
 /** What a worker thread needs to host a stage. */
 export interface StageThreadInit {
   stage: Stage;
-  topology: Topology;
+  topology: AnyTopology;
   /** every parameter (each stage builds the whole network and spawns its own actors) */
   params: ParameterSet;
-  /** every optimiser's state (Adam's moments and step count, momentum buffers) */
-  optimizerState: OptimizerStates;
-  /** every synthesizer's pending refits (a resumed training's) */
-  synthesizers: Record<string, SynthesizerSnapshot>;
+  /** the state of every actor (optimisers, pending refits, carried states: a resumed training's) */
+  state: ModelState;
   /** the first batch to train */
   firstBatch: number;
-  /** the data set in shared memory */
-  data: Dataset;
+  /** the data set (or sequences) in shared memory */
+  data: ModelData;
   steps: number;
   /** the kernel backend the trainer uses */
   kernels: string;

@@ -138,9 +138,10 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
       input = h;
     }
     const loss = readout.forward(s, outputs[top], views[n].y, mBuf);
-    if (run < kept) (losses[run] = loss), (auxLosses[run] = aux);
     backward(top, readout.backward(s));
     readout.updateParameters(s);
+    // every layer's backward has run (and added its aux loss) by now
+    if (run < kept) (losses[run] = loss), (auxLosses[run] = aux);
     if (!Number.isFinite(aux)) throw new DivergenceError('aux', s, 'loss', `aux loss = ${aux}`);
 
     const stop = options.onStep?.({ step: s, batch: j, window: k, windows: W, loss, outputs: readout.outputs(), y: views[n].y, mask: mBuf.subarray(0, n * B) });

@@ -12,7 +12,7 @@ import { evaluate } from '../../lib/evaluate.ts';
 import { typescriptBackend, useBackend } from '../../lib/kernels.ts';
 import { wasmBackend } from '../../lib/kernels-wasm.ts';
 import { type Matrix, fromArray } from '../../lib/matrix.ts';
-import { buildNetwork, disposeNetwork, optimizerStates } from '../../lib/network.ts';
+import { type Network, buildNetwork, disposeNetwork, optimizerStates } from '../../lib/network.ts';
 import { type ParameterSet, initParameters } from '../../lib/params.ts';
 import { Rng } from '../../lib/rng.ts';
 import { trainSequential } from '../../lib/sequential.ts';
@@ -105,7 +105,7 @@ describe('loops of trainings keep the arena flat', () => {
       const training = createTraining({ topology, data, steps: 6, params: initial });
       const result = await training.run();
       evaluate(result.params, topology, data);
-      disposeNetwork(training.actor.getSnapshot().context.network, { params: true });
+      disposeNetwork(training.actor.getSnapshot().context.network as Network, { params: true });
       expect(used(), `after training ${i}`).toBe(before);
     }
   });
