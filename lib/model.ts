@@ -94,7 +94,7 @@ export function disposeModel(m: Model): void {
 /** Every optimiser's state, by owner (`layer:1`, `synthesizer:0`; `layer:core`, `layer:core.aux`, `head:readout`), copied. */
 export function modelOptimizerStates(m: Model, ids?: ReadonlySet<string>): OptimizerStates {
   if (!isRecurrentModel(m)) return optimizerStates(m, ids);
-  const o = captureRecurrentState(m).optimizers;
+  const o = captureRecurrentState(m, undefined, false).optimizers;
   if (!ids) return o;
   return Object.fromEntries(Object.entries(o).filter(([id]) => ids.has(id.replace(/\.aux$/, ''))));
 }

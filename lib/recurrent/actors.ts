@@ -8,7 +8,7 @@
  * synthesizer `synthesizer:link0`, …, and the readout `head:readout`. Their optimisers go by the
  * same names, a layer's aux head by `layer:core.aux`.
  */
-import { type Matrix, clone } from '../matrix.ts';
+import type { Matrix } from '../matrix.ts';
 import type { OptimizerState } from '../optimizers.ts';
 import type { RecurrentNetwork } from './network.ts';
 import { recurrentParameterShapes } from './params.ts';
@@ -102,12 +102,21 @@ function synthesizerOf(net: RecurrentNetwork, s: RecurrentSynthesizerSlot) {
   return (s.kind === 'boundary' ? net.synthesizers : net.links)[s.layer]!;
 }
 
-/** Copies of the actors' state (those in `ids`, or all), between steps. */
-export function captureRecurrentState(net: RecurrentNetwork, ids?: ReadonlySet<string>): RecurrentNetworkState {
+/**
+ * Copies of the actors' state (those in `ids`, or all), between steps; the parameters too unless
+ * `params` is false. Copies live in the JavaScript heap (not the kernel backend's memory), as
+ * checkpoints and messages to other threads want them.
+ */
+export function captureRecurrentState(net: RecurrentNetwork, ids?: ReadonlySet<string>, withParams = true): RecurrentNetworkState {
   const t = net.topology, has = (id: string) => !ids || ids.has(id);
   const params: Record<string, Matrix> = {}, optimizers: Record<string, OptimizerState> = {};
   const synthesizers: Record<string, PendingRefits> = {}, layers: Record<string, CarriedState> = {};
-  for (const [owner, keys] of recurrentParameterOwners(t)) if (has(owner)) for (const k of keys) params[k] = clone(net.params[k]);
+  if (withParams) {
+    for (const [owner, keys] of recurrentParameterOwners(t)) {
+      if (!has(owner)) continue;
+      for (const k of keys) params[k] = { rows: net.params[k].rows, cols: net.params[k].cols, data: net.params[k].data.slice() };
+    }
+  }
   for (const l of t.layers) {
     if (!has(layerActor(l))) continue;
     const s = net.layers[l.index].snapshot();

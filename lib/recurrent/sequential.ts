@@ -17,7 +17,7 @@
  * per-object order, so they must match this loop bit for bit.
  */
 import { DivergenceError } from '../errors.ts';
-import { type Matrix, zeros } from '../matrix.ts';
+import { type Matrix, release, zeros } from '../matrix.ts';
 import type { RecurrentNetwork } from './network.ts';
 import { type Sequences, gatherWindow, sequenceBatches, validateSequences } from './sequences.ts';
 
@@ -153,6 +153,8 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
   }
   if (options.drain ?? true) for (const s of [...synthesizers, ...links]) s?.drain();
   for (const s of [...synthesizers, ...links]) if (s) s.onLoss = null;
+  release(xBuf);
+  release(yBuf);
   const cut = (a: Float64Array) => (run >= kept ? a : a.slice(0, run));
   return { losses: cut(losses), synthesizerLosses: cut(synthesizerLosses), auxLosses: cut(auxLosses), steps: run, next: { step: from.step + run, batch: j, window: k } };
 }

@@ -10,10 +10,12 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { trainCurriculum } from '../../actors/curriculum.ts';
 import { type TrainingResult, createTraining } from '../../actors/training.ts';
 import { isRecurrentState, readCheckpoint } from '../../lib/checkpoint.ts';
 import { copyTask } from '../../lib/datasets/copy.ts';
 import { DataError, DivergenceError, TopologyError, TrainingAbortedError } from '../../lib/errors.ts';
+import { runCurriculum } from '../../lib/recurrent/curriculum.ts';
 import { buildRecurrentNetwork } from '../../lib/recurrent/network.ts';
 import { initRecurrentParameters } from '../../lib/recurrent/params.ts';
 import { type RecurrentRun, trainRecurrentSequential } from '../../lib/recurrent/sequential.ts';
@@ -193,5 +195,26 @@ describe('npm run reference on the recurrent cases, under every scheduler', () =
     const rel = (a: number[], b: number[]) => Math.max(0, ...b.map((v, i) => (v === 0 && a[i] === 0 ? 0 : Math.abs(a[i] - v) / Math.abs(v))));
     expect(rel(got.losses, json.losses)).toBeLessThan(1e-5);
     expect(rel(got.synthesizer_losses, json.synthesizer_losses)).toBeLessThan(1e-5);
+  });
+});
+
+describe('the copy-task curriculum through the actors', () => {
+  const t = defineRecurrent({ cell: 'lstm', inputs: 9, hidden: 24, outputs: 8, truncation: 3, batch: 8, optimizer: { kind: 'adam', lr: 3e-3 }, clip: 1, dni: { synthesizer: { optimizer: { kind: 'adam', lr: 1e-3 } }, aux: true } });
+  const bareRun = runCurriculum(t, { budget: 1600, seed: 5 });
+
+  it('lengthens the sequences as the bare loop does', () => {
+    expect(bareRun.maxLength).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each(['queue', 'async'] as const)('makes the bare loop\'s decisions at the same sequences (%s)', async (scheduler) => {
+    const seen: [number, number, number][] = [];
+    const r = await trainCurriculum(t, { budget: 1600, seed: 5, scheduler, onBatch: (s, l, e) => seen.push([s, l, e]) });
+    expect({ maxLength: r.maxLength, sequences: r.sequences, steps: r.steps, curve: r.curve }).toEqual({ maxLength: bareRun.maxLength, sequences: bareRun.sequences, steps: bareRun.steps, curve: bareRun.curve });
+    expect(seen).toHaveLength(1600 / 8);
+  });
+
+  it('runs its batches on worker threads too', async () => {
+    const r = await trainCurriculum(t, { budget: 16, seed: 5, scheduler: 'worker' });
+    expect(r.sequences).toBe(16);
   });
 });
