@@ -18,7 +18,12 @@ export { EventLoopScheduler } from './actors/eventLoopScheduler.ts';
 export { Trampoline, deliverOn, type DirectScheduler } from './actors/directScheduler.ts';
 export { INTERPRETERS, networkMachines, type Interpreter } from './actors/machines.ts';
 export { planStages, pipelineActors, validatePlan, defaultStageCount, type Stage } from './lib/placement.ts';
-export { readCheckpoint, writeCheckpoint, encodeCheckpoint, decodeCheckpoint, CHECKPOINT_VERSION, type TrainingState } from './lib/checkpoint.ts';
+export { readCheckpoint, writeCheckpoint, encodeCheckpoint, decodeCheckpoint, isRecurrentState, CHECKPOINT_VERSION, type TrainingState, type GraphTrainingState, type RecurrentTrainingState } from './lib/checkpoint.ts';
+// recurrent networks: truncated BPTT with synthetic gradients at the boundaries (train them with createTraining too)
+export * from './lib/recurrent/index.ts';
+export { recurrentActorIds, recurrentSynthesizers, type CarriedState, type PendingRefits } from './lib/recurrent/actors.ts';
+export { windowAccuracy } from './lib/recurrent/schedule.ts';
+export { isRecurrent, type AnyTopology, type ModelData } from './lib/model.ts';
 export { datasetFingerprint } from './lib/fingerprint.ts';
 export { FileError, writeFileAtomic, readFileBounded, checkWritable, sameFile } from './lib/files.ts';
 export { MAX_CASE_BYTES, MAX_CHECKPOINT_BYTES, MAX_TRACE_BYTES, type ByteLimit } from './lib/limits.ts';
@@ -61,7 +66,7 @@ export { Optimizer, type OptimizerSpec, type OptimizerConfig, type OptimizerStat
 export { optimizerStates, restoreOptimizerStates, disposeNetwork, type DisposeOptions, type OptimizerStates } from './lib/network.ts';
 export { loadMnist, mnistDigits, type MnistSplit, type MnistSplitOptions } from './lib/datasets/mnist.ts';
 export { initParameters, parametersFromJSON, parametersToJSON, parameterShapes, type ParameterSet } from './lib/params.ts';
-export { loadCase, graphCase, type ReferenceCase, type CaseAnswers } from './lib/reference.ts';
+export { loadCase, loadAnyCase, graphCase, caseParametersToJSON, caseParametersFromJSON, type ReferenceCase, type CaseAnswers, type AnyLoadedCase } from './lib/reference.ts';
 export { binaryAddition } from './lib/datasets/binaryAddition.ts';
 export { Rng, MAX_SEED, checkSeed } from './lib/rng.ts';
 export { DniError, TopologyError, DataError, TrainingOptionsError, DivergenceError, StageError, CheckpointError, TrainingAbortedError } from './lib/errors.ts';

@@ -13,6 +13,9 @@
 import { Subject } from 'rxjs';
 import type { Graph } from '../lib/graph.ts';
 import type { Matrix } from '../lib/matrix.ts';
+import { type AnyTopology, isRecurrent } from '../lib/model.ts';
+import { READOUT_ACTOR, boundaryActor, layerActor, linkActor } from '../lib/recurrent/actors.ts';
+import type { RecurrentTopology } from '../lib/recurrent/topology.ts';
 
 /** Batch t's input from source `slot` of a layer (its x, or a source node's h), or a head's scored output (slot 0). */
 export type ForwardEvent = { readonly type: 'FORWARD'; readonly batch: number; readonly slot: number; readonly x: Matrix };
@@ -122,16 +125,65 @@ export function routesOf(g: Graph): Route[] {
   };
   for (const n of g.nodes) for (const s of n.sources) if (s.node >= 0) back(n.actor, s.edge, s.width);
   for (const h of g.heads) back(h.actor, h.edge, h.width);
-  // a plain key where a target takes one route of a type, `#slot` where it takes several
+  return keyed(out);
+}
+
+/** A plain key where a target takes one route of a type, `#slot` where it takes several. */
+function keyed(out: Omit<Route, 'key'>[]): Route[] {
   const count = new Map<string, number>();
   for (const r of out) count.set(`${r.type}>${r.target}`, (count.get(`${r.type}>${r.target}`) ?? 0) + 1);
   return out.map((r) => ({ ...r, key: count.get(`${r.type}>${r.target}`)! > 1 ? `${r.type}>${r.target}#${r.slot}` : `${r.type}>${r.target}` }));
 }
 
-/** A head's loss (`index`: the head's) or a synthesizer's (`index`: the synthesizer's) on one batch. */
+/**
+ * Every route of a recurrent network, in a fixed order (rows are the most a window has, T·B, or
+ * B for a boundary's state; a sequence's last window may carry fewer): the data's FORWARD to the
+ * first layer; per layer, FORWARD of its outputs up (to the next layer or the readout), PREDICT
+ * to the interface's synthesizer and its SYNTHETIC_GRADIENT back (slot 0), PREDICT of the
+ * boundary state to its boundary synthesizer and that SYNTHETIC_GRADIENT back (slot 1), and the
+ * boundary's REFIT pair `[h_in | δ_in]`; then what flows down: each layer's input gradient to the
+ * layer below (GRADIENT), or its interface's REFIT pair `[x | dx]`; the readout's GRADIENT last.
+ * A route's `edge` is the interface it crosses (the one above layer ℓ: ℓ), -1 for the data's and
+ * a boundary's.
+ */
+export function recurrentRoutesOf(t: RecurrentTopology): Route[] {
+  const TB = t.truncation * t.batch, B = t.batch, out: Omit<Route, 'key'>[] = [];
+  const top = t.layers.length - 1;
+  out.push({ type: 'FORWARD', source: DATA, target: layerActor(t.layers[0]), slot: 0, edge: -1, rows: TB, cols: t.inputs });
+  for (const l of t.layers) {
+    const self = layerActor(l), above = l.index === top ? READOUT_ACTOR : layerActor(t.layers[l.index + 1]);
+    out.push({ type: 'FORWARD', source: self, target: above, slot: 0, edge: l.index, rows: TB, cols: l.units });
+    if (l.link) {
+      out.push({ type: 'PREDICT', source: self, target: linkActor(l), slot: 0, edge: l.index, rows: TB, cols: l.units });
+      out.push({ type: 'SYNTHETIC_GRADIENT', source: linkActor(l), target: self, slot: 0, edge: l.index, rows: TB, cols: l.units });
+    }
+    if (l.synthesizer) {
+      out.push({ type: 'PREDICT', source: self, target: boundaryActor(l), slot: 0, edge: -1, rows: B, cols: l.state });
+      out.push({ type: 'SYNTHETIC_GRADIENT', source: boundaryActor(l), target: self, slot: 1, edge: -1, rows: B, cols: l.state });
+      out.push({ type: 'REFIT', source: self, target: boundaryActor(l), slot: 0, edge: -1, rows: B, cols: 2 * l.state });
+    }
+  }
+  for (const l of t.layers.slice(1)) {
+    const below = t.layers[l.index - 1];
+    out.push(
+      below.link
+        ? { type: 'REFIT', source: layerActor(l), target: linkActor(below), slot: 0, edge: below.index, rows: TB, cols: 2 * below.units }
+        : { type: 'GRADIENT', source: layerActor(l), target: layerActor(below), slot: 0, edge: below.index, rows: TB, cols: below.units },
+    );
+  }
+  out.push({ type: 'GRADIENT', source: READOUT_ACTOR, target: layerActor(t.layers[top]), slot: 0, edge: top, rows: TB, cols: t.layers[top].units });
+  return keyed(out);
+}
+
+/** Every route of a network of either kind. */
+export function routesFor(t: AnyTopology): Route[] {
+  return isRecurrent(t) ? recurrentRoutesOf(t) : routesOf(t);
+}
+
+/** A head's loss (`index`: the head's), a synthesizer's (`index`: the synthesizer's) or a recurrent layer's aux loss (`index`: the aux head's) on one batch. */
 export interface LossMessage {
   readonly type: 'LOSS';
-  readonly kind: 'head' | 'synthesizer';
+  readonly kind: 'head' | 'synthesizer' | 'aux';
   readonly index: number;
   readonly batch: number;
   readonly loss: number;

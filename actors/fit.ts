@@ -23,7 +23,7 @@ import { type Evaluation, evaluate } from '../lib/evaluate.ts';
 import { type LrSchedule, scaleLearningRates } from '../lib/lr-schedule.ts';
 import { backend, type KernelBackend } from '../lib/kernels.ts';
 import { type Matrix, release } from '../lib/matrix.ts';
-import { type OptimizerStates, disposeNetwork } from '../lib/network.ts';
+import { type Network, type OptimizerStates, disposeNetwork } from '../lib/network.ts';
 import { type ParameterSet, initParameters } from '../lib/params.ts';
 import { Rng } from '../lib/rng.ts';
 import type { GraphSpec } from '../lib/graph.ts';
@@ -183,7 +183,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   } catch (e) {
     // nothing is returned: free the parameters too (a disposed layer or synthesizer refuses any
     // late call rather than write into freed memory)
-    disposeNetwork(training.actor.getSnapshot().context.network, { params: true });
+    disposeNetwork(training.actor.getSnapshot().context.network as Network, { params: true });
     throw e;
   } finally {
     sub?.unsubscribe();

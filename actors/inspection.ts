@@ -11,6 +11,9 @@
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
+import { isRecurrent } from '../lib/model.ts';
+import { READOUT_ACTOR, layerActor, linkActor } from '../lib/recurrent/actors.ts';
+import type { RecurrentTopology } from '../lib/recurrent/topology.ts';
 import type { Topology } from '../lib/topology.ts';
 import { parentOf } from './xstateInternals.ts';
 
@@ -150,6 +153,18 @@ export function summarizeEvent(event: { type: string }): TraceEventObject {
 export function summarizeContext(context: unknown): JsonValue {
   if (context === null || typeof context !== 'object') return summarize(context, 0);
   const c = context as Record<string, any>;
+  if (c.core?.spec) {
+    const s = c.core.spec;
+    return { id: s.key, index: s.index, inputs: s.inputs, units: s.units, activation: c.core.topology.cell, truncation: c.core.topology.truncation, decoupled: s.link !== null, boundary: s.synthesizer !== null };
+  }
+  if (c.synthesizer?.spec && c.kind) {
+    const s = c.synthesizer.spec;
+    return { name: c.synthesizer.id, kind: c.kind, units: s.units, hidden: [...s.hidden], delay: s.delay, optimizer: s.optimizer.kind, lr: s.optimizer.lr };
+  }
+  if (c.readout?.topology) {
+    const t = c.readout.topology;
+    return { id: 'readout', loss: t.loss, outputs: t.outputs, units: t.layers[t.layers.length - 1].units };
+  }
   if (c.layer?.spec) {
     const s = c.layer.spec;
     return { id: s.id, index: s.index, inputs: s.inputs, units: s.units, activation: s.activation, merge: s.merge, lr: s.lr, decoupled: s.decoupled };
@@ -163,6 +178,10 @@ export function summarizeContext(context: unknown): JsonValue {
     return { id: s.id, node: s.node, loss: s.loss, labels: s.labels, width: s.width, weight: s.weight };
   }
   if (c.stage?.actors && c.routes) return { stage: c.stage.index, actors: [...c.stage.actors] };
+  if (c.network?.topology && isRecurrent(c.network.topology)) {
+    const t = c.network.topology as RecurrentTopology;
+    return { cell: t.cell, sizes: [t.inputs, ...t.layers.map((l) => l.units), t.outputs], truncation: t.truncation, graph: recurrentGraphSummary(t), batch: t.batch, steps: summarize(c.steps, 0), scheduler: summarize(c.scheduling?.name ?? null, 0) };
+  }
   if (c.network?.topology) {
     const t = c.network.topology as Topology;
     return {
@@ -201,6 +220,26 @@ export function graphSummary(t: Topology): { [key: string]: JsonValue } {
       to: e.toNode >= 0 ? t.nodes[e.toNode].actor : t.heads[e.toHead].actor,
       synthesizer: e.synthesizer >= 0 ? t.synthesizers[e.synthesizer].actor : null,
       conditioned: e.synthesizer >= 0 ? t.synthesizers[e.synthesizer].conditioned : false,
+    })),
+  };
+}
+
+/**
+ * A recurrent network in the same shape, for the same pictures: its layers as nodes (bottom up),
+ * the readout as the head, an edge per interface (with its synthesizer when decoupled). The
+ * boundary synthesizers sit on no edge between actors: each predicts its own layer's future.
+ */
+export function recurrentGraphSummary(t: RecurrentTopology): { [key: string]: JsonValue } {
+  const top = t.layers[t.layers.length - 1];
+  return {
+    inputs: t.inputs,
+    nodes: t.layers.map((l) => ({ actor: layerActor(l), id: l.key, units: l.units, activation: t.cell, merge: 'concat', sources: [l.index === 0 ? 'input' : layerActor(t.layers[l.index - 1])], decoupled: l.link !== null })),
+    heads: [{ actor: READOUT_ACTOR, id: 'readout', node: layerActor(top), loss: t.loss, weight: 1 }],
+    edges: t.layers.map((l) => ({
+      from: layerActor(l),
+      to: l === top ? READOUT_ACTOR : layerActor(t.layers[l.index + 1]),
+      synthesizer: l.link ? linkActor(l) : null,
+      conditioned: false,
     })),
   };
 }

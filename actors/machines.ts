@@ -6,17 +6,34 @@
  * see every microstep in xstate's general algorithm when debugging.
  */
 import { compileMachine } from './compiled.ts';
+import { coreMachine } from './coreMachine.ts';
 import { headMachine } from './headMachine.ts';
 import { layerMachine } from './layerMachine.ts';
+import { readoutMachine } from './readoutMachine.ts';
+import { recurrentSynthesizerMachine } from './recurrentSynthesizerMachine.ts';
 import { synthesizerMachine } from './synthesizerMachine.ts';
 
 export const INTERPRETERS = ['compiled', 'xstate'] as const;
 export type Interpreter = (typeof INTERPRETERS)[number];
 
-const interpreted = { layer: layerMachine, synthesizer: synthesizerMachine, head: headMachine };
-const compiled = { layer: compileMachine(layerMachine), synthesizer: compileMachine(synthesizerMachine), head: compileMachine(headMachine) };
+const interpreted = {
+  layer: layerMachine,
+  synthesizer: synthesizerMachine,
+  head: headMachine,
+  core: coreMachine,
+  recurrentSynthesizer: recurrentSynthesizerMachine,
+  readout: readoutMachine,
+};
+const compiled = {
+  layer: compileMachine(layerMachine),
+  synthesizer: compileMachine(synthesizerMachine),
+  head: compileMachine(headMachine),
+  core: compileMachine(coreMachine),
+  recurrentSynthesizer: compileMachine(recurrentSynthesizerMachine),
+  readout: compileMachine(readoutMachine),
+};
 
-/** The layer, synthesizer and head machines to spawn under `interpreter`. */
+/** The machines to spawn under `interpreter`: dense layers, synthesizers and heads; recurrent layers (cores), their synthesizers and the readout. */
 export function networkMachines(interpreter: Interpreter = 'compiled'): typeof interpreted {
   if (interpreter === 'compiled') return compiled;
   if (interpreter === 'xstate') return interpreted;

@@ -12,6 +12,7 @@ import type { GraphSynthesizer } from '../lib/graph.ts';
 import type { StepMetrics } from '../lib/history.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { cosine, trueGradientInterfaces } from '../lib/metrics.ts';
+import { type AnyTopology, isRecurrent } from '../lib/model.ts';
 import type { Topology } from '../lib/topology.ts';
 import { type Edge, type NetworkEvent, routesOf, tensorOf } from './events.ts';
 import type { trainerMachine } from './trainerMachine.ts';
@@ -64,13 +65,14 @@ const COSINE_RING = 64;
  * training.metrics$.subscribe((m) => console.log(m.batch, m.loss, m.cosine[1], m.stepsPerSecond));
  * await training.run();
  */
-export function trainingMetrics(topology: Topology, trainer: Actor<typeof trainerMachine>): Observable<TrainingMetrics> {
+export function trainingMetrics(topology: AnyTopology, trainer: Actor<typeof trainerMachine>): Observable<TrainingMetrics> {
   return defer(() => {
     const taps = new Subscription();
     const context = trainer.getSnapshot().context;
     // the edges of a stage in this thread (none with worker stages)
     const local = (context.stages[0]?.getSnapshot() as { context?: { edges?: ReadonlyMap<string, Edge<NetworkEvent>> } } | undefined)?.context?.edges;
-    const cosines = local ? trueGradientInterfaces(topology).map((s) => ({ name: s.name, ...tapCosine(taps, local, topology, s) })) : [];
+    // (a recurrent network's synthesizers are all bootstrapped or fed by a layer above: none sees a true gradient)
+    const cosines = local && !isRecurrent(topology) ? trueGradientInterfaces(topology).map((s) => ({ name: s.name, ...tapCosine(taps, local, topology, s) })) : [];
     const started = performance.now();
     const finished = new Float64Array(RATE_WINDOW);
     let count = 0;

@@ -10,13 +10,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import { fromCallback } from 'xstate';
-import type { Dataset } from '../lib/data.ts';
 import { StageError } from '../lib/errors.ts';
 import { backend } from '../lib/kernels.ts';
 import type { Matrix } from '../lib/matrix.ts';
-import { type Network, optimizerStates, ringDepth } from '../lib/network.ts';
+import { type Model, type ModelData, type ModelState, captureModelState, ringDepthOf } from '../lib/model.ts';
 import type { Stage } from '../lib/placement.ts';
-import { routesOf } from './events.ts';
+import { routesFor } from './events.ts';
 import type { Interpreter } from './machines.ts';
 import { type SharedChannel, type SharedRing, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, ringControl } from './stageLink.ts';
 import { type SerializedError, type StageCommand, type StageReport, type StageThreadInit, type WorkerReport, deserializeError, unpackProgress } from './stageProtocol.ts';
@@ -39,8 +38,9 @@ function shared(m: Matrix): Matrix {
   return m.data.buffer instanceof SharedArrayBuffer ? m : shareMatrix(m);
 }
 
-/** The data set in shared memory, label sets included. */
-function shareDataset(data: Dataset): Dataset {
+/** The data set (or sequences) in shared memory, label sets included. */
+function shareDataset(data: ModelData): ModelData {
+  if ('mask' in data) return { ...data, x: shared(data.x), y: shared(data.y), mask: shared(data.mask) };
   const y = data.y as Matrix | Record<string, Matrix>;
   const labels = 'data' in y && ArrayBuffer.isView(y.data) ? shared(y as Matrix) : Object.fromEntries(Object.entries(y as Record<string, Matrix>).map(([k, m]) => [k, shared(m)]));
   return { x: shared(data.x), y: labels };
@@ -48,8 +48,8 @@ function shareDataset(data: Dataset): Dataset {
 
 /** Start-up data and the doorbell of every stage's worker. */
 export function prepareStages(
-  network: Network,
-  data: Dataset,
+  network: Model,
+  data: ModelData,
   steps: number,
   stages: readonly Stage[],
   options: { inspect: boolean; interpreter: Interpreter; firstBatch: number },
@@ -59,16 +59,15 @@ export function prepareStages(
   for (const s of stages) for (const id of s.actors) stageOf[id] = s.index;
   const shared = shareDataset(data);
   const params = Object.fromEntries(Object.entries(network.params).map(([k, m]) => [k, detachMatrix(m)]));
-  const optimizerState = optimizerStates(network);
-  // pending refits (empty unless the training resumes from a checkpoint)
-  const synthesizers = Object.fromEntries(network.synthesizers.map((s) => [s.id, s.snapshot()]));
+  // optimisers, pending refits and carried states (fresh unless the training resumes from a checkpoint)
+  const { params: _, ...state } = captureModelState(network);
   const bells = stages.map(() => createDoorbell());
   const start = new SharedArrayBuffer(4);
   const links: StageLinkInit[] = stages.map((s) => ({ stage: s.index, bells, channels: [], rings: {}, start, stages: stages.length }));
-  const depth = ringDepth(topology);
+  const depth = ringDepthOf(topology);
   // the routes between each ordered pair of stages, in the routes' order
   const between = new Map<string, string[]>();
-  for (const route of routesOf(topology)) {
+  for (const route of routesFor(topology)) {
     const from = stageOf[route.source], to = stageOf[route.target];
     if (from === undefined || from === to) continue; // data routes stay inside their stage
     const ring: SharedRing = createSharedRing(depth, route.rows, route.cols);
@@ -88,8 +87,7 @@ export function prepareStages(
       stage,
       topology,
       params,
-      optimizerState,
-      synthesizers,
+      state: { params: {}, ...state } as ModelState,
       data: shared,
       steps,
       firstBatch: options.firstBatch,

@@ -63,7 +63,8 @@ export function ringControl(bell: Int32Array): void {
 
 /**
  * A ring of tensors in shared memory: the route's k-th message in slot k mod depth, the batch
- * each slot holds, and [sent, taken] counters (a line apart: each is written by one side).
+ * and the rows each slot holds (a recurrent window may be shorter than the route's tensor), and
+ * [sent, taken] counters (a line apart: each is written by one side).
  */
 export interface SharedRing {
   readonly buffer: SharedArrayBuffer;
@@ -79,7 +80,7 @@ const SENT = 0, TAKEN = LINE;
 export function createSharedRing(depth: number, rows: number, cols: number): SharedRing {
   return {
     buffer: new SharedArrayBuffer(depth * rows * cols * 4),
-    stamps: new SharedArrayBuffer(depth * 4),
+    stamps: new SharedArrayBuffer(2 * depth * 4),
     counters: new SharedArrayBuffer(2 * LINE * 4),
     depth,
     rows,
@@ -105,24 +106,28 @@ class RingView {
 
   /** Sender: copy `m` into the next slot. A slot still unread `depth` messages later is a broken bound, said by name. */
   write(batch: number, m: Matrix): void {
-    const k = this.count;
-    if (k - Atomics.load(this.counters, TAKEN) >= this.ring.depth) {
-      throw new Error(`stage link: ${this.route.key} holds ${this.ring.depth} batches its target has not taken (ring of ${this.ring.depth} overrun at batch ${batch})`);
+    const k = this.count, depth = this.ring.depth;
+    if (k - Atomics.load(this.counters, TAKEN) >= depth) {
+      throw new Error(`stage link: ${this.route.key} holds ${depth} batches its target has not taken (ring of ${depth} overrun at batch ${batch})`);
     }
-    const i = k % this.ring.depth;
+    if (m.cols !== this.ring.cols || m.rows > this.ring.rows) throw new Error(`stage link: ${this.route.key} carries ${this.ring.rows}x${this.ring.cols}, not ${m.rows}x${m.cols}`);
+    const i = k % depth;
     this.slots[i].data.set(m.data);
     this.stamps[i] = batch;
+    this.stamps[depth + i] = m.rows;
     this.count = k + 1;
     Atomics.store(this.counters, SENT, k + 1);
   }
 
   /** Receiver: the next message's event, and how many of the route's messages were waiting, this one included. */
   take(): Arrival {
-    const k = this.count, i = k % this.ring.depth;
+    const k = this.count, depth = this.ring.depth, i = k % depth;
     const queued = Atomics.load(this.counters, SENT) - k;
     this.count = k + 1;
     Atomics.store(this.counters, TAKEN, k + 1);
-    return { route: this.route, event: eventOf(this.route, this.stamps[i], this.slots[i]), queued };
+    const slot = this.slots[i], rows = this.stamps[depth + i];
+    const tensor = rows === slot.rows ? slot : { rows, cols: slot.cols, data: slot.data.subarray(0, rows * slot.cols) };
+    return { route: this.route, event: eventOf(this.route, this.stamps[i], tensor), queued };
   }
 }
 

@@ -22,17 +22,26 @@
  */
 import { Subscription, tap } from 'rxjs';
 import { type AnyActorRef, setup } from 'xstate';
-import { captureNetworkState } from '../lib/checkpoint.ts';
 import { applyLearningRates } from '../lib/lr-schedule.ts';
 import { type Dataset, batchSource } from '../lib/data.ts';
-import { type Network, ringDepth } from '../lib/network.ts';
+import type { Matrix } from '../lib/matrix.ts';
+import { type Model, type ModelData, captureModelState, isRecurrentModel, ringDepthOf } from '../lib/model.ts';
+import type { Network } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
+import { READOUT_ACTOR, boundaryActor, layerActor, linkActor, recurrentSynthesizers } from '../lib/recurrent/actors.ts';
+import type { RecurrentNetwork } from '../lib/recurrent/network.ts';
+import { WindowSchedule } from '../lib/recurrent/schedule.ts';
+import type { Sequences } from '../lib/recurrent/sequences.ts';
+import { BufferPool } from '../lib/ring.ts';
+import type { CoreInput } from './coreMachine.ts';
 import { deliverOn } from './directScheduler.ts';
-import { DATA, Edge, type LossMessage, type NetworkEvent, type Route, routesOf } from './events.ts';
+import { DATA, Edge, type LossMessage, type NetworkEvent, type Route, routesFor } from './events.ts';
 import type { HeadInput } from './headMachine.ts';
 import { type LayerInput, type Port, send } from './layerMachine.ts';
 import { networkMachines } from './machines.ts';
 import { QueueGauge } from './queueGauge.ts';
+import type { ReadoutInput } from './readoutMachine.ts';
+import type { RecurrentSynthesizerInput } from './recurrentSynthesizerMachine.ts';
 import type { Scheduling } from './schedulers.ts';
 import type { StageCommand, StageReport } from './stageProtocol.ts';
 import type { StageLink } from './stageLink.ts';
@@ -40,8 +49,8 @@ import type { SynthesizerInput } from './synthesizerMachine.ts';
 
 export interface StageInput {
   stage: Stage;
-  network: Network;
-  data: Dataset;
+  network: Model;
+  data: ModelData;
   steps: number;
   /** the first batch to train (a resumed training's step) */
   firstBatch: number;
@@ -187,6 +196,8 @@ export interface StageContext extends StageInput {
   readonly links: Subscription;
   readonly gauge: QueueGauge;
   readonly feeder: Feeder;
+  /** how many of its actors report each batch done */
+  readonly expected: number;
   drained: number;
 }
 
@@ -194,58 +205,139 @@ export type StageEvent = StageCommand | { type: `xstate.error.actor.${string}`; 
 
 /** Messages a target has taken but not yet used: inputs a layer keeps for a later batch, a PREDICT a synthesizer holds. */
 function backlogOf(actor: AnyActorRef, route: Route): number {
-  const c = actor.getSnapshot().context as { inbox?: { waiting(slot: number): number }; held?: unknown };
-  if (route.type === 'FORWARD') return c.inbox ? c.inbox.waiting(route.slot) : 0;
+  const c = actor.getSnapshot().context as { inbox?: { waiting(slot: number): number }; inputs?: Map<number, unknown>; held?: unknown; waiting?: { predict: Map<number, unknown>; refit: Map<number, unknown> } };
+  if (route.type === 'FORWARD') return c.inbox ? c.inbox.waiting(route.slot) : (c.inputs?.size ?? 0);
+  if (c.waiting) return (route.type === 'PREDICT' ? c.waiting.predict : c.waiting.refit).size;
   return route.type === 'PREDICT' && c.held ? 1 : 0;
 }
 
-type Spawner = (src: 'layer' | 'synthesizer' | 'head', options: { id: string; systemId: string; input: LayerInput | SynthesizerInput | HeadInput }) => AnyActorRef;
+type ActorKind = 'layer' | 'synthesizer' | 'head' | 'core' | 'recurrentSynthesizer' | 'readout';
+type Spawner = (src: ActorKind, options: { id: string; systemId: string; input: unknown }) => AnyActorRef;
+
+/** What a kind of network adds to a stage: its actors spawned, and what the data feeds its first layers. */
+interface Wiring {
+  /** batch t's input for the layers that read the data */
+  readonly x: (t: number) => Matrix;
+  /** how many of the stage's actors report each batch done */
+  readonly expected: number;
+}
+
+interface Builder {
+  readonly input: StageInput;
+  readonly here: ReadonlySet<string>;
+  readonly routes: readonly Route[];
+  readonly port: (r: Route) => Port;
+  readonly from: (source: string, type?: Route['type']) => Route[];
+  readonly done: ReadonlyMap<string, Edge<number>>;
+  readonly losses: Edge<LossMessage>;
+  readonly depth: number;
+  readonly add: (src: ActorKind, id: string, input: unknown) => AnyActorRef;
+  readonly synthesizers: AnyActorRef[];
+  /** teardowns for when the training ends */
+  readonly links: Subscription;
+}
+
+/** A graph's layers, synthesizers and heads, in the topology's order (so the inspector lists them so). */
+function wireGraph(b: Builder, network: Network): Wiring {
+  const g = network.topology, { here, routes, port, from, done, losses, depth, input } = b;
+  const source = batchSource(input.data as Dataset, g);
+  for (const n of g.nodes) {
+    if (!here.has(n.actor)) continue;
+    const upstream = n.sources.map((s) => (s.node < 0 ? null : port(routes.find((r) => r.source === n.actor && r.edge === s.edge && (r.type === 'GRADIENT' || r.type === 'REFIT'))!)));
+    const outputs = routes.filter((r) => r.source === n.actor && (r.type === 'FORWARD' || r.type === 'PREDICT')).map(port);
+    b.add('layer', n.actor, { layer: network.layers[n.index], ports: { outputs, upstream, done: done.get(n.actor)! }, depth, firstBatch: input.firstBatch } satisfies LayerInput);
+  }
+  for (const s of g.synthesizers) {
+    if (!here.has(s.actor)) continue;
+    const prediction = port(from(s.actor, 'SYNTHETIC_GRADIENT')[0]);
+    const labels = s.contextLabels ? source.labels(s.contextLabels) : null;
+    b.synthesizers.push(b.add('synthesizer', s.actor, { synthesizer: network.synthesizers[s.index], index: s.index, ports: { prediction, loss: losses, done: done.get(s.actor)! }, labels } satisfies SynthesizerInput));
+  }
+  for (const h of g.heads) {
+    if (!here.has(h.actor)) continue;
+    const gradient = port(from(h.actor)[0]);
+    b.add('head', h.actor, { head: network.heads[h.index], index: h.index, ports: { gradient, loss: losses, done: done.get(h.actor)! }, labels: source.labels(h.labels) } satisfies HeadInput);
+  }
+  return { x: source.x, expected: here.size };
+}
+
+/** A recurrent network's layers (cores), synthesizers and readout, in the network's order. */
+function wireRecurrent(b: Builder, network: RecurrentNetwork): Wiring {
+  const t = network.topology, { here, port, from, done, losses, depth, input } = b;
+  const pool = new BufferPool(), schedule = new WindowSchedule(input.data as Sequences, t, depth);
+  b.links.add(() => (pool.dispose(), schedule.dispose()));
+  const TB = t.truncation * t.batch, B = t.batch;
+  const one = (source: string, type: Route['type'], target?: string) => from(source, type).find((r) => !target || r.target === target);
+  let aux = 0;
+  for (const l of t.layers) {
+    const id = layerActor(l), auxIndex = l.aux ? aux++ : -1;
+    if (!here.has(id)) continue;
+    const up = from(id).filter((r) => r.type === 'FORWARD' || (r.type === 'PREDICT' && r.target !== boundaryActor(l))).map(port);
+    const boundary = l.synthesizer ? { predict: port(one(id, 'PREDICT', boundaryActor(l))!), refit: port(one(id, 'REFIT', boundaryActor(l))!) } : null;
+    const below = l.index === 0 ? null : t.layers[l.index - 1];
+    const down = below ? port(one(id, below.link ? 'REFIT' : 'GRADIENT', below.link ? linkActor(below) : layerActor(below))!) : null;
+    const rings = {
+      outputs: pool.ring(depth, TB, l.units),
+      state: pool.ring(depth, B, l.state),
+      refit: pool.ring(depth, B, 2 * l.state),
+      below: pool.ring(depth, TB, (below?.link ? 2 : 1) * l.inputs),
+    };
+    b.add('core', id, { core: network.layers[l.index], ports: { up, boundary, down, loss: losses, done: done.get(id)! }, schedule, rings, auxIndex, firstBatch: input.firstBatch } satisfies CoreInput);
+  }
+  let boundaries = 0;
+  for (const s of recurrentSynthesizers(t)) {
+    if (!here.has(s.actor)) continue;
+    const synthesizer = (s.kind === 'boundary' ? network.synthesizers : network.links)[s.layer]!;
+    const prediction = port(one(s.actor, 'SYNTHETIC_GRADIENT')!);
+    if (s.kind === 'boundary') boundaries++;
+    b.synthesizers.push(
+      b.add('recurrentSynthesizer', s.actor, {
+        synthesizer,
+        kind: s.kind,
+        index: s.index,
+        ports: { prediction, loss: losses, done: done.get(s.actor)! },
+        schedule,
+        rows: s.kind === 'boundary' ? B : TB,
+        pool,
+        firstBatch: input.firstBatch,
+      } satisfies RecurrentSynthesizerInput),
+    );
+  }
+  if (here.has(READOUT_ACTOR)) {
+    const top = t.layers[t.layers.length - 1];
+    const gradient = port(one(READOUT_ACTOR, 'GRADIENT')!);
+    b.add('readout', READOUT_ACTOR, { readout: network.readout, ports: { gradient, loss: losses, done: done.get(READOUT_ACTOR)! }, schedule, gradients: pool.ring(depth, TB, top.units) } satisfies ReadoutInput);
+  }
+  // with one window per sequence a boundary synthesizer never predicts nor refits: it reports nothing
+  return { x: (step) => schedule.window(step).x, expected: here.size - (schedule.windows === 1 ? boundaries : 0) };
+}
 
 /** Build the stage's edges and spawn its actors (in the context factory, so they exist before START). */
-function build(input: StageInput, spawn: Spawner) {
+function build(input: StageInput, spawn: Spawner, links: Subscription) {
   const { network, stage } = input;
-  const g = network.topology;
   const here = new Set(stage.actors);
-  const routes = routesOf(g);
+  const routes = routesFor(network.topology);
   const edges = new Map<string, Edge<NetworkEvent>>();
   for (const r of routes) if (here.has(r.source) || (r.source === DATA && here.has(r.target))) edges.set(r.key, new Edge(r.key));
   const port = (r: Route): Port => ({ route: r, edge: edges.get(r.key)! });
   const from = (source: string, type?: Route['type']) => routes.filter((r) => r.source === source && (!type || r.type === type));
   const done = new Map(stage.actors.map((id) => [id, new Edge<number>(`${id} done`)]));
   const losses = new Edge<LossMessage>(`stage:${stage.index} losses`);
-  const source = batchSource(input.data, g);
-  const depth = ringDepth(g);
   const actors = new Map<string, AnyActorRef>();
   const synthesizers: AnyActorRef[] = [];
-  const add = (src: 'layer' | 'synthesizer' | 'head', id: string, actorInput: LayerInput | SynthesizerInput | HeadInput) => {
+  const add = (src: ActorKind, id: string, actorInput: unknown) => {
     const ref = spawn(src, { id, systemId: id, input: actorInput });
     actors.set(id, ref);
     return ref;
   };
-  // in the topology's order (layers, synthesizers, heads), so the inspector lists them so
-  for (const n of g.nodes) {
-    if (!here.has(n.actor)) continue;
-    const upstream = n.sources.map((s) => (s.node < 0 ? null : port(routes.find((r) => r.source === n.actor && r.edge === s.edge && (r.type === 'GRADIENT' || r.type === 'REFIT'))!)));
-    const outputs = routes.filter((r) => r.source === n.actor && (r.type === 'FORWARD' || r.type === 'PREDICT')).map(port);
-    add('layer', n.actor, { layer: network.layers[n.index], ports: { outputs, upstream, done: done.get(n.actor)! }, depth, firstBatch: input.firstBatch });
-  }
-  for (const s of g.synthesizers) {
-    if (!here.has(s.actor)) continue;
-    const prediction = port(from(s.actor, 'SYNTHETIC_GRADIENT')[0]);
-    const labels = s.contextLabels ? source.labels(s.contextLabels) : null;
-    synthesizers.push(add('synthesizer', s.actor, { synthesizer: network.synthesizers[s.index], index: s.index, ports: { prediction, loss: losses, done: done.get(s.actor)! }, labels }));
-  }
-  for (const h of g.heads) {
-    if (!here.has(h.actor)) continue;
-    const gradient = port(from(h.actor)[0]);
-    add('head', h.actor, { head: network.heads[h.index], index: h.index, ports: { gradient, loss: losses, done: done.get(h.actor)! }, labels: source.labels(h.labels) });
-  }
+  const b: Builder = { input, here, routes, port, from, done, losses, depth: ringDepthOf(network.topology), add, synthesizers, links };
+  const wiring = isRecurrentModel(network) ? wireRecurrent(b, network) : wireGraph(b, network);
   // the layers here that read the data (each once), and the data's route to each
   const data = routes.filter((r) => r.source === DATA && here.has(r.target));
   const readers = data.map((r) => r.target);
   const feeds = readers.map((id) => port(data.find((r) => r.target === id)!));
-  const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (k, t) => send(feeds[k], t, source.x(t)));
-  return { routes, edges, losses, done, actors, synthesizers, feeder, readers };
+  const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (k, t) => send(feeds[k], t, wiring.x(t)));
+  return { routes, edges, losses, done, actors, synthesizers, feeder, readers, expected: wiring.expected };
 }
 
 /** Connect every edge (on START): local targets through the scheduler, remote ones through the link. */
@@ -288,7 +380,7 @@ function connect(c: StageContext, readers: readonly string[]): void {
     );
   }
   c.links.add(c.losses.subscribe(c.report));
-  const steps = new StepCounter(c.actors.size, 2 * ringDepth(c.network.topology) + 2, (batch) => {
+  const steps = new StepCounter(c.expected, 2 * ringDepthOf(c.network.topology) + 2, (batch) => {
     c.report({ type: 'STEP_FINISHED', stage: c.stage.index, batch });
     c.feeder.stepFinished(batch);
   });
@@ -306,7 +398,10 @@ export const stageMachine = setup({
     connect: ({ context }) => connect(context, context.readers),
     allow: ({ context }, e: { through: number; lrFactor?: number }) => {
       // between batches (the stage feeds nothing past a cut until allowed): no actor is mid-update
-      if (e.lrFactor !== undefined) applyLearningRates(context.network, context.network.topology, e.lrFactor);
+      if (e.lrFactor !== undefined) {
+        if (isRecurrentModel(context.network)) throw new Error(`stage:${context.stage.index}: a learning-rate factor for a recurrent network (fit() trains chains and graphs)`);
+        applyLearningRates(context.network, context.network.topology, e.lrFactor);
+      }
       context.feeder.allow(e.through);
     },
     // an epoch's end: every batch before the cut is finished here, so every synthesizer is ready,
@@ -315,7 +410,7 @@ export const stageMachine = setup({
       for (const s of context.synthesizers) s.send({ type: 'FLUSH' });
     },
     halt: ({ context: c }) => c.report({ type: 'HALTED', stage: c.stage.index, fed: c.feeder.halt() }),
-    capture: ({ context: c }, e: { step: number }) => c.report({ type: 'CUT', stage: c.stage.index, step: e.step, state: captureNetworkState(c.network, new Set(c.stage.actors)) }),
+    capture: ({ context: c }, e: { step: number }) => c.report({ type: 'CUT', stage: c.stage.index, step: e.step, state: captureModelState(c.network, new Set(c.stage.actors)) }),
     drainSynthesizers: ({ context }) => {
       for (const s of context.synthesizers) s.send({ type: 'DRAIN' });
     },
@@ -324,7 +419,7 @@ export const stageMachine = setup({
       c.report({
         type: 'DRAINED',
         stage: c.stage.index,
-        state: captureNetworkState(c.network, new Set(c.stage.actors)),
+        state: captureModelState(c.network, new Set(c.stage.actors)),
         queues: c.gauge.toJSON(),
         utilization: c.utilization?.() ?? null,
       }),
@@ -336,13 +431,10 @@ export const stageMachine = setup({
   },
 }).createMachine({
   id: 'stage',
-  context: ({ input, spawn }) => ({
-    ...input,
-    ...build(input, spawn as unknown as Spawner),
-    links: input.links ?? new Subscription(),
-    gauge: new QueueGauge(),
-    drained: 0,
-  }),
+  context: ({ input, spawn }) => {
+    const links = input.links ?? new Subscription();
+    return { ...input, ...build(input, spawn as unknown as Spawner, links), links, gauge: new QueueGauge(), drained: 0 };
+  },
   initial: 'idle',
   on: { 'xstate.error.actor.*': { target: '.failed' } },
   states: {

@@ -12,14 +12,10 @@
  * message every few milliseconds, not one per step), which its trainer-side actor unpacks into the
  * LOSS and STEP_FINISHED above; every other report goes as it is, after the batch before it.
  */
-import type { NetworkState } from '../lib/checkpoint.ts';
-import type { Dataset } from '../lib/data.ts';
 import { DivergenceError, StageError } from '../lib/errors.ts';
-import type { OptimizerStates } from '../lib/network.ts';
+import type { AnyTopology, ModelData, ModelState } from '../lib/model.ts';
 import type { ParameterSet } from '../lib/params.ts';
 import type { Stage } from '../lib/placement.ts';
-import type { SynthesizerSnapshot } from '../lib/synthesizer.ts';
-import type { Topology } from '../lib/topology.ts';
 import type { LossMessage } from './events.ts';
 import type { TraceEvent } from './inspection.ts';
 import type { Interpreter } from './machines.ts';
@@ -54,12 +50,12 @@ export type StageReport =
   | LossMessage
   /** every actor of the stage is done with `batch` (its losses are all reported) */
   | { readonly type: 'STEP_FINISHED'; readonly stage: number; readonly batch: number }
-  | { readonly type: 'CUT'; readonly stage: number; readonly step: number; readonly state: NetworkState }
+  | { readonly type: 'CUT'; readonly stage: number; readonly step: number; readonly state: ModelState }
   | {
       readonly type: 'DRAINED';
       readonly stage: number;
       /** the hosted actors' parameters, optimiser states and (drained) synthesizers */
-      readonly state: NetworkState;
+      readonly state: ModelState;
       /** queue high-water marks of the routes into the stage */
       readonly queues: Record<string, number>;
       /** the share of the training its thread was busy (worker stages), or null */
@@ -73,9 +69,9 @@ export type StageReport =
 
 /**
  * A worker stage's losses and finished steps since its last such message: `losses` holds
- * {@link LOSS_FIELDS} numbers per loss (kind: 0 head, 1 synthesizer; index; batch; loss;
- * accuracy); `finished`, the last batch every actor of the stage is done with (or the stage's
- * first batch - 1).
+ * {@link LOSS_FIELDS} numbers per loss (kind: its index in {@link LOSS_KINDS}; index; batch;
+ * loss; accuracy); `finished`, the last batch every actor of the stage is done with (or the
+ * stage's first batch - 1).
  */
 export interface ProgressReport {
   readonly type: 'PROGRESS';
@@ -85,6 +81,7 @@ export interface ProgressReport {
 }
 
 export const LOSS_FIELDS = 5;
+const LOSS_KINDS: readonly LossMessage['kind'][] = ['head', 'synthesizer', 'aux'];
 
 /** What a worker thread posts: a report, or a batch of them. */
 export type WorkerReport = StageReport | ProgressReport;
@@ -110,7 +107,7 @@ export class ProgressBatch {
       this.losses = grown;
     }
     const at = this.count++ * LOSS_FIELDS, o = this.losses;
-    o[at] = l.kind === 'head' ? 0 : 1;
+    o[at] = LOSS_KINDS.indexOf(l.kind);
     o[at + 1] = l.index;
     o[at + 2] = l.batch;
     o[at + 3] = l.loss;
@@ -135,7 +132,7 @@ export class ProgressBatch {
 export function unpackProgress(p: ProgressReport, report: (r: StageReport) => void): void {
   const o = p.losses;
   for (let at = 0; at + LOSS_FIELDS <= o.length; at += LOSS_FIELDS) {
-    report({ type: 'LOSS', kind: o[at] === 0 ? 'head' : 'synthesizer', index: o[at + 1], batch: o[at + 2], loss: o[at + 3], accuracy: o[at + 4] });
+    report({ type: 'LOSS', kind: LOSS_KINDS[o[at]], index: o[at + 1], batch: o[at + 2], loss: o[at + 3], accuracy: o[at + 4] });
   }
   report({ type: 'STEP_FINISHED', stage: p.stage, batch: p.finished });
 }
@@ -143,17 +140,15 @@ export function unpackProgress(p: ProgressReport, report: (r: StageReport) => vo
 /** What a worker thread needs to host a stage. */
 export interface StageThreadInit {
   stage: Stage;
-  topology: Topology;
+  topology: AnyTopology;
   /** every parameter (each stage builds the whole network and spawns its own actors) */
   params: ParameterSet;
-  /** every optimiser's state (Adam's moments and step count, momentum buffers) */
-  optimizerState: OptimizerStates;
-  /** every synthesizer's pending refits (a resumed training's) */
-  synthesizers: Record<string, SynthesizerSnapshot>;
+  /** the state of every actor (optimisers, pending refits, carried states: a resumed training's) */
+  state: ModelState;
   /** the first batch to train */
   firstBatch: number;
-  /** the data set in shared memory */
-  data: Dataset;
+  /** the data set (or sequences) in shared memory */
+  data: ModelData;
   steps: number;
   /** the kernel backend the trainer uses */
   kernels: string;

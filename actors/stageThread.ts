@@ -10,8 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createActor } from 'xstate';
-import { restoreNetworkState } from '../lib/checkpoint.ts';
-import { buildNetwork } from '../lib/network.ts';
+import { buildModel, restoreModelState } from '../lib/model.ts';
 import { useBackend } from '../lib/kernels.ts';
 import { backendByName } from '../lib/kernels-wasm.ts';
 import { relayInspection } from './inspection.ts';
@@ -30,8 +29,8 @@ const FLUSH_MS = 2;
 
 // the trainer's backend: the backends agree only to float32 rounding, and every scheduler must give the same bits
 useBackend(backendByName(init.kernels));
-const network = buildNetwork(init.topology, init.params);
-restoreNetworkState(network, { optimizers: init.optimizerState, synthesizers: init.synthesizers });
+const network = buildModel(init.topology, init.params);
+restoreModelState(network, init.state);
 const link = new SharedMemoryLink(init.link);
 const post = (r: WorkerReport, transfer?: ArrayBuffer[]) => port.postMessage(r, transfer);
 const relay = init.inspect ? relayInspection((events) => post({ type: 'TRACE', stage, events }), `worker:${stage}`) : undefined;

@@ -15,9 +15,8 @@ import type { Worker } from 'node:worker_threads';
 import { Subscription } from 'rxjs';
 import { type AnyActorRef, assign, setup } from 'xstate';
 import type { TrainingState } from '../lib/checkpoint.ts';
-import type { Dataset } from '../lib/data.ts';
 import { History, type HistorySnapshot, type StepMetrics } from '../lib/history.ts';
-import type { Network } from '../lib/network.ts';
+import { type Model, type ModelData, actorIdsOf, historyShapeOf } from '../lib/model.ts';
 import type { Stage } from '../lib/placement.ts';
 import { Edge } from './events.ts';
 import type { TraceEvent } from './inspection.ts';
@@ -30,8 +29,8 @@ import type { StageCommand } from './stageProtocol.ts';
 import { type EpochPlan, TrainerProgress } from './trainerProgress.ts';
 
 export interface TrainerInput {
-  network: Network;
-  data: Dataset;
+  network: Model;
+  data: ModelData;
   steps: number;
   scheduling: Scheduling;
   /** worker stages, one thread each; null for one stage in this thread */
@@ -51,8 +50,8 @@ export interface TrainerInput {
 }
 
 export interface TrainerContext {
-  readonly network: Network;
-  readonly data: Dataset;
+  readonly network: Model;
+  readonly data: ModelData;
   readonly steps: number;
   readonly scheduling: Scheduling;
   readonly firstBatch: number;
@@ -130,7 +129,8 @@ export const trainerMachine = setup({
   context: ({ input, spawn, self }) => {
     const { network, data, steps, firstBatch } = input;
     const topology = network.topology;
-    const history = new History(steps, topology.heads.map((h) => h.weight), topology.synthesizers.length);
+    const shape = historyShapeOf(topology);
+    const history = new History(steps, shape.heads.map((h) => h.weight), shape.synthesizers, shape.auxiliaries);
     if (input.resumedHistory) history.restore(input.resumedHistory);
     const metrics = new Edge<StepMetrics>('metrics');
     const gauge = new QueueGauge(), utilization: number[] = [], workers: Worker[] = [];
@@ -153,7 +153,7 @@ export const trainerMachine = setup({
     });
     const report = progress.report;
     if (!input.stages) {
-      const stage = { index: 0, actors: [...topology.nodes.map((n) => n.actor), ...topology.synthesizers.map((s) => s.actor), ...topology.heads.map((h) => h.actor)] };
+      const stage = { index: 0, actors: actorIdsOf(topology) };
       stages.push(
         spawn('stage', {
           id: 'stage:0',

@@ -10,9 +10,9 @@
  * then the cut after the last batch any stage fed). Lifecycle outcomes go to the trainer as
  * events; the rest is plain calls, since it happens every step.
  */
-import type { NetworkState, TrainingState } from '../lib/checkpoint.ts';
+import type { TrainingState } from '../lib/checkpoint.ts';
 import type { History, StepMetrics } from '../lib/history.ts';
-import { type Network, optimizerOwners } from '../lib/network.ts';
+import { type Model, type ModelState, mergeModelStates, takeBackState } from '../lib/model.ts';
 import type { Edge } from './events.ts';
 import type { TraceEvent } from './inspection.ts';
 import type { QueueGauge } from './queueGauge.ts';
@@ -45,7 +45,7 @@ export type ProgressEvent =
   | { type: 'STAGE_FAILED'; stage: number; error: unknown };
 
 export interface ProgressOptions {
-  network: Network;
+  network: Model;
   history: History;
   metrics: Edge<StepMetrics>;
   steps: number;
@@ -84,7 +84,7 @@ export class TrainerProgress {
   /** every batch up to this one is finished everywhere */
   private finished: number;
   /** each stage's share of a cut, until every stage has sent its own */
-  private readonly parts = new Map<number, NetworkState[]>();
+  private readonly parts = new Map<number, ModelState[]>();
   private stopping: Stop | null = null;
   /** the trainer has ended: late reports (a stage still unwinding) change nothing */
   private ended = false;
@@ -129,6 +129,7 @@ export class TrainerProgress {
     switch (r.type) {
       case 'LOSS':
         if (r.kind === 'head') o.history.recordHeadLoss(r.index, r.batch, r.loss, r.accuracy);
+        else if (r.kind === 'aux') o.history.recordAuxLoss(r.index, r.batch, r.loss);
         else o.history.recordSynthesizerLoss(r.index, r.batch, r.loss);
         return;
       case 'STEP_FINISHED':
@@ -139,8 +140,7 @@ export class TrainerProgress {
         return this.halted(r.fed);
       case 'DRAINED': {
         // a worker trained copies: take its actors' parameters and optimiser states back
-        for (const [k, m] of Object.entries(r.state.params)) o.network.params[k].data.set(m.data);
-        for (const owner of optimizerOwners(o.network)) if (r.state.optimizers[owner.id]) owner.optimizer.setState(r.state.optimizers[owner.id]);
+        takeBackState(o.network, r.state);
         o.gauge.merge(r.queues);
         if (r.utilization !== null) o.utilization[r.stage] = r.utilization;
         return o.send({ type: 'STAGE_DRAINED', stage: r.stage });
@@ -201,17 +201,16 @@ export class TrainerProgress {
     queueMicrotask(() => this.ended || this.stopping || this.o.broadcast({ type: 'END_EPOCH', step }));
   }
 
-  private cut(step: number, part: NetworkState): void {
+  private cut(step: number, part: ModelState): void {
     const o = this.o;
     const all = [...(this.parts.get(step) ?? []), part];
     if (all.length < o.stages) return void this.parts.set(step, all);
     this.parts.delete(step);
     this.capturing = -1;
-    const merged: NetworkState = { params: {}, optimizers: {}, synthesizers: {} };
-    for (const p of all) for (const k of ['params', 'optimizers', 'synthesizers'] as const) Object.assign(merged[k], p[k]);
+    const merged = mergeModelStates(all);
     if (this.epochEnd) return this.epochEnded(step, merged);
     try {
-      o.checkpoints!.save({ topology: o.network.topology, step, ...merged, history: o.history.snapshot(step), rng: null });
+      o.checkpoints!.save({ topology: o.network.topology, step, ...merged, history: o.history.snapshot(step), rng: null } as TrainingState);
     } catch (error) {
       return o.send({ type: 'FAIL', error });
     }
@@ -224,7 +223,7 @@ export class TrainerProgress {
   }
 
   /** Every stage has applied its refits and sent its parameters: hand the epoch to its plan, then let the stages on. */
-  private epochEnded(step: number, state: NetworkState): void {
+  private epochEnded(step: number, state: ModelState): void {
     const o = this.o, epochs = o.epochs!;
     if (this.stopping) return;
     // worker stages trained copies: the trainer's network takes their parameters (an in-thread stage's are these already)

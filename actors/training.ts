@@ -4,14 +4,31 @@
  */
 import { Observable, type Subscription } from 'rxjs';
 import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
-import { type Dataset, validateDataset } from '../lib/data.ts';
+import type { Dataset } from '../lib/data.ts';
 import { CheckpointError, DivergenceError, StageError, TopologyError, TrainingAbortedError, TrainingOptionsError } from '../lib/errors.ts';
 import { checkFootprint } from '../lib/footprint.ts';
 import { datasetFingerprint } from '../lib/fingerprint.ts';
-import { type Network, type OptimizerStates, buildNetwork, disposeNetwork, optimizerStates, parameterOwners, restoreOptimizerStates } from '../lib/network.ts';
-import { type TrainingState, checkTopology, readCheckpoint, restoreNetworkState, writeCheckpoint } from '../lib/checkpoint.ts';
-import { type ParameterSet, initParameters, parameterShapes } from '../lib/params.ts';
+import type { OptimizerStates } from '../lib/network.ts';
+import { type TrainingState, checkTopology, readCheckpoint, writeCheckpoint } from '../lib/checkpoint.ts';
+import type { ParameterSet } from '../lib/params.ts';
 import { type GraphSpec, defineGraph, isGraph } from '../lib/graph.ts';
+import {
+  type AnyTopology,
+  type Model,
+  type ModelData,
+  buildModel,
+  disposeModel,
+  historyShapeOf,
+  initParametersOf,
+  modelOptimizerStates,
+  parameterOwnersOf,
+  parameterShapesOf,
+  restoreModelOptimizers,
+  restoreModelState,
+  validateModelData,
+} from '../lib/model.ts';
+import type { Sequences } from '../lib/recurrent/sequences.ts';
+import { type RecurrentSpec, type RecurrentTopology, defineRecurrent } from '../lib/recurrent/topology.ts';
 import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
 import { firstNonFinite, release } from '../lib/matrix.ts';
 import { availableParallelism } from 'node:os';
@@ -24,10 +41,17 @@ import { type trainerMachine, trainerFor } from './trainerMachine.ts';
 import type { EpochPlan } from './trainerProgress.ts';
 
 export interface TrainingOptions {
-  /** a topology from {@link defineTopology} or {@link defineGraph}, or a chain or graph spec to validate */
-  topology: Topology | TopologySpec | GraphSpec;
-  data: Dataset;
-  /** batch steps to train (batch t is rows `[(t mod n) B, …)` of the data) */
+  /**
+   * a topology from {@link defineTopology}, {@link defineGraph} or {@link defineRecurrent}, or a
+   * chain, graph or recurrent spec to validate
+   */
+  topology: Topology | TopologySpec | GraphSpec | RecurrentTopology | RecurrentSpec;
+  /** rows `{ x, y }` for a chain or graph; sequences `{ length, inputs, outputs, x, y, mask }` for a recurrent network */
+  data: Dataset | Sequences;
+  /**
+   * batch steps to train (batch t is rows `[(t mod n) B, …)` of the data); for a recurrent
+   * network, windows: step s is window `s mod W` of batch `floor(s / W)`, W = ceil(L / T)
+   */
   steps: number;
   /** initial parameters (copied, never modified); default {@link initParameters} with `seed` */
   params?: ParameterSet;
@@ -96,8 +120,10 @@ export interface TrainingResult {
   synthesizerLosses: Float64Array;
   /** the first head's accuracy on each step's forward pass */
   accuracies: Float64Array;
-  /** each head's own (unweighted) loss and accuracy per step, by head id */
+  /** each head's own (unweighted) loss and accuracy per step, by head id (a recurrent network's readout: `readout`) */
   heads: Record<string, { losses: Float64Array; accuracies: Float64Array }>;
+  /** a recurrent network with aux heads: the sum over layers of each step's aux loss (zeros otherwise) */
+  auxLosses: Float64Array;
   /**
    * the most messages that waited on each route (`FORWARD>layer:1`, `REFIT>synthesizer:0`, …) at
    * any time: sent and not yet taken by the target. With delay d, at most d + 2.
@@ -111,7 +137,8 @@ export interface TrainingResult {
 }
 
 export interface Training {
-  readonly topology: Topology;
+  /** the validated topology (a graph: a chain is one; or a recurrent network's) */
+  readonly topology: AnyTopology;
   /** the root actor (`trainer`); its system holds its stages (`stage:k`) and their `layer:…`, `synthesizer:…` and `head…` actors */
   readonly actor: Actor<typeof trainerMachine>;
   /** one value per finished step (loss, synthesizer loss, cosine, steps per second); computes nothing unless subscribed */
@@ -150,10 +177,10 @@ export function createTraining(options: TrainingOptions): Training {
  * their pending refits, and go on at the plan's learning rates (see {@link EpochPlan}).
  */
 export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | null): Training {
-  const topology = topologyOf(options.topology);
+  const topology = anyTopologyOf(options.topology);
   const { steps } = options;
   if (!Number.isInteger(steps) || steps < 0) throw new TrainingOptionsError(`training: steps must be an integer >= 0, got ${steps}`);
-  validateDataset(options.data, topology);
+  validateModelData(options.data, topology);
   checkFootprint(topology, steps);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TrainingOptionsError('training: signal must be an AbortSignal');
   const resume = typeof options.resume === 'string' ? readCheckpoint(options.resume) : (options.resume ?? null);
@@ -176,17 +203,17 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   }
   const scheduling = schedulingFor(name);
   const stages = name === 'worker' ? stagesFor(topology, typeof option === 'string' ? undefined : option.stages) : null;
-  const initial = resume?.params ?? options.params ?? initParameters(topology, options.seed ?? 1);
-  for (const s of parameterShapes(topology)) {
+  const initial = resume?.params ?? options.params ?? initParametersOf(topology, options.seed ?? 1);
+  for (const s of parameterShapesOf(topology)) {
     const m = initial[s.key];
     const at = m ? firstNonFinite(m.data) : -1;
     if (at >= 0) throw new TopologyError(`parameters: '${s.key}' holds ${m.data[at]} at element ${at}`);
   }
-  const network = buildNetwork(topology, initial);
+  const network = buildModel(topology, initial);
   // the network trains a copy: parameters this function made (or read) are not needed any more
   if (initial !== options.params) for (const m of Object.values(initial)) release(m);
-  if (options.optimizerState) restoreOptimizerStates(network, options.optimizerState);
-  if (resume) restoreNetworkState(network, resume, typeof options.resume === 'string' ? options.resume : 'checkpoint');
+  if (options.optimizerState) restoreModelOptimizers(network, options.optimizerState);
+  if (resume) restoreModelState(network, resume, typeof options.resume === 'string' ? options.resume : 'checkpoint');
   const actor = createActor(trainerFor(interpreter), {
     input: {
       interpreter,
@@ -225,10 +252,10 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
           options.signal?.removeEventListener('abort', onAbort);
           const snapshot = actor.getSnapshot(), c = snapshot.context;
           const failed = c.error ?? (snapshot.value === 'done' ? nonFinite(network, steps) : null);
-          const optimizerState = failed || snapshot.value !== 'done' ? null : optimizerStates(network);
+          const optimizerState = failed || snapshot.value !== 'done' ? null : modelOptimizerStates(network);
           // the buffers behind the actors go back to the backend (the WebAssembly arena does not
           // collect garbage); the parameters stay: they are the result
-          disposeNetwork(network);
+          disposeModel(network);
           if (failed) return reject(failed);
           if (snapshot.value === 'stopped') {
             const at = c.progress.stopped;
@@ -236,8 +263,19 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
           }
           if (!optimizerState) return reject(new Error(`training: ended in state ${JSON.stringify(snapshot.value)}`));
           const { losses, accuracies, headLosses, headAccuracies } = c.history;
-          const heads = Object.fromEntries(topology.heads.map((h) => [h.id, { losses: headLosses[h.index], accuracies: headAccuracies[h.index] }]));
-          resolve({ params: network.params, losses, accuracies, heads, synthesizerLosses: c.history.synthesizerLosses(), optimizerState, queues: c.gauge.toJSON(), stageUtilization: c.utilization, steps });
+          const heads = Object.fromEntries(historyShapeOf(topology).heads.map((h, k) => [h.id, { losses: headLosses[k], accuracies: headAccuracies[k] }]));
+          resolve({
+            params: network.params,
+            losses,
+            accuracies,
+            heads,
+            synthesizerLosses: c.history.synthesizerLosses(),
+            auxLosses: c.history.auxLosses(),
+            optimizerState,
+            queues: c.gauge.toJSON(),
+            stageUtilization: c.utilization,
+            steps,
+          });
         },
         error: reject,
       });
@@ -255,8 +293,8 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
  * The trained parameters must be finite: a divergence in the last steps or in the final refits
  * (which no later forward pass would see) is a DivergenceError too, naming the parameter.
  */
-function nonFinite(network: Network, steps: number): DivergenceError | null {
-  for (const [owner, keys] of parameterOwners(network.topology)) {
+function nonFinite(network: Model, steps: number): DivergenceError | null {
+  for (const [owner, keys] of parameterOwnersOf(network.topology)) {
     for (const key of keys) {
       const m = network.params[key], at = firstNonFinite(m.data);
       if (at >= 0) return new DivergenceError(owner, steps - 1, key, `${key}[${Math.floor(at / m.cols)}, ${at % m.cols}] = ${m.data[at]} after the last step and refits`);
@@ -386,18 +424,26 @@ function checkpointSteps(c: CheckpointOptions | undefined, first: number, steps:
   return [...new Set([...(c.at ?? []), ...every])].sort((a, b) => a - b);
 }
 
-function stagesFor(topology: Topology, stages: number | string[][] | undefined): Stage[] {
+function stagesFor(topology: AnyTopology, stages: number | string[][] | undefined): Stage[] {
   if (Array.isArray(stages)) return validatePlan(topology, stages);
   return planStages(topology, stages ?? defaultStageCount(topology, availableParallelism()));
 }
 
 /** Refuse to resume a checkpoint that recorded other data (of the same shape: the topology check saw to that). */
-function checkSameData(resume: TrainingState, data: Dataset, path: string): void {
+function checkSameData(resume: TrainingState, data: ModelData, path: string): void {
   if (!resume.dataFingerprint) return; // version 1 files record none
   const f = datasetFingerprint(data);
   if (f !== resume.dataFingerprint) {
     throw new CheckpointError(path, `made with other data: the data given has fingerprint ${f.slice(0, 19)}…, the checkpoint's is ${resume.dataFingerprint.slice(0, 19)}…`);
   }
+}
+
+/** A validated topology of either kind as it is; a recurrent spec (`truncation`) through defineRecurrent, others as {@link topologyOf}. */
+export function anyTopologyOf(t: Topology | TopologySpec | GraphSpec | RecurrentTopology | RecurrentSpec): AnyTopology {
+  if (t !== null && typeof t === 'object' && ((t as { kind?: string }).kind === 'recurrent' || 'truncation' in t)) {
+    return (t as { kind?: string }).kind === 'recurrent' ? (t as RecurrentTopology) : defineRecurrent(t as RecurrentSpec);
+  }
+  return topologyOf(t as Topology | TopologySpec | GraphSpec);
 }
 
 /** A validated topology as it is; a chain spec (`layers`) through defineTopology, a graph spec (`nodes`) through defineGraph. */

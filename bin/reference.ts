@@ -1,7 +1,8 @@
 /**
  * npm run reference -- CASE.json --out FINAL.json [--scheduler queue]
  *
- * Train any case in the format of shared/reference/*.json through the actors and write
+ * Train any case in the format of shared/reference/*.json (dense chains, graphs, recurrent
+ * networks: `config.kind` absent, "graph" or "rnn") through the actors and write
  * `{ "final": {...}, "losses": [...], "synthesizer_losses": [...] }`. If the case carries its
  * expected answers, also print the largest deviations from them.
  *
@@ -18,8 +19,7 @@ import { CheckpointError, TrainingAbortedError } from '../lib/errors.ts';
 import { interruptSignal } from '../lib/interrupt.ts';
 import { FileError, checkWritable, readTextBounded, sameFile, writeFileAtomic } from '../lib/files.ts';
 import { MAX_CASE_BYTES } from '../lib/limits.ts';
-import { parametersFromJSON, parametersToJSON } from '../lib/params.ts';
-import { type LoadedCase, type ReferenceCase, loadCase } from '../lib/reference.ts';
+import { type AnyLoadedCase, type ReferenceCase, caseParametersFromJSON, caseParametersToJSON, loadAnyCase } from '../lib/reference.ts';
 
 // the actors (xstate, rxjs, threads) load only once the arguments and the case are known to be good
 const schedulers = async () => (await import('../actors/schedulers.ts')).SCHEDULERS as readonly string[];
@@ -94,9 +94,9 @@ function checkDistinct({ casePath, out, checkpoint, resume }: Args): void {
 }
 
 /** The case's expected answers, when it has any, must be comparable: checked now, not after training. */
-function checkAnswers(json: ReferenceCase, c: LoadedCase): void {
+function checkAnswers(json: ReferenceCase, c: AnyLoadedCase): void {
   if (json.final !== undefined) {
-    parametersFromJSON(json.final, c.topology, 'final');
+    caseParametersFromJSON(c, json.final, 'final');
     const extra = Object.keys(json.final).filter((k) => !(k in c.initial));
     if (extra.length) throw new Error(`final: '${extra[0]}' is not a parameter of this topology`);
   }
@@ -140,10 +140,10 @@ try {
 } catch (e) {
   fail(`${casePath}: not JSON (${(e as Error).message})`);
 }
-let c: LoadedCase;
+let c: AnyLoadedCase;
 try {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`not a case: expected an object with config, x, y and initial, got ${Array.isArray(json) ? 'an array' : JSON.stringify(json)}`);
-  c = loadCase(json, basename(casePath, '.json'));
+  c = loadAnyCase(json, basename(casePath, '.json'));
   checkAnswers(json, c);
 } catch (e) {
   // loadCase names the case by its file's base name; the line names the file already
@@ -190,7 +190,7 @@ try {
 }
 const seconds = (performance.now() - started) / 1000;
 const written = {
-  final: parametersToJSON(result.params, c.topology),
+  final: caseParametersToJSON(c, result.params),
   losses: Array.from(result.losses),
   synthesizer_losses: Array.from(result.synthesizerLosses),
 };

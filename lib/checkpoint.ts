@@ -32,22 +32,22 @@ import { type Network, type OptimizerStates, optimizerOwners, optimizerStates, p
 import { type OptimizerConfig, isPlainSgd, optimizerOf } from './optimizers.ts';
 import { type ParameterSet, type ParameterShape, parameterShapes } from './params.ts';
 import type { SynthesizerSnapshot } from './synthesizer.ts';
+import { type CarriedState, type PendingRefits, READOUT_ACTOR, layerActor, recurrentParameterOwners, recurrentSpecOf, recurrentSynthesizers } from './recurrent/actors.ts';
+import { recurrentParameterShapes } from './recurrent/params.ts';
+import { type RecurrentTopology, defineRecurrent } from './recurrent/topology.ts';
 import { CHAIN_NAMING, type Topology, defineTopology } from './topology.ts';
 
 export const CHECKPOINT_FORMAT = 'dni-actors/checkpoint';
 /** The version written; versions 1 and 2 are read. */
 export const CHECKPOINT_VERSION = 2;
 
-/** A training between two steps. */
-export interface TrainingState {
-  readonly topology: Topology;
+/** What every training state has, whatever its network. */
+interface StateCommon {
   /** the next batch to train (batches 0 … step-1 are done) */
   readonly step: number;
   readonly params: ParameterSet;
-  /** by actor: `layer:i`, `synthesizer:i` */
+  /** by optimiser owner: `layer:i`, `synthesizer:i` (`layer:core`, `layer:core.aux`, `head:readout` for a recurrent network) */
   readonly optimizers: OptimizerStates;
-  /** by actor: `synthesizer:i` */
-  readonly synthesizers: Record<string, SynthesizerSnapshot>;
   readonly history: HistorySnapshot;
   /** the state of an Rng a caller draws from between trainings (e.g. epoch shuffles), or null */
   readonly rng: { s: number[]; spare: number | null } | null;
@@ -56,6 +56,29 @@ export interface TrainingState {
    * version 1 files); a training resumed from the checkpoint refuses other data.
    */
   readonly dataFingerprint?: string | null;
+}
+
+/** A graph's (or chain's) training between two steps. */
+export interface GraphTrainingState extends StateCommon {
+  readonly topology: Topology;
+  /** by actor: `synthesizer:i` */
+  readonly synthesizers: Record<string, SynthesizerSnapshot>;
+}
+
+/** A recurrent network's training between two steps. */
+export interface RecurrentTrainingState extends StateCommon {
+  readonly topology: RecurrentTopology;
+  /** by synthesizer actor: its refits given and not applied yet (delay > 0) */
+  readonly synthesizers: Record<string, PendingRefits>;
+  /** by layer actor: the step it runs next and the state it carries into it */
+  readonly layers: Record<string, CarriedState>;
+}
+
+/** A training between two steps. */
+export type TrainingState = GraphTrainingState | RecurrentTrainingState;
+
+export function isRecurrentState(s: TrainingState): s is RecurrentTrainingState {
+  return (s.topology as { kind?: string }).kind === 'recurrent';
 }
 
 /** Entries sorted by key: the same state gives the same file, whichever thread held which part. */
@@ -71,16 +94,25 @@ export function encodeCheckpoint(state: TrainingState): string {
     optimizers: Object.fromEntries(
       sorted(state.optimizers).map(([id, o]) => [id, { kind: o.kind, step: o.step, moments: o.moments.map(f32) }]),
     ),
-    synthesizers: Object.fromEntries(
-      sorted(state.synthesizers).map(([id, s]) => [
-        id,
-        {
-          nextRefit: s.nextRefit,
-          nextPrediction: s.nextPrediction,
-          pending: s.pending.map((p) => ({ batch: p.batch, h: f32(p.h), y: p.y ? f32(p.y) : null, target: f32(p.target) })),
-        },
-      ]),
-    ),
+    ...(isRecurrentState(state)
+      ? {
+          synthesizers: Object.fromEntries(
+            sorted(state.synthesizers).map(([id, s]) => [id, { pending: s.pending.map((p) => ({ step: p.step, rows: p.rows, input: f32(p.input), target: f32(p.target) })) }]),
+          ),
+          layers: Object.fromEntries(sorted(state.layers).map(([id, l]) => [id, { step: l.step, carried: f32(l.carried) }])),
+        }
+      : {
+          synthesizers: Object.fromEntries(
+            sorted(state.synthesizers).map(([id, s]) => [
+              id,
+              {
+                nextRefit: s.nextRefit,
+                nextPrediction: s.nextPrediction,
+                pending: s.pending.map((p) => ({ batch: p.batch, h: f32(p.h), y: p.y ? f32(p.y) : null, target: f32(p.target) })),
+              },
+            ]),
+          ),
+        }),
     history: state.history,
     rng: state.rng,
     dataFingerprint: state.dataFingerprint ?? null,
@@ -92,6 +124,7 @@ export function encodeCheckpoint(state: TrainingState): string {
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+const isRecurrentTopology = (t: Topology | RecurrentTopology): t is RecurrentTopology => (t as { kind?: string }).kind === 'recurrent';
 
 /** The checks of one file: each failure is a CheckpointError naming the file and what is wrong. */
 class Checker {
@@ -202,15 +235,18 @@ export function decodeCheckpoint(text: string, path = 'checkpoint'): TrainingSta
   }
   const p = c.object(parsed, 'the payload');
   const v1 = ['topology', 'step', 'params', 'optimizers', 'synthesizers', 'history'];
+  // version 2 adds the data's fingerprint, and a recurrent network's carried states ('layers')
   if (version === 1) c.keys(p, v1, 'the payload', ['rng']);
-  else c.keys(p, [...v1, 'rng', 'dataFingerprint'], 'the payload');
+  else c.keys(p, [...v1, 'rng', 'dataFingerprint'], 'the payload', ['layers']);
 
   // the topology, validated again: it says what every other field must be
   const topology = topologyOf(p.topology, path);
-  const shapes = parameterShapes(topology);
+  const recurrent = isRecurrentTopology(topology);
+  if (recurrent && !('layers' in p)) c.fail(`the payload lacks 'layers' (its topology is recurrent)`);
+  if (!recurrent && 'layers' in p) c.fail(`the payload has an unknown key 'layers'`);
+  const shapes = recurrent ? recurrentParameterShapes(topology) : parameterShapes(topology);
   const step = c.integer(p.step, 'step');
-  const actors = actorsOf(topology);
-  const synthesizerIds = [...actors.keys()].filter((id) => actors.get(id)!.refits);
+  const owners = recurrent ? recurrentOwnersOf(topology) : actorsOf(topology);
 
   // parameters: exactly those of the topology, with their shapes
   const params = c.object(p.params, 'params');
@@ -225,12 +261,71 @@ export function decodeCheckpoint(text: string, path = 'checkpoint'): TrainingSta
     if (rows !== s.rows || cols !== s.cols) c.fail(`${what} is ${rows}x${cols}, its topology needs ${s.rows}x${s.cols}`);
     paramData.set(s.key, c.floats(m.data, `${what} data`, rows * cols, `${rows}x${cols}`));
   }
+  const optimizers = decodeOptimizers(c, p.optimizers, owners);
 
-  // optimisers: one per actor, of the topology's kind, with its moment buffers
-  const optimizersJson = c.object(p.optimizers, 'optimizers');
-  for (const id of Object.keys(optimizersJson)) if (!actors.has(id)) c.fail(`optimizer '${id}' is not an actor of its topology`);
+  const synthesizersJson = c.object(p.synthesizers, 'synthesizers');
+  const synthesizerIds = recurrent ? recurrentSynthesizers(topology).map((s) => s.actor) : [...owners.keys()].filter((id) => owners.get(id)!.refits);
+  for (const id of Object.keys(synthesizersJson)) if (!synthesizerIds.includes(id)) c.fail(`synthesizer '${id}' is not an actor of its topology`);
+  for (const id of synthesizerIds) if (!(id in synthesizersJson)) c.fail(`synthesizer '${id}' is missing`);
+  const parts = recurrent ? decodeRecurrentParts(c, topology, step, synthesizersJson, p.layers) : { synthesizers: decodeRefits(c, step, synthesizersJson, owners) };
+
+  // history: a loss and an accuracy per step done, and each synthesizer's losses
+  const h = c.object(p.history, 'history');
+  const heads = recurrent ? 1 : topology.heads.length;
+  // version 2 records each head's losses; version 1 (one head) did not; a recurrent one its aux losses
+  if (version === 1) c.keys(h, ['losses', 'accuracies', 'synthesizerLosses'], 'history', ['heads']);
+  else c.keys(h, ['losses', 'accuracies', 'synthesizerLosses', 'heads'], 'history', recurrent ? ['aux'] : []);
+  const losses = c.numbers(h.losses, 'history losses', step);
+  const accuracies = c.numbers(h.accuracies, 'history accuracies', step);
+  const lists = (v: unknown, what: string, count: number, per: string) => {
+    if (!Array.isArray(v)) c.fail(`history ${what} is ${describeValue(v)}, expected an array of lists`);
+    if (v.length !== count) c.fail(`history ${what} has ${v.length} lists, expected ${count} (one per ${per})`);
+    return v.map((l, k) => c.numbers(l, `history ${what}[${k}]`, step));
+  };
+  const synthesizerLosses = lists(h.synthesizerLosses, 'synthesizerLosses', synthesizerIds.length, 'synthesizer');
+  let headHistory: HistorySnapshot['heads'];
+  if (h.heads !== undefined) {
+    if (!Array.isArray(h.heads) || h.heads.length !== heads) c.fail(`history heads is ${describeValue(h.heads)}, expected ${heads} (one per head)`);
+    headHistory = h.heads.map((x, k) => {
+      const o = c.object(x, `history heads[${k}]`);
+      c.keys(o, ['losses', 'accuracies'], `history heads[${k}]`);
+      return { losses: c.numbers(o.losses, `history heads[${k}] losses`, step), accuracies: c.numbers(o.accuracies, `history heads[${k}] accuracies`, step) };
+    });
+  } else if (heads !== 1) c.fail(`history lacks 'heads' (its topology has ${heads} heads)`);
+  const auxCount = recurrent ? topology.layers.filter((l) => l.aux).length : 0;
+  const aux = recurrent && (auxCount > 0 || h.aux !== undefined) ? lists(h.aux, 'aux', auxCount, 'layer with an aux head') : undefined;
+
+  let rng: TrainingState['rng'] = null;
+  if (p.rng !== undefined && p.rng !== null) {
+    const o = c.object(p.rng, 'rng');
+    c.keys(o, ['s', 'spare'], 'rng');
+    if (!Array.isArray(o.s) || o.s.length !== 4 || !o.s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)) c.fail(`rng s must be 4 integers in [0, 2^32), got ${describeValue(o.s)}`);
+    if (o.s.every((w) => w === 0)) c.fail('rng s must not be all zero (xoshiro128** would only ever draw 0)');
+    if (o.spare !== null && (typeof o.spare !== 'number' || !Number.isFinite(o.spare))) c.fail(`rng spare is ${describeValue(o.spare)}, expected null or a finite number`);
+    rng = { s: [...(o.s as number[])], spare: o.spare as number | null };
+  }
+  const dataFingerprint = p.dataFingerprint ?? null;
+  if (dataFingerprint !== null && (typeof dataFingerprint !== 'string' || !FINGERPRINT.test(dataFingerprint))) {
+    c.fail(`dataFingerprint is ${describeValue(dataFingerprint)}, expected null or sha256: and 64 hex digits`);
+  }
+
+  // all checked: now allocate
+  const out: ParameterSet = {};
+  for (const s of shapes) {
+    const m: Matrix = zeros(s.rows, s.cols);
+    m.data.set(paramData.get(s.key)!);
+    out[s.key] = m;
+  }
+  const history: HistorySnapshot = { losses, accuracies, synthesizerLosses, ...(headHistory ? { heads: headHistory } : {}), ...(aux ? { aux } : {}) };
+  return { topology, step, params: out, optimizers, ...parts, history, rng, dataFingerprint: dataFingerprint as string | null } as TrainingState;
+}
+
+/** Optimisers: one per owner, of the topology's kind, with its moment buffers. */
+function decodeOptimizers(c: Checker, json: unknown, owners: Map<string, ActorShape>): OptimizerStates {
+  const optimizersJson = c.object(json, 'optimizers');
+  for (const id of Object.keys(optimizersJson)) if (!owners.has(id)) c.fail(`optimizer '${id}' is not an actor of its topology`);
   const optimizers: OptimizerStates = {};
-  for (const [id, a] of actors) {
+  for (const [id, a] of owners) {
     const what = `optimizer '${id}'`;
     if (!(id in optimizersJson)) c.fail(`${what} is missing`);
     const o = c.object(optimizersJson[id], what);
@@ -254,14 +349,15 @@ export function decodeCheckpoint(text: string, path = 'checkpoint'): TrainingSta
     }
     optimizers[id] = { kind: o.kind as 'sgd' | 'adam', step: oStep, moments };
   }
+  return optimizers;
+}
 
-  // pending refits: the batches nextRefit … step-1, in order, each with its inputs, labels and target
-  const synthesizersJson = c.object(p.synthesizers, 'synthesizers');
-  for (const id of Object.keys(synthesizersJson)) if (!synthesizerIds.includes(id)) c.fail(`synthesizer '${id}' is not an actor of its topology`);
+/** A graph's pending refits: the batches nextRefit … step-1, in order, each with its inputs, labels and target. */
+function decodeRefits(c: Checker, step: number, synthesizersJson: Json, owners: Map<string, ActorShape>): Record<string, SynthesizerSnapshot> {
   const synthesizers: Record<string, SynthesizerSnapshot> = {};
-  for (const id of synthesizerIds) {
-    const r = actors.get(id)!.refits!, what = `synthesizer '${id}'`;
-    if (!(id in synthesizersJson)) c.fail(`${what} is missing`);
+  for (const [id, a] of owners) {
+    const r = a.refits, what = `synthesizer '${id}'`;
+    if (!r) continue;
     const s = c.object(synthesizersJson[id], what);
     c.keys(s, ['nextRefit', 'nextPrediction', 'pending'], what);
     const nextRefit = c.integer(s.nextRefit, `${what} nextRefit`), nextPrediction = c.integer(s.nextPrediction, `${what} nextPrediction`);
@@ -285,60 +381,68 @@ export function decodeCheckpoint(text: string, path = 'checkpoint'): TrainingSta
     });
     synthesizers[id] = { nextRefit, nextPrediction, pending };
   }
+  return synthesizers;
+}
 
-  // history: a loss and an accuracy per step done, and each synthesizer's losses
-  const h = c.object(p.history, 'history');
-  // version 2 records each head's losses; version 1 (one head) did not
-  if (version === 1) c.keys(h, ['losses', 'accuracies', 'synthesizerLosses'], 'history', ['heads']);
-  else c.keys(h, ['losses', 'accuracies', 'synthesizerLosses', 'heads'], 'history');
-  const losses = c.numbers(h.losses, 'history losses', step);
-  const accuracies = c.numbers(h.accuracies, 'history accuracies', step);
-  if (!Array.isArray(h.synthesizerLosses)) c.fail(`history synthesizerLosses is ${describeValue(h.synthesizerLosses)}, expected an array of lists`);
-  if (h.synthesizerLosses.length !== synthesizerIds.length) {
-    c.fail(`history synthesizerLosses has ${h.synthesizerLosses.length} lists, expected ${synthesizerIds.length} (one per synthesizer)`);
+/** A recurrent network's optimiser owners (layers, their aux heads, synthesizers, the readout) and what each holds. */
+function recurrentOwnersOf(t: RecurrentTopology): Map<string, ActorShape> {
+  const shapes = new Map(recurrentParameterShapes(t).map((s) => [s.key, s]));
+  const owned = recurrentParameterOwners(t);
+  const kind = (o: OptimizerConfig) => ({ kind: o.kind, perParam: o.kind === 'adam' ? 2 : isPlainSgd(o) ? 0 : 1 });
+  const out = new Map<string, ActorShape>();
+  for (const l of t.layers) {
+    const id = layerActor(l), keys = owned.get(id)!;
+    out.set(id, { params: keys.filter((k) => k.startsWith(`${l.key}.`)).map((k) => shapes.get(k)!), ...kind(l.optimizer) });
+    if (l.aux) out.set(`${id}.aux`, { params: keys.filter((k) => !k.startsWith(`${l.key}.`)).map((k) => shapes.get(k)!), ...kind(l.aux.optimizer) });
   }
-  const synthesizerLosses = h.synthesizerLosses.map((l, k) => c.numbers(l, `history synthesizerLosses[${k}]`, step));
-  let heads: HistorySnapshot['heads'];
-  if (h.heads !== undefined) {
-    if (!Array.isArray(h.heads) || h.heads.length !== topology.heads.length) c.fail(`history heads is ${describeValue(h.heads)}, expected ${topology.heads.length} (one per head)`);
-    heads = h.heads.map((x, k) => {
-      const o = c.object(x, `history heads[${k}]`);
-      c.keys(o, ['losses', 'accuracies'], `history heads[${k}]`);
-      return { losses: c.numbers(o.losses, `history heads[${k}] losses`, step), accuracies: c.numbers(o.accuracies, `history heads[${k}] accuracies`, step) };
+  for (const s of recurrentSynthesizers(t)) {
+    const l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.link!;
+    out.set(s.actor, { params: owned.get(s.actor)!.map((k) => shapes.get(k)!), ...kind(spec.optimizer) });
+  }
+  out.set(READOUT_ACTOR, { params: owned.get(READOUT_ACTOR)!.map((k) => shapes.get(k)!), ...kind(t.readout.optimizer) });
+  return out;
+}
+
+/**
+ * A recurrent network's pending refits (at most delay + 1 per synthesizer, of steps before the
+ * checkpoint's, oldest first, each B or up to T·B rows) and each layer's carried state (B × S,
+ * and the step it runs next: the checkpoint's).
+ */
+function decodeRecurrentParts(c: Checker, t: RecurrentTopology, step: number, synthesizersJson: Json, layersJson: unknown): Pick<RecurrentTrainingState, 'synthesizers' | 'layers'> {
+  const synthesizers: Record<string, PendingRefits> = {};
+  for (const s of recurrentSynthesizers(t)) {
+    const what = `synthesizer '${s.actor}'`, l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.link!;
+    const maxRows = s.kind === 'boundary' ? t.batch : t.truncation * t.batch, units = spec.units;
+    const o = c.object(synthesizersJson[s.actor], what);
+    c.keys(o, ['pending'], what);
+    if (!Array.isArray(o.pending)) c.fail(`${what} pending is ${describeValue(o.pending)}, expected an array`);
+    if (o.pending.length > spec.delay + 1) c.fail(`${what} has ${o.pending.length} pending refits, delay ${spec.delay} allows at most ${spec.delay + 1}`);
+    let last = -1;
+    const pending = o.pending.map((q, k) => {
+      const at = `${what} pending[${k}]`, e = c.object(q, at);
+      c.keys(e, ['step', 'rows', 'input', 'target'], at);
+      const qStep = c.integer(e.step, `${at} step`);
+      if (qStep <= last || qStep >= step) c.fail(`${at} is step ${qStep}, expected a step after ${last} and before the checkpoint's ${step}`);
+      last = qStep;
+      const rows = c.integer(e.rows, `${at} rows`, 1);
+      if (rows > maxRows || (s.kind === 'boundary' && rows !== t.batch) || rows % t.batch !== 0) c.fail(`${at} has ${rows} rows, expected ${s.kind === 'boundary' ? t.batch : `a multiple of ${t.batch} up to ${maxRows}`}`);
+      return { step: qStep, rows, input: c.floats(e.input, `${at} input`, rows * units, `${rows}x${units}`), target: c.floats(e.target, `${at} target`, rows * units, `${rows}x${units}`) };
     });
-  } else if (topology.heads.length !== 1) c.fail(`history lacks 'heads' (its topology has ${topology.heads.length} heads)`);
-
-  let rng: TrainingState['rng'] = null;
-  if (p.rng !== undefined && p.rng !== null) {
-    const o = c.object(p.rng, 'rng');
-    c.keys(o, ['s', 'spare'], 'rng');
-    if (!Array.isArray(o.s) || o.s.length !== 4 || !o.s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)) c.fail(`rng s must be 4 integers in [0, 2^32), got ${describeValue(o.s)}`);
-    if (o.s.every((w) => w === 0)) c.fail('rng s must not be all zero (xoshiro128** would only ever draw 0)');
-    if (o.spare !== null && (typeof o.spare !== 'number' || !Number.isFinite(o.spare))) c.fail(`rng spare is ${describeValue(o.spare)}, expected null or a finite number`);
-    rng = { s: [...(o.s as number[])], spare: o.spare as number | null };
+    synthesizers[s.actor] = { pending };
   }
-  const dataFingerprint = p.dataFingerprint ?? null;
-  if (dataFingerprint !== null && (typeof dataFingerprint !== 'string' || !FINGERPRINT.test(dataFingerprint))) {
-    c.fail(`dataFingerprint is ${describeValue(dataFingerprint)}, expected null or sha256: and 64 hex digits`);
+  const json = c.object(layersJson, 'layers');
+  const ids = t.layers.map(layerActor);
+  for (const id of Object.keys(json)) if (!ids.includes(id)) c.fail(`layer '${id}' is not an actor of its topology`);
+  const layers: Record<string, CarriedState> = {};
+  for (const l of t.layers) {
+    const id = layerActor(l), what = `layer '${id}'`;
+    if (!(id in json)) c.fail(`${what} is missing`);
+    const o = c.object(json[id], what);
+    c.keys(o, ['step', 'carried'], what);
+    if (c.integer(o.step, `${what} step`) !== step) c.fail(`${what} step is ${describeValue(o.step)}, expected the checkpoint's ${step}`);
+    layers[id] = { step, carried: c.floats(o.carried, `${what} carried`, t.batch * l.state, `${t.batch}x${l.state}`) };
   }
-
-  // all checked: now allocate
-  const out: ParameterSet = {};
-  for (const s of shapes) {
-    const m: Matrix = zeros(s.rows, s.cols);
-    m.data.set(paramData.get(s.key)!);
-    out[s.key] = m;
-  }
-  return {
-    topology,
-    step,
-    params: out,
-    optimizers,
-    synthesizers,
-    history: { losses, accuracies, synthesizerLosses, ...(heads ? { heads } : {}) },
-    rng,
-    dataFingerprint: dataFingerprint as string | null,
-  };
+  return { synthesizers, layers };
 }
 
 /**
@@ -376,8 +480,13 @@ export function readCheckpoint(path: string, options: { maxBytes?: number } = {}
  * same; a version-1 chain (saved before chains were graphs: `layers` with their synthesizers) is
  * rebuilt through defineTopology, so it resumes as it always did.
  */
-function topologyOf(t: unknown, path: string): Topology {
+function topologyOf(t: unknown, path: string): Topology | RecurrentTopology {
   try {
+    if ((t as { kind?: unknown })?.kind === 'recurrent') {
+      const rebuilt = defineRecurrent(recurrentSpecOf(t as RecurrentTopology));
+      if (JSON.stringify(rebuilt) !== JSON.stringify(t)) throw new Error('it does not describe itself consistently');
+      return rebuilt;
+    }
     const legacy = t as { inputs: number; batch: number; labels: number; loss: Loss; layers?: LegacyLayer[] };
     if (Array.isArray(legacy?.layers)) {
       const opt = (x: { lr: number; optimizer?: OptimizerConfig }) => (x.optimizer ? { optimizer: x.optimizer } : { lr: x.lr });
@@ -423,21 +532,21 @@ interface LegacyLayer {
 }
 
 /** Refuse a checkpoint made for another topology, naming the first difference. */
-export function checkTopology(state: TrainingState, topology: Topology, path = 'checkpoint'): void {
+export function checkTopology(state: TrainingState, topology: Topology | RecurrentTopology, path = 'checkpoint'): void {
   const a = JSON.stringify(state.topology), b = JSON.stringify(topology);
   if (a !== b) {
     let i = 0;
     while (i < a.length && a[i] === b[i]) i++;
     throw new CheckpointError(path, `made for another topology (they differ at …${a.slice(Math.max(0, i - 30), i + 30)}… vs …${b.slice(Math.max(0, i - 30), i + 30)}…)`);
   }
-  for (const s of parameterShapes(topology)) {
+  for (const s of isRecurrentTopology(topology) ? recurrentParameterShapes(topology) : parameterShapes(topology)) {
     const m = state.params[s.key];
     if (!m || m.data.length !== s.rows * s.cols) throw new CheckpointError(path, `parameter '${s.key}' is missing or not ${s.rows}x${s.cols}`);
   }
 }
 
 /** The part of a training's state that lives in a network's actors (all of them, or those named in `ids`). */
-export type NetworkState = Pick<TrainingState, 'params' | 'optimizers' | 'synthesizers'>;
+export type NetworkState = Pick<GraphTrainingState, 'params' | 'optimizers' | 'synthesizers'>;
 
 /** Copies of the state of a network's actors (every actor, or those whose systemId is in `ids`), taken between batches. */
 export function captureNetworkState(net: Network, ids?: ReadonlySet<string>): NetworkState {

@@ -7,7 +7,10 @@ import { TopologyError, TrainingOptionsError } from './errors.ts';
 import type { Graph } from './graph.ts';
 import { type KernelBackend, backend } from './kernels.ts';
 import { MAX_TRAINING_BYTES, byteLimit, formatBytes } from './limits.ts';
-import { optimizerOf } from './optimizers.ts';
+import { type OptimizerConfig, optimizerOf } from './optimizers.ts';
+import { READOUT_ACTOR, layerActor, recurrentParameterOwners, recurrentRingDepth, recurrentSynthesizers } from './recurrent/actors.ts';
+import { recurrentParameterShapes } from './recurrent/params.ts';
+import type { RecurrentTopology } from './recurrent/topology.ts';
 import { parameterOwners } from './network.ts';
 import { parameterShapes } from './params.ts';
 
@@ -40,12 +43,40 @@ export function trainingFootprint(g: Graph, steps: number): { actors: Map<string
   return { actors, history, total };
 }
 
+/** A recurrent network's bytes per actor (parameters, optimiser, window buffers, rings), and the history's. */
+export function recurrentFootprint(t: RecurrentTopology, steps: number): { actors: Map<string, { bytes: number; why: string }>; history: number; total: number } {
+  const F = 4, T = t.truncation, B = t.batch, gates = t.cell === 'lstm' ? 4 : 1, depth = recurrentRingDepth(t);
+  const size = new Map(recurrentParameterShapes(t).map((s) => [s.key, s.rows * s.cols]));
+  const owners = recurrentParameterOwners(t);
+  const paramFloats = (actor: string) => (owners.get(actor) ?? []).reduce((s, k) => s + size.get(k)!, 0);
+  const moments = (c: OptimizerConfig) => (c.kind === 'adam' ? 3 : c.momentum > 0 ? 2 : 0);
+  const actors = new Map<string, { bytes: number; why: string }>();
+  for (const l of t.layers) {
+    const G = gates * l.units;
+    const window = (T + 1) * B * (2 * l.units + l.inputs + 2 * G) + 4 * B * l.state;
+    const rings = depth * (T * B * (l.units + 2 * l.inputs) + 3 * B * l.state);
+    actors.set(layerActor(l), { bytes: F * (paramFloats(layerActor(l)) * (1 + moments(l.optimizer)) + window + rings), why: `${l.inputs}+${l.units} → ${G} weights, windows of ${T}x${B} steps` });
+  }
+  for (const s of recurrentSynthesizers(t)) {
+    const l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.link!, rows = s.kind === 'boundary' ? B : T * B;
+    const widths = spec.hidden.reduce((a, w) => a + w, 0);
+    const slots = (spec.delay + 3) * rows * 2 * spec.units + rows * (2 * spec.units + 2 * widths);
+    actors.set(s.actor, { bytes: F * (paramFloats(s.actor) * (1 + moments(spec.optimizer)) + slots), why: `delay ${spec.delay}: ${spec.delay + 1} pending refits of ${rows}x${spec.units}` });
+  }
+  const top = t.layers[t.layers.length - 1];
+  actors.set(READOUT_ACTOR, { bytes: F * (paramFloats(READOUT_ACTOR) * (1 + moments(t.readout.optimizer)) + (depth + 3) * T * B * Math.max(top.units, t.outputs)), why: `windows of ${T}x${B} outputs` });
+  const history = 8 * steps * (3 + recurrentSynthesizers(t).length + t.layers.length);
+  let total = history;
+  for (const a of actors.values()) total += a.bytes;
+  return { actors, history, total };
+}
+
 /**
  * Refuse a training that would not fit: more than {@link MAX_TRAINING_BYTES} (or the variable
  * `DNI_MAX_TRAINING_BYTES`), or more than a WebAssembly backend's arena has free.
  */
-export function checkFootprint(g: Graph, steps: number, kernels: KernelBackend = backend()): void {
-  const { actors, history, total } = trainingFootprint(g, steps);
+export function checkFootprint(g: Graph | RecurrentTopology, steps: number, kernels: KernelBackend = backend()): void {
+  const { actors, history, total } = (g as { kind?: string }).kind === 'recurrent' ? recurrentFootprint(g as RecurrentTopology, steps) : trainingFootprint(g as Graph, steps);
   const limit = byteLimit(MAX_TRAINING_BYTES);
   const usage = (kernels as { usage?: () => { freeBytes: number } }).usage?.();
   const free = usage ? usage.freeBytes : Infinity;

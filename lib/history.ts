@@ -21,6 +21,8 @@ export interface HistorySnapshot {
   synthesizerLosses: number[][];
   /** per head, its own (unweighted) losses and accuracies; absent in version-1 checkpoints of one head */
   heads?: { losses: number[]; accuracies: number[] }[];
+  /** per aux head (recurrent layers with one, in layer order): its loss per step */
+  aux?: number[][];
 }
 
 export class History {
@@ -32,18 +34,26 @@ export class History {
   readonly headLosses: Float64Array[];
   readonly headAccuracies: Float64Array[];
   private readonly perSynthesizer: Float64Array[];
+  private readonly perAux: Float64Array[];
 
-  /** `weights`: each head's weight, in the topology's head order */
+  /** `weights`: each head's weight, in the topology's head order; `auxiliaries`: how many aux losses (recurrent layers) */
   constructor(
     readonly steps: number,
     readonly weights: readonly number[],
     readonly synthesizers: number,
+    readonly auxiliaries = 0,
   ) {
     this.losses = new Float64Array(steps);
     this.accuracies = new Float64Array(steps);
     this.headLosses = weights.map(() => new Float64Array(steps));
     this.headAccuracies = weights.map(() => new Float64Array(steps));
     this.perSynthesizer = Array.from({ length: synthesizers }, () => new Float64Array(steps));
+    this.perAux = Array.from({ length: auxiliaries }, () => new Float64Array(steps));
+  }
+
+  /** Record aux head k's loss on a batch. */
+  recordAuxLoss(k: number, batch: number, loss: number): void {
+    this.perAux[k][batch] = loss;
   }
 
   /** Record head k's loss and accuracy on a batch. */
@@ -75,6 +85,13 @@ export class History {
     return out;
   }
 
+  /** Per-step sum over aux heads, in layer order. */
+  auxLosses(): Float64Array {
+    const out = new Float64Array(this.steps);
+    for (const l of this.perAux) for (let t = 0; t < this.steps; t++) out[t] += l[t];
+    return out;
+  }
+
   /** Losses of the steps before `step`, for a checkpoint (per head and per synthesizer, so sums stay bit-identical). */
   snapshot(step: number): HistorySnapshot {
     const upTo = (a: Float64Array) => Array.from(a.subarray(0, step));
@@ -83,6 +100,7 @@ export class History {
       accuracies: upTo(this.accuracies),
       synthesizerLosses: this.perSynthesizer.map(upTo),
       heads: this.headLosses.map((l, k) => ({ losses: upTo(l), accuracies: upTo(this.headAccuracies[k]) })),
+      ...(this.auxiliaries > 0 ? { aux: this.perAux.map(upTo) } : {}),
     };
   }
 
@@ -97,7 +115,9 @@ export class History {
       s.synthesizerLosses.every((l) => l.length === n) &&
       heads !== null &&
       heads.length === this.weights.length &&
-      heads.every((h) => h.losses.length === n && h.accuracies.length === n);
+      heads.every((h) => h.losses.length === n && h.accuracies.length === n) &&
+      (s.aux ?? []).length === this.auxiliaries &&
+      (s.aux ?? []).every((l) => l.length === n);
     if (!fits) {
       throw new RangeError(
         `history: a snapshot of ${n} steps, ${s.heads?.length ?? 1} heads and ${s.synthesizerLosses.length} synthesizers does not fit ${this.steps} steps, ${this.weights.length} heads and ${this.perSynthesizer.length} synthesizers`,
@@ -106,6 +126,7 @@ export class History {
     this.losses.set(s.losses);
     this.accuracies.set(s.accuracies);
     s.synthesizerLosses.forEach((l, k) => this.perSynthesizer[k].set(l));
+    s.aux?.forEach((l, k) => this.perAux[k].set(l));
     heads.forEach((h, k) => {
       this.headLosses[k].set(h.losses);
       this.headAccuracies[k].set(h.accuracies);

@@ -7,6 +7,9 @@
  * node; prediction and refit of a synthesizer). An explicit plan may place actors anyhow.
  */
 import { TrainingOptionsError } from './errors.ts';
+import type { AnyTopology } from './model.ts';
+import { READOUT_ACTOR, boundaryActor, layerActor, linkActor } from './recurrent/actors.ts';
+import type { RecurrentTopology } from './recurrent/topology.ts';
 import type { Topology } from './topology.ts';
 
 export interface Stage {
@@ -15,12 +18,51 @@ export interface Stage {
   readonly actors: readonly string[];
 }
 
-/** Every actor, node by node (each node's block: the node, its synthesizers, its heads), with its estimated multiply-adds per batch row. */
-export function pipelineActors(t: Topology): { id: string; cost: number; block: number }[] {
-  const out: { id: string; cost: number; block: number }[] = [];
+/** An actor with its estimated multiply-adds per batch row, its block, and its group (the node or layer it comes with when a plan names one). */
+export interface PlacedActor {
+  readonly id: string;
+  readonly cost: number;
+  readonly block: number;
+  readonly group: number;
+}
+
+/**
+ * Every actor, node by node (each node's block: the node, its synthesizers, its heads), with its
+ * estimated multiply-adds per batch row. A recurrent network's layers form one block from one
+ * decoupled interface to the next (a layer waits for the gradient of the one above it otherwise),
+ * each layer with its synthesizers (boundary, and the interface above it) and the top one with the
+ * readout.
+ */
+export function pipelineActors(t: AnyTopology): PlacedActor[] {
+  if ((t as { kind?: string }).kind === 'recurrent') return recurrentActors(t as RecurrentTopology);
+  return graphActors(t as Topology);
+}
+
+function recurrentActors(t: RecurrentTopology): PlacedActor[] {
+  const out: PlacedActor[] = [], T = t.truncation, gates = t.cell === 'lstm' ? 4 : 1;
+  const synthCost = (s: { units: number; hidden: readonly number[] }) => {
+    let mac = 0, inputs = s.units;
+    for (const w of s.hidden) (mac += inputs * w), (inputs = w);
+    return 3 * (mac + inputs * s.units);
+  };
+  let block = 0;
+  for (const l of t.layers) {
+    const group = l.index;
+    // forward, BPTT (gate and input gradients), parameter step: about 3 forwards, over T steps
+    out.push({ id: layerActor(l), cost: 3 * T * (l.inputs + l.units) * gates * l.units, block, group });
+    if (l.synthesizer) out.push({ id: boundaryActor(l), cost: synthCost(l.synthesizer), block, group });
+    if (l.link) out.push({ id: linkActor(l), cost: T * synthCost(l.link), block, group });
+    if (l.index === t.layers.length - 1) out.push({ id: READOUT_ACTOR, cost: 3 * T * l.units * t.outputs, block, group });
+    if (l.link) block++;
+  }
+  return out;
+}
+
+function graphActors(t: Topology): PlacedActor[] {
+  const out: PlacedActor[] = [];
   for (const n of t.nodes) {
     const upstream = n.sources.some((s) => s.node >= 0) ? 1 : 0;
-    out.push({ id: n.actor, cost: n.inputs * n.units * (2 + upstream), block: n.index });
+    out.push({ id: n.actor, cost: n.inputs * n.units * (2 + upstream), block: n.index, group: n.index });
     for (const e of n.outputs) {
       const s = t.synthesizers[t.edges[e].synthesizer];
       if (!s) continue;
@@ -31,16 +73,17 @@ export function pipelineActors(t: Topology): { id: string; cost: number; block: 
         mac += inputs * s.units;
       }
       // predict, then refit: re-evaluate and the parameter step
-      out.push({ id: s.actor, cost: 3 * mac, block: n.index });
+      out.push({ id: s.actor, cost: 3 * mac, block: n.index, group: n.index });
     }
-    for (const h of t.heads) if (h.node === n.index) out.push({ id: h.actor, cost: h.width, block: n.index });
+    for (const h of t.heads) if (h.node === n.index) out.push({ id: h.actor, cost: h.width, block: n.index, group: n.index });
   }
   return out;
 }
 
-function blocksOf(t: Topology): { ids: string[]; cost: number }[] {
-  const blocks = t.nodes.map(() => ({ ids: [] as string[], cost: 0 }));
-  for (const a of pipelineActors(t)) {
+function blocksOf(t: AnyTopology): { ids: string[]; cost: number }[] {
+  const actors = pipelineActors(t);
+  const blocks = Array.from({ length: Math.max(...actors.map((a) => a.block)) + 1 }, () => ({ ids: [] as string[], cost: 0 }));
+  for (const a of actors) {
     blocks[a.block].ids.push(a.id);
     blocks[a.block].cost += a.cost;
   }
@@ -52,7 +95,7 @@ function blocksOf(t: Topology): { ids: string[]; cost: number }[] {
  * minimising the largest stage's cost: an exact dynamic programme (a graph has a few dozen nodes
  * at most).
  */
-export function planStages(t: Topology, count: number): Stage[] {
+export function planStages(t: AnyTopology, count: number): Stage[] {
   if (!Number.isInteger(count) || count < 1) throw new TrainingOptionsError(`stages: expected a positive integer, got ${count}`);
   const blocks = blocksOf(t);
   const n = blocks.length, k = Math.min(count, n);
@@ -89,10 +132,10 @@ export function planStages(t: Topology, count: number): Stage[] {
  * // 784-1024-1024-1024-10 with interfaces: 2 stages are 10.6 | 6.0 (M mult-adds/row), 3 are 4.6 | 6.0 | 6.0 → 3
  * defaultStageCount(wide, 2); // 3
  */
-export function defaultStageCount(t: Topology, cores: number): number {
+export function defaultStageCount(t: AnyTopology, cores: number): number {
   const total = pipelineActors(t).reduce((s, a) => s + a.cost, 0);
   let best = 1, bestTime = Infinity;
-  for (let k = 1; k <= Math.min(t.nodes.length, 2 * cores); k++) {
+  for (let k = 1; k <= Math.min(blocksOf(t).length, 2 * cores); k++) {
     const slowest = Math.max(...planStages(t, k).map((s) => stageCost(t, s)));
     const time = Math.max(slowest, total / cores);
     if (time < bestTime * (1 - 1e-9)) (best = k), (bestTime = time);
@@ -101,7 +144,7 @@ export function defaultStageCount(t: Topology, cores: number): number {
 }
 
 /** Estimated multiply-adds per batch row of a stage. */
-export function stageCost(t: Topology, stage: Stage): number {
+export function stageCost(t: AnyTopology, stage: Stage): number {
   const cost = new Map(pipelineActors(t).map((a) => [a.id, a.cost]));
   return stage.actors.reduce((s, id) => s + (cost.get(id) ?? 0), 0);
 }
@@ -109,17 +152,20 @@ export function stageCost(t: Topology, stage: Stage): number {
 /**
  * Check an explicit plan and expand it: each stage lists actor systemIds (`layer:1`,
  * `synthesizer:0`, `head`) or node ids (`trunk`: the node with its block, except the actors the
- * plan places elsewhere by name). Every actor must end up on exactly one stage.
+ * plan places elsewhere by name; for a recurrent network, layer keys: `core1` is `layer:core1`
+ * with its synthesizers, and the readout on the top layer). Every actor must end up on exactly
+ * one stage.
  *
  * @example
  * validatePlan(graph, [['trunk', 'a'], ['b', 'mod4_out']]);
  * validatePlan(chain, [['layer:0'], ['synthesizer:0', 'layer:1', 'synthesizer:1'], ['layer:2', 'head']]);
  */
-export function validatePlan(t: Topology, stages: readonly (readonly string[])[]): Stage[] {
+export function validatePlan(t: AnyTopology, stages: readonly (readonly string[])[]): Stage[] {
   if (!Array.isArray(stages) || stages.length === 0 || stages.some((s) => !Array.isArray(s))) {
     throw new TrainingOptionsError(`stages: a plan is a non-empty array of stages, each a list of actors or node ids; got ${JSON.stringify(stages)}`);
   }
   const actors = pipelineActors(t), ids = new Set(actors.map((a) => a.id));
+  const groups = (t as { kind?: string }).kind === 'recurrent' ? (t as RecurrentTopology).layers.map((l) => ({ id: l.key, index: l.index, actor: layerActor(l) })) : (t as Topology).nodes.map((n) => ({ id: n.id, index: n.index, actor: n.actor }));
   const named = new Set(stages.flat().filter((x) => ids.has(x)));
   const placed = new Map<string, number>();
   const place = (id: string, k: number) => {
@@ -129,10 +175,10 @@ export function validatePlan(t: Topology, stages: readonly (readonly string[])[]
   stages.forEach((stage, k) => {
     if (stage.length === 0) throw new TrainingOptionsError(`stages: stage ${k} hosts no actor`);
     for (const name of stage) {
-      const node = t.nodes.find((n) => n.id === name && !ids.has(name));
+      const node = groups.find((n) => n.id === name && !ids.has(name));
       if (ids.has(name)) place(name, k);
-      else if (node) for (const a of actors) a.block === node.index && (a.id === node.actor || !named.has(a.id)) && place(a.id, k);
-      else throw new TrainingOptionsError(`stages: '${name}' is neither an actor (${[...ids].join(', ')}) nor a node`);
+      else if (node) for (const a of actors) a.group === node.index && (a.id === node.actor || !named.has(a.id)) && place(a.id, k);
+      else throw new TrainingOptionsError(`stages: '${name}' is neither an actor (${[...ids].join(', ')}) nor a ${(t as { kind?: string }).kind === 'recurrent' ? 'layer' : 'node'} (${groups.map((g) => g.id).join(', ')})`);
     }
   });
   const missing = actors.filter((a) => !placed.has(a.id)).map((a) => a.id);

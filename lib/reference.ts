@@ -13,7 +13,11 @@ import { TopologyError } from './errors.ts';
 import { type GraphSpec, type HeadSpec, type InterfaceSpec, type NodeSpec, consumerId, defineGraph, graphSpecOf, isGraph } from './graph.ts';
 import { type Matrix, describeValue, firstNonFinite, fromNested, release, shapeOf, toNested } from './matrix.ts';
 import type { OptimizerConfig } from './optimizers.ts';
-import { type ParameterJSON, type ParameterSet, parameterShapes, parametersFromJSON } from './params.ts';
+import { type ParameterJSON, type ParameterSet, parameterShapes, parametersFromJSON, parametersToJSON } from './params.ts';
+import { type RecurrentCase, loadRecurrentCase } from './recurrent/case.ts';
+import { recurrentParametersFromJSON, recurrentParametersToJSON } from './recurrent/params.ts';
+import type { Sequences } from './recurrent/sequences.ts';
+import type { RecurrentTopology } from './recurrent/topology.ts';
 import { type Topology, defineTopology } from './topology.ts';
 import { show } from './validate.ts';
 
@@ -62,7 +66,7 @@ export function loadCase(c: ReferenceCase, name = typeof c?.case === 'string' ? 
   if (!cfg || typeof cfg !== 'object') throw new TopologyError(`${name}: no 'config' object`);
   const kind = (cfg as { kind?: unknown }).kind;
   if (kind !== undefined && kind !== 'graph') {
-    throw new TopologyError(`${name}: config.kind ${show(kind)} is not a case this loader runs (it runs dense chains and kind 'graph')`);
+    throw new TopologyError(`${name}: config.kind ${show(kind)} is not a case this loader runs (it runs dense chains, kind 'graph' and kind 'rnn')`);
   }
   if (!Number.isInteger(cfg.steps) || cfg.steps < 0) throw new TopologyError(`${name}: config.steps must be an integer >= 0, got ${show(cfg.steps)}`);
   if (!Array.isArray(c.x)) throw new TopologyError(`${name}: 'x' must be an array of rows, got ${describeValue(c.x)}`);
@@ -267,4 +271,36 @@ export function graphCase(topology: Topology, data: Dataset, initial: ParameterS
     c.final = parameters(answers.params, 'answers: params');
   }
   return c;
+}
+
+/** A case of any kind, loaded: a chain or graph ({@link loadCase}), or a recurrent one (`config.kind = "rnn"`). */
+export type AnyLoadedCase =
+  | (LoadedCase & { readonly kind: 'dense' })
+  | { readonly kind: 'rnn'; readonly name: string; readonly topology: RecurrentTopology; readonly data: Sequences; readonly initial: ParameterSet; readonly steps: number };
+
+/**
+ * Load a case of any kind: `config.kind = "rnn"` through {@link loadRecurrentCase}, anything else
+ * through {@link loadCase}.
+ */
+export function loadAnyCase(c: ReferenceCase | RecurrentCase, name?: string): AnyLoadedCase {
+  if ((c as RecurrentCase)?.config?.kind === 'rnn') {
+    const r = loadRecurrentCase(c as RecurrentCase, name ?? (typeof c.case === 'string' ? c.case : 'case'));
+    return { kind: 'rnn', name: r.name, topology: r.topology, data: r.sequences, initial: r.initial, steps: r.steps };
+  }
+  return { kind: 'dense', ...loadCase(c as ReferenceCase, name) };
+}
+
+/** A loaded case's parameters as case-file JSON. */
+export function caseParametersToJSON(c: AnyLoadedCase, params: ParameterSet): ParameterJSON {
+  return c.kind === 'rnn' ? recurrentParametersToJSON(c.topology, params) : parametersToJSON(params, c.topology);
+}
+
+/** Parameters in case-file JSON (a case's `final`), checked against a loaded case's topology. */
+export function caseParametersFromJSON(c: AnyLoadedCase, json: ParameterJSON, what: string): ParameterSet {
+  if (c.kind === 'dense') return parametersFromJSON(json, c.topology, what);
+  try {
+    return recurrentParametersFromJSON(c.topology, json);
+  } catch (e) {
+    throw new TopologyError(`${what}: ${(e as Error).message.replace(/^parameters: /, '')}`);
+  }
 }

@@ -26,3 +26,30 @@ export class MatrixRing {
 function disposedRing(): never {
   throw new Error('ring: used after dispose()');
 }
+
+/**
+ * Buffers made for a training's actors, given back together when it ends (on the WebAssembly
+ * backend the arena collects no garbage): the stage makes one and its actors allocate from it.
+ */
+export class BufferPool {
+  private readonly rings: MatrixRing[] = [];
+  private readonly matrices: Matrix[] = [];
+  private readonly kernels = backend();
+
+  matrix(rows: number, cols: number): Matrix {
+    const m = zeros(rows, cols);
+    this.matrices.push(m);
+    return m;
+  }
+
+  ring(depth: number, rows: number, cols: number): MatrixRing {
+    const r = new MatrixRing(depth, rows, cols);
+    this.rings.push(r);
+    return r;
+  }
+
+  dispose(): void {
+    for (const r of this.rings.splice(0)) r.dispose();
+    for (const m of this.matrices.splice(0)) release(m, this.kernels);
+  }
+}

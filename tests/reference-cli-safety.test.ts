@@ -131,14 +131,13 @@ describe('cases it cannot run: one line, exit 2', () => {
     const files: Record<string, string> = { 'array.json': '[1, 2, 3]', 'null.json': 'null', 'string.json': '"case"', 'empty.json': '', 'broken.json': '{"config": ', 'number.json': '42' };
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
     const names = Object.keys(files);
-    const runs = await Promise.all([
-      cli([join(REFERENCE_DIR, 'rnn-dni.json'), '--out', join(dir, 'out.json')]),
-      ...names.map((n) => cli([n, '--out', 'out.json'], { cwd: dir })),
-    ]);
-    refused(runs[0], 2, /^reference: .*rnn-dni\.json: /);
+    const otherKind = join(dir, 'transformer.json');
+    writeFileSync(otherKind, JSON.stringify({ ...JSON.parse(readFileSync(join(REFERENCE_DIR, 'rnn-dni.json'), 'utf8')), config: { kind: 'transformer', steps: 3 } }));
+    const runs = await Promise.all([cli([otherKind, '--out', join(dir, 'out.json')]), ...names.map((n) => cli([n, '--out', 'out.json'], { cwd: dir }))]);
+    refused(runs[0], 2, /^reference: .*transformer\.json: config\.kind 'transformer' is not a case this loader runs/);
     runs.slice(1).forEach((r, i) => refused(r, 2, new RegExp(`^reference: ${names[i].replace('.', '\\.')}: `)));
     expect(runs[4].stderr).toMatch(/not JSON/);
-    expect(readdirSync(dir).sort()).toEqual(names.sort());
+    expect(readdirSync(dir).sort()).toEqual([...names, 'transformer.json'].sort());
   });
 
   it('non-numbers in x, y or initial are refused by position, never coerced', async () => {

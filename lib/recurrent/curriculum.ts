@@ -13,6 +13,7 @@ import { Rng } from '../rng.ts';
 import { buildRecurrentNetwork, disposeRecurrentNetwork } from './network.ts';
 import { initRecurrentParameters } from './params.ts';
 import type { Sequences } from './sequences.ts';
+import { CurriculumState } from './curriculum-state.ts';
 import { trainRecurrentSequential } from './sequential.ts';
 import type { RecurrentTopology } from './topology.ts';
 
@@ -56,20 +57,19 @@ export interface CurriculumResult {
  */
 export function runCurriculum(topology: RecurrentTopology, o: CurriculumOptions): CurriculumResult {
   const t0 = performance.now();
-  const task = o.task ?? 'copy', width = o.width ?? 8, B = topology.batch, threshold = o.threshold ?? 0.15, window = o.window ?? 10;
-  const rng = new Rng(o.seed * 7919 + 1);
-  const net = buildRecurrentNetwork(topology, initRecurrentParameters(topology, o.seed));
-  let length = 1, solved = 0, sequences = 0, steps = 0;
-  const recent: number[] = [];
-  const curve: [number, number][] = [];
-  const make = (n: number): Sequences =>
-    task === 'copy' ? copyTask({ sequences: B, length: n, width, rng }) : repeatCopyTask({ sequences: B, length: n, repeats: n, maxRepeats: o.maxRepeats ?? 10, width, rng });
-  let wrong = 0;
+  const B = topology.batch, threshold = o.threshold ?? 0.15, window = o.window ?? 10;
+  const initial = initRecurrentParameters(topology, o.seed);
+  const net = buildRecurrentNetwork(topology, initial);
+  // the network trains a copy (the WebAssembly backend's memory collects no garbage)
+  for (const m of Object.values(initial)) release(m);
+  const state = new CurriculumState({ budget: o.budget, threshold, window, start: 1, maxLength: o.maxLength });
+  const make = curriculumBatches(topology, o);
+  let steps = 0, wrong = 0;
   // each batch is made when its first window comes; the last one's storage goes back first (wasm memory)
   let current: Sequences | null = null;
   const source = () => {
     if (current) for (const m of [current.x, current.y, current.mask]) release(m);
-    return (current = make(length));
+    return (current = make(state.length));
   };
   const out = topology.outputs;
   const run = trainRecurrentSequential(net, source, Number.MAX_SAFE_INTEGER, {
@@ -82,23 +82,26 @@ export function runCurriculum(topology: RecurrentTopology, o: CurriculumOptions)
       }
       steps++;
       if (k < W - 1) return false;
-      sequences += B;
-      const error = wrong / B;
+      const error = wrong / B, length = state.length;
       wrong = 0;
-      o.onBatch?.(sequences, length, error);
-      recent.push(error);
-      if (recent.length > window) recent.shift();
-      if (recent.length === window && recent.reduce((a, b) => a + b, 0) / window < threshold) {
-        solved = length;
-        curve.push([sequences, length]);
-        length++;
-        recent.length = 0;
-      }
-      return sequences >= o.budget || (o.maxLength !== undefined && solved >= o.maxLength);
+      const done = state.record(B, error);
+      o.onBatch?.(state.sequences, length, error);
+      return done;
     },
   });
   disposeRecurrentNetwork(net);
+  for (const m of Object.values(net.params)) release(m);
   const last = current as Sequences | null; // assigned inside the source
   if (last) for (const m of [last.x, last.y, last.mask]) release(m);
-  return { maxLength: solved, sequences, steps: run.steps, wallSeconds: (performance.now() - t0) / 1000, curve };
+  return { maxLength: state.solved, sequences: state.sequences, steps: run.steps, wallSeconds: (performance.now() - t0) / 1000, curve: state.curve };
+}
+
+/**
+ * The curriculum's batches: B fresh sequences of the length asked for, each call, from one
+ * generator seeded by the options' seed (the same sequence of batches however they are trained).
+ */
+export function curriculumBatches(topology: RecurrentTopology, o: Pick<CurriculumOptions, 'task' | 'width' | 'seed' | 'maxRepeats'>): (length: number) => Sequences {
+  const task = o.task ?? 'copy', width = o.width ?? 8, B = topology.batch;
+  const rng = new Rng(o.seed * 7919 + 1);
+  return (n) => (task === 'copy' ? copyTask({ sequences: B, length: n, width, rng }) : repeatCopyTask({ sequences: B, length: n, repeats: n, maxRepeats: o.maxRepeats ?? 10, width, rng }));
 }

@@ -17,7 +17,7 @@
  * per-object order, so they must match this loop bit for bit.
  */
 import { DivergenceError } from '../errors.ts';
-import { type Matrix, zeros } from '../matrix.ts';
+import { type Matrix, release, zeros } from '../matrix.ts';
 import type { RecurrentNetwork } from './network.ts';
 import { type Sequences, gatherWindow, sequenceBatches, validateSequences } from './sequences.ts';
 
@@ -138,9 +138,10 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
       input = h;
     }
     const loss = readout.forward(s, outputs[top], views[n].y, mBuf);
-    if (run < kept) (losses[run] = loss), (auxLosses[run] = aux);
     backward(top, readout.backward(s));
     readout.updateParameters(s);
+    // every layer's backward has run (and added its aux loss) by now
+    if (run < kept) (losses[run] = loss), (auxLosses[run] = aux);
     if (!Number.isFinite(aux)) throw new DivergenceError('aux', s, 'loss', `aux loss = ${aux}`);
 
     const stop = options.onStep?.({ step: s, batch: j, window: k, windows: W, loss, outputs: readout.outputs(), y: views[n].y, mask: mBuf.subarray(0, n * B) });
@@ -152,6 +153,8 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
   }
   if (options.drain ?? true) for (const s of [...synthesizers, ...links]) s?.drain();
   for (const s of [...synthesizers, ...links]) if (s) s.onLoss = null;
+  release(xBuf);
+  release(yBuf);
   const cut = (a: Float64Array) => (run >= kept ? a : a.slice(0, run));
   return { losses: cut(losses), synthesizerLosses: cut(synthesizerLosses), auxLosses: cut(auxLosses), steps: run, next: { step: from.step + run, batch: j, window: k } };
 }

@@ -870,7 +870,6 @@ export function malformedReferenceArgs(seed: number): { label: string; args: str
     () => [...ok, '--scheduler', p.one(['fast', 'QUEUE', '', 'worker2'])],
     () => [...ok, '--save-at', p.one(['0', '-1', 'abc', '1.5', '1e3', '']), '--checkpoint', 'c.ckpt'],
     () => [...ok, '--save-at', '2'],
-    () => [...ok, '--checkpoint', 'c.ckpt'],
     () => [...ok, '--save-at', p.one(['8', '9', '1000']), '--checkpoint', 'c.ckpt'],
     () => ['case.json', '--out', p.one(['case.json', './case.json'])],
     () => [...ok, '--save-at', '2', '--checkpoint', p.one(['case.json', 'out.json', './out.json'])],

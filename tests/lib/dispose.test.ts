@@ -4,15 +4,22 @@
  * use, and loops of trainings (fit epochs, trainings disposed one after another, evaluations) keep
  * the WebAssembly arena's used bytes flat. The arena never grows, so a leak there ends a long run.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trainCurriculum } from '../../actors/curriculum.ts';
 import { fit } from '../../actors/fit.ts';
 import { createTraining } from '../../actors/training.ts';
 import { oneHot } from '../../lib/data.ts';
 import { evaluate } from '../../lib/evaluate.ts';
 import { typescriptBackend, useBackend } from '../../lib/kernels.ts';
 import { wasmBackend } from '../../lib/kernels-wasm.ts';
-import { type Matrix, fromArray } from '../../lib/matrix.ts';
-import { buildNetwork, disposeNetwork, optimizerStates } from '../../lib/network.ts';
+import { copyTask } from '../../lib/datasets/copy.ts';
+import { type Matrix, fromArray, release } from '../../lib/matrix.ts';
+import { runCurriculum } from '../../lib/recurrent/curriculum.ts';
+import { defineRecurrent } from '../../lib/recurrent/topology.ts';
+import { type Network, buildNetwork, disposeNetwork, optimizerStates } from '../../lib/network.ts';
 import { type ParameterSet, initParameters } from '../../lib/params.ts';
 import { Rng } from '../../lib/rng.ts';
 import { trainSequential } from '../../lib/sequential.ts';
@@ -107,8 +114,41 @@ describe('loops of trainings keep the arena flat', () => {
       const training = createTraining({ topology, data, steps: 6, params: initial });
       const result = await training.run();
       evaluate(result.params, topology, data);
-      disposeNetwork(training.actor.getSnapshot().context.network, { params: true });
+      disposeNetwork(training.actor.getSnapshot().context.network as Network, { params: true });
       expect(used(), `after training ${i}`).toBe(before);
     }
+  });
+});
+
+describe('recurrent trainings keep the arena flat', () => {
+  const recurrent = defineRecurrent({
+    cell: 'lstm',
+    inputs: 9,
+    hidden: [{ units: 12, decoupled: true, interface: { delay: 1 } }, 10],
+    outputs: 8,
+    truncation: 3,
+    batch: 4,
+    optimizer: { kind: 'adam', lr: 1e-3 },
+    clip: 1,
+    dni: { synthesizer: { hidden: [6], delay: 1 }, aux: true },
+  });
+
+  it('trainings under each in-thread scheduler, with a checkpoint, their parameters released after', async () => {
+    const data = copyTask({ sequences: 8, length: 3, width: 8, seed: 1 });
+    const before = used(), dir = mkdtempSync(join(tmpdir(), 'dni-rnn-dispose-'));
+    for (const scheduler of ['queue', 'async', 'queue'] as const) {
+      const r = await createTraining({ topology: recurrent, data, steps: 9, scheduler, checkpoint: { path: join(dir, 'c.ckpt'), at: [4] } }).run();
+      for (const m of Object.values(r.params)) release(m);
+      expect(used(), scheduler).toBe(before);
+    }
+  });
+
+  it('the curriculum, through the actors and in the bare loop', async () => {
+    const t = defineRecurrent({ cell: 'lstm', inputs: 9, hidden: 12, outputs: 8, truncation: 2, batch: 4, dni: { aux: true } });
+    const before = used();
+    await trainCurriculum(t, { budget: 48, seed: 2 });
+    expect(used()).toBe(before);
+    runCurriculum(t, { budget: 48, seed: 2 });
+    expect(used()).toBe(before);
   });
 });
