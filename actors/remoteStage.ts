@@ -17,7 +17,7 @@ import { type Model, type ModelData, type ModelState, captureModelState, ringDep
 import type { Stage } from '../lib/placement.ts';
 import { routesFor } from './events.ts';
 import type { Interpreter } from './machines.ts';
-import { type SharedChannel, type SharedRing, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, ringControl } from './stageLink.ts';
+import { type SharedChannel, type SharedRing, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, createStartBarrier, ringControl } from './stageLink.ts';
 import { type SerializedError, type StageCommand, type StageReport, type StageThreadInit, type WorkerReport, deserializeError, unpackProgress } from './stageProtocol.ts';
 import { workerEntry } from './workerEntry.ts';
 
@@ -52,7 +52,7 @@ export function prepareStages(
   data: ModelData,
   steps: number,
   stages: readonly Stage[],
-  options: { inspect: boolean; interpreter: Interpreter; firstBatch: number },
+  options: { inspect: boolean; interpreter: Interpreter; firstBatch: number; adaptive?: boolean },
 ): { init: StageThreadInit; bell: SharedArrayBuffer }[] {
   const topology = network.topology;
   const stageOf: Record<string, number> = {};
@@ -62,7 +62,7 @@ export function prepareStages(
   // optimisers, pending refits and carried states (fresh unless the training resumes from a checkpoint)
   const { params: _, ...state } = captureModelState(network);
   const bells = stages.map(() => createDoorbell());
-  const start = new SharedArrayBuffer(4);
+  const start = createStartBarrier();
   const links: StageLinkInit[] = stages.map((s) => ({ stage: s.index, bells, channels: [], rings: {}, start, stages: stages.length }));
   const depth = ringDepthOf(topology);
   // the routes between each ordered pair of stages, in the routes' order
@@ -94,6 +94,7 @@ export function prepareStages(
       kernels: backend().name,
       inspect: options.inspect,
       interpreter: options.interpreter,
+      adaptive: options.adaptive ?? false,
       link: links[i],
     },
     bell: bells[i],

@@ -94,12 +94,17 @@ export class StageDriver {
   private handled = 0;
   /** ms spent spinning or asleep inside the loop (the thread was not working) */
   waited = 0;
+  /** work handed to the loop ({@link defer}) */
+  private readonly deferred: (() => void)[] = [];
 
   constructor(
     private readonly link: Drivable,
     private readonly hooks: DriverHooks,
     readonly policy = new SpinPolicy(),
   ) {}
+
+  /** Whether the trainer has posted a command the stage has not handled yet. */
+  commandWaiting = (): boolean => Atomics.load(this.link.bell, CONTROL) > this.handled;
 
   /** The stage handled a command the trainer posted (and rang for). */
   commandHandled(): void {
@@ -111,6 +116,16 @@ export class StageDriver {
     if (this.stopped || this.state === 'scheduled' || this.state === 'running') return;
     this.state = 'scheduled';
     setImmediate(this.drive);
+  };
+
+  /**
+   * Run `fn` from the loop, soon (the stage's feeder pausing for a turn: the loop hands the thread
+   * to the event loop every SLICE_MS, and runs `fn` in between).
+   */
+  defer = (fn: () => void): void => {
+    if (this.stopped) return;
+    this.deferred.push(fn);
+    this.wake();
   };
 
   /** Never run again (the stage drained or failed). */
@@ -131,6 +146,13 @@ export class StageDriver {
         const seen = Atomics.load(bell, BELL);
         // a command is posted and not handled yet: it waits on the event loop
         if (Atomics.load(bell, CONTROL) > this.handled) return this.yield();
+        if (this.deferred.length > 0) {
+          for (const fn of this.deferred.splice(0)) fn();
+          idleSince = -1;
+          if (this.stopped) return;
+          if (performance.now() > sliceEnd) return this.yield();
+          continue;
+        }
         if (this.link.poll() > 0) {
           idleSince = -1;
           if (this.stopped) return;

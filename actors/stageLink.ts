@@ -150,6 +150,27 @@ export function createSharedChannel(from: number, to: number, routes: readonly s
   return { from, to, routes, capacity, buffer: new SharedArrayBuffer((ENTRIES + capacity) * 4) };
 }
 
+/** The start words: stages arrived, the probe's phase (DONE when decided), then (as float64) its result and measurements. */
+const ARRIVED = 0, PHASE = 1, START_F64 = 4, DONE = 100;
+
+export function createStartBarrier(): SharedArrayBuffer {
+  return new SharedArrayBuffer(START_F64 * 4 + 3 * 8);
+}
+
+/** How long each phase of the start probe computes (ms). */
+export const PROBE_MS = 8;
+
+/** Plain float work for `ms`: how many rounds of it got done (no SIMD, no memory: it measures the cores, nothing else). */
+function compute(ms: number): number {
+  const until = performance.now() + ms;
+  let x = 1.0001, n = 0;
+  while (performance.now() < until) {
+    for (let i = 0; i < 2000; i++) x = x * 1.0000001 + 1e-9;
+    n++;
+  }
+  return x > 1e300 ? n + 1 : n;
+}
+
 /** What a worker stage needs to talk to the others. */
 export interface StageLinkInit {
   /** this stage's index */
@@ -160,7 +181,7 @@ export interface StageLinkInit {
   channels: SharedChannel[];
   /** route key → the route and its ring (only routes crossing from or to this stage) */
   rings: Record<string, { route: Route; ring: SharedRing }>;
-  /** counted up by each stage as it starts; the stages begin together */
+  /** the start barrier ({@link createStartBarrier}): the stages begin together */
   start: SharedArrayBuffer;
   stages: number;
 }
@@ -252,21 +273,62 @@ export class SharedMemoryLink implements StageLink {
   }
 
   /**
-   * Count this stage in, then wait (here, blocking: a worker may) until every stage has: so
-   * the stages begin together, however long each took to load. `timeoutMs` against a peer
-   * that never comes (the trainer fails the training and ends every thread long before).
+   * Count this stage in, then wait (here, blocking: a worker may) until every stage has, so the
+   * stages begin together however long each took to load. With `probe`, stages 0 and 1 then
+   * measure how much parallel compute the machine gives them right now ({@link PROBE_MS} of plain
+   * compute in stage 0 alone, in stage 1 alone, then in both at once); returns that measured
+   * capacity (both's work over the better one alone: 2 is two cores' worth, 1 means the two
+   * threads share one), the same in every stage, or null without `probe` (or with one stage). `timeoutMs` against a peer that never comes (the trainer fails
+   * the training and ends every thread long before).
    */
-  awaitPeers(timeoutMs = 60_000): void {
-    const count = Atomics.add(this.start, 0, 1) + 1;
-    if (count >= this.init.stages) {
-      Atomics.notify(this.start, 0);
-      return;
-    }
+  awaitPeers(probe = false, timeoutMs = 60_000): number | null {
+    const words = this.start;
+    const stages = this.init.stages, me = this.init.stage;
     const until = performance.now() + timeoutMs;
-    for (let seen = count; seen < this.init.stages; seen = Atomics.load(this.start, 0)) {
-      if (performance.now() > until) throw new Error(`stage link: stage ${this.init.stage} waited ${timeoutMs} ms for the other stages to start`);
-      Atomics.wait(this.start, 0, seen, 50);
+    const waitFor = (index: number, done: (v: number) => boolean) => {
+      for (let v = Atomics.load(words, index); !done(v); v = Atomics.load(words, index)) {
+        if (performance.now() > until) throw new Error(`stage link: stage ${me} waited ${timeoutMs} ms for the other stages to start`);
+        Atomics.wait(words, index, v, 50);
+      }
+    };
+    const signal = (index: number, v: number) => {
+      Atomics.store(words, index, v);
+      Atomics.notify(words, index);
+    };
+    if (Atomics.add(words, ARRIVED, 1) + 1 === stages) Atomics.notify(words, ARRIVED);
+    waitFor(ARRIVED, (v) => v >= stages);
+    if (!probe || stages < 2) return null;
+    // stage 0 alone, stage 1 alone, then both at once (each warmed up first: a cold loop reads
+    // slow); a reading no two threads can give (above 2.1, below 0.5) means a phase was disturbed:
+    // stage 0 has it measured again, up to 3 times, then takes 1 (one thread is the safe choice)
+    const f = new Float64Array(this.init.start, START_F64 * 4);
+    const plausible = (c: number) => c >= 0.5 && c <= 2.1;
+    if (me === 0) {
+      compute(PROBE_MS / 2);
+      let capacity = NaN;
+      for (let base = 0; base < 12 && !plausible(capacity); base += 4) {
+        const alone = compute(PROBE_MS);
+        signal(PHASE, base + 1);
+        waitFor(PHASE, (v) => v >= base + 2);
+        const both = compute(PROBE_MS);
+        waitFor(PHASE, (v) => v >= base + 3);
+        capacity = (both + f[1]) / Math.max(alone, f[2]);
+      }
+      f[0] = plausible(capacity) ? capacity : 1;
+      signal(PHASE, DONE);
+    } else if (me === 1) {
+      compute(PROBE_MS / 2);
+      for (let base = 0; ; base += 4) {
+        waitFor(PHASE, (v) => v >= base + 1);
+        if (Atomics.load(words, PHASE) >= DONE) break;
+        f[2] = compute(PROBE_MS);
+        signal(PHASE, base + 2);
+        f[1] = compute(PROBE_MS);
+        signal(PHASE, base + 3);
+      }
     }
+    waitFor(PHASE, (v) => v >= DONE);
+    return f[0];
   }
 
   close(): void {

@@ -60,6 +60,10 @@ export interface StageInput {
   report: (r: StageReport) => void;
   /** the share of the training this stage's thread was busy (worker stages) */
   utilization?: () => number;
+  /** how the feeder gives the thread a turn (a worker stage: through its driver); default setImmediate */
+  defer?: (fn: () => void) => void;
+  /** whether something waits for such a turn now (a worker stage: a command); default never */
+  waiting?: () => boolean;
   /** where its edges' subscriptions go (its owner may close them); default its own */
   links?: Subscription;
 }
@@ -73,9 +77,12 @@ export interface StageInput {
 export class Feeder {
   private allowed = -1;
   private finished: number;
-  /** not pipelined, the whole training runs inside one call unless it yields: it does so every SLICE_MS */
+  /**
+   * the whole training can run inside one call (not pipelined; or pipelined with every actor of
+   * the network here) unless it yields: it does so every SLICE_MS
+   */
   private sliceEnd = performance.now() + SLICE_MS;
-  /** waiting for the event loop's turn (not pipelined) */
+  /** waiting for a turn (of the event loop, or of a worker stage's driver) */
   private paused = false;
   /** per reader: the next batch to send it, and the last batch it applied its update for */
   private readonly next: Int32Array;
@@ -88,6 +95,10 @@ export class Feeder {
     readers: number,
     /** send reader k batch t's x */
     private readonly emit: (reader: number, batch: number) => void,
+    /** run `fn` after the thread had a turn for other things (a worker stage: its driver's, see stageDriver.ts) */
+    private readonly defer: (fn: () => void) => void = setImmediate,
+    /** something waits for that turn now (a worker stage: a command from the trainer) */
+    private readonly waiting: () => boolean = () => false,
   ) {
     this.finished = first - 1;
     this.next = new Int32Array(readers).fill(first);
@@ -110,24 +121,29 @@ export class Feeder {
   /** reader k applied its update for `batch` */
   readerUpdated(k: number, batch: number): void {
     this.updated[k] = batch;
-    if (this.pipelined) this.pump(k);
+    if (this.pipelined && !this.pausedForTurn()) this.pump(k);
   }
 
   stepFinished(batch: number): void {
     this.finished = batch;
-    if (this.pipelined) return;
-    // give the event loop a turn now and then (timers, signals, I/O, a progress bar), then go on
-    if (this.paused) return;
-    if (performance.now() > this.sliceEnd) {
-      this.paused = true;
-      setImmediate(() => {
-        this.paused = false;
-        this.sliceEnd = performance.now() + SLICE_MS;
-        for (let k = 0; k < this.next.length; k++) this.pump(k);
-      });
-      return;
-    }
+    if (this.pipelined || this.pausedForTurn()) return;
     for (let k = 0; k < this.next.length; k++) this.pump(k);
+  }
+
+  /**
+   * Give the thread a turn now and then (timers, signals, I/O, a progress bar; a worker stage's
+   * commands), then go on: past the slice, pause, and feed every reader again after the turn.
+   */
+  private pausedForTurn(): boolean {
+    if (this.paused) return true;
+    if (performance.now() <= this.sliceEnd && !this.waiting()) return false;
+    this.paused = true;
+    this.defer(() => {
+      this.paused = false;
+      this.sliceEnd = performance.now() + SLICE_MS;
+      for (let k = 0; k < this.next.length; k++) this.pump(k);
+    });
+    return true;
   }
 
   /**
@@ -336,7 +352,7 @@ function build(input: StageInput, spawn: Spawner, links: Subscription) {
   const data = routes.filter((r) => r.source === DATA && here.has(r.target));
   const readers = data.map((r) => r.target);
   const feeds = readers.map((id) => port(data.find((r) => r.target === id)!));
-  const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (k, t) => send(feeds[k], t, wiring.x(t)));
+  const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (k, t) => send(feeds[k], t, wiring.x(t)), input.defer, input.waiting);
   return { routes, edges, losses, done, actors, synthesizers, feeder, readers, expected: wiring.expected };
 }
 

@@ -156,6 +156,11 @@ export interface StageThreadInit {
   inspect: boolean;
   /** how the stage's machines are interpreted */
   interpreter: Interpreter;
+  /**
+   * the plan is the default one: when the stages measure at START that the machine gives them one
+   * core's worth, stage 0 hosts every actor and the others none (stageThread.ts)
+   */
+  adaptive: boolean;
   link: StageLinkInit;
 }
 

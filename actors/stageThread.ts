@@ -9,8 +9,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createActor } from 'xstate';
-import { buildModel, restoreModelState } from '../lib/model.ts';
+import { type AnyActorRef, createActor } from 'xstate';
+import { actorIdsOf, buildModel, captureModelState, restoreModelState } from '../lib/model.ts';
 import { useBackend } from '../lib/kernels.ts';
 import { backendByName } from '../lib/kernels-wasm.ts';
 import { relayInspection } from './inspection.ts';
@@ -80,27 +80,64 @@ function report(r: StageReport): void {
   }
 }
 
-const actor = createActor(stageMachine.provide({ actors: networkMachines(init.interpreter) }), {
-  id: `stage:${stage}`,
-  systemId: `stage:${stage}`,
-  inspect: relay,
-  input: {
-    stage: init.stage,
-    network,
-    data: init.data,
-    steps: init.steps,
-    firstBatch: init.firstBatch,
-    // inside a stage the trampoline runs whatever arrives; the pipeline is across stages
-    scheduling: { ...schedulingFor('queue'), pipelined: true },
-    link,
-    report,
-    // the share of time since START this thread was working: not idle on its event loop, not spinning or asleep on its doorbell
-    utilization: () => {
-      const u = performance.eventLoopUtilization(started ?? undefined), wall = u.active + u.idle;
-      return wall > 0 ? Math.max(0, u.active - driver.waited) / wall : 0;
+/** The stage machine hosting `actors`, started. */
+function startStage(actors: readonly string[]): AnyActorRef {
+  const a = createActor(stageMachine.provide({ actors: networkMachines(init.interpreter) }), {
+    id: `stage:${stage}`,
+    systemId: `stage:${stage}`,
+    inspect: relay,
+    input: {
+      stage: { index: stage, actors },
+      network,
+      data: init.data,
+      steps: init.steps,
+      firstBatch: init.firstBatch,
+      // inside a stage the trampoline runs whatever arrives; the pipeline is across stages
+      scheduling: { ...schedulingFor('queue'), pipelined: true },
+      link,
+      report,
+      defer: driver.defer,
+      waiting: driver.commandWaiting,
+      // the share of time since START this thread was working: not idle on its event loop, not spinning or asleep on its doorbell
+      utilization: () => {
+        const u = performance.eventLoopUtilization(started ?? undefined), wall = u.active + u.idle;
+        return wall > 0 ? Math.max(0, u.active - driver.waited) / wall : 0;
+      },
     },
-  },
-});
+  });
+  a.start();
+  return a;
+}
+
+/**
+ * A stage of a default plan that the start probe emptied (the machine gave one core's worth):
+ * stage 0 hosts every actor, this one none, and says so in the protocol: every batch allowed is
+ * finished here, its share of any state is empty, it fed nothing.
+ */
+function emptyStage(command: StageCommand): void {
+  switch (command.type) {
+    case 'ALLOW':
+      progress.stepFinished(Math.max(command.through, emptyFinished));
+      emptyFinished = Math.max(command.through, emptyFinished);
+      return flush();
+    case 'CAPTURE':
+    case 'END_EPOCH':
+      return report({ type: 'CUT', stage, step: command.step, state: captureModelState(network, new Set()) });
+    case 'HALT':
+      return report({ type: 'HALTED', stage, fed: init.firstBatch - 1 });
+    case 'DRAIN':
+      return report({ type: 'DRAINED', stage, state: captureModelState(network, new Set()), queues: {}, utilization: 0 });
+  }
+}
+let emptyFinished = init.firstBatch - 1;
+
+/** Below this measured capacity (two threads' compute over one's), a default plan runs as one thread. */
+const ONE_CORE = 1.5;
+/** DNI_PARALLEL_CAPACITY: take this as the measured capacity instead of measuring it (2 keeps a default plan, 1 runs it as one thread) */
+const PRETEND = process.env.DNI_PARALLEL_CAPACITY;
+/** the stage machine, once the stage knows what it hosts (its plan's actors; all of them, or none, after the start probe) */
+let actor: AnyActorRef | null = null;
+let hosted: readonly string[] = init.stage.actors;
 
 const COMMANDS: readonly string[] = ['START', 'ALLOW', 'CAPTURE', 'END_EPOCH', 'DRAIN', 'HALT'] satisfies StageCommand['type'][];
 port.on('message', (command: StageCommand) => {
@@ -110,17 +147,22 @@ port.on('message', (command: StageCommand) => {
     return;
   }
   driver.commandHandled();
+  if (process.env.DNI_DEBUG_DRIVER) console.error(`stage ${stage} got ${JSON.stringify(command)}`);
   if (command.type === 'START') {
-    // begin with the other stages (each took its own time to load), then count the time from here
-    link.awaitPeers();
+    // begin with the other stages (each took its own time to load); a default plan first measures
+    // whether the stages' threads would run at the same time at all
+    const capacity = link.awaitPeers(init.adaptive && !PRETEND) ?? (init.adaptive && PRETEND ? Number(PRETEND) : null);
+    if (capacity !== null && capacity < ONE_CORE) hosted = stage === 0 ? actorIdsOf(init.topology) : [];
+    if (process.env.DNI_DEBUG_DRIVER && stage === 0) console.error(`probe: capacity ${capacity?.toFixed(2)}${hosted.length === init.stage.actors.length ? '' : ' → one thread'}`);
     started = performance.eventLoopUtilization();
     driver.waited = 0;
   }
   if (command.type === 'ALLOW') allowed = command.through;
+  if (hosted.length === 0) return emptyStage(command);
+  actor ??= startStage(hosted);
   actor.send(command);
   driver.wake();
 });
-actor.start();
 
 function describeMessage(m: unknown): string {
   try {

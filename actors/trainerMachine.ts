@@ -35,6 +35,8 @@ export interface TrainerInput {
   scheduling: Scheduling;
   /** worker stages, one thread each; null for one stage in this thread */
   stages: readonly Stage[] | null;
+  /** the worker stages are the default plan: they run as one where the machine gives one core's worth */
+  adaptivePlan?: boolean;
   /** receives worker-hosted actors' inspection events, as trace lines */
   relay?: (line: TraceEvent) => void;
   /** the first batch to train (a resumed training's step; its network and history are already restored) */
@@ -162,7 +164,7 @@ export const trainerMachine = setup({
         }),
       );
     } else {
-      const prepared = prepareStages(network, data, steps, input.stages, { inspect: Boolean(input.relay), interpreter: input.interpreter, firstBatch });
+      const prepared = prepareStages(network, data, steps, input.stages, { inspect: Boolean(input.relay), interpreter: input.interpreter, firstBatch, adaptive: input.adaptivePlan ?? false });
       for (const p of prepared) {
         const id = `stage:${p.init.stage.index}`;
         stages.push(spawn('remoteStage', { id, systemId: id, input: { ...p, report, onWorker: (w) => (workers[p.init.stage.index] = w) } }));

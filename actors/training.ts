@@ -226,6 +226,8 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
       firstBatch: resume?.step ?? 0,
       resumedHistory: resume?.history ?? null,
       epochs,
+      // the default plan may run as one thread where the machine gives one core's worth (stageThread.ts)
+      adaptivePlan: name === 'worker' && (typeof option === 'string' || option.stages === undefined),
       checkpoints: options.checkpoint
         ? {
             steps: cutSteps,

@@ -8,7 +8,7 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { workerEntry } from '../actors/workerEntry.ts';
 import type { Route } from '../actors/events.ts';
-import { type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing } from '../actors/stageLink.ts';
+import { type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, createStartBarrier } from '../actors/stageLink.ts';
 
 export interface HandoffLatency {
   transport: 'link' | 'port';
@@ -23,7 +23,7 @@ const route = (key: string, source: string, target: string): Route => ({ key, ty
 
 export async function handoffLatency(transport: 'link' | 'port', n = 20_000): Promise<HandoffLatency> {
   const routes: [Route, Route] = [route('FORWARD>b', 'a', 'b'), route('FORWARD>a', 'b', 'a')];
-  const depth = 3, bells = [createDoorbell(), createDoorbell()], start = new SharedArrayBuffer(4);
+  const depth = 3, bells = [createDoorbell(), createDoorbell()], start = createStartBarrier();
   const rings = Object.fromEntries(routes.map((r) => [r.key, { route: r, ring: createSharedRing(depth, r.rows, r.cols) }]));
   const channels = [createSharedChannel(0, 1, [routes[0].key], depth), createSharedChannel(1, 0, [routes[1].key], depth)];
   const links: StageLinkInit[] = [0, 1].map((stage) => ({ stage, bells, channels, rings, start, stages: 2 }));

@@ -9,11 +9,11 @@ import { describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
 import { routesOf } from '../../actors/events.ts';
 import { SpinPolicy } from '../../actors/stageDriver.ts';
-import { type Arrival, BELL, SharedMemoryLink, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing } from '../../actors/stageLink.ts';
+import { type Arrival, BELL, SharedMemoryLink, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, createStartBarrier } from '../../actors/stageLink.ts';
 import { LOSS_FIELDS, ProgressBatch, type StageReport, unpackProgress } from '../../actors/stageProtocol.ts';
 import { createTraining } from '../../actors/training.ts';
 import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
-import { StageError } from '../../lib/errors.ts';
+import { StageError, TrainingAbortedError } from '../../lib/errors.ts';
 import { fromArray } from '../../lib/matrix.ts';
 import { defineTopology } from '../../lib/topology.ts';
 
@@ -28,7 +28,7 @@ function linkedPair(depth = 3) {
   const rings = Object.fromEntries(crossing.map((r) => [r.key, { route: r, ring: createSharedRing(depth, r.rows, r.cols) }]));
   const keys = (from: number) => crossing.filter((r) => stageOf(r.source) === from).map((r) => r.key);
   const channels = [createSharedChannel(0, 1, keys(0), keys(0).length * depth), createSharedChannel(1, 0, keys(1), keys(1).length * depth)];
-  const bells = [createDoorbell(), createDoorbell()], start = new SharedArrayBuffer(4);
+  const bells = [createDoorbell(), createDoorbell()], start = createStartBarrier();
   const init = (stage: number): StageLinkInit => ({ stage, bells, channels, rings, start, stages: 2 });
   return { links: [new SharedMemoryLink(init(0)), new SharedMemoryLink(init(1))], crossing };
 }
@@ -168,5 +168,44 @@ describe('worker stages and the main thread', () => {
     await t.run();
     expect(cpu).toBeGreaterThanOrEqual(0);
     expect(cpu).toBeLessThan(60);
+  });
+});
+
+describe('a default plan on a machine that gives one core\'s worth', () => {
+  // DNI_PARALLEL_CAPACITY stands for the start probe's reading (worker threads get this process's environment)
+  const pretend = async <T>(capacity: string, f: () => Promise<T>): Promise<T> => {
+    process.env.DNI_PARALLEL_CAPACITY = capacity;
+    try {
+      return await f();
+    } finally {
+      delete process.env.DNI_PARALLEL_CAPACITY;
+    }
+  };
+
+  it('runs as one thread (stage 0 hosts every actor, the others none), with the same bits, cuts, epochs and stops', async () => {
+    const { train } = await import('../../actors/training.ts');
+    const { fit } = await import('../../actors/fit.ts');
+    const queue = await train({ topology, data, steps: 300 });
+    const one = await pretend('1', () => train({ topology, data, steps: 300, scheduler: 'worker' }));
+    for (const k of Object.keys(queue.params)) expect(Array.from(one.params[k].data), k).toEqual(Array.from(queue.params[k].data));
+    expect(Array.from(one.losses)).toEqual(Array.from(queue.losses));
+    // stage 0 did the work; stage 1 had nothing to do
+    expect(one.stageUtilization[0]).toBeGreaterThan(0);
+    expect(one.stageUtilization[1]).toBe(0);
+    const kept = await pretend('2', () => train({ topology, data, steps: 300, scheduler: 'worker' }));
+    expect(kept.stageUtilization[1]).toBeGreaterThan(0);
+    // epochs (END_EPOCH, ALLOW with learning rates) and a stop (HALT) through an empty stage
+    const fitted = await fit({ topology, train: data, epochs: 3, lrSchedule: (e) => 1 / e });
+    const fittedOne = await pretend('1', () => fit({ topology, train: data, epochs: 3, lrSchedule: (e) => 1 / e, scheduler: 'worker' }));
+    for (const k of Object.keys(fitted.params)) expect(Array.from(fittedOne.params[k].data), k).toEqual(Array.from(fitted.params[k].data));
+    const controller = new AbortController();
+    const stopped = await pretend('1', () => {
+      const t = createTraining({ topology, data, steps: 100_000, scheduler: 'worker', signal: controller.signal });
+      t.metrics$.subscribe((m) => m.batch === 100 && controller.abort());
+      return t.run().catch((e: unknown) => e);
+    });
+    expect((stopped as Error).name).toBe('AbortError');
+    // a stage that hosts every actor runs the whole pipeline in one call unless it gives its thread turns: it heard the stop at once
+    expect((stopped as TrainingAbortedError).step).toBeLessThan(5000);
   });
 });
