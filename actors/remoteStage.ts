@@ -18,7 +18,7 @@ import type { Stage } from '../lib/placement.ts';
 import { routesFor } from './events.ts';
 import type { Interpreter } from './machines.ts';
 import { type SharedChannel, type SharedRing, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, createStartBarrier, ringControl } from './stageLink.ts';
-import { type SerializedError, type StageCommand, type StageReport, type StageThreadInit, type WorkerReport, deserializeError, unpackProgress } from './stageProtocol.ts';
+import { type SerializedError, type StageCommand, type StageReport, type StageThreadInit, type ProgressReport, type WorkerReport, deserializeError } from './stageProtocol.ts';
 import { workerEntry } from './workerEntry.ts';
 
 /** A copy of a matrix in a SharedArrayBuffer, readable by every worker without copying. */
@@ -105,8 +105,8 @@ export interface RemoteStageInput {
   init: StageThreadInit;
   /** the stage's doorbell: rung after each command */
   bell: SharedArrayBuffer;
-  /** where the stage's reports go (the trainer) */
-  report: (r: StageReport) => void;
+  /** where the stage's reports go (the trainer), batches of progress as they are */
+  report: (r: StageReport | ProgressReport) => void;
   /** gives the trainer the thread, e.g. for tests that kill it */
   onWorker?: (worker: Worker) => void;
 }
@@ -125,7 +125,6 @@ export const remoteStage = fromCallback<StageCommand, RemoteStageInput>(({ input
   input.onWorker?.(worker);
   worker.on('message', (r: WorkerReport) => {
     if (ended) return;
-    if (r.type === 'PROGRESS') return unpackProgress(r, input.report);
     if (r.type === 'FAILED') return fail(deserializeError(r.error as SerializedError, stage));
     if (r.type === 'DRAINED') ended = true;
     input.report(r);

@@ -81,7 +81,7 @@ export interface ProgressReport {
 }
 
 export const LOSS_FIELDS = 5;
-const LOSS_KINDS: readonly LossMessage['kind'][] = ['head', 'synthesizer', 'aux'];
+export const LOSS_KINDS: readonly LossMessage['kind'][] = ['head', 'synthesizer', 'aux'];
 
 /** What a worker thread posts: a report, or a batch of them. */
 export type WorkerReport = StageReport | ProgressReport;
@@ -126,15 +126,6 @@ export class ProgressBatch {
     this.sent = this.finished;
     return r;
   }
-}
-
-/** A {@link ProgressReport} as the reports it stands for: each LOSS, then STEP_FINISHED when the stage finished a batch. */
-export function unpackProgress(p: ProgressReport, report: (r: StageReport) => void): void {
-  const o = p.losses;
-  for (let at = 0; at + LOSS_FIELDS <= o.length; at += LOSS_FIELDS) {
-    report({ type: 'LOSS', kind: LOSS_KINDS[o[at]], index: o[at + 1], batch: o[at + 2], loss: o[at + 3], accuracy: o[at + 4] });
-  }
-  report({ type: 'STEP_FINISHED', stage: p.stage, batch: p.finished });
 }
 
 /** What a worker thread needs to host a stage. */

@@ -13,10 +13,10 @@
 import type { TrainingState } from '../lib/checkpoint.ts';
 import type { History, StepMetrics } from '../lib/history.ts';
 import { type Model, type ModelState, mergeModelStates, takeBackState } from '../lib/model.ts';
-import type { Edge } from './events.ts';
+import type { Edge, LossMessage } from './events.ts';
 import type { TraceEvent } from './inspection.ts';
 import type { QueueGauge } from './queueGauge.ts';
-import type { StageCommand, StageReport } from './stageProtocol.ts';
+import { LOSS_FIELDS, LOSS_KINDS, type ProgressReport, type StageCommand, type StageReport } from './stageProtocol.ts';
 
 /**
  * A training in epochs (fit.ts): the stages pause at every epoch's end, apply their synthesizers'
@@ -123,15 +123,18 @@ export class TrainerProgress {
     return s && s.cut !== null ? { step: s.cut, saved: s.saved } : null;
   }
 
-  report = (r: StageReport): void => {
+  report = (r: StageReport | ProgressReport): void => {
     if (this.ended) return;
     const o = this.o;
     switch (r.type) {
       case 'LOSS':
-        if (r.kind === 'head') o.history.recordHeadLoss(r.index, r.batch, r.loss, r.accuracy);
-        else if (r.kind === 'aux') o.history.recordAuxLoss(r.index, r.batch, r.loss);
-        else o.history.recordSynthesizerLoss(r.index, r.batch, r.loss);
-        return;
+        return this.recordLoss(r.kind, r.index, r.batch, r.loss, r.accuracy);
+      case 'PROGRESS': {
+        // a worker stage's losses and finished steps since its last report (unpacked here: no object per loss)
+        const l = r.losses;
+        for (let at = 0; at + LOSS_FIELDS <= l.length; at += LOSS_FIELDS) this.recordLoss(LOSS_KINDS[l[at]], l[at + 1], l[at + 2], l[at + 3], l[at + 4]);
+        return this.stageFinished(r.stage, r.finished);
+      }
       case 'STEP_FINISHED':
         return this.stageFinished(r.stage, r.batch);
       case 'CUT':
@@ -151,6 +154,13 @@ export class TrainerProgress {
         return o.relay && r.events.forEach(o.relay);
     }
   };
+
+  private recordLoss(kind: LossMessage['kind'], index: number, batch: number, loss: number, accuracy: number): void {
+    const h = this.o.history;
+    if (kind === 'head') h.recordHeadLoss(index, batch, loss, accuracy);
+    else if (kind === 'aux') h.recordAuxLoss(index, batch, loss);
+    else h.recordSynthesizerLoss(index, batch, loss);
+  }
 
   /** The trainer has ended (done, stopped or failed): ignore whatever still comes. */
   end(): void {
