@@ -142,7 +142,8 @@ export async function main(argv: string[]): Promise<void> {
       rows.push(row);
       console.log(
         `  queue ${row.queue.toFixed(1).padStart(9)} steps/s   worker ${row.worker.toFixed(1).padStart(9)} steps/s   ratio ${row.ratio.toFixed(2)}   ` +
-          `(${fmt(capacity)}; bit-identical: ${row.identical ? 'yes' : 'NO'}; stages busy ${row.utilization.map((u) => `${(100 * u).toFixed(0)}%`).join(', ')})`,
+          `(${fmt(capacity)}; bit-identical: ${row.identical ? 'yes' : 'NO'}; stages busy ${row.utilization.map((u) => `${(100 * u).toFixed(0)}%`).join(', ')}` +
+          `${row.utilization.slice(1).every((u) => u === 0) ? ': ran as one thread, the stages measured one core\'s worth at the start' : ''})`,
       );
     }
     const good = rows.filter((r) => r.capacity.min >= 1.9).map((r) => r.ratio);

@@ -43,7 +43,9 @@ const params = initParameters(topology, 1);
 const shown = args.steps ?? 3;
 const from = args.from;
 if (!Number.isInteger(from) || from < 0) throw new RangeError(`orderings: --from needs an integer >= 0, got ${from}`);
-const steps = from + shown;
+/** worker: the blue box is looked for over this many more batches after the ones shown */
+const WATCHED = 20;
+const steps = from + shown + WATCHED;
 const columns = ['layer:0', 'synthesizer:0', 'layer:1', 'synthesizer:1', 'layer:2', 'head'];
 const letter: Record<string, string> = { FORWARD: 'F', PREDICT: 'P', SYNTHETIC_GRADIENT: 'S', GRADIENT: 'G', REFIT: 'R' };
 const figure: Record<SchedulerName, string> = {
@@ -55,14 +57,17 @@ const figure: Record<SchedulerName, string> = {
 console.log(`F forward · P predict (synthesizer) · S synthetic update · G gradient update (backprop) · R refit target\n`);
 let reference: Float32Array | null = null;
 for (const scheduler of SCHEDULERS) {
-  const lines: TraceEvent[] = [], snapshots: TraceEvent[] = [];
+  const watched: TraceEvent[] = [], snapshots: TraceEvent[] = [];
   const keep = (l: TraceEvent) => {
-    if (l.batch === null || l.batch < from) return;
-    if (l.type === '@xstate.event' && letter[l.event!.type]) lines.push(l);
+    if (l.batch === null || l.batch < from || l.batch >= from + shown + WATCHED) return;
+    if (l.type === '@xstate.event' && letter[l.event!.type]) watched.push(l);
     else if (l.type === '@xstate.snapshot') snapshots.push(l);
   };
-  const result = await train({ topology, data, params, steps, scheduler, inspect: traceObserver(keep), relay: keep });
-  lines.sort((a, b) => a.t - b.t);
+  // worker: two stages always (a default plan would run as one thread on a machine that gives one core's worth)
+  const option = scheduler === 'worker' ? ({ name: 'worker', stages: 2 } as const) : scheduler;
+  const result = await train({ topology, data, params, steps, scheduler: option, inspect: traceObserver(keep), relay: keep });
+  watched.sort((a, b) => a.t - b.t);
+  const lines = watched.filter((l) => l.batch! < from + shown);
   // an event is handled from its line to its actor's next snapshot
   const end = (l: TraceEvent) => snapshots.find((s) => s.actor === l.actor && s.t >= l.t && s.batch === l.batch)?.t ?? l.t;
   const t0 = lines[0]?.t ?? 0;
@@ -79,17 +84,17 @@ for (const scheduler of SCHEDULERS) {
   if (scheduler === 'worker') {
     // the blue box: synthesizer:0 (refitting as it predicts: at a PREDICT, or at the REFIT a held prediction waited for) while layer:1 forwards, on another thread
     const name = (l: TraceEvent) => `${l.actor} ${letter[l.event!.type]}${l.batch}`;
-    const blue = lines.flatMap((a) =>
-      a.actor !== 'synthesizer:0'
-        ? []
-        : lines.filter((b) => b.actor === 'layer:1' && b.event!.type === 'FORWARD' && b.thread !== a.thread && b.t < end(a) && a.t < end(b)).map((b) => [a, b] as const),
+    const overlap = (a: TraceEvent, b: TraceEvent) => b.thread !== a.thread && b.t < end(a) && a.t < end(b);
+    const blue = watched.flatMap((a) =>
+      a.actor !== 'synthesizer:0' ? [] : watched.filter((b) => b.actor === 'layer:1' && b.event!.type === 'FORWARD' && overlap(a, b)).map((b) => [a, b] as const),
     );
-    const overlapping = lines.filter((a) => lines.some((b) => b.thread !== a.thread && b.t < end(a) && a.t < end(b))).length;
-    console.log(`  ${overlapping} of ${lines.length} events ran while the other thread was handling one of its own`);
+    const overlapping = lines.filter((a) => lines.some((b) => overlap(a, b))).length;
+    console.log(`  ${overlapping} of these ${lines.length} events ran while the other thread was handling one of its own`);
     console.log(
       blue.length
-        ? `  the blue box: ${blue.map(([a, b]) => `${name(a)} (${a.thread}, ${us(a.t)}–${us(end(a))} µs) while ${name(b)} (${b.thread}, ${us(b.t)}–${us(end(b))} µs)`).join('; ')}`
-        : '  the blue box: in this run no synthesizer:0 refit or prediction ran at the same time as a layer:1 forward (a busy machine? run it again, or with --steps 6)',
+        ? `  the blue box, over batches ${from}–${from + shown + WATCHED - 1}: synthesizer:0 refitting or predicting while layer:1 forwards, ${blue.length} times; the first: ` +
+            `${name(blue[0][0])} (${blue[0][0].thread}, ${us(blue[0][0].t)}–${us(end(blue[0][0]))} µs) while ${name(blue[0][1])} (${blue[0][1].thread}, ${us(blue[0][1].t)}–${us(end(blue[0][1]))} µs)`
+        : `  the blue box: over batches ${from}–${from + shown + WATCHED - 1} no synthesizer:0 refit or prediction ran at the same time as a layer:1 forward (a machine that gave one core?)`,
     );
   }
   const lastOfFirst = lines.reduce((m, l, i) => (l.batch === from ? i : m), -1);
