@@ -120,7 +120,7 @@ export const remoteStage = fromCallback<StageCommand, RemoteStageInput>(({ input
     ended = true;
     input.report({ type: 'FAILED', stage: stage.index, error });
   };
-  const worker = new Worker(...workerEntry(new URL('./stageThread.ts', import.meta.url), { workerData: input.init, name: `stage:${stage.index}`, ...(process.env.DNI_YOUNG ? { resourceLimits: { maxYoungGenerationSizeMb: Number(process.env.DNI_YOUNG) } } : {}) }));
+  const worker = new Worker(...workerEntry(new URL('./stageThread.ts', import.meta.url), { workerData: input.init, name: `stage:${stage.index}` }));
   const bell = new Int32Array(input.bell);
   input.onWorker?.(worker);
   worker.on('message', (r: WorkerReport) => {

@@ -62,7 +62,7 @@ export class SpinPolicy {
   waits = 0;
 
   constructor(
-    readonly max = Number(process.env.DNI_SPIN_MAX ?? 0.05),
+    readonly max = 0.05,
     readonly min = 0.002,
     readonly probeEvery = 16,
   ) {

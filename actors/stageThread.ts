@@ -60,7 +60,6 @@ function report(r: StageReport): void {
       if (r.batch >= allowed || performance.now() - lastFlush >= FLUSH_MS) flush();
       return;
     case 'DRAINED': {
-      if (process.env.DNI_DEBUG_DRIVER) console.error(`stage ${stage}: waits ${driver.policy.waits} found ${driver.policy.found} waited ${driver.waited.toFixed(1)} ms`);
       flush();
       relay?.flush();
       driver.stop();
@@ -147,13 +146,11 @@ port.on('message', (command: StageCommand) => {
     return;
   }
   driver.commandHandled();
-  if (process.env.DNI_DEBUG_DRIVER) console.error(`stage ${stage} got ${JSON.stringify(command)}`);
   if (command.type === 'START') {
     // begin with the other stages (each took its own time to load); a default plan first measures
     // whether the stages' threads would run at the same time at all
     const capacity = link.awaitPeers(init.adaptive && !PRETEND) ?? (init.adaptive && PRETEND ? Number(PRETEND) : null);
     if (capacity !== null && capacity < ONE_CORE) hosted = stage === 0 ? actorIdsOf(init.topology) : [];
-    if (process.env.DNI_DEBUG_DRIVER && stage === 0) console.error(`probe: capacity ${capacity?.toFixed(2)}${hosted.length === init.stage.actors.length ? '' : ' → one thread'}`);
     started = performance.eventLoopUtilization();
     driver.waited = 0;
   }
