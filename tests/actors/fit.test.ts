@@ -109,6 +109,16 @@ describe('fit: one training for every epoch, the bits of one training per epoch'
     expect(stages.size).toBe(2);
   });
 
+  it('a bad learning-rate factor or a throwing onEpoch between epochs fails the fit by name, under every scheduler', async () => {
+    for (const scheduler of ['queue', 'worker'] as const) {
+      const bad = await fit({ topology: seedNetwork(0), train, epochs: 3, scheduler, lrSchedule: (e) => (e === 2 ? -1 : 1) }).catch((e: unknown) => e);
+      expect((bad as Error).name, scheduler).toBe('TrainingOptionsError');
+      expect((bad as Error).message).toMatch(/lr schedule: the factor must be finite and >= 0, got -1/);
+      const thrown = await fit({ topology: seedNetwork(0), train, epochs: 3, scheduler, onEpoch: () => { throw new Error('onEpoch bug'); } }).catch((e: unknown) => e);
+      expect((thrown as Error).message, scheduler).toBe('onEpoch bug');
+    }
+  });
+
   it('an abort stops the fit at a consistent cut, whatever the epoch, and rejects with a TrainingAbortedError', async () => {
     const controller = new AbortController();
     const error = await fit({
