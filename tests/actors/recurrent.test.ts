@@ -126,6 +126,17 @@ describe('recurrent checkpoints', () => {
     }
   });
 
+  it('the same training writes byte-identical checkpoint files under queue, async and worker', async () => {
+    const texts = [];
+    for (const scheduler of ['queue', 'async', 'worker'] as const) {
+      const path = join(dir, `bytes-${scheduler}.ckpt`);
+      await createTraining({ topology: SPECS[name], data, steps: 30, seed: 2, scheduler, checkpoint: { path, at: [13] } }).run();
+      texts.push(readFileSync(path, 'utf8'));
+    }
+    expect(texts[1]).toBe(texts[0]);
+    expect(texts[2]).toBe(texts[0]);
+  });
+
   it('a stopped training saves its cut, and resuming from it ends where the unbroken run does', async () => {
     const path = join(dir, 'stopped.ckpt'), controller = new AbortController();
     const training = createTraining({ topology: SPECS['lstm, DNI + aux, Adam, delay 1'], data, steps: 200, seed: 2, checkpoint: { path }, signal: controller.signal });
