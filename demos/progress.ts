@@ -102,7 +102,7 @@ export class ProgressBoard {
 
   private redraw(above = ''): void {
     if (!this.tty) return;
-    const columns = Math.max(20, (this.stream.columns ?? 80) - 1);
+    const columns = Math.max(20, (this.stream.columns || 80) - 1);
     // a bar longer than the terminal would wrap, and the cursor would no longer find its first line
     const bars = this.live.map((b) => `${progressText(b.label, b.frac, b.detail, this.width).slice(0, columns)}\n`).join('');
     const up = this.drawn > 0 ? `\x1b[${this.drawn}F` : '\r';
