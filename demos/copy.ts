@@ -27,6 +27,7 @@ import type { Subscription } from 'xstate';
 import { type ActorCurriculumOptions, trainCurriculum } from '../actors/curriculum.ts';
 import type { TraceEvent } from '../actors/inspection.ts';
 import { DniError, TrainingAbortedError } from '../lib/errors.ts';
+import { interruptSignal } from '../lib/interrupt.ts';
 import { autoBackend } from '../lib/kernels-wasm.ts';
 import { type RecurrentTopology, defineRecurrent } from '../lib/recurrent/topology.ts';
 import { type DemoInspection, type DemoOption, type DemoSpec, UsageError, demoInspector, demoUsage, tryParseDemoArgs } from './cli.ts';
@@ -397,27 +398,6 @@ function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: Abo
   });
 }
 
-/**
- * lib/interrupt.ts's interruptSignal, except that the SIGINTs of one key press count once. Under
- * `npm run`, one Ctrl+C reaches this process two or three times within a few tens of milliseconds
- * (from the terminal, and relayed by npm and by tsx), and interruptSignal takes the second as "quit
- * at once": the finished cells would never be printed. A SIGINT more than a second after the first
- * is a second Ctrl+C, and quits at once.
- */
-function ctrlC(onFirst: () => void): { readonly signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  let first = 0;
-  const handler = () => {
-    if (!controller.signal.aborted) {
-      first = performance.now();
-      onFirst();
-      controller.abort(new Error('interrupted (SIGINT)'));
-    } else if (performance.now() - first > 1000) process.exit(130);
-  };
-  process.on('SIGINT', handler);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', handler) };
-}
-
 // -------------------------------------------------------------------------------------------------
 // what the table means
 
@@ -520,7 +500,7 @@ if (childCell !== undefined) {
   const board = new ProgressBoard();
   const started = performance.now();
   // Ctrl+C: every child stops at the end of its running batch; the finished cells are printed (a second one quits at once)
-  const interrupt = ctrlC(() => board.log('copy: stopping every cell (Ctrl+C again to quit at once)'));
+  const interrupt = interruptSignal(() => board.log('copy: stopping every cell (Ctrl+C again to quit at once)'));
   const outcome = await runCells(cells, jobs, board, interrupt.signal);
   interrupt.dispose();
   const rows = cells.map((cell) => outcome.results.get(cellName(cell))).filter((r): r is CellResult => r !== undefined);

@@ -171,7 +171,7 @@ async function until(what: () => boolean, ms = 30_000): Promise<void> {
 
 describe('demo:copy stops', () => {
   it('on Ctrl+C (relayed again by npm and tsx): every child stops, the finished cells are printed, no JSON line, exit 130', async () => {
-    const run = start(['--budget', '160', '--truncations', '2', '--methods', 'bptt,dni', '--jobs', '1', '--json']);
+    const run = start(['--budget', '480', '--truncations', '2', '--methods', 'bptt,dni', '--jobs', '1', '--json']);
     try {
       // --jobs 1: the dni cell starts once the bptt cell has finished
       await until(() => /^bptt T=2\s+max length \d+/m.test(run.err()) && /^dni T=2\s+[█░]/m.test(run.err()));
