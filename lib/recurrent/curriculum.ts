@@ -33,6 +33,8 @@ export interface CurriculumOptions {
   maxRepeats?: number;
   /** stop early at this length (default: none) */
   maxLength?: number;
+  /** the first length (default 1) */
+  start?: number;
   /** after each batch: sequences so far, the current length, that batch's error */
   onBatch?: (sequences: number, length: number, error: number) => void;
 }
@@ -59,7 +61,7 @@ export function runCurriculum(topology: RecurrentTopology, o: CurriculumOptions)
   const task = o.task ?? 'copy', width = o.width ?? 8, B = topology.batch, threshold = o.threshold ?? 0.15, window = o.window ?? 10;
   const rng = new Rng(o.seed * 7919 + 1);
   const net = buildRecurrentNetwork(topology, initRecurrentParameters(topology, o.seed));
-  let length = 1, solved = 0, sequences = 0, steps = 0;
+  let length = o.start ?? 1, solved = 0, sequences = 0, steps = 0;
   const recent: number[] = [];
   const curve: [number, number][] = [];
   const make = (n: number): Sequences =>
