@@ -29,56 +29,16 @@ import type { TraceEvent } from '../actors/inspection.ts';
 import { DniError, TrainingAbortedError } from '../lib/errors.ts';
 import { interruptSignal } from '../lib/interrupt.ts';
 import { autoBackend } from '../lib/kernels-wasm.ts';
-import { type RecurrentTopology, defineRecurrent } from '../lib/recurrent/topology.ts';
+import { COPY_EXPERIMENT, COPY_METHODS, type CopyMethod, copyExperimentTopology } from '../lib/recurrent/curriculum.ts';
 import { type DemoInspection, type DemoOption, type DemoSpec, UsageError, demoInspector, demoUsage, tryParseDemoArgs } from './cli.ts';
 import { type ProgressEntry, ProgressBoard, table } from './progress.ts';
 import { chartSvg } from './svg-chart.ts';
 
-const METHODS = ['bptt', 'dni', 'dni-aux'] as const;
-type Method = (typeof METHODS)[number];
+const METHODS = COPY_METHODS;
+type Method = CopyMethod;
 const TASKS = ['copy', 'repeat-copy'] as const;
 type Task = (typeof TASKS)[number];
-const TRUNCATIONS = [2, 3, 4, 5, 8];
-
-/**
- * The experiment, in one object. SEAM: these are the values another engineer is tuning now; the
- * lead will replace this object and {@link topologyFor} with an import of `COPY_EXPERIMENT` and
- * `copyExperimentTopology(task, method, T)` from lib/recurrent/curriculum.ts. Nothing else in this
- * file knows the model's settings.
- */
-const COPY_EXPERIMENT = {
-  cell: 'lstm',
-  hidden: 256,
-  batch: 16,
-  /** Adam, core and readout */
-  lr: 5e-4,
-  /** each owner's gradient norm */
-  clip: 1,
-  /** the boundary synthesizer: linear over [h | c], Adam */
-  synthesizer: { lr: 3e-3, scale: 0.1 },
-  auxWeight: 0.1,
-  /** bits per vector */
-  width: 8,
-  /** bits per sequence, mean over the last 10 batches */
-  threshold: 0.15,
-} as const;
-
-/** The topology of one cell of the table, from {@link COPY_EXPERIMENT}. */
-function topologyFor(task: Task, method: Method, T: number): RecurrentTopology {
-  const c = COPY_EXPERIMENT, adam = (lr: number) => ({ kind: 'adam', lr }) as const;
-  return defineRecurrent({
-    cell: c.cell,
-    inputs: task === 'copy' ? c.width + 1 : c.width + 2,
-    hidden: c.hidden,
-    outputs: task === 'copy' ? c.width : c.width + 1,
-    truncation: T,
-    batch: c.batch,
-    clip: c.clip,
-    optimizer: adam(c.lr),
-    readout: { optimizer: adam(c.lr) },
-    dni: method === 'bptt' ? false : { synthesizer: { optimizer: adam(c.synthesizer.lr), scale: c.synthesizer.scale }, aux: method === 'dni-aux' ? { weight: c.auxWeight } : false },
-  });
-}
+const TRUNCATIONS = COPY_EXPERIMENT.truncations;
 
 /**
  * A few minutes' look. Measured here (2 cores): 20,000 sequences per cell cost 680 CPU seconds over
@@ -86,7 +46,7 @@ function topologyFor(task: Task, method: Method, T: number): RecurrentTopology {
  */
 const DEFAULT_BUDGET = 10_000;
 /** The full table's budget per cell. */
-const FULL_BUDGET = 300_000;
+const FULL_BUDGET = COPY_EXPERIMENT.budget;
 /** `--trace FILE` records this many of the first cell's batches, a trace each. */
 const TRACE_BATCHES = 3;
 /** The hidden flag a child runs with: `--child-cell METHOD:T`. */
@@ -250,7 +210,7 @@ async function runChild(cell: Cell): Promise<void> {
   // Ctrl+C reaches the children too (and the parent passes it on): stop at the end of the running batch
   for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => stop.abort(new Error(`interrupted (${s})`)));
   const send = (m: ChildMessage) => process.stdout.write(`${JSON.stringify(m)}\n`);
-  const topology = topologyFor(task, cell.method, cell.T);
+  const topology = copyExperimentTopology(task, cell.method, cell.T);
 
   // --trace: each of the first TRACE_BATCHES batches' trainings (its own actor system) in a file of its own
   const inspector = args.trace ? await demoInspector(args, 'copy') : null;
@@ -413,7 +373,7 @@ function explain(rows: CellResult[]): string[] {
   if (methods.some((m) => m !== 'bptt')) {
     about.push(
       'DNI puts a synthesizer at each boundary: it predicts that missing gradient (of all future loss with respect to the carried ' +
-        `[h | c]) from the state itself; the window's BPTT starts from the prediction (times ${c.synthesizer.scale}) instead of zero, and ` +
+        `[h | c]) from the state itself; the window's BPTT starts from the prediction (times ${c.scale}) instead of zero, and ` +
         "the synthesizer is refitted on the gradient that reaches the next window's start, which already holds the next prediction " +
         '(bootstrapped), so it can come to see past many windows.' +
         (methods.includes('dni-aux') ? " DNI + aux also trains the core to predict, from its first output in a window, the synthetic gradient at that window's end." : ''),
@@ -492,7 +452,7 @@ if (childCell !== undefined) {
   }
   console.log(
     `${task === 'copy' ? 'Copy' : 'Repeat copy'}, bit width ${c.width}: LSTM ${c.hidden}, batch ${c.batch}, Adam ${c.lr} (core and readout), clip ${c.clip}; ` +
-      `dni: a linear synthesizer over [h | c] at each truncation boundary, Adam ${c.synthesizer.lr}, scale ${c.synthesizer.scale}; dni-aux: aux weight ${c.auxWeight}\n` +
+      `dni: a linear synthesizer over [h | c] at each truncation boundary, Adam ${c.synthesizerLr}, scale ${c.scale}; dni-aux: aux weight ${c.auxWeight}\n` +
       `curriculum from length 1, +1 when the mean error over the last 10 batches is under ${c.threshold} bits per sequence; ` +
       `${budget.toLocaleString('en-US')} sequences per cell, seed ${args.seed}\n` +
       `${cells.length} cell${cells.length > 1 ? 's' : ''} (T ${truncations.join(', ')} × ${methods.join(', ')}), ${jobs} at a time in child processes, ${args.scheduler} scheduler, ${kernels} kernels\n`,

@@ -21,7 +21,16 @@ export function interruptSignal(onFirst?: () => void): { readonly signal: AbortS
     } else if (performance.now() - first > ONE_PRESS_MS) process.exit(130);
   };
   process.on('SIGINT', handler);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', handler) };
+  const dispose = () => {
+    process.off('SIGINT', handler);
+    // the rest of that key press may still be on its way: without a listener it would kill the process
+    const left = ONE_PRESS_MS - (performance.now() - first);
+    if (!controller.signal.aborted || left <= 0) return;
+    const swallow = () => {};
+    process.on('SIGINT', swallow);
+    setTimeout(() => process.off('SIGINT', swallow), left).unref();
+  };
+  return { signal: controller.signal, dispose };
 }
 
 /** SIGINTs within this long of the first are the same key press. */
