@@ -15,7 +15,7 @@ import { TrainingOptionsError } from '../lib/errors.ts';
 import { type Matrix, release } from '../lib/matrix.ts';
 import type { OptimizerStates } from '../lib/network.ts';
 import type { ParameterSet } from '../lib/params.ts';
-import { type CurriculumOptions, type CurriculumResult, curriculumBatches } from '../lib/recurrent/curriculum.ts';
+import { type CurriculumOptions, type CurriculumResult, cpuNow, curriculumBatches } from '../lib/recurrent/curriculum.ts';
 import { CurriculumState } from '../lib/recurrent/curriculum-state.ts';
 import type { Sequences } from '../lib/recurrent/sequences.ts';
 import type { RecurrentTopology } from '../lib/recurrent/topology.ts';
@@ -34,6 +34,9 @@ export interface ActorCurriculumOptions extends CurriculumOptions {
   /** stop at the end of the running batch's training: the promise rejects with a TrainingAbortedError */
   signal?: AbortSignal;
 }
+
+/** The longest the curriculum runs without giving the event loop a turn. */
+const YIELD_MS = 10;
 
 /**
  * Scored bits (or steps, for softmax) of each window of a batch: what the readout's accuracy is a share of.
@@ -55,11 +58,11 @@ function scoredPerWindow(data: Sequences, topology: RecurrentTopology): number[]
  */
 export async function trainCurriculum(topology: RecurrentTopology, o: ActorCurriculumOptions): Promise<CurriculumResult> {
   if (!Number.isFinite(o.budget) || o.budget < 1) throw new TrainingOptionsError(`curriculum: budget must be a number of sequences >= 1, got ${o.budget}`);
-  const t0 = performance.now();
-  const state = new CurriculumState({ budget: o.budget, threshold: o.threshold ?? 0.15, window: o.window ?? 10, start: 1, maxLength: o.maxLength });
+  const t0 = performance.now(), c0 = cpuNow();
+  const state = new CurriculumState({ budget: o.budget, threshold: o.threshold ?? 0.15, window: o.window ?? 10, start: o.start ?? 1, maxLength: o.maxLength });
   const make = curriculumBatches(topology, o);
   const B = topology.batch;
-  let params: ParameterSet | null = null, optimizerState: OptimizerStates | undefined, steps = 0;
+  let params: ParameterSet | null = null, optimizerState: OptimizerStates | undefined, steps = 0, turn = performance.now();
   const free = (ms: Record<string, Matrix>) => Object.values(ms).forEach((m) => release(m));
   try {
     for (let batch = 0; !state.done; batch++) {
@@ -72,6 +75,12 @@ export async function trainCurriculum(topology: RecurrentTopology, o: ActorCurri
         // the training holds copies: the last batch's parameters are not needed any more
         if (params) free(params);
         params = null;
+      }
+      // a batch's training is short enough to run in microtasks alone: give the event loop a turn
+      // now and then (timers, signals, I/O: a Ctrl+C must be heard between batches too)
+      if (performance.now() - turn > YIELD_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turn = performance.now();
       }
       o.onTraining?.(training, batch);
       let result;
@@ -91,5 +100,5 @@ export async function trainCurriculum(topology: RecurrentTopology, o: ActorCurri
   } finally {
     if (params) free(params);
   }
-  return { maxLength: state.solved, sequences: state.sequences, steps, wallSeconds: (performance.now() - t0) / 1000, curve: state.curve };
+  return { maxLength: state.solved, sequences: state.sequences, steps, wallSeconds: (performance.now() - t0) / 1000, cpuSeconds: cpuNow() - c0, curve: state.curve };
 }

@@ -17,6 +17,8 @@ export interface Panel {
   readonly logY?: boolean;
   /** format of the y tick labels */
   readonly formatY?: (v: number) => string;
+  /** format of the x tick labels (default: the number, 4 significant digits) */
+  readonly formatX?: (v: number) => string;
 }
 
 const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
@@ -71,7 +73,7 @@ function panel(p: Panel, color: (name: string) => string): string {
   for (const v of xTicks) {
     const x = sx(v);
     out.push(`<line x1="${x}" y1="${M.top + ih}" x2="${x}" y2="${M.top + ih + 4}" stroke="#444"/>`);
-    out.push(`<text x="${x}" y="${M.top + ih + 17}" text-anchor="middle">${escape(String(+v.toPrecision(4)))}</text>`);
+    out.push(`<text x="${x}" y="${M.top + ih + 17}" text-anchor="middle">${escape(p.formatX ? p.formatX(v) : String(+v.toPrecision(4)))}</text>`);
   }
   out.push(`<rect x="${M.left}" y="${M.top}" width="${iw}" height="${ih}" fill="none" stroke="#444"/>`);
   out.push(`<text x="${M.left + iw / 2}" y="${H - 10}" text-anchor="middle">${escape(p.xLabel)}</text>`);

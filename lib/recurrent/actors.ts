@@ -169,8 +169,8 @@ export function restoreRecurrentState(net: RecurrentNetwork, state: Pick<Recurre
 export function recurrentSpecOf(t: RecurrentTopology): RecurrentSpec {
   const first = t.layers[0];
   const synth = (s: RecurrentSynthesizerTopology, boundary: boolean): RecurrentSynthesizerSpec => {
-    const { units: _, clip, scale, ...rest } = s;
-    return { ...rest, hidden: [...s.hidden], ...(clip === null ? {} : { clip }), ...(boundary ? { scale } : {}) };
+    const { units: _, clip, scale, discount, ...rest } = s;
+    return { ...rest, hidden: [...s.hidden], ...(clip === null ? {} : { clip }), ...(boundary ? { scale, discount } : {}) };
   };
   return {
     cell: t.cell,

@@ -73,6 +73,8 @@ export class RecurrentLayer {
   private readonly stateOut: Matrix;
   private readonly carried: Matrix;
   private readonly auxError: Matrix | null;
+  /** the discount pass (synthesizer discount ≠ scale): dh, dc and gate gradients of one step */
+  private readonly extra: { dh: Matrix; dhPrev: Matrix; dc: Matrix | null; d: Matrix } | null;
   /** per-row views of the gates for the activations (lstm): [sigmoid part, tanh part] */
   private readonly gateRows: [Matrix, Matrix][] = [];
   private nextStep = 0;
@@ -120,6 +122,8 @@ export class RecurrentLayer {
     this.stateIn = zeros(B, this.S);
     this.stateOut = zeros(B, this.S);
     this.carried = zeros(B, this.S);
+    const syn = spec.synthesizer;
+    this.extra = syn && syn.discount !== syn.scale ? { dh: zeros(B, H), dhPrev: zeros(B, H), dc: this.lstm ? zeros(B, H) : null, d: zeros(B, G) } : null;
     if (this.gates) {
       const g = this.gates.data;
       for (let r = 0; r < T * B; r++) {
@@ -280,8 +284,49 @@ export class RecurrentLayer {
         din.set(dc.subarray(b * H, (b + 1) * H), b * S + H);
       }
     }
+    if (gHat && this.extra) this.addDiscountPass(gHat, (this.spec.synthesizer!.discount - scale));
     this.backwardDone = true;
     return this.deltaIn;
+  }
+
+  /**
+   * δ_in += the gradient reaching the window's input state from `a · ĝ` at its end alone (through
+   * the recurrence with the pre-update weights; BPTT is linear in what it is given), so that the
+   * refit target carries `discount · ĝ` while the core stepped with `scale · ĝ`.
+   */
+  private addDiscountPass(gHat: Matrix, a: number): void {
+    const n = this.n, B = this.B, H = this.H, S = this.S, K = this.kernels, x = this.extra!, g = gHat.data;
+    let dh = x.dh, prev = x.dhPrev;
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) dh.data[b * H + j] = a * g[b * S + j];
+      if (x.dc) for (let j = 0; j < H; j++) x.dc.data[b * H + j] = a * g[b * S + H + j];
+    }
+    for (let tau = n - 1; tau >= 0; tau--) {
+      if (!this.lstm) K.activationGrad('tanh', rowsView(this.hs, (tau + 1) * B, B), dh, x.d);
+      else {
+        const G = this.gates!.data, Cs = this.cs!.data, TC = this.tc!.data, D = x.d.data, dc = x.dc!.data, dhv = dh.data;
+        for (let b = 0; b < B; b++) {
+          const g0 = (tau * B + b) * 4 * H, row = (tau * B + b) * H, d0 = b * 4 * H, e0 = b * H;
+          for (let j = 0; j < H; j++) {
+            const i = G[g0 + j], f = G[g0 + H + j], o = G[g0 + 2 * H + j], gg = G[g0 + 3 * H + j], tc = TC[row + j];
+            const h = dhv[e0 + j];
+            const dct = dc[e0 + j] + h * o * (1 - tc * tc);
+            D[d0 + j] = dct * gg * i * (1 - i);
+            D[d0 + H + j] = dct * Cs[row + j] * f * (1 - f);
+            D[d0 + 2 * H + j] = h * tc * o * (1 - o);
+            D[d0 + 3 * H + j] = dct * i * (1 - gg * gg);
+            dc[e0 + j] = dct * f;
+          }
+        }
+      }
+      K.matmulTB(x.d, this.Wh, prev);
+      [dh, prev] = [prev, dh];
+    }
+    const din = this.deltaIn.data;
+    for (let b = 0; b < B; b++) {
+      for (let j = 0; j < H; j++) din[b * S + j] += dh.data[b * H + j];
+      if (x.dc) for (let j = 0; j < H; j++) din[b * S + H + j] += x.dc.data[b * H + j];
+    }
   }
 
   /** dL/dx_t for each step of the held window (n·B × in), through the pre-update Wx: what the layer below receives. */
@@ -327,6 +372,7 @@ export class RecurrentLayer {
   dispose(): void {
     const K = this.kernels;
     for (const m of [this.xs, this.hs, this.cs, this.gates, this.tc, this.dh, this.dpre, this.dc, this.dx, this.deltaIn, this.stateIn, this.stateOut, this.carried, this.auxError]) if (m) release(m, K);
+    if (this.extra) for (const m of [this.extra.dh, this.extra.dhPrev, this.extra.dc, this.extra.d]) if (m) release(m, K);
     this.update.dispose();
     this.auxUpdate?.dispose();
   }

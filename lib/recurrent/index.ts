@@ -12,5 +12,5 @@ export { trainRecurrentSequential, type SequenceSource, type RecurrentHistory, t
 export { sequencesFromNested, validateSequences, gatherWindow, sequenceBatches, type Sequences } from './sequences.ts';
 export { initRecurrentParameters, checkRecurrentParameters, recurrentParameterShapes, recurrentParametersToJSON, recurrentParametersFromJSON, type RecurrentParameters } from './params.ts';
 export { loadRecurrentCase, type RecurrentCase, type RecurrentCaseConfig, type LoadedRecurrentCase } from './case.ts';
-export { runCurriculum, type CurriculumOptions, type CurriculumResult } from './curriculum.ts';
+export { runCurriculum, copyExperimentTopology, COPY_EXPERIMENT, COPY_METHODS, type CopyMethod, type CopyExperimentConfig, type CurriculumOptions, type CurriculumResult } from './curriculum.ts';
 export { copyTask, repeatCopyTask, type CopyTaskOptions, type RepeatCopyOptions } from '../datasets/copy.ts';

@@ -19,6 +19,9 @@ export class ParameterStep {
   private readonly own: Matrix[] = [];
   private readonly fused: boolean;
   private readonly kernels = backend();
+  /** with a clip: each gradient as one row, and zeros as long as the longest (the norm through the backend's kernels) */
+  private readonly flat: Matrix[] = [];
+  private readonly zero: Matrix | null = null;
 
   constructor(
     readonly config: OptimizerConfig,
@@ -31,6 +34,10 @@ export class ParameterStep {
     this.fused = plain && clip === null;
     if (plain && clip !== null) this.own = params.map((p) => zeros(p.rows, p.cols));
     this.grads = plain ? this.own : this.optimizer.gradients;
+    if (clip !== null && !this.fused) {
+      this.flat = this.grads.map((g) => ({ rows: 1, cols: g.data.length, data: g.data }));
+      this.zero = zeros(1, Math.max(...this.flat.map((g) => g.cols)));
+    }
   }
 
   /** Parameter i's gradient is `scale · aᵀd` (fused: `p -= lr · scale · aᵀd` now). */
@@ -48,13 +55,16 @@ export class ParameterStep {
 
   /** Clip the joint norm when asked, then apply (every parameter's gradient must have been given). */
   step(): void {
-    if (this.clip !== null) {
+    if (this.zero) {
+      // the joint norm (Σ g² in float64), then g *= clip / norm as a one-row meanRows in place:
+      // each element rounds exactly as `g[i] *= s` would, at backend speed
+      const K = this.kernels;
       let sq = 0;
-      for (const g of this.grads) for (let i = 0, d = g.data; i < d.length; i++) sq += d[i] * d[i];
+      for (const g of this.flat) sq += K.squaredDistance(g, { rows: 1, cols: g.cols, data: this.zero.data.subarray(0, g.cols) });
       const norm = Math.sqrt(sq);
-      if (norm > this.clip && Number.isFinite(norm)) {
-        const s = this.clip / norm;
-        for (const g of this.grads) for (let i = 0, d = g.data; i < d.length; i++) d[i] *= s;
+      if (norm > this.clip! && Number.isFinite(norm)) {
+        const s = this.clip! / norm;
+        for (const g of this.flat) K.meanRows(g, g, s, 0);
       }
     }
     if (this.fused || this.own.length === 0) {
@@ -80,6 +90,7 @@ export class ParameterStep {
 
   dispose(): void {
     for (const m of this.own) release(m, this.kernels);
+    if (this.zero) release(this.zero, this.kernels);
     this.own.length = 0;
     this.optimizer.dispose();
   }

@@ -45,6 +45,13 @@ export interface RecurrentSynthesizerSpec {
    * (koz4k/dni-pytorch uses 0.1 for language models). Default 1 (DESIGN.md).
    */
   scale?: number;
+  /**
+   * Boundary synthesizers only: the discount per window of the bootstrapped target, when it should
+   * differ from `scale`. The core still receives `scale · ĝ`, but the refit target is the gradient
+   * reaching the window's input state with `discount · ĝ` at its end (one more backward pass through
+   * the window's recurrence, no parameter gradient). Default: `scale` (one pass; DESIGN.md with scale 1).
+   */
+  discount?: number;
   /** How many steps its refits may lag its predictions (0 = DESIGN.md's order). Default 0. */
   delay?: number;
 }
@@ -113,6 +120,8 @@ export interface RecurrentSynthesizerTopology {
   readonly activation: Activation;
   readonly clip: number | null;
   readonly scale: number;
+  /** discount per window of the bootstrapped target (= scale unless given) */
+  readonly discount: number;
   readonly delay: number;
 }
 
@@ -252,7 +261,7 @@ function unitsOf(h: number | RecurrentLayerSpec): number {
 
 function synthesizerOf(s: RecurrentSynthesizerSpec, units: number, where: string, boundary: boolean): RecurrentSynthesizerTopology {
   if (s === null || typeof s !== 'object') throw new TopologyError(`${where}: expected an object, got ${String(s)}`);
-  const known = ['lr', 'optimizer', 'hidden', 'activation', 'clip', 'scale', 'delay'];
+  const known = ['lr', 'optimizer', 'hidden', 'activation', 'clip', 'scale', 'discount', 'delay'];
   const unknown = Object.keys(s).filter((k) => !known.includes(k));
   if (unknown.length > 0) throw new TopologyError(`${where}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
   const hidden = s.hidden ?? [];
@@ -261,6 +270,8 @@ function synthesizerOf(s: RecurrentSynthesizerSpec, units: number, where: string
   const activation = s.activation ?? 'relu';
   if (!isActivation(activation)) throw new TopologyError(`${where} activation: unknown '${String(activation)}' (expected one of ${ACTIVATIONS.join(', ')})`);
   if (s.scale !== undefined && !boundary) throw new TopologyError(`${where}: scale is a boundary-synthesizer option (the discount of the bootstrapped target)`);
+  if (s.discount !== undefined && !boundary) throw new TopologyError(`${where}: discount is a boundary-synthesizer option (of the bootstrapped target)`);
+  const scale = s.scale === undefined ? 1 : positive(s.scale, `${where} scale`);
   const delay = s.delay ?? 0;
   if (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0) throw new TopologyError(`${where} delay must be an integer >= 0, got ${String(delay)}`);
   return Object.freeze({
@@ -269,7 +280,8 @@ function synthesizerOf(s: RecurrentSynthesizerSpec, units: number, where: string
     hidden: Object.freeze([...hidden]),
     activation,
     clip: s.clip === undefined ? null : positive(s.clip, `${where} clip`),
-    scale: s.scale === undefined ? 1 : positive(s.scale, `${where} scale`),
+    scale,
+    discount: s.discount === undefined ? scale : positive(s.discount, `${where} discount`),
     delay,
   });
 }

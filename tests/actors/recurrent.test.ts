@@ -16,6 +16,7 @@ import { isRecurrentState, readCheckpoint } from '../../lib/checkpoint.ts';
 import { copyTask } from '../../lib/datasets/copy.ts';
 import { DataError, DivergenceError, TopologyError, TrainingAbortedError } from '../../lib/errors.ts';
 import { runCurriculum } from '../../lib/recurrent/curriculum.ts';
+import { recurrentSpecOf } from '../../lib/recurrent/actors.ts';
 import { buildRecurrentNetwork } from '../../lib/recurrent/network.ts';
 import { initRecurrentParameters } from '../../lib/recurrent/params.ts';
 import { type RecurrentRun, trainRecurrentSequential } from '../../lib/recurrent/sequential.ts';
@@ -126,6 +127,17 @@ describe('recurrent checkpoints', () => {
     }
   });
 
+  it('the same training writes byte-identical checkpoint files under queue, async and worker', async () => {
+    const texts = [];
+    for (const scheduler of ['queue', 'async', 'worker'] as const) {
+      const path = join(dir, `bytes-${scheduler}.ckpt`);
+      await createTraining({ topology: SPECS[name], data, steps: 30, seed: 2, scheduler, checkpoint: { path, at: [13] } }).run();
+      texts.push(readFileSync(path, 'utf8'));
+    }
+    expect(texts[1]).toBe(texts[0]);
+    expect(texts[2]).toBe(texts[0]);
+  });
+
   it('a stopped training saves its cut, and resuming from it ends where the unbroken run does', async () => {
     const path = join(dir, 'stopped.ckpt'), controller = new AbortController();
     const training = createTraining({ topology: SPECS['lstm, DNI + aux, Adam, delay 1'], data, steps: 200, seed: 2, checkpoint: { path }, signal: controller.signal });
@@ -136,6 +148,19 @@ describe('recurrent checkpoints', () => {
     const resumed = await createTraining({ topology: SPECS['lstm, DNI + aux, Adam, delay 1'], data, steps: 60, resume: path }).run();
     const full = await createTraining({ topology: SPECS['lstm, DNI + aux, Adam, delay 1'], data, steps: 60, seed: 2 }).run();
     for (const k of Object.keys(full.params)) expect(Array.from(resumed.params[k].data)).toEqual(Array.from(full.params[k].data));
+  });
+
+  it('a checkpoint re-validates its topology: every option survives the round trip through its spec', () => {
+    const specs: RecurrentSpec[] = [
+      ...Object.values(SPECS),
+      { cell: 'lstm', inputs: 9, hidden: [{ units: 8, decoupled: true, interface: { delay: 2, hidden: [4], clip: 3 } }, 6], outputs: 8, truncation: 2, batch: 4, clip: 1, forgetBias: 0.5, readout: { lr: 0.3 }, dni: { synthesizer: { delay: 1, scale: 0.1, discount: 0.5, optimizer: { kind: 'adam', lr: 1e-3 } }, aux: { weight: 0.2 } } },
+      { cell: 'tanh', inputs: 3, hidden: 5, outputs: 2, truncation: 4, batch: 2, loss: 'mse' },
+      { cell: 'tanh', inputs: 3, hidden: [{ units: 5, decoupled: true }, 4], outputs: 2, truncation: 4, batch: 2, loss: 'softmax-cross-entropy', dni: true, interfaces: { lr: 0.2 } },
+    ];
+    for (const spec of specs) {
+      const t = defineRecurrent(spec);
+      expect(JSON.stringify(defineRecurrent(recurrentSpecOf(t)))).toBe(JSON.stringify(t));
+    }
   });
 
   it('refuses a checkpoint of another topology, and other sequences', async () => {
@@ -211,6 +236,17 @@ describe('the copy-task curriculum through the actors', () => {
     const r = await trainCurriculum(t, { budget: 1600, seed: 5, scheduler, onBatch: (s, l, e) => seen.push([s, l, e]) });
     expect({ maxLength: r.maxLength, sequences: r.sequences, steps: r.steps, curve: r.curve }).toEqual({ maxLength: bareRun.maxLength, sequences: bareRun.sequences, steps: bareRun.steps, curve: bareRun.curve });
     expect(seen).toHaveLength(1600 / 8);
+  });
+
+  it('hears a stop between its batches (they are short: it gives the event loop turns), and rejects with an AbortError', async () => {
+    const controller = new AbortController();
+    let batches = 0;
+    setTimeout(() => controller.abort(new Error('stop')), 100);
+    // threshold 0: the length stays 1, and every batch's training is one window (no yield within it)
+    const r = trainCurriculum(t, { budget: 16_000, seed: 5, threshold: 0, signal: controller.signal, onBatch: () => batches++ });
+    await expect(r).rejects.toBeInstanceOf(TrainingAbortedError);
+    expect(batches).toBeGreaterThan(0);
+    expect(batches).toBeLessThan(16_000 / 8);
   });
 
   it('runs its batches on worker threads too', async () => {

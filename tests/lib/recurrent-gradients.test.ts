@@ -183,9 +183,25 @@ describe('recurrent gradient checks (finite differences, float64 re-computation)
     check('tanh', [3, 4], { aux: true, seed: 11 });
   });
 
+  it.each(['tanh', 'lstm'] as const)('%s: a discount other than the scale: the core steps with scale · ĝ, δ_in carries discount · ĝ', (cell) => {
+    const rng = new Rng(8), n = 3, s = 0.1, d = 0.7;
+    const make = (synthesizer: { scale: number; discount?: number }) => defineRecurrent({ cell, inputs: 3, hidden: 4, outputs: 3, truncation: n, batch: 3, lr: 1, dni: { synthesizer } });
+    const [ts, td, tsd] = [make({ scale: s }), make({ scale: d }), make({ scale: s, discount: d })];
+    expect(tsd.layers[0].synthesizer).toMatchObject({ scale: s, discount: d });
+    expect(ts.layers[0].synthesizer!.discount).toBe(s);
+    const params = initRecurrentParameters(ts, 3);
+    const w = randomWindow(rng, ts, n, ts.loss);
+    const sIn = [Float64Array.from({ length: 3 * ts.layers[0].state }, () => rng.uniform(-0.8, 0.8))];
+    const gHat = [Float64Array.from({ length: 3 * ts.layers[0].state }, () => rng.uniform(-2, 2))];
+    const [a, b, c] = [ts, td, tsd].map((t) => runWindow(t, params, w, sIn, gHat));
+    for (const k of ['core.Wx', 'core.Wh', 'core.b', 'readout.W']) expect(relErr(c.steps[k], a.steps[k]), k).toBeLessThan(1e-6);
+    expect(relErr(c.deltas[0], b.deltas[0])).toBeLessThan(1e-5);
+    expect(relErr(c.deltas[0], a.deltas[0])).toBeGreaterThan(1e-2);
+  });
+
   it.each([[[]], [[6]], [[5, 4]]])('synthesizer refit (hidden %j): the step is the gradient of 0.5 mean_rows |ĝ - target|²', (hidden) => {
     const rng = new Rng(4), R = 5, S = 4, lr = 1;
-    const spec = { units: S, optimizer: { kind: 'sgd' as const, lr, momentum: 0 }, hidden, activation: 'tanh' as const, clip: null, scale: 1, delay: 0 };
+    const spec = { units: S, optimizer: { kind: 'sgd' as const, lr, momentum: 0 }, hidden, activation: 'tanh' as const, clip: null, scale: 1, discount: 1, delay: 0 };
     const params: RecurrentParameters = { 'synth.M': randomMatrix(rng, hidden.length ? hidden[hidden.length - 1] : S, S), 'synth.c': randomMatrix(rng, 1, S) };
     hidden.forEach((wd, j) => {
       params[`synth.hidden${j}.W`] = randomMatrix(rng, j === 0 ? S : hidden[j - 1], wd);

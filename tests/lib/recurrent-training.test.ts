@@ -139,4 +139,21 @@ describe('copy-task curriculum (smoke)', () => {
     const b = runCurriculum(t, { budget: 3000, seed: 2 });
     expect([b.maxLength, b.steps, b.curve]).toEqual([a.maxLength, a.steps, a.curve]);
   });
+
+  it('starts at a given length; the table configuration builds each method', async () => {
+    const { runCurriculum, copyExperimentTopology, COPY_EXPERIMENT } = await import('../../lib/recurrent/curriculum.ts');
+    const small = { ...COPY_EXPERIMENT, hidden: 8 };
+    const seen = new Set<number>();
+    const r = runCurriculum(copyExperimentTopology('copy', 'bptt', 2, small), { budget: 160, seed: 3, start: 4, onBatch: (_, length) => seen.add(length) });
+    expect([...seen]).toEqual([4]);
+    expect(r.sequences).toBe(160);
+    expect(r.cpuSeconds).toBeGreaterThanOrEqual(0);
+    const dni = copyExperimentTopology('copy', 'dni', 3, small), aux = copyExperimentTopology('repeat-copy', 'dni-aux', 5, small);
+    expect(dni.layers[0].synthesizer).toMatchObject({ scale: COPY_EXPERIMENT.scale, discount: COPY_EXPERIMENT.scale, hidden: [], optimizer: { kind: 'adam', lr: COPY_EXPERIMENT.synthesizerLr } });
+    expect(dni.layers[0].aux).toBeNull();
+    expect(aux.layers[0].aux?.weight).toBe(COPY_EXPERIMENT.auxWeight);
+    expect([aux.inputs, aux.outputs, aux.truncation]).toEqual([10, 9, 5]);
+    expect(copyExperimentTopology('copy', 'bptt', 4, small).dni).toBe(false);
+    expect(() => copyExperimentTopology('copy', 'nope' as 'bptt', 4)).toThrow(/unknown method 'nope'/);
+  });
 });

@@ -1,0 +1,510 @@
+/**
+ * The DNI paper's copy-task table (Jaderberg et al. 2017, table 1), trained through the actors:
+ * plain truncated BPTT (`bptt`), a synthesizer at every truncation boundary (`dni`) and DNI with
+ * the auxiliary task (`dni-aux`), at truncations T ∈ {2, 3, 4, 5, 8}. Each cell trains a fresh LSTM
+ * on the curriculum of actors/curriculum.ts (start at length 1, +1 when the mean error over the last
+ * 10 batches is below 0.15 bits per sequence, fresh sequences every batch) until its budget of
+ * training sequences is spent; its figure is the longest length solved. Every cell has the same
+ * seed: the same initial parameters where the topologies agree, and the same sequences as long as
+ * two cells stay at the same length.
+ *
+ *   npm run demo:copy                                   # 15 cells, 10,000 sequences each (a few minutes)
+ *   npm run demo:copy -- --budget 300000                # the full table (1–4 CPU minutes per cell)
+ *   npm run demo:copy -- --task repeat-copy --json      # the JSON object is the last stdout line
+ *   npm run demo:copy -- --truncations 3 --methods bptt,dni --plot copy.svg --trace out/copy.jsonl
+ *
+ * Cells run in child processes, `--jobs` at a time: each child is this script with the hidden
+ * flag `--child-cell METHOD:T`; it trains that one cell and reports on stdout as JSON lines
+ * (`progress`, then `cell`). Progress goes to stderr; the table and the JSON line to stdout.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { Subscription } from 'xstate';
+import { type ActorCurriculumOptions, trainCurriculum } from '../actors/curriculum.ts';
+import type { TraceEvent } from '../actors/inspection.ts';
+import { DniError, TrainingAbortedError } from '../lib/errors.ts';
+import { interruptSignal } from '../lib/interrupt.ts';
+import { autoBackend } from '../lib/kernels-wasm.ts';
+import { COPY_EXPERIMENT, COPY_METHODS, type CopyMethod, copyExperimentTopology } from '../lib/recurrent/curriculum.ts';
+import { type DemoInspection, type DemoOption, type DemoSpec, UsageError, demoInspector, demoUsage, tryParseDemoArgs } from './cli.ts';
+import { type ProgressEntry, ProgressBoard, table } from './progress.ts';
+import { chartSvg } from './svg-chart.ts';
+
+const METHODS = COPY_METHODS;
+type Method = CopyMethod;
+const TASKS = ['copy', 'repeat-copy'] as const;
+type Task = (typeof TASKS)[number];
+const TRUNCATIONS = COPY_EXPERIMENT.truncations;
+
+/**
+ * A few minutes' look. Measured here (2 cores): 20,000 sequences per cell cost 680 CPU seconds over
+ * the 15 cells (about 6 minutes with both cores free; 20 minutes on the machine shared with others).
+ */
+const DEFAULT_BUDGET = 10_000;
+/** The full table's budget per cell. */
+const FULL_BUDGET = COPY_EXPERIMENT.budget;
+/** `--trace FILE` records this many of the first cell's batches, a trace each. */
+const TRACE_BATCHES = 3;
+/** The hidden flag a child runs with: `--child-cell METHOD:T`. */
+const CHILD_FLAG = '--child-cell';
+
+const defaultJobs = Math.min(2, availableParallelism());
+const spec = {
+  name: 'copy',
+  usage:
+    "The DNI paper's copy-task table through the actors: truncated BPTT (bptt), DNI at every truncation boundary (dni)\n" +
+    'and DNI + aux (dni-aux) at T = 2, 3, 4, 5, 8. A cell is the longest length the curriculum reaches within the budget\n' +
+    `of training sequences. The default budget (${DEFAULT_BUDGET}) takes a few minutes; the full table:\n` +
+    `  npm run demo:copy -- --budget ${FULL_BUDGET}        (1–4 CPU minutes per cell; 15 cells, --jobs at a time)\n` +
+    `--trace FILE records the actors of the first cell's first ${TRACE_BATCHES} curriculum batches, a trace each (FILE.bptt-T2-batch0.jsonl, …;\n` +
+    'add --truncations 2 --methods dni to see a synthesizer at work).\n' +
+    '(npm run demo:copy -- [options]) Progress on stderr; the table, and with --json one JSON object as the last line, on stdout.',
+  options: {
+    task: { type: 'string', value: TASKS.join('|'), default: 'copy', help: `the task, bit width ${COPY_EXPERIMENT.width}` },
+    budget: { type: 'number', value: 'N', default: DEFAULT_BUDGET, help: `training sequences per cell (whole batches of ${COPY_EXPERIMENT.batch}); the full table: ${FULL_BUDGET}` },
+    truncations: { type: 'string', value: 'LIST', default: TRUNCATIONS.join(','), help: 'comma-separated truncations T (steps per window)' },
+    methods: { type: 'string', value: 'LIST', default: METHODS.join(','), help: `comma-separated, any of ${METHODS.join(', ')}` },
+    seed: { type: 'seed', value: 'N', default: 1, help: 'seed of the sequences and the initial parameters (the same for every cell)' },
+    jobs: { type: 'number', value: 'N', default: defaultJobs, help: 'cells trained at once, each in a child process of its own' },
+    plot: { type: 'string', value: 'FILE.svg', help: 'write the curriculum curves (a panel per method, a line per T) to this SVG file' },
+  },
+} satisfies DemoSpec<Record<string, DemoOption>>;
+
+// -------------------------------------------------------------------------------------------------
+// the command line: everything is checked before any work, and a bad flag writes nothing
+
+/** One line on stderr, exit code 2. */
+function usageError(message: string): never {
+  process.stderr.write(`copy: ${message.replace(/\s*\n\s*/g, ' ')} (npm run demo:copy -- --help lists the options)\n`);
+  process.exit(2);
+}
+
+/** The shared usage without the shared flags this demo refuses. */
+function usage(): string {
+  return demoUsage(spec)
+    .split('\n')
+    .filter((l) => !/^\s+--(steps|epochs|inspect)\b/.test(l))
+    .join('\n')
+    .replace('with --trace or --inspect:', 'with --trace:');
+}
+
+const argv = process.argv.slice(2);
+const childAt = argv.findIndex((a) => a === CHILD_FLAG || a.startsWith(`${CHILD_FLAG}=`));
+let childCell: string | undefined;
+if (childAt >= 0) {
+  childCell = argv[childAt].includes('=') ? argv[childAt].slice(CHILD_FLAG.length + 1) : argv[childAt + 1];
+  argv.splice(childAt, argv[childAt].includes('=') ? 1 : 2);
+}
+for (let i = 0; i < argv.length && argv[i] !== '--'; i++) {
+  const flag = argv[i].split('=')[0];
+  if (flag === '--steps' || flag === '--epochs') {
+    usageError(`${flag} means nothing here: each cell trains until its budget of sequences is spent (give --budget N)`);
+  }
+  if (flag === '--inspect' || flag === '--inspect-port') {
+    usageError(`${flag} is not available here (the cells train in child processes): record the first cell's first batches with --trace FILE and view them with npm run inspect -- FILE`);
+  }
+  // `--budget -1` would otherwise be refused as "ambiguous" rather than as a bad budget
+  if (['--budget', '--jobs', '--seed', '--truncations'].includes(argv[i]) && /^-\d/.test(argv[i + 1] ?? '')) argv.splice(i, 2, `${argv[i]}=${argv[i + 1]}`);
+}
+let parsed;
+try {
+  parsed = tryParseDemoArgs(argv, spec);
+} catch (err) {
+  if (err instanceof UsageError) usageError(err.message);
+  throw err;
+}
+if (!parsed) {
+  console.log(usage());
+  process.exit(0);
+}
+const args = parsed;
+
+if (!(TASKS as readonly string[]).includes(args.task)) usageError(`--task: unknown task '${args.task}' (expected ${TASKS.join(' or ')})`);
+const task = args.task as Task;
+const batch = COPY_EXPERIMENT.batch;
+if (!Number.isInteger(args.budget) || args.budget < batch) usageError(`--budget needs a whole number of sequences >= ${batch} (one batch), got ${args.budget}`);
+const budget = args.budget;
+const truncations = listOf(args.truncations, '--truncations', (s) => (/^\d+$/.test(s) && Number(s) >= 1 ? Number(s) : null), 'truncations T >= 1 (steps per window) like 2,3,4,5,8');
+const methods = listOf(args.methods, '--methods', (s) => ((METHODS as readonly string[]).includes(s) ? (s as Method) : null), `methods among ${METHODS.join(', ')}`);
+if (!Number.isInteger(args.jobs) || args.jobs < 1) usageError(`--jobs needs an integer >= 1 (cells trained at once), got ${args.jobs}`);
+if (args.plot !== undefined) checkWritable(args.plot, '--plot', '.svg');
+if (args.trace !== undefined) {
+  if (isDirectory(args.trace)) usageError(`--trace ${args.trace} is a directory: give a file name (the traces are written beside it: FILE.bptt-T2-batch0.jsonl, …)`);
+  const folder = existingAncestor(dirname(resolve(args.trace)));
+  if (!isDirectory(folder) || !canWrite(folder)) usageError(`--trace ${args.trace}: ${folder} cannot be written, so the folder for the traces cannot be made there`);
+}
+
+/** A comma-separated list, each item checked, none twice. */
+function listOf<V>(raw: string, flag: string, item: (s: string) => V | null, what: string): V[] {
+  const out: V[] = [];
+  for (const s of raw.split(',').map((x) => x.trim())) {
+    const v = item(s);
+    if (v === null) usageError(`${flag} needs ${what}, got '${s}'${raw.includes(',') ? ` in '${raw}'` : ''}`);
+    if (out.includes(v)) usageError(`${flag} lists '${s}' twice`);
+    out.push(v);
+  }
+  return out;
+}
+
+/** The path itself when it exists, else its nearest existing ancestor (what a recursive mkdir would write into). */
+function existingAncestor(path: string): string {
+  for (let p = path; ; p = dirname(p)) {
+    try {
+      statSync(p);
+      return p;
+    } catch {
+      if (dirname(p) === p) return p;
+    }
+  }
+}
+
+function canWrite(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The file can be written at the end: its folder exists and is writable, and it is not a folder. */
+function checkWritable(file: string, flag: string, ext: string): void {
+  if (!file.toLowerCase().endsWith(ext)) usageError(`${flag} writes ${ext.slice(1).toUpperCase()}: give a file name ending in ${ext}, got '${file}'`);
+  if (isDirectory(file)) usageError(`${flag} ${file} is a directory`);
+  const folder = dirname(resolve(file));
+  if (!isDirectory(folder) || !canWrite(folder)) usageError(`${flag} ${file}: the folder ${folder} does not exist or cannot be written`);
+}
+
+// -------------------------------------------------------------------------------------------------
+// a cell: what a child trains and reports
+
+interface Cell {
+  readonly method: Method;
+  readonly T: number;
+}
+
+/** What a child reports on stdout, one JSON object a line. */
+type ChildMessage =
+  | { type: 'progress'; sequences: number; length: number }
+  | { type: 'cell'; method: Method; T: number; max_length: number; sequences: number; steps: number; wall_seconds: number; cpu_seconds: number; curve: [number, number][] }
+  | { type: 'stopped'; sequences: number };
+type CellResult = Extract<ChildMessage, { type: 'cell' }>;
+
+const cellName = (c: Cell) => `${c.method} T=${c.T}`;
+
+/** Train one cell here and report it on stdout (the child's side). */
+async function runChild(cell: Cell): Promise<void> {
+  const stop = new AbortController();
+  // Ctrl+C reaches the children too (and the parent passes it on): stop at the end of the running batch
+  for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => stop.abort(new Error(`interrupted (${s})`)));
+  const send = (m: ChildMessage) => process.stdout.write(`${JSON.stringify(m)}\n`);
+  const topology = copyExperimentTopology(task, cell.method, cell.T);
+
+  // --trace: each of the first TRACE_BATCHES batches' trainings (its own actor system) in a file of its own
+  const inspector = args.trace ? await demoInspector(args, 'copy') : null;
+  let traced: { inspection: DemoInspection; sub: Subscription } | null = null;
+  let started = 0;
+  const closing: Promise<void>[] = [];
+  const endTrace = () => {
+    if (!traced) return;
+    traced.sub.unsubscribe();
+    closing.push(traced.inspection.close());
+    traced = null;
+  };
+  const relay = (line: TraceEvent) => traced?.inspection.relay(line);
+
+  let sent = 0, sentLength = 0, sequences = 0;
+  const options: ActorCurriculumOptions = {
+    task,
+    budget,
+    seed: args.seed,
+    width: COPY_EXPERIMENT.width,
+    threshold: COPY_EXPERIMENT.threshold,
+    scheduler: args.scheduler,
+    signal: stop.signal,
+    // read for each batch's training: worker-hosted actors relay their events only while a batch is traced
+    get relay() {
+      return inspector && started < TRACE_BATCHES ? relay : undefined;
+    },
+    onTraining: (training, k) => {
+      started = k + 1;
+      if (!inspector || k >= TRACE_BATCHES) return;
+      const inspection = inspector.forRun(`${cell.method}-T${cell.T}-batch${k}`, { task, method: cell.method, T: cell.T, batch: k, budget, seed: args.seed })!;
+      traced = { inspection, sub: inspection.attach(training.actor) };
+    },
+    onBatch: (n, length) => {
+      endTrace();
+      sequences = n;
+      const now = performance.now();
+      if (length !== sentLength || now - sent >= 250) {
+        send({ type: 'progress', sequences: n, length });
+        (sent = now), (sentLength = length);
+      }
+    },
+  };
+  try {
+    // CPU time as well as wall time: on a shared machine the wall time says more about the neighbours
+    const cpu0 = process.cpuUsage();
+    const r = await trainCurriculum(topology, options);
+    const cpu = process.cpuUsage(cpu0);
+    await Promise.all(closing);
+    await inspector?.finish(false);
+    send({ type: 'cell', method: cell.method, T: cell.T, max_length: r.maxLength, sequences: r.sequences, steps: r.steps, wall_seconds: +r.wallSeconds.toFixed(2), cpu_seconds: +((cpu.user + cpu.system) / 1e6).toFixed(2), curve: r.curve });
+  } catch (err) {
+    endTrace();
+    await Promise.all(closing);
+    if (err instanceof TrainingAbortedError) {
+      send({ type: 'stopped', sequences });
+      process.exit(130);
+    }
+    process.stderr.write(`copy: ${cellName(cell)}: ${err instanceof DniError ? err.message : ((err as Error)?.stack ?? String(err))}\n`);
+    process.exit(1);
+  }
+}
+
+// -------------------------------------------------------------------------------------------------
+// the table: cells in child processes, --jobs at a time
+
+interface Outcome {
+  results: Map<string, CellResult>;
+  failed: { cell: Cell; why: string }[];
+  interrupted: boolean;
+}
+
+/** Run the cells, `jobs` at a time, each in a child; stop them all on Ctrl+C or at the first failure. */
+function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: AbortSignal): Promise<Outcome> {
+  const script = fileURLToPath(import.meta.url);
+  // the children load TypeScript as this process does, from wherever it was started
+  const loader = ['--import', import.meta.resolve('tsx')];
+  const out: Outcome = { results: new Map(), failed: [], interrupted: false };
+  const queue = [...cells], running = new Set<ChildProcess>();
+  let stopping = false, launched = 0;
+  const stopAll = () => {
+    stopping = true;
+    for (const c of running) c.kill('SIGINT');
+  };
+  signal.addEventListener('abort', () => {
+    out.interrupted = true;
+    stopAll();
+  });
+  return new Promise((resolveAll) => {
+    const next = () => {
+      while (!stopping && running.size < jobs && queue.length) launch(queue.shift()!, launched++ === 0);
+      if (running.size === 0) resolveAll(out);
+    };
+    const launch = (cell: Cell, first: boolean) => {
+      const name = cellName(cell);
+      const childArgs = [
+        ...loader, script, '--task', task, '--budget', String(budget), '--seed', String(args.seed), '--scheduler', args.scheduler,
+        ...(first && args.trace ? ['--trace', args.trace, '--sample', String(args.sample)] : []),
+        CHILD_FLAG, `${cell.method}:${cell.T}`,
+      ];
+      const child = spawn(process.execPath, childArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+      running.add(child);
+      const bar: ProgressEntry = board.add(name.padEnd(12), budget);
+      let result: CellResult | null = null;
+      const errors: string[] = [];
+      createInterface({ input: child.stdout! }).on('line', (line) => {
+        let m: ChildMessage;
+        try {
+          m = JSON.parse(line);
+        } catch {
+          board.log(`[${name}] ${line}`);
+          return;
+        }
+        if (m.type === 'progress') bar.update(m.sequences, `${m.sequences.toLocaleString('en-US')}/${budget.toLocaleString('en-US')} sequences  length ${m.length}`);
+        else if (m.type === 'cell') result = m;
+      });
+      createInterface({ input: child.stderr! }).on('line', (line) => {
+        errors.push(line);
+        if (errors.length > 20) errors.shift();
+        board.log(`[${name}] ${line}`);
+      });
+      let ended = false;
+      const end = (code: number | null, why: string | null) => {
+        if (ended) return;
+        ended = true;
+        running.delete(child);
+        if (result && code === 0) {
+          out.results.set(name, result);
+          bar.finish(`${name.padEnd(12)} max length ${result.max_length}  (${result.sequences.toLocaleString('en-US')} sequences, ${result.wall_seconds.toFixed(1)} s)`);
+        } else if (stopping) {
+          // stopped by Ctrl+C, or because another cell failed: not a failure of its own
+          bar.finish(`${name.padEnd(12)} stopped (${out.interrupted ? 'Ctrl+C' : 'another cell failed'})`);
+        } else {
+          const reason = why ?? (code === 0 ? 'ended without reporting its cell' : `exit code ${code}`);
+          out.failed.push({ cell, why: `${reason}${errors.length ? `: ${errors[errors.length - 1]}` : ''}` });
+          bar.finish(`${name.padEnd(12)} FAILED (${reason})`);
+          stopAll();
+        }
+        next();
+      };
+      child.on('error', (err) => end(null, `could not start: ${err.message}`));
+      child.on('close', (code, sig) => end(code, sig ? `killed by ${sig}` : null));
+    };
+    next();
+  });
+}
+
+// -------------------------------------------------------------------------------------------------
+// what the table means
+
+/** The paragraphs under the table: what DNI does at the boundary, then what these rows show (and what they do not). */
+function explain(rows: CellResult[]): string[] {
+  const c = COPY_EXPERIMENT;
+  const about = [
+    `Each cell trains a fresh LSTM until ${budget.toLocaleString('en-US')} sequences are spent; its figure is the longest length n it solved ` +
+      `(under ${c.threshold} wrong bits per sequence over 10 batches). Truncated BPTT trains in windows of T steps and passes no gradient ` +
+      'back across a window boundary: once a bit and its recall are n + 1 >= T steps apart, no window holds both, and nothing tells ' +
+      'the state carried into a window what later windows needed from it.',
+  ];
+  if (methods.some((m) => m !== 'bptt')) {
+    about.push(
+      'DNI puts a synthesizer at each boundary: it predicts that missing gradient (of all future loss with respect to the carried ' +
+        `[h | c]) from the state itself; the window's BPTT starts from the prediction (times ${c.scale}) instead of zero, and ` +
+        "the synthesizer is refitted on the gradient that reaches the next window's start, which already holds the next prediction " +
+        '(bootstrapped), so it can come to see past many windows.' +
+        (methods.includes('dni-aux') ? " DNI + aux also trains the core to predict, from its first output in a window, the synthetic gradient at that window's end." : ''),
+    );
+  }
+  const lines: string[] = [];
+  const at = (method: Method, T: number) => rows.find((r) => r.method === method && r.T === T)?.max_length;
+  for (const method of ['dni', 'dni-aux'] as const) {
+    const pairs = truncations.map((T) => [T, at('bptt', T), at(method, T)] as const).filter(([, b, d]) => b !== undefined && d !== undefined) as [number, number, number][];
+    if (!pairs.length) continue;
+    const longer = pairs.filter(([, b, d]) => d > b), shorter = pairs.filter(([, b, d]) => d < b);
+    const list = (ps: [number, number, number][]) => ps.map(([T, b, d]) => `T = ${T} (${d} vs ${b})`).join(', ');
+    const name = method === 'dni' ? 'DNI' : 'DNI + aux';
+    if (longer.length) lines.push(`${name} reached longer sequences than BPTT at ${list(longer)}.`);
+    if (shorter.length) lines.push(`${name} reached shorter sequences than BPTT at ${list(shorter)}.`);
+    if (!longer.length && !shorter.length) lines.push(`${name} reached the same length as BPTT at every T here.`);
+  }
+  if (budget < FULL_BUDGET) {
+    lines.push(
+      `${budget.toLocaleString('en-US')} sequences per cell and one seed is a short look (a few thousand more sequences can lengthen a cell: see "solved at"); ` +
+        `the paper-scale table: npm run demo:copy -- --budget ${FULL_BUDGET}`,
+    );
+  }
+  return [...about.map((p) => wrap(p)), ...(lines.length ? [lines.join('\n')] : [])];
+}
+
+/** A paragraph in lines of at most `width` characters. */
+function wrap(text: string, width = 110): string {
+  const out: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) (out.push(line), (line = word));
+    else line = line ? `${line} ${word}` : word;
+  }
+  return [...out, line].join('\n');
+}
+
+/** The curriculum curves: a panel per method, a line per T (the longest length solved, as a step function). */
+function plot(file: string, rows: CellResult[]): void {
+  const thousands = (v: number) => (v >= 1000 ? `${+(v / 1000).toPrecision(3)}k` : String(v));
+  const panels = methods.map((method) => ({
+    title: method,
+    xLabel: 'training sequences',
+    yLabel: 'longest length solved',
+    formatX: thousands,
+    formatY: (v: number) => (Number.isInteger(v) ? String(v) : ''),
+    series: rows
+      .filter((r) => r.method === method)
+      .map((r) => {
+        const points: [number, number][] = [[0, 0]];
+        for (const [s, length] of r.curve) points.push([s, length - 1], [s, length]);
+        points.push([r.sequences, r.max_length]);
+        return { name: `T = ${r.T}`, points };
+      }),
+  }));
+  const c = COPY_EXPERIMENT;
+  writeFileSync(file, chartSvg(`${task}: LSTM ${c.hidden}, batch ${c.batch}, budget ${budget.toLocaleString('en-US')} sequences, seed ${args.seed}`, panels));
+}
+
+// -------------------------------------------------------------------------------------------------
+
+if (childCell !== undefined) {
+  const [m, t] = childCell.split(':');
+  if (!(METHODS as readonly string[]).includes(m) || !/^\d+$/.test(t ?? '') || Number(t) < 1) usageError(`${CHILD_FLAG} needs METHOD:T, got '${childCell}'`);
+  await runChild({ method: m as Method, T: Number(t) });
+} else {
+  const cells = truncations.flatMap((T) => methods.map((method) => ({ method, T })));
+  const jobs = Math.min(args.jobs, cells.length);
+  const c = COPY_EXPERIMENT;
+  // the children choose their kernels by the same rule (DNI_BACKEND, else the fastest that loads): a bad DNI_BACKEND fails here, before any work
+  let kernels: string;
+  try {
+    kernels = autoBackend().name;
+  } catch (err) {
+    usageError((err as Error).message);
+  }
+  console.log(
+    `${task === 'copy' ? 'Copy' : 'Repeat copy'}, bit width ${c.width}: LSTM ${c.hidden}, batch ${c.batch}, Adam ${c.lr} (core and readout), clip ${c.clip}; ` +
+      `dni: a linear synthesizer over [h | c] at each truncation boundary, Adam ${c.synthesizerLr}, scale ${c.scale}; dni-aux: aux weight ${c.auxWeight}\n` +
+      `curriculum from length 1, +1 when the mean error over the last 10 batches is under ${c.threshold} bits per sequence; ` +
+      `${budget.toLocaleString('en-US')} sequences per cell, seed ${args.seed}\n` +
+      `${cells.length} cell${cells.length > 1 ? 's' : ''} (T ${truncations.join(', ')} × ${methods.join(', ')}), ${jobs} at a time in child processes, ${args.scheduler} scheduler, ${kernels} kernels\n`,
+  );
+  const board = new ProgressBoard();
+  const started = performance.now();
+  // Ctrl+C: every child stops at the end of its running batch; the finished cells are printed (a second one quits at once)
+  const interrupt = interruptSignal(() => board.log('copy: stopping every cell (Ctrl+C again to quit at once)'));
+  const outcome = await runCells(cells, jobs, board, interrupt.signal);
+  interrupt.dispose();
+  const rows = cells.map((cell) => outcome.results.get(cellName(cell))).filter((r): r is CellResult => r !== undefined);
+  const complete = rows.length === cells.length;
+
+  const cellOf = (method: Method, T: number) => rows.find((r) => r.method === method && r.T === T);
+  console.log(`\nlongest length solved within ${budget.toLocaleString('en-US')} sequences (${task})`);
+  console.log(table(['T', ...methods], truncations.map((T) => [T, ...methods.map((m) => cellOf(m, T)?.max_length ?? '—')])));
+  console.log(
+    `\n${table(
+      ['method', 'T', 'max length', 'solved at (sequences)', 'sequences', 'wall s', 'CPU s'],
+      cells.map(({ method, T }) => {
+        const r = cellOf(method, T);
+        const at = r?.curve[r.curve.length - 1]?.[0];
+        return [method, T, r?.max_length ?? '—', at?.toLocaleString('en-US') ?? '—', r?.sequences.toLocaleString('en-US') ?? '—', r?.wall_seconds.toFixed(1) ?? '—', r?.cpu_seconds.toFixed(1) ?? '—'];
+      }),
+    )}`,
+  );
+  console.log(
+    '\n(solved at: the sequences trained when the longest length was solved; wall s and CPU s: the training in its child process,\n' +
+      `${jobs > 1 ? `with ${jobs} cells at a time sharing the cores` : 'one cell at a time'}; total wall ${((performance.now() - started) / 1000).toFixed(0)} s)`,
+  );
+  if (rows.length) console.log(`\n${explain(rows).join('\n\n')}`);
+
+  if (!complete) {
+    const missing = cells.filter((cell) => !outcome.results.has(cellName(cell))).map(cellName);
+    for (const f of outcome.failed) console.error(`copy: cell ${cellName(f.cell)} failed (${f.why})`);
+    console.error(
+      `copy: ${outcome.interrupted ? 'stopped (Ctrl+C)' : 'a cell failed'}; not finished: ${missing.join(', ')}. ` +
+        `The table above holds the finished cells only; no ${[args.plot ? 'plot' : '', args.json ? 'JSON line' : ''].filter(Boolean).join(' and ') || 'further output'} was written.`,
+    );
+    process.exit(outcome.failed.length ? 1 : 130);
+  }
+  if (args.plot) {
+    plot(args.plot, rows);
+    console.log(`\ncurriculum curves written to ${args.plot}`);
+  }
+  if (args.json) {
+    console.log(
+      JSON.stringify({
+        task,
+        budget_sequences: budget,
+        rows: rows.map((r) => ({ method: r.method, T: r.T, max_length: r.max_length, sequences: r.sequences, wall_seconds: r.wall_seconds })),
+      }),
+    );
+  }
+}
