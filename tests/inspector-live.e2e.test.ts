@@ -133,8 +133,9 @@ describe.runIf(haveChromium)('the live inspector, in headless Chromium, during a
       await page.waitForSelector('body[data-ready="true"]');
       expect(await page.locator('#source').textContent()).toBe('waiting for a training');
       const steps = 4000;
+      // two stages given: a default plan may run as one thread on a busy machine (its start probe)
       const run = live.run('graph', { demo: 'live e2e', scheduler: 'worker', steps });
-      const training = createTraining({ topology: graph.topology, data: graph.data, params: graph.initial, steps, scheduler: 'worker', inspect: run.inspect, relay: run.relay });
+      const training = createTraining({ topology: graph.topology, data: graph.data, params: graph.initial, steps, scheduler: { name: 'worker', stages: 2 }, inspect: run.inspect, relay: run.relay });
       run.watch(training);
       const done = training.run();
       await untilBatch(page, 20);
