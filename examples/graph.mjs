@@ -27,10 +27,10 @@ const graph = defineGraph({
 });
 
 const { heads } = await createTraining({ topology: graph, data: { x, y: { low, carry } }, steps: 20_000, scheduler: 'async' }).run();
-/** @param {Float64Array} a */
-const last = (a) => a.slice(-1000).reduce((s, v) => s + v, 0) / 1000;
 for (const [id, h] of Object.entries(heads)) {
-  console.log(`${id}: loss ${last(h.losses).toFixed(3)}, accuracy ${last(h.accuracies).toFixed(2)} (mean of the last 1,000 steps)`);
+  const loss = h.losses.slice(-1000).reduce((s, v) => s + v, 0) / 1000;
+  const accuracy = h.accuracies.slice(-1000).reduce((s, v) => s + v, 0) / 1000;
+  console.log(`${id}: loss ${loss.toFixed(3)}, accuracy ${accuracy.toFixed(2)} (mean of the last 1,000 steps)`);
 }
 
 // Prints (the data and the initial weights are seeded, so these are the same on every machine):
