@@ -18,7 +18,7 @@ import { networkMachines } from './machines.ts';
 import { schedulingFor } from './schedulers.ts';
 import { StageDriver } from './stageDriver.ts';
 import { stageMachine } from './stageMachine.ts';
-import { SharedMemoryLink } from './stageLink.ts';
+import { ONE_CORE, SharedMemoryLink } from './stageLink.ts';
 import { ProgressBatch, type StageCommand, type StageReport, type StageThreadInit, type WorkerReport, serializeError } from './stageProtocol.ts';
 
 const init = workerData as StageThreadInit;
@@ -130,8 +130,6 @@ function emptyStage(command: StageCommand): void {
 }
 let emptyFinished = init.firstBatch - 1;
 
-/** Below this measured capacity (two threads' compute over one's), a default plan runs as one thread. */
-const ONE_CORE = 1.5;
 /** DNI_PARALLEL_CAPACITY: take this as the measured capacity instead of measuring it (2 keeps a default plan, 1 runs it as one thread) */
 const PRETEND = process.env.DNI_PARALLEL_CAPACITY;
 /** the stage machine, once the stage knows what it hosts (its plan's actors; all of them, or none, after the start probe) */
