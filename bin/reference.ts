@@ -209,6 +209,6 @@ if (json.final && json.losses) {
   const d = compareWithCase(written, json);
   console.log(
     `vs the case's own answers: max |param diff| ${d.maxParamDiff.toExponential(2)} (${d.worstParam}), ` +
-      `max relative loss diff ${d.maxLossRelDiff.toExponential(2)}, max synthesizer loss diff ${d.maxSynthesizerLossDiff.toExponential(2)}`,
+      `max relative loss diff ${d.maxLossRelDiff.toExponential(2)}, max synthesizer loss diff ${d.maxSynthesizerLossDiff.toExponential(2)} (relative ${d.maxSynthesizerLossRelDiff.toExponential(2)})`,
   );
 }
