@@ -168,7 +168,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     if (!options.params) releaseAll(initial, kernels);
   } catch (e) {
     if (!options.params) releaseAll(initial, kernels);
-    release0(order, data, kernels);
+    releaseFitData(order, data, kernels);
     throw e;
   }
   const sub = options.onStep ? training.metrics$.subscribe((m) => options.onStep!(m, Math.floor(m.batch / perEpoch) + 1)) : null;
@@ -187,7 +187,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     throw e;
   } finally {
     sub?.unsubscribe();
-    release0(order, data, kernels);
+    releaseFitData(order, data, kernels);
   }
   return { topology, params, optimizerState, epochs: reports };
 }
@@ -199,7 +199,7 @@ function sharedZerosLike(data: Dataset): Dataset {
 }
 
 /** fit's own data: no longer trusted, and (in the backend's memory) given back. */
-function release0(order: Dataset | null, data: Dataset, kernels: KernelBackend): void {
+function releaseFitData(order: Dataset | null, data: Dataset, kernels: KernelBackend): void {
   distrustDataset(data);
   if (order && !(order.x.data.buffer instanceof SharedArrayBuffer)) releaseAll({ x: order.x, ...Object.fromEntries(labelSets(order).map(([k, m]) => [`y.${k}`, m])) }, kernels);
 }
