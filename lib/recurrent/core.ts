@@ -262,17 +262,8 @@ export class RecurrentLayer {
       const G = this.gates!.data, Cs = this.cs!.data, TC = this.tc!.data, D = this.dpre.data, dc = this.dc!.data;
       for (let tau = n - 1; tau >= 0; tau--) {
         for (let b = 0; b < B; b++) {
-          const g0 = (tau * B + b) * 4 * H, row = (tau * B + b) * H, cPrev = row, e0 = b * H;
-          for (let j = 0; j < H; j++) {
-            const i = G[g0 + j], f = G[g0 + H + j], o = G[g0 + 2 * H + j], gg = G[g0 + 3 * H + j], tc = TC[row + j];
-            const dhv = dh[row + j];
-            const dct = dc[e0 + j] + dhv * o * (1 - tc * tc);
-            D[g0 + j] = dct * gg * i * (1 - i);
-            D[g0 + H + j] = dct * Cs[cPrev + j] * f * (1 - f);
-            D[g0 + 2 * H + j] = dhv * tc * o * (1 - o);
-            D[g0 + 3 * H + j] = dct * i * (1 - gg * gg);
-            dc[e0 + j] = dct * f;
-          }
+          const g0 = (tau * B + b) * 4 * H, row = (tau * B + b) * H;
+          lstmRowBackward(H, G, TC, Cs, g0, row, dh, row, dc, b * H, D, g0);
         }
         const d = rowsView(this.dpre, tau * B, B);
         if (tau > 0) K.matmulTB(d, this.Wh, rowsView(this.dh, (tau - 1) * B, B), 1, 1);
@@ -305,19 +296,7 @@ export class RecurrentLayer {
       if (!this.lstm) K.activationGrad('tanh', rowsView(this.hs, (tau + 1) * B, B), dh, x.d);
       else {
         const G = this.gates!.data, Cs = this.cs!.data, TC = this.tc!.data, D = x.d.data, dc = x.dc!.data, dhv = dh.data;
-        for (let b = 0; b < B; b++) {
-          const g0 = (tau * B + b) * 4 * H, row = (tau * B + b) * H, d0 = b * 4 * H, e0 = b * H;
-          for (let j = 0; j < H; j++) {
-            const i = G[g0 + j], f = G[g0 + H + j], o = G[g0 + 2 * H + j], gg = G[g0 + 3 * H + j], tc = TC[row + j];
-            const h = dhv[e0 + j];
-            const dct = dc[e0 + j] + h * o * (1 - tc * tc);
-            D[d0 + j] = dct * gg * i * (1 - i);
-            D[d0 + H + j] = dct * Cs[row + j] * f * (1 - f);
-            D[d0 + 2 * H + j] = h * tc * o * (1 - o);
-            D[d0 + 3 * H + j] = dct * i * (1 - gg * gg);
-            dc[e0 + j] = dct * f;
-          }
-        }
+        for (let b = 0; b < B; b++) lstmRowBackward(H, G, TC, Cs, (tau * B + b) * 4 * H, (tau * B + b) * H, dhv, b * H, dc, b * H, D, b * 4 * H);
       }
       K.matmulTB(x.d, this.Wh, prev);
       [dh, prev] = [prev, dh];
@@ -388,5 +367,27 @@ export class RecurrentLayer {
       out.set(h.subarray((tau * B + b) * H, (tau * B + b + 1) * H), b * S);
       out.set(c.subarray((tau * B + b) * H, (tau * B + b + 1) * H), b * S + H);
     }
+  }
+}
+
+/**
+ * One row (a step of one sequence) of the LSTM's backward through its gates: from the gradient
+ * reaching h (`dh` at `dhAt`) and the one carried in c (`dc` at `dcAt`, replaced by the one
+ * carried back a step) to the gates' pre-activation gradients (`D` at `dAt`, [i | f | o | g]).
+ * `G` at `g0` holds the gates, `TC` at `row` tanh(c_t), `Cs` at `row` c_{t-1}.
+ */
+function lstmRowBackward(
+  H: number, G: Float32Array, TC: Float32Array, Cs: Float32Array, g0: number, row: number,
+  dh: Float32Array, dhAt: number, dc: Float32Array, dcAt: number, D: Float32Array, dAt: number,
+): void {
+  for (let j = 0; j < H; j++) {
+    const i = G[g0 + j], f = G[g0 + H + j], o = G[g0 + 2 * H + j], gg = G[g0 + 3 * H + j], tc = TC[row + j];
+    const h = dh[dhAt + j];
+    const dct = dc[dcAt + j] + h * o * (1 - tc * tc);
+    D[dAt + j] = dct * gg * i * (1 - i);
+    D[dAt + H + j] = dct * Cs[row + j] * f * (1 - f);
+    D[dAt + 2 * H + j] = h * tc * o * (1 - o);
+    D[dAt + 3 * H + j] = dct * i * (1 - gg * gg);
+    dc[dcAt + j] = dct * f;
   }
 }
