@@ -3,7 +3,7 @@
  * receive, and the routes they travel. A route is one kind of message from one actor to another
  * (a source, a target, an event type and a slot); in a stage every route whose source lives there
  * is an rxjs {@link Edge} carrying the *receiving* actor's events, and a stage link (see
- * stageLink.ts) carries them to another stage as `{ route, batch }` plus the tensor.
+ * stageLink.ts) carries them to another stage as a route number, a batch and the tensor, in shared memory.
  *
  *   data ─FORWARD▶ layer ─FORWARD▶ layer … ─FORWARD▶ head
  *                    │ ▲               ▲ │            │
