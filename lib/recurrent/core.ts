@@ -196,7 +196,7 @@ export class RecurrentLayer {
     const sum = K.sum(hCur) + (this.cs ? K.sum(rowsView(this.cs, n * B, B)) : 0);
     if (!Number.isFinite(sum)) {
       const at = firstNonFinite(hCur.data);
-      throw new DivergenceError(this.spec.key, step, at >= 0 ? 'h' : 'c', at >= 0 ? `h[${Math.floor(at / H) % B}, ${at % H}] at window step ${Math.floor(at / H / B)} = ${hCur.data[at]}` : 'cell state');
+      throw new DivergenceError(`layer:${this.spec.key}`, step, at >= 0 ? 'h' : 'c', at >= 0 ? `h[${Math.floor(at / H) % B}, ${at % H}] at window step ${Math.floor(at / H / B)} = ${hCur.data[at]}` : 'cell state');
     }
     this.copyState(n, this.carried);
     this.held = step;
@@ -249,6 +249,7 @@ export class RecurrentLayer {
       K.matmul(h0, this.auxW!, e);
       K.addRowVector(e, this.auxB!);
       this.auxLoss = (w * 0.5 * K.squaredDistance(e, gHat!)) / B;
+      if (!Number.isFinite(this.auxLoss)) throw new DivergenceError(`layer:${this.spec.key}`, step, 'aux loss', `aux loss = ${this.auxLoss}`);
       K.subtract(e, gHat!, e);
       K.matmulTB(e, this.auxW!, rowsView(this.dh, 0, B), w, 1);
     }

@@ -98,7 +98,7 @@ export class Readout {
         break;
     }
     loss /= B;
-    if (!Number.isFinite(loss)) throw new DivergenceError('readout', step, 'loss', `loss = ${loss}`);
+    if (!Number.isFinite(loss)) throw new DivergenceError('head:readout', step, 'loss', `loss = ${loss}`);
     this.h = h;
     this.rows = R;
     this.step = step;

@@ -16,7 +16,6 @@
  * When training ends every pending refit is applied. The actors drive the same objects in the same
  * per-object order, so they must match this loop bit for bit.
  */
-import { DivergenceError } from '../errors.ts';
 import { type Matrix, release, zeros } from '../matrix.ts';
 import type { RecurrentNetwork } from './network.ts';
 import { type Sequences, gatherWindow, sequenceBatches, validateSequences } from './sequences.ts';
@@ -142,7 +141,6 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
     readout.updateParameters(s);
     // every layer's backward has run (and added its aux loss) by now
     if (run < kept) (losses[run] = loss), (auxLosses[run] = aux);
-    if (!Number.isFinite(aux)) throw new DivergenceError('aux', s, 'loss', `aux loss = ${aux}`);
 
     const stop = options.onStep?.({ step: s, batch: j, window: k, windows: W, loss, outputs: readout.outputs(), y: views[n].y, mask: mBuf.subarray(0, n * B) });
     if (++k === W) (k = 0), j++;

@@ -90,7 +90,7 @@ export class RecurrentSynthesizer {
     const sum = this.kernels.sum(out);
     if (!Number.isFinite(sum)) {
       const at = firstNonFinite(out.data);
-      throw new DivergenceError(this.id, step, 'g_hat', `g_hat[${Math.floor(at / out.cols)}, ${at % out.cols}] = ${out.data[at]}`);
+      throw new DivergenceError(`synthesizer:${this.id}`, step, 'g_hat', `g_hat[${Math.floor(at / out.cols)}, ${at % out.cols}] = ${out.data[at]}`);
     }
     return out;
   }

@@ -198,7 +198,14 @@ describe('recurrent training: bad input is refused by name, before any work, and
   it.each(['queue', 'worker'] as const)('a divergence names the part, the tensor and the step (%s)', async (scheduler) => {
     const r = createTraining({ topology: { ...spec, dni: { synthesizer: { lr: 1e20 } } }, data, steps: STEPS, seed: 2, scheduler }).run();
     await expect(r).rejects.toBeInstanceOf(DivergenceError);
-    await expect(r).rejects.toThrow(/synth: non-finite g_hat at batch 3/);
+    await expect(r).rejects.toThrow(/^synthesizer:synth: non-finite g_hat at batch 3/);
+  });
+
+  it.each(['queue', 'worker'] as const)('a divergence in a core names it by its actor, layer:core (%s)', async (scheduler) => {
+    const topology = { cell: 'lstm', inputs: 9, hidden: 16, outputs: 8, truncation: 2, batch: 4, lr: 1e-3, dni: { synthesizer: { lr: 1e10 }, aux: { weight: 1e30 } } } as const;
+    const r = createTraining({ topology, data, steps: 40, seed: 2, scheduler }).run();
+    await expect(r).rejects.toBeInstanceOf(DivergenceError);
+    await expect(r).rejects.toThrow(/^layer:core: non-finite h at batch 6 /);
   });
 });
 
