@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- schedulers [--json] [--rounds N] [--steps N] [--epochs N] [--stages N] [--only handoff,seed,wide,mnist]`:
+ * `npm run bench -- schedulers [--json] [--rounds N] [--steps N] [--epochs N] [--stages N] [--only handoff,seed,wide,mnist] [--built]`:
  * the queue scheduler (one thread, the seed's sequential order) against the worker scheduler
  * (pipeline stages on worker threads, its default plan unless `--stages`), side by side in one run,
  * each measurement between two readings of the machine's parallel capacity (two threads of plain
@@ -22,22 +22,29 @@
  * ~300 functions in the first 2,000 steps and ~60 in the next 2,000 (`node --trace-opt`), and
  * the worker steps run at 150 then 70 µs before settling near 40; so the seed's steady state is
  * measured from step 10,000 of 30,000.
+ *
+ * `--built`: the trainings run on the built package (dist/; `npm run build` first) as npm installs
+ * it, whose worker threads load JavaScript (here they load TypeScript through tsx: slower to start).
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { fit } from '../actors/fit.ts';
 import type { SchedulerOption } from '../actors/schedulers.ts';
-import { createTraining } from '../actors/training.ts';
 import type { Dataset } from '../lib/data.ts';
-import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
-import { loadMnist } from '../lib/datasets/mnist.ts';
-import { backend } from '../lib/kernels.ts';
-import { zeros } from '../lib/matrix.ts';
 import type { ParameterSet } from '../lib/params.ts';
-import { defaultStageCount, planStages } from '../lib/placement.ts';
-import { Rng } from '../lib/rng.ts';
-import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
+import type { Topology } from '../lib/topology.ts';
 import { handoffLatency } from './_handoff.ts';
 import { parallelCapacity } from './_parallel.ts';
+
+type Api = typeof import('../index.ts');
+/** The library the trainings run on: this repository's TypeScript, or (`--built`) the package as npm installs it, dist/. */
+let api: Api;
+
+async function libraryApi(built: boolean): Promise<Api> {
+  if (!built) return import('../index.ts');
+  const url = new URL('../dist/index.js', import.meta.url);
+  if (!existsSync(url)) throw new Error('bench schedulers --built: there is no dist/index.js (npm run build makes it)');
+  return (await import(url.href)) as Api;
+}
 
 /** The capacity around a measurement: before, after, and the lower (what the measurement could count on). */
 interface Capacity {
@@ -65,7 +72,7 @@ interface Measured {
 
 async function measure(topology: Topology, data: Dataset, steps: number, warm: number, scheduler: SchedulerOption): Promise<Measured> {
   const started = performance.now();
-  const t = createTraining({ topology, data, steps, seed: 7, scheduler });
+  const t = api.createTraining({ topology, data, steps, seed: 7, scheduler });
   let from = 0, to = 0;
   t.metrics$.subscribe((m) => {
     if (m.batch === warm) from = performance.now();
@@ -81,7 +88,7 @@ function sameBits(a: ParameterSet, b: ParameterSet): boolean {
 }
 
 function randomData(rows: number, inputs: number, classes: number): Dataset {
-  const rng = new Rng(3), x = zeros(rows, inputs), y = zeros(rows, classes);
+  const rng = new api.Rng(3), x = api.zeros(rows, inputs), y = api.zeros(rows, classes);
   for (let i = 0; i < x.data.length; i++) x.data[i] = rng.next();
   for (let r = 0; r < rows; r++) y.data[r * classes + (rng.nextUint32() % classes)] = 1;
   return { x, y };
@@ -92,6 +99,8 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
 
 export async function main(argv: string[]): Promise<void> {
   const json = argv.includes('--json');
+  const built = argv.includes('--built');
+  api = await libraryApi(built);
   const at = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
   const rounds = Number(at('--rounds') ?? 3);
   const stepsArg = at('--steps') === undefined ? undefined : Number(at('--steps'));
@@ -100,8 +109,8 @@ export async function main(argv: string[]): Promise<void> {
   const only = new Set((at('--only') ?? 'handoff,seed,wide,mnist').split(','));
   const cores = availableParallelism();
   const worker = (_: Topology): SchedulerOption => (stagesArg ? { name: 'worker', stages: stagesArg } : 'worker');
-  const plan = (t: Topology) => planStages(t, stagesArg ?? defaultStageCount(t, cores)).map((s) => `[${s.actors.join(' ')}]`).join(' | ');
-  console.log(`${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), kernels: ${backend().name}; capacity = two threads of plain compute ÷ one, before/after each measurement`);
+  const plan = (t: Topology) => api.planStages(t, stagesArg ?? api.defaultStageCount(t, cores)).map((s) => `[${s.actors.join(' ')}]`).join(' | ');
+  console.log(`${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), kernels: ${api.backend().name}${built ? ', the built package (dist/)' : ''}; capacity = two threads of plain compute ÷ one, before/after each measurement`);
   const results: Record<string, unknown> = {};
 
   if (only.has('handoff')) {
@@ -120,8 +129,8 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const seed = (delay: number) =>
-    defineTopology({ inputs: 24, batch: 10, lr: 0.5, synthesizer: { lr: 0.01, delay }, layers: [{ units: 128, decoupled: true }, { units: 64, decoupled: true }, { units: 12 }] });
-  const wide = defineTopology({
+    api.defineTopology({ inputs: 24, batch: 10, lr: 0.5, synthesizer: { lr: 0.01, delay }, layers: [{ units: 128, decoupled: true }, { units: 64, decoupled: true }, { units: 12 }] });
+  const wide = api.defineTopology({
     inputs: 784, batch: 64, labels: 10, lr: 0.01, synthesizer: { lr: 0.001, delay: 1 },
     layers: [
       { units: 1024, activation: 'relu', decoupled: true },
@@ -131,11 +140,11 @@ export async function main(argv: string[]): Promise<void> {
     ],
   });
   const cases = [
-    ...(only.has('seed') ? [0, 1].map((d) => ({ name: `seed, delay ${d}`, key: `seed_delay${d}`, topology: seed(d), data: binaryAddition(1000, 12), steps: stepsArg ?? 30_000, warm: stepsArg === undefined ? 10_000 : Math.round(stepsArg / 3), rounds })) : []),
+    ...(only.has('seed') ? [0, 1].map((d) => ({ name: `seed, delay ${d}`, key: `seed_delay${d}`, topology: seed(d), data: api.binaryAddition(1000, 12), steps: stepsArg ?? 30_000, warm: stepsArg === undefined ? 10_000 : Math.round(stepsArg / 3), rounds })) : []),
     ...(only.has('wide') ? [{ name: 'wide, delay 1', key: 'wide', topology: wide, data: randomData(64 * 16, 784, 10), steps: stepsArg === undefined ? 120 : Math.max(20, Math.round(stepsArg / 50)), warm: 10, rounds: Number(at('--rounds') ?? 1) }] : []),
   ];
   for (const c of cases) {
-    console.log(`\n${c.name}: ${describeSizes(c.topology)}, batch ${c.topology.batch}, ${c.steps} steps (steady state from step ${c.warm}); worker stages ${plan(c.topology)}`);
+    console.log(`\n${c.name}: ${api.describeSizes(c.topology)}, batch ${c.topology.batch}, ${c.steps} steps (steady state from step ${c.warm}); worker stages ${plan(c.topology)}`);
     await measure(c.topology, c.data, c.warm + 5, 0, 'queue');
     await measure(c.topology, c.data, c.warm + 5, 0, worker(c.topology));
     const rows: { queue: number; worker: number; ratio: number; whole_run_ratio: number; identical: boolean; utilization: number[]; capacity: Capacity }[] = [];
@@ -156,13 +165,13 @@ export async function main(argv: string[]): Promise<void> {
     }
     const good = rows.filter((r) => r.capacity.min >= 1.9).map((r) => r.ratio);
     console.log(`  ratio worker / queue: ${range(rows.map((r) => r.ratio))} over ${rows.length} rounds${good.length ? `; ${range(good)} where the capacity was >= 1.9x` : '; no round had a capacity >= 1.9x'}; whole runs (start and warm-up included) ${range(rows.map((r) => r.whole_run_ratio))}`);
-    results[c.key] = { network: describeSizes(c.topology), batch: c.topology.batch, steps: c.steps, stages: plan(c.topology), rounds: rows };
+    results[c.key] = { network: api.describeSizes(c.topology), batch: c.topology.batch, steps: c.steps, stages: plan(c.topology), rounds: rows };
   }
 
   if (only.has('mnist')) {
-    const split = loadMnist({ train: 8000, test: 2000, validation: 0, seed: 1 });
+    const split = api.loadMnist({ train: 8000, test: 2000, validation: 0, seed: 1 });
     const mnist = (delay: number) =>
-      defineTopology({
+      api.defineTopology({
         inputs: 784, batch: 64, loss: 'softmax-cross-entropy', optimizer: { kind: 'adam', lr: 1e-3, eps: 1e-8 },
         synthesizer: { optimizer: { kind: 'adam', lr: 3e-3 }, delay },
         layers: [{ units: 256, activation: 'relu', decoupled: true }, { units: 256, activation: 'relu', decoupled: true }, { units: 10, activation: 'linear' }],
@@ -170,13 +179,13 @@ export async function main(argv: string[]): Promise<void> {
     const mnistRounds = Number(at('--rounds') ?? 1);
     const run = async (topology: Topology, scheduler: SchedulerOption) => {
       const started = performance.now();
-      const r = await fit({ topology, train: split.train, validation: split.test, epochs, seed: 1, shuffle: 1, scheduler });
+      const r = await api.fit({ topology, train: split.train, validation: split.test, epochs, seed: 1, shuffle: 1, scheduler });
       return { seconds: r.epochs.map((e) => e.seconds), wall: (performance.now() - started) / 1000, params: r.params, accuracy: r.epochs[r.epochs.length - 1].validation!.accuracy };
     };
     const rowsByDelay: Record<string, unknown> = {};
     for (const delay of [0, 1]) {
       const topology = mnist(delay);
-      console.log(`\nMNIST through fit(), delay ${delay}: ${describeSizes(topology)}, batch 64, Adam, DNI, ${epochs} epochs of 125 steps, the 2,000 test digits evaluated after each; worker stages ${plan(topology)}`);
+      console.log(`\nMNIST through fit(), delay ${delay}: ${api.describeSizes(topology)}, batch 64, Adam, DNI, ${epochs} epochs of 125 steps, the 2,000 test digits evaluated after each; worker stages ${plan(topology)}`);
       const rows: unknown[] = [];
       for (let r = 0; r < mnistRounds; r++) {
         const { value, capacity } = await around(async () => ({ queue: await run(topology, 'queue'), staged: await run(topology, worker(topology)) }));
@@ -193,6 +202,6 @@ export async function main(argv: string[]): Promise<void> {
     }
     results.mnist = rowsByDelay;
   }
-  if (json) console.log(JSON.stringify({ cores, kernels: backend().name, ...results }));
+  if (json) console.log(JSON.stringify({ cores, kernels: api.backend().name, built, ...results }));
 }
 
