@@ -16,14 +16,10 @@
  *   event since the start. A page that cannot keep up (more than 1 MiB waiting) is dropped, and
  *   its EventSource reconnects to a fresh state.
  *
- * Like every local server here it answers only its own Host from its own pages
- * (lib/localhost.ts), under a CSP that lets the page load only what this server serves.
+ * Like every local server here it answers only its own Host from its own pages (pageServer.ts,
+ * lib/localhost.ts), under a CSP that lets the page load only what this server serves.
  */
-import { readFile } from 'node:fs/promises';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { Server, ServerResponse } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import {
@@ -38,25 +34,7 @@ import {
   toTraceEvent,
 } from '../../actors/inspection.ts';
 import type { TrainingMetrics } from '../../actors/metrics.ts';
-import { foreignRequest } from '../../lib/localhost.ts';
-
-const here = dirname(fileURLToPath(import.meta.url));
-
-const ASSETS: Record<string, { file: string; type: string }> = {
-  '/': { file: 'live.html', type: 'text/html; charset=utf-8' },
-  '/index.html': { file: 'live.html', type: 'text/html; charset=utf-8' },
-  '/live.js': { file: 'live.js', type: 'text/javascript; charset=utf-8' },
-  '/graph.js': { file: 'graph.js', type: 'text/javascript; charset=utf-8' },
-  '/charts.js': { file: 'charts.js', type: 'text/javascript; charset=utf-8' },
-  '/viewer.css': { file: 'viewer.css', type: 'text/css; charset=utf-8' },
-};
-
-const HEADERS = {
-  'cache-control': 'no-store',
-  'x-content-type-options': 'nosniff',
-  // the page may load only what this server serves, and talk only to it
-  'content-security-policy': "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-};
+import { HEADERS, type PageServer, servePage } from './pageServer.ts';
 
 /** a page with more than this waiting to be sent is dropped (its EventSource reconnects) */
 const MAX_PENDING_BYTES = 2 ** 20;
@@ -376,53 +354,44 @@ export async function serveLiveInspector(options: LiveInspectorOptions = {}): Pr
   }, HEARTBEAT_MS);
   heartbeat.unref();
 
-  let port = 0;
-  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '/').split('?')[0];
-    try {
-      const foreign = foreignRequest(req.headers, { port, host: options.host });
-      if (foreign) {
-        res.writeHead(403, { ...HEADERS, 'content-type': 'text/plain' }).end(`${foreign}\n`);
-      } else if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.writeHead(405, { ...HEADERS, allow: 'GET, HEAD' }).end();
-      } else if (path === '/events') {
-        res.writeHead(200, { ...HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' });
-        if (req.method === 'HEAD') return void res.end();
-        // the pages already open get what is pending first, so this one's state is theirs too
-        flush();
-        res.write('retry: 1000\n\n');
-        send(res, 'state', JSON.stringify(fullState()));
-        clients.add(res);
-        req.on('close', () => clients.delete(res));
-        const w = waiting;
-        waiting = [];
-        w.forEach((resolve) => resolve());
-      } else if (path === '/state.json') {
-        flush();
-        res.writeHead(200, { ...HEADERS, 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(fullState()));
-      } else if (path === '/favicon.ico') {
-        res.writeHead(204, HEADERS).end();
-      } else if (ASSETS[path]) {
-        const body = await readFile(join(here, ASSETS[path].file));
-        res.writeHead(200, { ...HEADERS, 'content-type': ASSETS[path].type }).end(req.method === 'HEAD' ? undefined : body);
-      } else {
-        res.writeHead(404, { ...HEADERS, 'content-type': 'text/plain' }).end('not found\n');
-      }
-    } catch (err) {
-      if (!res.headersSent) res.writeHead(500, { ...HEADERS, 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
-      else res.destroy();
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => {
-      clearInterval(timer);
-      clearInterval(heartbeat);
-      reject(err);
+  let page: PageServer;
+  try {
+    page = await servePage({
+      page: 'live.html',
+      files: ['live.js', 'graph.js', 'charts.js', 'viewer.css'],
+      port: options.port ?? 8080,
+      host: options.host,
+      route: (path, req, res) => {
+        if (path === '/events') {
+          res.writeHead(200, { ...HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive' });
+          if (req.method === 'HEAD') {
+            res.end();
+            return true;
+          }
+          // the pages already open get what is pending first, so this one's state is theirs too
+          flush();
+          res.write('retry: 1000\n\n');
+          send(res, 'state', JSON.stringify(fullState()));
+          clients.add(res);
+          req.on('close', () => clients.delete(res));
+          const w = waiting;
+          waiting = [];
+          w.forEach((resolve) => resolve());
+          return true;
+        }
+        if (path === '/state.json') {
+          flush();
+          res.writeHead(200, { ...HEADERS, 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(fullState()));
+          return true;
+        }
+        return false;
+      },
     });
-    server.listen(options.port ?? 8080, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { address } = server.address() as AddressInfo;
-  port = (server.address() as AddressInfo).port;
+  } catch (err) {
+    clearInterval(timer);
+    clearInterval(heartbeat);
+    throw err;
+  }
 
   const run = (label?: string, meta: { [key: string]: JsonValue } = {}): LiveRun => {
     const r = new RunRecord(nextId++, label ?? null, meta, maxPoints);
@@ -532,8 +501,8 @@ export async function serveLiveInspector(options: LiveInspectorOptions = {}): Pr
   };
 
   return {
-    url: `http://${address.includes(':') ? `[${address}]` : address}:${port}/`,
-    server,
+    url: page.url,
+    server: page.server,
     get viewers() {
       return clients.size;
     },
@@ -552,10 +521,7 @@ export async function serveLiveInspector(options: LiveInspectorOptions = {}): Pr
         res.end();
       }
       clients.clear();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      await page.close();
     },
   };
 }
