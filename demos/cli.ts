@@ -49,6 +49,16 @@ export interface DemoArgs {
   positionals: string[];
 }
 
+/** The options of the demos that train on MNIST: the split, and the seeds of the parameters, the split and the shuffle. */
+export const MNIST_SPLIT_OPTIONS = {
+  train: { type: 'number', value: 'N', default: 8000, help: 'digits in the training split' },
+  validation: { type: 'number', value: 'N', default: 0, help: 'digits of the training split held out for validation (for tuning)' },
+  test: { type: 'number', value: 'N', default: 2000, help: 'digits in the test split' },
+  seed: { type: 'seed', value: 'N', default: 1, help: 'seed of the initial parameters (the same for every method)' },
+  splitSeed: { type: 'seed', value: 'N', default: 1, help: 'seed of the train/test split' },
+  shuffleSeed: { type: 'seed', value: 'N', default: 1, help: 'seed of the per-epoch shuffle' },
+} as const satisfies Record<string, DemoOption>;
+
 export interface DemoSpec<E extends Record<string, DemoOption> = Record<never, DemoOption>> {
   /** the demo's file name without `.ts`, e.g. `binary-addition` */
   name: string;

@@ -29,7 +29,7 @@ import { type LrSchedule, parseLrSchedule } from '../lib/lr-schedule.ts';
 import { type KernelBackend, backend, useBackend } from '../lib/kernels.ts';
 import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
-import { type DemoOption, type DemoSpec, demoInspector, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';
+import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
 import { chartSvg } from './svg-chart.ts';
 
@@ -50,12 +50,7 @@ const spec = {
     eps: { type: 'number', default: 1e-8, help: "the layers' Adam epsilon" },
     synthesizerLr: { type: 'number', default: 3e-3, help: "the synthesizers' Adam learning rate" },
     synthesizerHidden: { type: 'string', value: 'N,N', help: 'hidden widths of MLP synthesizers (default: linear ones)' },
-    train: { type: 'number', value: 'N', default: 8000, help: 'digits in the training split' },
-    validation: { type: 'number', value: 'N', default: 0, help: 'digits of the training split held out for validation (for tuning)' },
-    test: { type: 'number', value: 'N', default: 2000, help: 'digits in the test split' },
-    seed: { type: 'seed', value: 'N', default: 1, help: 'seed of the initial parameters (the same for every method)' },
-    splitSeed: { type: 'seed', value: 'N', default: 1, help: 'seed of the train/test split' },
-    shuffleSeed: { type: 'seed', value: 'N', default: 1, help: 'seed of the per-epoch shuffle' },
+    ...MNIST_SPLIT_OPTIONS,
     noShuffle: { type: 'boolean', help: 'keep the training rows in one order every epoch' },
     lrSchedule: {
       type: 'string',

@@ -29,7 +29,7 @@ import { type Graph, type InterfaceSpec, defineGraph } from '../lib/graph.ts';
 import { backend, useBackend } from '../lib/kernels.ts';
 import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
-import { type DemoOption, type DemoSpec, demoInspector, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';
+import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
 
 const METHODS = ['backprop', 'dni', 'cdni'] as const;
@@ -54,12 +54,7 @@ const spec = {
     batch: { type: 'number', value: 'N', default: 64, help: 'rows per batch' },
     lr: { type: 'number', default: 1e-3, help: "the layers' Adam learning rate" },
     synthesizerLr: { type: 'number', default: 1e-3, help: "the synthesizers' Adam learning rate" },
-    train: { type: 'number', value: 'N', default: 8000, help: 'digits in the training split' },
-    validation: { type: 'number', value: 'N', default: 0, help: 'digits of the training split held out for validation (for tuning)' },
-    test: { type: 'number', value: 'N', default: 2000, help: 'digits in the test split' },
-    seed: { type: 'seed', value: 'N', default: 1, help: 'seed of the initial parameters (the same for every method)' },
-    splitSeed: { type: 'seed', value: 'N', default: 1, help: 'seed of the train/test split' },
-    shuffleSeed: { type: 'seed', value: 'N', default: 1, help: 'seed of the per-epoch shuffle' },
+    ...MNIST_SPLIT_OPTIONS,
     noTest: { type: 'boolean', help: 'tuning: never evaluate the test split (with --validation)' },
     smoke: { type: 'boolean', help: 'a smoke run of a few seconds: 500 training and 200 test digits, 1 epoch (unless --epochs is given)' },
     backend: { type: 'string', value: 'auto|wasm-fma|wasm|typescript', default: 'auto', help: 'kernels (auto: the fastest that loads; DNI_BACKEND overrides)' },
