@@ -20,6 +20,7 @@
 import type { Activation } from './activations.ts';
 import { TopologyError } from './errors.ts';
 import type { OptimizerConfig, OptimizerSpec } from './optimizers.ts';
+import type { SynthesizerShape } from './synthesizer.ts';
 import {
   activation as checkActivation,
   knownKeys,
@@ -198,7 +199,7 @@ export interface GraphEdge {
 }
 
 /** The synthesizer at a decoupled edge: what it predicts and how it is refitted. */
-export interface GraphSynthesizer {
+export interface GraphSynthesizer extends SynthesizerShape {
   readonly index: number;
   /** the edge it decouples */
   readonly edge: number;
@@ -207,24 +208,12 @@ export interface GraphSynthesizer {
   readonly actor: string;
   /** its parameters are `{key}.M`, `{key}.c`, `{key}.N`, `{key}.hidden{j}.W` … */
   readonly key: string;
-  /** index of the node whose output it reads */
+  /** index of the node whose output it reads (`units`: that output's width, and the gradient's) */
   readonly from: number;
-  /** width of that output, which is also the width of the gradient it predicts */
-  readonly units: number;
-  /** cDNI: it also sees its context's labels */
-  readonly conditioned: boolean;
-  /** the head whose labels it sees (cdni), or null */
+  /** the head whose labels it sees (cdni: `conditioned`), or null */
   readonly context: string | null;
-  /** that head's label set, or null */
+  /** that head's label set (`labels` columns wide), or null */
   readonly contextLabels: string | null;
-  /** width of the context labels (0 when not conditioned) */
-  readonly labels: number;
-  readonly delay: number;
-  readonly lr: number;
-  readonly optimizer?: OptimizerConfig;
-  readonly hidden?: readonly number[];
-  readonly activation?: Activation;
-  readonly clip?: number;
 }
 
 /** A validated graph with every default filled in. Plain, frozen, JSON-safe data. */

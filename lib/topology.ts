@@ -7,7 +7,7 @@
  */
 import type { Activation } from './activations.ts';
 import { TopologyError } from './errors.ts';
-import { type Graph, type GraphSpec, INPUT, type InterfaceSpec, LOSSES, type Loss, type Naming, buildGraph, describeGraph } from './graph.ts';
+import { type Graph, type GraphSpec, INPUT, type InterfaceSpec, LOSSES, type Loss, type Naming, type SynthesizerOptions, buildGraph, describeGraph } from './graph.ts';
 import type { OptimizerSpec } from './optimizers.ts';
 import { activation as checkActivation, bool, knownKeys, nonNegativeInt, object, optimizerAt, positive, positiveInt, show } from './validate.ts';
 
@@ -16,28 +16,10 @@ export { LOSSES, type Loss } from './graph.ts';
 /** A validated topology: a graph (a chain is a graph with the chain's names). */
 export type Topology = Graph;
 
-/** Options of the synthesizer at a layer's interface. */
-export interface SynthesizerSpec {
-  /** cDNI: the synthesizer also sees the batch's labels (`g_hat = h M + c + y N`). Default false. */
+/** Options of the synthesizer at a layer's interface: a graph interface's ({@link SynthesizerOptions}), and cDNI. */
+export interface SynthesizerSpec extends SynthesizerOptions {
+  /** cDNI: the synthesizer also sees the batch's labels (`g_hat = h M + c + y N`; an MLP's first layer). Default false. */
   readonly conditioned?: boolean;
-  /** How many batches its refits may lag its predictions (0 = the seed's sequential order). Default 0. */
-  readonly delay?: number;
-  /** Learning rate of plain-SGD refits. Default 0.01. Give this or `optimizer`, not both. */
-  readonly lr?: number;
-  /** The refits' optimiser (e.g. `{ kind: 'adam', lr: 3e-3 }`); `lr` alone means plain SGD. */
-  readonly optimizer?: OptimizerSpec;
-  /**
-   * Widths of hidden layers: an MLP synthesizer `g_hat = f(… f(h W₀ + b₀ (+ y N₀)) …) M + c`
-   * (the labels of a conditioned one enter its first layer). Default `[]`: linear.
-   */
-  readonly hidden?: readonly number[];
-  /** Activation of the hidden layers. Default `'relu'`. */
-  readonly activation?: Activation;
-  /**
-   * A divergence guard: scale each predicted synthetic gradient down so its norm (over the
-   * whole batch) is at most this. Default: no clipping.
-   */
-  readonly clip?: number;
 }
 
 /** One dense layer `h = f(x W + b)`. */

@@ -52,6 +52,15 @@ const NOT_NUMBERS: unknown[] = [null, true, false, '1', '', '0.5', [1], [], {}, 
 const NOT_POSITIVE_INTS: unknown[] = [0, -1, -3, 1.5, 0.5, '3', null, true, [3], {}, INF, `-${INF}`];
 const NOT_COUNTS: unknown[] = [-1, -100, 1.5, 2.25, '8', null, true, [8], {}, INF];
 const NOT_RATES: unknown[] = [-0.1, -1, '0.1', null, true, [0.1], {}, INF, `-${INF}`];
+
+/** Values each optimiser setting must refuse. */
+const BAD_OPTIMIZER_SETTINGS: Record<string, unknown[]> = {
+  lr: NOT_RATES.map((x) => (x === INF ? Infinity : x === `-${INF}` ? -Infinity : x)),
+  momentum: [1, 1.5, -0.1, '0.5', null, true, NaN],
+  beta1: [1, 1.5, -0.1, '0.9', null, true, NaN],
+  beta2: [1, 2, -0.5, '0.999', null, NaN],
+  eps: [0, -1e-8, '1e-8', null, Infinity, NaN],
+};
 const NOT_BOOLEANS: unknown[] = ['false', 'true', 0, 1, 'yes', [], {}, [true]];
 const NOT_ACTIVATIONS: unknown[] = ['relu6', 'Sigmoid', 'TANH', '', 'softmax', 3, null, true, ['tanh'], {}];
 
@@ -404,20 +413,7 @@ export function malformedTopology(seed: number): TopologyInput {
       o[k] = v;
       return `${name} := ${show(v)}`;
     },
-    () => {
-      const [o, name] = p.one<[Json, string]>([[s.optimizer, 'optimizer'], [s.synthesizer.optimizer, 'synthesizer.optimizer']]);
-      const k = p.one(Object.keys(o).filter((x) => x !== 'kind'));
-      const bad: Record<string, unknown[]> = {
-        lr: NOT_RATES.map((x) => (x === INF ? Infinity : x === `-${INF}` ? -Infinity : x)),
-        momentum: [1, 1.5, -0.1, '0.5', null, true, NaN],
-        beta1: [1, 1.5, -0.1, '0.9', null, true, NaN],
-        beta2: [1, 2, -0.5, '0.999', null, NaN],
-        eps: [0, -1e-8, '1e-8', null, Infinity, NaN],
-      };
-      const v = p.one(bad[k]);
-      o[k] = v;
-      return `${name}.${k} := ${show(v)}`;
-    },
+    () => breakOptimizerSetting(p, s, show),
     () => {
       const [o, name] = p.one<[Json, string]>([[s.optimizer, 'optimizer'], [s.synthesizer.optimizer, 'synthesizer.optimizer']]);
       const v = p.one<unknown>(['adamw', 'SGD', '', 3, null, undefined]);
@@ -723,20 +719,7 @@ export function malformedGraph(seed: number): TopologyInput {
       s.interfaces[0].activation = v;
       return `interfaces[0].activation := ${showValue(v)}`;
     },
-    () => {
-      const [o, name] = p.one<[Json, string]>([[s.optimizer, 'optimizer'], [s.synthesizer.optimizer, 'synthesizer.optimizer']]);
-      const k = p.one(Object.keys(o).filter((x) => x !== 'kind'));
-      const bad: Record<string, unknown[]> = {
-        lr: NOT_RATES.map(finite),
-        momentum: [1, 1.5, -0.1, '0.5', null, true, NaN],
-        beta1: [1, 1.5, -0.1, '0.9', null, true, NaN],
-        beta2: [1, 2, -0.5, '0.999', null, NaN],
-        eps: [0, -1e-8, '1e-8', null, Infinity, NaN],
-      };
-      const v = p.one(bad[k]);
-      o[k] = v;
-      return `${name}.${k} := ${showValue(v)}`;
-    },
+    () => breakOptimizerSetting(p, s, showValue),
     () => {
       const [o, name] = p.one<[Json, string]>([[s.nodes[1], 'nodes[1] (lr 0.1)'], [s.interfaces[3], 'interfaces[3] (lr 0.05)'], [s, 'the spec (its optimizer)']]);
       if (o === s) s.lr = 0.1;
@@ -902,3 +885,12 @@ export function malformedInspectArgs(seed: number): { label: string; args: strin
 }
 
 export { toText };
+
+/** Break one setting (not `kind`) of a spec's optimiser or its synthesizers' optimiser; says which, and to what. */
+function breakOptimizerSetting(p: Pick, s: Json, display: (v: unknown) => string): string {
+  const [o, name] = p.one<[Json, string]>([[s.optimizer, 'optimizer'], [s.synthesizer.optimizer, 'synthesizer.optimizer']]);
+  const k = p.one(Object.keys(o).filter((x) => x !== 'kind'));
+  const v = p.one(BAD_OPTIMIZER_SETTINGS[k]);
+  o[k] = v;
+  return `${name}.${k} := ${display(v)}`;
+}
