@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { attachStatelyInspector } from '../../actors/stately.ts';
+import { type StatelyInspector, attachStatelyInspector } from '../../actors/stately.ts';
 import { createTraining } from '../../actors/training.ts';
 import { type ReferenceCase, loadCase } from '../../lib/reference.ts';
 import { REFERENCE_DIR } from '../helpers.ts';
@@ -36,6 +36,14 @@ async function view(url: string, settleMs = 200): Promise<StatelyEvent[]> {
   await new Promise((r) => setTimeout(r, settleMs));
   ws.close();
   return got;
+}
+
+/** Two steps of `c` on worker threads, inspected through `stately`; then what a page sees. */
+async function viewWorkerTraining(stately: StatelyInspector, c: ReturnType<typeof loadCase>): Promise<StatelyEvent[]> {
+  const training = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps: 2, scheduler: 'worker', inspect: stately.inspect, relay: stately.relay });
+  await training.run();
+  await new Promise((r) => setTimeout(r, 20));
+  return view(stately.url);
 }
 
 describe("Stately's inspector through our relay", () => {
@@ -82,13 +90,7 @@ describe("Stately's inspector through our relay", () => {
   it('shows the actors the worker scheduler hosts on worker threads', async () => {
     const stately = await attachStatelyInspector({ port: 0 });
     try {
-      const training = createTraining({
-        topology: dni.topology, data: dni.data, params: dni.initial, steps: 2, scheduler: 'worker',
-        inspect: stately.inspect, relay: stately.relay,
-      });
-      await training.run();
-      await new Promise((r) => setTimeout(r, 20));
-      const events = await view(stately.url);
+      const events = await viewWorkerTraining(stately, dni);
       const names = events.filter((e) => e.type === '@xstate.actor').map((e) => e.name!);
       for (const actor of ['trainer', 'layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1', 'head']) expect(names).toContain(actor);
       const head = events.find((e) => e.type === '@xstate.actor' && e.name === 'head')!;
@@ -151,13 +153,7 @@ describe("Stately's inspector through our relay", () => {
   it("shows a graph on worker threads: each worker's stage under the trainer's link to it, its actors under it, every machine", async () => {
     const stately = await attachStatelyInspector({ port: 0 });
     try {
-      const training = createTraining({
-        topology: graph.topology, data: graph.data, params: graph.initial, steps: 2, scheduler: 'worker',
-        inspect: stately.inspect, relay: stately.relay,
-      });
-      await training.run();
-      await new Promise((r) => setTimeout(r, 20));
-      const events = await view(stately.url);
+      const events = await viewWorkerTraining(stately, graph);
       const actors = events.filter((e) => e.type === '@xstate.actor');
       const byName = new Map(actors.map((a) => [a.name!, a]));
       const bySession = new Map(actors.map((a) => [a.sessionId, a]));
