@@ -18,12 +18,13 @@ import { TrainingOptionsError } from '../lib/errors.ts';
 import { type Matrix, release } from '../lib/matrix.ts';
 import type { OptimizerStates } from '../lib/network.ts';
 import type { ParameterSet } from '../lib/params.ts';
-import { type CurriculumOptions, type CurriculumResult, cpuNow, curriculumBatches } from '../lib/recurrent/curriculum.ts';
+import { CURRICULUM_KEYS, type CurriculumOptions, type CurriculumResult, cpuNow, curriculumBatches } from '../lib/recurrent/curriculum.ts';
+import { keysOf, refuseUnknownOptions } from '../lib/validate.ts';
 import { CurriculumState } from '../lib/recurrent/curriculum-state.ts';
 import type { Sequences } from '../lib/recurrent/sequences.ts';
 import type { RecurrentTopology } from '../lib/recurrent/topology.ts';
 import type { SchedulerOption } from './schedulers.ts';
-import { type Training, createTraining } from './training.ts';
+import { type Training, checkNestedKeys, createTraining } from './training.ts';
 
 export interface ActorCurriculumOptions extends CurriculumOptions {
   /** Default `'queue'`. */
@@ -37,6 +38,8 @@ export interface ActorCurriculumOptions extends CurriculumOptions {
   /** stop at the end of the running batch's training: the promise rejects with a TrainingAbortedError */
   signal?: AbortSignal;
 }
+
+const ACTOR_CURRICULUM_KEYS = keysOf<ActorCurriculumOptions>()([...CURRICULUM_KEYS, 'scheduler', 'inspect', 'relay', 'onTraining', 'signal']);
 
 /** The longest the curriculum runs without giving the event loop a turn. */
 const YIELD_MS = 10;
@@ -60,6 +63,8 @@ function scoredPerWindow(data: Sequences, topology: RecurrentTopology): number[]
  * r.maxLength;
  */
 export async function trainCurriculum(topology: RecurrentTopology, o: ActorCurriculumOptions): Promise<CurriculumResult> {
+  refuseUnknownOptions(o, ACTOR_CURRICULUM_KEYS, 'trainCurriculum');
+  checkNestedKeys(o, 'trainCurriculum');
   if (!Number.isFinite(o.budget) || o.budget < 1) throw new TrainingOptionsError(`curriculum: budget must be a number of sequences >= 1, got ${o.budget}`);
   const t0 = performance.now(), c0 = cpuNow();
   const state = new CurriculumState({ budget: o.budget, threshold: o.threshold ?? 0.15, window: o.window ?? 10, start: o.start ?? 1, maxLength: o.maxLength });

@@ -31,7 +31,8 @@ import type { Topology, TopologySpec } from '../lib/topology.ts';
 import type { TrainingMetrics } from './metrics.ts';
 import type { SchedulerOption } from './schedulers.ts';
 import type { EpochPlan } from './trainerProgress.ts';
-import { type Training, type TrainingOptions, topologyOf, trainingInEpochs } from './training.ts';
+import { type Training, type TrainingOptions, checkNestedKeys, topologyOf, trainingInEpochs } from './training.ts';
+import { keysOf, refuseUnknownOptions } from '../lib/validate.ts';
 
 export interface FitOptions {
   /** a topology from defineTopology or defineGraph, or a chain or graph spec to validate */
@@ -58,6 +59,10 @@ export interface FitOptions {
   scheduler?: SchedulerOption;
   /** an xstate inspection observer, attached to the training */
   inspect?: TrainingOptions['inspect'];
+  /** receives the inspection events of worker-hosted actors, as in createTraining (without it a trace or live page of a worker fit shows no layer) */
+  relay?: TrainingOptions['relay'];
+  /** the one training fit() runs for all its epochs, before it runs (e.g. to watch its `metrics$`) */
+  onTraining?: (training: Training) => void;
   /** every finished step (`epoch` from 1; `metrics.batch` counts from the fit's first step) */
   onStep?: (metrics: TrainingMetrics, epoch: number) => void;
   /** every finished epoch */
@@ -90,6 +95,10 @@ export interface FitResult {
   readonly epochs: EpochReport[];
 }
 
+const FIT_KEYS = keysOf<FitOptions>()([
+  'topology', 'train', 'validation', 'epochs', 'steps', 'params', 'seed', 'shuffle', 'lrSchedule', 'scheduler', 'inspect', 'relay', 'onTraining', 'onStep', 'onEpoch', 'signal',
+]);
+
 /**
  * Train for `epochs` passes over `train`, evaluating on `validation` after each.
  *
@@ -99,6 +108,8 @@ export interface FitResult {
  * console.log(evaluate(result.params, result.topology, test).accuracy);
  */
 export async function fit(options: FitOptions): Promise<FitResult> {
+  refuseUnknownOptions(options, FIT_KEYS, 'fit');
+  checkNestedKeys(options, 'fit');
   const topology = topologyOf(options.topology);
   const { epochs } = options;
   if (!Number.isInteger(epochs) || epochs < 0) throw new TrainingOptionsError(`fit: epochs must be an integer >= 0, got ${epochs}`);
@@ -161,7 +172,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     lrFactor = lrOf(1);
     if (options.signal?.aborted) throw new TrainingAbortedError(0, null, options.signal.reason);
     training = trainingInEpochs(
-      { topology, data, steps, params: initial, scheduler: options.scheduler, inspect: options.inspect, signal: options.signal },
+      { topology, data, steps, params: initial, scheduler: options.scheduler, inspect: options.inspect, relay: options.relay, signal: options.signal },
       { ...plan, lrFactor },
     );
     // the network holds copies of `initial`
@@ -174,6 +185,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const sub = options.onStep ? training.metrics$.subscribe((m) => options.onStep!(m, Math.floor(m.batch / perEpoch) + 1)) : null;
   let params: FitResult['params'], optimizerState: OptimizerStates;
   try {
+    options.onTraining?.(training);
     const result = await training.run();
     params = result.params;
     optimizerState = result.optimizerState;

@@ -15,6 +15,7 @@ import { isRecurrent } from '../lib/model.ts';
 import { READOUT_ACTOR, layerActor, linkActor } from '../lib/recurrent/actors.ts';
 import type { RecurrentTopology } from '../lib/recurrent/topology.ts';
 import type { Topology } from '../lib/topology.ts';
+import { keysOf, refuseUnknownOptions } from '../lib/validate.ts';
 import { parentOf } from './xstateInternals.ts';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -321,6 +322,7 @@ function checkSample(sample: number | undefined): number {
  * recorder, and what a worker runs to relay its actors' events (see {@link createTraceRelay}).
  */
 export function traceObserver(emit: (line: TraceEvent) => void, options: TraceOptions = {}): (e: InspectionEvent) => void {
+  refuseUnknownOptions(options, keysOf<TraceOptions>()(['sample', 'thread']), 'traceObserver');
   const sample = checkSample(options.sample);
   const { thread } = options;
   // named actions since each actor's last snapshot
@@ -463,6 +465,7 @@ const FLUSH_AT = 1 << 16;
  * await recorder.close();
  */
 export function createTraceRecorder(options: TraceRecorderOptions): TraceRecorder {
+  refuseUnknownOptions(options, keysOf<TraceRecorderOptions>()(['file', 'write', 'meta', 'sample', 'thread']), 'createTraceRecorder');
   const sample = checkSample(options.sample);
   if (!options.file === !options.write) throw new TypeError('createTraceRecorder: give exactly one of `file` and `write`');
   if (options.file) mkdirSync(dirname(options.file), { recursive: true });

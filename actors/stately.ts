@@ -19,6 +19,7 @@ import { type IncomingMessage, type ServerResponse, createServer } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { foreignRequest } from '../lib/localhost.ts';
+import { keysOf, refuseUnknownOptions } from '../lib/validate.ts';
 import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
 import { headMachine } from './headMachine.ts';
 import {
@@ -72,6 +73,7 @@ const INSPECTOR_URL = 'https://stately.ai/inspect';
  * await stately.close();
  */
 export async function attachStatelyInspector(options: StatelyInspectorOptions = {}): Promise<StatelyInspector> {
+  refuseUnknownOptions(options, keysOf<StatelyInspectorOptions>()(['port', 'sample', 'inspectorUrl', 'maxEvents']), 'attachStatelyInspector');
   const { createInspector } = await import('@statelyai/inspect');
   const sample = options.sample ?? 1;
   const maxEvents = options.maxEvents ?? 200_000;

@@ -31,8 +31,10 @@ import type { Sequences } from '../lib/recurrent/sequences.ts';
 import { type RecurrentSpec, type RecurrentTopology, defineRecurrent } from '../lib/recurrent/topology.ts';
 import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
 import { firstNonFinite, release } from '../lib/matrix.ts';
+import { keysOf, refuseUnknownOptions } from '../lib/validate.ts';
+import { sameFile } from '../lib/files.ts';
 import { availableParallelism } from 'node:os';
-import { SCHEDULERS, type SchedulerOption, schedulingFor } from './schedulers.ts';
+import { SCHEDULERS, type SchedulerOption, type WorkerSchedulerOptions, schedulingFor } from './schedulers.ts';
 import { type Stage, defaultStageCount, planStages, validatePlan } from '../lib/placement.ts';
 import type { TraceEvent } from './inspection.ts';
 import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
@@ -107,6 +109,24 @@ export interface CheckpointOptions {
   onStop?: boolean;
 }
 
+const TRAINING_KEYS = keysOf<TrainingOptions>()([
+  'topology', 'data', 'steps', 'params', 'seed', 'optimizerState', 'scheduler', 'relay', 'inspect', 'resume', 'checkpoint', 'interpreter', 'signal',
+]);
+const CHECKPOINT_KEYS = keysOf<CheckpointOptions>()(['path', 'at', 'every', 'onSaved', 'onStop']);
+const WORKER_KEYS = keysOf<WorkerSchedulerOptions>()(['name', 'stages']);
+
+/** The keys of training options and of the objects in them (checkpoint, worker scheduler), before anything is built. */
+function checkTrainingKeys(options: TrainingOptions, what: string): void {
+  refuseUnknownOptions(options, TRAINING_KEYS, what);
+  checkNestedKeys(options, what);
+}
+
+/** The objects inside training options (the worker scheduler's, the checkpoint's) that fit() and trainCurriculum pass on too. */
+export function checkNestedKeys(o: { scheduler?: unknown; checkpoint?: unknown }, what: string): void {
+  if (typeof o.scheduler === 'object' && o.scheduler !== null) refuseUnknownOptions(o.scheduler, WORKER_KEYS, `${what}: scheduler`);
+  if (typeof o.checkpoint === 'object' && o.checkpoint !== null) refuseUnknownOptions(o.checkpoint, CHECKPOINT_KEYS, `${what}: checkpoint`);
+}
+
 export interface TrainingResult {
   /**
    * The trained parameters (pending refits applied), in the kernel backend's memory. Everything
@@ -177,12 +197,18 @@ export function createTraining(options: TrainingOptions): Training {
  * their pending refits, and go on at the plan's learning rates (see {@link EpochPlan}).
  */
 export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | null): Training {
+  checkTrainingKeys(options, 'training');
   const topology = anyTopologyOf(options.topology);
   const { steps } = options;
   if (!Number.isInteger(steps) || steps < 0) throw new TrainingOptionsError(`training: steps must be an integer >= 0, got ${steps}`);
   validateModelData(options.data, topology);
   checkFootprint(topology, steps);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TrainingOptionsError('training: signal must be an AbortSignal');
+  if (typeof options.resume === 'string' && typeof options.checkpoint?.path === 'string' && sameFile(options.resume, options.checkpoint.path)) {
+    throw new TrainingOptionsError(
+      `training: resume ${options.resume} and checkpoint.path ${options.checkpoint.path} are the same file: the first checkpoint would overwrite the one resumed from (save to another file, or use trainWithRestarts)`,
+    );
+  }
   const resume = typeof options.resume === 'string' ? readCheckpoint(options.resume) : (options.resume ?? null);
   if (resume) {
     checkTopology(resume, topology, typeof options.resume === 'string' ? options.resume : 'checkpoint');
@@ -288,7 +314,11 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
       if (actor.getSnapshot().status === 'active') actor.send({ type: 'START' });
     }));
   const metrics$ = guardSubscribers(trainingMetrics(topology, actor), (error) => actor.send({ type: 'FAIL', error }));
-  return { topology, actor, metrics$, run, stop };
+  const stopByUser: Training['stop'] = (o = {}) => {
+    refuseUnknownOptions(o, ['checkpoint', 'reason'], 'training.stop');
+    stop(o);
+  };
+  return { topology, actor, metrics$, run, stop: stopByUser };
 }
 
 /**
@@ -393,6 +423,8 @@ export interface RestartOptions {
  * await trainWithRestarts({ topology, data, steps: 100_000, scheduler: 'worker', checkpoint: { path: 'run.ckpt', every: 1000 } });
  */
 export async function trainWithRestarts(options: TrainingOptions & { checkpoint: CheckpointOptions }, restart: RestartOptions = {}): Promise<TrainingResult> {
+  checkTrainingKeys(options, 'trainWithRestarts');
+  refuseUnknownOptions(restart, keysOf<RestartOptions>()(['attempts', 'onAttempt']), 'trainWithRestarts: restart');
   const attempts = restart.attempts ?? 3;
   let saved = false;
   const checkpoint: CheckpointOptions = {
@@ -403,7 +435,8 @@ export async function trainWithRestarts(options: TrainingOptions & { checkpoint:
     },
   };
   for (let attempt = 0; ; attempt++) {
-    const resume = saved ? { resume: options.checkpoint.path, params: undefined, optimizerState: undefined } : {};
+    // resumed as a state read here: createTraining refuses to resume from the file it saves to
+    const resume = saved ? { resume: readCheckpoint(options.checkpoint.path), params: undefined, optimizerState: undefined } : {};
     const training = createTraining({ ...options, ...resume, checkpoint });
     restart.onAttempt?.(training, attempt);
     try {

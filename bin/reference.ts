@@ -91,6 +91,7 @@ function checkDistinct({ casePath, out, checkpoint, resume }: Args): void {
   if (checkpoint && sameFile(checkpoint, casePath)) fail(`--checkpoint ${checkpoint} is the case file ${casePath}: it would be overwritten`);
   if (checkpoint && sameFile(out, checkpoint)) fail(`--out ${out} and --checkpoint ${checkpoint} are the same file`);
   if (resume && sameFile(out, resume)) fail(`--out ${out} is the checkpoint to resume from (--resume ${resume}): it would be overwritten`);
+  if (resume && checkpoint && sameFile(checkpoint, resume)) fail(`--checkpoint ${checkpoint} is the checkpoint to resume from (--resume ${resume}): it would be overwritten; save to another file`);
 }
 
 /** The case's expected answers, when it has any, must be comparable: checked now, not after training. */

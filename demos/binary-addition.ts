@@ -41,8 +41,9 @@ const inspector = await demoInspector(args, 'binary-addition');
 const rows: (string | number)[][] = [];
 const results: Record<string, { loss: number; synthesizer_loss: number | null; bit_accuracy: number; steps_per_second: number; seconds: number }> = {};
 
-// Ctrl+C stops the running training at a consistent cut (a second one quits at once)
+// Ctrl+C stops the running training at a consistent cut (a second one quits at once); the methods that finished are printed
 const interrupt = interruptSignal(() => console.error('\nbinary-addition: stopping at the next consistent cut (Ctrl+C again to quit at once)'));
+let stopped: string | null = null;
 for (const [i, m] of methods.entries()) {
   const topology = defineTopology({
     inputs: 24,
@@ -78,12 +79,19 @@ for (const [i, m] of methods.entries()) {
     if (n % every === 0) bar.update(n, detail());
   });
   const started = performance.now();
-  await training.run().catch((e: unknown) => {
-    if (!(e instanceof TrainingAbortedError)) throw e;
+  const aborted = await training.run().then(
+    () => null,
+    (e: unknown) => {
+      if (!(e instanceof TrainingAbortedError)) throw e;
+      return e;
+    },
+  );
+  if (aborted) {
     bar.done(detail());
-    console.error(`binary-addition: ${m.name} stopped before step ${e.step} of ${steps} (Ctrl+C); no table`);
-    process.exit(130);
-  });
+    await inspection?.close();
+    stopped = `${m.name} stopped before step ${aborted.step} of ${steps} (Ctrl+C)`;
+    break;
+  }
   const seconds = (performance.now() - started) / 1000;
   await inspection?.close();
   bar.done(detail());
@@ -98,8 +106,16 @@ for (const [i, m] of methods.entries()) {
 }
 
 interrupt.dispose();
-console.log(`\n${table(['method', 'loss', 'synthesizer loss', 'bit accuracy', 'steps/s', 'seconds'], rows)}`);
-console.log('\n(loss, synthesizer loss and bit accuracy: means over the last epoch of training batches)');
+if (rows.length) {
+  console.log(`\n${table(['method', 'loss', 'synthesizer loss', 'bit accuracy', 'steps/s', 'seconds'], rows)}`);
+  console.log('\n(loss, synthesizer loss and bit accuracy: means over the last epoch of training batches)');
+}
+if (stopped) {
+  const unfinished = methods.slice(rows.length).map((m) => m.name).join(', ');
+  console.error(`binary-addition: ${stopped}; not finished: ${unfinished}. ${rows.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no JSON line was written.`);
+  await inspector.finish(false);
+  process.exit(130);
+}
 const why = explainResults(results, steps);
 if (why.length) console.log(`\n${why.join('\n')}`);
 if (args.json) console.log(JSON.stringify({ network: [24, 128, 64, 12], batch: 10, steps, scheduler: args.scheduler, methods: results }));

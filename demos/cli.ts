@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import type { Observable } from 'rxjs';
 import { type Inspection, type JsonValue, combineInspections, createTraceRecorder } from '../actors/inspection.ts';
+import type { FitOptions } from '../actors/fit.ts';
 import type { TrainingMetrics } from '../actors/metrics.ts';
 import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
 import { MAX_SEED } from '../lib/rng.ts';
@@ -272,10 +273,11 @@ export function traceFileFor(file: string, label?: string): string {
 export interface DemoInspection extends Inspection {
   /** with the live page (`--inspect`): chart this training's metrics; a no-op otherwise */
   watch(training: { readonly metrics$: Observable<TrainingMetrics> }): void;
-  /** the same for one step's metrics, where the demo has no training to hand (fit's `onStep`) */
-  step(metrics: TrainingMetrics): void;
-  /** true when `watch`/`step` go somewhere (so a demo subscribes to the metrics only then) */
-  readonly charts: boolean;
+  /**
+   * All of it as fit() takes it: its actors (`inspect`), the worker-hosted ones (`relay`) and its
+   * one training's metrics (`onTraining`), so a fit under any scheduler is drawn and charted.
+   */
+  readonly fit: Required<Pick<FitOptions, 'inspect' | 'relay' | 'onTraining'>>;
 }
 
 export interface DemoInspector {
@@ -350,11 +352,9 @@ export async function demoInspector(args: DemoArgs, demo: string): Promise<DemoI
       // the page outlives each training: closing a run closes its trace file (and marks the run finished)
       const run = live?.run(label, { demo, scheduler: args.scheduler, sample: args.sample, ...meta }) ?? null;
       const shared = stately ? { ...stately, close: async () => {} } : null;
-      return Object.assign(combineInspections(recorder, shared, run), {
-        watch: (training: { readonly metrics$: Observable<TrainingMetrics> }) => void run?.watch(training),
-        step: (m: TrainingMetrics) => run?.step(m),
-        charts: run !== null,
-      });
+      const inspection = combineInspections(recorder, shared, run);
+      const watch = (training: { readonly metrics$: Observable<TrainingMetrics> }) => void run?.watch(training);
+      return Object.assign(inspection, { watch, fit: { inspect: inspection.inspect, relay: inspection.relay, onTraining: watch } });
     },
     async finish(wait = true) {
       // one trace per training: say how to open each (`npm run inspect -- FILE` also lists them)

@@ -132,6 +132,8 @@ interface MethodResult {
 }
 const results: MethodResult[] = [];
 const inspector = await demoInspector(args, 'mnist');
+// Ctrl+C: the running method stops at a consistent cut; the methods that finished are printed
+let stopped: string | null = null;
 for (const method of methods) {
   const inspection = inspector.forRun(method, { steps });
   const topology = topologyFor(method);
@@ -155,12 +157,10 @@ for (const method of methods) {
     seed: args.seed,
     shuffle: args.noShuffle ? null : args.shuffleSeed,
     scheduler: args.scheduler,
-    inspect: inspection?.inspect,
+    ...inspection?.fit,
     signal: interrupt.signal,
-    onStep: perStep || inspection?.charts
+    onStep: perStep
       ? (m, epoch) => {
-          inspection?.step(m);
-          if (!perStep) return;
           done++;
           // running mean of the training loss over (up to) the last epoch
           seen = Math.min(seen + 1, perEpoch);
@@ -174,9 +174,17 @@ for (const method of methods) {
       bar.update(done, detail(e.epoch));
     },
   }).catch((e: Error) => {
+    if (e instanceof TrainingAbortedError) return e;
     process.stderr.write(`\nmnist: ${method}: ${e.message}\n`);
-    process.exit(e instanceof TrainingAbortedError ? 130 : 1);
+    process.exit(1);
   });
+  if (result instanceof TrainingAbortedError) {
+    await inspection?.close();
+    const epoch = Math.floor(result.step / perEpoch) + 1;
+    bar.done(detail(epoch));
+    stopped = `${method} stopped before step ${result.step} of ${steps} (epoch ${epoch} of ${epochs}; Ctrl+C)`;
+    break;
+  }
   const wallSeconds = (performance.now() - started) / 1000;
   await inspection?.close();
   bar.done(detail(epochs));
@@ -197,13 +205,24 @@ const summary = results.map((r) => {
     wall: r.wallSeconds,
   };
 });
-console.log(
-  `\n${table(
-    ['method', 'test accuracy', 'validation accuracy', 'final training loss', 'epochs', 's/epoch', 'wall s'],
-    summary.map((s) => [s.method, pct(s.test), pct(s.validation), s.loss.toFixed(4), s.epochs, s.perEpoch.toFixed(2), s.wall.toFixed(1)]),
-  )}`,
-);
-console.log('\n(final training loss: mean over the last epoch\'s batches; s/epoch: median time of one epoch\'s training steps; wall s: training and validation)');
+if (stopped) {
+  interrupt.dispose();
+  if (results.length) printTable();
+  const unfinished = methods.slice(results.length).join(', ');
+  console.error(`mnist: ${stopped}; not finished: ${unfinished}. ${results.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no plot or JSON line was written.`);
+  await inspector.finish(false);
+  process.exit(130);
+}
+printTable();
+function printTable() {
+  console.log(
+    `\n${table(
+      ['method', 'test accuracy', 'validation accuracy', 'final training loss', 'epochs', 's/epoch', 'wall s'],
+      summary.map((s) => [s.method, pct(s.test), pct(s.validation), s.loss.toFixed(4), s.epochs, s.perEpoch.toFixed(2), s.wall.toFixed(1)]),
+    )}`,
+  );
+  console.log('\n(final training loss: mean over the last epoch\'s batches; s/epoch: median time of one epoch\'s training steps; wall s: training and validation)');
+}
 
 if (args.plot) {
   const series = (pick: (e: EpochReport) => number) => results.map((r) => ({ name: r.method, points: r.epochs.map((e) => [e.epoch, pick(e)] as const) }));

@@ -26,6 +26,8 @@ import { type Dataset, batchesPerEpoch, classesOf, oneHot } from '../lib/data.ts
 import { loadMnist } from '../lib/datasets/mnist.ts';
 import { evaluate } from '../lib/evaluate.ts';
 import { type Graph, type InterfaceSpec, defineGraph } from '../lib/graph.ts';
+import { TrainingAbortedError } from '../lib/errors.ts';
+import { interruptSignal } from '../lib/interrupt.ts';
 import { backend, useBackend } from '../lib/kernels.ts';
 import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
@@ -149,6 +151,9 @@ interface MethodResult {
 }
 const results: MethodResult[] = [];
 const inspector = await demoInspector(args, 'multitask');
+// Ctrl+C: the running method stops at a consistent cut; the methods that finished are printed
+const interrupt = interruptSignal(() => process.stderr.write('\nmultitask: stopping at the next consistent cut (Ctrl+C again to quit at once)\n'));
+let stopped: string | null = null;
 const accuracyOf = (e: EpochReport | null | undefined, head: string) => e?.validation?.heads[head]?.accuracy;
 for (const method of methods) {
   const inspection = inspector.forRun(method);
@@ -168,16 +173,25 @@ for (const method of methods) {
     seed: args.seed,
     shuffle: args.shuffleSeed,
     scheduler: args.scheduler,
-    inspect: inspection?.inspect,
+    ...inspection?.fit,
+    signal: interrupt.signal,
     onEpoch: (e) => {
       last = e;
       done += e.steps;
       bar.update(done, detail(e.epoch));
     },
   }).catch((e: Error) => {
+    if (e instanceof TrainingAbortedError) return e;
     process.stderr.write(`\nmultitask: ${method}: ${e.message}\n`);
     process.exit(1);
   });
+  if (result instanceof TrainingAbortedError) {
+    await inspection?.close();
+    const epoch = Math.floor(result.step / perEpoch) + 1;
+    bar.done(detail(epoch));
+    stopped = `${method} stopped before step ${result.step} of ${steps} (epoch ${epoch} of ${epochs}; Ctrl+C)`;
+    break;
+  }
   const wallSeconds = (performance.now() - started) / 1000;
   await inspection?.close();
   bar.done(detail(epochs));
@@ -188,21 +202,32 @@ for (const method of methods) {
 const pct = (v: number | undefined | null) => (v === undefined || v === null || !Number.isFinite(v) ? '—' : `${(100 * v).toFixed(2)}%`);
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? NaN;
 const finalOf = (r: MethodResult) => r.epochs[r.epochs.length - 1];
-console.log(
-  `\n${table(
-    ['method', ...HEADS.map((h) => `test: ${HEAD_TITLES[h]}`), ...(heldOut === 'validation' ? HEADS.map((h) => `validation: ${h}`) : []), 'final training loss', 'epochs', 's/epoch', 'wall s'],
-    results.map((r) => [
-      r.method,
-      ...HEADS.map((h) => pct(r.test?.[h])),
-      ...(heldOut === 'validation' ? HEADS.map((h) => pct(accuracyOf(finalOf(r), h))) : []),
-      (finalOf(r)?.loss ?? NaN).toFixed(4),
-      r.epochs.length,
-      median(r.epochs.map((e) => e.seconds)).toFixed(2),
-      r.wallSeconds.toFixed(1),
-    ]),
-  )}`,
-);
-console.log("\n(final training loss: the weighted sum of both heads' losses, mean over the last epoch's batches; s/epoch: median time of one epoch's training steps)");
+interrupt.dispose();
+if (stopped) {
+  if (results.length) printTable();
+  const unfinished = methods.slice(results.length).join(', ');
+  console.error(`multitask: ${stopped}; not finished: ${unfinished}. ${results.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no JSON line was written.`);
+  await inspector.finish(false);
+  process.exit(130);
+}
+printTable();
+function printTable() {
+  console.log(
+    `\n${table(
+      ['method', ...HEADS.map((h) => `test: ${HEAD_TITLES[h]}`), ...(heldOut === 'validation' ? HEADS.map((h) => `validation: ${h}`) : []), 'final training loss', 'epochs', 's/epoch', 'wall s'],
+      results.map((r) => [
+        r.method,
+        ...HEADS.map((h) => pct(r.test?.[h])),
+        ...(heldOut === 'validation' ? HEADS.map((h) => pct(accuracyOf(finalOf(r), h))) : []),
+        (finalOf(r)?.loss ?? NaN).toFixed(4),
+        r.epochs.length,
+        median(r.epochs.map((e) => e.seconds)).toFixed(2),
+        r.wallSeconds.toFixed(1),
+      ]),
+    )}`,
+  );
+  console.log("\n(final training loss: the weighted sum of both heads' losses, mean over the last epoch's batches; s/epoch: median time of one epoch's training steps)");
+}
 
 await inspector.finish();
 

@@ -4,7 +4,7 @@
  * (`"1"`, `true`, `null` are not numbers; `"false"` is not a boolean).
  */
 import { ACTIVATIONS, type Activation, isActivation } from './activations.ts';
-import { TopologyError } from './errors.ts';
+import { TopologyError, TrainingOptionsError } from './errors.ts';
 import { OPTIMIZERS, type OptimizerConfig, type OptimizerSpec, isPlainSgd } from './optimizers.ts';
 
 /** A value as an error message shows it: strings quoted, objects as JSON. */
@@ -76,12 +76,67 @@ export function object(v: unknown, what: string, shape: string): Record<string, 
  * anywhere (leave an option out for its default: null is not "the default").
  */
 export function knownKeys(v: Record<string, unknown>, known: readonly string[], what: string): void {
-  const unknown = Object.keys(v).filter((k) => !known.includes(k) && v[k] !== undefined);
-  if (unknown.length > 0) {
-    throw new TopologyError(`${what}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')} (it takes ${known.join(', ')})`);
-  }
+  refuseUnknownKeys(v, known, what);
   const nulls = Object.keys(v).filter((k) => v[k] === null);
   if (nulls.length > 0) throw new TopologyError(`${what}: ${nulls.map((k) => `'${k}'`).join(', ')} is null (leave an option out for its default)`);
+}
+
+/**
+ * Refuse keys an options object does not know, by name, with the closest known one when a typo
+ * is likely (`schedular` → `scheduler`): plain JavaScript has no type checker to catch it, and
+ * the option would otherwise be a silent default. Keys set to `undefined` count as left out.
+ * `error` makes the error thrown (default a {@link TopologyError}).
+ *
+ * @example
+ * refuseUnknownKeys({ schedular: 'worker' }, ['steps', 'scheduler'], 'training', (m) => new TrainingOptionsError(m));
+ * // TrainingOptionsError: training: unknown option 'schedular' (it takes steps, scheduler); did you mean 'scheduler'?
+ */
+export function refuseUnknownKeys(v: object, known: readonly string[], what: string, error: (message: string) => Error = (m) => new TopologyError(m)): void {
+  const unknown = Object.keys(v).filter((k) => !known.includes(k) && (v as Record<string, unknown>)[k] !== undefined);
+  if (unknown.length === 0) return;
+  const guesses = unknown.map((k) => closest(k, known)).filter((g) => g !== null);
+  const hint = guesses.length ? `; did you mean ${guesses.map((g) => `'${g}'`).join(', ')}?` : '';
+  throw error(`${what}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')} (it takes ${known.join(', ')})${hint}`);
+}
+
+/** Options of a training (or of what watches one) with a key they do not take: a TrainingOptionsError naming `what` (`training`, `fit: checkpoint`). */
+export function refuseUnknownOptions(o: object, known: readonly string[], what: string): void {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new TrainingOptionsError(`${what}: the options must be an object, got ${show(o)}`);
+  refuseUnknownKeys(o, known, what, (m) => new TrainingOptionsError(m));
+}
+
+/** The known word nearest to `word` when it is a likely typo of it (a few letters apart, case aside), else null. */
+export function closest(word: string, known: readonly string[]): string | null {
+  let best: string | null = null, bestDistance = Infinity;
+  for (const k of known) {
+    const d = editDistance(word.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) (best = k), (bestDistance = d);
+  }
+  return best !== null && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? best : null;
+}
+
+/** Levenshtein distance, adjacent transpositions counting one (`stpes` is one edit from `steps`). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+/**
+ * Every key of an options type, as a list checked by the compiler both ways: a name that is not a
+ * key fails to compile, and so does a key of `T` the list leaves out (so a new option cannot be
+ * refused as unknown by a list nobody updated).
+ *
+ * @example
+ * const KEYS = keysOf<CheckpointOptions>()(['path', 'at', 'every', 'onSaved', 'onStop']);
+ */
+export function keysOf<T>() {
+  return <const K extends readonly (keyof T & string)[]>(keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, K[number]> })): K => keys;
 }
 
 export function sgd(lr: number): OptimizerConfig {

@@ -87,6 +87,21 @@ describe('the CLI never destroys its input', () => {
     expect(readdirSync(dir).sort()).toEqual(['case.json', 'run.ckpt']);
   });
 
+  it('--resume equal to --checkpoint, by any name (x, ./x, a folder round trip, a symlink): exit 2, the checkpoint untouched', async () => {
+    const { dir } = withCase();
+    writeFileSync(join(dir, 'run.ckpt'), 'not touched');
+    symlinkSync(join(dir, 'run.ckpt'), join(dir, 'link.ckpt'));
+    mkdirSync(join(dir, 'sub'));
+    const runs = await Promise.all(
+      [['run.ckpt', 'run.ckpt'], ['run.ckpt', './run.ckpt'], ['./run.ckpt', join(dir, 'sub', '..', 'run.ckpt')], ['link.ckpt', 'run.ckpt']].map(([resume, checkpoint]) =>
+        cli(['case.json', '--out', 'out.json', '--save-at', '2', '--resume', resume, '--checkpoint', checkpoint], { cwd: dir }),
+      ),
+    );
+    for (const r of runs) refused(r, 2, /^reference: --checkpoint \S+ is the checkpoint to resume from \(--resume \S+\): it would be overwritten; save to another file$/);
+    expect(readFileSync(join(dir, 'run.ckpt'), 'utf8')).toBe('not touched');
+    expect(readdirSync(dir).sort()).toEqual(['case.json', 'link.ckpt', 'run.ckpt', 'sub']);
+  });
+
   it('a symlink planted at the old temporary name OUT.tmp is not written through', async () => {
     const { dir } = withCase();
     writeFileSync(join(dir, 'victim'), 'precious');

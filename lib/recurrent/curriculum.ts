@@ -16,6 +16,7 @@ import type { Sequences } from './sequences.ts';
 import { CurriculumState } from './curriculum-state.ts';
 import { trainRecurrentSequential } from './sequential.ts';
 import { type RecurrentTopology, defineRecurrent } from './topology.ts';
+import { keysOf, refuseUnknownOptions } from '../validate.ts';
 
 export interface CurriculumOptions {
   /** `copy` (default) or `repeat-copy` (length n with n repeats, the count normalised by `maxRepeats`) */
@@ -59,7 +60,11 @@ export interface CurriculumResult {
  * const t = defineRecurrent({ cell: 'lstm', inputs: 9, hidden: 64, outputs: 8, truncation: 3, batch: 16, optimizer: { kind: 'adam', lr: 1e-3 }, dni: true });
  * runCurriculum(t, { budget: 20_000, seed: 1 }).maxLength;
  */
+/** The keys of {@link CurriculumOptions}: what runCurriculum takes (trainCurriculum takes these and its own). */
+export const CURRICULUM_KEYS = keysOf<CurriculumOptions>()(['task', 'width', 'budget', 'seed', 'threshold', 'window', 'maxRepeats', 'maxLength', 'start', 'onBatch']);
+
 export function runCurriculum(topology: RecurrentTopology, o: CurriculumOptions): CurriculumResult {
+  refuseUnknownOptions(o, CURRICULUM_KEYS, 'runCurriculum');
   const t0 = performance.now(), c0 = cpuNow();
   const B = topology.batch, threshold = o.threshold ?? 0.15, window = o.window ?? 10;
   const initial = initRecurrentParameters(topology, o.seed);

@@ -89,8 +89,9 @@ describe('bad checkpoints are refused, and nothing is overwritten', () => {
   const refused = async (text: string, message: RegExp) => {
     const path = join(dir, `bad-${Math.random().toString(36).slice(2)}.ckpt`);
     writeFileSync(path, text);
-    // resuming from it, while also asked to checkpoint to the same file: refused before any work
-    await expect(train({ ...base, resume: path, checkpoint: { path, at: [20] } })).rejects.toThrow(CheckpointError);
+    // resuming from it, while also asked to checkpoint to the same file: refused before any work (before it is even read)
+    await expect(train({ ...base, resume: path, checkpoint: { path, at: [20] } })).rejects.toThrow(/are the same file: the first checkpoint would overwrite the one resumed from/);
+    await expect(train({ ...base, resume: path, checkpoint: { path: join(dir, 'other.ckpt'), at: [20] } })).rejects.toThrow(CheckpointError);
     await expect(train({ ...base, resume: path })).rejects.toThrow(message);
     expect(readFileSync(path, 'utf8')).toBe(text);
   };

@@ -77,7 +77,7 @@ const BAD_GRAPHS: [string, GraphSpec, string][] = [
   ['an unknown merge', edit((s) => (s.nodes[2].merge = 'max')), "node 'b': merge: unknown 'max' (expected one of concat, sum)"],
   ['an unknown loss', edit((s) => (s.heads[0].loss = 'hinge')), "head 'bits': loss: unknown 'hinge' (expected one of mse, softmax-cross-entropy)"],
   ['a head weight of 0', edit((s) => (s.heads[0].weight = 0)), "head 'bits': weight must be a finite number > 0, got 0"],
-  ['a misspelt option', edit((s) => (s.nodes[1].unit = 3)), "node 'a': unknown option 'unit' (it takes id, units, activation, inputs, merge, lr, optimizer)"],
+  ['a misspelt option', edit((s) => (s.nodes[1].unit = 3)), "node 'a': unknown option 'unit' (it takes id, units, activation, inputs, merge, lr, optimizer); did you mean 'units'?"],
   ['no heads', edit((s) => (s.heads = [])), 'graph: heads must be a non-empty array of { id, node, loss, ... }'],
 ];
 

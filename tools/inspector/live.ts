@@ -34,6 +34,7 @@ import {
   toTraceEvent,
 } from '../../actors/inspection.ts';
 import type { TrainingMetrics } from '../../actors/metrics.ts';
+import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
 import { HEADERS, type PageServer, servePage } from './pageServer.ts';
 
 /** a page with more than this waiting to be sent is dropped (its EventSource reconnects) */
@@ -55,13 +56,13 @@ export interface LiveInspectorOptions {
   maxRuns?: number;
 }
 
-/** One training (or a series of them, as `fit` runs one per epoch), as the live inspector follows it. */
+/** One training (or a series of them, as `trainCurriculum` runs one per batch), as the live inspector follows it. */
 export interface LiveRun extends Inspection {
   /** chart this training's metrics (until its stream completes); returns the subscription */
   watch(training: { readonly metrics$: Observable<TrainingMetrics> }): Subscription;
   /**
    * chart one step's metrics (what `watch` does for each); a batch number lower than the last
-   * one's starts a new training of the run (fit's next epoch), charted after it
+   * one's starts a new training of the run (trainCurriculum's next batch), charted after it
    */
   step(metrics: TrainingMetrics): void;
 }
@@ -312,6 +313,7 @@ function runStatus(status: string | undefined, value: unknown): LiveRunState['st
  * await run.close();
  */
 export async function serveLiveInspector(options: LiveInspectorOptions = {}): Promise<LiveInspector> {
+  refuseUnknownOptions(options, keysOf<LiveInspectorOptions>()(['port', 'host', 'sample', 'updatesPerSecond', 'maxPoints', 'maxRuns']), 'serveLiveInspector');
   const sample = options.sample ?? 1;
   if (!Number.isInteger(sample) || sample < 1) throw new RangeError(`live inspector: sample must be an integer >= 1, got ${sample}`);
   const rate = options.updatesPerSecond ?? 10;
@@ -398,7 +400,7 @@ export async function serveLiveInspector(options: LiveInspectorOptions = {}): Pr
     runs.push(r);
     if (runs.length > maxRuns) runs.splice(0, runs.length - maxRuns);
     r.statusDirty = true;
-    // the root actor (the trainer) of the training under way; fit makes one per epoch
+    // the root actor (the trainer) of the training under way (trainCurriculum makes one per batch)
     let root: unknown = null;
     const local = new Set<string>();
     // x of the charts: the batch, shifted on past the trainings before this one
