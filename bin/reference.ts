@@ -20,6 +20,7 @@ import { interruptSignal } from '../lib/interrupt.ts';
 import { FileError, checkWritable, readTextBounded, sameFile, writeFileAtomic } from '../lib/files.ts';
 import { MAX_CASE_BYTES } from '../lib/limits.ts';
 import { type AnyLoadedCase, type ReferenceCase, caseParametersFromJSON, caseParametersToJSON, loadAnyCase } from '../lib/reference.ts';
+import { plural } from '../lib/text.ts';
 
 // the actors (xstate, rxjs, threads) load only once the arguments and the case are known to be good
 const schedulers = async () => (await import('../actors/schedulers.ts')).SCHEDULERS as readonly string[];
@@ -203,7 +204,7 @@ try {
   fail(`${e instanceof FileError ? e.message : `${out}: ${(e as Error).message}`}; the training's result is lost`, 1);
 }
 console.log(
-  `${c.name}: ${resume ? `resumed from ${resume}, ` : ''}${c.steps} steps under the ${scheduler} scheduler in ${seconds.toFixed(2)} s → ${out}` +
+  `${c.name}: ${resume ? `resumed from ${resume}, ` : ''}${plural(c.steps, 'step')} under the ${scheduler} scheduler in ${seconds.toFixed(2)} s → ${out}` +
     (saveAt !== null ? ` (checkpoint at step ${saveAt} → ${checkpoint})` : ''),
 );
 if (json.final && json.losses) {

@@ -17,6 +17,7 @@ import { defineTopology, describeSizes } from '../lib/topology.ts';
 import { demoInspector, parseDemoArgs, stepsOf } from './cli.ts';
 import { explainResults } from './explain.ts';
 import { ProgressLine, table } from './progress.ts';
+import { plural } from '../lib/text.ts';
 
 const args = parseDemoArgs(process.argv.slice(2), {
   name: 'binary-addition',
@@ -59,7 +60,7 @@ for (const [i, m] of methods.entries()) {
   if (i === 0) {
     console.log(
       `binary addition, 12 bits: ${describeSizes(topology)} sigmoid, batch 10, ${data.x.rows} examples, ` +
-        `${steps} steps (${(steps / epoch).toFixed(0)} epochs) per method, ${args.scheduler} scheduler\n`,
+        `${plural(steps, 'step')} (${plural(Math.round(steps / epoch), 'epoch')}) per method, ${args.scheduler} scheduler\n`,
     );
   }
   const inspection = inspector.forRun(methods.length > 1 ? m.name.toLowerCase() : undefined, { steps });

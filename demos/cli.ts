@@ -10,6 +10,7 @@ import type { FitOptions } from '../actors/fit.ts';
 import type { TrainingMetrics } from '../actors/metrics.ts';
 import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
 import { MAX_SEED } from '../lib/rng.ts';
+import { plural } from '../lib/text.ts';
 
 /** A demo's own option: `--learning-rate X` is `learningRate` in the result. */
 export interface DemoOption {
@@ -236,6 +237,7 @@ export function parseDemoArgs<E extends Record<string, DemoOption> = Record<neve
   argv: readonly string[],
   spec: DemoSpec<E>,
 ): DemoArgs & DemoValues<E> {
+  quietOnClosedPipe();
   try {
     const args = tryParseDemoArgs(argv, spec);
     if (args) return args;
@@ -249,13 +251,29 @@ export function parseDemoArgs<E extends Record<string, DemoOption> = Record<neve
 }
 
 /**
+ * `npm run demo | head`: once the reader has gone, end quietly (exit 0) at the next write, as
+ * command-line tools do, instead of dying with an EPIPE stack trace. Safe to call more than once.
+ */
+export function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listeners('error').includes(exitOnClosedPipe)) continue;
+    stream.on('error', exitOnClosedPipe);
+  }
+}
+
+function exitOnClosedPipe(err: NodeJS.ErrnoException): void {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+}
+
+/**
  * The steps to train: `--steps`, or `--epochs` times the batches in one pass over the data. Fewer
  * than one step (a tiny `--epochs`) trains nothing: it says so and exits with code 2.
  */
 export function stepsOf(args: Pick<DemoArgs, 'steps' | 'epochs'>, batchesPerEpoch: number): number {
   const steps = args.steps ?? Math.round((args.epochs ?? 1) * batchesPerEpoch);
   if (steps < 1) {
-    console.error(`--epochs ${args.epochs} is ${steps} steps (an epoch is ${batchesPerEpoch} batches): nothing would be trained`);
+    console.error(`--epochs ${args.epochs} is ${plural(steps, 'step')} (an epoch is ${plural(batchesPerEpoch, 'batch', 'batches')}): nothing would be trained`);
     process.exit(2);
   }
   return steps;

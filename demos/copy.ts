@@ -30,9 +30,10 @@ import { DniError, TrainingAbortedError } from '../lib/errors.ts';
 import { interruptSignal } from '../lib/interrupt.ts';
 import { autoBackend } from '../lib/kernels-wasm.ts';
 import { COPY_EXPERIMENT, COPY_METHODS, type CopyMethod, copyExperimentTopology } from '../lib/recurrent/curriculum.ts';
-import { type DemoInspection, type DemoOption, type DemoSpec, UsageError, demoInspector, demoUsage, tryParseDemoArgs } from './cli.ts';
+import { type DemoInspection, type DemoOption, type DemoSpec, UsageError, demoInspector, demoUsage, quietOnClosedPipe, tryParseDemoArgs } from './cli.ts';
 import { type ProgressEntry, ProgressBoard, table } from './progress.ts';
 import { chartSvg } from './svg-chart.ts';
+import { plural } from '../lib/text.ts';
 
 const METHODS = COPY_METHODS;
 type Method = CopyMethod;
@@ -110,6 +111,7 @@ for (let i = 0; i < argv.length && argv[i] !== '--'; i++) {
   // `--budget -1` would otherwise be refused as "ambiguous" rather than as a bad budget
   if (['--budget', '--jobs', '--seed', '--truncations'].includes(argv[i]) && /^-\d/.test(argv[i + 1] ?? '')) argv.splice(i, 2, `${argv[i]}=${argv[i + 1]}`);
 }
+quietOnClosedPipe();
 let parsed;
 try {
   parsed = tryParseDemoArgs(argv, spec);
@@ -455,7 +457,7 @@ if (childCell !== undefined) {
       `dni: a linear synthesizer over [h | c] at each truncation boundary, Adam ${c.synthesizerLr}, scale ${c.scale}; dni-aux: aux weight ${c.auxWeight}\n` +
       `curriculum from length 1, +1 when the mean error over the last 10 batches is under ${c.threshold} bits per sequence; ` +
       `${budget.toLocaleString('en-US')} sequences per cell, seed ${args.seed}\n` +
-      `${cells.length} cell${cells.length > 1 ? 's' : ''} (T ${truncations.join(', ')} × ${methods.join(', ')}), ${jobs} at a time in child processes, ${args.scheduler} scheduler, ${kernels} kernels\n`,
+      `${plural(cells.length, 'cell')} (T ${truncations.join(', ')} × ${methods.join(', ')}), ${jobs} at a time in child processes, ${args.scheduler} scheduler, ${kernels} kernels\n`,
   );
   if (args.scheduler === 'worker') {
     // each curriculum batch is a training of a few windows (trainCurriculum): its threads start per batch

@@ -2,6 +2,7 @@
  * What the binary-addition demo says under its table, so that no row near chance (50% bit
  * accuracy: a coin flip per bit) goes unexplained.
  */
+import { plural } from '../lib/text.ts';
 
 /** A method's row: its bit accuracy over the last epoch, as a fraction. */
 export interface MethodResult {
@@ -32,7 +33,7 @@ export function explainResults(results: Record<string, MethodResult>, steps: num
   const slow = Object.entries(results).filter(([name, r]) => name !== 'dni' && r.bit_accuracy < LEARNED).map(([name]) => (name === 'cdni' ? 'cDNI' : name));
   if (slow.length) {
     lines.push(
-      `${slow.join(' and ')} ${slow.length > 1 ? 'have' : 'has'} not learned the task yet in ${steps} steps` +
+      `${slow.join(' and ')} ${slow.length > 1 ? 'have' : 'has'} not learned the task yet in ${plural(steps, 'step')}` +
         `${slow.includes('cDNI') ? ' (cDNI takes longer than backprop: its synthesizers must learn the gradients first)' : ''}; ` +
         'give more --steps (the default is 60000).',
     );

@@ -16,6 +16,7 @@ import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { defineTopology, describeSizes } from '../lib/topology.ts';
 import { serveInspector } from '../tools/inspector/server.ts';
 import { demoInspector, parseDemoArgs, stepsOf, untilInterrupted } from './cli.ts';
+import { plural } from '../lib/text.ts';
 
 const args = parseDemoArgs(process.argv.slice(2), {
   name: 'inspector',
@@ -53,7 +54,7 @@ inspection?.watch(training);
 
 const every = Math.max(1, Math.floor(steps / 20));
 const last: Record<string, number> = {};
-if (!args.json) console.log(`${describeSizes(topology)} DNI, ${steps} steps, ${args.scheduler} scheduler\n\n batch      loss  synth loss  cos(ĝ, g) @ layer 1  steps/s`);
+if (!args.json) console.log(`${describeSizes(topology)} DNI, ${plural(steps, 'step')}, ${args.scheduler} scheduler\n\n batch      loss  synth loss  cos(ĝ, g) @ layer 1  steps/s`);
 training.metrics$.subscribe((m) => {
   Object.assign(last, { batch: m.batch, loss: m.loss, synthesizerLoss: m.synthesizerLoss, cosine: m.cosine[1], stepsPerSecond: m.stepsPerSecond });
   if (args.json || (m.batch % every !== 0 && m.batch !== steps - 1)) return;

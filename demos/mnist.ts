@@ -32,6 +32,7 @@ import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts
 import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
 import { chartSvg } from './svg-chart.ts';
+import { plural } from '../lib/text.ts';
 
 const METHODS = ['backprop', 'dni', 'cdni'] as const;
 type Method = (typeof METHODS)[number];
@@ -120,7 +121,7 @@ console.log(
     `train ${split.train.x.rows}${split.validation.x.rows ? `, validation ${split.validation.x.rows} (held out of training)` : ''}, test ${split.test.x.rows}\n` +
     `${describeSizes(topologyFor('backprop'))} relu, softmax cross-entropy, batch ${batch}, Adam lr ${args.lr}${args.eps !== 1e-8 ? ` eps ${args.eps}` : ''}; ` +
     `${synthesizers} after every hidden layer, Adam lr ${args.synthesizerLr}\n` +
-    `${epochs} epochs of ${perEpoch} steps per method${args.noShuffle ? '' : ' (shuffled each epoch)'}, learning rates × ${args.lrSchedule} schedule, ` +
+    `${plural(epochs, 'epoch')} of ${plural(perEpoch, 'step')} per method${args.noShuffle ? '' : ' (shuffled each epoch)'}, learning rates × ${args.lrSchedule} schedule, ` +
     `${args.scheduler} scheduler, ${backend().name} kernels\n`,
 );
 

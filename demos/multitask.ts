@@ -33,6 +33,7 @@ import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
+import { plural } from '../lib/text.ts';
 
 const METHODS = ['backprop', 'dni', 'cdni'] as const;
 type Method = (typeof METHODS)[number];
@@ -140,7 +141,7 @@ console.log(
     `784 → trunk ${args.trunk} relu → { digit_hidden ${args.digitHidden} relu → 10 (softmax, weight 1); high_hidden ${args.highHidden} relu → 2 (softmax, digit ≥ 5, weight ${args.highWeight}) }\n` +
     `batch ${args.batch}, Adam lr ${args.lr}; dni / cdni: linear synthesizers on trunk → digit_hidden and trunk → high_hidden, Adam lr ${args.synthesizerLr}` +
     ` (cdni: each sees its branch's labels)\n` +
-    `${epochs} epochs of ${perEpoch} steps per method (shuffled each epoch), ${args.scheduler} scheduler, ${backend().name} kernels\n`,
+    `${plural(epochs, 'epoch')} of ${plural(perEpoch, 'step')} per method (shuffled each epoch), ${args.scheduler} scheduler, ${backend().name} kernels\n`,
 );
 
 interface MethodResult {

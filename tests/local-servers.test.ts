@@ -5,7 +5,7 @@
  * trace file at once.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, rmSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -109,7 +109,7 @@ describe('the trace viewer', () => {
 
   it('a trace that grew past the limit since is refused with 413 and the reason', async () => {
     const growing = join(dir, 'growing.jsonl');
-    writeFileSync(growing, 'x\n');
+    writeFileSync(growing, '{"type":"@trace.meta"}\n');
     const s = await serveInspector({ trace: growing, port: 0, maxBytes: 100 });
     try {
       const p = Number(new URL(s.url).port);
@@ -125,8 +125,8 @@ describe('the trace viewer', () => {
 
   it('streams: 8 parallel GETs of a 200 MB trace keep the server process under 400 MB (it held 1.7 GB)', async () => {
     const big = join(dir, 'big.jsonl');
-    closeSync(openSync(big, 'w'));
-    truncateSync(big, 200 * 2 ** 20); // sparse: reads as zeros, takes no disk
+    writeFileSync(big, '{"type":"@trace.meta"}\n');
+    truncateSync(big, 200 * 2 ** 20); // sparse after its first line: reads as zeros, takes no disk
     const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'tools', 'inspector', 'cli.ts'), big, '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const url = await new Promise<string>((resolve, reject) => {
@@ -155,6 +155,8 @@ describe('npm run inspect refuses what is not a trace file, in one line, at once
     [[dir], /^inspect: .*: is a folder, not a regular file/],
     [['a.jsonl', '--port', '70000'], /^inspect: --port must be an integer in 0\.\.65535, got 70000$/],
     [['--frobnicate'], /^inspect: Unknown option '--frobnicate'/],
+    [[join(root, 'package.json')], /^inspect: .*package\.json: is not a trace: its first line should be a JSON object of type '@trace\.meta', got "\{" \(record one with a demo's --trace FILE\)$/],
+    [[join(root, 'LICENSE')], /^inspect: .*LICENSE: is not a trace: its first line should be a JSON object of type '@trace\.meta', got "MIT License"/],
   ] as [string[], RegExp][])('%j', (args, message) => {
     const t0 = performance.now();
     const r = spawnCli(args);

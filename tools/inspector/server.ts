@@ -7,7 +7,7 @@
  * refused (413) beyond {@link MAX_TRACE_BYTES}: the page parses all of it in the browser. Only
  * requests for this server's own Host from its own pages are answered (lib/localhost.ts).
  */
-import { closeSync, createReadStream } from 'node:fs';
+import { closeSync, createReadStream, readSync } from 'node:fs';
 import type { Server, ServerResponse } from 'node:http';
 import { basename } from 'node:path';
 import { FileError, openBounded } from '../../lib/files.ts';
@@ -40,7 +40,12 @@ export interface InspectorServer {
  */
 export async function serveInspector(options: InspectorServerOptions): Promise<InspectorServer> {
   // fail now, with the file's name (and its size against the limit), not on the first page load
-  closeSync(openBounded(options.trace, MAX_TRACE_BYTES, options.maxBytes).fd);
+  const { fd } = openBounded(options.trace, MAX_TRACE_BYTES, options.maxBytes);
+  try {
+    checkTraceStart(options.trace, fd);
+  } finally {
+    closeSync(fd);
+  }
   const { url, server, close } = await servePage({
     page: 'index.html',
     files: ['viewer.js', 'graph.js', 'viewer.css'],
@@ -53,6 +58,29 @@ export async function serveInspector(options: InspectorServerOptions): Promise<I
     },
   });
   return { url, server, close };
+}
+
+/**
+ * A trace begins with a JSON line whose `type` is `@trace.meta` (or, from an older recorder, an
+ * `@xstate.…` event): anything else (`package.json`, a checkpoint, a CSV) is refused by name. An
+ * empty file is a trace not yet flushed, served as it is.
+ */
+function checkTraceStart(path: string, fd: number): void {
+  const head = Buffer.alloc(64 * 1024);
+  const n = readSync(fd, head, 0, head.length, 0);
+  if (n === 0) return;
+  const line = head.subarray(0, n).toString('utf8').split('\n', 1)[0].trim();
+  let type: unknown;
+  try {
+    type = (JSON.parse(line) as { type?: unknown } | null)?.type;
+  } catch {
+    // a first line longer than what was read: its type as the recorder writes it, near its start
+    type = n === head.length ? /^\{[^{}]*"type":"([^"]+)"/.exec(line)?.[1] : undefined;
+  }
+  if (typeof type !== 'string' || !/^@(trace\.meta|xstate\.(actor|event|snapshot))$/.test(type)) {
+    const shown = line.length > 40 ? `${line.slice(0, 40)}…` : line;
+    throw new FileError(path, `is not a trace: its first line should be a JSON object of type '@trace.meta', got ${JSON.stringify(shown)} (record one with a demo's --trace FILE)`);
+  }
 }
 
 /** The trace as it is now (its size when opened: lines appended meanwhile wait for a reload), streamed. */
