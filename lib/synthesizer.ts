@@ -53,6 +53,9 @@ export interface SynthesizerParameters {
   readonly N: Matrix | null;
 }
 
+/** What a refit steps its parameters with: an {@link Optimizer}, or any owner's step with the same three calls. */
+export type RefitStep = Pick<Optimizer, 'outer' | 'mean' | 'step'>;
+
 /** Buffers the maths reuses: the hidden activations of the last evaluation and their gradients. */
 export interface SynthesizerScratch {
   readonly activations: Matrix[];
@@ -105,7 +108,7 @@ export function refitSynthesizer(
   k: KernelBackend,
   p: SynthesizerParameters,
   activation: Activation,
-  opt: Optimizer,
+  opt: RefitStep,
   slots: readonly (readonly [number, number, number])[],
   h: Matrix,
   y: Matrix | null,
@@ -302,7 +305,7 @@ export class Synthesizer {
  * Scale `g` in place so that its norm is at most `max` (a non-finite norm is left for the
  * divergence check); whether it scaled.
  */
-function clipNorm(g: Float32Array, max: number): boolean {
+export function clipNorm(g: Float32Array, max: number): boolean {
   let sq = 0;
   for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
   const norm = Math.sqrt(sq);
