@@ -25,6 +25,7 @@ import { type AnyActorRef, setup } from 'xstate';
 import { applyLearningRates } from '../lib/lr-schedule.ts';
 import { type Dataset, batchSource } from '../lib/data.ts';
 import type { Matrix } from '../lib/matrix.ts';
+import { trueGradientInterfaces } from '../lib/metrics.ts';
 import { type Model, type ModelData, captureModelState, isRecurrentModel, ringDepthOf } from '../lib/model.ts';
 import type { Network } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
@@ -257,6 +258,7 @@ interface Builder {
 function wireGraph(b: Builder, network: Network): Wiring {
   const g = network.topology, { here, routes, port, from, done, losses, depth, input } = b;
   const source = batchSource(input.data as Dataset, g);
+  const trueGradient = new Set(trueGradientInterfaces(g).map((s) => s.index));
   for (const n of g.nodes) {
     if (!here.has(n.actor)) continue;
     const upstream = n.sources.map((s) => (s.node < 0 ? null : port(routes.find((r) => r.source === n.actor && r.edge === s.edge && (r.type === 'GRADIENT' || r.type === 'REFIT'))!)));
@@ -267,7 +269,7 @@ function wireGraph(b: Builder, network: Network): Wiring {
     if (!here.has(s.actor)) continue;
     const prediction = port(from(s.actor, 'SYNTHETIC_GRADIENT')[0]);
     const labels = s.contextLabels ? source.labels(s.contextLabels) : null;
-    b.synthesizers.push(b.add('synthesizer', s.actor, { synthesizer: network.synthesizers[s.index], index: s.index, ports: { prediction, loss: losses, done: done.get(s.actor)! }, labels } satisfies SynthesizerInput));
+    b.synthesizers.push(b.add('synthesizer', s.actor, { synthesizer: network.synthesizers[s.index], index: s.index, ports: { prediction, loss: losses, done: done.get(s.actor)! }, labels, cosine: trueGradient.has(s.index) } satisfies SynthesizerInput));
   }
   for (const h of g.heads) {
     if (!here.has(h.actor)) continue;

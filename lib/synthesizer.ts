@@ -14,6 +14,7 @@ import type { Activation } from './activations.ts';
 import { DivergenceError } from './errors.ts';
 import { type KernelBackend, backend } from './kernels.ts';
 import { type Matrix, copyInto, firstNonFinite, release, shapeOf, zeros } from './matrix.ts';
+import { cosine } from './metrics.ts';
 import { Optimizer, type OptimizerConfig, optimizerOf } from './optimizers.ts';
 import { type PendingRefit, RefitQueue, type SynthesizerSnapshot } from './refit-queue.ts';
 
@@ -253,6 +254,12 @@ export class Synthesizer {
   lossOf(batch: number): number | null {
     const slot = this.queue.complete(batch);
     return slot ? (0.5 * this.kernels.squaredDistance(slot.prediction, slot.target)) / this.batchSize : null;
+  }
+
+  /** `cos(g_hat, target)` of `batch` over the whole batch (see {@link cosine}) once both are in, else null. */
+  cosineOf(batch: number): number | null {
+    const slot = this.queue.complete(batch);
+    return slot ? cosine(slot.prediction, slot.target) : null;
   }
 
   /** Apply every refit whose target has arrived (the end of training). */
