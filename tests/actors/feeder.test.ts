@@ -6,9 +6,11 @@
 import { describe, expect, it } from 'vitest';
 import { Feeder } from '../../actors/stageMachine.ts';
 
+/** `waiting`: the turns are kept for the test to run; else each is taken at once (a slow run passes its 10 ms slices) */
 function feeder(o: { first?: number; steps?: number; pipelined: boolean; readers?: number; waiting?: () => boolean }) {
   const fed: [number, number][] = [], turns: (() => void)[] = [];
-  const f = new Feeder(o.first ?? 0, o.steps ?? 100, o.pipelined, o.readers ?? 1, (k, t) => void fed.push([k, t]), (fn) => void turns.push(fn), o.waiting);
+  const defer = o.waiting ? (fn: () => void) => void turns.push(fn) : (fn: () => void) => fn();
+  const f = new Feeder(o.first ?? 0, o.steps ?? 100, o.pipelined, o.readers ?? 1, (k, t) => void fed.push([k, t]), defer, o.waiting);
   return { f, fed, turns };
 }
 const tick = () => Promise.resolve();
