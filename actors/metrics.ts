@@ -5,7 +5,8 @@
  *
  * The cosine is measured where both gradients are, by the synthesizer's actor (in whatever thread
  * it runs), and comes with its loss into the trainer's history; so every scheduler gives the same
- * metrics, and this stream reads nothing of the stages.
+ * metrics, and this stream reads nothing of the stages. It is measured when this stream has a
+ * subscriber as the training starts (an unobserved training computes none).
  */
 import { Observable, defer, share } from 'rxjs';
 import type { Actor } from 'xstate';
@@ -19,7 +20,8 @@ export interface TrainingMetrics extends StepMetrics {
    * `cos(g_hat, g)` over the whole batch, keyed by synthesizer name (a chain's: the layer index,
    * so `cosine[1]`; a graph's: `'trunk>a'`), for each interface whose synthesizer is refitted
    * toward the true gradient (see {@link trueGradientInterfaces}; bootstrapped interfaces never
-   * see a true gradient). Empty without such an interface. 0 when either gradient is all zeros.
+   * see a true gradient). Empty without such an interface, and when nobody subscribed before the
+   * training started. 0 when either gradient is all zeros.
    */
   readonly cosine: Readonly<Record<string, number>>;
   /** steps finished per second over the last (up to) 16 steps; for the first, since batch 0 entered */

@@ -23,8 +23,11 @@ import type { StageLinkInit } from './stageLink.ts';
 
 /** What the trainer tells a stage. */
 export type StageCommand =
-  /** connect the stage's actors and wait for batches */
-  | { readonly type: 'START' }
+  /**
+   * connect the stage's actors and wait for batches; `cosine`: someone watches metrics$, so the
+   * synthesizers refitted toward the true gradient report cos(g_hat, target) with their losses
+   */
+  | { readonly type: 'START'; readonly cosine?: boolean }
   /**
    * batches up to `through` may enter (a stage feeds its layers that read the data); with
    * `lrFactor`, from now on every learning rate of the stage's actors is the topology's times it

@@ -34,8 +34,11 @@ export interface SynthesizerInput {
   ports: SynthesizerPorts;
   /** batch t's context labels (cDNI), or null */
   labels: ((batch: number) => Matrix) | null;
-  /** its target is the true gradient: report `cos(g_hat, target)` with each loss (computed here, where both are) */
-  cosine?: boolean;
+  /**
+   * its target is the true gradient: while `on`, report `cos(g_hat, target)` with each loss (computed
+   * here, where both are; the stage turns it on at START when metrics$ is watched)
+   */
+  cosine?: { readonly on: boolean };
 }
 
 export interface SynthesizerContext extends SynthesizerInput {
@@ -46,7 +49,7 @@ export interface SynthesizerContext extends SynthesizerInput {
 function reportLoss({ synthesizer, index, ports, cosine }: SynthesizerContext, batch: number): void {
   const loss = synthesizer.lossOf(batch);
   if (loss === null) return;
-  ports.loss.next({ type: 'LOSS', kind: 'synthesizer', index, batch, loss, accuracy: NaN, cosine: cosine ? synthesizer.cosineOf(batch)! : NaN });
+  ports.loss.next({ type: 'LOSS', kind: 'synthesizer', index, batch, loss, accuracy: NaN, cosine: cosine?.on ? synthesizer.cosineOf(batch)! : NaN });
   ports.done.next(batch);
 }
 

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { TrainingMetrics } from '../../actors/metrics.ts';
 import { createTraining } from '../../actors/training.ts';
 import type { Matrix } from '../../lib/matrix.ts';
 import { buildNetwork } from '../../lib/network.ts';
 import { type ReferenceCase, loadCase } from '../../lib/reference.ts';
 import { trainSequential } from '../../lib/sequential.ts';
+import { Synthesizer } from '../../lib/synthesizer.ts';
 import { REFERENCE_DIR } from '../helpers.ts';
 
 const load = (name: string) => loadCase(JSON.parse(readFileSync(join(REFERENCE_DIR, `${name}.json`), 'utf8')) as ReferenceCase);
@@ -105,6 +106,21 @@ describe('metrics$', () => {
       expect(m.cosine).toEqual({});
       expect(Number.isFinite(m.stepsPerSecond) && m.stepsPerSecond > 0).toBe(true);
       expect(m.loss).toBeGreaterThan(0);
+    }
+  });
+
+  it('measures no cosine when nobody subscribed before the training started', async () => {
+    const c = load('dni');
+    const cosineOf = vi.spyOn(Synthesizer.prototype, 'cosineOf');
+    try {
+      await createTraining({ topology: c.topology, data: c.data, params: c.initial, steps: 5 }).run();
+      expect(cosineOf).not.toHaveBeenCalled();
+      const watched = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps: 5 });
+      watched.metrics$.subscribe();
+      await watched.run();
+      expect(cosineOf).toHaveBeenCalledTimes(5); // layer 1's synthesizer, once a batch
+    } finally {
+      cosineOf.mockRestore();
     }
   });
 
