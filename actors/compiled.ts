@@ -30,7 +30,7 @@
  * const actor = createActor(compileMachine(layerMachine), { input });
  */
 import type { AnyActorScope, AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
-import { type StateFields, compiledSnapshots, inState, sendMicrostep, stateFields } from './xstateInternals.ts';
+import { type StateFields, compiledSnapshots, guardError, inState, isBuiltInAction, isHigherOrderGuard, sendMicrostep, stateFields } from './xstateInternals.ts';
 
 type ParamsOf = undefined | ((args: { context: unknown; event: EventObject }) => unknown) | unknown;
 
@@ -77,7 +77,7 @@ interface TransitionShape {
   readonly guard?: unknown;
   readonly reenter?: boolean;
 }
-type Implementation = ((...args: never[]) => unknown) & { resolve?: unknown; check?: unknown };
+type Implementation = (...args: never[]) => unknown;
 
 function resolveParams(params: ParamsOf, context: unknown, event: EventObject): unknown {
   return typeof params === 'function' ? (params as (a: { context: unknown; event: EventObject }) => unknown)({ context, event }) : params;
@@ -90,7 +90,7 @@ function compileGuard(machine: AnyStateMachine, guard: unknown): CompiledGuard |
   const type = typeof guard === 'string' ? guard : inline ? undefined : (guard as { type: string }).type;
   const impl = (inline ? guard : machine.implementations.guards[type!]) as Implementation | undefined;
   // missing, higher-order (and/or/not have `check`) or a reference to another guard: the interpreter's
-  if (typeof impl !== 'function' || 'check' in impl) return null;
+  if (typeof impl !== 'function' || isHigherOrderGuard(impl)) return null;
   const params = inline || typeof guard === 'string' ? undefined : (guard as { params?: ParamsOf }).params;
   return { type, check: impl as CompiledGuard['check'], params };
 }
@@ -98,12 +98,12 @@ function compileGuard(machine: AnyStateMachine, guard: unknown): CompiledGuard |
 /** The machine's action as a call, or null for built-ins (they resolve against the snapshot). */
 function compileAction(machine: AnyStateMachine, action: unknown): CompiledAction | null {
   if (typeof action === 'function') {
-    if ('resolve' in action) return null;
+    if (isBuiltInAction(action)) return null;
     return { type: action.name || '(anonymous)', exec: action as CompiledAction['exec'], params: undefined };
   }
   const type = typeof action === 'string' ? action : (action as { type: string }).type;
   const impl = machine.implementations.actions[type] as Implementation | undefined;
-  if (impl && 'resolve' in impl) return null;
+  if (impl && isBuiltInAction(impl)) return null;
   const params = typeof action === 'string' ? undefined : (action as { params?: ParamsOf }).params;
   return { type, exec: impl as CompiledAction['exec'], params };
 }
@@ -182,7 +182,7 @@ function take(candidates: readonly CompiledTransition[], snapshot: AnyMachineSna
         passed = g.check({ context, event }, resolveParams(g.params, context, event));
       } catch (err) {
         const stateId = root.states[snapshot.value as string].id;
-        throw new Error(`Unable to evaluate guard ${g.type ? `'${g.type}' ` : ''}in transition for event '${event.type}' in state node '${stateId}':\n${(err as Error).message}`);
+        throw guardError(g.type, event.type, stateId, err);
       }
       if (!passed) continue;
     }

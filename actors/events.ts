@@ -189,4 +189,6 @@ export interface LossMessage {
   readonly loss: number;
   /** the head's accuracy on the batch (heads only; NaN for synthesizers) */
   readonly accuracy: number;
+  /** a synthesizer refitted toward the true gradient: `cos(g_hat, target)` on the batch (metrics$); else absent or NaN */
+  readonly cosine?: number;
 }

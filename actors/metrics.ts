@@ -3,18 +3,16 @@
  * synthesizer loss, the cosine between synthetic and true gradient where the true one is known,
  * and the steps per second.
  *
- * Nothing here runs until someone subscribes: the cosine taps on the edges are made by the
- * subscription and removed with it, so an unobserved training computes no cosine at all.
+ * The cosine is measured where both gradients are, by the synthesizer's actor (in whatever thread
+ * it runs), and comes with its loss into the trainer's history; so every scheduler gives the same
+ * metrics, and this stream reads nothing of the stages. It is measured when this stream has a
+ * subscriber as the training starts (an unobserved training computes none).
  */
-import { Observable, Subscription, defer, share } from 'rxjs';
+import { Observable, defer, share } from 'rxjs';
 import type { Actor } from 'xstate';
-import type { GraphSynthesizer } from '../lib/graph.ts';
-import type { StepMetrics } from '../lib/history.ts';
-import type { Matrix } from '../lib/matrix.ts';
-import { cosine, trueGradientInterfaces } from '../lib/metrics.ts';
+import { trueGradientInterfaces } from '../lib/metrics.ts';
 import { type AnyTopology, isRecurrent } from '../lib/model.ts';
-import type { Topology } from '../lib/topology.ts';
-import { type Edge, type NetworkEvent, routesOf, tensorOf } from './events.ts';
+import type { StepMetrics } from '../lib/history.ts';
 import type { trainerMachine } from './trainerMachine.ts';
 
 export interface TrainingMetrics extends StepMetrics {
@@ -22,8 +20,8 @@ export interface TrainingMetrics extends StepMetrics {
    * `cos(g_hat, g)` over the whole batch, keyed by synthesizer name (a chain's: the layer index,
    * so `cosine[1]`; a graph's: `'trunk>a'`), for each interface whose synthesizer is refitted
    * toward the true gradient (see {@link trueGradientInterfaces}; bootstrapped interfaces never
-   * see a true gradient). Empty without such an interface, and under the worker scheduler. 0 when
-   * either gradient is all zeros.
+   * see a true gradient). Empty without such an interface, and when nobody subscribed before the
+   * training started. 0 when either gradient is all zeros.
    */
   readonly cosine: Readonly<Record<string, number>>;
   /** steps finished per second over the last (up to) 16 steps; for the first, since batch 0 entered */
@@ -53,12 +51,10 @@ class StepReport implements TrainingMetrics {
     this.synthesizerLoss = m.synthesizerLoss;
   }
 }
-/** cosines wait here from the target's arrival to the step's metrics (a few batches at most) */
-const COSINE_RING = 64;
 
 /**
  * The metrics stream of a training's root actor, ending when it completes. Shared: every
- * subscriber sees the same values, and the cosine taps live while at least one subscription does.
+ * subscriber sees the same values.
  *
  * @example
  * const training = createTraining({ topology, data, steps: 300 });
@@ -67,18 +63,14 @@ const COSINE_RING = 64;
  */
 export function trainingMetrics(topology: AnyTopology, trainer: Actor<typeof trainerMachine>): Observable<TrainingMetrics> {
   return defer(() => {
-    const taps = new Subscription();
     const context = trainer.getSnapshot().context;
-    // the edges of a stage in this thread (none with worker stages)
-    const local = (context.stages[0]?.getSnapshot() as { context?: { edges?: ReadonlyMap<string, Edge<NetworkEvent>> } } | undefined)?.context?.edges;
     // (a recurrent network's synthesizers are all bootstrapped or fed by a layer above: none sees a true gradient)
-    const cosines = local && !isRecurrent(topology) ? trueGradientInterfaces(topology).map((s) => ({ name: s.name, ...tapCosine(taps, local, topology, s) })) : [];
+    const cosines = isRecurrent(topology) ? [] : trueGradientInterfaces(topology);
     const started = performance.now();
     const finished = new Float64Array(RATE_WINDOW);
     let count = 0;
 
     return new Observable<TrainingMetrics>((subscriber) => {
-      subscriber.add(taps);
       subscriber.add(
         context.metrics.subscribe({
           next: (m) => {
@@ -89,8 +81,8 @@ export function trainingMetrics(topology: AnyTopology, trainer: Actor<typeof tra
             finished[count++ % RATE_WINDOW] = now;
             const cosine: Record<string, number> = {};
             for (const c of cosines) {
-              const v = c.take(m.batch);
-              if (v !== undefined) cosine[c.name] = v;
+              const v = context.history.cosineOf(c.index, m.batch);
+              if (!Number.isNaN(v)) cosine[c.name] = v;
             }
             subscriber.next(new StepReport(m, cosine, stepsPerSecond));
           },
@@ -101,46 +93,4 @@ export function trainingMetrics(topology: AnyTopology, trainer: Actor<typeof tra
       subscriber.add(trainer.subscribe({ complete: () => subscriber.complete(), error: () => subscriber.complete() }));
     });
   }).pipe(share());
-}
-
-/**
- * Watch an interface's predictions and targets as they are sent, and take the cosine as soon as
- * batch t has both, from the live buffers, without copying. Either may come first (a decoupled
- * edge into a head gets its target before its synthesizer has predicted). Both are still intact
- * then: the synthesizer cannot predict t + delay + 1 before it has received target t, and a
- * sender's ring slot outlives the batches in flight.
- */
-function tapCosine(taps: Subscription, edges: ReadonlyMap<string, Edge<NetworkEvent>>, topology: Topology, s: GraphSynthesizer) {
-  const depth = s.delay + 3;
-  const predictions: (Matrix | null)[] = new Array(depth).fill(null);
-  const targets: (Matrix | null)[] = new Array(depth).fill(null);
-  const batches = new Int32Array(depth).fill(-1);
-  const values = new Float64Array(COSINE_RING);
-  const known = new Int32Array(COSINE_RING).fill(-1);
-  const routes = routesOf(topology);
-  const predictionEdge = edges.get(routes.find((r) => r.type === 'SYNTHETIC_GRADIENT' && r.source === s.actor)!.key);
-  const targetEdge = edges.get(routes.find((r) => r.type === 'REFIT' && r.target === s.actor)!.key);
-
-  const arrive = (batch: number, g: Matrix, mine: (Matrix | null)[], other: (Matrix | null)[]) => {
-    const k = batch % depth;
-    if (batches[k] !== batch) {
-      batches[k] = batch;
-      predictions[k] = targets[k] = null;
-    }
-    mine[k] = g;
-    const o = other[k];
-    if (!o) return;
-    values[batch % COSINE_RING] = cosine(predictions[k]!, targets[k]!);
-    known[batch % COSINE_RING] = batch;
-    predictions[k] = targets[k] = null;
-  };
-  if (predictionEdge && targetEdge) {
-    taps.add(predictionEdge.subscribe((e) => arrive(e.batch, tensorOf(e), predictions, targets)));
-    taps.add(targetEdge.subscribe((e) => arrive(e.batch, tensorOf(e), targets, predictions)));
-  }
-  return {
-    take(batch: number): number | undefined {
-      return known[batch % COSINE_RING] === batch ? values[batch % COSINE_RING] : undefined;
-    },
-  };
 }

@@ -25,6 +25,7 @@ import { type AnyActorRef, setup } from 'xstate';
 import { applyLearningRates } from '../lib/lr-schedule.ts';
 import { type Dataset, batchSource } from '../lib/data.ts';
 import type { Matrix } from '../lib/matrix.ts';
+import { trueGradientInterfaces } from '../lib/metrics.ts';
 import { type Model, type ModelData, captureModelState, isRecurrentModel, ringDepthOf } from '../lib/model.ts';
 import type { Network } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
@@ -212,6 +213,8 @@ export interface StageContext extends StageInput {
   readonly links: Subscription;
   readonly gauge: QueueGauge;
   readonly feeder: Feeder;
+  /** whether its synthesizers that see the true gradient report their cosine (set at START) */
+  readonly cosine: { on: boolean };
   /** how many of its actors report each batch done */
   readonly expected: number;
   drained: number;
@@ -251,12 +254,14 @@ interface Builder {
   readonly synthesizers: AnyActorRef[];
   /** teardowns for when the training ends */
   readonly links: Subscription;
+  readonly cosine: { on: boolean };
 }
 
 /** A graph's layers, synthesizers and heads, in the topology's order (so the inspector lists them so). */
 function wireGraph(b: Builder, network: Network): Wiring {
   const g = network.topology, { here, routes, port, from, done, losses, depth, input } = b;
   const source = batchSource(input.data as Dataset, g);
+  const trueGradient = new Set(trueGradientInterfaces(g).map((s) => s.index));
   for (const n of g.nodes) {
     if (!here.has(n.actor)) continue;
     const upstream = n.sources.map((s) => (s.node < 0 ? null : port(routes.find((r) => r.source === n.actor && r.edge === s.edge && (r.type === 'GRADIENT' || r.type === 'REFIT'))!)));
@@ -267,7 +272,7 @@ function wireGraph(b: Builder, network: Network): Wiring {
     if (!here.has(s.actor)) continue;
     const prediction = port(from(s.actor, 'SYNTHETIC_GRADIENT')[0]);
     const labels = s.contextLabels ? source.labels(s.contextLabels) : null;
-    b.synthesizers.push(b.add('synthesizer', s.actor, { synthesizer: network.synthesizers[s.index], index: s.index, ports: { prediction, loss: losses, done: done.get(s.actor)! }, labels } satisfies SynthesizerInput));
+    b.synthesizers.push(b.add('synthesizer', s.actor, { synthesizer: network.synthesizers[s.index], index: s.index, ports: { prediction, loss: losses, done: done.get(s.actor)! }, labels, cosine: trueGradient.has(s.index) ? b.cosine : undefined } satisfies SynthesizerInput));
   }
   for (const h of g.heads) {
     if (!here.has(h.actor)) continue;
@@ -341,19 +346,20 @@ function build(input: StageInput, spawn: Spawner, links: Subscription) {
   const losses = new Edge<LossMessage>(`stage:${stage.index} losses`);
   const actors = new Map<string, AnyActorRef>();
   const synthesizers: AnyActorRef[] = [];
+  const cosine = { on: false };
   const add = (src: ActorKind, id: string, actorInput: unknown) => {
     const ref = spawn(src, { id, systemId: id, input: actorInput });
     actors.set(id, ref);
     return ref;
   };
-  const b: Builder = { input, here, routes, port, from, done, losses, depth: ringDepthOf(network.topology), add, synthesizers, links };
+  const b: Builder = { input, here, routes, port, from, done, losses, depth: ringDepthOf(network.topology), add, synthesizers, links, cosine };
   const wiring = isRecurrentModel(network) ? wireRecurrent(b, network) : wireGraph(b, network);
   // the layers here that read the data (each once), and the data's route to each
   const data = routes.filter((r) => r.source === DATA && here.has(r.target));
   const readers = data.map((r) => r.target);
   const feeds = readers.map((id) => port(data.find((r) => r.target === id)!));
   const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (k, t) => send(feeds[k], t, wiring.x(t)), input.defer, input.waiting);
-  return { routes, edges, losses, done, actors, synthesizers, feeder, readers, expected: wiring.expected };
+  return { routes, edges, losses, done, actors, synthesizers, feeder, readers, cosine, expected: wiring.expected };
 }
 
 /** Connect every edge (on START): local targets through the scheduler, remote ones through the link. */
@@ -412,6 +418,7 @@ export const stageMachine = setup({
   actors: networkMachines(),
   actions: {
     connect: ({ context }) => connect(context, context.readers),
+    measure: ({ context }, e: { cosine?: boolean }) => void (context.cosine.on = e.cosine === true),
     allow: ({ context }, e: { through: number; lrFactor?: number }) => {
       // between batches (the stage feeds nothing past a cut until allowed): no actor is mid-update
       if (e.lrFactor !== undefined) {
@@ -454,7 +461,7 @@ export const stageMachine = setup({
   initial: 'idle',
   on: { 'xstate.error.actor.*': { target: '.failed' } },
   states: {
-    idle: { on: { START: 'running', DRAIN: 'draining', HALT: { actions: 'halt' } } },
+    idle: { on: { START: { target: 'running', actions: { type: 'measure', params: ({ event }) => event } }, DRAIN: 'draining', HALT: { actions: 'halt' } } },
     running: {
       entry: 'connect',
       on: {

@@ -23,8 +23,11 @@ import type { StageLinkInit } from './stageLink.ts';
 
 /** What the trainer tells a stage. */
 export type StageCommand =
-  /** connect the stage's actors and wait for batches */
-  | { readonly type: 'START' }
+  /**
+   * connect the stage's actors and wait for batches; `cosine`: someone watches metrics$, so the
+   * synthesizers refitted toward the true gradient report cos(g_hat, target) with their losses
+   */
+  | { readonly type: 'START'; readonly cosine?: boolean }
   /**
    * batches up to `through` may enter (a stage feeds its layers that read the data); with
    * `lrFactor`, from now on every learning rate of the stage's actors is the topology's times it
@@ -70,7 +73,7 @@ export type StageReport =
 /**
  * A worker stage's losses and finished steps since its last such message: `losses` holds
  * {@link LOSS_FIELDS} numbers per loss (kind: its index in {@link LOSS_KINDS}; index; batch;
- * loss; accuracy); `finished`, the last batch every actor of the stage is done with (or the
+ * loss; accuracy; cosine); `finished`, the last batch every actor of the stage is done with (or the
  * stage's first batch - 1).
  */
 export interface ProgressReport {
@@ -80,7 +83,7 @@ export interface ProgressReport {
   readonly losses: Float64Array;
 }
 
-export const LOSS_FIELDS = 5;
+export const LOSS_FIELDS = 6;
 export const LOSS_KINDS: readonly LossMessage['kind'][] = ['head', 'synthesizer', 'aux'];
 
 /** What a worker thread posts: a report, or a batch of them. */
@@ -112,6 +115,7 @@ export class ProgressBatch {
     o[at + 2] = l.batch;
     o[at + 3] = l.loss;
     o[at + 4] = l.accuracy;
+    o[at + 5] = l.cosine ?? NaN;
   }
 
   stepFinished(batch: number): void {

@@ -36,7 +36,7 @@ import {
 import { layerMachine } from './layerMachine.ts';
 import { stageMachine } from './stageMachine.ts';
 import { synthesizerMachine } from './synthesizerMachine.ts';
-import { parentOf } from './xstateInternals.ts';
+import { type StandIn, parentOf, statelyStandIns } from './xstateInternals.ts';
 import { trainerMachine } from './trainerMachine.ts';
 
 export interface StatelyInspectorOptions {
@@ -75,6 +75,7 @@ const INSPECTOR_URL = 'https://stately.ai/inspect';
 export async function attachStatelyInspector(options: StatelyInspectorOptions = {}): Promise<StatelyInspector> {
   refuseUnknownOptions(options, keysOf<StatelyInspectorOptions>()(['port', 'sample', 'inspectorUrl', 'maxEvents']), 'attachStatelyInspector');
   const { createInspector } = await import('@statelyai/inspect');
+  const standIn = statelyStandIns(createInspector as never);
   const sample = options.sample ?? 1;
   const maxEvents = options.maxEvents ?? 200_000;
   const inspectorUrl = options.inspectorUrl ?? INSPECTOR_URL;
@@ -197,7 +198,7 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
       const logic = machineFor(line.actor);
       const value = line.state ?? (logic?.config.initial as string | undefined) ?? null;
       const parent = (line.parent ? relayed.get(`${thread}/${line.parent}`) : undefined) ?? local.get(line.actor) ?? rootRef;
-      ref = { sessionId, id: name, logic, _parent: parent, getSnapshot: () => ({ status: 'active', value, context: line.context ?? {} }) };
+      ref = standIn({ sessionId, id: name, logic, parent, getSnapshot: () => ({ status: 'active', value, context: line.context ?? {} }) });
       relayed.set(`${thread}/${line.actor}`, ref);
       register(ref, name);
     }
@@ -224,15 +225,6 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
       await new Promise<void>((resolve) => http.close(() => resolve()));
     },
   };
-}
-
-/** What the package's `actor` builder reads of an actor ref (real, or standing in for a worker's actor). */
-interface StandIn {
-  sessionId: string;
-  id?: string;
-  logic?: AnyStateMachine;
-  _parent?: StandIn;
-  getSnapshot(): unknown;
 }
 
 /** An actor's snapshot as it is now, or (in its constructor, before it has one) its machine's initial state. */

@@ -34,6 +34,11 @@ export interface SynthesizerInput {
   ports: SynthesizerPorts;
   /** batch t's context labels (cDNI), or null */
   labels: ((batch: number) => Matrix) | null;
+  /**
+   * its target is the true gradient: while `on`, report `cos(g_hat, target)` with each loss (computed
+   * here, where both are; the stage turns it on at START when metrics$ is watched)
+   */
+  cosine?: { readonly on: boolean };
 }
 
 export interface SynthesizerContext extends SynthesizerInput {
@@ -41,10 +46,10 @@ export interface SynthesizerContext extends SynthesizerInput {
   held: PredictEvent | null;
 }
 
-function reportLoss({ synthesizer, index, ports }: SynthesizerContext, batch: number): void {
+function reportLoss({ synthesizer, index, ports, cosine }: SynthesizerContext, batch: number): void {
   const loss = synthesizer.lossOf(batch);
   if (loss === null) return;
-  ports.loss.next({ type: 'LOSS', kind: 'synthesizer', index, batch, loss, accuracy: NaN });
+  ports.loss.next({ type: 'LOSS', kind: 'synthesizer', index, batch, loss, accuracy: NaN, cosine: cosine?.on ? synthesizer.cosineOf(batch)! : NaN });
   ports.done.next(batch);
 }
 

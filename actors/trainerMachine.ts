@@ -104,7 +104,8 @@ export const trainerMachine = setup({
   actions: {
     startStages: ({ context }) => {
       context.clock.started = performance.now();
-      for (const s of context.stages) s.send({ type: 'START' } satisfies StageCommand);
+      const start = { type: 'START', cosine: context.metrics.observed } satisfies StageCommand;
+      for (const s of context.stages) s.send(start);
       const allow = context.progress.firstAllow();
       for (const s of context.stages) s.send(allow);
     },

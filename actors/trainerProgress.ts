@@ -128,11 +128,11 @@ export class TrainerProgress {
     const o = this.o;
     switch (r.type) {
       case 'LOSS':
-        return this.recordLoss(r.kind, r.index, r.batch, r.loss, r.accuracy);
+        return this.recordLoss(r.kind, r.index, r.batch, r.loss, r.accuracy, r.cosine ?? NaN);
       case 'PROGRESS': {
         // a worker stage's losses and finished steps since its last report (unpacked here: no object per loss)
         const l = r.losses;
-        for (let at = 0; at + LOSS_FIELDS <= l.length; at += LOSS_FIELDS) this.recordLoss(LOSS_KINDS[l[at]], l[at + 1], l[at + 2], l[at + 3], l[at + 4]);
+        for (let at = 0; at + LOSS_FIELDS <= l.length; at += LOSS_FIELDS) this.recordLoss(LOSS_KINDS[l[at]], l[at + 1], l[at + 2], l[at + 3], l[at + 4], l[at + 5]);
         return this.stageFinished(r.stage, r.finished);
       }
       case 'STEP_FINISHED':
@@ -155,11 +155,11 @@ export class TrainerProgress {
     }
   };
 
-  private recordLoss(kind: LossMessage['kind'], index: number, batch: number, loss: number, accuracy: number): void {
+  private recordLoss(kind: LossMessage['kind'], index: number, batch: number, loss: number, accuracy: number, cosine: number): void {
     const h = this.o.history;
     if (kind === 'head') h.recordHeadLoss(index, batch, loss, accuracy);
     else if (kind === 'aux') h.recordAuxLoss(index, batch, loss);
-    else h.recordSynthesizerLoss(index, batch, loss);
+    else h.recordSynthesizerLoss(index, batch, loss, cosine);
   }
 
   /** The trainer has ended (done, stopped or failed): ignore whatever still comes. */

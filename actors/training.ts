@@ -161,7 +161,7 @@ export interface Training {
   readonly topology: AnyTopology;
   /** the root actor (`trainer`); its system holds its stages (`stage:k`) and their `layer:…`, `synthesizer:…` and `head…` actors */
   readonly actor: Actor<typeof trainerMachine>;
-  /** one value per finished step (loss, synthesizer loss, cosine, steps per second); computes nothing unless subscribed */
+  /** one value per finished step (loss, synthesizer loss, cosine, steps per second); subscribe before run() for the cosine */
   readonly metrics$: Observable<TrainingMetrics>;
   /**
    * Start (once) and settle when every step is trained and every refit applied; rejects with the

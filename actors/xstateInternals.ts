@@ -10,11 +10,43 @@
  * - the `@xstate.microstep` inspection event (`system._sendInspectionEvent`), which xstate's
  *   interpreter sends after each microstep: compiled.ts sends it too. Checked by sending one to an
  *   observer; on failure, as above.
+ * - which of a machine's actions and guards are xstate's own (undocumented markers: a built-in
+ *   action has `resolve`, a higher-order guard `check`), and the text of xstate's error for a guard
+ *   that throws: compiled.ts takes only plain actions and guards, and fails as xstate does. Checked
+ *   on every built-in action and higher-order guard xstate exports, and on a throwing guard; on
+ *   failure, as above.
  * - an actor's parent (`_parent`): the trace names each actor's parent, and the Stately relay
  *   finds the root. Checked on a parent and a spawned child; on failure, {@link parentOf} says
  *   "unknown" (undefined) and traces leave the parent out.
+ * - the parent `@statelyai/inspect` reads of an actor ref (`_parent` too: its `actor()` builder
+ *   ignores the parent given in `info`), for the Stately relay's stand-ins of a worker's actors.
+ *   Checked with the package once it is loaded ({@link statelyStandIns}); on failure the stand-ins
+ *   name no parent (Stately shows them under the root).
  */
-import { type AnyActorRef, type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine, type EventObject, type InspectionEvent, createActor, setup } from 'xstate';
+import {
+  type AnyActorRef,
+  type AnyActorScope,
+  type AnyMachineSnapshot,
+  type AnyStateMachine,
+  type EventObject,
+  type InspectionEvent,
+  and,
+  assign,
+  cancel,
+  createActor,
+  emit,
+  enqueueActions,
+  log,
+  not,
+  or,
+  raise,
+  sendParent,
+  sendTo,
+  setup,
+  spawnChild,
+  stateIn,
+  stopChild,
+} from 'xstate';
 
 /** The fields that say which state a snapshot is in, as xstate computes them for that state. */
 export interface StateFields {
@@ -48,6 +80,57 @@ export function sendMicrostep(scope: AnyActorScope, event: EventObject, snapshot
 /** The actor's parent, or undefined when it has none (a root) or when it cannot be known here. */
 export function parentOf(ref: AnyActorRef): AnyActorRef | undefined {
   return parentsKnown ? (ref as unknown as { _parent?: AnyActorRef })._parent : undefined;
+}
+
+/** Whether an action (inline, or a machine's implementation) is one of xstate's built-ins (`assign`, `raise`, …): they resolve against the snapshot. */
+export function isBuiltInAction(action: unknown): boolean {
+  return (typeof action === 'function' || (typeof action === 'object' && action !== null)) && 'resolve' in action;
+}
+
+/** Whether a guard implementation is one of xstate's higher-order guards (`and`, `or`, `not`, `stateIn`). */
+export function isHigherOrderGuard(guard: unknown): boolean {
+  return (typeof guard === 'function' || (typeof guard === 'object' && guard !== null)) && 'check' in guard;
+}
+
+/** The error xstate's interpreter throws when guard `type` (undefined: inline) throws `cause` on `eventType` in state node `stateId`. */
+export function guardError(type: string | undefined, eventType: string, stateId: string, cause: unknown): Error {
+  return new Error(`Unable to evaluate guard ${type ? `'${type}' ` : ''}in transition for event '${eventType}' in state node '${stateId}':\n${(cause as Error).message}`);
+}
+
+/** An actor ref as `@statelyai/inspect`'s `actor()` builder reads it: real, or standing in for a worker's actor. */
+export interface StandIn {
+  sessionId: string;
+  id?: string;
+  logic?: AnyStateMachine;
+  _parent?: StandIn;
+  getSnapshot(): unknown;
+}
+
+/** What a stand-in is made of; `parent` is where Stately draws it (when that can be said). */
+export interface StandInFields {
+  sessionId: string;
+  id?: string;
+  logic?: AnyStateMachine;
+  parent?: StandIn;
+  getSnapshot(): unknown;
+}
+
+type StatelyCreateInspector = (adapter: never) => { actor: (ref: never, snapshot?: never) => void };
+
+/**
+ * A builder of stand-ins for `@statelyai/inspect`'s `createInspector`, checked once on that
+ * package: the parent goes where it reads it (`_parent`) if a stand-in's parent comes out as the
+ * event's `parentId`, else it is left out.
+ */
+export function statelyStandIns(createInspector: StatelyCreateInspector): (fields: StandInFields) => StandIn {
+  const readsParent = safely(() => {
+    const sent: { parentId?: unknown }[] = [];
+    const inspector = createInspector({ send: (e: { parentId?: unknown }) => void sent.push(e), start() {}, stop() {} } as never);
+    const parent: StandIn = { sessionId: 'check:parent', getSnapshot: () => ({ status: 'active' }) };
+    inspector.actor({ sessionId: 'check:child', _parent: parent, getSnapshot: () => ({ status: 'active' }) } as never, { status: 'active' } as never);
+    return sent.length === 1 && sent[0].parentId === 'check:parent';
+  });
+  return ({ parent, ...fields }) => (readsParent && parent ? { ...fields, _parent: parent } : fields);
 }
 
 function checkSnapshots(): boolean {
@@ -102,6 +185,30 @@ function checkParents(): boolean {
   return ok;
 }
 
+function checkMarkers(): boolean {
+  const builtIns = [assign({}), raise({ type: 'X' }), sendTo('a', { type: 'X' }), sendParent({ type: 'X' }), spawnChild('a'), stopChild('a'), log(''), cancel('a'), emit({ type: 'X' }), enqueueActions(() => {})];
+  const higherOrder = [and([]), or([]), not(() => true), stateIn('a')];
+  const plain = () => true;
+  return builtIns.every(isBuiltInAction) && higherOrder.every(isHigherOrderGuard) && !isBuiltInAction(plain) && !isHigherOrderGuard(plain);
+}
+
+function checkGuardError(): boolean {
+  const machine = setup({
+    guards: {
+      fails: () => {
+        throw new Error('check');
+      },
+    },
+  }).createMachine({ id: 'check', initial: 'a', states: { a: { on: { GO: { guard: 'fails', target: 'b' } } }, b: {} } });
+  const actor = createActor(machine);
+  actor.subscribe({ error: () => {} });
+  actor.start();
+  actor.send({ type: 'GO' });
+  const error = actor.getSnapshot().error as Error | undefined;
+  actor.stop();
+  return error?.message === guardError('fails', 'GO', 'check.a', new Error('check')).message;
+}
+
 const safely = (check: () => boolean): boolean => {
   try {
     return check();
@@ -110,8 +217,8 @@ const safely = (check: () => boolean): boolean => {
   }
 };
 
-/** Compiled transitions may build their own snapshots and send their own microstep events. */
-export const compiledSnapshots: boolean = safely(checkSnapshots) && safely(checkMicrostep);
+/** Compiled transitions may build their own snapshots, send their own microstep events, tell xstate's built-ins apart and fail as xstate does. */
+export const compiledSnapshots: boolean = safely(checkSnapshots) && safely(checkMicrostep) && safely(checkMarkers) && safely(checkGuardError);
 /** {@link parentOf} knows actors' parents. */
 const parentsKnown: boolean = safely(checkParents);
 export const parentsAreKnown = parentsKnown;

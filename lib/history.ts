@@ -34,6 +34,8 @@ export class History {
   readonly headLosses: Float64Array[];
   readonly headAccuracies: Float64Array[];
   private readonly perSynthesizer: Float64Array[];
+  /** per synthesizer, `cos(g_hat, target)` per step where measured (NaN elsewhere) */
+  private readonly perCosine: Float64Array[];
   private readonly perAux: Float64Array[];
 
   /** `weights`: each head's weight, in the topology's head order; `auxiliaries`: how many aux losses (recurrent layers) */
@@ -48,6 +50,7 @@ export class History {
     this.headLosses = weights.map(() => new Float64Array(steps));
     this.headAccuracies = weights.map(() => new Float64Array(steps));
     this.perSynthesizer = Array.from({ length: synthesizers }, () => new Float64Array(steps));
+    this.perCosine = Array.from({ length: synthesizers }, () => new Float64Array(steps).fill(NaN));
     this.perAux = Array.from({ length: auxiliaries }, () => new Float64Array(steps));
   }
 
@@ -62,9 +65,15 @@ export class History {
     this.headAccuracies[k][batch] = accuracy;
   }
 
-  /** Record synthesizer k's loss on a batch. */
-  recordSynthesizerLoss(k: number, batch: number, loss: number): void {
+  /** Record synthesizer k's loss on a batch, and the cosine between its prediction and target where measured. */
+  recordSynthesizerLoss(k: number, batch: number, loss: number, cosine = NaN): void {
     this.perSynthesizer[k][batch] = loss;
+    this.perCosine[k][batch] = cosine;
+  }
+
+  /** Synthesizer k's `cos(g_hat, target)` on a batch, NaN where it was not measured. */
+  cosineOf(k: number, batch: number): number {
+    return this.perCosine[k][batch];
   }
 
   /** The step is finished everywhere (every loss of it recorded): its totals, as metrics. */

@@ -9,6 +9,10 @@
  *
  *   predict(t): refits due = nextRefit … t-1-d (each needs its target), then slot t holds (h, y, ĝ)
  *   target(t):  slot t holds the target; the refit waits until a prediction (or the end) is due for it
+ *
+ * A recurrent synthesizer gives each refit whole instead (its input and target together, tagged with
+ * its step, some steps giving none): {@link give} numbers them in order like batches, then
+ * {@link refitThrough} applies those tagged <= a step: the same slots and order.
  */
 import { type Matrix, release, zeros } from './matrix.ts';
 import type { KernelBackend } from './kernels.ts';
@@ -16,6 +20,10 @@ import type { KernelBackend } from './kernels.ts';
 export interface PendingRefit {
   /** the batch this slot holds, -1 when free */
   batch: number;
+  /** what the delay rule compares: the batch, or the step of a refit given with {@link RefitQueue.give} */
+  tag: number;
+  /** rows of h and target in use: the batch size, or fewer for a pair given with {@link RefitQueue.give} */
+  rows: number;
   hasTarget: boolean;
   hasPrediction: boolean;
   readonly h: Matrix;
@@ -41,24 +49,29 @@ export class RefitQueue {
   private nextRefit = 0;
   /** the next batch to be predicted (batches are predicted in order) */
   private nextPrediction = 0;
+  /** the tag of the last refit given with {@link give} */
+  private lastTag = -Infinity;
 
   constructor(
     /** systemId-style name used in errors */
     readonly id: string,
     readonly delay: number,
-    batchSize: number,
+    /** rows of each slot (the most a pair given with {@link give} may have) */
+    private readonly rows: number,
     units: number,
     /** width of the context labels, 0 when not conditioned */
     labels: number,
   ) {
     this.slots = Array.from({ length: delay + 2 }, () => ({
       batch: -1,
+      tag: -1,
+      rows,
       hasTarget: false,
       hasPrediction: false,
-      h: zeros(batchSize, units),
-      y: labels > 0 ? zeros(batchSize, labels) : null,
-      prediction: zeros(batchSize, units),
-      target: zeros(batchSize, units),
+      h: zeros(rows, units),
+      y: labels > 0 ? zeros(rows, labels) : null,
+      prediction: zeros(rows, units),
+      target: zeros(rows, units),
     }));
   }
 
@@ -139,10 +152,10 @@ export class RefitQueue {
         throw new RangeError(`${this.id}: the snapshot's pending refit of batch ${p.batch} has the wrong shape`);
       }
     });
-    for (const slot of this.slots) (slot.batch = -1), (slot.hasTarget = slot.hasPrediction = false);
+    this.clear();
     for (const p of s.pending) {
       const slot = this.slotOf(p.batch);
-      slot.batch = p.batch;
+      slot.batch = slot.tag = p.batch;
       slot.hasTarget = slot.hasPrediction = true;
       slot.h.data.set(p.h);
       slot.target.data.set(p.target);
@@ -156,13 +169,48 @@ export class RefitQueue {
     for (const s of this.slots.splice(0)) for (const m of [s.h, s.y, s.prediction, s.target]) if (m) release(m, kernels);
   }
 
-  private refitThrough(last: number, refit: (slot: PendingRefit) => void): void {
-    for (; this.nextRefit <= last; this.nextRefit++) {
+  /**
+   * Apply the pending refits tagged <= `last`, oldest first, each slot freeing afterwards (a
+   * batch's tag is the batch).
+   */
+  refitThrough(last: number, refit: (slot: PendingRefit) => void): void {
+    for (; this.nextRefit < this.nextPrediction; this.nextRefit++) {
       const slot = this.slotOf(this.nextRefit);
+      if (slot.tag > last) return;
       if (!slot.hasTarget) throw new Error(`${this.id}: refit of batch ${this.nextRefit} is due but its target has not arrived`);
       refit(slot);
       slot.batch = -1;
     }
+  }
+
+  /**
+   * The slot for a refit given whole, tagged `tag` (later than every tag given so far; tags may
+   * skip), of `rows` rows: fill its h (and y) and target, then {@link refitThrough} applies it.
+   * At most delay + 1 such refits wait at once.
+   */
+  give(tag: number, rows: number): PendingRefit {
+    if (tag <= this.lastTag) throw new Error(`${this.id}: refit of step ${tag} after one of step ${this.lastTag}`);
+    if (!(rows >= 1 && rows <= this.rows)) throw new RangeError(`${this.id}: refit of step ${tag} has ${rows} rows, at most ${this.rows} fit`);
+    if (this.pending > this.delay) throw new Error(`${this.id}: more than delay + 1 = ${this.delay + 1} refits pending at step ${tag}`);
+    const slot = this.claim(this.nextPrediction++);
+    slot.tag = this.lastTag = tag;
+    slot.rows = rows;
+    slot.hasTarget = slot.hasPrediction = true;
+    return slot;
+  }
+
+  /** The slots of the refits not applied yet, oldest first. */
+  held(): PendingRefit[] {
+    const out: PendingRefit[] = [];
+    for (let b = this.nextRefit; b < this.nextPrediction; b++) out.push(this.slotOf(b));
+    return out;
+  }
+
+  /** Drop every pending refit (before restoring pairs with {@link give}). */
+  clear(): void {
+    for (const slot of this.slots) (slot.batch = -1), (slot.hasTarget = slot.hasPrediction = false);
+    this.nextRefit = this.nextPrediction = 0;
+    this.lastTag = -Infinity;
   }
 
   /** The slot of `batch`, taken for it if free. */
@@ -172,7 +220,7 @@ export class RefitQueue {
     if (slot.batch !== -1) {
       throw new Error(`${this.id}: batch ${batch} arrived while batch ${slot.batch}'s refit is still pending (more than delay + 2 batches in flight)`);
     }
-    slot.batch = batch;
+    slot.batch = slot.tag = batch;
     slot.hasTarget = false;
     slot.hasPrediction = false;
     return slot;

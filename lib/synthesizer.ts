@@ -14,6 +14,7 @@ import type { Activation } from './activations.ts';
 import { DivergenceError } from './errors.ts';
 import { type KernelBackend, backend } from './kernels.ts';
 import { type Matrix, copyInto, firstNonFinite, release, shapeOf, zeros } from './matrix.ts';
+import { cosine } from './metrics.ts';
 import { Optimizer, type OptimizerConfig, optimizerOf } from './optimizers.ts';
 import { type PendingRefit, RefitQueue, type SynthesizerSnapshot } from './refit-queue.ts';
 
@@ -52,6 +53,9 @@ export interface SynthesizerParameters {
   /** labels x units: a linear conditioned synthesizer's label weights */
   readonly N: Matrix | null;
 }
+
+/** What a refit steps its parameters with: an {@link Optimizer}, or any owner's step with the same three calls. */
+export type RefitStep = Pick<Optimizer, 'outer' | 'mean' | 'step'>;
 
 /** Buffers the maths reuses: the hidden activations of the last evaluation and their gradients. */
 export interface SynthesizerScratch {
@@ -105,7 +109,7 @@ export function refitSynthesizer(
   k: KernelBackend,
   p: SynthesizerParameters,
   activation: Activation,
-  opt: Optimizer,
+  opt: RefitStep,
   slots: readonly (readonly [number, number, number])[],
   h: Matrix,
   y: Matrix | null,
@@ -252,6 +256,12 @@ export class Synthesizer {
     return slot ? (0.5 * this.kernels.squaredDistance(slot.prediction, slot.target)) / this.batchSize : null;
   }
 
+  /** `cos(g_hat, target)` of `batch` over the whole batch (see {@link cosine}) once both are in, else null. */
+  cosineOf(batch: number): number | null {
+    const slot = this.queue.complete(batch);
+    return slot ? cosine(slot.prediction, slot.target) : null;
+  }
+
   /** Apply every refit whose target has arrived (the end of training). */
   drain(): void {
     if (this.disposed) throw new Error(`${this.id}: drain after dispose()`);
@@ -302,7 +312,7 @@ export class Synthesizer {
  * Scale `g` in place so that its norm is at most `max` (a non-finite norm is left for the
  * divergence check); whether it scaled.
  */
-function clipNorm(g: Float32Array, max: number): boolean {
+export function clipNorm(g: Float32Array, max: number): boolean {
   let sq = 0;
   for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
   const norm = Math.sqrt(sq);

@@ -40,8 +40,8 @@ export class ParameterStep {
     }
   }
 
-  /** Parameter i's gradient is `scale · aᵀd` (fused: `p -= lr · scale · aᵀd` now). */
-  outer(i: number, a: Matrix, d: Matrix, scale: number): void {
+  /** Parameter i's gradient is `scale · aᵀd`, by default the batch mean `aᵀd / rows` (fused: `p -= lr · scale · aᵀd` now). */
+  outer(i: number, a: Matrix, d: Matrix, scale = 1 / a.rows): void {
     if (this.fused) this.kernels.matmulTA(a, d, this.params[i], -this.config.lr * scale, 1);
     else this.kernels.matmulTA(a, d, this.grads[i], scale, 0);
   }
@@ -51,6 +51,11 @@ export class ParameterStep {
     const alpha = scale * d.rows;
     if (this.fused) this.kernels.meanRows(d, this.params[i], -this.config.lr * alpha, 1);
     else this.kernels.meanRows(d, this.grads[i], alpha, 0);
+  }
+
+  /** Parameter i's gradient is `mean_rows(d)` (as {@link Optimizer.mean}: a synthesizer's refit steps through either). */
+  mean(i: number, d: Matrix): void {
+    this.rows(i, d, 1 / d.rows);
   }
 
   /** Clip the joint norm when asked, then apply (every parameter's gradient must have been given). */

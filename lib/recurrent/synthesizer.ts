@@ -17,21 +17,20 @@
  * its loss is that mean at refit time. Delay d: the prediction of step s uses exactly the refits
  * tagged ≤ s-1-d, applied oldest first (d = 0: a refit is applied as soon as it is given, as in
  * DESIGN.md's step (4)); {@link drain} applies the rest.
+ *
+ * The maths is the graph synthesizer's ({@link predictSynthetic}, {@link refitSynthesizer},
+ * {@link clipNorm}) and the pending refits wait in a {@link RefitQueue}: only the rows (R varies
+ * with the window) and the refit's loss, taken at refit time, are the recurrent one's own.
  */
 import { DivergenceError } from '../errors.ts';
 import { backend } from '../kernels.ts';
 import { type Matrix, firstNonFinite, release, rowsView, zeros } from '../matrix.ts';
 import type { OptimizerState } from '../optimizers.ts';
+import { type PendingRefit, RefitQueue } from '../refit-queue.ts';
+import { type SynthesizerParameters, type SynthesizerScratch, clipNorm, parameterList, predictSynthetic, refitSynthesizer } from '../synthesizer.ts';
 import type { RecurrentParameters } from './params.ts';
 import { ParameterStep } from './step.ts';
 import type { RecurrentSynthesizerTopology } from './topology.ts';
-
-interface Pending {
-  step: number;
-  rows: number;
-  readonly input: Matrix;
-  readonly target: Matrix;
-}
 
 /** What a checkpoint keeps of a synthesizer between steps (its parameters are in the parameter set). */
 export interface RecurrentSynthesizerSnapshot {
@@ -42,15 +41,17 @@ export interface RecurrentSynthesizerSnapshot {
 export class RecurrentSynthesizer {
   readonly M: Matrix;
   readonly c: Matrix;
-  private readonly hiddenW: Matrix[] = [];
-  private readonly hiddenB: Matrix[] = [];
+  private readonly parameters: SynthesizerParameters;
+  private readonly slots: [number, number, number][];
   private readonly update: ParameterStep;
   private readonly out: Matrix;
   private readonly error: Matrix;
   private readonly acts: Matrix[];
   private readonly deltas: Matrix[];
-  private readonly pending: Pending[] = [];
-  private readonly free: Pending[];
+  /** the hidden buffers as views of R rows, one set per R seen (the full window, the last one) */
+  private readonly scratchOf = new Map<number, SynthesizerScratch>();
+  private readonly queue: RefitQueue;
+  private readonly applySlot = (slot: PendingRefit) => this.apply(slot);
   private readonly kernels = backend();
   /** called with (step, loss) when a refit is applied */
   onLoss: ((step: number, loss: number) => void) | null = null;
@@ -65,18 +66,17 @@ export class RecurrentSynthesizer {
   ) {
     this.M = params[`${id}.M`];
     this.c = params[`${id}.c`];
-    spec.hidden.forEach((_, j) => {
-      this.hiddenW.push(params[`${id}.hidden${j}.W`]);
-      this.hiddenB.push(params[`${id}.hidden${j}.b`]);
-    });
-    const list = [...this.hiddenW.flatMap((W, j) => [W, this.hiddenB[j]]), this.M, this.c];
-    if (list.some((m) => !m)) throw new RangeError(`${id}: parameters missing from the set`);
+    const hidden = spec.hidden.map((_, j) => ({ W: params[`${id}.hidden${j}.W`], b: params[`${id}.hidden${j}.b`], N: null }));
+    if ([this.M, this.c, ...hidden.flatMap((l) => [l.W, l.b])].some((m) => !m)) throw new RangeError(`${id}: parameters missing from the set`);
+    this.parameters = { hidden, M: this.M, c: this.c, N: null };
+    const { params: list, slots } = parameterList(this.parameters);
+    this.slots = slots;
     this.update = new ParameterStep(spec.optimizer, list, null);
     this.out = zeros(maxRows, spec.units);
     this.error = zeros(maxRows, spec.units);
     this.acts = spec.hidden.map((w) => zeros(maxRows, w));
     this.deltas = spec.hidden.map((w) => zeros(maxRows, w));
-    this.free = Array.from({ length: spec.delay + 1 }, () => ({ step: -1, rows: 0, input: zeros(maxRows, spec.units), target: zeros(maxRows, spec.units) }));
+    this.queue = new RefitQueue(id, spec.delay, maxRows, spec.units, 0);
   }
 
   /**
@@ -84,8 +84,9 @@ export class RecurrentSynthesizer {
    * (R × S). Returns a view valid until the next prediction (clipped when the spec says so).
    */
   predict(step: number, input: Matrix): Matrix {
-    this.applyThrough(step - 1 - this.spec.delay);
-    const out = this.evaluate(input, this.out);
+    this.queue.refitThrough(step - 1 - this.spec.delay, this.applySlot);
+    const R = input.rows, out = R === this.out.rows ? this.out : rowsView(this.out, 0, R);
+    predictSynthetic(this.kernels, this.parameters, this.spec.activation, input, null, out, this.scratch(R));
     if (this.spec.clip !== null) clipNorm(out.data, this.spec.clip);
     const sum = this.kernels.sum(out);
     if (!Number.isFinite(sum)) {
@@ -103,16 +104,10 @@ export class RecurrentSynthesizer {
     if (input.rows !== target.rows || input.cols !== this.spec.units || target.cols !== this.spec.units || input.rows > this.maxRows) {
       throw new RangeError(`${this.id}: refit of step ${step} with input ${input.rows}x${input.cols} and target ${target.rows}x${target.cols} (expected ≤ ${this.maxRows} rows of ${this.spec.units})`);
     }
-    const last = this.pending[this.pending.length - 1];
-    if (last && last.step >= step) throw new Error(`${this.id}: refit of step ${step} after one of step ${last.step}`);
-    const slot = this.free.pop();
-    if (!slot) throw new Error(`${this.id}: more than delay + 1 = ${this.spec.delay + 1} refits pending at step ${step}`);
-    slot.step = step;
-    slot.rows = input.rows;
-    slot.input.data.set(input.data);
+    const slot = this.queue.give(step, input.rows);
+    slot.h.data.set(input.data);
     slot.target.data.set(target.data);
-    this.pending.push(slot);
-    this.applyThrough(step - this.spec.delay);
+    this.queue.refitThrough(step - this.spec.delay, this.applySlot);
   }
 
   /** Whether every refit the prediction of `step` must see has been given (`hasRefit(s)`: whether step s produces one). */
@@ -123,104 +118,58 @@ export class RecurrentSynthesizer {
 
   /** Apply every pending refit (the end of training). */
   drain(): void {
-    this.applyThrough(Infinity);
+    this.queue.refitThrough(Infinity, this.applySlot);
   }
 
   /** Refits given but not applied yet. */
   get pendingCount(): number {
-    return this.pending.length;
+    return this.queue.pending;
   }
 
   snapshot(): RecurrentSynthesizerSnapshot {
+    const n = (p: PendingRefit) => p.rows * this.spec.units;
     return {
-      pending: this.pending.map((p) => ({ step: p.step, rows: p.rows, input: p.input.data.slice(0, p.rows * this.spec.units), target: p.target.data.slice(0, p.rows * this.spec.units) })),
+      pending: this.queue.held().map((p) => ({ step: p.tag, rows: p.rows, input: p.h.data.slice(0, n(p)), target: p.target.data.slice(0, n(p)) })),
       optimizer: this.update.state(),
     };
   }
 
   restore(s: RecurrentSynthesizerSnapshot): void {
     if (s.pending.length > this.spec.delay + 1) throw new RangeError(`${this.id}: a snapshot with ${s.pending.length} pending refits does not fit delay ${this.spec.delay}`);
-    while (this.pending.length > 0) this.free.push(this.pending.pop()!);
     for (const p of s.pending) {
-      const slot = this.free.pop()!;
       if (p.input.length !== p.rows * this.spec.units || p.target.length !== p.input.length || p.rows > this.maxRows) {
         throw new RangeError(`${this.id}: the snapshot's pending refit of step ${p.step} has the wrong shape`);
       }
-      slot.step = p.step;
-      slot.rows = p.rows;
-      slot.input.data.set(p.input);
+    }
+    this.queue.clear();
+    for (const p of s.pending) {
+      const slot = this.queue.give(p.step, p.rows);
+      slot.h.data.set(p.input);
       slot.target.data.set(p.target);
-      this.pending.push(slot);
     }
     this.update.setState(s.optimizer);
   }
 
   dispose(): void {
     const k = this.kernels;
-    for (const m of [this.out, this.error, ...this.acts, ...this.deltas, ...this.free.flatMap((p) => [p.input, p.target]), ...this.pending.flatMap((p) => [p.input, p.target])]) release(m, k);
+    for (const m of [this.out, this.error, ...this.acts, ...this.deltas]) release(m, k);
+    this.queue.dispose(k);
     this.update.dispose();
   }
 
-  private applyThrough(last: number): void {
-    while (this.pending.length > 0 && this.pending[0].step <= last) {
-      const p = this.pending.shift()!;
-      const loss = this.apply(rowsView(p.input, 0, p.rows), rowsView(p.target, 0, p.rows));
-      this.onLoss?.(p.step, loss);
-      this.free.push(p);
-    }
+  /** One refit at the current parameters; reports 0.5 mean_rows |ĝ - target|² before the step. */
+  private apply(slot: PendingRefit): void {
+    const R = slot.rows, input = rowsView(slot.h, 0, R), target = rowsView(slot.target, 0, R);
+    const e = rowsView(this.error, 0, R), scratch = this.scratch(R);
+    predictSynthetic(this.kernels, this.parameters, this.spec.activation, input, null, e, scratch);
+    const loss = (0.5 * this.kernels.squaredDistance(e, target)) / R;
+    refitSynthesizer(this.kernels, this.parameters, this.spec.activation, this.update, this.slots, input, null, target, e, scratch, e);
+    this.onLoss?.(slot.tag, loss);
   }
 
-  /** One refit at the current parameters; returns 0.5 mean_rows |ĝ - target|². */
-  private apply(input: Matrix, target: Matrix): number {
-    const k = this.kernels, R = input.rows, u = this.update;
-    const e = rowsView(this.error, 0, R);
-    this.evaluate(input, e);
-    const loss = (0.5 * k.squaredDistance(e, target)) / R;
-    k.subtract(e, target, e);
-    const top = this.acts.length - 1, act = this.spec.activation;
-    const nW = this.hiddenW.length;
-    let d = e;
-    for (let j = top; j >= -1; j--) {
-      const below = j >= 0 ? rowsView(this.acts[j], 0, R) : input;
-      const [iW, ib] = j === top ? [2 * nW, 2 * nW + 1] : [2 * (j + 1), 2 * (j + 1) + 1];
-      // the gradient below goes through this layer's weights before their step (plain SGD steps at once)
-      let next: Matrix | null = null;
-      if (j >= 0) {
-        next = rowsView(this.deltas[j], 0, R);
-        k.matmulTB(d, j === top ? this.M : this.hiddenW[j + 1], next);
-        k.activationGrad(act, below, next, next);
-      }
-      u.outer(iW, below, d, 1 / R);
-      u.rows(ib, d, 1 / R);
-      if (next) d = next;
-    }
-    u.step();
-    return loss;
+  private scratch(R: number): SynthesizerScratch {
+    let s = this.scratchOf.get(R);
+    if (!s) this.scratchOf.set(R, (s = { activations: this.acts.map((a) => rowsView(a, 0, R)), deltas: this.deltas.map((d) => rowsView(d, 0, R)) }));
+    return s;
   }
-
-  private evaluate(input: Matrix, into: Matrix): Matrix {
-    const k = this.kernels, R = input.rows;
-    let a = input;
-    for (let j = 0; j < this.hiddenW.length; j++) {
-      const z = rowsView(this.acts[j], 0, R);
-      k.matmul(a, this.hiddenW[j], z);
-      k.addRowVector(z, this.hiddenB[j]);
-      k.activate(this.spec.activation, z);
-      a = z;
-    }
-    const out = into.rows === R ? into : rowsView(into, 0, R);
-    k.matmul(a, this.M, out);
-    k.addRowVector(out, this.c);
-    return out;
-  }
-}
-
-/** Scale `g` in place so that its norm is at most `max`. */
-export function clipNorm(g: Float32Array, max: number): void {
-  let sq = 0;
-  for (let i = 0; i < g.length; i++) sq += g[i] * g[i];
-  const norm = Math.sqrt(sq);
-  if (!(norm > max) || !Number.isFinite(norm)) return;
-  const s = max / norm;
-  for (let i = 0; i < g.length; i++) g[i] *= s;
 }

@@ -4,10 +4,10 @@
  * xstate's own for the network's real machines (snapshots answer matches, hasTag, can, toJSON alike).
  */
 import { describe, expect, it } from 'vitest';
-import { type AnyStateMachine, createActor } from 'xstate';
+import { type AnyStateMachine, assign, createActor, not, setup } from 'xstate';
 import { compileMachine } from '../../actors/compiled.ts';
 import { synthesizerMachine } from '../../actors/synthesizerMachine.ts';
-import { compiledSnapshots, inState, parentOf, parentsAreKnown, stateFields } from '../../actors/xstateInternals.ts';
+import { compiledSnapshots, guardError, inState, isBuiltInAction, isHigherOrderGuard, parentOf, parentsAreKnown, stateFields, statelyStandIns } from '../../actors/xstateInternals.ts';
 import { createTraining } from '../../actors/training.ts';
 import { zeros } from '../../lib/matrix.ts';
 import { Synthesizer } from '../../lib/synthesizer.ts';
@@ -58,6 +58,27 @@ describe('xstate internals', () => {
     expect(parentOf(stage)).toBe(t.actor);
     expect(parentOf(t.actor.system.get('layer:0')!)).toBe(stage);
     t.actor.stop();
+  });
+
+  it("tell xstate's built-in actions and higher-order guards from the machine's own, and word a guard's failure as xstate does", () => {
+    expect([isBuiltInAction(assign({})), isBuiltInAction(() => {}), isHigherOrderGuard(not(() => true)), isHigherOrderGuard(() => true)]).toEqual([true, false, true, false]);
+    const machine = setup({ guards: { g: () => false } }).createMachine({ id: 'm', initial: 'a', states: { a: { on: { GO: { guard: () => { throw new Error('boom'); } } } } } });
+    const actor = createActor(machine);
+    actor.subscribe({ error: () => {} });
+    actor.start().send({ type: 'GO' });
+    expect((actor.getSnapshot().error as Error).message).toBe(guardError(undefined, 'GO', 'm.a', new Error('boom')).message);
+  });
+
+  it("give Stately's stand-ins a parent where @statelyai/inspect reads it, and none when it would not read it", async () => {
+    const { createInspector } = await import('@statelyai/inspect');
+    const parent = { sessionId: 'p', getSnapshot: () => null };
+    const fields = { sessionId: 'c', parent, getSnapshot: () => null };
+    expect(statelyStandIns(createInspector as never)(fields)._parent).toBe(parent);
+    // a package that takes the parent from elsewhere: no `_parent` is set (it would mean nothing)
+    const other = (adapter: { send: (e: object) => void }) => ({ actor: (ref: { sessionId: string }) => adapter.send({ sessionId: ref.sessionId }) });
+    const made = statelyStandIns(other as never)(fields);
+    expect(made._parent).toBeUndefined();
+    expect(made.sessionId).toBe('c');
   });
 
   it('are not part of the public API (compileMachine included)', () => {

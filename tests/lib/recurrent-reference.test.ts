@@ -1,8 +1,8 @@
 /**
  * Recurrent parity with the independent float64 numpy implementation of DESIGN.md's "Recurrent
  * interfaces": shared/reference/rnn-bptt.json and rnn-dni.json reproduced by the bare loop within
- * 1e-5 (every final parameter absolute; every per-step loss and synthesizer loss relative, with a
- * floor of 1e-3 so exact zeros compare absolutely), on the default kernels and the TypeScript ones.
+ * 3e-6 (every final parameter absolute; every per-step loss relative, with a floor of 1e-3 so exact
+ * zeros compare absolutely) and 1e-5 (synthesizer losses), on the default kernels and the TypeScript ones.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -41,8 +41,10 @@ export function checkCase(json: RecurrentCase) {
   const run = trainRecurrentSequential(net, c.sequences, c.steps);
   const p = maxParamDiff(recurrentParametersToJSON(c.topology, net.params), json.final!);
   const deviations = { param: p.diff, worst: p.key, loss: maxRelative(run.losses, json.losses!), synthesizer: maxRelative(run.synthesizerLosses, json.synthesizer_losses!) };
-  expect(deviations.param, `worst parameter ${p.key}`).toBeLessThan(1e-5);
-  expect(deviations.loss).toBeLessThan(1e-5);
+  // DESIGN.md: float32 within ~1e-6. Measured (default and TypeScript kernels): parameters 2.0e-6, losses
+  // 1.1e-6, synthesizer losses 4.9e-6 (relative, small values) at most
+  expect(deviations.param, `worst parameter ${p.key}`).toBeLessThan(3e-6);
+  expect(deviations.loss).toBeLessThan(3e-6);
   expect(deviations.synthesizer).toBeLessThan(1e-5);
   return deviations;
 }
