@@ -162,9 +162,8 @@ describe.runIf(haveChromium)("every demo's live page, under every scheduler", ()
         // the charts hold every training's points, one a step
         const all = d.runs.reduce((n, [, s]) => n + s, 0);
         for (const metric of ['loss', 'accuracy', 'synthesizerLoss'] as const) expect(shown[metric], metric).toBe(all);
-        // cos(ĝ, g) taps the edges where they run: this thread only (under worker none, by design)
-        if (scheduler === 'worker') expect(shown.cosine, 'cosine').toBe(0);
-        else expect(shown.cosine, 'cosine').toBeGreaterThan(0);
+        // cos(ĝ, g) is measured by the synthesizer's actor, wherever it runs: under every scheduler
+        expect(shown.cosine, 'cosine').toBeGreaterThan(0);
       }
     } finally {
       child.kill('SIGINT');
