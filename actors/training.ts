@@ -9,7 +9,8 @@ import { CheckpointError, DivergenceError, StageError, TopologyError, TrainingAb
 import { checkFootprint } from '../lib/footprint.ts';
 import { datasetFingerprint } from '../lib/fingerprint.ts';
 import type { OptimizerStates } from '../lib/network.ts';
-import { type TrainingState, checkTopology, readCheckpoint, writeCheckpoint } from '../lib/checkpoint.ts';
+import { type TrainingState, writeCheckpoint } from '../lib/checkpoint.ts';
+import { resumeStateOf } from '../lib/resume.ts';
 import type { ParameterSet } from '../lib/params.ts';
 import { type GraphSpec, defineGraph, isGraph } from '../lib/graph.ts';
 import {
@@ -183,12 +184,11 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   validateModelData(options.data, topology);
   checkFootprint(topology, steps);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TrainingOptionsError('training: signal must be an AbortSignal');
-  const resume = typeof options.resume === 'string' ? readCheckpoint(options.resume) : (options.resume ?? null);
+  const { state: resume, path: resumePath } = options.resume == null ? { state: null, path: '' } : resumeStateOf(options.resume, topology, options.data);
   if (resume) {
-    checkTopology(resume, topology, typeof options.resume === 'string' ? options.resume : 'checkpoint');
     if (options.params || options.optimizerState) throw new TrainingOptionsError('training: give `resume` or `params`/`optimizerState`, not both');
     if (resume.step > steps) throw new TrainingOptionsError(`training: the checkpoint is at step ${resume.step}, past the ${steps} steps asked for`);
-    checkSameData(resume, options.data, typeof options.resume === 'string' ? options.resume : 'checkpoint');
+    checkSameData(resume, options.data, resumePath);
   }
   let fingerprint: string | undefined; // of the data, computed at the first checkpoint
   const cutSteps = checkpointSteps(options.checkpoint, resume?.step ?? 0, steps);
@@ -213,7 +213,7 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   // the network trains a copy: parameters this function made (or read) are not needed any more
   if (initial !== options.params) for (const m of Object.values(initial)) release(m);
   if (options.optimizerState) restoreModelOptimizers(network, options.optimizerState);
-  if (resume) restoreModelState(network, resume, typeof options.resume === 'string' ? options.resume : 'checkpoint');
+  if (resume) restoreModelState(network, resume, resumePath);
   const actor = createActor(trainerFor(interpreter), {
     input: {
       interpreter,

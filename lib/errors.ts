@@ -47,14 +47,18 @@ export class DivergenceError extends DniError {
   }
 }
 
+/** The `path` of a {@link CheckpointError} about a training state given in memory (`resume: state`), not read from a file. */
+export const IN_MEMORY_STATE = '(in memory)';
+
 /** A checkpoint that cannot be used: unreadable, truncated, corrupt, another format or version, or another topology. */
 export class CheckpointError extends DniError {
   override name = 'CheckpointError';
   constructor(
+    /** the file, or {@link IN_MEMORY_STATE} */
     readonly path: string,
     reason: string,
   ) {
-    super(`checkpoint ${path}: ${reason}`);
+    super(path === IN_MEMORY_STATE ? `resume state (in memory): ${reason}` : `checkpoint ${path}: ${reason}`);
   }
 }
 

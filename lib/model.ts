@@ -8,7 +8,7 @@
 import type { NetworkState } from './checkpoint.ts';
 import { captureNetworkState, restoreNetworkState } from './checkpoint.ts';
 import { type Dataset, validateDataset } from './data.ts';
-import { CheckpointError, DataError, TopologyError } from './errors.ts';
+import { CheckpointError, DataError, IN_MEMORY_STATE, TopologyError } from './errors.ts';
 import type { Matrix } from './matrix.ts';
 import { type Network, type OptimizerStates, buildNetwork, disposeNetwork, optimizerStates, parameterOwners, restoreOptimizerStates, ringDepth } from './network.ts';
 import { type ParameterSet, initParameters, parameterShapes } from './params.ts';
@@ -113,7 +113,7 @@ export function captureModelState(m: Model, ids?: ReadonlySet<string>): ModelSta
 }
 
 /** Put a captured state (a checkpoint's, or one made for a worker) back into a model of the same topology. */
-export function restoreModelState(m: Model, state: ModelState, path = 'checkpoint'): void {
+export function restoreModelState(m: Model, state: ModelState, path = IN_MEMORY_STATE): void {
   if (!isRecurrentModel(m)) return restoreNetworkState(m, state as NetworkState, path);
   restoreRecurrentState(m, state as RecurrentNetworkState, (message) => {
     throw new CheckpointError(path, message);
