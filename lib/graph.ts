@@ -401,7 +401,8 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
     listed.add(e);
     const kind = oneOf(o.kind, INTERFACE_KINDS, `${where}: kind`);
     if (kind === 'backprop') {
-      const extra = ['context', ...SYNTH_KEYS].filter((k) => o[k] !== undefined);
+      // a case file states every interface in the format's own fields: `delay: 0` there means what it says (no lag) and changes nothing
+      const extra = ['context', ...SYNTH_KEYS].filter((k) => o[k] !== undefined && !(k === 'delay' && o[k] === 0));
       if (extra.length) throw new TopologyError(`${where}: a backprop interface has no synthesizer, so ${extra.map((k) => `'${k}'`).join(', ')} ${extra.length === 1 ? 'means' : 'mean'} nothing there`);
       return;
     }
