@@ -222,7 +222,8 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
       steps,
       scheduling,
       stages,
-      relay: options.relay,
+      // called from a worker's message handler, where a throw would reach nothing but the process
+      relay: options.relay && guardCallback('relay callback', options.relay, (error) => actor.send({ type: 'FAIL', error })),
       firstBatch: resume?.step ?? 0,
       resumedHistory: resume?.history ?? null,
       epochs,
@@ -306,21 +307,25 @@ function nonFinite(network: Model, steps: number): DivergenceError | null {
 }
 
 /**
- * An inspection observer that cannot take the training down by throwing: the first error it
- * throws fails the training (through `fail`), and it is not called again.
+ * A caller's callback (`what` names it) that cannot take the training down by throwing: the first
+ * error it throws fails the training (through `fail`), and it is not called again.
  */
-function guardInspection(inspect: Observer<InspectionEvent> | ((e: InspectionEvent) => void), fail: (e: unknown) => void): (e: InspectionEvent) => void {
-  const next = typeof inspect === 'function' ? inspect : inspect.next?.bind(inspect);
+function guardCallback<E>(what: string, call: ((e: E) => void) | undefined, fail: (e: unknown) => void): (e: E) => void {
   let broken = false;
   return (e) => {
-    if (broken || !next) return;
+    if (broken || !call) return;
     try {
-      next(e);
+      call(e);
     } catch (error) {
       broken = true;
-      fail(new TrainingOptionsError(`training: the inspection observer threw ${describeError(error)}; training stopped`));
+      fail(new TrainingOptionsError(`training: the ${what} threw ${describeError(error)}; training stopped`));
     }
   };
+}
+
+/** An inspection observer (a function or an Observer's `next`), guarded as {@link guardCallback}. */
+function guardInspection(inspect: Observer<InspectionEvent> | ((e: InspectionEvent) => void), fail: (e: unknown) => void): (e: InspectionEvent) => void {
+  return guardCallback('inspection observer', typeof inspect === 'function' ? inspect : inspect.next?.bind(inspect), fail);
 }
 
 /**
