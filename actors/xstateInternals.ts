@@ -13,6 +13,10 @@
  * - an actor's parent (`_parent`): the trace names each actor's parent, and the Stately relay
  *   finds the root. Checked on a parent and a spawned child; on failure, {@link parentOf} says
  *   "unknown" (undefined) and traces leave the parent out.
+ * - stopping a child (`_stop`, what xstate's own stop of a child calls) and forgetting it (the
+ *   snapshot's `children`, emptied in place): {@link stopChildrenAtOnce}. Checked on a parent with
+ *   spawned children, which must all stop and leave the parent stoppable; on failure it does
+ *   nothing, and xstate stops them itself when it stops the parent (in quadratic time).
  */
 import { type AnyActorRef, type AnyActorScope, type AnyMachineSnapshot, type AnyStateMachine, type EventObject, type InspectionEvent, createActor, setup } from 'xstate';
 
@@ -48,6 +52,42 @@ export function sendMicrostep(scope: AnyActorScope, event: EventObject, snapshot
 /** The actor's parent, or undefined when it has none (a root) or when it cannot be known here. */
 export function parentOf(ref: AnyActorRef): AnyActorRef | undefined {
   return parentsKnown ? (ref as unknown as { _parent?: AnyActorRef })._parent : undefined;
+}
+
+/**
+ * Stop every child of `parent` and forget them, in time linear in their number. xstate's stop of
+ * a parent copies the parent's children object once per child it stops: quadratic, most of a
+ * 1,000-node graph's training time. Each child is stopped as xstate stops one, then removed from
+ * the parent's `children` in place, so the parent's own stop finds none left. Call it only when
+ * the parent is about to stop and its children have nothing left to do.
+ */
+export function stopChildrenAtOnce(parent: AnyActorRef): void {
+  if (!childrenStoppable) return;
+  const children = (parent.getSnapshot() as { children?: Record<string, AnyActorRef> }).children;
+  if (!children) return;
+  for (const id of Object.keys(children)) {
+    (children[id] as unknown as { _stop(): void })._stop();
+    delete children[id];
+  }
+}
+
+function checkStopChildren(): boolean {
+  const child = setup({}).createMachine({ id: 'child', initial: 'a', states: { a: {} } });
+  const parent = setup({ actors: { child } }).createMachine({
+    id: 'parent',
+    context: ({ spawn }) => ({ kids: [0, 1, 2].map((i) => spawn('child', { id: `kid${i}`, systemId: `kid:${i}` })) }),
+  });
+  const actor = createActor(parent).start();
+  const kids = actor.getSnapshot().context.kids as AnyActorRef[];
+  const children = actor.getSnapshot().children as Record<string, AnyActorRef>;
+  if (Object.keys(children).length !== 3 || typeof (kids[0] as unknown as { _stop?: unknown })._stop !== 'function') return false;
+  for (const id of Object.keys(children)) {
+    (children[id] as unknown as { _stop(): void })._stop();
+    delete children[id];
+  }
+  const stopped = kids.every((k) => k.getSnapshot().status === 'stopped') && Object.keys(actor.getSnapshot().children).length === 0;
+  actor.stop();
+  return stopped && actor.getSnapshot().status === 'stopped' && actor.system.get('kid:0') === undefined;
 }
 
 function checkSnapshots(): boolean {
@@ -112,6 +152,8 @@ const safely = (check: () => boolean): boolean => {
 
 /** Compiled transitions may build their own snapshots and send their own microstep events. */
 export const compiledSnapshots: boolean = safely(checkSnapshots) && safely(checkMicrostep);
+/** {@link stopChildrenAtOnce} may stop children itself. */
+const childrenStoppable: boolean = safely(checkStopChildren);
 /** {@link parentOf} knows actors' parents. */
 const parentsKnown: boolean = safely(checkParents);
 export const parentsAreKnown = parentsKnown;
