@@ -18,12 +18,14 @@ import {
   type Model,
   type ModelData,
   buildModel,
+  copyModelData,
   disposeModel,
   historyShapeOf,
   initParametersOf,
   modelOptimizerStates,
   parameterOwnersOf,
   parameterShapesOf,
+  releaseModelData,
   restoreModelOptimizers,
   restoreModelState,
   validateModelData,
@@ -47,7 +49,11 @@ export interface TrainingOptions {
    * chain, graph or recurrent spec to validate
    */
   topology: Topology | TopologySpec | GraphSpec | RecurrentTopology | RecurrentSpec;
-  /** rows `{ x, y }` for a chain or graph; sequences `{ length, inputs, outputs, x, y, mask }` for a recurrent network */
+  /**
+   * rows `{ x, y }` for a chain or graph; sequences `{ length, inputs, outputs, x, y, mask }` for a
+   * recurrent network. Copied once when the training is created, under every scheduler: the run
+   * trains on the data as they were then, and overwriting them mid-run changes nothing.
+   */
   data: Dataset | Sequences;
   /**
    * batch steps to train (batch t is rows `[(t mod n) B, …)` of the data); for a recurrent
@@ -170,14 +176,14 @@ export interface Training {
  * const { params, losses } = await training.run();
  */
 export function createTraining(options: TrainingOptions): Training {
-  return trainingInEpochs(options, null);
+  return trainingInEpochs(options, null, true);
 }
 
 /**
  * {@link createTraining} for fit(): with `epochs`, the stages pause at every epoch's end, apply
  * their pending refits, and go on at the plan's learning rates (see {@link EpochPlan}).
  */
-export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | null): Training {
+export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | null, copyData = false): Training {
   const topology = anyTopologyOf(options.topology);
   const { steps } = options;
   if (!Number.isInteger(steps) || steps < 0) throw new TrainingOptionsError(`training: steps must be an integer >= 0, got ${steps}`);
@@ -214,11 +220,14 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   if (initial !== options.params) for (const m of Object.values(initial)) release(m);
   if (options.optimizerState) restoreModelOptimizers(network, options.optimizerState);
   if (resume) restoreModelState(network, resume, resumePath);
+  // the data as they are now, copied once (in shared memory for worker stages, which read them there);
+  // fit() passes a buffer of its own, which it rewrites between epochs on purpose
+  const data = copyData ? copyModelData(options.data, name === 'worker') : options.data;
   const actor = createActor(trainerFor(interpreter), {
     input: {
       interpreter,
       network,
-      data: options.data,
+      data,
       steps,
       scheduling,
       stages,
@@ -233,7 +242,7 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
         ? {
             steps: cutSteps,
             save: (state: TrainingState) => {
-              writeCheckpoint(options.checkpoint!.path, { ...state, dataFingerprint: (fingerprint ??= datasetFingerprint(options.data)) });
+              writeCheckpoint(options.checkpoint!.path, { ...state, dataFingerprint: (fingerprint ??= datasetFingerprint(data)) });
               options.checkpoint!.onSaved?.(state.step);
             },
           }
@@ -259,6 +268,7 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
           // the buffers behind the actors go back to the backend (the WebAssembly arena does not
           // collect garbage); the parameters stay: they are the result
           disposeModel(network);
+          if (data !== options.data) releaseModelData(data);
           if (failed) return reject(failed);
           if (snapshot.value === 'stopped') {
             const at = c.progress.stopped;
