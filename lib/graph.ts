@@ -17,6 +17,7 @@
  *              │ └─cdni(mod4)─▶ b ─┐
  *              └──────────────────┴─concat─▶ mod4_out ─▶ head mod4 (softmax, weight 0.5)
  */
+import { MinHeap } from './min-heap.ts';
 import type { Activation } from './activations.ts';
 import { TopologyError } from './errors.ts';
 import type { OptimizerConfig, OptimizerSpec } from './optimizers.ts';
@@ -536,42 +537,6 @@ function listAt<K, V>(map: Map<K, V[]>, key: K): V[] {
   let list = map.get(key);
   if (!list) map.set(key, (list = []));
   return list;
-}
-
-/** A binary min-heap of integers. */
-class MinHeap {
-  private readonly a: number[] = [];
-  get size(): number {
-    return this.a.length;
-  }
-  push(v: number): void {
-    const a = this.a;
-    let i = a.push(v) - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (a[p] <= v) break;
-      a[i] = a[p];
-      i = p;
-    }
-    a[i] = v;
-  }
-  pop(): number {
-    const a = this.a, top = a[0], last = a.pop()!;
-    if (a.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i, mv = last;
-        if (l < a.length && a[l] < mv) (m = l), (mv = a[l]);
-        if (r < a.length && a[r] < mv) m = r;
-        if (m === i) break;
-        a[i] = a[m];
-        i = m;
-      }
-      a[i] = last;
-    }
-    return top;
-  }
 }
 
 function synthesizerOf(
