@@ -259,13 +259,16 @@ interface Builder {
 
 /** A graph's layers, synthesizers and heads, in the topology's order (so the inspector lists them so). */
 function wireGraph(b: Builder, network: Network): Wiring {
-  const g = network.topology, { here, routes, port, from, done, losses, depth, input } = b;
+  const g = network.topology, { here, port, from, done, losses, depth, input } = b;
   const source = batchSource(input.data as Dataset, g);
   const trueGradient = new Set(trueGradientInterfaces(g).map((s) => s.index));
   for (const n of g.nodes) {
     if (!here.has(n.actor)) continue;
-    const upstream = n.sources.map((s) => (s.node < 0 ? null : port(routes.find((r) => r.source === n.actor && r.edge === s.edge && (r.type === 'GRADIENT' || r.type === 'REFIT'))!)));
-    const outputs = routes.filter((r) => r.source === n.actor && (r.type === 'FORWARD' || r.type === 'PREDICT')).map(port);
+    const mine = from(n.actor);
+    // by edge: a node may read thousands of sources
+    const back = new Map(mine.filter((r) => r.type === 'GRADIENT' || r.type === 'REFIT').map((r) => [r.edge, r]));
+    const upstream = n.sources.map((s) => (s.node < 0 ? null : port(back.get(s.edge)!)));
+    const outputs = mine.filter((r) => r.type === 'FORWARD' || r.type === 'PREDICT').map(port);
     b.add('layer', n.actor, { layer: network.layers[n.index], ports: { outputs, upstream, done: done.get(n.actor)! }, depth, firstBatch: input.firstBatch } satisfies LayerInput);
   }
   for (const s of g.synthesizers) {
@@ -341,7 +344,17 @@ function build(input: StageInput, spawn: Spawner, links: Subscription) {
   const edges = new Map<string, Edge<NetworkEvent>>();
   for (const r of routes) if (here.has(r.source) || (r.source === DATA && here.has(r.target))) edges.set(r.key, new Edge(r.key));
   const port = (r: Route): Port => ({ route: r, edge: edges.get(r.key)! });
-  const from = (source: string, type?: Route['type']) => routes.filter((r) => r.source === source && (!type || r.type === type));
+  // each actor's routes, found by a lookup (a scan of every route per actor is quadratic in the network's size)
+  const bySource = new Map<string, Route[]>();
+  for (const r of routes) {
+    const list = bySource.get(r.source);
+    if (list) list.push(r);
+    else bySource.set(r.source, [r]);
+  }
+  const from = (source: string, type?: Route['type']) => {
+    const list = bySource.get(source) ?? [];
+    return type ? list.filter((r) => r.type === type) : list;
+  };
   const done = new Map(stage.actors.map((id) => [id, new Edge<number>(`${id} done`)]));
   const losses = new Edge<LossMessage>(`stage:${stage.index} losses`);
   const actors = new Map<string, AnyActorRef>();
@@ -355,9 +368,9 @@ function build(input: StageInput, spawn: Spawner, links: Subscription) {
   const b: Builder = { input, here, routes, port, from, done, losses, depth: ringDepthOf(network.topology), add, synthesizers, links, cosine };
   const wiring = isRecurrentModel(network) ? wireRecurrent(b, network) : wireGraph(b, network);
   // the layers here that read the data (each once), and the data's route to each
-  const data = routes.filter((r) => r.source === DATA && here.has(r.target));
+  const data = from(DATA).filter((r) => here.has(r.target));
   const readers = data.map((r) => r.target);
-  const feeds = readers.map((id) => port(data.find((r) => r.target === id)!));
+  const feeds = data.map(port);
   const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (k, t) => send(feeds[k], t, wiring.x(t)), input.defer, input.waiting);
   return { routes, edges, losses, done, actors, synthesizers, feeder, readers, cosine, expected: wiring.expected };
 }
@@ -406,8 +419,10 @@ function connect(c: StageContext, readers: readonly string[]): void {
     c.report({ type: 'STEP_FINISHED', stage: c.stage.index, batch });
     c.feeder.stepFinished(batch);
   });
+  const readerIndex = new Map<string, number>();
+  readers.forEach((id, k) => readerIndex.has(id) || readerIndex.set(id, k));
   for (const [id, edge] of c.done) {
-    const reader = readers.indexOf(id);
+    const reader = readerIndex.get(id) ?? -1;
     c.links.add(edge.subscribe((batch) => steps.done(batch)));
     if (reader >= 0) c.links.add(edge.subscribe((batch) => c.feeder.readerUpdated(reader, batch)));
   }

@@ -9,7 +9,8 @@ import { CheckpointError, DivergenceError, StageError, TopologyError, TrainingAb
 import { checkFootprint } from '../lib/footprint.ts';
 import { datasetFingerprint } from '../lib/fingerprint.ts';
 import type { OptimizerStates } from '../lib/network.ts';
-import { type TrainingState, checkTopology, readCheckpoint, writeCheckpoint } from '../lib/checkpoint.ts';
+import { type TrainingState, readCheckpoint, writeCheckpoint } from '../lib/checkpoint.ts';
+import { resumeStateOf } from '../lib/resume.ts';
 import type { ParameterSet } from '../lib/params.ts';
 import { type GraphSpec, defineGraph, isGraph } from '../lib/graph.ts';
 import {
@@ -17,12 +18,14 @@ import {
   type Model,
   type ModelData,
   buildModel,
+  copyModelData,
   disposeModel,
   historyShapeOf,
   initParametersOf,
   modelOptimizerStates,
   parameterOwnersOf,
   parameterShapesOf,
+  releaseModelData,
   restoreModelOptimizers,
   restoreModelState,
   validateModelData,
@@ -48,7 +51,11 @@ export interface TrainingOptions {
    * chain, graph or recurrent spec to validate
    */
   topology: Topology | TopologySpec | GraphSpec | RecurrentTopology | RecurrentSpec;
-  /** rows `{ x, y }` for a chain or graph; sequences `{ length, inputs, outputs, x, y, mask }` for a recurrent network */
+  /**
+   * rows `{ x, y }` for a chain or graph; sequences `{ length, inputs, outputs, x, y, mask }` for a
+   * recurrent network. Copied once when the training is created, under every scheduler: the run
+   * trains on the data as they were then, and overwriting them mid-run changes nothing.
+   */
   data: Dataset | Sequences;
   /**
    * batch steps to train (batch t is rows `[(t mod n) B, …)` of the data); for a recurrent
@@ -189,14 +196,14 @@ export interface Training {
  * const { params, losses } = await training.run();
  */
 export function createTraining(options: TrainingOptions): Training {
-  return trainingInEpochs(options, null);
+  return trainingInEpochs(options, null, true);
 }
 
 /**
  * {@link createTraining} for fit(): with `epochs`, the stages pause at every epoch's end, apply
  * their pending refits, and go on at the plan's learning rates (see {@link EpochPlan}).
  */
-export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | null): Training {
+export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | null, copyData = false): Training {
   checkTrainingKeys(options, 'training');
   const topology = anyTopologyOf(options.topology);
   const { steps } = options;
@@ -209,12 +216,11 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
       `training: resume ${options.resume} and checkpoint.path ${options.checkpoint.path} are the same file: the first checkpoint would overwrite the one resumed from (save to another file, or use trainWithRestarts)`,
     );
   }
-  const resume = typeof options.resume === 'string' ? readCheckpoint(options.resume) : (options.resume ?? null);
+  const { state: resume, path: resumePath } = options.resume == null ? { state: null, path: '' } : resumeStateOf(options.resume, topology, options.data);
   if (resume) {
-    checkTopology(resume, topology, typeof options.resume === 'string' ? options.resume : 'checkpoint');
     if (options.params || options.optimizerState) throw new TrainingOptionsError('training: give `resume` or `params`/`optimizerState`, not both');
     if (resume.step > steps) throw new TrainingOptionsError(`training: the checkpoint is at step ${resume.step}, past the ${steps} steps asked for`);
-    checkSameData(resume, options.data, typeof options.resume === 'string' ? options.resume : 'checkpoint');
+    checkSameData(resume, options.data, resumePath);
   }
   let fingerprint: string | undefined; // of the data, computed at the first checkpoint
   const cutSteps = checkpointSteps(options.checkpoint, resume?.step ?? 0, steps);
@@ -239,16 +245,20 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   // the network trains a copy: parameters this function made (or read) are not needed any more
   if (initial !== options.params) for (const m of Object.values(initial)) release(m);
   if (options.optimizerState) restoreModelOptimizers(network, options.optimizerState);
-  if (resume) restoreModelState(network, resume, typeof options.resume === 'string' ? options.resume : 'checkpoint');
+  if (resume) restoreModelState(network, resume, resumePath);
+  // the data as they are now, copied once (in shared memory for worker stages, which read them there);
+  // fit() passes a buffer of its own, which it rewrites between epochs on purpose
+  const data = copyData ? copyModelData(options.data, name === 'worker') : options.data;
   const actor = createActor(trainerFor(interpreter), {
     input: {
       interpreter,
       network,
-      data: options.data,
+      data,
       steps,
       scheduling,
       stages,
-      relay: options.relay,
+      // called from a worker's message handler, where a throw would reach nothing but the process
+      relay: options.relay && guardCallback('relay callback', options.relay, (error) => actor.send({ type: 'FAIL', error })),
       firstBatch: resume?.step ?? 0,
       resumedHistory: resume?.history ?? null,
       epochs,
@@ -258,7 +268,7 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
         ? {
             steps: cutSteps,
             save: (state: TrainingState) => {
-              writeCheckpoint(options.checkpoint!.path, { ...state, dataFingerprint: (fingerprint ??= datasetFingerprint(options.data)) });
+              writeCheckpoint(options.checkpoint!.path, { ...state, dataFingerprint: (fingerprint ??= datasetFingerprint(data)) });
               options.checkpoint!.onSaved?.(state.step);
             },
           }
@@ -284,6 +294,7 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
           // the buffers behind the actors go back to the backend (the WebAssembly arena does not
           // collect garbage); the parameters stay: they are the result
           disposeModel(network);
+          if (data !== options.data) releaseModelData(data);
           if (failed) return reject(failed);
           if (snapshot.value === 'stopped') {
             const at = c.progress.stopped;
@@ -336,21 +347,25 @@ function nonFinite(network: Model, steps: number): DivergenceError | null {
 }
 
 /**
- * An inspection observer that cannot take the training down by throwing: the first error it
- * throws fails the training (through `fail`), and it is not called again.
+ * A caller's callback (`what` names it) that cannot take the training down by throwing: the first
+ * error it throws fails the training (through `fail`), and it is not called again.
  */
-function guardInspection(inspect: Observer<InspectionEvent> | ((e: InspectionEvent) => void), fail: (e: unknown) => void): (e: InspectionEvent) => void {
-  const next = typeof inspect === 'function' ? inspect : inspect.next?.bind(inspect);
+function guardCallback<E>(what: string, call: ((e: E) => void) | undefined, fail: (e: unknown) => void): (e: E) => void {
   let broken = false;
   return (e) => {
-    if (broken || !next) return;
+    if (broken || !call) return;
     try {
-      next(e);
+      call(e);
     } catch (error) {
       broken = true;
-      fail(new TrainingOptionsError(`training: the inspection observer threw ${describeError(error)}; training stopped`));
+      fail(new TrainingOptionsError(`training: the ${what} threw ${describeError(error)}; training stopped`));
     }
   };
+}
+
+/** An inspection observer (a function or an Observer's `next`), guarded as {@link guardCallback}. */
+function guardInspection(inspect: Observer<InspectionEvent> | ((e: InspectionEvent) => void), fail: (e: unknown) => void): (e: InspectionEvent) => void {
+  return guardCallback('inspection observer', typeof inspect === 'function' ? inspect : inspect.next?.bind(inspect), fail);
 }
 
 /**

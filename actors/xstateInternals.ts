@@ -22,6 +22,10 @@
  *   ignores the parent given in `info`), for the Stately relay's stand-ins of a worker's actors.
  *   Checked with the package once it is loaded ({@link statelyStandIns}); on failure the stand-ins
  *   name no parent (Stately shows them under the root).
+ * - stopping a child (`_stop`, what xstate's own stop of a child calls) and forgetting it (the
+ *   snapshot's `children`, emptied in place): {@link stopChildrenAtOnce}. Checked on a parent with
+ *   spawned children, which must all stop and leave the parent stoppable; on failure it does
+ *   nothing, and xstate stops them itself when it stops the parent (in quadratic time).
  */
 import {
   type AnyActorRef,
@@ -133,6 +137,42 @@ export function statelyStandIns(createInspector: StatelyCreateInspector): (field
   return ({ parent, ...fields }) => (readsParent && parent ? { ...fields, _parent: parent } : fields);
 }
 
+/**
+ * Stop every child of `parent` and forget them, in time linear in their number. xstate's stop of
+ * a parent copies the parent's children object once per child it stops: quadratic, most of a
+ * 1,000-node graph's training time. Each child is stopped as xstate stops one, then removed from
+ * the parent's `children` in place, so the parent's own stop finds none left. Call it only when
+ * the parent is about to stop and its children have nothing left to do.
+ */
+export function stopChildrenAtOnce(parent: AnyActorRef): void {
+  if (!childrenStoppable) return;
+  const children = (parent.getSnapshot() as { children?: Record<string, AnyActorRef> }).children;
+  if (!children) return;
+  for (const id of Object.keys(children)) {
+    (children[id] as unknown as { _stop(): void })._stop();
+    delete children[id];
+  }
+}
+
+function checkStopChildren(): boolean {
+  const child = setup({}).createMachine({ id: 'child', initial: 'a', states: { a: {} } });
+  const parent = setup({ actors: { child } }).createMachine({
+    id: 'parent',
+    context: ({ spawn }) => ({ kids: [0, 1, 2].map((i) => spawn('child', { id: `kid${i}`, systemId: `kid:${i}` })) }),
+  });
+  const actor = createActor(parent).start();
+  const kids = actor.getSnapshot().context.kids as AnyActorRef[];
+  const children = actor.getSnapshot().children as Record<string, AnyActorRef>;
+  if (Object.keys(children).length !== 3 || typeof (kids[0] as unknown as { _stop?: unknown })._stop !== 'function') return false;
+  for (const id of Object.keys(children)) {
+    (children[id] as unknown as { _stop(): void })._stop();
+    delete children[id];
+  }
+  const stopped = kids.every((k) => k.getSnapshot().status === 'stopped') && Object.keys(actor.getSnapshot().children).length === 0;
+  actor.stop();
+  return stopped && actor.getSnapshot().status === 'stopped' && actor.system.get('kid:0') === undefined;
+}
+
 function checkSnapshots(): boolean {
   const machine = setup({ types: { events: {} as { type: 'GO' } | { type: 'BACK' } } }).createMachine({
     id: 'check',
@@ -219,6 +259,8 @@ const safely = (check: () => boolean): boolean => {
 
 /** Compiled transitions may build their own snapshots, send their own microstep events, tell xstate's built-ins apart and fail as xstate does. */
 export const compiledSnapshots: boolean = safely(checkSnapshots) && safely(checkMicrostep) && safely(checkMarkers) && safely(checkGuardError);
+/** {@link stopChildrenAtOnce} may stop children itself. */
+const childrenStoppable: boolean = safely(checkStopChildren);
 /** {@link parentOf} knows actors' parents. */
 const parentsKnown: boolean = safely(checkParents);
 export const parentsAreKnown = parentsKnown;

@@ -26,6 +26,7 @@ import {
   malformedReferenceArgs,
   malformedTopology,
 } from '../tests/fuzz/_generators.ts';
+import { brokenCheckpoint, checkpointBases, resumeBroken } from '../tests/fuzz/_checkpoints.ts';
 import { type CliRun, ROOT, baseCheckpoints, inParallel, runCase, runCheckpoint, runCli, runData, runDemoArgs, runTopology } from '../tests/fuzz/_run.ts';
 
 type Outcome = 'refused' | 'other' | 'accepted';
@@ -75,6 +76,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'dni-bench-fuzz-'));
   const { texts, bases } = await baseCheckpoints(dir);
+  const everyKind = await checkpointBases(mkdtempSync(join(dir, 'every-kind-')));
   const topology = defineTopology({ inputs: 3, batch: 2, layers: [{ units: 4, decoupled: true, synthesizer: { conditioned: true } }, { units: 2 }] });
   const template = join(dir, 'template');
   mkdirSync(template);
@@ -90,7 +92,7 @@ export async function main(argv: string[]): Promise<void> {
   };
 
   /** an in-process kind: one input per seed, one after another */
-  const inProcess = (kind: string, run: (seed: number) => Promise<[Outcome, string, string]>) => ({ kind, width: 1, share: 0.12, run });
+  const inProcess = (kind: string, run: (seed: number) => Promise<[Outcome, string, string]>, share = 0.12) => ({ kind, width: 1, share, run });
   /** a command line: each input in a fresh folder, two at a time */
   const process_ = (kind: string, script: string, make: (seed: number) => { label: string; args: string[]; env?: Record<string, string>; text?: string }, prefix: string, usage = false) => ({
     kind,
@@ -115,7 +117,11 @@ export async function main(argv: string[]): Promise<void> {
     inProcess('checkpoint (decode, then resume)', async (s) => {
       const k = s % texts.length, i = malformedCheckpoint(texts[k], s);
       return pack(verdictOutcome(await runCheckpoint(i.text, bases[k])), i.label);
-    }),
+    }, 0.06),
+    inProcess('checkpoint, every kind (file or in memory)', async (s) => {
+      const base = everyKind[s % everyKind.length], i = brokenCheckpoint(base, s);
+      return pack(verdictOutcome(await resumeBroken(i, base)), i.label);
+    }, 0.06),
     inProcess('topology spec (defineTopology, then training)', async (s) => {
       const i = malformedTopology(s);
       return pack(verdictOutcome(await runTopology(i.spec)), i.label);

@@ -16,6 +16,7 @@ import type { TrainingResult } from '../actors/training.ts';
 import type { SchedulerName } from '../actors/schedulers.ts';
 import { compareWithCase } from '../lib/compare.ts';
 import { CheckpointError, TrainingAbortedError } from '../lib/errors.ts';
+import { checkEnvironment } from '../lib/environment.ts';
 import { interruptSignal } from '../lib/interrupt.ts';
 import { FileError, checkWritable, readTextBounded, sameFile, writeFileAtomic } from '../lib/files.ts';
 import { MAX_CASE_BYTES } from '../lib/limits.ts';
@@ -127,6 +128,11 @@ function firstNonFinite(written: { final: Record<string, number[][] | number[]>;
 }
 
 const args = await parse(process.argv.slice(2));
+try {
+  checkEnvironment();
+} catch (e) {
+  fail((e as Error).message);
+}
 const { casePath, out, scheduler, saveAt, checkpoint, resume } = args;
 checkDistinct(args);
 

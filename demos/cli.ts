@@ -9,6 +9,8 @@ import { type Inspection, type JsonValue, combineInspections, createTraceRecorde
 import type { FitOptions } from '../actors/fit.ts';
 import type { TrainingMetrics } from '../actors/metrics.ts';
 import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
+import { checkEnvironment } from '../lib/environment.ts';
+import { EnvironmentError } from '../lib/errors.ts';
 import { MAX_SEED } from '../lib/rng.ts';
 import { plural } from '../lib/text.ts';
 
@@ -122,6 +124,12 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
   argv: readonly string[],
   spec: DemoSpec<E>,
 ): (DemoArgs & DemoValues<E>) | null {
+  try {
+    checkEnvironment(); // a typo in DNI_BACKEND or DNI_WASM_MEMORY_MB is a bad command line too
+  } catch (err) {
+    if (err instanceof EnvironmentError) throw new UsageError(err.message);
+    throw err;
+  }
   const extra = Object.entries(spec.options ?? {}) as [string, DemoOption][];
   const shared = ['steps', 'epochs', 'scheduler', 'trace', 'sample', 'inspect', 'inspect-port', 'json', 'help'];
   for (const [key] of extra) if (shared.includes(kebab(key))) throw new TypeError(`${spec.name}: option '${key}' is one of the shared ones`);

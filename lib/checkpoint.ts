@@ -20,22 +20,24 @@
  * allocated; and, against a training's topology, that it is the same ({@link checkTopology}).
  */
 import { createHash } from 'node:crypto';
-import { CheckpointError } from './errors.ts';
+import { checkPendingSteps, graphPendingBatches, recurrentPendingByActor } from './checkpoint-refits.ts';
+import { checkTopology, topologyOf } from './checkpoint-topology.ts';
+import { CheckpointError, IN_MEMORY_STATE } from './errors.ts';
 import { FileError, readTextBounded, writeFileAtomic } from './files.ts';
 import { FINGERPRINT } from './fingerprint.ts';
 import type { HistorySnapshot } from './history.ts';
 import { MAX_CHECKPOINT_BYTES } from './limits.ts';
-import type { Activation } from './activations.ts';
-import { GRAPH_NAMING, type Loss, buildGraph, graphSpecOf, isGraph } from './graph.ts';
 import { type Matrix, describeValue, zeros } from './matrix.ts';
 import { type Network, type OptimizerStates, optimizerOwners, optimizerStates, parameterOwners } from './network.ts';
 import { type OptimizerConfig, isPlainSgd, optimizerOf } from './optimizers.ts';
 import { type ParameterSet, type ParameterShape, parameterShapes } from './params.ts';
 import type { SynthesizerSnapshot } from './synthesizer.ts';
-import { type CarriedState, type PendingRefits, READOUT_ACTOR, layerActor, recurrentParameterOwners, recurrentSpecOf, recurrentSynthesizers } from './recurrent/actors.ts';
+import { type CarriedState, type PendingRefits, READOUT_ACTOR, layerActor, recurrentParameterOwners, recurrentSynthesizers } from './recurrent/actors.ts';
 import { recurrentParameterShapes } from './recurrent/params.ts';
-import { type RecurrentTopology, defineRecurrent } from './recurrent/topology.ts';
-import { CHAIN_NAMING, type Topology, defineTopology } from './topology.ts';
+import type { RecurrentTopology } from './recurrent/topology.ts';
+import type { Topology } from './topology.ts';
+
+export { checkTopology };
 
 export const CHECKPOINT_FORMAT = 'dni-actors/checkpoint';
 /** The version written; versions 1 and 2 are read. */
@@ -83,23 +85,26 @@ export function isRecurrentState(s: TrainingState): s is RecurrentTrainingState 
 
 /** Entries sorted by key: the same state gives the same file, whichever thread held which part. */
 const sorted = <T>(o: Record<string, T>): [string, T][] => Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-const f32 = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+const f32 = (a: Float32Array, what: string): string => {
+  if (!(a instanceof Float32Array)) throw new TypeError(`${what} is ${describeValue(a)}, expected a Float32Array`);
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+};
 
 /** The checkpoint's text. */
 export function encodeCheckpoint(state: TrainingState): string {
   const payload = JSON.stringify({
     topology: state.topology,
     step: state.step,
-    params: Object.fromEntries(sorted(state.params).map(([k, m]) => [k, { rows: m.rows, cols: m.cols, data: f32(m.data) }])),
+    params: Object.fromEntries(sorted(state.params).map(([k, m]) => [k, { rows: m.rows, cols: m.cols, data: f32(m.data, `parameter '${k}' data`) }])),
     optimizers: Object.fromEntries(
-      sorted(state.optimizers).map(([id, o]) => [id, { kind: o.kind, step: o.step, moments: o.moments.map(f32) }]),
+      sorted(state.optimizers).map(([id, o]) => [id, { kind: o.kind, step: o.step, moments: o.moments.map((m, i) => f32(m, `optimizer '${id}' moment ${i}`)) }]),
     ),
     ...(isRecurrentState(state)
       ? {
           synthesizers: Object.fromEntries(
-            sorted(state.synthesizers).map(([id, s]) => [id, { pending: s.pending.map((p) => ({ step: p.step, rows: p.rows, input: f32(p.input), target: f32(p.target) })) }]),
+            sorted(state.synthesizers).map(([id, s]) => [id, { pending: s.pending.map((p, k) => ({ step: p.step, rows: p.rows, input: f32(p.input, `synthesizer '${id}' pending[${k}] input`), target: f32(p.target, `synthesizer '${id}' pending[${k}] target`) })) }]),
           ),
-          layers: Object.fromEntries(sorted(state.layers).map(([id, l]) => [id, { step: l.step, carried: f32(l.carried) }])),
+          layers: Object.fromEntries(sorted(state.layers).map(([id, l]) => [id, { step: l.step, carried: f32(l.carried, `layer '${id}' carried`) }])),
         }
       : {
           synthesizers: Object.fromEntries(
@@ -108,7 +113,7 @@ export function encodeCheckpoint(state: TrainingState): string {
               {
                 nextRefit: s.nextRefit,
                 nextPrediction: s.nextPrediction,
-                pending: s.pending.map((p) => ({ batch: p.batch, h: f32(p.h), y: p.y ? f32(p.y) : null, target: f32(p.target) })),
+                pending: s.pending.map((p, k) => ({ batch: p.batch, h: f32(p.h, `synthesizer '${id}' pending[${k}] h`), y: p.y ? f32(p.y, `synthesizer '${id}' pending[${k}] y`) : null, target: f32(p.target, `synthesizer '${id}' pending[${k}] target`) })),
               },
             ]),
           ),
@@ -210,7 +215,7 @@ function actorsOf(t: Topology): Map<string, ActorShape> {
 }
 
 /** Parse and verify a checkpoint's text (versions 1 and 2); `path` names it in errors. */
-export function decodeCheckpoint(text: string, path = 'checkpoint'): TrainingState {
+export function decodeCheckpoint(text: string, path = IN_MEMORY_STATE): TrainingState {
   const c: Checker = new Checker(path);
   const newline = text.indexOf('\n');
   let header: unknown;
@@ -365,6 +370,10 @@ function decodeRefits(c: Checker, step: number, synthesizersJson: Json, owners: 
     if (!Array.isArray(s.pending)) c.fail(`${what} pending is ${describeValue(s.pending)}, expected an array`);
     if (s.pending.length !== nextPrediction - nextRefit) c.fail(`${what} has ${s.pending.length} pending refits for batches ${nextRefit}..${nextPrediction - 1}`);
     if (s.pending.length > r.delay + 1) c.fail(`${what} has ${s.pending.length} pending refits, delay ${r.delay} allows at most ${r.delay + 1}`);
+    const due = graphPendingBatches(r.delay, step);
+    if (nextRefit !== due.first) {
+      c.fail(`${what} has ${s.pending.length} pending refits (from batch ${nextRefit}), delay ${r.delay} at step ${step} leaves exactly ${due.count} (batches ${due.first}..${step - 1})`);
+    }
     const pending = s.pending.map((q, k) => {
       const at = `${what} pending[${k}]`;
       const e = c.object(q, at);
@@ -410,6 +419,8 @@ function recurrentOwnersOf(t: RecurrentTopology): Map<string, ActorShape> {
  */
 function decodeRecurrentParts(c: Checker, t: RecurrentTopology, step: number, synthesizersJson: Json, layersJson: unknown): Pick<RecurrentTrainingState, 'synthesizers' | 'layers'> {
   const synthesizers: Record<string, PendingRefits> = {};
+  // an interface's refits are known from the step alone; a boundary synthesizer's need the data's length (checked at resume)
+  const known = recurrentPendingByActor(t, step, null);
   for (const s of recurrentSynthesizers(t)) {
     const what = `synthesizer '${s.actor}'`, l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.link!;
     const maxRows = s.kind === 'boundary' ? t.batch : t.truncation * t.batch, units = spec.units;
@@ -428,6 +439,8 @@ function decodeRecurrentParts(c: Checker, t: RecurrentTopology, step: number, sy
       if (rows > maxRows || (s.kind === 'boundary' && rows !== t.batch) || rows % t.batch !== 0) c.fail(`${at} has ${rows} rows, expected ${s.kind === 'boundary' ? t.batch : `a multiple of ${t.batch} up to ${maxRows}`}`);
       return { step: qStep, rows, input: c.floats(e.input, `${at} input`, rows * units, `${rows}x${units}`), target: c.floats(e.target, `${at} target`, rows * units, `${rows}x${units}`) };
     });
+    const due = known.get(s.actor);
+    if (due) checkPendingSteps((r) => c.fail(r), what, step, pending, due);
     synthesizers[s.actor] = { pending };
   }
   const json = c.object(layersJson, 'layers');
@@ -474,77 +487,6 @@ export function readCheckpoint(path: string, options: { maxBytes?: number } = {}
   return decodeCheckpoint(text, path);
 }
 
-/**
- * The topology a checkpoint holds, validated again (a checksum proves the bytes were not damaged,
- * not that they describe a topology): a graph is rebuilt from its spec and must come back the
- * same; a version-1 chain (saved before chains were graphs: `layers` with their synthesizers) is
- * rebuilt through defineTopology, so it resumes as it always did.
- */
-function topologyOf(t: unknown, path: string): Topology | RecurrentTopology {
-  try {
-    if ((t as { kind?: unknown })?.kind === 'recurrent') {
-      const rebuilt = defineRecurrent(recurrentSpecOf(t as RecurrentTopology));
-      if (JSON.stringify(rebuilt) !== JSON.stringify(t)) throw new Error('it does not describe itself consistently');
-      return rebuilt;
-    }
-    const legacy = t as { inputs: number; batch: number; labels: number; loss: Loss; layers?: LegacyLayer[] };
-    if (Array.isArray(legacy?.layers)) {
-      const opt = (x: { lr: number; optimizer?: OptimizerConfig }) => (x.optimizer ? { optimizer: x.optimizer } : { lr: x.lr });
-      return defineTopology({
-        inputs: legacy.inputs,
-        batch: legacy.batch,
-        labels: legacy.labels,
-        loss: legacy.loss,
-        layers: legacy.layers.map((l) => ({
-          units: l.units,
-          activation: l.activation,
-          ...opt(l),
-          decoupled: l.synthesizer !== null,
-          ...(l.synthesizer
-            ? {
-                synthesizer: {
-                  conditioned: l.synthesizer.conditioned,
-                  delay: l.synthesizer.delay,
-                  ...opt(l.synthesizer),
-                  ...(l.synthesizer.hidden ? { hidden: l.synthesizer.hidden, activation: l.synthesizer.activation } : {}),
-                  ...(l.synthesizer.clip !== undefined ? { clip: l.synthesizer.clip } : {}),
-                },
-              }
-            : {}),
-        })),
-      });
-    }
-    if (!isGraph(t)) throw new Error('not a topology');
-    const rebuilt = buildGraph(graphSpecOf(t), t.naming === 'chain' ? CHAIN_NAMING : GRAPH_NAMING);
-    if (JSON.stringify(rebuilt) !== JSON.stringify(t)) throw new Error('it does not describe itself consistently');
-    return rebuilt;
-  } catch (e) {
-    throw new CheckpointError(path, `its topology is not usable: ${(e as Error).message}`);
-  }
-}
-
-interface LegacyLayer {
-  units: number;
-  activation: Activation;
-  lr: number;
-  optimizer?: OptimizerConfig;
-  synthesizer: { conditioned: boolean; delay: number; lr: number; optimizer?: OptimizerConfig; hidden?: number[]; activation?: Activation; clip?: number } | null;
-}
-
-/** Refuse a checkpoint made for another topology, naming the first difference. */
-export function checkTopology(state: TrainingState, topology: Topology | RecurrentTopology, path = 'checkpoint'): void {
-  const a = JSON.stringify(state.topology), b = JSON.stringify(topology);
-  if (a !== b) {
-    let i = 0;
-    while (i < a.length && a[i] === b[i]) i++;
-    throw new CheckpointError(path, `made for another topology (they differ at …${a.slice(Math.max(0, i - 30), i + 30)}… vs …${b.slice(Math.max(0, i - 30), i + 30)}…)`);
-  }
-  for (const s of isRecurrentTopology(topology) ? recurrentParameterShapes(topology) : parameterShapes(topology)) {
-    const m = state.params[s.key];
-    if (!m || m.data.length !== s.rows * s.cols) throw new CheckpointError(path, `parameter '${s.key}' is missing or not ${s.rows}x${s.cols}`);
-  }
-}
-
 /** The part of a training's state that lives in a network's actors (all of them, or those named in `ids`). */
 export type NetworkState = Pick<GraphTrainingState, 'params' | 'optimizers' | 'synthesizers'>;
 
@@ -564,7 +506,7 @@ export function captureNetworkState(net: Network, ids?: ReadonlySet<string>): Ne
 }
 
 /** Put a captured state back into a network built from the same topology (parameters are set by building it). */
-export function restoreNetworkState(net: Network, state: Pick<NetworkState, 'optimizers' | 'synthesizers'>, path = 'checkpoint'): void {
+export function restoreNetworkState(net: Network, state: Pick<NetworkState, 'optimizers' | 'synthesizers'>, path = IN_MEMORY_STATE): void {
   for (const owner of optimizerOwners(net)) {
     const o = state.optimizers[owner.id];
     if (!o) throw new CheckpointError(path, `no optimiser state for ${owner.id}`);

@@ -16,6 +16,19 @@ export class DniError extends Error {
   override name = 'DniError';
 }
 
+/** An environment variable the library reads (`DNI_BACKEND`, `DNI_WASM_MEMORY_MB`, `DNI_MAX_*_BYTES`) set to a value it cannot use. */
+export class EnvironmentError extends DniError {
+  override name = 'EnvironmentError';
+  constructor(
+    readonly variable: string,
+    readonly value: string,
+    /** what it may be */
+    allowed: string,
+  ) {
+    super(`${variable} must be ${allowed}, got ${JSON.stringify(value)} (or unset it for the default)`);
+  }
+}
+
 /** A topology or parameter set that cannot train; thrown when a training is built, before any work. */
 export class TopologyError extends DniError {
   override name = 'TopologyError';
@@ -47,14 +60,18 @@ export class DivergenceError extends DniError {
   }
 }
 
+/** The `path` of a {@link CheckpointError} about a training state given in memory (`resume: state`), not read from a file. */
+export const IN_MEMORY_STATE = '(in memory)';
+
 /** A checkpoint that cannot be used: unreadable, truncated, corrupt, another format or version, or another topology. */
 export class CheckpointError extends DniError {
   override name = 'CheckpointError';
   constructor(
+    /** the file, or {@link IN_MEMORY_STATE} */
     readonly path: string,
     reason: string,
   ) {
-    super(`checkpoint ${path}: ${reason}`);
+    super(path === IN_MEMORY_STATE ? `resume state (in memory): ${reason}` : `checkpoint ${path}: ${reason}`);
   }
 }
 

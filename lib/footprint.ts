@@ -38,7 +38,7 @@ export function trainingFootprint(g: Graph, steps: number): { actors: Map<string
   }
   for (const h of g.heads) actors.set(h.actor, { bytes: F * depth * B * h.width, why: `a ring of ${depth} gradients of ${B}x${h.width}` });
   const history = 8 * steps * (2 + 2 * g.heads.length + g.synthesizers.length);
-  let total = history;
+  let total = history + initialCopy(size);
   for (const a of actors.values()) total += a.bytes;
   return { actors, history, total };
 }
@@ -66,9 +66,20 @@ export function recurrentFootprint(t: RecurrentTopology, steps: number): { actor
   const top = t.layers[t.layers.length - 1];
   actors.set(READOUT_ACTOR, { bytes: F * (paramFloats(READOUT_ACTOR) * (1 + moments(t.readout.optimizer)) + (depth + 3) * T * B * Math.max(top.units, t.outputs)), why: `windows of ${T}x${B} outputs` });
   const history = 8 * steps * (3 + recurrentSynthesizers(t).length + t.layers.length);
-  let total = history;
+  let total = history + initialCopy(size);
   for (const a of actors.values()) total += a.bytes;
   return { actors, history, total };
+}
+
+/**
+ * Bytes of the initial parameter set, alive beside the network's own copy while a training is
+ * built (the network trains a copy; the set it was built from is released after): the peak is the
+ * actors' bytes plus these, which a 15,000-unit layer once passed the estimate by.
+ */
+function initialCopy(size: ReadonlyMap<string, number>): number {
+  let floats = 0;
+  for (const n of size.values()) floats += n;
+  return 4 * floats;
 }
 
 /**

@@ -17,6 +17,7 @@
  *              │ └─cdni(mod4)─▶ b ─┐
  *              └──────────────────┴─concat─▶ mod4_out ─▶ head mod4 (softmax, weight 0.5)
  */
+import { MinHeap } from './min-heap.ts';
 import type { Activation } from './activations.ts';
 import { TopologyError } from './errors.ts';
 import type { OptimizerConfig, OptimizerSpec } from './optimizers.ts';
@@ -316,11 +317,16 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
   });
   const nodeIds = nodeSpecs.map((n) => n.id);
   const headIds = headSpecs.map((h) => h.id);
+  // lookups by id, never scans: a graph may have tens of thousands of nodes
+  const isNode = new Set(nodeIds);
 
-  const order = topologicalOrder(nodeSpecs.map(({ o, id }) => ({ id, inputs: sourcesOf(o, id, nodeIds) })));
-  const headsOn = (id: string) => headSpecs.filter((h) => h.o.node === id);
+  const sources = nodeSpecs.map(({ o, id }) => sourcesOf(o, id, isNode, nodeIds));
+  const order = topologicalOrder(nodeSpecs.map(({ id }, i) => ({ id, inputs: sources[i] })));
+  const headsByNode = new Map<unknown, typeof headSpecs>();
+  for (const h of headSpecs) listAt(headsByNode, h.o.node).push(h);
+  const headsOn = (id: string) => headsByNode.get(id) ?? [];
   for (const h of headSpecs) {
-    if (typeof h.o.node !== 'string' || !nodeIds.includes(h.o.node)) {
+    if (typeof h.o.node !== 'string' || !isNode.has(h.o.node)) {
       throw new TopologyError(`head '${h.id}': node ${show(h.o.node)} is not a node (nodes: ${nodeIds.join(', ')})`);
     }
   }
@@ -334,7 +340,7 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
     const softmax = headsOn(id).some((h) => h.o.loss === 'softmax-cross-entropy');
     const act = checkActivation(o.activation ?? (softmax ? 'linear' : 'sigmoid'), `node '${id}'`);
     const merge = oneOf(o.merge ?? 'concat', MERGES, `node '${id}': merge`);
-    const srcs = sourcesOf(o, id, nodeIds);
+    const srcs = sources[i];
     const widths = srcs.map((src) => (src === INPUT ? inputs : units.get(src)!));
     if (merge === 'sum' && widths.some((w) => w !== widths[0])) {
       throw new TopologyError(`node '${id}': a sum merge needs sources of one width, got ${srcs.map((src, k) => `${src} (${widths[k]})`).join(', ')}`);
@@ -369,6 +375,11 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
   const edgeByName = new Map<string, number>();
   const outputs: number[][] = nodes0.map(() => []);
   const sourceEdges: number[][] = nodes0.map((n) => n.srcs.map(() => -1));
+  // each node's consumers (node order, then slot order) and heads (head order)
+  const consumers = new Map<string, [v: (typeof nodes0)[number], slot: number][]>();
+  for (const v of nodes0) v.srcs.forEach((src, slot) => src !== INPUT && listAt(consumers, src).push([v, slot]));
+  const headsOf = new Map<number, (typeof heads0)[number][]>();
+  for (const h of heads0) listAt(headsOf, h.node).push(h);
   for (const u of nodes0) {
     const add = (toNode: number, toHead: number, slot: number, to: string) => {
       const e = { index: edges.length, name: `${u.id}>${to}`, from: u.index, toNode, toHead, slot, synthesizer: -1 };
@@ -377,8 +388,8 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
       edges.push(e);
       return e.index;
     };
-    for (const v of nodes0) v.srcs.forEach((src, slot) => src === u.id && (sourceEdges[v.index][slot] = add(v.index, -1, slot, v.id)));
-    for (const h of heads0) if (h.node === u.index) add(-1, h.index, 0, h.id);
+    for (const [v, slot] of consumers.get(u.id) ?? []) sourceEdges[v.index][slot] = add(v.index, -1, slot, v.id);
+    for (const h of headsOf.get(u.index) ?? []) add(-1, h.index, 0, h.id);
   }
   for (const u of nodes0) {
     if (outputs[u.index].length === 0) throw new TopologyError(`node '${u.id}': its output feeds no node and no head, so it would never learn`);
@@ -401,7 +412,8 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
     listed.add(e);
     const kind = oneOf(o.kind, INTERFACE_KINDS, `${where}: kind`);
     if (kind === 'backprop') {
-      const extra = ['context', ...SYNTH_KEYS].filter((k) => o[k] !== undefined);
+      // a case file states every interface in the format's own fields: `delay: 0` there means what it says (no lag) and changes nothing
+      const extra = ['context', ...SYNTH_KEYS].filter((k) => o[k] !== undefined && !(k === 'delay' && o[k] === 0));
       if (extra.length) throw new TopologyError(`${where}: a backprop interface has no synthesizer, so ${extra.map((k) => `'${k}'`).join(', ')} ${extra.length === 1 ? 'means' : 'mean'} nothing there`);
       return;
     }
@@ -463,14 +475,14 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
 
 const SYNTH_KEYS = ['delay', 'lr', 'optimizer', 'hidden', 'activation', 'clip'];
 
-function sourcesOf(o: Record<string, unknown>, id: string, nodeIds: readonly string[]): string[] {
+function sourcesOf(o: Record<string, unknown>, id: string, isNode: ReadonlySet<string>, nodeIds: readonly string[]): string[] {
   const inputs = o.inputs;
   if (!Array.isArray(inputs) || inputs.length === 0) {
     throw new TopologyError(`node '${id}': inputs must list its sources (node ids or '${INPUT}'), got ${show(inputs)}`);
   }
   const seen = new Set<string>();
   for (const src of inputs) {
-    if (src !== INPUT && (typeof src !== 'string' || !nodeIds.includes(src))) {
+    if (src !== INPUT && (typeof src !== 'string' || !isNode.has(src))) {
       throw new TopologyError(`node '${id}': input ${show(src)} is not a node (nodes: ${nodeIds.join(', ')}; or '${INPUT}' for the data)`);
     }
     if (src === id) throw new TopologyError(`node '${id}': it reads its own output (a cycle)`);
@@ -480,28 +492,51 @@ function sourcesOf(o: Record<string, unknown>, id: string, nodeIds: readonly str
   return inputs as string[];
 }
 
-/** Indices of the nodes in a stable topological order (listed order where it is one); names a cycle. */
+/**
+ * Indices of the nodes in a stable topological order (listed order where it is one: each time,
+ * the first listed node whose sources are all placed); names a cycle. Kahn's algorithm with the
+ * ready nodes in a min-heap: O((nodes + edges) log nodes).
+ */
 function topologicalOrder(nodes: readonly { id: string; inputs: readonly string[] }[]): number[] {
   const index = new Map(nodes.map((n, i) => [n.id, i]));
+  const waiting = new Int32Array(nodes.length);
+  const readers: number[][] = nodes.map(() => []);
+  nodes.forEach((n, i) => {
+    for (const src of n.inputs) {
+      if (src === INPUT) continue;
+      waiting[i]++;
+      readers[index.get(src)!].push(i);
+    }
+  });
+  const ready = new MinHeap();
+  for (let i = 0; i < nodes.length; i++) if (waiting[i] === 0) ready.push(i);
   const done = new Set<number>();
   const order: number[] = [];
-  while (order.length < nodes.length) {
-    const next = nodes.findIndex((n, i) => !done.has(i) && n.inputs.every((src) => src === INPUT || done.has(index.get(src)!)));
-    if (next < 0) {
-      // every node left waits on another node left: follow the waits until one repeats
-      let at = nodes.findIndex((_, i) => !done.has(i));
-      const path: number[] = [];
-      while (!path.includes(at)) {
-        path.push(at);
-        at = index.get(nodes[at].inputs.find((src) => src !== INPUT && !done.has(index.get(src)!))!)!;
-      }
-      const cycle = path.slice(path.indexOf(at)).reverse();
-      throw new TopologyError(`graph: nodes ${[...cycle, cycle[0]].map((i) => `'${nodes[i].id}'`).join(' → ')} form a cycle`);
-    }
+  while (ready.size > 0) {
+    const next = ready.pop();
     done.add(next);
     order.push(next);
+    for (const r of readers[next]) if (--waiting[r] === 0) ready.push(r);
+  }
+  if (order.length < nodes.length) {
+    // every node left waits on another node left: follow the waits until one repeats
+    let at = nodes.findIndex((_, i) => !done.has(i));
+    const path: number[] = [];
+    while (!path.includes(at)) {
+      path.push(at);
+      at = index.get(nodes[at].inputs.find((src) => src !== INPUT && !done.has(index.get(src)!))!)!;
+    }
+    const cycle = path.slice(path.indexOf(at)).reverse();
+    throw new TopologyError(`graph: nodes ${[...cycle, cycle[0]].map((i) => `'${nodes[i].id}'`).join(' → ')} form a cycle`);
   }
   return order;
+}
+
+/** The list at `key` in `map`, made empty when absent. */
+function listAt<K, V>(map: Map<K, V[]>, key: K): V[] {
+  let list = map.get(key);
+  if (!list) map.set(key, (list = []));
+  return list;
 }
 
 function synthesizerOf(

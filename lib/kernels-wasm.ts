@@ -26,6 +26,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import type { Activation } from './activations.ts';
+import { MAX_WASM_MEMORY_MIB, backendFromEnv, wasmMemoryFromEnv } from './environment.ts';
 import type { KernelBackend } from './kernels.ts';
 import { checkSameLength, typescriptBackend } from './kernels-typescript.ts';
 import type { Matrix } from './matrix.ts';
@@ -233,8 +234,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
   const fma = options.fma ?? false;
   const name = fma ? 'wasm-fma' : 'wasm';
   const path = options.wasmPath ?? (fma ? DEFAULT_FMA_WASM : DEFAULT_WASM);
-  const mib = options.memoryMiB ?? Number(process.env.DNI_WASM_MEMORY_MB ?? 1024);
-  if (!Number.isInteger(mib) || mib < 1 || mib > 4095) throw new RangeError(`${name} backend: memory of ${mib} MiB (must be 1..4095)`);
+  const mib = options.memoryMiB ?? wasmMemoryFromEnv();
+  if (!Number.isInteger(mib) || mib < 1 || mib > MAX_WASM_MEMORY_MIB) throw new RangeError(`${name} backend: memory of ${mib} MiB (must be 1..${MAX_WASM_MEMORY_MIB})`);
   if (!WebAssembly.validate(SIMD_PROBE)) throw new Error(`${name} backend: this engine has no WebAssembly SIMD`);
   if (fma && !enableRelaxedSimd()) throw new Error(`${name} backend: this engine has no relaxed SIMD (even with ${RELAXED_SIMD_FLAG})`);
   let bytes: Uint8Array<ArrayBuffer>;
@@ -498,8 +499,10 @@ const built: Record<WasmName, { backend?: WasmKernelBackend | null; reason?: str
 function lazily(name: WasmName): WasmKernelBackend | null {
   const slot = built[name];
   if (slot.backend === undefined) {
+    // a memory size that cannot be used is refused (an EnvironmentError), not a reason to fall back to other kernels
+    const memoryMiB = wasmMemoryFromEnv();
     try {
-      slot.backend = createWasmBackend({ fma: name === 'wasm-fma' });
+      slot.backend = createWasmBackend({ fma: name === 'wasm-fma', memoryMiB });
     } catch (err) {
       slot.backend = null;
       slot.reason = (err as Error).message;
@@ -570,16 +573,13 @@ export function backendByName(name: string): KernelBackend {
  * useBackend(autoBackend());
  */
 export function autoBackend(): KernelBackend {
-  const wanted = process.env.DNI_BACKEND;
-  if (wanted === 'typescript' || wanted === 'wasm' || wanted === 'wasm-fma') {
+  const wanted = backendFromEnv();
+  if (wanted !== undefined) {
     try {
       return backendByName(wanted);
     } catch (err) {
       throw new Error(`DNI_BACKEND=${wanted} but ${(err as Error).message}`);
     }
-  }
-  if (wanted !== undefined && wanted !== '') {
-    throw new RangeError(`DNI_BACKEND=${wanted}: expected typescript, wasm or wasm-fma`);
   }
   const chosen = wasmFmaBackend() ?? wasmBackend() ?? typescriptBackend;
   const warning = fallbackWarning(built['wasm-fma'].reason, built.wasm.reason);

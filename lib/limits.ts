@@ -10,6 +10,8 @@
  * string (about 512 MiB) whatever the limit.
  */
 
+import { bytesFromEnv } from './environment.ts';
+
 /** A limit: its default, the environment variable that overrides it, and what it bounds. */
 export interface ByteLimit {
   /** bytes */
@@ -45,11 +47,7 @@ export function byteLimit(limit: ByteLimit, override?: number): number {
     if (!Number.isSafeInteger(override) || override < 0) throw new RangeError(`maxBytes must be an integer >= 0, got ${String(override)}`);
     return override;
   }
-  const raw = process.env[limit.env];
-  if (raw === undefined || raw === '') return limit.bytes;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n)) throw new RangeError(`${limit.env} must be a number of bytes (an integer >= 0), got '${raw}'`);
-  return n;
+  return bytesFromEnv(limit.env) ?? limit.bytes;
 }
 
 /** `3.0 GB`, `256 MiB`-style sizes for messages, exact bytes in parentheses. */

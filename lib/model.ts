@@ -7,9 +7,9 @@
  */
 import type { NetworkState } from './checkpoint.ts';
 import { captureNetworkState, restoreNetworkState } from './checkpoint.ts';
-import { type Dataset, validateDataset } from './data.ts';
-import { CheckpointError, DataError, TopologyError } from './errors.ts';
-import type { Matrix } from './matrix.ts';
+import { type Dataset, isMatrix, validateDataset } from './data.ts';
+import { CheckpointError, DataError, IN_MEMORY_STATE, TopologyError } from './errors.ts';
+import { type Matrix, release, zeros } from './matrix.ts';
 import { type Network, type OptimizerStates, buildNetwork, disposeNetwork, optimizerStates, parameterOwners, restoreOptimizerStates, ringDepth } from './network.ts';
 import { type ParameterSet, initParameters, parameterShapes } from './params.ts';
 import { type RecurrentNetworkState, READOUT_ACTOR, captureRecurrentState, recurrentActorIds, recurrentParameterOwners, recurrentRingDepth, recurrentSynthesizers, restoreRecurrentState } from './recurrent/actors.ts';
@@ -113,7 +113,7 @@ export function captureModelState(m: Model, ids?: ReadonlySet<string>): ModelSta
 }
 
 /** Put a captured state (a checkpoint's, or one made for a worker) back into a model of the same topology. */
-export function restoreModelState(m: Model, state: ModelState, path = 'checkpoint'): void {
+export function restoreModelState(m: Model, state: ModelState, path = IN_MEMORY_STATE): void {
   if (!isRecurrentModel(m)) return restoreNetworkState(m, state as NetworkState, path);
   restoreRecurrentState(m, state as RecurrentNetworkState, (message) => {
     throw new CheckpointError(path, message);
@@ -135,3 +135,26 @@ export function takeBackState(m: Model, state: ModelState): void {
 }
 
 export { READOUT_ACTOR };
+
+/**
+ * A copy of a model's data, taken once when a training is built, so that the run is a function of
+ * what was passed: a caller who overwrites `x` (or a label set, or a mask) mid-run changes
+ * nothing, under every scheduler. `shared`: in SharedArrayBuffers, which worker stages read where
+ * they are (no second copy); else in the kernel backend's memory, as the caller's data would be
+ * ({@link releaseModelData} gives it back).
+ */
+export function copyModelData(data: ModelData, shared: boolean): ModelData {
+  const copy = (m: Matrix): Matrix => {
+    const out = shared ? { rows: m.rows, cols: m.cols, data: new Float32Array(new SharedArrayBuffer(m.data.length * 4)) } : zeros(m.rows, m.cols);
+    out.data.set(m.data);
+    return out;
+  };
+  if ('mask' in data) return { ...data, x: copy(data.x), y: copy(data.y), mask: copy(data.mask) };
+  return { x: copy(data.x), y: isMatrix(data.y) ? copy(data.y) : Object.fromEntries(Object.entries(data.y).map(([k, m]) => [k, copy(m)])) };
+}
+
+/** Give a {@link copyModelData} copy (not in shared memory) back to the backend. */
+export function releaseModelData(data: ModelData): void {
+  const all = 'mask' in data ? [data.x, data.y, data.mask] : [data.x, ...(isMatrix(data.y) ? [data.y] : Object.values(data.y))];
+  for (const m of all) if (!(m.data.buffer instanceof SharedArrayBuffer)) release(m);
+}

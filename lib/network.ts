@@ -135,16 +135,25 @@ export function restoreOptimizerStates(net: Network, states: OptimizerStates): v
 
 /** The parameter keys each actor owns (`layer:1` → `layer1.W`, `layer1.b`; `synthesizer:0` → `synth0.*`). */
 export function parameterOwners(g: Graph): Map<string, string[]> {
+  // by key prefix (a node's key, or a synthesizer's: the key up to one of its dots): a lookup per key, not a scan
+  const byPrefix = new Map<string, string>();
+  for (const n of g.nodes) byPrefix.set(n.key, n.actor);
+  for (const s of g.synthesizers) byPrefix.set(s.key, s.actor);
   const out = new Map<string, string[]>();
   for (const s of parameterShapes(g)) {
-    const owner = ownerOfKey(g, s.key);
-    out.set(owner, [...(out.get(owner) ?? []), s.key]);
+    const owner = ownerOfKey(byPrefix, s.key);
+    const keys = out.get(owner);
+    if (keys) keys.push(s.key);
+    else out.set(owner, [s.key]);
   }
   return out;
 }
 
-function ownerOfKey(g: Graph, key: string): string {
-  for (const n of g.nodes) if (key === `${n.key}.W` || key === `${n.key}.b`) return n.actor;
-  for (const s of g.synthesizers) if (key.startsWith(`${s.key}.`)) return s.actor;
+function ownerOfKey(byPrefix: ReadonlyMap<string, string>, key: string): string {
+  // the longest prefix first: `a.b.W` is node `a.b`'s even beside a node `a`
+  for (let dot = key.lastIndexOf('.'); dot > 0; dot = key.lastIndexOf('.', dot - 1)) {
+    const owner = byPrefix.get(key.slice(0, dot));
+    if (owner !== undefined) return owner;
+  }
   throw new Error(`parameters: no actor owns '${key}'`);
 }

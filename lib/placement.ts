@@ -60,6 +60,8 @@ function recurrentActors(t: RecurrentTopology): PlacedActor[] {
 
 function graphActors(t: Topology): PlacedActor[] {
   const out: PlacedActor[] = [];
+  const headsOf = new Map<number, Topology['heads'][number][]>();
+  for (const h of t.heads) headsOf.get(h.node)?.push(h) ?? headsOf.set(h.node, [h]);
   for (const n of t.nodes) {
     const upstream = n.sources.some((s) => s.node >= 0) ? 1 : 0;
     out.push({ id: n.actor, cost: n.inputs * n.units * (2 + upstream), block: n.index, group: n.index });
@@ -75,14 +77,14 @@ function graphActors(t: Topology): PlacedActor[] {
       // predict, then refit: re-evaluate and the parameter step
       out.push({ id: s.actor, cost: 3 * mac, block: n.index, group: n.index });
     }
-    for (const h of t.heads) if (h.node === n.index) out.push({ id: h.actor, cost: h.width, block: n.index, group: n.index });
+    for (const h of headsOf.get(n.index) ?? []) out.push({ id: h.actor, cost: h.width, block: n.index, group: n.index });
   }
   return out;
 }
 
 function blocksOf(t: AnyTopology): { ids: string[]; cost: number }[] {
   const actors = pipelineActors(t);
-  const blocks = Array.from({ length: Math.max(...actors.map((a) => a.block)) + 1 }, () => ({ ids: [] as string[], cost: 0 }));
+  const blocks = Array.from({ length: actors.reduce((m, a) => Math.max(m, a.block), 0) + 1 }, () => ({ ids: [] as string[], cost: 0 }));
   for (const a of actors) {
     blocks[a.block].ids.push(a.id);
     blocks[a.block].cost += a.cost;
@@ -92,8 +94,8 @@ function blocksOf(t: AnyTopology): { ids: string[]; cost: number }[] {
 
 /**
  * Split the nodes (in topological order) into at most `count` contiguous stages of whole blocks,
- * minimising the largest stage's cost: an exact dynamic programme (a graph has a few dozen nodes
- * at most).
+ * minimising the largest stage's cost: an exact dynamic programme (with each stage's best cut
+ * found by bisection, so a graph of thousands of nodes plans in milliseconds).
  */
 export function planStages(t: AnyTopology, count: number): Stage[] {
   if (!Number.isInteger(count) || count < 1) throw new TrainingOptionsError(`stages: expected a positive integer, got ${count}`);
@@ -106,11 +108,34 @@ export function planStages(t: AnyTopology, count: number): Stage[] {
   const cut = Array.from({ length: k + 1 }, () => new Array<number>(n + 1).fill(0));
   best[0][0] = 0;
   for (let j = 1; j <= k; j++) {
+    const before = best[j - 1];
     for (let i = j; i <= n; i++) {
-      for (let p = j - 1; p < i; p++) {
-        const v = Math.max(best[j - 1][p], prefix[i] - prefix[p]);
-        if (v < best[j][i]) (best[j][i] = v), (cut[j][i] = p);
+      // the smallest p in [j-1, i) minimising max(before[p], prefix[i] - prefix[p]), found by
+      // bisection (before[p] never falls as p grows, the last stage's cost never rises), not a
+      // scan: linear-ish in the blocks, which a large graph has thousands of
+      const last = (p: number) => prefix[i] - prefix[p];
+      let lo = j - 1, hi = i; // the first p where before[p] >= last(p), or i
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (before[mid] >= last(mid)) hi = mid;
+        else lo = mid + 1;
       }
+      const cross = lo;
+      let p = -1, v = Infinity;
+      if (cross > j - 1) {
+        // left of the crossing the last stage decides: its smallest p of the same cost
+        const w = last(cross - 1);
+        let a = j - 1, b = cross - 1;
+        while (a < b) {
+          const mid = (a + b) >> 1;
+          if (last(mid) <= w) b = mid;
+          else a = mid + 1;
+        }
+        (p = a), (v = w);
+      }
+      if (cross < i && before[cross] < v) (p = cross), (v = before[cross]);
+      best[j][i] = v;
+      cut[j][i] = p;
     }
   }
   const stages: Stage[] = [];

@@ -116,6 +116,23 @@ describe('what watches a training cannot take the process down', () => {
     await expect(training.run()).rejects.toThrow("training: the inspection observer threw Error: observer bug; training stopped");
   });
 
+  it('a relay callback that throws (worker-hosted actors\' events) fails the training, by name, not the process', async () => {
+    let seen = 0;
+    const training = createTraining({
+      ...base,
+      steps: 200,
+      scheduler: 'worker',
+      inspect: () => {},
+      relay: () => {
+        if (++seen === 40) throw new Error('relay bug');
+      },
+    });
+    const error = await training.run().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TrainingOptionsError);
+    expect((error as Error).message).toBe('training: the relay callback threw Error: relay bug; training stopped');
+    expect(seen).toBe(40); // not called again
+  });
+
   it('a stray message to a worker stage fails that stage, by name, instead of hanging', async () => {
     const training = createTraining({ ...base, steps: 100_000, scheduler: 'worker' });
     training.metrics$.subscribe((m) => m.batch === 20 && training.actor.getSnapshot().context.workers[0].postMessage({ hello: 'there' }));

@@ -20,7 +20,7 @@ export type Verdict = { kind: 'refused'; name: string; message: string } | { kin
  * anything else (a TypeError from deep inside, a RangeError from an allocation) is not a refusal
  * by name.
  */
-export const NAMED_ERRORS = ['TopologyError', 'CheckpointError', 'DivergenceError', 'StageError', 'FileError', 'DataError', 'TrainingOptionsError', 'DniError', 'AbortError'];
+export const NAMED_ERRORS = ['TopologyError', 'CheckpointError', 'DivergenceError', 'StageError', 'FileError', 'DataError', 'TrainingOptionsError', 'EnvironmentError', 'DniError', 'AbortError'];
 export const isNamed = (e: unknown): boolean => e instanceof Error && NAMED_ERRORS.includes(e.name);
 
 /** A seeded picker for one generated input. */

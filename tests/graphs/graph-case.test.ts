@@ -91,6 +91,18 @@ describe('graphCase: a graph made in code, saved as a case', () => {
     expect(c.final!['synth:trunk>b.N']).toEqual(Array.from({ length: 4 }, (_, i) => Array.from(original.params['synth:trunk>b.N'].data.subarray(i * 8, i * 8 + 8))));
   });
 
+  it('takes an interface listed explicitly as backprop with delay 0 (the format\'s own fields) as the edge it is anyway', async () => {
+    const original = await train({ topology: graph, data, params: initial, steps: STEPS });
+    const c = viaText(graphCase(graph, data, initial, STEPS, original));
+    c.config.interfaces!.push({ from: 'trunk', to: 's', kind: 'backprop', delay: 0 });
+    const loaded = loadCase(c);
+    expect(loaded.topology).toEqual(graph);
+    expectSameBits(original, await train({ topology: loaded.topology, data: loaded.data, params: loaded.initial, steps: loaded.steps }));
+    // a lag on a backprop edge still means nothing, and is refused
+    (c.config.interfaces![4] as { delay: number }).delay = 1;
+    expect(() => loadCase(c)).toThrow(/interface 'trunk' → 's': a backprop interface has no synthesizer, so 'delay' means nothing there/);
+  });
+
   it('writes a chain as the graph it is, synthesizer keys renamed', async () => {
     const chain = defineTopology({
       inputs: 6, batch: 5, lr: 0.3, synthesizer: { lr: 0.02, conditioned: true, delay: 1 },

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { checkEnvironment } from '../../lib/environment.ts';
 import { FileError } from '../../lib/files.ts';
 import { MAX_TRACE_BYTES } from '../../lib/limits.ts';
 import { serveInspector } from './server.ts';
@@ -35,6 +36,11 @@ try {
   });
 } catch (err) {
   fail(`${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see --help)`);
+}
+try {
+  checkEnvironment();
+} catch (err) {
+  fail((err as Error).message);
 }
 if (parsed.values.help) {
   console.log(USAGE);
