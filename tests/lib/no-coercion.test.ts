@@ -10,6 +10,7 @@ import { fromArray, fromNested } from '../../lib/matrix.ts';
 import { initParameters, parametersFromJSON } from '../../lib/params.ts';
 import { loadCase } from '../../lib/reference.ts';
 import { Rng } from '../../lib/rng.ts';
+import { defineRecurrent } from '../../lib/recurrent/topology.ts';
 import { tinyCase } from '../fuzz/_cases.ts';
 
 describe('matrices from JSON', () => {
@@ -96,5 +97,42 @@ describe('seeds are integers in [0, 2^32 - 1], never coerced', () => {
     for (const bad of ['NaN', 'abc', '1099511627776', '-1', '1.5', '', '0x10', '1e3']) {
       expect(() => tryParseDemoArgs([`--seed=${bad}`], spec)).toThrow(/--seed needs a seed, an integer in 0\.\.4294967295/);
     }
+  });
+});
+
+describe('recurrent specs: nested typos and coerced values are refused by name', () => {
+  const base = { inputs: 3, hidden: [4, 3], outputs: 2, truncation: 2, batch: 2 };
+  it.each([
+    ['decoupled "false"', { hidden: [{ units: 4, decoupled: 'false' }, 3] }, /^recurrent topology: hidden\[0\] decoupled must be true or false, got 'false'$/],
+    ['decoupled 1', { hidden: [{ units: 4, decoupled: 1 }, 3] }, /^recurrent topology: hidden\[0\] decoupled must be true or false, got 1$/],
+    ['a layer typo', { hidden: [{ units: 4, decouple: true }, 3] }, /^recurrent topology: hidden\[0\]: unknown option 'decouple' \(it takes units, decoupled, interface\)$/],
+    ['a layer of null', { hidden: [null, 3] }, /^recurrent topology: hidden\[0\]: expected a width or \{ units, decoupled, interface \}, got null$/],
+    ['a width "4"', { hidden: ['4', 3] }, /^recurrent topology: hidden\[0\]: expected a width or \{ units, decoupled, interface \}, got '4'$/],
+    ['dni.synthesiser', { dni: { synthesiser: { lr: 0.1 } } }, /^recurrent topology: dni: unknown option 'synthesiser' \(it takes synthesizer, aux\)$/],
+    ['dni "false"', { dni: 'false' }, /^recurrent topology: dni: expected true, false or \{ synthesizer, aux \}, got 'false'$/],
+    ['dni 1', { dni: 1 }, /^recurrent topology: dni: expected true, false or \{ synthesizer, aux \}, got 1$/],
+    ['dni null', { dni: null }, /^recurrent topology: dni: expected true, false or \{ synthesizer, aux \}, got null$/],
+    ['dni.synthesizer "fast"', { dni: { synthesizer: 'fast' } }, /^recurrent topology: dni\.synthesizer: expected synthesizer options/],
+    ['dni.synthesizer.lrr', { dni: { synthesizer: { lrr: 0.1 } } }, /^recurrent topology: dni\.synthesizer: unknown option 'lrr'/],
+    ['aux.wieght', { dni: { aux: { wieght: 2 } } }, /^recurrent topology: dni\.aux: unknown option 'wieght' \(it takes weight, lr, optimizer\)$/],
+    ['aux "true"', { dni: { aux: 'true' } }, /^recurrent topology: dni\.aux must be true, false or \{ weight, lr \| optimizer \}, got 'true'$/],
+    ['readout.lrr', { readout: { lrr: 0.5 } }, /^recurrent topology: readout: unknown option 'lrr' \(it takes lr, optimizer\)$/],
+    ['readout 0.5', { readout: 0.5 }, /^recurrent topology: readout: expected \{ lr \} or \{ optimizer \}, got 0.5$/],
+    ['an interface typo', { hidden: [{ units: 4, decoupled: true, interface: { delya: 1 } }, 3] }, /^recurrent topology: hidden\[0\] interface: unknown option 'delya'/],
+    ['interfaces "sgd"', { interfaces: 'sgd', hidden: [{ units: 4, decoupled: true }, 3] }, /^recurrent topology: interfaces: expected synthesizer options/],
+    ['a null option', { dni: { synthesizer: { clip: null } } }, /^recurrent topology: dni\.synthesizer: 'clip' is null/],
+    ['delay "1"', { dni: { synthesizer: { delay: '1' } } }, /^recurrent topology: dni\.synthesizer delay must be an integer >= 0, got '1'$/],
+  ])('%s', (_, patch, message) => {
+    expect(() => defineRecurrent({ ...base, ...patch } as never)).toThrow(TopologyError);
+    expect(() => defineRecurrent({ ...base, ...patch } as never)).toThrow(message);
+  });
+
+  it('the correct spellings still define the same topology as before', () => {
+    const t = defineRecurrent({ ...base, hidden: [{ units: 4, decoupled: true, interface: { delay: 1 } }, 3], readout: { lr: 0.5 }, dni: { synthesizer: { lr: 0.2 }, aux: { weight: 2 } } });
+    expect(t.layers[0].link?.delay).toBe(1);
+    expect(t.readout.optimizer.lr).toBe(0.5);
+    expect(t.layers.map((l) => [l.synthesizer?.optimizer.lr, l.aux?.weight])).toEqual([[0.2, 2], [0.2, 2]]);
+    expect(defineRecurrent({ ...base, dni: false }).dni).toBe(false);
+    expect(defineRecurrent({ ...base, hidden: [{ units: 4, decoupled: false }, 3] }).layers[0].link).toBeNull();
   });
 });
