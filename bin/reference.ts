@@ -68,7 +68,7 @@ async function parse(argv: string[]): Promise<Args> {
     if (['--out', '--scheduler', '--checkpoint', '--resume', '--save-at'].includes(a)) {
       const v = argv[++i];
       if (v === undefined || v === '' || (v.startsWith('--') && v.length > 2)) fail(`${a} needs a value`);
-      if (a in values) fail(`${a} given twice`);
+      if (Object.hasOwn(values, a)) fail(`${a} given twice`);
       values[a] = v;
     } else if (a.startsWith('-') && a !== '-') fail(`unknown option ${a} (see --help)`);
     else if (!casePath) casePath = a;
