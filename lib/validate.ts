@@ -93,6 +93,8 @@ export function caseKeys(v: Record<string, unknown>, required: readonly string[]
   if (missing.length > 0) {
     throw new TopologyError(`${what} lacks ${missing.map((k) => `'${k}'`).join(', ')} (a case file states everything it needs: ${required.join(', ')})`);
   }
+  const nulls = required.filter((k) => v[k] === null);
+  if (nulls.length > 0) throw new TopologyError(`${what}: ${nulls.map((k) => `'${k}'`).join(', ')} is null (a case file states every value it needs)`);
   const extra = Object.keys(v).find((k) => !required.includes(k) && !optional.includes(k));
   if (extra !== undefined) throw new TopologyError(`${what} has '${extra}', which a case file does not hold (${holds ?? `it holds ${[...required, ...optional].join(', ')}`})`);
 }

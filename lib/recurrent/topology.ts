@@ -177,6 +177,7 @@ export function defineRecurrent(spec: RecurrentSpec): RecurrentTopology {
   const known = ['cell', 'inputs', 'hidden', 'outputs', 'loss', 'truncation', 'batch', 'lr', 'optimizer', 'readout', 'clip', 'forgetBias', 'dni', 'interfaces'];
   const unknown = Object.keys(spec).filter((k) => !known.includes(k));
   if (unknown.length > 0) throw new TopologyError(`recurrent topology: unknown field ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
+  knownKeys(spec as unknown as Record<string, unknown>, known, 'recurrent topology'); // and no nulls: null is not "the default"
   const cell = spec.cell ?? 'tanh';
   if (!(CELLS as readonly string[]).includes(cell)) throw new TopologyError(`recurrent topology: unknown cell ${show(cell)} (expected one of ${CELLS.join(', ')})`);
   positiveInt(spec.inputs, 'recurrent topology: inputs');
@@ -214,6 +215,8 @@ export function defineRecurrent(spec: RecurrentSpec): RecurrentTopology {
     throw new TopologyError(`recurrent topology: dni.aux must be true, false or { weight, lr | optimizer }, got ${show(auxRaw)}`);
   } else if (auxRaw === true) auxSpec = {};
   const interfaces = spec.interfaces === undefined ? {} : object(spec.interfaces, 'recurrent topology: interfaces', 'synthesizer options { lr, optimizer, hidden, ... }');
+  // the defaults are checked themselves, even where every layer's own options override them
+  synthesizerOf(interfaces, 1, 'recurrent topology: interfaces', false);
 
   const layers = hiddenList.map((h, index): RecurrentLayerTopology => {
     const l: RecurrentLayerSpec = typeof h === 'number' ? { units: h } : h;

@@ -114,7 +114,7 @@ describe('recurrent specs: nested typos and coerced values are refused by name',
     ['dni.synthesiser', { dni: { synthesiser: { lr: 0.1 } } }, /^recurrent topology: dni: unknown option 'synthesiser' \(it takes synthesizer, aux\)$/],
     ['dni "false"', { dni: 'false' }, /^recurrent topology: dni: expected true, false or \{ synthesizer, aux \}, got 'false'$/],
     ['dni 1', { dni: 1 }, /^recurrent topology: dni: expected true, false or \{ synthesizer, aux \}, got 1$/],
-    ['dni null', { dni: null }, /^recurrent topology: dni: expected true, false or \{ synthesizer, aux \}, got null$/],
+    ['dni null', { dni: null }, /^recurrent topology: 'dni' is null \(leave an option out for its default\)$/],
     ['dni.synthesizer "fast"', { dni: { synthesizer: 'fast' } }, /^recurrent topology: dni\.synthesizer: expected synthesizer options/],
     ['dni.synthesizer.lrr', { dni: { synthesizer: { lrr: 0.1 } } }, /^recurrent topology: dni\.synthesizer: unknown option 'lrr'/],
     ['aux.wieght', { dni: { aux: { wieght: 2 } } }, /^recurrent topology: dni\.aux: unknown option 'wieght' \(it takes weight, lr, optimizer\)$/],
@@ -125,6 +125,9 @@ describe('recurrent specs: nested typos and coerced values are refused by name',
     ['interfaces "sgd"', { interfaces: 'sgd', hidden: [{ units: 4, decoupled: true }, 3] }, /^recurrent topology: interfaces: expected synthesizer options/],
     ['a null option', { dni: { synthesizer: { clip: null } } }, /^recurrent topology: dni\.synthesizer: 'clip' is null/],
     ['delay "1"', { dni: { synthesizer: { delay: '1' } } }, /^recurrent topology: dni\.synthesizer delay must be an integer >= 0, got '1'$/],
+    // found by the fuzz campaign: a null top-level option, and interface defaults every layer overrides
+    ['cell null', { cell: null }, /^recurrent topology: 'cell' is null \(leave an option out for its default\)$/],
+    ['interfaces.lr {}', { interfaces: { lr: {} }, hidden: [{ units: 4, decoupled: true, interface: { lr: 0.1 } }, 3] }, /^recurrent topology: interfaces: lr must be a finite number >= 0, got \{\}$/],
   ])('%s', (_, patch, message) => {
     expect(() => defineRecurrent({ ...base, ...patch } as never)).toThrow(TopologyError);
     expect(() => defineRecurrent({ ...base, ...patch } as never)).toThrow(message);
@@ -157,6 +160,7 @@ describe('recurrent case files refuse coerced values by position, as chain and g
     ['dni "false"', { config: { ...c.config, dni: 'false' } }, /^tiny-rnn: config\.dni must be true or false, got 'false'$/],
     ['dni 1', { config: { ...c.config, dni: 1 } }, /^tiny-rnn: config\.dni must be true or false, got 1$/],
     ['lr "0.1"', { config: { ...c.config, lr: '0.1' } }, /^tiny-rnn: config\.lr must be a finite number >= 0, got '0\.1'$/],
+    ['loss null (found by the fuzz campaign)', { config: { ...c.config, loss: null } }, /^tiny-rnn: config: 'loss' is null \(a case file states every value it needs\)$/],
     ['"1" in initial', { initial: { ...c.initial, 'core.b': [0, '1', 0, 0] } }, /^tiny-rnn: parameters: core\.b\[1\] is "1", expected a number$/],
     ['a nested initial matrix entry', { initial: { ...c.initial, 'core.Wh': at(c.initial['core.Wh'] as number[][], 2, (r) => [r[0], [r[1]], r[2], r[3]] as never) } }, /^tiny-rnn: parameters: core\.Wh\[2\]\[1\] is \[[^\]]+\], expected a number$/],
   ])('%s', (_, patch, message) => {
