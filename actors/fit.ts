@@ -18,7 +18,7 @@
  */
 import type { Dataset } from '../lib/data.ts';
 import { batchesPerEpoch, distrustDataset, isMatrix, labelSets, shuffleRows, trustDataset, validateDataset, zerosLike } from '../lib/data.ts';
-import { TrainingAbortedError, TrainingOptionsError } from '../lib/errors.ts';
+import { TopologyError, TrainingAbortedError, TrainingOptionsError } from '../lib/errors.ts';
 import { type Evaluation, evaluate } from '../lib/evaluate.ts';
 import { type LrSchedule, scaleLearningRates } from '../lib/lr-schedule.ts';
 import { backend, type KernelBackend } from '../lib/kernels.ts';
@@ -108,6 +108,13 @@ const FIT_KEYS = keysOf<FitOptions>()([
  * console.log(evaluate(result.params, result.topology, test).accuracy);
  */
 export async function fit(options: FitOptions): Promise<FitResult> {
+  const t = options?.topology as unknown;
+  if (t !== null && typeof t === 'object' && ((t as { kind?: unknown }).kind === 'recurrent' || Object.hasOwn(t, 'truncation'))) {
+    throw new TopologyError(
+      'fit: fit trains dense and graph networks (defineTopology, defineGraph) by epochs over rows; this topology is recurrent: ' +
+        'train it with train() or createTraining() on sequences (copyTask, sequencesFromNested)',
+    );
+  }
   refuseUnknownOptions(options, FIT_KEYS, 'fit');
   checkNestedKeys(options, 'fit');
   const topology = topologyOf(options.topology);

@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- fuzz [--seconds N] [--seed S] [--json]`: a fuzz campaign for a fixed time
- * (default 60 s, shared out among the kinds of input), larger than the one in the tests
+ * (default 60 s, shared out among the kinds of input: chain, graph and rnn case files, checkpoints,
+ * chain and recurrent specs, data sets and sequences, command lines), larger than the one in the tests
  * (tests/fuzz/). Every input is a valid one broken in a way that must be refused
  * (tests/fuzz/_generators.ts), so each kind's count of inputs accepted silently should be 0, and
  * so should its count of inputs refused other than by name (a TypeError from inside; for a
@@ -27,7 +28,9 @@ import {
   malformedTopology,
 } from '../tests/fuzz/_generators.ts';
 import { brokenCheckpoint, checkpointBases, resumeBroken } from '../tests/fuzz/_checkpoints.ts';
-import { type CliRun, ROOT, baseCheckpoints, inParallel, runCase, runCheckpoint, runCli, runData, runDemoArgs, runTopology } from '../tests/fuzz/_run.ts';
+import { fullRecurrentSpec, malformedGraphCase, malformedRecurrentCase, malformedRecurrentSpec, malformedSequences } from '../tests/fuzz/_recurrent.ts';
+import { type CliRun, ROOT, baseCheckpoints, inParallel, runAnyCase, runCase, runCheckpoint, runCli, runData, runDemoArgs, runRecurrent, runSequences, runTopology } from '../tests/fuzz/_run.ts';
+import { defineRecurrent } from '../lib/recurrent/topology.ts';
 
 type Outcome = 'refused' | 'other' | 'accepted';
 
@@ -78,6 +81,7 @@ export async function main(argv: string[]): Promise<void> {
   const { texts, bases } = await baseCheckpoints(dir);
   const everyKind = await checkpointBases(mkdtempSync(join(dir, 'every-kind-')));
   const topology = defineTopology({ inputs: 3, batch: 2, layers: [{ units: 4, decoupled: true, synthesizer: { conditioned: true } }, { units: 2 }] });
+  const recurrent = defineRecurrent(fullRecurrentSpec());
   const template = join(dir, 'template');
   mkdirSync(template);
   writeFileSync(join(template, 'case.json'), JSON.stringify(tinyCase(3)));
@@ -92,12 +96,12 @@ export async function main(argv: string[]): Promise<void> {
   };
 
   /** an in-process kind: one input per seed, one after another */
-  const inProcess = (kind: string, run: (seed: number) => Promise<[Outcome, string, string]>, share = 0.12) => ({ kind, width: 1, share, run });
+  const inProcess = (kind: string, run: (seed: number) => Promise<[Outcome, string, string]>, share = 0.07) => ({ kind, width: 1, share, run });
   /** a command line: each input in a fresh folder, two at a time */
   const process_ = (kind: string, script: string, make: (seed: number) => { label: string; args: string[]; env?: Record<string, string>; text?: string }, prefix: string, usage = false) => ({
     kind,
     width: 2,
-    share: 0.1,
+    share: 0.074,
     run: async (seed: number): Promise<[Outcome, string, string, number | null]> => {
       const input = make(seed), cwd = folder();
       if (input.text !== undefined) writeFileSync(join(cwd, 'case.json'), input.text);
@@ -130,12 +134,34 @@ export async function main(argv: string[]): Promise<void> {
       const i = malformedData(s);
       return pack(verdictOutcome(await runData(topology, i.data)), i.label);
     }),
+    inProcess('rnn case file (loadAnyCase, then training)', async (s) => {
+      const i = malformedRecurrentCase(s);
+      return pack(verdictOutcome(await runAnyCase(i.text)), i.label);
+    }),
+    inProcess('graph case file (loadAnyCase, then training)', async (s) => {
+      const i = malformedGraphCase(s);
+      return pack(verdictOutcome(await runAnyCase(i.text)), i.label);
+    }),
+    inProcess('recurrent spec (defineRecurrent, then training)', async (s) => {
+      const i = malformedRecurrentSpec(s);
+      return pack(verdictOutcome(await runRecurrent(i.spec)), i.label);
+    }),
+    inProcess('sequence data set (training)', async (s) => {
+      const i = malformedSequences(s);
+      return pack(verdictOutcome(await runSequences(recurrent, i.data)), i.label);
+    }),
     inProcess('demo flags (tryParseDemoArgs)', async (s) => {
       const i = malformedDemoArgs(s);
       return pack(verdictOutcome(runDemoArgs(i.args), ['UsageError']), i.label);
     }),
     process_('npm run reference: arguments', 'bin/reference.ts', malformedReferenceArgs, 'reference'),
     process_('npm run reference: case files', 'bin/reference.ts', (s) => ({ ...malformedCase(s), args: ['case.json', '--out', 'out.json', '--save-at', '1', '--checkpoint', 'run.ckpt'] }), 'reference'),
+    process_(
+      'npm run reference: rnn and graph case files',
+      'bin/reference.ts',
+      (s) => ({ ...(s % 2 ? malformedRecurrentCase(s, { answers: true }) : malformedGraphCase(s)), args: ['case.json', '--out', 'out.json', '--save-at', '1', '--checkpoint', 'run.ckpt'] }),
+      'reference',
+    ),
     process_('npm run inspect: arguments', 'tools/inspector/cli.ts', malformedInspectArgs, 'inspect'),
     process_('demos/binary-addition.ts: flags', 'demos/binary-addition.ts', malformedDemoArgs, 'binary-addition', true),
   ];

@@ -4,22 +4,26 @@
  * Train any case in the format of shared/reference/*.json (dense chains, graphs, recurrent
  * networks: `config.kind` absent, "graph" or "rnn") through the actors and write
  * `{ "final": {...}, "losses": [...], "synthesizer_losses": [...] }`. If the case carries its
- * expected answers, also print the largest deviations from them.
+ * expected answers (any of `final`, `losses`, `synthesizer_losses`), also print the largest
+ * deviations from them, and exit 3 when they exceed DESIGN.md's tolerances (lib/compare.ts:
+ * parameters 1e-5 absolute, losses 1e-5 relative); answers of the wrong shape are refused up front.
  *
  * It never destroys its input and never exits 0 on a broken run: a bad argument or a case it
  * cannot run is refused in one line (`reference: FILE: what is wrong`) with exit code 2, before
  * any work and with nothing written; a training that fails (divergence, a worker's death) or a
- * result that cannot be written is one line with exit code 1, and no output file.
+ * result that cannot be written is one line with exit code 1, and no output file. A closed stdout
+ * (`| head -c 1`) is not a failure.
  */
 import { basename } from 'node:path';
 import type { TrainingResult } from '../actors/training.ts';
 import type { SchedulerName } from '../actors/schedulers.ts';
-import { compareWithCase } from '../lib/compare.ts';
+import { CASE_TOLERANCE, compareWithCase, disagreements } from '../lib/compare.ts';
 import { CheckpointError, TrainingAbortedError } from '../lib/errors.ts';
 import { checkEnvironment } from '../lib/environment.ts';
 import { interruptSignal } from '../lib/interrupt.ts';
 import { FileError, checkWritable, readTextBounded, sameFile, writeFileAtomic } from '../lib/files.ts';
 import { MAX_CASE_BYTES } from '../lib/limits.ts';
+import { tolerateClosedStdout } from '../lib/stdout.ts';
 import { type AnyLoadedCase, type ReferenceCase, caseParametersFromJSON, caseParametersToJSON, loadAnyCase } from '../lib/reference.ts';
 import { plural } from '../lib/text.ts';
 
@@ -32,7 +36,11 @@ const usage = async () => [
   '                            [--checkpoint FILE]                  where Ctrl+C saves the state it stops at',
   '                            [--resume FILE]                      continue from a checkpoint to the last step',
   `A case file may be up to ${MAX_CASE_BYTES.bytes / 2 ** 20} MiB (${MAX_CASE_BYTES.env}=BYTES to raise it).`,
-  'Exit codes: 0 done, 1 the training or the write failed (nothing written), 2 a bad argument or a case it cannot run.',
+  "If the case carries answers (final, losses, synthesizer_losses), the result is compared with them:",
+  `parameters within ${CASE_TOLERANCE.param.toExponential(0)} absolute, losses within ${CASE_TOLERANCE.loss.toExponential(0)} relative (DESIGN.md's float32 tolerance).`,
+  'Exit codes: 0 done (and within tolerance of the case\'s answers), 1 the training or the write failed (nothing written),',
+  '            2 a bad argument or a case it cannot run, 3 written, but the result disagrees with the case\'s answers,',
+  '            130 stopped by Ctrl+C.',
 ].join('\n');
 
 interface Args {
@@ -44,8 +52,8 @@ interface Args {
   resume: string;
 }
 
-/** One line on stderr, then exit: 2 for what was refused before any work, 1 for a failure after. */
-function fail(message: string, code: 1 | 2 | 130 = 2): never {
+/** One line on stderr, then exit: 2 for what was refused before any work, 1 for a failure after, 3 for a disagreement with the case's answers. */
+function fail(message: string, code: 1 | 2 | 3 | 130 = 2): never {
   process.stderr.write(`reference: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
   process.exit(code);
 }
@@ -62,7 +70,7 @@ async function parse(argv: string[]): Promise<Args> {
     if (['--out', '--scheduler', '--checkpoint', '--resume', '--save-at'].includes(a)) {
       const v = argv[++i];
       if (v === undefined || v === '' || (v.startsWith('--') && v.length > 2)) fail(`${a} needs a value`);
-      if (a in values) fail(`${a} given twice`);
+      if (Object.hasOwn(values, a)) fail(`${a} given twice`);
       values[a] = v;
     } else if (a.startsWith('-') && a !== '-') fail(`unknown option ${a} (see --help)`);
     else if (!casePath) casePath = a;
@@ -100,7 +108,7 @@ function checkDistinct({ casePath, out, checkpoint, resume }: Args): void {
 function checkAnswers(json: ReferenceCase, c: AnyLoadedCase): void {
   if (json.final !== undefined) {
     caseParametersFromJSON(c, json.final, 'final');
-    const extra = Object.keys(json.final).filter((k) => !(k in c.initial));
+    const extra = Object.keys(json.final).filter((k) => !Object.hasOwn(c.initial, k));
     if (extra.length) throw new Error(`final: '${extra[0]}' is not a parameter of this topology`);
   }
   for (const key of ['losses', 'synthesizer_losses'] as const) {
@@ -110,6 +118,7 @@ function checkAnswers(json: ReferenceCase, c: AnyLoadedCase): void {
     v.forEach((n, i) => {
       if (typeof n !== 'number') throw new Error(`${key}[${i}] is ${JSON.stringify(n)?.slice(0, 40)}, expected a number`);
     });
+    if (v.length !== c.steps) throw new Error(`${key} has ${v.length} values for ${c.steps} steps (one per step)`);
   }
 }
 
@@ -127,6 +136,8 @@ function firstNonFinite(written: { final: Record<string, number[][] | number[]>;
   return null;
 }
 
+// `… | head -c 1` closes stdout: the training and --out decide the exit code, not the reader
+tolerateClosedStdout();
 const args = await parse(process.argv.slice(2));
 try {
   checkEnvironment();
@@ -213,10 +224,12 @@ console.log(
   `${c.name}: ${resume ? `resumed from ${resume}, ` : ''}${plural(c.steps, 'step')} under the ${scheduler} scheduler in ${seconds.toFixed(2)} s → ${out}` +
     (saveAt !== null ? ` (checkpoint at step ${saveAt} → ${checkpoint})` : ''),
 );
-if (json.final && json.losses) {
+if (json.final !== undefined || json.losses !== undefined || json.synthesizer_losses !== undefined) {
   const d = compareWithCase(written, json);
   console.log(
-    `vs the case's own answers: max |param diff| ${d.maxParamDiff.toExponential(2)} (${d.worstParam}), ` +
+    `vs the case's own answers: max |param diff| ${d.maxParamDiff.toExponential(2)}${d.worstParam ? ` (${d.worstParam})` : ''}, ` +
       `max relative loss diff ${d.maxLossRelDiff.toExponential(2)}, max synthesizer loss diff ${d.maxSynthesizerLossDiff.toExponential(2)} (relative ${d.maxSynthesizerLossRelDiff.toExponential(2)})`,
   );
+  const off = disagreements(d);
+  if (off.length > 0) fail(`${casePath}: the result disagrees with the case's answers: ${off.join('; ')} (the result is in ${out})`, 3);
 }

@@ -258,7 +258,7 @@ export function decodeCheckpoint(text: string, path = IN_MEMORY_STATE): Training
   const paramData = new Map<string, Float32Array>();
   for (const k of Object.keys(params)) if (!shapes.some((s) => s.key === k)) c.fail(`parameter '${k}' is not a parameter of its topology`);
   for (const s of shapes) {
-    if (!(s.key in params)) c.fail(`parameter '${s.key}' is missing (its topology needs ${s.rows}x${s.cols})`);
+    if (!Object.hasOwn(params, s.key)) c.fail(`parameter '${s.key}' is missing (its topology needs ${s.rows}x${s.cols})`);
     const what = `parameter '${s.key}'`;
     const m = c.object(params[s.key], what);
     c.keys(m, ['rows', 'cols', 'data'], what);
@@ -332,7 +332,7 @@ function decodeOptimizers(c: Checker, json: unknown, owners: Map<string, ActorSh
   const optimizers: OptimizerStates = {};
   for (const [id, a] of owners) {
     const what = `optimizer '${id}'`;
-    if (!(id in optimizersJson)) c.fail(`${what} is missing`);
+    if (!Object.hasOwn(optimizersJson, id)) c.fail(`${what} is missing`);
     const o = c.object(optimizersJson[id], what);
     c.keys(o, ['kind', 'step', 'moments'], what);
     if (o.kind !== a.kind) c.fail(`${what} kind is ${describeValue(o.kind)}, its topology has ${a.kind}`);
@@ -449,7 +449,7 @@ function decodeRecurrentParts(c: Checker, t: RecurrentTopology, step: number, sy
   const layers: Record<string, CarriedState> = {};
   for (const l of t.layers) {
     const id = layerActor(l), what = `layer '${id}'`;
-    if (!(id in json)) c.fail(`${what} is missing`);
+    if (!Object.hasOwn(json, id)) c.fail(`${what} is missing`);
     const o = c.object(json[id], what);
     c.keys(o, ['step', 'carried'], what);
     if (c.integer(o.step, `${what} step`) !== step) c.fail(`${what} step is ${describeValue(o.step)}, expected the checkpoint's ${step}`);

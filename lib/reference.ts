@@ -4,6 +4,8 @@
  * `delay`, `batch`, `lr`, `lr_synthesizer`, `steps`; a graph's (`config.kind = "graph"`) has
  * `inputs`, `batch`, `lr`, `lr_synthesizer`, `steps` and the graph itself: `nodes`, `heads`,
  * `interfaces`, exactly a {@link GraphSpec}'s fields, and its `y` is an object of label sets.
+ * A case states every one of these (a missing or unknown key is refused by name, not defaulted);
+ * `seed` and `bits` only describe how the data were drawn and may be left out.
  * Then `x`, `y`, `initial`; the expected `final`, `losses` and `synthesizer_losses` are optional
  * (a case to run need not carry its answers). {@link graphCase} writes a graph made in code as a case.
  */
@@ -19,7 +21,7 @@ import { recurrentParametersFromJSON, recurrentParametersToJSON } from './recurr
 import type { Sequences } from './recurrent/sequences.ts';
 import type { RecurrentTopology } from './recurrent/topology.ts';
 import { type Topology, defineTopology } from './topology.ts';
-import { show } from './validate.ts';
+import { caseKeys, show } from './validate.ts';
 
 export interface ReferenceConfig {
   /** absent for a chain */
@@ -63,11 +65,13 @@ export interface LoadedCase {
 export function loadCase(c: ReferenceCase, name = typeof c?.case === 'string' ? c.case : 'case'): LoadedCase {
   if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new TopologyError(`${name}: not a case (expected an object with config, x, y, initial)`);
   const cfg = c.config;
-  if (!cfg || typeof cfg !== 'object') throw new TopologyError(`${name}: no 'config' object`);
+  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) throw new TopologyError(`${name}: no 'config' object`);
   const kind = (cfg as { kind?: unknown }).kind;
   if (kind !== undefined && kind !== 'graph') {
     throw new TopologyError(`${name}: config.kind ${show(kind)} is not a case this loader runs (it runs dense chains, kind 'graph' and kind 'rnn')`);
   }
+  const keys = CONFIG_KEYS[kind === 'graph' ? 'graph' : 'chain'];
+  caseKeys(cfg as unknown as Record<string, unknown>, keys.required, keys.optional, `${name}: config`);
   if (!Number.isInteger(cfg.steps) || cfg.steps < 0) throw new TopologyError(`${name}: config.steps must be an integer >= 0, got ${show(cfg.steps)}`);
   if (!Array.isArray(c.x)) throw new TopologyError(`${name}: 'x' must be an array of rows, got ${describeValue(c.x)}`);
   if (kind === 'graph' ? c.y === null || typeof c.y !== 'object' || Array.isArray(c.y) : !Array.isArray(c.y)) {
@@ -103,7 +107,7 @@ function chainOf(c: ReferenceCase, name: string): Topology {
   decoupled!.forEach((d, i) => {
     if (typeof d !== 'boolean') throw new TopologyError(`${name}: config.decoupled[${i}] is ${describeValue(d)}, expected true or false`);
   });
-  if (cfg.conditioned !== undefined && typeof cfg.conditioned !== 'boolean') {
+  if (typeof cfg.conditioned !== 'boolean') {
     throw new TopologyError(`${name}: config.conditioned is ${describeValue(cfg.conditioned)}, expected true or false`);
   }
   const labels = Array.isArray(c.y) && Array.isArray(c.y[0]) ? c.y[0].length : sizes[n];
@@ -113,7 +117,7 @@ function chainOf(c: ReferenceCase, name: string): Topology {
       batch: cfg.batch,
       lr: cfg.lr,
       labels,
-      synthesizer: { conditioned: cfg.conditioned ?? false, delay: cfg.delay ?? 0, lr: cfg.lr_synthesizer },
+      synthesizer: { conditioned: cfg.conditioned, delay: cfg.delay, lr: cfg.lr_synthesizer },
       layers: sizes.slice(1).map((units, i) => ({ units, activation: activations![i], decoupled: decoupled![i] })),
     });
   } catch (e) {
@@ -123,9 +127,15 @@ function chainOf(c: ReferenceCase, name: string): Topology {
 
 /** The fields a graph case's nodes, heads and interfaces hold (DESIGN.md, "Graphs"): nothing the numpy side would not read. */
 const CASE_FIELDS = {
-  nodes: ['id', 'units', 'activation', 'inputs', 'merge'],
-  heads: ['id', 'node', 'loss', 'labels', 'weight'],
-  interfaces: ['from', 'to', 'kind', 'delay', 'context'],
+  nodes: { required: ['id', 'units', 'activation', 'inputs', 'merge'], optional: [] },
+  heads: { required: ['id', 'node', 'loss', 'labels', 'weight'], optional: [] },
+  interfaces: { required: ['from', 'to', 'kind', 'delay'], optional: ['context'] },
+} as const;
+
+/** The keys of each kind of case's config: what it needs, and what only describes it (how the numpy side drew its data). */
+const CONFIG_KEYS = {
+  chain: { required: ['sizes', 'activations', 'decoupled', 'conditioned', 'delay', 'batch', 'lr', 'lr_synthesizer', 'steps'], optional: ['seed', 'bits'] },
+  graph: { required: ['kind', 'inputs', 'batch', 'lr', 'lr_synthesizer', 'steps', 'nodes', 'heads', 'interfaces'], optional: ['seed', 'bits'] },
 } as const;
 
 function graphOf(cfg: ReferenceConfig, name: string): Topology {
@@ -135,13 +145,9 @@ function graphOf(cfg: ReferenceConfig, name: string): Topology {
     const list = cfg[field as keyof typeof CASE_FIELDS];
     if (!Array.isArray(list)) continue; // defineGraph says what is wrong
     list.forEach((o: unknown, i: number) => {
-      if (o === null || typeof o !== 'object') return;
-      const extra = Object.keys(o).find((k) => !(keys as readonly string[]).includes(k));
-      if (extra !== undefined) {
-        throw new TopologyError(
-          `${name}: config.${field}[${i}] has '${extra}', which a case file does not hold (its ${field} have ${keys.join(', ')}; one lr for every node, config.lr, and one for every synthesizer, config.lr_synthesizer)`,
-        );
-      }
+      if (o === null || typeof o !== 'object' || Array.isArray(o)) return;
+      caseKeys(o as Record<string, unknown>, keys.required, keys.optional, `${name}: config.${field}[${i}]`,
+        `its ${field} have ${[...keys.required, ...keys.optional].join(', ')}; one lr for every node, config.lr, and one for every synthesizer, config.lr_synthesizer`);
     });
   }
   const spec: GraphSpec = {
@@ -151,7 +157,7 @@ function graphOf(cfg: ReferenceConfig, name: string): Topology {
     synthesizer: { lr: cfg.lr_synthesizer },
     nodes: cfg.nodes as NodeSpec[],
     heads: cfg.heads as HeadSpec[],
-    interfaces: cfg.interfaces ?? [],
+    interfaces: cfg.interfaces as InterfaceSpec[],
   };
   try {
     return defineGraph(spec);

@@ -139,6 +139,21 @@ export function keysOf<T>() {
   return <const K extends readonly (keyof T & string)[]>(keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, K[number]> })): K => keys;
 }
 
+/**
+ * An object of a case file states every key it needs and nothing else (a missing key would train on
+ * a default, a misspelt one be ignored): refused by name. `holds` says what it may hold.
+ */
+export function caseKeys(v: Record<string, unknown>, required: readonly string[], optional: readonly string[], what: string, holds?: string): void {
+  const missing = required.filter((k) => !Object.hasOwn(v, k) || v[k] === undefined);
+  if (missing.length > 0) {
+    throw new TopologyError(`${what} lacks ${missing.map((k) => `'${k}'`).join(', ')} (a case file states everything it needs: ${required.join(', ')})`);
+  }
+  const nulls = required.filter((k) => v[k] === null);
+  if (nulls.length > 0) throw new TopologyError(`${what}: ${nulls.map((k) => `'${k}'`).join(', ')} is null (a case file states every value it needs)`);
+  const extra = Object.keys(v).find((k) => !required.includes(k) && !optional.includes(k));
+  if (extra !== undefined) throw new TopologyError(`${what} has '${extra}', which a case file does not hold (${holds ?? `it holds ${[...required, ...optional].join(', ')}`})`);
+}
+
 export function sgd(lr: number): OptimizerConfig {
   return Object.freeze({ kind: 'sgd', lr, momentum: 0 });
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REFERENCE_DIR } from './helpers.ts';
-import { tinyCase } from './fuzz/_cases.ts';
+import { tinyCase, tinyRecurrentCase } from './fuzz/_cases.ts';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'bin', 'reference.ts');
@@ -23,15 +23,19 @@ interface Run {
   ms: number;
 }
 
-/** Run the CLI (under `bash -c 'ulimit …; exec …'` when `ulimit` is given), killed after 60 s. */
-function cli(args: string[], options: { cwd?: string; ulimit?: string } = {}): Promise<Run> {
+/**
+ * Run the CLI (under `bash -c 'ulimit …; exec …'` when `ulimit` is given), killed after 60 s;
+ * `closedStdout`: its reader goes away at once (as `… | head -c 1` does).
+ */
+function cli(args: string[], options: { cwd?: string; ulimit?: string; closedStdout?: boolean } = {}): Promise<Run> {
   const t0 = performance.now();
   const argv = [process.execPath, '--import', tsx, bin, ...args];
   const child = options.ulimit
     ? spawn('bash', ['-c', `ulimit ${options.ulimit}; exec "$@"`, 'bash', ...argv], { cwd: options.cwd ?? root, timeout: 60_000 })
     : spawn(argv[0], argv.slice(1), { cwd: options.cwd ?? root, timeout: 60_000 });
   let stdout = '', stderr = '';
-  child.stdout.on('data', (d) => (stdout += d));
+  if (options.closedStdout) child.stdout.destroy();
+  else child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr, ms: performance.now() - t0 })));
 }
@@ -224,7 +228,8 @@ describe('bad arguments: one line, exit 2', () => {
 describe('training failures: one line, exit 1, nothing written', () => {
   it('divergence in the last steps (lr_synthesizer 1e6, 6 steps of dni.json) never writes nulls', async () => {
     const json = JSON.parse(readFileSync(join(REFERENCE_DIR, 'dni.json'), 'utf8'));
-    const { dir } = withCase({ ...json, config: { ...json.config, lr_synthesizer: 1e6, steps: 6 } });
+    // the answers are dni.json's 300 steps': a 6-step run has none to compare with
+    const { dir } = withCase({ ...json, final: undefined, losses: undefined, synthesizer_losses: undefined, config: { ...json.config, lr_synthesizer: 1e6, steps: 6 } });
     const r = await cli(['case.json', '--out', 'out.json'], { cwd: dir });
     refused(r, 1, /^reference: .*(non-finite|diverged).*; nothing written to out\.json$/);
     expect(readdirSync(dir)).toEqual(['case.json']);
@@ -242,5 +247,89 @@ describe('training failures: one line, exit 1, nothing written', () => {
     const resumed = await cli(['case.json', '--out', 'again.json', '--resume', 'run.ckpt'], { cwd: dir });
     expect(resumed.status).toBe(0);
     expect(readFileSync(join(dir, 'again.json'), 'utf8')).toBe(readFileSync(join(dir, 'out.json'), 'utf8'));
+  });
+});
+
+describe('a closed stdout is not a failure of the training', () => {
+  it('`npm run reference … | head -c 1`: exit 0, no EPIPE stack trace, --out written', async () => {
+    const { dir } = withCase();
+    const r = await cli(['case.json', '--out', 'out.json'], { cwd: dir, closedStdout: true });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8')).losses).toHaveLength(8);
+  });
+
+  it('--help into a closed pipe exits 0 quietly too', async () => {
+    const r = await cli(['--help'], { closedStdout: true });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+  });
+});
+
+describe("a case's own answers are checked: exit 3 when the result disagrees, exit 2 when they cannot be compared", () => {
+  it.each([
+    ['a chain', tinyCase(7), 'layer0.W'],
+    ['an rnn', tinyRecurrentCase(7), 'core.Wh'],
+  ] as const)('%s case: its true answers exit 0; a parameter off by 10 or a loss off by 3x exit 3, the result written', async (_, c, key) => {
+    const { dir } = withCase(c);
+    const first = await cli(['case.json', '--out', 'answers.json'], { cwd: dir });
+    expect([first.status, first.stderr]).toEqual([0, '']);
+    const answers = JSON.parse(readFileSync(join(dir, 'answers.json'), 'utf8'));
+    const off = JSON.parse(JSON.stringify(answers));
+    off.final[key][1][2] += 10;
+    const lossy = { ...answers, losses: answers.losses.map((v: number, i: number) => (i === 3 ? v * 3 : v)) };
+    const synth = { ...answers, synthesizer_losses: answers.synthesizer_losses.map((v: number, i: number) => (i === 2 ? v * 3 + 1 : v)) };
+    for (const [name, a] of Object.entries({ right: answers, off, lossy, synth })) writeFileSync(join(dir, `${name}.json`), JSON.stringify({ ...c, ...a }));
+    const [right, param, loss, synthesizer] = await Promise.all(['right', 'off', 'lossy', 'synth'].map((n) => cli([`${n}.json`, '--out', `out-${n}.json`], { cwd: dir })));
+    expect([right.status, right.stderr]).toEqual([0, '']);
+    expect(right.stdout).toMatch(/vs the case's own answers: max \|param diff\| 0\.00e\+0/);
+    const disagrees = (r: Run, what: RegExp, name: string) => {
+      expect(r.status, r.stderr).toBe(3);
+      expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr).toMatch(new RegExp(`^reference: ${name}\\.json: the result disagrees with the case's answers: ${what.source} \\(the result is in out-${name}\\.json\\)\n$`));
+      expect(readFileSync(join(dir, `out-${name}.json`), 'utf8')).toBe(readFileSync(join(dir, 'answers.json'), 'utf8'));
+    };
+    disagrees(param, new RegExp(`final ${key.replace('.', '\\.')} is off by 1\\.00e\\+1 \\(tolerance 1e-5 absolute\\)`), 'off');
+    disagrees(loss, /a loss is off by 6\.67e-1 relative \(tolerance 1e-5\)/, 'lossy');
+    disagrees(synthesizer, /a synthesizer loss is off by .* relative \(tolerance 1e-5\)/, 'synth');
+  });
+
+  it('answers of the wrong shape are refused before training: losses of the wrong length, a final without a key, a final with an own key like constructor', async () => {
+    const chain = tinyCase(8), rnn = tinyRecurrentCase(8);
+    const dir = fresh();
+    const bad: Record<string, object> = {
+      long: { ...chain, losses: Array(9).fill(0.5) },
+      short: { ...chain, synthesizer_losses: Array(3).fill(0.5) },
+      partial: { ...chain, final: { ...chain.initial, 'layer1.b': undefined } },
+      ctor: { ...rnn, final: { ...rnn.initial, constructor: [[1]] } },
+      tostring: { ...rnn, initial: { ...rnn.initial, toString: [[1]] } },
+    };
+    for (const [name, c] of Object.entries(bad)) writeFileSync(join(dir, `${name}.json`), JSON.stringify(c));
+    const runs = await Promise.all(Object.keys(bad).map((n) => cli([`${n}.json`, '--out', 'out.json'], { cwd: dir })));
+    refused(runs[0], 2, /^reference: long\.json: losses has 9 values for 8 steps \(one per step\)$/);
+    refused(runs[1], 2, /^reference: short\.json: synthesizer_losses has 3 values for 8 steps \(one per step\)$/);
+    refused(runs[2], 2, /^reference: partial\.json: final: 'layer1\.b' is missing/);
+    refused(runs[3], 2, /^reference: ctor\.json: final: 'constructor' not in the topology$/);
+    refused(runs[4], 2, /^reference: tostring\.json: parameters: 'toString' not in the topology$/);
+    expect(readdirSync(dir).sort()).toEqual(Object.keys(bad).map((n) => `${n}.json`).sort());
+  });
+
+  it('rnn case files with coerced values, a missing or an unknown config key: one line, exit 2', async () => {
+    const c = tinyRecurrentCase(9);
+    const dir = fresh();
+    const noLoss = JSON.parse(JSON.stringify(c));
+    delete noLoss.config.loss;
+    const bad: Record<string, object> = {
+      dni: { ...c, config: { ...c.config, dni: 'false' } },
+      mask: { ...c, mask: c.mask.map((m, i) => (i === 1 ? m.map((v) => [v]) : m)) },
+      loss: noLoss,
+      typo: { ...c, config: { ...c.config, lr_synthesiser: 0.1 } },
+    };
+    for (const [name, b] of Object.entries(bad)) writeFileSync(join(dir, `${name}.json`), JSON.stringify(b));
+    const runs = await Promise.all(Object.keys(bad).map((n) => cli([`${n}.json`, '--out', 'out.json'], { cwd: dir })));
+    refused(runs[0], 2, /^reference: dni\.json: config\.dni must be true or false, got 'false'$/);
+    refused(runs[1], 2, /^reference: mask\.json: sequences: mask\[1\]\[0\] is \[0\], expected a number$/);
+    refused(runs[2], 2, /^reference: loss\.json: config lacks 'loss'/);
+    refused(runs[3], 2, /^reference: typo\.json: config has 'lr_synthesiser', which a case file does not hold/);
+    expect(readdirSync(dir)).toHaveLength(4);
   });
 });

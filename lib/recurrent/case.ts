@@ -7,6 +7,7 @@
  * (`{kind, lr, ...}` instead of `lr` / `lr_synthesizer`), `clip`.
  */
 import { TopologyError } from '../errors.ts';
+import { caseKeys, rate, show } from '../validate.ts';
 import type { OptimizerSpec } from '../optimizers.ts';
 import { type RecurrentParameters, recurrentParametersFromJSON } from './params.ts';
 import { type Sequences, sequencesFromNested } from './sequences.ts';
@@ -45,6 +46,12 @@ export interface RecurrentCase {
   final?: Record<string, number[] | number[][]>;
 }
 
+/** A recurrent case's config keys: the format's (DESIGN.md), and the extensions and descriptions it may add. */
+const CONFIG_KEYS = {
+  required: ['kind', 'cell', 'inputs', 'hidden', 'outputs', 'loss', 'truncation', 'dni', 'batch', 'lr', 'lr_synthesizer', 'steps'],
+  optional: ['seed', 'task', 'forget_bias', 'optimizer', 'optimizer_synthesizer', 'clip'],
+} as const;
+
 export interface LoadedRecurrentCase {
   readonly name: string;
   readonly topology: RecurrentTopology;
@@ -63,9 +70,14 @@ export interface LoadedRecurrentCase {
  */
 export function loadRecurrentCase(c: RecurrentCase, name = c?.case ?? 'case'): LoadedRecurrentCase {
   const cfg = c?.config;
-  if (!cfg || typeof cfg !== 'object') throw new TopologyError(`${name}: no 'config' object`);
-  if (cfg.kind !== 'rnn') throw new TopologyError(`${name}: config.kind is '${String(cfg.kind)}', expected 'rnn'`);
-  if (!Number.isInteger(cfg.steps) || cfg.steps < 0) throw new TopologyError(`${name}: config.steps must be an integer >= 0, got ${cfg.steps}`);
+  if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) throw new TopologyError(`${name}: no 'config' object`);
+  if (cfg.kind !== 'rnn') throw new TopologyError(`${name}: config.kind is ${show(cfg.kind)}, expected 'rnn'`);
+  caseKeys(cfg as unknown as Record<string, unknown>, CONFIG_KEYS.required, CONFIG_KEYS.optional, `${name}: config`);
+  if (!Number.isInteger(cfg.steps) || cfg.steps < 0) throw new TopologyError(`${name}: config.steps must be an integer >= 0, got ${show(cfg.steps)}`);
+  // the format's own fields, checked even where an extension (optimizer) stands in for them
+  if (typeof cfg.dni !== 'boolean') throw new TopologyError(`${name}: config.dni must be true or false, got ${show(cfg.dni)}`);
+  rate(cfg.lr, `${name}: config.lr`);
+  rate(cfg.lr_synthesizer, `${name}: config.lr_synthesizer`);
   const at = (e: unknown) => new TopologyError(`${name}: ${(e as Error).message}`);
   let topology: RecurrentTopology;
   try {
@@ -77,10 +89,10 @@ export function loadRecurrentCase(c: RecurrentCase, name = c?.case ?? 'case'): L
       loss: cfg.loss,
       truncation: cfg.truncation,
       batch: cfg.batch,
-      ...(cfg.optimizer ? { optimizer: cfg.optimizer } : { lr: cfg.lr }),
+      ...(cfg.optimizer !== undefined ? { optimizer: cfg.optimizer } : { lr: cfg.lr }),
       ...(cfg.clip !== undefined ? { clip: cfg.clip } : {}),
       ...(cfg.forget_bias !== undefined ? { forgetBias: cfg.forget_bias } : {}),
-      dni: cfg.dni ? { synthesizer: cfg.optimizer_synthesizer ? { optimizer: cfg.optimizer_synthesizer } : { lr: cfg.lr_synthesizer } } : false,
+      dni: cfg.dni ? { synthesizer: cfg.optimizer_synthesizer !== undefined ? { optimizer: cfg.optimizer_synthesizer } : { lr: cfg.lr_synthesizer } } : false,
     });
   } catch (e) {
     throw at(e);

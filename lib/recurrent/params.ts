@@ -10,7 +10,7 @@
  * Vectors are 1 × n matrices.
  */
 import { TopologyError } from '../errors.ts';
-import { type Matrix, firstNonFinite, fromNested, shapeOf, toNested, zeros } from '../matrix.ts';
+import { type Matrix, describeValue, firstNonFinite, fromNested, shapeOf, toNested, zeros } from '../matrix.ts';
 import { Rng } from '../rng.ts';
 import { type RecurrentSynthesizerTopology, type RecurrentTopology, keyOf } from './topology.ts';
 
@@ -106,13 +106,20 @@ export function recurrentParametersToJSON(t: RecurrentTopology, params: Recurren
 
 /** Parameters from their JSON form, checked against the topology. */
 export function recurrentParametersFromJSON(t: RecurrentTopology, json: Record<string, number[] | number[][]>): RecurrentParameters {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new TopologyError(`parameters: expected an object of named arrays, got ${describeValue(json)}`);
   const params: RecurrentParameters = {};
   for (const s of recurrentParameterShapes(t)) {
-    const v = json[s.key];
+    const v = Object.hasOwn(json, s.key) ? json[s.key] : undefined;
     if (v === undefined) throw new TopologyError(`parameters: '${s.key}' is missing (the topology needs ${s.rows}x${s.cols})`);
-    params[s.key] = s.vector && !Array.isArray(v[0]) ? fromNested([v as number[]]) : fromNested(v as number[][]);
+    try {
+      // a vector may be written flat ([1, 2]) or as one row ([[1, 2]]); positions are named by key (`core.b[0]`)
+      params[s.key] = fromNested(v as number[][], s.key);
+    } catch (e) {
+      throw new TopologyError(`parameters: ${(e as Error).message}`);
+    }
   }
-  const extra = Object.keys(json).filter((k) => !(k in params));
+  // own keys only: 'constructor' or 'toString' is no parameter of any topology
+  const extra = Object.keys(json).filter((k) => !Object.hasOwn(params, k));
   if (extra.length > 0) throw new TopologyError(`parameters: ${extra.map((k) => `'${k}'`).join(', ')} not in the topology`);
   checkRecurrentParameters(t, params);
   return params;

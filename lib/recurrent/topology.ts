@@ -10,9 +10,10 @@
  * synthesizer is `synth` / `synth{ℓ}`, the aux head `aux` / `aux{ℓ}`, the interface above layer ℓ
  * `link{ℓ}`; the readout is `readout`. A one-layer tanh topology has exactly DESIGN.md's keys.
  */
-import { ACTIVATIONS, type Activation, isActivation } from '../activations.ts';
+import type { Activation } from '../activations.ts';
 import { TopologyError } from '../errors.ts';
-import { OPTIMIZERS, type OptimizerConfig, type OptimizerSpec } from '../optimizers.ts';
+import type { OptimizerConfig, OptimizerSpec } from '../optimizers.ts';
+import { activation as checkActivation, bool, knownKeys, nonNegativeInt, object, optimizerAt, positive, positiveInt, sgd, show } from '../validate.ts';
 
 export const CELLS = ['tanh', 'lstm'] as const;
 /** `tanh`: `h_t = tanh(x_t Wx + h_{t-1} Wh + b)`; `lstm`: gates [i f o g], carried state (h, c). */
@@ -172,51 +173,60 @@ const DEFAULT_SYNTHESIZER_LR = 0.01;
  * });
  */
 export function defineRecurrent(spec: RecurrentSpec): RecurrentTopology {
-  if (spec === null || typeof spec !== 'object') throw new TopologyError(`recurrent topology: expected an object, got ${String(spec)}`);
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new TopologyError(`recurrent topology: expected an object, got ${show(spec)}`);
   const known = ['cell', 'inputs', 'hidden', 'outputs', 'loss', 'truncation', 'batch', 'lr', 'optimizer', 'readout', 'clip', 'forgetBias', 'dni', 'interfaces'];
   const unknown = Object.keys(spec).filter((k) => !known.includes(k));
   if (unknown.length > 0) throw new TopologyError(`recurrent topology: unknown field ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
+  knownKeys(spec as unknown as Record<string, unknown>, known, 'recurrent topology'); // and no nulls: null is not "the default"
   const cell = spec.cell ?? 'tanh';
-  if (!(CELLS as readonly string[]).includes(cell)) throw new TopologyError(`recurrent topology: unknown cell '${String(cell)}' (expected one of ${CELLS.join(', ')})`);
+  if (!(CELLS as readonly string[]).includes(cell)) throw new TopologyError(`recurrent topology: unknown cell ${show(cell)} (expected one of ${CELLS.join(', ')})`);
   positiveInt(spec.inputs, 'recurrent topology: inputs');
   positiveInt(spec.outputs, 'recurrent topology: outputs');
   positiveInt(spec.batch, 'recurrent topology: batch');
   if (typeof spec.truncation !== 'number' || !Number.isInteger(spec.truncation) || spec.truncation < 1) {
-    throw new TopologyError(`recurrent topology: truncation T must be an integer >= 1 (steps per window), got ${String(spec.truncation)}`);
+    throw new TopologyError(`recurrent topology: truncation T must be an integer >= 1 (steps per window), got ${show(spec.truncation)}`);
   }
   const loss = spec.loss ?? 'sigmoid-cross-entropy';
   if (!(RECURRENT_LOSSES as readonly string[]).includes(loss)) {
-    throw new TopologyError(`recurrent topology: unknown loss '${String(loss)}' (expected one of ${RECURRENT_LOSSES.join(', ')})`);
+    throw new TopologyError(`recurrent topology: unknown loss ${show(loss)} (expected one of ${RECURRENT_LOSSES.join(', ')})`);
   }
   const hiddenList = typeof spec.hidden === 'number' ? [spec.hidden] : spec.hidden;
   if (!Array.isArray(hiddenList) || hiddenList.length === 0) {
-    throw new TopologyError(`recurrent topology: hidden must be a width or a non-empty array of widths, got ${JSON.stringify(spec.hidden)}`);
+    throw new TopologyError(`recurrent topology: hidden must be a width or a non-empty array of widths, got ${show(spec.hidden)}`);
   }
   const core = optimizerAt(spec, 'recurrent topology') ?? sgd(DEFAULT_LR);
-  const readout = (spec.readout !== undefined ? optimizerAt(spec.readout, 'recurrent topology: readout') : undefined) ?? core;
+  let readout = core;
+  if (spec.readout !== undefined) {
+    knownKeys(object(spec.readout, 'recurrent topology: readout', '{ lr } or { optimizer }'), ['lr', 'optimizer'], 'recurrent topology: readout');
+    readout = optimizerAt(spec.readout, 'recurrent topology: readout') ?? core;
+  }
   const clip = spec.clip === undefined ? null : positive(spec.clip, 'recurrent topology: clip');
   const forgetBias = spec.forgetBias ?? 1;
-  if (typeof forgetBias !== 'number' || !Number.isFinite(forgetBias)) throw new TopologyError(`recurrent topology: forgetBias must be a finite number, got ${String(forgetBias)}`);
+  if (typeof forgetBias !== 'number' || !Number.isFinite(forgetBias)) throw new TopologyError(`recurrent topology: forgetBias must be a finite number, got ${show(forgetBias)}`);
   if (spec.forgetBias !== undefined && cell !== 'lstm') throw new TopologyError(`recurrent topology: forgetBias ${spec.forgetBias} given, but the '${cell}' cell has no forget gate`);
 
-  const dniSpec: DniSpec | null = spec.dni === undefined || spec.dni === false ? null : spec.dni === true ? {} : spec.dni;
-  if (dniSpec !== null && (typeof dniSpec !== 'object' || Array.isArray(dniSpec))) {
-    throw new TopologyError(`recurrent topology: dni must be true, false or { synthesizer, aux }, got ${JSON.stringify(spec.dni)}`);
-  }
+  const dniSpec = dniOf(spec.dni);
   const auxRaw = dniSpec?.aux;
-  if (auxRaw !== undefined && auxRaw !== false && auxRaw !== true && (auxRaw === null || typeof auxRaw !== 'object')) {
-    throw new TopologyError(`recurrent topology: dni.aux must be true, false or { weight, lr | optimizer }, got ${JSON.stringify(auxRaw)}`);
-  }
-  const auxSpec: AuxSpec | null = auxRaw === undefined || auxRaw === false ? null : auxRaw === true ? {} : auxRaw;
+  let auxSpec: AuxSpec | null = null;
+  if (typeof auxRaw === 'object' && auxRaw !== null && !Array.isArray(auxRaw)) {
+    knownKeys(auxRaw as Record<string, unknown>, ['weight', 'lr', 'optimizer'], 'recurrent topology: dni.aux');
+    auxSpec = auxRaw;
+  } else if (auxRaw !== undefined && typeof auxRaw !== 'boolean') {
+    throw new TopologyError(`recurrent topology: dni.aux must be true, false or { weight, lr | optimizer }, got ${show(auxRaw)}`);
+  } else if (auxRaw === true) auxSpec = {};
+  const interfaces = spec.interfaces === undefined ? {} : object(spec.interfaces, 'recurrent topology: interfaces', 'synthesizer options { lr, optimizer, hidden, ... }');
+  // the defaults are checked themselves, even where every layer's own options override them
+  synthesizerOf(interfaces, 1, 'recurrent topology: interfaces', false);
 
   const layers = hiddenList.map((h, index): RecurrentLayerTopology => {
     const l: RecurrentLayerSpec = typeof h === 'number' ? { units: h } : h;
     const where = `recurrent topology: hidden[${index}]`;
-    if (l === null || typeof l !== 'object') throw new TopologyError(`${where}: expected a width or { units, decoupled }, got ${String(h)}`);
+    knownKeys(object(l, where, 'a width or { units, decoupled, interface }'), ['units', 'decoupled', 'interface'], where);
     positiveInt(l.units, `${where} units`);
+    const decoupled = bool(l.decoupled, `${where} decoupled`, false);
     const isTop = index === hiddenList.length - 1;
-    if (l.decoupled && isTop) throw new TopologyError(`${where}: the top layer feeds the readout; only an interface between two layers can be decoupled`);
-    if (l.interface !== undefined && !l.decoupled) throw new TopologyError(`${where}: interface options given but decoupled is not true`);
+    if (decoupled && isTop) throw new TopologyError(`${where}: the top layer feeds the readout; only an interface between two layers can be decoupled`);
+    if (l.interface !== undefined && !decoupled) throw new TopologyError(`${where}: interface options given but decoupled is not true`);
     const inputs = index === 0 ? spec.inputs : unitsOf(hiddenList[index - 1]);
     const state = cell === 'lstm' ? 2 * l.units : l.units;
     const synthesizer = dniSpec ? synthesizerOf({ ...(dniSpec.synthesizer ?? {}) }, state, `recurrent topology: dni.synthesizer`, true) : null;
@@ -226,7 +236,8 @@ export function defineRecurrent(spec: RecurrentSpec): RecurrentTopology {
           optimizer: optimizerAt(auxSpec, 'recurrent topology: dni.aux') ?? core,
         })
       : null;
-    const link = l.decoupled ? synthesizerOf({ ...(spec.interfaces ?? {}), ...(l.interface ?? {}) }, l.units, `${where} interface`, false) : null;
+    const own = l.interface === undefined ? {} : object(l.interface, `${where} interface`, 'synthesizer options { lr, optimizer, hidden, ... }');
+    const link = decoupled ? synthesizerOf({ ...interfaces, ...own }, l.units, `${where} interface`, false) : null;
     return Object.freeze({ index, key: index === 0 ? 'core' : `core${index}`, inputs, units: l.units, state, optimizer: core, synthesizer, aux, link });
   });
   return Object.freeze({
@@ -245,6 +256,17 @@ export function defineRecurrent(spec: RecurrentSpec): RecurrentTopology {
   });
 }
 
+/** `dni`: absent or false (none), true (defaults) or `{ synthesizer, aux }`; `"false"`, 1 or null are refused, never read as true. */
+function dniOf(v: unknown): DniSpec | null {
+  if (v === undefined || v === false) return null;
+  if (v === true) return {};
+  const what = 'recurrent topology: dni';
+  const d = object(v, what, 'true, false or { synthesizer, aux }') as DniSpec;
+  knownKeys(d as Record<string, unknown>, ['synthesizer', 'aux'], what);
+  if (d.synthesizer !== undefined) object(d.synthesizer, `${what}.synthesizer`, 'synthesizer options { lr, optimizer, hidden, ... }');
+  return d;
+}
+
 /** Number of windows of a sequence of length L: ceil(L / T). */
 export function windowsPerSequence(t: RecurrentTopology, length: number): number {
   return Math.ceil(length / t.truncation);
@@ -260,20 +282,14 @@ function unitsOf(h: number | RecurrentLayerSpec): number {
 }
 
 function synthesizerOf(s: RecurrentSynthesizerSpec, units: number, where: string, boundary: boolean): RecurrentSynthesizerTopology {
-  if (s === null || typeof s !== 'object') throw new TopologyError(`${where}: expected an object, got ${String(s)}`);
-  const known = ['lr', 'optimizer', 'hidden', 'activation', 'clip', 'scale', 'discount', 'delay'];
-  const unknown = Object.keys(s).filter((k) => !known.includes(k));
-  if (unknown.length > 0) throw new TopologyError(`${where}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
+  knownKeys(object(s, where, 'synthesizer options'), ['lr', 'optimizer', 'hidden', 'activation', 'clip', 'scale', 'discount', 'delay'], where);
   const hidden = s.hidden ?? [];
-  if (!Array.isArray(hidden)) throw new TopologyError(`${where} hidden must be an array of widths, got ${String(hidden)}`);
+  if (!Array.isArray(hidden)) throw new TopologyError(`${where} hidden must be an array of widths, got ${show(hidden)}`);
   hidden.forEach((w, j) => positiveInt(w, `${where} hidden[${j}]`));
-  const activation = s.activation ?? 'relu';
-  if (!isActivation(activation)) throw new TopologyError(`${where} activation: unknown '${String(activation)}' (expected one of ${ACTIVATIONS.join(', ')})`);
+  const activation = checkActivation(s.activation ?? 'relu', `${where} activation`);
   if (s.scale !== undefined && !boundary) throw new TopologyError(`${where}: scale is a boundary-synthesizer option (the discount of the bootstrapped target)`);
   if (s.discount !== undefined && !boundary) throw new TopologyError(`${where}: discount is a boundary-synthesizer option (of the bootstrapped target)`);
   const scale = s.scale === undefined ? 1 : positive(s.scale, `${where} scale`);
-  const delay = s.delay ?? 0;
-  if (typeof delay !== 'number' || !Number.isInteger(delay) || delay < 0) throw new TopologyError(`${where} delay must be an integer >= 0, got ${String(delay)}`);
   return Object.freeze({
     units,
     optimizer: optimizerAt(s, where) ?? sgd(DEFAULT_SYNTHESIZER_LR),
@@ -282,48 +298,6 @@ function synthesizerOf(s: RecurrentSynthesizerSpec, units: number, where: string
     clip: s.clip === undefined ? null : positive(s.clip, `${where} clip`),
     scale,
     discount: s.discount === undefined ? scale : positive(s.discount, `${where} discount`),
-    delay,
+    delay: nonNegativeInt(s.delay ?? 0, `${where} delay`),
   });
-}
-
-function sgd(lr: number): OptimizerConfig {
-  return Object.freeze({ kind: 'sgd', lr, momentum: 0 });
-}
-
-/** The optimiser one level of a spec gives (`lr` alone: plain SGD), or undefined when it gives neither. */
-function optimizerAt(level: { lr?: number; optimizer?: OptimizerSpec }, where: string): OptimizerConfig | undefined {
-  const { lr, optimizer: o } = level;
-  if (lr !== undefined && o !== undefined) throw new TopologyError(`${where}: give lr (plain SGD) or optimizer, not both (got lr ${lr} and optimizer ${JSON.stringify(o)})`);
-  if (o === undefined) return lr === undefined ? undefined : sgd(rate(lr, `${where}: lr`));
-  if (o === null || typeof o !== 'object' || !(OPTIMIZERS as readonly string[]).includes(o.kind)) {
-    throw new TopologyError(`${where}: optimizer must be { kind: ${OPTIMIZERS.map((k) => `'${k}'`).join(' | ')}, lr, ... }, got ${JSON.stringify(o)}`);
-  }
-  const what = `${where}: optimizer`;
-  const fields = o.kind === 'sgd' ? ['kind', 'lr', 'momentum'] : ['kind', 'lr', 'beta1', 'beta2', 'eps'];
-  const unknown = Object.keys(o).filter((k) => !fields.includes(k));
-  if (unknown.length > 0) throw new TopologyError(`${what} ${o.kind} has no option ${unknown.map((k) => `'${k}'`).join(', ')} (it takes ${fields.slice(1).join(', ')})`);
-  const olr = rate(o.lr, `${what} lr`);
-  if (o.kind === 'sgd') return Object.freeze({ kind: 'sgd', lr: olr, momentum: fraction(o.momentum ?? 0, `${what} momentum`) });
-  const eps = o.eps ?? 1e-8;
-  if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) throw new TopologyError(`${what} eps must be a finite number > 0, got ${String(eps)}`);
-  return Object.freeze({ kind: 'adam', lr: olr, beta1: fraction(o.beta1 ?? 0.9, `${what} beta1`), beta2: fraction(o.beta2 ?? 0.999, `${what} beta2`), eps });
-}
-
-function fraction(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new TopologyError(`${what} must be a number in [0, 1), got ${String(v)}`);
-  return v;
-}
-
-function positiveInt(v: unknown, what: string): asserts v is number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new TopologyError(`${what} must be a positive integer, got ${String(v)}`);
-}
-
-function positive(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new TopologyError(`${what} must be a finite number > 0, got ${String(v)}`);
-  return v;
-}
-
-function rate(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TopologyError(`${what} must be a finite number >= 0, got ${String(v)}`);
-  return v;
 }

@@ -10,12 +10,14 @@ import { type FitOptions, fit } from '../../actors/fit.ts';
 import { createTraining, topologyOf } from '../../actors/training.ts';
 import { type Dataset, batchesPerEpoch, shuffleRows, zerosLike } from '../../lib/data.ts';
 import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
-import { TrainingAbortedError } from '../../lib/errors.ts';
+import { copyTask } from '../../lib/datasets/copy.ts';
+import { TopologyError, TrainingAbortedError } from '../../lib/errors.ts';
 import { evaluate } from '../../lib/evaluate.ts';
 import { cosineLr, scaleLearningRates } from '../../lib/lr-schedule.ts';
 import { fromArray } from '../../lib/matrix.ts';
 import type { OptimizerStates } from '../../lib/network.ts';
 import { type ParameterSet, initParameters } from '../../lib/params.ts';
+import { defineRecurrent } from '../../lib/recurrent/topology.ts';
 import { Rng } from '../../lib/rng.ts';
 import { defineTopology } from '../../lib/topology.ts';
 
@@ -128,5 +130,17 @@ describe('fit: one training for every epoch, the bits of one training per epoch'
     expect(error).toBeInstanceOf(TrainingAbortedError);
     expect((error as TrainingAbortedError).step).toBeGreaterThanOrEqual(2 * 20);
     expect((error as TrainingAbortedError).step).toBeLessThan(50 * 20);
+  });
+});
+
+describe('fit() given a recurrent topology', () => {
+  it.each([
+    ['a recurrent spec', { inputs: 9, hidden: 8, outputs: 8, truncation: 3, batch: 4 }],
+    ['a recurrent topology', defineRecurrent({ inputs: 9, hidden: 8, outputs: 8, truncation: 3, batch: 4 })],
+  ])('%s: says that fit trains dense and graph networks, and what to use instead', async (_, topology) => {
+    const train = copyTask({ sequences: 8, length: 3, width: 8, seed: 1 });
+    const run = fit({ topology: topology as never, train: train as never, epochs: 1 });
+    await expect(run).rejects.toBeInstanceOf(TopologyError);
+    await expect(run).rejects.toThrow(/^fit: fit trains dense and graph networks \(defineTopology, defineGraph\) by epochs over rows; this topology is recurrent: train it with train\(\) or createTraining\(\) on sequences/);
   });
 });

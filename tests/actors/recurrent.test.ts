@@ -205,6 +205,19 @@ describe('recurrent training: bad input is refused by name, before any work, and
     expect(existsSync(path)).toBe(false);
   });
 
+  const storage = (key: 'x' | 'y' | 'mask', length: number) => ({ ...data, [key]: { ...data[key], data: new Float32Array(length).fill(key === 'mask' ? 1 : 0.5) } });
+  it.each((['queue', 'async', 'worker'] as const).flatMap((scheduler) => [
+    [scheduler, 'x', 10, /^sequences: x\.data has 10 values, 12x81 needs 972$/],
+    [scheduler, 'y', 1000, /^sequences: y\.data has 1000 values, 12x72 needs 864$/],
+    [scheduler, 'mask', 5, /^sequences: mask\.data has 5 values, 12x9 needs 108$/],
+  ] as const))('%s: %s storage of %i values (not rows × cols) is a DataError before any work', async (scheduler, key, length, message) => {
+    const path = join(dir, `short-${scheduler}-${key}.ckpt`);
+    const build = () => createTraining({ topology: spec, data: storage(key, length), steps: 10, scheduler, checkpoint: { path, every: 2 } });
+    expect(build).toThrow(DataError);
+    expect(build).toThrow(message);
+    expect(existsSync(path)).toBe(false);
+  });
+
   it('ragged sequences are refused where they are made', () => {
     expect(() => sequencesFromNested([[[1], [0]], [[1]]], [[[0], [1]], [[1]]], [[1, 1], [1]])).toThrow(/x\[1\]/);
   });

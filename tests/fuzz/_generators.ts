@@ -24,7 +24,7 @@ export const NAMED_ERRORS = ['TopologyError', 'CheckpointError', 'DivergenceErro
 export const isNamed = (e: unknown): boolean => e instanceof Error && NAMED_ERRORS.includes(e.name);
 
 /** A seeded picker for one generated input. */
-class Pick {
+export class Pick {
   private readonly rng: Rng;
   constructor(seed: number) {
     this.rng = new Rng(seed >>> 0);
@@ -40,18 +40,18 @@ class Pick {
   }
 }
 
-const clone = <T>(v: T): T => structuredClone(v);
+export const clone = <T>(v: T): T => structuredClone(v);
 /** JSON text in which the string "__INF__" becomes the literal 1e999 (JSON.parse reads Infinity) */
-const INF = '__INF__';
+export const INF = '__INF__';
 const toText = (v: unknown): string => JSON.stringify(v).replaceAll(`"${INF}"`, '1e999').replaceAll(`"-${INF}"`, '-1e999');
-const show = (v: unknown): string => (v === INF ? 'Infinity' : v === undefined ? 'undefined' : (JSON.stringify(v) ?? String(v)).slice(0, 30));
+export const show = (v: unknown): string => (v === INF ? 'Infinity' : v === undefined ? 'undefined' : (JSON.stringify(v) ?? String(v)).slice(0, 30));
 
 /** values that are not a number */
-const NOT_NUMBERS: unknown[] = [null, true, false, '1', '', '0.5', [1], [], {}, 'NaN'];
+export const NOT_NUMBERS: unknown[] = [null, true, false, '1', '', '0.5', [1], [], {}, 'NaN'];
 /** values that are not a positive integer (a size, a batch, a count of steps when 0 is excluded) */
-const NOT_POSITIVE_INTS: unknown[] = [0, -1, -3, 1.5, 0.5, '3', null, true, [3], {}, INF, `-${INF}`];
-const NOT_COUNTS: unknown[] = [-1, -100, 1.5, 2.25, '8', null, true, [8], {}, INF];
-const NOT_RATES: unknown[] = [-0.1, -1, '0.1', null, true, [0.1], {}, INF, `-${INF}`];
+export const NOT_POSITIVE_INTS: unknown[] = [0, -1, -3, 1.5, 0.5, '3', null, true, [3], {}, INF, `-${INF}`];
+export const NOT_COUNTS: unknown[] = [-1, -100, 1.5, 2.25, '8', null, true, [8], {}, INF];
+export const NOT_RATES: unknown[] = [-0.1, -1, '0.1', null, true, [0.1], {}, INF, `-${INF}`];
 
 /** Values each optimiser setting must refuse. */
 const BAD_OPTIMIZER_SETTINGS: Record<string, unknown[]> = {
@@ -61,8 +61,8 @@ const BAD_OPTIMIZER_SETTINGS: Record<string, unknown[]> = {
   beta2: [1, 2, -0.5, '0.999', null, NaN],
   eps: [0, -1e-8, '1e-8', null, Infinity, NaN],
 };
-const NOT_BOOLEANS: unknown[] = ['false', 'true', 0, 1, 'yes', [], {}, [true]];
-const NOT_ACTIVATIONS: unknown[] = ['relu6', 'Sigmoid', 'TANH', '', 'softmax', 3, null, true, ['tanh'], {}];
+export const NOT_BOOLEANS: unknown[] = ['false', 'true', 0, 1, 'yes', [], {}, [true]];
+export const NOT_ACTIVATIONS: unknown[] = ['relu6', 'Sigmoid', 'TANH', '', 'softmax', 3, null, true, ['tanh'], {}];
 
 // ---------------------------------------------------------------------------------------------
 // reference cases (JSON text)

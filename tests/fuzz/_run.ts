@@ -11,11 +11,13 @@ import { UsageError, tryParseDemoArgs } from '../../demos/cli.ts';
 import { decodeCheckpoint } from '../../lib/checkpoint.ts';
 import { type Dataset, labelSets } from '../../lib/data.ts';
 import { type Matrix, release } from '../../lib/matrix.ts';
-import { loadCase } from '../../lib/reference.ts';
+import { loadAnyCase, loadCase } from '../../lib/reference.ts';
+import type { Sequences } from '../../lib/recurrent/sequences.ts';
 import type { Topology, TopologySpec } from '../../lib/topology.ts';
 import type { GraphSpec } from '../../lib/graph.ts';
 import type { Verdict } from './_generators.ts';
 import { goodData, goodGraphData } from './_generators.ts';
+import { goodSequences } from './_recurrent.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -42,6 +44,37 @@ export async function runCase(text: string): Promise<Verdict> {
     return refused(e);
   } finally {
     for (const m of made) release(m);
+  }
+}
+
+/** Load a case of any kind (chain, graph, rnn) from its text and train it. */
+export async function runAnyCase(text: string): Promise<Verdict> {
+  try {
+    const c = loadAnyCase(JSON.parse(text), 'fuzz');
+    await trainBriefly({ topology: c.topology, data: c.data, params: c.initial, steps: c.steps });
+    return { kind: 'accepted' };
+  } catch (e) {
+    return refused(e);
+  }
+}
+
+/** Define a recurrent topology from a spec and train it on valid sequences (3 inputs, 2 outputs, 4 sequences of 3 steps). */
+export async function runRecurrent(spec: unknown): Promise<Verdict> {
+  try {
+    await trainBriefly({ topology: spec as never, data: goodSequences(), steps: 4 });
+    return { kind: 'accepted' };
+  } catch (e) {
+    return refused(e);
+  }
+}
+
+/** Train a valid recurrent topology on sequence data. */
+export async function runSequences(topology: unknown, data: unknown): Promise<Verdict> {
+  try {
+    await trainBriefly({ topology: topology as never, data: data as Sequences, steps: 4 });
+    return { kind: 'accepted' };
+  } catch (e) {
+    return refused(e);
   }
 }
 

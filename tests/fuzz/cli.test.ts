@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tinyCase } from './_cases.ts';
 import { malformedCase, malformedDemoArgs, malformedInspectArgs, malformedReferenceArgs } from './_generators.ts';
+import { malformedGraphCase, malformedRecurrentCase } from './_recurrent.ts';
 import { type CliRun, ROOT, baseCheckpoints, inParallel, runCli } from './_run.ts';
 
 const seeds = (n: number) => fc.sample(fc.integer({ min: 0, max: 2 ** 32 - 1 }), { numRuns: n, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) });
@@ -74,8 +75,11 @@ describe('command lines: malformed arguments exit 2 in one line, changing nothin
     });
   });
 
-  it('npm run reference: malformed case files', async () => {
-    const inputs = seeds(8).map((s) => ({ seed: s, ...malformedCase(s) }));
+  it.each([
+    ['chain', (s: number) => malformedCase(s)],
+    ['rnn and graph', (s: number) => (s % 2 ? malformedRecurrentCase(s, { answers: true }) : malformedGraphCase(s))],
+  ])('npm run reference: malformed %s case files', async (_, generate) => {
+    const inputs = seeds(8).map((s) => ({ seed: s, ...generate(s) }));
     await inParallel(inputs, WIDTH, async (input) => {
       const cwd = folder();
       writeFileSync(join(cwd, 'case.json'), input.text);

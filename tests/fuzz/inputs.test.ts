@@ -29,8 +29,10 @@ import {
   malformedGraphData,
   malformedTopology,
 } from './_generators.ts';
-import { tinyCase } from './_cases.ts';
-import { baseCheckpoints, runCase, runCheckpoint, runData, runDemoArgs, runGraph, runTopology } from './_run.ts';
+import { tinyCase, tinyGraphCase, tinyRecurrentCase } from './_cases.ts';
+import { fullRecurrentSpec, goodSequences, malformedGraphCase, malformedRecurrentCase, malformedRecurrentSpec, malformedSequences } from './_recurrent.ts';
+import { baseCheckpoints, runAnyCase, runCase, runCheckpoint, runData, runDemoArgs, runGraph, runRecurrent, runSequences, runTopology } from './_run.ts';
+import { defineRecurrent } from '../../lib/recurrent/topology.ts';
 
 const seedArb = fc.integer({ min: 0, max: 2 ** 32 - 1 });
 const options = (numRuns: number) => ({
@@ -65,6 +67,12 @@ describe('the inputs the generators break are good ones (else a refusal would pr
     expect(runDemoArgs(['--steps', '10', '--scheduler', 'async', '--seed', '7', '--lr', '0.5'])).toEqual({ kind: 'accepted' });
     expect(await runGraph(fullGraphSpec())).toEqual({ kind: 'accepted' });
     expect(await runData(defineGraph(fullGraphSpec()), goodGraphData(2))).toEqual({ kind: 'accepted' });
+    for (const seed of [1, 2, 3]) {
+      expect(await runAnyCase(JSON.stringify(tinyRecurrentCase(seed, { dni: seed !== 2 })))).toEqual({ kind: 'accepted' });
+      expect(await runAnyCase(JSON.stringify(tinyGraphCase(seed)))).toEqual({ kind: 'accepted' });
+    }
+    expect(await runRecurrent(fullRecurrentSpec())).toEqual({ kind: 'accepted' });
+    expect(await runSequences(fullRecurrentSpec(), goodSequences(2))).toEqual({ kind: 'accepted' });
   });
 });
 
@@ -165,6 +173,46 @@ describe('malformed inputs end with a named error', () => {
         fc.asyncProperty(seedArb, async (seed) => {
           const input = malformedGraphData(seed);
           expectNamed(await runData(graph, input.data), `seed ${seed}: ${input.label}`);
+        }),
+        options(800),
+      ),
+    );
+  });
+
+  it.each([
+    ['rnn case files: loaded and trained', malformedRecurrentCase],
+    ['graph case files: loaded and trained', malformedGraphCase],
+  ])('%s', async (_, generate) => {
+    await boundedMemory(256, () =>
+      fc.assert(
+        fc.asyncProperty(seedArb, async (seed) => {
+          const input = generate(seed);
+          expectNamed(await runAnyCase(input.text), `seed ${seed}: ${input.label}`);
+        }),
+        options(800),
+      ),
+    );
+  });
+
+  it('recurrent specs: defined and trained', async () => {
+    await boundedMemory(256, () =>
+      fc.assert(
+        fc.asyncProperty(seedArb, async (seed) => {
+          const input = malformedRecurrentSpec(seed);
+          expectNamed(await runRecurrent(input.spec), `seed ${seed}: ${input.label}`);
+        }),
+        options(800),
+      ),
+    );
+  });
+
+  it('sequence data sets: trained on', async () => {
+    const topology = defineRecurrent(fullRecurrentSpec());
+    await boundedMemory(256, () =>
+      fc.assert(
+        fc.asyncProperty(seedArb, async (seed) => {
+          const input = malformedSequences(seed);
+          expectNamed(await runSequences(topology, input.data), `seed ${seed}: ${input.label}`);
         }),
         options(800),
       ),

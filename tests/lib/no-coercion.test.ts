@@ -8,9 +8,13 @@ import { tryParseDemoArgs } from '../../demos/cli.ts';
 import { TopologyError } from '../../lib/errors.ts';
 import { fromArray, fromNested } from '../../lib/matrix.ts';
 import { initParameters, parametersFromJSON } from '../../lib/params.ts';
-import { loadCase } from '../../lib/reference.ts';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { caseParametersFromJSON, loadAnyCase, loadCase } from '../../lib/reference.ts';
 import { Rng } from '../../lib/rng.ts';
-import { tinyCase } from '../fuzz/_cases.ts';
+import { defineRecurrent } from '../../lib/recurrent/topology.ts';
+import { tinyCase, tinyGraphCase, tinyRecurrentCase } from '../fuzz/_cases.ts';
+import { REFERENCE_DIR } from '../helpers.ts';
 
 describe('matrices from JSON', () => {
   it.each([
@@ -96,5 +100,136 @@ describe('seeds are integers in [0, 2^32 - 1], never coerced', () => {
     for (const bad of ['NaN', 'abc', '1099511627776', '-1', '1.5', '', '0x10', '1e3']) {
       expect(() => tryParseDemoArgs([`--seed=${bad}`], spec)).toThrow(/--seed needs a seed, an integer in 0\.\.4294967295/);
     }
+  });
+});
+
+describe('recurrent specs: nested typos and coerced values are refused by name', () => {
+  const base = { inputs: 3, hidden: [4, 3], outputs: 2, truncation: 2, batch: 2 };
+  it.each([
+    ['decoupled "false"', { hidden: [{ units: 4, decoupled: 'false' }, 3] }, /^recurrent topology: hidden\[0\] decoupled must be true or false, got 'false'$/],
+    ['decoupled 1', { hidden: [{ units: 4, decoupled: 1 }, 3] }, /^recurrent topology: hidden\[0\] decoupled must be true or false, got 1$/],
+    ['a layer typo', { hidden: [{ units: 4, decouple: true }, 3] }, /^recurrent topology: hidden\[0\]: unknown option 'decouple' \(it takes units, decoupled, interface\)$/],
+    ['a layer of null', { hidden: [null, 3] }, /^recurrent topology: hidden\[0\]: expected a width or \{ units, decoupled, interface \}, got null$/],
+    ['a width "4"', { hidden: ['4', 3] }, /^recurrent topology: hidden\[0\]: expected a width or \{ units, decoupled, interface \}, got '4'$/],
+    ['dni.synthesiser', { dni: { synthesiser: { lr: 0.1 } } }, /^recurrent topology: dni: unknown option 'synthesiser' \(it takes synthesizer, aux\)$/],
+    ['dni "false"', { dni: 'false' }, /^recurrent topology: dni: expected true, false or \{ synthesizer, aux \}, got 'false'$/],
+    ['dni 1', { dni: 1 }, /^recurrent topology: dni: expected true, false or \{ synthesizer, aux \}, got 1$/],
+    ['dni null', { dni: null }, /^recurrent topology: 'dni' is null \(leave an option out for its default\)$/],
+    ['dni.synthesizer "fast"', { dni: { synthesizer: 'fast' } }, /^recurrent topology: dni\.synthesizer: expected synthesizer options/],
+    ['dni.synthesizer.lrr', { dni: { synthesizer: { lrr: 0.1 } } }, /^recurrent topology: dni\.synthesizer: unknown option 'lrr'/],
+    ['aux.wieght', { dni: { aux: { wieght: 2 } } }, /^recurrent topology: dni\.aux: unknown option 'wieght' \(it takes weight, lr, optimizer\)$/],
+    ['aux "true"', { dni: { aux: 'true' } }, /^recurrent topology: dni\.aux must be true, false or \{ weight, lr \| optimizer \}, got 'true'$/],
+    ['readout.lrr', { readout: { lrr: 0.5 } }, /^recurrent topology: readout: unknown option 'lrr' \(it takes lr, optimizer\)$/],
+    ['readout 0.5', { readout: 0.5 }, /^recurrent topology: readout: expected \{ lr \} or \{ optimizer \}, got 0.5$/],
+    ['an interface typo', { hidden: [{ units: 4, decoupled: true, interface: { delya: 1 } }, 3] }, /^recurrent topology: hidden\[0\] interface: unknown option 'delya'/],
+    ['interfaces "sgd"', { interfaces: 'sgd', hidden: [{ units: 4, decoupled: true }, 3] }, /^recurrent topology: interfaces: expected synthesizer options/],
+    ['a null option', { dni: { synthesizer: { clip: null } } }, /^recurrent topology: dni\.synthesizer: 'clip' is null/],
+    ['delay "1"', { dni: { synthesizer: { delay: '1' } } }, /^recurrent topology: dni\.synthesizer delay must be an integer >= 0, got '1'$/],
+    // found by the fuzz campaign: a null top-level option, and interface defaults every layer overrides
+    ['cell null', { cell: null }, /^recurrent topology: 'cell' is null \(leave an option out for its default\)$/],
+    ['interfaces.lr {}', { interfaces: { lr: {} }, hidden: [{ units: 4, decoupled: true, interface: { lr: 0.1 } }, 3] }, /^recurrent topology: interfaces: lr must be a finite number >= 0, got \{\}$/],
+  ])('%s', (_, patch, message) => {
+    expect(() => defineRecurrent({ ...base, ...patch } as never)).toThrow(TopologyError);
+    expect(() => defineRecurrent({ ...base, ...patch } as never)).toThrow(message);
+  });
+
+  it('the correct spellings still define the same topology as before', () => {
+    const t = defineRecurrent({ ...base, hidden: [{ units: 4, decoupled: true, interface: { delay: 1 } }, 3], readout: { lr: 0.5 }, dni: { synthesizer: { lr: 0.2 }, aux: { weight: 2 } } });
+    expect(t.layers[0].link?.delay).toBe(1);
+    expect(t.readout.optimizer.lr).toBe(0.5);
+    expect(t.layers.map((l) => [l.synthesizer?.optimizer.lr, l.aux?.weight])).toEqual([[0.2, 2], [0.2, 2]]);
+    expect(defineRecurrent({ ...base, dni: false }).dni).toBe(false);
+    expect(defineRecurrent({ ...base, hidden: [{ units: 4, decoupled: false }, 3] }).layers[0].link).toBeNull();
+  });
+});
+
+describe('recurrent case files refuse coerced values by position, as chain and graph files do', () => {
+  const c = tinyRecurrentCase(4);
+  const at = <T,>(rows: T[], i: number, f: (row: T) => T) => rows.map((r, k) => (k === i ? f(r) : r));
+  const load = (patch: object) => () => loadAnyCase({ ...c, ...patch } as never);
+  it.each([
+    ['"1" in x', { x: at(c.x, 1, (s) => at(s, 2, (v) => ['1', v[1], v[2]] as never)) }, /^tiny-rnn: sequences: x\[1\]\[2\]\[0\] is "1", expected a number$/],
+    ['true in y', { y: at(c.y, 3, (s) => at(s, 0, (v) => [v[0], true] as never)) }, /^tiny-rnn: sequences: y\[3\]\[0\]\[1\] is true, expected a number$/],
+    ['[1] in x', { x: at(c.x, 0, (s) => at(s, 1, (v) => [v[0], [1], v[2]] as never)) }, /^tiny-rnn: sequences: x\[0\]\[1\]\[1\] is \[1\], expected a number$/],
+    ['{} in x', { x: at(c.x, 0, (s) => at(s, 0, (v) => [{}, v[1], v[2]] as never)) }, /^tiny-rnn: sequences: x\[0\]\[0\]\[0\] is \{\}, expected a number$/],
+    ['null in mask', { mask: at(c.mask, 2, () => [0, null, 1] as never) }, /^tiny-rnn: sequences: mask\[2\]\[1\] is null, expected a number$/],
+    ['"1" in mask', { mask: at(c.mask, 0, () => [0, '1', 1] as never) }, /^tiny-rnn: sequences: mask\[0\]\[1\] is "1", expected a number$/],
+    ['a nested mask', { mask: at(c.mask, 0, () => [[0], [1], [1]] as never) }, /^tiny-rnn: sequences: mask\[0\]\[0\] is \[0\], expected a number$/],
+    ['[] as a step of x', { x: at(c.x, 1, (s) => at(s, 1, () => [] as never)) }, /^tiny-rnn: sequences: x\[1\]\[1\] has 0 values, expected 3 numbers \(as x\[0\]\[0\]\)$/],
+    ['a mask one step long', { mask: at(c.mask, 0, () => [0, 1, 1, 1]) }, /^tiny-rnn: sequences: mask\[0\] has 4 steps, x\[0\] has 3/],
+    ['dni "false"', { config: { ...c.config, dni: 'false' } }, /^tiny-rnn: config\.dni must be true or false, got 'false'$/],
+    ['dni 1', { config: { ...c.config, dni: 1 } }, /^tiny-rnn: config\.dni must be true or false, got 1$/],
+    ['lr "0.1"', { config: { ...c.config, lr: '0.1' } }, /^tiny-rnn: config\.lr must be a finite number >= 0, got '0\.1'$/],
+    ['loss null (found by the fuzz campaign)', { config: { ...c.config, loss: null } }, /^tiny-rnn: config: 'loss' is null \(a case file states every value it needs\)$/],
+    ['"1" in initial', { initial: { ...c.initial, 'core.b': [0, '1', 0, 0] } }, /^tiny-rnn: parameters: core\.b\[1\] is "1", expected a number$/],
+    ['a nested initial matrix entry', { initial: { ...c.initial, 'core.Wh': at(c.initial['core.Wh'] as number[][], 2, (r) => [r[0], [r[1]], r[2], r[3]] as never) } }, /^tiny-rnn: parameters: core\.Wh\[2\]\[1\] is \[[^\]]+\], expected a number$/],
+  ])('%s', (_, patch, message) => {
+    expect(load(patch)).toThrow(TopologyError);
+    expect(load(patch)).toThrow(message);
+  });
+
+  it('the valid case still loads, and dni false is plain truncated BPTT', () => {
+    expect(loadAnyCase(c).topology).toMatchObject({ kind: 'recurrent', dni: true });
+    expect(loadAnyCase(tinyRecurrentCase(4, { dni: false })).topology).toMatchObject({ kind: 'recurrent', dni: false });
+  });
+
+  it.each(['constructor', 'toString', 'hasOwnProperty', '__proto__'])("an own key '%s' in initial or final is no parameter (own-key checks, not `in`)", (key) => {
+    const t = loadAnyCase(c);
+    const json = JSON.parse(`{${JSON.stringify(key)}: [[1]]}`) as Record<string, number[][]>;
+    expect(() => loadAnyCase({ ...c, initial: { ...c.initial, ...json } } as never)).toThrow(new RegExp(`^tiny-rnn: parameters: '${key}' not in the topology$`));
+    expect(() => caseParametersFromJSON(t, { ...c.initial, ...json }, 'final')).toThrow(new RegExp(`^final: '${key}' not in the topology$`));
+  });
+});
+
+describe('case files state every config key they need, and no other (chain, graph, rnn)', () => {
+  const cases = { chain: tinyCase(2), graph: tinyGraphCase(2), rnn: tinyRecurrentCase(2) };
+  const without = (c: object, key: string) => {
+    const copy = JSON.parse(JSON.stringify(c));
+    delete copy.config[key];
+    return copy;
+  };
+  const plus = (c: { config: object }, key: string) => ({ ...c, config: { ...c.config, [key]: 0.01 } });
+  it.each([
+    ['chain', 'lr'], ['chain', 'lr_synthesizer'], ['chain', 'delay'], ['chain', 'conditioned'], ['chain', 'steps'],
+    ['graph', 'lr'], ['graph', 'lr_synthesizer'], ['graph', 'interfaces'], ['graph', 'batch'],
+    ['rnn', 'lr'], ['rnn', 'lr_synthesizer'], ['rnn', 'loss'], ['rnn', 'cell'], ['rnn', 'dni'], ['rnn', 'truncation'],
+  ] as const)('a %s case without config.%s is refused by name', (kind, key) => {
+    const load = () => loadAnyCase(without(cases[kind], key));
+    expect(load).toThrow(TopologyError);
+    expect(load).toThrow(new RegExp(`^tiny(-rnn|-graph)?: config lacks '${key}' \\(a case file states everything it needs: `));
+  });
+
+  it.each([['chain', 'lr_synthesiser'], ['graph', 'lr_synthesiser'], ['graph', 'delay'], ['rnn', 'lr_synthesiser'], ['rnn', 'decoupled'], ['chain', 'constructor']] as const)(
+    'a %s case with config.%s is refused by name',
+    (kind, key) => {
+      const load = () => loadAnyCase(plus(cases[kind], key) as never);
+      expect(load).toThrow(TopologyError);
+      expect(load).toThrow(new RegExp(`^tiny(-rnn|-graph)?: config has '${key}', which a case file does not hold \\(it holds `));
+    },
+  );
+
+  it('a graph node, head or interface without one of its fields is refused by name', () => {
+    const g = cases.graph;
+    const drop = (field: 'nodes' | 'heads' | 'interfaces', key: string) => {
+      const copy = JSON.parse(JSON.stringify(g));
+      delete copy.config[field][0][key];
+      return () => loadAnyCase(copy);
+    };
+    expect(drop('nodes', 'merge')).toThrow(/^tiny-graph: config\.nodes\[0\] lacks 'merge' \(a case file states everything it needs: id, units, activation, inputs, merge\)$/);
+    expect(drop('heads', 'weight')).toThrow(/^tiny-graph: config\.heads\[0\] lacks 'weight'/);
+    expect(drop('interfaces', 'delay')).toThrow(/^tiny-graph: config\.interfaces\[0\] lacks 'delay'/);
+  });
+
+  it('every shipped reference case that this branch runs still loads (the descriptive seed, bits and task are optional)', () => {
+    const files = readdirSync(REFERENCE_DIR).filter((f) => f.endsWith('.json'));
+    const loaded = files.filter((f) => {
+      const json = JSON.parse(readFileSync(join(REFERENCE_DIR, f), 'utf8'));
+      // graph-unlock.json needs the interface kinds of issue 22 (forward, complete), built elsewhere
+      if (f === 'graph-unlock.json') return expect(() => loadAnyCase(json)).toThrow(/unknown 'complete'|has 'lambda'/), false;
+      loadAnyCase(json);
+      return true;
+    });
+    expect(loaded.length).toBeGreaterThanOrEqual(8);
+    for (const c of Object.values(cases)) expect(() => loadAnyCase(c as never)).not.toThrow();
   });
 });
