@@ -2,7 +2,7 @@
  * `npm run bench -- inspection [--steps N] [--rounds R] [--backend typescript|wasm|wasm-fma] [--scheduler queue|async] [--no-stately] [--json]`
  * (default: the library's default kernels):
  * what watching the actors costs, on the seed network (24-128-64-12 DNI, batch 10,
- * `shared/reference/dni.json`). The faster the kernels, the larger the share of inspection.
+ * `reference/dni.json`). The faster the kernels, the larger the share of inspection.
  *
  * Arms, run interleaved in one process (each round runs every arm once, in a shuffled order, after
  * a full garbage collection so no run pays for the previous one's garbage), each compared with the
@@ -104,7 +104,7 @@ export async function main(args: string[]): Promise<void> {
   const wanted = b?.replace('--backend=', '');
   if (wanted !== undefined) useBackend(backendByName(wanted));
   const kernels = backend().name;
-  const c = loadCase(JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'shared', 'reference', 'dni.json'), 'utf8')));
+  const c = loadCase(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'reference', 'dni.json'), 'utf8')));
 
   const recorder = (sample: number): Arm['make'] => async () => {
     const r = createTraceRecorder({ file, sample });

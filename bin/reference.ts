@@ -1,7 +1,7 @@
 /**
  * npm run reference -- CASE.json --out FINAL.json [--scheduler queue]
  *
- * Train any case in the format of shared/reference/*.json (dense chains, graphs, recurrent
+ * Train any case in the format of reference/*.json (dense chains, graphs, recurrent
  * networks: `config.kind` absent, "graph" or "rnn") through the actors and write
  * `{ "final": {...}, "losses": [...], "synthesizer_losses": [...] }`. If the case carries its
  * expected answers, also print the largest deviations from them.

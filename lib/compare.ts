@@ -13,7 +13,7 @@ export interface Deviation {
   maxLossRelDiff: number;
   /** absolute */
   maxSynthesizerLossDiff: number;
-  /** relative, as DESIGN.md's contract reads losses (the recurrent synthesizers' losses run large) */
+  /** relative, as docs/maths.md's contract reads losses (the recurrent synthesizers' losses run large) */
   maxSynthesizerLossRelDiff: number;
 }
 

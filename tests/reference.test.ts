@@ -1,5 +1,5 @@
 /**
- * Parity with the independent numpy implementation: every case in shared/reference/, each final
+ * Parity with the independent numpy implementation: every case in reference/, each final
  * parameter within 1e-5 absolute, each per-step loss (and synthesizer loss) within 1e-5 relative.
  */
 import { describe, expect, it } from 'vitest';

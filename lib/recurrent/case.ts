@@ -1,5 +1,5 @@
 /**
- * Recurrent reference cases (`config.kind = "rnn"`, DESIGN.md): `config` (cell, inputs, hidden,
+ * Recurrent reference cases (`config.kind = "rnn"`, docs/maths.md): `config` (cell, inputs, hidden,
  * outputs, loss, truncation, dni, batch, lr, lr_synthesizer, steps, seed, task), then `x [N][L][in]`,
  * `y [N][L][out]`, `mask [N][L]`, `initial` parameters, and optionally the expected `losses`,
  * `synthesizer_losses` and `final` parameters. Optional extensions read here (written by

@@ -1,6 +1,6 @@
 /**
- * Recurrent parity with the independent float64 numpy implementation of DESIGN.md's "Recurrent
- * interfaces": shared/reference/rnn-bptt.json and rnn-dni.json reproduced by the bare loop within
+ * Recurrent parity with the independent float64 numpy implementation of docs/maths.md's "Recurrent
+ * interfaces": reference/rnn-bptt.json and rnn-dni.json reproduced by the bare loop within
  * 1e-5 (every final parameter absolute; every per-step loss and synthesizer loss relative, with a
  * floor of 1e-3 so exact zeros compare absolutely), on the default kernels and the TypeScript ones.
  */
