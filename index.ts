@@ -69,7 +69,7 @@ export { initParameters, parametersFromJSON, parametersToJSON, parameterShapes, 
 export { loadCase, loadAnyCase, graphCase, caseParametersToJSON, caseParametersFromJSON, type ReferenceCase, type CaseAnswers, type AnyLoadedCase } from './lib/reference.ts';
 export { binaryAddition } from './lib/datasets/binaryAddition.ts';
 export { Rng, MAX_SEED, checkSeed } from './lib/rng.ts';
-export { DniError, TopologyError, DataError, TrainingOptionsError, DivergenceError, StageError, CheckpointError, TrainingAbortedError } from './lib/errors.ts';
+export { DniError, TopologyError, DataError, TrainingOptionsError, DivergenceError, StageError, CheckpointError, TrainingAbortedError, PortError } from './lib/errors.ts';
 export { backend, useBackend, typescriptBackend, type KernelBackend } from './lib/kernels.ts';
 export { autoBackend, backendByName, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from './lib/kernels-wasm.ts';
 export type { StepMetrics } from './lib/history.ts';

@@ -42,6 +42,7 @@ export async function serveInspector(options: InspectorServerOptions): Promise<I
   // fail now, with the file's name (and its size against the limit), not on the first page load
   closeSync(openBounded(options.trace, MAX_TRACE_BYTES, options.maxBytes).fd);
   const { url, server, close } = await servePage({
+    name: 'trace viewer',
     page: 'index.html',
     files: ['viewer.js', 'graph.js', 'viewer.css'],
     port: options.port ?? 8090,
