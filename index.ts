@@ -28,6 +28,7 @@ export { datasetFingerprint } from './lib/fingerprint.ts';
 export { FileError, writeFileAtomic, readFileBounded, checkWritable, sameFile } from './lib/files.ts';
 export { MAX_CASE_BYTES, MAX_CHECKPOINT_BYTES, MAX_TRACE_BYTES, type ByteLimit } from './lib/limits.ts';
 export { fit, type FitOptions, type FitResult, type EpochReport } from './actors/fit.ts';
+export { trainCurriculum, type ActorCurriculumOptions } from './actors/curriculum.ts';
 export { trainerMachine } from './actors/trainerMachine.ts';
 export { stageMachine } from './actors/stageMachine.ts';
 export { layerMachine } from './actors/layerMachine.ts';

@@ -11,7 +11,9 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { foreignRequest, listenLocally } from '../../lib/localhost.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
+// the pages' files: beside this module in the repository; in the built package in pages/ beside it
+// (scripts/build.mjs puts them there, where the page's live.js cannot overwrite the compiled live.ts)
+const here = join(dirname(fileURLToPath(import.meta.url)), import.meta.url.endsWith('.ts') ? '' : 'pages');
 
 export const HEADERS = {
   'cache-control': 'no-store',
