@@ -42,7 +42,6 @@ function fail(message: string): never {
  * help and the hints it prints. Resolves once the page is served (Ctrl+C stops it and exits 0).
  */
 export async function inspectCommand(argv: readonly string[], command: string): Promise<void> {
-  exitOnHelp(argv, () => inspectHelp(command));
   let parsed;
   try {
     parsed = parseArgs({
@@ -53,6 +52,7 @@ export async function inspectCommand(argv: readonly string[], command: string): 
   } catch (err) {
     fail(`${(err as Error).message.replace(/\. To specify a positional argument.*$/s, '')} (see --help)`);
   }
+  if (parsed.values.help) exitOnHelp(['--help'], inspectHelp(command));
   const [trace, ...extra] = parsed.positionals;
   const port = parsed.values.port === undefined ? 8090 : /^\d+$/.test(parsed.values.port) ? Number(parsed.values.port) : NaN;
   if (!(port >= 0 && port <= 65535)) fail(`--port must be an integer in 0..65535, got ${parsed.values.port}`);
