@@ -28,6 +28,7 @@ export { datasetFingerprint } from './lib/fingerprint.ts';
 export { FileError, writeFileAtomic, readFileBounded, checkWritable, sameFile } from './lib/files.ts';
 export { MAX_CASE_BYTES, MAX_CHECKPOINT_BYTES, MAX_TRACE_BYTES, type ByteLimit } from './lib/limits.ts';
 export { fit, type FitOptions, type FitResult, type EpochReport } from './actors/fit.ts';
+export { trainCurriculum, type ActorCurriculumOptions } from './actors/curriculum.ts';
 export { trainerMachine } from './actors/trainerMachine.ts';
 export { stageMachine } from './actors/stageMachine.ts';
 export { layerMachine } from './actors/layerMachine.ts';
@@ -69,7 +70,7 @@ export { initParameters, parametersFromJSON, parametersToJSON, parameterShapes, 
 export { loadCase, loadAnyCase, graphCase, caseParametersToJSON, caseParametersFromJSON, type ReferenceCase, type CaseAnswers, type AnyLoadedCase } from './lib/reference.ts';
 export { binaryAddition } from './lib/datasets/binaryAddition.ts';
 export { Rng, MAX_SEED, checkSeed } from './lib/rng.ts';
-export { DniError, TopologyError, DataError, TrainingOptionsError, DivergenceError, StageError, CheckpointError, TrainingAbortedError, EnvironmentError } from './lib/errors.ts';
+export { DniError, TopologyError, DataError, TrainingOptionsError, DivergenceError, StageError, CheckpointError, TrainingAbortedError, PortError, EnvironmentError } from './lib/errors.ts';
 export { checkEnvironment } from './lib/environment.ts';
 export { backend, useBackend, typescriptBackend, type KernelBackend } from './lib/kernels.ts';
 export { autoBackend, backendByName, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from './lib/kernels-wasm.ts';

@@ -18,7 +18,7 @@
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { foreignRequest } from '../lib/localhost.ts';
+import { foreignRequest, listenLocally } from '../lib/localhost.ts';
 import { keysOf, refuseUnknownOptions } from '../lib/validate.ts';
 import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
 import { headMachine } from './headMachine.ts';
@@ -62,7 +62,8 @@ export interface StatelyInspector extends Inspection {
 const INSPECTOR_URL = 'https://stately.ai/inspect';
 
 /**
- * Start the relay and return the inspection to give the training.
+ * Start the relay and return the inspection to give the training. A port in use rejects with a
+ * `PortError` (lib/errors.ts; `code` `'EADDRINUSE'`) before anything is started.
  *
  * @example
  * const stately = await attachStatelyInspector({ port: 8080 });
@@ -103,6 +104,9 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
     }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(bridgePage(inspectorUrl));
   });
+  // listening first: a WebSocketServer on a server that fails to listen re-emits the error where nobody can catch it
+  await listenLocally(http, 'Stately inspector', options.port ?? 8080);
+  port = (http.address() as AddressInfo).port;
   const wss = new WebSocketServer({
     server: http,
     // a WebSocket is not bound by the same-origin policy: any page could open one to 127.0.0.1
@@ -119,11 +123,6 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
     waiting = [];
     w.forEach((resolve) => resolve());
   });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(options.port ?? 8080, '127.0.0.1', () => resolve());
-  });
-  port = (http.address() as AddressInfo).port;
 
   // Stately's event format comes from the package's own builders (`actor`, `event`, `snapshot`),
   // called at once with summaries: its `inspect` observer would serialise each event later, in a

@@ -16,9 +16,32 @@
  * "wall_seconds", "cpu_seconds", "curve"}]}` (curve: [sequences, length] each time the length grew).
  * `--smoke`: about a second (LSTM 32, Adam 3e-3, budget 6,000, T = 3, the three methods; each reaches length 1) for CI.
  */
+import type { CommandHelp } from '../lib/help.ts';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { COPY_EXPERIMENT, COPY_METHODS, type CopyExperimentConfig, type CopyMethod, copyExperimentTopology, runCurriculum } from '../lib/recurrent/curriculum.ts';
+
+/** `npm run bench -- copy_experiment --help` (bench/index.ts prints it; main never runs). */
+export const help: CommandHelp = {
+  usage: 'npm run bench -- copy_experiment [options]',
+  about:
+    "The paper's copy-task table in the bare loop: for each truncation T and method (bptt, dni, dni-aux), the\n" +
+    'longest length a curriculum reaches within a budget of training sequences; same seeds and budget for every method.',
+  options: [
+    ['--task copy|repeat-copy', 'the task (default copy)'],
+    ['--budget N', 'training sequences per run (default 300,000)'],
+    ['--seed S[,S…]', 'seeds; the table shows the median (default 1)'],
+    ['--T 2,3,4,5,8', 'truncations'],
+    ['--methods bptt,dni,dni-aux', 'methods'],
+    ['--full', 'add untruncated BPTT as a reference row'],
+    ['--jobs N', 'runs at once, in child processes (default 1)'],
+    ['--hidden N, --batch N, --lr X', "the LSTM's size, batch and Adam rate (256, 16, 5e-4)"],
+    ['--synthesizer-lr X, --scale X, --aux-weight X', "the synthesizer's Adam rate, scale and the aux weight (3e-3, 0.1, 0.1)"],
+    ['--smoke', 'about a second: LSTM 32, budget 6,000, T = 3'],
+    ['--json', 'one JSON object (rows and curves) as the last line'],
+  ],
+  takes: "about 51 CPU minutes for seed 1's table (--jobs 2 shares them between 2 cores; --smoke: about a second)",
+};
 
 type Method = CopyMethod | 'full';
 interface Job {

@@ -1,4 +1,4 @@
-"""Graph DNI in plain numpy: DESIGN.md, "Graphs", in the sequential order.
+"""Graph DNI in plain numpy: docs/maths.md, "Graphs", in the sequential order.
 
 A graph case's config has `nodes [{id, units, activation, inputs, merge}]` in topological order,
 `heads [{id, node, loss, labels, weight}]` and `interfaces [{from, to, kind, delay, context}]`; an
@@ -67,7 +67,7 @@ def synth_key(u, v):
 
 
 def validate_graph(cfg, label_sets):
-    """Raise ValueError unless the topology is one DESIGN.md describes."""
+    """Raise ValueError unless the topology is one docs/maths.md describes."""
     def fail(msg): raise ValueError(f'graph: {msg}')
     width, heads = {'input': cfg['inputs']}, {}
     for n in cfg['nodes']:

@@ -1,4 +1,4 @@
-"""Plain numpy implementation of the DNI maths in DESIGN.md (sequential order): chains and graphs.
+"""Plain numpy implementation of the DNI maths in docs/maths.md (sequential order): chains and graphs.
 
 Modes (run with OPENBLAS_NUM_THREADS=1):
   python3 bench/dni_numpy.py CASE.json... [--dtype float32]
@@ -21,7 +21,7 @@ Modes (run with OPENBLAS_NUM_THREADS=1):
       check the graph code against the reference files, the chain code, float32 and finite
       differences; exits non-zero on a failure
 
-A case is a graph case when `config.kind == "graph"` (DESIGN.md, "Graphs": bench/dni_graph_numpy.py,
+A case is a graph case when `config.kind == "graph"` (docs/maths.md, "Graphs": bench/dni_graph_numpy.py,
 which shares no code with the chain `train()` below); otherwise it is a chain case (`config.sizes`).
 Random graph cases and chains written as graphs: bench/graph_cases.py; the self-test:
 bench/graph_selftest.py.

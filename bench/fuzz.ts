@@ -9,6 +9,7 @@
  * file changed). Prints, per kind, the inputs tried and how each ended, and the first few that
  * were not refused by name, with the seed that makes each again.
  */
+import type { CommandHelp } from '../lib/help.ts';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -31,6 +32,20 @@ import { brokenCheckpoint, checkpointBases, resumeBroken } from '../tests/fuzz/_
 import { fullRecurrentSpec, malformedGraphCase, malformedRecurrentCase, malformedRecurrentSpec, malformedSequences } from '../tests/fuzz/_recurrent.ts';
 import { type CliRun, ROOT, baseCheckpoints, inParallel, runAnyCase, runCase, runCheckpoint, runCli, runData, runDemoArgs, runRecurrent, runSequences, runTopology } from '../tests/fuzz/_run.ts';
 import { defineRecurrent } from '../lib/recurrent/topology.ts';
+
+/** `npm run bench -- fuzz --help` (bench/index.ts prints it; main never runs). */
+export const help: CommandHelp = {
+  usage: 'npm run bench -- fuzz [--seconds N] [--seed S] [--json]',
+  about:
+    'A fuzz campaign: valid inputs (cases, checkpoints, topologies, data sets, demo flags, command lines) broken in\n' +
+    'ways that must be refused; counts, per kind, the inputs accepted silently or refused other than by name (both should be 0).',
+  options: [
+    ['--seconds N', 'how long, shared out among the kinds of input (default 60)'],
+    ['--seed S', 'seed of the first input'],
+    ['--json', 'one JSON object as the last line'],
+  ],
+  takes: 'the --seconds asked for (default 60 s), plus a few seconds to start',
+};
 
 type Outcome = 'refused' | 'other' | 'accepted';
 

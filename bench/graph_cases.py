@@ -1,4 +1,4 @@
-"""Graph cases: a chain case written as a graph, and random graph cases (DESIGN.md, "Graphs").
+"""Graph cases: a chain case written as a graph, and random graph cases (docs/maths.md, "Graphs").
 
 `chain_as_graph(case)` rewrites a chain reference case as the graph it is: node `layer{i}`, one mse
 head `head` of weight 1 on the last layer with label set `y`, and for each decoupled layer i an

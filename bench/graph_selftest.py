@@ -14,7 +14,7 @@ import numpy as np
 from dni_graph_numpy import train_graph
 from graph_cases import chain_as_graph, draw_case_data, random_graph_case, random_graph_config
 
-REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared', 'reference')
+REFERENCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'reference')
 CHAIN_CASES = ('backprop', 'dni', 'dni-all', 'cdni', 'dni-delay2')
 
 

@@ -2,7 +2,7 @@
  * `npm run bench -- inspection [--steps N] [--rounds R] [--backend typescript|wasm|wasm-fma] [--scheduler queue|async] [--no-stately] [--json]`
  * (default: the library's default kernels):
  * what watching the actors costs, on the seed network (24-128-64-12 DNI, batch 10,
- * `shared/reference/dni.json`). The faster the kernels, the larger the share of inspection.
+ * `reference/dni.json`). The faster the kernels, the larger the share of inspection.
  *
  * Arms, run interleaved in one process (each round runs every arm once, in a shuffled order, after
  * a full garbage collection so no run pays for the previous one's garbage), each compared with the
@@ -20,6 +20,7 @@
  *   it. Under `--scheduler queue` (the default) its updates wait for the end of the training, as a
  *   page's would; `--scheduler async` is what `--inspect` trains on.
  */
+import type { CommandHelp } from '../lib/help.ts';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,24 @@ import { createTraining } from '../actors/training.ts';
 import { backend, useBackend } from '../lib/kernels.ts';
 import { backendByName } from '../lib/kernels-wasm.ts';
 import { type LoadedCase, loadCase } from '../lib/reference.ts';
+
+/** `npm run bench -- inspection --help` (bench/index.ts prints it; main never runs). */
+export const help: CommandHelp = {
+  usage: 'npm run bench -- inspection [options]',
+  about:
+    'What watching the actors costs on the seed network (reference/dni.json): inspection off, metrics$, a no-op\n' +
+    "observer, the trace recorder (every event; every 10th batch), Stately's relay and the live page, interleaved, each as a\n" +
+    'ratio to the off run of the same round.',
+  options: [
+    ['--steps N', 'steps per run (default 500)'],
+    ['--rounds R', 'rounds of every arm (default 10)'],
+    ['--backend typescript|wasm|wasm-fma', "kernels (default: the library's default)"],
+    ['--scheduler queue|async', "scheduler (default queue; the demos' --inspect uses async)"],
+    ['--no-stately', 'leave out the Stately arm'],
+    ['--json', 'one JSON object as the last line'],
+  ],
+  takes: 'about half a minute on 2 cores with the defaults (10 rounds of 9 arms of 500 steps)',
+};
 
 interface Arm {
   name: string;
@@ -104,7 +123,7 @@ export async function main(args: string[]): Promise<void> {
   const wanted = b?.replace('--backend=', '');
   if (wanted !== undefined) useBackend(backendByName(wanted));
   const kernels = backend().name;
-  const c = loadCase(JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'shared', 'reference', 'dni.json'), 'utf8')));
+  const c = loadCase(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'reference', 'dni.json'), 'utf8')));
 
   const recorder = (sample: number): Arm['make'] => async () => {
     const r = createTraceRecorder({ file, sample });

@@ -8,10 +8,25 @@
  * the table shows the best round (the JSON has the median too). numpy runs with one OpenBLAS thread and without
  * OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (they slow it down here; they are removed for that child only).
  */
+import type { CommandHelp } from '../lib/help.ts';
 import { runNumpy } from './_numpy.ts';
 import { type KernelBackend, typescriptBackend } from '../lib/kernels.ts';
 import { type WasmKernelBackend, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
+
+/** `npm run bench -- kernels --help` (bench/index.ts prints it; main never runs). */
+export const help: CommandHelp = {
+  usage: 'npm run bench -- kernels [--budget=SECONDS] [--no-numpy] [--json]',
+  about:
+    "GFLOP/s of A·B, Aᵀ·B and A·Bᵀ for every kernel backend (typescript, wasm, wasm-fma), at the seed network's sizes\n" +
+    "and one large product, beside numpy's (one OpenBLAS thread) measured in the same run.",
+  options: [
+    ['--budget=SECONDS', 'time per size, operation and backend (default 0.4)'],
+    ['--no-numpy', 'leave out numpy'],
+    ['--json', 'one JSON object as the last line'],
+  ],
+  takes: "about a minute (5 sizes × 3 operations × 3 backends at 0.4 s each, and numpy's)",
+};
 
 type Op = 'matmul' | 'matmulTA' | 'matmulTB';
 const OPS: readonly Op[] = ['matmul', 'matmulTA', 'matmulTB'];

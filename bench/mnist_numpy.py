@@ -1,6 +1,6 @@
 """Plain numpy implementation of the MNIST comparison (`npm run demo:mnist`): backprop, DNI and cDNI
 on the same split, the same initial parameters and the same maths as the TypeScript library
-(DESIGN.md, sequential order, delay 0), float32.
+(docs/maths.md, sequential order, delay 0), float32.
 
 It reproduces the library's data split and initial parameters bit for bit (a port of lib/rng.ts),
 so the two sides train the same network on the same batches; only the kernels differ.

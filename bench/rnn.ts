@@ -8,6 +8,7 @@
  * Both sides: forward through the window, readout and loss, the boundary prediction, BPTT, the
  * synthesizer's refit, Adam steps on core, readout and synthesizer. Best of 5 rounds after a warm-up.
  */
+import type { CommandHelp } from '../lib/help.ts';
 import { createTraining } from '../actors/training.ts';
 import { copyTask } from '../lib/datasets/copy.ts';
 import { release } from '../lib/matrix.ts';
@@ -18,6 +19,22 @@ import { initRecurrentParameters } from '../lib/recurrent/params.ts';
 import { trainRecurrentSequential } from '../lib/recurrent/sequential.ts';
 import { defineRecurrent } from '../lib/recurrent/topology.ts';
 import { numpySettings, runNumpy } from './_numpy.ts';
+
+/** `npm run bench -- rnn --help` (bench/index.ts prints it; main never runs). */
+export const help: CommandHelp = {
+  usage: 'npm run bench -- rnn [options]',
+  about:
+    'µs per training step (one window) of an LSTM core with DNI, Adam and clipping on the copy task: through the actors,\n' +
+    'through the bare loop, and in numpy float32 (bench/rnn_numpy.py), side by side; best of 5 rounds.',
+  options: [
+    ['--hidden N, --batch N', 'LSTM units and batch (256, 16)'],
+    ['--truncation T, --width W, --length L', 'window, bit width and sequence length (8, 8, 10)'],
+    ['--steps N', 'steps per round (default 200)'],
+    ['--backend NAME', "kernels (default: the library's default)"],
+    ['--json', 'one JSON object as the last line'],
+  ],
+  takes: 'about half a minute (5 rounds of 200 steps of ~6 ms on each side)',
+};
 
 export async function main(argv: string[]): Promise<void> {
   const at = (flag: string, d: number) => (argv.includes(flag) ? Number(argv[argv.indexOf(flag) + 1]) : d);

@@ -1,4 +1,4 @@
-"""Plain numpy implementation of DESIGN.md's "Recurrent interfaces" (truncated BPTT, boundary
+"""Plain numpy implementation of docs/maths.md's "Recurrent interfaces" (truncated BPTT, boundary
 synthesizer, bootstrapped targets, refit one window late), for the tanh and LSTM cells, one layer.
 Written independently of lib/recurrent (batch-major arrays, a Python loop over steps).
 

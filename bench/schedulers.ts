@@ -26,6 +26,7 @@
  * `--built`: the trainings run on the built package (dist/; `npm run build` first) as npm installs
  * it, whose worker threads load JavaScript (here they load TypeScript through tsx: slower to start).
  */
+import type { CommandHelp } from '../lib/help.ts';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import type { SchedulerOption } from '../actors/schedulers.ts';
@@ -34,6 +35,25 @@ import type { ParameterSet } from '../lib/params.ts';
 import type { Topology } from '../lib/topology.ts';
 import { handoffLatency } from './_handoff.ts';
 import { parallelCapacity } from './_parallel.ts';
+
+/** `npm run bench -- schedulers --help` (bench/index.ts prints it; main never runs). */
+export const help: CommandHelp = {
+  usage: 'npm run bench -- schedulers [options]',
+  about:
+    "The queue scheduler against the worker scheduler, side by side, with the machine's parallel capacity read around each\n" +
+    'measurement: the hand-off latency between two stages, the seed network at delay 0 and 1, a wide network, and MNIST\n' +
+    'through fit(). Both sides must end with bit-identical parameters.',
+  options: [
+    ['--rounds N', 'rounds of each (default 3; the wide network and MNIST once)'],
+    ['--steps N', 'steps of the seed network (default 30,000)'],
+    ['--epochs N', 'MNIST epochs (default 3)'],
+    ['--stages N', 'worker stages (default: the default plan)'],
+    ['--only handoff,seed,wide,mnist', 'only these'],
+    ['--built', 'run on the built package (dist/; npm run build first)'],
+    ['--json', 'one JSON object as the last line'],
+  ],
+  takes: 'several minutes on 2 cores (--only seed --rounds 1: under a minute)',
+};
 
 type Api = typeof import('../index.ts');
 /** The library the trainings run on: this repository's TypeScript, or (`--built`) the package as npm installs it, dist/. */
@@ -160,7 +180,7 @@ export async function main(argv: string[]): Promise<void> {
       console.log(
         `  queue ${row.queue.toFixed(1).padStart(9)} steps/s   worker ${row.worker.toFixed(1).padStart(9)} steps/s   ratio ${row.ratio.toFixed(2)} (whole run ${row.whole_run_ratio.toFixed(2)})   ` +
           `(${fmt(capacity)}; bit-identical: ${row.identical ? 'yes' : 'NO'}; stages busy ${row.utilization.map((u) => `${(100 * u).toFixed(0)}%`).join(', ')}` +
-          `${row.utilization.length > 1 && row.utilization.slice(1).every((u) => u === 0) ? ': ran as one thread, the stages measured one core\'s worth at the start' : ''})`,
+          `${row.utilization.length > 1 && row.utilization.slice(1).every((u) => u === 0) ? ": ran as one thread, the stages measured one core's worth at the start" : ''})`,
       );
     }
     const good = rows.filter((r) => r.capacity.min >= 1.9).map((r) => r.ratio);

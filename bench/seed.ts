@@ -7,6 +7,7 @@
  * actors. The same two sides then run on the MNIST network (784-256-256-10 relu, batch 64, DNI,
  * Adam; the package's digits), where the overhead should vanish next to the maths.
  */
+import type { CommandHelp } from '../lib/help.ts';
 import type { Interpreter } from '../actors/machines.ts';
 import { createTraining } from '../actors/training.ts';
 import type { Dataset } from '../lib/data.ts';
@@ -19,6 +20,22 @@ import { type ParameterSet, initParameters } from '../lib/params.ts';
 import { trainSequential } from '../lib/sequential.ts';
 import { type Topology, defineTopology } from '../lib/topology.ts';
 import { numpySettings, runNumpy } from './_numpy.ts';
+
+/** `npm run bench -- seed --help` (bench/index.ts prints it; main never runs). */
+export const help: CommandHelp = {
+  usage: 'npm run bench -- seed [options]',
+  about:
+    'Time per batch step of the seed network (24-128-64-12, batch 10, DNI) through the actors, in a bare loop and in numpy,\n' +
+    'in one run (actor and stream overhead = (actors - bare) / actors); then the same two sides on the MNIST network.',
+  options: [
+    ['--steps N', 'steps per run of the seed network (default 3000)'],
+    ['--backend typescript|wasm|wasm-fma', "kernels (default: the library's default)"],
+    ['--interpreter compiled|xstate', 'how the actors run (default compiled)'],
+    ['--no-mnist', 'leave out the MNIST network'],
+    ['--json', 'one JSON object as the last line'],
+  ],
+  takes: "about a minute (5 interleaved rounds per network and side, and numpy's)",
+};
 
 /** steps per MNIST run: enough that starting and finishing a training (~2 ms) is noise next to ~1.4 s of steps */
 const MNIST_STEPS = 500;

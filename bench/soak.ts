@@ -4,6 +4,7 @@
  * peak resident memory (RSS, sampled every 500 steps) over the first 10% of the steps and over
  * all of them. Bounded queues and reused buffers keep it flat: the goal is within 10%.
  */
+import type { CommandHelp } from '../lib/help.ts';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
@@ -11,6 +12,19 @@ import { createTraining } from '../actors/training.ts';
 import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { backend } from '../lib/kernels.ts';
 import { defineTopology } from '../lib/topology.ts';
+
+/** `npm run bench -- soak --help` (bench/index.ts prints it; main never runs). */
+export const help: CommandHelp = {
+  usage: 'npm run bench -- soak [--steps N] [--json]',
+  about:
+    'N steps of the seed network under each scheduler, each in a process of its own, with the peak resident memory over the\n' +
+    'first 10% of the steps and over all of them (the goal: within 10%).',
+  options: [
+    ['--steps N', 'steps per scheduler (default 100,000)'],
+    ['--json', 'one JSON object as the last line'],
+  ],
+  takes: "about half a minute (100,000 steps in 4-6 s per scheduler, plus each process's start)",
+};
 
 interface SoakResult {
   scheduler: SchedulerName;

@@ -1,11 +1,11 @@
 /**
  * npm run reference -- CASE.json --out FINAL.json [--scheduler queue]
  *
- * Train any case in the format of shared/reference/*.json (dense chains, graphs, recurrent
+ * Train any case in the format of reference/*.json (dense chains, graphs, recurrent
  * networks: `config.kind` absent, "graph" or "rnn") through the actors and write
  * `{ "final": {...}, "losses": [...], "synthesizer_losses": [...] }`. If the case carries its
  * expected answers (any of `final`, `losses`, `synthesizer_losses`), also print the largest
- * deviations from them, and exit 3 when they exceed DESIGN.md's tolerances (lib/compare.ts:
+ * deviations from them, and exit 3 when they exceed docs/maths.md's tolerances (lib/compare.ts:
  * parameters 1e-5 absolute, losses 1e-5 relative); answers of the wrong shape are refused up front.
  *
  * It never destroys its input and never exits 0 on a broken run: a bad argument or a case it
@@ -22,6 +22,7 @@ import { CheckpointError, TrainingAbortedError } from '../lib/errors.ts';
 import { checkEnvironment } from '../lib/environment.ts';
 import { interruptSignal } from '../lib/interrupt.ts';
 import { FileError, checkWritable, readTextBounded, sameFile, writeFileAtomic } from '../lib/files.ts';
+import { type CommandHelp, exitOnHelp } from '../lib/help.ts';
 import { MAX_CASE_BYTES } from '../lib/limits.ts';
 import { tolerateClosedStdout } from '../lib/stdout.ts';
 import { type AnyLoadedCase, type ReferenceCase, caseParametersFromJSON, caseParametersToJSON, loadAnyCase } from '../lib/reference.ts';
@@ -30,18 +31,28 @@ import { plural } from '../lib/text.ts';
 // the actors (xstate, rxjs, threads) load only once the arguments and the case are known to be good
 const schedulers = async () => (await import('../actors/schedulers.ts')).SCHEDULERS as readonly string[];
 
-const usage = async () => [
-  `usage: npm run reference -- CASE.json --out FINAL.json [--scheduler ${(await schedulers()).join('|')}]`,
-  '                            [--save-at STEP --checkpoint FILE]   run to the end, saving a checkpoint at STEP',
-  '                            [--checkpoint FILE]                  where Ctrl+C saves the state it stops at',
-  '                            [--resume FILE]                      continue from a checkpoint to the last step',
-  `A case file may be up to ${MAX_CASE_BYTES.bytes / 2 ** 20} MiB (${MAX_CASE_BYTES.env}=BYTES to raise it).`,
-  "If the case carries answers (final, losses, synthesizer_losses), the result is compared with them:",
-  `parameters within ${CASE_TOLERANCE.param.toExponential(0)} absolute, losses within ${CASE_TOLERANCE.loss.toExponential(0)} relative (DESIGN.md's float32 tolerance).`,
-  'Exit codes: 0 done (and within tolerance of the case\'s answers), 1 the training or the write failed (nothing written),',
-  '            2 a bad argument or a case it cannot run, 3 written, but the result disagrees with the case\'s answers,',
-  '            130 stopped by Ctrl+C.',
-].join('\n');
+const usage = async (): Promise<CommandHelp> => ({
+  usage: `npm run reference -- CASE.json --out FINAL.json [--scheduler ${(await schedulers()).join('|')}] [options]`,
+  about:
+    'Trains a case in the format of reference/*.json (a dense chain, a graph or a recurrent network) through the actors and\n' +
+    'writes { final, losses, synthesizer_losses }; when the case carries its answers, prints the largest deviations from them.',
+  options: [
+    ['--out FILE', 'where to write the result (never the case file)'],
+    ['--scheduler NAME', 'queue (default), async or worker: the same bits'],
+    ['--save-at STEP --checkpoint FILE', 'run to the end, saving a checkpoint at STEP'],
+    ['--checkpoint FILE', 'where Ctrl+C saves the state it stops at'],
+    ['--resume FILE', 'continue from a checkpoint to the last step'],
+  ],
+  takes: 'a few seconds for the reference cases (300 steps of a small network)',
+  notes: [
+    `A case file may be up to ${MAX_CASE_BYTES.bytes / 2 ** 20} MiB (${MAX_CASE_BYTES.env}=BYTES to raise it).`,
+    'If the case carries answers (final, losses, synthesizer_losses), the result is compared with them:',
+    `parameters within ${CASE_TOLERANCE.param.toExponential(0)} absolute, losses within ${CASE_TOLERANCE.loss.toExponential(0)} relative (docs/maths.md's float32 tolerance).`,
+    "Exit codes: 0 done (and within tolerance of the case's answers), 1 the training or the write failed (nothing written),",
+    "            2 a bad argument or a case it cannot run, 3 written, but the result disagrees with the case's answers,",
+    '            130 stopped by Ctrl+C.',
+  ],
+});
 
 interface Args {
   casePath: string;
@@ -63,10 +74,7 @@ async function parse(argv: string[]): Promise<Args> {
   let casePath = '';
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--help' || a === '-h') {
-      process.stdout.write(`${await usage()}\n`);
-      process.exit(0);
-    }
+    if (a === '--help' || a === '-h') exitOnHelp([a], await usage());
     if (['--out', '--scheduler', '--checkpoint', '--resume', '--save-at'].includes(a)) {
       const v = argv[++i];
       if (v === undefined || v === '' || (v.startsWith('--') && v.length > 2)) fail(`${a} needs a value`);

@@ -21,6 +21,7 @@ import { plural } from '../lib/text.ts';
 
 const args = parseDemoArgs(process.argv.slice(2), {
   name: 'binary-addition',
+  takes: 'about 20 s on 2 cores (60,000 steps for each of the three methods)',
   usage: "The seed's 12-bit binary addition network trained by backprop, DNI and cDNI side by side.",
   defaults: { steps: 60_000 },
   options: {

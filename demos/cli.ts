@@ -11,6 +11,7 @@ import type { TrainingMetrics } from '../actors/metrics.ts';
 import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
 import { checkEnvironment } from '../lib/environment.ts';
 import { EnvironmentError } from '../lib/errors.ts';
+import { helpText } from '../lib/help.ts';
 import { MAX_SEED } from '../lib/rng.ts';
 import { plural } from '../lib/text.ts';
 
@@ -74,6 +75,8 @@ export interface DemoSpec<E extends Record<string, DemoOption> = Record<never, D
   options?: E;
   /** what positional arguments mean (e.g. `[FILE]`); without it any is an error */
   positionals?: string;
+  /** roughly how long a run with the defaults takes, for `--help` (e.g. `about 20 s on 2 cores`) */
+  takes: string;
 }
 
 /** What `--inspect` serves: our live page (the default), or Stately's online inspector. */
@@ -106,14 +109,12 @@ export function demoUsage(spec: DemoSpec<Record<string, DemoOption>>): string {
     const flag = `--${kebab(key)}${o.type === 'boolean' ? '' : ` ${o.value ?? (o.type === 'number' ? 'X' : o.type === 'seed' ? 'N' : 'VALUE')}`}`;
     rows.push([flag, `${o.help}${o.default !== undefined && o.type !== 'boolean' ? ` (default ${o.default})` : ''}`]);
   }
-  rows.push(['-h, --help', 'this text']);
-  const width = Math.max(...rows.map(([f]) => f.length));
-  return [
-    `usage: npx tsx demos/${spec.name}.ts [options]${spec.positionals ? ` ${spec.positionals}` : ''}`,
-    ...(spec.usage ? ['', spec.usage] : []),
-    '',
-    ...rows.map(([f, h]) => `  ${f.padEnd(width)}  ${h}`),
-  ].join('\n');
+  return helpText({
+    usage: `npx tsx demos/${spec.name}.ts [options]${spec.positionals ? ` ${spec.positionals}` : ''}`,
+    about: spec.usage ?? `The ${spec.name} demo.`,
+    options: rows,
+    takes: spec.takes,
+  });
 }
 
 /**
@@ -122,7 +123,7 @@ export function demoUsage(spec: DemoSpec<Record<string, DemoOption>>): string {
  */
 export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<never, DemoOption>>(
   argv: readonly string[],
-  spec: DemoSpec<E>,
+  spec: Omit<DemoSpec<E>, 'takes'>,
 ): (DemoArgs & DemoValues<E>) | null {
   try {
     checkEnvironment(); // a typo in DNI_BACKEND or DNI_WASM_MEMORY_MB is a bad command line too
@@ -236,6 +237,7 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
  * const args = parseDemoArgs(process.argv.slice(2), {
  *   name: 'binary-addition',
  *   usage: 'The seed network trained by backprop, DNI and cDNI side by side.',
+ *   takes: 'about 20 s',
  *   defaults: { steps: 20_000 },
  *   options: { lr: { type: 'number', default: 0.5, help: 'learning rate of every layer' } },
  * });

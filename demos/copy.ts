@@ -56,6 +56,7 @@ const CHILD_FLAG = '--child-cell';
 const defaultJobs = Math.min(2, availableParallelism());
 const spec = {
   name: 'copy',
+  takes: 'a few minutes (about 6 minutes measured with both cores free; 1-4 CPU minutes per cell at --budget 300000)',
   usage:
     "The DNI paper's copy-task table through the actors: truncated BPTT (bptt), DNI at every truncation boundary (dni)\n" +
     'and DNI + aux (dni-aux) at T = 2, 3, 4, 5, 8. A cell is the longest length the curriculum reaches within the budget\n' +

@@ -20,6 +20,7 @@ import { plural } from '../lib/text.ts';
 
 const args = parseDemoArgs(process.argv.slice(2), {
   name: 'inspector',
+  takes: 'a second or so of training; then it serves the page until Ctrl+C (--no-serve: stops at once)',
   usage:
     "Trains the seed's DNI network briefly, records every actor's events (default out/inspector.jsonl)\n" +
     'and serves the page that steps through them. With --inspect, a page shows the actors and the\n' +

@@ -43,6 +43,7 @@ const HEAD_TITLES: Record<(typeof HEADS)[number], string> = { digit: 'digit (10 
 
 const spec = {
   name: 'multitask',
+  takes: 'about half a minute on 2 cores (--smoke: a few seconds)',
   usage:
     'MNIST with a shared trunk and two heads (the digit; whether it is >= 5): the two trunk → branch edges trained by\n' +
     'backprop, decoupled by DNI, and by cDNI. (npm run demo:multitask -- [options]) Progress on stderr; the table,\n' +

@@ -23,6 +23,7 @@ import { parseDemoArgs } from './cli.ts';
 
 const args = parseDemoArgs(process.argv.slice(2), {
   name: 'orderings',
+  takes: 'a few seconds (a few batches under each scheduler, worker threads included)',
   usage: 'The order of transitions under each scheduler, numbered, for the first few batches of the seed network.',
   defaults: { steps: 3 },
   options: {

@@ -1,6 +1,6 @@
 /**
  * Deviations of a run's output from a reference case's expected answers, and the tolerances they
- * are judged by. DESIGN.md: float32 against the float64 reference "stays within ~1e-6"; read, as
+ * are judged by. docs/maths.md: float32 against the float64 reference "stays within ~1e-6"; read, as
  * the parity tests do, as every final parameter within 1e-5 absolute and every per-step loss and
  * synthesizer loss within 1e-5 relative (to the expected value, or to 1e-3 where that is smaller,
  * so exact zeros compare absolutely).
@@ -20,7 +20,7 @@ export interface Deviation {
   maxLossRelDiff: number;
   /** absolute */
   maxSynthesizerLossDiff: number;
-  /** relative, as DESIGN.md's contract reads losses (the recurrent synthesizers' losses run large) */
+  /** relative, as docs/maths.md's contract reads losses (the recurrent synthesizers' losses run large) */
   maxSynthesizerLossRelDiff: number;
 }
 

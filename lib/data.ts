@@ -1,5 +1,5 @@
 /**
- * Data sets: the inputs x and the labels, one example a row, and the batch order of DESIGN.md:
+ * Data sets: the inputs x and the labels, one example a row, and the batch order of docs/maths.md:
  * batch t is rows `[(t mod n) B, (t mod n) B + B)`, n = floor(rows / B), no shuffling. Batches are
  * views. A graph with several heads reads several label sets (`y: { sum, mod4 }`); a chain, or any
  * graph with one label set, takes `y` as one matrix. Shuffling, where wanted, makes a new data set

@@ -75,6 +75,26 @@ export class CheckpointError extends DniError {
   }
 }
 
+/**
+ * A local page (the live inspector, the Stately relay, the trace viewer) cannot listen where it was
+ * asked to: `code` is Node's (`EADDRINUSE`: the port is in use; the original error is the `cause`).
+ * Nothing was started.
+ */
+export class PortError extends DniError {
+  override name = 'PortError';
+  constructor(
+    /** what was to listen, e.g. `Stately inspector` */
+    readonly what: string,
+    readonly host: string,
+    readonly port: number,
+    readonly code: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    const why = code === 'EADDRINUSE' ? 'is in use: pick another (0: any free port)' : `cannot be listened on (${code ?? String((options?.cause as Error | undefined)?.message)})`;
+    super(`${what}: port ${port} on ${host} ${why}`, options);
+  }
+}
+
 /** A worker stage failed: it threw, or its thread exited. Names the stage and the actors it hosted. */
 export class StageError extends DniError {
   override name = 'StageError';

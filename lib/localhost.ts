@@ -7,7 +7,8 @@
  * `[::1]:PORT`, or the address it was asked to listen on) and its `Origin`, when a browser sends
  * one, is a page of that same server.
  */
-import { isIP } from 'node:net';
+import { type Server, isIP } from 'node:net';
+import { PortError } from './errors.ts';
 
 export interface LocalServer {
   /** the port it listens on */
@@ -47,4 +48,20 @@ export function foreignRequest(headers: { host?: string; origin?: string | strin
   const m = /^http:\/\/([^/]+)$/i.exec(o ?? '');
   if (!m || !accepts(m[1], server)) return `Origin ${JSON.stringify(o)} is not a page of this server`;
   return null;
+}
+
+/**
+ * Listen on `host:port` (default 127.0.0.1) and resolve once listening; a port in use (or any
+ * address that cannot be listened on) rejects with a {@link PortError} naming `what`, catchable,
+ * and leaves the server closed.
+ */
+export function listenLocally(server: Server, what: string, port: number, host = '127.0.0.1'): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const failed = (err: NodeJS.ErrnoException) => reject(new PortError(what, host, port, err.code, { cause: err }));
+    server.once('error', failed);
+    server.listen(port, host, () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
 }

@@ -1,6 +1,6 @@
 /**
  * Optimisers: how a layer or a synthesizer turns the batch-mean gradient of its parameters into
- * a step. Plain SGD (`lr` alone) keeps the fused path of DESIGN.md: `W -= lr xᵀd / B` is one
+ * a step. Plain SGD (`lr` alone) keeps the fused path of docs/maths.md: `W -= lr xᵀd / B` is one
  * GEMM into W, with no gradient buffer. Momentum and Adam compute the gradient into a buffer
  * reused every step, then {@link Optimizer.step} applies it.
  *

@@ -1,5 +1,5 @@
 /**
- * Reference cases: the JSON format of `shared/reference/*.json`, made by an independent numpy
+ * Reference cases: the JSON format of `reference/*.json`, made by an independent numpy
  * implementation. A chain's `config` has `sizes`, `activations`, `decoupled`, `conditioned`,
  * `delay`, `batch`, `lr`, `lr_synthesizer`, `steps`; a graph's (`config.kind = "graph"`) has
  * `inputs`, `batch`, `lr`, `lr_synthesizer`, `steps` and the graph itself: `nodes`, `heads`,
@@ -125,7 +125,7 @@ function chainOf(c: ReferenceCase, name: string): Topology {
   }
 }
 
-/** The fields a graph case's nodes, heads and interfaces hold (DESIGN.md, "Graphs"): nothing the numpy side would not read. */
+/** The fields a graph case's nodes, heads and interfaces hold (docs/maths.md, "Graphs"): nothing the numpy side would not read. */
 const CASE_FIELDS = {
   nodes: { required: ['id', 'units', 'activation', 'inputs', 'merge'], optional: [] },
   heads: { required: ['id', 'node', 'loss', 'labels', 'weight'], optional: [] },
@@ -184,7 +184,7 @@ export interface CaseAnswers {
 }
 
 /**
- * A graph made in code as a graph case (DESIGN.md, "Graphs"; `config.kind = "graph"`), which
+ * A graph made in code as a graph case (docs/maths.md, "Graphs"; `config.kind = "graph"`), which
  * {@link loadCase}, `npm run reference` and the independent `bench/dni_numpy.py` all run: its
  * config (`inputs`, `batch`, `lr`, `lr_synthesizer`, `steps`, and `nodes`, `heads`, `interfaces`
  * from {@link graphSpecOf}), `x`, `y` as label sets, `initial`, and, when `answers` are given (a

@@ -1,5 +1,5 @@
 /**
- * The maths of DESIGN.md in a bare loop, without actors or streams: the seed's sequential
+ * The maths of docs/maths.md in a bare loop, without actors or streams: the seed's sequential
  * order, on any graph. It is the baseline that shows what the actors cost, and a second,
  * independent driver of the same maths objects (the actors must match it bit for bit).
  *

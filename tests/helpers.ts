@@ -5,7 +5,8 @@ import type { ReferenceCase } from '../lib/reference.ts';
 import { type Matrix, fromArray } from '../lib/matrix.ts';
 import { Rng } from '../lib/rng.ts';
 
-export const REFERENCE_DIR = join(import.meta.dirname, '..', '..', 'shared', 'reference');
+/** The reference cases the repository holds (checked against ../shared/reference, where that exists, by tests/reference-drift.test.ts). */
+export const REFERENCE_DIR = join(import.meta.dirname, '..', 'reference');
 
 /** The kinds of reference case: dense chains (no `config.kind`), graphs and recurrent cores. */
 export type CaseKind = 'chain' | 'graph' | 'rnn';

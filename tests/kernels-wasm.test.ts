@@ -671,7 +671,7 @@ describe('backend selection', () => {
 });
 
 describe.each(WASMS)('reference trainings on the $name kernels', (wasm) => {
-  // float32 kernels against the float64 numpy reference after 300 steps (DESIGN.md: within 1e-6 is
+  // float32 kernels against the float64 numpy reference after 300 steps (docs/maths.md: within 1e-6 is
   // typical; the library promises 1e-5)
   it.each(referenceCases())('$name: final parameters within 1e-5 of the float64 reference', ({ name, json }) => {
     useBackend(wasm);

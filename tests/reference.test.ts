@@ -1,8 +1,8 @@
 /**
- * Parity with the independent numpy implementation: every case in shared/reference/, each per-step
- * loss (and synthesizer loss) within DESIGN.md's 1e-6 relative (measured: 3.6e-8 and 3.2e-7 at
+ * Parity with the independent numpy implementation: every case in reference/, each per-step
+ * loss (and synthesizer loss) within docs/maths.md's 1e-6 relative (measured: 3.6e-8 and 3.2e-7 at
  * most), each final parameter within 2e-6 absolute (measured: 1.05e-6 at most, on cdni: a little
- * over DESIGN.md's 1e-6).
+ * over docs/maths.md's 1e-6).
  */
 import { describe, expect, it } from 'vitest';
 import { train } from '../actors/training.ts';

@@ -1,7 +1,7 @@
 /**
  * The paper's algorithmic tasks as {@link Sequences}, drawn from a seeded generator (lib/rng.ts).
  *
- * Copy (DESIGN.md), length n, width w: inputs are n random bit vectors on channels 0..w-1, then a
+ * Copy (docs/maths.md), length n, width w: inputs are n random bit vectors on channels 0..w-1, then a
  * delimiter on channel w, then n steps of zeros (in = w + 1, L = 2n + 1); targets are zeros for the
  * first n + 1 steps, then the same n vectors; the mask is 1 on the n recall steps.
  *
@@ -29,7 +29,7 @@ export interface CopyTaskOptions {
 }
 
 /**
- * The copy task (DESIGN.md).
+ * The copy task (docs/maths.md).
  *
  * @example
  * const data = copyTask({ sequences: 64, length: 5, width: 8, seed: 1 }); // x: 64 × (11·9)

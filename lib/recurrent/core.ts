@@ -1,5 +1,5 @@
 /**
- * One recurrent layer of the core, trained window by window by truncated BPTT (DESIGN.md
+ * One recurrent layer of the core, trained window by window by truncated BPTT (docs/maths.md
  * "Recurrent interfaces"). The driver says which window is a sequence's first: the state entering
  * it is zero; any other window starts from the state the previous one ended with (carried here).
  *

@@ -1,5 +1,5 @@
 /**
- * Parameters of a recurrent topology, by key (DESIGN.md's for one tanh layer):
+ * Parameters of a recurrent topology, by key (docs/maths.md's for one tanh layer):
  * - layer ℓ (`core`, then `core1`, `core2`, …): `Wx` (in × G), `Wh` (H × G), `b` (G), with
  *   G = H for tanh and G = 4H for lstm, gate blocks in the column order [i | f | o | g];
  * - `readout.W` (H_top × out), `readout.b`;
@@ -59,7 +59,7 @@ export function recurrentParameterShapes(t: RecurrentTopology): RecurrentParamet
 }
 
 /**
- * Fresh parameters (DESIGN.md): weights `N(0, 1/sqrt(fan_in))` drawn in key order from one
+ * Fresh parameters (docs/maths.md): weights `N(0, 1/sqrt(fan_in))` drawn in key order from one
  * seeded generator, biases zero (the LSTM's forget block at `forgetBias`), every synthesizer's
  * output layer and every aux head zero, so they start by predicting no gradient.
  *

@@ -4,7 +4,7 @@
  * - `sigmoid-cross-entropy`: `p = sigmoid(o)`, `ℓ = Σ_j BCE(p_j, y_j)` (from the logits, in float64),
  * - `mse`: `ℓ = 0.5 Σ_j (o_j - y_j)²`,
  * - `softmax-cross-entropy`: `p = softmax(o)`, `ℓ = -Σ_j y_j log p_j`;
- * the window's loss is `Σ_{t, b} m_tb ℓ_tb / B` (DESIGN.md: the batch mean of the per-example loss
+ * the window's loss is `Σ_{t, b} m_tb ℓ_tb / B` (docs/maths.md: the batch mean of the per-example loss
  * restricted to the window), and the per-example gradient `dz_t = (p_t - y_t) m_t` (`o - y` for mse).
  * Upstream: `dh_t = dz_t Wyᵀ` with the pre-update Wy; the update is `Wy -= lr Σ_t h_tᵀ dz_t / B`,
  * `by -= lr Σ_t Σ_b dz_t / B`.

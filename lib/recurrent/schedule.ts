@@ -1,6 +1,6 @@
 /**
  * Which window each training step is, and its data: step s is window `s mod W` of batch
- * `floor(s / W)` (W = ceil(L / T)); batch j is sequences `[(j mod N/B) B, +B)` (DESIGN.md). The
+ * `floor(s / W)` (W = ceil(L / T)); batch j is sequences `[(j mod N/B) B, +B)` (docs/maths.md). The
  * actors of a recurrent network each read what they need for a step from here: the first core its
  * window's inputs, the readout its targets and mask, every core and synthesizer whether the window
  * is a sequence's first (no refit) or last (no prediction). Windows are gathered once per step

@@ -1,9 +1,9 @@
 /**
- * Sequence data sets: `x [N, L, in]`, `y [N, L, out]`, `mask [N, L]` (DESIGN.md), stored as
+ * Sequence data sets: `x [N, L, in]`, `y [N, L, out]`, `mask [N, L]` (docs/maths.md), stored as
  * float32 matrices with one sequence per row: `x` is N × (L·in), step t of sequence n at
  * `x.data[n·L·in + t·in …]`; likewise `y` (N × L·out) and `mask` (N × L). Rows of one data set
  * share one length L (pad a ragged set and mask the padding out). Batch j is sequences
- * `[(j mod N/B) B, +B)`, no shuffling, as in DESIGN.md.
+ * `[(j mod N/B) B, +B)`, no shuffling, as in docs/maths.md.
  */
 import { DataError } from '../errors.ts';
 import { type Matrix, describeValue, firstNonFinite, fromArray, matrixProblem } from '../matrix.ts';

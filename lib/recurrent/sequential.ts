@@ -1,10 +1,10 @@
 /**
- * Truncated BPTT with synthetic gradients at the boundaries (DESIGN.md "Recurrent interfaces") in
+ * Truncated BPTT with synthetic gradients at the boundaries (docs/maths.md "Recurrent interfaces") in
  * a bare loop: one step = one window. With a fixed data set, step s is window `s mod W` of batch
  * `floor(s / W)` (W = ceil(L / T)) and batch j is sequences `[(j mod N/B) B, +B)`; a data source
  * function instead gives batch j's B sequences when its first window comes (a curriculum).
  *
- * A step, in DESIGN.md's order, for each layer ℓ from the bottom:
+ * A step, in docs/maths.md's order, for each layer ℓ from the bottom:
  * (1) `forwardWindow` from the carried state; on a decoupled interface above ℓ, the interface
  *     synthesizer predicts dL/dh_t for the window and ℓ goes on to (2)–(5) at once;
  * then the readout's loss and `dh_t`, and from the top down for every layer not yet updated:
@@ -157,7 +157,7 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
   return { losses: cut(losses), synthesizerLosses: cut(synthesizerLosses), auxLosses: cut(auxLosses), steps: run, next: { step: from.step + run, batch: j, window: k } };
 }
 
-/** DESIGN.md's batch order over a fixed data set: batch j is sequences [(j mod N/B) B, +B). */
+/** docs/maths.md's batch order over a fixed data set: batch j is sequences [(j mod N/B) B, +B). */
 function fixedSource(data: Sequences, _B: number): SequenceSource {
   return () => data;
 }

@@ -4,7 +4,7 @@
  *
  * A window's gradients are sums over its steps and means over the batch (`Σ_t xᵀd / B`), so
  * the scale is explicit here, not `1 / rows` as `Optimizer.outer` takes it. Plain SGD without a
- * clip keeps the fused path of DESIGN.md (`W -= lr Σ_t xᵀd / B` as one GEMM into W, no gradient
+ * clip keeps the fused path of docs/maths.md (`W -= lr Σ_t xᵀd / B` as one GEMM into W, no gradient
  * buffer); momentum and Adam write into their optimiser's gradient buffers and step it; plain SGD
  * with a clip keeps buffers of its own.
  */

@@ -3,7 +3,7 @@
  * `a₀ = f(s W₀ + b₀) … ĝ = a_last M + c` with a zero-initialised output layer, over R rows of
  * width S. Two places use it:
  *
- * - **boundary** (DESIGN.md "Recurrent interfaces"): s is the state a layer carries out of a
+ * - **boundary** (docs/maths.md "Recurrent interfaces"): s is the state a layer carries out of a
  *   window (h_last; for an LSTM `[h_last | c_last]`, 2H wide, so ĝ is the gradient with respect to
  *   both h and c, as the paper does), R = B. Step k predicts from h_last; step k+1 refits on the
  *   pair (h_in, δ_in) of its own window (the same state, now with its bootstrapped target), tagged
@@ -16,7 +16,7 @@
  * **current** parameters (the mean over the batch, and over the window's steps for an interface);
  * its loss is that mean at refit time. Delay d: the prediction of step s uses exactly the refits
  * tagged ≤ s-1-d, applied oldest first (d = 0: a refit is applied as soon as it is given, as in
- * DESIGN.md's step (4)); {@link drain} applies the rest.
+ * docs/maths.md's step (4)); {@link drain} applies the rest.
  *
  * The maths is the graph synthesizer's ({@link predictSynthetic}, {@link refitSynthesizer},
  * {@link clipNorm}) and the pending refits wait in a {@link RefitQueue}: only the rows (R varies

@@ -8,7 +8,7 @@
  *
  * Parameter keys (see params.ts): layer 0 is `core`, layer ℓ ≥ 1 is `core{ℓ}`; its boundary
  * synthesizer is `synth` / `synth{ℓ}`, the aux head `aux` / `aux{ℓ}`, the interface above layer ℓ
- * `link{ℓ}`; the readout is `readout`. A one-layer tanh topology has exactly DESIGN.md's keys.
+ * `link{ℓ}`; the readout is `readout`. A one-layer tanh topology has exactly docs/maths.md's keys.
  */
 import type { Activation } from '../activations.ts';
 import { TopologyError } from '../errors.ts';
@@ -21,7 +21,7 @@ export type Cell = (typeof CELLS)[number];
 
 /**
  * Per-step losses, each summed over the steps whose mask is 1 and averaged over the batch:
- * `sigmoid-cross-entropy` (`p = sigmoid(h Wy + by)`, `Σ_j BCE(p_j, y_j)`, gradient `p - y`; DESIGN.md),
+ * `sigmoid-cross-entropy` (`p = sigmoid(h Wy + by)`, `Σ_j BCE(p_j, y_j)`, gradient `p - y`; docs/maths.md),
  * `mse` (linear output o, `0.5 Σ_j (o_j - y_j)²`, gradient `o - y`),
  * `softmax-cross-entropy` (`p = softmax(o)`, `-Σ_j y_j log p_j`, gradient `p - y`).
  */
@@ -43,17 +43,17 @@ export interface RecurrentSynthesizerSpec {
   /**
    * Boundary synthesizers only: the core receives `scale · ĝ`, and the bootstrapped target carries
    * the scaled ĝ too, so the synthesizer learns a future gradient discounted by `scale` per window
-   * (koz4k/dni-pytorch uses 0.1 for language models). Default 1 (DESIGN.md).
+   * (koz4k/dni-pytorch uses 0.1 for language models). Default 1 (docs/maths.md).
    */
   scale?: number;
   /**
    * Boundary synthesizers only: the discount per window of the bootstrapped target, when it should
    * differ from `scale`. The core still receives `scale · ĝ`, but the refit target is the gradient
    * reaching the window's input state with `discount · ĝ` at its end (one more backward pass through
-   * the window's recurrence, no parameter gradient). Default: `scale` (one pass; DESIGN.md with scale 1).
+   * the window's recurrence, no parameter gradient). Default: `scale` (one pass; docs/maths.md with scale 1).
    */
   discount?: number;
-  /** How many steps its refits may lag its predictions (0 = DESIGN.md's order). Default 0. */
+  /** How many steps its refits may lag its predictions (0 = docs/maths.md's order). Default 0. */
   delay?: number;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Recurrent networks trained by the actors (a core per layer, its boundary synthesizer, the
  * synthesizers of decoupled interfaces, the readout) give the bare loop's bits
- * (trainRecurrentSequential, which reproduces shared/reference/rnn-*.json) under every scheduler
+ * (trainRecurrentSequential, which reproduces reference/rnn-*.json) under every scheduler
  * and both interpreters, resume from checkpoints bit for bit, stop at a consistent cut, and refuse
  * bad input by name before any work.
  */
@@ -23,7 +23,7 @@ import { type RecurrentRun, trainRecurrentSequential } from '../../lib/recurrent
 import { sequencesFromNested } from '../../lib/recurrent/sequences.ts';
 import { type RecurrentSpec, defineRecurrent } from '../../lib/recurrent/topology.ts';
 import { loadAnyCase } from '../../lib/reference.ts';
-import { referenceCases } from '../helpers.ts';
+import { REFERENCE_DIR, referenceCases } from '../helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const data = copyTask({ sequences: 12, length: 4, width: 8, seed: 3 });
@@ -239,7 +239,7 @@ describe('recurrent training: bad input is refused by name, before any work, and
 describe('npm run reference on the recurrent cases, under every scheduler', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dni-rnn-ref-'));
   it.each(referenceCases('rnn').flatMap(({ name }) => (['queue', 'async', 'worker'] as const).map((s) => [name, s] as const)))('%s, %s', (name, scheduler) => {
-    const casePath = join(root, '..', 'shared', 'reference', `${name}.json`), out = join(dir, `${name}-${scheduler}.json`);
+    const casePath = join(REFERENCE_DIR, `${name}.json`), out = join(dir, `${name}-${scheduler}.json`);
     const run = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'bin', 'reference.ts'), casePath, '--out', out, '--scheduler', scheduler], { cwd: root, encoding: 'utf8' });
     expect(run.status, run.stderr).toBe(0);
     const got = JSON.parse(readFileSync(out, 'utf8')) as { final: Record<string, number[] | number[][]>; losses: number[]; synthesizer_losses: number[] };

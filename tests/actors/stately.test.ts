@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type StatelyInspector, attachStatelyInspector } from '../../actors/stately.ts';
 import { createTraining } from '../../actors/training.ts';
+import { PortError } from '../../lib/errors.ts';
 import { type ReferenceCase, loadCase } from '../../lib/reference.ts';
 import { REFERENCE_DIR } from '../helpers.ts';
 
@@ -47,6 +50,22 @@ async function viewWorkerTraining(stately: StatelyInspector, c: ReturnType<typeo
 }
 
 describe("Stately's inspector through our relay", () => {
+  it('a port in use is a PortError the caller can catch (a rejected promise, nothing left listening)', async () => {
+    const busy = createServer().listen(0, '127.0.0.1');
+    await new Promise((resolve) => busy.once('listening', resolve));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const attached = attachStatelyInspector({ port });
+      await expect(attached).rejects.toBeInstanceOf(PortError);
+      await expect(attached).rejects.toMatchObject({ name: 'PortError', code: 'EADDRINUSE', port, message: `Stately inspector: port ${port} on 127.0.0.1 is in use: pick another (0: any free port)` });
+      // still usable afterwards: a free port works
+      const stately = await attachStatelyInspector({ port: 0 });
+      await stately.close();
+    } finally {
+      busy.close();
+    }
+  });
+
   it('serves the page that embeds the inspector, on 127.0.0.1 only', async () => {
     const stately = await attachStatelyInspector({ port: 0 });
     try {

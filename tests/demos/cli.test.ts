@@ -6,6 +6,7 @@ import { UsageError, demoUsage, stepsOf, traceFileFor, tryParseDemoArgs } from '
 const spec = {
   name: 'probe',
   usage: 'A demo for the tests.',
+  takes: 'a moment',
   defaults: { steps: 200 },
   options: {
     lr: { type: 'number', default: 0.5, help: 'learning rate' },

@@ -2,7 +2,7 @@
  * With every interface backprop, one bare-loop step of plain SGD moves every node's W and b by
  * exactly `-lr ×` the gradient of the weighted total loss, for any graph: concat and sum merges,
  * fan-out, input skips, several weighted heads of both losses, every activation. The gradient is
- * the central finite difference of a float64 forward pass written here from DESIGN.md ("Graphs"),
+ * the central finite difference of a float64 forward pass written here from docs/maths.md ("Graphs"),
  * independently of lib/.
  */
 import fc from 'fast-check';

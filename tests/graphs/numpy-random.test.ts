@@ -1,6 +1,6 @@
 /**
  * Graph DNI against the independent numpy implementation (bench/dni_graph_numpy.py, written from
- * DESIGN.md alone): random graphs (fan-out, concat and sum merges, input skips, 1-3 weighted heads
+ * docs/maths.md alone): random graphs (fan-out, concat and sum merges, input skips, 1-3 weighted heads
  * of both losses, dni and cdni on any edge including node→head, delays 0-2, every activation)
  * drawn and answered in float64 by numpy, trained here in float32 through the actors: every final
  * parameter within 1e-5, every step's loss and synthesizer loss within 1e-5 relative.

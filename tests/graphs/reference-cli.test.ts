@@ -1,6 +1,6 @@
 /**
- * `npm run reference` on graph cases: graph-branch.json (shared/reference) reproduced within 1e-5
- * under queue, async and worker, with the keys of DESIGN.md; `--save-at/--checkpoint` then
+ * `npm run reference` on graph cases: reference/graph-branch.json reproduced within 1e-5
+ * under queue, async and worker, with the keys of docs/maths.md; `--save-at/--checkpoint` then
  * `--resume` ends with the bits of the unbroken run (across schedulers); graph cases it cannot run
  * are refused in one line, exit 2, nothing written.
  */

@@ -1,6 +1,6 @@
 /**
- * Recurrent parity with the independent float64 numpy implementation of DESIGN.md's "Recurrent
- * interfaces": shared/reference/rnn-bptt.json and rnn-dni.json reproduced by the bare loop within
+ * Recurrent parity with the independent float64 numpy implementation of docs/maths.md's "Recurrent
+ * interfaces": reference/rnn-bptt.json and rnn-dni.json reproduced by the bare loop within
  * 3e-6 (every final parameter absolute; every per-step loss relative, with a floor of 1e-3 so exact
  * zeros compare absolutely) and 1e-5 (synthesizer losses), on the default kernels and the TypeScript ones.
  */
@@ -41,7 +41,7 @@ export function checkCase(json: RecurrentCase) {
   const run = trainRecurrentSequential(net, c.sequences, c.steps);
   const p = maxParamDiff(recurrentParametersToJSON(c.topology, net.params), json.final!);
   const deviations = { param: p.diff, worst: p.key, loss: maxRelative(run.losses, json.losses!), synthesizer: maxRelative(run.synthesizerLosses, json.synthesizer_losses!) };
-  // DESIGN.md: float32 within ~1e-6. Measured (default and TypeScript kernels): parameters 2.0e-6, losses
+  // docs/maths.md: float32 within ~1e-6. Measured (default and TypeScript kernels): parameters 2.0e-6, losses
   // 1.1e-6, synthesizer losses 4.9e-6 (relative, small values) at most
   expect(deviations.param, `worst parameter ${p.key}`).toBeLessThan(3e-6);
   expect(deviations.loss).toBeLessThan(3e-6);

@@ -359,6 +359,7 @@ export async function serveLiveInspector(options: LiveInspectorOptions = {}): Pr
   let page: PageServer;
   try {
     page = await servePage({
+      name: 'live inspector',
       page: 'live.html',
       files: ['live.js', 'graph.js', 'charts.js', 'viewer.css'],
       port: options.port ?? 8080,

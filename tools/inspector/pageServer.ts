@@ -9,9 +9,11 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { foreignRequest } from '../../lib/localhost.ts';
+import { foreignRequest, listenLocally } from '../../lib/localhost.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
+// the pages' files: beside this module in the repository; in the built package in pages/ beside it
+// (scripts/build.mjs puts them there, where the page's live.js cannot overwrite the compiled live.ts)
+const here = join(dirname(fileURLToPath(import.meta.url)), import.meta.url.endsWith('.ts') ? '' : 'pages');
 
 export const HEADERS = {
   'cache-control': 'no-store',
@@ -27,6 +29,8 @@ const TYPES: Record<string, string> = {
 };
 
 export interface PageServerOptions {
+  /** what it serves, for errors: `live inspector`, `trace viewer` */
+  name: string;
   /** the page: its HTML file, served at `/` and `/index.html` */
   page: string;
   /** the files it loads, each served at `/FILE` */
@@ -49,7 +53,7 @@ export interface PageServer {
   close(): Promise<void>;
 }
 
-/** Start the server and wait until it listens (a port in use rejects). */
+/** Start the server and wait until it listens (a port in use rejects with a PortError). */
 export async function servePage(options: PageServerOptions): Promise<PageServer> {
   const assets = new Map<string, string>([['/', options.page], ['/index.html', options.page], ...options.files.map((f): [string, string] => [`/${f}`, f])]);
   let port = 0;
@@ -77,10 +81,7 @@ export async function servePage(options: PageServerOptions): Promise<PageServer>
       else res.destroy();
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => resolve());
-  });
+  await listenLocally(server, options.name, options.port, options.host);
   const { address, port: bound } = server.address() as AddressInfo;
   port = bound;
   return {

@@ -47,6 +47,7 @@ export async function serveInspector(options: InspectorServerOptions): Promise<I
     closeSync(fd);
   }
   const { url, server, close } = await servePage({
+    name: 'trace viewer',
     page: 'index.html',
     files: ['viewer.js', 'graph.js', 'viewer.css'],
     port: options.port ?? 8090,
