@@ -47,15 +47,18 @@ export class RefitQueue {
     readonly id: string,
     readonly delay: number,
     batchSize: number,
-    units: number,
+    /** width of what the synthesizer reads (h) */
+    inputs: number,
     /** width of the context labels, 0 when not conditioned */
     labels: number,
+    /** width of what it predicts; default `inputs` (a gradient of what it reads) */
+    units = inputs,
   ) {
     this.slots = Array.from({ length: delay + 2 }, () => ({
       batch: -1,
       hasTarget: false,
       hasPrediction: false,
-      h: zeros(batchSize, units),
+      h: zeros(batchSize, inputs),
       y: labels > 0 ? zeros(batchSize, labels) : null,
       prediction: zeros(batchSize, units),
       target: zeros(batchSize, units),

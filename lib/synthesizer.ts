@@ -21,8 +21,10 @@ export type { SynthesizerSnapshot } from './refit-queue.ts';
 
 /** What a synthesizer is: the part of a graph's synthesizer description its maths reads. */
 export interface SynthesizerShape {
-  /** width of the output it reads, and of the gradient it predicts */
+  /** width of what it predicts (a node's gradient, or a forward synthesizer's: the node's output) */
   readonly units: number;
+  /** width of what it reads; default `units` (a node's output). A forward synthesizer reads the data. */
+  readonly inputs?: number;
   readonly conditioned: boolean;
   /** width of the context labels (conditioned) */
   readonly labels: number;
@@ -142,7 +144,7 @@ export function refitSynthesizer(
 function checkParameters(id: string, spec: SynthesizerShape, p: SynthesizerParameters): void {
   const u = spec.units, widths = spec.hidden ?? [];
   if (p.hidden.length !== widths.length) throw new RangeError(`${id}: ${p.hidden.length} hidden layers given, the topology has ${widths.length}`);
-  let inputs = u;
+  let inputs = spec.inputs ?? u;
   p.hidden.forEach((l, j) => {
     const w = widths[j], at = `${id}: hidden layer ${j}`;
     if (l.W.rows !== inputs || l.W.cols !== w) throw new RangeError(`${at}: W is ${shapeOf(l.W)}, the topology needs ${inputs}x${w}`);
@@ -202,7 +204,7 @@ export class Synthesizer {
     const widths = spec.hidden ?? [];
     this.scratch = { activations: widths.map((w) => zeros(batchSize, w)), deltas: widths.map((w) => zeros(batchSize, w)) };
     this.activation = spec.activation ?? 'relu';
-    this.queue = new RefitQueue(id, spec.delay, batchSize, spec.units, spec.conditioned ? spec.labels : 0);
+    this.queue = new RefitQueue(id, spec.delay, batchSize, spec.inputs ?? spec.units, spec.conditioned ? spec.labels : 0, spec.units);
     this.error = zeros(batchSize, spec.units);
   }
 

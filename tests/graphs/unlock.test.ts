@@ -1,0 +1,119 @@
+/**
+ * The paper's other unlocks on graph edges (DESIGN.md, "Unlocks and mixing on graph edges"):
+ * graph-unlock.json (a complete unlock, a forward synthesizer with delay 1, a dni edge with
+ * λ = 0.5 and one with a 100-step warm-up) reproduced by the bare loop within 1e-5 of the
+ * independent numpy implementation; λ = 1, or a warm-up longer than the run, gives backprop's
+ * node parameters bit for bit.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compareWithCase } from '../../lib/compare.ts';
+import { type GraphSpec, type InterfaceSpec, defineGraph } from '../../lib/graph.ts';
+import { buildNetwork } from '../../lib/network.ts';
+import { initParameters, parameterShapes, parametersToJSON } from '../../lib/params.ts';
+import { type ReferenceCase, loadCase } from '../../lib/reference.ts';
+import { trainSequential } from '../../lib/sequential.ts';
+import { type TopologySpec, defineTopology } from '../../lib/topology.ts';
+import { REFERENCE_DIR } from '../helpers.ts';
+
+export const UNLOCK_CASE = join(REFERENCE_DIR, 'graph-unlock.json');
+const unlock = JSON.parse(readFileSync(UNLOCK_CASE, 'utf8')) as ReferenceCase;
+
+/** Relative deviation with a floor (as tests/reference.test.ts). */
+export function maxRelative(got: ArrayLike<number>, want: readonly number[]): number {
+  expect(got.length).toBe(want.length);
+  let m = 0;
+  for (let i = 0; i < want.length; i++) m = Math.max(m, Math.abs(got[i] - want[i]) / Math.max(Math.abs(want[i]), 1e-3));
+  return m;
+}
+
+describe('graph-unlock.json in the bare loop', () => {
+  it('reproduces the final parameters (forward synthesizers included), the losses and the synthesizer losses within 1e-5', () => {
+    const c = loadCase(unlock, 'graph-unlock');
+    expect(c.topology.synthesizers.map((s) => `${s.actor} ${s.key}`)).toEqual([
+      'synthesizer:l0>l1 synth:l0>l1',
+      'synthesizer:l1>m synth:l1>m',
+      'synthesizer:m>o synth:m>o',
+      'forward:l0>l1 fwd:l0>l1',
+      'forward:l2>m fwd:l2>m',
+    ]);
+    const net = buildNetwork(c.topology, c.initial);
+    const r = trainSequential(net, c.data, c.steps);
+    const final = parametersToJSON(net.params, c.topology);
+    expect(Object.keys(final).sort()).toEqual(Object.keys(unlock.final!).sort());
+    const d = compareWithCase({ final, losses: Array.from(r.losses), synthesizer_losses: Array.from(r.synthesizerLosses) }, unlock);
+    expect(d.maxParamDiff, `worst parameter ${d.worstParam}`).toBeLessThan(1e-5);
+    expect(maxRelative(r.losses, unlock.losses!)).toBeLessThan(1e-5);
+    expect(maxRelative(r.synthesizerLosses, unlock.synthesizer_losses!)).toBeLessThan(1e-5);
+  });
+});
+
+/** graph-unlock's graph with its interfaces replaced */
+function withInterfaces(interfaces: InterfaceSpec[]): GraphSpec {
+  const cfg = unlock.config;
+  return { inputs: cfg.inputs!, batch: cfg.batch, lr: cfg.lr, synthesizer: { lr: cfg.lr_synthesizer }, nodes: cfg.nodes!, heads: cfg.heads!, interfaces };
+}
+
+/** The node parameters after `steps` of the bare loop, from graph-unlock's data and node weights (synthesizers start at zero). */
+function nodeParams(spec: GraphSpec, steps: number): Record<string, Float32Array> {
+  const c = loadCase(unlock, 'graph-unlock');
+  const g = defineGraph(spec);
+  const initial = { ...initParameters(g, 1), ...Object.fromEntries(Object.entries(c.initial).filter(([k]) => !k.includes(':'))) };
+  const net = buildNetwork(g, initial);
+  trainSequential(net, c.data, steps);
+  return Object.fromEntries(g.nodes.flatMap((n) => [`${n.key}.W`, `${n.key}.b`].map((k) => [k, net.params[k].data])));
+}
+
+describe('mixing: λ = 1, or a warm-up longer than the run, is backprop', () => {
+  const steps = 60;
+  const backprop = nodeParams(withInterfaces([]), steps);
+  it.each([
+    ['λ = 1 on every edge', [{ lambda: 1 }, { lambda: 1 }, { lambda: 1, delay: 2 }]],
+    ['a warm-up longer than the run', [{ warmup: steps }, { warmup: steps + 5, delay: 1 }, { warmup: 1000 }]],
+  ] as const)('%s gives backprop’s node parameters bit for bit', (_, mixing) => {
+    const edges = [
+      { from: 'l0', to: 'l1', kind: 'dni' },
+      { from: 'l1', to: 'm', kind: 'dni' },
+      { from: 'm', to: 'o', kind: 'dni' },
+    ] as const;
+    const mixed = nodeParams(withInterfaces(edges.map((e, i) => ({ ...e, ...mixing[i] }))), steps);
+    for (const k of Object.keys(backprop)) expect(mixed[k], k).toEqual(backprop[k]);
+  });
+
+  it('λ = 0.5 is neither (a test that could fail: mixing changes the parameters)', () => {
+    const mixed = nodeParams(withInterfaces([{ from: 'm', to: 'o', kind: 'dni', lambda: 0.5 }]), steps);
+    expect(mixed['m.W']).not.toEqual(backprop['m.W']);
+  });
+});
+
+describe('the chain sugar: a layer’s interface may be a complete unlock', () => {
+  it('defineTopology({ complete: true }) puts a synthesizer and a forward synthesizer after the layer, with the chain’s names', () => {
+    const t = defineTopology({
+      inputs: 24,
+      batch: 10,
+      layers: [{ units: 32, complete: true, synthesizer: { forward: { delay: 1 } } }, { units: 16, decoupled: true, synthesizer: { warmup: 5 } }, { units: 12 }],
+    });
+    expect(t.synthesizers.map((s) => [s.actor, s.key, s.forward, s.inputs, s.units, s.delay])).toEqual([
+      ['synthesizer:0', 'synth0', false, 32, 32, 0],
+      ['synthesizer:1', 'synth1', false, 16, 16, 0],
+      ['forward:0', 'fwd0', true, 24, 32, 1],
+    ]);
+    expect(parameterShapes(t).filter((p) => p.key.startsWith('fwd')).map((p) => `${p.key} ${p.rows}x${p.cols}`)).toEqual(['fwd0.M 24x32', 'fwd0.c 1x32']);
+    expect(t.edges.map((e) => [e.name, e.forward, e.warmup])).toEqual([
+      ['layer0>layer1', 2, 0],
+      ['layer1>layer2', -1, 5],
+      ['layer2>head', -1, 0],
+    ]);
+    expect(t.nodes[1].decoupled).toBe(false); // it waits for the true gradient during the warm-up
+  });
+
+  it.each([
+    ['on the last layer', [{ units: 8 }, { units: 12, complete: true }], "layer 1: complete is true, but it is the last layer: the head scores its real output, so nothing could read a synthetic one"],
+    ['with decoupled: false', [{ units: 8, complete: true, decoupled: false }, { units: 12 }], 'layer 0: complete is true but decoupled is false (a complete unlock decouples the layer too)'],
+    ['as a string', [{ units: 8, complete: 'yes' }, { units: 12 }], "layer 0: complete must be true or false, got 'yes'"],
+    ['with λ above 1', [{ units: 8, complete: true, synthesizer: { lambda: 2 } }, { units: 12 }], "interface 'layer0' → 'layer1': lambda must be a number in [0, 1] (0: the synthetic gradient only, 1: the true one only), got 2"],
+  ])('is refused by name %s', (_, layers, message) => {
+    expect(() => defineTopology({ inputs: 4, batch: 2, layers } as TopologySpec)).toThrow(new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+  });
+});
