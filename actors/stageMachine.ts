@@ -26,6 +26,7 @@ import { applyLearningRates } from '../lib/lr-schedule.ts';
 import { type Dataset, batchSource } from '../lib/data.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { type Model, type ModelData, captureModelState, isRecurrentModel, ringDepthOf } from '../lib/model.ts';
+import type { NodeSource } from '../lib/graph.ts';
 import type { Network } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
 import { READOUT_ACTOR, boundaryActor, layerActor, linkActor, recurrentSynthesizers } from '../lib/recurrent/actors.ts';
@@ -259,13 +260,17 @@ function wireGraph(b: Builder, network: Network): Wiring {
   const source = batchSource(input.data as Dataset, g);
   for (const n of g.nodes) {
     if (!here.has(n.actor)) continue;
-    const upstream = n.sources.map((s) => (s.node < 0 ? null : port(routes.find((r) => r.source === n.actor && r.edge === s.edge && (r.type === 'GRADIENT' || r.type === 'REFIT'))!)));
-    const outputs = routes.filter((r) => r.source === n.actor && (r.type === 'FORWARD' || r.type === 'PREDICT')).map(port);
-    b.add('layer', n.actor, { layer: network.layers[n.index], ports: { outputs, upstream, done: done.get(n.actor)! }, depth, firstBatch: input.firstBatch } satisfies LayerInput);
+    const back = (s: NodeSource) => routes.filter((r) => r.source === n.actor && r.edge === s.edge && (r.type === 'GRADIENT' || r.type === 'REFIT'));
+    const upstream = n.sources.map((s) => (s.node < 0 ? null : port(back(s)[0])));
+    // where the edge mixes the true gradient in: the share to the source as well, at the steps whose λ is above 0
+    const mixed = n.sources.map((s) => (s.node >= 0 && back(s).length > 1 ? { port: port(back(s)[1]), mixing: g.edges[s.edge] } : null));
+    const outputs = routes.filter((r) => r.source === n.actor && n.outputs.includes(r.edge) && (r.type === 'FORWARD' || r.type === 'PREDICT' || r.type === 'REFIT')).map(port);
+    b.add('layer', n.actor, { layer: network.layers[n.index], ports: { outputs, upstream, mixed, done: done.get(n.actor)! }, depth, firstBatch: input.firstBatch } satisfies LayerInput);
   }
   for (const s of g.synthesizers) {
     if (!here.has(s.actor)) continue;
-    const prediction = port(from(s.actor, 'SYNTHETIC_GRADIENT')[0]);
+    // a forward synthesizer's prediction is its consumer's input
+    const prediction = port(from(s.actor, s.forward ? 'FORWARD' : 'SYNTHETIC_GRADIENT')[0]);
     const labels = s.contextLabels ? source.labels(s.contextLabels) : null;
     b.synthesizers.push(b.add('synthesizer', s.actor, { synthesizer: network.synthesizers[s.index], index: s.index, ports: { prediction, loss: losses, done: done.get(s.actor)! }, labels } satisfies SynthesizerInput));
   }

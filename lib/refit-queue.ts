@@ -53,8 +53,10 @@ export class RefitQueue {
     labels: number,
     /** width of what it predicts; default `inputs` (a gradient of what it reads) */
     units = inputs,
+    /** more slots, for targets that may run further ahead of the predictions */
+    ahead = 0,
   ) {
-    this.slots = Array.from({ length: delay + 2 }, () => ({
+    this.slots = Array.from({ length: delay + 2 + ahead }, () => ({
       batch: -1,
       hasTarget: false,
       hasPrediction: false,

@@ -195,6 +195,11 @@ export class Synthesizer {
     readonly batchSize: number,
     /** the hidden layers of an MLP synthesizer (as many as `spec.hidden` lists) */
     readonly hidden: readonly SynthesizerHiddenLayer[] = [],
+    /**
+     * how many batches further its targets may run ahead of its predictions than the delay allows
+     * (a forward synthesizer's: its source does not wait for it)
+     */
+    targetsAhead = 0,
   ) {
     this.parameters = { hidden, M, c, N };
     checkParameters(id, spec, this.parameters);
@@ -204,7 +209,7 @@ export class Synthesizer {
     const widths = spec.hidden ?? [];
     this.scratch = { activations: widths.map((w) => zeros(batchSize, w)), deltas: widths.map((w) => zeros(batchSize, w)) };
     this.activation = spec.activation ?? 'relu';
-    this.queue = new RefitQueue(id, spec.delay, batchSize, spec.inputs ?? spec.units, spec.conditioned ? spec.labels : 0, spec.units);
+    this.queue = new RefitQueue(id, spec.delay, batchSize, spec.inputs ?? spec.units, spec.conditioned ? spec.labels : 0, spec.units, targetsAhead);
     this.error = zeros(batchSize, spec.units);
   }
 

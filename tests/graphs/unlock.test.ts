@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { graphSummary } from '../../actors/inspection.ts';
 import { compareWithCase } from '../../lib/compare.ts';
 import { type GraphSpec, type InterfaceSpec, defineGraph } from '../../lib/graph.ts';
 import { buildNetwork } from '../../lib/network.ts';
@@ -115,5 +116,19 @@ describe('the chain sugar: a layer’s interface may be a complete unlock', () =
     ['with λ above 1', [{ units: 8, complete: true, synthesizer: { lambda: 2 } }, { units: 12 }], "interface 'layer0' → 'layer1': lambda must be a number in [0, 1] (0: the synthetic gradient only, 1: the true one only), got 2"],
   ])('is refused by name %s', (_, layers, message) => {
     expect(() => defineTopology({ inputs: 4, batch: 2, layers } as TopologySpec)).toThrow(new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+  });
+});
+
+describe('the inspector’s picture of a graph carries the unlocks', () => {
+  it('graphSummary names each edge’s forward synthesizer, λ and warm-up', () => {
+    const g = loadCase(unlock, 'graph-unlock').topology;
+    const edges = graphSummary(g).edges as { from: string; to: string; synthesizer: string | null; forward: string | null; lambda: number; warmup: number }[];
+    expect(edges.map((e) => [e.from, e.to, e.synthesizer, e.forward, e.lambda, e.warmup])).toEqual([
+      ['layer:l0', 'layer:l1', 'synthesizer:l0>l1', 'forward:l0>l1', 0, 0],
+      ['layer:l1', 'layer:m', 'synthesizer:l1>m', null, 0.5, 0],
+      ['layer:l2', 'layer:m', null, 'forward:l2>m', 0, 0],
+      ['layer:m', 'layer:o', 'synthesizer:m>o', null, 0, 100],
+      ['layer:o', 'head:sum', null, null, 0, 0],
+    ]);
   });
 });
