@@ -35,13 +35,24 @@ export function send(port: Port, batch: number, tensor: Matrix): void {
   port.edge.next(eventOf(port.route, batch, tensor));
 }
 
+/** Where an edge mixes the true gradient in: the consumer's share to the source too, while λ is above 0. */
+export interface MixedPort {
+  readonly port: Port;
+  readonly mixing: { readonly lambda: number; readonly warmup: number };
+}
+
+/** Send the true gradient of `batch` on a mixed edge, if its λ is above 0 at that batch. */
+export function sendMixed(m: MixedPort | null | undefined, batch: number, tensor: Matrix): void {
+  if (m && lambdaAt(m.mixing, batch) > 0) send(m.port, batch, tensor);
+}
+
 export interface LayerPorts {
   /** h to each consumer (FORWARD) and each decoupled edge's synthesizer (PREDICT), edge by edge */
   readonly outputs: readonly Port[];
   /** per source: its share of `d Wᵀ` (GRADIENT, or REFIT to the edge's synthesizer); null for the data's x */
   readonly upstream: readonly (Port | null)[];
   /** per source whose edge mixes the true gradient in: the same share to the source (GRADIENT), sent while λ is above 0 */
-  readonly mixed?: readonly ({ readonly port: Port; readonly mixing: { readonly lambda: number; readonly warmup: number } } | null)[];
+  readonly mixed?: readonly (MixedPort | null)[];
   /** the batch whose update was just applied */
   readonly done: Edge<number>;
 }
@@ -156,9 +167,9 @@ function update(c: LayerContext): void {
   const shares = c.layer.update(batch, c.gradients);
   const { upstream: up, mixed } = c.ports;
   for (let s = 0; s < up.length; s++) {
-    const p = up[s], m = mixed?.[s];
+    const p = up[s];
     if (p) send(p, batch, shares[s]!);
-    if (m && lambdaAt(m.mixing, batch) > 0) send(m.port, batch, shares[s]!);
+    sendMixed(mixed?.[s], batch, shares[s]!);
   }
   c.ports.done.next(batch);
 }

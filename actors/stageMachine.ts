@@ -276,8 +276,9 @@ function wireGraph(b: Builder, network: Network): Wiring {
   }
   for (const h of g.heads) {
     if (!here.has(h.actor)) continue;
-    const gradient = port(from(h.actor)[0]);
-    b.add('head', h.actor, { head: network.heads[h.index], index: h.index, ports: { gradient, loss: losses, done: done.get(h.actor)! }, labels: source.labels(h.labels) } satisfies HeadInput);
+    const [back, mixedBack] = from(h.actor);
+    const mixed = mixedBack ? { port: port(mixedBack), mixing: g.edges[h.edge] } : null;
+    b.add('head', h.actor, { head: network.heads[h.index], index: h.index, ports: { gradient: port(back), mixed, loss: losses, done: done.get(h.actor)! }, labels: source.labels(h.labels) } satisfies HeadInput);
   }
   return { x: source.x, expected: here.size };
 }

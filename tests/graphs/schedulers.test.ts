@@ -139,8 +139,9 @@ describe('random graphs: every scheduler, same bits', () => {
         const stages = randomPlan(graph, raw.graph.seed);
         expectSameBits(queue, await run(graph, data, params, { name: 'worker', stages }), `worker, plan ${JSON.stringify(stages)}`);
       }),
-      { numRuns: 4, seed: 22_2027 },
+      // three worker trainings per run: a handful
+      { numRuns: 3, seed: 22_2027 },
     );
     for (const f of ['forward', 'complete']) expect(seen.get(f) ?? 0, `graphs with ${f}`).toBeGreaterThan(0);
-  });
+  }, 240_000);
 });
