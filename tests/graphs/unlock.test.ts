@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { graphSummary } from '../../actors/inspection.ts';
 import { compareWithCase } from '../../lib/compare.ts';
+import { trueGradientInterfaces } from '../../lib/metrics.ts';
+import type { TrainingMetrics } from '../../actors/metrics.ts';
+import { createTraining } from '../../actors/training.ts';
 import { type GraphSpec, type InterfaceSpec, defineGraph } from '../../lib/graph.ts';
 import { buildNetwork } from '../../lib/network.ts';
 import { initParameters, parameterShapes, parametersToJSON } from '../../lib/params.ts';
@@ -130,5 +133,23 @@ describe('the inspector’s picture of a graph carries the unlocks', () => {
       ['layer:m', 'layer:o', 'synthesizer:m>o', null, 0, 100],
       ['layer:o', 'head:sum', null, null, 0, 0],
     ]);
+  });
+});
+
+describe('metrics with forward synthesizers', () => {
+  it('the cosine with the true gradient is for gradient synthesizers only (a forward synthesizer predicts an input)', () => {
+    const g = loadCase(unlock, 'graph-unlock').topology;
+    expect(trueGradientInterfaces(g).map((s) => s.actor)).toEqual(['synthesizer:m>o']);
+  });
+
+  it('a training with complete unlocks streams its metrics: the synthesizer loss sums the forward synthesizers’ too', async () => {
+    const c = loadCase(unlock, 'graph-unlock');
+    const training = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps: 20 });
+    const seen: TrainingMetrics[] = [];
+    training.metrics$.subscribe((m) => seen.push(m));
+    const r = await training.run();
+    expect(seen.map((m) => m.synthesizerLoss)).toEqual(Array.from(r.synthesizerLosses));
+    expect(seen[0].synthesizerLoss).toBeCloseTo(unlock.synthesizer_losses![0], 4);
+    expect(Object.keys(seen[19].cosine)).toEqual(['m>o']);
   });
 });
