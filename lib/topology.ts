@@ -186,6 +186,7 @@ function interfaceAt(index: number, isLast: boolean, complete: boolean, own: unk
   const o = own === undefined ? {} : object(own, where, '{ conditioned, delay, lr, ... }');
   knownKeys(o, SYNTH_KEYS, where);
   const s = { ...defaults, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
+  if (o.forward !== undefined && !complete) throw new TopologyError(`${where} forward options given but the layer is not a complete unlock (set complete: true)`);
   const conditioned = bool(s.conditioned, `${where} conditioned`, false);
   const delay = nonNegativeInt(s.delay ?? 0, `${where} delay`);
   const opt = optimizerAt(o, `layer ${index}: synthesizer`) ?? optimizerAt(defaults, 'topology: synthesizer');
@@ -205,7 +206,8 @@ function interfaceAt(index: number, isLast: boolean, complete: boolean, own: unk
     // checked by defineGraph, naming the edge
     ...(s.lambda !== undefined ? { lambda: s.lambda as number } : {}),
     ...(s.warmup !== undefined ? { warmup: s.warmup as number } : {}),
-    ...(s.forward !== undefined ? { forward: s.forward as SynthesizerOptions } : {}),
+    // the defaults' forward options are for the complete unlocks only
+    ...(complete && s.forward !== undefined ? { forward: s.forward as SynthesizerOptions } : {}),
     ...(opt ? (opt.kind === 'sgd' && opt.momentum === 0 ? { lr: opt.lr } : { optimizer: opt }) : {}),
     ...(hidden.length > 0 ? { hidden: hidden as number[], activation: (s.activation as Activation | undefined) ?? 'relu' } : {}),
     ...(s.clip !== undefined ? { clip: positive(s.clip, `${where} clip`) } : {}),

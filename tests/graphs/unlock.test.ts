@@ -5,14 +5,17 @@
  * independent numpy implementation; λ = 1, or a warm-up longer than the run, gives backprop's
  * node parameters bit for bit.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { graphSummary } from '../../actors/inspection.ts';
 import { compareWithCase } from '../../lib/compare.ts';
 import { trueGradientInterfaces } from '../../lib/metrics.ts';
 import type { TrainingMetrics } from '../../actors/metrics.ts';
-import { createTraining } from '../../actors/training.ts';
+import { createTraining, train } from '../../actors/training.ts';
+import { readCheckpoint } from '../../lib/checkpoint.ts';
+import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
 import { type GraphSpec, type InterfaceSpec, defineGraph } from '../../lib/graph.ts';
 import { buildNetwork } from '../../lib/network.ts';
 import { initParameters, parameterShapes, parametersToJSON } from '../../lib/params.ts';
@@ -116,6 +119,7 @@ describe('the chain sugar: a layer’s interface may be a complete unlock', () =
     ['on the last layer', [{ units: 8 }, { units: 12, complete: true }], "layer 1: complete is true, but it is the last layer: the head scores its real output, so nothing could read a synthetic one"],
     ['with decoupled: false', [{ units: 8, complete: true, decoupled: false }, { units: 12 }], 'layer 0: complete is true but decoupled is false (a complete unlock decouples the layer too)'],
     ['as a string', [{ units: 8, complete: 'yes' }, { units: 12 }], "layer 0: complete must be true or false, got 'yes'"],
+    ['with forward options on a dni layer', [{ units: 8, decoupled: true, synthesizer: { forward: { delay: 1 } } }, { units: 12 }], 'layer 0: synthesizer forward options given but the layer is not a complete unlock (set complete: true)'],
     ['with λ above 1', [{ units: 8, complete: true, synthesizer: { lambda: 2 } }, { units: 12 }], "interface 'layer0' → 'layer1': lambda must be a number in [0, 1] (0: the synthetic gradient only, 1: the true one only), got 2"],
   ])('is refused by name %s', (_, layers, message) => {
     expect(() => defineTopology({ inputs: 4, batch: 2, layers } as TopologySpec)).toThrow(new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
@@ -151,5 +155,25 @@ describe('metrics with forward synthesizers', () => {
     expect(seen.map((m) => m.synthesizerLoss)).toEqual(Array.from(r.synthesizerLosses));
     expect(seen[0].synthesizerLoss).toBeCloseTo(unlock.synthesizer_losses![0], 4);
     expect(Object.keys(seen[19].cosine)).toEqual(['m>o']);
+  });
+});
+
+describe('checkpoints carry forward synthesizers', () => {
+  it('a chain with complete unlocks, Adam, an MLP forward synthesizer with delay 2 and a warm-up: saved at step 23 and resumed, the bits of the unbroken run', async () => {
+    const topology = defineTopology({
+      inputs: 24,
+      batch: 10,
+      optimizer: { kind: 'adam', lr: 1e-2 },
+      synthesizer: { optimizer: { kind: 'adam', lr: 1e-3 }, forward: { hidden: [16], delay: 2 } },
+      layers: [{ units: 32, complete: true }, { units: 16, complete: true, synthesizer: { warmup: 30 } }, { units: 12 }],
+    });
+    const data = binaryAddition(200, 12), params = initParameters(topology, 3);
+    const path = join(mkdtempSync(join(tmpdir(), 'dni-unlock-ckpt-')), 'run.ckpt');
+    const unbroken = await train({ topology, data, params, steps: 60, checkpoint: { path, at: [23] } });
+    expect(Object.keys(readCheckpoint(path).synthesizers).sort()).toEqual(['forward:0', 'forward:1', 'synthesizer:0', 'synthesizer:1']);
+    const resumed = await train({ topology, data, steps: 60, resume: path, scheduler: 'async' });
+    expect(Array.from(resumed.synthesizerLosses)).toEqual(Array.from(unbroken.synthesizerLosses));
+    for (const k of Object.keys(unbroken.params)) expect(resumed.params[k].data, k).toEqual(unbroken.params[k].data);
+    expect(Object.keys(unbroken.params)).toEqual(expect.arrayContaining(['fwd0.M', 'fwd0.hidden0.W', 'fwd1.c']));
   });
 });
