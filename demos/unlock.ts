@@ -5,9 +5,12 @@
  *
  * - `backprop`: no interface; every layer waits for the forward pass below and the gradient above.
  * - `dni`: a synthesizer after every hidden layer (the update unlock: a layer updates at once).
- * - `complete`: the same synthesizers, and beside each a forward synthesizer `ĥ = x M + c` that
- *   predicts the layer's output from the pixels, so the layer above need not wait for it either
- *   (the complete unlock: forward and update).
+ * - `complete`: the same synthesizers, and beside the first `--complete-layers` (default 1) a
+ *   forward synthesizer `ĥ = x M + c` that predicts the layer's output from the pixels, so the layer
+ *   above need not wait for it either (the complete unlock: forward and update). One is enough to
+ *   cut the network in two parts neither of which waits for the other; with one after every hidden
+ *   layer the output layer would learn from a linear function of the pixels only (measured: 75.8%
+ *   against DNI's 89.0% after 300 steps, 87.8% with one).
  * - `dni-warmup`: DNI whose layers learn from the true gradient for the first `--warmup` steps
  *   (default one epoch) while their synthesizers fit it, then from the synthesizers alone: the
  *   synthesizers start at zero, so without a warm-up the first steps teach the layers nothing.
@@ -53,6 +56,7 @@ const spec = {
     lr: { type: 'number', default: 1e-3, help: "the layers' Adam learning rate" },
     synthesizerLr: { type: 'number', default: 3e-3, help: "the synthesizers' (and forward synthesizers') Adam learning rate" },
     warmup: { type: 'number', value: 'N', help: 'dni-warmup: steps on the true gradient first (default: one epoch)' },
+    completeLayers: { type: 'number', value: 'N', default: 1, help: 'complete: how many hidden layers (from the bottom) get a forward synthesizer' },
     stages: { type: 'number', value: 'N', help: 'worker: stage threads (default: the library plan for this machine)' },
     ...MNIST_SPLIT_OPTIONS,
   },
@@ -70,6 +74,7 @@ const whole = (v: number | undefined, flag: string, min: number) => (v === undef
 whole(args.batch, 'batch', 1);
 whole(args.stages, 'stages', 1);
 whole(args.warmup, 'warmup', 0);
+whole(args.completeLayers, 'complete-layers', 1);
 for (const [v, flag] of [[args.lr, 'lr'], [args.synthesizerLr, 'synthesizer-lr']] as const) if (!(v >= 0)) usageError(`--${flag} must be >= 0, got ${v}`);
 
 useBackend(autoBackend());
@@ -79,21 +84,21 @@ const steps = stepsOf(args, perEpoch);
 const warmup = args.warmup ?? perEpoch;
 
 function topologyFor(method: Method): Topology {
-  const decoupled = method !== 'backprop', complete = method === 'complete';
+  const decoupled = method !== 'backprop', complete = (i: number) => method === 'complete' && i < args.completeLayers;
   return defineTopology({
     inputs: 784,
     batch: args.batch,
     loss: 'softmax-cross-entropy',
     optimizer: { kind: 'adam', lr: args.lr },
     synthesizer: { optimizer: { kind: 'adam', lr: args.synthesizerLr }, ...(method === 'dni-warmup' ? { warmup } : {}) },
-    layers: [...hidden.map((units) => ({ units, activation: 'relu' as const, decoupled, complete })), { units: 10, activation: 'linear' as const }],
+    layers: [...hidden.map((units, i) => ({ units, activation: 'relu' as const, decoupled, complete: complete(i) })), { units: 10, activation: 'linear' as const }],
   });
 }
 
 console.log(
   `MNIST (the mnist package's digits, split seed ${args.splitSeed}): train ${split.train.x.rows}, test ${split.test.x.rows}; ` +
     `${describeSizes(topologyFor('backprop'))} relu, softmax cross-entropy, batch ${args.batch}, Adam lr ${args.lr}; linear synthesizers, Adam lr ${args.synthesizerLr}\n` +
-    `${steps} steps (${(steps / perEpoch).toFixed(1)} epochs) per method and scheduler; dni-warmup: ${warmup} steps on the true gradient first\n`,
+    `${steps} steps (${(steps / perEpoch).toFixed(1)} epochs) per method and scheduler; complete: forward synthesizers after ${Math.min(args.completeLayers, hidden.length)} hidden layer(s); dni-warmup: ${warmup} steps on the true gradient first\n`,
 );
 
 interface Run {
