@@ -129,8 +129,8 @@ describe('the chain sugar: a layer’s interface may be a complete unlock', () =
 describe('the inspector’s picture of a graph carries the unlocks', () => {
   it('graphSummary names each edge’s forward synthesizer, λ and warm-up', () => {
     const g = loadCase(unlock, 'graph-unlock').topology;
-    const edges = graphSummary(g).edges as { from: string; to: string; synthesizer: string | null; forward: string | null; lambda: number; warmup: number }[];
-    expect(edges.map((e) => [e.from, e.to, e.synthesizer, e.forward, e.lambda, e.warmup])).toEqual([
+    const edges = graphSummary(g).edges as { from: string; to: string; synthesizer: string | null; forward?: string; lambda?: number; warmup?: number }[];
+    expect(edges.map((e) => [e.from, e.to, e.synthesizer, e.forward ?? null, e.lambda ?? 0, e.warmup ?? 0])).toEqual([
       ['layer:l0', 'layer:l1', 'synthesizer:l0>l1', 'forward:l0>l1', 0, 0],
       ['layer:l1', 'layer:m', 'synthesizer:l1>m', null, 0.5, 0],
       ['layer:l2', 'layer:m', null, 'forward:l2>m', 0, 0],
