@@ -5,7 +5,7 @@
  * independent numpy implementation; λ = 1, or a warm-up longer than the run, gives backprop's
  * node parameters bit for bit.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,7 +19,8 @@ import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
 import { type GraphSpec, type InterfaceSpec, defineGraph } from '../../lib/graph.ts';
 import { buildNetwork } from '../../lib/network.ts';
 import { initParameters, parameterShapes, parametersToJSON } from '../../lib/params.ts';
-import { type ReferenceCase, loadCase } from '../../lib/reference.ts';
+import { type ReferenceCase, graphCase, loadCase } from '../../lib/reference.ts';
+import { HAS_NUMPY, NO_NUMPY, deviations, numpy } from './_numpy.ts';
 import { trainSequential } from '../../lib/sequential.ts';
 import { type TopologySpec, defineTopology } from '../../lib/topology.ts';
 import { REFERENCE_DIR } from '../helpers.ts';
@@ -176,4 +177,46 @@ describe('checkpoints carry forward synthesizers', () => {
     for (const k of Object.keys(unbroken.params)) expect(resumed.params[k].data, k).toEqual(unbroken.params[k].data);
     expect(Object.keys(unbroken.params)).toEqual(expect.arrayContaining(['fwd0.M', 'fwd0.hidden0.W', 'fwd1.c']));
   });
+});
+
+describe('a graph with unlocks made in code, saved as a case, against the independent numpy implementation', () => {
+  // a complete unlock with a context, a forward synthesizer into a sum merge with delay 2, λ on an edge into a head, a warm-up on a concat
+  const SPEC: GraphSpec = {
+    inputs: 6,
+    batch: 5,
+    lr: 0.3,
+    synthesizer: { lr: 0.05 },
+    nodes: [
+      { id: 'trunk', units: 8, activation: 'tanh', inputs: ['input'] },
+      { id: 'side', units: 8, activation: 'relu', inputs: ['input'] },
+      { id: 's', units: 8, activation: 'sigmoid', inputs: ['trunk', 'side'], merge: 'sum' },
+      { id: 'out', units: 3, activation: 'sigmoid', inputs: ['s', 'trunk'] },
+    ],
+    heads: [{ id: 'bits', node: 'out' }],
+    interfaces: [
+      { from: 'trunk', to: 's', kind: 'complete', context: 'bits', delay: 1 },
+      { from: 'side', to: 's', kind: 'forward', delay: 2 },
+      { from: 'trunk', to: 'out', kind: 'dni', warmup: 7 },
+      { from: 'out', to: 'bits', kind: 'dni', lambda: 0.25 },
+    ],
+  };
+
+  it.skipIf(!HAS_NUMPY)(`agrees within 1e-5 (actors, worker scheduler)${HAS_NUMPY ? '' : NO_NUMPY}`, async () => {
+    const graph = defineGraph(SPEC), steps = 40, sums = binaryAddition(40, 3), initial = initParameters(graph, 5);
+    const d = { x: sums.x, y: { bits: sums.y } };
+    const original = await train({ topology: graph, data: d, params: initial, steps, scheduler: { name: 'worker', stages: 2 } });
+    const dir = mkdtempSync(join(tmpdir(), 'dni-unlock-case-')), path = join(dir, 'case.json'), out = join(dir, 'numpy.json');
+    writeFileSync(path, JSON.stringify(graphCase(graph, d, initial, steps, original)));
+    numpy([path, '--emit', out]);
+    const c = JSON.parse(readFileSync(path, 'utf8')) as ReferenceCase, theirs = JSON.parse(readFileSync(out, 'utf8'));
+    expect(c.config.interfaces).toHaveLength(4);
+    expect(c.config.interfaces).toEqual(expect.arrayContaining(SPEC.interfaces!.map((i) => ({ delay: 0, ...i }))));
+    const dev = deviations({ final: c.final!, losses: c.losses!, synthesizer_losses: c.synthesizer_losses! }, theirs);
+    expect(dev.param, `worst ${dev.worstParam}`).toBeLessThan(1e-5);
+    expect(dev.loss).toBeLessThan(1e-5);
+    expect(dev.synthesizerLoss).toBeLessThan(1e-5);
+    expect(Object.keys(c.final!)).toEqual(expect.arrayContaining(['fwd:trunk>s.M', 'fwd:side>s.c', 'synth:trunk>s.N']));
+    // and it trained: the parameters moved well past the tolerance
+    expect(deviations({ final: c.initial, losses: [], synthesizer_losses: [] }, { final: c.final!, losses: [], synthesizer_losses: [] }).param).toBeGreaterThan(1e-2);
+  }, 120_000);
 });
