@@ -67,6 +67,9 @@ function usageError(message: string): never {
   console.error(`${spec.name}: ${message}\n\n${demoUsage(spec)}`);
   process.exit(2);
 }
+// it trains every method under both schedulers itself, and watches nothing
+if (process.argv.includes('--scheduler')) usageError('--scheduler: this demo trains every method under queue and under worker (use --stages for worker)');
+if (args.trace !== undefined || args.inspect) usageError('--trace and --inspect are not offered here (demos/mnist.ts and demos/multitask.ts offer them)');
 const methods = args.methods.split(',').map((m) => m.trim().toLowerCase()) as Method[];
 for (const m of methods) if (!METHODS.includes(m)) usageError(`unknown method '${m}' (expected ${METHODS.join(', ')})`);
 const hidden = args.hidden.split(',').map((w) => (/^\d+$/.test(w.trim()) && Number(w) > 0 ? Number(w) : usageError(`--hidden needs widths like 256,256, got '${args.hidden}'`)));

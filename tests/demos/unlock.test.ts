@@ -18,6 +18,7 @@ describe('demos/unlock.ts', () => {
     [['--methods', 'dni,cdni'], /unknown method 'cdni' \(expected backprop, dni, complete, dni-warmup\)/],
     [['--warmup', '2.5'], /--warmup needs an integer >= 0, got 2.5/],
     [['--complete-layers', '0'], /--complete-layers needs an integer >= 1, got 0/],
+    [['--scheduler', 'worker'], /--scheduler: this demo trains every method under queue and under worker/],
   ])('refuses %j with exit code 2 and the usage text', (args, message) => {
     const r = demo(...args);
     expect(r.status).toBe(2);
