@@ -9,6 +9,11 @@
  *                    │ ▲               ▲ │            │
  *           PREDICT  ▼ │ SYNTHETIC_    │ │ GRADIENT   │ GRADIENT (backprop edge)
  *                synthesizer ◀─REFIT───┘ ▼            ▼ or REFIT (decoupled edge)
+ *
+ * A forward synthesizer on edge u→v takes the data (PREDICT from `data`), sends v its prediction
+ * of u's output (FORWARD, in place of u's), and is refitted toward u's real output (REFIT from u).
+ * Where an edge mixes the true gradient in, v sends its share both to the synthesizer (REFIT) and
+ * to u (GRADIENT, at u's gradient slot `outputs + j`), the latter only at steps whose λ is above 0.
  */
 import { Subject } from 'rxjs';
 import type { Graph } from '../lib/graph.ts';
@@ -107,11 +112,16 @@ export function routesOf(g: Graph): Route[] {
   const outputSlot = new Int32Array(g.edges.length);
   for (const n of g.nodes) n.outputs.forEach((e, k) => (outputSlot[e] = k));
   for (const n of g.nodes) n.sources.forEach((s, k) => s.node < 0 && out.push({ type: 'FORWARD', source: DATA, target: n.actor, slot: k, edge: -1, rows: B, cols: s.width }));
+  for (const f of g.synthesizers) if (f.forward) out.push({ type: 'PREDICT', source: DATA, target: f.actor, slot: 0, edge: -1, rows: B, cols: f.inputs });
   for (const n of g.nodes) {
     n.outputs.forEach((e, k) => {
       const edge = g.edges[e];
       const target = edge.toNode >= 0 ? g.nodes[edge.toNode].actor : g.heads[edge.toHead].actor;
-      out.push({ type: 'FORWARD', source: n.actor, target, slot: edge.slot, edge: e, rows: B, cols: n.units });
+      const f = g.synthesizers[edge.forward];
+      if (f) {
+        out.push({ type: 'REFIT', source: n.actor, target: f.actor, slot: 0, edge: e, rows: B, cols: n.units });
+        out.push({ type: 'FORWARD', source: f.actor, target, slot: edge.slot, edge: e, rows: B, cols: n.units });
+      } else out.push({ type: 'FORWARD', source: n.actor, target, slot: edge.slot, edge: e, rows: B, cols: n.units });
       const s = g.synthesizers[edge.synthesizer];
       if (s) {
         out.push({ type: 'PREDICT', source: n.actor, target: s.actor, slot: 0, edge: e, rows: B, cols: n.units });
@@ -120,8 +130,10 @@ export function routesOf(g: Graph): Route[] {
     });
   }
   const back = (source: string, e: number, cols: number) => {
-    const edge = g.edges[e], s = g.synthesizers[edge.synthesizer];
-    out.push(s ? { type: 'REFIT', source, target: s.actor, slot: 0, edge: e, rows: B, cols } : { type: 'GRADIENT', source, target: g.nodes[edge.from].actor, slot: outputSlot[e], edge: e, rows: B, cols });
+    const edge = g.edges[e], s = g.synthesizers[edge.synthesizer], from = g.nodes[edge.from];
+    out.push(s ? { type: 'REFIT', source, target: s.actor, slot: 0, edge: e, rows: B, cols } : { type: 'GRADIENT', source, target: from.actor, slot: outputSlot[e], edge: e, rows: B, cols });
+    const j = from.mixed.findIndex((m) => m.slot === outputSlot[e]);
+    if (s && j >= 0) out.push({ type: 'GRADIENT', source, target: from.actor, slot: from.outputs.length + j, edge: e, rows: B, cols });
   };
   for (const n of g.nodes) for (const s of n.sources) if (s.node >= 0) back(n.actor, s.edge, s.width);
   for (const h of g.heads) back(h.actor, h.edge, h.width);

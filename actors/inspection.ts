@@ -172,7 +172,7 @@ export function summarizeContext(context: unknown): JsonValue {
   }
   if (c.synthesizer?.spec) {
     const s = c.synthesizer.spec;
-    return { name: s.name, from: s.from, units: s.units, conditioned: s.conditioned, delay: s.delay, lr: s.lr };
+    return { name: s.name, from: s.from, units: s.units, ...(s.forward ? { forward: true, inputs: s.inputs } : {}), conditioned: s.conditioned, delay: s.delay, lr: s.lr };
   }
   if (c.head?.spec) {
     const s = c.head.spec;
@@ -221,6 +221,10 @@ export function graphSummary(t: Topology): { [key: string]: JsonValue } {
       to: e.toNode >= 0 ? t.nodes[e.toNode].actor : t.heads[e.toHead].actor,
       synthesizer: e.synthesizer >= 0 ? t.synthesizers[e.synthesizer].actor : null,
       conditioned: e.synthesizer >= 0 ? t.synthesizers[e.synthesizer].conditioned : false,
+      // the consumer reads this forward synthesizer's prediction instead of `from`'s output (only where they are)
+      ...(e.forward >= 0 ? { forward: t.synthesizers[e.forward].actor } : {}),
+      ...(e.lambda > 0 ? { lambda: e.lambda } : {}),
+      ...(e.warmup > 0 ? { warmup: e.warmup } : {}),
     })),
   };
 }

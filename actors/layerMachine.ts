@@ -7,7 +7,10 @@
  * in, the layer applies its update and sends each source its share of `d Wᵀ`. A layer applies
  * its update for batch t before its forward of batch t+1: inputs of later batches wait in its
  * inbox. For a layer with a backprop edge that wait is the update lock DNI removes; a layer whose
- * every edge is decoupled never waits for anything above it.
+ * every edge is decoupled never waits for anything above it. A consumer fed by a forward
+ * synthesizer need not wait for this layer's output, so its gradient for a batch may come before
+ * this layer's forward of that batch: it is kept until then (`early`). Where an edge mixes the
+ * true gradient in, the layer also sends its share to its source at the steps whose λ is above 0.
  *
  *   ready ──FORWARD (inputs complete)──▶ awaitingSyntheticGradient ──SYNTHETIC_GRADIENT (all in)──▶ ready   (decoupled)
  *   ready ──FORWARD (inputs complete)──▶ awaitingGradient ──GRADIENT | SYNTHETIC_GRADIENT (all in)──▶ ready
@@ -15,6 +18,7 @@
  */
 import { setup } from 'xstate';
 import type { DenseLayer } from '../lib/dense.ts';
+import { lambdaAt } from '../lib/graph.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { type Edge, type ForwardEvent, type GradientEvent, type LayerEvent, type NetworkEvent, type Route, type SyntheticGradientEvent, eventOf } from './events.ts';
 
@@ -31,11 +35,24 @@ export function send(port: Port, batch: number, tensor: Matrix): void {
   port.edge.next(eventOf(port.route, batch, tensor));
 }
 
+/** Where an edge mixes the true gradient in: the consumer's share to the source too, while λ is above 0. */
+export interface MixedPort {
+  readonly port: Port;
+  readonly mixing: { readonly lambda: number; readonly warmup: number };
+}
+
+/** Send the true gradient of `batch` on a mixed edge, if its λ is above 0 at that batch. */
+export function sendMixed(m: MixedPort | null | undefined, batch: number, tensor: Matrix): void {
+  if (m && lambdaAt(m.mixing, batch) > 0) send(m.port, batch, tensor);
+}
+
 export interface LayerPorts {
   /** h to each consumer (FORWARD) and each decoupled edge's synthesizer (PREDICT), edge by edge */
   readonly outputs: readonly Port[];
   /** per source: its share of `d Wᵀ` (GRADIENT, or REFIT to the edge's synthesizer); null for the data's x */
   readonly upstream: readonly (Port | null)[];
+  /** per source whose edge mixes the true gradient in: the same share to the source (GRADIENT), sent while λ is above 0 */
+  readonly mixed?: readonly (MixedPort | null)[];
   /** the batch whose update was just applied */
   readonly done: Edge<number>;
 }
@@ -116,31 +133,54 @@ export interface LayerContext {
   readonly ports: LayerPorts;
   readonly decoupled: boolean;
   readonly inbox: Inbox;
-  /** the next batch to forward, and the gradients of the batch in flight (by output edge) */
+  /** the next batch to forward, and the gradients of the batch in flight (by output edge, then mixed edge) */
   readonly progress: { next: number; arrived: number };
   readonly gradients: Matrix[];
+  /** gradients of batches not forwarded yet (from a consumer that reads a forward synthesizer) */
+  readonly early: GradientIn[];
 }
 
-/** Forward batch `progress.next`, whose inputs are all in the inbox. */
+/** Forward batch `progress.next`, whose inputs are all in the inbox; count the gradients that came before it. */
 function forward(c: LayerContext): void {
   const batch = c.progress.next++;
   const h = c.layer.forward(batch, c.inbox.take(batch));
   for (const p of c.ports.outputs) send(p, batch, h);
+  for (let i = 0; i < c.early.length; ) {
+    const e = c.early[i];
+    if (e.batch !== batch) i++;
+    else keep(c, c.early.splice(i, 1)[0]);
+  }
 }
 
-function update(c: LayerContext, e: GradientEvent | SyntheticGradientEvent): void {
+function keep(c: LayerContext, e: GradientIn): void {
   c.gradients[e.slot] = e.g;
+  c.progress.arrived++;
+}
+
+/** How many gradients the batch in flight takes. */
+const expected = (c: LayerContext) => c.layer.gradientsFor(c.progress.next - 1);
+
+/** Every gradient of the batch in flight is in: apply the update, send each source its share. */
+function update(c: LayerContext): void {
+  const batch = c.progress.next - 1;
   c.progress.arrived = 0;
-  const shares = c.layer.update(e.batch, c.gradients);
-  const up = c.ports.upstream;
+  const shares = c.layer.update(batch, c.gradients);
+  const { upstream: up, mixed } = c.ports;
   for (let s = 0; s < up.length; s++) {
     const p = up[s];
-    if (p) send(p, e.batch, shares[s]!);
+    if (p) send(p, batch, shares[s]!);
+    sendMixed(mixed?.[s], batch, shares[s]!);
   }
-  c.ports.done.next(e.batch);
+  c.ports.done.next(batch);
 }
 
 type GradientIn = GradientEvent | SyntheticGradientEvent;
+
+/** After a forward, the gradients that came before it may already complete its batch. */
+const KEPT_COMPLETE = [
+  { guard: 'keptCompleteNextReady', actions: ['applyKept', 'forwardNext'] },
+  { guard: 'keptComplete', target: 'ready', actions: 'applyKept' },
+] as const;
 
 export const layerMachine = setup({
   types: {
@@ -155,19 +195,26 @@ export const layerMachine = setup({
     },
     forwardNext: ({ context }) => forward(context),
     keepInput: ({ context }, e: ForwardEvent) => context.inbox.put(e),
-    keepGradient: ({ context }, e: GradientIn) => {
-      context.gradients[e.slot] = e.g;
-      context.progress.arrived++;
+    keepGradient: ({ context }, e: GradientIn) => keep(context, e),
+    keepEarlyGradient: ({ context }, e: GradientIn) => void context.early.push(e),
+    applyGradient: ({ context }, e: GradientIn) => {
+      keep(context, e);
+      update(context);
     },
-    applyGradient: ({ context }, e: GradientIn) => update(context, e),
+    applyKept: ({ context }) => update(context),
   },
   guards: {
     /** this input completes the next batch's, and every edge out of the layer is decoupled */
     completesInputsDecoupled: ({ context: c }, e: ForwardEvent) => c.decoupled && e.batch === c.progress.next && c.inbox.complete(e.batch, e),
     completesInputs: ({ context: c }, e: ForwardEvent) => e.batch === c.progress.next && c.inbox.complete(e.batch, e),
     /** this gradient is the last one of the batch in flight, and the next batch's inputs are all in */
-    completesGradientNextReady: ({ context: c }) => c.progress.arrived + 1 === c.gradients.length && c.inbox.complete(c.progress.next),
-    completesGradient: ({ context: c }) => c.progress.arrived + 1 === c.gradients.length,
+    completesGradientNextReady: ({ context: c }) => c.progress.arrived + 1 === expected(c) && c.inbox.complete(c.progress.next),
+    completesGradient: ({ context: c }) => c.progress.arrived + 1 === expected(c),
+    /** a gradient of a batch the layer has not forwarded yet */
+    early: ({ context: c }, e: GradientIn) => e.batch !== c.progress.next - 1,
+    /** the gradients kept before the forward complete the batch in flight (and the next batch's inputs are all in) */
+    keptCompleteNextReady: ({ context: c }) => c.progress.arrived === expected(c) && c.inbox.complete(c.progress.next),
+    keptComplete: ({ context: c }) => c.progress.arrived === expected(c),
   },
 }).createMachine({
   id: 'layer',
@@ -178,7 +225,8 @@ export const layerMachine = setup({
       decoupled: spec.decoupled,
       inbox: new Inbox(spec.sources.length, input.depth),
       progress: { next: input.firstBatch, arrived: 0 },
-      gradients: new Array<Matrix>(spec.outputs.length),
+      gradients: new Array<Matrix>(spec.outputs.length + spec.mixed.length),
+      early: [],
     };
   },
   initial: 'ready',
@@ -190,9 +238,12 @@ export const layerMachine = setup({
           { guard: { type: 'completesInputs', params: ({ event }) => event }, target: 'awaitingGradient', actions: { type: 'forward', params: ({ event }) => event } },
           { actions: { type: 'keepInput', params: ({ event }) => event } },
         ],
+        GRADIENT: { actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
+        SYNTHETIC_GRADIENT: { actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
       },
     },
     awaitingSyntheticGradient: {
+      always: KEPT_COMPLETE,
       on: {
         // with the next batch's inputs waiting, apply the update and go straight on to that batch
         SYNTHETIC_GRADIENT: [
@@ -204,13 +255,16 @@ export const layerMachine = setup({
       },
     },
     awaitingGradient: {
+      always: KEPT_COMPLETE,
       on: {
         GRADIENT: [
+          { guard: { type: 'early', params: ({ event }) => event }, actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
           { guard: 'completesGradientNextReady', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardNext'] },
           { guard: 'completesGradient', target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
           { actions: { type: 'keepGradient', params: ({ event }) => event } },
         ],
         SYNTHETIC_GRADIENT: [
+          { guard: { type: 'early', params: ({ event }) => event }, actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
           { guard: 'completesGradientNextReady', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardNext'] },
           { guard: 'completesGradient', target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
           { actions: { type: 'keepGradient', params: ({ event }) => event } },

@@ -27,6 +27,7 @@ import { type Dataset, batchSource } from '../lib/data.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { trueGradientInterfaces } from '../lib/metrics.ts';
 import { type Model, type ModelData, captureModelState, isRecurrentModel, ringDepthOf } from '../lib/model.ts';
+import type { NodeSource } from '../lib/graph.ts';
 import type { Network } from '../lib/network.ts';
 import type { Stage } from '../lib/placement.ts';
 import { READOUT_ACTOR, boundaryActor, layerActor, linkActor, recurrentSynthesizers } from '../lib/recurrent/actors.ts';
@@ -266,21 +267,28 @@ function wireGraph(b: Builder, network: Network): Wiring {
     if (!here.has(n.actor)) continue;
     const mine = from(n.actor);
     // by edge: a node may read thousands of sources
-    const back = new Map(mine.filter((r) => r.type === 'GRADIENT' || r.type === 'REFIT').map((r) => [r.edge, r]));
-    const upstream = n.sources.map((s) => (s.node < 0 ? null : port(back.get(s.edge)!)));
-    const outputs = mine.filter((r) => r.type === 'FORWARD' || r.type === 'PREDICT').map(port);
-    b.add('layer', n.actor, { layer: network.layers[n.index], ports: { outputs, upstream, done: done.get(n.actor)! }, depth, firstBatch: input.firstBatch } satisfies LayerInput);
+    const back = new Map<number, Route[]>();
+    for (const r of mine) if (r.type === 'GRADIENT' || r.type === 'REFIT') back.set(r.edge, [...(back.get(r.edge) ?? []), r]);
+    const backOf = (s: NodeSource) => back.get(s.edge) ?? [];
+    const upstream = n.sources.map((s) => (s.node < 0 ? null : port(backOf(s)[0])));
+    // where the edge mixes the true gradient in: the share to the source as well, at the steps whose λ is above 0
+    const mixed = n.sources.map((s) => (s.node >= 0 && backOf(s).length > 1 ? { port: port(backOf(s)[1]), mixing: g.edges[s.edge] } : null));
+    const outEdges = new Set(n.outputs);
+    const outputs = mine.filter((r) => outEdges.has(r.edge) && (r.type === 'FORWARD' || r.type === 'PREDICT' || r.type === 'REFIT')).map(port);
+    b.add('layer', n.actor, { layer: network.layers[n.index], ports: { outputs, upstream, mixed, done: done.get(n.actor)! }, depth, firstBatch: input.firstBatch } satisfies LayerInput);
   }
   for (const s of g.synthesizers) {
     if (!here.has(s.actor)) continue;
-    const prediction = port(from(s.actor, 'SYNTHETIC_GRADIENT')[0]);
+    // a forward synthesizer's prediction is its consumer's input
+    const prediction = port(from(s.actor, s.forward ? 'FORWARD' : 'SYNTHETIC_GRADIENT')[0]);
     const labels = s.contextLabels ? source.labels(s.contextLabels) : null;
     b.synthesizers.push(b.add('synthesizer', s.actor, { synthesizer: network.synthesizers[s.index], index: s.index, ports: { prediction, loss: losses, done: done.get(s.actor)! }, labels, cosine: trueGradient.has(s.index) ? b.cosine : undefined } satisfies SynthesizerInput));
   }
   for (const h of g.heads) {
     if (!here.has(h.actor)) continue;
-    const gradient = port(from(h.actor)[0]);
-    b.add('head', h.actor, { head: network.heads[h.index], index: h.index, ports: { gradient, loss: losses, done: done.get(h.actor)! }, labels: source.labels(h.labels) } satisfies HeadInput);
+    const [back, mixedBack] = from(h.actor);
+    const mixed = mixedBack ? { port: port(mixedBack), mixing: g.edges[h.edge] } : null;
+    b.add('head', h.actor, { head: network.heads[h.index], index: h.index, ports: { gradient: port(back), mixed, loss: losses, done: done.get(h.actor)! }, labels: source.labels(h.labels) } satisfies HeadInput);
   }
   return { x: source.x, expected: here.size };
 }

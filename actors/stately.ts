@@ -277,7 +277,8 @@ function batchOf(event: unknown): number | null {
 /** The machine behind a systemId (a chain's `head`, a graph's `head:sum`), so a relayed actor shows its definition too. */
 function machineFor(actor: string): AnyStateMachine | undefined {
   if (actor.startsWith('layer:')) return layerMachine;
-  if (actor.startsWith('synthesizer:')) return synthesizerMachine;
+  // a forward synthesizer is the synthesizer machine, fed the data
+  if (actor.startsWith('synthesizer:') || actor.startsWith('forward:')) return synthesizerMachine;
   if (actor === 'head' || actor.startsWith('head:')) return headMachine;
   if (actor.startsWith('stage:')) return stageMachine;
   if (actor === 'trainer') return trainerMachine;

@@ -17,6 +17,15 @@ One batch step t, in this order:
   4. every decoupled edge queues (h, context, target) for a later refit, where the target is what
      the consumer sent back (a head: its weighted true gradient).
 All refits still queued when training ends are applied, oldest first.
+
+The paper's other unlocks (DESIGN.md, "Unlocks and mixing on graph edges"): a `forward` edge u->v
+(v a node) gives v the input x_hat = x M + c (x: the data batch) of a forward synthesizer in place
+of u's output; before step 1 every forward synthesizer applies its refits of batches
+s <= t-1-delay and predicts; in step 4 it queues (x, real h_u) for its refit toward h_u, and its
+loss 0.5 mean_rows(sum((x_hat - h_u)^2)) joins the synthesizer losses. `complete` is a forward
+synthesizer plus a dni (cdni with a context) one on the same edge. On an edge with a backward
+synthesizer, u's part in step 3 is lam * (what v sent back) + (1 - lam) * g_hat, lam = 1 for
+t < warmup, else the interface's `lambda` (default 0).
 """
 import numpy as np
 
@@ -27,7 +36,8 @@ ACTIVATIONS = {  # f(z), and f'(z) written in terms of h = f(z)
     'linear': (lambda z: z, lambda h: np.ones_like(h)),
 }
 LOSSES = ('mse', 'softmax-cross-entropy')
-DECOUPLED = ('dni', 'cdni')
+DECOUPLED = ('dni', 'cdni', 'complete')  # a backward synthesizer on the edge
+FORWARD = ('forward', 'complete')  # a forward synthesizer on the edge
 
 
 # ---------------------------------------------------------------- topology
@@ -57,13 +67,22 @@ def input_columns(cfg):
     return cols
 
 
-def interfaces_by_edge(cfg):
-    """(from, to) -> interface, for the decoupled edges only (a listed `backprop` is no interface)."""
-    return {(i['from'], i['to']): i for i in cfg['interfaces'] if i['kind'] in DECOUPLED}
+def interfaces_by_edge(cfg, kinds=DECOUPLED):
+    """(from, to) -> interface, for the edges whose kind is one of `kinds` (default: a backward synthesizer)."""
+    return {(i['from'], i['to']): i for i in cfg['interfaces'] if i['kind'] in kinds}
 
 
 def synth_key(u, v):
     return f'synth:{u}>{v}'
+
+
+def forward_key(u, v):
+    return f'fwd:{u}>{v}'
+
+
+def lambda_at(iface, t):
+    """The weight of the true gradient at step t: 1 during the warm-up, else lambda."""
+    return 1.0 if t < iface.get('warmup', 0) else iface.get('lambda', 0.0)
 
 
 def validate_graph(cfg, label_sets):
@@ -95,8 +114,13 @@ def validate_graph(cfg, label_sets):
         if i['from'] not in out or i['to'] not in out[i['from']]: fail(f'interface on {e}: no such edge')
         if e in seen: fail(f'interface on {e} listed twice')
         seen.add(e)
-        if i['kind'] not in DECOUPLED + ('backprop',): fail(f"interface on {e}: kind {i['kind']!r}")
+        if i['kind'] not in ('backprop', 'dni', 'cdni', 'forward', 'complete'): fail(f"interface on {e}: kind {i['kind']!r}")
         if i['kind'] == 'cdni' and i.get('context') not in heads: fail(f'interface on {e}: context must name a head')
+        if i['kind'] == 'complete' and 'context' in i and i['context'] not in heads: fail(f'interface on {e}: context must name a head')
+        if i['kind'] in FORWARD and i['to'] in heads: fail(f'interface on {e}: a forward synthesizer feeds a node, not a head')
+        if ('lambda' in i or 'warmup' in i) and i['kind'] not in DECOUPLED: fail(f'interface on {e}: lambda/warmup without a backward synthesizer')
+        if not (0 <= i.get('lambda', 0) <= 1): fail(f'interface on {e}: lambda outside [0, 1]')
+        if not (isinstance(i.get('warmup', 0), int) and i.get('warmup', 0) >= 0): fail(f'interface on {e}: warmup')
         if not (isinstance(i.get('delay', 0), int) and i.get('delay', 0) >= 0): fail(f'interface on {e}: delay')
     for u, vs in out.items():
         if not vs: fail(f'node {u} feeds nothing: it would never get a gradient')
@@ -104,9 +128,11 @@ def validate_graph(cfg, label_sets):
 
 # ---------------------------------------------------------------- maths of one piece
 
-def merge_inputs(node, outputs):
-    """A node's input: its sources side by side (concat, listed order) or added (sum)."""
-    parts = [outputs[s] for s in node['inputs']]
+def merge_inputs(node, outputs, synthetic=None):
+    """A node's input: its sources side by side (concat, listed order) or added (sum); a source
+    behind a forward synthesizer contributes that synthesizer's x_hat (`synthetic[source, node]`)."""
+    synthetic = synthetic or {}
+    parts = [synthetic.get((s, node['id']), outputs[s]) for s in node['inputs']]
     if node['merge'] == 'concat':
         return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
     total = parts[0]
@@ -177,18 +203,25 @@ def train_graph(cfg, x, y, params, steps, dtype=np.float64):
     B, lr, lr_s = cfg['batch'], cfg['lr'], cfg['lr_synthesizer']
     nodes, heads = cfg['nodes'], {h['id']: h for h in cfg['heads']}
     out_edges, cols, decoupled = edges_out(cfg), input_columns(cfg), interfaces_by_edge(cfg)
+    forwards = interfaces_by_edge(cfg, FORWARD)
     pending = {synth_key(*e): [] for e in decoupled}  # (batch, h, context, target), oldest first
+    pending.update({forward_key(*e): [] for e in forwards})  # (batch, x, None, h_u)
     losses, synthesizer_losses = [], []
 
     def context_of(iface, rows):
-        return y[heads[iface['context']]['labels']][rows] if iface['kind'] == 'cdni' else None
+        return y[heads[iface['context']]['labels']][rows] if 'context' in iface and iface['kind'] in ('cdni', 'complete') else None
 
     for t in range(steps):
         rows = batch_rows(t, x.shape[0], B)
+        # 0. every forward synthesizer's x_hat, from the data
+        synthetic = {}
+        for (u, v), iface in forwards.items():
+            apply_refits(p, pending, forward_key(u, v), t - 1 - iface.get('delay', 0), lr_s)
+            synthetic[u, v] = synthesizer_predict(p, forward_key(u, v), x[rows], None)
         # 1. forward, with the predictions of every decoupled edge
         outputs, inputs, predictions = {'input': x[rows]}, {}, {}
         for n in nodes:
-            inputs[n['id']] = merge_inputs(n, outputs)
+            inputs[n['id']] = merge_inputs(n, outputs, synthetic)
             z = inputs[n['id']] @ p[n['id'] + '.W'] + p[n['id'] + '.b']
             outputs[n['id']] = ACTIVATIONS[n['activation']][0](z)
             for v in out_edges[n['id']]:
@@ -208,7 +241,11 @@ def train_graph(cfg, x, y, params, steps, dtype=np.float64):
             u = n['id']
             g = None
             for v in out_edges[u]:
-                part = predictions[u, v] if (u, v) in decoupled else sent_back[u, v]
+                if (u, v) in decoupled:
+                    lam = lambda_at(decoupled[u, v], t)
+                    part = predictions[u, v] if lam == 0 else lam * sent_back[u, v] + (1 - lam) * predictions[u, v]
+                else:
+                    part = sent_back[u, v]
                 g = part if g is None else g + part
             upstream = node_step(p, n, inputs[u], outputs[u], g, lr)
             for s in n['inputs']:
@@ -220,6 +257,10 @@ def train_graph(cfg, x, y, params, steps, dtype=np.float64):
             target = sent_back[u, v]
             sl += float(0.5 * ((predictions[u, v] - target) ** 2).sum(1).mean())
             pending[synth_key(u, v)].append((t, outputs[u], context_of(iface, rows), target))
+        # and every forward synthesizer's target is the real output of its edge's source
+        for (u, v) in forwards:
+            sl += float(0.5 * ((synthetic[u, v] - outputs[u]) ** 2).sum(1).mean())
+            pending[forward_key(u, v)].append((t, x[rows], None, outputs[u]))
         synthesizer_losses.append(sl)
     for key in pending:
         apply_refits(p, pending, key, steps, lr_s)

@@ -6,7 +6,10 @@
       (every activation, any decoupling, conditioned, delays 0-2): graph code against the chain train();
   (c) random graph cases: float32 within 1e-5 of their float64 answers;
   (d) random graphs, every edge backprop, one batch: the step the graph code applies equals a
-      central finite difference of the weighted loss.
+      central finite difference of the weighted loss;
+  (e) graph-unlock.json (forward and complete unlocks, lambda, a warm-up), float64 and float32; and
+      on graph-unlock's graph, lambda = 1 on every dni edge, or a warm-up longer than the run, gives
+      backprop's node parameters exactly, while lambda = 0.5 does not.
 Prints one line per check and returns the number of failures.
 """
 import json, os, time
@@ -140,6 +143,31 @@ def check_finite_differences(table, seeds=range(100, 120)):
               f'max |applied - numerical| {worst:.1e} (gradients up to {scale:.1e})')
 
 
+def check_unlocks(table):
+    case = json.load(open(os.path.join(REFERENCE, 'graph-unlock.json')))
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        d = deviations(run_case(case, dtype), case, relative_synth=True)
+        table.row(f'(e) graph-unlock {np.dtype(dtype).name}', max(d) < tol, fmt(*d, synth='rel synth loss'))
+    c, steps = case['config'], 60
+    nodes = {k: v for k, v in case['initial'].items() if ':' not in k}
+
+    def node_params(interfaces):
+        cfg = {**c, 'interfaces': interfaces}
+        init = dict(nodes)
+        for i in interfaces:  # zero synthesizers, as the reference files start them
+            w = next(n['units'] for n in c['nodes'] if n['id'] == i['from'])
+            init[f"synth:{i['from']}>{i['to']}.M"], init[f"synth:{i['from']}>{i['to']}.c"] = np.zeros((w, w)), np.zeros(w)
+        final = train_graph(cfg, case['x'], case['y'], init, steps)[0]
+        return {k: final[k] for k in nodes}
+
+    edges = [('l0', 'l1'), ('l1', 'm'), ('m', 'o')]
+    backprop = node_params([])
+    for name, mixing, want in (('lambda = 1', {'lambda': 1.0}, True), ('warm-up > steps', {'warmup': steps + 1}, True), ('lambda = 0.5', {'lambda': 0.5}, False)):
+        got = node_params([{'from': u, 'to': v, 'kind': 'dni', 'delay': 1, **mixing} for u, v in edges])
+        same = all(np.array_equal(got[k], backprop[k]) for k in nodes)
+        table.row(f'(e) {name} vs backprop', same == want, ('identical' if same else 'differs') + f' over {steps} steps')
+
+
 def selftest(train_chain):
     t0, table = time.perf_counter(), Table()
     check_reference(table)
@@ -147,5 +175,6 @@ def selftest(train_chain):
     check_random_chains(table, train_chain)
     check_float32(table)
     check_finite_differences(table)
+    check_unlocks(table)
     print(f'{table.failures} failed, {time.perf_counter() - t0:.1f} s')
     return table.failures

@@ -11,7 +11,12 @@
  * The batches shown come after `--from` batches the actors have already handled (so that worker
  * threads, which start cold, show how they run once warm).
  *
- *   npx tsx demos/orderings.ts [--steps 3] [--delay 1] [--from 30]
+ * `--unlock complete` makes both interfaces complete unlocks (a forward synthesizer beside each
+ * synthesizer): layer:1 and layer:2 read `forward:0`'s and `forward:1`'s prediction of their input
+ * from the data, so under `worker` a stage starts batch t without waiting for the stage below to
+ * forward it; the demo counts the batches where that happened.
+ *
+ *   npx tsx demos/orderings.ts [--steps 3] [--delay 1] [--from 30] [--unlock dni|complete]
  */
 import { traceObserver, type TraceEvent } from '../actors/inspection.ts';
 import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
@@ -29,15 +34,18 @@ const args = parseDemoArgs(process.argv.slice(2), {
   options: {
     delay: { type: 'number', default: 1, help: 'how many batches the refits may lag', value: 'D' },
     from: { type: 'number', default: 30, help: 'batches handled before the ones shown (warm threads)', value: 'N' },
+    unlock: { type: 'string', default: 'dni', help: 'dni (update unlock) or complete (forward synthesizers too: the forward unlock)', value: 'KIND' },
   },
 });
+if (args.unlock !== 'dni' && args.unlock !== 'complete') throw new RangeError(`orderings: --unlock needs dni or complete, got '${args.unlock}'`);
+const complete = args.unlock === 'complete';
 
 const topology = defineTopology({
   inputs: 24,
   batch: 10,
   lr: 0.5,
   synthesizer: { lr: 0.01, delay: args.delay },
-  layers: [{ units: 128, decoupled: true }, { units: 64, decoupled: true }, { units: 12 }],
+  layers: [{ units: 128, decoupled: true, complete }, { units: 64, decoupled: true, complete }, { units: 12 }],
 });
 const data = binaryAddition(1000, 12);
 const params = initParameters(topology, 1);
@@ -47,7 +55,9 @@ if (!Number.isInteger(from) || from < 0) throw new RangeError(`orderings: --from
 /** worker: the blue box is looked for over this many more batches after the ones shown */
 const WATCHED = 20;
 const steps = from + shown + WATCHED;
-const columns = ['layer:0', 'synthesizer:0', 'layer:1', 'synthesizer:1', 'layer:2', 'head'];
+const columns = complete
+  ? ['layer:0', 'synthesizer:0', 'forward:0', 'layer:1', 'synthesizer:1', 'forward:1', 'layer:2', 'head']
+  : ['layer:0', 'synthesizer:0', 'layer:1', 'synthesizer:1', 'layer:2', 'head'];
 const letter: Record<string, string> = { FORWARD: 'F', PREDICT: 'P', SYNTHETIC_GRADIENT: 'S', GRADIENT: 'G', REFIT: 'R' };
 const figure: Record<SchedulerName, string> = {
   queue: 'one batch in flight: the seed\'s sequential order',
@@ -55,7 +65,7 @@ const figure: Record<SchedulerName, string> = {
   worker: 'pipeline stages on worker threads, running at the same time (ordered by the time each event was handled)',
 };
 
-console.log(`F forward · P predict (synthesizer) · S synthetic update · G gradient update (backprop) · R refit target\n`);
+console.log(`F forward · P predict (synthesizer; a forward synthesizer: from the data) · S synthetic update · G gradient update (backprop) · R refit target\n`);
 let reference: Float32Array | null = null;
 for (const scheduler of SCHEDULERS) {
   const watched: TraceEvent[] = [], snapshots: TraceEvent[] = [];
@@ -82,6 +92,21 @@ for (const scheduler of SCHEDULERS) {
     const cells = columns.map((c) => (c === l.actor ? `${letter[l.event!.type]}${l.batch}` : '').padEnd(width));
     console.log(`  ${String(n + 1).padStart(2)}  ${cells.join('')}${l.thread ? `${l.thread.padEnd(11)}${us(l.t)}–${us(end(l))}` : ''}`);
   });
+  if (scheduler === 'worker' && complete) {
+    // the forward unlock: a layer on one thread forwards batch t before the layer below, on another, has forwarded it
+    for (const [below, above] of [['layer:0', 'layer:1'], ['layer:1', 'layer:2']]) {
+      const forwards = (actor: string) => new Map(watched.filter((l) => l.actor === actor && l.event!.type === 'FORWARD').map((l) => [l.batch!, l] as const));
+      const lower = forwards(below), upper = forwards(above);
+      const ahead = [...upper].filter(([t, u]) => lower.has(t) && u.thread !== lower.get(t)!.thread && u.t < lower.get(t)!.t);
+      const threads = [...upper.values()][0]?.thread !== [...lower.values()][0]?.thread;
+      console.log(
+        !threads
+          ? `  ${above} and ${below} share a thread here (the stage plan put them together)`
+          : `  the forward unlock: ${above} (${[...upper.values()][0]?.thread}) forwarded ${ahead.length} of batches ${from}–${from + shown + WATCHED - 1} before ${below} (${[...lower.values()][0]?.thread}) forwarded them` +
+              (ahead.length ? `; the first: batch ${ahead[0][0]} at ${us(ahead[0][1].t)} µs, ${below}'s at ${us(lower.get(ahead[0][0])!.t)} µs` : ''),
+      );
+    }
+  }
   if (scheduler === 'worker') {
     // the blue box: synthesizer:0 (refitting as it predicts: at a PREDICT, or at the REFIT a held prediction waited for) while layer:1 forwards, on another thread
     const name = (l: TraceEvent) => `${l.actor} ${letter[l.event!.type]}${l.batch}`;

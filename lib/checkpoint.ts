@@ -186,7 +186,8 @@ interface ActorShape {
   kind: string;
   perParam: number;
   /** a synthesizer's pending refits: values of h (and target) and of y (null: not conditioned), and its delay */
-  refits?: { h: string; hSize: number; y: string | null; ySize: number; delay: number };
+  /** h: what the synthesizer reads (a forward synthesizer: the data's x); target: what it predicts */
+  refits?: { h: string; hSize: number; target: string; targetSize: number; y: string | null; ySize: number; delay: number };
 }
 
 /**
@@ -208,7 +209,7 @@ function actorsOf(t: Topology): Map<string, ActorShape> {
     actors.set(s.actor, {
       params: owners.get(s.actor)!.map((k) => shapes.get(k)!),
       ...optimizer(s),
-      refits: { h: `${B}x${s.units}`, hSize: B * s.units, y: s.conditioned ? `${B}x${s.labels}` : null, ySize: s.conditioned ? B * s.labels : 0, delay: s.delay },
+      refits: { h: `${B}x${s.inputs}`, hSize: B * s.inputs, target: `${B}x${s.units}`, targetSize: B * s.units, y: s.conditioned ? `${B}x${s.labels}` : null, ySize: s.conditioned ? B * s.labels : 0, delay: s.delay },
     });
   }
   return actors;
@@ -385,7 +386,7 @@ function decodeRefits(c: Checker, step: number, synthesizersJson: Json, owners: 
         batch: nextRefit + k,
         h: c.floats(e.h, `${at} h`, r.hSize, r.h),
         y: r.y === null ? null : c.floats(e.y, `${at} y`, r.ySize, r.y),
-        target: c.floats(e.target, `${at} target`, r.hSize, r.h),
+        target: c.floats(e.target, `${at} target`, r.targetSize, r.target),
       };
     });
     synthesizers[id] = { nextRefit, nextPrediction, pending };

@@ -9,7 +9,7 @@
  * source and one outgoing edge.
  */
 import { DivergenceError } from './errors.ts';
-import type { GraphNode } from './graph.ts';
+import { type GraphNode, lambdaAt } from './graph.ts';
 import { backend } from './kernels.ts';
 import { type Matrix, copyInto, firstNonFinite, release, rowsView, shapeOf, zeros } from './matrix.ts';
 import { Optimizer, optimizerOf } from './optimizers.ts';
@@ -31,6 +31,10 @@ export class DenseLayer {
   private readonly d: Matrix;
   /** the sum of the gradients of several outgoing edges */
   private readonly g: Matrix | null;
+  /** per mixed edge: its mix of the true and the synthetic gradient (reused every update) */
+  private readonly mixes: Matrix[];
+  /** the gradient of each outgoing edge once mixed (reused every update) */
+  private readonly edgeGradients: Matrix[];
   private readonly outputs: MatrixRing;
   private readonly kernels = backend();
   /** the batch whose forward pass was the last one (its h and x are held for the update) */
@@ -53,6 +57,8 @@ export class DenseLayer {
     this.x = zeros(batchSize, spec.inputs);
     this.d = zeros(batchSize, spec.units);
     this.g = spec.outputs.length > 1 ? zeros(batchSize, spec.units) : null;
+    this.mixes = spec.mixed.map(() => zeros(batchSize, spec.units));
+    this.edgeGradients = new Array<Matrix>(spec.outputs.length);
     this.outputs = new MatrixRing(ringDepth, batchSize, spec.units);
     const whole = spec.merge === 'sum' || spec.sources.length === 1;
     const shared = whole && spec.sources.some((s) => s.node >= 0) ? new MatrixRing(ringDepth, batchSize, spec.inputs) : null;
@@ -91,22 +97,39 @@ export class DenseLayer {
   }
 
   /**
+   * How many gradients batch `batch`'s update takes: one per outgoing edge, and the true gradient
+   * of each mixed edge whose λ is above 0 at that batch.
+   */
+  gradientsFor(batch: number): number {
+    let n = this.spec.outputs.length;
+    for (const m of this.spec.mixed) if (lambdaAt(m, batch) > 0) n++;
+    return n;
+  }
+
+  /**
    * Apply the gradient of the last forward batch, given by outgoing edge (in the node's output
-   * order; summed in that order). Returns each source's share of the upstream gradient `d Wᵀ`
-   * (computed before the update), null for the data's x; the array is reused by the next update.
+   * order; summed in that order), then the true gradients of its mixed edges (`spec.mixed`; the
+   * j-th at `outputs.length + j`, needed only where its λ is above 0 at this batch): such an
+   * edge's gradient is `λ · true + (1 − λ) · synthetic`. Returns each source's share of the
+   * upstream gradient `d Wᵀ` (computed before the update), null for the data's x; the array is
+   * reused by the next update.
    */
   update(batch: number, gradients: readonly Matrix[]): readonly (Matrix | null)[] {
     if (this.disposed) throw new Error(`${this.id}: update of batch ${batch} after dispose()`);
     if (batch !== this.batch) throw new Error(`${this.id}: gradient for batch ${batch}, but the last forward was batch ${this.batch}`);
-    if (gradients.length !== this.spec.outputs.length) {
-      throw new RangeError(`${this.id}: ${gradients.length} gradients for batch ${batch}, the node has ${this.spec.outputs.length} outgoing edges`);
+    const spec = this.spec, edges = spec.outputs.length;
+    if (gradients.length < edges || gradients.length > edges + spec.mixed.length) {
+      throw new RangeError(`${this.id}: ${gradients.length} gradients for batch ${batch}, the node has ${edges} outgoing edges${spec.mixed.length ? ` and ${spec.mixed.length} mixed` : ''}`);
     }
-    for (const g of gradients) {
-      if (g.rows !== this.batchSize || g.cols !== this.spec.units) {
-        throw new RangeError(`${this.id}: gradient of batch ${batch} is ${shapeOf(g)}, expected ${this.batchSize}x${this.spec.units}`);
+    for (let k = 0; k < gradients.length; k++) {
+      const g = gradients[k];
+      if (!g && k >= edges) continue;
+      if (!g || g.rows !== this.batchSize || g.cols !== spec.units) {
+        throw new RangeError(`${this.id}: gradient ${k} of batch ${batch} is ${g ? shapeOf(g) : 'missing'}, expected ${this.batchSize}x${spec.units}`);
       }
     }
-    const g = this.g ? sumInto(this.g, gradients) : gradients[0];
+    const byEdge = spec.mixed.length ? this.mix(batch, gradients) : gradients;
+    const g = this.g ? sumInto(this.g, byEdge) : byEdge[0];
     const k = this.kernels, h = this.outputs.slot(batch), opt = this.optimizer;
     k.activationGrad(this.spec.activation, h, g, this.d);
     // a sum's node sources share one d Wᵀ (the data's x may sit between them in the list)
@@ -124,6 +147,20 @@ export class DenseLayer {
     return this.shares;
   }
 
+  /** Each outgoing edge's gradient with the true ones mixed in where their λ is above 0 at `batch`. */
+  private mix(batch: number, gradients: readonly Matrix[]): readonly Matrix[] {
+    const out = this.edgeGradients, edges = this.spec.outputs.length;
+    for (let k = 0; k < edges; k++) out[k] = gradients[k];
+    this.spec.mixed.forEach((m, j) => {
+      const lambda = lambdaAt(m, batch);
+      if (lambda === 0) return;
+      const back = gradients[edges + j];
+      if (!back) throw new RangeError(`${this.id}: batch ${batch} mixes the true gradient of output ${m.slot} (lambda ${lambda}), but it is missing`);
+      out[m.slot] = mixGradient(this.mixes[j], back, gradients[m.slot], lambda);
+    });
+    return out;
+  }
+
   /**
    * Give every buffer this layer allocated back to the backend: the input copy, d, the gradient
    * sum, the output and upstream rings, the optimiser's gradients and moments. W and b are not
@@ -133,7 +170,7 @@ export class DenseLayer {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const m of [this.x, this.d, this.g]) if (m) release(m, this.kernels);
+    for (const m of [this.x, this.d, this.g, ...this.mixes]) if (m) release(m, this.kernels);
     this.outputs.dispose();
     for (const r of new Set(this.upstream)) r?.dispose();
     this.optimizer.dispose();
@@ -157,5 +194,13 @@ function sumInto(out: Matrix, parts: readonly Matrix[]): Matrix {
     const P = parts[k].data;
     for (let i = 0; i < O.length; i++) O[i] += P[i];
   }
+  return out;
+}
+
+/** out = λ · back + (1 − λ) · synthetic (λ = 1: back itself, bit for bit). */
+export function mixGradient(out: Matrix, back: Matrix, synthetic: Matrix, lambda: number): Matrix {
+  if (lambda === 1) return copyInto(out, back);
+  const O = out.data, T = back.data, S = synthetic.data, rest = 1 - lambda;
+  for (let i = 0; i < O.length; i++) O[i] = lambda * T[i] + rest * S[i];
   return out;
 }

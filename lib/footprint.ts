@@ -11,12 +11,12 @@ import { type OptimizerConfig, optimizerOf } from './optimizers.ts';
 import { READOUT_ACTOR, layerActor, recurrentParameterOwners, recurrentRingDepth, recurrentSynthesizers } from './recurrent/actors.ts';
 import { recurrentParameterShapes } from './recurrent/params.ts';
 import type { RecurrentTopology } from './recurrent/topology.ts';
-import { parameterOwners } from './network.ts';
+import { parameterOwners, ringDepth } from './network.ts';
 import { parameterShapes } from './params.ts';
 
 /** Bytes per actor (its parameters, optimiser, buffers and rings), and the history's. */
 export function trainingFootprint(g: Graph, steps: number): { actors: Map<string, { bytes: number; why: string }>; history: number; total: number } {
-  const F = 4, B = g.batch, depth = Math.max(0, ...g.synthesizers.map((s) => s.delay)) + 3;
+  const F = 4, B = g.batch, depth = ringDepth(g);
   const size = new Map(parameterShapes(g).map((s) => [s.key, s.rows * s.cols]));
   const owners = parameterOwners(g);
   const paramFloats = (actor: string) => (owners.get(actor) ?? []).reduce((s, k) => s + size.get(k)!, 0);
@@ -32,9 +32,11 @@ export function trainingFootprint(g: Graph, steps: number): { actors: Map<string
   }
   for (const s of g.synthesizers) {
     const p = paramFloats(s.actor), widths = s.hidden ?? [];
-    const slots = (s.delay + 2) * B * (3 * s.units + s.labels);
+    // a forward synthesizer's targets may run a ring further ahead (see buildNetwork); it reads the data's x
+    const pending = s.delay + 2 + (s.forward ? depth : 0);
+    const slots = pending * B * (2 * s.units + s.inputs + s.labels);
     const buffers = B * s.units + 2 * B * widths.reduce((a, w) => a + w, 0);
-    actors.set(s.actor, { bytes: F * (p * (1 + moments(s)) + slots + buffers), why: `delay ${s.delay}: ${s.delay + 2} pending refits of ${B}x${s.units}` });
+    actors.set(s.actor, { bytes: F * (p * (1 + moments(s)) + slots + buffers), why: `delay ${s.delay}: ${pending} pending refits of ${B}x${s.units}` });
   }
   for (const h of g.heads) actors.set(h.actor, { bytes: F * depth * B * h.width, why: `a ring of ${depth} gradients of ${B}x${h.width}` });
   const history = 8 * steps * (2 + 2 * g.heads.length + g.synthesizers.length);

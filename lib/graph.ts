@@ -5,7 +5,9 @@
  * weight. Every edge u→v (v a node or a head) carries an **interface**: `backprop` (the default:
  * the true gradient flows back through it), `dni` (a synthesizer predicts the gradient v will send
  * back, so u need not wait for it) or `cdni` (the same, the synthesizer also seeing the labels of a
- * head it names: its context).
+ * head it names: its context). `forward` gives the consumer a synthetic input from a forward
+ * synthesizer (`ĥ = x M + c`, x the data) so it need not wait for the source; `complete` is both
+ * (the paper's complete unlock). See graph-interfaces.ts for the interfaces and their mixing.
  *
  * {@link defineGraph} validates a spec and fills every default; the result is frozen, JSON-safe,
  * and names everything the rest of the library uses: each node's and synthesizer's actor
@@ -22,19 +24,8 @@ import type { Activation } from './activations.ts';
 import { TopologyError } from './errors.ts';
 import type { OptimizerConfig, OptimizerSpec } from './optimizers.ts';
 import type { SynthesizerShape } from './synthesizer.ts';
-import {
-  activation as checkActivation,
-  knownKeys,
-  nonNegativeInt,
-  object,
-  oneOf,
-  optimizerAt,
-  positive,
-  positiveInt,
-  sgd,
-  show,
-  withOptimizer,
-} from './validate.ts';
+import { SYNTH_KEYS, attachInterfaces, kindOf } from './graph-interfaces.ts';
+import { activation as checkActivation, knownKeys, object, oneOf, optimizerAt, positive, positiveInt, sgd, show, withOptimizer } from './validate.ts';
 
 /**
  * Head losses. `mse`: `0.5 mean_rows(sum_cols((out - y)²))`, gradient `out - y`.
@@ -47,7 +38,7 @@ export type Loss = (typeof LOSSES)[number];
 export const MERGES = ['concat', 'sum'] as const;
 export type Merge = (typeof MERGES)[number];
 
-export const INTERFACE_KINDS = ['backprop', 'dni', 'cdni'] as const;
+export const INTERFACE_KINDS = ['backprop', 'dni', 'cdni', 'forward', 'complete'] as const;
 export type InterfaceKind = (typeof INTERFACE_KINDS)[number];
 
 /** The data's x, as a node's source. */
@@ -108,8 +99,18 @@ export interface InterfaceSpec extends SynthesizerOptions {
   readonly from: string;
   readonly to: string;
   readonly kind: InterfaceKind;
-  /** `cdni`: the head whose labels the synthesizer also sees. */
+  /** `cdni` (or `complete`): the head whose labels the (backward) synthesizer also sees. */
   readonly context?: string;
+  /**
+   * On an edge with a backward synthesizer (`dni`, `cdni`, `complete`): the source learns from
+   * `λ · (what the consumer sends back) + (1 − λ) · ĝ`. Default 0 (pure DNI: the source does not
+   * wait); any λ > 0 makes it wait for the consumer.
+   */
+  readonly lambda?: number;
+  /** Steps (from step 0) that use λ = 1: the synthesizer learns from the true gradient first. Default 0. */
+  readonly warmup?: number;
+  /** `forward`, `complete`: options of the forward synthesizer, over the interface's own. */
+  readonly forward?: SynthesizerOptions;
 }
 
 export interface GraphSpec {
@@ -160,8 +161,13 @@ export interface GraphNode {
   readonly sources: readonly NodeSource[];
   /** its outgoing edges, in the order their gradients are summed: nodes in node order, then heads */
   readonly outputs: readonly number[];
-  /** every outgoing edge is decoupled: it never waits for anything above it */
+  /** every outgoing edge is decoupled and mixes in no true gradient: it never waits for anything above it */
   readonly decoupled: boolean;
+  /**
+   * Its outgoing edges that mix the true gradient in (λ > 0 or a warm-up): `slot` indexes
+   * `outputs`; the true gradient of the j-th arrives as gradient `outputs.length + j`.
+   */
+  readonly mixed: readonly Mixing[];
   /** learning rate of its updates (its optimiser's) */
   readonly lr: number;
   /** present when its updates are not plain SGD at `lr` */
@@ -195,21 +201,35 @@ export interface GraphEdge {
   readonly toHead: number;
   /** which of the consumer node's sources it is (0 for a head) */
   readonly slot: number;
-  /** index of its synthesizer, or -1 (backprop) */
+  /** index of its (backward) synthesizer, or -1 (backprop) */
   readonly synthesizer: number;
+  /** index of its forward synthesizer (the consumer's input comes from it), or -1 */
+  readonly forward: number;
+  /** with a backward synthesizer: the weight of the true gradient (0: none) */
+  readonly lambda: number;
+  /** with a backward synthesizer: steps t < warmup use lambda = 1 */
+  readonly warmup: number;
 }
 
-/** The synthesizer at a decoupled edge: what it predicts and how it is refitted. */
+/**
+ * A synthesizer at an edge: what it predicts and how it is refitted. A backward one reads the
+ * source node's output and predicts the gradient (`inputs` = `units`); a forward one
+ * (`forward: true`) reads the data and predicts the source node's output (`inputs` = the data's width).
+ */
 export interface GraphSynthesizer extends SynthesizerShape {
   readonly index: number;
   /** the edge it decouples */
   readonly edge: number;
+  /** a forward synthesizer (`fwd:…`, actor `forward:…`): predicts the source node's output from the data */
+  readonly forward: boolean;
+  /** width of what it reads: the source's output (backward), the data's x (forward) */
+  readonly inputs: number;
   /** short name: `trunk>a` (a chain's: the layer index, `'1'`) */
   readonly name: string;
   readonly actor: string;
   /** its parameters are `{key}.M`, `{key}.c`, `{key}.N`, `{key}.hidden{j}.W` … */
   readonly key: string;
-  /** index of the node whose output it reads (`units`: that output's width, and the gradient's) */
+  /** index of the edge's source node: whose output it reads (backward) or predicts (forward); `units`: that output's width */
   readonly from: number;
   /** the head whose labels it sees (cdni: `conditioned`), or null */
   readonly context: string | null;
@@ -239,7 +259,8 @@ const ID = /^[A-Za-z0-9_-]+$/;
 export interface Naming {
   readonly kind: Graph['naming'];
   node(id: string, index: number): { actor: string; key: string };
-  synthesizer(from: GraphNode, to: string): { name: string; actor: string; key: string };
+  synthesizer(from: { index: number; id: string }, to: string): { name: string; actor: string; key: string };
+  forward(from: { index: number; id: string }, to: string): { name: string; actor: string; key: string };
   head(id: string): string;
 }
 
@@ -247,6 +268,7 @@ export const GRAPH_NAMING: Naming = {
   kind: 'graph',
   node: (id) => ({ actor: `layer:${id}`, key: id }),
   synthesizer: (from, to) => ({ name: `${from.id}>${to}`, actor: `synthesizer:${from.id}>${to}`, key: `synth:${from.id}>${to}` }),
+  forward: (from, to) => ({ name: `${from.id}>${to}`, actor: `forward:${from.id}>${to}`, key: `fwd:${from.id}>${to}` }),
   head: (id) => `head:${id}`,
 };
 
@@ -316,7 +338,6 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
     return { o, id };
   });
   const nodeIds = nodeSpecs.map((n) => n.id);
-  const headIds = headSpecs.map((h) => h.id);
   // lookups by id, never scans: a graph may have tens of thousands of nodes
   const isNode = new Set(nodeIds);
 
@@ -371,7 +392,7 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
   });
 
   // edges: each node's consumers in node order, then its heads in head order
-  const edges: GraphEdge[] = [];
+  const edges: Omit<GraphEdge, 'forward' | 'lambda' | 'warmup'>[] = [];
   const edgeByName = new Map<string, number>();
   const outputs: number[][] = nodes0.map(() => []);
   const sourceEdges: number[][] = nodes0.map((n) => n.srcs.map(() => -1));
@@ -395,45 +416,15 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
     if (outputs[u.index].length === 0) throw new TopologyError(`node '${u.id}': its output feeds no node and no head, so it would never learn`);
   }
 
-  // interfaces
-  const decoupled = new Map<number, { o: Record<string, unknown>; kind: 'dni' | 'cdni' }>();
-  const listed = new Set<number>();
-  interfaceSpecs.forEach((raw: unknown, i: number) => {
-    const o = object(raw, `interface ${i}`, '{ from, to, kind, ... }');
-    const where = `interface ${show(o.from)} → ${show(o.to)}`;
-    knownKeys(o, ['from', 'to', 'kind', 'context', ...SYNTH_KEYS], where);
-    if (typeof o.from !== 'string' || !nodeIndex.has(o.from)) throw new TopologyError(`${where}: from ${show(o.from)} is not a node (nodes: ${nodeIds.join(', ')})`);
-    if (typeof o.to !== 'string' || (!nodeIndex.has(o.to) && !headIds.includes(o.to))) {
-      throw new TopologyError(`${where}: to ${show(o.to)} is neither a node nor a head (nodes: ${nodeIds.join(', ')}; heads: ${headIds.join(', ')})`);
-    }
-    const e = edgeByName.get(`${o.from}>${o.to}`);
-    if (e === undefined) throw new TopologyError(`${where}: there is no such edge ('${o.to}' does not read '${o.from}')`);
-    if (listed.has(e)) throw new TopologyError(`${where}: the edge has two interfaces`);
-    listed.add(e);
-    const kind = oneOf(o.kind, INTERFACE_KINDS, `${where}: kind`);
-    if (kind === 'backprop') {
-      // a case file states every interface in the format's own fields: `delay: 0` there means what it says (no lag) and changes nothing
-      const extra = ['context', ...SYNTH_KEYS].filter((k) => o[k] !== undefined && !(k === 'delay' && o[k] === 0));
-      if (extra.length) throw new TopologyError(`${where}: a backprop interface has no synthesizer, so ${extra.map((k) => `'${k}'`).join(', ')} ${extra.length === 1 ? 'means' : 'mean'} nothing there`);
-      return;
-    }
-    if (kind === 'cdni') {
-      if (typeof o.context !== 'string' || !headIds.includes(o.context)) {
-        throw new TopologyError(`${where}: a cdni interface needs a context naming a head (heads: ${headIds.join(', ')}), got ${show(o.context)}`);
-      }
-    } else if (o.context !== undefined) throw new TopologyError(`${where}: context ${show(o.context)} given, but only a cdni interface sees labels`);
-    decoupled.set(e, { o, kind });
-  });
-
-  const synthesizers: GraphSynthesizer[] = [];
-  const finalEdges = edges.map((e) => {
-    const d = decoupled.get(e.index);
-    if (!d) return Object.freeze(e);
-    const from = nodes0[e.from];
-    const to = e.toNode >= 0 ? nodes0[e.toNode].id : heads0[e.toHead].id;
-    const synth = synthesizerOf(synthesizers.length, e.index, from, to, d.o, d.kind, synthDefaults, synthLr, heads0, naming);
-    synthesizers.push(synth);
-    return Object.freeze({ ...e, synthesizer: synth.index });
+  const { edges: finalEdges, synthesizers } = attachInterfaces(interfaceSpecs, {
+    inputs,
+    nodes: nodes0,
+    heads: heads0,
+    edges,
+    edgeByName,
+    synthDefaults,
+    synthLr,
+    naming,
   });
 
   const nodes: GraphNode[] = nodes0.map((n) => {
@@ -455,7 +446,8 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
       inputs: n.merge === 'concat' ? offset : n.widths[0],
       sources: Object.freeze(sources),
       outputs: Object.freeze(outs),
-      decoupled: outs.every((e) => finalEdges[e].synthesizer >= 0),
+      decoupled: outs.every((e) => finalEdges[e].synthesizer >= 0 && finalEdges[e].lambda === 0 && finalEdges[e].warmup === 0),
+      mixed: Object.freeze(outs.flatMap((e, slot) => (mixes(finalEdges[e]) ? [Object.freeze({ slot, lambda: finalEdges[e].lambda, warmup: finalEdges[e].warmup })] : []))),
       ...withOptimizer(n.opt),
     });
   });
@@ -472,8 +464,6 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
     naming: naming.kind,
   });
 }
-
-const SYNTH_KEYS = ['delay', 'lr', 'optimizer', 'hidden', 'activation', 'clip'];
 
 function sourcesOf(o: Record<string, unknown>, id: string, isNode: ReadonlySet<string>, nodeIds: readonly string[]): string[] {
   const inputs = o.inputs;
@@ -539,54 +529,30 @@ function listAt<K, V>(map: Map<K, V[]>, key: K): V[] {
   return list;
 }
 
-function synthesizerOf(
-  index: number,
-  edge: number,
-  from: { index: number; id: string; u: number },
-  to: string,
-  own: Record<string, unknown>,
-  kind: 'dni' | 'cdni',
-  defaults: Record<string, unknown>,
-  defaultOptimizer: OptimizerConfig,
-  heads: readonly { id: string; labels: string; width: number }[],
-  naming: Naming,
-): GraphSynthesizer {
-  const names = naming.synthesizer({ index: from.index, id: from.id } as GraphNode, to);
-  const where = `interface '${from.id}' → '${to}'`; // as the interface's other errors name it
-  const s = { ...defaults, ...Object.fromEntries(Object.entries(own).filter(([, v]) => v !== undefined)) };
-  const opt = optimizerAt(own, where) ?? defaultOptimizer;
-  const hidden = s.hidden ?? [];
-  if (!Array.isArray(hidden)) throw new TopologyError(`${where}: hidden must be an array of widths, got ${show(hidden)}`);
-  hidden.forEach((w, j) => positiveInt(w, `${where}: hidden[${j}]`));
-  const activation = checkActivation(s.activation ?? 'relu', `${where}: synthesizer`);
-  if (hidden.length === 0 && own.activation !== undefined) {
-    throw new TopologyError(`${where}: activation '${String(own.activation)}' given but the synthesizer is linear (no hidden layers)`);
-  }
-  const context = kind === 'cdni' ? heads.find((h) => h.id === own.context)! : null;
-  return Object.freeze({
-    index,
-    edge,
-    ...names,
-    from: from.index,
-    units: from.u,
-    conditioned: context !== null,
-    context: context?.id ?? null,
-    contextLabels: context?.labels ?? null,
-    labels: context?.width ?? 0,
-    delay: nonNegativeInt(s.delay ?? 0, `${where}: delay`),
-    ...withOptimizer(opt),
-    ...(hidden.length > 0 ? { hidden: Object.freeze([...(hidden as number[])]), activation } : {}),
-    ...(s.clip !== undefined ? { clip: positive(s.clip, `${where}: clip`) } : {}),
-  });
-}
-
 /** Is `t` already a validated graph (as opposed to a spec)? */
 export function isGraph(t: unknown): t is Graph {
   const g = t as Partial<Graph> | null;
   return g !== null && typeof g === 'object' && Array.isArray(g.edges) && Array.isArray(g.synthesizers) && Array.isArray(g.nodes) && typeof g.naming === 'string';
 }
 
-/** The synthesizer of the edge, or null. */
+/** How an outgoing edge of a node mixes the true gradient into its synthesizer's prediction. */
+export interface Mixing {
+  readonly slot: number;
+  readonly lambda: number;
+  readonly warmup: number;
+}
+
+/** Whether edge e's source learns from the true gradient at some step (λ > 0 or a warm-up). */
+export function mixes(e: GraphEdge): boolean {
+  return e.synthesizer >= 0 && (e.lambda > 0 || e.warmup > 0);
+}
+
+/** The weight of the true gradient on edge e at step t: 1 during its warm-up, else its lambda. */
+export function lambdaAt(e: { readonly lambda: number; readonly warmup: number }, t: number): number {
+  return t < e.warmup ? 1 : e.lambda;
+}
+
+/** The (backward) synthesizer of the edge, or null. */
 export function synthesizerOfEdge(g: Graph, edge: number): GraphSynthesizer | null {
   const s = g.edges[edge].synthesizer;
   return s >= 0 ? g.synthesizers[s] : null;
@@ -629,19 +595,28 @@ export function graphSpecOf(g: Graph): GraphSpec {
       ...opt(n),
     })),
     heads: g.heads.map((h) => ({ id: h.id, node: g.nodes[h.node].id, loss: h.loss, labels: h.labels, weight: h.weight })),
-    interfaces: g.synthesizers.map((s) => {
-      const e = g.edges[s.edge];
-      const context = s.context ?? undefined;
-      return {
-        from: g.nodes[e.from].id,
-        to: consumerId(g, e),
-        kind: s.conditioned ? 'cdni' : 'dni',
-        ...(context ? { context } : {}),
-        delay: s.delay,
-        ...opt(s),
-        ...(s.hidden ? { hidden: s.hidden, activation: s.activation } : {}),
-        ...(s.clip !== undefined ? { clip: s.clip } : {}),
-      } as InterfaceSpec;
+    interfaces: g.edges.flatMap((e) => {
+      const s = e.synthesizer >= 0 ? g.synthesizers[e.synthesizer] : null, f = e.forward >= 0 ? g.synthesizers[e.forward] : null;
+      if (!s && !f) return [];
+      const options = (x: GraphSynthesizer) => ({
+        delay: x.delay,
+        ...opt(x),
+        ...(x.hidden ? { hidden: x.hidden, activation: x.activation } : {}),
+        ...(x.clip !== undefined ? { clip: x.clip } : {}),
+      });
+      const context = s?.context ?? undefined;
+      return [
+        {
+          from: g.nodes[e.from].id,
+          to: consumerId(g, e),
+          kind: kindOf(s, f),
+          ...(context ? { context } : {}),
+          ...options((s ?? f)!),
+          ...(e.lambda > 0 ? { lambda: e.lambda } : {}),
+          ...(e.warmup > 0 ? { warmup: e.warmup } : {}),
+          ...(s && f ? { forward: options(f) } : {}),
+        } as InterfaceSpec,
+      ];
     }),
   };
 }

@@ -44,6 +44,7 @@ export function trueGradientInterfaces(t: Topology): GraphSynthesizer[] {
   const edgeTrue = (e: GraphEdge) => e.synthesizer < 0 && (e.toHead >= 0 || trueAt[e.toNode]);
   for (let i = t.nodes.length - 1; i >= 0; i--) trueAt[i] = t.nodes[i].outputs.every((e) => edgeTrue(t.edges[e]));
   return t.synthesizers.filter((s) => {
+    if (s.forward) return false; // it predicts an input, not a gradient
     const e = t.edges[s.edge];
     return e.toHead >= 0 || trueAt[e.toNode];
   });

@@ -25,9 +25,14 @@ export interface Network {
   readonly params: ParameterSet;
 }
 
-/** Ring depth that covers how far a sender can run ahead of its receivers (see ring.ts). */
+/**
+ * Ring depth that covers how far a sender can run ahead of its receivers (see ring.ts). A forward
+ * synthesizer lets a consumer run ahead of its source, and the source (decoupled) ahead of the
+ * consumer: the slack of both, twice the depth, covers that.
+ */
 export function ringDepth(g: Graph): number {
-  return Math.max(0, ...g.synthesizers.map((s) => s.delay)) + 3;
+  const depth = Math.max(0, ...g.synthesizers.map((s) => s.delay)) + 3;
+  return g.synthesizers.some((s) => s.forward) ? 2 * depth : depth;
 }
 
 /** Build the maths objects on a private copy of `params` (the caller's matrices are not touched). */
@@ -58,6 +63,7 @@ export function buildNetwork(topology: Graph, initial: ParameterSet): Network {
           b: params[`${s.key}.hidden${j}.b`],
           N: params[`${s.key}.hidden${j}.N`] ?? null,
         })),
+        s.forward ? depth : 0,
       ),
   );
   const heads = topology.heads.map((h) => createHead(h.actor, h, B, depth));

@@ -1,6 +1,7 @@
 /**
  * Parameter sets in the reference key format. A graph: `{node}.W` (inputs x units), `{node}.b`,
- * and per decoupled edge `synth:{from}>{to}.M`, `.c`, `.N` (conditioned only). A chain:
+ * and per decoupled edge `synth:{from}>{to}.M`, `.c`, `.N` (conditioned only), per forward
+ * synthesizer `fwd:{from}>{to}.M` (data inputs x units), `.c`. A chain:
  * `layer{i}.W`, `layer{i}.b`, `synth{i}.M`, `synth{i}.c`, `synth{i}.N`, i the layer index.
  * An MLP synthesizer adds `{synth}.hidden{j}.W` (inputs x width) and `{synth}.hidden{j}.b` per
  * hidden layer j; its output layer keeps `{synth}.M` (last width x units) and `{synth}.c`, and a
@@ -34,7 +35,7 @@ export function parameterShapes(t: Topology): ParameterShape[] {
     out.push({ key: `${n.key}.b`, rows: 1, cols: n.units, vector: true });
   }
   for (const s of t.synthesizers) {
-    const hidden = s.hidden ?? [], last = hidden.length > 0 ? hidden[hidden.length - 1] : s.units;
+    const hidden = s.hidden ?? [], last = hidden.length > 0 ? hidden[hidden.length - 1] : s.inputs;
     out.push({ key: `${s.key}.M`, rows: last, cols: s.units, vector: false });
     out.push({ key: `${s.key}.c`, rows: 1, cols: s.units, vector: true });
     if (s.conditioned && hidden.length === 0) out.push({ key: `${s.key}.N`, rows: s.labels, cols: s.units, vector: false });
@@ -44,7 +45,7 @@ export function parameterShapes(t: Topology): ParameterShape[] {
     const hidden = s.hidden ?? [];
     hidden.forEach((w, j) => {
       const key = `${s.key}.hidden${j}`;
-      out.push({ key: `${key}.W`, rows: j === 0 ? s.units : hidden[j - 1], cols: w, vector: false });
+      out.push({ key: `${key}.W`, rows: j === 0 ? s.inputs : hidden[j - 1], cols: w, vector: false });
       out.push({ key: `${key}.b`, rows: 1, cols: w, vector: true });
       if (j === 0 && s.conditioned) out.push({ key: `${key}.N`, rows: s.labels, cols: w, vector: false });
     });
@@ -72,7 +73,7 @@ export function initParameters(t: Topology, seed = 1): ParameterSet {
       for (let i = 0; i < m.data.length; i++) m.data[i] = rng.uniform(-a, a);
     } else if (hidden) {
       const { s, j } = hidden;
-      const fanIn = j === 0 ? s.units + (s.conditioned ? s.labels : 0) : s.hidden![j - 1];
+      const fanIn = j === 0 ? s.inputs + (s.conditioned ? s.labels : 0) : s.hidden![j - 1];
       const a = s.activation === 'relu' ? Math.sqrt(6 / fanIn) : Math.sqrt(6 / (fanIn + shape.cols));
       for (let i = 0; i < m.data.length; i++) m.data[i] = rng.uniform(-a, a);
     }

@@ -7,6 +7,7 @@
  * node; prediction and refit of a synthesizer). An explicit plan may place actors anyhow.
  */
 import { TrainingOptionsError } from './errors.ts';
+import type { GraphSynthesizer } from './graph.ts';
 import type { AnyTopology } from './model.ts';
 import { READOUT_ACTOR, boundaryActor, layerActor, linkActor } from './recurrent/actors.ts';
 import type { RecurrentTopology } from './recurrent/topology.ts';
@@ -64,22 +65,31 @@ function graphActors(t: Topology): PlacedActor[] {
   for (const h of t.heads) headsOf.get(h.node)?.push(h) ?? headsOf.set(h.node, [h]);
   for (const n of t.nodes) {
     const upstream = n.sources.some((s) => s.node >= 0) ? 1 : 0;
+    // a forward synthesizer feeds its consumer: it sits in the consumer's block
+    for (const src of n.sources) {
+      const f = t.synthesizers[src.edge >= 0 ? t.edges[src.edge].forward : -1];
+      if (f) out.push({ id: f.actor, cost: synthesizerCost(f), block: n.index, group: n.index });
+    }
     out.push({ id: n.actor, cost: n.inputs * n.units * (2 + upstream), block: n.index, group: n.index });
     for (const e of n.outputs) {
       const s = t.synthesizers[t.edges[e].synthesizer];
       if (!s) continue;
-      let mac = s.units * s.units + s.labels * s.units, inputs = s.units;
-      if (s.hidden) {
-        mac = s.labels * s.hidden[0];
-        for (const w of s.hidden) (mac += inputs * w), (inputs = w);
-        mac += inputs * s.units;
-      }
-      // predict, then refit: re-evaluate and the parameter step
-      out.push({ id: s.actor, cost: 3 * mac, block: n.index, group: n.index });
+      out.push({ id: s.actor, cost: synthesizerCost(s), block: n.index, group: n.index });
     }
     for (const h of headsOf.get(n.index) ?? []) out.push({ id: h.actor, cost: h.width, block: n.index, group: n.index });
   }
   return out;
+}
+
+/** Multiply-adds per row of a synthesizer: predict, then refit (re-evaluate and the parameter step). */
+function synthesizerCost(s: GraphSynthesizer): number {
+  let mac = s.inputs * s.units + s.labels * s.units, inputs = s.inputs;
+  if (s.hidden) {
+    mac = s.labels * s.hidden[0];
+    for (const w of s.hidden) (mac += inputs * w), (inputs = w);
+    mac += inputs * s.units;
+  }
+  return 3 * mac;
 }
 
 function blocksOf(t: AnyTopology): { ids: string[]; cost: number }[] {

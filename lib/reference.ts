@@ -129,7 +129,7 @@ function chainOf(c: ReferenceCase, name: string): Topology {
 const CASE_FIELDS = {
   nodes: { required: ['id', 'units', 'activation', 'inputs', 'merge'], optional: [] },
   heads: { required: ['id', 'node', 'loss', 'labels', 'weight'], optional: [] },
-  interfaces: { required: ['from', 'to', 'kind', 'delay'], optional: ['context'] },
+  interfaces: { required: ['from', 'to', 'kind', 'delay'], optional: ['context', 'lambda', 'warmup'] },
 } as const;
 
 /** The keys of each kind of case's config: what it needs, and what only describes it (how the numpy side drew its data). */
@@ -210,6 +210,10 @@ export function graphCase(topology: Topology, data: Dataset, initial: ParameterS
   for (const n of g.nodes) {
     if (n.optimizer) throw new TopologyError(`graphCase: node '${n.id}' learns with ${optimizerName(n.optimizer)}; a case file has plain SGD only`);
   }
+  for (const e of g.edges) {
+    const f = g.synthesizers[e.forward], s = g.synthesizers[e.synthesizer];
+    if (f && s && f.delay !== s.delay) throw new TopologyError(`graphCase: interface '${e.name}' is complete with a forward delay ${f.delay} and a backward delay ${s.delay}; a case file has one delay per interface`);
+  }
   for (const s of g.synthesizers) {
     if (s.optimizer) throw new TopologyError(`graphCase: synthesizer '${s.name}' is refitted with ${optimizerName(s.optimizer)}; a case file has plain SGD only`);
     if (s.hidden) throw new TopologyError(`graphCase: synthesizer '${s.name}' is an MLP (hidden ${s.hidden.join(', ')}); a case file's synthesizers are linear`);
@@ -230,7 +234,7 @@ export function graphCase(topology: Topology, data: Dataset, initial: ParameterS
   for (const n of g.nodes) for (const f of ['W', 'b']) keyOf.set(`${n.key}.${f}`, `${n.id}.${f}`);
   for (const s of g.synthesizers) {
     const e = g.edges[s.edge];
-    for (const f of ['M', 'c', 'N']) keyOf.set(`${s.key}.${f}`, `synth:${g.nodes[e.from].id}>${consumerId(g, e)}.${f}`);
+    for (const f of ['M', 'c', 'N']) keyOf.set(`${s.key}.${f}`, `${s.forward ? 'fwd' : 'synth'}:${g.nodes[e.from].id}>${consumerId(g, e)}.${f}`);
   }
   const parameters = (p: ParameterSet, what: string): ParameterJSON => {
     if (p === null || typeof p !== 'object') throw new TopologyError(`graphCase: ${what} must be a parameter set, got ${describeValue(p)}`);
@@ -265,7 +269,15 @@ export function graphCase(topology: Topology, data: Dataset, initial: ParameterS
       steps,
       nodes: spec.nodes.map(({ id, units, activation, inputs, merge }) => ({ id, units, activation, inputs, merge })),
       heads: spec.heads.map(({ id, node, loss, labels, weight }) => ({ id, node, loss, labels, weight })),
-      interfaces: (spec.interfaces ?? []).map(({ from, to, kind, delay, context }) => ({ from, to, kind, delay, ...(context !== undefined ? { context } : {}) })),
+      interfaces: (spec.interfaces ?? []).map(({ from, to, kind, delay, context, lambda, warmup }) => ({
+        from,
+        to,
+        kind,
+        delay,
+        ...(context !== undefined ? { context } : {}),
+        ...(lambda !== undefined ? { lambda } : {}),
+        ...(warmup !== undefined ? { warmup } : {}),
+      })),
     },
     x: toNested(data.x) as number[][],
     y: Object.fromEntries(g.labels.map((l) => [l.name, toNested(labelSet(data, l.name)) as number[][]])),

@@ -58,17 +58,22 @@ export class RefitQueue {
     readonly delay: number,
     /** rows of each slot (the most a pair given with {@link give} may have) */
     private readonly rows: number,
-    units: number,
+    /** width of what the synthesizer reads (h) */
+    inputs: number,
     /** width of the context labels, 0 when not conditioned */
     labels: number,
+    /** width of what it predicts; default `inputs` (a gradient of what it reads) */
+    units = inputs,
+    /** more slots, for targets that may run further ahead of the predictions */
+    ahead = 0,
   ) {
-    this.slots = Array.from({ length: delay + 2 }, () => ({
+    this.slots = Array.from({ length: delay + 2 + ahead }, () => ({
       batch: -1,
       tag: -1,
       rows,
       hasTarget: false,
       hasPrediction: false,
-      h: zeros(rows, units),
+      h: zeros(rows, inputs),
       y: labels > 0 ? zeros(rows, labels) : null,
       prediction: zeros(rows, units),
       target: zeros(rows, units),

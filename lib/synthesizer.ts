@@ -22,8 +22,10 @@ export type { SynthesizerSnapshot } from './refit-queue.ts';
 
 /** What a synthesizer is: the part of a graph's synthesizer description its maths reads. */
 export interface SynthesizerShape {
-  /** width of the output it reads, and of the gradient it predicts */
+  /** width of what it predicts (a node's gradient, or a forward synthesizer's: the node's output) */
   readonly units: number;
+  /** width of what it reads; default `units` (a node's output). A forward synthesizer reads the data. */
+  readonly inputs?: number;
   readonly conditioned: boolean;
   /** width of the context labels (conditioned) */
   readonly labels: number;
@@ -146,7 +148,7 @@ export function refitSynthesizer(
 function checkParameters(id: string, spec: SynthesizerShape, p: SynthesizerParameters): void {
   const u = spec.units, widths = spec.hidden ?? [];
   if (p.hidden.length !== widths.length) throw new RangeError(`${id}: ${p.hidden.length} hidden layers given, the topology has ${widths.length}`);
-  let inputs = u;
+  let inputs = spec.inputs ?? u;
   p.hidden.forEach((l, j) => {
     const w = widths[j], at = `${id}: hidden layer ${j}`;
     if (l.W.rows !== inputs || l.W.cols !== w) throw new RangeError(`${at}: W is ${shapeOf(l.W)}, the topology needs ${inputs}x${w}`);
@@ -197,6 +199,11 @@ export class Synthesizer {
     readonly batchSize: number,
     /** the hidden layers of an MLP synthesizer (as many as `spec.hidden` lists) */
     readonly hidden: readonly SynthesizerHiddenLayer[] = [],
+    /**
+     * how many batches further its targets may run ahead of its predictions than the delay allows
+     * (a forward synthesizer's: its source does not wait for it)
+     */
+    targetsAhead = 0,
   ) {
     this.parameters = { hidden, M, c, N };
     checkParameters(id, spec, this.parameters);
@@ -206,7 +213,7 @@ export class Synthesizer {
     const widths = spec.hidden ?? [];
     this.scratch = { activations: widths.map((w) => zeros(batchSize, w)), deltas: widths.map((w) => zeros(batchSize, w)) };
     this.activation = spec.activation ?? 'relu';
-    this.queue = new RefitQueue(id, spec.delay, batchSize, spec.units, spec.conditioned ? spec.labels : 0);
+    this.queue = new RefitQueue(id, spec.delay, batchSize, spec.inputs ?? spec.units, spec.conditioned ? spec.labels : 0, spec.units, targetsAhead);
     this.error = zeros(batchSize, spec.units);
   }
 

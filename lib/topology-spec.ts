@@ -8,8 +8,8 @@ import { TopologyError } from './errors.ts';
 import { describeValue } from './matrix.ts';
 
 const SPEC_KEYS = ['inputs', 'batch', 'layers', 'loss', 'labels', 'lr', 'optimizer', 'synthesizer'];
-const LAYER_KEYS = ['units', 'activation', 'lr', 'optimizer', 'decoupled', 'synthesizer'];
-const SYNTHESIZER_KEYS = ['conditioned', 'delay', 'lr', 'optimizer', 'hidden', 'activation', 'clip'];
+const LAYER_KEYS = ['units', 'activation', 'lr', 'optimizer', 'decoupled', 'complete', 'synthesizer'];
+const SYNTHESIZER_KEYS = ['conditioned', 'delay', 'lr', 'optimizer', 'hidden', 'activation', 'clip', 'lambda', 'warmup', 'forward'];
 
 /** Refuse unknown keys, `null` values and non-boolean flags at `where` (e.g. `layer 1`). */
 function checkLevel(o: Record<string, unknown>, keys: readonly string[], flags: readonly string[], where: string): void {
@@ -40,7 +40,7 @@ export function checkSpecShape(spec: Record<string, unknown>): void {
   if (!Array.isArray(spec.layers)) return; // defineTopology says what layers must be
   spec.layers.forEach((l, i) => {
     if (l === null || typeof l !== 'object' || Array.isArray(l)) return;
-    checkLevel(l as Record<string, unknown>, LAYER_KEYS, ['decoupled'], `layer ${i}`);
+    checkLevel(l as Record<string, unknown>, LAYER_KEYS, ['decoupled', 'complete'], `layer ${i}`);
     checkOptimizer((l as Record<string, unknown>).optimizer, `layer ${i}`);
     synthesizer((l as Record<string, unknown>).synthesizer, `layer ${i}`);
   });

@@ -20,6 +20,12 @@ export type Topology = Graph;
 export interface SynthesizerSpec extends SynthesizerOptions {
   /** cDNI: the synthesizer also sees the batch's labels (`g_hat = h M + c + y N`; an MLP's first layer). Default false. */
   readonly conditioned?: boolean;
+  /** The layer learns from `λ · true + (1 − λ) · ĝ` (λ > 0: it waits for the gradient). Default 0. */
+  readonly lambda?: number;
+  /** Steps that use λ = 1 first (the synthesizer learns from the true gradient meanwhile). Default 0. */
+  readonly warmup?: number;
+  /** A complete unlock's forward synthesizer options, over these. */
+  readonly forward?: SynthesizerOptions;
 }
 
 /** One dense layer `h = f(x W + b)`. */
@@ -34,6 +40,12 @@ export interface LayerSpec {
   readonly optimizer?: OptimizerSpec;
   /** Put an interface after this layer: it updates at once from a synthetic gradient. Default false. */
   readonly decoupled?: boolean;
+  /**
+   * Make that interface a complete unlock (implies `decoupled`): the layer above reads a forward
+   * synthesizer's prediction of this layer's output from the data (`ĥ = x M + c`), so it need not
+   * wait for this layer either. Not after the last layer (the head scores its real output). Default false.
+   */
+  readonly complete?: boolean;
   /** Options of that interface's synthesizer (over the topology's `synthesizer` defaults). */
   readonly synthesizer?: SynthesizerSpec;
 }
@@ -69,10 +81,11 @@ export const CHAIN_NAMING: Naming = {
   kind: 'chain',
   node: (_id, index) => ({ actor: `layer:${index}`, key: chainNodeId(index) }),
   synthesizer: (from) => ({ name: String(from.index), actor: `synthesizer:${from.index}`, key: `synth${from.index}` }),
+  forward: (from) => ({ name: String(from.index), actor: `forward:${from.index}`, key: `fwd${from.index}` }),
   head: () => CHAIN_HEAD,
 };
 
-const SYNTH_KEYS = ['conditioned', 'delay', 'lr', 'optimizer', 'hidden', 'activation', 'clip'];
+const SYNTH_KEYS = ['conditioned', 'delay', 'lr', 'optimizer', 'hidden', 'activation', 'clip', 'lambda', 'warmup', 'forward'];
 
 /**
  * Validate a chain spec and fill its defaults: the graph of the chain.
@@ -109,7 +122,7 @@ export function defineTopology(spec: TopologySpec): Topology {
   }
   const ls = layers.map((l: unknown, i: number) => {
     const o = object(l, `layer ${i}`, '{ units, activation, ... }');
-    knownKeys(o, ['units', 'activation', 'lr', 'optimizer', 'decoupled', 'synthesizer'], `layer ${i}`);
+    knownKeys(o, ['units', 'activation', 'lr', 'optimizer', 'decoupled', 'complete', 'synthesizer'], `layer ${i}`);
     positiveInt(o.units, `layer ${i}: units`);
     return o;
   });
@@ -130,11 +143,14 @@ export function defineTopology(spec: TopologySpec): Topology {
         `${name}: the softmax-cross-entropy head applies the softmax itself, so the last layer must be 'linear' (its logits), got '${activation}'`,
       );
     }
-    const decoupled = bool(l.decoupled, `${name}: decoupled`, false);
+    const complete = bool(l.complete, `${name}: complete`, false);
+    if (complete && l.decoupled === false) throw new TopologyError(`${name}: complete is true but decoupled is false (a complete unlock decouples the layer too)`);
+    if (complete && isLast) throw new TopologyError(`${name}: complete is true, but it is the last layer: the head scores its real output, so nothing could read a synthetic one`);
+    const decoupled = complete || bool(l.decoupled, `${name}: decoupled`, false);
     if (l.synthesizer !== undefined && !decoupled) {
       throw new TopologyError(`${name}: synthesizer options given but the layer is not decoupled (set decoupled: true)`);
     }
-    if (decoupled) interfaces.push(interfaceAt(index, isLast, l.synthesizer, defaults));
+    if (decoupled) interfaces.push(interfaceAt(index, isLast, complete, l.synthesizer, defaults));
     const opt = optimizerAt(l, name) ?? optimizerAt(s, 'topology');
     return {
       id: chainNodeId(index),
@@ -165,11 +181,12 @@ export function defineTopology(spec: TopologySpec): Topology {
 }
 
 /** The interface after layer `index`, its options checked with the chain's words. */
-function interfaceAt(index: number, isLast: boolean, own: unknown, defaults: Record<string, unknown>): InterfaceSpec {
+function interfaceAt(index: number, isLast: boolean, complete: boolean, own: unknown, defaults: Record<string, unknown>): InterfaceSpec {
   const where = `layer ${index}: synthesizer`;
   const o = own === undefined ? {} : object(own, where, '{ conditioned, delay, lr, ... }');
   knownKeys(o, SYNTH_KEYS, where);
   const s = { ...defaults, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
+  if (o.forward !== undefined && !complete) throw new TopologyError(`${where} forward options given but the layer is not a complete unlock (set complete: true)`);
   const conditioned = bool(s.conditioned, `${where} conditioned`, false);
   const delay = nonNegativeInt(s.delay ?? 0, `${where} delay`);
   const opt = optimizerAt(o, `layer ${index}: synthesizer`) ?? optimizerAt(defaults, 'topology: synthesizer');
@@ -183,9 +200,14 @@ function interfaceAt(index: number, isLast: boolean, own: unknown, defaults: Rec
   return {
     from: chainNodeId(index),
     to: isLast ? CHAIN_HEAD : chainNodeId(index + 1),
-    kind: conditioned ? 'cdni' : 'dni',
+    kind: complete ? 'complete' : conditioned ? 'cdni' : 'dni',
     ...(conditioned ? { context: CHAIN_HEAD } : {}),
     delay,
+    // checked by defineGraph, naming the edge
+    ...(s.lambda !== undefined ? { lambda: s.lambda as number } : {}),
+    ...(s.warmup !== undefined ? { warmup: s.warmup as number } : {}),
+    // the defaults' forward options are for the complete unlocks only
+    ...(complete && s.forward !== undefined ? { forward: s.forward as SynthesizerOptions } : {}),
     ...(opt ? (opt.kind === 'sgd' && opt.momentum === 0 ? { lr: opt.lr } : { optimizer: opt }) : {}),
     ...(hidden.length > 0 ? { hidden: hidden as number[], activation: (s.activation as Activation | undefined) ?? 'relu' } : {}),
     ...(s.clip !== undefined ? { clip: positive(s.clip, `${where} clip`) } : {}),

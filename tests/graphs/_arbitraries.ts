@@ -155,3 +155,52 @@ export function featuresOf(spec: GraphSpec): string[] {
   if (spec.optimizer || (spec.synthesizer && 'optimizer' in spec.synthesizer)) out.push('Adam');
   return out;
 }
+
+const rawUnlock = fc.record({
+  /** what to add on a node→node edge: a forward synthesizer (a dni/cdni edge becomes complete) or nothing */
+  forward: fc.constantFrom(false, true, true),
+  forwardDelay: fc.integer({ min: 0, max: 2 }),
+  mlp: fc.integer({ min: 0, max: 5 }), // 0: an MLP forward synthesizer (hidden [3])
+  /** on an edge with a backward synthesizer: λ and a warm-up */
+  lambda: fc.constantFrom(0, 0, 0.5, 1),
+  warmup: fc.constantFrom(0, 0, 3, 20),
+});
+
+/** A random graph with the paper's other unlocks drawn onto its edges. */
+export const rawUnlockGraph = fc.record({ graph: rawGraph, unlocks: fc.array(rawUnlock, { minLength: 16, maxLength: 16 }) });
+export type RawUnlockGraph = typeof rawUnlockGraph extends fc.Arbitrary<infer T> ? T : never;
+
+/**
+ * {@link graphOf} with interfaces, then on each node→node edge a forward synthesizer sometimes (a
+ * backprop edge becomes `forward`, a dni or cdni one `complete`), and on each edge with a
+ * backward synthesizer a λ and a warm-up sometimes.
+ */
+export function unlockGraphOf(raw: RawUnlockGraph): DrawnGraph {
+  const drawn = graphOf(raw.graph, { interfaces: true });
+  const { spec } = drawn, nodeIds = new Set(spec.nodes.map((n) => n.id));
+  const listed = new Map((spec.interfaces ?? []).map((i) => [`${i.from}>${i.to}`, i]));
+  const edges = [...spec.nodes.flatMap((v) => v.inputs.filter((s) => s !== 'input').map((u) => [u, v.id])), ...spec.heads.map((h) => [h.node, h.id])];
+  const interfaces: InterfaceSpec[] = edges.flatMap(([from, to], k) => {
+    const r = raw.unlocks[k % raw.unlocks.length], i = listed.get(`${from}>${to}`);
+    const forward = r.forward && nodeIds.has(to);
+    const mixing = i ? { ...(r.lambda > 0 ? { lambda: r.lambda } : {}), ...(r.warmup > 0 ? { warmup: r.warmup } : {}) } : {};
+    const own = { delay: r.forwardDelay, ...(r.mlp === 0 ? { hidden: [3] } : {}) };
+    if (!forward) return i ? [{ ...i, ...mixing }] : [];
+    if (!i) return [{ from, to, kind: 'forward', ...own } as InterfaceSpec];
+    return [{ ...i, kind: 'complete', ...mixing, forward: own } as InterfaceSpec];
+  });
+  return { ...drawn, spec: { ...spec, interfaces } };
+}
+
+/** What the unlocks of a graph exercise, for the tests' coverage counts. */
+export function unlockFeaturesOf(spec: GraphSpec): string[] {
+  const is = spec.interfaces ?? [], out: string[] = [];
+  if (is.some((i) => i.kind === 'forward')) out.push('forward');
+  if (is.some((i) => i.kind === 'complete')) out.push('complete');
+  if (is.some((i) => (i.lambda ?? 0) > 0 && (i.lambda ?? 0) < 1)) out.push('0 < λ < 1');
+  if (is.some((i) => i.lambda === 1)) out.push('λ = 1');
+  if (is.some((i) => (i.warmup ?? 0) > 0)) out.push('warm-up');
+  if (is.some((i) => i.kind === 'forward' ? (i.delay ?? 0) > 0 : (i.forward?.delay ?? 0) > 0)) out.push('forward delay');
+  if (is.some((i) => (i.kind === 'forward' ? i.hidden : i.forward?.hidden))) out.push('MLP forward synthesizer');
+  return out;
+}

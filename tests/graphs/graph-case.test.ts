@@ -167,7 +167,7 @@ describe('graphCase: a graph made in code, saved as a case', () => {
     expect(bad((k) => Object.assign(k.config.nodes![2], { lr: 0.1 }))).toThrow(
       "bad: config.nodes[2] has 'lr', which a case file does not hold (its nodes have id, units, activation, inputs, merge; one lr for every node, config.lr, and one for every synthesizer, config.lr_synthesizer)",
     );
-    expect(bad((k) => Object.assign(k.config.interfaces![1], { hidden: [4] }))).toThrow("bad: config.interfaces[1] has 'hidden', which a case file does not hold (its interfaces have from, to, kind, delay, context;");
+    expect(bad((k) => Object.assign(k.config.interfaces![1], { hidden: [4] }))).toThrow("bad: config.interfaces[1] has 'hidden', which a case file does not hold (its interfaces have from, to, kind, delay, context, lambda, warmup;");
     expect(bad((k) => Object.assign(k.config.heads![0], { lr: 1 }))).toThrow("bad: config.heads[0] has 'lr'");
   });
 });

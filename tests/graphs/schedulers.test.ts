@@ -3,7 +3,9 @@
  * (fan-out, concat and sum merges, input skips, 1-3 weighted heads of both losses, backprop, dni
  * and cdni on any edge including node→head, delays 0-2, MLP synthesizers and Adam sometimes) give
  * bit-identical parameters, losses and synthesizer losses under `queue`, `async` and `worker`
- * (its default plan, and a random plan by node ids), and in the bare loop.
+ * (its default plan, and a random plan by node ids), and in the bare loop. The same with the
+ * paper's other unlocks drawn on: forward synthesizers (`forward`, `complete` edges, delays 0-2,
+ * MLP ones sometimes), λ and warm-ups.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -14,7 +16,7 @@ import { buildNetwork } from '../../lib/network.ts';
 import { type ParameterSet, initParameters } from '../../lib/params.ts';
 import { Rng } from '../../lib/rng.ts';
 import { trainSequential } from '../../lib/sequential.ts';
-import { dataOf, featuresOf, graphOf, rawGraph } from './_arbitraries.ts';
+import { dataOf, featuresOf, graphOf, rawGraph, rawUnlockGraph, unlockFeaturesOf, unlockGraphOf } from './_arbitraries.ts';
 
 const STEPS = 12;
 
@@ -105,4 +107,41 @@ describe('random graphs: every scheduler, same bits', () => {
     );
     for (const f of ['dni', 'cdni', 'fan-out', 'delay 2']) expect(seen.get(f) ?? 0, `graphs with ${f}`).toBeGreaterThan(0);
   });
+
+  it('with forward and complete unlocks, λ and warm-ups: queue, async and the bare loop', async () => {
+    const seen = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(rawUnlockGraph, async (raw) => {
+        const drawn = unlockGraphOf(raw);
+        for (const f of unlockFeaturesOf(drawn.spec)) seen.set(f, (seen.get(f) ?? 0) + 1);
+        const graph = defineGraph(drawn.spec), data = dataOf(drawn, raw.graph.seed), params = initParameters(graph, raw.graph.seed);
+        const queue = await run(graph, data, params, 'queue');
+        expectSameBits(queue, await run(graph, data, params, 'async'), 'async');
+        expectSameBits(queue, bare(graph, data, params), 'bare loop');
+      }),
+      { numRuns: 60, seed: 22_2026 },
+    );
+    for (const f of ['forward', 'complete', '0 < λ < 1', 'λ = 1', 'warm-up', 'forward delay', 'MLP forward synthesizer']) {
+      expect(seen.get(f) ?? 0, `graphs with ${f}`).toBeGreaterThanOrEqual(5);
+    }
+  });
+
+  it('with forward and complete unlocks, λ and warm-ups: worker, the default plan and a random plan by node ids', async () => {
+    const seen = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(rawUnlockGraph.filter((r) => r.graph.nodes.length >= 3), async (raw) => {
+        const drawn = unlockGraphOf(raw);
+        for (const f of unlockFeaturesOf(drawn.spec)) seen.set(f, (seen.get(f) ?? 0) + 1);
+        const graph = defineGraph(drawn.spec), data = dataOf(drawn, raw.graph.seed), params = initParameters(graph, raw.graph.seed);
+        const queue = await run(graph, data, params, 'queue');
+        expect(queue.error).toBeUndefined();
+        expectSameBits(queue, await run(graph, data, params, 'worker'), 'worker');
+        const stages = randomPlan(graph, raw.graph.seed);
+        expectSameBits(queue, await run(graph, data, params, { name: 'worker', stages }), `worker, plan ${JSON.stringify(stages)}`);
+      }),
+      // three worker trainings per run: a handful
+      { numRuns: 3, seed: 22_2027 },
+    );
+    for (const f of ['forward', 'complete']) expect(seen.get(f) ?? 0, `graphs with ${f}`).toBeGreaterThan(0);
+  }, 240_000);
 });

@@ -20,7 +20,7 @@ describe('defineTopology', () => {
     // a chain is a graph: an edge per layer, the last into the head, an interface after each decoupled layer
     expect(t.edges.map((e) => e.name)).toEqual(['layer0>layer1', 'layer1>layer2', 'layer2>head']);
     expect(t.synthesizers[1]).toEqual({
-      index: 1, edge: 1, name: '1', actor: 'synthesizer:1', key: 'synth1', from: 1, units: 64,
+      index: 1, edge: 1, name: '1', actor: 'synthesizer:1', key: 'synth1', forward: false, from: 1, units: 64, inputs: 64,
       conditioned: false, context: null, contextLabels: null, labels: 0, delay: 1, lr: 0.02,
     });
     expect(t.synthesizers).toHaveLength(2);

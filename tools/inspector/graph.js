@@ -22,7 +22,7 @@ const THREAD_COLORS = ['#7c3aed', '#0f766e', '#c2410c', '#1d4ed8', '#be185d', '#
 /**
  * @typedef {{ actor: string, id: string, units?: number, activation?: string, merge?: string, sources: string[], decoupled?: boolean }} GraphNode
  * @typedef {{ actor: string, id: string, node: string, loss?: string, weight?: number }} GraphHead
- * @typedef {{ from: string, to: string, synthesizer: string | null, conditioned?: boolean }} GraphEdge
+ * @typedef {{ from: string, to: string, synthesizer: string | null, conditioned?: boolean, forward?: string | null, lambda?: number, warmup?: number }} GraphEdge
  * @typedef {{ inputs?: number, nodes: GraphNode[], heads: GraphHead[], edges: GraphEdge[] }} Graph
  * @typedef {{ name: string, context: any, thread: string | null, parent?: string | null }} SceneActor
  * @typedef {{ state: unknown, status: string, last: string, active?: boolean }} ActorView
@@ -107,6 +107,7 @@ export function summaryOf(a, graph) {
     const merge = node && node.sources.length > 1 ? `${c.merge ?? node.merge} ` : '';
     return `${merge}${c.inputs}→${c.units} ${c.activation} · ${c.decoupled ? 'decoupled' : 'backprop'}`;
   }
+  if (a.name.startsWith('forward:')) return `${c.inputs}→${c.units} forward · delay ${c.delay}`;
   if (a.name.startsWith('synthesizer:')) return `${c.units} units · delay ${c.delay}${c.conditioned ? ' · cDNI' : ''}`;
   if (a.name === 'head' || a.name.startsWith('head:')) {
     // traces from before graphs: `labels` was the label width
@@ -205,10 +206,13 @@ export function layout(actors, graph) {
       cells.push(c);
     }
     for (const e of graph.edges) {
-      if (!e.synthesizer) continue;
-      const list = under.get(e.from) ?? [];
-      list.push(e.synthesizer);
-      under.set(e.from, list);
+      // a forward synthesizer sits under the node whose output it predicts, beside the synthesizers
+      for (const s of [e.synthesizer, e.forward]) {
+        if (!s) continue;
+        const list = under.get(e.from) ?? [];
+        list.push(s);
+        under.set(e.from, list);
+      }
     }
     const rows = 1 + Math.max(0, ...cells.map((c) => c.row));
     // a column is as wide as the synthesizers side by side under its widest node
@@ -240,7 +244,12 @@ export function layout(actors, graph) {
     for (const n of graph.nodes) for (const s of n.sources) if (s === 'input') routes.push({ from: 'input', to: n.actor, kind: 'input', label: 'x' });
     for (const e of graph.edges) {
       const head = !e.to.startsWith('layer:');
-      routes.push({ from: e.from, to: e.to, kind: 'activation', label: 'h' });
+      if (e.forward) {
+        // the data in, ĥ on to the consumer, the real h down as its refit target
+        routes.push({ from: 'input', to: e.forward, kind: 'input', label: 'x' });
+        routes.push({ from: e.forward, to: e.to, kind: 'activation', label: 'ĥ' });
+        routes.push({ from: e.from, to: e.forward, kind: 'activation', label: 'h', synth: e.forward });
+      } else routes.push({ from: e.from, to: e.to, kind: 'activation', label: 'h' });
       if (e.synthesizer) {
         routes.push({ from: e.from, to: e.synthesizer, kind: 'activation', label: 'h', synth: e.synthesizer });
         routes.push({ from: e.synthesizer, to: e.from, kind: 'gradient', label: 'ĝ', synth: e.synthesizer });
@@ -416,7 +425,7 @@ export function buildScene(svg, actors, graph) {
     const p = at.get(a.name);
     if (!p) continue;
     const color = threadColor(a.thread);
-    const kind = a.name === 'trainer' ? 'trainer' : /^stage:/.test(a.name) ? 'stage' : a.name.startsWith('synthesizer:') ? 'synthesizer' : a.name.startsWith('head') ? 'head' : a.name.startsWith('layer:') ? 'layer' : 'other';
+    const kind = a.name === 'trainer' ? 'trainer' : /^stage:/.test(a.name) ? 'stage' : a.name.startsWith('synthesizer:') || a.name.startsWith('forward:') ? 'synthesizer' : a.name.startsWith('head') ? 'head' : a.name.startsWith('layer:') ? 'layer' : 'other';
     const g = el('g', { class: `node unknown kind-${kind}`, 'data-actor': a.name, transform: `translate(${p.x},${p.y})` }, svg);
     if (a.thread) g.setAttribute('data-thread', a.thread);
     el('rect', { class: 'box', width: p.w, height: p.h }, g);

@@ -1,0 +1,45 @@
+/** demos/unlock.ts: strict flags with a usage text, and the JSON last line the issue names. */
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '..', '..');
+const demo = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'demos', 'unlock.ts'), ...args], { cwd: root, encoding: 'utf8' });
+
+describe('demos/unlock.ts', () => {
+  it('--help lists the methods and its options', () => {
+    const r = demo('--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/backprop, dni, complete, dni-warmup/);
+    expect(r.stdout).toMatch(/--warmup N[\s\S]*--complete-layers N[\s\S]*--stages N/);
+  });
+
+  it.each([
+    [['--methods', 'dni,cdni'], /unknown method 'cdni' \(expected backprop, dni, complete, dni-warmup\)/],
+    [['--warmup', '2.5'], /--warmup needs an integer >= 0, got 2.5/],
+    [['--complete-layers', '0'], /--complete-layers needs an integer >= 1, got 0/],
+    [['--scheduler', 'worker'], /--scheduler: this demo trains every method under queue and under worker/],
+  ])('refuses %j with exit code 2 and the usage text', (args, message) => {
+    const r = demo(...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/usage: npx tsx demos\/unlock.ts \[options\]/);
+  });
+
+  it('trains every method under queue and worker, same bits, and ends stdout with {"methods": {NAME: {"test_accuracy", "steps_per_second": {"queue", "worker"}}}}', () => {
+    const r = demo('--train', '200', '--test', '100', '--batch', '20', '--steps', '12', '--warmup', '4', '--hidden', '16,16', '--stages', '2', '--json');
+    expect(r.stderr).not.toMatch(/Error/);
+    expect(r.status).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const out = JSON.parse(lines[lines.length - 1]);
+    expect(Object.keys(out)).toEqual(['methods']);
+    expect(Object.keys(out.methods)).toEqual(['backprop', 'dni', 'complete', 'dni-warmup']);
+    for (const m of Object.values(out.methods) as { test_accuracy: number; steps_per_second: Record<string, number> }[]) {
+      expect(Object.keys(m)).toEqual(['test_accuracy', 'steps_per_second']);
+      expect(m.test_accuracy).toBeGreaterThanOrEqual(0);
+      expect(m.test_accuracy).toBeLessThanOrEqual(1);
+      expect(Object.keys(m.steps_per_second)).toEqual(['queue', 'worker']);
+      for (const v of Object.values(m.steps_per_second)) expect(v).toBeGreaterThan(0);
+    }
+  }, 240_000);
+});
