@@ -11,7 +11,23 @@ import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
 import { createTraining } from '../actors/training.ts';
 import { type GraphSpec, defineGraph } from '../lib/graph.ts';
 import { zeros } from '../lib/matrix.ts';
+import type { CommandHelp } from '../lib/help.ts';
 import { Rng } from '../lib/rng.ts';
+
+/** `npm run bench -- graph-scale --help` (bench/index.ts prints it; main never runs). */
+export const help: CommandHelp = {
+  usage: 'npm run bench -- graph-scale [options]',
+  about:
+    'Setup time against the node count: a trunk, N one-unit branches (every other one decoupled) and a head on their\n' +
+    'concatenation; for each N, defineGraph, createTraining and a run() of a few steps, timed alone, and their growth.',
+  options: [
+    ['--sizes N,N,…', 'branch counts (default 1000,3000,10000)'],
+    ['--steps N', 'steps of each run (default 5)'],
+    ['--scheduler NAME', `one of ${SCHEDULERS.join(', ')} (default queue)`],
+    ['--json', 'one JSON object as the last line'],
+  ],
+  takes: 'about a minute on 2 cores with the default sizes',
+};
 
 /** A trunk, `n` one-unit branches (every other one decoupled), and a head on their concatenation. */
 export function branchyGraph(n: number): GraphSpec {

@@ -13,6 +13,7 @@ import { checkEnvironment } from '../lib/environment.ts';
 import { EnvironmentError } from '../lib/errors.ts';
 import { helpText } from '../lib/help.ts';
 import { MAX_SEED } from '../lib/rng.ts';
+import { quietOnClosedPipe } from '../lib/stdout.ts';
 import { plural } from '../lib/text.ts';
 
 /** A demo's own option: `--learning-rate X` is `learningRate` in the result. */
@@ -260,21 +261,7 @@ export function parseDemoArgs<E extends Record<string, DemoOption> = Record<neve
   }
 }
 
-/**
- * `npm run demo | head`: once the reader has gone, end quietly (exit 0) at the next write, as
- * command-line tools do, instead of dying with an EPIPE stack trace. Safe to call more than once.
- */
-export function quietOnClosedPipe(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    if (stream.listeners('error').includes(exitOnClosedPipe)) continue;
-    stream.on('error', exitOnClosedPipe);
-  }
-}
-
-function exitOnClosedPipe(err: NodeJS.ErrnoException): void {
-  if (err.code === 'EPIPE') process.exit(0);
-  throw err;
-}
+export { quietOnClosedPipe };
 
 /**
  * The steps to train: `--steps`, or `--epochs` times the batches in one pass over the data. Fewer

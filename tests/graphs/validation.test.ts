@@ -89,7 +89,7 @@ const BAD_GRAPHS: [string, GraphSpec, string][] = [
   ['λ on a forward interface', edit((s) => s.interfaces.push({ from: 'b', to: 's', kind: 'forward', lambda: 0.5 })), "interface 'b' → 's': 'lambda' mixes the true gradient into a synthetic one, but a forward interface has no backward synthesizer"],
   ['a warm-up on a backprop edge', edit((s) => s.interfaces.push({ from: 'b', to: 's', kind: 'backprop', warmup: 3 })), "interface 'b' → 's': a backprop interface has no synthesizer, so 'warmup' means nothing there"],
   ['forward options on a dni interface', edit((s) => (s.interfaces[0].forward = { delay: 1 })), "interface 'trunk' → 'a': forward synthesizer options given, but a dni interface has no forward synthesizer"],
-  ['a misspelt forward option', edit((s) => s.interfaces.push({ from: 'b', to: 's', kind: 'complete', forward: { delya: 1 } })), "interface 'b' → 's': forward: unknown option 'delya' (it takes delay, lr, optimizer, hidden, activation, clip)"],
+  ['a misspelt forward option', edit((s) => s.interfaces.push({ from: 'b', to: 's', kind: 'complete', forward: { delya: 1 } })), "interface 'b' → 's': forward: unknown option 'delya' (it takes delay, lr, optimizer, hidden, activation, clip); did you mean 'delay'?"],
   ['a negative forward delay', edit((s) => s.interfaces.push({ from: 'b', to: 's', kind: 'complete', forward: { delay: -2 } })), "interface 'b' → 's': forward synthesizer: delay must be an integer >= 0, got -2"],
   ['a context on a forward interface', edit((s) => s.interfaces.push({ from: 'b', to: 's', kind: 'forward', context: 'bits' })), "interface 'b' → 's': context 'bits' given, but only a cdni or complete interface's synthesizer sees labels"],
 ];
