@@ -37,7 +37,10 @@ const args = parseDemoArgs(process.argv.slice(2), {
     unlock: { type: 'string', default: 'dni', help: 'dni (update unlock) or complete (forward synthesizers too: the forward unlock)', value: 'KIND' },
   },
 });
-if (args.unlock !== 'dni' && args.unlock !== 'complete') throw new RangeError(`orderings: --unlock needs dni or complete, got '${args.unlock}'`);
+if (args.unlock !== 'dni' && args.unlock !== 'complete') {
+  console.error(`orderings: --unlock needs dni or complete, got '${args.unlock}' (see --help)`);
+  process.exit(2);
+}
 const complete = args.unlock === 'complete';
 
 const topology = defineTopology({
