@@ -41,6 +41,8 @@ export interface WasmKernelBackend extends KernelBackend {
   momentumStep: NonNullable<KernelBackend['momentumStep']>;
   /** Bytes reserved, in use by `alloc`, and free (the largest free block bounds one allocation). */
   usage(): { reservedBytes: number; usedBytes: number; freeBytes: number; largestFreeBytes: number };
+  /** The compiled kernels (a `WebAssembly.Module`): post it to a thread, which then skips compiling ({@link WasmBackendOptions.module}). */
+  readonly module: object;
 }
 
 export interface WasmBackendOptions {
@@ -53,6 +55,11 @@ export interface WasmBackendOptions {
   fma?: boolean;
   /** Path of the compiled kernels; default lib/wasm/kernels.wasm (kernels-fma.wasm with `fma`). */
   wasmPath?: string;
+  /**
+   * The kernels already compiled (a `WebAssembly.Module`, e.g. another thread's backend's
+   * `module`, posted here): used as it is, so a worker thread neither reads nor compiles the file.
+   */
+  module?: object;
 }
 
 interface Exports {
@@ -221,6 +228,16 @@ function checkLength(op: string, name: string, x: Matrix): void {
   }
 }
 
+function compileKernels(name: string, path: string): object {
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (err) {
+    throw new Error(`${name} backend: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err}); ${MISSING_BUILD_ADVICE}`);
+  }
+  return new WebAssembly.Module(bytes);
+}
+
 /**
  * A new WebAssembly backend with its own memory, or throws with the reason it cannot be built
  * (missing .wasm, no SIMD, memory not available). Most code wants {@link wasmBackend} instead.
@@ -237,15 +254,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
   if (!Number.isInteger(mib) || mib < 1 || mib > 4095) throw new RangeError(`${name} backend: memory of ${mib} MiB (must be 1..4095)`);
   if (!WebAssembly.validate(SIMD_PROBE)) throw new Error(`${name} backend: this engine has no WebAssembly SIMD`);
   if (fma && !enableRelaxedSimd()) throw new Error(`${name} backend: this engine has no relaxed SIMD (even with ${RELAXED_SIMD_FLAG})`);
-  let bytes: Uint8Array<ArrayBuffer>;
-  try {
-    bytes = new Uint8Array(readFileSync(path));
-  } catch (err) {
-    throw new Error(`${name} backend: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err}); ${MISSING_BUILD_ADVICE}`);
-  }
+  const module = options.module ?? compileKernels(name, path);
   const pages = (mib * 1024 * 1024) / PAGE;
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
   const wasm = instance.exports as unknown as Exports;
   // the build must be the one asked for: fused madds in the fma build, plain ones in the other
   const probe = wasm.maddProbe(FUSE_A, FUSE_A, FUSE_C);
@@ -350,6 +362,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
 
   const backend: WasmKernelBackend = {
     name,
+    module,
 
     alloc(length) {
       if (!Number.isInteger(length) || length < 0) throw new RangeError(`${name} backend: alloc(${length})`);
@@ -495,11 +508,29 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
 type WasmName = 'wasm' | 'wasm-fma';
 const built: Record<WasmName, { backend?: WasmKernelBackend | null; reason?: string }> = { wasm: {}, 'wasm-fma': {} };
 
+/** Kernels compiled elsewhere, for the process-wide backends not built yet ({@link adoptWasmModules}). */
+const adopted: Partial<Record<WasmName, object>> = {};
+
+/**
+ * The compiled kernels of every WebAssembly backend this thread has built, by name: what a thread
+ * that starts worker threads posts to them ({@link adoptWasmModules}), so they do not compile again.
+ */
+export function wasmModules(): Record<string, object> {
+  const out: Record<string, object> = {};
+  for (const name of ['wasm', 'wasm-fma'] as const) if (built[name].backend) out[name] = built[name].backend!.module;
+  return out;
+}
+
+/** Build this thread's process-wide WebAssembly backends from these compiled kernels (from {@link wasmModules}) when they are first used. */
+export function adoptWasmModules(modules: Record<string, object>): void {
+  for (const name of ['wasm', 'wasm-fma'] as const) if (modules[name] && built[name].backend === undefined) adopted[name] = modules[name];
+}
+
 function lazily(name: WasmName): WasmKernelBackend | null {
   const slot = built[name];
   if (slot.backend === undefined) {
     try {
-      slot.backend = createWasmBackend({ fma: name === 'wasm-fma' });
+      slot.backend = createWasmBackend({ fma: name === 'wasm-fma', module: adopted[name] });
     } catch (err) {
       slot.backend = null;
       slot.reason = (err as Error).message;
