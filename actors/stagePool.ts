@@ -95,6 +95,8 @@ class ThreadHost implements StageHost {
   readonly worker: Worker;
   state: HostState = 'idle';
   residue: Residue | null = null;
+  /** the thread has loaded the library */
+  loaded = false;
   private current: { lease: number; hosting: StageHosting } | null = null;
   private probed: ((capacity: number) => void) | null = null;
 
@@ -150,6 +152,9 @@ class ThreadHost implements StageHost {
 
   private message(m: PoolReport): void {
     switch (m.type) {
+      case 'READY':
+        this.loaded = true;
+        return this.pool.idle(this);
       case 'REPORT':
         if (this.current?.lease === m.lease) this.current.hosting.report(m.report);
         return;
@@ -234,7 +239,7 @@ export class StagePool {
     });
   }
 
-  /** Resolves once no training holds or waits for a thread and every thread has freed its last stage. */
+  /** Resolves once no training holds or waits for a thread, and every thread has loaded and freed its last stage. */
   idle(): Promise<void> {
     return new Promise((resolve) => {
       this.idleWaiters.push(resolve);
@@ -297,7 +302,7 @@ export class StagePool {
         void this.measuring.then(() => request.resolve(lease()));
       } else request.resolve(lease());
     }
-    if (this.queue.length === 0 && this.active === 0 && this.hosts.every((h) => h.state === 'idle')) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.queue.length === 0 && this.active === 0 && this.hosts.every((h) => h.state === 'idle' && h.loaded)) for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** The lease `id` of `hosts`, made once the pool's capacity is what it will be. */

@@ -161,7 +161,7 @@ export interface StageThreadInit {
  * training that has ended is never taken for the next one's.
  *
  *   pool ──HOST{lease, init, capacity}, COMMAND{lease, command}, END{lease}, PROBE{barrier, me}──▶ thread
- *   pool ◀──REPORT{lease, report}, ENDED{lease, residue}, PROBED{capacity}── thread
+ *   pool ◀──READY (loaded), REPORT{lease, report}, ENDED{lease, residue}, PROBED{capacity}── thread
  */
 export type PoolCommand =
   /** build and host this stage (the pool's measured capacity decides whether an adaptive plan runs as one thread) */
@@ -180,6 +180,7 @@ export interface Residue {
 }
 
 export type PoolReport =
+  | { readonly type: 'READY' }
   | { readonly type: 'REPORT'; readonly lease: number; readonly report: WorkerReport }
   | { readonly type: 'ENDED'; readonly lease: number; readonly residue: Residue }
   | { readonly type: 'PROBED'; readonly capacity: number };

@@ -57,3 +57,4 @@ port.on('message', (m: PoolCommand) => {
       hosted?.stage.stray(m);
   }
 });
+send({ type: 'READY' });
