@@ -35,6 +35,8 @@ export interface HostedStage {
   command(command: StageCommand): void;
   /** a message that is no command: the stage fails, by name, rather than wait forever */
   stray(message: unknown): void;
+  /** an error from the stage that escaped it: the stage fails with it (once) */
+  fail(error: unknown): void;
   /** stop and free everything the stage holds (idempotent) */
   end(): void;
 }
@@ -56,7 +58,7 @@ export function hostStage(init: StageThreadInit, capacity: number | null, post: 
   /** the last batch the trainer allows: reaching it, the stage tells the trainer at once */
   let allowed = init.firstBatch - 1;
   let started: ReturnType<typeof performance.eventLoopUtilization> | null = null;
-  let ended = false;
+  let ended = false, failed = false;
   /** the stage's edges (and a recurrent network's buffer pool): closed when it ends, however it ends */
   const links = new Subscription();
 
@@ -91,6 +93,8 @@ export function hostStage(init: StageThreadInit, capacity: number | null, post: 
         return link.close();
       }
       case 'FAILED':
+        if (failed) return;
+        failed = true;
         flush();
         relay?.flush();
         driver.stop();
@@ -181,15 +185,20 @@ export function hostStage(init: StageThreadInit, capacity: number | null, post: 
     stray(message) {
       report({ type: 'FAILED', stage, error: new Error(`a stray message reached the stage: ${describeMessage(message)}`) });
     },
+    fail(error) {
+      if (!failed) report({ type: 'FAILED', stage, error });
+    },
     end() {
       if (ended) return;
       ended = true;
       driver.stop();
-      actor?.stop();
+      // nothing is delivered any more, then the actors stop
       links.unsubscribe();
+      actor?.stop();
       link.close();
       relay?.flush();
-      disposeModel(network);
+      // this thread's copy of the network, parameters included: what the trainer keeps came in DRAINED (copies)
+      disposeModel(network, { params: true });
     },
   };
 }

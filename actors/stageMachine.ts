@@ -72,7 +72,9 @@ export interface StageInput {
  * Which batch enters next, per layer of the stage that reads the data: as far as the trainer
  * allows, and (pipelined) once that layer has applied its update for the batch before, or (not
  * pipelined) once the batch before is finished here. A layer that reads the data and waits for
- * its consumers does not hold back one that is decoupled.
+ * its consumers does not hold back one that is decoupled, but no reader runs more than
+ * {@link stepWindow} batches ahead of the last batch finished here (two readers of independent
+ * branches would otherwise drift apart without bound, past what the stage can count).
  */
 export class Feeder {
   private allowed = -1;
@@ -84,6 +86,8 @@ export class Feeder {
   private sliceEnd = performance.now() + SLICE_MS;
   /** waiting for a turn (of the event loop, or of a worker stage's driver) */
   private paused = false;
+  /** the stage was torn down: nothing is fed any more */
+  private stopped = false;
   /** per reader: the next batch to send it, and the last batch it applied its update for */
   private readonly next: Int32Array;
   private readonly updated: Int32Array;
@@ -99,6 +103,8 @@ export class Feeder {
     private readonly defer: (fn: () => void) => void = setImmediate,
     /** something waits for that turn now (a worker stage: a command from the trainer) */
     private readonly waiting: () => boolean = () => false,
+    /** pipelined: how far a reader may feed past the last batch finished here */
+    private readonly window = Infinity,
   ) {
     this.finished = first - 1;
     this.next = new Int32Array(readers).fill(first);
@@ -111,6 +117,7 @@ export class Feeder {
    * stop (or anything else) sent to them from inside a batch takes effect at once.
    */
   allow(through: number): void {
+    if (this.stopped) return;
     this.allowed = through;
     queueMicrotask(() => {
       this.sliceEnd = performance.now() + SLICE_MS;
@@ -126,7 +133,8 @@ export class Feeder {
 
   stepFinished(batch: number): void {
     this.finished = batch;
-    if (this.pipelined || this.pausedForTurn()) return;
+    // (pipelined, a reader a whole window ahead waited for this)
+    if (this.pausedForTurn()) return;
     for (let k = 0; k < this.next.length; k++) this.pump(k);
   }
 
@@ -144,6 +152,15 @@ export class Feeder {
       for (let k = 0; k < this.next.length; k++) this.pump(k);
     });
     return true;
+  }
+
+  /**
+   * Feed nothing more, ever (the stage's edges are closed: its training ended, perhaps from inside
+   * a batch this feeder is feeding, so the loop that fed it must not go on).
+   */
+  stop(): void {
+    this.stopped = true;
+    this.allowed = this.first - 1;
   }
 
   /**
@@ -165,11 +182,16 @@ export class Feeder {
 
   private ready(k: number, t: number): boolean {
     if (t === this.first) return true;
-    return (this.pipelined ? this.updated[k] : this.finished) >= t - 1;
+    return this.pipelined ? this.updated[k] >= t - 1 && this.finished >= t - this.window : this.finished >= t - 1;
   }
 }
 
 const SLICE_MS = 10;
+
+/** How many batches a stage counts at once (its {@link StepCounter}), less one: how far its readers may feed past its last finished batch. */
+function stepWindow(topology: Model['topology']): number {
+  return 2 * ringDepthOf(topology) + 1;
+}
 
 /** Counts, per batch, the actors done with it; calls `finished` in batch order once all are. */
 export class StepCounter {
@@ -352,7 +374,9 @@ function build(input: StageInput, spawn: Spawner, links: Subscription) {
   const data = routes.filter((r) => r.source === DATA && here.has(r.target));
   const readers = data.map((r) => r.target);
   const feeds = readers.map((id) => port(data.find((r) => r.target === id)!));
-  const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (k, t) => send(feeds[k], t, wiring.x(t)), input.defer, input.waiting);
+  const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (k, t) => send(feeds[k], t, wiring.x(t)), input.defer, input.waiting, stepWindow(network.topology));
+  // when the stage is torn down (perhaps from inside a batch it is feeding), the loop that fed it stops
+  links.add(() => feeder.stop());
   return { routes, edges, losses, done, actors, synthesizers, feeder, readers, expected: wiring.expected };
 }
 
@@ -396,7 +420,7 @@ function connect(c: StageContext, readers: readonly string[]): void {
     );
   }
   c.links.add(c.losses.subscribe(c.report));
-  const steps = new StepCounter(c.expected, 2 * ringDepthOf(c.network.topology) + 2, (batch) => {
+  const steps = new StepCounter(c.expected, stepWindow(c.network.topology) + 1, (batch) => {
     c.report({ type: 'STEP_FINISHED', stage: c.stage.index, batch });
     c.feeder.stepFinished(batch);
   });

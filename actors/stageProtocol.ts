@@ -173,8 +173,9 @@ export type PoolCommand =
   /** run the capacity probe as thread `me` of two, on `barrier` (a start barrier) */
   | { readonly type: 'PROBE'; readonly barrier: SharedArrayBuffer; readonly me: 0 | 1 };
 
-/** What a thread keeps after a stage ended: the kernel memory in use and the stages it hosts (0). */
+/** What a thread keeps after a stage ended: the kernel memory still handed out (0), and the stages it hosts (0). */
 export interface Residue {
+  /** bytes of the kernels' memory in use beyond the backend's own scratch and staging */
   readonly usedBytes: number;
   readonly stages: number;
 }

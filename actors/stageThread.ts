@@ -21,9 +21,10 @@ let hosted: { lease: number; stage: HostedStage } | null = null;
 
 const send = (r: PoolReport, transfer?: ArrayBuffer[]) => port.postMessage(r, transfer);
 
+/** What this thread holds of the trainings it hosted: kernel memory handed out and not given back (not the backend's own), stages. */
 function residue(): Residue {
-  const b = backend() as { usage?: () => { usedBytes: number } };
-  return { usedBytes: b.usage?.().usedBytes ?? 0, stages: hosted ? 1 : 0 };
+  const u = (backend() as { usage?: () => { usedBytes: number; ownBytes: number } }).usage?.();
+  return { usedBytes: u ? u.usedBytes - u.ownBytes : 0, stages: hosted ? 1 : 0 };
 }
 
 port.on('message', (m: PoolCommand) => {
@@ -57,4 +58,9 @@ port.on('message', (m: PoolCommand) => {
       hosted?.stage.stray(m);
   }
 });
+// an error that escaped a stage (xstate reports an actor's unhandled error so, after the stage has
+// failed by it) fails that stage, by name, when it still runs; the thread serves on. A stage of a
+// training that has ended may still be working until its END arrives (a peer failed, say):
+// whatever it throws then concerns nobody.
+process.on('uncaughtException', (error) => hosted?.stage.fail(error));
 send({ type: 'READY' });

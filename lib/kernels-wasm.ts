@@ -39,8 +39,12 @@ export interface WasmKernelBackend extends KernelBackend {
   /** SIMD optimiser steps on arrays in its memory (others take the TypeScript loops). */
   adamStep: NonNullable<KernelBackend['adamStep']>;
   momentumStep: NonNullable<KernelBackend['momentumStep']>;
-  /** Bytes reserved, in use by `alloc`, and free (the largest free block bounds one allocation). */
-  usage(): { reservedBytes: number; usedBytes: number; freeBytes: number; largestFreeBytes: number };
+  /**
+   * Bytes reserved, in use, and free (the largest free block bounds one allocation); of those in
+   * use, `ownBytes` are the backend's own (the kernels' scratch, the staging of operands that live
+   * outside the memory), the rest are what `alloc` handed out and was not given back.
+   */
+  usage(): { reservedBytes: number; usedBytes: number; ownBytes: number; freeBytes: number; largestFreeBytes: number };
   /** The compiled kernels (a `WebAssembly.Module`): post it to a thread, which then skips compiling ({@link WasmBackendOptions.module}). */
   readonly module: object;
 }
@@ -286,6 +290,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
 
   const scratchFloats = wasm.scratchFloats();
   wasm.init(reserve(scratchFloats, 'for the kernel scratch'));
+  const scratchBytes = arena.used;
   if (fma) {
     // the GEMM tiles themselves must fuse (both shapes of inner loop: register tiles, dot products):
     // a two-term sum a0·b0 + a1·b1 whose second product only a fused madd keeps
@@ -312,6 +317,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
   // that a stage above STAGE_KEEP floats is given back after its call (see copyBack)
   const STAGE_KEEP = 1 << 22;
   let stage = -1, stageFloats = 0, stageUsed = 0;
+  const stageBytes = (): number => (stage < 0 ? 0 : Math.max(ALIGN, Math.ceil((stageFloats * 4) / ALIGN) * ALIGN));
   const stageReset = (floats: number): void => {
     if (floats > stageFloats) {
       const want = Math.max(floats, stageFloats * 2, 4096);
@@ -383,7 +389,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     owns: (data) => data.buffer === buffer,
 
     usage() {
-      return { reservedBytes: buffer.byteLength, usedBytes: arena.used, ...arena.free() };
+      return { reservedBytes: buffer.byteLength, usedBytes: arena.used, ownBytes: scratchBytes + stageBytes(), ...arena.free() };
     },
 
     matmul(a, b, out, alpha = 1, beta = 0) {
