@@ -105,10 +105,11 @@ class ThreadHost implements StageHost {
     private readonly pool: { idle(h: ThreadHost): void; died(h: ThreadHost): void },
   ) {
     this.worker = new Worker(...workerEntry(new URL('./stageThread.ts', import.meta.url), { workerData: { modules: wasmModules() }, name }));
-    this.worker.unref();
     this.worker.on('message', (m: PoolReport) => this.message(m));
     this.worker.on('error', (e) => this.die(`threw ${e.name}: ${e.message}`));
     this.worker.on('exit', (code) => this.die(`exited with code ${code}`));
+    // after the listeners: a 'message' listener refs the thread's port again
+    this.worker.unref();
   }
 
   lease(): void {
