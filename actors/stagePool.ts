@@ -4,13 +4,7 @@
  * so a curriculum's batches, a `fit()`'s epochs, a sweep or a test file start threads once, and
  * what V8 optimised for one training serves the next.
  *
- * How trainings share a pool: a thread hosts one stage of one training at a time. A training
- * takes (leases) as many idle threads as its plan has stages, all at once, first come first
- * served, and gives each back when its training ends (finished, failed or stopped), once the
- * thread has freed everything the stage held. A training that finds too few idle threads waits for
- * them; the pool starts threads as needed, up to `threads`, or up to the stages of a training that
- * needs more (the pool keeps them). So two 2-stage trainings at once on a 2-thread pool run one
- * after the other, each at full speed; on a `threads: 4` pool they run side by side.
+ * How trainings share one: see {@link StagePool}.
  *
  * A pool member is a {@link StageHost}: somewhere one stage runs at a time, spoken to in the pool
  * protocol (stageProtocol.ts). The threads here are one kind; a host on another machine (its
@@ -194,9 +188,18 @@ interface Request {
 }
 
 /**
- * Worker threads that serve many trainings (see the module comment for how trainings share them).
- * Train on it with `scheduler: { name: 'worker', pool }`; without a pool, worker trainings use
- * {@link defaultStagePool}.
+ * Worker threads that serve many trainings: train on it with `scheduler: { name: 'worker', pool }`
+ * (without a pool, worker trainings use {@link defaultStagePool}); `await pool.close()` ends them.
+ *
+ * How trainings share it: a thread hosts one stage of one training at a time. A training takes
+ * (leases) as many idle threads as its plan has stages, all at once, first come first served, when
+ * it starts, and gives each back when it ends (finished, failed or stopped), once the thread has
+ * freed everything the stage held. A training that finds too few idle threads waits for them; the
+ * pool starts threads as needed, up to `threads`, or up to the stages of a training that needs more
+ * (it keeps them). So two 2-stage trainings at once on a 2-thread pool run one after the other,
+ * each at full speed (the cores are what limits them anyway); on a `threads: 4` pool they run side
+ * by side. A thread that dies fails the training on it (a StageError naming the stage and the
+ * thread) and is replaced at once.
  */
 export class StagePool {
   private readonly hosts: ThreadHost[] = [];

@@ -6,7 +6,7 @@
  * stage feeds nothing more.
  */
 import { describe, expect, it } from 'vitest';
-import { Feeder } from '../../actors/stageMachine.ts';
+import { Feeder } from '../../actors/stageFeeder.ts';
 import { createTraining } from '../../actors/training.ts';
 import { copyTask } from '../../lib/recurrent/index.ts';
 
