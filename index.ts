@@ -14,6 +14,7 @@ export {
   type RestartOptions,
 } from './actors/training.ts';
 export { SCHEDULERS, type SchedulerName, type SchedulerOption, type WorkerSchedulerOptions } from './actors/schedulers.ts';
+export { createStagePool, defaultStagePool, StagePool, type StagePoolOptions, type StagePoolStats } from './actors/stagePool.ts';
 export { EventLoopScheduler } from './actors/eventLoopScheduler.ts';
 export { Trampoline, deliverOn, type DirectScheduler } from './actors/directScheduler.ts';
 export { INTERPRETERS, networkMachines, type Interpreter } from './actors/machines.ts';

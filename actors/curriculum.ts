@@ -11,8 +11,8 @@
  * Each batch's errors come from the readout's accuracy on each window (the share of masked output
  * bits on the right side of 0.5, before the window's update), as the bare loop counts them.
  *
- * Under the worker scheduler each batch's training starts its own threads (~1 s a batch on a
- * 2-vCPU machine, against milliseconds of maths): the same bits, far slower than queue or async.
+ * Under the worker scheduler every batch's training runs on the same stage pool's threads (the
+ * scheduler's `pool`, or the process's default one): they start once for the whole curriculum.
  */
 import { TrainingOptionsError } from '../lib/errors.ts';
 import { type Matrix, release } from '../lib/matrix.ts';

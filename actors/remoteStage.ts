@@ -1,14 +1,15 @@
 /**
- * A stage in a worker thread, seen from the trainer: planning the threads (start-up data, and
- * the shared memory their stages talk through: doorbells, channels, rings; see stageLink.ts) and
- * the `stage:k` actor that owns one. It posts the trainer's commands to its worker as they are
- * (see stageProtocol.ts) and rings the stage's doorbell, so a stage waiting on shared memory turns
- * to them; it hands the trainer what the worker reports, as an in-thread stage would (a batch of
- * losses and finished steps as the reports it stands for). A worker that throws or exits is
- * reported as a {@link StageError} naming the stage, at once, and stopping the actor (the trainer
- * stops its children when it ends) terminates the thread.
+ * A stage on a stage pool's thread, seen from the trainer: planning the stages (start-up data, and
+ * the shared memory they talk through: doorbells, channels, rings; see stageLink.ts) and the
+ * `stage:k` actor that owns one. Once the training has its threads (a lease, stagePool.ts) it
+ * has the stage hosted on its thread, passes the trainer's commands on as they are (see
+ * stageProtocol.ts) and rings the stage's doorbell, so a stage waiting on shared memory turns to
+ * them; it hands the trainer what the stage reports, as an in-thread stage would (a batch of
+ * losses and finished steps as the reports it stands for). A thread that throws or exits is
+ * reported as a {@link StageError} naming the stage and the thread, at once; stopping the actor
+ * (the trainer stops its children when it ends) ends the stage there and gives the thread back.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { fromCallback } from 'xstate';
 import { StageError } from '../lib/errors.ts';
 import { backend } from '../lib/kernels.ts';
@@ -17,9 +18,9 @@ import { type Model, type ModelData, type ModelState, captureModelState, ringDep
 import type { Stage } from '../lib/placement.ts';
 import { routesFor } from './events.ts';
 import type { Interpreter } from './machines.ts';
-import { type SharedChannel, type SharedRing, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, createStartBarrier, ringControl } from './stageLink.ts';
+import { type SharedChannel, type SharedRing, type StageLinkInit, cancelStart, createDoorbell, createSharedChannel, createSharedRing, createStartBarrier, ringControl } from './stageLink.ts';
+import { type StageLease, leaseError } from './stagePool.ts';
 import { type SerializedError, type StageCommand, type StageReport, type StageThreadInit, type ProgressReport, type WorkerReport, deserializeError } from './stageProtocol.ts';
-import { workerEntry } from './workerEntry.ts';
 
 /** A copy of a matrix in a SharedArrayBuffer, readable by every worker without copying. */
 export function shareMatrix(m: Matrix): Matrix {
@@ -105,38 +106,53 @@ export interface RemoteStageInput {
   init: StageThreadInit;
   /** the stage's doorbell: rung after each command */
   bell: SharedArrayBuffer;
+  /** the threads of the training's pool it runs on (requested when the training starts), this stage's at its index */
+  lease: Promise<StageLease>;
   /** where the stage's reports go (the trainer), batches of progress as they are */
   report: (r: StageReport | ProgressReport) => void;
-  /** gives the trainer the thread, e.g. for tests that kill it */
+  /** gives the trainer the thread once leased, e.g. for tests that kill it */
   onWorker?: (worker: Worker) => void;
 }
 
-
 export const remoteStage = fromCallback<StageCommand, RemoteStageInput>(({ input, receive }) => {
   const { stage } = input.init;
-  let ended = false;
+  let ended = false, lease: StageLease | null = null;
+  /** commands sent before the training had its threads */
+  const queued: StageCommand[] = [];
+  const bell = new Int32Array(input.bell);
   const fail = (error: Error) => {
     if (ended) return;
     ended = true;
     input.report({ type: 'FAILED', stage: stage.index, error });
   };
-  const worker = new Worker(...workerEntry(new URL('./stageThread.ts', import.meta.url), { workerData: input.init, name: `stage:${stage.index}` }));
-  const bell = new Int32Array(input.bell);
-  input.onWorker?.(worker);
-  worker.on('message', (r: WorkerReport) => {
-    if (ended) return;
-    if (r.type === 'FAILED') return fail(deserializeError(r.error as SerializedError, stage));
-    if (r.type === 'DRAINED') ended = true;
-    input.report(r);
-  });
-  worker.on('error', (e) => fail(new StageError(stage.index, stage.actors, `its worker threw ${e.name}: ${e.message}`)));
-  worker.on('exit', (code) => fail(new StageError(stage.index, stage.actors, `its worker exited with code ${code}`)));
-  receive((command) => {
-    worker.postMessage(command);
+  const send = (command: StageCommand) => {
+    lease!.hosts[stage.index].command(lease!.id, command);
     ringControl(bell);
-  });
+  };
+  input.lease.then(
+    (l) => {
+      lease = l;
+      if (ended) return l.release(stage.index);
+      const host = l.hosts[stage.index];
+      if (host.worker) input.onWorker?.(host.worker);
+      host.host(l.id, input.init, l.capacity, {
+        report: (r: WorkerReport) => {
+          if (ended) return;
+          if (r.type === 'FAILED') return fail(deserializeError(r.error as SerializedError, stage));
+          if (r.type === 'DRAINED') ended = true;
+          input.report(r);
+        },
+        lost: (reason) => fail(new StageError(stage.index, stage.actors, reason)),
+      });
+      for (const c of queued.splice(0)) send(c);
+    },
+    (e: unknown) => fail(leaseError(stage, e)),
+  );
+  receive((command) => (lease ? send(command) : queued.push(command)));
   return () => {
     ended = true;
-    void worker.terminate();
+    // a peer still waiting for this stage at the start stops waiting; then the thread frees the stage
+    cancelStart(input.init.link.start);
+    lease?.release(stage.index);
   };
 });

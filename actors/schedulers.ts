@@ -16,14 +16,15 @@
  *
  *     layer:0 FORWARD#0, layer:1 FORWARD#0, …, layer:0 SYNTHETIC_GRADIENT#0, layer:0 FORWARD#1, head FORWARD#0, …
  *
- * - `worker`: the actors are placed on pipeline stages, one `worker_threads` thread each (see
- *   lib/placement.ts and actors/workerStage.ts); inside a stage a trampoline runs whatever
+ * - `worker`: the actors are placed on pipeline stages, each on a thread of a stage pool (see
+ *   lib/placement.ts, actors/stagePool.ts and actors/stageHost.ts); inside a stage a trampoline runs whatever
  *   arrives, and stages run at the same time, so batch t+1 is in stage 0 while batch t is in
  *   stage 1. Tensors cross in shared memory.
  *
  *     stage:0  layer:0 FORWARD#1 …            stage:1  layer:2 FORWARD#0 …   (at the same time)
  */
 import type { SchedulerLike } from 'rxjs';
+import type { StagePool } from './stagePool.ts';
 import { Trampoline } from './directScheduler.ts';
 import { EventLoopScheduler } from './eventLoopScheduler.ts';
 
@@ -41,6 +42,12 @@ export interface WorkerSchedulerOptions {
    * uneven stages.
    */
   stages?: number | string[][];
+  /**
+   * The threads to run on ({@link createStagePool}): threads a pool started serve every training
+   * on it, so a training pays no thread start nor warm-up. Default: {@link defaultStagePool},
+   * created on first use and shared by every worker training in the process.
+   */
+  pool?: StagePool;
 }
 
 export type SchedulerOption = SchedulerName | WorkerSchedulerOptions;

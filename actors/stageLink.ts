@@ -150,11 +150,86 @@ export function createSharedChannel(from: number, to: number, routes: readonly s
   return { from, to, routes, capacity, buffer: new SharedArrayBuffer((ENTRIES + capacity) * 4) };
 }
 
-/** The start words: stages arrived, the probe's phase (DONE when decided), then (as float64) its result and measurements. */
-const ARRIVED = 0, PHASE = 1, START_F64 = 4, DONE = 100;
+/** The start words: stages arrived, the probe's phase (DONE when decided), cancelled, then (as float64) the probe's result and measurements. */
+const ARRIVED = 0, PHASE = 1, CANCELLED = 2, START_F64 = 4, DONE = 100;
 
+/** Where the stages of one training meet before they begin (or the two threads of a capacity probe). */
 export function createStartBarrier(): SharedArrayBuffer {
   return new SharedArrayBuffer(START_F64 * 4 + 3 * 8);
+}
+
+/** The training ended: a stage still waiting at its start barrier stops waiting (and throws). */
+export function cancelStart(start: SharedArrayBuffer): void {
+  const words = new Int32Array(start);
+  Atomics.store(words, CANCELLED, 1);
+  Atomics.notify(words, ARRIVED);
+  Atomics.notify(words, PHASE);
+}
+
+/** Wait (blocking) until word `index` of the start words satisfies `done`, or throw when cancelled or after `until`. */
+function waitFor(words: Int32Array, index: number, done: (v: number) => boolean, who: string, until: number): void {
+  for (let v = Atomics.load(words, index); !done(v); v = Atomics.load(words, index)) {
+    if (Atomics.load(words, CANCELLED) !== 0) throw new Error(`stage link: ${who} stopped waiting for its peers: the training ended`);
+    if (performance.now() > until) throw new Error(`stage link: ${who} waited too long for its peers to start`);
+    Atomics.wait(words, index, v, 50);
+  }
+}
+
+function signal(words: Int32Array, index: number, v: number): void {
+  Atomics.store(words, index, v);
+  Atomics.notify(words, index);
+}
+
+/** Count participant `me` of `count` in at the barrier `start`, and wait (blocking) for all of them. */
+function arrive(start: SharedArrayBuffer, count: number, me: number, timeoutMs: number): void {
+  const words = new Int32Array(start);
+  if (Atomics.add(words, ARRIVED, 1) + 1 === count) Atomics.notify(words, ARRIVED);
+  waitFor(words, ARRIVED, (v) => v >= count, `stage ${me}`, performance.now() + timeoutMs);
+}
+
+/**
+ * The capacity probe, run by two threads at once (`me` 0 and 1, on one fresh
+ * {@link createStartBarrier}): how much parallel compute the machine gives them right now
+ * ({@link PROBE_MS} of plain compute in thread 0 alone, in thread 1 alone, then in both at once);
+ * returns, in both, both's work over the better one alone (2 is two cores' worth, 1 means the two
+ * threads share one). A stage pool measures it once (stagePool.ts).
+ */
+export function measureCapacity(start: SharedArrayBuffer, me: 0 | 1, timeoutMs = 60_000): number {
+  arrive(start, 2, me, timeoutMs);
+  const words = new Int32Array(start), until = performance.now() + timeoutMs, who = `probe thread ${me}`;
+  // thread 0 alone, thread 1 alone, then both at once (each warmed up first: a cold loop reads
+  // slow). Other threads may still load or compile: a phase may be disturbed, which reads low
+  // (or, a phase alone disturbed, implausibly high: above 2.1 or below 0.5). So a reading below
+  // ONE_CORE is taken again, up to 3 readings, and the best plausible one counts; none plausible
+  // counts as 1 (one thread is the safe choice).
+  const f = new Float64Array(start, START_F64 * 4);
+  const plausible = (c: number) => c >= 0.5 && c <= 2.1;
+  compute(PROBE_MS / 2);
+  if (me === 0) {
+    let best = 0;
+    for (let base = 0; base < 12 && best < ONE_CORE; base += 4) {
+      const alone = compute(PROBE_MS);
+      signal(words, PHASE, base + 1);
+      waitFor(words, PHASE, (v) => v >= base + 2, who, until);
+      const both = compute(PROBE_MS);
+      waitFor(words, PHASE, (v) => v >= base + 3, who, until);
+      const reading = (both + f[1]) / Math.max(alone, f[2]);
+      if (plausible(reading)) best = Math.max(best, reading);
+    }
+    f[0] = best > 0 ? best : 1;
+    signal(words, PHASE, DONE);
+  } else {
+    for (let base = 0; ; base += 4) {
+      waitFor(words, PHASE, (v) => v >= base + 1, who, until);
+      if (Atomics.load(words, PHASE) >= DONE) break;
+      f[2] = compute(PROBE_MS);
+      signal(words, PHASE, base + 2);
+      f[1] = compute(PROBE_MS);
+      signal(words, PHASE, base + 3);
+    }
+  }
+  waitFor(words, PHASE, (v) => v >= DONE, who, until);
+  return f[0];
 }
 
 /** How long each phase of the start probe computes (ms). */
@@ -217,12 +292,10 @@ export class SharedMemoryLink implements StageLink {
   readonly bell: Int32Array;
   private readonly inbound: Inbound[] = [];
   private readonly outbound = new Map<string, Outbound>();
-  private readonly start: Int32Array;
   private closed = false;
 
   constructor(private readonly init: StageLinkInit) {
     this.bell = new Int32Array(init.bells[init.stage]);
-    this.start = new Int32Array(init.start);
     const views = new Map<string, RingView>();
     const view = (key: string) => {
       const r = init.rings[key];
@@ -276,64 +349,11 @@ export class SharedMemoryLink implements StageLink {
 
   /**
    * Count this stage in, then wait (here, blocking: a worker may) until every stage has, so the
-   * stages begin together however long each took to load. With `probe`, stages 0 and 1 then
-   * measure how much parallel compute the machine gives them right now ({@link PROBE_MS} of plain
-   * compute in stage 0 alone, in stage 1 alone, then in both at once); returns that measured
-   * capacity (both's work over the better one alone: 2 is two cores' worth, 1 means the two
-   * threads share one), the same in every stage, or null without `probe` (or with one stage). `timeoutMs` against a peer that never comes (the trainer fails
-   * the training and ends every thread long before).
+   * stages begin together however long each took to load. `timeoutMs` against a peer that never
+   * comes; a training that ends meanwhile ({@link cancelStart}) throws at once.
    */
-  awaitPeers(probe = false, timeoutMs = 60_000): number | null {
-    const words = this.start;
-    const stages = this.init.stages, me = this.init.stage;
-    const until = performance.now() + timeoutMs;
-    const waitFor = (index: number, done: (v: number) => boolean) => {
-      for (let v = Atomics.load(words, index); !done(v); v = Atomics.load(words, index)) {
-        if (performance.now() > until) throw new Error(`stage link: stage ${me} waited ${timeoutMs} ms for the other stages to start`);
-        Atomics.wait(words, index, v, 50);
-      }
-    };
-    const signal = (index: number, v: number) => {
-      Atomics.store(words, index, v);
-      Atomics.notify(words, index);
-    };
-    if (Atomics.add(words, ARRIVED, 1) + 1 === stages) Atomics.notify(words, ARRIVED);
-    waitFor(ARRIVED, (v) => v >= stages);
-    if (!probe || stages < 2) return null;
-    // stage 0 alone, stage 1 alone, then both at once (each warmed up first: a cold loop reads
-    // slow). The threads have just started, and other threads still load or compile: a phase may
-    // be disturbed, which reads low (or, a phase alone disturbed, implausibly high: above 2.1 or
-    // below 0.5). So a reading below ONE_CORE is taken again, up to 3 readings, and the best
-    // plausible one counts; none plausible counts as 1 (one thread is the safe choice).
-    const f = new Float64Array(this.init.start, START_F64 * 4);
-    const plausible = (c: number) => c >= 0.5 && c <= 2.1;
-    if (me === 0) {
-      compute(PROBE_MS / 2);
-      let best = 0;
-      for (let base = 0; base < 12 && best < ONE_CORE; base += 4) {
-        const alone = compute(PROBE_MS);
-        signal(PHASE, base + 1);
-        waitFor(PHASE, (v) => v >= base + 2);
-        const both = compute(PROBE_MS);
-        waitFor(PHASE, (v) => v >= base + 3);
-        const reading = (both + f[1]) / Math.max(alone, f[2]);
-        if (plausible(reading)) best = Math.max(best, reading);
-      }
-      f[0] = best > 0 ? best : 1;
-      signal(PHASE, DONE);
-    } else if (me === 1) {
-      compute(PROBE_MS / 2);
-      for (let base = 0; ; base += 4) {
-        waitFor(PHASE, (v) => v >= base + 1);
-        if (Atomics.load(words, PHASE) >= DONE) break;
-        f[2] = compute(PROBE_MS);
-        signal(PHASE, base + 2);
-        f[1] = compute(PROBE_MS);
-        signal(PHASE, base + 3);
-      }
-    }
-    waitFor(PHASE, (v) => v >= DONE);
-    return f[0];
+  awaitPeers(timeoutMs = 60_000): void {
+    arrive(this.init.start, this.init.stages, this.init.stage, timeoutMs);
   }
 
   close(): void {

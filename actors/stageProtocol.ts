@@ -152,12 +152,43 @@ export interface StageThreadInit {
   /** how the stage's machines are interpreted */
   interpreter: Interpreter;
   /**
-   * the plan is the default one: when the stages measure at START that the machine gives them one
-   * core's worth, stage 0 hosts every actor and the others none (stageThread.ts)
+   * the plan is the default one: when the pool measured that the machine gives its threads one
+   * core's worth, stage 0 hosts every actor and the others none (stageHost.ts)
    */
   adaptive: boolean;
   link: StageLinkInit;
 }
+
+/**
+ * What a stage pool says to one of its threads (stagePool.ts, stageThread.ts). A thread hosts one
+ * stage of one training at a time: a lease number tells its stages apart, so a report of a
+ * training that has ended is never taken for the next one's.
+ *
+ *   pool ──HOST{lease, init, capacity}, COMMAND{lease, command}, END{lease}, PROBE{barrier, me}──▶ thread
+ *   pool ◀──READY (loaded), REPORT{lease, report}, ENDED{lease, residue}, PROBED{capacity}── thread
+ */
+export type PoolCommand =
+  /** build and host this stage (the pool's measured capacity decides whether an adaptive plan runs as one thread) */
+  | { readonly type: 'HOST'; readonly lease: number; readonly init: StageThreadInit; readonly capacity: number | null }
+  /** a command of the trainer for the stage hosted under `lease` */
+  | { readonly type: 'COMMAND'; readonly lease: number; readonly command: StageCommand }
+  /** the training ended: stop the stage and free everything it holds */
+  | { readonly type: 'END'; readonly lease: number }
+  /** run the capacity probe as thread `me` of two, on `barrier` (a start barrier) */
+  | { readonly type: 'PROBE'; readonly barrier: SharedArrayBuffer; readonly me: 0 | 1 };
+
+/** What a thread keeps after a stage ended: the kernel memory still handed out (0), and the stages it hosts (0). */
+export interface Residue {
+  /** bytes of the kernels' memory in use beyond the backend's own scratch and staging */
+  readonly usedBytes: number;
+  readonly stages: number;
+}
+
+export type PoolReport =
+  | { readonly type: 'READY' }
+  | { readonly type: 'REPORT'; readonly lease: number; readonly report: WorkerReport }
+  | { readonly type: 'ENDED'; readonly lease: number; readonly residue: Residue }
+  | { readonly type: 'PROBED'; readonly capacity: number };
 
 /** An error as it crosses a thread: enough to rebuild a DivergenceError, or to name it in a StageError. */
 export interface SerializedError {

@@ -1,168 +1,66 @@
 /**
- * Worker thread entry of a stage: builds the network from `workerData` (every parameter; it
- * spawns only its own actors), runs a {@link stageMachine} as its root actor, and speaks the
- * stage protocol with the trainer: each command it receives is the stage machine's event, each
- * report it posts is the stage's own, except that losses and finished steps go in batches
- * ({@link ProgressBatch}: at most every FLUSH_MS, and at once when the stage reaches the last
- * batch it may feed). Tensors to and from other stages go through shared memory (stageLink.ts),
- * taken by the stage's {@link StageDriver}: no message and no event-loop turn per batch.
+ * Worker thread entry of a stage pool's thread (stagePool.ts): it loads the library once, then
+ * hosts one stage of one training after another ({@link hostStage}), as the pool says
+ * ({@link PoolCommand}): so what V8 compiled and optimised for one training serves the next. The
+ * WebAssembly kernels come compiled, in `workerData.modules`: the thread instantiates them, it does
+ * not compile them again. After each stage it reports what it still holds (its {@link Residue}):
+ * nothing of a training outlives it here.
  */
-import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
-import { type AnyActorRef, createActor } from 'xstate';
-import { actorIdsOf, buildModel, captureModelState, restoreModelState } from '../lib/model.ts';
-import { useBackend } from '../lib/kernels.ts';
-import { backendByName } from '../lib/kernels-wasm.ts';
-import { relayInspection } from './inspection.ts';
-import { networkMachines } from './machines.ts';
-import { schedulingFor } from './schedulers.ts';
-import { StageDriver } from './stageDriver.ts';
-import { stageMachine } from './stageMachine.ts';
-import { ONE_CORE, SharedMemoryLink } from './stageLink.ts';
-import { ProgressBatch, type StageCommand, type StageReport, type StageThreadInit, type WorkerReport, serializeError } from './stageProtocol.ts';
+import { backend } from '../lib/kernels.ts';
+import { adoptWasmModules } from '../lib/kernels-wasm.ts';
+import { type HostedStage, STAGE_COMMANDS, hostStage } from './stageHost.ts';
+import { measureCapacity } from './stageLink.ts';
+import { type PoolCommand, type PoolReport, type Residue, serializeError } from './stageProtocol.ts';
 
-const init = workerData as StageThreadInit;
 const port = parentPort!;
-const stage = init.stage.index;
-/** the longest a finished step waits before the trainer hears of it while the stage is busy (ms) */
-const FLUSH_MS = 2;
+adoptWasmModules((workerData as { modules?: Record<string, object> } | undefined)?.modules ?? {});
 
-// the trainer's backend: the backends agree only to float32 rounding, and every scheduler must give the same bits
-useBackend(backendByName(init.kernels));
-const network = buildModel(init.topology, init.params);
-restoreModelState(network, init.state);
-const link = new SharedMemoryLink(init.link);
-const post = (r: WorkerReport, transfer?: ArrayBuffer[]) => port.postMessage(r, transfer);
-const relay = init.inspect ? relayInspection((events) => post({ type: 'TRACE', stage, events }), `worker:${stage}`) : undefined;
-const progress = new ProgressBatch(stage, init.firstBatch);
-let lastFlush = performance.now();
-/** the last batch the trainer allows: reaching it, the stage tells the trainer at once */
-let allowed = init.firstBatch - 1;
-let started: ReturnType<typeof performance.eventLoopUtilization> | null = null;
+/** the stage hosted now, and its lease */
+let hosted: { lease: number; stage: HostedStage } | null = null;
 
-function flush(): void {
-  const p = progress.take();
-  lastFlush = performance.now();
-  if (p) post(p);
+const send = (r: PoolReport, transfer?: ArrayBuffer[]) => port.postMessage(r, transfer);
+
+/** What this thread holds of the trainings it hosted: kernel memory handed out and not given back (not the backend's own), stages. */
+function residue(): Residue {
+  const u = (backend() as { usage?: () => { usedBytes: number; ownBytes: number } }).usage?.();
+  return { usedBytes: u ? u.usedBytes - u.ownBytes : 0, stages: hosted ? 1 : 0 };
 }
 
-const driver = new StageDriver(link, {
-  idle: () => performance.now() - lastFlush >= FLUSH_MS && flush(),
-  fail: (error) => report({ type: 'FAILED', stage, error }),
-});
-
-function report(r: StageReport): void {
-  switch (r.type) {
-    case 'LOSS':
-      return progress.loss(r);
-    case 'STEP_FINISHED':
-      progress.stepFinished(r.batch);
-      if (r.batch >= allowed || performance.now() - lastFlush >= FLUSH_MS) flush();
+port.on('message', (m: PoolCommand) => {
+  if (m === null || typeof m !== 'object') return hosted?.stage.stray(m);
+  switch (m.type) {
+    case 'HOST': {
+      const lease = m.lease;
+      hosted?.stage.end();
+      hosted = null;
+      try {
+        hosted = { lease, stage: hostStage(m.init, m.capacity, (report, transfer) => send({ type: 'REPORT', lease, report }, transfer)) };
+      } catch (error) {
+        // building failed (the kernels' memory is full, …): say so as the stage's failure
+        send({ type: 'REPORT', lease, report: { type: 'FAILED', stage: m.init.stage.index, error: serializeError(error) } });
+      }
       return;
-    case 'DRAINED': {
-      flush();
-      relay?.flush();
-      driver.stop();
-      const { params, optimizers } = r.state;
-      const transfer = [...Object.values(params).map((m) => m.data), ...Object.values(optimizers).flatMap((s) => s.moments)].map((d) => d.buffer as ArrayBuffer);
-      post(r, transfer);
-      return link.close();
     }
-    case 'FAILED':
-      flush();
-      relay?.flush();
-      driver.stop();
-      return post({ ...r, error: serializeError(r.error) });
+    case 'COMMAND':
+      if (hosted?.lease === m.lease && STAGE_COMMANDS.includes(m.command?.type)) hosted.stage.command(m.command);
+      else if (hosted?.lease === m.lease) hosted.stage.stray(m.command);
+      return;
+    case 'END':
+      if (hosted?.lease === m.lease) {
+        hosted.stage.end();
+        hosted = null;
+      }
+      return send({ type: 'ENDED', lease: m.lease, residue: residue() });
+    case 'PROBE':
+      return send({ type: 'PROBED', capacity: measureCapacity(m.barrier, m.me) });
     default:
-      flush();
-      post(r);
+      hosted?.stage.stray(m);
   }
-}
-
-/** The stage machine hosting `actors`, started. */
-function startStage(actors: readonly string[]): AnyActorRef {
-  const a = createActor(stageMachine.provide({ actors: networkMachines(init.interpreter) }), {
-    id: `stage:${stage}`,
-    systemId: `stage:${stage}`,
-    inspect: relay,
-    input: {
-      stage: { index: stage, actors },
-      network,
-      data: init.data,
-      steps: init.steps,
-      firstBatch: init.firstBatch,
-      // inside a stage the trampoline runs whatever arrives; the pipeline is across stages
-      scheduling: { ...schedulingFor('queue'), pipelined: true },
-      link,
-      report,
-      defer: driver.defer,
-      waiting: driver.commandWaiting,
-      // the share of time since START this thread was working: not idle on its event loop, not spinning or asleep on its doorbell
-      utilization: () => {
-        const u = performance.eventLoopUtilization(started ?? undefined), wall = u.active + u.idle;
-        return wall > 0 ? Math.max(0, u.active - driver.waited) / wall : 0;
-      },
-    },
-  });
-  a.start();
-  return a;
-}
-
-/**
- * A stage of a default plan that the start probe emptied (the machine gave one core's worth):
- * stage 0 hosts every actor, this one none, and says so in the protocol: every batch allowed is
- * finished here, its share of any state is empty, it fed nothing.
- */
-function emptyStage(command: StageCommand): void {
-  switch (command.type) {
-    case 'ALLOW':
-      progress.stepFinished(Math.max(command.through, emptyFinished));
-      emptyFinished = Math.max(command.through, emptyFinished);
-      return flush();
-    case 'CAPTURE':
-    case 'END_EPOCH':
-      return report({ type: 'CUT', stage, step: command.step, state: captureModelState(network, new Set()) });
-    case 'HALT':
-      return report({ type: 'HALTED', stage, fed: init.firstBatch - 1 });
-    case 'DRAIN':
-      return report({ type: 'DRAINED', stage, state: captureModelState(network, new Set()), queues: {}, utilization: 0 });
-  }
-}
-let emptyFinished = init.firstBatch - 1;
-
-/** DNI_PARALLEL_CAPACITY: take this as the measured capacity instead of measuring it (2 keeps a default plan, 1 runs it as one thread) */
-const PRETEND = process.env.DNI_PARALLEL_CAPACITY;
-/** the stage machine, once the stage knows what it hosts (its plan's actors; all of them, or none, after the start probe) */
-let actor: AnyActorRef | null = null;
-let hosted: readonly string[] = init.stage.actors;
-
-const COMMANDS: readonly string[] = ['START', 'ALLOW', 'CAPTURE', 'END_EPOCH', 'DRAIN', 'HALT'] satisfies StageCommand['type'][];
-port.on('message', (command: StageCommand) => {
-  // anything but the trainer's commands is a fault: say so and stop, rather than wait forever
-  if (command === null || typeof command !== 'object' || !COMMANDS.includes(command.type)) {
-    report({ type: 'FAILED', stage, error: new Error(`a stray message reached the stage: ${describeMessage(command)}`) });
-    return;
-  }
-  driver.commandHandled();
-  if (command.type === 'START') {
-    // begin with the other stages (each took its own time to load); a default plan first measures
-    // whether the stages' threads would run at the same time at all
-    const capacity = link.awaitPeers(init.adaptive && !PRETEND) ?? (init.adaptive && PRETEND ? Number(PRETEND) : null);
-    if (capacity !== null && capacity < ONE_CORE) hosted = stage === 0 ? actorIdsOf(init.topology) : [];
-    started = performance.eventLoopUtilization();
-    driver.waited = 0;
-  }
-  if (command.type === 'ALLOW') allowed = command.through;
-  if (hosted.length === 0) return emptyStage(command);
-  actor ??= startStage(hosted);
-  actor.send(command);
-  driver.wake();
 });
-
-function describeMessage(m: unknown): string {
-  try {
-    return JSON.stringify(m)?.slice(0, 120) ?? String(m);
-  } catch {
-    return String(m);
-  }
-}
+// an error that escaped a stage (xstate reports an actor's unhandled error so, after the stage has
+// failed by it) fails that stage, by name, when it still runs; the thread serves on. A stage of a
+// training that has ended may still be working until its END arrives (a peer failed, say):
+// whatever it throws then concerns nobody.
+process.on('uncaughtException', (error) => hosted?.stage.fail(error));
+send({ type: 'READY' });

@@ -24,6 +24,7 @@ import type { TraceEvent } from './inspection.ts';
 import { type Interpreter, networkMachines } from './machines.ts';
 import { QueueGauge } from './queueGauge.ts';
 import { prepareStages, remoteStage } from './remoteStage.ts';
+import type { StageLease, StagePool } from './stagePool.ts';
 import type { Scheduling } from './schedulers.ts';
 import { stageMachine } from './stageMachine.ts';
 import type { StageCommand } from './stageProtocol.ts';
@@ -36,6 +37,8 @@ export interface TrainerInput {
   scheduling: Scheduling;
   /** worker stages, one thread each; null for one stage in this thread */
   stages: readonly Stage[] | null;
+  /** the pool whose threads the worker stages run on (leased when the training starts) */
+  pool?: StagePool | null;
   /** the worker stages are the default plan: they run as one where the machine gives one core's worth */
   adaptivePlan?: boolean;
   /** receives worker-hosted actors' inspection events, as trace lines */
@@ -75,6 +78,8 @@ export interface TrainerContext {
   readonly links: Subscription;
   /** when training started (performance.now()) */
   readonly clock: { started: number };
+  /** ask the pool for the worker stages' threads (once, at START; a no-op without worker stages) */
+  readonly leaseThreads: () => void;
   drained: number;
   error: unknown;
   /** why it was stopped (a STOP's reason) */
@@ -105,6 +110,7 @@ export const trainerMachine = setup({
   actions: {
     startStages: ({ context }) => {
       context.clock.started = performance.now();
+      context.leaseThreads();
       const start = { type: 'START', cosine: context.metrics.observed } satisfies StageCommand;
       for (const s of context.stages) s.send(start);
       const allow = context.progress.firstAllow();
@@ -142,6 +148,7 @@ export const trainerMachine = setup({
     const gauge = new QueueGauge(), utilization: number[] = [], workers: Worker[] = [];
     const stages: AnyActorRef[] = [];
     const links = new Subscription();
+    let leaseThreads = () => {};
     const progress = new TrainerProgress({
       network,
       history,
@@ -168,10 +175,14 @@ export const trainerMachine = setup({
         }),
       );
     } else {
-      const prepared = prepareStages(network, data, steps, input.stages, { inspect: Boolean(input.relay), interpreter: input.interpreter, firstBatch, adaptive: input.adaptivePlan ?? false });
+      const adaptive = input.adaptivePlan ?? false, count = input.stages.length, pool = input.pool;
+      if (!pool) throw new Error('trainer: worker stages need a stage pool');
+      const prepared = prepareStages(network, data, steps, input.stages, { inspect: Boolean(input.relay), interpreter: input.interpreter, firstBatch, adaptive });
+      // the threads are asked for at START: a training built and never run holds none
+      const lease = new Promise<StageLease>((resolve, reject) => (leaseThreads = () => pool.lease(count, { probe: adaptive }).then(resolve, reject)));
       for (const p of prepared) {
         const id = `stage:${p.init.stage.index}`;
-        stages.push(spawn('remoteStage', { id, systemId: id, input: { ...p, report, onWorker: (w) => (workers[p.init.stage.index] = w) } }));
+        stages.push(spawn('remoteStage', { id, systemId: id, input: { ...p, lease, report, onWorker: (w) => (workers[p.init.stage.index] = w) } }));
       }
     }
     return {
@@ -189,6 +200,7 @@ export const trainerMachine = setup({
       progress,
       links,
       clock: { started: performance.now() },
+      leaseThreads,
       drained: 0,
       error: null,
       reason: undefined,

@@ -38,6 +38,7 @@ import { keysOf, refuseUnknownOptions } from '../lib/validate.ts';
 import { sameFile } from '../lib/files.ts';
 import { availableParallelism } from 'node:os';
 import { SCHEDULERS, type SchedulerOption, type WorkerSchedulerOptions, schedulingFor } from './schedulers.ts';
+import { StagePool, defaultStagePool } from './stagePool.ts';
 import { type Stage, defaultStageCount, planStages, validatePlan } from '../lib/placement.ts';
 import type { TraceEvent } from './inspection.ts';
 import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
@@ -120,7 +121,7 @@ const TRAINING_KEYS = keysOf<TrainingOptions>()([
   'topology', 'data', 'steps', 'params', 'seed', 'optimizerState', 'scheduler', 'relay', 'inspect', 'resume', 'checkpoint', 'interpreter', 'signal',
 ]);
 const CHECKPOINT_KEYS = keysOf<CheckpointOptions>()(['path', 'at', 'every', 'onSaved', 'onStop']);
-const WORKER_KEYS = keysOf<WorkerSchedulerOptions>()(['name', 'stages']);
+const WORKER_KEYS = keysOf<WorkerSchedulerOptions>()(['name', 'stages', 'pool']);
 
 /** The keys of training options and of the objects in them (checkpoint, worker scheduler), before anything is built. */
 function checkTrainingKeys(options: TrainingOptions, what: string): void {
@@ -235,6 +236,7 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   }
   const scheduling = schedulingFor(name);
   const stages = name === 'worker' ? stagesFor(topology, typeof option === 'string' ? undefined : option.stages) : null;
+  const pool = name === 'worker' ? poolOf(typeof option === 'string' ? undefined : option.pool) : null;
   const initial = resume?.params ?? options.params ?? initParametersOf(topology, options.seed ?? 1);
   for (const s of parameterShapesOf(topology)) {
     const m = initial[s.key];
@@ -257,12 +259,13 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
       steps,
       scheduling,
       stages,
+      pool,
       // called from a worker's message handler, where a throw would reach nothing but the process
       relay: options.relay && guardCallback('relay callback', options.relay, (error) => actor.send({ type: 'FAIL', error })),
       firstBatch: resume?.step ?? 0,
       resumedHistory: resume?.history ?? null,
       epochs,
-      // the default plan may run as one thread where the machine gives one core's worth (stageThread.ts)
+      // the default plan may run as one thread where the pool measured one core's worth (stageHost.ts)
       adaptivePlan: name === 'worker' && (typeof option === 'string' || option.stages === undefined),
       checkpoints: options.checkpoint
         ? {
@@ -431,7 +434,7 @@ export interface RestartOptions {
 /**
  * Train with checkpoints and restart on a worker failure: when a stage's thread dies
  * ({@link StageError}), train again from the last checkpoint this run saved (or from the start
- * if it saved none yet), in fresh threads. The result is the same, bit for bit, as an unbroken
+ * if it saved none yet), on the pool's threads (the dead one replaced). The result is the same, bit for bit, as an unbroken
  * run. Divergence and bad input are not retried.
  *
  * @example
@@ -472,6 +475,14 @@ function checkpointSteps(c: CheckpointOptions | undefined, first: number, steps:
   }
   const every = c.every ? Array.from({ length: Math.ceil(steps / c.every) }, (_, i) => (i + 1) * c.every!).filter((s) => s > first && s < steps) : [];
   return [...new Set([...(c.at ?? []), ...every])].sort((a, b) => a - b);
+}
+
+/** The pool a worker training runs on: its own, or the process's default one. */
+function poolOf(pool: StagePool | undefined): StagePool {
+  if (pool === undefined) return defaultStagePool();
+  if (!(pool instanceof StagePool)) throw new TrainingOptionsError('training: scheduler.pool must be a pool from createStagePool()');
+  if (pool.isClosed) throw new TrainingOptionsError('training: scheduler.pool is closed');
+  return pool;
 }
 
 function stagesFor(topology: AnyTopology, stages: number | string[][] | undefined): Stage[] {

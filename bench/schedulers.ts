@@ -1,31 +1,39 @@
 /**
- * `npm run bench -- schedulers [--json] [--rounds N] [--steps N] [--epochs N] [--stages N] [--only handoff,seed,wide,mnist] [--built]`:
+ * `npm run bench -- schedulers [--json] [--rounds N] [--steps N] [--epochs N] [--stages N] [--only handoff,seed,seed3k,wide,mnist,fresh,copy] [--built]`:
  * the queue scheduler (one thread, the seed's sequential order) against the worker scheduler
- * (pipeline stages on worker threads, its default plan unless `--stages`), side by side in one run,
+ * (pipeline stages on the threads of one stage pool, warmed by a first short training; its
+ * default plan unless `--stages`), side by side in one run,
  * each measurement between two readings of the machine's parallel capacity (two threads of plain
  * compute ÷ one: the ceiling for any speed-up, which on a shared machine moves from minute to
  * minute), `--rounds` times over (default 3; the wide network and MNIST once unless asked):
  *
  * - handoff: the one-way latency of an event between two stages on two threads (median, p99),
  *   through the shared-memory link and through the per-event postMessage it replaced;
- * - seed: the seed's network 24-128-64-12, batch 10, DNI, at delay 0 and delay 1;
+ * - seed: the seed's network 24-128-64-12, batch 10, DNI, at delay 0 and delay 1, 30,000 steps;
+ * - seed3k: the same at delay 0, 3,000 steps (a short training: its whole run is what counts);
  * - wide: 784-1024-1024-1024-10, batch 64, a synthesizer after every hidden layer, delay 1;
  * - mnist: 784-256-256-10, batch 64, Adam, DNI, through fit() as `demo:mnist` runs it (8,000
  *   digits, a shuffle per epoch, the 2,000 test digits evaluated after each), delay 0 and 1:
- *   seconds per epoch (the median epoch; the first includes building the training and starting
- *   its threads, which fit() does once).
+ *   seconds per epoch (the median epoch; the first includes building the training), and the whole
+ *   `fit()` (its `in all` ratio);
+ * - fresh: the first 3,000-step seed training on a fresh pool (its threads' start and V8's warm-up
+ *   included) against the second on the same pool, and queue;
+ * - copy: `demo:copy --budget 320` (15 curriculum cells, each hundreds of short trainings, in child
+ *   processes) under queue and under worker: wall seconds of the whole demo, the same table.
  *
  * Steps per second are measured in steady state (from the metrics of step `warm` to the last
  * step), and the two sides must end with bit-identical parameters. `ratio` = worker ÷ queue speed;
  * the whole run's ratio (from createTraining to the end: threads started, warm-up included) is
- * printed beside it. A worker thread compiles its code anew: on the seed network V8 optimises
+ * printed beside it. A fresh thread compiles its code anew: on the seed network V8 optimises
  * ~300 functions in the first 2,000 steps and ~60 in the next 2,000 (`node --trace-opt`), and
- * the worker steps run at 150 then 70 µs before settling near 40; so the seed's steady state is
- * measured from step 10,000 of 30,000.
+ * the steps run at 150 then 70 µs before settling near 40; a pool's threads keep what they
+ * optimised for the next training (see `fresh`). The seed's steady state is measured from step
+ * 10,000 of 30,000.
  *
  * `--built`: the trainings run on the built package (dist/; `npm run build` first) as npm installs
  * it, whose worker threads load JavaScript (here they load TypeScript through tsx: slower to start).
  */
+import { execFileSync } from 'node:child_process';
 import type { CommandHelp } from '../lib/help.ts';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
@@ -126,9 +134,11 @@ export async function main(argv: string[]): Promise<void> {
   const stepsArg = at('--steps') === undefined ? undefined : Number(at('--steps'));
   const stagesArg = at('--stages') === undefined ? undefined : Number(at('--stages'));
   const epochs = Number(at('--epochs') ?? 3);
-  const only = new Set((at('--only') ?? 'handoff,seed,wide,mnist').split(','));
+  const only = new Set((at('--only') ?? 'handoff,seed,seed3k,wide,mnist,fresh,copy').split(','));
   const cores = availableParallelism();
-  const worker = (_: Topology): SchedulerOption => (stagesArg ? { name: 'worker', stages: stagesArg } : 'worker');
+  // one pool for every worker training here, as a process that trains many times would have
+  const pool = api.createStagePool();
+  const worker = (_: Topology, on = pool): SchedulerOption => (stagesArg ? { name: 'worker', pool: on, stages: stagesArg } : { name: 'worker', pool: on });
   const plan = (t: Topology) => api.planStages(t, stagesArg ?? api.defaultStageCount(t, cores)).map((s) => `[${s.actors.join(' ')}]`).join(' | ');
   console.log(`${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), kernels: ${api.backend().name}${built ? ', the built package (dist/)' : ''}; capacity = two threads of plain compute ÷ one, before/after each measurement`);
   const results: Record<string, unknown> = {};
@@ -161,6 +171,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   const cases = [
     ...(only.has('seed') ? [0, 1].map((d) => ({ name: `seed, delay ${d}`, key: `seed_delay${d}`, topology: seed(d), data: api.binaryAddition(1000, 12), steps: stepsArg ?? 30_000, warm: stepsArg === undefined ? 10_000 : Math.round(stepsArg / 3), rounds })) : []),
+    ...(only.has('seed3k') ? [{ name: 'seed, delay 0, a short training', key: 'seed3k', topology: seed(0), data: api.binaryAddition(1000, 12), steps: 3000, warm: 1000, rounds }] : []),
     ...(only.has('wide') ? [{ name: 'wide, delay 1', key: 'wide', topology: wide, data: randomData(64 * 16, 784, 10), steps: stepsArg === undefined ? 120 : Math.max(20, Math.round(stepsArg / 50)), warm: 10, rounds: Number(at('--rounds') ?? 1) }] : []),
   ];
   for (const c of cases) {
@@ -203,6 +214,8 @@ export async function main(argv: string[]): Promise<void> {
       return { seconds: r.epochs.map((e) => e.seconds), wall: (performance.now() - started) / 1000, params: r.params, accuracy: r.epochs[r.epochs.length - 1].validation!.accuracy };
     };
     const rowsByDelay: Record<string, unknown> = {};
+    // the pool warm, as for the other rows (the first training on a fresh pool: see `fresh`)
+    await measure(seed(0), api.binaryAddition(1000, 12), 500, 0, worker(seed(0)));
     for (const delay of [0, 1]) {
       const topology = mnist(delay);
       console.log(`\nMNIST through fit(), delay ${delay}: ${api.describeSizes(topology)}, batch 64, Adam, DNI, ${epochs} epochs of 125 steps, the 2,000 test digits evaluated after each; worker stages ${plan(topology)}`);
@@ -222,6 +235,50 @@ export async function main(argv: string[]): Promise<void> {
     }
     results.mnist = rowsByDelay;
   }
+  if (only.has('fresh')) {
+    const topology = seed(0), data = api.binaryAddition(1000, 12), steps = 3000;
+    console.log(`\nthe first training on a fresh pool: seed, delay 0, ${steps} steps, whole runs (createTraining to the end) on a new pool, then again on it`);
+    const rows: unknown[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const { value, capacity } = await around(async () => {
+        const fresh = api.createStagePool();
+        try {
+          const queue = await measure(topology, data, steps, 1000, 'queue');
+          const first = await measure(topology, data, steps, 1000, worker(topology, fresh));
+          const second = await measure(topology, data, steps, 1000, worker(topology, fresh));
+          return { queue: queue.seconds, first: first.seconds, second: second.seconds };
+        } finally {
+          await fresh.close();
+        }
+      });
+      const row = { ...value, start_and_warm_up_seconds: value.first - value.second, ratio_first: value.queue / value.first, ratio_second: value.queue / value.second, capacity };
+      rows.push(row);
+      console.log(
+        `  queue ${value.queue.toFixed(2)} s   first on the pool ${value.first.toFixed(2)} s (ratio ${row.ratio_first.toFixed(2)})   second ${value.second.toFixed(2)} s (ratio ${row.ratio_second.toFixed(2)})   ` +
+          `start and warm-up ${row.start_and_warm_up_seconds.toFixed(2)} s   (${fmt(capacity)})`,
+      );
+    }
+    results.fresh = rows;
+  }
+
+  if (only.has('copy')) {
+    const demo = new URL('../demos/copy.ts', import.meta.url).pathname;
+    console.log('\ndemo:copy --budget 320 (15 cells, each a curriculum of short trainings, 2 child processes at a time), whole demo');
+    const runDemo = (scheduler: string) => {
+      const out = execFileSync(process.execPath, ['--import', 'tsx', demo, '--budget', '320', '--scheduler', scheduler, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26 });
+      return JSON.parse(out.trim().split('\n').at(-1)!) as { wall_seconds: number; rows: { method: string; T: number; max_length: number; sequences: number }[] };
+    };
+    const rows: unknown[] = [];
+    for (let r = 0; r < Number(at('--rounds') ?? 1); r++) {
+      const { value, capacity } = await around(async () => ({ queue: runDemo('queue'), staged: runDemo('worker') }));
+      const table = (o: typeof value.queue) => JSON.stringify(o.rows.map(({ method, T, max_length, sequences }) => [method, T, max_length, sequences]));
+      const row = { queue_seconds: value.queue.wall_seconds, worker_seconds: value.staged.wall_seconds, ratio: value.queue.wall_seconds / value.staged.wall_seconds, same_table: table(value.queue) === table(value.staged), capacity };
+      rows.push(row);
+      console.log(`  queue ${row.queue_seconds.toFixed(1)} s   worker ${row.worker_seconds.toFixed(1)} s   ratio worker / queue ${row.ratio.toFixed(2)}   (${fmt(capacity)}; same table: ${row.same_table ? 'yes' : 'NO'})`);
+    }
+    results.copy = rows;
+  }
+  await pool.close();
   if (json) console.log(JSON.stringify({ cores, kernels: api.backend().name, built, ...results }));
 }
 

@@ -460,10 +460,6 @@ if (childCell !== undefined) {
       `${budget.toLocaleString('en-US')} sequences per cell, seed ${args.seed}\n` +
       `${plural(cells.length, 'cell')} (T ${truncations.join(', ')} × ${methods.join(', ')}), ${jobs} at a time in child processes, ${args.scheduler} scheduler, ${kernels} kernels\n`,
   );
-  if (args.scheduler === 'worker') {
-    // each curriculum batch is a training of a few windows (trainCurriculum): its threads start per batch
-    console.error('copy: under --scheduler worker every curriculum batch (a training of a few windows) starts its own threads, ~1 s a batch here: a cell takes many times longer than under queue or async (same results)');
-  }
   const board = new ProgressBoard();
   const started = performance.now();
   // Ctrl+C: every child stops at the end of its running batch; the finished cells are printed (a second one quits at once)
@@ -510,6 +506,8 @@ if (childCell !== undefined) {
       JSON.stringify({
         task,
         budget_sequences: budget,
+        scheduler: args.scheduler,
+        wall_seconds: (performance.now() - started) / 1000,
         rows: rows.map((r) => ({ method: r.method, T: r.T, max_length: r.max_length, sequences: r.sequences, wall_seconds: r.wall_seconds })),
       }),
     );

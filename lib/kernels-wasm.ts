@@ -40,8 +40,14 @@ export interface WasmKernelBackend extends KernelBackend {
   /** SIMD optimiser steps on arrays in its memory (others take the TypeScript loops). */
   adamStep: NonNullable<KernelBackend['adamStep']>;
   momentumStep: NonNullable<KernelBackend['momentumStep']>;
-  /** Bytes reserved, in use by `alloc`, and free (the largest free block bounds one allocation). */
-  usage(): { reservedBytes: number; usedBytes: number; freeBytes: number; largestFreeBytes: number };
+  /**
+   * Bytes reserved, in use, and free (the largest free block bounds one allocation); of those in
+   * use, `ownBytes` are the backend's own (the kernels' scratch, the staging of operands that live
+   * outside the memory), the rest are what `alloc` handed out and was not given back.
+   */
+  usage(): { reservedBytes: number; usedBytes: number; ownBytes: number; freeBytes: number; largestFreeBytes: number };
+  /** The compiled kernels (a `WebAssembly.Module`): post it to a thread, which then skips compiling ({@link WasmBackendOptions.module}). */
+  readonly module: object;
 }
 
 export interface WasmBackendOptions {
@@ -54,6 +60,11 @@ export interface WasmBackendOptions {
   fma?: boolean;
   /** Path of the compiled kernels; default lib/wasm/kernels.wasm (kernels-fma.wasm with `fma`). */
   wasmPath?: string;
+  /**
+   * The kernels already compiled (a `WebAssembly.Module`, e.g. another thread's backend's
+   * `module`, posted here): used as it is, so a worker thread neither reads nor compiles the file.
+   */
+  module?: object;
 }
 
 interface Exports {
@@ -222,6 +233,16 @@ function checkLength(op: string, name: string, x: Matrix): void {
   }
 }
 
+function compileKernels(name: string, path: string): object {
+  let bytes: Uint8Array<ArrayBuffer>;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (err) {
+    throw new Error(`${name} backend: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err}); ${MISSING_BUILD_ADVICE}`);
+  }
+  return new WebAssembly.Module(bytes);
+}
+
 /**
  * A new WebAssembly backend with its own memory, or throws with the reason it cannot be built
  * (missing .wasm, no SIMD, memory not available). Most code wants {@link wasmBackend} instead.
@@ -238,15 +259,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
   if (!Number.isInteger(mib) || mib < 1 || mib > MAX_WASM_MEMORY_MIB) throw new RangeError(`${name} backend: memory of ${mib} MiB (must be 1..${MAX_WASM_MEMORY_MIB})`);
   if (!WebAssembly.validate(SIMD_PROBE)) throw new Error(`${name} backend: this engine has no WebAssembly SIMD`);
   if (fma && !enableRelaxedSimd()) throw new Error(`${name} backend: this engine has no relaxed SIMD (even with ${RELAXED_SIMD_FLAG})`);
-  let bytes: Uint8Array<ArrayBuffer>;
-  try {
-    bytes = new Uint8Array(readFileSync(path));
-  } catch (err) {
-    throw new Error(`${name} backend: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? err}); ${MISSING_BUILD_ADVICE}`);
-  }
+  const module = options.module ?? compileKernels(name, path);
   const pages = (mib * 1024 * 1024) / PAGE;
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
   const wasm = instance.exports as unknown as Exports;
   // the build must be the one asked for: fused madds in the fma build, plain ones in the other
   const probe = wasm.maddProbe(FUSE_A, FUSE_A, FUSE_C);
@@ -275,6 +291,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
 
   const scratchFloats = wasm.scratchFloats();
   wasm.init(reserve(scratchFloats, 'for the kernel scratch'));
+  const scratchBytes = arena.used;
   if (fma) {
     // the GEMM tiles themselves must fuse (both shapes of inner loop: register tiles, dot products):
     // a two-term sum a0·b0 + a1·b1 whose second product only a fused madd keeps
@@ -301,6 +318,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
   // that a stage above STAGE_KEEP floats is given back after its call (see copyBack)
   const STAGE_KEEP = 1 << 22;
   let stage = -1, stageFloats = 0, stageUsed = 0;
+  const stageBytes = (): number => (stage < 0 ? 0 : Math.max(ALIGN, Math.ceil((stageFloats * 4) / ALIGN) * ALIGN));
   const stageReset = (floats: number): void => {
     if (floats > stageFloats) {
       const want = Math.max(floats, stageFloats * 2, 4096);
@@ -351,6 +369,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
 
   const backend: WasmKernelBackend = {
     name,
+    module,
 
     alloc(length) {
       if (!Number.isInteger(length) || length < 0) throw new RangeError(`${name} backend: alloc(${length})`);
@@ -371,7 +390,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     owns: (data) => data.buffer === buffer,
 
     usage() {
-      return { reservedBytes: buffer.byteLength, usedBytes: arena.used, ...arena.free() };
+      return { reservedBytes: buffer.byteLength, usedBytes: arena.used, ownBytes: scratchBytes + stageBytes(), ...arena.free() };
     },
 
     matmul(a, b, out, alpha = 1, beta = 0) {
@@ -496,13 +515,31 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
 type WasmName = 'wasm' | 'wasm-fma';
 const built: Record<WasmName, { backend?: WasmKernelBackend | null; reason?: string }> = { wasm: {}, 'wasm-fma': {} };
 
+/** Kernels compiled elsewhere, for the process-wide backends not built yet ({@link adoptWasmModules}). */
+const adopted: Partial<Record<WasmName, object>> = {};
+
+/**
+ * The compiled kernels of every WebAssembly backend this thread has built, by name: what a thread
+ * that starts worker threads posts to them ({@link adoptWasmModules}), so they do not compile again.
+ */
+export function wasmModules(): Record<string, object> {
+  const out: Record<string, object> = {};
+  for (const name of ['wasm', 'wasm-fma'] as const) if (built[name].backend) out[name] = built[name].backend!.module;
+  return out;
+}
+
+/** Build this thread's process-wide WebAssembly backends from these compiled kernels (from {@link wasmModules}) when they are first used. */
+export function adoptWasmModules(modules: Record<string, object>): void {
+  for (const name of ['wasm', 'wasm-fma'] as const) if (modules[name] && built[name].backend === undefined) adopted[name] = modules[name];
+}
+
 function lazily(name: WasmName): WasmKernelBackend | null {
   const slot = built[name];
   if (slot.backend === undefined) {
     // a memory size that cannot be used is refused (an EnvironmentError), not a reason to fall back to other kernels
     const memoryMiB = wasmMemoryFromEnv();
     try {
-      slot.backend = createWasmBackend({ fma: name === 'wasm-fma', memoryMiB });
+      slot.backend = createWasmBackend({ fma: name === 'wasm-fma', memoryMiB, module: adopted[name] });
     } catch (err) {
       slot.backend = null;
       slot.reason = (err as Error).message;

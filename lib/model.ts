@@ -10,7 +10,7 @@ import { captureNetworkState, restoreNetworkState } from './checkpoint.ts';
 import { type Dataset, isMatrix, validateDataset } from './data.ts';
 import { CheckpointError, DataError, IN_MEMORY_STATE, TopologyError } from './errors.ts';
 import { type Matrix, release, zeros } from './matrix.ts';
-import { type Network, type OptimizerStates, buildNetwork, disposeNetwork, optimizerStates, parameterOwners, restoreOptimizerStates, ringDepth } from './network.ts';
+import { type DisposeOptions, type Network, type OptimizerStates, buildNetwork, disposeNetwork, optimizerStates, parameterOwners, restoreOptimizerStates, ringDepth } from './network.ts';
 import { type ParameterSet, initParameters, parameterShapes } from './params.ts';
 import { type RecurrentNetworkState, READOUT_ACTOR, captureRecurrentState, recurrentActorIds, recurrentParameterOwners, recurrentRingDepth, recurrentSynthesizers, restoreRecurrentState } from './recurrent/actors.ts';
 import { type RecurrentNetwork, buildRecurrentNetwork, disposeRecurrentNetwork } from './recurrent/network.ts';
@@ -85,10 +85,11 @@ export function buildModel(t: AnyTopology, params: ParameterSet): Model {
   return isRecurrent(t) ? buildRecurrentNetwork(t, params) : buildNetwork(t, params);
 }
 
-/** Give back the buffers a model allocated, except its parameters. */
-export function disposeModel(m: Model): void {
-  if (isRecurrentModel(m)) disposeRecurrentNetwork(m);
-  else disposeNetwork(m);
+/** Give back the buffers a model allocated, except its parameters (unless `params`: a worker stage's copy, nobody's result). */
+export function disposeModel(m: Model, options: DisposeOptions = {}): void {
+  if (!isRecurrentModel(m)) return disposeNetwork(m, options);
+  disposeRecurrentNetwork(m);
+  if (options.params) for (const p of Object.values(m.params)) release(p);
 }
 
 /** Every optimiser's state, by owner (`layer:1`, `synthesizer:0`; `layer:core`, `layer:core.aux`, `head:readout`), copied. */

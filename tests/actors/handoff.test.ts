@@ -11,6 +11,7 @@ import { routesOf } from '../../actors/events.ts';
 import { SpinPolicy } from '../../actors/stageDriver.ts';
 import { type Arrival, BELL, SharedMemoryLink, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, createStartBarrier } from '../../actors/stageLink.ts';
 import { LOSS_FIELDS, LOSS_KINDS, ProgressBatch } from '../../actors/stageProtocol.ts';
+import { type StagePool, createStagePool } from '../../actors/stagePool.ts';
 import { createTraining } from '../../actors/training.ts';
 import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
 import { StageError, TrainingAbortedError } from '../../lib/errors.ts';
@@ -108,7 +109,6 @@ async function cpuOver(ms: number): Promise<number> {
   return (d.user + d.system) / 1000;
 }
 
-const exited = (workers: Worker[]) => Promise.all(workers.map((w) => new Promise<void>((resolve) => (w.threadId < 0 ? resolve() : w.once('exit', () => resolve())))));
 
 describe('worker stages and the main thread', () => {
   it('the trainer hears of thousands of steps in a few dozen messages, and the main thread stays free', async () => {
@@ -116,15 +116,19 @@ describe('worker stages and the main thread', () => {
     const t = createTraining({ topology, data, steps, scheduler: 'worker' });
     const workers: Worker[] = t.actor.getSnapshot().context.workers;
     let messages = 0, finished = 0, gap = 0, last = performance.now();
-    for (const w of workers) w.on('message', () => messages++);
-    t.metrics$.subscribe(() => finished++);
+    const count = () => messages++;
+    // the threads are the pool's, leased when the training starts: count from its first step on
+    t.metrics$.subscribe(() => finished++ === 0 && workers.forEach((w) => w.on('message', count)));
     const tick = setInterval(() => {
       const now = performance.now();
       gap = Math.max(gap, now - last);
       last = now;
     }, 1);
     const result = await t.run().finally(() => clearInterval(tick));
+    for (const w of workers) w.off('message', count);
     expect(finished).toBe(steps);
+    expect(workers).toHaveLength(2);
+    expect(messages).toBeGreaterThan(0);
     expect(result.losses.every((l) => Number.isFinite(l) && l > 0)).toBe(true);
     // a step's losses and its end would be ~4 messages per stage; they come every few ms instead
     expect(messages).toBeLessThan(steps / 5);
@@ -132,25 +136,37 @@ describe('worker stages and the main thread', () => {
     expect(gap).toBeLessThan(500);
   });
 
-  it('no thread is left, let alone spinning, after a training ends', async () => {
-    const t = createTraining({ topology, data, steps: 2000, scheduler: 'worker' });
-    const workers: Worker[] = t.actor.getSnapshot().context.workers;
-    await t.run();
-    await exited(workers);
-    expect(workers.every((w) => w.threadId === -1)).toBe(true);
-    // nothing runs any more: the process takes (almost) no CPU time
-    expect(await cpuOver(300)).toBeLessThan(60);
+  it('after a training ends its threads stay in the pool, idle: no CPU, and they do not hold the process', async () => {
+    const pool = createStagePool({ threads: 2 });
+    try {
+      const t = createTraining({ topology, data, steps: 2000, scheduler: { name: 'worker', pool } });
+      const workers: Worker[] = t.actor.getSnapshot().context.workers;
+      await t.run();
+      await pool.idle();
+      expect(workers.every((w) => w.threadId > 0)).toBe(true);
+      expect(pool.stats()).toMatchObject({ threads: 2, started: 2, leased: 0 });
+      // nothing runs any more: the process takes (almost) no CPU time
+      expect(await cpuOver(300)).toBeLessThan(60);
+    } finally {
+      await pool.close();
+    }
   });
 
-  it('no thread is left after a training fails, and its peer did not spin on', async () => {
-    const t = createTraining({ topology, data, steps: 1_000_000, scheduler: 'worker' });
-    const workers: Worker[] = t.actor.getSnapshot().context.workers;
-    t.metrics$.subscribe((m) => m.batch === 200 && void workers[0].terminate());
-    const error = await t.run().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(StageError);
-    await exited(workers);
-    expect(workers.every((w) => w.threadId === -1)).toBe(true);
-    expect(await cpuOver(300)).toBeLessThan(60);
+  it('after a training fails its surviving thread frees the stage and idles (its peer did not spin on); the dead one is replaced', async () => {
+    const pool = createStagePool({ threads: 2 });
+    try {
+      const t = createTraining({ topology, data, steps: 1_000_000, scheduler: { name: 'worker', pool } });
+      const workers: Worker[] = t.actor.getSnapshot().context.workers;
+      t.metrics$.subscribe((m) => m.batch === 200 && void workers[0].terminate());
+      const error = await t.run().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StageError);
+      await pool.idle();
+      const stats = pool.stats();
+      expect(stats).toMatchObject({ threads: 2, started: 3, replaced: 1, leased: 0 });
+      expect(await cpuOver(300)).toBeLessThan(60);
+    } finally {
+      await pool.close();
+    }
   });
 
   it('a stage waiting at a cut parks: no CPU while the trainer holds the stages', async () => {
@@ -173,13 +189,13 @@ describe('worker stages and the main thread', () => {
 });
 
 describe('a default plan on a machine that gives one core\'s worth', () => {
-  // DNI_PARALLEL_CAPACITY stands for the start probe's reading (worker threads get this process's environment)
-  const pretend = async <T>(capacity: string, f: () => Promise<T>): Promise<T> => {
-    process.env.DNI_PARALLEL_CAPACITY = capacity;
+  // a pool's capacity option stands for the probe's reading
+  const pretend = async <T>(capacity: number, f: (scheduler: { name: 'worker'; pool: StagePool }) => Promise<T>): Promise<T> => {
+    const pool = createStagePool({ capacity });
     try {
-      return await f();
+      return await f({ name: 'worker', pool });
     } finally {
-      delete process.env.DNI_PARALLEL_CAPACITY;
+      await pool.close();
     }
   };
 
@@ -187,21 +203,21 @@ describe('a default plan on a machine that gives one core\'s worth', () => {
     const { train } = await import('../../actors/training.ts');
     const { fit } = await import('../../actors/fit.ts');
     const queue = await train({ topology, data, steps: 300 });
-    const one = await pretend('1', () => train({ topology, data, steps: 300, scheduler: 'worker' }));
+    const one = await pretend(1, (scheduler) => train({ topology, data, steps: 300, scheduler }));
     for (const k of Object.keys(queue.params)) expect(Array.from(one.params[k].data), k).toEqual(Array.from(queue.params[k].data));
     expect(Array.from(one.losses)).toEqual(Array.from(queue.losses));
     // stage 0 did the work; stage 1 had nothing to do
     expect(one.stageUtilization[0]).toBeGreaterThan(0);
     expect(one.stageUtilization[1]).toBe(0);
-    const kept = await pretend('2', () => train({ topology, data, steps: 300, scheduler: 'worker' }));
+    const kept = await pretend(2, (scheduler) => train({ topology, data, steps: 300, scheduler }));
     expect(kept.stageUtilization[1]).toBeGreaterThan(0);
     // epochs (END_EPOCH, ALLOW with learning rates) and a stop (HALT) through an empty stage
     const fitted = await fit({ topology, train: data, epochs: 3, lrSchedule: (e) => 1 / e });
-    const fittedOne = await pretend('1', () => fit({ topology, train: data, epochs: 3, lrSchedule: (e) => 1 / e, scheduler: 'worker' }));
+    const fittedOne = await pretend(1, (scheduler) => fit({ topology, train: data, epochs: 3, lrSchedule: (e) => 1 / e, scheduler }));
     for (const k of Object.keys(fitted.params)) expect(Array.from(fittedOne.params[k].data), k).toEqual(Array.from(fitted.params[k].data));
     const controller = new AbortController();
-    const stopped = await pretend('1', () => {
-      const t = createTraining({ topology, data, steps: 100_000, scheduler: 'worker', signal: controller.signal });
+    const stopped = await pretend(1, (scheduler) => {
+      const t = createTraining({ topology, data, steps: 100_000, scheduler, signal: controller.signal });
       t.metrics$.subscribe((m) => m.batch === 100 && controller.abort());
       return t.run().catch((e: unknown) => e);
     });

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
+import { defaultStagePool } from '../../actors/stagePool.ts';
 import { createTraining, train, type TrainingResult } from '../../actors/training.ts';
 import { DivergenceError, StageError } from '../../lib/errors.ts';
 import { fromArray } from '../../lib/matrix.ts';
@@ -51,12 +52,13 @@ describe('worker scheduler', () => {
     expectSameBits(queue, await train({ ...base, scheduler: { name: 'worker', stages: [['layer0', 'layer2'], ['layer1']] } }), 'plan by node ids');
   });
 
-  it('fails promptly, naming the stage, when a worker dies mid-run, and leaves no thread behind', async () => {
+  it('fails promptly, naming the stage and its thread, when a worker dies mid-run; the pool replaces the thread', async () => {
     const c = withDelay(dni, 1);
+    const pool = defaultStagePool();
     const t = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps: 1_000_000, scheduler: 'worker' });
     const workers: Worker[] = t.actor.getSnapshot().context.workers;
-    const exited = new Set<number>();
     let killedAt = 0;
+    const replacedBefore = pool.stats().replaced;
     t.metrics$.subscribe((m) => {
       if (m.batch === 50) {
         killedAt = performance.now();
@@ -68,14 +70,16 @@ describe('worker scheduler', () => {
       (e: unknown) => {
         expect(e).toBeInstanceOf(StageError);
         expect((e as StageError).stage).toBe(1);
-        expect((e as Error).message).toMatch(/^stage:1 \(.*head\): its worker exited with code 1/);
+        expect((e as Error).message).toMatch(/^stage:1 \(.*head\): its worker \(pool thread \d+\) exited with code 1/);
       },
     );
     expect(performance.now() - killedAt).toBeLessThan(2000);
-    await Promise.all(workers.map((w) => new Promise<void>((resolve) => (w.threadId < 0 ? resolve() : w.once('exit', () => resolve())))));
-    for (const w of workers) exited.add(w.threadId);
-    expect(workers.every((w) => w.threadId === -1)).toBe(true);
     expect(t.actor.getSnapshot().value).toBe('failed');
+    await pool.idle();
+    expect(pool.stats().replaced).toBe(replacedBefore + 1);
+    // the killed thread is gone; its peer lives on in the pool, for the next training
+    const live = workers.filter((w) => w.threadId >= 0);
+    expect(live).toHaveLength(1);
   });
 
   it('reports a divergence inside a worker with the actor, batch and tensor', async () => {

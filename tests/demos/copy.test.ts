@@ -33,7 +33,7 @@ const SMALL = ['--budget', '800', '--truncations', '2', '--methods', 'bptt,dni']
 describe('demo:copy', () => {
   let queue: ReturnType<typeof demo>;
 
-  it('prints the table and ends stdout with one JSON object of exactly {task, budget_sequences, rows}; --plot writes the curves', () => {
+  it('prints the table and ends stdout with one JSON object of exactly {task, budget_sequences, scheduler, wall_seconds, rows}; --plot writes the curves', () => {
     const svg = join(dir, 'curves.svg');
     queue = demo(...SMALL, '--json', '--plot', svg);
     expect(queue.stderr).not.toMatch(/Error/);
@@ -42,8 +42,10 @@ describe('demo:copy', () => {
     expect(queue.stdout).toMatch(/method\s+T\s+max length\s+solved at \(sequences\)\s+sequences\s+wall s\s+CPU s/);
     expect(queue.stdout).toContain('DNI puts a synthesizer at each boundary');
     const out = lastJson(queue.stdout);
-    expect(Object.keys(out)).toEqual(['task', 'budget_sequences', 'rows']);
+    expect(Object.keys(out)).toEqual(['task', 'budget_sequences', 'scheduler', 'wall_seconds', 'rows']);
     expect(out.task).toBe('copy');
+    expect(out.scheduler).toBe('queue');
+    expect(out.wall_seconds).toBeGreaterThan(0);
     expect(out.budget_sequences).toBe(800);
     expect(out.rows.map((r: Record<string, unknown>) => [r.method, r.T])).toEqual([['bptt', 2], ['dni', 2]]);
     for (const r of out.rows) {
