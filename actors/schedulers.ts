@@ -24,6 +24,7 @@
  *     stage:0  layer:0 FORWARD#1 …            stage:1  layer:2 FORWARD#0 …   (at the same time)
  */
 import type { SchedulerLike } from 'rxjs';
+import type { NatsSchedulerOptions } from './nats/natsStage.ts';
 import { Trampoline } from './directScheduler.ts';
 import { EventLoopScheduler } from './eventLoopScheduler.ts';
 
@@ -43,7 +44,11 @@ export interface WorkerSchedulerOptions {
   stages?: number | string[][];
 }
 
-export type SchedulerOption = SchedulerName | WorkerSchedulerOptions;
+/**
+ * `{ name: 'nats', servers, … }`: the stages on stage hosts reached through NATS (see
+ * actors/nats/natsStage.ts); the scheduling inside each stage is the worker's.
+ */
+export type SchedulerOption = SchedulerName | WorkerSchedulerOptions | NatsSchedulerOptions;
 
 export interface Scheduling {
   readonly name: SchedulerName;

@@ -22,6 +22,7 @@ import { Edge } from './events.ts';
 import type { TraceEvent } from './inspection.ts';
 import { type Interpreter, networkMachines } from './machines.ts';
 import { QueueGauge } from './queueGauge.ts';
+import { type NatsSchedulerOptions, natsRunFor, natsStage } from './nats/natsStage.ts';
 import { prepareStages, remoteStage } from './remoteStage.ts';
 import type { Scheduling } from './schedulers.ts';
 import { stageMachine } from './stageMachine.ts';
@@ -35,6 +36,8 @@ export interface TrainerInput {
   scheduling: Scheduling;
   /** worker stages, one thread each; null for one stage in this thread */
   stages: readonly Stage[] | null;
+  /** the stages run on NATS stage hosts (the nats scheduler), not in worker threads */
+  nats?: NatsSchedulerOptions | null;
   /** the worker stages are the default plan: they run as one where the machine gives one core's worth */
   adaptivePlan?: boolean;
   /** receives worker-hosted actors' inspection events, as trace lines */
@@ -100,7 +103,7 @@ export const trainerMachine = setup({
     context: {} as TrainerContext,
     events: {} as TrainerEvent,
   },
-  actors: { stage: stageMachine, remoteStage },
+  actors: { stage: stageMachine, remoteStage, natsStage },
   actions: {
     startStages: ({ context }) => {
       context.clock.started = performance.now();
@@ -163,6 +166,9 @@ export const trainerMachine = setup({
           input: { stage, network, data, steps, firstBatch, scheduling: input.scheduling, link: null, report, links },
         }),
       );
+    } else if (input.nats) {
+      const run = natsRunFor(input.nats, network, data, steps, input.stages, { interpreter: input.interpreter, firstBatch });
+      for (const st of input.stages) stages.push(spawn('natsStage', { id: `stage:${st.index}`, systemId: `stage:${st.index}`, input: { run, stage: st.index, report } }));
     } else {
       const prepared = prepareStages(network, data, steps, input.stages, { inspect: Boolean(input.relay), interpreter: input.interpreter, firstBatch, adaptive: input.adaptivePlan ?? false });
       for (const p of prepared) {
@@ -222,5 +228,5 @@ export const trainerMachine = setup({
 
 /** The trainer with its stages' machines interpreted as `interpreter` says. */
 export function trainerFor(interpreter: Interpreter) {
-  return trainerMachine.provide({ actors: { stage: stageMachine.provide({ actors: networkMachines(interpreter) }), remoteStage } });
+  return trainerMachine.provide({ actors: { stage: stageMachine.provide({ actors: networkMachines(interpreter) }), remoteStage, natsStage } });
 }

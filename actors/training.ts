@@ -32,7 +32,8 @@ import { type RecurrentSpec, type RecurrentTopology, defineRecurrent } from '../
 import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
 import { firstNonFinite, release } from '../lib/matrix.ts';
 import { availableParallelism } from 'node:os';
-import { SCHEDULERS, type SchedulerOption, schedulingFor } from './schedulers.ts';
+import { SCHEDULERS, type SchedulerName, type SchedulerOption, schedulingFor } from './schedulers.ts';
+import type { NatsSchedulerOptions } from './nats/natsStage.ts';
 import { type Stage, defaultStageCount, planStages, validatePlan } from '../lib/placement.ts';
 import type { TraceEvent } from './inspection.ts';
 import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
@@ -193,16 +194,18 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   let fingerprint: string | undefined; // of the data, computed at the first checkpoint
   const cutSteps = checkpointSteps(options.checkpoint, resume?.step ?? 0, steps);
   const option = options.scheduler ?? 'queue';
-  const name = typeof option === 'string' ? option : option?.name;
+  const nats = typeof option === 'object' && option?.name === 'nats' ? checkNats(option) : null;
+  const name = (nats ? 'worker' : typeof option === 'string' ? option : option?.name) as SchedulerName;
+  if (nats && options.relay) throw new TrainingOptionsError('training: relay (the inspection of remote actors) is not supported by the nats scheduler');
   if (!(SCHEDULERS as readonly string[]).includes(name)) {
-    throw new TrainingOptionsError(`training: unknown scheduler ${JSON.stringify(option)} (expected one of ${SCHEDULERS.join(', ')}, or { name: 'worker', stages })`);
+    throw new TrainingOptionsError(`training: unknown scheduler ${JSON.stringify(option)} (expected one of ${SCHEDULERS.join(', ')}, { name: 'worker', stages } or { name: 'nats', servers })`);
   }
   const interpreter = options.interpreter ?? 'compiled';
   if (!(INTERPRETERS as readonly string[]).includes(interpreter)) {
     throw new TrainingOptionsError(`training: unknown interpreter ${JSON.stringify(interpreter)} (expected one of ${INTERPRETERS.join(', ')})`);
   }
   const scheduling = schedulingFor(name);
-  const stages = name === 'worker' ? stagesFor(topology, typeof option === 'string' ? undefined : option.stages) : null;
+  const stages = nats ? stagesFor(topology, nats.stages ?? nats.hosts?.length ?? 2) : name === 'worker' ? stagesFor(topology, typeof option === 'string' ? undefined : option.stages) : null;
   const initial = resume?.params ?? options.params ?? initParametersOf(topology, options.seed ?? 1);
   for (const s of parameterShapesOf(topology)) {
     const m = initial[s.key];
@@ -222,12 +225,13 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
       steps,
       scheduling,
       stages,
+      nats,
       relay: options.relay,
       firstBatch: resume?.step ?? 0,
       resumedHistory: resume?.history ?? null,
       epochs,
       // the default plan may run as one thread where the machine gives one core's worth (stageThread.ts)
-      adaptivePlan: name === 'worker' && (typeof option === 'string' || option.stages === undefined),
+      adaptivePlan: !nats && name === 'worker' && (typeof option === 'string' || option.stages === undefined),
       checkpoints: options.checkpoint
         ? {
             steps: cutSteps,
@@ -424,6 +428,17 @@ function checkpointSteps(c: CheckpointOptions | undefined, first: number, steps:
   }
   const every = c.every ? Array.from({ length: Math.ceil(steps / c.every) }, (_, i) => (i + 1) * c.every!).filter((s) => s > first && s < steps) : [];
   return [...new Set([...(c.at ?? []), ...every])].sort((a, b) => a - b);
+}
+
+/** The nats scheduler's options, checked before any work (a connection is made only when the training runs). */
+function checkNats(o: NatsSchedulerOptions): NatsSchedulerOptions {
+  const servers = [o.servers].flat().filter((v) => typeof v === 'string' && v !== '');
+  if (servers.length === 0) throw new TrainingOptionsError("training: the nats scheduler needs servers, e.g. { name: 'nats', servers: 'nats://10.0.0.1:4222' }");
+  if (o.hosts !== undefined && (!Array.isArray(o.hosts) || o.hosts.length === 0 || o.hosts.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9_-]+$/.test(h)))) {
+    throw new TrainingOptionsError(`training: nats hosts must be a non-empty list of host names (letters, digits, '-', '_'), got ${JSON.stringify(o.hosts)}`);
+  }
+  if (o.prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(o.prefix)) throw new TrainingOptionsError(`training: nats prefix '${o.prefix}' must be subject tokens (letters, digits, '-', '_', joined by '.')`);
+  return o;
 }
 
 function stagesFor(topology: AnyTopology, stages: number | string[][] | undefined): Stage[] {
