@@ -1,15 +1,17 @@
 /**
- * Worker thread of a stage host (stageHost.ts): one stage of one training. It connects to NATS on
+ * Worker thread of a stage host (stageHost.ts): one stage of one training. The host starts it
+ * ahead of any claim (so a training does not wait for its modules to load), then posts it the
+ * claim's start-up data; it serves that one stage and exits. It connects to NATS on
  * its own, builds the network from the claim's start-up data (every parameter; it spawns only its
  * own actors), listens for its tensors (natsLink.ts) and its trainer's commands, and runs a
  * {@link stageMachine} as its root actor, exactly as a worker stage does (stageThread.ts), with
  * NATS in place of shared memory. Reports go to the trainer framed (lib/wire.ts); losses and
  * finished steps in batches ({@link ProgressBatch}), at most every FLUSH_MS.
  *
- *   host ──workerData { init, connection }──▶ this thread ──'ready' | { failed }──▶ host
+ *   host ──{ init, connection }──▶ this thread ──'ready' | { failed }──▶ host
  */
 import { performance } from 'node:perf_hooks';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { type AnyActorRef, createActor } from 'xstate';
 import { buildModel, restoreModelState } from '../../lib/model.ts';
 import { useBackend } from '../../lib/kernels.ts';
@@ -23,8 +25,8 @@ import { ProgressBatch, type StageCommand, type StageReport, type WorkerReport, 
 import { NatsLink } from './natsLink.ts';
 import { type HostedStageInit, type NatsConnectOptions, connectNats, publishValue, subjects } from './natsProtocol.ts';
 
-const { init, connection } = workerData as { init: HostedStageInit; connection: NatsConnectOptions };
 const port = parentPort!;
+const { init, connection } = await new Promise<{ init: HostedStageInit; connection: NatsConnectOptions }>((resolve) => port.once('message', resolve));
 const stage = init.stage.index;
 const s = subjects(init.prefix);
 /** the longest a finished step waits before the trainer hears of it while the stage is busy (ms) */

@@ -100,9 +100,22 @@ export async function serveStages(o: StageHostOptions): Promise<StageHost> {
     return r;
   }
 
+  /** threads started ahead of the claims they will serve (their modules loaded), one per free slot */
+  const spare: Worker[] = [];
+  const topUp = () => {
+    while (!closing && spare.length + busy() < threads) {
+      const w = new Worker(...workerEntry(new URL('./hostThread.ts', import.meta.url), { name: `${name} stage thread` }));
+      w.on('error', () => {});
+      w.once('exit', () => spare.includes(w) && spare.splice(spare.indexOf(w), 1));
+      spare.push(w);
+    }
+  };
+  topUp();
+
   function startStage(claim: Claim, reply: (r: ClaimReply) => void): void {
     const init = { ...claim.init, host: name }, k = init.stage.index, run = runOf(init.run);
-    const worker = new Worker(...workerEntry(new URL('./hostThread.ts', import.meta.url), { workerData: { init, connection }, name: `${name} stage:${k}` }));
+    const worker = spare.shift() ?? new Worker(...workerEntry(new URL('./hostThread.ts', import.meta.url), { name: `${name} stage:${k}` }));
+    worker.postMessage({ init, connection });
     run.stages.set(k, worker);
     let ready = false;
     worker.on('message', (m) => {
@@ -114,6 +127,7 @@ export async function serveStages(o: StageHostOptions): Promise<StageHost> {
     const gone = (why: string) => {
       if (run.stages.get(k) !== worker) return;
       run.stages.delete(k);
+      topUp();
       if (!ready) return reply({ ok: false, error: `host '${name}': stage ${k} ${why} before it was ready` });
       // the trainer hears it from the host: the thread that would have said so is gone
       publishValue(nc, s.reports(init.run), { type: 'FAILED', stage: k, error: serializeError(new Error(`on host '${name}' its thread ${why}`)) }, 1_000_000 + k, 1);
@@ -130,6 +144,8 @@ export async function serveStages(o: StageHostOptions): Promise<StageHost> {
     r.unsubscribe();
     if (r.stages.size > 0) log(`run ${run}: ${why}; its ${r.stages.size} stage(s) end`);
     for (const [k, w] of r.stages) {
+      w.removeAllListeners('exit');
+      w.once('exit', topUp);
       if (tell) publishValue(nc, s.reports(run), { type: 'FAILED', stage: k, error: serializeError(new Error(`on host '${name}': ${why}`)) }, 1_000_000 + k, 2);
       endWorker(w);
     }
@@ -155,6 +171,7 @@ export async function serveStages(o: StageHostOptions): Promise<StageHost> {
       closing = true;
       clearInterval(beats);
       for (const run of [...runs.keys()]) endRun(run, 'the host is shutting down', true);
+      for (const w of spare.splice(0)) void w.terminate();
       await nc.flush().catch(() => {});
       await nc.drain().catch(() => {});
     },
