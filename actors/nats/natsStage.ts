@@ -93,8 +93,11 @@ export class NatsRun {
     if (this.timer) clearInterval(this.timer);
     const nc = this.nc;
     if (!nc) return;
-    if (!nc.isClosed()) nc.publish(this.s.end(this.id));
-    void nc.drain().catch(() => {});
+    if (nc.isClosed()) return;
+    // the hosts end the run's stages now (reconnecting, the client sends it once back: it waits up to 2 s for that)
+    nc.publish(this.s.end(this.id));
+    const gone = setTimeout(() => void nc.close(), 2000);
+    void nc.flush().then(() => nc.drain()).catch(() => nc.close()).finally(() => clearTimeout(gone));
   }
 
   /** Fail the training: stage `stage`'s error (the first failure wins). */
@@ -112,8 +115,7 @@ export class NatsRun {
       const nc = (this.nc = await connectNats({ ...o, connectionName: `dni-actors trainer ${this.id}` }, { maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
       if (this.closed) return void nc.close();
       void this.watch(nc);
-      const hosts = await this.discover(nc);
-      const placed = this.place(hosts);
+      const placed = await this.placeWhenFree(nc);
       this.listen(nc);
       const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
       await Promise.all(this.stages.map((st, k) => this.claim(nc, placed[k], this.inits(st, maxPayload, this.prefix, this.id))));
@@ -144,6 +146,8 @@ export class NatsRun {
       const timer = setTimeout(() => (sub.unsubscribe(), resolve()), Math.max(0, until - Date.now()));
       void (async () => {
         for await (const m of sub) {
+          // an empty message is the server's "no responders": no host listens (yet)
+          if (m.data.length === 0) continue;
           const h = decodeValue<HostInfo>(m.data);
           found.set(h.name, h);
           if (named && named.every((n) => found.has(n))) {
@@ -152,9 +156,27 @@ export class NatsRun {
             return resolve();
           }
         }
-      })();
+      })().catch(() => {});
     });
     return named ? named.map((n) => found.get(n) ?? ({ name: n, version: '', threads: 0, busy: -1 } satisfies HostInfo)) : [...found.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  }
+
+  /**
+   * Place the stages; hosts still busy (with a training that just failed, say: a host frees its
+   * threads when that trainer ends it or goes silent) are asked again for up to `timeoutMs` + 2 s.
+   */
+  private async placeWhenFree(nc: NatsConnection): Promise<string[]> {
+    const until = Date.now() + (this.options.timeoutMs ?? BEAT_TIMEOUT_MS) + 2000;
+    for (;;) {
+      const hosts = await this.discover(nc);
+      try {
+        return this.place(hosts);
+      } catch (e) {
+        const busy = hosts.some((h) => h.busy > 0);
+        if (!busy || Date.now() > until || this.closed) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
 
   /** Stage k on a free thread of a host, round the hosts in order. */

@@ -1,0 +1,111 @@
+/**
+ * Faults of stages on NATS hosts, each a named error and never a hang: a host killed mid-run (its
+ * heartbeat stops: a StageError naming the host and the stage within the bound), a host of
+ * another code version (refused by name), a host with the wrong credentials (it says so and
+ * exits), and a NATS server restarted mid-run (the training fails by name; under
+ * trainWithRestarts it resumes from its last checkpoint and ends with queue's bits).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTraining, train, trainWithRestarts } from '../../actors/training.ts';
+import { StageError } from '../../lib/errors.ts';
+import { type AnyLoadedCase, loadAnyCase } from '../../lib/reference.ts';
+import { REFERENCE_DIR } from '../helpers.ts';
+import { type HostProcess, NATS_SERVER, NO_NATS, type NatsServer, startHost, startNats, waitForLine } from './_servers.ts';
+
+const dni = loadAnyCase(JSON.parse(readFileSync(join(REFERENCE_DIR, 'dni.json'), 'utf8')), 'dni') as AnyLoadedCase & { kind: 'dense' };
+const base = { topology: dni.topology, data: dni.data, params: dni.initial };
+
+describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' : NO_NATS}`, () => {
+  let server: NatsServer;
+  const hosts: HostProcess[] = [];
+  beforeAll(async () => {
+    server = await startNats();
+  });
+  afterAll(async () => {
+    await Promise.all(hosts.map((h) => h.stop()));
+    await server?.stop();
+  });
+
+  it('a host killed mid-run (SIGKILL): StageError naming the host and its stage, within the 3 s heartbeat bound', async () => {
+    const [a, b] = await Promise.all([startHost(server.url, 'kill-a'), startHost(server.url, 'kill-b')]);
+    hosts.push(a, b);
+    const training = createTraining({ ...base, steps: 1_000_000, scheduler: { name: 'nats', servers: server.url, hosts: ['kill-a', 'kill-b'] } });
+    let killedAt = 0;
+    const sub = training.metrics$.subscribe((m) => {
+      if (m.batch === 50 && !killedAt) {
+        killedAt = performance.now();
+        b.child.kill('SIGKILL');
+      }
+    });
+    const error = await training.run().then(() => null, (e: Error) => e);
+    const noticed = performance.now() - killedAt;
+    sub.unsubscribe();
+    expect(error).toBeInstanceOf(StageError);
+    expect(error!.message).toMatch(/stage:1 \(/);
+    expect(error!.message).toContain("host 'kill-b'");
+    expect(killedAt).toBeGreaterThan(0);
+    expect(noticed).toBeLessThan(3000 + 1500);
+  });
+
+  it('a host of another code version refuses its stage, by name and version', async () => {
+    const old = await startHost(server.url, 'old', ['--claim-version', '0.0.1+wire0'], join(import.meta.dirname, '_otherVersion.ts'));
+    const now = await startHost(server.url, 'now');
+    hosts.push(old, now);
+    const error = await train({ ...base, steps: 20, scheduler: { name: 'nats', servers: server.url, hosts: ['now', 'old'] } }).then(() => null, (e: Error) => e);
+    expect(error).toBeInstanceOf(StageError);
+    expect(error!.message).toMatch(/^stage:1 .*host 'old' runs dni-actors 0\.0\.1\+wire0, the training 0\.1\.0\+wire1: it refuses stage 1/);
+  });
+
+  it('the NATS server restarted mid-run: the training fails by name (no hang); under trainWithRestarts it resumes from its checkpoint with queue\'s bits', async () => {
+    const [a, b] = await Promise.all([startHost(server.url, 'rs-a'), startHost(server.url, 'rs-b')]);
+    hosts.push(a, b);
+    const nats = { name: 'nats' as const, servers: server.url, hosts: ['rs-a', 'rs-b'] };
+    // a plain training: fails, naming the connection
+    const training = createTraining({ ...base, steps: 1_000_000, scheduler: nats });
+    let restarted: Promise<void> | null = null;
+    training.metrics$.subscribe((m) => void (m.batch === 30 && (restarted ??= server.restart())));
+    const t0 = performance.now();
+    const error = await training.run().then(() => null, (e: Error) => e);
+    await restarted;
+    expect(error).toBeInstanceOf(StageError);
+    expect(error!.message).toMatch(/NATS connection .* dropped mid-run|sent no heartbeat|messages were (lost|repeated)/);
+    expect(performance.now() - t0).toBeLessThan(60_000);
+    // with restarts: the same run as queue's, bit for bit
+    const steps = 300, path = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'run.ckpt');
+    const queue = await train({ ...base, steps, scheduler: 'queue' });
+    let attempts = 0, restart: Promise<void> | null = null;
+    const result = await trainWithRestarts(
+      { ...base, steps, scheduler: nats, checkpoint: { path, every: 50 } },
+      { attempts: 5, onAttempt: (t, n) => ((attempts = n + 1), n === 0 && t.metrics$.subscribe((m) => void (m.batch === 120 && (restart ??= server.restart())))) },
+    );
+    await restart;
+    expect(attempts).toBeGreaterThan(1);
+    expect(Array.from(result.losses)).toEqual(Array.from(queue.losses));
+    for (const k of Object.keys(queue.params)) expect(result.params[k].data, k).toEqual(queue.params[k].data);
+  }, 120_000);
+
+  it('security: a host with the wrong password exits 1 naming the server; with the right one, trainings run', async () => {
+    const secured = await startNats('authorization { user: trainer, password: s3cret }');
+    try {
+      const bad = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'bin', 'stage.ts'), '--nats-servers', secured.url, '--nats-user', 'trainer', '--nats-pass', 'wrong'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const line = await waitForLine(bad, /cannot connect/, 60_000);
+      expect(line).toContain(secured.url);
+      expect(line).toMatch(/Authorization/i);
+      expect(await new Promise((r) => bad.once('exit', r))).toBe(1);
+      const good = await Promise.all(['sec-a', 'sec-b'].map((n) => startHost(secured.url, n, ['--nats-user', 'trainer', '--nats-pass', 's3cret'])));
+      hosts.push(...good);
+      const nats = { name: 'nats' as const, servers: secured.url, user: 'trainer', pass: 's3cret', hosts: ['sec-a', 'sec-b'] };
+      const r = await train({ ...base, steps: 20, scheduler: nats });
+      expect(r.losses.length).toBe(20);
+      const refused = await train({ ...base, steps: 20, scheduler: { ...nats, pass: 'nope' } }).then(() => null, (e: Error) => e);
+      expect(refused?.message).toMatch(/cannot connect .*Authorization/i);
+    } finally {
+      await Promise.all(hosts.splice(-2).map((h) => h.stop()));
+      await secured.stop();
+    }
+  }, 120_000);
+});
