@@ -74,23 +74,26 @@ export async function main(argv: string[]): Promise<void> {
   }
   const { serveStages } = await import('../actors/nats/stageHost.ts');
   const { quiet, ...o } = options;
-  let host;
+  let host: Awaited<ReturnType<typeof serveStages>> | null = null;
+  let stopping = false;
+  // from the start: a signal while it connects ends it at once, one once it serves ends its stages first
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (!quiet) process.stderr.write(`stage: ${signal}: stopping\n`);
+    if (!host) process.exit(0);
+    void host.close().then(() => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   try {
     host = await serveStages({ ...o, log: quiet ? undefined : (line) => process.stderr.write(`stage: ${line}\n`) });
   } catch (e) {
     process.stderr.write(`stage: ${(e as Error).message}\n`);
     process.exit(e instanceof RangeError ? 2 : 1);
   }
+  if (stopping) return void host.close().then(() => process.exit(0));
   process.stdout.write(`stage host ${host.name} ready: dni-actors ${host.version}, ${o.threads} thread(s), prefix '${o.prefix ?? 'dni'}', server ${host.server} (max_payload ${host.maxPayload} bytes)\n`);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    if (!quiet) process.stderr.write(`stage: ${signal}: stopping\n`);
-    void host.close().then(() => process.exit(0));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main(process.argv.slice(2));

@@ -29,7 +29,7 @@ import { type Graph, type InterfaceSpec, defineGraph } from '../lib/graph.ts';
 import { backend, useBackend } from '../lib/kernels.ts';
 import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
-import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';
+import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
 
 const METHODS = ['backprop', 'dni', 'cdni'] as const;
@@ -167,7 +167,7 @@ for (const method of methods) {
     steps,
     seed: args.seed,
     shuffle: args.shuffleSeed,
-    scheduler: args.scheduler,
+    scheduler: schedulerOption(args),
     inspect: inspection?.inspect,
     onEpoch: (e) => {
       last = e;
