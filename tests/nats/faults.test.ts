@@ -51,6 +51,29 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
     expect(noticed).toBeLessThan(3000 + 1500);
   });
 
+  it('under trainWithRestarts, a host killed mid-run: the training resumes from its last checkpoint on the host that remains, with queue\'s bits', async () => {
+    const [a, b] = await Promise.all([startHost(server.url, 'survive-a', ['--prefix', 'survive']), startHost(server.url, 'survive-b', ['--prefix', 'survive', '--threads', '2'])]);
+    hosts.push(a, b);
+    const steps = 300, path = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'run.ckpt');
+    const queue = await train({ ...base, steps, scheduler: 'queue' });
+    const failures: string[] = [];
+    // no host named: each attempt takes the hosts that answer (survive-a and survive-b, then survive-b's two threads)
+    const result = await trainWithRestarts(
+      { ...base, steps, scheduler: { name: 'nats', servers: server.url, prefix: 'survive', stages: 2 }, checkpoint: { path, every: 40 } },
+      {
+        attempts: 3,
+        onAttempt: (t, n) => {
+          if (n === 0) t.metrics$.subscribe((m) => void (m.batch === 100 && a.child.kill('SIGKILL')));
+          t.run().catch((e: Error) => failures.push(e.message));
+        },
+      },
+    );
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatch(/host 'survive-a'/);
+    expect(Array.from(result.losses)).toEqual(Array.from(queue.losses));
+    for (const k of Object.keys(queue.params)) expect(result.params[k].data, k).toEqual(queue.params[k].data);
+  }, 120_000);
+
   it('a host of another code version refuses its stage, by name and version', async () => {
     const old = await startHost(server.url, 'old', ['--claim-version', '0.0.1+wire0'], join(import.meta.dirname, '_otherVersion.ts'));
     const now = await startHost(server.url, 'now');
