@@ -14,6 +14,8 @@ export {
   type RestartOptions,
 } from './actors/training.ts';
 export { SCHEDULERS, type SchedulerName, type SchedulerOption, type WorkerSchedulerOptions } from './actors/schedulers.ts';
+// the nats scheduler's options (stage hosts themselves: the `dni-actors/nats` subpath)
+export type { NatsSchedulerOptions } from './actors/nats/natsStage.ts';
 export { EventLoopScheduler } from './actors/eventLoopScheduler.ts';
 export { Trampoline, deliverOn, type DirectScheduler } from './actors/directScheduler.ts';
 export { INTERPRETERS, networkMachines, type Interpreter } from './actors/machines.ts';
