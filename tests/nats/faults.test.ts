@@ -6,7 +6,7 @@
  * trainWithRestarts it resumes from its last checkpoint and ends with queue's bits).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,6 +129,33 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
     } finally {
       await Promise.all(hosts.splice(-2).map((h) => h.stop()));
       await secured.stop();
+    }
+  }, 120_000);
+  it('security: a token, and an NKey seed (given as text or as a file), reach a server that asks for them; a host serves only its prefix', async () => {
+    const { nkeys } = await import('nats');
+    const user = nkeys.createUser(), seed = new TextDecoder().decode(user.getSeed());
+    const seedFile = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'host.nk');
+    writeFileSync(seedFile, `${seed}\n`);
+    const secured = await startNats(`authorization { users = [ { nkey: ${user.getPublicKey()} } ] }`);
+    const tokened = await startNats('authorization { token: "t0ken-of-the-run" }');
+    const started: HostProcess[] = [];
+    try {
+      started.push(...(await Promise.all([
+        startHost(secured.url, 'nk-a', ['--nats-nkey', seedFile, '--prefix', 'team1']),
+        startHost(secured.url, 'nk-b', ['--nats-nkey', seed, '--prefix', 'team1']),
+        startHost(tokened.url, 'tok-a', ['--nats-token', 't0ken-of-the-run']),
+        startHost(tokened.url, 'tok-b', ['--nats-token', 't0ken-of-the-run']),
+      ])));
+      const r = await train({ ...base, steps: 20, scheduler: { name: 'nats', servers: secured.url, nkey: seed, prefix: 'team1', hosts: ['nk-a', 'nk-b'] } });
+      expect(r.losses.length).toBe(20);
+      const t = await train({ ...base, steps: 20, scheduler: { name: 'nats', servers: tokened.url, token: 't0ken-of-the-run', hosts: ['tok-a', 'tok-b'] } });
+      expect(Array.from(t.losses)).toEqual(Array.from(r.losses));
+      // under another prefix the same hosts are not there
+      const other = await train({ ...base, steps: 20, scheduler: { name: 'nats', servers: secured.url, nkey: seed, prefix: 'team2', discoverMs: 300 } }).then(() => null, (e: Error) => e);
+      expect(other?.message).toMatch(/no stage host answered on team2\.hosts/);
+    } finally {
+      await Promise.all(started.map((h) => h.stop()));
+      await Promise.all([secured.stop(), tokened.stop()]);
     }
   }, 120_000);
 });
