@@ -50,6 +50,8 @@ type Report = (r: StageReport | ProgressReport) => void;
 /** One training's stages on NATS hosts: its connection, placement, claims, heartbeats and reports. */
 export class NatsRun {
   readonly id = `r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  /** this trainer's number in the frames it sends: two trainers claiming threads of one host at once never mix their frames */
+  private readonly sender = 1 + Math.floor(Math.random() * 0xfffffff0);
   private readonly prefix: string;
   private readonly s: ReturnType<typeof subjects>;
   private nc: NatsConnection | null = null;
@@ -82,7 +84,7 @@ export class NatsRun {
   command(stage: number, c: StageCommand): void {
     if (this.failed || this.closed) return;
     if (!this.ready) return void (this.pending.get(stage) ?? this.pending.set(stage, []).get(stage)!).push(c);
-    publishValue(this.nc!, this.s.commands(this.id, stage), c, 0, ++this.sent);
+    publishValue(this.nc!, this.s.commands(this.id, stage), c, this.sender, ++this.sent);
   }
 
   /** A stage's actor stopped (the training ended): once all have, end the run on the hosts and leave. */
@@ -235,7 +237,7 @@ export class NatsRun {
     const { createInbox } = await import('nats');
     const k = init.stage.index, inbox = createInbox();
     const sub = nc.subscribe(inbox, { max: 1, timeout: 60_000 });
-    publishValue(nc, this.s.claim(host), { version: this.options.version ?? CODE_VERSION, init: { ...init, host } } satisfies Claim, 0, k + 1, inbox);
+    publishValue(nc, this.s.claim(host), { version: this.options.version ?? CODE_VERSION, init: { ...init, host } } satisfies Claim, this.sender, k + 1, inbox);
     for await (const m of sub) {
       const reply = decodeValue<ClaimReply>(m.data);
       if (!reply.ok) throw new StageError(k, init.stage.actors, reply.error);

@@ -85,3 +85,18 @@ describe.skipIf(!NATS_SERVER)(`--scheduler nats on real stage hosts${NATS_SERVER
     expect(last.steps).toBe(40);
   });
 });
+
+describe('the nats scheduler option: bad input refused before any work, by name', () => {
+  it('no servers, bad host names, a bad prefix, relay: TrainingOptionsError at createTraining', async () => {
+    const { createTraining } = await import('../../actors/training.ts');
+    const { TrainingOptionsError } = await import('../../lib/errors.ts');
+    const topology = { inputs: 2, batch: 2, lr: 0.1, layers: [{ units: 2 }] };
+    const data = { x: { rows: 2, cols: 2, data: new Float32Array(4) }, y: { rows: 2, cols: 2, data: new Float32Array(4) } };
+    const make = (scheduler: object, extra: object = {}) => () => createTraining({ topology, data, steps: 1, scheduler: scheduler as never, ...extra });
+    expect(make({ name: 'nats' })).toThrow(TrainingOptionsError);
+    expect(make({ name: 'nats', servers: [] })).toThrow(/the nats scheduler needs servers/);
+    expect(make({ name: 'nats', servers: 'nats://x:4222', hosts: ['a.b'] })).toThrow(/nats hosts must be a non-empty list of host names .*\["a\.b"\]/);
+    expect(make({ name: 'nats', servers: 'nats://x:4222', prefix: 'a.>' })).toThrow(/nats prefix 'a\.>' must be subject tokens/);
+    expect(make({ name: 'nats', servers: 'nats://x:4222' }, { relay: () => {} })).toThrow(/relay .* is not supported by the nats scheduler/);
+  });
+});
