@@ -47,6 +47,9 @@ export interface NatsSchedulerOptions extends NatsConnectOptions {
 
 type Report = (r: StageReport | ProgressReport) => void;
 
+/** How long a host may take to answer a claim: it receives the start-up data and starts the stage's thread (ms). */
+const CLAIM_MS = 60_000;
+
 /** One training's stages on NATS hosts: its connection, placement, claims, heartbeats and reports. */
 export class NatsRun {
   readonly id = `r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
@@ -236,14 +239,19 @@ export class NatsRun {
   private async claim(nc: NatsConnection, host: string, init: Claim['init']): Promise<void> {
     const { createInbox } = await import('nats');
     const k = init.stage.index, inbox = createInbox();
-    const sub = nc.subscribe(inbox, { max: 1, timeout: 60_000 });
+    const sub = nc.subscribe(inbox, { max: 1, timeout: CLAIM_MS });
     publishValue(nc, this.s.claim(host), { version: this.options.version ?? CODE_VERSION, init: { ...init, host } } satisfies Claim, this.sender, k + 1, inbox);
-    for await (const m of sub) {
-      const reply = decodeValue<ClaimReply>(m.data);
-      if (!reply.ok) throw new StageError(k, init.stage.actors, reply.error);
-      this.hostOf.set(k, host);
-      this.lastBeat.set(host, Date.now());
-      return;
+    try {
+      for await (const m of sub) {
+        const reply = decodeValue<ClaimReply>(m.data);
+        if (!reply.ok) throw new StageError(k, init.stage.actors, reply.error);
+        this.hostOf.set(k, host);
+        this.lastBeat.set(host, Date.now());
+        return;
+      }
+    } catch (e) {
+      if (e instanceof StageError) throw e;
+      throw new StageError(k, init.stage.actors, `host '${host}' did not answer its claim within ${CLAIM_MS / 1000} s (${(e as Error).message})`);
     }
     throw new StageError(k, init.stage.actors, `host '${host}' did not answer its claim`);
   }

@@ -5,7 +5,7 @@
  * exits), and a NATS server restarted mid-run (the training fails by name; under
  * trainWithRestarts it resumes from its last checkpoint and ends with queue's bits).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { type AnyLoadedCase, loadAnyCase } from '../../lib/reference.ts';
 import { REFERENCE_DIR } from '../helpers.ts';
 import { type HostProcess, NATS_SERVER, NO_NATS, type NatsServer, startHost, startNats, waitForLine } from './_servers.ts';
 
+const OPENSSL = spawnSync('openssl', ['version']).status === 0;
 const dni = loadAnyCase(JSON.parse(readFileSync(join(REFERENCE_DIR, 'dni.json'), 'utf8')), 'dni') as AnyLoadedCase & { kind: 'dense' };
 const base = { topology: dni.topology, data: dni.data, params: dni.initial };
 
@@ -156,6 +157,36 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
     } finally {
       await Promise.all(started.map((h) => h.stop()));
       await Promise.all([secured.stop(), tokened.stop()]);
+    }
+  }, 120_000);
+  it.skipIf(!OPENSSL)(`security: mutual TLS (CA, certificate and key files) on host and trainer; a host without a client certificate is refused${OPENSSL ? '' : ' (SKIPPED: openssl is not installed)'}`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dni-nats-tls-'));
+    const ssl = (...args: string[]) => {
+      const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+    };
+    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=dni-test-ca');
+    writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+    writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
+    for (const who of ['server', 'client']) {
+      ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=${who}`);
+      ssl('x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${who}.pem`, '-days', '1', '-extfile', `${who}.ext`);
+    }
+    const f = (name: string) => join(dir, name);
+    const tlsServer = await startNats(`tls { cert_file: "${f('server.pem')}", key_file: "${f('server.key')}", ca_file: "${f('ca.pem')}", verify: true }`);
+    const started: HostProcess[] = [];
+    try {
+      const flags = ['--nats-tls-ca', f('ca.pem'), '--nats-tls-cert', f('client.pem'), '--nats-tls-key', f('client.key')];
+      started.push(...(await Promise.all(['tls-a', 'tls-b'].map((n) => startHost(tlsServer.url, n, flags)))));
+      const tls = { caFile: f('ca.pem'), certFile: f('client.pem'), keyFile: f('client.key') };
+      const r = await train({ ...base, steps: 20, scheduler: { name: 'nats', servers: tlsServer.url, tls, hosts: ['tls-a', 'tls-b'] } });
+      const q = await train({ ...base, steps: 20, scheduler: 'queue' });
+      expect(Array.from(r.losses)).toEqual(Array.from(q.losses));
+      const bare = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'bin', 'stage.ts'), '--nats-servers', tlsServer.url, '--nats-tls-ca', f('ca.pem')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      expect(await waitForLine(bare, /cannot connect/, 60_000)).toContain(tlsServer.url);
+    } finally {
+      await Promise.all(started.map((h) => h.stop()));
+      await tlsServer.stop();
     }
   }, 120_000);
 });
