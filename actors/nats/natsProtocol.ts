@@ -17,7 +17,6 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions, NatsConnection } from 'nats';
-import type { ModelState } from '../../lib/model.ts';
 import type { NatsLinkInit } from './natsLink.ts';
 import type { StageThreadInit } from '../stageProtocol.ts';
 import { encodeValue, framesOf } from '../../lib/wire.ts';
@@ -111,9 +110,6 @@ export interface Claim {
 }
 
 export type ClaimReply = { ok: true } | { ok: false; error: string };
-
-/** A stage's share of the state, as the trainer gets it back. */
-export type StageState = ModelState;
 
 /** Connection options for the `nats` client from ours (the nkey and creds files read here). */
 export async function natsOptions(o: NatsConnectOptions, extra: Partial<ConnectionOptions> = {}): Promise<ConnectionOptions> {
