@@ -8,6 +8,6 @@
  * const host = await serveStages({ servers: 'nats://10.0.0.1:4222', name: 'box-1' });
  * process.on('SIGTERM', () => void host.close());
  */
-export { serveStages, type StageHost, type StageHostOptions } from './actors/nats/stageHost.ts';
+export { serveStages, type NatsHost, type NatsHostOptions } from './actors/nats/natsHost.ts';
 export { CODE_VERSION, WIRE_VERSION, BEAT_MS, BEAT_TIMEOUT_MS, DEFAULT_PREFIX, type NatsConnectOptions } from './actors/nats/natsProtocol.ts';
 export type { NatsSchedulerOptions } from './actors/nats/natsStage.ts';

@@ -9,7 +9,7 @@
  * that failed after the arguments were good).
  */
 import { parseArgs } from 'node:util';
-import type { StageHostOptions } from '../actors/nats/stageHost.ts';
+import type { NatsHostOptions } from '../actors/nats/natsHost.ts';
 
 const USAGE = [
   'usage: npx dni-actors stage --nats-servers nats://HOST:4222[,nats://…] [--name NAME] [--threads N] [--prefix PREFIX]',
@@ -23,7 +23,7 @@ const USAGE = [
 
 class UsageError extends Error {}
 
-export function parseStageArgs(argv: string[]): StageHostOptions & { quiet: boolean } {
+export function parseStageArgs(argv: string[]): NatsHostOptions & { quiet: boolean } {
   let v;
   try {
     v = parseArgs({
@@ -72,7 +72,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`stage: ${(e as Error).message}\n${e instanceof UsageError ? 'see: npx dni-actors stage --help\n' : ''}`);
     process.exit(2);
   }
-  const { serveStages } = await import('../actors/nats/stageHost.ts');
+  const { serveStages } = await import('../actors/nats/natsHost.ts');
   const { quiet, ...o } = options;
   let host: Awaited<ReturnType<typeof serveStages>> | null = null;
   let stopping = false;

@@ -30,7 +30,7 @@ run('tsc -p tsconfig.build.json', [join(root, 'node_modules/typescript/bin/tsc')
 run('wasm kernels', [join(root, 'scripts/build-wasm.mjs'), '--out', join(dist, 'lib/wasm')]);
 
 // what the package cannot work without: say so here rather than in a user's project
-const expected = ['index.js', 'index.d.ts', 'actors/stageThread.js', 'nats.js', 'actors/nats/hostThread.js', 'bin/stage.js', 'lib/wasm/kernels.wasm', 'lib/wasm/kernels-fma.wasm'];
+const expected = ['index.js', 'index.d.ts', 'actors/stageThread.js', 'nats.js', 'actors/nats/natsHostThread.js', 'bin/stage.js', 'lib/wasm/kernels.wasm', 'lib/wasm/kernels-fma.wasm'];
 const missing = expected.filter((f) => !existsSync(join(dist, f)));
 if (missing.length) {
   console.error(`build: dist/ lacks ${missing.join(', ')}`);

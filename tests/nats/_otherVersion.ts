@@ -1,5 +1,5 @@
 /** A stage host that claims another code version: bin/stage.ts's arguments, plus `--claim-version V`. */
-import { serveStages } from '../../actors/nats/stageHost.ts';
+import { serveStages } from '../../actors/nats/natsHost.ts';
 import { parseStageArgs } from '../../bin/stage.ts';
 
 const argv = process.argv.slice(2), at = argv.indexOf('--claim-version');

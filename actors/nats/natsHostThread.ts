@@ -1,5 +1,5 @@
 /**
- * Worker thread of a stage host (stageHost.ts): one stage of one training. The host starts it
+ * Worker thread of a stage host (natsHost.ts): one stage of one training. The host starts it
  * ahead of any claim (so a training does not wait for its modules to load), then posts it the
  * claim's start-up data; it serves that one stage and exits. It connects to NATS on
  * its own, builds the network from the claim's start-up data (every parameter; it spawns only its

@@ -1,7 +1,7 @@
 /**
  * A stage host: a long-running process's offer of stage capacity to any training that reaches the
  * same NATS servers under the same subject prefix. It answers discovery (`{prefix}.hosts`), takes
- * claims (one stage of one training each, run in a worker thread of its own: hostThread.ts, up to
+ * claims (one stage of one training each, run in a worker thread of its own: natsHostThread.ts, up to
  * `threads` at once), refuses a claim whose code version differs from its own (by name), says it
  * is alive to each training it serves every {@link BEAT_MS}, and ends a training's stages when
  * the trainer ends it or goes silent for {@link BEAT_TIMEOUT_MS}. A stage thread that dies is
@@ -19,7 +19,7 @@ import { serializeError } from '../stageProtocol.ts';
 import { workerEntry } from '../workerEntry.ts';
 import { BEAT_MS, BEAT_TIMEOUT_MS, CODE_VERSION, type Claim, type ClaimReply, DEFAULT_PREFIX, type HostInfo, type NatsConnectOptions, checkToken, connectNats, publishValue, subjects } from './natsProtocol.ts';
 
-export interface StageHostOptions extends NatsConnectOptions {
+export interface NatsHostOptions extends NatsConnectOptions {
   /** how trainings name this host (default: the machine's hostname and this process's id) */
   name?: string;
   /** stages it runs at once, one worker thread each (default 1) */
@@ -34,7 +34,7 @@ export interface StageHostOptions extends NatsConnectOptions {
   log?: (line: string) => void;
 }
 
-export interface StageHost {
+export interface NatsHost {
   readonly name: string;
   readonly version: string;
   /** the server it connected to, and that server's largest message */
@@ -50,7 +50,7 @@ interface Run {
   readonly unsubscribe: () => void;
 }
 
-export async function serveStages(o: StageHostOptions): Promise<StageHost> {
+export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
   const name = checkToken('host name', o.name ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`);
   const prefix = checkToken('prefix', o.prefix ?? DEFAULT_PREFIX);
   const threads = o.threads ?? 1;
@@ -104,7 +104,7 @@ export async function serveStages(o: StageHostOptions): Promise<StageHost> {
   const spare: Worker[] = [];
   const topUp = () => {
     while (!closing && spare.length + busy() < threads) {
-      const w = new Worker(...workerEntry(new URL('./hostThread.ts', import.meta.url), { name: `${name} stage thread` }));
+      const w = new Worker(...workerEntry(new URL('./natsHostThread.ts', import.meta.url), { name: `${name} stage thread` }));
       w.on('error', () => {});
       w.once('exit', () => spare.includes(w) && spare.splice(spare.indexOf(w), 1));
       spare.push(w);
@@ -114,7 +114,7 @@ export async function serveStages(o: StageHostOptions): Promise<StageHost> {
 
   function startStage(claim: Claim, reply: (r: ClaimReply) => void): void {
     const init = { ...claim.init, host: name }, k = init.stage.index, run = runOf(init.run);
-    const worker = spare.shift() ?? new Worker(...workerEntry(new URL('./hostThread.ts', import.meta.url), { name: `${name} stage:${k}` }));
+    const worker = spare.shift() ?? new Worker(...workerEntry(new URL('./natsHostThread.ts', import.meta.url), { name: `${name} stage:${k}` }));
     worker.postMessage({ init, connection });
     run.stages.set(k, worker);
     let ready = false;
