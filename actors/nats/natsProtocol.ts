@@ -60,6 +60,8 @@ export interface NatsConnectOptions {
 }
 
 export const DEFAULT_PREFIX = 'dni';
+/** How long the first connection may take (ms). */
+export const CONNECT_TIMEOUT_MS = 60_000;
 /** How often hosts and trainers say they are alive (ms). */
 export const BEAT_MS = 1000;
 /** Silent this long, a host (or a trainer, to its hosts) counts as gone (ms). */
@@ -126,6 +128,8 @@ export async function natsOptions(o: NatsConnectOptions, extra: Partial<Connecti
     token: o.token,
     authenticator,
     tls: o.tls && (o.tls.caFile || o.tls.certFile) ? { ...o.tls } : undefined,
+    // the client's default (20 s) for the first handshake is short on a loaded machine; a refusal (credentials) comes at once anyway
+    timeout: CONNECT_TIMEOUT_MS,
     ...extra,
   };
 }
