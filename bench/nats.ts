@@ -14,7 +14,7 @@ import type { NatsConnection } from 'nats';
 import { NatsLink } from '../actors/nats/natsLink.ts';
 import { connectNats } from '../actors/nats/natsProtocol.ts';
 import type { Route } from '../actors/events.ts';
-import { type HostProcess, NATS_SERVER, type NatsServer, startHost, startNats } from '../tests/nats/_servers.ts';
+import { type HostProcess, NATS_SERVER, type NatsServer, startHost, startNats, stopAllHosts } from '../tests/nats/_servers.ts';
 import { measure, randomData, sameBits, useApi, wideTopology } from './schedulers.ts';
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -109,6 +109,7 @@ export async function main(argv: string[]): Promise<void> {
     results.wide = rows;
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
+    await stopAllHosts();
     await server?.stop();
   }
   if (json) console.log(JSON.stringify(results));

@@ -94,6 +94,15 @@ export async function startNats(config = '', host = '127.0.0.1', port?: number):
   };
 }
 
+/** Every host process started and not yet exited: a test whose setup failed half-way still ends them ({@link stopAllHosts}). */
+const running = new Set<ChildProcess>();
+process.once('exit', () => running.forEach((c) => c.kill('SIGKILL')));
+
+/** SIGTERM every host still running (an afterAll's safety net), and wait for them. */
+export async function stopAllHosts(): Promise<void> {
+  await Promise.all([...running].map((c) => new Promise<void>((resolve) => (c.once('exit', () => resolve()), c.kill('SIGTERM')))));
+}
+
 export interface HostProcess {
   readonly name: string;
   readonly child: ChildProcess;
@@ -104,7 +113,9 @@ export interface HostProcess {
 /** `npm run stage -- --nats-servers URL --name NAME …` as a process of its own, once it says it is ready. */
 export async function startHost(url: string, name: string, extra: string[] = [], script = join(ROOT, 'bin', 'stage.ts'), wrap: string[] = []): Promise<HostProcess> {
   const child = spawn(wrap[0] ?? process.execPath, [...wrap.slice(1), ...(wrap.length ? [process.execPath] : []), '--import', 'tsx', script, '--nats-servers', url, '--name', name, ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  await waitForLine(child, /ready/, 60_000);
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  await waitForLine(child, /ready/, 90_000);
   return {
     name,
     child,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError, natsFlags, schedulerOption, tryParseDemoArgs } from '../../demos/cli.ts';
 import { REFERENCE_DIR } from '../helpers.ts';
-import { type HostProcess, NATS_SERVER, NO_NATS, type NatsServer, startHost, startNats, waitForLine } from './_servers.ts';
+import { type HostProcess, NATS_SERVER, NO_NATS, type NatsServer, startHost, startNats, stopAllHosts, waitForLine } from './_servers.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const tsx = (script: string, args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
@@ -54,6 +54,7 @@ describe.skipIf(!NATS_SERVER)(`--scheduler nats on real stage hosts${NATS_SERVER
     hosts.push(...(await Promise.all([startHost(server.url, 'cli-a'), startHost(server.url, 'cli-b')])));
   }, 120_000);
   afterAll(async () => {
+    await stopAllHosts().catch(() => {});
     await Promise.all(hosts.map((h) => h.stop()));
     await server?.stop();
   });

@@ -14,7 +14,7 @@ import { createTraining, train, trainWithRestarts } from '../../actors/training.
 import { StageError } from '../../lib/errors.ts';
 import { type AnyLoadedCase, loadAnyCase } from '../../lib/reference.ts';
 import { REFERENCE_DIR } from '../helpers.ts';
-import { type HostProcess, NATS_SERVER, NO_NATS, type NatsServer, startHost, startNats, waitForLine } from './_servers.ts';
+import { type HostProcess, NATS_SERVER, NO_NATS, type NatsServer, startHost, startNats, stopAllHosts, waitForLine } from './_servers.ts';
 
 const OPENSSL = spawnSync('openssl', ['version']).status === 0;
 const dni = loadAnyCase(JSON.parse(readFileSync(join(REFERENCE_DIR, 'dni.json'), 'utf8')), 'dni') as AnyLoadedCase & { kind: 'dense' };
@@ -27,6 +27,7 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
     server = await startNats();
   });
   afterAll(async () => {
+    await stopAllHosts().catch(() => {});
     await Promise.all(hosts.map((h) => h.stop()));
     await server?.stop();
   });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { train } from '../../actors/training.ts';
 import { type AnyLoadedCase, loadAnyCase } from '../../lib/reference.ts';
 import { REFERENCE_DIR } from '../helpers.ts';
-import { type HostProcess, NATS_SERVER, NO_NATS, type NatsServer, startHost, startNats } from './_servers.ts';
+import { type HostProcess, NATS_SERVER, NO_NATS, type NatsServer, startHost, startNats, stopAllHosts } from './_servers.ts';
 
 const tag = `d${process.pid % 100000}`;
 const net = `10.${100 + (process.pid % 100)}`;
@@ -60,6 +60,7 @@ describe.skipIf(Boolean(denied))(`stage hosts in network namespaces${denied ? ` 
   }, 120_000);
 
   afterAll(async () => {
+    await stopAllHosts().catch(() => {});
     await Promise.all(hosts.map((h) => h.stop()));
     await server?.stop();
     for (const s of sides) spawnSync('ip', ['netns', 'del', s.ns]);

@@ -13,7 +13,7 @@ import { initParameters } from '../../lib/params.ts';
 import { type AnyLoadedCase, loadAnyCase } from '../../lib/reference.ts';
 import { dataOf, graphOf, rawGraph } from '../graphs/_arbitraries.ts';
 import { referenceCases } from '../helpers.ts';
-import { type HostProcess, NATS_SERVER, NO_NATS, type NatsServer, startHost, startNats } from './_servers.ts';
+import { type HostProcess, NATS_SERVER, NO_NATS, type NatsServer, startHost, startNats, stopAllHosts } from './_servers.ts';
 
 function expectSameBits(want: TrainingResult, got: TrainingResult, what: string): void {
   expect(Array.from(got.losses), `${what}: losses`).toEqual(Array.from(want.losses));
@@ -45,6 +45,7 @@ describe.skipIf(!NATS_SERVER)(`stages on NATS hosts: the bits of queue${NATS_SER
 
   afterAll(async () => {
     const codes = await Promise.all(hosts.map((h) => h.stop()));
+    await stopAllHosts();
     await Promise.all([server?.stop(), small?.stop()]);
     // SIGTERM stops a host cleanly
     expect(codes).toEqual(hosts.map(() => 0));
