@@ -15,6 +15,8 @@ export {
 } from './actors/training.ts';
 export { SCHEDULERS, type SchedulerName, type SchedulerOption, type WorkerSchedulerOptions } from './actors/schedulers.ts';
 export { createStagePool, defaultStagePool, StagePool, type StagePoolOptions, type StagePoolStats } from './actors/stagePool.ts';
+// the nats scheduler's options (stage hosts themselves: the `dni-actors/nats` subpath)
+export type { NatsSchedulerOptions } from './actors/nats/natsStage.ts';
 export { EventLoopScheduler } from './actors/eventLoopScheduler.ts';
 export { Trampoline, deliverOn, type DirectScheduler } from './actors/directScheduler.ts';
 export { INTERPRETERS, networkMachines, type Interpreter } from './actors/machines.ts';

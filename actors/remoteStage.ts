@@ -47,6 +47,27 @@ function shareDataset(data: ModelData): ModelData {
   return { x: shared(data.x), y: labels };
 }
 
+/** What every stage of a training starts from, wherever it runs: the start-up data but its stage and its link. */
+export type StageStart = Omit<StageThreadInit, 'stage' | 'link' | 'adaptive'>;
+
+/** The start-up data every stage shares (copies of the parameters; the data as it is). */
+export function stageStart(network: Model, data: ModelData, steps: number, options: { inspect: boolean; interpreter: Interpreter; firstBatch: number }): StageStart {
+  const params = Object.fromEntries(Object.entries(network.params).map(([k, m]) => [k, detachMatrix(m)]));
+  // optimisers, pending refits and carried states (fresh unless the training resumes from a checkpoint)
+  const { params: _, ...state } = captureModelState(network);
+  return {
+    topology: network.topology,
+    params,
+    state: { params: {}, ...state } as ModelState,
+    data,
+    steps,
+    firstBatch: options.firstBatch,
+    kernels: backend().name,
+    inspect: options.inspect,
+    interpreter: options.interpreter,
+  };
+}
+
 /** Start-up data and the doorbell of every stage's worker. */
 export function prepareStages(
   network: Model,
@@ -58,13 +79,10 @@ export function prepareStages(
   const topology = network.topology;
   const stageOf: Record<string, number> = {};
   for (const s of stages) for (const id of s.actors) stageOf[id] = s.index;
-  const shared = shareDataset(data);
-  const params = Object.fromEntries(Object.entries(network.params).map(([k, m]) => [k, detachMatrix(m)]));
-  // optimisers, pending refits and carried states (fresh unless the training resumes from a checkpoint)
-  const { params: _, ...state } = captureModelState(network);
+  const start = stageStart(network, shareDataset(data), steps, options);
   const bells = stages.map(() => createDoorbell());
-  const start = createStartBarrier();
-  const links: StageLinkInit[] = stages.map((s) => ({ stage: s.index, bells, channels: [], rings: {}, start, stages: stages.length }));
+  const barrier = createStartBarrier();
+  const links: StageLinkInit[] = stages.map((s) => ({ stage: s.index, bells, channels: [], rings: {}, start: barrier, stages: stages.length }));
   const depth = ringDepthOf(topology);
   // the routes between each ordered pair of stages, in the routes' order
   const between = new Map<string, string[]>();
@@ -83,23 +101,7 @@ export function prepareStages(
     links[from].channels.push(channel);
     links[to].channels.push(channel);
   }
-  return stages.map((stage, i) => ({
-    init: {
-      stage,
-      topology,
-      params,
-      state: { params: {}, ...state } as ModelState,
-      data: shared,
-      steps,
-      firstBatch: options.firstBatch,
-      kernels: backend().name,
-      inspect: options.inspect,
-      interpreter: options.interpreter,
-      adaptive: options.adaptive ?? false,
-      link: links[i],
-    },
-    bell: bells[i],
-  }));
+  return stages.map((stage, i) => ({ init: { ...start, stage, adaptive: options.adaptive ?? false, link: links[i] }, bell: bells[i] }));
 }
 
 export interface RemoteStageInput {

@@ -25,6 +25,7 @@
  */
 import type { SchedulerLike } from 'rxjs';
 import type { StagePool } from './stagePool.ts';
+import type { NatsSchedulerOptions } from './nats/natsStage.ts';
 import { Trampoline } from './directScheduler.ts';
 import { EventLoopScheduler } from './eventLoopScheduler.ts';
 
@@ -50,7 +51,11 @@ export interface WorkerSchedulerOptions {
   pool?: StagePool;
 }
 
-export type SchedulerOption = SchedulerName | WorkerSchedulerOptions;
+/**
+ * `{ name: 'nats', servers, … }`: the stages on stage hosts reached through NATS (see
+ * actors/nats/natsStage.ts); the scheduling inside each stage is the worker's.
+ */
+export type SchedulerOption = SchedulerName | WorkerSchedulerOptions | NatsSchedulerOptions;
 
 export interface Scheduling {
   readonly name: SchedulerName;

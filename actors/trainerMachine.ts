@@ -23,6 +23,7 @@ import { Edge } from './events.ts';
 import type { TraceEvent } from './inspection.ts';
 import { type Interpreter, networkMachines } from './machines.ts';
 import { QueueGauge } from './queueGauge.ts';
+import { type NatsSchedulerOptions, natsRunFor, natsStage } from './nats/natsStage.ts';
 import { prepareStages, remoteStage } from './remoteStage.ts';
 import type { StageLease, StagePool } from './stagePool.ts';
 import type { Scheduling } from './schedulers.ts';
@@ -39,6 +40,8 @@ export interface TrainerInput {
   stages: readonly Stage[] | null;
   /** the pool whose threads the worker stages run on (leased when the training starts) */
   pool?: StagePool | null;
+  /** the stages run on NATS stage hosts (the nats scheduler), not in worker threads */
+  nats?: NatsSchedulerOptions | null;
   /** the worker stages are the default plan: they run as one where the machine gives one core's worth */
   adaptivePlan?: boolean;
   /** receives worker-hosted actors' inspection events, as trace lines */
@@ -106,7 +109,7 @@ export const trainerMachine = setup({
     context: {} as TrainerContext,
     events: {} as TrainerEvent,
   },
-  actors: { stage: stageMachine, remoteStage },
+  actors: { stage: stageMachine, remoteStage, natsStage },
   actions: {
     startStages: ({ context }) => {
       context.clock.started = performance.now();
@@ -174,6 +177,9 @@ export const trainerMachine = setup({
           input: { stage, network, data, steps, firstBatch, scheduling: input.scheduling, link: null, report, links },
         }),
       );
+    } else if (input.nats) {
+      const run = natsRunFor(input.nats, network, data, steps, input.stages, { interpreter: input.interpreter, firstBatch });
+      for (const st of input.stages) stages.push(spawn('natsStage', { id: `stage:${st.index}`, systemId: `stage:${st.index}`, input: { run, stage: st.index, report } }));
     } else {
       const adaptive = input.adaptivePlan ?? false, count = input.stages.length, pool = input.pool;
       if (!pool) throw new Error('trainer: worker stages need a stage pool');
@@ -238,5 +244,5 @@ export const trainerMachine = setup({
 
 /** The trainer with its stages' machines interpreted as `interpreter` says. */
 export function trainerFor(interpreter: Interpreter) {
-  return trainerMachine.provide({ actors: { stage: stageMachine.provide({ actors: networkMachines(interpreter) }), remoteStage } });
+  return trainerMachine.provide({ actors: { stage: stageMachine.provide({ actors: networkMachines(interpreter) }), remoteStage, natsStage } });
 }

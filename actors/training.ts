@@ -37,8 +37,9 @@ import { firstNonFinite, release } from '../lib/matrix.ts';
 import { keysOf, refuseUnknownOptions } from '../lib/validate.ts';
 import { sameFile } from '../lib/files.ts';
 import { availableParallelism } from 'node:os';
-import { SCHEDULERS, type SchedulerOption, type WorkerSchedulerOptions, schedulingFor } from './schedulers.ts';
+import { SCHEDULERS, type SchedulerName, type SchedulerOption, type WorkerSchedulerOptions, schedulingFor } from './schedulers.ts';
 import { StagePool, defaultStagePool } from './stagePool.ts';
+import type { NatsSchedulerOptions } from './nats/natsStage.ts';
 import { type Stage, defaultStageCount, planStages, validatePlan } from '../lib/placement.ts';
 import type { TraceEvent } from './inspection.ts';
 import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
@@ -122,6 +123,9 @@ const TRAINING_KEYS = keysOf<TrainingOptions>()([
 ]);
 const CHECKPOINT_KEYS = keysOf<CheckpointOptions>()(['path', 'at', 'every', 'onSaved', 'onStop']);
 const WORKER_KEYS = keysOf<WorkerSchedulerOptions>()(['name', 'stages', 'pool']);
+const NATS_KEYS = keysOf<NatsSchedulerOptions>()([
+  'name', 'servers', 'hosts', 'stages', 'discoverMs', 'beatMs', 'timeoutMs', 'version', 'prefix', 'user', 'pass', 'token', 'nkey', 'creds', 'tls', 'connectionName',
+]);
 
 /** The keys of training options and of the objects in them (checkpoint, worker scheduler), before anything is built. */
 function checkTrainingKeys(options: TrainingOptions, what: string): void {
@@ -131,7 +135,10 @@ function checkTrainingKeys(options: TrainingOptions, what: string): void {
 
 /** The objects inside training options (the worker scheduler's, the checkpoint's) that fit() and trainCurriculum pass on too. */
 export function checkNestedKeys(o: { scheduler?: unknown; checkpoint?: unknown }, what: string): void {
-  if (typeof o.scheduler === 'object' && o.scheduler !== null) refuseUnknownOptions(o.scheduler, WORKER_KEYS, `${what}: scheduler`);
+  if (typeof o.scheduler === 'object' && o.scheduler !== null) {
+    const nats = (o.scheduler as { name?: unknown }).name === 'nats';
+    refuseUnknownOptions(o.scheduler, nats ? NATS_KEYS : WORKER_KEYS, `${what}: scheduler`);
+  }
   if (typeof o.checkpoint === 'object' && o.checkpoint !== null) refuseUnknownOptions(o.checkpoint, CHECKPOINT_KEYS, `${what}: checkpoint`);
 }
 
@@ -226,17 +233,19 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   let fingerprint: string | undefined; // of the data, computed at the first checkpoint
   const cutSteps = checkpointSteps(options.checkpoint, resume?.step ?? 0, steps);
   const option = options.scheduler ?? 'queue';
-  const name = typeof option === 'string' ? option : option?.name;
+  const nats = typeof option === 'object' && option?.name === 'nats' ? checkNats(option) : null;
+  const name = (nats ? 'worker' : typeof option === 'string' ? option : option?.name) as SchedulerName;
+  if (nats && options.relay) throw new TrainingOptionsError('training: relay (the inspection of remote actors) is not supported by the nats scheduler');
   if (!(SCHEDULERS as readonly string[]).includes(name)) {
-    throw new TrainingOptionsError(`training: unknown scheduler ${JSON.stringify(option)} (expected one of ${SCHEDULERS.join(', ')}, or { name: 'worker', stages })`);
+    throw new TrainingOptionsError(`training: unknown scheduler ${JSON.stringify(option)} (expected one of ${SCHEDULERS.join(', ')}, { name: 'worker', stages } or { name: 'nats', servers })`);
   }
   const interpreter = options.interpreter ?? 'compiled';
   if (!(INTERPRETERS as readonly string[]).includes(interpreter)) {
     throw new TrainingOptionsError(`training: unknown interpreter ${JSON.stringify(interpreter)} (expected one of ${INTERPRETERS.join(', ')})`);
   }
   const scheduling = schedulingFor(name);
-  const stages = name === 'worker' ? stagesFor(topology, typeof option === 'string' ? undefined : option.stages) : null;
-  const pool = name === 'worker' ? poolOf(typeof option === 'string' ? undefined : option.pool) : null;
+  const stages = nats ? stagesFor(topology, nats.stages ?? nats.hosts?.length ?? 2) : name === 'worker' ? stagesFor(topology, typeof option === 'string' ? undefined : option.stages) : null;
+  const pool = !nats && name === 'worker' ? poolOf(typeof option === 'string' ? undefined : (option as WorkerSchedulerOptions).pool) : null;
   const initial = resume?.params ?? options.params ?? initParametersOf(topology, options.seed ?? 1);
   for (const s of parameterShapesOf(topology)) {
     const m = initial[s.key];
@@ -260,13 +269,14 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
       scheduling,
       stages,
       pool,
+      nats,
       // called from a worker's message handler, where a throw would reach nothing but the process
       relay: options.relay && guardCallback('relay callback', options.relay, (error) => actor.send({ type: 'FAIL', error })),
       firstBatch: resume?.step ?? 0,
       resumedHistory: resume?.history ?? null,
       epochs,
       // the default plan may run as one thread where the pool measured one core's worth (stageHost.ts)
-      adaptivePlan: name === 'worker' && (typeof option === 'string' || option.stages === undefined),
+      adaptivePlan: !nats && name === 'worker' && (typeof option === 'string' || option.stages === undefined),
       checkpoints: options.checkpoint
         ? {
             steps: cutSteps,
@@ -483,6 +493,17 @@ function poolOf(pool: StagePool | undefined): StagePool {
   if (!(pool instanceof StagePool)) throw new TrainingOptionsError('training: scheduler.pool must be a pool from createStagePool()');
   if (pool.isClosed) throw new TrainingOptionsError('training: scheduler.pool is closed');
   return pool;
+}
+
+/** The nats scheduler's options, checked before any work (a connection is made only when the training runs). */
+function checkNats(o: NatsSchedulerOptions): NatsSchedulerOptions {
+  const servers = [o.servers].flat().filter((v) => typeof v === 'string' && v !== '');
+  if (servers.length === 0) throw new TrainingOptionsError("training: the nats scheduler needs servers, e.g. { name: 'nats', servers: 'nats://10.0.0.1:4222' }");
+  if (o.hosts !== undefined && (!Array.isArray(o.hosts) || o.hosts.length === 0 || o.hosts.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9_-]+$/.test(h)))) {
+    throw new TrainingOptionsError(`training: nats hosts must be a non-empty list of host names (letters, digits, '-', '_'), got ${JSON.stringify(o.hosts)}`);
+  }
+  if (o.prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(o.prefix)) throw new TrainingOptionsError(`training: nats prefix '${o.prefix}' must be subject tokens (letters, digits, '-', '_', joined by '.')`);
+  return o;
 }
 
 function stagesFor(topology: AnyTopology, stages: number | string[][] | undefined): Stage[] {

@@ -67,6 +67,24 @@ type Api = typeof import('../index.ts');
 /** The library the trainings run on: this repository's TypeScript, or (`--built`) the package as npm installs it, dist/. */
 let api: Api;
 
+/** Set the library the trainings run on (another bench reusing {@link measure}). */
+export function useApi(a: Api): void {
+  api = a;
+}
+
+/** The wide network: 784-1024-1024-1024-10, batch 64, a synthesizer after every hidden layer, delay 1. */
+export function wideTopology(): Topology {
+  return api.defineTopology({
+    inputs: 784, batch: 64, labels: 10, lr: 0.01, synthesizer: { lr: 0.001, delay: 1 },
+    layers: [
+      { units: 1024, activation: 'relu', decoupled: true },
+      { units: 1024, activation: 'relu', decoupled: true },
+      { units: 1024, activation: 'relu', decoupled: true },
+      { units: 10, activation: 'linear' },
+    ],
+  });
+}
+
 async function libraryApi(built: boolean): Promise<Api> {
   if (!built) return import('../index.ts');
   const url = new URL('../dist/index.js', import.meta.url);
@@ -98,7 +116,7 @@ interface Measured {
   params: ParameterSet;
 }
 
-async function measure(topology: Topology, data: Dataset, steps: number, warm: number, scheduler: SchedulerOption): Promise<Measured> {
+export async function measure(topology: Topology, data: Dataset, steps: number, warm: number, scheduler: SchedulerOption): Promise<Measured> {
   const started = performance.now();
   const t = api.createTraining({ topology, data, steps, seed: 7, scheduler });
   let from = 0, to = 0;
@@ -110,12 +128,12 @@ async function measure(topology: Topology, data: Dataset, steps: number, warm: n
   return { stepsPerSecond: (steps - 1 - warm) / ((to - from) / 1000), seconds: (performance.now() - started) / 1000, utilization: r.stageUtilization, params: r.params };
 }
 
-function sameBits(a: ParameterSet, b: ParameterSet): boolean {
+export function sameBits(a: ParameterSet, b: ParameterSet): boolean {
   const keys = Object.keys(a).sort();
   return keys.join() === Object.keys(b).sort().join() && keys.every((k) => a[k].data.length === b[k].data.length && a[k].data.every((v, j) => Object.is(v, b[k].data[j])));
 }
 
-function randomData(rows: number, inputs: number, classes: number): Dataset {
+export function randomData(rows: number, inputs: number, classes: number): Dataset {
   const rng = new api.Rng(3), x = api.zeros(rows, inputs), y = api.zeros(rows, classes);
   for (let i = 0; i < x.data.length; i++) x.data[i] = rng.next();
   for (let r = 0; r < rows; r++) y.data[r * classes + (rng.nextUint32() % classes)] = 1;
@@ -160,15 +178,7 @@ export async function main(argv: string[]): Promise<void> {
 
   const seed = (delay: number) =>
     api.defineTopology({ inputs: 24, batch: 10, lr: 0.5, synthesizer: { lr: 0.01, delay }, layers: [{ units: 128, decoupled: true }, { units: 64, decoupled: true }, { units: 12 }] });
-  const wide = api.defineTopology({
-    inputs: 784, batch: 64, labels: 10, lr: 0.01, synthesizer: { lr: 0.001, delay: 1 },
-    layers: [
-      { units: 1024, activation: 'relu', decoupled: true },
-      { units: 1024, activation: 'relu', decoupled: true },
-      { units: 1024, activation: 'relu', decoupled: true },
-      { units: 10, activation: 'linear' },
-    ],
-  });
+  const wide = wideTopology();
   const cases = [
     ...(only.has('seed') ? [0, 1].map((d) => ({ name: `seed, delay ${d}`, key: `seed_delay${d}`, topology: seed(d), data: api.binaryAddition(1000, 12), steps: stepsArg ?? 30_000, warm: stepsArg === undefined ? 10_000 : Math.round(stepsArg / 3), rounds })) : []),
     ...(only.has('seed3k') ? [{ name: 'seed, delay 0, a short training', key: 'seed3k', topology: seed(0), data: api.binaryAddition(1000, 12), steps: 3000, warm: 1000, rounds }] : []),

@@ -1,5 +1,5 @@
 /**
- * npm run reference -- CASE.json --out FINAL.json [--scheduler queue]
+ * npm run reference -- CASE.json --out FINAL.json [--scheduler queue] [--scheduler nats --nats-servers URL [--nats-hosts A,B] [--nats-prefix P]]
  *
  * Train any case in the format of reference/*.json (dense chains, graphs, recurrent
  * networks: `config.kind` absent, "graph" or "rnn") through the actors and write
@@ -16,6 +16,7 @@
  */
 import { basename } from 'node:path';
 import type { TrainingResult } from '../actors/training.ts';
+import type { NatsSchedulerOptions } from '../actors/nats/natsStage.ts';
 import type { SchedulerName } from '../actors/schedulers.ts';
 import { CASE_TOLERANCE, compareWithCase, disagreements } from '../lib/compare.ts';
 import { CheckpointError, TrainingAbortedError } from '../lib/errors.ts';
@@ -32,13 +33,16 @@ import { plural } from '../lib/text.ts';
 const schedulers = async () => (await import('../actors/schedulers.ts')).SCHEDULERS as readonly string[];
 
 const usage = async (): Promise<CommandHelp> => ({
-  usage: `npm run reference -- CASE.json --out FINAL.json [--scheduler ${(await schedulers()).join('|')}] [options]`,
+  usage: `npm run reference -- CASE.json --out FINAL.json [--scheduler ${(await schedulers()).join('|')}|nats] [options]`,
   about:
     'Trains a case in the format of reference/*.json (a dense chain, a graph or a recurrent network) through the actors and\n' +
     'writes { final, losses, synthesizer_losses }; when the case carries its answers, prints the largest deviations from them.',
   options: [
     ['--out FILE', 'where to write the result (never the case file)'],
-    ['--scheduler NAME', 'queue (default), async or worker: the same bits'],
+    ['--scheduler NAME', 'queue (default), async, worker or nats: the same bits'],
+    ['--nats-servers URL', 'with --scheduler nats: the NATS servers the stage hosts (npm run stage) reach'],
+    ['--nats-hosts A,B', 'with --scheduler nats: the stage hosts to use, by name (default: any that answer)'],
+    ['--nats-prefix P', 'with --scheduler nats: the subject prefix the hosts serve'],
     ['--save-at STEP --checkpoint FILE', 'run to the end, saving a checkpoint at STEP'],
     ['--checkpoint FILE', 'where Ctrl+C saves the state it stops at'],
     ['--resume FILE', 'continue from a checkpoint to the last step'],
@@ -57,7 +61,9 @@ const usage = async (): Promise<CommandHelp> => ({
 interface Args {
   casePath: string;
   out: string;
-  scheduler: SchedulerName;
+  scheduler: SchedulerName | 'nats';
+  /** --scheduler nats: its servers, hosts and prefix */
+  nats: NatsSchedulerOptions | null;
   saveAt: number | null;
   checkpoint: string;
   resume: string;
@@ -75,7 +81,7 @@ async function parse(argv: string[]): Promise<Args> {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--help' || a === '-h') exitOnHelp([a], await usage());
-    if (['--out', '--scheduler', '--checkpoint', '--resume', '--save-at'].includes(a)) {
+    if (['--out', '--scheduler', '--checkpoint', '--resume', '--save-at', '--nats-servers', '--nats-hosts', '--nats-prefix'].includes(a)) {
       const v = argv[++i];
       if (v === undefined || v === '' || (v.startsWith('--') && v.length > 2)) fail(`${a} needs a value`);
       if (Object.hasOwn(values, a)) fail(`${a} given twice`);
@@ -88,10 +94,18 @@ async function parse(argv: string[]): Promise<Args> {
   const out = values['--out'];
   if (!out) fail('missing --out FILE: where to write the result');
   const scheduler = values['--scheduler'] ?? 'queue';
-  if (scheduler !== 'queue') {
+  if (scheduler !== 'queue' && scheduler !== 'nats') {
     const names = await schedulers();
-    if (!names.includes(scheduler)) fail(`unknown scheduler '${scheduler}' (expected one of ${names.join(', ')})`);
+    if (!names.includes(scheduler)) fail(`unknown scheduler '${scheduler}' (expected one of ${names.join(', ')}, nats)`);
   }
+  const natsGiven = ['--nats-servers', '--nats-hosts', '--nats-prefix'].filter((k) => k in values);
+  if (scheduler !== 'nats' && natsGiven.length) fail(`${natsGiven[0]} applies to --scheduler nats`);
+  if (scheduler === 'nats' && !values['--nats-servers']) fail('--scheduler nats needs --nats-servers URL (e.g. nats://10.0.0.1:4222)');
+  const hosts = values['--nats-hosts']?.split(',').filter(Boolean);
+  if (hosts && (hosts.length === 0 || hosts.some((h) => !/^[A-Za-z0-9_-]+$/.test(h)))) fail(`--nats-hosts needs host names (letters, digits, '-', '_'), comma-separated, got '${values['--nats-hosts']}'`);
+  const prefix = values['--nats-prefix'];
+  if (prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) fail(`--nats-prefix must be subject tokens (letters, digits, '-', '_', joined by '.'), got '${prefix}'`);
+  const nats: NatsSchedulerOptions | null = scheduler === 'nats' ? { name: 'nats', servers: values['--nats-servers'].split(',').filter(Boolean), hosts, prefix } : null;
   let saveAt: number | null = null;
   if (values['--save-at'] !== undefined) {
     const raw = values['--save-at'];
@@ -100,7 +114,7 @@ async function parse(argv: string[]): Promise<Args> {
   }
   const checkpoint = values['--checkpoint'] ?? '';
   if (saveAt !== null && !checkpoint) fail('--save-at needs --checkpoint FILE');
-  return { casePath, out, scheduler: scheduler as SchedulerName, saveAt, checkpoint, resume: values['--resume'] ?? '' };
+  return { casePath, out, scheduler: scheduler as SchedulerName | 'nats', nats, saveAt, checkpoint, resume: values['--resume'] ?? '' };
 }
 
 /** Refuse any two roles that name the same file (by inode, so ./x, x, hard and symbolic links all count). */
@@ -152,7 +166,7 @@ try {
 } catch (e) {
   fail((e as Error).message);
 }
-const { casePath, out, scheduler, saveAt, checkpoint, resume } = args;
+const { casePath, out, scheduler, nats, saveAt, checkpoint, resume } = args;
 checkDistinct(args);
 
 let text: string;
@@ -193,7 +207,7 @@ try {
     topology: c.topology,
     data: c.data,
     steps: c.steps,
-    scheduler,
+    scheduler: nats ?? (scheduler as SchedulerName),
     ...(resume ? { resume } : { params: c.initial }),
     ...(checkpoint ? { checkpoint: { path: checkpoint, at: saveAt !== null ? [saveAt] : [] } } : {}),
     signal: interrupt.signal,

@@ -14,7 +14,7 @@ import { interruptSignal } from '../lib/interrupt.ts';
 import { batchesPerEpoch } from '../lib/data.ts';
 import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { defineTopology, describeSizes } from '../lib/topology.ts';
-import { demoInspector, parseDemoArgs, stepsOf } from './cli.ts';
+import { demoInspector, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
 import { explainResults } from './explain.ts';
 import { ProgressLine, table } from './progress.ts';
 import { plural } from '../lib/text.ts';
@@ -65,7 +65,7 @@ for (const [i, m] of methods.entries()) {
     );
   }
   const inspection = inspector.forRun(methods.length > 1 ? m.name.toLowerCase() : undefined, { steps });
-  const training = createTraining({ topology, data, steps, seed: args.seed, scheduler: args.scheduler, inspect: inspection?.inspect, relay: inspection?.relay, signal: interrupt.signal });
+  const training = createTraining({ topology, data, steps, seed: args.seed, scheduler: schedulerOption(args), inspect: inspection?.inspect, relay: inspection?.relay, signal: interrupt.signal });
   inspection?.watch(training);
   const bar = new ProgressLine(m.name.padEnd(8), steps);
   // running means over the last epoch (every example seen once)

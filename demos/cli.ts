@@ -8,7 +8,8 @@ import type { Observable } from 'rxjs';
 import { type Inspection, type JsonValue, combineInspections, createTraceRecorder } from '../actors/inspection.ts';
 import type { FitOptions } from '../actors/fit.ts';
 import type { TrainingMetrics } from '../actors/metrics.ts';
-import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
+import type { NatsSchedulerOptions } from '../actors/nats/natsStage.ts';
+import { SCHEDULERS, type SchedulerName, type SchedulerOption } from '../actors/schedulers.ts';
 import { checkEnvironment } from '../lib/environment.ts';
 import { EnvironmentError } from '../lib/errors.ts';
 import { helpText } from '../lib/help.ts';
@@ -37,7 +38,10 @@ export interface DemoArgs {
   steps: number | undefined;
   /** `--epochs N`: passes over the data; undefined when `--steps` was given instead */
   epochs: number | undefined;
-  scheduler: SchedulerName;
+  /** the scheduler's name (`nats`: stages on stage hosts, see `nats`) */
+  scheduler: SchedulerName | 'nats';
+  /** `--scheduler nats --nats-servers URL [--nats-hosts A,B] [--nats-prefix P] [--nats-creds FILE]`: the nats scheduler's options */
+  nats: NatsSchedulerOptions | undefined;
   /** `--trace FILE`: write the actors' inspection events as JSON lines */
   trace: string | undefined;
   /** `--sample N`: with --trace or --inspect, keep only every Nth batch's events */
@@ -98,7 +102,11 @@ export function demoUsage(spec: DemoSpec<Record<string, DemoOption>>): string {
   const rows: [string, string][] = [
     ['--steps N', `batch steps to train${d.steps !== undefined ? ` (default ${d.steps})` : d.epochs === undefined ? ' (default 1000)' : ''}`],
     ['--epochs N', `passes over the data, instead of --steps${d.epochs !== undefined ? ` (default ${d.epochs})` : ''}`],
-    ['--scheduler NAME', `${SCHEDULERS.join(' | ')} (default ${d.scheduler ?? 'queue'})`],
+    ['--scheduler NAME', `${SCHEDULERS.join(' | ')} | nats (default ${d.scheduler ?? 'queue'})`],
+    ['--nats-servers URL', 'with --scheduler nats: the NATS servers the stage hosts serve on (nats://[USER:PASS@]HOST:4222, comma-separated)'],
+    ['--nats-hosts A,B', 'with --scheduler nats: the stage hosts to use, one stage each (default: every host that answers, 2 stages)'],
+    ['--nats-prefix P', 'with --scheduler nats: the subject prefix the hosts serve (default dni)'],
+    ['--nats-creds FILE', 'with --scheduler nats: a NATS .creds file'],
     ['--trace FILE', 'record what every actor does as JSON lines; view with: npm run inspect -- FILE'],
     ['--sample N', `with --trace or --inspect: keep every Nth batch's actor events only (default ${d.sample ?? 1})`],
     ['--inspect', 'watch the actors and the metrics live: open the printed http://127.0.0.1 page (offline)'],
@@ -133,7 +141,7 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
     throw err;
   }
   const extra = Object.entries(spec.options ?? {}) as [string, DemoOption][];
-  const shared = ['steps', 'epochs', 'scheduler', 'trace', 'sample', 'inspect', 'inspect-port', 'json', 'help'];
+  const shared = ['steps', 'epochs', 'scheduler', 'nats-servers', 'nats-hosts', 'nats-prefix', 'nats-creds', 'trace', 'sample', 'inspect', 'inspect-port', 'json', 'help'];
   for (const [key] of extra) if (shared.includes(kebab(key))) throw new TypeError(`${spec.name}: option '${key}' is one of the shared ones`);
   // `--inspect` takes an optional word: parseArgs has no such option type, so take it out first
   const args = [...argv];
@@ -163,6 +171,10 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
         steps: { type: 'string' },
         epochs: { type: 'string' },
         scheduler: { type: 'string' },
+        'nats-servers': { type: 'string' },
+        'nats-hosts': { type: 'string' },
+        'nats-prefix': { type: 'string' },
+        'nats-creds': { type: 'string' },
         trace: { type: 'string' },
         sample: { type: 'string' },
         inspect: { type: 'boolean' },
@@ -194,9 +206,10 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
   const epochs = v.epochs !== undefined ? positive(v.epochs as string, '--epochs') : undefined;
   if (steps === undefined && epochs === undefined && d.epochs === undefined) steps = d.steps ?? 1000;
   const scheduler = (v.scheduler ?? d.scheduler ?? 'queue') as string;
-  if (!(SCHEDULERS as readonly string[]).includes(scheduler)) {
-    throw new UsageError(`unknown scheduler '${scheduler}' (expected one of ${SCHEDULERS.join(', ')})`);
+  if (!(SCHEDULERS as readonly string[]).includes(scheduler) && scheduler !== 'nats') {
+    throw new UsageError(`unknown scheduler '${scheduler}' (expected one of ${SCHEDULERS.join(', ')}, nats)`);
   }
+  const nats = natsOf(scheduler, v);
   const trace = v.trace as string | undefined;
   if (trace === '') throw new UsageError('--trace needs a file name');
   const sample = v.sample !== undefined ? integer(v.sample as string, '--sample', 1) : (d.sample ?? 1);
@@ -207,6 +220,7 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
     steps,
     epochs: epochs ?? (steps === undefined ? d.epochs : undefined),
     scheduler,
+    nats,
     trace,
     sample,
     inspect: v.inspect ? (mode ?? 'live') : false,
@@ -228,6 +242,34 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
     } else out[key] = raw;
   }
   return out as DemoArgs & DemoValues<E>;
+}
+
+/** `--scheduler nats` and its `--nats-…` options (refused without it, or without servers). */
+function natsOf(scheduler: string, v: Record<string, string | boolean | undefined>): NatsSchedulerOptions | undefined {
+  const given = ['nats-servers', 'nats-hosts', 'nats-prefix', 'nats-creds'].filter((k) => v[k] !== undefined);
+  if (scheduler !== 'nats') {
+    if (given.length) throw new UsageError(`--${given[0]} applies to --scheduler nats`);
+    return undefined;
+  }
+  const servers = String(v['nats-servers'] ?? '').split(',').filter(Boolean);
+  if (servers.length === 0) throw new UsageError('--scheduler nats needs --nats-servers URL (e.g. nats://10.0.0.1:4222)');
+  const hosts = v['nats-hosts'] !== undefined ? String(v['nats-hosts']).split(',').filter(Boolean) : undefined;
+  if (hosts && (hosts.length === 0 || hosts.some((h) => !/^[A-Za-z0-9_-]+$/.test(h)))) throw new UsageError(`--nats-hosts needs host names (letters, digits, '-', '_'), comma-separated, got '${v['nats-hosts']}'`);
+  const prefix = v['nats-prefix'] as string | undefined;
+  if (prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) throw new UsageError(`--nats-prefix must be subject tokens (letters, digits, '-', '_', joined by '.'), got '${prefix}'`);
+  return { name: 'nats', servers, hosts, prefix, creds: v['nats-creds'] as string | undefined };
+}
+
+/** The scheduler option a demo trains with: the nats scheduler's options, or the name. */
+export function schedulerOption(args: Pick<DemoArgs, 'scheduler' | 'nats'>): SchedulerOption {
+  return args.nats ?? (args.scheduler as SchedulerName);
+}
+
+/** The `--nats-…` flags that give a child process the same nats scheduler (none for another scheduler). */
+export function natsFlags(args: Pick<DemoArgs, 'nats'>): string[] {
+  const n = args.nats;
+  if (!n) return [];
+  return [['--nats-servers', [n.servers].flat().join(',')], ['--nats-hosts', n.hosts?.join(',')], ['--nats-prefix', n.prefix], ['--nats-creds', n.creds]].flatMap(([k, v]) => (v ? [k!, v] : []));
 }
 
 /**

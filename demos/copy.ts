@@ -30,7 +30,7 @@ import { DniError, TrainingAbortedError } from '../lib/errors.ts';
 import { interruptSignal } from '../lib/interrupt.ts';
 import { autoBackend } from '../lib/kernels-wasm.ts';
 import { COPY_EXPERIMENT, COPY_METHODS, type CopyMethod, copyExperimentTopology } from '../lib/recurrent/curriculum.ts';
-import { type DemoInspection, type DemoOption, type DemoSpec, UsageError, demoInspector, demoUsage, quietOnClosedPipe, tryParseDemoArgs } from './cli.ts';
+import { type DemoInspection, type DemoOption, type DemoSpec, UsageError, demoInspector, demoUsage, natsFlags, quietOnClosedPipe, schedulerOption, tryParseDemoArgs } from './cli.ts';
 import { type ProgressEntry, ProgressBoard, table } from './progress.ts';
 import { chartSvg } from './svg-chart.ts';
 import { plural } from '../lib/text.ts';
@@ -235,7 +235,7 @@ async function runChild(cell: Cell): Promise<void> {
     seed: args.seed,
     width: COPY_EXPERIMENT.width,
     threshold: COPY_EXPERIMENT.threshold,
-    scheduler: args.scheduler,
+    scheduler: schedulerOption(args),
     signal: stop.signal,
     // read for each batch's training: worker-hosted actors relay their events only while a batch is traced
     get relay() {
@@ -310,7 +310,7 @@ function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: Abo
     const launch = (cell: Cell, first: boolean) => {
       const name = cellName(cell);
       const childArgs = [
-        ...loader, script, '--task', task, '--budget', String(budget), '--seed', String(args.seed), '--scheduler', args.scheduler,
+        ...loader, script, '--task', task, '--budget', String(budget), '--seed', String(args.seed), '--scheduler', args.scheduler, ...natsFlags(args),
         ...(first && args.trace ? ['--trace', args.trace, '--sample', String(args.sample)] : []),
         CHILD_FLAG, `${cell.method}:${cell.T}`,
       ];

@@ -15,7 +15,7 @@ import { createTraining } from '../actors/training.ts';
 import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { defineTopology, describeSizes } from '../lib/topology.ts';
 import { serveInspector } from '../tools/inspector/server.ts';
-import { demoInspector, parseDemoArgs, stepsOf, untilInterrupted } from './cli.ts';
+import { demoInspector, parseDemoArgs, schedulerOption, stepsOf, untilInterrupted } from './cli.ts';
 import { plural } from '../lib/text.ts';
 
 const args = parseDemoArgs(process.argv.slice(2), {
@@ -50,7 +50,7 @@ mkdirSync(dirname(trace), { recursive: true });
 
 const inspector = await demoInspector({ ...args, trace }, 'inspector');
 const inspection = inspector.forRun(undefined, { steps });
-const training = createTraining({ topology, data, steps, scheduler: args.scheduler, inspect: inspection?.inspect, relay: inspection?.relay });
+const training = createTraining({ topology, data, steps, scheduler: schedulerOption(args), inspect: inspection?.inspect, relay: inspection?.relay });
 inspection?.watch(training);
 
 const every = Math.max(1, Math.floor(steps / 20));

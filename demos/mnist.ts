@@ -29,7 +29,7 @@ import { type LrSchedule, parseLrSchedule } from '../lib/lr-schedule.ts';
 import { type KernelBackend, backend, useBackend } from '../lib/kernels.ts';
 import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
-import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';
+import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
 import { chartSvg } from './svg-chart.ts';
 import { plural } from '../lib/text.ts';
@@ -158,7 +158,7 @@ for (const method of methods) {
     steps,
     seed: args.seed,
     shuffle: args.noShuffle ? null : args.shuffleSeed,
-    scheduler: args.scheduler,
+    scheduler: schedulerOption(args),
     ...inspection?.fit,
     signal: interrupt.signal,
     onStep: perStep

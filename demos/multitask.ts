@@ -31,7 +31,7 @@ import { interruptSignal } from '../lib/interrupt.ts';
 import { backend, useBackend } from '../lib/kernels.ts';
 import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
-import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';
+import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
 import { plural } from '../lib/text.ts';
 
@@ -174,7 +174,7 @@ for (const method of methods) {
     steps,
     seed: args.seed,
     shuffle: args.shuffleSeed,
-    scheduler: args.scheduler,
+    scheduler: schedulerOption(args),
     ...inspection?.fit,
     signal: interrupt.signal,
     onEpoch: (e) => {

@@ -51,7 +51,7 @@ for (const f of readdirSync(pages).filter((f) => /\.(html|js|css)$/.test(f))) co
 // what the package cannot work without: say so here rather than in a user's project
 const expected = [
   'index.js', 'index.d.ts', 'actors/stageThread.js', 'lib/wasm/kernels.wasm', 'lib/wasm/kernels-fma.wasm',
-  'bin/dni-actors.js', 'tools/inspector/index.js', 'tools/inspector/inspectCommand.js', 'tools/inspector/live.js',
+  'nats.js', 'actors/nats/natsHostThread.js', 'bin/stage.js', 'bin/dni-actors.js', 'tools/inspector/index.js', 'tools/inspector/inspectCommand.js', 'tools/inspector/live.js',
   'tools/inspector/pages/index.html', 'tools/inspector/pages/viewer.js', 'tools/inspector/pages/live.html', 'tools/inspector/pages/live.js',
 ];
 const missing = expected.filter((f) => !existsSync(join(dist, f)));

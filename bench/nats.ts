@@ -1,0 +1,116 @@
+/**
+ * `npm run bench -- nats [--json] [--steps N] [--rounds N]`: stages on NATS stage hosts against
+ * worker threads and one thread, side by side in one run, on this machine: a nats-server on
+ * 127.0.0.1 and two stage hosts (`bin/stage.ts`, one process each), started and stopped here.
+ *
+ * - latency: the one-way time of a tensor through the server, 10 KiB and 256 KiB, between two
+ *   connections of this process (ping-pong through the NATS stage link; median and p99);
+ * - wide: 784-1024-1024-1024-10, batch 64, a synthesizer after every hidden layer, delay 1, under
+ *   `queue`, `worker` (2 stages) and `nats` (2 stages, one on each host): steady-state steps per
+ *   second (from step 10), the whole run, and whether the parameters are bit-identical.
+ *   Goal: nats ≥ 0.8× worker. The stages' busy shares say what the bottleneck is.
+ */
+import type { NatsConnection } from 'nats';
+import { NatsLink } from '../actors/nats/natsLink.ts';
+import { connectNats } from '../actors/nats/natsProtocol.ts';
+import type { Route } from '../actors/events.ts';
+import { type HostProcess, NATS_SERVER, type NatsServer, startHost, startNats, stopAllHosts } from '../tests/nats/_servers.ts';
+import { measure, randomData, sameBits, useApi, wideTopology } from './schedulers.ts';
+
+const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+const p99 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length * 0.99)];
+
+/** One-way latency of a `bytes`-byte tensor through the server: half of each ping-pong round trip (µs). */
+async function latency(a: NatsConnection, b: NatsConnection, bytes: number, n: number): Promise<{ bytes: number; median_us: number; p99_us: number }> {
+  const cols = bytes / 4 / 16;
+  const there: Route = { key: 'FORWARD>b', type: 'FORWARD', source: 'a', target: 'b', slot: 0, edge: 0, rows: 16, cols };
+  const back: Route = { ...there, key: 'FORWARD>a', source: 'b', target: 'a' };
+  const subject = `bench.${bytes}`, maxPayload = a.info!.max_payload;
+  const init = (stage: number) => ({ stage, subjects: [`${subject}.0`, `${subject}.1`], targets: [1, 0], depth: 3, maxPayload });
+  const la = new NatsLink(a, [there, back], init(0)), lb = new NatsLink(b, [there, back], init(1));
+  await Promise.all([a.flush(), b.flush()]);
+  const x = { rows: 16, cols, data: new Float32Array(16 * cols).fill(0.5) };
+  const times: number[] = [];
+  lb.incoming.subscribe((arrival) => lb.send(back, { type: 'FORWARD', batch: arrival.event.batch, slot: 0, x }));
+  await new Promise<void>((resolve) => {
+    let t0 = 0;
+    const go = (batch: number) => {
+      t0 = performance.now();
+      la.send(there, { type: 'FORWARD', batch, slot: 0, x });
+    };
+    la.incoming.subscribe((arrival) => {
+      times.push(((performance.now() - t0) * 1000) / 2);
+      if (arrival.event.batch + 1 < n) go(arrival.event.batch + 1);
+      else resolve();
+    });
+    go(0);
+  });
+  la.close();
+  lb.close();
+  const warm = times.slice(Math.floor(n / 10));
+  return { bytes, median_us: median(warm), p99_us: p99(warm) };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const json = argv.includes('--json');
+  const at = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
+  const steps = Number(at('--steps') ?? 120), rounds = Number(at('--rounds') ?? 1), warm = 10;
+  if (!NATS_SERVER) {
+    console.error('bench nats: nats-server is not installed (apt-get install nats-server)');
+    process.exit(2);
+  }
+  useApi(await import('../index.ts'));
+  let server: NatsServer | null = null;
+  const hosts: HostProcess[] = [];
+  const results: Record<string, unknown> = {};
+  try {
+    server = await startNats();
+    hosts.push(...(await Promise.all([startHost(server.url, 'bench-a'), startHost(server.url, 'bench-b')])));
+    console.log(`nats-server ${server.url}, stage hosts bench-a and bench-b (one process each, one thread each), all on this machine`);
+
+    console.log('\none-way tensor latency through the server (ping-pong between two connections of this process)');
+    const [a, b] = await Promise.all([connectNats({ servers: server.url }), connectNats({ servers: server.url })]);
+    const lat = [];
+    for (const [bytes, n] of [[10 * 1024, 2000], [256 * 1024, 400]] as const) {
+      const l = await latency(a, b, bytes, n);
+      lat.push(l);
+      console.log(`  ${String(bytes / 1024).padStart(4)} KiB: median ${l.median_us.toFixed(0).padStart(6)} µs   p99 ${l.p99_us.toFixed(0).padStart(6)} µs`);
+    }
+    results.latency = lat;
+    await Promise.all([a.close(), b.close()]);
+
+    const topology = wideTopology(), data = randomData(64 * 16, 784, 10);
+    const nats = { name: 'nats' as const, servers: server.url, hosts: ['bench-a', 'bench-b'] };
+    const worker = { name: 'worker' as const, stages: 2 };
+    console.log(`\nwide, delay 1: 784-1024-1024-1024-10, batch 64, ${steps} steps (steady state from step ${warm}); worker and nats: 2 stages`);
+    const rows = [];
+    for (let r = 0; r < rounds; r++) {
+      const queue = await measure(topology, data, steps, warm, 'queue');
+      const threads = await measure(topology, data, steps, warm, worker);
+      const remote = await measure(topology, data, steps, warm, nats);
+      const row = {
+        queue: queue.stepsPerSecond,
+        worker: threads.stepsPerSecond,
+        nats: remote.stepsPerSecond,
+        nats_over_worker: remote.stepsPerSecond / threads.stepsPerSecond,
+        nats_over_queue: remote.stepsPerSecond / queue.stepsPerSecond,
+        whole_run_seconds: { queue: queue.seconds, worker: threads.seconds, nats: remote.seconds },
+        identical: sameBits(queue.params, threads.params) && sameBits(queue.params, remote.params),
+        busy: { worker: threads.utilization, nats: remote.utilization },
+      };
+      rows.push(row);
+      const pct = (u: number[]) => u.map((x) => `${(100 * x).toFixed(0)}%`).join(', ');
+      console.log(
+        `  queue ${row.queue.toFixed(1).padStart(6)} steps/s   worker ${row.worker.toFixed(1).padStart(6)} steps/s   nats ${row.nats.toFixed(1).padStart(6)} steps/s   ` +
+          `nats / worker ${row.nats_over_worker.toFixed(2)}   nats / queue ${row.nats_over_queue.toFixed(2)}   bit-identical: ${row.identical ? 'yes' : 'NO'}`,
+      );
+      console.log(`  whole runs: queue ${queue.seconds.toFixed(1)} s, worker ${threads.seconds.toFixed(1)} s, nats ${remote.seconds.toFixed(1)} s; stages busy: worker ${pct(threads.utilization)}, nats ${pct(remote.utilization)}`);
+    }
+    results.wide = rows;
+  } finally {
+    await Promise.all(hosts.map((h) => h.stop()));
+    await stopAllHosts();
+    await server?.stop();
+  }
+  if (json) console.log(JSON.stringify(results));
+}

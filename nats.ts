@@ -1,0 +1,13 @@
+/**
+ * dni-actors/nats: stage hosts over NATS. A host (`npx dni-actors stage --nats-servers URL`, or
+ * {@link serveStages} in a program of your own) offers stage capacity to any training that reaches
+ * the same servers; a training uses them with `scheduler: { name: 'nats', servers, hosts? }`.
+ *
+ * @example
+ * import { serveStages } from 'dni-actors/nats';
+ * const host = await serveStages({ servers: 'nats://10.0.0.1:4222', name: 'box-1' });
+ * process.on('SIGTERM', () => void host.close());
+ */
+export { serveStages, type NatsHost, type NatsHostOptions } from './actors/nats/natsHost.ts';
+export { CODE_VERSION, WIRE_VERSION, BEAT_MS, BEAT_TIMEOUT_MS, DEFAULT_PREFIX, type NatsConnectOptions } from './actors/nats/natsProtocol.ts';
+export type { NatsSchedulerOptions } from './actors/nats/natsStage.ts';
