@@ -182,7 +182,7 @@ const KEPT_COMPLETE = [
   { guard: 'keptComplete', target: 'ready', actions: 'applyKept' },
 ] as const;
 
-export const layerMachine = setup({
+const layerSetup = setup({
   types: {
     input: {} as LayerInput,
     context: {} as LayerContext,
@@ -216,61 +216,78 @@ export const layerMachine = setup({
     keptCompleteNextReady: ({ context: c }) => c.progress.arrived === expected(c) && c.inbox.complete(c.progress.next),
     keptComplete: ({ context: c }) => c.progress.arrived === expected(c),
   },
-}).createMachine({
-  id: 'layer',
-  context: ({ input }) => {
-    const spec = input.layer.spec;
-    return {
-      ...input,
-      decoupled: spec.decoupled,
-      inbox: new Inbox(spec.sources.length, input.depth),
-      progress: { next: input.firstBatch, arrived: 0 },
-      gradients: new Array<Matrix>(spec.outputs.length + spec.mixed.length),
-      early: [],
-    };
-  },
-  initial: 'ready',
-  states: {
-    ready: {
-      on: {
-        FORWARD: [
-          { guard: { type: 'completesInputsDecoupled', params: ({ event }) => event }, target: 'awaitingSyntheticGradient', actions: { type: 'forward', params: ({ event }) => event } },
-          { guard: { type: 'completesInputs', params: ({ event }) => event }, target: 'awaitingGradient', actions: { type: 'forward', params: ({ event }) => event } },
-          { actions: { type: 'keepInput', params: ({ event }) => event } },
-        ],
-        GRADIENT: { actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
-        SYNTHETIC_GRADIENT: { actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
-      },
-    },
-    awaitingSyntheticGradient: {
-      always: KEPT_COMPLETE,
-      on: {
-        // with the next batch's inputs waiting, apply the update and go straight on to that batch
-        SYNTHETIC_GRADIENT: [
-          { guard: 'completesGradientNextReady', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardNext'] },
-          { guard: 'completesGradient', target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
-          { actions: { type: 'keepGradient', params: ({ event }) => event } },
-        ],
-        FORWARD: { actions: { type: 'keepInput', params: ({ event }) => event } },
-      },
-    },
-    awaitingGradient: {
-      always: KEPT_COMPLETE,
-      on: {
-        GRADIENT: [
-          { guard: { type: 'early', params: ({ event }) => event }, actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
-          { guard: 'completesGradientNextReady', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardNext'] },
-          { guard: 'completesGradient', target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
-          { actions: { type: 'keepGradient', params: ({ event }) => event } },
-        ],
-        SYNTHETIC_GRADIENT: [
-          { guard: { type: 'early', params: ({ event }) => event }, actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
-          { guard: 'completesGradientNextReady', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardNext'] },
-          { guard: 'completesGradient', target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
-          { actions: { type: 'keepGradient', params: ({ event }) => event } },
-        ],
-        FORWARD: { actions: { type: 'keepInput', params: ({ event }) => event } },
-      },
-    },
-  },
 });
+
+/**
+ * The layer's machine. `unlocked`: a consumer of this layer may read a forward synthesizer, so
+ * gradients can come before the forward of their batch; after a forward, the ones kept may
+ * complete it (eventless transitions). Without forward synthesizers none comes early, those
+ * transitions never fire, and the machine is left without them: compiled.ts takes only machines
+ * with no eventless transitions, so every other network keeps its compiled layers.
+ */
+function layerMachineOf(unlocked: boolean) {
+  const always = unlocked ? KEPT_COMPLETE : [];
+  return layerSetup.createMachine({
+    id: 'layer',
+    context: ({ input }) => {
+      const spec = input.layer.spec;
+      return {
+        ...input,
+        decoupled: spec.decoupled,
+        inbox: new Inbox(spec.sources.length, input.depth),
+        progress: { next: input.firstBatch, arrived: 0 },
+        gradients: new Array<Matrix>(spec.outputs.length + spec.mixed.length),
+        early: [],
+      };
+    },
+    initial: 'ready',
+    states: {
+      ready: {
+        on: {
+          FORWARD: [
+            { guard: { type: 'completesInputsDecoupled', params: ({ event }) => event }, target: 'awaitingSyntheticGradient', actions: { type: 'forward', params: ({ event }) => event } },
+            { guard: { type: 'completesInputs', params: ({ event }) => event }, target: 'awaitingGradient', actions: { type: 'forward', params: ({ event }) => event } },
+            { actions: { type: 'keepInput', params: ({ event }) => event } },
+          ],
+          GRADIENT: { actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
+          SYNTHETIC_GRADIENT: { actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
+        },
+      },
+      awaitingSyntheticGradient: {
+        always,
+        on: {
+          // with the next batch's inputs waiting, apply the update and go straight on to that batch
+          SYNTHETIC_GRADIENT: [
+            { guard: 'completesGradientNextReady', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardNext'] },
+            { guard: 'completesGradient', target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
+            { actions: { type: 'keepGradient', params: ({ event }) => event } },
+          ],
+          FORWARD: { actions: { type: 'keepInput', params: ({ event }) => event } },
+        },
+      },
+      awaitingGradient: {
+        always,
+        on: {
+          GRADIENT: [
+            { guard: { type: 'early', params: ({ event }) => event }, actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
+            { guard: 'completesGradientNextReady', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardNext'] },
+            { guard: 'completesGradient', target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
+            { actions: { type: 'keepGradient', params: ({ event }) => event } },
+          ],
+          SYNTHETIC_GRADIENT: [
+            { guard: { type: 'early', params: ({ event }) => event }, actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
+            { guard: 'completesGradientNextReady', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardNext'] },
+            { guard: 'completesGradient', target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
+            { actions: { type: 'keepGradient', params: ({ event }) => event } },
+          ],
+          FORWARD: { actions: { type: 'keepInput', params: ({ event }) => event } },
+        },
+      },
+    },
+  });
+}
+
+/** A dense layer (see the module's doc). */
+export const layerMachine = layerMachineOf(false);
+/** A dense layer whose gradients may come before its forward (a forward synthesizer above it). */
+export const unlockedLayerMachine = layerMachineOf(true);

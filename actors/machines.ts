@@ -8,7 +8,7 @@
 import { compileMachine } from './compiled.ts';
 import { coreMachine } from './coreMachine.ts';
 import { headMachine } from './headMachine.ts';
-import { layerMachine } from './layerMachine.ts';
+import { layerMachine, unlockedLayerMachine } from './layerMachine.ts';
 import { readoutMachine } from './readoutMachine.ts';
 import { recurrentSynthesizerMachine } from './recurrentSynthesizerMachine.ts';
 import { synthesizerMachine } from './synthesizerMachine.ts';
@@ -18,6 +18,7 @@ export type Interpreter = (typeof INTERPRETERS)[number];
 
 const interpreted = {
   layer: layerMachine,
+  unlockedLayer: unlockedLayerMachine,
   synthesizer: synthesizerMachine,
   head: headMachine,
   core: coreMachine,
@@ -26,6 +27,8 @@ const interpreted = {
 };
 const compiled = {
   layer: compileMachine(layerMachine),
+  // eventless transitions: xstate's own interpreter (see layerMachine.ts)
+  unlockedLayer: unlockedLayerMachine,
   synthesizer: compileMachine(synthesizerMachine),
   head: compileMachine(headMachine),
   core: compileMachine(coreMachine),
@@ -33,7 +36,7 @@ const compiled = {
   readout: compileMachine(readoutMachine),
 };
 
-/** The machines to spawn under `interpreter`: dense layers, synthesizers and heads; recurrent layers (cores), their synthesizers and the readout. */
+/** The machines to spawn under `interpreter`: dense layers (unlocked: gradients may come before the forward), synthesizers and heads; recurrent layers (cores), their synthesizers and the readout. */
 export function networkMachines(interpreter: Interpreter = 'compiled'): typeof interpreted {
   if (interpreter === 'compiled') return compiled;
   if (interpreter === 'xstate') return interpreted;

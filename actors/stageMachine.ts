@@ -101,7 +101,7 @@ function backlogOf(actor: AnyActorRef, route: Route): number {
   return route.type === 'PREDICT' && c.held ? 1 : 0;
 }
 
-type ActorKind = 'layer' | 'synthesizer' | 'head' | 'core' | 'recurrentSynthesizer' | 'readout';
+type ActorKind = 'layer' | 'unlockedLayer' | 'synthesizer' | 'head' | 'core' | 'recurrentSynthesizer' | 'readout';
 type Spawner = (src: ActorKind, options: { id: string; systemId: string; input: unknown }) => AnyActorRef;
 
 /** What a kind of network adds to a stage: its actors spawned, and what the data feeds its first layers. */
@@ -133,6 +133,8 @@ function wireGraph(b: Builder, network: Network): Wiring {
   const g = network.topology, { here, port, from, done, losses, depth, input } = b;
   const source = batchSource(input.data as Dataset, g);
   const trueGradient = new Set(trueGradientInterfaces(g).map((s) => s.index));
+  // with forward synthesizers, a layer's gradients may come before its forward of the batch
+  const unlocked = g.synthesizers.some((s) => s.forward);
   for (const n of g.nodes) {
     if (!here.has(n.actor)) continue;
     const mine = from(n.actor);
@@ -145,7 +147,7 @@ function wireGraph(b: Builder, network: Network): Wiring {
     const mixed = n.sources.map((s) => (s.node >= 0 && backOf(s).length > 1 ? { port: port(backOf(s)[1]), mixing: g.edges[s.edge] } : null));
     const outEdges = new Set(n.outputs);
     const outputs = mine.filter((r) => outEdges.has(r.edge) && (r.type === 'FORWARD' || r.type === 'PREDICT' || r.type === 'REFIT')).map(port);
-    b.add('layer', n.actor, { layer: network.layers[n.index], ports: { outputs, upstream, mixed, done: done.get(n.actor)! }, depth, firstBatch: input.firstBatch } satisfies LayerInput);
+    b.add(unlocked ? 'unlockedLayer' : 'layer', n.actor, { layer: network.layers[n.index], ports: { outputs, upstream, mixed, done: done.get(n.actor)! }, depth, firstBatch: input.firstBatch } satisfies LayerInput);
   }
   for (const s of g.synthesizers) {
     if (!here.has(s.actor)) continue;
