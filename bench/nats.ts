@@ -11,10 +11,11 @@
  *   Goal: nats ≥ 0.8× worker. The stages' busy shares say what the bottleneck is.
  */
 import type { NatsConnection } from 'nats';
+import type { CommandHelp } from '../lib/help.ts';
 import { NatsLink } from '../actors/nats/natsLink.ts';
 import { connectNats } from '../actors/nats/natsProtocol.ts';
 import type { Route } from '../actors/events.ts';
-import { type HostProcess, NATS_SERVER, type NatsServer, startHost, startNats, stopAllHosts } from '../tests/nats/_servers.ts';
+import type { HostProcess, NatsServer } from '../tests/nats/_servers.ts';
 import { measure, randomData, sameBits, useApi, wideTopology } from './schedulers.ts';
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -51,7 +52,23 @@ async function latency(a: NatsConnection, b: NatsConnection, bytes: number, n: n
   return { bytes, median_us: median(warm), p99_us: p99(warm) };
 }
 
+/** `npm run bench -- nats --help` (bench/index.ts prints it; main never runs). */
+export const help: CommandHelp = {
+  usage: 'npm run bench -- nats [options]',
+  about:
+    'Stages on NATS stage hosts against worker threads and one thread, side by side: a nats-server on 127.0.0.1 and two\n' +
+    'stage hosts started here; the one-way latency of a tensor through the server, then the wide network under queue, worker and nats.',
+  options: [
+    ['--steps N', 'steps of each wide-network run (default 120)'],
+    ['--rounds N', 'rounds of the three schedulers (default 1)'],
+    ['--json', 'one JSON object as the last line'],
+  ],
+  takes: 'a minute or two on 2 cores (needs nats-server: apt-get install nats-server)',
+};
+
 export async function main(argv: string[]): Promise<void> {
+  // loaded here: finding nats-server runs a command, which `--help` must not
+  const { NATS_SERVER, startHost, startNats, stopAllHosts } = await import('../tests/nats/_servers.ts');
   const json = argv.includes('--json');
   const at = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
   const steps = Number(at('--steps') ?? 120), rounds = Number(at('--rounds') ?? 1), warm = 10;

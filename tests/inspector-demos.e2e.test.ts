@@ -137,7 +137,8 @@ describe.runIf(haveChromium)("every demo's live page, under every scheduler", ()
         void exited.then((code) => reject(new Error(`${d.file} exited with ${code} before it had trained: ${stderr}`)));
       });
       const buttons = page.locator('#runs button');
-      expect(await buttons.count()).toBe(d.runs.length > 1 ? d.runs.length : 0);
+      // the page hears of the last training a moment after the demo says it trained
+      await expect.poll(() => buttons.count(), { timeout: 15_000 }).toBe(d.runs.length > 1 ? d.runs.length : 0);
       for (const [k, [label, steps]] of d.runs.entries()) {
         if (d.runs.length > 1) await buttons.nth(k).click();
         const header = `${label === null ? 'run 1' : label} · step ${steps} of ${steps} · finished`;
