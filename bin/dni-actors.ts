@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `npx dni-actors <command> [options]`: the package's commands (the `bin` of package.json).
- * `inspect TRACE.jsonl`: the trace viewer. A command is a name, one line of help and a function
+ * `inspect TRACE.jsonl`: the trace viewer; `stage --nats-servers URL`: a stage host for the nats scheduler. A command is a name, one line of help and a function
  * of the arguments after it, loaded only when it runs.
  */
 import { type CommandHelp, asksForHelp, helpText } from '../lib/help.ts';
@@ -15,6 +15,10 @@ const COMMANDS: Record<string, Command> = {
   inspect: {
     about: 'serve the trace viewer for a trace recorded with --trace or createTraceRecorder (TRACE.jsonl)',
     run: async (argv, invokedAs) => (await import('../tools/inspector/inspectCommand.ts')).inspectCommand(argv, invokedAs),
+  },
+  stage: {
+    about: 'a stage host: offer stage capacity to trainings that reach the same NATS servers (--nats-servers URL)',
+    run: async (argv) => (await import('./stage.ts')).main([...argv]),
   },
 };
 

@@ -10,16 +10,27 @@
  */
 import { parseArgs } from 'node:util';
 import type { NatsHostOptions } from '../actors/nats/natsHost.ts';
+import { type CommandHelp, exitOnHelp } from '../lib/help.ts';
 
-const USAGE = [
-  'usage: npx dni-actors stage --nats-servers nats://HOST:4222[,nats://…] [--name NAME] [--threads N] [--prefix PREFIX]',
-  '         [--nats-user USER --nats-pass PASS | --nats-token TOKEN | --nats-nkey SEED_OR_FILE | --nats-creds FILE]',
-  '         [--nats-tls-ca FILE] [--nats-tls-cert FILE --nats-tls-key FILE] [--quiet]',
-  'Serves stages to trainings run with --scheduler nats (or { name: "nats", servers }) under the same prefix (default dni).',
-  '  --name      how trainings name this host (default: hostname-pid; letters, digits, - and _)',
-  '  --threads   stages it runs at once, one worker thread each (default 1)',
-  'Stops on SIGTERM or Ctrl+C. Exit codes: 0 stopped, 1 lost or refused by the servers, 2 a bad argument.',
-].join('\n');
+const HELP: CommandHelp = {
+  usage: 'npx dni-actors stage --nats-servers nats://HOST:4222[,nats://…] [options]   (in this repository: npm run stage -- …)',
+  about: 'A stage host: serves stages to trainings run with --scheduler nats (or { name: "nats", servers }) under the same prefix.',
+  options: [
+    ['--nats-servers URL,…', 'the NATS servers (required)'],
+    ['--name NAME', 'how trainings name this host (default: hostname-pid; letters, digits, - and _)'],
+    ['--threads N', 'stages it runs at once, one worker thread each (default 1)'],
+    ['--prefix PREFIX', 'the subject prefix it serves (default dni)'],
+    ['--nats-user USER --nats-pass PASS', 'user and password'],
+    ['--nats-token TOKEN', 'a token'],
+    ['--nats-nkey SEED_OR_FILE', 'an NKey seed, or a file holding one'],
+    ['--nats-creds FILE', 'a creds file'],
+    ['--nats-tls-ca FILE', "TLS: the servers' CA"],
+    ['--nats-tls-cert FILE --nats-tls-key FILE', 'TLS: a client certificate and its key'],
+    ['--quiet', 'print only the ready line'],
+  ],
+  takes: 'as long as it serves: it runs until SIGTERM or Ctrl+C',
+  notes: ['Exit codes: 0 stopped, 1 lost or refused by the servers, 2 a bad argument.'],
+};
 
 class UsageError extends Error {}
 
@@ -49,10 +60,7 @@ export function parseStageArgs(argv: string[]): NatsHostOptions & { quiet: boole
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (v.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
+  if (v.help) exitOnHelp(['--help'], HELP);
   const servers = (v['nats-servers'] ?? '').split(',').filter(Boolean);
   if (servers.length === 0) throw new UsageError('--nats-servers is required (e.g. --nats-servers nats://10.0.0.1:4222)');
   for (const s of servers) if (!/^(nats|tls|wss?):\/\/[^\s]+$|^[^\s:/]+(:\d+)?$/.test(s)) throw new UsageError(`--nats-servers: '${s}' is no server address (nats://HOST:PORT)`);
@@ -65,6 +73,7 @@ export function parseStageArgs(argv: string[]): NatsHostOptions & { quiet: boole
 }
 
 export async function main(argv: string[]): Promise<void> {
+  exitOnHelp(argv, HELP);
   let options;
   try {
     options = parseStageArgs(argv);

@@ -23,6 +23,7 @@ const commands: string[][] = [
   ['tools/inspector/cli.ts', '--help'],
   ['bin/dni-actors.ts', '--help'],
   ['bin/dni-actors.ts', 'inspect', '--help'],
+  ['bin/dni-actors.ts', 'stage', '--help'],
   ['bench/index.ts', '--help'],
   ['demos/mnist.ts', '-h'],
 ];
