@@ -22,6 +22,7 @@ import {
   disposeModel,
   historyShapeOf,
   initParametersOf,
+  isRecurrent,
   modelOptimizerStates,
   parameterOwnersOf,
   parameterShapesOf,
@@ -31,7 +32,7 @@ import {
   validateModelData,
 } from '../lib/model.ts';
 import type { Sequences } from '../lib/recurrent/sequences.ts';
-import { type RecurrentSpec, type RecurrentTopology, defineRecurrent } from '../lib/recurrent/topology.ts';
+import { type RecurrentSpec, type RecurrentTopology, defineRecurrent, windowWithin } from '../lib/recurrent/topology.ts';
 import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
 import { firstNonFinite, release } from '../lib/matrix.ts';
 import { keysOf, refuseUnknownOptions } from '../lib/validate.ts';
@@ -213,10 +214,12 @@ export function createTraining(options: TrainingOptions): Training {
  */
 export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | null, copyData = false): Training {
   checkTrainingKeys(options, 'training');
-  const topology = anyTopologyOf(options.topology);
+  const asked = anyTopologyOf(options.topology);
   const { steps } = options;
   if (!Number.isInteger(steps) || steps < 0) throw new TrainingOptionsError(`training: steps must be an integer >= 0, got ${steps}`);
-  validateModelData(options.data, topology);
+  validateModelData(options.data, asked);
+  // a window longer than the sequences trains as one of their length: allocate for that
+  const topology = isRecurrent(asked) ? windowWithin(asked, (options.data as Sequences).length) : asked;
   checkFootprint(topology, steps);
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TrainingOptionsError('training: signal must be an AbortSignal');
   if (typeof options.resume === 'string' && typeof options.checkpoint?.path === 'string' && sameFile(options.resume, options.checkpoint.path)) {

@@ -267,6 +267,15 @@ function dniOf(v: unknown): DniSpec | null {
   return d;
 }
 
+/**
+ * The topology a training on sequences of length L runs: a window of T ≥ L steps holds the whole
+ * sequence, as T = L does (one window a sequence, the same maths, the same bits), so its window is
+ * min(T, L) steps and its buffers are sized by that, not by T.
+ */
+export function windowWithin(t: RecurrentTopology, length: number): RecurrentTopology {
+  return t.truncation > length ? Object.freeze({ ...t, truncation: length }) : t;
+}
+
 /** Number of windows of a sequence of length L: ceil(L / T). */
 export function windowsPerSequence(t: RecurrentTopology, length: number): number {
   return Math.ceil(length / t.truncation);

@@ -70,3 +70,20 @@ describe.skipIf(!hasArena)('the estimate covers the peak of what a training allo
     expect(() => checkFootprint(t, 3, small)).toThrow(/training: the topology would need .* above the .* free in the wasm backend's memory \(DNI_WASM_MEMORY_MB raises it\); layer:\d alone takes/);
   });
 });
+
+describe('a window longer than the sequences', () => {
+  // T ≥ L holds each sequence in one window, as T = L does: the same bits, allocated for L steps
+  // (truncation: 100000 on sequences of 11 steps was refused as needing 1.4 GiB)
+  const data = copyTask({ sequences: 8, length: 5, width: 8, seed: 1 });
+  const spec = { cell: 'lstm', inputs: 9, hidden: 64, outputs: 8, batch: 4, dni: true } as const;
+
+  it.each(['queue', 'worker'] as const)('%s: truncation 100000 trains as truncation L, bit for bit', async (scheduler) => {
+    expect(data.length).toBe(11);
+    const long = await createTraining({ topology: { ...spec, truncation: 100_000 }, data, steps: 6, seed: 3, scheduler }).run();
+    const exact = await createTraining({ topology: { ...spec, truncation: data.length }, data, steps: 6, seed: 3, scheduler }).run();
+    expect(Array.from(long.losses)).toEqual(Array.from(exact.losses));
+    expect(Object.keys(long.params).sort()).toEqual(Object.keys(exact.params).sort());
+    for (const k of Object.keys(exact.params)) expect(long.params[k].data, k).toEqual(exact.params[k].data);
+    for (const r of [long, exact]) for (const m of Object.values(r.params)) release(m);
+  });
+});
