@@ -56,7 +56,7 @@ export const help: CommandHelp = {
     ['--steps N', 'steps of the seed network (default 30,000)'],
     ['--epochs N', 'MNIST epochs (default 3)'],
     ['--stages N', 'worker stages (default: the default plan)'],
-    ['--only handoff,seed,wide,mnist', 'only these'],
+    ['--only handoff,seed,seed3k,wide,mnist,fresh,copy', 'only these (seed3k: a 3,000-step training; fresh: the first training on a new pool against the next; copy: demo:copy --budget 320)'],
     ['--built', 'run on the built package (dist/; npm run build first)'],
     ['--json', 'one JSON object as the last line'],
   ],
