@@ -294,7 +294,9 @@ await recorder.close();
 `,
     );
     ok(run(process.execPath, ['record.mjs'], dir), 'recording a trace');
-    const child = spawn('npx', ['--no', 'dni-actors', 'inspect', 'run.jsonl', '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // its own process group: npx does not pass a signal on to the server it started, so the group is stopped
+    const child = spawn('npx', ['--no', 'dni-actors', 'inspect', 'run.jsonl', '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       let stdout = '';
       const url = await new Promise<string>((resolve, reject) => {
@@ -313,7 +315,8 @@ await recorder.close();
       expect(trace).toBe(readFileSync(join(dir, 'run.jsonl'), 'utf8'));
       expect(trace.split('\n').filter(Boolean).length).toBeGreaterThan(10);
     } finally {
-      child.kill('SIGINT');
+      process.kill(-child.pid!, 'SIGINT');
+      await exited;
     }
   }, 60_000);
 
