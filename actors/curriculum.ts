@@ -24,7 +24,8 @@ import { CurriculumState } from '../lib/recurrent/curriculum-state.ts';
 import type { Sequences } from '../lib/recurrent/sequences.ts';
 import type { RecurrentTopology } from '../lib/recurrent/topology.ts';
 import type { SchedulerOption } from './schedulers.ts';
-import { type Training, checkNestedKeys, createTraining } from './training.ts';
+import { checkNestedKeys } from './trainingOptions.ts';
+import { type Training, createTraining } from './training.ts';
 
 export interface ActorCurriculumOptions extends CurriculumOptions {
   /** Default `'queue'`. */

@@ -31,7 +31,8 @@ import type { Topology, TopologySpec } from '../lib/topology.ts';
 import type { TrainingMetrics } from './metrics.ts';
 import type { SchedulerOption } from './schedulers.ts';
 import type { EpochPlan } from './trainerProgress.ts';
-import { type Training, type TrainingOptions, checkNestedKeys, topologyOf, trainingInEpochs } from './training.ts';
+import { checkNestedKeys } from './trainingOptions.ts';
+import { type Training, type TrainingOptions, topologyOf, trainingInEpochs } from './training.ts';
 import { keysOf, refuseUnknownOptions } from '../lib/validate.ts';
 
 export interface FitOptions {

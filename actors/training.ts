@@ -35,12 +35,11 @@ import type { Sequences } from '../lib/recurrent/sequences.ts';
 import { type RecurrentSpec, type RecurrentTopology, defineRecurrent, windowWithin } from '../lib/recurrent/topology.ts';
 import { type Topology, type TopologySpec, defineTopology } from '../lib/topology.ts';
 import { firstNonFinite, release } from '../lib/matrix.ts';
-import { keysOf, refuseUnknownOptions } from '../lib/validate.ts';
 import { sameFile } from '../lib/files.ts';
 import { availableParallelism } from 'node:os';
 import { SCHEDULERS, type SchedulerName, type SchedulerOption, type WorkerSchedulerOptions, schedulingFor } from './schedulers.ts';
-import { StagePool, defaultStagePool } from './stagePool.ts';
-import type { NatsSchedulerOptions } from './nats/natsStage.ts';
+import { checkNats, checkTrainingKeys, poolOf } from './trainingOptions.ts';
+import { keysOf, refuseUnknownOptions } from '../lib/validate.ts';
 import { type Stage, defaultStageCount, planStages, validatePlan } from '../lib/placement.ts';
 import type { TraceEvent } from './inspection.ts';
 import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
@@ -117,30 +116,6 @@ export interface CheckpointOptions {
   onSaved?: (step: number) => void;
   /** save one at the cut where a stopped training stops (its signal, `stop()`). Default true. */
   onStop?: boolean;
-}
-
-const TRAINING_KEYS = keysOf<TrainingOptions>()([
-  'topology', 'data', 'steps', 'params', 'seed', 'optimizerState', 'scheduler', 'relay', 'inspect', 'resume', 'checkpoint', 'interpreter', 'signal',
-]);
-const CHECKPOINT_KEYS = keysOf<CheckpointOptions>()(['path', 'at', 'every', 'onSaved', 'onStop']);
-const WORKER_KEYS = keysOf<WorkerSchedulerOptions>()(['name', 'stages', 'pool']);
-const NATS_KEYS = keysOf<NatsSchedulerOptions>()([
-  'name', 'servers', 'hosts', 'stages', 'discoverMs', 'beatMs', 'timeoutMs', 'version', 'prefix', 'user', 'pass', 'token', 'nkey', 'creds', 'tls', 'connectionName',
-]);
-
-/** The keys of training options and of the objects in them (checkpoint, worker scheduler), before anything is built. */
-function checkTrainingKeys(options: TrainingOptions, what: string): void {
-  refuseUnknownOptions(options, TRAINING_KEYS, what);
-  checkNestedKeys(options, what);
-}
-
-/** The objects inside training options (the worker scheduler's, the checkpoint's) that fit() and trainCurriculum pass on too. */
-export function checkNestedKeys(o: { scheduler?: unknown; checkpoint?: unknown }, what: string): void {
-  if (typeof o.scheduler === 'object' && o.scheduler !== null) {
-    const nats = (o.scheduler as { name?: unknown }).name === 'nats';
-    refuseUnknownOptions(o.scheduler, nats ? NATS_KEYS : WORKER_KEYS, `${what}: scheduler`);
-  }
-  if (typeof o.checkpoint === 'object' && o.checkpoint !== null) refuseUnknownOptions(o.checkpoint, CHECKPOINT_KEYS, `${what}: checkpoint`);
 }
 
 export interface TrainingResult {
@@ -488,25 +463,6 @@ function checkpointSteps(c: CheckpointOptions | undefined, first: number, steps:
   }
   const every = c.every ? Array.from({ length: Math.ceil(steps / c.every) }, (_, i) => (i + 1) * c.every!).filter((s) => s > first && s < steps) : [];
   return [...new Set([...(c.at ?? []), ...every])].sort((a, b) => a - b);
-}
-
-/** The pool a worker training runs on: its own, or the process's default one. */
-function poolOf(pool: StagePool | undefined): StagePool {
-  if (pool === undefined) return defaultStagePool();
-  if (!(pool instanceof StagePool)) throw new TrainingOptionsError('training: scheduler.pool must be a pool from createStagePool()');
-  if (pool.isClosed) throw new TrainingOptionsError('training: scheduler.pool is closed');
-  return pool;
-}
-
-/** The nats scheduler's options, checked before any work (a connection is made only when the training runs). */
-function checkNats(o: NatsSchedulerOptions): NatsSchedulerOptions {
-  const servers = [o.servers].flat().filter((v) => typeof v === 'string' && v !== '');
-  if (servers.length === 0) throw new TrainingOptionsError("training: the nats scheduler needs servers, e.g. { name: 'nats', servers: 'nats://10.0.0.1:4222' }");
-  if (o.hosts !== undefined && (!Array.isArray(o.hosts) || o.hosts.length === 0 || o.hosts.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9_-]+$/.test(h)))) {
-    throw new TrainingOptionsError(`training: nats hosts must be a non-empty list of host names (letters, digits, '-', '_'), got ${JSON.stringify(o.hosts)}`);
-  }
-  if (o.prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(o.prefix)) throw new TrainingOptionsError(`training: nats prefix '${o.prefix}' must be subject tokens (letters, digits, '-', '_', joined by '.')`);
-  return o;
 }
 
 function stagesFor(topology: AnyTopology, stages: number | string[][] | undefined): Stage[] {

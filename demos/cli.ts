@@ -309,6 +309,15 @@ export { quietOnClosedPipe };
  * The steps to train: `--steps`, or `--epochs` times the batches in one pass over the data. Fewer
  * than one step (a tiny `--epochs`) trains nothing: it says so and exits with code 2.
  */
+/**
+ * A fit() demo's method stopped by Ctrl+C at `step`: the epoch it was in (for its progress bar)
+ * and the line the demo prints after the table of the methods that finished.
+ */
+export function fitStopped(method: string, step: number, o: { steps: number; perEpoch: number; epochs: number }): { epoch: number; line: string } {
+  const epoch = Math.floor(step / o.perEpoch) + 1;
+  return { epoch, line: `${method} stopped before step ${step} of ${o.steps} (epoch ${epoch} of ${o.epochs}; Ctrl+C)` };
+}
+
 export function stepsOf(args: Pick<DemoArgs, 'steps' | 'epochs'>, batchesPerEpoch: number): number {
   const steps = args.steps ?? Math.round((args.epochs ?? 1) * batchesPerEpoch);
   if (steps < 1) {

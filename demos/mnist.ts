@@ -29,7 +29,7 @@ import { type LrSchedule, parseLrSchedule } from '../lib/lr-schedule.ts';
 import { type KernelBackend, backend, useBackend } from '../lib/kernels.ts';
 import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
-import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
+import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, fitStopped, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
 import { chartSvg } from './svg-chart.ts';
 import { plural } from '../lib/text.ts';
@@ -182,9 +182,9 @@ for (const method of methods) {
   });
   if (result instanceof TrainingAbortedError) {
     await inspection?.close();
-    const epoch = Math.floor(result.step / perEpoch) + 1;
-    bar.done(detail(epoch));
-    stopped = `${method} stopped before step ${result.step} of ${steps} (epoch ${epoch} of ${epochs}; Ctrl+C)`;
+    const stop = fitStopped(method, result.step, { steps, perEpoch, epochs });
+    bar.done(detail(stop.epoch));
+    stopped = stop.line;
     break;
   }
   const wallSeconds = (performance.now() - started) / 1000;

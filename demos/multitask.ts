@@ -31,7 +31,7 @@ import { interruptSignal } from '../lib/interrupt.ts';
 import { backend, useBackend } from '../lib/kernels.ts';
 import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
-import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
+import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, fitStopped, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
 import { plural } from '../lib/text.ts';
 
@@ -189,9 +189,9 @@ for (const method of methods) {
   });
   if (result instanceof TrainingAbortedError) {
     await inspection?.close();
-    const epoch = Math.floor(result.step / perEpoch) + 1;
-    bar.done(detail(epoch));
-    stopped = `${method} stopped before step ${result.step} of ${steps} (epoch ${epoch} of ${epochs}; Ctrl+C)`;
+    const stop = fitStopped(method, result.step, { steps, perEpoch, epochs });
+    bar.done(detail(stop.epoch));
+    stopped = stop.line;
     break;
   }
   const wallSeconds = (performance.now() - started) / 1000;
