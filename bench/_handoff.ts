@@ -6,9 +6,9 @@
  * in µs over both directions.
  */
 import { MessageChannel, Worker } from 'node:worker_threads';
-import { workerEntry } from '../actors/workerEntry.ts';
-import type { Route } from '../actors/events.ts';
-import { type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, createStartBarrier } from '../actors/stageLink.ts';
+import { workerEntry } from '../actors/stage/workerEntry.ts';
+import type { Route } from '../actors/machines/events.ts';
+import { type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, createStartBarrier } from '../actors/stage/stageLink.ts';
 
 export interface HandoffLatency {
   transport: 'link' | 'port';

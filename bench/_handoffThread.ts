@@ -7,9 +7,9 @@
  * monotonic clock in every thread); the receiver records now minus that stamp.
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import type { Route } from '../actors/events.ts';
-import { StageDriver } from '../actors/stageDriver.ts';
-import { SharedMemoryLink, type StageLinkInit } from '../actors/stageLink.ts';
+import type { Route } from '../actors/machines/events.ts';
+import { StageDriver } from '../actors/stage/stageDriver.ts';
+import { SharedMemoryLink, type StageLinkInit } from '../actors/stage/stageLink.ts';
 
 interface Init {
   mode: 'link' | 'port';

@@ -16,7 +16,7 @@
  * "wall_seconds", "cpu_seconds", "curve"}]}` (curve: [sequences, length] each time the length grew).
  * `--smoke`: about a second (LSTM 32, Adam 3e-3, budget 6,000, T = 3, the three methods; each reaches length 1) for CI.
  */
-import type { CommandHelp } from '../lib/help.ts';
+import type { CommandHelp } from '../lib/io/help.ts';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { COPY_EXPERIMENT, COPY_METHODS, type CopyExperimentConfig, type CopyMethod, copyExperimentTopology, runCurriculum } from '../lib/recurrent/curriculum.ts';

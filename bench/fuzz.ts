@@ -9,7 +9,7 @@
  * file changed). Prints, per kind, the inputs tried and how each ended, and the first few that
  * were not refused by name, with the seed that makes each again.
  */
-import type { CommandHelp } from '../lib/help.ts';
+import type { CommandHelp } from '../lib/io/help.ts';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';

@@ -7,11 +7,11 @@
  * the next, against the growth of N. Linear setup grows as N does (ratio ≈ N's ratio); quadratic
  * setup as its square.
  */
-import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
-import { createTraining } from '../actors/training.ts';
+import { SCHEDULERS, type SchedulerName } from '../actors/schedulers/schedulers.ts';
+import { createTraining } from '../actors/trainer/training.ts';
 import { type GraphSpec, defineGraph } from '../lib/graph.ts';
 import { zeros } from '../lib/matrix.ts';
-import type { CommandHelp } from '../lib/help.ts';
+import type { CommandHelp } from '../lib/io/help.ts';
 import { Rng } from '../lib/rng.ts';
 
 /** `npm run bench -- graph-scale --help` (bench/index.ts prints it; main never runs). */

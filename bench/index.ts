@@ -7,7 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type CommandHelp, asksForHelp, exitOnHelp } from '../lib/help.ts';
+import { type CommandHelp, asksForHelp, exitOnHelp } from '../lib/io/help.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const available = readdirSync(here)

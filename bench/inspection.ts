@@ -20,17 +20,17 @@
  *   it. Under `--scheduler queue` (the default) its updates wait for the end of the training, as a
  *   page's would; `--scheduler async` is what `--inspect` trains on.
  */
-import type { CommandHelp } from '../lib/help.ts';
+import type { CommandHelp } from '../lib/io/help.ts';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { type Inspection, createTraceRecorder } from '../actors/inspection.ts';
-import type { SchedulerName } from '../actors/schedulers.ts';
-import { createTraining } from '../actors/training.ts';
-import { backend, useBackend } from '../lib/kernels.ts';
-import { backendByName } from '../lib/kernels-wasm.ts';
+import { type Inspection, createTraceRecorder } from '../actors/inspect/inspection.ts';
+import type { SchedulerName } from '../actors/schedulers/schedulers.ts';
+import { createTraining } from '../actors/trainer/training.ts';
+import { backend, useBackend } from '../lib/kernels/kernels.ts';
+import { backendByName } from '../lib/kernels/kernels-wasm.ts';
 import { type LoadedCase, loadCase } from '../lib/reference.ts';
 
 /** `npm run bench -- inspection --help` (bench/index.ts prints it; main never runs). */
@@ -153,7 +153,7 @@ export async function main(args: string[]): Promise<void> {
   });
   arms.push(liveArm('live', alone), liveArm('live, page open', followed));
   if (!args.includes('--no-stately')) {
-    const { attachStatelyInspector } = await import('../actors/stately.ts');
+    const { attachStatelyInspector } = await import('../actors/inspect/stately.ts');
     arms.push({ name: 'stately', make: async () => ({ inspection: await attachStatelyInspector({ port: 0 }), done: () => ({}) }) });
   }
 

@@ -8,10 +8,10 @@
  * the table shows the best round (the JSON has the median too). numpy runs with one OpenBLAS thread and without
  * OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (they slow it down here; they are removed for that child only).
  */
-import type { CommandHelp } from '../lib/help.ts';
+import type { CommandHelp } from '../lib/io/help.ts';
 import { runNumpy } from './_numpy.ts';
-import { type KernelBackend, typescriptBackend } from '../lib/kernels.ts';
-import { type WasmKernelBackend, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
+import { type KernelBackend, typescriptBackend } from '../lib/kernels/kernels.ts';
+import { type WasmKernelBackend, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
 
 /** `npm run bench -- kernels --help` (bench/index.ts prints it; main never runs). */

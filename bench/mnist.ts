@@ -8,13 +8,13 @@
  * the median epoch (the ratio uses the best: on a shared machine other work only ever adds time); numpy runs with OpenBLAS's default threads (both cores here) and without OPENBLAS_CORETYPE /
  * OPENBLAS_L2_SIZE (removed for that child only: they slow numpy down on this machine).
  */
-import type { CommandHelp } from '../lib/help.ts';
+import type { CommandHelp } from '../lib/io/help.ts';
 import { spawnSync } from 'node:child_process';
 import { runNumpy } from './_numpy.ts';
-import { fit } from '../actors/fit.ts';
+import { fit } from '../actors/trainer/fit.ts';
 import { loadMnist } from '../lib/datasets/mnist.ts';
-import { backend, useBackend } from '../lib/kernels.ts';
-import { autoBackend } from '../lib/kernels-wasm.ts';
+import { backend, useBackend } from '../lib/kernels/kernels.ts';
+import { autoBackend } from '../lib/kernels/kernels-wasm.ts';
 import { defineTopology } from '../lib/topology.ts';
 
 /** `npm run bench -- mnist --help` (bench/index.ts prints it; main never runs). */

@@ -11,10 +11,10 @@
  *   Goal: nats ≥ 0.8× worker. The stages' busy shares say what the bottleneck is.
  */
 import type { NatsConnection } from 'nats';
-import type { CommandHelp } from '../lib/help.ts';
+import type { CommandHelp } from '../lib/io/help.ts';
 import { NatsLink } from '../actors/nats/natsLink.ts';
 import { connectNats } from '../actors/nats/natsProtocol.ts';
-import type { Route } from '../actors/events.ts';
+import type { Route } from '../actors/machines/events.ts';
 import type { HostProcess, NatsServer } from '../tests/nats/_servers.ts';
 import { measure, randomData, sameBits, useApi, wideTopology } from './schedulers.ts';
 

@@ -8,12 +8,12 @@
  * Both sides: forward through the window, readout and loss, the boundary prediction, BPTT, the
  * synthesizer's refit, Adam steps on core, readout and synthesizer. Best of 5 rounds after a warm-up.
  */
-import type { CommandHelp } from '../lib/help.ts';
-import { createTraining } from '../actors/training.ts';
+import type { CommandHelp } from '../lib/io/help.ts';
+import { createTraining } from '../actors/trainer/training.ts';
 import { copyTask } from '../lib/datasets/copy.ts';
 import { release } from '../lib/matrix.ts';
-import { backend, useBackend } from '../lib/kernels.ts';
-import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
+import { backend, useBackend } from '../lib/kernels/kernels.ts';
+import { autoBackend, backendByName } from '../lib/kernels/kernels-wasm.ts';
 import { buildRecurrentNetwork, disposeRecurrentNetwork } from '../lib/recurrent/network.ts';
 import { initRecurrentParameters } from '../lib/recurrent/params.ts';
 import { trainRecurrentSequential } from '../lib/recurrent/sequential.ts';

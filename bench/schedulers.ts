@@ -34,10 +34,10 @@
  * it, whose worker threads load JavaScript (here they load TypeScript through tsx: slower to start).
  */
 import { execFileSync } from 'node:child_process';
-import type { CommandHelp } from '../lib/help.ts';
+import type { CommandHelp } from '../lib/io/help.ts';
 import { existsSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import type { SchedulerOption } from '../actors/schedulers.ts';
+import type { SchedulerOption } from '../actors/schedulers/schedulers.ts';
 import type { Dataset } from '../lib/data.ts';
 import type { ParameterSet } from '../lib/params.ts';
 import type { Topology } from '../lib/topology.ts';

@@ -7,14 +7,14 @@
  * actors. The same two sides then run on the MNIST network (784-256-256-10 relu, batch 64, DNI,
  * Adam; the package's digits), where the overhead should vanish next to the maths.
  */
-import type { CommandHelp } from '../lib/help.ts';
-import type { Interpreter } from '../actors/machines.ts';
-import { createTraining } from '../actors/training.ts';
+import type { CommandHelp } from '../lib/io/help.ts';
+import type { Interpreter } from '../actors/machines/machines.ts';
+import { createTraining } from '../actors/trainer/training.ts';
 import type { Dataset } from '../lib/data.ts';
 import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { loadMnist } from '../lib/datasets/mnist.ts';
-import { backend, useBackend } from '../lib/kernels.ts';
-import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
+import { backend, useBackend } from '../lib/kernels/kernels.ts';
+import { autoBackend, backendByName } from '../lib/kernels/kernels-wasm.ts';
 import { buildNetwork } from '../lib/network.ts';
 import { type ParameterSet, initParameters } from '../lib/params.ts';
 import { trainSequential } from '../lib/sequential.ts';

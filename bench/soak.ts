@@ -4,13 +4,13 @@
  * peak resident memory (RSS, sampled every 500 steps) over the first 10% of the steps and over
  * all of them. Bounded queues and reused buffers keep it flat: the goal is within 10%.
  */
-import type { CommandHelp } from '../lib/help.ts';
+import type { CommandHelp } from '../lib/io/help.ts';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
-import { createTraining } from '../actors/training.ts';
+import { SCHEDULERS, type SchedulerName } from '../actors/schedulers/schedulers.ts';
+import { createTraining } from '../actors/trainer/training.ts';
 import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
-import { backend } from '../lib/kernels.ts';
+import { backend } from '../lib/kernels/kernels.ts';
 import { defineTopology } from '../lib/topology.ts';
 
 /** `npm run bench -- soak --help` (bench/index.ts prints it; main never runs). */

@@ -4,7 +4,7 @@
  * `inspect TRACE.jsonl`: the trace viewer; `stage --nats-servers URL`: a stage host for the nats scheduler. A command is a name, one line of help and a function
  * of the arguments after it, loaded only when it runs.
  */
-import { type CommandHelp, asksForHelp, helpText } from '../lib/help.ts';
+import { type CommandHelp, asksForHelp, helpText } from '../lib/io/help.ts';
 
 interface Command {
   about: string;

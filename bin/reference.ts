@@ -15,22 +15,22 @@
  * (`| head -c 1`) is not a failure.
  */
 import { basename } from 'node:path';
-import type { TrainingResult } from '../actors/training.ts';
+import type { TrainingResult } from '../actors/trainer/training.ts';
 import type { NatsSchedulerOptions } from '../actors/nats/natsStage.ts';
-import type { SchedulerName } from '../actors/schedulers.ts';
+import type { SchedulerName } from '../actors/schedulers/schedulers.ts';
 import { CASE_TOLERANCE, compareWithCase, disagreements } from '../lib/compare.ts';
 import { CheckpointError, TrainingAbortedError } from '../lib/errors.ts';
-import { checkEnvironment } from '../lib/environment.ts';
-import { interruptSignal } from '../lib/interrupt.ts';
-import { FileError, checkWritable, readTextBounded, sameFile, writeFileAtomic } from '../lib/files.ts';
-import { type CommandHelp, exitOnHelp } from '../lib/help.ts';
-import { MAX_CASE_BYTES } from '../lib/limits.ts';
-import { tolerateClosedStdout } from '../lib/stdout.ts';
+import { checkEnvironment } from '../lib/io/environment.ts';
+import { interruptSignal } from '../lib/io/interrupt.ts';
+import { FileError, checkWritable, readTextBounded, sameFile, writeFileAtomic } from '../lib/io/files.ts';
+import { type CommandHelp, exitOnHelp } from '../lib/io/help.ts';
+import { MAX_CASE_BYTES } from '../lib/io/limits.ts';
+import { tolerateClosedStdout } from '../lib/io/stdout.ts';
 import { type AnyLoadedCase, type ReferenceCase, caseParametersFromJSON, caseParametersToJSON, loadAnyCase } from '../lib/reference.ts';
 import { plural } from '../lib/text.ts';
 
 // the actors (xstate, rxjs, threads) load only once the arguments and the case are known to be good
-const schedulers = async () => (await import('../actors/schedulers.ts')).SCHEDULERS as readonly string[];
+const schedulers = async () => (await import('../actors/schedulers/schedulers.ts')).SCHEDULERS as readonly string[];
 
 const usage = async (): Promise<CommandHelp> => ({
   usage: `npm run reference -- CASE.json --out FINAL.json [--scheduler ${(await schedulers()).join('|')}|nats] [options]`,
@@ -199,7 +199,7 @@ for (const path of checkpoint ? [out, checkpoint] : [out]) {
     fail((e as Error).message);
   }
 }
-const { createTraining } = await import('../actors/training.ts');
+const { createTraining } = await import('../actors/trainer/training.ts');
 const interrupt = interruptSignal(() => console.error(`reference: stopping at the next consistent cut${checkpoint ? ` and saving it to ${checkpoint}` : ''} (Ctrl+C again to quit at once)`));
 let training;
 try {

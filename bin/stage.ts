@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { NatsHostOptions } from '../actors/nats/natsHost.ts';
-import { type CommandHelp, exitOnHelp } from '../lib/help.ts';
+import { type CommandHelp, exitOnHelp } from '../lib/io/help.ts';
 
 const HELP: CommandHelp = {
   usage: 'npx dni-actors stage --nats-servers nats://HOST:4222[,nats://…] [options]   (in this repository: npm run stage -- …)',

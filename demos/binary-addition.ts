@@ -8,9 +8,9 @@
  *   npm run demo -- --steps 50 --trace out/add.jsonl   # record the actors (npm run inspect -- out/add.backprop.jsonl)
  *   npm run demo -- --inspect                     # watch them live: http://127.0.0.1:8080 (offline)
  */
-import { createTraining } from '../actors/training.ts';
+import { createTraining } from '../actors/trainer/training.ts';
 import { TrainingAbortedError } from '../lib/errors.ts';
-import { interruptSignal } from '../lib/interrupt.ts';
+import { interruptSignal } from '../lib/io/interrupt.ts';
 import { batchesPerEpoch } from '../lib/data.ts';
 import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { defineTopology, describeSizes } from '../lib/topology.ts';

@@ -5,16 +5,16 @@
  */
 import { parseArgs } from 'node:util';
 import type { Observable } from 'rxjs';
-import { type Inspection, type JsonValue, combineInspections, createTraceRecorder } from '../actors/inspection.ts';
-import type { FitOptions } from '../actors/fit.ts';
-import type { TrainingMetrics } from '../actors/metrics.ts';
+import { type Inspection, type JsonValue, combineInspections, createTraceRecorder } from '../actors/inspect/inspection.ts';
+import type { FitOptions } from '../actors/trainer/fit.ts';
+import type { TrainingMetrics } from '../actors/trainer/metrics.ts';
 import type { NatsSchedulerOptions } from '../actors/nats/natsStage.ts';
-import { SCHEDULERS, type SchedulerName, type SchedulerOption } from '../actors/schedulers.ts';
-import { checkEnvironment } from '../lib/environment.ts';
+import { SCHEDULERS, type SchedulerName, type SchedulerOption } from '../actors/schedulers/schedulers.ts';
+import { checkEnvironment } from '../lib/io/environment.ts';
 import { EnvironmentError } from '../lib/errors.ts';
-import { helpText } from '../lib/help.ts';
+import { helpText } from '../lib/io/help.ts';
 import { MAX_SEED } from '../lib/rng.ts';
-import { quietOnClosedPipe } from '../lib/stdout.ts';
+import { quietOnClosedPipe } from '../lib/io/stdout.ts';
 import { plural } from '../lib/text.ts';
 
 /** A demo's own option: `--learning-rate X` is `learningRate` in the result. */
@@ -376,10 +376,10 @@ export interface DemoInspector {
 export async function demoInspector(args: DemoArgs, demo: string): Promise<DemoInspector> {
   let page: { url: string; close(): Promise<void> } | null = null;
   let live: import('../tools/inspector/live.ts').LiveInspector | null = null;
-  let stately: import('../actors/stately.ts').StatelyInspector | null = null;
+  let stately: import('../actors/inspect/stately.ts').StatelyInspector | null = null;
   try {
     if (args.inspect === 'stately') {
-      page = stately = await (await import('../actors/stately.ts')).attachStatelyInspector({ port: args.inspectPort, sample: args.sample });
+      page = stately = await (await import('../actors/inspect/stately.ts')).attachStatelyInspector({ port: args.inspectPort, sample: args.sample });
     } else if (args.inspect === 'live') {
       page = live = await (await import('../tools/inspector/live.ts')).serveLiveInspector({ port: args.inspectPort, sample: args.sample });
     }

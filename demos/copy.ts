@@ -2,7 +2,7 @@
  * The DNI paper's copy-task table (Jaderberg et al. 2017, table 1), trained through the actors:
  * plain truncated BPTT (`bptt`), a synthesizer at every truncation boundary (`dni`) and DNI with
  * the auxiliary task (`dni-aux`), at truncations T ∈ {2, 3, 4, 5, 8}. Each cell trains a fresh LSTM
- * on the curriculum of actors/curriculum.ts (start at length 1, +1 when the mean error over the last
+ * on the curriculum of actors/trainer/curriculum.ts (start at length 1, +1 when the mean error over the last
  * 10 batches is below 0.15 bits per sequence, fresh sequences every batch) until its budget of
  * training sequences is spent; its figure is the longest length solved. Every cell has the same
  * seed: the same initial parameters where the topologies agree, and the same sequences as long as
@@ -24,11 +24,11 @@ import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Subscription } from 'xstate';
-import { type ActorCurriculumOptions, trainCurriculum } from '../actors/curriculum.ts';
-import type { TraceEvent } from '../actors/inspection.ts';
+import { type ActorCurriculumOptions, trainCurriculum } from '../actors/trainer/curriculum.ts';
+import type { TraceEvent } from '../actors/inspect/inspection.ts';
 import { DniError, TrainingAbortedError } from '../lib/errors.ts';
-import { interruptSignal } from '../lib/interrupt.ts';
-import { autoBackend } from '../lib/kernels-wasm.ts';
+import { interruptSignal } from '../lib/io/interrupt.ts';
+import { autoBackend } from '../lib/kernels/kernels-wasm.ts';
 import { COPY_EXPERIMENT, COPY_METHODS, type CopyMethod, copyExperimentTopology } from '../lib/recurrent/curriculum.ts';
 import { type DemoInspection, type DemoOption, type DemoSpec, UsageError, demoInspector, demoUsage, natsFlags, quietOnClosedPipe, schedulerOption, tryParseDemoArgs } from './cli.ts';
 import { type ProgressEntry, ProgressBoard, table } from './progress.ts';

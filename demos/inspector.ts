@@ -11,7 +11,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createTraining } from '../actors/training.ts';
+import { createTraining } from '../actors/trainer/training.ts';
 import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { defineTopology, describeSizes } from '../lib/topology.ts';
 import { serveInspector } from '../tools/inspector/server.ts';

@@ -16,18 +16,18 @@
  * Progress goes to stderr; the table and the JSON line to stdout.
  */
 import { writeFileSync } from 'node:fs';
-import { type EpochReport, fit } from '../actors/fit.ts';
+import { type EpochReport, fit } from '../actors/trainer/fit.ts';
 import { batchesPerEpoch } from '../lib/data.ts';
 import { TrainingAbortedError } from '../lib/errors.ts';
-import { interruptSignal } from '../lib/interrupt.ts';
+import { interruptSignal } from '../lib/io/interrupt.ts';
 
 // Ctrl+C stops the running epoch at a consistent cut (a second one quits at once)
 const interrupt = interruptSignal(() => process.stderr.write('\nmnist: stopping at the next consistent cut (Ctrl+C again to quit at once)\n'));
 import { loadMnist } from '../lib/datasets/mnist.ts';
 import { evaluate } from '../lib/evaluate.ts';
 import { type LrSchedule, parseLrSchedule } from '../lib/lr-schedule.ts';
-import { type KernelBackend, backend, useBackend } from '../lib/kernels.ts';
-import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
+import { type KernelBackend, backend, useBackend } from '../lib/kernels/kernels.ts';
+import { autoBackend, backendByName } from '../lib/kernels/kernels-wasm.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
 import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, fitStopped, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';

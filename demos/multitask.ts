@@ -21,15 +21,15 @@
  * the layers' settings are demos/mnist.ts's. Progress goes to stderr; the table and, with --json, one JSON object (each head's test
  * accuracy per method, and per-epoch curves) as the last line go to stdout.
  */
-import { type EpochReport, fit } from '../actors/fit.ts';
+import { type EpochReport, fit } from '../actors/trainer/fit.ts';
 import { type Dataset, batchesPerEpoch, classesOf, oneHot } from '../lib/data.ts';
 import { loadMnist } from '../lib/datasets/mnist.ts';
 import { evaluate } from '../lib/evaluate.ts';
 import { type Graph, type InterfaceSpec, defineGraph } from '../lib/graph.ts';
 import { TrainingAbortedError } from '../lib/errors.ts';
-import { interruptSignal } from '../lib/interrupt.ts';
-import { backend, useBackend } from '../lib/kernels.ts';
-import { autoBackend, backendByName } from '../lib/kernels-wasm.ts';
+import { interruptSignal } from '../lib/io/interrupt.ts';
+import { backend, useBackend } from '../lib/kernels/kernels.ts';
+import { autoBackend, backendByName } from '../lib/kernels/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, fitStopped, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';

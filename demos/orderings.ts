@@ -18,9 +18,9 @@
  *
  *   npx tsx demos/orderings.ts [--steps 3] [--delay 1] [--from 30] [--unlock dni|complete]
  */
-import { traceObserver, type TraceEvent } from '../actors/inspection.ts';
-import { SCHEDULERS, type SchedulerName } from '../actors/schedulers.ts';
-import { train } from '../actors/training.ts';
+import { traceObserver, type TraceEvent } from '../actors/inspect/inspection.ts';
+import { SCHEDULERS, type SchedulerName } from '../actors/schedulers/schedulers.ts';
+import { train } from '../actors/trainer/training.ts';
 import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { initParameters } from '../lib/params.ts';
 import { defineTopology } from '../lib/topology.ts';

@@ -26,14 +26,14 @@
  * Batches go through the training split in order, every epoch alike (no shuffle). Progress goes to
  * stderr; the table and the JSON line to stdout.
  */
-import type { SchedulerOption } from '../actors/schedulers.ts';
+import type { SchedulerOption } from '../actors/schedulers/schedulers.ts';
 import { first } from 'rxjs';
-import { createTraining } from '../actors/training.ts';
+import { createTraining } from '../actors/trainer/training.ts';
 import { batchesPerEpoch } from '../lib/data.ts';
 import { loadMnist } from '../lib/datasets/mnist.ts';
 import { evaluate } from '../lib/evaluate.ts';
-import { useBackend } from '../lib/kernels.ts';
-import { autoBackend } from '../lib/kernels-wasm.ts';
+import { useBackend } from '../lib/kernels/kernels.ts';
+import { autoBackend } from '../lib/kernels/kernels-wasm.ts';
 import { initParameters } from '../lib/params.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
 import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';

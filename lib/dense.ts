@@ -10,7 +10,7 @@
  */
 import { DivergenceError } from './errors.ts';
 import { type GraphNode, lambdaAt } from './graph.ts';
-import { backend } from './kernels.ts';
+import { backend } from './kernels/kernels.ts';
 import { type Matrix, copyInto, firstNonFinite, release, rowsView, shapeOf, zeros } from './matrix.ts';
 import { Optimizer, optimizerOf } from './optimizers.ts';
 import { MatrixRing } from './ring.ts';

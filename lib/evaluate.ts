@@ -6,7 +6,7 @@
 import { type Dataset, labelSet, validateDataset } from './data.ts';
 import { TopologyError } from './errors.ts';
 import { type Head, createHead } from './head.ts';
-import { backend } from './kernels.ts';
+import { backend } from './kernels/kernels.ts';
 import { type Matrix, release, rowsView, shapeOf, zeros } from './matrix.ts';
 import type { ParameterSet } from './params.ts';
 import type { Topology } from './topology.ts';

@@ -5,8 +5,8 @@
  */
 import { TopologyError, TrainingOptionsError } from './errors.ts';
 import type { Graph } from './graph.ts';
-import { type KernelBackend, backend } from './kernels.ts';
-import { MAX_TRAINING_BYTES, byteLimit, formatBytes } from './limits.ts';
+import { type KernelBackend, backend } from './kernels/kernels.ts';
+import { MAX_TRAINING_BYTES, byteLimit, formatBytes } from './io/limits.ts';
 import { type OptimizerConfig, optimizerOf } from './optimizers.ts';
 import { READOUT_ACTOR, layerActor, recurrentParameterOwners, recurrentRingDepth, recurrentSynthesizers } from './recurrent/actors.ts';
 import { recurrentParameterShapes } from './recurrent/params.ts';

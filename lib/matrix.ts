@@ -3,7 +3,7 @@
  * sent to a worker, viewed into (a batch is a zero-copy view of the data set) and handed to any
  * kernel backend.
  */
-import { type KernelBackend, backend } from './kernels.ts';
+import { type KernelBackend, backend } from './kernels/kernels.ts';
 
 export interface Matrix {
   readonly rows: number;

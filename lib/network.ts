@@ -7,7 +7,7 @@ import { DenseLayer } from './dense.ts';
 import { TopologyError } from './errors.ts';
 import type { Graph } from './graph.ts';
 import { type Head, createHead } from './head.ts';
-import { type KernelBackend, backend } from './kernels.ts';
+import { type KernelBackend, backend } from './kernels/kernels.ts';
 import { clone, release } from './matrix.ts';
 import type { OptimizerState } from './optimizers.ts';
 import { type ParameterSet, parameterShapes } from './params.ts';

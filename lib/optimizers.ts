@@ -11,7 +11,7 @@
  * The step itself is the backend's `adamStep` / `momentumStep` kernel (WebAssembly SIMD on the wasm
  * backend), or the TypeScript backend's loop where a backend has none.
  */
-import { type KernelBackend, backend, typescriptBackend } from './kernels.ts';
+import { type KernelBackend, backend, typescriptBackend } from './kernels/kernels.ts';
 import { type Matrix, release, shapeOf, zeros } from './matrix.ts';
 
 /** Options of an optimiser, as a topology spec gives them. */

@@ -15,7 +15,7 @@
  * {@link refitThrough} applies those tagged <= a step: the same slots and order.
  */
 import { type Matrix, release, zeros } from './matrix.ts';
-import type { KernelBackend } from './kernels.ts';
+import type { KernelBackend } from './kernels/kernels.ts';
 
 export interface PendingRefit {
   /** the batch this slot holds, -1 when free */

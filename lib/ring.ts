@@ -1,4 +1,4 @@
-import { backend } from './kernels.ts';
+import { backend } from './kernels/kernels.ts';
 import { type Matrix, release, zeros } from './matrix.ts';
 
 /**

@@ -50,7 +50,7 @@ const common = [
   '--converge',
   '--noAssert',
   '--runtime', 'stub', // no allocation happens in the kernels; the host owns the memory
-  '--importMemory', // env.memory, created by lib/kernels-wasm.ts
+  '--importMemory', // env.memory, created by lib/kernels/kernels-wasm.ts
   '--noExportMemory',
   '--enable', 'simd',
 ];

@@ -6,7 +6,7 @@
  * dist/: ES modules compiled by tsc from `index.ts`, the `dni-actors/inspect` subpath, the
  * `dni-actors` command and the worker entry (tsconfig.build.json: `.ts` import paths rewritten to
  * `.js`, `.d.ts` beside each module, source maps with the TypeScript source inlined), the
- * WebAssembly kernels compiled into dist/lib/wasm (where dist/lib/kernels-wasm.js looks for them),
+ * WebAssembly kernels compiled into dist/lib/wasm (where dist/lib/kernels/kernels-wasm.js looks for them),
  * and the inspector's page files beside the servers that serve them. An installed package needs
  * neither TypeScript nor tsx nor AssemblyScript. The repository itself keeps running the `.ts`.
  *
@@ -50,7 +50,7 @@ for (const f of readdirSync(pages).filter((f) => /\.(html|js|css)$/.test(f))) co
 
 // what the package cannot work without: say so here rather than in a user's project
 const expected = [
-  'index.js', 'index.d.ts', 'actors/stageThread.js', 'lib/wasm/kernels.wasm', 'lib/wasm/kernels-fma.wasm',
+  'index.js', 'index.d.ts', 'actors/stage/stageThread.js', 'lib/wasm/kernels.wasm', 'lib/wasm/kernels-fma.wasm',
   'nats.js', 'actors/nats/natsHostThread.js', 'bin/stage.js', 'bin/dni-actors.js', 'tools/inspector/index.js', 'tools/inspector/inspectCommand.js', 'tools/inspector/live.js',
   'tools/inspector/pages/index.html', 'tools/inspector/pages/viewer.js', 'tools/inspector/pages/live.html', 'tools/inspector/pages/live.js',
 ];

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readCheckpoint } from '../lib/checkpoint.ts';
+import { readCheckpoint } from '../lib/checkpoint/checkpoint.ts';
 import { REFERENCE_DIR } from './helpers.ts';
 
 const root = join(import.meta.dirname, '..');

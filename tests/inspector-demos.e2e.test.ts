@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SCHEDULERS } from '../actors/schedulers.ts';
+import { SCHEDULERS } from '../actors/schedulers/schedulers.ts';
 import { type OfflineBrowser, haveChromium, offlineBrowser, requireChromiumInCI } from './browser.ts';
 
 requireChromiumInCI('the demos in the live inspector');

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTraining } from '../actors/training.ts';
+import { createTraining } from '../actors/trainer/training.ts';
 import { type ReferenceCase, loadCase } from '../lib/reference.ts';
 import { serveLiveInspector } from '../tools/inspector/live.ts';
 import { type OfflineBrowser, haveChromium, offlineBrowser, requireChromiumInCI } from './browser.ts';

@@ -8,8 +8,8 @@
 import { describe, expect, it } from 'vitest';
 import { ACTIVATIONS, type Activation } from '../lib/activations.ts';
 import { compareWithCase } from '../lib/compare.ts';
-import { type KernelBackend, typescriptBackend as ts, useBackend } from '../lib/kernels.ts';
-import { type WasmKernelBackend, autoBackend, backendByName, createWasmBackend, fallbackWarning, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels-wasm.ts';
+import { type KernelBackend, typescriptBackend as ts, useBackend } from '../lib/kernels/kernels.ts';
+import { type WasmKernelBackend, autoBackend, backendByName, createWasmBackend, fallbackWarning, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { buildNetwork } from '../lib/network.ts';
 import { initParameters, parametersToJSON } from '../lib/params.ts';

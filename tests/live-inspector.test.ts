@@ -10,7 +10,7 @@ import { type IncomingMessage, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTraining } from '../actors/training.ts';
+import { createTraining } from '../actors/trainer/training.ts';
 import { type ReferenceCase, loadCase } from '../lib/reference.ts';
 import { BoundedSeries, type LiveInspector, type LiveRunState, type LiveState, serveLiveInspector } from '../tools/inspector/live.ts';
 import { REFERENCE_DIR } from './helpers.ts';

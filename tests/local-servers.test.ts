@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type StatelyInspector, attachStatelyInspector } from '../actors/stately.ts';
-import { FileError } from '../lib/files.ts';
-import { foreignRequest } from '../lib/localhost.ts';
+import { type StatelyInspector, attachStatelyInspector } from '../actors/inspect/stately.ts';
+import { FileError } from '../lib/io/files.ts';
+import { foreignRequest } from '../lib/io/localhost.ts';
 import { type LiveInspector, serveLiveInspector } from '../tools/inspector/live.ts';
 import { type InspectorServer, serveInspector } from '../tools/inspector/server.ts';
 

@@ -4,7 +4,7 @@
  * chance (10%) on digits it never saw.
  */
 import { describe, expect, it } from 'vitest';
-import { fit } from '../actors/fit.ts';
+import { fit } from '../actors/trainer/fit.ts';
 import { classesOf } from '../lib/data.ts';
 import { loadMnist, mnistDigits } from '../lib/datasets/mnist.ts';
 import { evaluate } from '../lib/evaluate.ts';

@@ -134,7 +134,7 @@ describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm 
   it('holds dist (built JavaScript, declarations, the .wasm kernels), README, LICENSE and CHANGELOG, and nothing else', () => {
     const paths = packed.files.map((f) => f.path).sort();
     for (const f of [
-      'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/index.js.map', 'dist/actors/stageThread.js', 'dist/lib/wasm/kernels.wasm', 'dist/lib/wasm/kernels-fma.wasm',
+      'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/index.js.map', 'dist/actors/stage/stageThread.js', 'dist/lib/wasm/kernels.wasm', 'dist/lib/wasm/kernels-fma.wasm',
       // the dni-actors command, and the trace viewer and the live page with every file they serve
       'dist/bin/dni-actors.js', 'dist/tools/inspector/index.js', 'dist/tools/inspector/index.d.ts', 'dist/tools/inspector/live.js', 'dist/tools/inspector/server.js',
       ...['index.html', 'viewer.js', 'viewer.css', 'graph.js', 'live.html', 'live.js', 'charts.js'].map((f) => `dist/tools/inspector/pages/${f}`),

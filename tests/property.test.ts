@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createTraining } from '../actors/training.ts';
+import { createTraining } from '../actors/trainer/training.ts';
 import { ACTIVATIONS } from '../lib/activations.ts';
 import { DataError, TopologyError } from '../lib/errors.ts';
 import { zeros } from '../lib/matrix.ts';

@@ -5,7 +5,7 @@
  * over docs/maths.md's 1e-6).
  */
 import { describe, expect, it } from 'vitest';
-import { train } from '../actors/training.ts';
+import { train } from '../actors/trainer/training.ts';
 import { compareWithCase } from '../lib/compare.ts';
 import { buildNetwork } from '../lib/network.ts';
 import { parametersToJSON } from '../lib/params.ts';

@@ -15,8 +15,8 @@ import { hostname } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { NatsConnection } from 'nats';
 import { Reassembler, decodeValue, encodeValue } from '../../lib/wire.ts';
-import { serializeError } from '../stageProtocol.ts';
-import { workerEntry } from '../workerEntry.ts';
+import { serializeError } from '../stage/stageProtocol.ts';
+import { workerEntry } from '../stage/workerEntry.ts';
 import { BEAT_MS, BEAT_TIMEOUT_MS, CODE_VERSION, type Claim, type ClaimReply, DEFAULT_PREFIX, type HostInfo, type NatsConnectOptions, checkToken, connectNats, publishValue, subjects } from './natsProtocol.ts';
 
 export interface NatsHostOptions extends NatsConnectOptions {

@@ -18,8 +18,8 @@
 import type { NatsConnection, Subscription as NatsSubscription } from 'nats';
 import { Observable, type Subscriber } from 'rxjs';
 import type { Matrix } from '../../lib/matrix.ts';
-import { type NetworkEvent, type Route, eventOf, tensorOf } from '../events.ts';
-import type { Arrival, StageLink } from '../stageLink.ts';
+import { type NetworkEvent, type Route, eventOf, tensorOf } from '../machines/events.ts';
+import type { Arrival, StageLink } from '../stage/stageLink.ts';
 
 const HEADER_WORDS = 8;
 const HEADER = HEADER_WORDS * 4;

@@ -18,7 +18,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions, NatsConnection } from 'nats';
 import type { NatsLinkInit } from './natsLink.ts';
-import type { StageThreadInit } from '../stageProtocol.ts';
+import type { StageThreadInit } from '../stage/stageProtocol.ts';
 import { encodeValue, framesOf } from '../../lib/wire.ts';
 
 /** The protocol's own version: part of the code version a host and a trainer must share. */

@@ -19,10 +19,10 @@ import type { Model, ModelData } from '../../lib/model.ts';
 import { ringDepthOf } from '../../lib/model.ts';
 import type { Stage } from '../../lib/placement.ts';
 import { Reassembler, decodeValue } from '../../lib/wire.ts';
-import { routesFor } from '../events.ts';
-import type { Interpreter } from '../machines.ts';
-import { stageStart } from '../remoteStage.ts';
-import { type SerializedError, type StageCommand, type StageReport, type ProgressReport, type WorkerReport, deserializeError } from '../stageProtocol.ts';
+import { routesFor } from '../machines/events.ts';
+import type { Interpreter } from '../machines/machines.ts';
+import { stageStart } from '../stage/remoteStage.ts';
+import { type SerializedError, type StageCommand, type StageReport, type ProgressReport, type WorkerReport, deserializeError } from '../stage/stageProtocol.ts';
 import { BEAT_MS, BEAT_TIMEOUT_MS, CODE_VERSION, type Claim, type ClaimReply, DEFAULT_PREFIX, type HostInfo, type NatsConnectOptions, checkToken, connectNats, publishValue, subjects } from './natsProtocol.ts';
 
 /** The `nats` scheduler: stages on stage hosts (`npx dni-actors stage …`) reached through NATS. */

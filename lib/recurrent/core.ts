@@ -27,7 +27,7 @@
  * ĝ (a sequence's last) have no aux loss.
  */
 import { DivergenceError } from '../errors.ts';
-import { backend } from '../kernels.ts';
+import { backend } from '../kernels/kernels.ts';
 import { type Matrix, firstNonFinite, release, rowsView, zeros } from '../matrix.ts';
 import type { OptimizerState } from '../optimizers.ts';
 import type { RecurrentParameters } from './params.ts';

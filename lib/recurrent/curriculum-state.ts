@@ -1,6 +1,6 @@
 /**
  * The copy-task curriculum's decisions, apart from how batches are trained (the bare loop in
- * curriculum.ts, or the actors in actors/curriculum.ts): start at a length, lengthen by one when
+ * curriculum.ts, or the actors in actors/trainer/curriculum.ts): start at a length, lengthen by one when
  * the mean error over the last `window` batches at this length falls below `threshold` bits per
  * sequence, stop when the budget of sequences is spent (or a target length is reached).
  */

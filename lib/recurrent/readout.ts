@@ -10,7 +10,7 @@
  * `by -= lr Σ_t Σ_b dz_t / B`.
  */
 import { DivergenceError } from '../errors.ts';
-import { backend } from '../kernels.ts';
+import { backend } from '../kernels/kernels.ts';
 import { type Matrix, release, rowsView, zeros } from '../matrix.ts';
 import type { OptimizerState } from '../optimizers.ts';
 import type { RecurrentParameters } from './params.ts';

@@ -8,7 +8,7 @@
  * buffer); momentum and Adam write into their optimiser's gradient buffers and step it; plain SGD
  * with a clip keeps buffers of its own.
  */
-import { backend } from '../kernels.ts';
+import { backend } from '../kernels/kernels.ts';
 import { type Matrix, release, zeros } from '../matrix.ts';
 import { Optimizer, type OptimizerConfig, type OptimizerState, isPlainSgd } from '../optimizers.ts';
 

@@ -23,7 +23,7 @@
  * with the window) and the refit's loss, taken at refit time, are the recurrent one's own.
  */
 import { DivergenceError } from '../errors.ts';
-import { backend } from '../kernels.ts';
+import { backend } from '../kernels/kernels.ts';
 import { type Matrix, firstNonFinite, release, rowsView, zeros } from '../matrix.ts';
 import type { OptimizerState } from '../optimizers.ts';
 import { type PendingRefit, RefitQueue } from '../refit-queue.ts';

@@ -1,7 +1,7 @@
 // @ts-nocheck: AssemblyScript (v128, f32, usize, @inline), compiled by scripts/build-wasm.mjs with asc, not by tsc.
 /**
- * WebAssembly SIMD kernels behind `lib/kernels-wasm.ts`. Same semantics as the TypeScript backend in
- * `lib/kernels.ts`; row-major float32 matrices; every pointer is a byte offset into the memory the
+ * WebAssembly SIMD kernels behind `lib/kernels/kernels-wasm.ts`. Same semantics as the TypeScript backend in
+ * `lib/kernels/kernels.ts`; row-major float32 matrices; every pointer is a byte offset into the memory the
  * host imports (`env.memory`). No allocation here: the host owns the memory and hands over one
  * scratch region (`init`) for packed panels and ragged edges.
  *

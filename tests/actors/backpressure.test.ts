@@ -3,7 +3,7 @@
  * than d + 2 batches, under any scheduler, over 5,000 steps.
  */
 import { describe, expect, it } from 'vitest';
-import { train } from '../../actors/training.ts';
+import { train } from '../../actors/trainer/training.ts';
 import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
 import { defineTopology } from '../../lib/topology.ts';
 

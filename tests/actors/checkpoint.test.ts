@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type TrainingResult, train } from '../../actors/training.ts';
-import { readCheckpoint } from '../../lib/checkpoint.ts';
+import { type TrainingResult, train } from '../../actors/trainer/training.ts';
+import { readCheckpoint } from '../../lib/checkpoint/checkpoint.ts';
 import { CheckpointError, DivergenceError } from '../../lib/errors.ts';
 import { fromArray } from '../../lib/matrix.ts';
 import { loadCase } from '../../lib/reference.ts';
@@ -136,7 +136,7 @@ describe('bad checkpoints are refused, and nothing is overwritten', () => {
 
 describe('restart from checkpoint', () => {
   it('a worker killed mid-run: the training resumes from its last checkpoint and ends as an unbroken run', async () => {
-    const { trainWithRestarts } = await import('../../actors/training.ts');
+    const { trainWithRestarts } = await import('../../actors/trainer/training.ts');
     const json = cases.find((c) => c.name === 'dni-delay2')!.json;
     const c = loadCase(json);
     const base = { topology: c.topology, data: c.data, params: c.initial, steps: 300, scheduler: 'worker' as const };
@@ -163,7 +163,7 @@ describe('restart from checkpoint', () => {
   });
 
   it('without restarts, the same kill fails fast and names the stage', async () => {
-    const { trainWithRestarts } = await import('../../actors/training.ts');
+    const { trainWithRestarts } = await import('../../actors/trainer/training.ts');
     const c = loadCase(cases.find((c) => c.name === 'dni')!.json);
     const t0 = performance.now();
     let killed = 0;

@@ -1,16 +1,16 @@
 /**
- * The compiled interpreter (actors/compiled.ts) behaves as xstate's: for any sequence of events,
+ * The compiled interpreter (actors/machines/compiled.ts) behaves as xstate's: for any sequence of events,
  * the same states, contexts, action calls (with their params), errors and inspection events; and
  * a training under either gives the same bits and the same trace.
  */
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { type AnyStateMachine, type InspectionEvent, assign, createActor, setup } from 'xstate';
-import { compileMachine } from '../../actors/compiled.ts';
-import { headMachine } from '../../actors/headMachine.ts';
-import { layerMachine } from '../../actors/layerMachine.ts';
-import { synthesizerMachine } from '../../actors/synthesizerMachine.ts';
-import { createTraining, train } from '../../actors/training.ts';
+import { compileMachine } from '../../actors/machines/compiled.ts';
+import { headMachine } from '../../actors/machines/headMachine.ts';
+import { layerMachine } from '../../actors/machines/layerMachine.ts';
+import { synthesizerMachine } from '../../actors/machines/synthesizerMachine.ts';
+import { createTraining, train } from '../../actors/trainer/training.ts';
 import { loadCase } from '../../lib/reference.ts';
 import { referenceCases } from '../helpers.ts';
 

@@ -6,7 +6,7 @@
  * passed: overwriting x, y or a mask mid-run gives the same bits as leaving them alone.
  */
 import { describe, expect, it } from 'vitest';
-import { type TrainingResult, createTraining } from '../../actors/training.ts';
+import { type TrainingResult, createTraining } from '../../actors/trainer/training.ts';
 import { copyTask } from '../../lib/datasets/copy.ts';
 import { loadCase } from '../../lib/reference.ts';
 import { tinyCase } from '../fuzz/_cases.ts';

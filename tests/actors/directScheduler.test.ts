@@ -6,8 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Observable, Subject, type SchedulerLike, asyncScheduler, observeOn, queueScheduler } from 'rxjs';
-import { Trampoline, deliverOn } from '../../actors/directScheduler.ts';
-import { EventLoopScheduler } from '../../actors/eventLoopScheduler.ts';
+import { Trampoline, deliverOn } from '../../actors/schedulers/directScheduler.ts';
+import { EventLoopScheduler } from '../../actors/schedulers/eventLoopScheduler.ts';
 
 /** A program of nested scheduling: task i schedules the tasks listed at i when it runs. */
 function runProgram(s: SchedulerLike, children: number[][], roots: number[], viaPost: boolean): number[] {

@@ -8,8 +8,8 @@
  * somewhere while batch 0 is not finished everywhere here"); and a torn-down stage feeds nothing more.
  */
 import { describe, expect, it } from 'vitest';
-import { Feeder } from '../../actors/stageFeeder.ts';
-import { createTraining } from '../../actors/training.ts';
+import { Feeder } from '../../actors/stage/stageFeeder.ts';
+import { createTraining } from '../../actors/trainer/training.ts';
 import { copyTask } from '../../lib/recurrent/index.ts';
 
 /** `waiting`: the turns are kept for the test to run; else each is taken at once (a slow run passes its 10 ms slices) */

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
-import { type FitOptions, fit } from '../../actors/fit.ts';
-import { createTraining, topologyOf } from '../../actors/training.ts';
+import { type FitOptions, fit } from '../../actors/trainer/fit.ts';
+import { createTraining, topologyOf } from '../../actors/trainer/training.ts';
 import { type Dataset, batchesPerEpoch, shuffleRows, zerosLike } from '../../lib/data.ts';
 import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
 import { copyTask } from '../../lib/datasets/copy.ts';

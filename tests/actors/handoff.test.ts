@@ -7,12 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
-import { routesOf } from '../../actors/events.ts';
-import { SpinPolicy } from '../../actors/stageDriver.ts';
-import { type Arrival, BELL, SharedMemoryLink, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, createStartBarrier } from '../../actors/stageLink.ts';
-import { LOSS_FIELDS, LOSS_KINDS, ProgressBatch } from '../../actors/stageProtocol.ts';
-import { type StagePool, createStagePool } from '../../actors/stagePool.ts';
-import { createTraining } from '../../actors/training.ts';
+import { routesOf } from '../../actors/machines/events.ts';
+import { SpinPolicy } from '../../actors/stage/stageDriver.ts';
+import { type Arrival, BELL, SharedMemoryLink, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, createStartBarrier } from '../../actors/stage/stageLink.ts';
+import { LOSS_FIELDS, LOSS_KINDS, ProgressBatch } from '../../actors/stage/stageProtocol.ts';
+import { type StagePool, createStagePool } from '../../actors/stage/stagePool.ts';
+import { createTraining } from '../../actors/trainer/training.ts';
 import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
 import { StageError, TrainingAbortedError } from '../../lib/errors.ts';
 import { fromArray } from '../../lib/matrix.ts';
@@ -132,7 +132,7 @@ describe('worker stages and the main thread', () => {
     expect(workers).toHaveLength(2);
     expect(messages).toBeGreaterThan(0);
     expect(result.losses.every((l) => Number.isFinite(l) && l > 0)).toBe(true);
-    // a stage posts its finished steps and losses at most every FLUSH_MS = 2 ms while busy (actors/stageHost.ts),
+    // a stage posts its finished steps and losses at most every FLUSH_MS = 2 ms while busy (actors/stage/stageHost.ts),
     // plus once at the end: a message per step's losses and per step's end would be ≥ 4 per step (12,000 here)
     expect(messages).toBeLessThan(workers.length * (wallMs / 2 + 10));
     expect(messages).toBeLessThan(2 * steps);
@@ -175,7 +175,7 @@ describe('worker stages and the main thread', () => {
 
   it('a stage waiting at a cut parks: no CPU while the trainer holds the stages', async () => {
     // fit-like: an epoch plan whose end keeps the stages waiting for a while
-    const { trainingInEpochs } = await import('../../actors/training.ts');
+    const { trainingInEpochs } = await import('../../actors/trainer/training.ts');
     let cpu = -1;
     const t = trainingInEpochs({ topology, data, steps: 80, scheduler: 'worker' }, {
       length: 40,
@@ -204,8 +204,8 @@ describe('a default plan on a machine that gives one core\'s worth', () => {
   };
 
   it('runs as one thread (stage 0 hosts every actor, the others none), with the same bits, cuts, epochs and stops', async () => {
-    const { train } = await import('../../actors/training.ts');
-    const { fit } = await import('../../actors/fit.ts');
+    const { train } = await import('../../actors/trainer/training.ts');
+    const { fit } = await import('../../actors/trainer/fit.ts');
     const queue = await train({ topology, data, steps: 300 });
     const one = await pretend(1, (scheduler) => train({ topology, data, steps: 300, scheduler }));
     for (const k of Object.keys(queue.params)) expect(Array.from(one.params[k].data), k).toEqual(Array.from(queue.params[k].data));

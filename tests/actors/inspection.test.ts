@@ -9,9 +9,9 @@ import {
   parseTrace,
   summarize,
   toTraceEvent,
-} from '../../actors/inspection.ts';
-import { SCHEDULERS } from '../../actors/schedulers.ts';
-import { createTraining } from '../../actors/training.ts';
+} from '../../actors/inspect/inspection.ts';
+import { SCHEDULERS } from '../../actors/schedulers/schedulers.ts';
+import { createTraining } from '../../actors/trainer/training.ts';
 import { fromArray } from '../../lib/matrix.ts';
 import { type ReferenceCase, loadCase } from '../../lib/reference.ts';
 import { REFERENCE_DIR } from '../helpers.ts';

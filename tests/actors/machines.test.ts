@@ -1,9 +1,9 @@
 /** Each machine alone: its states, what it defers, what it sends on its ports. */
 import { describe, expect, it } from 'vitest';
 import { createActor } from 'xstate';
-import { Edge, type LossMessage, type NetworkEvent, type Route } from '../../actors/events.ts';
-import { layerMachine } from '../../actors/layerMachine.ts';
-import { synthesizerMachine } from '../../actors/synthesizerMachine.ts';
+import { Edge, type LossMessage, type NetworkEvent, type Route } from '../../actors/machines/events.ts';
+import { layerMachine } from '../../actors/machines/layerMachine.ts';
+import { synthesizerMachine } from '../../actors/machines/synthesizerMachine.ts';
 import { DenseLayer } from '../../lib/dense.ts';
 import { defineGraph } from '../../lib/graph.ts';
 import { zeros } from '../../lib/matrix.ts';

@@ -6,12 +6,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
-import { train } from '../../actors/training.ts';
+import { train } from '../../actors/trainer/training.ts';
 import { defineGraph } from '../../lib/graph.ts';
 import { loadCase } from '../../lib/reference.ts';
 import { defineTopology } from '../../lib/topology.ts';
 import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
-import type { TraceEvent } from '../../actors/inspection.ts';
+import type { TraceEvent } from '../../actors/inspect/inspection.ts';
 import { referenceCases } from '../helpers.ts';
 
 /** The most batches that were in flight at once: a batch is in flight from the first to the last event an actor received for it. */

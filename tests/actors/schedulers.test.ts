@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
-import { defaultStagePool } from '../../actors/stagePool.ts';
-import { createTraining, train, type TrainingResult } from '../../actors/training.ts';
+import { defaultStagePool } from '../../actors/stage/stagePool.ts';
+import { createTraining, train, type TrainingResult } from '../../actors/trainer/training.ts';
 import { DivergenceError, StageError } from '../../lib/errors.ts';
 import { fromArray } from '../../lib/matrix.ts';
 import { type ReferenceCase, loadCase } from '../../lib/reference.ts';

@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createStagePool } from '../../actors/stagePool.ts';
-import { type TrainingResult, createTraining, train } from '../../actors/training.ts';
+import { createStagePool } from '../../actors/stage/stagePool.ts';
+import { type TrainingResult, createTraining, train } from '../../actors/trainer/training.ts';
 import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
 import { StageError, TrainingOptionsError } from '../../lib/errors.ts';
-import { createWasmBackend, wasmBackend } from '../../lib/kernels-wasm.ts';
+import { createWasmBackend, wasmBackend } from '../../lib/kernels/kernels-wasm.ts';
 import { defineTopology } from '../../lib/topology.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -85,8 +85,8 @@ describe('a stage pool', () => {
   it('does not keep the process alive when nobody closes it (and its threads end with the process)', { timeout: 120_000 }, () => {
     const at = (path: string) => JSON.stringify(pathToFileURL(join(root, path)).href);
     const script = `
-      import { createStagePool } from ${at('actors/stagePool.ts')};
-      import { train } from ${at('actors/training.ts')};
+      import { createStagePool } from ${at('actors/stage/stagePool.ts')};
+      import { train } from ${at('actors/trainer/training.ts')};
       import { binaryAddition } from ${at('lib/datasets/binaryAddition.ts')};
       // three threads, two stages: one thread is never leased (it must not hold the process either)
       const pool = createStagePool({ threads: 3, capacity: 2 });

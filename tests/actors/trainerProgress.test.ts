@@ -4,14 +4,14 @@
  * (checkpoint or epoch end), the end, or a stop's cut, as due. Commands and events are recorded.
  */
 import { describe, expect, it } from 'vitest';
-import type { TrainingState } from '../../lib/checkpoint.ts';
+import type { TrainingState } from '../../lib/checkpoint/checkpoint.ts';
 import { History, type StepMetrics } from '../../lib/history.ts';
 import { fromArray } from '../../lib/matrix.ts';
 import type { Model, ModelState } from '../../lib/model.ts';
-import { Edge } from '../../actors/events.ts';
-import { QueueGauge } from '../../actors/queueGauge.ts';
-import type { StageCommand } from '../../actors/stageProtocol.ts';
-import { type EpochPlan, type ProgressEvent, type ProgressOptions, TrainerProgress } from '../../actors/trainerProgress.ts';
+import { Edge } from '../../actors/machines/events.ts';
+import { QueueGauge } from '../../actors/stage/queueGauge.ts';
+import type { StageCommand } from '../../actors/stage/stageProtocol.ts';
+import { type EpochPlan, type ProgressEvent, type ProgressOptions, TrainerProgress } from '../../actors/trainer/trainerProgress.ts';
 
 function progress(o: { steps: number; stages?: number; firstBatch?: number; checkpoints?: number[]; epochs?: EpochPlan }) {
   const commands: StageCommand[] = [], events: ProgressEvent[] = [], metrics: StepMetrics[] = [], saved: TrainingState[] = [];

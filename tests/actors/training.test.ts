@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { AnyActorRef } from 'xstate';
-import { createTraining, train } from '../../actors/training.ts';
+import { createTraining, train } from '../../actors/trainer/training.ts';
 import { DataError, DivergenceError, DniError, TopologyError, TrainingOptionsError } from '../../lib/errors.ts';
 import { fromArray, zeros } from '../../lib/matrix.ts';
 import { type ReferenceCase, loadCase } from '../../lib/reference.ts';

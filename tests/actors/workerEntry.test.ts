@@ -1,6 +1,6 @@
 /** What a worker thread loads: the built .js in dist, the tsx bootstrap in the repository. */
 import { describe, expect, it } from 'vitest';
-import { resolveWorkerEntry, workerEntry } from '../../actors/workerEntry.ts';
+import { resolveWorkerEntry, workerEntry } from '../../actors/stage/workerEntry.ts';
 
 describe('workerEntry', () => {
   const entry = new URL('file:///pkg/actors/stageThread.ts');

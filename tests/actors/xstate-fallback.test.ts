@@ -1,5 +1,5 @@
 /**
- * If xstate's shape changes under us, the load-time checks in actors/xstateInternals.ts fail and
+ * If xstate's shape changes under us, the load-time checks in actors/machines/xstateInternals.ts fail and
  * every machine runs on xstate's own interpreter: here a higher-order guard loses the marker
  * compiled.ts relies on (`check`), in a fresh module graph, and a training gives the same bits as
  * the compiled one.
@@ -13,10 +13,10 @@ const c = loadCase({ ...json, config: { ...json.config, delay: 1 } });
 
 async function load() {
   const [internals, compiled, layer, training] = await Promise.all([
-    import('../../actors/xstateInternals.ts'),
-    import('../../actors/compiled.ts'),
-    import('../../actors/layerMachine.ts'),
-    import('../../actors/training.ts'),
+    import('../../actors/machines/xstateInternals.ts'),
+    import('../../actors/machines/compiled.ts'),
+    import('../../actors/machines/layerMachine.ts'),
+    import('../../actors/trainer/training.ts'),
   ]);
   return { compiledSnapshots: internals.compiledSnapshots, compiles: compiled.compileMachine(layer.layerMachine) !== layer.layerMachine, train: training.train };
 }

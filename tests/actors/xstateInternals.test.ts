@@ -1,17 +1,17 @@
 /**
- * xstate's private fields are used in one module (actors/xstateInternals.ts), each checked at
+ * xstate's private fields are used in one module (actors/machines/xstateInternals.ts), each checked at
  * load; here: the checks pass on the xstate this package pins, and what they guard behaves as
  * xstate's own for the network's real machines (snapshots answer matches, hasTag, can, toJSON alike).
  */
 import { describe, expect, it } from 'vitest';
 import { type AnyStateMachine, assign, createActor, not, setup } from 'xstate';
-import { compileMachine } from '../../actors/compiled.ts';
-import { synthesizerMachine } from '../../actors/synthesizerMachine.ts';
-import { compiledSnapshots, guardError, inState, isBuiltInAction, isHigherOrderGuard, parentOf, parentsAreKnown, stateFields, statelyStandIns } from '../../actors/xstateInternals.ts';
-import { createTraining } from '../../actors/training.ts';
+import { compileMachine } from '../../actors/machines/compiled.ts';
+import { synthesizerMachine } from '../../actors/machines/synthesizerMachine.ts';
+import { compiledSnapshots, guardError, inState, isBuiltInAction, isHigherOrderGuard, parentOf, parentsAreKnown, stateFields, statelyStandIns } from '../../actors/machines/xstateInternals.ts';
+import { createTraining } from '../../actors/trainer/training.ts';
 import { zeros } from '../../lib/matrix.ts';
 import { Synthesizer } from '../../lib/synthesizer.ts';
-import { Edge, type LossMessage, type NetworkEvent } from '../../actors/events.ts';
+import { Edge, type LossMessage, type NetworkEvent } from '../../actors/machines/events.ts';
 import { defineTopology } from '../../lib/topology.ts';
 import * as api from '../../index.ts';
 

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseTrace } from '../../actors/inspection.ts';
+import { parseTrace } from '../../actors/inspect/inspection.ts';
 import { tracesFor } from '../../tools/inspector/traces.ts';
 
 const root = join(import.meta.dirname, '..', '..');

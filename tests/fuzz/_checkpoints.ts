@@ -10,8 +10,8 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTraining } from '../../actors/training.ts';
-import { type TrainingState, decodeCheckpoint } from '../../lib/checkpoint.ts';
+import { createTraining } from '../../actors/trainer/training.ts';
+import { type TrainingState, decodeCheckpoint } from '../../lib/checkpoint/checkpoint.ts';
 import { copyTask } from '../../lib/datasets/copy.ts';
 import type { Dataset } from '../../lib/data.ts';
 import { type GraphSpec, defineGraph } from '../../lib/graph.ts';

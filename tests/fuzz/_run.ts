@@ -6,9 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createTraining } from '../../actors/training.ts';
+import { createTraining } from '../../actors/trainer/training.ts';
 import { UsageError, tryParseDemoArgs } from '../../demos/cli.ts';
-import { decodeCheckpoint } from '../../lib/checkpoint.ts';
+import { decodeCheckpoint } from '../../lib/checkpoint/checkpoint.ts';
 import { type Dataset, labelSets } from '../../lib/data.ts';
 import { type Matrix, release } from '../../lib/matrix.ts';
 import { loadAnyCase, loadCase } from '../../lib/reference.ts';

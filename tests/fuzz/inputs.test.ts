@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { train } from '../../actors/training.ts';
+import { train } from '../../actors/trainer/training.ts';
 import { defineTopology } from '../../lib/topology.ts';
 import { defineGraph } from '../../lib/graph.ts';
 import {

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type TrainingResult, train } from '../../actors/training.ts';
+import { type TrainingResult, train } from '../../actors/trainer/training.ts';
 import type { ParameterJSON } from '../../lib/params.ts';
 import { type ReferenceCase, loadCase } from '../../lib/reference.ts';
 import { referenceCases } from '../helpers.ts';

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type TrainingResult, train } from '../../actors/training.ts';
+import { type TrainingResult, train } from '../../actors/trainer/training.ts';
 import type { Dataset } from '../../lib/data.ts';
 import { DataError, TopologyError } from '../../lib/errors.ts';
 import { type GraphSpec, defineGraph } from '../../lib/graph.ts';

@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { train } from '../../actors/training.ts';
+import { train } from '../../actors/trainer/training.ts';
 import { parametersToJSON } from '../../lib/params.ts';
 import type { ReferenceCase } from '../../lib/reference.ts';
 import { loadCase } from '../../lib/reference.ts';

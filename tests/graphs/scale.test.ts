@@ -8,7 +8,7 @@
  * of what the quadratic code took.
  */
 import { describe, expect, it } from 'vitest';
-import { createTraining } from '../../actors/training.ts';
+import { createTraining } from '../../actors/trainer/training.ts';
 import { branchyGraph } from '../../bench/graph-scale.ts';
 import { defineGraph } from '../../lib/graph.ts';
 import { zeros } from '../../lib/matrix.ts';

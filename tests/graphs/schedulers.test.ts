@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type TrainingResult, train } from '../../actors/training.ts';
+import { type TrainingResult, train } from '../../actors/trainer/training.ts';
 import type { Dataset } from '../../lib/data.ts';
 import { type Graph, defineGraph } from '../../lib/graph.ts';
 import { buildNetwork } from '../../lib/network.ts';

@@ -4,7 +4,7 @@
  * 167: the second node's share was taken from the slot before it, the data's, which is null.)
  */
 import { describe, expect, it } from 'vitest';
-import { train } from '../../actors/training.ts';
+import { train } from '../../actors/trainer/training.ts';
 import { DenseLayer } from '../../lib/dense.ts';
 import { defineGraph } from '../../lib/graph.ts';
 import { clone } from '../../lib/matrix.ts';

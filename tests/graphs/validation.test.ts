@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createTraining } from '../../actors/training.ts';
+import { createTraining } from '../../actors/trainer/training.ts';
 import type { Dataset } from '../../lib/data.ts';
 import { DataError, TopologyError } from '../../lib/errors.ts';
 import { type GraphSpec, defineGraph } from '../../lib/graph.ts';

@@ -9,8 +9,8 @@ import { closeSync, mkdtempSync, rmSync, openSync, readFileSync, truncateSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { train } from '../../actors/training.ts';
-import { CHECKPOINT_VERSION, decodeCheckpoint, encodeCheckpoint, readCheckpoint } from '../../lib/checkpoint.ts';
+import { train } from '../../actors/trainer/training.ts';
+import { CHECKPOINT_VERSION, decodeCheckpoint, encodeCheckpoint, readCheckpoint } from '../../lib/checkpoint/checkpoint.ts';
 import { CheckpointError } from '../../lib/errors.ts';
 import { datasetFingerprint } from '../../lib/fingerprint.ts';
 import { fromArray } from '../../lib/matrix.ts';

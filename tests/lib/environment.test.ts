@@ -7,9 +7,9 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkEnvironment, envChoice, wasmMemoryFromEnv } from '../../lib/environment.ts';
+import { checkEnvironment, envChoice, wasmMemoryFromEnv } from '../../lib/io/environment.ts';
 import { EnvironmentError } from '../../lib/errors.ts';
-import { MAX_CASE_BYTES, byteLimit } from '../../lib/limits.ts';
+import { MAX_CASE_BYTES, byteLimit } from '../../lib/io/limits.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const saved = { ...process.env };
@@ -64,7 +64,7 @@ function run(args: string[], env: Record<string, string>) {
 
 describe('no silent switch of kernels, and one line from the command lines', () => {
   it('autoBackend refuses DNI_WASM_MEMORY_MB=abc instead of falling back to the TypeScript kernels', () => {
-    const r = run(['-e', "import('./lib/kernels-wasm.ts').then((m) => console.log('picked', m.autoBackend().name)).catch((e) => console.log(e.name, e.message))"], { DNI_WASM_MEMORY_MB: 'abc' });
+    const r = run(['-e', "import('./lib/kernels/kernels-wasm.ts').then((m) => console.log('picked', m.autoBackend().name)).catch((e) => console.log(e.name, e.message))"], { DNI_WASM_MEMORY_MB: 'abc' });
     expect(r.out).toMatch(/EnvironmentError DNI_WASM_MEMORY_MB must be a whole number of MiB from 1 to 4095, got "abc"/);
     expect(r.out).not.toMatch(/picked/);
   });

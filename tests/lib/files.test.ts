@@ -7,8 +7,8 @@ import { chmodSync, closeSync, rmSync, linkSync, mkdirSync, mkdtempSync, openSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileError, checkWritable, readFileBounded, removeStaleTemporaries, sameFile, writeFileAtomic } from '../../lib/files.ts';
-import { MAX_CASE_BYTES } from '../../lib/limits.ts';
+import { FileError, checkWritable, readFileBounded, removeStaleTemporaries, sameFile, writeFileAtomic } from '../../lib/io/files.ts';
+import { MAX_CASE_BYTES } from '../../lib/io/limits.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const fresh = () => mkdtempSync(join(tmpdir(), 'dni-files-'));

@@ -6,10 +6,10 @@
  * createTraining and a short run), for chains, graphs and recurrent networks.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { anyTopologyOf, createTraining } from '../../actors/training.ts';
+import { anyTopologyOf, createTraining } from '../../actors/trainer/training.ts';
 import { copyTask } from '../../lib/datasets/copy.ts';
 import { checkFootprint, recurrentFootprint, trainingFootprint } from '../../lib/footprint.ts';
-import { type KernelBackend, backend } from '../../lib/kernels.ts';
+import { type KernelBackend, backend } from '../../lib/kernels/kernels.ts';
 import { release, zeros } from '../../lib/matrix.ts';
 import type { RecurrentTopology } from '../../lib/recurrent/topology.ts';
 import type { Topology } from '../../lib/topology.ts';

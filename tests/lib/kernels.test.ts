@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { typescriptBackend as k } from '../../lib/kernels.ts';
+import { typescriptBackend as k } from '../../lib/kernels/kernels.ts';
 import { fromArray, zeros } from '../../lib/matrix.ts';
 import { Rng } from '../../lib/rng.ts';
 import { maxAbsDiff, naiveMatmul, randomMatrix } from '../helpers.ts';

@@ -3,7 +3,7 @@
  * learning rate, nothing else), and fit() applying one per epoch.
  */
 import { describe, expect, it } from 'vitest';
-import { fit } from '../../actors/fit.ts';
+import { fit } from '../../actors/trainer/fit.ts';
 import { oneHot } from '../../lib/data.ts';
 import { constantLr, cosineLr, exponentialLr, parseLrSchedule, scaleLearningRates, stepLr } from '../../lib/lr-schedule.ts';
 import { fromArray } from '../../lib/matrix.ts';

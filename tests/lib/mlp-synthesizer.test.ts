@@ -4,7 +4,7 @@
  * are the linear synthesizer's, and the parameter keys and their initial values are documented ones.
  */
 import { describe, expect, it } from 'vitest';
-import { train } from '../../actors/training.ts';
+import { train } from '../../actors/trainer/training.ts';
 import { TopologyError } from '../../lib/errors.ts';
 import { type Matrix, clone, zeros } from '../../lib/matrix.ts';
 import { buildNetwork } from '../../lib/network.ts';

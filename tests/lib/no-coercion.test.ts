@@ -3,7 +3,7 @@
  * and seeds that are not uint32 are refused with the array (or option) and position at fault.
  */
 import { describe, expect, it } from 'vitest';
-import { createTraining } from '../../actors/training.ts';
+import { createTraining } from '../../actors/trainer/training.ts';
 import { tryParseDemoArgs } from '../../demos/cli.ts';
 import { TopologyError } from '../../lib/errors.ts';
 import { fromArray, fromNested } from '../../lib/matrix.ts';

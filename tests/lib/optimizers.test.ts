@@ -4,10 +4,10 @@
  * topology resolves and validates them per layer, per synthesizer and as defaults.
  */
 import { describe, expect, it } from 'vitest';
-import { train } from '../../actors/training.ts';
+import { train } from '../../actors/trainer/training.ts';
 import { DenseLayer } from '../../lib/dense.ts';
 import { TopologyError } from '../../lib/errors.ts';
-import { backend } from '../../lib/kernels.ts';
+import { backend } from '../../lib/kernels/kernels.ts';
 import { type Matrix, clone, zeros } from '../../lib/matrix.ts';
 import { Optimizer, type OptimizerConfig } from '../../lib/optimizers.ts';
 import { initParameters } from '../../lib/params.ts';

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type KernelBackend, backend, typescriptBackend, useBackend } from '../../lib/kernels.ts';
+import { type KernelBackend, backend, typescriptBackend, useBackend } from '../../lib/kernels/kernels.ts';
 import { type RecurrentCase, loadRecurrentCase } from '../../lib/recurrent/case.ts';
 import { buildRecurrentNetwork } from '../../lib/recurrent/network.ts';
 import { recurrentParametersToJSON } from '../../lib/recurrent/params.ts';

@@ -4,7 +4,7 @@
  * the delay bookkeeping is the `RefitQueue` (checked here without any maths).
  */
 import { describe, expect, it } from 'vitest';
-import { backend } from '../../lib/kernels.ts';
+import { backend } from '../../lib/kernels/kernels.ts';
 import { type Matrix, clone, zeros } from '../../lib/matrix.ts';
 import { Optimizer } from '../../lib/optimizers.ts';
 import { type PendingRefit, RefitQueue } from '../../lib/refit-queue.ts';

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { oneHot } from '../../lib/data.ts';
-import type { KernelBackend } from '../../lib/kernels.ts';
+import type { KernelBackend } from '../../lib/kernels/kernels.ts';
 import { fromArray } from '../../lib/matrix.ts';
 import { type Network, buildNetwork } from '../../lib/network.ts';
 import { initParameters } from '../../lib/params.ts';

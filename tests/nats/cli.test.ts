@@ -89,7 +89,7 @@ describe.skipIf(!NATS_SERVER)(`--scheduler nats on real stage hosts${NATS_SERVER
 
 describe('the nats scheduler option: bad input refused before any work, by name', () => {
   it('no servers, bad host names, a bad prefix, relay: TrainingOptionsError at createTraining', async () => {
-    const { createTraining } = await import('../../actors/training.ts');
+    const { createTraining } = await import('../../actors/trainer/training.ts');
     const { TrainingOptionsError } = await import('../../lib/errors.ts');
     const topology = { inputs: 2, batch: 2, lr: 0.1, layers: [{ units: 2 }] };
     const data = { x: { rows: 2, cols: 2, data: new Float32Array(4) }, y: { rows: 2, cols: 2, data: new Float32Array(4) } };

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTraining, train, trainWithRestarts } from '../../actors/training.ts';
+import { createTraining, train, trainWithRestarts } from '../../actors/trainer/training.ts';
 import { StageError } from '../../lib/errors.ts';
 import { type AnyLoadedCase, loadAnyCase } from '../../lib/reference.ts';
 import { REFERENCE_DIR } from '../helpers.ts';

@@ -8,8 +8,8 @@ import type { NatsConnection } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsLink, type NatsLinkInit } from '../../actors/nats/natsLink.ts';
 import { connectNats } from '../../actors/nats/natsProtocol.ts';
-import type { Route } from '../../actors/events.ts';
-import type { Arrival } from '../../actors/stageLink.ts';
+import type { Route } from '../../actors/machines/events.ts';
+import type { Arrival } from '../../actors/stage/stageLink.ts';
 import { NATS_SERVER, NO_NATS, type NatsServer, startNats } from './_servers.ts';
 
 const route: Route = { key: 'FORWARD>layer:1', type: 'FORWARD', source: 'layer:0', target: 'layer:1', slot: 0, edge: 0, rows: 4, cols: 300 };

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NatsSchedulerOptions } from '../../actors/nats/natsStage.ts';
-import { type TrainingResult, train } from '../../actors/training.ts';
+import { type TrainingResult, train } from '../../actors/trainer/training.ts';
 import { defineGraph } from '../../lib/graph.ts';
 import { initParameters } from '../../lib/params.ts';
 import { type AnyLoadedCase, loadAnyCase } from '../../lib/reference.ts';

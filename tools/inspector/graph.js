@@ -7,7 +7,7 @@
  * the refit target from the consumer, the true gradient of a backprop edge).
  *
  * What the graph is comes from the trainer's context (`graph`, see `graphSummary` in
- * actors/inspection.ts); a trace recorded before graphs existed has none, and its chain is
+ * actors/inspect/inspection.ts); a trace recorded before graphs existed has none, and its chain is
  * rebuilt from the actors' names (`layer:i`, `synthesizer:i`, `head`).
  *
  * {@link buildScene} draws what does not change (boxes, edges, summaries) once; {@link paint}

@@ -5,10 +5,10 @@
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { FileError } from '../../lib/files.ts';
-import { checkEnvironment } from '../../lib/environment.ts';
-import { type CommandHelp, exitOnHelp } from '../../lib/help.ts';
-import { MAX_TRACE_BYTES } from '../../lib/limits.ts';
+import { FileError } from '../../lib/io/files.ts';
+import { checkEnvironment } from '../../lib/io/environment.ts';
+import { type CommandHelp, exitOnHelp } from '../../lib/io/help.ts';
+import { MAX_TRACE_BYTES } from '../../lib/io/limits.ts';
 import { serveInspector } from './server.ts';
 import { tracesFor } from './traces.ts';
 

@@ -17,7 +17,7 @@
  *   its EventSource reconnects to a fresh state.
  *
  * Like every local server here it answers only its own Host from its own pages (pageServer.ts,
- * lib/localhost.ts), under a CSP that lets the page load only what this server serves.
+ * lib/io/localhost.ts), under a CSP that lets the page load only what this server serves.
  */
 import type { Server, ServerResponse } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
@@ -32,8 +32,8 @@ import {
   summarize,
   summarizeContext,
   toTraceEvent,
-} from '../../actors/inspection.ts';
-import type { TrainingMetrics } from '../../actors/metrics.ts';
+} from '../../actors/inspect/inspection.ts';
+import type { TrainingMetrics } from '../../actors/trainer/metrics.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
 import { HEADERS, type PageServer, servePage } from './pageServer.ts';
 

@@ -1,7 +1,7 @@
 /**
  * What the inspector's two local servers (the trace viewer, server.ts; the live page, live.ts)
  * share: an HTTP server on this machine that answers only its own Host from its own pages
- * (lib/localhost.ts), only GET and HEAD, serves its page's files from this folder under a CSP that
+ * (lib/io/localhost.ts), only GET and HEAD, serves its page's files from this folder under a CSP that
  * lets the page load only what this server serves and talk only to it, and nothing else.
  */
 import { readFile } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { foreignRequest, listenLocally } from '../../lib/localhost.ts';
+import { foreignRequest, listenLocally } from '../../lib/io/localhost.ts';
 
 // the pages' files: beside this module in the repository; in the built package in pages/ beside it
 // (scripts/build.mjs puts them there, where the page's live.js cannot overwrite the compiled live.ts)

@@ -5,13 +5,13 @@
  *
  * The trace is streamed (the server never holds it) up to its size when the request came, and
  * refused (413) beyond {@link MAX_TRACE_BYTES}: the page parses all of it in the browser. Only
- * requests for this server's own Host from its own pages are answered (lib/localhost.ts).
+ * requests for this server's own Host from its own pages are answered (lib/io/localhost.ts).
  */
 import { closeSync, createReadStream, readSync } from 'node:fs';
 import type { Server, ServerResponse } from 'node:http';
 import { basename } from 'node:path';
-import { FileError, openBounded } from '../../lib/files.ts';
-import { MAX_TRACE_BYTES } from '../../lib/limits.ts';
+import { FileError, openBounded } from '../../lib/io/files.ts';
+import { MAX_TRACE_BYTES } from '../../lib/io/limits.ts';
 import { HEADERS, servePage } from './pageServer.ts';
 
 export interface InspectorServerOptions {

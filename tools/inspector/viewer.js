@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The offline inspector page: loads /trace.jsonl (the lines written by the trace recorder in
- * actors/inspection.ts), draws the actors as a graph with the state each one is in at the
+ * actors/inspect/inspection.ts), draws the actors as a graph with the state each one is in at the
  * cursor, and a timeline of the events of the current step, one lane per actor.
  *
  * The cursor is an index into the trace's lines. "Next batch" moves it to the last line of the

@@ -1,0 +1,212 @@
+/**
+ * One stage of one training, hosted in a pool's worker thread (stageThread.ts): builds the network
+ * from the {@link StageThreadInit} (every parameter; it spawns only its own actors), runs a
+ * {@link stageMachine} as its root actor, and speaks the stage protocol with the trainer: each
+ * command it receives is the stage machine's event, each report it posts is the stage's own, except
+ * that losses and finished steps go in batches ({@link ProgressBatch}: at most every FLUSH_MS, and at
+ * once when the stage reaches the last batch it may feed). Tensors to and from other stages go
+ * through shared memory (stageLink.ts), taken by the stage's {@link StageDriver}: no message and no
+ * event-loop turn per batch.
+ *
+ * `end()` frees everything the stage holds (its actors, the network's buffers in the kernels'
+ * memory, the link, the relay's timer): the thread then serves the next training as it was.
+ */
+import { performance } from 'node:perf_hooks';
+import { Subscription } from 'rxjs';
+import { type AnyActorRef, createActor } from 'xstate';
+import { actorIdsOf, buildModel, captureModelState, disposeModel, restoreModelState } from '../../lib/model.ts';
+import { useBackend } from '../../lib/kernels/kernels.ts';
+import { backendByName } from '../../lib/kernels/kernels-wasm.ts';
+import { relayInspection } from '../inspect/inspection.ts';
+import { networkMachines } from '../machines/machines.ts';
+import { schedulingFor } from '../schedulers/schedulers.ts';
+import { StageDriver } from './stageDriver.ts';
+import { stageMachine } from './stageMachine.ts';
+import { ONE_CORE, SharedMemoryLink } from './stageLink.ts';
+import { ProgressBatch, type StageCommand, type StageReport, type StageThreadInit, type WorkerReport, serializeError } from './stageProtocol.ts';
+
+/** the longest a finished step waits before the trainer hears of it while the stage is busy (ms) */
+const FLUSH_MS = 2;
+
+export const STAGE_COMMANDS: readonly string[] = ['START', 'ALLOW', 'CAPTURE', 'END_EPOCH', 'DRAIN', 'HALT'] satisfies StageCommand['type'][];
+
+export interface HostedStage {
+  /** a command of the trainer (the doorbell was rung for it) */
+  command(command: StageCommand): void;
+  /** a message that is no command: the stage fails, by name, rather than wait forever */
+  stray(message: unknown): void;
+  /** an error from the stage that escaped it: the stage fails with it (once) */
+  fail(error: unknown): void;
+  /** stop and free everything the stage holds (idempotent) */
+  end(): void;
+}
+
+/**
+ * Host the stage `init` in this thread; `capacity`: what the pool measured the machine gives two
+ * of its threads (null: not measured), which makes an adaptive plan run as one thread.
+ */
+export function hostStage(init: StageThreadInit, capacity: number | null, post: (r: WorkerReport, transfer?: ArrayBuffer[]) => void): HostedStage {
+  const stage = init.stage.index;
+  // the trainer's backend: the backends agree only to float32 rounding, and every scheduler must give the same bits
+  useBackend(backendByName(init.kernels));
+  const network = buildModel(init.topology, init.params);
+  restoreModelState(network, init.state);
+  const link = new SharedMemoryLink(init.link);
+  const relay = init.inspect ? relayInspection((events) => post({ type: 'TRACE', stage, events }), `worker:${stage}`) : undefined;
+  const progress = new ProgressBatch(stage, init.firstBatch);
+  let lastFlush = performance.now();
+  /** the last batch the trainer allows: reaching it, the stage tells the trainer at once */
+  let allowed = init.firstBatch - 1;
+  let started: ReturnType<typeof performance.eventLoopUtilization> | null = null;
+  let ended = false, failed = false;
+  /** the stage's edges (and a recurrent network's buffer pool): closed when it ends, however it ends */
+  const links = new Subscription();
+
+  const flush = (): void => {
+    const p = progress.take();
+    lastFlush = performance.now();
+    if (p) post(p);
+  };
+
+  const driver = new StageDriver(link, {
+    idle: () => performance.now() - lastFlush >= FLUSH_MS && flush(),
+    fail: (error) => report({ type: 'FAILED', stage, error }),
+  });
+
+  function report(r: StageReport): void {
+    if (ended) return;
+    switch (r.type) {
+      case 'LOSS':
+        return progress.loss(r);
+      case 'STEP_FINISHED':
+        progress.stepFinished(r.batch);
+        if (r.batch >= allowed || performance.now() - lastFlush >= FLUSH_MS) flush();
+        return;
+      case 'DRAINED': {
+        flush();
+        relay?.flush();
+        driver.stop();
+        const { params, optimizers } = r.state;
+        // copies (captureModelState copies out of the kernels' memory): safe to transfer
+        const transfer = [...Object.values(params).map((m) => m.data), ...Object.values(optimizers).flatMap((s) => s.moments)].map((d) => d.buffer as ArrayBuffer);
+        post(r, transfer);
+        return link.close();
+      }
+      case 'FAILED':
+        if (failed) return;
+        failed = true;
+        flush();
+        relay?.flush();
+        driver.stop();
+        return post({ ...r, error: serializeError(r.error) });
+      default:
+        flush();
+        post(r);
+    }
+  }
+
+  /** The stage machine hosting `actors`, started. */
+  function startStage(actors: readonly string[]): AnyActorRef {
+    const a = createActor(stageMachine.provide({ actors: networkMachines(init.interpreter) }), {
+      id: `stage:${stage}`,
+      systemId: `stage:${stage}`,
+      inspect: relay,
+      input: {
+        stage: { index: stage, actors },
+        network,
+        data: init.data,
+        steps: init.steps,
+        firstBatch: init.firstBatch,
+        // inside a stage the trampoline runs whatever arrives; the pipeline is across stages
+        scheduling: { ...schedulingFor('queue'), pipelined: true },
+        link,
+        report,
+        defer: driver.defer,
+        waiting: driver.commandWaiting,
+        links,
+        // the share of time since START this thread was working: not idle on its event loop, not spinning or asleep on its doorbell
+        utilization: () => {
+          const u = performance.eventLoopUtilization(started ?? undefined), wall = u.active + u.idle;
+          return wall > 0 ? Math.max(0, u.active - driver.waited) / wall : 0;
+        },
+      },
+    });
+    a.start();
+    return a;
+  }
+
+  /**
+   * A stage of a default plan on a pool that measured one core's worth: stage 0 hosts every
+   * actor, this one none, and says so in the protocol: every batch allowed is finished here, its
+   * share of any state is empty, it fed nothing.
+   */
+  let emptyFinished = init.firstBatch - 1;
+  function emptyStage(command: StageCommand): void {
+    switch (command.type) {
+      case 'ALLOW':
+        emptyFinished = Math.max(command.through, emptyFinished);
+        progress.stepFinished(emptyFinished);
+        return flush();
+      case 'CAPTURE':
+      case 'END_EPOCH':
+        return report({ type: 'CUT', stage, step: command.step, state: captureModelState(network, new Set()) });
+      case 'HALT':
+        return report({ type: 'HALTED', stage, fed: init.firstBatch - 1 });
+      case 'DRAIN':
+        return report({ type: 'DRAINED', stage, state: captureModelState(network, new Set()), queues: {}, utilization: 0 });
+    }
+  }
+
+  const oneThread = init.adaptive && capacity !== null && capacity < ONE_CORE;
+  /** the stage machine, once the stage knows what it hosts (its plan's actors; all of them, or none, on one core's worth) */
+  let actor: AnyActorRef | null = null;
+  const hosted: readonly string[] = oneThread ? (stage === 0 ? actorIdsOf(init.topology) : []) : init.stage.actors;
+
+  return {
+    command(command) {
+      if (ended) return;
+      driver.commandHandled();
+      try {
+        if (command.type === 'START') {
+          // begin with the other stages (each took its own time to get here)
+          link.awaitPeers();
+          started = performance.eventLoopUtilization();
+          driver.waited = 0;
+        }
+        if (command.type === 'ALLOW') allowed = command.through;
+        if (hosted.length === 0) return emptyStage(command);
+        actor ??= startStage(hosted);
+        actor.send(command);
+        driver.wake();
+      } catch (error) {
+        report({ type: 'FAILED', stage, error });
+      }
+    },
+    stray(message) {
+      report({ type: 'FAILED', stage, error: new Error(`a stray message reached the stage: ${describeMessage(message)}`) });
+    },
+    fail(error) {
+      if (!failed) report({ type: 'FAILED', stage, error });
+    },
+    end() {
+      if (ended) return;
+      ended = true;
+      driver.stop();
+      // nothing is delivered any more, then the actors stop
+      links.unsubscribe();
+      actor?.stop();
+      link.close();
+      relay?.flush();
+      // this thread's copy of the network, parameters included: what the trainer keeps came in DRAINED (copies)
+      disposeModel(network, { params: true });
+    },
+  };
+}
+
+function describeMessage(m: unknown): string {
+  try {
+    return JSON.stringify(m)?.slice(0, 120) ?? String(m);
+  } catch {
+    return String(m);
+  }
+}
