@@ -12,7 +12,7 @@ describe('workerEntry', () => {
   it('starts the tsx bootstrap in the repository, naming the .ts entry last on argv', () => {
     expect(resolveWorkerEntry(entry, 'file:///pkg/actors/workerEntry.ts')).toEqual({ url: new URL('file:///pkg/actors/tsxWorker.mjs'), argv: [entry.href] });
     const [url, options] = workerEntry(new URL('./stageThread.ts', import.meta.url), { name: 'stage:0', argv: ['x'] });
-    expect(url.pathname.endsWith('/actors/tsxWorker.mjs')).toBe(true);
+    expect(url.pathname.endsWith('/actors/stage/tsxWorker.mjs')).toBe(true);
     expect(options).toMatchObject({ name: 'stage:0', argv: ['x', new URL('./stageThread.ts', import.meta.url).href] });
   });
 

@@ -69,7 +69,7 @@ describe('writeFileAtomic', () => {
   it('a write error (file size limit, EFBIG) throws, leaves the old file and no temporary file', () => {
     const dir = fresh(), path = join(dir, 'big.bin');
     writeFileSync(path, 'old');
-    const script = `import { writeFileAtomic } from ${JSON.stringify(join(root, 'lib', 'files.ts'))};
+    const script = `import { writeFileAtomic } from ${JSON.stringify(join(root, 'lib', 'io', 'files.ts'))};
 try { writeFileAtomic(${JSON.stringify(path)}, Buffer.alloc(200_000, 1)); console.log('written'); }
 catch (e) { console.log(e.name + ' ' + e.message); }`;
     const scriptPath = join(dir, 'write.mts');
@@ -96,7 +96,7 @@ catch (e) { console.log(e.name + ' ' + e.message); }`;
     const script = join(dir, 'slow.mts');
     writeFileSync(
       script,
-      `import { writeFileAtomic } from ${JSON.stringify(join(root, 'lib', 'files.ts'))};
+      `import { writeFileAtomic } from ${JSON.stringify(join(root, 'lib', 'io', 'files.ts'))};
 const big = Buffer.alloc(64 * 2 ** 20, 7);
 console.log('ready');
 for (;;) writeFileAtomic(${JSON.stringify(target)}, big);`,
