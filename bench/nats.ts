@@ -16,7 +16,7 @@ import { NatsLink } from '../actors/nats/natsLink.ts';
 import { connectNats } from '../actors/nats/natsProtocol.ts';
 import type { Route } from '../actors/machines/events.ts';
 import type { HostProcess, NatsServer } from '../tests/nats/_servers.ts';
-import { measure, randomData, sameBits, useApi, wideTopology } from './schedulers.ts';
+import { libraryApi, measure, randomData, sameBits, useApi, wideTopology } from './schedulers.ts';
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const p99 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length * 0.99)];
@@ -76,7 +76,7 @@ export async function main(argv: string[]): Promise<void> {
     console.error('bench nats: nats-server is not installed (apt-get install nats-server)');
     process.exit(2);
   }
-  useApi(await import('../index.ts'));
+  useApi(await libraryApi(false));
   let server: NatsServer | null = null;
   const hosts: HostProcess[] = [];
   const results: Record<string, unknown> = {};

@@ -63,7 +63,9 @@ export const help: CommandHelp = {
   takes: 'several minutes on 2 cores (--only seed --rounds 1: under a minute)',
 };
 
-type Api = typeof import('../index.ts');
+/** The subpaths these benches use, as one object (the root, its kernels, machines and testing entries). */
+const ENTRIES = ['index', 'kernels', 'machines', 'testing'] as const;
+type Api = typeof import('../index.ts') & typeof import('../kernels.ts') & typeof import('../machines.ts') & typeof import('../testing.ts');
 /** The library the trainings run on: this repository's TypeScript, or (`--built`) the package as npm installs it, dist/. */
 let api: Api;
 
@@ -85,11 +87,12 @@ export function wideTopology(): Topology {
   });
 }
 
-async function libraryApi(built: boolean): Promise<Api> {
-  if (!built) return import('../index.ts');
-  const url = new URL('../dist/index.js', import.meta.url);
-  if (!existsSync(url)) throw new Error('bench schedulers --built: there is no dist/index.js (npm run build makes it)');
-  return (await import(url.href)) as Api;
+export async function libraryApi(built: boolean): Promise<Api> {
+  if (!built) return Object.assign({}, ...(await Promise.all([import('../index.ts'), import('../kernels.ts'), import('../machines.ts'), import('../testing.ts')]))) as Api;
+  const urls = ENTRIES.map((e) => new URL(`../dist/${e}.js`, import.meta.url));
+  const absent = urls.filter((url) => !existsSync(url));
+  if (absent.length) throw new Error(`bench schedulers --built: there is no ${absent.map((u) => `dist/${u.pathname.split('/').pop()}`).join(', ')} (npm run build makes it)`);
+  return Object.assign({}, ...(await Promise.all(urls.map((url) => import(url.href))))) as Api;
 }
 
 /** The capacity around a measurement: before, after, and the lower (what the measurement could count on). */
@@ -134,7 +137,7 @@ export function sameBits(a: ParameterSet, b: ParameterSet): boolean {
 }
 
 export function randomData(rows: number, inputs: number, classes: number): Dataset {
-  const rng = new api.Rng(3), x = api.zeros(rows, inputs), y = api.zeros(rows, classes);
+  const rng = new api.Rng(3), x = api.fromArray(rows, inputs, new Float32Array(rows * inputs)), y = api.fromArray(rows, classes, new Float32Array(rows * classes));
   for (let i = 0; i < x.data.length; i++) x.data[i] = rng.next();
   for (let r = 0; r < rows; r++) y.data[r * classes + (rng.nextUint32() % classes)] = 1;
   return { x, y };

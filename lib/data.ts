@@ -21,12 +21,6 @@ export interface Dataset<Y extends Labels = Labels> {
   readonly y: Y;
 }
 
-export interface Batch {
-  readonly index: number;
-  readonly x: Matrix;
-  readonly y: Matrix;
-}
-
 /** Is `v` a matrix (rather than named label sets)? */
 export function isMatrix(v: unknown): v is Matrix {
   const m = v as Partial<Matrix> | null;
@@ -49,12 +43,6 @@ export function labelSets(data: Dataset): [string, Matrix][] {
 /** Number of whole batches in one pass over the data (a remainder shorter than a batch is not used). */
 export function batchesPerEpoch(data: Dataset, batch: number): number {
   return Math.floor(data.x.rows / batch);
-}
-
-/** Batch t of the data (zero-copy views; `y` the single label matrix, or the set `labels`). */
-export function batchAt(data: Dataset, batch: number, t: number, labels = 'y'): Batch {
-  const start = (t % batchesPerEpoch(data, batch)) * batch;
-  return { index: t, x: rowsView(data.x, start, batch), y: rowsView(labelSet(data, labels), start, batch) };
 }
 
 /** Every batch of one pass as views of one matrix, made once: batch t is `views[t % views.length]`. */

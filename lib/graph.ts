@@ -35,10 +35,10 @@ import { activation as checkActivation, knownKeys, object, oneOf, optimizerAt, p
 export const LOSSES = ['mse', 'softmax-cross-entropy'] as const;
 export type Loss = (typeof LOSSES)[number];
 
-export const MERGES = ['concat', 'sum'] as const;
+const MERGES = ['concat', 'sum'] as const;
 export type Merge = (typeof MERGES)[number];
 
-export const INTERFACE_KINDS = ['backprop', 'dni', 'cdni', 'forward', 'complete'] as const;
+const INTERFACE_KINDS = ['backprop', 'dni', 'cdni', 'forward', 'complete'] as const;
 export type InterfaceKind = (typeof INTERFACE_KINDS)[number];
 
 /** The data's x, as a node's source. */

@@ -34,7 +34,7 @@ export interface PlacedActor {
  * each layer with its synthesizers (boundary, and the interface above it) and the top one with the
  * readout.
  */
-export function pipelineActors(t: AnyTopology): PlacedActor[] {
+function pipelineActors(t: AnyTopology): PlacedActor[] {
   if ((t as { kind?: string }).kind === 'recurrent') return recurrentActors(t as RecurrentTopology);
   return graphActors(t as Topology);
 }

@@ -3,9 +3,9 @@
  * `npm run build`: dist/, the package's code, and build/package/, the folder npm packs and
  * publishes (`npm run package` packs it: `dni-actors-VERSION.tgz`).
  *
- * dist/: ES modules compiled by tsc from `index.ts`, the `dni-actors/inspect` subpath, the
- * `dni-actors` command and the worker entry (tsconfig.build.json: `.ts` import paths rewritten to
- * `.js`, `.d.ts` beside each module, source maps with the TypeScript source inlined), the
+ * dist/: ES modules compiled by tsc from `index.ts`, the subpaths (`dni-actors/kernels`, `/machines`,
+ * `/recurrent`, `/testing`, `/nats`, `/inspect`), the `dni-actors` command and the worker entry
+ * (tsconfig.build.json: `.ts` import paths rewritten to `.js`, `.d.ts` beside each module, source maps with the TypeScript source inlined), the
  * WebAssembly kernels compiled into dist/lib/wasm (where dist/lib/kernels/kernels-wasm.js looks for them),
  * and the inspector's page files beside the servers that serve them. An installed package needs
  * neither TypeScript nor tsx nor AssemblyScript. The repository itself keeps running the `.ts`.
@@ -51,9 +51,14 @@ for (const f of readdirSync(pages).filter((f) => /\.(html|js|css)$/.test(f))) co
 // what the package cannot work without: say so here rather than in a user's project
 const expected = [
   'index.js', 'index.d.ts', 'actors/stage/stageThread.js', 'lib/wasm/kernels.wasm', 'lib/wasm/kernels-fma.wasm',
-  'nats.js', 'actors/nats/natsHostThread.js', 'bin/stage.js', 'bin/dni-actors.js', 'tools/inspector/index.js', 'tools/inspector/inspectCommand.js', 'tools/inspector/live.js',
+  'actors/nats/natsHostThread.js', 'bin/stage.js', 'bin/dni-actors.js', 'tools/inspector/index.js', 'tools/inspector/inspectCommand.js', 'tools/inspector/live.js',
   'tools/inspector/pages/index.html', 'tools/inspector/pages/viewer.js', 'tools/inspector/pages/live.html', 'tools/inspector/pages/live.js',
 ];
+// and the files of every subpath package.json "exports" names (types, import, default)
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+for (const target of Object.values(pkg.exports)) {
+  for (const file of typeof target === 'string' ? [] : Object.values(target)) expected.push(file.replace(/^\.\/dist\//, ''));
+}
 const missing = expected.filter((f) => !existsSync(join(dist, f)));
 if (missing.length) {
   console.error(`build: dist/ lacks ${missing.join(', ')}`);
@@ -62,7 +67,6 @@ if (missing.length) {
 console.log(`build: ${dist}`);
 
 // the published manifest: what a consumer needs, nothing that names a file the package does not hold
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const published = {};
 for (const key of ['name', 'version', 'description', 'type', 'license', 'engines', 'exports', 'main', 'types', 'bin', 'files', 'sideEffects', 'dependencies', 'peerDependencies', 'peerDependenciesMeta']) {
   if (pkg[key] !== undefined) published[key] = pkg[key];

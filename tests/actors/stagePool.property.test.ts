@@ -16,7 +16,7 @@ import { createStagePool } from '../../actors/stage/stagePool.ts';
 import { type TrainingOptions, type TrainingResult, createTraining, train } from '../../actors/trainer/training.ts';
 import { defineGraph } from '../../lib/graph.ts';
 import { zeros } from '../../lib/matrix.ts';
-import { copyTask } from '../../lib/recurrent/index.ts';
+import { copyTask } from '../../lib/datasets/copy.ts';
 import { Rng } from '../../lib/rng.ts';
 import { dataOf, graphOf, rawGraph } from '../graphs/_arbitraries.ts';
 

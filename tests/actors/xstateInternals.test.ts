@@ -14,6 +14,12 @@ import { Synthesizer } from '../../lib/synthesizer.ts';
 import { Edge, type LossMessage, type NetworkEvent } from '../../actors/machines/events.ts';
 import { defineTopology } from '../../lib/topology.ts';
 import * as api from '../../index.ts';
+import * as inspect from '../../tools/inspector/index.ts';
+import * as kernels from '../../kernels.ts';
+import * as machines from '../../machines.ts';
+import * as nats from '../../nats.ts';
+import * as recurrent from '../../recurrent.ts';
+import * as testing from '../../testing.ts';
 
 describe('xstate internals', () => {
   it('check out on this xstate: compiled snapshots and microstep events, and parents', () => {
@@ -81,8 +87,10 @@ describe('xstate internals', () => {
     expect(made.sessionId).toBe('c');
   });
 
-  it('are not part of the public API (compileMachine included)', () => {
-    expect('compileMachine' in api).toBe(false);
-    expect('parentOf' in api).toBe(false);
+  it('are not part of the public API, the root or any subpath (compileMachine included)', () => {
+    for (const entry of [api, inspect, kernels, machines, nats, recurrent, testing]) {
+      expect('compileMachine' in entry).toBe(false);
+      expect('parentOf' in entry).toBe(false);
+    }
   });
 });
