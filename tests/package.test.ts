@@ -6,7 +6,8 @@
  * type-checks with no error in the package's declarations, the default backend is the fast one,
  * a broken install says why it is slow, a worker-scheduler training runs on the built JavaScript
  * (no tsx in the project), `require` behaves as the README says, installing prints no install-scripts
- * warning, `npx dni-actors inspect` serves a recorded trace, and `dni-actors/inspect` the live page.
+ * warning, `npx dni-actors inspect` serves a recorded trace, `dni-actors/inspect` the live page, and
+ * each subpath of "exports" gives its values while the root no longer holds the names that moved.
  *
  * Offline: `npm ci` fills npm's cache with tarballs but not with the registry's package metadata,
  * so `npm install --offline ./dni-actors-0.1.0.tgz` cannot resolve the package's dependencies
