@@ -14,9 +14,9 @@ import { CHECKPOINT_VERSION, decodeCheckpoint, encodeCheckpoint, readCheckpoint 
 import { CheckpointError } from '../../lib/errors.ts';
 import { datasetFingerprint } from '../../lib/fingerprint.ts';
 import { fromArray } from '../../lib/matrix.ts';
-import { withOptimizers } from '../fuzz/_run.ts';
+import { withOptimizers } from '../../bench/fuzz/_run.ts';
 import { loadCase } from '../../lib/reference.ts';
-import { tinyCase } from '../fuzz/_cases.ts';
+import { tinyCase } from '../../bench/fuzz/_cases.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dni-ckpt-decode-'));
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
