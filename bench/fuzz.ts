@@ -3,7 +3,7 @@
  * (default 60 s, shared out among the kinds of input: chain, graph and rnn case files, checkpoints,
  * chain and recurrent specs, data sets and sequences, command lines), larger than the one in the tests
  * (tests/fuzz/). Every input is a valid one broken in a way that must be refused
- * (tests/fuzz/_generators.ts), so each kind's count of inputs accepted silently should be 0, and
+ * (bench/fuzz/_generators.ts), so each kind's count of inputs accepted silently should be 0, and
  * so should its count of inputs refused other than by name (a TypeError from inside; for a
  * command line: an exit code other than 2, more than one line, a stack trace, a timeout, or a
  * file changed). Prints, per kind, the inputs tried and how each ended, and the first few that
@@ -16,7 +16,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, stat
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineTopology } from '../lib/topology.ts';
-import { tinyCase } from '../tests/fuzz/_cases.ts';
+import { tinyCase } from './fuzz/_cases.ts';
 import {
   NAMED_ERRORS,
   type Verdict,
@@ -27,10 +27,10 @@ import {
   malformedInspectArgs,
   malformedReferenceArgs,
   malformedTopology,
-} from '../tests/fuzz/_generators.ts';
-import { brokenCheckpoint, checkpointBases, resumeBroken } from '../tests/fuzz/_checkpoints.ts';
-import { fullRecurrentSpec, malformedGraphCase, malformedRecurrentCase, malformedRecurrentSpec, malformedSequences } from '../tests/fuzz/_recurrent.ts';
-import { type CliRun, ROOT, baseCheckpoints, inParallel, runAnyCase, runCase, runCheckpoint, runCli, runData, runDemoArgs, runRecurrent, runSequences, runTopology } from '../tests/fuzz/_run.ts';
+} from './fuzz/_generators.ts';
+import { brokenCheckpoint, checkpointBases, resumeBroken } from './fuzz/_checkpoints.ts';
+import { fullRecurrentSpec, malformedGraphCase, malformedRecurrentCase, malformedRecurrentSpec, malformedSequences } from './fuzz/_recurrent.ts';
+import { type CliRun, ROOT, baseCheckpoints, inParallel, runAnyCase, runCase, runCheckpoint, runCli, runData, runDemoArgs, runRecurrent, runSequences, runTopology } from './fuzz/_run.ts';
 import { defineRecurrent } from '../lib/recurrent/topology.ts';
 
 /** `npm run bench -- fuzz --help` (bench/index.ts prints it; main never runs). */

@@ -5,32 +5,20 @@
  * start work beyond printing (a worker thread, a child process, a server listening) is refused and
  * recorded. Prints one JSON array: `{ command, code, stdout, stderr, work, error }` per command.
  */
-import childProcess from 'node:child_process';
-import { syncBuiltinESMExports } from 'node:module';
-import { Server } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import workerThreads from 'node:worker_threads';
+import { refuseWork } from './_refuse.ts';
 
 const commands = JSON.parse(process.argv[2]) as string[][];
 const root = join(import.meta.dirname, '..');
 let work: string[] = [];
-const refuse = (what: string) => {
-  work.push(what);
-  throw new Error(`--help started work: ${what}`);
-};
-workerThreads.Worker = class {
-  constructor() {
-    refuse('a worker thread');
-  }
-} as never;
-for (const fn of ['spawn', 'spawnSync', 'fork', 'exec', 'execSync', 'execFile', 'execFileSync'] as const) {
-  (childProcess as unknown as Record<string, unknown>)[fn] = () => refuse(`child_process.${fn}`);
-}
-Server.prototype.listen = function () {
-  return refuse('a server listening');
-} as never;
-syncBuiltinESMExports();
+refuseWork(
+  (what) => {
+    work.push(what);
+    throw new Error(`--help started work: ${what}`);
+  },
+  { servers: true },
+);
 
 class Exit {
   constructor(readonly code: number) {}

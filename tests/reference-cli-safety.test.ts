@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REFERENCE_DIR } from './helpers.ts';
-import { tinyCase, tinyRecurrentCase } from './fuzz/_cases.ts';
+import { tinyCase, tinyRecurrentCase } from '../bench/fuzz/_cases.ts';
 
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'bin', 'reference.ts');

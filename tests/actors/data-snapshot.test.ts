@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { type TrainingResult, createTraining } from '../../actors/trainer/training.ts';
 import { copyTask } from '../../lib/datasets/copy.ts';
 import { loadCase } from '../../lib/reference.ts';
-import { tinyCase } from '../fuzz/_cases.ts';
+import { tinyCase } from '../../bench/fuzz/_cases.ts';
 
 const SCHEDULERS = ['queue', 'async', 'worker'] as const;
 

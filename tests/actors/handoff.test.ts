@@ -187,7 +187,6 @@ describe('worker stages and the main thread', () => {
       },
     });
     await t.run();
-    expect(cpu).toBeGreaterThanOrEqual(0);
     expect(cpu).toBeLessThan(60);
   });
 });

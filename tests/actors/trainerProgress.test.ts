@@ -149,6 +149,52 @@ describe('TrainerProgress', () => {
     expect(p.stopped).toEqual({ step: 3, saved: true });
   });
 
+  it('a stop whose cut is a scheduled checkpoint already under way takes that capture: one CAPTURE, one save, STOPPED', () => {
+    const { p, commands, events, saved } = progress({ steps: 100, stages: 1, checkpoints: [4] });
+    p.report(finished(0, 3));
+    expect(commands).toEqual([{ type: 'CAPTURE', step: 4 }]);
+    p.stop(true);
+    p.report({ type: 'HALTED', stage: 0, fed: 3 });
+    expect(commands).toEqual([{ type: 'CAPTURE', step: 4 }, { type: 'HALT' }, { type: 'ALLOW', through: 3 }]);
+    p.report({ type: 'CUT', stage: 0, step: 4, state: part('a', 1) });
+    expect(saved.map((s) => s.step)).toEqual([4]);
+    expect(events).toEqual([{ type: 'STOPPED' }]);
+    expect(p.stopped).toEqual({ step: 4, saved: true });
+    expect(commands.filter((c) => c.type === 'ALLOW')).toEqual([{ type: 'ALLOW', through: 3 }]); // nothing let on past the cut
+  });
+
+  it('a stop as an epoch ends: no END_EPOCH, the plan is not asked, STOPPED at the epoch\'s end', async () => {
+    const asked: number[] = [];
+    const { p, commands, events } = progress({ steps: 10, stages: 1, epochs: { length: 2, lrFactor: 1, end: (epoch) => (asked.push(epoch), 1) } });
+    p.report(finished(0, 1)); // the epoch ends before step 2: END_EPOCH waits for a microtask
+    p.stop(false);
+    await Promise.resolve();
+    expect(commands).toEqual([{ type: 'HALT' }]);
+    p.report({ type: 'HALTED', stage: 0, fed: 1 });
+    expect(events).toEqual([{ type: 'STOPPED' }]);
+    expect(p.stopped).toEqual({ step: 2, saved: false });
+    expect(asked).toEqual([]);
+  });
+
+  it('the last step ends the training even where a checkpoint or an epoch end would cut', async () => {
+    for (const o of [{ checkpoints: [2, 4] }, { epochs: { length: 2, lrFactor: 1, end: () => 1 } }]) {
+      const { p, commands, events } = progress({ steps: 4, stages: 1, ...o });
+      p.report(finished(0, 1));
+      await Promise.resolve();
+      const cut = commands.length;
+      expect(cut).toBe(1); // CAPTURE or END_EPOCH before step 2
+      p.report({ type: 'CUT', stage: 0, step: 2, state: part('a', 1) });
+      p.report(finished(0, 3));
+      await Promise.resolve();
+      expect(commands.slice(cut).map((c) => c.type)).toEqual(['ALLOW']); // no cut before step 4: the end
+      expect(events).toEqual([{ type: 'BATCHES_DONE' }]);
+    }
+  });
+
+  it('refuses checkpoints in a training in epochs', () => {
+    expect(() => progress({ steps: 4, checkpoints: [2], epochs: { length: 2, lrFactor: 1, end: () => 1 } })).toThrow(/a training in epochs saves no checkpoints/);
+  });
+
   it('ignores whatever comes after the end', () => {
     const { p, metrics, events } = progress({ steps: 3, stages: 1 });
     p.end();

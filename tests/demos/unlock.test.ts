@@ -36,10 +36,12 @@ describe('demos/unlock.ts', () => {
     expect(Object.keys(out.methods)).toEqual(['backprop', 'dni', 'complete', 'dni-warmup']);
     for (const m of Object.values(out.methods) as { test_accuracy: number; steps_per_second: Record<string, number> }[]) {
       expect(Object.keys(m)).toEqual(['test_accuracy', 'steps_per_second']);
-      expect(m.test_accuracy).toBeGreaterThanOrEqual(0);
-      expect(m.test_accuracy).toBeLessThanOrEqual(1);
+      // a share of the 100 test digits (not a number that merely lies in [0, 1])
+      expect(Math.abs(m.test_accuracy * 100 - Math.round(m.test_accuracy * 100))).toBeLessThan(1e-9);
       expect(Object.keys(m.steps_per_second)).toEqual(['queue', 'worker']);
       for (const v of Object.values(m.steps_per_second)) expect(v).toBeGreaterThan(0);
     }
+    // 12 steps of backprop learn past chance (0.1 on ten digits): measured 0.22
+    expect(out.methods.backprop.test_accuracy).toBeGreaterThan(0.15);
   }, 240_000);
 });

@@ -4,12 +4,12 @@
  * truncated, a resealed edit of any field, a pending refit or a whole entry dropped, a bookkeeping
  * field tampered. Every one is refused by name (a CheckpointError, or another of the library's
  * errors), never resumed silently, never a TypeError or RangeError from inside.
- * (tests/fuzz/_checkpoints.ts; `npm run bench -- fuzz` runs the same generator longer.)
+ * (bench/fuzz/_checkpoints.ts; `npm run bench -- fuzz` runs the same generator longer.)
  */
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type CheckpointBase, brokenCheckpoint, checkpointBases, resumeBroken } from './_checkpoints.ts';
-import { NAMED_ERRORS } from './_generators.ts';
+import { type CheckpointBase, brokenCheckpoint, checkpointBases, resumeBroken } from '../../bench/fuzz/_checkpoints.ts';
+import { NAMED_ERRORS } from '../../bench/fuzz/_generators.ts';
 
 let bases: CheckpointBase[] = [];
 beforeAll(async () => {

@@ -12,10 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tinyCase } from './_cases.ts';
-import { malformedCase, malformedDemoArgs, malformedInspectArgs, malformedReferenceArgs } from './_generators.ts';
-import { malformedGraphCase, malformedRecurrentCase } from './_recurrent.ts';
-import { type CliRun, ROOT, baseCheckpoints, inParallel, runCli } from './_run.ts';
+import { tinyCase } from '../../bench/fuzz/_cases.ts';
+import { malformedCase, malformedDemoArgs, malformedInspectArgs, malformedReferenceArgs } from '../../bench/fuzz/_generators.ts';
+import { malformedGraphCase, malformedRecurrentCase } from '../../bench/fuzz/_recurrent.ts';
+import { type CliRun, ROOT, baseCheckpoints, inParallel, runCli } from '../../bench/fuzz/_run.ts';
 
 const seeds = (n: number) => fc.sample(fc.integer({ min: 0, max: 2 ** 32 - 1 }), { numRuns: n, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) });
 const WIDTH = 2; // the machine's cores

@@ -2,7 +2,7 @@
  * Fuzz, in this process: thousands of malformed reference cases, checkpoints (bytes flipped,
  * truncated, padded, payloads edited and resealed), chain and graph specs, data sets, and the demos'
  * command lines. Each input is a valid one broken in a way that must be refused (see
- * _generators.ts), and each must end with one of the library's named errors: never accepted,
+ * bench/fuzz/_generators.ts), and each must end with one of the library's named errors: never accepted,
  * never a TypeError from inside. Each property has a fixed number of runs and a wall-clock cap;
  * FUZZ_SEED=N repeats a run.
  */
@@ -28,10 +28,10 @@ import {
   malformedGraph,
   malformedGraphData,
   malformedTopology,
-} from './_generators.ts';
-import { tinyCase, tinyGraphCase, tinyRecurrentCase } from './_cases.ts';
-import { fullRecurrentSpec, goodSequences, malformedGraphCase, malformedRecurrentCase, malformedRecurrentSpec, malformedSequences } from './_recurrent.ts';
-import { baseCheckpoints, runAnyCase, runCase, runCheckpoint, runData, runDemoArgs, runGraph, runRecurrent, runSequences, runTopology } from './_run.ts';
+} from '../../bench/fuzz/_generators.ts';
+import { tinyCase, tinyGraphCase, tinyRecurrentCase } from '../../bench/fuzz/_cases.ts';
+import { fullRecurrentSpec, goodSequences, malformedGraphCase, malformedRecurrentCase, malformedRecurrentSpec, malformedSequences } from '../../bench/fuzz/_recurrent.ts';
+import { baseCheckpoints, runAnyCase, runCase, runCheckpoint, runData, runDemoArgs, runGraph, runRecurrent, runSequences, runTopology } from '../../bench/fuzz/_run.ts';
 import { defineRecurrent } from '../../lib/recurrent/topology.ts';
 
 const seedArb = fc.integer({ min: 0, max: 2 ** 32 - 1 });

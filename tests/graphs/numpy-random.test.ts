@@ -3,7 +3,8 @@
  * docs/maths.md alone): random graphs (fan-out, concat and sum merges, input skips, 1-3 weighted heads
  * of both losses, dni and cdni on any edge including node→head, delays 0-2, every activation)
  * drawn and answered in float64 by numpy, trained here in float32 through the actors: every final
- * parameter within 1e-5, every step's loss and synthesizer loss within 1e-5 relative.
+ * parameter within GRAPH_TOLERANCE (3e-6), every step's loss and synthesizer loss within it relative
+ * (measured over the 200: parameters 6.2e-7, losses 2.5e-7, synthesizer losses 3.3e-7 at most).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,12 +14,12 @@ import { train } from '../../actors/trainer/training.ts';
 import { parametersToJSON } from '../../lib/params.ts';
 import type { ReferenceCase } from '../../lib/reference.ts';
 import { loadCase } from '../../lib/reference.ts';
-import { HAS_NUMPY, NO_NUMPY, deviations, randomGraphCases } from './_numpy.ts';
+import { GRAPH_TOLERANCE, HAS_NUMPY, NO_NUMPY, deviations, randomGraphCases } from './_numpy.ts';
 
 /** seeds 1..SEEDS (203, 366 and 915 are near-unstable: float32 and float64 part ways; not in range) */
 const SEEDS = 200;
 const STEPS = 30;
-const TOLERANCE = 1e-5;
+const TOLERANCE = GRAPH_TOLERANCE;
 
 /** What a set of cases exercises, counted (so a generator that stopped branching would be caught). */
 function features(cases: { json: ReferenceCase }[]) {

@@ -14,9 +14,9 @@ import { CHECKPOINT_VERSION, decodeCheckpoint, encodeCheckpoint, readCheckpoint 
 import { CheckpointError } from '../../lib/errors.ts';
 import { datasetFingerprint } from '../../lib/fingerprint.ts';
 import { fromArray } from '../../lib/matrix.ts';
-import { withOptimizers } from '../fuzz/_run.ts';
+import { withOptimizers } from '../../bench/fuzz/_run.ts';
 import { loadCase } from '../../lib/reference.ts';
-import { tinyCase } from '../fuzz/_cases.ts';
+import { tinyCase } from '../../bench/fuzz/_cases.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dni-ckpt-decode-'));
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -33,10 +33,13 @@ function reseal(text: string, edit: (payload: any, header: any) => void): string
 
 const base = loadCase(tinyCase(7, { conditioned: true, delay: 1, steps: 12 }));
 let sgd = '', adam = '';
+/** the uninterrupted SGD run's final parameters, which a resumed run must reach bit for bit */
+let sgdFinal: Record<string, Float32Array> = {};
 
 beforeAll(async () => {
   const a = join(dir, 'sgd.ckpt'), b = join(dir, 'adam.ckpt');
-  await train({ topology: base.topology, data: base.data, params: base.initial, steps: 12, checkpoint: { path: a, at: [5] } });
+  const full = await train({ topology: base.topology, data: base.data, params: base.initial, steps: 12, checkpoint: { path: a, at: [5] } });
+  sgdFinal = Object.fromEntries(Object.entries(full.params).map(([k, m]) => [k, Float32Array.from(m.data)]));
   const adamTopology = withOptimizers(base.topology);
   await train({ topology: adamTopology, data: base.data, params: base.initial, steps: 12, checkpoint: { path: b, at: [5] } });
   sgd = readFileSync(a, 'utf8');
@@ -148,11 +151,14 @@ describe('data fingerprints', () => {
     await expect(train({ topology: base.topology, data: other, steps: 12, resume: path })).rejects.toThrow(
       /checkpoint .*sgd\.ckpt: made with other data: the data given has fingerprint sha256:[0-9a-f]{12}…, the checkpoint's is sha256:[0-9a-f]{12}…/,
     );
-    // the same data resumes (and a version 1 file, with no fingerprint, too)
-    await expect(train({ topology: base.topology, data: base.data, steps: 12, resume: path })).resolves.toBeTruthy();
+    // the same data resumes, to the uninterrupted run's parameters (and a version 1 file, with no fingerprint, resumes with any data)
+    const resumed = await train({ topology: base.topology, data: base.data, steps: 12, resume: path });
+    for (const [k, want] of Object.entries(sgdFinal)) expect(resumed.params[k].data, k).toEqual(want);
     const v1 = join(dir, 'v1.ckpt');
     writeFileSync(v1, reseal(sgd, (p, h) => (delete p.dataFingerprint, (h.version = 1))));
-    await expect(train({ topology: base.topology, data: other, steps: 12, resume: v1 })).resolves.toBeTruthy();
+    const other1 = await train({ topology: base.topology, data: other, steps: 12, resume: v1 });
+    expect(other1.losses.length).toBe(12);
+    expect(Array.from(other1.losses.subarray(5)).every((l) => Number.isFinite(l) && l > 0)).toBe(true);
   });
 
   it('encodeCheckpoint writes the fingerprint it is given, null when it has none', () => {

@@ -18,7 +18,7 @@ import { copyTask } from '../../lib/datasets/copy.ts';
 import { CheckpointError } from '../../lib/errors.ts';
 import { loadCase } from '../../lib/reference.ts';
 import type { RecurrentSpec } from '../../lib/recurrent/topology.ts';
-import { tinyCase } from '../fuzz/_cases.ts';
+import { tinyCase } from '../../bench/fuzz/_cases.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'dni-ckpt-refits-'));
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { caseParametersFromJSON, loadAnyCase, loadCase } from '../../lib/reference.ts';
 import { Rng } from '../../lib/rng.ts';
 import { defineRecurrent } from '../../lib/recurrent/topology.ts';
-import { tinyCase, tinyGraphCase, tinyRecurrentCase } from '../fuzz/_cases.ts';
+import { tinyCase, tinyGraphCase, tinyRecurrentCase } from '../../bench/fuzz/_cases.ts';
 import { REFERENCE_DIR } from '../helpers.ts';
 
 describe('matrices from JSON', () => {

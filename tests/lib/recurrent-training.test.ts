@@ -147,7 +147,7 @@ describe('copy-task curriculum (smoke)', () => {
     const r = runCurriculum(copyExperimentTopology('copy', 'bptt', 2, small), { budget: 160, seed: 3, start: 4, onBatch: (_, length) => seen.add(length) });
     expect([...seen]).toEqual([4]);
     expect(r.sequences).toBe(160);
-    expect(r.cpuSeconds).toBeGreaterThanOrEqual(0);
+    expect(r.cpuSeconds).toBeGreaterThan(0); // 160 sequences take measurable CPU time
     const dni = copyExperimentTopology('copy', 'dni', 3, small), aux = copyExperimentTopology('repeat-copy', 'dni-aux', 5, small);
     expect(dni.layers[0].synthesizer).toMatchObject({ scale: COPY_EXPERIMENT.scale, discount: COPY_EXPERIMENT.scale, hidden: [], optimizer: { kind: 'adam', lr: COPY_EXPERIMENT.synthesizerLr } });
     expect(dni.layers[0].aux).toBeNull();

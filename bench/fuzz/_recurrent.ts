@@ -1,7 +1,7 @@
 /**
  * Malformed recurrent and graph inputs for the fuzz tests and `npm run bench -- fuzz` (where issue
  * 24's bugs lived): rnn and graph case files, recurrent specs and sequence data sets. As in
- * _generators.ts, each is a known-good input (tests/fuzz/_cases.ts, or below) broken in one way
+ * _generators.ts, each is a known-good input (bench/fuzz/_cases.ts, or below) broken in one way
  * that must be refused, from a seed, with a label saying what was broken.
  */
 import { tinyGraphCase, tinyRecurrentCase } from './_cases.ts';

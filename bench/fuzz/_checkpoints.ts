@@ -3,7 +3,7 @@
  * and 2, one conditioned) and two recurrent networks (a boundary synthesizer with delay 2; an LSTM
  * with a decoupled interface, delay 2), each saved mid-run with refits pending. Each is broken in
  * one way that must be refused, as a file or as a state given in memory: the file's own breakages
- * (tests/fuzz/_generators.ts: a byte flipped, truncation, a resealed edit of any field), a pending
+ * (bench/fuzz/_generators.ts: a byte flipped, truncation, a resealed edit of any field), a pending
  * refit or a whole entry dropped (a synthesizer, an optimiser, a parameter, a carried state), and
  * a tampered bookkeeping field (a refit's step, nextRefit, a layer's step). A function of a seed.
  */

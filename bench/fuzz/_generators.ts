@@ -1,6 +1,6 @@
 /**
  * Malformed inputs for the fuzz tests and `npm run bench -- fuzz`: each is a known-good input
- * (tests/fuzz/_cases.ts) broken in one way that must be refused, so "accepted" is always a bug.
+ * (bench/fuzz/_cases.ts) broken in one way that must be refused, so "accepted" is always a bug.
  * Every generator is a function of a seed (a uint32), so a failure is reproduced by its seed, and
  * each input carries a label saying what was broken.
  */
