@@ -18,7 +18,7 @@ import type { RecurrentLayer } from '../../lib/recurrent/core.ts';
 import type { WindowSchedule } from '../../lib/recurrent/schedule.ts';
 import type { MatrixRing } from '../../lib/ring.ts';
 import type { Edge, ForwardEvent, GradientEvent, LossMessage, SyntheticGradientEvent } from './events.ts';
-import { type Port, send } from './layerMachine.ts';
+import { type Port, send } from './port.ts';
 import { joinColumns } from './recurrentSynthesizerMachine.ts';
 
 export type CoreEvent = ForwardEvent | GradientEvent | SyntheticGradientEvent;

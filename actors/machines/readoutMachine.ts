@@ -10,7 +10,7 @@ import type { MatrixRing } from '../../lib/ring.ts';
 import type { Readout } from '../../lib/recurrent/readout.ts';
 import { type WindowSchedule, windowAccuracy } from '../../lib/recurrent/schedule.ts';
 import type { Edge, ForwardEvent, LossMessage } from './events.ts';
-import { type Port, send } from './layerMachine.ts';
+import { type Port, send } from './port.ts';
 
 export type ReadoutEvent = ForwardEvent;
 
