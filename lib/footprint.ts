@@ -8,7 +8,7 @@ import type { Graph } from './graph.ts';
 import { type KernelBackend, backend } from './kernels/kernels.ts';
 import { MAX_TRAINING_BYTES, byteLimit, formatBytes } from './io/limits.ts';
 import { type OptimizerConfig, optimizerOf } from './optimizers.ts';
-import { READOUT_ACTOR, layerActor, recurrentParameterOwners, recurrentRingDepth, recurrentSynthesizers } from './recurrent/actors.ts';
+import { READOUT_ACTOR, layerActor, recurrentParameterOwners, recurrentRingDepth, recurrentSynthesizers } from './recurrent/owners.ts';
 import { recurrentParameterShapes } from './recurrent/params.ts';
 import type { RecurrentTopology } from './recurrent/topology.ts';
 import { parameterOwners, ringDepth } from './network.ts';

@@ -9,7 +9,7 @@
 import { TrainingOptionsError } from './errors.ts';
 import type { GraphSynthesizer } from './graph.ts';
 import type { AnyTopology } from './model.ts';
-import { READOUT_ACTOR, boundaryActor, layerActor, linkActor } from './recurrent/actors.ts';
+import { READOUT_ACTOR, boundaryActor, layerActor, linkActor } from './recurrent/owners.ts';
 import type { RecurrentTopology } from './recurrent/topology.ts';
 import type { Topology } from './topology.ts';
 

@@ -14,7 +14,7 @@ import type { Activation } from './activations.ts';
 import { DivergenceError } from './errors.ts';
 import { type KernelBackend, backend } from './kernels/kernels.ts';
 import { type Matrix, copyInto, firstNonFinite, release, shapeOf, zeros } from './matrix.ts';
-import { cosine } from './metrics.ts';
+import { cosine } from './gradient-quality.ts';
 import { Optimizer, type OptimizerConfig, optimizerOf } from './optimizers.ts';
 import { type PendingRefit, RefitQueue, type SynthesizerSnapshot } from './refit-queue.ts';
 

@@ -12,7 +12,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
 import { isRecurrent } from '../../lib/model.ts';
-import { READOUT_ACTOR, layerActor, linkActor } from '../../lib/recurrent/actors.ts';
+import { READOUT_ACTOR, layerActor, linkActor } from '../../lib/recurrent/owners.ts';
 import type { RecurrentTopology } from '../../lib/recurrent/topology.ts';
 import type { Topology } from '../../lib/topology.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';

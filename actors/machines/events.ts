@@ -19,7 +19,7 @@ import { Subject } from 'rxjs';
 import type { Graph } from '../../lib/graph.ts';
 import type { Matrix } from '../../lib/matrix.ts';
 import { type AnyTopology, isRecurrent } from '../../lib/model.ts';
-import { READOUT_ACTOR, boundaryActor, layerActor, linkActor } from '../../lib/recurrent/actors.ts';
+import { READOUT_ACTOR, boundaryActor, layerActor, linkActor } from '../../lib/recurrent/owners.ts';
 import type { RecurrentTopology } from '../../lib/recurrent/topology.ts';
 
 /** Batch t's input from source `slot` of a layer (its x, or a source node's h), or a head's scored output (slot 0). */

@@ -17,7 +17,7 @@
  * drain them, but fit saves no checkpoint).
  */
 import type { RecurrentTopology } from '../recurrent/topology.ts';
-import { recurrentSynthesizers } from '../recurrent/actors.ts';
+import { recurrentSynthesizers } from '../recurrent/owners.ts';
 
 /** A graph synthesizer's pending batches before step `step`: the first of them and how many. */
 export function graphPendingBatches(delay: number, step: number): { first: number; count: number } {

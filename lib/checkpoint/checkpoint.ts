@@ -32,7 +32,7 @@ import { type Network, type OptimizerStates, optimizerOwners, optimizerStates, p
 import { type OptimizerConfig, isPlainSgd, optimizerOf } from '../optimizers.ts';
 import { type ParameterSet, type ParameterShape, parameterShapes } from '../params.ts';
 import type { SynthesizerSnapshot } from '../synthesizer.ts';
-import { type CarriedState, type PendingRefits, READOUT_ACTOR, layerActor, recurrentParameterOwners, recurrentSynthesizers } from '../recurrent/actors.ts';
+import { type CarriedState, type PendingRefits, READOUT_ACTOR, layerActor, recurrentParameterOwners, recurrentSynthesizers } from '../recurrent/owners.ts';
 import { recurrentParameterShapes } from '../recurrent/params.ts';
 import type { RecurrentTopology } from '../recurrent/topology.ts';
 import type { Topology } from '../topology.ts';

@@ -16,7 +16,7 @@ import { isRecurrentState, readCheckpoint } from '../../lib/checkpoint/checkpoin
 import { copyTask } from '../../lib/datasets/copy.ts';
 import { DataError, DivergenceError, TopologyError, TrainingAbortedError } from '../../lib/errors.ts';
 import { runCurriculum } from '../../lib/recurrent/curriculum.ts';
-import { recurrentSpecOf } from '../../lib/recurrent/actors.ts';
+import { recurrentSpecOf } from '../../lib/recurrent/owners.ts';
 import { buildRecurrentNetwork } from '../../lib/recurrent/network.ts';
 import { initRecurrentParameters } from '../../lib/recurrent/params.ts';
 import { type RecurrentRun, trainRecurrentSequential } from '../../lib/recurrent/sequential.ts';
