@@ -73,7 +73,7 @@ describe('recurrent networks as actors: the bare loop, bit for bit', () => {
     expect(r.heads.readout.losses).toEqual(r.losses);
   });
 
-  it('the xstate interpreter gives the same bits as the compiled machines', async () => {
+  it('the xstate interpreter gives the same bits as the table interpreter', async () => {
     const name = 'decoupled interface with delay 2, MLP synthesizers';
     const r = await createTraining({ topology: SPECS[name], data, steps: STEPS, seed: 2, scheduler: 'async', interpreter: 'xstate' }).run();
     expectSameBits(r, expected.get(name)!);
