@@ -69,7 +69,7 @@ export interface StageInput {
   /** whether something waits for such a turn now (a worker stage: a command); default never */
   waiting?: () => boolean;
   /** where its edges' subscriptions go (its owner may close them); default its own */
-  links?: Subscription;
+  subscriptions?: Subscription;
 }
 
 export interface StageContext extends StageInput {
@@ -82,7 +82,8 @@ export interface StageContext extends StageInput {
   /** the actors that live here, by systemId */
   readonly actors: ReadonlyMap<string, AnyActorRef>;
   readonly synthesizers: readonly AnyActorRef[];
-  readonly links: Subscription;
+  /** its edges' subscriptions and teardowns, closed at once when it stops */
+  readonly subscriptions: Subscription;
   readonly gauge: QueueGauge;
   readonly feeder: Feeder;
   /** whether its synthesizers that see the true gradient report their cosine (set at START) */
@@ -125,7 +126,7 @@ interface Builder {
   readonly add: (src: ActorKind, id: string, input: unknown) => AnyActorRef;
   readonly synthesizers: AnyActorRef[];
   /** teardowns for when the training ends */
-  readonly links: Subscription;
+  readonly subscriptions: Subscription;
   readonly cosine: { on: boolean };
 }
 
@@ -170,7 +171,7 @@ function wireGraph(b: Builder, network: Network): Wiring {
 function wireRecurrent(b: Builder, network: RecurrentNetwork): Wiring {
   const t = network.topology, { here, port, from, done, losses, depth, input } = b;
   const pool = new BufferPool(), schedule = new WindowSchedule(input.data as Sequences, t, depth);
-  b.links.add(() => (pool.dispose(), schedule.dispose()));
+  b.subscriptions.add(() => (pool.dispose(), schedule.dispose()));
   const TB = t.truncation * t.batch, B = t.batch;
   const one = (source: string, type: Route['type'], target?: string) => from(source, type).find((r) => !target || r.target === target);
   let aux = 0;
@@ -218,7 +219,7 @@ function wireRecurrent(b: Builder, network: RecurrentNetwork): Wiring {
 }
 
 /** Build the stage's edges and spawn its actors (in the context factory, so they exist before START). */
-function build(input: StageInput, spawn: Spawner, links: Subscription) {
+function build(input: StageInput, spawn: Spawner, subscriptions: Subscription) {
   const { network, stage } = input;
   const here = new Set(stage.actors);
   const routes = routesFor(network.topology);
@@ -246,7 +247,7 @@ function build(input: StageInput, spawn: Spawner, links: Subscription) {
     actors.set(id, ref);
     return ref;
   };
-  const b: Builder = { input, here, routes, port, from, done, losses, depth: ringDepthOf(network.topology), add, synthesizers, links, cosine };
+  const b: Builder = { input, here, routes, port, from, done, losses, depth: ringDepthOf(network.topology), add, synthesizers, subscriptions, cosine };
   const wiring = isRecurrentModel(network) ? wireRecurrent(b, network) : wireGraph(b, network);
   // the layers here that read the data (each once), and the data's route to each
   const data = from(DATA).filter((r) => here.has(r.target));
@@ -254,7 +255,7 @@ function build(input: StageInput, spawn: Spawner, links: Subscription) {
   const feeds = data.map(port);
   const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (k, t) => send(feeds[k], t, wiring.x(t)), input.defer, input.waiting, stepWindow(network.topology));
   // when the stage is torn down (perhaps from inside a batch it is feeding), the loop that fed it stops
-  links.add(() => feeder.stop());
+  subscriptions.add(() => feeder.stop());
   return { routes, edges, losses, done, actors, synthesizers, feeder, readers, cosine, expected: wiring.expected };
 }
 
@@ -267,7 +268,7 @@ function connect(c: StageContext, readers: readonly string[]): void {
     const target = c.actors.get(r.target);
     if (target) {
       const counter = c.gauge.route(r.key);
-      c.links.add(
+      c.subscriptions.add(
         edge
           .pipe(
             tap(() => counter.sent()),
@@ -280,11 +281,11 @@ function connect(c: StageContext, readers: readonly string[]): void {
       );
     } else if (c.link) {
       const link = c.link;
-      c.links.add(edge.subscribe((e) => link.send(r, e)));
+      c.subscriptions.add(edge.subscribe((e) => link.send(r, e)));
     } else throw new Error(`stage:${c.stage.index}: no actor '${r.target}' here and no link to the stage that has it`);
   }
   if (c.link) {
-    c.links.add(
+    c.subscriptions.add(
       c.link.incoming.pipe(deliverOn(scheduler)).subscribe({
         next: (a) => {
           const target = c.actors.get(a.route.target);
@@ -297,7 +298,7 @@ function connect(c: StageContext, readers: readonly string[]): void {
       }),
     );
   }
-  c.links.add(c.losses.subscribe(c.report));
+  c.subscriptions.add(c.losses.subscribe(c.report));
   const steps = new StepCounter(c.expected, stepWindow(c.network.topology) + 1, (batch) => {
     c.report({ type: 'STEP_FINISHED', stage: c.stage.index, batch });
     c.feeder.stepFinished(batch);
@@ -306,8 +307,8 @@ function connect(c: StageContext, readers: readonly string[]): void {
   readers.forEach((id, k) => readerIndex.has(id) || readerIndex.set(id, k));
   for (const [id, edge] of c.done) {
     const reader = readerIndex.get(id) ?? -1;
-    c.links.add(edge.subscribe((batch) => steps.done(batch)));
-    if (reader >= 0) c.links.add(edge.subscribe((batch) => c.feeder.readerUpdated(reader, batch)));
+    c.subscriptions.add(edge.subscribe((batch) => steps.done(batch)));
+    if (reader >= 0) c.subscriptions.add(edge.subscribe((batch) => c.feeder.readerUpdated(reader, batch)));
   }
 }
 
@@ -345,7 +346,7 @@ export const stageMachine = setup({
         utilization: c.utilization?.() ?? null,
       }),
     reportFailure: ({ context: c, event }) => c.report({ type: 'FAILED', stage: c.stage.index, error: 'error' in event ? event.error : event }),
-    disconnect: ({ context }) => context.links.unsubscribe(),
+    disconnect: ({ context }) => context.subscriptions.unsubscribe(),
   },
   guards: {
     allDrained: ({ context }) => context.drained === context.synthesizers.length,
@@ -353,8 +354,8 @@ export const stageMachine = setup({
 }).createMachine({
   id: 'stage',
   context: ({ input, spawn }) => {
-    const links = input.links ?? new Subscription();
-    return { ...input, ...build(input, spawn as unknown as Spawner, links), links, gauge: new QueueGauge(), drained: 0 };
+    const subscriptions = input.subscriptions ?? new Subscription();
+    return { ...input, ...build(input, spawn as unknown as Spawner, subscriptions), subscriptions, gauge: new QueueGauge(), drained: 0 };
   },
   initial: 'idle',
   on: { 'xstate.error.actor.*': { target: '.failed' } },
