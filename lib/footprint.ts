@@ -60,7 +60,7 @@ export function recurrentFootprint(t: RecurrentTopology, steps: number): { actor
     actors.set(layerActor(l), { bytes: F * (paramFloats(layerActor(l)) * (1 + moments(l.optimizer)) + window + rings), why: `${l.inputs}+${l.units} → ${G} weights, windows of ${T}x${B} steps` });
   }
   for (const s of recurrentSynthesizers(t)) {
-    const l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.link!, rows = s.kind === 'boundary' ? B : T * B;
+    const l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.interface!, rows = s.kind === 'boundary' ? B : T * B;
     const widths = spec.hidden.reduce((a, w) => a + w, 0);
     const slots = (spec.delay + 3) * rows * 2 * spec.units + rows * (2 * spec.units + 2 * widths);
     actors.set(s.actor, { bytes: F * (paramFloats(s.actor) * (1 + moments(spec.optimizer)) + slots), why: `delay ${spec.delay}: ${spec.delay + 1} pending refits of ${rows}x${spec.units}` });

@@ -30,7 +30,7 @@ import { type Model, type ModelData, captureModelState, isRecurrentModel, ringDe
 import type { NodeSource } from '../../lib/graph.ts';
 import type { Network } from '../../lib/network.ts';
 import type { Stage } from '../../lib/placement.ts';
-import { READOUT_ACTOR, boundaryActor, layerActor, linkActor, recurrentSynthesizers } from '../../lib/recurrent/owners.ts';
+import { READOUT_ACTOR, boundaryActor, layerActor, interfaceActor, recurrentSynthesizers } from '../../lib/recurrent/owners.ts';
 import type { RecurrentNetwork } from '../../lib/recurrent/network.ts';
 import { WindowSchedule } from '../../lib/recurrent/schedule.ts';
 import type { Sequences } from '../../lib/recurrent/sequences.ts';
@@ -181,19 +181,19 @@ function wireRecurrent(b: Builder, network: RecurrentNetwork): Wiring {
     const up = from(id).filter((r) => r.type === 'FORWARD' || (r.type === 'PREDICT' && r.target !== boundaryActor(l))).map(port);
     const boundary = l.synthesizer ? { predict: port(one(id, 'PREDICT', boundaryActor(l))!), refit: port(one(id, 'REFIT', boundaryActor(l))!) } : null;
     const below = l.index === 0 ? null : t.layers[l.index - 1];
-    const down = below ? port(one(id, below.link ? 'REFIT' : 'GRADIENT', below.link ? linkActor(below) : layerActor(below))!) : null;
+    const down = below ? port(one(id, below.interface ? 'REFIT' : 'GRADIENT', below.interface ? interfaceActor(below) : layerActor(below))!) : null;
     const rings = {
       outputs: pool.ring(depth, TB, l.units),
       state: pool.ring(depth, B, l.state),
       refit: pool.ring(depth, B, 2 * l.state),
-      below: pool.ring(depth, TB, (below?.link ? 2 : 1) * l.inputs),
+      below: pool.ring(depth, TB, (below?.interface ? 2 : 1) * l.inputs),
     };
     b.add('core', id, { core: network.layers[l.index], ports: { up, boundary, down, loss: losses, done: done.get(id)! }, schedule, rings, auxIndex, firstBatch: input.firstBatch } satisfies CoreInput);
   }
   let boundaries = 0;
   for (const s of recurrentSynthesizers(t)) {
     if (!here.has(s.actor)) continue;
-    const synthesizer = (s.kind === 'boundary' ? network.synthesizers : network.links)[s.layer]!;
+    const synthesizer = (s.kind === 'boundary' ? network.synthesizers : network.interfaces)[s.layer]!;
     const prediction = port(one(s.actor, 'SYNTHETIC_GRADIENT')!);
     if (s.kind === 'boundary') boundaries++;
     b.synthesizers.push(

@@ -20,7 +20,7 @@ export interface RecurrentNetwork {
   /** boundary synthesizer of each layer (null without DNI) */
   readonly synthesizers: readonly (RecurrentSynthesizer | null)[];
   /** interface synthesizer above each layer (null where the layer above backpropagates into it) */
-  readonly links: readonly (RecurrentSynthesizer | null)[];
+  readonly interfaces: readonly (RecurrentSynthesizer | null)[];
   readonly readout: Readout;
 }
 
@@ -28,7 +28,7 @@ export interface RecurrentNetwork {
 export interface RecurrentNetworkSnapshot {
   readonly layers: RecurrentLayerSnapshot[];
   readonly synthesizers: (RecurrentSynthesizerSnapshot | null)[];
-  readonly links: (RecurrentSynthesizerSnapshot | null)[];
+  readonly interfaces: (RecurrentSynthesizerSnapshot | null)[];
   readonly readout: OptimizerState;
 }
 
@@ -45,15 +45,15 @@ export function buildRecurrentNetwork(topology: RecurrentTopology, params: Recur
   const { batch: B, truncation: T } = topology;
   const layers = topology.layers.map((l) => new RecurrentLayer(topology, l, own));
   const synthesizers = topology.layers.map((l) => (l.synthesizer ? new RecurrentSynthesizer(keyOf('synth', l.index), l.synthesizer, own, B) : null));
-  const links = topology.layers.map((l) => (l.link ? new RecurrentSynthesizer(keyOf('link', l.index), l.link, own, T * B) : null));
-  return { topology, params: own, layers, synthesizers, links, readout: new Readout(topology, own) };
+  const interfaces = topology.layers.map((l) => (l.interface ? new RecurrentSynthesizer(keyOf('interface', l.index), l.interface, own, T * B) : null));
+  return { topology, params: own, layers, synthesizers, interfaces, readout: new Readout(topology, own) };
 }
 
 export function snapshotRecurrentNetwork(net: RecurrentNetwork): RecurrentNetworkSnapshot {
   return {
     layers: net.layers.map((l) => l.snapshot()),
     synthesizers: net.synthesizers.map((s) => s?.snapshot() ?? null),
-    links: net.links.map((s) => s?.snapshot() ?? null),
+    interfaces: net.interfaces.map((s) => s?.snapshot() ?? null),
     readout: net.readout.optimizerState(),
   };
 }
@@ -66,8 +66,8 @@ export function restoreRecurrentNetwork(net: RecurrentNetwork, s: RecurrentNetwo
     if (Boolean(syn) !== Boolean(snap)) throw new RangeError(`recurrent network: snapshot and topology disagree on layer ${i}'s synthesizer`);
     if (syn && snap) syn.restore(snap);
   });
-  net.links.forEach((syn, i) => {
-    const snap = s.links[i];
+  net.interfaces.forEach((syn, i) => {
+    const snap = s.interfaces[i];
     if (Boolean(syn) !== Boolean(snap)) throw new RangeError(`recurrent network: snapshot and topology disagree on interface ${i}`);
     if (syn && snap) syn.restore(snap);
   });
@@ -77,6 +77,6 @@ export function restoreRecurrentNetwork(net: RecurrentNetwork, s: RecurrentNetwo
 export function disposeRecurrentNetwork(net: RecurrentNetwork): void {
   net.layers.forEach((l) => l.dispose());
   net.synthesizers.forEach((s) => s?.dispose());
-  net.links.forEach((s) => s?.dispose());
+  net.interfaces.forEach((s) => s?.dispose());
   net.readout.dispose();
 }

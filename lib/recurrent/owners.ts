@@ -5,7 +5,7 @@
  *
  * Actors, in a fixed order: each layer `layer:core`, `layer:core1`, … (bottom up), each layer's
  * boundary synthesizer `synthesizer:synth`, `synthesizer:synth1`, …, each decoupled interface's
- * synthesizer `synthesizer:link0`, …, and the readout `head:readout`. Their optimisers go by the
+ * synthesizer `synthesizer:interface0`, …, and the readout `head:readout`. Their optimisers go by the
  * same names, a layer's aux head by `layer:core.aux`.
  */
 import type { Matrix } from '../matrix.ts';
@@ -18,13 +18,13 @@ export const READOUT_ACTOR = 'head:readout';
 
 export const layerActor = (l: RecurrentLayerTopology): string => `layer:${l.key}`;
 export const boundaryActor = (l: RecurrentLayerTopology): string => `synthesizer:${keyOf('synth', l.index)}`;
-export const linkActor = (l: RecurrentLayerTopology): string => `synthesizer:${keyOf('link', l.index)}`;
+export const interfaceActor = (l: RecurrentLayerTopology): string => `synthesizer:${keyOf('interface', l.index)}`;
 const auxOwner = (l: RecurrentLayerTopology): string => `${layerActor(l)}.aux`;
 
 /** One synthesizer of the network, in the order losses are reported (boundary ones by layer, then interfaces by layer). */
 export interface RecurrentSynthesizerSlot {
   readonly actor: string;
-  /** its parameter prefix (`synth`, `link0`) */
+  /** its parameter prefix (`synth`, `interface0`) */
   readonly key: string;
   readonly kind: 'boundary' | 'interface';
   readonly layer: number;
@@ -35,7 +35,7 @@ export interface RecurrentSynthesizerSlot {
 export function recurrentSynthesizers(t: RecurrentTopology): RecurrentSynthesizerSlot[] {
   const out: RecurrentSynthesizerSlot[] = [];
   for (const l of t.layers) if (l.synthesizer) out.push({ actor: boundaryActor(l), key: keyOf('synth', l.index), kind: 'boundary', layer: l.index, index: out.length });
-  for (const l of t.layers) if (l.link) out.push({ actor: linkActor(l), key: keyOf('link', l.index), kind: 'interface', layer: l.index, index: out.length });
+  for (const l of t.layers) if (l.interface) out.push({ actor: interfaceActor(l), key: keyOf('interface', l.index), kind: 'interface', layer: l.index, index: out.length });
   return out;
 }
 
@@ -65,7 +65,7 @@ export function recurrentParameterOwners(t: RecurrentTopology): Map<string, stri
  */
 export function recurrentRingDepth(t: RecurrentTopology): number {
   let depth = 3;
-  for (const l of t.layers) if (l.link) depth += l.link.delay + 2;
+  for (const l of t.layers) if (l.interface) depth += l.interface.delay + 2;
   return depth;
 }
 
@@ -99,7 +99,7 @@ export function recurrentOptimizerOwners(t: RecurrentTopology): string[] {
 }
 
 function synthesizerOf(net: RecurrentNetwork, s: RecurrentSynthesizerSlot) {
-  return (s.kind === 'boundary' ? net.synthesizers : net.links)[s.layer]!;
+  return (s.kind === 'boundary' ? net.synthesizers : net.interfaces)[s.layer]!;
 }
 
 /**
@@ -175,7 +175,7 @@ export function recurrentSpecOf(t: RecurrentTopology): RecurrentSpec {
   return {
     cell: t.cell,
     inputs: t.inputs,
-    hidden: t.layers.map((l) => ({ units: l.units, ...(l.link ? { decoupled: true, interface: synth(l.link, false) } : {}) })),
+    hidden: t.layers.map((l) => ({ units: l.units, ...(l.interface ? { decoupled: true, interface: synth(l.interface, false) } : {}) })),
     outputs: t.outputs,
     loss: t.loss,
     truncation: t.truncation,

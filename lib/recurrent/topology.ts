@@ -8,7 +8,7 @@
  *
  * Parameter keys (see params.ts): layer 0 is `core`, layer ℓ ≥ 1 is `core{ℓ}`; its boundary
  * synthesizer is `synth` / `synth{ℓ}`, the aux head `aux` / `aux{ℓ}`, the interface above layer ℓ
- * `link{ℓ}`; the readout is `readout`. A one-layer tanh topology has exactly docs/maths.md's keys.
+ * `interface{ℓ}`; the readout is `readout`. A one-layer tanh topology has exactly docs/maths.md's keys.
  */
 import type { Activation } from '../activations.ts';
 import { TopologyError } from '../errors.ts';
@@ -140,7 +140,7 @@ export interface RecurrentLayerTopology {
   /** the aux head, or null */
   readonly aux: { readonly weight: number; readonly optimizer: OptimizerConfig } | null;
   /** the synthesizer on the interface above this layer, or null (backprop from the layer above) */
-  readonly link: RecurrentSynthesizerTopology | null;
+  readonly interface: RecurrentSynthesizerTopology | null;
 }
 
 /** A validated recurrent topology with every default filled in. Plain, frozen, JSON-safe data. */
@@ -237,8 +237,8 @@ export function defineRecurrent(spec: RecurrentSpec): RecurrentTopology {
         })
       : null;
     const own = l.interface === undefined ? {} : object(l.interface, `${where} interface`, 'synthesizer options { lr, optimizer, hidden, ... }');
-    const link = decoupled ? synthesizerOf({ ...interfaces, ...own }, l.units, `${where} interface`, false) : null;
-    return Object.freeze({ index, key: index === 0 ? 'core' : `core${index}`, inputs, units: l.units, state, optimizer: core, synthesizer, aux, link });
+    const above = decoupled ? synthesizerOf({ ...interfaces, ...own }, l.units, `${where} interface`, false) : null;
+    return Object.freeze({ index, key: index === 0 ? 'core' : `core${index}`, inputs, units: l.units, state, optimizer: core, synthesizer, aux, interface: above });
   });
   return Object.freeze({
     kind: 'recurrent',
@@ -282,8 +282,8 @@ export function windowsPerSequence(t: RecurrentTopology, length: number): number
 }
 
 /** Key prefix of layer ℓ's parts: `core`/`synth`/`aux` for ℓ = 0, `core1`/`synth1`/`aux1` for ℓ = 1, … */
-export function keyOf(part: 'core' | 'synth' | 'aux' | 'link', layer: number): string {
-  return part === 'link' ? `link${layer}` : layer === 0 ? part : `${part}${layer}`;
+export function keyOf(part: 'core' | 'synth' | 'aux' | 'interface', layer: number): string {
+  return part === 'interface' ? `interface${layer}` : layer === 0 ? part : `${part}${layer}`;
 }
 
 function unitsOf(h: number | RecurrentLayerSpec): number {
