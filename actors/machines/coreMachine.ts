@@ -14,7 +14,7 @@
  */
 import { setup } from 'xstate';
 import { type Matrix, rowsView } from '../../lib/matrix.ts';
-import type { RecurrentLayer } from '../../lib/recurrent/core.ts';
+import type { RecurrentCore } from '../../lib/recurrent/core.ts';
 import type { WindowSchedule } from '../../lib/recurrent/schedule.ts';
 import type { MatrixRing } from '../../lib/ring.ts';
 import type { Edge, ForwardEvent, GradientEvent, LossMessage, SyntheticGradientEvent } from './events.ts';
@@ -49,7 +49,7 @@ export interface CoreRings {
 }
 
 export interface CoreInput {
-  core: RecurrentLayer;
+  core: RecurrentCore;
   ports: CorePorts;
   schedule: WindowSchedule;
   rings: CoreRings;

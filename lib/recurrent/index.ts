@@ -3,7 +3,7 @@
  * the package's index.ts to re-export; plain classes and functions, no xstate, no rxjs.
  */
 export { CELLS, RECURRENT_LOSSES, defineRecurrent, keyOf, windowsPerSequence, type Cell, type RecurrentLoss, type RecurrentSpec, type RecurrentTopology, type RecurrentLayerTopology, type RecurrentSynthesizerTopology, type RecurrentLayerSpec, type RecurrentSynthesizerSpec, type DniSpec, type AuxSpec } from './topology.ts';
-export { RecurrentLayer, type RecurrentLayerSnapshot } from './core.ts';
+export { RecurrentCore, type RecurrentCoreSnapshot } from './core.ts';
 export { RecurrentSynthesizer, type RecurrentSynthesizerSnapshot } from './synthesizer.ts';
 export { Readout } from './readout.ts';
 export { ParameterStep } from './step.ts';

@@ -1,12 +1,12 @@
 /**
  * A recurrent network's maths objects, built from a validated topology and a parameter set: one
- * {@link RecurrentLayer} per stacked layer, its boundary synthesizer (DNI), the interface
+ * {@link RecurrentCore} per stacked layer, its boundary synthesizer (DNI), the interface
  * synthesizers between decoupled layers, and the {@link Readout}. The actors hold one object
  * each; the bare loop (sequential.ts) drives them all. Also what a checkpoint between steps needs.
  */
 import { clone } from '../matrix.ts';
 import type { OptimizerState } from '../optimizers.ts';
-import { RecurrentLayer, type RecurrentLayerSnapshot } from './core.ts';
+import { RecurrentCore, type RecurrentCoreSnapshot } from './core.ts';
 import { type RecurrentParameters, checkRecurrentParameters } from './params.ts';
 import { Readout } from './readout.ts';
 import { RecurrentSynthesizer, type RecurrentSynthesizerSnapshot } from './synthesizer.ts';
@@ -16,7 +16,7 @@ export interface RecurrentNetwork {
   readonly topology: RecurrentTopology;
   /** the parameters the objects train in place (a copy of the ones given) */
   readonly params: RecurrentParameters;
-  readonly layers: readonly RecurrentLayer[];
+  readonly layers: readonly RecurrentCore[];
   /** boundary synthesizer of each layer (null without DNI) */
   readonly synthesizers: readonly (RecurrentSynthesizer | null)[];
   /** interface synthesizer above each layer (null where the layer above backpropagates into it) */
@@ -26,7 +26,7 @@ export interface RecurrentNetwork {
 
 /** Everything a checkpoint between two steps must keep besides the parameters. */
 export interface RecurrentNetworkSnapshot {
-  readonly layers: RecurrentLayerSnapshot[];
+  readonly layers: RecurrentCoreSnapshot[];
   readonly synthesizers: (RecurrentSynthesizerSnapshot | null)[];
   readonly interfaces: (RecurrentSynthesizerSnapshot | null)[];
   readonly readout: OptimizerState;
@@ -43,7 +43,7 @@ export function buildRecurrentNetwork(topology: RecurrentTopology, params: Recur
   const own: RecurrentParameters = {};
   for (const [k, m] of Object.entries(params)) own[k] = clone(m);
   const { batch: B, truncation: T } = topology;
-  const layers = topology.layers.map((l) => new RecurrentLayer(topology, l, own));
+  const layers = topology.layers.map((l) => new RecurrentCore(topology, l, own));
   const synthesizers = topology.layers.map((l) => (l.synthesizer ? new RecurrentSynthesizer(keyOf('synth', l.index), l.synthesizer, own, B) : null));
   const interfaces = topology.layers.map((l) => (l.interface ? new RecurrentSynthesizer(keyOf('interface', l.index), l.interface, own, T * B) : null));
   return { topology, params: own, layers, synthesizers, interfaces, readout: new Readout(topology, own) };
