@@ -9,7 +9,7 @@
 import { TrainingOptionsError } from './errors.ts';
 import type { GraphSynthesizer } from './graph.ts';
 import type { AnyTopology } from './model.ts';
-import { READOUT_ACTOR, boundaryActor, layerActor, interfaceActor } from './recurrent/owners.ts';
+import { RECURRENT_HEAD_ACTOR, boundaryActor, layerActor, interfaceActor } from './recurrent/owners.ts';
 import type { RecurrentTopology } from './recurrent/topology.ts';
 import type { Topology } from './topology.ts';
 
@@ -53,7 +53,7 @@ function recurrentActors(t: RecurrentTopology): PlacedActor[] {
     out.push({ id: layerActor(l), cost: 3 * T * (l.inputs + l.units) * gates * l.units, block, group });
     if (l.synthesizer) out.push({ id: boundaryActor(l), cost: synthCost(l.synthesizer), block, group });
     if (l.interface) out.push({ id: interfaceActor(l), cost: T * synthCost(l.interface), block, group });
-    if (l.index === t.layers.length - 1) out.push({ id: READOUT_ACTOR, cost: 3 * T * l.units * t.outputs, block, group });
+    if (l.index === t.layers.length - 1) out.push({ id: RECURRENT_HEAD_ACTOR, cost: 3 * T * l.units * t.outputs, block, group });
     if (l.interface) block++;
   }
   return out;

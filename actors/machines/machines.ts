@@ -9,7 +9,7 @@ import { withTransitionTable } from './transitionTable.ts';
 import { coreMachine } from './coreMachine.ts';
 import { headMachine } from './headMachine.ts';
 import { layerMachine, unlockedLayerMachine } from './layerMachine.ts';
-import { readoutMachine } from './readoutMachine.ts';
+import { recurrentHeadMachine } from './recurrentHeadMachine.ts';
 import { recurrentSynthesizerMachine } from './recurrentSynthesizerMachine.ts';
 import { synthesizerMachine } from './synthesizerMachine.ts';
 
@@ -23,7 +23,7 @@ const interpreted = {
   head: headMachine,
   core: coreMachine,
   recurrentSynthesizer: recurrentSynthesizerMachine,
-  readout: readoutMachine,
+  recurrentHead: recurrentHeadMachine,
 };
 const tabled = {
   layer: withTransitionTable(layerMachine),
@@ -33,10 +33,10 @@ const tabled = {
   head: withTransitionTable(headMachine),
   core: withTransitionTable(coreMachine),
   recurrentSynthesizer: withTransitionTable(recurrentSynthesizerMachine),
-  readout: withTransitionTable(readoutMachine),
+  recurrentHead: withTransitionTable(recurrentHeadMachine),
 };
 
-/** The machines to spawn under `interpreter`: dense layers (unlocked: gradients may come before the forward), synthesizers and heads; recurrent layers (cores), their synthesizers and the readout. */
+/** The machines to spawn under `interpreter`: dense layers (unlocked: gradients may come before the forward), synthesizers and heads; recurrent layers (cores), their synthesizers and the head. */
 export function networkMachines(interpreter: Interpreter = 'table'): typeof interpreted {
   if (interpreter === 'table') return tabled;
   if (interpreter === 'xstate') return interpreted;

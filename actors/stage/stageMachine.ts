@@ -30,7 +30,7 @@ import { type Model, type ModelData, captureModelState, isRecurrentModel, ringDe
 import type { NodeSource } from '../../lib/graph.ts';
 import type { Network } from '../../lib/network.ts';
 import type { Stage } from '../../lib/placement.ts';
-import { READOUT_ACTOR, boundaryActor, layerActor, interfaceActor, recurrentSynthesizers } from '../../lib/recurrent/owners.ts';
+import { RECURRENT_HEAD_ACTOR, boundaryActor, layerActor, interfaceActor, recurrentSynthesizers } from '../../lib/recurrent/owners.ts';
 import type { RecurrentNetwork } from '../../lib/recurrent/network.ts';
 import { WindowSchedule } from '../../lib/recurrent/schedule.ts';
 import type { Sequences } from '../../lib/recurrent/sequences.ts';
@@ -44,7 +44,7 @@ import { type Port, send } from '../machines/port.ts';
 import { networkMachines } from '../machines/machines.ts';
 import { QueueGauge } from './queueGauge.ts';
 import { Feeder, StepCounter, stepWindow } from './stageFeeder.ts';
-import type { ReadoutInput } from '../machines/readoutMachine.ts';
+import type { RecurrentHeadInput } from '../machines/recurrentHeadMachine.ts';
 import type { RecurrentSynthesizerInput } from '../machines/recurrentSynthesizerMachine.ts';
 import type { Scheduling } from '../schedulers/schedulers.ts';
 import type { StageCommand, StageReport } from './stageProtocol.ts';
@@ -103,7 +103,7 @@ function backlogOf(actor: AnyActorRef, route: Route): number {
   return route.type === 'PREDICT' && c.held ? 1 : 0;
 }
 
-type ActorKind = 'layer' | 'unlockedLayer' | 'synthesizer' | 'head' | 'core' | 'recurrentSynthesizer' | 'readout';
+type ActorKind = 'layer' | 'unlockedLayer' | 'synthesizer' | 'head' | 'core' | 'recurrentSynthesizer' | 'recurrentHead';
 type Spawner = (src: ActorKind, options: { id: string; systemId: string; input: unknown }) => AnyActorRef;
 
 /** What a kind of network adds to a stage: its actors spawned, and what the data feeds its first layers. */
@@ -167,7 +167,7 @@ function wireGraph(b: Builder, network: Network): Wiring {
   return { x: source.x, expected: here.size };
 }
 
-/** A recurrent network's layers (cores), synthesizers and readout, in the network's order. */
+/** A recurrent network's layers (cores), synthesizers and head, in the network's order. */
 function wireRecurrent(b: Builder, network: RecurrentNetwork): Wiring {
   const t = network.topology, { here, port, from, done, losses, depth, input } = b;
   const pool = new BufferPool(), schedule = new WindowSchedule(input.data as Sequences, t, depth);
@@ -209,10 +209,10 @@ function wireRecurrent(b: Builder, network: RecurrentNetwork): Wiring {
       } satisfies RecurrentSynthesizerInput),
     );
   }
-  if (here.has(READOUT_ACTOR)) {
+  if (here.has(RECURRENT_HEAD_ACTOR)) {
     const top = t.layers[t.layers.length - 1];
-    const gradient = port(one(READOUT_ACTOR, 'GRADIENT')!);
-    b.add('readout', READOUT_ACTOR, { readout: network.readout, ports: { gradient, loss: losses, done: done.get(READOUT_ACTOR)! }, schedule, gradients: pool.ring(depth, TB, top.units) } satisfies ReadoutInput);
+    const gradient = port(one(RECURRENT_HEAD_ACTOR, 'GRADIENT')!);
+    b.add('recurrentHead', RECURRENT_HEAD_ACTOR, { head: network.head, ports: { gradient, loss: losses, done: done.get(RECURRENT_HEAD_ACTOR)! }, schedule, gradients: pool.ring(depth, TB, top.units) } satisfies RecurrentHeadInput);
   }
   // with one window per sequence a boundary synthesizer never predicts nor refits: it reports nothing
   return { x: (step) => schedule.window(step).x, expected: here.size - (schedule.windows === 1 ? boundaries : 0) };

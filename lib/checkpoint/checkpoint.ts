@@ -33,7 +33,7 @@ import { type Network, type OptimizerStates, optimizerOwners, optimizerStates, p
 import { type OptimizerConfig, isPlainSgd, optimizerOf } from '../optimizers.ts';
 import { type ParameterSet, type ParameterShape, parameterShapes } from '../params.ts';
 import type { SynthesizerSnapshot } from '../synthesizer.ts';
-import { type CarriedState, type PendingRefits, READOUT_ACTOR, layerActor, recurrentParameterOwners, recurrentSynthesizers } from '../recurrent/owners.ts';
+import { type CarriedState, type PendingRefits, RECURRENT_HEAD_ACTOR, layerActor, recurrentParameterOwners, recurrentSynthesizers } from '../recurrent/owners.ts';
 import { recurrentParameterShapes } from '../recurrent/params.ts';
 import type { RecurrentTopology } from '../recurrent/topology.ts';
 import type { Topology } from '../topology.ts';
@@ -411,7 +411,7 @@ function recurrentOwnersOf(t: RecurrentTopology): Map<string, ActorShape> {
     const l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.interface!;
     out.set(s.actor, { params: owned.get(s.actor)!.map((k) => shapes.get(k)!), ...kind(spec.optimizer) });
   }
-  out.set(READOUT_ACTOR, { params: owned.get(READOUT_ACTOR)!.map((k) => shapes.get(k)!), ...kind(t.readout.optimizer) });
+  out.set(RECURRENT_HEAD_ACTOR, { params: owned.get(RECURRENT_HEAD_ACTOR)!.map((k) => shapes.get(k)!), ...kind(t.readout.optimizer) });
   return out;
 }
 

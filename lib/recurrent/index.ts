@@ -5,7 +5,7 @@
 export { CELLS, RECURRENT_LOSSES, defineRecurrent, keyOf, windowsPerSequence, type Cell, type RecurrentLoss, type RecurrentSpec, type RecurrentTopology, type RecurrentLayerTopology, type RecurrentSynthesizerTopology, type RecurrentLayerSpec, type RecurrentSynthesizerSpec, type DniSpec, type AuxSpec } from './topology.ts';
 export { RecurrentCore, type RecurrentCoreSnapshot } from './core.ts';
 export { RecurrentSynthesizer, type RecurrentSynthesizerSnapshot } from './synthesizer.ts';
-export { Readout } from './readout.ts';
+export { RecurrentHead } from './head.ts';
 export { ParameterStep } from './step.ts';
 export { buildRecurrentNetwork, snapshotRecurrentNetwork, restoreRecurrentNetwork, disposeRecurrentNetwork, type RecurrentNetwork, type RecurrentNetworkSnapshot } from './network.ts';
 export { trainRecurrentSequential, type SequenceSource, type RecurrentHistory, type RecurrentLoopState, type RecurrentLoopOptions, type RecurrentRun, type RecurrentStepInfo } from './sequential.ts';

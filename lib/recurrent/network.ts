@@ -1,14 +1,14 @@
 /**
  * A recurrent network's maths objects, built from a validated topology and a parameter set: one
  * {@link RecurrentCore} per stacked layer, its boundary synthesizer (DNI), the interface
- * synthesizers between decoupled layers, and the {@link Readout}. The actors hold one object
+ * synthesizers between decoupled layers, and the {@link RecurrentHead}. The actors hold one object
  * each; the bare loop (sequential.ts) drives them all. Also what a checkpoint between steps needs.
  */
 import { clone } from '../matrix.ts';
 import type { OptimizerState } from '../optimizers.ts';
 import { RecurrentCore, type RecurrentCoreSnapshot } from './core.ts';
 import { type RecurrentParameters, checkRecurrentParameters } from './params.ts';
-import { Readout } from './readout.ts';
+import { RecurrentHead } from './head.ts';
 import { RecurrentSynthesizer, type RecurrentSynthesizerSnapshot } from './synthesizer.ts';
 import { type RecurrentTopology, keyOf } from './topology.ts';
 
@@ -21,7 +21,7 @@ export interface RecurrentNetwork {
   readonly synthesizers: readonly (RecurrentSynthesizer | null)[];
   /** interface synthesizer above each layer (null where the layer above backpropagates into it) */
   readonly interfaces: readonly (RecurrentSynthesizer | null)[];
-  readonly readout: Readout;
+  readonly head: RecurrentHead;
 }
 
 /** Everything a checkpoint between two steps must keep besides the parameters. */
@@ -29,7 +29,7 @@ export interface RecurrentNetworkSnapshot {
   readonly layers: RecurrentCoreSnapshot[];
   readonly synthesizers: (RecurrentSynthesizerSnapshot | null)[];
   readonly interfaces: (RecurrentSynthesizerSnapshot | null)[];
-  readonly readout: OptimizerState;
+  readonly head: OptimizerState;
 }
 
 /**
@@ -46,7 +46,7 @@ export function buildRecurrentNetwork(topology: RecurrentTopology, params: Recur
   const layers = topology.layers.map((l) => new RecurrentCore(topology, l, own));
   const synthesizers = topology.layers.map((l) => (l.synthesizer ? new RecurrentSynthesizer(keyOf('synth', l.index), l.synthesizer, own, B) : null));
   const interfaces = topology.layers.map((l) => (l.interface ? new RecurrentSynthesizer(keyOf('interface', l.index), l.interface, own, T * B) : null));
-  return { topology, params: own, layers, synthesizers, interfaces, readout: new Readout(topology, own) };
+  return { topology, params: own, layers, synthesizers, interfaces, head: new RecurrentHead(topology, own) };
 }
 
 export function snapshotRecurrentNetwork(net: RecurrentNetwork): RecurrentNetworkSnapshot {
@@ -54,7 +54,7 @@ export function snapshotRecurrentNetwork(net: RecurrentNetwork): RecurrentNetwor
     layers: net.layers.map((l) => l.snapshot()),
     synthesizers: net.synthesizers.map((s) => s?.snapshot() ?? null),
     interfaces: net.interfaces.map((s) => s?.snapshot() ?? null),
-    readout: net.readout.optimizerState(),
+    head: net.head.optimizerState(),
   };
 }
 
@@ -71,12 +71,12 @@ export function restoreRecurrentNetwork(net: RecurrentNetwork, s: RecurrentNetwo
     if (Boolean(syn) !== Boolean(snap)) throw new RangeError(`recurrent network: snapshot and topology disagree on interface ${i}`);
     if (syn && snap) syn.restore(snap);
   });
-  net.readout.restoreOptimizer(s.readout);
+  net.head.restoreOptimizer(s.head);
 }
 
 export function disposeRecurrentNetwork(net: RecurrentNetwork): void {
   net.layers.forEach((l) => l.dispose());
   net.synthesizers.forEach((s) => s?.dispose());
   net.interfaces.forEach((s) => s?.dispose());
-  net.readout.dispose();
+  net.head.dispose();
 }

@@ -14,7 +14,7 @@ import type { RecurrentNetwork } from './network.ts';
 import { recurrentParameterShapes } from './params.ts';
 import { type RecurrentLayerTopology, type RecurrentSpec, type RecurrentSynthesizerSpec, type RecurrentSynthesizerTopology, type RecurrentTopology, keyOf } from './topology.ts';
 
-export const READOUT_ACTOR = 'head:readout';
+export const RECURRENT_HEAD_ACTOR = 'head:readout';
 
 export const layerActor = (l: RecurrentLayerTopology): string => `layer:${l.key}`;
 export const boundaryActor = (l: RecurrentLayerTopology): string => `synthesizer:${keyOf('synth', l.index)}`;
@@ -41,12 +41,12 @@ export function recurrentSynthesizers(t: RecurrentTopology): RecurrentSynthesize
 
 /** Every actor's systemId, in the network's order. */
 export function recurrentActorIds(t: RecurrentTopology): string[] {
-  return [...t.layers.map(layerActor), ...recurrentSynthesizers(t).map((s) => s.actor), READOUT_ACTOR];
+  return [...t.layers.map(layerActor), ...recurrentSynthesizers(t).map((s) => s.actor), RECURRENT_HEAD_ACTOR];
 }
 
 /** The parameter keys each actor owns (`layer:core` → `core.Wx`, `core.Wh`, `core.b` and its aux head's). */
 export function recurrentParameterOwners(t: RecurrentTopology): Map<string, string[]> {
-  const owner = new Map<string, string>([['readout', READOUT_ACTOR]]);
+  const owner = new Map<string, string>([['readout', RECURRENT_HEAD_ACTOR]]);
   for (const l of t.layers) {
     owner.set(l.key, layerActor(l));
     owner.set(keyOf('aux', l.index), layerActor(l));
@@ -95,7 +95,7 @@ export interface RecurrentNetworkState {
 
 /** The optimiser owners a topology has, by name. */
 export function recurrentOptimizerOwners(t: RecurrentTopology): string[] {
-  return [...t.layers.flatMap((l) => (l.aux ? [layerActor(l), auxOwner(l)] : [layerActor(l)])), ...recurrentSynthesizers(t).map((s) => s.actor), READOUT_ACTOR];
+  return [...t.layers.flatMap((l) => (l.aux ? [layerActor(l), auxOwner(l)] : [layerActor(l)])), ...recurrentSynthesizers(t).map((s) => s.actor), RECURRENT_HEAD_ACTOR];
 }
 
 function synthesizerOf(net: RecurrentNetwork, s: RecurrentSynthesizerSlot) {
@@ -130,7 +130,7 @@ export function captureRecurrentState(net: RecurrentNetwork, ids?: ReadonlySet<s
     synthesizers[slot.actor] = { pending: s.pending };
     optimizers[slot.actor] = s.optimizer;
   }
-  if (has(READOUT_ACTOR)) optimizers[READOUT_ACTOR] = net.readout.optimizerState();
+  if (has(RECURRENT_HEAD_ACTOR)) optimizers[RECURRENT_HEAD_ACTOR] = net.head.optimizerState();
   return { params, optimizers, synthesizers, layers };
 }
 
@@ -159,7 +159,7 @@ export function restoreRecurrentState(net: RecurrentNetwork, state: Pick<Recurre
     if (state.synthesizers && !p) fail(`no pending refits for ${slot.actor}`);
     guard(slot.actor, () => syn.restore({ pending: p?.pending ?? syn.snapshot().pending, optimizer: need(slot.actor) }));
   }
-  guard(READOUT_ACTOR, () => net.readout.restoreOptimizer(need(READOUT_ACTOR)));
+  guard(RECURRENT_HEAD_ACTOR, () => net.head.restoreOptimizer(need(RECURRENT_HEAD_ACTOR)));
 }
 
 /**

@@ -94,7 +94,7 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
   };
   for (const s of [...net.synthesizers, ...net.interfaces]) if (s) s.onLoss = record;
 
-  const { layers, synthesizers, interfaces, readout } = net;
+  const { layers, synthesizers, interfaces, head } = net;
   const top = layers.length - 1;
   let j = from.batch, k = from.window, seqs: Sequences | null = null, run = 0;
   for (; run < steps; run++) {
@@ -136,13 +136,13 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
       if (above) backward(l, above.predict(s, h));
       input = h;
     }
-    const loss = readout.forward(s, outputs[top], views[n].y, mBuf);
-    backward(top, readout.backward(s));
-    readout.updateParameters(s);
+    const loss = head.forward(s, outputs[top], views[n].y, mBuf);
+    backward(top, head.backward(s));
+    head.updateParameters(s);
     // every layer's backward has run (and added its aux loss) by now
     if (run < kept) (losses[run] = loss), (auxLosses[run] = aux);
 
-    const stop = options.onStep?.({ step: s, batch: j, window: k, windows: W, loss, outputs: readout.outputs(), y: views[n].y, mask: mBuf.subarray(0, n * B) });
+    const stop = options.onStep?.({ step: s, batch: j, window: k, windows: W, loss, outputs: head.outputs(), y: views[n].y, mask: mBuf.subarray(0, n * B) });
     if (++k === W) (k = 0), j++;
     if (stop) {
       run++;
