@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- seed [--json] [--steps N] [--backend typescript|wasm|wasm-fma] [--interpreter compiled|xstate] [--no-mnist]`:
+ * `npm run bench -- seed [--json] [--steps N] [--backend typescript|wasm|wasm-fma] [--interpreter table|xstate] [--no-mnist]`:
  * time per batch step of the seed network (24-128-64-12 sigmoid, batch 10, DNI after layers 0 and
  * 1) through the actors under the queue scheduler, the same maths in a bare loop (lib/sequential.ts:
  * no actors, no streams), and a numpy implementation of the same maths (bench/dni_numpy.py,
@@ -30,7 +30,7 @@ export const help: CommandHelp = {
   options: [
     ['--steps N', 'steps per run of the seed network (default 3000)'],
     ['--backend typescript|wasm|wasm-fma', "kernels (default: the library's default)"],
-    ['--interpreter compiled|xstate', 'how the actors run (default compiled)'],
+    ['--interpreter table|xstate', 'how the actors run (default table)'],
     ['--no-mnist', 'leave out the MNIST network'],
     ['--json', 'one JSON object as the last line'],
   ],
@@ -45,7 +45,7 @@ export async function main(argv: string[]): Promise<void> {
   const at = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
   const steps = Number(at('--steps') ?? 3000);
   const wanted = at('--backend');
-  const interpreter = (at('--interpreter') ?? 'compiled') as Interpreter;
+  const interpreter = (at('--interpreter') ?? 'table') as Interpreter;
   useBackend(wanted ? backendByName(wanted) : autoBackend());
 
   const topology = defineTopology({

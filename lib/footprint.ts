@@ -8,7 +8,7 @@ import type { Graph } from './graph.ts';
 import { type KernelBackend, backend } from './kernels/kernels.ts';
 import { MAX_TRAINING_BYTES, byteLimit, formatBytes } from './io/limits.ts';
 import { type OptimizerConfig, optimizerOf } from './optimizers.ts';
-import { READOUT_ACTOR, layerActor, recurrentParameterOwners, recurrentRingDepth, recurrentSynthesizers } from './recurrent/actors.ts';
+import { RECURRENT_HEAD_ACTOR, layerActor, recurrentParameterOwners, recurrentRingDepth, recurrentSynthesizers } from './recurrent/owners.ts';
 import { recurrentParameterShapes } from './recurrent/params.ts';
 import type { RecurrentTopology } from './recurrent/topology.ts';
 import { parameterOwners, ringDepth } from './network.ts';
@@ -60,13 +60,13 @@ export function recurrentFootprint(t: RecurrentTopology, steps: number): { actor
     actors.set(layerActor(l), { bytes: F * (paramFloats(layerActor(l)) * (1 + moments(l.optimizer)) + window + rings), why: `${l.inputs}+${l.units} → ${G} weights, windows of ${T}x${B} steps` });
   }
   for (const s of recurrentSynthesizers(t)) {
-    const l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.link!, rows = s.kind === 'boundary' ? B : T * B;
+    const l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.interface!, rows = s.kind === 'boundary' ? B : T * B;
     const widths = spec.hidden.reduce((a, w) => a + w, 0);
     const slots = (spec.delay + 3) * rows * 2 * spec.units + rows * (2 * spec.units + 2 * widths);
     actors.set(s.actor, { bytes: F * (paramFloats(s.actor) * (1 + moments(spec.optimizer)) + slots), why: `delay ${spec.delay}: ${spec.delay + 1} pending refits of ${rows}x${spec.units}` });
   }
   const top = t.layers[t.layers.length - 1];
-  actors.set(READOUT_ACTOR, { bytes: F * (paramFloats(READOUT_ACTOR) * (1 + moments(t.readout.optimizer)) + (depth + 3) * T * B * Math.max(top.units, t.outputs)), why: `windows of ${T}x${B} outputs` });
+  actors.set(RECURRENT_HEAD_ACTOR, { bytes: F * (paramFloats(RECURRENT_HEAD_ACTOR) * (1 + moments(t.readout.optimizer)) + (depth + 3) * T * B * Math.max(top.units, t.outputs)), why: `windows of ${T}x${B} outputs` });
   const history = 8 * steps * (3 + recurrentSynthesizers(t).length + t.layers.length);
   let total = history + initialCopy(size);
   for (const a of actors.values()) total += a.bytes;

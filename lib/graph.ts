@@ -23,7 +23,9 @@ import { MinHeap } from './min-heap.ts';
 import type { Activation } from './activations.ts';
 import { TopologyError } from './errors.ts';
 import type { OptimizerConfig, OptimizerSpec } from './optimizers.ts';
-import type { SynthesizerShape } from './synthesizer.ts';
+import type { SynthesizerOptions, SynthesizerShape } from './synthesizer.ts';
+
+export type { SynthesizerOptions } from './synthesizer.ts';
 import { SYNTH_KEYS, attachInterfaces, kindOf } from './graph-interfaces.ts';
 import { activation as checkActivation, knownKeys, object, oneOf, optimizerAt, positive, positiveInt, sgd, show, withOptimizer } from './validate.ts';
 
@@ -43,25 +45,6 @@ export type InterfaceKind = (typeof INTERFACE_KINDS)[number];
 
 /** The data's x, as a node's source. */
 export const INPUT = 'input';
-
-/** Options of a synthesizer (an interface's, or the defaults of every interface). */
-export interface SynthesizerOptions {
-  /** How many batches its refits may lag its predictions (0 = the seed's sequential order). Default 0. */
-  readonly delay?: number;
-  /** Learning rate of plain-SGD refits. Default 0.01. Give this or `optimizer`, not both. */
-  readonly lr?: number;
-  /** The refits' optimiser (e.g. `{ kind: 'adam', lr: 3e-3 }`); `lr` alone means plain SGD. */
-  readonly optimizer?: OptimizerSpec;
-  /**
-   * Widths of hidden layers: an MLP synthesizer `g_hat = f(… f(h W₀ + b₀ (+ y N₀)) …) M + c`
-   * (the context labels enter its first layer). Default `[]`: linear, `g_hat = h M + c (+ y N)`.
-   */
-  readonly hidden?: readonly number[];
-  /** Activation of the hidden layers. Default `'relu'`. */
-  readonly activation?: Activation;
-  /** Scale each prediction down so its norm over the batch is at most this. Default: no clipping. */
-  readonly clip?: number;
-}
 
 /** A dense layer `h = f(x W + b)`, x the merge of its sources. */
 export interface NodeSpec {

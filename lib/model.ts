@@ -12,7 +12,7 @@ import { CheckpointError, DataError, IN_MEMORY_STATE, TopologyError } from './er
 import { type Matrix, release, zeros } from './matrix.ts';
 import { type DisposeOptions, type Network, type OptimizerStates, buildNetwork, disposeNetwork, optimizerStates, parameterOwners, restoreOptimizerStates, ringDepth } from './network.ts';
 import { type ParameterSet, initParameters, parameterShapes } from './params.ts';
-import { type RecurrentNetworkState, READOUT_ACTOR, captureRecurrentState, recurrentActorIds, recurrentParameterOwners, recurrentRingDepth, recurrentSynthesizers, restoreRecurrentState } from './recurrent/actors.ts';
+import { type RecurrentNetworkState, RECURRENT_HEAD_ACTOR, captureRecurrentState, recurrentActorIds, recurrentParameterOwners, recurrentRingDepth, recurrentSynthesizers, restoreRecurrentState } from './recurrent/owners.ts';
 import { type RecurrentNetwork, buildRecurrentNetwork, disposeRecurrentNetwork } from './recurrent/network.ts';
 import { initRecurrentParameters, recurrentParameterShapes } from './recurrent/params.ts';
 import { type Sequences, validateSequences } from './recurrent/sequences.ts';
@@ -135,7 +135,7 @@ export function takeBackState(m: Model, state: ModelState): void {
   restoreModelOptimizers(m, { ...mine, ...state.optimizers });
 }
 
-export { READOUT_ACTOR };
+export { RECURRENT_HEAD_ACTOR };
 
 /**
  * A copy of a model's data, taken once when a training is built, so that the run is a function of

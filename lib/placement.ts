@@ -9,7 +9,7 @@
 import { TrainingOptionsError } from './errors.ts';
 import type { GraphSynthesizer } from './graph.ts';
 import type { AnyTopology } from './model.ts';
-import { READOUT_ACTOR, boundaryActor, layerActor, linkActor } from './recurrent/actors.ts';
+import { RECURRENT_HEAD_ACTOR, boundaryActor, layerActor, interfaceActor } from './recurrent/owners.ts';
 import type { RecurrentTopology } from './recurrent/topology.ts';
 import type { Topology } from './topology.ts';
 
@@ -52,9 +52,9 @@ function recurrentActors(t: RecurrentTopology): PlacedActor[] {
     // forward, BPTT (gate and input gradients), parameter step: about 3 forwards, over T steps
     out.push({ id: layerActor(l), cost: 3 * T * (l.inputs + l.units) * gates * l.units, block, group });
     if (l.synthesizer) out.push({ id: boundaryActor(l), cost: synthCost(l.synthesizer), block, group });
-    if (l.link) out.push({ id: linkActor(l), cost: T * synthCost(l.link), block, group });
-    if (l.index === t.layers.length - 1) out.push({ id: READOUT_ACTOR, cost: 3 * T * l.units * t.outputs, block, group });
-    if (l.link) block++;
+    if (l.interface) out.push({ id: interfaceActor(l), cost: T * synthCost(l.interface), block, group });
+    if (l.index === t.layers.length - 1) out.push({ id: RECURRENT_HEAD_ACTOR, cost: 3 * T * l.units * t.outputs, block, group });
+    if (l.interface) block++;
   }
   return out;
 }

@@ -14,11 +14,35 @@ import type { Activation } from './activations.ts';
 import { DivergenceError } from './errors.ts';
 import { type KernelBackend, backend } from './kernels/kernels.ts';
 import { type Matrix, copyInto, firstNonFinite, release, shapeOf, zeros } from './matrix.ts';
-import { cosine } from './metrics.ts';
-import { Optimizer, type OptimizerConfig, optimizerOf } from './optimizers.ts';
+import { cosine } from './gradient-quality.ts';
+import { Optimizer, type OptimizerConfig, type OptimizerSpec, optimizerOf } from './optimizers.ts';
 import { type PendingRefit, RefitQueue, type SynthesizerSnapshot } from './refit-queue.ts';
 
 export type { SynthesizerSnapshot } from './refit-queue.ts';
+
+/**
+ * A synthesizer's options as a user writes them: a graph interface's (or the defaults of every
+ * interface), a chain layer's (SynthesizerSpec adds cDNI and mixing), a recurrent one's
+ * (RecurrentSynthesizerSpec adds the boundary's scale and discount). Validated and filled in, they
+ * become a {@link SynthesizerShape} (dense and graph synthesizers) or a RecurrentSynthesizerTopology.
+ */
+export interface SynthesizerOptions {
+  /** How many batches its refits may lag its predictions (0 = the seed's sequential order). Default 0. */
+  readonly delay?: number;
+  /** Learning rate of plain-SGD refits. Default 0.01. Give this or `optimizer`, not both. */
+  readonly lr?: number;
+  /** The refits' optimiser (e.g. `{ kind: 'adam', lr: 3e-3 }`); `lr` alone means plain SGD. */
+  readonly optimizer?: OptimizerSpec;
+  /**
+   * Widths of hidden layers: an MLP synthesizer `g_hat = f(… f(h W₀ + b₀ (+ y N₀)) …) M + c`
+   * (the context labels enter its first layer). Default `[]`: linear, `g_hat = h M + c (+ y N)`.
+   */
+  readonly hidden?: readonly number[];
+  /** Activation of the hidden layers. Default `'relu'`. */
+  readonly activation?: Activation;
+  /** Scale each prediction down so its norm over the batch is at most this. Default: no clipping. */
+  readonly clip?: number;
+}
 
 /** What a synthesizer is: the part of a graph's synthesizer description its maths reads. */
 export interface SynthesizerShape {

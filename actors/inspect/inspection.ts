@@ -12,7 +12,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { AnyActorRef, InspectionEvent, Subscription } from 'xstate';
 import { isRecurrent } from '../../lib/model.ts';
-import { READOUT_ACTOR, layerActor, linkActor } from '../../lib/recurrent/actors.ts';
+import { RECURRENT_HEAD_ACTOR, layerActor, interfaceActor } from '../../lib/recurrent/owners.ts';
 import type { RecurrentTopology } from '../../lib/recurrent/topology.ts';
 import type { Topology } from '../../lib/topology.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
@@ -156,14 +156,14 @@ export function summarizeContext(context: unknown): JsonValue {
   const c = context as Record<string, any>;
   if (c.core?.spec) {
     const s = c.core.spec;
-    return { id: s.key, index: s.index, inputs: s.inputs, units: s.units, activation: c.core.topology.cell, truncation: c.core.topology.truncation, decoupled: s.link !== null, boundary: s.synthesizer !== null };
+    return { id: s.key, index: s.index, inputs: s.inputs, units: s.units, activation: c.core.topology.cell, truncation: c.core.topology.truncation, decoupled: s.interface !== null, boundary: s.synthesizer !== null };
   }
   if (c.synthesizer?.spec && c.kind) {
     const s = c.synthesizer.spec;
     return { name: c.synthesizer.id, kind: c.kind, units: s.units, hidden: [...s.hidden], delay: s.delay, optimizer: s.optimizer.kind, lr: s.optimizer.lr };
   }
-  if (c.readout?.topology) {
-    const t = c.readout.topology;
+  if (c.head?.topology) {
+    const t = c.head.topology;
     return { id: 'readout', loss: t.loss, outputs: t.outputs, units: t.layers[t.layers.length - 1].units };
   }
   if (c.layer?.spec) {
@@ -238,12 +238,12 @@ export function recurrentGraphSummary(t: RecurrentTopology): { [key: string]: Js
   const top = t.layers[t.layers.length - 1];
   return {
     inputs: t.inputs,
-    nodes: t.layers.map((l) => ({ actor: layerActor(l), id: l.key, units: l.units, activation: t.cell, merge: 'concat', sources: [l.index === 0 ? 'input' : layerActor(t.layers[l.index - 1])], decoupled: l.link !== null })),
-    heads: [{ actor: READOUT_ACTOR, id: 'readout', node: layerActor(top), loss: t.loss, weight: 1 }],
+    nodes: t.layers.map((l) => ({ actor: layerActor(l), id: l.key, units: l.units, activation: t.cell, merge: 'concat', sources: [l.index === 0 ? 'input' : layerActor(t.layers[l.index - 1])], decoupled: l.interface !== null })),
+    heads: [{ actor: RECURRENT_HEAD_ACTOR, id: 'readout', node: layerActor(top), loss: t.loss, weight: 1 }],
     edges: t.layers.map((l) => ({
       from: layerActor(l),
-      to: l === top ? READOUT_ACTOR : layerActor(t.layers[l.index + 1]),
-      synthesizer: l.link ? linkActor(l) : null,
+      to: l === top ? RECURRENT_HEAD_ACTOR : layerActor(t.layers[l.index + 1]),
+      synthesizer: l.interface ? interfaceActor(l) : null,
       conditioned: false,
     })),
   };

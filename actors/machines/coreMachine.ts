@@ -14,11 +14,11 @@
  */
 import { setup } from 'xstate';
 import { type Matrix, rowsView } from '../../lib/matrix.ts';
-import type { RecurrentLayer } from '../../lib/recurrent/core.ts';
+import type { RecurrentCore } from '../../lib/recurrent/core.ts';
 import type { WindowSchedule } from '../../lib/recurrent/schedule.ts';
 import type { MatrixRing } from '../../lib/ring.ts';
 import type { Edge, ForwardEvent, GradientEvent, LossMessage, SyntheticGradientEvent } from './events.ts';
-import { type Port, send } from './layerMachine.ts';
+import { type Port, send } from './port.ts';
 import { joinColumns } from './recurrentSynthesizerMachine.ts';
 
 export type CoreEvent = ForwardEvent | GradientEvent | SyntheticGradientEvent;
@@ -49,7 +49,7 @@ export interface CoreRings {
 }
 
 export interface CoreInput {
-  core: RecurrentLayer;
+  core: RecurrentCore;
   ports: CorePorts;
   schedule: WindowSchedule;
   rings: CoreRings;
@@ -62,7 +62,7 @@ export interface CoreContext extends CoreInput {
   /** window inputs that came early, by step */
   readonly inputs: Map<number, Matrix>;
   /** the next step to forward; for the step in flight: its input, its gradient from above and ĝ, and how many came */
-  readonly progress: { next: number; x: Matrix | null; arrived: number; expected: number; fromAbove: Matrix | null; gHat: Matrix | null };
+  readonly cursor: { next: number; x: Matrix | null; arrived: number; expected: number; fromAbove: Matrix | null; gHat: Matrix | null };
   /** whether the interface below is decoupled: it is sent `[x | dx]`, its refit pair */
   readonly pairBelow: boolean;
 }
@@ -75,33 +75,33 @@ function kept(ring: MatrixRing, step: number, m: Matrix): Matrix {
 }
 
 function forward(c: CoreContext): void {
-  const step = c.progress.next++, info = c.schedule.info(step);
+  const step = c.cursor.next++, info = c.schedule.info(step);
   const x = c.inputs.get(step)!;
   c.inputs.delete(step);
-  c.progress.x = x;
+  c.cursor.x = x;
   const h = kept(c.rings.outputs, step, c.core.forwardWindow(step, x, info.first));
   for (const p of c.ports.up) send(p, step, h);
   const predicts = c.ports.boundary !== null && !info.last;
-  c.progress.expected = 1 + (predicts ? 1 : 0);
-  c.progress.arrived = 0;
-  c.progress.fromAbove = c.progress.gHat = null;
+  c.cursor.expected = 1 + (predicts ? 1 : 0);
+  c.cursor.arrived = 0;
+  c.cursor.fromAbove = c.cursor.gHat = null;
   if (predicts) send(c.ports.boundary!.predict, step, kept(c.rings.state, step, c.core.boundaryState()));
 }
 
 function keep(c: CoreContext, e: GradientEvent | SyntheticGradientEvent): void {
-  if (e.type === 'SYNTHETIC_GRADIENT' && e.slot === 1) c.progress.gHat = e.g;
-  else c.progress.fromAbove = e.g;
-  c.progress.arrived++;
+  if (e.type === 'SYNTHETIC_GRADIENT' && e.slot === 1) c.cursor.gHat = e.g;
+  else c.cursor.fromAbove = e.g;
+  c.cursor.arrived++;
 }
 
 function update(c: CoreContext, e: GradientEvent | SyntheticGradientEvent): void {
   keep(c, e);
   const step = e.batch, info = c.schedule.info(step), core = c.core;
-  const deltaIn = core.backwardWindow(step, c.progress.gHat, c.progress.fromAbove);
+  const deltaIn = core.backwardWindow(step, c.cursor.gHat, c.cursor.fromAbove);
   if (c.ports.boundary && !info.first) send(c.ports.boundary.refit, step, joinColumns(core.inputState(), deltaIn, c.rings.refit.slot(step)));
   if (c.ports.down) {
     const dx = core.inputGradient();
-    send(c.ports.down, step, c.pairBelow ? joinColumns(c.progress.x!, dx, rowsView(c.rings.below.slot(step), 0, dx.rows)) : kept(c.rings.below, step, dx));
+    send(c.ports.down, step, c.pairBelow ? joinColumns(c.cursor.x!, dx, rowsView(c.rings.below.slot(step), 0, dx.rows)) : kept(c.rings.below, step, dx));
   }
   if (c.auxIndex >= 0) c.ports.loss.next({ type: 'LOSS', kind: 'aux', index: c.auxIndex, batch: step, loss: core.auxLoss, accuracy: NaN });
   core.updateParameters(step);
@@ -123,16 +123,16 @@ export const coreMachine = setup({
     applyGradient: ({ context }, e: GradientIn) => update(context, e),
   },
   guards: {
-    isNext: ({ context }, e: ForwardEvent) => e.batch === context.progress.next,
-    completesNextReady: ({ context: c }) => c.progress.arrived + 1 === c.progress.expected && c.inputs.has(c.progress.next),
-    completes: ({ context: c }) => c.progress.arrived + 1 === c.progress.expected,
+    isNext: ({ context }, e: ForwardEvent) => e.batch === context.cursor.next,
+    completesNextReady: ({ context: c }) => c.cursor.arrived + 1 === c.cursor.expected && c.inputs.has(c.cursor.next),
+    completes: ({ context: c }) => c.cursor.arrived + 1 === c.cursor.expected,
   },
 }).createMachine({
   id: 'core',
   context: ({ input }) => ({
     ...input,
     inputs: new Map(),
-    progress: { next: input.firstBatch, x: null, arrived: 0, expected: 1, fromAbove: null, gHat: null },
+    cursor: { next: input.firstBatch, x: null, arrived: 0, expected: 1, fromAbove: null, gHat: null },
     pairBelow: input.ports.down?.route.type === 'REFIT',
   }),
   initial: 'ready',

@@ -19,7 +19,7 @@ import { Subject } from 'rxjs';
 import type { Graph } from '../../lib/graph.ts';
 import type { Matrix } from '../../lib/matrix.ts';
 import { type AnyTopology, isRecurrent } from '../../lib/model.ts';
-import { READOUT_ACTOR, boundaryActor, layerActor, linkActor } from '../../lib/recurrent/actors.ts';
+import { RECURRENT_HEAD_ACTOR, boundaryActor, layerActor, interfaceActor } from '../../lib/recurrent/owners.ts';
 import type { RecurrentTopology } from '../../lib/recurrent/topology.ts';
 
 /** Batch t's input from source `slot` of a layer (its x, or a source node's h), or a head's scored output (slot 0). */
@@ -163,11 +163,11 @@ export function recurrentRoutesOf(t: RecurrentTopology): Route[] {
   const top = t.layers.length - 1;
   out.push({ type: 'FORWARD', source: DATA, target: layerActor(t.layers[0]), slot: 0, edge: -1, rows: TB, cols: t.inputs });
   for (const l of t.layers) {
-    const self = layerActor(l), above = l.index === top ? READOUT_ACTOR : layerActor(t.layers[l.index + 1]);
+    const self = layerActor(l), above = l.index === top ? RECURRENT_HEAD_ACTOR : layerActor(t.layers[l.index + 1]);
     out.push({ type: 'FORWARD', source: self, target: above, slot: 0, edge: l.index, rows: TB, cols: l.units });
-    if (l.link) {
-      out.push({ type: 'PREDICT', source: self, target: linkActor(l), slot: 0, edge: l.index, rows: TB, cols: l.units });
-      out.push({ type: 'SYNTHETIC_GRADIENT', source: linkActor(l), target: self, slot: 0, edge: l.index, rows: TB, cols: l.units });
+    if (l.interface) {
+      out.push({ type: 'PREDICT', source: self, target: interfaceActor(l), slot: 0, edge: l.index, rows: TB, cols: l.units });
+      out.push({ type: 'SYNTHETIC_GRADIENT', source: interfaceActor(l), target: self, slot: 0, edge: l.index, rows: TB, cols: l.units });
     }
     if (l.synthesizer) {
       out.push({ type: 'PREDICT', source: self, target: boundaryActor(l), slot: 0, edge: -1, rows: B, cols: l.state });
@@ -178,12 +178,12 @@ export function recurrentRoutesOf(t: RecurrentTopology): Route[] {
   for (const l of t.layers.slice(1)) {
     const below = t.layers[l.index - 1];
     out.push(
-      below.link
-        ? { type: 'REFIT', source: layerActor(l), target: linkActor(below), slot: 0, edge: below.index, rows: TB, cols: 2 * below.units }
+      below.interface
+        ? { type: 'REFIT', source: layerActor(l), target: interfaceActor(below), slot: 0, edge: below.index, rows: TB, cols: 2 * below.units }
         : { type: 'GRADIENT', source: layerActor(l), target: layerActor(below), slot: 0, edge: below.index, rows: TB, cols: below.units },
     );
   }
-  out.push({ type: 'GRADIENT', source: READOUT_ACTOR, target: layerActor(t.layers[top]), slot: 0, edge: top, rows: TB, cols: t.layers[top].units });
+  out.push({ type: 'GRADIENT', source: RECURRENT_HEAD_ACTOR, target: layerActor(t.layers[top]), slot: 0, edge: top, rows: TB, cols: t.layers[top].units });
   return keyed(out);
 }
 

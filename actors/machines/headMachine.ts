@@ -8,7 +8,7 @@ import { setup } from 'xstate';
 import type { Head } from '../../lib/head.ts';
 import type { Matrix } from '../../lib/matrix.ts';
 import type { Edge, ForwardEvent, LossMessage } from './events.ts';
-import { type MixedPort, type Port, send, sendMixed } from './layerMachine.ts';
+import { type MixedPort, type Port, send, sendMixed } from './port.ts';
 
 export type HeadEvent = ForwardEvent;
 

@@ -18,33 +18,11 @@
  */
 import { setup } from 'xstate';
 import type { DenseLayer } from '../../lib/dense.ts';
-import { lambdaAt } from '../../lib/graph.ts';
 import type { Matrix } from '../../lib/matrix.ts';
-import { type Edge, type ForwardEvent, type GradientEvent, type LayerEvent, type NetworkEvent, type Route, type SyntheticGradientEvent, eventOf } from './events.ts';
+import type { Edge, ForwardEvent, GradientEvent, LayerEvent, SyntheticGradientEvent } from './events.ts';
+import { type MixedPort, type Port, send, sendMixed } from './port.ts';
 
 export type { ForwardEvent, GradientEvent, LayerEvent, SyntheticGradientEvent } from './events.ts';
-
-/** An outgoing route and the edge that carries it. */
-export interface Port {
-  readonly route: Route;
-  readonly edge: Edge<NetworkEvent>;
-}
-
-/** Send `tensor` for `batch` on a port, as the receiving actor's event. */
-export function send(port: Port, batch: number, tensor: Matrix): void {
-  port.edge.next(eventOf(port.route, batch, tensor));
-}
-
-/** Where an edge mixes the true gradient in: the consumer's share to the source too, while λ is above 0. */
-export interface MixedPort {
-  readonly port: Port;
-  readonly mixing: { readonly lambda: number; readonly warmup: number };
-}
-
-/** Send the true gradient of `batch` on a mixed edge, if its λ is above 0 at that batch. */
-export function sendMixed(m: MixedPort | null | undefined, batch: number, tensor: Matrix): void {
-  if (m && lambdaAt(m.mixing, batch) > 0) send(m.port, batch, tensor);
-}
 
 export interface LayerPorts {
   /** h to each consumer (FORWARD) and each decoupled edge's synthesizer (PREDICT), edge by edge */
@@ -134,15 +112,15 @@ export interface LayerContext {
   readonly decoupled: boolean;
   readonly inbox: Inbox;
   /** the next batch to forward, and the gradients of the batch in flight (by output edge, then mixed edge) */
-  readonly progress: { next: number; arrived: number };
+  readonly cursor: { next: number; arrived: number };
   readonly gradients: Matrix[];
   /** gradients of batches not forwarded yet (from a consumer that reads a forward synthesizer) */
   readonly early: GradientIn[];
 }
 
-/** Forward batch `progress.next`, whose inputs are all in the inbox; count the gradients that came before it. */
+/** Forward batch `cursor.next`, whose inputs are all in the inbox; count the gradients that came before it. */
 function forward(c: LayerContext): void {
-  const batch = c.progress.next++;
+  const batch = c.cursor.next++;
   const h = c.layer.forward(batch, c.inbox.take(batch));
   for (const p of c.ports.outputs) send(p, batch, h);
   for (let i = 0; i < c.early.length; ) {
@@ -154,16 +132,16 @@ function forward(c: LayerContext): void {
 
 function keep(c: LayerContext, e: GradientIn): void {
   c.gradients[e.slot] = e.g;
-  c.progress.arrived++;
+  c.cursor.arrived++;
 }
 
 /** How many gradients the batch in flight takes. */
-const expected = (c: LayerContext) => c.layer.gradientsFor(c.progress.next - 1);
+const expected = (c: LayerContext) => c.layer.gradientsFor(c.cursor.next - 1);
 
 /** Every gradient of the batch in flight is in: apply the update, send each source its share. */
 function update(c: LayerContext): void {
-  const batch = c.progress.next - 1;
-  c.progress.arrived = 0;
+  const batch = c.cursor.next - 1;
+  c.cursor.arrived = 0;
   const shares = c.layer.update(batch, c.gradients);
   const { upstream: up, mixed } = c.ports;
   for (let s = 0; s < up.length; s++) {
@@ -205,16 +183,16 @@ const layerSetup = setup({
   },
   guards: {
     /** this input completes the next batch's, and every edge out of the layer is decoupled */
-    completesInputsDecoupled: ({ context: c }, e: ForwardEvent) => c.decoupled && e.batch === c.progress.next && c.inbox.complete(e.batch, e),
-    completesInputs: ({ context: c }, e: ForwardEvent) => e.batch === c.progress.next && c.inbox.complete(e.batch, e),
+    completesInputsDecoupled: ({ context: c }, e: ForwardEvent) => c.decoupled && e.batch === c.cursor.next && c.inbox.complete(e.batch, e),
+    completesInputs: ({ context: c }, e: ForwardEvent) => e.batch === c.cursor.next && c.inbox.complete(e.batch, e),
     /** this gradient is the last one of the batch in flight, and the next batch's inputs are all in */
-    completesGradientNextReady: ({ context: c }) => c.progress.arrived + 1 === expected(c) && c.inbox.complete(c.progress.next),
-    completesGradient: ({ context: c }) => c.progress.arrived + 1 === expected(c),
+    completesGradientNextReady: ({ context: c }) => c.cursor.arrived + 1 === expected(c) && c.inbox.complete(c.cursor.next),
+    completesGradient: ({ context: c }) => c.cursor.arrived + 1 === expected(c),
     /** a gradient of a batch the layer has not forwarded yet */
-    early: ({ context: c }, e: GradientIn) => e.batch !== c.progress.next - 1,
+    early: ({ context: c }, e: GradientIn) => e.batch !== c.cursor.next - 1,
     /** the gradients kept before the forward complete the batch in flight (and the next batch's inputs are all in) */
-    keptCompleteNextReady: ({ context: c }) => c.progress.arrived === expected(c) && c.inbox.complete(c.progress.next),
-    keptComplete: ({ context: c }) => c.progress.arrived === expected(c),
+    keptCompleteNextReady: ({ context: c }) => c.cursor.arrived === expected(c) && c.inbox.complete(c.cursor.next),
+    keptComplete: ({ context: c }) => c.cursor.arrived === expected(c),
   },
 });
 
@@ -222,8 +200,8 @@ const layerSetup = setup({
  * The layer's machine. `unlocked`: a consumer of this layer may read a forward synthesizer, so
  * gradients can come before the forward of their batch; after a forward, the ones kept may
  * complete it (eventless transitions). Without forward synthesizers none comes early, those
- * transitions never fire, and the machine is left without them: compiled.ts takes only machines
- * with no eventless transitions, so every other network keeps its compiled layers.
+ * transitions never fire, and the machine is left without them: transitionTable.ts takes only machines
+ * with no eventless transitions, so every other network keeps its layers' transition tables.
  */
 function layerMachineOf(unlocked: boolean) {
   const always = unlocked ? KEPT_COMPLETE : [];
@@ -235,7 +213,7 @@ function layerMachineOf(unlocked: boolean) {
         ...input,
         decoupled: spec.decoupled,
         inbox: new Inbox(spec.sources.length, input.depth),
-        progress: { next: input.firstBatch, arrived: 0 },
+        cursor: { next: input.firstBatch, arrived: 0 },
         gradients: new Array<Matrix>(spec.outputs.length + spec.mixed.length),
         early: [],
       };

@@ -20,7 +20,7 @@ import type { BufferPool } from '../../lib/ring.ts';
 import type { WindowSchedule } from '../../lib/recurrent/schedule.ts';
 import type { RecurrentSynthesizer } from '../../lib/recurrent/synthesizer.ts';
 import type { Edge, LossMessage, PredictEvent, RefitEvent } from './events.ts';
-import { type Port, send } from './layerMachine.ts';
+import { type Port, send } from './port.ts';
 
 export type RecurrentSynthesizerEvent = PredictEvent | RefitEvent | { type: 'DRAIN' };
 

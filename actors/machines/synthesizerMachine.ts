@@ -13,7 +13,7 @@ import { setup } from 'xstate';
 import type { Matrix } from '../../lib/matrix.ts';
 import type { Synthesizer } from '../../lib/synthesizer.ts';
 import type { Edge, LossMessage, PredictEvent, RefitEvent } from './events.ts';
-import { type Port, send } from './layerMachine.ts';
+import { type Port, send } from './port.ts';
 
 export type { PredictEvent, RefitEvent } from './events.ts';
 export type SynthesizerEvent = PredictEvent | RefitEvent | { type: 'DRAIN' } | { type: 'FLUSH' };

@@ -4,15 +4,15 @@
  * release). Where a check fails, what needs the field falls back to public behaviour:
  *
  * - a snapshot in another state (`_nodes`, the state nodes a snapshot is in; its methods `matches`,
- *   `hasTag`, `can`, `toJSON` read them): what compiled.ts builds for a transition it takes itself.
+ *   `hasTag`, `can`, `toJSON` read them): what transitionTable.ts builds for a transition it takes itself.
  *   Checked by building one and comparing those methods with the snapshot xstate's interpreter
- *   makes; on failure {@link compiledSnapshots} is false and compileMachine compiles nothing.
+ *   makes; on failure {@link tableSnapshots} is false and withTransitionTable builds no table.
  * - the `@xstate.microstep` inspection event (`system._sendInspectionEvent`), which xstate's
- *   interpreter sends after each microstep: compiled.ts sends it too. Checked by sending one to an
+ *   interpreter sends after each microstep: transitionTable.ts sends it too. Checked by sending one to an
  *   observer; on failure, as above.
  * - which of a machine's actions and guards are xstate's own (undocumented markers: a built-in
  *   action has `resolve`, a higher-order guard `check`), and the text of xstate's error for a guard
- *   that throws: compiled.ts takes only plain actions and guards, and fails as xstate does. Checked
+ *   that throws: transitionTable.ts takes only plain actions and guards, and fails as xstate does. Checked
  *   on every built-in action and higher-order guard xstate exports, and on a throwing guard; on
  *   failure, as above.
  * - an actor's parent (`_parent`): the trace names each actor's parent, and the Stately relay
@@ -257,8 +257,8 @@ const safely = (check: () => boolean): boolean => {
   }
 };
 
-/** Compiled transitions may build their own snapshots, send their own microstep events, tell xstate's built-ins apart and fail as xstate does. */
-export const compiledSnapshots: boolean = safely(checkSnapshots) && safely(checkMicrostep) && safely(checkMarkers) && safely(checkGuardError);
+/** Transitions taken from the table may build their own snapshots, send their own microstep events, tell xstate's built-ins apart and fail as xstate does. */
+export const tableSnapshots: boolean = safely(checkSnapshots) && safely(checkMicrostep) && safely(checkMarkers) && safely(checkGuardError);
 /** {@link stopChildrenAtOnce} may stop children itself. */
 const childrenStoppable: boolean = safely(checkStopChildren);
 /** {@link parentOf} knows actors' parents. */

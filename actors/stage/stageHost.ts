@@ -60,7 +60,7 @@ export function hostStage(init: StageThreadInit, capacity: number | null, post: 
   let started: ReturnType<typeof performance.eventLoopUtilization> | null = null;
   let ended = false, failed = false;
   /** the stage's edges (and a recurrent network's buffer pool): closed when it ends, however it ends */
-  const links = new Subscription();
+  const subscriptions = new Subscription();
 
   const flush = (): void => {
     const p = progress.take();
@@ -123,7 +123,7 @@ export function hostStage(init: StageThreadInit, capacity: number | null, post: 
         report,
         defer: driver.defer,
         waiting: driver.commandWaiting,
-        links,
+        subscriptions,
         // the share of time since START this thread was working: not idle on its event loop, not spinning or asleep on its doorbell
         utilization: () => {
           const u = performance.eventLoopUtilization(started ?? undefined), wall = u.active + u.idle;
@@ -193,7 +193,7 @@ export function hostStage(init: StageThreadInit, capacity: number | null, post: 
       ended = true;
       driver.stop();
       // nothing is delivered any more, then the actors stop
-      links.unsubscribe();
+      subscriptions.unsubscribe();
       actor?.stop();
       link.close();
       relay?.flush();

@@ -25,12 +25,12 @@ import { type AnyActorRef, setup } from 'xstate';
 import { applyLearningRates } from '../../lib/lr-schedule.ts';
 import { type Dataset, batchSource } from '../../lib/data.ts';
 import type { Matrix } from '../../lib/matrix.ts';
-import { trueGradientInterfaces } from '../../lib/metrics.ts';
+import { trueGradientInterfaces } from '../../lib/gradient-quality.ts';
 import { type Model, type ModelData, captureModelState, isRecurrentModel, ringDepthOf } from '../../lib/model.ts';
 import type { NodeSource } from '../../lib/graph.ts';
 import type { Network } from '../../lib/network.ts';
 import type { Stage } from '../../lib/placement.ts';
-import { READOUT_ACTOR, boundaryActor, layerActor, linkActor, recurrentSynthesizers } from '../../lib/recurrent/actors.ts';
+import { RECURRENT_HEAD_ACTOR, boundaryActor, layerActor, interfaceActor, recurrentSynthesizers } from '../../lib/recurrent/owners.ts';
 import type { RecurrentNetwork } from '../../lib/recurrent/network.ts';
 import { WindowSchedule } from '../../lib/recurrent/schedule.ts';
 import type { Sequences } from '../../lib/recurrent/sequences.ts';
@@ -39,11 +39,12 @@ import type { CoreInput } from '../machines/coreMachine.ts';
 import { deliverOn } from '../schedulers/directScheduler.ts';
 import { DATA, Edge, type LossMessage, type NetworkEvent, type Route, routesFor } from '../machines/events.ts';
 import type { HeadInput } from '../machines/headMachine.ts';
-import { type LayerInput, type Port, send } from '../machines/layerMachine.ts';
+import type { LayerInput } from '../machines/layerMachine.ts';
+import { type Port, send } from '../machines/port.ts';
 import { networkMachines } from '../machines/machines.ts';
 import { QueueGauge } from './queueGauge.ts';
 import { Feeder, StepCounter, stepWindow } from './stageFeeder.ts';
-import type { ReadoutInput } from '../machines/readoutMachine.ts';
+import type { RecurrentHeadInput } from '../machines/recurrentHeadMachine.ts';
 import type { RecurrentSynthesizerInput } from '../machines/recurrentSynthesizerMachine.ts';
 import type { Scheduling } from '../schedulers/schedulers.ts';
 import type { StageCommand, StageReport } from './stageProtocol.ts';
@@ -68,7 +69,7 @@ export interface StageInput {
   /** whether something waits for such a turn now (a worker stage: a command); default never */
   waiting?: () => boolean;
   /** where its edges' subscriptions go (its owner may close them); default its own */
-  links?: Subscription;
+  subscriptions?: Subscription;
 }
 
 export interface StageContext extends StageInput {
@@ -81,7 +82,8 @@ export interface StageContext extends StageInput {
   /** the actors that live here, by systemId */
   readonly actors: ReadonlyMap<string, AnyActorRef>;
   readonly synthesizers: readonly AnyActorRef[];
-  readonly links: Subscription;
+  /** its edges' subscriptions and teardowns, closed at once when it stops */
+  readonly subscriptions: Subscription;
   readonly gauge: QueueGauge;
   readonly feeder: Feeder;
   /** whether its synthesizers that see the true gradient report their cosine (set at START) */
@@ -101,7 +103,7 @@ function backlogOf(actor: AnyActorRef, route: Route): number {
   return route.type === 'PREDICT' && c.held ? 1 : 0;
 }
 
-type ActorKind = 'layer' | 'unlockedLayer' | 'synthesizer' | 'head' | 'core' | 'recurrentSynthesizer' | 'readout';
+type ActorKind = 'layer' | 'unlockedLayer' | 'synthesizer' | 'head' | 'core' | 'recurrentSynthesizer' | 'recurrentHead';
 type Spawner = (src: ActorKind, options: { id: string; systemId: string; input: unknown }) => AnyActorRef;
 
 /** What a kind of network adds to a stage: its actors spawned, and what the data feeds its first layers. */
@@ -124,7 +126,7 @@ interface Builder {
   readonly add: (src: ActorKind, id: string, input: unknown) => AnyActorRef;
   readonly synthesizers: AnyActorRef[];
   /** teardowns for when the training ends */
-  readonly links: Subscription;
+  readonly subscriptions: Subscription;
   readonly cosine: { on: boolean };
 }
 
@@ -165,11 +167,11 @@ function wireGraph(b: Builder, network: Network): Wiring {
   return { x: source.x, expected: here.size };
 }
 
-/** A recurrent network's layers (cores), synthesizers and readout, in the network's order. */
+/** A recurrent network's layers (cores), synthesizers and head, in the network's order. */
 function wireRecurrent(b: Builder, network: RecurrentNetwork): Wiring {
   const t = network.topology, { here, port, from, done, losses, depth, input } = b;
   const pool = new BufferPool(), schedule = new WindowSchedule(input.data as Sequences, t, depth);
-  b.links.add(() => (pool.dispose(), schedule.dispose()));
+  b.subscriptions.add(() => (pool.dispose(), schedule.dispose()));
   const TB = t.truncation * t.batch, B = t.batch;
   const one = (source: string, type: Route['type'], target?: string) => from(source, type).find((r) => !target || r.target === target);
   let aux = 0;
@@ -179,19 +181,19 @@ function wireRecurrent(b: Builder, network: RecurrentNetwork): Wiring {
     const up = from(id).filter((r) => r.type === 'FORWARD' || (r.type === 'PREDICT' && r.target !== boundaryActor(l))).map(port);
     const boundary = l.synthesizer ? { predict: port(one(id, 'PREDICT', boundaryActor(l))!), refit: port(one(id, 'REFIT', boundaryActor(l))!) } : null;
     const below = l.index === 0 ? null : t.layers[l.index - 1];
-    const down = below ? port(one(id, below.link ? 'REFIT' : 'GRADIENT', below.link ? linkActor(below) : layerActor(below))!) : null;
+    const down = below ? port(one(id, below.interface ? 'REFIT' : 'GRADIENT', below.interface ? interfaceActor(below) : layerActor(below))!) : null;
     const rings = {
       outputs: pool.ring(depth, TB, l.units),
       state: pool.ring(depth, B, l.state),
       refit: pool.ring(depth, B, 2 * l.state),
-      below: pool.ring(depth, TB, (below?.link ? 2 : 1) * l.inputs),
+      below: pool.ring(depth, TB, (below?.interface ? 2 : 1) * l.inputs),
     };
     b.add('core', id, { core: network.layers[l.index], ports: { up, boundary, down, loss: losses, done: done.get(id)! }, schedule, rings, auxIndex, firstBatch: input.firstBatch } satisfies CoreInput);
   }
   let boundaries = 0;
   for (const s of recurrentSynthesizers(t)) {
     if (!here.has(s.actor)) continue;
-    const synthesizer = (s.kind === 'boundary' ? network.synthesizers : network.links)[s.layer]!;
+    const synthesizer = (s.kind === 'boundary' ? network.synthesizers : network.interfaces)[s.layer]!;
     const prediction = port(one(s.actor, 'SYNTHETIC_GRADIENT')!);
     if (s.kind === 'boundary') boundaries++;
     b.synthesizers.push(
@@ -207,17 +209,17 @@ function wireRecurrent(b: Builder, network: RecurrentNetwork): Wiring {
       } satisfies RecurrentSynthesizerInput),
     );
   }
-  if (here.has(READOUT_ACTOR)) {
+  if (here.has(RECURRENT_HEAD_ACTOR)) {
     const top = t.layers[t.layers.length - 1];
-    const gradient = port(one(READOUT_ACTOR, 'GRADIENT')!);
-    b.add('readout', READOUT_ACTOR, { readout: network.readout, ports: { gradient, loss: losses, done: done.get(READOUT_ACTOR)! }, schedule, gradients: pool.ring(depth, TB, top.units) } satisfies ReadoutInput);
+    const gradient = port(one(RECURRENT_HEAD_ACTOR, 'GRADIENT')!);
+    b.add('recurrentHead', RECURRENT_HEAD_ACTOR, { head: network.head, ports: { gradient, loss: losses, done: done.get(RECURRENT_HEAD_ACTOR)! }, schedule, gradients: pool.ring(depth, TB, top.units) } satisfies RecurrentHeadInput);
   }
   // with one window per sequence a boundary synthesizer never predicts nor refits: it reports nothing
   return { x: (step) => schedule.window(step).x, expected: here.size - (schedule.windows === 1 ? boundaries : 0) };
 }
 
 /** Build the stage's edges and spawn its actors (in the context factory, so they exist before START). */
-function build(input: StageInput, spawn: Spawner, links: Subscription) {
+function build(input: StageInput, spawn: Spawner, subscriptions: Subscription) {
   const { network, stage } = input;
   const here = new Set(stage.actors);
   const routes = routesFor(network.topology);
@@ -245,7 +247,7 @@ function build(input: StageInput, spawn: Spawner, links: Subscription) {
     actors.set(id, ref);
     return ref;
   };
-  const b: Builder = { input, here, routes, port, from, done, losses, depth: ringDepthOf(network.topology), add, synthesizers, links, cosine };
+  const b: Builder = { input, here, routes, port, from, done, losses, depth: ringDepthOf(network.topology), add, synthesizers, subscriptions, cosine };
   const wiring = isRecurrentModel(network) ? wireRecurrent(b, network) : wireGraph(b, network);
   // the layers here that read the data (each once), and the data's route to each
   const data = from(DATA).filter((r) => here.has(r.target));
@@ -253,7 +255,7 @@ function build(input: StageInput, spawn: Spawner, links: Subscription) {
   const feeds = data.map(port);
   const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (k, t) => send(feeds[k], t, wiring.x(t)), input.defer, input.waiting, stepWindow(network.topology));
   // when the stage is torn down (perhaps from inside a batch it is feeding), the loop that fed it stops
-  links.add(() => feeder.stop());
+  subscriptions.add(() => feeder.stop());
   return { routes, edges, losses, done, actors, synthesizers, feeder, readers, cosine, expected: wiring.expected };
 }
 
@@ -266,7 +268,7 @@ function connect(c: StageContext, readers: readonly string[]): void {
     const target = c.actors.get(r.target);
     if (target) {
       const counter = c.gauge.route(r.key);
-      c.links.add(
+      c.subscriptions.add(
         edge
           .pipe(
             tap(() => counter.sent()),
@@ -279,11 +281,11 @@ function connect(c: StageContext, readers: readonly string[]): void {
       );
     } else if (c.link) {
       const link = c.link;
-      c.links.add(edge.subscribe((e) => link.send(r, e)));
+      c.subscriptions.add(edge.subscribe((e) => link.send(r, e)));
     } else throw new Error(`stage:${c.stage.index}: no actor '${r.target}' here and no link to the stage that has it`);
   }
   if (c.link) {
-    c.links.add(
+    c.subscriptions.add(
       c.link.incoming.pipe(deliverOn(scheduler)).subscribe({
         next: (a) => {
           const target = c.actors.get(a.route.target);
@@ -296,7 +298,7 @@ function connect(c: StageContext, readers: readonly string[]): void {
       }),
     );
   }
-  c.links.add(c.losses.subscribe(c.report));
+  c.subscriptions.add(c.losses.subscribe(c.report));
   const steps = new StepCounter(c.expected, stepWindow(c.network.topology) + 1, (batch) => {
     c.report({ type: 'STEP_FINISHED', stage: c.stage.index, batch });
     c.feeder.stepFinished(batch);
@@ -305,8 +307,8 @@ function connect(c: StageContext, readers: readonly string[]): void {
   readers.forEach((id, k) => readerIndex.has(id) || readerIndex.set(id, k));
   for (const [id, edge] of c.done) {
     const reader = readerIndex.get(id) ?? -1;
-    c.links.add(edge.subscribe((batch) => steps.done(batch)));
-    if (reader >= 0) c.links.add(edge.subscribe((batch) => c.feeder.readerUpdated(reader, batch)));
+    c.subscriptions.add(edge.subscribe((batch) => steps.done(batch)));
+    if (reader >= 0) c.subscriptions.add(edge.subscribe((batch) => c.feeder.readerUpdated(reader, batch)));
   }
 }
 
@@ -344,7 +346,7 @@ export const stageMachine = setup({
         utilization: c.utilization?.() ?? null,
       }),
     reportFailure: ({ context: c, event }) => c.report({ type: 'FAILED', stage: c.stage.index, error: 'error' in event ? event.error : event }),
-    disconnect: ({ context }) => context.links.unsubscribe(),
+    disconnect: ({ context }) => context.subscriptions.unsubscribe(),
   },
   guards: {
     allDrained: ({ context }) => context.drained === context.synthesizers.length,
@@ -352,8 +354,8 @@ export const stageMachine = setup({
 }).createMachine({
   id: 'stage',
   context: ({ input, spawn }) => {
-    const links = input.links ?? new Subscription();
-    return { ...input, ...build(input, spawn as unknown as Spawner, links), links, gauge: new QueueGauge(), drained: 0 };
+    const subscriptions = input.subscriptions ?? new Subscription();
+    return { ...input, ...build(input, spawn as unknown as Spawner, subscriptions), subscriptions, gauge: new QueueGauge(), drained: 0 };
   },
   initial: 'idle',
   on: { 'xstate.error.actor.*': { target: '.failed' } },

@@ -10,7 +10,7 @@
  */
 import { Observable, defer, share } from 'rxjs';
 import type { Actor } from 'xstate';
-import { trueGradientInterfaces } from '../../lib/metrics.ts';
+import { trueGradientInterfaces } from '../../lib/gradient-quality.ts';
 import { type AnyTopology, isRecurrent } from '../../lib/model.ts';
 import type { StepMetrics } from '../../lib/history.ts';
 import type { trainerMachine } from './trainerMachine.ts';

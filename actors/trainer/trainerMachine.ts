@@ -78,7 +78,7 @@ export interface TrainerContext {
   /** what the stages report, turned into finished steps, cuts, the end and stops */
   readonly progress: TrainerProgress;
   /** the edges of an in-thread stage (closed when the training ends, however it ends) */
-  readonly links: Subscription;
+  readonly subscriptions: Subscription;
   /** when training started (performance.now()) */
   readonly clock: { started: number };
   /** ask the pool for the worker stages' threads (once, at START; a no-op without worker stages) */
@@ -128,7 +128,7 @@ export const trainerMachine = setup({
     end: ({ context }) => {
       context.progress.end();
       // an in-thread stage's edges: nothing more is delivered once the training has ended
-      context.links.unsubscribe();
+      context.subscriptions.unsubscribe();
       context.metrics.complete();
       // the in-thread stage's actors: stopped here in linear time (xstate's stop of their stage is quadratic in their number)
       for (const s of context.stages) stopChildrenAtOnce(s);
@@ -150,7 +150,7 @@ export const trainerMachine = setup({
     const metrics = new Edge<StepMetrics>('metrics');
     const gauge = new QueueGauge(), utilization: number[] = [], workers: Worker[] = [];
     const stages: AnyActorRef[] = [];
-    const links = new Subscription();
+    const subscriptions = new Subscription();
     let leaseThreads = () => {};
     const progress = new TrainerProgress({
       network,
@@ -174,7 +174,7 @@ export const trainerMachine = setup({
         spawn('stage', {
           id: 'stage:0',
           systemId: 'stage:0',
-          input: { stage, network, data, steps, firstBatch, scheduling: input.scheduling, link: null, report, links },
+          input: { stage, network, data, steps, firstBatch, scheduling: input.scheduling, link: null, report, subscriptions },
         }),
       );
     } else if (input.nats) {
@@ -204,7 +204,7 @@ export const trainerMachine = setup({
       gauge,
       utilization,
       progress,
-      links,
+      subscriptions,
       clock: { started: performance.now() },
       leaseThreads,
       drained: 0,

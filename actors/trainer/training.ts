@@ -91,8 +91,8 @@ export interface TrainingOptions {
   /** save checkpoints while training */
   checkpoint?: CheckpointOptions;
   /**
-   * How the layer, synthesizer and head machines are interpreted: `'compiled'` (default; the
-   * same definitions, hot transitions from a precomputed table, see actors/machines/compiled.ts) or
+   * How the layer, synthesizer and head machines are interpreted: `'table'` (default; the
+   * same definitions, hot transitions from a precomputed table, see actors/machines/transitionTable.ts) or
    * `'xstate'` (xstate's interpreter for every event). Results are bit-identical.
    */
   interpreter?: Interpreter;
@@ -217,7 +217,10 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   if (!(SCHEDULERS as readonly string[]).includes(name)) {
     throw new TrainingOptionsError(`training: unknown scheduler ${JSON.stringify(option)} (expected one of ${SCHEDULERS.join(', ')}, { name: 'worker', stages } or { name: 'nats', servers })`);
   }
-  const interpreter = options.interpreter ?? 'compiled';
+  const interpreter = options.interpreter ?? 'table';
+  if ((interpreter as string) === 'compiled') {
+    throw new TrainingOptionsError(`training: interpreter 'compiled' is now called 'table' (it compiles nothing: it takes the hot transitions from a precomputed table); write interpreter: 'table', or leave it out (the default)`);
+  }
   if (!(INTERPRETERS as readonly string[]).includes(interpreter)) {
     throw new TrainingOptionsError(`training: unknown interpreter ${JSON.stringify(interpreter)} (expected one of ${INTERPRETERS.join(', ')})`);
   }

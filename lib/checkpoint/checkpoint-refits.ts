@@ -17,7 +17,7 @@
  * drain them, but fit saves no checkpoint).
  */
 import type { RecurrentTopology } from '../recurrent/topology.ts';
-import { recurrentSynthesizers } from '../recurrent/actors.ts';
+import { recurrentSynthesizers } from '../recurrent/owners.ts';
 
 /** A graph synthesizer's pending batches before step `step`: the first of them and how many. */
 export function graphPendingBatches(delay: number, step: number): { first: number; count: number } {
@@ -61,7 +61,7 @@ export function recurrentPendingByActor(t: RecurrentTopology, step: number, wind
   for (const s of recurrentSynthesizers(t)) {
     const l = t.layers[s.layer];
     if (s.kind === 'boundary' && windows !== null) out.set(s.actor, { delay: l.synthesizer!.delay, windows, steps: recurrentPendingSteps(l.synthesizer!.delay, step, windows) });
-    if (s.kind === 'interface') out.set(s.actor, { delay: l.link!.delay, windows: null, steps: recurrentPendingSteps(l.link!.delay, step, null) });
+    if (s.kind === 'interface') out.set(s.actor, { delay: l.interface!.delay, windows: null, steps: recurrentPendingSteps(l.interface!.delay, step, null) });
   }
   return out;
 }

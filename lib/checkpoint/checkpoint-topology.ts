@@ -8,7 +8,7 @@ import { CheckpointError, IN_MEMORY_STATE } from '../errors.ts';
 import { GRAPH_NAMING, type Loss, buildGraph, graphSpecOf, isGraph } from '../graph.ts';
 import type { OptimizerConfig } from '../optimizers.ts';
 import { parameterShapes } from '../params.ts';
-import { recurrentSpecOf } from '../recurrent/actors.ts';
+import { recurrentSpecOf } from '../recurrent/owners.ts';
 import { recurrentParameterShapes } from '../recurrent/params.ts';
 import { type RecurrentTopology, defineRecurrent } from '../recurrent/topology.ts';
 import { CHAIN_NAMING, type Topology, defineTopology } from '../topology.ts';

@@ -21,6 +21,7 @@
  */
 import { createHash } from 'node:crypto';
 import { checkPendingSteps, graphPendingBatches, recurrentPendingByActor } from './checkpoint-refits.ts';
+import { renameLegacyNames } from './checkpoint-renames.ts';
 import { checkTopology, topologyOf } from './checkpoint-topology.ts';
 import { CheckpointError, IN_MEMORY_STATE } from '../errors.ts';
 import { FileError, readTextBounded, writeFileAtomic } from '../io/files.ts';
@@ -32,7 +33,7 @@ import { type Network, type OptimizerStates, optimizerOwners, optimizerStates, p
 import { type OptimizerConfig, isPlainSgd, optimizerOf } from '../optimizers.ts';
 import { type ParameterSet, type ParameterShape, parameterShapes } from '../params.ts';
 import type { SynthesizerSnapshot } from '../synthesizer.ts';
-import { type CarriedState, type PendingRefits, READOUT_ACTOR, layerActor, recurrentParameterOwners, recurrentSynthesizers } from '../recurrent/actors.ts';
+import { type CarriedState, type PendingRefits, RECURRENT_HEAD_ACTOR, layerActor, recurrentParameterOwners, recurrentSynthesizers } from '../recurrent/owners.ts';
 import { recurrentParameterShapes } from '../recurrent/params.ts';
 import type { RecurrentTopology } from '../recurrent/topology.ts';
 import type { Topology } from '../topology.ts';
@@ -127,8 +128,8 @@ export function encodeCheckpoint(state: TrainingState): string {
   return `${JSON.stringify({ format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, bytes, sha256 })}\n${payload}\n`;
 }
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
+export type Json = Record<string, unknown>;
+export const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isRecurrentTopology = (t: Topology | RecurrentTopology): t is RecurrentTopology => (t as { kind?: string }).kind === 'recurrent';
 
 /** The checks of one file: each failure is a CheckpointError naming the file and what is wrong. */
@@ -240,6 +241,7 @@ export function decodeCheckpoint(text: string, path = IN_MEMORY_STATE): Training
     c.fail(`corrupt payload (${(e as Error).message})`);
   }
   const p = c.object(parsed, 'the payload');
+  renameLegacyNames(p);
   const v1 = ['topology', 'step', 'params', 'optimizers', 'synthesizers', 'history'];
   // version 2 adds the data's fingerprint, and a recurrent network's carried states ('layers')
   if (version === 1) c.keys(p, v1, 'the payload', ['rng']);
@@ -406,10 +408,10 @@ function recurrentOwnersOf(t: RecurrentTopology): Map<string, ActorShape> {
     if (l.aux) out.set(`${id}.aux`, { params: keys.filter((k) => !k.startsWith(`${l.key}.`)).map((k) => shapes.get(k)!), ...kind(l.aux.optimizer) });
   }
   for (const s of recurrentSynthesizers(t)) {
-    const l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.link!;
+    const l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.interface!;
     out.set(s.actor, { params: owned.get(s.actor)!.map((k) => shapes.get(k)!), ...kind(spec.optimizer) });
   }
-  out.set(READOUT_ACTOR, { params: owned.get(READOUT_ACTOR)!.map((k) => shapes.get(k)!), ...kind(t.readout.optimizer) });
+  out.set(RECURRENT_HEAD_ACTOR, { params: owned.get(RECURRENT_HEAD_ACTOR)!.map((k) => shapes.get(k)!), ...kind(t.readout.optimizer) });
   return out;
 }
 
@@ -423,7 +425,7 @@ function decodeRecurrentParts(c: Checker, t: RecurrentTopology, step: number, sy
   // an interface's refits are known from the step alone; a boundary synthesizer's need the data's length (checked at resume)
   const known = recurrentPendingByActor(t, step, null);
   for (const s of recurrentSynthesizers(t)) {
-    const what = `synthesizer '${s.actor}'`, l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.link!;
+    const what = `synthesizer '${s.actor}'`, l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.interface!;
     const maxRows = s.kind === 'boundary' ? t.batch : t.truncation * t.batch, units = spec.units;
     const o = c.object(synthesizersJson[s.actor], what);
     c.keys(o, ['pending'], what);

@@ -1,6 +1,7 @@
 /**
- * One recurrent layer of the core, trained window by window by truncated BPTT (docs/maths.md
- * "Recurrent interfaces"). The driver says which window is a sequence's first: the state entering
+ * A core: the recurrent cell at one layer of the stack, trained window by window by truncated BPTT
+ * (docs/maths.md "Recurrent interfaces"). Words: a *layer* is a place in the stack (the topology's
+ * `layers[ℓ]`, the actor `layer:core{ℓ}`, which also holds the aux head); its *core* is this maths. The driver says which window is a sequence's first: the state entering
  * it is zero; any other window starts from the state the previous one ended with (carried here).
  *
  * Cells (rows are examples; a window's n steps are stored step-major, row τ·B + b):
@@ -35,7 +36,7 @@ import { ParameterStep } from './step.ts';
 import { type RecurrentLayerTopology, type RecurrentTopology, keyOf } from './topology.ts';
 
 /** What a checkpoint keeps of a layer between steps (its parameters are in the parameter set). */
-export interface RecurrentLayerSnapshot {
+export interface RecurrentCoreSnapshot {
   /** the next step to run */
   readonly step: number;
   /** the state carried out of the last window (B × S), the next window's input when it is not a sequence's first */
@@ -44,7 +45,7 @@ export interface RecurrentLayerSnapshot {
   readonly aux: OptimizerState | null;
 }
 
-export class RecurrentLayer {
+export class RecurrentCore {
   readonly Wx: Matrix;
   readonly Wh: Matrix;
   readonly b: Matrix;
@@ -334,12 +335,12 @@ export class RecurrentLayer {
     this.held = -1;
   }
 
-  snapshot(): RecurrentLayerSnapshot {
+  snapshot(): RecurrentCoreSnapshot {
     if (this.held !== -1) throw new Error(`${this.spec.key}: snapshot while step ${this.held} is in flight`);
     return { step: this.nextStep, carried: this.carried.data.slice(), optimizer: this.update.state(), aux: this.auxUpdate?.state() ?? null };
   }
 
-  restore(s: RecurrentLayerSnapshot): void {
+  restore(s: RecurrentCoreSnapshot): void {
     if (s.carried.length !== this.carried.data.length) throw new RangeError(`${this.spec.key}: snapshot state has ${s.carried.length} values, expected ${this.carried.data.length}`);
     if (!Number.isInteger(s.step) || s.step < 0) throw new RangeError(`${this.spec.key}: snapshot step must be an integer >= 0, got ${s.step}`);
     this.carried.data.set(s.carried);

@@ -1,14 +1,14 @@
 /**
  * A recurrent network's maths objects, built from a validated topology and a parameter set: one
- * {@link RecurrentLayer} per stacked layer, its boundary synthesizer (DNI), the interface
- * synthesizers between decoupled layers, and the {@link Readout}. The actors hold one object
+ * {@link RecurrentCore} per stacked layer, its boundary synthesizer (DNI), the interface
+ * synthesizers between decoupled layers, and the {@link RecurrentHead}. The actors hold one object
  * each; the bare loop (sequential.ts) drives them all. Also what a checkpoint between steps needs.
  */
 import { clone } from '../matrix.ts';
 import type { OptimizerState } from '../optimizers.ts';
-import { RecurrentLayer, type RecurrentLayerSnapshot } from './core.ts';
+import { RecurrentCore, type RecurrentCoreSnapshot } from './core.ts';
 import { type RecurrentParameters, checkRecurrentParameters } from './params.ts';
-import { Readout } from './readout.ts';
+import { RecurrentHead } from './head.ts';
 import { RecurrentSynthesizer, type RecurrentSynthesizerSnapshot } from './synthesizer.ts';
 import { type RecurrentTopology, keyOf } from './topology.ts';
 
@@ -16,20 +16,20 @@ export interface RecurrentNetwork {
   readonly topology: RecurrentTopology;
   /** the parameters the objects train in place (a copy of the ones given) */
   readonly params: RecurrentParameters;
-  readonly layers: readonly RecurrentLayer[];
+  readonly layers: readonly RecurrentCore[];
   /** boundary synthesizer of each layer (null without DNI) */
   readonly synthesizers: readonly (RecurrentSynthesizer | null)[];
   /** interface synthesizer above each layer (null where the layer above backpropagates into it) */
-  readonly links: readonly (RecurrentSynthesizer | null)[];
-  readonly readout: Readout;
+  readonly interfaces: readonly (RecurrentSynthesizer | null)[];
+  readonly head: RecurrentHead;
 }
 
 /** Everything a checkpoint between two steps must keep besides the parameters. */
 export interface RecurrentNetworkSnapshot {
-  readonly layers: RecurrentLayerSnapshot[];
+  readonly layers: RecurrentCoreSnapshot[];
   readonly synthesizers: (RecurrentSynthesizerSnapshot | null)[];
-  readonly links: (RecurrentSynthesizerSnapshot | null)[];
-  readonly readout: OptimizerState;
+  readonly interfaces: (RecurrentSynthesizerSnapshot | null)[];
+  readonly head: OptimizerState;
 }
 
 /**
@@ -43,18 +43,18 @@ export function buildRecurrentNetwork(topology: RecurrentTopology, params: Recur
   const own: RecurrentParameters = {};
   for (const [k, m] of Object.entries(params)) own[k] = clone(m);
   const { batch: B, truncation: T } = topology;
-  const layers = topology.layers.map((l) => new RecurrentLayer(topology, l, own));
+  const layers = topology.layers.map((l) => new RecurrentCore(topology, l, own));
   const synthesizers = topology.layers.map((l) => (l.synthesizer ? new RecurrentSynthesizer(keyOf('synth', l.index), l.synthesizer, own, B) : null));
-  const links = topology.layers.map((l) => (l.link ? new RecurrentSynthesizer(keyOf('link', l.index), l.link, own, T * B) : null));
-  return { topology, params: own, layers, synthesizers, links, readout: new Readout(topology, own) };
+  const interfaces = topology.layers.map((l) => (l.interface ? new RecurrentSynthesizer(keyOf('interface', l.index), l.interface, own, T * B) : null));
+  return { topology, params: own, layers, synthesizers, interfaces, head: new RecurrentHead(topology, own) };
 }
 
 export function snapshotRecurrentNetwork(net: RecurrentNetwork): RecurrentNetworkSnapshot {
   return {
     layers: net.layers.map((l) => l.snapshot()),
     synthesizers: net.synthesizers.map((s) => s?.snapshot() ?? null),
-    links: net.links.map((s) => s?.snapshot() ?? null),
-    readout: net.readout.optimizerState(),
+    interfaces: net.interfaces.map((s) => s?.snapshot() ?? null),
+    head: net.head.optimizerState(),
   };
 }
 
@@ -66,17 +66,17 @@ export function restoreRecurrentNetwork(net: RecurrentNetwork, s: RecurrentNetwo
     if (Boolean(syn) !== Boolean(snap)) throw new RangeError(`recurrent network: snapshot and topology disagree on layer ${i}'s synthesizer`);
     if (syn && snap) syn.restore(snap);
   });
-  net.links.forEach((syn, i) => {
-    const snap = s.links[i];
+  net.interfaces.forEach((syn, i) => {
+    const snap = s.interfaces[i];
     if (Boolean(syn) !== Boolean(snap)) throw new RangeError(`recurrent network: snapshot and topology disagree on interface ${i}`);
     if (syn && snap) syn.restore(snap);
   });
-  net.readout.restoreOptimizer(s.readout);
+  net.head.restoreOptimizer(s.head);
 }
 
 export function disposeRecurrentNetwork(net: RecurrentNetwork): void {
   net.layers.forEach((l) => l.dispose());
   net.synthesizers.forEach((s) => s?.dispose());
-  net.links.forEach((s) => s?.dispose());
-  net.readout.dispose();
+  net.interfaces.forEach((s) => s?.dispose());
+  net.head.dispose();
 }

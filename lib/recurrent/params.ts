@@ -6,7 +6,7 @@
  * - boundary synthesizer of layer ℓ (`synth`, `synth1`, …; S = H, or 2H for lstm: [h | c]):
  *   `M` (last width × S), `c` (S), MLP hidden layers `hidden{j}.W`, `hidden{j}.b`;
  * - aux head of layer ℓ (`aux`, `aux1`, …): `W` (H × S), `b` (S);
- * - interface synthesizer above layer ℓ (`link{ℓ}`): `M`, `c`, `hidden{j}.*` over H_ℓ.
+ * - interface synthesizer above layer ℓ (`interface{ℓ}`): `M`, `c`, `hidden{j}.*` over H_ℓ.
  * Vectors are 1 × n matrices.
  */
 import { TopologyError } from '../errors.ts';
@@ -53,7 +53,7 @@ export function recurrentParameterShapes(t: RecurrentTopology): RecurrentParamet
       add(`${keyOf('aux', l.index)}.W`, l.units, l.state, 'zeros');
       add(`${keyOf('aux', l.index)}.b`, 1, l.state, 'zeros', true);
     }
-    if (l.link) synth(keyOf('link', l.index), l.link);
+    if (l.interface) synth(keyOf('interface', l.index), l.interface);
   }
   return out;
 }

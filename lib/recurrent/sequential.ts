@@ -92,9 +92,9 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
     const i = s - from.step;
     if (i >= 0 && i < kept) synthesizerLosses[i] += loss;
   };
-  for (const s of [...net.synthesizers, ...net.links]) if (s) s.onLoss = record;
+  for (const s of [...net.synthesizers, ...net.interfaces]) if (s) s.onLoss = record;
 
-  const { layers, synthesizers, links, readout } = net;
+  const { layers, synthesizers, interfaces, head } = net;
   const top = layers.length - 1;
   let j = from.batch, k = from.window, seqs: Sequences | null = null, run = 0;
   for (; run < steps; run++) {
@@ -122,7 +122,7 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
       if (synth && hasRefit) synth.refit(s, layer.inputState(), deltaIn);
       if (l > 0) {
         const dx = layer.inputGradient();
-        if (links[l - 1]) links[l - 1]!.refit(s, outputs[l - 1], dx);
+        if (interfaces[l - 1]) interfaces[l - 1]!.refit(s, outputs[l - 1], dx);
         else backward(l - 1, dx);
       }
       layer.updateParameters(s);
@@ -132,25 +132,25 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
     for (let l = 0; l <= top; l++) {
       const h = layers[l].forwardWindow(s, input, k === 0);
       outputs.push(h);
-      const link = links[l];
-      if (link) backward(l, link.predict(s, h));
+      const above = interfaces[l];
+      if (above) backward(l, above.predict(s, h));
       input = h;
     }
-    const loss = readout.forward(s, outputs[top], views[n].y, mBuf);
-    backward(top, readout.backward(s));
-    readout.updateParameters(s);
+    const loss = head.forward(s, outputs[top], views[n].y, mBuf);
+    backward(top, head.backward(s));
+    head.updateParameters(s);
     // every layer's backward has run (and added its aux loss) by now
     if (run < kept) (losses[run] = loss), (auxLosses[run] = aux);
 
-    const stop = options.onStep?.({ step: s, batch: j, window: k, windows: W, loss, outputs: readout.outputs(), y: views[n].y, mask: mBuf.subarray(0, n * B) });
+    const stop = options.onStep?.({ step: s, batch: j, window: k, windows: W, loss, outputs: head.outputs(), y: views[n].y, mask: mBuf.subarray(0, n * B) });
     if (++k === W) (k = 0), j++;
     if (stop) {
       run++;
       break;
     }
   }
-  if (options.drain ?? true) for (const s of [...synthesizers, ...links]) s?.drain();
-  for (const s of [...synthesizers, ...links]) if (s) s.onLoss = null;
+  if (options.drain ?? true) for (const s of [...synthesizers, ...interfaces]) s?.drain();
+  for (const s of [...synthesizers, ...interfaces]) if (s) s.onLoss = null;
   release(xBuf);
   release(yBuf);
   const cut = (a: Float64Array) => (run >= kept ? a : a.slice(0, run));

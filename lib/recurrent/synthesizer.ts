@@ -57,7 +57,7 @@ export class RecurrentSynthesizer {
   onLoss: ((step: number, loss: number) => void) | null = null;
 
   constructor(
-    /** e.g. `synth`, `synth1`, `link0`: its parameter prefix, also used in errors */
+    /** e.g. `synth`, `synth1`, `interface0`: its parameter prefix, also used in errors */
     readonly id: string,
     readonly spec: RecurrentSynthesizerTopology,
     params: RecurrentParameters,

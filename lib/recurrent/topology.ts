@@ -8,11 +8,12 @@
  *
  * Parameter keys (see params.ts): layer 0 is `core`, layer ℓ ≥ 1 is `core{ℓ}`; its boundary
  * synthesizer is `synth` / `synth{ℓ}`, the aux head `aux` / `aux{ℓ}`, the interface above layer ℓ
- * `link{ℓ}`; the readout is `readout`. A one-layer tanh topology has exactly docs/maths.md's keys.
+ * `interface{ℓ}`; the readout is `readout`. A one-layer tanh topology has exactly docs/maths.md's keys.
  */
 import type { Activation } from '../activations.ts';
 import { TopologyError } from '../errors.ts';
 import type { OptimizerConfig, OptimizerSpec } from '../optimizers.ts';
+import type { SynthesizerOptions } from '../synthesizer.ts';
 import { activation as checkActivation, bool, knownKeys, nonNegativeInt, object, optimizerAt, positive, positiveInt, sgd, show } from '../validate.ts';
 
 const CELLS = ['tanh', 'lstm'] as const;
@@ -28,33 +29,25 @@ export type Cell = (typeof CELLS)[number];
 const RECURRENT_LOSSES = ['sigmoid-cross-entropy', 'mse', 'softmax-cross-entropy'] as const;
 export type RecurrentLoss = (typeof RECURRENT_LOSSES)[number];
 
-/** Options of a synthesizer (a boundary one, or one on an interface between stacked layers). */
-export interface RecurrentSynthesizerSpec {
-  /** Learning rate of plain-SGD refits. Default 0.01. Give this or `optimizer`, not both. */
-  lr?: number;
-  /** The refits' optimiser, e.g. `{ kind: 'adam', lr: 1e-4 }`. */
-  optimizer?: OptimizerSpec;
-  /** Hidden widths of an MLP synthesizer (zero-initialised output layer). Default `[]`: linear `ĝ = s M + c`. */
-  hidden?: number[];
-  /** Activation of the hidden layers. Default `'relu'`. */
-  activation?: Activation;
-  /** Scale each prediction down so its norm over the batch is at most this. Default: no clipping. */
-  clip?: number;
+/**
+ * Options of a synthesizer (a boundary one, or one on an interface between stacked layers): a
+ * graph interface's ({@link SynthesizerOptions}: `delay`, `lr` or `optimizer`, `hidden`,
+ * `activation`, `clip`; a delay counts steps, i.e. windows), and the boundary's discount.
+ */
+export interface RecurrentSynthesizerSpec extends SynthesizerOptions {
   /**
    * Boundary synthesizers only: the core receives `scale · ĝ`, and the bootstrapped target carries
    * the scaled ĝ too, so the synthesizer learns a future gradient discounted by `scale` per window
    * (koz4k/dni-pytorch uses 0.1 for language models). Default 1 (docs/maths.md).
    */
-  scale?: number;
+  readonly scale?: number;
   /**
    * Boundary synthesizers only: the discount per window of the bootstrapped target, when it should
    * differ from `scale`. The core still receives `scale · ĝ`, but the refit target is the gradient
    * reaching the window's input state with `discount · ĝ` at its end (one more backward pass through
    * the window's recurrence, no parameter gradient). Default: `scale` (one pass; docs/maths.md with scale 1).
    */
-  discount?: number;
-  /** How many steps its refits may lag its predictions (0 = docs/maths.md's order). Default 0. */
-  delay?: number;
+  readonly discount?: number;
 }
 
 /** The paper's "+Aux" variant, as implemented here (see core.ts): a linear head on the core. */
@@ -140,7 +133,7 @@ export interface RecurrentLayerTopology {
   /** the aux head, or null */
   readonly aux: { readonly weight: number; readonly optimizer: OptimizerConfig } | null;
   /** the synthesizer on the interface above this layer, or null (backprop from the layer above) */
-  readonly link: RecurrentSynthesizerTopology | null;
+  readonly interface: RecurrentSynthesizerTopology | null;
 }
 
 /** A validated recurrent topology with every default filled in. Plain, frozen, JSON-safe data. */
@@ -237,8 +230,8 @@ export function defineRecurrent(spec: RecurrentSpec): RecurrentTopology {
         })
       : null;
     const own = l.interface === undefined ? {} : object(l.interface, `${where} interface`, 'synthesizer options { lr, optimizer, hidden, ... }');
-    const link = decoupled ? synthesizerOf({ ...interfaces, ...own }, l.units, `${where} interface`, false) : null;
-    return Object.freeze({ index, key: index === 0 ? 'core' : `core${index}`, inputs, units: l.units, state, optimizer: core, synthesizer, aux, link });
+    const above = decoupled ? synthesizerOf({ ...interfaces, ...own }, l.units, `${where} interface`, false) : null;
+    return Object.freeze({ index, key: index === 0 ? 'core' : `core${index}`, inputs, units: l.units, state, optimizer: core, synthesizer, aux, interface: above });
   });
   return Object.freeze({
     kind: 'recurrent',
@@ -277,8 +270,8 @@ export function windowWithin(t: RecurrentTopology, length: number): RecurrentTop
 }
 
 /** Key prefix of layer ℓ's parts: `core`/`synth`/`aux` for ℓ = 0, `core1`/`synth1`/`aux1` for ℓ = 1, … */
-export function keyOf(part: 'core' | 'synth' | 'aux' | 'link', layer: number): string {
-  return part === 'link' ? `link${layer}` : layer === 0 ? part : `${part}${layer}`;
+export function keyOf(part: 'core' | 'synth' | 'aux' | 'interface', layer: number): string {
+  return part === 'interface' ? `interface${layer}` : layer === 0 ? part : `${part}${layer}`;
 }
 
 function unitsOf(h: number | RecurrentLayerSpec): number {

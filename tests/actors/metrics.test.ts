@@ -13,7 +13,7 @@ import { REFERENCE_DIR } from '../helpers.ts';
 
 const load = (name: string) => loadCase(JSON.parse(readFileSync(join(REFERENCE_DIR, `${name}.json`), 'utf8')) as ReferenceCase);
 
-/** float64 cosine written out independently of lib/metrics.ts */
+/** float64 cosine written out independently of lib/gradient-quality.ts */
 function naiveCosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0, aa = 0, bb = 0;
   for (let i = 0; i < a.length; i++) {

@@ -16,7 +16,7 @@ import { isRecurrentState, readCheckpoint } from '../../lib/checkpoint/checkpoin
 import { copyTask } from '../../lib/datasets/copy.ts';
 import { DataError, DivergenceError, TopologyError, TrainingAbortedError } from '../../lib/errors.ts';
 import { runCurriculum } from '../../lib/recurrent/curriculum.ts';
-import { recurrentSpecOf } from '../../lib/recurrent/actors.ts';
+import { recurrentSpecOf } from '../../lib/recurrent/owners.ts';
 import { buildRecurrentNetwork } from '../../lib/recurrent/network.ts';
 import { initRecurrentParameters } from '../../lib/recurrent/params.ts';
 import { type RecurrentRun, trainRecurrentSequential } from '../../lib/recurrent/sequential.ts';
@@ -73,7 +73,7 @@ describe('recurrent networks as actors: the bare loop, bit for bit', () => {
     expect(r.heads.readout.losses).toEqual(r.losses);
   });
 
-  it('the xstate interpreter gives the same bits as the compiled machines', async () => {
+  it('the xstate interpreter gives the same bits as the table interpreter', async () => {
     const name = 'decoupled interface with delay 2, MLP synthesizers';
     const r = await createTraining({ topology: SPECS[name], data, steps: STEPS, seed: 2, scheduler: 'async', interpreter: 'xstate' }).run();
     expectSameBits(r, expected.get(name)!);
@@ -132,13 +132,27 @@ describe('recurrent checkpoints', () => {
     expect(isRecurrentState(state)).toBe(true);
     if (!isRecurrentState(state)) return;
     expect(Object.keys(state.layers).sort()).toEqual(['layer:core', 'layer:core1']);
-    expect(Object.keys(state.optimizers).sort()).toEqual(['head:readout', 'layer:core', 'layer:core.aux', 'layer:core1', 'layer:core1.aux', 'synthesizer:link0', 'synthesizer:synth', 'synthesizer:synth1']);
+    expect(Object.keys(state.optimizers).sort()).toEqual(['head:readout', 'layer:core', 'layer:core.aux', 'layer:core1', 'layer:core1.aux', 'synthesizer:interface0', 'synthesizer:synth', 'synthesizer:synth1']);
     // the interface's refits lag by 2 steps: some are pending at the cut
-    expect(state.synthesizers['synthesizer:link0'].pending.length).toBeGreaterThan(0);
+    expect(state.synthesizers['synthesizer:interface0'].pending.length).toBeGreaterThan(0);
     for (const resumeScheduler of ['queue', 'async', 'worker'] as const) {
       const r = await createTraining({ topology: SPECS[name], data, steps: STEPS, scheduler: resumeScheduler, resume: path }).run();
       expectSameBits(r, { params: Object.fromEntries(Object.entries(full.params).map(([k, m]) => [k, m.data])), run: { ...full, steps: STEPS, next: { step: STEPS, batch: 0, window: 0 } } });
     }
+  });
+
+  it('a checkpoint written before the renames of issue 23 (link0, written by main at 0a33cd8) loads under the new names and resumes bit for bit', async () => {
+    const path = join(root, 'tests', 'fixtures', 'rnn-checkpoint-before-words23.ckpt');
+    expect(readFileSync(path, 'utf8')).toContain('"synthesizer:link0"');
+    const state = readCheckpoint(path);
+    expect(state.step).toBe(17);
+    if (!isRecurrentState(state)) throw new Error('not recurrent');
+    expect(Object.keys(state.synthesizers).sort()).toEqual(['synthesizer:interface0', 'synthesizer:synth', 'synthesizer:synth1']);
+    expect(Object.keys(state.params).filter((k) => k.startsWith('interface0.')).sort()).toEqual(['interface0.M', 'interface0.c', 'interface0.hidden0.W', 'interface0.hidden0.b']);
+    expect(state.topology.layers[0].interface?.delay).toBe(2);
+    const full = await createTraining({ topology: SPECS[name], data, steps: STEPS, seed: 2 }).run();
+    const r = await createTraining({ topology: SPECS[name], data, steps: STEPS, resume: path }).run();
+    expectSameBits(r, { params: Object.fromEntries(Object.entries(full.params).map(([k, m]) => [k, m.data])), run: { ...full, steps: STEPS, next: { step: STEPS, batch: 0, window: 0 } } });
   });
 
   it('the same training writes byte-identical checkpoint files under queue, async and worker', async () => {

@@ -1,8 +1,8 @@
 /**
  * If xstate's shape changes under us, the load-time checks in actors/machines/xstateInternals.ts fail and
  * every machine runs on xstate's own interpreter: here a higher-order guard loses the marker
- * compiled.ts relies on (`check`), in a fresh module graph, and a training gives the same bits as
- * the compiled one.
+ * transitionTable.ts relies on (`check`), in a fresh module graph, and a training gives the same bits as
+ * the table one.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadCase } from '../../lib/reference.ts';
@@ -12,13 +12,13 @@ const json = referenceCases().find((c) => c.name === 'dni')!.json;
 const c = loadCase({ ...json, config: { ...json.config, delay: 1 } });
 
 async function load() {
-  const [internals, compiled, layer, training] = await Promise.all([
+  const [internals, table, layer, training] = await Promise.all([
     import('../../actors/machines/xstateInternals.ts'),
-    import('../../actors/machines/compiled.ts'),
+    import('../../actors/machines/transitionTable.ts'),
     import('../../actors/machines/layerMachine.ts'),
     import('../../actors/trainer/training.ts'),
   ]);
-  return { compiledSnapshots: internals.compiledSnapshots, compiles: compiled.compileMachine(layer.layerMachine) !== layer.layerMachine, train: training.train };
+  return { tableSnapshots: internals.tableSnapshots, tables: table.withTransitionTable(layer.layerMachine) !== layer.layerMachine, train: training.train };
 }
 
 describe('xstate internals that no longer check out', () => {
@@ -30,8 +30,8 @@ describe('xstate internals that no longer check out', () => {
   it.each(['queue', 'async'] as const)('%s: fall back to the plain interpreter, with the same bits', async (scheduler) => {
     vi.resetModules();
     const now = await load();
-    expect([now.compiledSnapshots, now.compiles]).toEqual([true, true]);
-    const a = await now.train({ topology: c.topology, data: c.data, params: c.initial, steps: 30, scheduler, interpreter: 'compiled' });
+    expect([now.tableSnapshots, now.tables]).toEqual([true, true]);
+    const a = await now.train({ topology: c.topology, data: c.data, params: c.initial, steps: 30, scheduler, interpreter: 'table' });
 
     vi.resetModules();
     vi.doMock('xstate', async (importOriginal) => {
@@ -40,8 +40,8 @@ describe('xstate internals that no longer check out', () => {
       return { ...xstate, stateIn: () => () => true };
     });
     const changed = await load();
-    expect([changed.compiledSnapshots, changed.compiles]).toEqual([false, false]);
-    const b = await changed.train({ topology: c.topology, data: c.data, params: c.initial, steps: 30, scheduler, interpreter: 'compiled' });
+    expect([changed.tableSnapshots, changed.tables]).toEqual([false, false]);
+    const b = await changed.train({ topology: c.topology, data: c.data, params: c.initial, steps: 30, scheduler, interpreter: 'table' });
 
     expect(Array.from(b.losses)).toEqual(Array.from(a.losses));
     expect(Array.from(b.synthesizerLosses)).toEqual(Array.from(a.synthesizerLosses));

@@ -5,9 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type AnyStateMachine, assign, createActor, not, setup } from 'xstate';
-import { compileMachine } from '../../actors/machines/compiled.ts';
+import { withTransitionTable } from '../../actors/machines/transitionTable.ts';
 import { synthesizerMachine } from '../../actors/machines/synthesizerMachine.ts';
-import { compiledSnapshots, guardError, inState, isBuiltInAction, isHigherOrderGuard, parentOf, parentsAreKnown, stateFields, statelyStandIns } from '../../actors/machines/xstateInternals.ts';
+import { tableSnapshots, guardError, inState, isBuiltInAction, isHigherOrderGuard, parentOf, parentsAreKnown, stateFields, statelyStandIns } from '../../actors/machines/xstateInternals.ts';
 import { createTraining } from '../../actors/trainer/training.ts';
 import { zeros } from '../../lib/matrix.ts';
 import { Synthesizer } from '../../lib/synthesizer.ts';
@@ -22,8 +22,8 @@ import * as recurrent from '../../recurrent.ts';
 import * as testing from '../../testing.ts';
 
 describe('xstate internals', () => {
-  it('check out on this xstate: compiled snapshots and microstep events, and parents', () => {
-    expect(compiledSnapshots).toBe(true);
+  it('check out on this xstate: table snapshots and microstep events, and parents', () => {
+    expect(tableSnapshots).toBe(true);
     expect(parentsAreKnown).toBe(true);
   });
 
@@ -33,7 +33,7 @@ describe('xstate internals', () => {
       const prediction = { route: { key: 'p', type: 'SYNTHETIC_GRADIENT' as const, source: 's', target: 'l', slot: 0, edge: 0, rows: 1, cols: 2 }, edge: new Edge<NetworkEvent>('p') };
       return createActor(logic, { input: { synthesizer: s, index: 0, ports: { prediction, loss: new Edge<LossMessage>('l'), done: new Edge<number>('d') }, labels: null } }).start();
     };
-    const a = make(synthesizerMachine), b = make(compileMachine(synthesizerMachine));
+    const a = make(synthesizerMachine), b = make(withTransitionTable(synthesizerMachine));
     const h = zeros(1, 2);
     const events = [
       { type: 'PREDICT' as const, batch: 0, h },
@@ -87,9 +87,9 @@ describe('xstate internals', () => {
     expect(made.sessionId).toBe('c');
   });
 
-  it('are not part of the public API, the root or any subpath (compileMachine included)', () => {
+  it('are not part of the public API, the root or any subpath (withTransitionTable included)', () => {
     for (const entry of [api, inspect, kernels, machines, nats, recurrent, testing]) {
-      expect('compileMachine' in entry).toBe(false);
+      expect('withTransitionTable' in entry).toBe(false);
       expect('parentOf' in entry).toBe(false);
     }
   });

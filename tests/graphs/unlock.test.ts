@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { graphSummary } from '../../actors/inspect/inspection.ts';
 import { compareWithCase } from '../../lib/compare.ts';
-import { trueGradientInterfaces } from '../../lib/metrics.ts';
+import { trueGradientInterfaces } from '../../lib/gradient-quality.ts';
 import type { TrainingMetrics } from '../../actors/trainer/metrics.ts';
 import { createTraining, train } from '../../actors/trainer/training.ts';
 import { readCheckpoint } from '../../lib/checkpoint/checkpoint.ts';

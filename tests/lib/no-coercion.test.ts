@@ -135,11 +135,11 @@ describe('recurrent specs: nested typos and coerced values are refused by name',
 
   it('the correct spellings still define the same topology as before', () => {
     const t = defineRecurrent({ ...base, hidden: [{ units: 4, decoupled: true, interface: { delay: 1 } }, 3], readout: { lr: 0.5 }, dni: { synthesizer: { lr: 0.2 }, aux: { weight: 2 } } });
-    expect(t.layers[0].link?.delay).toBe(1);
+    expect(t.layers[0].interface?.delay).toBe(1);
     expect(t.readout.optimizer.lr).toBe(0.5);
     expect(t.layers.map((l) => [l.synthesizer?.optimizer.lr, l.aux?.weight])).toEqual([[0.2, 2], [0.2, 2]]);
     expect(defineRecurrent({ ...base, dni: false }).dni).toBe(false);
-    expect(defineRecurrent({ ...base, hidden: [{ units: 4, decoupled: false }, 3] }).layers[0].link).toBeNull();
+    expect(defineRecurrent({ ...base, hidden: [{ units: 4, decoupled: false }, 3] }).layers[0].interface).toBeNull();
   });
 });
 

@@ -8,9 +8,9 @@
  * wrong term is off by O(1)).
  */
 import { describe, expect, it } from 'vitest';
-import { RecurrentLayer } from '../../lib/recurrent/core.ts';
+import { RecurrentCore } from '../../lib/recurrent/core.ts';
 import { type RecurrentParameters, initRecurrentParameters } from '../../lib/recurrent/params.ts';
-import { Readout } from '../../lib/recurrent/readout.ts';
+import { RecurrentHead } from '../../lib/recurrent/head.ts';
 import { RecurrentSynthesizer } from '../../lib/recurrent/synthesizer.ts';
 import { type Cell, type RecurrentLoss, type RecurrentTopology, defineRecurrent } from '../../lib/recurrent/topology.ts';
 import { type Matrix, clone, fromArray } from '../../lib/matrix.ts';
@@ -111,8 +111,8 @@ function randomWindow(rng: Rng, t: RecurrentTopology, n: number, loss: Recurrent
 /** Run one window through the float32 objects (plain SGD at lr 1); returns the steps and δ_in per layer. */
 function runWindow(t: RecurrentTopology, params: RecurrentParameters, w: Window, sIn: Float64Array[], gHat: (Float64Array | null)[]) {
   const own: RecurrentParameters = Object.fromEntries(Object.entries(params).map(([k, m]) => [k, clone(m)]));
-  const layers = t.layers.map((l) => new RecurrentLayer(t, l, own));
-  const readout = new Readout(t, own);
+  const layers = t.layers.map((l) => new RecurrentCore(t, l, own));
+  const readout = new RecurrentHead(t, own);
   const B = t.batch;
   // step 0 primes the carried state with sIn: run a throwaway window, then overwrite the carried state
   layers.forEach((layer, i) => layer.restore({ ...layer.snapshot(), carried: Float32Array.from(sIn[i]), step: 1 }));

@@ -117,12 +117,12 @@ describe('the bare loop', () => {
     const data = copyTask({ sequences: 8, length: 3, width: 8, seed: 1 }), p = initRecurrentParameters(t, 2);
     const net = buildRecurrentNetwork(t, p);
     const run = trainRecurrentSequential(net, data, 60);
-    expect(Array.from(net.params['link0.M'].data).some((v) => v !== 0)).toBe(true);
+    expect(Array.from(net.params['interface0.M'].data).some((v) => v !== 0)).toBe(true);
     expect(run.synthesizerLosses.every(Number.isFinite)).toBe(true);
     const lagged = defineRecurrent({ ...base, hidden: [{ units: 12, decoupled: true, interface: { lr: 0.05, delay: 2 } }, 10], dni: true });
     const other = buildRecurrentNetwork(lagged, p);
     trainRecurrentSequential(other, data, 60);
-    expect(other.params['link0.M'].data).not.toEqual(net.params['link0.M'].data);
+    expect(other.params['interface0.M'].data).not.toEqual(net.params['interface0.M'].data);
     expect(other.params['synth.M'].data).not.toEqual(net.params['synth.M'].data); // the layer learns from other ĝ
   });
 });

@@ -170,7 +170,7 @@ describe('RefitQueue', () => {
   });
 
   it('takes refits given whole, tagged by step (some steps giving none), in the same slots and order (the recurrent synthesizer)', () => {
-    const q = new RefitQueue('link0', 1, 3, u, 0);
+    const q = new RefitQueue('interface0', 1, 3, u, 0);
     const applied: [number, number][] = [];
     const apply = (slot: PendingRefit) => applied.push([slot.tag, slot.rows]);
     const give = (step: number, rows: number) => {
@@ -183,11 +183,11 @@ describe('RefitQueue', () => {
     give(5, 3); // steps 3 and 4 gave none (step 2's refit still waits: a ring indexed by step would collide)
     expect(applied).toEqual([[1, 3], [2, 2]]);
     expect(q.held().map((s) => [s.tag, s.rows, s.target.data[0]])).toEqual([[5, 3, 5]]);
-    expect(() => q.give(5, 1)).toThrow(/link0: refit of step 5 after one of step 5/);
-    expect(() => q.give(6, 4)).toThrow(/link0: refit of step 6 has 4 rows, at most 3 fit/);
+    expect(() => q.give(5, 1)).toThrow(/interface0: refit of step 5 after one of step 5/);
+    expect(() => q.give(6, 4)).toThrow(/interface0: refit of step 6 has 4 rows, at most 3 fit/);
     give(6, 1);
     q.give(7, 1); // not applied: 6 and 7 wait
-    expect(() => q.give(8, 1)).toThrow(/link0: more than delay \+ 1 = 2 refits pending at step 8/);
+    expect(() => q.give(8, 1)).toThrow(/interface0: more than delay \+ 1 = 2 refits pending at step 8/);
     q.refitThrough(Infinity, apply);
     expect(applied).toEqual([[1, 3], [2, 2], [5, 3], [6, 1], [7, 1]]);
     expect(q.held()).toEqual([]);

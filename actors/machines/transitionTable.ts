@@ -6,7 +6,7 @@
  * this kind of machine, and a seed-sized step has 11 events, so the interpreter alone took more
  * time than the step's maths allows. The layer, synthesizer and head machines are flat (atomic
  * states under the root) and their hot transitions only call named actions and move between
- * sibling states. For exactly those transitions {@link compileMachine} precomputes a table (state ×
+ * sibling states. For exactly those transitions {@link withTransitionTable} precomputes a table (state ×
  * event type → candidate transitions) and takes them directly:
  *
  * - candidates are tried in definition order; the first whose guard passes is taken (guards are
@@ -22,15 +22,15 @@
  * done), events with no transition in the current state, transitions with built-in actions
  * (`assign`, `raise`, `spawnChild`, …), higher-order guards, or a target that is a final state or has
  * entry actions; and machines with hierarchy, parallel or history states, eventless (`always`) or
- * wildcard transitions, invocations, or a root that handles events are not compiled at all. The
- * compiled logic inherits the machine (`Object.create`), so it has its config, its ID and its
+ * wildcard transitions, invocations, or a root that handles events get no table at all. The
+ * tabled logic inherits the machine (`Object.create`), so it has its config, its ID and its
  * implementations, and the inspector draws it as the same machine.
  *
  * @example
- * const actor = createActor(compileMachine(layerMachine), { input });
+ * const actor = createActor(withTransitionTable(layerMachine), { input });
  */
 import type { AnyActorScope, AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
-import { type StateFields, compiledSnapshots, guardError, inState, isBuiltInAction, isHigherOrderGuard, sendMicrostep, stateFields } from './xstateInternals.ts';
+import { type StateFields, tableSnapshots, guardError, inState, isBuiltInAction, isHigherOrderGuard, sendMicrostep, stateFields } from './xstateInternals.ts';
 
 type ParamsOf = undefined | ((args: { context: unknown; event: EventObject }) => unknown) | unknown;
 
@@ -158,18 +158,18 @@ function compileTable(machine: AnyStateMachine): Table {
  * when nothing in it can be, or when this xstate's snapshots do not check out (see
  * xstateInternals.ts). Compile once and create any number of actors from the result.
  */
-export function compileMachine<M extends AnyStateMachine>(machine: M): M {
+export function withTransitionTable<M extends AnyStateMachine>(machine: M): M {
   const root = machine.root as unknown as NodeShape;
-  if (!compiledSnapshots || !isFlat(root)) return machine;
+  if (!tableSnapshots || !isFlat(root)) return machine;
   const table = compileTable(machine);
   const interpret = machine.transition;
-  const compiled = Object.create(machine) as M;
-  compiled.transition = function transition(this: M, snapshot, event, scope) {
+  const tabled = Object.create(machine) as M;
+  tabled.transition = function transition(this: M, snapshot, event, scope) {
     const candidates = snapshot.status === 'active' ? table.get(snapshot.value as string)?.get(event.type) : undefined;
     if (!candidates) return interpret.call(this, snapshot, event, scope);
     return take(candidates, snapshot, event, scope, root);
   } as M['transition'];
-  return compiled;
+  return tabled;
 }
 
 function take(candidates: readonly CompiledTransition[], snapshot: AnyMachineSnapshot, event: EventObject, scope: AnyActorScope, root: NodeShape) {

@@ -1,11 +1,11 @@
 /**
- * A recurrent network seen as actors: their names, the parameters and optimisers each owns, and
+ * Who owns what in a recurrent network: the actors' names, the parameters and optimisers each owns, and
  * the state a checkpoint (or a worker thread) takes of them between steps. No xstate here: this
  * is what the actors, the checkpoints and the trainer agree on.
  *
  * Actors, in a fixed order: each layer `layer:core`, `layer:core1`, … (bottom up), each layer's
  * boundary synthesizer `synthesizer:synth`, `synthesizer:synth1`, …, each decoupled interface's
- * synthesizer `synthesizer:link0`, …, and the readout `head:readout`. Their optimisers go by the
+ * synthesizer `synthesizer:interface0`, …, and the readout `head:readout`. Their optimisers go by the
  * same names, a layer's aux head by `layer:core.aux`.
  */
 import type { Matrix } from '../matrix.ts';
@@ -14,17 +14,17 @@ import type { RecurrentNetwork } from './network.ts';
 import { recurrentParameterShapes } from './params.ts';
 import { type RecurrentLayerTopology, type RecurrentSpec, type RecurrentSynthesizerSpec, type RecurrentSynthesizerTopology, type RecurrentTopology, keyOf } from './topology.ts';
 
-export const READOUT_ACTOR = 'head:readout';
+export const RECURRENT_HEAD_ACTOR = 'head:readout';
 
 export const layerActor = (l: RecurrentLayerTopology): string => `layer:${l.key}`;
 export const boundaryActor = (l: RecurrentLayerTopology): string => `synthesizer:${keyOf('synth', l.index)}`;
-export const linkActor = (l: RecurrentLayerTopology): string => `synthesizer:${keyOf('link', l.index)}`;
+export const interfaceActor = (l: RecurrentLayerTopology): string => `synthesizer:${keyOf('interface', l.index)}`;
 const auxOwner = (l: RecurrentLayerTopology): string => `${layerActor(l)}.aux`;
 
 /** One synthesizer of the network, in the order losses are reported (boundary ones by layer, then interfaces by layer). */
 export interface RecurrentSynthesizerSlot {
   readonly actor: string;
-  /** its parameter prefix (`synth`, `link0`) */
+  /** its parameter prefix (`synth`, `interface0`) */
   readonly key: string;
   readonly kind: 'boundary' | 'interface';
   readonly layer: number;
@@ -35,18 +35,18 @@ export interface RecurrentSynthesizerSlot {
 export function recurrentSynthesizers(t: RecurrentTopology): RecurrentSynthesizerSlot[] {
   const out: RecurrentSynthesizerSlot[] = [];
   for (const l of t.layers) if (l.synthesizer) out.push({ actor: boundaryActor(l), key: keyOf('synth', l.index), kind: 'boundary', layer: l.index, index: out.length });
-  for (const l of t.layers) if (l.link) out.push({ actor: linkActor(l), key: keyOf('link', l.index), kind: 'interface', layer: l.index, index: out.length });
+  for (const l of t.layers) if (l.interface) out.push({ actor: interfaceActor(l), key: keyOf('interface', l.index), kind: 'interface', layer: l.index, index: out.length });
   return out;
 }
 
 /** Every actor's systemId, in the network's order. */
 export function recurrentActorIds(t: RecurrentTopology): string[] {
-  return [...t.layers.map(layerActor), ...recurrentSynthesizers(t).map((s) => s.actor), READOUT_ACTOR];
+  return [...t.layers.map(layerActor), ...recurrentSynthesizers(t).map((s) => s.actor), RECURRENT_HEAD_ACTOR];
 }
 
 /** The parameter keys each actor owns (`layer:core` → `core.Wx`, `core.Wh`, `core.b` and its aux head's). */
 export function recurrentParameterOwners(t: RecurrentTopology): Map<string, string[]> {
-  const owner = new Map<string, string>([['readout', READOUT_ACTOR]]);
+  const owner = new Map<string, string>([['readout', RECURRENT_HEAD_ACTOR]]);
   for (const l of t.layers) {
     owner.set(l.key, layerActor(l));
     owner.set(keyOf('aux', l.index), layerActor(l));
@@ -65,7 +65,7 @@ export function recurrentParameterOwners(t: RecurrentTopology): Map<string, stri
  */
 export function recurrentRingDepth(t: RecurrentTopology): number {
   let depth = 3;
-  for (const l of t.layers) if (l.link) depth += l.link.delay + 2;
+  for (const l of t.layers) if (l.interface) depth += l.interface.delay + 2;
   return depth;
 }
 
@@ -95,11 +95,11 @@ export interface RecurrentNetworkState {
 
 /** The optimiser owners a topology has, by name. */
 export function recurrentOptimizerOwners(t: RecurrentTopology): string[] {
-  return [...t.layers.flatMap((l) => (l.aux ? [layerActor(l), auxOwner(l)] : [layerActor(l)])), ...recurrentSynthesizers(t).map((s) => s.actor), READOUT_ACTOR];
+  return [...t.layers.flatMap((l) => (l.aux ? [layerActor(l), auxOwner(l)] : [layerActor(l)])), ...recurrentSynthesizers(t).map((s) => s.actor), RECURRENT_HEAD_ACTOR];
 }
 
 function synthesizerOf(net: RecurrentNetwork, s: RecurrentSynthesizerSlot) {
-  return (s.kind === 'boundary' ? net.synthesizers : net.links)[s.layer]!;
+  return (s.kind === 'boundary' ? net.synthesizers : net.interfaces)[s.layer]!;
 }
 
 /**
@@ -130,7 +130,7 @@ export function captureRecurrentState(net: RecurrentNetwork, ids?: ReadonlySet<s
     synthesizers[slot.actor] = { pending: s.pending };
     optimizers[slot.actor] = s.optimizer;
   }
-  if (has(READOUT_ACTOR)) optimizers[READOUT_ACTOR] = net.readout.optimizerState();
+  if (has(RECURRENT_HEAD_ACTOR)) optimizers[RECURRENT_HEAD_ACTOR] = net.head.optimizerState();
   return { params, optimizers, synthesizers, layers };
 }
 
@@ -159,7 +159,7 @@ export function restoreRecurrentState(net: RecurrentNetwork, state: Pick<Recurre
     if (state.synthesizers && !p) fail(`no pending refits for ${slot.actor}`);
     guard(slot.actor, () => syn.restore({ pending: p?.pending ?? syn.snapshot().pending, optimizer: need(slot.actor) }));
   }
-  guard(READOUT_ACTOR, () => net.readout.restoreOptimizer(need(READOUT_ACTOR)));
+  guard(RECURRENT_HEAD_ACTOR, () => net.head.restoreOptimizer(need(RECURRENT_HEAD_ACTOR)));
 }
 
 /**
@@ -175,7 +175,7 @@ export function recurrentSpecOf(t: RecurrentTopology): RecurrentSpec {
   return {
     cell: t.cell,
     inputs: t.inputs,
-    hidden: t.layers.map((l) => ({ units: l.units, ...(l.link ? { decoupled: true, interface: synth(l.link, false) } : {}) })),
+    hidden: t.layers.map((l) => ({ units: l.units, ...(l.interface ? { decoupled: true, interface: synth(l.interface, false) } : {}) })),
     outputs: t.outputs,
     loss: t.loss,
     truncation: t.truncation,

@@ -1,6 +1,7 @@
 /**
- * The per-step readout and its loss over one window: `o_t = h_t Wy + by` for each of the window's
- * n steps (one GEMM over its n·B step-major rows), then per step and example
+ * A recurrent network's head (actor `head:readout`): the per-step readout (keys `readout.W`,
+ * `readout.b`) and its loss over one window: `o_t = h_t Wy + by` for each of the window's n steps
+ * (one GEMM over its n·B step-major rows), then per step and example
  * - `sigmoid-cross-entropy`: `p = sigmoid(o)`, `ℓ = Σ_j BCE(p_j, y_j)` (from the logits, in float64),
  * - `mse`: `ℓ = 0.5 Σ_j (o_j - y_j)²`,
  * - `softmax-cross-entropy`: `p = softmax(o)`, `ℓ = -Σ_j y_j log p_j`;
@@ -17,7 +18,7 @@ import type { RecurrentParameters } from './params.ts';
 import { ParameterStep } from './step.ts';
 import type { RecurrentTopology } from './topology.ts';
 
-export class Readout {
+export class RecurrentHead {
   readonly W: Matrix;
   readonly b: Matrix;
   private readonly update: ParameterStep;

@@ -1,16 +1,17 @@
 /**
- * The compiled interpreter (actors/machines/compiled.ts) behaves as xstate's: for any sequence of events,
+ * The table interpreter (actors/machines/transitionTable.ts) behaves as xstate's: for any sequence of events,
  * the same states, contexts, action calls (with their params), errors and inspection events; and
  * a training under either gives the same bits and the same trace.
  */
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { type AnyStateMachine, type InspectionEvent, assign, createActor, setup } from 'xstate';
-import { compileMachine } from '../../actors/machines/compiled.ts';
+import { withTransitionTable } from '../../actors/machines/transitionTable.ts';
 import { headMachine } from '../../actors/machines/headMachine.ts';
 import { layerMachine } from '../../actors/machines/layerMachine.ts';
 import { synthesizerMachine } from '../../actors/machines/synthesizerMachine.ts';
 import { createTraining, train } from '../../actors/trainer/training.ts';
+import { TrainingOptionsError } from '../../lib/errors.ts';
 import { loadCase } from '../../lib/reference.ts';
 import { referenceCases } from '../helpers.ts';
 
@@ -96,7 +97,7 @@ function observe(logic: AnyStateMachine, events: Ev[], log: string[]) {
       context: structuredClone(s.context),
       error: s.error ? String(s.error) : null,
       log: log.splice(0),
-      // what a snapshot built by compiled.ts must answer as xstate's does (see xstateInternals.ts)
+      // what a snapshot built by transitionTable.ts must answer as xstate's does (see xstateInternals.ts)
       matches: ['idle', 'busy', 'finished'].map((v) => s.matches(v as never)),
       hasTag: s.hasTag('working' as never),
       can: s.status === 'active' ? (['A', 'D', 'UNKNOWN'] as const).map((type) => s.can({ type, n: 2 })) : null,
@@ -107,23 +108,23 @@ function observe(logic: AnyStateMachine, events: Ev[], log: string[]) {
   return { steps, inspected, warnings };
 }
 
-describe('compileMachine', () => {
+describe('withTransitionTable', () => {
   it('behaves exactly as xstate on any sequence of events', () => {
     const eventArb = fc.record({ type: fc.constantFrom('A', 'B', 'C', 'D', 'BOOM', 'UNKNOWN' as const), n: fc.integer({ min: 0, max: 12 }) });
     fc.assert(
       fc.property(fc.array(eventArb, { maxLength: 30 }), (events) => {
         const logA: string[] = [], logB: string[] = [];
         const interpreted = observe(testMachine(logA), events as Ev[], logA);
-        const compiled = observe(compileMachine(testMachine(logB)), events as Ev[], logB);
-        expect(compiled).toEqual(interpreted);
+        const tabled = observe(withTransitionTable(testMachine(logB)), events as Ev[], logB);
+        expect(tabled).toEqual(interpreted);
       }),
       { numRuns: 400 },
     );
   });
 
-  it('compiles the network machines, and leaves a machine it cannot take as it is', () => {
+  it('gives the network machines a transition table, and leaves a machine it cannot take as it is', () => {
     for (const m of [layerMachine, synthesizerMachine, headMachine]) {
-      const c = compileMachine(m);
+      const c = withTransitionTable(m);
       expect(c).not.toBe(m);
       expect(c.id).toBe(m.id);
       expect(c.config).toBe(m.config);
@@ -131,7 +132,7 @@ describe('compileMachine', () => {
     const nested = setup({}).createMachine({ initial: 'a', states: { a: { initial: 'x', states: { x: {} } } } });
     const eventless = setup({}).createMachine({ initial: 'a', states: { a: { always: { target: 'b' } }, b: {} } });
     const wildcard = setup({}).createMachine({ initial: 'a', states: { a: { on: { '*': { target: 'b' } } }, b: {} } });
-    for (const m of [nested, eventless, wildcard]) expect(compileMachine(m)).toBe(m);
+    for (const m of [nested, eventless, wildcard]) expect(withTransitionTable(m)).toBe(m);
   });
 });
 
@@ -140,7 +141,7 @@ describe('a training under either interpreter', () => {
   const c = loadCase({ ...json, config: { ...json.config, delay: 1 } });
 
   it.each(['queue', 'async', 'worker'] as const)('%s: same bits, and (queue) the same inspection trace', async (scheduler) => {
-    const run = async (interpreter: 'compiled' | 'xstate') => {
+    const run = async (interpreter: 'table' | 'xstate') => {
       const trace: string[] = [];
       const inspect = (e: InspectionEvent) => {
         const id = (e.actorRef as { id?: string }).id;
@@ -153,7 +154,7 @@ describe('a training under either interpreter', () => {
       const result = await train({ topology: c.topology, data: c.data, params: c.initial, steps: 30, scheduler, interpreter, inspect: scheduler === 'queue' ? inspect : undefined });
       return { result, trace };
     };
-    const a = await run('xstate'), b = await run('compiled');
+    const a = await run('xstate'), b = await run('table');
     expect(Array.from(b.result.losses)).toEqual(Array.from(a.result.losses));
     for (const k of Object.keys(a.result.params)) expect(b.result.params[k].data, k).toEqual(a.result.params[k].data);
     if (scheduler === 'queue') {
@@ -163,6 +164,11 @@ describe('a training under either interpreter', () => {
   });
 
   it('refuses an unknown interpreter by name, before any work', () => {
-    expect(() => createTraining({ topology: c.topology, data: c.data, steps: 1, interpreter: 'fast' as never })).toThrow(/unknown interpreter "fast" \(expected one of compiled, xstate\)/);
+    expect(() => createTraining({ topology: c.topology, data: c.data, steps: 1, interpreter: 'fast' as never })).toThrow(/unknown interpreter "fast" \(expected one of table, xstate\)/);
+  });
+
+  it("refuses the old name 'compiled', naming the new one, before any work", () => {
+    expect(() => createTraining({ topology: c.topology, data: c.data, steps: 1, interpreter: 'compiled' as never })).toThrow(TrainingOptionsError);
+    expect(() => createTraining({ topology: c.topology, data: c.data, steps: 1, interpreter: 'compiled' as never })).toThrow(/interpreter 'compiled' is now called 'table'.*interpreter: 'table'/);
   });
 });

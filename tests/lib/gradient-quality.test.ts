@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fromArray } from '../../lib/matrix.ts';
-import { cosine, trueGradientInterfaces } from '../../lib/metrics.ts';
+import { cosine, trueGradientInterfaces } from '../../lib/gradient-quality.ts';
 import { defineGraph } from '../../lib/graph.ts';
 import { defineTopology } from '../../lib/topology.ts';
 
