@@ -13,7 +13,7 @@ import { defineConfig } from 'vitest/config';
  */
 export const PROJECTS = {
   unit: [
-    'tests/lib/{clip,errors,evaluate,gradients,kernels,metrics,recurrent-gradients,recurrent-training,softmax-head}.test.ts',
+    'tests/lib/{clip,errors,evaluate,gradients,kernels,gradient-quality,recurrent-gradients,recurrent-training,softmax-head,checkpoint-renames,mnist-missing}.test.ts',
     'tests/lib/{synthesizer-maths,synthesizer-refit,topology,wire}.test.ts',
     'tests/graphs/finite-differences.test.ts',
     'tests/reference-drift.test.ts',
@@ -25,9 +25,10 @@ export const PROJECTS = {
     'tests/graphs/{scale,sum-merge,validation}.test.ts',
     'tests/property.test.ts',
     'tests/reference.test.ts',
+    'tests/api.test.ts',
   ],
   workers: [
-    'tests/actors/{backpressure,checkpoint,compiled,data-snapshot,fit,handoff,inspection,metrics,pipelining,recurrent,schedulers}.test.ts',
+    'tests/actors/{backpressure,checkpoint,transitionTable,data-snapshot,fit,handoff,inspection,metrics,pipelining,recurrent,schedulers}.test.ts',
     'tests/actors/{stagePool,stagePool.property,stately,stop,workerEntry}.test.ts',
     'tests/lib/{environment,files,footprint,recurrent-reference}.test.ts',
     'tests/graphs/{chain-as-graph,graph-case,numpy-random,reference-cli,schedulers,unlock}.test.ts',
