@@ -27,8 +27,7 @@ const interpreted = {
 };
 const compiled = {
   layer: compileMachine(layerMachine),
-  // eventless transitions: xstate's own interpreter (see layerMachine.ts)
-  unlockedLayer: unlockedLayerMachine,
+  unlockedLayer: compileMachine(unlockedLayerMachine),
   synthesizer: compileMachine(synthesizerMachine),
   head: compileMachine(headMachine),
   core: compileMachine(coreMachine),
