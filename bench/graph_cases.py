@@ -1,4 +1,5 @@
-"""Graph cases: a chain case written as a graph, and random graph cases (docs/maths.md, "Graphs").
+"""Graph cases: a chain case written as a graph, and random graph cases (docs/maths.md, "Graphs";
+the unlocks: DESIGN.md, "Unlocks and mixing on graph edges").
 
 `chain_as_graph(case)` rewrites a chain reference case as the graph it is: node `layer{i}`, one mse
 head `head` of weight 1 on the last layer with label set `y`, and for each decoupled layer i an
@@ -6,14 +7,16 @@ interface on layer{i}->layer{i+1} (the last layer: layer{L-1}->head), cdni with 
 the chain is conditioned. Keys `layer{i}.*` stay; `synth{i}.*` become `synth:{from}>{to}.*`.
 
 `random_graph_case(seed, steps)` draws a structure and hyper-parameters from one generator
-(`default_rng([seed, STRUCTURE_STREAM])`), then the data and initial weights the way the reference
+(`default_rng([seed, STRUCTURE_STREAM])`), the unlocks (forward and complete interfaces, lambda,
+warm-up) from another (`default_rng([seed, UNLOCK_STREAM])`), then the data and initial weights the way the reference
 files draw theirs (`default_rng(seed)`: a and b first, then each node's W in listed order), and
 trains it in float64 for the answers.
 """
 import numpy as np
-from dni_graph_numpy import edges_out, synth_key, train_graph, validate_graph
+from dni_graph_numpy import DECOUPLED, FORWARD, edges_out, forward_key, synth_key, train_graph, validate_graph
 
 STRUCTURE_STREAM = 0x67726170  # 'grap': keeps structure draws apart from the data draws
+UNLOCK_STREAM = 0x756E6C6B  # 'unlk': the unlocks, drawn apart so the structures and dni/cdni edges stay as they were
 ACTIVATION_NAMES = ('sigmoid', 'tanh', 'relu', 'linear')
 HIDDEN_WIDTHS = (4, 8, 12, 16, 24, 32)  # widths shared with the heads' nodes and the input, so sums happen
 HEAD_KINDS = {  # head kind -> (loss, label set, node units, node activations)
@@ -77,11 +80,15 @@ def initial_parameters(rng, cfg, label_sets):
         p[n['id'] + '.b'] = np.zeros(n['units'])
     heads = {h['id']: h for h in cfg['heads']}
     for i in cfg['interfaces']:
-        if i['kind'] not in ('dni', 'cdni'): continue
+        if i['kind'] not in DECOUPLED: continue
         key, u = synth_key(i['from'], i['to']), width[i['from']]
         p[key + '.M'], p[key + '.c'] = np.zeros((u, u)), np.zeros(u)
-        if i['kind'] == 'cdni':
+        if 'context' in i:
             p[key + '.N'] = np.zeros((np.shape(label_sets[heads[i['context']]['labels']])[1], u))
+    for i in cfg['interfaces']:  # a forward synthesizer reads the data
+        if i['kind'] not in FORWARD: continue
+        key, u = forward_key(i['from'], i['to']), width[i['from']]
+        p[key + '.M'], p[key + '.c'] = np.zeros((cfg['inputs'], u)), np.zeros(u)
     return p
 
 
@@ -148,6 +155,28 @@ def random_interfaces(rng, cfg):
     return interfaces
 
 
+def random_unlocks(rng, cfg):
+    """The paper's other unlocks on some edges into a node (DESIGN.md, "Unlocks and mixing on graph
+    edges"): about a third of the dni/cdni ones become complete (a cdni keeps its context), about a
+    fifth of the backprop ones forward (delay 0-2); each edge with a backward synthesizer then
+    mixes the true gradient in with probability 0.3 (lambda 0.25, 0.5 or 1) and warms up with
+    probability 0.3 (0 to steps + 5 steps, so some warm-ups outlast the run)."""
+    heads = {h['id'] for h in cfg['heads']}
+    listed = {(i['from'], i['to']): i for i in cfg['interfaces']}
+    for u, vs in edges_out(cfg).items():
+        for v in vs:
+            if v in heads: continue
+            i = listed.get((u, v))
+            if i is not None and rng.random() < 0.35:
+                i['kind'] = 'complete'
+            elif i is None and rng.random() < 0.2:
+                cfg['interfaces'].append({'from': u, 'to': v, 'kind': 'forward', 'delay': int(rng.integers(0, 3))})
+    for i in cfg['interfaces']:
+        if i['kind'] not in DECOUPLED: continue
+        if rng.random() < 0.3: i['lambda'] = float(rng.choice([0.25, 0.5, 1.0]))
+        if rng.random() < 0.3: i['warmup'] = int(rng.integers(0, cfg['steps'] + 6))
+
+
 def random_structure(rng, inputs):
     """Nodes and heads of a random graph in which every node reaches a head."""
     while True:
@@ -185,6 +214,7 @@ def random_graph_config(seed, steps=30):
            'lr_synthesizer': round(float(rng.uniform(0.001, 0.01)), 4),
            'steps': steps, 'seed': seed, 'bits': bits, 'nodes': nodes, 'heads': heads, 'interfaces': []}
     cfg['interfaces'] = random_interfaces(rng, cfg)
+    random_unlocks(np.random.default_rng([seed, UNLOCK_STREAM]), cfg)
     return cfg, rows
 
 
@@ -230,6 +260,7 @@ def describe(cfg):
     for u, vs in edges_out(cfg).items():
         for v in vs:
             i = decoupled.get((u, v))
-            what = 'backprop' if i is None else i['kind'] + (f"[{i['context']}]" if i['kind'] == 'cdni' else '') + f" delay {i.get('delay', 0)}"
+            what = 'backprop' if i is None else i['kind'] + (f"[{i['context']}]" if 'context' in i else '') + f" delay {i.get('delay', 0)}"
+            if i is not None and ('lambda' in i or 'warmup' in i): what += f" lambda {i.get('lambda', 0)} warmup {i.get('warmup', 0)}"
             lines.append(f'  {u} -> {v}: {what}')
     return '\n'.join(lines)

@@ -17,8 +17,9 @@
  *
  * Each method trains once per scheduler: the parameters are the same bits under both (checked), so
  * the test accuracy is one number; the speed is the steps per second of each training from its
- * first finished step to its end (so the threads' start is left out), and under `worker` each
- * stage's busy share.
+ * first finished step to its end (so the threads' start is left out), the process's CPU time
+ * per step over the same span (every thread: the work, which load does not inflate as it does
+ * wall time), and under `worker` each stage's busy share.
  *
  *   npx tsx demos/unlock.ts                      # 2 epochs per method and scheduler
  *   npx tsx demos/unlock.ts --epochs 5 --json    # the last stdout line is one JSON object
@@ -107,6 +108,8 @@ console.log(
 
 interface Run {
   stepsPerSecond: number;
+  /** CPU time of the whole process (every thread) per step: the work, which a loaded machine does not distort as it does wall time */
+  cpuMsPerStep: number;
   utilization: number[];
   params: Record<string, Float32Array>;
 }
@@ -118,11 +121,11 @@ for (const method of methods) {
     process.stderr.write(`${method} under ${scheduler}…`);
     const option: SchedulerOption = scheduler === 'worker' && args.stages !== undefined ? { name: 'worker', stages: args.stages } : scheduler;
     const training = createTraining({ topology, data: split.train, params, steps, scheduler: option });
-    let started = NaN;
-    training.metrics$.pipe(first()).subscribe(() => (started = performance.now()));
+    let started = NaN, cpu: NodeJS.CpuUsage | undefined;
+    training.metrics$.pipe(first()).subscribe(() => ((started = performance.now()), (cpu = process.cpuUsage())));
     const r = await training.run();
-    const seconds = (performance.now() - started) / 1000;
-    entry.runs[scheduler] = { stepsPerSecond: (steps - 1) / seconds, utilization: r.stageUtilization, params: Object.fromEntries(Object.entries(r.params).map(([k, m]) => [k, m.data])) };
+    const seconds = (performance.now() - started) / 1000, used = process.cpuUsage(cpu);
+    entry.runs[scheduler] = { stepsPerSecond: (steps - 1) / seconds, cpuMsPerStep: (used.user + used.system) / 1000 / (steps - 1), utilization: r.stageUtilization, params: Object.fromEntries(Object.entries(r.params).map(([k, m]) => [k, m.data])) };
     if (scheduler === 'queue') entry.testAccuracy = evaluate(r.params, topology, split.test).accuracy;
     process.stderr.write(` ${((steps - 1) / seconds).toFixed(1)} steps/s\n`);
   }
@@ -135,11 +138,22 @@ const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : '�
 const busy = (u: number[]) => (u.length ? u.map((x) => `${Math.round(100 * x)}%`).join(' | ') : '—');
 console.log(
   table(
-    ['method', 'test accuracy', 'steps/s queue', 'steps/s worker', 'worker stages busy'],
-    [...results].map(([m, r]) => [m, pct(r.testAccuracy), r.runs.queue!.stepsPerSecond.toFixed(1), r.runs.worker!.stepsPerSecond.toFixed(1), busy(r.runs.worker!.utilization)]),
+    ['method', 'test accuracy', 'steps/s queue', 'steps/s worker', 'worker stages busy', 'CPU ms/step queue', 'CPU ms/step worker'],
+    [...results].map(([m, r]) => [
+      m,
+      pct(r.testAccuracy),
+      r.runs.queue!.stepsPerSecond.toFixed(1),
+      r.runs.worker!.stepsPerSecond.toFixed(1),
+      busy(r.runs.worker!.utilization),
+      r.runs.queue!.cpuMsPerStep.toFixed(2),
+      r.runs.worker!.cpuMsPerStep.toFixed(2),
+    ]),
   ),
 );
-console.log('(same parameters, bit for bit, under both schedulers: one test accuracy per method; steps/s from the first finished step to the end)');
+console.log(
+  '(same parameters, bit for bit, under both schedulers: one test accuracy per method; steps/s from the first finished step to the end; ' +
+    'CPU ms/step: the process’s CPU time over the same span (every thread), the work a step costs whatever else the machine runs)',
+);
 
 if (args.json) {
   const round = (v: number, d = 4) => (Number.isFinite(v) ? +v.toFixed(d) : null);

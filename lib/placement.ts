@@ -28,7 +28,8 @@ export interface PlacedActor {
 }
 
 /**
- * Every actor, node by node (each node's block: the node, its synthesizers, its heads), with its
+ * Every actor, node by node (each node's block: the node, its synthesizers, its heads; a forward
+ * synthesizer into the node, a block of its own before it), with its
  * estimated multiply-adds per batch row. A recurrent network's layers form one block from one
  * decoupled interface to the next (a layer waits for the gradient of the one above it otherwise),
  * each layer with its synthesizers (boundary, and the interface above it) and the top one with the
@@ -63,20 +64,25 @@ function graphActors(t: Topology): PlacedActor[] {
   const out: PlacedActor[] = [];
   const headsOf = new Map<number, Topology['heads'][number][]>();
   for (const h of t.heads) headsOf.get(h.node)?.push(h) ?? headsOf.set(h.node, [h]);
+  let next = 0;
   for (const n of t.nodes) {
     const upstream = n.sources.some((s) => s.node >= 0) ? 1 : 0;
-    // a forward synthesizer feeds its consumer: it sits in the consumer's block
+    // a forward synthesizer is a block of its own, just before its consumer's: it reads the data
+    // and its source's output and only feeds the consumer, so nothing waits for it in a cycle, and
+    // it costs as much as a layer reading the data (on the consumer's stage it made that stage the
+    // slowest by far)
     for (const src of n.sources) {
       const f = t.synthesizers[src.edge >= 0 ? t.edges[src.edge].forward : -1];
-      if (f) out.push({ id: f.actor, cost: synthesizerCost(f), block: n.index, group: n.index });
+      if (f) out.push({ id: f.actor, cost: synthesizerCost(f), block: next++, group: n.index });
     }
-    out.push({ id: n.actor, cost: n.inputs * n.units * (2 + upstream), block: n.index, group: n.index });
+    const block = next++;
+    out.push({ id: n.actor, cost: n.inputs * n.units * (2 + upstream), block, group: n.index });
     for (const e of n.outputs) {
       const s = t.synthesizers[t.edges[e].synthesizer];
       if (!s) continue;
-      out.push({ id: s.actor, cost: synthesizerCost(s), block: n.index, group: n.index });
+      out.push({ id: s.actor, cost: synthesizerCost(s), block, group: n.index });
     }
-    for (const h of headsOf.get(n.index) ?? []) out.push({ id: h.actor, cost: h.width, block: n.index, group: n.index });
+    for (const h of headsOf.get(n.index) ?? []) out.push({ id: h.actor, cost: h.width, block, group: n.index });
   }
   return out;
 }

@@ -199,9 +199,9 @@ const layerSetup = setup({
 /**
  * The layer's machine. `unlocked`: a consumer of this layer may read a forward synthesizer, so
  * gradients can come before the forward of their batch; after a forward, the ones kept may
- * complete it (eventless transitions). Without forward synthesizers none comes early, those
- * transitions never fire, and the machine is left without them: transitionTable.ts takes only machines
- * with no eventless transitions, so every other network keeps its layers' transition tables.
+ * complete it (eventless transitions, which transitionTable.ts takes as xstate does). Without forward
+ * synthesizers none comes early, those transitions never fire, and the machine is left without
+ * them: a layer then has no guards to evaluate after each event.
  */
 function layerMachineOf(unlocked: boolean) {
   const always = unlocked ? KEPT_COMPLETE : [];

@@ -27,8 +27,7 @@ const interpreted = {
 };
 const tabled = {
   layer: withTransitionTable(layerMachine),
-  // eventless transitions: xstate's own interpreter (see layerMachine.ts)
-  unlockedLayer: unlockedLayerMachine,
+  unlockedLayer: withTransitionTable(unlockedLayerMachine),
   synthesizer: withTransitionTable(synthesizerMachine),
   head: withTransitionTable(headMachine),
   core: withTransitionTable(coreMachine),

@@ -18,10 +18,17 @@
  * - the next snapshot is the current one (no target, or the same state) or a copy of it in the
  *   target state, with the `@xstate.microstep` inspection event xstate emits.
  *
+ * - then, as xstate's macrostep does, the state's eventless (`always`) transitions: the first
+ *   candidate whose guard passes (given the same event) is taken the same way, and again from the
+ *   state it leads to, until none passes or one leaves the snapshot as it was (a transition
+ *   without a target); a guard that throws there fails with the guard's own error, as in xstate,
+ *   and the machine's `maxIterations` bounds the loop with xstate's message.
+ *
  * Everything else goes to xstate's interpreter, unchanged: `xstate.*` events (init, stop, errors,
  * done), events with no transition in the current state, transitions with built-in actions
  * (`assign`, `raise`, `spawnChild`, …), higher-order guards, or a target that is a final state or has
- * entry actions; and machines with hierarchy, parallel or history states, eventless (`always`) or
+ * entry actions; and machines with hierarchy, parallel or history states, an eventless transition
+ * that is not plain in that sense (taken after every event, it cannot be left to the interpreter),
  * wildcard transitions, invocations, or a root that handles events get no table at all. The
  * tabled logic inherits the machine (`Object.create`), so it has its config, its ID and its
  * implementations, and the inspector draws it as the same machine.
@@ -55,8 +62,8 @@ interface CompiledTransition {
   readonly target: StateFields | null;
 }
 
-/** Per state key, per event type: the candidates, or null where xstate's interpreter must decide. */
-type Table = Map<string, Map<string, readonly CompiledTransition[] | null>>;
+/** Per state key: per event type, the candidates (null where xstate's interpreter must decide); and the eventless candidates. */
+type Table = Map<string, { readonly on: Map<string, readonly CompiledTransition[] | null>; readonly always: readonly CompiledTransition[] }>;
 
 // the parts of xstate's StateNode and TransitionDefinition the compiler reads
 interface NodeShape {
@@ -65,7 +72,7 @@ interface NodeShape {
   readonly id: string;
   readonly states: Record<string, NodeShape>;
   readonly transitions: Map<string, TransitionShape[]>;
-  readonly always?: unknown[];
+  readonly always?: TransitionShape[];
   readonly entry: unknown[];
   readonly exit: unknown[];
   readonly invoke: unknown[];
@@ -108,47 +115,53 @@ function compileAction(machine: AnyStateMachine, action: unknown): CompiledActio
   return { type, exec: impl as CompiledAction['exec'], params };
 }
 
+/** Atomic (or final) states under a root that handles nothing; eventless transitions on the states only. */
 function isFlat(root: NodeShape): boolean {
-  const simple = (n: NodeShape) => !n.always?.length && !n.invoke.length && ![...n.transitions.keys()].some((k) => k.includes('*'));
-  if (root.type !== 'compound' || !simple(root) || root.transitions.size > 0) return false;
+  const simple = (n: NodeShape) => !n.invoke.length && ![...n.transitions.keys()].some((k) => k.includes('*'));
+  if (root.type !== 'compound' || !simple(root) || root.always?.length || root.transitions.size > 0) return false;
   return Object.values(root.states).every((s) => (s.type === 'atomic' || s.type === 'final') && simple(s));
 }
 
-function compileTable(machine: AnyStateMachine): Table {
+/** `state`'s candidates as compiled transitions, or null when one of them is not plain (see the module comment). */
+function compileCandidates(machine: AnyStateMachine, state: NodeShape, candidates: readonly TransitionShape[]): CompiledTransition[] | null {
+  const compiled: CompiledTransition[] = [];
+  for (const t of candidates) {
+    const guard = compileGuard(machine, t.guard);
+    const actions = t.actions.map((a) => compileAction(machine, a));
+    const to = t.target?.length === 1 ? t.target[0] : t.target?.length ? null : state;
+    const leaves = to !== state;
+    const plain =
+      guard !== null &&
+      actions.every((a) => a !== null) &&
+      to !== null &&
+      to.type === 'atomic' &&
+      !(leaves && (state.exit.length || to.entry.length)) &&
+      !(t.reenter && t.target?.length);
+    if (!plain) return null;
+    compiled.push({
+      definition: t,
+      guard: guard ?? null,
+      actions: actions as CompiledAction[],
+      // the target's snapshot fields, exactly as xstate computes them for that state
+      target: leaves ? stateFields(machine, to.key) : null,
+    });
+  }
+  return compiled;
+}
+
+/** The table, or null when a state's eventless transitions are not all plain. */
+function compileTable(machine: AnyStateMachine): Table | null {
   const root = machine.root as unknown as NodeShape;
   const table: Table = new Map();
   for (const state of Object.values(root.states)) {
-    const byEvent = new Map<string, readonly CompiledTransition[] | null>();
+    const on = new Map<string, readonly CompiledTransition[] | null>();
     for (const [eventType, candidates] of state.transitions) {
       if (eventType.startsWith('xstate.')) continue;
-      const compiled: CompiledTransition[] = [];
-      for (const t of candidates) {
-        const guard = compileGuard(machine, t.guard);
-        const actions = t.actions.map((a) => compileAction(machine, a));
-        const to = t.target?.length === 1 ? t.target[0] : t.target?.length ? null : state;
-        const leaves = to !== state;
-        const plain =
-          guard !== null &&
-          actions.every((a) => a !== null) &&
-          to !== null &&
-          to.type === 'atomic' &&
-          !(leaves && (state.exit.length || to.entry.length)) &&
-          !(t.reenter && t.target?.length);
-        if (!plain) {
-          compiled.length = 0;
-          break;
-        }
-        compiled.push({
-          definition: t,
-          guard: guard ?? null,
-          actions: actions as CompiledAction[],
-          // the target's snapshot fields, exactly as xstate computes them for that state
-          target: leaves ? stateFields(machine, to.key) : null,
-        });
-      }
-      byEvent.set(eventType, compiled.length === candidates.length ? compiled : null);
+      on.set(eventType, compileCandidates(machine, state, candidates));
     }
-    table.set(state.key, byEvent);
+    const always = compileCandidates(machine, state, state.always ?? []);
+    if (!always) return null;
+    table.set(state.key, { on, always });
   }
   return table;
 }
@@ -162,43 +175,73 @@ export function withTransitionTable<M extends AnyStateMachine>(machine: M): M {
   const root = machine.root as unknown as NodeShape;
   if (!tableSnapshots || !isFlat(root)) return machine;
   const table = compileTable(machine);
+  if (!table) return machine;
   const interpret = machine.transition;
+  const maxIterations = (machine.options as { maxIterations?: number } | undefined)?.maxIterations ?? Infinity;
   const tabled = Object.create(machine) as M;
   tabled.transition = function transition(this: M, snapshot, event, scope) {
-    const candidates = snapshot.status === 'active' ? table.get(snapshot.value as string)?.get(event.type) : undefined;
+    const candidates = snapshot.status === 'active' ? table.get(snapshot.value as string)?.on.get(event.type) : undefined;
     if (!candidates) return interpret.call(this, snapshot, event, scope);
-    return take(candidates, snapshot, event, scope, root);
+    const t = select(candidates, snapshot, event, root);
+    const next = t ? take(t, snapshot, event, scope) : snapshot;
+    // no candidate's guard passed: xstate leaves the snapshot as it is
+    if (!t) sendMicrostep(scope, event, snapshot, []);
+    return settle(table, next, event, scope, maxIterations);
   } as M['transition'];
   return tabled;
 }
 
-function take(candidates: readonly CompiledTransition[], snapshot: AnyMachineSnapshot, event: EventObject, scope: AnyActorScope, root: NodeShape) {
+/**
+ * The first candidate whose guard passes, or null. `root` given: a guard that throws fails with
+ * xstate's message for an event's transition; null (eventless): with the guard's own error.
+ */
+function select(candidates: readonly CompiledTransition[], snapshot: AnyMachineSnapshot, event: EventObject, root: NodeShape | null): CompiledTransition | null {
   const { context } = snapshot;
   for (const t of candidates) {
     const g = t.guard;
-    if (g) {
-      let passed: boolean;
-      try {
-        passed = g.check({ context, event }, resolveParams(g.params, context, event));
-      } catch (err) {
-        const stateId = root.states[snapshot.value as string].id;
-        throw guardError(g.type, event.type, stateId, err);
-      }
-      if (!passed) continue;
+    if (!g) return t;
+    let passed: boolean;
+    try {
+      passed = g.check({ context, event }, resolveParams(g.params, context, event));
+    } catch (err) {
+      if (!root) throw err;
+      throw guardError(g.type, event.type, root.states[snapshot.value as string].id, err);
     }
-    for (const a of t.actions) {
-      scope.actionExecutor({
-        type: a.type,
-        info: { context, event, self: scope.self, system: scope.system },
-        params: resolveParams(a.params, context, event),
-        exec: a.exec as never,
-      });
-    }
-    const next = t.target ? inState(snapshot, t.target) : snapshot;
-    sendMicrostep(scope, event, next, [t.definition]);
-    return next;
+    if (passed) return t;
   }
-  // no candidate's guard passed: xstate leaves the snapshot as it is
-  sendMicrostep(scope, event, snapshot, []);
-  return snapshot;
+  return null;
 }
+
+/** Run `t`'s actions and move to its target: the next snapshot (the same object when it has no target). */
+function take(t: CompiledTransition, snapshot: AnyMachineSnapshot, event: EventObject, scope: AnyActorScope): AnyMachineSnapshot {
+  const { context } = snapshot;
+  for (const a of t.actions) {
+    scope.actionExecutor({
+      type: a.type,
+      info: { context, event, self: scope.self, system: scope.system },
+      params: resolveParams(a.params, context, event),
+      exec: a.exec as never,
+    });
+  }
+  const next = t.target ? inState(snapshot, t.target) : snapshot;
+  sendMicrostep(scope, event, next, [t.definition]);
+  return next;
+}
+
+/** xstate's macrostep after the event's microstep: eventless transitions until none passes, or one leaves the snapshot as it was. */
+function settle(table: Table, snapshot: AnyMachineSnapshot, event: EventObject, scope: AnyActorScope, maxIterations: number): AnyMachineSnapshot {
+  let next = snapshot;
+  for (let iterations = 1; ; iterations++) {
+    if (iterations > maxIterations) throw new Error(infiniteLoop(maxIterations));
+    const always = table.get(next.value as string)!.always;
+    const t = always.length ? select(always, next, event, null) : null;
+    if (!t) return next;
+    const previous = next;
+    next = take(t, next, event, scope);
+    if (next === previous) return next;
+  }
+}
+
+/** xstate's error when a macrostep does not settle within the machine's `maxIterations`. */
+const infiniteLoop = (max: number) =>
+  `Infinite loop detected: the machine has processed more than ${max} microsteps without reaching a stable state. This usually happens when there's a cycle of transitions (e.g., eventless transitions or raised events causing state A -> B -> C -> A).`;

@@ -3,17 +3,20 @@
  * the same states, contexts, action calls (with their params), errors and inspection events; and
  * a training under either gives the same bits and the same trace.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { type AnyStateMachine, type InspectionEvent, assign, createActor, setup } from 'xstate';
 import { withTransitionTable } from '../../actors/machines/transitionTable.ts';
 import { headMachine } from '../../actors/machines/headMachine.ts';
-import { layerMachine } from '../../actors/machines/layerMachine.ts';
+import { layerMachine, unlockedLayerMachine } from '../../actors/machines/layerMachine.ts';
+import { networkMachines } from '../../actors/machines/machines.ts';
 import { synthesizerMachine } from '../../actors/machines/synthesizerMachine.ts';
 import { createTraining, train } from '../../actors/trainer/training.ts';
 import { TrainingOptionsError } from '../../lib/errors.ts';
 import { loadCase } from '../../lib/reference.ts';
-import { referenceCases } from '../helpers.ts';
+import { REFERENCE_DIR, referenceCases } from '../helpers.ts';
 
 type Ev = { type: 'A' | 'B' | 'C' | 'D' | 'BOOM' | 'UNKNOWN'; n: number };
 
@@ -71,6 +74,61 @@ function testMachine(log: string[]) {
   });
 }
 
+/**
+ * A flat machine with eventless transitions: guarded and not, with and without targets, chained
+ * from state to state, on context an action changed, with a guard that throws, and a cycle that
+ * only the machine's `maxIterations` stops.
+ */
+function eventlessMachine(log: string[]) {
+  return setup({
+    types: { context: {} as { count: number; seen: number[] }, events: {} as Ev },
+    actions: {
+      record: ({ context, event }) => {
+        context.seen.push(event.n);
+        log.push(`record:${event.n}`);
+      },
+      plain: ({ event }, p: { tag: string }) => void log.push(`${p.tag}:${event.n}`),
+    },
+    guards: {
+      everyThird: ({ context }) => context.seen.length % 3 === 2,
+      lastIs: ({ context }, p: { n: number }) => context.seen[context.seen.length - 1] === p.n,
+      evenEvent: ({ event }) => event.n % 2 === 0,
+      fragile: ({ event }) => {
+        if (event.n === 9) throw new Error('eventless guard failed');
+        return event.n > 9;
+      },
+    },
+  }).createMachine({
+    id: 'eventless',
+    context: { count: 0, seen: [] },
+    options: { maxIterations: 25 },
+    initial: 'idle',
+    states: {
+      idle: {
+        always: [
+          { guard: 'everyThird', target: 'busy', actions: { type: 'plain', params: { tag: 'third' } } },
+          { guard: { type: 'lastIs', params: { n: 5 } }, actions: ['record', { type: 'plain', params: { tag: 'five' } }] },
+        ],
+        on: {
+          A: { actions: 'record' },
+          B: { target: 'busy', actions: 'record' },
+          C: { target: 'spin' },
+          BOOM: { actions: assign({ count: ({ context }) => context.count + 1 }) },
+        },
+      },
+      busy: {
+        tags: ['working'],
+        always: [{ guard: 'fragile', actions: { type: 'plain', params: { tag: 'fragile' } } }, { guard: 'evenEvent', target: 'idle', actions: { type: 'plain', params: { tag: 'back' } } }],
+        on: { A: { target: 'idle', actions: 'record' }, B: { actions: 'record' }, D: { target: 'finished' } },
+      },
+      // a cycle of eventless transitions on an odd event: xstate stops it after maxIterations microsteps
+      spin: { always: [{ guard: ({ event }) => event.n % 2 === 1, target: 'spun' }, { target: 'idle' }] },
+      spun: { always: { target: 'spin' } },
+      finished: { type: 'final' },
+    },
+  });
+}
+
 /** Run `events` through an actor of `logic`; everything observable, step by step. */
 function observe(logic: AnyStateMachine, events: Ev[], log: string[]) {
   const inspected: string[] = [];
@@ -98,7 +156,7 @@ function observe(logic: AnyStateMachine, events: Ev[], log: string[]) {
       error: s.error ? String(s.error) : null,
       log: log.splice(0),
       // what a snapshot built by transitionTable.ts must answer as xstate's does (see xstateInternals.ts)
-      matches: ['idle', 'busy', 'finished'].map((v) => s.matches(v as never)),
+      matches: ['idle', 'busy', 'spin', 'spun', 'finished'].map((v) => s.matches(v as never)),
       hasTag: s.hasTag('working' as never),
       can: s.status === 'active' ? (['A', 'D', 'UNKNOWN'] as const).map((type) => s.can({ type, n: 2 })) : null,
       json: JSON.stringify(s.toJSON()),
@@ -122,15 +180,30 @@ describe('withTransitionTable', () => {
     );
   });
 
+  it('takes eventless transitions as xstate does, on any sequence of events', () => {
+    expect(withTransitionTable(eventlessMachine([]))).not.toBe(eventlessMachine([]));
+    const eventArb = fc.record({ type: fc.constantFrom('A', 'B', 'C', 'D', 'BOOM', 'UNKNOWN' as const), n: fc.integer({ min: 0, max: 12 }) });
+    fc.assert(
+      fc.property(fc.array(eventArb, { maxLength: 30 }), (events) => {
+        const logA: string[] = [], logB: string[] = [];
+        const interpreted = observe(eventlessMachine(logA), events as Ev[], logA);
+        const tabled = observe(withTransitionTable(eventlessMachine(logB)), events as Ev[], logB);
+        expect(tabled).toEqual(interpreted);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('gives the network machines a transition table, and leaves a machine it cannot take as it is', () => {
-    for (const m of [layerMachine, synthesizerMachine, headMachine]) {
+    for (const m of [layerMachine, unlockedLayerMachine, synthesizerMachine, headMachine]) {
       const c = withTransitionTable(m);
       expect(c).not.toBe(m);
       expect(c.id).toBe(m.id);
       expect(c.config).toBe(m.config);
     }
     const nested = setup({}).createMachine({ initial: 'a', states: { a: { initial: 'x', states: { x: {} } } } });
-    const eventless = setup({}).createMachine({ initial: 'a', states: { a: { always: { target: 'b' } }, b: {} } });
+    // an eventless transition with a built-in action: taken after every event, so the whole machine is xstate's
+    const eventless = setup({}).createMachine({ context: { n: 0 }, initial: 'a', states: { a: { always: { target: 'b', actions: assign({ n: 1 }) } }, b: {} } });
     const wildcard = setup({}).createMachine({ initial: 'a', states: { a: { on: { '*': { target: 'b' } } }, b: {} } });
     for (const m of [nested, eventless, wildcard]) expect(withTransitionTable(m)).toBe(m);
   });
@@ -161,6 +234,17 @@ describe('a training under either interpreter', () => {
       expect(a.trace.length).toBeGreaterThan(30 * 11 * 3);
       expect(b.trace).toEqual(a.trace);
     }
+  });
+
+  it.each(['queue', 'worker'] as const)('%s: a graph with complete unlocks (its layers on the transition table, eventless transitions and all): same bits', async (scheduler) => {
+    expect(networkMachines('table').unlockedLayer).not.toBe(unlockedLayerMachine);
+    const u = loadCase(JSON.parse(readFileSync(join(REFERENCE_DIR, 'graph-unlock.json'), 'utf8')), 'graph-unlock');
+    // (the order in which actors interleave is not the same from one run to the next here, under either interpreter: bits only)
+    const run = (interpreter: 'table' | 'xstate') => train({ topology: u.topology, data: u.data, params: u.initial, steps: 40, scheduler, interpreter });
+    const a = await run('xstate'), b = await run('table');
+    expect(Array.from(b.losses)).toEqual(Array.from(a.losses));
+    expect(Array.from(b.synthesizerLosses)).toEqual(Array.from(a.synthesizerLosses));
+    for (const k of Object.keys(a.params)) expect(b.params[k].data, k).toEqual(a.params[k].data);
   });
 
   it('refuses an unknown interpreter by name, before any work', () => {

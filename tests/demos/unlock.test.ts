@@ -32,6 +32,9 @@ describe('demos/unlock.ts', () => {
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
     const out = JSON.parse(lines[lines.length - 1]);
+    // the table: the CPU time a step costs beside the wall-time steps/s, per method and scheduler
+    expect(r.stdout).toMatch(/CPU ms\/step queue +CPU ms\/step worker/);
+    for (const m of ['backprop', 'dni', 'complete', 'dni-warmup']) expect(r.stdout).toMatch(new RegExp(`^${m} .* \\d+\\.\\d\\d +\\d+\\.\\d\\d$`, 'm'));
     expect(Object.keys(out)).toEqual(['methods']);
     expect(Object.keys(out.methods)).toEqual(['backprop', 'dni', 'complete', 'dni-warmup']);
     for (const m of Object.values(out.methods) as { test_accuracy: number; steps_per_second: Record<string, number> }[]) {

@@ -1,7 +1,8 @@
 /**
  * Graph DNI against the independent numpy implementation (bench/dni_graph_numpy.py, written from
  * docs/maths.md alone): random graphs (fan-out, concat and sum merges, input skips, 1-3 weighted heads
- * of both losses, dni and cdni on any edge including node→head, delays 0-2, every activation)
+ * of both losses, dni and cdni on any edge including node→head, delays 0-2, every activation; and
+ * the unlocks: forward and complete interfaces on edges into a node, λ and warm-ups)
  * drawn and answered in float64 by numpy, trained here in float32 through the actors: every final
  * parameter within GRAPH_TOLERANCE (3e-6), every step's loss and synthesizer loss within it relative
  * (measured over the 200: parameters 6.2e-7, losses 2.5e-7, synthesizer losses 3.3e-7 at most).
@@ -40,6 +41,12 @@ function features(cases: { json: ReferenceCase }[]) {
     add('decoupled edge into a head', ifs.some((i) => heads.some((h) => h.id === i.to)));
     add('delay 1', ifs.some((i) => i.delay === 1));
     add('delay 2', ifs.some((i) => i.delay === 2));
+    add('forward', ifs.some((i) => i.kind === 'forward'));
+    add('complete', ifs.some((i) => i.kind === 'complete'));
+    add('complete with context', ifs.some((i) => i.kind === 'complete' && i.context !== undefined));
+    add('lambda', ifs.some((i) => (i.lambda ?? 0) > 0));
+    add('warm-up', ifs.some((i) => (i.warmup ?? 0) > 0));
+    add('warm-up past the run', ifs.some((i) => (i.warmup ?? 0) > json.config.steps!));
     for (const a of ['sigmoid', 'tanh', 'relu', 'linear']) add(a, nodes.some((n) => n.activation === a));
   }
   return count;
@@ -65,5 +72,6 @@ describe('random graphs against the independent numpy implementation', () => {
     }
     expect(moved).toBe(SEEDS);
     console.log(`numpy agreement over ${SEEDS} random graphs: worst parameter ${worst.param.toExponential(1)}, loss ${worst.loss.toExponential(1)}, synthesizer loss ${worst.synthesizerLoss.toExponential(1)}`);
-  });
+    // numpy draws and answers 200 cases first (~8 s of CPU; a minute of wall time on a loaded machine)
+  }, 240_000);
 });
