@@ -14,7 +14,7 @@ import { defineConfig } from 'vitest/config';
 export const PROJECTS = {
   unit: [
     'tests/lib/{clip,errors,evaluate,gradients,kernels,gradient-quality,recurrent-gradients,recurrent-training,softmax-head,checkpoint-renames,mnist-missing}.test.ts',
-    'tests/lib/{synthesizer-maths,synthesizer-refit,topology,wire}.test.ts',
+    'tests/lib/{synthesizer-maths,synthesizer-refit,topology,wire,placement-unlock}.test.ts',
     'tests/graphs/finite-differences.test.ts',
     'tests/reference-drift.test.ts',
     'tests/projects.test.ts',
