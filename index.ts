@@ -76,7 +76,7 @@ export { Rng, MAX_SEED, checkSeed } from './lib/rng.ts';
 export { DniError, TopologyError, DataError, TrainingOptionsError, DivergenceError, StageError, CheckpointError, TrainingAbortedError, PortError, EnvironmentError } from './lib/errors.ts';
 export { checkEnvironment } from './lib/io/environment.ts';
 export { backend, useBackend, typescriptBackend, type KernelBackend } from './lib/kernels/kernels.ts';
-export { autoBackend, backendByName, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from './lib/kernels/kernels-wasm.ts';
+export { autoBackend, backendByName, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from './lib/kernels/backend-choice.ts';
 export type { StepMetrics } from './lib/history.ts';
 export { type TrainingMetrics } from './actors/trainer/metrics.ts';
 export { cosine, trueGradientInterfaces } from './lib/metrics.ts';

@@ -16,7 +16,7 @@ import { Subscription } from 'rxjs';
 import { type AnyActorRef, createActor } from 'xstate';
 import { actorIdsOf, buildModel, captureModelState, disposeModel, restoreModelState } from '../../lib/model.ts';
 import { useBackend } from '../../lib/kernels/kernels.ts';
-import { backendByName } from '../../lib/kernels/kernels-wasm.ts';
+import { backendByName } from '../../lib/kernels/backend-choice.ts';
 import { relayInspection } from '../inspect/inspection.ts';
 import { networkMachines } from '../machines/machines.ts';
 import { schedulingFor } from '../schedulers/schedulers.ts';
