@@ -22,17 +22,8 @@ import { foreignRequest, listenLocally } from '../../lib/io/localhost.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
 import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
 import { headMachine } from '../machines/headMachine.ts';
-import {
-  type Inspection,
-  type TraceEvent,
-  type TraceEventObject,
-  actorName,
-  attachTo,
-  keepBatch,
-  summarize,
-  summarizeContext,
-  summarizeEvent,
-} from './inspection.ts';
+import { type Inspection, type TraceEvent, attachTo, keepBatch } from './inspection.ts';
+import { type TraceEventObject, actorName, summarize, summarizeContext, summarizeEvent } from './summarize.ts';
 import { layerMachine } from '../machines/layerMachine.ts';
 import { stageMachine } from '../stage/stageMachine.ts';
 import { synthesizerMachine } from '../machines/synthesizerMachine.ts';

@@ -22,17 +22,8 @@
 import type { Server, ServerResponse } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import {
-  type Inspection,
-  type JsonValue,
-  type TraceEvent,
-  actorName,
-  attachTo,
-  keepBatch,
-  summarize,
-  summarizeContext,
-  toTraceEvent,
-} from '../../actors/inspect/inspection.ts';
+import { type Inspection, type TraceEvent, attachTo, keepBatch, toTraceEvent } from '../../actors/inspect/inspection.ts';
+import { type JsonValue, actorName, summarize, summarizeContext } from '../../actors/inspect/summarize.ts';
 import type { TrainingMetrics } from '../../actors/trainer/metrics.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
 import { HEADERS, type PageServer, servePage } from './pageServer.ts';
