@@ -37,7 +37,7 @@ import type { Sequences } from '../../lib/recurrent/sequences.ts';
 import { BufferPool } from '../../lib/ring.ts';
 import type { CoreInput } from '../machines/coreMachine.ts';
 import { deliverOn } from '../schedulers/directScheduler.ts';
-import { DATA, Edge, type LossMessage, type NetworkEvent, type Route, routesFor } from '../machines/events.ts';
+import { type Backlog, DATA, Edge, type LossMessage, type NetworkEvent, type Route, routesFor } from '../machines/events.ts';
 import type { HeadInput } from '../machines/headMachine.ts';
 import { type LayerInput, type Port, send } from '../machines/layerMachine.ts';
 import { networkMachines } from '../machines/machines.ts';
@@ -80,6 +80,8 @@ export interface StageContext extends StageInput {
   readonly done: ReadonlyMap<string, Edge<number>>;
   /** the actors that live here, by systemId */
   readonly actors: ReadonlyMap<string, AnyActorRef>;
+  /** what each of them published of the messages it has taken and not used yet, by systemId */
+  readonly backlogs: ReadonlyMap<string, Backlog>;
   readonly synthesizers: readonly AnyActorRef[];
   readonly links: Subscription;
   readonly gauge: QueueGauge;
@@ -93,13 +95,8 @@ export interface StageContext extends StageInput {
 
 export type StageEvent = StageCommand | { type: `xstate.error.actor.${string}`; error: unknown } | { type: `xstate.done.actor.${string}` };
 
-/** Messages a target has taken but not yet used: inputs a layer keeps for a later batch, a PREDICT a synthesizer holds. */
-function backlogOf(actor: AnyActorRef, route: Route): number {
-  const c = actor.getSnapshot().context as { inbox?: { waiting(slot: number): number }; inputs?: Map<number, unknown>; held?: unknown; waiting?: { predict: Map<number, unknown>; refit: Map<number, unknown> } };
-  if (route.type === 'FORWARD') return c.inbox ? c.inbox.waiting(route.slot) : (c.inputs?.size ?? 0);
-  if (c.waiting) return (route.type === 'PREDICT' ? c.waiting.predict : c.waiting.refit).size;
-  return route.type === 'PREDICT' && c.held ? 1 : 0;
-}
+/** An actor that holds no messages it has taken (a head, a readout). */
+const NO_BACKLOG: Backlog = () => 0;
 
 type ActorKind = 'layer' | 'unlockedLayer' | 'synthesizer' | 'head' | 'core' | 'recurrentSynthesizer' | 'readout';
 type Spawner = (src: ActorKind, options: { id: string; systemId: string; input: unknown }) => AnyActorRef;
@@ -121,7 +118,7 @@ interface Builder {
   readonly done: ReadonlyMap<string, Edge<number>>;
   readonly losses: Edge<LossMessage>;
   readonly depth: number;
-  readonly add: (src: ActorKind, id: string, input: unknown) => AnyActorRef;
+  readonly add: (src: ActorKind, id: string, input: object) => AnyActorRef;
   readonly synthesizers: AnyActorRef[];
   /** teardowns for when the training ends */
   readonly links: Subscription;
@@ -240,8 +237,10 @@ function build(input: StageInput, spawn: Spawner, links: Subscription) {
   const actors = new Map<string, AnyActorRef>();
   const synthesizers: AnyActorRef[] = [];
   const cosine = { on: false };
-  const add = (src: ActorKind, id: string, actorInput: unknown) => {
-    const ref = spawn(src, { id, systemId: id, input: actorInput });
+  const backlogs = new Map<string, Backlog>();
+  const add = (src: ActorKind, id: string, actorInput: object) => {
+    const publishBacklog = (backlog: Backlog) => void backlogs.set(id, backlog);
+    const ref = spawn(src, { id, systemId: id, input: { ...actorInput, publishBacklog } });
     actors.set(id, ref);
     return ref;
   };
@@ -254,7 +253,7 @@ function build(input: StageInput, spawn: Spawner, links: Subscription) {
   const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (k, t) => send(feeds[k], t, wiring.x(t)), input.defer, input.waiting, stepWindow(network.topology));
   // when the stage is torn down (perhaps from inside a batch it is feeding), the loop that fed it stops
   links.add(() => feeder.stop());
-  return { routes, edges, losses, done, actors, synthesizers, feeder, readers, cosine, expected: wiring.expected };
+  return { routes, edges, losses, done, actors, backlogs, synthesizers, feeder, readers, cosine, expected: wiring.expected };
 }
 
 /** Connect every edge (on START): local targets through the scheduler, remote ones through the link. */
@@ -265,7 +264,7 @@ function connect(c: StageContext, readers: readonly string[]): void {
     if (!edge) continue;
     const target = c.actors.get(r.target);
     if (target) {
-      const counter = c.gauge.route(r.key);
+      const counter = c.gauge.route(r.key), backlog = c.backlogs.get(r.target) ?? NO_BACKLOG;
       c.links.add(
         edge
           .pipe(
@@ -273,7 +272,7 @@ function connect(c: StageContext, readers: readonly string[]): void {
             deliverOn(scheduler),
           )
           .subscribe((e) => {
-            counter.delivered(backlogOf(target, r));
+            counter.delivered(backlog(r));
             target.send(e);
           }),
       );
@@ -288,7 +287,7 @@ function connect(c: StageContext, readers: readonly string[]): void {
         next: (a) => {
           const target = c.actors.get(a.route.target);
           if (!target) throw new Error(`stage:${c.stage.index}: an event for '${a.route.target}', which does not live here`);
-          c.gauge.observe(a.route.key, a.queued + backlogOf(target, a.route));
+          c.gauge.observe(a.route.key, a.queued + (c.backlogs.get(a.route.target) ?? NO_BACKLOG)(a.route));
           target.send(a.event);
         },
         // a broken link (a message on no known route) fails the stage, by name
