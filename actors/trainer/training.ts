@@ -42,7 +42,7 @@ import { checkNats, checkTrainingKeys, poolOf } from './trainingOptions.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
 import { type Stage, defaultStageCount, planStages, validatePlan } from '../../lib/placement.ts';
 import type { TraceEvent } from '../inspect/inspection.ts';
-import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
+import { type MetricsSource, type TrainingMetrics, trainingMetrics } from './metrics.ts';
 import { INTERPRETERS, type Interpreter } from '../machines/machines.ts';
 import { type trainerMachine, trainerFor } from './trainerMachine.ts';
 import type { EpochPlan } from './trainerProgress.ts';
@@ -187,7 +187,7 @@ export function createTraining(options: TrainingOptions): Training {
  * {@link createTraining} for fit(): with `epochs`, the stages pause at every epoch's end, apply
  * their pending refits, and go on at the plan's learning rates (see {@link EpochPlan}).
  */
-export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | null, copyData = false): Training {
+export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | null, copyData = false, built?: (network: Model) => void): Training {
   checkTrainingKeys(options, 'training');
   const asked = anyTopologyOf(options.topology);
   const { steps } = options;
@@ -231,6 +231,7 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
     if (at >= 0) throw new TopologyError(`parameters: '${s.key}' holds ${m.data[at]} at element ${at}`);
   }
   const network = buildModel(topology, initial);
+  built?.(network);
   // the network trains a copy: parameters this function made (or read) are not needed any more
   if (initial !== options.params) for (const m of Object.values(initial)) release(m);
   if (options.optimizerState) restoreModelOptimizers(network, options.optimizerState);
@@ -238,9 +239,11 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   // the data as they are now, copied once (in shared memory for worker stages, which read them there);
   // fit() passes a buffer of its own, which it rewrites between epochs on purpose
   const data = copyData ? copyModelData(options.data, name === 'worker') : options.data;
+  let metricsSource: MetricsSource | null = null;
   const actor = createActor(trainerFor(interpreter), {
     input: {
       interpreter,
+      publishMetrics: (source) => (metricsSource = source),
       network,
       data,
       steps,
@@ -315,7 +318,7 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
       actor.start();
       if (actor.getSnapshot().status === 'active') actor.send({ type: 'START' });
     }));
-  const metrics$ = guardSubscribers(trainingMetrics(topology, actor), (error) => actor.send({ type: 'FAIL', error }));
+  const metrics$ = guardSubscribers(trainingMetrics(topology, actor, metricsSource!), (error) => actor.send({ type: 'FAIL', error }));
   const stopByUser: Training['stop'] = (o = {}) => {
     refuseUnknownOptions(o, ['checkpoint', 'reason'], 'training.stop');
     stop(o);
