@@ -28,7 +28,7 @@ import type { KernelBackend } from './kernels.ts';
 import { checkSameLength, typescriptBackend } from './kernels-typescript.ts';
 import type { Matrix } from '../matrix.ts';
 import { ALIGN, FreeList } from './wasm-arena.ts';
-import { checkGemmsFuse, instantiateKernels } from './wasm-module.ts';
+import { type Exports, checkGemmsFuse, instantiateKernels } from './wasm-module.ts';
 
 /** The WebAssembly backend: a KernelBackend plus its memory and allocator. */
 export interface WasmKernelBackend extends KernelBackend {
@@ -165,26 +165,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       arena.release(at, 64);
     }
   }
-  const { stageBytes, stageReset, place, outside, copyBack } = createStaging(arena, reserve, buffer, heap);
-
-  type Gemm = 'matmul' | 'matmulTA' | 'matmulTB';
-  const gemm = (op: Gemm, a: Matrix, b: Matrix, out: Matrix, m: number, k: number, n: number, alpha: number, beta: number): Matrix => {
-    checkLength(op, 'A', a);
-    checkLength(op, 'B', b);
-    checkLength(op, 'out', out);
-    const la = a.rows * a.cols, lb = b.rows * b.cols, lc = m * n;
-    const A = a.data, B = b.data, C = out.data;
-    if (A.buffer === buffer && B.buffer === buffer && C.buffer === buffer) {
-      wasm[op](A.byteOffset, B.byteOffset, C.byteOffset, m, k, n, alpha, beta);
-      return out;
-    }
-    stageReset(outside(A, la) + outside(B, lb) + outside(C, lc));
-    const pa = place(A, la, true), pb = place(B, lb, true), pc = place(C, lc, beta !== 0);
-    wasm[op](pa, pb, pc, m, k, n, alpha, beta);
-    copyBack(C, pc, lc);
-    return out;
-  };
-
+  const staging = createStaging(arena, reserve, buffer, heap);
   const backend: WasmKernelBackend = {
     name,
     module,
@@ -208,9 +189,41 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     owns: (data) => data.buffer === buffer,
 
     usage() {
-      return { reservedBytes: buffer.byteLength, usedBytes: arena.used, ownBytes: scratchBytes + stageBytes(), ...arena.free() };
+      return { reservedBytes: buffer.byteLength, usedBytes: arena.used, ownBytes: scratchBytes + staging.stageBytes(), ...arena.free() };
     },
 
+    ...kernelsOn(wasm, buffer, staging),
+  };
+  return backend;
+}
+
+type Staging = ReturnType<typeof createStaging>;
+
+/**
+ * The kernels of a backend on `buffer` (its memory): operands in the memory are used in place,
+ * others staged in and out (GEMMs, row vectors, activations) or left to the TypeScript loops
+ * (element-wise passes, optimiser steps).
+ */
+function kernelsOn(wasm: Exports, buffer: ArrayBuffer, { stageReset, place, outside, copyBack }: Staging): Omit<WasmKernelBackend, 'name' | 'module' | 'alloc' | 'free' | 'owns' | 'usage'> {
+  type Gemm = 'matmul' | 'matmulTA' | 'matmulTB';
+  const gemm = (op: Gemm, a: Matrix, b: Matrix, out: Matrix, m: number, k: number, n: number, alpha: number, beta: number): Matrix => {
+    checkLength(op, 'A', a);
+    checkLength(op, 'B', b);
+    checkLength(op, 'out', out);
+    const la = a.rows * a.cols, lb = b.rows * b.cols, lc = m * n;
+    const A = a.data, B = b.data, C = out.data;
+    if (A.buffer === buffer && B.buffer === buffer && C.buffer === buffer) {
+      wasm[op](A.byteOffset, B.byteOffset, C.byteOffset, m, k, n, alpha, beta);
+      return out;
+    }
+    stageReset(outside(A, la) + outside(B, lb) + outside(C, lc));
+    const pa = place(A, la, true), pb = place(B, lb, true), pc = place(C, lc, beta !== 0);
+    wasm[op](pa, pb, pc, m, k, n, alpha, beta);
+    copyBack(C, pc, lc);
+    return out;
+  };
+
+  return {
     matmul(a, b, out, alpha = 1, beta = 0) {
       checkGemm('matmul', a.rows, a.cols, b.rows, b.cols, out);
       return gemm('matmul', a, b, out, a.rows, a.cols, b.cols, alpha, beta);
@@ -327,5 +340,4 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       wasm.momentumStep(p.byteOffset, g.byteOffset, v.byteOffset, p.length, lr, momentum);
     },
   };
-  return backend;
 }
