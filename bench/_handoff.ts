@@ -8,7 +8,8 @@
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { workerEntry } from '../actors/stage/workerEntry.ts';
 import type { Route } from '../actors/machines/events.ts';
-import { type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, createStartBarrier } from '../actors/stage/stageLink.ts';
+import { type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing } from '../actors/stage/stageLink.ts';
+import { createStartBarrier } from '../actors/stage/startBarrier.ts';
 
 export interface HandoffLatency {
   transport: 'link' | 'port';

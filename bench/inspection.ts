@@ -30,7 +30,7 @@ import { type Inspection, createTraceRecorder } from '../actors/inspect/inspecti
 import type { SchedulerName } from '../actors/schedulers/schedulers.ts';
 import { createTraining } from '../actors/trainer/training.ts';
 import { backend, useBackend } from '../lib/kernels/kernels.ts';
-import { backendByName } from '../lib/kernels/kernels-wasm.ts';
+import { backendByName } from '../lib/kernels/backend-choice.ts';
 import { type LoadedCase, loadCase } from '../lib/reference.ts';
 
 /** `npm run bench -- inspection --help` (bench/index.ts prints it; main never runs). */

@@ -11,7 +11,8 @@
 import type { CommandHelp } from '../lib/io/help.ts';
 import { runNumpy } from './_numpy.ts';
 import { type KernelBackend, typescriptBackend } from '../lib/kernels/kernels.ts';
-import { type WasmKernelBackend, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels/kernels-wasm.ts';
+import { wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels/backend-choice.ts';
+import type { WasmKernelBackend } from '../lib/kernels/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
 
 /** `npm run bench -- kernels --help` (bench/index.ts prints it; main never runs). */

@@ -14,7 +14,7 @@ import { runNumpy } from './_numpy.ts';
 import { fit } from '../actors/trainer/fit.ts';
 import { loadMnist } from '../lib/datasets/mnist.ts';
 import { backend, useBackend } from '../lib/kernels/kernels.ts';
-import { autoBackend } from '../lib/kernels/kernels-wasm.ts';
+import { autoBackend } from '../lib/kernels/backend-choice.ts';
 import { defineTopology } from '../lib/topology.ts';
 
 /** `npm run bench -- mnist --help` (bench/index.ts prints it; main never runs). */

@@ -13,7 +13,7 @@ import { createTraining } from '../actors/trainer/training.ts';
 import { copyTask } from '../lib/datasets/copy.ts';
 import { release } from '../lib/matrix.ts';
 import { backend, useBackend } from '../lib/kernels/kernels.ts';
-import { autoBackend, backendByName } from '../lib/kernels/kernels-wasm.ts';
+import { autoBackend, backendByName } from '../lib/kernels/backend-choice.ts';
 import { buildRecurrentNetwork, disposeRecurrentNetwork } from '../lib/recurrent/network.ts';
 import { initRecurrentParameters } from '../lib/recurrent/params.ts';
 import { trainRecurrentSequential } from '../lib/recurrent/sequential.ts';

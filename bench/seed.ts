@@ -14,7 +14,7 @@ import type { Dataset } from '../lib/data.ts';
 import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
 import { loadMnist } from '../lib/datasets/mnist.ts';
 import { backend, useBackend } from '../lib/kernels/kernels.ts';
-import { autoBackend, backendByName } from '../lib/kernels/kernels-wasm.ts';
+import { autoBackend, backendByName } from '../lib/kernels/backend-choice.ts';
 import { buildNetwork } from '../lib/network.ts';
 import { type ParameterSet, initParameters } from '../lib/params.ts';
 import { trainSequential } from '../lib/sequential.ts';

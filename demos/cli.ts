@@ -5,7 +5,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { Observable } from 'rxjs';
-import { type Inspection, type JsonValue, combineInspections, createTraceRecorder } from '../actors/inspect/inspection.ts';
+import { type Inspection, combineInspections, createTraceRecorder } from '../actors/inspect/inspection.ts';
+import type { JsonValue } from '../actors/inspect/summarize.ts';
 import type { FitOptions } from '../actors/trainer/fit.ts';
 import type { TrainingMetrics } from '../actors/trainer/metrics.ts';
 import type { NatsSchedulerOptions } from '../actors/nats/natsStage.ts';

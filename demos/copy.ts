@@ -28,7 +28,7 @@ import { type ActorCurriculumOptions, trainCurriculum } from '../actors/trainer/
 import type { TraceEvent } from '../actors/inspect/inspection.ts';
 import { DniError, TrainingAbortedError } from '../lib/errors.ts';
 import { interruptSignal } from '../lib/io/interrupt.ts';
-import { autoBackend } from '../lib/kernels/kernels-wasm.ts';
+import { autoBackend } from '../lib/kernels/backend-choice.ts';
 import { COPY_EXPERIMENT, COPY_METHODS, type CopyMethod, copyExperimentTopology } from '../lib/recurrent/curriculum.ts';
 import { type DemoInspection, type DemoOption, type DemoSpec, UsageError, demoInspector, demoUsage, natsFlags, quietOnClosedPipe, schedulerOption, tryParseDemoArgs } from './cli.ts';
 import { type ProgressEntry, ProgressBoard, table } from './progress.ts';

@@ -27,7 +27,7 @@ import { loadMnist } from '../lib/datasets/mnist.ts';
 import { evaluate } from '../lib/evaluate.ts';
 import { type LrSchedule, parseLrSchedule } from '../lib/lr-schedule.ts';
 import { type KernelBackend, backend, useBackend } from '../lib/kernels/kernels.ts';
-import { autoBackend, backendByName } from '../lib/kernels/kernels-wasm.ts';
+import { autoBackend, backendByName } from '../lib/kernels/backend-choice.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
 import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, fitStopped, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';

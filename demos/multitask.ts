@@ -29,7 +29,7 @@ import { type Graph, type InterfaceSpec, defineGraph } from '../lib/graph.ts';
 import { TrainingAbortedError } from '../lib/errors.ts';
 import { interruptSignal } from '../lib/io/interrupt.ts';
 import { backend, useBackend } from '../lib/kernels/kernels.ts';
-import { autoBackend, backendByName } from '../lib/kernels/kernels-wasm.ts';
+import { autoBackend, backendByName } from '../lib/kernels/backend-choice.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, fitStopped, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
 import { ProgressLine, table } from './progress.ts';

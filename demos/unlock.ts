@@ -34,7 +34,7 @@ import { batchesPerEpoch } from '../lib/data.ts';
 import { loadMnist } from '../lib/datasets/mnist.ts';
 import { evaluate } from '../lib/evaluate.ts';
 import { useBackend } from '../lib/kernels/kernels.ts';
-import { autoBackend } from '../lib/kernels/kernels-wasm.ts';
+import { autoBackend } from '../lib/kernels/backend-choice.ts';
 import { initParameters } from '../lib/params.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
 import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoUsage, parseDemoArgs, stepsOf } from './cli.ts';

@@ -5,8 +5,8 @@
  * to a kind stays in its own module (network.ts and checkpoint.ts for graphs, recurrent/ for
  * recurrent networks).
  */
-import type { NetworkState } from './checkpoint/checkpoint.ts';
-import { captureNetworkState, restoreNetworkState } from './checkpoint/checkpoint.ts';
+import type { NetworkState } from './checkpoint/network-state.ts';
+import { captureNetworkState, restoreNetworkState } from './checkpoint/network-state.ts';
 import { type Dataset, isMatrix, validateDataset } from './data.ts';
 import { CheckpointError, DataError, IN_MEMORY_STATE, TopologyError } from './errors.ts';
 import { type Matrix, release, zeros } from './matrix.ts';

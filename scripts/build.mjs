@@ -6,7 +6,7 @@
  * dist/: ES modules compiled by tsc from `index.ts`, the subpaths (`dni-actors/kernels`, `/machines`,
  * `/recurrent`, `/testing`, `/nats`, `/inspect`), the `dni-actors` command and the worker entry
  * (tsconfig.build.json: `.ts` import paths rewritten to `.js`, `.d.ts` beside each module, source maps with the TypeScript source inlined), the
- * WebAssembly kernels compiled into dist/lib/wasm (where dist/lib/kernels/kernels-wasm.js looks for them),
+ * WebAssembly kernels compiled into dist/lib/wasm (where dist/lib/kernels/wasm-module.js looks for them),
  * and the inspector's page files beside the servers that serve them. An installed package needs
  * neither TypeScript nor tsx nor AssemblyScript. The repository itself keeps running the `.ts`.
  *

@@ -22,17 +22,8 @@ import { foreignRequest, listenLocally } from '../../lib/io/localhost.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
 import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
 import { headMachine } from '../machines/headMachine.ts';
-import {
-  type Inspection,
-  type TraceEvent,
-  type TraceEventObject,
-  actorName,
-  attachTo,
-  keepBatch,
-  summarize,
-  summarizeContext,
-  summarizeEvent,
-} from './inspection.ts';
+import { type Inspection, type TraceEvent, attachTo, keepBatch } from './inspection.ts';
+import { type TraceEventObject, actorName, summarize, summarizeContext, summarizeEvent } from './summarize.ts';
 import { layerMachine } from '../machines/layerMachine.ts';
 import { stageMachine } from '../stage/stageMachine.ts';
 import { synthesizerMachine } from '../machines/synthesizerMachine.ts';
@@ -81,6 +72,27 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
   const maxEvents = options.maxEvents ?? 200_000;
   const inspectorUrl = options.inspectorUrl ?? INSPECTOR_URL;
 
+  const bridge = await serveBridge(options.port ?? 8080, inspectorUrl, maxEvents);
+  const { inspect, relay } = statelyObservers(createInspector, standIn, bridge.broadcast, sample);
+  return {
+    url: `http://127.0.0.1:${bridge.port}`,
+    get viewers() {
+      return bridge.clients.size;
+    },
+    viewerConnected: bridge.viewerConnected,
+    inspect,
+    attach: (root: AnyActorRef) => attachTo(root, inspect),
+    relay,
+    close: bridge.close,
+  };
+}
+
+/**
+ * The relay's server on 127.0.0.1: the bridge page (which opens Stately's inspector) and a WebSocket
+ * that sends every page all events so far (the last `maxEvents`), then each new one; it refuses
+ * requests from other origins and hosts.
+ */
+async function serveBridge(listenPort: number, inspectorUrl: string, maxEvents: number) {
   const history: string[] = [];
   const clients = new Set<WebSocket>();
   let waiting: (() => void)[] = [];
@@ -105,7 +117,7 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(bridgePage(inspectorUrl));
   });
   // listening first: a WebSocketServer on a server that fails to listen re-emits the error where nobody can catch it
-  await listenLocally(http, 'Stately inspector', options.port ?? 8080);
+  await listenLocally(http, 'Stately inspector', listenPort);
   port = (http.address() as AddressInfo).port;
   const wss = new WebSocketServer({
     server: http,
@@ -124,6 +136,24 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
     w.forEach((resolve) => resolve());
   });
 
+  return {
+    port,
+    clients,
+    broadcast,
+    viewerConnected: () => (clients.size > 0 ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve))),
+    close: async () => {
+      for (const ws of clients) ws.close(1000, 'training finished');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * What turns this thread's inspection events and the trace lines relayed from worker threads into
+ * Stately's event format (`broadcast` sends each); every `sample`-th batch.
+ */
+function statelyObservers(createInspector: typeof import('@statelyai/inspect').createInspector, standIn: ReturnType<typeof statelyStandIns>, broadcast: (message: string) => void, sample: number) {
   // Stately's event format comes from the package's own builders (`actor`, `event`, `snapshot`),
   // called at once with summaries: its `inspect` observer would serialise each event later, in a
   // timer of its own (tensors by then hold later values; and it doubled a step's time). What those
@@ -209,21 +239,7 @@ export async function attachStatelyInspector(options: StatelyInspectorOptions = 
     }
   };
 
-  return {
-    url: `http://127.0.0.1:${port}`,
-    get viewers() {
-      return clients.size;
-    },
-    viewerConnected: () => (clients.size > 0 ? Promise.resolve() : new Promise<void>((resolve) => waiting.push(resolve))),
-    inspect,
-    attach: (root: AnyActorRef) => attachTo(root, inspect),
-    relay,
-    close: async () => {
-      for (const ws of clients) ws.close(1000, 'training finished');
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
-      await new Promise<void>((resolve) => http.close(() => resolve()));
-    },
-  };
+  return { inspect, relay };
 }
 
 /** An actor's snapshot as it is now, or (in its constructor, before it has one) its machine's initial state. */

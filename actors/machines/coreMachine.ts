@@ -17,7 +17,7 @@ import { type Matrix, rowsView } from '../../lib/matrix.ts';
 import type { RecurrentCore } from '../../lib/recurrent/core.ts';
 import type { WindowSchedule } from '../../lib/recurrent/schedule.ts';
 import type { MatrixRing } from '../../lib/ring.ts';
-import type { Edge, ForwardEvent, GradientEvent, LossMessage, SyntheticGradientEvent } from './events.ts';
+import type { Backlog, Edge, ForwardEvent, GradientEvent, LossMessage, SyntheticGradientEvent } from './events.ts';
 import { type Port, send } from './port.ts';
 import { joinColumns } from './recurrentSynthesizerMachine.ts';
 
@@ -56,6 +56,8 @@ export interface CoreInput {
   /** its aux head's index among the network's (how its losses are reported), or -1 */
   auxIndex: number;
   firstBatch: number;
+  /** where it publishes its {@link Backlog} (its stage's queue gauge reads it) */
+  publishBacklog?: (backlog: Backlog) => void;
 }
 
 export interface CoreContext extends CoreInput {
@@ -129,12 +131,16 @@ export const coreMachine = setup({
   },
 }).createMachine({
   id: 'core',
-  context: ({ input }) => ({
-    ...input,
-    inputs: new Map(),
-    cursor: { next: input.firstBatch, x: null, arrived: 0, expected: 1, fromAbove: null, gHat: null },
-    pairBelow: input.ports.down?.route.type === 'REFIT',
-  }),
+  context: ({ input }) => {
+    const inputs = new Map<number, Matrix>();
+    input.publishBacklog?.((r) => (r.type === 'FORWARD' ? inputs.size : 0));
+    return {
+      ...input,
+      inputs,
+      cursor: { next: input.firstBatch, x: null, arrived: 0, expected: 1, fromAbove: null, gHat: null },
+      pairBelow: input.ports.down?.route.type === 'REFIT',
+    };
+  },
   initial: 'ready',
   states: {
     ready: {

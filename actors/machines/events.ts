@@ -68,6 +68,13 @@ export interface Route {
   readonly cols: number;
 }
 
+/**
+ * How many messages of a route an actor has taken and not used yet (inputs a layer keeps for a
+ * later batch, a PREDICT a synthesizer holds): published by the actor itself (its input's
+ * `publishBacklog`), read by its stage's queue gauge; no one reads an actor's context for it.
+ */
+export type Backlog = (route: Route) => number;
+
 /** The event a route carries for `batch`. */
 export function eventOf(route: Route, batch: number, tensor: Matrix): NetworkEvent {
   switch (route.type) {

@@ -19,7 +19,7 @@
 import { setup } from 'xstate';
 import type { DenseLayer } from '../../lib/dense.ts';
 import type { Matrix } from '../../lib/matrix.ts';
-import type { Edge, ForwardEvent, GradientEvent, LayerEvent, SyntheticGradientEvent } from './events.ts';
+import type { Backlog, Edge, ForwardEvent, GradientEvent, LayerEvent, SyntheticGradientEvent } from './events.ts';
 import { type MixedPort, type Port, send, sendMixed } from './port.ts';
 
 export type { ForwardEvent, GradientEvent, LayerEvent, SyntheticGradientEvent } from './events.ts';
@@ -42,6 +42,8 @@ export interface LayerInput {
   depth: number;
   /** the first batch it will see (a resumed training's step) */
   firstBatch: number;
+  /** where it publishes its {@link Backlog} (its stage's queue gauge reads it) */
+  publishBacklog?: (backlog: Backlog) => void;
 }
 
 /**
@@ -209,10 +211,12 @@ function layerMachineOf(unlocked: boolean) {
     id: 'layer',
     context: ({ input }) => {
       const spec = input.layer.spec;
+      const inbox = new Inbox(spec.sources.length, input.depth);
+      input.publishBacklog?.((r) => (r.type === 'FORWARD' ? inbox.waiting(r.slot) : 0));
       return {
         ...input,
         decoupled: spec.decoupled,
-        inbox: new Inbox(spec.sources.length, input.depth),
+        inbox,
         cursor: { next: input.firstBatch, arrived: 0 },
         gradients: new Array<Matrix>(spec.outputs.length + spec.mixed.length),
         early: [],

@@ -19,7 +19,7 @@ import { type Matrix, rowsView } from '../../lib/matrix.ts';
 import type { BufferPool } from '../../lib/ring.ts';
 import type { WindowSchedule } from '../../lib/recurrent/schedule.ts';
 import type { RecurrentSynthesizer } from '../../lib/recurrent/synthesizer.ts';
-import type { Edge, LossMessage, PredictEvent, RefitEvent } from './events.ts';
+import type { Backlog, Edge, LossMessage, PredictEvent, RefitEvent } from './events.ts';
 import { type Port, send } from './port.ts';
 
 export type RecurrentSynthesizerEvent = PredictEvent | RefitEvent | { type: 'DRAIN' };
@@ -37,6 +37,8 @@ export interface RecurrentSynthesizerInput {
   /** where its buffers come from (the stage gives them back when the training ends) */
   pool: BufferPool;
   firstBatch: number;
+  /** where it publishes its {@link Backlog} (its stage's queue gauge reads it) */
+  publishBacklog?: (backlog: Backlog) => void;
 }
 
 export interface RecurrentSynthesizerContext extends RecurrentSynthesizerInput {
@@ -135,6 +137,8 @@ export const recurrentSynthesizerMachine = setup({
       waiting: { predict: new Map(), refit: new Map() },
       cursor: { predict: input.firstBatch, refit: input.firstBatch, done: input.firstBatch },
     };
+    const waiting = c.waiting;
+    input.publishBacklog?.((r) => (r.type === 'FORWARD' ? 0 : (r.type === 'PREDICT' ? waiting.predict : waiting.refit).size));
     s.onLoss = (step, loss) => c.ports.loss.next({ type: 'LOSS', kind: 'synthesizer', index: c.index, batch: step, loss, accuracy: NaN });
     return c;
   },

@@ -12,7 +12,7 @@
 import { setup } from 'xstate';
 import type { Matrix } from '../../lib/matrix.ts';
 import type { Synthesizer } from '../../lib/synthesizer.ts';
-import type { Edge, LossMessage, PredictEvent, RefitEvent } from './events.ts';
+import type { Backlog, Edge, LossMessage, PredictEvent, RefitEvent } from './events.ts';
 import { type Port, send } from './port.ts';
 
 export type { PredictEvent, RefitEvent } from './events.ts';
@@ -39,11 +39,13 @@ export interface SynthesizerInput {
    * here, where both are; the stage turns it on at START when metrics$ is watched)
    */
   cosine?: { readonly on: boolean };
+  /** where it publishes its {@link Backlog} (its stage's queue gauge reads it) */
+  publishBacklog?: (backlog: Backlog) => void;
 }
 
 export interface SynthesizerContext extends SynthesizerInput {
-  /** a PREDICT waiting for a due target */
-  held: PredictEvent | null;
+  /** a PREDICT waiting for a due target (in a box its published backlog reads) */
+  readonly held: { event: PredictEvent | null };
 }
 
 function reportLoss({ synthesizer, index, ports, cosine }: SynthesizerContext, batch: number): void {
@@ -67,10 +69,10 @@ export const synthesizerMachine = setup({
   },
   actions: {
     predict: ({ context }, e: PredictEvent) => predict(context, e),
-    holdPrediction: ({ context }, e: PredictEvent) => void (context.held = e),
+    holdPrediction: ({ context }, e: PredictEvent) => void (context.held.event = e),
     predictHeld: ({ context }) => {
-      const e = context.held!;
-      context.held = null;
+      const e = context.held.event!;
+      context.held.event = null;
       predict(context, e);
     },
     recordTarget: ({ context }, e: RefitEvent) => {
@@ -81,11 +83,15 @@ export const synthesizerMachine = setup({
   },
   guards: {
     refitsDue: ({ context }, e: PredictEvent) => context.synthesizer.canPredict(e.batch),
-    completesHeld: ({ context }, e: RefitEvent) => context.synthesizer.canPredict(context.held!.batch, e.batch),
+    completesHeld: ({ context }, e: RefitEvent) => context.synthesizer.canPredict(context.held.event!.batch, e.batch),
   },
 }).createMachine({
   id: 'synthesizer',
-  context: ({ input }) => ({ ...input, held: null }),
+  context: ({ input }) => {
+    const held: SynthesizerContext['held'] = { event: null };
+    input.publishBacklog?.((r) => (r.type === 'PREDICT' && held.event ? 1 : 0));
+    return { ...input, held };
+  },
   initial: 'ready',
   states: {
     ready: {

@@ -15,7 +15,7 @@ import { parentPort } from 'node:worker_threads';
 import { type AnyActorRef, createActor } from 'xstate';
 import { buildModel, restoreModelState } from '../../lib/model.ts';
 import { useBackend } from '../../lib/kernels/kernels.ts';
-import { backendByName } from '../../lib/kernels/kernels-wasm.ts';
+import { backendByName } from '../../lib/kernels/backend-choice.ts';
 import { Reassembler, decodeValue } from '../../lib/wire.ts';
 import { routesFor } from '../machines/events.ts';
 import { networkMachines } from '../machines/machines.ts';

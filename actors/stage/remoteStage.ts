@@ -18,7 +18,8 @@ import { type Model, type ModelData, type ModelState, captureModelState, ringDep
 import type { Stage } from '../../lib/placement.ts';
 import { routesFor } from '../machines/events.ts';
 import type { Interpreter } from '../machines/machines.ts';
-import { type SharedChannel, type SharedRing, type StageLinkInit, cancelStart, createDoorbell, createSharedChannel, createSharedRing, createStartBarrier, ringControl } from './stageLink.ts';
+import { type SharedChannel, type SharedRing, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, ringControl } from './stageLink.ts';
+import { cancelStart, createStartBarrier } from './startBarrier.ts';
 import { type StageLease, leaseError } from './stagePool.ts';
 import { type SerializedError, type StageCommand, type StageReport, type StageThreadInit, type ProgressReport, type WorkerReport, deserializeError } from './stageProtocol.ts';
 

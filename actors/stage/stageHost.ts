@@ -16,13 +16,14 @@ import { Subscription } from 'rxjs';
 import { type AnyActorRef, createActor } from 'xstate';
 import { actorIdsOf, buildModel, captureModelState, disposeModel, restoreModelState } from '../../lib/model.ts';
 import { useBackend } from '../../lib/kernels/kernels.ts';
-import { backendByName } from '../../lib/kernels/kernels-wasm.ts';
+import { backendByName } from '../../lib/kernels/backend-choice.ts';
 import { relayInspection } from '../inspect/inspection.ts';
 import { networkMachines } from '../machines/machines.ts';
 import { schedulingFor } from '../schedulers/schedulers.ts';
 import { StageDriver } from './stageDriver.ts';
 import { stageMachine } from './stageMachine.ts';
-import { ONE_CORE, SharedMemoryLink } from './stageLink.ts';
+import { ONE_CORE } from './capacityProbe.ts';
+import { SharedMemoryLink } from './stageLink.ts';
 import { ProgressBatch, type StageCommand, type StageReport, type StageThreadInit, type WorkerReport, serializeError } from './stageProtocol.ts';
 
 /** the longest a finished step waits before the trainer hears of it while the stage is busy (ms) */

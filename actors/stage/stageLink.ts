@@ -21,6 +21,7 @@
 import { type Observable, Subject } from 'rxjs';
 import type { Matrix } from '../../lib/matrix.ts';
 import { type NetworkEvent, type Route, eventOf, tensorOf } from '../machines/events.ts';
+import { arrive } from './startBarrier.ts';
 
 /** An event from another stage, with its route and how many of the route's messages were waiting, this one included. */
 export interface Arrival {
@@ -148,104 +149,6 @@ const WRITTEN = 0, ENTRIES = LINE;
 
 export function createSharedChannel(from: number, to: number, routes: readonly string[], capacity: number): SharedChannel {
   return { from, to, routes, capacity, buffer: new SharedArrayBuffer((ENTRIES + capacity) * 4) };
-}
-
-/** The start words: stages arrived, the probe's phase (DONE when decided), cancelled, then (as float64) the probe's result and measurements. */
-const ARRIVED = 0, PHASE = 1, CANCELLED = 2, START_F64 = 4, DONE = 100;
-
-/** Where the stages of one training meet before they begin (or the two threads of a capacity probe). */
-export function createStartBarrier(): SharedArrayBuffer {
-  return new SharedArrayBuffer(START_F64 * 4 + 3 * 8);
-}
-
-/** The training ended: a stage still waiting at its start barrier stops waiting (and throws). */
-export function cancelStart(start: SharedArrayBuffer): void {
-  const words = new Int32Array(start);
-  Atomics.store(words, CANCELLED, 1);
-  Atomics.notify(words, ARRIVED);
-  Atomics.notify(words, PHASE);
-}
-
-/** Wait (blocking) until word `index` of the start words satisfies `done`, or throw when cancelled or after `until`. */
-function waitFor(words: Int32Array, index: number, done: (v: number) => boolean, who: string, until: number): void {
-  for (let v = Atomics.load(words, index); !done(v); v = Atomics.load(words, index)) {
-    if (Atomics.load(words, CANCELLED) !== 0) throw new Error(`stage link: ${who} stopped waiting for its peers: the training ended`);
-    if (performance.now() > until) throw new Error(`stage link: ${who} waited too long for its peers to start`);
-    Atomics.wait(words, index, v, 50);
-  }
-}
-
-function signal(words: Int32Array, index: number, v: number): void {
-  Atomics.store(words, index, v);
-  Atomics.notify(words, index);
-}
-
-/** Count participant `me` of `count` in at the barrier `start`, and wait (blocking) for all of them. */
-function arrive(start: SharedArrayBuffer, count: number, me: number, timeoutMs: number): void {
-  const words = new Int32Array(start);
-  if (Atomics.add(words, ARRIVED, 1) + 1 === count) Atomics.notify(words, ARRIVED);
-  waitFor(words, ARRIVED, (v) => v >= count, `stage ${me}`, performance.now() + timeoutMs);
-}
-
-/**
- * The capacity probe, run by two threads at once (`me` 0 and 1, on one fresh
- * {@link createStartBarrier}): how much parallel compute the machine gives them right now
- * ({@link PROBE_MS} of plain compute in thread 0 alone, in thread 1 alone, then in both at once);
- * returns, in both, both's work over the better one alone (2 is two cores' worth, 1 means the two
- * threads share one). A stage pool measures it once (stagePool.ts).
- */
-export function measureCapacity(start: SharedArrayBuffer, me: 0 | 1, timeoutMs = 60_000): number {
-  arrive(start, 2, me, timeoutMs);
-  const words = new Int32Array(start), until = performance.now() + timeoutMs, who = `probe thread ${me}`;
-  // thread 0 alone, thread 1 alone, then both at once (each warmed up first: a cold loop reads
-  // slow). Other threads may still load or compile: a phase may be disturbed, which reads low
-  // (or, a phase alone disturbed, implausibly high: above 2.1 or below 0.5). So a reading below
-  // ONE_CORE is taken again, up to 3 readings, and the best plausible one counts; none plausible
-  // counts as 1 (one thread is the safe choice).
-  const f = new Float64Array(start, START_F64 * 4);
-  const plausible = (c: number) => c >= 0.5 && c <= 2.1;
-  compute(PROBE_MS / 2);
-  if (me === 0) {
-    let best = 0;
-    for (let base = 0; base < 12 && best < ONE_CORE; base += 4) {
-      const alone = compute(PROBE_MS);
-      signal(words, PHASE, base + 1);
-      waitFor(words, PHASE, (v) => v >= base + 2, who, until);
-      const both = compute(PROBE_MS);
-      waitFor(words, PHASE, (v) => v >= base + 3, who, until);
-      const reading = (both + f[1]) / Math.max(alone, f[2]);
-      if (plausible(reading)) best = Math.max(best, reading);
-    }
-    f[0] = best > 0 ? best : 1;
-    signal(words, PHASE, DONE);
-  } else {
-    for (let base = 0; ; base += 4) {
-      waitFor(words, PHASE, (v) => v >= base + 1, who, until);
-      if (Atomics.load(words, PHASE) >= DONE) break;
-      f[2] = compute(PROBE_MS);
-      signal(words, PHASE, base + 2);
-      f[1] = compute(PROBE_MS);
-      signal(words, PHASE, base + 3);
-    }
-  }
-  waitFor(words, PHASE, (v) => v >= DONE, who, until);
-  return f[0];
-}
-
-/** How long each phase of the start probe computes (ms). */
-export const PROBE_MS = 8;
-/** Below this measured capacity (two threads' compute over one's), a default plan runs as one thread. */
-export const ONE_CORE = 1.5;
-
-/** Plain float work for `ms`: how many rounds of it got done (no SIMD, no memory: it measures the cores, nothing else). */
-function compute(ms: number): number {
-  const until = performance.now() + ms;
-  let x = 1.0001, n = 0;
-  while (performance.now() < until) {
-    for (let i = 0; i < 2000; i++) x = x * 1.0000001 + 1e-9;
-    n++;
-  }
-  return x > 1e300 ? n + 1 : n;
 }
 
 /** What a worker stage needs to talk to the others. */

@@ -16,8 +16,8 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { StageError, TrainingOptionsError } from '../../lib/errors.ts';
-import { wasmModules } from '../../lib/kernels/kernels-wasm.ts';
-import { createStartBarrier } from './stageLink.ts';
+import { wasmModules } from '../../lib/kernels/backend-choice.ts';
+import { createStartBarrier } from './startBarrier.ts';
 import type { PoolCommand, PoolReport, Residue, StageCommand, StageThreadInit, WorkerReport } from './stageProtocol.ts';
 import { workerEntry } from './workerEntry.ts';
 

@@ -8,9 +8,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { backend } from '../../lib/kernels/kernels.ts';
-import { adoptWasmModules } from '../../lib/kernels/kernels-wasm.ts';
+import { adoptWasmModules } from '../../lib/kernels/backend-choice.ts';
 import { type HostedStage, STAGE_COMMANDS, hostStage } from './stageHost.ts';
-import { measureCapacity } from './stageLink.ts';
+import { measureCapacity } from './capacityProbe.ts';
 import { type PoolCommand, type PoolReport, type Residue, serializeError } from './stageProtocol.ts';
 
 const port = parentPort!;

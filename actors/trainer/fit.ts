@@ -25,6 +25,7 @@ import { backend, type KernelBackend } from '../../lib/kernels/kernels.ts';
 import { type Matrix, release } from '../../lib/matrix.ts';
 import { type Network, type OptimizerStates, disposeNetwork } from '../../lib/network.ts';
 import { type ParameterSet, initParameters } from '../../lib/params.ts';
+import type { Model } from '../../lib/model.ts';
 import { Rng } from '../../lib/rng.ts';
 import type { GraphSpec } from '../../lib/graph.ts';
 import type { Topology, TopologySpec } from '../../lib/topology.ts';
@@ -32,7 +33,7 @@ import type { TrainingMetrics } from './metrics.ts';
 import type { SchedulerOption } from '../schedulers/schedulers.ts';
 import type { EpochPlan } from './trainerProgress.ts';
 import { checkNestedKeys } from './trainingOptions.ts';
-import { type Training, type TrainingOptions, topologyOf, trainingInEpochs } from './training.ts';
+import { type Training, type TrainingOptions, type TrainingResult, topologyOf, trainingInEpochs } from './training.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
 
 export interface FitOptions {
@@ -146,19 +147,18 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   let epochStarted = performance.now();
   let lrFactor = 1;
   let training: Training | null = null;
-  /** the epoch's report, from the training's history of its steps */
-  const report = (epoch: number, from: number, to: number): EpochReport => {
+  let network = null as Model | null;
+  /** the epoch's report, from the training's history of its steps (as the trainer hands it, or as run() returns it) */
+  const report = (epoch: number, from: number, to: number, trained: Pick<TrainingResult, 'losses' | 'accuracies' | 'synthesizerLosses' | 'params'>): EpochReport => {
     const seconds = (performance.now() - epochStarted) / 1000;
-    const { history, network } = training!.actor.getSnapshot().context;
-    const synthesizerLosses = history.synthesizerLosses();
     const r: EpochReport = {
       epoch,
       steps: to - from,
-      loss: mean(history.losses, from, to),
-      accuracy: mean(history.accuracies, from, to),
-      synthesizerLoss: mean(synthesizerLosses, from, to),
+      loss: mean(trained.losses, from, to),
+      accuracy: mean(trained.accuracies, from, to),
+      synthesizerLoss: mean(trained.synthesizerLosses, from, to),
       lrFactor,
-      validation: options.validation ? evaluate(network.params, topology, options.validation) : null,
+      validation: options.validation ? evaluate(trained.params, topology, options.validation) : null,
       seconds,
     };
     reports.push(r);
@@ -168,8 +168,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const plan: EpochPlan = {
     length: perEpoch,
     lrFactor: 0,
-    end: (epoch, step) => {
-      report(epoch, step - perEpoch, step);
+    end: (epoch, step, { history, params }) => {
+      report(epoch, step - perEpoch, step, { losses: history.losses, accuracies: history.accuracies, synthesizerLosses: history.synthesizerLosses(), params });
       epochStarted = performance.now();
       if (rng && order) shuffleRows(options.train, rng, order);
       return (lrFactor = lrOf(epoch + 1));
@@ -182,6 +182,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     training = trainingInEpochs(
       { topology, data, steps, params: initial, scheduler: options.scheduler, inspect: options.inspect, relay: options.relay, signal: options.signal },
       { ...plan, lrFactor },
+      false,
+      (built) => (network = built),
     );
     // the network holds copies of `initial`
     if (!options.params) releaseAll(initial, kernels);
@@ -199,11 +201,11 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     optimizerState = result.optimizerState;
     checkAdvanced(optimizerState, steps, scheduler);
     const last = Math.floor((steps - 1) / perEpoch) + 1;
-    report(last, (last - 1) * perEpoch, steps);
+    report(last, (last - 1) * perEpoch, steps, result);
   } catch (e) {
     // nothing is returned: free the parameters too (a disposed layer or synthesizer refuses any
     // late call rather than write into freed memory)
-    disposeNetwork(training.actor.getSnapshot().context.network as Network, { params: true });
+    if (network) disposeNetwork(network as Network, { params: true });
     throw e;
   } finally {
     sub?.unsubscribe();

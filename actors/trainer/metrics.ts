@@ -28,6 +28,19 @@ export interface TrainingMetrics extends StepMetrics {
   readonly stepsPerSecond: number;
 }
 
+/**
+ * What a trainer publishes for its metrics stream (through its input's `publishMetrics`, when it
+ * is built): its finished steps, the cosine each synthesizer measured for a batch, and when it
+ * started training. The stream reads these, never the trainer's context.
+ */
+export interface MetricsSource {
+  readonly steps: Observable<StepMetrics>;
+  /** the cosine synthesizer `index` measured at `batch`, NaN when none was */
+  cosineOf(index: number, batch: number): number;
+  /** when the training started (performance.now()) */
+  startedAt(): number;
+}
+
 const RATE_WINDOW = 16;
 
 /**
@@ -61,9 +74,8 @@ class StepReport implements TrainingMetrics {
  * training.metrics$.subscribe((m) => console.log(m.batch, m.loss, m.cosine[1], m.stepsPerSecond));
  * await training.run();
  */
-export function trainingMetrics(topology: AnyTopology, trainer: Actor<typeof trainerMachine>): Observable<TrainingMetrics> {
+export function trainingMetrics(topology: AnyTopology, trainer: Actor<typeof trainerMachine>, source: MetricsSource): Observable<TrainingMetrics> {
   return defer(() => {
-    const context = trainer.getSnapshot().context;
     // (a recurrent network's synthesizers are all bootstrapped or fed by a layer above: none sees a true gradient)
     const cosines = isRecurrent(topology) ? [] : trueGradientInterfaces(topology);
     const started = performance.now();
@@ -72,16 +84,16 @@ export function trainingMetrics(topology: AnyTopology, trainer: Actor<typeof tra
 
     return new Observable<TrainingMetrics>((subscriber) => {
       subscriber.add(
-        context.metrics.subscribe({
+        source.steps.subscribe({
           next: (m) => {
             const now = performance.now();
             const full = count >= RATE_WINDOW;
-            const since = full ? finished[count % RATE_WINDOW] : Math.max(started, context.clock.started);
+            const since = full ? finished[count % RATE_WINDOW] : Math.max(started, source.startedAt());
             const stepsPerSecond = ((full ? RATE_WINDOW : count + 1) * 1000) / Math.max(now - since, 1e-6);
             finished[count++ % RATE_WINDOW] = now;
             const cosine: Record<string, number> = {};
             for (const c of cosines) {
-              const v = context.history.cosineOf(c.index, m.batch);
+              const v = source.cosineOf(c.index, m.batch);
               if (!Number.isNaN(v)) cosine[c.name] = v;
             }
             subscriber.next(new StepReport(m, cosine, stepsPerSecond));

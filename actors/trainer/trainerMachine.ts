@@ -30,6 +30,7 @@ import type { Scheduling } from '../schedulers/schedulers.ts';
 import { stageMachine } from '../stage/stageMachine.ts';
 import type { StageCommand } from '../stage/stageProtocol.ts';
 import { type EpochPlan, TrainerProgress } from './trainerProgress.ts';
+import type { MetricsSource } from './metrics.ts';
 
 export interface TrainerInput {
   network: Model;
@@ -56,6 +57,8 @@ export interface TrainerInput {
   interpreter: Interpreter;
   /** a training in epochs (fit.ts): where the stages pause, and what happens there */
   epochs?: EpochPlan | null;
+  /** where it publishes what its metrics stream reads (metrics.ts), as it is built */
+  publishMetrics?: (source: MetricsSource) => void;
 }
 
 export interface TrainerContext {
@@ -148,6 +151,8 @@ export const trainerMachine = setup({
     const history = new History(steps, shape.heads.map((h) => h.weight), shape.synthesizers, shape.auxiliaries);
     if (input.resumedHistory) history.restore(input.resumedHistory);
     const metrics = new Edge<StepMetrics>('metrics');
+    const clock = { started: performance.now() };
+    input.publishMetrics?.({ steps: metrics, cosineOf: (index, batch) => history.cosineOf(index, batch), startedAt: () => clock.started });
     const gauge = new QueueGauge(), utilization: number[] = [], workers: Worker[] = [];
     const stages: AnyActorRef[] = [];
     const subscriptions = new Subscription();
@@ -205,7 +210,7 @@ export const trainerMachine = setup({
       utilization,
       progress,
       subscriptions,
-      clock: { started: performance.now() },
+      clock,
       leaseThreads,
       drained: 0,
       error: null,

@@ -13,6 +13,7 @@
 import type { TrainingState } from '../../lib/checkpoint/checkpoint.ts';
 import type { History, StepMetrics } from '../../lib/history.ts';
 import { type Model, type ModelState, mergeModelStates, takeBackState } from '../../lib/model.ts';
+import type { ParameterSet } from '../../lib/params.ts';
 import type { Edge, LossMessage } from '../machines/events.ts';
 import type { TraceEvent } from '../inspect/inspection.ts';
 import type { QueueGauge } from '../stage/queueGauge.ts';
@@ -33,7 +34,13 @@ export interface EpochPlan {
    * refit applied, and the trainer's network holds the parameters. Returns the next epoch's
    * learning-rate factor; the stages wait until it settles (a rejection fails the training).
    */
-  end(epoch: number, step: number): number | Promise<number>;
+  end(epoch: number, step: number, trained: EpochTrained): number | Promise<number>;
+}
+
+/** What an epoch's end hands its plan (to read, not to keep): the history so far and the parameters the trainer's network holds. */
+export interface EpochTrained {
+  readonly history: History;
+  readonly params: ParameterSet;
 }
 
 /** What progress tells its trainer. */
@@ -244,7 +251,7 @@ export class TrainerProgress {
     };
     const fail = (error: unknown) => this.ended || o.send({ type: 'FAIL', error });
     try {
-      const next = epochs.end(step / epochs.length, step);
+      const next = epochs.end(step / epochs.length, step, { history: o.history, params: o.network.params as ParameterSet });
       if (typeof next === 'number') go(next);
       else Promise.resolve(next).then(go, fail);
     } catch (error) {

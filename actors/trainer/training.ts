@@ -2,8 +2,9 @@
  * The public way to train: build a training from a topology, data and (optionally) initial
  * parameters, run it, get the trained parameters and the per-step losses.
  */
-import { Observable, type Subscription } from 'rxjs';
+import type { Observable } from 'rxjs';
 import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
+import { guardCallback, guardInspection, guardSubscribers } from './guards.ts';
 import type { Dataset } from '../../lib/data.ts';
 import { CheckpointError, DivergenceError, StageError, TopologyError, TrainingAbortedError, TrainingOptionsError } from '../../lib/errors.ts';
 import { checkFootprint } from '../../lib/footprint.ts';
@@ -42,7 +43,7 @@ import { checkNats, checkTrainingKeys, poolOf } from './trainingOptions.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
 import { type Stage, defaultStageCount, planStages, validatePlan } from '../../lib/placement.ts';
 import type { TraceEvent } from '../inspect/inspection.ts';
-import { type TrainingMetrics, trainingMetrics } from './metrics.ts';
+import { type MetricsSource, type TrainingMetrics, trainingMetrics } from './metrics.ts';
 import { INTERPRETERS, type Interpreter } from '../machines/machines.ts';
 import { type trainerMachine, trainerFor } from './trainerMachine.ts';
 import type { EpochPlan } from './trainerProgress.ts';
@@ -187,7 +188,7 @@ export function createTraining(options: TrainingOptions): Training {
  * {@link createTraining} for fit(): with `epochs`, the stages pause at every epoch's end, apply
  * their pending refits, and go on at the plan's learning rates (see {@link EpochPlan}).
  */
-export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | null, copyData = false): Training {
+export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | null, copyData = false, built?: (network: Model) => void): Training {
   checkTrainingKeys(options, 'training');
   const asked = anyTopologyOf(options.topology);
   const { steps } = options;
@@ -234,6 +235,7 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
     if (at >= 0) throw new TopologyError(`parameters: '${s.key}' holds ${m.data[at]} at element ${at}`);
   }
   const network = buildModel(topology, initial);
+  built?.(network);
   // the network trains a copy: parameters this function made (or read) are not needed any more
   if (initial !== options.params) for (const m of Object.values(initial)) release(m);
   if (options.optimizerState) restoreModelOptimizers(network, options.optimizerState);
@@ -241,9 +243,11 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   // the data as they are now, copied once (in shared memory for worker stages, which read them there);
   // fit() passes a buffer of its own, which it rewrites between epochs on purpose
   const data = copyData ? copyModelData(options.data, name === 'worker') : options.data;
+  let metricsSource: MetricsSource | null = null;
   const actor = createActor(trainerFor(interpreter), {
     input: {
       interpreter,
+      publishMetrics: (source) => (metricsSource = source),
       network,
       data,
       steps,
@@ -318,7 +322,7 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
       actor.start();
       if (actor.getSnapshot().status === 'active') actor.send({ type: 'START' });
     }));
-  const metrics$ = guardSubscribers(trainingMetrics(topology, actor), (error) => actor.send({ type: 'FAIL', error }));
+  const metrics$ = guardSubscribers(trainingMetrics(topology, actor, metricsSource!), (error) => actor.send({ type: 'FAIL', error }));
   const stopByUser: Training['stop'] = (o = {}) => {
     refuseUnknownOptions(o, ['checkpoint', 'reason'], 'training.stop');
     stop(o);
@@ -338,76 +342,6 @@ function nonFinite(network: Model, steps: number): DivergenceError | null {
     }
   }
   return null;
-}
-
-/**
- * A caller's callback (`what` names it) that cannot take the training down by throwing: the first
- * error it throws fails the training (through `fail`), and it is not called again.
- */
-function guardCallback<E>(what: string, call: ((e: E) => void) | undefined, fail: (e: unknown) => void): (e: E) => void {
-  let broken = false;
-  return (e) => {
-    if (broken || !call) return;
-    try {
-      call(e);
-    } catch (error) {
-      broken = true;
-      fail(new TrainingOptionsError(`training: the ${what} threw ${describeError(error)}; training stopped`));
-    }
-  };
-}
-
-/** An inspection observer (a function or an Observer's `next`), guarded as {@link guardCallback}. */
-function guardInspection(inspect: Observer<InspectionEvent> | ((e: InspectionEvent) => void), fail: (e: unknown) => void): (e: InspectionEvent) => void {
-  return guardCallback('inspection observer', typeof inspect === 'function' ? inspect : inspect.next?.bind(inspect), fail);
-}
-
-/**
- * `source`, whose subscribers' callbacks cannot take the process down by throwing (rxjs would
- * rethrow such an error asynchronously, where nothing catches it): the callbacks given to
- * `subscribe` are wrapped before rxjs sees them, and the first error one throws fails the
- * training (through `fail`) and ends that subscription. (Callbacks at the end of a `pipe(...)`
- * chain are rxjs's to wrap: there a throw is reported as rxjs reports it.)
- */
-class GuardedObservable<T> extends Observable<T> {
-  constructor(
-    private readonly inner: Observable<T>,
-    private readonly fail: (e: unknown) => void,
-  ) {
-    super((subscriber) => inner.subscribe(subscriber));
-  }
-
-  override subscribe(observerOrNext?: Partial<Observer<T>> | ((value: T) => void) | null): Subscription {
-    let subscription: Subscription | null = null, broken = false;
-    const guard = <A extends unknown[]>(what: string, f: ((...args: A) => void) | undefined) =>
-      f &&
-      ((...args: A) => {
-        if (broken) return;
-        try {
-          f(...args);
-        } catch (error) {
-          broken = true;
-          subscription?.unsubscribe();
-          this.fail(new TrainingOptionsError(`training: a metrics$ subscriber's ${what} threw ${describeError(error)}; training stopped`));
-        }
-      });
-    const o = typeof observerOrNext === 'function' ? { next: observerOrNext } : (observerOrNext ?? {});
-    subscription = this.inner.subscribe({
-      next: guard('next', o.next?.bind(o)),
-      error: guard('error', o.error?.bind(o)) ?? (() => {}),
-      complete: guard('complete', o.complete?.bind(o)),
-    });
-    if (broken) subscription.unsubscribe();
-    return subscription;
-  }
-}
-
-function guardSubscribers<T>(source: Observable<T>, fail: (e: unknown) => void): Observable<T> {
-  return new GuardedObservable(source, fail);
-}
-
-function describeError(e: unknown): string {
-  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
 /** Build and run a training in one call (bad input rejects the promise, before any work). */

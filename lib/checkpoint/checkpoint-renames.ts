@@ -7,7 +7,7 @@
  *   field `link` → `interface`, parameter keys `link{ℓ}.*` → `interface{ℓ}.*`, actor
  *   `synthesizer:link{ℓ}` → `synthesizer:interface{ℓ}`.
  */
-import { type Json, isObject } from './checkpoint.ts';
+import { type Json, isObject } from './checkpoint-checker.ts';
 
 /** A recurrent topology's layer field, a parameter-key prefix and an actor id, old → new. */
 const FIELDS: readonly (readonly [string, string])[] = [['link', 'interface']];

@@ -20,8 +20,10 @@
  * allocated; and, against a training's topology, that it is the same ({@link checkTopology}).
  */
 import { createHash } from 'node:crypto';
+import { type Json, Checker, isObject } from './checkpoint-checker.ts';
 import { checkPendingSteps, graphPendingBatches, recurrentPendingByActor } from './checkpoint-refits.ts';
 import { renameLegacyNames } from './checkpoint-renames.ts';
+import { type ActorShape, actorsOf, recurrentOwnersOf } from './checkpoint-shapes.ts';
 import { checkTopology, topologyOf } from './checkpoint-topology.ts';
 import { CheckpointError, IN_MEMORY_STATE } from '../errors.ts';
 import { FileError, readTextBounded, writeFileAtomic } from '../io/files.ts';
@@ -29,11 +31,10 @@ import { FINGERPRINT } from '../fingerprint.ts';
 import type { HistorySnapshot } from '../history.ts';
 import { MAX_CHECKPOINT_BYTES } from '../io/limits.ts';
 import { type Matrix, describeValue, zeros } from '../matrix.ts';
-import { type Network, type OptimizerStates, optimizerOwners, optimizerStates, parameterOwners } from '../network.ts';
-import { type OptimizerConfig, isPlainSgd, optimizerOf } from '../optimizers.ts';
+import type { OptimizerStates } from '../network.ts';
 import { type ParameterSet, type ParameterShape, parameterShapes } from '../params.ts';
 import type { SynthesizerSnapshot } from '../synthesizer.ts';
-import { type CarriedState, type PendingRefits, RECURRENT_HEAD_ACTOR, layerActor, recurrentParameterOwners, recurrentSynthesizers } from '../recurrent/owners.ts';
+import { type CarriedState, type PendingRefits, layerActor, recurrentSynthesizers } from '../recurrent/owners.ts';
 import { recurrentParameterShapes } from '../recurrent/params.ts';
 import type { RecurrentTopology } from '../recurrent/topology.ts';
 import type { Topology } from '../topology.ts';
@@ -128,97 +129,50 @@ export function encodeCheckpoint(state: TrainingState): string {
   return `${JSON.stringify({ format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, bytes, sha256 })}\n${payload}\n`;
 }
 
-export type Json = Record<string, unknown>;
-export const isObject = (v: unknown): v is Json => v !== null && typeof v === 'object' && !Array.isArray(v);
 const isRecurrentTopology = (t: Topology | RecurrentTopology): t is RecurrentTopology => (t as { kind?: string }).kind === 'recurrent';
-
-/** The checks of one file: each failure is a CheckpointError naming the file and what is wrong. */
-class Checker {
-  constructor(readonly path: string) {}
-
-  fail(reason: string): never {
-    throw new CheckpointError(this.path, reason);
-  }
-
-  object(v: unknown, what: string): Json {
-    if (!isObject(v)) this.fail(`${what} is ${describeValue(v)}, expected an object`);
-    return v;
-  }
-
-  /** exactly these keys (those in `optional` may be absent) */
-  keys(o: Json, required: readonly string[], what: string, optional: readonly string[] = []): void {
-    for (const k of Object.keys(o)) if (!required.includes(k) && !optional.includes(k)) this.fail(`${what} has an unknown key '${k}'`);
-    for (const k of required) if (!(k in o)) this.fail(`${what} lacks '${k}'`);
-  }
-
-  integer(v: unknown, what: string, min = 0): number {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) this.fail(`${what} is ${describeValue(v)}, expected an integer >= ${min}`);
-    return v;
-  }
-
-  /** Base64 of little-endian float32 values, `length` of them when given, all finite. */
-  floats(v: unknown, what: string, length: number | null, shape = ''): Float32Array {
-    if (typeof v !== 'string') this.fail(`${what} is ${describeValue(v)}, expected base64 text`);
-    if (v.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) this.fail(`${what} is not base64`);
-    const b = Buffer.from(v, 'base64');
-    if (b.length % 4) this.fail(`${what} has ${b.length} bytes, not a whole number of float32 values`);
-    if (length !== null && b.length / 4 !== length) this.fail(`${what} has ${b.length / 4} values, expected ${length}${shape ? ` (${shape})` : ''}`);
-    const out = new Float32Array(b.length / 4);
-    new Uint8Array(out.buffer).set(b);
-    for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i])) this.fail(`${what} holds ${out[i]} at element ${i}`);
-    return out;
-  }
-
-  numbers(v: unknown, what: string, length: number): number[] {
-    if (!Array.isArray(v)) this.fail(`${what} is ${describeValue(v)}, expected an array of numbers`);
-    if (v.length !== length) this.fail(`${what} has ${v.length} values, expected ${length} (one per step)`);
-    v.forEach((n, i) => {
-      if (typeof n !== 'number' || !Number.isFinite(n)) this.fail(`${what}[${i}] is ${describeValue(n)}, expected a finite number`);
-    });
-    return v as number[];
-  }
-}
-
-/** What a checkpoint's topology implies for one actor's state. */
-interface ActorShape {
-  /** its parameters, in parameterShapes order */
-  params: ParameterShape[];
-  /** the optimiser's kind and its moment buffers per parameter (0 plain SGD, 1 momentum, 2 Adam) */
-  kind: string;
-  perParam: number;
-  /** a synthesizer's pending refits: values of h (and target) and of y (null: not conditioned), and its delay */
-  /** h: what the synthesizer reads (a forward synthesizer: the data's x); target: what it predicts */
-  refits?: { h: string; hSize: number; target: string; targetSize: number; y: string | null; ySize: number; delay: number };
-}
-
-/**
- * The actors a topology implies, keyed by systemId: each layer's and synthesizer's parameters
- * (in parameterShapes order), its optimiser's kind and moment buffers per parameter, and for a
- * synthesizer the shapes of its pending refits and its delay.
- */
-function actorsOf(t: Topology): Map<string, ActorShape> {
-  const shapes = new Map(parameterShapes(t).map((s) => [s.key, s]));
-  const owners = parameterOwners(t);
-  const optimizer = (o: { lr: number; optimizer?: OptimizerConfig }) => {
-    const c = optimizerOf(o);
-    return { kind: c.kind, perParam: c.kind === 'adam' ? 2 : isPlainSgd(c) ? 0 : 1 };
-  };
-  const actors = new Map<string, ActorShape>();
-  for (const n of t.nodes) actors.set(n.actor, { params: owners.get(n.actor)!.map((k) => shapes.get(k)!), ...optimizer(n) });
-  for (const s of t.synthesizers) {
-    const B = t.batch;
-    actors.set(s.actor, {
-      params: owners.get(s.actor)!.map((k) => shapes.get(k)!),
-      ...optimizer(s),
-      refits: { h: `${B}x${s.inputs}`, hSize: B * s.inputs, target: `${B}x${s.units}`, targetSize: B * s.units, y: s.conditioned ? `${B}x${s.labels}` : null, ySize: s.conditioned ? B * s.labels : 0, delay: s.delay },
-    });
-  }
-  return actors;
-}
 
 /** Parse and verify a checkpoint's text (versions 1 and 2); `path` names it in errors. */
 export function decodeCheckpoint(text: string, path = IN_MEMORY_STATE): TrainingState {
   const c: Checker = new Checker(path);
+  const { version, p } = decodeEnvelope(c, text);
+
+  // the topology, validated again: it says what every other field must be
+  const topology = topologyOf(p.topology, path);
+  const recurrent = isRecurrentTopology(topology);
+  if (recurrent && !('layers' in p)) c.fail(`the payload lacks 'layers' (its topology is recurrent)`);
+  if (!recurrent && 'layers' in p) c.fail(`the payload has an unknown key 'layers'`);
+  const shapes = recurrent ? recurrentParameterShapes(topology) : parameterShapes(topology);
+  const step = c.integer(p.step, 'step');
+  const owners = recurrent ? recurrentOwnersOf(topology) : actorsOf(topology);
+
+  const paramData = decodeParams(c, p.params, shapes);
+  const optimizers = decodeOptimizers(c, p.optimizers, owners);
+
+  const synthesizersJson = c.object(p.synthesizers, 'synthesizers');
+  const synthesizerIds = recurrent ? recurrentSynthesizers(topology).map((s) => s.actor) : [...owners.keys()].filter((id) => owners.get(id)!.refits);
+  for (const id of Object.keys(synthesizersJson)) if (!synthesizerIds.includes(id)) c.fail(`synthesizer '${id}' is not an actor of its topology`);
+  for (const id of synthesizerIds) if (!(id in synthesizersJson)) c.fail(`synthesizer '${id}' is missing`);
+  const parts = recurrent ? decodeRecurrentParts(c, topology, step, synthesizersJson, p.layers) : { synthesizers: decodeRefits(c, step, synthesizersJson, owners) };
+
+  const history = decodeHistory(c, p.history, version, topology, step, synthesizerIds.length);
+  const rng = decodeRng(c, p.rng);
+  const dataFingerprint = p.dataFingerprint ?? null;
+  if (dataFingerprint !== null && (typeof dataFingerprint !== 'string' || !FINGERPRINT.test(dataFingerprint))) {
+    c.fail(`dataFingerprint is ${describeValue(dataFingerprint)}, expected null or sha256: and 64 hex digits`);
+  }
+
+  // all checked: now allocate
+  const out: ParameterSet = {};
+  for (const s of shapes) {
+    const m: Matrix = zeros(s.rows, s.cols);
+    m.data.set(paramData.get(s.key)!);
+    out[s.key] = m;
+  }
+  return { topology, step, params: out, optimizers, ...parts, history, rng, dataFingerprint: dataFingerprint as string | null } as TrainingState;
+}
+
+/** The header line and the payload it seals: format, version, length (truncation), SHA-256 (corruption), the payload's keys. */
+function decodeEnvelope(c: Checker, text: string): { version: 1 | 2; p: Json } {
   const newline = text.indexOf('\n');
   let header: unknown;
   try {
@@ -246,18 +200,12 @@ export function decodeCheckpoint(text: string, path = IN_MEMORY_STATE): Training
   // version 2 adds the data's fingerprint, and a recurrent network's carried states ('layers')
   if (version === 1) c.keys(p, v1, 'the payload', ['rng']);
   else c.keys(p, [...v1, 'rng', 'dataFingerprint'], 'the payload', ['layers']);
+  return { version, p };
+}
 
-  // the topology, validated again: it says what every other field must be
-  const topology = topologyOf(p.topology, path);
-  const recurrent = isRecurrentTopology(topology);
-  if (recurrent && !('layers' in p)) c.fail(`the payload lacks 'layers' (its topology is recurrent)`);
-  if (!recurrent && 'layers' in p) c.fail(`the payload has an unknown key 'layers'`);
-  const shapes = recurrent ? recurrentParameterShapes(topology) : parameterShapes(topology);
-  const step = c.integer(p.step, 'step');
-  const owners = recurrent ? recurrentOwnersOf(topology) : actorsOf(topology);
-
-  // parameters: exactly those of the topology, with their shapes
-  const params = c.object(p.params, 'params');
+/** Parameters: exactly those of the topology, with their shapes (checked, not allocated yet). */
+function decodeParams(c: Checker, json: unknown, shapes: readonly ParameterShape[]): Map<string, Float32Array> {
+  const params = c.object(json, 'params');
   const paramData = new Map<string, Float32Array>();
   for (const k of Object.keys(params)) if (!shapes.some((s) => s.key === k)) c.fail(`parameter '${k}' is not a parameter of its topology`);
   for (const s of shapes) {
@@ -269,16 +217,13 @@ export function decodeCheckpoint(text: string, path = IN_MEMORY_STATE): Training
     if (rows !== s.rows || cols !== s.cols) c.fail(`${what} is ${rows}x${cols}, its topology needs ${s.rows}x${s.cols}`);
     paramData.set(s.key, c.floats(m.data, `${what} data`, rows * cols, `${rows}x${cols}`));
   }
-  const optimizers = decodeOptimizers(c, p.optimizers, owners);
+  return paramData;
+}
 
-  const synthesizersJson = c.object(p.synthesizers, 'synthesizers');
-  const synthesizerIds = recurrent ? recurrentSynthesizers(topology).map((s) => s.actor) : [...owners.keys()].filter((id) => owners.get(id)!.refits);
-  for (const id of Object.keys(synthesizersJson)) if (!synthesizerIds.includes(id)) c.fail(`synthesizer '${id}' is not an actor of its topology`);
-  for (const id of synthesizerIds) if (!(id in synthesizersJson)) c.fail(`synthesizer '${id}' is missing`);
-  const parts = recurrent ? decodeRecurrentParts(c, topology, step, synthesizersJson, p.layers) : { synthesizers: decodeRefits(c, step, synthesizersJson, owners) };
-
-  // history: a loss and an accuracy per step done, and each synthesizer's losses
-  const h = c.object(p.history, 'history');
+/** History: a loss and an accuracy per step done, each synthesizer's losses, each head's (version 2), a recurrent network's aux losses. */
+function decodeHistory(c: Checker, json: unknown, version: 1 | 2, topology: Topology | RecurrentTopology, step: number, synthesizers: number): HistorySnapshot {
+  const recurrent = isRecurrentTopology(topology);
+  const h = c.object(json, 'history');
   const heads = recurrent ? 1 : topology.heads.length;
   // version 2 records each head's losses; version 1 (one head) did not; a recurrent one its aux losses
   if (version === 1) c.keys(h, ['losses', 'accuracies', 'synthesizerLosses'], 'history', ['heads']);
@@ -290,7 +235,7 @@ export function decodeCheckpoint(text: string, path = IN_MEMORY_STATE): Training
     if (v.length !== count) c.fail(`history ${what} has ${v.length} lists, expected ${count} (one per ${per})`);
     return v.map((l, k) => c.numbers(l, `history ${what}[${k}]`, step));
   };
-  const synthesizerLosses = lists(h.synthesizerLosses, 'synthesizerLosses', synthesizerIds.length, 'synthesizer');
+  const synthesizerLosses = lists(h.synthesizerLosses, 'synthesizerLosses', synthesizers, 'synthesizer');
   let headHistory: HistorySnapshot['heads'];
   if (h.heads !== undefined) {
     if (!Array.isArray(h.heads) || h.heads.length !== heads) c.fail(`history heads is ${describeValue(h.heads)}, expected ${heads} (one per head)`);
@@ -302,30 +247,18 @@ export function decodeCheckpoint(text: string, path = IN_MEMORY_STATE): Training
   } else if (heads !== 1) c.fail(`history lacks 'heads' (its topology has ${heads} heads)`);
   const auxCount = recurrent ? topology.layers.filter((l) => l.aux).length : 0;
   const aux = recurrent && (auxCount > 0 || h.aux !== undefined) ? lists(h.aux, 'aux', auxCount, 'layer with an aux head') : undefined;
+  return { losses, accuracies, synthesizerLosses, ...(headHistory ? { heads: headHistory } : {}), ...(aux ? { aux } : {}) };
+}
 
-  let rng: TrainingState['rng'] = null;
-  if (p.rng !== undefined && p.rng !== null) {
-    const o = c.object(p.rng, 'rng');
-    c.keys(o, ['s', 'spare'], 'rng');
-    if (!Array.isArray(o.s) || o.s.length !== 4 || !o.s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)) c.fail(`rng s must be 4 integers in [0, 2^32), got ${describeValue(o.s)}`);
-    if (o.s.every((w) => w === 0)) c.fail('rng s must not be all zero (xoshiro128** would only ever draw 0)');
-    if (o.spare !== null && (typeof o.spare !== 'number' || !Number.isFinite(o.spare))) c.fail(`rng spare is ${describeValue(o.spare)}, expected null or a finite number`);
-    rng = { s: [...(o.s as number[])], spare: o.spare as number | null };
-  }
-  const dataFingerprint = p.dataFingerprint ?? null;
-  if (dataFingerprint !== null && (typeof dataFingerprint !== 'string' || !FINGERPRINT.test(dataFingerprint))) {
-    c.fail(`dataFingerprint is ${describeValue(dataFingerprint)}, expected null or sha256: and 64 hex digits`);
-  }
-
-  // all checked: now allocate
-  const out: ParameterSet = {};
-  for (const s of shapes) {
-    const m: Matrix = zeros(s.rows, s.cols);
-    m.data.set(paramData.get(s.key)!);
-    out[s.key] = m;
-  }
-  const history: HistorySnapshot = { losses, accuracies, synthesizerLosses, ...(headHistory ? { heads: headHistory } : {}), ...(aux ? { aux } : {}) };
-  return { topology, step, params: out, optimizers, ...parts, history, rng, dataFingerprint: dataFingerprint as string | null } as TrainingState;
+/** The caller's RNG state (xoshiro128**), or null. */
+function decodeRng(c: Checker, json: unknown): TrainingState['rng'] {
+  if (json === undefined || json === null) return null;
+  const o = c.object(json, 'rng');
+  c.keys(o, ['s', 'spare'], 'rng');
+  if (!Array.isArray(o.s) || o.s.length !== 4 || !o.s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)) c.fail(`rng s must be 4 integers in [0, 2^32), got ${describeValue(o.s)}`);
+  if (o.s.every((w) => w === 0)) c.fail('rng s must not be all zero (xoshiro128** would only ever draw 0)');
+  if (o.spare !== null && (typeof o.spare !== 'number' || !Number.isFinite(o.spare))) c.fail(`rng spare is ${describeValue(o.spare)}, expected null or a finite number`);
+  return { s: [...(o.s as number[])], spare: o.spare as number | null };
 }
 
 /** Optimisers: one per owner, of the topology's kind, with its moment buffers. */
@@ -394,25 +327,6 @@ function decodeRefits(c: Checker, step: number, synthesizersJson: Json, owners: 
     synthesizers[id] = { nextRefit, nextPrediction, pending };
   }
   return synthesizers;
-}
-
-/** A recurrent network's optimiser owners (layers, their aux heads, synthesizers, the readout) and what each holds. */
-function recurrentOwnersOf(t: RecurrentTopology): Map<string, ActorShape> {
-  const shapes = new Map(recurrentParameterShapes(t).map((s) => [s.key, s]));
-  const owned = recurrentParameterOwners(t);
-  const kind = (o: OptimizerConfig) => ({ kind: o.kind, perParam: o.kind === 'adam' ? 2 : isPlainSgd(o) ? 0 : 1 });
-  const out = new Map<string, ActorShape>();
-  for (const l of t.layers) {
-    const id = layerActor(l), keys = owned.get(id)!;
-    out.set(id, { params: keys.filter((k) => k.startsWith(`${l.key}.`)).map((k) => shapes.get(k)!), ...kind(l.optimizer) });
-    if (l.aux) out.set(`${id}.aux`, { params: keys.filter((k) => !k.startsWith(`${l.key}.`)).map((k) => shapes.get(k)!), ...kind(l.aux.optimizer) });
-  }
-  for (const s of recurrentSynthesizers(t)) {
-    const l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.interface!;
-    out.set(s.actor, { params: owned.get(s.actor)!.map((k) => shapes.get(k)!), ...kind(spec.optimizer) });
-  }
-  out.set(RECURRENT_HEAD_ACTOR, { params: owned.get(RECURRENT_HEAD_ACTOR)!.map((k) => shapes.get(k)!), ...kind(t.readout.optimizer) });
-  return out;
 }
 
 /**
@@ -488,44 +402,4 @@ export function readCheckpoint(path: string, options: { maxBytes?: number } = {}
     throw new CheckpointError(path, e instanceof FileError ? e.message.slice(path.length + 2) : (e as Error).message);
   }
   return decodeCheckpoint(text, path);
-}
-
-/** The part of a training's state that lives in a network's actors (all of them, or those named in `ids`). */
-export type NetworkState = Pick<GraphTrainingState, 'params' | 'optimizers' | 'synthesizers'>;
-
-/** Copies of the state of a network's actors (every actor, or those whose systemId is in `ids`), taken between batches. */
-export function captureNetworkState(net: Network, ids?: ReadonlySet<string>): NetworkState {
-  const has = (id: string) => !ids || ids.has(id);
-  const params: ParameterSet = {}, synthesizers: Record<string, SynthesizerSnapshot> = {};
-  for (const [owner, keys] of parameterOwners(net.topology)) {
-    if (!has(owner)) continue;
-    for (const key of keys) {
-      const m = net.params[key];
-      params[key] = { rows: m.rows, cols: m.cols, data: m.data.slice() };
-    }
-  }
-  for (const s of net.synthesizers) if (has(s.id)) synthesizers[s.id] = s.snapshot();
-  return { params, optimizers: optimizerStates(net, ids), synthesizers };
-}
-
-/** Put a captured state back into a network built from the same topology (parameters are set by building it). */
-export function restoreNetworkState(net: Network, state: Pick<NetworkState, 'optimizers' | 'synthesizers'>, path = IN_MEMORY_STATE): void {
-  for (const owner of optimizerOwners(net)) {
-    const o = state.optimizers[owner.id];
-    if (!o) throw new CheckpointError(path, `no optimiser state for ${owner.id}`);
-    try {
-      owner.optimizer.setState(o);
-    } catch (e) {
-      throw new CheckpointError(path, `${owner.id}: ${(e as Error).message}`);
-    }
-  }
-  for (const s of net.synthesizers) {
-    const snap = state.synthesizers[s.id];
-    if (!snap) throw new CheckpointError(path, `no pending refits for ${s.id}`);
-    try {
-      s.restore(snap);
-    } catch (e) {
-      throw new CheckpointError(path, (e as Error).message);
-    }
-  }
 }

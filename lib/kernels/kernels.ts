@@ -10,7 +10,7 @@
  * or {@link useBackend} before building a training.
  */
 import type { Activation } from '../activations.ts';
-import { autoBackend } from './kernels-wasm.ts';
+import { autoBackend } from './backend-choice.ts';
 import type { Matrix } from '../matrix.ts';
 
 export interface KernelBackend {

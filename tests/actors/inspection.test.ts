@@ -2,14 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  type TraceEvent,
-  createTraceRecorder,
-  createTraceRelay,
-  parseTrace,
-  summarize,
-  toTraceEvent,
-} from '../../actors/inspect/inspection.ts';
+import { type TraceEvent, createTraceRecorder, createTraceRelay, parseTrace, toTraceEvent } from '../../actors/inspect/inspection.ts';
+import { summarize } from '../../actors/inspect/summarize.ts';
 import { SCHEDULERS } from '../../actors/schedulers/schedulers.ts';
 import { createTraining } from '../../actors/trainer/training.ts';
 import { fromArray } from '../../lib/matrix.ts';

@@ -14,7 +14,8 @@ import { createStagePool } from '../../actors/stage/stagePool.ts';
 import { type TrainingResult, createTraining, train } from '../../actors/trainer/training.ts';
 import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
 import { StageError, TrainingOptionsError } from '../../lib/errors.ts';
-import { createWasmBackend, wasmBackend } from '../../lib/kernels/kernels-wasm.ts';
+import { wasmBackend } from '../../lib/kernels/backend-choice.ts';
+import { createWasmBackend } from '../../lib/kernels/kernels-wasm.ts';
 import { defineTopology } from '../../lib/topology.ts';
 
 const root = join(import.meta.dirname, '..', '..');

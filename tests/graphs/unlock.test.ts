@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { graphSummary } from '../../actors/inspect/inspection.ts';
+import { graphSummary } from '../../actors/inspect/summarize.ts';
 import { compareWithCase } from '../../lib/compare.ts';
 import { trueGradientInterfaces } from '../../lib/gradient-quality.ts';
 import type { TrainingMetrics } from '../../actors/trainer/metrics.ts';

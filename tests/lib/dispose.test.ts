@@ -14,7 +14,7 @@ import { createTraining } from '../../actors/trainer/training.ts';
 import { oneHot } from '../../lib/data.ts';
 import { evaluate } from '../../lib/evaluate.ts';
 import { typescriptBackend, useBackend } from '../../lib/kernels/kernels.ts';
-import { wasmBackend } from '../../lib/kernels/kernels-wasm.ts';
+import { wasmBackend } from '../../lib/kernels/backend-choice.ts';
 import { copyTask } from '../../lib/datasets/copy.ts';
 import { type Matrix, fromArray, release } from '../../lib/matrix.ts';
 import { runCurriculum } from '../../lib/recurrent/curriculum.ts';

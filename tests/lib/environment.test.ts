@@ -64,7 +64,7 @@ function run(args: string[], env: Record<string, string>) {
 
 describe('no silent switch of kernels, and one line from the command lines', () => {
   it('autoBackend refuses DNI_WASM_MEMORY_MB=abc instead of falling back to the TypeScript kernels', () => {
-    const r = run(['-e', "import('./lib/kernels/kernels-wasm.ts').then((m) => console.log('picked', m.autoBackend().name)).catch((e) => console.log(e.name, e.message))"], { DNI_WASM_MEMORY_MB: 'abc' });
+    const r = run(['-e', "import('./lib/kernels/backend-choice.ts').then((m) => console.log('picked', m.autoBackend().name)).catch((e) => console.log(e.name, e.message))"], { DNI_WASM_MEMORY_MB: 'abc' });
     expect(r.out).toMatch(/EnvironmentError DNI_WASM_MEMORY_MB must be a whole number of MiB from 1 to 4095, got "abc"/);
     expect(r.out).not.toMatch(/picked/);
   });

@@ -22,17 +22,8 @@
 import type { Server, ServerResponse } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import {
-  type Inspection,
-  type JsonValue,
-  type TraceEvent,
-  actorName,
-  attachTo,
-  keepBatch,
-  summarize,
-  summarizeContext,
-  toTraceEvent,
-} from '../../actors/inspect/inspection.ts';
+import { type Inspection, type TraceEvent, attachTo, keepBatch, toTraceEvent } from '../../actors/inspect/inspection.ts';
+import { type JsonValue, actorName, summarize, summarizeContext } from '../../actors/inspect/summarize.ts';
 import type { TrainingMetrics } from '../../actors/trainer/metrics.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
 import { HEADERS, type PageServer, servePage } from './pageServer.ts';
@@ -401,106 +392,7 @@ export async function serveLiveInspector(options: LiveInspectorOptions = {}): Pr
     runs.push(r);
     if (runs.length > maxRuns) runs.splice(0, runs.length - maxRuns);
     r.statusDirty = true;
-    // the root actor (the trainer) of the training under way (trainCurriculum makes one per batch)
-    let root: unknown = null;
-    const local = new Set<string>();
-    // x of the charts: the batch, shifted on past the trainings before this one
-    let offset = 0, lastBatch = -1;
-
-    const inspect = (e: InspectionEvent) => {
-      switch (e.type) {
-        case '@xstate.event': {
-          const batch = batchOf(e.event);
-          if (sample > 1 && !keepBatch(batch, sample)) return;
-          const a = r.byRef.get(e.actorRef) ?? r.actor(e.actorRef, actorName(e.actorRef));
-          a.lastType = e.event.type;
-          a.lastBatch = batch;
-          a.events++;
-          r.touch(a);
-          return;
-        }
-        case '@xstate.snapshot': {
-          if (sample > 1 && !keepBatch(batchOf(e.event), sample)) return;
-          const a = r.byRef.get(e.actorRef) ?? r.actor(e.actorRef, actorName(e.actorRef));
-          const s = e.snapshot as { value?: unknown; status?: string; context?: unknown };
-          a.value = s.value ?? null;
-          a.status = s.status ?? 'active';
-          if (a.context === null && e.event.type === 'xstate.init') {
-            a.context = summarizeContext(s.context);
-            const steps = (a.context as { steps?: unknown } | null)?.steps;
-            if (e.actorRef === root && r.steps === null && typeof steps === 'number') r.steps = steps;
-          }
-          if (e.actorRef === root) {
-            const status = runStatus(s.status, s.value);
-            if (status && status !== r.status) (r.status = status), (r.statusDirty = true);
-          }
-          r.touch(a);
-          return;
-        }
-        case '@xstate.actor': {
-          const line = toTraceEvent(e);
-          const a = r.actor(e.actorRef, actorName(e.actorRef));
-          local.add(a.name);
-          a.parent = line?.parent ?? null;
-          if (!a.parent) {
-            root = e.actorRef;
-            if (r.status !== 'running') (r.status = 'running'), (r.statusDirty = true);
-          }
-          r.touch(a);
-          return;
-        }
-        default:
-          return;
-      }
-    };
-
-    // a worker's actor keeps its name unless this thread has one of that name (its stage:k)
-    const relay = (line: TraceEvent) => {
-      if (line.type === '@trace.meta' || !keepBatch(line.batch, sample)) return;
-      const thread = line.thread ?? 'worker';
-      const key = `${thread}/${line.actor}`;
-      const a = r.byRef.get(key) ?? r.actor(key, local.has(line.actor) ? `${line.actor}@${thread}` : line.actor);
-      a.thread = thread;
-      if (line.type === '@xstate.actor') a.parent = line.parent ?? null;
-      else if (line.type === '@xstate.event') {
-        a.lastType = line.event?.type ?? null;
-        a.lastBatch = line.batch;
-        a.events++;
-      } else if (line.type === '@xstate.snapshot') {
-        a.value = line.state;
-        a.status = line.status ?? 'active';
-        if (line.context !== undefined && a.context === null) a.context = line.context;
-      }
-      r.touch(a);
-    };
-
-    const step = (m: TrainingMetrics) => {
-      if (m.batch <= lastBatch) offset += lastBatch + 1;
-      lastBatch = m.batch;
-      const x = m.batch + offset;
-      r.point('loss', x, m.loss);
-      r.point('accuracy', x, m.accuracy);
-      r.point('synthesizerLoss', x, m.synthesizerLoss);
-      for (const k in m.cosine) r.point(`cosine:${k}`, x, m.cosine[k]);
-      r.batch = x;
-      r.stepsPerSecond = m.stepsPerSecond;
-      r.metricsDirty = true;
-    };
-
-    return {
-      inspect,
-      relay,
-      attach: (ref: AnyActorRef) => attachTo(ref, inspect),
-      watch(training) {
-        return training.metrics$.subscribe({ next: step });
-      },
-      step,
-      close: async () => {
-        if (r.status === 'running') r.status = 'finished';
-        r.statusDirty = true;
-        flush();
-      },
-    };
+    return observeRun(r, sample, flush);
   };
 
   return {
@@ -525,6 +417,113 @@ export async function serveLiveInspector(options: LiveInspectorOptions = {}): Pr
       }
       clients.clear();
       await page.close();
+    },
+  };
+}
+
+/**
+ * A run's observers: its actors' inspection events (here and, as trace lines, from worker threads)
+ * and its metrics, folded into the run's record (what the page draws); `flush` sends what changed.
+ */
+function observeRun(r: RunRecord, sample: number, flush: () => void): LiveRun {
+  // the root actor (the trainer) of the training under way (trainCurriculum makes one per batch)
+  let root: unknown = null;
+  const local = new Set<string>();
+  // x of the charts: the batch, shifted on past the trainings before this one
+  let offset = 0, lastBatch = -1;
+
+  const inspect = (e: InspectionEvent) => {
+    switch (e.type) {
+      case '@xstate.event': {
+        const batch = batchOf(e.event);
+        if (sample > 1 && !keepBatch(batch, sample)) return;
+        const a = r.byRef.get(e.actorRef) ?? r.actor(e.actorRef, actorName(e.actorRef));
+        a.lastType = e.event.type;
+        a.lastBatch = batch;
+        a.events++;
+        r.touch(a);
+        return;
+      }
+      case '@xstate.snapshot': {
+        if (sample > 1 && !keepBatch(batchOf(e.event), sample)) return;
+        const a = r.byRef.get(e.actorRef) ?? r.actor(e.actorRef, actorName(e.actorRef));
+        const s = e.snapshot as { value?: unknown; status?: string; context?: unknown };
+        a.value = s.value ?? null;
+        a.status = s.status ?? 'active';
+        if (a.context === null && e.event.type === 'xstate.init') {
+          a.context = summarizeContext(s.context);
+          const steps = (a.context as { steps?: unknown } | null)?.steps;
+          if (e.actorRef === root && r.steps === null && typeof steps === 'number') r.steps = steps;
+        }
+        if (e.actorRef === root) {
+          const status = runStatus(s.status, s.value);
+          if (status && status !== r.status) (r.status = status), (r.statusDirty = true);
+        }
+        r.touch(a);
+        return;
+      }
+      case '@xstate.actor': {
+        const line = toTraceEvent(e);
+        const a = r.actor(e.actorRef, actorName(e.actorRef));
+        local.add(a.name);
+        a.parent = line?.parent ?? null;
+        if (!a.parent) {
+          root = e.actorRef;
+          if (r.status !== 'running') (r.status = 'running'), (r.statusDirty = true);
+        }
+        r.touch(a);
+        return;
+      }
+      default:
+        return;
+    }
+  };
+
+  // a worker's actor keeps its name unless this thread has one of that name (its stage:k)
+  const relay = (line: TraceEvent) => {
+    if (line.type === '@trace.meta' || !keepBatch(line.batch, sample)) return;
+    const thread = line.thread ?? 'worker';
+    const key = `${thread}/${line.actor}`;
+    const a = r.byRef.get(key) ?? r.actor(key, local.has(line.actor) ? `${line.actor}@${thread}` : line.actor);
+    a.thread = thread;
+    if (line.type === '@xstate.actor') a.parent = line.parent ?? null;
+    else if (line.type === '@xstate.event') {
+      a.lastType = line.event?.type ?? null;
+      a.lastBatch = line.batch;
+      a.events++;
+    } else if (line.type === '@xstate.snapshot') {
+      a.value = line.state;
+      a.status = line.status ?? 'active';
+      if (line.context !== undefined && a.context === null) a.context = line.context;
+    }
+    r.touch(a);
+  };
+
+  const step = (m: TrainingMetrics) => {
+    if (m.batch <= lastBatch) offset += lastBatch + 1;
+    lastBatch = m.batch;
+    const x = m.batch + offset;
+    r.point('loss', x, m.loss);
+    r.point('accuracy', x, m.accuracy);
+    r.point('synthesizerLoss', x, m.synthesizerLoss);
+    for (const k in m.cosine) r.point(`cosine:${k}`, x, m.cosine[k]);
+    r.batch = x;
+    r.stepsPerSecond = m.stepsPerSecond;
+    r.metricsDirty = true;
+  };
+
+  return {
+    inspect,
+    relay,
+    attach: (ref: AnyActorRef) => attachTo(ref, inspect),
+    watch(training) {
+      return training.metrics$.subscribe({ next: step });
+    },
+    step,
+    close: async () => {
+      if (r.status === 'running') r.status = 'finished';
+      r.statusDirty = true;
+      flush();
     },
   };
 }
