@@ -14,13 +14,13 @@ import { defineConfig } from 'vitest/config';
 export const PROJECTS = {
   unit: [
     'tests/lib/{clip,errors,evaluate,gradients,kernels,gradient-quality,recurrent-gradients,recurrent-training,softmax-head,checkpoint-renames,mnist-missing}.test.ts',
-    'tests/lib/{synthesizer-maths,synthesizer-refit,topology,wire,placement-unlock}.test.ts',
+    'tests/lib/{synthesizer-maths,synthesizer-refit,topology,wire,placement-unlock,layout}.test.ts',
     'tests/graphs/finite-differences.test.ts',
     'tests/reference-drift.test.ts',
     'tests/projects.test.ts',
   ],
   actors: [
-    'tests/actors/{directScheduler,feeder,machines,option-keys,trainerProgress,training,xstate-fallback,xstateInternals}.test.ts',
+    'tests/actors/{backlog,directScheduler,feeder,machines,option-keys,trainerProgress,training,xstate-fallback,xstateInternals}.test.ts',
     'tests/lib/{checkpoint-decode,checkpoint-refits,dispose,lr-schedule,mlp-synthesizer,no-coercion,optimizers}.test.ts',
     'tests/graphs/{scale,sum-merge,validation}.test.ts',
     'tests/property.test.ts',
