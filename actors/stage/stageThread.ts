@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { backend } from '../../lib/kernels/kernels.ts';
 import { adoptWasmModules } from '../../lib/kernels/kernels-wasm.ts';
 import { type HostedStage, STAGE_COMMANDS, hostStage } from './stageHost.ts';
-import { measureCapacity } from './stageLink.ts';
+import { SharedMemoryLink, measureCapacity } from './stageLink.ts';
 import { type PoolCommand, type PoolReport, type Residue, serializeError } from './stageProtocol.ts';
 
 const port = parentPort!;
@@ -35,7 +35,7 @@ port.on('message', (m: PoolCommand) => {
       hosted?.stage.end();
       hosted = null;
       try {
-        hosted = { lease, stage: hostStage(m.init, m.capacity, (report, transfer) => send({ type: 'REPORT', lease, report }, transfer)) };
+        hosted = { lease, stage: hostStage(m.init, m.capacity, (report, transfer) => send({ type: 'REPORT', lease, report }, transfer), new SharedMemoryLink(m.init.link)) };
       } catch (error) {
         // building failed (the kernels' memory is full, …): say so as the stage's failure
         send({ type: 'REPORT', lease, report: { type: 'FAILED', stage: m.init.stage.index, error: serializeError(error) } });
