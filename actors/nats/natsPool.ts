@@ -181,11 +181,13 @@ export class NatsStagePool {
 
   /** A training's threads are free again (it ended however it ended); `this.closeWhenIdle`: the pool closes with its only training. */
   release(run: NatsPoolRun, hosts: readonly string[]): void {
-    if (!this.runs.delete(run)) return;
-    for (const h of hosts) {
-      const k = this.known.get(h);
-      if (k) k.leased = Math.max(0, k.leased - 1);
+    if (this.runs.delete(run)) {
+      for (const h of hosts) {
+        const k = this.known.get(h);
+        if (k) k.leased = Math.max(0, k.leased - 1);
+      }
     }
+    // a training that never got its hosts (none answered, say) ends its own pool too: no connection outlives it
     if (this.closeWhenIdle && this.runs.size === 0) void this.close();
   }
 
