@@ -20,7 +20,7 @@ export const PROJECTS = {
     'tests/projects.test.ts',
   ],
   actors: [
-    'tests/actors/{backlog,directScheduler,feeder,machines,option-keys,trainerProgress,training,xstate-fallback,xstateInternals}.test.ts',
+    'tests/actors/{backlog,directScheduler,feeder,machines,option-keys,stageData,trainerProgress,training,xstate-fallback,xstateInternals}.test.ts',
     'tests/lib/{checkpoint-decode,checkpoint-refits,dispose,lr-schedule,mlp-synthesizer,no-coercion,optimizers}.test.ts',
     'tests/graphs/{scale,sum-merge,validation}.test.ts',
     'tests/property.test.ts',
@@ -33,7 +33,7 @@ export const PROJECTS = {
     'tests/lib/{environment,files,footprint,recurrent-reference}.test.ts',
     'tests/graphs/{chain-as-graph,graph-case,numpy-random,reference-cli,schedulers,unlock}.test.ts',
     'tests/demos/{binary-addition,cli,closed-pipe,multitask,plural,trace-files,unlock}.test.ts',
-    'tests/nats/{cli,link,netns,parity}.test.ts',
+    'tests/nats/{cli,link,netns,parity,pool}.test.ts',
     'tests/{cli-interrupt,examples,help,live-inspector,local-servers,readme,reference-cli,reference-cli-safety}.test.ts',
   ],
   slow: [

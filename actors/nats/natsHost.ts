@@ -154,6 +154,7 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
 
   const beats = setInterval(() => {
     const now = Date.now();
+    nc.publish(s.hostBeat, encodeValue({ host: name }));
     for (const [run, r] of runs) {
       if (now - r.lastTrainerBeat > timeoutMs) endRun(run, `its trainer was silent for ${now - r.lastTrainerBeat} ms`);
       else nc.publish(s.beat(run), encodeValue({ host: name }));

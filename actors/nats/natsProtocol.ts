@@ -11,6 +11,7 @@
  *   stage a ──{prefix}.run.{run}.stage.{b}.tensors: header + float32 bytes──▶ stage b (natsLink.ts)
  *   host ──{prefix}.run.{run}.beat { host } every beatMs──▶ trainer;  trainer ──{prefix}.run.{run}.trainer──▶ hosts
  *   trainer ──{prefix}.run.{run}.end──▶ hosts (the run's stages end)
+ *   host ──{prefix}.hosts.beat { host } every beatMs──▶ pools (which hosts are alive, between trainings too)
  *
  * Large messages (a stage's start-up data, a drained stage's parameters) go as frames under the
  * server's `max_payload` (lib/wire.ts).
@@ -78,6 +79,8 @@ export function checkToken(what: 'prefix' | 'host name', value: string): string 
 
 export const subjects = (prefix: string) => ({
   hosts: `${prefix}.hosts`,
+  /** every host says it is alive here every beatMs, whether it serves a training or not (pools watch it) */
+  hostBeat: `${prefix}.hosts.beat`,
   claim: (host: string) => `${prefix}.host.${host}.claim`,
   commands: (run: string, stage: number) => `${prefix}.run.${run}.stage.${stage}.commands`,
   tensors: (run: string, stage: number) => `${prefix}.run.${run}.stage.${stage}.tensors`,
@@ -144,6 +147,17 @@ export async function connectNats(o: NatsConnectOptions, extra: Partial<Connecti
     const reason = e instanceof Error ? e.message : String(e);
     throw new Error(`nats: cannot connect to ${[options.servers].flat().join(', ')}: ${reason}`);
   }
+}
+
+/**
+ * A round trip to the server, for at most `ms`: whatever the server sent before it (beats waiting
+ * in the socket while this process was busy) has been handled once it resolves; a server cut off
+ * does not hold the caller past `ms`.
+ */
+export function roundTrip(nc: NatsConnection, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([nc.flush().catch(() => {}), late]).finally(() => clearTimeout(timer));
 }
 
 /** Publish `value` on `subject` as frames under the server's limit (sender `sender`, message number `id`). */

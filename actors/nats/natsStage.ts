@@ -1,7 +1,6 @@
 /**
- * Stages on stage hosts over NATS, seen from the trainer (the `nats` scheduler). One {@link NatsRun}
- * per training connects, finds the hosts (`{prefix}.hosts`), places stage k on a free thread of
- * a host (the hosts named in `hosts`, in that order, or every host that answered, by name), claims
+ * Stages on stage hosts over NATS, seen from the trainer (a NATS pool's training, natsPool.ts). One
+ * {@link NatsRun} per training takes threads of the pool's hosts (on the pool's connection), claims
  * each (the host answers once the stage listens), and only then lets the commands through: no
  * tensor is sent before every stage is listening. The `stage:k` actors ({@link natsStage}) post
  * the trainer's commands and hand it what their stage reports, as a worker stage's actor does.
@@ -21,28 +20,30 @@ import type { Stage } from '../../lib/placement.ts';
 import { Reassembler, decodeValue } from '../../lib/wire.ts';
 import { routesFor } from '../machines/events.ts';
 import type { Interpreter } from '../machines/machines.ts';
-import { stageStart } from '../stage/remoteStage.ts';
+import { stageData, stageStart } from '../stage/remoteStage.ts';
 import { type SerializedError, type StageCommand, type StageReport, type ProgressReport, type WorkerReport, deserializeError } from '../stage/stageProtocol.ts';
-import { BEAT_MS, BEAT_TIMEOUT_MS, CODE_VERSION, type Claim, type ClaimReply, DEFAULT_PREFIX, type HostInfo, type NatsConnectOptions, checkToken, connectNats, publishValue, subjects } from './natsProtocol.ts';
+import { BEAT_MS, BEAT_TIMEOUT_MS, CODE_VERSION, type Claim, type ClaimReply, publishValue, roundTrip, subjects } from './natsProtocol.ts';
+import { type NatsPoolOptions, NatsStagePool } from './natsPool.ts';
 
-/** The `nats` scheduler: stages on stage hosts (`npx dni-actors stage …`) reached through NATS. */
-export interface NatsSchedulerOptions extends NatsConnectOptions {
+/**
+ * The `nats` scheduler: stages on stage hosts (`npx dni-actors stage …`) reached through NATS, a
+ * shorthand for a NATS pool made for this one training ({@link NatsStagePool}; closed after it).
+ */
+export interface NatsSchedulerOptions extends NatsPoolOptions {
   name: 'nats';
-  /** the hosts to use, by name, in stage order (default: every host that answers, by name) */
-  hosts?: string[];
   /**
    * how many stages (planned to balance the work), or an explicit plan as for `worker`.
    * Default: one per host named in `hosts`, else 2.
    */
   stages?: number | string[][];
-  /** how long to wait for hosts to answer (ms, default 500; until every named host answered) */
-  discoverMs?: number;
-  /** how often the trainer says it is alive to its hosts (ms) */
-  beatMs?: number;
-  /** a host silent this long fails the training (ms, default 3000) */
-  timeoutMs?: number;
-  /** the code version claimed (default this code's; tests give another) */
-  version?: string;
+}
+
+/** The pool a `nats` scheduler option stands for: its own, closed once its training ends. */
+export function natsPoolFor(o: NatsSchedulerOptions): NatsStagePool {
+  const { name: _, stages: __, ...options } = o;
+  const pool = new NatsStagePool(options, 'training: the nats scheduler');
+  pool.closeWhenIdle = true;
+  return pool;
 }
 
 type Report = (r: StageReport | ProgressReport) => void;
@@ -50,12 +51,11 @@ type Report = (r: StageReport | ProgressReport) => void;
 /** How long a host may take to answer a claim: it receives the start-up data and starts the stage's thread (ms). */
 const CLAIM_MS = 60_000;
 
-/** One training's stages on NATS hosts: its connection, placement, claims, heartbeats and reports. */
+/** One training's stages on the hosts of a NATS pool: its placement, claims, heartbeats and reports. */
 export class NatsRun {
   readonly id = `r${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
   /** this trainer's number in the frames it sends: two trainers claiming threads of one host at once never mix their frames */
   private readonly sender = 1 + Math.floor(Math.random() * 0xfffffff0);
-  private readonly prefix: string;
   private readonly s: ReturnType<typeof subjects>;
   private nc: NatsConnection | null = null;
   private readonly reporters = new Map<number, Report>();
@@ -63,6 +63,10 @@ export class NatsRun {
   /** stage → its host, once placed */
   private readonly hostOf = new Map<number, string>();
   private readonly lastBeat = new Map<string, number>();
+  /** the hosts leased from the pool, stage k's at k (given back when the run ends) */
+  private placed: string[] = [];
+  /** the run's subscriptions on the pool's connection */
+  private readonly subscriptions: { unsubscribe(): void }[] = [];
   private ready = false;
   private failed = false;
   private closed = false;
@@ -70,13 +74,11 @@ export class NatsRun {
   private timer: ReturnType<typeof setInterval> | null = null;
 
   constructor(
-    private readonly options: NatsSchedulerOptions,
+    private readonly pool: NatsStagePool,
     private readonly stages: readonly Stage[],
     private readonly inits: (stage: Stage, maxPayload: number, prefix: string, run: string) => Claim['init'],
   ) {
-    this.prefix = checkToken('prefix', options.prefix ?? DEFAULT_PREFIX);
-    for (const h of options.hosts ?? []) checkToken('host name', h);
-    this.s = subjects(this.prefix);
+    this.s = subjects(pool.prefix);
   }
 
   attach(stage: number, report: Report): void {
@@ -90,23 +92,20 @@ export class NatsRun {
     publishValue(this.nc!, this.s.commands(this.id, stage), c, this.sender, ++this.sent);
   }
 
-  /** A stage's actor stopped (the training ended): once all have, end the run on the hosts and leave. */
+  /** A stage's actor stopped (the training ended): once all have, end the run on the hosts and give them back to the pool. */
   detach(stage: number): void {
     this.reporters.delete(stage);
     if (this.reporters.size > 0 || this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    const nc = this.nc;
-    if (!nc) return;
-    if (nc.isClosed()) return;
-    // the hosts end the run's stages now (reconnecting, the client sends it once back: it waits up to 2 s for that)
-    nc.publish(this.s.end(this.id));
-    const gone = setTimeout(() => void nc.close(), 2000);
-    void nc.flush().then(() => nc.drain()).catch(() => nc.close()).finally(() => clearTimeout(gone));
+    for (const sub of this.subscriptions.splice(0)) sub.unsubscribe();
+    // the hosts end the run's stages now (reconnecting, the client sends it once back)
+    if (this.nc && !this.nc.isClosed()) this.nc.publish(this.s.end(this.id));
+    this.pool.release(this, this.placed);
   }
 
   /** Fail the training: stage `stage`'s error (the first failure wins). */
-  private fail(stage: number, reason: string | Error): void {
+  fail(reason: string | Error, stage = 0): void {
     if (this.failed || this.closed) return;
     this.failed = true;
     const st = this.stages[stage] ?? this.stages[0];
@@ -115,95 +114,27 @@ export class NatsRun {
   }
 
   private async start(): Promise<void> {
-    const o = this.options;
     try {
-      const nc = (this.nc = await connectNats({ ...o, connectionName: `dni-actors trainer ${this.id}` }, { maxReconnectAttempts: -1, reconnectTimeWait: 250 }));
-      if (this.closed) return void nc.close();
-      void this.watch(nc);
-      const placed = await this.placeWhenFree(nc);
+      const nc = (this.nc = await this.pool.connection());
+      if (this.closed) return;
+      const placed = await this.pool.lease(this, this.stages);
+      if (this.closed) return this.pool.release(this, placed);
+      this.placed = placed;
       this.listen(nc);
       const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
-      await Promise.all(this.stages.map((st, k) => this.claim(nc, placed[k], this.inits(st, maxPayload, this.prefix, this.id))));
+      await Promise.all(this.stages.map((st, k) => this.claim(nc, placed[k], this.inits(st, maxPayload, this.pool.prefix, this.id))));
       if (this.failed || this.closed) return;
       this.ready = true;
       for (const [k, commands] of this.pending) for (const c of commands) this.command(k, c);
       this.pending.clear();
     } catch (e) {
-      this.fail(0, e instanceof StageError ? e : `${(e as Error).message ?? e}`);
+      this.fail(e instanceof StageError ? e : `${(e as Error).message ?? e}`);
     }
-  }
-
-  /** The trainer's connection dropped: the server may have lost messages in flight, so the training fails by name. */
-  private async watch(nc: NatsConnection): Promise<void> {
-    for await (const st of nc.status()) {
-      if (st.type === 'disconnect') this.fail(0, `the NATS connection to ${String(st.data)} dropped mid-run (a server restart loses messages in flight); resume from a checkpoint`);
-    }
-  }
-
-  private async discover(nc: NatsConnection): Promise<HostInfo[]> {
-    const { createInbox } = await import('nats');
-    const named = this.options.hosts, wait = this.options.discoverMs ?? 500;
-    const inbox = createInbox(), found = new Map<string, HostInfo>();
-    const sub = nc.subscribe(inbox);
-    nc.publish(this.s.hosts, new Uint8Array(0), { reply: inbox });
-    const until = Date.now() + (named ? Math.max(wait, 5000) : wait);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => (sub.unsubscribe(), resolve()), Math.max(0, until - Date.now()));
-      void (async () => {
-        for await (const m of sub) {
-          // an empty message is the server's "no responders": no host listens (yet)
-          if (m.data.length === 0) continue;
-          const h = decodeValue<HostInfo>(m.data);
-          found.set(h.name, h);
-          if (named && named.every((n) => found.has(n))) {
-            clearTimeout(timer);
-            sub.unsubscribe();
-            return resolve();
-          }
-        }
-      })().catch(() => {});
-    });
-    return named ? named.map((n) => found.get(n) ?? ({ name: n, version: '', threads: 0, busy: -1 } satisfies HostInfo)) : [...found.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-  }
-
-  /**
-   * Place the stages; hosts still busy (with a training that just failed, say: a host frees its
-   * threads when that trainer ends it or goes silent) are asked again for up to `timeoutMs` + 2 s.
-   */
-  private async placeWhenFree(nc: NatsConnection): Promise<string[]> {
-    const until = Date.now() + (this.options.timeoutMs ?? BEAT_TIMEOUT_MS) + 2000;
-    for (;;) {
-      const hosts = await this.discover(nc);
-      try {
-        return this.place(hosts);
-      } catch (e) {
-        const busy = hosts.some((h) => h.busy > 0);
-        if (!busy || Date.now() > until || this.closed) throw e;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
-  }
-
-  /** Stage k on a free thread of a host, round the hosts in order. */
-  private place(hosts: HostInfo[]): string[] {
-    const where = this.options.servers, n = this.stages.length;
-    const missing = hosts.filter((h) => h.busy < 0).map((h) => `'${h.name}'`);
-    if (missing.length) throw new StageError(0, this.stages[0].actors, `stage host ${missing.join(', ')} did not answer on ${this.s.hosts} at ${where}`);
-    if (hosts.length === 0) throw new StageError(0, this.stages[0].actors, `no stage host answered on ${this.s.hosts} at ${where} (start one: npx dni-actors stage --nats-servers ${[where].flat()[0]})`);
-    const free = hosts.map((h) => Math.max(0, h.threads - h.busy));
-    const placed: string[] = [];
-    for (let round = 0; placed.length < n && free.some((f) => f > 0); round++) {
-      hosts.forEach((h, i) => {
-        if (placed.length < n && free[i] > 0) (free[i]--, placed.push(h.name));
-      });
-    }
-    if (placed.length < n) throw new StageError(placed.length, this.stages[placed.length].actors, `${n} stages need ${n} free stage threads; the hosts (${hosts.map((h) => `'${h.name}' ${h.threads - h.busy} free`).join(', ')}) have ${placed.length}`);
-    return placed;
   }
 
   private listen(nc: NatsConnection): void {
     const frames = new Reassembler();
-    nc.subscribe(this.s.reports(this.id), {
+    const reports = nc.subscribe(this.s.reports(this.id), {
       callback: (_e, msg) => {
         if (this.closed) return;
         try {
@@ -214,24 +145,44 @@ export class NatsRun {
           if (r.type === 'FAILED') {
             const e = deserializeError(r.error as SerializedError, this.stages[r.stage]);
             if (e instanceof StageError && !e.message.includes('host')) e.message = e.message.replace('; training stopped', ` (on host '${this.hostOf.get(r.stage)}'); training stopped`);
-            return this.fail(r.stage, e);
+            return this.fail(e, r.stage);
           }
           report?.(r);
         } catch (error) {
-          this.fail(0, `a report from the stages could not be read: ${(error as Error).message}`);
+          this.fail(`a report from the stages could not be read: ${(error as Error).message}`);
         }
       },
     });
-    nc.subscribe(this.s.beat(this.id), { callback: (_e, msg) => this.lastBeat.set(decodeValue<{ host: string }>(msg.data).host, Date.now()) });
-    const beatMs = this.options.beatMs ?? BEAT_MS, timeoutMs = this.options.timeoutMs ?? BEAT_TIMEOUT_MS;
-    this.timer = setInterval(() => {
-      if (this.closed || nc.isClosed()) return;
-      nc.publish(this.s.trainerBeat(this.id));
+    const beats = nc.subscribe(this.s.beat(this.id), { callback: (_e, msg) => this.lastBeat.set(decodeValue<{ host: string }>(msg.data).host, Date.now()) });
+    this.subscriptions.push(reports, beats);
+    const beatMs = this.pool.options.beatMs ?? BEAT_MS, timeoutMs = this.pool.options.timeoutMs ?? BEAT_TIMEOUT_MS;
+    /** the longest a stage's host has been silent, and which stage that is */
+    const silence = (): [number, number] => {
       const now = Date.now();
-      for (const [k, host] of this.hostOf) {
-        const last = this.lastBeat.get(host) ?? now;
-        if (now - last > timeoutMs) return this.fail(k, `host '${host}' sent no heartbeat for ${now - last} ms (over ${timeoutMs} ms): it died or was cut off`);
+      let worst: [number, number] = [0, -1];
+      for (const [k, host] of this.placed.entries()) {
+        // before its claim is answered a host's beats to the pool count (it may be taking the start-up data)
+        const silent = this.hostOf.has(k) ? now - (this.lastBeat.get(host) ?? now) : this.pool.silentFor(host);
+        if (silent > worst[0]) worst = [silent, k];
       }
+      return worst;
+    };
+    let checking = false;
+    this.timer = setInterval(() => {
+      if (this.closed || nc.isClosed() || checking) return;
+      nc.publish(this.s.trainerBeat(this.id));
+      if (silence()[0] <= timeoutMs) return;
+      // a round trip to the server first: beats that wait in the socket (this process was busy) are heard before a host is judged gone
+      checking = true;
+      void roundTrip(nc, Math.min(1000, timeoutMs / 2))
+        .then(() => {
+          const [silent, k] = silence();
+          if (silent <= timeoutMs || this.closed) return;
+          const host = this.placed[k], why = `sent no heartbeat for ${silent} ms (over ${timeoutMs} ms): it died or was cut off`;
+          this.pool.lost(host, `it ${why}`);
+          this.fail(`host '${host}' ${why}`, k);
+        })
+        .finally(() => (checking = false));
     }, Math.min(beatMs, timeoutMs / 3));
     this.timer.unref?.();
   }
@@ -240,7 +191,7 @@ export class NatsRun {
     const { createInbox } = await import('nats');
     const k = init.stage.index, inbox = createInbox();
     const sub = nc.subscribe(inbox, { max: 1, timeout: CLAIM_MS });
-    publishValue(nc, this.s.claim(host), { version: this.options.version ?? CODE_VERSION, init: { ...init, host } } satisfies Claim, this.sender, k + 1, inbox);
+    publishValue(nc, this.s.claim(host), { version: this.pool.options.version ?? CODE_VERSION, init: { ...init, host } } satisfies Claim, this.sender, k + 1, inbox);
     try {
       for await (const m of sub) {
         const reply = decodeValue<ClaimReply>(m.data);
@@ -258,15 +209,16 @@ export class NatsRun {
 }
 
 /** Start-up data for a stage of `network` on a NATS host: a worker stage's, and the link's routes and subjects. */
-export function natsRunFor(options: NatsSchedulerOptions, network: Model, data: ModelData, steps: number, stages: readonly Stage[], o: { interpreter: Interpreter; firstBatch: number }): NatsRun {
+export function natsRunFor(pool: NatsStagePool, network: Model, data: ModelData, steps: number, stages: readonly Stage[], o: { interpreter: Interpreter; firstBatch: number }): NatsRun {
   const start = stageStart(network, data, steps, { inspect: false, interpreter: o.interpreter, firstBatch: o.firstBatch });
   const stageOf = new Map<string, number>();
   for (const st of stages) for (const id of st.actors) stageOf.set(id, st.index);
   const routes = routesFor(network.topology);
-  return new NatsRun(options, stages, (stage, maxPayload, prefix, run) => {
+  return new NatsRun(pool, stages, (stage, maxPayload, prefix, run) => {
     const s = subjects(prefix);
     const targets = routes.map((r) => (stageOf.get(r.source) === stageOf.get(r.target) || !stageOf.has(r.source) ? -1 : stageOf.get(r.target)!));
-    return { ...start, stage, run, prefix, host: '', link: { stage: stage.index, subjects: stages.map((st) => s.tensors(run, st.index)), targets, depth: ringDepthOf(network.topology), maxPayload } };
+    // a stage is sent only what it reads of the data (a host's copy crosses the network)
+    return { ...start, data: stageData(network.topology, data, stage), stage, run, prefix, host: '', link: { stage: stage.index, subjects: stages.map((st) => s.tensors(run, st.index)), targets, depth: ringDepthOf(network.topology), maxPayload } };
   });
 }
 

@@ -26,6 +26,7 @@
 import type { SchedulerLike } from 'rxjs';
 import type { StagePool } from '../stage/stagePool.ts';
 import type { NatsSchedulerOptions } from '../nats/natsStage.ts';
+import type { NatsStagePool } from '../nats/natsPool.ts';
 import { Trampoline } from './directScheduler.ts';
 import { EventLoopScheduler } from './eventLoopScheduler.ts';
 
@@ -48,12 +49,13 @@ export interface WorkerSchedulerOptions {
    * on it, so a training pays no thread start nor warm-up. Default: {@link defaultStagePool},
    * created on first use and shared by every worker training in the process.
    */
-  pool?: StagePool;
+  pool?: StagePool | NatsStagePool;
 }
 
 /**
- * `{ name: 'nats', servers, … }`: the stages on stage hosts reached through NATS (see
- * actors/nats/natsStage.ts); the scheduling inside each stage is the worker's.
+ * `{ name: 'nats', servers, … }`: the stages on stage hosts reached through NATS, shorthand for
+ * `{ name: 'worker', pool }` with a NATS pool of those options made for this one training (see
+ * actors/nats/natsPool.ts); the scheduling inside each stage is the worker's.
  */
 export type SchedulerOption = SchedulerName | WorkerSchedulerOptions | NatsSchedulerOptions;
 

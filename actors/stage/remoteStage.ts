@@ -14,9 +14,10 @@ import { fromCallback } from 'xstate';
 import { StageError } from '../../lib/errors.ts';
 import { backend } from '../../lib/kernels/kernels.ts';
 import type { Matrix } from '../../lib/matrix.ts';
-import { type Model, type ModelData, type ModelState, captureModelState, ringDepthOf } from '../../lib/model.ts';
+import type { Graph } from '../../lib/graph.ts';
+import { type AnyTopology, type Model, type ModelData, type ModelState, captureModelState, isRecurrent, ringDepthOf } from '../../lib/model.ts';
 import type { Stage } from '../../lib/placement.ts';
-import { routesFor } from '../machines/events.ts';
+import { DATA, routesFor } from '../machines/events.ts';
 import type { Interpreter } from '../machines/machines.ts';
 import { type SharedChannel, type SharedRing, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, ringControl } from './stageLink.ts';
 import { cancelStart, createStartBarrier } from './startBarrier.ts';
@@ -66,6 +67,30 @@ export function stageStart(network: Model, data: ModelData, steps: number, optio
     kernels: backend().name,
     inspect: options.inspect,
     interpreter: options.interpreter,
+  };
+}
+
+/** A matrix of `m`'s columns and no rows: what a stage is sent of data it does not read. */
+function noRows(m: Matrix): Matrix {
+  return { rows: 0, cols: m.cols, data: new Float32Array(0) };
+}
+
+/**
+ * What of `data` stage `stage` reads (for a stage that gets its own copy, over a network): the
+ * inputs where a layer here reads the data, each label set a head or a context-conditioned
+ * synthesizer here reads; the rest has no rows. Sequences go whole (a window gathers inputs,
+ * targets and mask at once).
+ */
+export function stageData(topology: AnyTopology, data: ModelData, stage: Stage): ModelData {
+  if ('mask' in data || isRecurrent(topology)) return data;
+  const g = topology as Graph, here = new Set(stage.actors);
+  const readsX = routesFor(g).some((r) => r.source === DATA && here.has(r.target));
+  const labels = new Set([...g.heads.filter((h) => here.has(h.actor)).map((h) => h.labels), ...g.synthesizers.filter((s) => here.has(s.actor) && s.contextLabels).map((s) => s.contextLabels!)]);
+  const y = data.y as Matrix | Record<string, Matrix>;
+  const single = 'data' in y && ArrayBuffer.isView(y.data);
+  return {
+    x: readsX ? data.x : noRows(data.x),
+    y: single ? (labels.size > 0 ? y : noRows(y as Matrix)) : Object.fromEntries(Object.entries(y as Record<string, Matrix>).map(([k, m]) => [k, labels.has(k) ? m : noRows(m)])),
   };
 }
 

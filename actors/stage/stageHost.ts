@@ -1,12 +1,15 @@
 /**
- * One stage of one training, hosted in a pool's worker thread (stageThread.ts): builds the network
+ * One stage of one training, hosted in a pool's worker thread (stageThread.ts) or a NATS stage
+ * host's (actors/nats/natsHostThread.ts): builds the network
  * from the {@link StageThreadInit} (every parameter; it spawns only its own actors), runs a
  * {@link stageMachine} as its root actor, and speaks the stage protocol with the trainer: each
  * command it receives is the stage machine's event, each report it posts is the stage's own, except
  * that losses and finished steps go in batches ({@link ProgressBatch}: at most every FLUSH_MS, and at
  * once when the stage reaches the last batch it may feed). Tensors to and from other stages go
- * through shared memory (stageLink.ts), taken by the stage's {@link StageDriver}: no message and no
- * event-loop turn per batch.
+ * through the stage's {@link StageLink}: shared memory (stageLink.ts), taken by the stage's
+ * {@link StageDriver} (no message and no event-loop turn per batch; the driver's idle turns send the
+ * batched progress), or a link that delivers on the event loop (NATS: natsLink.ts; a timer sends
+ * the batched progress).
  *
  * `end()` frees everything the stage holds (its actors, the network's buffers in the kernels'
  * memory, the link, the relay's timer): the thread then serves the next training as it was.
@@ -23,7 +26,7 @@ import { schedulingFor } from '../schedulers/schedulers.ts';
 import { StageDriver } from './stageDriver.ts';
 import { stageMachine } from './stageMachine.ts';
 import { ONE_CORE } from './capacityProbe.ts';
-import { SharedMemoryLink } from './stageLink.ts';
+import { SharedMemoryLink, type StageLink } from './stageLink.ts';
 import { ProgressBatch, type StageCommand, type StageReport, type StageThreadInit, type WorkerReport, serializeError } from './stageProtocol.ts';
 
 /** the longest a finished step waits before the trainer hears of it while the stage is busy (ms) */
@@ -42,17 +45,23 @@ export interface HostedStage {
   end(): void;
 }
 
+/** What a stage needs to be hosted, whatever links it to the others. */
+export type HostableStage = Omit<StageThreadInit, 'link' | 'adaptive'> & { adaptive?: boolean };
+
 /**
  * Host the stage `init` in this thread; `capacity`: what the pool measured the machine gives two
- * of its threads (null: not measured), which makes an adaptive plan run as one thread.
+ * of its threads (null: not measured), which makes an adaptive plan run as one thread; `link`: how
+ * it reaches the other stages (a {@link SharedMemoryLink}, or a NATS link; closed with the stage).
  */
-export function hostStage(init: StageThreadInit, capacity: number | null, post: (r: WorkerReport, transfer?: ArrayBuffer[]) => void): HostedStage {
+export function hostStage(init: HostableStage, capacity: number | null, post: (r: WorkerReport, transfer?: ArrayBuffer[]) => void, link: StageLink): HostedStage {
   const stage = init.stage.index;
   // the trainer's backend: the backends agree only to float32 rounding, and every scheduler must give the same bits
   useBackend(backendByName(init.kernels));
   const network = buildModel(init.topology, init.params);
   restoreModelState(network, init.state);
-  const link = new SharedMemoryLink(init.link);
+  /** a shared-memory link runs on the driver; another delivers on the event loop, and a timer sends the batched progress */
+  const shared = link instanceof SharedMemoryLink ? link : null;
+  let flushTimer: ReturnType<typeof setTimeout> | null = null;
   const relay = init.inspect ? relayInspection((events) => post({ type: 'TRACE', stage, events }), `worker:${stage}`) : undefined;
   const progress = new ProgressBatch(stage, init.firstBatch);
   let lastFlush = performance.now();
@@ -64,15 +73,19 @@ export function hostStage(init: StageThreadInit, capacity: number | null, post: 
   const subscriptions = new Subscription();
 
   const flush = (): void => {
+    if (flushTimer) clearTimeout(flushTimer);
+    flushTimer = null;
     const p = progress.take();
     lastFlush = performance.now();
     if (p) post(p);
   };
 
-  const driver = new StageDriver(link, {
-    idle: () => performance.now() - lastFlush >= FLUSH_MS && flush(),
-    fail: (error) => report({ type: 'FAILED', stage, error }),
-  });
+  const driver = shared
+    ? new StageDriver(shared, {
+        idle: () => performance.now() - lastFlush >= FLUSH_MS && flush(),
+        fail: (error) => report({ type: 'FAILED', stage, error }),
+      })
+    : null;
 
   function report(r: StageReport): void {
     if (ended) return;
@@ -82,11 +95,12 @@ export function hostStage(init: StageThreadInit, capacity: number | null, post: 
       case 'STEP_FINISHED':
         progress.stepFinished(r.batch);
         if (r.batch >= allowed || performance.now() - lastFlush >= FLUSH_MS) flush();
+        else if (!driver) flushTimer ??= setTimeout(flush, FLUSH_MS);
         return;
       case 'DRAINED': {
         flush();
         relay?.flush();
-        driver.stop();
+        driver?.stop();
         const { params, optimizers } = r.state;
         // copies (captureModelState copies out of the kernels' memory): safe to transfer
         const transfer = [...Object.values(params).map((m) => m.data), ...Object.values(optimizers).flatMap((s) => s.moments)].map((d) => d.buffer as ArrayBuffer);
@@ -98,7 +112,7 @@ export function hostStage(init: StageThreadInit, capacity: number | null, post: 
         failed = true;
         flush();
         relay?.flush();
-        driver.stop();
+        driver?.stop();
         return post({ ...r, error: serializeError(r.error) });
       default:
         flush();
@@ -122,13 +136,13 @@ export function hostStage(init: StageThreadInit, capacity: number | null, post: 
         scheduling: { ...schedulingFor('queue'), pipelined: true },
         link,
         report,
-        defer: driver.defer,
-        waiting: driver.commandWaiting,
+        defer: driver?.defer,
+        waiting: driver?.commandWaiting,
         subscriptions,
         // the share of time since START this thread was working: not idle on its event loop, not spinning or asleep on its doorbell
         utilization: () => {
           const u = performance.eventLoopUtilization(started ?? undefined), wall = u.active + u.idle;
-          return wall > 0 ? Math.max(0, u.active - driver.waited) / wall : 0;
+          return wall > 0 ? Math.max(0, u.active - (driver?.waited ?? 0)) / wall : 0;
         },
       },
     });
@@ -158,7 +172,7 @@ export function hostStage(init: StageThreadInit, capacity: number | null, post: 
     }
   }
 
-  const oneThread = init.adaptive && capacity !== null && capacity < ONE_CORE;
+  const oneThread = (init.adaptive ?? false) && capacity !== null && capacity < ONE_CORE;
   /** the stage machine, once the stage knows what it hosts (its plan's actors; all of them, or none, on one core's worth) */
   let actor: AnyActorRef | null = null;
   const hosted: readonly string[] = oneThread ? (stage === 0 ? actorIdsOf(init.topology) : []) : init.stage.actors;
@@ -166,19 +180,19 @@ export function hostStage(init: StageThreadInit, capacity: number | null, post: 
   return {
     command(command) {
       if (ended) return;
-      driver.commandHandled();
+      driver?.commandHandled();
       try {
         if (command.type === 'START') {
-          // begin with the other stages (each took its own time to get here)
-          link.awaitPeers();
+          // begin with the other stages (each took its own time to get here; over NATS the trainer waited for every claim)
+          shared?.awaitPeers();
           started = performance.eventLoopUtilization();
-          driver.waited = 0;
+          if (driver) driver.waited = 0;
         }
         if (command.type === 'ALLOW') allowed = command.through;
         if (hosted.length === 0) return emptyStage(command);
         actor ??= startStage(hosted);
         actor.send(command);
-        driver.wake();
+        driver?.wake();
       } catch (error) {
         report({ type: 'FAILED', stage, error });
       }
@@ -192,7 +206,8 @@ export function hostStage(init: StageThreadInit, capacity: number | null, post: 
     end() {
       if (ended) return;
       ended = true;
-      driver.stop();
+      driver?.stop();
+      if (flushTimer) clearTimeout(flushTimer);
       // nothing is delivered any more, then the actors stop
       subscriptions.unsubscribe();
       actor?.stop();

@@ -17,6 +17,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { StageError, TrainingOptionsError } from '../../lib/errors.ts';
 import { wasmModules } from '../../lib/kernels/backend-choice.ts';
+import { refuseUnknownOptions } from '../../lib/validate.ts';
+import { type NatsPoolOptions, NatsStagePool } from '../nats/natsPool.ts';
 import { createStartBarrier } from './startBarrier.ts';
 import type { PoolCommand, PoolReport, Residue, StageCommand, StageThreadInit, WorkerReport } from './stageProtocol.ts';
 import { workerEntry } from './workerEntry.ts';
@@ -335,14 +337,25 @@ export class StagePool {
 }
 
 /**
- * A stage pool (see {@link StagePool}).
+ * A stage pool: worker threads of this process (see {@link StagePool}), or, with `nats`, stage
+ * hosts on other machines reached through NATS (see {@link NatsStagePool}: it connects and finds
+ * the hosts once, for every training on it).
  *
  * @example
  * const pool = createStagePool({ threads: 2 });
  * for (const lr of [0.1, 0.3, 1]) await train({ topology: { ...spec, lr }, data, steps: 3000, scheduler: { name: 'worker', pool } });
  * await pool.close();
+ *
+ * @example
+ * const pool = createStagePool({ nats: { servers: 'nats://10.0.0.1:4222', hosts: ['box-1', 'box-2'] } });
  */
-export function createStagePool(options: StagePoolOptions = {}): StagePool {
+export function createStagePool(options: { nats: NatsPoolOptions }): NatsStagePool;
+export function createStagePool(options?: StagePoolOptions): StagePool;
+export function createStagePool(options: StagePoolOptions | { nats: NatsPoolOptions } = {}): StagePool | NatsStagePool {
+  if (options !== null && typeof options === 'object' && 'nats' in options) {
+    refuseUnknownOptions(options, ['nats'], 'stage pool (a NATS pool takes only nats: { servers, hosts?, name?, … })');
+    return new NatsStagePool(options.nats);
+  }
   return new StagePool(options);
 }
 

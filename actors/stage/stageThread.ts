@@ -11,6 +11,7 @@ import { backend } from '../../lib/kernels/kernels.ts';
 import { adoptWasmModules } from '../../lib/kernels/backend-choice.ts';
 import { type HostedStage, STAGE_COMMANDS, hostStage } from './stageHost.ts';
 import { measureCapacity } from './capacityProbe.ts';
+import { SharedMemoryLink } from './stageLink.ts';
 import { type PoolCommand, type PoolReport, type Residue, serializeError } from './stageProtocol.ts';
 
 const port = parentPort!;
@@ -35,7 +36,7 @@ port.on('message', (m: PoolCommand) => {
       hosted?.stage.end();
       hosted = null;
       try {
-        hosted = { lease, stage: hostStage(m.init, m.capacity, (report, transfer) => send({ type: 'REPORT', lease, report }, transfer)) };
+        hosted = { lease, stage: hostStage(m.init, m.capacity, (report, transfer) => send({ type: 'REPORT', lease, report }, transfer), new SharedMemoryLink(m.init.link)) };
       } catch (error) {
         // building failed (the kernels' memory is full, …): say so as the stage's failure
         send({ type: 'REPORT', lease, report: { type: 'FAILED', stage: m.init.stage.index, error: serializeError(error) } });

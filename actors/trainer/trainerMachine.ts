@@ -23,7 +23,8 @@ import { Edge } from '../machines/events.ts';
 import type { TraceEvent } from '../inspect/inspection.ts';
 import { type Interpreter, networkMachines } from '../machines/machines.ts';
 import { QueueGauge } from '../stage/queueGauge.ts';
-import { type NatsSchedulerOptions, natsRunFor, natsStage } from '../nats/natsStage.ts';
+import { NatsStagePool } from '../nats/natsPool.ts';
+import { natsRunFor, natsStage } from '../nats/natsStage.ts';
 import { prepareStages, remoteStage } from '../stage/remoteStage.ts';
 import type { StageLease, StagePool } from '../stage/stagePool.ts';
 import type { Scheduling } from '../schedulers/schedulers.ts';
@@ -39,10 +40,8 @@ export interface TrainerInput {
   scheduling: Scheduling;
   /** worker stages, one thread each; null for one stage in this thread */
   stages: readonly Stage[] | null;
-  /** the pool whose threads the worker stages run on (leased when the training starts) */
-  pool?: StagePool | null;
-  /** the stages run on NATS stage hosts (the nats scheduler), not in worker threads */
-  nats?: NatsSchedulerOptions | null;
+  /** the pool whose threads (or NATS stage hosts) the worker stages run on (leased when the training starts) */
+  pool?: StagePool | NatsStagePool | null;
   /** the worker stages are the default plan: they run as one where the machine gives one core's worth */
   adaptivePlan?: boolean;
   /** receives worker-hosted actors' inspection events, as trace lines */
@@ -182,8 +181,8 @@ export const trainerMachine = setup({
           input: { stage, network, data, steps, firstBatch, scheduling: input.scheduling, link: null, report, subscriptions },
         }),
       );
-    } else if (input.nats) {
-      const run = natsRunFor(input.nats, network, data, steps, input.stages, { interpreter: input.interpreter, firstBatch });
+    } else if (input.pool instanceof NatsStagePool) {
+      const run = natsRunFor(input.pool, network, data, steps, input.stages, { interpreter: input.interpreter, firstBatch });
       for (const st of input.stages) stages.push(spawn('natsStage', { id: `stage:${st.index}`, systemId: `stage:${st.index}`, input: { run, stage: st.index, report } }));
     } else {
       const adaptive = input.adaptivePlan ?? false, count = input.stages.length, pool = input.pool;

@@ -40,6 +40,8 @@ import { sameFile } from '../../lib/io/files.ts';
 import { availableParallelism } from 'node:os';
 import { SCHEDULERS, type SchedulerName, type SchedulerOption, type WorkerSchedulerOptions, schedulingFor } from '../schedulers/schedulers.ts';
 import { checkNats, checkTrainingKeys, poolOf } from './trainingOptions.ts';
+import { NatsStagePool } from '../nats/natsPool.ts';
+import { natsPoolFor } from '../nats/natsStage.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
 import { type Stage, defaultStageCount, planStages, validatePlan } from '../../lib/placement.ts';
 import type { TraceEvent } from '../inspect/inspection.ts';
@@ -212,9 +214,8 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   let fingerprint: string | undefined; // of the data, computed at the first checkpoint
   const cutSteps = checkpointSteps(options.checkpoint, resume?.step ?? 0, steps);
   const option = options.scheduler ?? 'queue';
-  const nats = typeof option === 'object' && option?.name === 'nats' ? checkNats(option) : null;
-  const name = (nats ? 'worker' : typeof option === 'string' ? option : option?.name) as SchedulerName;
-  if (nats && options.relay) throw new TrainingOptionsError('training: relay (the inspection of remote actors) is not supported by the nats scheduler');
+  const natsOption = typeof option === 'object' && option?.name === 'nats' ? checkNats(option) : null;
+  const name = (natsOption ? 'worker' : typeof option === 'string' ? option : option?.name) as SchedulerName;
   if (!(SCHEDULERS as readonly string[]).includes(name)) {
     throw new TrainingOptionsError(`training: unknown scheduler ${JSON.stringify(option)} (expected one of ${SCHEDULERS.join(', ')}, { name: 'worker', stages } or { name: 'nats', servers })`);
   }
@@ -226,8 +227,11 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
     throw new TrainingOptionsError(`training: unknown interpreter ${JSON.stringify(interpreter)} (expected one of ${INTERPRETERS.join(', ')})`);
   }
   const scheduling = schedulingFor(name);
-  const stages = nats ? stagesFor(topology, nats.stages ?? nats.hosts?.length ?? 2) : name === 'worker' ? stagesFor(topology, typeof option === 'string' ? undefined : option.stages) : null;
-  const pool = !nats && name === 'worker' ? poolOf(typeof option === 'string' ? undefined : (option as WorkerSchedulerOptions).pool) : null;
+  const pool = natsOption ? natsPoolFor(natsOption) : name === 'worker' ? poolOf(typeof option === 'string' ? undefined : (option as WorkerSchedulerOptions).pool) : null;
+  const nats = pool instanceof NatsStagePool;
+  if (nats && options.relay) throw new TrainingOptionsError('training: relay (the inspection of remote actors) is not supported by the nats scheduler nor a NATS pool');
+  const planned = typeof option === 'string' ? undefined : (option as WorkerSchedulerOptions).stages;
+  const stages = nats ? stagesFor(topology, planned ?? pool.defaultStages) : name === 'worker' ? stagesFor(topology, planned) : null;
   const initial = resume?.params ?? options.params ?? initParametersOf(topology, options.seed ?? 1);
   for (const s of parameterShapesOf(topology)) {
     const m = initial[s.key];
@@ -254,7 +258,6 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
       scheduling,
       stages,
       pool,
-      nats,
       // called from a worker's message handler, where a throw would reach nothing but the process
       relay: options.relay && guardCallback('relay callback', options.relay, (error) => actor.send({ type: 'FAIL', error })),
       firstBatch: resume?.step ?? 0,

@@ -5,6 +5,7 @@
  */
 import { TrainingOptionsError } from '../../lib/errors.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
+import { NATS_POOL_KEYS, NatsStagePool, checkNatsPoolOptions } from '../nats/natsPool.ts';
 import type { NatsSchedulerOptions } from '../nats/natsStage.ts';
 import type { WorkerSchedulerOptions } from '../schedulers/schedulers.ts';
 import { StagePool, defaultStagePool } from '../stage/stagePool.ts';
@@ -15,9 +16,7 @@ const TRAINING_KEYS = keysOf<TrainingOptions>()([
 ]);
 const CHECKPOINT_KEYS = keysOf<CheckpointOptions>()(['path', 'at', 'every', 'onSaved', 'onStop']);
 const WORKER_KEYS = keysOf<WorkerSchedulerOptions>()(['name', 'stages', 'pool']);
-const NATS_KEYS = keysOf<NatsSchedulerOptions>()([
-  'name', 'servers', 'hosts', 'stages', 'discoverMs', 'beatMs', 'timeoutMs', 'version', 'prefix', 'user', 'pass', 'token', 'nkey', 'creds', 'tls', 'connectionName',
-]);
+const NATS_KEYS = keysOf<NatsSchedulerOptions>()(['stages', ...NATS_POOL_KEYS]);
 
 /** The keys of training options and of the objects in them (checkpoint, worker scheduler), before anything is built. */
 export function checkTrainingKeys(options: TrainingOptions, what: string): void {
@@ -35,20 +34,16 @@ export function checkNestedKeys(o: { scheduler?: unknown; checkpoint?: unknown }
 }
 
 /** The pool a worker training runs on: its own, or the process's default one. */
-export function poolOf(pool: StagePool | undefined): StagePool {
+export function poolOf(pool: StagePool | NatsStagePool | undefined): StagePool | NatsStagePool {
   if (pool === undefined) return defaultStagePool();
-  if (!(pool instanceof StagePool)) throw new TrainingOptionsError('training: scheduler.pool must be a pool from createStagePool()');
+  if (!(pool instanceof StagePool) && !(pool instanceof NatsStagePool)) throw new TrainingOptionsError('training: scheduler.pool must be a pool from createStagePool()');
   if (pool.isClosed) throw new TrainingOptionsError('training: scheduler.pool is closed');
   return pool;
 }
 
 /** The nats scheduler's options, checked before any work (a connection is made only when the training runs). */
 export function checkNats(o: NatsSchedulerOptions): NatsSchedulerOptions {
-  const servers = [o.servers].flat().filter((v) => typeof v === 'string' && v !== '');
-  if (servers.length === 0) throw new TrainingOptionsError("training: the nats scheduler needs servers, e.g. { name: 'nats', servers: 'nats://10.0.0.1:4222' }");
-  if (o.hosts !== undefined && (!Array.isArray(o.hosts) || o.hosts.length === 0 || o.hosts.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9_-]+$/.test(h)))) {
-    throw new TrainingOptionsError(`training: nats hosts must be a non-empty list of host names (letters, digits, '-', '_'), got ${JSON.stringify(o.hosts)}`);
-  }
-  if (o.prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(o.prefix)) throw new TrainingOptionsError(`training: nats prefix '${o.prefix}' must be subject tokens (letters, digits, '-', '_', joined by '.')`);
+  const { name: _, stages: __, ...pool } = o;
+  checkNatsPoolOptions(pool, 'training: the nats scheduler');
   return o;
 }
