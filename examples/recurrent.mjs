@@ -21,7 +21,7 @@ for (const dni of [false, true]) {
     steps: 4 * 1500,                         // one step is one window: 1,500 passes over a batch's sequences
     scheduler: 'async',
   });
-  const { accuracies } = await training.run(); // the readout's, one per window
+  const { accuracies } = await training.run(); // the head's (heads.readout), one per window
   // a window's accuracy is the share of its scored bits on the right side of 0.5; the recall is
   // steps 6-10: 3 steps in window 2, 2 in window 3 (of each sequence's 4 windows)
   let recalled = 0;
