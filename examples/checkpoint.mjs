@@ -18,7 +18,8 @@ const unbroken = await train({ topology, data, steps, scheduler: 'worker', check
 // another process could pick it up: it goes on from step 2,000 exactly as if never stopped
 const resumed = await train({ topology, data, steps, resume: 'run.ckpt' });
 // and a run that restarts a dead worker from its last checkpoint (none dies here)
-const restarted = await trainWithRestarts({ topology, data, steps, scheduler: 'worker', checkpoint: { path: 'restarts.ckpt', every: 1000 } });
+const checkpoint = { path: 'restarts.ckpt', every: 1000 };
+const restarted = await trainWithRestarts({ topology, data, steps, scheduler: 'worker', checkpoint });
 
 console.log(`final loss ${unbroken.losses.at(-1)?.toFixed(4)}`);
 for (const [how, run] of Object.entries({ 'resumed from run.ckpt': resumed, 'with restarts': restarted })) {

@@ -15,7 +15,8 @@ const topology = defineTopology({
 const training = createTraining({ topology, data: binaryAddition(1000, 12), steps: 20_000, scheduler: 'async' });
 training.metrics$.subscribe((m) => {
   if ((m.batch + 1) % 5000 === 0) {
-    console.log(`batch ${m.batch + 1}: loss ${m.loss.toFixed(3)}, synthesizer loss ${m.synthesizerLoss.toFixed(3)}, bit accuracy ${m.accuracy.toFixed(2)}`);
+    const loss = m.loss.toFixed(3), synthesizerLoss = m.synthesizerLoss.toFixed(3), accuracy = m.accuracy.toFixed(2);
+    console.log(`batch ${m.batch + 1}: loss ${loss}, synthesizer loss ${synthesizerLoss}, bit accuracy ${accuracy}`);
   }
 });
 const { params, losses } = await training.run(); // params['layer0.W'] (24x128), params['synth1.N'] (12x64), …
