@@ -14,9 +14,10 @@
  *   npm run demo:copy -- --truncations 3 --methods bptt,dni --plot copy.svg --trace out/copy.jsonl
  *
  * Cells run in child processes, `--jobs` at a time: each child is this script with the hidden
- * flag `--child-cell METHOD:T[,METHOD:T…]`; it trains those cells one after another and reports on
+ * flag `--child-cell METHOD:T[,METHOD:T…]`; it trains those cells, `--jobs` at a time, and reports on
  * stdout as JSON lines (`progress`, then `cell`, per cell). Under `--scheduler worker` one child
- * trains every cell, so the cells share its stage pool: threads start and warm up once. Progress goes to stderr; the table and the JSON line to stdout.
+ * trains every cell, so the cells share its stage pool: threads start and warm up once. Progress
+ * goes to stderr; the table and the JSON line to stdout.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
@@ -73,7 +74,7 @@ const spec = {
     truncations: { type: 'string', value: 'LIST', default: TRUNCATIONS.join(','), help: 'comma-separated truncations T (steps per window)' },
     methods: { type: 'string', value: 'LIST', default: METHODS.join(','), help: `comma-separated, any of ${METHODS.join(', ')}` },
     seed: { type: 'seed', value: 'N', default: 1, help: 'seed of the sequences and the initial parameters (the same for every cell)' },
-    jobs: { type: 'number', value: 'N', default: defaultJobs, help: 'cells trained at once, each in a child process of its own (under --scheduler worker: one child trains them all on one stage pool)' },
+    jobs: { type: 'number', value: 'N', default: defaultJobs, help: 'cells trained at once, each in a child process of its own (under --scheduler worker: all in one child, on one stage pool)' },
     plot: { type: 'string', value: 'FILE.svg', help: 'write the curriculum curves (a panel per method, a line per T) to this SVG file' },
   },
 } satisfies DemoSpec<Record<string, DemoOption>>;
@@ -212,7 +213,7 @@ const cellName = (c: Cell) => `${c.method} T=${c.T}`;
 const send = (m: ChildMessage) => process.stdout.write(`${JSON.stringify(m)}\n`);
 
 /**
- * Train `cells` here, one after another, and report each on stdout (the child's side). Under the
+ * Train `cells` here, `--jobs` at a time, and report each on stdout (the child's side). Under the
  * worker scheduler one child trains every cell, so all their trainings share this process's stage
  * pool: its threads start (and warm up) once for the whole table, not once per cell.
  */
@@ -220,8 +221,12 @@ async function runChild(cells: Cell[]): Promise<void> {
   const stop = new AbortController();
   // Ctrl+C reaches the children too (and the parent passes it on): stop at the end of the running batch
   for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => stop.abort(new Error(`interrupted (${s})`)));
-  // --trace: the first cell's first batches
-  for (const [i, cell] of cells.entries()) await runCell(cell, stop.signal, i === 0 && args.trace !== undefined);
+  // --jobs at a time (their trainings share the pool's threads); --trace: the first cell's first batches
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < cells.length; i = next++) await runCell(cells[i], stop.signal, i === 0 && args.trace !== undefined);
+  };
+  await Promise.all(Array.from({ length: Math.min(args.jobs, cells.length) }, worker));
   if (args.scheduler === 'worker' && !args.nats) send({ type: 'pool', threads_started: defaultStagePool().stats().started });
 }
 
@@ -305,7 +310,7 @@ interface Outcome {
 
 /**
  * How the cells go to child processes: a child each, `jobs` at a time; but under the worker
- * scheduler one child trains them all, one after another, on one stage pool (whose threads use
+ * scheduler one child trains them all, `jobs` at a time, on one stage pool (whose threads use
  * the cores): a child each would start (and warm up) a pool's threads per cell, and two children's
  * pools at once would ask for twice the cores there are.
  */
@@ -486,6 +491,8 @@ if (childCell !== undefined) {
 } else {
   const cells = truncations.flatMap((T) => methods.map((method) => ({ method, T })));
   const jobs = Math.min(args.jobs, childGroups(cells).length);
+  // cells trained at once: by that many children, or (under worker) by one child on its pool
+  const atOnce = Math.min(args.jobs, cells.length), oneChild = childGroups(cells).length === 1 && cells.length > 1;
   const c = COPY_EXPERIMENT;
   // the children choose their kernels by the same rule (DNI_BACKEND, else the fastest that loads): a bad DNI_BACKEND fails here, before any work
   let kernels: string;
@@ -499,7 +506,7 @@ if (childCell !== undefined) {
       `dni: a linear synthesizer over [h | c] at each truncation boundary, Adam ${c.synthesizerLr}, scale ${c.scale}; dni-aux: aux weight ${c.auxWeight}\n` +
       `curriculum from length 1, +1 when the mean error over the last 10 batches is under ${c.threshold} bits per sequence; ` +
       `${budget.toLocaleString('en-US')} sequences per cell, seed ${args.seed}\n` +
-      `${plural(cells.length, 'cell')} (T ${truncations.join(', ')} × ${methods.join(', ')}), ${childGroups(cells).length === 1 && cells.length > 1 ? 'one after another in one child process, on one stage pool' : `${jobs} at a time in child processes`}, ${args.scheduler} scheduler, ${kernels} kernels\n`,
+      `${plural(cells.length, 'cell')} (T ${truncations.join(', ')} × ${methods.join(', ')}), ${oneChild ? `${atOnce} at a time in one child process, on one stage pool` : `${jobs} at a time in child processes`}, ${args.scheduler} scheduler, ${kernels} kernels\n`,
   );
   const board = new ProgressBoard();
   const started = performance.now();
@@ -525,7 +532,7 @@ if (childCell !== undefined) {
   );
   console.log(
     '\n(solved at: the sequences trained when the longest length was solved; wall s and CPU s: the training in its child process,\n' +
-      `${jobs > 1 ? `with ${jobs} cells at a time sharing the cores` : 'one cell at a time'}; total wall ${((performance.now() - started) / 1000).toFixed(0)} s` +
+      `${atOnce > 1 ? `with ${atOnce} cells at a time sharing the cores` : 'one cell at a time'}; total wall ${((performance.now() - started) / 1000).toFixed(0)} s` +
       `${outcome.threadsStarted !== null ? `; worker threads started: ${outcome.threadsStarted}` : ''})`,
   );
   if (rows.length) console.log(`\n${explain(rows).join('\n\n')}`);

@@ -87,9 +87,9 @@ describe('demo:copy', () => {
     // a child per cell would start a pool's threads for each cell (and 2 children's pools at once on 2 cores)
     const args = ['--budget', '64', '--truncations', '2', '--methods', 'bptt,dni', '--json'];
     const queued = demo(...args);
-    const worker = demo(...args, '--scheduler', 'worker');
+    const worker = demo(...args, '--scheduler', 'worker', '--jobs', '2');
     expect(worker.status, worker.stderr).toBe(0);
-    expect(worker.stdout).toContain('2 cells (T 2 × bptt, dni), one after another in one child process, on one stage pool, worker scheduler');
+    expect(worker.stdout).toContain('2 cells (T 2 × bptt, dni), 2 at a time in one child process, on one stage pool, worker scheduler');
     expect(worker.stdout).toContain(`worker threads started: ${Math.max(2, availableParallelism())})`);
     expect(cellsOf(lastJson(worker.stdout))).toEqual(cellsOf(lastJson(queued.stdout)));
     expect(detailRows(worker.stdout)).toEqual(detailRows(queued.stdout));
