@@ -18,8 +18,9 @@
  *   `fit()` (its `in all` ratio);
  * - fresh: the first 3,000-step seed training on a fresh pool (its threads' start and V8's warm-up
  *   included) against the second on the same pool, and queue;
- * - copy: `demo:copy --budget 320` (15 curriculum cells, each hundreds of short trainings, in child
- *   processes) under queue and under worker: wall seconds of the whole demo, the same table.
+ * - copy: `demo:copy --budget 320` (15 curriculum cells, each 10 short trainings of a batch; under
+ *   queue a child process per cell, 2 at a time; under worker one child trains every cell on its
+ *   one stage pool) under queue and under worker: wall seconds of the whole demo, the same table.
  *
  * Steps per second are measured in steady state (from the metrics of step `warm` to the last
  * step), and the two sides must end with bit-identical parameters. `ratio` = worker ÷ queue speed;
@@ -276,7 +277,7 @@ export async function main(argv: string[]): Promise<void> {
 
   if (only.has('copy')) {
     const demo = new URL('../demos/copy.ts', import.meta.url).pathname;
-    console.log('\ndemo:copy --budget 320 (15 cells, each a curriculum of short trainings, 2 child processes at a time), whole demo');
+    console.log('\ndemo:copy --budget 320 (15 cells, each a curriculum of short trainings; queue: a child process per cell, 2 at a time; worker: one child, one stage pool), whole demo');
     const runDemo = (scheduler: string) => {
       const out = execFileSync(process.execPath, ['--import', 'tsx', demo, '--budget', '320', '--scheduler', scheduler, '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 1 << 26 });
       return JSON.parse(out.trim().split('\n').at(-1)!) as { wall_seconds: number; rows: { method: string; T: number; max_length: number; sequences: number }[] };

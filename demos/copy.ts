@@ -14,8 +14,10 @@
  *   npm run demo:copy -- --truncations 3 --methods bptt,dni --plot copy.svg --trace out/copy.jsonl
  *
  * Cells run in child processes, `--jobs` at a time: each child is this script with the hidden
- * flag `--child-cell METHOD:T`; it trains that one cell and reports on stdout as JSON lines
- * (`progress`, then `cell`). Progress goes to stderr; the table and the JSON line to stdout.
+ * flag `--child-cell METHOD:T[,METHOD:T…]`; it trains those cells, `--jobs` at a time, and reports on
+ * stdout as JSON lines (`progress`, then `cell`, per cell). Under `--scheduler worker` one child
+ * trains every cell, so the cells share its stage pool: threads start and warm up once. Progress
+ * goes to stderr; the table and the JSON line to stdout.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
@@ -26,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import type { Subscription } from 'xstate';
 import { type ActorCurriculumOptions, trainCurriculum } from '../actors/trainer/curriculum.ts';
 import type { TraceEvent } from '../actors/inspect/inspection.ts';
+import { defaultStagePool } from '../actors/stage/stagePool.ts';
 import { DniError, TrainingAbortedError } from '../lib/errors.ts';
 import { interruptSignal } from '../lib/io/interrupt.ts';
 import { autoBackend } from '../lib/kernels/backend-choice.ts';
@@ -71,7 +74,7 @@ const spec = {
     truncations: { type: 'string', value: 'LIST', default: TRUNCATIONS.join(','), help: 'comma-separated truncations T (steps per window)' },
     methods: { type: 'string', value: 'LIST', default: METHODS.join(','), help: `comma-separated, any of ${METHODS.join(', ')}` },
     seed: { type: 'seed', value: 'N', default: 1, help: 'seed of the sequences and the initial parameters (the same for every cell)' },
-    jobs: { type: 'number', value: 'N', default: defaultJobs, help: 'cells trained at once, each in a child process of its own' },
+    jobs: { type: 'number', value: 'N', default: defaultJobs, help: 'cells trained at once, each in a child process of its own (under --scheduler worker: all in one child, on one stage pool)' },
     plot: { type: 'string', value: 'FILE.svg', help: 'write the curriculum curves (a panel per method, a line per T) to this SVG file' },
   },
 } satisfies DemoSpec<Record<string, DemoOption>>;
@@ -198,25 +201,42 @@ interface Cell {
   readonly T: number;
 }
 
-/** What a child reports on stdout, one JSON object a line. */
+/** What a child reports on stdout, one JSON object a line; `cell` names the cell (`dni T=3`). */
 type ChildMessage =
-  | { type: 'progress'; sequences: number; length: number }
+  | { type: 'progress'; cell: string; sequences: number; length: number }
   | { type: 'cell'; method: Method; T: number; max_length: number; sequences: number; steps: number; wall_seconds: number; cpu_seconds: number; curve: [number, number][] }
-  | { type: 'stopped'; sequences: number };
+  | { type: 'stopped'; cell: string; sequences: number }
+  | { type: 'pool'; threads_started: number };
 type CellResult = Extract<ChildMessage, { type: 'cell' }>;
 
 const cellName = (c: Cell) => `${c.method} T=${c.T}`;
+const send = (m: ChildMessage) => process.stdout.write(`${JSON.stringify(m)}\n`);
 
-/** Train one cell here and report it on stdout (the child's side). */
-async function runChild(cell: Cell): Promise<void> {
+/**
+ * Train `cells` here, `--jobs` at a time, and report each on stdout (the child's side). Under the
+ * worker scheduler one child trains every cell, so all their trainings share this process's stage
+ * pool: its threads start (and warm up) once for the whole table, not once per cell.
+ */
+async function runChild(cells: Cell[]): Promise<void> {
   const stop = new AbortController();
   // Ctrl+C reaches the children too (and the parent passes it on): stop at the end of the running batch
   for (const s of ['SIGINT', 'SIGTERM'] as const) process.on(s, () => stop.abort(new Error(`interrupted (${s})`)));
-  const send = (m: ChildMessage) => process.stdout.write(`${JSON.stringify(m)}\n`);
+  // --jobs at a time (their trainings share the pool's threads); --trace: the first cell's first batches
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < cells.length; i = next++) await runCell(cells[i], stop.signal, i === 0 && args.trace !== undefined);
+  };
+  await Promise.all(Array.from({ length: Math.min(args.jobs, cells.length) }, worker));
+  if (args.scheduler === 'worker' && !args.nats) send({ type: 'pool', threads_started: defaultStagePool().stats().started });
+}
+
+/** Train one cell and report it on stdout; exits the process when it is stopped (130) or fails (1). */
+async function runCell(cell: Cell, signal: AbortSignal, trace: boolean): Promise<void> {
+  const name = cellName(cell);
   const topology = copyExperimentTopology(task, cell.method, cell.T);
 
   // --trace: each of the first TRACE_BATCHES batches' trainings (its own actor system) in a file of its own
-  const inspector = args.trace ? await demoInspector(args, 'copy') : null;
+  const inspector = trace ? await demoInspector(args, 'copy') : null;
   let traced: { inspection: DemoInspection; sub: Subscription } | null = null;
   let started = 0;
   const closing: Promise<void>[] = [];
@@ -236,7 +256,7 @@ async function runChild(cell: Cell): Promise<void> {
     width: COPY_EXPERIMENT.width,
     threshold: COPY_EXPERIMENT.threshold,
     scheduler: schedulerOption(args),
-    signal: stop.signal,
+    signal,
     // read for each batch's training: worker-hosted actors relay their events only while a batch is traced
     get relay() {
       return inspector && started < TRACE_BATCHES ? relay : undefined;
@@ -252,7 +272,7 @@ async function runChild(cell: Cell): Promise<void> {
       sequences = n;
       const now = performance.now();
       if (length !== sentLength || now - sent >= 250) {
-        send({ type: 'progress', sequences: n, length });
+        send({ type: 'progress', cell: name, sequences: n, length });
         (sent = now), (sentLength = length);
       }
     },
@@ -269,10 +289,10 @@ async function runChild(cell: Cell): Promise<void> {
     endTrace();
     await Promise.all(closing);
     if (err instanceof TrainingAbortedError) {
-      send({ type: 'stopped', sequences });
+      send({ type: 'stopped', cell: name, sequences });
       process.exit(130);
     }
-    process.stderr.write(`copy: ${cellName(cell)}: ${err instanceof DniError ? err.message : ((err as Error)?.stack ?? String(err))}\n`);
+    process.stderr.write(`copy: ${name}: ${err instanceof DniError ? err.message : ((err as Error)?.stack ?? String(err))}\n`);
     process.exit(1);
   }
 }
@@ -284,15 +304,27 @@ interface Outcome {
   results: Map<string, CellResult>;
   failed: { cell: Cell; why: string }[];
   interrupted: boolean;
+  /** the worker threads the children's stage pools started (null under another scheduler) */
+  threadsStarted: number | null;
 }
 
-/** Run the cells, `jobs` at a time, each in a child; stop them all on Ctrl+C or at the first failure. */
+/**
+ * How the cells go to child processes: a child each, `jobs` at a time; but under the worker
+ * scheduler one child trains them all, `jobs` at a time, on one stage pool (whose threads use
+ * the cores): a child each would start (and warm up) a pool's threads per cell, and two children's
+ * pools at once would ask for twice the cores there are.
+ */
+function childGroups(cells: Cell[]): Cell[][] {
+  return args.scheduler === 'worker' && !args.nats ? [cells] : cells.map((c) => [c]);
+}
+
+/** Run the cells' children, `jobs` at a time; stop them all on Ctrl+C or at the first failure. */
 function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: AbortSignal): Promise<Outcome> {
   const script = fileURLToPath(import.meta.url);
   // the children load TypeScript as this process does, from wherever it was started
   const loader = ['--import', import.meta.resolve('tsx')];
-  const out: Outcome = { results: new Map(), failed: [], interrupted: false };
-  const queue = [...cells], running = new Set<ChildProcess>();
+  const out: Outcome = { results: new Map(), failed: [], interrupted: false, threadsStarted: null };
+  const queue = childGroups(cells), running = new Set<ChildProcess>();
   let stopping = false, launched = 0;
   const stopAll = () => {
     stopping = true;
@@ -307,50 +339,61 @@ function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: Abo
       while (!stopping && running.size < jobs && queue.length) launch(queue.shift()!, launched++ === 0);
       if (running.size === 0) resolveAll(out);
     };
-    const launch = (cell: Cell, first: boolean) => {
-      const name = cellName(cell);
+    const launch = (group: Cell[], first: boolean) => {
       const childArgs = [
         ...loader, script, '--task', task, '--budget', String(budget), '--seed', String(args.seed), '--scheduler', args.scheduler, ...natsFlags(args),
         ...(first && args.trace ? ['--trace', args.trace, '--sample', String(args.sample)] : []),
-        CHILD_FLAG, `${cell.method}:${cell.T}`,
+        CHILD_FLAG, group.map((c) => `${c.method}:${c.T}`).join(','),
       ];
       const child = spawn(process.execPath, childArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
       running.add(child);
-      const bar: ProgressEntry = board.add(name.padEnd(12), budget);
-      let result: CellResult | null = null;
+      // a bar per cell once its child trains it (the group's first at once)
+      const bars = new Map<string, ProgressEntry>();
+      const barOf = (name: string) => bars.get(name) ?? bars.set(name, board.add(name.padEnd(12), budget)).get(name)!;
+      barOf(cellName(group[0]));
+      const finished = new Set<string>();
       const errors: string[] = [];
       createInterface({ input: child.stdout! }).on('line', (line) => {
         let m: ChildMessage;
         try {
           m = JSON.parse(line);
         } catch {
-          board.log(`[${name}] ${line}`);
+          board.log(`[${group.length === 1 ? cellName(group[0]) : 'cells'}] ${line}`);
           return;
         }
-        if (m.type === 'progress') bar.update(m.sequences, `${m.sequences.toLocaleString('en-US')}/${budget.toLocaleString('en-US')} sequences  length ${m.length}`);
-        else if (m.type === 'cell') result = m;
+        if (m.type === 'progress') barOf(m.cell).update(m.sequences, `${m.sequences.toLocaleString('en-US')}/${budget.toLocaleString('en-US')} sequences  length ${m.length}`);
+        else if (m.type === 'pool') out.threadsStarted = (out.threadsStarted ?? 0) + m.threads_started;
+        else if (m.type === 'cell') {
+          const name = cellName(m);
+          finished.add(name);
+          out.results.set(name, m);
+          barOf(name).finish(`${name.padEnd(12)} max length ${m.max_length}  (${m.sequences.toLocaleString('en-US')} sequences, ${m.wall_seconds.toFixed(1)} s)`);
+        }
       });
       createInterface({ input: child.stderr! }).on('line', (line) => {
         errors.push(line);
         if (errors.length > 20) errors.shift();
-        board.log(`[${name}] ${line}`);
+        board.log(`[${group.length === 1 ? cellName(group[0]) : 'cells'}] ${line}`);
       });
       let ended = false;
       const end = (code: number | null, why: string | null) => {
         if (ended) return;
         ended = true;
         running.delete(child);
-        if (result && code === 0) {
-          out.results.set(name, result);
-          bar.finish(`${name.padEnd(12)} max length ${result.max_length}  (${result.sequences.toLocaleString('en-US')} sequences, ${result.wall_seconds.toFixed(1)} s)`);
-        } else if (stopping) {
-          // stopped by Ctrl+C, or because another cell failed: not a failure of its own
-          bar.finish(`${name.padEnd(12)} stopped (${out.interrupted ? 'Ctrl+C' : 'another cell failed'})`);
-        } else {
-          const reason = why ?? (code === 0 ? 'ended without reporting its cell' : `exit code ${code}`);
-          out.failed.push({ cell, why: `${reason}${errors.length ? `: ${errors[errors.length - 1]}` : ''}` });
-          bar.finish(`${name.padEnd(12)} FAILED (${reason})`);
-          stopAll();
+        // the cell the child was training when it ended (none when it finished them all)
+        const cell = group.find((c) => !finished.has(cellName(c)));
+        if (cell && code === 0 && !why) why = 'ended without reporting its cell';
+        if (cell) {
+          const name = cellName(cell);
+          if (stopping) {
+            // stopped by Ctrl+C, or because another cell failed: not a failure of its own
+            barOf(name).finish(`${name.padEnd(12)} stopped (${out.interrupted ? 'Ctrl+C' : 'another cell failed'})`);
+          } else {
+            const reason = why ?? `exit code ${code}`;
+            out.failed.push({ cell, why: `${reason}${errors.length ? `: ${errors[errors.length - 1]}` : ''}` });
+            barOf(name).finish(`${name.padEnd(12)} FAILED (${reason})`);
+            stopAll();
+          }
         }
         next();
       };
@@ -439,12 +482,17 @@ function plot(file: string, rows: CellResult[]): void {
 // -------------------------------------------------------------------------------------------------
 
 if (childCell !== undefined) {
-  const [m, t] = childCell.split(':');
-  if (!(METHODS as readonly string[]).includes(m) || !/^\d+$/.test(t ?? '') || Number(t) < 1) usageError(`${CHILD_FLAG} needs METHOD:T, got '${childCell}'`);
-  await runChild({ method: m as Method, T: Number(t) });
+  const cells = childCell.split(',').map((c) => {
+    const [m, t] = c.split(':');
+    if (!(METHODS as readonly string[]).includes(m) || !/^\d+$/.test(t ?? '') || Number(t) < 1) usageError(`${CHILD_FLAG} needs METHOD:T[,METHOD:T…], got '${childCell}'`);
+    return { method: m as Method, T: Number(t) };
+  });
+  await runChild(cells);
 } else {
   const cells = truncations.flatMap((T) => methods.map((method) => ({ method, T })));
-  const jobs = Math.min(args.jobs, cells.length);
+  const jobs = Math.min(args.jobs, childGroups(cells).length);
+  // cells trained at once: by that many children, or (under worker) by one child on its pool
+  const atOnce = Math.min(args.jobs, cells.length), oneChild = childGroups(cells).length === 1 && cells.length > 1;
   const c = COPY_EXPERIMENT;
   // the children choose their kernels by the same rule (DNI_BACKEND, else the fastest that loads): a bad DNI_BACKEND fails here, before any work
   let kernels: string;
@@ -458,7 +506,7 @@ if (childCell !== undefined) {
       `dni: a linear synthesizer over [h | c] at each truncation boundary, Adam ${c.synthesizerLr}, scale ${c.scale}; dni-aux: aux weight ${c.auxWeight}\n` +
       `curriculum from length 1, +1 when the mean error over the last 10 batches is under ${c.threshold} bits per sequence; ` +
       `${budget.toLocaleString('en-US')} sequences per cell, seed ${args.seed}\n` +
-      `${plural(cells.length, 'cell')} (T ${truncations.join(', ')} × ${methods.join(', ')}), ${jobs} at a time in child processes, ${args.scheduler} scheduler, ${kernels} kernels\n`,
+      `${plural(cells.length, 'cell')} (T ${truncations.join(', ')} × ${methods.join(', ')}), ${oneChild ? `${atOnce} at a time in one child process, on one stage pool` : `${jobs} at a time in child processes`}, ${args.scheduler} scheduler, ${kernels} kernels\n`,
   );
   const board = new ProgressBoard();
   const started = performance.now();
@@ -484,7 +532,8 @@ if (childCell !== undefined) {
   );
   console.log(
     '\n(solved at: the sequences trained when the longest length was solved; wall s and CPU s: the training in its child process,\n' +
-      `${jobs > 1 ? `with ${jobs} cells at a time sharing the cores` : 'one cell at a time'}; total wall ${((performance.now() - started) / 1000).toFixed(0)} s)`,
+      `${atOnce > 1 ? `with ${atOnce} cells at a time sharing the cores` : 'one cell at a time'}; total wall ${((performance.now() - started) / 1000).toFixed(0)} s` +
+      `${outcome.threadsStarted !== null ? `; worker threads started: ${outcome.threadsStarted}` : ''})`,
   );
   if (rows.length) console.log(`\n${explain(rows).join('\n\n')}`);
 

@@ -271,7 +271,14 @@ export class StagePool {
     this.closed = true;
     for (const r of this.queue.splice(0)) r.reject(new Error('the stage pool was closed'));
     const hosts = this.hosts.splice(0);
-    await Promise.all(hosts.map((h) => h.terminate()));
+    // a thread's end is not something Node waits for: a process awaiting close() at the top of a
+    // module would find nothing left to run and exit (code 13) before its threads ended
+    const waiting = setInterval(() => {}, 60_000);
+    try {
+      await Promise.all(hosts.map((h) => h.terminate()));
+    } finally {
+      clearInterval(waiting);
+    }
     for (const w of this.idleWaiters.splice(0)) w();
   }
 

@@ -3,7 +3,7 @@
  * bits as queue), a thread that dies is replaced and the training on it fails naming it, a pool
  * that is not closed does not keep the process alive, and the threads get the kernels compiled.
  */
-import { spawnSync } from 'node:child_process';
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,28 +84,51 @@ describe('a stage pool', () => {
   });
 
   it('does not keep the process alive when nobody closes it (and its threads end with the process)', { timeout: 120_000 }, () => {
-    const at = (path: string) => JSON.stringify(pathToFileURL(join(root, path)).href);
-    const script = `
-      import { createStagePool } from ${at('actors/stage/stagePool.ts')};
-      import { train } from ${at('actors/trainer/training.ts')};
-      import { binaryAddition } from ${at('lib/datasets/binaryAddition.ts')};
+    const child = runScript(`
       // three threads, two stages: one thread is never leased (it must not hold the process either)
       const pool = createStagePool({ threads: 3, capacity: 2 });
       const topology = { inputs: 24, batch: 10, lr: 0.5, layers: [{ units: 16, decoupled: true }, { units: 12 }] };
       const r = await train({ topology, data: binaryAddition(100, 12, 2), steps: 50, scheduler: { name: 'worker', pool, stages: 2 } });
       await train({ topology, data: binaryAddition(100, 12, 2), steps: 50, scheduler: 'worker' });
       console.log('trained', r.steps, pool.stats().threads);
-    `;
-    const dir = mkdtempSync(join(tmpdir(), 'dni-pool-exit-')), file = join(dir, 'unclosed.mts');
-    writeFileSync(file, script);
-    // a process its pool held would run into the timeout (killed: status null)
-    const child = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', timeout: 90_000 });
-    rmSync(dir, { recursive: true, force: true });
+    `);
     expect(child.stderr).toBe('');
     expect(child.stdout.trim()).toBe('trained 50 3');
     expect(child.status).toBe(0);
   });
+
+  it('keeps the process alive until close() has ended its threads: a script that awaits it at the top exits 0', { timeout: 120_000 }, () => {
+    // the idle threads are unreferenced: a close() that awaited only their end left a top-level
+    // await unsettled, and Node exited with code 13 before 'closed' was printed
+    const child = runScript(`
+      const pool = createStagePool({ threads: 2, capacity: 2 });
+      const topology = { inputs: 24, batch: 10, lr: 0.5, layers: [{ units: 16, decoupled: true }, { units: 12 }] };
+      await train({ topology, data: binaryAddition(100, 12, 2), steps: 50, scheduler: { name: 'worker', pool, stages: 2 } });
+      await pool.close();
+      console.log('closed', pool.stats().threads);
+    `);
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('closed 0');
+    expect(child.status).toBe(0);
+  });
 });
+
+/** Run `body` as an ES module in a new Node process, with createStagePool, train and binaryAddition imported. */
+function runScript(body: string): SpawnSyncReturns<string> {
+  const at = (path: string) => JSON.stringify(pathToFileURL(join(root, path)).href);
+  const script = `
+    import { createStagePool } from ${at('actors/stage/stagePool.ts')};
+    import { train } from ${at('actors/trainer/training.ts')};
+    import { binaryAddition } from ${at('lib/datasets/binaryAddition.ts')};
+    ${body}
+  `;
+  const dir = mkdtempSync(join(tmpdir(), 'dni-pool-exit-')), file = join(dir, 'script.mts');
+  writeFileSync(file, script);
+  // a process its pool held would run into the timeout (killed: status null)
+  const child = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', timeout: 90_000 });
+  rmSync(dir, { recursive: true, force: true });
+  return child;
+}
 
 describe('the WebAssembly kernels, compiled once', () => {
   it('a backend built from another backend\'s module reads no file and computes the same', () => {

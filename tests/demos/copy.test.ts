@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseTrace } from '../../actors/inspect/inspection.ts';
@@ -82,6 +82,18 @@ describe('demo:copy', () => {
     expect(cellsOf(lastJson(serial.stdout))).toEqual(cellsOf(lastJson(queue.stdout)));
     expect(detailRows(serial.stdout)).toEqual(detailRows(queue.stdout));
   });
+
+  it('--scheduler worker gives the same cells as queue, both in one child whose stage pool starts its threads once', () => {
+    // a child per cell would start a pool's threads for each cell (and 2 children's pools at once on 2 cores)
+    const args = ['--budget', '64', '--truncations', '2', '--methods', 'bptt,dni', '--json'];
+    const queued = demo(...args);
+    const worker = demo(...args, '--scheduler', 'worker', '--jobs', '2');
+    expect(worker.status, worker.stderr).toBe(0);
+    expect(worker.stdout).toContain('2 cells (T 2 × bptt, dni), 2 at a time in one child process, on one stage pool, worker scheduler');
+    expect(worker.stdout).toContain(`worker threads started: ${Math.max(2, availableParallelism())})`);
+    expect(cellsOf(lastJson(worker.stdout))).toEqual(cellsOf(lastJson(queued.stdout)));
+    expect(detailRows(worker.stdout)).toEqual(detailRows(queued.stdout));
+  }, 120_000);
 
   it('--task repeat-copy trains its own widths (10 inputs, 9 outputs), DNI + aux included', () => {
     const r = demo('--task', 'repeat-copy', '--budget', '48', '--truncations', '3', '--methods', 'dni-aux', '--json');
