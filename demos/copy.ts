@@ -33,7 +33,18 @@ import { DniError, TrainingAbortedError } from '../lib/errors.ts';
 import { interruptSignal } from '../lib/io/interrupt.ts';
 import { autoBackend } from '../lib/kernels/backend-choice.ts';
 import { COPY_EXPERIMENT, COPY_METHODS, type CopyMethod, copyExperimentTopology } from '../lib/recurrent/curriculum.ts';
-import { type DemoInspection, type DemoOption, type DemoSpec, UsageError, demoInspector, demoUsage, natsFlags, quietOnClosedPipe, schedulerOption, tryParseDemoArgs } from './cli.ts';
+import {
+  type DemoInspection,
+  type DemoOption,
+  type DemoSpec,
+  UsageError,
+  demoInspector,
+  demoUsage,
+  natsFlags,
+  quietOnClosedPipe,
+  schedulerOption,
+  tryParseDemoArgs,
+} from './cli.ts';
 import { type ProgressEntry, ProgressBoard, table } from './progress.ts';
 import { chartSvg } from './svg-chart.ts';
 import { plural } from '../lib/text.ts';
@@ -70,11 +81,26 @@ const spec = {
     '(npm run demo:copy -- [options]) Progress on stderr; the table, and with --json one JSON object as the last line, on stdout.',
   options: {
     task: { type: 'string', value: TASKS.join('|'), default: 'copy', help: `the task, bit width ${COPY_EXPERIMENT.width}` },
-    budget: { type: 'number', value: 'N', default: DEFAULT_BUDGET, help: `training sequences per cell (whole batches of ${COPY_EXPERIMENT.batch}); the full table: ${FULL_BUDGET}` },
-    truncations: { type: 'string', value: 'LIST', default: TRUNCATIONS.join(','), help: 'comma-separated truncations T (steps per window)' },
+    budget: {
+      type: 'number',
+      value: 'N',
+      default: DEFAULT_BUDGET,
+      help: `training sequences per cell (whole batches of ${COPY_EXPERIMENT.batch}); the full table: ${FULL_BUDGET}`,
+    },
+    truncations: {
+      type: 'string',
+      value: 'LIST',
+      default: TRUNCATIONS.join(','),
+      help: 'comma-separated truncations T (steps per window)',
+    },
     methods: { type: 'string', value: 'LIST', default: METHODS.join(','), help: `comma-separated, any of ${METHODS.join(', ')}` },
     seed: { type: 'seed', value: 'N', default: 1, help: 'seed of the sequences and the initial parameters (the same for every cell)' },
-    jobs: { type: 'number', value: 'N', default: defaultJobs, help: 'cells trained at once, each in a child process of its own (under --scheduler worker: all in one child, on one stage pool)' },
+    jobs: {
+      type: 'number',
+      value: 'N',
+      default: defaultJobs,
+      help: 'cells trained at once, each in a child process of its own (under --scheduler worker: all in one child, on one stage pool)',
+    },
     plot: { type: 'string', value: 'FILE.svg', help: 'write the curriculum curves (a panel per method, a line per T) to this SVG file' },
   },
 } satisfies DemoSpec<Record<string, DemoOption>>;
@@ -110,10 +136,13 @@ for (let i = 0; i < argv.length && argv[i] !== '--'; i++) {
     usageError(`${flag} means nothing here: each cell trains until its budget of sequences is spent (give --budget N)`);
   }
   if (flag === '--inspect' || flag === '--inspect-port') {
-    usageError(`${flag} is not available here (the cells train in child processes): record the first cell's first batches with --trace FILE and view them with npm run inspect -- FILE`);
+    usageError(
+      `${flag} is not available here (the cells train in child processes): record the first cell's first batches with --trace FILE and view them with npm run inspect -- FILE`,
+    );
   }
   // `--budget -1` would otherwise be refused as "ambiguous" rather than as a bad budget
-  if (['--budget', '--jobs', '--seed', '--truncations'].includes(argv[i]) && /^-\d/.test(argv[i + 1] ?? '')) argv.splice(i, 2, `${argv[i]}=${argv[i + 1]}`);
+  if (['--budget', '--jobs', '--seed', '--truncations'].includes(argv[i]) && /^-\d/.test(argv[i + 1] ?? ''))
+    argv.splice(i, 2, `${argv[i]}=${argv[i + 1]}`);
 }
 quietOnClosedPipe();
 let parsed;
@@ -132,16 +161,29 @@ const args = parsed;
 if (!(TASKS as readonly string[]).includes(args.task)) usageError(`--task: unknown task '${args.task}' (expected ${TASKS.join(' or ')})`);
 const task = args.task as Task;
 const batch = COPY_EXPERIMENT.batch;
-if (!Number.isInteger(args.budget) || args.budget < batch) usageError(`--budget needs a whole number of sequences >= ${batch} (one batch), got ${args.budget}`);
+if (!Number.isInteger(args.budget) || args.budget < batch)
+  usageError(`--budget needs a whole number of sequences >= ${batch} (one batch), got ${args.budget}`);
 const budget = args.budget;
-const truncations = listOf(args.truncations, '--truncations', (s) => (/^\d+$/.test(s) && Number(s) >= 1 ? Number(s) : null), 'truncations T >= 1 (steps per window) like 2,3,4,5,8');
-const methods = listOf(args.methods, '--methods', (s) => ((METHODS as readonly string[]).includes(s) ? (s as Method) : null), `methods among ${METHODS.join(', ')}`);
+const truncations = listOf(
+  args.truncations,
+  '--truncations',
+  (s) => (/^\d+$/.test(s) && Number(s) >= 1 ? Number(s) : null),
+  'truncations T >= 1 (steps per window) like 2,3,4,5,8',
+);
+const methods = listOf(
+  args.methods,
+  '--methods',
+  (s) => ((METHODS as readonly string[]).includes(s) ? (s as Method) : null),
+  `methods among ${METHODS.join(', ')}`,
+);
 if (!Number.isInteger(args.jobs) || args.jobs < 1) usageError(`--jobs needs an integer >= 1 (cells trained at once), got ${args.jobs}`);
 if (args.plot !== undefined) checkWritable(args.plot, '--plot', '.svg');
 if (args.trace !== undefined) {
-  if (isDirectory(args.trace)) usageError(`--trace ${args.trace} is a directory: give a file name (the traces are written beside it: FILE.bptt-T2-batch0.jsonl, …)`);
+  if (isDirectory(args.trace))
+    usageError(`--trace ${args.trace} is a directory: give a file name (the traces are written beside it: FILE.bptt-T2-batch0.jsonl, …)`);
   const folder = existingAncestor(dirname(resolve(args.trace)));
-  if (!isDirectory(folder) || !canWrite(folder)) usageError(`--trace ${args.trace}: ${folder} cannot be written, so the folder for the traces cannot be made there`);
+  if (!isDirectory(folder) || !canWrite(folder))
+    usageError(`--trace ${args.trace}: ${folder} cannot be written, so the folder for the traces cannot be made there`);
 }
 
 /** A comma-separated list, each item checked, none twice. */
@@ -187,7 +229,8 @@ function isDirectory(path: string): boolean {
 
 /** The file can be written at the end: its folder exists and is writable, and it is not a folder. */
 function checkWritable(file: string, flag: string, ext: string): void {
-  if (!file.toLowerCase().endsWith(ext)) usageError(`${flag} writes ${ext.slice(1).toUpperCase()}: give a file name ending in ${ext}, got '${file}'`);
+  if (!file.toLowerCase().endsWith(ext))
+    usageError(`${flag} writes ${ext.slice(1).toUpperCase()}: give a file name ending in ${ext}, got '${file}'`);
   if (isDirectory(file)) usageError(`${flag} ${file} is a directory`);
   const folder = dirname(resolve(file));
   if (!isDirectory(folder) || !canWrite(folder)) usageError(`${flag} ${file}: the folder ${folder} does not exist or cannot be written`);
@@ -204,7 +247,17 @@ interface Cell {
 /** What a child reports on stdout, one JSON object a line; `cell` names the cell (`dni T=3`). */
 type ChildMessage =
   | { type: 'progress'; cell: string; sequences: number; length: number }
-  | { type: 'cell'; method: Method; T: number; max_length: number; sequences: number; steps: number; wall_seconds: number; cpu_seconds: number; curve: [number, number][] }
+  | {
+      type: 'cell';
+      method: Method;
+      T: number;
+      max_length: number;
+      sequences: number;
+      steps: number;
+      wall_seconds: number;
+      cpu_seconds: number;
+      curve: [number, number][];
+    }
   | { type: 'stopped'; cell: string; sequences: number }
   | { type: 'pool'; threads_started: number };
 type CellResult = Extract<ChildMessage, { type: 'cell' }>;
@@ -248,7 +301,9 @@ async function runCell(cell: Cell, signal: AbortSignal, trace: boolean): Promise
   };
   const relay = (line: TraceEvent) => traced?.inspection.relay(line);
 
-  let sent = 0, sentLength = 0, sequences = 0;
+  let sent = 0,
+    sentLength = 0,
+    sequences = 0;
   const options: ActorCurriculumOptions = {
     task,
     budget,
@@ -264,7 +319,14 @@ async function runCell(cell: Cell, signal: AbortSignal, trace: boolean): Promise
     onTraining: (training, k) => {
       started = k + 1;
       if (!inspector || k >= TRACE_BATCHES) return;
-      const inspection = inspector.forRun(`${cell.method}-T${cell.T}-batch${k}`, { task, method: cell.method, T: cell.T, batch: k, budget, seed: args.seed })!;
+      const inspection = inspector.forRun(`${cell.method}-T${cell.T}-batch${k}`, {
+        task,
+        method: cell.method,
+        T: cell.T,
+        batch: k,
+        budget,
+        seed: args.seed,
+      })!;
       traced = { inspection, sub: inspection.attach(training.actor) };
     },
     onBatch: (n, length) => {
@@ -273,7 +335,7 @@ async function runCell(cell: Cell, signal: AbortSignal, trace: boolean): Promise
       const now = performance.now();
       if (length !== sentLength || now - sent >= 250) {
         send({ type: 'progress', cell: name, sequences: n, length });
-        (sent = now), (sentLength = length);
+        ((sent = now), (sentLength = length));
       }
     },
   };
@@ -284,7 +346,17 @@ async function runCell(cell: Cell, signal: AbortSignal, trace: boolean): Promise
     const cpu = process.cpuUsage(cpu0);
     await Promise.all(closing);
     await inspector?.finish(false);
-    send({ type: 'cell', method: cell.method, T: cell.T, max_length: r.maxLength, sequences: r.sequences, steps: r.steps, wall_seconds: +r.wallSeconds.toFixed(2), cpu_seconds: +((cpu.user + cpu.system) / 1e6).toFixed(2), curve: r.curve });
+    send({
+      type: 'cell',
+      method: cell.method,
+      T: cell.T,
+      max_length: r.maxLength,
+      sequences: r.sequences,
+      steps: r.steps,
+      wall_seconds: +r.wallSeconds.toFixed(2),
+      cpu_seconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+      curve: r.curve,
+    });
   } catch (err) {
     endTrace();
     await Promise.all(closing);
@@ -324,8 +396,10 @@ function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: Abo
   // the children load TypeScript as this process does, from wherever it was started
   const loader = ['--import', import.meta.resolve('tsx')];
   const out: Outcome = { results: new Map(), failed: [], interrupted: false, threadsStarted: null };
-  const queue = childGroups(cells), running = new Set<ChildProcess>();
-  let stopping = false, launched = 0;
+  const queue = childGroups(cells),
+    running = new Set<ChildProcess>();
+  let stopping = false,
+    launched = 0;
   const stopAll = () => {
     stopping = true;
     for (const c of running) c.kill('SIGINT');
@@ -341,9 +415,20 @@ function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: Abo
     };
     const launch = (group: Cell[], first: boolean) => {
       const childArgs = [
-        ...loader, script, '--task', task, '--budget', String(budget), '--seed', String(args.seed), '--scheduler', args.scheduler, ...natsFlags(args),
+        ...loader,
+        script,
+        '--task',
+        task,
+        '--budget',
+        String(budget),
+        '--seed',
+        String(args.seed),
+        '--scheduler',
+        args.scheduler,
+        ...natsFlags(args),
         ...(first && args.trace ? ['--trace', args.trace, '--sample', String(args.sample)] : []),
-        CHILD_FLAG, group.map((c) => `${c.method}:${c.T}`).join(','),
+        CHILD_FLAG,
+        group.map((c) => `${c.method}:${c.T}`).join(','),
       ];
       const child = spawn(process.execPath, childArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
       running.add(child);
@@ -361,13 +446,19 @@ function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: Abo
           board.log(`[${group.length === 1 ? cellName(group[0]) : 'cells'}] ${line}`);
           return;
         }
-        if (m.type === 'progress') barOf(m.cell).update(m.sequences, `${m.sequences.toLocaleString('en-US')}/${budget.toLocaleString('en-US')} sequences  length ${m.length}`);
+        if (m.type === 'progress')
+          barOf(m.cell).update(
+            m.sequences,
+            `${m.sequences.toLocaleString('en-US')}/${budget.toLocaleString('en-US')} sequences  length ${m.length}`,
+          );
         else if (m.type === 'pool') out.threadsStarted = (out.threadsStarted ?? 0) + m.threads_started;
         else if (m.type === 'cell') {
           const name = cellName(m);
           finished.add(name);
           out.results.set(name, m);
-          barOf(name).finish(`${name.padEnd(12)} max length ${m.max_length}  (${m.sequences.toLocaleString('en-US')} sequences, ${m.wall_seconds.toFixed(1)} s)`);
+          barOf(name).finish(
+            `${name.padEnd(12)} max length ${m.max_length}  (${m.sequences.toLocaleString('en-US')} sequences, ${m.wall_seconds.toFixed(1)} s)`,
+          );
         }
       });
       createInterface({ input: child.stderr! }).on('line', (line) => {
@@ -422,15 +513,20 @@ function explain(rows: CellResult[]): string[] {
         `[h | c]) from the state itself; the window's BPTT starts from the prediction (times ${c.scale}) instead of zero, and ` +
         "the synthesizer is refitted on the gradient that reaches the next window's start, which already holds the next prediction " +
         '(bootstrapped), so it can come to see past many windows.' +
-        (methods.includes('dni-aux') ? " DNI + aux also trains the core to predict, from its first output in a window, the synthetic gradient at that window's end." : ''),
+        (methods.includes('dni-aux')
+          ? " DNI + aux also trains the core to predict, from its first output in a window, the synthetic gradient at that window's end."
+          : ''),
     );
   }
   const lines: string[] = [];
   const at = (method: Method, T: number) => rows.find((r) => r.method === method && r.T === T)?.max_length;
   for (const method of ['dni', 'dni-aux'] as const) {
-    const pairs = truncations.map((T) => [T, at('bptt', T), at(method, T)] as const).filter(([, b, d]) => b !== undefined && d !== undefined) as [number, number, number][];
+    const pairs = truncations
+      .map((T) => [T, at('bptt', T), at(method, T)] as const)
+      .filter(([, b, d]) => b !== undefined && d !== undefined) as [number, number, number][];
     if (!pairs.length) continue;
-    const longer = pairs.filter(([, b, d]) => d > b), shorter = pairs.filter(([, b, d]) => d < b);
+    const longer = pairs.filter(([, b, d]) => d > b),
+      shorter = pairs.filter(([, b, d]) => d < b);
     const list = (ps: [number, number, number][]) => ps.map(([T, b, d]) => `T = ${T} (${d} vs ${b})`).join(', ');
     const name = method === 'dni' ? 'DNI' : 'DNI + aux';
     if (longer.length) lines.push(`${name} reached longer sequences than BPTT at ${list(longer)}.`);
@@ -476,7 +572,10 @@ function plot(file: string, rows: CellResult[]): void {
       }),
   }));
   const c = COPY_EXPERIMENT;
-  writeFileSync(file, chartSvg(`${task}: LSTM ${c.hidden}, batch ${c.batch}, budget ${budget.toLocaleString('en-US')} sequences, seed ${args.seed}`, panels));
+  writeFileSync(
+    file,
+    chartSvg(`${task}: LSTM ${c.hidden}, batch ${c.batch}, budget ${budget.toLocaleString('en-US')} sequences, seed ${args.seed}`, panels),
+  );
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -484,7 +583,8 @@ function plot(file: string, rows: CellResult[]): void {
 if (childCell !== undefined) {
   const cells = childCell.split(',').map((c) => {
     const [m, t] = c.split(':');
-    if (!(METHODS as readonly string[]).includes(m) || !/^\d+$/.test(t ?? '') || Number(t) < 1) usageError(`${CHILD_FLAG} needs METHOD:T[,METHOD:T…], got '${childCell}'`);
+    if (!(METHODS as readonly string[]).includes(m) || !/^\d+$/.test(t ?? '') || Number(t) < 1)
+      usageError(`${CHILD_FLAG} needs METHOD:T[,METHOD:T…], got '${childCell}'`);
     return { method: m as Method, T: Number(t) };
   });
   await runChild(cells);
@@ -492,7 +592,8 @@ if (childCell !== undefined) {
   const cells = truncations.flatMap((T) => methods.map((method) => ({ method, T })));
   const jobs = Math.min(args.jobs, childGroups(cells).length);
   // cells trained at once: by that many children, or (under worker) by one child on its pool
-  const atOnce = Math.min(args.jobs, cells.length), oneChild = childGroups(cells).length === 1 && cells.length > 1;
+  const atOnce = Math.min(args.jobs, cells.length),
+    oneChild = childGroups(cells).length === 1 && cells.length > 1;
   const c = COPY_EXPERIMENT;
   // the children choose their kernels by the same rule (DNI_BACKEND, else the fastest that loads): a bad DNI_BACKEND fails here, before any work
   let kernels: string;
@@ -519,14 +620,27 @@ if (childCell !== undefined) {
 
   const cellOf = (method: Method, T: number) => rows.find((r) => r.method === method && r.T === T);
   console.log(`\nlongest length solved within ${budget.toLocaleString('en-US')} sequences (${task})`);
-  console.log(table(['T', ...methods], truncations.map((T) => [T, ...methods.map((m) => cellOf(m, T)?.max_length ?? '—')])));
+  console.log(
+    table(
+      ['T', ...methods],
+      truncations.map((T) => [T, ...methods.map((m) => cellOf(m, T)?.max_length ?? '—')]),
+    ),
+  );
   console.log(
     `\n${table(
       ['method', 'T', 'max length', 'solved at (sequences)', 'sequences', 'wall s', 'CPU s'],
       cells.map(({ method, T }) => {
         const r = cellOf(method, T);
         const at = r?.curve[r.curve.length - 1]?.[0];
-        return [method, T, r?.max_length ?? '—', at?.toLocaleString('en-US') ?? '—', r?.sequences.toLocaleString('en-US') ?? '—', r?.wall_seconds.toFixed(1) ?? '—', r?.cpu_seconds.toFixed(1) ?? '—'];
+        return [
+          method,
+          T,
+          r?.max_length ?? '—',
+          at?.toLocaleString('en-US') ?? '—',
+          r?.sequences.toLocaleString('en-US') ?? '—',
+          r?.wall_seconds.toFixed(1) ?? '—',
+          r?.cpu_seconds.toFixed(1) ?? '—',
+        ];
       }),
     )}`,
   );
@@ -557,7 +671,13 @@ if (childCell !== undefined) {
         budget_sequences: budget,
         scheduler: args.scheduler,
         wall_seconds: (performance.now() - started) / 1000,
-        rows: rows.map((r) => ({ method: r.method, T: r.T, max_length: r.max_length, sequences: r.sequences, wall_seconds: r.wall_seconds })),
+        rows: rows.map((r) => ({
+          method: r.method,
+          T: r.T,
+          max_length: r.max_length,
+          sequences: r.sequences,
+          wall_seconds: r.wall_seconds,
+        })),
       }),
     );
   }
