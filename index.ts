@@ -73,12 +73,36 @@ export { copyTask, type CopyTaskOptions, type RepeatCopyOptions } from './lib/da
 export { loadMnist, type MnistSplit, type MnistSplitOptions } from './lib/datasets/mnist.ts';
 export { evaluate, type Evaluation } from './lib/evaluate.ts';
 // checkpoints
-export { readCheckpoint, writeCheckpoint, type TrainingState, type GraphTrainingState, type RecurrentTrainingState } from './lib/checkpoint/checkpoint.ts';
+export {
+  readCheckpoint,
+  writeCheckpoint,
+  type TrainingState,
+  type GraphTrainingState,
+  type RecurrentTrainingState,
+} from './lib/checkpoint/checkpoint.ts';
 // errors
-export { DniError, TopologyError, DataError, TrainingOptionsError, DivergenceError, StageError, CheckpointError, TrainingAbortedError, PortError, EnvironmentError } from './lib/errors.ts';
+export {
+  DniError,
+  TopologyError,
+  DataError,
+  TrainingOptionsError,
+  DivergenceError,
+  StageError,
+  CheckpointError,
+  TrainingAbortedError,
+  PortError,
+  EnvironmentError,
+} from './lib/errors.ts';
 export { FileError } from './lib/io/files.ts';
 export { checkEnvironment } from './lib/io/environment.ts';
 // what a training lets you subscribe to
 export type { StepMetrics } from './lib/history.ts';
 export type { TrainingMetrics } from './actors/trainer/metrics.ts';
-export { createTraceRecorder, parseTrace, type Inspection, type TraceEvent, type TraceRecorder, type TraceRecorderOptions } from './actors/inspect/inspection.ts';
+export {
+  createTraceRecorder,
+  parseTrace,
+  type Inspection,
+  type TraceEvent,
+  type TraceRecorder,
+  type TraceRecorderOptions,
+} from './actors/inspect/inspection.ts';

@@ -10,5 +10,12 @@
  * console.log(backend().name); // typescript
  */
 export { backend, useBackend, typescriptBackend, type KernelBackend } from './lib/kernels/kernels.ts';
-export { autoBackend, backendByName, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from './lib/kernels/backend-choice.ts';
+export {
+  autoBackend,
+  backendByName,
+  wasmBackend,
+  wasmFmaBackend,
+  wasmFmaUnavailableReason,
+  wasmUnavailableReason,
+} from './lib/kernels/backend-choice.ts';
 export { release } from './lib/matrix.ts';

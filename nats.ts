@@ -11,6 +11,13 @@
  * process.on('SIGTERM', () => void host.close());
  */
 export { serveStages, type NatsHost, type NatsHostOptions } from './actors/nats/natsHost.ts';
-export { CODE_VERSION, WIRE_VERSION, BEAT_MS, BEAT_TIMEOUT_MS, DEFAULT_PREFIX, type NatsConnectOptions } from './actors/nats/natsProtocol.ts';
+export {
+  CODE_VERSION,
+  WIRE_VERSION,
+  BEAT_MS,
+  BEAT_TIMEOUT_MS,
+  DEFAULT_PREFIX,
+  type NatsConnectOptions,
+} from './actors/nats/natsProtocol.ts';
 export type { NatsSchedulerOptions } from './actors/nats/natsStage.ts';
 export type { NatsStagePool, NatsPoolOptions, NatsPoolStats, NatsPoolHost } from './actors/nats/natsPool.ts';

@@ -14,4 +14,10 @@ export { keyOf } from './lib/recurrent/topology.ts';
 export { sequencesFromNested, validateSequences, type Sequences } from './lib/recurrent/sequences.ts';
 export { windowAccuracy } from './lib/recurrent/schedule.ts';
 export { repeatCopyTask, type CopyTaskOptions, type RepeatCopyOptions } from './lib/datasets/copy.ts';
-export { copyExperimentTopology, COPY_EXPERIMENT, COPY_METHODS, type CopyMethod, type CopyExperimentConfig } from './lib/recurrent/curriculum.ts';
+export {
+  copyExperimentTopology,
+  COPY_EXPERIMENT,
+  COPY_METHODS,
+  type CopyMethod,
+  type CopyExperimentConfig,
+} from './lib/recurrent/curriculum.ts';

@@ -20,20 +20,41 @@ export interface HandoffLatency {
   spin_found: number | null;
 }
 
-const route = (key: string, source: string, target: string): Route => ({ key, type: 'FORWARD', source, target, slot: 0, edge: 0, rows: 10, cols: 128 });
+const route = (key: string, source: string, target: string): Route => ({
+  key,
+  type: 'FORWARD',
+  source,
+  target,
+  slot: 0,
+  edge: 0,
+  rows: 10,
+  cols: 128,
+});
 
 export async function handoffLatency(transport: 'link' | 'port', n = 20_000): Promise<HandoffLatency> {
   const routes: [Route, Route] = [route('FORWARD>b', 'a', 'b'), route('FORWARD>a', 'b', 'a')];
-  const depth = 3, bells = [createDoorbell(), createDoorbell()], start = createStartBarrier();
+  const depth = 3,
+    bells = [createDoorbell(), createDoorbell()],
+    start = createStartBarrier();
   const rings = Object.fromEntries(routes.map((r) => [r.key, { route: r, ring: createSharedRing(depth, r.rows, r.cols) }]));
   const channels = [createSharedChannel(0, 1, [routes[0].key], depth), createSharedChannel(1, 0, [routes[1].key], depth)];
   const links: StageLinkInit[] = [0, 1].map((stage) => ({ stage, bells, channels, rings, start, stages: 2 }));
-  const stamps = new SharedArrayBuffer(2 * n * 8), base = process.hrtime.bigint();
+  const stamps = new SharedArrayBuffer(2 * n * 8),
+    base = process.hrtime.bigint();
   const { port1, port2 } = new MessageChannel();
   const results = await Promise.all(
     ([0, 1] as const).map((side) => {
       const port = side === 0 ? port1 : port2;
-      const workerData = { mode: transport, side, n, link: links[side], routes: side === 0 ? routes : [routes[1], routes[0]], stamps, base, port };
+      const workerData = {
+        mode: transport,
+        side,
+        n,
+        link: links[side],
+        routes: side === 0 ? routes : [routes[1], routes[0]],
+        stamps,
+        base,
+        port,
+      };
       const w = new Worker(...workerEntry(new URL('./_handoffThread.ts', import.meta.url), { workerData, transferList: [port] }));
       return new Promise<{ latencies: Float64Array; found: number; waits: number }>((resolve, reject) => {
         w.once('message', (m) => {
@@ -48,5 +69,11 @@ export async function handoffLatency(transport: 'link' | 'port', n = 20_000): Pr
   const all = Float64Array.from(results.flatMap((r) => Array.from(r.latencies.subarray(Math.floor(n / 10))))).sort();
   const at = (q: number) => all[Math.min(all.length - 1, Math.floor(q * all.length))] / 1000;
   const waits = results.reduce((s, r) => s + r.waits, 0);
-  return { transport, events: all.length, median_us: at(0.5), p99_us: at(0.99), spin_found: transport === 'link' ? results.reduce((s, r) => s + r.found, 0) / Math.max(1, waits) : null };
+  return {
+    transport,
+    events: all.length,
+    median_us: at(0.5),
+    p99_us: at(0.99),
+    spin_found: transport === 'link' ? results.reduce((s, r) => s + r.found, 0) / Math.max(1, waits) : null,
+  };
 }

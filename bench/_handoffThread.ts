@@ -30,8 +30,10 @@ const stamps = new Float64Array(init.stamps);
 const latencies = new Float64Array(init.n);
 const tensor = { rows: init.routes[0].rows, cols: init.routes[0].cols, data: new Float32Array(init.routes[0].rows * init.routes[0].cols) };
 const now = () => Number(process.hrtime.bigint() - init.base);
-const mine = init.side * init.n, theirs = (1 - init.side) * init.n;
-let received = 0, sent = 0;
+const mine = init.side * init.n,
+  theirs = (1 - init.side) * init.n;
+let received = 0,
+  sent = 0;
 const link = new SharedMemoryLink(init.link);
 
 const done = () => {
@@ -55,7 +57,12 @@ function arrived(batch: number): void {
 let driver: StageDriver | null = null;
 if (init.mode === 'link') {
   link.incoming.subscribe((a) => arrived(a.event.batch));
-  driver = new StageDriver(link, { idle: () => {}, fail: (e) => { throw e; } });
+  driver = new StageDriver(link, {
+    idle: () => {},
+    fail: (e) => {
+      throw e;
+    },
+  });
   link.awaitPeers();
   driver.wake();
 } else {

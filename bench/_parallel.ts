@@ -16,11 +16,15 @@ parentPort.postMessage(n + (x > 1e300 ? 1 : 0));
 
 function run(threads: number, ms: number): Promise<number> {
   return Promise.all(
-    Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
-      const w = new Worker(LOOP, { eval: true, workerData: { ms } });
-      w.once('message', (n: number) => resolve(n));
-      w.once('error', reject);
-    })),
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const w = new Worker(LOOP, { eval: true, workerData: { ms } });
+          w.once('message', (n: number) => resolve(n));
+          w.once('error', reject);
+        }),
+    ),
   ).then((counts) => counts.reduce((a, b) => a + b, 0));
 }
 
@@ -28,7 +32,8 @@ function run(threads: number, ms: number): Promise<number> {
 export async function parallelCapacity(ms = 400, rounds = 2): Promise<number> {
   let best = 0;
   for (let r = 0; r < rounds; r++) {
-    const one = await run(1, ms), two = await run(2, ms);
+    const one = await run(1, ms),
+      two = await run(2, ms);
     best = Math.max(best, two / one);
   }
   return best;

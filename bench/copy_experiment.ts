@@ -19,7 +19,14 @@
 import type { CommandHelp } from '../lib/io/help.ts';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { COPY_EXPERIMENT, COPY_METHODS, type CopyExperimentConfig, type CopyMethod, copyExperimentTopology, runCurriculum } from '../lib/recurrent/curriculum.ts';
+import {
+  COPY_EXPERIMENT,
+  COPY_METHODS,
+  type CopyExperimentConfig,
+  type CopyMethod,
+  copyExperimentTopology,
+  runCurriculum,
+} from '../lib/recurrent/curriculum.ts';
 
 /** `npm run bench -- copy_experiment --help` (bench/index.ts prints it; main never runs). */
 export const help: CommandHelp = {
@@ -67,17 +74,38 @@ const FULL_T = 64;
 
 function runJob(j: Job): Row {
   const topology = copyExperimentTopology(j.task, j.method === 'full' ? 'bptt' : j.method, j.method === 'full' ? FULL_T : j.T, j.config);
-  const r = runCurriculum(topology, { task: j.task, width: j.config.width, budget: j.config.budget, seed: j.seed, threshold: j.config.threshold });
-  return { method: j.method, T: j.method === 'full' ? FULL_T : j.T, seed: j.seed, max_length: r.maxLength, sequences: r.sequences, wall_seconds: round(r.wallSeconds), cpu_seconds: round(r.cpuSeconds), curve: r.curve };
+  const r = runCurriculum(topology, {
+    task: j.task,
+    width: j.config.width,
+    budget: j.config.budget,
+    seed: j.seed,
+    threshold: j.config.threshold,
+  });
+  return {
+    method: j.method,
+    T: j.method === 'full' ? FULL_T : j.T,
+    seed: j.seed,
+    max_length: r.maxLength,
+    sequences: r.sequences,
+    wall_seconds: round(r.wallSeconds),
+    cpu_seconds: round(r.cpuSeconds),
+    curve: r.curve,
+  };
 }
 
 function inChild(j: Job): Promise<Row> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--one', JSON.stringify(j)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--one', JSON.stringify(j)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`copy_experiment: run ${JSON.stringify({ ...j, config: undefined })} exited with ${code}`))));
+    child.on('close', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').pop()!))
+        : reject(new Error(`copy_experiment: run ${JSON.stringify({ ...j, config: undefined })} exited with ${code}`)),
+    );
   });
 }
 
@@ -103,16 +131,24 @@ export async function main(argv: string[]): Promise<void> {
     seeds: (at('--seed') ?? base.seeds.join(',')).split(',').map(Number),
   };
   const methods = (at('--methods') ?? COPY_METHODS.join(',')).split(',') as Method[];
-  for (const m of methods) if (!(COPY_METHODS as readonly string[]).includes(m)) throw new Error(`--methods: unknown '${m}' (expected ${COPY_METHODS.join(', ')})`);
+  for (const m of methods)
+    if (!(COPY_METHODS as readonly string[]).includes(m))
+      throw new Error(`--methods: unknown '${m}' (expected ${COPY_METHODS.join(', ')})`);
   const jobs: Job[] = [];
-  for (const T of config.truncations) for (const method of methods) for (const seed of config.seeds) jobs.push({ task, method, T, seed, config });
+  for (const T of config.truncations)
+    for (const method of methods) for (const seed of config.seeds) jobs.push({ task, method, T, seed, config });
   if (argv.includes('--full')) for (const seed of config.seeds) jobs.push({ task, method: 'full', T: FULL_T, seed, config });
   const parallel = Math.max(1, Math.min(num('--jobs', 1), jobs.length));
 
-  console.log(`${task}, LSTM ${config.hidden}, batch ${config.batch}, Adam ${config.lr}, clip ${config.clip}; synthesizer linear, Adam ${config.synthesizerLr}, scale ${config.scale}; aux weight ${config.auxWeight}`);
+  console.log(
+    `${task}, LSTM ${config.hidden}, batch ${config.batch}, Adam ${config.lr}, clip ${config.clip}; synthesizer linear, Adam ${config.synthesizerLr}, scale ${config.scale}; aux weight ${config.auxWeight}`,
+  );
   console.log(`budget ${config.budget} sequences per run; seeds ${config.seeds.join(', ')}; ${jobs.length} runs, ${parallel} at a time`);
   const rows: Row[] = new Array(jobs.length);
-  const report = (r: Row) => console.log(`  T=${String(r.T).padEnd(2)} ${r.method.padEnd(8)} seed ${r.seed}: max length ${String(r.max_length).padStart(2)}   (${r.sequences} sequences, ${r.wall_seconds.toFixed(0)} s wall, ${r.cpu_seconds.toFixed(0)} s CPU)   reached at ${r.curve.map(([s, l]) => `${l}@${s}`).join(' ')}`);
+  const report = (r: Row) =>
+    console.log(
+      `  T=${String(r.T).padEnd(2)} ${r.method.padEnd(8)} seed ${r.seed}: max length ${String(r.max_length).padStart(2)}   (${r.sequences} sequences, ${r.wall_seconds.toFixed(0)} s wall, ${r.cpu_seconds.toFixed(0)} s CPU)   reached at ${r.curve.map(([s, l]) => `${l}@${s}`).join(' ')}`,
+    );
   if (parallel === 1) {
     jobs.forEach((j, i) => report((rows[i] = runJob(j))));
   } else {
@@ -127,13 +163,19 @@ export async function main(argv: string[]): Promise<void> {
   }
 
   const shown = [...methods, ...(argv.includes('--full') ? ['full' as const] : [])];
-  console.log(`\nlongest length reached in ${config.budget} sequences (median over seeds${shown.includes('full') ? `; full = untruncated BPTT, T = ${FULL_T}` : ''})`);
+  console.log(
+    `\nlongest length reached in ${config.budget} sequences (median over seeds${shown.includes('full') ? `; full = untruncated BPTT, T = ${FULL_T}` : ''})`,
+  );
   console.log(`  T   ${methods.map((m) => m.padStart(8)).join(' ')}`);
   const med = (T: number, m: Method) => {
-    const v = rows.filter((r) => r.T === T && r.method === m).map((r) => r.max_length).sort((a, b) => a - b);
+    const v = rows
+      .filter((r) => r.T === T && r.method === m)
+      .map((r) => r.max_length)
+      .sort((a, b) => a - b);
     return v.length ? v[Math.floor((v.length - 1) / 2)] : NaN;
   };
-  for (const T of config.truncations) console.log(`  ${String(T).padEnd(3)} ${methods.map((m) => String(med(T, m)).padStart(8)).join(' ')}`);
+  for (const T of config.truncations)
+    console.log(`  ${String(T).padEnd(3)} ${methods.map((m) => String(med(T, m)).padStart(8)).join(' ')}`);
   if (shown.includes('full')) console.log(`  full: ${med(FULL_T, 'full')}`);
   if (argv.includes('--json')) console.log(JSON.stringify({ task, budget_sequences: config.budget, config, rows }));
 }

@@ -29,8 +29,28 @@ import {
   malformedTopology,
 } from './fuzz/_generators.ts';
 import { brokenCheckpoint, checkpointBases, resumeBroken } from './fuzz/_checkpoints.ts';
-import { fullRecurrentSpec, malformedGraphCase, malformedRecurrentCase, malformedRecurrentSpec, malformedSequences } from './fuzz/_recurrent.ts';
-import { type CliRun, ROOT, baseCheckpoints, inParallel, runAnyCase, runCase, runCheckpoint, runCli, runData, runDemoArgs, runRecurrent, runSequences, runTopology } from './fuzz/_run.ts';
+import {
+  fullRecurrentSpec,
+  malformedGraphCase,
+  malformedRecurrentCase,
+  malformedRecurrentSpec,
+  malformedSequences,
+} from './fuzz/_recurrent.ts';
+import {
+  type CliRun,
+  ROOT,
+  baseCheckpoints,
+  inParallel,
+  runAnyCase,
+  runCase,
+  runCheckpoint,
+  runCli,
+  runData,
+  runDemoArgs,
+  runRecurrent,
+  runSequences,
+  runTopology,
+} from './fuzz/_run.ts';
 import { defineRecurrent } from '../lib/recurrent/topology.ts';
 
 /** `npm run bench -- fuzz --help` (bench/index.ts prints it; main never runs). */
@@ -65,21 +85,39 @@ interface Tally {
 }
 
 const verdictOutcome = (v: Verdict, also: string[] = []): [Outcome, string] =>
-  v.kind === 'accepted' ? ['accepted', ''] : [[...NAMED_ERRORS, ...also].includes(v.name) && !v.message.includes('\n') ? 'refused' : 'other', `${v.name}: ${v.message}`.slice(0, 300)];
+  v.kind === 'accepted'
+    ? ['accepted', '']
+    : [
+        [...NAMED_ERRORS, ...also].includes(v.name) && !v.message.includes('\n') ? 'refused' : 'other',
+        `${v.name}: ${v.message}`.slice(0, 300),
+      ];
 
 function snapshot(dir: string): string {
   const h = createHash('sha256');
   for (const name of (readdirSync(dir, { recursive: true }) as string[]).sort()) {
-    const p = join(dir, name), s = statSync(p);
-    h.update(`${name}\0${s.isFile() ? createHash('sha256').update(readFileSync(p)).digest('hex') : s.isDirectory() ? 'folder' : 'special'}\0`);
+    const p = join(dir, name),
+      s = statSync(p);
+    h.update(
+      `${name}\0${s.isFile() ? createHash('sha256').update(readFileSync(p)).digest('hex') : s.isDirectory() ? 'folder' : 'special'}\0`,
+    );
   }
   return h.digest('hex');
 }
 
 function cliOutcome(r: CliRun, prefix: string, usage: boolean, changed: boolean): [Outcome, string] {
-  const detail = `exit ${r.status ?? r.signal}${r.timedOut ? ' (timed out)' : ''}${changed ? ', changed a file' : ''}: ${r.stderr.trim().split('\n').slice(0, 3).join(' | ')}`.slice(0, 300);
+  const detail =
+    `exit ${r.status ?? r.signal}${r.timedOut ? ' (timed out)' : ''}${changed ? ', changed a file' : ''}: ${r.stderr.trim().split('\n').slice(0, 3).join(' | ')}`.slice(
+      0,
+      300,
+    );
   if (r.status === 0 && !changed) return ['accepted', detail];
-  const ok = r.status === 2 && !r.timedOut && !changed && !/^\s+at /m.test(r.stderr) && new RegExp(`^${prefix}: \\S`).test(r.stderr) && (usage || r.stderr.trimEnd().split('\n').length === 1);
+  const ok =
+    r.status === 2 &&
+    !r.timedOut &&
+    !changed &&
+    !/^\s+at /m.test(r.stderr) &&
+    new RegExp(`^${prefix}: \\S`).test(r.stderr) &&
+    (usage || r.stderr.trimEnd().split('\n').length === 1);
   return [ok ? 'refused' : 'other', detail];
 }
 
@@ -95,7 +133,11 @@ export async function main(argv: string[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dni-bench-fuzz-'));
   const { texts, bases } = await baseCheckpoints(dir);
   const everyKind = await checkpointBases(mkdtempSync(join(dir, 'every-kind-')));
-  const topology = defineTopology({ inputs: 3, batch: 2, layers: [{ units: 4, decoupled: true, synthesizer: { conditioned: true } }, { units: 2 }] });
+  const topology = defineTopology({
+    inputs: 3,
+    batch: 2,
+    layers: [{ units: 4, decoupled: true, synthesizer: { conditioned: true } }, { units: 2 }],
+  });
   const recurrent = defineRecurrent(fullRecurrentSpec());
   const template = join(dir, 'template');
   mkdirSync(template);
@@ -111,14 +153,26 @@ export async function main(argv: string[]): Promise<void> {
   };
 
   /** an in-process kind: one input per seed, one after another */
-  const inProcess = (kind: string, run: (seed: number) => Promise<[Outcome, string, string]>, share = 0.07) => ({ kind, width: 1, share, run });
+  const inProcess = (kind: string, run: (seed: number) => Promise<[Outcome, string, string]>, share = 0.07) => ({
+    kind,
+    width: 1,
+    share,
+    run,
+  });
   /** a command line: each input in a fresh folder, two at a time */
-  const process_ = (kind: string, script: string, make: (seed: number) => { label: string; args: string[]; env?: Record<string, string>; text?: string }, prefix: string, usage = false) => ({
+  const process_ = (
+    kind: string,
+    script: string,
+    make: (seed: number) => { label: string; args: string[]; env?: Record<string, string>; text?: string },
+    prefix: string,
+    usage = false,
+  ) => ({
     kind,
     width: 2,
     share: 0.074,
     run: async (seed: number): Promise<[Outcome, string, string, number | null]> => {
-      const input = make(seed), cwd = folder();
+      const input = make(seed),
+        cwd = folder();
       if (input.text !== undefined) writeFileSync(join(cwd, 'case.json'), input.text);
       const before = snapshot(cwd);
       const r = await runCli(join(ROOT, ...script.split('/')), input.args, { cwd, env: input.env, timeout: 20_000 });
@@ -133,14 +187,24 @@ export async function main(argv: string[]): Promise<void> {
       const i = malformedCase(s);
       return pack(verdictOutcome(await runCase(i.text)), i.label);
     }),
-    inProcess('checkpoint (decode, then resume)', async (s) => {
-      const k = s % texts.length, i = malformedCheckpoint(texts[k], s);
-      return pack(verdictOutcome(await runCheckpoint(i.text, bases[k])), i.label);
-    }, 0.06),
-    inProcess('checkpoint, every kind (file or in memory)', async (s) => {
-      const base = everyKind[s % everyKind.length], i = brokenCheckpoint(base, s);
-      return pack(verdictOutcome(await resumeBroken(i, base)), i.label);
-    }, 0.06),
+    inProcess(
+      'checkpoint (decode, then resume)',
+      async (s) => {
+        const k = s % texts.length,
+          i = malformedCheckpoint(texts[k], s);
+        return pack(verdictOutcome(await runCheckpoint(i.text, bases[k])), i.label);
+      },
+      0.06,
+    ),
+    inProcess(
+      'checkpoint, every kind (file or in memory)',
+      async (s) => {
+        const base = everyKind[s % everyKind.length],
+          i = brokenCheckpoint(base, s);
+        return pack(verdictOutcome(await resumeBroken(i, base)), i.label);
+      },
+      0.06,
+    ),
     inProcess('topology spec (defineTopology, then training)', async (s) => {
       const i = malformedTopology(s);
       return pack(verdictOutcome(await runTopology(i.spec)), i.label);
@@ -170,11 +234,19 @@ export async function main(argv: string[]): Promise<void> {
       return pack(verdictOutcome(runDemoArgs(i.args), ['UsageError']), i.label);
     }),
     process_('npm run reference: arguments', 'bin/reference.ts', malformedReferenceArgs, 'reference'),
-    process_('npm run reference: case files', 'bin/reference.ts', (s) => ({ ...malformedCase(s), args: ['case.json', '--out', 'out.json', '--save-at', '1', '--checkpoint', 'run.ckpt'] }), 'reference'),
+    process_(
+      'npm run reference: case files',
+      'bin/reference.ts',
+      (s) => ({ ...malformedCase(s), args: ['case.json', '--out', 'out.json', '--save-at', '1', '--checkpoint', 'run.ckpt'] }),
+      'reference',
+    ),
     process_(
       'npm run reference: rnn and graph case files',
       'bin/reference.ts',
-      (s) => ({ ...(s % 2 ? malformedRecurrentCase(s, { answers: true }) : malformedGraphCase(s)), args: ['case.json', '--out', 'out.json', '--save-at', '1', '--checkpoint', 'run.ckpt'] }),
+      (s) => ({
+        ...(s % 2 ? malformedRecurrentCase(s, { answers: true }) : malformedGraphCase(s)),
+        args: ['case.json', '--out', 'out.json', '--save-at', '1', '--checkpoint', 'run.ckpt'],
+      }),
       'reference',
     ),
     process_('npm run inspect: arguments', 'tools/inspector/cli.ts', malformedInspectArgs, 'inspect'),
@@ -198,7 +270,9 @@ export async function main(argv: string[]): Promise<void> {
     }
     tallies.push(t);
     if (!json) {
-      console.log(`${t.kind.padEnd(48)} tried ${String(t.tried).padStart(6)}  refused by name ${String(t.refused).padStart(6)}  otherwise ${String(t.other).padStart(3)}  accepted silently ${t.accepted}${t.maxRssMB ? `  (peak RSS ${t.maxRssMB} MB)` : ''}`);
+      console.log(
+        `${t.kind.padEnd(48)} tried ${String(t.tried).padStart(6)}  refused by name ${String(t.refused).padStart(6)}  otherwise ${String(t.other).padStart(3)}  accepted silently ${t.accepted}${t.maxRssMB ? `  (peak RSS ${t.maxRssMB} MB)` : ''}`,
+      );
       for (const e of t.examples) console.log(`    seed ${e.seed} ${e.outcome}: ${e.input}${e.detail ? ` -> ${e.detail}` : ''}`);
     }
   }
@@ -216,7 +290,10 @@ export async function main(argv: string[]): Promise<void> {
     },
   };
   if (json) console.log(JSON.stringify(result));
-  else console.log(`total: ${result.totals.tried} inputs, ${result.totals.refused} refused by name, ${result.totals.other} otherwise, ${result.totals.accepted} accepted silently (seeds from ${firstSeed}; peak RSS of this process ${result.inProcessPeakRssMB} MB)`);
+  else
+    console.log(
+      `total: ${result.totals.tried} inputs, ${result.totals.refused} refused by name, ${result.totals.other} otherwise, ${result.totals.accepted} accepted silently (seeds from ${firstSeed}; peak RSS of this process ${result.inProcessPeakRssMB} MB)`,
+    );
 }
 
 const pack = ([outcome, detail]: [Outcome, string], label: string): [Outcome, string, string] => [outcome, label, detail];

@@ -37,7 +37,11 @@ export function branchyGraph(n: number): GraphSpec {
     batch: 2,
     lr: 0.05,
     synthesizer: { lr: 0.01 },
-    nodes: [{ id: 'trunk', units: 4, activation: 'tanh', inputs: ['input'] }, ...branches, { id: 'out', units: 2, activation: 'linear', inputs: branches.map((b) => b.id) }],
+    nodes: [
+      { id: 'trunk', units: 4, activation: 'tanh', inputs: ['input'] },
+      ...branches,
+      { id: 'out', units: 2, activation: 'linear', inputs: branches.map((b) => b.id) },
+    ],
     heads: [{ id: 'y', node: 'out' }],
     interfaces: branches.filter((_, i) => i % 2 === 0).map((b) => ({ from: 'trunk', to: b.id, kind: 'dni' as const })),
   };
@@ -56,14 +60,17 @@ export async function main(argv: string[]): Promise<void> {
   const steps = Number(at('--steps') ?? 5);
   const scheduler = (at('--scheduler') ?? 'queue') as SchedulerName;
   if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(steps) || steps < 1 || !SCHEDULERS.includes(scheduler)) {
-    console.error(`graph-scale: --sizes takes positive integers (got ${at('--sizes')}), --steps a positive integer, --scheduler one of ${SCHEDULERS.join(', ')}`);
+    console.error(
+      `graph-scale: --sizes takes positive integers (got ${at('--sizes')}), --steps a positive integer, --scheduler one of ${SCHEDULERS.join(', ')}`,
+    );
     process.exit(2);
   }
   const rng = new Rng(1);
   const rows: Row[] = [];
   for (const n of sizes) {
     const spec = branchyGraph(n);
-    const x = zeros(8, 4), y = zeros(8, 2);
+    const x = zeros(8, 4),
+      y = zeros(8, 2);
     for (let i = 0; i < x.data.length; i++) x.data[i] = rng.uniform(-1, 1);
     for (let i = 0; i < y.data.length; i++) y.data[i] = rng.uniform(-1, 1);
     let t0 = performance.now();
@@ -76,15 +83,27 @@ export async function main(argv: string[]): Promise<void> {
     await training.run();
     const run = (performance.now() - t0) / 1000;
     rows.push({ nodes: topology.nodes.length, define_s: define, create_s: create, run_s: run });
-    if (!argv.includes('--json')) console.log(`${String(topology.nodes.length).padStart(6)} nodes   defineGraph ${define.toFixed(3).padStart(8)} s   createTraining ${create.toFixed(3).padStart(8)} s   run (${steps} steps, ${scheduler}) ${run.toFixed(3).padStart(8)} s`);
+    if (!argv.includes('--json'))
+      console.log(
+        `${String(topology.nodes.length).padStart(6)} nodes   defineGraph ${define.toFixed(3).padStart(8)} s   createTraining ${create.toFixed(3).padStart(8)} s   run (${steps} steps, ${scheduler}) ${run.toFixed(3).padStart(8)} s`,
+      );
   }
   const growth = rows.slice(1).map((r, i) => {
     const p = rows[i];
-    return { from: p.nodes, to: r.nodes, nodes: r.nodes / p.nodes, define: r.define_s / p.define_s, create: r.create_s / p.create_s, run: r.run_s / p.run_s };
+    return {
+      from: p.nodes,
+      to: r.nodes,
+      nodes: r.nodes / p.nodes,
+      define: r.define_s / p.define_s,
+      create: r.create_s / p.create_s,
+      run: r.run_s / p.run_s,
+    };
   });
   if (argv.includes('--json')) return console.log(JSON.stringify({ scheduler, steps, rows, growth }));
   for (const g of growth) {
     const x = (v: number) => `${v.toFixed(1)}x`;
-    console.log(`${g.from} → ${g.to} nodes (${x(g.nodes)}; linear grows ${x(g.nodes)}, quadratic ${x(g.nodes ** 2)}): defineGraph ${x(g.define)}, createTraining ${x(g.create)}, run ${x(g.run)}`);
+    console.log(
+      `${g.from} → ${g.to} nodes (${x(g.nodes)}; linear grows ${x(g.nodes)}, quadratic ${x(g.nodes ** 2)}): defineGraph ${x(g.define)}, createTraining ${x(g.create)}, run ${x(g.run)}`,
+    );
   }
 }

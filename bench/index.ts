@@ -22,7 +22,8 @@ const [name, ...args] = process.argv.slice(2);
 if (!name || !available.includes(name)) {
   const help = async (): Promise<CommandHelp> => ({
     usage: 'npm run bench -- NAME [--json] [options]',
-    about: 'Benchmarks that print ratios measured side by side in one run. `npm run bench -- NAME --help`: what NAME measures, its options.',
+    about:
+      'Benchmarks that print ratios measured side by side in one run. `npm run bench -- NAME --help`: what NAME measures, its options.',
     // each bench's usage line says its options; loaded only for this list
     options: await Promise.all(available.map(async (b) => [b, (await load(b)).help.takes] as const)),
     takes: 'what the bench says beside its name (with its defaults)',

@@ -54,7 +54,11 @@ export const help: CommandHelp = {
 interface Arm {
   name: string;
   /** an inspection for one run, and what it wrote; `watch` is handed the training (the live page's charts) */
-  make?: () => Promise<{ inspection: Inspection; watch?: (training: ReturnType<typeof createTraining>) => void; done(): { lines?: number; bytes?: number } }>;
+  make?: () => Promise<{
+    inspection: Inspection;
+    watch?: (training: ReturnType<typeof createTraining>) => void;
+    done(): { lines?: number; bytes?: number };
+  }>;
   metrics?: boolean;
 }
 
@@ -95,10 +99,22 @@ function shuffled<T>(xs: T[], r: number): T[] {
   return out;
 }
 
-async function runOnce(c: LoadedCase, steps: number, arm: Arm, scheduler: SchedulerName): Promise<{ seconds: number; lines?: number; bytes?: number }> {
+async function runOnce(
+  c: LoadedCase,
+  steps: number,
+  arm: Arm,
+  scheduler: SchedulerName,
+): Promise<{ seconds: number; lines?: number; bytes?: number }> {
   gc();
   const made = arm.make ? await arm.make() : null;
-  const training = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps, scheduler, inspect: made?.inspection.inspect });
+  const training = createTraining({
+    topology: c.topology,
+    data: c.data,
+    params: c.initial,
+    steps,
+    scheduler,
+    inspect: made?.inspection.inspect,
+  });
   made?.watch?.(training);
   const sub = arm.metrics ? training.metrics$.subscribe(() => {}) : null;
   const t0 = performance.now();
@@ -125,16 +141,24 @@ export async function main(args: string[]): Promise<void> {
   const kernels = backend().name;
   const c = loadCase(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'reference', 'dni.json'), 'utf8')));
 
-  const recorder = (sample: number): Arm['make'] => async () => {
-    const r = createTraceRecorder({ file, sample });
-    return { inspection: r, done: () => ({ lines: r.lines, bytes: statSync(file).size }) };
-  };
+  const recorder =
+    (sample: number): Arm['make'] =>
+    async () => {
+      const r = createTraceRecorder({ file, sample });
+      return { inspection: r, done: () => ({ lines: r.lines, bytes: statSync(file).size }) };
+    };
   const arms: Arm[] = [
     { name: 'off' },
     { name: 'off again' },
     { name: 'metrics', metrics: true },
     // xstate's own share: it builds inspection events (event, action, microstep, snapshot) once anyone listens
-    { name: 'no-op observer', make: async () => ({ inspection: { inspect: () => {}, attach: () => ({ unsubscribe() {} }), relay() {}, close: async () => {} }, done: () => ({}) }) },
+    {
+      name: 'no-op observer',
+      make: async () => ({
+        inspection: { inspect: () => {}, attach: () => ({ unsubscribe() {} }), relay() {}, close: async () => {} },
+        done: () => ({}),
+      }),
+    },
     { name: 'trace', make: recorder(1) },
     { name: 'trace, sample 10', make: recorder(10) },
   ];
@@ -185,8 +209,12 @@ export async function main(args: string[]): Promise<void> {
   });
 
   if (!json) {
-    console.log(`inspection cost, seed network 24-128-64-12 DNI, ${kernels} kernels, ${scheduler} scheduler, ${steps} steps x ${rounds} interleaved rounds (median µs per step; × off: median of per-round ratios)\n`);
-    console.log(`${'arm'.padEnd(18)} ${'µs/step'.padStart(9)} ${'× off'.padStart(7)} ${'lines/step'.padStart(11)} ${'bytes/step'.padStart(11)}`);
+    console.log(
+      `inspection cost, seed network 24-128-64-12 DNI, ${kernels} kernels, ${scheduler} scheduler, ${steps} steps x ${rounds} interleaved rounds (median µs per step; × off: median of per-round ratios)\n`,
+    );
+    console.log(
+      `${'arm'.padEnd(18)} ${'µs/step'.padStart(9)} ${'× off'.padStart(7)} ${'lines/step'.padStart(11)} ${'bytes/step'.padStart(11)}`,
+    );
     for (const r of results) {
       console.log(
         `${r.arm.padEnd(18)} ${r.microsPerStep.toFixed(1).padStart(9)} ${r.ratio.toFixed(3).padStart(7)} ` +

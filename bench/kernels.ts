@@ -84,7 +84,11 @@ function random(b: KernelBackend, rows: number, cols: number, seed: number): Mat
   return { rows, cols, data };
 }
 
-function numpy(sizes: readonly (readonly number[])[], warmup: number, budget: number): { settings: unknown; results: { op: Op; m: number; k: number; n: number; seconds: number; medianSeconds: number }[] } | string {
+function numpy(
+  sizes: readonly (readonly number[])[],
+  warmup: number,
+  budget: number,
+): { settings: unknown; results: { op: Op; m: number; k: number; n: number; seconds: number; medianSeconds: number }[] } | string {
   return runNumpy('numpy_kernels.py', [JSON.stringify({ sizes, warmup, budget })], 1);
 }
 
@@ -126,7 +130,15 @@ export async function main(args: string[]): Promise<void> {
   if (typeof np !== 'string') for (const r of np.results) npSeconds.set(`${r.op} ${r.m} ${r.k} ${r.n}`, r.seconds);
 
   const names = backends.map((b) => b.name);
-  const header = ['op', 'size (m×k·k×n)', ...names.map((n) => `${n} µs`), ...names.map((n) => `${n} GFLOP/s`), 'numpy µs', 'numpy GFLOP/s', ...names.map((n) => `${n}÷numpy`)];
+  const header = [
+    'op',
+    'size (m×k·k×n)',
+    ...names.map((n) => `${n} µs`),
+    ...names.map((n) => `${n} GFLOP/s`),
+    'numpy µs',
+    'numpy GFLOP/s',
+    ...names.map((n) => `${n}÷numpy`),
+  ];
   const table: string[][] = [];
   const ratios: { op: Op; m: number; k: number; n: number; backend: string; ratio: number }[] = [];
   for (const [m, k, n] of SIZES) {
@@ -156,6 +168,15 @@ export async function main(args: string[]): Promise<void> {
   if (typeof np === 'string') log(`numpy: ${np}`);
   else log(`numpy ran with: ${JSON.stringify(np.settings)}`);
   if (json) {
-    console.log(JSON.stringify({ bench: 'kernels', node: process.version, budget, rows, numpy: typeof np === 'string' ? { unavailable: np } : np, ratios }));
+    console.log(
+      JSON.stringify({
+        bench: 'kernels',
+        node: process.version,
+        budget,
+        rows,
+        numpy: typeof np === 'string' ? { unavailable: np } : np,
+        ratios,
+      }),
+    );
   }
 }

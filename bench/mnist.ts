@@ -62,24 +62,57 @@ export async function main(args: string[]): Promise<void> {
 
   useBackend(autoBackend());
   const split = loadMnist({ validation: 0 });
-  log(`MNIST ${split.train.x.rows} training digits, 784-256-256-10 relu, batch 64, Adam: ${epochs} epochs per method and side, s/epoch best (median) (${backend().name} kernels, queue scheduler)\n`);
-  const rows: { method: string; ours: number; oursMedian: number; numpy: number | null; numpyMedian: number | null; ratio: number | null }[] = [];
+  log(
+    `MNIST ${split.train.x.rows} training digits, 784-256-256-10 relu, batch 64, Adam: ${epochs} epochs per method and side, s/epoch best (median) (${backend().name} kernels, queue scheduler)\n`,
+  );
+  const rows: {
+    method: string;
+    ours: number;
+    oursMedian: number;
+    numpy: number | null;
+    numpyMedian: number | null;
+    ratio: number | null;
+  }[] = [];
   for (const method of methods) {
     if (!METHODS.includes(method)) throw new Error(`bench mnist: unknown method '${method}'`);
     const np = withNumpy ? numpyEpochs(method, epochs) : 'numpy not run';
     const decoupled = method !== 'backprop';
     const topology = defineTopology({
-      inputs: 784, batch: 64, loss: 'softmax-cross-entropy', optimizer: { kind: 'adam', lr: 1e-3 },
+      inputs: 784,
+      batch: 64,
+      loss: 'softmax-cross-entropy',
+      optimizer: { kind: 'adam', lr: 1e-3 },
       synthesizer: { optimizer: { kind: 'adam', lr: 3e-3 }, conditioned: method === 'cdni' },
       layers: [{ units: 256, activation: 'relu', decoupled }, { units: 256, activation: 'relu', decoupled }, { units: 10 }],
     });
     const result = await fit({ topology, train: split.train, epochs });
     const sorted = result.epochs.map((e) => e.seconds).sort((a, b) => a - b);
     const [ours, oursMedian] = [sorted[0], sorted[epochs >> 1]];
-    const numpy = typeof np === 'string' ? null : np.best, numpyMedian = typeof np === 'string' ? null : np.median;
+    const numpy = typeof np === 'string' ? null : np.best,
+      numpyMedian = typeof np === 'string' ? null : np.median;
     rows.push({ method, ours, oursMedian, numpy, numpyMedian, ratio: numpy ? ours / numpy : null });
     const f = (v: number | null) => (v === null ? '—' : v.toFixed(3));
-    log(`${method.padEnd(8)}  ours ${f(ours)} (${f(oursMedian)}) s/epoch  numpy ${f(numpy)} (${f(numpyMedian)}) s/epoch  ratio ${numpy ? (ours / numpy).toFixed(2) : '—'}${typeof np === 'string' ? `  (${np})` : ''}`);
+    log(
+      `${method.padEnd(8)}  ours ${f(ours)} (${f(oursMedian)}) s/epoch  numpy ${f(numpy)} (${f(numpyMedian)}) s/epoch  ratio ${numpy ? (ours / numpy).toFixed(2) : '—'}${typeof np === 'string' ? `  (${np})` : ''}`,
+    );
   }
-  if (json) console.log(JSON.stringify({ backend: backend().name, epochs, methods: Object.fromEntries(rows.map((r) => [r.method, { ours_seconds_per_epoch: r.ours, ours_median: r.oursMedian, numpy_seconds_per_epoch: r.numpy, numpy_median: r.numpyMedian, ratio: r.ratio }])) }));
+  if (json)
+    console.log(
+      JSON.stringify({
+        backend: backend().name,
+        epochs,
+        methods: Object.fromEntries(
+          rows.map((r) => [
+            r.method,
+            {
+              ours_seconds_per_epoch: r.ours,
+              ours_median: r.oursMedian,
+              numpy_seconds_per_epoch: r.numpy,
+              numpy_median: r.numpyMedian,
+              ratio: r.ratio,
+            },
+          ]),
+        ),
+      }),
+    );
 }

@@ -22,13 +22,20 @@ const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length
 const p99 = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length * 0.99)];
 
 /** One-way latency of a `bytes`-byte tensor through the server: half of each ping-pong round trip (µs). */
-async function latency(a: NatsConnection, b: NatsConnection, bytes: number, n: number): Promise<{ bytes: number; median_us: number; p99_us: number }> {
+async function latency(
+  a: NatsConnection,
+  b: NatsConnection,
+  bytes: number,
+  n: number,
+): Promise<{ bytes: number; median_us: number; p99_us: number }> {
   const cols = bytes / 4 / 16;
   const there: Route = { key: 'FORWARD>b', type: 'FORWARD', source: 'a', target: 'b', slot: 0, edge: 0, rows: 16, cols };
   const back: Route = { ...there, key: 'FORWARD>a', source: 'b', target: 'a' };
-  const subject = `bench.${bytes}`, maxPayload = a.info!.max_payload;
+  const subject = `bench.${bytes}`,
+    maxPayload = a.info!.max_payload;
   const init = (stage: number) => ({ stage, subjects: [`${subject}.0`, `${subject}.1`], targets: [1, 0], depth: 3, maxPayload });
-  const la = new NatsLink(a, [there, back], init(0)), lb = new NatsLink(b, [there, back], init(1));
+  const la = new NatsLink(a, [there, back], init(0)),
+    lb = new NatsLink(b, [there, back], init(1));
   await Promise.all([a.flush(), b.flush()]);
   const x = { rows: 16, cols, data: new Float32Array(16 * cols).fill(0.5) };
   const times: number[] = [];
@@ -71,7 +78,9 @@ export async function main(argv: string[]): Promise<void> {
   const { NATS_SERVER, startHost, startNats, stopAllHosts } = await import('../tests/nats/_servers.ts');
   const json = argv.includes('--json');
   const at = (flag: string) => (argv.includes(flag) ? argv[argv.indexOf(flag) + 1] : undefined);
-  const steps = Number(at('--steps') ?? 120), rounds = Number(at('--rounds') ?? 1), warm = 10;
+  const steps = Number(at('--steps') ?? 120),
+    rounds = Number(at('--rounds') ?? 1),
+    warm = 10;
   if (!NATS_SERVER) {
     console.error('bench nats: nats-server is not installed (apt-get install nats-server)');
     process.exit(2);
@@ -88,18 +97,26 @@ export async function main(argv: string[]): Promise<void> {
     console.log('\none-way tensor latency through the server (ping-pong between two connections of this process)');
     const [a, b] = await Promise.all([connectNats({ servers: server.url }), connectNats({ servers: server.url })]);
     const lat = [];
-    for (const [bytes, n] of [[10 * 1024, 2000], [256 * 1024, 400]] as const) {
+    for (const [bytes, n] of [
+      [10 * 1024, 2000],
+      [256 * 1024, 400],
+    ] as const) {
       const l = await latency(a, b, bytes, n);
       lat.push(l);
-      console.log(`  ${String(bytes / 1024).padStart(4)} KiB: median ${l.median_us.toFixed(0).padStart(6)} µs   p99 ${l.p99_us.toFixed(0).padStart(6)} µs`);
+      console.log(
+        `  ${String(bytes / 1024).padStart(4)} KiB: median ${l.median_us.toFixed(0).padStart(6)} µs   p99 ${l.p99_us.toFixed(0).padStart(6)} µs`,
+      );
     }
     results.latency = lat;
     await Promise.all([a.close(), b.close()]);
 
-    const topology = wideTopology(), data = randomData(64 * 16, 784, 10);
+    const topology = wideTopology(),
+      data = randomData(64 * 16, 784, 10);
     const nats = { name: 'nats' as const, servers: server.url, hosts: ['bench-a', 'bench-b'] };
     const worker = { name: 'worker' as const, stages: 2 };
-    console.log(`\nwide, delay 1: 784-1024-1024-1024-10, batch 64, ${steps} steps (steady state from step ${warm}); worker and nats: 2 stages`);
+    console.log(
+      `\nwide, delay 1: 784-1024-1024-1024-10, batch 64, ${steps} steps (steady state from step ${warm}); worker and nats: 2 stages`,
+    );
     const rows = [];
     for (let r = 0; r < rounds; r++) {
       const queue = await measure(topology, data, steps, warm, 'queue');
@@ -121,7 +138,9 @@ export async function main(argv: string[]): Promise<void> {
         `  queue ${row.queue.toFixed(1).padStart(6)} steps/s   worker ${row.worker.toFixed(1).padStart(6)} steps/s   nats ${row.nats.toFixed(1).padStart(6)} steps/s   ` +
           `nats / worker ${row.nats_over_worker.toFixed(2)}   nats / queue ${row.nats_over_queue.toFixed(2)}   bit-identical: ${row.identical ? 'yes' : 'NO'}`,
       );
-      console.log(`  whole runs: queue ${queue.seconds.toFixed(1)} s, worker ${threads.seconds.toFixed(1)} s, nats ${remote.seconds.toFixed(1)} s; stages busy: worker ${pct(threads.utilization)}, nats ${pct(remote.utilization)}`);
+      console.log(
+        `  whole runs: queue ${queue.seconds.toFixed(1)} s, worker ${threads.seconds.toFixed(1)} s, nats ${remote.seconds.toFixed(1)} s; stages busy: worker ${pct(threads.utilization)}, nats ${pct(remote.utilization)}`,
+      );
     }
     results.wide = rows;
   } finally {

@@ -38,13 +38,24 @@ export const help: CommandHelp = {
 
 export async function main(argv: string[]): Promise<void> {
   const at = (flag: string, d: number) => (argv.includes(flag) ? Number(argv[argv.indexOf(flag) + 1]) : d);
-  const hidden = at('--hidden', 256), batch = at('--batch', 16), truncation = at('--truncation', 8), width = at('--width', 8);
-  const length = at('--length', 10), steps = at('--steps', 200);
+  const hidden = at('--hidden', 256),
+    batch = at('--batch', 16),
+    truncation = at('--truncation', 8),
+    width = at('--width', 8);
+  const length = at('--length', 10),
+    steps = at('--steps', 200);
   const wanted = argv.includes('--backend') ? argv[argv.indexOf('--backend') + 1] : undefined;
   useBackend(wanted ? backendByName(wanted) : autoBackend());
   const topology = defineRecurrent({
-    cell: 'lstm', inputs: width + 1, hidden, outputs: width, truncation, batch, clip: 1,
-    optimizer: { kind: 'adam', lr: 1e-3 }, dni: { synthesizer: { optimizer: { kind: 'adam', lr: 1e-4 } } },
+    cell: 'lstm',
+    inputs: width + 1,
+    hidden,
+    outputs: width,
+    truncation,
+    batch,
+    clip: 1,
+    optimizer: { kind: 'adam', lr: 1e-3 },
+    dni: { synthesizer: { optimizer: { kind: 'adam', lr: 1e-4 } } },
   });
   const data = copyTask({ sequences: batch, length, width, seed: 1 });
   const params = initRecurrentParameters(topology, 1);
@@ -67,12 +78,31 @@ export async function main(argv: string[]): Promise<void> {
   time(20);
   await timeActors(20);
   // interleaved rounds: the two sides see the same machine
-  let ours = Infinity, actors = Infinity;
+  let ours = Infinity,
+    actors = Infinity;
   for (let r = 0; r < 5; r++) {
     ours = Math.min(ours, time(steps));
     actors = Math.min(actors, await timeActors(steps));
   }
-  const numpy = runNumpy<{ us_per_step_float32: number; numpy: string }>('rnn_numpy.py', ['--time', '--hidden', String(hidden), '--batch', String(batch), '--truncation', String(truncation), '--width', String(width), '--length', String(length), '--steps', String(steps)], 1);
+  const numpy = runNumpy<{ us_per_step_float32: number; numpy: string }>(
+    'rnn_numpy.py',
+    [
+      '--time',
+      '--hidden',
+      String(hidden),
+      '--batch',
+      String(batch),
+      '--truncation',
+      String(truncation),
+      '--width',
+      String(width),
+      '--length',
+      String(length),
+      '--steps',
+      String(steps),
+    ],
+    1,
+  );
   const windows = Math.ceil((2 * length + 1) / truncation);
   const result = {
     model: `LSTM ${hidden}, copy task width ${width} length ${length} (L = ${2 * length + 1}, ${windows} windows of T = ${truncation}), batch ${batch}, DNI (linear synthesizer over [h | c]), Adam, clip 1`,
@@ -87,7 +117,9 @@ export async function main(argv: string[]): Promise<void> {
     actors_ratio: typeof numpy === 'string' ? null : actors / numpy.us_per_step_float32,
   };
   console.log(`recurrent step (one window), ${result.model}; kernels: ${result.backend}; best of 5 rounds of ${steps} steps`);
-  console.log(`  ours, actors       ${actors.toFixed(0)} µs per step   (actor overhead ${(100 * result.actor_overhead).toFixed(1)}% of the bare loop)`);
+  console.log(
+    `  ours, actors       ${actors.toFixed(0)} µs per step   (actor overhead ${(100 * result.actor_overhead).toFixed(1)}% of the bare loop)`,
+  );
   console.log(`  ours, bare loop    ${ours.toFixed(0)} µs per step`);
   if (result.numpy_us_per_step !== null) {
     console.log(`  numpy float32      ${result.numpy_us_per_step.toFixed(0)} µs per step   (${result.numpy_settings})`);

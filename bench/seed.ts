@@ -49,7 +49,10 @@ export async function main(argv: string[]): Promise<void> {
   useBackend(wanted ? backendByName(wanted) : autoBackend());
 
   const topology = defineTopology({
-    inputs: 24, batch: 10, lr: 0.5, synthesizer: { lr: 0.01 },
+    inputs: 24,
+    batch: 10,
+    lr: 0.5,
+    synthesizer: { lr: 0.01 },
     layers: [{ units: 128, decoupled: true }, { units: 64, decoupled: true }, { units: 12 }],
   });
   const data = binaryAddition(1000, 12);
@@ -57,13 +60,18 @@ export async function main(argv: string[]): Promise<void> {
   const seed = await sideBySide(topology, data, params, steps, interpreter);
   const [bestBare, bestActors] = [seed.bare, seed.actors];
   const numpy = runNumpy<{ us_per_step_float32: number; us_per_step_float64: number; numpy: string; blas: unknown }>(
-    'dni_numpy.py', ['--time', '--steps', String(steps)], 1,
+    'dni_numpy.py',
+    ['--time', '--steps', String(steps)],
+    1,
   );
   const us = (ms: number) => ms * 1000;
   let mnist: { bare: number; actors: number } | null = null;
   if (!argv.includes('--no-mnist')) {
     const mnistTopology = defineTopology({
-      inputs: 784, batch: 64, loss: 'softmax-cross-entropy', optimizer: { kind: 'adam', lr: 1e-3 },
+      inputs: 784,
+      batch: 64,
+      loss: 'softmax-cross-entropy',
+      optimizer: { kind: 'adam', lr: 1e-3 },
       synthesizer: { optimizer: { kind: 'adam', lr: 3e-3 } },
       layers: [{ units: 256, activation: 'relu', decoupled: true }, { units: 256, activation: 'relu', decoupled: true }, { units: 10 }],
     });
@@ -90,18 +98,25 @@ export async function main(argv: string[]): Promise<void> {
     },
   };
   const f = (v: number) => `${v.toFixed(1)} µs`;
-  console.log(`seed network, ${result.network}; ${steps} steps, best of 5 interleaved rounds; kernels: ${result.backend}; ${interpreter} machines`);
+  console.log(
+    `seed network, ${result.network}; ${steps} steps, best of 5 interleaved rounds; kernels: ${result.backend}; ${interpreter} machines`,
+  );
   console.log(`  through the actors      ${f(result.actors_us_per_step)} per step`);
-  console.log(`  bare loop, same maths   ${f(result.bare_loop_us_per_step)} per step   → actor and stream overhead ${(100 * result.actor_overhead).toFixed(1)}% of step time`);
+  console.log(
+    `  bare loop, same maths   ${f(result.bare_loop_us_per_step)} per step   → actor and stream overhead ${(100 * result.actor_overhead).toFixed(1)}% of step time`,
+  );
   if (result.numpy_us_per_step !== null) {
     console.log(`  numpy float32           ${f(result.numpy_us_per_step)} per step   (float64: ${f(result.numpy_float64_us_per_step!)})`);
     console.log(`  speed-up vs numpy       ${result.speedup_vs_numpy!.toFixed(2)}x   (numpy: ${result.numpy_settings})`);
   } else console.log(`  numpy: ${result.numpy_settings}`);
   if (result.mnist) {
-    const m = result.mnist, ms = (v: number) => `${v.toFixed(2)} ms`;
+    const m = result.mnist,
+      ms = (v: number) => `${v.toFixed(2)} ms`;
     console.log(`MNIST network, ${m.network}; ${MNIST_STEPS} steps, best of 5 interleaved rounds`);
     console.log(`  through the actors      ${ms(m.actors_ms_per_step)} per step`);
-    console.log(`  bare loop, same maths   ${ms(m.bare_loop_ms_per_step)} per step   → actor and stream overhead ${(100 * m.actor_overhead).toFixed(1)}% of step time`);
+    console.log(
+      `  bare loop, same maths   ${ms(m.bare_loop_ms_per_step)} per step   → actor and stream overhead ${(100 * m.actor_overhead).toFixed(1)}% of step time`,
+    );
   }
   if (json) console.log(JSON.stringify(result));
 }

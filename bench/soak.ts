@@ -37,11 +37,15 @@ interface SoakResult {
 
 async function soak(scheduler: SchedulerName, steps: number): Promise<SoakResult> {
   const topology = defineTopology({
-    inputs: 24, batch: 10, lr: 0.5, synthesizer: { lr: 0.01 },
+    inputs: 24,
+    batch: 10,
+    lr: 0.5,
+    synthesizer: { lr: 0.01 },
     layers: [{ units: 128, decoupled: true }, { units: 64, decoupled: true }, { units: 12 }],
   });
   const early = Math.round(steps / 10);
-  let peak = 0, peakEarly = 0;
+  let peak = 0,
+    peakEarly = 0;
   const t = createTraining({ topology, data: binaryAddition(1000, 12), steps, scheduler });
   t.metrics$.subscribe((m) => {
     if (m.batch % 500 !== 0 && m.batch !== steps - 1) return;
@@ -51,7 +55,14 @@ async function soak(scheduler: SchedulerName, steps: number): Promise<SoakResult
   const started = performance.now();
   await t.run();
   const mib = (b: number) => b / 2 ** 20;
-  return { scheduler, steps, seconds: (performance.now() - started) / 1000, peak_rss_mib_early: mib(peakEarly), peak_rss_mib: mib(peak), growth: peak / peakEarly - 1 };
+  return {
+    scheduler,
+    steps,
+    seconds: (performance.now() - started) / 1000,
+    peak_rss_mib_early: mib(peakEarly),
+    peak_rss_mib: mib(peak),
+    growth: peak / peakEarly - 1,
+  };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -63,10 +74,14 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   const me = fileURLToPath(new URL('./index.ts', import.meta.url));
-  console.log(`soak: ${steps} steps of the seed network (24-128-64-12, batch 10, DNI) per scheduler, one process each; kernels: ${backend().name}`);
+  console.log(
+    `soak: ${steps} steps of the seed network (24-128-64-12, batch 10, DNI) per scheduler, one process each; kernels: ${backend().name}`,
+  );
   const results: SoakResult[] = [];
   for (const scheduler of SCHEDULERS) {
-    const out = execFileSync(process.execPath, [...process.execArgv, me, 'soak', '--child', scheduler, '--steps', String(steps)], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [...process.execArgv, me, 'soak', '--child', scheduler, '--steps', String(steps)], {
+      encoding: 'utf8',
+    });
     const r = JSON.parse(out.trim().split('\n').pop()!) as SoakResult;
     results.push(r);
     console.log(

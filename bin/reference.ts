@@ -102,10 +102,13 @@ async function parse(argv: string[]): Promise<Args> {
   if (scheduler !== 'nats' && natsGiven.length) fail(`${natsGiven[0]} applies to --scheduler nats`);
   if (scheduler === 'nats' && !values['--nats-servers']) fail('--scheduler nats needs --nats-servers URL (e.g. nats://10.0.0.1:4222)');
   const hosts = values['--nats-hosts']?.split(',').filter(Boolean);
-  if (hosts && (hosts.length === 0 || hosts.some((h) => !/^[A-Za-z0-9_-]+$/.test(h)))) fail(`--nats-hosts needs host names (letters, digits, '-', '_'), comma-separated, got '${values['--nats-hosts']}'`);
+  if (hosts && (hosts.length === 0 || hosts.some((h) => !/^[A-Za-z0-9_-]+$/.test(h))))
+    fail(`--nats-hosts needs host names (letters, digits, '-', '_'), comma-separated, got '${values['--nats-hosts']}'`);
   const prefix = values['--nats-prefix'];
-  if (prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) fail(`--nats-prefix must be subject tokens (letters, digits, '-', '_', joined by '.'), got '${prefix}'`);
-  const nats: NatsSchedulerOptions | null = scheduler === 'nats' ? { name: 'nats', servers: values['--nats-servers'].split(',').filter(Boolean), hosts, prefix } : null;
+  if (prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix))
+    fail(`--nats-prefix must be subject tokens (letters, digits, '-', '_', joined by '.'), got '${prefix}'`);
+  const nats: NatsSchedulerOptions | null =
+    scheduler === 'nats' ? { name: 'nats', servers: values['--nats-servers'].split(',').filter(Boolean), hosts, prefix } : null;
   let saveAt: number | null = null;
   if (values['--save-at'] !== undefined) {
     const raw = values['--save-at'];
@@ -120,10 +123,12 @@ async function parse(argv: string[]): Promise<Args> {
 /** Refuse any two roles that name the same file (by inode, so ./x, x, hard and symbolic links all count). */
 function checkDistinct({ casePath, out, checkpoint, resume }: Args): void {
   if (sameFile(out, casePath)) fail(`--out ${out} is the case file ${casePath}: it would be overwritten`);
-  if (checkpoint && sameFile(checkpoint, casePath)) fail(`--checkpoint ${checkpoint} is the case file ${casePath}: it would be overwritten`);
+  if (checkpoint && sameFile(checkpoint, casePath))
+    fail(`--checkpoint ${checkpoint} is the case file ${casePath}: it would be overwritten`);
   if (checkpoint && sameFile(out, checkpoint)) fail(`--out ${out} and --checkpoint ${checkpoint} are the same file`);
   if (resume && sameFile(out, resume)) fail(`--out ${out} is the checkpoint to resume from (--resume ${resume}): it would be overwritten`);
-  if (resume && checkpoint && sameFile(checkpoint, resume)) fail(`--checkpoint ${checkpoint} is the checkpoint to resume from (--resume ${resume}): it would be overwritten; save to another file`);
+  if (resume && checkpoint && sameFile(checkpoint, resume))
+    fail(`--checkpoint ${checkpoint} is the checkpoint to resume from (--resume ${resume}): it would be overwritten; save to another file`);
 }
 
 /** The case's expected answers, when it has any, must be comparable: checked now, not after training. */
@@ -145,7 +150,11 @@ function checkAnswers(json: ReferenceCase, c: AnyLoadedCase): void {
 }
 
 /** The first non-finite number in what is about to be written, by name (JSON would write it as null). */
-function firstNonFinite(written: { final: Record<string, number[][] | number[]>; losses: number[]; synthesizer_losses: number[] }): string | null {
+function firstNonFinite(written: {
+  final: Record<string, number[][] | number[]>;
+  losses: number[];
+  synthesizer_losses: number[];
+}): string | null {
   for (const [key, v] of Object.entries(written.final)) {
     const flat = (v as (number | number[])[]).flat();
     const i = flat.findIndex((x) => !Number.isFinite(x));
@@ -183,7 +192,10 @@ try {
 }
 let c: AnyLoadedCase;
 try {
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new Error(`not a case: expected an object with config, x, y and initial, got ${Array.isArray(json) ? 'an array' : JSON.stringify(json)}`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw new Error(
+      `not a case: expected an object with config, x, y and initial, got ${Array.isArray(json) ? 'an array' : JSON.stringify(json)}`,
+    );
   c = loadAnyCase(json, basename(casePath, '.json'));
   checkAnswers(json, c);
 } catch (e) {
@@ -200,7 +212,11 @@ for (const path of checkpoint ? [out, checkpoint] : [out]) {
   }
 }
 const { createTraining } = await import('../actors/trainer/training.ts');
-const interrupt = interruptSignal(() => console.error(`reference: stopping at the next consistent cut${checkpoint ? ` and saving it to ${checkpoint}` : ''} (Ctrl+C again to quit at once)`));
+const interrupt = interruptSignal(() =>
+  console.error(
+    `reference: stopping at the next consistent cut${checkpoint ? ` and saving it to ${checkpoint}` : ''} (Ctrl+C again to quit at once)`,
+  ),
+);
 let training;
 try {
   training = createTraining({
@@ -223,7 +239,10 @@ try {
   result = await training.run();
 } catch (e) {
   if (e instanceof TrainingAbortedError) {
-    fail(`stopped before step ${e.step} of ${c.steps}${e.checkpoint ? `; the state there is in ${e.checkpoint} (go on with --resume ${e.checkpoint})` : ''}; nothing written to ${out}`, 130);
+    fail(
+      `stopped before step ${e.step} of ${c.steps}${e.checkpoint ? `; the state there is in ${e.checkpoint} (go on with --resume ${e.checkpoint})` : ''}; nothing written to ${out}`,
+      130,
+    );
   }
   fail(`${(e as Error).message}; nothing written to ${out}`, 1);
 } finally {

@@ -63,13 +63,32 @@ export function parseStageArgs(argv: string[]): NatsHostOptions & { quiet: boole
   if (v.help) exitOnHelp(['--help'], HELP);
   const servers = (v['nats-servers'] ?? '').split(',').filter(Boolean);
   if (servers.length === 0) throw new UsageError('--nats-servers is required (e.g. --nats-servers nats://10.0.0.1:4222)');
-  for (const s of servers) if (!/^(nats|tls|wss?):\/\/[^\s]+$|^[^\s:/]+(:\d+)?$/.test(s)) throw new UsageError(`--nats-servers: '${s}' is no server address (nats://HOST:PORT)`);
+  for (const s of servers)
+    if (!/^(nats|tls|wss?):\/\/[^\s]+$|^[^\s:/]+(:\d+)?$/.test(s))
+      throw new UsageError(`--nats-servers: '${s}' is no server address (nats://HOST:PORT)`);
   const threads = v.threads === undefined ? 1 : Number(v.threads);
-  if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new UsageError(`--threads must be an integer from 1 to 256, got '${v.threads}'`);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 256)
+    throw new UsageError(`--threads must be an integer from 1 to 256, got '${v.threads}'`);
   if (v['nats-user'] !== undefined && v['nats-pass'] === undefined) throw new UsageError('--nats-user needs --nats-pass');
-  if ((v['nats-tls-cert'] === undefined) !== (v['nats-tls-key'] === undefined)) throw new UsageError('--nats-tls-cert and --nats-tls-key go together');
-  const tls = v['nats-tls-ca'] || v['nats-tls-cert'] ? { caFile: v['nats-tls-ca'], certFile: v['nats-tls-cert'], keyFile: v['nats-tls-key'] } : undefined;
-  return { servers, name: v.name, threads, prefix: v.prefix, user: v['nats-user'], pass: v['nats-pass'], token: v['nats-token'], nkey: v['nats-nkey'], creds: v['nats-creds'], tls, quiet: Boolean(v.quiet) };
+  if ((v['nats-tls-cert'] === undefined) !== (v['nats-tls-key'] === undefined))
+    throw new UsageError('--nats-tls-cert and --nats-tls-key go together');
+  const tls =
+    v['nats-tls-ca'] || v['nats-tls-cert']
+      ? { caFile: v['nats-tls-ca'], certFile: v['nats-tls-cert'], keyFile: v['nats-tls-key'] }
+      : undefined;
+  return {
+    servers,
+    name: v.name,
+    threads,
+    prefix: v.prefix,
+    user: v['nats-user'],
+    pass: v['nats-pass'],
+    token: v['nats-token'],
+    nkey: v['nats-nkey'],
+    creds: v['nats-creds'],
+    tls,
+    quiet: Boolean(v.quiet),
+  };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -102,7 +121,9 @@ export async function main(argv: string[]): Promise<void> {
     process.exit(e instanceof RangeError ? 2 : 1);
   }
   if (stopping) return void host.close().then(() => process.exit(0));
-  process.stdout.write(`stage host ${host.name} ready: dni-actors ${host.version}, ${o.threads} thread(s), prefix '${o.prefix ?? 'dni'}', server ${host.server} (max_payload ${host.maxPayload} bytes)\n`);
+  process.stdout.write(
+    `stage host ${host.name} ready: dni-actors ${host.version}, ${o.threads} thread(s), prefix '${o.prefix ?? 'dni'}', server ${host.server} (max_payload ${host.maxPayload} bytes)\n`,
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) await main(process.argv.slice(2));

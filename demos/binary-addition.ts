@@ -41,10 +41,15 @@ const methods = [
 ];
 const inspector = await demoInspector(args, 'binary-addition');
 const rows: (string | number)[][] = [];
-const results: Record<string, { loss: number; synthesizer_loss: number | null; bit_accuracy: number; steps_per_second: number; seconds: number }> = {};
+const results: Record<
+  string,
+  { loss: number; synthesizer_loss: number | null; bit_accuracy: number; steps_per_second: number; seconds: number }
+> = {};
 
 // Ctrl+C stops the running training at a consistent cut (a second one quits at once); the methods that finished are printed
-const interrupt = interruptSignal(() => console.error('\nbinary-addition: stopping at the next consistent cut (Ctrl+C again to quit at once)'));
+const interrupt = interruptSignal(() =>
+  console.error('\nbinary-addition: stopping at the next consistent cut (Ctrl+C again to quit at once)'),
+);
 let stopped: string | null = null;
 for (const [i, m] of methods.entries()) {
   const topology = defineTopology({
@@ -65,13 +70,25 @@ for (const [i, m] of methods.entries()) {
     );
   }
   const inspection = inspector.forRun(methods.length > 1 ? m.name.toLowerCase() : undefined, { steps });
-  const training = createTraining({ topology, data, steps, seed: args.seed, scheduler: schedulerOption(args), inspect: inspection?.inspect, relay: inspection?.relay, signal: interrupt.signal });
+  const training = createTraining({
+    topology,
+    data,
+    steps,
+    seed: args.seed,
+    scheduler: schedulerOption(args),
+    inspect: inspection?.inspect,
+    relay: inspection?.relay,
+    signal: interrupt.signal,
+  });
   inspection?.watch(training);
   const bar = new ProgressLine(m.name.padEnd(8), steps);
   // running means over the last epoch (every example seen once)
-  let loss = 0, synth = 0, acc = 0;
+  let loss = 0,
+    synth = 0,
+    acc = 0;
   const mean = (a: number, v: number, n: number) => a + (v - a) / Math.min(n, epoch);
-  const detail = () => `loss ${loss.toFixed(4)}  synthesizer ${m.decoupled ? synth.toFixed(4) : '—'}  bit accuracy ${(100 * acc).toFixed(1)}%`;
+  const detail = () =>
+    `loss ${loss.toFixed(4)}  synthesizer ${m.decoupled ? synth.toFixed(4) : '—'}  bit accuracy ${(100 * acc).toFixed(1)}%`;
   const every = Math.max(1, Math.floor(steps / 200));
   training.metrics$.subscribe((s) => {
     const n = s.batch + 1;
@@ -104,7 +121,14 @@ for (const [i, m] of methods.entries()) {
     steps_per_second: steps / seconds,
     seconds,
   };
-  rows.push([m.name, loss.toFixed(4), m.decoupled ? synth.toFixed(4) : '—', `${(100 * acc).toFixed(1)}%`, Math.round(steps / seconds), seconds.toFixed(1)]);
+  rows.push([
+    m.name,
+    loss.toFixed(4),
+    m.decoupled ? synth.toFixed(4) : '—',
+    `${(100 * acc).toFixed(1)}%`,
+    Math.round(steps / seconds),
+    seconds.toFixed(1),
+  ]);
 }
 
 interrupt.dispose();
@@ -113,8 +137,13 @@ if (rows.length) {
   console.log('\n(loss, synthesizer loss and bit accuracy: means over the last epoch of training batches)');
 }
 if (stopped) {
-  const unfinished = methods.slice(rows.length).map((m) => m.name).join(', ');
-  console.error(`binary-addition: ${stopped}; not finished: ${unfinished}. ${rows.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no JSON line was written.`);
+  const unfinished = methods
+    .slice(rows.length)
+    .map((m) => m.name)
+    .join(', ');
+  console.error(
+    `binary-addition: ${stopped}; not finished: ${unfinished}. ${rows.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no JSON line was written.`,
+  );
   await inspector.finish(false);
   process.exit(130);
 }

@@ -101,10 +101,16 @@ const kebab = (s: string) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export function demoUsage(spec: DemoSpec<Record<string, DemoOption>>): string {
   const d = spec.defaults ?? {};
   const rows: [string, string][] = [
-    ['--steps N', `batch steps to train${d.steps !== undefined ? ` (default ${d.steps})` : d.epochs === undefined ? ' (default 1000)' : ''}`],
+    [
+      '--steps N',
+      `batch steps to train${d.steps !== undefined ? ` (default ${d.steps})` : d.epochs === undefined ? ' (default 1000)' : ''}`,
+    ],
     ['--epochs N', `passes over the data, instead of --steps${d.epochs !== undefined ? ` (default ${d.epochs})` : ''}`],
     ['--scheduler NAME', `${SCHEDULERS.join(' | ')} | nats (default ${d.scheduler ?? 'queue'})`],
-    ['--nats-servers URL', 'with --scheduler nats: the NATS servers the stage hosts serve on (nats://[USER:PASS@]HOST:4222, comma-separated)'],
+    [
+      '--nats-servers URL',
+      'with --scheduler nats: the NATS servers the stage hosts serve on (nats://[USER:PASS@]HOST:4222, comma-separated)',
+    ],
     ['--nats-hosts A,B', 'with --scheduler nats: the stage hosts to use, one stage each (default: every host that answers, 2 stages)'],
     ['--nats-prefix P', 'with --scheduler nats: the subject prefix the hosts serve (default dni)'],
     ['--nats-creds FILE', 'with --scheduler nats: a NATS .creds file'],
@@ -142,8 +148,23 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
     throw err;
   }
   const extra = Object.entries(spec.options ?? {}) as [string, DemoOption][];
-  const shared = ['steps', 'epochs', 'scheduler', 'nats-servers', 'nats-hosts', 'nats-prefix', 'nats-creds', 'trace', 'sample', 'inspect', 'inspect-port', 'json', 'help'];
-  for (const [key] of extra) if (shared.includes(kebab(key))) throw new TypeError(`${spec.name}: option '${key}' is one of the shared ones`);
+  const shared = [
+    'steps',
+    'epochs',
+    'scheduler',
+    'nats-servers',
+    'nats-hosts',
+    'nats-prefix',
+    'nats-creds',
+    'trace',
+    'sample',
+    'inspect',
+    'inspect-port',
+    'json',
+    'help',
+  ];
+  for (const [key] of extra)
+    if (shared.includes(kebab(key))) throw new TypeError(`${spec.name}: option '${key}' is one of the shared ones`);
   // `--inspect` takes an optional word: parseArgs has no such option type, so take it out first
   const args = [...argv];
   let mode: InspectMode | undefined;
@@ -182,7 +203,9 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
         'inspect-port': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
-        ...Object.fromEntries(extra.map(([k, o]) => [kebab(k), { type: o.type === 'boolean' ? ('boolean' as const) : ('string' as const) }])),
+        ...Object.fromEntries(
+          extra.map(([k, o]) => [kebab(k), { type: o.type === 'boolean' ? ('boolean' as const) : ('string' as const) }]),
+        ),
       },
     });
   } catch (err) {
@@ -214,7 +237,8 @@ export function tryParseDemoArgs<E extends Record<string, DemoOption> = Record<n
   const trace = v.trace as string | undefined;
   if (trace === '') throw new UsageError('--trace needs a file name');
   const sample = v.sample !== undefined ? integer(v.sample as string, '--sample', 1) : (d.sample ?? 1);
-  const inspectPort = v['inspect-port'] !== undefined ? integer(v['inspect-port'] as string, '--inspect-port', 0, 65535) : (d.inspectPort ?? 8080);
+  const inspectPort =
+    v['inspect-port'] !== undefined ? integer(v['inspect-port'] as string, '--inspect-port', 0, 65535) : (d.inspectPort ?? 8080);
   if (v.sample !== undefined && !trace && !v.inspect) throw new UsageError('--sample applies to --trace or --inspect: give one of them');
 
   const out: Record<string, unknown> = {
@@ -252,12 +276,16 @@ function natsOf(scheduler: string, v: Record<string, string | boolean | undefine
     if (given.length) throw new UsageError(`--${given[0]} applies to --scheduler nats`);
     return undefined;
   }
-  const servers = String(v['nats-servers'] ?? '').split(',').filter(Boolean);
+  const servers = String(v['nats-servers'] ?? '')
+    .split(',')
+    .filter(Boolean);
   if (servers.length === 0) throw new UsageError('--scheduler nats needs --nats-servers URL (e.g. nats://10.0.0.1:4222)');
   const hosts = v['nats-hosts'] !== undefined ? String(v['nats-hosts']).split(',').filter(Boolean) : undefined;
-  if (hosts && (hosts.length === 0 || hosts.some((h) => !/^[A-Za-z0-9_-]+$/.test(h)))) throw new UsageError(`--nats-hosts needs host names (letters, digits, '-', '_'), comma-separated, got '${v['nats-hosts']}'`);
+  if (hosts && (hosts.length === 0 || hosts.some((h) => !/^[A-Za-z0-9_-]+$/.test(h))))
+    throw new UsageError(`--nats-hosts needs host names (letters, digits, '-', '_'), comma-separated, got '${v['nats-hosts']}'`);
   const prefix = v['nats-prefix'] as string | undefined;
-  if (prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix)) throw new UsageError(`--nats-prefix must be subject tokens (letters, digits, '-', '_', joined by '.'), got '${prefix}'`);
+  if (prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(prefix))
+    throw new UsageError(`--nats-prefix must be subject tokens (letters, digits, '-', '_', joined by '.'), got '${prefix}'`);
   return { name: 'nats', servers, hosts, prefix, creds: v['nats-creds'] as string | undefined };
 }
 
@@ -270,7 +298,12 @@ export function schedulerOption(args: Pick<DemoArgs, 'scheduler' | 'nats'>): Sch
 export function natsFlags(args: Pick<DemoArgs, 'nats'>): string[] {
   const n = args.nats;
   if (!n) return [];
-  return [['--nats-servers', [n.servers].flat().join(',')], ['--nats-hosts', n.hosts?.join(',')], ['--nats-prefix', n.prefix], ['--nats-creds', n.creds]].flatMap(([k, v]) => (v ? [k!, v] : []));
+  return [
+    ['--nats-servers', [n.servers].flat().join(',')],
+    ['--nats-hosts', n.hosts?.join(',')],
+    ['--nats-prefix', n.prefix],
+    ['--nats-creds', n.creds],
+  ].flatMap(([k, v]) => (v ? [k!, v] : []));
 }
 
 /**
@@ -314,7 +347,11 @@ export { quietOnClosedPipe };
  * A fit() demo's method stopped by Ctrl+C at `step`: the epoch it was in (for its progress bar)
  * and the line the demo prints after the table of the methods that finished.
  */
-export function fitStopped(method: string, step: number, o: { steps: number; perEpoch: number; epochs: number }): { epoch: number; line: string } {
+export function fitStopped(
+  method: string,
+  step: number,
+  o: { steps: number; perEpoch: number; epochs: number },
+): { epoch: number; line: string } {
   const epoch = Math.floor(step / o.perEpoch) + 1;
   return { epoch, line: `${method} stopped before step ${step} of ${o.steps} (epoch ${epoch} of ${o.epochs}; Ctrl+C)` };
 }
@@ -322,7 +359,9 @@ export function fitStopped(method: string, step: number, o: { steps: number; per
 export function stepsOf(args: Pick<DemoArgs, 'steps' | 'epochs'>, batchesPerEpoch: number): number {
   const steps = args.steps ?? Math.round((args.epochs ?? 1) * batchesPerEpoch);
   if (steps < 1) {
-    console.error(`--epochs ${args.epochs} is ${plural(steps, 'step')} (an epoch is ${plural(batchesPerEpoch, 'batch', 'batches')}): nothing would be trained`);
+    console.error(
+      `--epochs ${args.epochs} is ${plural(steps, 'step')} (an epoch is ${plural(batchesPerEpoch, 'batch', 'batches')}): nothing would be trained`,
+    );
     process.exit(2);
   }
   return steps;
@@ -380,13 +419,18 @@ export async function demoInspector(args: DemoArgs, demo: string): Promise<DemoI
   let stately: import('../actors/inspect/stately.ts').StatelyInspector | null = null;
   try {
     if (args.inspect === 'stately') {
-      page = stately = await (await import('../actors/inspect/stately.ts')).attachStatelyInspector({ port: args.inspectPort, sample: args.sample });
+      page = stately = await (
+        await import('../actors/inspect/stately.ts')
+      ).attachStatelyInspector({ port: args.inspectPort, sample: args.sample });
     } else if (args.inspect === 'live') {
       page = live = await (await import('../tools/inspector/live.ts')).serveLiveInspector({ port: args.inspectPort, sample: args.sample });
     }
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'EADDRINUSE' ? 'is in use: pick another with --inspect-port N (0: any free port)' : `cannot be listened on (${code ?? (err as Error).message})`;
+    const why =
+      code === 'EADDRINUSE'
+        ? 'is in use: pick another with --inspect-port N (0: any free port)'
+        : `cannot be listened on (${code ?? (err as Error).message})`;
     console.error(`${demo}: --inspect: port ${args.inspectPort} on 127.0.0.1 ${why}`);
     process.exit(2);
   }
@@ -397,7 +441,9 @@ export async function demoInspector(args: DemoArgs, demo: string): Promise<DemoI
     );
   }
   if (live) {
-    console.error(`${demo}: live inspector: open ${live.url} (the actors and the metrics as they train; served from this machine, nothing from the network)`);
+    console.error(
+      `${demo}: live inspector: open ${live.url} (the actors and the metrics as they train; served from this machine, nothing from the network)`,
+    );
   }
   // Ctrl+C while training: tell the pages the demo has gone (rather than cut their streams), then
   // exit as the signal would have (every scheduler gives the event loop a turn while it trains)
@@ -412,7 +458,11 @@ export async function demoInspector(args: DemoArgs, demo: string): Promise<DemoI
       const file = args.trace ? traceFileFor(args.trace, label) : null;
       if (file) traces.push(file);
       const recorder = file
-        ? createTraceRecorder({ file, sample: args.sample, meta: { demo, scheduler: args.scheduler, ...(label ? { run: label } : {}), ...meta } })
+        ? createTraceRecorder({
+            file,
+            sample: args.sample,
+            meta: { demo, scheduler: args.scheduler, ...(label ? { run: label } : {}), ...meta },
+          })
         : null;
       if (!recorder && !page) return null;
       if (file) console.error(`${demo}: recording the actors to ${file} (view: npm run inspect -- ${file})`);
@@ -425,13 +475,16 @@ export async function demoInspector(args: DemoArgs, demo: string): Promise<DemoI
     },
     async finish(wait = true) {
       // one trace per training: say how to open each (`npm run inspect -- FILE` also lists them)
-      if (traces.length > 1) console.error(`${demo}: traces written; open each with\n${traces.map((f) => `  npm run inspect -- ${f}`).join('\n')}`);
+      if (traces.length > 1)
+        console.error(`${demo}: traces written; open each with\n${traces.map((f) => `  npm run inspect -- ${f}`).join('\n')}`);
       else if (traces.length === 1) console.error(`${demo}: trace written; open it with npm run inspect -- ${traces[0]}`);
       if (!page) return;
       process.off('SIGINT', interrupted);
       process.off('SIGTERM', interrupted);
       if (wait) {
-        console.error(`${demo}: training finished; ${page.url} still serves the ${stately ? 'Stately' : 'live'} inspector. Ctrl+C to stop.`);
+        console.error(
+          `${demo}: training finished; ${page.url} still serves the ${stately ? 'Stately' : 'live'} inspector. Ctrl+C to stop.`,
+        );
         await untilInterrupted();
       }
       await page.close();

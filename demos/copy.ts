@@ -30,7 +30,18 @@ import { DniError, TrainingAbortedError } from '../lib/errors.ts';
 import { interruptSignal } from '../lib/io/interrupt.ts';
 import { autoBackend } from '../lib/kernels/backend-choice.ts';
 import { COPY_EXPERIMENT, COPY_METHODS, type CopyMethod, copyExperimentTopology } from '../lib/recurrent/curriculum.ts';
-import { type DemoInspection, type DemoOption, type DemoSpec, UsageError, demoInspector, demoUsage, natsFlags, quietOnClosedPipe, schedulerOption, tryParseDemoArgs } from './cli.ts';
+import {
+  type DemoInspection,
+  type DemoOption,
+  type DemoSpec,
+  UsageError,
+  demoInspector,
+  demoUsage,
+  natsFlags,
+  quietOnClosedPipe,
+  schedulerOption,
+  tryParseDemoArgs,
+} from './cli.ts';
 import { type ProgressEntry, ProgressBoard, table } from './progress.ts';
 import { chartSvg } from './svg-chart.ts';
 import { plural } from '../lib/text.ts';
@@ -67,8 +78,18 @@ const spec = {
     '(npm run demo:copy -- [options]) Progress on stderr; the table, and with --json one JSON object as the last line, on stdout.',
   options: {
     task: { type: 'string', value: TASKS.join('|'), default: 'copy', help: `the task, bit width ${COPY_EXPERIMENT.width}` },
-    budget: { type: 'number', value: 'N', default: DEFAULT_BUDGET, help: `training sequences per cell (whole batches of ${COPY_EXPERIMENT.batch}); the full table: ${FULL_BUDGET}` },
-    truncations: { type: 'string', value: 'LIST', default: TRUNCATIONS.join(','), help: 'comma-separated truncations T (steps per window)' },
+    budget: {
+      type: 'number',
+      value: 'N',
+      default: DEFAULT_BUDGET,
+      help: `training sequences per cell (whole batches of ${COPY_EXPERIMENT.batch}); the full table: ${FULL_BUDGET}`,
+    },
+    truncations: {
+      type: 'string',
+      value: 'LIST',
+      default: TRUNCATIONS.join(','),
+      help: 'comma-separated truncations T (steps per window)',
+    },
     methods: { type: 'string', value: 'LIST', default: METHODS.join(','), help: `comma-separated, any of ${METHODS.join(', ')}` },
     seed: { type: 'seed', value: 'N', default: 1, help: 'seed of the sequences and the initial parameters (the same for every cell)' },
     jobs: { type: 'number', value: 'N', default: defaultJobs, help: 'cells trained at once, each in a child process of its own' },
@@ -107,10 +128,13 @@ for (let i = 0; i < argv.length && argv[i] !== '--'; i++) {
     usageError(`${flag} means nothing here: each cell trains until its budget of sequences is spent (give --budget N)`);
   }
   if (flag === '--inspect' || flag === '--inspect-port') {
-    usageError(`${flag} is not available here (the cells train in child processes): record the first cell's first batches with --trace FILE and view them with npm run inspect -- FILE`);
+    usageError(
+      `${flag} is not available here (the cells train in child processes): record the first cell's first batches with --trace FILE and view them with npm run inspect -- FILE`,
+    );
   }
   // `--budget -1` would otherwise be refused as "ambiguous" rather than as a bad budget
-  if (['--budget', '--jobs', '--seed', '--truncations'].includes(argv[i]) && /^-\d/.test(argv[i + 1] ?? '')) argv.splice(i, 2, `${argv[i]}=${argv[i + 1]}`);
+  if (['--budget', '--jobs', '--seed', '--truncations'].includes(argv[i]) && /^-\d/.test(argv[i + 1] ?? ''))
+    argv.splice(i, 2, `${argv[i]}=${argv[i + 1]}`);
 }
 quietOnClosedPipe();
 let parsed;
@@ -129,16 +153,29 @@ const args = parsed;
 if (!(TASKS as readonly string[]).includes(args.task)) usageError(`--task: unknown task '${args.task}' (expected ${TASKS.join(' or ')})`);
 const task = args.task as Task;
 const batch = COPY_EXPERIMENT.batch;
-if (!Number.isInteger(args.budget) || args.budget < batch) usageError(`--budget needs a whole number of sequences >= ${batch} (one batch), got ${args.budget}`);
+if (!Number.isInteger(args.budget) || args.budget < batch)
+  usageError(`--budget needs a whole number of sequences >= ${batch} (one batch), got ${args.budget}`);
 const budget = args.budget;
-const truncations = listOf(args.truncations, '--truncations', (s) => (/^\d+$/.test(s) && Number(s) >= 1 ? Number(s) : null), 'truncations T >= 1 (steps per window) like 2,3,4,5,8');
-const methods = listOf(args.methods, '--methods', (s) => ((METHODS as readonly string[]).includes(s) ? (s as Method) : null), `methods among ${METHODS.join(', ')}`);
+const truncations = listOf(
+  args.truncations,
+  '--truncations',
+  (s) => (/^\d+$/.test(s) && Number(s) >= 1 ? Number(s) : null),
+  'truncations T >= 1 (steps per window) like 2,3,4,5,8',
+);
+const methods = listOf(
+  args.methods,
+  '--methods',
+  (s) => ((METHODS as readonly string[]).includes(s) ? (s as Method) : null),
+  `methods among ${METHODS.join(', ')}`,
+);
 if (!Number.isInteger(args.jobs) || args.jobs < 1) usageError(`--jobs needs an integer >= 1 (cells trained at once), got ${args.jobs}`);
 if (args.plot !== undefined) checkWritable(args.plot, '--plot', '.svg');
 if (args.trace !== undefined) {
-  if (isDirectory(args.trace)) usageError(`--trace ${args.trace} is a directory: give a file name (the traces are written beside it: FILE.bptt-T2-batch0.jsonl, …)`);
+  if (isDirectory(args.trace))
+    usageError(`--trace ${args.trace} is a directory: give a file name (the traces are written beside it: FILE.bptt-T2-batch0.jsonl, …)`);
   const folder = existingAncestor(dirname(resolve(args.trace)));
-  if (!isDirectory(folder) || !canWrite(folder)) usageError(`--trace ${args.trace}: ${folder} cannot be written, so the folder for the traces cannot be made there`);
+  if (!isDirectory(folder) || !canWrite(folder))
+    usageError(`--trace ${args.trace}: ${folder} cannot be written, so the folder for the traces cannot be made there`);
 }
 
 /** A comma-separated list, each item checked, none twice. */
@@ -184,7 +221,8 @@ function isDirectory(path: string): boolean {
 
 /** The file can be written at the end: its folder exists and is writable, and it is not a folder. */
 function checkWritable(file: string, flag: string, ext: string): void {
-  if (!file.toLowerCase().endsWith(ext)) usageError(`${flag} writes ${ext.slice(1).toUpperCase()}: give a file name ending in ${ext}, got '${file}'`);
+  if (!file.toLowerCase().endsWith(ext))
+    usageError(`${flag} writes ${ext.slice(1).toUpperCase()}: give a file name ending in ${ext}, got '${file}'`);
   if (isDirectory(file)) usageError(`${flag} ${file} is a directory`);
   const folder = dirname(resolve(file));
   if (!isDirectory(folder) || !canWrite(folder)) usageError(`${flag} ${file}: the folder ${folder} does not exist or cannot be written`);
@@ -201,7 +239,17 @@ interface Cell {
 /** What a child reports on stdout, one JSON object a line. */
 type ChildMessage =
   | { type: 'progress'; sequences: number; length: number }
-  | { type: 'cell'; method: Method; T: number; max_length: number; sequences: number; steps: number; wall_seconds: number; cpu_seconds: number; curve: [number, number][] }
+  | {
+      type: 'cell';
+      method: Method;
+      T: number;
+      max_length: number;
+      sequences: number;
+      steps: number;
+      wall_seconds: number;
+      cpu_seconds: number;
+      curve: [number, number][];
+    }
   | { type: 'stopped'; sequences: number };
 type CellResult = Extract<ChildMessage, { type: 'cell' }>;
 
@@ -228,7 +276,9 @@ async function runChild(cell: Cell): Promise<void> {
   };
   const relay = (line: TraceEvent) => traced?.inspection.relay(line);
 
-  let sent = 0, sentLength = 0, sequences = 0;
+  let sent = 0,
+    sentLength = 0,
+    sequences = 0;
   const options: ActorCurriculumOptions = {
     task,
     budget,
@@ -244,7 +294,14 @@ async function runChild(cell: Cell): Promise<void> {
     onTraining: (training, k) => {
       started = k + 1;
       if (!inspector || k >= TRACE_BATCHES) return;
-      const inspection = inspector.forRun(`${cell.method}-T${cell.T}-batch${k}`, { task, method: cell.method, T: cell.T, batch: k, budget, seed: args.seed })!;
+      const inspection = inspector.forRun(`${cell.method}-T${cell.T}-batch${k}`, {
+        task,
+        method: cell.method,
+        T: cell.T,
+        batch: k,
+        budget,
+        seed: args.seed,
+      })!;
       traced = { inspection, sub: inspection.attach(training.actor) };
     },
     onBatch: (n, length) => {
@@ -253,7 +310,7 @@ async function runChild(cell: Cell): Promise<void> {
       const now = performance.now();
       if (length !== sentLength || now - sent >= 250) {
         send({ type: 'progress', sequences: n, length });
-        (sent = now), (sentLength = length);
+        ((sent = now), (sentLength = length));
       }
     },
   };
@@ -264,7 +321,17 @@ async function runChild(cell: Cell): Promise<void> {
     const cpu = process.cpuUsage(cpu0);
     await Promise.all(closing);
     await inspector?.finish(false);
-    send({ type: 'cell', method: cell.method, T: cell.T, max_length: r.maxLength, sequences: r.sequences, steps: r.steps, wall_seconds: +r.wallSeconds.toFixed(2), cpu_seconds: +((cpu.user + cpu.system) / 1e6).toFixed(2), curve: r.curve });
+    send({
+      type: 'cell',
+      method: cell.method,
+      T: cell.T,
+      max_length: r.maxLength,
+      sequences: r.sequences,
+      steps: r.steps,
+      wall_seconds: +r.wallSeconds.toFixed(2),
+      cpu_seconds: +((cpu.user + cpu.system) / 1e6).toFixed(2),
+      curve: r.curve,
+    });
   } catch (err) {
     endTrace();
     await Promise.all(closing);
@@ -292,8 +359,10 @@ function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: Abo
   // the children load TypeScript as this process does, from wherever it was started
   const loader = ['--import', import.meta.resolve('tsx')];
   const out: Outcome = { results: new Map(), failed: [], interrupted: false };
-  const queue = [...cells], running = new Set<ChildProcess>();
-  let stopping = false, launched = 0;
+  const queue = [...cells],
+    running = new Set<ChildProcess>();
+  let stopping = false,
+    launched = 0;
   const stopAll = () => {
     stopping = true;
     for (const c of running) c.kill('SIGINT');
@@ -310,9 +379,20 @@ function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: Abo
     const launch = (cell: Cell, first: boolean) => {
       const name = cellName(cell);
       const childArgs = [
-        ...loader, script, '--task', task, '--budget', String(budget), '--seed', String(args.seed), '--scheduler', args.scheduler, ...natsFlags(args),
+        ...loader,
+        script,
+        '--task',
+        task,
+        '--budget',
+        String(budget),
+        '--seed',
+        String(args.seed),
+        '--scheduler',
+        args.scheduler,
+        ...natsFlags(args),
         ...(first && args.trace ? ['--trace', args.trace, '--sample', String(args.sample)] : []),
-        CHILD_FLAG, `${cell.method}:${cell.T}`,
+        CHILD_FLAG,
+        `${cell.method}:${cell.T}`,
       ];
       const child = spawn(process.execPath, childArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
       running.add(child);
@@ -327,7 +407,8 @@ function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: Abo
           board.log(`[${name}] ${line}`);
           return;
         }
-        if (m.type === 'progress') bar.update(m.sequences, `${m.sequences.toLocaleString('en-US')}/${budget.toLocaleString('en-US')} sequences  length ${m.length}`);
+        if (m.type === 'progress')
+          bar.update(m.sequences, `${m.sequences.toLocaleString('en-US')}/${budget.toLocaleString('en-US')} sequences  length ${m.length}`);
         else if (m.type === 'cell') result = m;
       });
       createInterface({ input: child.stderr! }).on('line', (line) => {
@@ -342,7 +423,9 @@ function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: Abo
         running.delete(child);
         if (result && code === 0) {
           out.results.set(name, result);
-          bar.finish(`${name.padEnd(12)} max length ${result.max_length}  (${result.sequences.toLocaleString('en-US')} sequences, ${result.wall_seconds.toFixed(1)} s)`);
+          bar.finish(
+            `${name.padEnd(12)} max length ${result.max_length}  (${result.sequences.toLocaleString('en-US')} sequences, ${result.wall_seconds.toFixed(1)} s)`,
+          );
         } else if (stopping) {
           // stopped by Ctrl+C, or because another cell failed: not a failure of its own
           bar.finish(`${name.padEnd(12)} stopped (${out.interrupted ? 'Ctrl+C' : 'another cell failed'})`);
@@ -379,15 +462,20 @@ function explain(rows: CellResult[]): string[] {
         `[h | c]) from the state itself; the window's BPTT starts from the prediction (times ${c.scale}) instead of zero, and ` +
         "the synthesizer is refitted on the gradient that reaches the next window's start, which already holds the next prediction " +
         '(bootstrapped), so it can come to see past many windows.' +
-        (methods.includes('dni-aux') ? " DNI + aux also trains the core to predict, from its first output in a window, the synthetic gradient at that window's end." : ''),
+        (methods.includes('dni-aux')
+          ? " DNI + aux also trains the core to predict, from its first output in a window, the synthetic gradient at that window's end."
+          : ''),
     );
   }
   const lines: string[] = [];
   const at = (method: Method, T: number) => rows.find((r) => r.method === method && r.T === T)?.max_length;
   for (const method of ['dni', 'dni-aux'] as const) {
-    const pairs = truncations.map((T) => [T, at('bptt', T), at(method, T)] as const).filter(([, b, d]) => b !== undefined && d !== undefined) as [number, number, number][];
+    const pairs = truncations
+      .map((T) => [T, at('bptt', T), at(method, T)] as const)
+      .filter(([, b, d]) => b !== undefined && d !== undefined) as [number, number, number][];
     if (!pairs.length) continue;
-    const longer = pairs.filter(([, b, d]) => d > b), shorter = pairs.filter(([, b, d]) => d < b);
+    const longer = pairs.filter(([, b, d]) => d > b),
+      shorter = pairs.filter(([, b, d]) => d < b);
     const list = (ps: [number, number, number][]) => ps.map(([T, b, d]) => `T = ${T} (${d} vs ${b})`).join(', ');
     const name = method === 'dni' ? 'DNI' : 'DNI + aux';
     if (longer.length) lines.push(`${name} reached longer sequences than BPTT at ${list(longer)}.`);
@@ -433,14 +521,18 @@ function plot(file: string, rows: CellResult[]): void {
       }),
   }));
   const c = COPY_EXPERIMENT;
-  writeFileSync(file, chartSvg(`${task}: LSTM ${c.hidden}, batch ${c.batch}, budget ${budget.toLocaleString('en-US')} sequences, seed ${args.seed}`, panels));
+  writeFileSync(
+    file,
+    chartSvg(`${task}: LSTM ${c.hidden}, batch ${c.batch}, budget ${budget.toLocaleString('en-US')} sequences, seed ${args.seed}`, panels),
+  );
 }
 
 // -------------------------------------------------------------------------------------------------
 
 if (childCell !== undefined) {
   const [m, t] = childCell.split(':');
-  if (!(METHODS as readonly string[]).includes(m) || !/^\d+$/.test(t ?? '') || Number(t) < 1) usageError(`${CHILD_FLAG} needs METHOD:T, got '${childCell}'`);
+  if (!(METHODS as readonly string[]).includes(m) || !/^\d+$/.test(t ?? '') || Number(t) < 1)
+    usageError(`${CHILD_FLAG} needs METHOD:T, got '${childCell}'`);
   await runChild({ method: m as Method, T: Number(t) });
 } else {
   const cells = truncations.flatMap((T) => methods.map((method) => ({ method, T })));
@@ -471,14 +563,27 @@ if (childCell !== undefined) {
 
   const cellOf = (method: Method, T: number) => rows.find((r) => r.method === method && r.T === T);
   console.log(`\nlongest length solved within ${budget.toLocaleString('en-US')} sequences (${task})`);
-  console.log(table(['T', ...methods], truncations.map((T) => [T, ...methods.map((m) => cellOf(m, T)?.max_length ?? '—')])));
+  console.log(
+    table(
+      ['T', ...methods],
+      truncations.map((T) => [T, ...methods.map((m) => cellOf(m, T)?.max_length ?? '—')]),
+    ),
+  );
   console.log(
     `\n${table(
       ['method', 'T', 'max length', 'solved at (sequences)', 'sequences', 'wall s', 'CPU s'],
       cells.map(({ method, T }) => {
         const r = cellOf(method, T);
         const at = r?.curve[r.curve.length - 1]?.[0];
-        return [method, T, r?.max_length ?? '—', at?.toLocaleString('en-US') ?? '—', r?.sequences.toLocaleString('en-US') ?? '—', r?.wall_seconds.toFixed(1) ?? '—', r?.cpu_seconds.toFixed(1) ?? '—'];
+        return [
+          method,
+          T,
+          r?.max_length ?? '—',
+          at?.toLocaleString('en-US') ?? '—',
+          r?.sequences.toLocaleString('en-US') ?? '—',
+          r?.wall_seconds.toFixed(1) ?? '—',
+          r?.cpu_seconds.toFixed(1) ?? '—',
+        ];
       }),
     )}`,
   );
@@ -508,7 +613,13 @@ if (childCell !== undefined) {
         budget_sequences: budget,
         scheduler: args.scheduler,
         wall_seconds: (performance.now() - started) / 1000,
-        rows: rows.map((r) => ({ method: r.method, T: r.T, max_length: r.max_length, sequences: r.sequences, wall_seconds: r.wall_seconds })),
+        rows: rows.map((r) => ({
+          method: r.method,
+          T: r.T,
+          max_length: r.max_length,
+          sequences: r.sequences,
+          wall_seconds: r.wall_seconds,
+        })),
       }),
     );
   }

@@ -30,7 +30,9 @@ export function explainResults(results: Record<string, MethodResult>, steps: num
         'layer 0 only, DNI learns this task). cDNI gives the synthesizers the label too, and learns.',
     );
   }
-  const slow = Object.entries(results).filter(([name, r]) => name !== 'dni' && r.bit_accuracy < LEARNED).map(([name]) => (name === 'cdni' ? 'cDNI' : name));
+  const slow = Object.entries(results)
+    .filter(([name, r]) => name !== 'dni' && r.bit_accuracy < LEARNED)
+    .map(([name]) => (name === 'cdni' ? 'cDNI' : name));
   if (slow.length) {
     lines.push(
       `${slow.join(' and ')} ${slow.length > 1 ? 'have' : 'has'} not learned the task yet in ${plural(steps, 'step')}` +

@@ -50,14 +50,30 @@ mkdirSync(dirname(trace), { recursive: true });
 
 const inspector = await demoInspector({ ...args, trace }, 'inspector');
 const inspection = inspector.forRun(undefined, { steps });
-const training = createTraining({ topology, data, steps, scheduler: schedulerOption(args), inspect: inspection?.inspect, relay: inspection?.relay });
+const training = createTraining({
+  topology,
+  data,
+  steps,
+  scheduler: schedulerOption(args),
+  inspect: inspection?.inspect,
+  relay: inspection?.relay,
+});
 inspection?.watch(training);
 
 const every = Math.max(1, Math.floor(steps / 20));
 const last: Record<string, number> = {};
-if (!args.json) console.log(`${describeSizes(topology)} DNI, ${plural(steps, 'step')}, ${args.scheduler} scheduler\n\n batch      loss  synth loss  cos(ĝ, g) @ layer 1  steps/s`);
+if (!args.json)
+  console.log(
+    `${describeSizes(topology)} DNI, ${plural(steps, 'step')}, ${args.scheduler} scheduler\n\n batch      loss  synth loss  cos(ĝ, g) @ layer 1  steps/s`,
+  );
 training.metrics$.subscribe((m) => {
-  Object.assign(last, { batch: m.batch, loss: m.loss, synthesizerLoss: m.synthesizerLoss, cosine: m.cosine[1], stepsPerSecond: m.stepsPerSecond });
+  Object.assign(last, {
+    batch: m.batch,
+    loss: m.loss,
+    synthesizerLoss: m.synthesizerLoss,
+    cosine: m.cosine[1],
+    stepsPerSecond: m.stepsPerSecond,
+  });
   if (args.json || (m.batch % every !== 0 && m.batch !== steps - 1)) return;
   console.log(
     `${String(m.batch).padStart(6)}  ${m.loss.toFixed(4).padStart(8)}  ${m.synthesizerLoss.toFixed(5).padStart(10)}  ` +

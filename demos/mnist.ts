@@ -22,14 +22,26 @@ import { TrainingAbortedError } from '../lib/errors.ts';
 import { interruptSignal } from '../lib/io/interrupt.ts';
 
 // Ctrl+C stops the running epoch at a consistent cut (a second one quits at once)
-const interrupt = interruptSignal(() => process.stderr.write('\nmnist: stopping at the next consistent cut (Ctrl+C again to quit at once)\n'));
+const interrupt = interruptSignal(() =>
+  process.stderr.write('\nmnist: stopping at the next consistent cut (Ctrl+C again to quit at once)\n'),
+);
 import { loadMnist } from '../lib/datasets/mnist.ts';
 import { evaluate } from '../lib/evaluate.ts';
 import { type LrSchedule, parseLrSchedule } from '../lib/lr-schedule.ts';
 import { type KernelBackend, backend, useBackend } from '../lib/kernels/kernels.ts';
 import { autoBackend, backendByName } from '../lib/kernels/backend-choice.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
-import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, fitStopped, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
+import {
+  type DemoOption,
+  type DemoSpec,
+  MNIST_SPLIT_OPTIONS,
+  demoInspector,
+  demoUsage,
+  fitStopped,
+  parseDemoArgs,
+  schedulerOption,
+  stepsOf,
+} from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
 import { chartSvg } from './svg-chart.ts';
 import { plural } from '../lib/text.ts';
@@ -41,7 +53,7 @@ const spec = {
   name: 'mnist',
   takes: 'about half a minute on 2 cores (20 epochs for each of the three methods; --epochs N for fewer)',
   usage:
-    'The DNI paper\'s fully-connected MNIST comparison: backprop, DNI and cDNI on the same network and split.\n' +
+    "The DNI paper's fully-connected MNIST comparison: backprop, DNI and cDNI on the same network and split.\n" +
     '(npm run demo:mnist -- [options]) Progress on stderr; the table, and with --json one JSON object as the last line, on stdout.',
   defaults: { epochs: 20 },
   options: {
@@ -61,7 +73,12 @@ const spec = {
       help: 'learning-rate factor per epoch, for layers and synthesizers alike: constant, cosine[:FLOOR], exp:GAMMA, step:EVERY:GAMMA',
     },
     noTest: { type: 'boolean', help: 'tuning: never evaluate the test split (with --validation)' },
-    backend: { type: 'string', value: 'auto|wasm-fma|wasm|typescript', default: 'auto', help: 'kernels (auto: the fastest that loads; DNI_BACKEND overrides)' },
+    backend: {
+      type: 'string',
+      value: 'auto|wasm-fma|wasm|typescript',
+      default: 'auto',
+      help: 'kernels (auto: the fastest that loads; DNI_BACKEND overrides)',
+    },
     plot: { type: 'string', value: 'FILE', help: 'write the loss and accuracy curves to this SVG file' },
   },
 } satisfies DemoSpec<Record<string, DemoOption>>;
@@ -71,18 +88,38 @@ function usageError(message: string): never {
   console.error(`${spec.name}: ${message}\n\n${demoUsage(spec)}`);
   process.exit(2);
 }
-const int = (v: number, flag: string, min: number) => (Number.isInteger(v) && v >= min ? v : usageError(`--${flag} needs an integer >= ${min}, got ${v}`));
+const int = (v: number, flag: string, min: number) =>
+  Number.isInteger(v) && v >= min ? v : usageError(`--${flag} needs an integer >= ${min}, got ${v}`);
 const ints = (v: string, flag: string) =>
-  v === '' ? [] : v.split(',').map((w) => (/^\d+$/.test(w.trim()) && Number(w) > 0 ? Number(w) : usageError(`--${flag} needs widths like 256,256, got '${v}'`)));
+  v === ''
+    ? []
+    : v
+        .split(',')
+        .map((w) => (/^\d+$/.test(w.trim()) && Number(w) > 0 ? Number(w) : usageError(`--${flag} needs widths like 256,256, got '${v}'`)));
 const methods = args.methods.split(',').map((m) => m.trim().toLowerCase()) as Method[];
 for (const m of methods) if (!METHODS.includes(m)) usageError(`unknown method '${m}' (expected ${METHODS.join(', ')})`);
-if (!['auto', 'wasm-fma', 'wasm', 'typescript'].includes(args.backend)) usageError(`--backend must be auto, wasm-fma, wasm or typescript, got '${args.backend}'`);
+if (!['auto', 'wasm-fma', 'wasm', 'typescript'].includes(args.backend))
+  usageError(`--backend must be auto, wasm-fma, wasm or typescript, got '${args.backend}'`);
 const hidden = ints(args.hidden, 'hidden');
 const synthesizerHidden = ints(args.synthesizerHidden ?? '', 'synthesizer-hidden');
 const batch = int(args.batch, 'batch', 1);
-for (const [v, flag] of [[args.train, 'train'], [args.test, 'test']] as const) int(v, flag, 1);
-for (const [v, flag] of [[args.validation, 'validation'], [args.seed, 'seed'], [args.splitSeed, 'split-seed'], [args.shuffleSeed, 'shuffle-seed']] as const) int(v, flag, 0);
-for (const [v, flag] of [[args.lr, 'lr'], [args.synthesizerLr, 'synthesizer-lr']] as const) if (!(v >= 0)) usageError(`--${flag} must be >= 0, got ${v}`);
+for (const [v, flag] of [
+  [args.train, 'train'],
+  [args.test, 'test'],
+] as const)
+  int(v, flag, 1);
+for (const [v, flag] of [
+  [args.validation, 'validation'],
+  [args.seed, 'seed'],
+  [args.splitSeed, 'split-seed'],
+  [args.shuffleSeed, 'shuffle-seed'],
+] as const)
+  int(v, flag, 0);
+for (const [v, flag] of [
+  [args.lr, 'lr'],
+  [args.synthesizerLr, 'synthesizer-lr'],
+] as const)
+  if (!(v >= 0)) usageError(`--${flag} must be >= 0, got ${v}`);
 if (!(args.eps > 0)) usageError(`--eps must be > 0, got ${args.eps}`);
 
 useBackend(pickBackend(args.backend));
@@ -140,9 +177,13 @@ for (const method of methods) {
   const inspection = inspector.forRun(method, { steps });
   const topology = topologyFor(method);
   const bar = new ProgressLine(method.padEnd(8), steps);
-  let done = 0, last: EpochReport | null = null, running = 0, seen = 0;
+  let done = 0,
+    last: EpochReport | null = null,
+    running = 0,
+    seen = 0;
   const detail = (epoch: number) =>
-    `epoch ${epoch}/${epochs}  loss ${running.toFixed(4)}` + (last?.validation ? `  ${heldOut} ${(100 * last.validation.accuracy).toFixed(1)}%` : '');
+    `epoch ${epoch}/${epochs}  loss ${running.toFixed(4)}` +
+    (last?.validation ? `  ${heldOut} ${(100 * last.validation.accuracy).toFixed(1)}%` : '');
   const every = Math.max(1, Math.floor(perEpoch / 10));
   // per-step progress subscribes to the metrics stream, which costs a few percent (it computes
   // gradient cosines): only where epochs are slow enough to want it
@@ -172,7 +213,7 @@ for (const method of methods) {
       : undefined,
     onEpoch: (e) => {
       last = e;
-      if (!perStep) (done += e.steps), (running = e.loss);
+      if (!perStep) ((done += e.steps), (running = e.loss));
       bar.update(done, detail(e.epoch));
     },
   }).catch((e: Error) => {
@@ -190,7 +231,12 @@ for (const method of methods) {
   const wallSeconds = (performance.now() - started) / 1000;
   await inspection?.close();
   bar.done(detail(epochs));
-  results.push({ method, epochs: result.epochs, testAccuracy: args.noTest ? NaN : evaluate(result.params, topology, split.test).accuracy, wallSeconds });
+  results.push({
+    method,
+    epochs: result.epochs,
+    testAccuracy: args.noTest ? NaN : evaluate(result.params, topology, split.test).accuracy,
+    wallSeconds,
+  });
 }
 
 const pct = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '—' : `${(100 * v).toFixed(2)}%`);
@@ -211,7 +257,9 @@ if (stopped) {
   interrupt.dispose();
   if (results.length) printTable();
   const unfinished = methods.slice(results.length).join(', ');
-  console.error(`mnist: ${stopped}; not finished: ${unfinished}. ${results.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no plot or JSON line was written.`);
+  console.error(
+    `mnist: ${stopped}; not finished: ${unfinished}. ${results.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no plot or JSON line was written.`,
+  );
   await inspector.finish(false);
   process.exit(130);
 }
@@ -223,15 +271,24 @@ function printTable() {
       summary.map((s) => [s.method, pct(s.test), pct(s.validation), s.loss.toFixed(4), s.epochs, s.perEpoch.toFixed(2), s.wall.toFixed(1)]),
     )}`,
   );
-  console.log('\n(final training loss: mean over the last epoch\'s batches; s/epoch: median time of one epoch\'s training steps; wall s: training and validation)');
+  console.log(
+    "\n(final training loss: mean over the last epoch's batches; s/epoch: median time of one epoch's training steps; wall s: training and validation)",
+  );
 }
 
 if (args.plot) {
-  const series = (pick: (e: EpochReport) => number) => results.map((r) => ({ name: r.method, points: r.epochs.map((e) => [e.epoch, pick(e)] as const) }));
+  const series = (pick: (e: EpochReport) => number) =>
+    results.map((r) => ({ name: r.method, points: r.epochs.map((e) => [e.epoch, pick(e)] as const) }));
   writeFileSync(
     args.plot,
     chartSvg(`MNIST ${network.join('-')}, batch ${batch}: ${methods.join(', ')}`, [
-      { title: 'training loss (mean over each epoch)', xLabel: 'epoch', yLabel: 'softmax cross-entropy', logY: true, series: series((e) => e.loss) },
+      {
+        title: 'training loss (mean over each epoch)',
+        xLabel: 'epoch',
+        yLabel: 'softmax cross-entropy',
+        logY: true,
+        series: series((e) => e.loss),
+      },
       {
         title: `${heldOut} accuracy after each epoch`,
         xLabel: 'epoch',
@@ -263,7 +320,12 @@ if (args.json) {
             test_accuracy: round(s.test),
             curve: results
               .find((r) => r.method === s.method)!
-              .epochs.map((e) => ({ epoch: e.epoch, train_loss: round(e.loss), lr_factor: round(e.lrFactor), [`${heldOut}_accuracy`]: round(e.validation?.accuracy) })),
+              .epochs.map((e) => ({
+                epoch: e.epoch,
+                train_loss: round(e.loss),
+                lr_factor: round(e.lrFactor),
+                [`${heldOut}_accuracy`]: round(e.validation?.accuracy),
+              })),
             validation_accuracy: round(s.validation),
             train_loss: round(s.loss),
             epochs: s.epochs,

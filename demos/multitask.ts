@@ -31,7 +31,17 @@ import { interruptSignal } from '../lib/io/interrupt.ts';
 import { backend, useBackend } from '../lib/kernels/kernels.ts';
 import { autoBackend, backendByName } from '../lib/kernels/backend-choice.ts';
 import type { Matrix } from '../lib/matrix.ts';
-import { type DemoOption, type DemoSpec, MNIST_SPLIT_OPTIONS, demoInspector, demoUsage, fitStopped, parseDemoArgs, schedulerOption, stepsOf } from './cli.ts';
+import {
+  type DemoOption,
+  type DemoSpec,
+  MNIST_SPLIT_OPTIONS,
+  demoInspector,
+  demoUsage,
+  fitStopped,
+  parseDemoArgs,
+  schedulerOption,
+  stepsOf,
+} from './cli.ts';
 import { ProgressLine, table } from './progress.ts';
 import { plural } from '../lib/text.ts';
 
@@ -61,7 +71,12 @@ const spec = {
     ...MNIST_SPLIT_OPTIONS,
     noTest: { type: 'boolean', help: 'tuning: never evaluate the test split (with --validation)' },
     smoke: { type: 'boolean', help: 'a smoke run of a few seconds: 500 training and 200 test digits, 1 epoch (unless --epochs is given)' },
-    backend: { type: 'string', value: 'auto|wasm-fma|wasm|typescript', default: 'auto', help: 'kernels (auto: the fastest that loads; DNI_BACKEND overrides)' },
+    backend: {
+      type: 'string',
+      value: 'auto|wasm-fma|wasm|typescript',
+      default: 'auto',
+      help: 'kernels (auto: the fastest that loads; DNI_BACKEND overrides)',
+    },
   },
 } satisfies DemoSpec<Record<string, DemoOption>>;
 const argv = process.argv.slice(2);
@@ -72,13 +87,27 @@ function usageError(message: string): never {
   process.exit(2);
 }
 const given = (flag: string) => argv.some((a) => a === flag || a.startsWith(`${flag}=`));
-const int = (v: number, flag: string, min: number) => (Number.isInteger(v) && v >= min ? v : usageError(`--${flag} needs an integer >= ${min}, got ${v}`));
+const int = (v: number, flag: string, min: number) =>
+  Number.isInteger(v) && v >= min ? v : usageError(`--${flag} needs an integer >= ${min}, got ${v}`);
 const methods = args.methods.split(',').map((m) => m.trim().toLowerCase()) as Method[];
 for (const m of methods) if (!METHODS.includes(m)) usageError(`unknown method '${m}' (expected ${METHODS.join(', ')})`);
-if (!['auto', 'wasm-fma', 'wasm', 'typescript'].includes(args.backend)) usageError(`--backend must be auto, wasm-fma, wasm or typescript, got '${args.backend}'`);
-for (const [v, flag] of [[args.trunk, 'trunk'], [args.digitHidden, 'digit-hidden'], [args.highHidden, 'high-hidden'], [args.batch, 'batch'], [args.train, 'train'], [args.test, 'test']] as const) int(v, flag, 1);
+if (!['auto', 'wasm-fma', 'wasm', 'typescript'].includes(args.backend))
+  usageError(`--backend must be auto, wasm-fma, wasm or typescript, got '${args.backend}'`);
+for (const [v, flag] of [
+  [args.trunk, 'trunk'],
+  [args.digitHidden, 'digit-hidden'],
+  [args.highHidden, 'high-hidden'],
+  [args.batch, 'batch'],
+  [args.train, 'train'],
+  [args.test, 'test'],
+] as const)
+  int(v, flag, 1);
 int(args.validation, 'validation', 0);
-for (const [v, flag] of [[args.lr, 'lr'], [args.synthesizerLr, 'synthesizer-lr']] as const) if (!(v >= 0)) usageError(`--${flag} must be >= 0, got ${v}`);
+for (const [v, flag] of [
+  [args.lr, 'lr'],
+  [args.synthesizerLr, 'synthesizer-lr'],
+] as const)
+  if (!(v >= 0)) usageError(`--${flag} must be >= 0, got ${v}`);
 if (!(args.highWeight > 0)) usageError(`--high-weight must be > 0, got ${args.highWeight}`);
 if (args.smoke) {
   // a smoke run: small splits and one epoch, unless asked otherwise
@@ -98,9 +127,20 @@ try {
 /** The two label sets of a split: the digit (one-hot of 10) and whether it is >= 5 (one-hot of 2). */
 function multitask(d: Dataset<Matrix>): Dataset {
   const classes = classesOf(d.y);
-  return { x: d.x, y: { digit: d.y, high: oneHot(Array.from(classes, (c) => (c >= 5 ? 1 : 0)), 2) } };
+  return {
+    x: d.x,
+    y: {
+      digit: d.y,
+      high: oneHot(
+        Array.from(classes, (c) => (c >= 5 ? 1 : 0)),
+        2,
+      ),
+    },
+  };
 }
-const train = multitask(split.train), validation = multitask(split.validation), test = multitask(split.test);
+const train = multitask(split.train),
+  validation = multitask(split.validation),
+  test = multitask(split.test);
 
 /** The graph; `method` decides the interfaces on the two trunk → branch edges. */
 function graphFor(method: Method): Graph {
@@ -154,14 +194,17 @@ interface MethodResult {
 const results: MethodResult[] = [];
 const inspector = await demoInspector(args, 'multitask');
 // Ctrl+C: the running method stops at a consistent cut; the methods that finished are printed
-const interrupt = interruptSignal(() => process.stderr.write('\nmultitask: stopping at the next consistent cut (Ctrl+C again to quit at once)\n'));
+const interrupt = interruptSignal(() =>
+  process.stderr.write('\nmultitask: stopping at the next consistent cut (Ctrl+C again to quit at once)\n'),
+);
 let stopped: string | null = null;
 const accuracyOf = (e: EpochReport | null | undefined, head: string) => e?.validation?.heads[head]?.accuracy;
 for (const method of methods) {
   const inspection = inspector.forRun(method);
   const topology = graphFor(method);
   const bar = new ProgressLine(method.padEnd(8), steps);
-  let done = 0, last: EpochReport | null = null;
+  let done = 0,
+    last: EpochReport | null = null;
   const detail = (epoch: number) =>
     `epoch ${epoch}/${epochs}  loss ${(last?.loss ?? NaN).toFixed(4)}` +
     (last?.validation ? `  ${heldOut} ${HEADS.map((h) => `${h} ${(100 * accuracyOf(last, h)!).toFixed(1)}%`).join(', ')}` : '');
@@ -198,7 +241,12 @@ for (const method of methods) {
   await inspection?.close();
   bar.done(detail(epochs));
   const evaluation = args.noTest ? null : evaluate(result.params, topology, test);
-  results.push({ method, epochs: result.epochs, test: evaluation && Object.fromEntries(HEADS.map((h) => [h, evaluation.heads[h].accuracy])), wallSeconds });
+  results.push({
+    method,
+    epochs: result.epochs,
+    test: evaluation && Object.fromEntries(HEADS.map((h) => [h, evaluation.heads[h].accuracy])),
+    wallSeconds,
+  });
 }
 
 const pct = (v: number | undefined | null) => (v === undefined || v === null || !Number.isFinite(v) ? '—' : `${(100 * v).toFixed(2)}%`);
@@ -208,7 +256,9 @@ interrupt.dispose();
 if (stopped) {
   if (results.length) printTable();
   const unfinished = methods.slice(results.length).join(', ');
-  console.error(`multitask: ${stopped}; not finished: ${unfinished}. ${results.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no JSON line was written.`);
+  console.error(
+    `multitask: ${stopped}; not finished: ${unfinished}. ${results.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no JSON line was written.`,
+  );
   await inspector.finish(false);
   process.exit(130);
 }
@@ -216,7 +266,15 @@ printTable();
 function printTable() {
   console.log(
     `\n${table(
-      ['method', ...HEADS.map((h) => `test: ${HEAD_TITLES[h]}`), ...(heldOut === 'validation' ? HEADS.map((h) => `validation: ${h}`) : []), 'final training loss', 'epochs', 's/epoch', 'wall s'],
+      [
+        'method',
+        ...HEADS.map((h) => `test: ${HEAD_TITLES[h]}`),
+        ...(heldOut === 'validation' ? HEADS.map((h) => `validation: ${h}`) : []),
+        'final training loss',
+        'epochs',
+        's/epoch',
+        'wall s',
+      ],
       results.map((r) => [
         r.method,
         ...HEADS.map((h) => pct(r.test?.[h])),
@@ -228,7 +286,9 @@ function printTable() {
       ]),
     )}`,
   );
-  console.log("\n(final training loss: the weighted sum of both heads' losses, mean over the last epoch's batches; s/epoch: median time of one epoch's training steps)");
+  console.log(
+    "\n(final training loss: the weighted sum of both heads' losses, mean over the last epoch's batches; s/epoch: median time of one epoch's training steps)",
+  );
 }
 
 await inspector.finish();
@@ -238,7 +298,13 @@ if (args.json) {
   const perHead = (f: (h: string) => number | undefined | null) => Object.fromEntries(HEADS.map((h) => [h, round(f(h))]));
   console.log(
     JSON.stringify({
-      graph: { inputs: 784, trunk: args.trunk, digit: [args.digitHidden, 10], high: [args.highHidden, 2], decoupled: ['trunk>digit_hidden', 'trunk>high_hidden'] },
+      graph: {
+        inputs: 784,
+        trunk: args.trunk,
+        digit: [args.digitHidden, 10],
+        high: [args.highHidden, 2],
+        decoupled: ['trunk>digit_hidden', 'trunk>high_hidden'],
+      },
       heads: { digit: { classes: 10, weight: 1 }, high: { classes: 2, weight: args.highWeight, label: 'digit >= 5' } },
       batch: args.batch,
       scheduler: args.scheduler,
@@ -250,7 +316,11 @@ if (args.json) {
           {
             test_accuracy: r.test ? perHead((h) => r.test![h]) : null,
             validation_accuracy: heldOut === 'validation' ? perHead((h) => accuracyOf(finalOf(r), h)) : null,
-            curve: r.epochs.map((e) => ({ epoch: e.epoch, train_loss: round(e.loss), [`${heldOut}_accuracy`]: e.validation ? perHead((h) => accuracyOf(e, h)) : null })),
+            curve: r.epochs.map((e) => ({
+              epoch: e.epoch,
+              train_loss: round(e.loss),
+              [`${heldOut}_accuracy`]: e.validation ? perHead((h) => accuracyOf(e, h)) : null,
+            })),
             train_loss: round(finalOf(r)?.loss),
             epochs: r.epochs.length,
             seconds_per_epoch: round(median(r.epochs.map((e) => e.seconds)), 3),

@@ -34,7 +34,12 @@ const args = parseDemoArgs(process.argv.slice(2), {
   options: {
     delay: { type: 'number', default: 1, help: 'how many batches the refits may lag', value: 'D' },
     from: { type: 'number', default: 30, help: 'batches handled before the ones shown (warm threads)', value: 'N' },
-    unlock: { type: 'string', default: 'dni', help: 'dni (update unlock) or complete (forward synthesizers too: the forward unlock)', value: 'KIND' },
+    unlock: {
+      type: 'string',
+      default: 'dni',
+      help: 'dni (update unlock) or complete (forward synthesizers too: the forward unlock)',
+      value: 'KIND',
+    },
   },
 });
 if (args.unlock !== 'dni' && args.unlock !== 'complete') {
@@ -63,15 +68,18 @@ const columns = complete
   : ['layer:0', 'synthesizer:0', 'layer:1', 'synthesizer:1', 'layer:2', 'head'];
 const letter: Record<string, string> = { FORWARD: 'F', PREDICT: 'P', SYNTHETIC_GRADIENT: 'S', GRADIENT: 'G', REFIT: 'R' };
 const figure: Record<SchedulerName, string> = {
-  queue: 'one batch in flight: the seed\'s sequential order',
+  queue: "one batch in flight: the seed's sequential order",
   async: 'pipelined on the event loop: batch t+1 enters while batch t is further down',
   worker: 'pipeline stages on worker threads, running at the same time (ordered by the time each event was handled)',
 };
 
-console.log(`F forward · P predict (synthesizer; a forward synthesizer: from the data) · S synthetic update · G gradient update (backprop) · R refit target\n`);
+console.log(
+  `F forward · P predict (synthesizer; a forward synthesizer: from the data) · S synthetic update · G gradient update (backprop) · R refit target\n`,
+);
 let reference: Float32Array | null = null;
 for (const scheduler of SCHEDULERS) {
-  const watched: TraceEvent[] = [], snapshots: TraceEvent[] = [];
+  const watched: TraceEvent[] = [],
+    snapshots: TraceEvent[] = [];
   const keep = (l: TraceEvent) => {
     if (l.batch === null || l.batch < from || l.batch >= from + shown + WATCHED) return;
     if (l.type === '@xstate.event' && letter[l.event!.type]) watched.push(l);
@@ -97,16 +105,23 @@ for (const scheduler of SCHEDULERS) {
   });
   if (scheduler === 'worker' && complete) {
     // the forward unlock: a layer on one thread forwards batch t before the layer below, on another, has forwarded it
-    for (const [below, above] of [['layer:0', 'layer:1'], ['layer:1', 'layer:2']]) {
-      const forwards = (actor: string) => new Map(watched.filter((l) => l.actor === actor && l.event!.type === 'FORWARD').map((l) => [l.batch!, l] as const));
-      const lower = forwards(below), upper = forwards(above);
+    for (const [below, above] of [
+      ['layer:0', 'layer:1'],
+      ['layer:1', 'layer:2'],
+    ]) {
+      const forwards = (actor: string) =>
+        new Map(watched.filter((l) => l.actor === actor && l.event!.type === 'FORWARD').map((l) => [l.batch!, l] as const));
+      const lower = forwards(below),
+        upper = forwards(above);
       const ahead = [...upper].filter(([t, u]) => lower.has(t) && u.thread !== lower.get(t)!.thread && u.t < lower.get(t)!.t);
       const threads = [...upper.values()][0]?.thread !== [...lower.values()][0]?.thread;
       console.log(
         !threads
           ? `  ${above} and ${below} share a thread here (the stage plan put them together)`
           : `  the forward unlock: ${above} (${[...upper.values()][0]?.thread}) forwarded ${ahead.length} of batches ${from}–${from + shown + WATCHED - 1} before ${below} (${[...lower.values()][0]?.thread}) forwarded them` +
-              (ahead.length ? `; the first: batch ${ahead[0][0]} at ${us(ahead[0][1].t)} µs, ${below}'s at ${us(lower.get(ahead[0][0])!.t)} µs` : ''),
+              (ahead.length
+                ? `; the first: batch ${ahead[0][0]} at ${us(ahead[0][1].t)} µs, ${below}'s at ${us(lower.get(ahead[0][0])!.t)} µs`
+                : ''),
       );
     }
   }
@@ -115,7 +130,9 @@ for (const scheduler of SCHEDULERS) {
     const name = (l: TraceEvent) => `${l.actor} ${letter[l.event!.type]}${l.batch}`;
     const overlap = (a: TraceEvent, b: TraceEvent) => b.thread !== a.thread && b.t < end(a) && a.t < end(b);
     const blue = watched.flatMap((a) =>
-      a.actor !== 'synthesizer:0' ? [] : watched.filter((b) => b.actor === 'layer:1' && b.event!.type === 'FORWARD' && overlap(a, b)).map((b) => [a, b] as const),
+      a.actor !== 'synthesizer:0'
+        ? []
+        : watched.filter((b) => b.actor === 'layer:1' && b.event!.type === 'FORWARD' && overlap(a, b)).map((b) => [a, b] as const),
     );
     const overlapping = lines.filter((a) => lines.some((b) => overlap(a, b))).length;
     console.log(`  ${overlapping} of these ${lines.length} events ran while the other thread was handling one of its own`);

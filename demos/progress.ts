@@ -3,7 +3,11 @@ export class ProgressLine {
   private lastDecile = -1;
   private readonly tty = Boolean(process.stderr.isTTY);
 
-  constructor(private readonly label: string, private readonly total: number, private readonly width = 24) {}
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+    private readonly width = 24,
+  ) {}
 
   update(done: number, detail: string): void {
     const frac = fractionOf(done, this.total);

@@ -58,7 +58,12 @@ const spec = {
     lr: { type: 'number', default: 1e-3, help: "the layers' Adam learning rate" },
     synthesizerLr: { type: 'number', default: 3e-3, help: "the synthesizers' (and forward synthesizers') Adam learning rate" },
     warmup: { type: 'number', value: 'N', help: 'dni-warmup: steps on the true gradient first (default: one epoch)' },
-    completeLayers: { type: 'number', value: 'N', default: 1, help: 'complete: how many hidden layers (from the bottom) get a forward synthesizer' },
+    completeLayers: {
+      type: 'number',
+      value: 'N',
+      default: 1,
+      help: 'complete: how many hidden layers (from the bottom) get a forward synthesizer',
+    },
     stages: { type: 'number', value: 'N', help: 'worker: stage threads (default: the library plan for this machine)' },
     ...MNIST_SPLIT_OPTIONS,
   },
@@ -70,17 +75,28 @@ function usageError(message: string): never {
   process.exit(2);
 }
 // it trains every method under both schedulers itself, and watches nothing
-if (process.argv.includes('--scheduler')) usageError('--scheduler: this demo trains every method under queue and under worker (use --stages for worker)');
-if (args.trace !== undefined || args.inspect) usageError('--trace and --inspect are not offered here (demos/mnist.ts and demos/multitask.ts offer them)');
+if (process.argv.includes('--scheduler'))
+  usageError('--scheduler: this demo trains every method under queue and under worker (use --stages for worker)');
+if (args.trace !== undefined || args.inspect)
+  usageError('--trace and --inspect are not offered here (demos/mnist.ts and demos/multitask.ts offer them)');
 const methods = args.methods.split(',').map((m) => m.trim().toLowerCase()) as Method[];
 for (const m of methods) if (!METHODS.includes(m)) usageError(`unknown method '${m}' (expected ${METHODS.join(', ')})`);
-const hidden = args.hidden.split(',').map((w) => (/^\d+$/.test(w.trim()) && Number(w) > 0 ? Number(w) : usageError(`--hidden needs widths like 256,256, got '${args.hidden}'`)));
-const whole = (v: number | undefined, flag: string, min: number) => (v === undefined || (Number.isInteger(v) && v >= min) ? v : usageError(`--${flag} needs an integer >= ${min}, got ${v}`));
+const hidden = args.hidden
+  .split(',')
+  .map((w) =>
+    /^\d+$/.test(w.trim()) && Number(w) > 0 ? Number(w) : usageError(`--hidden needs widths like 256,256, got '${args.hidden}'`),
+  );
+const whole = (v: number | undefined, flag: string, min: number) =>
+  v === undefined || (Number.isInteger(v) && v >= min) ? v : usageError(`--${flag} needs an integer >= ${min}, got ${v}`);
 whole(args.batch, 'batch', 1);
 whole(args.stages, 'stages', 1);
 whole(args.warmup, 'warmup', 0);
 whole(args.completeLayers, 'complete-layers', 1);
-for (const [v, flag] of [[args.lr, 'lr'], [args.synthesizerLr, 'synthesizer-lr']] as const) if (!(v >= 0)) usageError(`--${flag} must be >= 0, got ${v}`);
+for (const [v, flag] of [
+  [args.lr, 'lr'],
+  [args.synthesizerLr, 'synthesizer-lr'],
+] as const)
+  if (!(v >= 0)) usageError(`--${flag} must be >= 0, got ${v}`);
 
 useBackend(autoBackend());
 const split = loadMnist({ train: args.train, test: args.test, validation: args.validation, seed: args.splitSeed });
@@ -89,14 +105,18 @@ const steps = stepsOf(args, perEpoch);
 const warmup = args.warmup ?? perEpoch;
 
 function topologyFor(method: Method): Topology {
-  const decoupled = method !== 'backprop', complete = (i: number) => method === 'complete' && i < args.completeLayers;
+  const decoupled = method !== 'backprop',
+    complete = (i: number) => method === 'complete' && i < args.completeLayers;
   return defineTopology({
     inputs: 784,
     batch: args.batch,
     loss: 'softmax-cross-entropy',
     optimizer: { kind: 'adam', lr: args.lr },
     synthesizer: { optimizer: { kind: 'adam', lr: args.synthesizerLr }, ...(method === 'dni-warmup' ? { warmup } : {}) },
-    layers: [...hidden.map((units, i) => ({ units, activation: 'relu' as const, decoupled, complete: complete(i) })), { units: 10, activation: 'linear' as const }],
+    layers: [
+      ...hidden.map((units, i) => ({ units, activation: 'relu' as const, decoupled, complete: complete(i) })),
+      { units: 10, activation: 'linear' as const },
+    ],
   });
 }
 
@@ -115,22 +135,32 @@ interface Run {
 }
 const results = new Map<Method, { testAccuracy: number; runs: Partial<Record<(typeof SCHEDULERS)[number], Run>> }>();
 for (const method of methods) {
-  const topology = topologyFor(method), params = initParameters(topology, args.seed);
+  const topology = topologyFor(method),
+    params = initParameters(topology, args.seed);
   const entry = { testAccuracy: NaN, runs: {} as Partial<Record<(typeof SCHEDULERS)[number], Run>> };
   for (const scheduler of SCHEDULERS) {
     process.stderr.write(`${method} under ${scheduler}…`);
-    const option: SchedulerOption = scheduler === 'worker' && args.stages !== undefined ? { name: 'worker', stages: args.stages } : scheduler;
+    const option: SchedulerOption =
+      scheduler === 'worker' && args.stages !== undefined ? { name: 'worker', stages: args.stages } : scheduler;
     const training = createTraining({ topology, data: split.train, params, steps, scheduler: option });
-    let started = NaN, cpu: NodeJS.CpuUsage | undefined;
+    let started = NaN,
+      cpu: NodeJS.CpuUsage | undefined;
     training.metrics$.pipe(first()).subscribe(() => ((started = performance.now()), (cpu = process.cpuUsage())));
     const r = await training.run();
-    const seconds = (performance.now() - started) / 1000, used = process.cpuUsage(cpu);
-    entry.runs[scheduler] = { stepsPerSecond: (steps - 1) / seconds, cpuMsPerStep: (used.user + used.system) / 1000 / (steps - 1), utilization: r.stageUtilization, params: Object.fromEntries(Object.entries(r.params).map(([k, m]) => [k, m.data])) };
+    const seconds = (performance.now() - started) / 1000,
+      used = process.cpuUsage(cpu);
+    entry.runs[scheduler] = {
+      stepsPerSecond: (steps - 1) / seconds,
+      cpuMsPerStep: (used.user + used.system) / 1000 / (steps - 1),
+      utilization: r.stageUtilization,
+      params: Object.fromEntries(Object.entries(r.params).map(([k, m]) => [k, m.data])),
+    };
     if (scheduler === 'queue') entry.testAccuracy = evaluate(r.params, topology, split.test).accuracy;
     process.stderr.write(` ${((steps - 1) / seconds).toFixed(1)} steps/s\n`);
   }
   const [a, b] = SCHEDULERS.map((s) => entry.runs[s]!.params);
-  if (!Object.keys(a).every((k) => a[k].every((v, i) => v === b[k][i]))) throw new Error(`unlock: ${method}: queue and worker gave different parameters`);
+  if (!Object.keys(a).every((k) => a[k].every((v, i) => v === b[k][i])))
+    throw new Error(`unlock: ${method}: queue and worker gave different parameters`);
   results.set(method, entry);
 }
 
@@ -160,7 +190,13 @@ if (args.json) {
   console.log(
     JSON.stringify({
       methods: Object.fromEntries(
-        [...results].map(([m, r]) => [m, { test_accuracy: round(r.testAccuracy), steps_per_second: { queue: round(r.runs.queue!.stepsPerSecond, 2), worker: round(r.runs.worker!.stepsPerSecond, 2) } }]),
+        [...results].map(([m, r]) => [
+          m,
+          {
+            test_accuracy: round(r.testAccuracy),
+            steps_per_second: { queue: round(r.runs.queue!.stepsPerSecond, 2), worker: round(r.runs.worker!.stepsPerSecond, 2) },
+          },
+        ]),
       ),
     }),
   );

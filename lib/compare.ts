@@ -33,21 +33,27 @@ export const CASE_TOLERANCE = Object.freeze({ param: 1e-5, loss: 1e-5, relativeF
  * an Infinity or a NaN.
  */
 export function compareWithCase(run: RunOutput, expected: Partial<RunOutput>): Deviation {
-  let maxParamDiff = 0, worstParam = '';
+  let maxParamDiff = 0,
+    worstParam = '';
   for (const [key, want] of Object.entries(expected.final ?? {})) {
-    const got = (Object.hasOwn(run.final, key) ? run.final[key] : []).flat(), exp = want.flat();
-    if (got.length !== exp.length) throw new RangeError(`compare: final '${key}' has ${exp.length} values in the case and ${got.length} in the run`);
+    const got = (Object.hasOwn(run.final, key) ? run.final[key] : []).flat(),
+      exp = want.flat();
+    if (got.length !== exp.length)
+      throw new RangeError(`compare: final '${key}' has ${exp.length} values in the case and ${got.length} in the run`);
     for (let i = 0; i < exp.length; i++) {
       const d = Math.abs(got[i] - exp[i]);
-      if (!(d <= maxParamDiff)) (maxParamDiff = d), (worstParam = key);
+      if (!(d <= maxParamDiff)) ((maxParamDiff = d), (worstParam = key));
     }
   }
   const same = (what: string, a: number[], b: number[] | undefined) => {
-    if (b !== undefined && a.length !== b.length) throw new RangeError(`compare: ${what} has ${b.length} values in the case and ${a.length} in the run`);
+    if (b !== undefined && a.length !== b.length)
+      throw new RangeError(`compare: ${what} has ${b.length} values in the case and ${a.length} in the run`);
     return b ?? [];
   };
-  const losses = same('losses', run.losses, expected.losses), synth = same('synthesizer_losses', run.synthesizer_losses, expected.synthesizer_losses);
-  const maxRel = (a: number[], b: number[]) => b.reduce((m, v, i) => Math.max(m, Math.abs(a[i] - v) / Math.max(Math.abs(v), CASE_TOLERANCE.relativeFloor)), 0);
+  const losses = same('losses', run.losses, expected.losses),
+    synth = same('synthesizer_losses', run.synthesizer_losses, expected.synthesizer_losses);
+  const maxRel = (a: number[], b: number[]) =>
+    b.reduce((m, v, i) => Math.max(m, Math.abs(a[i] - v) / Math.max(Math.abs(v), CASE_TOLERANCE.relativeFloor)), 0);
   const maxAbs = (a: number[], b: number[]) => b.reduce((m, v, i) => Math.max(m, Math.abs(a[i] - v)), 0);
   return {
     maxParamDiff,
@@ -62,8 +68,15 @@ export function compareWithCase(run: RunOutput, expected: Partial<RunOutput>): D
 export function disagreements(d: Deviation): string[] {
   const out: string[] = [];
   // !(x <= tol): a NaN deviation disagrees too
-  if (!(d.maxParamDiff <= CASE_TOLERANCE.param)) out.push(`final ${d.worstParam} is off by ${d.maxParamDiff.toExponential(2)} (tolerance ${CASE_TOLERANCE.param.toExponential(0)} absolute)`);
-  if (!(d.maxLossRelDiff <= CASE_TOLERANCE.loss)) out.push(`a loss is off by ${d.maxLossRelDiff.toExponential(2)} relative (tolerance ${CASE_TOLERANCE.loss.toExponential(0)})`);
-  if (!(d.maxSynthesizerLossRelDiff <= CASE_TOLERANCE.loss)) out.push(`a synthesizer loss is off by ${d.maxSynthesizerLossRelDiff.toExponential(2)} relative (tolerance ${CASE_TOLERANCE.loss.toExponential(0)})`);
+  if (!(d.maxParamDiff <= CASE_TOLERANCE.param))
+    out.push(
+      `final ${d.worstParam} is off by ${d.maxParamDiff.toExponential(2)} (tolerance ${CASE_TOLERANCE.param.toExponential(0)} absolute)`,
+    );
+  if (!(d.maxLossRelDiff <= CASE_TOLERANCE.loss))
+    out.push(`a loss is off by ${d.maxLossRelDiff.toExponential(2)} relative (tolerance ${CASE_TOLERANCE.loss.toExponential(0)})`);
+  if (!(d.maxSynthesizerLossRelDiff <= CASE_TOLERANCE.loss))
+    out.push(
+      `a synthesizer loss is off by ${d.maxSynthesizerLossRelDiff.toExponential(2)} relative (tolerance ${CASE_TOLERANCE.loss.toExponential(0)})`,
+    );
   return out;
 }

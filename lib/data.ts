@@ -60,7 +60,8 @@ export interface BatchSource {
 }
 
 export function batchSource(data: Dataset, topology: Graph): BatchSource {
-  const B = topology.batch, xs = matrixBatches(data.x, B);
+  const B = topology.batch,
+    xs = matrixBatches(data.x, B);
   const sets = new Map(topology.labels.map((l) => [l.name, matrixBatches(labelSet(data, l.name), B)]));
   return {
     x: (t) => xs[t % xs.length],
@@ -106,15 +107,20 @@ export function validateDataset(data: Dataset, topology: Topology): void {
   if (x.rows === 0) throw new DataError('data: x has no rows');
   if (x.cols !== topology.inputs) {
     const first = topology.nodes.find((n) => n.sources.some((s) => s.node < 0))!;
-    throw new DataError(`data: x is ${shapeOf(x)} but ${topology.naming === 'chain' ? 'layer 0' : `node '${first.id}'`} takes ${topology.inputs} inputs`);
+    throw new DataError(
+      `data: x is ${shapeOf(x)} but ${topology.naming === 'chain' ? 'layer 0' : `node '${first.id}'`} takes ${topology.inputs} inputs`,
+    );
   }
   if (isMatrix(data.y) && topology.labels.length !== 1) {
-    throw new DataError(`data: y is one matrix, but the heads read ${topology.labels.length} label sets (${topology.labels.map((l) => l.name).join(', ')}): give y as { ${topology.labels.map((l) => `${l.name}: Matrix`).join(', ')} }`);
+    throw new DataError(
+      `data: y is one matrix, but the heads read ${topology.labels.length} label sets (${topology.labels.map((l) => l.name).join(', ')}): give y as { ${topology.labels.map((l) => `${l.name}: Matrix`).join(', ')} }`,
+    );
   }
   if (!isMatrix(data.y)) {
     // label sets no head reads are allowed (a case file may carry more than its graph uses)
     for (const l of topology.labels) {
-      if (!isMatrix((data.y as Record<string, unknown>)[l.name])) throw new DataError(`data: y has no label set '${l.name}' (a matrix), which ${headsReading(topology, l.name)} reads`);
+      if (!isMatrix((data.y as Record<string, unknown>)[l.name]))
+        throw new DataError(`data: y has no label set '${l.name}' (a matrix), which ${headsReading(topology, l.name)} reads`);
     }
   }
   if (topology.batch > x.rows) {
@@ -136,7 +142,10 @@ export function validateDataset(data: Dataset, topology: Topology): void {
 }
 
 function headsReading(t: Topology, set: string): string {
-  return t.heads.filter((h) => h.labels === set).map((h) => (t.naming === 'chain' ? 'the head' : `head '${h.id}'`)).join(' and ');
+  return t.heads
+    .filter((h) => h.labels === set)
+    .map((h) => (t.naming === 'chain' ? 'the head' : `head '${h.id}'`))
+    .join(' and ');
 }
 
 /** A matrix whose storage holds exactly rows × cols values. */
@@ -147,8 +156,9 @@ function checkMatrix(m: Matrix, name: string): void {
 
 function checkOneHot(y: Matrix, name: string): void {
   for (let i = 0; i < y.rows; i++) {
-    let sum = 0, negative = false;
-    for (let j = 0; j < y.cols; j++) (sum += y.data[i * y.cols + j]), (negative ||= y.data[i * y.cols + j] < 0);
+    let sum = 0,
+      negative = false;
+    for (let j = 0; j < y.cols; j++) ((sum += y.data[i * y.cols + j]), (negative ||= y.data[i * y.cols + j] < 0));
     if (negative || Math.abs(sum - 1) > 1e-4) {
       throw new DataError(
         `data: ${name} row ${i} ${negative ? 'has a negative entry' : `sums to ${sum}`}; the softmax-cross-entropy head needs one-hot (or probability) rows: make them with oneHot(classes, ${y.cols})`,
@@ -167,7 +177,8 @@ export function oneHot(classes: ArrayLike<number>, count: number): Matrix {
   const out = zeros(classes.length, count);
   for (let i = 0; i < classes.length; i++) {
     const c = classes[i];
-    if (!Number.isInteger(c) || c < 0 || c >= count) throw new RangeError(`oneHot: label ${i} is ${c}, expected an integer in [0, ${count})`);
+    if (!Number.isInteger(c) || c < 0 || c >= count)
+      throw new RangeError(`oneHot: label ${i} is ${c}, expected an integer in [0, ${count})`);
     out.data[i * count + c] = 1;
   }
   return out;
@@ -193,7 +204,8 @@ export function selectRows(data: Dataset, order: ArrayLike<number>, into?: Datas
     const out = target ?? zeros(order.length, m.cols);
     for (let i = 0; i < order.length; i++) {
       const r = order[i];
-      if (!Number.isInteger(r) || r < 0 || r >= m.rows) throw new RangeError(`selectRows: row ${r} (position ${i}) is outside ${m.rows} rows`);
+      if (!Number.isInteger(r) || r < 0 || r >= m.rows)
+        throw new RangeError(`selectRows: row ${r} (position ${i}) is outside ${m.rows} rows`);
       out.data.set(m.data.subarray(r * m.cols, (r + 1) * m.cols), i * m.cols);
     }
     return out;

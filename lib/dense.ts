@@ -75,16 +75,22 @@ export class DenseLayer {
   forward(batch: number, sources: readonly Matrix[]): Matrix {
     if (this.disposed) throw new Error(`${this.id}: forward of batch ${batch} after dispose()`);
     const spec = this.spec;
-    if (sources.length !== spec.sources.length) throw new RangeError(`${this.id}: forward of batch ${batch} got ${sources.length} inputs, the node has ${spec.sources.length} sources`);
+    if (sources.length !== spec.sources.length)
+      throw new RangeError(
+        `${this.id}: forward of batch ${batch} got ${sources.length} inputs, the node has ${spec.sources.length} sources`,
+      );
     sources.forEach((m, k) => {
       if (m.rows !== this.batchSize || m.cols !== spec.sources[k].width) {
-        throw new RangeError(`${this.id}: forward of batch ${batch} got input ${k} ${shapeOf(m)}, expected ${this.batchSize}x${spec.sources[k].width}`);
+        throw new RangeError(
+          `${this.id}: forward of batch ${batch} got input ${k} ${shapeOf(m)}, expected ${this.batchSize}x${spec.sources[k].width}`,
+        );
       }
     });
     if (sources.length === 1) copyInto(this.x, sources[0]);
     else if (spec.merge === 'concat') concatInto(this.x, sources, spec.sources);
     else sumInto(this.x, sources);
-    const h = this.outputs.slot(batch), k = this.kernels;
+    const h = this.outputs.slot(batch),
+      k = this.kernels;
     k.matmul(this.x, this.W, h);
     k.addRowVector(h, this.b);
     const sum = k.activate(spec.activation, h);
@@ -117,23 +123,31 @@ export class DenseLayer {
   update(batch: number, gradients: readonly Matrix[]): readonly (Matrix | null)[] {
     if (this.disposed) throw new Error(`${this.id}: update of batch ${batch} after dispose()`);
     if (batch !== this.batch) throw new Error(`${this.id}: gradient for batch ${batch}, but the last forward was batch ${this.batch}`);
-    const spec = this.spec, edges = spec.outputs.length;
+    const spec = this.spec,
+      edges = spec.outputs.length;
     if (gradients.length < edges || gradients.length > edges + spec.mixed.length) {
-      throw new RangeError(`${this.id}: ${gradients.length} gradients for batch ${batch}, the node has ${edges} outgoing edges${spec.mixed.length ? ` and ${spec.mixed.length} mixed` : ''}`);
+      throw new RangeError(
+        `${this.id}: ${gradients.length} gradients for batch ${batch}, the node has ${edges} outgoing edges${spec.mixed.length ? ` and ${spec.mixed.length} mixed` : ''}`,
+      );
     }
     for (let k = 0; k < gradients.length; k++) {
       const g = gradients[k];
       if (!g && k >= edges) continue;
       if (!g || g.rows !== this.batchSize || g.cols !== spec.units) {
-        throw new RangeError(`${this.id}: gradient ${k} of batch ${batch} is ${g ? shapeOf(g) : 'missing'}, expected ${this.batchSize}x${spec.units}`);
+        throw new RangeError(
+          `${this.id}: gradient ${k} of batch ${batch} is ${g ? shapeOf(g) : 'missing'}, expected ${this.batchSize}x${spec.units}`,
+        );
       }
     }
     const byEdge = spec.mixed.length ? this.mix(batch, gradients) : gradients;
     const g = this.g ? sumInto(this.g, byEdge) : byEdge[0];
-    const k = this.kernels, h = this.outputs.slot(batch), opt = this.optimizer;
+    const k = this.kernels,
+      h = this.outputs.slot(batch),
+      opt = this.optimizer;
     k.activationGrad(this.spec.activation, h, g, this.d);
     // a sum's node sources share one d Wᵀ (the data's x may sit between them in the list)
-    let last: MatrixRing | null = null, lastShare: Matrix | null = null;
+    let last: MatrixRing | null = null,
+      lastShare: Matrix | null = null;
     for (let s = 0; s < this.upstream.length; s++) {
       const ring = this.upstream[s];
       if (!ring) this.shares[s] = null;
@@ -149,13 +163,17 @@ export class DenseLayer {
 
   /** Each outgoing edge's gradient with the true ones mixed in where their λ is above 0 at `batch`. */
   private mix(batch: number, gradients: readonly Matrix[]): readonly Matrix[] {
-    const out = this.edgeGradients, edges = this.spec.outputs.length;
+    const out = this.edgeGradients,
+      edges = this.spec.outputs.length;
     for (let k = 0; k < edges; k++) out[k] = gradients[k];
     this.spec.mixed.forEach((m, j) => {
       const lambda = lambdaAt(m, batch);
       if (lambda === 0) return;
       const back = gradients[edges + j];
-      if (!back) throw new RangeError(`${this.id}: batch ${batch} mixes the true gradient of output ${m.slot} (lambda ${lambda}), but it is missing`);
+      if (!back)
+        throw new RangeError(
+          `${this.id}: batch ${batch} mixes the true gradient of output ${m.slot} (lambda ${lambda}), but it is missing`,
+        );
       out[m.slot] = mixGradient(this.mixes[j], back, gradients[m.slot], lambda);
     });
     return out;
@@ -179,7 +197,8 @@ export class DenseLayer {
 
 /** x = the sources side by side (row by row, each at its column offset). */
 function concatInto(x: Matrix, sources: readonly Matrix[], layout: GraphNode['sources']): void {
-  const X = x.data, n = x.cols;
+  const X = x.data,
+    n = x.cols;
   sources.forEach((m, k) => {
     const { offset, width } = layout[k];
     for (let r = 0; r < x.rows; r++) X.set(m.data.subarray(r * width, (r + 1) * width), r * n + offset);
@@ -200,7 +219,10 @@ function sumInto(out: Matrix, parts: readonly Matrix[]): Matrix {
 /** out = λ · back + (1 − λ) · synthetic (λ = 1: back itself, bit for bit). */
 export function mixGradient(out: Matrix, back: Matrix, synthetic: Matrix, lambda: number): Matrix {
   if (lambda === 1) return copyInto(out, back);
-  const O = out.data, T = back.data, S = synthetic.data, rest = 1 - lambda;
+  const O = out.data,
+    T = back.data,
+    S = synthetic.data,
+    rest = 1 - lambda;
   for (let i = 0; i < O.length; i++) O[i] = lambda * T[i] + rest * S[i];
   return out;
 }

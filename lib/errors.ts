@@ -90,7 +90,10 @@ export class PortError extends DniError {
     readonly code: string | undefined,
     options?: ErrorOptions,
   ) {
-    const why = code === 'EADDRINUSE' ? 'is in use: pick another (0: any free port)' : `cannot be listened on (${code ?? String((options?.cause as Error | undefined)?.message)})`;
+    const why =
+      code === 'EADDRINUSE'
+        ? 'is in use: pick another (0: any free port)'
+        : `cannot be listened on (${code ?? String((options?.cause as Error | undefined)?.message)})`;
     super(`${what}: port ${port} on ${host} ${why}`, options);
   }
 }
@@ -124,6 +127,9 @@ export class TrainingAbortedError extends DniError {
     /** what the signal or `stop()` gave as the reason */
     readonly reason?: unknown,
   ) {
-    super(`training stopped before step ${step}${checkpoint ? `; the state at that step is saved in ${checkpoint} (resume from it to go on)` : ''}`, reason === undefined ? undefined : { cause: reason });
+    super(
+      `training stopped before step ${step}${checkpoint ? `; the state at that step is saved in ${checkpoint} (resume from it to go on)` : ''}`,
+      reason === undefined ? undefined : { cause: reason },
+    );
   }
 }

@@ -36,7 +36,8 @@ export function evaluate(params: ParameterSet, topology: Topology, data: Dataset
   validateDataset({ x: data.x, y: data.y }, { ...topology, batch: 1 });
   const { x } = data;
   const weights = topology.nodes.map((n) => {
-    const W = params[`${n.key}.W`], b = params[`${n.key}.b`];
+    const W = params[`${n.key}.W`],
+      b = params[`${n.key}.b`];
     if (!W || W.rows !== n.inputs || W.cols !== n.units) {
       throw new TopologyError(`evaluate: '${n.key}.W' is ${W ? shapeOf(W) : 'missing'}, the topology needs ${n.inputs}x${n.units}`);
     }
@@ -63,10 +64,12 @@ export function evaluate(params: ParameterSet, topology: Topology, data: Dataset
   const totals = topology.heads.map(() => ({ loss: 0, accuracy: 0 }));
   try {
     for (let start = 0; start < x.rows; start += chunk) {
-      const rows = Math.min(chunk, x.rows - start), { inputs, outputs, heads } = passFor(rows);
+      const rows = Math.min(chunk, x.rows - start),
+        { inputs, outputs, heads } = passFor(rows);
       const xs = rowsView(x, start, rows);
       for (const n of topology.nodes) {
-        const input = inputs[n.index], h = outputs[n.index];
+        const input = inputs[n.index],
+          h = outputs[n.index];
         n.sources.forEach((s, j) => {
           const m = s.node < 0 ? xs : outputs[s.node];
           if (n.merge === 'sum' && j > 0) for (let i = 0; i < input.data.length; i++) input.data[i] += m.data[i];

@@ -27,7 +27,12 @@ export function datasetFingerprint(data: Dataset | Sequences): string {
   if ('mask' in data) {
     // sequences: their length, then x, y and the mask
     h.update(`sequences:${data.length}:`);
-    for (const [name, m] of [['x', data.x], ['y', data.y], ['mask', data.mask]] as const) add(name, m);
+    for (const [name, m] of [
+      ['x', data.x],
+      ['y', data.y],
+      ['mask', data.mask],
+    ] as const)
+      add(name, m);
     return `sha256:${h.digest('hex')}`;
   }
   add('x', data.x);

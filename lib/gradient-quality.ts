@@ -18,10 +18,14 @@ export function cosine(a: Matrix, b: Matrix): number {
   if (a.rows !== b.rows || a.cols !== b.cols) {
     throw new RangeError(`cosine: shapes ${a.rows}x${a.cols} and ${b.rows}x${b.cols} differ`);
   }
-  const A = a.data, B = b.data;
-  let dot = 0, aa = 0, bb = 0;
+  const A = a.data,
+    B = b.data;
+  let dot = 0,
+    aa = 0,
+    bb = 0;
   for (let i = 0; i < A.length; i++) {
-    const x = A[i], y = B[i];
+    const x = A[i],
+      y = B[i];
     dot += x * y;
     aa += x * x;
     bb += y * y;

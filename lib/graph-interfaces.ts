@@ -11,7 +11,18 @@
 import { TopologyError } from './errors.ts';
 import type { GraphEdge, GraphSynthesizer, InterfaceKind, Naming } from './graph.ts';
 import type { OptimizerConfig } from './optimizers.ts';
-import { activation as checkActivation, knownKeys, nonNegativeInt, object, oneOf, optimizerAt, positive, positiveInt, show, withOptimizer } from './validate.ts';
+import {
+  activation as checkActivation,
+  knownKeys,
+  nonNegativeInt,
+  object,
+  oneOf,
+  optimizerAt,
+  positive,
+  positiveInt,
+  show,
+  withOptimizer,
+} from './validate.ts';
 
 /** The options every synthesizer takes (an interface's, the graph's defaults, an interface's `forward`). */
 export const SYNTH_KEYS = ['delay', 'lr', 'optimizer', 'hidden', 'activation', 'clip'];
@@ -63,17 +74,22 @@ interface Listed {
  * synthesizers.
  */
 export function attachInterfaces(specs: readonly unknown[], c: InterfaceContext): { edges: GraphEdge[]; synthesizers: GraphSynthesizer[] } {
-  const nodeIds = c.nodes.map((n) => n.id), headIds = c.heads.map((h) => h.id);
+  const nodeIds = c.nodes.map((n) => n.id),
+    headIds = c.heads.map((h) => h.id);
   // lookups by id, never scans: a graph may have tens of thousands of nodes
-  const isNode = new Set(nodeIds), isHead = new Set(headIds);
+  const isNode = new Set(nodeIds),
+    isHead = new Set(headIds);
   const listed = new Map<number, Listed>();
   specs.forEach((raw, i) => {
     const o = object(raw, `interface ${i}`, '{ from, to, kind, ... }');
     const where = `interface ${show(o.from)} → ${show(o.to)}`;
     knownKeys(o, INTERFACE_KEYS, where);
-    if (typeof o.from !== 'string' || !isNode.has(o.from)) throw new TopologyError(`${where}: from ${show(o.from)} is not a node (nodes: ${nodeIds.join(', ')})`);
+    if (typeof o.from !== 'string' || !isNode.has(o.from))
+      throw new TopologyError(`${where}: from ${show(o.from)} is not a node (nodes: ${nodeIds.join(', ')})`);
     if (typeof o.to !== 'string' || (!isNode.has(o.to) && !isHead.has(o.to))) {
-      throw new TopologyError(`${where}: to ${show(o.to)} is neither a node nor a head (nodes: ${nodeIds.join(', ')}; heads: ${headIds.join(', ')})`);
+      throw new TopologyError(
+        `${where}: to ${show(o.to)} is neither a node nor a head (nodes: ${nodeIds.join(', ')}; heads: ${headIds.join(', ')})`,
+      );
     }
     const e = c.edgeByName.get(`${o.from}>${o.to}`);
     if (e === undefined) throw new TopologyError(`${where}: there is no such edge ('${o.to}' does not read '${o.from}')`);
@@ -82,29 +98,47 @@ export function attachInterfaces(specs: readonly unknown[], c: InterfaceContext)
     const parts = KIND_PARTS[kind];
     if (kind === 'backprop') {
       // a case file states every interface in the format's own fields: `delay: 0` there means what it says (no lag) and changes nothing
-      const extra = ['context', 'lambda', 'warmup', 'forward', ...SYNTH_KEYS].filter((k) => o[k] !== undefined && !(k === 'delay' && o[k] === 0));
-      if (extra.length) throw new TopologyError(`${where}: a backprop interface has no synthesizer, so ${extra.map((k) => `'${k}'`).join(', ')} ${extra.length === 1 ? 'means' : 'mean'} nothing there`);
+      const extra = ['context', 'lambda', 'warmup', 'forward', ...SYNTH_KEYS].filter(
+        (k) => o[k] !== undefined && !(k === 'delay' && o[k] === 0),
+      );
+      if (extra.length)
+        throw new TopologyError(
+          `${where}: a backprop interface has no synthesizer, so ${extra.map((k) => `'${k}'`).join(', ')} ${extra.length === 1 ? 'means' : 'mean'} nothing there`,
+        );
     }
     if (parts.forward && c.edges[e].toHead >= 0) {
-      throw new TopologyError(`${where}: a ${kind} interface gives a node a synthetic input, but '${o.to}' is a head (a head scores its node's real output)`);
+      throw new TopologyError(
+        `${where}: a ${kind} interface gives a node a synthetic input, but '${o.to}' is a head (a head scores its node's real output)`,
+      );
     }
     const conditioned = kind === 'cdni' || (kind === 'complete' && o.context !== undefined);
     if (conditioned) {
       if (typeof o.context !== 'string' || !isHead.has(o.context)) {
-        throw new TopologyError(`${where}: a ${kind} interface needs a context naming a head (heads: ${headIds.join(', ')}), got ${show(o.context)}`);
+        throw new TopologyError(
+          `${where}: a ${kind} interface needs a context naming a head (heads: ${headIds.join(', ')}), got ${show(o.context)}`,
+        );
       }
-    } else if (o.context !== undefined) throw new TopologyError(`${where}: context ${show(o.context)} given, but only a cdni or complete interface's synthesizer sees labels`);
+    } else if (o.context !== undefined)
+      throw new TopologyError(
+        `${where}: context ${show(o.context)} given, but only a cdni or complete interface's synthesizer sees labels`,
+      );
     if (!parts.backward) {
       for (const k of ['lambda', 'warmup']) {
-        if (o[k] !== undefined) throw new TopologyError(`${where}: '${k}' mixes the true gradient into a synthetic one, but a ${kind} interface has no backward synthesizer`);
+        if (o[k] !== undefined)
+          throw new TopologyError(
+            `${where}: '${k}' mixes the true gradient into a synthetic one, but a ${kind} interface has no backward synthesizer`,
+          );
       }
     }
     if (o.lambda !== undefined && (typeof o.lambda !== 'number' || !(o.lambda >= 0 && o.lambda <= 1))) {
-      throw new TopologyError(`${where}: lambda must be a number in [0, 1] (0: the synthetic gradient only, 1: the true one only), got ${show(o.lambda)}`);
+      throw new TopologyError(
+        `${where}: lambda must be a number in [0, 1] (0: the synthetic gradient only, 1: the true one only), got ${show(o.lambda)}`,
+      );
     }
     if (o.warmup !== undefined) nonNegativeInt(o.warmup, `${where}: warmup (the number of steps that use the true gradient)`);
     if (o.forward !== undefined) {
-      if (!parts.forward) throw new TopologyError(`${where}: forward synthesizer options given, but a ${kind} interface has no forward synthesizer`);
+      if (!parts.forward)
+        throw new TopologyError(`${where}: forward synthesizer options given, but a ${kind} interface has no forward synthesizer`);
       knownKeys(object(o.forward, `${where}: forward`, '{ delay, lr, optimizer, hidden, ... }'), SYNTH_KEYS, `${where}: forward`);
     }
     listed.set(e, { o, kind, where });
@@ -117,7 +151,13 @@ export function attachInterfaces(specs: readonly unknown[], c: InterfaceContext)
     if (!l || !KIND_PARTS[l.kind].backward) return { ...e, forward: -1, lambda: 0, warmup: 0 };
     const s = synthesizerOf(synthesizers.length, e, c.nodes[e.from], idOf(e), l.o, false, c);
     synthesizers.push(s);
-    return { ...e, synthesizer: s.index, forward: -1, lambda: (l.o.lambda as number | undefined) ?? 0, warmup: (l.o.warmup as number | undefined) ?? 0 };
+    return {
+      ...e,
+      synthesizer: s.index,
+      forward: -1,
+      lambda: (l.o.lambda as number | undefined) ?? 0,
+      warmup: (l.o.warmup as number | undefined) ?? 0,
+    };
   });
   const edges = withBackward.map((e) => {
     const l = listed.get(e.index);
@@ -133,7 +173,15 @@ export function attachInterfaces(specs: readonly unknown[], c: InterfaceContext)
 
 const INTERFACE_KINDS_OF = Object.keys(KIND_PARTS) as InterfaceKind[];
 
-function synthesizerOf(index: number, edge: { index: number }, from: NodeInfo, to: string, own: Record<string, unknown>, forward: boolean, c: InterfaceContext): GraphSynthesizer {
+function synthesizerOf(
+  index: number,
+  edge: { index: number },
+  from: NodeInfo,
+  to: string,
+  own: Record<string, unknown>,
+  forward: boolean,
+  c: InterfaceContext,
+): GraphSynthesizer {
   const names = forward ? c.naming.forward(from, to) : c.naming.synthesizer(from, to);
   // as the interface's other errors name it
   const where = `interface '${from.id}' → '${to}'${forward ? ': forward synthesizer' : ''}`;

@@ -9,7 +9,17 @@ import { TopologyError } from './errors.ts';
 import { type GraphEdge, type GraphNode, type Loss, type Merge, type Naming, INPUT, LOSSES, MERGES, mixes } from './graph.ts';
 import { MinHeap } from './min-heap.ts';
 import type { OptimizerConfig } from './optimizers.ts';
-import { activation as checkActivation, knownKeys, object, oneOf, optimizerAt, positive, positiveInt, show, withOptimizer } from './validate.ts';
+import {
+  activation as checkActivation,
+  knownKeys,
+  object,
+  oneOf,
+  optimizerAt,
+  positive,
+  positiveInt,
+  show,
+  withOptimizer,
+} from './validate.ts';
 
 const ID = /^[A-Za-z0-9_-]+$/;
 
@@ -68,7 +78,13 @@ export function readIds(nodes: unknown[], heads: unknown[]): { nodeSpecs: Spec[]
 }
 
 /** The nodes, in topological order, with their widths (each head's node checked first). */
-export function layoutNodes(nodeSpecs: readonly Spec[], headSpecs: readonly Spec[], inputs: number, nodeLr: OptimizerConfig, naming: Naming): NodeDraft[] {
+export function layoutNodes(
+  nodeSpecs: readonly Spec[],
+  headSpecs: readonly Spec[],
+  inputs: number,
+  nodeLr: OptimizerConfig,
+  naming: Naming,
+): NodeDraft[] {
   const nodeIds = nodeSpecs.map((n) => n.id);
   // lookups by id, never scans: a graph may have tens of thousands of nodes
   const isNode = new Set(nodeIds);
@@ -95,7 +111,9 @@ export function layoutNodes(nodeSpecs: readonly Spec[], headSpecs: readonly Spec
     const srcs = sources[i];
     const widths = srcs.map((src) => (src === INPUT ? inputs : units.get(src)!));
     if (merge === 'sum' && widths.some((w) => w !== widths[0])) {
-      throw new TopologyError(`node '${id}': a sum merge needs sources of one width, got ${srcs.map((src, k) => `${src} (${widths[k]})`).join(', ')}`);
+      throw new TopologyError(
+        `node '${id}': a sum merge needs sources of one width, got ${srcs.map((src, k) => `${src} (${widths[k]})`).join(', ')}`,
+      );
     }
     const opt = optimizerAt(o, `node '${id}'`) ?? nodeLr;
     return { index, id, act, merge, srcs, widths, u, opt, ...naming.node(id, index) };
@@ -103,7 +121,11 @@ export function layoutNodes(nodeSpecs: readonly Spec[], headSpecs: readonly Spec
 }
 
 /** The heads and their label sets (one width per label set). */
-export function layoutHeads(headSpecs: readonly Spec[], nodes0: readonly NodeDraft[], naming: Naming): { heads0: HeadDraft[]; labelWidths: Map<string, number> } {
+export function layoutHeads(
+  headSpecs: readonly Spec[],
+  nodes0: readonly NodeDraft[],
+  naming: Naming,
+): { heads0: HeadDraft[]; labelWidths: Map<string, number> } {
   const nodeIndex = new Map(nodes0.map((n) => [n.id, n.index]));
   const labelWidths = new Map<string, number>();
   const heads0 = headSpecs.map(({ o, id }, index) => {
@@ -111,13 +133,18 @@ export function layoutHeads(headSpecs: readonly Spec[], nodes0: readonly NodeDra
     const loss = oneOf(o.loss ?? 'mse', LOSSES, `head '${id}': loss`);
     const n = nodes0[node];
     if (loss === 'softmax-cross-entropy' && n.act !== 'linear') {
-      throw new TopologyError(`head '${id}': the softmax-cross-entropy head applies the softmax itself, so node '${n.id}' must be 'linear' (its logits), got '${n.act}'`);
+      throw new TopologyError(
+        `head '${id}': the softmax-cross-entropy head applies the softmax itself, so node '${n.id}' must be 'linear' (its logits), got '${n.act}'`,
+      );
     }
     const labels = o.labels ?? id;
-    if (typeof labels !== 'string' || labels === '') throw new TopologyError(`head '${id}': labels must name a label set, got ${show(labels)}`);
+    if (typeof labels !== 'string' || labels === '')
+      throw new TopologyError(`head '${id}': labels must name a label set, got ${show(labels)}`);
     const known = labelWidths.get(labels);
     if (known !== undefined && known !== n.u) {
-      throw new TopologyError(`head '${id}': label set '${labels}' is ${known} wide for another head, but node '${n.id}' has ${n.u} outputs`);
+      throw new TopologyError(
+        `head '${id}': label set '${labels}' is ${known} wide for another head, but node '${n.id}' has ${n.u} outputs`,
+      );
     }
     labelWidths.set(labels, n.u);
     const weight = o.weight === undefined ? 1 : positive(o.weight, `head '${id}': weight`);
@@ -148,18 +175,29 @@ export function layoutEdges(nodes0: readonly NodeDraft[], heads0: readonly HeadD
     for (const h of headsOf.get(u.index) ?? []) add(-1, h.index, 0, h.id);
   }
   for (const u of nodes0) {
-    if (outputs[u.index].length === 0) throw new TopologyError(`node '${u.id}': its output feeds no node and no head, so it would never learn`);
+    if (outputs[u.index].length === 0)
+      throw new TopologyError(`node '${u.id}': its output feeds no node and no head, so it would never learn`);
   }
   return { edges, edgeByName, outputs, sourceEdges };
 }
 
 /** The nodes as frozen GraphNodes, once the edges have their interfaces: where each source sits in the merged input, which outputs mix the true gradient in. */
-export function finishNodes(nodes0: readonly NodeDraft[], sourceEdges: readonly number[][], outputs: readonly number[][], finalEdges: readonly GraphEdge[]): GraphNode[] {
+export function finishNodes(
+  nodes0: readonly NodeDraft[],
+  sourceEdges: readonly number[][],
+  outputs: readonly number[][],
+  finalEdges: readonly GraphEdge[],
+): GraphNode[] {
   const nodeIndex = new Map(nodes0.map((n) => [n.id, n.index]));
   return nodes0.map((n) => {
     let offset = 0;
     const sources = n.srcs.map((src, k) => {
-      const source = Object.freeze({ node: src === INPUT ? -1 : nodeIndex.get(src)!, offset: n.merge === 'concat' ? offset : 0, width: n.widths[k], edge: sourceEdges[n.index][k] });
+      const source = Object.freeze({
+        node: src === INPUT ? -1 : nodeIndex.get(src)!,
+        offset: n.merge === 'concat' ? offset : 0,
+        width: n.widths[k],
+        edge: sourceEdges[n.index][k],
+      });
       offset += n.widths[k];
       return source;
     });
@@ -176,7 +214,11 @@ export function finishNodes(nodes0: readonly NodeDraft[], sourceEdges: readonly 
       sources: Object.freeze(sources),
       outputs: Object.freeze(outs),
       decoupled: outs.every((e) => finalEdges[e].synthesizer >= 0 && finalEdges[e].lambda === 0 && finalEdges[e].warmup === 0),
-      mixed: Object.freeze(outs.flatMap((e, slot) => (mixes(finalEdges[e]) ? [Object.freeze({ slot, lambda: finalEdges[e].lambda, warmup: finalEdges[e].warmup })] : []))),
+      mixed: Object.freeze(
+        outs.flatMap((e, slot) =>
+          mixes(finalEdges[e]) ? [Object.freeze({ slot, lambda: finalEdges[e].lambda, warmup: finalEdges[e].warmup })] : [],
+        ),
+      ),
       ...withOptimizer(n.opt),
     });
   });

@@ -288,12 +288,16 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
   knownKeys(s, ['inputs', 'batch', 'nodes', 'heads', 'interfaces', 'lr', 'optimizer', 'synthesizer'], 'graph');
   const inputs = positiveInt(s.inputs, 'graph: inputs');
   const batch = positiveInt(s.batch, 'graph: batch');
-  if (!Array.isArray(s.nodes) || s.nodes.length === 0) throw new TopologyError('graph: nodes must be a non-empty array of { id, units, inputs, ... }');
-  if (!Array.isArray(s.heads) || s.heads.length === 0) throw new TopologyError('graph: heads must be a non-empty array of { id, node, loss, ... }');
+  if (!Array.isArray(s.nodes) || s.nodes.length === 0)
+    throw new TopologyError('graph: nodes must be a non-empty array of { id, units, inputs, ... }');
+  if (!Array.isArray(s.heads) || s.heads.length === 0)
+    throw new TopologyError('graph: heads must be a non-empty array of { id, node, loss, ... }');
   const interfaceSpecs = s.interfaces ?? [];
-  if (!Array.isArray(interfaceSpecs)) throw new TopologyError(`graph: interfaces must be an array of { from, to, kind, ... }, got ${show(interfaceSpecs)}`);
+  if (!Array.isArray(interfaceSpecs))
+    throw new TopologyError(`graph: interfaces must be an array of { from, to, kind, ... }, got ${show(interfaceSpecs)}`);
   const nodeLr = optimizerAt(s, 'graph') ?? sgd(DEFAULT_LR);
-  const synthDefaults = s.synthesizer === undefined ? {} : object(s.synthesizer, 'graph: synthesizer', '{ delay, lr, optimizer, hidden, ... }');
+  const synthDefaults =
+    s.synthesizer === undefined ? {} : object(s.synthesizer, 'graph: synthesizer', '{ delay, lr, optimizer, hidden, ... }');
   knownKeys(synthDefaults, SYNTH_KEYS, 'graph: synthesizer');
   const synthLr = optimizerAt(synthDefaults, 'graph: synthesizer') ?? sgd(DEFAULT_SYNTHESIZER_LR);
 
@@ -329,7 +333,14 @@ export function buildGraph(spec: GraphSpec, naming: Naming): Graph {
 /** Is `t` already a validated graph (as opposed to a spec)? */
 export function isGraph(t: unknown): t is Graph {
   const g = t as Partial<Graph> | null;
-  return g !== null && typeof g === 'object' && Array.isArray(g.edges) && Array.isArray(g.synthesizers) && Array.isArray(g.nodes) && typeof g.naming === 'string';
+  return (
+    g !== null &&
+    typeof g === 'object' &&
+    Array.isArray(g.edges) &&
+    Array.isArray(g.synthesizers) &&
+    Array.isArray(g.nodes) &&
+    typeof g.naming === 'string'
+  );
 }
 
 /** How an outgoing edge of a node mixes the true gradient into its synthesizer's prediction. */
@@ -393,7 +404,8 @@ export function graphSpecOf(g: Graph): GraphSpec {
     })),
     heads: g.heads.map((h) => ({ id: h.id, node: g.nodes[h.node].id, loss: h.loss, labels: h.labels, weight: h.weight })),
     interfaces: g.edges.flatMap((e) => {
-      const s = e.synthesizer >= 0 ? g.synthesizers[e.synthesizer] : null, f = e.forward >= 0 ? g.synthesizers[e.forward] : null;
+      const s = e.synthesizer >= 0 ? g.synthesizers[e.synthesizer] : null,
+        f = e.forward >= 0 ? g.synthesizers[e.forward] : null;
       if (!s && !f) return [];
       const options = (x: GraphSynthesizer) => ({
         delay: x.delay,
@@ -417,4 +429,3 @@ export function graphSpecOf(g: Graph): GraphSpec {
     }),
   };
 }
-

@@ -48,7 +48,8 @@ abstract class RingHead {
       throw new RangeError(`${this.id}: ${what} ${shapeOf(output)} and labels ${shapeOf(y)} differ at batch ${batch}`);
     }
     const gradient = this.gradients.slot(batch);
-    if (gradient.rows !== output.rows) throw new RangeError(`${this.id}: batch ${batch} has ${output.rows} rows, the head takes ${gradient.rows}`);
+    if (gradient.rows !== output.rows)
+      throw new RangeError(`${this.id}: batch ${batch} has ${output.rows} rows, the head takes ${gradient.rows}`);
     return gradient;
   }
 
@@ -73,8 +74,12 @@ abstract class RingHead {
 /** MSE: `loss = 0.5 * mean_rows(sum_cols((y_hat - y)²))`, gradient `y_hat - y`. */
 export class MseHead extends RingHead {
   evaluate(batch: number, yHat: Matrix, y: Matrix): HeadResult {
-    const gradient = this.slotFor(batch, yHat, y, 'output'), G = gradient.data, P = yHat.data, Y = y.data;
-    let sum = 0, close = 0;
+    const gradient = this.slotFor(batch, yHat, y, 'output'),
+      G = gradient.data,
+      P = yHat.data,
+      Y = y.data;
+    let sum = 0,
+      close = 0;
     for (let i = 0; i < G.length; i++) {
       const e = P[i] - Y[i];
       G[i] = e;

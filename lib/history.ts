@@ -79,7 +79,8 @@ export class History {
   /** The step is finished everywhere (every loss of it recorded): its totals, as metrics. */
   finish(batch: number): StepMetrics {
     let loss = 0;
-    for (let k = 0; k < this.weights.length; k++) loss += this.weights[k] === 1 ? this.headLosses[k][batch] : this.weights[k] * this.headLosses[k][batch];
+    for (let k = 0; k < this.weights.length; k++)
+      loss += this.weights[k] === 1 ? this.headLosses[k][batch] : this.weights[k] * this.headLosses[k][batch];
     this.losses[batch] = loss;
     this.accuracies[batch] = this.headAccuracies[0][batch];
     let s = 0;

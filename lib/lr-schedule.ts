@@ -81,14 +81,19 @@ export function parseLrSchedule(text: string, epochs: number): LrSchedule {
  * optimiser states carry over between the two.
  */
 export function scaleLearningRates(topology: Topology, factor: number): Topology {
-  if (!(factor >= 0) || !Number.isFinite(factor)) throw new TrainingOptionsError(`lr schedule: the factor must be finite and >= 0, got ${factor}`);
+  if (!(factor >= 0) || !Number.isFinite(factor))
+    throw new TrainingOptionsError(`lr schedule: the factor must be finite and >= 0, got ${factor}`);
   if (factor === 1) return topology;
   const opt = (o: OptimizerConfig | undefined) => (o ? Object.freeze({ ...o, lr: o.lr * factor }) : undefined);
   const scaled = <T extends GraphNode | GraphSynthesizer>(x: T): T => {
     const o = opt(x.optimizer);
     return Object.freeze({ ...x, lr: x.lr * factor, ...(o ? { optimizer: o } : {}) }) as unknown as T;
   };
-  return Object.freeze({ ...topology, nodes: Object.freeze(topology.nodes.map(scaled)), synthesizers: Object.freeze(topology.synthesizers.map(scaled)) });
+  return Object.freeze({
+    ...topology,
+    nodes: Object.freeze(topology.nodes.map(scaled)),
+    synthesizers: Object.freeze(topology.synthesizers.map(scaled)),
+  });
 }
 
 /**

@@ -29,7 +29,8 @@ export function fromArray(rows: number, cols: number, values: ArrayLike<number>)
     throw new RangeError(`fromArray: ${values.length} values do not fill a ${rows}x${cols} matrix`);
   }
   if (!ArrayBuffer.isView(values)) {
-    for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'number') throw new TypeError(`fromArray: values[${i}] is ${describeValue(values[i])}, expected a number`);
+    for (let i = 0; i < values.length; i++)
+      if (typeof values[i] !== 'number') throw new TypeError(`fromArray: values[${i}] is ${describeValue(values[i])}, expected a number`);
   }
   const m = zeros(rows, cols);
   m.data.set(values);
@@ -50,13 +51,15 @@ export function fromNested(values: readonly (readonly number[])[] | readonly num
     rows.forEach((row, i) => {
       if (!Array.isArray(row)) throw new TypeError(`${name}[${i}] is ${describeValue(row)}, expected a row (an array of ${cols} numbers)`);
       if (row.length !== cols) throw new RangeError(`${name}[${i}] has ${row.length} values, ${name}[0] has ${cols}`);
-      for (let j = 0; j < cols; j++) if (typeof row[j] !== 'number') throw new TypeError(`${name}[${i}][${j}] is ${describeValue(row[j])}, expected a number`);
+      for (let j = 0; j < cols; j++)
+        if (typeof row[j] !== 'number') throw new TypeError(`${name}[${i}][${j}] is ${describeValue(row[j])}, expected a number`);
     });
     const m = zeros(rows.length, cols);
     rows.forEach((row, i) => m.data.set(row as readonly number[], i * cols));
     return m;
   }
-  for (let i = 0; i < values.length; i++) if (typeof values[i] !== 'number') throw new TypeError(`${name}[${i}] is ${describeValue(values[i])}, expected a number`);
+  for (let i = 0; i < values.length; i++)
+    if (typeof values[i] !== 'number') throw new TypeError(`${name}[${i}] is ${describeValue(values[i])}, expected a number`);
   const m = zeros(1, values.length);
   m.data.set(values as readonly number[]);
   return m;
@@ -126,14 +129,18 @@ export function shapeOf(m: Matrix): string {
 export function matrixProblem(m: unknown, name: string): string | null {
   if (m === null || typeof m !== 'object') return `${name} is ${describeValue(m)}, expected a matrix { rows, cols, data }`;
   const { rows, cols, data } = m as Record<string, unknown>;
-  for (const [k, v] of [['rows', rows], ['cols', cols]] as const) {
+  for (const [k, v] of [
+    ['rows', rows],
+    ['cols', cols],
+  ] as const) {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) return `${name}.${k} is ${describeValue(v)}, expected an integer >= 0`;
   }
   if (!(data instanceof Float32Array)) {
     const what = data === null || typeof data !== 'object' ? describeValue(data) : `a ${(data as object).constructor?.name ?? 'object'}`;
     return `${name}.data is ${what}, expected a Float32Array`;
   }
-  if (data.length !== (rows as number) * (cols as number)) return `${name}.data has ${data.length} values, ${rows}x${cols} needs ${(rows as number) * (cols as number)}`;
+  if (data.length !== (rows as number) * (cols as number))
+    return `${name}.data has ${data.length} values, ${rows}x${cols} needs ${(rows as number) * (cols as number)}`;
   return null;
 }
 

@@ -16,13 +16,17 @@ export class MinHeap {
     a[i] = v;
   }
   pop(): number {
-    const a = this.a, top = a[0], last = a.pop()!;
+    const a = this.a,
+      top = a[0],
+      last = a.pop()!;
     if (a.length > 0) {
       let i = 0;
       for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i, mv = last;
-        if (l < a.length && a[l] < mv) (m = l), (mv = a[l]);
+        const l = 2 * i + 1,
+          r = l + 1;
+        let m = i,
+          mv = last;
+        if (l < a.length && a[l] < mv) ((m = l), (mv = a[l]));
         if (r < a.length && a[r] < mv) m = r;
         if (m === i) break;
         a[i] = a[m];

@@ -10,9 +10,28 @@ import { captureNetworkState, restoreNetworkState } from './checkpoint/network-s
 import { type Dataset, isMatrix, validateDataset } from './data.ts';
 import { CheckpointError, DataError, IN_MEMORY_STATE, TopologyError } from './errors.ts';
 import { type Matrix, release, zeros } from './matrix.ts';
-import { type DisposeOptions, type Network, type OptimizerStates, buildNetwork, disposeNetwork, optimizerStates, parameterOwners, restoreOptimizerStates, ringDepth } from './network.ts';
+import {
+  type DisposeOptions,
+  type Network,
+  type OptimizerStates,
+  buildNetwork,
+  disposeNetwork,
+  optimizerStates,
+  parameterOwners,
+  restoreOptimizerStates,
+  ringDepth,
+} from './network.ts';
 import { type ParameterSet, initParameters, parameterShapes } from './params.ts';
-import { type RecurrentNetworkState, RECURRENT_HEAD_ACTOR, captureRecurrentState, recurrentActorIds, recurrentParameterOwners, recurrentRingDepth, recurrentSynthesizers, restoreRecurrentState } from './recurrent/owners.ts';
+import {
+  type RecurrentNetworkState,
+  RECURRENT_HEAD_ACTOR,
+  captureRecurrentState,
+  recurrentActorIds,
+  recurrentParameterOwners,
+  recurrentRingDepth,
+  recurrentSynthesizers,
+  restoreRecurrentState,
+} from './recurrent/owners.ts';
 import { type RecurrentNetwork, buildRecurrentNetwork, disposeRecurrentNetwork } from './recurrent/network.ts';
 import { initRecurrentParameters, recurrentParameterShapes } from './recurrent/params.ts';
 import { type Sequences, validateSequences } from './recurrent/sequences.ts';
@@ -61,18 +80,26 @@ export function initParametersOf(t: AnyTopology, seed: number): ParameterSet {
 
 /** What the history records: each head's weight and id, how many synthesizers and aux losses. */
 export function historyShapeOf(t: AnyTopology): { heads: { id: string; weight: number }[]; synthesizers: number; auxiliaries: number } {
-  if (isRecurrent(t)) return { heads: [{ id: 'readout', weight: 1 }], synthesizers: recurrentSynthesizers(t).length, auxiliaries: t.layers.filter((l) => l.aux).length };
+  if (isRecurrent(t))
+    return {
+      heads: [{ id: 'readout', weight: 1 }],
+      synthesizers: recurrentSynthesizers(t).length,
+      auxiliaries: t.layers.filter((l) => l.aux).length,
+    };
   return { heads: t.heads.map((h) => ({ id: h.id, weight: h.weight })), synthesizers: t.synthesizers.length, auxiliaries: 0 };
 }
 
 /** Refuse data that cannot feed the topology (a DataError naming what is wrong). */
 export function validateModelData(data: ModelData, t: AnyTopology): void {
   if (!isRecurrent(t)) {
-    if (data && typeof data === 'object' && 'mask' in data) throw new DataError('data: sequences { x, y, mask } given to a dense topology; it takes { x, y } rows');
+    if (data && typeof data === 'object' && 'mask' in data)
+      throw new DataError('data: sequences { x, y, mask } given to a dense topology; it takes { x, y } rows');
     return validateDataset(data as Dataset, t);
   }
   if (!data || typeof data !== 'object' || !('mask' in data) || !('length' in data)) {
-    throw new DataError('data: a recurrent topology takes sequences { length, inputs, outputs, x, y, mask } (see sequencesFromNested, copyTask)');
+    throw new DataError(
+      'data: a recurrent topology takes sequences { length, inputs, outputs, x, y, mask } (see sequencesFromNested, copyTask)',
+    );
   }
   try {
     validateSequences(data, t);
@@ -146,7 +173,9 @@ export { RECURRENT_HEAD_ACTOR };
  */
 export function copyModelData(data: ModelData, shared: boolean): ModelData {
   const copy = (m: Matrix): Matrix => {
-    const out = shared ? { rows: m.rows, cols: m.cols, data: new Float32Array(new SharedArrayBuffer(m.data.length * 4)) } : zeros(m.rows, m.cols);
+    const out = shared
+      ? { rows: m.rows, cols: m.cols, data: new Float32Array(new SharedArrayBuffer(m.data.length * 4)) }
+      : zeros(m.rows, m.cols);
     out.data.set(m.data);
     return out;
   };

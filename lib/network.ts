@@ -47,7 +47,8 @@ export function buildNetwork(topology: Graph, initial: ParameterSet): Network {
     }
     params[s.key] = { ...clone(m), rows: s.rows, cols: s.cols };
   }
-  const depth = ringDepth(topology), B = topology.batch;
+  const depth = ringDepth(topology),
+    B = topology.batch;
   const layers = topology.nodes.map((n) => new DenseLayer(n.actor, n, params[`${n.key}.W`], params[`${n.key}.b`], B, depth));
   const synthesizers = topology.synthesizers.map(
     (s) =>

@@ -77,7 +77,8 @@ export class Optimizer {
     this.gradients = this.plain ? [] : params.map((p) => zeros(p.rows, p.cols));
     const perParam = settings.kind === 'adam' ? 2 : this.plain ? 0 : 1;
     this.moments = Array.from({ length: perParam }, () => params.map((p) => zeros(p.rows, p.cols))).flat();
-    const k = this.kernels, ts = typescriptBackend;
+    const k = this.kernels,
+      ts = typescriptBackend;
     this.adamStep = k.adamStep ? k.adamStep.bind(k) : ts.adamStep!.bind(ts);
     this.momentumStep = k.momentumStep ? k.momentumStep.bind(k) : ts.momentumStep!.bind(ts);
   }
@@ -103,7 +104,8 @@ export class Optimizer {
 
   /** Parameter i's gradient is `aᵀd / B` (B = rows); plain SGD applies `p -= lr aᵀd / B` now. */
   outer(i: number, a: Matrix, d: Matrix): void {
-    const k = this.kernels, B = a.rows;
+    const k = this.kernels,
+      B = a.rows;
     if (this.plain) k.matmulTA(a, d, this.params[i], -this.config.lr / B, 1);
     else k.matmulTA(a, d, this.gradients[i], 1 / B, 0);
   }
@@ -127,8 +129,10 @@ export class Optimizer {
       return;
     }
     // fold the bias corrections into the step size and ε (same result as m̂ / (√v̂ + ε))
-    const c1 = 1 - Math.pow(c.beta1, this.steps), c2 = Math.sqrt(1 - Math.pow(c.beta2, this.steps));
-    const lr = (c.lr * c2) / c1, eps = c.eps * c2;
+    const c1 = 1 - Math.pow(c.beta1, this.steps),
+      c2 = Math.sqrt(1 - Math.pow(c.beta2, this.steps));
+    const lr = (c.lr * c2) / c1,
+      eps = c.eps * c2;
     for (let i = 0; i < n; i++) {
       this.adamStep(this.params[i].data, this.gradients[i].data, this.moments[i].data, this.moments[n + i].data, lr, c.beta1, c.beta2, eps);
     }
@@ -144,7 +148,9 @@ export class Optimizer {
   setState(s: OptimizerState): void {
     if (this.disposed) throw new Error('optimizer: setState() after dispose()');
     if (s.kind !== this.config.kind || s.moments.length !== this.moments.length) {
-      throw new RangeError(`optimizer: a ${s.kind} state with ${s.moments.length} moment buffers does not fit this ${this.config.kind} optimizer (${this.moments.length})`);
+      throw new RangeError(
+        `optimizer: a ${s.kind} state with ${s.moments.length} moment buffers does not fit this ${this.config.kind} optimizer (${this.moments.length})`,
+      );
     }
     s.moments.forEach((m, i) => {
       if (m.length !== this.moments[i].data.length) {

@@ -35,7 +35,8 @@ export function parameterShapes(t: Topology): ParameterShape[] {
     out.push({ key: `${n.key}.b`, rows: 1, cols: n.units, vector: true });
   }
   for (const s of t.synthesizers) {
-    const hidden = s.hidden ?? [], last = hidden.length > 0 ? hidden[hidden.length - 1] : s.inputs;
+    const hidden = s.hidden ?? [],
+      last = hidden.length > 0 ? hidden[hidden.length - 1] : s.inputs;
     out.push({ key: `${s.key}.M`, rows: last, cols: s.units, vector: false });
     out.push({ key: `${s.key}.c`, rows: 1, cols: s.units, vector: true });
     if (s.conditioned && hidden.length === 0) out.push({ key: `${s.key}.N`, rows: s.labels, cols: s.units, vector: false });
@@ -64,10 +65,12 @@ export function initParameters(t: Topology, seed = 1): ParameterSet {
   const params: ParameterSet = {};
   const nodeOf = new Map(t.nodes.map((n) => [`${n.key}.W`, n]));
   const hiddenOf = new Map<string, { s: GraphSynthesizer; j: number }>();
-  for (const s of t.synthesizers) (s.hidden ?? []).forEach((_, j) => ['W', 'N'].forEach((p) => hiddenOf.set(`${s.key}.hidden${j}.${p}`, { s, j })));
+  for (const s of t.synthesizers)
+    (s.hidden ?? []).forEach((_, j) => ['W', 'N'].forEach((p) => hiddenOf.set(`${s.key}.hidden${j}.${p}`, { s, j })));
   for (const shape of parameterShapes(t)) {
     const m = zeros(shape.rows, shape.cols);
-    const node = nodeOf.get(shape.key), hidden = hiddenOf.get(shape.key);
+    const node = nodeOf.get(shape.key),
+      hidden = hiddenOf.get(shape.key);
     if (node) {
       const a = node.activation === 'relu' ? Math.sqrt(6 / shape.rows) : Math.sqrt(6 / (shape.rows + shape.cols));
       for (let i = 0; i < m.data.length; i++) m.data[i] = rng.uniform(-a, a);
@@ -88,7 +91,8 @@ export function initParameters(t: Topology, seed = 1): ParameterSet {
  * errors (`initial`, `final`).
  */
 export function parametersFromJSON(json: ParameterJSON, t: Topology, what = 'parameters'): ParameterSet {
-  if (!json || typeof json !== 'object' || Array.isArray(json)) throw new TopologyError(`${what}: expected an object of named arrays, got ${describeValue(json)}`);
+  if (!json || typeof json !== 'object' || Array.isArray(json))
+    throw new TopologyError(`${what}: expected an object of named arrays, got ${describeValue(json)}`);
   const shapes = parameterShapes(t);
   const unknown = Object.keys(json).filter((k) => !shapes.some((s) => s.key === k));
   if (unknown.length) {

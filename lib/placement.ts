@@ -41,10 +41,13 @@ function pipelineActors(t: AnyTopology): PlacedActor[] {
 }
 
 function recurrentActors(t: RecurrentTopology): PlacedActor[] {
-  const out: PlacedActor[] = [], T = t.truncation, gates = t.cell === 'lstm' ? 4 : 1;
+  const out: PlacedActor[] = [],
+    T = t.truncation,
+    gates = t.cell === 'lstm' ? 4 : 1;
   const synthCost = (s: { units: number; hidden: readonly number[] }) => {
-    let mac = 0, inputs = s.units;
-    for (const w of s.hidden) (mac += inputs * w), (inputs = w);
+    let mac = 0,
+      inputs = s.units;
+    for (const w of s.hidden) ((mac += inputs * w), (inputs = w));
     return 3 * (mac + inputs * s.units);
   };
   let block = 0;
@@ -89,10 +92,11 @@ function graphActors(t: Topology): PlacedActor[] {
 
 /** Multiply-adds per row of a synthesizer: predict, then refit (re-evaluate and the parameter step). */
 function synthesizerCost(s: GraphSynthesizer): number {
-  let mac = s.inputs * s.units + s.labels * s.units, inputs = s.inputs;
+  let mac = s.inputs * s.units + s.labels * s.units,
+    inputs = s.inputs;
   if (s.hidden) {
     mac = s.labels * s.hidden[0];
-    for (const w of s.hidden) (mac += inputs * w), (inputs = w);
+    for (const w of s.hidden) ((mac += inputs * w), (inputs = w));
     mac += inputs * s.units;
   }
   return 3 * mac;
@@ -116,7 +120,8 @@ function blocksOf(t: AnyTopology): { ids: string[]; cost: number }[] {
 export function planStages(t: AnyTopology, count: number): Stage[] {
   if (!Number.isInteger(count) || count < 1) throw new TrainingOptionsError(`stages: expected a positive integer, got ${count}`);
   const blocks = blocksOf(t);
-  const n = blocks.length, k = Math.min(count, n);
+  const n = blocks.length,
+    k = Math.min(count, n);
   const prefix = [0];
   for (const b of blocks) prefix.push(prefix[prefix.length - 1] + b.cost);
   // best[j][i]: the smallest possible largest stage when the first i blocks form j stages
@@ -130,26 +135,29 @@ export function planStages(t: AnyTopology, count: number): Stage[] {
       // bisection (before[p] never falls as p grows, the last stage's cost never rises), not a
       // scan: linear-ish in the blocks, which a large graph has thousands of
       const last = (p: number) => prefix[i] - prefix[p];
-      let lo = j - 1, hi = i; // the first p where before[p] >= last(p), or i
+      let lo = j - 1,
+        hi = i; // the first p where before[p] >= last(p), or i
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
         if (before[mid] >= last(mid)) hi = mid;
         else lo = mid + 1;
       }
       const cross = lo;
-      let p = -1, v = Infinity;
+      let p = -1,
+        v = Infinity;
       if (cross > j - 1) {
         // left of the crossing the last stage decides: its smallest p of the same cost
         const w = last(cross - 1);
-        let a = j - 1, b = cross - 1;
+        let a = j - 1,
+          b = cross - 1;
         while (a < b) {
           const mid = (a + b) >> 1;
           if (last(mid) <= w) b = mid;
           else a = mid + 1;
         }
-        (p = a), (v = w);
+        ((p = a), (v = w));
       }
-      if (cross < i && before[cross] < v) (p = cross), (v = before[cross]);
+      if (cross < i && before[cross] < v) ((p = cross), (v = before[cross]));
       best[j][i] = v;
       cut[j][i] = p;
     }
@@ -175,11 +183,12 @@ export function planStages(t: AnyTopology, count: number): Stage[] {
  */
 export function defaultStageCount(t: AnyTopology, cores: number): number {
   const total = pipelineActors(t).reduce((s, a) => s + a.cost, 0);
-  let best = 1, bestTime = Infinity;
+  let best = 1,
+    bestTime = Infinity;
   for (let k = 1; k <= Math.min(blocksOf(t).length, 2 * cores); k++) {
     const slowest = Math.max(...planStages(t, k).map((s) => stageCost(t, s)));
     const time = Math.max(slowest, total / cores);
-    if (time < bestTime * (1 - 1e-9)) (best = k), (bestTime = time);
+    if (time < bestTime * (1 - 1e-9)) ((best = k), (bestTime = time));
   }
   return best;
 }
@@ -203,10 +212,16 @@ export function stageCost(t: AnyTopology, stage: Stage): number {
  */
 export function validatePlan(t: AnyTopology, stages: readonly (readonly string[])[]): Stage[] {
   if (!Array.isArray(stages) || stages.length === 0 || stages.some((s) => !Array.isArray(s))) {
-    throw new TrainingOptionsError(`stages: a plan is a non-empty array of stages, each a list of actors or node ids; got ${JSON.stringify(stages)}`);
+    throw new TrainingOptionsError(
+      `stages: a plan is a non-empty array of stages, each a list of actors or node ids; got ${JSON.stringify(stages)}`,
+    );
   }
-  const actors = pipelineActors(t), ids = new Set(actors.map((a) => a.id));
-  const groups = (t as { kind?: string }).kind === 'recurrent' ? (t as RecurrentTopology).layers.map((l) => ({ id: l.key, index: l.index, actor: layerActor(l) })) : (t as Topology).nodes.map((n) => ({ id: n.id, index: n.index, actor: n.actor }));
+  const actors = pipelineActors(t),
+    ids = new Set(actors.map((a) => a.id));
+  const groups =
+    (t as { kind?: string }).kind === 'recurrent'
+      ? (t as RecurrentTopology).layers.map((l) => ({ id: l.key, index: l.index, actor: layerActor(l) }))
+      : (t as Topology).nodes.map((n) => ({ id: n.id, index: n.index, actor: n.actor }));
   const named = new Set(stages.flat().filter((x) => ids.has(x)));
   const placed = new Map<string, number>();
   const place = (id: string, k: number) => {
@@ -219,10 +234,16 @@ export function validatePlan(t: AnyTopology, stages: readonly (readonly string[]
       const node = groups.find((n) => n.id === name && !ids.has(name));
       if (ids.has(name)) place(name, k);
       else if (node) for (const a of actors) a.group === node.index && (a.id === node.actor || !named.has(a.id)) && place(a.id, k);
-      else throw new TrainingOptionsError(`stages: '${name}' is neither an actor (${[...ids].join(', ')}) nor a ${(t as { kind?: string }).kind === 'recurrent' ? 'layer' : 'node'} (${groups.map((g) => g.id).join(', ')})`);
+      else
+        throw new TrainingOptionsError(
+          `stages: '${name}' is neither an actor (${[...ids].join(', ')}) nor a ${(t as { kind?: string }).kind === 'recurrent' ? 'layer' : 'node'} (${groups.map((g) => g.id).join(', ')})`,
+        );
     }
   });
   const missing = actors.filter((a) => !placed.has(a.id)).map((a) => a.id);
-  if (missing.length) throw new TrainingOptionsError(`stages: a plan must place every actor once; ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} on no stage`);
+  if (missing.length)
+    throw new TrainingOptionsError(
+      `stages: a plan must place every actor once; ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} on no stage`,
+    );
   return stages.map((_, index) => ({ index, actors: actors.filter((a) => placed.get(a.id) === index).map((a) => a.id) }));
 }

@@ -12,7 +12,16 @@
 import type { Activation } from './activations.ts';
 import { type Dataset, labelSet, validateDataset } from './data.ts';
 import { TopologyError } from './errors.ts';
-import { type GraphSpec, type HeadSpec, type InterfaceSpec, type NodeSpec, consumerId, defineGraph, graphSpecOf, isGraph } from './graph.ts';
+import {
+  type GraphSpec,
+  type HeadSpec,
+  type InterfaceSpec,
+  type NodeSpec,
+  consumerId,
+  defineGraph,
+  graphSpecOf,
+  isGraph,
+} from './graph.ts';
 import { type Matrix, describeValue, firstNonFinite, fromNested, release, shapeOf, toNested } from './matrix.ts';
 import type { OptimizerConfig } from './optimizers.ts';
 import { type ParameterJSON, type ParameterSet, parameterShapes, parametersFromJSON, parametersToJSON } from './params.ts';
@@ -63,19 +72,25 @@ export interface LoadedCase {
 
 /** Turn a case's config into a topology and check its data and parameters against it. */
 export function loadCase(c: ReferenceCase, name = typeof c?.case === 'string' ? c.case : 'case'): LoadedCase {
-  if (c === null || typeof c !== 'object' || Array.isArray(c)) throw new TopologyError(`${name}: not a case (expected an object with config, x, y, initial)`);
+  if (c === null || typeof c !== 'object' || Array.isArray(c))
+    throw new TopologyError(`${name}: not a case (expected an object with config, x, y, initial)`);
   const cfg = c.config;
   if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) throw new TopologyError(`${name}: no 'config' object`);
   const kind = (cfg as { kind?: unknown }).kind;
   if (kind !== undefined && kind !== 'graph') {
-    throw new TopologyError(`${name}: config.kind ${show(kind)} is not a case this loader runs (it runs dense chains, kind 'graph' and kind 'rnn')`);
+    throw new TopologyError(
+      `${name}: config.kind ${show(kind)} is not a case this loader runs (it runs dense chains, kind 'graph' and kind 'rnn')`,
+    );
   }
   const keys = CONFIG_KEYS[kind === 'graph' ? 'graph' : 'chain'];
   caseKeys(cfg as unknown as Record<string, unknown>, keys.required, keys.optional, `${name}: config`);
-  if (!Number.isInteger(cfg.steps) || cfg.steps < 0) throw new TopologyError(`${name}: config.steps must be an integer >= 0, got ${show(cfg.steps)}`);
+  if (!Number.isInteger(cfg.steps) || cfg.steps < 0)
+    throw new TopologyError(`${name}: config.steps must be an integer >= 0, got ${show(cfg.steps)}`);
   if (!Array.isArray(c.x)) throw new TopologyError(`${name}: 'x' must be an array of rows, got ${describeValue(c.x)}`);
   if (kind === 'graph' ? c.y === null || typeof c.y !== 'object' || Array.isArray(c.y) : !Array.isArray(c.y)) {
-    throw new TopologyError(`${name}: 'y' must be ${kind === 'graph' ? "an object of label sets (a graph case's)" : 'an array of rows'}, got ${describeValue(c.y)}`);
+    throw new TopologyError(
+      `${name}: 'y' must be ${kind === 'graph' ? "an object of label sets (a graph case's)" : 'an array of rows'}, got ${describeValue(c.y)}`,
+    );
   }
   const topology = kind === 'graph' ? graphOf(cfg, name) : chainOf(c, name);
   const made: Matrix[] = [];
@@ -97,9 +112,13 @@ export function loadCase(c: ReferenceCase, name = typeof c?.case === 'string' ? 
 function chainOf(c: ReferenceCase, name: string): Topology {
   const cfg = c.config;
   const { sizes, activations, decoupled } = cfg;
-  if (!Array.isArray(sizes) || sizes.length < 2) throw new TopologyError(`${name}: config.sizes must list at least two sizes (or config.kind must say what the case is)`);
+  if (!Array.isArray(sizes) || sizes.length < 2)
+    throw new TopologyError(`${name}: config.sizes must list at least two sizes (or config.kind must say what the case is)`);
   const n = sizes.length - 1;
-  for (const [key, v] of [['activations', activations], ['decoupled', decoupled]] as const) {
+  for (const [key, v] of [
+    ['activations', activations],
+    ['decoupled', decoupled],
+  ] as const) {
     if (!Array.isArray(v) || v.length !== n) {
       throw new TopologyError(`${name}: config.${key} must have one entry per layer (${n}), got ${JSON.stringify(v)}`);
     }
@@ -134,8 +153,14 @@ const CASE_FIELDS = {
 
 /** The keys of each kind of case's config: what it needs, and what only describes it (how the numpy side drew its data). */
 const CONFIG_KEYS = {
-  chain: { required: ['sizes', 'activations', 'decoupled', 'conditioned', 'delay', 'batch', 'lr', 'lr_synthesizer', 'steps'], optional: ['seed', 'bits'] },
-  graph: { required: ['kind', 'inputs', 'batch', 'lr', 'lr_synthesizer', 'steps', 'nodes', 'heads', 'interfaces'], optional: ['seed', 'bits'] },
+  chain: {
+    required: ['sizes', 'activations', 'decoupled', 'conditioned', 'delay', 'batch', 'lr', 'lr_synthesizer', 'steps'],
+    optional: ['seed', 'bits'],
+  },
+  graph: {
+    required: ['kind', 'inputs', 'batch', 'lr', 'lr_synthesizer', 'steps', 'nodes', 'heads', 'interfaces'],
+    optional: ['seed', 'bits'],
+  },
 } as const;
 
 function graphOf(cfg: ReferenceConfig, name: string): Topology {
@@ -146,8 +171,13 @@ function graphOf(cfg: ReferenceConfig, name: string): Topology {
     if (!Array.isArray(list)) continue; // defineGraph says what is wrong
     list.forEach((o: unknown, i: number) => {
       if (o === null || typeof o !== 'object' || Array.isArray(o)) return;
-      caseKeys(o as Record<string, unknown>, keys.required, keys.optional, `${name}: config.${field}[${i}]`,
-        `its ${field} have ${[...keys.required, ...keys.optional].join(', ')}; one lr for every node, config.lr, and one for every synthesizer, config.lr_synthesizer`);
+      caseKeys(
+        o as Record<string, unknown>,
+        keys.required,
+        keys.optional,
+        `${name}: config.${field}[${i}]`,
+        `its ${field} have ${[...keys.required, ...keys.optional].join(', ')}; one lr for every node, config.lr, and one for every synthesizer, config.lr_synthesizer`,
+      );
     });
   }
   const spec: GraphSpec = {
@@ -167,7 +197,8 @@ function graphOf(cfg: ReferenceConfig, name: string): Topology {
 }
 
 function matrixOf(v: unknown, key: string, name: string): Matrix {
-  if (!Array.isArray(v) || v.length === 0 || !Array.isArray(v[0])) throw new TopologyError(`${name}: '${key}' must be a non-empty array of rows, got ${describeValue(v)}`);
+  if (!Array.isArray(v) || v.length === 0 || !Array.isArray(v[0]))
+    throw new TopologyError(`${name}: '${key}' must be a non-empty array of rows, got ${describeValue(v)}`);
   try {
     return fromNested(v as number[][], key);
   } catch (e) {
@@ -202,31 +233,60 @@ export interface CaseAnswers {
  * // npm run reference -- my-graph.json --out ours.json
  * // python3 bench/dni_numpy.py my-graph.json --emit numpy.json
  */
-export function graphCase(topology: Topology, data: Dataset, initial: ParameterSet, steps: number, answers?: CaseAnswers, name = 'graph'): ReferenceCase {
+export function graphCase(
+  topology: Topology,
+  data: Dataset,
+  initial: ParameterSet,
+  steps: number,
+  answers?: CaseAnswers,
+  name = 'graph',
+): ReferenceCase {
   if (!isGraph(topology)) throw new TopologyError('graphCase: expected a topology from defineGraph or defineTopology');
   if (!Number.isInteger(steps) || steps < 0) throw new TopologyError(`graphCase: steps must be an integer >= 0, got ${show(steps)}`);
   const g = topology;
   const optimizerName = (o: OptimizerConfig) => (o.kind === 'sgd' ? `SGD with momentum ${o.momentum}` : o.kind);
   for (const n of g.nodes) {
-    if (n.optimizer) throw new TopologyError(`graphCase: node '${n.id}' learns with ${optimizerName(n.optimizer)}; a case file has plain SGD only`);
+    if (n.optimizer)
+      throw new TopologyError(`graphCase: node '${n.id}' learns with ${optimizerName(n.optimizer)}; a case file has plain SGD only`);
   }
   for (const e of g.edges) {
-    const f = g.synthesizers[e.forward], s = g.synthesizers[e.synthesizer];
-    if (f && s && f.delay !== s.delay) throw new TopologyError(`graphCase: interface '${e.name}' is complete with a forward delay ${f.delay} and a backward delay ${s.delay}; a case file has one delay per interface`);
+    const f = g.synthesizers[e.forward],
+      s = g.synthesizers[e.synthesizer];
+    if (f && s && f.delay !== s.delay)
+      throw new TopologyError(
+        `graphCase: interface '${e.name}' is complete with a forward delay ${f.delay} and a backward delay ${s.delay}; a case file has one delay per interface`,
+      );
   }
   for (const s of g.synthesizers) {
-    if (s.optimizer) throw new TopologyError(`graphCase: synthesizer '${s.name}' is refitted with ${optimizerName(s.optimizer)}; a case file has plain SGD only`);
-    if (s.hidden) throw new TopologyError(`graphCase: synthesizer '${s.name}' is an MLP (hidden ${s.hidden.join(', ')}); a case file's synthesizers are linear`);
-    if (s.clip !== undefined) throw new TopologyError(`graphCase: synthesizer '${s.name}' clips its predictions (clip ${s.clip}); a case file has no clipping`);
+    if (s.optimizer)
+      throw new TopologyError(
+        `graphCase: synthesizer '${s.name}' is refitted with ${optimizerName(s.optimizer)}; a case file has plain SGD only`,
+      );
+    if (s.hidden)
+      throw new TopologyError(
+        `graphCase: synthesizer '${s.name}' is an MLP (hidden ${s.hidden.join(', ')}); a case file's synthesizers are linear`,
+      );
+    if (s.clip !== undefined)
+      throw new TopologyError(`graphCase: synthesizer '${s.name}' clips its predictions (clip ${s.clip}); a case file has no clipping`);
   }
   const one = (what: string, lrs: { id: string; lr: number }[], fallback: number) => {
     if (new Set(lrs.map((x) => x.lr)).size > 1) {
-      throw new TopologyError(`graphCase: the ${what}' learning rates differ (${lrs.map((x) => `${x.id} ${x.lr}`).join(', ')}); a case file has one for every ${what.slice(0, -1)}`);
+      throw new TopologyError(
+        `graphCase: the ${what}' learning rates differ (${lrs.map((x) => `${x.id} ${x.lr}`).join(', ')}); a case file has one for every ${what.slice(0, -1)}`,
+      );
     }
     return lrs[0]?.lr ?? fallback;
   };
-  const lr = one('nodes', g.nodes.map((n) => ({ id: n.id, lr: n.lr })), 0.1);
-  const lrSynthesizer = one('synthesizers', g.synthesizers.map((s) => ({ id: s.name, lr: s.lr })), 0.01);
+  const lr = one(
+    'nodes',
+    g.nodes.map((n) => ({ id: n.id, lr: n.lr })),
+    0.1,
+  );
+  const lrSynthesizer = one(
+    'synthesizers',
+    g.synthesizers.map((s) => ({ id: s.name, lr: s.lr })),
+    0.01,
+  );
   validateDataset(data, g);
 
   // the topology's parameter keys as a graph's (a chain's synth{i} is synth:{from}>{to})
@@ -234,7 +294,8 @@ export function graphCase(topology: Topology, data: Dataset, initial: ParameterS
   for (const n of g.nodes) for (const f of ['W', 'b']) keyOf.set(`${n.key}.${f}`, `${n.id}.${f}`);
   for (const s of g.synthesizers) {
     const e = g.edges[s.edge];
-    for (const f of ['M', 'c', 'N']) keyOf.set(`${s.key}.${f}`, `${s.forward ? 'fwd' : 'synth'}:${g.nodes[e.from].id}>${consumerId(g, e)}.${f}`);
+    for (const f of ['M', 'c', 'N'])
+      keyOf.set(`${s.key}.${f}`, `${s.forward ? 'fwd' : 'synth'}:${g.nodes[e.from].id}>${consumerId(g, e)}.${f}`);
   }
   const parameters = (p: ParameterSet, what: string): ParameterJSON => {
     if (p === null || typeof p !== 'object') throw new TopologyError(`graphCase: ${what} must be a parameter set, got ${describeValue(p)}`);
@@ -242,7 +303,8 @@ export function graphCase(topology: Topology, data: Dataset, initial: ParameterS
     for (const s of parameterShapes(g)) {
       const m = p[s.key];
       if (!m) throw new TopologyError(`graphCase: ${what}: '${s.key}' is missing (the topology needs ${s.rows}x${s.cols})`);
-      if (m.data.length !== s.rows * s.cols) throw new TopologyError(`graphCase: ${what}: '${s.key}' is ${shapeOf(m)}, the topology needs ${s.rows}x${s.cols}`);
+      if (m.data.length !== s.rows * s.cols)
+        throw new TopologyError(`graphCase: ${what}: '${s.key}' is ${shapeOf(m)}, the topology needs ${s.rows}x${s.cols}`);
       const at = firstNonFinite(m.data);
       if (at >= 0) throw new TopologyError(`graphCase: ${what}: '${s.key}' holds ${m.data[at]} at element ${at}`);
       out[keyOf.get(s.key)!] = toNested({ rows: s.rows, cols: s.cols, data: m.data }, s.vector);
@@ -294,7 +356,14 @@ export function graphCase(topology: Topology, data: Dataset, initial: ParameterS
 /** A case of any kind, loaded: a chain or graph ({@link loadCase}), or a recurrent one (`config.kind = "rnn"`). */
 export type AnyLoadedCase =
   | (LoadedCase & { readonly kind: 'dense' })
-  | { readonly kind: 'rnn'; readonly name: string; readonly topology: RecurrentTopology; readonly data: Sequences; readonly initial: ParameterSet; readonly steps: number };
+  | {
+      readonly kind: 'rnn';
+      readonly name: string;
+      readonly topology: RecurrentTopology;
+      readonly data: Sequences;
+      readonly initial: ParameterSet;
+      readonly steps: number;
+    };
 
 /**
  * Load a case of any kind: `config.kind = "rnn"` through {@link loadRecurrentCase}, anything else

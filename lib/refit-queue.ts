@@ -107,7 +107,8 @@ export class RefitQueue {
    * (each slot frees afterwards); returns the batch's slot, to fill with h, y and the prediction.
    */
   beginPrediction(batch: number, refit: (slot: PendingRefit) => void): PendingRefit {
-    if (batch !== this.nextPrediction) throw new Error(`${this.id}: asked to predict batch ${batch}, expected batch ${this.nextPrediction}`);
+    if (batch !== this.nextPrediction)
+      throw new Error(`${this.id}: asked to predict batch ${batch}, expected batch ${this.nextPrediction}`);
     this.refitThrough(batch - 1 - this.delay, refit);
     const slot = this.claim(batch);
     slot.hasPrediction = true;
@@ -148,12 +149,19 @@ export class RefitQueue {
   /** Continue from a {@link snapshot} of a queue with the same delay and shapes. */
   restore(s: SynthesizerSnapshot): void {
     if (s.nextPrediction - s.nextRefit !== s.pending.length || s.pending.length > this.delay + 1) {
-      throw new RangeError(`${this.id}: a snapshot with ${s.pending.length} pending refits (batches ${s.nextRefit}..${s.nextPrediction - 1}) does not fit delay ${this.delay}`);
+      throw new RangeError(
+        `${this.id}: a snapshot with ${s.pending.length} pending refits (batches ${s.nextRefit}..${s.nextPrediction - 1}) does not fit delay ${this.delay}`,
+      );
     }
     s.pending.forEach((p, i) => {
-      if (p.batch !== s.nextRefit + i) throw new RangeError(`${this.id}: the snapshot's pending refit ${i} is of batch ${p.batch}, expected ${s.nextRefit + i}`);
+      if (p.batch !== s.nextRefit + i)
+        throw new RangeError(`${this.id}: the snapshot's pending refit ${i} is of batch ${p.batch}, expected ${s.nextRefit + i}`);
       const slot = this.slotOf(p.batch);
-      if (p.h.length !== slot.h.data.length || p.target.length !== slot.target.data.length || (slot.y ? p.y?.length !== slot.y.data.length : p.y !== null)) {
+      if (
+        p.h.length !== slot.h.data.length ||
+        p.target.length !== slot.target.data.length ||
+        (slot.y ? p.y?.length !== slot.y.data.length : p.y !== null)
+      ) {
         throw new RangeError(`${this.id}: the snapshot's pending refit of batch ${p.batch} has the wrong shape`);
       }
     });
@@ -195,7 +203,8 @@ export class RefitQueue {
    */
   give(tag: number, rows: number): PendingRefit {
     if (tag <= this.lastTag) throw new Error(`${this.id}: refit of step ${tag} after one of step ${this.lastTag}`);
-    if (!(rows >= 1 && rows <= this.rows)) throw new RangeError(`${this.id}: refit of step ${tag} has ${rows} rows, at most ${this.rows} fit`);
+    if (!(rows >= 1 && rows <= this.rows))
+      throw new RangeError(`${this.id}: refit of step ${tag} has ${rows} rows, at most ${this.rows} fit`);
     if (this.pending > this.delay) throw new Error(`${this.id}: more than delay + 1 = ${this.delay + 1} refits pending at step ${tag}`);
     const slot = this.claim(this.nextPrediction++);
     slot.tag = this.lastTag = tag;
@@ -213,7 +222,7 @@ export class RefitQueue {
 
   /** Drop every pending refit (before restoring pairs with {@link give}). */
   clear(): void {
-    for (const slot of this.slots) (slot.batch = -1), (slot.hasTarget = slot.hasPrediction = false);
+    for (const slot of this.slots) ((slot.batch = -1), (slot.hasTarget = slot.hasPrediction = false));
     this.nextRefit = this.nextPrediction = 0;
     this.lastTag = -Infinity;
   }
@@ -223,7 +232,9 @@ export class RefitQueue {
     const slot = this.slotOf(batch);
     if (slot.batch === batch) return slot;
     if (slot.batch !== -1) {
-      throw new Error(`${this.id}: batch ${batch} arrived while batch ${slot.batch}'s refit is still pending (more than delay + 2 batches in flight)`);
+      throw new Error(
+        `${this.id}: batch ${batch} arrived while batch ${slot.batch}'s refit is still pending (more than delay + 2 batches in flight)`,
+      );
     }
     slot.batch = slot.tag = batch;
     slot.hasTarget = false;

@@ -11,7 +11,11 @@ import { type Matrix, release, zeros } from './matrix.ts';
 export class MatrixRing {
   private readonly slots: Matrix[];
   private readonly kernels = backend();
-  constructor(readonly depth: number, rows: number, cols: number) {
+  constructor(
+    readonly depth: number,
+    rows: number,
+    cols: number,
+  ) {
     this.slots = Array.from({ length: depth }, () => zeros(rows, cols));
   }
   slot(batch: number): Matrix {

@@ -12,8 +12,12 @@ export const MAX_SEED = 2 ** 32 - 1;
  * would all have meant some other seed (0, 7, 1, 4294967295, 0) without a word.
  */
 export function checkSeed(seed: unknown, what = 'seed'): number {
-  if (typeof seed !== 'number') throw new TypeError(`${what} must be an integer in [0, ${MAX_SEED}], got ${typeof seed === 'string' ? JSON.stringify(seed) : String(seed)} (a ${typeof seed})`);
-  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) throw new RangeError(`${what} must be an integer in [0, ${MAX_SEED}], got ${seed}`);
+  if (typeof seed !== 'number')
+    throw new TypeError(
+      `${what} must be an integer in [0, ${MAX_SEED}], got ${typeof seed === 'string' ? JSON.stringify(seed) : String(seed)} (a ${typeof seed})`,
+    );
+  if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED)
+    throw new RangeError(`${what} must be an integer in [0, ${MAX_SEED}], got ${seed}`);
   return seed;
 }
 
@@ -67,7 +71,8 @@ export class Rng {
     }
     let u = 0;
     while (u === 0) u = this.next();
-    const r = Math.sqrt(-2 * Math.log(u)), th = 2 * Math.PI * this.next();
+    const r = Math.sqrt(-2 * Math.log(u)),
+      th = 2 * Math.PI * this.next();
     this.spare = r * Math.sin(th);
     return r * Math.cos(th);
   }

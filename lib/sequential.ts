@@ -28,7 +28,11 @@ export interface TrainingHistory {
 /** Train `net` in place for `steps` batches and drain the pending refits. */
 export function trainSequential(net: Network, data: Dataset, steps: number): TrainingHistory {
   const { layers, synthesizers, heads, topology: g } = net;
-  const history = new History(steps, g.heads.map((h) => h.weight), g.synthesizers.length);
+  const history = new History(
+    steps,
+    g.heads.map((h) => h.weight),
+    g.synthesizers.length,
+  );
   const source = batchSource(data, g);
   const contexts = g.synthesizers.map((s) => (s.contextLabels ? source.labels(s.contextLabels) : null));
   const headLabels = g.heads.map((h) => source.labels(h.labels));

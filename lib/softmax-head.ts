@@ -12,13 +12,19 @@ import type { Matrix } from './matrix.ts';
  * the number of rows whose argmax agrees, and, when `gradient` is given, `softmax(z) - y` into it.
  */
 export function softmaxCrossEntropy(z: Matrix, y: Matrix, gradient: Matrix | null): { loss: number; correct: number } {
-  const n = z.cols, Z = z.data, Y = y.data, G = gradient?.data;
-  let total = 0, correct = 0;
+  const n = z.cols,
+    Z = z.data,
+    Y = y.data,
+    G = gradient?.data;
+  let total = 0,
+    correct = 0;
   for (let r = 0; r < z.rows; r++) {
     const o = r * n;
-    let max = -Infinity, best = 0, label = 0;
+    let max = -Infinity,
+      best = 0,
+      label = 0;
     for (let j = 0; j < n; j++) {
-      if (Z[o + j] > max) (max = Z[o + j]), (best = j);
+      if (Z[o + j] > max) ((max = Z[o + j]), (best = j));
       if (Y[o + j] > Y[o + label]) label = j;
     }
     let sum = 0;

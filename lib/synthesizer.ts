@@ -96,7 +96,15 @@ export interface SynthesizerScratch {
  * @example
  * predictSynthetic(k, { hidden: [], M, c, N: null }, 'relu', h, null, out, { activations: [], deltas: [] });
  */
-export function predictSynthetic(k: KernelBackend, p: SynthesizerParameters, activation: Activation, h: Matrix, y: Matrix | null, out: Matrix, scratch: SynthesizerScratch): Matrix {
+export function predictSynthetic(
+  k: KernelBackend,
+  p: SynthesizerParameters,
+  activation: Activation,
+  h: Matrix,
+  y: Matrix | null,
+  out: Matrix,
+  scratch: SynthesizerScratch,
+): Matrix {
   let a = h;
   p.hidden.forEach((l, j) => {
     const z = scratch.activations[j];
@@ -144,7 +152,9 @@ export function refitSynthesizer(
   scratch: SynthesizerScratch,
   current: Matrix | null,
 ): void {
-  const e = error, acts = scratch.activations, deltas = scratch.deltas;
+  const e = error,
+    acts = scratch.activations,
+    deltas = scratch.deltas;
   if (!current) predictSynthetic(k, p, activation, h, y, e, scratch);
   k.subtract(current ?? e, target, e);
   const top = acts.length - 1;
@@ -159,7 +169,8 @@ export function refitSynthesizer(
   opt.mean(ic, e);
   if (iN >= 0 && y) opt.outer(iN, y, e);
   for (let j = top; j >= 0; j--) {
-    const l = p.hidden[j], [iW, ib, iNj] = slots[j];
+    const l = p.hidden[j],
+      [iW, ib, iNj] = slots[j];
     if (j > 0) below(j - 1, deltas[j], l.W);
     opt.outer(iW, j > 0 ? acts[j - 1] : h, deltas[j]);
     opt.mean(ib, deltas[j]);
@@ -170,16 +181,21 @@ export function refitSynthesizer(
 
 /** Check a parameter set against a synthesizer's shape; throws naming the parameter. */
 function checkParameters(id: string, spec: SynthesizerShape, p: SynthesizerParameters): void {
-  const u = spec.units, widths = spec.hidden ?? [];
-  if (p.hidden.length !== widths.length) throw new RangeError(`${id}: ${p.hidden.length} hidden layers given, the topology has ${widths.length}`);
+  const u = spec.units,
+    widths = spec.hidden ?? [];
+  if (p.hidden.length !== widths.length)
+    throw new RangeError(`${id}: ${p.hidden.length} hidden layers given, the topology has ${widths.length}`);
   let inputs = spec.inputs ?? u;
   p.hidden.forEach((l, j) => {
-    const w = widths[j], at = `${id}: hidden layer ${j}`;
+    const w = widths[j],
+      at = `${id}: hidden layer ${j}`;
     if (l.W.rows !== inputs || l.W.cols !== w) throw new RangeError(`${at}: W is ${shapeOf(l.W)}, the topology needs ${inputs}x${w}`);
     if (l.b.data.length !== w) throw new RangeError(`${at}: b has ${l.b.data.length} values, the topology needs ${w}`);
     const wantN = spec.conditioned && j === 0;
     if (wantN !== Boolean(l.N) || (l.N && (l.N.rows !== spec.labels || l.N.cols !== w))) {
-      throw new RangeError(`${at}: ${wantN ? `a conditioned synthesizer needs N of ${spec.labels}x${w}` : 'takes no N'}, got ${l.N ? shapeOf(l.N) : 'none'}`);
+      throw new RangeError(
+        `${at}: ${wantN ? `a conditioned synthesizer needs N of ${spec.labels}x${w}` : 'takes no N'}, got ${l.N ? shapeOf(l.N) : 'none'}`,
+      );
     }
     inputs = w;
   });
@@ -190,7 +206,10 @@ function checkParameters(id: string, spec: SynthesizerShape, p: SynthesizerParam
   if (outputN && (!N || N.rows !== spec.labels || N.cols !== u)) {
     throw new RangeError(`${id}: a conditioned synthesizer needs N of ${spec.labels}x${u}, got ${N ? shapeOf(N) : 'none'}`);
   }
-  if (!outputN && N) throw new RangeError(`${id}: N (${shapeOf(N)}) given, but ${spec.conditioned ? 'an MLP synthesizer takes its labels in hidden layer 0' : 'the synthesizer is not conditioned'}`);
+  if (!outputN && N)
+    throw new RangeError(
+      `${id}: N (${shapeOf(N)}) given, but ${spec.conditioned ? 'an MLP synthesizer takes its labels in hidden layer 0' : 'the synthesizer is not conditioned'}`,
+    );
 }
 
 export class Synthesizer {
@@ -237,7 +256,15 @@ export class Synthesizer {
     const widths = spec.hidden ?? [];
     this.scratch = { activations: widths.map((w) => zeros(batchSize, w)), deltas: widths.map((w) => zeros(batchSize, w)) };
     this.activation = spec.activation ?? 'relu';
-    this.queue = new RefitQueue(id, spec.delay, batchSize, spec.inputs ?? spec.units, spec.conditioned ? spec.labels : 0, spec.units, targetsAhead);
+    this.queue = new RefitQueue(
+      id,
+      spec.delay,
+      batchSize,
+      spec.inputs ?? spec.units,
+      spec.conditioned ? spec.labels : 0,
+      spec.units,
+      targetsAhead,
+    );
     this.error = zeros(batchSize, spec.units);
   }
 
@@ -264,7 +291,8 @@ export class Synthesizer {
     // a clipped prediction is not g_hat at these parameters: its refit recomputes g_hat
     if (this.spec.clip !== undefined && clipNorm(slot.prediction.data, this.spec.clip)) this.lastPrediction.batch = -1;
     if (!Number.isFinite(this.kernels.sum(slot.prediction))) {
-      const p = slot.prediction, at = firstNonFinite(p.data);
+      const p = slot.prediction,
+        at = firstNonFinite(p.data);
       throw new DivergenceError(this.id, batch, 'g_hat', `g_hat[${Math.floor(at / p.cols)}, ${at % p.cols}] = ${p.data[at]}`);
     }
     return slot.prediction;
@@ -335,7 +363,19 @@ export class Synthesizer {
   private refit(slot: PendingRefit): void {
     const current = slot.batch === this.lastPrediction.batch && this.refits === this.lastPrediction.refits;
     this.refits++;
-    refitSynthesizer(this.kernels, this.parameters, this.activation, this.optimizer, this.slotsOf, slot.h, slot.y, slot.target, this.error, this.scratch, current ? slot.prediction : null);
+    refitSynthesizer(
+      this.kernels,
+      this.parameters,
+      this.activation,
+      this.optimizer,
+      this.slotsOf,
+      slot.h,
+      slot.y,
+      slot.target,
+      this.error,
+      this.scratch,
+      current ? slot.prediction : null,
+    );
   }
 }
 

@@ -7,9 +7,30 @@
  */
 import type { Activation } from './activations.ts';
 import { TopologyError } from './errors.ts';
-import { type Graph, type GraphSpec, INPUT, type InterfaceSpec, LOSSES, type Loss, type Naming, type SynthesizerOptions, buildGraph, describeGraph } from './graph.ts';
+import {
+  type Graph,
+  type GraphSpec,
+  INPUT,
+  type InterfaceSpec,
+  LOSSES,
+  type Loss,
+  type Naming,
+  type SynthesizerOptions,
+  buildGraph,
+  describeGraph,
+} from './graph.ts';
 import type { OptimizerSpec } from './optimizers.ts';
-import { activation as checkActivation, bool, knownKeys, nonNegativeInt, object, optimizerAt, positive, positiveInt, show } from './validate.ts';
+import {
+  activation as checkActivation,
+  bool,
+  knownKeys,
+  nonNegativeInt,
+  object,
+  optimizerAt,
+  positive,
+  positiveInt,
+  show,
+} from './validate.ts';
 
 export { LOSSES, type Loss } from './graph.ts';
 
@@ -144,8 +165,12 @@ export function defineTopology(spec: TopologySpec): Topology {
       );
     }
     const complete = bool(l.complete, `${name}: complete`, false);
-    if (complete && l.decoupled === false) throw new TopologyError(`${name}: complete is true but decoupled is false (a complete unlock decouples the layer too)`);
-    if (complete && isLast) throw new TopologyError(`${name}: complete is true, but it is the last layer: the head scores its real output, so nothing could read a synthetic one`);
+    if (complete && l.decoupled === false)
+      throw new TopologyError(`${name}: complete is true but decoupled is false (a complete unlock decouples the layer too)`);
+    if (complete && isLast)
+      throw new TopologyError(
+        `${name}: complete is true, but it is the last layer: the head scores its real output, so nothing could read a synthetic one`,
+      );
     const decoupled = complete || bool(l.decoupled, `${name}: decoupled`, false);
     if (l.synthesizer !== undefined && !decoupled) {
       throw new TopologyError(`${name}: synthesizer options given but the layer is not decoupled (set decoupled: true)`);
@@ -161,7 +186,9 @@ export function defineTopology(spec: TopologySpec): Topology {
     };
   });
   if (loss === 'mse' && labels !== last.units) {
-    throw new TopologyError(`topology: the mse head compares the last layer's ${last.units} outputs with labels of width ${labels}; they must match`);
+    throw new TopologyError(
+      `topology: the mse head compares the last layer's ${last.units} outputs with labels of width ${labels}; they must match`,
+    );
   }
   if (loss === 'softmax-cross-entropy' && labels !== last.units) {
     throw new TopologyError(
@@ -186,7 +213,8 @@ function interfaceAt(index: number, isLast: boolean, complete: boolean, own: unk
   const o = own === undefined ? {} : object(own, where, '{ conditioned, delay, lr, ... }');
   knownKeys(o, SYNTH_KEYS, where);
   const s = { ...defaults, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) };
-  if (o.forward !== undefined && !complete) throw new TopologyError(`${where} forward options given but the layer is not a complete unlock (set complete: true)`);
+  if (o.forward !== undefined && !complete)
+    throw new TopologyError(`${where} forward options given but the layer is not a complete unlock (set complete: true)`);
   const conditioned = bool(s.conditioned, `${where} conditioned`, false);
   const delay = nonNegativeInt(s.delay ?? 0, `${where} delay`);
   const opt = optimizerAt(o, `layer ${index}: synthesizer`) ?? optimizerAt(defaults, 'topology: synthesizer');

@@ -20,7 +20,8 @@ export function show(v: unknown): string {
 }
 
 export function positiveInt(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new TopologyError(`${what} must be a positive integer, got ${show(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+    throw new TopologyError(`${what} must be a positive integer, got ${show(v)}`);
   if (v > max) throw new TopologyError(`${what} is ${v}, above the limit of ${max}`);
   return v;
 }
@@ -32,12 +33,14 @@ export function nonNegativeInt(v: unknown, what: string, max = Number.MAX_SAFE_I
 }
 
 export function positive(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new TopologyError(`${what} must be a finite number > 0, got ${show(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    throw new TopologyError(`${what} must be a finite number > 0, got ${show(v)}`);
   return v;
 }
 
 export function rate(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new TopologyError(`${what} must be a finite number >= 0, got ${show(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+    throw new TopologyError(`${what} must be a finite number >= 0, got ${show(v)}`);
   return v;
 }
 
@@ -78,7 +81,8 @@ export function object(v: unknown, what: string, shape: string): Record<string, 
 export function knownKeys(v: Record<string, unknown>, known: readonly string[], what: string): void {
   refuseUnknownKeys(v, known, what);
   const nulls = Object.keys(v).filter((k) => v[k] === null);
-  if (nulls.length > 0) throw new TopologyError(`${what}: ${nulls.map((k) => `'${k}'`).join(', ')} is null (leave an option out for its default)`);
+  if (nulls.length > 0)
+    throw new TopologyError(`${what}: ${nulls.map((k) => `'${k}'`).join(', ')} is null (leave an option out for its default)`);
 }
 
 /**
@@ -91,7 +95,12 @@ export function knownKeys(v: Record<string, unknown>, known: readonly string[], 
  * refuseUnknownKeys({ schedular: 'worker' }, ['steps', 'scheduler'], 'training', (m) => new TrainingOptionsError(m));
  * // TrainingOptionsError: training: unknown option 'schedular' (it takes steps, scheduler); did you mean 'scheduler'?
  */
-export function refuseUnknownKeys(v: object, known: readonly string[], what: string, error: (message: string) => Error = (m) => new TopologyError(m)): void {
+export function refuseUnknownKeys(
+  v: object,
+  known: readonly string[],
+  what: string,
+  error: (message: string) => Error = (m) => new TopologyError(m),
+): void {
   const unknown = Object.keys(v).filter((k) => !known.includes(k) && (v as Record<string, unknown>)[k] !== undefined);
   if (unknown.length === 0) return;
   const guesses = unknown.map((k) => closest(k, known)).filter((g) => g !== null);
@@ -101,23 +110,27 @@ export function refuseUnknownKeys(v: object, known: readonly string[], what: str
 
 /** Options of a training (or of what watches one) with a key they do not take: a TrainingOptionsError naming `what` (`training`, `fit: checkpoint`). */
 export function refuseUnknownOptions(o: object, known: readonly string[], what: string): void {
-  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new TrainingOptionsError(`${what}: the options must be an object, got ${show(o)}`);
+  if (o === null || typeof o !== 'object' || Array.isArray(o))
+    throw new TrainingOptionsError(`${what}: the options must be an object, got ${show(o)}`);
   refuseUnknownKeys(o, known, what, (m) => new TrainingOptionsError(m));
 }
 
 /** The known word nearest to `word` when it is a likely typo of it (a few letters apart, case aside), else null. */
 export function closest(word: string, known: readonly string[]): string | null {
-  let best: string | null = null, bestDistance = Infinity;
+  let best: string | null = null,
+    bestDistance = Infinity;
   for (const k of known) {
     const d = editDistance(word.toLowerCase(), k.toLowerCase());
-    if (d < bestDistance) (best = k), (bestDistance = d);
+    if (d < bestDistance) ((best = k), (bestDistance = d));
   }
   return best !== null && bestDistance <= Math.max(1, Math.floor(best.length / 3)) ? best : null;
 }
 
 /** Levenshtein distance, adjacent transpositions counting one (`stpes` is one edit from `steps`). */
 function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
       d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
@@ -136,22 +149,36 @@ function editDistance(a: string, b: string): number {
  * const KEYS = keysOf<CheckpointOptions>()(['path', 'at', 'every', 'onSaved', 'onStop']);
  */
 export function keysOf<T>() {
-  return <const K extends readonly (keyof T & string)[]>(keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, K[number]> })): K => keys;
+  return <const K extends readonly (keyof T & string)[]>(
+    keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, K[number]> }),
+  ): K => keys;
 }
 
 /**
  * An object of a case file states every key it needs and nothing else (a missing key would train on
  * a default, a misspelt one be ignored): refused by name. `holds` says what it may hold.
  */
-export function caseKeys(v: Record<string, unknown>, required: readonly string[], optional: readonly string[], what: string, holds?: string): void {
+export function caseKeys(
+  v: Record<string, unknown>,
+  required: readonly string[],
+  optional: readonly string[],
+  what: string,
+  holds?: string,
+): void {
   const missing = required.filter((k) => !Object.hasOwn(v, k) || v[k] === undefined);
   if (missing.length > 0) {
-    throw new TopologyError(`${what} lacks ${missing.map((k) => `'${k}'`).join(', ')} (a case file states everything it needs: ${required.join(', ')})`);
+    throw new TopologyError(
+      `${what} lacks ${missing.map((k) => `'${k}'`).join(', ')} (a case file states everything it needs: ${required.join(', ')})`,
+    );
   }
   const nulls = required.filter((k) => v[k] === null);
-  if (nulls.length > 0) throw new TopologyError(`${what}: ${nulls.map((k) => `'${k}'`).join(', ')} is null (a case file states every value it needs)`);
+  if (nulls.length > 0)
+    throw new TopologyError(`${what}: ${nulls.map((k) => `'${k}'`).join(', ')} is null (a case file states every value it needs)`);
   const extra = Object.keys(v).find((k) => !required.includes(k) && !optional.includes(k));
-  if (extra !== undefined) throw new TopologyError(`${what} has '${extra}', which a case file does not hold (${holds ?? `it holds ${[...required, ...optional].join(', ')}`})`);
+  if (extra !== undefined)
+    throw new TopologyError(
+      `${what} has '${extra}', which a case file does not hold (${holds ?? `it holds ${[...required, ...optional].join(', ')}`})`,
+    );
 }
 
 export function sgd(lr: number): OptimizerConfig {
@@ -172,20 +199,32 @@ export function optimizerAt(level: { readonly lr?: unknown; readonly optimizer?:
   if (o === undefined) return lr === undefined ? undefined : sgd(rate(lr, `${where}: lr`));
   const spec = o as Partial<OptimizerSpec> | null;
   if (spec === null || typeof spec !== 'object' || !(OPTIMIZERS as readonly string[]).includes(spec.kind as string)) {
-    throw new TopologyError(`${where}: optimizer must be { kind: ${OPTIMIZERS.map((k) => `'${k}'`).join(' | ')}, lr, ... }, got ${show(o)}`);
+    throw new TopologyError(
+      `${where}: optimizer must be { kind: ${OPTIMIZERS.map((k) => `'${k}'`).join(' | ')}, lr, ... }, got ${show(o)}`,
+    );
   }
   const what = `${where}: optimizer`;
   const known = spec.kind === 'sgd' ? ['kind', 'lr', 'momentum'] : ['kind', 'lr', 'beta1', 'beta2', 'eps'];
   const unknown = Object.keys(spec).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
-    throw new TopologyError(`${what} ${spec.kind} has no option ${unknown.map((k) => `'${k}'`).join(', ')} (it takes ${known.slice(1).join(', ')})`);
+    throw new TopologyError(
+      `${what} ${spec.kind} has no option ${unknown.map((k) => `'${k}'`).join(', ')} (it takes ${known.slice(1).join(', ')})`,
+    );
   }
   const nulls = Object.keys(spec).filter((k) => (spec as Record<string, unknown>)[k] === null);
-  if (nulls.length > 0) throw new TopologyError(`${what}: ${nulls.map((k) => `'${k}'`).join(', ')} is null (leave an option out for its default)`);
+  if (nulls.length > 0)
+    throw new TopologyError(`${what}: ${nulls.map((k) => `'${k}'`).join(', ')} is null (leave an option out for its default)`);
   const olr = rate(spec.lr, `${what} lr`);
   if (spec.kind === 'sgd') return Object.freeze({ kind: 'sgd', lr: olr, momentum: fraction(spec.momentum ?? 0, `${what} momentum`) });
   const a = spec as Partial<Extract<OptimizerSpec, { kind: 'adam' }>>;
   const eps = a.eps ?? 1e-8;
-  if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps)) throw new TopologyError(`${what} eps must be a finite number > 0, got ${show(eps)}`);
-  return Object.freeze({ kind: 'adam', lr: olr, beta1: fraction(a.beta1 ?? 0.9, `${what} beta1`), beta2: fraction(a.beta2 ?? 0.999, `${what} beta2`), eps });
+  if (typeof eps !== 'number' || !(eps > 0) || !Number.isFinite(eps))
+    throw new TopologyError(`${what} eps must be a finite number > 0, got ${show(eps)}`);
+  return Object.freeze({
+    kind: 'adam',
+    lr: olr,
+    beta1: fraction(a.beta1 ?? 0.9, `${what} beta1`),
+    beta2: fraction(a.beta2 ?? 0.999, `${what} beta2`),
+    eps,
+  });
 }

@@ -11,7 +11,8 @@ const ARRAYS = { Float32Array, Float64Array, Int32Array, Uint32Array, Uint8Array
 type ArrayKind = keyof typeof ARRAYS;
 type AnyTyped = InstanceType<(typeof ARRAYS)[ArrayKind]>;
 
-const encoder = new TextEncoder(), decoder = new TextDecoder();
+const encoder = new TextEncoder(),
+  decoder = new TextDecoder();
 const align8 = (n: number) => (n + 7) & ~7;
 
 /** `value` as bytes: JSON for the structure, raw bytes for every typed array; Maps, Sets and non-finite numbers kept. */
@@ -25,14 +26,16 @@ export function encodeValue(value: unknown): Uint8Array {
     if (ArrayBuffer.isView(v) && !(v instanceof DataView)) {
       const kind = v.constructor.name as ArrayKind;
       if (!(kind in ARRAYS)) throw new TypeError(`wire: cannot send a ${kind}`);
-      const a = v as AnyTyped, at = offset;
+      const a = v as AnyTyped,
+        at = offset;
       arrays.push(a);
       offset = align8(offset + a.byteLength);
       return { $a: kind, o: at, n: a.length };
     }
     return v;
   });
-  const head = encoder.encode(text ?? 'null'), start = align8(4 + head.length);
+  const head = encoder.encode(text ?? 'null'),
+    start = align8(4 + head.length);
   const out = new Uint8Array(start + offset);
   new DataView(out.buffer).setUint32(0, head.length, true);
   out.set(head, 4);
@@ -48,7 +51,8 @@ export function encodeValue(value: unknown): Uint8Array {
 export function decodeValue<T = unknown>(bytes: Uint8Array): T {
   if (bytes.length < 4) throw new RangeError(`wire: a message of ${bytes.length} bytes has no header`);
   const length = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
-  if (4 + length > bytes.length) throw new RangeError(`wire: the header says ${length} bytes of text, the message holds ${bytes.length - 4}`);
+  if (4 + length > bytes.length)
+    throw new RangeError(`wire: the header says ${length} bytes of text, the message holds ${bytes.length - 4}`);
   const start = align8(4 + length);
   return JSON.parse(decoder.decode(bytes.subarray(4, 4 + length)), (_key, v: unknown) => {
     if (v === null || typeof v !== 'object') return v;
@@ -59,7 +63,8 @@ export function decodeValue<T = unknown>(bytes: Uint8Array): T {
     if (o.$a === undefined) return v;
     const Kind = ARRAYS[o.$a];
     if (!Kind) throw new TypeError(`wire: unknown array kind '${o.$a}'`);
-    const from = bytes.byteOffset + start + o.o, size = o.n * Kind.BYTES_PER_ELEMENT;
+    const from = bytes.byteOffset + start + o.o,
+      size = o.n * Kind.BYTES_PER_ELEMENT;
     if (start + o.o + size > bytes.length) throw new RangeError(`wire: a ${o.$a} of ${o.n} runs past the message's end`);
     return new Kind(bytes.buffer.slice(from, from + size) as ArrayBuffer);
   }) as T;
@@ -80,7 +85,8 @@ export function framesOf(message: Uint8Array, sender: number, id: number, max: n
   const parts = Math.max(1, Math.ceil(message.length / room));
   return Array.from({ length: parts }, (_, part) => {
     const slice = message.subarray(part * room, Math.min(message.length, (part + 1) * room));
-    const f = new Uint8Array(FRAME_HEADER + slice.length), h = new DataView(f.buffer);
+    const f = new Uint8Array(FRAME_HEADER + slice.length),
+      h = new DataView(f.buffer);
     h.setUint32(0, sender, true);
     h.setUint32(4, id, true);
     h.setUint32(8, part, true);
@@ -102,20 +108,26 @@ export class Reassembler {
   take(frame: Uint8Array): { sender: number; message: Uint8Array } | null {
     if (frame.length < FRAME_HEADER) throw new RangeError(`wire: a frame of ${frame.length} bytes is shorter than its header`);
     const h = new DataView(frame.buffer, frame.byteOffset, FRAME_HEADER);
-    const sender = h.getUint32(0, true), id = h.getUint32(4, true), part = h.getUint32(8, true), parts = h.getUint32(12, true);
+    const sender = h.getUint32(0, true),
+      id = h.getUint32(4, true),
+      part = h.getUint32(8, true),
+      parts = h.getUint32(12, true);
     const body = frame.subarray(FRAME_HEADER);
     if (parts === 1 && part === 0) return { sender, message: body };
     let p = this.partial.get(sender);
     if (part === 0) this.partial.set(sender, (p = { id, parts: [], count: parts }));
     if (!p || p.id !== id || p.parts.length !== part || p.count !== parts) {
       this.partial.delete(sender);
-      throw new Error(`wire: frame ${part + 1} of ${parts} of message ${id} from sender ${sender} arrived out of sequence (frames were lost)`);
+      throw new Error(
+        `wire: frame ${part + 1} of ${parts} of message ${id} from sender ${sender} arrived out of sequence (frames were lost)`,
+      );
     }
     // a copy: the frame may be a view into the client's socket buffer, which it reuses
     p.parts.push(new Uint8Array(body));
     if (p.parts.length < parts) return null;
     this.partial.delete(sender);
-    const total = p.parts.reduce((n, b) => n + b.length, 0), message = new Uint8Array(total);
+    const total = p.parts.reduce((n, b) => n + b.length, 0),
+      message = new Uint8Array(total);
     let at = 0;
     for (const b of p.parts) (message.set(b, at), (at += b.length));
     return { sender, message };

@@ -45,14 +45,18 @@ try {
 }
 
 const common = [
-  '--optimizeLevel', '3',
-  '--shrinkLevel', '0',
+  '--optimizeLevel',
+  '3',
+  '--shrinkLevel',
+  '0',
   '--converge',
   '--noAssert',
-  '--runtime', 'stub', // no allocation happens in the kernels; the host owns the memory
+  '--runtime',
+  'stub', // no allocation happens in the kernels; the host owns the memory
   '--importMemory', // env.memory, created by lib/kernels/kernels-wasm.ts
   '--noExportMemory',
-  '--enable', 'simd',
+  '--enable',
+  'simd',
 ];
 const variants = [
   { name: 'kernels', features: [] },

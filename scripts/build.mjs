@@ -25,7 +25,9 @@ const dist = join(root, 'dist');
 const staged = join(root, 'build', 'package');
 
 if (process.env.npm_lifecycle_event === 'prepack') {
-  console.error("build: this package.json is the repository's (dev scripts, devDependencies): `npm run package` packs the published one (build/package/)");
+  console.error(
+    "build: this package.json is the repository's (dev scripts, devDependencies): `npm run package` packs the published one (build/package/)",
+  );
   process.exit(1);
 }
 
@@ -46,13 +48,26 @@ run('wasm kernels', [join(root, 'scripts/build-wasm.mjs'), '--out', join(dist, '
 // apart from the compiled modules, which have the same names (live.js, the page's; live.js, from live.ts)
 const pages = join(root, 'tools/inspector');
 mkdirSync(join(dist, 'tools/inspector/pages'));
-for (const f of readdirSync(pages).filter((f) => /\.(html|js|css)$/.test(f))) copyFileSync(join(pages, f), join(dist, 'tools/inspector/pages', f));
+for (const f of readdirSync(pages).filter((f) => /\.(html|js|css)$/.test(f)))
+  copyFileSync(join(pages, f), join(dist, 'tools/inspector/pages', f));
 
 // what the package cannot work without: say so here rather than in a user's project
 const expected = [
-  'index.js', 'index.d.ts', 'actors/stage/stageThread.js', 'lib/wasm/kernels.wasm', 'lib/wasm/kernels-fma.wasm',
-  'actors/nats/natsHostThread.js', 'bin/stage.js', 'bin/dni-actors.js', 'tools/inspector/index.js', 'tools/inspector/inspectCommand.js', 'tools/inspector/live.js',
-  'tools/inspector/pages/index.html', 'tools/inspector/pages/viewer.js', 'tools/inspector/pages/live.html', 'tools/inspector/pages/live.js',
+  'index.js',
+  'index.d.ts',
+  'actors/stage/stageThread.js',
+  'lib/wasm/kernels.wasm',
+  'lib/wasm/kernels-fma.wasm',
+  'actors/nats/natsHostThread.js',
+  'bin/stage.js',
+  'bin/dni-actors.js',
+  'tools/inspector/index.js',
+  'tools/inspector/inspectCommand.js',
+  'tools/inspector/live.js',
+  'tools/inspector/pages/index.html',
+  'tools/inspector/pages/viewer.js',
+  'tools/inspector/pages/live.html',
+  'tools/inspector/pages/live.js',
 ];
 // and the files of every subpath package.json "exports" names (types, import, default)
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -68,7 +83,23 @@ console.log(`build: ${dist}`);
 
 // the published manifest: what a consumer needs, nothing that names a file the package does not hold
 const published = {};
-for (const key of ['name', 'version', 'description', 'type', 'license', 'engines', 'exports', 'main', 'types', 'bin', 'files', 'sideEffects', 'dependencies', 'peerDependencies', 'peerDependenciesMeta']) {
+for (const key of [
+  'name',
+  'version',
+  'description',
+  'type',
+  'license',
+  'engines',
+  'exports',
+  'main',
+  'types',
+  'bin',
+  'files',
+  'sideEffects',
+  'dependencies',
+  'peerDependencies',
+  'peerDependenciesMeta',
+]) {
   if (pkg[key] !== undefined) published[key] = pkg[key];
 }
 rmSync(staged, { recursive: true, force: true });

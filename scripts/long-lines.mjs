@@ -12,7 +12,9 @@ import { getFileInfo } from 'prettier';
 
 const root = join(import.meta.dirname, '..');
 const width = JSON.parse(readFileSync(join(root, '.prettierrc.json'), 'utf8')).printWidth;
-const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' }).split('\n').filter(Boolean);
+const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' })
+  .split('\n')
+  .filter(Boolean);
 const HELD_TO_THE_WIDTH_UNFORMATTED = /^examples\//;
 const over = [];
 for (const file of files) {

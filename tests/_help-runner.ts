@@ -41,7 +41,8 @@ for (const [i, [file, ...args]] of commands.entries()) {
   out.stdout = out.stderr = '';
   work = [];
   process.argv = [process.execPath, join(root, file), ...args];
-  let code: number | null = null, error: string | null = null;
+  let code: number | null = null,
+    error: string | null = null;
   try {
     await import(`${pathToFileURL(join(root, file)).href}?help=${i}`);
   } catch (err) {

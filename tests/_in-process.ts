@@ -5,5 +5,7 @@
 import { refuseWork } from './_refuse.ts';
 
 refuseWork((what) => {
-  throw new Error(`${what} started in the unit or actors project: a test that starts threads or processes belongs to 'workers' (vitest.config.ts)`);
+  throw new Error(
+    `${what} started in the unit or actors project: a test that starts threads or processes belongs to 'workers' (vitest.config.ts)`,
+  );
 });

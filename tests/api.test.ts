@@ -11,26 +11,67 @@ import { ROOT } from './examples.ts';
 
 const ROOT_VALUES = [
   // train
-  'createTraining', 'train', 'trainWithRestarts', 'fit', 'trainCurriculum', 'createStagePool', 'defaultStagePool',
-  'constantLr', 'cosineLr', 'exponentialLr', 'stepLr', 'parseLrSchedule',
+  'createTraining',
+  'train',
+  'trainWithRestarts',
+  'fit',
+  'trainCurriculum',
+  'createStagePool',
+  'defaultStagePool',
+  'constantLr',
+  'cosineLr',
+  'exponentialLr',
+  'stepLr',
+  'parseLrSchedule',
   // define
-  'defineTopology', 'defineGraph', 'defineRecurrent', 'describeSizes',
+  'defineTopology',
+  'defineGraph',
+  'defineRecurrent',
+  'describeSizes',
   // data
-  'binaryAddition', 'copyTask', 'loadMnist', 'fromArray', 'fromNested', 'toNested', 'oneHot', 'evaluate',
+  'binaryAddition',
+  'copyTask',
+  'loadMnist',
+  'fromArray',
+  'fromNested',
+  'toNested',
+  'oneHot',
+  'evaluate',
   // checkpoints
-  'readCheckpoint', 'writeCheckpoint',
+  'readCheckpoint',
+  'writeCheckpoint',
   // errors
-  'DniError', 'TopologyError', 'DataError', 'TrainingOptionsError', 'DivergenceError', 'StageError', 'CheckpointError',
-  'TrainingAbortedError', 'PortError', 'EnvironmentError', 'FileError', 'checkEnvironment',
+  'DniError',
+  'TopologyError',
+  'DataError',
+  'TrainingOptionsError',
+  'DivergenceError',
+  'StageError',
+  'CheckpointError',
+  'TrainingAbortedError',
+  'PortError',
+  'EnvironmentError',
+  'FileError',
+  'checkEnvironment',
   // traces
-  'createTraceRecorder', 'parseTrace',
+  'createTraceRecorder',
+  'parseTrace',
 ];
 
 /** Each subpath: its entry file (as package.json "exports" maps it, in TypeScript) and its values. */
 const SUBPATHS: Record<string, { entry: string; values: string[] }> = {
   'dni-actors/recurrent': {
     entry: 'recurrent.ts',
-    values: ['sequencesFromNested', 'validateSequences', 'windowAccuracy', 'repeatCopyTask', 'copyExperimentTopology', 'COPY_EXPERIMENT', 'COPY_METHODS', 'keyOf'],
+    values: [
+      'sequencesFromNested',
+      'validateSequences',
+      'windowAccuracy',
+      'repeatCopyTask',
+      'copyExperimentTopology',
+      'COPY_EXPERIMENT',
+      'COPY_METHODS',
+      'keyOf',
+    ],
   },
   'dni-actors/inspect': {
     entry: 'tools/inspector/index.ts',
@@ -38,22 +79,66 @@ const SUBPATHS: Record<string, { entry: string; values: string[] }> = {
   },
   'dni-actors/kernels': {
     entry: 'kernels.ts',
-    values: ['backend', 'useBackend', 'autoBackend', 'backendByName', 'typescriptBackend', 'wasmBackend', 'wasmFmaBackend', 'wasmUnavailableReason', 'wasmFmaUnavailableReason', 'release'],
+    values: [
+      'backend',
+      'useBackend',
+      'autoBackend',
+      'backendByName',
+      'typescriptBackend',
+      'wasmBackend',
+      'wasmFmaBackend',
+      'wasmUnavailableReason',
+      'wasmFmaUnavailableReason',
+      'release',
+    ],
   },
   'dni-actors/machines': {
     entry: 'machines.ts',
     values: [
-      'trainerMachine', 'stageMachine', 'layerMachine', 'synthesizerMachine', 'headMachine', 'networkMachines', 'INTERPRETERS', 'SCHEDULERS',
-      'EventLoopScheduler', 'Trampoline', 'deliverOn', 'planStages', 'validatePlan', 'defaultStageCount',
+      'trainerMachine',
+      'stageMachine',
+      'layerMachine',
+      'synthesizerMachine',
+      'headMachine',
+      'networkMachines',
+      'INTERPRETERS',
+      'SCHEDULERS',
+      'EventLoopScheduler',
+      'Trampoline',
+      'deliverOn',
+      'planStages',
+      'validatePlan',
+      'defaultStageCount',
     ],
   },
-  'dni-actors/nats': { entry: 'nats.ts', values: ['serveStages', 'CODE_VERSION', 'WIRE_VERSION', 'BEAT_MS', 'BEAT_TIMEOUT_MS', 'DEFAULT_PREFIX'] },
+  'dni-actors/nats': {
+    entry: 'nats.ts',
+    values: ['serveStages', 'CODE_VERSION', 'WIRE_VERSION', 'BEAT_MS', 'BEAT_TIMEOUT_MS', 'DEFAULT_PREFIX'],
+  },
   'dni-actors/testing': {
     entry: 'testing.ts',
     values: [
-      'loadCase', 'loadAnyCase', 'graphCase', 'loadRecurrentCase', 'caseParametersToJSON', 'caseParametersFromJSON', 'initParameters', 'parametersToJSON',
-      'parametersFromJSON', 'parameterShapes', 'initRecurrentParameters', 'recurrentParameterShapes', 'recurrentParametersToJSON', 'recurrentParametersFromJSON',
-      'buildRecurrentNetwork', 'snapshotRecurrentNetwork', 'restoreRecurrentNetwork', 'disposeRecurrentNetwork', 'trainRecurrentSequential', 'runCurriculum', 'Rng',
+      'loadCase',
+      'loadAnyCase',
+      'graphCase',
+      'loadRecurrentCase',
+      'caseParametersToJSON',
+      'caseParametersFromJSON',
+      'initParameters',
+      'parametersToJSON',
+      'parametersFromJSON',
+      'parameterShapes',
+      'initRecurrentParameters',
+      'recurrentParameterShapes',
+      'recurrentParametersToJSON',
+      'recurrentParametersFromJSON',
+      'buildRecurrentNetwork',
+      'snapshotRecurrentNetwork',
+      'restoreRecurrentNetwork',
+      'disposeRecurrentNetwork',
+      'trainRecurrentSequential',
+      'runCurriculum',
+      'Rng',
     ],
   },
 };
@@ -77,12 +162,18 @@ describe('the public API', () => {
   });
 
   it('package.json "exports" maps the root and exactly these subpaths, each into dist/ (types, import, default)', () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, string | Record<string, string>> };
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      exports: Record<string, string | Record<string, string>>;
+    };
     const paths = Object.keys(pkg.exports).filter((p) => p !== './package.json');
     expect(sorted(paths)).toEqual(sorted(['.', ...Object.keys(SUBPATHS).map((s) => s.replace('dni-actors', '.'))]));
     for (const [subpath, { entry }] of [['dni-actors', { entry: 'index.ts' }] as const, ...Object.entries(SUBPATHS)]) {
       const js = `./dist/${entry.replace(/\.ts$/, '.js')}`;
-      expect(pkg.exports[subpath.replace('dni-actors', '.')], subpath).toEqual({ types: js.replace(/\.js$/, '.d.ts'), import: js, default: js });
+      expect(pkg.exports[subpath.replace('dni-actors', '.')], subpath).toEqual({
+        types: js.replace(/\.js$/, '.d.ts'),
+        import: js,
+        default: js,
+      });
     }
     // tsconfig.json maps each one to its entry, so the examples type-check against the source
     const tsconfig = readFileSync(join(ROOT, 'tsconfig.json'), 'utf8');
@@ -96,9 +187,15 @@ describe('the public API', () => {
   }
 
   it('docs/api.md names every value of the root and of each subpath under its heading', () => {
-    for (const [subpath, values] of [['dni-actors', ROOT_VALUES] as const, ...Object.entries(SUBPATHS).map(([s, { values: v }]) => [s, v] as const)]) {
+    for (const [subpath, values] of [
+      ['dni-actors', ROOT_VALUES] as const,
+      ...Object.entries(SUBPATHS).map(([s, { values: v }]) => [s, v] as const),
+    ]) {
       const shown = new Set(documented(subpath));
-      expect(values.filter((v) => !shown.has(v)), `docs/api.md, ## \`${subpath}\``).toEqual([]);
+      expect(
+        values.filter((v) => !shown.has(v)),
+        `docs/api.md, ## \`${subpath}\``,
+      ).toEqual([]);
     }
   });
 
@@ -106,12 +203,36 @@ describe('the public API', () => {
     const root = await load('index.ts');
     const everywhere = new Set([...ROOT_VALUES, ...Object.values(SUBPATHS).flatMap((s) => s.values)]);
     // the unused and the internal ones: nowhere in the public API
-    for (const gone of ['batchAt', 'pipelineActors', 'MERGES', 'INTERFACE_KINDS', 'CELLS', 'RECURRENT_LOSSES', 'windowsPerSequence', 'writeFileAtomic', 'sameFile', 'MAX_CHECKPOINT_BYTES', 'zeros']) {
+    for (const gone of [
+      'batchAt',
+      'pipelineActors',
+      'MERGES',
+      'INTERFACE_KINDS',
+      'CELLS',
+      'RECURRENT_LOSSES',
+      'windowsPerSequence',
+      'writeFileAtomic',
+      'sameFile',
+      'MAX_CHECKPOINT_BYTES',
+      'zeros',
+    ]) {
       expect(gone in root, gone).toBe(false);
       expect(everywhere.has(gone), gone).toBe(false);
     }
     // moved: behind a subpath, not in the root
-    for (const moved of ['backend', 'useBackend', 'Trampoline', 'deliverOn', 'EventLoopScheduler', 'INTERPRETERS', 'networkMachines', 'trainRecurrentSequential', 'runCurriculum', 'loadCase', 'attachStatelyInspector']) {
+    for (const moved of [
+      'backend',
+      'useBackend',
+      'Trampoline',
+      'deliverOn',
+      'EventLoopScheduler',
+      'INTERPRETERS',
+      'networkMachines',
+      'trainRecurrentSequential',
+      'runCurriculum',
+      'loadCase',
+      'attachStatelyInspector',
+    ]) {
       expect(moved in root, moved).toBe(false);
       expect(everywhere.has(moved), moved).toBe(true);
     }

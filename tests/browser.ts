@@ -17,7 +17,8 @@ const inCI = process.env.CI === 'true';
 
 /** In CI a missing browser fails the run; elsewhere the tests say they were skipped. */
 export function requireChromiumInCI(what: string): void {
-  if (!haveChromium && !inCI) console.warn(`${what} skipped: ${CHROMIUM} is missing (apt-get install -y chromium; CI installs it in .ci/run)`);
+  if (!haveChromium && !inCI)
+    console.warn(`${what} skipped: ${CHROMIUM} is missing (apt-get install -y chromium; CI installs it in .ci/run)`);
   describe.runIf(!haveChromium && inCI)(`${what} in CI`, () => {
     it('needs Debian chromium at /usr/bin/chromium', () => {
       throw new Error(`${CHROMIUM} is missing: .ci/run must 'apt-get install -y chromium' before the tests`);
@@ -40,7 +41,16 @@ export async function offlineBrowser(dir: string, viewport = { width: 1600, heig
   const context = await chromium.launchPersistentContext(join(dir, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport,
   });
   const errors: string[] = [];

@@ -57,7 +57,7 @@ describe('the example checks themselves', () => {
 
   it('refuse an example without a Prints comment, and a README block that is not the file', () => {
     expect(() => printsOf('x.mjs', 'console.log(1);\n')).toThrow(/examples\/x.mjs: no closing '\/\/ Prints …:' comment/);
-    expect(printsOf('x.mjs', "console.log(1);\n\n// Prints:\n// 1\n")).toEqual(['1']);
+    expect(printsOf('x.mjs', 'console.log(1);\n\n// Prints:\n// 1\n')).toEqual(['1']);
     const readme = '<!-- example: examples/x.mjs -->\n```js\nconsole.log(1);\n```\n';
     expect(readmeExamples(readme).get('x.mjs')).toBe('console.log(1);\n');
   });

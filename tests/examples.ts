@@ -36,7 +36,8 @@ export function printsOf(name: string, source: string): string[] {
   if (at < 0) throw new Error(`examples/${name}: no closing '// Prints …:' comment saying what it prints`);
   const prints = lines.slice(at + 1);
   const bad = prints.find((l) => !l.startsWith('// '));
-  if (bad !== undefined || prints.length === 0) throw new Error(`examples/${name}: after '// Prints …:' every line must be '// <printed line>' (got ${JSON.stringify(bad ?? '')})`);
+  if (bad !== undefined || prints.length === 0)
+    throw new Error(`examples/${name}: after '// Prints …:' every line must be '// <printed line>' (got ${JSON.stringify(bad ?? '')})`);
   return prints.map((l) => l.slice(3));
 }
 
@@ -62,11 +63,14 @@ export function mismatch(actual: string[], expected: string[]): string | undefin
   for (const [i, want] of expected.entries()) {
     const got = actual[i]!;
     const words = (s: string) => s.replace(NUMBER, '#');
-    const a = got.match(NUMBER) ?? [], e = want.match(NUMBER) ?? [];
-    const close = a.length === e.length && e.every((x, j) => {
-      const decimals = x.split('.')[1]?.length ?? 0;
-      return decimals === 0 ? x === a[j] : Math.abs(Number(x) - Number(a[j])) <= 1.001 * 10 ** -decimals;
-    });
+    const a = got.match(NUMBER) ?? [],
+      e = want.match(NUMBER) ?? [];
+    const close =
+      a.length === e.length &&
+      e.every((x, j) => {
+        const decimals = x.split('.')[1]?.length ?? 0;
+        return decimals === 0 ? x === a[j] : Math.abs(Number(x) - Number(a[j])) <= 1.001 * 10 ** -decimals;
+      });
     if (words(got) !== words(want) || !close) return `line ${i + 1}: printed\n  ${got}\nexpected\n  ${want}`;
   }
   return undefined;

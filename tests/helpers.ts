@@ -26,20 +26,27 @@ export function referenceCases(kind: CaseKind = 'chain'): { name: string; json: 
 }
 
 export function randomMatrix(rng: Rng, rows: number, cols: number, scale = 1): Matrix {
-  return fromArray(rows, cols, Array.from({ length: rows * cols }, () => rng.uniform(-scale, scale)));
+  return fromArray(
+    rows,
+    cols,
+    Array.from({ length: rows * cols }, () => rng.uniform(-scale, scale)),
+  );
 }
 
 /** Naive float64 product of op(A)·op(B) from row-major arrays. */
 export function naiveMatmul(a: Matrix, b: Matrix, ta = false, tb = false): Float64Array {
-  const m = ta ? a.cols : a.rows, k = ta ? a.rows : a.cols, n = tb ? b.rows : b.cols;
+  const m = ta ? a.cols : a.rows,
+    k = ta ? a.rows : a.cols,
+    n = tb ? b.rows : b.cols;
   const A = (i: number, p: number) => (ta ? a.data[p * a.cols + i] : a.data[i * a.cols + p]);
   const B = (p: number, j: number) => (tb ? b.data[j * b.cols + p] : b.data[p * b.cols + j]);
   const out = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
-    let s = 0;
-    for (let p = 0; p < k; p++) s += A(i, p) * B(p, j);
-    out[i * n + j] = s;
-  }
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += A(i, p) * B(p, j);
+      out[i * n + j] = s;
+    }
   return out;
 }
 

@@ -41,7 +41,11 @@ const DEMOS: DemoCase[] = [
     file: 'binary-addition.ts',
     args: ['--steps', '60'],
     trained: /still serves the live inspector/,
-    runs: [['backprop', 60], ['dni', 60], ['cdni', 60]],
+    runs: [
+      ['backprop', 60],
+      ['dni', 60],
+      ['cdni', 60],
+    ],
     layers: 3,
     heads: 1,
     synthesizers: 2,
@@ -60,16 +64,37 @@ const DEMOS: DemoCase[] = [
     file: 'mnist.ts',
     args: ['--train', '640', '--test', '64', '--epochs', '2', '--hidden', '16,16', '--methods', 'backprop,dni'],
     trained: /still serves the live inspector/,
-    runs: [['backprop', 20], ['dni', 20]],
+    runs: [
+      ['backprop', 20],
+      ['dni', 20],
+    ],
     layers: 3,
     heads: 1,
     synthesizers: 2,
   },
   {
     file: 'multitask.ts',
-    args: ['--train', '640', '--test', '64', '--epochs', '2', '--trunk', '16', '--digit-hidden', '8', '--high-hidden', '8', '--methods', 'backprop,cdni'],
+    args: [
+      '--train',
+      '640',
+      '--test',
+      '64',
+      '--epochs',
+      '2',
+      '--trunk',
+      '16',
+      '--digit-hidden',
+      '8',
+      '--high-hidden',
+      '8',
+      '--methods',
+      'backprop,cdni',
+    ],
     trained: /still serves the live inspector/,
-    runs: [['backprop', 20], ['cdni', 20]],
+    runs: [
+      ['backprop', 20],
+      ['cdni', 20],
+    ],
     layers: 5,
     heads: 2,
     synthesizers: 2,
@@ -112,65 +137,83 @@ describe.runIf(haveChromium)("every demo's live page, under every scheduler", ()
   });
 
   const cases = DEMOS.flatMap((d) => SCHEDULERS.map((s) => [d.file, s, d] as const));
-  it.each(cases)('%s --inspect --scheduler %s: each training at its last step, every actor drawn, metrics charted', async (_, scheduler, d) => {
-    const args = [...d.args, '--scheduler', scheduler, '--inspect', '--inspect-port', '0', '--trace', join(dir, `${d.file}.${scheduler}.jsonl`)];
-    demo = spawn(process.execPath, ['--import', 'tsx', join(root, 'demos', d.file), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    const child = demo;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stderr!.on('data', (b: Buffer) => {
-        stderr += b;
-        const m = /live inspector: open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr);
-        if (m) resolve(m[1]);
+  it.each(cases)(
+    '%s --inspect --scheduler %s: each training at its last step, every actor drawn, metrics charted',
+    async (_, scheduler, d) => {
+      const args = [
+        ...d.args,
+        '--scheduler',
+        scheduler,
+        '--inspect',
+        '--inspect-port',
+        '0',
+        '--trace',
+        join(dir, `${d.file}.${scheduler}.jsonl`),
+      ];
+      demo = spawn(process.execPath, ['--import', 'tsx', join(root, 'demos', d.file), ...args], {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
-      void exited.then((code) => reject(new Error(`${d.file} exited with ${code}: ${stderr}`)));
-    });
-    const { page } = browser;
-    try {
-      // opened as the demo starts: it follows the trainings as they come
-      await page.goto(url);
-      await new Promise<void>((resolve, reject) => {
-        const check = () => d.trained.test(stderr) && resolve();
-        child.stderr!.on('data', check);
-        check();
-        void exited.then((code) => reject(new Error(`${d.file} exited with ${code} before it had trained: ${stderr}`)));
-      });
-      const buttons = page.locator('#runs button');
-      // the page hears of the last training a moment after the demo says it trained
-      await expect.poll(() => buttons.count(), { timeout: 15_000 }).toBe(d.runs.length > 1 ? d.runs.length : 0);
-      for (const [k, [label, steps]] of d.runs.entries()) {
-        if (d.runs.length > 1) await buttons.nth(k).click();
-        const header = `${label === null ? 'run 1' : label} · step ${steps} of ${steps} · finished`;
-        await page.waitForFunction((h) => document.querySelector('#progress')?.textContent === h, header, { timeout: 10_000 }).catch(async () => {
-          throw new Error(`the header reads '${(await read(page)).progress}', expected '${header}'`);
+      let stderr = '';
+      const child = demo;
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stderr!.on('data', (b: Buffer) => {
+          stderr += b;
+          const m = /live inspector: open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr);
+          if (m) resolve(m[1]);
         });
-        const shown = await read(page);
-        const names = Object.keys(shown.actors);
-        const of = (prefix: string) => names.filter((n) => n.startsWith(prefix) && !n.includes('@'));
-        const decoupled = label !== 'backprop';
-        expect(of('layer:'), `${label}: layers in ${names}`).toHaveLength(d.layers);
-        expect(of('head'), `${label}: heads in ${names}`).toHaveLength(d.heads);
-        expect(of('synthesizer:'), `${label}: synthesizers in ${names}`).toHaveLength(decoupled ? d.synthesizers : 0);
-        expect(names, label ?? '').toContain('trainer');
-        expect(of('stage:').length, `${label}: stages in ${names}`).toBeGreaterThan(0);
-        const hosted = [...of('layer:'), ...of('head'), ...of('synthesizer:')];
-        for (const actor of hosted) {
-          expect(shown.actors[actor].events, `${label}: ${actor}'s events`).toBeGreaterThan(0);
-          if (scheduler === 'worker') expect(shown.actors[actor].thread, `${label}: ${actor}'s thread`).toMatch(/^worker:\d+$/);
-          else expect(shown.actors[actor].thread, `${label}: ${actor}'s thread`).toBeNull();
+        void exited.then((code) => reject(new Error(`${d.file} exited with ${code}: ${stderr}`)));
+      });
+      const { page } = browser;
+      try {
+        // opened as the demo starts: it follows the trainings as they come
+        await page.goto(url);
+        await new Promise<void>((resolve, reject) => {
+          const check = () => d.trained.test(stderr) && resolve();
+          child.stderr!.on('data', check);
+          check();
+          void exited.then((code) => reject(new Error(`${d.file} exited with ${code} before it had trained: ${stderr}`)));
+        });
+        const buttons = page.locator('#runs button');
+        // the page hears of the last training a moment after the demo says it trained
+        await expect.poll(() => buttons.count(), { timeout: 15_000 }).toBe(d.runs.length > 1 ? d.runs.length : 0);
+        for (const [k, [label, steps]] of d.runs.entries()) {
+          if (d.runs.length > 1) await buttons.nth(k).click();
+          const header = `${label === null ? 'run 1' : label} · step ${steps} of ${steps} · finished`;
+          await page
+            .waitForFunction((h) => document.querySelector('#progress')?.textContent === h, header, { timeout: 10_000 })
+            .catch(async () => {
+              throw new Error(`the header reads '${(await read(page)).progress}', expected '${header}'`);
+            });
+          const shown = await read(page);
+          const names = Object.keys(shown.actors);
+          const of = (prefix: string) => names.filter((n) => n.startsWith(prefix) && !n.includes('@'));
+          const decoupled = label !== 'backprop';
+          expect(of('layer:'), `${label}: layers in ${names}`).toHaveLength(d.layers);
+          expect(of('head'), `${label}: heads in ${names}`).toHaveLength(d.heads);
+          expect(of('synthesizer:'), `${label}: synthesizers in ${names}`).toHaveLength(decoupled ? d.synthesizers : 0);
+          expect(names, label ?? '').toContain('trainer');
+          expect(of('stage:').length, `${label}: stages in ${names}`).toBeGreaterThan(0);
+          const hosted = [...of('layer:'), ...of('head'), ...of('synthesizer:')];
+          for (const actor of hosted) {
+            expect(shown.actors[actor].events, `${label}: ${actor}'s events`).toBeGreaterThan(0);
+            if (scheduler === 'worker') expect(shown.actors[actor].thread, `${label}: ${actor}'s thread`).toMatch(/^worker:\d+$/);
+            else expect(shown.actors[actor].thread, `${label}: ${actor}'s thread`).toBeNull();
+          }
+          // the charts hold every training's points, one a step
+          const all = d.runs.reduce((n, [, s]) => n + s, 0);
+          for (const metric of ['loss', 'accuracy', 'synthesizerLoss'] as const) expect(shown[metric], metric).toBe(all);
+          // cos(ĝ, g) is measured by the synthesizer's actor, wherever it runs: under every scheduler
+          expect(shown.cosine, 'cosine').toBeGreaterThan(0);
         }
-        // the charts hold every training's points, one a step
-        const all = d.runs.reduce((n, [, s]) => n + s, 0);
-        for (const metric of ['loss', 'accuracy', 'synthesizerLoss'] as const) expect(shown[metric], metric).toBe(all);
-        // cos(ĝ, g) is measured by the synthesizer's actor, wherever it runs: under every scheduler
-        expect(shown.cosine, 'cosine').toBeGreaterThan(0);
+      } finally {
+        child.kill('SIGINT');
+        await exited;
+        demo = null;
       }
-    } finally {
-      child.kill('SIGINT');
-      await exited;
-      demo = null;
-    }
-    expect(browser.errors).toEqual([]);
-  }, 240_000);
+      expect(browser.errors).toEqual([]);
+    },
+    240_000,
+  );
 });

@@ -72,12 +72,16 @@ describe.runIf(haveChromium)('the live inspector, in headless Chromium, during a
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("npm run demo -- --inspect: every actor drawn, and states, steps and charts moving on while it trains", async () => {
+  it('npm run demo -- --inspect: every actor drawn, and states, steps and charts moving on while it trains', async () => {
     // far more steps than the test waits for: it is stopped with Ctrl+C once read
-    demo = spawn(process.execPath, ['--import', 'tsx', join(root, 'demos', 'binary-addition.ts'), '--steps', '2000000', '--inspect', '--inspect-port', '0'], {
-      cwd: root,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    demo = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'demos', 'binary-addition.ts'), '--steps', '2000000', '--inspect', '--inspect-port', '0'],
+      {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     const url = await new Promise<string>((resolve, reject) => {
       demo!.stderr!.on('data', (d: Buffer) => {
@@ -120,7 +124,9 @@ describe.runIf(haveChromium)('the live inspector, in headless Chromium, during a
     const code = await new Promise((resolve) => demo!.once('exit', resolve));
     demo = null;
     expect(code).toBe(130);
-    await page.waitForFunction(() => /the demo has stopped serving/.test(document.querySelector('#progress')?.textContent ?? ''), null, { timeout: 10_000 });
+    await page.waitForFunction(() => /the demo has stopped serving/.test(document.querySelector('#progress')?.textContent ?? ''), null, {
+      timeout: 10_000,
+    });
     expect(Object.keys((await read(page)).actors)).toHaveLength(6);
     expect(browser.requests.every((r) => new URL(r).hostname === '127.0.0.1')).toBe(true);
   });
@@ -135,7 +141,15 @@ describe.runIf(haveChromium)('the live inspector, in headless Chromium, during a
       const steps = 4000;
       // two stages given: a default plan may run as one thread on a busy machine (its start probe)
       const run = live.run('graph', { demo: 'live e2e', scheduler: 'worker', steps });
-      const training = createTraining({ topology: graph.topology, data: graph.data, params: graph.initial, steps, scheduler: { name: 'worker', stages: 2 }, inspect: run.inspect, relay: run.relay });
+      const training = createTraining({
+        topology: graph.topology,
+        data: graph.data,
+        params: graph.initial,
+        steps,
+        scheduler: { name: 'worker', stages: 2 },
+        inspect: run.inspect,
+        relay: run.relay,
+      });
       run.watch(training);
       const done = training.run();
       await untilBatch(page, 20);
@@ -163,12 +177,16 @@ describe.runIf(haveChromium)('the live inspector, in headless Chromium, during a
 
       await done;
       await run.close();
-      await page.waitForFunction(() => /· finished$/.test(document.querySelector('#progress')?.textContent ?? ''), null, { timeout: 10_000 });
+      await page.waitForFunction(() => /· finished$/.test(document.querySelector('#progress')?.textContent ?? ''), null, {
+        timeout: 10_000,
+      });
       expect((await read(page)).batch).toBe(steps - 1);
     } finally {
       await live.close();
     }
-    await page.waitForFunction(() => /the demo has stopped serving/.test(document.querySelector('#progress')?.textContent ?? ''), null, { timeout: 10_000 });
+    await page.waitForFunction(() => /the demo has stopped serving/.test(document.querySelector('#progress')?.textContent ?? ''), null, {
+      timeout: 10_000,
+    });
   });
 
   it('loaded nothing from outside and logged no error', () => {

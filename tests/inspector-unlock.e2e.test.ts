@@ -35,7 +35,14 @@ describe.runIf(haveChromium)('the inspector page draws forward synthesizers, in 
     dir = mkdtempSync(join(tmpdir(), 'dni-inspector-unlock-'));
     const file = join(dir, 'unlock.jsonl');
     const recorder = createTraceRecorder({ file, meta: { demo: 'inspector unlock e2e', scheduler: 'queue' } });
-    const training = createTraining({ topology: t, data: unlock.data, params: unlock.initial, steps: 3, inspect: recorder.inspect, relay: recorder.relay });
+    const training = createTraining({
+      topology: t,
+      data: unlock.data,
+      params: unlock.initial,
+      steps: 3,
+      inspect: recorder.inspect,
+      relay: recorder.relay,
+    });
     await training.run();
     await recorder.close();
     server = await serveInspector({ trace: file, port: 0 });
@@ -58,7 +65,8 @@ describe.runIf(haveChromium)('the inspector page draws forward synthesizers, in 
 
   it('draws each forward synthesizer as a box of its own, labelled, clear of every other box', async () => {
     expect(forwards.map((f) => f.actor)).toEqual(['forward:l0>l1', 'forward:l2>m']);
-    for (const actor of ['trainer', ...t.nodes.map((n) => n.actor), ...t.heads.map((h) => h.actor), ...t.synthesizers.map((s) => s.actor)]) expect(await node(actor).count(), actor).toBe(1);
+    for (const actor of ['trainer', ...t.nodes.map((n) => n.actor), ...t.heads.map((h) => h.actor), ...t.synthesizers.map((s) => s.actor)])
+      expect(await node(actor).count(), actor).toBe(1);
     expect(await node('forward:l0>l1').locator('.summary').textContent()).toBe('24→64 forward · delay 0');
     expect(await node('forward:l2>m').locator('.summary').textContent()).toBe('24→32 forward · delay 1');
     const boxes = await page.locator('#graph .node .box').evaluateAll((rects) =>
@@ -67,7 +75,12 @@ describe.runIf(haveChromium)('the inspector page draws forward synthesizers, in 
         return { actor: r.parentElement!.getAttribute('data-actor')!, x: b.x, y: b.y, w: b.width, h: b.height };
       }),
     );
-    const overlaps = boxes.flatMap((a, i) => boxes.slice(i + 1).filter((b) => a.x < b.x + b.w - 1 && b.x < a.x + a.w - 1 && a.y < b.y + b.h - 1 && b.y < a.y + a.h - 1).map((b) => `${a.actor} / ${b.actor}`));
+    const overlaps = boxes.flatMap((a, i) =>
+      boxes
+        .slice(i + 1)
+        .filter((b) => a.x < b.x + b.w - 1 && b.x < a.x + a.w - 1 && a.y < b.y + b.h - 1 && b.y < a.y + a.h - 1)
+        .map((b) => `${a.actor} / ${b.actor}`),
+    );
     expect(overlaps).toEqual([]);
     // under the node whose output it predicts
     const y = async (actor: string) => (await node(actor).locator('.box').boundingBox())!.y;
@@ -75,8 +88,13 @@ describe.runIf(haveChromium)('the inspector page draws forward synthesizers, in 
   });
 
   it('draws its edges: x in, ĥ to the consumer in place of h, the source’s h as its refit target', async () => {
-    for (const [from, to] of [['l0', 'l1'], ['l2', 'm']]) {
-      const f = `forward:${from}>${to}`, u = `layer:${from}`, v = `layer:${to}`;
+    for (const [from, to] of [
+      ['l0', 'l1'],
+      ['l2', 'm'],
+    ]) {
+      const f = `forward:${from}>${to}`,
+        u = `layer:${from}`,
+        v = `layer:${to}`;
       expect(await edge('input', 'input', f).count(), `x → ${f}`).toBe(1);
       expect(await edge('activation', f, v).count(), `ĥ ${f} → ${v}`).toBe(1);
       expect(await edge('activation', u, f).count(), `h ${u} → ${f}`).toBe(1);
@@ -90,7 +108,11 @@ describe.runIf(haveChromium)('the inspector page draws forward synthesizers, in 
     await page.click('#next-batch');
     expect(await page.locator('#position').textContent()).toBe('batch 0 · 1 of 3');
     // (its target, the source's h, may come before its prediction: the source does not wait for it)
-    for (const f of forwards) expect((await page.locator(`#timeline .lane[data-actor="${f.actor}"] .chip .type`).allTextContents()).sort(), f.actor).toEqual(['PREDICT #0', 'REFIT #0']);
+    for (const f of forwards)
+      expect((await page.locator(`#timeline .lane[data-actor="${f.actor}"] .chip .type`).allTextContents()).sort(), f.actor).toEqual([
+        'PREDICT #0',
+        'REFIT #0',
+      ]);
     expect(errors).toEqual([]);
   });
 });

@@ -39,7 +39,15 @@ async function recordTrace(file: string, steps: number, sample = 1): Promise<voi
 async function recordGraphTrace(file: string, steps: number, scheduler: SchedulerName): Promise<void> {
   const recorder = createTraceRecorder({ file, meta: { demo: 'inspector e2e', scheduler } });
   const c = graphCase;
-  const training = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps, scheduler, inspect: recorder.inspect, relay: recorder.relay });
+  const training = createTraining({
+    topology: c.topology,
+    data: c.data,
+    params: c.initial,
+    steps,
+    scheduler,
+    inspect: recorder.inspect,
+    relay: recorder.relay,
+  });
   await training.run();
   await recorder.close();
 }
@@ -85,7 +93,8 @@ describe.runIf(haveChromium)('the inspector page, in headless Chromium', () => {
     expect(await node('layer:2').locator('.summary').textContent()).toBe('64→12 sigmoid · backprop');
     expect(await node('synthesizer:1').locator('.summary').textContent()).toBe('64 units · delay 0');
     expect(await node('trainer').locator('.summary').textContent()).toBe('24-128-64-12 · queue');
-    for (const actor of ['layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1', 'head']) expect(await state(actor).textContent()).toBe('ready');
+    for (const actor of ['layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1', 'head'])
+      expect(await state(actor).textContent()).toBe('ready');
     // the trainer has started (its START handled); the stages feed the first batch after that
     expect(await state('trainer').textContent()).toBe('training');
     expect(await page.locator('#meta').textContent()).toContain('inspector e2e · 24-128-64-12 · scheduler queue · 5 steps');
@@ -107,7 +116,8 @@ describe.runIf(haveChromium)('the inspector page, in headless Chromium', () => {
       '→ awaitingSyntheticGradient',
       '→ ready',
     ]);
-    for (const actor of ['layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1']) expect(await state(actor).textContent()).toBe('ready');
+    for (const actor of ['layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1'])
+      expect(await state(actor).textContent()).toBe('ready');
     // batches run after the trainer has handled START (and entered training), never inside it
     expect(await state('trainer').textContent()).toBe('training');
     expect(await node('trainer').locator('.last').textContent()).toBe('last: START');
@@ -128,7 +138,11 @@ describe.runIf(haveChromium)('the inspector page, in headless Chromium', () => {
     expect(await page.locator('#timeline .chip.current .type').textContent()).toBe('FORWARD #2');
     expect(await page.locator('#timeline .chip.future').count()).toBeGreaterThan(5);
     expect(JSON.parse((await page.locator('#detail').textContent())!)).toMatchObject({
-      actor: 'layer:0', type: '@xstate.snapshot', state: 'awaitingSyntheticGradient', batch: 2, actions: ['forward'],
+      actor: 'layer:0',
+      type: '@xstate.snapshot',
+      state: 'awaitingSyntheticGradient',
+      batch: 2,
+      actions: ['forward'],
     });
     await page.keyboard.press('ArrowLeft');
     expect(await position().textContent()).toBe('batch 1 · 2 of 5');
@@ -139,7 +153,11 @@ describe.runIf(haveChromium)('the inspector page, in headless Chromium', () => {
     await page.keyboard.press('ArrowRight');
     await page.keyboard.press('ArrowRight'); // batch 3
     await page.locator('#timeline .lane[data-actor="synthesizer:0"] .chip', { hasText: 'PREDICT #3' }).click();
-    expect(JSON.parse((await page.locator('#detail').textContent())!)).toMatchObject({ actor: 'synthesizer:0', type: '@xstate.snapshot', event: { type: 'PREDICT', batch: 3, h: '10x128' } });
+    expect(JSON.parse((await page.locator('#detail').textContent())!)).toMatchObject({
+      actor: 'synthesizer:0',
+      type: '@xstate.snapshot',
+      event: { type: 'PREDICT', batch: 3, h: '10x128' },
+    });
     expect(await state('layer:1').textContent()).toBe('awaitingSyntheticGradient');
 
     await page.click('#last');
@@ -214,14 +232,21 @@ describe.runIf(haveChromium)('the inspector page draws graphs, in headless Chrom
   const overlapping = (list: Awaited<ReturnType<typeof boxes>>) => {
     const out: string[] = [];
     for (const [i, a] of list.entries()) {
-      for (const b of list.slice(i + 1)) if (a.x < b.x + b.w - 1 && b.x < a.x + a.w - 1 && a.y < b.y + b.h - 1 && b.y < a.y + a.h - 1) out.push(`${a.actor} / ${b.actor}`);
+      for (const b of list.slice(i + 1))
+        if (a.x < b.x + b.w - 1 && b.x < a.x + a.w - 1 && a.y < b.y + b.h - 1 && b.y < a.y + a.h - 1) out.push(`${a.actor} / ${b.actor}`);
     }
     return out;
   };
 
   it('draws every node, head and synthesizer of the graph, and the stage', async () => {
     await open(join(dir, 'graph.jsonl'));
-    const actors = ['trainer', 'stage:0', ...t.nodes.map((n) => n.actor), ...t.heads.map((h) => h.actor), ...t.synthesizers.map((s) => s.actor)];
+    const actors = [
+      'trainer',
+      'stage:0',
+      ...t.nodes.map((n) => n.actor),
+      ...t.heads.map((h) => h.actor),
+      ...t.synthesizers.map((s) => s.actor),
+    ];
     expect(actors).toHaveLength(12);
     for (const actor of actors) expect(await node(actor).count(), actor).toBe(1);
     expect(await page.locator('#graph .node').count()).toBe(actors.length);
@@ -287,7 +312,9 @@ describe.runIf(haveChromium)('the inspector page draws graphs, in headless Chrom
   it('shows the stages and threads of a graph trained on worker threads', async () => {
     await open(join(dir, 'graph-worker.jsonl'));
     expect(await page.locator('#meta').textContent()).toMatch(/5 nodes, 2 heads · \d worker threads? · scheduler worker/);
-    const workers = await page.locator('#graph .node[data-thread]').evaluateAll((nodes) => nodes.map((n) => [n.getAttribute('data-actor'), n.getAttribute('data-thread')]));
+    const workers = await page
+      .locator('#graph .node[data-thread]')
+      .evaluateAll((nodes) => nodes.map((n) => [n.getAttribute('data-actor'), n.getAttribute('data-thread')]));
     const hosted = new Map(workers as [string, string][]);
     // every graph actor runs on a worker, and every worker's stage is drawn beside the trainer's link to it
     for (const actor of [...t.nodes.map((n) => n.actor), ...t.heads.map((h) => h.actor), ...t.synthesizers.map((s) => s.actor)]) {
@@ -307,7 +334,8 @@ describe.runIf(haveChromium)('the inspector page draws graphs, in headless Chrom
 
   it('opens a chain traced before graphs existed (no graph in the trace: the chain from its names and sizes)', async () => {
     await open(join(import.meta.dirname, 'fixtures', 'trace-chain-before-graphs.jsonl'));
-    for (const actor of ['trainer', 'layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1', 'head']) expect(await node(actor).count(), actor).toBe(1);
+    for (const actor of ['trainer', 'layer:0', 'layer:1', 'layer:2', 'synthesizer:0', 'synthesizer:1', 'head'])
+      expect(await node(actor).count(), actor).toBe(1);
     expect(await node('layer:0').locator('.summary').textContent()).toBe('24→128 sigmoid · decoupled');
     expect(await node('head').locator('.summary').textContent()).toBe('mse · 12 labels');
     expect(await page.locator('#graph path.edge.activation').count()).toBe(5);
@@ -316,7 +344,10 @@ describe.runIf(haveChromium)('the inspector page draws graphs, in headless Chrom
     expect(await edge('gradient', 'head', 'layer:2').count()).toBe(1);
     expect(await page.locator('#meta').textContent()).toContain('before graphs · 24-128-64-12 · scheduler queue · 2 steps');
     await page.click('#next-batch');
-    expect(await page.locator('#timeline .lane[data-actor="layer:0"] .chip .type').allTextContents()).toEqual(['FORWARD #0', 'SYNTHETIC_GRADIENT #0']);
+    expect(await page.locator('#timeline .lane[data-actor="layer:0"] .chip .type').allTextContents()).toEqual([
+      'FORWARD #0',
+      'SYNTHETIC_GRADIENT #0',
+    ]);
   });
 
   it('loaded nothing from outside and logged no error', () => {

@@ -9,7 +9,15 @@ import { describe, expect, it } from 'vitest';
 import { ACTIVATIONS, type Activation } from '../lib/activations.ts';
 import { compareWithCase } from '../lib/compare.ts';
 import { type KernelBackend, typescriptBackend as ts, useBackend } from '../lib/kernels/kernels.ts';
-import { autoBackend, backendByName, fallbackWarning, wasmBackend, wasmFmaBackend, wasmFmaUnavailableReason, wasmUnavailableReason } from '../lib/kernels/backend-choice.ts';
+import {
+  autoBackend,
+  backendByName,
+  fallbackWarning,
+  wasmBackend,
+  wasmFmaBackend,
+  wasmFmaUnavailableReason,
+  wasmUnavailableReason,
+} from '../lib/kernels/backend-choice.ts';
 import { type WasmKernelBackend, createWasmBackend } from '../lib/kernels/kernels-wasm.ts';
 import type { Matrix } from '../lib/matrix.ts';
 import { buildNetwork } from '../lib/network.ts';
@@ -87,13 +95,26 @@ function shapes(op: Gemm, m: number, k: number, n: number): [[number, number], [
  * random-walk figure times 4 (plus 2u for applying alpha and beta): tight enough that a wrong index
  * or a dropped term (an error of one whole term, ~Σ|terms|/k) fails for every k used here.
  */
-function checkGemm(op: Gemm, m: number, k: number, n: number, alpha: number, beta: number, got: Float32Array, want: Float32Array, a: Matrix, b: Matrix, c0: Float32Array): void {
+function checkGemm(
+  op: Gemm,
+  m: number,
+  k: number,
+  n: number,
+  alpha: number,
+  beta: number,
+  got: Float32Array,
+  want: Float32Array,
+  a: Matrix,
+  b: Matrix,
+  c0: Float32Array,
+): void {
   const A = (i: number, p: number) => (op === 'matmulTA' ? a.data[p * m + i] : a.data[i * k + p]);
   const B = (p: number, j: number) => (op === 'matmulTB' ? b.data[j * k + p] : b.data[p * n + j]);
   let worst = 0;
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
-      let exact = 0, mag = 0;
+      let exact = 0,
+        mag = 0;
       for (let p = 0; p < k; p++) {
         exact += A(i, p) * B(p, j);
         mag += Math.abs(A(i, p) * B(p, j));
@@ -105,17 +126,31 @@ function checkGemm(op: Gemm, m: number, k: number, n: number, alpha: number, bet
       const e = Math.abs(got[i * n + j] - exact);
       worst = Math.max(worst, e / tol);
       if (!(e <= tol) || !(Math.abs(got[i * n + j] - want[i * n + j]) <= 2 * tol)) {
-        throw new Error(`${op} ${m}x${k}·${n} alpha ${alpha} beta ${beta}: C[${i},${j}] = ${got[i * n + j]}, typescript ${want[i * n + j]}, exact ${exact} (tolerance ${tol})`);
+        throw new Error(
+          `${op} ${m}x${k}·${n} alpha ${alpha} beta ${beta}: C[${i},${j}] = ${got[i * n + j]}, typescript ${want[i * n + j]}, exact ${exact} (tolerance ${tol})`,
+        );
       }
     }
   }
   expect(worst).toBeLessThanOrEqual(1);
 }
 
-function runGemm(op: Gemm, m: number, k: number, n: number, alpha: number, beta: number, place: 'wasm' | 'plain' | 'views', seed: number, w: WasmKernelBackend = wasm): void {
+function runGemm(
+  op: Gemm,
+  m: number,
+  k: number,
+  n: number,
+  alpha: number,
+  beta: number,
+  place: 'wasm' | 'plain' | 'views',
+  seed: number,
+  w: WasmKernelBackend = wasm,
+): void {
   const next = rng(seed);
   const [[ar, ac], [br, bc]] = shapes(op, m, k, n);
-  const a = filled('plain', ar, ac, next), b = filled('plain', br, bc, next), c = filled('plain', m, n, next);
+  const a = filled('plain', ar, ac, next),
+    b = filled('plain', br, bc, next),
+    c = filled('plain', m, n, next);
   if (beta === 0) c.data.fill(Number.NaN); // beta 0 must ignore whatever out held
   const want = copy('plain', c);
   ts[op](a, b, want, alpha, beta);
@@ -129,11 +164,32 @@ function runGemm(op: Gemm, m: number, k: number, n: number, alpha: number, beta:
 
 const ODD = [1, 3, 7, 13, 17, 33, 127];
 // the DNI seed (24-128-64-12, batch 10): forward x·W, weight step xᵀ·d, upstream d·Wᵀ
-const SEED: [number, number, number][] = [[10, 24, 128], [10, 128, 128], [10, 128, 64], [10, 64, 12], [24, 10, 128], [128, 10, 128], [64, 10, 12]];
+const SEED: [number, number, number][] = [
+  [10, 24, 128],
+  [10, 128, 128],
+  [10, 128, 64],
+  [10, 64, 12],
+  [24, 10, 128],
+  [128, 10, 128],
+  [64, 10, 12],
+];
 // packed path with several k blocks (KC 256), several column blocks (NC 256) and a ragged last panel;
 // more rows than one packed block of a transposed A (MC 256), with a row tail
-const PACKED: [number, number, number][] = [[37, 300, 261], [64, 513, 520], [35, 257, 9], [256, 256, 256], [518, 230, 37], [261, 300, 40]];
-const ALPHA_BETA: [number, number][] = [[1, 0], [0.5, 0], [-0.01, 1], [0.7, 0.3], [2, -1.5]];
+const PACKED: [number, number, number][] = [
+  [37, 300, 261],
+  [64, 513, 520],
+  [35, 257, 9],
+  [256, 256, 256],
+  [518, 230, 37],
+  [261, 300, 40],
+];
+const ALPHA_BETA: [number, number][] = [
+  [1, 0],
+  [0.5, 0],
+  [-0.01, 1],
+  [0.7, 0.3],
+  [2, -1.5],
+];
 
 describe.each(WASMS)('$name backend: GEMMs agree with the typescript backend', (wasm) => {
   it('loads with SIMD and hands out views into its own memory', () => {
@@ -153,14 +209,17 @@ describe.each(WASMS)('$name backend: GEMMs agree with the typescript backend', (
 
     it('the seed shapes and packed-path shapes, every alpha/beta', () => {
       let seed = 1000;
-      for (const [m, k, n] of [...SEED, ...PACKED]) for (const [alpha, beta] of ALPHA_BETA) runGemm(op, m, k, n, alpha, beta, 'wasm', seed++, wasm);
+      for (const [m, k, n] of [...SEED, ...PACKED])
+        for (const [alpha, beta] of ALPHA_BETA) runGemm(op, m, k, n, alpha, beta, 'wasm', seed++, wasm);
     });
 
     it('defaults alpha = 1, beta = 0', () => {
       const next = rng(7);
       const [[ar, ac], [br, bc]] = shapes(op, 10, 24, 13);
-      const a = filled(wasm, ar, ac, next), b = filled(wasm, br, bc, next);
-      const got = filled(wasm, 10, 13, () => Number.NaN), want = filled('plain', 10, 13, () => Number.NaN);
+      const a = filled(wasm, ar, ac, next),
+        b = filled(wasm, br, bc, next);
+      const got = filled(wasm, 10, 13, () => Number.NaN),
+        want = filled('plain', 10, 13, () => Number.NaN);
       wasm[op](a, b, got);
       ts[op](copy('plain', a), copy('plain', b), want);
       checkGemm(op, 10, 24, 13, 1, 0, got.data, want.data, a, b, want.data);
@@ -168,8 +227,16 @@ describe.each(WASMS)('$name backend: GEMMs agree with the typescript backend', (
 
     it('operands outside wasm memory: plain arrays and unaligned subarray views', () => {
       let seed = 5000;
-      for (const [m, k, n] of [[10, 128, 64], [3, 7, 13], [33, 127, 17], [37, 300, 261]] as const) {
-        for (const [alpha, beta] of [[1, 0], [0.7, 0.3]] as const) {
+      for (const [m, k, n] of [
+        [10, 128, 64],
+        [3, 7, 13],
+        [33, 127, 17],
+        [37, 300, 261],
+      ] as const) {
+        for (const [alpha, beta] of [
+          [1, 0],
+          [0.7, 0.3],
+        ] as const) {
           runGemm(op, m, k, n, alpha, beta, 'plain', seed++, wasm);
           runGemm(op, m, k, n, alpha, beta, 'views', seed++, wasm);
         }
@@ -177,8 +244,11 @@ describe.each(WASMS)('$name backend: GEMMs agree with the typescript backend', (
       // mixed: A in wasm memory, B a plain view, out in wasm memory
       const next = rng(9);
       const [[ar, ac], [br, bc]] = shapes(op, 10, 24, 128);
-      const a = filled(wasm, ar, ac, next), b = offsetView(filled('plain', br, bc, next)), c = filled(wasm, 10, 128, next);
-      const before = copy('plain', c), want = copy('plain', c);
+      const a = filled(wasm, ar, ac, next),
+        b = offsetView(filled('plain', br, bc, next)),
+        c = filled(wasm, 10, 128, next);
+      const before = copy('plain', c),
+        want = copy('plain', c);
       ts[op](a, b, want, 0.5, 1);
       wasm[op](a, b, c, 0.5, 1);
       checkGemm(op, 10, 24, 128, 0.5, 1, c.data, want.data, a, b, before.data);
@@ -186,7 +256,8 @@ describe.each(WASMS)('$name backend: GEMMs agree with the typescript backend', (
 
     it('k = 0 leaves beta · out; shape mismatches throw like the typescript backend', () => {
       const [[ar, ac], [br, bc]] = shapes(op, 3, 0, 4);
-      const a = { rows: ar, cols: ac, data: wasm.alloc(0) }, b = { rows: br, cols: bc, data: wasm.alloc(0) };
+      const a = { rows: ar, cols: ac, data: wasm.alloc(0) },
+        b = { rows: br, cols: bc, data: wasm.alloc(0) };
       const c = filled(wasm, 3, 4, () => 2);
       wasm[op](a, b, c, 1, 0.5);
       expect(Array.from(c.data)).toEqual(new Array(12).fill(1));
@@ -206,8 +277,10 @@ describe('wasm-fma backend', () => {
   it.runIf(fma)('fuses: its GEMMs round once per multiply-add, so they differ from the wasm ones in the last bits', () => {
     const f = fma!;
     const next = rng(31);
-    const a = filled('plain', 64, 256, next), b = filled('plain', 256, 64, next);
-    const c1 = filled(wasm, 64, 64, () => 0), c2 = filled(f, 64, 64, () => 0);
+    const a = filled('plain', 64, 256, next),
+      b = filled('plain', 256, 64, next);
+    const c1 = filled(wasm, 64, 64, () => 0),
+      c2 = filled(f, 64, 64, () => 0);
     wasm.matmul(copy(wasm, a), copy(wasm, b), c1);
     f.matmul(copy(f, a), copy(f, b), c2);
     const differ = bits(c1.data).filter((x, i) => x !== bits(c2.data)[i]).length;
@@ -221,26 +294,33 @@ describe('wasm-fma backend', () => {
   it.runIf(fma)('shares every non-GEMM kernel with the wasm backend bit for bit (activations, row vectors, optimisers)', () => {
     const f = fma!;
     const next = rng(77);
-    const z = filled('plain', 13, 37, () => 6 * next()), g = filled('plain', 13, 37, next), v = filled('plain', 1, 37, next);
+    const z = filled('plain', 13, 37, () => 6 * next()),
+      g = filled('plain', 13, 37, next),
+      v = filled('plain', 1, 37, next);
     for (const kind of ACTIVATIONS) {
-      const h1 = copy(wasm, z), h2 = copy(f, z);
+      const h1 = copy(wasm, z),
+        h2 = copy(f, z);
       expect(f.activate(kind, h2)).toBe(wasm.activate(kind, h1));
       expect(bits(h2.data)).toEqual(bits(h1.data));
-      const o1 = copy(wasm, g), o2 = copy(f, g);
+      const o1 = copy(wasm, g),
+        o2 = copy(f, g);
       wasm.activationGrad(kind, h1, copy(wasm, g), o1);
       f.activationGrad(kind, h2, copy(f, g), o2);
       expect(bits(o2.data)).toEqual(bits(o1.data));
     }
-    const r1 = copy(wasm, z), r2 = copy(f, z);
+    const r1 = copy(wasm, z),
+      r2 = copy(f, z);
     wasm.addRowVector(r1, copy(wasm, v));
     f.addRowVector(r2, copy(f, v));
     expect(bits(r2.data)).toEqual(bits(r1.data));
-    const m1 = copy(wasm, v), m2 = copy(f, v);
+    const m1 = copy(wasm, v),
+      m2 = copy(f, v);
     wasm.meanRows(r1, m1, 0.7, 0.3);
     f.meanRows(r2, m2, 0.7, 0.3);
     expect(bits(m2.data)).toEqual(bits(m1.data));
     const st = (b: WasmKernelBackend) => [z, g, z, g].map((x) => copy(b, x).data);
-    const [p1, g1, mm1, v1] = st(wasm), [p2, g2, mm2, v2] = st(f);
+    const [p1, g1, mm1, v1] = st(wasm),
+      [p2, g2, mm2, v2] = st(f);
     for (const x of [v1, v2]) for (let i = 0; i < x.length; i++) x[i] = Math.abs(x[i]);
     wasm.adamStep(p1, g1, mm1, v1, 1e-3, 0.9, 0.999, 1e-8);
     f.adamStep(p2, g2, mm2, v2, 1e-3, 0.9, 0.999, 1e-8);
@@ -257,14 +337,22 @@ describe('wasm-fma backend', () => {
 });
 
 describe('wasm backend: row-vector ops agree bit for bit', () => {
-  const SHAPES = [[1, 1], [3, 7], [10, 128], [10, 12], [17, 33], [5, 3]] as const;
+  const SHAPES = [
+    [1, 1],
+    [3, 7],
+    [10, 128],
+    [10, 12],
+    [17, 33],
+    [5, 3],
+  ] as const;
 
   it('addRowVector', () => {
     let seed = 1;
     for (const [r, c] of SHAPES) {
       for (const place of ['wasm', 'plain', 'views'] as const) {
         const next = rng(seed++);
-        const m = filled('plain', r, c, next), v = filled('plain', 1, c, next);
+        const m = filled('plain', r, c, next),
+          v = filled('plain', 1, c, next);
         const want = copy('plain', m);
         ts.addRowVector(want, v);
         const on = (x: Matrix) => (place === 'wasm' ? copy(wasm, x) : place === 'views' ? offsetView(x) : copy('plain', x));
@@ -282,7 +370,8 @@ describe('wasm backend: row-vector ops agree bit for bit', () => {
       for (const [alpha, beta] of ALPHA_BETA) {
         for (const place of ['wasm', 'plain', 'views'] as const) {
           const next = rng(seed++);
-          const m = filled('plain', r, c, next), out = filled('plain', 1, c, next);
+          const m = filled('plain', r, c, next),
+            out = filled('plain', 1, c, next);
           if (beta === 0) out.data.fill(Number.NaN);
           const want = copy('plain', out);
           ts.meanRows(m, want, alpha, beta);
@@ -293,7 +382,9 @@ describe('wasm backend: row-vector ops agree bit for bit', () => {
         }
       }
     }
-    const m = filled(wasm, 4, 5, rng(3)), a = filled(wasm, 1, 5, () => 0), b = filled('plain', 1, 5, () => 0);
+    const m = filled(wasm, 4, 5, rng(3)),
+      a = filled(wasm, 1, 5, () => 0),
+      b = filled('plain', 1, 5, () => 0);
     wasm.meanRows(m, a);
     ts.meanRows(m, b);
     expect(bits(a.data)).toEqual(bits(b.data));
@@ -313,7 +404,9 @@ describe('wasm backend: row-vector ops agree bit for bit', () => {
             const want = copy('plain', g);
             ts.activationGrad(kind, z, g, want);
             const on = (x: Matrix) => (place === 'wasm' ? copy(wasm, x) : place === 'views' ? offsetView(x) : copy('plain', x));
-            const h2 = on(z), g2 = on(g), out = alias ? g2 : on(filled('plain', 1, len, () => Number.NaN));
+            const h2 = on(z),
+              g2 = on(g),
+              out = alias ? g2 : on(filled('plain', 1, len, () => Number.NaN));
             expect(wasm.activationGrad(kind, h2, g2, out)).toBe(out);
             expect(bits(out.data), `${kind} ${len} ${place} alias ${alias}`).toEqual(bits(want.data));
             if (!alias) expect(bits(g2.data)).toEqual(bits(g.data));
@@ -334,54 +427,77 @@ describe('wasm backend: row-vector ops agree bit for bit', () => {
   });
 });
 
-describe('wasm backends: the synthesizers\' element-wise passes', () => {
+describe("wasm backends: the synthesizers' element-wise passes", () => {
   const LENGTHS = [1, 3, 4, 7, 640, 1280, 1283];
-  const on = (b: WasmKernelBackend, place: 'wasm' | 'plain' | 'views', x: Matrix) => (place === 'wasm' ? copy(b, x) : place === 'views' ? offsetView(x) : copy('plain', x));
+  const on = (b: WasmKernelBackend, place: 'wasm' | 'plain' | 'views', x: Matrix) =>
+    place === 'wasm' ? copy(b, x) : place === 'views' ? offsetView(x) : copy('plain', x);
 
-  it.each(WASMS.map((b) => [b.name, b] as const))('%s: subtract bit for bit (out aliasing either operand), sums to float64 rounding', (_, b) => {
-    let seed = 900;
-    for (const len of LENGTHS) {
-      for (const place of ['wasm', 'plain', 'views'] as const) {
-        const next = rng(seed++);
-        const x = filled('plain', 1, len, () => 3 * next()), y = filled('plain', 1, len, () => 3 * next());
-        const want = filled('plain', 1, len, () => 0);
-        ts.subtract(x, y, want);
-        for (const alias of ['none', 'a', 'b'] as const) {
-          const a = on(b, place, x), c = on(b, place, y);
-          const out = alias === 'a' ? a : alias === 'b' ? c : on(b, place, filled('plain', 1, len, () => Number.NaN));
-          expect(b.subtract(a, c, out)).toBe(out);
-          expect(bits(out.data), `${len} ${place} alias ${alias}`).toEqual(bits(want.data));
+  it.each(WASMS.map((b) => [b.name, b] as const))(
+    '%s: subtract bit for bit (out aliasing either operand), sums to float64 rounding',
+    (_, b) => {
+      let seed = 900;
+      for (const len of LENGTHS) {
+        for (const place of ['wasm', 'plain', 'views'] as const) {
+          const next = rng(seed++);
+          const x = filled('plain', 1, len, () => 3 * next()),
+            y = filled('plain', 1, len, () => 3 * next());
+          const want = filled('plain', 1, len, () => 0);
+          ts.subtract(x, y, want);
+          for (const alias of ['none', 'a', 'b'] as const) {
+            const a = on(b, place, x),
+              c = on(b, place, y);
+            const out =
+              alias === 'a'
+                ? a
+                : alias === 'b'
+                  ? c
+                  : on(
+                      b,
+                      place,
+                      filled('plain', 1, len, () => Number.NaN),
+                    );
+            expect(b.subtract(a, c, out)).toBe(out);
+            expect(bits(out.data), `${len} ${place} alias ${alias}`).toEqual(bits(want.data));
+          }
+          // float64 sums in another order of additions: agreement to a float64 sum's rounding (n ε Σ|terms|)
+          const bound = (terms: number) => 4 * len * Number.EPSILON * terms;
+          const d2 = ts.squaredDistance(x, y);
+          expect(Math.abs(b.squaredDistance(on(b, place, x), on(b, place, y)) - d2)).toBeLessThanOrEqual(bound(d2));
+          const magnitude = x.data.reduce((t, v) => t + Math.abs(v), 0);
+          expect(Math.abs(b.sum(on(b, place, x)) - ts.sum(x))).toBeLessThanOrEqual(bound(magnitude));
         }
-        // float64 sums in another order of additions: agreement to a float64 sum's rounding (n ε Σ|terms|)
-        const bound = (terms: number) => 4 * len * Number.EPSILON * terms;
-        const d2 = ts.squaredDistance(x, y);
-        expect(Math.abs(b.squaredDistance(on(b, place, x), on(b, place, y)) - d2)).toBeLessThanOrEqual(bound(d2));
-        const magnitude = x.data.reduce((t, v) => t + Math.abs(v), 0);
-        expect(Math.abs(b.sum(on(b, place, x)) - ts.sum(x))).toBeLessThanOrEqual(bound(magnitude));
       }
-    }
-    expect(() => b.subtract(filled(b, 1, 4, Math.random), filled(b, 1, 5, Math.random), filled(b, 1, 4, Math.random))).toThrow(/subtract: arrays of 4, 5, 4 values/);
-    expect(() => b.squaredDistance(filled(b, 1, 4, Math.random), filled(b, 1, 3, Math.random))).toThrow(/squaredDistance: arrays of 4, 3 values/);
-  });
+      expect(() => b.subtract(filled(b, 1, 4, Math.random), filled(b, 1, 5, Math.random), filled(b, 1, 4, Math.random))).toThrow(
+        /subtract: arrays of 4, 5, 4 values/,
+      );
+      expect(() => b.squaredDistance(filled(b, 1, 4, Math.random), filled(b, 1, 3, Math.random))).toThrow(
+        /squaredDistance: arrays of 4, 3 values/,
+      );
+    },
+  );
 
-  it.each(WASMS.map((b) => [b.name, b] as const))('%s: sum is non-finite exactly when an element is, wherever it sits, and never overflows', (_, b) => {
-    for (const len of [1, 5, 8, 1283]) {
-      for (const at of [0, len - 1, Math.floor(len / 2)]) {
-        for (const bad of [Number.NaN, Infinity, -Infinity]) {
-          const m = filled(b, 1, len, () => 1);
-          m.data[at] = bad;
-          expect(Number.isFinite(b.sum(m)), `${len} ${at} ${bad}`).toBe(false);
+  it.each(WASMS.map((b) => [b.name, b] as const))(
+    '%s: sum is non-finite exactly when an element is, wherever it sits, and never overflows',
+    (_, b) => {
+      for (const len of [1, 5, 8, 1283]) {
+        for (const at of [0, len - 1, Math.floor(len / 2)]) {
+          for (const bad of [Number.NaN, Infinity, -Infinity]) {
+            const m = filled(b, 1, len, () => 1);
+            m.data[at] = bad;
+            expect(Number.isFinite(b.sum(m)), `${len} ${at} ${bad}`).toBe(false);
+          }
         }
+        const big = Math.fround(3.4e38);
+        expect(b.sum(filled(b, 1, len, () => big)) / (big * len)).toBeCloseTo(1, 12);
       }
-      const big = Math.fround(3.4e38);
-      expect(b.sum(filled(b, 1, len, () => big)) / (big * len)).toBeCloseTo(1, 12);
-    }
-  });
+    },
+  );
 });
 
 /** Distance in float32 ulps (representations ordered as integers; +0 and -0 are 0 apart). */
 function ulps(a: number, b: number): number {
-  const f = new Float32Array([a, b]), i = new Int32Array(f.buffer);
+  const f = new Float32Array([a, b]),
+    i = new Int32Array(f.buffer);
   const ord = (x: number) => (x < 0 ? -(x & 0x7fffffff) : x);
   return Math.abs(ord(i[0]) - ord(i[1]));
 }
@@ -411,7 +527,9 @@ describe('wasm backend: activate', () => {
     const z = inputs();
     const h = copy(wasm, { rows: 1, cols: z.length, data: z });
     const sum = wasm.activate(kind, h);
-    let worst = 0, at = 0, total = 0;
+    let worst = 0,
+      at = 0,
+      total = 0;
     for (let i = 0; i < z.length; i++) {
       const want = exact[kind](z[i]);
       const d = ulps(h.data[i], want);
@@ -430,8 +548,10 @@ describe('wasm backend: activate', () => {
 
   it.each(['relu', 'linear'] as const)('%s is bit-identical to the typescript backend', (kind) => {
     const z = inputs();
-    const h = copy(wasm, { rows: 1, cols: z.length, data: z }), t = copy('plain', h);
-    const s = wasm.activate(kind, h), st = ts.activate(kind, t);
+    const h = copy(wasm, { rows: 1, cols: z.length, data: z }),
+      t = copy('plain', h);
+    const s = wasm.activate(kind, h),
+      st = ts.activate(kind, t);
     expect(bits(h.data)).toEqual(bits(t.data));
     expect(Math.abs(s - st)).toBeLessThanOrEqual(1e-9 * Math.abs(st));
   });
@@ -466,12 +586,20 @@ describe('wasm backend: activate', () => {
   });
 
   it('returns a non-finite sum for non-finite values, as the typescript backend does', () => {
-    const cases: [Activation, number][] = [['sigmoid', Number.NaN], ['tanh', Number.NaN], ['linear', Number.NaN], ['linear', Infinity], ['relu', Infinity], ['relu', Number.NaN]];
+    const cases: [Activation, number][] = [
+      ['sigmoid', Number.NaN],
+      ['tanh', Number.NaN],
+      ['linear', Number.NaN],
+      ['linear', Infinity],
+      ['relu', Infinity],
+      ['relu', Number.NaN],
+    ];
     for (const [kind, bad] of cases) {
       const z = filled(wasm, 2, 5, rng(1));
       z.data[7] = bad;
       const t = copy('plain', z);
-      const s = wasm.activate(kind, z), st = ts.activate(kind, t);
+      const s = wasm.activate(kind, z),
+        st = ts.activate(kind, t);
       expect(Number.isFinite(s), `${kind} ${bad}`).toBe(Number.isFinite(st));
       // the same value (any NaN is a NaN: its sign and payload carry no meaning)
       expect(z.data[7], `${kind} ${bad}`).toEqual(t.data[7]);
@@ -489,8 +617,12 @@ describe('wasm backend: activate', () => {
 describe('wasm backend: optimiser steps agree with the typescript loops to float32 rounding', () => {
   /** Random state for one parameter array: p, g of mixed magnitudes (tiny to large, zeros), m, v >= 0. */
   function state(b: KernelBackend | 'plain', n: number, seed: number) {
-    const next = rng(seed), mk = () => (b === 'plain' ? new Float32Array(n) : b.alloc(n));
-    const p = mk(), g = mk(), m = mk(), v = mk();
+    const next = rng(seed),
+      mk = () => (b === 'plain' ? new Float32Array(n) : b.alloc(n));
+    const p = mk(),
+      g = mk(),
+      m = mk(),
+      v = mk();
     for (let i = 0; i < n; i++) {
       p[i] = next();
       g[i] = i % 11 === 0 ? 0 : next() * 10 ** Math.round(3 * next() - 2);
@@ -503,13 +635,18 @@ describe('wasm backend: optimiser steps agree with the typescript loops to float
   const LENGTHS = [1, 3, 4, 7, 64, 1001, 4099];
 
   it.each(LENGTHS)('adamStep over %i values, five steps with bias-corrected lr and eps', (n) => {
-    const w = state(wasm, n, 100 + n), t = copyOf(w);
-    const b1 = 0.9, b2 = 0.999;
+    const w = state(wasm, n, 100 + n),
+      t = copyOf(w);
+    const b1 = 0.9,
+      b2 = 0.999;
     for (let step = 1; step <= 5; step++) {
       const before = copyOf(t);
-      const c1 = 1 - b1 ** step, c2 = Math.sqrt(1 - b2 ** step), lr = (1e-3 * c2) / c1, eps = 1e-8 * c2;
+      const c1 = 1 - b1 ** step,
+        c2 = Math.sqrt(1 - b2 ** step),
+        lr = (1e-3 * c2) / c1,
+        eps = 1e-8 * c2;
       // both start this step from the typescript state, so each step's error is measured alone
-      w.p.set(before.p), w.m.set(before.m), w.v.set(before.v);
+      (w.p.set(before.p), w.m.set(before.m), w.v.set(before.v));
       wasm.adamStep(w.p, w.g, w.m, w.v, lr, b1, b2, eps);
       ts.adamStep!(t.p, t.g, t.m, t.v, lr, b1, b2, eps);
       for (let i = 0; i < n; i++) {
@@ -527,7 +664,9 @@ describe('wasm backend: optimiser steps agree with the typescript loops to float
   });
 
   it.each(LENGTHS)('momentumStep over %i values', (n) => {
-    const w = state(wasm, n, 200 + n), t = copyOf(w), before = copyOf(w);
+    const w = state(wasm, n, 200 + n),
+      t = copyOf(w),
+      before = copyOf(w);
     wasm.momentumStep(w.p, w.g, w.v, 0.05, 0.9);
     ts.momentumStep!(t.p, t.g, t.v, 0.05, 0.9);
     for (let i = 0; i < n; i++) {
@@ -539,7 +678,8 @@ describe('wasm backend: optimiser steps agree with the typescript loops to float
   });
 
   it('arrays outside its memory take the typescript loop (bit for bit); mismatched lengths throw', () => {
-    const w = state('plain', 37, 7), t = copyOf(w);
+    const w = state('plain', 37, 7),
+      t = copyOf(w);
     wasm.adamStep(w.p, w.g, w.m, w.v, 1e-3, 0.9, 0.999, 1e-8);
     ts.adamStep!(t.p, t.g, t.m, t.v, 1e-3, 0.9, 0.999, 1e-8);
     expect([bits(w.p), bits(w.m), bits(w.v)]).toEqual([bits(t.p), bits(t.m), bits(t.v)]);
@@ -556,11 +696,15 @@ describe('wasm backend: optimiser steps agree with the typescript loops to float
 
   it('an Adam training on the wasm kernels follows the typescript one (float32 rounding apart)', () => {
     const topology = defineTopology({
-      inputs: 6, batch: 8, loss: 'softmax-cross-entropy', optimizer: { kind: 'adam', lr: 0.01 },
+      inputs: 6,
+      batch: 8,
+      loss: 'softmax-cross-entropy',
+      optimizer: { kind: 'adam', lr: 0.01 },
       synthesizer: { optimizer: { kind: 'sgd', lr: 0.01, momentum: 0.9 }, conditioned: true },
       layers: [{ units: 16, activation: 'relu', decoupled: true }, { units: 3 }],
     });
-    const next = rng(5), classes = Array.from({ length: 64 }, () => Math.floor(3 * Math.abs(next())) % 3);
+    const next = rng(5),
+      classes = Array.from({ length: 64 }, () => Math.floor(3 * Math.abs(next())) % 3);
     const x = Array.from({ length: 64 * 6 }, (_, i) => next() + (i % 6 === classes[Math.floor(i / 6)] ? 1 : 0));
     const runOn = (b: KernelBackend) => {
       useBackend(b);
@@ -573,11 +717,13 @@ describe('wasm backend: optimiser steps agree with the typescript loops to float
         useBackend(ts);
       }
     };
-    const a = runOn(wasm), b = runOn(ts);
+    const a = runOn(wasm),
+      b = runOn(ts);
     expect(a.losses[79]).toBeLessThan(a.losses[0] * 0.5); // it learns
     let worst = 0;
     for (const [k, v] of Object.entries(a.params)) {
-      const w = (v as number[] | number[][]).flat(), t = (b.params[k] as number[] | number[][]).flat();
+      const w = (v as number[] | number[][]).flat(),
+        t = (b.params[k] as number[] | number[][]).flat();
       w.forEach((value, i) => (worst = Math.max(worst, Math.abs(value - t[i]))));
     }
     expect(worst).toBeLessThan(1e-4);
@@ -681,7 +827,14 @@ describe.each(WASMS)('reference trainings on the $name kernels', (wasm) => {
       const net = buildNetwork(c.topology, c.initial);
       for (const [k, p] of Object.entries(net.params)) expect(wasm.owns(p.data), k).toBe(true);
       const run = trainSequential(net, c.data, c.steps);
-      const d = compareWithCase({ final: parametersToJSON(net.params, c.topology), losses: Array.from(run.losses), synthesizer_losses: Array.from(run.synthesizerLosses) }, json);
+      const d = compareWithCase(
+        {
+          final: parametersToJSON(net.params, c.topology),
+          losses: Array.from(run.losses),
+          synthesizer_losses: Array.from(run.synthesizerLosses),
+        },
+        json,
+      );
       expect(d.maxParamDiff, `worst parameter ${d.worstParam}`).toBeLessThan(2e-6);
       expect(d.maxLossRelDiff).toBeLessThan(1e-6);
       expect(d.maxSynthesizerLossRelDiff).toBeLessThan(1e-6);

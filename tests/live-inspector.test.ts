@@ -28,23 +28,26 @@ interface Sse {
 function follow(url: string, headers: Record<string, string> = {}): Promise<{ messages: Sse[]; status: number; close(): void }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path: '/events', headers: { host: u.host, ...headers }, setHost: false }, (res: IncomingMessage) => {
-      const messages: Sse[] = [];
-      let buffer = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let cut;
-        while ((cut = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, cut);
-          buffer = buffer.slice(cut + 2);
-          const event = /^event: (.*)$/m.exec(block)?.[1];
-          const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event && data !== undefined) messages.push({ event, data: JSON.parse(data), at: performance.now() });
-        }
-      });
-      resolve({ messages, status: res.statusCode!, close: () => req.destroy() });
-    });
+    const req = request(
+      { host: u.hostname, port: u.port, path: '/events', headers: { host: u.host, ...headers }, setHost: false },
+      (res: IncomingMessage) => {
+        const messages: Sse[] = [];
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          let cut;
+          while ((cut = buffer.indexOf('\n\n')) >= 0) {
+            const block = buffer.slice(0, cut);
+            buffer = buffer.slice(cut + 2);
+            const event = /^event: (.*)$/m.exec(block)?.[1];
+            const data = /^data: (.*)$/m.exec(block)?.[1];
+            if (event && data !== undefined) messages.push({ event, data: JSON.parse(data), at: performance.now() });
+          }
+        });
+        resolve({ messages, status: res.statusCode!, close: () => req.destroy() });
+      },
+    );
     req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
     req.end();
   });
@@ -61,7 +64,14 @@ function replay(messages: Sse[]): Map<number, LiveRunState> {
       for (const d of m.data.runs) {
         let r = runs.get(d.id);
         if (!r) runs.set(d.id, (r = { ...d, actors: [], series: {} }));
-        Object.assign(r!, { label: d.label, meta: d.meta, status: d.status, batch: d.batch, steps: d.steps, stepsPerSecond: d.stepsPerSecond });
+        Object.assign(r!, {
+          label: d.label,
+          meta: d.meta,
+          status: d.status,
+          batch: d.batch,
+          steps: d.steps,
+          stepsPerSecond: d.stepsPerSecond,
+        });
         for (const a of d.actors) {
           const i = r!.actors.findIndex((x) => x.name === a.name);
           if (i >= 0) r!.actors[i] = a;
@@ -133,7 +143,9 @@ describe('the live inspector server', () => {
     for (const path of ['/', '/live.js', '/graph.js', '/charts.js', '/viewer.css', '/state.json']) {
       const r = await get(path, { host: `127.0.0.1:${port}` });
       expect(r.status, path).toBe(200);
-      expect(r.headers['content-security-policy']).toBe("default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'");
+      expect(r.headers['content-security-policy']).toBe(
+        "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      );
     }
     const page = (await get('/', { host: `127.0.0.1:${port}` })).body;
     expect(page).toContain('<script type="module" src="/live.js"></script>');
@@ -164,7 +176,15 @@ describe('the live inspector server', () => {
     await live.viewerConnected();
     const steps = 6000;
     const run = live.run('dni', { steps });
-    const training = createTraining({ topology: dni.topology, data: dni.data, params: dni.initial, steps, scheduler: 'async', inspect: run.inspect, relay: run.relay });
+    const training = createTraining({
+      topology: dni.topology,
+      data: dni.data,
+      params: dni.initial,
+      steps,
+      scheduler: 'async',
+      inspect: run.inspect,
+      relay: run.relay,
+    });
     run.watch(training);
     const t0 = performance.now();
     const result = await training.run();
@@ -188,7 +208,16 @@ describe('the live inspector server', () => {
     expect(state).toMatchObject({ label: 'dni', status: 'finished', batch: steps - 1, steps });
     // every actor, in its last state
     const actors = byName(state);
-    expect(Object.keys(actors).sort()).toEqual(['head', 'layer:0', 'layer:1', 'layer:2', 'stage:0', 'synthesizer:0', 'synthesizer:1', 'trainer']);
+    expect(Object.keys(actors).sort()).toEqual([
+      'head',
+      'layer:0',
+      'layer:1',
+      'layer:2',
+      'stage:0',
+      'synthesizer:0',
+      'synthesizer:1',
+      'trainer',
+    ]);
     expect(actors.trainer).toMatchObject({ state: 'done', status: 'done', parent: null });
     expect(actors['synthesizer:1']).toMatchObject({ state: 'drained', status: 'done', parent: 'stage:0', last: 'DRAIN' });
     expect(actors['layer:1'].context).toMatchObject({ inputs: 128, units: 64, decoupled: true });
@@ -224,7 +253,15 @@ describe('the live inspector follows', () => {
     const live = await serveLiveInspector({ port: 0 });
     try {
       const run = live.run('graph');
-      const training = createTraining({ topology: graph.topology, data: graph.data, params: graph.initial, steps: 40, scheduler: 'worker', inspect: run.inspect, relay: run.relay });
+      const training = createTraining({
+        topology: graph.topology,
+        data: graph.data,
+        params: graph.initial,
+        steps: 40,
+        scheduler: 'worker',
+        inspect: run.inspect,
+        relay: run.relay,
+      });
       run.watch(training);
       await training.run();
       await new Promise((r) => setTimeout(r, 50));
@@ -238,7 +275,11 @@ describe('the live inspector follows', () => {
         expect(actors[actor].events, actor).toBeGreaterThan(0);
       }
       // the worker's own stage beside the trainer's link to it
-      for (const thread of new Set(Object.values(actors).map((a) => a.thread).filter((x) => x !== null))) {
+      for (const thread of new Set(
+        Object.values(actors)
+          .map((a) => a.thread)
+          .filter((x) => x !== null),
+      )) {
         const k = thread!.slice(7);
         expect(actors[`stage:${k}`]).toMatchObject({ thread: null, parent: 'trainer' });
         expect(actors[`stage:${k}@${thread}`]).toMatchObject({ thread, parent: null });
@@ -288,7 +329,11 @@ describe('the live inspector follows', () => {
 
 describe("the demos' --inspect", () => {
   const root = join(import.meta.dirname, '..');
-  const demo = (args: string[]) => spawn(process.execPath, ['--import', 'tsx', join(root, 'demos', 'binary-addition.ts'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const demo = (args: string[]) =>
+    spawn(process.execPath, ['--import', 'tsx', join(root, 'demos', 'binary-addition.ts'), ...args], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
 
   it('trains, says where the page is, keeps serving it until Ctrl+C and says so', async () => {
     const child = demo(['--steps', '300', '--inspect', '--inspect-port', '0', '--sample', '10']);
@@ -322,9 +367,15 @@ describe("the demos' --inspect", () => {
     await new Promise((resolve) => busy.once('listening', resolve));
     const port = (busy.address() as AddressInfo).port;
     try {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'demos', 'binary-addition.ts'), '--steps', '5', ...inspect, '--inspect-port', String(port)], { cwd: root, encoding: 'utf8' });
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', join(root, 'demos', 'binary-addition.ts'), '--steps', '5', ...inspect, '--inspect-port', String(port)],
+        { cwd: root, encoding: 'utf8' },
+      );
       expect(r.status).toBe(2);
-      expect(r.stderr).toBe(`binary-addition: --inspect: port ${port} on 127.0.0.1 is in use: pick another with --inspect-port N (0: any free port)\n`);
+      expect(r.stderr).toBe(
+        `binary-addition: --inspect: port ${port} on 127.0.0.1 is in use: pick another with --inspect-port N (0: any free port)\n`,
+      );
     } finally {
       busy.close();
     }

@@ -24,7 +24,8 @@ const dir = mkdtempSync(join(tmpdir(), 'dni-servers-'));
 function get(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; length: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers, setHost: false }, (res) => {
-      let length = 0, body = '';
+      let length = 0,
+        body = '';
       res.on('data', (d: Buffer) => {
         length += d.length;
         if (body.length < 1000) body += d.toString();
@@ -100,7 +101,9 @@ describe('the trace viewer', () => {
   });
 
   it('refuses, when it starts, a trace over the limit, /dev/zero, a FIFO', async () => {
-    await expect(serveInspector({ trace, port: 0, maxBytes: 10 })).rejects.toThrow(/small\.jsonl: is 23 bytes, larger than the limit of 10 bytes for a trace/);
+    await expect(serveInspector({ trace, port: 0, maxBytes: 10 })).rejects.toThrow(
+      /small\.jsonl: is 23 bytes, larger than the limit of 10 bytes for a trace/,
+    );
     await expect(serveInspector({ trace: '/dev/zero', port: 0 })).rejects.toThrow(FileError);
     const fifo = join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
@@ -127,7 +130,10 @@ describe('the trace viewer', () => {
     const big = join(dir, 'big.jsonl');
     writeFileSync(big, '{"type":"@trace.meta"}\n');
     truncateSync(big, 200 * 2 ** 20); // sparse after its first line: reads as zeros, takes no disk
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'tools', 'inspector', 'cli.ts'), big, '--port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'tools', 'inspector', 'cli.ts'), big, '--port', '0'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         child.stdout.on('data', (d: Buffer) => {
@@ -155,8 +161,14 @@ describe('npm run inspect refuses what is not a trace file, in one line, at once
     [[dir], /^inspect: .*: is a folder, not a regular file/],
     [['a.jsonl', '--port', '70000'], /^inspect: --port must be an integer in 0\.\.65535, got 70000$/],
     [['--frobnicate'], /^inspect: Unknown option '--frobnicate'/],
-    [[join(root, 'package.json')], /^inspect: .*package\.json: is not a trace: its first line should be a JSON object of type '@trace\.meta', got "\{" \(record one with a demo's --trace FILE\)$/],
-    [[join(root, 'LICENSE')], /^inspect: .*LICENSE: is not a trace: its first line should be a JSON object of type '@trace\.meta', got "MIT License"/],
+    [
+      [join(root, 'package.json')],
+      /^inspect: .*package\.json: is not a trace: its first line should be a JSON object of type '@trace\.meta', got "\{" \(record one with a demo's --trace FILE\)$/,
+    ],
+    [
+      [join(root, 'LICENSE')],
+      /^inspect: .*LICENSE: is not a trace: its first line should be a JSON object of type '@trace\.meta', got "MIT License"/,
+    ],
   ] as [string[], RegExp][])('%j', (args, message) => {
     const t0 = performance.now();
     const r = spawnCli(args);
@@ -169,7 +181,12 @@ describe('npm run inspect refuses what is not a trace file, in one line, at once
 
 function spawnCli(args: string[]): { status: number | null; stderr: string } {
   try {
-    execFileSync(process.execPath, ['--import', 'tsx', join(root, 'tools', 'inspector', 'cli.ts'), ...args], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    execFileSync(process.execPath, ['--import', 'tsx', join(root, 'tools', 'inspector', 'cli.ts'), ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 30_000,
+    });
     return { status: 0, stderr: '' };
   } catch (e) {
     const err = e as { status: number | null; stderr: string };

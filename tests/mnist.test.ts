@@ -13,11 +13,13 @@ import { defineTopology } from '../lib/topology.ts';
 
 /** a fingerprint of image row i (two weighted sums in float64: distinct images, distinct keys) */
 const rowKey = (x: Float32Array, i: number) => {
-  let a = 0, b = 0;
-  for (let j = 0; j < 784; j++) (a += x[i * 784 + j] * (j + 1)), (b += x[i * 784 + j] * x[i * 784 + j] * ((j % 13) + 1));
+  let a = 0,
+    b = 0;
+  for (let j = 0; j < 784; j++) ((a += x[i * 784 + j] * (j + 1)), (b += x[i * 784 + j] * x[i * 784 + j] * ((j % 13) + 1)));
   return `${a}:${b}`;
 };
-const same = (a: Float32Array, b: Float32Array) => a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+const same = (a: Float32Array, b: Float32Array) =>
+  a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 describe('the mnist package', () => {
   it('ships 10,000 distinct real digits offline, about 1,000 of each class, grey levels in [0, 1]', () => {
@@ -27,8 +29,9 @@ describe('the mnist package', () => {
     expect(d.images.length).toBe(10_000 * 784);
     const perClass = Array.from({ length: 10 }, (_, c) => d.labels.filter((l) => l === c).length);
     for (const n of perClass) expect(n).toBeGreaterThan(800);
-    let lo = Infinity, hi = -Infinity;
-    for (const v of d.images) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
+    let lo = Infinity,
+      hi = -Infinity;
+    for (const v of d.images) ((lo = Math.min(lo, v)), (hi = Math.max(hi, v)));
     expect([lo, hi]).toEqual([0, 1]);
   });
 
@@ -58,7 +61,10 @@ describe('MNIST, one epoch on 500 digits (784-256-256-10 relu, Adam)', () => {
   const split = loadMnist({ train: 600, validation: 100, test: 500, seed: 1 });
   const topology = (decoupled: boolean, conditioned: boolean) =>
     defineTopology({
-      inputs: 784, batch: 16, loss: 'softmax-cross-entropy', optimizer: { kind: 'adam', lr: 1e-3 },
+      inputs: 784,
+      batch: 16,
+      loss: 'softmax-cross-entropy',
+      optimizer: { kind: 'adam', lr: 1e-3 },
       synthesizer: { optimizer: { kind: 'adam', lr: 3e-3 }, conditioned },
       layers: [{ units: 256, activation: 'relu', decoupled }, { units: 256, activation: 'relu', decoupled }, { units: 10 }],
     });

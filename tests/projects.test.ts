@@ -23,7 +23,8 @@ describe('vitest projects', () => {
     const owners = new Map<string, string[]>(files(['tests/**/*.test.ts']).map((f) => [f, []]));
     for (const [project, patterns] of Object.entries(PROJECTS)) {
       for (const pattern of patterns) {
-        for (const one of alternatives(pattern)) expect(files([one]), `${project}: '${one}' (in '${pattern}') matches no file`).not.toEqual([]);
+        for (const one of alternatives(pattern))
+          expect(files([one]), `${project}: '${one}' (in '${pattern}') matches no file`).not.toEqual([]);
         const matched = files([pattern]);
         for (const f of matched) owners.get(f)?.push(project);
       }

@@ -12,7 +12,8 @@ import { zeros } from '../lib/matrix.ts';
 import { Rng } from '../lib/rng.ts';
 
 /** Mostly valid values, sometimes a bad one. */
-const mostly = <T, U>(valid: fc.Arbitrary<T>, bad: fc.Arbitrary<U>) => fc.oneof({ arbitrary: valid, weight: 14 }, { arbitrary: bad, weight: 1 });
+const mostly = <T, U>(valid: fc.Arbitrary<T>, bad: fc.Arbitrary<U>) =>
+  fc.oneof({ arbitrary: valid, weight: 14 }, { arbitrary: bad, weight: 1 });
 
 const layerArb = fc.record({
   units: mostly(fc.integer({ min: 1, max: 12 }), fc.constantFrom(0, -3, 2.5)),
@@ -51,8 +52,10 @@ type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
 function dataFor(c: Case) {
   const rng = new Rng(c.seed);
   const last = c.layers[c.layers.length - 1]?.units ?? 1;
-  const xCols = Math.max(1, c.inputs + c.xColsOff), yCols = Math.max(1, (Number.isInteger(last) && last > 0 ? last : 1) + c.yColsOff);
-  const x = zeros(c.rows, xCols), y = zeros(c.rows, yCols);
+  const xCols = Math.max(1, c.inputs + c.xColsOff),
+    yCols = Math.max(1, (Number.isInteger(last) && last > 0 ? last : 1) + c.yColsOff);
+  const x = zeros(c.rows, xCols),
+    y = zeros(c.rows, yCols);
   for (let i = 0; i < x.data.length; i++) x.data[i] = rng.uniform(-1, 1);
   for (let r = 0; r < c.rows; r++) {
     if (c.loss === 'softmax-cross-entropy') y.data[r * yCols + (rng.nextUint32() % yCols)] = 1;
@@ -65,7 +68,8 @@ function dataFor(c: Case) {
 
 describe('random topologies', () => {
   it('either train one step with finite numbers, or are refused by name before any work', async () => {
-    let built = 0, refused = 0;
+    let built = 0,
+      refused = 0;
     const messages = new Set<string>();
     await fc.assert(
       fc.asyncProperty(caseArb, async (c) => {

@@ -20,13 +20,18 @@ describe('README', () => {
   });
 });
 
-describe("what the README says about --inspect", () => {
+describe('what the README says about --inspect', () => {
   it('holds: --inspect keeps the scheduler asked for (queue by default), and the page is served as it trains', async () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     expect(readme).toContain('It does not change the scheduler: the demos train on what\n  `--scheduler` says (default `queue`)');
     expect(readme).not.toMatch(/train on the `async` scheduler/);
-    const demo = spawn(process.execPath, ['--import', 'tsx', join(root, 'demos', 'binary-addition.ts'), '--steps', '20', '--inspect', '--inspect-port', '0'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    const demo = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'demos', 'binary-addition.ts'), '--steps', '20', '--inspect', '--inspect-port', '0'],
+      { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '',
+      stderr = '';
     demo.stdout.on('data', (d) => (stdout += d));
     demo.stderr.on('data', (d) => (stderr += d));
     try {
@@ -37,7 +42,11 @@ describe("what the README says about --inspect", () => {
       expect(stdout).toMatch(/per method, queue scheduler\n/);
       const url = /live inspector: open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stderr)![1];
       const state = (await (await fetch(`${url}state.json`)).json()) as { runs: { meta: { scheduler: string }; batch: number }[] };
-      expect(state.runs.map((r) => [r.meta.scheduler, r.batch])).toEqual([['queue', 19], ['queue', 19], ['queue', 19]]);
+      expect(state.runs.map((r) => [r.meta.scheduler, r.batch])).toEqual([
+        ['queue', 19],
+        ['queue', 19],
+        ['queue', 19],
+      ]);
     } finally {
       demo.kill('SIGINT');
     }

@@ -33,7 +33,8 @@ function cli(args: string[], options: { cwd?: string; ulimit?: string; closedStd
   const child = options.ulimit
     ? spawn('bash', ['-c', `ulimit ${options.ulimit}; exec "$@"`, 'bash', ...argv], { cwd: options.cwd ?? root, timeout: 60_000 })
     : spawn(argv[0], argv.slice(1), { cwd: options.cwd ?? root, timeout: 60_000 });
-  let stdout = '', stderr = '';
+  let stdout = '',
+    stderr = '';
   if (options.closedStdout) child.stdout.destroy();
   else child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
@@ -53,7 +54,9 @@ function refused(r: Run, code: number, message: RegExp) {
 const fresh = () => mkdtempSync(join(tmpdir(), 'dni-cli-'));
 /** a folder with the tiny case in it; returns the folder and the case's path */
 function withCase(c: object = tinyCase(3)): { dir: string; path: string; text: string } {
-  const dir = fresh(), path = join(dir, 'case.json'), text = JSON.stringify(c);
+  const dir = fresh(),
+    path = join(dir, 'case.json'),
+    text = JSON.stringify(c);
   writeFileSync(path, text);
   return { dir, path, text };
 }
@@ -97,11 +100,21 @@ describe('the CLI never destroys its input', () => {
     symlinkSync(join(dir, 'run.ckpt'), join(dir, 'link.ckpt'));
     mkdirSync(join(dir, 'sub'));
     const runs = await Promise.all(
-      [['run.ckpt', 'run.ckpt'], ['run.ckpt', './run.ckpt'], ['./run.ckpt', join(dir, 'sub', '..', 'run.ckpt')], ['link.ckpt', 'run.ckpt']].map(([resume, checkpoint]) =>
+      [
+        ['run.ckpt', 'run.ckpt'],
+        ['run.ckpt', './run.ckpt'],
+        ['./run.ckpt', join(dir, 'sub', '..', 'run.ckpt')],
+        ['link.ckpt', 'run.ckpt'],
+      ].map(([resume, checkpoint]) =>
         cli(['case.json', '--out', 'out.json', '--save-at', '2', '--resume', resume, '--checkpoint', checkpoint], { cwd: dir }),
       ),
     );
-    for (const r of runs) refused(r, 2, /^reference: --checkpoint \S+ is the checkpoint to resume from \(--resume \S+\): it would be overwritten; save to another file$/);
+    for (const r of runs)
+      refused(
+        r,
+        2,
+        /^reference: --checkpoint \S+ is the checkpoint to resume from \(--resume \S+\): it would be overwritten; save to another file$/,
+      );
     expect(readFileSync(join(dir, 'run.ckpt'), 'utf8')).toBe('not touched');
     expect(readdirSync(dir).sort()).toEqual(['case.json', 'link.ckpt', 'run.ckpt', 'sub']);
   });
@@ -147,12 +160,28 @@ describe('outputs are checked before training, and a failed write loses nothing'
 describe('cases it cannot run: one line, exit 2', () => {
   it('a case of another kind, valid JSON that is not a case, not JSON, an empty file', async () => {
     const dir = fresh();
-    const files: Record<string, string> = { 'array.json': '[1, 2, 3]', 'null.json': 'null', 'string.json': '"case"', 'empty.json': '', 'broken.json': '{"config": ', 'number.json': '42' };
+    const files: Record<string, string> = {
+      'array.json': '[1, 2, 3]',
+      'null.json': 'null',
+      'string.json': '"case"',
+      'empty.json': '',
+      'broken.json': '{"config": ',
+      'number.json': '42',
+    };
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
     const names = Object.keys(files);
     const otherKind = join(dir, 'transformer.json');
-    writeFileSync(otherKind, JSON.stringify({ ...JSON.parse(readFileSync(join(REFERENCE_DIR, 'rnn-dni.json'), 'utf8')), config: { kind: 'transformer', steps: 3 } }));
-    const runs = await Promise.all([cli([otherKind, '--out', join(dir, 'out.json')]), ...names.map((n) => cli([n, '--out', 'out.json'], { cwd: dir }))]);
+    writeFileSync(
+      otherKind,
+      JSON.stringify({
+        ...JSON.parse(readFileSync(join(REFERENCE_DIR, 'rnn-dni.json'), 'utf8')),
+        config: { kind: 'transformer', steps: 3 },
+      }),
+    );
+    const runs = await Promise.all([
+      cli([otherKind, '--out', join(dir, 'out.json')]),
+      ...names.map((n) => cli([n, '--out', 'out.json'], { cwd: dir })),
+    ]);
     refused(runs[0], 2, /^reference: .*transformer\.json: config\.kind 'transformer' is not a case this loader runs/);
     runs.slice(1).forEach((r, i) => refused(r, 2, new RegExp(`^reference: ${names[i].replace('.', '\\.')}: `)));
     expect(runs[4].stderr).toMatch(/not JSON/);
@@ -179,7 +208,10 @@ describe('cases it cannot run: one line, exit 2', () => {
 
   it('/dev/zero as the case or the checkpoint to resume: refused at once', async () => {
     const { dir } = withCase();
-    const [a, b] = await Promise.all([cli(['/dev/zero', '--out', 'out.json'], { cwd: dir }), cli(['case.json', '--out', 'out.json', '--resume', '/dev/zero'], { cwd: dir })]);
+    const [a, b] = await Promise.all([
+      cli(['/dev/zero', '--out', 'out.json'], { cwd: dir }),
+      cli(['case.json', '--out', 'out.json', '--resume', '/dev/zero'], { cwd: dir }),
+    ]);
     refused(a, 2, /^reference: \/dev\/zero: is a character device, not a regular file: a case file must be a file$/);
     refused(b, 2, /^reference: checkpoint \/dev\/zero: is a character device, not a regular file/);
     expect(Math.max(a.ms, b.ms)).toBeLessThan(20_000);
@@ -191,7 +223,10 @@ describe('cases it cannot run: one line, exit 2', () => {
     const dir = fresh();
     writeFileSync(join(dir, 'a.json'), JSON.stringify({ ...c, final: 'done' }));
     writeFileSync(join(dir, 'b.json'), JSON.stringify({ ...c, final: c.initial, losses: [1, 'x'] }));
-    const [a, b] = await Promise.all([cli(['a.json', '--out', 'out.json'], { cwd: dir }), cli(['b.json', '--out', 'out.json'], { cwd: dir })]);
+    const [a, b] = await Promise.all([
+      cli(['a.json', '--out', 'out.json'], { cwd: dir }),
+      cli(['b.json', '--out', 'out.json'], { cwd: dir }),
+    ]);
     refused(a, 2, /^reference: a\.json: final: /);
     refused(b, 2, /^reference: b\.json: losses\[1\] is "x", expected a number/);
     expect(readdirSync(dir).sort()).toEqual(['a.json', 'b.json']);
@@ -209,7 +244,10 @@ describe('bad arguments: one line, exit 2', () => {
     [['case.json', '--out', 'a.json', '--scheduler', 'fast'], /unknown scheduler 'fast'/],
     [['case.json', '--out', 'a.json', '--save-at', 'abc', '--checkpoint', 'c'], /--save-at needs an integer step >= 1, got 'abc'/],
     [['case.json', '--out', 'a.json', '--save-at', '2'], /--save-at needs --checkpoint FILE$/],
-    [['case.json', '--out', 'a.json', '--save-at', '99', '--checkpoint', 'c.ckpt'], /case\.json: checkpoint: step 99 is not between the first batch 0 and the last 7/],
+    [
+      ['case.json', '--out', 'a.json', '--save-at', '99', '--checkpoint', 'c.ckpt'],
+      /case\.json: checkpoint: step 99 is not between the first batch 0 and the last 7/,
+    ],
     [['case.json', '--out', ''], /--out needs a value/],
   ] as [string[], RegExp][])('%j', async (args, message) => {
     const { dir } = withCase();
@@ -229,7 +267,13 @@ describe('training failures: one line, exit 1, nothing written', () => {
   it('divergence in the last steps (lr_synthesizer 1e6, 6 steps of dni.json) never writes nulls', async () => {
     const json = JSON.parse(readFileSync(join(REFERENCE_DIR, 'dni.json'), 'utf8'));
     // the answers are dni.json's 300 steps': a 6-step run has none to compare with
-    const { dir } = withCase({ ...json, final: undefined, losses: undefined, synthesizer_losses: undefined, config: { ...json.config, lr_synthesizer: 1e6, steps: 6 } });
+    const { dir } = withCase({
+      ...json,
+      final: undefined,
+      losses: undefined,
+      synthesizer_losses: undefined,
+      config: { ...json.config, lr_synthesizer: 1e6, steps: 6 },
+    });
     const r = await cli(['case.json', '--out', 'out.json'], { cwd: dir });
     refused(r, 1, /^reference: .*(non-finite|diverged).*; nothing written to out\.json$/);
     expect(readdirSync(dir)).toEqual(['case.json']);
@@ -269,32 +313,43 @@ describe("a case's own answers are checked: exit 3 when the result disagrees, ex
   it.each([
     ['a chain', tinyCase(7), 'layer0.W'],
     ['an rnn', tinyRecurrentCase(7), 'core.Wh'],
-  ] as const)('%s case: its true answers exit 0; a parameter off by 10 or a loss off by 3x exit 3, the result written', async (_, c, key) => {
-    const { dir } = withCase(c);
-    const first = await cli(['case.json', '--out', 'answers.json'], { cwd: dir });
-    expect([first.status, first.stderr]).toEqual([0, '']);
-    const answers = JSON.parse(readFileSync(join(dir, 'answers.json'), 'utf8'));
-    const off = JSON.parse(JSON.stringify(answers));
-    off.final[key][1][2] += 10;
-    const lossy = { ...answers, losses: answers.losses.map((v: number, i: number) => (i === 3 ? v * 3 : v)) };
-    const synth = { ...answers, synthesizer_losses: answers.synthesizer_losses.map((v: number, i: number) => (i === 2 ? v * 3 + 1 : v)) };
-    for (const [name, a] of Object.entries({ right: answers, off, lossy, synth })) writeFileSync(join(dir, `${name}.json`), JSON.stringify({ ...c, ...a }));
-    const [right, param, loss, synthesizer] = await Promise.all(['right', 'off', 'lossy', 'synth'].map((n) => cli([`${n}.json`, '--out', `out-${n}.json`], { cwd: dir })));
-    expect([right.status, right.stderr]).toEqual([0, '']);
-    expect(right.stdout).toMatch(/vs the case's own answers: max \|param diff\| 0\.00e\+0/);
-    const disagrees = (r: Run, what: RegExp, name: string) => {
-      expect(r.status, r.stderr).toBe(3);
-      expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
-      expect(r.stderr).toMatch(new RegExp(`^reference: ${name}\\.json: the result disagrees with the case's answers: ${what.source} \\(the result is in out-${name}\\.json\\)\n$`));
-      expect(readFileSync(join(dir, `out-${name}.json`), 'utf8')).toBe(readFileSync(join(dir, 'answers.json'), 'utf8'));
-    };
-    disagrees(param, new RegExp(`final ${key.replace('.', '\\.')} is off by 1\\.00e\\+1 \\(tolerance 1e-5 absolute\\)`), 'off');
-    disagrees(loss, /a loss is off by 6\.67e-1 relative \(tolerance 1e-5\)/, 'lossy');
-    disagrees(synthesizer, /a synthesizer loss is off by .* relative \(tolerance 1e-5\)/, 'synth');
-  });
+  ] as const)(
+    '%s case: its true answers exit 0; a parameter off by 10 or a loss off by 3x exit 3, the result written',
+    async (_, c, key) => {
+      const { dir } = withCase(c);
+      const first = await cli(['case.json', '--out', 'answers.json'], { cwd: dir });
+      expect([first.status, first.stderr]).toEqual([0, '']);
+      const answers = JSON.parse(readFileSync(join(dir, 'answers.json'), 'utf8'));
+      const off = JSON.parse(JSON.stringify(answers));
+      off.final[key][1][2] += 10;
+      const lossy = { ...answers, losses: answers.losses.map((v: number, i: number) => (i === 3 ? v * 3 : v)) };
+      const synth = { ...answers, synthesizer_losses: answers.synthesizer_losses.map((v: number, i: number) => (i === 2 ? v * 3 + 1 : v)) };
+      for (const [name, a] of Object.entries({ right: answers, off, lossy, synth }))
+        writeFileSync(join(dir, `${name}.json`), JSON.stringify({ ...c, ...a }));
+      const [right, param, loss, synthesizer] = await Promise.all(
+        ['right', 'off', 'lossy', 'synth'].map((n) => cli([`${n}.json`, '--out', `out-${n}.json`], { cwd: dir })),
+      );
+      expect([right.status, right.stderr]).toEqual([0, '']);
+      expect(right.stdout).toMatch(/vs the case's own answers: max \|param diff\| 0\.00e\+0/);
+      const disagrees = (r: Run, what: RegExp, name: string) => {
+        expect(r.status, r.stderr).toBe(3);
+        expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `^reference: ${name}\\.json: the result disagrees with the case's answers: ${what.source} \\(the result is in out-${name}\\.json\\)\n$`,
+          ),
+        );
+        expect(readFileSync(join(dir, `out-${name}.json`), 'utf8')).toBe(readFileSync(join(dir, 'answers.json'), 'utf8'));
+      };
+      disagrees(param, new RegExp(`final ${key.replace('.', '\\.')} is off by 1\\.00e\\+1 \\(tolerance 1e-5 absolute\\)`), 'off');
+      disagrees(loss, /a loss is off by 6\.67e-1 relative \(tolerance 1e-5\)/, 'lossy');
+      disagrees(synthesizer, /a synthesizer loss is off by .* relative \(tolerance 1e-5\)/, 'synth');
+    },
+  );
 
   it('answers of the wrong shape are refused before training: losses of the wrong length, a final without a key, a final with an own key like constructor', async () => {
-    const chain = tinyCase(8), rnn = tinyRecurrentCase(8);
+    const chain = tinyCase(8),
+      rnn = tinyRecurrentCase(8);
     const dir = fresh();
     const bad: Record<string, object> = {
       long: { ...chain, losses: Array(9).fill(0.5) },
@@ -310,7 +365,11 @@ describe("a case's own answers are checked: exit 3 when the result disagrees, ex
     refused(runs[2], 2, /^reference: partial\.json: final: 'layer1\.b' is missing/);
     refused(runs[3], 2, /^reference: ctor\.json: final: 'constructor' not in the topology$/);
     refused(runs[4], 2, /^reference: tostring\.json: parameters: 'toString' not in the topology$/);
-    expect(readdirSync(dir).sort()).toEqual(Object.keys(bad).map((n) => `${n}.json`).sort());
+    expect(readdirSync(dir).sort()).toEqual(
+      Object.keys(bad)
+        .map((n) => `${n}.json`)
+        .sort(),
+    );
   });
 
   it('rnn case files with coerced values, a missing or an unknown config key: one line, exit 2', async () => {

@@ -26,7 +26,9 @@ function randomCase(seed: number): ReferenceCase {
   const activations = sizes.slice(1).map(() => ACTIVATIONS[int(0, ACTIVATIONS.length - 1)]);
   const decoupled = sizes.slice(1).map(() => rng.next() < 0.6);
   const conditioned = rng.next() < 0.5;
-  const batch = int(2, 6), rows = batch * int(3, 6), labels = sizes[layers];
+  const batch = int(2, 6),
+    rows = batch * int(3, 6),
+    labels = sizes[layers];
   const mat = (r: number, c: number, s: number) => Array.from({ length: r }, () => Array.from({ length: c }, () => rng.uniform(-s, s)));
   const initial: Record<string, number[][] | number[]> = {};
   for (let i = 0; i < layers; i++) {
@@ -50,11 +52,14 @@ describe.skipIf(!hasNumpy)('npm run reference on random cases (against bench/dni
   const dir = mkdtempSync(join(tmpdir(), 'dni-ref-'));
   it.each([11, 12, 13, 14, 15, 16])('case seed %i', (seed) => {
     const c = randomCase(seed);
-    const casePath = join(dir, `case-${seed}.json`), ours = join(dir, `ours-${seed}.json`), numpy = join(dir, `numpy-${seed}.json`);
+    const casePath = join(dir, `case-${seed}.json`),
+      ours = join(dir, `ours-${seed}.json`),
+      numpy = join(dir, `numpy-${seed}.json`);
     writeFileSync(casePath, JSON.stringify(c));
     execFileSync('python3', [join(root, 'bench', 'dni_numpy.py'), casePath, '--emit', numpy]);
     execFileSync(process.execPath, ['--import', 'tsx', join(root, 'bin', 'reference.ts'), casePath, '--out', ours], { cwd: root });
-    const got = JSON.parse(readFileSync(ours, 'utf8')) as RunOutput, want = JSON.parse(readFileSync(numpy, 'utf8')) as RunOutput;
+    const got = JSON.parse(readFileSync(ours, 'utf8')) as RunOutput,
+      want = JSON.parse(readFileSync(numpy, 'utf8')) as RunOutput;
     expect(Object.keys(got.final).sort()).toEqual(Object.keys(want.final).sort());
     const d = compareWithCase(got, want);
     expect(d.maxParamDiff, `${JSON.stringify(c.config)}: worst ${d.worstParam}`).toBeLessThan(2e-6);

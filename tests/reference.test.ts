@@ -32,7 +32,11 @@ describe('reference parity', () => {
     it('through the actors (queue scheduler)', async () => {
       const c = loadCase(json, name);
       const r = await train({ topology: c.topology, data: c.data, params: c.initial, steps: c.steps, scheduler: 'queue' });
-      const out = { final: parametersToJSON(r.params, c.topology), losses: Array.from(r.losses), synthesizer_losses: Array.from(r.synthesizerLosses) };
+      const out = {
+        final: parametersToJSON(r.params, c.topology),
+        losses: Array.from(r.losses),
+        synthesizer_losses: Array.from(r.synthesizerLosses),
+      };
       expect(Object.keys(out.final).sort()).toEqual(Object.keys(json.final!).sort());
       const d = compareWithCase(out, json);
       expect(d.maxParamDiff, `worst parameter ${d.worstParam}`).toBeLessThan(2e-6);

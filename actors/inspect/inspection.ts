@@ -15,7 +15,6 @@ import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
 import { parentOf } from '../machines/xstateInternals.ts';
 import { type JsonValue, type TraceEventObject, actorName, summarize, summarizeContext, summarizeEvent } from './summarize.ts';
 
-
 /** One line of a trace file. */
 export interface TraceEvent {
   /** wall-clock time in ms since the epoch, sub-millisecond (`performance.timeOrigin + performance.now()`): comparable across threads */
@@ -53,7 +52,6 @@ export function traceClock(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000) / 1000;
 }
 
-
 /** An actor's snapshot, or undefined while it has none (xstate's development build throws inside its constructor). */
 function snapshotOf(ref: { getSnapshot(): unknown }): unknown {
   try {
@@ -62,7 +60,6 @@ function snapshotOf(ref: { getSnapshot(): unknown }): unknown {
     return undefined;
   }
 }
-
 
 function batchOf(event: unknown): number | null {
   const b = (event as { batch?: unknown } | undefined)?.batch;
@@ -199,13 +196,16 @@ export function relayInspection(post: (events: TraceEvent[]) => void, thread: st
     if (pending.length) post(pending);
     pending = [];
   };
-  const observer = createTraceRelay((line) => {
-    pending.push(line);
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-  }, { thread });
+  const observer = createTraceRelay(
+    (line) => {
+      pending.push(line);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
+    { thread },
+  );
   return Object.assign(observer, { flush });
 }
 
@@ -246,7 +246,8 @@ export function attachTo(root: AnyActorRef, inspect: (e: InspectionEvent) => voi
     inspect({ type: '@xstate.event', actorRef, rootId, event: init, sourceRef: undefined });
     inspect({ type: '@xstate.snapshot', actorRef, rootId, snapshot: actorRef.getSnapshot(), event: init });
   }
-  const events = new Set<unknown>(order), snapshots = new Set<unknown>(order);
+  const events = new Set<unknown>(order),
+    snapshots = new Set<unknown>(order);
   return system.inspect((e) => {
     if (e.type === '@xstate.event' && e.event.type === 'xstate.init' && events.delete(e.actorRef)) return;
     if (e.type === '@xstate.snapshot' && e.event.type === 'xstate.init' && snapshots.delete(e.actorRef)) return;

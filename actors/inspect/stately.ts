@@ -65,7 +65,11 @@ const INSPECTOR_URL = 'https://stately.ai/inspect';
  * await stately.close();
  */
 export async function attachStatelyInspector(options: StatelyInspectorOptions = {}): Promise<StatelyInspector> {
-  refuseUnknownOptions(options, keysOf<StatelyInspectorOptions>()(['port', 'sample', 'inspectorUrl', 'maxEvents']), 'attachStatelyInspector');
+  refuseUnknownOptions(
+    options,
+    keysOf<StatelyInspectorOptions>()(['port', 'sample', 'inspectorUrl', 'maxEvents']),
+    'attachStatelyInspector',
+  );
   const { createInspector } = await import('@statelyai/inspect');
   const standIn = statelyStandIns(createInspector as never);
   const sample = options.sample ?? 1;
@@ -153,7 +157,12 @@ async function serveBridge(listenPort: number, inspectorUrl: string, maxEvents: 
  * What turns this thread's inspection events and the trace lines relayed from worker threads into
  * Stately's event format (`broadcast` sends each); every `sample`-th batch.
  */
-function statelyObservers(createInspector: typeof import('@statelyai/inspect').createInspector, standIn: ReturnType<typeof statelyStandIns>, broadcast: (message: string) => void, sample: number) {
+function statelyObservers(
+  createInspector: typeof import('@statelyai/inspect').createInspector,
+  standIn: ReturnType<typeof statelyStandIns>,
+  broadcast: (message: string) => void,
+  sample: number,
+) {
   // Stately's event format comes from the package's own builders (`actor`, `event`, `snapshot`),
   // called at once with summaries: its `inspect` observer would serialise each event later, in a
   // timer of its own (tensors by then hold later values; and it doubled a step's time). What those
@@ -245,13 +254,27 @@ function statelyObservers(createInspector: typeof import('@statelyai/inspect').c
 /** An actor's snapshot as it is now, or (in its constructor, before it has one) its machine's initial state. */
 function initialSnapshot(ref: StandIn): object {
   const now = snapshotOf(ref) as { status?: string; value?: unknown; context?: unknown } | null;
-  if (now) return { status: now.status, value: now.value, context: ref.sessionId.startsWith('relay:') ? now.context : summarizeContext(now.context), children: {} };
+  if (now)
+    return {
+      status: now.status,
+      value: now.value,
+      context: ref.sessionId.startsWith('relay:') ? now.context : summarizeContext(now.context),
+      children: {},
+    };
   return { status: 'active', value: (ref.logic?.config as { initial?: unknown } | undefined)?.initial ?? null, context: {}, children: {} };
 }
 
 /** A machine snapshot as Stately shows it (its JSON form), with a summary for the context. */
 function statelySnapshot(snapshot: unknown): object {
-  const s = snapshot as { status?: string; value?: unknown; context?: unknown; error?: unknown; output?: unknown; children?: Record<string, { id?: string }>; tags?: Iterable<string> };
+  const s = snapshot as {
+    status?: string;
+    value?: unknown;
+    context?: unknown;
+    error?: unknown;
+    output?: unknown;
+    children?: Record<string, { id?: string }>;
+    tags?: Iterable<string>;
+  };
   const children: Record<string, { xstate$$type: number; id: string | undefined }> = {};
   for (const [key, child] of Object.entries(s.children ?? {})) children[key] = { xstate$$type: 1, id: child?.id };
   return {

@@ -100,11 +100,28 @@ export function summarizeContext(context: unknown): JsonValue {
   const c = context as Record<string, any>;
   if (c.core?.spec) {
     const s = c.core.spec;
-    return { id: s.key, index: s.index, inputs: s.inputs, units: s.units, activation: c.core.topology.cell, truncation: c.core.topology.truncation, decoupled: s.interface !== null, boundary: s.synthesizer !== null };
+    return {
+      id: s.key,
+      index: s.index,
+      inputs: s.inputs,
+      units: s.units,
+      activation: c.core.topology.cell,
+      truncation: c.core.topology.truncation,
+      decoupled: s.interface !== null,
+      boundary: s.synthesizer !== null,
+    };
   }
   if (c.synthesizer?.spec && c.kind) {
     const s = c.synthesizer.spec;
-    return { name: c.synthesizer.id, kind: c.kind, units: s.units, hidden: [...s.hidden], delay: s.delay, optimizer: s.optimizer.kind, lr: s.optimizer.lr };
+    return {
+      name: c.synthesizer.id,
+      kind: c.kind,
+      units: s.units,
+      hidden: [...s.hidden],
+      delay: s.delay,
+      optimizer: s.optimizer.kind,
+      lr: s.optimizer.lr,
+    };
   }
   if (c.head?.topology) {
     const t = c.head.topology;
@@ -112,11 +129,28 @@ export function summarizeContext(context: unknown): JsonValue {
   }
   if (c.layer?.spec) {
     const s = c.layer.spec;
-    return { id: s.id, index: s.index, inputs: s.inputs, units: s.units, activation: s.activation, merge: s.merge, lr: s.lr, decoupled: s.decoupled };
+    return {
+      id: s.id,
+      index: s.index,
+      inputs: s.inputs,
+      units: s.units,
+      activation: s.activation,
+      merge: s.merge,
+      lr: s.lr,
+      decoupled: s.decoupled,
+    };
   }
   if (c.synthesizer?.spec) {
     const s = c.synthesizer.spec;
-    return { name: s.name, from: s.from, units: s.units, ...(s.forward ? { forward: true, inputs: s.inputs } : {}), conditioned: s.conditioned, delay: s.delay, lr: s.lr };
+    return {
+      name: s.name,
+      from: s.from,
+      units: s.units,
+      ...(s.forward ? { forward: true, inputs: s.inputs } : {}),
+      conditioned: s.conditioned,
+      delay: s.delay,
+      lr: s.lr,
+    };
   }
   if (c.head?.spec) {
     const s = c.head.spec;
@@ -125,7 +159,15 @@ export function summarizeContext(context: unknown): JsonValue {
   if (c.stage?.actors && c.routes) return { stage: c.stage.index, actors: [...c.stage.actors] };
   if (c.network?.topology && isRecurrent(c.network.topology)) {
     const t = c.network.topology as RecurrentTopology;
-    return { cell: t.cell, sizes: [t.inputs, ...t.layers.map((l) => l.units), t.outputs], truncation: t.truncation, graph: recurrentGraphSummary(t), batch: t.batch, steps: summarize(c.steps, 0), scheduler: summarize(c.scheduling?.name ?? null, 0) };
+    return {
+      cell: t.cell,
+      sizes: [t.inputs, ...t.layers.map((l) => l.units), t.outputs],
+      truncation: t.truncation,
+      graph: recurrentGraphSummary(t),
+      batch: t.batch,
+      steps: summarize(c.steps, 0),
+      scheduler: summarize(c.scheduling?.name ?? null, 0),
+    };
   }
   if (c.network?.topology) {
     const t = c.network.topology as Topology;
@@ -182,7 +224,15 @@ export function recurrentGraphSummary(t: RecurrentTopology): { [key: string]: Js
   const top = t.layers[t.layers.length - 1];
   return {
     inputs: t.inputs,
-    nodes: t.layers.map((l) => ({ actor: layerActor(l), id: l.key, units: l.units, activation: t.cell, merge: 'concat', sources: [l.index === 0 ? 'input' : layerActor(t.layers[l.index - 1])], decoupled: l.interface !== null })),
+    nodes: t.layers.map((l) => ({
+      actor: layerActor(l),
+      id: l.key,
+      units: l.units,
+      activation: t.cell,
+      merge: 'concat',
+      sources: [l.index === 0 ? 'input' : layerActor(t.layers[l.index - 1])],
+      decoupled: l.interface !== null,
+    })),
     heads: [{ actor: RECURRENT_HEAD_ACTOR, id: 'readout', node: layerActor(top), loss: t.loss, weight: 1 }],
     edges: t.layers.map((l) => ({
       from: layerActor(l),

@@ -77,7 +77,8 @@ function kept(ring: MatrixRing, step: number, m: Matrix): Matrix {
 }
 
 function forward(c: CoreContext): void {
-  const step = c.cursor.next++, info = c.schedule.info(step);
+  const step = c.cursor.next++,
+    info = c.schedule.info(step);
   const x = c.inputs.get(step)!;
   c.inputs.delete(step);
   c.cursor.x = x;
@@ -98,12 +99,19 @@ function keep(c: CoreContext, e: GradientEvent | SyntheticGradientEvent): void {
 
 function update(c: CoreContext, e: GradientEvent | SyntheticGradientEvent): void {
   keep(c, e);
-  const step = e.batch, info = c.schedule.info(step), core = c.core;
+  const step = e.batch,
+    info = c.schedule.info(step),
+    core = c.core;
   const deltaIn = core.backwardWindow(step, c.cursor.gHat, c.cursor.fromAbove);
-  if (c.ports.boundary && !info.first) send(c.ports.boundary.refit, step, joinColumns(core.inputState(), deltaIn, c.rings.refit.slot(step)));
+  if (c.ports.boundary && !info.first)
+    send(c.ports.boundary.refit, step, joinColumns(core.inputState(), deltaIn, c.rings.refit.slot(step)));
   if (c.ports.down) {
     const dx = core.inputGradient();
-    send(c.ports.down, step, c.pairBelow ? joinColumns(c.cursor.x!, dx, rowsView(c.rings.below.slot(step), 0, dx.rows)) : kept(c.rings.below, step, dx));
+    send(
+      c.ports.down,
+      step,
+      c.pairBelow ? joinColumns(c.cursor.x!, dx, rowsView(c.rings.below.slot(step), 0, dx.rows)) : kept(c.rings.below, step, dx),
+    );
   }
   if (c.auxIndex >= 0) c.ports.loss.next({ type: 'LOSS', kind: 'aux', index: c.auxIndex, batch: step, loss: core.auxLoss, accuracy: NaN });
   core.updateParameters(step);
@@ -146,7 +154,11 @@ export const coreMachine = setup({
     ready: {
       on: {
         FORWARD: [
-          { guard: { type: 'isNext', params: ({ event }) => event }, target: 'awaitingGradient', actions: { type: 'forward', params: ({ event }) => event } },
+          {
+            guard: { type: 'isNext', params: ({ event }) => event },
+            target: 'awaitingGradient',
+            actions: { type: 'forward', params: ({ event }) => event },
+          },
           { actions: { type: 'keepInput', params: ({ event }) => event } },
         ],
       },

@@ -27,7 +27,12 @@ export type ForwardEvent = { readonly type: 'FORWARD'; readonly batch: number; r
 /** The gradient a consumer sends back along the layer's output edge `slot` (a backprop edge). */
 export type GradientEvent = { readonly type: 'GRADIENT'; readonly batch: number; readonly slot: number; readonly g: Matrix };
 /** A synthesizer's prediction for the layer's output edge `slot` (a decoupled edge). */
-export type SyntheticGradientEvent = { readonly type: 'SYNTHETIC_GRADIENT'; readonly batch: number; readonly slot: number; readonly g: Matrix };
+export type SyntheticGradientEvent = {
+  readonly type: 'SYNTHETIC_GRADIENT';
+  readonly batch: number;
+  readonly slot: number;
+  readonly g: Matrix;
+};
 /** A layer's output for its synthesizer to predict from. */
 export type PredictEvent = { readonly type: 'PREDICT'; readonly batch: number; readonly h: Matrix };
 /** The target of a synthesizer's prediction: what the consumer sent back (or a head's true gradient). */
@@ -115,11 +120,16 @@ export const DATA = 'data';
  * (FORWARD from `data` to the layers that read x) come first.
  */
 export function routesOf(g: Graph): Route[] {
-  const B = g.batch, out: Omit<Route, 'key'>[] = [];
+  const B = g.batch,
+    out: Omit<Route, 'key'>[] = [];
   const outputSlot = new Int32Array(g.edges.length);
   for (const n of g.nodes) n.outputs.forEach((e, k) => (outputSlot[e] = k));
-  for (const n of g.nodes) n.sources.forEach((s, k) => s.node < 0 && out.push({ type: 'FORWARD', source: DATA, target: n.actor, slot: k, edge: -1, rows: B, cols: s.width }));
-  for (const f of g.synthesizers) if (f.forward) out.push({ type: 'PREDICT', source: DATA, target: f.actor, slot: 0, edge: -1, rows: B, cols: f.inputs });
+  for (const n of g.nodes)
+    n.sources.forEach(
+      (s, k) => s.node < 0 && out.push({ type: 'FORWARD', source: DATA, target: n.actor, slot: k, edge: -1, rows: B, cols: s.width }),
+    );
+  for (const f of g.synthesizers)
+    if (f.forward) out.push({ type: 'PREDICT', source: DATA, target: f.actor, slot: 0, edge: -1, rows: B, cols: f.inputs });
   for (const n of g.nodes) {
     n.outputs.forEach((e, k) => {
       const edge = g.edges[e];
@@ -137,8 +147,14 @@ export function routesOf(g: Graph): Route[] {
     });
   }
   const back = (source: string, e: number, cols: number) => {
-    const edge = g.edges[e], s = g.synthesizers[edge.synthesizer], from = g.nodes[edge.from];
-    out.push(s ? { type: 'REFIT', source, target: s.actor, slot: 0, edge: e, rows: B, cols } : { type: 'GRADIENT', source, target: from.actor, slot: outputSlot[e], edge: e, rows: B, cols });
+    const edge = g.edges[e],
+      s = g.synthesizers[edge.synthesizer],
+      from = g.nodes[edge.from];
+    out.push(
+      s
+        ? { type: 'REFIT', source, target: s.actor, slot: 0, edge: e, rows: B, cols }
+        : { type: 'GRADIENT', source, target: from.actor, slot: outputSlot[e], edge: e, rows: B, cols },
+    );
     const j = from.mixed.findIndex((m) => m.slot === outputSlot[e]);
     if (s && j >= 0) out.push({ type: 'GRADIENT', source, target: from.actor, slot: from.outputs.length + j, edge: e, rows: B, cols });
   };
@@ -151,7 +167,10 @@ export function routesOf(g: Graph): Route[] {
 function keyed(out: Omit<Route, 'key'>[]): Route[] {
   const count = new Map<string, number>();
   for (const r of out) count.set(`${r.type}>${r.target}`, (count.get(`${r.type}>${r.target}`) ?? 0) + 1);
-  return out.map((r) => ({ ...r, key: count.get(`${r.type}>${r.target}`)! > 1 ? `${r.type}>${r.target}#${r.slot}` : `${r.type}>${r.target}` }));
+  return out.map((r) => ({
+    ...r,
+    key: count.get(`${r.type}>${r.target}`)! > 1 ? `${r.type}>${r.target}#${r.slot}` : `${r.type}>${r.target}`,
+  }));
 }
 
 /**
@@ -166,11 +185,14 @@ function keyed(out: Omit<Route, 'key'>[]): Route[] {
  * a boundary's.
  */
 export function recurrentRoutesOf(t: RecurrentTopology): Route[] {
-  const TB = t.truncation * t.batch, B = t.batch, out: Omit<Route, 'key'>[] = [];
+  const TB = t.truncation * t.batch,
+    B = t.batch,
+    out: Omit<Route, 'key'>[] = [];
   const top = t.layers.length - 1;
   out.push({ type: 'FORWARD', source: DATA, target: layerActor(t.layers[0]), slot: 0, edge: -1, rows: TB, cols: t.inputs });
   for (const l of t.layers) {
-    const self = layerActor(l), above = l.index === top ? RECURRENT_HEAD_ACTOR : layerActor(t.layers[l.index + 1]);
+    const self = layerActor(l),
+      above = l.index === top ? RECURRENT_HEAD_ACTOR : layerActor(t.layers[l.index + 1]);
     out.push({ type: 'FORWARD', source: self, target: above, slot: 0, edge: l.index, rows: TB, cols: l.units });
     if (l.interface) {
       out.push({ type: 'PREDICT', source: self, target: interfaceActor(l), slot: 0, edge: l.index, rows: TB, cols: l.units });
@@ -186,11 +208,27 @@ export function recurrentRoutesOf(t: RecurrentTopology): Route[] {
     const below = t.layers[l.index - 1];
     out.push(
       below.interface
-        ? { type: 'REFIT', source: layerActor(l), target: interfaceActor(below), slot: 0, edge: below.index, rows: TB, cols: 2 * below.units }
+        ? {
+            type: 'REFIT',
+            source: layerActor(l),
+            target: interfaceActor(below),
+            slot: 0,
+            edge: below.index,
+            rows: TB,
+            cols: 2 * below.units,
+          }
         : { type: 'GRADIENT', source: layerActor(l), target: layerActor(below), slot: 0, edge: below.index, rows: TB, cols: below.units },
     );
   }
-  out.push({ type: 'GRADIENT', source: RECURRENT_HEAD_ACTOR, target: layerActor(t.layers[top]), slot: 0, edge: top, rows: TB, cols: t.layers[top].units });
+  out.push({
+    type: 'GRADIENT',
+    source: RECURRENT_HEAD_ACTOR,
+    target: layerActor(t.layers[top]),
+    slot: 0,
+    edge: top,
+    rows: TB,
+    cols: t.layers[top].units,
+  });
   return keyed(out);
 }
 

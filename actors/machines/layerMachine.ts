@@ -70,7 +70,10 @@ export class Inbox {
   put(e: ForwardEvent): void {
     const i = e.batch % this.depth;
     if (this.batches[i] !== e.batch) {
-      if (this.counts[i] !== 0) throw new Error(`inbox: batch ${e.batch} arrived while batch ${this.batches[i]}'s inputs still wait (more than ${this.depth} batches ahead)`);
+      if (this.counts[i] !== 0)
+        throw new Error(
+          `inbox: batch ${e.batch} arrived while batch ${this.batches[i]}'s inputs still wait (more than ${this.depth} batches ahead)`,
+        );
       this.batches[i] = e.batch;
     }
     if (this.tensors[i][e.slot]) throw new Error(`inbox: a second input ${e.slot} for batch ${e.batch}`);
@@ -88,7 +91,8 @@ export class Inbox {
 
   /** Take batch `batch`'s inputs out (the array is reused: use it at once). */
   take(batch: number): readonly Matrix[] {
-    const i = batch % this.depth, out = this.tensors[i];
+    const i = batch % this.depth,
+      out = this.tensors[i];
     this.taken.length = 0;
     for (let s = 0; s < this.sources; s++) {
       this.taken.push(out[s]!);
@@ -125,7 +129,7 @@ function forward(c: LayerContext): void {
   const batch = c.cursor.next++;
   const h = c.layer.forward(batch, c.inbox.take(batch));
   for (const p of c.ports.outputs) send(p, batch, h);
-  for (let i = 0; i < c.early.length; ) {
+  for (let i = 0; i < c.early.length;) {
     const e = c.early[i];
     if (e.batch !== batch) i++;
     else keep(c, c.early.splice(i, 1)[0]);
@@ -227,8 +231,16 @@ function layerMachineOf(unlocked: boolean) {
       ready: {
         on: {
           FORWARD: [
-            { guard: { type: 'completesInputsDecoupled', params: ({ event }) => event }, target: 'awaitingSyntheticGradient', actions: { type: 'forward', params: ({ event }) => event } },
-            { guard: { type: 'completesInputs', params: ({ event }) => event }, target: 'awaitingGradient', actions: { type: 'forward', params: ({ event }) => event } },
+            {
+              guard: { type: 'completesInputsDecoupled', params: ({ event }) => event },
+              target: 'awaitingSyntheticGradient',
+              actions: { type: 'forward', params: ({ event }) => event },
+            },
+            {
+              guard: { type: 'completesInputs', params: ({ event }) => event },
+              target: 'awaitingGradient',
+              actions: { type: 'forward', params: ({ event }) => event },
+            },
             { actions: { type: 'keepInput', params: ({ event }) => event } },
           ],
           GRADIENT: { actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
@@ -251,13 +263,19 @@ function layerMachineOf(unlocked: boolean) {
         always,
         on: {
           GRADIENT: [
-            { guard: { type: 'early', params: ({ event }) => event }, actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
+            {
+              guard: { type: 'early', params: ({ event }) => event },
+              actions: { type: 'keepEarlyGradient', params: ({ event }) => event },
+            },
             { guard: 'completesGradientNextReady', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardNext'] },
             { guard: 'completesGradient', target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
             { actions: { type: 'keepGradient', params: ({ event }) => event } },
           ],
           SYNTHETIC_GRADIENT: [
-            { guard: { type: 'early', params: ({ event }) => event }, actions: { type: 'keepEarlyGradient', params: ({ event }) => event } },
+            {
+              guard: { type: 'early', params: ({ event }) => event },
+              actions: { type: 'keepEarlyGradient', params: ({ event }) => event },
+            },
             { guard: 'completesGradientNextReady', actions: [{ type: 'applyGradient', params: ({ event }) => event }, 'forwardNext'] },
             { guard: 'completesGradient', target: 'ready', actions: { type: 'applyGradient', params: ({ event }) => event } },
             { actions: { type: 'keepGradient', params: ({ event }) => event } },

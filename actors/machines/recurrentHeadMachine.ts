@@ -25,7 +25,8 @@ export interface RecurrentHeadInput {
 type RecurrentHeadContext = RecurrentHeadInput;
 
 function score(c: RecurrentHeadContext, e: ForwardEvent): void {
-  const { head, schedule } = c, step = e.batch;
+  const { head, schedule } = c,
+    step = e.batch;
   const { y, mask } = schedule.window(step);
   const loss = head.forward(step, e.x, y, mask);
   const accuracy = windowAccuracy(head.outputs(), y, mask, head.topology.loss);

@@ -51,7 +51,11 @@ export interface RecurrentSynthesizerContext extends RecurrentSynthesizerInput {
 }
 
 /** Does step s give this synthesizer a prediction to make? a refit? */
-export function synthesizerSteps(kind: 'boundary' | 'interface', schedule: WindowSchedule, s: number): { predicts: boolean; refits: boolean } {
+export function synthesizerSteps(
+  kind: 'boundary' | 'interface',
+  schedule: WindowSchedule,
+  s: number,
+): { predicts: boolean; refits: boolean } {
   if (kind === 'interface') return { predicts: true, refits: true };
   const info = schedule.info(s);
   return { predicts: !info.last, refits: !info.first };
@@ -64,12 +68,13 @@ export function synthesizerSteps(kind: 'boundary' | 'interface', schedule: Windo
  * once both are taken (steps with neither take no part: nothing to report).
  */
 function pump(c: RecurrentSynthesizerContext): void {
-  const { cursor, waiting, schedule } = c, delay = c.synthesizer.spec.delay;
+  const { cursor, waiting, schedule } = c,
+    delay = c.synthesizer.spec.delay;
   if (c.kind === 'boundary' && schedule.windows === 1) return; // one window per sequence: nothing to predict or refit, ever
-  for (let moved = true; moved; ) {
+  for (let moved = true; moved;) {
     moved = false;
     const p = cursor.predict;
-    if (!synthesizerSteps(c.kind, schedule, p).predicts) (cursor.predict = p + 1), (moved = true);
+    if (!synthesizerSteps(c.kind, schedule, p).predicts) ((cursor.predict = p + 1), (moved = true));
     else if (cursor.refit >= p - delay && waiting.predict.has(p)) {
       const h = waiting.predict.get(p)!;
       waiting.predict.delete(p);
@@ -78,11 +83,12 @@ function pump(c: RecurrentSynthesizerContext): void {
       moved = true;
     }
     const r = cursor.refit;
-    if (!synthesizerSteps(c.kind, schedule, r).refits) (cursor.refit = r + 1), (moved = true);
+    if (!synthesizerSteps(c.kind, schedule, r).refits) ((cursor.refit = r + 1), (moved = true));
     else if (cursor.predict > r && waiting.refit.has(r)) {
       const both = waiting.refit.get(r)!;
       waiting.refit.delete(r);
-      const input = rowsView(c.pair.input, 0, both.rows), target = rowsView(c.pair.target, 0, both.rows);
+      const input = rowsView(c.pair.input, 0, both.rows),
+        target = rowsView(c.pair.target, 0, both.rows);
       splitColumns(both, input, target);
       c.synthesizer.refit(r, input, target);
       cursor.refit = r + 1;
@@ -97,7 +103,10 @@ function pump(c: RecurrentSynthesizerContext): void {
 
 /** `both` = [a | b] (columns side by side) into a and b. */
 function splitColumns(both: Matrix, a: Matrix, b: Matrix): void {
-  const n = a.cols, B = both.data, A = a.data, C = b.data;
+  const n = a.cols,
+    B = both.data,
+    A = a.data,
+    C = b.data;
   for (let r = 0; r < both.rows; r++) {
     A.set(B.subarray(r * 2 * n, r * 2 * n + n), r * n);
     C.set(B.subarray(r * 2 * n + n, (r + 1) * 2 * n), r * n);
@@ -106,7 +115,10 @@ function splitColumns(both: Matrix, a: Matrix, b: Matrix): void {
 
 /** [a | b] (columns side by side) into `both`. */
 export function joinColumns(a: Matrix, b: Matrix, both: Matrix): Matrix {
-  const n = a.cols, A = a.data, C = b.data, D = both.data;
+  const n = a.cols,
+    A = a.data,
+    C = b.data,
+    D = both.data;
   for (let r = 0; r < a.rows; r++) {
     D.set(A.subarray(r * n, (r + 1) * n), r * 2 * n);
     D.set(C.subarray(r * n, (r + 1) * n), r * 2 * n + n);

@@ -51,7 +51,15 @@ export interface SynthesizerContext extends SynthesizerInput {
 function reportLoss({ synthesizer, index, ports, cosine }: SynthesizerContext, batch: number): void {
   const loss = synthesizer.lossOf(batch);
   if (loss === null) return;
-  ports.loss.next({ type: 'LOSS', kind: 'synthesizer', index, batch, loss, accuracy: NaN, cosine: cosine?.on ? synthesizer.cosineOf(batch)! : NaN });
+  ports.loss.next({
+    type: 'LOSS',
+    kind: 'synthesizer',
+    index,
+    batch,
+    loss,
+    accuracy: NaN,
+    cosine: cosine?.on ? synthesizer.cosineOf(batch)! : NaN,
+  });
   ports.done.next(batch);
 }
 

@@ -37,7 +37,16 @@
  * const actor = createActor(withTransitionTable(layerMachine), { input });
  */
 import type { AnyActorScope, AnyMachineSnapshot, AnyStateMachine, EventObject } from 'xstate';
-import { type StateFields, tableSnapshots, guardError, inState, isBuiltInAction, isHigherOrderGuard, sendMicrostep, stateFields } from './xstateInternals.ts';
+import {
+  type StateFields,
+  tableSnapshots,
+  guardError,
+  inState,
+  isBuiltInAction,
+  isHigherOrderGuard,
+  sendMicrostep,
+  stateFields,
+} from './xstateInternals.ts';
 
 type ParamsOf = undefined | ((args: { context: unknown; event: EventObject }) => unknown) | unknown;
 
@@ -63,7 +72,10 @@ interface CompiledTransition {
 }
 
 /** Per state key: per event type, the candidates (null where xstate's interpreter must decide); and the eventless candidates. */
-type Table = Map<string, { readonly on: Map<string, readonly CompiledTransition[] | null>; readonly always: readonly CompiledTransition[] }>;
+type Table = Map<
+  string,
+  { readonly on: Map<string, readonly CompiledTransition[] | null>; readonly always: readonly CompiledTransition[] }
+>;
 
 // the parts of xstate's StateNode and TransitionDefinition the compiler reads
 interface NodeShape {
@@ -123,7 +135,11 @@ function isFlat(root: NodeShape): boolean {
 }
 
 /** `state`'s candidates as compiled transitions, or null when one of them is not plain (see the module comment). */
-function compileCandidates(machine: AnyStateMachine, state: NodeShape, candidates: readonly TransitionShape[]): CompiledTransition[] | null {
+function compileCandidates(
+  machine: AnyStateMachine,
+  state: NodeShape,
+  candidates: readonly TransitionShape[],
+): CompiledTransition[] | null {
   const compiled: CompiledTransition[] = [];
   for (const t of candidates) {
     const guard = compileGuard(machine, t.guard);
@@ -195,7 +211,12 @@ export function withTransitionTable<M extends AnyStateMachine>(machine: M): M {
  * The first candidate whose guard passes, or null. `root` given: a guard that throws fails with
  * xstate's message for an event's transition; null (eventless): with the guard's own error.
  */
-function select(candidates: readonly CompiledTransition[], snapshot: AnyMachineSnapshot, event: EventObject, root: NodeShape | null): CompiledTransition | null {
+function select(
+  candidates: readonly CompiledTransition[],
+  snapshot: AnyMachineSnapshot,
+  event: EventObject,
+  root: NodeShape | null,
+): CompiledTransition | null {
   const { context } = snapshot;
   for (const t of candidates) {
     const g = t.guard;
@@ -229,7 +250,13 @@ function take(t: CompiledTransition, snapshot: AnyMachineSnapshot, event: EventO
 }
 
 /** xstate's macrostep after the event's microstep: eventless transitions until none passes, or one leaves the snapshot as it was. */
-function settle(table: Table, snapshot: AnyMachineSnapshot, event: EventObject, scope: AnyActorScope, maxIterations: number): AnyMachineSnapshot {
+function settle(
+  table: Table,
+  snapshot: AnyMachineSnapshot,
+  event: EventObject,
+  scope: AnyActorScope,
+  maxIterations: number,
+): AnyMachineSnapshot {
   let next = snapshot;
   for (let iterations = 1; ; iterations++) {
     if (iterations > maxIterations) throw new Error(infiniteLoop(maxIterations));

@@ -98,7 +98,9 @@ export function isHigherOrderGuard(guard: unknown): boolean {
 
 /** The error xstate's interpreter throws when guard `type` (undefined: inline) throws `cause` on `eventType` in state node `stateId`. */
 export function guardError(type: string | undefined, eventType: string, stateId: string, cause: unknown): Error {
-  return new Error(`Unable to evaluate guard ${type ? `'${type}' ` : ''}in transition for event '${eventType}' in state node '${stateId}':\n${(cause as Error).message}`);
+  return new Error(
+    `Unable to evaluate guard ${type ? `'${type}' ` : ''}in transition for event '${eventType}' in state node '${stateId}':\n${(cause as Error).message}`,
+  );
 }
 
 /** An actor ref as `@statelyai/inspect`'s `actor()` builder reads it: real, or standing in for a worker's actor. */
@@ -131,7 +133,10 @@ export function statelyStandIns(createInspector: StatelyCreateInspector): (field
     const sent: { parentId?: unknown }[] = [];
     const inspector = createInspector({ send: (e: { parentId?: unknown }) => void sent.push(e), start() {}, stop() {} } as never);
     const parent: StandIn = { sessionId: 'check:parent', getSnapshot: () => ({ status: 'active' }) };
-    inspector.actor({ sessionId: 'check:child', _parent: parent, getSnapshot: () => ({ status: 'active' }) } as never, { status: 'active' } as never);
+    inspector.actor(
+      { sessionId: 'check:child', _parent: parent, getSnapshot: () => ({ status: 'active' }) } as never,
+      { status: 'active' } as never,
+    );
     return sent.length === 1 && sent[0].parentId === 'check:parent';
   });
   return ({ parent, ...fields }) => (readsParent && parent ? { ...fields, _parent: parent } : fields);
@@ -220,13 +225,27 @@ function checkParents(): boolean {
   const parent = setup({ actors: { child } }).createMachine({ id: 'parent', invoke: { src: 'child', id: 'kid' } });
   const actor = createActor(parent).start();
   const kid = actor.getSnapshot().children.kid as AnyActorRef | undefined;
-  const ok = kid !== undefined && (kid as unknown as { _parent?: unknown })._parent === actor && (actor as unknown as { _parent?: unknown })._parent === undefined;
+  const ok =
+    kid !== undefined &&
+    (kid as unknown as { _parent?: unknown })._parent === actor &&
+    (actor as unknown as { _parent?: unknown })._parent === undefined;
   actor.stop();
   return ok;
 }
 
 function checkMarkers(): boolean {
-  const builtIns = [assign({}), raise({ type: 'X' }), sendTo('a', { type: 'X' }), sendParent({ type: 'X' }), spawnChild('a'), stopChild('a'), log(''), cancel('a'), emit({ type: 'X' }), enqueueActions(() => {})];
+  const builtIns = [
+    assign({}),
+    raise({ type: 'X' }),
+    sendTo('a', { type: 'X' }),
+    sendParent({ type: 'X' }),
+    spawnChild('a'),
+    stopChild('a'),
+    log(''),
+    cancel('a'),
+    emit({ type: 'X' }),
+    enqueueActions(() => {}),
+  ];
   const higherOrder = [and([]), or([]), not(() => true), stateIn('a')];
   const plain = () => true;
   return builtIns.every(isBuiltInAction) && higherOrder.every(isHigherOrderGuard) && !isBuiltInAction(plain) && !isHigherOrderGuard(plain);

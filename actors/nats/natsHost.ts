@@ -17,7 +17,20 @@ import type { NatsConnection } from 'nats';
 import { Reassembler, decodeValue, encodeValue } from '../../lib/wire.ts';
 import { serializeError } from '../stage/stageProtocol.ts';
 import { workerEntry } from '../stage/workerEntry.ts';
-import { BEAT_MS, BEAT_TIMEOUT_MS, CODE_VERSION, type Claim, type ClaimReply, DEFAULT_PREFIX, type HostInfo, type NatsConnectOptions, checkToken, connectNats, publishValue, subjects } from './natsProtocol.ts';
+import {
+  BEAT_MS,
+  BEAT_TIMEOUT_MS,
+  CODE_VERSION,
+  type Claim,
+  type ClaimReply,
+  DEFAULT_PREFIX,
+  type HostInfo,
+  type NatsConnectOptions,
+  checkToken,
+  connectNats,
+  publishValue,
+  subjects,
+} from './natsProtocol.ts';
 
 export interface NatsHostOptions extends NatsConnectOptions {
   /** how trainings name this host (default: the machine's hostname and this process's id) */
@@ -55,11 +68,25 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
   const prefix = checkToken('prefix', o.prefix ?? DEFAULT_PREFIX);
   const threads = o.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`stage host: threads must be an integer >= 1, got ${threads}`);
-  const version = o.version ?? CODE_VERSION, beatMs = o.beatMs ?? BEAT_MS, timeoutMs = o.timeoutMs ?? BEAT_TIMEOUT_MS;
+  const version = o.version ?? CODE_VERSION,
+    beatMs = o.beatMs ?? BEAT_MS,
+    timeoutMs = o.timeoutMs ?? BEAT_TIMEOUT_MS;
   const log = o.log ?? (() => {});
   const s = subjects(prefix);
-  const connection: NatsConnectOptions = { servers: o.servers, prefix, user: o.user, pass: o.pass, token: o.token, nkey: o.nkey, creds: o.creds, tls: o.tls };
-  const nc: NatsConnection = await connectNats({ ...connection, connectionName: `dni-actors stage host ${name}` }, { maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const connection: NatsConnectOptions = {
+    servers: o.servers,
+    prefix,
+    user: o.user,
+    pass: o.pass,
+    token: o.token,
+    nkey: o.nkey,
+    creds: o.creds,
+    tls: o.tls,
+  };
+  const nc: NatsConnection = await connectNats(
+    { ...connection, connectionName: `dni-actors stage host ${name}` },
+    { maxReconnectAttempts: -1, reconnectTimeWait: 250 },
+  );
   const runs = new Map<string, Run>();
   let closing = false;
   const busy = () => [...runs.values()].reduce((n, r) => n + r.stages.size, 0);
@@ -83,9 +110,11 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
       };
       const k = claim.init.stage.index;
       if (closing) return refuse(`host '${name}' is shutting down`);
-      if (claim.version !== version) return refuse(`host '${name}' runs dni-actors ${version}, the training ${claim.version}: it refuses stage ${k}`);
+      if (claim.version !== version)
+        return refuse(`host '${name}' runs dni-actors ${version}, the training ${claim.version}: it refuses stage ${k}`);
       if (claim.init.prefix !== prefix) return refuse(`host '${name}' serves prefix '${prefix}', not '${claim.init.prefix}'`);
-      if (busy() >= threads) return refuse(`host '${name}' runs ${threads} stage(s) already (--threads ${threads}): no room for stage ${k}`);
+      if (busy() >= threads)
+        return refuse(`host '${name}' runs ${threads} stage(s) already (--threads ${threads}): no room for stage ${k}`);
       startStage(claim, (reply) => msg.respond(encodeValue(reply)));
     },
   });
@@ -113,8 +142,11 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
   topUp();
 
   function startStage(claim: Claim, reply: (r: ClaimReply) => void): void {
-    const init = { ...claim.init, host: name }, k = init.stage.index, run = runOf(init.run);
-    const worker = spare.shift() ?? new Worker(...workerEntry(new URL('./natsHostThread.ts', import.meta.url), { name: `${name} stage:${k}` }));
+    const init = { ...claim.init, host: name },
+      k = init.stage.index,
+      run = runOf(init.run);
+    const worker =
+      spare.shift() ?? new Worker(...workerEntry(new URL('./natsHostThread.ts', import.meta.url), { name: `${name} stage:${k}` }));
     worker.postMessage({ init, connection });
     run.stages.set(k, worker);
     let ready = false;
@@ -130,7 +162,13 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
       topUp();
       if (!ready) return reply({ ok: false, error: `host '${name}': stage ${k} ${why} before it was ready` });
       // the trainer hears it from the host: the thread that would have said so is gone
-      publishValue(nc, s.reports(init.run), { type: 'FAILED', stage: k, error: serializeError(new Error(`on host '${name}' its thread ${why}`)) }, 1_000_000 + k, 1);
+      publishValue(
+        nc,
+        s.reports(init.run),
+        { type: 'FAILED', stage: k, error: serializeError(new Error(`on host '${name}' its thread ${why}`)) },
+        1_000_000 + k,
+        1,
+      );
     };
     worker.on('error', (e) => gone(`threw ${e.name}: ${e.message}`));
     worker.on('exit', (code) => gone(`exited with code ${code}`));
@@ -146,7 +184,14 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
     for (const [k, w] of r.stages) {
       w.removeAllListeners('exit');
       w.once('exit', topUp);
-      if (tell) publishValue(nc, s.reports(run), { type: 'FAILED', stage: k, error: serializeError(new Error(`on host '${name}': ${why}`)) }, 1_000_000 + k, 2);
+      if (tell)
+        publishValue(
+          nc,
+          s.reports(run),
+          { type: 'FAILED', stage: k, error: serializeError(new Error(`on host '${name}': ${why}`)) },
+          1_000_000 + k,
+          2,
+        );
       endWorker(w);
     }
     r.stages.clear();

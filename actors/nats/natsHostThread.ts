@@ -17,10 +17,15 @@ import { NatsLink } from './natsLink.ts';
 import { type HostedStageInit, type NatsConnectOptions, connectNats, publishValue, subjects } from './natsProtocol.ts';
 
 const port = parentPort!;
-const { init, connection } = await new Promise<{ init: HostedStageInit; connection: NatsConnectOptions }>((resolve) => port.once('message', resolve));
+const { init, connection } = await new Promise<{ init: HostedStageInit; connection: NatsConnectOptions }>((resolve) =>
+  port.once('message', resolve),
+);
 const s = subjects(init.prefix);
 
-const nc = await connectNats({ ...connection, connectionName: `${init.host} stage:${init.stage.index} of ${init.run}` }, { maxReconnectAttempts: -1 });
+const nc = await connectNats(
+  { ...connection, connectionName: `${init.host} stage:${init.stage.index} of ${init.run}` },
+  { maxReconnectAttempts: -1 },
+);
 let sent = 0;
 const post = (r: WorkerReport) => publishValue(nc, s.reports(init.run), r, init.stage.index, ++sent);
 // a host's stage is never part of an adaptive plan: no capacity

@@ -77,11 +77,21 @@ export class NatsLink implements StageLink {
       if (init.targets[i] !== init.stage) return null;
       const n = route.rows * route.cols;
       const slots = Array.from({ length: init.depth }, () => ({ rows: route.rows, cols: route.cols, data: new Float32Array(n) }));
-      return { route, slots, bytes: slots.map((m) => new Uint8Array(m.data.buffer)), batches: new Int32Array(init.depth), rows: new Int32Array(init.depth), arrived: 0, delivered: 0 };
+      return {
+        route,
+        slots,
+        bytes: slots.map((m) => new Uint8Array(m.data.buffer)),
+        batches: new Int32Array(init.depth),
+        rows: new Int32Array(init.depth),
+        arrived: 0,
+        delivered: 0,
+      };
     });
     this.index = new Map(routes.map((r, i) => [r.key, i]));
     // subscribed at once, before the trainer starts anyone: a peer's first tensor is never missed
-    this.subscription = nc.subscribe(init.subjects[init.stage], { callback: (err, msg) => (err ? this.fail(err) : this.receive(msg.data)) });
+    this.subscription = nc.subscribe(init.subjects[init.stage], {
+      callback: (err, msg) => (err ? this.fail(err) : this.receive(msg.data)),
+    });
     this.incoming = new Observable<Arrival>((subscriber) => {
       this.subscriber = subscriber;
       if (this.failure) subscriber.error(this.failure);
@@ -96,14 +106,20 @@ export class NatsLink implements StageLink {
   send(route: Route, event: NetworkEvent): void {
     const i = this.index.get(route.key) ?? -1;
     const to = this.init.targets[i];
-    if (i < 0 || to === undefined || to < 0 || to === this.init.stage) throw new Error(`stage link: no route ${route.key} from stage ${this.init.stage} to another stage`);
-    const m = tensorOf(event), n = m.rows * m.cols;
-    if (m.cols !== route.cols || m.rows > route.rows) throw new Error(`stage link: ${route.key} carries ${route.rows}x${route.cols}, not ${m.rows}x${m.cols}`);
-    const parts = Math.max(1, Math.ceil(n / this.partFloats)), seq = this.sent[i]++;
+    if (i < 0 || to === undefined || to < 0 || to === this.init.stage)
+      throw new Error(`stage link: no route ${route.key} from stage ${this.init.stage} to another stage`);
+    const m = tensorOf(event),
+      n = m.rows * m.cols;
+    if (m.cols !== route.cols || m.rows > route.rows)
+      throw new Error(`stage link: ${route.key} carries ${route.rows}x${route.cols}, not ${m.rows}x${m.cols}`);
+    const parts = Math.max(1, Math.ceil(n / this.partFloats)),
+      seq = this.sent[i]++;
     for (let p = 0; p < parts; p++) {
-      const from = p * this.partFloats, count = Math.min(n - from, this.partFloats);
+      const from = p * this.partFloats,
+        count = Math.min(n - from, this.partFloats);
       // a buffer of its own per message: the NATS client holds it by reference until it writes to the socket
-      const buffer = new ArrayBuffer(HEADER + count * 4), h = new Int32Array(buffer, 0, HEADER_WORDS);
+      const buffer = new ArrayBuffer(HEADER + count * 4),
+        h = new Int32Array(buffer, 0, HEADER_WORDS);
       h[0] = i;
       h[1] = seq;
       h[2] = event.batch;
@@ -120,20 +136,35 @@ export class NatsLink implements StageLink {
   private receive(bytes: Uint8Array): void {
     if (this.closed || this.failure) return;
     try {
-      if (bytes.length < HEADER) throw new Error(`stage link: a ${bytes.length}-byte message on stage ${this.init.stage}'s subject is no tensor`);
+      if (bytes.length < HEADER)
+        throw new Error(`stage link: a ${bytes.length}-byte message on stage ${this.init.stage}'s subject is no tensor`);
       const h = new DataView(bytes.buffer, bytes.byteOffset, HEADER);
-      const i = h.getInt32(0, true), seq = h.getInt32(4, true), batch = h.getInt32(8, true), rows = h.getInt32(12, true), cols = h.getInt32(16, true);
-      const part = h.getInt32(20, true), parts = h.getInt32(24, true);
+      const i = h.getInt32(0, true),
+        seq = h.getInt32(4, true),
+        batch = h.getInt32(8, true),
+        rows = h.getInt32(12, true),
+        cols = h.getInt32(16, true);
+      const part = h.getInt32(20, true),
+        parts = h.getInt32(24, true);
       const r = this.inbound[i];
       if (!r) throw new Error(`stage link: a tensor on route number ${i}, which does not end on stage ${this.init.stage}`);
       if (seq !== r.arrived) {
         const what = seq < r.arrived ? 'repeated' : `lost (${seq - r.arrived} of them)`;
-        throw new Error(`stage link: ${r.route.key} sent message ${seq}, stage ${this.init.stage} expected ${r.arrived}: messages were ${what}, e.g. by a NATS server restart`);
+        throw new Error(
+          `stage link: ${r.route.key} sent message ${seq}, stage ${this.init.stage} expected ${r.arrived}: messages were ${what}, e.g. by a NATS server restart`,
+        );
       }
-      if (seq - r.delivered >= r.slots.length) throw new Error(`stage link: ${r.route.key} holds ${r.slots.length} batches its target has not taken (ring of ${r.slots.length} overrun at batch ${batch})`);
-      if (cols !== r.route.cols || rows > r.route.rows) throw new Error(`stage link: ${r.route.key} carries ${r.route.rows}x${r.route.cols}, not ${rows}x${cols}`);
-      const k = seq % r.slots.length, from = part * this.partFloats, count = (bytes.length - HEADER) >> 2;
-      if (from + count > rows * cols) throw new Error(`stage link: part ${part + 1} of ${parts} of ${r.route.key} batch ${batch} runs past its ${rows}x${cols} tensor`);
+      if (seq - r.delivered >= r.slots.length)
+        throw new Error(
+          `stage link: ${r.route.key} holds ${r.slots.length} batches its target has not taken (ring of ${r.slots.length} overrun at batch ${batch})`,
+        );
+      if (cols !== r.route.cols || rows > r.route.rows)
+        throw new Error(`stage link: ${r.route.key} carries ${r.route.rows}x${r.route.cols}, not ${rows}x${cols}`);
+      const k = seq % r.slots.length,
+        from = part * this.partFloats,
+        count = (bytes.length - HEADER) >> 2;
+      if (from + count > rows * cols)
+        throw new Error(`stage link: part ${part + 1} of ${parts} of ${r.route.key} batch ${batch} runs past its ${rows}x${cols} tensor`);
       // as bytes: the client's message may sit at any offset in its socket buffer (no float alignment)
       r.bytes[k].set(bytes.subarray(HEADER), from * 4);
       if (part !== parts - 1) return;
@@ -151,7 +182,9 @@ export class NatsLink implements StageLink {
   private deliver(): void {
     while (this.subscriber && this.waiting.length > 0 && !this.closed) {
       const r = this.inbound[this.waiting.shift()!]!;
-      const k = r.delivered % r.slots.length, slot = r.slots[k], rows = r.rows[k];
+      const k = r.delivered % r.slots.length,
+        slot = r.slots[k],
+        rows = r.rows[k];
       const tensor = rows === slot.rows ? slot : { rows, cols: slot.cols, data: slot.data.subarray(0, rows * slot.cols) };
       const queued = r.arrived - r.delivered;
       r.delivered++;

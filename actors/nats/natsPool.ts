@@ -17,7 +17,16 @@ import { StageError, TrainingOptionsError } from '../../lib/errors.ts';
 import type { Stage } from '../../lib/placement.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
 import { decodeValue } from '../../lib/wire.ts';
-import { BEAT_TIMEOUT_MS, type HostInfo, type NatsConnectOptions, DEFAULT_PREFIX, checkToken, connectNats, roundTrip, subjects } from './natsProtocol.ts';
+import {
+  BEAT_TIMEOUT_MS,
+  type HostInfo,
+  type NatsConnectOptions,
+  DEFAULT_PREFIX,
+  checkToken,
+  connectNats,
+  roundTrip,
+  subjects,
+} from './natsProtocol.ts';
 
 /** How a NATS pool reaches its hosts, and how its trainings watch them. */
 export interface NatsPoolOptions extends NatsConnectOptions {
@@ -36,7 +45,21 @@ export interface NatsPoolOptions extends NatsConnectOptions {
 }
 
 export const NATS_POOL_KEYS = keysOf<NatsPoolOptions>()([
-  'servers', 'hosts', 'name', 'discoverMs', 'beatMs', 'timeoutMs', 'version', 'prefix', 'user', 'pass', 'token', 'nkey', 'creds', 'tls', 'connectionName',
+  'servers',
+  'hosts',
+  'name',
+  'discoverMs',
+  'beatMs',
+  'timeoutMs',
+  'version',
+  'prefix',
+  'user',
+  'pass',
+  'token',
+  'nkey',
+  'creds',
+  'tls',
+  'connectionName',
 ]);
 
 /** A NATS pool's options (`what`: where they were given), checked before any connection is made. */
@@ -44,10 +67,16 @@ export function checkNatsPoolOptions(o: NatsPoolOptions, what: string, keys: rea
   refuseUnknownOptions(o, keys, what);
   const servers = [o.servers].flat().filter((v) => typeof v === 'string' && v !== '');
   if (servers.length === 0) throw new TrainingOptionsError(`${what} needs servers, e.g. servers: 'nats://10.0.0.1:4222'`);
-  if (o.hosts !== undefined && (!Array.isArray(o.hosts) || o.hosts.length === 0 || o.hosts.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9_-]+$/.test(h)))) {
-    throw new TrainingOptionsError(`${what}: nats hosts must be a non-empty list of host names (letters, digits, '-', '_'), got ${JSON.stringify(o.hosts)}`);
+  if (
+    o.hosts !== undefined &&
+    (!Array.isArray(o.hosts) || o.hosts.length === 0 || o.hosts.some((h) => typeof h !== 'string' || !/^[A-Za-z0-9_-]+$/.test(h)))
+  ) {
+    throw new TrainingOptionsError(
+      `${what}: nats hosts must be a non-empty list of host names (letters, digits, '-', '_'), got ${JSON.stringify(o.hosts)}`,
+    );
   }
-  if (o.prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(o.prefix)) throw new TrainingOptionsError(`${what}: nats prefix '${o.prefix}' must be subject tokens (letters, digits, '-', '_', joined by '.')`);
+  if (o.prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(o.prefix))
+    throw new TrainingOptionsError(`${what}: nats prefix '${o.prefix}' must be subject tokens (letters, digits, '-', '_', joined by '.')`);
   return o;
 }
 
@@ -144,7 +173,11 @@ export class NatsStagePool {
     void (async () => {
       // the server may have lost messages in flight: each training on the pool fails by name, the next ones use the reconnected connection
       for await (const st of nc.status()) {
-        if (st.type === 'disconnect') for (const r of [...this.runs]) r.fail(`the NATS connection to ${String(st.data)} dropped mid-run (a server restart loses messages in flight); resume from a checkpoint`);
+        if (st.type === 'disconnect')
+          for (const r of [...this.runs])
+            r.fail(
+              `the NATS connection to ${String(st.data)} dropped mid-run (a server restart loses messages in flight); resume from a checkpoint`,
+            );
       }
     })().catch(() => {});
     return nc;
@@ -193,8 +226,11 @@ export class NatsStagePool {
 
   /** Hosts silent for longer than `timeoutMs` died or were cut off since the pool last asked: struck off. */
   private strikeSilent(): void {
-    const now = Date.now(), timeoutMs = this.options.timeoutMs ?? BEAT_TIMEOUT_MS;
-    for (const k of this.known.values()) if (!k.lost && now - k.heard > timeoutMs) k.lost = `it sent no heartbeat for ${now - k.heard} ms (over ${timeoutMs} ms): it died or was cut off`;
+    const now = Date.now(),
+      timeoutMs = this.options.timeoutMs ?? BEAT_TIMEOUT_MS;
+    for (const k of this.known.values())
+      if (!k.lost && now - k.heard > timeoutMs)
+        k.lost = `it sent no heartbeat for ${now - k.heard} ms (over ${timeoutMs} ms): it died or was cut off`;
   }
 
   /** Whether `host` said it was alive within `timeoutMs` (a training waiting on its claim asks). */
@@ -217,7 +253,13 @@ export class NatsStagePool {
       discoveries: this.discoveries,
       trainings: this.trainings,
       leased: this.runs.size,
-      hosts: [...this.known.values()].map((k) => ({ name: k.info.name, version: k.info.version, threads: k.info.threads, leased: k.leased, lost: k.lost })),
+      hosts: [...this.known.values()].map((k) => ({
+        name: k.info.name,
+        version: k.info.version,
+        threads: k.info.threads,
+        leased: k.leased,
+        lost: k.lost,
+      })),
     };
   }
 
@@ -232,15 +274,21 @@ export class NatsStagePool {
     if (!nc || nc.isClosed()) return;
     // what the trainings said last (their end) reaches the hosts; a server that is gone does not hold us up
     const gone = setTimeout(() => void nc.close(), 2000);
-    await nc.flush().then(() => nc.drain()).catch(() => nc.close()).finally(() => clearTimeout(gone));
+    await nc
+      .flush()
+      .then(() => nc.drain())
+      .catch(() => nc.close())
+      .finally(() => clearTimeout(gone));
   }
 
   private async discover(nc: NatsConnection): Promise<void> {
     const { createInbox } = await import('nats');
     this.discoveries++;
     this.server = nc.getServer();
-    const named = this.options.hosts, wait = this.options.discoverMs ?? 500;
-    const inbox = createInbox(), found = new Map<string, HostInfo>();
+    const named = this.options.hosts,
+      wait = this.options.discoverMs ?? 500;
+    const inbox = createInbox(),
+      found = new Map<string, HostInfo>();
     const sub = nc.subscribe(inbox);
     nc.publish(this.s.hosts, new Uint8Array(0), { reply: inbox });
     const until = Date.now() + (named ? Math.max(wait, 5000) : wait);
@@ -263,18 +311,43 @@ export class NatsStagePool {
     // a host that answered serves again (its busy threads: its own word, this pool's included)
     for (const h of found.values()) this.known.set(h.name, { info: h, leased: 0, lost: null, heard: Date.now() });
     for (const [n, k] of this.known) if (!found.has(n)) k.lost ??= `it did not answer on ${this.s.hosts}`;
-    for (const n of named ?? []) if (!found.has(n)) this.known.set(n, { info: { name: n, version: '', threads: 0, busy: 0 }, leased: 0, lost: `it did not answer on ${this.s.hosts}`, heard: 0 });
+    for (const n of named ?? [])
+      if (!found.has(n))
+        this.known.set(n, {
+          info: { name: n, version: '', threads: 0, busy: 0 },
+          leased: 0,
+          lost: `it did not answer on ${this.s.hosts}`,
+          heard: 0,
+        });
   }
 
   /** Stage k on a free thread of a host, round the hosts in order. */
   private place(stages: readonly Stage[]): string[] {
-    const where = [this.options.servers].flat().join(', '), n = stages.length, named = this.options.hosts;
-    const hosts = named ? named.map((h) => this.known.get(h)!) : [...this.known.values()].sort((a, b) => (a.info.name < b.info.name ? -1 : 1));
+    const where = [this.options.servers].flat().join(', '),
+      n = stages.length,
+      named = this.options.hosts;
+    const hosts = named
+      ? named.map((h) => this.known.get(h)!)
+      : [...this.known.values()].sort((a, b) => (a.info.name < b.info.name ? -1 : 1));
     const gone = hosts.filter((h) => h.lost);
-    if (named && gone.length) throw new StageError(0, stages[0].actors, `stage host ${gone.map((h) => `'${h.info.name}'`).join(', ')} of the NATS pool '${this.name}' at ${where}: ${gone.map((h) => h.lost).join('; ')}`);
-    if (hosts.length === 0) throw new StageError(0, stages[0].actors, `no stage host answered on ${this.s.hosts} at ${where} (start one: npx dni-actors stage --nats-servers ${[this.options.servers].flat()[0]})`);
+    if (named && gone.length)
+      throw new StageError(
+        0,
+        stages[0].actors,
+        `stage host ${gone.map((h) => `'${h.info.name}'`).join(', ')} of the NATS pool '${this.name}' at ${where}: ${gone.map((h) => h.lost).join('; ')}`,
+      );
+    if (hosts.length === 0)
+      throw new StageError(
+        0,
+        stages[0].actors,
+        `no stage host answered on ${this.s.hosts} at ${where} (start one: npx dni-actors stage --nats-servers ${[this.options.servers].flat()[0]})`,
+      );
     if (gone.length === hosts.length) {
-      throw new StageError(0, stages[0].actors, `every stage host of the NATS pool '${this.name}' at ${where} is gone: ${gone.map((h) => `'${h.info.name}' (${h.lost})`).join(', ')}`);
+      throw new StageError(
+        0,
+        stages[0].actors,
+        `every stage host of the NATS pool '${this.name}' at ${where} is gone: ${gone.map((h) => `'${h.info.name}' (${h.lost})`).join(', ')}`,
+      );
     }
     const live = hosts.filter((h) => !h.lost);
     // the threads a host offers: what it said was free when asked, less what this pool took since
@@ -286,7 +359,11 @@ export class NatsStagePool {
       });
     }
     if (placed.length < n) {
-      throw new StageError(placed.length, stages[placed.length].actors, `${n} stages need ${n} free stage threads; the hosts (${live.map((h) => `'${h.info.name}' ${Math.max(0, h.info.threads - h.info.busy - h.leased)} free`).join(', ')}) have ${placed.length}`);
+      throw new StageError(
+        placed.length,
+        stages[placed.length].actors,
+        `${n} stages need ${n} free stage threads; the hosts (${live.map((h) => `'${h.info.name}' ${Math.max(0, h.info.threads - h.info.busy - h.leased)} free`).join(', ')}) have ${placed.length}`,
+      );
     }
     return placed;
   }

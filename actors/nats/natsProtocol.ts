@@ -73,7 +73,10 @@ const NAME = /^[A-Za-z0-9_-]+$/;
 
 /** Refuse a prefix or host name that is no plain subject token (`*`, `>`, spaces would reach other subjects). */
 export function checkToken(what: 'prefix' | 'host name', value: string): string {
-  if (!(what === 'prefix' ? PREFIX : NAME).test(value)) throw new RangeError(`nats: the ${what} '${value}' must be letters, digits, '-' or '_'${what === 'prefix' ? " (tokens joined by '.')" : ''}`);
+  if (!(what === 'prefix' ? PREFIX : NAME).test(value))
+    throw new RangeError(
+      `nats: the ${what} '${value}' must be letters, digits, '-' or '_'${what === 'prefix' ? " (tokens joined by '.')" : ''}`,
+    );
   return value;
 }
 
@@ -119,10 +122,18 @@ export type ClaimReply = { ok: true } | { ok: false; error: string };
 /** Connection options for the `nats` client from ours (the nkey and creds files read here). */
 export async function natsOptions(o: NatsConnectOptions, extra: Partial<ConnectionOptions> = {}): Promise<ConnectionOptions> {
   const nats = await import('nats');
-  const servers = Array.isArray(o.servers) ? o.servers : String(o.servers ?? '').split(',').filter(Boolean);
+  const servers = Array.isArray(o.servers)
+    ? o.servers
+    : String(o.servers ?? '')
+        .split(',')
+        .filter(Boolean);
   if (servers.length === 0) throw new RangeError('nats: no servers given (e.g. nats://127.0.0.1:4222)');
   const text = (v: string) => (/^S[A-Z0-9]{50,}$/.test(v.trim()) ? v.trim() : readFileSync(v, 'utf8').trim());
-  const authenticator = o.nkey ? nats.nkeyAuthenticator(new TextEncoder().encode(text(o.nkey))) : o.creds ? nats.credsAuthenticator(readFileSync(o.creds)) : undefined;
+  const authenticator = o.nkey
+    ? nats.nkeyAuthenticator(new TextEncoder().encode(text(o.nkey)))
+    : o.creds
+      ? nats.credsAuthenticator(readFileSync(o.creds))
+      : undefined;
   return {
     servers,
     name: o.connectionName,
@@ -162,5 +173,6 @@ export function roundTrip(nc: NatsConnection, ms: number): Promise<void> {
 
 /** Publish `value` on `subject` as frames under the server's limit (sender `sender`, message number `id`). */
 export function publishValue(nc: NatsConnection, subject: string, value: unknown, sender: number, id: number, reply?: string): void {
-  for (const f of framesOf(encodeValue(value), sender, id, nc.info?.max_payload ?? 1024 * 1024)) nc.publish(subject, f, reply ? { reply } : undefined);
+  for (const f of framesOf(encodeValue(value), sender, id, nc.info?.max_payload ?? 1024 * 1024))
+    nc.publish(subject, f, reply ? { reply } : undefined);
 }

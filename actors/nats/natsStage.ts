@@ -21,7 +21,14 @@ import { Reassembler, decodeValue } from '../../lib/wire.ts';
 import { routesFor } from '../machines/events.ts';
 import type { Interpreter } from '../machines/machines.ts';
 import { stageData, stageStart } from '../stage/remoteStage.ts';
-import { type SerializedError, type StageCommand, type StageReport, type ProgressReport, type WorkerReport, deserializeError } from '../stage/stageProtocol.ts';
+import {
+  type SerializedError,
+  type StageCommand,
+  type StageReport,
+  type ProgressReport,
+  type WorkerReport,
+  deserializeError,
+} from '../stage/stageProtocol.ts';
 import { BEAT_MS, BEAT_TIMEOUT_MS, CODE_VERSION, type Claim, type ClaimReply, publishValue, roundTrip, subjects } from './natsProtocol.ts';
 import { type NatsPoolOptions, NatsStagePool } from './natsPool.ts';
 
@@ -144,7 +151,8 @@ export class NatsRun {
           const report = this.reporters.get('stage' in r ? r.stage : -1);
           if (r.type === 'FAILED') {
             const e = deserializeError(r.error as SerializedError, this.stages[r.stage]);
-            if (e instanceof StageError && !e.message.includes('host')) e.message = e.message.replace('; training stopped', ` (on host '${this.hostOf.get(r.stage)}'); training stopped`);
+            if (e instanceof StageError && !e.message.includes('host'))
+              e.message = e.message.replace('; training stopped', ` (on host '${this.hostOf.get(r.stage)}'); training stopped`);
             return this.fail(e, r.stage);
           }
           report?.(r);
@@ -153,9 +161,12 @@ export class NatsRun {
         }
       },
     });
-    const beats = nc.subscribe(this.s.beat(this.id), { callback: (_e, msg) => this.lastBeat.set(decodeValue<{ host: string }>(msg.data).host, Date.now()) });
+    const beats = nc.subscribe(this.s.beat(this.id), {
+      callback: (_e, msg) => this.lastBeat.set(decodeValue<{ host: string }>(msg.data).host, Date.now()),
+    });
     this.subscriptions.push(reports, beats);
-    const beatMs = this.pool.options.beatMs ?? BEAT_MS, timeoutMs = this.pool.options.timeoutMs ?? BEAT_TIMEOUT_MS;
+    const beatMs = this.pool.options.beatMs ?? BEAT_MS,
+      timeoutMs = this.pool.options.timeoutMs ?? BEAT_TIMEOUT_MS;
     /** the longest a stage's host has been silent, and which stage that is */
     const silence = (): [number, number] => {
       const now = Date.now();
@@ -168,30 +179,42 @@ export class NatsRun {
       return worst;
     };
     let checking = false;
-    this.timer = setInterval(() => {
-      if (this.closed || nc.isClosed() || checking) return;
-      nc.publish(this.s.trainerBeat(this.id));
-      if (silence()[0] <= timeoutMs) return;
-      // a round trip to the server first: beats that wait in the socket (this process was busy) are heard before a host is judged gone
-      checking = true;
-      void roundTrip(nc, Math.min(1000, timeoutMs / 2))
-        .then(() => {
-          const [silent, k] = silence();
-          if (silent <= timeoutMs || this.closed) return;
-          const host = this.placed[k], why = `sent no heartbeat for ${silent} ms (over ${timeoutMs} ms): it died or was cut off`;
-          this.pool.lost(host, `it ${why}`);
-          this.fail(`host '${host}' ${why}`, k);
-        })
-        .finally(() => (checking = false));
-    }, Math.min(beatMs, timeoutMs / 3));
+    this.timer = setInterval(
+      () => {
+        if (this.closed || nc.isClosed() || checking) return;
+        nc.publish(this.s.trainerBeat(this.id));
+        if (silence()[0] <= timeoutMs) return;
+        // a round trip to the server first: beats that wait in the socket (this process was busy) are heard before a host is judged gone
+        checking = true;
+        void roundTrip(nc, Math.min(1000, timeoutMs / 2))
+          .then(() => {
+            const [silent, k] = silence();
+            if (silent <= timeoutMs || this.closed) return;
+            const host = this.placed[k],
+              why = `sent no heartbeat for ${silent} ms (over ${timeoutMs} ms): it died or was cut off`;
+            this.pool.lost(host, `it ${why}`);
+            this.fail(`host '${host}' ${why}`, k);
+          })
+          .finally(() => (checking = false));
+      },
+      Math.min(beatMs, timeoutMs / 3),
+    );
     this.timer.unref?.();
   }
 
   private async claim(nc: NatsConnection, host: string, init: Claim['init']): Promise<void> {
     const { createInbox } = await import('nats');
-    const k = init.stage.index, inbox = createInbox();
+    const k = init.stage.index,
+      inbox = createInbox();
     const sub = nc.subscribe(inbox, { max: 1, timeout: CLAIM_MS });
-    publishValue(nc, this.s.claim(host), { version: this.pool.options.version ?? CODE_VERSION, init: { ...init, host } } satisfies Claim, this.sender, k + 1, inbox);
+    publishValue(
+      nc,
+      this.s.claim(host),
+      { version: this.pool.options.version ?? CODE_VERSION, init: { ...init, host } } satisfies Claim,
+      this.sender,
+      k + 1,
+      inbox,
+    );
     try {
       for await (const m of sub) {
         const reply = decodeValue<ClaimReply>(m.data);
@@ -202,23 +225,50 @@ export class NatsRun {
       }
     } catch (e) {
       if (e instanceof StageError) throw e;
-      throw new StageError(k, init.stage.actors, `host '${host}' did not answer its claim within ${CLAIM_MS / 1000} s (${(e as Error).message})`);
+      throw new StageError(
+        k,
+        init.stage.actors,
+        `host '${host}' did not answer its claim within ${CLAIM_MS / 1000} s (${(e as Error).message})`,
+      );
     }
     throw new StageError(k, init.stage.actors, `host '${host}' did not answer its claim`);
   }
 }
 
 /** Start-up data for a stage of `network` on a NATS host: a worker stage's, and the link's routes and subjects. */
-export function natsRunFor(pool: NatsStagePool, network: Model, data: ModelData, steps: number, stages: readonly Stage[], o: { interpreter: Interpreter; firstBatch: number }): NatsRun {
+export function natsRunFor(
+  pool: NatsStagePool,
+  network: Model,
+  data: ModelData,
+  steps: number,
+  stages: readonly Stage[],
+  o: { interpreter: Interpreter; firstBatch: number },
+): NatsRun {
   const start = stageStart(network, data, steps, { inspect: false, interpreter: o.interpreter, firstBatch: o.firstBatch });
   const stageOf = new Map<string, number>();
   for (const st of stages) for (const id of st.actors) stageOf.set(id, st.index);
   const routes = routesFor(network.topology);
   return new NatsRun(pool, stages, (stage, maxPayload, prefix, run) => {
     const s = subjects(prefix);
-    const targets = routes.map((r) => (stageOf.get(r.source) === stageOf.get(r.target) || !stageOf.has(r.source) ? -1 : stageOf.get(r.target)!));
+    const targets = routes.map((r) =>
+      stageOf.get(r.source) === stageOf.get(r.target) || !stageOf.has(r.source) ? -1 : stageOf.get(r.target)!,
+    );
     // a stage is sent only what it reads of the data (a host's copy crosses the network)
-    return { ...start, data: stageData(network.topology, data, stage), stage, run, prefix, host: '', link: { stage: stage.index, subjects: stages.map((st) => s.tensors(run, st.index)), targets, depth: ringDepthOf(network.topology), maxPayload } };
+    return {
+      ...start,
+      data: stageData(network.topology, data, stage),
+      stage,
+      run,
+      prefix,
+      host: '',
+      link: {
+        stage: stage.index,
+        subjects: stages.map((st) => s.tensors(run, st.index)),
+        targets,
+        depth: ringDepthOf(network.topology),
+        maxPayload,
+      },
+    };
   });
 }
 

@@ -37,7 +37,9 @@ export class WorkQueue {
 
   /** Take the oldest pair off and run it (there must be one). */
   runNext(): void {
-    const at = this.head, fn = this.fns[at]!, value = this.values[at];
+    const at = this.head,
+      fn = this.fns[at]!,
+      value = this.values[at];
     this.fns[at] = this.values[at] = undefined;
     this.head = (at + 1) & (this.fns.length - 1);
     this.size--;
@@ -51,7 +53,9 @@ export class WorkQueue {
   }
 
   private grow(): void {
-    const n = this.fns.length, fns = new Array(2 * n), values = new Array(2 * n);
+    const n = this.fns.length,
+      fns = new Array(2 * n),
+      values = new Array(2 * n);
     for (let i = 0; i < this.size; i++) {
       fns[i] = this.fns[(this.head + i) & (n - 1)];
       values[i] = this.values[(this.head + i) & (n - 1)];

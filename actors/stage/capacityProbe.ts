@@ -14,7 +14,9 @@ import { DONE, PHASE, START_F64, arrive, signal, waitFor } from './startBarrier.
  */
 export function measureCapacity(start: SharedArrayBuffer, me: 0 | 1, timeoutMs = 60_000): number {
   arrive(start, 2, me, timeoutMs);
-  const words = new Int32Array(start), until = performance.now() + timeoutMs, who = `probe thread ${me}`;
+  const words = new Int32Array(start),
+    until = performance.now() + timeoutMs,
+    who = `probe thread ${me}`;
   // thread 0 alone, thread 1 alone, then both at once (each warmed up first: a cold loop reads
   // slow). Other threads may still load or compile: a phase may be disturbed, which reads low
   // (or, a phase alone disturbed, implausibly high: above 2.1 or below 0.5). So a reading below
@@ -58,7 +60,8 @@ export const ONE_CORE = 1.5;
 /** Plain float work for `ms`: how many rounds of it got done (no SIMD, no memory: it measures the cores, nothing else). */
 function compute(ms: number): number {
   const until = performance.now() + ms;
-  let x = 1.0001, n = 0;
+  let x = 1.0001,
+    n = 0;
   while (performance.now() < until) {
     for (let i = 0; i < 2000; i++) x = x * 1.0000001 + 1e-9;
     n++;

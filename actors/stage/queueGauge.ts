@@ -22,7 +22,12 @@ export class QueueGauge {
   }
 
   toJSON(): Record<string, number> {
-    return Object.fromEntries([...this.routes].filter(([, c]) => c.highWater > 0).map(([k, c]) => [k, c.highWater]).sort(([a], [b]) => (a < b ? -1 : 1)));
+    return Object.fromEntries(
+      [...this.routes]
+        .filter(([, c]) => c.highWater > 0)
+        .map(([k, c]) => [k, c.highWater])
+        .sort(([a], [b]) => (a < b ? -1 : 1)),
+    );
   }
 }
 

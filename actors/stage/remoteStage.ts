@@ -15,14 +15,38 @@ import { StageError } from '../../lib/errors.ts';
 import { backend } from '../../lib/kernels/kernels.ts';
 import type { Matrix } from '../../lib/matrix.ts';
 import type { Graph } from '../../lib/graph.ts';
-import { type AnyTopology, type Model, type ModelData, type ModelState, captureModelState, isRecurrent, ringDepthOf } from '../../lib/model.ts';
+import {
+  type AnyTopology,
+  type Model,
+  type ModelData,
+  type ModelState,
+  captureModelState,
+  isRecurrent,
+  ringDepthOf,
+} from '../../lib/model.ts';
 import type { Stage } from '../../lib/placement.ts';
 import { DATA, routesFor } from '../machines/events.ts';
 import type { Interpreter } from '../machines/machines.ts';
-import { type SharedChannel, type SharedRing, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing, ringControl } from './stageLink.ts';
+import {
+  type SharedChannel,
+  type SharedRing,
+  type StageLinkInit,
+  createDoorbell,
+  createSharedChannel,
+  createSharedRing,
+  ringControl,
+} from './stageLink.ts';
 import { cancelStart, createStartBarrier } from './startBarrier.ts';
 import { type StageLease, leaseError } from './stagePool.ts';
-import { type SerializedError, type StageCommand, type StageReport, type StageThreadInit, type ProgressReport, type WorkerReport, deserializeError } from './stageProtocol.ts';
+import {
+  type SerializedError,
+  type StageCommand,
+  type StageReport,
+  type StageThreadInit,
+  type ProgressReport,
+  type WorkerReport,
+  deserializeError,
+} from './stageProtocol.ts';
 
 /** A copy of a matrix in a SharedArrayBuffer, readable by every worker without copying. */
 export function shareMatrix(m: Matrix): Matrix {
@@ -45,7 +69,10 @@ function shared(m: Matrix): Matrix {
 function shareDataset(data: ModelData): ModelData {
   if ('mask' in data) return { ...data, x: shared(data.x), y: shared(data.y), mask: shared(data.mask) };
   const y = data.y as Matrix | Record<string, Matrix>;
-  const labels = 'data' in y && ArrayBuffer.isView(y.data) ? shared(y as Matrix) : Object.fromEntries(Object.entries(y as Record<string, Matrix>).map(([k, m]) => [k, shared(m)]));
+  const labels =
+    'data' in y && ArrayBuffer.isView(y.data)
+      ? shared(y as Matrix)
+      : Object.fromEntries(Object.entries(y as Record<string, Matrix>).map(([k, m]) => [k, shared(m)]));
   return { x: shared(data.x), y: labels };
 }
 
@@ -53,7 +80,12 @@ function shareDataset(data: ModelData): ModelData {
 export type StageStart = Omit<StageThreadInit, 'stage' | 'link' | 'adaptive'>;
 
 /** The start-up data every stage shares (copies of the parameters; the data as it is). */
-export function stageStart(network: Model, data: ModelData, steps: number, options: { inspect: boolean; interpreter: Interpreter; firstBatch: number }): StageStart {
+export function stageStart(
+  network: Model,
+  data: ModelData,
+  steps: number,
+  options: { inspect: boolean; interpreter: Interpreter; firstBatch: number },
+): StageStart {
   const params = Object.fromEntries(Object.entries(network.params).map(([k, m]) => [k, detachMatrix(m)]));
   // optimisers, pending refits and carried states (fresh unless the training resumes from a checkpoint)
   const { params: _, ...state } = captureModelState(network);
@@ -83,14 +115,22 @@ function noRows(m: Matrix): Matrix {
  */
 export function stageData(topology: AnyTopology, data: ModelData, stage: Stage): ModelData {
   if ('mask' in data || isRecurrent(topology)) return data;
-  const g = topology as Graph, here = new Set(stage.actors);
+  const g = topology as Graph,
+    here = new Set(stage.actors);
   const readsX = routesFor(g).some((r) => r.source === DATA && here.has(r.target));
-  const labels = new Set([...g.heads.filter((h) => here.has(h.actor)).map((h) => h.labels), ...g.synthesizers.filter((s) => here.has(s.actor) && s.contextLabels).map((s) => s.contextLabels!)]);
+  const labels = new Set([
+    ...g.heads.filter((h) => here.has(h.actor)).map((h) => h.labels),
+    ...g.synthesizers.filter((s) => here.has(s.actor) && s.contextLabels).map((s) => s.contextLabels!),
+  ]);
   const y = data.y as Matrix | Record<string, Matrix>;
   const single = 'data' in y && ArrayBuffer.isView(y.data);
   return {
     x: readsX ? data.x : noRows(data.x),
-    y: single ? (labels.size > 0 ? y : noRows(y as Matrix)) : Object.fromEntries(Object.entries(y as Record<string, Matrix>).map(([k, m]) => [k, labels.has(k) ? m : noRows(m)])),
+    y: single
+      ? labels.size > 0
+        ? y
+        : noRows(y as Matrix)
+      : Object.fromEntries(Object.entries(y as Record<string, Matrix>).map(([k, m]) => [k, labels.has(k) ? m : noRows(m)])),
   };
 }
 
@@ -108,12 +148,20 @@ export function prepareStages(
   const start = stageStart(network, shareDataset(data), steps, options);
   const bells = stages.map(() => createDoorbell());
   const barrier = createStartBarrier();
-  const links: StageLinkInit[] = stages.map((s) => ({ stage: s.index, bells, channels: [], rings: {}, start: barrier, stages: stages.length }));
+  const links: StageLinkInit[] = stages.map((s) => ({
+    stage: s.index,
+    bells,
+    channels: [],
+    rings: {},
+    start: barrier,
+    stages: stages.length,
+  }));
   const depth = ringDepthOf(topology);
   // the routes between each ordered pair of stages, in the routes' order
   const between = new Map<string, string[]>();
   for (const route of routesFor(topology)) {
-    const from = stageOf[route.source], to = stageOf[route.target];
+    const from = stageOf[route.source],
+      to = stageOf[route.target];
     if (from === undefined || from === to) continue; // data routes stay inside their stage
     const ring: SharedRing = createSharedRing(depth, route.rows, route.cols);
     links[from].rings[route.key] = { route, ring };
@@ -144,7 +192,8 @@ export interface RemoteStageInput {
 
 export const remoteStage = fromCallback<StageCommand, RemoteStageInput>(({ input, receive }) => {
   const { stage } = input.init;
-  let ended = false, lease: StageLease | null = null;
+  let ended = false,
+    lease: StageLease | null = null;
   /** commands sent before the training had its threads */
   const queued: StageCommand[] = [];
   const bell = new Int32Array(input.bell);

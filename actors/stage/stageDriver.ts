@@ -37,7 +37,11 @@ export interface DriverHooks {
 }
 
 /** `Atomics.waitAsync` (in Node since 16; typed only from ES2024, past this project's `lib`). */
-type WaitAsync = (a: Int32Array, index: number, value: number) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+type WaitAsync = (
+  a: Int32Array,
+  index: number,
+  value: number,
+) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 /** Back to the event loop at least this often while busy (ms). */
@@ -181,9 +185,11 @@ export class StageDriver {
 
   /** Spin on the doorbell up to the policy's budget: whether it rang. */
   private spin(seen: number): boolean {
-    const bell = this.link.bell, budget = this.policy.next();
+    const bell = this.link.bell,
+      budget = this.policy.next();
     if (budget <= 0) return false;
-    const t0 = performance.now(), until = t0 + budget;
+    const t0 = performance.now(),
+      until = t0 + budget;
     for (let i = 1; ; i++) {
       if (Atomics.load(bell, BELL) !== seen) {
         const ms = performance.now() - t0;

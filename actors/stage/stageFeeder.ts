@@ -147,7 +147,8 @@ export class StepCounter {
   done(batch: number): void {
     const i = batch % this.batches.length;
     if (this.batches[i] !== batch) {
-      if (this.counts[i] !== 0) throw new Error(`stage: batch ${batch} finished somewhere while batch ${this.batches[i]} is not finished everywhere here`);
+      if (this.counts[i] !== 0)
+        throw new Error(`stage: batch ${batch} finished somewhere while batch ${this.batches[i]} is not finished everywhere here`);
       this.batches[i] = batch;
     }
     if (++this.counts[i] === this.expected) {
@@ -157,4 +158,3 @@ export class StepCounter {
     }
   }
 }
-

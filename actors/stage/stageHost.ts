@@ -27,12 +27,26 @@ import { StageDriver } from './stageDriver.ts';
 import { stageMachine } from './stageMachine.ts';
 import { ONE_CORE } from './capacityProbe.ts';
 import { SharedMemoryLink, type StageLink } from './stageLink.ts';
-import { ProgressBatch, type StageCommand, type StageReport, type StageThreadInit, type WorkerReport, serializeError } from './stageProtocol.ts';
+import {
+  ProgressBatch,
+  type StageCommand,
+  type StageReport,
+  type StageThreadInit,
+  type WorkerReport,
+  serializeError,
+} from './stageProtocol.ts';
 
 /** the longest a finished step waits before the trainer hears of it while the stage is busy (ms) */
 const FLUSH_MS = 2;
 
-export const STAGE_COMMANDS: readonly string[] = ['START', 'ALLOW', 'CAPTURE', 'END_EPOCH', 'DRAIN', 'HALT'] satisfies StageCommand['type'][];
+export const STAGE_COMMANDS: readonly string[] = [
+  'START',
+  'ALLOW',
+  'CAPTURE',
+  'END_EPOCH',
+  'DRAIN',
+  'HALT',
+] satisfies StageCommand['type'][];
 
 export interface HostedStage {
   /** a command of the trainer (the doorbell was rung for it) */
@@ -53,7 +67,12 @@ export type HostableStage = Omit<StageThreadInit, 'link' | 'adaptive'> & { adapt
  * of its threads (null: not measured), which makes an adaptive plan run as one thread; `link`: how
  * it reaches the other stages (a {@link SharedMemoryLink}, or a NATS link; closed with the stage).
  */
-export function hostStage(init: HostableStage, capacity: number | null, post: (r: WorkerReport, transfer?: ArrayBuffer[]) => void, link: StageLink): HostedStage {
+export function hostStage(
+  init: HostableStage,
+  capacity: number | null,
+  post: (r: WorkerReport, transfer?: ArrayBuffer[]) => void,
+  link: StageLink,
+): HostedStage {
   const stage = init.stage.index;
   // the trainer's backend: the backends agree only to float32 rounding, and every scheduler must give the same bits
   useBackend(backendByName(init.kernels));
@@ -68,7 +87,8 @@ export function hostStage(init: HostableStage, capacity: number | null, post: (r
   /** the last batch the trainer allows: reaching it, the stage tells the trainer at once */
   let allowed = init.firstBatch - 1;
   let started: ReturnType<typeof performance.eventLoopUtilization> | null = null;
-  let ended = false, failed = false;
+  let ended = false,
+    failed = false;
   /** the stage's edges (and a recurrent network's buffer pool): closed when it ends, however it ends */
   const subscriptions = new Subscription();
 
@@ -103,7 +123,9 @@ export function hostStage(init: HostableStage, capacity: number | null, post: (r
         driver?.stop();
         const { params, optimizers } = r.state;
         // copies (captureModelState copies out of the kernels' memory): safe to transfer
-        const transfer = [...Object.values(params).map((m) => m.data), ...Object.values(optimizers).flatMap((s) => s.moments)].map((d) => d.buffer as ArrayBuffer);
+        const transfer = [...Object.values(params).map((m) => m.data), ...Object.values(optimizers).flatMap((s) => s.moments)].map(
+          (d) => d.buffer as ArrayBuffer,
+        );
         post(r, transfer);
         return link.close();
       }
@@ -141,7 +163,8 @@ export function hostStage(init: HostableStage, capacity: number | null, post: (r
         subscriptions,
         // the share of time since START this thread was working: not idle on its event loop, not spinning or asleep on its doorbell
         utilization: () => {
-          const u = performance.eventLoopUtilization(started ?? undefined), wall = u.active + u.idle;
+          const u = performance.eventLoopUtilization(started ?? undefined),
+            wall = u.active + u.idle;
           return wall > 0 ? Math.max(0, u.active - (driver?.waited ?? 0)) / wall : 0;
         },
       },

@@ -42,7 +42,9 @@ export interface StageLink {
 const LINE = 16;
 
 /** The doorbell's words: bumped by every sender; set while its stage sleeps; bumped by the trainer after a command. */
-export const BELL = 0, SLEEPING = LINE, CONTROL = 2 * LINE;
+export const BELL = 0,
+  SLEEPING = LINE,
+  CONTROL = 2 * LINE;
 const BELL_WORDS = 3 * LINE;
 
 /** A stage's doorbell, in shared memory. */
@@ -76,7 +78,8 @@ export interface SharedRing {
   readonly cols: number;
 }
 
-const SENT = 0, TAKEN = LINE;
+const SENT = 0,
+  TAKEN = LINE;
 
 export function createSharedRing(depth: number, rows: number, cols: number): SharedRing {
   return {
@@ -100,18 +103,26 @@ class RingView {
     readonly route: Route,
   ) {
     const n = ring.rows * ring.cols;
-    this.slots = Array.from({ length: ring.depth }, (_, i) => ({ rows: ring.rows, cols: ring.cols, data: new Float32Array(ring.buffer, i * n * 4, n) }));
+    this.slots = Array.from({ length: ring.depth }, (_, i) => ({
+      rows: ring.rows,
+      cols: ring.cols,
+      data: new Float32Array(ring.buffer, i * n * 4, n),
+    }));
     this.stamps = new Int32Array(ring.stamps);
     this.counters = new Int32Array(ring.counters);
   }
 
   /** Sender: copy `m` into the next slot. A slot still unread `depth` messages later is a broken bound, said by name. */
   write(batch: number, m: Matrix): void {
-    const k = this.count, depth = this.ring.depth;
+    const k = this.count,
+      depth = this.ring.depth;
     if (k - Atomics.load(this.counters, TAKEN) >= depth) {
-      throw new Error(`stage link: ${this.route.key} holds ${depth} batches its target has not taken (ring of ${depth} overrun at batch ${batch})`);
+      throw new Error(
+        `stage link: ${this.route.key} holds ${depth} batches its target has not taken (ring of ${depth} overrun at batch ${batch})`,
+      );
     }
-    if (m.cols !== this.ring.cols || m.rows > this.ring.rows) throw new Error(`stage link: ${this.route.key} carries ${this.ring.rows}x${this.ring.cols}, not ${m.rows}x${m.cols}`);
+    if (m.cols !== this.ring.cols || m.rows > this.ring.rows)
+      throw new Error(`stage link: ${this.route.key} carries ${this.ring.rows}x${this.ring.cols}, not ${m.rows}x${m.cols}`);
     const i = k % depth;
     this.slots[i].data.set(m.data);
     this.stamps[i] = batch;
@@ -122,11 +133,14 @@ class RingView {
 
   /** Receiver: the next message's event, and how many of the route's messages were waiting, this one included. */
   take(): Arrival {
-    const k = this.count, depth = this.ring.depth, i = k % depth;
+    const k = this.count,
+      depth = this.ring.depth,
+      i = k % depth;
     const queued = Atomics.load(this.counters, SENT) - k;
     this.count = k + 1;
     Atomics.store(this.counters, TAKEN, k + 1);
-    const slot = this.slots[i], rows = this.stamps[depth + i];
+    const slot = this.slots[i],
+      rows = this.stamps[depth + i];
     const tensor = rows === slot.rows ? slot : { rows, cols: slot.cols, data: slot.data.subarray(0, rows * slot.cols) };
     return { route: this.route, event: eventOf(this.route, this.stamps[i], tensor), queued };
   }
@@ -145,7 +159,8 @@ export interface SharedChannel {
   readonly routes: readonly string[];
 }
 
-const WRITTEN = 0, ENTRIES = LINE;
+const WRITTEN = 0,
+  ENTRIES = LINE;
 
 export function createSharedChannel(from: number, to: number, routes: readonly string[], capacity: number): SharedChannel {
   return { from, to, routes, capacity, buffer: new SharedArrayBuffer((ENTRIES + capacity) * 4) };
@@ -212,7 +227,16 @@ export class SharedMemoryLink implements StageLink {
       if (c.to === init.stage) this.inbound.push({ entries: words, capacity: c.capacity, views: c.routes.map(view), read: 0 });
       else if (c.from === init.stage) {
         const written = { n: 0 };
-        c.routes.forEach((key, entry) => this.outbound.set(key, { view: view(key), channel: words, capacity: c.capacity, entry, bell: new Int32Array(init.bells[c.to]), written }));
+        c.routes.forEach((key, entry) =>
+          this.outbound.set(key, {
+            view: view(key),
+            channel: words,
+            capacity: c.capacity,
+            entry,
+            bell: new Int32Array(init.bells[c.to]),
+            written,
+          }),
+        );
       }
     }
   }

@@ -92,7 +92,8 @@ function connect(c: StageContext, readers: readonly string[]): void {
     if (!edge) continue;
     const target = c.actors.get(r.target);
     if (target) {
-      const counter = c.gauge.route(r.key), backlog = c.backlogs.get(r.target) ?? NO_BACKLOG;
+      const counter = c.gauge.route(r.key),
+        backlog = c.backlogs.get(r.target) ?? NO_BACKLOG;
       c.subscriptions.add(
         edge
           .pipe(
@@ -146,7 +147,8 @@ export const stageMachine = setup({
     allow: ({ context }, e: { through: number; lrFactor?: number }) => {
       // between batches (the stage feeds nothing past a cut until allowed): no actor is mid-update
       if (e.lrFactor !== undefined) {
-        if (isRecurrentModel(context.network)) throw new Error(`stage:${context.stage.index}: a learning-rate factor for a recurrent network (fit() trains chains and graphs)`);
+        if (isRecurrentModel(context.network))
+          throw new Error(`stage:${context.stage.index}: a learning-rate factor for a recurrent network (fit() trains chains and graphs)`);
         applyLearningRates(context.network, context.network.topology, e.lrFactor);
       }
       context.feeder.allow(e.through);
@@ -157,7 +159,8 @@ export const stageMachine = setup({
       for (const s of context.synthesizers) s.send({ type: 'FLUSH' });
     },
     halt: ({ context: c }) => c.report({ type: 'HALTED', stage: c.stage.index, fed: c.feeder.halt() }),
-    capture: ({ context: c }, e: { step: number }) => c.report({ type: 'CUT', stage: c.stage.index, step: e.step, state: captureModelState(c.network, new Set(c.stage.actors)) }),
+    capture: ({ context: c }, e: { step: number }) =>
+      c.report({ type: 'CUT', stage: c.stage.index, step: e.step, state: captureModelState(c.network, new Set(c.stage.actors)) }),
     drainSynthesizers: ({ context }) => {
       for (const s of context.synthesizers) s.send({ type: 'DRAIN' });
     },
@@ -170,7 +173,8 @@ export const stageMachine = setup({
         queues: c.gauge.toJSON(),
         utilization: c.utilization?.() ?? null,
       }),
-    reportFailure: ({ context: c, event }) => c.report({ type: 'FAILED', stage: c.stage.index, error: 'error' in event ? event.error : event }),
+    reportFailure: ({ context: c, event }) =>
+      c.report({ type: 'FAILED', stage: c.stage.index, error: 'error' in event ? event.error : event }),
     disconnect: ({ context }) => context.subscriptions.unsubscribe(),
   },
   guards: {
@@ -185,7 +189,13 @@ export const stageMachine = setup({
   initial: 'idle',
   on: { 'xstate.error.actor.*': { target: '.failed' } },
   states: {
-    idle: { on: { START: { target: 'running', actions: { type: 'measure', params: ({ event }) => event } }, DRAIN: 'draining', HALT: { actions: 'halt' } } },
+    idle: {
+      on: {
+        START: { target: 'running', actions: { type: 'measure', params: ({ event }) => event } },
+        DRAIN: 'draining',
+        HALT: { actions: 'halt' },
+      },
+    },
     running: {
       entry: 'connect',
       on: {
@@ -207,4 +217,3 @@ export const stageMachine = setup({
     failed: { entry: ['disconnect', 'reportFailure'] },
   },
 });
-

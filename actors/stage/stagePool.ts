@@ -100,7 +100,9 @@ class ThreadHost implements StageHost {
     readonly name: string,
     private readonly pool: { idle(h: ThreadHost): void; died(h: ThreadHost): void },
   ) {
-    this.worker = new Worker(...workerEntry(new URL('./stageThread.ts', import.meta.url), { workerData: { modules: wasmModules() }, name }));
+    this.worker = new Worker(
+      ...workerEntry(new URL('./stageThread.ts', import.meta.url), { workerData: { modules: wasmModules() }, name }),
+    );
     this.worker.on('message', (m: PoolReport) => this.message(m));
     this.worker.on('error', (e) => this.die(`threw ${e.name}: ${e.message}`));
     this.worker.on('exit', (code) => this.die(`exited with code ${code}`));
@@ -219,7 +221,8 @@ export class StagePool {
 
   constructor(options: StagePoolOptions = {}) {
     const { threads, capacity } = options;
-    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new TrainingOptionsError(`stage pool: threads must be an integer >= 1, got ${threads}`);
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1))
+      throw new TrainingOptionsError(`stage pool: threads must be an integer >= 1, got ${threads}`);
     if (capacity !== undefined && capacity !== 'probe' && !(typeof capacity === 'number' && capacity > 0 && Number.isFinite(capacity))) {
       throw new TrainingOptionsError(`stage pool: capacity must be 'probe' or a positive number, got ${JSON.stringify(capacity)}`);
     }
@@ -308,7 +311,8 @@ export class StagePool {
         void this.measuring.then(() => request.resolve(lease()));
       } else request.resolve(lease());
     }
-    if (this.queue.length === 0 && this.active === 0 && this.hosts.every((h) => h.state === 'idle' && h.loaded)) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.queue.length === 0 && this.active === 0 && this.hosts.every((h) => h.state === 'idle' && h.loaded))
+      for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** The lease `id` of `hosts`, made once the pool's capacity is what it will be. */

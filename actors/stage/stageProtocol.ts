@@ -109,7 +109,8 @@ export class ProgressBatch {
       grown.set(this.losses);
       this.losses = grown;
     }
-    const at = this.count++ * LOSS_FIELDS, o = this.losses;
+    const at = this.count++ * LOSS_FIELDS,
+      o = this.losses;
     o[at] = LOSS_KINDS.indexOf(l.kind);
     o[at + 1] = l.index;
     o[at + 2] = l.batch;
@@ -125,7 +126,12 @@ export class ProgressBatch {
   /** What was gathered since the last call, or null when nothing was. */
   take(): ProgressReport | null {
     if (this.count === 0 && this.finished === this.sent) return null;
-    const r: ProgressReport = { type: 'PROGRESS', stage: this.stage, finished: this.finished, losses: this.losses.slice(0, this.count * LOSS_FIELDS) };
+    const r: ProgressReport = {
+      type: 'PROGRESS',
+      stage: this.stage,
+      finished: this.finished,
+      losses: this.losses.slice(0, this.count * LOSS_FIELDS),
+    };
     this.count = 0;
     this.sent = this.finished;
     return r;

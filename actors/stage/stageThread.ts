@@ -36,7 +36,15 @@ port.on('message', (m: PoolCommand) => {
       hosted?.stage.end();
       hosted = null;
       try {
-        hosted = { lease, stage: hostStage(m.init, m.capacity, (report, transfer) => send({ type: 'REPORT', lease, report }, transfer), new SharedMemoryLink(m.init.link)) };
+        hosted = {
+          lease,
+          stage: hostStage(
+            m.init,
+            m.capacity,
+            (report, transfer) => send({ type: 'REPORT', lease, report }, transfer),
+            new SharedMemoryLink(m.init.link),
+          ),
+        };
       } catch (error) {
         // building failed (the kernels' memory is full, …): say so as the stage's failure
         send({ type: 'REPORT', lease, report: { type: 'FAILED', stage: m.init.stage.index, error: serializeError(error) } });

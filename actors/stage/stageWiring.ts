@@ -57,7 +57,8 @@ interface Builder {
 
 /** A graph's layers, synthesizers and heads, in the topology's order (so the inspector lists them so). */
 function wireGraph(b: Builder, network: Network): Wiring {
-  const g = network.topology, { here, port, from, done, losses, depth, input } = b;
+  const g = network.topology,
+    { here, port, from, done, losses, depth, input } = b;
   const source = batchSource(input.data as Dataset, g);
   const trueGradient = new Set(trueGradientInterfaces(g).map((s) => s.index));
   // with forward synthesizers, a layer's gradients may come before its forward of the batch
@@ -71,49 +72,88 @@ function wireGraph(b: Builder, network: Network): Wiring {
     const backOf = (s: NodeSource) => back.get(s.edge) ?? [];
     const upstream = n.sources.map((s) => (s.node < 0 ? null : port(backOf(s)[0])));
     // where the edge mixes the true gradient in: the share to the source as well, at the steps whose λ is above 0
-    const mixed = n.sources.map((s) => (s.node >= 0 && backOf(s).length > 1 ? { port: port(backOf(s)[1]), mixing: g.edges[s.edge] } : null));
+    const mixed = n.sources.map((s) =>
+      s.node >= 0 && backOf(s).length > 1 ? { port: port(backOf(s)[1]), mixing: g.edges[s.edge] } : null,
+    );
     const outEdges = new Set(n.outputs);
-    const outputs = mine.filter((r) => outEdges.has(r.edge) && (r.type === 'FORWARD' || r.type === 'PREDICT' || r.type === 'REFIT')).map(port);
-    b.add(unlocked ? 'unlockedLayer' : 'layer', n.actor, { layer: network.layers[n.index], ports: { outputs, upstream, mixed, done: done.get(n.actor)! }, depth, firstBatch: input.firstBatch } satisfies LayerInput);
+    const outputs = mine
+      .filter((r) => outEdges.has(r.edge) && (r.type === 'FORWARD' || r.type === 'PREDICT' || r.type === 'REFIT'))
+      .map(port);
+    b.add(unlocked ? 'unlockedLayer' : 'layer', n.actor, {
+      layer: network.layers[n.index],
+      ports: { outputs, upstream, mixed, done: done.get(n.actor)! },
+      depth,
+      firstBatch: input.firstBatch,
+    } satisfies LayerInput);
   }
   for (const s of g.synthesizers) {
     if (!here.has(s.actor)) continue;
     // a forward synthesizer's prediction is its consumer's input
     const prediction = port(from(s.actor, s.forward ? 'FORWARD' : 'SYNTHETIC_GRADIENT')[0]);
     const labels = s.contextLabels ? source.labels(s.contextLabels) : null;
-    b.synthesizers.push(b.add('synthesizer', s.actor, { synthesizer: network.synthesizers[s.index], index: s.index, ports: { prediction, loss: losses, done: done.get(s.actor)! }, labels, cosine: trueGradient.has(s.index) ? b.cosine : undefined } satisfies SynthesizerInput));
+    b.synthesizers.push(
+      b.add('synthesizer', s.actor, {
+        synthesizer: network.synthesizers[s.index],
+        index: s.index,
+        ports: { prediction, loss: losses, done: done.get(s.actor)! },
+        labels,
+        cosine: trueGradient.has(s.index) ? b.cosine : undefined,
+      } satisfies SynthesizerInput),
+    );
   }
   for (const h of g.heads) {
     if (!here.has(h.actor)) continue;
     const [back, mixedBack] = from(h.actor);
     const mixed = mixedBack ? { port: port(mixedBack), mixing: g.edges[h.edge] } : null;
-    b.add('head', h.actor, { head: network.heads[h.index], index: h.index, ports: { gradient: port(back), mixed, loss: losses, done: done.get(h.actor)! }, labels: source.labels(h.labels) } satisfies HeadInput);
+    b.add('head', h.actor, {
+      head: network.heads[h.index],
+      index: h.index,
+      ports: { gradient: port(back), mixed, loss: losses, done: done.get(h.actor)! },
+      labels: source.labels(h.labels),
+    } satisfies HeadInput);
   }
   return { x: source.x, expected: here.size };
 }
 
 /** A recurrent network's layers (cores), synthesizers and head, in the network's order. */
 function wireRecurrent(b: Builder, network: RecurrentNetwork): Wiring {
-  const t = network.topology, { here, port, from, done, losses, depth, input } = b;
-  const pool = new BufferPool(), schedule = new WindowSchedule(input.data as Sequences, t, depth);
+  const t = network.topology,
+    { here, port, from, done, losses, depth, input } = b;
+  const pool = new BufferPool(),
+    schedule = new WindowSchedule(input.data as Sequences, t, depth);
   b.subscriptions.add(() => (pool.dispose(), schedule.dispose()));
-  const TB = t.truncation * t.batch, B = t.batch;
+  const TB = t.truncation * t.batch,
+    B = t.batch;
   const one = (source: string, type: Route['type'], target?: string) => from(source, type).find((r) => !target || r.target === target);
   let aux = 0;
   for (const l of t.layers) {
-    const id = layerActor(l), auxIndex = l.aux ? aux++ : -1;
+    const id = layerActor(l),
+      auxIndex = l.aux ? aux++ : -1;
     if (!here.has(id)) continue;
-    const up = from(id).filter((r) => r.type === 'FORWARD' || (r.type === 'PREDICT' && r.target !== boundaryActor(l))).map(port);
-    const boundary = l.synthesizer ? { predict: port(one(id, 'PREDICT', boundaryActor(l))!), refit: port(one(id, 'REFIT', boundaryActor(l))!) } : null;
+    const up = from(id)
+      .filter((r) => r.type === 'FORWARD' || (r.type === 'PREDICT' && r.target !== boundaryActor(l)))
+      .map(port);
+    const boundary = l.synthesizer
+      ? { predict: port(one(id, 'PREDICT', boundaryActor(l))!), refit: port(one(id, 'REFIT', boundaryActor(l))!) }
+      : null;
     const below = l.index === 0 ? null : t.layers[l.index - 1];
-    const down = below ? port(one(id, below.interface ? 'REFIT' : 'GRADIENT', below.interface ? interfaceActor(below) : layerActor(below))!) : null;
+    const down = below
+      ? port(one(id, below.interface ? 'REFIT' : 'GRADIENT', below.interface ? interfaceActor(below) : layerActor(below))!)
+      : null;
     const rings = {
       outputs: pool.ring(depth, TB, l.units),
       state: pool.ring(depth, B, l.state),
       refit: pool.ring(depth, B, 2 * l.state),
       below: pool.ring(depth, TB, (below?.interface ? 2 : 1) * l.inputs),
     };
-    b.add('core', id, { core: network.layers[l.index], ports: { up, boundary, down, loss: losses, done: done.get(id)! }, schedule, rings, auxIndex, firstBatch: input.firstBatch } satisfies CoreInput);
+    b.add('core', id, {
+      core: network.layers[l.index],
+      ports: { up, boundary, down, loss: losses, done: done.get(id)! },
+      schedule,
+      rings,
+      auxIndex,
+      firstBatch: input.firstBatch,
+    } satisfies CoreInput);
   }
   let boundaries = 0;
   for (const s of recurrentSynthesizers(t)) {
@@ -137,7 +177,12 @@ function wireRecurrent(b: Builder, network: RecurrentNetwork): Wiring {
   if (here.has(RECURRENT_HEAD_ACTOR)) {
     const top = t.layers[t.layers.length - 1];
     const gradient = port(one(RECURRENT_HEAD_ACTOR, 'GRADIENT')!);
-    b.add('recurrentHead', RECURRENT_HEAD_ACTOR, { head: network.head, ports: { gradient, loss: losses, done: done.get(RECURRENT_HEAD_ACTOR)! }, schedule, gradients: pool.ring(depth, TB, top.units) } satisfies RecurrentHeadInput);
+    b.add('recurrentHead', RECURRENT_HEAD_ACTOR, {
+      head: network.head,
+      ports: { gradient, loss: losses, done: done.get(RECURRENT_HEAD_ACTOR)! },
+      schedule,
+      gradients: pool.ring(depth, TB, top.units),
+    } satisfies RecurrentHeadInput);
   }
   // with one window per sequence a boundary synthesizer never predicts nor refits: it reports nothing
   return { x: (step) => schedule.window(step).x, expected: here.size - (schedule.windows === 1 ? boundaries : 0) };
@@ -174,13 +219,35 @@ export function build(input: StageInput, spawn: Spawner, subscriptions: Subscrip
     actors.set(id, ref);
     return ref;
   };
-  const b: Builder = { input, here, routes, port, from, done, losses, depth: ringDepthOf(network.topology), add, synthesizers, subscriptions, cosine };
+  const b: Builder = {
+    input,
+    here,
+    routes,
+    port,
+    from,
+    done,
+    losses,
+    depth: ringDepthOf(network.topology),
+    add,
+    synthesizers,
+    subscriptions,
+    cosine,
+  };
   const wiring = isRecurrentModel(network) ? wireRecurrent(b, network) : wireGraph(b, network);
   // the layers here that read the data (each once), and the data's route to each
   const data = from(DATA).filter((r) => here.has(r.target));
   const readers = data.map((r) => r.target);
   const feeds = data.map(port);
-  const feeder = new Feeder(input.firstBatch, input.steps, input.scheduling.pipelined, readers.length, (k, t) => send(feeds[k], t, wiring.x(t)), input.defer, input.waiting, stepWindow(network.topology));
+  const feeder = new Feeder(
+    input.firstBatch,
+    input.steps,
+    input.scheduling.pipelined,
+    readers.length,
+    (k, t) => send(feeds[k], t, wiring.x(t)),
+    input.defer,
+    input.waiting,
+    stepWindow(network.topology),
+  );
   // when the stage is torn down (perhaps from inside a batch it is feeding), the loop that fed it stops
   subscriptions.add(() => feeder.stop());
   return { routes, edges, losses, done, actors, backlogs, synthesizers, feeder, readers, cosine, expected: wiring.expected };

@@ -6,8 +6,11 @@
  */
 
 /** The start words: stages arrived, the probe's phase (DONE when decided), cancelled, then (as float64) the probe's result and measurements. */
-const ARRIVED = 0, CANCELLED = 2;
-export const PHASE = 1, START_F64 = 4, DONE = 100;
+const ARRIVED = 0,
+  CANCELLED = 2;
+export const PHASE = 1,
+  START_F64 = 4,
+  DONE = 100;
 
 /** Where the stages of one training meet before they begin (or the two threads of a capacity probe). */
 export function createStartBarrier(): SharedArrayBuffer {

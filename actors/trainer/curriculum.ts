@@ -18,7 +18,13 @@ import { TrainingOptionsError } from '../../lib/errors.ts';
 import { type Matrix, release } from '../../lib/matrix.ts';
 import type { OptimizerStates } from '../../lib/network.ts';
 import type { ParameterSet } from '../../lib/params.ts';
-import { CURRICULUM_KEYS, type CurriculumOptions, type CurriculumResult, cpuNow, curriculumBatches } from '../../lib/recurrent/curriculum.ts';
+import {
+  CURRICULUM_KEYS,
+  type CurriculumOptions,
+  type CurriculumResult,
+  cpuNow,
+  curriculumBatches,
+} from '../../lib/recurrent/curriculum.ts';
 import { keysOf, refuseUnknownOptions } from '../../lib/validate.ts';
 import { CurriculumState } from '../../lib/recurrent/curriculum-state.ts';
 import type { Sequences } from '../../lib/recurrent/sequences.ts';
@@ -40,7 +46,14 @@ export interface ActorCurriculumOptions extends CurriculumOptions {
   signal?: AbortSignal;
 }
 
-const ACTOR_CURRICULUM_KEYS = keysOf<ActorCurriculumOptions>()([...CURRICULUM_KEYS, 'scheduler', 'inspect', 'relay', 'onTraining', 'signal']);
+const ACTOR_CURRICULUM_KEYS = keysOf<ActorCurriculumOptions>()([
+  ...CURRICULUM_KEYS,
+  'scheduler',
+  'inspect',
+  'relay',
+  'onTraining',
+  'signal',
+]);
 
 /** The longest the curriculum runs without giving the event loop a turn. */
 const YIELD_MS = 10;
@@ -49,9 +62,13 @@ const YIELD_MS = 10;
  * Scored bits (or steps, for softmax) of each window of a batch: what the readout's accuracy is a share of.
  */
 function scoredPerWindow(data: Sequences, topology: RecurrentTopology): number[] {
-  const T = topology.truncation, W = Math.ceil(data.length / T), per = topology.loss === 'softmax-cross-entropy' ? 1 : topology.outputs;
-  const out = new Array<number>(W).fill(0), M = data.mask.data;
-  for (let s = 0; s < data.mask.rows; s++) for (let t = 0; t < data.length; t++) if (M[s * data.length + t] !== 0) out[Math.floor(t / T)] += per;
+  const T = topology.truncation,
+    W = Math.ceil(data.length / T),
+    per = topology.loss === 'softmax-cross-entropy' ? 1 : topology.outputs;
+  const out = new Array<number>(W).fill(0),
+    M = data.mask.data;
+  for (let s = 0; s < data.mask.rows; s++)
+    for (let t = 0; t < data.length; t++) if (M[s * data.length + t] !== 0) out[Math.floor(t / T)] += per;
   return out;
 }
 
@@ -66,20 +83,42 @@ function scoredPerWindow(data: Sequences, topology: RecurrentTopology): number[]
 export async function trainCurriculum(topology: RecurrentTopology, o: ActorCurriculumOptions): Promise<CurriculumResult> {
   refuseUnknownOptions(o, ACTOR_CURRICULUM_KEYS, 'trainCurriculum');
   checkNestedKeys(o, 'trainCurriculum');
-  if (!Number.isFinite(o.budget) || o.budget < 1) throw new TrainingOptionsError(`curriculum: budget must be a number of sequences >= 1, got ${o.budget}`);
-  const t0 = performance.now(), c0 = cpuNow();
-  const state = new CurriculumState({ budget: o.budget, threshold: o.threshold ?? 0.15, window: o.window ?? 10, start: o.start ?? 1, maxLength: o.maxLength });
+  if (!Number.isFinite(o.budget) || o.budget < 1)
+    throw new TrainingOptionsError(`curriculum: budget must be a number of sequences >= 1, got ${o.budget}`);
+  const t0 = performance.now(),
+    c0 = cpuNow();
+  const state = new CurriculumState({
+    budget: o.budget,
+    threshold: o.threshold ?? 0.15,
+    window: o.window ?? 10,
+    start: o.start ?? 1,
+    maxLength: o.maxLength,
+  });
   const make = curriculumBatches(topology, o);
   const B = topology.batch;
-  let params: ParameterSet | null = null, optimizerState: OptimizerStates | undefined, steps = 0, turn = performance.now();
+  let params: ParameterSet | null = null,
+    optimizerState: OptimizerStates | undefined,
+    steps = 0,
+    turn = performance.now();
   const free = (ms: Record<string, Matrix>) => Object.values(ms).forEach((m) => release(m));
   try {
     for (let batch = 0; !state.done; batch++) {
-      const data = make(state.length), length = state.length;
-      const windows = Math.ceil(data.length / topology.truncation), scored = scoredPerWindow(data, topology);
+      const data = make(state.length),
+        length = state.length;
+      const windows = Math.ceil(data.length / topology.truncation),
+        scored = scoredPerWindow(data, topology);
       let training: Training;
       try {
-        training = createTraining({ topology, data, steps: windows, ...(params ? { params, optimizerState } : { seed: o.seed }), scheduler: o.scheduler, inspect: o.inspect, relay: o.relay, signal: o.signal });
+        training = createTraining({
+          topology,
+          data,
+          steps: windows,
+          ...(params ? { params, optimizerState } : { seed: o.seed }),
+          scheduler: o.scheduler,
+          inspect: o.inspect,
+          relay: o.relay,
+          signal: o.signal,
+        });
       } finally {
         // the training holds copies: the last batch's parameters are not needed any more
         if (params) free(params);
@@ -109,5 +148,12 @@ export async function trainCurriculum(topology: RecurrentTopology, o: ActorCurri
   } finally {
     if (params) free(params);
   }
-  return { maxLength: state.solved, sequences: state.sequences, steps, wallSeconds: (performance.now() - t0) / 1000, cpuSeconds: cpuNow() - c0, curve: state.curve };
+  return {
+    maxLength: state.solved,
+    sequences: state.sequences,
+    steps,
+    wallSeconds: (performance.now() - t0) / 1000,
+    cpuSeconds: cpuNow() - c0,
+    curve: state.curve,
+  };
 }

@@ -17,7 +17,16 @@
  * the parameters fit() returns.
  */
 import type { Dataset } from '../../lib/data.ts';
-import { batchesPerEpoch, distrustDataset, isMatrix, labelSets, shuffleRows, trustDataset, validateDataset, zerosLike } from '../../lib/data.ts';
+import {
+  batchesPerEpoch,
+  distrustDataset,
+  isMatrix,
+  labelSets,
+  shuffleRows,
+  trustDataset,
+  validateDataset,
+  zerosLike,
+} from '../../lib/data.ts';
 import { TopologyError, TrainingAbortedError, TrainingOptionsError } from '../../lib/errors.ts';
 import { type Evaluation, evaluate } from '../../lib/evaluate.ts';
 import { type LrSchedule, scaleLearningRates } from '../../lib/lr-schedule.ts';
@@ -98,7 +107,22 @@ export interface FitResult {
 }
 
 const FIT_KEYS = keysOf<FitOptions>()([
-  'topology', 'train', 'validation', 'epochs', 'steps', 'params', 'seed', 'shuffle', 'lrSchedule', 'scheduler', 'inspect', 'relay', 'onTraining', 'onStep', 'onEpoch', 'signal',
+  'topology',
+  'train',
+  'validation',
+  'epochs',
+  'steps',
+  'params',
+  'seed',
+  'shuffle',
+  'lrSchedule',
+  'scheduler',
+  'inspect',
+  'relay',
+  'onTraining',
+  'onStep',
+  'onEpoch',
+  'signal',
 ]);
 
 /**
@@ -128,7 +152,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const steps = Math.min(asked, epochs * perEpoch);
   const shuffle = options.shuffle === undefined ? 1 : options.shuffle;
   const rng = shuffle === null ? null : new Rng(shuffle);
-  const scheduler = typeof options.scheduler === 'object' && options.scheduler !== null ? options.scheduler.name : (options.scheduler ?? 'queue');
+  const scheduler =
+    typeof options.scheduler === 'object' && options.scheduler !== null ? options.scheduler.name : (options.scheduler ?? 'queue');
   const lrOf = (epoch: number) => {
     const factor = options.lrSchedule ? options.lrSchedule(epoch) : 1;
     scaleLearningRates(topology, factor); // refuses a bad factor by name
@@ -149,7 +174,12 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   let training: Training | null = null;
   let network = null as Model | null;
   /** the epoch's report, from the training's history of its steps (as the trainer hands it, or as run() returns it) */
-  const report = (epoch: number, from: number, to: number, trained: Pick<TrainingResult, 'losses' | 'accuracies' | 'synthesizerLosses' | 'params'>): EpochReport => {
+  const report = (
+    epoch: number,
+    from: number,
+    to: number,
+    trained: Pick<TrainingResult, 'losses' | 'accuracies' | 'synthesizerLosses' | 'params'>,
+  ): EpochReport => {
     const seconds = (performance.now() - epochStarted) / 1000;
     const r: EpochReport = {
       epoch,
@@ -169,7 +199,12 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     length: perEpoch,
     lrFactor: 0,
     end: (epoch, step, { history, params }) => {
-      report(epoch, step - perEpoch, step, { losses: history.losses, accuracies: history.accuracies, synthesizerLosses: history.synthesizerLosses(), params });
+      report(epoch, step - perEpoch, step, {
+        losses: history.losses,
+        accuracies: history.accuracies,
+        synthesizerLosses: history.synthesizerLosses(),
+        params,
+      });
       epochStarted = performance.now();
       if (rng && order) shuffleRows(options.train, rng, order);
       return (lrFactor = lrOf(epoch + 1));
@@ -180,7 +215,16 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     lrFactor = lrOf(1);
     if (options.signal?.aborted) throw new TrainingAbortedError(0, null, options.signal.reason);
     training = trainingInEpochs(
-      { topology, data, steps, params: initial, scheduler: options.scheduler, inspect: options.inspect, relay: options.relay, signal: options.signal },
+      {
+        topology,
+        data,
+        steps,
+        params: initial,
+        scheduler: options.scheduler,
+        inspect: options.inspect,
+        relay: options.relay,
+        signal: options.signal,
+      },
       { ...plan, lrFactor },
       false,
       (built) => (network = built),
@@ -223,7 +267,8 @@ function sharedZerosLike(data: Dataset): Dataset {
 /** fit's own data: no longer trusted, and (in the backend's memory) given back. */
 function releaseFitData(order: Dataset | null, data: Dataset, kernels: KernelBackend): void {
   distrustDataset(data);
-  if (order && !(order.x.data.buffer instanceof SharedArrayBuffer)) releaseAll({ x: order.x, ...Object.fromEntries(labelSets(order).map(([k, m]) => [`y.${k}`, m])) }, kernels);
+  if (order && !(order.x.data.buffer instanceof SharedArrayBuffer))
+    releaseAll({ x: order.x, ...Object.fromEntries(labelSets(order).map(([k, m]) => [`y.${k}`, m])) }, kernels);
 }
 
 function releaseAll(matrices: Record<string, Matrix>, kernels: KernelBackend): void {
@@ -238,7 +283,9 @@ function releaseAll(matrices: Record<string, Matrix>, kernels: KernelBackend): v
 function checkAdvanced(after: OptimizerStates, steps: number, scheduler: string): void {
   for (const [owner, s] of Object.entries(after)) {
     if (s.step !== steps) {
-      throw new Error(`fit: after ${steps} steps the '${scheduler}' scheduler reports ${owner}'s optimiser at step ${s.step}: it did not carry the optimiser state back`);
+      throw new Error(
+        `fit: after ${steps} steps the '${scheduler}' scheduler reports ${owner}'s optimiser at step ${s.step}: it did not carry the optimiser state back`,
+      );
     }
   }
 }

@@ -25,7 +25,10 @@ export function guardCallback<E>(what: string, call: ((e: E) => void) | undefine
 }
 
 /** An inspection observer (a function or an Observer's `next`), guarded as {@link guardCallback}. */
-export function guardInspection(inspect: Observer<InspectionEvent> | ((e: InspectionEvent) => void), fail: (e: unknown) => void): (e: InspectionEvent) => void {
+export function guardInspection(
+  inspect: Observer<InspectionEvent> | ((e: InspectionEvent) => void),
+  fail: (e: unknown) => void,
+): (e: InspectionEvent) => void {
   return guardCallback('inspection observer', typeof inspect === 'function' ? inspect : inspect.next?.bind(inspect), fail);
 }
 
@@ -45,7 +48,8 @@ class GuardedObservable<T> extends Observable<T> {
   }
 
   override subscribe(observerOrNext?: Partial<Observer<T>> | ((value: T) => void) | null): Subscription {
-    let subscription: Subscription | null = null, broken = false;
+    let subscription: Subscription | null = null,
+      broken = false;
     const guard = <A extends unknown[]>(what: string, f: ((...args: A) => void) | undefined) =>
       f &&
       ((...args: A) => {

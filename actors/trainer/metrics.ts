@@ -74,7 +74,11 @@ class StepReport implements TrainingMetrics {
  * training.metrics$.subscribe((m) => console.log(m.batch, m.loss, m.cosine[1], m.stepsPerSecond));
  * await training.run();
  */
-export function trainingMetrics(topology: AnyTopology, trainer: Actor<typeof trainerMachine>, source: MetricsSource): Observable<TrainingMetrics> {
+export function trainingMetrics(
+  topology: AnyTopology,
+  trainer: Actor<typeof trainerMachine>,
+  source: MetricsSource,
+): Observable<TrainingMetrics> {
   return defer(() => {
     // (a recurrent network's synthesizers are all bootstrapped or fed by a layer above: none sees a true gradient)
     const cosines = isRecurrent(topology) ? [] : trueGradientInterfaces(topology);

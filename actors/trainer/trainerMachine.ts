@@ -147,12 +147,19 @@ export const trainerMachine = setup({
     const { network, data, steps, firstBatch } = input;
     const topology = network.topology;
     const shape = historyShapeOf(topology);
-    const history = new History(steps, shape.heads.map((h) => h.weight), shape.synthesizers, shape.auxiliaries);
+    const history = new History(
+      steps,
+      shape.heads.map((h) => h.weight),
+      shape.synthesizers,
+      shape.auxiliaries,
+    );
     if (input.resumedHistory) history.restore(input.resumedHistory);
     const metrics = new Edge<StepMetrics>('metrics');
     const clock = { started: performance.now() };
     input.publishMetrics?.({ steps: metrics, cosineOf: (index, batch) => history.cosineOf(index, batch), startedAt: () => clock.started });
-    const gauge = new QueueGauge(), utilization: number[] = [], workers: Worker[] = [];
+    const gauge = new QueueGauge(),
+      utilization: number[] = [],
+      workers: Worker[] = [];
     const stages: AnyActorRef[] = [];
     const subscriptions = new Subscription();
     let leaseThreads = () => {};
@@ -183,16 +190,30 @@ export const trainerMachine = setup({
       );
     } else if (input.pool instanceof NatsStagePool) {
       const run = natsRunFor(input.pool, network, data, steps, input.stages, { interpreter: input.interpreter, firstBatch });
-      for (const st of input.stages) stages.push(spawn('natsStage', { id: `stage:${st.index}`, systemId: `stage:${st.index}`, input: { run, stage: st.index, report } }));
+      for (const st of input.stages)
+        stages.push(
+          spawn('natsStage', { id: `stage:${st.index}`, systemId: `stage:${st.index}`, input: { run, stage: st.index, report } }),
+        );
     } else {
-      const adaptive = input.adaptivePlan ?? false, count = input.stages.length, pool = input.pool;
+      const adaptive = input.adaptivePlan ?? false,
+        count = input.stages.length,
+        pool = input.pool;
       if (!pool) throw new Error('trainer: worker stages need a stage pool');
-      const prepared = prepareStages(network, data, steps, input.stages, { inspect: Boolean(input.relay), interpreter: input.interpreter, firstBatch, adaptive });
+      const prepared = prepareStages(network, data, steps, input.stages, {
+        inspect: Boolean(input.relay),
+        interpreter: input.interpreter,
+        firstBatch,
+        adaptive,
+      });
       // the threads are asked for at START: a training built and never run holds none
-      const lease = new Promise<StageLease>((resolve, reject) => (leaseThreads = () => pool.lease(count, { probe: adaptive }).then(resolve, reject)));
+      const lease = new Promise<StageLease>(
+        (resolve, reject) => (leaseThreads = () => pool.lease(count, { probe: adaptive }).then(resolve, reject)),
+      );
       for (const p of prepared) {
         const id = `stage:${p.init.stage.index}`;
-        stages.push(spawn('remoteStage', { id, systemId: id, input: { ...p, lease, report, onWorker: (w) => (workers[p.init.stage.index] = w) } }));
+        stages.push(
+          spawn('remoteStage', { id, systemId: id, input: { ...p, lease, report, onWorker: (w) => (workers[p.init.stage.index] = w) } }),
+        );
       }
     }
     return {
@@ -224,7 +245,10 @@ export const trainerMachine = setup({
   },
   states: {
     idle: {
-      on: { START: [{ guard: 'noSteps', target: 'draining' }, { target: 'training' }], STOP: { target: 'stopped', actions: 'recordReason' } },
+      on: {
+        START: [{ guard: 'noSteps', target: 'draining' }, { target: 'training' }],
+        STOP: { target: 'stopped', actions: 'recordReason' },
+      },
     },
     training: {
       entry: 'startStages',
@@ -248,5 +272,7 @@ export const trainerMachine = setup({
 
 /** The trainer with its stages' machines interpreted as `interpreter` says. */
 export function trainerFor(interpreter: Interpreter) {
-  return trainerMachine.provide({ actors: { stage: stageMachine.provide({ actors: networkMachines(interpreter) }), remoteStage, natsStage } });
+  return trainerMachine.provide({
+    actors: { stage: stageMachine.provide({ actors: networkMachines(interpreter) }), remoteStage, natsStage },
+  });
 }

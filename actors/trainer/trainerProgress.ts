@@ -109,7 +109,9 @@ export class TrainerProgress {
   /** The last batch the stages may feed before a cut is due (or the last batch). */
   allowanceAfter(step: number): number {
     const epochs = this.o.epochs;
-    const next = epochs ? Math.max(epochs.length, (Math.floor(step / epochs.length) + 1) * epochs.length) : this.o.checkpoints?.steps.find((c) => c > step);
+    const next = epochs
+      ? Math.max(epochs.length, (Math.floor(step / epochs.length) + 1) * epochs.length)
+      : this.o.checkpoints?.steps.find((c) => c > step);
     return Math.min(next ?? this.o.steps, this.o.steps) - 1;
   }
 
@@ -139,7 +141,8 @@ export class TrainerProgress {
       case 'PROGRESS': {
         // a worker stage's losses and finished steps since its last report (unpacked here: no object per loss)
         const l = r.losses;
-        for (let at = 0; at + LOSS_FIELDS <= l.length; at += LOSS_FIELDS) this.recordLoss(LOSS_KINDS[l[at]], l[at + 1], l[at + 2], l[at + 3], l[at + 4], l[at + 5]);
+        for (let at = 0; at + LOSS_FIELDS <= l.length; at += LOSS_FIELDS)
+          this.recordLoss(LOSS_KINDS[l[at]], l[at + 1], l[at + 2], l[at + 3], l[at + 4], l[at + 5]);
         return this.stageFinished(r.stage, r.finished);
       }
       case 'STEP_FINISHED':
@@ -181,7 +184,14 @@ export class TrainerProgress {
    */
   stop(checkpoint: boolean): void {
     if (this.stopping) return;
-    this.stopping = { checkpoint: checkpoint && this.o.checkpoints !== null, halted: 0, fed: this.o.firstBatch - 1, cut: null, saved: false, ending: false };
+    this.stopping = {
+      checkpoint: checkpoint && this.o.checkpoints !== null,
+      halted: 0,
+      fed: this.o.firstBatch - 1,
+      cut: null,
+      saved: false,
+      ending: false,
+    };
     this.o.broadcast({ type: 'HALT' });
   }
 
@@ -241,7 +251,8 @@ export class TrainerProgress {
 
   /** Every stage has applied its refits and sent its parameters: hand the epoch to its plan, then let the stages on. */
   private epochEnded(step: number, state: ModelState): void {
-    const o = this.o, epochs = o.epochs!;
+    const o = this.o,
+      epochs = o.epochs!;
     if (this.stopping) return;
     // worker stages trained copies: the trainer's network takes their parameters (an in-thread stage's are these already)
     for (const [k, m] of Object.entries(state.params)) if (o.network.params[k].data !== m.data) o.network.params[k].data.set(m.data);

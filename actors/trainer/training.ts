@@ -6,7 +6,14 @@ import type { Observable } from 'rxjs';
 import { type Actor, type InspectionEvent, type Observer, createActor } from 'xstate';
 import { guardCallback, guardInspection, guardSubscribers } from './guards.ts';
 import type { Dataset } from '../../lib/data.ts';
-import { CheckpointError, DivergenceError, StageError, TopologyError, TrainingAbortedError, TrainingOptionsError } from '../../lib/errors.ts';
+import {
+  CheckpointError,
+  DivergenceError,
+  StageError,
+  TopologyError,
+  TrainingAbortedError,
+  TrainingOptionsError,
+} from '../../lib/errors.ts';
 import { checkFootprint } from '../../lib/footprint.ts';
 import { datasetFingerprint } from '../../lib/fingerprint.ts';
 import type { OptimizerStates } from '../../lib/network.ts';
@@ -38,7 +45,13 @@ import { type Topology, type TopologySpec, defineTopology } from '../../lib/topo
 import { firstNonFinite, release } from '../../lib/matrix.ts';
 import { sameFile } from '../../lib/io/files.ts';
 import { availableParallelism } from 'node:os';
-import { SCHEDULERS, type SchedulerName, type SchedulerOption, type WorkerSchedulerOptions, schedulingFor } from '../schedulers/schedulers.ts';
+import {
+  SCHEDULERS,
+  type SchedulerName,
+  type SchedulerOption,
+  type WorkerSchedulerOptions,
+  schedulingFor,
+} from '../schedulers/schedulers.ts';
 import { checkNats, checkTrainingKeys, poolOf } from './trainingOptions.ts';
 import { NatsStagePool } from '../nats/natsPool.ts';
 import { natsPoolFor } from '../nats/natsStage.ts';
@@ -190,7 +203,12 @@ export function createTraining(options: TrainingOptions): Training {
  * {@link createTraining} for fit(): with `epochs`, the stages pause at every epoch's end, apply
  * their pending refits, and go on at the plan's learning rates (see {@link EpochPlan}).
  */
-export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | null, copyData = false, built?: (network: Model) => void): Training {
+export function trainingInEpochs(
+  options: TrainingOptions,
+  epochs: EpochPlan | null,
+  copyData = false,
+  built?: (network: Model) => void,
+): Training {
   checkTrainingKeys(options, 'training');
   const asked = anyTopologyOf(options.topology);
   const { steps } = options;
@@ -199,16 +217,24 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   // a window longer than the sequences trains as one of their length: allocate for that
   const topology = isRecurrent(asked) ? windowWithin(asked, (options.data as Sequences).length) : asked;
   checkFootprint(topology, steps);
-  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) throw new TrainingOptionsError('training: signal must be an AbortSignal');
-  if (typeof options.resume === 'string' && typeof options.checkpoint?.path === 'string' && sameFile(options.resume, options.checkpoint.path)) {
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal))
+    throw new TrainingOptionsError('training: signal must be an AbortSignal');
+  if (
+    typeof options.resume === 'string' &&
+    typeof options.checkpoint?.path === 'string' &&
+    sameFile(options.resume, options.checkpoint.path)
+  ) {
     throw new TrainingOptionsError(
       `training: resume ${options.resume} and checkpoint.path ${options.checkpoint.path} are the same file: the first checkpoint would overwrite the one resumed from (save to another file, or use trainWithRestarts)`,
     );
   }
-  const { state: resume, path: resumePath } = options.resume == null ? { state: null, path: '' } : resumeStateOf(options.resume, topology, options.data);
+  const { state: resume, path: resumePath } =
+    options.resume == null ? { state: null, path: '' } : resumeStateOf(options.resume, topology, options.data);
   if (resume) {
-    if (options.params || options.optimizerState) throw new TrainingOptionsError('training: give `resume` or `params`/`optimizerState`, not both');
-    if (resume.step > steps) throw new TrainingOptionsError(`training: the checkpoint is at step ${resume.step}, past the ${steps} steps asked for`);
+    if (options.params || options.optimizerState)
+      throw new TrainingOptionsError('training: give `resume` or `params`/`optimizerState`, not both');
+    if (resume.step > steps)
+      throw new TrainingOptionsError(`training: the checkpoint is at step ${resume.step}, past the ${steps} steps asked for`);
     checkSameData(resume, options.data, resumePath);
   }
   let fingerprint: string | undefined; // of the data, computed at the first checkpoint
@@ -217,19 +243,32 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
   const natsOption = typeof option === 'object' && option?.name === 'nats' ? checkNats(option) : null;
   const name = (natsOption ? 'worker' : typeof option === 'string' ? option : option?.name) as SchedulerName;
   if (!(SCHEDULERS as readonly string[]).includes(name)) {
-    throw new TrainingOptionsError(`training: unknown scheduler ${JSON.stringify(option)} (expected one of ${SCHEDULERS.join(', ')}, { name: 'worker', stages } or { name: 'nats', servers })`);
+    throw new TrainingOptionsError(
+      `training: unknown scheduler ${JSON.stringify(option)} (expected one of ${SCHEDULERS.join(', ')}, { name: 'worker', stages } or { name: 'nats', servers })`,
+    );
   }
   const interpreter = options.interpreter ?? 'table';
   if ((interpreter as string) === 'compiled') {
-    throw new TrainingOptionsError(`training: interpreter 'compiled' is now called 'table' (it compiles nothing: it takes the hot transitions from a precomputed table); write interpreter: 'table', or leave it out (the default)`);
+    throw new TrainingOptionsError(
+      `training: interpreter 'compiled' is now called 'table' (it compiles nothing: it takes the hot transitions from a precomputed table); write interpreter: 'table', or leave it out (the default)`,
+    );
   }
   if (!(INTERPRETERS as readonly string[]).includes(interpreter)) {
-    throw new TrainingOptionsError(`training: unknown interpreter ${JSON.stringify(interpreter)} (expected one of ${INTERPRETERS.join(', ')})`);
+    throw new TrainingOptionsError(
+      `training: unknown interpreter ${JSON.stringify(interpreter)} (expected one of ${INTERPRETERS.join(', ')})`,
+    );
   }
   const scheduling = schedulingFor(name);
-  const pool = natsOption ? natsPoolFor(natsOption) : name === 'worker' ? poolOf(typeof option === 'string' ? undefined : (option as WorkerSchedulerOptions).pool) : null;
+  const pool = natsOption
+    ? natsPoolFor(natsOption)
+    : name === 'worker'
+      ? poolOf(typeof option === 'string' ? undefined : (option as WorkerSchedulerOptions).pool)
+      : null;
   const nats = pool instanceof NatsStagePool;
-  if (nats && options.relay) throw new TrainingOptionsError('training: relay (the inspection of remote actors) is not supported by the nats scheduler nor a NATS pool');
+  if (nats && options.relay)
+    throw new TrainingOptionsError(
+      'training: relay (the inspection of remote actors) is not supported by the nats scheduler nor a NATS pool',
+    );
   const planned = typeof option === 'string' ? undefined : (option as WorkerSchedulerOptions).stages;
   const stages = nats ? stagesFor(topology, planned ?? pool.defaultStages) : name === 'worker' ? stagesFor(topology, planned) : null;
   const initial = resume?.params ?? options.params ?? initParametersOf(topology, options.seed ?? 1);
@@ -289,7 +328,8 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
       actor.subscribe({
         complete: () => {
           options.signal?.removeEventListener('abort', onAbort);
-          const snapshot = actor.getSnapshot(), c = snapshot.context;
+          const snapshot = actor.getSnapshot(),
+            c = snapshot.context;
           const failed = c.error ?? (snapshot.value === 'done' ? nonFinite(network, steps) : null);
           const optimizerState = failed || snapshot.value !== 'done' ? null : modelOptimizerStates(network);
           // the buffers behind the actors go back to the backend (the WebAssembly arena does not
@@ -303,7 +343,9 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
           }
           if (!optimizerState) return reject(new Error(`training: ended in state ${JSON.stringify(snapshot.value)}`));
           const { losses, accuracies, headLosses, headAccuracies } = c.history;
-          const heads = Object.fromEntries(historyShapeOf(topology).heads.map((h, k) => [h.id, { losses: headLosses[k], accuracies: headAccuracies[k] }]));
+          const heads = Object.fromEntries(
+            historyShapeOf(topology).heads.map((h, k) => [h.id, { losses: headLosses[k], accuracies: headAccuracies[k] }]),
+          );
           resolve({
             params: network.params,
             losses,
@@ -340,8 +382,15 @@ export function trainingInEpochs(options: TrainingOptions, epochs: EpochPlan | n
 function nonFinite(network: Model, steps: number): DivergenceError | null {
   for (const [owner, keys] of parameterOwnersOf(network.topology)) {
     for (const key of keys) {
-      const m = network.params[key], at = firstNonFinite(m.data);
-      if (at >= 0) return new DivergenceError(owner, steps - 1, key, `${key}[${Math.floor(at / m.cols)}, ${at % m.cols}] = ${m.data[at]} after the last step and refits`);
+      const m = network.params[key],
+        at = firstNonFinite(m.data);
+      if (at >= 0)
+        return new DivergenceError(
+          owner,
+          steps - 1,
+          key,
+          `${key}[${Math.floor(at / m.cols)}, ${at % m.cols}] = ${m.data[at]} after the last step and refits`,
+        );
     }
   }
   return null;
@@ -368,7 +417,10 @@ export interface RestartOptions {
  * @example
  * await trainWithRestarts({ topology, data, steps: 100_000, scheduler: 'worker', checkpoint: { path: 'run.ckpt', every: 1000 } });
  */
-export async function trainWithRestarts(options: TrainingOptions & { checkpoint: CheckpointOptions }, restart: RestartOptions = {}): Promise<TrainingResult> {
+export async function trainWithRestarts(
+  options: TrainingOptions & { checkpoint: CheckpointOptions },
+  restart: RestartOptions = {},
+): Promise<TrainingResult> {
   checkTrainingKeys(options, 'trainWithRestarts');
   refuseUnknownOptions(restart, keysOf<RestartOptions>()(['attempts', 'onAttempt']), 'trainWithRestarts: restart');
   const attempts = restart.attempts ?? 3;
@@ -397,11 +449,15 @@ export async function trainWithRestarts(options: TrainingOptions & { checkpoint:
 function checkpointSteps(c: CheckpointOptions | undefined, first: number, steps: number): number[] {
   if (!c) return [];
   if (typeof c.path !== 'string' || !c.path) throw new TrainingOptionsError('checkpoint: a path is needed');
-  if (c.every !== undefined && (!Number.isInteger(c.every) || c.every < 1)) throw new TrainingOptionsError(`checkpoint: every must be a positive integer, got ${c.every}`);
+  if (c.every !== undefined && (!Number.isInteger(c.every) || c.every < 1))
+    throw new TrainingOptionsError(`checkpoint: every must be a positive integer, got ${c.every}`);
   for (const s of c.at ?? []) {
-    if (!Number.isInteger(s) || s <= first || s >= steps) throw new TrainingOptionsError(`checkpoint: step ${s} is not between the first batch ${first} and the last ${steps - 1}`);
+    if (!Number.isInteger(s) || s <= first || s >= steps)
+      throw new TrainingOptionsError(`checkpoint: step ${s} is not between the first batch ${first} and the last ${steps - 1}`);
   }
-  const every = c.every ? Array.from({ length: Math.ceil(steps / c.every) }, (_, i) => (i + 1) * c.every!).filter((s) => s > first && s < steps) : [];
+  const every = c.every
+    ? Array.from({ length: Math.ceil(steps / c.every) }, (_, i) => (i + 1) * c.every!).filter((s) => s > first && s < steps)
+    : [];
   return [...new Set([...(c.at ?? []), ...every])].sort((a, b) => a - b);
 }
 
@@ -415,7 +471,10 @@ function checkSameData(resume: TrainingState, data: ModelData, path: string): vo
   if (!resume.dataFingerprint) return; // version 1 files record none
   const f = datasetFingerprint(data);
   if (f !== resume.dataFingerprint) {
-    throw new CheckpointError(path, `made with other data: the data given has fingerprint ${f.slice(0, 19)}…, the checkpoint's is ${resume.dataFingerprint.slice(0, 19)}…`);
+    throw new CheckpointError(
+      path,
+      `made with other data: the data given has fingerprint ${f.slice(0, 19)}…, the checkpoint's is ${resume.dataFingerprint.slice(0, 19)}…`,
+    );
   }
 }
 

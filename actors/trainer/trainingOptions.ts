@@ -12,7 +12,19 @@ import { StagePool, defaultStagePool } from '../stage/stagePool.ts';
 import type { CheckpointOptions, TrainingOptions } from './training.ts';
 
 const TRAINING_KEYS = keysOf<TrainingOptions>()([
-  'topology', 'data', 'steps', 'params', 'seed', 'optimizerState', 'scheduler', 'relay', 'inspect', 'resume', 'checkpoint', 'interpreter', 'signal',
+  'topology',
+  'data',
+  'steps',
+  'params',
+  'seed',
+  'optimizerState',
+  'scheduler',
+  'relay',
+  'inspect',
+  'resume',
+  'checkpoint',
+  'interpreter',
+  'signal',
 ]);
 const CHECKPOINT_KEYS = keysOf<CheckpointOptions>()(['path', 'at', 'every', 'onSaved', 'onStop']);
 const WORKER_KEYS = keysOf<WorkerSchedulerOptions>()(['name', 'stages', 'pool']);
@@ -36,7 +48,8 @@ export function checkNestedKeys(o: { scheduler?: unknown; checkpoint?: unknown }
 /** The pool a worker training runs on: its own, or the process's default one. */
 export function poolOf(pool: StagePool | NatsStagePool | undefined): StagePool | NatsStagePool {
   if (pool === undefined) return defaultStagePool();
-  if (!(pool instanceof StagePool) && !(pool instanceof NatsStagePool)) throw new TrainingOptionsError('training: scheduler.pool must be a pool from createStagePool()');
+  if (!(pool instanceof StagePool) && !(pool instanceof NatsStagePool))
+    throw new TrainingOptionsError('training: scheduler.pool must be a pool from createStagePool()');
   if (pool.isClosed) throw new TrainingOptionsError('training: scheduler.pool is closed');
   return pool;
 }

@@ -50,14 +50,23 @@ const GRAPH: GraphSpec = {
 };
 const RECURRENT: Record<'recurrent boundary' | 'recurrent interface', RecurrentSpec> = {
   'recurrent boundary': { cell: 'tanh', inputs: 9, hidden: 5, outputs: 8, truncation: 3, batch: 4, dni: { synthesizer: { delay: 2 } } },
-  'recurrent interface': { cell: 'lstm', inputs: 9, hidden: [{ units: 4, decoupled: true, interface: { delay: 2 } }, 3], outputs: 8, truncation: 4, batch: 4, dni: { synthesizer: { delay: 1 } } },
+  'recurrent interface': {
+    cell: 'lstm',
+    inputs: 9,
+    hidden: [{ units: 4, decoupled: true, interface: { delay: 2 } }, 3],
+    outputs: 8,
+    truncation: 4,
+    batch: 4,
+    dni: { synthesizer: { delay: 1 } },
+  },
 };
 
 /** Save each kind at a step where refits are pending; `steps` resumes to the end. */
 export async function checkpointBases(dir = mkdtempSync(join(tmpdir(), 'dni-fuzz-ckpt-'))): Promise<CheckpointBase[]> {
   const chain = loadCase(tinyCase(7, { conditioned: true, delay: 1, steps: 12 }));
   const rng = new Rng(3);
-  const x = zeros(8, 3), y = zeros(8, 2);
+  const x = zeros(8, 3),
+    y = zeros(8, 2);
   for (const m of [x, y]) for (let i = 0; i < m.data.length; i++) m.data[i] = rng.uniform(-1, 1);
   const graphData: Dataset = { x, y: { y } };
   const sequences = copyTask({ sequences: 8, length: 4, width: 8, seed: 5 });
@@ -70,7 +79,13 @@ export async function checkpointBases(dir = mkdtempSync(join(tmpdir(), 'dni-fuzz
   const out: CheckpointBase[] = [];
   for (const p of plans) {
     const path = join(dir, `${p.kind.replace(/\W+/g, '-')}.ckpt`);
-    const result = await createTraining({ topology: p.topology, data: p.data, steps: p.steps, seed: 2, checkpoint: { path, at: [5] } }).run();
+    const result = await createTraining({
+      topology: p.topology,
+      data: p.data,
+      steps: p.steps,
+      seed: 2,
+      checkpoint: { path, at: [5] },
+    }).run();
     for (const m of Object.values(result.params)) release(m);
     out.push({ ...p, text: readFileSync(path, 'utf8') });
   }
@@ -94,7 +109,8 @@ function dropOrTamper(payload: Json, r: Rng): string | null {
     case 0: {
       // a pending refit dropped (the first, the last, or one between), bookkeeping kept consistent
       if (!synths.length) return null;
-      const [id, s] = pick(synths), at = pick([0, s.pending.length - 1]);
+      const [id, s] = pick(synths),
+        at = pick([0, s.pending.length - 1]);
       s.pending.splice(at, 1);
       if ('nextRefit' in s && at === 0) s.nextRefit++;
       else if ('nextRefit' in s) return null; // a graph's last refit dropped leaves a gap the batch numbers already refuse
@@ -110,14 +126,20 @@ function dropOrTamper(payload: Json, r: Rng): string | null {
     case 2: {
       // a pending refit's step (batch) moved
       if (!synths.length) return null;
-      const [id, s] = pick(synths), q = pick(s.pending as Json[]), key = 'batch' in q ? 'batch' : 'step', d = pick([-1, 1, 2]);
+      const [id, s] = pick(synths),
+        q = pick(s.pending as Json[]),
+        key = 'batch' in q ? 'batch' : 'step',
+        d = pick([-1, 1, 2]);
       q[key] += d;
       return `synthesizer '${id}' pending ${key} ${q[key] - d} → ${q[key]}`;
     }
     case 3: {
       // a whole entry dropped
-      const groups = ['synthesizers', 'optimizers', 'params', ...(payload.layers ? ['layers'] : [])].filter((g) => Object.keys(payload[g]).length > 0);
-      const g = pick(groups), k = pick(Object.keys(payload[g]));
+      const groups = ['synthesizers', 'optimizers', 'params', ...(payload.layers ? ['layers'] : [])].filter(
+        (g) => Object.keys(payload[g]).length > 0,
+      );
+      const g = pick(groups),
+        k = pick(Object.keys(payload[g]));
       delete payload[g][k];
       return `${g} '${k}' dropped`;
     }
@@ -175,15 +197,30 @@ function stateOf(text: string): TrainingState {
     new Uint8Array(out.buffer).set(buf.subarray(0, out.length * 4));
     return out;
   };
-  const params = Object.fromEntries(Object.entries(payload.params as Record<string, Json>).map(([k, m]) => [k, { rows: m.rows, cols: m.cols, data: f32(m.data) }]));
-  const optimizers = Object.fromEntries(Object.entries(payload.optimizers as Record<string, Json>).map(([k, o]) => [k, { ...o, moments: o.moments.map(f32) }]));
+  const params = Object.fromEntries(
+    Object.entries(payload.params as Record<string, Json>).map(([k, m]) => [k, { rows: m.rows, cols: m.cols, data: f32(m.data) }]),
+  );
+  const optimizers = Object.fromEntries(
+    Object.entries(payload.optimizers as Record<string, Json>).map(([k, o]) => [k, { ...o, moments: o.moments.map(f32) }]),
+  );
   const synthesizers = Object.fromEntries(
     Object.entries(payload.synthesizers as Record<string, Json>).map(([k, s]) => [
       k,
-      { ...s, pending: s.pending.map((q: Json) => ({ ...q, ...('h' in q ? { h: f32(q.h), y: q.y === null ? null : f32(q.y) } : { input: f32(q.input) }), target: f32(q.target) })) },
+      {
+        ...s,
+        pending: s.pending.map((q: Json) => ({
+          ...q,
+          ...('h' in q ? { h: f32(q.h), y: q.y === null ? null : f32(q.y) } : { input: f32(q.input) }),
+          target: f32(q.target),
+        })),
+      },
     ]),
   );
-  const layers = payload.layers ? Object.fromEntries(Object.entries(payload.layers as Record<string, Json>).map(([k, l]) => [k, { step: l.step, carried: f32(l.carried) }])) : undefined;
+  const layers = payload.layers
+    ? Object.fromEntries(
+        Object.entries(payload.layers as Record<string, Json>).map(([k, l]) => [k, { step: l.step, carried: f32(l.carried) }]),
+      )
+    : undefined;
   return { ...payload, params, optimizers, synthesizers, ...(layers ? { layers } : {}) } as unknown as TrainingState;
 }
 

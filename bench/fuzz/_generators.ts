@@ -20,7 +20,18 @@ export type Verdict = { kind: 'refused'; name: string; message: string } | { kin
  * anything else (a TypeError from deep inside, a RangeError from an allocation) is not a refusal
  * by name.
  */
-export const NAMED_ERRORS = ['TopologyError', 'CheckpointError', 'DivergenceError', 'StageError', 'FileError', 'DataError', 'TrainingOptionsError', 'EnvironmentError', 'DniError', 'AbortError'];
+export const NAMED_ERRORS = [
+  'TopologyError',
+  'CheckpointError',
+  'DivergenceError',
+  'StageError',
+  'FileError',
+  'DataError',
+  'TrainingOptionsError',
+  'EnvironmentError',
+  'DniError',
+  'AbortError',
+];
 export const isNamed = (e: unknown): boolean => e instanceof Error && NAMED_ERRORS.includes(e.name);
 
 /** A seeded picker for one generated input. */
@@ -44,7 +55,8 @@ export const clone = <T>(v: T): T => structuredClone(v);
 /** JSON text in which the string "__INF__" becomes the literal 1e999 (JSON.parse reads Infinity) */
 export const INF = '__INF__';
 const toText = (v: unknown): string => JSON.stringify(v).replaceAll(`"${INF}"`, '1e999').replaceAll(`"-${INF}"`, '-1e999');
-export const show = (v: unknown): string => (v === INF ? 'Infinity' : v === undefined ? 'undefined' : (JSON.stringify(v) ?? String(v)).slice(0, 30));
+export const show = (v: unknown): string =>
+  v === INF ? 'Infinity' : v === undefined ? 'undefined' : (JSON.stringify(v) ?? String(v)).slice(0, 30);
 
 /** values that are not a number */
 export const NOT_NUMBERS: unknown[] = [null, true, false, '1', '', '0.5', [1], [], {}, 'NaN'];
@@ -80,142 +92,220 @@ export function malformedCase(seed: number): CaseInput {
   const c = clone(tinyCase(1 + (seed % 7), { conditioned: p.chance(0.5), delay: p.int(3) })) as unknown as Json;
   const cfg = c.config as Json;
   const mutations: [string, () => string | Json][] = [
-    ['config.sizes[k]', () => {
-      const k = p.int(cfg.sizes.length), v = p.one(NOT_POSITIVE_INTS);
-      cfg.sizes[k] = v;
-      return `config.sizes[${k}] := ${show(v)}`;
-    }],
-    ['config.sizes shape', () => {
-      const v = p.one<unknown>([[3], [], '3,4,2', 3, null, {}, [3, 4, 2, 2]]);
-      cfg.sizes = v;
-      return `config.sizes := ${show(v)}`;
-    }],
-    ['config.activations[k]', () => {
-      const k = p.int(cfg.activations.length), v = p.one(NOT_ACTIVATIONS);
-      cfg.activations[k] = v;
-      return `config.activations[${k}] := ${show(v)}`;
-    }],
-    ['config.activations length', () => {
-      if (p.chance(0.5)) cfg.activations.push('tanh');
-      else cfg.activations.pop();
-      return `config.activations has ${cfg.activations.length} entries`;
-    }],
-    ['config.decoupled[k]', () => {
-      const k = p.int(cfg.decoupled.length), v = p.one(NOT_BOOLEANS);
-      cfg.decoupled[k] = v;
-      return `config.decoupled[${k}] := ${show(v)}`;
-    }],
-    ['config.decoupled length', () => {
-      if (p.chance(0.5)) cfg.decoupled.push(false);
-      else cfg.decoupled.pop();
-      return `config.decoupled has ${cfg.decoupled.length} entries`;
-    }],
-    ['config.conditioned', () => {
-      const v = p.one(NOT_BOOLEANS);
-      cfg.conditioned = v;
-      return `config.conditioned := ${show(v)}`;
-    }],
-    ['config.delay', () => {
-      const v = p.one<unknown>([-1, -2, 1.5, '1', true, [1], {}, INF]);
-      cfg.delay = v;
-      return `config.delay := ${show(v)}`;
-    }],
-    ['config.batch', () => {
-      const v = p.one<unknown>([...NOT_POSITIVE_INTS, 9, 100]); // 9 and 100: more than the 8 rows
-      cfg.batch = v;
-      return `config.batch := ${show(v)}`;
-    }],
-    ['config.lr', () => {
-      const k = p.one(['lr', 'lr_synthesizer']), v = p.one(NOT_RATES);
-      cfg[k] = v;
-      return `config.${k} := ${show(v)}`;
-    }],
-    ['config.steps', () => {
-      const v = p.one(NOT_COUNTS);
-      cfg.steps = v;
-      return `config.steps := ${show(v)}`;
-    }],
-    ['config', () => {
-      const v = p.one<unknown>([undefined, null, [], 'dni', 3]);
-      if (v === undefined) delete c.config;
-      else c.config = v;
-      return `config := ${show(v)}`;
-    }],
-    ['x or y element', () => {
-      const k = p.one(['x', 'y']), i = p.int(c[k].length), j = p.int(c[k][i].length), v = p.one([...NOT_NUMBERS, INF, `-${INF}`]);
-      c[k][i][j] = v;
-      return `${k}[${i}][${j}] := ${show(v)}`;
-    }],
-    ['x or y row length', () => {
-      const k = p.one(['x', 'y']), i = 1 + p.int(c[k].length - 1);
-      if (p.chance(0.5)) c[k][i].push(0.5);
-      else c[k][i].pop();
-      return `${k}[${i}] has ${c[k][i].length} values`;
-    }],
-    ['x or y width', () => {
-      const k = p.one(['x', 'y']);
-      const grow = p.chance(0.5);
-      for (const row of c[k]) grow ? row.push(0.25) : row.pop();
-      return `every row of ${k} has ${c[k][0].length} values`;
-    }],
-    ['x or y rows', () => {
-      const k = p.one(['x', 'y']);
-      if (p.chance(0.5)) c[k].pop();
-      else c[k].push(c[k][0].slice());
-      return `${k} has ${c[k].length} rows, the other ${c[k === 'x' ? 'y' : 'x'].length}`;
-    }],
-    ['x or y shape', () => {
-      const k = p.one(['x', 'y']), v = p.one<unknown>([undefined, null, [], 'x', 3, {}, c[k].flat(), [c[k][0], 1], [[]]]);
-      if (v === undefined) delete c[k];
-      else c[k] = v;
-      return `${k} := ${show(v)}`;
-    }],
-    ['initial key', () => {
-      const keys = Object.keys(c.initial);
-      if (p.chance(0.5)) {
-        const k = p.one(keys);
-        delete c.initial[k];
-        return `initial['${k}'] deleted`;
-      }
-      const k = p.one(['layer2.W', 'synth1.M', 'synth0.N2', 'layer0.w', 'Layer0.W', 'synth0.hidden0.W']);
-      c.initial[k] = [[0]];
-      return `initial['${k}'] added`;
-    }],
-    ['initial element', () => {
-      const k = p.one(Object.keys(c.initial)), m = c.initial[k];
-      const v = p.one([...NOT_NUMBERS, INF, `-${INF}`]);
-      if (Array.isArray(m[0])) {
-        const i = p.int(m.length), j = p.int(m[i].length);
-        m[i][j] = v;
-        return `initial['${k}'][${i}][${j}] := ${show(v)}`;
-      }
-      const i = p.int(m.length);
-      m[i] = v;
-      return `initial['${k}'][${i}] := ${show(v)}`;
-    }],
-    ['initial shape', () => {
-      const k = p.one(Object.keys(c.initial)), m = c.initial[k];
-      if (Array.isArray(m[0]) && p.chance(0.5)) {
+    [
+      'config.sizes[k]',
+      () => {
+        const k = p.int(cfg.sizes.length),
+          v = p.one(NOT_POSITIVE_INTS);
+        cfg.sizes[k] = v;
+        return `config.sizes[${k}] := ${show(v)}`;
+      },
+    ],
+    [
+      'config.sizes shape',
+      () => {
+        const v = p.one<unknown>([[3], [], '3,4,2', 3, null, {}, [3, 4, 2, 2]]);
+        cfg.sizes = v;
+        return `config.sizes := ${show(v)}`;
+      },
+    ],
+    [
+      'config.activations[k]',
+      () => {
+        const k = p.int(cfg.activations.length),
+          v = p.one(NOT_ACTIVATIONS);
+        cfg.activations[k] = v;
+        return `config.activations[${k}] := ${show(v)}`;
+      },
+    ],
+    [
+      'config.activations length',
+      () => {
+        if (p.chance(0.5)) cfg.activations.push('tanh');
+        else cfg.activations.pop();
+        return `config.activations has ${cfg.activations.length} entries`;
+      },
+    ],
+    [
+      'config.decoupled[k]',
+      () => {
+        const k = p.int(cfg.decoupled.length),
+          v = p.one(NOT_BOOLEANS);
+        cfg.decoupled[k] = v;
+        return `config.decoupled[${k}] := ${show(v)}`;
+      },
+    ],
+    [
+      'config.decoupled length',
+      () => {
+        if (p.chance(0.5)) cfg.decoupled.push(false);
+        else cfg.decoupled.pop();
+        return `config.decoupled has ${cfg.decoupled.length} entries`;
+      },
+    ],
+    [
+      'config.conditioned',
+      () => {
+        const v = p.one(NOT_BOOLEANS);
+        cfg.conditioned = v;
+        return `config.conditioned := ${show(v)}`;
+      },
+    ],
+    [
+      'config.delay',
+      () => {
+        const v = p.one<unknown>([-1, -2, 1.5, '1', true, [1], {}, INF]);
+        cfg.delay = v;
+        return `config.delay := ${show(v)}`;
+      },
+    ],
+    [
+      'config.batch',
+      () => {
+        const v = p.one<unknown>([...NOT_POSITIVE_INTS, 9, 100]); // 9 and 100: more than the 8 rows
+        cfg.batch = v;
+        return `config.batch := ${show(v)}`;
+      },
+    ],
+    [
+      'config.lr',
+      () => {
+        const k = p.one(['lr', 'lr_synthesizer']),
+          v = p.one(NOT_RATES);
+        cfg[k] = v;
+        return `config.${k} := ${show(v)}`;
+      },
+    ],
+    [
+      'config.steps',
+      () => {
+        const v = p.one(NOT_COUNTS);
+        cfg.steps = v;
+        return `config.steps := ${show(v)}`;
+      },
+    ],
+    [
+      'config',
+      () => {
+        const v = p.one<unknown>([undefined, null, [], 'dni', 3]);
+        if (v === undefined) delete c.config;
+        else c.config = v;
+        return `config := ${show(v)}`;
+      },
+    ],
+    [
+      'x or y element',
+      () => {
+        const k = p.one(['x', 'y']),
+          i = p.int(c[k].length),
+          j = p.int(c[k][i].length),
+          v = p.one([...NOT_NUMBERS, INF, `-${INF}`]);
+        c[k][i][j] = v;
+        return `${k}[${i}][${j}] := ${show(v)}`;
+      },
+    ],
+    [
+      'x or y row length',
+      () => {
+        const k = p.one(['x', 'y']),
+          i = 1 + p.int(c[k].length - 1);
+        if (p.chance(0.5)) c[k][i].push(0.5);
+        else c[k][i].pop();
+        return `${k}[${i}] has ${c[k][i].length} values`;
+      },
+    ],
+    [
+      'x or y width',
+      () => {
+        const k = p.one(['x', 'y']);
+        const grow = p.chance(0.5);
+        for (const row of c[k]) grow ? row.push(0.25) : row.pop();
+        return `every row of ${k} has ${c[k][0].length} values`;
+      },
+    ],
+    [
+      'x or y rows',
+      () => {
+        const k = p.one(['x', 'y']);
+        if (p.chance(0.5)) c[k].pop();
+        else c[k].push(c[k][0].slice());
+        return `${k} has ${c[k].length} rows, the other ${c[k === 'x' ? 'y' : 'x'].length}`;
+      },
+    ],
+    [
+      'x or y shape',
+      () => {
+        const k = p.one(['x', 'y']),
+          v = p.one<unknown>([undefined, null, [], 'x', 3, {}, c[k].flat(), [c[k][0], 1], [[]]]);
+        if (v === undefined) delete c[k];
+        else c[k] = v;
+        return `${k} := ${show(v)}`;
+      },
+    ],
+    [
+      'initial key',
+      () => {
+        const keys = Object.keys(c.initial);
+        if (p.chance(0.5)) {
+          const k = p.one(keys);
+          delete c.initial[k];
+          return `initial['${k}'] deleted`;
+        }
+        const k = p.one(['layer2.W', 'synth1.M', 'synth0.N2', 'layer0.w', 'Layer0.W', 'synth0.hidden0.W']);
+        c.initial[k] = [[0]];
+        return `initial['${k}'] added`;
+      },
+    ],
+    [
+      'initial element',
+      () => {
+        const k = p.one(Object.keys(c.initial)),
+          m = c.initial[k];
+        const v = p.one([...NOT_NUMBERS, INF, `-${INF}`]);
+        if (Array.isArray(m[0])) {
+          const i = p.int(m.length),
+            j = p.int(m[i].length);
+          m[i][j] = v;
+          return `initial['${k}'][${i}][${j}] := ${show(v)}`;
+        }
+        const i = p.int(m.length);
+        m[i] = v;
+        return `initial['${k}'][${i}] := ${show(v)}`;
+      },
+    ],
+    [
+      'initial shape',
+      () => {
+        const k = p.one(Object.keys(c.initial)),
+          m = c.initial[k];
+        if (Array.isArray(m[0]) && p.chance(0.5)) {
+          m.pop();
+          return `initial['${k}'] lost a row`;
+        }
+        if (Array.isArray(m[0])) {
+          for (const row of m) row.push(0);
+          return `initial['${k}'] gained a column`;
+        }
         m.pop();
-        return `initial['${k}'] lost a row`;
-      }
-      if (Array.isArray(m[0])) {
-        for (const row of m) row.push(0);
-        return `initial['${k}'] gained a column`;
-      }
-      m.pop();
-      return `initial['${k}'] lost an element`;
-    }],
-    ['initial', () => {
-      const v = p.one<unknown>([undefined, null, [], 'initial', 3]);
-      if (v === undefined) delete c.initial;
-      else c.initial = v;
-      return `initial := ${show(v)}`;
-    }],
-    ['top level', () => {
-      const v = p.one<unknown>([null, [], [c], 'case', 42, true]);
-      return { label: `the case := ${show(v)}`, value: v };
-    }],
+        return `initial['${k}'] lost an element`;
+      },
+    ],
+    [
+      'initial',
+      () => {
+        const v = p.one<unknown>([undefined, null, [], 'initial', 3]);
+        if (v === undefined) delete c.initial;
+        else c.initial = v;
+        return `initial := ${show(v)}`;
+      },
+    ],
+    [
+      'top level',
+      () => {
+        const v = p.one<unknown>([null, [], [c], 'case', 42, true]);
+        return { label: `the case := ${show(v)}`, value: v };
+      },
+    ],
   ];
   const [, mutate] = p.one(mutations);
   const r = mutate();
@@ -236,7 +326,8 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 /** Edit the payload and recompute the header's length and SHA-256 (so the checksum passes). */
 export function reseal(text: string, edit: (payload: Json, header: Json) => void): string {
   const nl = text.indexOf('\n');
-  const header = JSON.parse(text.slice(0, nl)), payload = JSON.parse(text.slice(nl + 1));
+  const header = JSON.parse(text.slice(0, nl)),
+    payload = JSON.parse(text.slice(nl + 1));
   edit(payload, header);
   const body = JSON.stringify(payload);
   return `${JSON.stringify({ ...header, bytes: Buffer.byteLength(body), sha256: sha256(body) })}\n${body}\n`;
@@ -250,7 +341,9 @@ function paths(v: unknown, at: (string | number)[] = [], out: [(string | number)
   return out;
 }
 
-const NAN_F32 = Buffer.from(new Float32Array([NaN]).buffer).toString('base64').slice(0, 6); // 'AADAfw'
+const NAN_F32 = Buffer.from(new Float32Array([NaN]).buffer)
+  .toString('base64')
+  .slice(0, 6); // 'AADAfw'
 
 /**
  * A structured edit of a checkpoint payload that must be refused: a value of another type, a key
@@ -269,7 +362,9 @@ function editPayload(payload: Json, p: Pick): string | null {
   if (how === 0) {
     // another type
     const kind = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-    const choices = [null, true, 'x', '1', 7, -1, [], {}, [1]].filter((c) => (c === null ? 'null' : Array.isArray(c) ? 'array' : typeof c) !== kind);
+    const choices = [null, true, 'x', '1', 7, -1, [], {}, [1]].filter(
+      (c) => (c === null ? 'null' : Array.isArray(c) ? 'array' : typeof c) !== kind,
+    );
     // null stands for "none" in a few places (rng, spare, a synthesizer's y when it is not conditioned)
     const v = p.one(choices.filter((c) => !(c === null && (key === 'rng' || key === 'y' || key === 'spare'))));
     parent[key] = v;
@@ -294,7 +389,13 @@ function editPayload(payload: Json, p: Pick): string | null {
     parent[key] = v;
     return v.length < value.length ? `${where} lost 3 bytes` : `${where} starts with NaN`;
   }
-  if (how === 5 && typeof value === 'number' && Number.isInteger(value) && /^(step|nextRefit|nextPrediction|batch|rows|cols)$/.test(String(key)) && !at.includes('topology')) {
+  if (
+    how === 5 &&
+    typeof value === 'number' &&
+    Number.isInteger(value) &&
+    /^(step|nextRefit|nextPrediction|batch|rows|cols)$/.test(String(key)) &&
+    !at.includes('topology')
+  ) {
     if (key === 'rows' || key === 'cols') {
       if (parent.rows === parent.cols) parent[key] = value + 1;
       else [parent.rows, parent.cols] = [parent.cols, parent.rows];
@@ -315,7 +416,8 @@ export function malformedCheckpoint(good: string, seed: number): CheckpointInput
   for (;;) {
     const how = p.int(10);
     if (how < 3) {
-      const at = p.int(bytes.length), mask = 1 + p.int(255);
+      const at = p.int(bytes.length),
+        mask = 1 + p.int(255);
       const b = Buffer.from(bytes);
       b[at] ^= mask;
       return { label: `byte ${at} xor ${mask}`, text: b.toString('latin1') === bytes.toString('latin1') ? good + 'x' : b.toString('utf8') };
@@ -364,10 +466,17 @@ export function fullSpec(): TopologySpec {
 export function malformedTopology(seed: number): TopologyInput {
   const p = new Pick(seed);
   const s = fullSpec() as Json;
-  const l0 = s.layers[0], l1 = s.layers[1];
+  const l0 = s.layers[0],
+    l1 = s.layers[1];
   const mutations: (() => string)[] = [
     () => {
-      const [o, k, name] = p.one<[Json, string, string]>([[s, 'inputs', 'inputs'], [s, 'batch', 'batch'], [s, 'labels', 'labels'], [l0, 'units', 'layers[0].units'], [l1, 'units', 'layers[1].units']]);
+      const [o, k, name] = p.one<[Json, string, string]>([
+        [s, 'inputs', 'inputs'],
+        [s, 'batch', 'batch'],
+        [s, 'labels', 'labels'],
+        [l0, 'units', 'layers[0].units'],
+        [l1, 'units', 'layers[1].units'],
+      ]);
       const v = p.one([...NOT_POSITIVE_INTS.map((x) => (x === INF ? Infinity : x === `-${INF}` ? -Infinity : x)), NaN]);
       o[k] = v;
       return `${name} := ${show(v)}`;
@@ -391,7 +500,10 @@ export function malformedTopology(seed: number): TopologyInput {
       return `layers[0].synthesizer.clip := ${show(v)}`;
     },
     () => {
-      const [o, name] = p.one<[Json, string]>([[l0, 'layers[0]'], [l1, 'layers[1]']]);
+      const [o, name] = p.one<[Json, string]>([
+        [l0, 'layers[0]'],
+        [l1, 'layers[1]'],
+      ]);
       const v = p.one(NOT_ACTIVATIONS);
       o.activation = v;
       return `${name}.activation := ${show(v)}`;
@@ -407,7 +519,11 @@ export function malformedTopology(seed: number): TopologyInput {
       return `loss := ${show(v)}`;
     },
     () => {
-      const [o, name] = p.one<[Json, string]>([[l0, 'layers[0].decoupled'], [s.synthesizer, 'synthesizer.conditioned'], [l0.synthesizer, 'layers[0].synthesizer.conditioned']]);
+      const [o, name] = p.one<[Json, string]>([
+        [l0, 'layers[0].decoupled'],
+        [s.synthesizer, 'synthesizer.conditioned'],
+        [l0.synthesizer, 'layers[0].synthesizer.conditioned'],
+      ]);
       const k = name.endsWith('decoupled') ? 'decoupled' : 'conditioned';
       const v = p.one(NOT_BOOLEANS);
       o[k] = v;
@@ -415,7 +531,10 @@ export function malformedTopology(seed: number): TopologyInput {
     },
     () => breakOptimizerSetting(p, s, show),
     () => {
-      const [o, name] = p.one<[Json, string]>([[s.optimizer, 'optimizer'], [s.synthesizer.optimizer, 'synthesizer.optimizer']]);
+      const [o, name] = p.one<[Json, string]>([
+        [s.optimizer, 'optimizer'],
+        [s.synthesizer.optimizer, 'synthesizer.optimizer'],
+      ]);
       const v = p.one<unknown>(['adamw', 'SGD', '', 3, null, undefined]);
       o.kind = v;
       return `${name}.kind := ${show(v)}`;
@@ -426,7 +545,15 @@ export function malformedTopology(seed: number): TopologyInput {
       return `layers[1].lr := ${show(v)}`;
     },
     () => {
-      const [o, name] = p.one<[Json, string]>([[s, 'the spec'], [l0, 'layers[0]'], [l1, 'layers[1]'], [s.synthesizer, 'synthesizer'], [l0.synthesizer, 'layers[0].synthesizer'], [s.optimizer, 'optimizer'], [s.synthesizer.optimizer, 'synthesizer.optimizer']]);
+      const [o, name] = p.one<[Json, string]>([
+        [s, 'the spec'],
+        [l0, 'layers[0]'],
+        [l1, 'layers[1]'],
+        [s.synthesizer, 'synthesizer'],
+        [l0.synthesizer, 'layers[0].synthesizer'],
+        [s.optimizer, 'optimizer'],
+        [s.synthesizer.optimizer, 'synthesizer.optimizer'],
+      ]);
       const k = p.one(['activaton', 'unit', 'decouple', 'Inputs', 'learningRate', 'delays', 'hiddden', 'momentun', 'beta', 'extra']);
       o[k] = p.one<unknown>([1, true, 'tanh', [4], {}]);
       return `${name} has an unknown key '${k}'`;
@@ -468,7 +595,11 @@ export interface DataInput {
 /** A valid data set for {@link fullSpec} and tinyCase: 8 rows of 3 inputs and 2 labels. */
 export function goodData(seed = 1): Dataset {
   const rng = new Rng(seed);
-  const m = (rows: number, cols: number): Matrix => ({ rows, cols, data: Float32Array.from({ length: rows * cols }, () => rng.uniform(-1, 1)) });
+  const m = (rows: number, cols: number): Matrix => ({
+    rows,
+    cols,
+    data: Float32Array.from({ length: rows * cols }, () => rng.uniform(-1, 1)),
+  });
   return { x: m(8, 3), y: m(8, 2) };
 }
 
@@ -476,10 +607,12 @@ export function goodData(seed = 1): Dataset {
 export function malformedData(seed: number): DataInput {
   const p = new Pick(seed);
   const d = goodData(1 + (seed % 5)) as { x: Json; y: Json };
-  const k = p.one(['x', 'y'] as const), m = d[k];
+  const k = p.one(['x', 'y'] as const),
+    m = d[k];
   const mutations: (() => string)[] = [
     () => {
-      const at = p.int(m.data.length), v = p.one([NaN, Infinity, -Infinity]);
+      const at = p.int(m.data.length),
+        v = p.one([NaN, Infinity, -Infinity]);
       m.data[at] = v;
       return `${k}.data[${at}] := ${v}`;
     },
@@ -518,7 +651,15 @@ export function malformedData(seed: number): DataInput {
       return `${k}.data := ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? (v as object).constructor.name : show(v)}`;
     },
     () => {
-      const [key, v] = p.one<[string, unknown]>([['rows', 8.5], ['rows', -8], ['rows', '8'], ['cols', 1.5], ['cols', null], ['rows', NaN], ['cols', Infinity]]);
+      const [key, v] = p.one<[string, unknown]>([
+        ['rows', 8.5],
+        ['rows', -8],
+        ['rows', '8'],
+        ['cols', 1.5],
+        ['cols', null],
+        ['rows', NaN],
+        ['cols', Infinity],
+      ]);
       m[key] = v;
       return `${k}.${key} := ${show(v)}`;
     },
@@ -574,7 +715,11 @@ export function fullGraphSpec(): GraphSpec {
 /** Valid data for {@link fullGraphSpec}: 8 rows, x 8x3, y.bits 8x3 in [0, 1], y.class one-hot 8x2. */
 export function goodGraphData(seed = 1): Dataset {
   const rng = new Rng(seed);
-  const m = (rows: number, cols: number, f: (i: number) => number): Matrix => ({ rows, cols, data: Float32Array.from({ length: rows * cols }, (_, i) => f(i)) });
+  const m = (rows: number, cols: number, f: (i: number) => number): Matrix => ({
+    rows,
+    cols,
+    data: Float32Array.from({ length: rows * cols }, (_, i) => f(i)),
+  });
   return { x: m(8, 3, () => rng.uniform(-1, 1)), y: { bits: m(8, 3, () => rng.next()), class: m(8, 2, (i) => ((i >> 1) + (i & 1)) % 2) } };
 }
 
@@ -585,38 +730,56 @@ const showValue = (v: unknown): string => (typeof v === 'number' && !Number.isFi
 export function malformedGraph(seed: number): TopologyInput {
   const p = new Pick(seed);
   const s = fullGraphSpec() as Json;
-  const node = () => p.int(s.nodes.length), head = () => p.int(s.heads.length), iface = () => p.int(s.interfaces.length);
+  const node = () => p.int(s.nodes.length),
+    head = () => p.int(s.heads.length),
+    iface = () => p.int(s.interfaces.length);
   const finite = (v: unknown) => (v === INF ? Infinity : v === `-${INF}` ? -Infinity : v);
   const mutations: (() => string)[] = [
     () => {
-      const [o, k, name] = p.one<[Json, string, string]>([[s, 'inputs', 'inputs'], [s, 'batch', 'batch'], ...s.nodes.map((n: Json, i: number): [Json, string, string] => [n, 'units', `nodes[${i}].units`])]);
+      const [o, k, name] = p.one<[Json, string, string]>([
+        [s, 'inputs', 'inputs'],
+        [s, 'batch', 'batch'],
+        ...s.nodes.map((n: Json, i: number): [Json, string, string] => [n, 'units', `nodes[${i}].units`]),
+      ]);
       const v = p.one([...NOT_POSITIVE_INTS.map(finite), NaN]);
       o[k] = v;
       return `${name} := ${showValue(v)}`;
     },
     () => {
-      const i = node(), v = p.one(NOT_ACTIVATIONS);
+      const i = node(),
+        v = p.one(NOT_ACTIVATIONS);
       s.nodes[i].activation = v;
       return `nodes[${i}].activation := ${showValue(v)}`;
     },
     () => {
-      const i = node(), v = p.one<unknown>(['max', 'Sum', 'add', '', 3, null, true, ['sum']]);
+      const i = node(),
+        v = p.one<unknown>(['max', 'Sum', 'add', '', 3, null, true, ['sum']]);
       s.nodes[i].merge = v;
       return `nodes[${i}].merge := ${showValue(v)}`;
     },
     () => {
-      const i = node(), v = p.one<unknown>([[], 'input', null, {}, 3, [3], [null], ['input', 'input'], ['trunkk'], ['INPUT'], [s.nodes[i].id]]);
+      const i = node(),
+        v = p.one<unknown>([[], 'input', null, {}, 3, [3], [null], ['input', 'input'], ['trunkk'], ['INPUT'], [s.nodes[i].id]]);
       s.nodes[i].inputs = v;
       return `nodes[${i}].inputs := ${showValue(v)}`;
     },
     () => {
       // a node reads one that depends on it: a cycle
-      const [i, j] = p.one([[0, 1], [0, 2], [0, 3], [2, 3]]);
+      const [i, j] = p.one([
+        [0, 1],
+        [0, 2],
+        [0, 3],
+        [2, 3],
+      ]);
       s.nodes[i].inputs = [...s.nodes[i].inputs, s.nodes[j].id];
       return `nodes[${i}] also reads ${s.nodes[j].id} (a cycle)`;
     },
     () => {
-      s.nodes[3].inputs = p.one([['b', 'a'], ['a', 'trunk'], ['input', 'b']]);
+      s.nodes[3].inputs = p.one([
+        ['b', 'a'],
+        ['a', 'trunk'],
+        ['input', 'b'],
+      ]);
       return `the sum node reads ${s.nodes[3].inputs.join(' + ')} (widths differ)`;
     },
     () => {
@@ -624,29 +787,48 @@ export function malformedGraph(seed: number): TopologyInput {
       return 'a node that feeds nothing';
     },
     () => {
-      const [o, name] = p.one<[Json, string]>([...s.nodes.map((n: Json, i: number): [Json, string] => [n, `nodes[${i}]`]), ...s.heads.map((h: Json, i: number): [Json, string] => [h, `heads[${i}]`])]);
-      const v = p.one<unknown>(['input', '', 'a b', 'x.y', 'trunk/1', 3, null, true, [], s.nodes[p.int(s.nodes.length)].id, s.heads[p.int(s.heads.length)].id]);
+      const [o, name] = p.one<[Json, string]>([
+        ...s.nodes.map((n: Json, i: number): [Json, string] => [n, `nodes[${i}]`]),
+        ...s.heads.map((h: Json, i: number): [Json, string] => [h, `heads[${i}]`]),
+      ]);
+      const v = p.one<unknown>([
+        'input',
+        '',
+        'a b',
+        'x.y',
+        'trunk/1',
+        3,
+        null,
+        true,
+        [],
+        s.nodes[p.int(s.nodes.length)].id,
+        s.heads[p.int(s.heads.length)].id,
+      ]);
       if (v === o.id) o.id = 'input';
       else o.id = v;
       return `${name}.id := ${showValue(o.id)}`;
     },
     () => {
-      const i = head(), v = p.one<unknown>(['logit', 'input', '', 3, null, s.heads[1 - i].id]);
+      const i = head(),
+        v = p.one<unknown>(['logit', 'input', '', 3, null, s.heads[1 - i].id]);
       s.heads[i].node = v;
       return `heads[${i}].node := ${showValue(v)}`;
     },
     () => {
-      const i = head(), v = p.one<unknown>(['MSE', 'cross-entropy', 'softmax', '', 3, null, ['mse']]);
+      const i = head(),
+        v = p.one<unknown>(['MSE', 'cross-entropy', 'softmax', '', 3, null, ['mse']]);
       s.heads[i].loss = v;
       return `heads[${i}].loss := ${showValue(v)}`;
     },
     () => {
-      const i = head(), v = p.one<unknown>([0, -1, '1', null, true, Infinity, NaN, [1]]);
+      const i = head(),
+        v = p.one<unknown>([0, -1, '1', null, true, Infinity, NaN, [1]]);
       s.heads[i].weight = v;
       return `heads[${i}].weight := ${showValue(v)}`;
     },
     () => {
-      const i = head(), v = p.one<unknown>(['', 3, null, true, [], s.heads[1 - i].labels]);
+      const i = head(),
+        v = p.one<unknown>(['', 3, null, true, [], s.heads[1 - i].labels]);
       s.heads[i].labels = v;
       return `heads[${i}].labels := ${showValue(v)}`;
     },
@@ -655,12 +837,15 @@ export function malformedGraph(seed: number): TopologyInput {
       return `the softmax head on ${s.heads[1].node}, not a linear node`;
     },
     () => {
-      const i = iface(), k = p.one(['from', 'to']), v = p.one<unknown>(['x', 'input', '', 3, null, 'a>b', k === 'from' ? 'bits' : 'trunk']);
+      const i = iface(),
+        k = p.one(['from', 'to']),
+        v = p.one<unknown>(['x', 'input', '', 3, null, 'a>b', k === 'from' ? 'bits' : 'trunk']);
       s.interfaces[i][k] = v;
       return `interfaces[${i}].${k} := ${showValue(v)}`;
     },
     () => {
-      const i = iface(), v = p.one<unknown>(['DNI', 'sdni', '', 'synthetic', 3, null, undefined]);
+      const i = iface(),
+        v = p.one<unknown>(['DNI', 'sdni', '', 'synthetic', 3, null, undefined]);
       s.interfaces[i].kind = v;
       return `interfaces[${i}].kind := ${showValue(v)}`;
     },
@@ -676,7 +861,15 @@ export function malformedGraph(seed: number): TopologyInput {
       return `interfaces[${i}] (dni) has a context`;
     },
     () => {
-      const e = p.one([['a', 'b'], ['b', 'a'], ['logits', 'bits'], ['input', 'trunk'], ['bits', 'a'], ['trunk', 'class'], ['a', 'a']]);
+      const e = p.one([
+        ['a', 'b'],
+        ['b', 'a'],
+        ['logits', 'bits'],
+        ['input', 'trunk'],
+        ['bits', 'a'],
+        ['trunk', 'class'],
+        ['a', 'a'],
+      ]);
       s.interfaces.push({ from: e[0], to: e[1], kind: 'dni' });
       return `an interface on ${e[0]} → ${e[1]}: not an edge`;
     },
@@ -691,7 +884,8 @@ export function malformedGraph(seed: number): TopologyInput {
       return `the backprop interface has '${k}'`;
     },
     () => {
-      const o = p.one<Json>([s.synthesizer, s.interfaces[p.int(s.interfaces.length)]]), v = p.one<unknown>([-1, 1.5, '1', true, [1], {}, Infinity, NaN]);
+      const o = p.one<Json>([s.synthesizer, s.interfaces[p.int(s.interfaces.length)]]),
+        v = p.one<unknown>([-1, 1.5, '1', true, [1], {}, Infinity, NaN]);
       if (o.kind === 'backprop') {
         s.interfaces[1].delay = v;
         return `interfaces[1].delay := ${showValue(v)}`;
@@ -721,28 +915,64 @@ export function malformedGraph(seed: number): TopologyInput {
     },
     () => breakOptimizerSetting(p, s, showValue),
     () => {
-      const [o, name] = p.one<[Json, string]>([[s.nodes[1], 'nodes[1] (lr 0.1)'], [s.interfaces[3], 'interfaces[3] (lr 0.05)'], [s, 'the spec (its optimizer)']]);
+      const [o, name] = p.one<[Json, string]>([
+        [s.nodes[1], 'nodes[1] (lr 0.1)'],
+        [s.interfaces[3], 'interfaces[3] (lr 0.05)'],
+        [s, 'the spec (its optimizer)'],
+      ]);
       if (o === s) s.lr = 0.1;
       else o.optimizer = { kind: 'sgd', lr: 0.1 };
       return `${name} gives both lr and optimizer`;
     },
     () => {
       const v = p.one<unknown>([-0.1, '0.1', null, true, Infinity, NaN, [0.1]]);
-      const [o, name] = p.one<[Json, string]>([[s.nodes[1], 'nodes[1].lr'], [s.interfaces[3], 'interfaces[3].lr']]);
+      const [o, name] = p.one<[Json, string]>([
+        [s.nodes[1], 'nodes[1].lr'],
+        [s.interfaces[3], 'interfaces[3].lr'],
+      ]);
       o.lr = v;
       return `${name} := ${showValue(v)}`;
     },
     () => {
       const [o, name] = p.one<[Json, string]>([
-        [s, 'the spec'], [s.nodes[p.int(4)], 'a node'], [s.heads[p.int(2)], 'a head'], [s.interfaces[p.int(4)], 'an interface'],
-        [s.synthesizer, 'synthesizer'], [s.optimizer, 'optimizer'],
+        [s, 'the spec'],
+        [s.nodes[p.int(4)], 'a node'],
+        [s.heads[p.int(2)], 'a head'],
+        [s.interfaces[p.int(4)], 'an interface'],
+        [s.synthesizer, 'synthesizer'],
+        [s.optimizer, 'optimizer'],
       ]);
-      const k = p.one(['unit', 'input', 'activaton', 'Merge', 'layers', 'label', 'weights', 'decoupled', 'conditioned', 'delays', 'kinds', 'extra']);
+      const k = p.one([
+        'unit',
+        'input',
+        'activaton',
+        'Merge',
+        'layers',
+        'label',
+        'weights',
+        'decoupled',
+        'conditioned',
+        'delays',
+        'kinds',
+        'extra',
+      ]);
       o[k] = p.one<unknown>([1, true, 'tanh', [4], {}]);
       return `${name} has an unknown key '${k}'`;
     },
     () => {
-      const [k, v] = p.one<[string, unknown]>([['nodes', []], ['nodes', null], ['nodes', {}], ['nodes', [null]], ['nodes', 'trunk'], ['heads', []], ['heads', [3]], ['heads', null], ['interfaces', {}], ['interfaces', 'dni'], ['interfaces', [null]]]);
+      const [k, v] = p.one<[string, unknown]>([
+        ['nodes', []],
+        ['nodes', null],
+        ['nodes', {}],
+        ['nodes', [null]],
+        ['nodes', 'trunk'],
+        ['heads', []],
+        ['heads', [3]],
+        ['heads', null],
+        ['interfaces', {}],
+        ['interfaces', 'dni'],
+        ['interfaces', [null]],
+      ]);
       s[k] = v;
       return `${k} := ${showValue(v)}`;
     },
@@ -759,7 +989,8 @@ export function malformedGraph(seed: number): TopologyInput {
 export function malformedGraphData(seed: number): DataInput {
   const p = new Pick(seed);
   const d = goodGraphData(1 + (seed % 5)) as { x: Json; y: Json };
-  const set = p.one(['bits', 'class']), m = d.y[set];
+  const set = p.one(['bits', 'class']),
+    m = d.y[set];
   const mutations: (() => string)[] = [
     () => {
       delete d.y[set];
@@ -775,13 +1006,16 @@ export function malformedGraphData(seed: number): DataInput {
       return 'y is one matrix for two label sets';
     },
     () => {
-      const r = p.int(8), v = p.one([0.5, 2, -1, 0]);
+      const r = p.int(8),
+        v = p.one([0.5, 2, -1, 0]);
       d.y.class.data[r * 2] = v;
       d.y.class.data[r * 2 + 1] = v === -1 ? 2 : 0;
       return `y.class row ${r} := [${v}, ${d.y.class.data[r * 2 + 1]}] (not one-hot)`;
     },
     () => {
-      const k = p.one(['x', 'bits', 'class']), at = p.int(k === 'x' ? 24 : k === 'bits' ? 24 : 16), v = p.one([NaN, Infinity, -Infinity]);
+      const k = p.one(['x', 'bits', 'class']),
+        at = p.int(k === 'x' ? 24 : k === 'bits' ? 24 : 16),
+        v = p.one([NaN, Infinity, -Infinity]);
       (k === 'x' ? d.x : d.y[k]).data[at] = v;
       return `${k}.data[${at}] := ${v}`;
     },
@@ -881,14 +1115,26 @@ export function malformedInspectArgs(seed: number): { label: string; args: strin
     () => ({ args: ['trace.jsonl'], env: { DNI_MAX_TRACE_BYTES: p.one(['1', 'abc', '-5']) } }),
   ];
   const r = p.one(lists)();
-  return { label: `${r.env ? `${Object.entries(r.env).map(([k, v]) => `${k}=${v}`).join(' ')} ` : ''}${r.args.join(' ') || '(no arguments)'}`, ...r };
+  return {
+    label: `${
+      r.env
+        ? `${Object.entries(r.env)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')} `
+        : ''
+    }${r.args.join(' ') || '(no arguments)'}`,
+    ...r,
+  };
 }
 
 export { toText };
 
 /** Break one setting (not `kind`) of a spec's optimiser or its synthesizers' optimiser; says which, and to what. */
 function breakOptimizerSetting(p: Pick, s: Json, display: (v: unknown) => string): string {
-  const [o, name] = p.one<[Json, string]>([[s.optimizer, 'optimizer'], [s.synthesizer.optimizer, 'synthesizer.optimizer']]);
+  const [o, name] = p.one<[Json, string]>([
+    [s.optimizer, 'optimizer'],
+    [s.synthesizer.optimizer, 'synthesizer.optimizer'],
+  ]);
   const k = p.one(Object.keys(o).filter((x) => x !== 'kind'));
   const v = p.one(BAD_OPTIMIZER_SETTINGS[k]);
   o[k] = v;

@@ -34,7 +34,8 @@ const real = (v: unknown) => (v === INF ? Infinity : v === `-${INF}` ? -Infinity
 
 /** One element of a nested array, by a random path; returns the path as `[i][j]…`. */
 function setLeaf(p: Pick, rows: Json[], v: unknown): string {
-  let at: Json = rows, path = '';
+  let at: Json = rows,
+    path = '';
   for (;;) {
     const i = p.int(at.length);
     path += `[${i}]`;
@@ -72,7 +73,8 @@ function breakParameters(p: Pick, c: Json, foreign: string[]): string {
     c.initial[k] = [[0]];
     return `initial['${k}'] added`;
   }
-  const k = p.one(keys), m = c.initial[k];
+  const k = p.one(keys),
+    m = c.initial[k];
   if (r === 2) return `initial['${k}']${setLeaf(p, m, p.one(NOT_NUMBERS_OR_FINITE))} broken`;
   if (Array.isArray(m[0])) for (const row of m) row.push(0);
   else m.pop();
@@ -89,7 +91,18 @@ export function malformedRecurrentCase(seed: number, options: { answers?: boolea
   const cfg = c.config as Json;
   const seqKey = () => p.one(['x', 'y', 'mask']);
   const mutations: (() => string | { label: string; value: unknown })[] = [
-    () => breakConfigKeys(p, cfg, ['lr_synthesiser', 'decoupled', 'delay', 'sizes', 'forgetBias', 'optimiser', 'Dni', 'hidden_units', ...PROTOTYPE_KEYS]),
+    () =>
+      breakConfigKeys(p, cfg, [
+        'lr_synthesiser',
+        'decoupled',
+        'delay',
+        'sizes',
+        'forgetBias',
+        'optimiser',
+        'Dni',
+        'hidden_units',
+        ...PROTOTYPE_KEYS,
+      ]),
     () => `config.dni := ${show((cfg.dni = p.one(NOT_BOOLEANS)))}`,
     () => `config.cell := ${show((cfg.cell = p.one<unknown>(['gru', 'LSTM', '', 3, null, true, ['tanh'], {}])))}`,
     () => `config.loss := ${show((cfg.loss = p.one<unknown>(['hinge', 'MSE', 'bce', '', 3, null, true, {}])))}`,
@@ -113,13 +126,16 @@ export function malformedRecurrentCase(seed: number, options: { answers?: boolea
       return `mask[${n}] nested`;
     },
     () => {
-      const k = seqKey(), n = p.int(c[k].length);
+      const k = seqKey(),
+        n = p.int(c[k].length);
       if (p.chance(0.5)) c[k][n].pop();
       else c[k][n].push(k === 'mask' ? 1 : c[k][n][0].slice());
       return `${k}[${n}] has ${c[k][n].length} steps`;
     },
     () => {
-      const k = p.one(['x', 'y']), n = p.int(c[k].length), t = p.int(c[k][n].length);
+      const k = p.one(['x', 'y']),
+        n = p.int(c[k].length),
+        t = p.int(c[k][n].length);
       if (p.chance(0.5)) c[k][n][t].pop();
       else c[k][n][t].push(0);
       return `${k}[${n}][${t}] has ${c[k][n][t].length} values`;
@@ -130,7 +146,8 @@ export function malformedRecurrentCase(seed: number, options: { answers?: boolea
       return `${k} has ${c[k].length} sequences, the others 4`;
     },
     () => {
-      const k = seqKey(), v = p.one<unknown>([undefined, null, [], 'x', 3, {}, c[k].flat(), [[]]]);
+      const k = seqKey(),
+        v = p.one<unknown>([undefined, null, [], 'x', 3, {}, c[k].flat(), [[]]]);
       if (v === undefined) delete c[k];
       else c[k] = v;
       return `${k} := ${show(v)}`;
@@ -145,7 +162,8 @@ export function malformedRecurrentCase(seed: number, options: { answers?: boolea
         c.final = { ...clone(c.initial), [p.one(PROTOTYPE_KEYS)]: [[1]] };
         return `final with an own key ${Object.keys(c.final).at(-1)}`;
       }
-      const k = r === 1 ? 'losses' : 'synthesizer_losses', n = cfg.steps + p.one([-1, 1, -cfg.steps, 5]);
+      const k = r === 1 ? 'losses' : 'synthesizer_losses',
+        n = cfg.steps + p.one([-1, 1, -cfg.steps, 5]);
       c[k] = Array.from({ length: n }, () => 0.5);
       return `${k} has ${n} values for ${cfg.steps} steps`;
     });
@@ -159,11 +177,17 @@ export function malformedGraphCase(seed: number): CaseInput {
   const p = new Pick(seed);
   const c = clone(tinyGraphCase(1 + (seed % 7))) as unknown as Json;
   const cfg = c.config as Json;
-  const FIELDS: Record<string, string[]> = { nodes: ['lr', 'optimizer', 'hidden', 'decoupled', 'Merge', 'delay'], heads: ['lr', 'Weight', 'classes'], interfaces: ['hidden', 'clip', 'lr', 'optimizer', 'conditioned'] };
+  const FIELDS: Record<string, string[]> = {
+    nodes: ['lr', 'optimizer', 'hidden', 'decoupled', 'Merge', 'delay'],
+    heads: ['lr', 'Weight', 'classes'],
+    interfaces: ['hidden', 'clip', 'lr', 'optimizer', 'conditioned'],
+  };
   const mutations: (() => string)[] = [
     () => breakConfigKeys(p, cfg, ['delay', 'lr_synthesiser', 'sizes', 'conditioned', 'decoupled', 'dni', 'truncation', ...PROTOTYPE_KEYS]),
     () => {
-      const field = p.one(Object.keys(FIELDS)), i = p.int(cfg[field].length), o = cfg[field][i];
+      const field = p.one(Object.keys(FIELDS)),
+        i = p.int(cfg[field].length),
+        o = cfg[field][i];
       if (p.chance(0.5)) {
         const k = p.one(Object.keys(o).filter((x) => x !== 'context'));
         delete o[k];
@@ -174,25 +198,51 @@ export function malformedGraphCase(seed: number): CaseInput {
       return `config.${field}[${i}].${k} added`;
     },
     () => {
-      const i = p.int(cfg.nodes.length), n = cfg.nodes[i];
-      const [k, v] = p.one<[string, unknown[]]>([['activation', NOT_ACTIVATIONS], ['units', NOT_POSITIVE_INTS], ['merge', ['avg', '', null, 3, true]], ['inputs', [['x'], [], 'input', null, [3]]], ['id', ['', null, 3, 'input']]]);
+      const i = p.int(cfg.nodes.length),
+        n = cfg.nodes[i];
+      const [k, v] = p.one<[string, unknown[]]>([
+        ['activation', NOT_ACTIVATIONS],
+        ['units', NOT_POSITIVE_INTS],
+        ['merge', ['avg', '', null, 3, true]],
+        ['inputs', [['x'], [], 'input', null, [3]]],
+        ['id', ['', null, 3, 'input']],
+      ]);
       return `config.nodes[${i}].${k} := ${show((n[k] = p.one(v)))}`;
     },
     () => {
       const o = cfg.interfaces[0];
-      const [k, v] = p.one<[string, unknown[]]>([['kind', ['DNI', 'synthetic', '', null, 3]], ['delay', [-1, 1.5, '1', null, true, INF]], ['from', ['b', '', null]], ['to', ['input', 'x', null]]]);
+      const [k, v] = p.one<[string, unknown[]]>([
+        ['kind', ['DNI', 'synthetic', '', null, 3]],
+        ['delay', [-1, 1.5, '1', null, true, INF]],
+        ['from', ['b', '', null]],
+        ['to', ['input', 'x', null]],
+      ]);
       return `config.interfaces[0].${k} := ${show((o[k] = p.one(v)))}`;
     },
     () => {
       const h = cfg.heads[0];
-      const [k, v] = p.one<[string, unknown[]]>([['loss', ['hinge', '', null, 3]], ['weight', [-1, '1', null, true, INF, 0]], ['node', ['x', 'input', null]], ['labels', ['z', '', null, 3]]]);
+      const [k, v] = p.one<[string, unknown[]]>([
+        ['loss', ['hinge', '', null, 3]],
+        ['weight', [-1, '1', null, true, INF, 0]],
+        ['node', ['x', 'input', null]],
+        ['labels', ['z', '', null, 3]],
+      ]);
       return `config.heads[0].${k} := ${show((h[k] = p.one(v)))}`;
     },
     () => {
-      const [k, v] = p.one<[string, unknown[]]>([['lr', NOT_RATES], ['lr_synthesizer', NOT_RATES], ['steps', NOT_COUNTS], ['batch', [...NOT_POSITIVE_INTS, 9, 100]], ['inputs', NOT_POSITIVE_INTS]]);
+      const [k, v] = p.one<[string, unknown[]]>([
+        ['lr', NOT_RATES],
+        ['lr_synthesizer', NOT_RATES],
+        ['steps', NOT_COUNTS],
+        ['batch', [...NOT_POSITIVE_INTS, 9, 100]],
+        ['inputs', NOT_POSITIVE_INTS],
+      ]);
       return `config.${k} := ${show((cfg[k] = p.one(v)))}`;
     },
-    () => (p.chance(0.5) ? `x${setLeaf(p, c.x, p.one(NOT_NUMBERS_OR_FINITE))} broken` : `y.y${setLeaf(p, c.y.y, p.one(NOT_NUMBERS_OR_FINITE))} broken`),
+    () =>
+      p.chance(0.5)
+        ? `x${setLeaf(p, c.x, p.one(NOT_NUMBERS_OR_FINITE))} broken`
+        : `y.y${setLeaf(p, c.y.y, p.one(NOT_NUMBERS_OR_FINITE))} broken`,
     () => {
       const v = p.one<unknown>([undefined, null, c.y.y, { z: c.y.y }, { y: c.y.y.slice(1) }, 'y', {}]);
       if (v === undefined) delete c.y;
@@ -227,12 +277,28 @@ export function fullRecurrentSpec(): RecurrentSpec {
 export function malformedRecurrentSpec(seed: number): TopologyInput {
   const p = new Pick(seed);
   const s = fullRecurrentSpec() as unknown as Json;
-  const at = (path: string): Json => path.split('.').filter(Boolean).reduce((o, k) => o[k], s);
+  const at = (path: string): Json =>
+    path
+      .split('.')
+      .filter(Boolean)
+      .reduce((o, k) => o[k], s);
   const mutations: (() => string | { label: string; value: unknown })[] = [
     () => {
       const [path, k] = p.one<[string, string]>([
-        ['', 'hiden'], ['', 'batchSize'], ['', 'decoupled'], ['hidden.0', 'decouple'], ['hidden.0', 'unit'], ['hidden.0.interface', 'delya'],
-        ['dni', 'synthesiser'], ['dni', 'Aux'], ['dni.synthesizer', 'lrr'], ['dni.synthesizer', 'hiden'], ['dni.aux', 'wieght'], ['readout', 'lrr'], ['interfaces', 'lrr'], ['interfaces', 'scale'],
+        ['', 'hiden'],
+        ['', 'batchSize'],
+        ['', 'decoupled'],
+        ['hidden.0', 'decouple'],
+        ['hidden.0', 'unit'],
+        ['hidden.0.interface', 'delya'],
+        ['dni', 'synthesiser'],
+        ['dni', 'Aux'],
+        ['dni.synthesizer', 'lrr'],
+        ['dni.synthesizer', 'hiden'],
+        ['dni.aux', 'wieght'],
+        ['readout', 'lrr'],
+        ['interfaces', 'lrr'],
+        ['interfaces', 'scale'],
       ]);
       at(path)[k] = 1;
       return `${path || 'the spec'}.${k} added`;
@@ -241,24 +307,61 @@ export function malformedRecurrentSpec(seed: number): TopologyInput {
     () => `dni := ${show((s.dni = p.one(NOT_BOOLEANS.filter((v) => !(typeof v === 'object' && v !== null && !Array.isArray(v))))))}`,
     () => `dni.aux := ${show((s.dni.aux = p.one(['true', 'false', 0, 1, [], [true], null])))}`,
     () => {
-      const [path, k] = p.one<[string, string]>([['', 'cell'], ['', 'loss'], ['', 'clip'], ['', 'forgetBias'], ['', 'lr'], ['', 'readout'], ['', 'dni'], ['', 'interfaces'], ['hidden.0', 'interface'], ['dni', 'synthesizer'], ['dni.synthesizer', 'delay'], ['dni.aux', 'weight'], ['readout', 'lr']]);
+      const [path, k] = p.one<[string, string]>([
+        ['', 'cell'],
+        ['', 'loss'],
+        ['', 'clip'],
+        ['', 'forgetBias'],
+        ['', 'lr'],
+        ['', 'readout'],
+        ['', 'dni'],
+        ['', 'interfaces'],
+        ['hidden.0', 'interface'],
+        ['dni', 'synthesizer'],
+        ['dni.synthesizer', 'delay'],
+        ['dni.aux', 'weight'],
+        ['readout', 'lr'],
+      ]);
       at(path)[k] = null;
       return `${path || 'the spec'}.${k} := null`;
     },
     () => {
-      const [path, k] = p.one<[string, string]>([['', 'inputs'], ['', 'outputs'], ['', 'batch'], ['', 'truncation'], ['hidden.0', 'units'], ['hidden', '1']]);
+      const [path, k] = p.one<[string, string]>([
+        ['', 'inputs'],
+        ['', 'outputs'],
+        ['', 'batch'],
+        ['', 'truncation'],
+        ['hidden.0', 'units'],
+        ['hidden', '1'],
+      ]);
       return `${path || 'the spec'}.${k} := ${show((at(path)[k] = real(p.one(NOT_POSITIVE_INTS))))}`;
     },
     () => {
-      const [path, k] = p.one<[string, string]>([['', 'lr'], ['readout', 'lr'], ['dni.synthesizer', 'lr'], ['interfaces', 'lr'], ['hidden.0.interface', 'lr']]);
+      const [path, k] = p.one<[string, string]>([
+        ['', 'lr'],
+        ['readout', 'lr'],
+        ['dni.synthesizer', 'lr'],
+        ['interfaces', 'lr'],
+        ['hidden.0.interface', 'lr'],
+      ]);
       return `${path || 'the spec'}.${k} := ${show((at(path)[k] = real(p.one(NOT_RATES))))}`;
     },
     () => {
-      const [path, k] = p.one<[string, string]>([['', 'clip'], ['dni.aux', 'weight'], ['dni.synthesizer', 'delay'], ['hidden.0.interface', 'delay'], ['', 'forgetBias']]);
+      const [path, k] = p.one<[string, string]>([
+        ['', 'clip'],
+        ['dni.aux', 'weight'],
+        ['dni.synthesizer', 'delay'],
+        ['hidden.0.interface', 'delay'],
+        ['', 'forgetBias'],
+      ]);
       return `${path || 'the spec'}.${k} := ${show((at(path)[k] = p.one<unknown>(['1', true, [1], {}, NaN, k === 'forgetBias' ? Infinity : -1])))}`;
     },
     () => {
-      const [path, k, v] = p.one<[string, string, unknown[]]>([['', 'cell', ['gru', 'LSTM', '', 3]], ['', 'loss', ['hinge', 'MSE', 3]], ['dni.synthesizer', 'activation', NOT_ACTIVATIONS.filter((x) => x !== null)]]);
+      const [path, k, v] = p.one<[string, string, unknown[]]>([
+        ['', 'cell', ['gru', 'LSTM', '', 3]],
+        ['', 'loss', ['hinge', 'MSE', 3]],
+        ['dni.synthesizer', 'activation', NOT_ACTIVATIONS.filter((x) => x !== null)],
+      ]);
       return `${path || 'the spec'}.${k} := ${show((at(path)[k] = p.one(v)))}`;
     },
     () => ({ label: 'the spec := not an object', value: p.one<unknown>([null, [], 'lstm', 3]) }),
@@ -278,7 +381,8 @@ export function goodSequences(seed = 1): Sequences {
 export function malformedSequences(seed: number): DataInput {
   const p = new Pick(seed);
   const d = goodSequences(1 + (seed % 5)) as unknown as Json;
-  const k = p.one(['x', 'y', 'mask']), m = d[k];
+  const k = p.one(['x', 'y', 'mask']),
+    m = d[k];
   const mutations: (() => string | { label: string; value: unknown })[] = [
     () => {
       const i = p.int(m.data.length);
@@ -290,7 +394,13 @@ export function malformedSequences(seed: number): DataInput {
       return `${k}.data has ${n} values for ${m.rows}x${m.cols}`;
     },
     () => {
-      const v = p.one<() => unknown>([() => Array.from(m.data), () => Float64Array.from(m.data), () => null, () => 'data', () => ({ length: m.data.length })])();
+      const v = p.one<() => unknown>([
+        () => Array.from(m.data),
+        () => Float64Array.from(m.data),
+        () => null,
+        () => 'data',
+        () => ({ length: m.data.length }),
+      ])();
       m.data = v;
       return `${k}.data := ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? (v as object).constructor.name : show(v)}`;
     },

@@ -153,13 +153,20 @@ const tsx = import.meta.resolve('tsx');
 const reportRss = join(import.meta.dirname, '_maxrss.mjs');
 
 /** Run a TypeScript entry point in its own process (killed after `timeout` ms). */
-export function runCli(script: string, args: string[], options: { cwd: string; env?: Record<string, string>; timeout?: number }): Promise<CliRun> {
+export function runCli(
+  script: string,
+  args: string[],
+  options: { cwd: string; env?: Record<string, string>; timeout?: number },
+): Promise<CliRun> {
   const child = spawn(process.execPath, ['--import', tsx, '--import', reportRss, script, ...args], {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
-  let stdout = '', stderr = '', rss = '', timedOut = false;
+  let stdout = '',
+    stderr = '',
+    rss = '',
+    timedOut = false;
   child.stdout!.on('data', (d) => (stdout += d));
   child.stderr!.on('data', (d) => (stderr += d));
   (child.stdio[3] as NodeJS.ReadableStream).on('data', (d) => (rss += d));
@@ -194,12 +201,15 @@ export async function inParallel<T, R>(items: readonly T[], width: number, job: 
  * Valid checkpoints to break: the tiny case (conditioned, delay 1) saved at step 5 with plain SGD,
  * and with Adam layers and momentum synthesizers; `base` resumes either to step 12.
  */
-export async function baseCheckpoints(dir: string): Promise<{ texts: string[]; bases: { topology: Topology; data: Dataset; steps: number }[] }> {
+export async function baseCheckpoints(
+  dir: string,
+): Promise<{ texts: string[]; bases: { topology: Topology; data: Dataset; steps: number }[] }> {
   const { readFileSync } = await import('node:fs');
   const { tinyCase } = await import('./_cases.ts');
   const c = loadCase(tinyCase(7, { conditioned: true, delay: 1, steps: 12 }));
   const adam: Topology = withOptimizers(c.topology);
-  const texts: string[] = [], bases = [];
+  const texts: string[] = [],
+    bases = [];
   for (const [i, topology] of [c.topology, adam].entries()) {
     const path = join(dir, `base-${i}.ckpt`);
     await trainBriefly({ topology, data: c.data, params: c.initial, steps: 12, checkpoint: { path, at: [5] } });

@@ -28,7 +28,8 @@ export class Checker {
   }
 
   integer(v: unknown, what: string, min = 0): number {
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) this.fail(`${what} is ${describeValue(v)}, expected an integer >= ${min}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+      this.fail(`${what} is ${describeValue(v)}, expected an integer >= ${min}`);
     return v;
   }
 
@@ -38,7 +39,8 @@ export class Checker {
     if (v.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(v)) this.fail(`${what} is not base64`);
     const b = Buffer.from(v, 'base64');
     if (b.length % 4) this.fail(`${what} has ${b.length} bytes, not a whole number of float32 values`);
-    if (length !== null && b.length / 4 !== length) this.fail(`${what} has ${b.length / 4} values, expected ${length}${shape ? ` (${shape})` : ''}`);
+    if (length !== null && b.length / 4 !== length)
+      this.fail(`${what} has ${b.length / 4} values, expected ${length}${shape ? ` (${shape})` : ''}`);
     const out = new Float32Array(b.length / 4);
     new Uint8Array(out.buffer).set(b);
     for (let i = 0; i < out.length; i++) if (!Number.isFinite(out[i])) this.fail(`${what} holds ${out[i]} at element ${i}`);

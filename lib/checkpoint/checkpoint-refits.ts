@@ -60,8 +60,10 @@ export function recurrentPendingByActor(t: RecurrentTopology, step: number, wind
   const out = new Map<string, DueRefits>();
   for (const s of recurrentSynthesizers(t)) {
     const l = t.layers[s.layer];
-    if (s.kind === 'boundary' && windows !== null) out.set(s.actor, { delay: l.synthesizer!.delay, windows, steps: recurrentPendingSteps(l.synthesizer!.delay, step, windows) });
-    if (s.kind === 'interface') out.set(s.actor, { delay: l.interface!.delay, windows: null, steps: recurrentPendingSteps(l.interface!.delay, step, null) });
+    if (s.kind === 'boundary' && windows !== null)
+      out.set(s.actor, { delay: l.synthesizer!.delay, windows, steps: recurrentPendingSteps(l.synthesizer!.delay, step, windows) });
+    if (s.kind === 'interface')
+      out.set(s.actor, { delay: l.interface!.delay, windows: null, steps: recurrentPendingSteps(l.interface!.delay, step, null) });
   }
   return out;
 }
@@ -70,10 +72,18 @@ export function recurrentPendingByActor(t: RecurrentTopology, step: number, wind
 const listSteps = (steps: readonly number[]): string => (steps.length ? `steps ${steps.join(', ')}` : 'none');
 
 /** Exactly the refits `due` leaves pending at `step` (steps, oldest first), else `fail` names the synthesizer (`what`). */
-export function checkPendingSteps(fail: (reason: string) => never, what: string, step: number, pending: readonly { step: number }[], due: DueRefits): void {
+export function checkPendingSteps(
+  fail: (reason: string) => never,
+  what: string,
+  step: number,
+  pending: readonly { step: number }[],
+  due: DueRefits,
+): void {
   const d = due.steps;
   if (pending.length !== d.length || pending.some((p, k) => p.step !== d[k])) {
     const w = due.windows === null ? '' : ` with ${due.windows} windows per sequence`;
-    fail(`${what} holds the refits of ${listSteps(pending.map((p) => p.step))}, delay ${due.delay} at step ${step}${w} leaves exactly ${d.length} (${listSteps(d)})`);
+    fail(
+      `${what} holds the refits of ${listSteps(pending.map((p) => p.step))}, delay ${due.delay} at step ${step}${w} leaves exactly ${d.length} (${listSteps(d)})`,
+    );
   }
 }

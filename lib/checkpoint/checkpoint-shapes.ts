@@ -41,7 +41,15 @@ export function actorsOf(t: Topology): Map<string, ActorShape> {
     actors.set(s.actor, {
       params: owners.get(s.actor)!.map((k) => shapes.get(k)!),
       ...optimizer(s),
-      refits: { h: `${B}x${s.inputs}`, hSize: B * s.inputs, target: `${B}x${s.units}`, targetSize: B * s.units, y: s.conditioned ? `${B}x${s.labels}` : null, ySize: s.conditioned ? B * s.labels : 0, delay: s.delay },
+      refits: {
+        h: `${B}x${s.inputs}`,
+        hSize: B * s.inputs,
+        target: `${B}x${s.units}`,
+        targetSize: B * s.units,
+        y: s.conditioned ? `${B}x${s.labels}` : null,
+        ySize: s.conditioned ? B * s.labels : 0,
+        delay: s.delay,
+      },
     });
   }
   return actors;
@@ -54,12 +62,15 @@ export function recurrentOwnersOf(t: RecurrentTopology): Map<string, ActorShape>
   const kind = (o: OptimizerConfig) => ({ kind: o.kind, perParam: o.kind === 'adam' ? 2 : isPlainSgd(o) ? 0 : 1 });
   const out = new Map<string, ActorShape>();
   for (const l of t.layers) {
-    const id = layerActor(l), keys = owned.get(id)!;
+    const id = layerActor(l),
+      keys = owned.get(id)!;
     out.set(id, { params: keys.filter((k) => k.startsWith(`${l.key}.`)).map((k) => shapes.get(k)!), ...kind(l.optimizer) });
-    if (l.aux) out.set(`${id}.aux`, { params: keys.filter((k) => !k.startsWith(`${l.key}.`)).map((k) => shapes.get(k)!), ...kind(l.aux.optimizer) });
+    if (l.aux)
+      out.set(`${id}.aux`, { params: keys.filter((k) => !k.startsWith(`${l.key}.`)).map((k) => shapes.get(k)!), ...kind(l.aux.optimizer) });
   }
   for (const s of recurrentSynthesizers(t)) {
-    const l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.interface!;
+    const l = t.layers[s.layer],
+      spec = s.kind === 'boundary' ? l.synthesizer! : l.interface!;
     out.set(s.actor, { params: owned.get(s.actor)!.map((k) => shapes.get(k)!), ...kind(spec.optimizer) });
   }
   out.set(RECURRENT_HEAD_ACTOR, { params: owned.get(RECURRENT_HEAD_ACTOR)!.map((k) => shapes.get(k)!), ...kind(t.readout.optimizer) });

@@ -69,19 +69,32 @@ interface LegacyLayer {
   activation: Activation;
   lr: number;
   optimizer?: OptimizerConfig;
-  synthesizer: { conditioned: boolean; delay: number; lr: number; optimizer?: OptimizerConfig; hidden?: number[]; activation?: Activation; clip?: number } | null;
+  synthesizer: {
+    conditioned: boolean;
+    delay: number;
+    lr: number;
+    optimizer?: OptimizerConfig;
+    hidden?: number[];
+    activation?: Activation;
+    clip?: number;
+  } | null;
 }
 
 /** Refuse a checkpoint made for another topology, naming the first difference. */
 export function checkTopology(state: TrainingState, topology: Topology | RecurrentTopology, path = IN_MEMORY_STATE): void {
-  const a = JSON.stringify(state.topology), b = JSON.stringify(topology);
+  const a = JSON.stringify(state.topology),
+    b = JSON.stringify(topology);
   if (a !== b) {
     let i = 0;
     while (i < a.length && a[i] === b[i]) i++;
-    throw new CheckpointError(path, `made for another topology (they differ at …${a.slice(Math.max(0, i - 30), i + 30)}… vs …${b.slice(Math.max(0, i - 30), i + 30)}…)`);
+    throw new CheckpointError(
+      path,
+      `made for another topology (they differ at …${a.slice(Math.max(0, i - 30), i + 30)}… vs …${b.slice(Math.max(0, i - 30), i + 30)}…)`,
+    );
   }
   for (const s of isRecurrentTopology(topology) ? recurrentParameterShapes(topology) : parameterShapes(topology)) {
     const m = state.params[s.key];
-    if (!m || m.data.length !== s.rows * s.cols) throw new CheckpointError(path, `parameter '${s.key}' is missing or not ${s.rows}x${s.cols}`);
+    if (!m || m.data.length !== s.rows * s.cols)
+      throw new CheckpointError(path, `parameter '${s.key}' is missing or not ${s.rows}x${s.cols}`);
   }
 }

@@ -97,16 +97,33 @@ export function encodeCheckpoint(state: TrainingState): string {
   const payload = JSON.stringify({
     topology: state.topology,
     step: state.step,
-    params: Object.fromEntries(sorted(state.params).map(([k, m]) => [k, { rows: m.rows, cols: m.cols, data: f32(m.data, `parameter '${k}' data`) }])),
+    params: Object.fromEntries(
+      sorted(state.params).map(([k, m]) => [k, { rows: m.rows, cols: m.cols, data: f32(m.data, `parameter '${k}' data`) }]),
+    ),
     optimizers: Object.fromEntries(
-      sorted(state.optimizers).map(([id, o]) => [id, { kind: o.kind, step: o.step, moments: o.moments.map((m, i) => f32(m, `optimizer '${id}' moment ${i}`)) }]),
+      sorted(state.optimizers).map(([id, o]) => [
+        id,
+        { kind: o.kind, step: o.step, moments: o.moments.map((m, i) => f32(m, `optimizer '${id}' moment ${i}`)) },
+      ]),
     ),
     ...(isRecurrentState(state)
       ? {
           synthesizers: Object.fromEntries(
-            sorted(state.synthesizers).map(([id, s]) => [id, { pending: s.pending.map((p, k) => ({ step: p.step, rows: p.rows, input: f32(p.input, `synthesizer '${id}' pending[${k}] input`), target: f32(p.target, `synthesizer '${id}' pending[${k}] target`) })) }]),
+            sorted(state.synthesizers).map(([id, s]) => [
+              id,
+              {
+                pending: s.pending.map((p, k) => ({
+                  step: p.step,
+                  rows: p.rows,
+                  input: f32(p.input, `synthesizer '${id}' pending[${k}] input`),
+                  target: f32(p.target, `synthesizer '${id}' pending[${k}] target`),
+                })),
+              },
+            ]),
           ),
-          layers: Object.fromEntries(sorted(state.layers).map(([id, l]) => [id, { step: l.step, carried: f32(l.carried, `layer '${id}' carried`) }])),
+          layers: Object.fromEntries(
+            sorted(state.layers).map(([id, l]) => [id, { step: l.step, carried: f32(l.carried, `layer '${id}' carried`) }]),
+          ),
         }
       : {
           synthesizers: Object.fromEntries(
@@ -115,7 +132,12 @@ export function encodeCheckpoint(state: TrainingState): string {
               {
                 nextRefit: s.nextRefit,
                 nextPrediction: s.nextPrediction,
-                pending: s.pending.map((p, k) => ({ batch: p.batch, h: f32(p.h, `synthesizer '${id}' pending[${k}] h`), y: p.y ? f32(p.y, `synthesizer '${id}' pending[${k}] y`) : null, target: f32(p.target, `synthesizer '${id}' pending[${k}] target`) })),
+                pending: s.pending.map((p, k) => ({
+                  batch: p.batch,
+                  h: f32(p.h, `synthesizer '${id}' pending[${k}] h`),
+                  y: p.y ? f32(p.y, `synthesizer '${id}' pending[${k}] y`) : null,
+                  target: f32(p.target, `synthesizer '${id}' pending[${k}] target`),
+                })),
               },
             ]),
           ),
@@ -149,10 +171,15 @@ export function decodeCheckpoint(text: string, path = IN_MEMORY_STATE): Training
   const optimizers = decodeOptimizers(c, p.optimizers, owners);
 
   const synthesizersJson = c.object(p.synthesizers, 'synthesizers');
-  const synthesizerIds = recurrent ? recurrentSynthesizers(topology).map((s) => s.actor) : [...owners.keys()].filter((id) => owners.get(id)!.refits);
-  for (const id of Object.keys(synthesizersJson)) if (!synthesizerIds.includes(id)) c.fail(`synthesizer '${id}' is not an actor of its topology`);
+  const synthesizerIds = recurrent
+    ? recurrentSynthesizers(topology).map((s) => s.actor)
+    : [...owners.keys()].filter((id) => owners.get(id)!.refits);
+  for (const id of Object.keys(synthesizersJson))
+    if (!synthesizerIds.includes(id)) c.fail(`synthesizer '${id}' is not an actor of its topology`);
   for (const id of synthesizerIds) if (!(id in synthesizersJson)) c.fail(`synthesizer '${id}' is missing`);
-  const parts = recurrent ? decodeRecurrentParts(c, topology, step, synthesizersJson, p.layers) : { synthesizers: decodeRefits(c, step, synthesizersJson, owners) };
+  const parts = recurrent
+    ? decodeRecurrentParts(c, topology, step, synthesizersJson, p.layers)
+    : { synthesizers: decodeRefits(c, step, synthesizersJson, owners) };
 
   const history = decodeHistory(c, p.history, version, topology, step, synthesizerIds.length);
   const rng = decodeRng(c, p.rng);
@@ -168,7 +195,16 @@ export function decodeCheckpoint(text: string, path = IN_MEMORY_STATE): Training
     m.data.set(paramData.get(s.key)!);
     out[s.key] = m;
   }
-  return { topology, step, params: out, optimizers, ...parts, history, rng, dataFingerprint: dataFingerprint as string | null } as TrainingState;
+  return {
+    topology,
+    step,
+    params: out,
+    optimizers,
+    ...parts,
+    history,
+    rng,
+    dataFingerprint: dataFingerprint as string | null,
+  } as TrainingState;
 }
 
 /** The header line and the payload it seals: format, version, length (truncation), SHA-256 (corruption), the payload's keys. */
@@ -180,9 +216,11 @@ function decodeEnvelope(c: Checker, text: string): { version: 1 | 2; p: Json } {
   } catch {
     c.fail('not a checkpoint (no header line)');
   }
-  if (!isObject(header) || header.format !== CHECKPOINT_FORMAT) c.fail(`not a checkpoint (format ${describeValue(isObject(header) ? header.format : header)})`);
+  if (!isObject(header) || header.format !== CHECKPOINT_FORMAT)
+    c.fail(`not a checkpoint (format ${describeValue(isObject(header) ? header.format : header)})`);
   const version = header.version;
-  if (version !== 1 && version !== 2) c.fail(`version ${describeValue(version)} is not supported (this library reads versions 1 and ${CHECKPOINT_VERSION})`);
+  if (version !== 1 && version !== 2)
+    c.fail(`version ${describeValue(version)} is not supported (this library reads versions 1 and ${CHECKPOINT_VERSION})`);
   c.keys(header, ['format', 'version', 'bytes', 'sha256'], 'the header');
   const payload = newline < 0 ? '' : text.slice(newline + 1).replace(/\n$/, '');
   const bytes = Buffer.byteLength(payload);
@@ -213,7 +251,8 @@ function decodeParams(c: Checker, json: unknown, shapes: readonly ParameterShape
     const what = `parameter '${s.key}'`;
     const m = c.object(params[s.key], what);
     c.keys(m, ['rows', 'cols', 'data'], what);
-    const rows = c.integer(m.rows, `${what} rows`), cols = c.integer(m.cols, `${what} cols`);
+    const rows = c.integer(m.rows, `${what} rows`),
+      cols = c.integer(m.cols, `${what} cols`);
     if (rows !== s.rows || cols !== s.cols) c.fail(`${what} is ${rows}x${cols}, its topology needs ${s.rows}x${s.cols}`);
     paramData.set(s.key, c.floats(m.data, `${what} data`, rows * cols, `${rows}x${cols}`));
   }
@@ -221,7 +260,14 @@ function decodeParams(c: Checker, json: unknown, shapes: readonly ParameterShape
 }
 
 /** History: a loss and an accuracy per step done, each synthesizer's losses, each head's (version 2), a recurrent network's aux losses. */
-function decodeHistory(c: Checker, json: unknown, version: 1 | 2, topology: Topology | RecurrentTopology, step: number, synthesizers: number): HistorySnapshot {
+function decodeHistory(
+  c: Checker,
+  json: unknown,
+  version: 1 | 2,
+  topology: Topology | RecurrentTopology,
+  step: number,
+  synthesizers: number,
+): HistorySnapshot {
   const recurrent = isRecurrentTopology(topology);
   const h = c.object(json, 'history');
   const heads = recurrent ? 1 : topology.heads.length;
@@ -238,11 +284,15 @@ function decodeHistory(c: Checker, json: unknown, version: 1 | 2, topology: Topo
   const synthesizerLosses = lists(h.synthesizerLosses, 'synthesizerLosses', synthesizers, 'synthesizer');
   let headHistory: HistorySnapshot['heads'];
   if (h.heads !== undefined) {
-    if (!Array.isArray(h.heads) || h.heads.length !== heads) c.fail(`history heads is ${describeValue(h.heads)}, expected ${heads} (one per head)`);
+    if (!Array.isArray(h.heads) || h.heads.length !== heads)
+      c.fail(`history heads is ${describeValue(h.heads)}, expected ${heads} (one per head)`);
     headHistory = h.heads.map((x, k) => {
       const o = c.object(x, `history heads[${k}]`);
       c.keys(o, ['losses', 'accuracies'], `history heads[${k}]`);
-      return { losses: c.numbers(o.losses, `history heads[${k}] losses`, step), accuracies: c.numbers(o.accuracies, `history heads[${k}] accuracies`, step) };
+      return {
+        losses: c.numbers(o.losses, `history heads[${k}] losses`, step),
+        accuracies: c.numbers(o.accuracies, `history heads[${k}] accuracies`, step),
+      };
     });
   } else if (heads !== 1) c.fail(`history lacks 'heads' (its topology has ${heads} heads)`);
   const auxCount = recurrent ? topology.layers.filter((l) => l.aux).length : 0;
@@ -255,9 +305,11 @@ function decodeRng(c: Checker, json: unknown): TrainingState['rng'] {
   if (json === undefined || json === null) return null;
   const o = c.object(json, 'rng');
   c.keys(o, ['s', 'spare'], 'rng');
-  if (!Array.isArray(o.s) || o.s.length !== 4 || !o.s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32)) c.fail(`rng s must be 4 integers in [0, 2^32), got ${describeValue(o.s)}`);
+  if (!Array.isArray(o.s) || o.s.length !== 4 || !o.s.every((w) => Number.isInteger(w) && w >= 0 && w < 2 ** 32))
+    c.fail(`rng s must be 4 integers in [0, 2^32), got ${describeValue(o.s)}`);
   if (o.s.every((w) => w === 0)) c.fail('rng s must not be all zero (xoshiro128** would only ever draw 0)');
-  if (o.spare !== null && (typeof o.spare !== 'number' || !Number.isFinite(o.spare))) c.fail(`rng spare is ${describeValue(o.spare)}, expected null or a finite number`);
+  if (o.spare !== null && (typeof o.spare !== 'number' || !Number.isFinite(o.spare)))
+    c.fail(`rng spare is ${describeValue(o.spare)}, expected null or a finite number`);
   return { s: [...(o.s as number[])], spare: o.spare as number | null };
 }
 
@@ -274,7 +326,8 @@ function decodeOptimizers(c: Checker, json: unknown, owners: Map<string, ActorSh
     if (o.kind !== a.kind) c.fail(`${what} kind is ${describeValue(o.kind)}, its topology has ${a.kind}`);
     const oStep = c.integer(o.step, `${what} step`);
     if (!Array.isArray(o.moments)) c.fail(`${what} moments is ${describeValue(o.moments)}, expected an array`);
-    const n = a.params.length, want = n * a.perParam;
+    const n = a.params.length,
+      want = n * a.perParam;
     if (o.moments.length !== want) c.fail(`${what} has ${o.moments.length} moment buffers, its topology needs ${want}`);
     const moments = o.moments.map((m, i) => c.floats(m, `${what} moment ${i}`, null));
     // each block of n buffers holds one per parameter (in the optimiser's own order): the same sizes
@@ -294,21 +347,33 @@ function decodeOptimizers(c: Checker, json: unknown, owners: Map<string, ActorSh
 }
 
 /** A graph's pending refits: the batches nextRefit … step-1, in order, each with its inputs, labels and target. */
-function decodeRefits(c: Checker, step: number, synthesizersJson: Json, owners: Map<string, ActorShape>): Record<string, SynthesizerSnapshot> {
+function decodeRefits(
+  c: Checker,
+  step: number,
+  synthesizersJson: Json,
+  owners: Map<string, ActorShape>,
+): Record<string, SynthesizerSnapshot> {
   const synthesizers: Record<string, SynthesizerSnapshot> = {};
   for (const [id, a] of owners) {
-    const r = a.refits, what = `synthesizer '${id}'`;
+    const r = a.refits,
+      what = `synthesizer '${id}'`;
     if (!r) continue;
     const s = c.object(synthesizersJson[id], what);
     c.keys(s, ['nextRefit', 'nextPrediction', 'pending'], what);
-    const nextRefit = c.integer(s.nextRefit, `${what} nextRefit`), nextPrediction = c.integer(s.nextPrediction, `${what} nextPrediction`);
-    if (nextPrediction !== step) c.fail(`${what} nextPrediction is ${nextPrediction}, expected the step ${step} (every batch before it is predicted)`);
+    const nextRefit = c.integer(s.nextRefit, `${what} nextRefit`),
+      nextPrediction = c.integer(s.nextPrediction, `${what} nextPrediction`);
+    if (nextPrediction !== step)
+      c.fail(`${what} nextPrediction is ${nextPrediction}, expected the step ${step} (every batch before it is predicted)`);
     if (!Array.isArray(s.pending)) c.fail(`${what} pending is ${describeValue(s.pending)}, expected an array`);
-    if (s.pending.length !== nextPrediction - nextRefit) c.fail(`${what} has ${s.pending.length} pending refits for batches ${nextRefit}..${nextPrediction - 1}`);
-    if (s.pending.length > r.delay + 1) c.fail(`${what} has ${s.pending.length} pending refits, delay ${r.delay} allows at most ${r.delay + 1}`);
+    if (s.pending.length !== nextPrediction - nextRefit)
+      c.fail(`${what} has ${s.pending.length} pending refits for batches ${nextRefit}..${nextPrediction - 1}`);
+    if (s.pending.length > r.delay + 1)
+      c.fail(`${what} has ${s.pending.length} pending refits, delay ${r.delay} allows at most ${r.delay + 1}`);
     const due = graphPendingBatches(r.delay, step);
     if (nextRefit !== due.first) {
-      c.fail(`${what} has ${s.pending.length} pending refits (from batch ${nextRefit}), delay ${r.delay} at step ${step} leaves exactly ${due.count} (batches ${due.first}..${step - 1})`);
+      c.fail(
+        `${what} has ${s.pending.length} pending refits (from batch ${nextRefit}), delay ${r.delay} at step ${step} leaves exactly ${due.count} (batches ${due.first}..${step - 1})`,
+      );
     }
     const pending = s.pending.map((q, k) => {
       const at = `${what} pending[${k}]`;
@@ -334,27 +399,45 @@ function decodeRefits(c: Checker, step: number, synthesizersJson: Json, owners: 
  * checkpoint's, oldest first, each B or up to T·B rows) and each layer's carried state (B × S,
  * and the step it runs next: the checkpoint's).
  */
-function decodeRecurrentParts(c: Checker, t: RecurrentTopology, step: number, synthesizersJson: Json, layersJson: unknown): Pick<RecurrentTrainingState, 'synthesizers' | 'layers'> {
+function decodeRecurrentParts(
+  c: Checker,
+  t: RecurrentTopology,
+  step: number,
+  synthesizersJson: Json,
+  layersJson: unknown,
+): Pick<RecurrentTrainingState, 'synthesizers' | 'layers'> {
   const synthesizers: Record<string, PendingRefits> = {};
   // an interface's refits are known from the step alone; a boundary synthesizer's need the data's length (checked at resume)
   const known = recurrentPendingByActor(t, step, null);
   for (const s of recurrentSynthesizers(t)) {
-    const what = `synthesizer '${s.actor}'`, l = t.layers[s.layer], spec = s.kind === 'boundary' ? l.synthesizer! : l.interface!;
-    const maxRows = s.kind === 'boundary' ? t.batch : t.truncation * t.batch, units = spec.units;
+    const what = `synthesizer '${s.actor}'`,
+      l = t.layers[s.layer],
+      spec = s.kind === 'boundary' ? l.synthesizer! : l.interface!;
+    const maxRows = s.kind === 'boundary' ? t.batch : t.truncation * t.batch,
+      units = spec.units;
     const o = c.object(synthesizersJson[s.actor], what);
     c.keys(o, ['pending'], what);
     if (!Array.isArray(o.pending)) c.fail(`${what} pending is ${describeValue(o.pending)}, expected an array`);
-    if (o.pending.length > spec.delay + 1) c.fail(`${what} has ${o.pending.length} pending refits, delay ${spec.delay} allows at most ${spec.delay + 1}`);
+    if (o.pending.length > spec.delay + 1)
+      c.fail(`${what} has ${o.pending.length} pending refits, delay ${spec.delay} allows at most ${spec.delay + 1}`);
     let last = -1;
     const pending = o.pending.map((q, k) => {
-      const at = `${what} pending[${k}]`, e = c.object(q, at);
+      const at = `${what} pending[${k}]`,
+        e = c.object(q, at);
       c.keys(e, ['step', 'rows', 'input', 'target'], at);
       const qStep = c.integer(e.step, `${at} step`);
-      if (qStep <= last || qStep >= step) c.fail(`${at} is step ${qStep}, expected a step after ${last} and before the checkpoint's ${step}`);
+      if (qStep <= last || qStep >= step)
+        c.fail(`${at} is step ${qStep}, expected a step after ${last} and before the checkpoint's ${step}`);
       last = qStep;
       const rows = c.integer(e.rows, `${at} rows`, 1);
-      if (rows > maxRows || (s.kind === 'boundary' && rows !== t.batch) || rows % t.batch !== 0) c.fail(`${at} has ${rows} rows, expected ${s.kind === 'boundary' ? t.batch : `a multiple of ${t.batch} up to ${maxRows}`}`);
-      return { step: qStep, rows, input: c.floats(e.input, `${at} input`, rows * units, `${rows}x${units}`), target: c.floats(e.target, `${at} target`, rows * units, `${rows}x${units}`) };
+      if (rows > maxRows || (s.kind === 'boundary' && rows !== t.batch) || rows % t.batch !== 0)
+        c.fail(`${at} has ${rows} rows, expected ${s.kind === 'boundary' ? t.batch : `a multiple of ${t.batch} up to ${maxRows}`}`);
+      return {
+        step: qStep,
+        rows,
+        input: c.floats(e.input, `${at} input`, rows * units, `${rows}x${units}`),
+        target: c.floats(e.target, `${at} target`, rows * units, `${rows}x${units}`),
+      };
     });
     const due = known.get(s.actor);
     if (due) checkPendingSteps((r) => c.fail(r), what, step, pending, due);
@@ -365,7 +448,8 @@ function decodeRecurrentParts(c: Checker, t: RecurrentTopology, step: number, sy
   for (const id of Object.keys(json)) if (!ids.includes(id)) c.fail(`layer '${id}' is not an actor of its topology`);
   const layers: Record<string, CarriedState> = {};
   for (const l of t.layers) {
-    const id = layerActor(l), what = `layer '${id}'`;
+    const id = layerActor(l),
+      what = `layer '${id}'`;
     if (!Object.hasOwn(json, id)) c.fail(`${what} is missing`);
     const o = c.object(json[id], what);
     c.keys(o, ['step', 'carried'], what);

@@ -14,7 +14,8 @@ export type NetworkState = Pick<GraphTrainingState, 'params' | 'optimizers' | 's
 /** Copies of the state of a network's actors (every actor, or those whose systemId is in `ids`), taken between batches. */
 export function captureNetworkState(net: Network, ids?: ReadonlySet<string>): NetworkState {
   const has = (id: string) => !ids || ids.has(id);
-  const params: ParameterSet = {}, synthesizers: Record<string, SynthesizerSnapshot> = {};
+  const params: ParameterSet = {},
+    synthesizers: Record<string, SynthesizerSnapshot> = {};
   for (const [owner, keys] of parameterOwners(net.topology)) {
     if (!has(owner)) continue;
     for (const key of keys) {

@@ -16,13 +16,18 @@ import type { RecurrentTopology } from '../recurrent/topology.ts';
 import type { Topology } from '../topology.ts';
 
 /** The checked state and the name its errors go by (the file, or {@link IN_MEMORY_STATE}). */
-export function resumeStateOf(resume: TrainingState | string, topology: Topology | RecurrentTopology, data: ModelData): { state: TrainingState; path: string } {
+export function resumeStateOf(
+  resume: TrainingState | string,
+  topology: Topology | RecurrentTopology,
+  data: ModelData,
+): { state: TrainingState; path: string } {
   const path = typeof resume === 'string' ? resume : IN_MEMORY_STATE;
   const state = typeof resume === 'string' ? readCheckpoint(resume) : decodeCheckpoint(encodeInMemory(resume), path);
   checkTopology(state, topology, path);
   if (isRecurrentState(state)) {
     // the topology matched: the data are sequences (validateModelData saw to that)
-    const t = state.topology, windows = Math.ceil((data as Sequences).length / t.truncation);
+    const t = state.topology,
+      windows = Math.ceil((data as Sequences).length / t.truncation);
     for (const [actor, due] of recurrentPendingByActor(t, state.step, windows)) {
       checkPendingSteps((reason) => fail(path, reason), `synthesizer '${actor}'`, state.step, state.synthesizers[actor].pending, due);
     }
@@ -42,8 +47,10 @@ function encodeInMemory(state: TrainingState): string {
     if (v === null || typeof v !== 'object') fail(IN_MEMORY_STATE, `${k} is ${describeValue(v)}, expected an object`);
   }
   // the lists encoding walks (every value in them is checked when the text is decoded)
-  for (const [id, o] of Object.entries(state.optimizers)) if (!Array.isArray(o?.moments)) fail(IN_MEMORY_STATE, `optimizer '${id}' moments is ${describeValue(o?.moments)}, expected an array`);
-  for (const [id, q] of Object.entries(state.synthesizers)) if (!Array.isArray(q?.pending)) fail(IN_MEMORY_STATE, `synthesizer '${id}' pending is ${describeValue(q?.pending)}, expected an array`);
+  for (const [id, o] of Object.entries(state.optimizers))
+    if (!Array.isArray(o?.moments)) fail(IN_MEMORY_STATE, `optimizer '${id}' moments is ${describeValue(o?.moments)}, expected an array`);
+  for (const [id, q] of Object.entries(state.synthesizers))
+    if (!Array.isArray(q?.pending)) fail(IN_MEMORY_STATE, `synthesizer '${id}' pending is ${describeValue(q?.pending)}, expected an array`);
   try {
     return encodeCheckpoint(state);
   } catch (e) {

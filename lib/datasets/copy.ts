@@ -35,10 +35,15 @@ export interface CopyTaskOptions {
  * const data = copyTask({ sequences: 64, length: 5, width: 8, seed: 1 }); // x: 64 × (11·9)
  */
 export function copyTask(o: CopyTaskOptions): Sequences {
-  const n = check(o.length, 'copyTask: length'), w = check(o.width ?? 8, 'copyTask: width'), N = check(o.sequences, 'copyTask: sequences');
+  const n = check(o.length, 'copyTask: length'),
+    w = check(o.width ?? 8, 'copyTask: width'),
+    N = check(o.sequences, 'copyTask: sequences');
   const rng = o.rng ?? new Rng(o.seed ?? 1);
-  const L = 2 * n + 1, ni = w + 1;
-  const x = zeros(N, L * ni), y = zeros(N, L * w), mask = zeros(N, L);
+  const L = 2 * n + 1,
+    ni = w + 1;
+  const x = zeros(N, L * ni),
+    y = zeros(N, L * w),
+    mask = zeros(N, L);
   for (let s = 0; s < N; s++) {
     for (let t = 0; t < n; t++) {
       for (let j = 0; j < w; j++) {
@@ -67,11 +72,18 @@ export interface RepeatCopyOptions extends CopyTaskOptions {
  * const data = repeatCopyTask({ sequences: 64, length: 3, repeats: 2, width: 8, seed: 1 }); // L = 3 + 2 + 6 + 1
  */
 export function repeatCopyTask(o: RepeatCopyOptions): Sequences {
-  const n = check(o.length, 'repeatCopyTask: length'), w = check(o.width ?? 8, 'repeatCopyTask: width'), N = check(o.sequences, 'repeatCopyTask: sequences');
-  const r = check(o.repeats, 'repeatCopyTask: repeats'), maxR = check(o.maxRepeats ?? r, 'repeatCopyTask: maxRepeats');
+  const n = check(o.length, 'repeatCopyTask: length'),
+    w = check(o.width ?? 8, 'repeatCopyTask: width'),
+    N = check(o.sequences, 'repeatCopyTask: sequences');
+  const r = check(o.repeats, 'repeatCopyTask: repeats'),
+    maxR = check(o.maxRepeats ?? r, 'repeatCopyTask: maxRepeats');
   const rng = o.rng ?? new Rng(o.seed ?? 1);
-  const L = n + 2 + n * r + 1, ni = w + 2, no = w + 1;
-  const x = zeros(N, L * ni), y = zeros(N, L * no), mask = zeros(N, L);
+  const L = n + 2 + n * r + 1,
+    ni = w + 2,
+    no = w + 1;
+  const x = zeros(N, L * ni),
+    y = zeros(N, L * no),
+    mask = zeros(N, L);
   const bits = new Float32Array(n * w);
   for (let s = 0; s < N; s++) {
     x.data[s * L * ni + w] = 1;

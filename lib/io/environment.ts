@@ -43,10 +43,12 @@ export const MAX_WASM_MEMORY_MIB = 4095;
 export const backendFromEnv = (): (typeof BACKEND_NAMES)[number] | undefined => envChoice('DNI_BACKEND', BACKEND_NAMES);
 
 /** `DNI_WASM_MEMORY_MB`: a WebAssembly backend's memory in MiB (default 1024). */
-export const wasmMemoryFromEnv = (): number => envInteger('DNI_WASM_MEMORY_MB', 1, MAX_WASM_MEMORY_MIB, `a whole number of MiB from 1 to ${MAX_WASM_MEMORY_MIB}`) ?? 1024;
+export const wasmMemoryFromEnv = (): number =>
+  envInteger('DNI_WASM_MEMORY_MB', 1, MAX_WASM_MEMORY_MIB, `a whole number of MiB from 1 to ${MAX_WASM_MEMORY_MIB}`) ?? 1024;
 
 /** `DNI_MAX_…_BYTES`: a limit in bytes (lib/io/limits.ts), or undefined when unset. */
-export const bytesFromEnv = (name: string): number | undefined => envInteger(name, 0, Number.MAX_SAFE_INTEGER, 'a number of bytes (an integer >= 0)');
+export const bytesFromEnv = (name: string): number | undefined =>
+  envInteger(name, 0, Number.MAX_SAFE_INTEGER, 'a number of bytes (an integer >= 0)');
 
 /**
  * Check every variable the library reads at once (a command line calls it first, so a typo is

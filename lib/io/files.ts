@@ -164,7 +164,8 @@ function alive(pid: number): boolean {
  * next save tries again).
  */
 export function removeStaleTemporaries(path: string): number {
-  const dir = dirname(resolve(path)), prefix = tempPrefix(basename(path));
+  const dir = dirname(resolve(path)),
+    prefix = tempPrefix(basename(path));
   let removed = 0;
   let names: string[];
   try {
@@ -214,12 +215,13 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   removeStaleTemporaries(path);
   const tmp = join(dirname(resolve(path)), tempName(basename(path)));
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-  let fd = -1, created = false;
+  let fd = -1,
+    created = false;
   try {
     fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666);
     created = true;
     if (old?.isFile()) fchmodSync(fd, old.mode & 0o7777);
-    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at);
     fsyncSync(fd);
     closeSync(fd);
     fd = -1;

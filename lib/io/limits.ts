@@ -53,8 +53,9 @@ export function byteLimit(limit: ByteLimit, override?: number): number {
 /** `3.0 GB`, `256 MiB`-style sizes for messages, exact bytes in parentheses. */
 export function formatBytes(n: number): string {
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n, u = 0;
-  while (v >= 1024 && u < units.length - 1) (v /= 1024), u++;
+  let v = n,
+    u = 0;
+  while (v >= 1024 && u < units.length - 1) ((v /= 1024), u++);
   return u === 0 ? `${n} bytes` : `${v.toFixed(v < 10 ? 1 : 0)} ${units[u]} (${n} bytes)`;
 }
 

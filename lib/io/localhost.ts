@@ -24,7 +24,8 @@ const WILDCARD = ['0.0.0.0', '::', '[::]'];
 function accepts(hostHeader: string, server: LocalServer): boolean {
   const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d+))?$/i.exec(hostHeader.trim());
   if (!m) return false;
-  const name = m[1].toLowerCase(), port = m[2] === undefined ? 80 : Number(m[2]);
+  const name = m[1].toLowerCase(),
+    port = m[2] === undefined ? 80 : Number(m[2]);
   if (port !== server.port) return false;
   if (LOOPBACK.includes(name)) return true;
   const bound = (server.host ?? '127.0.0.1').toLowerCase();
@@ -41,7 +42,8 @@ function accepts(hostHeader: string, server: LocalServer): boolean {
  */
 export function foreignRequest(headers: { host?: string; origin?: string | string[] }, server: LocalServer): string | null {
   const host = headers.host;
-  if (!host || !accepts(host, server)) return `Host ${JSON.stringify(host ?? '')} is not this server (${LOOPBACK.map((h) => `${h}:${server.port}`).join(', ')})`;
+  if (!host || !accepts(host, server))
+    return `Host ${JSON.stringify(host ?? '')} is not this server (${LOOPBACK.map((h) => `${h}:${server.port}`).join(', ')})`;
   const origin = headers.origin;
   if (origin === undefined) return null;
   const o = Array.isArray(origin) ? origin[0] : origin;

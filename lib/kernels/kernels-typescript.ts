@@ -15,7 +15,8 @@ function checkGemm(op: string, m: number, k: number, k2: number, n: number, out:
 /** Refuse optimiser operands of different lengths (a loop over p would read past the others). */
 export function checkSameLength(op: string, ...arrays: Float32Array[]): void {
   for (const a of arrays) {
-    if (a.length !== arrays[0].length) throw new RangeError(`${op}: arrays of ${arrays.map((x) => x.length).join(', ')} values (must be equal)`);
+    if (a.length !== arrays[0].length)
+      throw new RangeError(`${op}: arrays of ${arrays.map((x) => x.length).join(', ')} values (must be equal)`);
   }
 }
 
@@ -30,7 +31,11 @@ export const typescriptBackend: KernelBackend = {
 
   matmul(a, b, out, alpha = 1, beta = 0) {
     checkGemm('matmul', a.rows, a.cols, b.rows, b.cols, out);
-    const { rows: m, cols: k } = a, n = b.cols, A = a.data, B = b.data, C = out.data;
+    const { rows: m, cols: k } = a,
+      n = b.cols,
+      A = a.data,
+      B = b.data,
+      C = out.data;
     scaleOut(C, beta);
     for (let i = 0; i < m; i++) {
       const ci = i * n;
@@ -46,7 +51,11 @@ export const typescriptBackend: KernelBackend = {
 
   matmulTA(a, b, out, alpha = 1, beta = 0) {
     checkGemm('matmulTA', a.cols, a.rows, b.rows, b.cols, out);
-    const { rows: k, cols: m } = a, n = b.cols, A = a.data, B = b.data, C = out.data;
+    const { rows: k, cols: m } = a,
+      n = b.cols,
+      A = a.data,
+      B = b.data,
+      C = out.data;
     scaleOut(C, beta);
     for (let p = 0; p < k; p++) {
       const bp = p * n;
@@ -62,7 +71,11 @@ export const typescriptBackend: KernelBackend = {
 
   matmulTB(a, b, out, alpha = 1, beta = 0) {
     checkGemm('matmulTB', a.rows, a.cols, b.cols, b.rows, out);
-    const { rows: m, cols: k } = a, n = b.rows, A = a.data, B = b.data, C = out.data;
+    const { rows: m, cols: k } = a,
+      n = b.rows,
+      A = a.data,
+      B = b.data,
+      C = out.data;
     for (let i = 0; i < m; i++) {
       const ai = i * k;
       for (let j = 0; j < n; j++) {
@@ -77,14 +90,19 @@ export const typescriptBackend: KernelBackend = {
 
   addRowVector(m, v) {
     if (v.data.length !== m.cols) throw new RangeError(`addRowVector: vector of ${v.data.length} for ${m.cols} columns`);
-    const M = m.data, V = v.data, n = m.cols;
+    const M = m.data,
+      V = v.data,
+      n = m.cols;
     for (let i = 0; i < m.rows; i++) for (let j = 0; j < n; j++) M[i * n + j] += V[j];
     return m;
   },
 
   meanRows(m, out, alpha = 1, beta = 0) {
     if (out.data.length !== m.cols) throw new RangeError(`meanRows: output of ${out.data.length} for ${m.cols} columns`);
-    const M = m.data, O = out.data, n = m.cols, s = alpha / m.rows;
+    const M = m.data,
+      O = out.data,
+      n = m.cols,
+      s = alpha / m.rows;
     for (let j = 0; j < n; j++) {
       let acc = 0;
       for (let i = 0; i < m.rows; i++) acc += M[i * n + j];
@@ -95,7 +113,8 @@ export const typescriptBackend: KernelBackend = {
 
   adamStep(p, g, m, v, lr, b1, b2, eps) {
     checkSameLength('adamStep', p, g, m, v);
-    const a1 = 1 - b1, a2 = 1 - b2;
+    const a1 = 1 - b1,
+      a2 = 1 - b2;
     for (let j = 0; j < p.length; j++) {
       const gj = g[j];
       const mj = (m[j] = b1 * m[j] + a1 * gj);
@@ -113,14 +132,17 @@ export const typescriptBackend: KernelBackend = {
   },
 
   subtract(a, b, out) {
-    const A = a.data, B = b.data, O = out.data;
+    const A = a.data,
+      B = b.data,
+      O = out.data;
     checkSameLength('subtract', A, B, O);
     for (let i = 0; i < O.length; i++) O[i] = A[i] - B[i];
     return out;
   },
 
   squaredDistance(a, b) {
-    const A = a.data, B = b.data;
+    const A = a.data,
+      B = b.data;
     checkSameLength('squaredDistance', A, B);
     let sum = 0;
     for (let i = 0; i < A.length; i++) {
@@ -143,4 +165,3 @@ export const typescriptBackend: KernelBackend = {
     return out;
   },
 };
-

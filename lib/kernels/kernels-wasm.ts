@@ -103,7 +103,9 @@ function reserveIn(name: string, arena: FreeList): (length: number, what: string
  */
 function createStaging(arena: FreeList, reserve: (length: number, what: string) => number, buffer: ArrayBuffer, heap: Float32Array) {
   const STAGE_KEEP = 1 << 22;
-  let stage = -1, stageFloats = 0, stageUsed = 0;
+  let stage = -1,
+    stageFloats = 0,
+    stageUsed = 0;
   const stageBytes = (): number => (stage < 0 ? 0 : Math.max(ALIGN, Math.ceil((stageFloats * 4) / ALIGN) * ALIGN));
   const stageReset = (floats: number): void => {
     if (floats > stageFloats) {
@@ -148,7 +150,13 @@ function createStaging(arena: FreeList, reserve: (length: number, what: string) 
 export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelBackend {
   const fma = options.fma ?? false;
   const name = fma ? 'wasm-fma' : 'wasm';
-  const { wasm, buffer, module, path } = instantiateKernels(name, fma, options.memoryMiB ?? wasmMemoryFromEnv(), options.wasmPath, options.module);
+  const { wasm, buffer, module, path } = instantiateKernels(
+    name,
+    fma,
+    options.memoryMiB ?? wasmMemoryFromEnv(),
+    options.wasmPath,
+    options.module,
+  );
   const heap = new Float32Array(buffer);
   const base = Math.ceil(wasm.heapBase() / ALIGN) * ALIGN;
   const arena = new FreeList(base, buffer.byteLength - GUARD);
@@ -204,20 +212,30 @@ type Staging = ReturnType<typeof createStaging>;
  * others staged in and out (GEMMs, row vectors, activations) or left to the TypeScript loops
  * (element-wise passes, optimiser steps).
  */
-function kernelsOn(wasm: Exports, buffer: ArrayBuffer, { stageReset, place, outside, copyBack }: Staging): Omit<WasmKernelBackend, 'name' | 'module' | 'alloc' | 'free' | 'owns' | 'usage'> {
+function kernelsOn(
+  wasm: Exports,
+  buffer: ArrayBuffer,
+  { stageReset, place, outside, copyBack }: Staging,
+): Omit<WasmKernelBackend, 'name' | 'module' | 'alloc' | 'free' | 'owns' | 'usage'> {
   type Gemm = 'matmul' | 'matmulTA' | 'matmulTB';
   const gemm = (op: Gemm, a: Matrix, b: Matrix, out: Matrix, m: number, k: number, n: number, alpha: number, beta: number): Matrix => {
     checkLength(op, 'A', a);
     checkLength(op, 'B', b);
     checkLength(op, 'out', out);
-    const la = a.rows * a.cols, lb = b.rows * b.cols, lc = m * n;
-    const A = a.data, B = b.data, C = out.data;
+    const la = a.rows * a.cols,
+      lb = b.rows * b.cols,
+      lc = m * n;
+    const A = a.data,
+      B = b.data,
+      C = out.data;
     if (A.buffer === buffer && B.buffer === buffer && C.buffer === buffer) {
       wasm[op](A.byteOffset, B.byteOffset, C.byteOffset, m, k, n, alpha, beta);
       return out;
     }
     stageReset(outside(A, la) + outside(B, lb) + outside(C, lc));
-    const pa = place(A, la, true), pb = place(B, lb, true), pc = place(C, lc, beta !== 0);
+    const pa = place(A, la, true),
+      pb = place(B, lb, true),
+      pc = place(C, lc, beta !== 0);
     wasm[op](pa, pb, pc, m, k, n, alpha, beta);
     copyBack(C, pc, lc);
     return out;
@@ -242,13 +260,16 @@ function kernelsOn(wasm: Exports, buffer: ArrayBuffer, { stageReset, place, outs
     addRowVector(m, v) {
       if (v.data.length !== m.cols) throw new RangeError(`addRowVector: vector of ${v.data.length} for ${m.cols} columns`);
       checkLength('addRowVector', 'm', m);
-      const M = m.data, V = v.data, len = m.rows * m.cols;
+      const M = m.data,
+        V = v.data,
+        len = m.rows * m.cols;
       if (M.buffer === buffer && V.buffer === buffer) {
         wasm.addRowVector(M.byteOffset, V.byteOffset, m.rows, m.cols);
         return m;
       }
       stageReset(outside(M, len) + outside(V, m.cols));
-      const pm = place(M, len, true), pv = place(V, m.cols, true);
+      const pm = place(M, len, true),
+        pv = place(V, m.cols, true);
       wasm.addRowVector(pm, pv, m.rows, m.cols);
       copyBack(M, pm, len);
       return m;
@@ -257,13 +278,16 @@ function kernelsOn(wasm: Exports, buffer: ArrayBuffer, { stageReset, place, outs
     meanRows(m, out, alpha = 1, beta = 0) {
       if (out.data.length !== m.cols) throw new RangeError(`meanRows: output of ${out.data.length} for ${m.cols} columns`);
       checkLength('meanRows', 'm', m);
-      const M = m.data, O = out.data, len = m.rows * m.cols;
+      const M = m.data,
+        O = out.data,
+        len = m.rows * m.cols;
       if (M.buffer === buffer && O.buffer === buffer) {
         wasm.meanRows(M.byteOffset, O.byteOffset, m.rows, m.cols, alpha, beta);
         return out;
       }
       stageReset(outside(M, len) + outside(O, m.cols));
-      const pm = place(M, len, true), po = place(O, m.cols, beta !== 0);
+      const pm = place(M, len, true),
+        po = place(O, m.cols, beta !== 0);
       wasm.meanRows(pm, po, m.rows, m.cols, alpha, beta);
       copyBack(O, po, m.cols);
       return out;
@@ -272,7 +296,8 @@ function kernelsOn(wasm: Exports, buffer: ArrayBuffer, { stageReset, place, outs
     activate(kind, z) {
       const code = KIND[kind];
       if (code === undefined) throw new RangeError(`activate: unknown activation ${String(kind)}`);
-      const Z = z.data, len = Z.length;
+      const Z = z.data,
+        len = Z.length;
       if (Z.buffer === buffer) return wasm.activate(code, Z.byteOffset, len);
       stageReset(outside(Z, len));
       const pz = place(Z, len, true);
@@ -284,7 +309,10 @@ function kernelsOn(wasm: Exports, buffer: ArrayBuffer, { stageReset, place, outs
     activationGrad(kind, h, g, out) {
       const code = KIND[kind];
       if (code === undefined) throw new RangeError(`activationGrad: unknown activation ${String(kind)}`);
-      const H = h.data, G = g.data, O = out.data, len = H.length;
+      const H = h.data,
+        G = g.data,
+        O = out.data,
+        len = H.length;
       if (G.length < len || O.length < len) {
         throw new RangeError(`activationGrad: h has ${len} values, g ${G.length}, out ${O.length}`);
       }
@@ -297,7 +325,9 @@ function kernelsOn(wasm: Exports, buffer: ArrayBuffer, { stageReset, place, outs
         return out;
       }
       stageReset(outside(H, len) + outside(G, len) + outside(O, len));
-      const ph = place(H, len, true), pg = place(G, len, true), po = O === G ? pg : place(O, len, false);
+      const ph = place(H, len, true),
+        pg = place(G, len, true),
+        po = O === G ? pg : place(O, len, false);
       wasm.activationGrad(code, ph, pg, po, len);
       copyBack(O, po, len);
       return out;
@@ -305,7 +335,9 @@ function kernelsOn(wasm: Exports, buffer: ArrayBuffer, { stageReset, place, outs
 
     // element-wise passes: arrays outside the memory take the TypeScript loop (one pass, no copies)
     subtract(a, b, out) {
-      const A = a.data, B = b.data, O = out.data;
+      const A = a.data,
+        B = b.data,
+        O = out.data;
       checkSameLength('subtract', A, B, O);
       if (A.buffer !== buffer || B.buffer !== buffer || O.buffer !== buffer) return typescriptBackend.subtract(a, b, out);
       wasm.subtract(A.byteOffset, B.byteOffset, O.byteOffset, O.length);
@@ -313,7 +345,8 @@ function kernelsOn(wasm: Exports, buffer: ArrayBuffer, { stageReset, place, outs
     },
 
     squaredDistance(a, b) {
-      const A = a.data, B = b.data;
+      const A = a.data,
+        B = b.data;
       checkSameLength('squaredDistance', A, B);
       if (A.buffer !== buffer || B.buffer !== buffer) return typescriptBackend.squaredDistance(a, b);
       return wasm.squaredDistance(A.byteOffset, B.byteOffset, A.length);

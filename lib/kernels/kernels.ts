@@ -52,7 +52,16 @@ export interface KernelBackend {
    * @example
    * backend().adamStep?.(W.data, gradW.data, m.data, v.data, 1e-3, 0.9, 0.999, 1e-8);
    */
-  adamStep?(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, lr: number, beta1: number, beta2: number, eps: number): void;
+  adamStep?(
+    p: Float32Array,
+    g: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+  ): void;
   /**
    * One step of SGD with momentum μ (PyTorch's form) over whole arrays of the same length, in place:
    * `v = μ v + g`, `p -= lr v`. Optional, as {@link KernelBackend.adamStep}.

@@ -16,7 +16,10 @@ export class FreeList {
   private readonly live = new Map<number, { bytes: number; length: number }>();
   used = 0;
 
-  constructor(start: number, private readonly end: number) {
+  constructor(
+    start: number,
+    private readonly end: number,
+  ) {
     this.starts.push(start);
     this.sizes.push(end - start);
   }
@@ -47,13 +50,15 @@ export class FreeList {
     this.live.delete(at);
     this.used -= block.bytes;
     // binary search for the first free block after `at`, then merge with both neighbours
-    let lo = 0, hi = this.starts.length;
+    let lo = 0,
+      hi = this.starts.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       if (this.starts[mid] < at) lo = mid + 1;
       else hi = mid;
     }
-    let start = at, size = block.bytes;
+    let start = at,
+      size = block.bytes;
     if (lo < this.starts.length && at + size === this.starts[lo]) {
       size += this.sizes[lo];
       this.starts.splice(lo, 1);
@@ -72,7 +77,8 @@ export class FreeList {
   }
 
   free(): { freeBytes: number; largestFreeBytes: number } {
-    let freeBytes = 0, largestFreeBytes = 0;
+    let freeBytes = 0,
+      largestFreeBytes = 0;
     for (const s of this.sizes) {
       freeBytes += s;
       largestFreeBytes = Math.max(largestFreeBytes, s);

@@ -51,14 +51,13 @@ const MISSING_BUILD_ADVICE = import.meta.url.endsWith('.ts')
 
 // `() -> v128 { f32x4.add(i8x16.splat(0), i8x16.splat(0)) }`: validates only where wasm SIMD exists.
 const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 0, 253, 15, 65, 0, 253, 15, 253,
-  228, 1, 11,
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 15, 1, 13, 0, 65, 0, 253, 15, 65, 0, 253, 15, 253, 228, 1, 11,
 ]);
 
 // `() -> v128 { f32x4.relaxed_madd(i8x16.splat(0) ×3) }`: validates only where relaxed SIMD is on.
 const RELAXED_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 15, 65, 0, 253, 15, 65,
-  0, 253, 15, 253, 133, 2, 11,
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 19, 1, 17, 0, 65, 0, 253, 15, 65, 0, 253, 15, 65, 0, 253, 15, 253,
+  133, 2, 11,
 ]);
 
 /**
@@ -77,7 +76,9 @@ function enableRelaxedSimd(): boolean {
 }
 
 /** a = b = 1 + 2⁻²³, c = -(1 + 2⁻²²): a·b + c is 2⁻⁴⁶ exactly when fused, 0 when a·b is rounded first. */
-const FUSE_A = 1 + 2 ** -23, FUSE_C = -(1 + 2 ** -22), FUSED = 2 ** -46;
+const FUSE_A = 1 + 2 ** -23,
+  FUSE_C = -(1 + 2 ** -22),
+  FUSED = 2 ** -46;
 
 function compileKernels(name: string, path: string): object {
   let bytes: Uint8Array<ArrayBuffer>;
@@ -94,9 +95,16 @@ function compileKernels(name: string, path: string): object {
  * never grows; throws, saying why, when the engine lacks SIMD (relaxed SIMD for `fma`), the file is
  * missing, or the build is not the one asked for (fused madds in the fma build, plain ones otherwise).
  */
-export function instantiateKernels(name: string, fma: boolean, mib: number, wasmPath?: string, compiled?: object): { wasm: Exports; buffer: ArrayBuffer; module: object; path: string } {
+export function instantiateKernels(
+  name: string,
+  fma: boolean,
+  mib: number,
+  wasmPath?: string,
+  compiled?: object,
+): { wasm: Exports; buffer: ArrayBuffer; module: object; path: string } {
   const path = wasmPath ?? (fma ? DEFAULT_FMA_WASM : DEFAULT_WASM);
-  if (!Number.isInteger(mib) || mib < 1 || mib > MAX_WASM_MEMORY_MIB) throw new RangeError(`${name} backend: memory of ${mib} MiB (must be 1..${MAX_WASM_MEMORY_MIB})`);
+  if (!Number.isInteger(mib) || mib < 1 || mib > MAX_WASM_MEMORY_MIB)
+    throw new RangeError(`${name} backend: memory of ${mib} MiB (must be 1..${MAX_WASM_MEMORY_MIB})`);
   if (!WebAssembly.validate(SIMD_PROBE)) throw new Error(`${name} backend: this engine has no WebAssembly SIMD`);
   if (fma && !enableRelaxedSimd()) throw new Error(`${name} backend: this engine has no relaxed SIMD (even with ${RELAXED_SIMD_FLAG})`);
   const module = compiled ?? compileKernels(name, path);
@@ -107,7 +115,9 @@ export function instantiateKernels(name: string, fma: boolean, mib: number, wasm
   // the build must be the one asked for: fused madds in the fma build, plain ones in the other
   const probe = wasm.maddProbe(FUSE_A, FUSE_A, FUSE_C);
   if (fma ? probe !== FUSED : probe !== 0) {
-    throw new Error(`${name} backend: ${path} computes a·b + c = ${probe}, expected ${fma ? FUSED : 0} (${fma ? 'the madd does not fuse on this engine or CPU' : 'a relaxed-SIMD build?'})`);
+    throw new Error(
+      `${name} backend: ${path} computes a·b + c = ${probe}, expected ${fma ? FUSED : 0} (${fma ? 'the madd does not fuse on this engine or CPU' : 'a relaxed-SIMD build?'})`,
+    );
   }
   // the memory never grows, so this buffer (and every view on it) stays valid for good
   return { wasm, buffer: memory.buffer, module, path };
@@ -133,6 +143,8 @@ export function checkGemmsFuse(name: string, path: string, wasm: Exports, heap: 
   wasm.matmulTB(at, at + 64, at + 192, 1, 8, 4, 1, 0);
   const dots = Array.from(heap.subarray(f + 48, f + 52));
   if (![...tiles, ...dots].every((x) => x === FUSED)) {
-    throw new Error(`${name} backend: the GEMMs in ${path} do not fuse their multiply-adds (got ${[...tiles, ...dots].join(', ')}, expected ${FUSED})`);
+    throw new Error(
+      `${name} backend: the GEMMs in ${path} do not fuse their multiply-adds (got ${[...tiles, ...dots].join(', ')}, expected ${FUSED})`,
+    );
   }
 }

@@ -73,7 +73,8 @@ export function loadRecurrentCase(c: RecurrentCase, name = c?.case ?? 'case'): L
   if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) throw new TopologyError(`${name}: no 'config' object`);
   if (cfg.kind !== 'rnn') throw new TopologyError(`${name}: config.kind is ${show(cfg.kind)}, expected 'rnn'`);
   caseKeys(cfg as unknown as Record<string, unknown>, CONFIG_KEYS.required, CONFIG_KEYS.optional, `${name}: config`);
-  if (!Number.isInteger(cfg.steps) || cfg.steps < 0) throw new TopologyError(`${name}: config.steps must be an integer >= 0, got ${show(cfg.steps)}`);
+  if (!Number.isInteger(cfg.steps) || cfg.steps < 0)
+    throw new TopologyError(`${name}: config.steps must be an integer >= 0, got ${show(cfg.steps)}`);
   // the format's own fields, checked even where an extension (optimizer) stands in for them
   if (typeof cfg.dni !== 'boolean') throw new TopologyError(`${name}: config.dni must be true or false, got ${show(cfg.dni)}`);
   rate(cfg.lr, `${name}: config.lr`);
@@ -92,7 +93,9 @@ export function loadRecurrentCase(c: RecurrentCase, name = c?.case ?? 'case'): L
       ...(cfg.optimizer !== undefined ? { optimizer: cfg.optimizer } : { lr: cfg.lr }),
       ...(cfg.clip !== undefined ? { clip: cfg.clip } : {}),
       ...(cfg.forget_bias !== undefined ? { forgetBias: cfg.forget_bias } : {}),
-      dni: cfg.dni ? { synthesizer: cfg.optimizer_synthesizer !== undefined ? { optimizer: cfg.optimizer_synthesizer } : { lr: cfg.lr_synthesizer } } : false,
+      dni: cfg.dni
+        ? { synthesizer: cfg.optimizer_synthesizer !== undefined ? { optimizer: cfg.optimizer_synthesizer } : { lr: cfg.lr_synthesizer } }
+        : false,
     });
   } catch (e) {
     throw at(e);
@@ -109,7 +112,9 @@ export function loadRecurrentCase(c: RecurrentCase, name = c?.case ?? 'case'): L
     throw at(e);
   }
   if (sequences.inputs !== topology.inputs || sequences.outputs !== topology.outputs) {
-    throw new TopologyError(`${name}: x_t has ${sequences.inputs} values and y_t ${sequences.outputs}, the config says inputs ${topology.inputs}, outputs ${topology.outputs}`);
+    throw new TopologyError(
+      `${name}: x_t has ${sequences.inputs} values and y_t ${sequences.outputs}, the config says inputs ${topology.inputs}, outputs ${topology.outputs}`,
+    );
   }
   return { name, topology, sequences, initial, steps: cfg.steps };
 }

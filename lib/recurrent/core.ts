@@ -92,7 +92,11 @@ export class RecurrentCore {
     readonly spec: RecurrentLayerTopology,
     params: RecurrentParameters,
   ) {
-    const t = topology, T = t.truncation, B = t.batch, H = spec.units, key = spec.key;
+    const t = topology,
+      T = t.truncation,
+      B = t.batch,
+      H = spec.units,
+      key = spec.key;
     this.lstm = t.cell === 'lstm';
     const G = this.lstm ? 4 * H : H;
     this.B = B;
@@ -101,8 +105,13 @@ export class RecurrentCore {
     this.Wx = params[`${key}.Wx`];
     this.Wh = params[`${key}.Wh`];
     this.b = params[`${key}.b`];
-    for (const [name, m, r, c] of [['Wx', this.Wx, spec.inputs, G], ['Wh', this.Wh, H, G], ['b', this.b, 1, G]] as const) {
-      if (!m || m.rows !== r || m.cols !== c) throw new RangeError(`${key}.${name}: ${m ? `${m.rows}x${m.cols}` : 'missing'}, the topology needs ${r}x${c}`);
+    for (const [name, m, r, c] of [
+      ['Wx', this.Wx, spec.inputs, G],
+      ['Wh', this.Wh, H, G],
+      ['b', this.b, 1, G],
+    ] as const) {
+      if (!m || m.rows !== r || m.cols !== c)
+        throw new RangeError(`${key}.${name}: ${m ? `${m.rows}x${m.cols}` : 'missing'}, the topology needs ${r}x${c}`);
     }
     this.update = new ParameterStep(spec.optimizer, [this.Wx, this.Wh, this.b], t.clip);
     const auxKey = keyOf('aux', spec.index);
@@ -124,7 +133,10 @@ export class RecurrentCore {
     this.stateOut = zeros(B, this.S);
     this.carried = zeros(B, this.S);
     const syn = spec.synthesizer;
-    this.extra = syn && syn.discount !== syn.scale ? { dh: zeros(B, H), dhPrev: zeros(B, H), dc: this.lstm ? zeros(B, H) : null, d: zeros(B, G) } : null;
+    this.extra =
+      syn && syn.discount !== syn.scale
+        ? { dh: zeros(B, H), dhPrev: zeros(B, H), dc: this.lstm ? zeros(B, H) : null, d: zeros(B, G) }
+        : null;
     if (this.gates) {
       const g = this.gates.data;
       for (let r = 0; r < T * B; r++) {
@@ -144,13 +156,19 @@ export class RecurrentCore {
    */
   forwardWindow(step: number, x: Matrix, first: boolean): Matrix {
     if (step !== this.nextStep) throw new Error(`${this.spec.key}: forward of step ${step}, expected step ${this.nextStep}`);
-    const B = this.B, H = this.H, K = this.kernels, n = x.rows / B;
+    const B = this.B,
+      H = this.H,
+      K = this.kernels,
+      n = x.rows / B;
     if (!Number.isInteger(n) || n < 1 || n > this.topology.truncation || x.cols !== this.spec.inputs) {
-      throw new RangeError(`${this.spec.key}: step ${step} got x ${x.rows}x${x.cols}, expected n·${B} rows (1 ≤ n ≤ T = ${this.topology.truncation}) of ${this.spec.inputs}`);
+      throw new RangeError(
+        `${this.spec.key}: step ${step} got x ${x.rows}x${x.cols}, expected n·${B} rows (1 ≤ n ≤ T = ${this.topology.truncation}) of ${this.spec.inputs}`,
+      );
     }
     const xs = rowsView(this.xs, 0, n * B);
     xs.data.set(x.data);
-    const hIn = this.hs.data.subarray(0, B * H), cIn = this.cs?.data.subarray(0, B * H);
+    const hIn = this.hs.data.subarray(0, B * H),
+      cIn = this.cs?.data.subarray(0, B * H);
     if (first) {
       hIn.fill(0);
       cIn?.fill(0);
@@ -174,7 +192,10 @@ export class RecurrentCore {
       const gAll = rowsView(this.gates!, 0, n * B);
       K.matmul(xs, this.Wx, gAll);
       K.addRowVector(gAll, this.b);
-      const G = this.gates!.data, Cs = this.cs!.data, Hs = this.hs.data, TC = this.tc!.data;
+      const G = this.gates!.data,
+        Cs = this.cs!.data,
+        Hs = this.hs.data,
+        TC = this.tc!.data;
       for (let tau = 0; tau < n; tau++) {
         K.matmul(rowsView(this.hs, tau * B, B), this.Wh, rowsView(this.gates!, tau * B, B), 1, 1);
         for (let b = 0; b < B; b++) {
@@ -184,12 +205,16 @@ export class RecurrentCore {
         }
         // c_t = f c_{t-1} + i g into cs, tanh(c_t) into tc, h_t = o tanh(c_t) into hs
         for (let b = 0; b < B; b++) {
-          const g0 = (tau * B + b) * 4 * H, prev = (tau * B + b) * H, cur = ((tau + 1) * B + b) * H;
+          const g0 = (tau * B + b) * 4 * H,
+            prev = (tau * B + b) * H,
+            cur = ((tau + 1) * B + b) * H;
           for (let j = 0; j < H; j++) TC[prev + j] = Cs[cur + j] = G[g0 + H + j] * Cs[prev + j] + G[g0 + j] * G[g0 + 3 * H + j];
         }
         K.activate('tanh', rowsView(this.tc!, tau * B, B));
         for (let b = 0; b < B; b++) {
-          const g0 = (tau * B + b) * 4 * H, prev = (tau * B + b) * H, cur = ((tau + 1) * B + b) * H;
+          const g0 = (tau * B + b) * 4 * H,
+            prev = (tau * B + b) * H,
+            cur = ((tau + 1) * B + b) * H;
           for (let j = 0; j < H; j++) Hs[cur + j] = G[g0 + 2 * H + j] * TC[prev + j];
         }
       }
@@ -197,7 +222,12 @@ export class RecurrentCore {
     const sum = K.sum(hCur) + (this.cs ? K.sum(rowsView(this.cs, n * B, B)) : 0);
     if (!Number.isFinite(sum)) {
       const at = firstNonFinite(hCur.data);
-      throw new DivergenceError(`layer:${this.spec.key}`, step, at >= 0 ? 'h' : 'c', at >= 0 ? `h[${Math.floor(at / H) % B}, ${at % H}] at window step ${Math.floor(at / H / B)} = ${hCur.data[at]}` : 'cell state');
+      throw new DivergenceError(
+        `layer:${this.spec.key}`,
+        step,
+        at >= 0 ? 'h' : 'c',
+        at >= 0 ? `h[${Math.floor(at / H) % B}, ${at % H}] at window step ${Math.floor(at / H / B)} = ${hCur.data[at]}` : 'cell state',
+      );
     }
     this.copyState(n, this.carried);
     this.held = step;
@@ -226,17 +256,29 @@ export class RecurrentCore {
    * state through the pre-update weights, valid until the next backward. No parameter changes.
    */
   backwardWindow(step: number, gHat: Matrix | null, fromAbove: Matrix | null): Matrix {
-    if (step !== this.held || this.backwardDone) throw new Error(`${this.spec.key}: backward of step ${step}, but the held forward is step ${this.held}${this.backwardDone ? ' (already backpropagated)' : ''}`);
-    const n = this.n, B = this.B, H = this.H, S = this.S, K = this.kernels;
-    if (gHat && (gHat.rows !== B || gHat.cols !== S)) throw new RangeError(`${this.spec.key}: ĝ of step ${step} is ${gHat.rows}x${gHat.cols}, expected ${B}x${S}`);
-    if (fromAbove && (fromAbove.rows !== n * B || fromAbove.cols !== H)) throw new RangeError(`${this.spec.key}: gradient from above of step ${step} is ${fromAbove.rows}x${fromAbove.cols}, expected ${n * B}x${H}`);
+    if (step !== this.held || this.backwardDone)
+      throw new Error(
+        `${this.spec.key}: backward of step ${step}, but the held forward is step ${this.held}${this.backwardDone ? ' (already backpropagated)' : ''}`,
+      );
+    const n = this.n,
+      B = this.B,
+      H = this.H,
+      S = this.S,
+      K = this.kernels;
+    if (gHat && (gHat.rows !== B || gHat.cols !== S))
+      throw new RangeError(`${this.spec.key}: ĝ of step ${step} is ${gHat.rows}x${gHat.cols}, expected ${B}x${S}`);
+    if (fromAbove && (fromAbove.rows !== n * B || fromAbove.cols !== H))
+      throw new RangeError(
+        `${this.spec.key}: gradient from above of step ${step} is ${fromAbove.rows}x${fromAbove.cols}, expected ${n * B}x${H}`,
+      );
     const dh = this.dh.data;
     if (fromAbove) dh.set(fromAbove.data);
     else dh.fill(0, 0, n * B * H);
     const scale = this.spec.synthesizer?.scale ?? 1;
     if (this.dc) this.dc.data.fill(0);
     if (gHat) {
-      const g = gHat.data, last = (n - 1) * B * H;
+      const g = gHat.data,
+        last = (n - 1) * B * H;
       for (let b = 0; b < B; b++) {
         for (let j = 0; j < H; j++) dh[last + b * H + j] += scale * g[b * S + j];
         if (this.dc) for (let j = 0; j < H; j++) this.dc.data[b * H + j] = scale * g[b * S + H + j];
@@ -246,11 +288,14 @@ export class RecurrentCore {
     this.auxUsed = Boolean(gHat && this.auxW);
     if (this.auxUsed) {
       // aux: e = h_0 A + a - ĝ; dh_0 += weight · e Aᵀ (A before its step)
-      const e = this.auxError!, w = this.spec.aux!.weight, h0 = rowsView(this.hs, B, B);
+      const e = this.auxError!,
+        w = this.spec.aux!.weight,
+        h0 = rowsView(this.hs, B, B);
       K.matmul(h0, this.auxW!, e);
       K.addRowVector(e, this.auxB!);
       this.auxLoss = (w * 0.5 * K.squaredDistance(e, gHat!)) / B;
-      if (!Number.isFinite(this.auxLoss)) throw new DivergenceError(`layer:${this.spec.key}`, step, 'aux loss', `aux loss = ${this.auxLoss}`);
+      if (!Number.isFinite(this.auxLoss))
+        throw new DivergenceError(`layer:${this.spec.key}`, step, 'aux loss', `aux loss = ${this.auxLoss}`);
       K.subtract(e, gHat!, e);
       K.matmulTB(e, this.auxW!, rowsView(this.dh, 0, B), w, 1);
     }
@@ -261,23 +306,29 @@ export class RecurrentCore {
         K.matmulTB(d, this.Wh, tau > 0 ? rowsView(this.dh, (tau - 1) * B, B) : this.deltaIn, 1, tau > 0 ? 1 : 0);
       }
     } else {
-      const G = this.gates!.data, Cs = this.cs!.data, TC = this.tc!.data, D = this.dpre.data, dc = this.dc!.data;
+      const G = this.gates!.data,
+        Cs = this.cs!.data,
+        TC = this.tc!.data,
+        D = this.dpre.data,
+        dc = this.dc!.data;
       for (let tau = n - 1; tau >= 0; tau--) {
         for (let b = 0; b < B; b++) {
-          const g0 = (tau * B + b) * 4 * H, row = (tau * B + b) * H;
+          const g0 = (tau * B + b) * 4 * H,
+            row = (tau * B + b) * H;
           lstmRowBackward(H, G, TC, Cs, g0, row, dh, row, dc, b * H, D, g0);
         }
         const d = rowsView(this.dpre, tau * B, B);
         if (tau > 0) K.matmulTB(d, this.Wh, rowsView(this.dh, (tau - 1) * B, B), 1, 1);
         else K.matmulTB(d, this.Wh, rowsView(this.dh, 0, B)); // dh_in (the dh rows of step 0 are used up)
       }
-      const din = this.deltaIn.data, dh0 = this.dh.data;
+      const din = this.deltaIn.data,
+        dh0 = this.dh.data;
       for (let b = 0; b < B; b++) {
         din.set(dh0.subarray(b * H, (b + 1) * H), b * S);
         din.set(dc.subarray(b * H, (b + 1) * H), b * S + H);
       }
     }
-    if (gHat && this.extra) this.addDiscountPass(gHat, (this.spec.synthesizer!.discount - scale));
+    if (gHat && this.extra) this.addDiscountPass(gHat, this.spec.synthesizer!.discount - scale);
     this.backwardDone = true;
     return this.deltaIn;
   }
@@ -288,8 +339,15 @@ export class RecurrentCore {
    * refit target carries `discount · ĝ` while the core stepped with `scale · ĝ`.
    */
   private addDiscountPass(gHat: Matrix, a: number): void {
-    const n = this.n, B = this.B, H = this.H, S = this.S, K = this.kernels, x = this.extra!, g = gHat.data;
-    let dh = x.dh, prev = x.dhPrev;
+    const n = this.n,
+      B = this.B,
+      H = this.H,
+      S = this.S,
+      K = this.kernels,
+      x = this.extra!,
+      g = gHat.data;
+    let dh = x.dh,
+      prev = x.dhPrev;
     for (let b = 0; b < B; b++) {
       for (let j = 0; j < H; j++) dh.data[b * H + j] = a * g[b * S + j];
       if (x.dc) for (let j = 0; j < H; j++) x.dc.data[b * H + j] = a * g[b * S + H + j];
@@ -297,8 +355,14 @@ export class RecurrentCore {
     for (let tau = n - 1; tau >= 0; tau--) {
       if (!this.lstm) K.activationGrad('tanh', rowsView(this.hs, (tau + 1) * B, B), dh, x.d);
       else {
-        const G = this.gates!.data, Cs = this.cs!.data, TC = this.tc!.data, D = x.d.data, dc = x.dc!.data, dhv = dh.data;
-        for (let b = 0; b < B; b++) lstmRowBackward(H, G, TC, Cs, (tau * B + b) * 4 * H, (tau * B + b) * H, dhv, b * H, dc, b * H, D, b * 4 * H);
+        const G = this.gates!.data,
+          Cs = this.cs!.data,
+          TC = this.tc!.data,
+          D = x.d.data,
+          dc = x.dc!.data,
+          dhv = dh.data;
+        for (let b = 0; b < B; b++)
+          lstmRowBackward(H, G, TC, Cs, (tau * B + b) * 4 * H, (tau * B + b) * H, dhv, b * H, dc, b * H, D, b * 4 * H);
       }
       K.matmulTB(x.d, this.Wh, prev);
       [dh, prev] = [prev, dh];
@@ -321,9 +385,13 @@ export class RecurrentCore {
   /** The batch-mean parameter step of the held window (after {@link backwardWindow}). */
   updateParameters(step: number): void {
     if (step !== this.held || !this.backwardDone) throw new Error(`${this.spec.key}: update of step ${step} before its backward`);
-    const n = this.n, B = this.B, u = this.update, d = rowsView(this.dpre, 0, n * B);
+    const n = this.n,
+      B = this.B,
+      u = this.update,
+      d = rowsView(this.dpre, 0, n * B);
     if (this.auxUsed) {
-      const a = this.auxUpdate!, w = this.spec.aux!.weight;
+      const a = this.auxUpdate!,
+        w = this.spec.aux!.weight;
       a.outer(0, rowsView(this.hs, B, B), this.auxError!, w / B);
       a.rows(1, this.auxError!, w / B);
       a.step();
@@ -337,12 +405,19 @@ export class RecurrentCore {
 
   snapshot(): RecurrentCoreSnapshot {
     if (this.held !== -1) throw new Error(`${this.spec.key}: snapshot while step ${this.held} is in flight`);
-    return { step: this.nextStep, carried: this.carried.data.slice(), optimizer: this.update.state(), aux: this.auxUpdate?.state() ?? null };
+    return {
+      step: this.nextStep,
+      carried: this.carried.data.slice(),
+      optimizer: this.update.state(),
+      aux: this.auxUpdate?.state() ?? null,
+    };
   }
 
   restore(s: RecurrentCoreSnapshot): void {
-    if (s.carried.length !== this.carried.data.length) throw new RangeError(`${this.spec.key}: snapshot state has ${s.carried.length} values, expected ${this.carried.data.length}`);
-    if (!Number.isInteger(s.step) || s.step < 0) throw new RangeError(`${this.spec.key}: snapshot step must be an integer >= 0, got ${s.step}`);
+    if (s.carried.length !== this.carried.data.length)
+      throw new RangeError(`${this.spec.key}: snapshot state has ${s.carried.length} values, expected ${this.carried.data.length}`);
+    if (!Number.isInteger(s.step) || s.step < 0)
+      throw new RangeError(`${this.spec.key}: snapshot step must be an integer >= 0, got ${s.step}`);
     this.carried.data.set(s.carried);
     this.update.setState(s.optimizer);
     if (this.auxUpdate && s.aux) this.auxUpdate.setState(s.aux);
@@ -352,7 +427,23 @@ export class RecurrentCore {
 
   dispose(): void {
     const K = this.kernels;
-    for (const m of [this.xs, this.hs, this.cs, this.gates, this.tc, this.dh, this.dpre, this.dc, this.dx, this.deltaIn, this.stateIn, this.stateOut, this.carried, this.auxError]) if (m) release(m, K);
+    for (const m of [
+      this.xs,
+      this.hs,
+      this.cs,
+      this.gates,
+      this.tc,
+      this.dh,
+      this.dpre,
+      this.dc,
+      this.dx,
+      this.deltaIn,
+      this.stateIn,
+      this.stateOut,
+      this.carried,
+      this.auxError,
+    ])
+      if (m) release(m, K);
     if (this.extra) for (const m of [this.extra.dh, this.extra.dhPrev, this.extra.dc, this.extra.d]) if (m) release(m, K);
     this.update.dispose();
     this.auxUpdate?.dispose();
@@ -360,7 +451,12 @@ export class RecurrentCore {
 
   /** [h | c] of state row block `tau` (0: the input state, n: the last) into `into` (B × S). */
   private copyState(tau: number, into: Matrix): void {
-    const B = this.B, H = this.H, S = this.S, out = into.data, h = this.hs.data, c = this.cs?.data;
+    const B = this.B,
+      H = this.H,
+      S = this.S,
+      out = into.data,
+      h = this.hs.data,
+      c = this.cs?.data;
     if (!c) {
       out.set(h.subarray(tau * B * H, (tau + 1) * B * H));
       return;
@@ -379,11 +475,25 @@ export class RecurrentCore {
  * `G` at `g0` holds the gates, `TC` at `row` tanh(c_t), `Cs` at `row` c_{t-1}.
  */
 function lstmRowBackward(
-  H: number, G: Float32Array, TC: Float32Array, Cs: Float32Array, g0: number, row: number,
-  dh: Float32Array, dhAt: number, dc: Float32Array, dcAt: number, D: Float32Array, dAt: number,
+  H: number,
+  G: Float32Array,
+  TC: Float32Array,
+  Cs: Float32Array,
+  g0: number,
+  row: number,
+  dh: Float32Array,
+  dhAt: number,
+  dc: Float32Array,
+  dcAt: number,
+  D: Float32Array,
+  dAt: number,
 ): void {
   for (let j = 0; j < H; j++) {
-    const i = G[g0 + j], f = G[g0 + H + j], o = G[g0 + 2 * H + j], gg = G[g0 + 3 * H + j], tc = TC[row + j];
+    const i = G[g0 + j],
+      f = G[g0 + H + j],
+      o = G[g0 + 2 * H + j],
+      gg = G[g0 + 3 * H + j],
+      tc = TC[row + j];
     const h = dh[dhAt + j];
     const dct = dc[dcAt + j] + h * o * (1 - tc * tc);
     D[dAt + j] = dct * gg * i * (1 - i);

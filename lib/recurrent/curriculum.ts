@@ -61,19 +61,34 @@ export interface CurriculumResult {
  * runCurriculum(t, { budget: 20_000, seed: 1 }).maxLength;
  */
 /** The keys of {@link CurriculumOptions}: what runCurriculum takes (trainCurriculum takes these and its own). */
-export const CURRICULUM_KEYS = keysOf<CurriculumOptions>()(['task', 'width', 'budget', 'seed', 'threshold', 'window', 'maxRepeats', 'maxLength', 'start', 'onBatch']);
+export const CURRICULUM_KEYS = keysOf<CurriculumOptions>()([
+  'task',
+  'width',
+  'budget',
+  'seed',
+  'threshold',
+  'window',
+  'maxRepeats',
+  'maxLength',
+  'start',
+  'onBatch',
+]);
 
 export function runCurriculum(topology: RecurrentTopology, o: CurriculumOptions): CurriculumResult {
   refuseUnknownOptions(o, CURRICULUM_KEYS, 'runCurriculum');
-  const t0 = performance.now(), c0 = cpuNow();
-  const B = topology.batch, threshold = o.threshold ?? 0.15, window = o.window ?? 10;
+  const t0 = performance.now(),
+    c0 = cpuNow();
+  const B = topology.batch,
+    threshold = o.threshold ?? 0.15,
+    window = o.window ?? 10;
   const initial = initRecurrentParameters(topology, o.seed);
   const net = buildRecurrentNetwork(topology, initial);
   // the network trains a copy (the WebAssembly backend's memory collects no garbage)
   for (const m of Object.values(initial)) release(m);
   const state = new CurriculumState({ budget: o.budget, threshold, window, start: o.start ?? 1, maxLength: o.maxLength });
   const make = curriculumBatches(topology, o);
-  let steps = 0, wrong = 0;
+  let steps = 0,
+    wrong = 0;
   // each batch is made when its first window comes; the last one's storage goes back first (wasm memory)
   let current: Sequences | null = null;
   const source = () => {
@@ -84,14 +99,16 @@ export function runCurriculum(topology: RecurrentTopology, o: CurriculumOptions)
   const run = trainRecurrentSequential(net, source, Number.MAX_SAFE_INTEGER, {
     history: false,
     onStep: ({ window: k, windows: W, outputs, y, mask }) => {
-      const P = outputs.data, Y = y.data;
+      const P = outputs.data,
+        Y = y.data;
       for (let r = 0; r < mask.length; r++) {
         if (mask[r] === 0) continue;
         for (let j = r * out; j < (r + 1) * out; j++) if (P[j] > 0.5 !== Y[j] > 0.5) wrong++;
       }
       steps++;
       if (k < W - 1) return false;
-      const error = wrong / B, length = state.length;
+      const error = wrong / B,
+        length = state.length;
       wrong = 0;
       const done = state.record(B, error);
       o.onBatch?.(state.sequences, length, error);
@@ -102,17 +119,32 @@ export function runCurriculum(topology: RecurrentTopology, o: CurriculumOptions)
   for (const m of Object.values(net.params)) release(m);
   const last = current as Sequences | null; // assigned inside the source
   if (last) for (const m of [last.x, last.y, last.mask]) release(m);
-  return { maxLength: state.solved, sequences: state.sequences, steps: run.steps, wallSeconds: (performance.now() - t0) / 1000, cpuSeconds: cpuNow() - c0, curve: state.curve };
+  return {
+    maxLength: state.solved,
+    sequences: state.sequences,
+    steps: run.steps,
+    wallSeconds: (performance.now() - t0) / 1000,
+    cpuSeconds: cpuNow() - c0,
+    curve: state.curve,
+  };
 }
 
 /**
  * The curriculum's batches: B fresh sequences of the length asked for, each call, from one
  * generator seeded by the options' seed (the same sequence of batches however they are trained).
  */
-export function curriculumBatches(topology: RecurrentTopology, o: Pick<CurriculumOptions, 'task' | 'width' | 'seed' | 'maxRepeats'>): (length: number) => Sequences {
-  const task = o.task ?? 'copy', width = o.width ?? 8, B = topology.batch;
+export function curriculumBatches(
+  topology: RecurrentTopology,
+  o: Pick<CurriculumOptions, 'task' | 'width' | 'seed' | 'maxRepeats'>,
+): (length: number) => Sequences {
+  const task = o.task ?? 'copy',
+    width = o.width ?? 8,
+    B = topology.batch;
   const rng = new Rng(o.seed * 7919 + 1);
-  return (n) => (task === 'copy' ? copyTask({ sequences: B, length: n, width, rng }) : repeatCopyTask({ sequences: B, length: n, repeats: n, maxRepeats: o.maxRepeats ?? 10, width, rng }));
+  return (n) =>
+    task === 'copy'
+      ? copyTask({ sequences: B, length: n, width, rng })
+      : repeatCopyTask({ sequences: B, length: n, repeats: n, maxRepeats: o.maxRepeats ?? 10, width, rng });
 }
 
 /** CPU seconds of this process so far (NaN where there is no `process.cpuUsage`). */
@@ -181,8 +213,14 @@ export const COPY_EXPERIMENT: CopyExperimentConfig = Object.freeze({
  * const t = copyExperimentTopology('copy', 'dni', 3);
  * runCurriculum(t, { budget: COPY_EXPERIMENT.budget, seed: 1 }).maxLength;
  */
-export function copyExperimentTopology(task: 'copy' | 'repeat-copy', method: CopyMethod, truncation: number, c: CopyExperimentConfig = COPY_EXPERIMENT): RecurrentTopology {
-  if (!COPY_METHODS.includes(method)) throw new RangeError(`copy experiment: unknown method '${String(method)}' (expected ${COPY_METHODS.join(', ')})`);
+export function copyExperimentTopology(
+  task: 'copy' | 'repeat-copy',
+  method: CopyMethod,
+  truncation: number,
+  c: CopyExperimentConfig = COPY_EXPERIMENT,
+): RecurrentTopology {
+  if (!COPY_METHODS.includes(method))
+    throw new RangeError(`copy experiment: unknown method '${String(method)}' (expected ${COPY_METHODS.join(', ')})`);
   return defineRecurrent({
     cell: 'lstm',
     inputs: task === 'copy' ? c.width + 1 : c.width + 2,
@@ -192,6 +230,12 @@ export function copyExperimentTopology(task: 'copy' | 'repeat-copy', method: Cop
     batch: c.batch,
     clip: c.clip,
     optimizer: { kind: 'adam', lr: c.lr },
-    dni: method === 'bptt' ? false : { synthesizer: { optimizer: { kind: 'adam', lr: c.synthesizerLr }, scale: c.scale }, aux: method === 'dni-aux' ? { weight: c.auxWeight } : false },
+    dni:
+      method === 'bptt'
+        ? false
+        : {
+            synthesizer: { optimizer: { kind: 'adam', lr: c.synthesizerLr }, scale: c.scale },
+            aux: method === 'dni-aux' ? { weight: c.auxWeight } : false,
+          },
   });
 }

@@ -31,8 +31,14 @@ export class RecurrentHead {
   private rows = 0;
   private step = -1;
 
-  constructor(readonly topology: RecurrentTopology, params: RecurrentParameters) {
-    const t = topology, T = t.truncation, B = t.batch, top = t.layers[t.layers.length - 1].units;
+  constructor(
+    readonly topology: RecurrentTopology,
+    params: RecurrentParameters,
+  ) {
+    const t = topology,
+      T = t.truncation,
+      B = t.batch,
+      top = t.layers[t.layers.length - 1].units;
     this.W = params['readout.W'];
     this.b = params['readout.b'];
     this.update = new ParameterStep(t.readout.optimizer, [this.W, this.b], t.clip);
@@ -47,11 +53,17 @@ export class RecurrentHead {
    * until {@link update}.
    */
   forward(step: number, h: Matrix, y: Matrix, mask: Float32Array): number {
-    const k = this.kernels, R = h.rows, no = this.topology.outputs, B = this.topology.batch;
-    const o = rowsView(this.out, 0, R), dz = rowsView(this.dz, 0, R);
+    const k = this.kernels,
+      R = h.rows,
+      no = this.topology.outputs,
+      B = this.topology.batch;
+    const o = rowsView(this.out, 0, R),
+      dz = rowsView(this.dz, 0, R);
     k.matmul(h, this.W, o);
     k.addRowVector(o, this.b);
-    const O = o.data, Y = y.data, D = dz.data;
+    const O = o.data,
+      Y = y.data,
+      D = dz.data;
     let loss = 0;
     switch (this.topology.loss) {
       case 'sigmoid-cross-entropy':
@@ -59,7 +71,8 @@ export class RecurrentHead {
           const m = mask[r];
           let l = 0;
           for (let j = r * no; j < (r + 1) * no; j++) {
-            const z = O[j], yv = Y[j];
+            const z = O[j],
+              yv = Y[j];
             // BCE(sigmoid(z), y) = max(z, 0) - z y + log(1 + e^{-|z|}), exact where p rounds to 0 or 1
             l += Math.max(z, 0) - z * yv + Math.log1p(Math.exp(-Math.abs(z)));
             const p = (O[j] = 1 / (1 + Math.exp(-z)));
@@ -82,7 +95,8 @@ export class RecurrentHead {
         break;
       case 'softmax-cross-entropy':
         for (let r = 0; r < R; r++) {
-          const m = mask[r], j0 = r * no;
+          const m = mask[r],
+            j0 = r * no;
           let max = -Infinity;
           for (let j = j0; j < j0 + no; j++) max = Math.max(max, O[j]);
           let sum = 0;
@@ -122,7 +136,8 @@ export class RecurrentHead {
   /** The batch-mean step on Wy and by (after {@link backward}). */
   updateParameters(step: number): void {
     if (step !== this.step || !this.h) throw new Error(`readout: update of step ${step}, but the last forward was step ${this.step}`);
-    const dz = rowsView(this.dz, 0, this.rows), B = this.topology.batch;
+    const dz = rowsView(this.dz, 0, this.rows),
+      B = this.topology.batch;
     this.update.outer(0, this.h, dz, 1 / B);
     this.update.rows(1, dz, 1 / B);
     this.update.step();

@@ -44,8 +44,12 @@ export function buildRecurrentNetwork(topology: RecurrentTopology, params: Recur
   for (const [k, m] of Object.entries(params)) own[k] = clone(m);
   const { batch: B, truncation: T } = topology;
   const layers = topology.layers.map((l) => new RecurrentCore(topology, l, own));
-  const synthesizers = topology.layers.map((l) => (l.synthesizer ? new RecurrentSynthesizer(keyOf('synth', l.index), l.synthesizer, own, B) : null));
-  const interfaces = topology.layers.map((l) => (l.interface ? new RecurrentSynthesizer(keyOf('interface', l.index), l.interface, own, T * B) : null));
+  const synthesizers = topology.layers.map((l) =>
+    l.synthesizer ? new RecurrentSynthesizer(keyOf('synth', l.index), l.synthesizer, own, B) : null,
+  );
+  const interfaces = topology.layers.map((l) =>
+    l.interface ? new RecurrentSynthesizer(keyOf('interface', l.index), l.interface, own, T * B) : null,
+  );
   return { topology, params: own, layers, synthesizers, interfaces, head: new RecurrentHead(topology, own) };
 }
 
@@ -59,11 +63,13 @@ export function snapshotRecurrentNetwork(net: RecurrentNetwork): RecurrentNetwor
 }
 
 export function restoreRecurrentNetwork(net: RecurrentNetwork, s: RecurrentNetworkSnapshot): void {
-  if (s.layers.length !== net.layers.length) throw new RangeError(`recurrent network: snapshot of ${s.layers.length} layers for ${net.layers.length}`);
+  if (s.layers.length !== net.layers.length)
+    throw new RangeError(`recurrent network: snapshot of ${s.layers.length} layers for ${net.layers.length}`);
   net.layers.forEach((l, i) => l.restore(s.layers[i]));
   net.synthesizers.forEach((syn, i) => {
     const snap = s.synthesizers[i];
-    if (Boolean(syn) !== Boolean(snap)) throw new RangeError(`recurrent network: snapshot and topology disagree on layer ${i}'s synthesizer`);
+    if (Boolean(syn) !== Boolean(snap))
+      throw new RangeError(`recurrent network: snapshot and topology disagree on layer ${i}'s synthesizer`);
     if (syn && snap) syn.restore(snap);
   });
   net.interfaces.forEach((syn, i) => {

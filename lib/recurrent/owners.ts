@@ -12,7 +12,14 @@ import type { Matrix } from '../matrix.ts';
 import type { OptimizerState } from '../optimizers.ts';
 import type { RecurrentNetwork } from './network.ts';
 import { recurrentParameterShapes } from './params.ts';
-import { type RecurrentLayerTopology, type RecurrentSpec, type RecurrentSynthesizerSpec, type RecurrentSynthesizerTopology, type RecurrentTopology, keyOf } from './topology.ts';
+import {
+  type RecurrentLayerTopology,
+  type RecurrentSpec,
+  type RecurrentSynthesizerSpec,
+  type RecurrentSynthesizerTopology,
+  type RecurrentTopology,
+  keyOf,
+} from './topology.ts';
 
 export const RECURRENT_HEAD_ACTOR = 'head:readout';
 
@@ -34,8 +41,12 @@ export interface RecurrentSynthesizerSlot {
 
 export function recurrentSynthesizers(t: RecurrentTopology): RecurrentSynthesizerSlot[] {
   const out: RecurrentSynthesizerSlot[] = [];
-  for (const l of t.layers) if (l.synthesizer) out.push({ actor: boundaryActor(l), key: keyOf('synth', l.index), kind: 'boundary', layer: l.index, index: out.length });
-  for (const l of t.layers) if (l.interface) out.push({ actor: interfaceActor(l), key: keyOf('interface', l.index), kind: 'interface', layer: l.index, index: out.length });
+  for (const l of t.layers)
+    if (l.synthesizer)
+      out.push({ actor: boundaryActor(l), key: keyOf('synth', l.index), kind: 'boundary', layer: l.index, index: out.length });
+  for (const l of t.layers)
+    if (l.interface)
+      out.push({ actor: interfaceActor(l), key: keyOf('interface', l.index), kind: 'interface', layer: l.index, index: out.length });
   return out;
 }
 
@@ -95,7 +106,11 @@ export interface RecurrentNetworkState {
 
 /** The optimiser owners a topology has, by name. */
 export function recurrentOptimizerOwners(t: RecurrentTopology): string[] {
-  return [...t.layers.flatMap((l) => (l.aux ? [layerActor(l), auxOwner(l)] : [layerActor(l)])), ...recurrentSynthesizers(t).map((s) => s.actor), RECURRENT_HEAD_ACTOR];
+  return [
+    ...t.layers.flatMap((l) => (l.aux ? [layerActor(l), auxOwner(l)] : [layerActor(l)])),
+    ...recurrentSynthesizers(t).map((s) => s.actor),
+    RECURRENT_HEAD_ACTOR,
+  ];
 }
 
 function synthesizerOf(net: RecurrentNetwork, s: RecurrentSynthesizerSlot) {
@@ -108,9 +123,12 @@ function synthesizerOf(net: RecurrentNetwork, s: RecurrentSynthesizerSlot) {
  * checkpoints and messages to other threads want them.
  */
 export function captureRecurrentState(net: RecurrentNetwork, ids?: ReadonlySet<string>, withParams = true): RecurrentNetworkState {
-  const t = net.topology, has = (id: string) => !ids || ids.has(id);
-  const params: Record<string, Matrix> = {}, optimizers: Record<string, OptimizerState> = {};
-  const synthesizers: Record<string, PendingRefits> = {}, layers: Record<string, CarriedState> = {};
+  const t = net.topology,
+    has = (id: string) => !ids || ids.has(id);
+  const params: Record<string, Matrix> = {},
+    optimizers: Record<string, OptimizerState> = {};
+  const synthesizers: Record<string, PendingRefits> = {},
+    layers: Record<string, CarriedState> = {};
   if (withParams) {
     for (const [owner, keys] of recurrentParameterOwners(t)) {
       if (!has(owner)) continue;
@@ -139,8 +157,13 @@ export function captureRecurrentState(net: RecurrentNetwork, ids?: ReadonlySet<s
  * the optimisers always; the carried states and pending refits when the state has them (a
  * checkpoint's), so `optimizers` alone continues a finished training's optimisers.
  */
-export function restoreRecurrentState(net: RecurrentNetwork, state: Pick<RecurrentNetworkState, 'optimizers'> & Partial<RecurrentNetworkState>, fail: (message: string) => never): void {
-  const t = net.topology, o = state.optimizers;
+export function restoreRecurrentState(
+  net: RecurrentNetwork,
+  state: Pick<RecurrentNetworkState, 'optimizers'> & Partial<RecurrentNetworkState>,
+  fail: (message: string) => never,
+): void {
+  const t = net.topology,
+    o = state.optimizers;
   const need = (id: string): OptimizerState => o[id] ?? fail(`no optimiser state for ${id}`);
   const guard = (id: string, f: () => void) => {
     try {
@@ -150,12 +173,22 @@ export function restoreRecurrentState(net: RecurrentNetwork, state: Pick<Recurre
     }
   };
   for (const l of t.layers) {
-    const id = layerActor(l), now = net.layers[l.index].snapshot(), c = state.layers?.[id];
+    const id = layerActor(l),
+      now = net.layers[l.index].snapshot(),
+      c = state.layers?.[id];
     if (state.layers && !c) fail(`no carried state for ${id}`);
-    guard(id, () => net.layers[l.index].restore({ step: c?.step ?? now.step, carried: c?.carried ?? now.carried, optimizer: need(id), aux: l.aux ? need(auxOwner(l)) : null }));
+    guard(id, () =>
+      net.layers[l.index].restore({
+        step: c?.step ?? now.step,
+        carried: c?.carried ?? now.carried,
+        optimizer: need(id),
+        aux: l.aux ? need(auxOwner(l)) : null,
+      }),
+    );
   }
   for (const slot of recurrentSynthesizers(t)) {
-    const syn = synthesizerOf(net, slot), p = state.synthesizers?.[slot.actor];
+    const syn = synthesizerOf(net, slot),
+      p = state.synthesizers?.[slot.actor];
     if (state.synthesizers && !p) fail(`no pending refits for ${slot.actor}`);
     guard(slot.actor, () => syn.restore({ pending: p?.pending ?? syn.snapshot().pending, optimizer: need(slot.actor) }));
   }
@@ -184,6 +217,13 @@ export function recurrentSpecOf(t: RecurrentTopology): RecurrentSpec {
     readout: { optimizer: t.readout.optimizer },
     ...(t.clip === null ? {} : { clip: t.clip }),
     ...(t.cell === 'lstm' ? { forgetBias: t.forgetBias } : {}),
-    ...(t.dni ? { dni: { synthesizer: synth(first.synthesizer!, true), ...(first.aux ? { aux: { weight: first.aux.weight, optimizer: first.aux.optimizer } } : {}) } } : {}),
+    ...(t.dni
+      ? {
+          dni: {
+            synthesizer: synth(first.synthesizer!, true),
+            ...(first.aux ? { aux: { weight: first.aux.weight, optimizer: first.aux.optimizer } } : {}),
+          },
+        }
+      : {}),
   };
 }

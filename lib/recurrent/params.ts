@@ -29,7 +29,8 @@ export interface RecurrentParameterShape {
 export function recurrentParameterShapes(t: RecurrentTopology): RecurrentParameterShape[] {
   const out: RecurrentParameterShape[] = [];
   const gates = t.cell === 'lstm' ? 4 : 1;
-  const add = (key: string, rows: number, cols: number, init: RecurrentParameterShape['init'], vector = false) => out.push({ key, rows, cols, vector, init });
+  const add = (key: string, rows: number, cols: number, init: RecurrentParameterShape['init'], vector = false) =>
+    out.push({ key, rows, cols, vector, init });
   for (const l of t.layers) {
     add(`${l.key}.Wx`, l.inputs, gates * l.units, 'normal');
     add(`${l.key}.Wh`, l.units, gates * l.units, 'normal');
@@ -89,7 +90,8 @@ export function checkRecurrentParameters(t: RecurrentTopology, params: Recurrent
   for (const s of shapes) {
     const m = params[s.key];
     if (!m) throw new TopologyError(`parameters: '${s.key}' is missing (the topology needs ${s.rows}x${s.cols})`);
-    if (m.rows !== s.rows || m.cols !== s.cols) throw new TopologyError(`parameters: '${s.key}' is ${shapeOf(m)}, the topology needs ${s.rows}x${s.cols}`);
+    if (m.rows !== s.rows || m.cols !== s.cols)
+      throw new TopologyError(`parameters: '${s.key}' is ${shapeOf(m)}, the topology needs ${s.rows}x${s.cols}`);
     const at = firstNonFinite(m.data);
     if (at >= 0) throw new TopologyError(`parameters: '${s.key}'[${Math.floor(at / m.cols)}, ${at % m.cols}] is ${m.data[at]}`);
   }
@@ -106,7 +108,8 @@ export function recurrentParametersToJSON(t: RecurrentTopology, params: Recurren
 
 /** Parameters from their JSON form, checked against the topology. */
 export function recurrentParametersFromJSON(t: RecurrentTopology, json: Record<string, number[] | number[][]>): RecurrentParameters {
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new TopologyError(`parameters: expected an object of named arrays, got ${describeValue(json)}`);
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    throw new TopologyError(`parameters: expected an object of named arrays, got ${describeValue(json)}`);
   const params: RecurrentParameters = {};
   for (const s of recurrentParameterShapes(t)) {
     const v = Object.hasOwn(json, s.key) ? json[s.key] : undefined;

@@ -41,21 +41,31 @@ export class WindowSchedule {
     readonly topology: RecurrentTopology,
     depth: number,
   ) {
-    const T = topology.truncation, B = topology.batch;
+    const T = topology.truncation,
+      B = topology.batch;
     this.windows = Math.ceil(data.length / T);
     this.batches = sequenceBatches(data, B);
-    this.slots = Array.from({ length: depth }, () => ({ step: -1, x: zeros(T * B, data.inputs), y: zeros(T * B, data.outputs), mask: new Float32Array(T * B) }));
+    this.slots = Array.from({ length: depth }, () => ({
+      step: -1,
+      x: zeros(T * B, data.inputs),
+      y: zeros(T * B, data.outputs),
+      mask: new Float32Array(T * B),
+    }));
   }
 
   info(step: number): WindowInfo {
-    const T = this.topology.truncation, W = this.windows;
-    const batch = Math.floor(step / W), window = step % W;
+    const T = this.topology.truncation,
+      W = this.windows;
+    const batch = Math.floor(step / W),
+      window = step % W;
     return { step, batch, window, windows: W, n: Math.min(T, this.data.length - window * T), first: window === 0, last: window === W - 1 };
   }
 
   /** Step `step`'s window: inputs (n·B × in), targets (n·B × out) and mask, step-major. */
   window(step: number): { x: Matrix; y: Matrix; mask: Float32Array } {
-    const slot = this.slots[step % this.slots.length], B = this.topology.batch, T = this.topology.truncation;
+    const slot = this.slots[step % this.slots.length],
+      B = this.topology.batch,
+      T = this.topology.truncation;
     const { window, n } = this.info(step);
     if (slot.step !== step) {
       const first = (Math.floor(step / this.windows) % this.batches) * B;
@@ -78,12 +88,16 @@ export class WindowSchedule {
  * a window with no scored step.
  */
 export function windowAccuracy(outputs: Matrix, y: Matrix, mask: Float32Array, loss: RecurrentLoss): number {
-  const O = outputs.data, Y = y.data, w = outputs.cols;
-  let right = 0, total = 0;
+  const O = outputs.data,
+    Y = y.data,
+    w = outputs.cols;
+  let right = 0,
+    total = 0;
   for (let r = 0; r < mask.length; r++) {
     if (mask[r] === 0) continue;
     if (loss === 'softmax-cross-entropy') {
-      let best = r * w, target = r * w;
+      let best = r * w,
+        target = r * w;
       for (let j = r * w + 1; j < (r + 1) * w; j++) {
         if (O[j] > O[best]) best = j;
         if (Y[j] > Y[target]) target = j;

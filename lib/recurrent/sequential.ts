@@ -78,15 +78,29 @@ export interface RecurrentRun extends RecurrentHistory {
  * const net = buildRecurrentNetwork(topology, initRecurrentParameters(topology, 1));
  * const run = trainRecurrentSequential(net, copyTask({ sequences: 40, length: 5, width: 8, seed: 1 }), 200);
  */
-export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences | SequenceSource, steps: number, options: RecurrentLoopOptions = {}): RecurrentRun {
-  const t = net.topology, B = t.batch, T = t.truncation;
+export function trainRecurrentSequential(
+  net: RecurrentNetwork,
+  data: Sequences | SequenceSource,
+  steps: number,
+  options: RecurrentLoopOptions = {},
+): RecurrentRun {
+  const t = net.topology,
+    B = t.batch,
+    T = t.truncation;
   if (!Number.isInteger(steps) || steps < 0) throw new RangeError(`recurrent training: steps must be an integer >= 0, got ${steps}`);
   const source: SequenceSource = typeof data === 'function' ? data : fixedSource(data, B);
   if (typeof data !== 'function') validateSequences(data, t);
-  const xBuf = zeros(T * B, t.inputs), yBuf = zeros(T * B, t.outputs), mBuf = new Float32Array(T * B);
-  const views = Array.from({ length: T + 1 }, (_, n) => ({ x: { rows: n * B, cols: t.inputs, data: xBuf.data.subarray(0, n * B * t.inputs) }, y: { rows: n * B, cols: t.outputs, data: yBuf.data.subarray(0, n * B * t.outputs) } }));
-  const kept = options.history ?? true ? steps : 0;
-  const losses = new Float64Array(kept), synthesizerLosses = new Float64Array(kept), auxLosses = new Float64Array(kept);
+  const xBuf = zeros(T * B, t.inputs),
+    yBuf = zeros(T * B, t.outputs),
+    mBuf = new Float32Array(T * B);
+  const views = Array.from({ length: T + 1 }, (_, n) => ({
+    x: { rows: n * B, cols: t.inputs, data: xBuf.data.subarray(0, n * B * t.inputs) },
+    y: { rows: n * B, cols: t.outputs, data: yBuf.data.subarray(0, n * B * t.outputs) },
+  }));
+  const kept = (options.history ?? true) ? steps : 0;
+  const losses = new Float64Array(kept),
+    synthesizerLosses = new Float64Array(kept),
+    auxLosses = new Float64Array(kept);
   const from = options.from ?? { step: 0, batch: 0, window: 0 };
   const record = (s: number, loss: number) => {
     const i = s - from.step;
@@ -96,26 +110,33 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
 
   const { layers, synthesizers, interfaces, head } = net;
   const top = layers.length - 1;
-  let j = from.batch, k = from.window, seqs: Sequences | null = null, run = 0;
+  let j = from.batch,
+    k = from.window,
+    seqs: Sequences | null = null,
+    run = 0;
   for (; run < steps; run++) {
     const s = from.step + run;
     if (seqs === null || k === 0) {
       seqs = source(j);
       if (typeof data === 'function') {
         validateSequences(seqs, t);
-        if (seqs.x.rows !== B) throw new RangeError(`recurrent training: the source gave ${seqs.x.rows} sequences for batch ${j}, expected ${B}`);
+        if (seqs.x.rows !== B)
+          throw new RangeError(`recurrent training: the source gave ${seqs.x.rows} sequences for batch ${j}, expected ${B}`);
       }
     }
-    const W = Math.ceil(seqs.length / T), n = Math.min(T, seqs.length - k * T);
+    const W = Math.ceil(seqs.length / T),
+      n = Math.min(T, seqs.length - k * T);
     const first = typeof data === 'function' ? 0 : (j % sequenceBatches(data, B)) * B;
     gatherWindow(seqs, typeof data === 'function' ? 0 : first, B, k * T, n, xBuf.data, yBuf.data, mBuf);
-    const hasPrediction = k < W - 1, hasRefit = k > 0;
+    const hasPrediction = k < W - 1,
+      hasRefit = k > 0;
     const outputs: Matrix[] = [];
     let aux = 0;
 
     // (2)–(5) for layer ℓ given dL/dh_t from above; its input gradient goes down
     const backward = (l: number, fromAbove: Matrix): void => {
-      const layer = layers[l], synth = synthesizers[l];
+      const layer = layers[l],
+        synth = synthesizers[l];
       const gHat = synth && hasPrediction ? synth.predict(s, layer.boundaryState()) : null;
       const deltaIn = layer.backwardWindow(s, gHat, fromAbove);
       aux += layer.auxLoss;
@@ -140,10 +161,19 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
     backward(top, head.backward(s));
     head.updateParameters(s);
     // every layer's backward has run (and added its aux loss) by now
-    if (run < kept) (losses[run] = loss), (auxLosses[run] = aux);
+    if (run < kept) ((losses[run] = loss), (auxLosses[run] = aux));
 
-    const stop = options.onStep?.({ step: s, batch: j, window: k, windows: W, loss, outputs: head.outputs(), y: views[n].y, mask: mBuf.subarray(0, n * B) });
-    if (++k === W) (k = 0), j++;
+    const stop = options.onStep?.({
+      step: s,
+      batch: j,
+      window: k,
+      windows: W,
+      loss,
+      outputs: head.outputs(),
+      y: views[n].y,
+      mask: mBuf.subarray(0, n * B),
+    });
+    if (++k === W) ((k = 0), j++);
     if (stop) {
       run++;
       break;
@@ -154,7 +184,13 @@ export function trainRecurrentSequential(net: RecurrentNetwork, data: Sequences 
   release(xBuf);
   release(yBuf);
   const cut = (a: Float64Array) => (run >= kept ? a : a.slice(0, run));
-  return { losses: cut(losses), synthesizerLosses: cut(synthesizerLosses), auxLosses: cut(auxLosses), steps: run, next: { step: from.step + run, batch: j, window: k } };
+  return {
+    losses: cut(losses),
+    synthesizerLosses: cut(synthesizerLosses),
+    auxLosses: cut(auxLosses),
+    steps: run,
+    next: { step: from.step + run, batch: j, window: k },
+  };
 }
 
 /** docs/maths.md's batch order over a fixed data set: batch j is sequences [(j mod N/B) B, +B). */

@@ -79,7 +79,8 @@ export class ParameterStep {
     // plain SGD with a clip: p -= lr g from our own buffers
     const lr = this.config.lr;
     this.params.forEach((p, k) => {
-      const P = p.data, G = this.own[k].data;
+      const P = p.data,
+        G = this.own[k].data;
       for (let i = 0; i < P.length; i++) P[i] -= lr * G[i];
     });
     this.optimizer.step(); // counts the step

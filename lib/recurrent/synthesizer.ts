@@ -27,7 +27,14 @@ import { backend } from '../kernels/kernels.ts';
 import { type Matrix, firstNonFinite, release, rowsView, zeros } from '../matrix.ts';
 import type { OptimizerState } from '../optimizers.ts';
 import { type PendingRefit, RefitQueue } from '../refit-queue.ts';
-import { type SynthesizerParameters, type SynthesizerScratch, clipNorm, parameterList, predictSynthetic, refitSynthesizer } from '../synthesizer.ts';
+import {
+  type SynthesizerParameters,
+  type SynthesizerScratch,
+  clipNorm,
+  parameterList,
+  predictSynthetic,
+  refitSynthesizer,
+} from '../synthesizer.ts';
 import type { RecurrentParameters } from './params.ts';
 import { ParameterStep } from './step.ts';
 import type { RecurrentSynthesizerTopology } from './topology.ts';
@@ -67,7 +74,8 @@ export class RecurrentSynthesizer {
     this.M = params[`${id}.M`];
     this.c = params[`${id}.c`];
     const hidden = spec.hidden.map((_, j) => ({ W: params[`${id}.hidden${j}.W`], b: params[`${id}.hidden${j}.b`], N: null }));
-    if ([this.M, this.c, ...hidden.flatMap((l) => [l.W, l.b])].some((m) => !m)) throw new RangeError(`${id}: parameters missing from the set`);
+    if ([this.M, this.c, ...hidden.flatMap((l) => [l.W, l.b])].some((m) => !m))
+      throw new RangeError(`${id}: parameters missing from the set`);
     this.parameters = { hidden, M: this.M, c: this.c, N: null };
     const { params: list, slots } = parameterList(this.parameters);
     this.slots = slots;
@@ -85,13 +93,19 @@ export class RecurrentSynthesizer {
    */
   predict(step: number, input: Matrix): Matrix {
     this.queue.refitThrough(step - 1 - this.spec.delay, this.applySlot);
-    const R = input.rows, out = R === this.out.rows ? this.out : rowsView(this.out, 0, R);
+    const R = input.rows,
+      out = R === this.out.rows ? this.out : rowsView(this.out, 0, R);
     predictSynthetic(this.kernels, this.parameters, this.spec.activation, input, null, out, this.scratch(R));
     if (this.spec.clip !== null) clipNorm(out.data, this.spec.clip);
     const sum = this.kernels.sum(out);
     if (!Number.isFinite(sum)) {
       const at = firstNonFinite(out.data);
-      throw new DivergenceError(`synthesizer:${this.id}`, step, 'g_hat', `g_hat[${Math.floor(at / out.cols)}, ${at % out.cols}] = ${out.data[at]}`);
+      throw new DivergenceError(
+        `synthesizer:${this.id}`,
+        step,
+        'g_hat',
+        `g_hat[${Math.floor(at / out.cols)}, ${at % out.cols}] = ${out.data[at]}`,
+      );
     }
     return out;
   }
@@ -102,7 +116,9 @@ export class RecurrentSynthesizer {
    */
   refit(step: number, input: Matrix, target: Matrix): void {
     if (input.rows !== target.rows || input.cols !== this.spec.units || target.cols !== this.spec.units || input.rows > this.maxRows) {
-      throw new RangeError(`${this.id}: refit of step ${step} with input ${input.rows}x${input.cols} and target ${target.rows}x${target.cols} (expected ≤ ${this.maxRows} rows of ${this.spec.units})`);
+      throw new RangeError(
+        `${this.id}: refit of step ${step} with input ${input.rows}x${input.cols} and target ${target.rows}x${target.cols} (expected ≤ ${this.maxRows} rows of ${this.spec.units})`,
+      );
     }
     const slot = this.queue.give(step, input.rows);
     slot.h.data.set(input.data);
@@ -129,13 +145,16 @@ export class RecurrentSynthesizer {
   snapshot(): RecurrentSynthesizerSnapshot {
     const n = (p: PendingRefit) => p.rows * this.spec.units;
     return {
-      pending: this.queue.held().map((p) => ({ step: p.tag, rows: p.rows, input: p.h.data.slice(0, n(p)), target: p.target.data.slice(0, n(p)) })),
+      pending: this.queue
+        .held()
+        .map((p) => ({ step: p.tag, rows: p.rows, input: p.h.data.slice(0, n(p)), target: p.target.data.slice(0, n(p)) })),
       optimizer: this.update.state(),
     };
   }
 
   restore(s: RecurrentSynthesizerSnapshot): void {
-    if (s.pending.length > this.spec.delay + 1) throw new RangeError(`${this.id}: a snapshot with ${s.pending.length} pending refits does not fit delay ${this.spec.delay}`);
+    if (s.pending.length > this.spec.delay + 1)
+      throw new RangeError(`${this.id}: a snapshot with ${s.pending.length} pending refits does not fit delay ${this.spec.delay}`);
     for (const p of s.pending) {
       if (p.input.length !== p.rows * this.spec.units || p.target.length !== p.input.length || p.rows > this.maxRows) {
         throw new RangeError(`${this.id}: the snapshot's pending refit of step ${p.step} has the wrong shape`);
@@ -159,8 +178,11 @@ export class RecurrentSynthesizer {
 
   /** One refit at the current parameters; reports 0.5 mean_rows |ĝ - target|² before the step. */
   private apply(slot: PendingRefit): void {
-    const R = slot.rows, input = rowsView(slot.h, 0, R), target = rowsView(slot.target, 0, R);
-    const e = rowsView(this.error, 0, R), scratch = this.scratch(R);
+    const R = slot.rows,
+      input = rowsView(slot.h, 0, R),
+      target = rowsView(slot.target, 0, R);
+    const e = rowsView(this.error, 0, R),
+      scratch = this.scratch(R);
     predictSynthetic(this.kernels, this.parameters, this.spec.activation, input, null, e, scratch);
     const loss = (0.5 * this.kernels.squaredDistance(e, target)) / R;
     refitSynthesizer(this.kernels, this.parameters, this.spec.activation, this.update, this.slots, input, null, target, e, scratch, e);
@@ -169,7 +191,11 @@ export class RecurrentSynthesizer {
 
   private scratch(R: number): SynthesizerScratch {
     let s = this.scratchOf.get(R);
-    if (!s) this.scratchOf.set(R, (s = { activations: this.acts.map((a) => rowsView(a, 0, R)), deltas: this.deltas.map((d) => rowsView(d, 0, R)) }));
+    if (!s)
+      this.scratchOf.set(
+        R,
+        (s = { activations: this.acts.map((a) => rowsView(a, 0, R)), deltas: this.deltas.map((d) => rowsView(d, 0, R)) }),
+      );
     return s;
   }
 }

@@ -14,7 +14,18 @@ import type { Activation } from '../activations.ts';
 import { TopologyError } from '../errors.ts';
 import type { OptimizerConfig, OptimizerSpec } from '../optimizers.ts';
 import type { SynthesizerOptions } from '../synthesizer.ts';
-import { activation as checkActivation, bool, knownKeys, nonNegativeInt, object, optimizerAt, positive, positiveInt, sgd, show } from '../validate.ts';
+import {
+  activation as checkActivation,
+  bool,
+  knownKeys,
+  nonNegativeInt,
+  object,
+  optimizerAt,
+  positive,
+  positiveInt,
+  sgd,
+  show,
+} from '../validate.ts';
 
 const CELLS = ['tanh', 'lstm'] as const;
 /** `tanh`: `h_t = tanh(x_t Wx + h_{t-1} Wh + b)`; `lstm`: gates [i f o g], carried state (h, c). */
@@ -166,13 +177,31 @@ const DEFAULT_SYNTHESIZER_LR = 0.01;
  * });
  */
 export function defineRecurrent(spec: RecurrentSpec): RecurrentTopology {
-  if (spec === null || typeof spec !== 'object' || Array.isArray(spec)) throw new TopologyError(`recurrent topology: expected an object, got ${show(spec)}`);
-  const known = ['cell', 'inputs', 'hidden', 'outputs', 'loss', 'truncation', 'batch', 'lr', 'optimizer', 'readout', 'clip', 'forgetBias', 'dni', 'interfaces'];
+  if (spec === null || typeof spec !== 'object' || Array.isArray(spec))
+    throw new TopologyError(`recurrent topology: expected an object, got ${show(spec)}`);
+  const known = [
+    'cell',
+    'inputs',
+    'hidden',
+    'outputs',
+    'loss',
+    'truncation',
+    'batch',
+    'lr',
+    'optimizer',
+    'readout',
+    'clip',
+    'forgetBias',
+    'dni',
+    'interfaces',
+  ];
   const unknown = Object.keys(spec).filter((k) => !known.includes(k));
-  if (unknown.length > 0) throw new TopologyError(`recurrent topology: unknown field ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
+  if (unknown.length > 0)
+    throw new TopologyError(`recurrent topology: unknown field ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
   knownKeys(spec as unknown as Record<string, unknown>, known, 'recurrent topology'); // and no nulls: null is not "the default"
   const cell = spec.cell ?? 'tanh';
-  if (!(CELLS as readonly string[]).includes(cell)) throw new TopologyError(`recurrent topology: unknown cell ${show(cell)} (expected one of ${CELLS.join(', ')})`);
+  if (!(CELLS as readonly string[]).includes(cell))
+    throw new TopologyError(`recurrent topology: unknown cell ${show(cell)} (expected one of ${CELLS.join(', ')})`);
   positiveInt(spec.inputs, 'recurrent topology: inputs');
   positiveInt(spec.outputs, 'recurrent topology: outputs');
   positiveInt(spec.batch, 'recurrent topology: batch');
@@ -190,13 +219,19 @@ export function defineRecurrent(spec: RecurrentSpec): RecurrentTopology {
   const core = optimizerAt(spec, 'recurrent topology') ?? sgd(DEFAULT_LR);
   let readout = core;
   if (spec.readout !== undefined) {
-    knownKeys(object(spec.readout, 'recurrent topology: readout', '{ lr } or { optimizer }'), ['lr', 'optimizer'], 'recurrent topology: readout');
+    knownKeys(
+      object(spec.readout, 'recurrent topology: readout', '{ lr } or { optimizer }'),
+      ['lr', 'optimizer'],
+      'recurrent topology: readout',
+    );
     readout = optimizerAt(spec.readout, 'recurrent topology: readout') ?? core;
   }
   const clip = spec.clip === undefined ? null : positive(spec.clip, 'recurrent topology: clip');
   const forgetBias = spec.forgetBias ?? 1;
-  if (typeof forgetBias !== 'number' || !Number.isFinite(forgetBias)) throw new TopologyError(`recurrent topology: forgetBias must be a finite number, got ${show(forgetBias)}`);
-  if (spec.forgetBias !== undefined && cell !== 'lstm') throw new TopologyError(`recurrent topology: forgetBias ${spec.forgetBias} given, but the '${cell}' cell has no forget gate`);
+  if (typeof forgetBias !== 'number' || !Number.isFinite(forgetBias))
+    throw new TopologyError(`recurrent topology: forgetBias must be a finite number, got ${show(forgetBias)}`);
+  if (spec.forgetBias !== undefined && cell !== 'lstm')
+    throw new TopologyError(`recurrent topology: forgetBias ${spec.forgetBias} given, but the '${cell}' cell has no forget gate`);
 
   const dniSpec = dniOf(spec.dni);
   const auxRaw = dniSpec?.aux;
@@ -207,7 +242,10 @@ export function defineRecurrent(spec: RecurrentSpec): RecurrentTopology {
   } else if (auxRaw !== undefined && typeof auxRaw !== 'boolean') {
     throw new TopologyError(`recurrent topology: dni.aux must be true, false or { weight, lr | optimizer }, got ${show(auxRaw)}`);
   } else if (auxRaw === true) auxSpec = {};
-  const interfaces = spec.interfaces === undefined ? {} : object(spec.interfaces, 'recurrent topology: interfaces', 'synthesizer options { lr, optimizer, hidden, ... }');
+  const interfaces =
+    spec.interfaces === undefined
+      ? {}
+      : object(spec.interfaces, 'recurrent topology: interfaces', 'synthesizer options { lr, optimizer, hidden, ... }');
   // the defaults are checked themselves, even where every layer's own options override them
   synthesizerOf(interfaces, 1, 'recurrent topology: interfaces', false);
 
@@ -218,20 +256,34 @@ export function defineRecurrent(spec: RecurrentSpec): RecurrentTopology {
     positiveInt(l.units, `${where} units`);
     const decoupled = bool(l.decoupled, `${where} decoupled`, false);
     const isTop = index === hiddenList.length - 1;
-    if (decoupled && isTop) throw new TopologyError(`${where}: the top layer feeds the readout; only an interface between two layers can be decoupled`);
+    if (decoupled && isTop)
+      throw new TopologyError(`${where}: the top layer feeds the readout; only an interface between two layers can be decoupled`);
     if (l.interface !== undefined && !decoupled) throw new TopologyError(`${where}: interface options given but decoupled is not true`);
     const inputs = index === 0 ? spec.inputs : unitsOf(hiddenList[index - 1]);
     const state = cell === 'lstm' ? 2 * l.units : l.units;
-    const synthesizer = dniSpec ? synthesizerOf({ ...(dniSpec.synthesizer ?? {}) }, state, `recurrent topology: dni.synthesizer`, true) : null;
+    const synthesizer = dniSpec
+      ? synthesizerOf({ ...(dniSpec.synthesizer ?? {}) }, state, `recurrent topology: dni.synthesizer`, true)
+      : null;
     const aux = auxSpec
       ? Object.freeze({
           weight: auxSpec.weight === undefined ? 1 : positive(auxSpec.weight, 'recurrent topology: dni.aux weight'),
           optimizer: optimizerAt(auxSpec, 'recurrent topology: dni.aux') ?? core,
         })
       : null;
-    const own = l.interface === undefined ? {} : object(l.interface, `${where} interface`, 'synthesizer options { lr, optimizer, hidden, ... }');
+    const own =
+      l.interface === undefined ? {} : object(l.interface, `${where} interface`, 'synthesizer options { lr, optimizer, hidden, ... }');
     const above = decoupled ? synthesizerOf({ ...interfaces, ...own }, l.units, `${where} interface`, false) : null;
-    return Object.freeze({ index, key: index === 0 ? 'core' : `core${index}`, inputs, units: l.units, state, optimizer: core, synthesizer, aux, interface: above });
+    return Object.freeze({
+      index,
+      key: index === 0 ? 'core' : `core${index}`,
+      inputs,
+      units: l.units,
+      state,
+      optimizer: core,
+      synthesizer,
+      aux,
+      interface: above,
+    });
   });
   return Object.freeze({
     kind: 'recurrent',
@@ -279,13 +331,19 @@ function unitsOf(h: number | RecurrentLayerSpec): number {
 }
 
 function synthesizerOf(s: RecurrentSynthesizerSpec, units: number, where: string, boundary: boolean): RecurrentSynthesizerTopology {
-  knownKeys(object(s, where, 'synthesizer options'), ['lr', 'optimizer', 'hidden', 'activation', 'clip', 'scale', 'discount', 'delay'], where);
+  knownKeys(
+    object(s, where, 'synthesizer options'),
+    ['lr', 'optimizer', 'hidden', 'activation', 'clip', 'scale', 'discount', 'delay'],
+    where,
+  );
   const hidden = s.hidden ?? [];
   if (!Array.isArray(hidden)) throw new TopologyError(`${where} hidden must be an array of widths, got ${show(hidden)}`);
   hidden.forEach((w, j) => positiveInt(w, `${where} hidden[${j}]`));
   const activation = checkActivation(s.activation ?? 'relu', `${where} activation`);
-  if (s.scale !== undefined && !boundary) throw new TopologyError(`${where}: scale is a boundary-synthesizer option (the discount of the bootstrapped target)`);
-  if (s.discount !== undefined && !boundary) throw new TopologyError(`${where}: discount is a boundary-synthesizer option (of the bootstrapped target)`);
+  if (s.scale !== undefined && !boundary)
+    throw new TopologyError(`${where}: scale is a boundary-synthesizer option (the discount of the bootstrapped target)`);
+  if (s.discount !== undefined && !boundary)
+    throw new TopologyError(`${where}: discount is a boundary-synthesizer option (of the bootstrapped target)`);
   const scale = s.scale === undefined ? 1 : positive(s.scale, `${where} scale`);
   return Object.freeze({
     units,

@@ -11,18 +11,52 @@ import { synthesizerMachine } from '../../actors/machines/synthesizerMachine.ts'
 import { zeros } from '../../lib/matrix.ts';
 import { Synthesizer } from '../../lib/synthesizer.ts';
 
-const route = (type: Route['type']): Route => ({ key: `${type}>synthesizer:0`, type, source: 'layer:0', target: 'synthesizer:0', slot: 0, edge: 0, rows: 1, cols: 2 });
+const route = (type: Route['type']): Route => ({
+  key: `${type}>synthesizer:0`,
+  type,
+  source: 'layer:0',
+  target: 'synthesizer:0',
+  slot: 0,
+  edge: 0,
+  rows: 1,
+  cols: 2,
+});
 
 describe.each([
   ['xstate', synthesizerMachine as AnyStateMachine],
   ['table', withTransitionTable(synthesizerMachine) as AnyStateMachine],
 ])('a synthesizer publishes its backlog (%s)', (_name, logic) => {
   it('a held PREDICT counts 1 until its target comes in; other routes count nothing', () => {
-    const s = new Synthesizer('synthesizer:0', { units: 2, conditioned: false, delay: 0, lr: 0.1, labels: 0 }, zeros(2, 2), zeros(1, 2), null, 1);
-    const prediction = { route: { key: 'p', type: 'SYNTHETIC_GRADIENT' as const, source: 'synthesizer:0', target: 'layer:0', slot: 0, edge: 0, rows: 1, cols: 2 }, edge: new Edge<NetworkEvent>('p') };
+    const s = new Synthesizer(
+      'synthesizer:0',
+      { units: 2, conditioned: false, delay: 0, lr: 0.1, labels: 0 },
+      zeros(2, 2),
+      zeros(1, 2),
+      null,
+      1,
+    );
+    const prediction = {
+      route: {
+        key: 'p',
+        type: 'SYNTHETIC_GRADIENT' as const,
+        source: 'synthesizer:0',
+        target: 'layer:0',
+        slot: 0,
+        edge: 0,
+        rows: 1,
+        cols: 2,
+      },
+      edge: new Edge<NetworkEvent>('p'),
+    };
     let backlog: Backlog | null = null;
     const actor = createActor(logic, {
-      input: { synthesizer: s, index: 0, ports: { prediction, loss: new Edge<LossMessage>('l'), done: new Edge<number>('d') }, labels: null, publishBacklog: (b: Backlog) => (backlog = b) },
+      input: {
+        synthesizer: s,
+        index: 0,
+        ports: { prediction, loss: new Edge<LossMessage>('l'), done: new Edge<number>('d') },
+        labels: null,
+        publishBacklog: (b: Backlog) => (backlog = b),
+      },
     }).start();
     expect(backlog).not.toBeNull();
     const held = () => [backlog!(route('PREDICT')), backlog!(route('REFIT'))];

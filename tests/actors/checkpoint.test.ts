@@ -66,13 +66,21 @@ describe('an optimiser-heavy training resumes exactly', () => {
   it('Adam layers, momentum synthesizers, softmax head, MLP synthesizer', async () => {
     const { zeros } = await import('../../lib/matrix.ts');
     const { Rng } = await import('../../lib/rng.ts');
-    const rng = new Rng(8), x = zeros(64, 12), y = zeros(64, 4);
+    const rng = new Rng(8),
+      x = zeros(64, 12),
+      y = zeros(64, 4);
     for (let i = 0; i < x.data.length; i++) x.data[i] = rng.uniform(-1, 1);
     for (let r = 0; r < 64; r++) y.data[r * 4 + (rng.nextUint32() % 4)] = 1;
     const topology = {
-      inputs: 12, batch: 8, loss: 'softmax-cross-entropy' as const, optimizer: { kind: 'adam' as const, lr: 1e-2 },
+      inputs: 12,
+      batch: 8,
+      loss: 'softmax-cross-entropy' as const,
+      optimizer: { kind: 'adam' as const, lr: 1e-2 },
       synthesizer: { optimizer: { kind: 'sgd' as const, lr: 1e-2, momentum: 0.9 }, delay: 1, conditioned: true },
-      layers: [{ units: 10, activation: 'relu' as const, decoupled: true, synthesizer: { hidden: [6] } }, { units: 4, decoupled: true }],
+      layers: [
+        { units: 10, activation: 'relu' as const, decoupled: true, synthesizer: { hidden: [6] } },
+        { units: 4, decoupled: true },
+      ],
     };
     const path = join(dir, 'adam.ckpt');
     const unbroken = await train({ topology, data: { x, y }, steps: 40, seed: 2, checkpoint: { path, at: [17] } });
@@ -90,8 +98,12 @@ describe('bad checkpoints are refused, and nothing is overwritten', () => {
     const path = join(dir, `bad-${Math.random().toString(36).slice(2)}.ckpt`);
     writeFileSync(path, text);
     // resuming from it, while also asked to checkpoint to the same file: refused before any work (before it is even read)
-    await expect(train({ ...base, resume: path, checkpoint: { path, at: [20] } })).rejects.toThrow(/are the same file: the first checkpoint would overwrite the one resumed from/);
-    await expect(train({ ...base, resume: path, checkpoint: { path: join(dir, 'other.ckpt'), at: [20] } })).rejects.toThrow(CheckpointError);
+    await expect(train({ ...base, resume: path, checkpoint: { path, at: [20] } })).rejects.toThrow(
+      /are the same file: the first checkpoint would overwrite the one resumed from/,
+    );
+    await expect(train({ ...base, resume: path, checkpoint: { path: join(dir, 'other.ckpt'), at: [20] } })).rejects.toThrow(
+      CheckpointError,
+    );
     await expect(train({ ...base, resume: path })).rejects.toThrow(message);
     expect(readFileSync(path, 'utf8')).toBe(text);
   };
@@ -100,7 +112,10 @@ describe('bad checkpoints are refused, and nothing is overwritten', () => {
     await train({ ...base, params: c.initial, checkpoint: { path: good, at: [10] } });
     const text = readFileSync(good, 'utf8');
     const at = text.indexOf('\n') + 500;
-    await refused(text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1), /corrupt: the payload does not match its SHA-256/);
+    await refused(
+      text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1),
+      /corrupt: the payload does not match its SHA-256/,
+    );
     await refused(text.slice(0, text.length - 1000), /truncated or padded/);
     await refused('{"hello":"world"}\n{}', /not a checkpoint/);
     await refused(text.replace(/"version":\d+/, '"version":99'), /version 99 is not supported/);
@@ -115,12 +130,23 @@ describe('bad checkpoints are refused, and nothing is overwritten', () => {
   it('a training that diverges after a checkpoint leaves that checkpoint intact', async () => {
     const x = fromArray(8, 2, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
     const y = fromArray(8, 1, [1, -1, 1, -1, 1, -1, 1, -1]);
-    const topology = { inputs: 2, batch: 2, lr: 0.001, layers: [{ units: 4, activation: 'linear' as const, decoupled: true }, { units: 1, activation: 'linear' as const }], synthesizer: { lr: 0.001 } };
+    const topology = {
+      inputs: 2,
+      batch: 2,
+      lr: 0.001,
+      layers: [
+        { units: 4, activation: 'linear' as const, decoupled: true },
+        { units: 1, activation: 'linear' as const },
+      ],
+      synthesizer: { lr: 0.001 },
+    };
     const path = join(dir, 'before-divergence.ckpt');
     await train({ topology, data: { x, y }, steps: 12, checkpoint: { path, at: [5] } });
     const saved = readFileSync(path, 'utf8');
     const blowUp = { ...topology, lr: 1e6, synthesizer: { lr: 1e6 } };
-    await expect(train({ topology: blowUp, data: { x, y }, steps: 200, checkpoint: { path, every: 1000 } })).rejects.toThrow(DivergenceError);
+    await expect(train({ topology: blowUp, data: { x, y }, steps: 200, checkpoint: { path, every: 1000 } })).rejects.toThrow(
+      DivergenceError,
+    );
     expect(readFileSync(path, 'utf8')).toBe(saved);
   });
 
@@ -129,7 +155,9 @@ describe('bad checkpoints are refused, and nothing is overwritten', () => {
     mkdirSync(folder);
     await expect(train({ ...base, params: c.initial, checkpoint: { path: folder, at: [5] } })).rejects.toThrow(/a-folder\.ckpt/);
     for (const scheduler of ['async', 'worker'] as const) {
-      await expect(train({ ...base, params: c.initial, scheduler, checkpoint: { path: folder, at: [5] } })).rejects.toThrow(/a-folder\.ckpt/);
+      await expect(train({ ...base, params: c.initial, scheduler, checkpoint: { path: folder, at: [5] } })).rejects.toThrow(
+        /a-folder\.ckpt/,
+      );
     }
   });
 });
@@ -169,7 +197,14 @@ describe('restart from checkpoint', () => {
     let killed = 0;
     await expect(
       trainWithRestarts(
-        { topology: c.topology, data: c.data, params: c.initial, steps: 1_000_000, scheduler: 'worker', checkpoint: { path: join(dir, 'norestart.ckpt'), every: 100 } },
+        {
+          topology: c.topology,
+          data: c.data,
+          params: c.initial,
+          steps: 1_000_000,
+          scheduler: 'worker',
+          checkpoint: { path: join(dir, 'norestart.ckpt'), every: 100 },
+        },
         {
           attempts: 0,
           onAttempt: (t) => {

@@ -22,7 +22,10 @@ describe('the data are copied once, at createTraining, under every scheduler', (
   const c = loadCase(tinyCase(4, { delay: 1, steps: 40 }));
   it.each(SCHEDULERS)('%s: overwriting x and y mid-run changes nothing', async (scheduler) => {
     const untouched = await createTraining({ topology: c.topology, data: c.data, params: c.initial, steps: 40, scheduler }).run();
-    const data = { x: { ...c.data.x, data: c.data.x.data.slice() }, y: { ...(c.data.y as typeof c.data.x), data: (c.data.y as typeof c.data.x).data.slice() } };
+    const data = {
+      x: { ...c.data.x, data: c.data.x.data.slice() },
+      y: { ...(c.data.y as typeof c.data.x), data: (c.data.y as typeof c.data.x).data.slice() },
+    };
     const training = createTraining({ topology: c.topology, data, params: c.initial, steps: 40, scheduler });
     // before the run, and again during it
     data.x.data.fill(NaN);

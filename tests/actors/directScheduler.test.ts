@@ -40,7 +40,8 @@ describe('Trampoline', () => {
   });
 
   it('drops the waiting work on an error, throws it to the caller, and runs again afterwards', () => {
-    const t = new Trampoline(), ran: string[] = [];
+    const t = new Trampoline(),
+      ran: string[] = [];
     expect(() =>
       t.post(() => {
         t.post(() => ran.push('queued before the error'), 0);
@@ -53,7 +54,8 @@ describe('Trampoline', () => {
   });
 
   it('runs delayed work after its delay', async () => {
-    const t = new Trampoline(), ran: number[] = [];
+    const t = new Trampoline(),
+      ran: number[] = [];
     t.schedule(() => ran.push(2), 5);
     t.schedule(() => ran.push(1));
     expect(ran).toEqual([1]);
@@ -64,7 +66,8 @@ describe('Trampoline', () => {
 
 describe('EventLoopScheduler', () => {
   it('runs work first in first out on a later turn, nested work after what was already waiting', async () => {
-    const s = new EventLoopScheduler(), ran: string[] = [];
+    const s = new EventLoopScheduler(),
+      ran: string[] = [];
     s.post((v) => {
       ran.push(v);
       s.post((w) => ran.push(w), 'c');
@@ -78,7 +81,8 @@ describe('EventLoopScheduler', () => {
   });
 
   it('keeps order past its initial capacity', async () => {
-    const s = new EventLoopScheduler(), ran: number[] = [];
+    const s = new EventLoopScheduler(),
+      ran: number[] = [];
     for (let i = 0; i < 1000; i++) s.post((v) => ran.push(v), i);
     await new Promise((r) => setTimeout(r, 50));
     expect(ran).toEqual(Array.from({ length: 1000 }, (_, i) => i));
@@ -91,7 +95,8 @@ describe('deliverOn', () => {
     ['EventLoopScheduler', () => new EventLoopScheduler(), () => asyncScheduler],
   ] as const)('%s: delivers what observeOn delivers, in the same order', async (_, make, reference) => {
     const collect = async (op: (s: Subject<number>) => Observable<number>) => {
-      const src = new Subject<number>(), got: (number | string)[] = [];
+      const src = new Subject<number>(),
+        got: (number | string)[] = [];
       op(src).subscribe({ next: (v) => got.push(v), complete: () => got.push('done') });
       for (let i = 0; i < 5; i++) src.next(i);
       src.complete();
@@ -104,7 +109,9 @@ describe('deliverOn', () => {
   });
 
   it('delivers nothing once unsubscribed, and falls back to observeOn for other schedulers', async () => {
-    const s = new EventLoopScheduler(), src = new Subject<number>(), got: number[] = [];
+    const s = new EventLoopScheduler(),
+      src = new Subject<number>(),
+      got: number[] = [];
     const sub = src.pipe(deliverOn(s)).subscribe((v) => got.push(v));
     src.next(1);
     sub.unsubscribe();

@@ -14,7 +14,8 @@ import { copyTask } from '../../lib/datasets/copy.ts';
 
 /** `waiting`: the turns are kept for the test to run; else each is taken at once (a slow run passes its 10 ms slices) */
 function feeder(o: { first?: number; steps?: number; pipelined: boolean; readers?: number; waiting?: () => boolean }) {
-  const fed: [number, number][] = [], turns: (() => void)[] = [];
+  const fed: [number, number][] = [],
+    turns: (() => void)[] = [];
   const defer = o.waiting ? (fn: () => void) => void turns.push(fn) : (fn: () => void) => fn();
   const f = new Feeder(o.first ?? 0, o.steps ?? 100, o.pipelined, o.readers ?? 1, (k, t) => void fed.push([k, t]), defer, o.waiting);
   return { f, fed, turns };
@@ -38,7 +39,11 @@ describe('Feeder', () => {
     expect(fed).toEqual([[0, 0]]);
     f.stepFinished(0);
     f.stepFinished(1);
-    expect(fed).toEqual([[0, 0], [0, 1], [0, 2]]);
+    expect(fed).toEqual([
+      [0, 0],
+      [0, 1],
+      [0, 2],
+    ]);
     f.stepFinished(2);
     expect(fed).toHaveLength(3); // not past the allowance
     f.allow(5);
@@ -50,12 +55,18 @@ describe('Feeder', () => {
     const { f, fed } = feeder({ pipelined: true, readers: 2 });
     f.allow(10);
     await tick();
-    expect(fed).toEqual([[0, 0], [1, 0]]);
+    expect(fed).toEqual([
+      [0, 0],
+      [1, 0],
+    ]);
     f.stepFinished(0); // finishing does not feed a pipelined reader
     expect(fed).toHaveLength(2);
     f.readerUpdated(1, 0);
     f.readerUpdated(1, 1);
-    expect(fed.slice(2)).toEqual([[1, 1], [1, 2]]);
+    expect(fed.slice(2)).toEqual([
+      [1, 1],
+      [1, 2],
+    ]);
     f.readerUpdated(0, 0);
     expect(fed.at(-1)).toEqual([0, 1]);
   });
@@ -66,7 +77,10 @@ describe('Feeder', () => {
     await tick();
     f.readerUpdated(0, 7);
     f.readerUpdated(0, 8);
-    expect(fed).toEqual([[0, 7], [0, 8]]);
+    expect(fed).toEqual([
+      [0, 7],
+      [0, 8],
+    ]);
   });
 
   it('halt: feeds nothing past the last batch fed to any reader; a reader that lags still gets up to it', async () => {
@@ -98,17 +112,30 @@ describe('Feeder', () => {
     expect([fed.length, turns.length]).toEqual([1, 1]);
     waiting = false;
     turns[0]();
-    expect(fed).toEqual([[0, 0], [0, 1], [0, 2]]);
+    expect(fed).toEqual([
+      [0, 0],
+      [0, 1],
+      [0, 2],
+    ]);
   });
 
   it('keeps pipelined readers within the window of the last finished batch, and feeds on as batches finish', async () => {
     const fed: [number, number][] = [];
     let feeder: Feeder | null = null;
     // reader 0 applies its update at once; reader 1 never does (a slow branch)
-    feeder = new Feeder(0, 100, true, 2, (k, t) => {
-      fed.push([k, t]);
-      if (k === 0) queueMicrotask(() => feeder!.readerUpdated(0, t));
-    }, setImmediate, () => false, 3);
+    feeder = new Feeder(
+      0,
+      100,
+      true,
+      2,
+      (k, t) => {
+        fed.push([k, t]);
+        if (k === 0) queueMicrotask(() => feeder!.readerUpdated(0, t));
+      },
+      setImmediate,
+      () => false,
+      3,
+    );
     feeder.allow(99);
     await new Promise((r) => setImmediate(r));
     // nothing finished yet (-1): reader 0 fed batches 0..2, reader 1 batch 0
@@ -126,7 +153,11 @@ describe('Feeder', () => {
     const onError = (e: unknown) => uncaught.push(e);
     process.on('uncaughtException', onError);
     try {
-      const t = createTraining({ topology: { cell: 'tanh', inputs: 9, hidden: 4, outputs: 8, truncation: 2, batch: 4, dni: true }, data: copyTask({ sequences: 8, length: 3, width: 8, seed: 1 }), steps: 12 });
+      const t = createTraining({
+        topology: { cell: 'tanh', inputs: 9, hidden: 4, outputs: 8, truncation: 2, batch: 4, dni: true },
+        data: copyTask({ sequences: 8, length: 3, width: 8, seed: 1 }),
+        steps: 12,
+      });
       t.metrics$.subscribe((m) => {
         if (m.batch === 3) throw new Error('boom');
       });

@@ -31,7 +31,8 @@ async function fitPerEpoch(o: FitOptions) {
   const data = order ?? { ...o.train };
   let params: ParameterSet = o.params ?? initParameters(topology, o.seed ?? 1);
   let optimizerState: OptimizerStates | undefined;
-  const epochs: { loss: number; accuracy: number; synthesizerLoss: number; lrFactor: number; validation: number | null; steps: number }[] = [];
+  const epochs: { loss: number; accuracy: number; synthesizerLoss: number; lrFactor: number; validation: number | null; steps: number }[] =
+    [];
   const mean = (a: Float64Array) => a.reduce((s, v) => s + v, 0) / a.length;
   for (let epoch = 1; epoch <= o.epochs && remaining > 0; epoch++) {
     const steps = Math.min(perEpoch, remaining);
@@ -42,7 +43,14 @@ async function fitPerEpoch(o: FitOptions) {
     params = r.params;
     optimizerState = r.optimizerState;
     const validation = o.validation ? evaluate(params, topology, o.validation).loss : null;
-    epochs.push({ loss: mean(r.losses), accuracy: mean(r.accuracies), synthesizerLoss: mean(r.synthesizerLosses), lrFactor, validation, steps });
+    epochs.push({
+      loss: mean(r.losses),
+      accuracy: mean(r.accuracies),
+      synthesizerLoss: mean(r.synthesizerLosses),
+      lrFactor,
+      validation,
+      steps,
+    });
   }
   return { params, optimizerState: optimizerState!, epochs };
 }
@@ -51,40 +59,85 @@ function expectSame(a: Awaited<ReturnType<typeof fitPerEpoch>>, b: Awaited<Retur
   for (const k of Object.keys(a.params)) expect(Array.from(b.params[k].data), `${what}: ${k}`).toEqual(Array.from(a.params[k].data));
   for (const [owner, s] of Object.entries(a.optimizerState)) {
     expect(b.optimizerState![owner].step, `${what}: ${owner} steps`).toBe(s.step);
-    s.moments.forEach((m, i) => expect(Array.from(b.optimizerState![owner].moments[i]), `${what}: ${owner} moment ${i}`).toEqual(Array.from(m)));
+    s.moments.forEach((m, i) =>
+      expect(Array.from(b.optimizerState![owner].moments[i]), `${what}: ${owner} moment ${i}`).toEqual(Array.from(m)),
+    );
   }
   expect(
-    b.epochs.map((e) => ({ loss: e.loss, accuracy: e.accuracy, synthesizerLoss: e.synthesizerLoss, lrFactor: e.lrFactor, validation: e.validation?.loss ?? null, steps: e.steps })),
+    b.epochs.map((e) => ({
+      loss: e.loss,
+      accuracy: e.accuracy,
+      synthesizerLoss: e.synthesizerLoss,
+      lrFactor: e.lrFactor,
+      validation: e.validation?.loss ?? null,
+      steps: e.steps,
+    })),
     `${what}: epoch reports`,
   ).toEqual(a.epochs);
 }
 
 const seedNetwork = (delay: number) =>
-  defineTopology({ inputs: 24, batch: 10, lr: 0.5, synthesizer: { lr: 0.01, delay }, layers: [{ units: 128, decoupled: true }, { units: 64, decoupled: true }, { units: 12 }] });
+  defineTopology({
+    inputs: 24,
+    batch: 10,
+    lr: 0.5,
+    synthesizer: { lr: 0.01, delay },
+    layers: [{ units: 128, decoupled: true }, { units: 64, decoupled: true }, { units: 12 }],
+  });
 
 function classes(rows: number, inputs: number, k: number, seed: number): Dataset {
-  const rng = new Rng(seed), labels = Array.from({ length: rows }, () => Math.floor(rng.uniform(0, k)));
-  const y = fromArray(rows, k, labels.flatMap((c) => Array.from({ length: k }, (_, j) => (j === c ? 1 : 0))));
-  return { x: fromArray(rows, inputs, Array.from({ length: rows * inputs }, () => rng.uniform(-1, 1))), y };
+  const rng = new Rng(seed),
+    labels = Array.from({ length: rows }, () => Math.floor(rng.uniform(0, k)));
+  const y = fromArray(
+    rows,
+    k,
+    labels.flatMap((c) => Array.from({ length: k }, (_, j) => (j === c ? 1 : 0))),
+  );
+  return {
+    x: fromArray(
+      rows,
+      inputs,
+      Array.from({ length: rows * inputs }, () => rng.uniform(-1, 1)),
+    ),
+    y,
+  };
 }
 
 describe('fit: one training for every epoch, the bits of one training per epoch', () => {
-  const train = binaryAddition(205, 12, 3), validation = binaryAddition(60, 12, 4);
+  const train = binaryAddition(205, 12, 3),
+    validation = binaryAddition(60, 12, 4);
 
   it.each([0, 1, 2])('seed network, delay %i, shuffled: queue, async and worker (default and 3 stages)', async (delay) => {
     const options: FitOptions = { topology: seedNetwork(delay), train, validation, epochs: 3, seed: 2 };
     const before = await fitPerEpoch(options);
-    for (const scheduler of ['queue', 'async', 'worker', { name: 'worker', stages: 3 }] as const) expectSame(before, await fit({ ...options, scheduler }), JSON.stringify(scheduler));
+    for (const scheduler of ['queue', 'async', 'worker', { name: 'worker', stages: 3 }] as const)
+      expectSame(before, await fit({ ...options, scheduler }), JSON.stringify(scheduler));
   });
 
   it('Adam, cDNI, softmax head, a cosine learning-rate schedule, a last epoch cut short by steps', async () => {
     const topology = defineTopology({
-      inputs: 8, batch: 6, labels: 3, loss: 'softmax-cross-entropy', optimizer: { kind: 'adam', lr: 0.01 },
+      inputs: 8,
+      batch: 6,
+      labels: 3,
+      loss: 'softmax-cross-entropy',
+      optimizer: { kind: 'adam', lr: 0.01 },
       synthesizer: { optimizer: { kind: 'adam', lr: 0.003 }, conditioned: true, delay: 1 },
-      layers: [{ units: 16, activation: 'relu', decoupled: true }, { units: 12, activation: 'tanh', decoupled: true }, { units: 3, activation: 'linear' }],
+      layers: [
+        { units: 16, activation: 'relu', decoupled: true },
+        { units: 12, activation: 'tanh', decoupled: true },
+        { units: 3, activation: 'linear' },
+      ],
     });
     const data = classes(50, 8, 3, 5);
-    const options: FitOptions = { topology, train: data, validation: classes(20, 8, 3, 6), epochs: 4, steps: 30, lrSchedule: cosineLr(4, 0.1), shuffle: 9 };
+    const options: FitOptions = {
+      topology,
+      train: data,
+      validation: classes(20, 8, 3, 6),
+      epochs: 4,
+      steps: 30,
+      lrSchedule: cosineLr(4, 0.1),
+      shuffle: 9,
+    };
     const before = await fitPerEpoch(options);
     expect(before.epochs.map((e) => e.steps)).toEqual([8, 8, 8, 6]);
     expectSame(before, await fit(options), 'queue');
@@ -93,7 +146,10 @@ describe('fit: one training for every epoch, the bits of one training per epoch'
 
   it('rows in order (no shuffle), plain SGD momentum', async () => {
     const topology = defineTopology({
-      inputs: 24, batch: 10, optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9 }, synthesizer: { lr: 0.01, delay: 1 },
+      inputs: 24,
+      batch: 10,
+      optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9 },
+      synthesizer: { lr: 0.01, delay: 1 },
       layers: [{ units: 32, decoupled: true }, { units: 12 }],
     });
     const options: FitOptions = { topology, train, epochs: 2, shuffle: null, lrSchedule: (e) => 1 / e };
@@ -113,10 +169,20 @@ describe('fit: one training for every epoch, the bits of one training per epoch'
 
   it('a bad learning-rate factor or a throwing onEpoch between epochs fails the fit by name, under every scheduler', async () => {
     for (const scheduler of ['queue', 'worker'] as const) {
-      const bad = await fit({ topology: seedNetwork(0), train, epochs: 3, scheduler, lrSchedule: (e) => (e === 2 ? -1 : 1) }).catch((e: unknown) => e);
+      const bad = await fit({ topology: seedNetwork(0), train, epochs: 3, scheduler, lrSchedule: (e) => (e === 2 ? -1 : 1) }).catch(
+        (e: unknown) => e,
+      );
       expect((bad as Error).name, scheduler).toBe('TrainingOptionsError');
       expect((bad as Error).message).toMatch(/lr schedule: the factor must be finite and >= 0, got -1/);
-      const thrown = await fit({ topology: seedNetwork(0), train, epochs: 3, scheduler, onEpoch: () => { throw new Error('onEpoch bug'); } }).catch((e: unknown) => e);
+      const thrown = await fit({
+        topology: seedNetwork(0),
+        train,
+        epochs: 3,
+        scheduler,
+        onEpoch: () => {
+          throw new Error('onEpoch bug');
+        },
+      }).catch((e: unknown) => e);
       expect((thrown as Error).message, scheduler).toBe('onEpoch bug');
     }
   });
@@ -124,7 +190,11 @@ describe('fit: one training for every epoch, the bits of one training per epoch'
   it('an abort stops the fit at a consistent cut, whatever the epoch, and rejects with a TrainingAbortedError', async () => {
     const controller = new AbortController();
     const error = await fit({
-      topology: seedNetwork(1), train, epochs: 50, scheduler: 'worker', signal: controller.signal,
+      topology: seedNetwork(1),
+      train,
+      epochs: 50,
+      scheduler: 'worker',
+      signal: controller.signal,
       onEpoch: (e) => e.epoch === 2 && controller.abort('enough'),
     }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(TrainingAbortedError);
@@ -141,6 +211,8 @@ describe('fit() given a recurrent topology', () => {
     const train = copyTask({ sequences: 8, length: 3, width: 8, seed: 1 });
     const run = fit({ topology: topology as never, train: train as never, epochs: 1 });
     await expect(run).rejects.toBeInstanceOf(TopologyError);
-    await expect(run).rejects.toThrow(/^fit: fit trains dense and graph networks \(defineTopology, defineGraph\) by epochs over rows; this topology is recurrent: train it with train\(\) or createTraining\(\) on sequences/);
+    await expect(run).rejects.toThrow(
+      /^fit: fit trains dense and graph networks \(defineTopology, defineGraph\) by epochs over rows; this topology is recurrent: train it with train\(\) or createTraining\(\) on sequences/,
+    );
   });
 });

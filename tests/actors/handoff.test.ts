@@ -9,7 +9,15 @@ import { describe, expect, it } from 'vitest';
 import type { Worker } from 'node:worker_threads';
 import { routesOf } from '../../actors/machines/events.ts';
 import { SpinPolicy } from '../../actors/stage/stageDriver.ts';
-import { type Arrival, BELL, SharedMemoryLink, type StageLinkInit, createDoorbell, createSharedChannel, createSharedRing } from '../../actors/stage/stageLink.ts';
+import {
+  type Arrival,
+  BELL,
+  SharedMemoryLink,
+  type StageLinkInit,
+  createDoorbell,
+  createSharedChannel,
+  createSharedRing,
+} from '../../actors/stage/stageLink.ts';
 import { createStartBarrier } from '../../actors/stage/startBarrier.ts';
 import { LOSS_FIELDS, LOSS_KINDS, ProgressBatch } from '../../actors/stage/stageProtocol.ts';
 import { type StagePool, createStagePool } from '../../actors/stage/stagePool.ts';
@@ -19,7 +27,13 @@ import { StageError, TrainingAbortedError } from '../../lib/errors.ts';
 import { fromArray } from '../../lib/matrix.ts';
 import { defineTopology } from '../../lib/topology.ts';
 
-const topology = defineTopology({ inputs: 24, batch: 10, lr: 0.5, synthesizer: { lr: 0.01, delay: 1 }, layers: [{ units: 128, decoupled: true }, { units: 64, decoupled: true }, { units: 12 }] });
+const topology = defineTopology({
+  inputs: 24,
+  batch: 10,
+  lr: 0.5,
+  synthesizer: { lr: 0.01, delay: 1 },
+  layers: [{ units: 128, decoupled: true }, { units: 64, decoupled: true }, { units: 12 }],
+});
 const data = binaryAddition(400, 12, 2);
 
 /** Two stages' links in this thread: stage 0 holds layer:0 and synthesizer:0, stage 1 the rest. */
@@ -30,7 +44,8 @@ function linkedPair(depth = 3) {
   const rings = Object.fromEntries(crossing.map((r) => [r.key, { route: r, ring: createSharedRing(depth, r.rows, r.cols) }]));
   const keys = (from: number) => crossing.filter((r) => stageOf(r.source) === from).map((r) => r.key);
   const channels = [createSharedChannel(0, 1, keys(0), keys(0).length * depth), createSharedChannel(1, 0, keys(1), keys(1).length * depth)];
-  const bells = [createDoorbell(), createDoorbell()], start = createStartBarrier();
+  const bells = [createDoorbell(), createDoorbell()],
+    start = createStartBarrier();
   const init = (stage: number): StageLinkInit => ({ stage, bells, channels, rings, start, stages: 2 });
   return { links: [new SharedMemoryLink(init(0)), new SharedMemoryLink(init(1))], crossing };
 }
@@ -40,15 +55,40 @@ describe('the shared-memory stage link', () => {
     const { links, crossing } = linkedPair();
     const forward = crossing.find((r) => r.key === 'FORWARD>layer:1')!;
     const got: Arrival[] = [];
-    links[1].incoming.subscribe((a) => got.push({ ...a, event: { ...a.event, x: { ...(a.event as { x: { rows: number; cols: number; data: Float32Array } }).x, data: (a.event as { x: { data: Float32Array } }).x.data.slice() } } as never }));
-    const bell = links[1].bell, rung = Atomics.load(bell, BELL);
+    links[1].incoming.subscribe((a) =>
+      got.push({
+        ...a,
+        event: {
+          ...a.event,
+          x: {
+            ...(a.event as { x: { rows: number; cols: number; data: Float32Array } }).x,
+            data: (a.event as { x: { data: Float32Array } }).x.data.slice(),
+          },
+        } as never,
+      }),
+    );
+    const bell = links[1].bell,
+      rung = Atomics.load(bell, BELL);
     expect(links[1].pending()).toBe(false);
-    for (const batch of [4, 5]) links[0].send(forward, { type: 'FORWARD', batch, slot: 0, x: fromArray(10, 128, Array.from({ length: 1280 }, (_, i) => batch * 10_000 + i)) });
+    for (const batch of [4, 5])
+      links[0].send(forward, {
+        type: 'FORWARD',
+        batch,
+        slot: 0,
+        x: fromArray(
+          10,
+          128,
+          Array.from({ length: 1280 }, (_, i) => batch * 10_000 + i),
+        ),
+      });
     expect(Atomics.load(bell, BELL)).toBe(rung + 2);
     expect(links[1].pending()).toBe(true);
     expect(links[1].poll()).toBe(2);
     expect(links[1].pending()).toBe(false);
-    expect(got.map((a) => [a.route.key, a.event.batch, a.queued])).toEqual([['FORWARD>layer:1', 4, 2], ['FORWARD>layer:1', 5, 1]]);
+    expect(got.map((a) => [a.route.key, a.event.batch, a.queued])).toEqual([
+      ['FORWARD>layer:1', 4, 2],
+      ['FORWARD>layer:1', 5, 1],
+    ]);
     expect(Array.from((got[1].event as unknown as { x: { data: Float32Array } }).x.data.subarray(0, 3))).toEqual([50_000, 50_001, 50_002]);
     expect(links[1].poll()).toBe(0);
   });
@@ -59,7 +99,9 @@ describe('the shared-memory stage link', () => {
     const x = fromArray(10, 128, new Array(1280).fill(0));
     links[0].send(forward, { type: 'FORWARD', batch: 0, slot: 0, x });
     links[0].send(forward, { type: 'FORWARD', batch: 1, slot: 0, x });
-    expect(() => links[0].send(forward, { type: 'FORWARD', batch: 2, slot: 0, x })).toThrow(/stage link: FORWARD>layer:1 holds 2 batches its target has not taken \(ring of 2 overrun at batch 2\)/);
+    expect(() => links[0].send(forward, { type: 'FORWARD', batch: 2, slot: 0, x })).toThrow(
+      /stage link: FORWARD>layer:1 holds 2 batches its target has not taken \(ring of 2 overrun at batch 2\)/,
+    );
   });
 });
 
@@ -71,7 +113,7 @@ describe('the spin policy', () => {
     expect(p.next()).toBe(0.05);
     // as the driver does: a spin with nothing to find halves the budget, until it is below 0.002 ms
     const budgets: number[] = [];
-    for (let b = p.next(); b > 0; b = p.next()) budgets.push(b), p.spun(false, b);
+    for (let b = p.next(); b > 0; b = p.next()) (budgets.push(b), p.spun(false, b));
     expect(budgets).toEqual([0.05, 0.025, 0.0125, 0.00625, 0.003125]);
     // then it sleeps at once, but for one full spin in every 4 waits
     expect([p.next(), p.next(), p.next(), p.next(), p.next()]).toEqual([0, 0, 0.05, 0, 0]);
@@ -110,13 +152,15 @@ async function cpuOver(ms: number): Promise<number> {
   return (d.user + d.system) / 1000;
 }
 
-
 describe('worker stages and the main thread', () => {
   it('the trainer hears of thousands of steps in batches, at most one a stage every 2 ms, and the main thread stays free', async () => {
     const steps = 3000;
     const t = createTraining({ topology, data, steps, scheduler: 'worker' });
     const workers: Worker[] = t.actor.getSnapshot().context.workers;
-    let messages = 0, finished = 0, gap = 0, last = performance.now();
+    let messages = 0,
+      finished = 0,
+      gap = 0,
+      last = performance.now();
     const count = () => messages++;
     // the threads are the pool's, leased when the training starts: count from its first step on
     let from = 0;
@@ -178,21 +222,24 @@ describe('worker stages and the main thread', () => {
     // fit-like: an epoch plan whose end keeps the stages waiting for a while
     const { trainingInEpochs } = await import('../../actors/trainer/training.ts');
     let cpu = -1;
-    const t = trainingInEpochs({ topology, data, steps: 80, scheduler: 'worker' }, {
-      length: 40,
-      lrFactor: 1,
-      end: async () => {
-        await new Promise((r) => setTimeout(r, 100)); // the stages settle and park
-        cpu = await cpuOver(300);
-        return 1;
+    const t = trainingInEpochs(
+      { topology, data, steps: 80, scheduler: 'worker' },
+      {
+        length: 40,
+        lrFactor: 1,
+        end: async () => {
+          await new Promise((r) => setTimeout(r, 100)); // the stages settle and park
+          cpu = await cpuOver(300);
+          return 1;
+        },
       },
-    });
+    );
     await t.run();
     expect(cpu).toBeLessThan(60);
   });
 });
 
-describe('a default plan on a machine that gives one core\'s worth', () => {
+describe("a default plan on a machine that gives one core's worth", () => {
   // a pool's capacity option stands for the probe's reading
   const pretend = async <T>(capacity: number, f: (scheduler: { name: 'worker'; pool: StagePool }) => Promise<T>): Promise<T> => {
     const pool = createStagePool({ capacity });

@@ -18,7 +18,10 @@ async function record(steps: number, options: { sample?: number; attach?: boolea
   let text = '';
   const recorder = createTraceRecorder({ write: (chunk) => void (text += chunk), sample: options.sample, meta: { demo: 'test' } });
   const training = createTraining({
-    topology: dni.topology, data: dni.data, params: dni.initial, steps,
+    topology: dni.topology,
+    data: dni.data,
+    params: dni.initial,
+    steps,
     inspect: options.attach ? undefined : recorder.inspect,
   });
   if (options.attach) recorder.attach(training.actor);
@@ -30,7 +33,9 @@ async function record(steps: number, options: { sample?: number; attach?: boolea
 const received = (lines: TraceEvent[], actor: string, batch: number) =>
   lines.filter((l) => l.actor === actor && l.type === '@xstate.event' && l.batch === batch).map((l) => l.event!.type);
 const states = (lines: TraceEvent[], actor: string, batch: number) =>
-  lines.filter((l) => l.actor === actor && l.type === '@xstate.snapshot' && l.batch === batch).map((l) => `${l.event!.type}→${String(l.state)}`);
+  lines
+    .filter((l) => l.actor === actor && l.type === '@xstate.snapshot' && l.batch === batch)
+    .map((l) => `${l.event!.type}→${String(l.state)}`);
 
 describe('the trace recorder', () => {
   it('writes a meta line, then every actor with its parent, what it is, the events it received and the states it took', async () => {
@@ -43,7 +48,16 @@ describe('the trace recorder', () => {
     expect(created.filter((l) => !['trainer', 'stage:0'].includes(l.actor)).every((l) => l.parent === 'stage:0')).toBe(true);
 
     const context = (actor: string) => lines.find((l) => l.actor === actor && l.context)?.context;
-    expect(context('layer:0')).toEqual({ id: 'layer0', index: 0, inputs: 24, units: 128, activation: 'sigmoid', merge: 'concat', lr: 0.5, decoupled: true });
+    expect(context('layer:0')).toEqual({
+      id: 'layer0',
+      index: 0,
+      inputs: 24,
+      units: 128,
+      activation: 'sigmoid',
+      merge: 'concat',
+      lr: 0.5,
+      decoupled: true,
+    });
     expect(context('layer:2')).toMatchObject({ inputs: 64, units: 12, decoupled: false });
     expect(context('synthesizer:1')).toEqual({ name: '1', from: 1, units: 64, conditioned: false, delay: 0, lr: 0.01 });
     expect(context('head')).toEqual({ id: 'head', node: 2, loss: 'mse', labels: 'y', width: 12, weight: 1 });
@@ -82,10 +96,14 @@ describe('the trace recorder', () => {
     const longest = (v: unknown): number =>
       Array.isArray(v)
         ? Math.max(v.every((x) => typeof x === 'number') ? v.length : 0, ...v.map(longest))
-        : v && typeof v === 'object' ? Math.max(0, ...Object.values(v).map(longest)) : 0;
+        : v && typeof v === 'object'
+          ? Math.max(0, ...Object.values(v).map(longest))
+          : 0;
     expect(Math.max(...lines.map(longest))).toBeLessThanOrEqual(8);
     // (the trainer's first snapshot carries the graph for the viewer: as long as the graph, no longer)
-    const summaries = text.split('\n').filter((l) => !l.includes('"actor":"trainer","type":"@xstate.snapshot","event":{"type":"xstate.init"}'));
+    const summaries = text
+      .split('\n')
+      .filter((l) => !l.includes('"actor":"trainer","type":"@xstate.snapshot","event":{"type":"xstate.init"}'));
     expect(Math.max(...summaries.map((l) => l.length))).toBeLessThan(700);
     expect(text).not.toMatch(/"data":\[|Float32Array\(/);
   });
@@ -96,7 +114,8 @@ describe('the trace recorder', () => {
     expect(lines[0].meta!.sample).toBe(2);
     expect([...new Set(lines.map((l) => l.batch).filter((b) => b !== null))]).toEqual([0, 2, 4]);
     for (const batch of [0, 2, 4]) expect(received(lines, 'layer:0', batch)).toEqual(['FORWARD', 'SYNTHETIC_GRADIENT']);
-    const unbatched = (ls: TraceEvent[]) => ls.filter((l) => l.batch === null && l.type !== '@trace.meta').map((l) => `${l.actor} ${l.type} ${l.event?.type}`);
+    const unbatched = (ls: TraceEvent[]) =>
+      ls.filter((l) => l.batch === null && l.type !== '@trace.meta').map((l) => `${l.actor} ${l.type} ${l.event?.type}`);
     expect(unbatched(lines)).toEqual(unbatched(all));
     expect(lines.length).toBeLessThan(all.length * 0.75);
   });
@@ -133,8 +152,13 @@ describe('the trace under every scheduler', () => {
     let text = '';
     const recorder = createTraceRecorder({ write: (chunk) => void (text += chunk) });
     const training = createTraining({
-      topology: dni.topology, data: dni.data, params: dni.initial, steps: 3, scheduler,
-      inspect: recorder.inspect, relay: recorder.relay,
+      topology: dni.topology,
+      data: dni.data,
+      params: dni.initial,
+      steps: 3,
+      scheduler,
+      inspect: recorder.inspect,
+      relay: recorder.relay,
     });
     await training.run();
     await recorder.close();
@@ -163,15 +187,27 @@ describe('trace lines', () => {
 
   it('skip the inspection kinds a trace does not keep', () => {
     const actorRef = { sessionId: 'x:1', id: 'layer:0', send: () => {}, getSnapshot: () => ({ value: 'ready' }) };
-    expect(toTraceEvent({ type: '@xstate.microstep', actorRef, rootId: 'x:0', event: { type: 'E' }, snapshot: {} as never, _transitions: [] })).toBeNull();
-    expect(toTraceEvent({ type: '@xstate.event', actorRef, rootId: 'x:0', sourceRef: undefined, event: { type: 'FORWARD', batch: 7 } }, 5)).toEqual({
-      t: 5, actor: 'layer:0', type: '@xstate.event', event: { type: 'FORWARD', batch: 7 }, state: 'ready', batch: 7,
+    expect(
+      toTraceEvent({ type: '@xstate.microstep', actorRef, rootId: 'x:0', event: { type: 'E' }, snapshot: {} as never, _transitions: [] }),
+    ).toBeNull();
+    expect(
+      toTraceEvent({ type: '@xstate.event', actorRef, rootId: 'x:0', sourceRef: undefined, event: { type: 'FORWARD', batch: 7 } }, 5),
+    ).toEqual({
+      t: 5,
+      actor: 'layer:0',
+      type: '@xstate.event',
+      event: { type: 'FORWARD', batch: 7 },
+      state: 'ready',
+      batch: 7,
     });
   });
 
   it('parse a file whose last line is still being written', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dni-trace-'));
-    writeFileSync(join(dir, 't.jsonl'), '{"t":1,"actor":"head","type":"@xstate.event","event":{"type":"FORWARD"},"state":"ready","batch":0}\n{"t":2,"act');
+    writeFileSync(
+      join(dir, 't.jsonl'),
+      '{"t":1,"actor":"head","type":"@xstate.event","event":{"type":"FORWARD"},"state":"ready","batch":0}\n{"t":2,"act',
+    );
     expect(parseTrace(readFileSync(join(dir, 't.jsonl'), 'utf8'))).toHaveLength(1);
     expect(() => parseTrace('{"t":1}\n{oops\n{"t":2}\n')).toThrow(/trace line 2/);
   });

@@ -37,7 +37,8 @@ function layerActor(decoupled: boolean) {
 }
 
 describe('layerMachine', () => {
-  const x = randomMatrix(rng, 2, 3), g = randomMatrix(rng, 2, 4);
+  const x = randomMatrix(rng, 2, 3),
+    g = randomMatrix(rng, 2, 4);
 
   it('a backprop layer defers the next FORWARD until its gradient has been applied', () => {
     const { actor, sent } = layerActor(false);
@@ -63,14 +64,18 @@ describe('layerMachine', () => {
 
   it('a graph node forwards once every source has sent its batch, and updates once every outgoing edge has', () => {
     const g3 = defineGraph({
-      inputs: 2, batch: 2,
+      inputs: 2,
+      batch: 2,
       nodes: [
         { id: 'a', units: 3, inputs: ['input'] },
         { id: 'b', units: 2, inputs: ['input'] },
         { id: 'm', units: 4, inputs: ['a', 'b'] },
         { id: 'p', units: 1, inputs: ['m'] },
       ],
-      heads: [{ id: 'hm', node: 'm' }, { id: 'hp', node: 'p' }],
+      heads: [
+        { id: 'hm', node: 'm' },
+        { id: 'hp', node: 'p' },
+      ],
       interfaces: [{ from: 'm', to: 'p', kind: 'dni' }],
     });
     const spec = g3.nodes[2];
@@ -86,7 +91,9 @@ describe('layerMachine', () => {
       done,
     };
     const actor = createActor(layerMachine, { input: { layer, ports, depth: 4, firstBatch: 0 } }).start();
-    const xa = randomMatrix(rng, 2, 3), xb = randomMatrix(rng, 2, 2), g4 = randomMatrix(rng, 2, 4);
+    const xa = randomMatrix(rng, 2, 3),
+      xb = randomMatrix(rng, 2, 2),
+      g4 = randomMatrix(rng, 2, 4);
     actor.send({ type: 'FORWARD', batch: 0, slot: 1, x: xb });
     actor.send({ type: 'FORWARD', batch: 1, slot: 0, x: xa }); // the next batch's, early
     expect(actor.getSnapshot().value).toBe('ready');
@@ -109,12 +116,14 @@ describe('synthesizerMachine', () => {
     const spec = { units: 3, conditioned: false, delay, lr: 0.1, labels: 0 };
     const s = new Synthesizer('synthesizer:0', spec, zeros(3, 3), zeros(1, 3), null, 2);
     const sent: string[] = [];
-    const loss = new Edge<LossMessage>('loss'), done = new Edge<number>('done');
+    const loss = new Edge<LossMessage>('loss'),
+      done = new Edge<number>('done');
     loss.subscribe((m) => sent.push(`loss#${m.batch}`));
     const ports = { prediction: recorder(sent, 'g_hat', 'SYNTHETIC_GRADIENT'), loss, done };
     return { actor: createActor(synthesizerMachine, { input: { synthesizer: s, index: 0, ports, labels: null } }).start(), sent };
   }
-  const h = randomMatrix(rng, 2, 3), target = randomMatrix(rng, 2, 3);
+  const h = randomMatrix(rng, 2, 3),
+    target = randomMatrix(rng, 2, 3);
 
   it('holds a prediction until the target it must have seen arrives (delay 0)', () => {
     const { actor, sent } = synthActor(0);

@@ -15,7 +15,9 @@ const load = (name: string) => loadCase(JSON.parse(readFileSync(join(REFERENCE_D
 
 /** float64 cosine written out independently of lib/gradient-quality.ts */
 function naiveCosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0, aa = 0, bb = 0;
+  let dot = 0,
+    aa = 0,
+    bb = 0;
   for (let i = 0; i < a.length; i++) {
     dot += a[i] * b[i];
     aa += a[i] ** 2;
@@ -35,7 +37,8 @@ function sequentialCosines(name: string, steps: number, layer: number): number[]
   const s = net.synthesizers[layer];
   const predicted = new Map<number, Float32Array>();
   const cosines: number[] = [];
-  const predict = s.predict.bind(s), target = s.target.bind(s);
+  const predict = s.predict.bind(s),
+    target = s.target.bind(s);
   s.predict = (t: number, h: Matrix, y: Matrix | null) => {
     const g = predict(t, h, y);
     predicted.set(t, g.data.slice());
@@ -92,7 +95,8 @@ describe('metrics$', () => {
 
   it('are the same under every scheduler, the cosine included (worker stages measure it where the gradients are)', async () => {
     const steps = 16;
-    const view = (ms: TrainingMetrics[]) => ms.map(({ batch, loss, accuracy, synthesizerLoss, cosine }) => ({ batch, loss, accuracy, synthesizerLoss, cosine }));
+    const view = (ms: TrainingMetrics[]) =>
+      ms.map(({ batch, loss, accuracy, synthesizerLoss, cosine }) => ({ batch, loss, accuracy, synthesizerLoss, cosine }));
     const queue = view(await actorMetrics('dni-all', steps, 'queue'));
     expect(queue.every((m) => Object.keys(m.cosine).join() === '2')).toBe(true);
     expect(view(await actorMetrics('dni-all', steps, 'async'))).toEqual(queue);
@@ -129,7 +133,8 @@ describe('metrics$', () => {
     const training = createTraining({ topology: c.topology, data: c.data, params: c.initial, steps: 3 });
     // the stage connects its edges on START: before that nothing observes them
     const edges = training.actor.getSnapshot().context.stages[0].getSnapshot().context.edges as ReadonlyMap<string, { observed: boolean }>;
-    const target = edges.get('REFIT>synthesizer:1')!, prediction = edges.get('SYNTHETIC_GRADIENT>layer:1')!;
+    const target = edges.get('REFIT>synthesizer:1')!,
+      prediction = edges.get('SYNTHETIC_GRADIENT>layer:1')!;
     const a = training.metrics$.subscribe();
     expect([target.observed, prediction.observed]).toEqual([false, false]);
     a.unsubscribe();

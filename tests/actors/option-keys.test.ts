@@ -20,7 +20,15 @@ import { defineTopology } from '../../lib/topology.ts';
 import { closest } from '../../lib/validate.ts';
 import { serveLiveInspector } from '../../tools/inspector/live.ts';
 
-const topology = defineTopology({ inputs: 24, batch: 10, lr: 0.5, layers: [{ units: 8, activation: 'sigmoid', decoupled: true }, { units: 12, activation: 'sigmoid' }] });
+const topology = defineTopology({
+  inputs: 24,
+  batch: 10,
+  lr: 0.5,
+  layers: [
+    { units: 8, activation: 'sigmoid', decoupled: true },
+    { units: 12, activation: 'sigmoid' },
+  ],
+});
 const data = binaryAddition(40, 12, 1);
 const base = { topology, data, steps: 4 };
 const dir = mkdtempSync(join(tmpdir(), 'dni-option-keys-'));
@@ -37,19 +45,63 @@ async function errorOf(f: () => unknown): Promise<Error> {
 
 describe('unknown training options', () => {
   it.each([
-    ['createTraining', () => createTraining({ ...base, schedular: 'worker' } as never), "training: unknown option 'schedular' (it takes topology, data, steps, params, seed, optimizerState, scheduler, relay, inspect, resume, checkpoint, interpreter, signal); did you mean 'scheduler'?"],
+    [
+      'createTraining',
+      () => createTraining({ ...base, schedular: 'worker' } as never),
+      "training: unknown option 'schedular' (it takes topology, data, steps, params, seed, optimizerState, scheduler, relay, inspect, resume, checkpoint, interpreter, signal); did you mean 'scheduler'?",
+    ],
     ['train', () => train({ ...base, stpes: 4 } as never), "training: unknown option 'stpes'"],
-    ['the worker scheduler', () => createTraining({ ...base, scheduler: { name: 'worker', stage: 2 } } as never), "training: scheduler: unknown option 'stage' (it takes name, stages, pool); did you mean 'stages'?"],
-    ['the checkpoint', () => createTraining({ ...base, checkpoint: { path: join(dir, 'a.ckpt'), evry: 2 } } as never), "training: checkpoint: unknown option 'evry' (it takes path, at, every, onSaved, onStop); did you mean 'every'?"],
-    ['stop()', () => createTraining(base).stop({ checkpiont: false } as never), "training.stop: unknown option 'checkpiont' (it takes checkpoint, reason); did you mean 'checkpoint'?"],
+    [
+      'the worker scheduler',
+      () => createTraining({ ...base, scheduler: { name: 'worker', stage: 2 } } as never),
+      "training: scheduler: unknown option 'stage' (it takes name, stages, pool); did you mean 'stages'?",
+    ],
+    [
+      'the checkpoint',
+      () => createTraining({ ...base, checkpoint: { path: join(dir, 'a.ckpt'), evry: 2 } } as never),
+      "training: checkpoint: unknown option 'evry' (it takes path, at, every, onSaved, onStop); did you mean 'every'?",
+    ],
+    [
+      'stop()',
+      () => createTraining(base).stop({ checkpiont: false } as never),
+      "training.stop: unknown option 'checkpiont' (it takes checkpoint, reason); did you mean 'checkpoint'?",
+    ],
     ['fit', () => fit({ topology, train: data, epochs: 1, validaton: data } as never), "fit: unknown option 'validaton'"],
-    ['fit: the checkpoint it does not take', () => fit({ topology, train: data, epochs: 1, checkpoint: { path: 'x' } } as never), "fit: unknown option 'checkpoint'"],
-    ['fit: the worker scheduler', () => fit({ topology, train: data, epochs: 1, scheduler: { name: 'worker', stagse: 2 } } as never), "fit: scheduler: unknown option 'stagse' (it takes name, stages, pool); did you mean 'stages'?"],
-    ['trainWithRestarts', () => trainWithRestarts({ ...base, checkpoint: { path: join(dir, 'b.ckpt') }, schedulr: 'async' } as never), "trainWithRestarts: unknown option 'schedulr'"],
-    ['trainWithRestarts: restart', () => trainWithRestarts({ ...base, checkpoint: { path: join(dir, 'c.ckpt') } }, { attempt: 2 } as never), "trainWithRestarts: restart: unknown option 'attempt' (it takes attempts, onAttempt); did you mean 'attempts'?"],
-    ['trainCurriculum', () => trainCurriculum(copyExperimentTopology('copy', 'dni', 3), { budget: 10, seed: 1, treshold: 0.1 } as never), "trainCurriculum: unknown option 'treshold'"],
-    ['runCurriculum', () => runCurriculum(copyExperimentTopology('copy', 'dni', 3), { budget: 10, seed: 1, maxlength: 3 } as never), "runCurriculum: unknown option 'maxlength'"],
-    ['createTraceRecorder', () => createTraceRecorder({ write: () => {}, samples: 10 } as never), "createTraceRecorder: unknown option 'samples' (it takes file, write, meta, sample, thread); did you mean 'sample'?"],
+    [
+      'fit: the checkpoint it does not take',
+      () => fit({ topology, train: data, epochs: 1, checkpoint: { path: 'x' } } as never),
+      "fit: unknown option 'checkpoint'",
+    ],
+    [
+      'fit: the worker scheduler',
+      () => fit({ topology, train: data, epochs: 1, scheduler: { name: 'worker', stagse: 2 } } as never),
+      "fit: scheduler: unknown option 'stagse' (it takes name, stages, pool); did you mean 'stages'?",
+    ],
+    [
+      'trainWithRestarts',
+      () => trainWithRestarts({ ...base, checkpoint: { path: join(dir, 'b.ckpt') }, schedulr: 'async' } as never),
+      "trainWithRestarts: unknown option 'schedulr'",
+    ],
+    [
+      'trainWithRestarts: restart',
+      () => trainWithRestarts({ ...base, checkpoint: { path: join(dir, 'c.ckpt') } }, { attempt: 2 } as never),
+      "trainWithRestarts: restart: unknown option 'attempt' (it takes attempts, onAttempt); did you mean 'attempts'?",
+    ],
+    [
+      'trainCurriculum',
+      () => trainCurriculum(copyExperimentTopology('copy', 'dni', 3), { budget: 10, seed: 1, treshold: 0.1 } as never),
+      "trainCurriculum: unknown option 'treshold'",
+    ],
+    [
+      'runCurriculum',
+      () => runCurriculum(copyExperimentTopology('copy', 'dni', 3), { budget: 10, seed: 1, maxlength: 3 } as never),
+      "runCurriculum: unknown option 'maxlength'",
+    ],
+    [
+      'createTraceRecorder',
+      () => createTraceRecorder({ write: () => {}, samples: 10 } as never),
+      "createTraceRecorder: unknown option 'samples' (it takes file, write, meta, sample, thread); did you mean 'sample'?",
+    ],
     ['traceObserver', () => traceObserver(() => {}, { thred: 'worker:1' } as never), "traceObserver: unknown option 'thred'"],
     ['serveLiveInspector', () => serveLiveInspector({ prot: 0 } as never), "serveLiveInspector: unknown option 'prot'"],
     ['attachStatelyInspector', () => attachStatelyInspector({ prot: 0 } as never), "attachStatelyInspector: unknown option 'prot'"],
@@ -77,7 +129,9 @@ describe('unknown training options', () => {
 
   it('topology specs say which option was meant too', () => {
     expect(() => defineTopology({ inputs: 2, batch: 1, layers: [{ units: 2, activaton: 'tanh' }] } as never)).toThrow(TopologyError);
-    expect(() => defineTopology({ inputs: 2, batch: 1, layers: [{ units: 2, activaton: 'tanh' }] } as never)).toThrow(/layer 0: unknown option 'activaton' \(it takes .*\); did you mean 'activation'\?$/);
+    expect(() => defineTopology({ inputs: 2, batch: 1, layers: [{ units: 2, activaton: 'tanh' }] } as never)).toThrow(
+      /layer 0: unknown option 'activaton' \(it takes .*\); did you mean 'activation'\?$/,
+    );
   });
 
   it('closest: a few letters apart, transpositions and case count one; far words none', () => {
@@ -105,6 +159,8 @@ describe('resume and checkpoint naming the same file', () => {
     }
     expect(readdirSync(dir).sort()).toEqual(before);
     // another file is fine
-    await expect(train({ ...base, resume: ckpt, checkpoint: { path: join(dir, 'next.ckpt'), at: [3] } })).resolves.toMatchObject({ steps: 4 });
+    await expect(train({ ...base, resume: ckpt, checkpoint: { path: join(dir, 'next.ckpt'), at: [3] } })).resolves.toMatchObject({
+      steps: 4,
+    });
   });
 });

@@ -16,7 +16,8 @@ import { referenceCases } from '../helpers.ts';
 
 /** The most batches that were in flight at once: a batch is in flight from the first to the last event an actor received for it. */
 function overlap(batches: number[]): number {
-  const first = new Map<number, number>(), last = new Map<number, number>();
+  const first = new Map<number, number>(),
+    last = new Map<number, number>();
   batches.forEach((b, i) => {
     if (!first.has(b)) first.set(b, i);
     last.set(b, i);
@@ -56,17 +57,24 @@ function busyIntervals(lines: readonly TraceEvent[]): Map<string, { from: number
  */
 function overlapShare(byThread: Map<string, { from: number; to: number; batch: number }[]>): number {
   const threads = [...byThread.values()];
-  let both = 0, busy = 0;
+  let both = 0,
+    busy = 0;
   for (const t of threads) for (const a of t) busy += a.to - a.from;
   for (let i = 0; i < threads.length; i++) {
     for (let j = i + 1; j < threads.length; j++) {
-      for (const a of threads[i]) for (const b of threads[j]) if (a.batch !== b.batch) both += Math.max(0, Math.min(a.to, b.to) - Math.max(a.from, b.from));
+      for (const a of threads[i])
+        for (const b of threads[j]) if (a.batch !== b.batch) both += Math.max(0, Math.min(a.to, b.to) - Math.max(a.from, b.from));
     }
   }
   return both / busy;
 }
 
-async function eventBatches(scheduler: 'queue' | 'async', topology: Parameters<typeof train>[0]['topology'], data: Parameters<typeof train>[0]['data'], steps: number) {
+async function eventBatches(
+  scheduler: 'queue' | 'async',
+  topology: Parameters<typeof train>[0]['topology'],
+  data: Parameters<typeof train>[0]['data'],
+  steps: number,
+) {
   const batches: number[] = [];
   const inspect = (e: InspectionEvent) => {
     const b = (e as { event?: { batch?: unknown } }).event?.batch;
@@ -87,14 +95,23 @@ describe('pipelining', () => {
 
   it('async pipelines a graph too: a decoupled trunk takes the next batch before its branches are done', async () => {
     const graph = defineGraph({
-      inputs: 24, batch: 10, lr: 0.5, synthesizer: { lr: 0.01 },
+      inputs: 24,
+      batch: 10,
+      lr: 0.5,
+      synthesizer: { lr: 0.01 },
       nodes: [
         { id: 'trunk', units: 16, inputs: ['input'] },
         { id: 'a', units: 12, inputs: ['trunk'] },
         { id: 'b', units: 12, inputs: ['trunk', 'input'] },
       ],
-      heads: [{ id: 'ha', node: 'a', labels: 'y' }, { id: 'hb', node: 'b', labels: 'y' }],
-      interfaces: [{ from: 'trunk', to: 'a', kind: 'dni' }, { from: 'trunk', to: 'b', kind: 'dni' }],
+      heads: [
+        { id: 'ha', node: 'a', labels: 'y' },
+        { id: 'hb', node: 'b', labels: 'y' },
+      ],
+      interfaces: [
+        { from: 'trunk', to: 'a', kind: 'dni' },
+        { from: 'trunk', to: 'b', kind: 'dni' },
+      ],
     });
     const data = binaryAddition(100, 12, 3);
     expect(overlap(await eventBatches('async', graph, data, 10))).toBeGreaterThanOrEqual(2);
@@ -104,11 +121,20 @@ describe('pipelining', () => {
   async function workerOverlapShare(epochs: number | null): Promise<{ threads: number; share: number }> {
     // wide enough that an event's work outweighs a hand-off between threads
     const topology = defineTopology({
-      inputs: 12, batch: 20, lr: 0.1, synthesizer: { lr: 0.001, delay: 1 },
+      inputs: 12,
+      batch: 20,
+      lr: 0.1,
+      synthesizer: { lr: 0.001, delay: 1 },
       layers: [{ units: 256, decoupled: true }, { units: 256, decoupled: true }, { units: 6 }],
     });
     const lines: TraceEvent[] = [];
-    const options = { topology, data: binaryAddition(200, 6, 3), steps: 200, scheduler: { name: 'worker', stages: 3 }, relay: (l: TraceEvent) => void lines.push(l) } as const;
+    const options = {
+      topology,
+      data: binaryAddition(200, 6, 3),
+      steps: 200,
+      scheduler: { name: 'worker', stages: 3 },
+      relay: (l: TraceEvent) => void lines.push(l),
+    } as const;
     await trainingInEpochs(options, epochs === null ? null : { length: epochs, lrFactor: 1, end: () => 1 }).run();
     const byThread = busyIntervals(lines);
     return { threads: byThread.size, share: overlapShare(byThread) };

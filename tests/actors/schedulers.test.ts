@@ -42,14 +42,19 @@ describe('worker scheduler', () => {
     const c = withDelay(dni, 1);
     const base = { topology: c.topology, data: c.data, params: c.initial, steps: 40 };
     const queue = await train({ ...base, scheduler: 'queue' });
-    for (const stages of [1, 3, 5]) expectSameBits(queue, await train({ ...base, scheduler: { name: 'worker', stages } }), `${stages} stages`);
+    for (const stages of [1, 3, 5])
+      expectSameBits(queue, await train({ ...base, scheduler: { name: 'worker', stages } }), `${stages} stages`);
     const plan = [['layer:0'], ['synthesizer:0', 'layer:1', 'synthesizer:1'], ['layer:2', 'head']];
     expectSameBits(queue, await train({ ...base, scheduler: { name: 'worker', stages: plan } }), 'explicit plan');
     expect(() => createTraining({ ...base, scheduler: { name: 'worker', stages: [['layer:1'], ['layer:0']] } })).toThrow(
       /a plan must place every actor once; synthesizer:0, synthesizer:1, layer:2, head are on no stage/,
     );
     // by node ids: each brings its synthesizers and heads
-    expectSameBits(queue, await train({ ...base, scheduler: { name: 'worker', stages: [['layer0', 'layer2'], ['layer1']] } }), 'plan by node ids');
+    expectSameBits(
+      queue,
+      await train({ ...base, scheduler: { name: 'worker', stages: [['layer0', 'layer2'], ['layer1']] } }),
+      'plan by node ids',
+    );
   });
 
   it('fails promptly, naming the stage and its thread, when a worker dies mid-run; the pool replaces the thread', async () => {
@@ -85,7 +90,16 @@ describe('worker scheduler', () => {
   it('reports a divergence inside a worker with the actor, batch and tensor', async () => {
     const x = fromArray(8, 2, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
     const y = fromArray(8, 1, [1, -1, 1, -1, 1, -1, 1, -1]);
-    const topology = { inputs: 2, batch: 2, lr: 1e6, layers: [{ units: 4, activation: 'linear' as const, decoupled: true }, { units: 1, activation: 'linear' as const }], synthesizer: { lr: 1e6 } };
+    const topology = {
+      inputs: 2,
+      batch: 2,
+      lr: 1e6,
+      layers: [
+        { units: 4, activation: 'linear' as const, decoupled: true },
+        { units: 1, activation: 'linear' as const },
+      ],
+      synthesizer: { lr: 1e6 },
+    };
     const queueError = await train({ topology, data: { x, y }, steps: 200 }).catch((e: unknown) => e);
     const workerError = await train({ topology, data: { x, y }, steps: 200, scheduler: 'worker' }).catch((e: unknown) => e);
     expect(workerError).toBeInstanceOf(DivergenceError);
@@ -97,11 +111,16 @@ describe('optimiser state under every scheduler', () => {
   it('Adam, momentum, softmax head and an MLP synthesizer: same bits, and a second training continues the first', async () => {
     const { zeros } = await import('../../lib/matrix.ts');
     const { Rng } = await import('../../lib/rng.ts');
-    const rng = new Rng(4), rows = 96, x = zeros(rows, 20), y = zeros(rows, 5);
+    const rng = new Rng(4),
+      rows = 96,
+      x = zeros(rows, 20),
+      y = zeros(rows, 5);
     for (let i = 0; i < x.data.length; i++) x.data[i] = rng.uniform(-1, 1);
     for (let r = 0; r < rows; r++) y.data[r * 5 + (rng.nextUint32() % 5)] = 1;
     const topology = {
-      inputs: 20, batch: 8, loss: 'softmax-cross-entropy' as const,
+      inputs: 20,
+      batch: 8,
+      loss: 'softmax-cross-entropy' as const,
       optimizer: { kind: 'adam' as const, lr: 1e-2 },
       synthesizer: { optimizer: { kind: 'sgd' as const, lr: 1e-2, momentum: 0.9 }, delay: 1 },
       layers: [

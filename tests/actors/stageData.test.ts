@@ -19,7 +19,7 @@ const load = (name: string) => {
 const rows = (m: unknown) => (m as Matrix).rows;
 
 describe('stageData: a stage is sent only the data it reads', () => {
-  it('a dense chain in two stages: the inputs to the first, the labels to the head\'s', () => {
+  it("a dense chain in two stages: the inputs to the first, the labels to the head's", () => {
     const c = load('dni');
     const first = stageData(c.network.topology, c.data, { index: 0, actors: ['layer:0', 'synthesizer:0', 'layer:1'] });
     const last = stageData(c.network.topology, c.data, { index: 1, actors: ['synthesizer:1', 'layer:2', 'head'] });
@@ -40,8 +40,14 @@ describe('stageData: a stage is sent only the data it reads', () => {
   it('a graph of two label sets: each stage gets the sets its heads and synthesizers read', () => {
     const c = load('graph-branch');
     const y = (d: { y: unknown }) => Object.fromEntries(Object.entries(d.y as Record<string, Matrix>).map(([k, m]) => [k, m.rows]));
-    const trunk = stageData(c.network.topology, c.data, { index: 0, actors: ['layer:trunk', 'synthesizer:trunk>a', 'synthesizer:trunk>b'] });
-    const sum = stageData(c.network.topology, c.data, { index: 1, actors: ['layer:a', 'synthesizer:a>sum_out', 'layer:sum_out', 'head:sum'] });
+    const trunk = stageData(c.network.topology, c.data, {
+      index: 0,
+      actors: ['layer:trunk', 'synthesizer:trunk>a', 'synthesizer:trunk>b'],
+    });
+    const sum = stageData(c.network.topology, c.data, {
+      index: 1,
+      actors: ['layer:a', 'synthesizer:a>sum_out', 'layer:sum_out', 'head:sum'],
+    });
     const mod4 = stageData(c.network.topology, c.data, { index: 2, actors: ['layer:b', 'layer:mod4_out', 'head:mod4'] });
     expect([rows(trunk.x), y(trunk)]).toEqual([1000, { sum: 0, mod4: 1000 }]);
     expect([rows(sum.x), y(sum)]).toEqual([0, { sum: 1000, mod4: 0 }]);

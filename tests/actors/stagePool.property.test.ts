@@ -59,22 +59,45 @@ function optionsOf(d: Drawn): { base: Pick<TrainingOptions, 'topology' | 'data' 
   const lr = d.fate === 'diverge' ? 1e6 : 0.1;
   const n = d.net;
   if (n.kind === 'dense') {
-    const rng = new Rng(n.seed), x = zeros(16, 4), y = zeros(16, 2);
+    const rng = new Rng(n.seed),
+      x = zeros(16, 4),
+      y = zeros(16, 2);
     for (let i = 0; i < x.data.length; i++) x.data[i] = rng.uniform(-1, 1);
     for (let i = 0; i < y.data.length; i++) y.data[i] = rng.next();
     const units = [...n.units, 2];
-    const layers = units.map((u, i) => ({ units: u, decoupled: n.decoupled[i], activation: d.fate === 'diverge' ? ('linear' as const) : ('tanh' as const) }));
+    const layers = units.map((u, i) => ({
+      units: u,
+      decoupled: n.decoupled[i],
+      activation: d.fate === 'diverge' ? ('linear' as const) : ('tanh' as const),
+    }));
     const topology = { inputs: 4, batch: 4, lr, synthesizer: { lr: d.fate === 'diverge' ? 1e6 : 0.01, delay: n.delay }, layers };
     // an explicit plan by node ids: the layers split in two non-empty stages
-    const rng2 = new Rng(d.planSeed), ids = units.map((_, i) => `layer${i}`), cut = 1 + (rng2.nextUint32() % (ids.length - 1));
+    const rng2 = new Rng(d.planSeed),
+      ids = units.map((_, i) => `layer${i}`),
+      cut = 1 + (rng2.nextUint32() % (ids.length - 1));
     return { base: { topology, data: { x, y }, steps: d.steps, seed: n.seed }, stages: d.stages || [ids.slice(0, cut), ids.slice(cut)] };
   }
   if (n.kind === 'graph') {
     const drawn = graphOf(n.raw, { interfaces: true, lr });
-    return { base: { topology: defineGraph(drawn.spec), data: dataOf(drawn, n.raw.seed), steps: d.steps, seed: n.raw.seed }, stages: d.stages || 2 };
+    return {
+      base: { topology: defineGraph(drawn.spec), data: dataOf(drawn, n.raw.seed), steps: d.steps, seed: n.raw.seed },
+      stages: d.stages || 2,
+    };
   }
-  const topology = { cell: 'tanh' as const, inputs: 9, hidden: n.hidden, outputs: 8, truncation: n.truncation, batch: 4, lr: d.fate === 'diverge' ? 1e6 : 0.1, dni: { synthesizer: { delay: n.delay } } };
-  return { base: { topology, data: copyTask({ sequences: 8, length: 3, width: 8, seed: n.seed }), steps: d.steps, seed: n.seed }, stages: Math.min(2, d.stages || 2) };
+  const topology = {
+    cell: 'tanh' as const,
+    inputs: 9,
+    hidden: n.hidden,
+    outputs: 8,
+    truncation: n.truncation,
+    batch: 4,
+    lr: d.fate === 'diverge' ? 1e6 : 0.1,
+    dni: { synthesizer: { delay: n.delay } },
+  };
+  return {
+    base: { topology, data: copyTask({ sequences: 8, length: 3, width: 8, seed: n.seed }), steps: d.steps, seed: n.seed },
+    stages: Math.min(2, d.stages || 2),
+  };
 }
 
 interface Outcome {
@@ -83,15 +106,19 @@ interface Outcome {
   params?: Record<string, number[]>;
 }
 
-const outcomeOf = (r: TrainingResult): Outcome => ({ losses: Array.from(r.losses), params: Object.fromEntries(Object.entries(r.params).map(([k, m]) => [k, Array.from(m.data)])) });
+const outcomeOf = (r: TrainingResult): Outcome => ({
+  losses: Array.from(r.losses),
+  params: Object.fromEntries(Object.entries(r.params).map(([k, m]) => [k, Array.from(m.data)])),
+});
 const failureOf = (e: unknown): Outcome => ({ error: `${(e as Error).name}: ${(e as Error).message}` });
 
 /** Run `options`, failing it from a metrics$ subscriber at step `throwAt` (when given). */
 function run(options: TrainingOptions, throwAt?: number): Promise<Outcome> {
   const t = createTraining(options);
-  if (throwAt !== undefined) t.metrics$.subscribe((m) => {
-    if (m.batch === throwAt) throw new Error(`a user callback threw at step ${throwAt}`);
-  });
+  if (throwAt !== undefined)
+    t.metrics$.subscribe((m) => {
+      if (m.batch === throwAt) throw new Error(`a user callback threw at step ${throwAt}`);
+    });
   return t.run().then(outcomeOf, failureOf);
 }
 

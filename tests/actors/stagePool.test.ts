@@ -19,7 +19,13 @@ import { createWasmBackend } from '../../lib/kernels/kernels-wasm.ts';
 import { defineTopology } from '../../lib/topology.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const topology = defineTopology({ inputs: 24, batch: 10, lr: 0.5, synthesizer: { lr: 0.01, delay: 1 }, layers: [{ units: 32, decoupled: true }, { units: 16, decoupled: true }, { units: 12 }] });
+const topology = defineTopology({
+  inputs: 24,
+  batch: 10,
+  lr: 0.5,
+  synthesizer: { lr: 0.01, delay: 1 },
+  layers: [{ units: 32, decoupled: true }, { units: 16, decoupled: true }, { units: 12 }],
+});
 const data = binaryAddition(200, 12, 2);
 const pool = createStagePool({ threads: 2, capacity: 2 });
 afterAll(() => pool.close());
@@ -36,12 +42,18 @@ describe('a stage pool', () => {
     const scheduler = { name: 'worker' as const, pool, stages: 2 };
     for (let i = 0; i < 3; i++) expectSameBits(queue, await train({ topology, data, steps: 200, scheduler }), `in a row, ${i}`);
     // two at once on two threads: the second waits for the first's threads
-    const [a, b] = await Promise.all([train({ topology, data, steps: 200, scheduler }), train({ topology, data, steps: 200, seed: 2, scheduler })]);
+    const [a, b] = await Promise.all([
+      train({ topology, data, steps: 200, scheduler }),
+      train({ topology, data, steps: 200, seed: 2, scheduler }),
+    ]);
     expectSameBits(queue, a, 'at once, first');
     expectSameBits(queue2, b, 'at once, second');
     await pool.idle();
     expect(pool.stats()).toMatchObject({ threads: 2, started: 2, replaced: 0, leased: 0, waiting: 0 });
-    expect(pool.stats().residues).toEqual([{ usedBytes: 0, stages: 0 }, { usedBytes: 0, stages: 0 }]);
+    expect(pool.stats().residues).toEqual([
+      { usedBytes: 0, stages: 0 },
+      { usedBytes: 0, stages: 0 },
+    ]);
   });
 
   it('runs two trainings side by side when it has the threads for both', async () => {
@@ -50,7 +62,10 @@ describe('a stage pool', () => {
       const queue = await train({ topology, data, steps: 300 });
       const scheduler = { name: 'worker' as const, pool: wide, stages: 2 };
       let most = 0;
-      const trainings = [createTraining({ topology, data, steps: 300, scheduler }), createTraining({ topology, data, steps: 300, scheduler })];
+      const trainings = [
+        createTraining({ topology, data, steps: 300, scheduler }),
+        createTraining({ topology, data, steps: 300, scheduler }),
+      ];
       for (const t of trainings) t.metrics$.subscribe(() => (most = Math.max(most, wide.stats().leased)));
       for (const r of await Promise.all(trainings.map((t) => t.run()))) expectSameBits(queue, r, 'side by side');
       expect(most).toBe(2);
@@ -68,7 +83,9 @@ describe('a stage pool', () => {
     const error = await t.run().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StageError);
     expect((error as StageError).stage).toBe(0);
-    expect((error as Error).message).toMatch(/^stage:0 \(layer:0, synthesizer:0\): its worker \(pool thread \d+\) exited with code 1; training stopped$/);
+    expect((error as Error).message).toMatch(
+      /^stage:0 \(layer:0, synthesizer:0\): its worker \(pool thread \d+\) exited with code 1; training stopped$/,
+    );
     expectSameBits(queue, await train({ topology, data, steps: 200, scheduler: { name: 'worker', pool, stages: 2 } }), 'after the death');
     await pool.idle();
     expect(pool.stats()).toMatchObject({ threads: 2, replaced: 1 });
@@ -76,11 +93,17 @@ describe('a stage pool', () => {
 
   it('refuses bad options and a closed pool by name, before any work', async () => {
     expect(() => createStagePool({ threads: 0 })).toThrow(new TrainingOptionsError('stage pool: threads must be an integer >= 1, got 0'));
-    expect(() => createStagePool({ capacity: 'fast' as never })).toThrow(/stage pool: capacity must be 'probe' or a positive number, got "fast"/);
+    expect(() => createStagePool({ capacity: 'fast' as never })).toThrow(
+      /stage pool: capacity must be 'probe' or a positive number, got "fast"/,
+    );
     const closed = createStagePool();
     await closed.close();
-    expect(() => createTraining({ topology, data, steps: 10, scheduler: { name: 'worker', pool: closed } })).toThrow(new TrainingOptionsError('training: scheduler.pool is closed'));
-    expect(() => createTraining({ topology, data, steps: 10, scheduler: { name: 'worker', pool: {} as never } })).toThrow(/scheduler.pool must be a pool from createStagePool\(\)/);
+    expect(() => createTraining({ topology, data, steps: 10, scheduler: { name: 'worker', pool: closed } })).toThrow(
+      new TrainingOptionsError('training: scheduler.pool is closed'),
+    );
+    expect(() => createTraining({ topology, data, steps: 10, scheduler: { name: 'worker', pool: {} as never } })).toThrow(
+      /scheduler.pool must be a pool from createStagePool\(\)/,
+    );
   });
 
   it('does not keep the process alive when nobody closes it (and its threads end with the process)', { timeout: 120_000 }, () => {
@@ -96,7 +119,8 @@ describe('a stage pool', () => {
       await train({ topology, data: binaryAddition(100, 12, 2), steps: 50, scheduler: 'worker' });
       console.log('trained', r.steps, pool.stats().threads);
     `;
-    const dir = mkdtempSync(join(tmpdir(), 'dni-pool-exit-')), file = join(dir, 'unclosed.mts');
+    const dir = mkdtempSync(join(tmpdir(), 'dni-pool-exit-')),
+      file = join(dir, 'unclosed.mts');
     writeFileSync(file, script);
     // a process its pool held would run into the timeout (killed: status null)
     const child = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', timeout: 90_000 });
@@ -108,17 +132,20 @@ describe('a stage pool', () => {
 });
 
 describe('the WebAssembly kernels, compiled once', () => {
-  it('a backend built from another backend\'s module reads no file and computes the same', () => {
+  it("a backend built from another backend's module reads no file and computes the same", () => {
     const wasm = wasmBackend();
     if (!wasm) return;
     const twin = createWasmBackend({ module: wasm.module, memoryMiB: 16, wasmPath: '/nonexistent/kernels.wasm' });
-    const a = { rows: 2, cols: 3, data: wasm.alloc(6) }, b = { rows: 3, cols: 2, data: wasm.alloc(6) };
+    const a = { rows: 2, cols: 3, data: wasm.alloc(6) },
+      b = { rows: 3, cols: 2, data: wasm.alloc(6) };
     a.data.set([1, 2, 3, 4, 5, 6]);
     b.data.set([0.5, -1, 2, 0.25, -3, 1]);
     const out = wasm.matmul(a, b, { rows: 2, cols: 2, data: wasm.alloc(4) });
     const twinOut = twin.matmul(a, b, { rows: 2, cols: 2, data: twin.alloc(4) });
     expect(Array.from(twinOut.data)).toEqual(Array.from(out.data));
     expect(twin.module).toBe(wasm.module);
-    expect(() => createWasmBackend({ memoryMiB: 16, wasmPath: '/nonexistent/kernels.wasm' })).toThrow(/cannot read \/nonexistent\/kernels.wasm/);
+    expect(() => createWasmBackend({ memoryMiB: 16, wasmPath: '/nonexistent/kernels.wasm' })).toThrow(
+      /cannot read \/nonexistent\/kernels.wasm/,
+    );
   });
 });

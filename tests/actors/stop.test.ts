@@ -29,26 +29,32 @@ function expectSame(a: TrainingResult, b: TrainingResult) {
 }
 
 describe('stopping a training', () => {
-  it.each(['queue', 'async', 'worker'] as const)('%s: an AbortSignal stops it at a consistent cut, saved there; resuming equals never stopping', async (scheduler) => {
-    const steps = 400;
-    const unbroken = await train({ ...base, steps, scheduler });
-    const path = join(dir, `stop-${scheduler}.ckpt`);
-    const controller = new AbortController();
-    const training = createTraining({ ...base, steps, scheduler, signal: controller.signal, checkpoint: { path } });
-    training.metrics$.subscribe((m) => m.batch === 120 && controller.abort(new Error('enough')));
-    const error = await training.run().then(() => null, (e: unknown) => e);
-    expect(error).toBeInstanceOf(TrainingAbortedError);
-    const stopped = error as TrainingAbortedError;
-    expect(stopped.name).toBe('AbortError');
-    expect((stopped.cause as Error).message).toBe('enough');
-    expect(stopped.step).toBeGreaterThan(120);
-    expect(stopped.step).toBeLessThan(steps);
-    expect(stopped.checkpoint).toBe(path);
-    expect(stopped.message).toContain(`training stopped before step ${stopped.step}; the state at that step is saved in ${path}`);
-    expect(readCheckpoint(path).step).toBe(stopped.step);
-    expect(training.actor.getSnapshot().value).toBe('stopped');
-    expectSame(unbroken, await train({ topology: c.topology, data: c.data, steps, scheduler, resume: path }));
-  });
+  it.each(['queue', 'async', 'worker'] as const)(
+    '%s: an AbortSignal stops it at a consistent cut, saved there; resuming equals never stopping',
+    async (scheduler) => {
+      const steps = 400;
+      const unbroken = await train({ ...base, steps, scheduler });
+      const path = join(dir, `stop-${scheduler}.ckpt`);
+      const controller = new AbortController();
+      const training = createTraining({ ...base, steps, scheduler, signal: controller.signal, checkpoint: { path } });
+      training.metrics$.subscribe((m) => m.batch === 120 && controller.abort(new Error('enough')));
+      const error = await training.run().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(TrainingAbortedError);
+      const stopped = error as TrainingAbortedError;
+      expect(stopped.name).toBe('AbortError');
+      expect((stopped.cause as Error).message).toBe('enough');
+      expect(stopped.step).toBeGreaterThan(120);
+      expect(stopped.step).toBeLessThan(steps);
+      expect(stopped.checkpoint).toBe(path);
+      expect(stopped.message).toContain(`training stopped before step ${stopped.step}; the state at that step is saved in ${path}`);
+      expect(readCheckpoint(path).step).toBe(stopped.step);
+      expect(training.actor.getSnapshot().value).toBe('stopped');
+      expectSame(unbroken, await train({ topology: c.topology, data: c.data, steps, scheduler, resume: path }));
+    },
+  );
 
   it('queue gives the event loop a turn: a timer can stop a long training', async () => {
     const controller = new AbortController();
@@ -86,12 +92,17 @@ describe('stopping a training', () => {
 });
 
 describe('divergence on the last step or in the final drain', () => {
-  it.each(['queue', 'async', 'worker'] as const)('%s: lr_synthesizer 1e6 for 6 steps is a DivergenceError naming a parameter, never a result', async (scheduler) => {
-    const big = loadCase({ ...json, config: { ...json.config, lr_synthesizer: 1e6, steps: 6 } });
-    const error = await train({ topology: big.topology, data: big.data, params: big.initial, steps: 6, scheduler }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(DivergenceError);
-    expect((error as DivergenceError).message).toMatch(/^(synthesizer:\d|layer:\d): non-finite/);
-  });
+  it.each(['queue', 'async', 'worker'] as const)(
+    '%s: lr_synthesizer 1e6 for 6 steps is a DivergenceError naming a parameter, never a result',
+    async (scheduler) => {
+      const big = loadCase({ ...json, config: { ...json.config, lr_synthesizer: 1e6, steps: 6 } });
+      const error = await train({ topology: big.topology, data: big.data, params: big.initial, steps: 6, scheduler }).catch(
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(DivergenceError);
+      expect((error as DivergenceError).message).toMatch(/^(synthesizer:\d|layer:\d): non-finite/);
+    },
+  );
 });
 
 describe('what watches a training cannot take the process down', () => {
@@ -114,10 +125,10 @@ describe('what watches a training cannot take the process down', () => {
         if (++seen === 40) throw new Error('observer bug');
       },
     });
-    await expect(training.run()).rejects.toThrow("training: the inspection observer threw Error: observer bug; training stopped");
+    await expect(training.run()).rejects.toThrow('training: the inspection observer threw Error: observer bug; training stopped');
   });
 
-  it('a relay callback that throws (worker-hosted actors\' events) fails the training, by name, not the process', async () => {
+  it("a relay callback that throws (worker-hosted actors' events) fails the training, by name, not the process", async () => {
     let seen = 0;
     const training = createTraining({
       ...base,
@@ -146,8 +157,14 @@ describe('what watches a training cannot take the process down', () => {
 describe('sizes are checked before anything is allocated', () => {
   const data = { x: zeros(20, 4), y: zeros(20, 2) };
   it.each([
-    [{ inputs: 4, batch: 5, layers: [{ units: 1e8 }, { units: 2 }] }, /training: the topology would need .* GiB .*, above .*; layer:\d alone takes/],
-    [{ inputs: 4, batch: 5, layers: [{ units: 3, decoupled: true, synthesizer: { delay: 1e9 } }, { units: 2 }] }, /synthesizer:0 alone takes .* \(delay 1000000000: 1000000002 pending refits of 5x3\)/],
+    [
+      { inputs: 4, batch: 5, layers: [{ units: 1e8 }, { units: 2 }] },
+      /training: the topology would need .* GiB .*, above .*; layer:\d alone takes/,
+    ],
+    [
+      { inputs: 4, batch: 5, layers: [{ units: 3, decoupled: true, synthesizer: { delay: 1e9 } }, { units: 2 }] },
+      /synthesizer:0 alone takes .* \(delay 1000000000: 1000000002 pending refits of 5x3\)/,
+    ],
   ])('%#', (topology, message) => {
     const t0 = performance.now();
     expect(() => createTraining({ topology, data, steps: 1 })).toThrow(TopologyError);
@@ -156,6 +173,8 @@ describe('sizes are checked before anything is allocated', () => {
   });
 
   it('a history longer than memory allows is a TrainingOptionsError naming the steps', () => {
-    expect(() => createTraining({ topology: { inputs: 4, batch: 5, layers: [{ units: 2 }] }, data, steps: 2 ** 40 })).toThrow(/training: 1099511627776 steps would need/);
+    expect(() => createTraining({ topology: { inputs: 4, batch: 5, layers: [{ units: 2 }] }, data, steps: 2 ** 40 })).toThrow(
+      /training: 1099511627776 steps would need/,
+    );
   });
 });

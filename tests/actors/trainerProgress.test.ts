@@ -14,7 +14,10 @@ import type { StageCommand } from '../../actors/stage/stageProtocol.ts';
 import { type EpochPlan, type ProgressEvent, type ProgressOptions, TrainerProgress } from '../../actors/trainer/trainerProgress.ts';
 
 function progress(o: { steps: number; stages?: number; firstBatch?: number; checkpoints?: number[]; epochs?: EpochPlan }) {
-  const commands: StageCommand[] = [], events: ProgressEvent[] = [], metrics: StepMetrics[] = [], saved: TrainingState[] = [];
+  const commands: StageCommand[] = [],
+    events: ProgressEvent[] = [],
+    metrics: StepMetrics[] = [],
+    saved: TrainingState[] = [];
   const network = { topology: { kind: 'test' }, params: { a: fromArray(1, 1, [0]), b: fromArray(1, 1, [0]) } } as unknown as Model;
   const history = new History(o.steps, [1], 1);
   const edge = new Edge<StepMetrics>('metrics');
@@ -37,7 +40,14 @@ function progress(o: { steps: number; stages?: number; firstBatch?: number; chec
 }
 
 const finished = (stage: number, batch: number) => ({ type: 'STEP_FINISHED' as const, stage, batch });
-const loss = (batch: number, value: number) => ({ type: 'LOSS' as const, kind: 'head' as const, index: 0, batch, loss: value, accuracy: 0.5 });
+const loss = (batch: number, value: number) => ({
+  type: 'LOSS' as const,
+  kind: 'head' as const,
+  index: 0,
+  batch,
+  loss: value,
+  accuracy: 0.5,
+});
 const part = (key: string, v: number) => ({ params: { [key]: fromArray(1, 1, [v]) } }) as unknown as ModelState;
 
 describe('TrainerProgress', () => {
@@ -50,11 +60,15 @@ describe('TrainerProgress', () => {
     expect(metrics.map((m) => [m.batch, m.loss])).toEqual([[0, 1]]);
     expect(p.finishedThrough).toBe(0);
     p.report(finished(1, 2));
-    expect(metrics.map((m) => [m.batch, m.loss])).toEqual([[0, 1], [1, 2], [2, 3]]);
+    expect(metrics.map((m) => [m.batch, m.loss])).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+    ]);
     expect(events).toEqual([{ type: 'BATCHES_DONE' }]);
   });
 
-  it('unpacks a worker stage\'s PROGRESS: its losses (cosine included) and its finished step', () => {
+  it("unpacks a worker stage's PROGRESS: its losses (cosine included) and its finished step", () => {
     const { p, metrics, history } = progress({ steps: 2, stages: 1 });
     const losses = Float64Array.from([0, 0, 0, 0.25, 0.75, NaN, 1, 0, 0, 0.5, NaN, 0.125]); // head 0; synthesizer 0 with its cosine
     p.report({ type: 'PROGRESS', stage: 0, finished: 0, losses });
@@ -71,7 +85,7 @@ describe('TrainerProgress', () => {
     expect(progress({ steps: 10, firstBatch: 5, checkpoints: [4, 8] }).p.firstAllow()).toEqual({ type: 'ALLOW', through: 7 });
   });
 
-  it('cuts at a checkpoint: CAPTURE once the step before is finished everywhere, saves the stages\' shares merged, then ALLOW on', () => {
+  it("cuts at a checkpoint: CAPTURE once the step before is finished everywhere, saves the stages' shares merged, then ALLOW on", () => {
     const { p, commands, saved } = progress({ steps: 6, checkpoints: [2] });
     p.report(finished(0, 1));
     expect(commands).toEqual([]);
@@ -98,7 +112,10 @@ describe('TrainerProgress', () => {
 
   it('ends an epoch: END_EPOCH (after a microtask), the network takes the parameters, the plan says the next learning rates', async () => {
     const ended: [number, number][] = [];
-    const { p, commands, network } = progress({ steps: 6, epochs: { length: 2, lrFactor: 1, end: (epoch, step) => (ended.push([epoch, step]), 0.5) } });
+    const { p, commands, network } = progress({
+      steps: 6,
+      epochs: { length: 2, lrFactor: 1, end: (epoch, step) => (ended.push([epoch, step]), 0.5) },
+    });
     p.report(finished(0, 1));
     p.report(finished(1, 1));
     expect(commands).toEqual([]);
@@ -163,9 +180,13 @@ describe('TrainerProgress', () => {
     expect(commands.filter((c) => c.type === 'ALLOW')).toEqual([{ type: 'ALLOW', through: 3 }]); // nothing let on past the cut
   });
 
-  it('a stop as an epoch ends: no END_EPOCH, the plan is not asked, STOPPED at the epoch\'s end', async () => {
+  it("a stop as an epoch ends: no END_EPOCH, the plan is not asked, STOPPED at the epoch's end", async () => {
     const asked: number[] = [];
-    const { p, commands, events } = progress({ steps: 10, stages: 1, epochs: { length: 2, lrFactor: 1, end: (epoch) => (asked.push(epoch), 1) } });
+    const { p, commands, events } = progress({
+      steps: 10,
+      stages: 1,
+      epochs: { length: 2, lrFactor: 1, end: (epoch) => (asked.push(epoch), 1) },
+    });
     p.report(finished(0, 1)); // the epoch ends before step 2: END_EPOCH waits for a microtask
     p.stop(false);
     await Promise.resolve();
@@ -192,7 +213,9 @@ describe('TrainerProgress', () => {
   });
 
   it('refuses checkpoints in a training in epochs', () => {
-    expect(() => progress({ steps: 4, checkpoints: [2], epochs: { length: 2, lrFactor: 1, end: () => 1 } })).toThrow(/a training in epochs saves no checkpoints/);
+    expect(() => progress({ steps: 4, checkpoints: [2], epochs: { length: 2, lrFactor: 1, end: () => 1 } })).toThrow(
+      /a training in epochs saves no checkpoints/,
+    );
   });
 
   it('ignores whatever comes after the end', () => {

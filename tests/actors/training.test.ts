@@ -14,7 +14,10 @@ const dni = loadCase(JSON.parse(readFileSync(join(REFERENCE_DIR, 'dni.json'), 'u
 async function eventLog(steps: number): Promise<string[]> {
   const log: string[] = [];
   await train({
-    topology: dni.topology, data: dni.data, params: dni.initial, steps,
+    topology: dni.topology,
+    data: dni.data,
+    params: dni.initial,
+    steps,
     inspect: (e) => {
       if (e.type !== '@xstate.event' || e.event.type.startsWith('xstate.')) return;
       const id = (e.actorRef as AnyActorRef).id;
@@ -41,13 +44,27 @@ describe('the training system', () => {
     const start = ['trainer:START', 'stage:0:START', 'stage:0:ALLOW'];
     expect(log.slice(0, start.length)).toEqual(start);
     const batch0 = [
-      'layer:0:FORWARD#0', 'layer:1:FORWARD#0', 'synthesizer:0:PREDICT#0', 'layer:2:FORWARD#0', 'synthesizer:1:PREDICT#0',
-      'layer:0:SYNTHETIC_GRADIENT#0', 'head:FORWARD#0', 'layer:1:SYNTHETIC_GRADIENT#0', 'layer:2:GRADIENT#0',
-      'synthesizer:0:REFIT#0', 'synthesizer:1:REFIT#0',
+      'layer:0:FORWARD#0',
+      'layer:1:FORWARD#0',
+      'synthesizer:0:PREDICT#0',
+      'layer:2:FORWARD#0',
+      'synthesizer:1:PREDICT#0',
+      'layer:0:SYNTHETIC_GRADIENT#0',
+      'head:FORWARD#0',
+      'layer:1:SYNTHETIC_GRADIENT#0',
+      'layer:2:GRADIENT#0',
+      'synthesizer:0:REFIT#0',
+      'synthesizer:1:REFIT#0',
     ];
     expect(log.slice(start.length, start.length + batch0.length)).toEqual(batch0);
     expect(log.slice(start.length + batch0.length, start.length + 2 * batch0.length)).toEqual(batch0.map((e) => e.replace('#0', '#1')));
-    expect(log.slice(start.length + 2 * batch0.length)).toEqual(['trainer:BATCHES_DONE', 'stage:0:DRAIN', 'synthesizer:0:DRAIN', 'synthesizer:1:DRAIN', 'trainer:STAGE_DRAINED']);
+    expect(log.slice(start.length + 2 * batch0.length)).toEqual([
+      'trainer:BATCHES_DONE',
+      'stage:0:DRAIN',
+      'synthesizer:0:DRAIN',
+      'synthesizer:1:DRAIN',
+      'trainer:STAGE_DRAINED',
+    ]);
   });
 
   it('ends with the trainer done and every synthesizer drained', async () => {
@@ -90,8 +107,16 @@ describe('bad input is refused before any actor starts', () => {
     [{ topology, data: { x: zeros(20, 4), y: zeros(20, 3) }, steps: 1 }, /y is 20x3 but the head takes labels of width 2/, DataError],
     [{ topology: { ...topology, batch: 0 }, data, steps: 1 }, /batch must be a positive integer, got 0/, TopologyError],
     [{ topology: { ...topology, batch: 21 }, data, steps: 1 }, /batch 21 is larger than the 20 rows/, DataError],
-    [{ topology, data, steps: 1, scheduler: 'fast' }, /unknown scheduler "fast" \(expected one of queue, async, worker/, TrainingOptionsError],
-    [{ topology, data, steps: 1, scheduler: { name: 'worker', stages: 0 } }, /stages: expected a positive integer, got 0/, TrainingOptionsError],
+    [
+      { topology, data, steps: 1, scheduler: 'fast' },
+      /unknown scheduler "fast" \(expected one of queue, async, worker/,
+      TrainingOptionsError,
+    ],
+    [
+      { topology, data, steps: 1, scheduler: { name: 'worker', stages: 0 } },
+      /stages: expected a positive integer, got 0/,
+      TrainingOptionsError,
+    ],
   ])('%#', (options, message, kind) => {
     // every kind is a DniError
     expect(() => createTraining(options as never)).toThrow(kind);
@@ -113,11 +138,23 @@ describe('divergence is loud', () => {
     const x = fromArray(8, 2, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
     const y = fromArray(8, 1, [1, -1, 1, -1, 1, -1, 1, -1]);
     const t = createTraining({
-      topology: { inputs: 2, batch: 2, lr: 1e6, layers: [{ units: 4, activation: 'linear', decoupled: true }, { units: 1, activation: 'linear' }], synthesizer: { lr: 1e6 } },
+      topology: {
+        inputs: 2,
+        batch: 2,
+        lr: 1e6,
+        layers: [
+          { units: 4, activation: 'linear', decoupled: true },
+          { units: 1, activation: 'linear' },
+        ],
+        synthesizer: { lr: 1e6 },
+      },
       data: { x, y },
       steps: 200,
     });
-    const error = await t.run().then(() => null, (e: unknown) => e);
+    const error = await t.run().then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(DivergenceError);
     const d = error as DivergenceError;
     expect(d.actor).toMatch(/^(layer:[01]|synthesizer:0|head)$/);

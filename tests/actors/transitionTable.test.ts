@@ -52,7 +52,11 @@ function testMachine(log: string[]) {
         on: {
           A: [
             { guard: 'isEven', target: 'busy', actions: { type: 'record', params: ({ event }) => ({ tag: 'even', n: event.n }) } },
-            { guard: { type: 'above', params: { limit: 3 } }, target: 'busy', actions: ['plain', { type: 'record', params: { tag: 'fixed', n: -1 } }] },
+            {
+              guard: { type: 'above', params: { limit: 3 } },
+              target: 'busy',
+              actions: ['plain', { type: 'record', params: { tag: 'fixed', n: -1 } }],
+            },
             { actions: (({ event }: { event: Ev }) => void log.push(`inline:${event.n}`)) as never },
           ],
           B: { actions: assign({ count: ({ context }) => context.count + 1 }) },
@@ -118,7 +122,10 @@ function eventlessMachine(log: string[]) {
       },
       busy: {
         tags: ['working'],
-        always: [{ guard: 'fragile', actions: { type: 'plain', params: { tag: 'fragile' } } }, { guard: 'evenEvent', target: 'idle', actions: { type: 'plain', params: { tag: 'back' } } }],
+        always: [
+          { guard: 'fragile', actions: { type: 'plain', params: { tag: 'fragile' } } },
+          { guard: 'evenEvent', target: 'idle', actions: { type: 'plain', params: { tag: 'back' } } },
+        ],
         on: { A: { target: 'idle', actions: 'record' }, B: { actions: 'record' }, D: { target: 'finished' } },
       },
       // a cycle of eventless transitions on an odd event: xstate stops it after maxIterations microsteps
@@ -134,12 +141,18 @@ function observe(logic: AnyStateMachine, events: Ev[], log: string[]) {
   const inspected: string[] = [];
   // events sent after the final state: xstate warns (on the console); both interpreters must alike
   const warnings: string[] = [];
-  const warn = vi.spyOn(console, 'warn').mockImplementation((...args: unknown[]) => void warnings.push(String(args[0]).replace(/\(x:\d+\)|x:\d+/g, 'x')));
+  const warn = vi
+    .spyOn(console, 'warn')
+    .mockImplementation((...args: unknown[]) => void warnings.push(String(args[0]).replace(/\(x:\d+\)|x:\d+/g, 'x')));
   const actor = createActor(logic, {
     inspect: (e: InspectionEvent) => {
       if (e.type === '@xstate.action') inspected.push(`action ${e.action.type} ${JSON.stringify(e.action.params)}`);
-      else if (e.type === '@xstate.microstep') inspected.push(`microstep ${e.event.type} → ${JSON.stringify((e.snapshot as { value?: unknown }).value)} (${e._transitions.length})`);
-      else if (e.type === '@xstate.snapshot') inspected.push(`snapshot ${JSON.stringify((e.snapshot as { value?: unknown }).value)} ${e.snapshot.status}`);
+      else if (e.type === '@xstate.microstep')
+        inspected.push(
+          `microstep ${e.event.type} → ${JSON.stringify((e.snapshot as { value?: unknown }).value)} (${e._transitions.length})`,
+        );
+      else if (e.type === '@xstate.snapshot')
+        inspected.push(`snapshot ${JSON.stringify((e.snapshot as { value?: unknown }).value)} ${e.snapshot.status}`);
       else inspected.push(e.type);
     },
   });
@@ -168,10 +181,14 @@ function observe(logic: AnyStateMachine, events: Ev[], log: string[]) {
 
 describe('withTransitionTable', () => {
   it('behaves exactly as xstate on any sequence of events', () => {
-    const eventArb = fc.record({ type: fc.constantFrom('A', 'B', 'C', 'D', 'BOOM', 'UNKNOWN' as const), n: fc.integer({ min: 0, max: 12 }) });
+    const eventArb = fc.record({
+      type: fc.constantFrom('A', 'B', 'C', 'D', 'BOOM', 'UNKNOWN' as const),
+      n: fc.integer({ min: 0, max: 12 }),
+    });
     fc.assert(
       fc.property(fc.array(eventArb, { maxLength: 30 }), (events) => {
-        const logA: string[] = [], logB: string[] = [];
+        const logA: string[] = [],
+          logB: string[] = [];
         const interpreted = observe(testMachine(logA), events as Ev[], logA);
         const tabled = observe(withTransitionTable(testMachine(logB)), events as Ev[], logB);
         expect(tabled).toEqual(interpreted);
@@ -182,10 +199,14 @@ describe('withTransitionTable', () => {
 
   it('takes eventless transitions as xstate does, on any sequence of events', () => {
     expect(withTransitionTable(eventlessMachine([]))).not.toBe(eventlessMachine([]));
-    const eventArb = fc.record({ type: fc.constantFrom('A', 'B', 'C', 'D', 'BOOM', 'UNKNOWN' as const), n: fc.integer({ min: 0, max: 12 }) });
+    const eventArb = fc.record({
+      type: fc.constantFrom('A', 'B', 'C', 'D', 'BOOM', 'UNKNOWN' as const),
+      n: fc.integer({ min: 0, max: 12 }),
+    });
     fc.assert(
       fc.property(fc.array(eventArb, { maxLength: 30 }), (events) => {
-        const logA: string[] = [], logB: string[] = [];
+        const logA: string[] = [],
+          logB: string[] = [];
         const interpreted = observe(eventlessMachine(logA), events as Ev[], logA);
         const tabled = observe(withTransitionTable(eventlessMachine(logB)), events as Ev[], logB);
         expect(tabled).toEqual(interpreted);
@@ -203,7 +224,11 @@ describe('withTransitionTable', () => {
     }
     const nested = setup({}).createMachine({ initial: 'a', states: { a: { initial: 'x', states: { x: {} } } } });
     // an eventless transition with a built-in action: taken after every event, so the whole machine is xstate's
-    const eventless = setup({}).createMachine({ context: { n: 0 }, initial: 'a', states: { a: { always: { target: 'b', actions: assign({ n: 1 }) } }, b: {} } });
+    const eventless = setup({}).createMachine({
+      context: { n: 0 },
+      initial: 'a',
+      states: { a: { always: { target: 'b', actions: assign({ n: 1 }) } }, b: {} },
+    });
     const wildcard = setup({}).createMachine({ initial: 'a', states: { a: { on: { '*': { target: 'b' } } }, b: {} } });
     for (const m of [nested, eventless, wildcard]) expect(withTransitionTable(m)).toBe(m);
   });
@@ -220,14 +245,24 @@ describe('a training under either interpreter', () => {
         const id = (e.actorRef as { id?: string }).id;
         const ev = (e as { event?: { type: string; batch?: number } }).event;
         if (e.type === '@xstate.action') trace.push(`${id} action ${e.action.type}`);
-        else if (e.type === '@xstate.snapshot') trace.push(`${id} snapshot ${JSON.stringify((e.snapshot as { value?: unknown }).value)} after ${ev?.type}#${ev?.batch}`);
+        else if (e.type === '@xstate.snapshot')
+          trace.push(`${id} snapshot ${JSON.stringify((e.snapshot as { value?: unknown }).value)} after ${ev?.type}#${ev?.batch}`);
         else if (e.type === '@xstate.microstep') trace.push(`${id} microstep ${ev?.type}#${ev?.batch}`);
         else if (e.type === '@xstate.event') trace.push(`${id} event ${ev?.type}#${ev?.batch}`);
       };
-      const result = await train({ topology: c.topology, data: c.data, params: c.initial, steps: 30, scheduler, interpreter, inspect: scheduler === 'queue' ? inspect : undefined });
+      const result = await train({
+        topology: c.topology,
+        data: c.data,
+        params: c.initial,
+        steps: 30,
+        scheduler,
+        interpreter,
+        inspect: scheduler === 'queue' ? inspect : undefined,
+      });
       return { result, trace };
     };
-    const a = await run('xstate'), b = await run('table');
+    const a = await run('xstate'),
+      b = await run('table');
     expect(Array.from(b.result.losses)).toEqual(Array.from(a.result.losses));
     for (const k of Object.keys(a.result.params)) expect(b.result.params[k].data, k).toEqual(a.result.params[k].data);
     if (scheduler === 'queue') {
@@ -236,23 +271,34 @@ describe('a training under either interpreter', () => {
     }
   });
 
-  it.each(['queue', 'worker'] as const)('%s: a graph with complete unlocks (its layers on the transition table, eventless transitions and all): same bits', async (scheduler) => {
-    expect(networkMachines('table').unlockedLayer).not.toBe(unlockedLayerMachine);
-    const u = loadCase(JSON.parse(readFileSync(join(REFERENCE_DIR, 'graph-unlock.json'), 'utf8')), 'graph-unlock');
-    // (the order in which actors interleave is not the same from one run to the next here, under either interpreter: bits only)
-    const run = (interpreter: 'table' | 'xstate') => train({ topology: u.topology, data: u.data, params: u.initial, steps: 40, scheduler, interpreter });
-    const a = await run('xstate'), b = await run('table');
-    expect(Array.from(b.losses)).toEqual(Array.from(a.losses));
-    expect(Array.from(b.synthesizerLosses)).toEqual(Array.from(a.synthesizerLosses));
-    for (const k of Object.keys(a.params)) expect(b.params[k].data, k).toEqual(a.params[k].data);
-  });
+  it.each(['queue', 'worker'] as const)(
+    '%s: a graph with complete unlocks (its layers on the transition table, eventless transitions and all): same bits',
+    async (scheduler) => {
+      expect(networkMachines('table').unlockedLayer).not.toBe(unlockedLayerMachine);
+      const u = loadCase(JSON.parse(readFileSync(join(REFERENCE_DIR, 'graph-unlock.json'), 'utf8')), 'graph-unlock');
+      // (the order in which actors interleave is not the same from one run to the next here, under either interpreter: bits only)
+      const run = (interpreter: 'table' | 'xstate') =>
+        train({ topology: u.topology, data: u.data, params: u.initial, steps: 40, scheduler, interpreter });
+      const a = await run('xstate'),
+        b = await run('table');
+      expect(Array.from(b.losses)).toEqual(Array.from(a.losses));
+      expect(Array.from(b.synthesizerLosses)).toEqual(Array.from(a.synthesizerLosses));
+      for (const k of Object.keys(a.params)) expect(b.params[k].data, k).toEqual(a.params[k].data);
+    },
+  );
 
   it('refuses an unknown interpreter by name, before any work', () => {
-    expect(() => createTraining({ topology: c.topology, data: c.data, steps: 1, interpreter: 'fast' as never })).toThrow(/unknown interpreter "fast" \(expected one of table, xstate\)/);
+    expect(() => createTraining({ topology: c.topology, data: c.data, steps: 1, interpreter: 'fast' as never })).toThrow(
+      /unknown interpreter "fast" \(expected one of table, xstate\)/,
+    );
   });
 
   it("refuses the old name 'compiled', naming the new one, before any work", () => {
-    expect(() => createTraining({ topology: c.topology, data: c.data, steps: 1, interpreter: 'compiled' as never })).toThrow(TrainingOptionsError);
-    expect(() => createTraining({ topology: c.topology, data: c.data, steps: 1, interpreter: 'compiled' as never })).toThrow(/interpreter 'compiled' is now called 'table'.*interpreter: 'table'/);
+    expect(() => createTraining({ topology: c.topology, data: c.data, steps: 1, interpreter: 'compiled' as never })).toThrow(
+      TrainingOptionsError,
+    );
+    expect(() => createTraining({ topology: c.topology, data: c.data, steps: 1, interpreter: 'compiled' as never })).toThrow(
+      /interpreter 'compiled' is now called 'table'.*interpreter: 'table'/,
+    );
   });
 });

@@ -18,7 +18,11 @@ async function load() {
     import('../../actors/machines/layerMachine.ts'),
     import('../../actors/trainer/training.ts'),
   ]);
-  return { tableSnapshots: internals.tableSnapshots, tables: table.withTransitionTable(layer.layerMachine) !== layer.layerMachine, train: training.train };
+  return {
+    tableSnapshots: internals.tableSnapshots,
+    tables: table.withTransitionTable(layer.layerMachine) !== layer.layerMachine,
+    train: training.train,
+  };
 }
 
 describe('xstate internals that no longer check out', () => {

@@ -7,7 +7,17 @@ import { describe, expect, it } from 'vitest';
 import { type AnyStateMachine, assign, createActor, not, setup } from 'xstate';
 import { withTransitionTable } from '../../actors/machines/transitionTable.ts';
 import { synthesizerMachine } from '../../actors/machines/synthesizerMachine.ts';
-import { tableSnapshots, guardError, inState, isBuiltInAction, isHigherOrderGuard, parentOf, parentsAreKnown, stateFields, statelyStandIns } from '../../actors/machines/xstateInternals.ts';
+import {
+  tableSnapshots,
+  guardError,
+  inState,
+  isBuiltInAction,
+  isHigherOrderGuard,
+  parentOf,
+  parentsAreKnown,
+  stateFields,
+  statelyStandIns,
+} from '../../actors/machines/xstateInternals.ts';
 import { createTraining } from '../../actors/trainer/training.ts';
 import { zeros } from '../../lib/matrix.ts';
 import { Synthesizer } from '../../lib/synthesizer.ts';
@@ -29,11 +39,29 @@ describe('xstate internals', () => {
 
   it('a built snapshot answers as the one xstate makes, for the synthesizer machine (held prediction and back)', () => {
     const make = (logic: AnyStateMachine) => {
-      const s = new Synthesizer('synthesizer:0', { units: 2, conditioned: false, delay: 0, lr: 0.1, labels: 0 }, zeros(2, 2), zeros(1, 2), null, 1);
-      const prediction = { route: { key: 'p', type: 'SYNTHETIC_GRADIENT' as const, source: 's', target: 'l', slot: 0, edge: 0, rows: 1, cols: 2 }, edge: new Edge<NetworkEvent>('p') };
-      return createActor(logic, { input: { synthesizer: s, index: 0, ports: { prediction, loss: new Edge<LossMessage>('l'), done: new Edge<number>('d') }, labels: null } }).start();
+      const s = new Synthesizer(
+        'synthesizer:0',
+        { units: 2, conditioned: false, delay: 0, lr: 0.1, labels: 0 },
+        zeros(2, 2),
+        zeros(1, 2),
+        null,
+        1,
+      );
+      const prediction = {
+        route: { key: 'p', type: 'SYNTHETIC_GRADIENT' as const, source: 's', target: 'l', slot: 0, edge: 0, rows: 1, cols: 2 },
+        edge: new Edge<NetworkEvent>('p'),
+      };
+      return createActor(logic, {
+        input: {
+          synthesizer: s,
+          index: 0,
+          ports: { prediction, loss: new Edge<LossMessage>('l'), done: new Edge<number>('d') },
+          labels: null,
+        },
+      }).start();
     };
-    const a = make(synthesizerMachine), b = make(withTransitionTable(synthesizerMachine));
+    const a = make(synthesizerMachine),
+      b = make(withTransitionTable(synthesizerMachine));
     const h = zeros(1, 2);
     const events = [
       { type: 'PREDICT' as const, batch: 0, h },
@@ -41,7 +69,15 @@ describe('xstate internals', () => {
       { type: 'REFIT' as const, batch: 0, target: h },
       { type: 'REFIT' as const, batch: 1, target: h },
     ];
-    const view = (s: ReturnType<typeof a.getSnapshot>) => [s.value, s.matches('ready'), s.matches('awaitingTarget'), s.hasTag('x' as never), s.can({ type: 'DRAIN' }), s.can({ type: 'REFIT', batch: 9, target: h }), JSON.stringify({ ...(s.toJSON() as object), context: undefined })];
+    const view = (s: ReturnType<typeof a.getSnapshot>) => [
+      s.value,
+      s.matches('ready'),
+      s.matches('awaitingTarget'),
+      s.hasTag('x' as never),
+      s.can({ type: 'DRAIN' }),
+      s.can({ type: 'REFIT', batch: 9, target: h }),
+      JSON.stringify({ ...(s.toJSON() as object), context: undefined }),
+    ];
     for (const e of events) {
       a.send(e);
       b.send(e);
@@ -57,7 +93,11 @@ describe('xstate internals', () => {
   });
 
   it("knows each actor's parent: the stage's is the trainer, a layer's is its stage", () => {
-    const t = createTraining({ topology: defineTopology({ inputs: 2, batch: 1, layers: [{ units: 1 }] }), data: { x: zeros(2, 2), y: zeros(2, 1) }, steps: 1 });
+    const t = createTraining({
+      topology: defineTopology({ inputs: 2, batch: 1, layers: [{ units: 1 }] }),
+      data: { x: zeros(2, 2), y: zeros(2, 1) },
+      steps: 1,
+    });
     t.actor.start();
     expect(parentOf(t.actor)).toBeUndefined();
     const stage = t.actor.system.get('stage:0')!;
@@ -67,8 +107,27 @@ describe('xstate internals', () => {
   });
 
   it("tell xstate's built-in actions and higher-order guards from the machine's own, and word a guard's failure as xstate does", () => {
-    expect([isBuiltInAction(assign({})), isBuiltInAction(() => {}), isHigherOrderGuard(not(() => true)), isHigherOrderGuard(() => true)]).toEqual([true, false, true, false]);
-    const machine = setup({ guards: { g: () => false } }).createMachine({ id: 'm', initial: 'a', states: { a: { on: { GO: { guard: () => { throw new Error('boom'); } } } } } });
+    expect([
+      isBuiltInAction(assign({})),
+      isBuiltInAction(() => {}),
+      isHigherOrderGuard(not(() => true)),
+      isHigherOrderGuard(() => true),
+    ]).toEqual([true, false, true, false]);
+    const machine = setup({ guards: { g: () => false } }).createMachine({
+      id: 'm',
+      initial: 'a',
+      states: {
+        a: {
+          on: {
+            GO: {
+              guard: () => {
+                throw new Error('boom');
+              },
+            },
+          },
+        },
+      },
+    });
     const actor = createActor(machine);
     actor.subscribe({ error: () => {} });
     actor.start().send({ type: 'GO' });
@@ -81,7 +140,9 @@ describe('xstate internals', () => {
     const fields = { sessionId: 'c', parent, getSnapshot: () => null };
     expect(statelyStandIns(createInspector as never)(fields)._parent).toBe(parent);
     // a package that takes the parent from elsewhere: no `_parent` is set (it would mean nothing)
-    const other = (adapter: { send: (e: object) => void }) => ({ actor: (ref: { sessionId: string }) => adapter.send({ sessionId: ref.sessionId }) });
+    const other = (adapter: { send: (e: object) => void }) => ({
+      actor: (ref: { sessionId: string }) => adapter.send({ sessionId: ref.sessionId }),
+    });
     const made = statelyStandIns(other as never)(fields);
     expect(made._parent).toBeUndefined();
     expect(made.sessionId).toBe('c');

@@ -26,15 +26,21 @@ describe('binary-addition demo', () => {
     const rows = [...table.matchAll(/^(backprop|DNI|cDNI)\s.*?([\d.]+)%/gm)].map((m) => ({ method: m[1]!, accuracy: Number(m[2]) / 100 }));
     expect(rows.map((x) => x.method)).toEqual(['backprop', 'DNI', 'cDNI']);
     for (const row of rows.filter((x) => x.accuracy < 0.9)) {
-      expect(table, `${row.method} at ${row.accuracy} is not explained`).toMatch(row.method === 'DNI' ? /DNI stays near chance here/ : new RegExp(`${row.method}.* not learned the task yet in 3000 steps`));
+      expect(table, `${row.method} at ${row.accuracy} is not explained`).toMatch(
+        row.method === 'DNI' ? /DNI stays near chance here/ : new RegExp(`${row.method}.* not learned the task yet in 3000 steps`),
+      );
     }
   });
 
   it('says nothing of rows that learned', () => {
-    expect(explainResults({ backprop: { bit_accuracy: 0.999 }, dni: { bit_accuracy: 0.95 }, cdni: { bit_accuracy: 1 } }, 60_000)).toEqual([]);
+    expect(explainResults({ backprop: { bit_accuracy: 0.999 }, dni: { bit_accuracy: 0.95 }, cdni: { bit_accuracy: 1 } }, 60_000)).toEqual(
+      [],
+    );
     const lines = explainResults({ backprop: { bit_accuracy: 0.999 }, dni: { bit_accuracy: 0.507 }, cdni: { bit_accuracy: 0.7 } }, 20_000);
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^DNI stays near chance here: .*label.*cDNI gives the synthesizers the label too/);
-    expect(lines[1]).toBe('cDNI has not learned the task yet in 20000 steps (cDNI takes longer than backprop: its synthesizers must learn the gradients first); give more --steps (the default is 60000).');
+    expect(lines[1]).toBe(
+      'cDNI has not learned the task yet in 20000 steps (cDNI takes longer than backprop: its synthesizers must learn the gradients first); give more --steps (the default is 60000).',
+    );
   });
 });

@@ -18,9 +18,21 @@ const spec = {
 describe('parseDemoArgs', () => {
   it('gives the shared options with their defaults, and the demo’s own, typed', () => {
     const args = tryParseDemoArgs([], spec)!;
-    expect(args).toMatchObject({ steps: 200, epochs: undefined, scheduler: 'queue', trace: undefined, sample: 1, inspect: false, inspectPort: 8080, json: false });
+    expect(args).toMatchObject({
+      steps: 200,
+      epochs: undefined,
+      scheduler: 'queue',
+      trace: undefined,
+      sample: 1,
+      inspect: false,
+      inspectPort: 8080,
+      json: false,
+    });
     expect([args.lr, args.method, args.quiet]).toEqual([0.5, undefined, false]);
-    const given = tryParseDemoArgs(['--steps', '5', '--trace=out.jsonl', '--sample', '10', '--json', '--lr', '0.1', '--method', 'dni', '--quiet'], spec)!;
+    const given = tryParseDemoArgs(
+      ['--steps', '5', '--trace=out.jsonl', '--sample', '10', '--json', '--lr', '0.1', '--method', 'dni', '--quiet'],
+      spec,
+    )!;
     expect(given).toMatchObject({ steps: 5, trace: 'out.jsonl', sample: 10, json: true, lr: 0.1, method: 'dni', quiet: true });
     const epochs = tryParseDemoArgs(['--epochs', '2', '--inspect', '--inspect-port', '0'], spec)!;
     expect([epochs.steps, epochs.epochs, epochs.inspect, epochs.inspectPort]).toEqual([undefined, 2, 'live', 0]);
@@ -90,7 +102,20 @@ describe('parseDemoArgs', () => {
 
   it('documents every option', () => {
     const usage = demoUsage(spec);
-    for (const flag of ['--steps N', '--epochs N', '--scheduler NAME', '--trace FILE', '--sample N', '--inspect', '--inspect stately', '--inspect-port N', '--json', '--lr X', '--method NAME', '--quiet']) {
+    for (const flag of [
+      '--steps N',
+      '--epochs N',
+      '--scheduler NAME',
+      '--trace FILE',
+      '--sample N',
+      '--inspect',
+      '--inspect stately',
+      '--inspect-port N',
+      '--json',
+      '--lr X',
+      '--method NAME',
+      '--quiet',
+    ]) {
       expect(usage).toContain(flag);
     }
     expect(usage).toContain('(default 200)');

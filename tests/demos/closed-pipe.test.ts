@@ -15,7 +15,8 @@ const dir = mkdtempSync(join(tmpdir(), 'dni-pipe-'));
 function intoHead(args: string[]): Promise<{ code: number | null; stderr: string; first: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '', first = '';
+    let stderr = '',
+      first = '';
     child.stdout.once('data', (d: Buffer) => {
       first = String(d);
       child.stdout.destroy();
@@ -35,10 +36,14 @@ describe('a demo piped into head', () => {
     ['binary-addition', ['demos/binary-addition.ts', '--steps', '30']],
     ['inspector', ['demos/inspector.ts', '--steps', '40', '--no-serve', '--trace', join(dir, 'i.jsonl')]],
     ['mnist', ['demos/mnist.ts', '--train', '640', '--test', '64', '--hidden', '16,16', '--epochs', '1', '--methods', 'backprop']],
-  ])('%s: ends quietly with exit 0, no EPIPE stack trace', async (_, args) => {
-    const r = await intoHead(args);
-    expect(r.first.length).toBeGreaterThan(0);
-    expect(r.stderr).not.toMatch(/EPIPE|^\s+at /m);
-    expect(r.code, r.stderr).toBe(0);
-  }, 150_000);
+  ])(
+    '%s: ends quietly with exit 0, no EPIPE stack trace',
+    async (_, args) => {
+      const r = await intoHead(args);
+      expect(r.first.length).toBeGreaterThan(0);
+      expect(r.stderr).not.toMatch(/EPIPE|^\s+at /m);
+      expect(r.code, r.stderr).toBe(0);
+    },
+    150_000,
+  );
 });

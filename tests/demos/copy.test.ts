@@ -24,7 +24,8 @@ const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)
 /** the cells as the JSON gives them, without the wall time (which no two runs share) */
 const cellsOf = (out: { rows: Record<string, unknown>[] }) => out.rows.map(({ wall_seconds: _, ...r }) => r);
 /** the detail table's rows: method, T, max length, solved at */
-const detailRows = (stdout: string) => [...stdout.matchAll(/^(bptt|dni|dni-aux)\s+(\d+)\s+(\d+)\s+([\d,]+|—)\s/gm)].map((m) => m.slice(1, 5));
+const detailRows = (stdout: string) =>
+  [...stdout.matchAll(/^(bptt|dni|dni-aux)\s+(\d+)\s+(\d+)\s+([\d,]+|—)\s/gm)].map((m) => m.slice(1, 5));
 
 // 50 batches: enough for a length to be solved (the criterion needs 10 batches under 0.15 bits), so
 // the comparisons below compare curricula that moved, not two zeros
@@ -47,7 +48,10 @@ describe('demo:copy', () => {
     expect(out.scheduler).toBe('queue');
     expect(out.wall_seconds).toBeGreaterThan(0);
     expect(out.budget_sequences).toBe(800);
-    expect(out.rows.map((r: Record<string, unknown>) => [r.method, r.T])).toEqual([['bptt', 2], ['dni', 2]]);
+    expect(out.rows.map((r: Record<string, unknown>) => [r.method, r.T])).toEqual([
+      ['bptt', 2],
+      ['dni', 2],
+    ]);
     for (const r of out.rows) {
       expect(Object.keys(r)).toEqual(['method', 'T', 'max_length', 'sequences', 'wall_seconds']);
       expect(Number.isInteger(r.max_length) && r.max_length >= 1, JSON.stringify(r)).toBe(true);
@@ -55,7 +59,9 @@ describe('demo:copy', () => {
       expect(r.wall_seconds).toBeGreaterThan(0);
     }
     // the table says what the JSON says
-    expect(detailRows(queue.stdout).map(([m, T, max]) => [m, Number(T), Number(max)])).toEqual(out.rows.map((r: Record<string, unknown>) => [r.method, r.T, r.max_length]));
+    expect(detailRows(queue.stdout).map(([m, T, max]) => [m, Number(T), Number(max)])).toEqual(
+      out.rows.map((r: Record<string, unknown>) => [r.method, r.T, r.max_length]),
+    );
 
     const chart = readFileSync(svg, 'utf8');
     expect(chart).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]*>[\s\S]*<\/svg>$/);
@@ -106,7 +112,9 @@ describe('demo:copy', () => {
       expect([...actors]).toEqual(expect.arrayContaining(['trainer', 'layer:core', 'synthesizer:synth', 'head:readout']));
       // length 1 at T = 2: two windows, the first ends in a synthetic gradient
       expect(lines.some((l) => l.actor === 'layer:core' && l.event?.type === 'FORWARD')).toBe(true);
-      expect(lines.filter((l) => l.actor === 'synthesizer:synth' && l.type === '@xstate.event' && l.batch !== null).length).toBeGreaterThan(0);
+      expect(lines.filter((l) => l.actor === 'synthesizer:synth' && l.type === '@xstate.event' && l.batch !== null).length).toBeGreaterThan(
+        0,
+      );
     }
   });
 
@@ -129,10 +137,17 @@ describe('demo:copy', () => {
     [['--budgett', '5'], "Unknown option '--budgett'"],
   ])('refuses %j with exit code 2 and one line, writing nothing', (bad, message) => {
     const out = mkdtempSync(join(dir, 'bad-'));
-    const plot = join(out, 'curves.svg'), trace = join(out, 'trace.jsonl');
+    const plot = join(out, 'curves.svg'),
+      trace = join(out, 'trace.jsonl');
     // each run also asks for a plot and a trace (unless the bad flag is one of them): neither may appear
     const given = (flag: string) => bad.some((a) => a === flag);
-    const r = demo(...(given('--budget') ? [] : ['--budget', '32']), ...(given('--plot') ? [] : ['--plot', plot]), '--trace', trace, ...bad);
+    const r = demo(
+      ...(given('--budget') ? [] : ['--budget', '32']),
+      ...(given('--plot') ? [] : ['--plot', plot]),
+      '--trace',
+      trace,
+      ...bad,
+    );
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     const lines = r.stderr.trimEnd().split('\n');
@@ -145,7 +160,18 @@ describe('demo:copy', () => {
   it('--help lists its own flags, not --steps, --epochs or --inspect', () => {
     const r = demo('--help');
     expect(r.status).toBe(0);
-    for (const flag of ['--task', '--budget N', '--truncations LIST', '--methods LIST', '--seed N', '--jobs N', '--plot FILE.svg', '--scheduler NAME', '--trace FILE', '--json']) {
+    for (const flag of [
+      '--task',
+      '--budget N',
+      '--truncations LIST',
+      '--methods LIST',
+      '--seed N',
+      '--jobs N',
+      '--plot FILE.svg',
+      '--scheduler NAME',
+      '--trace FILE',
+      '--json',
+    ]) {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stdout).toContain('npm run demo:copy -- --budget 300000');
@@ -155,8 +181,13 @@ describe('demo:copy', () => {
 
 /** Spawn the demo in a process group of its own (as a terminal runs it), collecting its output. */
 function start(args: string[]): { child: ChildProcess; out: () => string; err: () => string; exit: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    cwd: root,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '',
+    err = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
   const exit = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));

@@ -26,13 +26,38 @@ describe('demo:mnist', () => {
 
   it('trains, prints the table, writes the curves, and ends stdout with one JSON object', () => {
     const svg = join(mkdtempSync(join(tmpdir(), 'mnist-')), 'curves.svg');
-    const r = demo('--methods', 'backprop,cdni', '--train', '300', '--validation', '50', '--test', '100', '--batch', '25', '--epochs', '2',
-      '--hidden', '32,32', '--backend', 'typescript', '--json', '--plot', svg);
+    const r = demo(
+      '--methods',
+      'backprop,cdni',
+      '--train',
+      '300',
+      '--validation',
+      '50',
+      '--test',
+      '100',
+      '--batch',
+      '25',
+      '--epochs',
+      '2',
+      '--hidden',
+      '32,32',
+      '--backend',
+      'typescript',
+      '--json',
+      '--plot',
+      svg,
+    );
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
     const out = JSON.parse(lines[lines.length - 1]);
-    expect(out).toMatchObject({ network: [784, 32, 32, 10], batch: 25, scheduler: 'queue', backend: 'typescript', split: { train: 250, validation: 50, test: 100 } });
+    expect(out).toMatchObject({
+      network: [784, 32, 32, 10],
+      batch: 25,
+      scheduler: 'queue',
+      backend: 'typescript',
+      split: { train: 250, validation: 50, test: 100 },
+    });
     expect(Object.keys(out.methods)).toEqual(['backprop', 'cdni']);
     for (const m of Object.values(out.methods) as Record<string, number>[]) {
       expect(m.epochs).toBe(2);

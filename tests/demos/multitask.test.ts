@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
-const demo = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'demos', 'multitask.ts'), ...args], { cwd: root, encoding: 'utf8' });
+const demo = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', join(root, 'demos', 'multitask.ts'), ...args], { cwd: root, encoding: 'utf8' });
 
 describe('demo:multitask', () => {
   it('a smoke run trains every method and prints the table, then one JSON object with each head per method', () => {

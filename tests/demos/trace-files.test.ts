@@ -33,12 +33,20 @@ describe('per-training traces', () => {
 
   it('the demo prints the command that opens each, and inspect lists them and serves the first', async () => {
     const trace = join(dir, 't.jsonl');
-    const demo = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'demos', 'binary-addition.ts'), '--steps', '20', '--trace', trace], { cwd: root, encoding: 'utf8' });
+    const demo = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', join(root, 'demos', 'binary-addition.ts'), '--steps', '20', '--trace', trace],
+      { cwd: root, encoding: 'utf8' },
+    );
     expect(demo.status).toBe(0);
     const files = ['backprop', 'dni', 'cdni'].map((l) => join(dir, `t.${l}.jsonl`));
-    expect(demo.stderr).toContain(`binary-addition: traces written; open each with\n${files.map((f) => `  npm run inspect -- ${f}`).join('\n')}`);
+    expect(demo.stderr).toContain(
+      `binary-addition: traces written; open each with\n${files.map((f) => `  npm run inspect -- ${f}`).join('\n')}`,
+    );
 
-    const inspect = spawn(process.execPath, ['--import', 'tsx', join(root, 'tools', 'inspector', 'cli.ts'), trace, '--port', '0'], { cwd: root });
+    const inspect = spawn(process.execPath, ['--import', 'tsx', join(root, 'tools', 'inspector', 'cli.ts'), trace, '--port', '0'], {
+      cwd: root,
+    });
     try {
       let out = '';
       inspect.stderr.on('data', (d) => (out += d));
@@ -50,7 +58,9 @@ describe('per-training traces', () => {
         });
         inspect.on('exit', (code) => reject(new Error(`inspect exited with ${code}: ${out}`)));
       });
-      expect(out).toContain(`inspect: ${trace} is 3 traces, one per training:\n${files.map((f) => `  npm run inspect -- ${f}`).join('\n')}\nserving the first.`);
+      expect(out).toContain(
+        `inspect: ${trace} is 3 traces, one per training:\n${files.map((f) => `  npm run inspect -- ${f}`).join('\n')}\nserving the first.`,
+      );
       expect(out).toContain(`(${files[0]}; Ctrl+C to stop)`);
       expect((await fetch(url)).status).toBe(200);
     } finally {
@@ -59,7 +69,10 @@ describe('per-training traces', () => {
   });
 
   it('inspect still says "no such file" when there is nothing of that name', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'tools', 'inspector', 'cli.ts'), join(dir, 'none.jsonl')], { cwd: root, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'tools', 'inspector', 'cli.ts'), join(dir, 'none.jsonl')], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`inspect: no such file: ${join(dir, 'none.jsonl')}`);
   });

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
-const demo = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'demos', 'unlock.ts'), ...args], { cwd: root, encoding: 'utf8' });
+const demo = (...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', join(root, 'demos', 'unlock.ts'), ...args], { cwd: root, encoding: 'utf8' });
 
 describe('demos/unlock.ts', () => {
   it('--help lists the methods and its options', () => {
@@ -27,14 +28,31 @@ describe('demos/unlock.ts', () => {
   });
 
   it('trains every method under queue and worker, same bits, and ends stdout with {"methods": {NAME: {"test_accuracy", "steps_per_second": {"queue", "worker"}}}}', () => {
-    const r = demo('--train', '200', '--test', '100', '--batch', '20', '--steps', '12', '--warmup', '4', '--hidden', '16,16', '--stages', '2', '--json');
+    const r = demo(
+      '--train',
+      '200',
+      '--test',
+      '100',
+      '--batch',
+      '20',
+      '--steps',
+      '12',
+      '--warmup',
+      '4',
+      '--hidden',
+      '16,16',
+      '--stages',
+      '2',
+      '--json',
+    );
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.status).toBe(0);
     const lines = r.stdout.trim().split('\n');
     const out = JSON.parse(lines[lines.length - 1]);
     // the table: the CPU time a step costs beside the wall-time steps/s, per method and scheduler
     expect(r.stdout).toMatch(/CPU ms\/step queue +CPU ms\/step worker/);
-    for (const m of ['backprop', 'dni', 'complete', 'dni-warmup']) expect(r.stdout).toMatch(new RegExp(`^${m} .* \\d+\\.\\d\\d +\\d+\\.\\d\\d$`, 'm'));
+    for (const m of ['backprop', 'dni', 'complete', 'dni-warmup'])
+      expect(r.stdout).toMatch(new RegExp(`^${m} .* \\d+\\.\\d\\d +\\d+\\.\\d\\d$`, 'm'));
     expect(Object.keys(out)).toEqual(['methods']);
     expect(Object.keys(out.methods)).toEqual(['backprop', 'dni', 'complete', 'dni-warmup']);
     for (const m of Object.values(out.methods) as { test_accuracy: number; steps_per_second: Record<string, number> }[]) {

@@ -25,7 +25,8 @@ describe('checkpoints of every kind', () => {
     const seen = new Set<string>();
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 32 - 1 }), async (seed) => {
-        const base = bases[seed % bases.length], input = brokenCheckpoint(base, seed);
+        const base = bases[seed % bases.length],
+          input = brokenCheckpoint(base, seed);
         seen.add(`${base.kind}/${input.state ? 'memory' : 'file'}`);
         const v = await resumeBroken(input, base);
         if (v.kind === 'accepted') expect.fail(`seed ${seed}: accepted silently: ${input.label}`);

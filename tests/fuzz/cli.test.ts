@@ -17,14 +17,19 @@ import { malformedCase, malformedDemoArgs, malformedInspectArgs, malformedRefere
 import { malformedGraphCase, malformedRecurrentCase } from '../../bench/fuzz/_recurrent.ts';
 import { type CliRun, ROOT, baseCheckpoints, inParallel, runCli } from '../../bench/fuzz/_run.ts';
 
-const seeds = (n: number) => fc.sample(fc.integer({ min: 0, max: 2 ** 32 - 1 }), { numRuns: n, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) });
+const seeds = (n: number) =>
+  fc.sample(fc.integer({ min: 0, max: 2 ** 32 - 1 }), {
+    numRuns: n,
+    ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}),
+  });
 const WIDTH = 2; // the machine's cores
 
 /** Every file under `dir` with a hash of its content (FIFOs and devices by kind only). */
 function snapshot(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of readdirSync(dir, { recursive: true }) as string[]) {
-    const p = join(dir, name), s = statSync(p);
+    const p = join(dir, name),
+      s = statSync(p);
     out[name] = s.isFile() ? createHash('sha256').update(readFileSync(p)).digest('hex') : s.isDirectory() ? 'folder' : 'special';
   }
   return out;
@@ -68,7 +73,8 @@ describe('command lines: malformed arguments exit 2 in one line, changing nothin
   it('npm run reference: argument lists', async () => {
     const inputs = seeds(10).map((s) => ({ seed: s, ...malformedReferenceArgs(s) }));
     await inParallel(inputs, WIDTH, async (input) => {
-      const cwd = folder(), before = snapshot(cwd);
+      const cwd = folder(),
+        before = snapshot(cwd);
       const r = await runCli(join(ROOT, 'bin', 'reference.ts'), input.args, { cwd });
       expectRefused(r, 'reference', `seed ${input.seed}: ${input.label}`);
       expect(snapshot(cwd), input.label).toEqual(before);
@@ -84,7 +90,11 @@ describe('command lines: malformed arguments exit 2 in one line, changing nothin
       const cwd = folder();
       writeFileSync(join(cwd, 'case.json'), input.text);
       const before = snapshot(cwd);
-      const r = await runCli(join(ROOT, 'bin', 'reference.ts'), ['case.json', '--out', 'out.json', '--save-at', '1', '--checkpoint', 'run.ckpt'], { cwd });
+      const r = await runCli(
+        join(ROOT, 'bin', 'reference.ts'),
+        ['case.json', '--out', 'out.json', '--save-at', '1', '--checkpoint', 'run.ckpt'],
+        { cwd },
+      );
       expectRefused(r, 'reference', `seed ${input.seed}: ${input.label}`);
       expect(snapshot(cwd), input.label).toEqual(before);
     });
@@ -93,7 +103,8 @@ describe('command lines: malformed arguments exit 2 in one line, changing nothin
   it('npm run inspect', async () => {
     const inputs = seeds(8).map((s) => ({ seed: s, ...malformedInspectArgs(s) }));
     await inParallel(inputs, WIDTH, async (input) => {
-      const cwd = folder(), before = snapshot(cwd);
+      const cwd = folder(),
+        before = snapshot(cwd);
       const r = await runCli(join(ROOT, 'tools', 'inspector', 'cli.ts'), input.args, { cwd, env: input.env, timeout: 15_000 });
       expectRefused(r, 'inspect', `seed ${input.seed}: ${input.label}`);
       expect(snapshot(cwd), input.label).toEqual(before);
@@ -103,7 +114,8 @@ describe('command lines: malformed arguments exit 2 in one line, changing nothin
   it('a demo (binary-addition): flags', async () => {
     const inputs = seeds(4).map((s) => ({ seed: s, ...malformedDemoArgs(s) }));
     await inParallel(inputs, WIDTH, async (input) => {
-      const cwd = folder(), before = snapshot(cwd);
+      const cwd = folder(),
+        before = snapshot(cwd);
       const r = await runCli(join(ROOT, 'demos', 'binary-addition.ts'), input.args, { cwd, timeout: 20_000 });
       expectRefused(r, 'binary-addition', `seed ${input.seed}: ${input.label}`, true);
       expect(snapshot(cwd), input.label).toEqual(before);

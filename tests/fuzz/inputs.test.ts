@@ -30,8 +30,26 @@ import {
   malformedTopology,
 } from '../../bench/fuzz/_generators.ts';
 import { tinyCase, tinyGraphCase, tinyRecurrentCase } from '../../bench/fuzz/_cases.ts';
-import { fullRecurrentSpec, goodSequences, malformedGraphCase, malformedRecurrentCase, malformedRecurrentSpec, malformedSequences } from '../../bench/fuzz/_recurrent.ts';
-import { baseCheckpoints, runAnyCase, runCase, runCheckpoint, runData, runDemoArgs, runGraph, runRecurrent, runSequences, runTopology } from '../../bench/fuzz/_run.ts';
+import {
+  fullRecurrentSpec,
+  goodSequences,
+  malformedGraphCase,
+  malformedRecurrentCase,
+  malformedRecurrentSpec,
+  malformedSequences,
+} from '../../bench/fuzz/_recurrent.ts';
+import {
+  baseCheckpoints,
+  runAnyCase,
+  runCase,
+  runCheckpoint,
+  runData,
+  runDemoArgs,
+  runGraph,
+  runRecurrent,
+  runSequences,
+  runTopology,
+} from '../../bench/fuzz/_run.ts';
 import { defineRecurrent } from '../../lib/recurrent/topology.ts';
 
 const seedArb = fc.integer({ min: 0, max: 2 ** 32 - 1 });
@@ -101,7 +119,8 @@ describe('malformed inputs end with a named error', () => {
       await boundedMemory(256, () =>
         fc.assert(
           fc.asyncProperty(seedArb, async (seed) => {
-            const k = seed % texts.length, input = malformedCheckpoint(texts[k], seed);
+            const k = seed % texts.length,
+              input = malformedCheckpoint(texts[k], seed);
             expectNamed(await runCheckpoint(input.text, bases[k]), `seed ${seed}: ${input.label}`);
           }),
           options(2500),
@@ -112,8 +131,10 @@ describe('malformed inputs end with a named error', () => {
     it('resumed from a file while asked to checkpoint to it: refused, and the file untouched', async () => {
       await fc.assert(
         fc.asyncProperty(seedArb, async (seed) => {
-          const k = seed % texts.length, input = malformedCheckpoint(texts[k], seed);
-          const sub = mkdtempSync(join(dir, 'run-')), path = join(sub, 'run.ckpt');
+          const k = seed % texts.length,
+            input = malformedCheckpoint(texts[k], seed);
+          const sub = mkdtempSync(join(dir, 'run-')),
+            path = join(sub, 'run.ckpt');
           writeFileSync(path, input.text);
           const before = readFileSync(path);
           const verdict: Verdict = await train({ ...bases[k], resume: path, checkpoint: { path, at: [8] } }).then(
@@ -142,7 +163,11 @@ describe('malformed inputs end with a named error', () => {
   });
 
   it('data sets: trained on', async () => {
-    const topology = defineTopology({ inputs: 3, batch: 2, layers: [{ units: 4, decoupled: true, synthesizer: { conditioned: true } }, { units: 2 }] });
+    const topology = defineTopology({
+      inputs: 3,
+      batch: 2,
+      layers: [{ units: 4, decoupled: true, synthesizer: { conditioned: true } }, { units: 2 }],
+    });
     await boundedMemory(256, () =>
       fc.assert(
         fc.asyncProperty(seedArb, async (seed) => {

@@ -74,10 +74,12 @@ export function graphOf(raw: RawGraph, options: { interfaces: boolean; lr?: numb
   }));
   // a node nothing reads gets an mse head (unless a softmax one sits there already)
   for (const n of nodes) {
-    if (!nodes.some((m) => m.inputs.includes(n.id)) && !heads.some((h) => h.node === n.id)) heads.push({ id: `h${heads.length}`, node: n.id, loss: 'mse', weight: 1 });
+    if (!nodes.some((m) => m.inputs.includes(n.id)) && !heads.some((h) => h.node === n.id))
+      heads.push({ id: `h${heads.length}`, node: n.id, loss: 'mse', weight: 1 });
   }
   // a softmax head reads its node's logits
-  for (const h of heads) if (h.loss === 'softmax-cross-entropy') (nodes.find((n) => n.id === h.node) as { activation: string }).activation = 'linear';
+  for (const h of heads)
+    if (h.loss === 'softmax-cross-entropy') (nodes.find((n) => n.id === h.node) as { activation: string }).activation = 'linear';
   const labels = new Map(heads.map((h) => [h.id, { width: width.get(h.node)!, oneHot: h.loss === 'softmax-cross-entropy' }]));
 
   const interfaces: InterfaceSpec[] = [];
@@ -151,7 +153,11 @@ export function featuresOf(spec: GraphSpec): string[] {
   if (ifs.some((i) => spec.heads.some((h) => h.id === i.to))) out.push('decoupled edge into a head');
   if (ifs.some((i) => i.delay === 2)) out.push('delay 2');
   if (ifs.some((i) => i.hidden)) out.push('MLP synthesizer');
-  if (ifs.length && spec.nodes.some((n) => spec.heads.every((h) => h.node !== n.id) && ifs.filter((i) => i.from === n.id).length === reads(n.id))) out.push('fully decoupled node');
+  if (
+    ifs.length &&
+    spec.nodes.some((n) => spec.heads.every((h) => h.node !== n.id) && ifs.filter((i) => i.from === n.id).length === reads(n.id))
+  )
+    out.push('fully decoupled node');
   if (spec.optimizer || (spec.synthesizer && 'optimizer' in spec.synthesizer)) out.push('Adam');
   return out;
 }
@@ -177,11 +183,16 @@ export type RawUnlockGraph = typeof rawUnlockGraph extends fc.Arbitrary<infer T>
  */
 export function unlockGraphOf(raw: RawUnlockGraph): DrawnGraph {
   const drawn = graphOf(raw.graph, { interfaces: true });
-  const { spec } = drawn, nodeIds = new Set(spec.nodes.map((n) => n.id));
+  const { spec } = drawn,
+    nodeIds = new Set(spec.nodes.map((n) => n.id));
   const listed = new Map((spec.interfaces ?? []).map((i) => [`${i.from}>${i.to}`, i]));
-  const edges = [...spec.nodes.flatMap((v) => v.inputs.filter((s) => s !== 'input').map((u) => [u, v.id])), ...spec.heads.map((h) => [h.node, h.id])];
+  const edges = [
+    ...spec.nodes.flatMap((v) => v.inputs.filter((s) => s !== 'input').map((u) => [u, v.id])),
+    ...spec.heads.map((h) => [h.node, h.id]),
+  ];
   const interfaces: InterfaceSpec[] = edges.flatMap(([from, to], k) => {
-    const r = raw.unlocks[k % raw.unlocks.length], i = listed.get(`${from}>${to}`);
+    const r = raw.unlocks[k % raw.unlocks.length],
+      i = listed.get(`${from}>${to}`);
     const forward = r.forward && nodeIds.has(to);
     const mixing = i ? { ...(r.lambda > 0 ? { lambda: r.lambda } : {}), ...(r.warmup > 0 ? { warmup: r.warmup } : {}) } : {};
     const own = { delay: r.forwardDelay, ...(r.mlp === 0 ? { hidden: [3] } : {}) };
@@ -194,13 +205,14 @@ export function unlockGraphOf(raw: RawUnlockGraph): DrawnGraph {
 
 /** What the unlocks of a graph exercise, for the tests' coverage counts. */
 export function unlockFeaturesOf(spec: GraphSpec): string[] {
-  const is = spec.interfaces ?? [], out: string[] = [];
+  const is = spec.interfaces ?? [],
+    out: string[] = [];
   if (is.some((i) => i.kind === 'forward')) out.push('forward');
   if (is.some((i) => i.kind === 'complete')) out.push('complete');
   if (is.some((i) => (i.lambda ?? 0) > 0 && (i.lambda ?? 0) < 1)) out.push('0 < λ < 1');
   if (is.some((i) => i.lambda === 1)) out.push('λ = 1');
   if (is.some((i) => (i.warmup ?? 0) > 0)) out.push('warm-up');
-  if (is.some((i) => i.kind === 'forward' ? (i.delay ?? 0) > 0 : (i.forward?.delay ?? 0) > 0)) out.push('forward delay');
+  if (is.some((i) => (i.kind === 'forward' ? (i.delay ?? 0) > 0 : (i.forward?.delay ?? 0) > 0))) out.push('forward delay');
   if (is.some((i) => (i.kind === 'forward' ? i.hidden : i.forward?.hidden))) out.push('MLP forward synthesizer');
   return out;
 }

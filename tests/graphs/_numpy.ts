@@ -67,15 +67,22 @@ export function maxRelative(got: ArrayLike<number>, want: ArrayLike<number>): nu
 
 /** How far `got` lands from `want`; a key of one missing from the other, or a shape that differs, is Infinity. */
 export function deviations(got: Answers, want: Answers): Deviations {
-  let param = 0, worstParam = '';
+  let param = 0,
+    worstParam = '';
   const keys = new Set([...Object.keys(got.final), ...Object.keys(want.final)]);
   for (const k of keys) {
-    const a = got.final[k]?.flat() as number[] | undefined, b = want.final[k]?.flat() as number[] | undefined;
+    const a = got.final[k]?.flat() as number[] | undefined,
+      b = want.final[k]?.flat() as number[] | undefined;
     if (!a || !b || a.length !== b.length) return { param: Infinity, worstParam: k, loss: Infinity, synthesizerLoss: Infinity };
     for (let i = 0; i < b.length; i++) {
       const d = Math.abs(a[i] - b[i]);
-      if (!(d <= param)) (param = d), (worstParam = k);
+      if (!(d <= param)) ((param = d), (worstParam = k));
     }
   }
-  return { param, worstParam, loss: maxRelative(got.losses, want.losses), synthesizerLoss: maxRelative(got.synthesizer_losses, want.synthesizer_losses) };
+  return {
+    param,
+    worstParam,
+    loss: maxRelative(got.losses, want.losses),
+    synthesizerLoss: maxRelative(got.synthesizer_losses, want.synthesizer_losses),
+  };
 }

@@ -45,22 +45,28 @@ function totalLoss(spec: GraphSpec, p: Record<string, Float64Array>, x: Float64A
         at += s.width;
       }
     }
-    const W = p[`${n.id}.W`], b = p[`${n.id}.b`], u = n.units, h = new Float64Array(B * u);
-    for (let r = 0; r < B; r++) for (let j = 0; j < u; j++) {
-      let z = b[j];
-      for (let k = 0; k < fanIn; k++) z += input[r * fanIn + k] * W[k * u + j];
-      if (n.activation === 'relu') reluMargin = Math.min(reluMargin, Math.abs(z));
-      h[r * u + j] = F[n.activation!](z);
-    }
+    const W = p[`${n.id}.W`],
+      b = p[`${n.id}.b`],
+      u = n.units,
+      h = new Float64Array(B * u);
+    for (let r = 0; r < B; r++)
+      for (let j = 0; j < u; j++) {
+        let z = b[j];
+        for (let k = 0; k < fanIn; k++) z += input[r * fanIn + k] * W[k * u + j];
+        if (n.activation === 'relu') reluMargin = Math.min(reluMargin, Math.abs(z));
+        h[r * u + j] = F[n.activation!](z);
+      }
     out.set(n.id, { h, width: u });
   }
   let loss = 0;
   for (const head of spec.heads) {
-    const { h, width } = out.get(head.node)!, t = y[head.id];
+    const { h, width } = out.get(head.node)!,
+      t = y[head.id];
     let l = 0;
     for (let r = 0; r < B; r++) {
       if (head.loss === 'softmax-cross-entropy') {
-        const row = Array.from(h.subarray(r * width, (r + 1) * width)), m = Math.max(...row);
+        const row = Array.from(h.subarray(r * width, (r + 1) * width)),
+          m = Math.max(...row);
         const logZ = m + Math.log(row.reduce((s, v) => s + Math.exp(v - m), 0));
         for (let j = 0; j < width; j++) l -= t[r * width + j] * (row[j] - logZ);
       } else for (let j = 0; j < width; j++) l += 0.5 * (h[r * width + j] - t[r * width + j]) ** 2;
@@ -73,19 +79,30 @@ function totalLoss(spec: GraphSpec, p: Record<string, Float64Array>, x: Float64A
 describe('finite differences on graphs (every interface backprop)', () => {
   it('one step of plain SGD moves each W and b by -lr × the gradient of the weighted total loss', () => {
     const seen = new Map<string, number>();
-    let runs = 0, worst = 0;
+    let runs = 0,
+      worst = 0;
     fc.assert(
       fc.property(rawGraph, (raw) => {
         const drawn = graphOf(raw, { interfaces: false, lr: LR });
         drawn.rows = raw.batch; // one batch
-        const { spec } = drawn, B = raw.batch;
+        const { spec } = drawn,
+          B = raw.batch;
         const graph = defineGraph(spec);
         const data = dataOf(drawn, raw.seed);
         // initial parameters: float32 values, so both sides start from the same numbers
-        const rng = new Rng(raw.seed + 1), initial: ParameterSet = {};
+        const rng = new Rng(raw.seed + 1),
+          initial: ParameterSet = {};
         for (const n of graph.nodes) {
-          initial[`${n.id}.W`] = fromArray(n.inputs, n.units, Array.from({ length: n.inputs * n.units }, () => rng.uniform(-0.8, 0.8)));
-          initial[`${n.id}.b`] = fromArray(1, n.units, Array.from({ length: n.units }, () => rng.uniform(-0.2, 0.2)));
+          initial[`${n.id}.W`] = fromArray(
+            n.inputs,
+            n.units,
+            Array.from({ length: n.inputs * n.units }, () => rng.uniform(-0.8, 0.8)),
+          );
+          initial[`${n.id}.b`] = fromArray(
+            1,
+            n.units,
+            Array.from({ length: n.units }, () => rng.uniform(-0.2, 0.2)),
+          );
         }
         const p64 = Object.fromEntries(Object.entries(initial).map(([k, m]) => [k, Float64Array.from(m.data)]));
         const x64 = Float64Array.from(data.x.data);
@@ -105,7 +122,9 @@ describe('finite differences on graphs (every interface backprop)', () => {
           step.forEach((v, i) => {
             worst = Math.max(worst, Math.abs(v - fd[i]) / Math.max(scale, 1e-3));
             if (!(Math.abs(v - fd[i]) <= 1e-5 + 1e-4 * scale)) {
-              expect.fail(`${key}[${i}]: the step gives ${v}, finite differences ${fd[i]} (largest |gradient| ${scale.toExponential(2)})\n${JSON.stringify(spec)}`);
+              expect.fail(
+                `${key}[${i}]: the step gives ${v}, finite differences ${fd[i]} (largest |gradient| ${scale.toExponential(2)})\n${JSON.stringify(spec)}`,
+              );
             }
           });
         }
@@ -115,7 +134,20 @@ describe('finite differences on graphs (every interface backprop)', () => {
     expect(runs).toBeGreaterThan(200);
     console.log(`finite differences on ${runs} graphs: worst |step - fd| / max|fd| = ${worst.toExponential(1)}`);
     // the generator must reach every kind of graph this test claims to cover
-    for (const f of ['sum merge', 'concat of several', 'input skip', 'input between two sources', 'fan-out', 'several heads', 'softmax head', 'weighted head', 'sigmoid', 'tanh', 'relu', 'linear']) {
+    for (const f of [
+      'sum merge',
+      'concat of several',
+      'input skip',
+      'input between two sources',
+      'fan-out',
+      'several heads',
+      'softmax head',
+      'weighted head',
+      'sigmoid',
+      'tanh',
+      'relu',
+      'linear',
+    ]) {
       expect(seen.get(f) ?? 0, `graphs with ${f}`).toBeGreaterThanOrEqual(10);
     }
     expect(seen.get("a sum with the data's x between two nodes") ?? 0).toBeGreaterThanOrEqual(1);

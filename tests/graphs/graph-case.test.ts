@@ -46,7 +46,9 @@ const SPEC: GraphSpec = {
 const STEPS = 60;
 
 function dataFor(rows: number, widths: Record<string, [number, boolean]>, inputs: number, seed: number): Dataset {
-  const rng = new Rng(seed), x = zeros(rows, inputs), y: Record<string, Matrix> = {};
+  const rng = new Rng(seed),
+    x = zeros(rows, inputs),
+    y: Record<string, Matrix> = {};
   for (let i = 0; i < x.data.length; i++) x.data[i] = rng.uniform(-1, 1);
   for (const [name, [w, oneHot]] of Object.entries(widths)) {
     const m = (y[name] = zeros(rows, w));
@@ -69,7 +71,9 @@ function expectSameBits(a: TrainingResult, b: TrainingResult, keyOf: (k: string)
 const viaText = (c: ReferenceCase) => JSON.parse(JSON.stringify(c)) as ReferenceCase;
 
 describe('graphCase: a graph made in code, saved as a case', () => {
-  const graph = defineGraph(SPEC), data = dataFor(40, { bits: [3, false], class: [4, true] }, 6, 3), initial = initParameters(graph, 9);
+  const graph = defineGraph(SPEC),
+    data = dataFor(40, { bits: [3, false], class: [4, true] }, 6, 3),
+    initial = initParameters(graph, 9);
 
   it('round-trips: loading the case and training it gives the bits of training the original', async () => {
     const original = await train({ topology: graph, data, params: initial, steps: STEPS });
@@ -88,10 +92,12 @@ describe('graphCase: a graph made in code, saved as a case', () => {
     expectSameBits(original, again);
     // the answers it holds are the original's numbers
     expect(c.losses).toEqual(Array.from(original.losses));
-    expect(c.final!['synth:trunk>b.N']).toEqual(Array.from({ length: 4 }, (_, i) => Array.from(original.params['synth:trunk>b.N'].data.subarray(i * 8, i * 8 + 8))));
+    expect(c.final!['synth:trunk>b.N']).toEqual(
+      Array.from({ length: 4 }, (_, i) => Array.from(original.params['synth:trunk>b.N'].data.subarray(i * 8, i * 8 + 8))),
+    );
   });
 
-  it('takes an interface listed explicitly as backprop with delay 0 (the format\'s own fields) as the edge it is anyway', async () => {
+  it("takes an interface listed explicitly as backprop with delay 0 (the format's own fields) as the edge it is anyway", async () => {
     const original = await train({ topology: graph, data, params: initial, steps: STEPS });
     const c = viaText(graphCase(graph, data, initial, STEPS, original));
     c.config.interfaces!.push({ from: 'trunk', to: 's', kind: 'backprop', delay: 0 });
@@ -105,12 +111,19 @@ describe('graphCase: a graph made in code, saved as a case', () => {
 
   it('writes a chain as the graph it is, synthesizer keys renamed', async () => {
     const chain = defineTopology({
-      inputs: 6, batch: 5, lr: 0.3, synthesizer: { lr: 0.02, conditioned: true, delay: 1 },
+      inputs: 6,
+      batch: 5,
+      lr: 0.3,
+      synthesizer: { lr: 0.02, conditioned: true, delay: 1 },
       layers: [{ units: 7, activation: 'tanh', decoupled: true }, { units: 5, decoupled: true }, { units: 3 }],
     });
-    const chainData = { x: data.x, y: (data.y as Record<string, Matrix>).bits }, chainInitial = initParameters(chain, 4);
+    const chainData = { x: data.x, y: (data.y as Record<string, Matrix>).bits },
+      chainInitial = initParameters(chain, 4);
     const c = viaText(graphCase(chain, chainData, chainInitial, STEPS));
-    expect(c.config.interfaces!.map((i) => `${i.from}>${i.to} ${i.kind}[${i.context}] ${i.delay}`)).toEqual(['layer0>layer1 cdni[head] 1', 'layer1>layer2 cdni[head] 1']);
+    expect(c.config.interfaces!.map((i) => `${i.from}>${i.to} ${i.kind}[${i.context}] ${i.delay}`)).toEqual([
+      'layer0>layer1 cdni[head] 1',
+      'layer1>layer2 cdni[head] 1',
+    ]);
     expect(Object.keys(c.initial)).toContain('synth:layer1>layer2.N');
     const loaded = loadCase(c);
     expect(loaded.topology.naming).toBe('graph');
@@ -122,39 +135,86 @@ describe('graphCase: a graph made in code, saved as a case', () => {
     );
   });
 
-  it.skipIf(!HAS_NUMPY)(`is a case the independent numpy implementation runs, within ${GRAPH_TOLERANCE}${HAS_NUMPY ? '' : NO_NUMPY}`, async () => {
-    const original = await train({ topology: graph, data, params: initial, steps: STEPS });
-    const dir = mkdtempSync(join(tmpdir(), 'dni-graph-case-')), path = join(dir, 'case.json'), out = join(dir, 'numpy.json');
-    writeFileSync(path, JSON.stringify(graphCase(graph, data, initial, STEPS, original)));
-    numpy([path, '--emit', out]);
-    const theirs = JSON.parse(readFileSync(out, 'utf8'));
-    const c = JSON.parse(readFileSync(path, 'utf8')) as ReferenceCase;
-    const d = deviations({ final: c.final!, losses: c.losses!, synthesizer_losses: c.synthesizer_losses! }, theirs);
-    expect(d.param, `worst ${d.worstParam}`).toBeLessThan(GRAPH_TOLERANCE);
-    expect(d.loss).toBeLessThan(GRAPH_TOLERANCE);
-    expect(d.synthesizerLoss).toBeLessThan(GRAPH_TOLERANCE);
-    console.log(`graphCase vs numpy: worst parameter ${d.param.toExponential(1)}, loss ${d.loss.toExponential(1)}, synthesizer loss ${d.synthesizerLoss.toExponential(1)}`);
-    // and it trained: the parameters moved well past the tolerance
-    expect(deviations({ final: c.initial, losses: [], synthesizer_losses: [] }, { final: c.final!, losses: [], synthesizer_losses: [] }).param).toBeGreaterThan(1e-2);
-  });
+  it.skipIf(!HAS_NUMPY)(
+    `is a case the independent numpy implementation runs, within ${GRAPH_TOLERANCE}${HAS_NUMPY ? '' : NO_NUMPY}`,
+    async () => {
+      const original = await train({ topology: graph, data, params: initial, steps: STEPS });
+      const dir = mkdtempSync(join(tmpdir(), 'dni-graph-case-')),
+        path = join(dir, 'case.json'),
+        out = join(dir, 'numpy.json');
+      writeFileSync(path, JSON.stringify(graphCase(graph, data, initial, STEPS, original)));
+      numpy([path, '--emit', out]);
+      const theirs = JSON.parse(readFileSync(out, 'utf8'));
+      const c = JSON.parse(readFileSync(path, 'utf8')) as ReferenceCase;
+      const d = deviations({ final: c.final!, losses: c.losses!, synthesizer_losses: c.synthesizer_losses! }, theirs);
+      expect(d.param, `worst ${d.worstParam}`).toBeLessThan(GRAPH_TOLERANCE);
+      expect(d.loss).toBeLessThan(GRAPH_TOLERANCE);
+      expect(d.synthesizerLoss).toBeLessThan(GRAPH_TOLERANCE);
+      console.log(
+        `graphCase vs numpy: worst parameter ${d.param.toExponential(1)}, loss ${d.loss.toExponential(1)}, synthesizer loss ${d.synthesizerLoss.toExponential(1)}`,
+      );
+      // and it trained: the parameters moved well past the tolerance
+      expect(
+        deviations({ final: c.initial, losses: [], synthesizer_losses: [] }, { final: c.final!, losses: [], synthesizer_losses: [] }).param,
+      ).toBeGreaterThan(1e-2);
+    },
+  );
 
   it('refuses, by name, what the case format cannot express, and data that cannot feed the graph', () => {
     const with_ = (edit: (s: GraphSpec) => GraphSpec) => defineGraph(edit(structuredClone(SPEC) as GraphSpec));
-    const refuse = (g: ReturnType<typeof defineGraph>, message: string, d: Dataset = data, kind: typeof TopologyError | typeof DataError = TopologyError) => {
+    const refuse = (
+      g: ReturnType<typeof defineGraph>,
+      message: string,
+      d: Dataset = data,
+      kind: typeof TopologyError | typeof DataError = TopologyError,
+    ) => {
       const init = initParameters(g, 1);
       expect(() => graphCase(g, d, init, STEPS)).toThrow(kind);
       expect(() => graphCase(g, d, init, STEPS)).toThrow(message);
     };
-    refuse(with_((s) => ({ ...s, nodes: s.nodes.map((n) => (n.id === 'b' ? { ...n, lr: 0.1 } : n)) })), "graphCase: the nodes' learning rates differ (trunk 0.3, a 0.3, b 0.1, s 0.3, logits 0.3); a case file has one for every node");
-    refuse(with_((s) => ({ ...s, interfaces: s.interfaces!.map((i, k) => (k === 2 ? { ...i, lr: 0.5 } : i)) })), "graphCase: the synthesizers' learning rates differ (trunk>a 0.02, trunk>b 0.02, a>s 0.5, s>bits 0.02); a case file has one for every synthesizer");
-    refuse(with_((s) => ({ ...s, lr: undefined, optimizer: { kind: 'adam', lr: 1e-3 } })), "graphCase: node 'trunk' learns with adam; a case file has plain SGD only");
-    refuse(with_((s) => ({ ...s, nodes: s.nodes.map((n) => (n.id === 'logits' ? { ...n, optimizer: { kind: 'sgd', lr: 0.3, momentum: 0.9 } } : n)) })), "graphCase: node 'logits' learns with SGD with momentum 0.9; a case file has plain SGD only");
-    refuse(with_((s) => ({ ...s, synthesizer: { optimizer: { kind: 'adam', lr: 1e-3 } } })), "graphCase: synthesizer 'trunk>a' is refitted with adam; a case file has plain SGD only");
-    refuse(with_((s) => ({ ...s, interfaces: s.interfaces!.map((i, k) => (k === 1 ? { ...i, hidden: [6] } : i)) })), "graphCase: synthesizer 'trunk>b' is an MLP (hidden 6); a case file's synthesizers are linear");
-    refuse(with_((s) => ({ ...s, interfaces: s.interfaces!.map((i, k) => (k === 3 ? { ...i, clip: 2 } : i)) })), "graphCase: synthesizer 's>bits' clips its predictions (clip 2); a case file has no clipping");
-    refuse(graph, "data: y has no label set 'class' (a matrix), which head 'class' reads", { x: data.x, y: { bits: (data.y as Record<string, Matrix>).bits } }, DataError);
-    expect(() => graphCase(graph, data, { ...initial, 'a.W': undefined as never }, STEPS)).toThrow("graphCase: initial: 'a.W' is missing (the topology needs 8x8)");
-    expect(() => graphCase(graph, data, initial, STEPS, { params: initial, losses: [1, 2], synthesizerLosses: [] })).toThrow('graphCase: answers: losses has 2 values for 60 steps');
+    refuse(
+      with_((s) => ({ ...s, nodes: s.nodes.map((n) => (n.id === 'b' ? { ...n, lr: 0.1 } : n)) })),
+      "graphCase: the nodes' learning rates differ (trunk 0.3, a 0.3, b 0.1, s 0.3, logits 0.3); a case file has one for every node",
+    );
+    refuse(
+      with_((s) => ({ ...s, interfaces: s.interfaces!.map((i, k) => (k === 2 ? { ...i, lr: 0.5 } : i)) })),
+      "graphCase: the synthesizers' learning rates differ (trunk>a 0.02, trunk>b 0.02, a>s 0.5, s>bits 0.02); a case file has one for every synthesizer",
+    );
+    refuse(
+      with_((s) => ({ ...s, lr: undefined, optimizer: { kind: 'adam', lr: 1e-3 } })),
+      "graphCase: node 'trunk' learns with adam; a case file has plain SGD only",
+    );
+    refuse(
+      with_((s) => ({
+        ...s,
+        nodes: s.nodes.map((n) => (n.id === 'logits' ? { ...n, optimizer: { kind: 'sgd', lr: 0.3, momentum: 0.9 } } : n)),
+      })),
+      "graphCase: node 'logits' learns with SGD with momentum 0.9; a case file has plain SGD only",
+    );
+    refuse(
+      with_((s) => ({ ...s, synthesizer: { optimizer: { kind: 'adam', lr: 1e-3 } } })),
+      "graphCase: synthesizer 'trunk>a' is refitted with adam; a case file has plain SGD only",
+    );
+    refuse(
+      with_((s) => ({ ...s, interfaces: s.interfaces!.map((i, k) => (k === 1 ? { ...i, hidden: [6] } : i)) })),
+      "graphCase: synthesizer 'trunk>b' is an MLP (hidden 6); a case file's synthesizers are linear",
+    );
+    refuse(
+      with_((s) => ({ ...s, interfaces: s.interfaces!.map((i, k) => (k === 3 ? { ...i, clip: 2 } : i)) })),
+      "graphCase: synthesizer 's>bits' clips its predictions (clip 2); a case file has no clipping",
+    );
+    refuse(
+      graph,
+      "data: y has no label set 'class' (a matrix), which head 'class' reads",
+      { x: data.x, y: { bits: (data.y as Record<string, Matrix>).bits } },
+      DataError,
+    );
+    expect(() => graphCase(graph, data, { ...initial, 'a.W': undefined as never }, STEPS)).toThrow(
+      "graphCase: initial: 'a.W' is missing (the topology needs 8x8)",
+    );
+    expect(() => graphCase(graph, data, initial, STEPS, { params: initial, losses: [1, 2], synthesizerLosses: [] })).toThrow(
+      'graphCase: answers: losses has 2 values for 60 steps',
+    );
   });
 
   it('a case file whose graph holds what the format cannot express is refused by loadCase, by name', () => {
@@ -167,7 +227,9 @@ describe('graphCase: a graph made in code, saved as a case', () => {
     expect(bad((k) => Object.assign(k.config.nodes![2], { lr: 0.1 }))).toThrow(
       "bad: config.nodes[2] has 'lr', which a case file does not hold (its nodes have id, units, activation, inputs, merge; one lr for every node, config.lr, and one for every synthesizer, config.lr_synthesizer)",
     );
-    expect(bad((k) => Object.assign(k.config.interfaces![1], { hidden: [4] }))).toThrow("bad: config.interfaces[1] has 'hidden', which a case file does not hold (its interfaces have from, to, kind, delay, context, lambda, warmup;");
+    expect(bad((k) => Object.assign(k.config.interfaces![1], { hidden: [4] }))).toThrow(
+      "bad: config.interfaces[1] has 'hidden', which a case file does not hold (its interfaces have from, to, kind, delay, context, lambda, warmup;",
+    );
     expect(bad((k) => Object.assign(k.config.heads![0], { lr: 1 }))).toThrow("bad: config.heads[0] has 'lr'");
   });
 });

@@ -26,7 +26,8 @@ interface Run {
 
 function cli(args: string[], cwd: string): Promise<Run> {
   const child = spawn(process.execPath, ['--import', tsx, BIN, ...args], { cwd, timeout: 60_000 });
-  let stdout = '', stderr = '';
+  let stdout = '',
+    stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
   return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
@@ -56,7 +57,25 @@ describe('npm run reference on graph cases', () => {
     expect(resumed.stdout).toMatch(/^graph-branch: resumed from run\.ckpt, 300 steps under the async scheduler/);
 
     const want = branch as unknown as Answers;
-    const keys = ['trunk.W', 'trunk.b', 'a.W', 'a.b', 'sum_out.W', 'sum_out.b', 'b.W', 'b.b', 'mod4_out.W', 'mod4_out.b', 'synth:trunk>a.M', 'synth:trunk>a.c', 'synth:trunk>b.M', 'synth:trunk>b.c', 'synth:trunk>b.N', 'synth:a>sum_out.M', 'synth:a>sum_out.c'];
+    const keys = [
+      'trunk.W',
+      'trunk.b',
+      'a.W',
+      'a.b',
+      'sum_out.W',
+      'sum_out.b',
+      'b.W',
+      'b.b',
+      'mod4_out.W',
+      'mod4_out.b',
+      'synth:trunk>a.M',
+      'synth:trunk>a.c',
+      'synth:trunk>b.M',
+      'synth:trunk>b.c',
+      'synth:trunk>b.N',
+      'synth:a>sum_out.M',
+      'synth:a>sum_out.c',
+    ];
     expect(Object.keys(want.final).sort()).toEqual([...keys].sort());
     for (const name of ['queue', 'async', 'worker', 'resumed']) {
       const got = read(join(dir, `${name}.json`));
@@ -83,7 +102,9 @@ describe('npm run reference on graph cases', () => {
     const resumed = await cli([UNLOCK, '--out', 'resumed.json', '--resume', 'run.ckpt', '--scheduler', 'queue'], dir);
     expect(resumed.status, resumed.stderr).toBe(0);
     const want = JSON.parse(readFileSync(UNLOCK, 'utf8')) as Answers;
-    expect(Object.keys(want.final)).toEqual(expect.arrayContaining(['fwd:l0>l1.M', 'fwd:l0>l1.c', 'fwd:l2>m.M', 'fwd:l2>m.c', 'synth:l0>l1.M']));
+    expect(Object.keys(want.final)).toEqual(
+      expect.arrayContaining(['fwd:l0>l1.M', 'fwd:l0>l1.c', 'fwd:l2>m.M', 'fwd:l2>m.c', 'synth:l0>l1.M']),
+    );
     for (const name of ['queue', 'async', 'worker', 'resumed']) {
       const got = read(join(dir, `${name}.json`));
       expect(Object.keys(got.final).sort(), `${name}: keys`).toEqual(Object.keys(want.final).sort());
@@ -100,16 +121,46 @@ describe('npm run reference on graph cases', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dni-graph-cli-bad-'));
     const cfg = branch.config;
     const bad: [string, ReferenceCase, RegExp][] = [
-      ['cycle', { ...branch, config: { ...cfg, nodes: cfg.nodes!.map((n) => (n.id === 'trunk' ? { ...n, inputs: ['input', 'a'] } : n)) } }, /graph: nodes 'a' → 'trunk' → 'a' form a cycle$/],
-      ['unknown-node', { ...branch, config: { ...cfg, heads: cfg.heads!.map((h) => (h.id === 'sum' ? { ...h, node: 'sum_output' } : h)) } }, /head 'sum': node 'sum_output' is not a node \(nodes: trunk, a, sum_out, b, mod4_out\)$/],
-      ['no-context', { ...branch, config: { ...cfg, interfaces: cfg.interfaces!.map((i) => (i.kind === 'cdni' ? { ...i, context: 'digits' } : i)) } }, /interface 'trunk' → 'b': a cdni interface needs a context naming a head \(heads: sum, mod4\), got 'digits'$/],
-      ['no-label-set', { ...branch, y: { sum: (branch.y as Record<string, number[][]>).sum } }, /data: y has no label set 'mod4' \(a matrix\), which head 'mod4' reads$/],
-      ['y-matrix', { ...branch, y: (branch.y as Record<string, number[][]>).sum }, /'y' must be an object of label sets \(a graph case's\), got /],
-      ['chain-keys', { ...branch, final: { ...branch.final, 'synth0.M': [[0]] } }, /final: 'synth0\.M' is not a parameter of this topology/],
+      [
+        'cycle',
+        { ...branch, config: { ...cfg, nodes: cfg.nodes!.map((n) => (n.id === 'trunk' ? { ...n, inputs: ['input', 'a'] } : n)) } },
+        /graph: nodes 'a' → 'trunk' → 'a' form a cycle$/,
+      ],
+      [
+        'unknown-node',
+        { ...branch, config: { ...cfg, heads: cfg.heads!.map((h) => (h.id === 'sum' ? { ...h, node: 'sum_output' } : h)) } },
+        /head 'sum': node 'sum_output' is not a node \(nodes: trunk, a, sum_out, b, mod4_out\)$/,
+      ],
+      [
+        'no-context',
+        { ...branch, config: { ...cfg, interfaces: cfg.interfaces!.map((i) => (i.kind === 'cdni' ? { ...i, context: 'digits' } : i)) } },
+        /interface 'trunk' → 'b': a cdni interface needs a context naming a head \(heads: sum, mod4\), got 'digits'$/,
+      ],
+      [
+        'no-label-set',
+        { ...branch, y: { sum: (branch.y as Record<string, number[][]>).sum } },
+        /data: y has no label set 'mod4' \(a matrix\), which head 'mod4' reads$/,
+      ],
+      [
+        'y-matrix',
+        { ...branch, y: (branch.y as Record<string, number[][]>).sum },
+        /'y' must be an object of label sets \(a graph case's\), got /,
+      ],
+      [
+        'chain-keys',
+        { ...branch, final: { ...branch.final, 'synth0.M': [[0]] } },
+        /final: 'synth0\.M' is not a parameter of this topology/,
+      ],
     ];
     for (const [name, c] of bad) writeFileSync(join(dir, `${name}.json`), JSON.stringify(c));
     const before = readdirSync(dir).sort();
-    const runs = await pairs(bad.map(([name]) => () => cli([`${name}.json`, '--out', `${name}.out.json`], dir)));
+    const runs = await pairs(
+      bad.map(
+        ([name]) =>
+          () =>
+            cli([`${name}.json`, '--out', `${name}.out.json`], dir),
+      ),
+    );
     runs.forEach((r, i) => {
       const [name, , message] = bad[i];
       expect(r.stderr, name).not.toMatch(/^\s+at /m);

@@ -48,7 +48,8 @@ describe('setup time grows linearly with the nodes', () => {
 
 /** The plan's dynamic programme as it was, scanning every cut: the reference the bisection must match exactly. */
 function referencePlan(costs: number[], count: number): number[] {
-  const n = costs.length, k = Math.min(count, n);
+  const n = costs.length,
+    k = Math.min(count, n);
   const prefix = [0];
   for (const c of costs) prefix.push(prefix[prefix.length - 1] + c);
   const best = Array.from({ length: k + 1 }, () => new Array<number>(n + 1).fill(Infinity));
@@ -58,7 +59,7 @@ function referencePlan(costs: number[], count: number): number[] {
     for (let i = j; i <= n; i++) {
       for (let p = j - 1; p < i; p++) {
         const v = Math.max(best[j - 1][p], prefix[i] - prefix[p]);
-        if (v < best[j][i]) (best[j][i] = v), (cut[j][i] = p);
+        if (v < best[j][i]) ((best[j][i] = v), (cut[j][i] = p));
       }
     }
   }
@@ -88,7 +89,14 @@ describe('the bisected plan is the scanned one', () => {
 /** planStages on a topology whose blocks cost exactly `costs` (a stub topology: only what the planner reads). */
 function planFromCosts(costs: number[], count: number): number[] {
   // a graph of one node per block, its cost n.inputs × n.units × 2 (no node upstream) = cost when inputs = cost / 2, units = 1
-  const nodes = costs.map((c, i) => ({ index: i, actor: `layer:${i}`, inputs: c / 2, units: 1, sources: [{ node: -1 }], outputs: [] as number[] }));
+  const nodes = costs.map((c, i) => ({
+    index: i,
+    actor: `layer:${i}`,
+    inputs: c / 2,
+    units: 1,
+    sources: [{ node: -1 }],
+    outputs: [] as number[],
+  }));
   const topology = { nodes, heads: [], edges: [], synthesizers: [] } as unknown as Parameters<typeof planStages>[0];
   return planStages(topology, count).map((s) => s.actors.length);
 }

@@ -33,8 +33,18 @@ const outcome = (r: Pick<TrainingResult, 'losses' | 'synthesizerLosses' | 'param
   params: Object.fromEntries(Object.entries(r.params).map(([k, m]) => [k, m.data])),
 });
 
-async function run(graph: Graph, data: Dataset, params: ParameterSet, scheduler: Parameters<typeof train>[0]['scheduler']): Promise<Outcome> {
-  return train({ topology: graph, data, params, steps: STEPS, scheduler }).then(outcome, (e: Error) => ({ losses: [], synthesizerLosses: [], params: {}, error: `${e.name}: ${e.message}` }));
+async function run(
+  graph: Graph,
+  data: Dataset,
+  params: ParameterSet,
+  scheduler: Parameters<typeof train>[0]['scheduler'],
+): Promise<Outcome> {
+  return train({ topology: graph, data, params, steps: STEPS, scheduler }).then(outcome, (e: Error) => ({
+    losses: [],
+    synthesizerLosses: [],
+    params: {},
+    error: `${e.name}: ${e.message}`,
+  }));
 }
 
 function bare(graph: Graph, data: Dataset, params: ParameterSet): Outcome {
@@ -56,7 +66,8 @@ function expectSameBits(want: Outcome, got: Outcome, what: string): void {
 
 /** A random plan by node ids: each node (with its synthesizers and heads) on one of two stages (each stage thread costs ~0.7 s to start); sometimes one synthesizer placed apart by name. */
 function randomPlan(graph: Graph, seed: number): string[][] {
-  const rng = new Rng(seed), count = 2;
+  const rng = new Rng(seed),
+    count = 2;
   const stages: string[][] = Array.from({ length: count }, () => []);
   graph.nodes.forEach((n, i) => stages[i < count ? i : rng.nextUint32() % count].push(n.id));
   if (graph.synthesizers.length && count > 1 && rng.next() < 0.5) {
@@ -75,7 +86,9 @@ describe('random graphs: every scheduler, same bits', () => {
       fc.asyncProperty(rawGraph, async (raw) => {
         const drawn = graphOf(raw, { interfaces: true });
         for (const f of featuresOf(drawn.spec)) seen.set(f, (seen.get(f) ?? 0) + 1);
-        const graph = defineGraph(drawn.spec), data = dataOf(drawn, raw.seed), params = initParameters(graph, raw.seed);
+        const graph = defineGraph(drawn.spec),
+          data = dataOf(drawn, raw.seed),
+          params = initParameters(graph, raw.seed);
         const queue = await run(graph, data, params, 'queue');
         if (queue.error) diverged++; // then every scheduler must fail the same way
         expectSameBits(queue, await run(graph, data, params, 'async'), 'async');
@@ -84,7 +97,21 @@ describe('random graphs: every scheduler, same bits', () => {
       { numRuns: 80, seed: 16_2026 },
     );
     expect(diverged).toBe(0);
-    for (const f of ['sum merge', 'concat of several', 'input skip', 'fan-out', 'several heads', 'softmax head', 'dni', 'cdni', 'decoupled edge into a head', 'delay 2', 'MLP synthesizer', 'Adam', 'fully decoupled node']) {
+    for (const f of [
+      'sum merge',
+      'concat of several',
+      'input skip',
+      'fan-out',
+      'several heads',
+      'softmax head',
+      'dni',
+      'cdni',
+      'decoupled edge into a head',
+      'delay 2',
+      'MLP synthesizer',
+      'Adam',
+      'fully decoupled node',
+    ]) {
       expect(seen.get(f) ?? 0, `graphs with ${f}`).toBeGreaterThanOrEqual(5);
     }
   });
@@ -92,16 +119,21 @@ describe('random graphs: every scheduler, same bits', () => {
   it('worker: the default plan and a random plan by node ids', async () => {
     const seen = new Map<string, number>();
     await fc.assert(
-      fc.asyncProperty(rawGraph.filter((r) => r.nodes.length >= 3), async (raw) => {
-        const drawn = graphOf(raw, { interfaces: true });
-        for (const f of featuresOf(drawn.spec)) seen.set(f, (seen.get(f) ?? 0) + 1);
-        const graph = defineGraph(drawn.spec), data = dataOf(drawn, raw.seed), params = initParameters(graph, raw.seed);
-        const queue = await run(graph, data, params, 'queue');
-        expect(queue.error).toBeUndefined();
-        expectSameBits(queue, await run(graph, data, params, 'worker'), 'worker');
-        const stages = randomPlan(graph, raw.seed);
-        expectSameBits(queue, await run(graph, data, params, { name: 'worker', stages }), `worker, plan ${JSON.stringify(stages)}`);
-      }),
+      fc.asyncProperty(
+        rawGraph.filter((r) => r.nodes.length >= 3),
+        async (raw) => {
+          const drawn = graphOf(raw, { interfaces: true });
+          for (const f of featuresOf(drawn.spec)) seen.set(f, (seen.get(f) ?? 0) + 1);
+          const graph = defineGraph(drawn.spec),
+            data = dataOf(drawn, raw.seed),
+            params = initParameters(graph, raw.seed);
+          const queue = await run(graph, data, params, 'queue');
+          expect(queue.error).toBeUndefined();
+          expectSameBits(queue, await run(graph, data, params, 'worker'), 'worker');
+          const stages = randomPlan(graph, raw.seed);
+          expectSameBits(queue, await run(graph, data, params, { name: 'worker', stages }), `worker, plan ${JSON.stringify(stages)}`);
+        },
+      ),
       // two worker trainings per run (~0.5-1 s each): a handful, on graphs with several nodes
       { numRuns: 3, seed: 16_2027 },
     );
@@ -114,7 +146,9 @@ describe('random graphs: every scheduler, same bits', () => {
       fc.asyncProperty(rawUnlockGraph, async (raw) => {
         const drawn = unlockGraphOf(raw);
         for (const f of unlockFeaturesOf(drawn.spec)) seen.set(f, (seen.get(f) ?? 0) + 1);
-        const graph = defineGraph(drawn.spec), data = dataOf(drawn, raw.graph.seed), params = initParameters(graph, raw.graph.seed);
+        const graph = defineGraph(drawn.spec),
+          data = dataOf(drawn, raw.graph.seed),
+          params = initParameters(graph, raw.graph.seed);
         const queue = await run(graph, data, params, 'queue');
         expectSameBits(queue, await run(graph, data, params, 'async'), 'async');
         expectSameBits(queue, bare(graph, data, params), 'bare loop');
@@ -129,16 +163,21 @@ describe('random graphs: every scheduler, same bits', () => {
   it('with forward and complete unlocks, λ and warm-ups: worker, the default plan and a random plan by node ids', async () => {
     const seen = new Map<string, number>();
     await fc.assert(
-      fc.asyncProperty(rawUnlockGraph.filter((r) => r.graph.nodes.length >= 3), async (raw) => {
-        const drawn = unlockGraphOf(raw);
-        for (const f of unlockFeaturesOf(drawn.spec)) seen.set(f, (seen.get(f) ?? 0) + 1);
-        const graph = defineGraph(drawn.spec), data = dataOf(drawn, raw.graph.seed), params = initParameters(graph, raw.graph.seed);
-        const queue = await run(graph, data, params, 'queue');
-        expect(queue.error).toBeUndefined();
-        expectSameBits(queue, await run(graph, data, params, 'worker'), 'worker');
-        const stages = randomPlan(graph, raw.graph.seed);
-        expectSameBits(queue, await run(graph, data, params, { name: 'worker', stages }), `worker, plan ${JSON.stringify(stages)}`);
-      }),
+      fc.asyncProperty(
+        rawUnlockGraph.filter((r) => r.graph.nodes.length >= 3),
+        async (raw) => {
+          const drawn = unlockGraphOf(raw);
+          for (const f of unlockFeaturesOf(drawn.spec)) seen.set(f, (seen.get(f) ?? 0) + 1);
+          const graph = defineGraph(drawn.spec),
+            data = dataOf(drawn, raw.graph.seed),
+            params = initParameters(graph, raw.graph.seed);
+          const queue = await run(graph, data, params, 'queue');
+          expect(queue.error).toBeUndefined();
+          expectSameBits(queue, await run(graph, data, params, 'worker'), 'worker');
+          const stages = randomPlan(graph, raw.graph.seed);
+          expectSameBits(queue, await run(graph, data, params, { name: 'worker', stages }), `worker, plan ${JSON.stringify(stages)}`);
+        },
+      ),
       // three worker trainings per run: a handful
       { numRuns: 3, seed: 22_2027 },
     );

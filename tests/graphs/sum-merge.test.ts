@@ -24,8 +24,10 @@ const graph = defineGraph({
 
 describe("a sum merge with the data's x between two node sources", () => {
   it('sends the whole of d Wᵀ (pre-update W) to both nodes, nothing to the data', () => {
-    const rng = new Rng(5), spec = graph.nodes[2];
-    const W = randomMatrix(rng, 3, 2), b = randomMatrix(rng, 1, 2, 0.1);
+    const rng = new Rng(5),
+      spec = graph.nodes[2];
+    const W = randomMatrix(rng, 3, 2),
+      b = randomMatrix(rng, 1, 2, 0.1);
     const layer = new DenseLayer('layer:c', spec, clone(W), clone(b), 2, 3);
     const xs = [randomMatrix(rng, 2, 3), randomMatrix(rng, 2, 3), randomMatrix(rng, 2, 3)];
     layer.forward(0, xs);

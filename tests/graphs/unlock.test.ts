@@ -60,7 +60,15 @@ describe('graph-unlock.json in the bare loop', () => {
 /** graph-unlock's graph with its interfaces replaced */
 function withInterfaces(interfaces: InterfaceSpec[]): GraphSpec {
   const cfg = unlock.config;
-  return { inputs: cfg.inputs!, batch: cfg.batch, lr: cfg.lr, synthesizer: { lr: cfg.lr_synthesizer }, nodes: cfg.nodes!, heads: cfg.heads!, interfaces };
+  return {
+    inputs: cfg.inputs!,
+    batch: cfg.batch,
+    lr: cfg.lr,
+    synthesizer: { lr: cfg.lr_synthesizer },
+    nodes: cfg.nodes!,
+    heads: cfg.heads!,
+    interfaces,
+  };
 }
 
 /** The node parameters after `steps` of the bare loop, from graph-unlock's data and node weights (synthesizers start at zero). */
@@ -100,14 +108,22 @@ describe('the chain sugar: a layer’s interface may be a complete unlock', () =
     const t = defineTopology({
       inputs: 24,
       batch: 10,
-      layers: [{ units: 32, complete: true, synthesizer: { forward: { delay: 1 } } }, { units: 16, decoupled: true, synthesizer: { warmup: 5 } }, { units: 12 }],
+      layers: [
+        { units: 32, complete: true, synthesizer: { forward: { delay: 1 } } },
+        { units: 16, decoupled: true, synthesizer: { warmup: 5 } },
+        { units: 12 },
+      ],
     });
     expect(t.synthesizers.map((s) => [s.actor, s.key, s.forward, s.inputs, s.units, s.delay])).toEqual([
       ['synthesizer:0', 'synth0', false, 32, 32, 0],
       ['synthesizer:1', 'synth1', false, 16, 16, 0],
       ['forward:0', 'fwd0', true, 24, 32, 1],
     ]);
-    expect(parameterShapes(t).filter((p) => p.key.startsWith('fwd')).map((p) => `${p.key} ${p.rows}x${p.cols}`)).toEqual(['fwd0.M 24x32', 'fwd0.c 1x32']);
+    expect(
+      parameterShapes(t)
+        .filter((p) => p.key.startsWith('fwd'))
+        .map((p) => `${p.key} ${p.rows}x${p.cols}`),
+    ).toEqual(['fwd0.M 24x32', 'fwd0.c 1x32']);
     expect(t.edges.map((e) => [e.name, e.forward, e.warmup])).toEqual([
       ['layer0>layer1', 2, 0],
       ['layer1>layer2', -1, 5],
@@ -117,20 +133,45 @@ describe('the chain sugar: a layer’s interface may be a complete unlock', () =
   });
 
   it.each([
-    ['on the last layer', [{ units: 8 }, { units: 12, complete: true }], "layer 1: complete is true, but it is the last layer: the head scores its real output, so nothing could read a synthetic one"],
-    ['with decoupled: false', [{ units: 8, complete: true, decoupled: false }, { units: 12 }], 'layer 0: complete is true but decoupled is false (a complete unlock decouples the layer too)'],
+    [
+      'on the last layer',
+      [{ units: 8 }, { units: 12, complete: true }],
+      'layer 1: complete is true, but it is the last layer: the head scores its real output, so nothing could read a synthetic one',
+    ],
+    [
+      'with decoupled: false',
+      [{ units: 8, complete: true, decoupled: false }, { units: 12 }],
+      'layer 0: complete is true but decoupled is false (a complete unlock decouples the layer too)',
+    ],
     ['as a string', [{ units: 8, complete: 'yes' }, { units: 12 }], "layer 0: complete must be true or false, got 'yes'"],
-    ['with forward options on a dni layer', [{ units: 8, decoupled: true, synthesizer: { forward: { delay: 1 } } }, { units: 12 }], 'layer 0: synthesizer forward options given but the layer is not a complete unlock (set complete: true)'],
-    ['with λ above 1', [{ units: 8, complete: true, synthesizer: { lambda: 2 } }, { units: 12 }], "interface 'layer0' → 'layer1': lambda must be a number in [0, 1] (0: the synthetic gradient only, 1: the true one only), got 2"],
+    [
+      'with forward options on a dni layer',
+      [{ units: 8, decoupled: true, synthesizer: { forward: { delay: 1 } } }, { units: 12 }],
+      'layer 0: synthesizer forward options given but the layer is not a complete unlock (set complete: true)',
+    ],
+    [
+      'with λ above 1',
+      [{ units: 8, complete: true, synthesizer: { lambda: 2 } }, { units: 12 }],
+      "interface 'layer0' → 'layer1': lambda must be a number in [0, 1] (0: the synthetic gradient only, 1: the true one only), got 2",
+    ],
   ])('is refused by name %s', (_, layers, message) => {
-    expect(() => defineTopology({ inputs: 4, batch: 2, layers } as TopologySpec)).toThrow(new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+    expect(() => defineTopology({ inputs: 4, batch: 2, layers } as TopologySpec)).toThrow(
+      new RegExp(`^${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`),
+    );
   });
 });
 
 describe('the inspector’s picture of a graph carries the unlocks', () => {
   it('graphSummary names each edge’s forward synthesizer, λ and warm-up', () => {
     const g = loadCase(unlock, 'graph-unlock').topology;
-    const edges = graphSummary(g).edges as { from: string; to: string; synthesizer: string | null; forward?: string; lambda?: number; warmup?: number }[];
+    const edges = graphSummary(g).edges as {
+      from: string;
+      to: string;
+      synthesizer: string | null;
+      forward?: string;
+      lambda?: number;
+      warmup?: number;
+    }[];
     expect(edges.map((e) => [e.from, e.to, e.synthesizer, e.forward ?? null, e.lambda ?? 0, e.warmup ?? 0])).toEqual([
       ['layer:l0', 'layer:l1', 'synthesizer:l0>l1', 'forward:l0>l1', 0, 0],
       ['layer:l1', 'layer:m', 'synthesizer:l1>m', null, 0.5, 0],
@@ -168,7 +209,8 @@ describe('checkpoints carry forward synthesizers', () => {
       synthesizer: { optimizer: { kind: 'adam', lr: 1e-3 }, forward: { hidden: [16], delay: 2 } },
       layers: [{ units: 32, complete: true }, { units: 16, complete: true, synthesizer: { warmup: 30 } }, { units: 12 }],
     });
-    const data = binaryAddition(200, 12), params = initParameters(topology, 3);
+    const data = binaryAddition(200, 12),
+      params = initParameters(topology, 3);
     const path = join(mkdtempSync(join(tmpdir(), 'dni-unlock-ckpt-')), 'run.ckpt');
     const unbroken = await train({ topology, data, params, steps: 60, checkpoint: { path, at: [23] } });
     expect(Object.keys(readCheckpoint(path).synthesizers).sort()).toEqual(['forward:0', 'forward:1', 'synthesizer:0', 'synthesizer:1']);
@@ -201,22 +243,34 @@ describe('a graph with unlocks made in code, saved as a case, against the indepe
     ],
   };
 
-  it.skipIf(!HAS_NUMPY)(`agrees within ${GRAPH_TOLERANCE} (actors, worker scheduler)${HAS_NUMPY ? '' : NO_NUMPY}`, async () => {
-    const graph = defineGraph(SPEC), steps = 40, sums = binaryAddition(40, 3), initial = initParameters(graph, 5);
-    const d = { x: sums.x, y: { bits: sums.y } };
-    const original = await train({ topology: graph, data: d, params: initial, steps, scheduler: { name: 'worker', stages: 2 } });
-    const dir = mkdtempSync(join(tmpdir(), 'dni-unlock-case-')), path = join(dir, 'case.json'), out = join(dir, 'numpy.json');
-    writeFileSync(path, JSON.stringify(graphCase(graph, d, initial, steps, original)));
-    numpy([path, '--emit', out]);
-    const c = JSON.parse(readFileSync(path, 'utf8')) as ReferenceCase, theirs = JSON.parse(readFileSync(out, 'utf8'));
-    expect(c.config.interfaces).toHaveLength(4);
-    expect(c.config.interfaces).toEqual(expect.arrayContaining(SPEC.interfaces!.map((i) => ({ delay: 0, ...i }))));
-    const dev = deviations({ final: c.final!, losses: c.losses!, synthesizer_losses: c.synthesizer_losses! }, theirs);
-    expect(dev.param, `worst ${dev.worstParam}`).toBeLessThan(GRAPH_TOLERANCE);
-    expect(dev.loss).toBeLessThan(GRAPH_TOLERANCE);
-    expect(dev.synthesizerLoss).toBeLessThan(GRAPH_TOLERANCE);
-    expect(Object.keys(c.final!)).toEqual(expect.arrayContaining(['fwd:trunk>s.M', 'fwd:side>s.c', 'synth:trunk>s.N']));
-    // and it trained: the parameters moved well past the tolerance
-    expect(deviations({ final: c.initial, losses: [], synthesizer_losses: [] }, { final: c.final!, losses: [], synthesizer_losses: [] }).param).toBeGreaterThan(1e-2);
-  }, 120_000);
+  it.skipIf(!HAS_NUMPY)(
+    `agrees within ${GRAPH_TOLERANCE} (actors, worker scheduler)${HAS_NUMPY ? '' : NO_NUMPY}`,
+    async () => {
+      const graph = defineGraph(SPEC),
+        steps = 40,
+        sums = binaryAddition(40, 3),
+        initial = initParameters(graph, 5);
+      const d = { x: sums.x, y: { bits: sums.y } };
+      const original = await train({ topology: graph, data: d, params: initial, steps, scheduler: { name: 'worker', stages: 2 } });
+      const dir = mkdtempSync(join(tmpdir(), 'dni-unlock-case-')),
+        path = join(dir, 'case.json'),
+        out = join(dir, 'numpy.json');
+      writeFileSync(path, JSON.stringify(graphCase(graph, d, initial, steps, original)));
+      numpy([path, '--emit', out]);
+      const c = JSON.parse(readFileSync(path, 'utf8')) as ReferenceCase,
+        theirs = JSON.parse(readFileSync(out, 'utf8'));
+      expect(c.config.interfaces).toHaveLength(4);
+      expect(c.config.interfaces).toEqual(expect.arrayContaining(SPEC.interfaces!.map((i) => ({ delay: 0, ...i }))));
+      const dev = deviations({ final: c.final!, losses: c.losses!, synthesizer_losses: c.synthesizer_losses! }, theirs);
+      expect(dev.param, `worst ${dev.worstParam}`).toBeLessThan(GRAPH_TOLERANCE);
+      expect(dev.loss).toBeLessThan(GRAPH_TOLERANCE);
+      expect(dev.synthesizerLoss).toBeLessThan(GRAPH_TOLERANCE);
+      expect(Object.keys(c.final!)).toEqual(expect.arrayContaining(['fwd:trunk>s.M', 'fwd:side>s.c', 'synth:trunk>s.N']));
+      // and it trained: the parameters moved well past the tolerance
+      expect(
+        deviations({ final: c.initial, losses: [], synthesizer_losses: [] }, { final: c.final!, losses: [], synthesizer_losses: [] }).param,
+      ).toBeGreaterThan(1e-2);
+    },
+    120_000,
+  );
 });

@@ -26,7 +26,8 @@ const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 /** Edit the payload, then recompute the header's length and SHA-256 so the file passes the checksum. */
 function reseal(text: string, edit: (payload: any) => void): string {
   const nl = text.indexOf('\n');
-  const header = JSON.parse(text.slice(0, nl)), payload = JSON.parse(text.slice(nl + 1));
+  const header = JSON.parse(text.slice(0, nl)),
+    payload = JSON.parse(text.slice(nl + 1));
   edit(payload);
   const body = JSON.stringify(payload);
   return `${JSON.stringify({ ...header, bytes: Buffer.byteLength(body), sha256: sha256(body) })}\n${body}\n`;
@@ -34,7 +35,15 @@ function reseal(text: string, edit: (payload: any) => void): string {
 
 const sequences = copyTask({ sequences: 12, length: 4, width: 8, seed: 3 }); // L = 9
 const RECURRENT: Record<string, RecurrentSpec> = {
-  'boundary, delay 2, W = 3': { cell: 'tanh', inputs: 9, hidden: 6, outputs: 8, truncation: 3, batch: 4, dni: { synthesizer: { delay: 2 } } },
+  'boundary, delay 2, W = 3': {
+    cell: 'tanh',
+    inputs: 9,
+    hidden: 6,
+    outputs: 8,
+    truncation: 3,
+    batch: 4,
+    dni: { synthesizer: { delay: 2 } },
+  },
   'boundary delay 1 on two layers, interface delay 2, W = 3': {
     cell: 'lstm',
     inputs: 9,
@@ -44,8 +53,24 @@ const RECURRENT: Record<string, RecurrentSpec> = {
     batch: 4,
     dni: { synthesizer: { delay: 1 } },
   },
-  'boundary delay 3, W = 2': { cell: 'tanh', inputs: 9, hidden: 6, outputs: 8, truncation: 5, batch: 4, dni: { synthesizer: { delay: 3 } } },
-  'one window per sequence, delay 1': { cell: 'tanh', inputs: 9, hidden: 6, outputs: 8, truncation: 20, batch: 4, dni: { synthesizer: { delay: 1 } } },
+  'boundary delay 3, W = 2': {
+    cell: 'tanh',
+    inputs: 9,
+    hidden: 6,
+    outputs: 8,
+    truncation: 5,
+    batch: 4,
+    dni: { synthesizer: { delay: 3 } },
+  },
+  'one window per sequence, delay 1': {
+    cell: 'tanh',
+    inputs: 9,
+    hidden: 6,
+    outputs: 8,
+    truncation: 20,
+    batch: 4,
+    dni: { synthesizer: { delay: 1 } },
+  },
 };
 
 async function recurrentCheckpoint(name: string, at: number): Promise<string> {
@@ -68,55 +93,74 @@ describe('the pending refits a state must hold', () => {
     expect(recurrentPendingSteps(1, 9, 1)).toEqual([]);
   });
 
-  it.each([0, 1, 2, 3])('every real graph checkpoint with delay %i passes; one with a refit dropped and resealed is refused, as a file and in memory', async (delay) => {
-    const c = loadCase(tinyCase(3, { conditioned: delay % 2 === 1, delay, steps: 10 }));
-    for (const at of [1, 2, 3, 4, 5, 6]) {
-      const path = join(dir, `graph-${delay}-${at}.ckpt`);
-      await createTraining({ topology: c.topology, data: c.data, params: c.initial, steps: 10, checkpoint: { path, at: [at] } }).run();
-      const text = readFileSync(path, 'utf8');
-      const s = decodeCheckpoint(text, path);
-      expect(s.synthesizers['synthesizer:0'].pending).toHaveLength(Math.min(at, delay + 1));
-      const dropped = reseal(text, (p) => {
-        const q = p.synthesizers['synthesizer:0'];
-        q.pending.shift();
-        q.nextRefit++;
-      });
-      const bad = join(dir, `graph-${delay}-${at}-dropped.ckpt`);
-      writeFileSync(bad, dropped);
-      const message = new RegExp(`synthesizer 'synthesizer:0' has ${Math.min(at, delay + 1) - 1} pending refits \\(from batch ${Math.max(0, at - 1 - delay) + 1}\\), delay ${delay} at step ${at} leaves exactly ${Math.min(at, delay + 1)}`);
-      expect(() => readCheckpoint(bad)).toThrow(CheckpointError);
-      expect(() => readCheckpoint(bad)).toThrow(message);
-      const inMemory = readCheckpoint(path) as any;
-      inMemory.synthesizers['synthesizer:0'].pending.shift();
-      inMemory.synthesizers['synthesizer:0'] = { ...inMemory.synthesizers['synthesizer:0'], nextRefit: inMemory.synthesizers['synthesizer:0'].nextRefit + 1 };
-      const resume = () => createTraining({ topology: c.topology, data: c.data, steps: 10, resume: inMemory });
-      expect(resume).toThrow(CheckpointError);
-      expect(resume).toThrow(/^resume state \(in memory\): synthesizer 'synthesizer:0' has/);
-    }
-  });
-
-  it.each(Object.keys(RECURRENT))('recurrent (%s): every real checkpoint resumes; one with a refit dropped and resealed is refused', async (name) => {
-    let refused = 0;
-    for (const at of [1, 2, 3, 4, 5, 6, 7]) {
-      const path = await recurrentCheckpoint(name, at);
-      const resumeFrom = (resume: string | TrainingState) => createTraining({ topology: RECURRENT[name], data: sequences, steps: 12, resume });
-      resumeFrom(path); // the rule holds on every file the library writes
-      const text = readFileSync(path, 'utf8');
-      for (const [actor, s] of Object.entries(JSON.parse(text.slice(text.indexOf('\n') + 1)).synthesizers as Record<string, { pending: unknown[] }>)) {
-        if (s.pending.length === 0) continue;
-        refused++;
-        const bad = join(dir, 'recurrent-dropped.ckpt');
-        writeFileSync(bad, reseal(text, (p) => p.synthesizers[actor].pending.shift()));
-        const message = new RegExp(`synthesizer '${actor}' holds the refits of .*, delay \\d at step ${at}.* leaves exactly ${s.pending.length} `);
-        expect(() => resumeFrom(bad)).toThrow(CheckpointError);
-        expect(() => resumeFrom(bad)).toThrow(message);
+  it.each([0, 1, 2, 3])(
+    'every real graph checkpoint with delay %i passes; one with a refit dropped and resealed is refused, as a file and in memory',
+    async (delay) => {
+      const c = loadCase(tinyCase(3, { conditioned: delay % 2 === 1, delay, steps: 10 }));
+      for (const at of [1, 2, 3, 4, 5, 6]) {
+        const path = join(dir, `graph-${delay}-${at}.ckpt`);
+        await createTraining({ topology: c.topology, data: c.data, params: c.initial, steps: 10, checkpoint: { path, at: [at] } }).run();
+        const text = readFileSync(path, 'utf8');
+        const s = decodeCheckpoint(text, path);
+        expect(s.synthesizers['synthesizer:0'].pending).toHaveLength(Math.min(at, delay + 1));
+        const dropped = reseal(text, (p) => {
+          const q = p.synthesizers['synthesizer:0'];
+          q.pending.shift();
+          q.nextRefit++;
+        });
+        const bad = join(dir, `graph-${delay}-${at}-dropped.ckpt`);
+        writeFileSync(bad, dropped);
+        const message = new RegExp(
+          `synthesizer 'synthesizer:0' has ${Math.min(at, delay + 1) - 1} pending refits \\(from batch ${Math.max(0, at - 1 - delay) + 1}\\), delay ${delay} at step ${at} leaves exactly ${Math.min(at, delay + 1)}`,
+        );
+        expect(() => readCheckpoint(bad)).toThrow(CheckpointError);
+        expect(() => readCheckpoint(bad)).toThrow(message);
         const inMemory = readCheckpoint(path) as any;
-        inMemory.synthesizers[actor].pending.pop();
-        expect(() => resumeFrom(inMemory)).toThrow(message);
+        inMemory.synthesizers['synthesizer:0'].pending.shift();
+        inMemory.synthesizers['synthesizer:0'] = {
+          ...inMemory.synthesizers['synthesizer:0'],
+          nextRefit: inMemory.synthesizers['synthesizer:0'].nextRefit + 1,
+        };
+        const resume = () => createTraining({ topology: c.topology, data: c.data, steps: 10, resume: inMemory });
+        expect(resume).toThrow(CheckpointError);
+        expect(resume).toThrow(/^resume state \(in memory\): synthesizer 'synthesizer:0' has/);
       }
-    }
-    if (name !== 'one window per sequence, delay 1') expect(refused).toBeGreaterThan(0);
-  });
+    },
+  );
+
+  it.each(Object.keys(RECURRENT))(
+    'recurrent (%s): every real checkpoint resumes; one with a refit dropped and resealed is refused',
+    async (name) => {
+      let refused = 0;
+      for (const at of [1, 2, 3, 4, 5, 6, 7]) {
+        const path = await recurrentCheckpoint(name, at);
+        const resumeFrom = (resume: string | TrainingState) =>
+          createTraining({ topology: RECURRENT[name], data: sequences, steps: 12, resume });
+        resumeFrom(path); // the rule holds on every file the library writes
+        const text = readFileSync(path, 'utf8');
+        for (const [actor, s] of Object.entries(
+          JSON.parse(text.slice(text.indexOf('\n') + 1)).synthesizers as Record<string, { pending: unknown[] }>,
+        )) {
+          if (s.pending.length === 0) continue;
+          refused++;
+          const bad = join(dir, 'recurrent-dropped.ckpt');
+          writeFileSync(
+            bad,
+            reseal(text, (p) => p.synthesizers[actor].pending.shift()),
+          );
+          const message = new RegExp(
+            `synthesizer '${actor}' holds the refits of .*, delay \\d at step ${at}.* leaves exactly ${s.pending.length} `,
+          );
+          expect(() => resumeFrom(bad)).toThrow(CheckpointError);
+          expect(() => resumeFrom(bad)).toThrow(message);
+          const inMemory = readCheckpoint(path) as any;
+          inMemory.synthesizers[actor].pending.pop();
+          expect(() => resumeFrom(inMemory)).toThrow(message);
+        }
+      }
+      if (name !== 'one window per sequence, delay 1') expect(refused).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe('a tampered state in memory is a CheckpointError naming what is wrong', () => {
@@ -127,19 +171,43 @@ describe('a tampered state in memory is a CheckpointError naming what is wrong',
     return readCheckpoint(path) as any;
   };
   const cases: [string, (s: any) => void, RegExp][] = [
-    ['a parameter as a plain array', (s) => (s.params['layer0.W'].data = [1, 2, 3]), /parameter 'layer0\.W' data is \[1,2,3\], expected a Float32Array/],
-    ['a parameter too short', (s) => (s.params['layer0.W'].data = new Float32Array(3)), /parameter 'layer0\.W' data has 3 values, expected 12 \(3x4\)/],
+    [
+      'a parameter as a plain array',
+      (s) => (s.params['layer0.W'].data = [1, 2, 3]),
+      /parameter 'layer0\.W' data is \[1,2,3\], expected a Float32Array/,
+    ],
+    [
+      'a parameter too short',
+      (s) => (s.params['layer0.W'].data = new Float32Array(3)),
+      /parameter 'layer0\.W' data has 3 values, expected 12 \(3x4\)/,
+    ],
     ['a parameter holding NaN', (s) => (s.params['layer1.b'].data[1] = NaN), /parameter 'layer1\.b' data holds NaN at element 1/],
-    ['a pending h too short', (s) => (s.synthesizers['synthesizer:0'].pending[0].h = new Float32Array(2)), /synthesizer 'synthesizer:0' pending\[0\] h has 2 values, expected 8/],
-    ['pending as null', (s) => (s.synthesizers['synthesizer:0'].pending = null), /synthesizer 'synthesizer:0' pending is null, expected an array/],
+    [
+      'a pending h too short',
+      (s) => (s.synthesizers['synthesizer:0'].pending[0].h = new Float32Array(2)),
+      /synthesizer 'synthesizer:0' pending\[0\] h has 2 values, expected 8/,
+    ],
+    [
+      'pending as null',
+      (s) => (s.synthesizers['synthesizer:0'].pending = null),
+      /synthesizer 'synthesizer:0' pending is null, expected an array/,
+    ],
     ['a step of -1', (s) => (s.step = -1), /step is -1, expected an integer >= 0/],
-    ['a moment missing', (s) => (s.optimizers['layer:0'].moments = [new Float32Array(1)]), /optimizer 'layer:0' has 1 moment buffers, its topology needs 0/],
+    [
+      'a moment missing',
+      (s) => (s.optimizers['layer:0'].moments = [new Float32Array(1)]),
+      /optimizer 'layer:0' has 1 moment buffers, its topology needs 0/,
+    ],
     ['a loss too few', (s) => s.history.losses.pop(), /history losses has 3 values, expected 4/],
     ['no history', (s) => delete s.history, /history/],
     ['a topology of another batch', (s) => (s.topology = { ...s.topology, batch: 4 }), /pending\[0\] h has 8 values, expected 16 \(4x4\)/],
     ['a topology of another kind', (s) => (s.topology = { kind: 'graph' }), /its topology is not usable/],
     ['optimizers missing', (s) => delete s.optimizers, /optimizers is missing \(undefined\), expected an object/],
-    ['moments as null', (s) => (s.optimizers['synthesizer:0'].moments = null), /optimizer 'synthesizer:0' moments is null, expected an array/],
+    [
+      'moments as null',
+      (s) => (s.optimizers['synthesizer:0'].moments = null),
+      /optimizer 'synthesizer:0' moments is null, expected an array/,
+    ],
   ];
   it.each(cases)('%s', async (_, edit, message) => {
     const s = await fresh();

@@ -25,8 +25,14 @@ describe('checkpoint names from before a rename', () => {
   it("the recurrent 'link' synthesizer is read as the interface synthesizer: topology field, parameters, optimiser, pending refits", () => {
     const s = decodeCheckpoint(text, 'old.ckpt');
     if (!isRecurrentState(s)) throw new Error('not recurrent');
-    expect(s.topology.layers.map((l) => Object.keys(l))).toEqual(s.topology.layers.map(() => ['index', 'key', 'inputs', 'units', 'state', 'optimizer', 'synthesizer', 'aux', 'interface']));
-    expect(Object.keys(s.params).filter((k) => /^(link|interface)/.test(k)).sort()).toEqual(['interface0.M', 'interface0.c', 'interface0.hidden0.W', 'interface0.hidden0.b']);
+    expect(s.topology.layers.map((l) => Object.keys(l))).toEqual(
+      s.topology.layers.map(() => ['index', 'key', 'inputs', 'units', 'state', 'optimizer', 'synthesizer', 'aux', 'interface']),
+    );
+    expect(
+      Object.keys(s.params)
+        .filter((k) => /^(link|interface)/.test(k))
+        .sort(),
+    ).toEqual(['interface0.M', 'interface0.c', 'interface0.hidden0.W', 'interface0.hidden0.b']);
     expect(Object.keys(s.optimizers)).toContain('synthesizer:interface0');
     expect(s.synthesizers['synthesizer:interface0'].pending.length).toBe(2);
   });
@@ -34,7 +40,9 @@ describe('checkpoint names from before a rename', () => {
   it('an old parameter name beside its new one is refused by name', () => {
     const both = edited((p) => (p.params['interface0.M'] = p.params['link0.M']));
     expect(() => decodeCheckpoint(both, 'both.ckpt')).toThrow(CheckpointError);
-    expect(() => decodeCheckpoint(both, 'both.ckpt')).toThrow("checkpoint both.ckpt: parameter 'link0.M' is not a parameter of its topology");
+    expect(() => decodeCheckpoint(both, 'both.ckpt')).toThrow(
+      "checkpoint both.ckpt: parameter 'link0.M' is not a parameter of its topology",
+    );
   });
 
   it('an old actor name beside its new one is refused by name', () => {

@@ -5,7 +5,11 @@ import { defineTopology } from '../../lib/topology.ts';
 
 describe('synthetic gradient clipping', () => {
   const spec = (clip?: number) =>
-    defineTopology({ inputs: 2, batch: 2, layers: [{ units: 3, decoupled: true, synthesizer: clip === undefined ? {} : { clip } }, { units: 1 }] }).synthesizers[0];
+    defineTopology({
+      inputs: 2,
+      batch: 2,
+      layers: [{ units: 3, decoupled: true, synthesizer: clip === undefined ? {} : { clip } }, { units: 1 }],
+    }).synthesizers[0];
   const predict = (clip?: number) => {
     const s = new Synthesizer('synthesizer:0', spec(clip), fromArray(3, 3, [2, 0, 0, 0, 2, 0, 0, 0, 2]), zeros(1, 3), null, 2);
     return Array.from(s.predict(0, fromArray(2, 3, [3, 0, 0, 0, 4, 0]), null).data);

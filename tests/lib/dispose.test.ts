@@ -48,8 +48,13 @@ const topology = defineTopology({
 });
 
 function dataset(rows: number, seed: number) {
-  const rng = new Rng(seed), classes = Array.from({ length: rows }, () => Math.floor(rng.uniform(0, 4)));
-  const x = fromArray(rows, 12, Array.from({ length: rows * 12 }, (_, i) => rng.uniform(-1, 1) + (i % 12 === classes[Math.floor(i / 12)] ? 1 : 0)));
+  const rng = new Rng(seed),
+    classes = Array.from({ length: rows }, () => Math.floor(rng.uniform(0, 4)));
+  const x = fromArray(
+    rows,
+    12,
+    Array.from({ length: rows * 12 }, (_, i) => rng.uniform(-1, 1) + (i % 12 === classes[Math.floor(i / 12)] ? 1 : 0)),
+  );
   return { x, y: oneHot(classes, 4) };
 }
 
@@ -58,7 +63,8 @@ afterAll(() => void useBackend(typescriptBackend));
 
 describe('disposeNetwork', () => {
   it('frees every buffer of the network but its parameters, which stay valid; then the parameters too when asked', () => {
-    const data = dataset(64, 1), initial = initParameters(topology, 2);
+    const data = dataset(64, 1),
+      initial = initParameters(topology, 2);
     const before = used();
     const net = buildNetwork(topology, initial);
     trainSequential(net, data, 20);
@@ -92,7 +98,8 @@ describe('disposeNetwork', () => {
 
 describe('loops of trainings keep the arena flat', () => {
   it('fit: 50 epochs hold one network and leave only the returned parameters', async () => {
-    const train = dataset(48, 4), validation = dataset(20, 5);
+    const train = dataset(48, 4),
+      validation = dataset(20, 5);
     const before = used();
     const atEpoch: number[] = [];
     const result = await fit({ topology, train, validation, epochs: 50, onEpoch: () => atEpoch.push(used()) });
@@ -108,7 +115,8 @@ describe('loops of trainings keep the arena flat', () => {
   });
 
   it('50 trainings, each disposed when done (as a trainer would), and 50 evaluations', async () => {
-    const data = dataset(32, 6), initial = initParameters(topology, 7);
+    const data = dataset(32, 6),
+      initial = initParameters(topology, 7);
     const before = used();
     for (let i = 0; i < 50; i++) {
       const training = createTraining({ topology, data, steps: 6, params: initial });
@@ -135,9 +143,16 @@ describe('recurrent trainings keep the arena flat', () => {
 
   it('trainings under each in-thread scheduler, with a checkpoint, their parameters released after', async () => {
     const data = copyTask({ sequences: 8, length: 3, width: 8, seed: 1 });
-    const before = used(), dir = mkdtempSync(join(tmpdir(), 'dni-rnn-dispose-'));
+    const before = used(),
+      dir = mkdtempSync(join(tmpdir(), 'dni-rnn-dispose-'));
     for (const scheduler of ['queue', 'async', 'queue'] as const) {
-      const r = await createTraining({ topology: recurrent, data, steps: 9, scheduler, checkpoint: { path: join(dir, 'c.ckpt'), at: [4] } }).run();
+      const r = await createTraining({
+        topology: recurrent,
+        data,
+        steps: 9,
+        scheduler,
+        checkpoint: { path: join(dir, 'c.ckpt'), at: [4] },
+      }).run();
       for (const m of Object.values(r.params)) release(m);
       expect(used(), scheduler).toBe(before);
     }

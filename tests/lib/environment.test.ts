@@ -58,13 +58,24 @@ describe('reading a variable', () => {
 
 /** Run a script with one variable set; its exit code and output. */
 function run(args: string[], env: Record<string, string>) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
 describe('no silent switch of kernels, and one line from the command lines', () => {
   it('autoBackend refuses DNI_WASM_MEMORY_MB=abc instead of falling back to the TypeScript kernels', () => {
-    const r = run(['-e', "import('./lib/kernels/backend-choice.ts').then((m) => console.log('picked', m.autoBackend().name)).catch((e) => console.log(e.name, e.message))"], { DNI_WASM_MEMORY_MB: 'abc' });
+    const r = run(
+      [
+        '-e',
+        "import('./lib/kernels/backend-choice.ts').then((m) => console.log('picked', m.autoBackend().name)).catch((e) => console.log(e.name, e.message))",
+      ],
+      { DNI_WASM_MEMORY_MB: 'abc' },
+    );
     expect(r.out).toMatch(/EnvironmentError DNI_WASM_MEMORY_MB must be a whole number of MiB from 1 to 4095, got "abc"/);
     expect(r.out).not.toMatch(/picked/);
   });

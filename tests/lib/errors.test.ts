@@ -3,7 +3,15 @@ import { describe, expect, it } from 'vitest';
 import * as api from '../../index.ts';
 import { validateDataset } from '../../lib/data.ts';
 import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
-import { CheckpointError, DataError, DivergenceError, DniError, StageError, TopologyError, TrainingOptionsError } from '../../lib/errors.ts';
+import {
+  CheckpointError,
+  DataError,
+  DivergenceError,
+  DniError,
+  StageError,
+  TopologyError,
+  TrainingOptionsError,
+} from '../../lib/errors.ts';
 import { evaluate } from '../../lib/evaluate.ts';
 import { scaleLearningRates } from '../../lib/lr-schedule.ts';
 import { zeros } from '../../lib/matrix.ts';

@@ -3,7 +3,21 @@
  * behind; bounded reads that refuse devices, FIFOs and huge files before reading anything.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, rmSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, statSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  rmSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,7 +34,8 @@ const deadPid = () => {
 
 describe('writeFileAtomic', () => {
   it('writes, replaces, keeps the mode, leaves nothing else in the folder', () => {
-    const dir = fresh(), path = join(dir, 'a.json');
+    const dir = fresh(),
+      path = join(dir, 'a.json');
     writeFileAtomic(path, 'one');
     chmodSync(path, 0o640);
     writeFileAtomic(path, new TextEncoder().encode('two'));
@@ -30,7 +45,9 @@ describe('writeFileAtomic', () => {
   });
 
   it('replaces a symlink at the target by a file, never writing through it', () => {
-    const dir = fresh(), victim = join(dir, 'victim.txt'), path = join(dir, 'out.json');
+    const dir = fresh(),
+      victim = join(dir, 'victim.txt'),
+      path = join(dir, 'out.json');
     writeFileSync(victim, 'precious');
     symlinkSync(victim, path);
     writeFileAtomic(path, 'new');
@@ -39,7 +56,9 @@ describe('writeFileAtomic', () => {
   });
 
   it('temporary names are unpredictable and created exclusively: symlinks planted at the old fixed names are not followed', () => {
-    const dir = fresh(), victim = join(dir, 'victim.txt'), path = join(dir, 'out.json');
+    const dir = fresh(),
+      victim = join(dir, 'victim.txt'),
+      path = join(dir, 'out.json');
     writeFileSync(victim, 'precious');
     // the names an attacker could guess before: OUT.tmp, OUT.tmp-PID-*, .OUT.tmp-PID-0000000000000000
     symlinkSync(victim, `${path}.tmp`);
@@ -53,7 +72,8 @@ describe('writeFileAtomic', () => {
   });
 
   it('a failed rename (the target is a folder) throws a FileError naming it and leaves no temporary file', () => {
-    const dir = fresh(), path = join(dir, 'taken');
+    const dir = fresh(),
+      path = join(dir, 'taken');
     mkdirSync(path);
     writeFileSync(join(path, 'inside'), 'x');
     expect(() => writeFileAtomic(path, 'data')).toThrow(FileError);
@@ -67,7 +87,8 @@ describe('writeFileAtomic', () => {
   });
 
   it('a write error (file size limit, EFBIG) throws, leaves the old file and no temporary file', () => {
-    const dir = fresh(), path = join(dir, 'big.bin');
+    const dir = fresh(),
+      path = join(dir, 'big.bin');
     writeFileSync(path, 'old');
     const script = `import { writeFileAtomic } from ${JSON.stringify(join(root, 'lib', 'io', 'files.ts'))};
 try { writeFileAtomic(${JSON.stringify(path)}, Buffer.alloc(200_000, 1)); console.log('written'); }
@@ -75,14 +96,18 @@ catch (e) { console.log(e.name + ' ' + e.message); }`;
     const scriptPath = join(dir, 'write.mts');
     writeFileSync(scriptPath, script);
     // ulimit -f counts 1024-byte blocks: 64 KiB is enough for node and tsx, not for the 200 kB file
-    const out = execFileSync('bash', ['-c', `ulimit -f 64; exec "${process.execPath}" --import tsx "${scriptPath}"`], { cwd: root, encoding: 'utf8' });
+    const out = execFileSync('bash', ['-c', `ulimit -f 64; exec "${process.execPath}" --import tsx "${scriptPath}"`], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     expect(out.trim()).toMatch(new RegExp(`^FileError .*big\\.bin: cannot be written \\(EFBIG`));
     expect(readFileSync(path, 'utf8')).toBe('old');
     expect(readdirSync(dir).sort()).toEqual(['big.bin', 'write.mts']);
   });
 
-  it('temporaries left by a process killed during a save are removed by the next save; a live process\'s are kept', async () => {
-    const dir = fresh(), path = join(dir, 'run.ckpt');
+  it("temporaries left by a process killed during a save are removed by the next save; a live process's are kept", async () => {
+    const dir = fresh(),
+      path = join(dir, 'run.ckpt');
     const dead = deadPid();
     const stale = join(dir, `.run.ckpt.tmp-${dead}-0123456789abcdef`);
     const live = join(dir, `.run.ckpt.tmp-${process.ppid}-0123456789abcdef`);
@@ -115,7 +140,8 @@ for (;;) writeFileAtomic(${JSON.stringify(target)}, big);`,
   });
 
   it('removeStaleTemporaries never removes a folder or a name of another shape', () => {
-    const dir = fresh(), dead = deadPid();
+    const dir = fresh(),
+      dead = deadPid();
     mkdirSync(join(dir, `.a.tmp-${dead}-0123456789abcdef`));
     writeFileSync(join(dir, `.a.tmp-${dead}-xyz`), '');
     writeFileSync(join(dir, `.a.tmp-${dead}-0123456789abcdef0`), '');
@@ -126,14 +152,18 @@ for (;;) writeFileAtomic(${JSON.stringify(target)}, big);`,
 
 describe('readFileBounded', () => {
   it('reads a regular file', () => {
-    const dir = fresh(), path = join(dir, 'c.json');
+    const dir = fresh(),
+      path = join(dir, 'c.json');
     writeFileSync(path, '{"a":1}');
     expect(readFileBounded(path, MAX_CASE_BYTES).toString()).toBe('{"a":1}');
   });
 
   it('refuses /dev/zero, a FIFO (without waiting for a writer) and a folder before reading', () => {
-    expect(() => readFileBounded('/dev/zero', MAX_CASE_BYTES)).toThrow(/^\/dev\/zero: is a character device, not a regular file: a case file must be a file$/);
-    const dir = fresh(), fifo = join(dir, 'pipe');
+    expect(() => readFileBounded('/dev/zero', MAX_CASE_BYTES)).toThrow(
+      /^\/dev\/zero: is a character device, not a regular file: a case file must be a file$/,
+    );
+    const dir = fresh(),
+      fifo = join(dir, 'pipe');
     execFileSync('mkfifo', [fifo]);
     const t0 = performance.now();
     expect(() => readFileBounded(fifo, MAX_CASE_BYTES)).toThrow(/pipe: is a FIFO \(named pipe\), not a regular file/);
@@ -142,7 +172,8 @@ describe('readFileBounded', () => {
   });
 
   it('refuses a 3 GB file with its size, the limit and how to raise it, without reading it', () => {
-    const dir = fresh(), path = join(dir, 'huge.json');
+    const dir = fresh(),
+      path = join(dir, 'huge.json');
     closeSync(openSync(path, 'w'));
     truncateSync(path, 3e9); // sparse: takes no space
     const t0 = performance.now();
@@ -155,7 +186,8 @@ describe('readFileBounded', () => {
   });
 
   it('the environment variable raises the limit; a malformed one is an error, not the default', () => {
-    const dir = fresh(), path = join(dir, 'c.json');
+    const dir = fresh(),
+      path = join(dir, 'c.json');
     writeFileSync(path, 'x'.repeat(100));
     const saved = process.env.DNI_MAX_CASE_BYTES;
     try {
@@ -172,7 +204,9 @@ describe('readFileBounded', () => {
   });
 
   it('a missing file names the file and the reason', () => {
-    expect(() => readFileBounded('/nonexistent/x.json', MAX_CASE_BYTES)).toThrow(/^\/nonexistent\/x\.json: cannot be read \(ENOENT: no such file or folder\)$/);
+    expect(() => readFileBounded('/nonexistent/x.json', MAX_CASE_BYTES)).toThrow(
+      /^\/nonexistent\/x\.json: cannot be read \(ENOENT: no such file or folder\)$/,
+    );
   });
 });
 
@@ -190,7 +224,8 @@ describe('checkWritable and sameFile', () => {
   });
 
   it('sameFile: ./x vs x, a hard link, a symlink, and two new names', () => {
-    const dir = fresh(), a = join(dir, 'a.json');
+    const dir = fresh(),
+      a = join(dir, 'a.json');
     writeFileSync(a, '{}');
     linkSync(a, join(dir, 'hard.json'));
     symlinkSync(a, join(dir, 'soft.json'));

@@ -38,8 +38,16 @@ async function peakOf(f: () => Promise<void>): Promise<number> {
 const sequences = copyTask({ sequences: 8, length: 5, width: 8, seed: 1 });
 const rows = { x: zeros(40, 20), y: zeros(40, 4) };
 const CASES: [string, object, object][] = [
-  ['a chain of two 1,500-unit decoupled layers', { inputs: 20, batch: 10, layers: [{ units: 1500, decoupled: true }, { units: 1500, decoupled: true }, { units: 4 }] }, rows],
-  ['a chain with Adam', { inputs: 20, batch: 10, optimizer: { kind: 'adam', lr: 1e-3 }, layers: [{ units: 800, decoupled: true }, { units: 4 }] }, rows],
+  [
+    'a chain of two 1,500-unit decoupled layers',
+    { inputs: 20, batch: 10, layers: [{ units: 1500, decoupled: true }, { units: 1500, decoupled: true }, { units: 4 }] },
+    rows,
+  ],
+  [
+    'a chain with Adam',
+    { inputs: 20, batch: 10, optimizer: { kind: 'adam', lr: 1e-3 }, layers: [{ units: 800, decoupled: true }, { units: 4 }] },
+    rows,
+  ],
   ['an LSTM of 800 units with DNI', { cell: 'lstm', inputs: 9, hidden: 800, outputs: 8, truncation: 3, batch: 4, dni: true }, sequences],
   ['a tanh core of 1,500 units', { cell: 'tanh', inputs: 9, hidden: 1500, outputs: 8, truncation: 3, batch: 4, dni: true }, sequences],
 ];
@@ -47,7 +55,9 @@ const CASES: [string, object, object][] = [
 describe.skipIf(!hasArena)('the estimate covers the peak of what a training allocates', () => {
   it.each(CASES)('%s', async (_, spec, data) => {
     const t = anyTopologyOf(spec as never);
-    const estimate = ((t as { kind?: string }).kind === 'recurrent' ? recurrentFootprint(t as RecurrentTopology, 3) : trainingFootprint(t as Topology, 3)).total;
+    const estimate = (
+      (t as { kind?: string }).kind === 'recurrent' ? recurrentFootprint(t as RecurrentTopology, 3) : trainingFootprint(t as Topology, 3)
+    ).total;
     let params: Record<string, { data: Float32Array; rows: number; cols: number }> = {};
     const peak = await peakOf(async () => {
       params = (await createTraining({ topology: t, data: data as never, steps: 3, seed: 1 }).run()).params;
@@ -59,15 +69,25 @@ describe.skipIf(!hasArena)('the estimate covers the peak of what a training allo
   });
 
   it('a topology whose peak does not fit the arena is refused up front, by name, though its actors alone would fit', () => {
-    const t = anyTopologyOf({ inputs: 20, batch: 10, layers: [{ units: 1500, decoupled: true }, { units: 1500, decoupled: true }, { units: 4 }] }) as Topology;
+    const t = anyTopologyOf({
+      inputs: 20,
+      batch: 10,
+      layers: [{ units: 1500, decoupled: true }, { units: 1500, decoupled: true }, { units: 4 }],
+    }) as Topology;
     const f = trainingFootprint(t, 3);
     let actors = 0;
     for (const a of f.actors.values()) actors += a.bytes;
     // an arena with room for the actors but not for the parameters' second copy while the training is built
     const free = actors + f.history + 1000;
-    const small = { ...kernels, name: 'wasm', usage: () => ({ usedBytes: 0, freeBytes: free, largestFreeBytes: free }) } as unknown as KernelBackend;
+    const small = {
+      ...kernels,
+      name: 'wasm',
+      usage: () => ({ usedBytes: 0, freeBytes: free, largestFreeBytes: free }),
+    } as unknown as KernelBackend;
     expect(() => checkFootprint(t, 3, small)).toThrow(TopologyError);
-    expect(() => checkFootprint(t, 3, small)).toThrow(/training: the topology would need .* above the .* free in the wasm backend's memory \(DNI_WASM_MEMORY_MB raises it\); layer:\d alone takes/);
+    expect(() => checkFootprint(t, 3, small)).toThrow(
+      /training: the topology would need .* above the .* free in the wasm backend's memory \(DNI_WASM_MEMORY_MB raises it\); layer:\d alone takes/,
+    );
   });
 });
 

@@ -39,14 +39,18 @@ describe('trueGradientInterfaces', () => {
 
   it('in a graph, is every interface whose consumer is a head or learns from heads through backprop only', () => {
     const g = defineGraph({
-      inputs: 4, batch: 2,
+      inputs: 4,
+      batch: 2,
       nodes: [
         { id: 'trunk', units: 5, inputs: ['input'] },
         { id: 'a', units: 3, inputs: ['trunk'] },
         { id: 'b', units: 3, inputs: ['trunk'] },
         { id: 'c', units: 2, inputs: ['b'] },
       ],
-      heads: [{ id: 'ha', node: 'a' }, { id: 'hc', node: 'c' }],
+      heads: [
+        { id: 'ha', node: 'a' },
+        { id: 'hc', node: 'c' },
+      ],
       interfaces: [
         { from: 'trunk', to: 'a', kind: 'dni' }, // a learns from its head by backprop: a true target
         { from: 'trunk', to: 'b', kind: 'dni' }, // b's own gradient is synthetic (b > c is decoupled): bootstrapped

@@ -20,8 +20,7 @@ const f64: Record<Activation, (z: number) => number> = {
 };
 
 /** Largest deviation relative to the size of the expected gradient. */
-const relErr = (got: ArrayLike<number>, want: ArrayLike<number>) =>
-  maxAbsDiff(got, want) / Math.max(1e-12, ...Array.from(want, Math.abs));
+const relErr = (got: ArrayLike<number>, want: ArrayLike<number>) => maxAbsDiff(got, want) / Math.max(1e-12, ...Array.from(want, Math.abs));
 
 describe('gradient checks', () => {
   const rng = new Rng(3);
@@ -36,46 +35,67 @@ describe('gradient checks', () => {
     expect(maxAbsDiff(d, numeric)).toBeLessThan(1e-6);
   });
 
-  it.each(['sigmoid', 'tanh', 'linear'] as const)('%s dense layer: the W, b step and the upstream g_x are the gradients of sum(g * h)', (activation) => {
-    const B = 4, nIn = 5, nOut = 3, lr = 0.1;
-    // the second node of a chain: its source is a node, so it sends g_x upstream
-    const spec = defineTopology({ inputs: 2, batch: B, lr, layers: [{ units: nIn }, { units: nOut, activation }] }).nodes[1];
-    const W = randomMatrix(rng, nIn, nOut), b = randomMatrix(rng, 1, nOut, 0.1);
-    const x = randomMatrix(rng, B, nIn), g = randomMatrix(rng, B, nOut);
-    const w64 = Float64Array.from(W.data), b64 = Float64Array.from(b.data), x64 = Float64Array.from(x.data);
-    const objective = () => {
-      let s = 0;
-      for (let i = 0; i < B; i++) for (let j = 0; j < nOut; j++) {
-        let z = b64[j];
-        for (let p = 0; p < nIn; p++) z += x64[i * nIn + p] * w64[p * nOut + j];
-        s += g.data[i * nOut + j] * f64[activation](z);
-      }
-      return s;
-    };
-    const layer = new DenseLayer('layer:1', spec, clone(W), clone(b), B, 3);
-    layer.forward(0, [x]);
-    const gx = layer.update(0, [g])[0]!;
-    const stepW = W.data.map((v, i) => (v - layer.W.data[i]) / (lr / B));
-    const stepB = b.data.map((v, i) => (v - layer.b.data[i]) / (lr / B));
-    expect(relErr(stepW, numericGradient(objective, w64))).toBeLessThan(1e-4);
-    expect(relErr(stepB, numericGradient(objective, b64))).toBeLessThan(1e-4);
-    expect(relErr(gx.data, numericGradient(objective, x64))).toBeLessThan(1e-4);
-  });
+  it.each(['sigmoid', 'tanh', 'linear'] as const)(
+    '%s dense layer: the W, b step and the upstream g_x are the gradients of sum(g * h)',
+    (activation) => {
+      const B = 4,
+        nIn = 5,
+        nOut = 3,
+        lr = 0.1;
+      // the second node of a chain: its source is a node, so it sends g_x upstream
+      const spec = defineTopology({ inputs: 2, batch: B, lr, layers: [{ units: nIn }, { units: nOut, activation }] }).nodes[1];
+      const W = randomMatrix(rng, nIn, nOut),
+        b = randomMatrix(rng, 1, nOut, 0.1);
+      const x = randomMatrix(rng, B, nIn),
+        g = randomMatrix(rng, B, nOut);
+      const w64 = Float64Array.from(W.data),
+        b64 = Float64Array.from(b.data),
+        x64 = Float64Array.from(x.data);
+      const objective = () => {
+        let s = 0;
+        for (let i = 0; i < B; i++)
+          for (let j = 0; j < nOut; j++) {
+            let z = b64[j];
+            for (let p = 0; p < nIn; p++) z += x64[i * nIn + p] * w64[p * nOut + j];
+            s += g.data[i * nOut + j] * f64[activation](z);
+          }
+        return s;
+      };
+      const layer = new DenseLayer('layer:1', spec, clone(W), clone(b), B, 3);
+      layer.forward(0, [x]);
+      const gx = layer.update(0, [g])[0]!;
+      const stepW = W.data.map((v, i) => (v - layer.W.data[i]) / (lr / B));
+      const stepB = b.data.map((v, i) => (v - layer.b.data[i]) / (lr / B));
+      expect(relErr(stepW, numericGradient(objective, w64))).toBeLessThan(1e-4);
+      expect(relErr(stepB, numericGradient(objective, b64))).toBeLessThan(1e-4);
+      expect(relErr(gx.data, numericGradient(objective, x64))).toBeLessThan(1e-4);
+    },
+  );
 
   it('conditioned synthesizer: the refit step on M, c, N is the gradient of 0.5 |h M + c + y N - target|²', () => {
-    const B = 3, u = 4, labels = 2, lr = 0.05;
+    const B = 3,
+      u = 4,
+      labels = 2,
+      lr = 0.05;
     const spec = { units: u, conditioned: true, delay: 0, lr, labels };
-    const M = randomMatrix(rng, u, u), c = randomMatrix(rng, 1, u), N = randomMatrix(rng, labels, u);
-    const h = randomMatrix(rng, B, u), y = randomMatrix(rng, B, labels), target = randomMatrix(rng, B, u);
-    const m64 = Float64Array.from(M.data), c64 = Float64Array.from(c.data), n64 = Float64Array.from(N.data);
+    const M = randomMatrix(rng, u, u),
+      c = randomMatrix(rng, 1, u),
+      N = randomMatrix(rng, labels, u);
+    const h = randomMatrix(rng, B, u),
+      y = randomMatrix(rng, B, labels),
+      target = randomMatrix(rng, B, u);
+    const m64 = Float64Array.from(M.data),
+      c64 = Float64Array.from(c.data),
+      n64 = Float64Array.from(N.data);
     const objective = () => {
       let s = 0;
-      for (let i = 0; i < B; i++) for (let j = 0; j < u; j++) {
-        let v = c64[j] - target.data[i * u + j];
-        for (let p = 0; p < u; p++) v += h.data[i * u + p] * m64[p * u + j];
-        for (let p = 0; p < labels; p++) v += y.data[i * labels + p] * n64[p * u + j];
-        s += 0.5 * v * v;
-      }
+      for (let i = 0; i < B; i++)
+        for (let j = 0; j < u; j++) {
+          let v = c64[j] - target.data[i * u + j];
+          for (let p = 0; p < u; p++) v += h.data[i * u + p] * m64[p * u + j];
+          for (let p = 0; p < labels; p++) v += y.data[i * labels + p] * n64[p * u + j];
+          s += 0.5 * v * v;
+        }
       return s;
     };
     const s = new Synthesizer('synthesizer:0', spec, clone(M), clone(c), clone(N), B);
@@ -89,20 +109,36 @@ describe('gradient checks', () => {
   });
 
   it('mse head: the per-example gradient is B times the gradient of the batch loss', () => {
-    const B = 5, n = 4;
-    const yHat = randomMatrix(rng, B, n), y = randomMatrix(rng, B, n);
+    const B = 5,
+      n = 4;
+    const yHat = randomMatrix(rng, B, n),
+      y = randomMatrix(rng, B, n);
     const p64 = Float64Array.from(yHat.data);
     const objective = () => p64.reduce((s, v, i) => s + 0.5 * (v - y.data[i]) ** 2, 0) / B;
     const { loss, gradient } = new MseHead('head', { loss: 'mse', width: n, weight: 1 }, B, 3).evaluate(0, yHat, y);
     expect(loss).toBeCloseTo(objective(), 6);
-    expect(relErr(gradient.data.map((v) => v / B), numericGradient(objective, p64))).toBeLessThan(1e-5);
+    expect(
+      relErr(
+        gradient.data.map((v) => v / B),
+        numericGradient(objective, p64),
+      ),
+    ).toBeLessThan(1e-5);
   });
 
   it('a synthesizer with delay d predicts batch t from exactly the refits of batches <= t-1-d', () => {
-    const B = 2, u = 3;
+    const B = 2,
+      u = 3;
     const make = (delay: number) =>
-      new Synthesizer('synthesizer:0', { units: u, conditioned: false, delay, lr: 0.5, labels: 0 }, fromArray(u, u, new Float32Array(u * u)), fromArray(1, u, [0, 0, 0]), null, B);
-    const h = randomMatrix(rng, B, u), g = randomMatrix(rng, B, u);
+      new Synthesizer(
+        'synthesizer:0',
+        { units: u, conditioned: false, delay, lr: 0.5, labels: 0 },
+        fromArray(u, u, new Float32Array(u * u)),
+        fromArray(1, u, [0, 0, 0]),
+        null,
+        B,
+      );
+    const h = randomMatrix(rng, B, u),
+      g = randomMatrix(rng, B, u);
     const s = make(2);
     expect(Array.from(s.predict(0, h, null).data)).toEqual(new Array(B * u).fill(0));
     s.target(0, g);

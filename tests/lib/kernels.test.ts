@@ -18,7 +18,8 @@ describe('typescript kernels', () => {
   const tol = 1e-5;
 
   it.each(shapes)('matmul, matmulTA, matmulTB agree with a float64 product (%i x %i x %i)', (m, kk, n) => {
-    const a = randomMatrix(rng, m, kk), b = randomMatrix(rng, kk, n);
+    const a = randomMatrix(rng, m, kk),
+      b = randomMatrix(rng, kk, n);
     expect(maxAbsDiff(k.matmul(a, b, zeros(m, n)).data, naiveMatmul(a, b))).toBeLessThan(tol);
     const at = randomMatrix(rng, kk, m);
     expect(maxAbsDiff(k.matmulTA(at, b, zeros(m, n)).data, naiveMatmul(at, b, true))).toBeLessThan(tol);
@@ -27,11 +28,18 @@ describe('typescript kernels', () => {
   });
 
   it('computes out = alpha op(A)op(B) + beta out', () => {
-    const a = randomMatrix(rng, 4, 6), b = randomMatrix(rng, 6, 5), c0 = randomMatrix(rng, 4, 5);
+    const a = randomMatrix(rng, 4, 6),
+      b = randomMatrix(rng, 6, 5),
+      c0 = randomMatrix(rng, 4, 5);
     const out = fromArray(4, 5, c0.data);
     k.matmul(a, b, out, -0.5, 2);
     const ab = naiveMatmul(a, b);
-    expect(maxAbsDiff(out.data, ab.map((v, i) => -0.5 * v + 2 * c0.data[i]))).toBeLessThan(1e-5);
+    expect(
+      maxAbsDiff(
+        out.data,
+        ab.map((v, i) => -0.5 * v + 2 * c0.data[i]),
+      ),
+    ).toBeLessThan(1e-5);
   });
 
   it('adds a row vector and takes scaled row means', () => {
@@ -44,7 +52,8 @@ describe('typescript kernels', () => {
   });
 
   it('subtracts, and sums squared differences and values in float64', () => {
-    const a = fromArray(1, 3, [1.5, -2, 3]), b = fromArray(1, 3, [0.5, 1, -1]);
+    const a = fromArray(1, 3, [1.5, -2, 3]),
+      b = fromArray(1, 3, [0.5, 1, -1]);
     expect(Array.from(k.subtract(a, b, zeros(1, 3)).data)).toEqual([1, -3, 4]);
     expect(k.squaredDistance(a, b)).toBe(1 + 9 + 16);
     expect(k.sum(a)).toBe(2.5);

@@ -37,7 +37,11 @@ describe('source layout', () => {
   it("no actor reads another actor's context (the inspectors trace snapshots; xstateInternals probes its own machine)", () => {
     const readers = files
       .filter((f) => f.startsWith('actors/') && !f.startsWith('actors/inspect/') && f !== 'actors/machines/xstateInternals.ts')
-      .flatMap((f) => readFileSync(join(ROOT, f), 'utf8').split('\n').flatMap((line, i) => (/getSnapshot\(\)\s*\.context/.test(line) ? [`${f}:${i + 1}`] : [])));
+      .flatMap((f) =>
+        readFileSync(join(ROOT, f), 'utf8')
+          .split('\n')
+          .flatMap((line, i) => (/getSnapshot\(\)\s*\.context/.test(line) ? [`${f}:${i + 1}`] : [])),
+      );
     expect(readers).toEqual([]);
   });
 });

@@ -16,7 +16,11 @@ const topology = defineTopology({
   loss: 'softmax-cross-entropy',
   optimizer: { kind: 'adam', lr: 0.01 },
   synthesizer: { optimizer: { kind: 'sgd', lr: 0.02, momentum: 0.9 }, conditioned: true },
-  layers: [{ units: 8, activation: 'relu', decoupled: true }, { units: 5, activation: 'tanh', lr: 0.3, decoupled: true, synthesizer: { lr: 0.05 } }, { units: 3 }],
+  layers: [
+    { units: 8, activation: 'relu', decoupled: true },
+    { units: 5, activation: 'tanh', lr: 0.3, decoupled: true, synthesizer: { lr: 0.05 } },
+    { units: 3 },
+  ],
 });
 
 describe('learning-rate schedules', () => {
@@ -43,8 +47,7 @@ describe('learning-rate schedules', () => {
 
   it('scale every learning rate of a topology (layers and synthesizers, plain SGD and optimisers) and nothing else', () => {
     const half = scaleLearningRates(topology, 0.5);
-    const lrs = (t: typeof topology) =>
-      [...t.nodes, ...t.synthesizers].flatMap((l) => [l.lr, l.optimizer?.lr]);
+    const lrs = (t: typeof topology) => [...t.nodes, ...t.synthesizers].flatMap((l) => [l.lr, l.optimizer?.lr]);
     expect(lrs(half)).toEqual(lrs(topology).map((v) => (v === undefined ? undefined : v * 0.5)));
     const strip = (t: typeof topology) => JSON.parse(JSON.stringify(t, (k, v) => (k === 'lr' ? undefined : v)));
     expect(strip(half)).toEqual(strip(topology));
@@ -55,8 +58,16 @@ describe('learning-rate schedules', () => {
   });
 
   it('fit() applies the factor per epoch: a factor of 0 leaves an epoch without effect on the parameters', async () => {
-    const rng = new Rng(2), classes = Array.from({ length: 24 }, () => Math.floor(rng.uniform(0, 3)));
-    const train = { x: fromArray(24, 6, Array.from({ length: 144 }, () => rng.uniform(-1, 1))), y: oneHot(classes, 3) };
+    const rng = new Rng(2),
+      classes = Array.from({ length: 24 }, () => Math.floor(rng.uniform(0, 3)));
+    const train = {
+      x: fromArray(
+        24,
+        6,
+        Array.from({ length: 144 }, () => rng.uniform(-1, 1)),
+      ),
+      y: oneHot(classes, 3),
+    };
     const one = await fit({ topology, train, epochs: 1 });
     const two = await fit({ topology, train, epochs: 2, lrSchedule: (e) => (e === 1 ? 1 : 0) });
     const twoFull = await fit({ topology, train, epochs: 2 });

@@ -20,7 +20,10 @@ const relErr = (got: ArrayLike<number>, want: ArrayLike<number>) => maxAbsDiff(g
 
 function mlpSpec(conditioned: boolean, hidden: number[], lr: number, delay = 0): GraphSynthesizer {
   return defineTopology({
-    inputs: 2, batch: 3, labels: 2, synthesizer: { lr, hidden, activation: 'tanh', conditioned, delay },
+    inputs: 2,
+    batch: 3,
+    labels: 2,
+    synthesizer: { lr, hidden, activation: 'tanh', conditioned, delay },
     layers: [{ units: 4, decoupled: true }, { units: 2 }],
   }).synthesizers[0];
 }
@@ -28,58 +31,95 @@ function mlpSpec(conditioned: boolean, hidden: number[], lr: number, delay = 0):
 describe('MLP synthesizer', () => {
   const rng = new Rng(8);
 
-  it.each([false, true])('conditioned %s: the refit step on every parameter is the gradient of 0.5 |g_hat - target|² (finite differences)', (conditioned) => {
-    const B = 3, u = 4, labels = 2, widths = [5, 3], lr = 0.05;
-    const spec = mlpSpec(conditioned, widths, lr);
-    const layers = [
-      { W: randomMatrix(rng, u, 5, 0.8), b: randomMatrix(rng, 1, 5, 0.3), N: conditioned ? randomMatrix(rng, labels, 5, 0.8) : null },
-      { W: randomMatrix(rng, 5, 3, 0.8), b: randomMatrix(rng, 1, 3, 0.3), N: null },
-    ];
-    const M = randomMatrix(rng, 3, u), c = randomMatrix(rng, 1, u);
-    const h = randomMatrix(rng, B, u), y = randomMatrix(rng, B, labels), target = randomMatrix(rng, B, u);
-    // float64 copies of every parameter, in one list, and the objective computed from them alone
-    const named: [string, Matrix][] = [['W0', layers[0].W], ['b0', layers[0].b], ['W1', layers[1].W], ['b1', layers[1].b], ['M', M], ['c', c]];
-    if (conditioned) named.push(['N0', layers[0].N!]);
-    const p64 = Object.fromEntries(named.map(([k, m]) => [k, Float64Array.from(m.data)]));
-    const dense = (a: Float64Array, rows: number, n: number, W: Float64Array, b: Float64Array, k: number) => {
-      const out = new Float64Array(rows * k);
-      for (let i = 0; i < rows; i++) for (let j = 0; j < k; j++) {
-        let v = b[j];
-        for (let q = 0; q < n; q++) v += a[i * n + q] * W[q * k + j];
-        out[i * k + j] = v;
+  it.each([false, true])(
+    'conditioned %s: the refit step on every parameter is the gradient of 0.5 |g_hat - target|² (finite differences)',
+    (conditioned) => {
+      const B = 3,
+        u = 4,
+        labels = 2,
+        widths = [5, 3],
+        lr = 0.05;
+      const spec = mlpSpec(conditioned, widths, lr);
+      const layers = [
+        { W: randomMatrix(rng, u, 5, 0.8), b: randomMatrix(rng, 1, 5, 0.3), N: conditioned ? randomMatrix(rng, labels, 5, 0.8) : null },
+        { W: randomMatrix(rng, 5, 3, 0.8), b: randomMatrix(rng, 1, 3, 0.3), N: null },
+      ];
+      const M = randomMatrix(rng, 3, u),
+        c = randomMatrix(rng, 1, u);
+      const h = randomMatrix(rng, B, u),
+        y = randomMatrix(rng, B, labels),
+        target = randomMatrix(rng, B, u);
+      // float64 copies of every parameter, in one list, and the objective computed from them alone
+      const named: [string, Matrix][] = [
+        ['W0', layers[0].W],
+        ['b0', layers[0].b],
+        ['W1', layers[1].W],
+        ['b1', layers[1].b],
+        ['M', M],
+        ['c', c],
+      ];
+      if (conditioned) named.push(['N0', layers[0].N!]);
+      const p64 = Object.fromEntries(named.map(([k, m]) => [k, Float64Array.from(m.data)]));
+      const dense = (a: Float64Array, rows: number, n: number, W: Float64Array, b: Float64Array, k: number) => {
+        const out = new Float64Array(rows * k);
+        for (let i = 0; i < rows; i++)
+          for (let j = 0; j < k; j++) {
+            let v = b[j];
+            for (let q = 0; q < n; q++) v += a[i * n + q] * W[q * k + j];
+            out[i * k + j] = v;
+          }
+        return out;
+      };
+      const objective = () => {
+        let z0 = dense(Float64Array.from(h.data), B, u, p64.W0, p64.b0, 5);
+        if (conditioned) {
+          const yN = dense(Float64Array.from(y.data), B, labels, p64.N0, new Float64Array(5), 5);
+          z0 = z0.map((v, i) => v + yN[i]);
+        }
+        const a0 = z0.map(Math.tanh),
+          a1 = dense(a0, B, 5, p64.W1, p64.b1, 3).map(Math.tanh);
+        const g = dense(a1, B, 3, p64.M, p64.c, u);
+        return g.reduce((s, v, i) => s + 0.5 * (v - target.data[i]) ** 2, 0);
+      };
+      const s = new Synthesizer(
+        'synthesizer:0',
+        spec,
+        clone(M),
+        clone(c),
+        null,
+        B,
+        layers.map((l) => ({ W: clone(l.W), b: clone(l.b), N: l.N && clone(l.N) })),
+      );
+      s.predict(0, h, y);
+      s.target(0, target);
+      s.drain();
+      const after: Record<string, Matrix> = { W0: s.hidden[0].W, b0: s.hidden[0].b, W1: s.hidden[1].W, b1: s.hidden[1].b, M: s.M, c: s.c };
+      if (conditioned) after.N0 = s.hidden[0].N!;
+      for (const [k, before] of named) {
+        const step = before.data.map((v, i) => (v - after[k].data[i]) / (lr / B));
+        expect(relErr(step, numericGradient(objective, p64[k])), k).toBeLessThan(2e-4);
       }
-      return out;
-    };
-    const objective = () => {
-      let z0 = dense(Float64Array.from(h.data), B, u, p64.W0, p64.b0, 5);
-      if (conditioned) {
-        const yN = dense(Float64Array.from(y.data), B, labels, p64.N0, new Float64Array(5), 5);
-        z0 = z0.map((v, i) => v + yN[i]);
-      }
-      const a0 = z0.map(Math.tanh), a1 = dense(a0, B, 5, p64.W1, p64.b1, 3).map(Math.tanh);
-      const g = dense(a1, B, 3, p64.M, p64.c, u);
-      return g.reduce((s, v, i) => s + 0.5 * (v - target.data[i]) ** 2, 0);
-    };
-    const s = new Synthesizer('synthesizer:0', spec, clone(M), clone(c), null, B, layers.map((l) => ({ W: clone(l.W), b: clone(l.b), N: l.N && clone(l.N) })));
-    s.predict(0, h, y);
-    s.target(0, target);
-    s.drain();
-    const after: Record<string, Matrix> = { W0: s.hidden[0].W, b0: s.hidden[0].b, W1: s.hidden[1].W, b1: s.hidden[1].b, M: s.M, c: s.c };
-    if (conditioned) after.N0 = s.hidden[0].N!;
-    for (const [k, before] of named) {
-      const step = before.data.map((v, i) => (v - after[k].data[i]) / (lr / B));
-      expect(relErr(step, numericGradient(objective, p64[k])), k).toBeLessThan(2e-4);
-    }
-  });
+    },
+  );
 
   it('predicts zero until its first refit (zero-initialised output layer), then sees refits as the delay allows', () => {
-    const B = 3, u = 4;
-    const topology = defineTopology({ inputs: 2, batch: B, synthesizer: { lr: 0.5, hidden: [6], delay: 1 }, layers: [{ units: u, decoupled: true }, { units: 2 }] });
+    const B = 3,
+      u = 4;
+    const topology = defineTopology({
+      inputs: 2,
+      batch: B,
+      synthesizer: { lr: 0.5, hidden: [6], delay: 1 },
+      layers: [{ units: u, decoupled: true }, { units: 2 }],
+    });
     const make = (delay: number) => {
-      const net = buildNetwork(defineTopology({ ...topologySpec(topology), synthesizer: { lr: 0.5, hidden: [6], delay } }), initParameters(topology, 4));
+      const net = buildNetwork(
+        defineTopology({ ...topologySpec(topology), synthesizer: { lr: 0.5, hidden: [6], delay } }),
+        initParameters(topology, 4),
+      );
       return net.synthesizers[0];
     };
-    const h = randomMatrix(rng, B, u), g = randomMatrix(rng, B, u);
+    const h = randomMatrix(rng, B, u),
+      g = randomMatrix(rng, B, u);
     const s = make(1);
     expect(Array.from(s.predict(0, h, null).data)).toEqual(new Array(B * u).fill(0));
     s.target(0, g);
@@ -97,21 +137,37 @@ describe('MLP synthesizer', () => {
     const spec = mlpSpec(true, [5], 0.1);
     const ok = { W: zeros(4, 5), b: zeros(1, 5), N: zeros(2, 5) };
     expect(() => new Synthesizer('synthesizer:0', spec, zeros(5, 4), zeros(1, 4), null, 3, [ok])).not.toThrow();
-    expect(() => new Synthesizer('synthesizer:0', spec, zeros(5, 4), zeros(1, 4), null, 3, [])).toThrow(/synthesizer:0: 0 hidden layers given, the topology has 1/);
-    expect(() => new Synthesizer('synthesizer:0', spec, zeros(5, 4), zeros(1, 4), null, 3, [{ ...ok, W: zeros(4, 4) }])).toThrow(/hidden layer 0: W is 4x4, the topology needs 4x5/);
-    expect(() => new Synthesizer('synthesizer:0', spec, zeros(5, 4), zeros(1, 4), null, 3, [{ ...ok, N: null }])).toThrow(/a conditioned synthesizer needs N of 2x5, got none/);
-    expect(() => new Synthesizer('synthesizer:0', spec, zeros(4, 4), zeros(1, 4), null, 3, [ok])).toThrow(/M is 4x4, the topology needs 5x4/);
-    expect(() => new Synthesizer('synthesizer:0', spec, zeros(5, 4), zeros(1, 4), zeros(2, 4), 3, [ok])).toThrow(/takes its labels in hidden layer 0/);
+    expect(() => new Synthesizer('synthesizer:0', spec, zeros(5, 4), zeros(1, 4), null, 3, [])).toThrow(
+      /synthesizer:0: 0 hidden layers given, the topology has 1/,
+    );
+    expect(() => new Synthesizer('synthesizer:0', spec, zeros(5, 4), zeros(1, 4), null, 3, [{ ...ok, W: zeros(4, 4) }])).toThrow(
+      /hidden layer 0: W is 4x4, the topology needs 4x5/,
+    );
+    expect(() => new Synthesizer('synthesizer:0', spec, zeros(5, 4), zeros(1, 4), null, 3, [{ ...ok, N: null }])).toThrow(
+      /a conditioned synthesizer needs N of 2x5, got none/,
+    );
+    expect(() => new Synthesizer('synthesizer:0', spec, zeros(4, 4), zeros(1, 4), null, 3, [ok])).toThrow(
+      /M is 4x4, the topology needs 5x4/,
+    );
+    expect(() => new Synthesizer('synthesizer:0', spec, zeros(5, 4), zeros(1, 4), zeros(2, 4), 3, [ok])).toThrow(
+      /takes its labels in hidden layer 0/,
+    );
   });
 });
 
 function topologySpec(t: ReturnType<typeof defineTopology>) {
-  return { inputs: t.inputs, batch: t.batch, labels: t.labels[0].width, layers: t.nodes.map((l) => ({ units: l.units, activation: l.activation, decoupled: l.decoupled })) };
+  return {
+    inputs: t.inputs,
+    batch: t.batch,
+    labels: t.labels[0].width,
+    layers: t.nodes.map((l) => ({ units: l.units, activation: l.activation, decoupled: l.decoupled })),
+  };
 }
 
 describe('MLP synthesizers in a topology', () => {
   const spec = {
-    inputs: 6, batch: 4,
+    inputs: 6,
+    batch: 4,
     layers: [
       { units: 8, activation: 'relu' as const, decoupled: true, synthesizer: { hidden: [10, 7], conditioned: true } },
       { units: 5, decoupled: true },
@@ -124,9 +180,21 @@ describe('MLP synthesizers in a topology', () => {
     expect(t.synthesizers[0]).toMatchObject({ hidden: [10, 7], activation: 'relu', conditioned: true });
     expect(t.synthesizers[1].hidden).toBeUndefined();
     expect(parameterShapes(t).map((s) => `${s.key}:${s.rows}x${s.cols}`)).toEqual([
-      'layer0.W:6x8', 'layer0.b:1x8', 'layer1.W:8x5', 'layer1.b:1x5', 'layer2.W:5x3', 'layer2.b:1x3',
-      'synth0.M:7x8', 'synth0.c:1x8', 'synth1.M:5x5', 'synth1.c:1x5',
-      'synth0.hidden0.W:8x10', 'synth0.hidden0.b:1x10', 'synth0.hidden0.N:3x10', 'synth0.hidden1.W:10x7', 'synth0.hidden1.b:1x7',
+      'layer0.W:6x8',
+      'layer0.b:1x8',
+      'layer1.W:8x5',
+      'layer1.b:1x5',
+      'layer2.W:5x3',
+      'layer2.b:1x3',
+      'synth0.M:7x8',
+      'synth0.c:1x8',
+      'synth1.M:5x5',
+      'synth1.c:1x5',
+      'synth0.hidden0.W:8x10',
+      'synth0.hidden0.b:1x10',
+      'synth0.hidden0.N:3x10',
+      'synth0.hidden1.W:10x7',
+      'synth0.hidden1.b:1x7',
     ]);
   });
 
@@ -155,7 +223,11 @@ describe('MLP synthesizers in a topology', () => {
 
   it('train the same through the actors as in the bare sequential loop, bit for bit (adam, conditioned, delay 1)', async () => {
     const rng = new Rng(12);
-    const t = defineTopology({ ...spec, optimizer: { kind: 'adam', lr: 0.01 }, synthesizer: { optimizer: { kind: 'adam', lr: 0.003 }, delay: 1 } });
+    const t = defineTopology({
+      ...spec,
+      optimizer: { kind: 'adam', lr: 0.01 },
+      synthesizer: { optimizer: { kind: 'adam', lr: 0.003 }, delay: 1 },
+    });
     const data = { x: randomMatrix(rng, 20, 6), y: randomMatrix(rng, 20, 3) };
     const params = initParameters(t, 2);
     const actors = await train({ topology: t, data, params, steps: 12 });

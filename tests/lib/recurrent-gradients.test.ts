@@ -28,15 +28,31 @@ interface Window {
 }
 
 /** J of one window in float64, for stacked layers of one cell, from per-layer input states and ĝ. */
-function objective(t: RecurrentTopology, P: Record<string, Float64Array>, w: Window, sIn: Float64Array[], gHat: (Float64Array | null)[]): number {
-  const B = t.batch, lstm = t.cell === 'lstm';
-  let input = w.x, inW = t.inputs, J = 0;
+function objective(
+  t: RecurrentTopology,
+  P: Record<string, Float64Array>,
+  w: Window,
+  sIn: Float64Array[],
+  gHat: (Float64Array | null)[],
+): number {
+  const B = t.batch,
+    lstm = t.cell === 'lstm';
+  let input = w.x,
+    inW = t.inputs,
+    J = 0;
   const tops: Float64Array[] = [];
   t.layers.forEach((l, li) => {
-    const H = l.units, G = lstm ? 4 * H : H, S = l.state, Wx = P[`${l.key}.Wx`], Wh = P[`${l.key}.Wh`], b = P[`${l.key}.b`];
+    const H = l.units,
+      G = lstm ? 4 * H : H,
+      S = l.state,
+      Wx = P[`${l.key}.Wx`],
+      Wh = P[`${l.key}.Wh`],
+      b = P[`${l.key}.b`];
     const out = new Float64Array(w.n * B * H);
-    const h = new Float64Array(B * H), c = new Float64Array(B * H);
-    for (let e = 0; e < B; e++) for (let j = 0; j < H; j++) (h[e * H + j] = sIn[li][e * S + j]), (c[e * H + j] = lstm ? sIn[li][e * S + H + j] : 0);
+    const h = new Float64Array(B * H),
+      c = new Float64Array(B * H);
+    for (let e = 0; e < B; e++)
+      for (let j = 0; j < H; j++) ((h[e * H + j] = sIn[li][e * S + j]), (c[e * H + j] = lstm ? sIn[li][e * S + H + j] : 0));
     for (let tau = 0; tau < w.n; tau++) {
       const hn = new Float64Array(B * H);
       for (let e = 0; e < B; e++) {
@@ -60,20 +76,28 @@ function objective(t: RecurrentTopology, P: Record<string, Float64Array>, w: Win
       out.set(hn, tau * B * H);
     }
     const gh = gHat[li];
-    if (gh) for (let e = 0; e < B; e++) for (let j = 0; j < H; j++) J += (gh[e * S + j] * h[e * H + j] + (lstm ? gh[e * S + H + j] * c[e * H + j] : 0)) / B;
+    if (gh)
+      for (let e = 0; e < B; e++)
+        for (let j = 0; j < H; j++) J += (gh[e * S + j] * h[e * H + j] + (lstm ? gh[e * S + H + j] * c[e * H + j] : 0)) / B;
     if (gh && l.aux) {
-      const A = P[`${li === 0 ? 'aux' : `aux${li}`}.W`], a = P[`${li === 0 ? 'aux' : `aux${li}`}.b`];
-      for (let e = 0; e < B; e++) for (let s = 0; s < S; s++) {
-        let v = a[s] - gh[e * S + s];
-        for (let p = 0; p < H; p++) v += out[e * H + p] * A[p * S + s];
-        J += (l.aux.weight * 0.5 * v * v) / B;
-      }
+      const A = P[`${li === 0 ? 'aux' : `aux${li}`}.W`],
+        a = P[`${li === 0 ? 'aux' : `aux${li}`}.b`];
+      for (let e = 0; e < B; e++)
+        for (let s = 0; s < S; s++) {
+          let v = a[s] - gh[e * S + s];
+          for (let p = 0; p < H; p++) v += out[e * H + p] * A[p * S + s];
+          J += (l.aux.weight * 0.5 * v * v) / B;
+        }
     }
     tops.push(out);
     input = out;
     inW = H;
   });
-  const top = tops[tops.length - 1], H = t.layers[t.layers.length - 1].units, O = t.outputs, Wy = P['readout.W'], by = P['readout.b'];
+  const top = tops[tops.length - 1],
+    H = t.layers[t.layers.length - 1].units,
+    O = t.outputs,
+    Wy = P['readout.W'],
+    by = P['readout.b'];
   for (let r = 0; r < w.n * B; r++) {
     const o = new Float64Array(O);
     for (let q = 0; q < O; q++) {
@@ -82,10 +106,12 @@ function objective(t: RecurrentTopology, P: Record<string, Float64Array>, w: Win
       o[q] = v;
     }
     let l = 0;
-    if (t.loss === 'sigmoid-cross-entropy') for (let q = 0; q < O; q++) l += Math.max(o[q], 0) - o[q] * w.y[r * O + q] + Math.log1p(Math.exp(-Math.abs(o[q])));
+    if (t.loss === 'sigmoid-cross-entropy')
+      for (let q = 0; q < O; q++) l += Math.max(o[q], 0) - o[q] * w.y[r * O + q] + Math.log1p(Math.exp(-Math.abs(o[q])));
     else if (t.loss === 'mse') for (let q = 0; q < O; q++) l += 0.5 * (o[q] - w.y[r * O + q]) ** 2;
     else {
-      const mx = Math.max(...o), lse = Math.log(o.reduce((s, v) => s + Math.exp(v - mx), 0)) + mx;
+      const mx = Math.max(...o),
+        lse = Math.log(o.reduce((s, v) => s + Math.exp(v - mx), 0)) + mx;
       for (let q = 0; q < O; q++) l -= w.y[r * O + q] * (o[q] - lse);
     }
     J += (w.m[r] * l) / B;
@@ -94,7 +120,8 @@ function objective(t: RecurrentTopology, P: Record<string, Float64Array>, w: Win
 }
 
 function randomWindow(rng: Rng, t: RecurrentTopology, n: number, loss: RecurrentLoss): Window {
-  const B = t.batch, O = t.outputs;
+  const B = t.batch,
+    O = t.outputs;
   const y = new Float64Array(n * B * O);
   for (let r = 0; r < n * B; r++) {
     if (loss === 'softmax-cross-entropy') y[r * O + Math.floor(rng.next() * O)] = 1;
@@ -138,11 +165,23 @@ function runWindow(t: RecurrentTopology, params: RecurrentParameters, w: Window,
 }
 
 function check(cell: Cell, hidden: number[], opts: { loss?: RecurrentLoss; aux?: boolean; n?: number; seed?: number } = {}) {
-  const rng = new Rng(opts.seed ?? 5), n = opts.n ?? 4;
-  const t = defineRecurrent({ cell, inputs: 3, hidden, outputs: 3, truncation: n, batch: 3, lr: 1, loss: opts.loss ?? 'sigmoid-cross-entropy', dni: opts.aux ? { aux: { weight: 0.7 } } : false });
+  const rng = new Rng(opts.seed ?? 5),
+    n = opts.n ?? 4;
+  const t = defineRecurrent({
+    cell,
+    inputs: 3,
+    hidden,
+    outputs: 3,
+    truncation: n,
+    batch: 3,
+    lr: 1,
+    loss: opts.loss ?? 'sigmoid-cross-entropy',
+    dni: opts.aux ? { aux: { weight: 0.7 } } : false,
+  });
   const params = initRecurrentParameters(t, 2);
   // non-zero biases and aux heads, so every term is exercised
-  for (const [k, m] of Object.entries(params)) if (/\.(b|c)$|^aux/.test(k)) for (let i = 0; i < m.data.length; i++) m.data[i] += rng.uniform(-0.3, 0.3);
+  for (const [k, m] of Object.entries(params))
+    if (/\.(b|c)$|^aux/.test(k)) for (let i = 0; i < m.data.length; i++) m.data[i] += rng.uniform(-0.3, 0.3);
   const w = randomWindow(rng, t, n, t.loss);
   const sIn = t.layers.map((l) => Float64Array.from({ length: t.batch * l.state }, () => rng.uniform(-0.8, 0.8)));
   const gHat = t.layers.map((l) => Float64Array.from({ length: t.batch * l.state }, () => rng.uniform(-0.5, 0.5)));
@@ -183,32 +222,55 @@ describe('recurrent gradient checks (finite differences, float64 re-computation)
     check('tanh', [3, 4], { aux: true, seed: 11 });
   });
 
-  it.each(['tanh', 'lstm'] as const)('%s: a discount other than the scale: the core steps with scale · ĝ, δ_in carries discount · ĝ', (cell) => {
-    const rng = new Rng(8), n = 3, s = 0.1, d = 0.7;
-    const make = (synthesizer: { scale: number; discount?: number }) => defineRecurrent({ cell, inputs: 3, hidden: 4, outputs: 3, truncation: n, batch: 3, lr: 1, dni: { synthesizer } });
-    const [ts, td, tsd] = [make({ scale: s }), make({ scale: d }), make({ scale: s, discount: d })];
-    expect(tsd.layers[0].synthesizer).toMatchObject({ scale: s, discount: d });
-    expect(ts.layers[0].synthesizer!.discount).toBe(s);
-    const params = initRecurrentParameters(ts, 3);
-    const w = randomWindow(rng, ts, n, ts.loss);
-    const sIn = [Float64Array.from({ length: 3 * ts.layers[0].state }, () => rng.uniform(-0.8, 0.8))];
-    const gHat = [Float64Array.from({ length: 3 * ts.layers[0].state }, () => rng.uniform(-2, 2))];
-    const [a, b, c] = [ts, td, tsd].map((t) => runWindow(t, params, w, sIn, gHat));
-    for (const k of ['core.Wx', 'core.Wh', 'core.b', 'readout.W']) expect(relErr(c.steps[k], a.steps[k]), k).toBeLessThan(1e-6);
-    expect(relErr(c.deltas[0], b.deltas[0])).toBeLessThan(1e-5);
-    expect(relErr(c.deltas[0], a.deltas[0])).toBeGreaterThan(1e-2);
-  });
+  it.each(['tanh', 'lstm'] as const)(
+    '%s: a discount other than the scale: the core steps with scale · ĝ, δ_in carries discount · ĝ',
+    (cell) => {
+      const rng = new Rng(8),
+        n = 3,
+        s = 0.1,
+        d = 0.7;
+      const make = (synthesizer: { scale: number; discount?: number }) =>
+        defineRecurrent({ cell, inputs: 3, hidden: 4, outputs: 3, truncation: n, batch: 3, lr: 1, dni: { synthesizer } });
+      const [ts, td, tsd] = [make({ scale: s }), make({ scale: d }), make({ scale: s, discount: d })];
+      expect(tsd.layers[0].synthesizer).toMatchObject({ scale: s, discount: d });
+      expect(ts.layers[0].synthesizer!.discount).toBe(s);
+      const params = initRecurrentParameters(ts, 3);
+      const w = randomWindow(rng, ts, n, ts.loss);
+      const sIn = [Float64Array.from({ length: 3 * ts.layers[0].state }, () => rng.uniform(-0.8, 0.8))];
+      const gHat = [Float64Array.from({ length: 3 * ts.layers[0].state }, () => rng.uniform(-2, 2))];
+      const [a, b, c] = [ts, td, tsd].map((t) => runWindow(t, params, w, sIn, gHat));
+      for (const k of ['core.Wx', 'core.Wh', 'core.b', 'readout.W']) expect(relErr(c.steps[k], a.steps[k]), k).toBeLessThan(1e-6);
+      expect(relErr(c.deltas[0], b.deltas[0])).toBeLessThan(1e-5);
+      expect(relErr(c.deltas[0], a.deltas[0])).toBeGreaterThan(1e-2);
+    },
+  );
 
   it.each([[[]], [[6]], [[5, 4]]])('synthesizer refit (hidden %j): the step is the gradient of 0.5 mean_rows |ĝ - target|²', (hidden) => {
-    const rng = new Rng(4), R = 5, S = 4, lr = 1;
-    const spec = { units: S, optimizer: { kind: 'sgd' as const, lr, momentum: 0 }, hidden, activation: 'tanh' as const, clip: null, scale: 1, discount: 1, delay: 0 };
-    const params: RecurrentParameters = { 'synth.M': randomMatrix(rng, hidden.length ? hidden[hidden.length - 1] : S, S), 'synth.c': randomMatrix(rng, 1, S) };
+    const rng = new Rng(4),
+      R = 5,
+      S = 4,
+      lr = 1;
+    const spec = {
+      units: S,
+      optimizer: { kind: 'sgd' as const, lr, momentum: 0 },
+      hidden,
+      activation: 'tanh' as const,
+      clip: null,
+      scale: 1,
+      discount: 1,
+      delay: 0,
+    };
+    const params: RecurrentParameters = {
+      'synth.M': randomMatrix(rng, hidden.length ? hidden[hidden.length - 1] : S, S),
+      'synth.c': randomMatrix(rng, 1, S),
+    };
     hidden.forEach((wd, j) => {
       params[`synth.hidden${j}.W`] = randomMatrix(rng, j === 0 ? S : hidden[j - 1], wd);
       params[`synth.hidden${j}.b`] = randomMatrix(rng, 1, wd, 0.2);
     });
     const before = Object.fromEntries(Object.entries(params).map(([k, m]) => [k, clone(m)]));
-    const input = randomMatrix(rng, R, S), target = randomMatrix(rng, R, S);
+    const input = randomMatrix(rng, R, S),
+      target = randomMatrix(rng, R, S);
     const s = new RecurrentSynthesizer('synth', spec, params, R);
     let loss = NaN;
     s.onLoss = (_, l) => (loss = l);
@@ -219,7 +281,8 @@ describe('recurrent gradient checks (finite differences, float64 re-computation)
       for (let r = 0; r < R; r++) {
         let a = Array.from(input.data.subarray(r * S, (r + 1) * S));
         hidden.forEach((wd, j) => {
-          const W = P[`synth.hidden${j}.W`], b = P[`synth.hidden${j}.b`];
+          const W = P[`synth.hidden${j}.W`],
+            b = P[`synth.hidden${j}.b`];
           a = Array.from({ length: wd }, (_, q) => Math.tanh(a.reduce((acc, v, p) => acc + v * W[p * wd + q], b[q])));
         });
         for (let q = 0; q < S; q++) {

@@ -23,13 +23,18 @@ export function maxRelative(got: ArrayLike<number>, want: number[]): number {
   return m;
 }
 
-export function maxParamDiff(got: Record<string, number[] | number[][]>, want: Record<string, number[] | number[][]>): { diff: number; key: string } {
+export function maxParamDiff(
+  got: Record<string, number[] | number[][]>,
+  want: Record<string, number[] | number[][]>,
+): { diff: number; key: string } {
   expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
-  let diff = 0, key = '';
+  let diff = 0,
+    key = '';
   for (const [k, v] of Object.entries(want)) {
-    const a = got[k].flat(), b = v.flat();
+    const a = got[k].flat(),
+      b = v.flat();
     expect(a.length, k).toBe(b.length);
-    for (let i = 0; i < b.length; i++) if (!(Math.abs(a[i] - b[i]) <= diff)) (diff = Math.abs(a[i] - b[i])), (key = k);
+    for (let i = 0; i < b.length; i++) if (!(Math.abs(a[i] - b[i]) <= diff)) ((diff = Math.abs(a[i] - b[i])), (key = k));
   }
   return { diff, key };
 }
@@ -40,7 +45,12 @@ export function checkCase(json: RecurrentCase) {
   const net = buildRecurrentNetwork(c.topology, c.initial);
   const run = trainRecurrentSequential(net, c.sequences, c.steps);
   const p = maxParamDiff(recurrentParametersToJSON(c.topology, net.params), json.final!);
-  const deviations = { param: p.diff, worst: p.key, loss: maxRelative(run.losses, json.losses!), synthesizer: maxRelative(run.synthesizerLosses, json.synthesizer_losses!) };
+  const deviations = {
+    param: p.diff,
+    worst: p.key,
+    loss: maxRelative(run.losses, json.losses!),
+    synthesizer: maxRelative(run.synthesizerLosses, json.synthesizer_losses!),
+  };
   // docs/maths.md: float32 within ~1e-6. Measured (default and TypeScript kernels): parameters 2.0e-6, losses
   // 1.1e-6, synthesizer losses 4.9e-6 (relative, small values) at most
   expect(deviations.param, `worst parameter ${p.key}`).toBeLessThan(3e-6);
@@ -65,22 +75,32 @@ describe('recurrent reference parity (bare loop)', () => {
       // the case really trains: losses move and, with DNI, the synthesizer learns something
       expect(json.losses!.some((l) => l > 0)).toBe(true);
       if (json.config.dni) expect(json.synthesizer_losses!.some((l) => l > 0)).toBe(true);
-      console.info(`${name} (${backend().name}): max |param diff| ${d.param.toExponential(2)} (${d.worst}), max rel loss ${d.loss.toExponential(2)}, max rel synthesizer loss ${d.synthesizer.toExponential(2)}`);
+      console.info(
+        `${name} (${backend().name}): max |param diff| ${d.param.toExponential(2)} (${d.worst}), max rel loss ${d.loss.toExponential(2)}, max rel synthesizer loss ${d.synthesizer.toExponential(2)}`,
+      );
     });
 
     it('TypeScript kernels', () => {
       saved = backend();
       useBackend(typescriptBackend);
       const d = checkCase(read(name));
-      console.info(`${name} (typescript): max |param diff| ${d.param.toExponential(2)} (${d.worst}), max rel loss ${d.loss.toExponential(2)}, max rel synthesizer loss ${d.synthesizer.toExponential(2)}`);
+      console.info(
+        `${name} (typescript): max |param diff| ${d.param.toExponential(2)} (${d.worst}), max rel loss ${d.loss.toExponential(2)}, max rel synthesizer loss ${d.synthesizer.toExponential(2)}`,
+      );
     });
   });
 
   it('refuses a case that is not recurrent, naming it', () => {
     const json = read('rnn-bptt');
-    expect(() => loadRecurrentCase({ ...json, config: { ...json.config, kind: 'graph' as 'rnn' } }, 'x')).toThrow("x: config.kind is 'graph', expected 'rnn'");
-    expect(() => loadRecurrentCase({ ...json, config: { ...json.config, truncation: 0 } }, 'x')).toThrow('x: recurrent topology: truncation T must be an integer >= 1');
-    expect(() => loadRecurrentCase({ ...json, mask: json.mask.slice(1) }, 'x')).toThrow('x: sequences: mask has 39 rows, x has 40 sequences');
+    expect(() => loadRecurrentCase({ ...json, config: { ...json.config, kind: 'graph' as 'rnn' } }, 'x')).toThrow(
+      "x: config.kind is 'graph', expected 'rnn'",
+    );
+    expect(() => loadRecurrentCase({ ...json, config: { ...json.config, truncation: 0 } }, 'x')).toThrow(
+      'x: recurrent topology: truncation T must be an integer >= 1',
+    );
+    expect(() => loadRecurrentCase({ ...json, mask: json.mask.slice(1) }, 'x')).toThrow(
+      'x: sequences: mask has 39 rows, x has 40 sequences',
+    );
   });
 });
 
@@ -101,7 +121,9 @@ describe('LSTM parity with bench/rnn_numpy.py', () => {
     useBackend(typescriptBackend);
     try {
       const t = checkCase(json);
-      console.info(`rnn-lstm-dni: ${saved.name} param ${d.param.toExponential(2)}, loss ${d.loss.toExponential(2)}, synthesizer ${d.synthesizer.toExponential(2)}; typescript param ${t.param.toExponential(2)}, loss ${t.loss.toExponential(2)}, synthesizer ${t.synthesizer.toExponential(2)}`);
+      console.info(
+        `rnn-lstm-dni: ${saved.name} param ${d.param.toExponential(2)}, loss ${d.loss.toExponential(2)}, synthesizer ${d.synthesizer.toExponential(2)}; typescript param ${t.param.toExponential(2)}, loss ${t.loss.toExponential(2)}, synthesizer ${t.synthesizer.toExponential(2)}`,
+      );
     } finally {
       useBackend(saved);
     }
@@ -109,9 +131,12 @@ describe('LSTM parity with bench/rnn_numpy.py', () => {
 
   it.skipIf(spawnSync('python3', ['-c', 'import numpy']).status !== 0)('bench/rnn_numpy.py writes the committed case again', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'rnn-')), 'case.json');
-    const run = spawnSync('python3', [join(import.meta.dirname, '..', '..', 'bench', 'rnn_numpy.py'), '--emit-lstm', out], { encoding: 'utf8' });
+    const run = spawnSync('python3', [join(import.meta.dirname, '..', '..', 'bench', 'rnn_numpy.py'), '--emit-lstm', out], {
+      encoding: 'utf8',
+    });
     expect(run.status, run.stderr).toBe(0);
-    const fresh = JSON.parse(readFileSync(out, 'utf8')) as RecurrentCase, committed = JSON.parse(readFileSync(fixture, 'utf8')) as RecurrentCase;
+    const fresh = JSON.parse(readFileSync(out, 'utf8')) as RecurrentCase,
+      committed = JSON.parse(readFileSync(fixture, 'utf8')) as RecurrentCase;
     expect(maxParamDiff(fresh.final!, committed.final!).diff).toBeLessThan(1e-12);
     expect(maxRelative(fresh.losses!, committed.losses!)).toBeLessThan(1e-12);
   });

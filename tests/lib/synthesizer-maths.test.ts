@@ -17,7 +17,13 @@ const k = backend();
 const relErr = (got: ArrayLike<number>, want: ArrayLike<number>) => maxAbsDiff(got, want) / Math.max(1e-12, ...Array.from(want, Math.abs));
 
 /** float64 g_hat of a linear or one-hidden-layer (tanh) synthesizer, from float64 copies of its parameters. */
-function reference(p: Record<string, Float64Array>, shapes: { u: number; w: number | null; labels: number }, h: Matrix, y: Matrix | null, B: number): Float64Array {
+function reference(
+  p: Record<string, Float64Array>,
+  shapes: { u: number; w: number | null; labels: number },
+  h: Matrix,
+  y: Matrix | null,
+  B: number,
+): Float64Array {
   const { u, w, labels } = shapes;
   const out = new Float64Array(B * u);
   for (let i = 0; i < B; i++) {
@@ -45,10 +51,21 @@ describe.each([
   ['linear, conditioned', null, true],
   ['MLP (tanh), conditioned', 5, true],
 ] as const)('%s synthesizer maths', (_, w, conditioned) => {
-  const B = 3, u = 4, labels = 2, lr = 0.1;
+  const B = 3,
+    u = 4,
+    labels = 2,
+    lr = 0.1;
   const make = () => {
-    const hidden = w === null ? [] : [{ W: randomMatrix(rng, u, w, 0.7), b: randomMatrix(rng, 1, w, 0.2), N: conditioned ? randomMatrix(rng, labels, w, 0.7) : null }];
-    const p: SynthesizerParameters = { hidden, M: randomMatrix(rng, w ?? u, u, 0.7), c: randomMatrix(rng, 1, u, 0.2), N: conditioned && w === null ? randomMatrix(rng, labels, u, 0.7) : null };
+    const hidden =
+      w === null
+        ? []
+        : [{ W: randomMatrix(rng, u, w, 0.7), b: randomMatrix(rng, 1, w, 0.2), N: conditioned ? randomMatrix(rng, labels, w, 0.7) : null }];
+    const p: SynthesizerParameters = {
+      hidden,
+      M: randomMatrix(rng, w ?? u, u, 0.7),
+      c: randomMatrix(rng, 1, u, 0.2),
+      N: conditioned && w === null ? randomMatrix(rng, labels, u, 0.7) : null,
+    };
     return p;
   };
   const f64 = (p: SynthesizerParameters): Record<string, Float64Array> => {
@@ -64,13 +81,18 @@ describe.each([
   const scratch = () => ({ activations: w === null ? [] : [zeros(B, w)], deltas: w === null ? [] : [zeros(B, w)] });
 
   it('predictSynthetic is g_hat = f(h W0 + b0 (+ y N0)) M + c (+ y N)', () => {
-    const p = make(), h = randomMatrix(rng, B, u), y = conditioned ? randomMatrix(rng, B, labels) : null;
+    const p = make(),
+      h = randomMatrix(rng, B, u),
+      y = conditioned ? randomMatrix(rng, B, labels) : null;
     const out = predictSynthetic(k, p, 'tanh', h, y, zeros(B, u), scratch());
     expect(maxAbsDiff(out.data, reference(f64(p), { u, w, labels }, h, y, B))).toBeLessThan(1e-5);
   });
 
   it('refitSynthesizer steps every parameter by -lr × the gradient of 0.5 mean_rows |g_hat - target|² (finite differences)', () => {
-    const p = make(), h = randomMatrix(rng, B, u), y = conditioned ? randomMatrix(rng, B, labels) : null, target = randomMatrix(rng, B, u);
+    const p = make(),
+      h = randomMatrix(rng, B, u),
+      y = conditioned ? randomMatrix(rng, B, labels) : null,
+      target = randomMatrix(rng, B, u);
     const before = f64(p);
     const params64 = f64(p);
     const objective = () => {
@@ -80,7 +102,19 @@ describe.each([
       return s / B;
     };
     const { params, slots } = parameterList(p);
-    refitSynthesizer(k, p, 'tanh', new Optimizer({ kind: 'sgd', lr, momentum: 0 }, params), slots, h, y, target, zeros(B, u), scratch(), null);
+    refitSynthesizer(
+      k,
+      p,
+      'tanh',
+      new Optimizer({ kind: 'sgd', lr, momentum: 0 }, params),
+      slots,
+      h,
+      y,
+      target,
+      zeros(B, u),
+      scratch(),
+      null,
+    );
     const after = f64(p);
     for (const key of Object.keys(before)) {
       const step = before[key].map((v, i) => (v - after[key][i]) / lr);
@@ -89,13 +123,33 @@ describe.each([
   });
 
   it('refitSynthesizer with the prediction already made at these parameters gives the same bits as recomputing it', () => {
-    const p = make(), h = randomMatrix(rng, B, u), y = conditioned ? randomMatrix(rng, B, labels) : null, target = randomMatrix(rng, B, u);
-    const q: SynthesizerParameters = { hidden: p.hidden.map((l) => ({ W: clone(l.W), b: clone(l.b), N: l.N && clone(l.N) })), M: clone(p.M), c: clone(p.c), N: p.N && clone(p.N) };
+    const p = make(),
+      h = randomMatrix(rng, B, u),
+      y = conditioned ? randomMatrix(rng, B, labels) : null,
+      target = randomMatrix(rng, B, u);
+    const q: SynthesizerParameters = {
+      hidden: p.hidden.map((l) => ({ W: clone(l.W), b: clone(l.b), N: l.N && clone(l.N) })),
+      M: clone(p.M),
+      c: clone(p.c),
+      N: p.N && clone(p.N),
+    };
     const refit = (ps: SynthesizerParameters, reuse: boolean) => {
       const s = scratch();
       const current = reuse ? predictSynthetic(k, ps, 'tanh', h, y, zeros(B, u), s) : null;
       const { params, slots } = parameterList(ps);
-      refitSynthesizer(k, ps, 'tanh', new Optimizer({ kind: 'adam', lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, params), slots, h, y, target, zeros(B, u), s, current);
+      refitSynthesizer(
+        k,
+        ps,
+        'tanh',
+        new Optimizer({ kind: 'adam', lr, beta1: 0.9, beta2: 0.999, eps: 1e-8 }, params),
+        slots,
+        h,
+        y,
+        target,
+        zeros(B, u),
+        s,
+        current,
+      );
       return params.map((m) => Array.from(m.data));
     };
     expect(refit(q, true)).toEqual(refit(p, false));
@@ -103,7 +157,8 @@ describe.each([
 });
 
 describe('RefitQueue', () => {
-  const B = 1, u = 2;
+  const B = 1,
+    u = 2;
   const queue = (delay: number) => new RefitQueue('synthesizer:0', delay, B, u, 0);
   const refits = (q: RefitQueue, batch: number) => {
     const seen: number[] = [];
@@ -161,11 +216,16 @@ describe('RefitQueue', () => {
     q.targetSlot(1).target.data.set([3, 4]);
     const snap = q.snapshot();
     expect(snap).toMatchObject({ nextRefit: 0, nextPrediction: 2 });
-    expect(snap.pending.map((p) => [p.batch, Array.from(p.target)])).toEqual([[0, [1, 2]], [1, [3, 4]]]);
+    expect(snap.pending.map((p) => [p.batch, Array.from(p.target)])).toEqual([
+      [0, [1, 2]],
+      [1, [3, 4]],
+    ]);
     const r = queue(1);
     r.restore(snap);
     expect(refits(r, 2)).toEqual([0]);
-    expect(() => queue(1).restore({ ...snap, pending: [snap.pending[1], snap.pending[0]] })).toThrow(/pending refit 0 is of batch 1, expected 0/);
+    expect(() => queue(1).restore({ ...snap, pending: [snap.pending[1], snap.pending[0]] })).toThrow(
+      /pending refit 0 is of batch 1, expected 0/,
+    );
     expect(() => queue(0).restore(snap)).toThrow(/does not fit delay 0/);
   });
 
@@ -181,7 +241,10 @@ describe('RefitQueue', () => {
     give(2, 2);
     expect(applied).toEqual([[1, 3]]);
     give(5, 3); // steps 3 and 4 gave none (step 2's refit still waits: a ring indexed by step would collide)
-    expect(applied).toEqual([[1, 3], [2, 2]]);
+    expect(applied).toEqual([
+      [1, 3],
+      [2, 2],
+    ]);
     expect(q.held().map((s) => [s.tag, s.rows, s.target.data[0]])).toEqual([[5, 3, 5]]);
     expect(() => q.give(5, 1)).toThrow(/interface0: refit of step 5 after one of step 5/);
     expect(() => q.give(6, 4)).toThrow(/interface0: refit of step 6 has 4 rows, at most 3 fit/);
@@ -189,7 +252,13 @@ describe('RefitQueue', () => {
     q.give(7, 1); // not applied: 6 and 7 wait
     expect(() => q.give(8, 1)).toThrow(/interface0: more than delay \+ 1 = 2 refits pending at step 8/);
     q.refitThrough(Infinity, apply);
-    expect(applied).toEqual([[1, 3], [2, 2], [5, 3], [6, 1], [7, 1]]);
+    expect(applied).toEqual([
+      [1, 3],
+      [2, 2],
+      [5, 3],
+      [6, 1],
+      [7, 1],
+    ]);
     expect(q.held()).toEqual([]);
     q.clear();
     q.give(9, 2);

@@ -27,7 +27,8 @@ function instrument(net: Network, recompute: boolean): { evaluations: number } {
   const counter = { evaluations: 0 };
   for (const s of net.synthesizers) {
     const inner = s as unknown as Internals;
-    const k = inner.kernels, counting = Object.create(k) as KernelBackend;
+    const k = inner.kernels,
+      counting = Object.create(k) as KernelBackend;
     counting.matmul = (a, b, out, alpha, beta) => {
       if (b === s.M) counter.evaluations++;
       return k.matmul(a, b, out, alpha, beta);
@@ -51,24 +52,43 @@ const CASES: [string, SynthesizerSpec][] = [
 ];
 
 describe('refits reuse the prediction they refit', () => {
-  const rng = new Rng(9), rows = 40, classes = Array.from({ length: rows }, () => Math.floor(rng.uniform(0, 3)));
-  const data = { x: fromArray(rows, 5, Array.from({ length: rows * 5 }, () => rng.uniform(-1, 1))), y: oneHot(classes, 3) };
+  const rng = new Rng(9),
+    rows = 40,
+    classes = Array.from({ length: rows }, () => Math.floor(rng.uniform(0, 3)));
+  const data = {
+    x: fromArray(
+      rows,
+      5,
+      Array.from({ length: rows * 5 }, () => rng.uniform(-1, 1)),
+    ),
+    y: oneHot(classes, 3),
+  };
 
   it.each(CASES)('%s: the same bits as recomputing, with fewer evaluations only at delay 0', (_, synthesizer) => {
     const topology = defineTopology({
-      inputs: 5, batch: 8, loss: 'softmax-cross-entropy', optimizer: { kind: 'adam', lr: 0.01 },
+      inputs: 5,
+      batch: 8,
+      loss: 'softmax-cross-entropy',
+      optimizer: { kind: 'adam', lr: 0.01 },
       synthesizer: { ...synthesizer, optimizer: { kind: 'adam', lr: 0.01 } },
       layers: [{ units: 7, activation: 'tanh', decoupled: true }, { units: 6, activation: 'relu', decoupled: true }, { units: 3 }],
     });
     const initial = initParameters(topology, 4);
-    const steps = 30, runs = [true, false].map((recompute) => {
-      const net = buildNetwork(topology, initial), count = instrument(net, recompute);
-      const history = trainSequential(net, data, steps);
-      return { net, count, history };
-    });
+    const steps = 30,
+      runs = [true, false].map((recompute) => {
+        const net = buildNetwork(topology, initial),
+          count = instrument(net, recompute);
+        const history = trainSequential(net, data, steps);
+        return { net, count, history };
+      });
     const [recomputed, reused] = runs;
     for (const [k, m] of Object.entries(recomputed.net.params)) {
-      expect(Buffer.from(reused.net.params[k].data.buffer, reused.net.params[k].data.byteOffset, m.data.byteLength).equals(Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength)), k).toBe(true);
+      expect(
+        Buffer.from(reused.net.params[k].data.buffer, reused.net.params[k].data.byteOffset, m.data.byteLength).equals(
+          Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength),
+        ),
+        k,
+      ).toBe(true);
     }
     expect(Array.from(reused.history.synthesizerLosses)).toEqual(Array.from(recomputed.history.synthesizerLosses));
     // two synthesizers: a prediction per step each, and a refit per step each

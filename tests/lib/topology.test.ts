@@ -20,8 +20,21 @@ describe('defineTopology', () => {
     // a chain is a graph: an edge per layer, the last into the head, an interface after each decoupled layer
     expect(t.edges.map((e) => e.name)).toEqual(['layer0>layer1', 'layer1>layer2', 'layer2>head']);
     expect(t.synthesizers[1]).toEqual({
-      index: 1, edge: 1, name: '1', actor: 'synthesizer:1', key: 'synth1', forward: false, from: 1, units: 64, inputs: 64,
-      conditioned: false, context: null, contextLabels: null, labels: 0, delay: 1, lr: 0.02,
+      index: 1,
+      edge: 1,
+      name: '1',
+      actor: 'synthesizer:1',
+      key: 'synth1',
+      forward: false,
+      from: 1,
+      units: 64,
+      inputs: 64,
+      conditioned: false,
+      context: null,
+      contextLabels: null,
+      labels: 0,
+      delay: 1,
+      lr: 0.02,
     });
     expect(t.synthesizers).toHaveLength(2);
     expect(t.heads).toEqual([{ index: 0, id: 'head', actor: 'head', node: 2, loss: 'mse', labels: 'y', width: 12, weight: 1, edge: 2 }]);
@@ -30,7 +43,14 @@ describe('defineTopology', () => {
   });
 
   it('lets each interface override the defaults', () => {
-    const t = defineTopology({ ...seed, synthesizer: { delay: 2 }, layers: [{ units: 8, decoupled: true, synthesizer: { conditioned: true, delay: 0, lr: 0.3 } }, { units: 12, decoupled: true }] });
+    const t = defineTopology({
+      ...seed,
+      synthesizer: { delay: 2 },
+      layers: [
+        { units: 8, decoupled: true, synthesizer: { conditioned: true, delay: 0, lr: 0.3 } },
+        { units: 12, decoupled: true },
+      ],
+    });
     expect(t.synthesizers[0]).toMatchObject({ conditioned: true, context: 'head', contextLabels: 'y', labels: 12, delay: 0, lr: 0.3 });
     expect(t.synthesizers[1]).toMatchObject({ conditioned: false, delay: 2, edge: 1, name: '1' });
   });
@@ -38,9 +58,13 @@ describe('defineTopology', () => {
   it('accepts readonly (as const) specs, and refuses what it does not know rather than coerce it', () => {
     const spec = { inputs: 4, batch: 2, layers: [{ units: 3, decoupled: true }, { units: 2 }] } as const;
     expect(defineTopology(spec).synthesizers).toHaveLength(1);
-    expect(() => defineTopology({ ...seed, layers: [{ units: 3, decoupled: 'false' }, { units: 12 }] } as never)).toThrow(/layer 0: decoupled must be true or false, got 'false'/);
+    expect(() => defineTopology({ ...seed, layers: [{ units: 3, decoupled: 'false' }, { units: 12 }] } as never)).toThrow(
+      /layer 0: decoupled must be true or false, got 'false'/,
+    );
     expect(() => defineTopology({ ...seed, layer: [] } as never)).toThrow(/topology: unknown option 'layer'/);
-    expect(() => defineTopology({ ...seed, layers: [{ units: 3, decoupled: true, synthesizer: { dealy: 1 } }, { units: 12 }] } as never)).toThrow(/layer 0: synthesizer: unknown option 'dealy'/);
+    expect(() =>
+      defineTopology({ ...seed, layers: [{ units: 3, decoupled: true, synthesizer: { dealy: 1 } }, { units: 12 }] } as never),
+    ).toThrow(/layer 0: synthesizer: unknown option 'dealy'/);
   });
 
   it.each([
@@ -49,7 +73,10 @@ describe('defineTopology', () => {
     [{ ...seed, layers: [] }, /layers must be a non-empty array/],
     [{ ...seed, layers: [{ units: 8 }, { units: -3 }] }, /layer 1: units must be a positive integer, got -3/],
     [{ ...seed, layers: [{ units: 12, activation: 'softplus' }] }, /layer 0: unknown activation 'softplus'/],
-    [{ ...seed, layers: [{ units: 12, decoupled: true, synthesizer: { delay: -1 } }] }, /layer 0: synthesizer delay must be an integer >= 0, got -1/],
+    [
+      { ...seed, layers: [{ units: 12, decoupled: true, synthesizer: { delay: -1 } }] },
+      /layer 0: synthesizer delay must be an integer >= 0, got -1/,
+    ],
     [{ ...seed, layers: [{ units: 12, lr: -0.1 }] }, /layer 0: lr must be a finite number >= 0, got -0.1/],
     [{ ...seed, layers: [{ units: 12, synthesizer: { delay: 1 } }] }, /layer 0: synthesizer options given but the layer is not decoupled/],
     [{ ...seed, labels: 10 }, /last layer's 12 outputs with labels of width 10/],
@@ -64,12 +91,20 @@ describe('parameters', () => {
 
   it('uses the reference key format and shapes', () => {
     expect(parameterShapes(t).map((s) => `${s.key}:${s.rows}x${s.cols}`)).toEqual([
-      'layer0.W:24x16', 'layer0.b:1x16', 'layer1.W:16x12', 'layer1.b:1x12', 'synth0.M:16x16', 'synth0.c:1x16', 'synth0.N:12x16',
+      'layer0.W:24x16',
+      'layer0.b:1x16',
+      'layer1.W:16x12',
+      'layer1.b:1x12',
+      'synth0.M:16x16',
+      'synth0.c:1x16',
+      'synth0.N:12x16',
     ]);
   });
 
   it('initialises layers from the seed and synthesizers at zero', () => {
-    const a = initParameters(t, 5), b = initParameters(t, 5), c = initParameters(t, 6);
+    const a = initParameters(t, 5),
+      b = initParameters(t, 5),
+      c = initParameters(t, 6);
     expect(a['layer0.W'].data).toEqual(b['layer0.W'].data);
     expect(a['layer0.W'].data).not.toEqual(c['layer0.W'].data);
     expect(a['synth0.M'].data.every((v) => v === 0)).toBe(true);
@@ -87,7 +122,9 @@ describe('parameters', () => {
     const json = parametersToJSON(initParameters(t, 2), t);
     const { ['synth0.N']: _, ...missing } = json;
     expect(() => parametersFromJSON(missing, t)).toThrow(/'synth0.N' is missing \(the topology needs 12x16\)/);
-    expect(() => parametersFromJSON({ ...json, 'layer1.W': (json['layer1.W'] as number[][]).slice(1) }, t)).toThrow(/'layer1.W' is 15x12, the topology needs 16x12/);
+    expect(() => parametersFromJSON({ ...json, 'layer1.W': (json['layer1.W'] as number[][]).slice(1) }, t)).toThrow(
+      /'layer1.W' is 15x12, the topology needs 16x12/,
+    );
     const bad = (json['layer0.b'] as number[]).slice();
     bad[3] = NaN;
     expect(() => parametersFromJSON({ ...json, 'layer0.b': bad }, t)).toThrow(/'layer0.b' holds NaN at element 3/);
@@ -102,7 +139,17 @@ describe('datasets', () => {
     [{ x: zeros(20, 24), y: zeros(20, 11) }, /y is 20x11 but the head takes labels of width 12/],
     [{ x: zeros(20, 24), y: zeros(19, 12) }, /x has 20 rows but y has 19/],
     [{ x: zeros(5, 24), y: zeros(5, 12) }, /batch 10 is larger than the 5 rows of data/],
-    [{ x: fromArray(10, 24, new Array(240).fill(0).map((_, i) => (i === 30 ? Infinity : 0))), y: zeros(10, 12) }, /x\[1, 6\] is Infinity/],
+    [
+      {
+        x: fromArray(
+          10,
+          24,
+          new Array(240).fill(0).map((_, i) => (i === 30 ? Infinity : 0)),
+        ),
+        y: zeros(10, 12),
+      },
+      /x\[1, 6\] is Infinity/,
+    ],
   ])('refuses data that cannot feed the topology (%#)', (data, message) => {
     expect(() => validateDataset(data, t)).toThrow(message);
   });

@@ -46,10 +46,12 @@ describe('framesOf / Reassembler', () => {
   const message = encodeValue({ data: new Float32Array(1000).map((_, i) => i / 7) });
 
   it('splits under the limit and puts interleaved senders back together', () => {
-    const a = framesOf(message, 1, 7, 300), b = framesOf(message, 2, 9, 1000);
+    const a = framesOf(message, 1, 7, 300),
+      b = framesOf(message, 2, 9, 1000);
     expect(a.every((f) => f.length <= 300)).toBe(true);
     expect(a.length).toBe(Math.ceil(message.length / (300 - FRAME_HEADER)));
-    const r = new Reassembler(), whole: Uint8Array[] = [];
+    const r = new Reassembler(),
+      whole: Uint8Array[] = [];
     for (let i = 0; i < Math.max(a.length, b.length); i++) {
       for (const f of [a[i], b[i]]) {
         const got = f && r.take(f);
@@ -61,7 +63,8 @@ describe('framesOf / Reassembler', () => {
   });
 
   it('a lost frame is an error naming the sender and the message', () => {
-    const frames = framesOf(message, 3, 5, 500), r = new Reassembler();
+    const frames = framesOf(message, 3, 5, 500),
+      r = new Reassembler();
     r.take(frames[0]);
     expect(() => r.take(frames[2])).toThrow(/frame 3 of \d+ of message 5 from sender 3 arrived out of sequence/);
   });

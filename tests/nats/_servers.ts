@@ -111,8 +111,29 @@ export interface HostProcess {
 }
 
 /** `npm run stage -- --nats-servers URL --name NAME …` as a process of its own, once it says it is ready. */
-export async function startHost(url: string, name: string, extra: string[] = [], script = join(ROOT, 'bin', 'stage.ts'), wrap: string[] = []): Promise<HostProcess> {
-  const child = spawn(wrap[0] ?? process.execPath, [...wrap.slice(1), ...(wrap.length ? [process.execPath] : []), '--import', 'tsx', script, '--nats-servers', url, '--name', name, ...extra], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startHost(
+  url: string,
+  name: string,
+  extra: string[] = [],
+  script = join(ROOT, 'bin', 'stage.ts'),
+  wrap: string[] = [],
+): Promise<HostProcess> {
+  const child = spawn(
+    wrap[0] ?? process.execPath,
+    [
+      ...wrap.slice(1),
+      ...(wrap.length ? [process.execPath] : []),
+      '--import',
+      'tsx',
+      script,
+      '--nats-servers',
+      url,
+      '--name',
+      name,
+      ...extra,
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   running.add(child);
   child.once('exit', () => running.delete(child));
   await waitForLine(child, /ready/, 90_000);

@@ -13,7 +13,8 @@ import { REFERENCE_DIR } from '../helpers.ts';
 import { type HostProcess, NATS_SERVER, NO_NATS, type NatsServer, startHost, startNats, stopAllHosts, waitForLine } from './_servers.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const tsx = (script: string, args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+const tsx = (script: string, args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, script), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
 
 describe('npm run stage: arguments', () => {
   it('--help prints the usage (exit 0); a missing or bad argument is one line and exit 2, before any connection', () => {
@@ -35,14 +36,25 @@ describe('npm run stage: arguments', () => {
 
   it('the demos take --scheduler nats with --nats-servers (and refuse either without the other)', () => {
     const spec = { name: 'test' };
-    const a = tryParseDemoArgs(['--scheduler', 'nats', '--nats-servers', 'nats://10.0.0.1:4222,nats://10.0.0.2:4222', '--nats-hosts', 'a,b'], spec)!;
-    expect(schedulerOption(a)).toEqual({ name: 'nats', servers: ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222'], hosts: ['a', 'b'], prefix: undefined, creds: undefined });
+    const a = tryParseDemoArgs(
+      ['--scheduler', 'nats', '--nats-servers', 'nats://10.0.0.1:4222,nats://10.0.0.2:4222', '--nats-hosts', 'a,b'],
+      spec,
+    )!;
+    expect(schedulerOption(a)).toEqual({
+      name: 'nats',
+      servers: ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222'],
+      hosts: ['a', 'b'],
+      prefix: undefined,
+      creds: undefined,
+    });
     expect(natsFlags(a)).toEqual(['--nats-servers', 'nats://10.0.0.1:4222,nats://10.0.0.2:4222', '--nats-hosts', 'a,b']);
     expect(schedulerOption(tryParseDemoArgs(['--scheduler', 'worker'], spec)!)).toBe('worker');
     expect(() => tryParseDemoArgs(['--scheduler', 'nats'], spec)).toThrow(UsageError);
     expect(() => tryParseDemoArgs(['--scheduler', 'nats'], spec)).toThrow(/--scheduler nats needs --nats-servers URL/);
     expect(() => tryParseDemoArgs(['--nats-servers', 'nats://x:4222'], spec)).toThrow(/--nats-servers applies to --scheduler nats/);
-    expect(() => tryParseDemoArgs(['--scheduler', 'nats', '--nats-servers', 'nats://x:4222', '--nats-hosts', 'a b'], spec)).toThrow(/--nats-hosts needs host names/);
+    expect(() => tryParseDemoArgs(['--scheduler', 'nats', '--nats-servers', 'nats://x:4222', '--nats-hosts', 'a b'], spec)).toThrow(
+      /--nats-hosts needs host names/,
+    );
   });
 });
 
@@ -60,9 +72,15 @@ describe.skipIf(!NATS_SERVER)(`--scheduler nats on real stage hosts${NATS_SERVER
   });
 
   it('the ready line names the host, its version, threads, prefix, server and max_payload; SIGTERM exits 0', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bin', 'stage.ts'), '--nats-servers', server.url, '--name', 'cli-ready', '--threads', '2'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'bin', 'stage.ts'), '--nats-servers', server.url, '--name', 'cli-ready', '--threads', '2'],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const line = await waitForLine(child, /ready/);
-    expect(line).toBe(`stage host cli-ready ready: dni-actors 0.1.0+wire1, 2 thread(s), prefix 'dni', server 127.0.0.1:${server.port} (max_payload 1048576 bytes)`);
+    expect(line).toBe(
+      `stage host cli-ready ready: dni-actors 0.1.0+wire1, 2 thread(s), prefix 'dni', server 127.0.0.1:${server.port} (max_payload 1048576 bytes)`,
+    );
     child.kill('SIGTERM');
     expect(await new Promise((r) => child.once('exit', r))).toBe(0);
   });
@@ -72,14 +90,34 @@ describe.skipIf(!NATS_SERVER)(`--scheduler nats on real stage hosts${NATS_SERVER
     const casePath = join(REFERENCE_DIR, 'dni-delay2.json');
     const queue = tsx('bin/reference.ts', [casePath, '--out', join(dir, 'queue.json')]);
     expect(queue.status, queue.stderr).toBe(0);
-    const nats = tsx('bin/reference.ts', [casePath, '--out', join(dir, 'nats.json'), '--scheduler', 'nats', '--nats-servers', server.url, '--nats-hosts', 'cli-a,cli-b']);
+    const nats = tsx('bin/reference.ts', [
+      casePath,
+      '--out',
+      join(dir, 'nats.json'),
+      '--scheduler',
+      'nats',
+      '--nats-servers',
+      server.url,
+      '--nats-hosts',
+      'cli-a,cli-b',
+    ]);
     expect(nats.status, nats.stderr).toBe(0);
     expect(nats.stdout).toMatch(/under the nats scheduler/);
     expect(readFileSync(join(dir, 'nats.json'), 'utf8')).toBe(readFileSync(join(dir, 'queue.json'), 'utf8'));
   });
 
   it('a demo trains with --scheduler nats (binary addition, --json)', () => {
-    const r = tsx('demos/binary-addition.ts', ['--steps', '40', '--scheduler', 'nats', '--nats-servers', server.url, '--nats-hosts', 'cli-a,cli-b', '--json']);
+    const r = tsx('demos/binary-addition.ts', [
+      '--steps',
+      '40',
+      '--scheduler',
+      'nats',
+      '--nats-servers',
+      server.url,
+      '--nats-hosts',
+      'cli-a,cli-b',
+      '--json',
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const last = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
     expect(last.scheduler).toBe('nats');
@@ -93,11 +131,18 @@ describe('the nats scheduler option: bad input refused before any work, by name'
     const { TrainingOptionsError } = await import('../../lib/errors.ts');
     const topology = { inputs: 2, batch: 2, lr: 0.1, layers: [{ units: 2 }] };
     const data = { x: { rows: 2, cols: 2, data: new Float32Array(4) }, y: { rows: 2, cols: 2, data: new Float32Array(4) } };
-    const make = (scheduler: object, extra: object = {}) => () => createTraining({ topology, data, steps: 1, scheduler: scheduler as never, ...extra });
+    const make =
+      (scheduler: object, extra: object = {}) =>
+      () =>
+        createTraining({ topology, data, steps: 1, scheduler: scheduler as never, ...extra });
     expect(make({ name: 'nats' })).toThrow(TrainingOptionsError);
     expect(make({ name: 'nats', servers: [] })).toThrow(/the nats scheduler needs servers/);
-    expect(make({ name: 'nats', servers: 'nats://x:4222', hosts: ['a.b'] })).toThrow(/nats hosts must be a non-empty list of host names .*\["a\.b"\]/);
+    expect(make({ name: 'nats', servers: 'nats://x:4222', hosts: ['a.b'] })).toThrow(
+      /nats hosts must be a non-empty list of host names .*\["a\.b"\]/,
+    );
     expect(make({ name: 'nats', servers: 'nats://x:4222', prefix: 'a.>' })).toThrow(/nats prefix 'a\.>' must be subject tokens/);
-    expect(make({ name: 'nats', servers: 'nats://x:4222' }, { relay: () => {} })).toThrow(/relay .* is not supported by the nats scheduler/);
+    expect(make({ name: 'nats', servers: 'nats://x:4222' }, { relay: () => {} })).toThrow(
+      /relay .* is not supported by the nats scheduler/,
+    );
   });
 });

@@ -35,7 +35,11 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
   it('a host killed mid-run (SIGKILL): StageError naming the host and its stage, within the 3 s heartbeat bound', async () => {
     const [a, b] = await Promise.all([startHost(server.url, 'kill-a'), startHost(server.url, 'kill-b')]);
     hosts.push(a, b);
-    const training = createTraining({ ...base, steps: 1_000_000, scheduler: { name: 'nats', servers: server.url, hosts: ['kill-a', 'kill-b'] } });
+    const training = createTraining({
+      ...base,
+      steps: 1_000_000,
+      scheduler: { name: 'nats', servers: server.url, hosts: ['kill-a', 'kill-b'] },
+    });
     let killedAt = 0;
     const sub = training.metrics$.subscribe((m) => {
       if (m.batch === 50 && !killedAt) {
@@ -43,7 +47,10 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
         b.child.kill('SIGKILL');
       }
     });
-    const error = await training.run().then(() => null, (e: Error) => e);
+    const error = await training.run().then(
+      () => null,
+      (e: Error) => e,
+    );
     const noticed = performance.now() - killedAt;
     sub.unsubscribe();
     expect(error).toBeInstanceOf(StageError);
@@ -53,10 +60,14 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
     expect(noticed).toBeLessThan(3000 + 1500);
   });
 
-  it('under trainWithRestarts, a host killed mid-run: the training resumes from its last checkpoint on the host that remains, with queue\'s bits', async () => {
-    const [a, b] = await Promise.all([startHost(server.url, 'survive-a', ['--prefix', 'survive']), startHost(server.url, 'survive-b', ['--prefix', 'survive', '--threads', '2'])]);
+  it("under trainWithRestarts, a host killed mid-run: the training resumes from its last checkpoint on the host that remains, with queue's bits", async () => {
+    const [a, b] = await Promise.all([
+      startHost(server.url, 'survive-a', ['--prefix', 'survive']),
+      startHost(server.url, 'survive-b', ['--prefix', 'survive', '--threads', '2']),
+    ]);
     hosts.push(a, b);
-    const steps = 300, path = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'run.ckpt');
+    const steps = 300,
+      path = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'run.ckpt');
     const queue = await train({ ...base, steps, scheduler: 'queue' });
     const failures: string[] = [];
     // no host named: each attempt takes the hosts that answer (survive-a and survive-b, then survive-b's two threads)
@@ -80,12 +91,15 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
     const old = await startHost(server.url, 'old', ['--claim-version', '0.0.1+wire0'], join(import.meta.dirname, '_otherVersion.ts'));
     const now = await startHost(server.url, 'now');
     hosts.push(old, now);
-    const error = await train({ ...base, steps: 20, scheduler: { name: 'nats', servers: server.url, hosts: ['now', 'old'] } }).then(() => null, (e: Error) => e);
+    const error = await train({ ...base, steps: 20, scheduler: { name: 'nats', servers: server.url, hosts: ['now', 'old'] } }).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(error).toBeInstanceOf(StageError);
     expect(error!.message).toMatch(/^stage:1 .*host 'old' runs dni-actors 0\.0\.1\+wire0, the training 0\.1\.0\+wire1: it refuses stage 1/);
   });
 
-  it('the NATS server restarted mid-run: the training fails by name (no hang); under trainWithRestarts it resumes from its checkpoint with queue\'s bits', async () => {
+  it("the NATS server restarted mid-run: the training fails by name (no hang); under trainWithRestarts it resumes from its checkpoint with queue's bits", async () => {
     const [a, b] = await Promise.all([startHost(server.url, 'rs-a'), startHost(server.url, 'rs-b')]);
     hosts.push(a, b);
     const nats = { name: 'nats' as const, servers: server.url, hosts: ['rs-a', 'rs-b'] };
@@ -94,18 +108,29 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
     let restarted: Promise<void> | null = null;
     training.metrics$.subscribe((m) => void (m.batch === 30 && (restarted ??= server.restart())));
     const t0 = performance.now();
-    const error = await training.run().then(() => null, (e: Error) => e);
+    const error = await training.run().then(
+      () => null,
+      (e: Error) => e,
+    );
     await restarted;
     expect(error).toBeInstanceOf(StageError);
     expect(error!.message).toMatch(/NATS connection .* dropped mid-run|sent no heartbeat|messages were (lost|repeated)/);
     expect(performance.now() - t0).toBeLessThan(60_000);
     // with restarts: the same run as queue's, bit for bit
-    const steps = 300, path = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'run.ckpt');
+    const steps = 300,
+      path = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'run.ckpt');
     const queue = await train({ ...base, steps, scheduler: 'queue' });
-    let attempts = 0, restart: Promise<void> | null = null;
+    let attempts = 0,
+      restart: Promise<void> | null = null;
     const result = await trainWithRestarts(
       { ...base, steps, scheduler: nats, checkpoint: { path, every: 50 } },
-      { attempts: 5, onAttempt: (t, n) => ((attempts = n + 1), n === 0 && t.metrics$.subscribe((m) => void (m.batch === 120 && (restart ??= server.restart())))) },
+      {
+        attempts: 5,
+        onAttempt: (t, n) => (
+          (attempts = n + 1),
+          n === 0 && t.metrics$.subscribe((m) => void (m.batch === 120 && (restart ??= server.restart())))
+        ),
+      },
     );
     await restart;
     expect(attempts).toBeGreaterThan(1);
@@ -116,17 +141,36 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
   it('security: a host with the wrong password exits 1 naming the server; with the right one, trainings run', async () => {
     const secured = await startNats('authorization { user: trainer, password: s3cret }');
     try {
-      const bad = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'bin', 'stage.ts'), '--nats-servers', secured.url, '--nats-user', 'trainer', '--nats-pass', 'wrong'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const bad = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          join(import.meta.dirname, '..', '..', 'bin', 'stage.ts'),
+          '--nats-servers',
+          secured.url,
+          '--nats-user',
+          'trainer',
+          '--nats-pass',
+          'wrong',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       const line = await waitForLine(bad, /cannot connect/, 60_000);
       expect(line).toContain(secured.url);
       expect(line).toMatch(/Authorization/i);
       expect(await new Promise((r) => bad.once('exit', r))).toBe(1);
-      const good = await Promise.all(['sec-a', 'sec-b'].map((n) => startHost(secured.url, n, ['--nats-user', 'trainer', '--nats-pass', 's3cret'])));
+      const good = await Promise.all(
+        ['sec-a', 'sec-b'].map((n) => startHost(secured.url, n, ['--nats-user', 'trainer', '--nats-pass', 's3cret'])),
+      );
       hosts.push(...good);
       const nats = { name: 'nats' as const, servers: secured.url, user: 'trainer', pass: 's3cret', hosts: ['sec-a', 'sec-b'] };
       const r = await train({ ...base, steps: 20, scheduler: nats });
       expect(r.losses.length).toBe(20);
-      const refused = await train({ ...base, steps: 20, scheduler: { ...nats, pass: 'nope' } }).then(() => null, (e: Error) => e);
+      const refused = await train({ ...base, steps: 20, scheduler: { ...nats, pass: 'nope' } }).then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(refused?.message).toMatch(/cannot connect .*Authorization/i);
     } finally {
       await Promise.all(hosts.splice(-2).map((h) => h.stop()));
@@ -135,61 +179,113 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
   }, 120_000);
   it('security: a token, and an NKey seed (given as text or as a file), reach a server that asks for them; a host serves only its prefix', async () => {
     const { nkeys } = await import('nats');
-    const user = nkeys.createUser(), seed = new TextDecoder().decode(user.getSeed());
+    const user = nkeys.createUser(),
+      seed = new TextDecoder().decode(user.getSeed());
     const seedFile = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'host.nk');
     writeFileSync(seedFile, `${seed}\n`);
     const secured = await startNats(`authorization { users = [ { nkey: ${user.getPublicKey()} } ] }`);
     const tokened = await startNats('authorization { token: "t0ken-of-the-run" }');
     const started: HostProcess[] = [];
     try {
-      started.push(...(await Promise.all([
-        startHost(secured.url, 'nk-a', ['--nats-nkey', seedFile, '--prefix', 'team1']),
-        startHost(secured.url, 'nk-b', ['--nats-nkey', seed, '--prefix', 'team1']),
-        startHost(tokened.url, 'tok-a', ['--nats-token', 't0ken-of-the-run']),
-        startHost(tokened.url, 'tok-b', ['--nats-token', 't0ken-of-the-run']),
-      ])));
-      const r = await train({ ...base, steps: 20, scheduler: { name: 'nats', servers: secured.url, nkey: seed, prefix: 'team1', hosts: ['nk-a', 'nk-b'] } });
+      started.push(
+        ...(await Promise.all([
+          startHost(secured.url, 'nk-a', ['--nats-nkey', seedFile, '--prefix', 'team1']),
+          startHost(secured.url, 'nk-b', ['--nats-nkey', seed, '--prefix', 'team1']),
+          startHost(tokened.url, 'tok-a', ['--nats-token', 't0ken-of-the-run']),
+          startHost(tokened.url, 'tok-b', ['--nats-token', 't0ken-of-the-run']),
+        ])),
+      );
+      const r = await train({
+        ...base,
+        steps: 20,
+        scheduler: { name: 'nats', servers: secured.url, nkey: seed, prefix: 'team1', hosts: ['nk-a', 'nk-b'] },
+      });
       expect(r.losses.length).toBe(20);
-      const t = await train({ ...base, steps: 20, scheduler: { name: 'nats', servers: tokened.url, token: 't0ken-of-the-run', hosts: ['tok-a', 'tok-b'] } });
+      const t = await train({
+        ...base,
+        steps: 20,
+        scheduler: { name: 'nats', servers: tokened.url, token: 't0ken-of-the-run', hosts: ['tok-a', 'tok-b'] },
+      });
       expect(Array.from(t.losses)).toEqual(Array.from(r.losses));
       // under another prefix the same hosts are not there
-      const other = await train({ ...base, steps: 20, scheduler: { name: 'nats', servers: secured.url, nkey: seed, prefix: 'team2', discoverMs: 300 } }).then(() => null, (e: Error) => e);
+      const other = await train({
+        ...base,
+        steps: 20,
+        scheduler: { name: 'nats', servers: secured.url, nkey: seed, prefix: 'team2', discoverMs: 300 },
+      }).then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(other?.message).toMatch(/no stage host answered on team2\.hosts/);
     } finally {
       await Promise.all(started.map((h) => h.stop()));
       await Promise.all([secured.stop(), tokened.stop()]);
     }
   }, 120_000);
-  it.skipIf(!OPENSSL)(`security: mutual TLS (CA, certificate and key files) on host and trainer; a host without a client certificate is refused${OPENSSL ? '' : ' (SKIPPED: openssl is not installed)'}`, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dni-nats-tls-'));
-    const ssl = (...args: string[]) => {
-      const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
-    };
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=dni-test-ca');
-    writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-    writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
-    for (const who of ['server', 'client']) {
-      ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=${who}`);
-      ssl('x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${who}.pem`, '-days', '1', '-extfile', `${who}.ext`);
-    }
-    const f = (name: string) => join(dir, name);
-    const tlsServer = await startNats(`tls { cert_file: "${f('server.pem')}", key_file: "${f('server.key')}", ca_file: "${f('ca.pem')}", verify: true }`);
-    const started: HostProcess[] = [];
-    try {
-      const flags = ['--nats-tls-ca', f('ca.pem'), '--nats-tls-cert', f('client.pem'), '--nats-tls-key', f('client.key')];
-      started.push(...(await Promise.all(['tls-a', 'tls-b'].map((n) => startHost(tlsServer.url, n, flags)))));
-      const tls = { caFile: f('ca.pem'), certFile: f('client.pem'), keyFile: f('client.key') };
-      const r = await train({ ...base, steps: 20, scheduler: { name: 'nats', servers: tlsServer.url, tls, hosts: ['tls-a', 'tls-b'] } });
-      const q = await train({ ...base, steps: 20, scheduler: 'queue' });
-      expect(Array.from(r.losses)).toEqual(Array.from(q.losses));
-      const bare = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', '..', 'bin', 'stage.ts'), '--nats-servers', tlsServer.url, '--nats-tls-ca', f('ca.pem')], { stdio: ['ignore', 'pipe', 'pipe'] });
-      // the server drops the handshake without a word: the client says so when its connect timeout (60 s) runs out
-      expect(await waitForLine(bare, /cannot connect/, 100_000)).toContain(tlsServer.url);
-      expect(await new Promise((r) => bare.once('exit', r))).toBe(1);
-    } finally {
-      await Promise.all(started.map((h) => h.stop()));
-      await tlsServer.stop();
-    }
-  }, 240_000);
+  it.skipIf(!OPENSSL)(
+    `security: mutual TLS (CA, certificate and key files) on host and trainer; a host without a client certificate is refused${OPENSSL ? '' : ' (SKIPPED: openssl is not installed)'}`,
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'dni-nats-tls-'));
+      const ssl = (...args: string[]) => {
+        const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+        if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: ${r.stderr}`);
+      };
+      ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=dni-test-ca');
+      writeFileSync(join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+      writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
+      for (const who of ['server', 'client']) {
+        ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=${who}`);
+        ssl(
+          'x509',
+          '-req',
+          '-in',
+          `${who}.csr`,
+          '-CA',
+          'ca.pem',
+          '-CAkey',
+          'ca.key',
+          '-CAcreateserial',
+          '-out',
+          `${who}.pem`,
+          '-days',
+          '1',
+          '-extfile',
+          `${who}.ext`,
+        );
+      }
+      const f = (name: string) => join(dir, name);
+      const tlsServer = await startNats(
+        `tls { cert_file: "${f('server.pem')}", key_file: "${f('server.key')}", ca_file: "${f('ca.pem')}", verify: true }`,
+      );
+      const started: HostProcess[] = [];
+      try {
+        const flags = ['--nats-tls-ca', f('ca.pem'), '--nats-tls-cert', f('client.pem'), '--nats-tls-key', f('client.key')];
+        started.push(...(await Promise.all(['tls-a', 'tls-b'].map((n) => startHost(tlsServer.url, n, flags)))));
+        const tls = { caFile: f('ca.pem'), certFile: f('client.pem'), keyFile: f('client.key') };
+        const r = await train({ ...base, steps: 20, scheduler: { name: 'nats', servers: tlsServer.url, tls, hosts: ['tls-a', 'tls-b'] } });
+        const q = await train({ ...base, steps: 20, scheduler: 'queue' });
+        expect(Array.from(r.losses)).toEqual(Array.from(q.losses));
+        const bare = spawn(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            join(import.meta.dirname, '..', '..', 'bin', 'stage.ts'),
+            '--nats-servers',
+            tlsServer.url,
+            '--nats-tls-ca',
+            f('ca.pem'),
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        // the server drops the handshake without a word: the client says so when its connect timeout (60 s) runs out
+        expect(await waitForLine(bare, /cannot connect/, 100_000)).toContain(tlsServer.url);
+        expect(await new Promise((r) => bare.once('exit', r))).toBe(1);
+      } finally {
+        await Promise.all(started.map((h) => h.stop()));
+        await tlsServer.stop();
+      }
+    },
+    240_000,
+  );
 });

@@ -12,7 +12,16 @@ import type { Route } from '../../actors/machines/events.ts';
 import type { Arrival } from '../../actors/stage/stageLink.ts';
 import { NATS_SERVER, NO_NATS, type NatsServer, startNats } from './_servers.ts';
 
-const route: Route = { key: 'FORWARD>layer:1', type: 'FORWARD', source: 'layer:0', target: 'layer:1', slot: 0, edge: 0, rows: 4, cols: 300 };
+const route: Route = {
+  key: 'FORWARD>layer:1',
+  type: 'FORWARD',
+  source: 'layer:0',
+  target: 'layer:1',
+  slot: 0,
+  edge: 0,
+  rows: 4,
+  cols: 300,
+};
 const routes = [route];
 
 function pair(a: NatsConnection, b: NatsConnection, maxPayload: number, subject: string, depth = 3): [NatsLink, NatsLink] {
@@ -20,14 +29,24 @@ function pair(a: NatsConnection, b: NatsConnection, maxPayload: number, subject:
   return [new NatsLink(a, routes, init(0)), new NatsLink(b, routes, init(1))];
 }
 
-const tensor = (batch: number) => ({ rows: 4, cols: 300, data: new Float32Array(1200).map((_, i) => Math.fround(Math.sin(batch * 1000 + i)) / 3) });
+const tensor = (batch: number) => ({
+  rows: 4,
+  cols: 300,
+  data: new Float32Array(1200).map((_, i) => Math.fround(Math.sin(batch * 1000 + i)) / 3),
+});
 
 function collect(link: NatsLink, n: number): Promise<Arrival[] | Error> {
   return new Promise((resolve) => {
     const got: Arrival[] = [];
     link.incoming.subscribe({
       next: (a) => {
-        got.push({ ...a, event: { ...a.event, x: { ...(a.event as { x: { data: Float32Array } }).x, data: (a.event as { x: { data: Float32Array } }).x.data.slice() } } as Arrival['event'] });
+        got.push({
+          ...a,
+          event: {
+            ...a.event,
+            x: { ...(a.event as { x: { data: Float32Array } }).x, data: (a.event as { x: { data: Float32Array } }).x.data.slice() },
+          } as Arrival['event'],
+        });
         if (got.length === n) resolve(got);
       },
       error: resolve,
@@ -72,7 +91,9 @@ describe.skipIf(!NATS_SERVER)(`the NATS stage link${NATS_SERVER ? '' : NO_NATS}`
     from.send(route, { type: 'FORWARD', batch: 0, slot: 0, x: tensor(0) });
     const e = await errors;
     expect(e).toBeInstanceOf(Error);
-    expect((e as Error).message).toBe('stage link: FORWARD>layer:1 sent message 0, stage 1 expected 1: messages were repeated, e.g. by a NATS server restart');
+    expect((e as Error).message).toBe(
+      'stage link: FORWARD>layer:1 sent message 0, stage 1 expected 1: messages were repeated, e.g. by a NATS server restart',
+    );
   });
 
   it('a lost message: named with how many', async () => {
@@ -91,6 +112,8 @@ describe.skipIf(!NATS_SERVER)(`the NATS stage link${NATS_SERVER ? '' : NO_NATS}`
     await a.flush();
     await new Promise((r) => setTimeout(r, 100));
     const e = await collect(to, 99);
-    expect((e as Error).message).toBe('stage link: FORWARD>layer:1 holds 2 batches its target has not taken (ring of 2 overrun at batch 2)');
+    expect((e as Error).message).toBe(
+      'stage link: FORWARD>layer:1 holds 2 batches its target has not taken (ring of 2 overrun at batch 2)',
+    );
   });
 });

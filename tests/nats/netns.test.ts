@@ -15,7 +15,13 @@ import { type HostProcess, NATS_SERVER, NO_NATS, type NatsServer, startHost, sta
 
 const tag = `d${process.pid % 100000}`;
 const net = `10.${100 + (process.pid % 100)}`;
-const sides = [1, 2].map((i) => ({ ns: `${tag}n${i}`, outer: `${tag}o${i}`, inner: `${tag}i${i}`, outerIp: `${net}.${i}.1`, innerIp: `${net}.${i}.2` }));
+const sides = [1, 2].map((i) => ({
+  ns: `${tag}n${i}`,
+  outer: `${tag}o${i}`,
+  inner: `${tag}i${i}`,
+  outerIp: `${net}.${i}.1`,
+  innerIp: `${net}.${i}.2`,
+}));
 
 const ip = (...args: string[]) => {
   const r = spawnSync('ip', args, { encoding: 'utf8' });
@@ -38,44 +44,51 @@ if (denied) console.warn(`tests/nats/netns: SKIPPED: network namespaces are not 
 
 const rxBytes = (dev: string) => Number(readFileSync(`/sys/class/net/${dev}/statistics/rx_bytes`, 'utf8'));
 
-describe.skipIf(Boolean(denied))(`stage hosts in network namespaces${denied ? ` (SKIPPED: ${NATS_SERVER ? `network namespaces are not permitted here: ${denied}` : NO_NATS.trim()})` : ''}`, () => {
-  let server: NatsServer;
-  const hosts: HostProcess[] = [];
+describe.skipIf(Boolean(denied))(
+  `stage hosts in network namespaces${denied ? ` (SKIPPED: ${NATS_SERVER ? `network namespaces are not permitted here: ${denied}` : NO_NATS.trim()})` : ''}`,
+  () => {
+    let server: NatsServer;
+    const hosts: HostProcess[] = [];
 
-  beforeAll(async () => {
-    for (const s of sides) {
-      ip('netns', 'add', s.ns);
-      ip('link', 'add', s.outer, 'type', 'veth', 'peer', 'name', s.inner);
-      ip('link', 'set', s.inner, 'netns', s.ns);
-      ip('addr', 'add', `${s.outerIp}/24`, 'dev', s.outer);
-      ip('link', 'set', s.outer, 'up');
-      ip('netns', 'exec', s.ns, 'ip', 'addr', 'add', `${s.innerIp}/24`, 'dev', s.inner);
-      ip('netns', 'exec', s.ns, 'ip', 'link', 'set', s.inner, 'up');
-      ip('netns', 'exec', s.ns, 'ip', 'link', 'set', 'lo', 'up');
-      ip('netns', 'exec', s.ns, 'ip', 'route', 'add', 'default', 'via', s.outerIp);
-    }
-    // the server listens on the first pair's outer address only; the second namespace reaches it through its own pair
-    server = await startNats('', sides[0].outerIp);
-    hosts.push(...(await Promise.all(sides.map((s, i) => startHost(server.url, `ns-host-${i + 1}`, [], undefined, ['ip', 'netns', 'exec', s.ns])))));
-  }, 120_000);
+    beforeAll(async () => {
+      for (const s of sides) {
+        ip('netns', 'add', s.ns);
+        ip('link', 'add', s.outer, 'type', 'veth', 'peer', 'name', s.inner);
+        ip('link', 'set', s.inner, 'netns', s.ns);
+        ip('addr', 'add', `${s.outerIp}/24`, 'dev', s.outer);
+        ip('link', 'set', s.outer, 'up');
+        ip('netns', 'exec', s.ns, 'ip', 'addr', 'add', `${s.innerIp}/24`, 'dev', s.inner);
+        ip('netns', 'exec', s.ns, 'ip', 'link', 'set', s.inner, 'up');
+        ip('netns', 'exec', s.ns, 'ip', 'link', 'set', 'lo', 'up');
+        ip('netns', 'exec', s.ns, 'ip', 'route', 'add', 'default', 'via', s.outerIp);
+      }
+      // the server listens on the first pair's outer address only; the second namespace reaches it through its own pair
+      server = await startNats('', sides[0].outerIp);
+      hosts.push(
+        ...(await Promise.all(
+          sides.map((s, i) => startHost(server.url, `ns-host-${i + 1}`, [], undefined, ['ip', 'netns', 'exec', s.ns])),
+        )),
+      );
+    }, 120_000);
 
-  afterAll(async () => {
-    await stopAllHosts().catch(() => {});
-    await Promise.all(hosts.map((h) => h.stop()));
-    await server?.stop();
-    for (const s of sides) spawnSync('ip', ['netns', 'del', s.ns]);
-  });
+    afterAll(async () => {
+      await stopAllHosts().catch(() => {});
+      await Promise.all(hosts.map((h) => h.stop()));
+      await server?.stop();
+      for (const s of sides) spawnSync('ip', ['netns', 'del', s.ns]);
+    });
 
-  it('a graph trained on two hosts in their own namespaces: its tensors cross both veth pairs, and its bits are queue\'s', async () => {
-    const c = loadAnyCase(JSON.parse(readFileSync(join(REFERENCE_DIR, 'graph-branch.json'), 'utf8')), 'graph-branch') as AnyLoadedCase;
-    const o = { topology: c.topology, data: c.data, params: c.initial, steps: c.steps } as Parameters<typeof train>[0];
-    const before = sides.map((s) => rxBytes(s.outer));
-    const remote = await train({ ...o, scheduler: { name: 'nats', servers: server.url, hosts: ['ns-host-1', 'ns-host-2'] } });
-    const crossed = sides.map((s, i) => rxBytes(s.outer) - before[i]);
-    const queue = await train({ ...o, scheduler: 'queue' });
-    expect(Array.from(remote.losses)).toEqual(Array.from(queue.losses));
-    for (const k of Object.keys(queue.params)) expect(remote.params[k].data, k).toEqual(queue.params[k].data);
-    // 300 steps of 10-row tensors of 64 to 128 floats, both ways: well over a megabyte from each namespace
-    for (const [i, bytes] of crossed.entries()) expect(bytes, `bytes from ${sides[i].ns}`).toBeGreaterThan(1_000_000);
-  });
-});
+    it("a graph trained on two hosts in their own namespaces: its tensors cross both veth pairs, and its bits are queue's", async () => {
+      const c = loadAnyCase(JSON.parse(readFileSync(join(REFERENCE_DIR, 'graph-branch.json'), 'utf8')), 'graph-branch') as AnyLoadedCase;
+      const o = { topology: c.topology, data: c.data, params: c.initial, steps: c.steps } as Parameters<typeof train>[0];
+      const before = sides.map((s) => rxBytes(s.outer));
+      const remote = await train({ ...o, scheduler: { name: 'nats', servers: server.url, hosts: ['ns-host-1', 'ns-host-2'] } });
+      const crossed = sides.map((s, i) => rxBytes(s.outer) - before[i]);
+      const queue = await train({ ...o, scheduler: 'queue' });
+      expect(Array.from(remote.losses)).toEqual(Array.from(queue.losses));
+      for (const k of Object.keys(queue.params)) expect(remote.params[k].data, k).toEqual(queue.params[k].data);
+      // 300 steps of 10-row tensors of 64 to 128 floats, both ways: well over a megabyte from each namespace
+      for (const [i, bytes] of crossed.entries()) expect(bytes, `bytes from ${sides[i].ns}`).toBeGreaterThan(1_000_000);
+    });
+  },
+);

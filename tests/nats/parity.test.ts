@@ -39,7 +39,14 @@ describe.skipIf(!NATS_SERVER)(`stages on NATS hosts: the bits of queue${NATS_SER
 
   beforeAll(async () => {
     [server, small] = await Promise.all([startNats(), startNats('max_payload: 2048')]);
-    hosts.push(...(await Promise.all([startHost(server.url, 'parity-a'), startHost(server.url, 'parity-b'), startHost(small.url, 'small-a', ['--prefix', 'small']), startHost(small.url, 'small-b', ['--prefix', 'small'])])));
+    hosts.push(
+      ...(await Promise.all([
+        startHost(server.url, 'parity-a'),
+        startHost(server.url, 'parity-b'),
+        startHost(small.url, 'small-a', ['--prefix', 'small']),
+        startHost(small.url, 'small-b', ['--prefix', 'small']),
+      ])),
+    );
     nats = { name: 'nats', servers: server.url, hosts: ['parity-a', 'parity-b'] };
   }, 120_000);
 
@@ -52,22 +59,27 @@ describe.skipIf(!NATS_SERVER)(`stages on NATS hosts: the bits of queue${NATS_SER
   });
 
   for (const c of cases) {
-    it.skipIf(!c.loaded)(`${c.kind} ${c.name}: parameters and losses bit-identical to queue${c.loaded ? '' : ` (SKIPPED: this code cannot load the case: ${c.why})`}`, async () => {
-      const { topology, data, initial, steps } = c.loaded!;
-      const o = { topology, data, params: initial, steps } as Parameters<typeof train>[0];
-      const queue = await train({ ...o, scheduler: 'queue' });
-      const remote = await train({ ...o, scheduler: nats });
-      expectSameBits(queue, remote, c.name);
-      // the bound the worker link keeps: at most d + 2 messages waiting on a route
-      for (const [route, n] of Object.entries(remote.queues)) expect(n, route).toBeLessThanOrEqual(4);
-    });
+    it.skipIf(!c.loaded)(
+      `${c.kind} ${c.name}: parameters and losses bit-identical to queue${c.loaded ? '' : ` (SKIPPED: this code cannot load the case: ${c.why})`}`,
+      async () => {
+        const { topology, data, initial, steps } = c.loaded!;
+        const o = { topology, data, params: initial, steps } as Parameters<typeof train>[0];
+        const queue = await train({ ...o, scheduler: 'queue' });
+        const remote = await train({ ...o, scheduler: nats });
+        expectSameBits(queue, remote, c.name);
+        // the bound the worker link keeps: at most d + 2 messages waiting on a route
+        for (const [route, n] of Object.entries(remote.queues)) expect(n, route).toBeLessThanOrEqual(4);
+      },
+    );
   }
 
   it('random graphs (fan-out, merges, dni and cdni edges, delays 0-2): same bits as queue, or the same failure', async () => {
     await fc.assert(
       fc.asyncProperty(rawGraph, async (raw) => {
         const drawn = graphOf(raw, { interfaces: true });
-        const graph = defineGraph(drawn.spec), data = dataOf(drawn, raw.seed), params = initParameters(graph, raw.seed);
+        const graph = defineGraph(drawn.spec),
+          data = dataOf(drawn, raw.seed),
+          params = initParameters(graph, raw.seed);
         const o = { topology: graph, data, params, steps: 12 };
         const queue = await train({ ...o, scheduler: 'queue' }).catch((e: Error) => e);
         const remote = await train({ ...o, scheduler: nats }).catch((e: Error) => e);

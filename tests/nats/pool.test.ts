@@ -48,7 +48,14 @@ describe.skipIf(!NATS_SERVER)(`a stage pool over NATS${NATS_SERVER ? '' : NO_NAT
         expectSameBits(queue, remote, name);
       }
       const stats = pool.stats();
-      expect(stats).toMatchObject({ name: 'test-pool', server: expect.stringContaining('127.0.0.1'), connections: 1, discoveries: 1, trainings: 3, leased: 0 });
+      expect(stats).toMatchObject({
+        name: 'test-pool',
+        server: expect.stringContaining('127.0.0.1'),
+        connections: 1,
+        discoveries: 1,
+        trainings: 3,
+        leased: 0,
+      });
       expect(stats.hosts.map((h) => [h.name, h.threads, h.leased, h.lost])).toEqual([
         ['pool-a', 1, 0, null],
         ['pool-b', 1, 0, null],
@@ -57,18 +64,25 @@ describe.skipIf(!NATS_SERVER)(`a stage pool over NATS${NATS_SERVER ? '' : NO_NAT
       await pool.close();
     }
     expect(pool.stats().server).toBe('');
-    await expect(train({ topology: load('dni').topology, data: load('dni').data, steps: 2, scheduler: { name: 'worker', pool } })).rejects.toThrow(/scheduler.pool is closed/);
+    await expect(
+      train({ topology: load('dni').topology, data: load('dni').data, steps: 2, scheduler: { name: 'worker', pool } }),
+    ).rejects.toThrow(/scheduler.pool is closed/);
   }, 240_000);
 
   it('options are checked when the pool is made, by name', () => {
     expect(() => createStagePool({ nats: { servers: [] } })).toThrow(TrainingOptionsError);
     expect(() => createStagePool({ nats: { servers: server.url, hosts: ['a.b'] } })).toThrow(/nats hosts must be .*\["a\.b"\]/);
-    expect(() => createStagePool({ nats: { servers: server.url, host: ['a'] } as never })).toThrow(/unknown option 'host'.*did you mean 'hosts'/);
+    expect(() => createStagePool({ nats: { servers: server.url, host: ['a'] } as never })).toThrow(
+      /unknown option 'host'.*did you mean 'hosts'/,
+    );
     expect(() => createStagePool({ nats: { servers: server.url }, threads: 2 } as never)).toThrow(/unknown option 'threads'/);
   });
 
   it('a pool whose hosts all died: its next training fails with a StageError naming each host, within the heartbeat bound', async () => {
-    const [a, b] = await Promise.all([startHost(server.url, 'doomed-a', ['--prefix', 'doomed']), startHost(server.url, 'doomed-b', ['--prefix', 'doomed'])]);
+    const [a, b] = await Promise.all([
+      startHost(server.url, 'doomed-a', ['--prefix', 'doomed']),
+      startHost(server.url, 'doomed-b', ['--prefix', 'doomed']),
+    ]);
     const pool = createStagePool({ nats: { servers: server.url, prefix: 'doomed' } });
     try {
       const c = load('dni');
@@ -78,14 +92,22 @@ describe.skipIf(!NATS_SERVER)(`a stage pool over NATS${NATS_SERVER ? '' : NO_NAT
       b.child.kill('SIGKILL');
       // the next training is placed on them (they beat a moment ago): the heartbeat bound notices
       const started = performance.now();
-      const first = await train({ ...o, scheduler: { name: 'worker', pool } }).then(() => null, (e: Error) => e);
+      const first = await train({ ...o, scheduler: { name: 'worker', pool } }).then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(first).toBeInstanceOf(StageError);
       expect(first!.message).toMatch(/host 'doomed-[ab]' sent no heartbeat/);
       expect(performance.now() - started).toBeLessThan(3000 + 3000);
       // and the one after that is refused at once, naming each host and why
-      const second = await train({ ...o, scheduler: { name: 'worker', pool } }).then(() => null, (e: Error) => e);
+      const second = await train({ ...o, scheduler: { name: 'worker', pool } }).then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(second).toBeInstanceOf(StageError);
-      expect(second!.message).toMatch(/every stage host of the NATS pool 'dni-actors pool' at nats:\/\/127\.0\.0\.1:\d+ is gone: 'doomed-a' \(it .*\), 'doomed-b' \(it .*\)/);
+      expect(second!.message).toMatch(
+        /every stage host of the NATS pool 'dni-actors pool' at nats:\/\/127\.0\.0\.1:\d+ is gone: 'doomed-a' \(it .*\), 'doomed-b' \(it .*\)/,
+      );
       expect(pool.stats().hosts.every((h) => h.lost !== null)).toBe(true);
     } finally {
       await pool.close();

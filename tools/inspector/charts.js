@@ -6,7 +6,12 @@
  */
 
 const SVG = 'http://www.w3.org/2000/svg';
-const W = 340, H = 190, L = 42, R = 8, T = 10, B = 22;
+const W = 340,
+  H = 190,
+  L = 42,
+  R = 8,
+  T = 10,
+  B = 22;
 
 /**
  * @typedef {{ label: string, color: string, dash?: string, x: number[], y: number[] }} Line
@@ -43,7 +48,8 @@ function smooth(y, w) {
   const sum = [0];
   for (const v of y) sum.push(sum[sum.length - 1] + v);
   return y.map((_, i) => {
-    const a = Math.max(0, i - w), b = Math.min(y.length, i + w + 1);
+    const a = Math.max(0, i - w),
+      b = Math.min(y.length, i + w + 1);
     return (sum[b] - sum[a]) / (b - a);
   });
 }
@@ -65,7 +71,7 @@ export function drawChart(svg, spec) {
   svg.dataset.lastX = String(Math.max(-1, ...lines.map((l) => l.x[l.x.length - 1])));
   const ys = lines.flatMap((l) => l.y).filter(Number.isFinite);
   let [lo, hi] = spec.yRange ?? niceRange(ys.length ? Math.min(...ys) : 0, ys.length ? Math.max(...ys) : 1);
-  if (spec.yRange && ys.length) (lo = Math.min(lo, ...ys)), (hi = Math.max(hi, ...ys));
+  if (spec.yRange && ys.length) ((lo = Math.min(lo, ...ys)), (hi = Math.max(hi, ...ys)));
   const xMax = Math.max(1, spec.xMax, ...lines.map((l) => l.x[l.x.length - 1]));
   const px = (/** @type {number} */ x) => L + (x / xMax) * (W - L - R);
   const py = (/** @type {number} */ y) => T + (1 - (y - lo) / (hi - lo)) * (H - T - B);
@@ -91,7 +97,16 @@ export function drawChart(svg, spec) {
     const raw = l.x.map((x, i) => `${px(x).toFixed(1)},${py(l.y[i]).toFixed(1)}`).join(' ');
     el('polyline', { points: raw, class: 'raw', stroke: l.color, ...(l.dash ? { 'stroke-dasharray': l.dash } : {}) }, svg);
     const s = smooth(l.y, Math.floor(l.y.length / 40));
-    const line = el('polyline', { points: l.x.map((x, i) => `${px(x).toFixed(1)},${py(s[i]).toFixed(1)}`).join(' '), class: 'trend', stroke: l.color, ...(l.dash ? { 'stroke-dasharray': l.dash } : {}) }, svg);
+    const line = el(
+      'polyline',
+      {
+        points: l.x.map((x, i) => `${px(x).toFixed(1)},${py(s[i]).toFixed(1)}`).join(' '),
+        class: 'trend',
+        stroke: l.color,
+        ...(l.dash ? { 'stroke-dasharray': l.dash } : {}),
+      },
+      svg,
+    );
     const title = el('title', {}, line);
     title.textContent = `${l.label}: ${l.y.length} points, last ${tick(l.y[l.y.length - 1])} at batch ${l.x[l.x.length - 1]}`;
   }

@@ -15,8 +15,16 @@
  */
 
 const SVG = 'http://www.w3.org/2000/svg';
-export const NODE_W = 196, NODE_H = 80;
-const MARGIN = 24, GAP = 58, SYN_GAP = 14, SYN_DY = 56, ROW_GAP = 34, PAD = 26, INPUT_W = 64, TOP_H = NODE_H + 56;
+export const NODE_W = 196,
+  NODE_H = 80;
+const MARGIN = 24,
+  GAP = 58,
+  SYN_GAP = 14,
+  SYN_DY = 56,
+  ROW_GAP = 34,
+  PAD = 26,
+  INPUT_W = 64,
+  TOP_H = NODE_H + 56;
 const THREAD_COLORS = ['#7c3aed', '#0f766e', '#c2410c', '#1d4ed8', '#be185d', '#4d7c0f'];
 
 /**
@@ -82,7 +90,8 @@ export function orderActors(actors, graph) {
   /** @type {Map<string, number>} */
   const rank = new Map([['trainer', 0]]);
   let k = 1;
-  for (const a of actors.filter((a) => /^stage:/.test(a.name)).sort((a, b) => stageKey(a.name).localeCompare(stageKey(b.name)))) rank.set(a.name, k++);
+  for (const a of actors.filter((a) => /^stage:/.test(a.name)).sort((a, b) => stageKey(a.name).localeCompare(stageKey(b.name))))
+    rank.set(a.name, k++);
   for (const n of graph?.nodes ?? []) {
     rank.set(n.actor, k++);
     for (const e of graph?.edges ?? []) if (e.from === n.actor && e.synthesizer) rank.set(e.synthesizer, k++);
@@ -116,7 +125,11 @@ export function summaryOf(a, graph) {
     return `${loss} · ${c.labels} (${c.width})${c.weight != null && c.weight !== 1 ? ` · ×${c.weight}` : ''}`;
   }
   if (a.name === 'trainer') {
-    const shape = Array.isArray(c.sizes) ? c.sizes.join('-') : c.graph ? `${c.graph.nodes.length} nodes, ${c.graph.heads.length} heads` : '';
+    const shape = Array.isArray(c.sizes)
+      ? c.sizes.join('-')
+      : c.graph
+        ? `${c.graph.nodes.length} nodes, ${c.graph.heads.length} heads`
+        : '';
     return [shape, c.scheduler].filter(Boolean).join(' · ');
   }
   if (a.name.startsWith('stage:') && Array.isArray(c.actors)) return `${c.actors.length} actors · ${a.thread ?? 'this thread'}`;
@@ -157,7 +170,13 @@ export function layout(actors, graph) {
   const at = new Map();
   const present = new Set(actors.map((a) => a.name));
   // top row: the trainer, then each stage (a worker's own stage right after the trainer's stand-in)
-  const top = ['trainer', ...actors.filter((a) => /^stage:/.test(a.name)).map((a) => a.name).sort((a, b) => stageKey(a).localeCompare(stageKey(b)))].filter((n) => present.has(n));
+  const top = [
+    'trainer',
+    ...actors
+      .filter((a) => /^stage:/.test(a.name))
+      .map((a) => a.name)
+      .sort((a, b) => stageKey(a).localeCompare(stageKey(b))),
+  ].filter((n) => present.has(n));
   top.forEach((n, i) => at.set(n, { x: MARGIN + i * (NODE_W + 24), y: 16, w: NODE_W, h: NODE_H }));
   let width = MARGIN * 2 + Math.max(0, top.length * (NODE_W + 24) - 24);
   let y0 = top.length ? TOP_H : 16;
@@ -241,7 +260,8 @@ export function layout(actors, graph) {
     width = Math.max(width, colX[columns] + colW[columns] + MARGIN);
     y0 = rowY[rows] - PAD;
     // what to draw between them
-    for (const n of graph.nodes) for (const s of n.sources) if (s === 'input') routes.push({ from: 'input', to: n.actor, kind: 'input', label: 'x' });
+    for (const n of graph.nodes)
+      for (const s of n.sources) if (s === 'input') routes.push({ from: 'input', to: n.actor, kind: 'input', label: 'x' });
     for (const e of graph.edges) {
       const head = !e.to.startsWith('layer:');
       if (e.forward) {
@@ -297,8 +317,16 @@ export function buildScene(svg, actors, graph) {
   svg.style.maxWidth = `${L.width}px`;
   svg.dataset.width = String(L.width);
   const defs = el('defs', {}, svg);
-  for (const [id, color] of [['arrow', '#444'], ['arrow-red', '#c0392b'], ['arrow-grey', '#aaa']]) {
-    const marker = el('marker', { id, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' }, defs);
+  for (const [id, color] of [
+    ['arrow', '#444'],
+    ['arrow-red', '#c0392b'],
+    ['arrow-grey', '#aaa'],
+  ]) {
+    const marker = el(
+      'marker',
+      { id, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+      defs,
+    );
     el('path', { d: 'M0,0 L10,5 L0,10 z', fill: color }, marker);
   }
   const edges = el('g', { class: 'edges' }, svg);
@@ -308,18 +336,35 @@ export function buildScene(svg, actors, graph) {
    */
   const edge = (pts, kind, label, data) => {
     const marker = kind === 'gradient' ? 'arrow-red' : kind === 'spawn' ? 'arrow-grey' : 'arrow';
-    const path = el('path', { class: `edge ${kind}`, d: pts.map((p, i) => `${i ? 'L' : 'M'}${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' '), 'marker-end': `url(#${marker})` }, edges);
+    const path = el(
+      'path',
+      {
+        class: `edge ${kind}`,
+        d: pts.map((p, i) => `${i ? 'L' : 'M'}${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' '),
+        'marker-end': `url(#${marker})`,
+      },
+      edges,
+    );
     for (const [k, v] of Object.entries(data)) path.setAttribute(`data-${k}`, v);
     if (!label) return;
     // on the longest segment: horizontal ones get it above (activations) or below (gradients)
-    let best = 0, len = -1;
+    let best = 0,
+      len = -1;
     for (let i = 1; i < pts.length; i++) {
       const l = Math.hypot(pts[i][0] - pts[i - 1][0], pts[i][1] - pts[i - 1][1]);
-      if (l > len) (len = l), (best = i);
+      if (l > len) ((len = l), (best = i));
     }
     const [a, b] = [pts[best - 1], pts[best]];
     const flat = Math.abs(a[1] - b[1]) < 1;
-    const t = el('text', { class: `edge-label ${kind}`, x: (a[0] + b[0]) / 2 + (flat ? -6 : 5), y: (a[1] + b[1]) / 2 + (flat ? (kind === 'gradient' ? 13 : -4) : 4) }, edges);
+    const t = el(
+      'text',
+      {
+        class: `edge-label ${kind}`,
+        x: (a[0] + b[0]) / 2 + (flat ? -6 : 5),
+        y: (a[1] + b[1]) / 2 + (flat ? (kind === 'gradient' ? 13 : -4) : 4),
+      },
+      edges,
+    );
     t.textContent = label;
   };
 
@@ -331,8 +376,28 @@ export function buildScene(svg, actors, graph) {
     const m = /^(stage:\d+)@/.exec(n);
     const from = m && at.get(m[1]) ? /** @type {Box} */ (at.get(m[1])) : trainer;
     if (!from) continue;
-    if (from === trainer) edge([[from.x + from.w / 2, from.y + from.h], [from.x + from.w / 2, from.y + from.h + 14], [b.x + b.w / 2, b.y + b.h + 14], [b.x + b.w / 2, b.y + b.h]], 'spawn', '', { from: 'trainer', to: n });
-    else edge([[from.x + from.w, from.y + from.h / 2], [b.x, b.y + b.h / 2]], 'spawn', '', { from: /** @type {string[]} */ (m)[1], to: n });
+    if (from === trainer)
+      edge(
+        [
+          [from.x + from.w / 2, from.y + from.h],
+          [from.x + from.w / 2, from.y + from.h + 14],
+          [b.x + b.w / 2, b.y + b.h + 14],
+          [b.x + b.w / 2, b.y + b.h],
+        ],
+        'spawn',
+        '',
+        { from: 'trainer', to: n },
+      );
+    else
+      edge(
+        [
+          [from.x + from.w, from.y + from.h / 2],
+          [b.x, b.y + b.h / 2],
+        ],
+        'spawn',
+        '',
+        { from: /** @type {string[]} */ (m)[1], to: n },
+      );
   }
 
   if (L.input) {
@@ -352,8 +417,16 @@ export function buildScene(svg, actors, graph) {
   };
   const mergeNodes = new Map((graph?.nodes ?? []).filter((n) => n.sources.length > 1).map((n) => [n.actor, n.merge ?? 'concat']));
   /** a polyline from `a` (leaving right at ya) to `b` (entering left at yb) that goes round what lies between */
-  const around = (/** @type {Box} */ a, /** @type {Box} */ b, /** @type {number} */ ya, /** @type {number} */ yb, /** @type {number} */ end, /** @type {string} */ kind) => {
-    const ca = graph && a !== L.input ? boxCol(a) : 0, cb = boxCol(b);
+  const around = (
+    /** @type {Box} */ a,
+    /** @type {Box} */ b,
+    /** @type {number} */ ya,
+    /** @type {number} */ yb,
+    /** @type {number} */ end,
+    /** @type {string} */ kind,
+  ) => {
+    const ca = graph && a !== L.input ? boxCol(a) : 0,
+      cb = boxCol(b);
     const right = a === L.input ? a.x + a.w : colRight(a);
     const start = [a.x + a.w, ya];
     if (Math.abs(ya - yb) < 1 && cb === ca + 1) return [start, [end, yb]];
@@ -382,29 +455,58 @@ export function buildScene(svg, actors, graph) {
   for (const r of L.routes) {
     const data = { from: r.from, to: r.to };
     if (r.kind === 'input') {
-      const b = /** @type {Box} */ (at.get(r.to)), inp = /** @type {Box} */ (L.input);
+      const b = /** @type {Box} */ (at.get(r.to)),
+        inp = /** @type {Box} */ (L.input);
       const y = b.y + NODE_H * 0.28;
       edge(around(inp, b, inp.y + inp.h / 2, y, b.x - (mergeNodes.has(r.to) ? 10 : 0), 'input'), 'input', '', data);
       continue;
     }
-    const a = at.get(r.from), b = at.get(r.to);
+    const a = at.get(r.from),
+      b = at.get(r.to);
     if (!a || !b) continue;
     if (r.synth && r.to === r.synth && r.kind === 'activation') {
       // h down into the synthesizer, ĝ back up (below)
       const { k, n } = synthSlot(r.from, r.synth);
       const hx = a.x + NODE_W * (0.15 + (0.7 * (k + 0.3)) / n);
-      edge([[hx, a.y + a.h], [b.x + b.w * 0.3, b.y]], 'activation', 'h', data);
+      edge(
+        [
+          [hx, a.y + a.h],
+          [b.x + b.w * 0.3, b.y],
+        ],
+        'activation',
+        'h',
+        data,
+      );
     } else if (r.synth && r.from === r.synth) {
       const { k, n } = synthSlot(r.to, r.synth);
       const gx = b.x + NODE_W * (0.15 + (0.7 * (k + 0.7)) / n);
-      edge([[a.x + a.w * 0.62, a.y], [gx, b.y + b.h]], 'gradient', 'ĝ', data);
+      edge(
+        [
+          [a.x + a.w * 0.62, a.y],
+          [gx, b.y + b.h],
+        ],
+        'gradient',
+        'ĝ',
+        data,
+      );
     } else if (r.synth) {
       // the refit target, from the consumer round to the synthesizer's bottom: out of the
       // consumer's left side, down the gap before its column, along under the synthesizers' row
       const x1 = a.x - 12 - 7 * lane(`gap${boxCol(a) - 1}target`);
       const y1 = b.y + b.h + 12 + 4 * lane(`under${b.y}`);
       const bx = b.x + b.w * 0.5;
-      edge([[a.x, a.y + a.h * 0.86], [x1, a.y + a.h * 0.86], [x1, y1], [bx, y1], [bx, b.y + b.h]], 'gradient', r.label, data);
+      edge(
+        [
+          [a.x, a.y + a.h * 0.86],
+          [x1, a.y + a.h * 0.86],
+          [x1, y1],
+          [bx, y1],
+          [bx, b.y + b.h],
+        ],
+        'gradient',
+        r.label,
+        data,
+      );
     } else if (r.kind === 'activation') {
       const end = b.x - (mergeNodes.has(r.to) ? 10 : 0);
       edge(around(a, b, a.y + NODE_H * 0.28, b.y + NODE_H * 0.28, end, 'activation'), 'activation', r.label, data);
@@ -425,7 +527,18 @@ export function buildScene(svg, actors, graph) {
     const p = at.get(a.name);
     if (!p) continue;
     const color = threadColor(a.thread);
-    const kind = a.name === 'trainer' ? 'trainer' : /^stage:/.test(a.name) ? 'stage' : a.name.startsWith('synthesizer:') || a.name.startsWith('forward:') ? 'synthesizer' : a.name.startsWith('head') ? 'head' : a.name.startsWith('layer:') ? 'layer' : 'other';
+    const kind =
+      a.name === 'trainer'
+        ? 'trainer'
+        : /^stage:/.test(a.name)
+          ? 'stage'
+          : a.name.startsWith('synthesizer:') || a.name.startsWith('forward:')
+            ? 'synthesizer'
+            : a.name.startsWith('head')
+              ? 'head'
+              : a.name.startsWith('layer:')
+                ? 'layer'
+                : 'other';
     const g = el('g', { class: `node unknown kind-${kind}`, 'data-actor': a.name, transform: `translate(${p.x},${p.y})` }, svg);
     if (a.thread) g.setAttribute('data-thread', a.thread);
     el('rect', { class: 'box', width: p.w, height: p.h }, g);

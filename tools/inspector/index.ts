@@ -7,7 +7,16 @@
  * gives a training several (a trace recorder from the root, and one of these); {@link createTraceRelay}
  * and {@link toTraceEvent} turn xstate's inspection events into trace lines of your own.
  */
-export { serveLiveInspector, type LiveInspector, type LiveInspectorOptions, type LiveRun, type LiveState, type LiveRunState, type LiveActor, type LiveSeries } from './live.ts';
+export {
+  serveLiveInspector,
+  type LiveInspector,
+  type LiveInspectorOptions,
+  type LiveRun,
+  type LiveState,
+  type LiveRunState,
+  type LiveActor,
+  type LiveSeries,
+} from './live.ts';
 export { serveInspector, type InspectorServer, type InspectorServerOptions } from './server.ts';
 export { attachStatelyInspector, type StatelyInspector, type StatelyInspectorOptions } from '../../actors/inspect/stately.ts';
 export { combineInspections, createTraceRelay, toTraceEvent, type TraceOptions } from '../../actors/inspect/inspection.ts';

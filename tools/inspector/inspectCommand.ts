@@ -71,7 +71,9 @@ export async function inspectCommand(argv: readonly string[], command: string): 
   const file = traces[0] ?? trace;
   if (file !== trace) {
     // a demo that ran several trainings wrote one trace each (out.backprop.jsonl, out.dni.jsonl, …)
-    console.log(`inspect: ${trace} is ${traces.length} traces, one per training:\n${traces.map((f) => `  ${command} ${f}`).join('\n')}\nserving the first.`);
+    console.log(
+      `inspect: ${trace} is ${traces.length} traces, one per training:\n${traces.map((f) => `  ${command} ${f}`).join('\n')}\nserving the first.`,
+    );
   }
 
   try {
@@ -83,7 +85,8 @@ export async function inspectCommand(argv: readonly string[], command: string): 
     const e = err as NodeJS.ErrnoException;
     if (err instanceof FileError) fail(err.message);
     if (e.code === 'EADDRINUSE') fail(`port ${port} is in use: pick another with --port N (0: any free port)`);
-    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EACCES') fail(`cannot listen on ${parsed.values.host ?? '127.0.0.1'}:${port} (${e.code})`);
+    if (e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' || e.code === 'EACCES')
+      fail(`cannot listen on ${parsed.values.host ?? '127.0.0.1'}:${port} (${e.code})`);
     fail(e.message);
   }
 }

@@ -120,15 +120,23 @@ function renderProgress(run) {
     parts.push(runName(run));
     const step = run.batch + 1;
     parts.push(run.steps ? `step ${step.toLocaleString('en')} of ${run.steps.toLocaleString('en')}` : `step ${step.toLocaleString('en')}`);
-    if (run.stepsPerSecond != null && run.status === 'running') parts.push(`${Math.round(run.stepsPerSecond).toLocaleString('en')} steps/s`);
+    if (run.stepsPerSecond != null && run.status === 'running')
+      parts.push(`${Math.round(run.stepsPerSecond).toLocaleString('en')} steps/s`);
     parts.push(run.status === 'running' ? 'training' : run.status);
     p.dataset.batch = String(run.batch);
   }
   if (connection === 'closed') parts.push('the demo has stopped serving: this page shows its last state');
   else if (connection !== 'connected') parts.push(connection);
   p.textContent = parts.join(' · ');
-  p.className = connection === 'closed' || connection === 'reconnecting' ? 'disconnected' : run?.status === 'running' ? '' : (run?.status ?? '');
-  const meta = run ? [run.meta.demo, run.meta.scheduler ? `scheduler ${run.meta.scheduler}` : null, Number(run.meta.sample) > 1 ? `actors: every ${run.meta.sample}th batch` : null] : [];
+  p.className =
+    connection === 'closed' || connection === 'reconnecting' ? 'disconnected' : run?.status === 'running' ? '' : (run?.status ?? '');
+  const meta = run
+    ? [
+        run.meta.demo,
+        run.meta.scheduler ? `scheduler ${run.meta.scheduler}` : null,
+        Number(run.meta.sample) > 1 ? `actors: every ${run.meta.sample}th batch` : null,
+      ]
+    : [];
   $('source').textContent = meta.filter(Boolean).join(' · ') || (connection === 'connected' ? 'waiting for a training' : 'connecting…');
 }
 
@@ -165,7 +173,10 @@ function renderActors(run) {
   const key = `${run.id}|${actors.map((a) => `${a.name}${a.context ? '+' : ''}`).join(',')}`;
   if (!drawn || drawn.key !== key) {
     const graph = graphOf(actors);
-    drawn = { key, scene: buildScene(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('graph'))), orderActors(actors, graph), graph) };
+    drawn = {
+      key,
+      scene: buildScene(/** @type {SVGSVGElement} */ (/** @type {unknown} */ ($('graph'))), orderActors(actors, graph), graph),
+    };
   }
   /** @type {Map<string, import('./graph.js').ActorView>} */
   const views = new Map();
@@ -178,7 +189,15 @@ function renderCharts() {
   const all = [...runs.values()];
   const xMax = Math.max(1, ...all.map((r) => r.steps ?? r.batch + 1));
   // one colour per run; the cosine's interfaces told apart by dashes
-  const interfaces = [...new Set(all.flatMap((r) => Object.keys(r.series).filter((k) => k.startsWith('cosine:')).map((k) => k.slice(7))))];
+  const interfaces = [
+    ...new Set(
+      all.flatMap((r) =>
+        Object.keys(r.series)
+          .filter((k) => k.startsWith('cosine:'))
+          .map((k) => k.slice(7)),
+      ),
+    ),
+  ];
   /** @param {string} metric */
   const linesOf = (metric) =>
     all.flatMap((r) =>

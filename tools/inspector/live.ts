@@ -158,7 +158,8 @@ export class BoundedSeries {
   private sum = 0;
   private n = 0;
   constructor(readonly max: number) {
-    if (!Number.isInteger(max) || max < 2 || max % 2) throw new RangeError(`live inspector: maxPoints must be an even integer >= 2, got ${max}`);
+    if (!Number.isInteger(max) || max < 2 || max % 2)
+      throw new RangeError(`live inspector: maxPoints must be an even integer >= 2, got ${max}`);
   }
 
   push(batch: number, value: number): void {
@@ -173,7 +174,8 @@ export class BoundedSeries {
   }
 
   private halve(): void {
-    const x: number[] = [], y: number[] = [];
+    const x: number[] = [],
+      y: number[] = [];
     for (let i = 0; i + 1 < this.x.length; i += 2) {
       x.push(this.x[i + 1]);
       y.push((this.y[i] + this.y[i + 1]) / 2);
@@ -264,14 +266,24 @@ class RunRecord {
     const changed = actors.length > 0 || Object.keys(series).length > 0 || this.statusDirty || this.metricsDirty;
     this.metricsDirty = this.statusDirty = false;
     if (!changed) return null;
-    return { id: this.id, label: this.label, meta: this.meta, status: this.status, batch: this.batch, steps: this.steps, stepsPerSecond: this.stepsPerSecond, actors, series };
+    return {
+      id: this.id,
+      label: this.label,
+      meta: this.meta,
+      status: this.status,
+      batch: this.batch,
+      steps: this.steps,
+      stepsPerSecond: this.stepsPerSecond,
+      actors,
+      series,
+    };
   }
 
   /** forget what is dirty (nobody is listening: a page opening later gets the whole state) */
   settle(): void {
     for (const a of this.dirtyActors) a.dirty = false;
     this.dirtyActors = [];
-    for (const s of this.series.values()) (s.sent = s.x.length), (s.reset = false);
+    for (const s of this.series.values()) ((s.sent = s.x.length), (s.reset = false));
     this.metricsDirty = this.statusDirty = false;
   }
 }
@@ -304,7 +316,11 @@ function runStatus(status: string | undefined, value: unknown): LiveRunState['st
  * await run.close();
  */
 export async function serveLiveInspector(options: LiveInspectorOptions = {}): Promise<LiveInspector> {
-  refuseUnknownOptions(options, keysOf<LiveInspectorOptions>()(['port', 'host', 'sample', 'updatesPerSecond', 'maxPoints', 'maxRuns']), 'serveLiveInspector');
+  refuseUnknownOptions(
+    options,
+    keysOf<LiveInspectorOptions>()(['port', 'host', 'sample', 'updatesPerSecond', 'maxPoints', 'maxRuns']),
+    'serveLiveInspector',
+  );
   const sample = options.sample ?? 1;
   if (!Number.isInteger(sample) || sample < 1) throw new RangeError(`live inspector: sample must be an integer >= 1, got ${sample}`);
   const rate = options.updatesPerSecond ?? 10;
@@ -430,7 +446,8 @@ function observeRun(r: RunRecord, sample: number, flush: () => void): LiveRun {
   let root: unknown = null;
   const local = new Set<string>();
   // x of the charts: the batch, shifted on past the trainings before this one
-  let offset = 0, lastBatch = -1;
+  let offset = 0,
+    lastBatch = -1;
 
   const inspect = (e: InspectionEvent) => {
     switch (e.type) {
@@ -457,7 +474,7 @@ function observeRun(r: RunRecord, sample: number, flush: () => void): LiveRun {
         }
         if (e.actorRef === root) {
           const status = runStatus(s.status, s.value);
-          if (status && status !== r.status) (r.status = status), (r.statusDirty = true);
+          if (status && status !== r.status) ((r.status = status), (r.statusDirty = true));
         }
         r.touch(a);
         return;
@@ -469,7 +486,7 @@ function observeRun(r: RunRecord, sample: number, flush: () => void): LiveRun {
         a.parent = line?.parent ?? null;
         if (!a.parent) {
           root = e.actorRef;
-          if (r.status !== 'running') (r.status = 'running'), (r.statusDirty = true);
+          if (r.status !== 'running') ((r.status = 'running'), (r.statusDirty = true));
         }
         r.touch(a);
         return;

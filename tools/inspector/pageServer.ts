@@ -55,7 +55,11 @@ export interface PageServer {
 
 /** Start the server and wait until it listens (a port in use rejects with a PortError). */
 export async function servePage(options: PageServerOptions): Promise<PageServer> {
-  const assets = new Map<string, string>([['/', options.page], ['/index.html', options.page], ...options.files.map((f): [string, string] => [`/${f}`, f])]);
+  const assets = new Map<string, string>([
+    ['/', options.page],
+    ['/index.html', options.page],
+    ...options.files.map((f): [string, string] => [`/${f}`, f]),
+  ]);
   let port = 0;
   const server = createServer(async (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -72,7 +76,9 @@ export async function servePage(options: PageServerOptions): Promise<PageServer>
       } else if (assets.has(path)) {
         const file = assets.get(path)!;
         const body = await readFile(join(here, file));
-        res.writeHead(200, { ...HEADERS, 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(req.method === 'HEAD' ? undefined : body);
+        res
+          .writeHead(200, { ...HEADERS, 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' })
+          .end(req.method === 'HEAD' ? undefined : body);
       } else {
         res.writeHead(404, { ...HEADERS, 'content-type': 'text/plain' }).end('not found\n');
       }

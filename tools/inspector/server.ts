@@ -80,7 +80,10 @@ function checkTraceStart(path: string, fd: number): void {
   }
   if (typeof type !== 'string' || !/^@(trace\.meta|xstate\.(actor|event|snapshot))$/.test(type)) {
     const shown = line.length > 40 ? `${line.slice(0, 40)}…` : line;
-    throw new FileError(path, `is not a trace: its first line should be a JSON object of type '@trace.meta', got ${JSON.stringify(shown)} (record one with a demo's --trace FILE)`);
+    throw new FileError(
+      path,
+      `is not a trace: its first line should be a JSON object of type '@trace.meta', got ${JSON.stringify(shown)} (record one with a demo's --trace FILE)`,
+    );
   }
 }
 

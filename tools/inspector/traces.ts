@@ -13,9 +13,11 @@ export function tracesFor(file: string): string[] {
   } catch {
     // not there: look for the per-training traces below
   }
-  const dir = dirname(file), base = basename(file);
+  const dir = dirname(file),
+    base = basename(file);
   const dot = base.lastIndexOf('.');
-  const stem = dot > 0 ? base.slice(0, dot) : base, ext = dot > 0 ? base.slice(dot) : '';
+  const stem = dot > 0 ? base.slice(0, dot) : base,
+    ext = dot > 0 ? base.slice(dot) : '';
   let names: string[];
   try {
     names = readdirSync(dir);

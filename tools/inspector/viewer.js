@@ -121,7 +121,20 @@ function buildModel(lines) {
   for (const batch of batches) stops.push({ kind: 'batch', batch });
   if (events.slice(lastBatchStart + 1).some((e) => e.batch == null) || batches.length === 0) stops.push({ kind: 'end' });
   const graph = graphOf([...actors.values()]);
-  return { meta, events, graph, actors: orderActors([...actors.values()], graph), batches, first, last, outcome, cause, firstBatched, lastBatchStart, stops };
+  return {
+    meta,
+    events,
+    graph,
+    actors: orderActors([...actors.values()], graph),
+    batches,
+    first,
+    last,
+    outcome,
+    cause,
+    firstBatched,
+    lastBatchStart,
+    stops,
+  };
 }
 
 /** @param {ReturnType<typeof buildModel>} m */
@@ -138,7 +151,12 @@ function describeMeta(m) {
   if (trainer?.steps != null) parts.push(`${trainer.steps} steps`);
   if (Number(m.meta.sample) > 1) parts.push(`sampled: every ${m.meta.sample}th batch`);
   parts.push(`${m.events.length} events`);
-  if (m.meta.startedAt) parts.push(`recorded ${String(m.meta.startedAt).replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`);
+  if (m.meta.startedAt)
+    parts.push(
+      `recorded ${String(m.meta.startedAt)
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, ' UTC')}`,
+    );
   return parts.join(' · ');
 }
 
@@ -150,7 +168,8 @@ function windowOf(v) {
   /** @type {number[]} */
   const out = [];
   events.forEach((e, i) => {
-    if (v.kind === 'batch' ? e.batch === v.batch : e.batch == null && (v.kind === 'setup' ? i < firstBatched : i > lastBatchStart)) out.push(i);
+    if (v.kind === 'batch' ? e.batch === v.batch : e.batch == null && (v.kind === 'setup' ? i < firstBatched : i > lastBatchStart))
+      out.push(i);
   });
   return out;
 }
@@ -256,7 +275,10 @@ function statesAt(/** @type {number} */ at) {
 
 function eventLabel(/** @type {Line} */ e) {
   const type = e.event?.type ?? (e.type === '@xstate.actor' ? 'created' : e.type);
-  const short = type.replace(/^xstate\.done\.actor\./, 'done: ').replace(/^xstate\.error\.actor\./, 'error: ').replace(/^xstate\./, '');
+  const short = type
+    .replace(/^xstate\.done\.actor\./, 'done: ')
+    .replace(/^xstate\.error\.actor\./, 'error: ')
+    .replace(/^xstate\./, '');
   return e.batch != null ? `${short} #${e.batch}` : short;
 }
 
@@ -274,7 +296,10 @@ function render() {
         ? 'setup (before the first batch)'
         : 'end (after the last batch)';
   const t0 = model.events[0]?.t ?? 0;
-  $('cursor').textContent = cursor < 0 ? `before event 1 of ${model.events.length}` : `event ${cursor + 1} of ${model.events.length} · +${(current.t - t0).toFixed(3)} ms`;
+  $('cursor').textContent =
+    cursor < 0
+      ? `before event 1 of ${model.events.length}`
+      : `event ${cursor + 1} of ${model.events.length} · +${(current.t - t0).toFixed(3)} ms`;
   /** @type {HTMLButtonElement} */ ($('prev-batch')).disabled = k <= 0;
   /** @type {HTMLButtonElement} */ ($('first')).disabled = k <= 0;
   /** @type {HTMLButtonElement} */ ($('next-batch')).disabled = k >= model.stops.length - 1;
@@ -298,7 +323,12 @@ function drawGraph(states, active) {
   const views = new Map();
   for (const [name, s] of states) {
     const handling = [...s.handling].map((i) => eventLabel(model.events[i]));
-    views.set(name, { state: s.state, status: s.status, last: handling.length ? `handling ${handling.join(', ')}` : s.last ? `last: ${eventLabel(s.last)}` : '', active: name === active });
+    views.set(name, {
+      state: s.state,
+      status: s.status,
+      last: handling.length ? `handling ${handling.join(', ')}` : s.last ? `last: ${eventLabel(s.last)}` : '',
+      active: name === active,
+    });
   }
   paint(scene, views);
 }
@@ -353,7 +383,11 @@ function drawTimeline() {
       const to = document.createElement('span');
       to.className = 'to';
       const after = done >= 0 ? model.events[done] : e.type === '@xstate.snapshot' ? e : null;
-      to.textContent = after ? `→ ${stateText(after.state)}${after.status ? ` (${after.status})` : ''}` : e.type === '@xstate.event' ? '(not handled)' : '';
+      to.textContent = after
+        ? `→ ${stateText(after.state)}${after.status ? ` (${after.status})` : ''}`
+        : e.type === '@xstate.event'
+          ? '(not handled)'
+          : '';
       chip.appendChild(to);
       const actions = after?.actions?.length ? `\nactions: ${after.actions.join(', ')}` : '';
       chip.title = `${JSON.stringify(e.event ?? {})}${actions}\n+${(e.t - model.events[0].t).toFixed(3)} ms`;
