@@ -13,14 +13,16 @@ import { defineConfig } from 'vitest/config';
  */
 export const PROJECTS = {
   unit: [
-    'tests/lib/{clip,errors,evaluate,gradients,kernels,gradient-quality,recurrent-gradients,recurrent-training,softmax-head,checkpoint-renames,mnist-missing}.test.ts',
+    'tests/lib/{clip,errors,evaluate,gradients,kernels,gradient-quality,recurrent-gradients,' +
+      'recurrent-training,softmax-head,checkpoint-renames,mnist-missing}.test.ts',
     'tests/lib/{synthesizer-maths,synthesizer-refit,topology,wire,placement-unlock,layout}.test.ts',
     'tests/graphs/finite-differences.test.ts',
     'tests/reference-drift.test.ts',
     'tests/projects.test.ts',
   ],
   actors: [
-    'tests/actors/{backlog,directScheduler,feeder,machines,option-keys,stageData,trainerProgress,training,xstate-fallback,xstateInternals}.test.ts',
+    'tests/actors/{backlog,directScheduler,feeder,machines,option-keys,stageData,trainerProgress,training,' +
+      'xstate-fallback,xstateInternals}.test.ts',
     'tests/lib/{checkpoint-decode,checkpoint-refits,dispose,lr-schedule,mlp-synthesizer,no-coercion,optimizers}.test.ts',
     'tests/graphs/{scale,sum-merge,validation}.test.ts',
     'tests/property.test.ts',
@@ -28,7 +30,8 @@ export const PROJECTS = {
     'tests/api.test.ts',
   ],
   workers: [
-    'tests/actors/{backpressure,checkpoint,transitionTable,data-snapshot,fit,handoff,inspection,metrics,pipelining,recurrent,schedulers}.test.ts',
+    'tests/actors/{backpressure,checkpoint,transitionTable,data-snapshot,fit,handoff,inspection,metrics,pipelining,' +
+      'recurrent,schedulers}.test.ts',
     'tests/actors/{stagePool,stagePool.property,stately,stop,workerEntry}.test.ts',
     'tests/lib/{environment,files,footprint,recurrent-reference}.test.ts',
     'tests/graphs/{chain-as-graph,graph-case,numpy-random,reference-cli,schedulers,unlock}.test.ts',

@@ -18,7 +18,10 @@ export function numpyEnv(threads?: number): NodeJS.ProcessEnv {
 
 /** What the numpy side ran with, for the report. */
 export function numpySettings(threads?: number): string {
-  return `${threads === undefined ? "OpenBLAS's default threads" : `OPENBLAS_NUM_THREADS=${threads}`}, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset`;
+  return (
+    `${threads === undefined ? "OpenBLAS's default threads" : `OPENBLAS_NUM_THREADS=${threads}`}, OPENBLAS_CORETYPE and ` +
+    `OPENBLAS_L2_SIZE unset`
+  );
 }
 
 /**

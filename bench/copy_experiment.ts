@@ -141,13 +141,16 @@ export async function main(argv: string[]): Promise<void> {
   const parallel = Math.max(1, Math.min(num('--jobs', 1), jobs.length));
 
   console.log(
-    `${task}, LSTM ${config.hidden}, batch ${config.batch}, Adam ${config.lr}, clip ${config.clip}; synthesizer linear, Adam ${config.synthesizerLr}, scale ${config.scale}; aux weight ${config.auxWeight}`,
+    `${task}, LSTM ${config.hidden}, batch ${config.batch}, Adam ${config.lr}, clip ${config.clip}; synthesizer linear, Adam ` +
+      `${config.synthesizerLr}, scale ${config.scale}; aux weight ${config.auxWeight}`,
   );
   console.log(`budget ${config.budget} sequences per run; seeds ${config.seeds.join(', ')}; ${jobs.length} runs, ${parallel} at a time`);
   const rows: Row[] = new Array(jobs.length);
   const report = (r: Row) =>
     console.log(
-      `  T=${String(r.T).padEnd(2)} ${r.method.padEnd(8)} seed ${r.seed}: max length ${String(r.max_length).padStart(2)}   (${r.sequences} sequences, ${r.wall_seconds.toFixed(0)} s wall, ${r.cpu_seconds.toFixed(0)} s CPU)   reached at ${r.curve.map(([s, l]) => `${l}@${s}`).join(' ')}`,
+      `  T=${String(r.T).padEnd(2)} ${r.method.padEnd(8)} seed ${r.seed}: max length ${String(r.max_length).padStart(2)}   ` +
+        `(${r.sequences} sequences, ${r.wall_seconds.toFixed(0)} s wall, ${r.cpu_seconds.toFixed(0)} s CPU)   reached at ` +
+        `${r.curve.map(([s, l]) => `${l}@${s}`).join(' ')}`,
     );
   if (parallel === 1) {
     jobs.forEach((j, i) => report((rows[i] = runJob(j))));
@@ -164,7 +167,8 @@ export async function main(argv: string[]): Promise<void> {
 
   const shown = [...methods, ...(argv.includes('--full') ? ['full' as const] : [])];
   console.log(
-    `\nlongest length reached in ${config.budget} sequences (median over seeds${shown.includes('full') ? `; full = untruncated BPTT, T = ${FULL_T}` : ''})`,
+    `\nlongest length reached in ${config.budget} sequences (median over seeds` +
+      `${shown.includes('full') ? `; full = untruncated BPTT, T = ${FULL_T}` : ''})`,
   );
   console.log(`  T   ${methods.map((m) => m.padStart(8)).join(' ')}`);
   const med = (T: number, m: Method) => {

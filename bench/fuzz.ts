@@ -105,11 +105,10 @@ function snapshot(dir: string): string {
 }
 
 function cliOutcome(r: CliRun, prefix: string, usage: boolean, changed: boolean): [Outcome, string] {
-  const detail =
-    `exit ${r.status ?? r.signal}${r.timedOut ? ' (timed out)' : ''}${changed ? ', changed a file' : ''}: ${r.stderr.trim().split('\n').slice(0, 3).join(' | ')}`.slice(
-      0,
-      300,
-    );
+  const detail = (
+    `exit ${r.status ?? r.signal}${r.timedOut ? ' (timed out)' : ''}${changed ? ', changed a file' : ''}: ` +
+    `${r.stderr.trim().split('\n').slice(0, 3).join(' | ')}`
+  ).slice(0, 300);
   if (r.status === 0 && !changed) return ['accepted', detail];
   const ok =
     r.status === 2 &&
@@ -271,7 +270,8 @@ export async function main(argv: string[]): Promise<void> {
     tallies.push(t);
     if (!json) {
       console.log(
-        `${t.kind.padEnd(48)} tried ${String(t.tried).padStart(6)}  refused by name ${String(t.refused).padStart(6)}  otherwise ${String(t.other).padStart(3)}  accepted silently ${t.accepted}${t.maxRssMB ? `  (peak RSS ${t.maxRssMB} MB)` : ''}`,
+        `${t.kind.padEnd(48)} tried ${String(t.tried).padStart(6)}  refused by name ${String(t.refused).padStart(6)}  otherwise ` +
+          `${String(t.other).padStart(3)}  accepted silently ${t.accepted}${t.maxRssMB ? `  (peak RSS ${t.maxRssMB} MB)` : ''}`,
       );
       for (const e of t.examples) console.log(`    seed ${e.seed} ${e.outcome}: ${e.input}${e.detail ? ` -> ${e.detail}` : ''}`);
     }
@@ -292,7 +292,8 @@ export async function main(argv: string[]): Promise<void> {
   if (json) console.log(JSON.stringify(result));
   else
     console.log(
-      `total: ${result.totals.tried} inputs, ${result.totals.refused} refused by name, ${result.totals.other} otherwise, ${result.totals.accepted} accepted silently (seeds from ${firstSeed}; peak RSS of this process ${result.inProcessPeakRssMB} MB)`,
+      `total: ${result.totals.tried} inputs, ${result.totals.refused} refused by name, ${result.totals.other} otherwise, ` +
+        `${result.totals.accepted} accepted silently (seeds from ${firstSeed}; peak RSS of this process ${result.inProcessPeakRssMB} MB)`,
     );
 }
 

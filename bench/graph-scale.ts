@@ -61,7 +61,8 @@ export async function main(argv: string[]): Promise<void> {
   const scheduler = (at('--scheduler') ?? 'queue') as SchedulerName;
   if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(steps) || steps < 1 || !SCHEDULERS.includes(scheduler)) {
     console.error(
-      `graph-scale: --sizes takes positive integers (got ${at('--sizes')}), --steps a positive integer, --scheduler one of ${SCHEDULERS.join(', ')}`,
+      `graph-scale: --sizes takes positive integers (got ${at('--sizes')}), --steps a positive integer, --scheduler one of ` +
+        `${SCHEDULERS.join(', ')}`,
     );
     process.exit(2);
   }
@@ -85,7 +86,8 @@ export async function main(argv: string[]): Promise<void> {
     rows.push({ nodes: topology.nodes.length, define_s: define, create_s: create, run_s: run });
     if (!argv.includes('--json'))
       console.log(
-        `${String(topology.nodes.length).padStart(6)} nodes   defineGraph ${define.toFixed(3).padStart(8)} s   createTraining ${create.toFixed(3).padStart(8)} s   run (${steps} steps, ${scheduler}) ${run.toFixed(3).padStart(8)} s`,
+        `${String(topology.nodes.length).padStart(6)} nodes   defineGraph ${define.toFixed(3).padStart(8)} s   createTraining ` +
+          `${create.toFixed(3).padStart(8)} s   run (${steps} steps, ${scheduler}) ${run.toFixed(3).padStart(8)} s`,
       );
   }
   const growth = rows.slice(1).map((r, i) => {
@@ -103,7 +105,8 @@ export async function main(argv: string[]): Promise<void> {
   for (const g of growth) {
     const x = (v: number) => `${v.toFixed(1)}x`;
     console.log(
-      `${g.from} → ${g.to} nodes (${x(g.nodes)}; linear grows ${x(g.nodes)}, quadratic ${x(g.nodes ** 2)}): defineGraph ${x(g.define)}, createTraining ${x(g.create)}, run ${x(g.run)}`,
+      `${g.from} → ${g.to} nodes (${x(g.nodes)}; linear grows ${x(g.nodes)}, quadratic ${x(g.nodes ** 2)}): defineGraph ${x(g.define)}, ` +
+        `createTraining ${x(g.create)}, run ${x(g.run)}`,
     );
   }
 }

@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- inspection [--steps N] [--rounds R] [--backend typescript|wasm|wasm-fma] [--scheduler queue|async] [--no-stately] [--json]`
+ * `npm run bench -- inspection [--steps N] [--rounds R] [--backend typescript|wasm|wasm-fma] [--scheduler queue|async] [--no-stately]
+ * [--json]`
  * (default: the library's default kernels):
  * what watching the actors costs, on the seed network (24-128-64-12 DNI, batch 10,
  * `reference/dni.json`). The faster the kernels, the larger the share of inspection.
@@ -210,7 +211,8 @@ export async function main(args: string[]): Promise<void> {
 
   if (!json) {
     console.log(
-      `inspection cost, seed network 24-128-64-12 DNI, ${kernels} kernels, ${scheduler} scheduler, ${steps} steps x ${rounds} interleaved rounds (median µs per step; × off: median of per-round ratios)\n`,
+      `inspection cost, seed network 24-128-64-12 DNI, ${kernels} kernels, ${scheduler} scheduler, ${steps} steps x ${rounds} ` +
+        `interleaved rounds (median µs per step; × off: median of per-round ratios)\n`,
     );
     console.log(
       `${'arm'.padEnd(18)} ${'µs/step'.padStart(9)} ${'× off'.padStart(7)} ${'lines/step'.padStart(11)} ${'bytes/step'.padStart(11)}`,
@@ -218,7 +220,8 @@ export async function main(args: string[]): Promise<void> {
     for (const r of results) {
       console.log(
         `${r.arm.padEnd(18)} ${r.microsPerStep.toFixed(1).padStart(9)} ${r.ratio.toFixed(3).padStart(7)} ` +
-          `${r.linesPerStep === undefined ? '' : r.linesPerStep.toFixed(1).padStart(11)} ${r.bytesPerStep === undefined ? '' : r.bytesPerStep.toFixed(0).padStart(11)}`,
+          `${r.linesPerStep === undefined ? '' : r.linesPerStep.toFixed(1).padStart(11)} ` +
+          `${r.bytesPerStep === undefined ? '' : r.bytesPerStep.toFixed(0).padStart(11)}`,
       );
     }
     console.log('\n"off again" ÷ "off" is the noise floor: with inspection off no inspection code runs.');

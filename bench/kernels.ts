@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- kernels [--json] [--budget=SECONDS] [--no-numpy]`: GFLOP/s of A·B, Aᵀ·B and A·Bᵀ
- * for every kernel backend (typescript, wasm, wasm-fma where relaxed SIMD fuses), and numpy's figure measured in the same run (when python3 has numpy),
- * with ratios ours ÷ numpy. Sizes are m×k·k×n (output m×n, 2mkn flops): the DNI seed's layers
+ * for every kernel backend (typescript, wasm, wasm-fma where relaxed SIMD fuses), and numpy's figure measured in the same run (when python3
+ * has numpy), with ratios ours ÷ numpy. Sizes are m×k·k×n (output m×n, 2mkn flops): the DNI seed's layers
  * (batch 10: 24-128-64-12) and one large product.
  *
  * Timing: warm up (JIT tiers, caches), then rounds of ~10 ms until the time budget is spent;

@@ -5,8 +5,9 @@
  * maths (bench/mnist_numpy.py) measured in the same run, method by method, with the ratio ours ÷ numpy.
  *
  * Both sides time whole epochs of training (shuffle included, evaluation not) and report the best and
- * the median epoch (the ratio uses the best: on a shared machine other work only ever adds time); numpy runs with OpenBLAS's default threads (both cores here) and without OPENBLAS_CORETYPE /
- * OPENBLAS_L2_SIZE (removed for that child only: they slow numpy down on this machine).
+ * the median epoch (the ratio uses the best: on a shared machine other work only ever adds time); numpy runs with OpenBLAS's default
+ * threads (both cores here) and without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (removed for that child only: they slow numpy down on this
+ * machine).
  */
 import type { CommandHelp } from '../lib/io/help.ts';
 import { spawnSync } from 'node:child_process';
@@ -63,7 +64,8 @@ export async function main(args: string[]): Promise<void> {
   useBackend(autoBackend());
   const split = loadMnist({ validation: 0 });
   log(
-    `MNIST ${split.train.x.rows} training digits, 784-256-256-10 relu, batch 64, Adam: ${epochs} epochs per method and side, s/epoch best (median) (${backend().name} kernels, queue scheduler)\n`,
+    `MNIST ${split.train.x.rows} training digits, 784-256-256-10 relu, batch 64, Adam: ${epochs} epochs per method and side, s/epoch ` +
+      `best (median) (${backend().name} kernels, queue scheduler)\n`,
   );
   const rows: {
     method: string;
@@ -93,7 +95,8 @@ export async function main(args: string[]): Promise<void> {
     rows.push({ method, ours, oursMedian, numpy, numpyMedian, ratio: numpy ? ours / numpy : null });
     const f = (v: number | null) => (v === null ? '—' : v.toFixed(3));
     log(
-      `${method.padEnd(8)}  ours ${f(ours)} (${f(oursMedian)}) s/epoch  numpy ${f(numpy)} (${f(numpyMedian)}) s/epoch  ratio ${numpy ? (ours / numpy).toFixed(2) : '—'}${typeof np === 'string' ? `  (${np})` : ''}`,
+      `${method.padEnd(8)}  ours ${f(ours)} (${f(oursMedian)}) s/epoch  numpy ${f(numpy)} (${f(numpyMedian)}) s/epoch  ratio ` +
+        `${numpy ? (ours / numpy).toFixed(2) : '—'}${typeof np === 'string' ? `  (${np})` : ''}`,
     );
   }
   if (json)

@@ -104,7 +104,8 @@ export async function main(argv: string[]): Promise<void> {
       const l = await latency(a, b, bytes, n);
       lat.push(l);
       console.log(
-        `  ${String(bytes / 1024).padStart(4)} KiB: median ${l.median_us.toFixed(0).padStart(6)} µs   p99 ${l.p99_us.toFixed(0).padStart(6)} µs`,
+        `  ${String(bytes / 1024).padStart(4)} KiB: median ${l.median_us.toFixed(0).padStart(6)} µs   p99 ` +
+          `${l.p99_us.toFixed(0).padStart(6)} µs`,
       );
     }
     results.latency = lat;
@@ -135,11 +136,14 @@ export async function main(argv: string[]): Promise<void> {
       rows.push(row);
       const pct = (u: number[]) => u.map((x) => `${(100 * x).toFixed(0)}%`).join(', ');
       console.log(
-        `  queue ${row.queue.toFixed(1).padStart(6)} steps/s   worker ${row.worker.toFixed(1).padStart(6)} steps/s   nats ${row.nats.toFixed(1).padStart(6)} steps/s   ` +
-          `nats / worker ${row.nats_over_worker.toFixed(2)}   nats / queue ${row.nats_over_queue.toFixed(2)}   bit-identical: ${row.identical ? 'yes' : 'NO'}`,
+        `  queue ${row.queue.toFixed(1).padStart(6)} steps/s   worker ${row.worker.toFixed(1).padStart(6)} steps/s   nats ` +
+          `${row.nats.toFixed(1).padStart(6)} steps/s   ` +
+          `nats / worker ${row.nats_over_worker.toFixed(2)}   nats / queue ${row.nats_over_queue.toFixed(2)}   bit-identical: ` +
+          `${row.identical ? 'yes' : 'NO'}`,
       );
       console.log(
-        `  whole runs: queue ${queue.seconds.toFixed(1)} s, worker ${threads.seconds.toFixed(1)} s, nats ${remote.seconds.toFixed(1)} s; stages busy: worker ${pct(threads.utilization)}, nats ${pct(remote.utilization)}`,
+        `  whole runs: queue ${queue.seconds.toFixed(1)} s, worker ${threads.seconds.toFixed(1)} s, nats ${remote.seconds.toFixed(1)} s; ` +
+          `stages busy: worker ${pct(threads.utilization)}, nats ${pct(remote.utilization)}`,
       );
     }
     results.wide = rows;

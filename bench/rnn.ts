@@ -105,7 +105,9 @@ export async function main(argv: string[]): Promise<void> {
   );
   const windows = Math.ceil((2 * length + 1) / truncation);
   const result = {
-    model: `LSTM ${hidden}, copy task width ${width} length ${length} (L = ${2 * length + 1}, ${windows} windows of T = ${truncation}), batch ${batch}, DNI (linear synthesizer over [h | c]), Adam, clip 1`,
+    model:
+      `LSTM ${hidden}, copy task width ${width} length ${length} (L = ${2 * length + 1}, ${windows} windows of T = ${truncation}), ` +
+      `batch ${batch}, DNI (linear synthesizer over [h | c]), Adam, clip 1`,
     backend: backend().name,
     steps,
     ours_us_per_step: ours,
@@ -118,7 +120,8 @@ export async function main(argv: string[]): Promise<void> {
   };
   console.log(`recurrent step (one window), ${result.model}; kernels: ${result.backend}; best of 5 rounds of ${steps} steps`);
   console.log(
-    `  ours, actors       ${actors.toFixed(0)} µs per step   (actor overhead ${(100 * result.actor_overhead).toFixed(1)}% of the bare loop)`,
+    `  ours, actors       ${actors.toFixed(0)} µs per step   ` +
+      `(actor overhead ${(100 * result.actor_overhead).toFixed(1)}% of the bare loop)`,
   );
   console.log(`  ours, bare loop    ${ours.toFixed(0)} µs per step`);
   if (result.numpy_us_per_step !== null) {

@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- schedulers [--json] [--rounds N] [--steps N] [--epochs N] [--stages N] [--only handoff,seed,seed3k,wide,mnist,fresh,copy] [--built]`:
+ * `npm run bench -- schedulers [--json] [--rounds N] [--steps N] [--epochs N] [--stages N]
+ * [--only handoff,seed,seed3k,wide,mnist,fresh,copy] [--built]`:
  * the queue scheduler (one thread, the seed's sequential order) against the worker scheduler
  * (pipeline stages on the threads of one stage pool, warmed by a first short training; its
  * default plan unless `--stages`), side by side in one run,
@@ -105,7 +106,8 @@ export async function libraryApi(built: boolean): Promise<Api> {
   const absent = urls.filter((url) => !existsSync(url));
   if (absent.length)
     throw new Error(
-      `bench schedulers --built: there is no ${absent.map((u) => `dist/${u.pathname.split('/').pop()}`).join(', ')} (npm run build makes it)`,
+      `bench schedulers --built: there is no ${absent.map((u) => `dist/${u.pathname.split('/').pop()}`).join(', ')} ` +
+        `(npm run build makes it)`,
     );
   return Object.assign({}, ...(await Promise.all(urls.map((url) => import(url.href))))) as Api;
 }
@@ -199,7 +201,8 @@ export async function main(argv: string[]): Promise<void> {
       .map((s) => `[${s.actors.join(' ')}]`)
       .join(' | ');
   console.log(
-    `${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), kernels: ${api.backend().name}${built ? ', the built package (dist/)' : ''}; capacity = two threads of plain compute ÷ one, before/after each measurement`,
+    `${cores} cores (${cpus()[0]?.model ?? 'unknown CPU'}), kernels: ${api.backend().name}${built ? ', the built package (dist/)' : ''}; ` +
+      `capacity = two threads of plain compute ÷ one, before/after each measurement`,
   );
   const results: Record<string, unknown> = {};
 
@@ -213,7 +216,8 @@ export async function main(argv: string[]): Promise<void> {
         const what = transport === 'link' ? 'shared memory (this link)' : 'postMessage per event (before)';
         const spin = value.spin_found === null ? '' : `, ${(100 * value.spin_found).toFixed(0)}% of waits ended spinning`;
         console.log(
-          `  ${what.padEnd(31)} median ${value.median_us.toFixed(2).padStart(6)} µs   p99 ${value.p99_us.toFixed(1).padStart(7)} µs   (${fmt(capacity)}${spin})`,
+          `  ${what.padEnd(31)} median ${value.median_us.toFixed(2).padStart(6)} µs   p99 ${value.p99_us.toFixed(1).padStart(7)} µs   ` +
+            `(${fmt(capacity)}${spin})`,
         );
       }
     }
@@ -270,7 +274,8 @@ export async function main(argv: string[]): Promise<void> {
   ];
   for (const c of cases) {
     console.log(
-      `\n${c.name}: ${api.describeSizes(c.topology)}, batch ${c.topology.batch}, ${c.steps} steps (steady state from step ${c.warm}); worker stages ${plan(c.topology)}`,
+      `\n${c.name}: ${api.describeSizes(c.topology)}, batch ${c.topology.batch}, ${c.steps} steps (steady state from step ${c.warm}); ` +
+        `worker stages ${plan(c.topology)}`,
     );
     await measure(c.topology, c.data, c.warm + 5, 0, 'queue');
     await measure(c.topology, c.data, c.warm + 5, 0, worker(c.topology));
@@ -301,14 +306,22 @@ export async function main(argv: string[]): Promise<void> {
       };
       rows.push(row);
       console.log(
-        `  queue ${row.queue.toFixed(1).padStart(9)} steps/s   worker ${row.worker.toFixed(1).padStart(9)} steps/s   ratio ${row.ratio.toFixed(2)} (whole run ${row.whole_run_ratio.toFixed(2)})   ` +
-          `(${fmt(capacity)}; bit-identical: ${row.identical ? 'yes' : 'NO'}; stages busy ${row.utilization.map((u) => `${(100 * u).toFixed(0)}%`).join(', ')}` +
-          `${row.utilization.length > 1 && row.utilization.slice(1).every((u) => u === 0) ? ": ran as one thread, the stages measured one core's worth at the start" : ''})`,
+        `  queue ${row.queue.toFixed(1).padStart(9)} steps/s   worker ${row.worker.toFixed(1).padStart(9)} steps/s   ratio ` +
+          `${row.ratio.toFixed(2)} (whole run ${row.whole_run_ratio.toFixed(2)})   ` +
+          `(${fmt(capacity)}; bit-identical: ${row.identical ? 'yes' : 'NO'}; stages busy ` +
+          `${row.utilization.map((u) => `${(100 * u).toFixed(0)}%`).join(', ')}` +
+          `${
+            row.utilization.length > 1 && row.utilization.slice(1).every((u) => u === 0)
+              ? ": ran as one thread, the stages measured one core's worth at the start"
+              : ''
+          })`,
       );
     }
     const good = rows.filter((r) => r.capacity.min >= 1.9).map((r) => r.ratio);
     console.log(
-      `  ratio worker / queue: ${range(rows.map((r) => r.ratio))} over ${rows.length} rounds${good.length ? `; ${range(good)} where the capacity was >= 1.9x` : '; no round had a capacity >= 1.9x'}; whole runs (start and warm-up included) ${range(rows.map((r) => r.whole_run_ratio))}`,
+      `  ratio worker / queue: ${range(rows.map((r) => r.ratio))} over ${rows.length} rounds` +
+        `${good.length ? `; ${range(good)} where the capacity was >= 1.9x` : '; no round had a capacity >= 1.9x'}; ` +
+        `whole runs (start and warm-up included) ${range(rows.map((r) => r.whole_run_ratio))}`,
     );
     results[c.key] = {
       network: api.describeSizes(c.topology),
@@ -351,7 +364,8 @@ export async function main(argv: string[]): Promise<void> {
     for (const delay of [0, 1]) {
       const topology = mnist(delay);
       console.log(
-        `\nMNIST through fit(), delay ${delay}: ${api.describeSizes(topology)}, batch 64, Adam, DNI, ${epochs} epochs of 125 steps, the 2,000 test digits evaluated after each; worker stages ${plan(topology)}`,
+        `\nMNIST through fit(), delay ${delay}: ${api.describeSizes(topology)}, batch 64, Adam, DNI, ${epochs} epochs of 125 steps, the ` +
+          `2,000 test digits evaluated after each; worker stages ${plan(topology)}`,
       );
       const rows: unknown[] = [];
       for (let r = 0; r < mnistRounds; r++) {
@@ -382,7 +396,8 @@ export async function main(argv: string[]): Promise<void> {
         );
         console.log(`  worker ${w.toFixed(3)} s/epoch (epochs ${list(staged.seconds)}; ${staged.wall.toFixed(2)} s in all)`);
         console.log(
-          `  ratio worker / queue: ${(q / w).toFixed(2)} per epoch (median), ${(queue.wall / staged.wall).toFixed(2)} in all   (${fmt(capacity)}; bit-identical: ${identical ? 'yes' : 'NO'}; test accuracy ${(100 * staged.accuracy).toFixed(1)}%)`,
+          `  ratio worker / queue: ${(q / w).toFixed(2)} per epoch (median), ${(queue.wall / staged.wall).toFixed(2)} in all   ` +
+            `(${fmt(capacity)}; bit-identical: ${identical ? 'yes' : 'NO'}; test accuracy ${(100 * staged.accuracy).toFixed(1)}%)`,
         );
       }
       rowsByDelay[`delay${delay}`] = rows;
@@ -394,7 +409,8 @@ export async function main(argv: string[]): Promise<void> {
       data = api.binaryAddition(1000, 12),
       steps = 3000;
     console.log(
-      `\nthe first training on a fresh pool: seed, delay 0, ${steps} steps, whole runs (createTraining to the end) on a new pool, then again on it`,
+      `\nthe first training on a fresh pool: seed, delay 0, ${steps} steps, whole runs (createTraining to the end) on a new pool, then ` +
+        `again on it`,
     );
     const rows: unknown[] = [];
     for (let r = 0; r < rounds; r++) {
@@ -418,7 +434,8 @@ export async function main(argv: string[]): Promise<void> {
       };
       rows.push(row);
       console.log(
-        `  queue ${value.queue.toFixed(2)} s   first on the pool ${value.first.toFixed(2)} s (ratio ${row.ratio_first.toFixed(2)})   second ${value.second.toFixed(2)} s (ratio ${row.ratio_second.toFixed(2)})   ` +
+        `  queue ${value.queue.toFixed(2)} s   first on the pool ${value.first.toFixed(2)} s (ratio ${row.ratio_first.toFixed(2)})   ` +
+          `second ${value.second.toFixed(2)} s (ratio ${row.ratio_second.toFixed(2)})   ` +
           `start and warm-up ${row.start_and_warm_up_seconds.toFixed(2)} s   (${fmt(capacity)})`,
       );
     }
@@ -455,7 +472,8 @@ export async function main(argv: string[]): Promise<void> {
       };
       rows.push(row);
       console.log(
-        `  queue ${row.queue_seconds.toFixed(1)} s   worker ${row.worker_seconds.toFixed(1)} s   ratio worker / queue ${row.ratio.toFixed(2)}   (${fmt(capacity)}; same table: ${row.same_table ? 'yes' : 'NO'})`,
+        `  queue ${row.queue_seconds.toFixed(1)} s   worker ${row.worker_seconds.toFixed(1)} s   ratio worker / queue ` +
+          `${row.ratio.toFixed(2)}   (${fmt(capacity)}; same table: ${row.same_table ? 'yes' : 'NO'})`,
       );
     }
     results.copy = rows;

@@ -103,7 +103,8 @@ export async function main(argv: string[]): Promise<void> {
   );
   console.log(`  through the actors      ${f(result.actors_us_per_step)} per step`);
   console.log(
-    `  bare loop, same maths   ${f(result.bare_loop_us_per_step)} per step   → actor and stream overhead ${(100 * result.actor_overhead).toFixed(1)}% of step time`,
+    `  bare loop, same maths   ${f(result.bare_loop_us_per_step)} per step   → actor and stream overhead ` +
+      `${(100 * result.actor_overhead).toFixed(1)}% of step time`,
   );
   if (result.numpy_us_per_step !== null) {
     console.log(`  numpy float32           ${f(result.numpy_us_per_step)} per step   (float64: ${f(result.numpy_float64_us_per_step!)})`);
@@ -115,7 +116,8 @@ export async function main(argv: string[]): Promise<void> {
     console.log(`MNIST network, ${m.network}; ${MNIST_STEPS} steps, best of 5 interleaved rounds`);
     console.log(`  through the actors      ${ms(m.actors_ms_per_step)} per step`);
     console.log(
-      `  bare loop, same maths   ${ms(m.bare_loop_ms_per_step)} per step   → actor and stream overhead ${(100 * m.actor_overhead).toFixed(1)}% of step time`,
+      `  bare loop, same maths   ${ms(m.bare_loop_ms_per_step)} per step   → actor and stream overhead ` +
+        `${(100 * m.actor_overhead).toFixed(1)}% of step time`,
     );
   }
   if (json) console.log(JSON.stringify(result));

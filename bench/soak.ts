@@ -85,8 +85,10 @@ export async function main(argv: string[]): Promise<void> {
     const r = JSON.parse(out.trim().split('\n').pop()!) as SoakResult;
     results.push(r);
     console.log(
-      `  ${scheduler.padEnd(7)} ${r.seconds.toFixed(1).padStart(6)} s   peak RSS ${r.peak_rss_mib_early.toFixed(1)} MiB at ${Math.round(steps / 10)} steps, ` +
-        `${r.peak_rss_mib.toFixed(1)} MiB at ${steps}: ${r.growth >= 0 ? '+' : ''}${(100 * r.growth).toFixed(1)}% ${Math.abs(r.growth) <= 0.1 ? '(flat)' : '(GROWS)'}`,
+      `  ${scheduler.padEnd(7)} ${r.seconds.toFixed(1).padStart(6)} s   peak RSS ${r.peak_rss_mib_early.toFixed(1)} MiB at ` +
+        `${Math.round(steps / 10)} steps, ` +
+        `${r.peak_rss_mib.toFixed(1)} MiB at ${steps}: ${r.growth >= 0 ? '+' : ''}${(100 * r.growth).toFixed(1)}% ` +
+        `${Math.abs(r.growth) <= 0.1 ? '(flat)' : '(GROWS)'}`,
     );
   }
   if (argv.includes('--json')) console.log(JSON.stringify({ steps, kernels: backend().name, results }));

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npx dni-actors <command> [options]`: the package's commands (the `bin` of package.json).
- * `inspect TRACE.jsonl`: the trace viewer; `stage --nats-servers URL`: a stage host for the nats scheduler. A command is a name, one line of help and a function
- * of the arguments after it, loaded only when it runs.
+ * `inspect TRACE.jsonl`: the trace viewer; `stage --nats-servers URL`: a stage host for the nats scheduler. A command is a name, one line
+ * of help and a function of the arguments after it, loaded only when it runs.
  */
 import { type CommandHelp, asksForHelp, helpText } from '../lib/io/help.ts';
 

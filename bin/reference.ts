@@ -1,5 +1,6 @@
 /**
- * npm run reference -- CASE.json --out FINAL.json [--scheduler queue] [--scheduler nats --nats-servers URL [--nats-hosts A,B] [--nats-prefix P]]
+ * npm run reference -- CASE.json --out FINAL.json [--scheduler queue] [--scheduler nats --nats-servers URL
+ *   [--nats-hosts A,B] [--nats-prefix P]]
  *
  * Train any case in the format of reference/*.json (dense chains, graphs, recurrent
  * networks: `config.kind` absent, "graph" or "rnn") through the actors and write
@@ -51,7 +52,8 @@ const usage = async (): Promise<CommandHelp> => ({
   notes: [
     `A case file may be up to ${MAX_CASE_BYTES.bytes / 2 ** 20} MiB (${MAX_CASE_BYTES.env}=BYTES to raise it).`,
     'If the case carries answers (final, losses, synthesizer_losses), the result is compared with them:',
-    `parameters within ${CASE_TOLERANCE.param.toExponential(0)} absolute, losses within ${CASE_TOLERANCE.loss.toExponential(0)} relative (docs/maths.md's float32 tolerance).`,
+    `parameters within ${CASE_TOLERANCE.param.toExponential(0)} absolute, losses within ${CASE_TOLERANCE.loss.toExponential(0)} relative ` +
+      `(docs/maths.md's float32 tolerance).`,
     "Exit codes: 0 done (and within tolerance of the case's answers), 1 the training or the write failed (nothing written),",
     "            2 a bad argument or a case it cannot run, 3 written, but the result disagrees with the case's answers,",
     '            130 stopped by Ctrl+C.',
@@ -69,7 +71,10 @@ interface Args {
   resume: string;
 }
 
-/** One line on stderr, then exit: 2 for what was refused before any work, 1 for a failure after, 3 for a disagreement with the case's answers. */
+/**
+ * One line on stderr, then exit: 2 for what was refused before any work, 1 for a failure after, 3 for a disagreement with the case's
+ * answers.
+ */
 function fail(message: string, code: 1 | 2 | 3 | 130 = 2): never {
   process.stderr.write(`reference: ${message.replace(/\s*\n\s*/g, ' ')}\n`);
   process.exit(code);
@@ -240,7 +245,8 @@ try {
 } catch (e) {
   if (e instanceof TrainingAbortedError) {
     fail(
-      `stopped before step ${e.step} of ${c.steps}${e.checkpoint ? `; the state there is in ${e.checkpoint} (go on with --resume ${e.checkpoint})` : ''}; nothing written to ${out}`,
+      `stopped before step ${e.step} of ${c.steps}` +
+        `${e.checkpoint ? `; the state there is in ${e.checkpoint} (go on with --resume ${e.checkpoint})` : ''}; nothing written to ${out}`,
       130,
     );
   }
@@ -262,14 +268,16 @@ try {
   fail(`${e instanceof FileError ? e.message : `${out}: ${(e as Error).message}`}; the training's result is lost`, 1);
 }
 console.log(
-  `${c.name}: ${resume ? `resumed from ${resume}, ` : ''}${plural(c.steps, 'step')} under the ${scheduler} scheduler in ${seconds.toFixed(2)} s → ${out}` +
+  `${c.name}: ${resume ? `resumed from ${resume}, ` : ''}${plural(c.steps, 'step')} under the ${scheduler} scheduler in ` +
+    `${seconds.toFixed(2)} s → ${out}` +
     (saveAt !== null ? ` (checkpoint at step ${saveAt} → ${checkpoint})` : ''),
 );
 if (json.final !== undefined || json.losses !== undefined || json.synthesizer_losses !== undefined) {
   const d = compareWithCase(written, json);
   console.log(
     `vs the case's own answers: max |param diff| ${d.maxParamDiff.toExponential(2)}${d.worstParam ? ` (${d.worstParam})` : ''}, ` +
-      `max relative loss diff ${d.maxLossRelDiff.toExponential(2)}, max synthesizer loss diff ${d.maxSynthesizerLossDiff.toExponential(2)} (relative ${d.maxSynthesizerLossRelDiff.toExponential(2)})`,
+      `max relative loss diff ${d.maxLossRelDiff.toExponential(2)}, max synthesizer loss diff ` +
+      `${d.maxSynthesizerLossDiff.toExponential(2)} (relative ${d.maxSynthesizerLossRelDiff.toExponential(2)})`,
   );
   const off = disagreements(d);
   if (off.length > 0) fail(`${casePath}: the result disagrees with the case's answers: ${off.join('; ')} (the result is in ${out})`, 3);

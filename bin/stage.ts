@@ -122,7 +122,8 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (stopping) return void host.close().then(() => process.exit(0));
   process.stdout.write(
-    `stage host ${host.name} ready: dni-actors ${host.version}, ${o.threads} thread(s), prefix '${o.prefix ?? 'dni'}', server ${host.server} (max_payload ${host.maxPayload} bytes)\n`,
+    `stage host ${host.name} ready: dni-actors ${host.version}, ${o.threads} thread(s), prefix '${o.prefix ?? 'dni'}', server ` +
+      `${host.server} (max_payload ${host.maxPayload} bytes)\n`,
   );
 }
 

@@ -76,7 +76,8 @@ export function disagreements(d: Deviation): string[] {
     out.push(`a loss is off by ${d.maxLossRelDiff.toExponential(2)} relative (tolerance ${CASE_TOLERANCE.loss.toExponential(0)})`);
   if (!(d.maxSynthesizerLossRelDiff <= CASE_TOLERANCE.loss))
     out.push(
-      `a synthesizer loss is off by ${d.maxSynthesizerLossRelDiff.toExponential(2)} relative (tolerance ${CASE_TOLERANCE.loss.toExponential(0)})`,
+      `a synthesizer loss is off by ${d.maxSynthesizerLossRelDiff.toExponential(2)} relative (tolerance ` +
+        `${CASE_TOLERANCE.loss.toExponential(0)})`,
     );
   return out;
 }

@@ -113,7 +113,8 @@ export function validateDataset(data: Dataset, topology: Topology): void {
   }
   if (isMatrix(data.y) && topology.labels.length !== 1) {
     throw new DataError(
-      `data: y is one matrix, but the heads read ${topology.labels.length} label sets (${topology.labels.map((l) => l.name).join(', ')}): give y as { ${topology.labels.map((l) => `${l.name}: Matrix`).join(', ')} }`,
+      `data: y is one matrix, but the heads read ${topology.labels.length} label sets ` +
+        `(${topology.labels.map((l) => l.name).join(', ')}): give y as { ${topology.labels.map((l) => `${l.name}: Matrix`).join(', ')} }`,
     );
   }
   if (!isMatrix(data.y)) {
@@ -161,7 +162,8 @@ function checkOneHot(y: Matrix, name: string): void {
     for (let j = 0; j < y.cols; j++) ((sum += y.data[i * y.cols + j]), (negative ||= y.data[i * y.cols + j] < 0));
     if (negative || Math.abs(sum - 1) > 1e-4) {
       throw new DataError(
-        `data: ${name} row ${i} ${negative ? 'has a negative entry' : `sums to ${sum}`}; the softmax-cross-entropy head needs one-hot (or probability) rows: make them with oneHot(classes, ${y.cols})`,
+        `data: ${name} row ${i} ${negative ? 'has a negative entry' : `sums to ${sum}`}; the softmax-cross-entropy head needs one-hot ` +
+          `(or probability) rows: make them with oneHot(classes, ${y.cols})`,
       );
     }
   }

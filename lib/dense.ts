@@ -127,7 +127,8 @@ export class DenseLayer {
       edges = spec.outputs.length;
     if (gradients.length < edges || gradients.length > edges + spec.mixed.length) {
       throw new RangeError(
-        `${this.id}: ${gradients.length} gradients for batch ${batch}, the node has ${edges} outgoing edges${spec.mixed.length ? ` and ${spec.mixed.length} mixed` : ''}`,
+        `${this.id}: ${gradients.length} gradients for batch ${batch}, the node has ${edges} outgoing edges` +
+          `${spec.mixed.length ? ` and ${spec.mixed.length} mixed` : ''}`,
       );
     }
     for (let k = 0; k < gradients.length; k++) {

@@ -128,7 +128,8 @@ export class TrainingAbortedError extends DniError {
     readonly reason?: unknown,
   ) {
     super(
-      `training stopped before step ${step}${checkpoint ? `; the state at that step is saved in ${checkpoint} (resume from it to go on)` : ''}`,
+      `training stopped before step ${step}` +
+        `${checkpoint ? `; the state at that step is saved in ${checkpoint} (resume from it to go on)` : ''}`,
       reason === undefined ? undefined : { cause: reason },
     );
   }

@@ -142,6 +142,7 @@ export function checkFootprint(g: Graph | RecurrentTopology, steps: number, kern
   const message =
     history > biggest.bytes
       ? `training: ${steps} steps would need ${formatBytes(total)} with their history, above ${bound}`
-      : `training: the topology would need ${formatBytes(total)}, above ${bound}; ${id} alone takes ${formatBytes(biggest.bytes)} (${biggest.why})`;
+      : `training: the topology would need ${formatBytes(total)}, above ${bound}; ${id} alone takes ${formatBytes(biggest.bytes)} ` +
+        `(${biggest.why})`;
   throw history > biggest.bytes ? new TrainingOptionsError(message) : new TopologyError(message);
 }

@@ -103,7 +103,8 @@ export function attachInterfaces(specs: readonly unknown[], c: InterfaceContext)
       );
       if (extra.length)
         throw new TopologyError(
-          `${where}: a backprop interface has no synthesizer, so ${extra.map((k) => `'${k}'`).join(', ')} ${extra.length === 1 ? 'means' : 'mean'} nothing there`,
+          `${where}: a backprop interface has no synthesizer, so ${extra.map((k) => `'${k}'`).join(', ')} ` +
+            `${extra.length === 1 ? 'means' : 'mean'} nothing there`,
         );
     }
     if (parts.forward && c.edges[e].toHead >= 0) {

@@ -134,7 +134,8 @@ export function layoutHeads(
     const n = nodes0[node];
     if (loss === 'softmax-cross-entropy' && n.act !== 'linear') {
       throw new TopologyError(
-        `head '${id}': the softmax-cross-entropy head applies the softmax itself, so node '${n.id}' must be 'linear' (its logits), got '${n.act}'`,
+        `head '${id}': the softmax-cross-entropy head applies the softmax itself, ` +
+          `so node '${n.id}' must be 'linear' (its logits), got '${n.act}'`,
       );
     }
     const labels = o.labels ?? id;
@@ -181,7 +182,10 @@ export function layoutEdges(nodes0: readonly NodeDraft[], heads0: readonly HeadD
   return { edges, edgeByName, outputs, sourceEdges };
 }
 
-/** The nodes as frozen GraphNodes, once the edges have their interfaces: where each source sits in the merged input, which outputs mix the true gradient in. */
+/**
+ * The nodes as frozen GraphNodes, once the edges have their interfaces: where each source sits in the merged input, which outputs mix the
+ * true gradient in.
+ */
 export function finishNodes(
   nodes0: readonly NodeDraft[],
   sourceEdges: readonly number[][],

@@ -130,7 +130,8 @@ export class History {
       (s.aux ?? []).every((l) => l.length === n);
     if (!fits) {
       throw new RangeError(
-        `history: a snapshot of ${n} steps, ${s.heads?.length ?? 1} heads and ${s.synthesizerLosses.length} synthesizers does not fit ${this.steps} steps, ${this.weights.length} heads and ${this.perSynthesizer.length} synthesizers`,
+        `history: a snapshot of ${n} steps, ${s.heads?.length ?? 1} heads and ${s.synthesizerLosses.length} synthesizers does not fit ` +
+          `${this.steps} steps, ${this.weights.length} heads and ${this.perSynthesizer.length} synthesizers`,
       );
     }
     this.losses.set(s.losses);

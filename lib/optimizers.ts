@@ -149,7 +149,8 @@ export class Optimizer {
     if (this.disposed) throw new Error('optimizer: setState() after dispose()');
     if (s.kind !== this.config.kind || s.moments.length !== this.moments.length) {
       throw new RangeError(
-        `optimizer: a ${s.kind} state with ${s.moments.length} moment buffers does not fit this ${this.config.kind} optimizer (${this.moments.length})`,
+        `optimizer: a ${s.kind} state with ${s.moments.length} moment buffers does not fit this ${this.config.kind} optimizer ` +
+          `(${this.moments.length})`,
       );
     }
     s.moments.forEach((m, i) => {

@@ -19,7 +19,10 @@ export interface Stage {
   readonly actors: readonly string[];
 }
 
-/** An actor with its estimated multiply-adds per batch row, its block, and its group (the node or layer it comes with when a plan names one). */
+/**
+ * An actor with its estimated multiply-adds per batch row, its block, and its group (the node or layer it comes with when a plan names
+ * one).
+ */
 export interface PlacedActor {
   readonly id: string;
   readonly cost: number;
@@ -236,7 +239,8 @@ export function validatePlan(t: AnyTopology, stages: readonly (readonly string[]
       else if (node) for (const a of actors) a.group === node.index && (a.id === node.actor || !named.has(a.id)) && place(a.id, k);
       else
         throw new TrainingOptionsError(
-          `stages: '${name}' is neither an actor (${[...ids].join(', ')}) nor a ${(t as { kind?: string }).kind === 'recurrent' ? 'layer' : 'node'} (${groups.map((g) => g.id).join(', ')})`,
+          `stages: '${name}' is neither an actor (${[...ids].join(', ')}) nor a ` +
+            `${(t as { kind?: string }).kind === 'recurrent' ? 'layer' : 'node'} (${groups.map((g) => g.id).join(', ')})`,
         );
     }
   });

@@ -89,7 +89,8 @@ export function loadCase(c: ReferenceCase, name = typeof c?.case === 'string' ? 
   if (!Array.isArray(c.x)) throw new TopologyError(`${name}: 'x' must be an array of rows, got ${describeValue(c.x)}`);
   if (kind === 'graph' ? c.y === null || typeof c.y !== 'object' || Array.isArray(c.y) : !Array.isArray(c.y)) {
     throw new TopologyError(
-      `${name}: 'y' must be ${kind === 'graph' ? "an object of label sets (a graph case's)" : 'an array of rows'}, got ${describeValue(c.y)}`,
+      `${name}: 'y' must be ${kind === 'graph' ? "an object of label sets (a graph case's)" : 'an array of rows'}, ` +
+        `got ${describeValue(c.y)}`,
     );
   }
   const topology = kind === 'graph' ? graphOf(cfg, name) : chainOf(c, name);
@@ -176,7 +177,8 @@ function graphOf(cfg: ReferenceConfig, name: string): Topology {
         keys.required,
         keys.optional,
         `${name}: config.${field}[${i}]`,
-        `its ${field} have ${[...keys.required, ...keys.optional].join(', ')}; one lr for every node, config.lr, and one for every synthesizer, config.lr_synthesizer`,
+        `its ${field} have ${[...keys.required, ...keys.optional].join(', ')}; one lr for every node, config.lr, and one for every ` +
+          `synthesizer, config.lr_synthesizer`,
       );
     });
   }
@@ -254,7 +256,8 @@ export function graphCase(
       s = g.synthesizers[e.synthesizer];
     if (f && s && f.delay !== s.delay)
       throw new TopologyError(
-        `graphCase: interface '${e.name}' is complete with a forward delay ${f.delay} and a backward delay ${s.delay}; a case file has one delay per interface`,
+        `graphCase: interface '${e.name}' is complete with a forward delay ${f.delay} and a backward delay ${s.delay}; a case file has ` +
+          `one delay per interface`,
       );
   }
   for (const s of g.synthesizers) {
@@ -272,7 +275,8 @@ export function graphCase(
   const one = (what: string, lrs: { id: string; lr: number }[], fallback: number) => {
     if (new Set(lrs.map((x) => x.lr)).size > 1) {
       throw new TopologyError(
-        `graphCase: the ${what}' learning rates differ (${lrs.map((x) => `${x.id} ${x.lr}`).join(', ')}); a case file has one for every ${what.slice(0, -1)}`,
+        `graphCase: the ${what}' learning rates differ (${lrs.map((x) => `${x.id} ${x.lr}`).join(', ')}); a case file has one for every ` +
+          `${what.slice(0, -1)}`,
       );
     }
     return lrs[0]?.lr ?? fallback;

@@ -150,7 +150,8 @@ export class RefitQueue {
   restore(s: SynthesizerSnapshot): void {
     if (s.nextPrediction - s.nextRefit !== s.pending.length || s.pending.length > this.delay + 1) {
       throw new RangeError(
-        `${this.id}: a snapshot with ${s.pending.length} pending refits (batches ${s.nextRefit}..${s.nextPrediction - 1}) does not fit delay ${this.delay}`,
+        `${this.id}: a snapshot with ${s.pending.length} pending refits (batches ${s.nextRefit}..${s.nextPrediction - 1}) ` +
+          `does not fit delay ${this.delay}`,
       );
     }
     s.pending.forEach((p, i) => {

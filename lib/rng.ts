@@ -14,7 +14,8 @@ export const MAX_SEED = 2 ** 32 - 1;
 export function checkSeed(seed: unknown, what = 'seed'): number {
   if (typeof seed !== 'number')
     throw new TypeError(
-      `${what} must be an integer in [0, ${MAX_SEED}], got ${typeof seed === 'string' ? JSON.stringify(seed) : String(seed)} (a ${typeof seed})`,
+      `${what} must be an integer in [0, ${MAX_SEED}], got ` +
+        `${typeof seed === 'string' ? JSON.stringify(seed) : String(seed)} (a ${typeof seed})`,
     );
   if (!Number.isInteger(seed) || seed < 0 || seed > MAX_SEED)
     throw new RangeError(`${what} must be an integer in [0, ${MAX_SEED}], got ${seed}`);

@@ -208,7 +208,8 @@ function checkParameters(id: string, spec: SynthesizerShape, p: SynthesizerParam
   }
   if (!outputN && N)
     throw new RangeError(
-      `${id}: N (${shapeOf(N)}) given, but ${spec.conditioned ? 'an MLP synthesizer takes its labels in hidden layer 0' : 'the synthesizer is not conditioned'}`,
+      `${id}: N (${shapeOf(N)}) given, but ` +
+        `${spec.conditioned ? 'an MLP synthesizer takes its labels in hidden layer 0' : 'the synthesizer is not conditioned'}`,
     );
 }
 

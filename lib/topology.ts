@@ -161,7 +161,8 @@ export function defineTopology(spec: TopologySpec): Topology {
     const activation = checkActivation(l.activation ?? (isLast && loss === 'softmax-cross-entropy' ? 'linear' : 'sigmoid'), name);
     if (isLast && loss === 'softmax-cross-entropy' && activation !== 'linear') {
       throw new TopologyError(
-        `${name}: the softmax-cross-entropy head applies the softmax itself, so the last layer must be 'linear' (its logits), got '${activation}'`,
+        `${name}: the softmax-cross-entropy head applies the softmax itself, ` +
+          `so the last layer must be 'linear' (its logits), got '${activation}'`,
       );
     }
     const complete = bool(l.complete, `${name}: complete`, false);
@@ -192,7 +193,8 @@ export function defineTopology(spec: TopologySpec): Topology {
   }
   if (loss === 'softmax-cross-entropy' && labels !== last.units) {
     throw new TopologyError(
-      `topology: the softmax-cross-entropy head needs one-hot labels of width ${last.units} (the last layer's units), got labels of width ${labels}`,
+      `topology: the softmax-cross-entropy head needs one-hot labels of width ${last.units} (the last layer's units), ` +
+        `got labels of width ${labels}`,
     );
   }
   const graph: GraphSpec = {

@@ -108,7 +108,10 @@ export function refuseUnknownKeys(
   throw error(`${what}: unknown option ${unknown.map((k) => `'${k}'`).join(', ')} (it takes ${known.join(', ')})${hint}`);
 }
 
-/** Options of a training (or of what watches one) with a key they do not take: a TrainingOptionsError naming `what` (`training`, `fit: checkpoint`). */
+/**
+ * Options of a training (or of what watches one) with a key they do not take: a TrainingOptionsError naming `what` (`training`,
+ * `fit: checkpoint`).
+ */
 export function refuseUnknownOptions(o: object, known: readonly string[], what: string): void {
   if (o === null || typeof o !== 'object' || Array.isArray(o))
     throw new TrainingOptionsError(`${what}: the options must be an object, got ${show(o)}`);

@@ -5,8 +5,8 @@
  *
  * dist/: ES modules compiled by tsc from `index.ts`, the subpaths (`dni-actors/kernels`, `/machines`,
  * `/recurrent`, `/testing`, `/nats`, `/inspect`), the `dni-actors` command and the worker entry
- * (tsconfig.build.json: `.ts` import paths rewritten to `.js`, `.d.ts` beside each module, source maps with the TypeScript source inlined), the
- * WebAssembly kernels compiled into dist/lib/wasm (where dist/lib/kernels/wasm-module.js looks for them),
+ * (tsconfig.build.json: `.ts` import paths rewritten to `.js`, `.d.ts` beside each module, source maps with the TypeScript source inlined),
+ * the WebAssembly kernels compiled into dist/lib/wasm (where dist/lib/kernels/wasm-module.js looks for them),
  * and the inspector's page files beside the servers that serve them. An installed package needs
  * neither TypeScript nor tsx nor AssemblyScript. The repository itself keeps running the `.ts`.
  *
@@ -26,7 +26,8 @@ const staged = join(root, 'build', 'package');
 
 if (process.env.npm_lifecycle_event === 'prepack') {
   console.error(
-    "build: this package.json is the repository's (dev scripts, devDependencies): `npm run package` packs the published one (build/package/)",
+    "build: this package.json is the repository's (dev scripts, devDependencies): " +
+      '`npm run package` packs the published one (build/package/)',
   );
   process.exit(1);
 }

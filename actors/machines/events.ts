@@ -237,7 +237,10 @@ export function routesFor(t: AnyTopology): Route[] {
   return isRecurrent(t) ? recurrentRoutesOf(t) : routesOf(t);
 }
 
-/** A head's loss (`index`: the head's), a synthesizer's (`index`: the synthesizer's) or a recurrent layer's aux loss (`index`: the aux head's) on one batch. */
+/**
+ * A head's loss (`index`: the head's), a synthesizer's (`index`: the synthesizer's) or a recurrent layer's aux loss (`index`: the aux
+ * head's) on one batch.
+ */
 export interface LossMessage {
   readonly type: 'LOSS';
   readonly kind: 'head' | 'synthesizer' | 'aux';

@@ -35,7 +35,10 @@ const tabled = {
   recurrentHead: withTransitionTable(recurrentHeadMachine),
 };
 
-/** The machines to spawn under `interpreter`: dense layers (unlocked: gradients may come before the forward), synthesizers and heads; recurrent layers (cores), their synthesizers and the head. */
+/**
+ * The machines to spawn under `interpreter`: dense layers (unlocked: gradients may come before the forward), synthesizers and heads;
+ * recurrent layers (cores), their synthesizers and the head.
+ */
 export function networkMachines(interpreter: Interpreter = 'table'): typeof interpreted {
   if (interpreter === 'table') return tabled;
   if (interpreter === 'xstate') return interpreted;

@@ -271,4 +271,5 @@ function settle(
 
 /** xstate's error when a macrostep does not settle within the machine's `maxIterations`. */
 const infiniteLoop = (max: number) =>
-  `Infinite loop detected: the machine has processed more than ${max} microsteps without reaching a stable state. This usually happens when there's a cycle of transitions (e.g., eventless transitions or raised events causing state A -> B -> C -> A).`;
+  `Infinite loop detected: the machine has processed more than ${max} microsteps without reaching a stable state. This usually happens ` +
+  `when there's a cycle of transitions (e.g., eventless transitions or raised events causing state A -> B -> C -> A).`;

@@ -86,7 +86,10 @@ export function parentOf(ref: AnyActorRef): AnyActorRef | undefined {
   return parentsKnown ? (ref as unknown as { _parent?: AnyActorRef })._parent : undefined;
 }
 
-/** Whether an action (inline, or a machine's implementation) is one of xstate's built-ins (`assign`, `raise`, …): they resolve against the snapshot. */
+/**
+ * Whether an action (inline, or a machine's implementation) is one of xstate's built-ins (`assign`, `raise`, …): they resolve against the
+ * snapshot.
+ */
 export function isBuiltInAction(action: unknown): boolean {
   return (typeof action === 'function' || (typeof action === 'object' && action !== null)) && 'resolve' in action;
 }
@@ -99,7 +102,8 @@ export function isHigherOrderGuard(guard: unknown): boolean {
 /** The error xstate's interpreter throws when guard `type` (undefined: inline) throws `cause` on `eventType` in state node `stateId`. */
 export function guardError(type: string | undefined, eventType: string, stateId: string, cause: unknown): Error {
   return new Error(
-    `Unable to evaluate guard ${type ? `'${type}' ` : ''}in transition for event '${eventType}' in state node '${stateId}':\n${(cause as Error).message}`,
+    `Unable to evaluate guard ${type ? `'${type}' ` : ''}in transition for event '${eventType}' in state node ` +
+      `'${stateId}':\n${(cause as Error).message}`,
   );
 }
 
@@ -276,7 +280,10 @@ const safely = (check: () => boolean): boolean => {
   }
 };
 
-/** Transitions taken from the table may build their own snapshots, send their own microstep events, tell xstate's built-ins apart and fail as xstate does. */
+/**
+ * Transitions taken from the table may build their own snapshots, send their own microstep events, tell xstate's built-ins apart and fail
+ * as xstate does.
+ */
 export const tableSnapshots: boolean = safely(checkSnapshots) && safely(checkMicrostep) && safely(checkMarkers) && safely(checkGuardError);
 /** {@link stopChildrenAtOnce} may stop children itself. */
 const childrenStoppable: boolean = safely(checkStopChildren);

@@ -151,12 +151,14 @@ export class NatsLink implements StageLink {
       if (seq !== r.arrived) {
         const what = seq < r.arrived ? 'repeated' : `lost (${seq - r.arrived} of them)`;
         throw new Error(
-          `stage link: ${r.route.key} sent message ${seq}, stage ${this.init.stage} expected ${r.arrived}: messages were ${what}, e.g. by a NATS server restart`,
+          `stage link: ${r.route.key} sent message ${seq}, stage ${this.init.stage} expected ${r.arrived}: ` +
+            `messages were ${what}, e.g. by a NATS server restart`,
         );
       }
       if (seq - r.delivered >= r.slots.length)
         throw new Error(
-          `stage link: ${r.route.key} holds ${r.slots.length} batches its target has not taken (ring of ${r.slots.length} overrun at batch ${batch})`,
+          `stage link: ${r.route.key} holds ${r.slots.length} batches its target has not taken ` +
+            `(ring of ${r.slots.length} overrun at batch ${batch})`,
         );
       if (cols !== r.route.cols || rows > r.route.rows)
         throw new Error(`stage link: ${r.route.key} carries ${r.route.rows}x${r.route.cols}, not ${rows}x${cols}`);

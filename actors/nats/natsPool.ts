@@ -176,7 +176,8 @@ export class NatsStagePool {
         if (st.type === 'disconnect')
           for (const r of [...this.runs])
             r.fail(
-              `the NATS connection to ${String(st.data)} dropped mid-run (a server restart loses messages in flight); resume from a checkpoint`,
+              `the NATS connection to ${String(st.data)} dropped mid-run (a server restart loses messages in flight); ` +
+                `resume from a checkpoint`,
             );
       }
     })().catch(() => {});
@@ -334,19 +335,22 @@ export class NatsStagePool {
       throw new StageError(
         0,
         stages[0].actors,
-        `stage host ${gone.map((h) => `'${h.info.name}'`).join(', ')} of the NATS pool '${this.name}' at ${where}: ${gone.map((h) => h.lost).join('; ')}`,
+        `stage host ${gone.map((h) => `'${h.info.name}'`).join(', ')} of the NATS pool '${this.name}' at ${where}: ` +
+          `${gone.map((h) => h.lost).join('; ')}`,
       );
     if (hosts.length === 0)
       throw new StageError(
         0,
         stages[0].actors,
-        `no stage host answered on ${this.s.hosts} at ${where} (start one: npx dni-actors stage --nats-servers ${[this.options.servers].flat()[0]})`,
+        `no stage host answered on ${this.s.hosts} at ${where} (start one: npx dni-actors stage --nats-servers ` +
+          `${[this.options.servers].flat()[0]})`,
       );
     if (gone.length === hosts.length) {
       throw new StageError(
         0,
         stages[0].actors,
-        `every stage host of the NATS pool '${this.name}' at ${where} is gone: ${gone.map((h) => `'${h.info.name}' (${h.lost})`).join(', ')}`,
+        `every stage host of the NATS pool '${this.name}' at ${where} is gone: ` +
+          `${gone.map((h) => `'${h.info.name}' (${h.lost})`).join(', ')}`,
       );
     }
     const live = hosts.filter((h) => !h.lost);
@@ -362,7 +366,9 @@ export class NatsStagePool {
       throw new StageError(
         placed.length,
         stages[placed.length].actors,
-        `${n} stages need ${n} free stage threads; the hosts (${live.map((h) => `'${h.info.name}' ${Math.max(0, h.info.threads - h.info.busy - h.leased)} free`).join(', ')}) have ${placed.length}`,
+        `${n} stages need ${n} free stage threads; the hosts ` +
+          `(${live.map((h) => `'${h.info.name}' ${Math.max(0, h.info.threads - h.info.busy - h.leased)} free`).join(', ')}) have ` +
+          `${placed.length}`,
       );
     }
     return placed;

@@ -5,7 +5,8 @@
  * listens on a port.
  *
  *   trainer ──request {prefix}.hosts──▶ every host ──reply { name, version, threads, busy }
- *   trainer ──{prefix}.host.{name}.claim: { run, version, init } (framed)──▶ host ──reply { ok } once the stage listens, or { ok: false, error }
+ *   trainer ──{prefix}.host.{name}.claim: { run, version, init } (framed)──▶ host ──reply { ok } once the stage listens,
+ *     or { ok: false, error }
  *   trainer ──{prefix}.run.{run}.stage.{k}.commands: StageCommand──▶ stage k          (stageProtocol.ts's commands)
  *   trainer ◀──{prefix}.run.{run}.reports: StageReport | ProgressReport (framed)── stages
  *   stage a ──{prefix}.run.{run}.stage.{b}.tensors: header + float32 bytes──▶ stage b (natsLink.ts)

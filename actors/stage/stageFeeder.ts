@@ -125,7 +125,9 @@ export class Feeder {
 
 const SLICE_MS = 10;
 
-/** How many batches a stage counts at once (its {@link StepCounter}), less one: how far its readers may feed past its last finished batch. */
+/**
+ * How many batches a stage counts at once (its {@link StepCounter}), less one: how far its readers may feed past its last finished batch.
+ */
 export function stepWindow(topology: AnyTopology): number {
   return 2 * ringDepthOf(topology) + 1;
 }

@@ -5,7 +5,9 @@
  * the training ends or after a timeout, saying who waited.
  */
 
-/** The start words: stages arrived, the probe's phase (DONE when decided), cancelled, then (as float64) the probe's result and measurements. */
+/**
+ * The start words: stages arrived, the probe's phase (DONE when decided), cancelled, then (as float64) the probe's result and measurements.
+ */
 const ARRIVED = 0,
   CANCELLED = 2;
 export const PHASE = 1,

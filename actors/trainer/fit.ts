@@ -70,7 +70,10 @@ export interface FitOptions {
   scheduler?: SchedulerOption;
   /** an xstate inspection observer, attached to the training */
   inspect?: TrainingOptions['inspect'];
-  /** receives the inspection events of worker-hosted actors, as in createTraining (without it a trace or live page of a worker fit shows no layer) */
+  /**
+   * receives the inspection events of worker-hosted actors, as in createTraining (without it a trace or live page of a worker fit shows no
+   * layer)
+   */
   relay?: TrainingOptions['relay'];
   /** the one training fit() runs for all its epochs, before it runs (e.g. to watch its `metrics$`) */
   onTraining?: (training: Training) => void;
@@ -94,7 +97,10 @@ export interface EpochReport {
   readonly lrFactor: number;
   /** on the validation set after the epoch, when one was given */
   readonly validation: Evaluation | null;
-  /** wall time of the epoch's training: shuffle, every step (the first epoch: building the training and starting its threads too; the evaluation not included) */
+  /**
+   * wall time of the epoch's training: shuffle, every step (the first epoch: building the training and starting its threads too; the
+   * evaluation not included)
+   */
   readonly seconds: number;
 }
 
@@ -284,7 +290,8 @@ function checkAdvanced(after: OptimizerStates, steps: number, scheduler: string)
   for (const [owner, s] of Object.entries(after)) {
     if (s.step !== steps) {
       throw new Error(
-        `fit: after ${steps} steps the '${scheduler}' scheduler reports ${owner}'s optimiser at step ${s.step}: it did not carry the optimiser state back`,
+        `fit: after ${steps} steps the '${scheduler}' scheduler reports ${owner}'s optimiser at step ${s.step}: ` +
+          `it did not carry the optimiser state back`,
       );
     }
   }

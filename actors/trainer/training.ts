@@ -225,7 +225,8 @@ export function trainingInEpochs(
     sameFile(options.resume, options.checkpoint.path)
   ) {
     throw new TrainingOptionsError(
-      `training: resume ${options.resume} and checkpoint.path ${options.checkpoint.path} are the same file: the first checkpoint would overwrite the one resumed from (save to another file, or use trainWithRestarts)`,
+      `training: resume ${options.resume} and checkpoint.path ${options.checkpoint.path} are the same file: the first checkpoint would ` +
+        `overwrite the one resumed from (save to another file, or use trainWithRestarts)`,
     );
   }
   const { state: resume, path: resumePath } =
@@ -244,13 +245,15 @@ export function trainingInEpochs(
   const name = (natsOption ? 'worker' : typeof option === 'string' ? option : option?.name) as SchedulerName;
   if (!(SCHEDULERS as readonly string[]).includes(name)) {
     throw new TrainingOptionsError(
-      `training: unknown scheduler ${JSON.stringify(option)} (expected one of ${SCHEDULERS.join(', ')}, { name: 'worker', stages } or { name: 'nats', servers })`,
+      `training: unknown scheduler ${JSON.stringify(option)} ` +
+        `(expected one of ${SCHEDULERS.join(', ')}, { name: 'worker', stages } or { name: 'nats', servers })`,
     );
   }
   const interpreter = options.interpreter ?? 'table';
   if ((interpreter as string) === 'compiled') {
     throw new TrainingOptionsError(
-      `training: interpreter 'compiled' is now called 'table' (it compiles nothing: it takes the hot transitions from a precomputed table); write interpreter: 'table', or leave it out (the default)`,
+      `training: interpreter 'compiled' is now called 'table' (it compiles nothing: it takes the hot transitions from a precomputed ` +
+        `table); write interpreter: 'table', or leave it out (the default)`,
     );
   }
   if (!(INTERPRETERS as readonly string[]).includes(interpreter)) {
@@ -473,7 +476,8 @@ function checkSameData(resume: TrainingState, data: ModelData, path: string): vo
   if (f !== resume.dataFingerprint) {
     throw new CheckpointError(
       path,
-      `made with other data: the data given has fingerprint ${f.slice(0, 19)}…, the checkpoint's is ${resume.dataFingerprint.slice(0, 19)}…`,
+      `made with other data: the data given has fingerprint ${f.slice(0, 19)}…, the checkpoint's is ` +
+        `${resume.dataFingerprint.slice(0, 19)}…`,
     );
   }
 }

@@ -81,7 +81,10 @@ export function tinyRecurrentCase(seed = 1, options: { dni?: boolean; steps?: nu
   };
 }
 
-/** A valid graph case (`config.kind = "graph"`): input 3 → a (4, tanh) → o (2, sigmoid), an mse head, a dni interface a → o; 8 rows, batch 2. */
+/**
+ * A valid graph case (`config.kind = "graph"`): input 3 → a (4, tanh) → o (2, sigmoid), an mse head, a dni interface a → o; 8 rows,
+ * batch 2.
+ */
 export function tinyGraphCase(seed = 1, options: { steps?: number } = {}): ReferenceCase {
   const rng = new Rng(seed);
   const mat = (r: number, c: number, s = 0.5) =>

@@ -648,7 +648,10 @@ export function malformedData(seed: number): DataInput {
         () => ({ length: m.data.length }),
       ])();
       m.data = v;
-      return `${k}.data := ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? (v as object).constructor.name : show(v)}`;
+      return (
+        `${k}.data := ` +
+        `${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? (v as object).constructor.name : show(v)}`
+      );
     },
     () => {
       const [key, v] = p.one<[string, unknown]>([
@@ -1073,7 +1076,10 @@ export function malformedDemoArgs(seed: number): { label: string; args: string[]
   return { label: args.join(' '), args };
 }
 
-/** A malformed `npm run reference` argument list, in a folder holding `case.json` (valid, 8 steps) and `case.ckpt` (a valid checkpoint of it). */
+/**
+ * A malformed `npm run reference` argument list, in a folder holding `case.json` (valid, 8 steps) and `case.ckpt` (a valid checkpoint of
+ * it).
+ */
 export function malformedReferenceArgs(seed: number): { label: string; args: string[] } {
   const p = new Pick(seed);
   const ok = ['case.json', '--out', 'out.json'];

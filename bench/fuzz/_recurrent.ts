@@ -254,7 +254,10 @@ export function malformedGraphCase(seed: number): CaseInput {
   return { label: `graph case: ${p.one(mutations)()}`, text: toText(c) };
 }
 
-/** A valid recurrent spec with every option given (two layers, the lower interface decoupled, DNI with aux). Its data: {@link goodSequences}. */
+/**
+ * A valid recurrent spec with every option given (two layers, the lower interface decoupled, DNI with aux). Its data:
+ * {@link goodSequences}.
+ */
 export function fullRecurrentSpec(): RecurrentSpec {
   return {
     cell: 'lstm',
@@ -354,7 +357,10 @@ export function malformedRecurrentSpec(seed: number): TopologyInput {
         ['hidden.0.interface', 'delay'],
         ['', 'forgetBias'],
       ]);
-      return `${path || 'the spec'}.${k} := ${show((at(path)[k] = p.one<unknown>(['1', true, [1], {}, NaN, k === 'forgetBias' ? Infinity : -1])))}`;
+      return (
+        `${path || 'the spec'}.${k} := ` +
+        `${show((at(path)[k] = p.one<unknown>(['1', true, [1], {}, NaN, k === 'forgetBias' ? Infinity : -1])))}`
+      );
     },
     () => {
       const [path, k, v] = p.one<[string, string, unknown[]]>([
@@ -402,7 +408,10 @@ export function malformedSequences(seed: number): DataInput {
         () => ({ length: m.data.length }),
       ])();
       m.data = v;
-      return `${k}.data := ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? (v as object).constructor.name : show(v)}`;
+      return (
+        `${k}.data := ` +
+        `${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v === 'object' ? (v as object).constructor.name : show(v)}`
+      );
     },
     () => {
       const f = p.one(['rows', 'cols']);

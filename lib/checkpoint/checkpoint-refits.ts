@@ -83,7 +83,8 @@ export function checkPendingSteps(
   if (pending.length !== d.length || pending.some((p, k) => p.step !== d[k])) {
     const w = due.windows === null ? '' : ` with ${due.windows} windows per sequence`;
     fail(
-      `${what} holds the refits of ${listSteps(pending.map((p) => p.step))}, delay ${due.delay} at step ${step}${w} leaves exactly ${d.length} (${listSteps(d)})`,
+      `${what} holds the refits of ${listSteps(pending.map((p) => p.step))}, delay ${due.delay} at step ${step}${w} leaves exactly ` +
+        `${d.length} (${listSteps(d)})`,
     );
   }
 }

@@ -372,7 +372,8 @@ function decodeRefits(
     const due = graphPendingBatches(r.delay, step);
     if (nextRefit !== due.first) {
       c.fail(
-        `${what} has ${s.pending.length} pending refits (from batch ${nextRefit}), delay ${r.delay} at step ${step} leaves exactly ${due.count} (batches ${due.first}..${step - 1})`,
+        `${what} has ${s.pending.length} pending refits (from batch ${nextRefit}), delay ${r.delay} at step ${step} leaves exactly ` +
+          `${due.count} (batches ${due.first}..${step - 1})`,
       );
     }
     const pending = s.pending.map((q, k) => {

@@ -21,7 +21,8 @@ export interface CommandHelp {
  * The help text of a command.
  *
  * @example
- * helpText({ usage: 'npm run bench -- soak [--steps N]', about: 'Peak memory under each scheduler.', options: [['--steps N', 'steps per scheduler']], takes: 'about 30 s' });
+ * helpText({ usage: 'npm run bench -- soak [--steps N]', about: 'Peak memory under each scheduler.',
+ *   options: [['--steps N', 'steps per scheduler']], takes: 'about 30 s' });
  */
 export function helpText(help: CommandHelp): string {
   const rows = [...(help.options ?? []), ['-h, --help', 'this text (nothing is run)']] as const;

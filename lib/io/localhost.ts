@@ -20,7 +20,10 @@ export interface LocalServer {
 const LOOPBACK = ['127.0.0.1', 'localhost', '[::1]'];
 const WILDCARD = ['0.0.0.0', '::', '[::]'];
 
-/** `host:port` names the server answers to. An address it was bound to is added; bound to every interface, any IP address (a DNS name cannot be rebound onto an IP literal). */
+/**
+ * `host:port` names the server answers to. An address it was bound to is added; bound to every interface, any IP address (a DNS name cannot
+ * be rebound onto an IP literal).
+ */
 function accepts(hostHeader: string, server: LocalServer): boolean {
   const m = /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d+))?$/i.exec(hostHeader.trim());
   if (!m) return false;

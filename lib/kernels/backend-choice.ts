@@ -23,7 +23,9 @@ export function wasmModules(): Record<string, object> {
   return out;
 }
 
-/** Build this thread's process-wide WebAssembly backends from these compiled kernels (from {@link wasmModules}) when they are first used. */
+/**
+ * Build this thread's process-wide WebAssembly backends from these compiled kernels (from {@link wasmModules}) when they are first used.
+ */
 export function adoptWasmModules(modules: Record<string, object>): void {
   for (const name of ['wasm', 'wasm-fma'] as const) if (modules[name] && built[name].backend === undefined) adopted[name] = modules[name];
 }

@@ -81,7 +81,10 @@ function checkLength(op: string, name: string, x: Matrix): void {
   }
 }
 
-/** `reserve(length, what)`: a block of `length` floats from the arena, or a RangeError that says how much was asked for and how much is free. */
+/**
+ * `reserve(length, what)`: a block of `length` floats from the arena, or a RangeError that says how much was asked for and how much is
+ * free.
+ */
 function reserveIn(name: string, arena: FreeList): (length: number, what: string) => number {
   return (length, what) => {
     const at = arena.alloc(length * 4, length);

@@ -116,7 +116,8 @@ export function instantiateKernels(
   const probe = wasm.maddProbe(FUSE_A, FUSE_A, FUSE_C);
   if (fma ? probe !== FUSED : probe !== 0) {
     throw new Error(
-      `${name} backend: ${path} computes a·b + c = ${probe}, expected ${fma ? FUSED : 0} (${fma ? 'the madd does not fuse on this engine or CPU' : 'a relaxed-SIMD build?'})`,
+      `${name} backend: ${path} computes a·b + c = ${probe}, expected ${fma ? FUSED : 0} ` +
+        `(${fma ? 'the madd does not fuse on this engine or CPU' : 'a relaxed-SIMD build?'})`,
     );
   }
   // the memory never grows, so this buffer (and every view on it) stays valid for good

@@ -113,7 +113,8 @@ export function loadRecurrentCase(c: RecurrentCase, name = c?.case ?? 'case'): L
   }
   if (sequences.inputs !== topology.inputs || sequences.outputs !== topology.outputs) {
     throw new TopologyError(
-      `${name}: x_t has ${sequences.inputs} values and y_t ${sequences.outputs}, the config says inputs ${topology.inputs}, outputs ${topology.outputs}`,
+      `${name}: x_t has ${sequences.inputs} values and y_t ${sequences.outputs}, ` +
+        `the config says inputs ${topology.inputs}, outputs ${topology.outputs}`,
     );
   }
   return { name, topology, sequences, initial, steps: cfg.steps };

@@ -1,8 +1,8 @@
 /**
  * A core: the recurrent cell at one layer of the stack, trained window by window by truncated BPTT
  * (docs/maths.md "Recurrent interfaces"). Words: a *layer* is a place in the stack (the topology's
- * `layers[ℓ]`, the actor `layer:core{ℓ}`, which also holds the aux head); its *core* is this maths. The driver says which window is a sequence's first: the state entering
- * it is zero; any other window starts from the state the previous one ended with (carried here).
+ * `layers[ℓ]`, the actor `layer:core{ℓ}`, which also holds the aux head); its *core* is this maths. The driver says which window is a
+ * sequence's first: the state entering it is zero; any other window starts from the state the previous one ended with (carried here).
  *
  * Cells (rows are examples; a window's n steps are stored step-major, row τ·B + b):
  * - `tanh`: `h_t = tanh(x_t Wx + h_{t-1} Wh + b)`; carried state h (S = H).
@@ -162,7 +162,8 @@ export class RecurrentCore {
       n = x.rows / B;
     if (!Number.isInteger(n) || n < 1 || n > this.topology.truncation || x.cols !== this.spec.inputs) {
       throw new RangeError(
-        `${this.spec.key}: step ${step} got x ${x.rows}x${x.cols}, expected n·${B} rows (1 ≤ n ≤ T = ${this.topology.truncation}) of ${this.spec.inputs}`,
+        `${this.spec.key}: step ${step} got x ${x.rows}x${x.cols}, expected n·${B} rows (1 ≤ n ≤ T = ${this.topology.truncation}) of ` +
+          `${this.spec.inputs}`,
       );
     }
     const xs = rowsView(this.xs, 0, n * B);
@@ -258,7 +259,8 @@ export class RecurrentCore {
   backwardWindow(step: number, gHat: Matrix | null, fromAbove: Matrix | null): Matrix {
     if (step !== this.held || this.backwardDone)
       throw new Error(
-        `${this.spec.key}: backward of step ${step}, but the held forward is step ${this.held}${this.backwardDone ? ' (already backpropagated)' : ''}`,
+        `${this.spec.key}: backward of step ${step}, but the held forward is step ` +
+          `${this.held}${this.backwardDone ? ' (already backpropagated)' : ''}`,
       );
     const n = this.n,
       B = this.B,

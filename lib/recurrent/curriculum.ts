@@ -57,7 +57,8 @@ export interface CurriculumResult {
  * Train a fresh network on the curriculum until the budget is spent.
  *
  * @example
- * const t = defineRecurrent({ cell: 'lstm', inputs: 9, hidden: 64, outputs: 8, truncation: 3, batch: 16, optimizer: { kind: 'adam', lr: 1e-3 }, dni: true });
+ * const t = defineRecurrent({ cell: 'lstm', inputs: 9, hidden: 64, outputs: 8, truncation: 3, batch: 16,
+ *   optimizer: { kind: 'adam', lr: 1e-3 }, dni: true });
  * runCurriculum(t, { budget: 20_000, seed: 1 }).maxLength;
  */
 /** The keys of {@link CurriculumOptions}: what runCurriculum takes (trainCurriculum takes these and its own). */

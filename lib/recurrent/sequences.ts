@@ -49,7 +49,9 @@ export function sequencesFromNested(x: number[][][], y: number[][][], mask: numb
     rows.forEach((seq, n) => {
       if (!Array.isArray(seq) || seq.length !== L) {
         throw new DataError(
-          `sequences: ${name}[${n}] ${Array.isArray(seq) ? `has ${seq.length} steps` : `is ${describeValue(seq)}, not an array of steps`}, x[0] has ${L} (ragged lengths: pad and mask)`,
+          `sequences: ${name}[${n}] ` +
+            `${Array.isArray(seq) ? `has ${seq.length} steps` : `is ${describeValue(seq)}, not an array of steps`}, x[0] has ${L} ` +
+            `(ragged lengths: pad and mask)`,
         );
       }
       seq.forEach((step: unknown, t: number) => {
@@ -59,7 +61,8 @@ export function sequencesFromNested(x: number[][][], y: number[][][], mask: numb
         }
         if (!Array.isArray(step) || step.length !== w) {
           throw new DataError(
-            `sequences: ${name}[${n}][${t}] ${Array.isArray(step) ? `has ${step.length} values` : `is ${describeValue(step)}`}, expected ${w} numbers (as ${name}[0][0])`,
+            `sequences: ${name}[${n}][${t}] ${Array.isArray(step) ? `has ${step.length} values` : `is ${describeValue(step)}`}, expected ` +
+              `${w} numbers (as ${name}[0][0])`,
           );
         }
         for (let j = 0; j < w; j++) out[(n * L + t) * w + j] = numberAt(step[j], `${name}[${n}][${t}][${j}]`);

@@ -117,7 +117,8 @@ export class RecurrentSynthesizer {
   refit(step: number, input: Matrix, target: Matrix): void {
     if (input.rows !== target.rows || input.cols !== this.spec.units || target.cols !== this.spec.units || input.rows > this.maxRows) {
       throw new RangeError(
-        `${this.id}: refit of step ${step} with input ${input.rows}x${input.cols} and target ${target.rows}x${target.cols} (expected ≤ ${this.maxRows} rows of ${this.spec.units})`,
+        `${this.id}: refit of step ${step} with input ${input.rows}x${input.cols} and target ${target.rows}x${target.cols} (expected ≤ ` +
+          `${this.maxRows} rows of ${this.spec.units})`,
       );
     }
     const slot = this.queue.give(step, input.rows);

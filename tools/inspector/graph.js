@@ -28,9 +28,11 @@ const MARGIN = 24,
 const THREAD_COLORS = ['#7c3aed', '#0f766e', '#c2410c', '#1d4ed8', '#be185d', '#4d7c0f'];
 
 /**
- * @typedef {{ actor: string, id: string, units?: number, activation?: string, merge?: string, sources: string[], decoupled?: boolean }} GraphNode
+ * @typedef {{ actor: string, id: string, units?: number, activation?: string, merge?: string, sources: string[],
+ *   decoupled?: boolean }} GraphNode
  * @typedef {{ actor: string, id: string, node: string, loss?: string, weight?: number }} GraphHead
- * @typedef {{ from: string, to: string, synthesizer: string | null, conditioned?: boolean, forward?: string | null, lambda?: number, warmup?: number }} GraphEdge
+ * @typedef {{ from: string, to: string, synthesizer: string | null, conditioned?: boolean, forward?: string | null, lambda?: number,
+ *   warmup?: number }} GraphEdge
  * @typedef {{ inputs?: number, nodes: GraphNode[], heads: GraphHead[], edges: GraphEdge[] }} Graph
  * @typedef {{ name: string, context: any, thread: string | null, parent?: string | null }} SceneActor
  * @typedef {{ state: unknown, status: string, last: string, active?: boolean }} ActorView

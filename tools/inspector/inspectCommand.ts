@@ -72,7 +72,8 @@ export async function inspectCommand(argv: readonly string[], command: string): 
   if (file !== trace) {
     // a demo that ran several trainings wrote one trace each (out.backprop.jsonl, out.dni.jsonl, …)
     console.log(
-      `inspect: ${trace} is ${traces.length} traces, one per training:\n${traces.map((f) => `  ${command} ${f}`).join('\n')}\nserving the first.`,
+      `inspect: ${trace} is ${traces.length} traces, one per training:\n` +
+        `${traces.map((f) => `  ${command} ${f}`).join('\n')}\nserving the first.`,
     );
   }
 

@@ -12,7 +12,8 @@ const COLORS = ['#1d4ed8', '#c2410c', '#0f766e', '#7c3aed', '#be185d', '#4d7c0f'
 const DASHES = ['', '6 3', '2 3', '8 3 2 3'];
 
 /**
- * @typedef {{ name: string, parent: string | null, thread: string | null, context: any, state: unknown, status: string, last: string, events: number }} LiveActor
+ * @typedef {{ name: string, parent: string | null, thread: string | null, context: any, state: unknown, status: string, last: string,
+ *   events: number }} LiveActor
  * @typedef {{ x: number[], y: number[], stride: number }} Series
  * @typedef {{ id: number, label: string | null, meta: Record<string, unknown>, status: string, batch: number, steps: number | null,
  *   stepsPerSecond: number | null, actors: Map<string, LiveActor>, series: Record<string, Series> }} Run

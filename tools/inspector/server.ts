@@ -82,7 +82,8 @@ function checkTraceStart(path: string, fd: number): void {
     const shown = line.length > 40 ? `${line.slice(0, 40)}…` : line;
     throw new FileError(
       path,
-      `is not a trace: its first line should be a JSON object of type '@trace.meta', got ${JSON.stringify(shown)} (record one with a demo's --trace FILE)`,
+      `is not a trace: its first line should be a JSON object of type '@trace.meta', got ${JSON.stringify(shown)} ` +
+        `(record one with a demo's --trace FILE)`,
     );
   }
 }
