@@ -445,7 +445,8 @@ export async function main(argv: string[]): Promise<void> {
   if (only.has('copy')) {
     const demo = new URL('../demos/copy.ts', import.meta.url).pathname;
     console.log(
-      '\ndemo:copy --budget 320 (15 cells, each a curriculum of short trainings; queue: a child process per cell, 2 at a time; worker: one child, one stage pool), whole demo',
+      '\ndemo:copy --budget 320 (15 cells, each a curriculum of short trainings; ' +
+        'queue: a child process per cell, 2 at a time; worker: one child, one stage pool), whole demo',
     );
     const runDemo = (scheduler: string) => {
       const out = execFileSync(process.execPath, ['--import', 'tsx', demo, '--budget', '320', '--scheduler', scheduler, '--json'], {

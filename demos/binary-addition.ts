@@ -142,7 +142,8 @@ if (stopped) {
     .map((m) => m.name)
     .join(', ');
   console.error(
-    `binary-addition: ${stopped}; not finished: ${unfinished}. ${rows.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no JSON line was written.`,
+    `binary-addition: ${stopped}; not finished: ${unfinished}. ` +
+      `${rows.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no JSON line was written.`,
   );
   await inspector.finish(false);
   process.exit(130);

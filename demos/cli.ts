@@ -122,7 +122,8 @@ export function demoUsage(spec: DemoSpec<Record<string, DemoOption>>): string {
     ['--json', 'print the results as one JSON object on the last line'],
   ];
   for (const [key, o] of Object.entries(spec.options ?? {})) {
-    const flag = `--${kebab(key)}${o.type === 'boolean' ? '' : ` ${o.value ?? (o.type === 'number' ? 'X' : o.type === 'seed' ? 'N' : 'VALUE')}`}`;
+    const flag =
+      `--${kebab(key)}` + `${o.type === 'boolean' ? '' : ` ${o.value ?? (o.type === 'number' ? 'X' : o.type === 'seed' ? 'N' : 'VALUE')}`}`;
     rows.push([flag, `${o.help}${o.default !== undefined && o.type !== 'boolean' ? ` (default ${o.default})` : ''}`]);
   }
   return helpText({
@@ -360,7 +361,8 @@ export function stepsOf(args: Pick<DemoArgs, 'steps' | 'epochs'>, batchesPerEpoc
   const steps = args.steps ?? Math.round((args.epochs ?? 1) * batchesPerEpoch);
   if (steps < 1) {
     console.error(
-      `--epochs ${args.epochs} is ${plural(steps, 'step')} (an epoch is ${plural(batchesPerEpoch, 'batch', 'batches')}): nothing would be trained`,
+      `--epochs ${args.epochs} is ${plural(steps, 'step')} ` +
+        `(an epoch is ${plural(batchesPerEpoch, 'batch', 'batches')}): nothing would be trained`,
     );
     process.exit(2);
   }
@@ -407,7 +409,9 @@ export interface DemoInspector {
  * @example
  * const inspector = await demoInspector(args, 'binary-addition');
  * const inspection = inspector.forRun();
- * const training = createTraining({ topology, data, steps, scheduler: args.scheduler, inspect: inspection?.inspect, relay: inspection?.relay });
+ * const training = createTraining({
+ *   topology, data, steps, scheduler: args.scheduler, inspect: inspection?.inspect, relay: inspection?.relay,
+ * });
  * inspection?.watch(training);
  * await training.run();
  * await inspection?.close();
@@ -442,7 +446,8 @@ export async function demoInspector(args: DemoArgs, demo: string): Promise<DemoI
   }
   if (live) {
     console.error(
-      `${demo}: live inspector: open ${live.url} (the actors and the metrics as they train; served from this machine, nothing from the network)`,
+      `${demo}: live inspector: open ${live.url} ` +
+        `(the actors and the metrics as they train; served from this machine, nothing from the network)`,
     );
   }
   // Ctrl+C while training: tell the pages the demo has gone (rather than cut their streams), then

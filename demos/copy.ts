@@ -76,7 +76,8 @@ const spec = {
     'and DNI + aux (dni-aux) at T = 2, 3, 4, 5, 8. A cell is the longest length the curriculum reaches within the budget\n' +
     `of training sequences. The default budget (${DEFAULT_BUDGET}) takes a few minutes; the full table:\n` +
     `  npm run demo:copy -- --budget ${FULL_BUDGET}        (1–4 CPU minutes per cell; 15 cells, --jobs at a time)\n` +
-    `--trace FILE records the actors of the first cell's first ${TRACE_BATCHES} curriculum batches, a trace each (FILE.bptt-T2-batch0.jsonl, …;\n` +
+    `--trace FILE records the actors of the first cell's first ${TRACE_BATCHES} curriculum batches, ` +
+    `a trace each (FILE.bptt-T2-batch0.jsonl, …;\n` +
     'add --truncations 2 --methods dni to see a synthesizer at work).\n' +
     '(npm run demo:copy -- [options]) Progress on stderr; the table, and with --json one JSON object as the last line, on stdout.',
   options: {
@@ -137,7 +138,8 @@ for (let i = 0; i < argv.length && argv[i] !== '--'; i++) {
   }
   if (flag === '--inspect' || flag === '--inspect-port') {
     usageError(
-      `${flag} is not available here (the cells train in child processes): record the first cell's first batches with --trace FILE and view them with npm run inspect -- FILE`,
+      `${flag} is not available here (the cells train in child processes): ` +
+        `record the first cell's first batches with --trace FILE and view them with npm run inspect -- FILE`,
     );
   }
   // `--budget -1` would otherwise be refused as "ambiguous" rather than as a bad budget
@@ -457,7 +459,8 @@ function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: Abo
           finished.add(name);
           out.results.set(name, m);
           barOf(name).finish(
-            `${name.padEnd(12)} max length ${m.max_length}  (${m.sequences.toLocaleString('en-US')} sequences, ${m.wall_seconds.toFixed(1)} s)`,
+            `${name.padEnd(12)} max length ${m.max_length}  ` +
+              `(${m.sequences.toLocaleString('en-US')} sequences, ${m.wall_seconds.toFixed(1)} s)`,
           );
         }
       });
@@ -502,8 +505,10 @@ function runCells(cells: Cell[], jobs: number, board: ProgressBoard, signal: Abo
 function explain(rows: CellResult[]): string[] {
   const c = COPY_EXPERIMENT;
   const about = [
-    `Each cell trains a fresh LSTM until ${budget.toLocaleString('en-US')} sequences are spent; its figure is the longest length n it solved ` +
-      `(under ${c.threshold} wrong bits per sequence over 10 batches). Truncated BPTT trains in windows of T steps and passes no gradient ` +
+    `Each cell trains a fresh LSTM until ${budget.toLocaleString('en-US')} sequences are spent; ` +
+      `its figure is the longest length n it solved ` +
+      `(under ${c.threshold} wrong bits per sequence over 10 batches). ` +
+      `Truncated BPTT trains in windows of T steps and passes no gradient ` +
       'back across a window boundary: once a bit and its recall are n + 1 >= T steps apart, no window holds both, and nothing tells ' +
       'the state carried into a window what later windows needed from it.',
   ];
@@ -535,7 +540,8 @@ function explain(rows: CellResult[]): string[] {
   }
   if (budget < FULL_BUDGET) {
     lines.push(
-      `${budget.toLocaleString('en-US')} sequences per cell and one seed is a short look (a few thousand more sequences can lengthen a cell: see "solved at"); ` +
+      `${budget.toLocaleString('en-US')} sequences per cell and one seed is a short look ` +
+        `(a few thousand more sequences can lengthen a cell: see "solved at"); ` +
         `the paper-scale table: npm run demo:copy -- --budget ${FULL_BUDGET}`,
     );
   }
@@ -595,7 +601,8 @@ if (childCell !== undefined) {
   const atOnce = Math.min(args.jobs, cells.length),
     oneChild = childGroups(cells).length === 1 && cells.length > 1;
   const c = COPY_EXPERIMENT;
-  // the children choose their kernels by the same rule (DNI_BACKEND, else the fastest that loads): a bad DNI_BACKEND fails here, before any work
+  // the children choose their kernels by the same rule (DNI_BACKEND, else the fastest that loads):
+  // a bad DNI_BACKEND fails here, before any work
   let kernels: string;
   try {
     kernels = autoBackend().name;
@@ -603,11 +610,15 @@ if (childCell !== undefined) {
     usageError((err as Error).message);
   }
   console.log(
-    `${task === 'copy' ? 'Copy' : 'Repeat copy'}, bit width ${c.width}: LSTM ${c.hidden}, batch ${c.batch}, Adam ${c.lr} (core and readout), clip ${c.clip}; ` +
-      `dni: a linear synthesizer over [h | c] at each truncation boundary, Adam ${c.synthesizerLr}, scale ${c.scale}; dni-aux: aux weight ${c.auxWeight}\n` +
+    `${task === 'copy' ? 'Copy' : 'Repeat copy'}, bit width ${c.width}: ` +
+      `LSTM ${c.hidden}, batch ${c.batch}, Adam ${c.lr} (core and readout), clip ${c.clip}; ` +
+      `dni: a linear synthesizer over [h | c] at each truncation boundary, Adam ${c.synthesizerLr}, scale ${c.scale}; ` +
+      `dni-aux: aux weight ${c.auxWeight}\n` +
       `curriculum from length 1, +1 when the mean error over the last 10 batches is under ${c.threshold} bits per sequence; ` +
       `${budget.toLocaleString('en-US')} sequences per cell, seed ${args.seed}\n` +
-      `${plural(cells.length, 'cell')} (T ${truncations.join(', ')} × ${methods.join(', ')}), ${oneChild ? `${atOnce} at a time in one child process, on one stage pool` : `${jobs} at a time in child processes`}, ${args.scheduler} scheduler, ${kernels} kernels\n`,
+      `${plural(cells.length, 'cell')} (T ${truncations.join(', ')} × ${methods.join(', ')}), ` +
+      `${oneChild ? `${atOnce} at a time in one child process, on one stage pool` : `${jobs} at a time in child processes`}, ` +
+      `${args.scheduler} scheduler, ${kernels} kernels\n`,
   );
   const board = new ProgressBoard();
   const started = performance.now();
@@ -646,7 +657,8 @@ if (childCell !== undefined) {
   );
   console.log(
     '\n(solved at: the sequences trained when the longest length was solved; wall s and CPU s: the training in its child process,\n' +
-      `${atOnce > 1 ? `with ${atOnce} cells at a time sharing the cores` : 'one cell at a time'}; total wall ${((performance.now() - started) / 1000).toFixed(0)} s` +
+      `${atOnce > 1 ? `with ${atOnce} cells at a time sharing the cores` : 'one cell at a time'}; ` +
+      `total wall ${((performance.now() - started) / 1000).toFixed(0)} s` +
       `${outcome.threadsStarted !== null ? `; worker threads started: ${outcome.threadsStarted}` : ''})`,
   );
   if (rows.length) console.log(`\n${explain(rows).join('\n\n')}`);
@@ -656,7 +668,8 @@ if (childCell !== undefined) {
     for (const f of outcome.failed) console.error(`copy: cell ${cellName(f.cell)} failed (${f.why})`);
     console.error(
       `copy: ${outcome.interrupted ? 'stopped (Ctrl+C)' : 'a cell failed'}; not finished: ${missing.join(', ')}. ` +
-        `The table above holds the finished cells only; no ${[args.plot ? 'plot' : '', args.json ? 'JSON line' : ''].filter(Boolean).join(' and ') || 'further output'} was written.`,
+        `The table above holds the finished cells only; ` +
+        `no ${[args.plot ? 'plot' : '', args.json ? 'JSON line' : ''].filter(Boolean).join(' and ') || 'further output'} was written.`,
     );
     process.exit(outcome.failed.length ? 1 : 130);
   }

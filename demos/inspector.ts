@@ -64,7 +64,8 @@ const every = Math.max(1, Math.floor(steps / 20));
 const last: Record<string, number> = {};
 if (!args.json)
   console.log(
-    `${describeSizes(topology)} DNI, ${plural(steps, 'step')}, ${args.scheduler} scheduler\n\n batch      loss  synth loss  cos(ĝ, g) @ layer 1  steps/s`,
+    `${describeSizes(topology)} DNI, ${plural(steps, 'step')}, ${args.scheduler} scheduler\n\n` +
+      ` batch      loss  synth loss  cos(ĝ, g) @ layer 1  steps/s`,
   );
 training.metrics$.subscribe((m) => {
   Object.assign(last, {

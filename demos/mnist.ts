@@ -156,10 +156,13 @@ try {
 const synthesizers = synthesizerHidden.length ? `MLP synthesizers (${synthesizerHidden.join('-')} relu)` : 'linear synthesizers';
 console.log(
   `MNIST (the mnist package's real digits, split seed ${args.splitSeed}): ` +
-    `train ${split.train.x.rows}${split.validation.x.rows ? `, validation ${split.validation.x.rows} (held out of training)` : ''}, test ${split.test.x.rows}\n` +
-    `${describeSizes(topologyFor('backprop'))} relu, softmax cross-entropy, batch ${batch}, Adam lr ${args.lr}${args.eps !== 1e-8 ? ` eps ${args.eps}` : ''}; ` +
+    `train ${split.train.x.rows}${split.validation.x.rows ? `, validation ${split.validation.x.rows} (held out of training)` : ''}, ` +
+    `test ${split.test.x.rows}\n` +
+    `${describeSizes(topologyFor('backprop'))} relu, softmax cross-entropy, batch ${batch}, ` +
+    `Adam lr ${args.lr}${args.eps !== 1e-8 ? ` eps ${args.eps}` : ''}; ` +
     `${synthesizers} after every hidden layer, Adam lr ${args.synthesizerLr}\n` +
-    `${plural(epochs, 'epoch')} of ${plural(perEpoch, 'step')} per method${args.noShuffle ? '' : ' (shuffled each epoch)'}, learning rates × ${args.lrSchedule} schedule, ` +
+    `${plural(epochs, 'epoch')} of ${plural(perEpoch, 'step')} per method${args.noShuffle ? '' : ' (shuffled each epoch)'}, ` +
+    `learning rates × ${args.lrSchedule} schedule, ` +
     `${args.scheduler} scheduler, ${backend().name} kernels\n`,
 );
 
@@ -258,7 +261,9 @@ if (stopped) {
   if (results.length) printTable();
   const unfinished = methods.slice(results.length).join(', ');
   console.error(
-    `mnist: ${stopped}; not finished: ${unfinished}. ${results.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no plot or JSON line was written.`,
+    `mnist: ${stopped}; not finished: ${unfinished}. ` +
+      `${results.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; ` +
+      'no plot or JSON line was written.',
   );
   await inspector.finish(false);
   process.exit(130);
@@ -272,7 +277,8 @@ function printTable() {
     )}`,
   );
   console.log(
-    "\n(final training loss: mean over the last epoch's batches; s/epoch: median time of one epoch's training steps; wall s: training and validation)",
+    "\n(final training loss: mean over the last epoch's batches; " +
+      "s/epoch: median time of one epoch's training steps; wall s: training and validation)",
   );
 }
 

@@ -179,10 +179,13 @@ const epochs = Math.ceil(steps / perEpoch);
 console.log(
   `Multitask MNIST (the mnist package's real digits, split seed ${args.splitSeed}): ` +
     `train ${train.x.rows}${validation.x.rows ? `, validation ${validation.x.rows} (held out of training)` : ''}, test ${test.x.rows}\n` +
-    `784 → trunk ${args.trunk} relu → { digit_hidden ${args.digitHidden} relu → 10 (softmax, weight 1); high_hidden ${args.highHidden} relu → 2 (softmax, digit ≥ 5, weight ${args.highWeight}) }\n` +
-    `batch ${args.batch}, Adam lr ${args.lr}; dni / cdni: linear synthesizers on trunk → digit_hidden and trunk → high_hidden, Adam lr ${args.synthesizerLr}` +
+    `784 → trunk ${args.trunk} relu → { digit_hidden ${args.digitHidden} relu → 10 (softmax, weight 1); ` +
+    `high_hidden ${args.highHidden} relu → 2 (softmax, digit ≥ 5, weight ${args.highWeight}) }\n` +
+    `batch ${args.batch}, Adam lr ${args.lr}; ` +
+    `dni / cdni: linear synthesizers on trunk → digit_hidden and trunk → high_hidden, Adam lr ${args.synthesizerLr}` +
     ` (cdni: each sees its branch's labels)\n` +
-    `${plural(epochs, 'epoch')} of ${plural(perEpoch, 'step')} per method (shuffled each epoch), ${args.scheduler} scheduler, ${backend().name} kernels\n`,
+    `${plural(epochs, 'epoch')} of ${plural(perEpoch, 'step')} per method (shuffled each epoch), ` +
+    `${args.scheduler} scheduler, ${backend().name} kernels\n`,
 );
 
 interface MethodResult {
@@ -257,7 +260,8 @@ if (stopped) {
   if (results.length) printTable();
   const unfinished = methods.slice(results.length).join(', ');
   console.error(
-    `multitask: ${stopped}; not finished: ${unfinished}. ${results.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no JSON line was written.`,
+    `multitask: ${stopped}; not finished: ${unfinished}. ` +
+      `${results.length ? 'The table holds the methods that finished only' : 'No method finished: no table'}; no JSON line was written.`,
   );
   await inspector.finish(false);
   process.exit(130);
@@ -287,7 +291,8 @@ function printTable() {
     )}`,
   );
   console.log(
-    "\n(final training loss: the weighted sum of both heads' losses, mean over the last epoch's batches; s/epoch: median time of one epoch's training steps)",
+    "\n(final training loss: the weighted sum of both heads' losses, mean over the last epoch's batches; " +
+      "s/epoch: median time of one epoch's training steps)",
   );
 }
 

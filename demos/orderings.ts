@@ -74,7 +74,8 @@ const figure: Record<SchedulerName, string> = {
 };
 
 console.log(
-  `F forward · P predict (synthesizer; a forward synthesizer: from the data) · S synthetic update · G gradient update (backprop) · R refit target\n`,
+  `F forward · P predict (synthesizer; a forward synthesizer: from the data) · ` +
+    `S synthetic update · G gradient update (backprop) · R refit target\n`,
 );
 let reference: Float32Array | null = null;
 for (const scheduler of SCHEDULERS) {
@@ -118,7 +119,8 @@ for (const scheduler of SCHEDULERS) {
       console.log(
         !threads
           ? `  ${above} and ${below} share a thread here (the stage plan put them together)`
-          : `  the forward unlock: ${above} (${[...upper.values()][0]?.thread}) forwarded ${ahead.length} of batches ${from}–${from + shown + WATCHED - 1} before ${below} (${[...lower.values()][0]?.thread}) forwarded them` +
+          : `  the forward unlock: ${above} (${[...upper.values()][0]?.thread}) forwarded ${ahead.length} of batches ` +
+              `${from}–${from + shown + WATCHED - 1} before ${below} (${[...lower.values()][0]?.thread}) forwarded them` +
               (ahead.length
                 ? `; the first: batch ${ahead[0][0]} at ${us(ahead[0][1].t)} µs, ${below}'s at ${us(lower.get(ahead[0][0])!.t)} µs`
                 : ''),
@@ -126,7 +128,8 @@ for (const scheduler of SCHEDULERS) {
     }
   }
   if (scheduler === 'worker') {
-    // the blue box: synthesizer:0 (refitting as it predicts: at a PREDICT, or at the REFIT a held prediction waited for) while layer:1 forwards, on another thread
+    // the blue box: synthesizer:0 (refitting as it predicts: at a PREDICT, or at the REFIT a held prediction waited for) while
+    // layer:1 forwards, on another thread
     const name = (l: TraceEvent) => `${l.actor} ${letter[l.event!.type]}${l.batch}`;
     const overlap = (a: TraceEvent, b: TraceEvent) => b.thread !== a.thread && b.t < end(a) && a.t < end(b);
     const blue = watched.flatMap((a) =>
@@ -138,9 +141,12 @@ for (const scheduler of SCHEDULERS) {
     console.log(`  ${overlapping} of these ${lines.length} events ran while the other thread was handling one of its own`);
     console.log(
       blue.length
-        ? `  the blue box, over batches ${from}–${from + shown + WATCHED - 1}: synthesizer:0 refitting or predicting while layer:1 forwards, ${blue.length} times; the first: ` +
-            `${name(blue[0][0])} (${blue[0][0].thread}, ${us(blue[0][0].t)}–${us(end(blue[0][0]))} µs) while ${name(blue[0][1])} (${blue[0][1].thread}, ${us(blue[0][1].t)}–${us(end(blue[0][1]))} µs)`
-        : `  the blue box: over batches ${from}–${from + shown + WATCHED - 1} no synthesizer:0 refit or prediction ran at the same time as a layer:1 forward (a machine that gave one core?)`,
+        ? `  the blue box, over batches ${from}–${from + shown + WATCHED - 1}: ` +
+            `synthesizer:0 refitting or predicting while layer:1 forwards, ${blue.length} times; the first: ` +
+            `${name(blue[0][0])} (${blue[0][0].thread}, ${us(blue[0][0].t)}–${us(end(blue[0][0]))} µs) ` +
+            `while ${name(blue[0][1])} (${blue[0][1].thread}, ${us(blue[0][1].t)}–${us(end(blue[0][1]))} µs)`
+        : `  the blue box: over batches ${from}–${from + shown + WATCHED - 1} ` +
+            `no synthesizer:0 refit or prediction ran at the same time as a layer:1 forward (a machine that gave one core?)`,
     );
   }
   const lastOfFirst = lines.reduce((m, l, i) => (l.batch === from ? i : m), -1);
@@ -148,6 +154,7 @@ for (const scheduler of SCHEDULERS) {
   console.log(
     firstOfSecond > lastOfFirst
       ? `  batch ${from + 1} entered at #${firstOfSecond + 1}, after batch ${from}'s last event (#${lastOfFirst + 1})\n`
-      : `  batch ${from + 1} entered at #${firstOfSecond + 1}, while batch ${from} was still in flight (its last event is #${lastOfFirst + 1})\n`,
+      : `  batch ${from + 1} entered at #${firstOfSecond + 1}, ` +
+          `while batch ${from} was still in flight (its last event is #${lastOfFirst + 1})\n`,
   );
 }

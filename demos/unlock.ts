@@ -47,7 +47,8 @@ const SCHEDULERS = ['queue', 'worker'] as const;
 const spec = {
   name: 'unlock',
   usage:
-    "The paper's unlocks on MNIST: backprop, DNI (update unlock), the complete unlock (forward synthesizers too) and DNI with a warm-up, under queue and worker.\n" +
+    "The paper's unlocks on MNIST: backprop, DNI (update unlock), " +
+    'the complete unlock (forward synthesizers too) and DNI with a warm-up, under queue and worker.\n' +
     '(npx tsx demos/unlock.ts [options]) Progress on stderr; the table, and with --json one JSON object as the last line, on stdout.',
   defaults: { epochs: 2 },
   takes: 'about two minutes on 2 cores (4 methods × 2 schedulers, 2 epochs each; --epochs N to change)',
@@ -122,8 +123,11 @@ function topologyFor(method: Method): Topology {
 
 console.log(
   `MNIST (the mnist package's digits, split seed ${args.splitSeed}): train ${split.train.x.rows}, test ${split.test.x.rows}; ` +
-    `${describeSizes(topologyFor('backprop'))} relu, softmax cross-entropy, batch ${args.batch}, Adam lr ${args.lr}; linear synthesizers, Adam lr ${args.synthesizerLr}\n` +
-    `${steps} steps (${(steps / perEpoch).toFixed(1)} epochs) per method and scheduler; complete: forward synthesizers after ${Math.min(args.completeLayers, hidden.length)} hidden layer(s); dni-warmup: ${warmup} steps on the true gradient first\n`,
+    `${describeSizes(topologyFor('backprop'))} relu, softmax cross-entropy, batch ${args.batch}, Adam lr ${args.lr}; ` +
+    `linear synthesizers, Adam lr ${args.synthesizerLr}\n` +
+    `${steps} steps (${(steps / perEpoch).toFixed(1)} epochs) per method and scheduler; ` +
+    `complete: forward synthesizers after ${Math.min(args.completeLayers, hidden.length)} hidden layer(s); ` +
+    `dni-warmup: ${warmup} steps on the true gradient first\n`,
 );
 
 interface Run {

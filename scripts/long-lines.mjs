@@ -14,7 +14,7 @@ const root = join(import.meta.dirname, '..');
 const width = JSON.parse(readFileSync(join(root, '.prettierrc.json'), 'utf8')).printWidth;
 const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: root, encoding: 'utf8' })
   .split('\n')
-  .filter(Boolean);
+  .filter((f, i, all) => f && all.indexOf(f) === i); // a file in a merge conflict is listed once a stage
 const HELD_TO_THE_WIDTH_UNFORMATTED = /^examples\//;
 const over = [];
 for (const file of files) {

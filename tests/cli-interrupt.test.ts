@@ -61,7 +61,10 @@ describe('Ctrl+C', () => {
     const r = await interrupt(['demos/binary-addition.ts', '--steps', '5000000'], 4000);
     expect(r.code).toBe(130);
     expect(r.stderr).toMatch(
-      /binary-addition: backprop stopped before step \d+ of 5000000 \(Ctrl\+C\); not finished: backprop, DNI, cDNI\. No method finished: no table; no JSON line was written\./,
+      new RegExp(
+        /binary-addition: backprop stopped before step \d+ of 5000000 \(Ctrl\+C\); /.source +
+          /not finished: backprop, DNI, cDNI\. No method finished: no table; no JSON line was written\./.source,
+      ),
     );
     expect(r.stdout).not.toMatch(/^method /m);
   });
@@ -102,7 +105,8 @@ describe('Ctrl+C', () => {
       expect(r.stdout).not.toMatch(/^\{/m); // no JSON line: it would read as a whole run
       expect(r.stderr).toMatch(
         new RegExp(
-          `${demo}: ${stopped} stopped before step \\d+ of \\d+.*; not finished: ${unfinished}\\. The table holds the methods that finished only; no .*written\\.`,
+          `${demo}: ${stopped} stopped before step \\d+ of \\d+.*; ` +
+            `not finished: ${unfinished}\\. The table holds the methods that finished only; no .*written\\.`,
         ),
       );
     },

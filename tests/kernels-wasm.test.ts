@@ -127,7 +127,8 @@ function checkGemm(
       worst = Math.max(worst, e / tol);
       if (!(e <= tol) || !(Math.abs(got[i * n + j] - want[i * n + j]) <= 2 * tol)) {
         throw new Error(
-          `${op} ${m}x${k}·${n} alpha ${alpha} beta ${beta}: C[${i},${j}] = ${got[i * n + j]}, typescript ${want[i * n + j]}, exact ${exact} (tolerance ${tol})`,
+          `${op} ${m}x${k}·${n} alpha ${alpha} beta ${beta}: C[${i},${j}] = ${got[i * n + j]}, ` +
+            `typescript ${want[i * n + j]}, exact ${exact} (tolerance ${tol})`,
         );
       }
     }
@@ -804,7 +805,8 @@ describe('backend selection', () => {
     expect(fallbackWarning(undefined, undefined)).toBeUndefined();
     expect(fallbackWarning(undefined, 'x')).toBeUndefined();
     expect(fallbackWarning('wasm-fma backend: this engine has no relaxed SIMD', undefined)).toBe(
-      'dni-actors: using the wasm kernels, not wasm-fma (wasm-fma backend: this engine has no relaxed SIMD). Set DNI_BACKEND=wasm to choose them and silence this.',
+      'dni-actors: using the wasm kernels, not wasm-fma (wasm-fma backend: this engine has no relaxed SIMD). ' +
+        'Set DNI_BACKEND=wasm to choose them and silence this.',
     );
     const both = fallbackWarning('wasm-fma backend: cannot read a (ENOENT)', 'wasm backend: cannot read b (ENOENT)')!;
     expect(both).toMatch(/^dni-actors: using the TypeScript kernels, several times slower/);

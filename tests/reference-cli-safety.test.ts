@@ -336,7 +336,8 @@ describe("a case's own answers are checked: exit 3 when the result disagrees, ex
         expect(r.stderr.trimEnd().split('\n'), r.stderr).toHaveLength(1);
         expect(r.stderr).toMatch(
           new RegExp(
-            `^reference: ${name}\\.json: the result disagrees with the case's answers: ${what.source} \\(the result is in out-${name}\\.json\\)\n$`,
+            `^reference: ${name}\\.json: the result disagrees with the case's answers: ` +
+              `${what.source} \\(the result is in out-${name}\\.json\\)\n$`,
           ),
         );
         expect(readFileSync(join(dir, `out-${name}.json`), 'utf8')).toBe(readFileSync(join(dir, 'answers.json'), 'utf8'));
@@ -347,30 +348,34 @@ describe("a case's own answers are checked: exit 3 when the result disagrees, ex
     },
   );
 
-  it('answers of the wrong shape are refused before training: losses of the wrong length, a final without a key, a final with an own key like constructor', async () => {
-    const chain = tinyCase(8),
-      rnn = tinyRecurrentCase(8);
-    const dir = fresh();
-    const bad: Record<string, object> = {
-      long: { ...chain, losses: Array(9).fill(0.5) },
-      short: { ...chain, synthesizer_losses: Array(3).fill(0.5) },
-      partial: { ...chain, final: { ...chain.initial, 'layer1.b': undefined } },
-      ctor: { ...rnn, final: { ...rnn.initial, constructor: [[1]] } },
-      tostring: { ...rnn, initial: { ...rnn.initial, toString: [[1]] } },
-    };
-    for (const [name, c] of Object.entries(bad)) writeFileSync(join(dir, `${name}.json`), JSON.stringify(c));
-    const runs = await Promise.all(Object.keys(bad).map((n) => cli([`${n}.json`, '--out', 'out.json'], { cwd: dir })));
-    refused(runs[0], 2, /^reference: long\.json: losses has 9 values for 8 steps \(one per step\)$/);
-    refused(runs[1], 2, /^reference: short\.json: synthesizer_losses has 3 values for 8 steps \(one per step\)$/);
-    refused(runs[2], 2, /^reference: partial\.json: final: 'layer1\.b' is missing/);
-    refused(runs[3], 2, /^reference: ctor\.json: final: 'constructor' not in the topology$/);
-    refused(runs[4], 2, /^reference: tostring\.json: parameters: 'toString' not in the topology$/);
-    expect(readdirSync(dir).sort()).toEqual(
-      Object.keys(bad)
-        .map((n) => `${n}.json`)
-        .sort(),
-    );
-  });
+  it(
+    'answers of the wrong shape are refused before training: losses of the wrong length, ' +
+      'a final without a key, a final with an own key like constructor',
+    async () => {
+      const chain = tinyCase(8),
+        rnn = tinyRecurrentCase(8);
+      const dir = fresh();
+      const bad: Record<string, object> = {
+        long: { ...chain, losses: Array(9).fill(0.5) },
+        short: { ...chain, synthesizer_losses: Array(3).fill(0.5) },
+        partial: { ...chain, final: { ...chain.initial, 'layer1.b': undefined } },
+        ctor: { ...rnn, final: { ...rnn.initial, constructor: [[1]] } },
+        tostring: { ...rnn, initial: { ...rnn.initial, toString: [[1]] } },
+      };
+      for (const [name, c] of Object.entries(bad)) writeFileSync(join(dir, `${name}.json`), JSON.stringify(c));
+      const runs = await Promise.all(Object.keys(bad).map((n) => cli([`${n}.json`, '--out', 'out.json'], { cwd: dir })));
+      refused(runs[0], 2, /^reference: long\.json: losses has 9 values for 8 steps \(one per step\)$/);
+      refused(runs[1], 2, /^reference: short\.json: synthesizer_losses has 3 values for 8 steps \(one per step\)$/);
+      refused(runs[2], 2, /^reference: partial\.json: final: 'layer1\.b' is missing/);
+      refused(runs[3], 2, /^reference: ctor\.json: final: 'constructor' not in the topology$/);
+      refused(runs[4], 2, /^reference: tostring\.json: parameters: 'toString' not in the topology$/);
+      expect(readdirSync(dir).sort()).toEqual(
+        Object.keys(bad)
+          .map((n) => `${n}.json`)
+          .sort(),
+      );
+    },
+  );
 
   it('rnn case files with coerced values, a missing or an unknown config key: one line, exit 2', async () => {
     const c = tinyRecurrentCase(9);

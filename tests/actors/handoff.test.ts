@@ -201,22 +201,25 @@ describe('worker stages and the main thread', () => {
     }
   });
 
-  it('after a training fails its surviving thread frees the stage and idles (its peer did not spin on); the dead one is replaced', async () => {
-    const pool = createStagePool({ threads: 2 });
-    try {
-      const t = createTraining({ topology, data, steps: 1_000_000, scheduler: { name: 'worker', pool } });
-      const workers: Worker[] = t.actor.getSnapshot().context.workers;
-      t.metrics$.subscribe((m) => m.batch === 200 && void workers[0].terminate());
-      const error = await t.run().catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(StageError);
-      await pool.idle();
-      const stats = pool.stats();
-      expect(stats).toMatchObject({ threads: 2, started: 3, replaced: 1, leased: 0 });
-      expect(await cpuOver(300)).toBeLessThan(60);
-    } finally {
-      await pool.close();
-    }
-  });
+  it(
+    'after a training fails its surviving thread frees the stage and idles (its peer did not spin on); ' + 'the dead one is replaced',
+    async () => {
+      const pool = createStagePool({ threads: 2 });
+      try {
+        const t = createTraining({ topology, data, steps: 1_000_000, scheduler: { name: 'worker', pool } });
+        const workers: Worker[] = t.actor.getSnapshot().context.workers;
+        t.metrics$.subscribe((m) => m.batch === 200 && void workers[0].terminate());
+        const error = await t.run().catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(StageError);
+        await pool.idle();
+        const stats = pool.stats();
+        expect(stats).toMatchObject({ threads: 2, started: 3, replaced: 1, leased: 0 });
+        expect(await cpuOver(300)).toBeLessThan(60);
+      } finally {
+        await pool.close();
+      }
+    },
+  );
 
   it('a stage waiting at a cut parks: no CPU while the trainer holds the stages', async () => {
     // fit-like: an epoch plan whose end keeps the stages waiting for a while

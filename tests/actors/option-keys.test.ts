@@ -48,7 +48,8 @@ describe('unknown training options', () => {
     [
       'createTraining',
       () => createTraining({ ...base, schedular: 'worker' } as never),
-      "training: unknown option 'schedular' (it takes topology, data, steps, params, seed, optimizerState, scheduler, relay, inspect, resume, checkpoint, interpreter, signal); did you mean 'scheduler'?",
+      "training: unknown option 'schedular' (it takes topology, data, steps, params, seed, optimizerState, scheduler, relay, inspect, " +
+        "resume, checkpoint, interpreter, signal); did you mean 'scheduler'?",
     ],
     ['train', () => train({ ...base, stpes: 4 } as never), "training: unknown option 'stpes'"],
     [
@@ -154,7 +155,8 @@ describe('resume and checkpoint naming the same file', () => {
       const e = await errorOf(() => createTraining({ ...base, resume: ckpt, checkpoint: { path: other, every: 1 } }));
       expect(e).toBeInstanceOf(TrainingOptionsError);
       expect(e.message).toBe(
-        `training: resume ${ckpt} and checkpoint.path ${other} are the same file: the first checkpoint would overwrite the one resumed from (save to another file, or use trainWithRestarts)`,
+        `training: resume ${ckpt} and checkpoint.path ${other} are the same file: ` +
+          `the first checkpoint would overwrite the one resumed from (save to another file, or use trainWithRestarts)`,
       );
     }
     expect(readdirSync(dir).sort()).toEqual(before);

@@ -117,7 +117,10 @@ describe('pipelining', () => {
     expect(overlap(await eventBatches('async', graph, data, 10))).toBeGreaterThanOrEqual(2);
   });
 
-  /** The share of busy time that worker stage threads spent at once on different batches, over 200 steps (epochs: a cut after every `epochs` batches). */
+  /**
+   * The share of busy time that worker stage threads spent at once on different batches, over 200 steps (epochs: a cut after every
+   * `epochs` batches).
+   */
   async function workerOverlapShare(epochs: number | null): Promise<{ threads: number; share: number }> {
     // wide enough that an event's work outweighs a hand-off between threads
     const topology = defineTopology({

@@ -29,7 +29,10 @@ const root = join(import.meta.dirname, '..', '..');
 const data = copyTask({ sequences: 12, length: 4, width: 8, seed: 3 });
 const STEPS = 36;
 
-/** Topologies that exercise every part: cells, stacks, decoupled interfaces, delays, aux, MLP synthesizers, Adam, clipping, one window per sequence. */
+/**
+ * Topologies that exercise every part: cells, stacks, decoupled interfaces, delays, aux, MLP synthesizers, Adam, clipping, one window
+ * per sequence.
+ */
 const SPECS: Record<string, RecurrentSpec> = {
   'tanh, DNI': { cell: 'tanh', inputs: 9, hidden: 12, outputs: 8, truncation: 3, batch: 4, dni: true },
   'lstm, DNI + aux, Adam, delay 1': {
@@ -192,26 +195,30 @@ describe('recurrent checkpoints', () => {
     },
   );
 
-  it('a checkpoint written before the renames of issue 23 (link0, written by main at 0a33cd8) loads under the new names and resumes bit for bit', async () => {
-    const path = join(root, 'tests', 'fixtures', 'rnn-checkpoint-before-words23.ckpt');
-    expect(readFileSync(path, 'utf8')).toContain('"synthesizer:link0"');
-    const state = readCheckpoint(path);
-    expect(state.step).toBe(17);
-    if (!isRecurrentState(state)) throw new Error('not recurrent');
-    expect(Object.keys(state.synthesizers).sort()).toEqual(['synthesizer:interface0', 'synthesizer:synth', 'synthesizer:synth1']);
-    expect(
-      Object.keys(state.params)
-        .filter((k) => k.startsWith('interface0.'))
-        .sort(),
-    ).toEqual(['interface0.M', 'interface0.c', 'interface0.hidden0.W', 'interface0.hidden0.b']);
-    expect(state.topology.layers[0].interface?.delay).toBe(2);
-    const full = await createTraining({ topology: SPECS[name], data, steps: STEPS, seed: 2 }).run();
-    const r = await createTraining({ topology: SPECS[name], data, steps: STEPS, resume: path }).run();
-    expectSameBits(r, {
-      params: Object.fromEntries(Object.entries(full.params).map(([k, m]) => [k, m.data])),
-      run: { ...full, steps: STEPS, next: { step: STEPS, batch: 0, window: 0 } },
-    });
-  });
+  it(
+    'a checkpoint written before the renames of issue 23 (link0, written by main at 0a33cd8) ' +
+      'loads under the new names and resumes bit for bit',
+    async () => {
+      const path = join(root, 'tests', 'fixtures', 'rnn-checkpoint-before-words23.ckpt');
+      expect(readFileSync(path, 'utf8')).toContain('"synthesizer:link0"');
+      const state = readCheckpoint(path);
+      expect(state.step).toBe(17);
+      if (!isRecurrentState(state)) throw new Error('not recurrent');
+      expect(Object.keys(state.synthesizers).sort()).toEqual(['synthesizer:interface0', 'synthesizer:synth', 'synthesizer:synth1']);
+      expect(
+        Object.keys(state.params)
+          .filter((k) => k.startsWith('interface0.'))
+          .sort(),
+      ).toEqual(['interface0.M', 'interface0.c', 'interface0.hidden0.W', 'interface0.hidden0.b']);
+      expect(state.topology.layers[0].interface?.delay).toBe(2);
+      const full = await createTraining({ topology: SPECS[name], data, steps: STEPS, seed: 2 }).run();
+      const r = await createTraining({ topology: SPECS[name], data, steps: STEPS, resume: path }).run();
+      expectSameBits(r, {
+        params: Object.fromEntries(Object.entries(full.params).map(([k, m]) => [k, m.data])),
+        run: { ...full, steps: STEPS, next: { step: STEPS, batch: 0, window: 0 } },
+      });
+    },
+  );
 
   it('the same training writes byte-identical checkpoint files under queue, async and worker', async () => {
     const texts = [];

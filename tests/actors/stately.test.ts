@@ -254,35 +254,38 @@ describe("Stately's inspector through our relay", () => {
     }
   });
 
-  it("shows a graph on worker threads: each worker's stage under the trainer's link to it, its actors under it, every machine", async () => {
-    const stately = await attachStatelyInspector({ port: 0 });
-    try {
-      const events = await viewWorkerTraining(stately, graph);
-      const actors = events.filter((e) => e.type === '@xstate.actor');
-      const byName = new Map(actors.map((a) => [a.name!, a]));
-      const bySession = new Map(actors.map((a) => [a.sessionId, a]));
-      const trainer = byName.get('trainer')!;
-      for (const name of graphActors) {
-        const a = byName.get(name);
-        expect(a, name).toBeDefined();
-        expect(a!.sessionId, name).toMatch(/^relay:worker:\d+:/);
-        expect(JSON.parse(a!.definition!), name).toMatchObject({ id: machineOf(name) });
-        // its parent: the stage on its worker, a child of the trainer's stand-in for that stage
-        const stage = bySession.get(a!.parentId!)!;
-        const k = /^relay:worker:(\d+):/.exec(a!.sessionId)![1];
-        expect(stage.name, name).toBe(`stage:${k}@worker:${k}`);
-        expect(JSON.parse(stage.definition!)).toMatchObject({ id: 'stage' });
-        const link = bySession.get(stage.parentId!)!;
-        expect([link.name, link.parentId]).toEqual([`stage:${k}`, trainer.sessionId]);
+  it(
+    "shows a graph on worker threads: each worker's stage under the trainer's link to it, " + 'its actors under it, every machine',
+    async () => {
+      const stately = await attachStatelyInspector({ port: 0 });
+      try {
+        const events = await viewWorkerTraining(stately, graph);
+        const actors = events.filter((e) => e.type === '@xstate.actor');
+        const byName = new Map(actors.map((a) => [a.name!, a]));
+        const bySession = new Map(actors.map((a) => [a.sessionId, a]));
+        const trainer = byName.get('trainer')!;
+        for (const name of graphActors) {
+          const a = byName.get(name);
+          expect(a, name).toBeDefined();
+          expect(a!.sessionId, name).toMatch(/^relay:worker:\d+:/);
+          expect(JSON.parse(a!.definition!), name).toMatchObject({ id: machineOf(name) });
+          // its parent: the stage on its worker, a child of the trainer's stand-in for that stage
+          const stage = bySession.get(a!.parentId!)!;
+          const k = /^relay:worker:(\d+):/.exec(a!.sessionId)![1];
+          expect(stage.name, name).toBe(`stage:${k}@worker:${k}`);
+          expect(JSON.parse(stage.definition!)).toMatchObject({ id: 'stage' });
+          const link = bySession.get(stage.parentId!)!;
+          expect([link.name, link.parentId]).toEqual([`stage:${k}`, trainer.sessionId]);
+        }
+        const head = byName.get('head:sum')!;
+        expect(events.filter((e) => e.sessionId === head.sessionId && e.type === '@xstate.event').map((e) => e.event!.type)).toEqual([
+          'xstate.init',
+          'FORWARD',
+          'FORWARD',
+        ]);
+      } finally {
+        await stately.close();
       }
-      const head = byName.get('head:sum')!;
-      expect(events.filter((e) => e.sessionId === head.sessionId && e.type === '@xstate.event').map((e) => e.event!.type)).toEqual([
-        'xstate.init',
-        'FORWARD',
-        'FORWARD',
-      ]);
-    } finally {
-      await stately.close();
-    }
-  });
+    },
+  );
 });

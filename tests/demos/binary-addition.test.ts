@@ -40,7 +40,9 @@ describe('binary-addition demo', () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(/^DNI stays near chance here: .*label.*cDNI gives the synthesizers the label too/);
     expect(lines[1]).toBe(
-      'cDNI has not learned the task yet in 20000 steps (cDNI takes longer than backprop: its synthesizers must learn the gradients first); give more --steps (the default is 60000).',
+      'cDNI has not learned the task yet in 20000 steps (cDNI takes longer than backprop: ' +
+        'its synthesizers must learn the gradients first); ' +
+        'give more --steps (the default is 60000).',
     );
   });
 });

@@ -34,43 +34,47 @@ const SMALL = ['--budget', '800', '--truncations', '2', '--methods', 'bptt,dni']
 describe('demo:copy', () => {
   let queue: ReturnType<typeof demo>;
 
-  it('prints the table and ends stdout with one JSON object of exactly {task, budget_sequences, scheduler, wall_seconds, rows}; --plot writes the curves', () => {
-    const svg = join(dir, 'curves.svg');
-    queue = demo(...SMALL, '--json', '--plot', svg);
-    expect(queue.stderr).not.toMatch(/Error/);
-    expect(queue.status, queue.stderr).toBe(0);
-    expect(queue.stdout).toMatch(/longest length solved within 800 sequences \(copy\)\nT\s+bptt\s+dni\n/);
-    expect(queue.stdout).toMatch(/method\s+T\s+max length\s+solved at \(sequences\)\s+sequences\s+wall s\s+CPU s/);
-    expect(queue.stdout).toContain('DNI puts a synthesizer at each boundary');
-    const out = lastJson(queue.stdout);
-    expect(Object.keys(out)).toEqual(['task', 'budget_sequences', 'scheduler', 'wall_seconds', 'rows']);
-    expect(out.task).toBe('copy');
-    expect(out.scheduler).toBe('queue');
-    expect(out.wall_seconds).toBeGreaterThan(0);
-    expect(out.budget_sequences).toBe(800);
-    expect(out.rows.map((r: Record<string, unknown>) => [r.method, r.T])).toEqual([
-      ['bptt', 2],
-      ['dni', 2],
-    ]);
-    for (const r of out.rows) {
-      expect(Object.keys(r)).toEqual(['method', 'T', 'max_length', 'sequences', 'wall_seconds']);
-      expect(Number.isInteger(r.max_length) && r.max_length >= 1, JSON.stringify(r)).toBe(true);
-      expect(r.sequences).toBe(800);
-      expect(r.wall_seconds).toBeGreaterThan(0);
-    }
-    // the table says what the JSON says
-    expect(detailRows(queue.stdout).map(([m, T, max]) => [m, Number(T), Number(max)])).toEqual(
-      out.rows.map((r: Record<string, unknown>) => [r.method, r.T, r.max_length]),
-    );
+  it(
+    'prints the table and ends stdout with one JSON object of exactly {task, budget_sequences, scheduler, wall_seconds, rows}; ' +
+      '--plot writes the curves',
+    () => {
+      const svg = join(dir, 'curves.svg');
+      queue = demo(...SMALL, '--json', '--plot', svg);
+      expect(queue.stderr).not.toMatch(/Error/);
+      expect(queue.status, queue.stderr).toBe(0);
+      expect(queue.stdout).toMatch(/longest length solved within 800 sequences \(copy\)\nT\s+bptt\s+dni\n/);
+      expect(queue.stdout).toMatch(/method\s+T\s+max length\s+solved at \(sequences\)\s+sequences\s+wall s\s+CPU s/);
+      expect(queue.stdout).toContain('DNI puts a synthesizer at each boundary');
+      const out = lastJson(queue.stdout);
+      expect(Object.keys(out)).toEqual(['task', 'budget_sequences', 'scheduler', 'wall_seconds', 'rows']);
+      expect(out.task).toBe('copy');
+      expect(out.scheduler).toBe('queue');
+      expect(out.wall_seconds).toBeGreaterThan(0);
+      expect(out.budget_sequences).toBe(800);
+      expect(out.rows.map((r: Record<string, unknown>) => [r.method, r.T])).toEqual([
+        ['bptt', 2],
+        ['dni', 2],
+      ]);
+      for (const r of out.rows) {
+        expect(Object.keys(r)).toEqual(['method', 'T', 'max_length', 'sequences', 'wall_seconds']);
+        expect(Number.isInteger(r.max_length) && r.max_length >= 1, JSON.stringify(r)).toBe(true);
+        expect(r.sequences).toBe(800);
+        expect(r.wall_seconds).toBeGreaterThan(0);
+      }
+      // the table says what the JSON says
+      expect(detailRows(queue.stdout).map(([m, T, max]) => [m, Number(T), Number(max)])).toEqual(
+        out.rows.map((r: Record<string, unknown>) => [r.method, r.T, r.max_length]),
+      );
 
-    const chart = readFileSync(svg, 'utf8');
-    expect(chart).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]*>[\s\S]*<\/svg>$/);
-    // a panel per method, a line per T in each
-    expect(chart).toMatch(/>bptt<\/text>[\s\S]*>dni<\/text>/);
-    expect(chart.match(/<path /g)).toHaveLength(2);
-    expect(chart).toContain('T = 2');
-    expect(chart).toContain('longest length solved');
-  });
+      const chart = readFileSync(svg, 'utf8');
+      expect(chart).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"[^>]*>[\s\S]*<\/svg>$/);
+      // a panel per method, a line per T in each
+      expect(chart).toMatch(/>bptt<\/text>[\s\S]*>dni<\/text>/);
+      expect(chart.match(/<path /g)).toHaveLength(2);
+      expect(chart).toContain('T = 2');
+      expect(chart).toContain('longest length solved');
+    },
+  );
 
   it('--scheduler async gives the same cells as queue (the actors are bit-identical)', () => {
     const async = demo(...SMALL, '--json', '--scheduler', 'async');

@@ -27,42 +27,47 @@ describe('demos/unlock.ts', () => {
     expect(r.stderr).toMatch(/usage: npx tsx demos\/unlock.ts \[options\]/);
   });
 
-  it('trains every method under queue and worker, same bits, and ends stdout with {"methods": {NAME: {"test_accuracy", "steps_per_second": {"queue", "worker"}}}}', () => {
-    const r = demo(
-      '--train',
-      '200',
-      '--test',
-      '100',
-      '--batch',
-      '20',
-      '--steps',
-      '12',
-      '--warmup',
-      '4',
-      '--hidden',
-      '16,16',
-      '--stages',
-      '2',
-      '--json',
-    );
-    expect(r.stderr).not.toMatch(/Error/);
-    expect(r.status).toBe(0);
-    const lines = r.stdout.trim().split('\n');
-    const out = JSON.parse(lines[lines.length - 1]);
-    // the table: the CPU time a step costs beside the wall-time steps/s, per method and scheduler
-    expect(r.stdout).toMatch(/CPU ms\/step queue +CPU ms\/step worker/);
-    for (const m of ['backprop', 'dni', 'complete', 'dni-warmup'])
-      expect(r.stdout).toMatch(new RegExp(`^${m} .* \\d+\\.\\d\\d +\\d+\\.\\d\\d$`, 'm'));
-    expect(Object.keys(out)).toEqual(['methods']);
-    expect(Object.keys(out.methods)).toEqual(['backprop', 'dni', 'complete', 'dni-warmup']);
-    for (const m of Object.values(out.methods) as { test_accuracy: number; steps_per_second: Record<string, number> }[]) {
-      expect(Object.keys(m)).toEqual(['test_accuracy', 'steps_per_second']);
-      // a share of the 100 test digits (not a number that merely lies in [0, 1])
-      expect(Math.abs(m.test_accuracy * 100 - Math.round(m.test_accuracy * 100))).toBeLessThan(1e-9);
-      expect(Object.keys(m.steps_per_second)).toEqual(['queue', 'worker']);
-      for (const v of Object.values(m.steps_per_second)) expect(v).toBeGreaterThan(0);
-    }
-    // 12 steps of backprop learn past chance (0.1 on ten digits): measured 0.22
-    expect(out.methods.backprop.test_accuracy).toBeGreaterThan(0.15);
-  }, 240_000);
+  it(
+    'trains every method under queue and worker, same bits, ' +
+      'and ends stdout with {"methods": {NAME: {"test_accuracy", "steps_per_second": {"queue", "worker"}}}}',
+    () => {
+      const r = demo(
+        '--train',
+        '200',
+        '--test',
+        '100',
+        '--batch',
+        '20',
+        '--steps',
+        '12',
+        '--warmup',
+        '4',
+        '--hidden',
+        '16,16',
+        '--stages',
+        '2',
+        '--json',
+      );
+      expect(r.stderr).not.toMatch(/Error/);
+      expect(r.status).toBe(0);
+      const lines = r.stdout.trim().split('\n');
+      const out = JSON.parse(lines[lines.length - 1]);
+      // the table: the CPU time a step costs beside the wall-time steps/s, per method and scheduler
+      expect(r.stdout).toMatch(/CPU ms\/step queue +CPU ms\/step worker/);
+      for (const m of ['backprop', 'dni', 'complete', 'dni-warmup'])
+        expect(r.stdout).toMatch(new RegExp(`^${m} .* \\d+\\.\\d\\d +\\d+\\.\\d\\d$`, 'm'));
+      expect(Object.keys(out)).toEqual(['methods']);
+      expect(Object.keys(out.methods)).toEqual(['backprop', 'dni', 'complete', 'dni-warmup']);
+      for (const m of Object.values(out.methods) as { test_accuracy: number; steps_per_second: Record<string, number> }[]) {
+        expect(Object.keys(m)).toEqual(['test_accuracy', 'steps_per_second']);
+        // a share of the 100 test digits (not a number that merely lies in [0, 1])
+        expect(Math.abs(m.test_accuracy * 100 - Math.round(m.test_accuracy * 100))).toBeLessThan(1e-9);
+        expect(Object.keys(m.steps_per_second)).toEqual(['queue', 'worker']);
+        for (const v of Object.values(m.steps_per_second)) expect(v).toBeGreaterThan(0);
+      }
+      // 12 steps of backprop learn past chance (0.1 on ten digits): measured 0.22
+      expect(out.methods.backprop.test_accuracy).toBeGreaterThan(0.15);
+    },
+    240_000,
+  );
 });

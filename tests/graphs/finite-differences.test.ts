@@ -123,7 +123,8 @@ describe('finite differences on graphs (every interface backprop)', () => {
             worst = Math.max(worst, Math.abs(v - fd[i]) / Math.max(scale, 1e-3));
             if (!(Math.abs(v - fd[i]) <= 1e-5 + 1e-4 * scale)) {
               expect.fail(
-                `${key}[${i}]: the step gives ${v}, finite differences ${fd[i]} (largest |gradient| ${scale.toExponential(2)})\n${JSON.stringify(spec)}`,
+                `${key}[${i}]: the step gives ${v}, finite differences ${fd[i]} ` +
+                  `(largest |gradient| ${scale.toExponential(2)})\n${JSON.stringify(spec)}`,
               );
             }
           });

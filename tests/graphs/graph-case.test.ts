@@ -151,7 +151,8 @@ describe('graphCase: a graph made in code, saved as a case', () => {
       expect(d.loss).toBeLessThan(GRAPH_TOLERANCE);
       expect(d.synthesizerLoss).toBeLessThan(GRAPH_TOLERANCE);
       console.log(
-        `graphCase vs numpy: worst parameter ${d.param.toExponential(1)}, loss ${d.loss.toExponential(1)}, synthesizer loss ${d.synthesizerLoss.toExponential(1)}`,
+        `graphCase vs numpy: worst parameter ${d.param.toExponential(1)}, loss ${d.loss.toExponential(1)}, ` +
+          `synthesizer loss ${d.synthesizerLoss.toExponential(1)}`,
       );
       // and it trained: the parameters moved well past the tolerance
       expect(
@@ -178,7 +179,8 @@ describe('graphCase: a graph made in code, saved as a case', () => {
     );
     refuse(
       with_((s) => ({ ...s, interfaces: s.interfaces!.map((i, k) => (k === 2 ? { ...i, lr: 0.5 } : i)) })),
-      "graphCase: the synthesizers' learning rates differ (trunk>a 0.02, trunk>b 0.02, a>s 0.5, s>bits 0.02); a case file has one for every synthesizer",
+      "graphCase: the synthesizers' learning rates differ (trunk>a 0.02, trunk>b 0.02, a>s 0.5, s>bits 0.02); " +
+        'a case file has one for every synthesizer',
     );
     refuse(
       with_((s) => ({ ...s, lr: undefined, optimizer: { kind: 'adam', lr: 1e-3 } })),
@@ -225,10 +227,13 @@ describe('graphCase: a graph made in code, saved as a case', () => {
       return () => loadCase(copy, 'bad');
     };
     expect(bad((k) => Object.assign(k.config.nodes![2], { lr: 0.1 }))).toThrow(
-      "bad: config.nodes[2] has 'lr', which a case file does not hold (its nodes have id, units, activation, inputs, merge; one lr for every node, config.lr, and one for every synthesizer, config.lr_synthesizer)",
+      "bad: config.nodes[2] has 'lr', which a case file does not hold " +
+        '(its nodes have id, units, activation, inputs, merge; ' +
+        'one lr for every node, config.lr, and one for every synthesizer, config.lr_synthesizer)',
     );
     expect(bad((k) => Object.assign(k.config.interfaces![1], { hidden: [4] }))).toThrow(
-      "bad: config.interfaces[1] has 'hidden', which a case file does not hold (its interfaces have from, to, kind, delay, context, lambda, warmup;",
+      "bad: config.interfaces[1] has 'hidden', which a case file does not hold " +
+        '(its interfaces have from, to, kind, delay, context, lambda, warmup;',
     );
     expect(bad((k) => Object.assign(k.config.heads![0], { lr: 1 }))).toThrow("bad: config.heads[0] has 'lr'");
   });

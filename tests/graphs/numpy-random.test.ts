@@ -147,7 +147,9 @@ describe('random graphs against the independent numpy implementation', () => {
       }
       expect(moved).toBe(SEEDS);
       console.log(
-        `numpy agreement over ${SEEDS} random graphs: worst parameter ${worst.param.toExponential(1)}, loss ${worst.loss.toExponential(1)}, synthesizer loss ${worst.synthesizerLoss.toExponential(1)}`,
+        `numpy agreement over ${SEEDS} random graphs: worst parameter ${worst.param.toExponential(1)}, ` +
+          `loss ${worst.loss.toExponential(1)}, ` +
+          `synthesizer loss ${worst.synthesizerLoss.toExponential(1)}`,
       );
       // numpy draws and answers 200 cases first (~8 s of CPU; a minute of wall time on a loaded machine)
     },

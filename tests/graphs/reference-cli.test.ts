@@ -90,32 +90,37 @@ describe('npm run reference on graph cases', () => {
     for (const name of ['async', 'worker', 'resumed']) expect(readFileSync(join(dir, `${name}.json`), 'utf8'), name).toBe(queue);
   });
 
-  it('reproduces graph-unlock.json (forward and complete unlocks, λ, a warm-up) under queue, async and worker; saved and resumed, the same bits', async () => {
-    const UNLOCK = join(REFERENCE_DIR, 'graph-unlock.json');
-    const dir = mkdtempSync(join(tmpdir(), 'dni-unlock-cli-'));
-    const runs = await pairs([
-      () => cli([UNLOCK, '--out', 'queue.json'], dir),
-      () => cli([UNLOCK, '--out', 'async.json', '--scheduler', 'async'], dir),
-      () => cli([UNLOCK, '--out', 'worker.json', '--scheduler', 'worker', '--save-at', '150', '--checkpoint', 'run.ckpt'], dir),
-    ]);
-    for (const r of runs) expect(r.status, r.stderr).toBe(0);
-    const resumed = await cli([UNLOCK, '--out', 'resumed.json', '--resume', 'run.ckpt', '--scheduler', 'queue'], dir);
-    expect(resumed.status, resumed.stderr).toBe(0);
-    const want = JSON.parse(readFileSync(UNLOCK, 'utf8')) as Answers;
-    expect(Object.keys(want.final)).toEqual(
-      expect.arrayContaining(['fwd:l0>l1.M', 'fwd:l0>l1.c', 'fwd:l2>m.M', 'fwd:l2>m.c', 'synth:l0>l1.M']),
-    );
-    for (const name of ['queue', 'async', 'worker', 'resumed']) {
-      const got = read(join(dir, `${name}.json`));
-      expect(Object.keys(got.final).sort(), `${name}: keys`).toEqual(Object.keys(want.final).sort());
-      const d = deviations(got, want);
-      expect(d.param, `${name}: worst parameter ${d.worstParam}`).toBeLessThan(GRAPH_TOLERANCE);
-      expect(d.loss, `${name}: losses`).toBeLessThan(GRAPH_TOLERANCE);
-      expect(d.synthesizerLoss, `${name}: synthesizer losses`).toBeLessThan(GRAPH_TOLERANCE);
-    }
-    const queue = readFileSync(join(dir, 'queue.json'), 'utf8');
-    for (const name of ['async', 'worker', 'resumed']) expect(readFileSync(join(dir, `${name}.json`), 'utf8'), name).toBe(queue);
-  }, 180_000);
+  it(
+    'reproduces graph-unlock.json (forward and complete unlocks, λ, a warm-up) ' +
+      'under queue, async and worker; saved and resumed, the same bits',
+    async () => {
+      const UNLOCK = join(REFERENCE_DIR, 'graph-unlock.json');
+      const dir = mkdtempSync(join(tmpdir(), 'dni-unlock-cli-'));
+      const runs = await pairs([
+        () => cli([UNLOCK, '--out', 'queue.json'], dir),
+        () => cli([UNLOCK, '--out', 'async.json', '--scheduler', 'async'], dir),
+        () => cli([UNLOCK, '--out', 'worker.json', '--scheduler', 'worker', '--save-at', '150', '--checkpoint', 'run.ckpt'], dir),
+      ]);
+      for (const r of runs) expect(r.status, r.stderr).toBe(0);
+      const resumed = await cli([UNLOCK, '--out', 'resumed.json', '--resume', 'run.ckpt', '--scheduler', 'queue'], dir);
+      expect(resumed.status, resumed.stderr).toBe(0);
+      const want = JSON.parse(readFileSync(UNLOCK, 'utf8')) as Answers;
+      expect(Object.keys(want.final)).toEqual(
+        expect.arrayContaining(['fwd:l0>l1.M', 'fwd:l0>l1.c', 'fwd:l2>m.M', 'fwd:l2>m.c', 'synth:l0>l1.M']),
+      );
+      for (const name of ['queue', 'async', 'worker', 'resumed']) {
+        const got = read(join(dir, `${name}.json`));
+        expect(Object.keys(got.final).sort(), `${name}: keys`).toEqual(Object.keys(want.final).sort());
+        const d = deviations(got, want);
+        expect(d.param, `${name}: worst parameter ${d.worstParam}`).toBeLessThan(GRAPH_TOLERANCE);
+        expect(d.loss, `${name}: losses`).toBeLessThan(GRAPH_TOLERANCE);
+        expect(d.synthesizerLoss, `${name}: synthesizer losses`).toBeLessThan(GRAPH_TOLERANCE);
+      }
+      const queue = readFileSync(join(dir, 'queue.json'), 'utf8');
+      for (const name of ['async', 'worker', 'resumed']) expect(readFileSync(join(dir, `${name}.json`), 'utf8'), name).toBe(queue);
+    },
+    180_000,
+  );
 
   it('refuses graph cases it cannot run in one line, exit 2, writing nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dni-graph-cli-bad-'));

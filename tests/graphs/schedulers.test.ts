@@ -64,7 +64,10 @@ function expectSameBits(want: Outcome, got: Outcome, what: string): void {
   for (const k of Object.keys(want.params)) expect(got.params[k], `${what}: ${k}`).toEqual(want.params[k]);
 }
 
-/** A random plan by node ids: each node (with its synthesizers and heads) on one of two stages (each stage thread costs ~0.7 s to start); sometimes one synthesizer placed apart by name. */
+/**
+ * A random plan by node ids: each node (with its synthesizers and heads) on one of two stages (each stage thread costs ~0.7 s to
+ * start); sometimes one synthesizer placed apart by name.
+ */
 function randomPlan(graph: Graph, seed: number): string[][] {
   const rng = new Rng(seed),
     count = 2;

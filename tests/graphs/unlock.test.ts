@@ -37,24 +37,27 @@ export function maxRelative(got: ArrayLike<number>, want: readonly number[]): nu
 }
 
 describe('graph-unlock.json in the bare loop', () => {
-  it(`reproduces the final parameters (forward synthesizers included), the losses and the synthesizer losses within ${GRAPH_TOLERANCE}`, () => {
-    const c = loadCase(unlock, 'graph-unlock');
-    expect(c.topology.synthesizers.map((s) => `${s.actor} ${s.key}`)).toEqual([
-      'synthesizer:l0>l1 synth:l0>l1',
-      'synthesizer:l1>m synth:l1>m',
-      'synthesizer:m>o synth:m>o',
-      'forward:l0>l1 fwd:l0>l1',
-      'forward:l2>m fwd:l2>m',
-    ]);
-    const net = buildNetwork(c.topology, c.initial);
-    const r = trainSequential(net, c.data, c.steps);
-    const final = parametersToJSON(net.params, c.topology);
-    expect(Object.keys(final).sort()).toEqual(Object.keys(unlock.final!).sort());
-    const d = compareWithCase({ final, losses: Array.from(r.losses), synthesizer_losses: Array.from(r.synthesizerLosses) }, unlock);
-    expect(d.maxParamDiff, `worst parameter ${d.worstParam}`).toBeLessThan(GRAPH_TOLERANCE);
-    expect(maxRelative(r.losses, unlock.losses!)).toBeLessThan(GRAPH_TOLERANCE);
-    expect(maxRelative(r.synthesizerLosses, unlock.synthesizer_losses!)).toBeLessThan(GRAPH_TOLERANCE);
-  });
+  it(
+    `reproduces the final parameters (forward synthesizers included), ` + `the losses and the synthesizer losses within ${GRAPH_TOLERANCE}`,
+    () => {
+      const c = loadCase(unlock, 'graph-unlock');
+      expect(c.topology.synthesizers.map((s) => `${s.actor} ${s.key}`)).toEqual([
+        'synthesizer:l0>l1 synth:l0>l1',
+        'synthesizer:l1>m synth:l1>m',
+        'synthesizer:m>o synth:m>o',
+        'forward:l0>l1 fwd:l0>l1',
+        'forward:l2>m fwd:l2>m',
+      ]);
+      const net = buildNetwork(c.topology, c.initial);
+      const r = trainSequential(net, c.data, c.steps);
+      const final = parametersToJSON(net.params, c.topology);
+      expect(Object.keys(final).sort()).toEqual(Object.keys(unlock.final!).sort());
+      const d = compareWithCase({ final, losses: Array.from(r.losses), synthesizer_losses: Array.from(r.synthesizerLosses) }, unlock);
+      expect(d.maxParamDiff, `worst parameter ${d.worstParam}`).toBeLessThan(GRAPH_TOLERANCE);
+      expect(maxRelative(r.losses, unlock.losses!)).toBeLessThan(GRAPH_TOLERANCE);
+      expect(maxRelative(r.synthesizerLosses, unlock.synthesizer_losses!)).toBeLessThan(GRAPH_TOLERANCE);
+    },
+  );
 });
 
 /** graph-unlock's graph with its interfaces replaced */
@@ -201,24 +204,28 @@ describe('metrics with forward synthesizers', () => {
 });
 
 describe('checkpoints carry forward synthesizers', () => {
-  it('a chain with complete unlocks, Adam, an MLP forward synthesizer with delay 2 and a warm-up: saved at step 23 and resumed, the bits of the unbroken run', async () => {
-    const topology = defineTopology({
-      inputs: 24,
-      batch: 10,
-      optimizer: { kind: 'adam', lr: 1e-2 },
-      synthesizer: { optimizer: { kind: 'adam', lr: 1e-3 }, forward: { hidden: [16], delay: 2 } },
-      layers: [{ units: 32, complete: true }, { units: 16, complete: true, synthesizer: { warmup: 30 } }, { units: 12 }],
-    });
-    const data = binaryAddition(200, 12),
-      params = initParameters(topology, 3);
-    const path = join(mkdtempSync(join(tmpdir(), 'dni-unlock-ckpt-')), 'run.ckpt');
-    const unbroken = await train({ topology, data, params, steps: 60, checkpoint: { path, at: [23] } });
-    expect(Object.keys(readCheckpoint(path).synthesizers).sort()).toEqual(['forward:0', 'forward:1', 'synthesizer:0', 'synthesizer:1']);
-    const resumed = await train({ topology, data, steps: 60, resume: path, scheduler: 'async' });
-    expect(Array.from(resumed.synthesizerLosses)).toEqual(Array.from(unbroken.synthesizerLosses));
-    for (const k of Object.keys(unbroken.params)) expect(resumed.params[k].data, k).toEqual(unbroken.params[k].data);
-    expect(Object.keys(unbroken.params)).toEqual(expect.arrayContaining(['fwd0.M', 'fwd0.hidden0.W', 'fwd1.c']));
-  });
+  it(
+    'a chain with complete unlocks, Adam, an MLP forward synthesizer with delay 2 and a warm-up: ' +
+      'saved at step 23 and resumed, the bits of the unbroken run',
+    async () => {
+      const topology = defineTopology({
+        inputs: 24,
+        batch: 10,
+        optimizer: { kind: 'adam', lr: 1e-2 },
+        synthesizer: { optimizer: { kind: 'adam', lr: 1e-3 }, forward: { hidden: [16], delay: 2 } },
+        layers: [{ units: 32, complete: true }, { units: 16, complete: true, synthesizer: { warmup: 30 } }, { units: 12 }],
+      });
+      const data = binaryAddition(200, 12),
+        params = initParameters(topology, 3);
+      const path = join(mkdtempSync(join(tmpdir(), 'dni-unlock-ckpt-')), 'run.ckpt');
+      const unbroken = await train({ topology, data, params, steps: 60, checkpoint: { path, at: [23] } });
+      expect(Object.keys(readCheckpoint(path).synthesizers).sort()).toEqual(['forward:0', 'forward:1', 'synthesizer:0', 'synthesizer:1']);
+      const resumed = await train({ topology, data, steps: 60, resume: path, scheduler: 'async' });
+      expect(Array.from(resumed.synthesizerLosses)).toEqual(Array.from(unbroken.synthesizerLosses));
+      for (const k of Object.keys(unbroken.params)) expect(resumed.params[k].data, k).toEqual(unbroken.params[k].data);
+      expect(Object.keys(unbroken.params)).toEqual(expect.arrayContaining(['fwd0.M', 'fwd0.hidden0.W', 'fwd1.c']));
+    },
+  );
 });
 
 describe('a graph with unlocks made in code, saved as a case, against the independent numpy implementation', () => {

@@ -157,12 +157,14 @@ const BAD_GRAPHS: [string, GraphSpec, string][] = [
   [
     'a forward interface into a head',
     edit((s) => s.interfaces.push({ from: 'a', to: 'bits', kind: 'forward' })),
-    "interface 'a' → 'bits': a forward interface gives a node a synthetic input, but 'bits' is a head (a head scores its node's real output)",
+    "interface 'a' → 'bits': " +
+      "a forward interface gives a node a synthetic input, but 'bits' is a head (a head scores its node's real output)",
   ],
   [
     'a complete interface into a head',
     edit((s) => s.interfaces.push({ from: 'a', to: 'bits', kind: 'complete' })),
-    "interface 'a' → 'bits': a complete interface gives a node a synthetic input, but 'bits' is a head (a head scores its node's real output)",
+    "interface 'a' → 'bits': " +
+      "a complete interface gives a node a synthetic input, but 'bits' is a head (a head scores its node's real output)",
   ],
   [
     'λ above 1',
@@ -263,13 +265,15 @@ const BAD_DATA: [string, () => Dataset, typeof DataError, string][] = [
     'rows that are not one-hot for a softmax head',
     () => ({ ...validData(), y: { ...validData().y, class: fromArray(8, 2, [0.5, 0, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0]) } }),
     DataError,
-    'data: y.class row 0 sums to 0.5; the softmax-cross-entropy head needs one-hot (or probability) rows: make them with oneHot(classes, 2)',
+    'data: y.class row 0 sums to 0.5; ' +
+      'the softmax-cross-entropy head needs one-hot (or probability) rows: make them with oneHot(classes, 2)',
   ],
   [
     'a negative label for a softmax head',
     () => ({ ...validData(), y: { ...validData().y, class: fromArray(8, 2, [1, 0, 2, -1, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0]) } }),
     DataError,
-    'data: y.class row 1 has a negative entry; the softmax-cross-entropy head needs one-hot (or probability) rows: make them with oneHot(classes, 2)',
+    'data: y.class row 1 has a negative entry; ' +
+      'the softmax-cross-entropy head needs one-hot (or probability) rows: make them with oneHot(classes, 2)',
   ],
   ['x of the wrong width', () => ({ ...validData(), x: zeros(8, 5) }), DataError, "data: x is 8x5 but node 'trunk' takes 4 inputs"],
   [

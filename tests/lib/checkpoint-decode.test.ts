@@ -298,7 +298,10 @@ describe('data fingerprints', () => {
     const path = join(dir, 'sgd.ckpt');
     const other = loadCase(tinyCase(8, { conditioned: true, delay: 1, steps: 12 })).data; // same shapes, other numbers
     await expect(train({ topology: base.topology, data: other, steps: 12, resume: path })).rejects.toThrow(
-      /checkpoint .*sgd\.ckpt: made with other data: the data given has fingerprint sha256:[0-9a-f]{12}…, the checkpoint's is sha256:[0-9a-f]{12}…/,
+      new RegExp(
+        /checkpoint .*sgd\.ckpt: made with other data: /.source +
+          /the data given has fingerprint sha256:[0-9a-f]{12}…, the checkpoint's is sha256:[0-9a-f]{12}…/.source,
+      ),
     );
     // the same data resumes, to the uninterrupted run's parameters (and a version 1 file, with no fingerprint, resumes with any data)
     const resumed = await train({ topology: base.topology, data: base.data, steps: 12, resume: path });

@@ -88,7 +88,8 @@ describe('the pending refits a state must hold', () => {
 
   it('recurrent: the steps that refit and are not yet applied (a boundary synthesizer skips each sequence first window)', () => {
     expect(recurrentPendingSteps(2, 4, null)).toEqual([2, 3]);
-    expect(recurrentPendingSteps(2, 4, 3)).toEqual([1, 2]); // step 3 starts a sequence: no refit, and its prediction applies through step 0 only
+    expect(recurrentPendingSteps(2, 4, 3)).toEqual([1, 2]); // step 3 starts a sequence: no refit, and its prediction applies
+    // through step 0 only
     expect(recurrentPendingSteps(2, 5, 3)).toEqual([4]);
     expect(recurrentPendingSteps(1, 9, 1)).toEqual([]);
   });
@@ -111,7 +112,9 @@ describe('the pending refits a state must hold', () => {
         const bad = join(dir, `graph-${delay}-${at}-dropped.ckpt`);
         writeFileSync(bad, dropped);
         const message = new RegExp(
-          `synthesizer 'synthesizer:0' has ${Math.min(at, delay + 1) - 1} pending refits \\(from batch ${Math.max(0, at - 1 - delay) + 1}\\), delay ${delay} at step ${at} leaves exactly ${Math.min(at, delay + 1)}`,
+          `synthesizer 'synthesizer:0' has ${Math.min(at, delay + 1) - 1} ` +
+            `pending refits \\(from batch ${Math.max(0, at - 1 - delay) + 1}\\), ` +
+            `delay ${delay} at step ${at} leaves exactly ${Math.min(at, delay + 1)}`,
         );
         expect(() => readCheckpoint(bad)).toThrow(CheckpointError);
         expect(() => readCheckpoint(bad)).toThrow(message);

@@ -18,7 +18,10 @@ function edited(edit: (payload: Record<string, any>) => void): string {
   const payload = JSON.parse(body);
   edit(payload);
   const out = JSON.stringify(payload);
-  return `${JSON.stringify({ ...JSON.parse(header), bytes: Buffer.byteLength(out), sha256: createHash('sha256').update(out).digest('hex') })}\n${out}\n`;
+  return (
+    `${JSON.stringify({ ...JSON.parse(header), bytes: Buffer.byteLength(out), sha256: createHash('sha256').update(out).digest('hex') })}` +
+    `\n${out}\n`
+  );
 }
 
 describe('checkpoint names from before a rename', () => {

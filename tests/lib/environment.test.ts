@@ -72,7 +72,8 @@ describe('no silent switch of kernels, and one line from the command lines', () 
     const r = run(
       [
         '-e',
-        "import('./lib/kernels/backend-choice.ts').then((m) => console.log('picked', m.autoBackend().name)).catch((e) => console.log(e.name, e.message))",
+        "import('./lib/kernels/backend-choice.ts').then((m) => console.log('picked', m.autoBackend().name))" +
+          '.catch((e) => console.log(e.name, e.message))',
       ],
       { DNI_WASM_MEMORY_MB: 'abc' },
     );

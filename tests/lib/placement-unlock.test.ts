@@ -28,13 +28,17 @@ describe('placing a forward synthesizer', () => {
     expect(stages).toEqual([['layer:0', 'synthesizer:0'], ['forward:0'], ['layer:1', 'synthesizer:1', 'layer:2', 'head']]);
   });
 
-  it("the default plan's slowest stage is no slower than the first layer's block (it was the forward synthesizer and the second layer's together)", () => {
-    const t = demo(true),
-      stages = planStages(t, defaultStageCount(t, 2));
-    const slowest = Math.max(...stages.map((s) => stageCost(t, s)));
-    const first = stageCost(t, { index: 0, actors: ['layer:0', 'synthesizer:0'] });
-    const forward = stageCost(t, { index: 0, actors: ['forward:0'] });
-    expect(slowest).toBeLessThanOrEqual(Math.max(first, forward));
-    expect(stages.find((s) => s.actors.includes('forward:0'))!.actors).toEqual(['forward:0']);
-  });
+  it(
+    "the default plan's slowest stage is no slower than the first layer's block " +
+      "(it was the forward synthesizer and the second layer's together)",
+    () => {
+      const t = demo(true),
+        stages = planStages(t, defaultStageCount(t, 2));
+      const slowest = Math.max(...stages.map((s) => stageCost(t, s)));
+      const first = stageCost(t, { index: 0, actors: ['layer:0', 'synthesizer:0'] });
+      const forward = stageCost(t, { index: 0, actors: ['forward:0'] });
+      expect(slowest).toBeLessThanOrEqual(Math.max(first, forward));
+      expect(stages.find((s) => s.actors.includes('forward:0'))!.actors).toEqual(['forward:0']);
+    },
+  );
 });

@@ -76,7 +76,8 @@ describe('recurrent reference parity (bare loop)', () => {
       expect(json.losses!.some((l) => l > 0)).toBe(true);
       if (json.config.dni) expect(json.synthesizer_losses!.some((l) => l > 0)).toBe(true);
       console.info(
-        `${name} (${backend().name}): max |param diff| ${d.param.toExponential(2)} (${d.worst}), max rel loss ${d.loss.toExponential(2)}, max rel synthesizer loss ${d.synthesizer.toExponential(2)}`,
+        `${name} (${backend().name}): max |param diff| ${d.param.toExponential(2)} (${d.worst}), ` +
+          `max rel loss ${d.loss.toExponential(2)}, max rel synthesizer loss ${d.synthesizer.toExponential(2)}`,
       );
     });
 
@@ -85,7 +86,8 @@ describe('recurrent reference parity (bare loop)', () => {
       useBackend(typescriptBackend);
       const d = checkCase(read(name));
       console.info(
-        `${name} (typescript): max |param diff| ${d.param.toExponential(2)} (${d.worst}), max rel loss ${d.loss.toExponential(2)}, max rel synthesizer loss ${d.synthesizer.toExponential(2)}`,
+        `${name} (typescript): max |param diff| ${d.param.toExponential(2)} (${d.worst}), ` +
+          `max rel loss ${d.loss.toExponential(2)}, max rel synthesizer loss ${d.synthesizer.toExponential(2)}`,
       );
     });
   });
@@ -122,7 +124,10 @@ describe('LSTM parity with bench/rnn_numpy.py', () => {
     try {
       const t = checkCase(json);
       console.info(
-        `rnn-lstm-dni: ${saved.name} param ${d.param.toExponential(2)}, loss ${d.loss.toExponential(2)}, synthesizer ${d.synthesizer.toExponential(2)}; typescript param ${t.param.toExponential(2)}, loss ${t.loss.toExponential(2)}, synthesizer ${t.synthesizer.toExponential(2)}`,
+        `rnn-lstm-dni: ${saved.name} param ${d.param.toExponential(2)}, ` +
+          `loss ${d.loss.toExponential(2)}, synthesizer ${d.synthesizer.toExponential(2)}; ` +
+          `typescript param ${t.param.toExponential(2)}, ` +
+          `loss ${t.loss.toExponential(2)}, synthesizer ${t.synthesizer.toExponential(2)}`,
       );
     } finally {
       useBackend(saved);

@@ -131,7 +131,10 @@ describe('classification topologies', () => {
     };
     expect(() => defineTopology(spec)).toThrow(TopologyError);
     expect(() => defineTopology(spec)).toThrow(
-      /layer 1: the softmax-cross-entropy head applies the softmax itself, so the last layer must be 'linear' \(its logits\), got 'sigmoid'/,
+      new RegExp(
+        /layer 1: the softmax-cross-entropy head applies the softmax itself, /.source +
+          /so the last layer must be 'linear' \(its logits\), got 'sigmoid'/.source,
+      ),
     );
   });
 

@@ -79,7 +79,8 @@ describe.skipIf(!NATS_SERVER)(`--scheduler nats on real stage hosts${NATS_SERVER
     );
     const line = await waitForLine(child, /ready/);
     expect(line).toBe(
-      `stage host cli-ready ready: dni-actors 0.1.0+wire1, 2 thread(s), prefix 'dni', server 127.0.0.1:${server.port} (max_payload 1048576 bytes)`,
+      `stage host cli-ready ready: dni-actors 0.1.0+wire1, 2 thread(s), ` +
+        `prefix 'dni', server 127.0.0.1:${server.port} (max_payload 1048576 bytes)`,
     );
     child.kill('SIGTERM');
     expect(await new Promise((r) => child.once('exit', r))).toBe(0);

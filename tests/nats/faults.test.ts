@@ -60,32 +60,37 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
     expect(noticed).toBeLessThan(3000 + 1500);
   });
 
-  it("under trainWithRestarts, a host killed mid-run: the training resumes from its last checkpoint on the host that remains, with queue's bits", async () => {
-    const [a, b] = await Promise.all([
-      startHost(server.url, 'survive-a', ['--prefix', 'survive']),
-      startHost(server.url, 'survive-b', ['--prefix', 'survive', '--threads', '2']),
-    ]);
-    hosts.push(a, b);
-    const steps = 300,
-      path = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'run.ckpt');
-    const queue = await train({ ...base, steps, scheduler: 'queue' });
-    const failures: string[] = [];
-    // no host named: each attempt takes the hosts that answer (survive-a and survive-b, then survive-b's two threads)
-    const result = await trainWithRestarts(
-      { ...base, steps, scheduler: { name: 'nats', servers: server.url, prefix: 'survive', stages: 2 }, checkpoint: { path, every: 40 } },
-      {
-        attempts: 3,
-        onAttempt: (t, n) => {
-          if (n === 0) t.metrics$.subscribe((m) => void (m.batch === 100 && a.child.kill('SIGKILL')));
-          t.run().catch((e: Error) => failures.push(e.message));
+  it(
+    'under trainWithRestarts, a host killed mid-run: ' +
+      "the training resumes from its last checkpoint on the host that remains, with queue's bits",
+    async () => {
+      const [a, b] = await Promise.all([
+        startHost(server.url, 'survive-a', ['--prefix', 'survive']),
+        startHost(server.url, 'survive-b', ['--prefix', 'survive', '--threads', '2']),
+      ]);
+      hosts.push(a, b);
+      const steps = 300,
+        path = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'run.ckpt');
+      const queue = await train({ ...base, steps, scheduler: 'queue' });
+      const failures: string[] = [];
+      // no host named: each attempt takes the hosts that answer (survive-a and survive-b, then survive-b's two threads)
+      const result = await trainWithRestarts(
+        { ...base, steps, scheduler: { name: 'nats', servers: server.url, prefix: 'survive', stages: 2 }, checkpoint: { path, every: 40 } },
+        {
+          attempts: 3,
+          onAttempt: (t, n) => {
+            if (n === 0) t.metrics$.subscribe((m) => void (m.batch === 100 && a.child.kill('SIGKILL')));
+            t.run().catch((e: Error) => failures.push(e.message));
+          },
         },
-      },
-    );
-    expect(failures).toHaveLength(1);
-    expect(failures[0]).toMatch(/host 'survive-a'/);
-    expect(Array.from(result.losses)).toEqual(Array.from(queue.losses));
-    for (const k of Object.keys(queue.params)) expect(result.params[k].data, k).toEqual(queue.params[k].data);
-  }, 120_000);
+      );
+      expect(failures).toHaveLength(1);
+      expect(failures[0]).toMatch(/host 'survive-a'/);
+      expect(Array.from(result.losses)).toEqual(Array.from(queue.losses));
+      for (const k of Object.keys(queue.params)) expect(result.params[k].data, k).toEqual(queue.params[k].data);
+    },
+    120_000,
+  );
 
   it('a host of another code version refuses its stage, by name and version', async () => {
     const old = await startHost(server.url, 'old', ['--claim-version', '0.0.1+wire0'], join(import.meta.dirname, '_otherVersion.ts'));
@@ -99,44 +104,49 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
     expect(error!.message).toMatch(/^stage:1 .*host 'old' runs dni-actors 0\.0\.1\+wire0, the training 0\.1\.0\+wire1: it refuses stage 1/);
   });
 
-  it("the NATS server restarted mid-run: the training fails by name (no hang); under trainWithRestarts it resumes from its checkpoint with queue's bits", async () => {
-    const [a, b] = await Promise.all([startHost(server.url, 'rs-a'), startHost(server.url, 'rs-b')]);
-    hosts.push(a, b);
-    const nats = { name: 'nats' as const, servers: server.url, hosts: ['rs-a', 'rs-b'] };
-    // a plain training: fails, naming the connection
-    const training = createTraining({ ...base, steps: 1_000_000, scheduler: nats });
-    let restarted: Promise<void> | null = null;
-    training.metrics$.subscribe((m) => void (m.batch === 30 && (restarted ??= server.restart())));
-    const t0 = performance.now();
-    const error = await training.run().then(
-      () => null,
-      (e: Error) => e,
-    );
-    await restarted;
-    expect(error).toBeInstanceOf(StageError);
-    expect(error!.message).toMatch(/NATS connection .* dropped mid-run|sent no heartbeat|messages were (lost|repeated)/);
-    expect(performance.now() - t0).toBeLessThan(60_000);
-    // with restarts: the same run as queue's, bit for bit
-    const steps = 300,
-      path = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'run.ckpt');
-    const queue = await train({ ...base, steps, scheduler: 'queue' });
-    let attempts = 0,
-      restart: Promise<void> | null = null;
-    const result = await trainWithRestarts(
-      { ...base, steps, scheduler: nats, checkpoint: { path, every: 50 } },
-      {
-        attempts: 5,
-        onAttempt: (t, n) => (
-          (attempts = n + 1),
-          n === 0 && t.metrics$.subscribe((m) => void (m.batch === 120 && (restart ??= server.restart())))
-        ),
-      },
-    );
-    await restart;
-    expect(attempts).toBeGreaterThan(1);
-    expect(Array.from(result.losses)).toEqual(Array.from(queue.losses));
-    for (const k of Object.keys(queue.params)) expect(result.params[k].data, k).toEqual(queue.params[k].data);
-  }, 120_000);
+  it(
+    'the NATS server restarted mid-run: the training fails by name (no hang); ' +
+      "under trainWithRestarts it resumes from its checkpoint with queue's bits",
+    async () => {
+      const [a, b] = await Promise.all([startHost(server.url, 'rs-a'), startHost(server.url, 'rs-b')]);
+      hosts.push(a, b);
+      const nats = { name: 'nats' as const, servers: server.url, hosts: ['rs-a', 'rs-b'] };
+      // a plain training: fails, naming the connection
+      const training = createTraining({ ...base, steps: 1_000_000, scheduler: nats });
+      let restarted: Promise<void> | null = null;
+      training.metrics$.subscribe((m) => void (m.batch === 30 && (restarted ??= server.restart())));
+      const t0 = performance.now();
+      const error = await training.run().then(
+        () => null,
+        (e: Error) => e,
+      );
+      await restarted;
+      expect(error).toBeInstanceOf(StageError);
+      expect(error!.message).toMatch(/NATS connection .* dropped mid-run|sent no heartbeat|messages were (lost|repeated)/);
+      expect(performance.now() - t0).toBeLessThan(60_000);
+      // with restarts: the same run as queue's, bit for bit
+      const steps = 300,
+        path = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'run.ckpt');
+      const queue = await train({ ...base, steps, scheduler: 'queue' });
+      let attempts = 0,
+        restart: Promise<void> | null = null;
+      const result = await trainWithRestarts(
+        { ...base, steps, scheduler: nats, checkpoint: { path, every: 50 } },
+        {
+          attempts: 5,
+          onAttempt: (t, n) => (
+            (attempts = n + 1),
+            n === 0 && t.metrics$.subscribe((m) => void (m.batch === 120 && (restart ??= server.restart())))
+          ),
+        },
+      );
+      await restart;
+      expect(attempts).toBeGreaterThan(1);
+      expect(Array.from(result.losses)).toEqual(Array.from(queue.losses));
+      for (const k of Object.keys(queue.params)) expect(result.params[k].data, k).toEqual(queue.params[k].data);
+    },
+    120_000,
+  );
 
   it('security: a host with the wrong password exits 1 naming the server; with the right one, trainings run', async () => {
     const secured = await startNats('authorization { user: trainer, password: s3cret }');
@@ -177,53 +187,59 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
       await secured.stop();
     }
   }, 120_000);
-  it('security: a token, and an NKey seed (given as text or as a file), reach a server that asks for them; a host serves only its prefix', async () => {
-    const { nkeys } = await import('nats');
-    const user = nkeys.createUser(),
-      seed = new TextDecoder().decode(user.getSeed());
-    const seedFile = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'host.nk');
-    writeFileSync(seedFile, `${seed}\n`);
-    const secured = await startNats(`authorization { users = [ { nkey: ${user.getPublicKey()} } ] }`);
-    const tokened = await startNats('authorization { token: "t0ken-of-the-run" }');
-    const started: HostProcess[] = [];
-    try {
-      started.push(
-        ...(await Promise.all([
-          startHost(secured.url, 'nk-a', ['--nats-nkey', seedFile, '--prefix', 'team1']),
-          startHost(secured.url, 'nk-b', ['--nats-nkey', seed, '--prefix', 'team1']),
-          startHost(tokened.url, 'tok-a', ['--nats-token', 't0ken-of-the-run']),
-          startHost(tokened.url, 'tok-b', ['--nats-token', 't0ken-of-the-run']),
-        ])),
-      );
-      const r = await train({
-        ...base,
-        steps: 20,
-        scheduler: { name: 'nats', servers: secured.url, nkey: seed, prefix: 'team1', hosts: ['nk-a', 'nk-b'] },
-      });
-      expect(r.losses.length).toBe(20);
-      const t = await train({
-        ...base,
-        steps: 20,
-        scheduler: { name: 'nats', servers: tokened.url, token: 't0ken-of-the-run', hosts: ['tok-a', 'tok-b'] },
-      });
-      expect(Array.from(t.losses)).toEqual(Array.from(r.losses));
-      // under another prefix the same hosts are not there
-      const other = await train({
-        ...base,
-        steps: 20,
-        scheduler: { name: 'nats', servers: secured.url, nkey: seed, prefix: 'team2', discoverMs: 300 },
-      }).then(
-        () => null,
-        (e: Error) => e,
-      );
-      expect(other?.message).toMatch(/no stage host answered on team2\.hosts/);
-    } finally {
-      await Promise.all(started.map((h) => h.stop()));
-      await Promise.all([secured.stop(), tokened.stop()]);
-    }
-  }, 120_000);
+  it(
+    'security: a token, and an NKey seed (given as text or as a file), ' +
+      'reach a server that asks for them; a host serves only its prefix',
+    async () => {
+      const { nkeys } = await import('nats');
+      const user = nkeys.createUser(),
+        seed = new TextDecoder().decode(user.getSeed());
+      const seedFile = join(mkdtempSync(join(tmpdir(), 'dni-nats-')), 'host.nk');
+      writeFileSync(seedFile, `${seed}\n`);
+      const secured = await startNats(`authorization { users = [ { nkey: ${user.getPublicKey()} } ] }`);
+      const tokened = await startNats('authorization { token: "t0ken-of-the-run" }');
+      const started: HostProcess[] = [];
+      try {
+        started.push(
+          ...(await Promise.all([
+            startHost(secured.url, 'nk-a', ['--nats-nkey', seedFile, '--prefix', 'team1']),
+            startHost(secured.url, 'nk-b', ['--nats-nkey', seed, '--prefix', 'team1']),
+            startHost(tokened.url, 'tok-a', ['--nats-token', 't0ken-of-the-run']),
+            startHost(tokened.url, 'tok-b', ['--nats-token', 't0ken-of-the-run']),
+          ])),
+        );
+        const r = await train({
+          ...base,
+          steps: 20,
+          scheduler: { name: 'nats', servers: secured.url, nkey: seed, prefix: 'team1', hosts: ['nk-a', 'nk-b'] },
+        });
+        expect(r.losses.length).toBe(20);
+        const t = await train({
+          ...base,
+          steps: 20,
+          scheduler: { name: 'nats', servers: tokened.url, token: 't0ken-of-the-run', hosts: ['tok-a', 'tok-b'] },
+        });
+        expect(Array.from(t.losses)).toEqual(Array.from(r.losses));
+        // under another prefix the same hosts are not there
+        const other = await train({
+          ...base,
+          steps: 20,
+          scheduler: { name: 'nats', servers: secured.url, nkey: seed, prefix: 'team2', discoverMs: 300 },
+        }).then(
+          () => null,
+          (e: Error) => e,
+        );
+        expect(other?.message).toMatch(/no stage host answered on team2\.hosts/);
+      } finally {
+        await Promise.all(started.map((h) => h.stop()));
+        await Promise.all([secured.stop(), tokened.stop()]);
+      }
+    },
+    120_000,
+  );
   it.skipIf(!OPENSSL)(
-    `security: mutual TLS (CA, certificate and key files) on host and trainer; a host without a client certificate is refused${OPENSSL ? '' : ' (SKIPPED: openssl is not installed)'}`,
+    `security: mutual TLS (CA, certificate and key files) on host and trainer; ` +
+      `a host without a client certificate is refused${OPENSSL ? '' : ' (SKIPPED: openssl is not installed)'}`,
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'dni-nats-tls-'));
       const ssl = (...args: string[]) => {

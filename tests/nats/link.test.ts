@@ -65,21 +65,25 @@ describe.skipIf(!NATS_SERVER)(`the NATS stage link${NATS_SERVER ? '' : NO_NATS}`
     await server?.stop();
   });
 
-  it('tensors of 4,800 bytes under a 1,024-byte max_payload: split into parts, delivered whole, bit for bit, in order; sent before the stage listened, they waited', async () => {
-    const [from, to] = pair(a, b, a.info!.max_payload, 'split');
-    await b.flush();
-    for (let t = 0; t < 3; t++) from.send(route, { type: 'FORWARD', batch: t, slot: 0, x: tensor(t) });
-    await a.flush();
-    await new Promise((r) => setTimeout(r, 100));
-    const got = await collect(to, 3);
-    expect(got).not.toBeInstanceOf(Error);
-    for (const [t, arrival] of (got as Arrival[]).entries()) {
-      expect(arrival.event.batch).toBe(t);
-      expect((arrival.event as { x: { data: Float32Array } }).x.data).toEqual(tensor(t).data);
-    }
-    from.close();
-    to.close();
-  });
+  it(
+    'tensors of 4,800 bytes under a 1,024-byte max_payload: split into parts, ' +
+      'delivered whole, bit for bit, in order; sent before the stage listened, they waited',
+    async () => {
+      const [from, to] = pair(a, b, a.info!.max_payload, 'split');
+      await b.flush();
+      for (let t = 0; t < 3; t++) from.send(route, { type: 'FORWARD', batch: t, slot: 0, x: tensor(t) });
+      await a.flush();
+      await new Promise((r) => setTimeout(r, 100));
+      const got = await collect(to, 3);
+      expect(got).not.toBeInstanceOf(Error);
+      for (const [t, arrival] of (got as Arrival[]).entries()) {
+        expect(arrival.event.batch).toBe(t);
+        expect((arrival.event as { x: { data: Float32Array } }).x.data).toEqual(tensor(t).data);
+      }
+      from.close();
+      to.close();
+    },
+  );
 
   it('a repeated message (at-most-once delivery, a server restart): the stage fails naming the route and the messages', async () => {
     const [from, to] = pair(a, b, a.info!.max_payload, 'repeat');

@@ -45,7 +45,8 @@ if (denied) console.warn(`tests/nats/netns: SKIPPED: network namespaces are not 
 const rxBytes = (dev: string) => Number(readFileSync(`/sys/class/net/${dev}/statistics/rx_bytes`, 'utf8'));
 
 describe.skipIf(Boolean(denied))(
-  `stage hosts in network namespaces${denied ? ` (SKIPPED: ${NATS_SERVER ? `network namespaces are not permitted here: ${denied}` : NO_NATS.trim()})` : ''}`,
+  'stage hosts in network namespaces' +
+    `${denied ? ` (SKIPPED: ${NATS_SERVER ? `network namespaces are not permitted here: ${denied}` : NO_NATS.trim()})` : ''}`,
   () => {
     let server: NatsServer;
     const hosts: HostProcess[] = [];

@@ -60,7 +60,8 @@ describe.skipIf(!NATS_SERVER)(`stages on NATS hosts: the bits of queue${NATS_SER
 
   for (const c of cases) {
     it.skipIf(!c.loaded)(
-      `${c.kind} ${c.name}: parameters and losses bit-identical to queue${c.loaded ? '' : ` (SKIPPED: this code cannot load the case: ${c.why})`}`,
+      `${c.kind} ${c.name}: parameters and losses bit-identical to queue` +
+        `${c.loaded ? '' : ` (SKIPPED: this code cannot load the case: ${c.why})`}`,
       async () => {
         const { topology, data, initial, steps } = c.loaded!;
         const o = { topology, data, params: initial, steps } as Parameters<typeof train>[0];

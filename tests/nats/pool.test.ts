@@ -36,38 +36,43 @@ describe.skipIf(!NATS_SERVER)(`a stage pool over NATS${NATS_SERVER ? '' : NO_NAT
     await server?.stop();
   });
 
-  it('three trainings one after another (dense, graph, recurrent) on one pool: one connection, the hosts found once, each with the bits of queue', async () => {
-    const pool = createStagePool({ nats: { servers: server.url, hosts: ['pool-a', 'pool-b'], name: 'test-pool' } });
-    expect(pool).toBeInstanceOf(NatsStagePool);
-    try {
-      for (const name of ['dni', 'graph-branch', 'rnn-dni']) {
-        const c = load(name);
-        const o = { topology: c.topology, data: c.data, params: c.initial, steps: c.steps } as Parameters<typeof train>[0];
-        const queue = await train({ ...o, scheduler: 'queue' });
-        const remote = await train({ ...o, scheduler: { name: 'worker', pool } });
-        expectSameBits(queue, remote, name);
+  it(
+    'three trainings one after another (dense, graph, recurrent) on one pool: ' +
+      'one connection, the hosts found once, each with the bits of queue',
+    async () => {
+      const pool = createStagePool({ nats: { servers: server.url, hosts: ['pool-a', 'pool-b'], name: 'test-pool' } });
+      expect(pool).toBeInstanceOf(NatsStagePool);
+      try {
+        for (const name of ['dni', 'graph-branch', 'rnn-dni']) {
+          const c = load(name);
+          const o = { topology: c.topology, data: c.data, params: c.initial, steps: c.steps } as Parameters<typeof train>[0];
+          const queue = await train({ ...o, scheduler: 'queue' });
+          const remote = await train({ ...o, scheduler: { name: 'worker', pool } });
+          expectSameBits(queue, remote, name);
+        }
+        const stats = pool.stats();
+        expect(stats).toMatchObject({
+          name: 'test-pool',
+          server: expect.stringContaining('127.0.0.1'),
+          connections: 1,
+          discoveries: 1,
+          trainings: 3,
+          leased: 0,
+        });
+        expect(stats.hosts.map((h) => [h.name, h.threads, h.leased, h.lost])).toEqual([
+          ['pool-a', 1, 0, null],
+          ['pool-b', 1, 0, null],
+        ]);
+      } finally {
+        await pool.close();
       }
-      const stats = pool.stats();
-      expect(stats).toMatchObject({
-        name: 'test-pool',
-        server: expect.stringContaining('127.0.0.1'),
-        connections: 1,
-        discoveries: 1,
-        trainings: 3,
-        leased: 0,
-      });
-      expect(stats.hosts.map((h) => [h.name, h.threads, h.leased, h.lost])).toEqual([
-        ['pool-a', 1, 0, null],
-        ['pool-b', 1, 0, null],
-      ]);
-    } finally {
-      await pool.close();
-    }
-    expect(pool.stats().server).toBe('');
-    await expect(
-      train({ topology: load('dni').topology, data: load('dni').data, steps: 2, scheduler: { name: 'worker', pool } }),
-    ).rejects.toThrow(/scheduler.pool is closed/);
-  }, 240_000);
+      expect(pool.stats().server).toBe('');
+      await expect(
+        train({ topology: load('dni').topology, data: load('dni').data, steps: 2, scheduler: { name: 'worker', pool } }),
+      ).rejects.toThrow(/scheduler.pool is closed/);
+    },
+    240_000,
+  );
 
   it('options are checked when the pool is made, by name', () => {
     expect(() => createStagePool({ nats: { servers: [] } })).toThrow(TrainingOptionsError);
@@ -106,7 +111,10 @@ describe.skipIf(!NATS_SERVER)(`a stage pool over NATS${NATS_SERVER ? '' : NO_NAT
       );
       expect(second).toBeInstanceOf(StageError);
       expect(second!.message).toMatch(
-        /every stage host of the NATS pool 'dni-actors pool' at nats:\/\/127\.0\.0\.1:\d+ is gone: 'doomed-a' \(it .*\), 'doomed-b' \(it .*\)/,
+        new RegExp(
+          /every stage host of the NATS pool 'dni-actors pool' at nats:\/\/127\.0\.0\.1:\d+ /.source +
+            /is gone: 'doomed-a' \(it .*\), 'doomed-b' \(it .*\)/.source,
+        ),
       );
       expect(pool.stats().hosts.every((h) => h.lost !== null)).toBe(true);
     } finally {
