@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * Compile lib/wasm/kernels.as.ts (AssemblyScript) twice: to lib/wasm/kernels.wasm (SIMD) and to
+ * Compile lib/wasm/kernels.as.ts (AssemblyScript: the entry, which re-exports gemm.as.ts, elementwise.as.ts and
+ * common.as.ts) twice: to lib/wasm/kernels.wasm (SIMD) and to
  * lib/wasm/kernels-fma.wasm (SIMD + relaxed SIMD: the GEMMs use f32x4.relaxed_madd, see the
  * `madd` switch in the source). Runs on `npm install` and `npm ci` through the root package's
  * `prepare` script, and by hand as `npm run build:wasm` (`-- --wat` also writes the .wat files to
