@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Compile lib/wasm/kernels.as.ts (AssemblyScript: the entry, which re-exports gemm.as.ts, elementwise.as.ts and
+ * Compile lib/wasm/kernels.as.ts (AssemblyScript: the entry, which re-exports gemm.as.ts (with dot.as.ts), elementwise.as.ts and
  * common.as.ts) twice: to lib/wasm/kernels.wasm (SIMD) and to
  * lib/wasm/kernels-fma.wasm (SIMD + relaxed SIMD: the GEMMs use f32x4.relaxed_madd, see the
  * `madd` switch in the source). Runs on `npm install` and `npm ci` through the root package's

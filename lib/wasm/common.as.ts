@@ -55,3 +55,16 @@ export function heapBase(): usize {
 @inline export function laneMask(rem: i32): v128 {
   return i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(rem));
 }
+
+/** A tile's result out to C: `alpha · acc (+ beta · C)`, 4 lanes or one. */
+// @ts-ignore: decorator
+@inline export function finish(pc: usize, acc: v128, va: v128, vb: v128, useBeta: bool): void {
+  let r = f32x4.mul(acc, va);
+  if (useBeta) r = f32x4.add(r, f32x4.mul(v128.load(pc), vb));
+  v128.store(pc, r);
+}
+
+// @ts-ignore: decorator
+@inline export function finish1(pc: usize, acc: f32, alpha: f32, beta: f32, useBeta: bool): void {
+  store<f32>(pc, useBeta ? alpha * acc + beta * load<f32>(pc) : alpha * acc);
+}
