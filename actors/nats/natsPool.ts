@@ -103,6 +103,7 @@ export interface NatsPoolStats {
   /** trainings that ran on it, and that hold hosts now */
   readonly trainings: number;
   readonly leased: number;
+  /** every host it knows, in name order */
   readonly hosts: readonly NatsPoolHost[];
 }
 
@@ -254,13 +255,10 @@ export class NatsStagePool {
       discoveries: this.discoveries,
       trainings: this.trainings,
       leased: this.runs.size,
-      hosts: [...this.known.values()].map((k) => ({
-        name: k.info.name,
-        version: k.info.version,
-        threads: k.info.threads,
-        leased: k.leased,
-        lost: k.lost,
-      })),
+      // in name order, whatever order the hosts answered the discovery in
+      hosts: [...this.known.values()]
+        .map((k) => ({ name: k.info.name, version: k.info.version, threads: k.info.threads, leased: k.leased, lost: k.lost }))
+        .sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0)),
     };
   }
 
