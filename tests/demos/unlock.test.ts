@@ -13,6 +13,7 @@ describe('demos/unlock.ts', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/backprop, dni, complete, dni-warmup/);
     expect(r.stdout).toMatch(/--warmup N[\s\S]*--complete-layers N[\s\S]*--stages N/);
+    expect(r.stdout).toMatch(/--unconditioned +synthesizers see the layer only, not the labels \(plain DNI; default: cDNI\)/);
   });
 
   it.each([
@@ -51,6 +52,8 @@ describe('demos/unlock.ts', () => {
       expect(r.stderr).not.toMatch(/Error/);
       expect(r.status).toBe(0);
       const lines = r.stdout.trim().split('\n');
+      // the paper's complete-unlock set-up by default: synthesizers conditioned on the labels
+      expect(lines[0]).toMatch(/linear synthesizers conditioned on the labels \(cDNI\)/);
       const out = JSON.parse(lines[lines.length - 1]);
       // the table: the CPU time a step costs beside the wall-time steps/s, per method and scheduler
       expect(r.stdout).toMatch(/CPU ms\/step queue +CPU ms\/step worker/);
