@@ -1,7 +1,7 @@
 /**
  * How much parallel compute the machine gives two threads right now: the probe a stage pool runs
- * once on two of its threads (stagePool.ts, stageThread.ts), so a default plan runs as one thread
- * where two would only share a core (stageHost.ts).
+ * on two of its threads (stagePool.ts, stageThread.ts), once, and a low reading again later, so a
+ * default plan runs as one thread where two would only share a core (stageHost.ts).
  */
 import { DONE, PHASE, START_F64, arrive, signal, waitFor } from './startBarrier.ts';
 
@@ -10,7 +10,7 @@ import { DONE, PHASE, START_F64, arrive, signal, waitFor } from './startBarrier.
  * {@link createStartBarrier}): how much parallel compute the machine gives them right now
  * ({@link PROBE_MS} of plain compute in thread 0 alone, in thread 1 alone, then in both at once);
  * returns, in both, both's work over the better one alone (2 is two cores' worth, 1 means the two
- * threads share one). A stage pool measures it once (stagePool.ts).
+ * threads share one). A stage pool measures it once, and a low reading again later (stagePool.ts).
  */
 export function measureCapacity(start: SharedArrayBuffer, me: 0 | 1, timeoutMs = 60_000): number {
   arrive(start, 2, me, timeoutMs);
@@ -56,6 +56,13 @@ export function measureCapacity(start: SharedArrayBuffer, me: 0 | 1, timeoutMs =
 export const PROBE_MS = 8;
 /** Below this measured capacity (two threads' compute over one's), a default plan runs as one thread. */
 export const ONE_CORE = 1.5;
+/**
+ * How long a reading below {@link ONE_CORE} stands before a pool takes it again (ms). A neighbour's
+ * burst on a shared machine lasts seconds, so a low reading may be one bad moment; but a probe holds
+ * up the lease that takes it (~30 ms on an idle machine, 100–500 ms on a busy one): once every 30 s
+ * that stays near 1% where the machine really gives one core, however short its trainings.
+ */
+export const REPROBE_MS = 30_000;
 
 /** Plain float work for `ms`: how many rounds of it got done (no SIMD, no memory: it measures the cores, nothing else). */
 function compute(ms: number): number {

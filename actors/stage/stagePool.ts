@@ -12,6 +12,8 @@
  *
  * No pool keeps the process alive: a thread is referenced only while a training holds it (or the
  * capacity probe runs on it), and threads end with the process. `close()` ends them at once.
+ *
+ * The capacity probe: see {@link StagePoolOptions.capacity}.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -19,6 +21,7 @@ import { StageError, TrainingOptionsError } from '../../lib/errors.ts';
 import { wasmModules } from '../../lib/kernels/backend-choice.ts';
 import { refuseUnknownOptions } from '../../lib/validate.ts';
 import { type NatsPoolOptions, NatsStagePool } from '../nats/natsPool.ts';
+import { ONE_CORE, REPROBE_MS } from './capacityProbe.ts';
 import { createStartBarrier } from './startBarrier.ts';
 import type { PoolCommand, PoolReport, Residue, StageCommand, StageThreadInit, WorkerReport } from './stageProtocol.ts';
 import { workerEntry } from './workerEntry.ts';
@@ -30,9 +33,12 @@ export interface StagePoolOptions {
    */
   threads?: number;
   /**
-   * How much parallel compute two of the pool's threads get: `'probe'` (default) measures it once,
-   * when a training with the default plan first leases two threads (a few tens of ms); a number
-   * takes it as measured (2: two cores' worth; below 1.5, a default plan runs as one thread).
+   * How much parallel compute two of the pool's threads get: `'probe'` (default) measures it when a
+   * training with the default plan first leases two threads (a few tens of ms), once; a reading
+   * below 1.5 (a default plan then runs as one thread) may be one bad moment on a shared machine, so
+   * it is taken again at a later default-plan lease, at most once every 30 s and only while no
+   * training runs on the pool (a probe competes for the cores). A number takes it as measured, for
+   * good (2: two cores' worth; below 1.5, a default plan runs as one thread).
    */
   capacity?: 'probe' | number;
 }
@@ -78,8 +84,10 @@ export interface StagePoolStats {
   /** trainings holding threads, and waiting for them */
   readonly leased: number;
   readonly waiting: number;
-  /** the measured capacity (null until measured, or the option's number) */
+  /** the capacity now: the latest reading (null until the first), or the option's number */
   readonly capacity: number | null;
+  /** capacity probes run over the pool's life */
+  readonly probes: number;
   /** per live thread, what it held after its last stage ended (kernel memory in use, stages hosted) */
   readonly residues: readonly (Residue | null)[];
 }
@@ -184,6 +192,12 @@ class ThreadHost implements StageHost {
   }
 }
 
+/** For tests: a probe in place of the threads' (on the two threads it would run on), a clock (ms) in place of `performance.now`. */
+export interface CapacityProbing {
+  readonly probe?: (a: StageHost, b: StageHost) => Promise<number>;
+  readonly now?: () => number;
+}
+
 interface Request {
   readonly count: number;
   readonly probe: boolean;
@@ -210,7 +224,10 @@ export class StagePool {
   private readonly queue: Request[] = [];
   private readonly size: number;
   private capacity: number | null;
-  private measuring: Promise<number> | null = null;
+  /** when the latest reading was taken (null: never; with a given capacity, never will be) */
+  private probedAt: number | null = null;
+  private probes = 0;
+  private measuring: Promise<void> | null = null;
   private leases = 0;
   private active = 0;
   private started = 0;
@@ -219,7 +236,10 @@ export class StagePool {
   private readonly idleWaiters: (() => void)[] = [];
   private readonly hooks = { idle: () => this.grant(), died: (h: ThreadHost) => this.died(h) };
 
-  constructor(options: StagePoolOptions = {}) {
+  constructor(
+    options: StagePoolOptions = {},
+    private readonly probing: CapacityProbing = {},
+  ) {
     const { threads, capacity } = options;
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1))
       throw new TrainingOptionsError(`stage pool: threads must be an integer >= 1, got ${threads}`);
@@ -264,6 +284,7 @@ export class StagePool {
       leased: this.active,
       waiting: this.queue.length,
       capacity: this.capacity,
+      probes: this.probes,
       residues: this.hosts.map((h) => h.residue),
     };
   }
@@ -311,9 +332,10 @@ export class StagePool {
       this.queue.shift();
       const hosts = idle.slice(0, request.count);
       for (const h of hosts) h.lease();
-      this.active++;
+      const alone = this.active++ === 0;
       const lease = this.leaseOf(++this.leases, hosts);
-      if (request.probe && this.capacity === null && hosts.length >= 2) {
+      // a lease granted while a reading is taken waits for it too
+      if (request.probe && hosts.length >= 2 && (this.measuring !== null || this.probeDue(alone))) {
         this.measuring ??= this.measure(hosts[0], hosts[1]);
         void this.measuring.then(() => request.resolve(lease()));
       } else request.resolve(lease());
@@ -339,12 +361,34 @@ export class StagePool {
     });
   }
 
-  private async measure(a: ThreadHost, b: ThreadHost): Promise<number> {
-    const barrier = createStartBarrier();
-    const [capacity] = await Promise.all([a.probe(barrier, 0), b.probe(barrier, 1)]);
-    this.capacity = capacity;
-    return capacity;
+  /**
+   * Whether a default-plan lease takes a reading: the first, or again when the latest was low (a
+   * moment's neighbour may have read as one core) and {@link REPROBE_MS} old, and the lease is the
+   * only training on the pool. A given capacity is never read.
+   */
+  private probeDue(alone: boolean): boolean {
+    if (this.capacity === null) return true;
+    return this.probedAt !== null && this.capacity < ONE_CORE && alone && this.now() - this.probedAt >= REPROBE_MS;
   }
+
+  private async measure(a: ThreadHost, b: ThreadHost): Promise<void> {
+    const reading = await (this.probing.probe?.(a, b) ?? probeThreads(a, b));
+    this.capacity = reading;
+    this.probedAt = this.now();
+    this.probes++;
+    this.measuring = null;
+  }
+
+  private now(): number {
+    return this.probing.now?.() ?? performance.now();
+  }
+}
+
+/** The capacity probe, on two of a pool's threads (capacityProbe.ts). */
+async function probeThreads(a: ThreadHost, b: ThreadHost): Promise<number> {
+  const barrier = createStartBarrier();
+  const [capacity] = await Promise.all([a.probe(barrier, 0), b.probe(barrier, 1)]);
+  return capacity;
 }
 
 /**
