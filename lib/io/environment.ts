@@ -9,6 +9,7 @@
  * | `DNI_BACKEND` | the kernels {@link autoBackend} picks | `typescript`, `wasm`, `wasm-fma` |
  * | `DNI_WASM_MEMORY_MB` | a WebAssembly backend's memory | an integer, 1 … 4095 (default 1024) |
  * | `DNI_MAX_*_BYTES` | read and allocation limits (lib/io/limits.ts) | an integer >= 0 |
+ * | `DNI_WORKER_BUNDLE` | in the repository: threads start on a bundle (workerBundle.ts) or through tsx | `on` (default), `off` |
  */
 import { EnvironmentError } from '../errors.ts';
 
