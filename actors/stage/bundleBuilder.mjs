@@ -72,6 +72,9 @@ try {
       metafile: true,
       outfile: `${stem}.mjs`,
       logLevel: 'silent',
+      // for stacks that name our files (the thread runs with --enable-source-maps); ~+15% load CPU
+      sourcemap: 'inline',
+      sourcesContent: false,
       plugins: [plugin],
     });
     const tmp = `${stem}.${process.pid}-${threadId}-${Date.now()}.tmp`;

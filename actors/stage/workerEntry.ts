@@ -36,11 +36,12 @@ export function resolveWorkerEntry(
   entry: URL,
   self: string,
   bundle: (entry: URL) => URL | null = bundleOnce,
-): { url: URL; argv: string[] } {
+): { url: URL; argv: string[]; execArgv?: string[] } {
   if (!entry.pathname.endsWith('.ts')) throw new RangeError(`workerEntry: ${entry.href} is not a .ts entry module`);
   if (new URL(self).pathname.endsWith('.js')) return { url: new URL(entry.href.replace(/\.ts$/, '.js')), argv: [] };
   const bundled = bundle(entry);
-  if (bundled) return { url: bundled, argv: [] };
+  // its inline source map: a thread's stack names our .ts files, as under tsx
+  if (bundled) return { url: bundled, argv: [], execArgv: ['--enable-source-maps'] };
   return { url: new URL('./tsxWorker.mjs', self), argv: [entry.href] };
 }
 
@@ -53,6 +54,10 @@ export function resolveWorkerEntry(
  * const worker = new Worker(...workerEntry(new URL('./stageThread.ts', import.meta.url), { workerData, name: 'stage:0' }));
  */
 export function workerEntry(entry: URL, options: WorkerOptions = {}): [URL, WorkerOptions] {
-  const { url, argv } = resolveWorkerEntry(entry, import.meta.url);
-  return [url, argv.length ? { ...options, argv: [...(options.argv ?? []), ...argv] } : options];
+  const { url, argv, execArgv } = resolveWorkerEntry(entry, import.meta.url);
+  let o = options;
+  if (argv.length) o = { ...o, argv: [...(o.argv ?? []), ...argv] };
+  // a thread inherits process.execArgv unless told otherwise
+  if (execArgv) o = { ...o, execArgv: [...(o.execArgv ?? process.execArgv), ...execArgv] };
+  return [url, o];
 }

@@ -95,6 +95,18 @@ describe('worker bundles', () => {
     expect(bundledEntry(entry, { cacheDir })!.href).toBe(first.href);
   });
 
+  it('names the .ts source in the stack of an error thrown in a bundled thread', async () => {
+    writeFileSync(join(dir, 'throws.ts'), `import { version } from './lib/dep.ts';\n\nthrow new Error('at version ' + version);\n`);
+    const throws = pathToFileURL(join(dir, 'throws.ts'));
+    const { url, execArgv } = resolveWorkerEntry(throws, new URL('../../actors/stage/workerEntry.ts', import.meta.url).href, (e) =>
+      bundledEntry(e, { cacheDir }),
+    );
+    expect(url.pathname.endsWith('.mjs')).toBe(true);
+    const error = await new Promise<Error>((resolve) => new Worker(url, { execArgv }).once('error', resolve));
+    expect(error.message).toBe('at version 1');
+    expect(error.stack).toContain(`${join(dir, 'throws.ts')}:3:`);
+  });
+
   it('gives null when esbuild cannot be loaded or the build fails: the thread starts through tsx, as before', async () => {
     const fresh = join(dir, 'none');
     expect(
@@ -119,7 +131,7 @@ describe('worker bundles', () => {
   it('starts the stage pools’ threads on the bundle of stageThread.ts, whose wasm kernels are found beside their source', () => {
     const [url, options] = workerEntry(new URL('../../actors/stage/stageThread.ts', import.meta.url), { name: 'stage:0' });
     expect(url.pathname).toMatch(/\/stageThread-[0-9a-f]+-[0-9a-f]+\.mjs$/);
-    expect(options).toEqual({ name: 'stage:0' });
+    expect(options).toEqual({ name: 'stage:0', execArgv: [...process.execArgv, '--enable-source-maps'] });
     expect(readFileSync(url, 'utf8')).toContain(JSON.stringify(new URL('../../lib/kernels/wasm-module.ts', import.meta.url).href));
   });
 });

@@ -14,14 +14,18 @@ describe('workerEntry', () => {
 
   it('starts the bundle of the entry in the repository, with nothing on argv', () => {
     const bundle = new URL('file:///pkg/node_modules/.cache/dni-actors/stageThread-1-2.mjs');
-    expect(resolveWorkerEntry(entry, 'file:///pkg/actors/workerEntry.ts', () => bundle)).toEqual({ url: bundle, argv: [] });
+    expect(resolveWorkerEntry(entry, 'file:///pkg/actors/workerEntry.ts', () => bundle)).toEqual({
+      url: bundle,
+      argv: [],
+      execArgv: ['--enable-source-maps'],
+    });
     // the built package never bundles
     expect(resolveWorkerEntry(entry, 'file:///pkg/dist/actors/workerEntry.js', () => bundle).url.href).toBe(
       'file:///pkg/actors/stageThread.js',
     );
     const [url, options] = workerEntry(new URL('../../actors/stage/stageThread.ts', import.meta.url), { name: 'stage:0', argv: ['x'] });
     expect(url.pathname.endsWith('.mjs')).toBe(true);
-    expect(options).toEqual({ name: 'stage:0', argv: ['x'] });
+    expect(options).toEqual({ name: 'stage:0', argv: ['x'], execArgv: [...process.execArgv, '--enable-source-maps'] });
   });
 
   it('starts the tsx bootstrap in the repository when there is no bundle, naming the .ts entry last on argv', () => {
