@@ -11,7 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { WorkerOptions } from 'node:worker_threads';
-import { envChoice } from '../../lib/io/environment.ts';
+import { workerBundleFromEnv } from '../../lib/io/environment.ts';
 import { bundledEntry } from './workerBundle.ts';
 
 /** each entry's bundle, once per process: null when the thread starts through tsx */
@@ -19,7 +19,7 @@ const bundles = new Map<string, URL | null>();
 
 /** The cached bundle of `entry` (see workerBundle.ts), looked up or built once per process; null: use tsx. */
 function bundleOnce(entry: URL): URL | null {
-  if (envChoice('DNI_WORKER_BUNDLE', ['on', 'off']) === 'off') return null;
+  if (!workerBundleFromEnv()) return null;
   const known = bundles.get(entry.href);
   // a bundle pruned by another process's build (see workerBundle.ts) is looked up again
   if (known === null || (known && existsSync(known))) return known;

@@ -33,6 +33,16 @@ describe('workerEntry', () => {
       url: new URL('file:///pkg/actors/tsxWorker.mjs'),
       argv: [entry.href],
     });
+    // or when told so: DNI_WORKER_BUNDLE=off
+    const stageThread = new URL('../../actors/stage/stageThread.ts', import.meta.url);
+    process.env.DNI_WORKER_BUNDLE = 'off';
+    try {
+      const [url, options] = workerEntry(stageThread, { name: 'stage:0' });
+      expect(url.pathname.endsWith('/actors/stage/tsxWorker.mjs')).toBe(true);
+      expect(options).toEqual({ name: 'stage:0', argv: [stageThread.href] });
+    } finally {
+      delete process.env.DNI_WORKER_BUNDLE;
+    }
   });
 
   it('refuses an entry that is not a .ts module', () => {
