@@ -1,6 +1,6 @@
 /**
  * In the repository, a worker thread starts on one esbuild bundle of its entry module instead of loading
- * ~300 modules through tsx's loader hooks (~0.6 CPU-s per thread; the bundle loads in ~0.06 s). The bundle
+ * ~300 modules through tsx's loader hooks (a fresh pool thread's start: about a third of the CPU). The bundle
  * is cached under `node_modules/.cache/dni-actors/` (else the system's temporary directory), named by a hash of
  * esbuild's version, the entry and the contents of every module it holds; the list of those modules lies beside
  * it, so a process checks the cache by hashing them again. A process builds (in a helper thread: bundleBuilder.mjs)
