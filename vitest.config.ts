@@ -32,7 +32,7 @@ export const PROJECTS = {
   workers: [
     'tests/actors/{backpressure,checkpoint,transitionTable,data-snapshot,fit,handoff,inspection,metrics,pipelining,' +
       'recurrent,schedulers}.test.ts',
-    'tests/actors/{stagePool,stagePool.capacity,stagePool.property,stately,stop,workerEntry}.test.ts',
+    'tests/actors/{stagePool,stagePool.capacity,stagePool.property,stately,stop,workerBundle,workerEntry}.test.ts',
     'tests/lib/{environment,files,footprint,recurrent-reference}.test.ts',
     'tests/graphs/{chain-as-graph,graph-case,numpy-random,reference-cli,schedulers,unlock}.test.ts',
     'tests/demos/{binary-addition,cli,closed-pipe,multitask,plural,trace-files,unlock}.test.ts',

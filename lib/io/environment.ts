@@ -9,6 +9,7 @@
  * | `DNI_BACKEND` | the kernels {@link autoBackend} picks | `typescript`, `wasm`, `wasm-fma` |
  * | `DNI_WASM_MEMORY_MB` | a WebAssembly backend's memory | an integer, 1 … 4095 (default 1024) |
  * | `DNI_MAX_*_BYTES` | read and allocation limits (lib/io/limits.ts) | an integer >= 0 |
+ * | `DNI_WORKER_BUNDLE` | in the repository: threads start on a bundle (workerBundle.ts) or through tsx | `on` (default), `off` |
  */
 import { EnvironmentError } from '../errors.ts';
 
@@ -50,6 +51,9 @@ export const wasmMemoryFromEnv = (): number =>
 export const bytesFromEnv = (name: string): number | undefined =>
   envInteger(name, 0, Number.MAX_SAFE_INTEGER, 'a number of bytes (an integer >= 0)');
 
+/** `DNI_WORKER_BUNDLE`: whether the repository's worker threads start on a bundle (actors/stage/workerBundle.ts; default on). */
+export const workerBundleFromEnv = (): boolean => envChoice('DNI_WORKER_BUNDLE', ['on', 'off']) !== 'off';
+
 /**
  * Check every variable the library reads at once (a command line calls it first, so a typo is
  * one line and exit code 2, not a failure halfway or a silent default).
@@ -60,5 +64,6 @@ export const bytesFromEnv = (name: string): number | undefined =>
 export function checkEnvironment(): void {
   backendFromEnv();
   wasmMemoryFromEnv();
+  workerBundleFromEnv();
   for (const name of Object.keys(process.env)) if (/^DNI_MAX_\w+_BYTES$/.test(name)) bytesFromEnv(name);
 }

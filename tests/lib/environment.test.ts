@@ -42,6 +42,7 @@ describe('reading a variable', () => {
     ['DNI_WASM_MEMORY_MB', '1e3', /got "1e3"/],
     ['DNI_MAX_CHECKPOINT_BYTES', '-1', /^DNI_MAX_CHECKPOINT_BYTES must be a number of bytes \(an integer >= 0\), got "-1"/],
     ['DNI_MAX_TRAINING_BYTES', '2GB', /^DNI_MAX_TRAINING_BYTES must be a number of bytes/],
+    ['DNI_WORKER_BUNDLE', 'no', /^DNI_WORKER_BUNDLE must be one of on, off, got "no"/],
   ])('%s=%s is refused by checkEnvironment, by name', (name, value, message) => {
     process.env[name] = value;
     expect(() => checkEnvironment()).toThrow(EnvironmentError);
