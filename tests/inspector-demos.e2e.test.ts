@@ -39,12 +39,13 @@ interface DemoCase {
 const DEMOS: DemoCase[] = [
   {
     file: 'binary-addition.ts',
-    args: ['--steps', '60'],
+    // 20 steps: a point a step in each chart and a synthesizer's cos(ĝ, g) at every refit; more steps cost relayed events
+    args: ['--steps', '20'],
     trained: /still serves the live inspector/,
     runs: [
-      ['backprop', 60],
-      ['dni', 60],
-      ['cdni', 60],
+      ['backprop', 20],
+      ['dni', 20],
+      ['cdni', 20],
     ],
     layers: 3,
     heads: 1,
@@ -52,9 +53,9 @@ const DEMOS: DemoCase[] = [
   },
   {
     file: 'inspector.ts',
-    args: ['--steps', '40', '--port', '0'],
+    args: ['--steps', '20', '--port', '0'],
     trained: /inspector: open http:\/\/127\.0\.0\.1:\d+\/? to step through/,
-    runs: [[null, 40]],
+    runs: [[null, 20]],
     layers: 3,
     heads: 1,
     synthesizers: 2,
