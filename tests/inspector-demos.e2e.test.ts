@@ -39,13 +39,12 @@ interface DemoCase {
 const DEMOS: DemoCase[] = [
   {
     file: 'binary-addition.ts',
-    // 20 steps: a point a step in each chart and a synthesizer's cos(ĝ, g) at every refit; more steps cost relayed events
-    args: ['--steps', '20'],
+    args: ['--steps', '60'],
     trained: /still serves the live inspector/,
     runs: [
-      ['backprop', 20],
-      ['dni', 20],
-      ['cdni', 20],
+      ['backprop', 60],
+      ['dni', 60],
+      ['cdni', 60],
     ],
     layers: 3,
     heads: 1,
@@ -53,9 +52,9 @@ const DEMOS: DemoCase[] = [
   },
   {
     file: 'inspector.ts',
-    args: ['--steps', '20', '--port', '0'],
+    args: ['--steps', '40', '--port', '0'],
     trained: /inspector: open http:\/\/127\.0\.0\.1:\d+\/? to step through/,
-    runs: [[null, 20]],
+    runs: [[null, 40]],
     layers: 3,
     heads: 1,
     synthesizers: 2,
