@@ -3,6 +3,10 @@
  * last line has exactly the issue's schema; the curves are an SVG; the schedulers and --jobs give
  * the same cells; a child's failure and Ctrl+C are reported by cell; bad flags exit 2 with one line
  * and write nothing.
+ *
+ * A run of the demo costs seconds (tsx starts in it and in each cell's child), so runs are shared: a run,
+ * made by the first test that needs it, is read by every test it answers; and each bad flag is checked
+ * in-process against the demo's own parser (demos/copy-args.ts), one of them also end to end.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -13,6 +17,7 @@ import { parseTrace } from '../../actors/inspect/inspection.ts';
 import { UsageError } from '../../demos/cli.ts';
 import { copyUsageLine, parseCopyArgs } from '../../demos/copy-args.ts';
 import { tracesFor } from '../../tools/inspector/traces.ts';
+import { thrownBy } from '../helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const script = join(root, 'demos', 'copy.ts');
@@ -179,14 +184,7 @@ describe('demo:copy', () => {
     ];
   };
   /** What the demo's parser throws for a command line (it is what the demo prints, on one line, before exiting with code 2). */
-  const refusal = (argv: string[]) => {
-    try {
-      parseCopyArgs(argv);
-    } catch (err) {
-      return err;
-    }
-    return null;
-  };
+  const refusal = (argv: string[]) => thrownBy(() => parseCopyArgs(argv));
 
   it.each(BAD)('refuses %j with a usage error of one line, writing nothing', (bad, message) => {
     const out = mkdtempSync(join(dir, 'bad-'));

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../demos/cli.ts';
 import { mnistUsageError, parseMnistArgs } from '../../demos/mnist-args.ts';
+import { thrownBy } from '../helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const demo = (...args: string[]) =>
@@ -17,14 +18,7 @@ const demo = (...args: string[]) =>
 
 describe('demo:mnist', () => {
   /** What the demo's parser throws for a command line (the demo prints it with the usage, and exits with code 2). */
-  const refusal = (argv: string[]) => {
-    try {
-      parseMnistArgs(argv);
-    } catch (err) {
-      return err;
-    }
-    return null;
-  };
+  const refusal = (argv: string[]) => thrownBy(() => parseMnistArgs(argv));
 
   it.each([
     [['--epoch', '3'], /Unknown option '--epoch'/],
