@@ -20,9 +20,7 @@
  * goes to stderr; the table and the JSON line to stdout.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Subscription } from 'xstate';
@@ -32,226 +30,43 @@ import { defaultStagePool } from '../actors/stage/stagePool.ts';
 import { DniError, TrainingAbortedError } from '../lib/errors.ts';
 import { interruptSignal } from '../lib/io/interrupt.ts';
 import { autoBackend } from '../lib/kernels/backend-choice.ts';
-import { COPY_EXPERIMENT, COPY_METHODS, type CopyMethod, copyExperimentTopology } from '../lib/recurrent/curriculum.ts';
-import {
-  type DemoInspection,
-  type DemoOption,
-  type DemoSpec,
-  UsageError,
-  demoInspector,
-  demoUsage,
-  natsFlags,
-  quietOnClosedPipe,
-  schedulerOption,
-  tryParseDemoArgs,
-} from './cli.ts';
+import { COPY_EXPERIMENT, type CopyMethod, copyExperimentTopology } from '../lib/recurrent/curriculum.ts';
+import { type DemoInspection, UsageError, demoInspector, natsFlags, quietOnClosedPipe, schedulerOption } from './cli.ts';
+import { CHILD_FLAG, type Cell, FULL_BUDGET, TRACE_BATCHES, copyUsage, copyUsageLine, parseCopyArgs } from './copy-args.ts';
 import { type ProgressEntry, ProgressBoard, table } from './progress.ts';
 import { chartSvg } from './svg-chart.ts';
 import { plural } from '../lib/text.ts';
 
-const METHODS = COPY_METHODS;
-type Method = CopyMethod;
-const TASKS = ['copy', 'repeat-copy'] as const;
-type Task = (typeof TASKS)[number];
-const TRUNCATIONS = COPY_EXPERIMENT.truncations;
-
-/**
- * A few minutes' look. Measured here (2 cores): 20,000 sequences per cell cost 680 CPU seconds over
- * the 15 cells (about 6 minutes with both cores free; 20 minutes on the machine shared with others).
- */
-const DEFAULT_BUDGET = 10_000;
-/** The full table's budget per cell. */
-const FULL_BUDGET = COPY_EXPERIMENT.budget;
-/** `--trace FILE` records this many of the first cell's batches, a trace each. */
-const TRACE_BATCHES = 3;
-/** The hidden flag a child runs with: `--child-cell METHOD:T`. */
-const CHILD_FLAG = '--child-cell';
-
-const defaultJobs = Math.min(2, availableParallelism());
-const spec = {
-  name: 'copy',
-  takes: 'a few minutes (about 6 minutes measured with both cores free; 1-4 CPU minutes per cell at --budget 300000)',
-  usage:
-    "The DNI paper's copy-task table through the actors: truncated BPTT (bptt), DNI at every truncation boundary (dni)\n" +
-    'and DNI + aux (dni-aux) at T = 2, 3, 4, 5, 8. A cell is the longest length the curriculum reaches within the budget\n' +
-    `of training sequences. The default budget (${DEFAULT_BUDGET}) takes a few minutes; the full table:\n` +
-    `  npm run demo:copy -- --budget ${FULL_BUDGET}        (1–4 CPU minutes per cell; 15 cells, --jobs at a time)\n` +
-    `--trace FILE records the actors of the first cell's first ${TRACE_BATCHES} curriculum batches, ` +
-    `a trace each (FILE.bptt-T2-batch0.jsonl, …;\n` +
-    'add --truncations 2 --methods dni to see a synthesizer at work).\n' +
-    '(npm run demo:copy -- [options]) Progress on stderr; the table, and with --json one JSON object as the last line, on stdout.',
-  options: {
-    task: { type: 'string', value: TASKS.join('|'), default: 'copy', help: `the task, bit width ${COPY_EXPERIMENT.width}` },
-    budget: {
-      type: 'number',
-      value: 'N',
-      default: DEFAULT_BUDGET,
-      help: `training sequences per cell (whole batches of ${COPY_EXPERIMENT.batch}); the full table: ${FULL_BUDGET}`,
-    },
-    truncations: {
-      type: 'string',
-      value: 'LIST',
-      default: TRUNCATIONS.join(','),
-      help: 'comma-separated truncations T (steps per window)',
-    },
-    methods: { type: 'string', value: 'LIST', default: METHODS.join(','), help: `comma-separated, any of ${METHODS.join(', ')}` },
-    seed: { type: 'seed', value: 'N', default: 1, help: 'seed of the sequences and the initial parameters (the same for every cell)' },
-    jobs: {
-      type: 'number',
-      value: 'N',
-      default: defaultJobs,
-      help: 'cells trained at once, each in a child process of its own (under --scheduler worker: all in one child, on one stage pool)',
-    },
-    plot: { type: 'string', value: 'FILE.svg', help: 'write the curriculum curves (a panel per method, a line per T) to this SVG file' },
-  },
-} satisfies DemoSpec<Record<string, DemoOption>>;
-
-// -------------------------------------------------------------------------------------------------
-// the command line: everything is checked before any work, and a bad flag writes nothing
-
 /** One line on stderr, exit code 2. */
 function usageError(message: string): never {
-  process.stderr.write(`copy: ${message.replace(/\s*\n\s*/g, ' ')} (npm run demo:copy -- --help lists the options)\n`);
+  process.stderr.write(`${copyUsageLine(message)}\n`);
   process.exit(2);
 }
 
-/** The shared usage without the shared flags this demo refuses. */
-function usage(): string {
-  return demoUsage(spec)
-    .split('\n')
-    .filter((l) => !/^\s+--(steps|epochs|inspect)\b/.test(l))
-    .join('\n')
-    .replace('with --trace or --inspect:', 'with --trace:');
-}
-
-const argv = process.argv.slice(2);
-const childAt = argv.findIndex((a) => a === CHILD_FLAG || a.startsWith(`${CHILD_FLAG}=`));
-let childCell: string | undefined;
-if (childAt >= 0) {
-  childCell = argv[childAt].includes('=') ? argv[childAt].slice(CHILD_FLAG.length + 1) : argv[childAt + 1];
-  argv.splice(childAt, argv[childAt].includes('=') ? 1 : 2);
-}
-for (let i = 0; i < argv.length && argv[i] !== '--'; i++) {
-  const flag = argv[i].split('=')[0];
-  if (flag === '--steps' || flag === '--epochs') {
-    usageError(`${flag} means nothing here: each cell trains until its budget of sequences is spent (give --budget N)`);
-  }
-  if (flag === '--inspect' || flag === '--inspect-port') {
-    usageError(
-      `${flag} is not available here (the cells train in child processes): ` +
-        `record the first cell's first batches with --trace FILE and view them with npm run inspect -- FILE`,
-    );
-  }
-  // `--budget -1` would otherwise be refused as "ambiguous" rather than as a bad budget
-  if (['--budget', '--jobs', '--seed', '--truncations'].includes(argv[i]) && /^-\d/.test(argv[i + 1] ?? ''))
-    argv.splice(i, 2, `${argv[i]}=${argv[i + 1]}`);
-}
+// the command line: everything is checked before any work, and a bad flag writes nothing
 quietOnClosedPipe();
 let parsed;
 try {
-  parsed = tryParseDemoArgs(argv, spec);
+  parsed = parseCopyArgs(process.argv.slice(2));
 } catch (err) {
   if (err instanceof UsageError) usageError(err.message);
   throw err;
 }
 if (!parsed) {
-  console.log(usage());
+  console.log(copyUsage());
   process.exit(0);
 }
-const args = parsed;
-
-if (!(TASKS as readonly string[]).includes(args.task)) usageError(`--task: unknown task '${args.task}' (expected ${TASKS.join(' or ')})`);
-const task = args.task as Task;
-const batch = COPY_EXPERIMENT.batch;
-if (!Number.isInteger(args.budget) || args.budget < batch)
-  usageError(`--budget needs a whole number of sequences >= ${batch} (one batch), got ${args.budget}`);
-const budget = args.budget;
-const truncations = listOf(
-  args.truncations,
-  '--truncations',
-  (s) => (/^\d+$/.test(s) && Number(s) >= 1 ? Number(s) : null),
-  'truncations T >= 1 (steps per window) like 2,3,4,5,8',
-);
-const methods = listOf(
-  args.methods,
-  '--methods',
-  (s) => ((METHODS as readonly string[]).includes(s) ? (s as Method) : null),
-  `methods among ${METHODS.join(', ')}`,
-);
-if (!Number.isInteger(args.jobs) || args.jobs < 1) usageError(`--jobs needs an integer >= 1 (cells trained at once), got ${args.jobs}`);
-if (args.plot !== undefined) checkWritable(args.plot, '--plot', '.svg');
-if (args.trace !== undefined) {
-  if (isDirectory(args.trace))
-    usageError(`--trace ${args.trace} is a directory: give a file name (the traces are written beside it: FILE.bptt-T2-batch0.jsonl, …)`);
-  const folder = existingAncestor(dirname(resolve(args.trace)));
-  if (!isDirectory(folder) || !canWrite(folder))
-    usageError(`--trace ${args.trace}: ${folder} cannot be written, so the folder for the traces cannot be made there`);
-}
-
-/** A comma-separated list, each item checked, none twice. */
-function listOf<V>(raw: string, flag: string, item: (s: string) => V | null, what: string): V[] {
-  const out: V[] = [];
-  for (const s of raw.split(',').map((x) => x.trim())) {
-    const v = item(s);
-    if (v === null) usageError(`${flag} needs ${what}, got '${s}'${raw.includes(',') ? ` in '${raw}'` : ''}`);
-    if (out.includes(v)) usageError(`${flag} lists '${s}' twice`);
-    out.push(v);
-  }
-  return out;
-}
-
-/** The path itself when it exists, else its nearest existing ancestor (what a recursive mkdir would write into). */
-function existingAncestor(path: string): string {
-  for (let p = path; ; p = dirname(p)) {
-    try {
-      statSync(p);
-      return p;
-    } catch {
-      if (dirname(p) === p) return p;
-    }
-  }
-}
-
-function canWrite(path: string): boolean {
-  try {
-    accessSync(path, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-/** The file can be written at the end: its folder exists and is writable, and it is not a folder. */
-function checkWritable(file: string, flag: string, ext: string): void {
-  if (!file.toLowerCase().endsWith(ext))
-    usageError(`${flag} writes ${ext.slice(1).toUpperCase()}: give a file name ending in ${ext}, got '${file}'`);
-  if (isDirectory(file)) usageError(`${flag} ${file} is a directory`);
-  const folder = dirname(resolve(file));
-  if (!isDirectory(folder) || !canWrite(folder)) usageError(`${flag} ${file}: the folder ${folder} does not exist or cannot be written`);
-}
+const { args, task, budget, truncations, methods, childCells } = parsed;
 
 // -------------------------------------------------------------------------------------------------
 // a cell: what a child trains and reports
-
-interface Cell {
-  readonly method: Method;
-  readonly T: number;
-}
 
 /** What a child reports on stdout, one JSON object a line; `cell` names the cell (`dni T=3`). */
 type ChildMessage =
   | { type: 'progress'; cell: string; sequences: number; length: number }
   | {
       type: 'cell';
-      method: Method;
+      method: CopyMethod;
       T: number;
       max_length: number;
       sequences: number;
@@ -524,7 +339,7 @@ function explain(rows: CellResult[]): string[] {
     );
   }
   const lines: string[] = [];
-  const at = (method: Method, T: number) => rows.find((r) => r.method === method && r.T === T)?.max_length;
+  const at = (method: CopyMethod, T: number) => rows.find((r) => r.method === method && r.T === T)?.max_length;
   for (const method of ['dni', 'dni-aux'] as const) {
     const pairs = truncations
       .map((T) => [T, at('bptt', T), at(method, T)] as const)
@@ -586,14 +401,8 @@ function plot(file: string, rows: CellResult[]): void {
 
 // -------------------------------------------------------------------------------------------------
 
-if (childCell !== undefined) {
-  const cells = childCell.split(',').map((c) => {
-    const [m, t] = c.split(':');
-    if (!(METHODS as readonly string[]).includes(m) || !/^\d+$/.test(t ?? '') || Number(t) < 1)
-      usageError(`${CHILD_FLAG} needs METHOD:T[,METHOD:T…], got '${childCell}'`);
-    return { method: m as Method, T: Number(t) };
-  });
-  await runChild(cells);
+if (childCells !== undefined) {
+  await runChild(childCells);
 } else {
   const cells = truncations.flatMap((T) => methods.map((method) => ({ method, T })));
   const jobs = Math.min(args.jobs, childGroups(cells).length);
@@ -629,7 +438,7 @@ if (childCell !== undefined) {
   const rows = cells.map((cell) => outcome.results.get(cellName(cell))).filter((r): r is CellResult => r !== undefined);
   const complete = rows.length === cells.length;
 
-  const cellOf = (method: Method, T: number) => rows.find((r) => r.method === method && r.T === T);
+  const cellOf = (method: CopyMethod, T: number) => rows.find((r) => r.method === method && r.T === T);
   console.log(`\nlongest length solved within ${budget.toLocaleString('en-US')} sequences (${task})`);
   console.log(
     table(

@@ -31,96 +31,29 @@ import { type LrSchedule, parseLrSchedule } from '../lib/lr-schedule.ts';
 import { type KernelBackend, backend, useBackend } from '../lib/kernels/kernels.ts';
 import { autoBackend, backendByName } from '../lib/kernels/backend-choice.ts';
 import { type Topology, defineTopology, describeSizes } from '../lib/topology.ts';
-import {
-  type DemoOption,
-  type DemoSpec,
-  MNIST_SPLIT_OPTIONS,
-  demoInspector,
-  demoUsage,
-  fitStopped,
-  parseDemoArgs,
-  schedulerOption,
-  stepsOf,
-} from './cli.ts';
+import { UsageError, demoInspector, demoUsage, fitStopped, quietOnClosedPipe, schedulerOption, stepsOf } from './cli.ts';
+import { MNIST_SPEC, type Method, mnistUsageError, parseMnistArgs } from './mnist-args.ts';
 import { ProgressLine, table } from './progress.ts';
 import { chartSvg } from './svg-chart.ts';
 import { plural } from '../lib/text.ts';
 
-const METHODS = ['backprop', 'dni', 'cdni'] as const;
-type Method = (typeof METHODS)[number];
-
-const spec = {
-  name: 'mnist',
-  takes: 'about half a minute on 2 cores (20 epochs for each of the three methods; --epochs N for fewer)',
-  usage:
-    "The DNI paper's fully-connected MNIST comparison: backprop, DNI and cDNI on the same network and split.\n" +
-    '(npm run demo:mnist -- [options]) Progress on stderr; the table, and with --json one JSON object as the last line, on stdout.',
-  defaults: { epochs: 20 },
-  options: {
-    methods: { type: 'string', value: 'LIST', default: METHODS.join(','), help: `comma-separated, any of ${METHODS.join(', ')}` },
-    hidden: { type: 'string', value: 'N,N', default: '256,256', help: 'hidden layer widths (relu)' },
-    batch: { type: 'number', value: 'N', default: 64, help: 'rows per batch' },
-    lr: { type: 'number', default: 1e-3, help: "the layers' Adam learning rate" },
-    eps: { type: 'number', default: 1e-8, help: "the layers' Adam epsilon" },
-    synthesizerLr: { type: 'number', default: 3e-3, help: "the synthesizers' Adam learning rate" },
-    synthesizerHidden: { type: 'string', value: 'N,N', help: 'hidden widths of MLP synthesizers (default: linear ones)' },
-    ...MNIST_SPLIT_OPTIONS,
-    noShuffle: { type: 'boolean', help: 'keep the training rows in one order every epoch' },
-    lrSchedule: {
-      type: 'string',
-      value: 'SPEC',
-      default: 'constant',
-      help: 'learning-rate factor per epoch, for layers and synthesizers alike: constant, cosine[:FLOOR], exp:GAMMA, step:EVERY:GAMMA',
-    },
-    noTest: { type: 'boolean', help: 'tuning: never evaluate the test split (with --validation)' },
-    backend: {
-      type: 'string',
-      value: 'auto|wasm-fma|wasm|typescript',
-      default: 'auto',
-      help: 'kernels (auto: the fastest that loads; DNI_BACKEND overrides)',
-    },
-    plot: { type: 'string', value: 'FILE', help: 'write the loss and accuracy curves to this SVG file' },
-  },
-} satisfies DemoSpec<Record<string, DemoOption>>;
-const args = parseDemoArgs(process.argv.slice(2), spec);
-
 function usageError(message: string): never {
-  console.error(`${spec.name}: ${message}\n\n${demoUsage(spec)}`);
+  console.error(mnistUsageError(message));
   process.exit(2);
 }
-const int = (v: number, flag: string, min: number) =>
-  Number.isInteger(v) && v >= min ? v : usageError(`--${flag} needs an integer >= ${min}, got ${v}`);
-const ints = (v: string, flag: string) =>
-  v === ''
-    ? []
-    : v
-        .split(',')
-        .map((w) => (/^\d+$/.test(w.trim()) && Number(w) > 0 ? Number(w) : usageError(`--${flag} needs widths like 256,256, got '${v}'`)));
-const methods = args.methods.split(',').map((m) => m.trim().toLowerCase()) as Method[];
-for (const m of methods) if (!METHODS.includes(m)) usageError(`unknown method '${m}' (expected ${METHODS.join(', ')})`);
-if (!['auto', 'wasm-fma', 'wasm', 'typescript'].includes(args.backend))
-  usageError(`--backend must be auto, wasm-fma, wasm or typescript, got '${args.backend}'`);
-const hidden = ints(args.hidden, 'hidden');
-const synthesizerHidden = ints(args.synthesizerHidden ?? '', 'synthesizer-hidden');
-const batch = int(args.batch, 'batch', 1);
-for (const [v, flag] of [
-  [args.train, 'train'],
-  [args.test, 'test'],
-] as const)
-  int(v, flag, 1);
-for (const [v, flag] of [
-  [args.validation, 'validation'],
-  [args.seed, 'seed'],
-  [args.splitSeed, 'split-seed'],
-  [args.shuffleSeed, 'shuffle-seed'],
-] as const)
-  int(v, flag, 0);
-for (const [v, flag] of [
-  [args.lr, 'lr'],
-  [args.synthesizerLr, 'synthesizer-lr'],
-] as const)
-  if (!(v >= 0)) usageError(`--${flag} must be >= 0, got ${v}`);
-if (!(args.eps > 0)) usageError(`--eps must be > 0, got ${args.eps}`);
+quietOnClosedPipe();
+let parsed;
+try {
+  parsed = parseMnistArgs(process.argv.slice(2));
+} catch (err) {
+  if (err instanceof UsageError) usageError(err.message);
+  throw err;
+}
+if (!parsed) {
+  console.log(demoUsage(MNIST_SPEC));
+  process.exit(0);
+}
+const { args, methods, hidden, synthesizerHidden, batch } = parsed;
 
 useBackend(pickBackend(args.backend));
 const split = loadMnist({ train: args.train, test: args.test, validation: args.validation, seed: args.splitSeed });

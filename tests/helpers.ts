@@ -71,3 +71,13 @@ export function numericGradient(f: () => number, x: Float64Array, eps = 1e-6): F
   }
   return g;
 }
+
+/** What `f` throws, or null when it returns: for a test that reads the error as well as its class. */
+export function thrownBy(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (err) {
+    return err;
+  }
+  return null;
+}

@@ -88,12 +88,34 @@ function shapes(op: Gemm, m: number, k: number, n: number): [[number, number], [
   return [op === 'matmulTA' ? [k, m] : [m, k], op === 'matmulTB' ? [n, k] : [k, n]];
 }
 
+/** Each output's exact sum of its k products (float64) and the sum of their magnitudes, row by row. */
+function products(op: Gemm, m: number, k: number, n: number, a: Matrix, b: Matrix): { exact: Float64Array; mag: Float64Array } {
+  const A = (i: number, p: number) => (op === 'matmulTA' ? a.data[p * m + i] : a.data[i * k + p]);
+  const B = (p: number, j: number) => (op === 'matmulTB' ? b.data[j * k + p] : b.data[p * n + j]);
+  const exact = new Float64Array(m * n),
+    mag = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0,
+        abs = 0;
+      for (let p = 0; p < k; p++) {
+        sum += A(i, p) * B(p, j);
+        abs += Math.abs(A(i, p) * B(p, j));
+      }
+      exact[i * n + j] = sum;
+      mag[i * n + j] = abs;
+    }
+  }
+  return { exact, mag };
+}
+
 /**
  * Each output is a sum of k float32 products. Both backends round at every step (unit roundoff u),
  * so each differs from the exact sum by at most about k·u·Σ|terms| in the worst case and, for the
  * random-sign inputs here, by a random walk of about u·sqrt(k)·Σ|terms|. The bound below is that
  * random-walk figure times 4 (plus 2u for applying alpha and beta): tight enough that a wrong index
  * or a dropped term (an error of one whole term, ~Σ|terms|/k) fails for every k used here.
+ * `sums`: {@link products} of the operands.
  */
 function checkGemm(
   op: Gemm,
@@ -104,24 +126,15 @@ function checkGemm(
   beta: number,
   got: Float32Array,
   want: Float32Array,
-  a: Matrix,
-  b: Matrix,
+  sums: { exact: Float64Array; mag: Float64Array },
   c0: Float32Array,
 ): void {
-  const A = (i: number, p: number) => (op === 'matmulTA' ? a.data[p * m + i] : a.data[i * k + p]);
-  const B = (p: number, j: number) => (op === 'matmulTB' ? b.data[j * k + p] : b.data[p * n + j]);
   let worst = 0;
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
-      let exact = 0,
-        mag = 0;
-      for (let p = 0; p < k; p++) {
-        exact += A(i, p) * B(p, j);
-        mag += Math.abs(A(i, p) * B(p, j));
-      }
       const old = beta === 0 ? 0 : beta * c0[i * n + j];
-      exact = alpha * exact + old;
-      const scale = Math.abs(alpha) * mag + Math.abs(old);
+      const exact = alpha * sums.exact[i * n + j] + old;
+      const scale = Math.abs(alpha) * sums.mag[i * n + j] + Math.abs(old);
       const tol = (4 * Math.sqrt(k + 1) + 2) * U * scale + 1e-30;
       const e = Math.abs(got[i * n + j] - exact);
       worst = Math.max(worst, e / tol);
@@ -136,13 +149,17 @@ function checkGemm(
   expect(worst).toBeLessThanOrEqual(1);
 }
 
+/**
+ * Random A and B of a shape, then for each (alpha, beta) a random C: the backend's GEMM against the
+ * typescript backend's and the exact sums. The pairs share A and B, so the exact sums (most of the time
+ * a check takes) are computed once for them all.
+ */
 function runGemm(
   op: Gemm,
   m: number,
   k: number,
   n: number,
-  alpha: number,
-  beta: number,
+  alphaBetas: readonly (readonly [number, number])[],
   place: 'wasm' | 'plain' | 'views',
   seed: number,
   w: WasmKernelBackend = wasm,
@@ -150,17 +167,22 @@ function runGemm(
   const next = rng(seed);
   const [[ar, ac], [br, bc]] = shapes(op, m, k, n);
   const a = filled('plain', ar, ac, next),
-    b = filled('plain', br, bc, next),
-    c = filled('plain', m, n, next);
-  if (beta === 0) c.data.fill(Number.NaN); // beta 0 must ignore whatever out held
-  const want = copy('plain', c);
-  ts[op](a, b, want, alpha, beta);
+    b = filled('plain', br, bc, next);
+  const sums = products(op, m, k, n, a, b);
   const on = (x: Matrix) => (place === 'wasm' ? copy(w, x) : place === 'views' ? offsetView(x) : copy('plain', x));
-  const got = on(c);
-  const ret = w[op](on(a), on(b), got, alpha, beta);
-  expect(ret).toBe(got);
-  checkGemm(op, m, k, n, alpha, beta, got.data, want.data, a, b, c.data);
-  if (place === 'wasm') for (const x of [got]) w.free(x.data);
+  const [onA, onB] = [on(a), on(b)];
+  for (const [alpha, beta] of alphaBetas) {
+    const c = filled('plain', m, n, next);
+    if (beta === 0) c.data.fill(Number.NaN); // beta 0 must ignore whatever out held
+    const want = copy('plain', c);
+    ts[op](a, b, want, alpha, beta);
+    const got = on(c);
+    const ret = w[op](onA, onB, got, alpha, beta);
+    expect(ret).toBe(got);
+    checkGemm(op, m, k, n, alpha, beta, got.data, want.data, sums, c.data);
+    if (place === 'wasm') w.free(got.data);
+  }
+  if (place === 'wasm') for (const x of [onA, onB]) w.free(x.data);
 }
 
 const ODD = [1, 3, 7, 13, 17, 33, 127];
@@ -205,13 +227,12 @@ describe.each(WASMS)('$name backend: GEMMs agree with the typescript backend', (
   describe.each(GEMMS)('%s', (op) => {
     it('every odd shape (m, k, n in 1, 3, 7, 13, 17, 33, 127)', () => {
       let seed = 1;
-      for (const m of ODD) for (const k of ODD) for (const n of ODD) runGemm(op, m, k, n, 1, 0, 'wasm', seed++, wasm);
+      for (const m of ODD) for (const k of ODD) for (const n of ODD) runGemm(op, m, k, n, [[1, 0]], 'wasm', seed++, wasm);
     });
 
     it('the seed shapes and packed-path shapes, every alpha/beta', () => {
       let seed = 1000;
-      for (const [m, k, n] of [...SEED, ...PACKED])
-        for (const [alpha, beta] of ALPHA_BETA) runGemm(op, m, k, n, alpha, beta, 'wasm', seed++, wasm);
+      for (const [m, k, n] of [...SEED, ...PACKED]) runGemm(op, m, k, n, ALPHA_BETA, 'wasm', seed++, wasm);
     });
 
     it('defaults alpha = 1, beta = 0', () => {
@@ -223,7 +244,7 @@ describe.each(WASMS)('$name backend: GEMMs agree with the typescript backend', (
         want = filled('plain', 10, 13, () => Number.NaN);
       wasm[op](a, b, got);
       ts[op](copy('plain', a), copy('plain', b), want);
-      checkGemm(op, 10, 24, 13, 1, 0, got.data, want.data, a, b, want.data);
+      checkGemm(op, 10, 24, 13, 1, 0, got.data, want.data, products(op, 10, 24, 13, a, b), want.data);
     });
 
     it('operands outside wasm memory: plain arrays and unaligned subarray views', () => {
@@ -238,8 +259,8 @@ describe.each(WASMS)('$name backend: GEMMs agree with the typescript backend', (
           [1, 0],
           [0.7, 0.3],
         ] as const) {
-          runGemm(op, m, k, n, alpha, beta, 'plain', seed++, wasm);
-          runGemm(op, m, k, n, alpha, beta, 'views', seed++, wasm);
+          runGemm(op, m, k, n, [[alpha, beta]], 'plain', seed++, wasm);
+          runGemm(op, m, k, n, [[alpha, beta]], 'views', seed++, wasm);
         }
       }
       // mixed: A in wasm memory, B a plain view, out in wasm memory
@@ -252,7 +273,7 @@ describe.each(WASMS)('$name backend: GEMMs agree with the typescript backend', (
         want = copy('plain', c);
       ts[op](a, b, want, 0.5, 1);
       wasm[op](a, b, c, 0.5, 1);
-      checkGemm(op, 10, 24, 128, 0.5, 1, c.data, want.data, a, b, before.data);
+      checkGemm(op, 10, 24, 128, 0.5, 1, c.data, want.data, products(op, 10, 24, 128, a, b), before.data);
     });
 
     it('k = 0 leaves beta · out; shape mismatches throw like the typescript backend', () => {
@@ -763,8 +784,8 @@ describe('wasm backend: memory', () => {
   });
 
   it('stages outside operands bigger than its scratch (the staging area grows)', () => {
-    runGemm('matmul', 300, 200, 100, 1, 0, 'plain', 77);
-    runGemm('matmulTB', 300, 200, 100, 0.5, 0.5, 'views', 78);
+    runGemm('matmul', 300, 200, 100, [[1, 0]], 'plain', 77);
+    runGemm('matmulTB', 300, 200, 100, [[0.5, 0.5]], 'views', 78);
   });
 
   it('gives a huge staging area back after its call', () => {

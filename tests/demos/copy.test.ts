@@ -3,6 +3,10 @@
  * last line has exactly the issue's schema; the curves are an SVG; the schedulers and --jobs give
  * the same cells; a child's failure and Ctrl+C are reported by cell; bad flags exit 2 with one line
  * and write nothing.
+ *
+ * A run of the demo costs seconds (tsx starts in it and in each cell's child), so runs are shared: a run,
+ * made by the first test that needs it, is read by every test it answers; and each bad flag is checked
+ * in-process against the demo's own parser (demos/copy-args.ts), one of them also end to end.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -10,7 +14,10 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseTrace } from '../../actors/inspect/inspection.ts';
+import { UsageError } from '../../demos/cli.ts';
+import { copyUsageLine, parseCopyArgs } from '../../demos/copy-args.ts';
 import { tracesFor } from '../../tools/inspector/traces.ts';
+import { thrownBy } from '../helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const script = join(root, 'demos', 'copy.ts');
@@ -20,6 +27,11 @@ const folderNamedSvg = join(dir, 'folder.svg');
 mkdirSync(folderNamedSvg);
 
 const demo = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', script, ...args], { cwd: root, encoding: 'utf8' });
+/** A run of the demo made by the first test that asks for it, and read by every test that asks again. */
+const shared = (...args: string[]) => {
+  let r: ReturnType<typeof demo> | undefined;
+  return () => (r ??= demo(...args));
+};
 const lastJson = (stdout: string) => JSON.parse(stdout.trim().split('\n').at(-1)!);
 /** the cells as the JSON gives them, without the wall time (which no two runs share) */
 const cellsOf = (out: { rows: Record<string, unknown>[] }) => out.rows.map(({ wall_seconds: _, ...r }) => r);
@@ -31,21 +43,29 @@ const detailRows = (stdout: string) =>
 // the comparisons below compare curricula that moved, not two zeros
 const SMALL = ['--budget', '800', '--truncations', '2', '--methods', 'bptt,dni'];
 
+// the --trace run is the queue run the worker scheduler's cells are compared with: 4 batches, the dni cell first (traced)
+const TINY = ['--budget', '64', '--truncations', '2', '--methods', 'dni,bptt', '--json'];
+const traceFile = join(dir, 'traces', 'copy.jsonl');
+
 describe('demo:copy', () => {
-  let queue: ReturnType<typeof demo>;
+  const queue = shared(...SMALL, '--json', '--plot', join(dir, 'curves.svg'));
+  // the async scheduler, one cell at a time: each child trains its cell under the scheduler it is given, whatever
+  // the parent's --jobs, so this one run answers both comparisons with queue (--jobs 2)
+  const asyncSerial = shared(...SMALL, '--json', '--scheduler', 'async', '--jobs', '1');
+  const traced = shared(...TINY, '--trace', traceFile);
 
   it(
     'prints the table and ends stdout with one JSON object of exactly {task, budget_sequences, scheduler, wall_seconds, rows}; ' +
       '--plot writes the curves',
     () => {
       const svg = join(dir, 'curves.svg');
-      queue = demo(...SMALL, '--json', '--plot', svg);
-      expect(queue.stderr).not.toMatch(/Error/);
-      expect(queue.status, queue.stderr).toBe(0);
-      expect(queue.stdout).toMatch(/longest length solved within 800 sequences \(copy\)\nT\s+bptt\s+dni\n/);
-      expect(queue.stdout).toMatch(/method\s+T\s+max length\s+solved at \(sequences\)\s+sequences\s+wall s\s+CPU s/);
-      expect(queue.stdout).toContain('DNI puts a synthesizer at each boundary');
-      const out = lastJson(queue.stdout);
+      const r = queue();
+      expect(r.stderr).not.toMatch(/Error/);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/longest length solved within 800 sequences \(copy\)\nT\s+bptt\s+dni\n/);
+      expect(r.stdout).toMatch(/method\s+T\s+max length\s+solved at \(sequences\)\s+sequences\s+wall s\s+CPU s/);
+      expect(r.stdout).toContain('DNI puts a synthesizer at each boundary');
+      const out = lastJson(r.stdout);
       expect(Object.keys(out)).toEqual(['task', 'budget_sequences', 'scheduler', 'wall_seconds', 'rows']);
       expect(out.task).toBe('copy');
       expect(out.scheduler).toBe('queue');
@@ -62,7 +82,7 @@ describe('demo:copy', () => {
         expect(r.wall_seconds).toBeGreaterThan(0);
       }
       // the table says what the JSON says
-      expect(detailRows(queue.stdout).map(([m, T, max]) => [m, Number(T), Number(max)])).toEqual(
+      expect(detailRows(r.stdout).map(([m, T, max]) => [m, Number(T), Number(max)])).toEqual(
         out.rows.map((r: Record<string, unknown>) => [r.method, r.T, r.max_length]),
       );
 
@@ -77,29 +97,29 @@ describe('demo:copy', () => {
   );
 
   it('--scheduler async gives the same cells as queue (the actors are bit-identical)', () => {
-    const async = demo(...SMALL, '--json', '--scheduler', 'async');
+    const async = asyncSerial();
     expect(async.status, async.stderr).toBe(0);
     expect(async.stdout).toContain('async scheduler');
-    expect(cellsOf(lastJson(async.stdout))).toEqual(cellsOf(lastJson(queue.stdout)));
-    expect(detailRows(async.stdout)).toEqual(detailRows(queue.stdout));
+    expect(cellsOf(lastJson(async.stdout))).toEqual(cellsOf(lastJson(queue().stdout)));
+    expect(detailRows(async.stdout)).toEqual(detailRows(queue().stdout));
   });
 
   it('--jobs 1 gives the same cells as --jobs 2', () => {
-    expect(queue.stdout).toContain('2 cells (T 2 × bptt, dni), 2 at a time');
-    const serial = demo(...SMALL, '--json', '--jobs', '1');
+    expect(queue().stdout).toContain('2 cells (T 2 × bptt, dni), 2 at a time');
+    const serial = asyncSerial();
     expect(serial.status, serial.stderr).toBe(0);
     expect(serial.stdout).toContain('2 cells (T 2 × bptt, dni), 1 at a time');
-    expect(cellsOf(lastJson(serial.stdout))).toEqual(cellsOf(lastJson(queue.stdout)));
-    expect(detailRows(serial.stdout)).toEqual(detailRows(queue.stdout));
+    expect(cellsOf(lastJson(serial.stdout))).toEqual(cellsOf(lastJson(queue().stdout)));
+    expect(detailRows(serial.stdout)).toEqual(detailRows(queue().stdout));
   });
 
   it('--scheduler worker gives the same cells as queue, both in one child whose stage pool starts its threads once', () => {
     // a child per cell would start a pool's threads for each cell (and 2 children's pools at once on 2 cores)
-    const args = ['--budget', '64', '--truncations', '2', '--methods', 'bptt,dni', '--json'];
-    const queued = demo(...args);
-    const worker = demo(...args, '--scheduler', 'worker', '--jobs', '2');
+    const queued = traced();
+    expect(queued.status, queued.stderr).toBe(0);
+    const worker = demo(...TINY, '--scheduler', 'worker', '--jobs', '2');
     expect(worker.status, worker.stderr).toBe(0);
-    expect(worker.stdout).toContain('2 cells (T 2 × bptt, dni), 2 at a time in one child process, on one stage pool, worker scheduler');
+    expect(worker.stdout).toContain('2 cells (T 2 × dni, bptt), 2 at a time in one child process, on one stage pool, worker scheduler');
     expect(worker.stdout).toContain(`worker threads started: ${Math.max(2, availableParallelism())})`);
     expect(cellsOf(lastJson(worker.stdout))).toEqual(cellsOf(lastJson(queued.stdout)));
     expect(detailRows(worker.stdout)).toEqual(detailRows(queued.stdout));
@@ -114,8 +134,8 @@ describe('demo:copy', () => {
   });
 
   it('--trace records the first cell’s first batches, a trace each, that npm run inspect finds', () => {
-    const trace = join(dir, 'traces', 'copy.jsonl');
-    const r = demo('--budget', '64', '--truncations', '2', '--methods', 'dni,bptt', '--trace', trace);
+    const trace = traceFile;
+    const r = traced();
     expect(r.status, r.stderr).toBe(0);
     const files = [0, 1, 2].map((k) => join(dir, 'traces', `copy.dni-T2-batch${k}.jsonl`));
     expect(readdirSync(join(dir, 'traces')).sort()).toEqual(files.map((f) => f.slice(f.lastIndexOf('/') + 1)));
@@ -134,7 +154,7 @@ describe('demo:copy', () => {
     }
   });
 
-  it.each([
+  const BAD: [string[], string][] = [
     [['--truncations', '0'], "--truncations needs truncations T >= 1 (steps per window) like 2,3,4,5,8, got '0'"],
     [['--truncations', '2,x'], "--truncations needs truncations T >= 1 (steps per window) like 2,3,4,5,8, got 'x' in '2,x'"],
     [['--truncations', '3,3'], "--truncations lists '3' twice"],
@@ -151,25 +171,44 @@ describe('demo:copy', () => {
     [['--plot', join(dir, 'missing', 'curves.svg')], `the folder ${join(dir, 'missing')} does not exist`],
     [['--plot', folderNamedSvg], 'is a directory'],
     [['--budgett', '5'], "Unknown option '--budgett'"],
-  ])('refuses %j with exit code 2 and one line, writing nothing', (bad, message) => {
-    const out = mkdtempSync(join(dir, 'bad-'));
-    const plot = join(out, 'curves.svg'),
-      trace = join(out, 'trace.jsonl');
-    // each run also asks for a plot and a trace (unless the bad flag is one of them): neither may appear
+  ];
+  /** The command line of a bad-flag case: it also asks for a plot and a trace in `out` (unless the bad flag is one of them) */
+  const withOutputs = (bad: string[], out: string) => {
     const given = (flag: string) => bad.some((a) => a === flag);
-    const r = demo(
+    return [
       ...(given('--budget') ? [] : ['--budget', '32']),
-      ...(given('--plot') ? [] : ['--plot', plot]),
+      ...(given('--plot') ? [] : ['--plot', join(out, 'curves.svg')]),
       '--trace',
-      trace,
+      join(out, 'trace.jsonl'),
       ...bad,
-    );
-    expect(r.status).toBe(2);
-    expect(r.stdout).toBe('');
-    const lines = r.stderr.trimEnd().split('\n');
-    expect(lines, r.stderr).toHaveLength(1);
+    ];
+  };
+  /** What the demo's parser throws for a command line (it is what the demo prints, on one line, before exiting with code 2). */
+  const refusal = (argv: string[]) => thrownBy(() => parseCopyArgs(argv));
+
+  it.each(BAD)('refuses %j with a usage error of one line, writing nothing', (bad, message) => {
+    const out = mkdtempSync(join(dir, 'bad-'));
+    const err = refusal(withOutputs(bad, out));
+    expect(err).toBeInstanceOf(UsageError);
+    const lines = copyUsageLine((err as UsageError).message).split('\n');
+    expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^copy: /);
     expect(lines[0]).toContain(message);
+    // the plot and the trace asked for: neither may appear
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  it('prints that usage error as its only line, exits with code 2 before any work, and writes nothing', () => {
+    // a check made late (after the budget, truncations and methods), with a plot and a trace asked for
+    const out = mkdtempSync(join(dir, 'bad-'));
+    const argv = withOutputs(['--jobs', '0'], out);
+    const err = refusal(argv);
+    expect(err).toBeInstanceOf(UsageError);
+    const r = demo(...argv);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe(`${copyUsageLine((err as UsageError).message)}\n`);
+    expect(r.stderr).toContain('--jobs needs an integer >= 1');
     expect(readdirSync(out)).toEqual([]);
   });
 
