@@ -22,6 +22,8 @@ export interface CliRun {
   stderr: string;
   /** how long the run took (ms) */
   ms: number;
+  /** the shared process's peak resident memory once the run ended (bytes): an upper bound of the run's own */
+  maxRSS: number;
 }
 
 interface Waiting {
