@@ -74,6 +74,11 @@ describe('npm run stage: arguments', () => {
     }
     expect(stage.parseStageArgs(['--nats-servers', 'nats://127.0.0.1:1', '--nats-connect-timeout', '2500']).connectTimeoutMs).toBe(2500);
     expect(stage.parseStageArgs(['--nats-servers', 'nats://127.0.0.1:1']).connectTimeoutMs).toBeUndefined();
+    // serveStages() itself, as a library call: refused before it connects (nothing listens on port 1)
+    const { serveStages } = await import('../../actors/nats/natsHost.ts');
+    await expect(serveStages({ servers: 'nats://127.0.0.1:1', connectTimeoutMs: 0 })).rejects.toThrow(
+      /^stage host: connectTimeoutMs must be an integer from 1 to 3600000 \(ms\), got 0$/,
+    );
     // and once as a process of its own: the exit code and the line are the process's
     const r = tsx('bin/stage.ts', ['--nats-servers', 'nats://127.0.0.1:1', '--name', 'a.b']);
     expect(r.status, r.stderr).toBe(2);
