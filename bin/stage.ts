@@ -10,6 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import type { NatsHostOptions } from '../actors/nats/natsHost.ts';
+import { isConnectTimeout } from '../actors/nats/natsProtocol.ts';
 import { type CommandHelp, exitOnHelp } from '../lib/io/help.ts';
 
 const HELP: CommandHelp = {
@@ -26,6 +27,7 @@ const HELP: CommandHelp = {
     ['--nats-creds FILE', 'a creds file'],
     ['--nats-tls-ca FILE', "TLS: the servers' CA"],
     ['--nats-tls-cert FILE --nats-tls-key FILE', 'TLS: a client certificate and its key'],
+    ['--nats-connect-timeout MS', 'how long connecting may take before it gives up, exit 1 (default 60000)'],
     ['--quiet', 'print only the ready line'],
   ],
   takes: 'as long as it serves: it runs until SIGTERM or Ctrl+C',
@@ -53,6 +55,7 @@ export function parseStageArgs(argv: string[]): NatsHostOptions & { quiet: boole
         'nats-tls-ca': { type: 'string' },
         'nats-tls-cert': { type: 'string' },
         'nats-tls-key': { type: 'string' },
+        'nats-connect-timeout': { type: 'string' },
         quiet: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -69,6 +72,9 @@ export function parseStageArgs(argv: string[]): NatsHostOptions & { quiet: boole
   const threads = v.threads === undefined ? 1 : Number(v.threads);
   if (!Number.isInteger(threads) || threads < 1 || threads > 256)
     throw new UsageError(`--threads must be an integer from 1 to 256, got '${v.threads}'`);
+  const connectTimeoutMs = v['nats-connect-timeout'] === undefined ? undefined : Number(v['nats-connect-timeout']);
+  if (connectTimeoutMs !== undefined && !isConnectTimeout(connectTimeoutMs))
+    throw new UsageError(`--nats-connect-timeout must be an integer from 1 to 3600000 (ms), got '${v['nats-connect-timeout']}'`);
   if (v['nats-user'] !== undefined && v['nats-pass'] === undefined) throw new UsageError('--nats-user needs --nats-pass');
   if ((v['nats-tls-cert'] === undefined) !== (v['nats-tls-key'] === undefined))
     throw new UsageError('--nats-tls-cert and --nats-tls-key go together');
@@ -87,6 +93,7 @@ export function parseStageArgs(argv: string[]): NatsHostOptions & { quiet: boole
     nkey: v['nats-nkey'],
     creds: v['nats-creds'],
     tls,
+    connectTimeoutMs,
     quiet: Boolean(v.quiet),
   };
 }

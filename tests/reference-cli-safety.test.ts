@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import { linkSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cliServer } from './_cli.ts';
 import { REFERENCE_DIR } from './helpers.ts';
 import { tinyCase, tinyRecurrentCase } from '../bench/fuzz/_cases.ts';
 
@@ -41,6 +42,15 @@ function cli(args: string[], options: { cwd?: string; ulimit?: string; closedStd
   return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr, ms: performance.now() - t0 })));
 }
 
+/**
+ * The same CLI, run in one process for the whole file (tests/_cli.ts): for refusals and short runs whose answer is
+ * their exit code and output. What only a process of its own shows keeps {@link cli}: one refusal (exit 2), a failed
+ * write (exit 1, under a ulimit), a disagreement (exit 3), a run that succeeds (exit 0), a closed stdout.
+ */
+const server = cliServer('bin/reference.ts');
+afterAll(() => server.close());
+const run = (args: string[], options: { cwd?: string } = {}): Promise<Run> => server.run(args, options.cwd ?? root);
+
 /** Exit `code`, one line on stderr matching `message`, no stack trace, nothing on stdout. */
 function refused(r: Run, code: number, message: RegExp) {
   expect(r.stderr, r.stderr).not.toMatch(/^\s+at /m);
@@ -68,10 +78,10 @@ describe('the CLI never destroys its input', () => {
     symlinkSync(path, join(dir, 'soft.json'));
     const runs = await Promise.all([
       cli(['case.json', '--out', 'case.json'], { cwd: dir }),
-      cli(['./case.json', '--out', 'case.json'], { cwd: dir }),
-      cli(['case.json', '--out', join(dir, 'sub', '..', 'case.json')], { cwd: dir }),
-      cli(['case.json', '--out', 'hard.json'], { cwd: dir }),
-      cli(['soft.json', '--out', 'case.json'], { cwd: dir }),
+      run(['./case.json', '--out', 'case.json'], { cwd: dir }),
+      run(['case.json', '--out', join(dir, 'sub', '..', 'case.json')], { cwd: dir }),
+      run(['case.json', '--out', 'hard.json'], { cwd: dir }),
+      run(['soft.json', '--out', 'case.json'], { cwd: dir }),
     ]);
     for (const r of runs) refused(r, 2, /^reference: --out .* is the case file .*: it would be overwritten$/);
     expect(readFileSync(path, 'utf8')).toBe(text);
@@ -82,9 +92,9 @@ describe('the CLI never destroys its input', () => {
     const { dir, path, text } = withCase();
     writeFileSync(join(dir, 'run.ckpt'), 'not touched');
     const [a, b, c] = await Promise.all([
-      cli(['case.json', '--out', 'out.json', '--save-at', '2', '--checkpoint', './case.json'], { cwd: dir }),
-      cli(['case.json', '--out', 'same.json', '--save-at', '2', '--checkpoint', 'same.json'], { cwd: dir }),
-      cli(['case.json', '--out', 'run.ckpt', '--resume', './run.ckpt'], { cwd: dir }),
+      run(['case.json', '--out', 'out.json', '--save-at', '2', '--checkpoint', './case.json'], { cwd: dir }),
+      run(['case.json', '--out', 'same.json', '--save-at', '2', '--checkpoint', 'same.json'], { cwd: dir }),
+      run(['case.json', '--out', 'run.ckpt', '--resume', './run.ckpt'], { cwd: dir }),
     ]);
     refused(a, 2, /^reference: --checkpoint \.\/case\.json is the case file case\.json: it would be overwritten$/);
     refused(b, 2, /^reference: --out same\.json and --checkpoint same\.json are the same file$/);
@@ -106,7 +116,7 @@ describe('the CLI never destroys its input', () => {
         ['./run.ckpt', join(dir, 'sub', '..', 'run.ckpt')],
         ['link.ckpt', 'run.ckpt'],
       ].map(([resume, checkpoint]) =>
-        cli(['case.json', '--out', 'out.json', '--save-at', '2', '--resume', resume, '--checkpoint', checkpoint], { cwd: dir }),
+        run(['case.json', '--out', 'out.json', '--save-at', '2', '--resume', resume, '--checkpoint', checkpoint], { cwd: dir }),
       ),
     );
     for (const r of runs)
@@ -123,7 +133,7 @@ describe('the CLI never destroys its input', () => {
     const { dir } = withCase();
     writeFileSync(join(dir, 'victim'), 'precious');
     symlinkSync(join(dir, 'victim'), join(dir, 'out.json.tmp'));
-    const r = await cli(['case.json', '--out', 'out.json'], { cwd: dir });
+    const r = await run(['case.json', '--out', 'out.json'], { cwd: dir });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(readFileSync(join(dir, 'victim'), 'utf8')).toBe('precious');
@@ -136,10 +146,10 @@ describe('outputs are checked before training, and a failed write loses nothing'
     const { dir } = withCase();
     mkdirSync(join(dir, 'taken'));
     const runs = await Promise.all([
-      cli(['case.json', '--out', 'nope/out.json'], { cwd: dir }),
-      cli(['case.json', '--out', 'taken'], { cwd: dir }),
-      cli(['case.json', '--out', 'out.json', '--save-at', '2', '--checkpoint', 'nope/run.ckpt'], { cwd: dir }),
-      cli(['case.json', '--out', '/proc/out.json'], { cwd: dir }),
+      run(['case.json', '--out', 'nope/out.json'], { cwd: dir }),
+      run(['case.json', '--out', 'taken'], { cwd: dir }),
+      run(['case.json', '--out', 'out.json', '--save-at', '2', '--checkpoint', 'nope/run.ckpt'], { cwd: dir }),
+      run(['case.json', '--out', '/proc/out.json'], { cwd: dir }),
     ]);
     refused(runs[0], 2, /^reference: .*nope\/out\.json: its folder .*nope cannot be used \(ENOENT/);
     refused(runs[1], 2, /^reference: taken: is a folder/);
@@ -179,8 +189,8 @@ describe('cases it cannot run: one line, exit 2', () => {
       }),
     );
     const runs = await Promise.all([
-      cli([otherKind, '--out', join(dir, 'out.json')]),
-      ...names.map((n) => cli([n, '--out', 'out.json'], { cwd: dir })),
+      run([otherKind, '--out', join(dir, 'out.json')]),
+      ...names.map((n) => run([n, '--out', 'out.json'], { cwd: dir })),
     ]);
     refused(runs[0], 2, /^reference: .*transformer\.json: config\.kind 'transformer' is not a case this loader runs/);
     runs.slice(1).forEach((r, i) => refused(r, 2, new RegExp(`^reference: ${names[i].replace('.', '\\.')}: `)));
@@ -198,7 +208,7 @@ describe('cases it cannot run: one line, exit 2', () => {
     ];
     const dir = fresh();
     bad.forEach((b, i) => writeFileSync(join(dir, `bad${i}.json`), JSON.stringify(b)));
-    const runs = await Promise.all(bad.map((_, i) => cli([`bad${i}.json`, '--out', 'out.json'], { cwd: dir })));
+    const runs = await Promise.all(bad.map((_, i) => run([`bad${i}.json`, '--out', 'out.json'], { cwd: dir })));
     refused(runs[0], 2, /^reference: bad0\.json: .*x\[3\]\[2\] is "1", expected a number/);
     refused(runs[1], 2, /^reference: bad1\.json: .*y\[1\]\[0\] is null, expected a number/);
     refused(runs[2], 2, /^reference: bad2\.json: .*layer0\.b.*\[1\] is true, expected a number/);
@@ -209,8 +219,8 @@ describe('cases it cannot run: one line, exit 2', () => {
   it('/dev/zero as the case or the checkpoint to resume: refused at once', async () => {
     const { dir } = withCase();
     const [a, b] = await Promise.all([
-      cli(['/dev/zero', '--out', 'out.json'], { cwd: dir }),
-      cli(['case.json', '--out', 'out.json', '--resume', '/dev/zero'], { cwd: dir }),
+      run(['/dev/zero', '--out', 'out.json'], { cwd: dir }),
+      run(['case.json', '--out', 'out.json', '--resume', '/dev/zero'], { cwd: dir }),
     ]);
     refused(a, 2, /^reference: \/dev\/zero: is a character device, not a regular file: a case file must be a file$/);
     refused(b, 2, /^reference: checkpoint \/dev\/zero: is a character device, not a regular file/);
@@ -224,8 +234,8 @@ describe('cases it cannot run: one line, exit 2', () => {
     writeFileSync(join(dir, 'a.json'), JSON.stringify({ ...c, final: 'done' }));
     writeFileSync(join(dir, 'b.json'), JSON.stringify({ ...c, final: c.initial, losses: [1, 'x'] }));
     const [a, b] = await Promise.all([
-      cli(['a.json', '--out', 'out.json'], { cwd: dir }),
-      cli(['b.json', '--out', 'out.json'], { cwd: dir }),
+      run(['a.json', '--out', 'out.json'], { cwd: dir }),
+      run(['b.json', '--out', 'out.json'], { cwd: dir }),
     ]);
     refused(a, 2, /^reference: a\.json: final: /);
     refused(b, 2, /^reference: b\.json: losses\[1\] is "x", expected a number/);
@@ -251,13 +261,13 @@ describe('bad arguments: one line, exit 2', () => {
     [['case.json', '--out', ''], /--out needs a value/],
   ] as [string[], RegExp][])('%j', async (args, message) => {
     const { dir } = withCase();
-    const r = await cli(args, { cwd: dir });
+    const r = await run(args, { cwd: dir });
     refused(r, 2, new RegExp(`^reference: ${message.source}`));
     expect(readdirSync(dir)).toEqual(['case.json']);
   });
 
   it('--help prints the usage on stdout and exits 0', async () => {
-    const r = await cli(['--help']);
+    const r = await run(['--help']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^usage: npm run reference -- CASE\.json --out FINAL\.json/);
   });
@@ -274,7 +284,7 @@ describe('training failures: one line, exit 1, nothing written', () => {
       synthesizer_losses: undefined,
       config: { ...json.config, lr_synthesizer: 1e6, steps: 6 },
     });
-    const r = await cli(['case.json', '--out', 'out.json'], { cwd: dir });
+    const r = await run(['case.json', '--out', 'out.json'], { cwd: dir });
     refused(r, 1, /^reference: .*(non-finite|diverged).*; nothing written to out\.json$/);
     expect(readdirSync(dir)).toEqual(['case.json']);
   });
@@ -288,7 +298,7 @@ describe('training failures: one line, exit 1, nothing written', () => {
     const out = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
     expect(out.losses).toHaveLength(8);
     expect(JSON.stringify(out)).not.toMatch(/null/);
-    const resumed = await cli(['case.json', '--out', 'again.json', '--resume', 'run.ckpt'], { cwd: dir });
+    const resumed = await run(['case.json', '--out', 'again.json', '--resume', 'run.ckpt'], { cwd: dir });
     expect(resumed.status).toBe(0);
     expect(readFileSync(join(dir, 'again.json'), 'utf8')).toBe(readFileSync(join(dir, 'out.json'), 'utf8'));
   });
@@ -317,7 +327,7 @@ describe("a case's own answers are checked: exit 3 when the result disagrees, ex
     '%s case: its true answers exit 0; a parameter off by 10 or a loss off by 3x exit 3, the result written',
     async (_, c, key) => {
       const { dir } = withCase(c);
-      const first = await cli(['case.json', '--out', 'answers.json'], { cwd: dir });
+      const first = await run(['case.json', '--out', 'answers.json'], { cwd: dir });
       expect([first.status, first.stderr]).toEqual([0, '']);
       const answers = JSON.parse(readFileSync(join(dir, 'answers.json'), 'utf8'));
       const off = JSON.parse(JSON.stringify(answers));
@@ -327,7 +337,7 @@ describe("a case's own answers are checked: exit 3 when the result disagrees, ex
       for (const [name, a] of Object.entries({ right: answers, off, lossy, synth }))
         writeFileSync(join(dir, `${name}.json`), JSON.stringify({ ...c, ...a }));
       const [right, param, loss, synthesizer] = await Promise.all(
-        ['right', 'off', 'lossy', 'synth'].map((n) => cli([`${n}.json`, '--out', `out-${n}.json`], { cwd: dir })),
+        ['right', 'off', 'lossy', 'synth'].map((n) => (n === 'off' ? cli : run)([`${n}.json`, '--out', `out-${n}.json`], { cwd: dir })),
       );
       expect([right.status, right.stderr]).toEqual([0, '']);
       expect(right.stdout).toMatch(/vs the case's own answers: max \|param diff\| 0\.00e\+0/);
@@ -363,7 +373,7 @@ describe("a case's own answers are checked: exit 3 when the result disagrees, ex
         tostring: { ...rnn, initial: { ...rnn.initial, toString: [[1]] } },
       };
       for (const [name, c] of Object.entries(bad)) writeFileSync(join(dir, `${name}.json`), JSON.stringify(c));
-      const runs = await Promise.all(Object.keys(bad).map((n) => cli([`${n}.json`, '--out', 'out.json'], { cwd: dir })));
+      const runs = await Promise.all(Object.keys(bad).map((n) => run([`${n}.json`, '--out', 'out.json'], { cwd: dir })));
       refused(runs[0], 2, /^reference: long\.json: losses has 9 values for 8 steps \(one per step\)$/);
       refused(runs[1], 2, /^reference: short\.json: synthesizer_losses has 3 values for 8 steps \(one per step\)$/);
       refused(runs[2], 2, /^reference: partial\.json: final: 'layer1\.b' is missing/);
@@ -389,7 +399,7 @@ describe("a case's own answers are checked: exit 3 when the result disagrees, ex
       typo: { ...c, config: { ...c.config, lr_synthesiser: 0.1 } },
     };
     for (const [name, b] of Object.entries(bad)) writeFileSync(join(dir, `${name}.json`), JSON.stringify(b));
-    const runs = await Promise.all(Object.keys(bad).map((n) => cli([`${n}.json`, '--out', 'out.json'], { cwd: dir })));
+    const runs = await Promise.all(Object.keys(bad).map((n) => run([`${n}.json`, '--out', 'out.json'], { cwd: dir })));
     refused(runs[0], 2, /^reference: dni\.json: config\.dni must be true or false, got 'false'$/);
     refused(runs[1], 2, /^reference: mask\.json: sequences: mask\[1\]\[0\] is \[0\], expected a number$/);
     refused(runs[2], 2, /^reference: loss\.json: config lacks 'loss'/);

@@ -28,6 +28,7 @@ import {
   type NatsConnectOptions,
   checkToken,
   connectNats,
+  isConnectTimeout,
   publishValue,
   subjects,
 } from './natsProtocol.ts';
@@ -68,6 +69,8 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
   const prefix = checkToken('prefix', o.prefix ?? DEFAULT_PREFIX);
   const threads = o.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`stage host: threads must be an integer >= 1, got ${threads}`);
+  if (o.connectTimeoutMs !== undefined && !isConnectTimeout(o.connectTimeoutMs))
+    throw new RangeError(`stage host: connectTimeoutMs must be an integer from 1 to 3600000 (ms), got ${o.connectTimeoutMs}`);
   const version = o.version ?? CODE_VERSION,
     beatMs = o.beatMs ?? BEAT_MS,
     timeoutMs = o.timeoutMs ?? BEAT_TIMEOUT_MS;
@@ -82,6 +85,7 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
     nkey: o.nkey,
     creds: o.creds,
     tls: o.tls,
+    connectTimeoutMs: o.connectTimeoutMs,
   };
   const nc: NatsConnection = await connectNats(
     { ...connection, connectionName: `dni-actors stage host ${name}` },

@@ -24,6 +24,7 @@ import {
   DEFAULT_PREFIX,
   checkToken,
   connectNats,
+  isConnectTimeout,
   roundTrip,
   subjects,
 } from './natsProtocol.ts';
@@ -60,6 +61,7 @@ export const NATS_POOL_KEYS = keysOf<NatsPoolOptions>()([
   'creds',
   'tls',
   'connectionName',
+  'connectTimeoutMs',
 ]);
 
 /** A NATS pool's options (`what`: where they were given), checked before any connection is made. */
@@ -75,6 +77,10 @@ export function checkNatsPoolOptions(o: NatsPoolOptions, what: string, keys: rea
       `${what}: nats hosts must be a non-empty list of host names (letters, digits, '-', '_'), got ${JSON.stringify(o.hosts)}`,
     );
   }
+  if (o.connectTimeoutMs !== undefined && !isConnectTimeout(o.connectTimeoutMs))
+    throw new TrainingOptionsError(
+      `${what}: connectTimeoutMs must be an integer from 1 to 3600000 (ms), got ${JSON.stringify(o.connectTimeoutMs)}`,
+    );
   if (o.prefix !== undefined && !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(o.prefix))
     throw new TrainingOptionsError(`${what}: nats prefix '${o.prefix}' must be subject tokens (letters, digits, '-', '_', joined by '.')`);
   return o;

@@ -59,6 +59,8 @@ export interface NatsConnectOptions {
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** the connection's name as the server shows it */
   connectionName?: string;
+  /** how long the first connection may take before it fails, naming the servers (ms, default {@link CONNECT_TIMEOUT_MS}) */
+  connectTimeoutMs?: number;
 }
 
 export const DEFAULT_PREFIX = 'dni';
@@ -68,6 +70,9 @@ export const CONNECT_TIMEOUT_MS = 60_000;
 export const BEAT_MS = 1000;
 /** Silent this long, a host (or a trainer, to its hosts) counts as gone (ms). */
 export const BEAT_TIMEOUT_MS = 3000;
+
+/** Whether `ms` is a connect timeout we take: whole milliseconds, from 1 to an hour. */
+export const isConnectTimeout = (ms: unknown): ms is number => Number.isInteger(ms) && (ms as number) >= 1 && (ms as number) <= 3_600_000;
 
 const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 const NAME = /^[A-Za-z0-9_-]+$/;
@@ -143,8 +148,9 @@ export async function natsOptions(o: NatsConnectOptions, extra: Partial<Connecti
     token: o.token,
     authenticator,
     tls: o.tls && (o.tls.caFile || o.tls.certFile) ? { ...o.tls } : undefined,
-    // the client's default (20 s) for the first handshake is short on a loaded machine; a refusal (credentials) comes at once anyway
-    timeout: CONNECT_TIMEOUT_MS,
+    // the client's default (20 s) for the first handshake is short on a loaded machine; a refusal (credentials) comes at once anyway,
+    // but a server that drops the handshake without a word (TLS without a client certificate) is noticed only when it runs out
+    timeout: o.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     ...extra,
   };
 }

@@ -8,8 +8,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { ReferenceCase } from '../../lib/reference.ts';
+import { cliServer } from '../_cli.ts';
 import { REFERENCE_DIR } from '../helpers.ts';
 import { type Answers, GRAPH_TOLERANCE, ROOT, deviations } from './_numpy.ts';
 
@@ -33,26 +34,28 @@ function cli(args: string[], cwd: string): Promise<Run> {
   return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
 }
 
-/** Two at a time: the machine has two cores. */
-async function pairs<T>(jobs: (() => Promise<T>)[]): Promise<T[]> {
-  const out: T[] = [];
-  for (let i = 0; i < jobs.length; i += 2) out.push(...(await Promise.all(jobs.slice(i, i + 2).map((j) => j()))));
-  return out;
-}
+/**
+ * The same CLI in one process for the whole file (tests/_cli.ts; its runs take turns); the runs that need a process of
+ * their own keep {@link cli}: the worker scheduler's (its threads, and the checkpoint another process resumes) and one
+ * refusal. One child and the shared process at a time: the machine has two cores.
+ */
+const server = cliServer('bin/reference.ts', 120_000);
+afterAll(() => server.close());
+const run = (args: string[], cwd: string): Promise<Run> => server.run(args, cwd);
 
 const read = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Answers;
 
 describe('npm run reference on graph cases', () => {
   it('reproduces graph-branch.json under queue, async and worker; a run saved and resumed ends with the same bits', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dni-graph-cli-'));
-    const runs = await pairs([
-      () => cli([BRANCH, '--out', 'queue.json'], dir),
-      () => cli([BRANCH, '--out', 'async.json', '--scheduler', 'async'], dir),
-      () => cli([BRANCH, '--out', 'worker.json', '--scheduler', 'worker', '--save-at', '120', '--checkpoint', 'run.ckpt'], dir),
+    const runs = await Promise.all([
+      run([BRANCH, '--out', 'queue.json'], dir),
+      run([BRANCH, '--out', 'async.json', '--scheduler', 'async'], dir),
+      cli([BRANCH, '--out', 'worker.json', '--scheduler', 'worker', '--save-at', '120', '--checkpoint', 'run.ckpt'], dir),
     ]);
     for (const r of runs) expect(r.status, r.stderr).toBe(0);
     expect(runs[2].stdout).toMatch(/checkpoint at step 120 → run\.ckpt/);
-    const resumed = await cli([BRANCH, '--out', 'resumed.json', '--resume', 'run.ckpt', '--scheduler', 'async'], dir);
+    const resumed = await run([BRANCH, '--out', 'resumed.json', '--resume', 'run.ckpt', '--scheduler', 'async'], dir);
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stdout).toMatch(/^graph-branch: resumed from run\.ckpt, 300 steps under the async scheduler/);
 
@@ -96,13 +99,13 @@ describe('npm run reference on graph cases', () => {
     async () => {
       const UNLOCK = join(REFERENCE_DIR, 'graph-unlock.json');
       const dir = mkdtempSync(join(tmpdir(), 'dni-unlock-cli-'));
-      const runs = await pairs([
-        () => cli([UNLOCK, '--out', 'queue.json'], dir),
-        () => cli([UNLOCK, '--out', 'async.json', '--scheduler', 'async'], dir),
-        () => cli([UNLOCK, '--out', 'worker.json', '--scheduler', 'worker', '--save-at', '150', '--checkpoint', 'run.ckpt'], dir),
+      const runs = await Promise.all([
+        run([UNLOCK, '--out', 'queue.json'], dir),
+        run([UNLOCK, '--out', 'async.json', '--scheduler', 'async'], dir),
+        cli([UNLOCK, '--out', 'worker.json', '--scheduler', 'worker', '--save-at', '150', '--checkpoint', 'run.ckpt'], dir),
       ]);
       for (const r of runs) expect(r.status, r.stderr).toBe(0);
-      const resumed = await cli([UNLOCK, '--out', 'resumed.json', '--resume', 'run.ckpt', '--scheduler', 'queue'], dir);
+      const resumed = await run([UNLOCK, '--out', 'resumed.json', '--resume', 'run.ckpt', '--scheduler', 'queue'], dir);
       expect(resumed.status, resumed.stderr).toBe(0);
       const want = JSON.parse(readFileSync(UNLOCK, 'utf8')) as Answers;
       expect(Object.keys(want.final)).toEqual(
@@ -159,13 +162,7 @@ describe('npm run reference on graph cases', () => {
     ];
     for (const [name, c] of bad) writeFileSync(join(dir, `${name}.json`), JSON.stringify(c));
     const before = readdirSync(dir).sort();
-    const runs = await pairs(
-      bad.map(
-        ([name]) =>
-          () =>
-            cli([`${name}.json`, '--out', `${name}.out.json`], dir),
-      ),
-    );
+    const runs = await Promise.all(bad.map(([name]) => (name === 'cycle' ? cli : run)([`${name}.json`, '--out', `${name}.out.json`], dir)));
     runs.forEach((r, i) => {
       const [name, , message] = bad[i];
       expect(r.stderr, name).not.toMatch(/^\s+at /m);

@@ -291,17 +291,38 @@ describe.skipIf(!NATS_SERVER)(`faults of stages on NATS hosts${NATS_SERVER ? '' 
             tlsServer.url,
             '--nats-tls-ca',
             f('ca.pem'),
+            '--nats-connect-timeout',
+            '1500',
           ],
           { stdio: ['ignore', 'pipe', 'pipe'] },
         );
-        // the server drops the handshake without a word: the client says so when its connect timeout (60 s) runs out
-        expect(await waitForLine(bare, /cannot connect/, 100_000)).toContain(tlsServer.url);
+        // the server drops the handshake without a word: the client says so when its connect timeout runs out
+        // (1.5 s here; the default 60 s would outlast the 30 s this waits)
+        expect(await waitForLine(bare, /cannot connect/, 30_000)).toContain(tlsServer.url);
         expect(await new Promise((r) => bare.once('exit', r))).toBe(1);
+        // a trainer without a client certificate: the same, within its connectTimeoutMs
+        const t0 = performance.now();
+        const refused = await train({
+          ...base,
+          steps: 20,
+          scheduler: {
+            name: 'nats',
+            servers: tlsServer.url,
+            tls: { caFile: f('ca.pem') },
+            connectTimeoutMs: 1500,
+            hosts: ['tls-a', 'tls-b'],
+          },
+        }).then(
+          () => null,
+          (e: Error) => e,
+        );
+        expect(refused?.message).toMatch(/nats: cannot connect to nats:\/\/127\.0\.0\.1:\d+: /);
+        expect(performance.now() - t0).toBeLessThan(30_000);
       } finally {
         await Promise.all(started.map((h) => h.stop()));
         await tlsServer.stop();
       }
     },
-    240_000,
+    120_000,
   );
 });

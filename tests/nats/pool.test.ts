@@ -74,13 +74,19 @@ describe.skipIf(!NATS_SERVER)(`a stage pool over NATS${NATS_SERVER ? '' : NO_NAT
     240_000,
   );
 
-  it('options are checked when the pool is made, by name', () => {
+  it('options are checked when the pool is made, by name', async () => {
     expect(() => createStagePool({ nats: { servers: [] } })).toThrow(TrainingOptionsError);
     expect(() => createStagePool({ nats: { servers: server.url, hosts: ['a.b'] } })).toThrow(/nats hosts must be .*\["a\.b"\]/);
     expect(() => createStagePool({ nats: { servers: server.url, host: ['a'] } as never })).toThrow(
       /unknown option 'host'.*did you mean 'hosts'/,
     );
     expect(() => createStagePool({ nats: { servers: server.url }, threads: 2 } as never)).toThrow(/unknown option 'threads'/);
+    expect(() => createStagePool({ nats: { servers: server.url, connectTimeoutMs: -1 } })).toThrow(
+      /connectTimeoutMs must be an integer from 1 to 3600000 \(ms\), got -1$/,
+    );
+    const fine = createStagePool({ nats: { servers: server.url, connectTimeoutMs: 2000 } });
+    expect(fine).toBeInstanceOf(NatsStagePool);
+    await fine.close();
   });
 
   it('a pool whose hosts all died: its next training fails with a StageError naming each host, within the heartbeat bound', async () => {
