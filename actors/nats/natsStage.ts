@@ -217,6 +217,12 @@ export class NatsRun {
     );
     try {
       for await (const m of sub) {
+        // the server's "no responders" (503): nothing listens on the host's claim subject any more
+        if (m.headers?.code === 503) {
+          const why = 'no longer listens for claims (NATS: no responders): it died or was cut off';
+          this.pool.lost(host, `it ${why}`);
+          throw new StageError(k, init.stage.actors, `host '${host}' ${why}`);
+        }
         const reply = decodeValue<ClaimReply>(m.data);
         if (!reply.ok) throw new StageError(k, init.stage.actors, reply.error);
         this.hostOf.set(k, host);
