@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import type { ReferenceCase } from '../lib/reference.ts';
 import { type Matrix, fromArray } from '../lib/matrix.ts';
 import { Rng } from '../lib/rng.ts';
+import type { Dataset } from '../lib/data.ts';
+import { binaryAddition } from '../lib/datasets/binaryAddition.ts';
+import { type Topology, defineTopology } from '../lib/topology.ts';
 
 /** The reference cases the repository holds (checked against ../shared/reference, where that exists, by tests/reference-drift.test.ts). */
 export const REFERENCE_DIR = join(import.meta.dirname, '..', 'reference');
@@ -80,4 +83,18 @@ export function thrownBy(f: () => unknown): unknown {
     return err;
   }
   return null;
+}
+
+/** The stage-pool tests' small seed-shaped network (24-32-16-12, DNI at delay 1) and its 200 rows of binary addition. */
+export function smallPoolNetwork(): { topology: Topology; data: Dataset } {
+  return {
+    topology: defineTopology({
+      inputs: 24,
+      batch: 10,
+      lr: 0.5,
+      synthesizer: { lr: 0.01, delay: 1 },
+      layers: [{ units: 32, decoupled: true }, { units: 16, decoupled: true }, { units: 12 }],
+    }),
+    data: binaryAddition(200, 12, 2),
+  };
 }

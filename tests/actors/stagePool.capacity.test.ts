@@ -8,17 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { REPROBE_MS } from '../../actors/stage/capacityProbe.ts';
 import { type CapacityProbing, StagePool, type StageLease } from '../../actors/stage/stagePool.ts';
 import { createTraining, train } from '../../actors/trainer/training.ts';
-import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
-import { defineTopology } from '../../lib/topology.ts';
+import { smallPoolNetwork } from '../helpers.ts';
 
-const topology = defineTopology({
-  inputs: 24,
-  batch: 10,
-  lr: 0.5,
-  synthesizer: { lr: 0.01, delay: 1 },
-  layers: [{ units: 32, decoupled: true }, { units: 16, decoupled: true }, { units: 12 }],
-});
-const data = binaryAddition(200, 12, 2);
+const { topology, data } = smallPoolNetwork();
 
 /** A probe that reads `readings` in turn (then 0.5: read more often than the test expects), on a clock the test moves. */
 function scripted(...readings: number[]): CapacityProbing & { clock: number; calls: number } {

@@ -12,21 +12,13 @@ import type { Worker } from 'node:worker_threads';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createStagePool } from '../../actors/stage/stagePool.ts';
 import { type TrainingResult, createTraining, train } from '../../actors/trainer/training.ts';
-import { binaryAddition } from '../../lib/datasets/binaryAddition.ts';
 import { StageError, TrainingOptionsError } from '../../lib/errors.ts';
 import { wasmBackend } from '../../lib/kernels/backend-choice.ts';
 import { createWasmBackend } from '../../lib/kernels/kernels-wasm.ts';
-import { defineTopology } from '../../lib/topology.ts';
+import { smallPoolNetwork } from '../helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const topology = defineTopology({
-  inputs: 24,
-  batch: 10,
-  lr: 0.5,
-  synthesizer: { lr: 0.01, delay: 1 },
-  layers: [{ units: 32, decoupled: true }, { units: 16, decoupled: true }, { units: 12 }],
-});
-const data = binaryAddition(200, 12, 2);
+const { topology, data } = smallPoolNetwork();
 const pool = createStagePool({ threads: 2, capacity: 2 });
 afterAll(() => pool.close());
 
