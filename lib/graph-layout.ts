@@ -6,7 +6,7 @@
  */
 import type { Activation } from './activations.ts';
 import { TopologyError } from './errors.ts';
-import { type GraphEdge, type GraphNode, type Loss, type Merge, type Naming, INPUT, LOSSES, MERGES, mixes } from './graph.ts';
+import { type GraphEdge, type GraphHead, type GraphNode, type Merge, type Naming, INPUT, LOSSES, MERGES, mixes } from './graph.ts';
 import { MinHeap } from './min-heap.ts';
 import type { OptimizerConfig } from './optimizers.ts';
 import {
@@ -39,17 +39,8 @@ export interface NodeDraft {
   readonly key: string;
 }
 
-/** A head laid out (its edge comes with the edges). */
-export interface HeadDraft {
-  readonly index: number;
-  readonly id: string;
-  readonly actor: string;
-  readonly node: number;
-  readonly loss: Loss;
-  readonly labels: string;
-  readonly width: number;
-  readonly weight: number;
-}
+/** A head laid out: a {@link GraphHead} but for its edge, which comes with the edges. */
+export type HeadDraft = Omit<GraphHead, 'edge'>;
 
 /** Each node's and head's spec with its id (nodes and heads share one namespace). */
 export function readIds(nodes: unknown[], heads: unknown[]): { nodeSpecs: Spec[]; headSpecs: Spec[] } {
