@@ -36,8 +36,13 @@ import {
   serializeError,
 } from './stageProtocol.ts';
 
-/** the longest a finished step waits before the trainer hears of it while the stage is busy (ms) */
-const FLUSH_MS = 2;
+/**
+ * the longest a finished step waits before the trainer hears of it while the stage is busy (ms):
+ * each flush is a postMessage (a structured clone, a wake-up of the main thread), which on a two-core
+ * machine takes CPU from the stages themselves; 10 ms rather than 2 cut the main thread's CPU during a
+ * 30,000-step seed training from 110–230 to 60–90 ms (bench/profiles in docs/performance.md)
+ */
+const FLUSH_MS = 10;
 
 export const STAGE_COMMANDS: readonly string[] = [
   'START',
