@@ -9,6 +9,10 @@
  *   `queue`, `worker` (2 stages) and `nats` (2 stages, one on each host): steady-state steps per
  *   second (from step 10), the whole run, and whether the parameters are bit-identical.
  *   Goal: nats ≥ 0.8× worker. The stages' busy shares say what the bottleneck is.
+ * - short: three short seed-network trainings (24-128-64-12, batch 10, delay 1; `--short N` steps,
+ *   default 3,000) one after another on one pool of the two hosts, against the same training under
+ *   queue: when each took its first step, and its whole run (a host's thread serves one training
+ *   after another, so the second and third start on threads the first warmed).
  */
 import type { NatsConnection } from 'nats';
 import type { CommandHelp } from '../lib/io/help.ts';
@@ -16,6 +20,7 @@ import { NatsLink } from '../actors/nats/natsLink.ts';
 import { connectNats } from '../actors/nats/natsProtocol.ts';
 import type { Route } from '../actors/machines/events.ts';
 import type { HostProcess, NatsServer } from '../tests/nats/_servers.ts';
+import type { SchedulerOption } from '../actors/schedulers/schedulers.ts';
 import { libraryApi, measure, randomData, sameBits, useApi, wideTopology } from './schedulers.ts';
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
@@ -64,10 +69,12 @@ export const help: CommandHelp = {
   usage: 'npm run bench -- nats [options]',
   about:
     'Stages on NATS stage hosts against worker threads and one thread, side by side: a nats-server on 127.0.0.1 and two\n' +
-    'stage hosts started here; the one-way latency of a tensor through the server, then the wide network under queue, worker and nats.',
+    'stage hosts started here; the one-way latency of a tensor through the server, the wide network under queue, worker and nats,\n' +
+    'then three short seed-network trainings in a row on one pool of the hosts.',
   options: [
     ['--steps N', 'steps of each wide-network run (default 120)'],
     ['--rounds N', 'rounds of the three schedulers (default 1)'],
+    ['--short N', 'steps of each short seed-network training (default 3000)'],
     ['--json', 'one JSON object as the last line'],
   ],
   takes: 'a minute or two on 2 cores (needs nats-server: apt-get install nats-server)',
@@ -85,7 +92,8 @@ export async function main(argv: string[]): Promise<void> {
     console.error('bench nats: nats-server is not installed (apt-get install nats-server)');
     process.exit(2);
   }
-  useApi(await libraryApi(false));
+  const api = await libraryApi(false);
+  useApi(api);
   let server: NatsServer | null = null;
   const hosts: HostProcess[] = [];
   const results: Record<string, unknown> = {};
@@ -147,6 +155,49 @@ export async function main(argv: string[]): Promise<void> {
       );
     }
     results.wide = rows;
+
+    const shortSteps = Number(at('--short') ?? 3000);
+    console.log(
+      `\nshort trainings one after another on one pool of the two hosts: the seed network (24-128-64-12, batch 10, delay 1), ` +
+        `${shortSteps} steps each; from createTraining: its first step, its whole run`,
+    );
+    const seed = api.defineTopology({
+        inputs: 24,
+        batch: 10,
+        lr: 0.5,
+        synthesizer: { lr: 0.01, delay: 1 },
+        layers: [{ units: 128, decoupled: true }, { units: 64, decoupled: true }, { units: 12 }],
+      }),
+      seedData = api.binaryAddition(1000, 12);
+    const timed = async (scheduler: SchedulerOption) => {
+      const t0 = performance.now();
+      let first = NaN;
+      const t = api.createTraining({ topology: seed, data: seedData, steps: shortSteps, seed: 7, scheduler });
+      t.metrics$.subscribe((m) => void (m.batch === 0 && (first = performance.now() - t0)));
+      const r = await t.run();
+      return { first_step_ms: first, whole_seconds: (performance.now() - t0) / 1000, params: r.params };
+    };
+    const queue = await timed('queue');
+    console.log(
+      `  queue        first step after ${queue.first_step_ms.toFixed(0).padStart(4)} ms, whole ${queue.whole_seconds.toFixed(2)} s`,
+    );
+    const pool = api.createStagePool({ nats: { servers: server.url, hosts: ['bench-a', 'bench-b'] } });
+    const short = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await timed({ name: 'worker', pool });
+        const row = { first_step_ms: r.first_step_ms, whole_seconds: r.whole_seconds, identical: sameBits(queue.params, r.params) };
+        short.push(row);
+        console.log(
+          `  training ${i + 1}   first step after ${row.first_step_ms.toFixed(0).padStart(4)} ms, ` +
+            `whole ${row.whole_seconds.toFixed(2)} s (${(queue.whole_seconds / row.whole_seconds).toFixed(2)}× queue)   ` +
+            `bit-identical: ${row.identical ? 'yes' : 'NO'}`,
+        );
+      }
+    } finally {
+      await pool.close();
+    }
+    results.short = { steps: shortSteps, queue: { first_step_ms: queue.first_step_ms, whole_seconds: queue.whole_seconds }, nats: short };
   } finally {
     await Promise.all(hosts.map((h) => h.stop()));
     await stopAllHosts();

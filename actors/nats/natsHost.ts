@@ -1,9 +1,10 @@
 /**
  * A stage host: a long-running process's offer of stage capacity to any training that reaches the
  * same NATS servers under the same subject prefix. It answers discovery (`{prefix}.hosts`), takes
- * claims (one stage of one training each, run in a worker thread of its own: natsHostThread.ts, up to
- * `threads` at once), refuses a claim whose code version differs from its own (by name), says it
- * is alive to each training it serves every {@link BEAT_MS}, and ends a training's stages when
+ * claims (one stage of one training each, run in a worker thread: natsHostThread.ts, up to `threads`
+ * at once; a thread serves one stage after another, so a host's trainings after the first start
+ * warm), refuses a claim whose code version differs from its own (by name), says it is alive to
+ * each training it serves every {@link BEAT_MS}, and ends a training's stages when
  * the trainer ends it or goes silent for {@link BEAT_TIMEOUT_MS}. A stage thread that dies is
  * reported to its trainer as the stage's failure, naming this host.
  *
@@ -17,6 +18,7 @@ import type { NatsConnection } from 'nats';
 import { Reassembler, decodeValue, encodeValue } from '../../lib/wire.ts';
 import { serializeError } from '../stage/stageProtocol.ts';
 import { workerEntry } from '../stage/workerEntry.ts';
+import type { HostThreadCommand, HostThreadReport } from './natsHostThread.ts';
 import {
   BEAT_MS,
   BEAT_TIMEOUT_MS,
@@ -59,10 +61,14 @@ export interface NatsHost {
 }
 
 interface Run {
-  readonly stages: Map<number, Worker>;
+  /** its stages here, each on a thread, with what undoes the stage's listeners on that thread */
+  readonly stages: Map<number, { readonly worker: Worker; readonly detach: () => void }>;
   lastTrainerBeat: number;
   readonly unsubscribe: () => void;
 }
+
+/** How long a claim waits for a thread that is freeing its last stage (ms). */
+const SPARE_WAIT_MS = 5000;
 
 export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
   const name = checkToken('host name', o.name ?? `${hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`);
@@ -93,7 +99,11 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
   );
   const runs = new Map<string, Run>();
   let closing = false;
-  const busy = () => [...runs.values()].reduce((n, r) => n + r.stages.size, 0);
+  /** stages running here */
+  const running = () => [...runs.values()].reduce((n, r) => n + r.stages.size, 0);
+  /** claims accepted and waiting for a thread (one that is freeing its last stage) */
+  let claiming = 0;
+  const busy = () => running() + claiming;
 
   nc.subscribe(s.hosts, { callback: (_e, msg) => msg.respond(encodeValue({ name, version, threads, busy: busy() } satisfies HostInfo)) });
 
@@ -119,7 +129,17 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
       if (claim.init.prefix !== prefix) return refuse(`host '${name}' serves prefix '${prefix}', not '${claim.init.prefix}'`);
       if (busy() >= threads)
         return refuse(`host '${name}' runs ${threads} stage(s) already (--threads ${threads}): no room for stage ${k}`);
-      startStage(claim, (reply) => msg.respond(encodeValue(reply)));
+      const reply = (r: ClaimReply) => msg.respond(encodeValue(r));
+      claiming++;
+      void spareThread().then((worker) => {
+        claiming--;
+        if (closing) {
+          if (worker) retire(worker);
+          return refuse(`host '${name}' is shutting down`);
+        }
+        if (!worker) return refuse(`host '${name}': no thread became free for stage ${k} within ${SPARE_WAIT_MS} ms`);
+        startStage(claim, worker, reply);
+      });
     },
   });
 
@@ -133,35 +153,70 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
     return r;
   }
 
-  /** threads started ahead of the claims they will serve (their modules loaded), one per free slot */
+  /**
+   * idle threads, started ahead of the claims they will serve (their modules loaded), or back from
+   * a stage that ended and left nothing behind (warm: what V8 optimised for it serves the next)
+   */
   const spare: Worker[] = [];
+  /** threads freeing a stage that ended, not yet back among the spares */
+  const freeing = new Set<Worker>();
+  /** stages each thread has hosted (for the log) */
+  const served = new WeakMap<Worker, number>();
+  const exited = new WeakSet<Worker>();
+  const spareWaiters: (() => void)[] = [];
+  const toSpare = (w: Worker) => {
+    spare.push(w);
+    for (const wake of spareWaiters.splice(0)) wake();
+  };
+  /** A spare thread; one freeing its last stage is waited for (a training that follows another claims as the first ends). */
+  async function spareThread(): Promise<Worker | undefined> {
+    const until = performance.now() + SPARE_WAIT_MS;
+    while (spare.length === 0 && !closing && performance.now() < until)
+      await new Promise<void>((wake) => (spareWaiters.push(wake), setTimeout(wake, 100)));
+    return spare.shift();
+  }
   const topUp = () => {
-    while (!closing && spare.length + busy() < threads) {
+    while (!closing && spare.length + freeing.size + running() < threads) {
       const w = new Worker(...workerEntry(new URL('./natsHostThread.ts', import.meta.url), { name: `${name} stage thread` }));
       w.on('error', () => {});
-      w.once('exit', () => spare.includes(w) && spare.splice(spare.indexOf(w), 1));
-      spare.push(w);
+      w.once('exit', () => {
+        exited.add(w);
+        if (spare.includes(w)) spare.splice(spare.indexOf(w), 1);
+        freeing.delete(w);
+        topUp();
+      });
+      toSpare(w);
     }
   };
   topUp();
 
-  function startStage(claim: Claim, reply: (r: ClaimReply) => void): void {
+  function startStage(claim: Claim, worker: Worker, reply: (r: ClaimReply) => void): void {
     const init = { ...claim.init, host: name },
       k = init.stage.index,
       run = runOf(init.run);
-    const worker =
-      spare.shift() ?? new Worker(...workerEntry(new URL('./natsHostThread.ts', import.meta.url), { name: `${name} stage:${k}` }));
-    worker.postMessage({ init, connection });
-    run.stages.set(k, worker);
+    const warm = served.get(worker) ?? 0;
+    served.set(worker, warm + 1);
+    worker.postMessage({ type: 'HOST', init, connection } satisfies HostThreadCommand);
     let ready = false;
-    worker.on('message', (m) => {
-      if (m !== 'ready' || ready) return;
-      ready = true;
-      log(`stage ${k} of ${init.run} (${init.stage.actors.join(', ')}) ready`);
-      reply({ ok: true });
-    });
+    const onMessage = (m: HostThreadReport) => {
+      if (ready) return;
+      if (m === 'ready') {
+        ready = true;
+        log(
+          `stage ${k} of ${init.run} (${init.stage.actors.join(', ')}) ready` +
+            (warm > 0 ? ` on a warm thread (its stage ${warm + 1})` : ''),
+        );
+        return reply({ ok: true });
+      }
+      if (typeof m === 'object' && m.type === 'FAILED') {
+        detach();
+        run.stages.delete(k);
+        retire(worker);
+        reply({ ok: false, error: `host '${name}': stage ${k} could not start: ${m.error}` });
+      }
+    };
     const gone = (why: string) => {
-      if (run.stages.get(k) !== worker) return;
+      if (run.stages.get(k)?.worker !== worker) return;
       run.stages.delete(k);
       topUp();
       if (!ready) return reply({ ok: false, error: `host '${name}': stage ${k} ${why} before it was ready` });
@@ -174,8 +229,53 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
         1,
       );
     };
-    worker.on('error', (e) => gone(`threw ${e.name}: ${e.message}`));
-    worker.on('exit', (code) => gone(`exited with code ${code}`));
+    const onError = (e: Error) => gone(`threw ${e.name}: ${e.message}`),
+      onExit = (code: number) => gone(`exited with code ${code}`);
+    const detach = () => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+    run.stages.set(k, { worker, detach });
+  }
+
+  /**
+   * A stage's thread is done with it: it frees the stage and says what it still holds; back among
+   * the spares when that is nothing and a slot is free, else it leaves (and a fresh one takes the slot).
+   */
+  function release(w: Worker): void {
+    freeing.add(w);
+    const timer = setTimeout(() => retire(w), 1000);
+    w.once('exit', () => clearTimeout(timer));
+    const onEnded = (m: HostThreadReport) => {
+      if (typeof m !== 'object' || m.type !== 'ENDED') return;
+      w.off('message', onEnded);
+      clearTimeout(timer);
+      if (!freeing.has(w)) return;
+      const { usedBytes, stages } = m.residue;
+      const left = usedBytes !== 0 || stages !== 0;
+      if (left) log(`a stage thread kept ${usedBytes} bytes and ${stages} stage(s) after its stage ended: it leaves`);
+      freeing.delete(w);
+      if (closing || left || spare.length + freeing.size + running() >= threads) return retire(w);
+      toSpare(w);
+    };
+    w.on('message', onEnded);
+    w.postMessage('end' satisfies HostThreadCommand);
+  }
+
+  /**
+   * End a thread: it leaves the servers and exits; terminated if it has not within a second (its
+   * slot is taken again once it has exited).
+   */
+  function retire(w: Worker): void {
+    if (exited.has(w)) return;
+    freeing.add(w);
+    w.postMessage('close' satisfies HostThreadCommand);
+    const t = setTimeout(() => void w.terminate(), 1000);
+    w.once('exit', () => clearTimeout(t));
   }
 
   /** End a run's stages here; `tell`: its trainer hears that they failed, and why (else it ended them, or is gone). */
@@ -185,9 +285,8 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
     runs.delete(run);
     r.unsubscribe();
     if (r.stages.size > 0) log(`run ${run}: ${why}; its ${r.stages.size} stage(s) end`);
-    for (const [k, w] of r.stages) {
-      w.removeAllListeners('exit');
-      w.once('exit', topUp);
+    for (const [k, { worker, detach }] of r.stages) {
+      detach();
       if (tell)
         publishValue(
           nc,
@@ -196,7 +295,7 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
           1_000_000 + k,
           2,
         );
-      endWorker(w);
+      release(worker);
     }
     r.stages.clear();
   }
@@ -221,16 +320,9 @@ export async function serveStages(o: NatsHostOptions): Promise<NatsHost> {
       closing = true;
       clearInterval(beats);
       for (const run of [...runs.keys()]) endRun(run, 'the host is shutting down', true);
-      for (const w of spare.splice(0)) void w.terminate();
+      for (const w of spare.splice(0)) retire(w);
       await nc.flush().catch(() => {});
       await nc.drain().catch(() => {});
     },
   };
-}
-
-/** Ask a stage thread to leave its connection cleanly; terminate it if it has not within a second. */
-function endWorker(w: Worker): void {
-  w.postMessage('end');
-  const t = setTimeout(() => void w.terminate(), 1000);
-  w.once('exit', () => clearTimeout(t));
 }

@@ -2,7 +2,8 @@
  * A stage pool over NATS (`createStagePool({ nats })`): a real nats-server on 127.0.0.1 and two
  * stage hosts as processes of their own. Trainings one after another on one pool (a dense chain,
  * a graph, a recurrent network) reuse its connection and the hosts it found, each bit-identical to
- * `queue`; its stats name the hosts; `close()` leaves the server; a pool whose hosts all died fails
+ * `queue`; its stats name the hosts; `close()` leaves the server; a host's thread serves one
+ * training after another (warm), a stage that diverged included; a pool whose hosts all died fails
  * its next training with a StageError naming each.
  */
 import { readFileSync } from 'node:fs';
@@ -11,9 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsStagePool } from '../../actors/nats/natsPool.ts';
 import { createStagePool } from '../../actors/stage/stagePool.ts';
 import { type TrainingResult, train } from '../../actors/trainer/training.ts';
-import { StageError, TrainingOptionsError } from '../../lib/errors.ts';
+import { DivergenceError, StageError, TrainingOptionsError } from '../../lib/errors.ts';
+import { defineTopology } from '../../lib/topology.ts';
 import { type AnyLoadedCase, loadAnyCase } from '../../lib/reference.ts';
-import { REFERENCE_DIR } from '../helpers.ts';
+import { REFERENCE_DIR, smallPoolNetwork } from '../helpers.ts';
 import { type HostProcess, NATS_SERVER, NO_NATS, type NatsServer, startHost, startNats, stopAllHosts } from './_servers.ts';
 
 const load = (name: string) => loadAnyCase(JSON.parse(readFileSync(join(REFERENCE_DIR, `${name}.json`), 'utf8')), name) as AnyLoadedCase;
@@ -72,6 +74,59 @@ describe.skipIf(!NATS_SERVER)(`a stage pool over NATS${NATS_SERVER ? '' : NO_NAT
       ).rejects.toThrow(/scheduler.pool is closed/);
     },
     240_000,
+  );
+
+  it(
+    "a host's thread serves one training after another: the next starts on the thread the last one warmed, " +
+      'a stage that diverged leaves it fit for the next, each with the bits of queue',
+    async () => {
+      const [a, b] = await Promise.all([
+        startHost(server.url, 'warm-a', ['--prefix', 'warm']),
+        startHost(server.url, 'warm-b', ['--prefix', 'warm']),
+      ]);
+      hosts.push(a, b);
+      const logs = [a, b].map((h) => {
+        const lines: string[] = [];
+        h.child.stderr!.on('data', (d: Buffer) => lines.push(...String(d).split('\n').filter(Boolean)));
+        return lines;
+      });
+      const pool = createStagePool({ nats: { servers: server.url, prefix: 'warm', hosts: ['warm-a', 'warm-b'] } });
+      const { topology, data } = smallPoolNetwork();
+      const o = { topology, data, steps: 60, seed: 3 };
+      // linear layers at a learning rate of 1e6: non-finite within a few batches
+      const wild = {
+        ...o,
+        topology: defineTopology({
+          inputs: 24,
+          batch: 10,
+          lr: 1e6,
+          synthesizer: { lr: 1e6, delay: 1 },
+          layers: [
+            { units: 32, decoupled: true, activation: 'linear' },
+            { units: 16, decoupled: true, activation: 'linear' },
+            { units: 12 },
+          ],
+        }),
+      };
+      try {
+        const queue = await train({ ...o, scheduler: 'queue' });
+        expectSameBits(queue, await train({ ...o, scheduler: { name: 'worker', pool } }), 'the first training');
+        await expect(train({ ...wild, scheduler: 'queue' })).rejects.toThrow(DivergenceError);
+        await expect(train({ ...wild, scheduler: { name: 'worker', pool } })).rejects.toThrow(DivergenceError);
+        expectSameBits(queue, await train({ ...o, scheduler: { name: 'worker', pool } }), 'the training after a divergence');
+      } finally {
+        await pool.close();
+      }
+      for (const [i, lines] of logs.entries()) {
+        const ready = lines.filter((l) => / ready/.test(l) && /^stage: stage /.test(l));
+        expect(ready, lines.join('\n')).toHaveLength(3);
+        expect(ready[0], `host ${i}`).not.toMatch(/warm thread/);
+        expect(ready[1], `host ${i}`).toMatch(/ ready on a warm thread \(its stage 2\)$/);
+        expect(ready[2], `host ${i}`).toMatch(/ ready on a warm thread \(its stage 3\)$/);
+        expect(lines.join('\n'), `host ${i}`).not.toMatch(/kept|could not start|no thread became free/);
+      }
+    },
+    120_000,
   );
 
   it('options are checked when the pool is made, by name', async () => {
