@@ -11,11 +11,16 @@
  * npm package). `--prepare` (the `prepare` script) does nothing under `npm pack` / `npm publish`,
  * where `prepack` has just built everything.
  *
+ * Each compiled file is kept in node_modules/.cache/dni-actors/wasm/, under a hash of the compiler's
+ * version, its flags and every lib/wasm/*.as.ts: the same inputs again (the build after `npm ci`'s
+ * prepare, the package test) copy it instead of compiling (12-56 s here). `--wat` always compiles.
+ *
  * Without the assemblyscript dev dependency (`npm ci --omit=dev`) it warns and exits 0: the library
  * then runs on the TypeScript backend (`wasmBackend()` returns null and says why); with `--out` that
  * fails instead (a package must not ship without its kernels). A compile error fails the install.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -64,11 +69,36 @@ const variants = [
   { name: 'kernels-fma', features: ['--enable', 'relaxed-simd'] },
 ];
 
+/** Where a compile of these exact inputs is kept: the compiler's version, the flags, every kernel source. */
+function cached(argvKey) {
+  const hash = createHash('sha256');
+  hash.update(readFileSync(join(root, 'node_modules/assemblyscript/package.json')));
+  hash.update(JSON.stringify(argvKey));
+  const dir = join(root, 'lib/wasm');
+  for (const f of readdirSync(dir)
+    .filter((f) => f.endsWith('.as.ts'))
+    .sort())
+    hash.update(f).update(readFileSync(join(dir, f)));
+  return join(root, 'node_modules/.cache/dni-actors/wasm', `${hash.digest('hex').slice(0, 24)}.wasm`);
+}
+
 mkdirSync(outDir, { recursive: true });
+const wat = process.argv.includes('--wat');
 for (const { name, features } of variants) {
   const output = join(outDir, `${name}.wasm`);
   const argv = [source, '--outFile', output, ...common, ...features];
-  if (process.argv.includes('--wat')) argv.push('--textFile', join(outDir, `${name}.wat`));
+  if (wat) argv.push('--textFile', join(outDir, `${name}.wat`));
+  let keep = null;
+  try {
+    keep = cached([...common, ...features]);
+  } catch {
+    // no compiler manifest where expected: compile, keep nothing
+  }
+  if (keep && !wat && existsSync(keep)) {
+    copyFileSync(keep, output);
+    console.log(`build-wasm: ${output} (the same sources and compiler as a build before: ${keep})`);
+    continue;
+  }
 
   const started = performance.now();
   const { error, stderr } = await asc.main(argv, { stdout: process.stdout, stderr: process.stderr });
@@ -82,4 +112,10 @@ for (const { name, features } of variants) {
     process.exit(1);
   }
   console.log(`build-wasm: ${output} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  if (keep) {
+    // written aside and renamed: a build that stops half-way leaves no half file under the key
+    mkdirSync(dirname(keep), { recursive: true });
+    copyFileSync(output, `${keep}.${process.pid}`);
+    renameSync(`${keep}.${process.pid}`, keep);
+  }
 }
