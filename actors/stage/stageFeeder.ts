@@ -56,8 +56,10 @@ export class Feeder {
   allow(through: number): void {
     if (this.stopped) return;
     this.allowed = through;
+    // the slice runs on from the last turn the thread had: a new slice here, at every epoch's
+    // ALLOW, let a fit of epochs shorter than a slice run from one to the next on microtasks and
+    // never give the event loop a turn (no timer, no Ctrl+C, until the fit ended)
     queueMicrotask(() => {
-      this.sliceEnd = performance.now() + SLICE_MS;
       for (let k = 0; k < this.next.length; k++) this.pump(k);
     });
   }

@@ -201,6 +201,30 @@ describe('fit: one training for every epoch, the bits of one training per epoch'
     expect((error as TrainingAbortedError).step).toBeGreaterThanOrEqual(2 * 20);
     expect((error as TrainingAbortedError).step).toBeLessThan(50 * 20);
   });
+
+  // Ctrl+C is a signal, handled on the event loop: a fit of many short epochs (each well under the
+  // feeder's 10 ms slice) ran from epoch to epoch on microtasks and never gave it a turn, so a demo
+  // stopped in such a fit trained to the end and exited 0 (seen under load in cli-interrupt's mnist case)
+  it.each(['queue', 'async'] as const)('%s: many epochs shorter than a slice still give the event loop its turns', async (scheduler) => {
+    const topology = defineTopology({
+      inputs: 4,
+      batch: 8,
+      lr: 0.1,
+      synthesizer: { lr: 0.01 },
+      layers: [{ units: 4, decoupled: true }, { units: 2 }],
+    });
+    const tiny = { x: fromArray(8, 4, new Float32Array(32).fill(0.5)), y: fromArray(8, 2, new Float32Array(16).fill(1)) };
+    const epochs = 400;
+    let at = -1,
+      reported = 0;
+    const turn = setTimeout(() => (at = reported), 0);
+    await fit({ topology, train: tiny, epochs, scheduler, onEpoch: () => void reported++ });
+    clearTimeout(turn);
+    expect(reported).toBe(epochs);
+    // a turn within a slice or two of the start, long before the last epoch
+    expect(at, `the timer fired after epoch ${at} of ${epochs}`).toBeGreaterThanOrEqual(0);
+    expect(at).toBeLessThan(epochs - 1);
+  });
 });
 
 describe('fit() given a recurrent topology', () => {
