@@ -16,9 +16,8 @@
 import { parentPort } from 'node:worker_threads';
 import type { NatsConnection, Subscription } from 'nats';
 import { Reassembler, decodeValue } from '../../lib/wire.ts';
-import { backend } from '../../lib/kernels/kernels.ts';
 import { routesFor } from '../machines/events.ts';
-import { type HostedStage, STAGE_COMMANDS, hostStage } from '../stage/stageHost.ts';
+import { type HostedStage, STAGE_COMMANDS, hostStage, threadResidue } from '../stage/stageHost.ts';
 import type { Residue, StageCommand, WorkerReport } from '../stage/stageProtocol.ts';
 import { NatsLink } from './natsLink.ts';
 import { type HostedStageInit, type NatsConnectOptions, connectNats, publishValue, subjects } from './natsProtocol.ts';
@@ -70,16 +69,10 @@ function endStage(): void {
   hosted = null;
 }
 
-/** What this thread still holds of the stages it hosted: kernel memory handed out and not given back, stages. */
-function residue(): Residue {
-  const u = (backend() as { usage?: () => { usedBytes: number; ownBytes: number } }).usage?.();
-  return { usedBytes: u ? u.usedBytes - u.ownBytes : 0, stages: hosted ? 1 : 0 };
-}
-
 async function handle(m: HostThreadCommand): Promise<void> {
   if (m === 'end') {
     endStage();
-    return send({ type: 'ENDED', residue: residue() });
+    return send({ type: 'ENDED', residue: threadResidue(hosted ? 1 : 0) });
   }
   if (m === 'close') {
     endStage();

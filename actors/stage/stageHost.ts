@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { Subscription } from 'rxjs';
 import { type AnyActorRef, createActor } from 'xstate';
 import { actorIdsOf, buildModel, captureModelState, disposeModel, restoreModelState } from '../../lib/model.ts';
-import { useBackend } from '../../lib/kernels/kernels.ts';
+import { backend, useBackend } from '../../lib/kernels/kernels.ts';
 import { backendByName } from '../../lib/kernels/backend-choice.ts';
 import { relayInspection } from '../inspect/inspection.ts';
 import { networkMachines } from '../machines/machines.ts';
@@ -29,6 +29,7 @@ import { ONE_CORE } from './capacityProbe.ts';
 import { SharedMemoryLink, type StageLink } from './stageLink.ts';
 import {
   ProgressBatch,
+  type Residue,
   type StageCommand,
   type StageReport,
   type StageThreadInit,
@@ -245,6 +246,16 @@ export function hostStage(
       disposeModel(network, { params: true });
     },
   };
+}
+
+/**
+ * What a thread (a pool's, a stage host's) still holds of the stages it hosted: kernel memory
+ * handed out and not given back (not the backend's own scratch and staging), and `stages` still
+ * hosted. Both 0 after a stage has ended: the thread serves the next as it was.
+ */
+export function threadResidue(stages: number): Residue {
+  const u = (backend() as { usage?: () => { usedBytes: number; ownBytes: number } }).usage?.();
+  return { usedBytes: u ? u.usedBytes - u.ownBytes : 0, stages };
 }
 
 function describeMessage(m: unknown): string {

@@ -7,12 +7,11 @@
  * nothing of a training outlives it here.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { backend } from '../../lib/kernels/kernels.ts';
 import { adoptWasmModules } from '../../lib/kernels/backend-choice.ts';
-import { type HostedStage, STAGE_COMMANDS, hostStage } from './stageHost.ts';
+import { type HostedStage, STAGE_COMMANDS, hostStage, threadResidue } from './stageHost.ts';
 import { measureCapacity } from './capacityProbe.ts';
 import { SharedMemoryLink } from './stageLink.ts';
-import { type PoolCommand, type PoolReport, type Residue, serializeError } from './stageProtocol.ts';
+import { type PoolCommand, type PoolReport, serializeError } from './stageProtocol.ts';
 
 const port = parentPort!;
 adoptWasmModules((workerData as { modules?: Record<string, object> } | undefined)?.modules ?? {});
@@ -21,12 +20,6 @@ adoptWasmModules((workerData as { modules?: Record<string, object> } | undefined
 let hosted: { lease: number; stage: HostedStage } | null = null;
 
 const send = (r: PoolReport, transfer?: ArrayBuffer[]) => port.postMessage(r, transfer);
-
-/** What this thread holds of the trainings it hosted: kernel memory handed out and not given back (not the backend's own), stages. */
-function residue(): Residue {
-  const u = (backend() as { usage?: () => { usedBytes: number; ownBytes: number } }).usage?.();
-  return { usedBytes: u ? u.usedBytes - u.ownBytes : 0, stages: hosted ? 1 : 0 };
-}
 
 port.on('message', (m: PoolCommand) => {
   if (m === null || typeof m !== 'object') return hosted?.stage.stray(m);
@@ -60,7 +53,7 @@ port.on('message', (m: PoolCommand) => {
         hosted.stage.end();
         hosted = null;
       }
-      return send({ type: 'ENDED', lease: m.lease, residue: residue() });
+      return send({ type: 'ENDED', lease: m.lease, residue: threadResidue(hosted ? 1 : 0) });
     case 'PROBE':
       return send({ type: 'PROBED', capacity: measureCapacity(m.barrier, m.me) });
     default:
